@@ -1,0 +1,58 @@
+# Lead Center: `make run` installs everything and starts the system with a demo company;
+# `make test` installs the same and runs every test. Both are idempotent and safe to re-run.
+
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+# Debian packages the system and its tests need (checked with dpkg, installed only when missing).
+SYSTEM_PACKAGES := python3-venv debootstrap sip-tester sox iproute2 util-linux procps ca-certificates
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test unit integration bench setup system-packages python asterisk-root clean help
+
+help:
+	@echo "make run    install everything and start Lead Center with a demo company (http://127.0.0.1:8080)"
+	@echo "make test   install everything and run all tests"
+	@echo "make bench  run the benchmarks (see docs/benchmarks.md)"
+	@echo "make clean  remove the virtualenv and this checkout's data (var/); the Asterisk root cache stays"
+
+setup: system-packages python asterisk-root
+
+system-packages:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "==> Installing Debian packages:" $$missing; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	else echo "==> Debian packages present"; fi
+
+python: $(INSTALLED)
+
+$(INSTALLED): setup.cfg pyproject.toml
+	@echo "==> Python virtualenv in $(VENV)"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@
+
+asterisk-root: python
+	@echo "==> Asterisk"
+	@$(BIN)/leadcenter asterisk provision
+
+run: setup
+	$(BIN)/leadcenter run --demo
+
+# The tests run in a private network namespace: their Asterisk, SIP peers and web server bind ports that
+# nothing else on the machine can see or collide with (a `make run` may be up at the same time).
+test: setup
+	unshare --net --fork -- sh -c 'ip link set lo up && exec "$$@"' sh \
+	  $(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS) tests
+
+unit: python
+	$(BIN)/python -m pytest -p no:cacheprovider tests/unit
+
+bench: setup
+	unshare --net --fork -- sh -c 'ip link set lo up && exec "$$@"' sh $(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) var *.egg-info

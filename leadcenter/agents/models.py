@@ -1,0 +1,44 @@
+from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField
+
+from leadcenter.companies.models import Company, User
+from leadcenter.db import BaseModel, TimestampedModel, utcnow
+
+STATUSES = ("available", "unavailable", "offline")
+RING_DEVICES = ("webrtc", "desk")
+
+
+class Agent(TimestampedModel):
+    company = ForeignKeyField(Company, backref="agents", on_delete="CASCADE")
+    user = ForeignKeyField(User, backref="agents", on_delete="CASCADE")
+    display_name = CharField()
+    chat_display_name = CharField(default="")
+    # Chosen by the agent (available/offline) or set by the queue (unavailable while on a call or in wrap-up).
+    status = CharField(default="available", choices=[(s, s) for s in STATUSES])
+    status_changed_at = DateTimeField(default=utcnow)
+    # Which device the queue rings: the browser softphone or the desk phone.
+    ring_device = CharField(default="webrtc", choices=[(d, d) for d in RING_DEVICES])
+
+    class Meta:
+        indexes = ((("company", "user"), True),)
+
+    @property
+    def queue_interface(self) -> str:
+        return f"PJSIP/{self.endpoint_name(self.ring_device)}"
+
+    def endpoint_name(self, device: str) -> str:
+        return f"{device}{self.id}"
+
+
+class SipCredential(BaseModel):
+    """The username/password one device of an agent registers with; the password is generated."""
+    agent = ForeignKeyField(Agent, backref="sip_credentials", on_delete="CASCADE")
+    device = CharField(choices=[(d, d) for d in RING_DEVICES])
+    password = CharField()
+    enabled = BooleanField(default=True)
+
+    class Meta:
+        indexes = ((("agent", "device"), True),)
+
+    @property
+    def username(self) -> str:
+        return f"{self.device}{self.agent_id}"

@@ -1,0 +1,57 @@
+"""Creating agents and the SIP credentials of their devices."""
+from __future__ import annotations
+
+import logging
+
+from leadcenter.agents.models import RING_DEVICES, Agent, SipCredential
+from leadcenter.companies.models import Company, Membership, User
+from leadcenter.companies.services import add_member
+from leadcenter.credentials import generate_password
+from leadcenter.db import database
+
+log = logging.getLogger(__name__)
+
+
+def create_agent(company: Company, user: User, display_name: str | None = None,
+                 devices: tuple[str, ...] = ("webrtc",), ring_device: str = "webrtc") -> Agent:
+    """Make ``user`` an agent of ``company`` with a generated SIP password for each device."""
+    unknown = set(devices) - set(RING_DEVICES)
+    if unknown or ring_device not in devices:
+        raise ValueError(f"devices must be among {RING_DEVICES} and include the ring device {ring_device!r}")
+    with database.atomic():
+        if not Membership.select().where(Membership.user == user, Membership.company == company).exists():
+            add_member(user, company, "agent")
+        agent = Agent.create(company=company, user=user, display_name=display_name or user.name,
+                             chat_display_name=display_name or user.name, ring_device=ring_device)
+        for device in devices:
+            SipCredential.create(agent=agent, device=device, password=generate_password())
+    return agent
+
+
+def sip_credential(agent: Agent, device: str) -> SipCredential:
+    return SipCredential.get(SipCredential.agent == agent, SipCredential.device == device)
+
+
+class PauseKeeper:
+    """Keeps Asterisk's queue pause state equal to the agents' status in the database.
+
+    The database is the truth: after every (re)connect, reload or periodic resync, any queue member whose
+    pause state differs from its agent's status (only Available agents take queue calls) is corrected.
+    """
+
+    def __init__(self, bus, telephony):
+        self.telephony = telephony
+        bus.subscribe("telephony.synced", self.on_synced)
+
+    def on_synced(self, event) -> None:
+        agents = {a.id: a for a in Agent.select().where(
+            Agent.id.in_([m["agent_id"] for m in event.data["members"] if m["agent_id"]] or [0]))}
+        for member in event.data["members"]:
+            agent = agents.get(member["agent_id"])
+            if agent is None:
+                continue
+            paused = agent.status != "available"
+            if member["paused"] != paused:
+                log.info("queue %s: %s %s to match status %s", member["queue"],
+                         "pausing" if paused else "unpausing", member["interface"], agent.status)
+                self.telephony.submit(self.telephony.pause(member["interface"], paused, agent.status))

@@ -1,0 +1,1 @@
+"""Calls: turning the telephony layer's call events into interactions on the lead's timeline."""

@@ -1,0 +1,128 @@
+"""The call recorder: ``call.*`` and ``telephony.synced`` events in, interactions out.
+
+Runs on the event dispatcher thread. Each call event moves the call's interaction through its lifecycle and
+publishes ``interaction.created`` / ``interaction.updated``. Resynchronisation reconciles both ways: a call up
+in Asterisk without an interaction (it began while the controller was down) gets one; an interaction still
+open whose channel is gone (it ended while the controller was down) is concluded.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from leadcenter.agents.models import Agent
+from leadcenter.db import database, utcnow
+from leadcenter.events import Event, EventBus
+from leadcenter.interactions import lifecycle
+from leadcenter.interactions.models import Interaction
+from leadcenter.leads.services import find_or_create_by_number, lead_number
+from leadcenter.numbers.models import TrackingNumber
+from leadcenter.teams.models import Team
+
+log = logging.getLogger(__name__)
+
+OPEN = ("incoming", "active")
+
+
+class CallRecorder:
+    def __init__(self, bus: EventBus, recording_path):
+        """``recording_path(file inside the Asterisk root) -> path relative to the data directory``."""
+        self.bus = bus
+        self.recording_path = recording_path
+        for name, handler in (("call.inbound", self.on_inbound), ("call.answered", self.on_answered),
+                              ("call.recording_started", self.on_recording), ("call.abandoned", self.on_abandoned),
+                              ("call.ended", self.on_ended), ("telephony.synced", self.on_synced)):
+            bus.subscribe(name, handler)
+
+    def _interaction(self, channel_id: str) -> Interaction | None:
+        return Interaction.get_or_none(Interaction.channel_id == channel_id)
+
+    def _announce(self, interaction: Interaction, created: bool = False) -> None:
+        self.bus.publish("interaction.created" if created else "interaction.updated",
+                         interaction_id=interaction.id, company_id=interaction.company_id,
+                         status=interaction.status, outcome=interaction.outcome)
+
+    def _create(self, data: dict, started_at) -> Interaction | None:
+        number = TrackingNumber.get_or_none(TrackingNumber.id == data["number_id"])
+        if number is None or number.company_id != data["company_id"]:
+            log.warning("call %s names tracking number %s, which is not in the database",
+                        data["channel_id"], data["number_id"])
+            return None
+        company = number.company
+        caller = lead_number(data["caller_number"], company)
+        name = data.get("caller_name") or ""
+        with database.atomic():
+            lead = find_or_create_by_number(company, caller, "" if name in ("", caller, "<unknown>") else name)
+            interaction = Interaction.create(
+                company=company, lead=lead, kind="call", direction="inbound", tracking_number=number,
+                lead_number=caller, channel_id=data["channel_id"], started_at=started_at,
+                status_changed_at=started_at, source=number.source)
+        self._announce(interaction, created=True)
+        return interaction
+
+    def on_inbound(self, event: Event) -> None:
+        if self._interaction(event.data["channel_id"]) is None:
+            self._create(event.data, event.data["at"])
+
+    def on_recording(self, event: Event) -> None:
+        interaction = self._interaction(event.data["channel_id"])
+        if interaction is not None:
+            interaction.recording = str(self.recording_path(event.data["file"]))
+            interaction.save()
+
+    def on_answered(self, event: Event) -> None:
+        interaction = self._interaction(event.data["channel_id"])
+        if interaction is None or not lifecycle.can(interaction, "answer"):
+            return
+        self._answer(interaction, event.data["agent_id"], event.data.get("queue"), event.data["at"])
+
+    def _answer(self, interaction: Interaction, agent_id: int | None, queue: str | None, at) -> None:
+        agent = Agent.get_or_none(Agent.id == agent_id, Agent.company == interaction.company_id)
+        interaction.agent = agent
+        if queue and queue.startswith("team"):
+            interaction.team = Team.get_or_none(Team.id == queue[4:], Team.company == interaction.company_id)
+        lifecycle.apply(interaction, "answer", at)
+        self._announce(interaction)
+
+    def on_abandoned(self, event: Event) -> None:
+        interaction = self._interaction(event.data["channel_id"])
+        if interaction is not None and lifecycle.can(interaction, "abandon"):
+            lifecycle.apply(interaction, "abandon", event.data["at"])
+            self._announce(interaction)
+
+    def on_ended(self, event: Event) -> None:
+        interaction = self._interaction(event.data["channel_id"])
+        if interaction is not None:
+            self._conclude(interaction, event.data["at"])
+
+    def _conclude(self, interaction: Interaction, at) -> None:
+        if interaction.status == "active":
+            lifecycle.apply(interaction, "end", at)
+        elif interaction.status == "incoming":
+            # The flow ended (or the caller left outside a queue) with nobody answering.
+            lifecycle.apply(interaction, "miss", at)
+        else:
+            return
+        self._announce(interaction)
+
+    def on_synced(self, event: Event) -> None:
+        up = {call["channel_id"]: call for call in event.data["calls"]}
+        for call in up.values():
+            interaction = self._interaction(call["channel_id"])
+            if interaction is None:
+                interaction = self._create(call, call["started_at"])
+                if interaction is None:
+                    continue
+                log.info("call %s was up while the controller was away: interaction %s",
+                         call["channel_id"], interaction.id)
+            if call.get("recording") and not interaction.recording:
+                interaction.recording = str(self.recording_path(call["recording"]))
+                interaction.save()
+            if call.get("agent_id") and lifecycle.can(interaction, "answer"):
+                self._answer(interaction, call["agent_id"], None, utcnow())
+        stale = (Interaction.select().where(Interaction.kind == "call", Interaction.status.in_(OPEN),
+                                            Interaction.channel_id.is_null(False),
+                                            Interaction.channel_id.not_in(list(up) or [""])))
+        for interaction in stale:
+            log.info("call %s ended while the controller was away", interaction.channel_id)
+            self._conclude(interaction, utcnow())

@@ -1,0 +1,379 @@
+"""The `leadcenter` command: run the system, manage Asterisk, the database and accounts from a shell."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+
+import click
+
+from leadcenter import config as config_module
+from leadcenter import credentials, db, demo, schema
+
+log = logging.getLogger("leadcenter")
+
+
+class Context:
+    def __init__(self, settings: config_module.Settings):
+        self.settings = settings
+        self._db_open = False
+
+    def open_db(self) -> None:
+        if not self._db_open:
+            self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+            db.bind(db.open_sqlite(str(self.settings.database_path)))
+            schema.migrate()
+            self._db_open = True
+
+    def instance(self):
+        from leadcenter.pbx.instance import Instance
+        return Instance(self.settings.asterisk_dir, self.settings.asterisk_root, self.settings.asterisk.run_as)
+
+    def prepare_asterisk(self):
+        """Build the Asterisk root if missing, lay out the instance directory and render every config file."""
+        from leadcenter.pbx import configure, root
+        root.provision(self.settings.asterisk_root, say=click.echo)
+        self.open_db()
+        instance = self.instance()
+        instance.prepare()
+        secrets = credentials.load_or_create(self.settings.data_dir)
+        return instance, configure.write(self.settings, secrets, instance)
+
+    def reconfigure(self) -> None:
+        """After an account change from the shell: render the files and reload a running Asterisk."""
+        instance, modules = self.prepare_asterisk()
+        if instance.pid() is None:
+            return
+        for module in sorted(modules):
+            command = {"app_queue.so": "queue reload all", "all": "core reload"}.get(module,
+                                                                                      f"module reload {module}")
+            instance.rx(command)
+        if modules:
+            click.echo(f"Asterisk reloaded: {', '.join(sorted(modules))}")
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s [%(threadName)s] %(name)s: %(message)s")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="LEADCENTER_CONFIG",
+              help="TOML settings file (default: <data_dir>/leadcenter.toml when it exists).")
+@click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
+    """Lead Center: a self-hosted contact center on Asterisk.
+
+    Settings come from defaults, then the TOML file, then LEADCENTER_<SECTION>_<KEY> environment
+    variables; `leadcenter config` shows them all.
+    """
+    _setup_logging(verbose)
+    try:
+        ctx.obj = Context(config_module.load(config_path))
+    except config_module.ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command("config")
+@pass_context
+def show_config(ctx: Context) -> None:
+    """Show the settings in effect, with the environment variable for each."""
+    click.echo(config_module.describe(ctx.settings))
+
+
+# -- run -------------------------------------------------------------------------------------------------------
+
+@main.command()
+@click.option("--demo/--no-demo", "with_demo", default=False,
+              help="Seed the demo company when the database is empty.")
+@pass_context
+def run(ctx: Context, with_demo: bool) -> None:
+    """Start everything: Asterisk (unless already running), the controller and the web app. Ctrl-C stops all."""
+    from leadcenter.web.server import serve
+
+    instance, _ = ctx.prepare_asterisk()
+    if with_demo and demo.seed(ctx.settings) is not None:
+        click.echo("Demo company seeded.")
+        instance, _ = ctx.prepare_asterisk()
+    started_here = instance.pid() is None
+    if started_here:
+        click.echo("Starting Asterisk...")
+        began = time.monotonic()
+        pid = instance.start()
+        click.echo(f"Asterisk running (pid {pid}), booted in {time.monotonic() - began:.1f} s")
+    else:
+        click.echo(f"Asterisk already running (pid {instance.pid()}): using it; it keeps running after exit")
+    http = ctx.settings.http
+    click.echo(f"\nLead Center: http://{http.host}:{http.port}")
+    for email, password, role in demo.logins(ctx.settings):
+        click.echo(f"  {role:<6} {email}  password: {password}")
+    click.echo("Press Ctrl-C to stop.\n")
+    launcher = os.getpid()
+    try:
+        serve(ctx.settings)
+    finally:
+        # The web worker is forked inside serve(); only the launcher (gunicorn's master) cleans up.
+        if os.getpid() == launcher:
+            if started_here:
+                click.echo("Stopping Asterisk...")
+                instance.stop()
+            click.echo("Lead Center stopped.")
+
+
+# -- asterisk --------------------------------------------------------------------------------------------------
+
+@main.group()
+def asterisk() -> None:
+    """Provision, start, stop and inspect this installation's Asterisk."""
+
+
+@asterisk.command()
+@pass_context
+def provision(ctx: Context) -> None:
+    """Build the Debian sid root with Asterisk 22 (once per machine; reused when present)."""
+    from leadcenter.pbx import root
+    try:
+        root.provision(ctx.settings.asterisk_root, say=click.echo)
+    except root.ProvisionError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@asterisk.command()
+@pass_context
+def start(ctx: Context) -> None:
+    """Render the configuration and start Asterisk in the background."""
+    instance, _ = ctx.prepare_asterisk()
+    began = time.monotonic()
+    pid = instance.start()
+    click.echo(f"Asterisk running (pid {pid}), ready in {time.monotonic() - began:.1f} s")
+
+
+@asterisk.command()
+@pass_context
+def stop(ctx: Context) -> None:
+    """Stop Asterisk."""
+    click.echo("Asterisk stopped." if ctx.instance().stop() else "Asterisk was not running.")
+
+
+@asterisk.command()
+@pass_context
+def status(ctx: Context) -> None:
+    """Say whether Asterisk is running (exit status 3 when not)."""
+    instance = ctx.instance()
+    pid = instance.pid()
+    uptime = instance.rx("core show uptime seconds") if pid else None
+    if pid is None or uptime is None:
+        click.echo("Asterisk is not running.")
+        sys.exit(3)
+    click.echo(f"Asterisk is running (pid {pid}).\n{uptime.strip()}")
+
+
+@asterisk.command(context_settings={"ignore_unknown_options": True})
+@click.argument("command", nargs=-1)
+@pass_context
+def cli(ctx: Context, command: tuple[str, ...]) -> None:
+    """Open Asterisk's console, or run one console COMMAND (e.g. `leadcenter asterisk cli pjsip show endpoints`)."""
+    instance = ctx.instance()
+    if instance.pid() is None:
+        raise click.ClickException("Asterisk is not running (leadcenter asterisk start)")
+    if not command:
+        instance.cli()
+    output = instance.rx(" ".join(command))
+    if output is None:
+        raise click.ClickException("Asterisk did not answer")
+    click.echo(output, nl=False)
+
+
+@asterisk.command()
+@pass_context
+def reload(ctx: Context) -> None:
+    """Render the configuration from the database and reload what changed."""
+    ctx.reconfigure()
+
+
+# -- database and demo -----------------------------------------------------------------------------------------
+
+@main.group("db")
+def database() -> None:
+    """The database."""
+
+
+@database.command()
+@pass_context
+def migrate(ctx: Context) -> None:
+    """Create the database or bring it to the current schema."""
+    ctx.settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db.bind(db.open_sqlite(str(ctx.settings.database_path)))
+    before = schema.current_version()
+    steps = schema.migrate()
+    click.echo(f"{ctx.settings.database_path}: schema version {schema.LATEST}"
+               + ("" if before == schema.LATEST else f" (was {before or 'empty'}; {steps} step(s))"))
+
+
+@main.command("demo")
+@pass_context
+def seed_demo(ctx: Context) -> None:
+    """Seed the demo company (when the database is empty) and print its logins."""
+    ctx.open_db()
+    click.echo("Demo company seeded." if demo.seed(ctx.settings) else "The database already has data.")
+    for email, password, role in demo.logins(ctx.settings):
+        click.echo(f"  {role:<6} {email}  password: {password}")
+
+
+# -- accounts --------------------------------------------------------------------------------------------------
+
+def _company(company_id: int):
+    from leadcenter.companies.models import Company
+    company = Company.get_or_none(Company.id == company_id)
+    if company is None:
+        raise click.ClickException(f"no company {company_id} (leadcenter company list)")
+    return company
+
+
+def _user(email: str):
+    from leadcenter.companies.models import User
+    user = User.get_or_none(User.email == email.strip().lower())
+    if user is None:
+        raise click.ClickException(f"no user {email} (leadcenter user list)")
+    return user
+
+
+@main.group()
+def company() -> None:
+    """Companies served by this installation."""
+
+
+@company.command("add")
+@click.argument("name")
+@click.option("--region", default="US", show_default=True, help="Region for numbers written without +country.")
+@pass_context
+def company_add(ctx: Context, name: str, region: str) -> None:
+    """Create a company."""
+    from leadcenter.companies.services import create_company
+    ctx.open_db()
+    click.echo(f"company {create_company(name, region).id} created: {name}")
+    ctx.reconfigure()
+
+
+@company.command("list")
+@pass_context
+def company_list(ctx: Context) -> None:
+    """List companies."""
+    from leadcenter.companies.models import Company
+    ctx.open_db()
+    for row in Company.select().order_by(Company.id):
+        click.echo(f"{row.id:>4}  {row.name}  (region {row.default_region})")
+
+
+@main.group()
+def user() -> None:
+    """People who sign in, and their role in each company."""
+
+
+@user.command("add")
+@click.argument("email")
+@click.option("--name", required=True, help="Full name.")
+@click.option("--company", "company_id", type=int, required=True, help="Company id (leadcenter company list).")
+@click.option("--role", type=click.Choice(["admin", "supervisor", "agent"]), default="agent", show_default=True)
+@click.password_option(help="Password (asked for when not given).")
+@pass_context
+def user_add(ctx: Context, email: str, name: str, company_id: int, role: str, password: str) -> None:
+    """Create a user in a company; an agent also gets SIP credentials for the softphone and a desk phone."""
+    from leadcenter.agents.services import create_agent
+    from leadcenter.companies.services import AccountError, add_member, create_user
+    ctx.open_db()
+    company = _company(company_id)
+    try:
+        with db.database.atomic():
+            new = create_user(email, name, password)
+            add_member(new, company, role)
+            if role == "agent":
+                create_agent(company, new, devices=("webrtc", "desk"))
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"user {new.email} added to {company.name} as {role}")
+    ctx.reconfigure()
+
+
+@user.command("list")
+@pass_context
+def user_list(ctx: Context) -> None:
+    """List users and their companies."""
+    from leadcenter.companies.models import Company, Membership, User
+    ctx.open_db()
+    for row in (Membership.select(Membership, User, Company).join(User).switch(Membership).join(Company)
+                .order_by(User.email)):
+        click.echo(f"{row.user.email:<32} {row.user.name:<24} {row.role:<10} {row.company.name}")
+
+
+@user.command("passwd")
+@click.argument("email")
+@click.password_option(help="New password (asked for when not given).")
+@pass_context
+def user_passwd(ctx: Context, email: str, password: str) -> None:
+    """Set a user's password."""
+    from leadcenter.companies.services import AccountError, set_password
+    ctx.open_db()
+    target = _user(email)
+    try:
+        set_password(target, password)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    target.save()
+    click.echo(f"password of {target.email} changed")
+
+
+@main.group()
+def agent() -> None:
+    """Agents: status, ring device, SIP credentials."""
+
+
+@agent.command("list")
+@pass_context
+def agent_list(ctx: Context) -> None:
+    """List agents with their status and the device the queue rings."""
+    from leadcenter.agents.models import Agent
+    ctx.open_db()
+    for row in Agent.select().order_by(Agent.id):
+        click.echo(f"{row.id:>4}  {row.display_name:<24} {row.status:<12} rings {row.queue_interface:<16} "
+                   f"company {row.company_id}")
+
+
+@agent.command("sip")
+@click.argument("agent_id", type=int)
+@pass_context
+def agent_sip(ctx: Context, agent_id: int) -> None:
+    """Show the SIP accounts of an agent's devices, to set up a desk phone."""
+    from leadcenter.agents.models import SipCredential
+    ctx.open_db()
+    s = ctx.settings.asterisk
+    creds = list(SipCredential.select().where(SipCredential.agent == agent_id))
+    if not creds:
+        raise click.ClickException(f"no agent {agent_id} (leadcenter agent list)")
+    for cred in creds:
+        click.echo(f"{cred.device:<7} server {s.sip_host}:{s.sip_port}  username {cred.username}  "
+                   f"password {cred.password}")
+
+
+@agent.command("ring")
+@click.argument("agent_id", type=int)
+@click.argument("device", type=click.Choice(["webrtc", "desk"]))
+@pass_context
+def agent_ring(ctx: Context, agent_id: int, device: str) -> None:
+    """Choose which device the queue rings for an agent."""
+    from leadcenter.agents.models import Agent, SipCredential
+    ctx.open_db()
+    row = Agent.get_or_none(Agent.id == agent_id)
+    if row is None:
+        raise click.ClickException(f"no agent {agent_id} (leadcenter agent list)")
+    if not SipCredential.select().where(SipCredential.agent == row, SipCredential.device == device).exists():
+        raise click.ClickException(f"agent {agent_id} has no {device} device")
+    row.ring_device = device
+    row.save()
+    click.echo(f"agent {agent_id} now rings on {row.queue_interface}")
+    ctx.reconfigure()

@@ -1,0 +1,1 @@
+"""Companies, the people who sign in, and their role in each company."""

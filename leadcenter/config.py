@@ -1,0 +1,154 @@
+"""Settings: documented defaults, overridden by a TOML file, overridden by environment variables.
+
+Every key has an environment variable named ``LEADCENTER_<SECTION>_<KEY>`` (upper case), e.g.
+``LEADCENTER_HTTP_PORT=8081``. The file is ``$LEADCENTER_CONFIG`` or ``<data_dir>/leadcenter.toml``.
+Secrets are not settings: they are generated at first run into ``<data_dir>/secrets.toml`` (see ``secrets``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class PathsSettings:
+    # Everything the installation writes: database, rendered Asterisk config, spool, recordings, logs.
+    data_dir: str = "var"
+    # The Debian sid root Asterisk runs in; built once per machine by `leadcenter asterisk provision`.
+    asterisk_root: str = "/var/cache/leadcenter/asterisk-root"
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    threads: int = 64  # each websocket holds one thread under gunicorn's gthread worker
+
+
+@dataclass(frozen=True)
+class AsteriskSettings:
+    # Loopback by default: AMI and ARI are never exposed unless configured.
+    ami_host: str = "127.0.0.1"
+    ami_port: int = 5038
+    http_host: str = "127.0.0.1"  # Asterisk's own HTTP server: ARI and the SIP WebSocket (/ws)
+    http_port: int = 8088
+    sip_host: str = "127.0.0.1"
+    sip_port: int = 5060
+    rtp_start: int = 10000
+    rtp_end: int = 10999
+    # The address Asterisk puts in SDP; the SIP host by default.
+    media_address: str = ""
+    # Who may log in to AMI (Asterisk's permit syntax): the controller's address.
+    ami_permit: str = "127.0.0.1/255.255.255.255"
+    # Extra ICE host candidates, "local=>advertised" pairs separated by commas (see rtp.conf).
+    ice_host_candidates: str = ""
+    # Run Asterisk as this user inside the root (created by the asterisk package).
+    run_as: str = "asterisk"
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    # The trunk the demo's tracking numbers arrive on: a SIP peer identified by its address and port.
+    trunk_host: str = "127.0.0.1"
+    trunk_port: int = 5070
+
+
+@dataclass(frozen=True)
+class Settings:
+    paths: PathsSettings = field(default_factory=PathsSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
+    asterisk: AsteriskSettings = field(default_factory=AsteriskSettings)
+    demo: DemoSettings = field(default_factory=DemoSettings)
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.paths.data_dir).resolve()
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "leadcenter.sqlite3"
+
+    @property
+    def asterisk_dir(self) -> Path:
+        """The instance directory: mounted at ASTERISK_MOUNT inside the Asterisk root."""
+        return self.data_dir / "asterisk"
+
+    @property
+    def asterisk_root(self) -> Path:
+        return Path(self.paths.asterisk_root)
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _coerce(value: str, kind: type, name: str):
+    if kind is int:
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
+    if kind is bool:
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return value
+
+
+def _section(cls, overrides: dict, env: dict, section: str):
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(overrides) - set(known)
+    if unknown:
+        raise ConfigError(f"unknown setting(s) in [{section}]: {', '.join(sorted(unknown))}")
+    values = {}
+    for name, f in known.items():
+        kind = type(f.default)
+        env_name = f"LEADCENTER_{section}_{name}".upper()
+        if env_name in env:
+            values[name] = _coerce(env[env_name], kind, env_name)
+        elif name in overrides:
+            value = overrides[name]
+            if not isinstance(value, kind):
+                raise ConfigError(f"[{section}] {name} must be {kind.__name__}, not {value!r}")
+            values[name] = value
+    return cls(**values)
+
+
+def load(path: str | os.PathLike | None = None, env: dict | None = None) -> Settings:
+    """Read settings: defaults < file < environment."""
+    env = dict(os.environ if env is None else env)
+    path = path or env.get("LEADCENTER_CONFIG")
+    if path is None:
+        data_dir = env.get("LEADCENTER_PATHS_DATA_DIR", PathsSettings.data_dir)
+        candidate = Path(data_dir) / "leadcenter.toml"
+        path = candidate if candidate.exists() else None
+    file_values: dict = {}
+    if path is not None:
+        try:
+            file_values = tomllib.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path}: {exc}") from None
+    sections = {f.name: f.default_factory for f in dataclasses.fields(Settings)}
+    unknown = set(file_values) - set(sections)
+    if unknown:
+        raise ConfigError(f"unknown section(s) in {path}: {', '.join(sorted(unknown))}")
+    return Settings(**{
+        name: _section(factory, file_values.get(name, {}), env, name)
+        for name, factory in sections.items()
+    })
+
+
+def describe(settings: Settings) -> str:
+    """The settings as TOML, for `leadcenter config`."""
+    lines = []
+    for section in dataclasses.fields(settings):
+        lines.append(f"[{section.name}]")
+        for f in dataclasses.fields(getattr(settings, section.name)):
+            value = getattr(getattr(settings, section.name), f.name)
+            shown = f'"{value}"' if isinstance(value, str) else str(value).lower()
+            lines.append(f"{f.name} = {shown}  # LEADCENTER_{section.name.upper()}_{f.name.upper()}")
+        lines.append("")
+    return "\n".join(lines)

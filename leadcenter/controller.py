@@ -1,0 +1,101 @@
+"""The composition root: one place that builds and wires the database, the event bus, the telephony layer
+(AMI + ARI on one asyncio loop thread), the domain services and the web app.
+
+Threads: the asyncio loop thread (AMI, ARI, every Asterisk verb); the event dispatcher thread (domain services
+and, later, websocket fan-out); the web server's threads (requests; they hand Asterisk work to the loop with
+``telephony.submit`` and never wait on it while holding anything).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+
+from peewee import SqliteDatabase
+
+from leadcenter import credentials, db, schema
+from leadcenter.agents.services import PauseKeeper
+from leadcenter.calls.services import CallRecorder
+from leadcenter.config import Settings
+from leadcenter.events import EventBus
+from leadcenter.pbx import configure
+from leadcenter.pbx.instance import Instance
+from leadcenter.telephony.service import Telephony
+
+log = logging.getLogger(__name__)
+
+
+class LoopThread:
+    """An asyncio event loop running in its own thread."""
+
+    def __init__(self, name: str = "telephony-loop"):
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def run(self, coroutine, timeout: float = 10.0):
+        """Run a coroutine on the loop and wait for it (start-up and shutdown only)."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)
+
+
+class Controller:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.secrets = credentials.load_or_create(settings.data_dir)
+        self.database: SqliteDatabase = db.open_sqlite(str(settings.database_path))
+        db.bind(self.database)
+        schema.migrate()
+        self.instance = Instance(settings.asterisk_dir, settings.asterisk_root, settings.asterisk.run_as)
+        self.bus = EventBus()
+        self.loop = LoopThread()
+        self.telephony = Telephony(settings, self.secrets, self.bus)
+        self.calls = CallRecorder(self.bus, self._recording_path)
+        self.pauses = PauseKeeper(self.bus, self.telephony)
+        from leadcenter.web.app import create_app  # the web layer depends on the controller, not the reverse
+        self.web = create_app(self)
+
+    def _recording_path(self, inside: str) -> str:
+        return str(self.instance.host_path(inside).relative_to(self.settings.data_dir))
+
+    def start(self) -> None:
+        self.bus.start()
+        self.loop.start()
+        self.loop.run(self.telephony.start())
+        log.info("controller started")
+
+    def stop(self) -> None:
+        try:
+            self.loop.run(self.telephony.stop())
+        finally:
+            self.loop.stop()
+            self.bus.wait_idle(5)
+            self.bus.stop()
+            self.database.close()
+        log.info("controller stopped")
+
+    def reconfigure(self):
+        """Render Asterisk's files from the database and reload what changed (call after admin edits)."""
+        modules = configure.write(self.settings, self.secrets, self.instance)
+        return self.telephony.submit(self.telephony.reload(modules))
+
+    def health(self) -> dict:
+        try:
+            self.database.execute_sql("SELECT 1").fetchone()
+            database_ok = True
+        except Exception as exc:  # any failure to answer means unhealthy; say which
+            log.warning("health: database: %s", exc)
+            database_ok = False
+        telephony = self.telephony.status()
+        return {"ok": database_ok and self.telephony.connected,
+                "database": "ok" if database_ok else "unavailable",
+                "asterisk": telephony}

@@ -1,0 +1,43 @@
+"""The database handle, the model base class and the schema version.
+
+Models bind to ``database`` (a proxy) and the composition root binds the proxy to SQLite at start-up
+(``:memory:`` in unit tests). Timestamps are stored as UTC.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from peewee import DatabaseProxy, DateTimeField, Model, SqliteDatabase
+
+log = logging.getLogger(__name__)
+
+database = DatabaseProxy()
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class TimestampedModel(BaseModel):
+    created_at = DateTimeField(default=utcnow)
+
+
+def open_sqlite(path: str) -> SqliteDatabase:
+    # busy_timeout first, so that switching to WAL waits for other connections instead of failing.
+    return SqliteDatabase(path, pragmas=(
+        ("busy_timeout", 5000),
+        ("journal_mode", "wal"),
+        ("foreign_keys", 1),
+        ("synchronous", "normal"),
+    ), check_same_thread=False)
+
+
+def bind(db) -> None:
+    database.initialize(db)

@@ -1,0 +1,83 @@
+"""Domain events: named ``noun.verb``, published from any thread, delivered in order on one dispatcher thread.
+
+Publishing never blocks the publisher (the telephony loop thread publishes on every AMI event); subscribers run
+one after another on the dispatcher thread, so a subscriber sees events in the order they happened. A failing
+subscriber is logged with its traceback and does not stop the others.
+"""
+from __future__ import annotations
+
+import fnmatch
+import itertools
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Event:
+    name: str
+    data: dict
+    seq: int
+    at: float = field(default_factory=time.time)
+
+
+Subscriber = Callable[[Event], None]
+
+
+class EventBus:
+    def __init__(self) -> None:
+        self._subscribers: list[tuple[str, Subscriber]] = []
+        self._queue: queue.Queue[Event | None] = queue.Queue()
+        self._seq = itertools.count(1)
+        self._seq_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._idle = threading.Condition()
+        self._pending = 0
+
+    def subscribe(self, pattern: str, subscriber: Subscriber) -> None:
+        """Deliver events whose name matches ``pattern`` (shell-style: ``call.*``, ``*``)."""
+        self._subscribers.append((pattern, subscriber))
+
+    def publish(self, name: str, **data) -> Event:
+        with self._seq_lock:
+            event = Event(name, data, next(self._seq))
+            with self._idle:
+                self._pending += 1
+            self._queue.put(event)
+        return event
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="event-dispatcher", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout)
+            self._thread = None
+
+    def wait_idle(self, timeout: float = 5.0) -> bool:
+        """Wait until every published event has been delivered (tests, orderly shutdown)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+    def _run(self) -> None:
+        while (event := self._queue.get()) is not None:
+            self.deliver(event)
+            with self._idle:
+                self._pending -= 1
+                self._idle.notify_all()
+
+    def deliver(self, event: Event) -> None:
+        for pattern, subscriber in list(self._subscribers):
+            if fnmatch.fnmatchcase(event.name, pattern):
+                try:
+                    subscriber(event)
+                except Exception:
+                    log.exception("subscriber %s failed on %s #%s", getattr(subscriber, "__qualname__", subscriber),
+                                  event.name, event.seq)

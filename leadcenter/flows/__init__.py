@@ -1,0 +1,1 @@
+"""Call flows: the steps a call to a tracking number goes through."""

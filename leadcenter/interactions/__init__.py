@@ -1,0 +1,1 @@
+"""Interactions: every contact with a lead (call, text conversation, chat, voicemail, visit) and its lifecycle."""

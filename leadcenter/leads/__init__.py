@@ -1,0 +1,1 @@
+"""Leads: the people who contact a company, matched by phone number."""

@@ -1,0 +1,1 @@
+"""Tracking numbers and the SIP trunks they arrive on."""

@@ -1,0 +1,121 @@
+"""From the database to Asterisk's files: build the render inputs from rows, write what changed, say what to reload."""
+from __future__ import annotations
+
+from leadcenter.agents.models import Agent, SipCredential
+from leadcenter.companies.models import Company
+from leadcenter.config import Settings
+from leadcenter.credentials import Secrets
+from leadcenter.flows.models import CallFlow
+from leadcenter.numbers.models import TrackingNumber, Trunk
+from leadcenter.pbx import render
+from leadcenter.pbx.instance import Instance
+from leadcenter.pbx.root import MOUNT
+from leadcenter.resources import ASTERISK_TEMPLATES, DIALPLANS
+from leadcenter.teams.models import Team, TeamMember
+
+AMI_USER = "leadcenter"
+ARI_USER = "leadcenter"
+ARI_APP = "leadcenter"
+
+# What Asterisk must reload when a file changes (AMI "Reload" module, or a queue reload).
+RELOADS = {
+    "generated/pjsip_endpoints.conf": "res_pjsip.so",
+    "pjsip.conf": "res_pjsip.so",
+    "generated/queues.conf": "app_queue.so",
+    "queues.conf": "app_queue.so",
+    "generated/routes.conf": "pbx_config.so",
+    "extensions.conf": "pbx_config.so",
+    "generated/voicemail.conf": "app_voicemail.so",
+    "voicemail.conf": "app_voicemail.so",
+    "musiconhold.conf": "res_musiconhold.so",
+}
+
+
+class FlowError(ValueError):
+    """A call flow that cannot be rendered (a step naming something that does not exist)."""
+
+
+def static_values(settings: Settings, secrets: Secrets) -> render.StaticValues:
+    a = settings.asterisk
+    return render.StaticValues(
+        mount=MOUNT, ami_host=a.ami_host, ami_port=a.ami_port, ami_user=AMI_USER, ami_secret=secrets.ami_secret,
+        ami_permit=a.ami_permit, http_host=a.http_host, http_port=a.http_port, ari_user=ARI_USER,
+        ari_secret=secrets.ari_secret, sip_host=a.sip_host, sip_port=a.sip_port, rtp_start=a.rtp_start,
+        rtp_end=a.rtp_end, ice_host_candidates=dict(pair.split("=>") for pair in a.ice_host_candidates.split(",")
+                                                    if "=>" in pair),
+    )
+
+
+def _flow_spec(flow: CallFlow, teams: dict[int, Team], agents: dict[int, Agent]) -> render.FlowSpec:
+    steps = []
+    for i, step in enumerate(flow.steps, 1):
+        kind, timeout = step.get("type"), int(step.get("timeout", 0))
+        if kind == "queue":
+            team = teams.get(step.get("team"))
+            if team is None:
+                raise FlowError(f"flow {flow.id} step {i}: no team {step.get('team')} in this company")
+            steps.append(render.StepSpec("queue", team.queue_name, timeout or 300))
+        elif kind == "ring_agents":
+            missing = [a for a in step.get("agents", []) if a not in agents]
+            if missing:
+                raise FlowError(f"flow {flow.id} step {i}: no agent(s) {missing} in this company")
+            dial = "&".join(agents[a].queue_interface for a in step.get("agents", [])
+                            if agents[a].status == "available")
+            steps.append(render.StepSpec("ring_agents", dial, timeout or 30))
+        elif kind == "voicemail":
+            agent_id = step.get("agent")
+            if agent_id is not None and agent_id not in agents:
+                raise FlowError(f"flow {flow.id} step {i}: no agent {agent_id} in this company")
+            mailbox = f"agent{agent_id}" if agent_id is not None else f"company{flow.company_id}"
+            steps.append(render.StepSpec("voicemail", mailbox))
+        else:
+            raise FlowError(f"flow {flow.id} step {i}: unknown step type {kind!r}")
+    return render.FlowSpec(flow.id, flow.name, flow.record, flow.announce_recording, tuple(steps))
+
+
+def snapshot(settings: Settings) -> render.Snapshot:
+    """Read everything the generated files depend on."""
+    devices = []
+    for cred in (SipCredential.select(SipCredential, Agent).join(Agent)
+                 .where(SipCredential.enabled == True).order_by(SipCredential.agent, SipCredential.device)):  # noqa: E712
+        devices.append(render.AgentDevice(cred.username, cred.password, cred.agent.display_name,
+                                          webrtc=cred.device == "webrtc"))
+    trunks = [render.TrunkSpec(t.endpoint_name, t.name, t.host, t.port) for t in Trunk.select().order_by(Trunk.id)]
+    queues = []
+    for team in Team.select().order_by(Team.id):
+        members = tuple(render.QueueMemberSpec(m.agent.queue_interface, f"agent{m.agent_id}", m.penalty)
+                        for m in (TeamMember.select(TeamMember, Agent).join(Agent)
+                                  .where(TeamMember.team == team).order_by(TeamMember.id)))
+        queues.append(render.QueueSpec(team.queue_name, team.name, team.strategy, team.ring_seconds,
+                                       team.announce_position, members))
+    routes = [render.RouteSpec(n.trunk.endpoint_name, n.number, n.name, n.company_id, n.id, n.flow_id)
+              for n in TrackingNumber.select(TrackingNumber, Trunk).join(Trunk).order_by(TrackingNumber.id)]
+    flows = []
+    for company in Company.select().order_by(Company.id):
+        teams = {t.id: t for t in company.teams}
+        agents = {a.id: a for a in company.agents}
+        flows += [_flow_spec(f, teams, agents) for f in company.flows.order_by(CallFlow.id)]
+    mailboxes = [render.MailboxSpec(f"company{c.id}", c.name) for c in Company.select().order_by(Company.id)]
+    mailboxes += [render.MailboxSpec(f"agent{a.id}", a.display_name) for a in Agent.select().order_by(Agent.id)]
+    return render.Snapshot(tuple(devices), tuple(trunks), tuple(queues), tuple(routes), tuple(flows),
+                           tuple(mailboxes), settings.asterisk.media_address)
+
+
+def all_files(settings: Settings, secrets: Secrets) -> dict[str, str]:
+    templates = {p.name: p.read_text() for p in sorted(ASTERISK_TEMPLATES.glob("*.conf"))}
+    files = render.render_static(templates, static_values(settings, secrets))
+    files.update({f"dialplans/{p.name}": p.read_text() for p in sorted(DIALPLANS.glob("*.conf"))})
+    files.update(render.render_generated(snapshot(settings)))
+    return files
+
+
+def write(settings: Settings, secrets: Secrets, instance: Instance) -> set[str]:
+    """Render every file and write the ones that changed; returns the modules Asterisk must reload."""
+    return {reload_for(name) for name in instance.write_files(all_files(settings, secrets))}
+
+
+def reload_for(name: str) -> str:
+    """The module to reload for a changed file; "all" for the fixed files no module reload covers."""
+    if name.startswith("dialplans/"):
+        return "pbx_config.so"
+    return RELOADS.get(name, "all")

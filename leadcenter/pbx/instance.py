@@ -1,0 +1,193 @@
+"""This installation's Asterisk directory (config, astdb, spool, logs, hold music) and the Asterisk process.
+
+Asterisk runs chrooted in the shared sid root, as the root's ``asterisk`` user, with the instance directory
+bind-mounted at MOUNT inside a private mount namespace: the mount vanishes with the process, so nothing is left
+behind, and several instances (a test run beside ``make run``) share one root.
+"""
+from __future__ import annotations
+
+import math
+import os
+import signal
+import struct
+import subprocess
+import time
+import wave
+from pathlib import Path
+
+from leadcenter.pbx import root as asterisk_root
+from leadcenter.pbx.root import MOUNT
+
+WRITABLE = ("lib", "run", "log", "spool", "spool/monitor", "spool/voicemail", "spool/tmp", "spool/recording",
+            "spool/outgoing")
+
+
+class AsteriskError(RuntimeError):
+    pass
+
+
+class Instance:
+    def __init__(self, directory: Path, root: Path, run_as: str = "asterisk"):
+        self.dir = directory
+        self.root = root
+        self.run_as = run_as
+        self.etc = directory / "etc"
+        self.pidfile = directory / "run" / "leadcenter-asterisk.pid"
+        self.console_log = directory / "log" / "console.log"
+
+    # -- files -------------------------------------------------------------------------------------------------
+    def host_path(self, inside: str) -> Path:
+        """Where a path Asterisk names (inside the root) is on this machine, e.g. a recording."""
+        relative = Path(inside).relative_to(MOUNT)
+        return self.dir / relative
+
+    def prepare(self) -> None:
+        """Create the directories with the ownership Asterisk needs; generate hold music once."""
+        uid, gid = asterisk_root.account(self.root, self.run_as)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        for name in WRITABLE:
+            path = self.dir / name
+            path.mkdir(parents=True, exist_ok=True)
+            os.chown(path, uid, gid)
+        for name in ("etc", "etc/generated", "etc/dialplans"):
+            (self.dir / name).mkdir(exist_ok=True)
+            os.chown(self.dir / name, 0, gid)
+            (self.dir / name).chmod(0o750)  # manager.conf and the endpoints hold secrets
+        moh = self.dir / "moh"
+        moh.mkdir(exist_ok=True)
+        if not any(moh.iterdir()):
+            write_hold_music(moh / "leadcenter-hold.wav")
+
+    def write_files(self, files: dict[str, str]) -> set[str]:
+        """Write config files under etc/ atomically; returns the names whose content changed."""
+        gid = asterisk_root.account(self.root, self.run_as)[1]
+        changed = set()
+        for name, text in files.items():
+            path = self.etc / name
+            if path.exists() and path.read_text() == text:
+                continue
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text(text)
+            os.chown(tmp, 0, gid)
+            tmp.chmod(0o640)
+            os.replace(tmp, path)
+            changed.add(name)
+        return changed
+
+    # -- process -----------------------------------------------------------------------------------------------
+    def _chrooted(self, *command: str) -> list[str]:
+        script = 'mount --bind "$1" "$2"' + MOUNT + ' && root="$2" && shift 2 && exec chroot "$root" "$@"'
+        return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script, "sh",
+                str(self.dir), str(self.root), *command]
+
+    def _conf(self) -> str:
+        return f"{MOUNT}/etc/asterisk.conf"
+
+    def pid(self) -> int | None:
+        """The running Asterisk's pid, or None."""
+        try:
+            pid = int(self.pidfile.read_text())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (FileNotFoundError, ValueError):
+            return None
+        return pid if b"asterisk" in cmdline and self._conf().encode() in cmdline else None
+
+    def start(self, wait: float = 30.0) -> int:
+        """Start Asterisk in the background and wait until it is fully booted; returns its pid."""
+        if (pid := self.pid()) is not None:
+            return pid
+        self.console_log.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.console_log, "ab") as log:
+            proc = subprocess.Popen(
+                self._chrooted("/usr/sbin/asterisk", "-f", "-n", "-U", self.run_as, "-G", self.run_as,
+                               "-C", self._conf()),
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        # unshare, sh and chroot each exec the next: the pid we started is Asterisk's.
+        self.pidfile.write_text(str(proc.pid))
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise AsteriskError(f"Asterisk exited at start (code {proc.returncode}); see {self.console_log}:\n"
+                                    + self.console_tail())
+            if (self.dir / "run" / "asterisk.ctl").exists():
+                done = self.rx("core waitfullybooted", timeout=max(1.0, deadline - time.monotonic()))
+                if done is not None:
+                    return proc.pid
+            time.sleep(0.05)
+        self.stop()
+        raise AsteriskError(f"Asterisk did not finish booting in {wait:.0f} s; see {self.console_log}:\n"
+                            + self.console_tail())
+
+    def rx(self, command: str, timeout: float = 10.0) -> str | None:
+        """Run one CLI command on the running Asterisk; None when it cannot be reached."""
+        try:
+            done = subprocess.run(self._chrooted("/usr/sbin/asterisk", "-C", self._conf(), "-rx", command),
+                                  capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        if done.returncode != 0 or "Unable to connect" in done.stdout:
+            return None
+        return done.stdout
+
+    def stop(self, wait: float = 10.0) -> bool:
+        """Stop Asterisk (gracefully, then by signal); True when one was running."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        self.rx("core stop now", timeout=wait / 2)
+        deadline = time.monotonic() + wait
+        for sig in (None, signal.SIGTERM, signal.SIGKILL):
+            if sig is not None:
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    break
+                deadline = time.monotonic() + 3
+            while time.monotonic() < deadline and _alive(pid):
+                time.sleep(0.05)
+            if not _alive(pid):
+                break
+        self.pidfile.unlink(missing_ok=True)
+        return True
+
+    def cli(self) -> None:
+        """Replace this process with an interactive Asterisk console."""
+        command = self._chrooted("/usr/sbin/asterisk", "-C", self._conf(), "-r")
+        os.execvp(command[0], command)
+
+    def console_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.console_log.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return ""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        # Reap it if it is our child; a zombie would look alive to kill(0).
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def write_hold_music(path: Path, seconds: int = 20) -> None:
+    """A soft arpeggio, 8 kHz mono: Debian's asterisk packages install no music-on-hold files."""
+    rate, notes = 8000, (261.63, 329.63, 392.00, 523.25, 392.00, 329.63)
+    frames = bytearray()
+    note_len = rate // 2
+    for i in range(seconds * 2):
+        freq = notes[i % len(notes)]
+        for n in range(note_len):
+            envelope = min(1.0, n / 400) * min(1.0, (note_len - n) / 800)
+            frames += struct.pack("<h", int(6000 * envelope * math.sin(2 * math.pi * freq * n / rate)))
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(bytes(frames))

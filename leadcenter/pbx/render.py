@@ -1,0 +1,268 @@
+"""Asterisk configuration as pure functions: plain data in, file text out.
+
+The fixed files are templates in the top-level ``asterisk/`` directory with ``{{name}}`` placeholders (Asterisk's
+own ``${VAR}`` syntax stays untouched). The files that depend on the database (endpoints, queues, routes,
+mailboxes) are rendered from the specs below, which ``configure.snapshot`` builds from rows.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+GENERATED_HEADER = "; Rendered from the Lead Center database by leadcenter.pbx.render: do not edit.\n"
+
+_PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+
+
+class TemplateError(KeyError):
+    pass
+
+
+def fill(template: str, values: dict) -> str:
+    """Replace every ``{{name}}``; a name without a value is an error, never an empty string."""
+    def value(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in values:
+            raise TemplateError(f"no value for {{{{{name}}}}}")
+        return str(values[name])
+    return _PLACEHOLDER.sub(value, template)
+
+
+@dataclass(frozen=True)
+class AgentDevice:
+    """One SIP device of an agent: the browser softphone (webrtc) or a desk phone (desk)."""
+    name: str  # endpoint, auth and aor name, also the SIP username
+    password: str
+    display_name: str
+    webrtc: bool
+
+
+@dataclass(frozen=True)
+class TrunkSpec:
+    name: str  # endpoint name (trunkN)
+    label: str
+    host: str
+    port: int
+
+    @property
+    def context(self) -> str:
+        return f"lc-{self.name}"
+
+
+@dataclass(frozen=True)
+class QueueMemberSpec:
+    interface: str  # PJSIP/webrtc7
+    member_name: str  # agent7: how queue events name the agent
+    penalty: int = 0
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    name: str
+    label: str
+    strategy: str
+    ring_seconds: int
+    announce_position: bool
+    members: tuple[QueueMemberSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    """A tracking number on a trunk, and the flow its calls enter."""
+    trunk: str
+    number: str  # E.164
+    label: str
+    company_id: int
+    number_id: int
+    flow_id: int | None
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    kind: str  # queue | ring_agents | voicemail
+    target: str  # queue name, dial string or mailbox
+    timeout: int = 0
+
+
+@dataclass(frozen=True)
+class FlowSpec:
+    id: int
+    label: str
+    record: bool
+    announce_recording: bool
+    steps: tuple[StepSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class MailboxSpec:
+    mailbox: str  # companyN or agentN
+    label: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything the generated files are rendered from."""
+    devices: tuple[AgentDevice, ...] = ()
+    trunks: tuple[TrunkSpec, ...] = ()
+    queues: tuple[QueueSpec, ...] = ()
+    routes: tuple[RouteSpec, ...] = ()
+    flows: tuple[FlowSpec, ...] = ()
+    mailboxes: tuple[MailboxSpec, ...] = ()
+    media_address: str = ""
+
+
+def _comment(text: str) -> str:
+    # Labels are user data: keep them on one comment line.
+    return " ".join(text.split()).replace(";", ",")
+
+
+def _section(name: str, pairs: list[tuple[str, object]], comment: str = "") -> str:
+    head = f"[{name}]" + (f" ; {_comment(comment)}" if comment else "")
+    body = "\n".join(f"{key} = {value}" for key, value in pairs)
+    return f"{head}\n{body}\n"
+
+
+def render_pjsip_endpoints(snapshot: Snapshot) -> str:
+    parts = [GENERATED_HEADER]
+    media = [("media_address", snapshot.media_address),
+             ("bind_rtp_to_media_address", "yes")] if snapshot.media_address else []
+    for device in snapshot.devices:
+        if device.webrtc:
+            codecs = [("allow", "opus,ulaw,alaw"), ("webrtc", "yes"), ("dtls_auto_generate_cert", "yes")]
+        else:
+            codecs = [("allow", "ulaw,alaw,g722"), ("rtp_symmetric", "yes"), ("force_rport", "yes")]
+        caller_id = device.display_name.replace('"', "'")
+        parts.append(_section(device.name, [
+            ("type", "endpoint"), ("context", "lc-from-agent"), ("disallow", "all"), *codecs,
+            ("auth", device.name), ("aors", device.name), ("direct_media", "no"),
+            ("callerid", f'"{caller_id}" <{device.name}>'), ("send_pai", "yes"), *media,
+        ], comment=f"{'softphone' if device.webrtc else 'desk phone'} of {device.display_name}"))
+        parts.append(_section(device.name, [
+            ("type", "auth"), ("auth_type", "userpass"), ("username", device.name), ("password", device.password),
+        ]))
+        parts.append(_section(device.name, [
+            ("type", "aor"), ("max_contacts", 1), ("remove_existing", "yes"), ("qualify_frequency", 0),
+        ]))
+    for trunk in snapshot.trunks:
+        parts.append(_section(trunk.name, [
+            ("type", "endpoint"), ("context", trunk.context), ("disallow", "all"), ("allow", "ulaw,alaw"),
+            ("aors", trunk.name), ("direct_media", "no"), ("rtp_symmetric", "yes"), ("send_pai", "yes"), *media,
+        ], comment=f"trunk {trunk.label}"))
+        parts.append(_section(trunk.name, [("type", "aor"), ("contact", f"sip:{trunk.host}:{trunk.port}")]))
+        parts.append(_section(trunk.name, [
+            ("type", "identify"), ("endpoint", trunk.name), ("match", f"{trunk.host}:{trunk.port}"),
+        ]))
+    return "\n".join(parts)
+
+
+def render_queues(snapshot: Snapshot) -> str:
+    parts = [GENERATED_HEADER]
+    for queue in snapshot.queues:
+        pairs: list[tuple[str, object]] = [
+            ("strategy", queue.strategy),
+            ("timeout", queue.ring_seconds),
+            ("retry", 1),
+            ("timeoutpriority", "conf"),
+            ("ringinuse", "no"),
+            ("autopause", "no"),
+            ("wrapuptime", 0),  # wrap-up is a pause the agent ends with "Rejoin the Queue"
+            ("joinempty", "yes"),
+            ("leavewhenempty", "no"),
+            ("setinterfacevar", "yes"),
+            ("setqueueentryvar", "yes"),
+            ("musicclass", "default"),
+            ("announce-position", "yes" if queue.announce_position else "no"),
+            ("announce-frequency", 30 if queue.announce_position else 0),
+        ]
+        pairs += [("member", f"{m.interface},{m.penalty},{m.member_name},{m.interface}") for m in queue.members]
+        parts.append(_section(queue.name, pairs, comment=f"team {queue.label}"))
+    return "\n".join(parts)
+
+
+def _did_forms(number: str) -> list[str]:
+    """The forms a carrier may send a DID in: +E.164 and the same digits without '+'."""
+    return [number, number.lstrip("+")]
+
+
+def render_routes(snapshot: Snapshot) -> str:
+    parts = [GENERATED_HEADER]
+    for trunk in snapshot.trunks:
+        lines = [f"[{trunk.context}] ; calls from trunk {_comment(trunk.label)}"]
+        for route in (r for r in snapshot.routes if r.trunk == trunk.name):
+            lines.append(f"; {_comment(route.label)}")
+            for did in _did_forms(route.number):
+                lines.append(f"exten => {did},1,Set(__LC_COMPANY={route.company_id})")
+                lines.append(f" same => n,Set(__LC_NUMBER={route.number_id})")
+                lines.append(f" same => n,Set(__LC_FLOW={route.flow_id if route.flow_id is not None else ''})")
+                lines.append(" same => n,Goto(lc-inbound,s,1)")
+        lines.append("exten => _[+0-9].,1,Set(LC_DIALED=${EXTEN})")
+        lines.append(" same => n,Goto(lc-unknown-number,s,1)")
+        parts.append("\n".join(lines) + "\n")
+    for flow in snapshot.flows:
+        lines = [f"[lc-flow-{flow.id}] ; {_comment(flow.label)}", "exten => s,1,NoOp(flow " + str(flow.id) + ")"]
+        if flow.record:
+            lines.append(f" same => n,Gosub(lc-record,s,1({1 if flow.announce_recording else 0}))")
+        for step in flow.steps:
+            if step.kind == "queue":
+                lines.append(f" same => n,Gosub(lc-step-queue,s,1({step.target},{step.timeout}))")
+            elif step.kind == "ring_agents":
+                lines.append(f" same => n,Gosub(lc-step-ring-agents,s,1({step.target},{step.timeout}))")
+            elif step.kind == "voicemail":
+                lines.append(f" same => n,Gosub(lc-step-voicemail,s,1({step.target}))")
+            else:
+                raise ValueError(f"flow {flow.id}: unknown step type {step.kind!r}")
+        lines.append(" same => n,Goto(lc-step-end,s,1)")
+        parts.append("\n".join(lines) + "\n")
+    return "\n".join(parts)
+
+
+def render_voicemail(snapshot: Snapshot) -> str:
+    lines = [GENERATED_HEADER.rstrip("\n")]
+    for box in snapshot.mailboxes:
+        # mailbox => password,name: no password, messages are read in the app, not over the phone.
+        lines.append(f"{box.mailbox} => ,{_comment(box.label).replace(',', ' ')}")
+    return "\n".join(lines) + "\n"
+
+
+GENERATED = {
+    "generated/pjsip_endpoints.conf": render_pjsip_endpoints,
+    "generated/queues.conf": render_queues,
+    "generated/routes.conf": render_routes,
+    "generated/voicemail.conf": render_voicemail,
+}
+
+
+def render_generated(snapshot: Snapshot) -> dict[str, str]:
+    return {name: render(snapshot) for name, render in GENERATED.items()}
+
+
+@dataclass(frozen=True)
+class StaticValues:
+    """The values the fixed templates need: where things are, what to bind, the secrets."""
+    mount: str
+    ami_host: str
+    ami_port: int
+    ami_user: str
+    ami_secret: str
+    ami_permit: str
+    http_host: str
+    http_port: int
+    ari_user: str
+    ari_secret: str
+    sip_host: str
+    sip_port: int
+    rtp_start: int
+    rtp_end: int
+    ice_host_candidates: dict = field(default_factory=dict)
+    tone_country: str = "us"
+
+    def as_dict(self) -> dict:
+        values = dict(self.__dict__)
+        values["ice_host_candidates"] = "\n".join(
+            f"{local} => {advertised}" for local, advertised in self.ice_host_candidates.items())
+        return values
+
+
+def render_static(templates: dict[str, str], values: StaticValues) -> dict[str, str]:
+    filled = values.as_dict()
+    return {name: fill(text, filled) for name, text in templates.items()}

@@ -1,0 +1,59 @@
+"""Every table, and the schema version an upgrade migrates from.
+
+A new database gets the current tables and the latest version in one step. An existing one runs, in order, each
+migration newer than its recorded version (see MIGRATIONS), so upgrades keep their data.
+"""
+from __future__ import annotations
+
+import logging
+
+from peewee import IntegerField
+
+from leadcenter.agents.models import Agent, SipCredential
+from leadcenter.companies.models import Company, Membership, User
+from leadcenter.db import BaseModel, database
+from leadcenter.flows.models import CallFlow
+from leadcenter.interactions.models import Interaction, InteractionTransition
+from leadcenter.leads.models import Lead, LeadPhone
+from leadcenter.numbers.models import TrackingNumber, Trunk
+from leadcenter.teams.models import Team, TeamMember
+
+log = logging.getLogger(__name__)
+
+MODELS = [Company, User, Membership, Agent, SipCredential, CallFlow, Trunk, TrackingNumber, Team, TeamMember,
+          Lead, LeadPhone, Interaction, InteractionTransition]
+
+# (version, description, function(migrator)) in order; version 1 is the first released schema.
+MIGRATIONS: list = []
+LATEST = max([1] + [version for version, _, _ in MIGRATIONS])
+
+
+class SchemaVersion(BaseModel):
+    version = IntegerField()
+
+
+def current_version() -> int | None:
+    if not database.table_exists("schema_version"):
+        return None
+    row = SchemaVersion.select().order_by(SchemaVersion.version.desc()).first()
+    return row.version if row else None
+
+
+def migrate() -> int:
+    """Bring the bound database to LATEST; returns the number of steps applied."""
+    from playhouse.migrate import SqliteMigrator
+
+    version = current_version()
+    with database.atomic():
+        if version is None:
+            database.create_tables([SchemaVersion] + MODELS)
+            SchemaVersion.create(version=LATEST)
+            log.info("database created at schema version %s", LATEST)
+            return 1
+        steps = [(v, what, fn) for v, what, fn in MIGRATIONS if v > version]
+        migrator = SqliteMigrator(database.obj)
+        for v, what, fn in steps:
+            log.info("migrating to schema version %s: %s", v, what)
+            fn(migrator)
+            SchemaVersion.create(version=v)
+    return len(steps)

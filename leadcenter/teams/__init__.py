@@ -1,0 +1,1 @@
+"""Teams of agents; each team is served by one Asterisk queue."""

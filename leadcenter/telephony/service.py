@@ -1,0 +1,186 @@
+"""Telephony: AMI and ARI on the controller's asyncio loop, verbs for the rest of the controller, events out.
+
+Everything here runs on the loop thread. Other threads (web requests, the event dispatcher) call ``submit``,
+which hands a verb to the loop and returns a concurrent Future; they never block the loop.
+
+Events: ``telephony.connected`` / ``telephony.lost`` (link: ami|ari), ``telephony.synced`` (calls, members:
+what Asterisk has right now, after every (re)connect and every SYNC_SECONDS), and the tracker's ``call.*``
+and ``queue_member.*``.
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import datetime as dt
+import logging
+from typing import Coroutine
+
+from leadcenter.config import Settings
+from leadcenter.credentials import Secrets
+from leadcenter.events import EventBus
+from leadcenter.pbx.configure import AMI_USER, ARI_APP, ARI_USER
+from leadcenter.telephony.ami import AmiClient, AmiError
+from leadcenter.telephony.ari import AriClient, AriError
+from leadcenter.telephony.tracker import CallTracker, agent_id, as_int
+
+log = logging.getLogger(__name__)
+
+SYNC_SECONDS = 30.0
+TelephonyError = (AmiError, AriError)
+
+
+def _ari_time(stamp: str) -> dt.datetime:
+    # ARI: 2026-11-26T23:50:01.123+0000
+    return dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f%z").astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+class Telephony:
+    def __init__(self, settings: Settings, secrets: Secrets, bus: EventBus):
+        a = settings.asterisk
+        self.bus = bus
+        self.tracker = CallTracker(bus.publish)
+        self.ami = AmiClient(a.ami_host, a.ami_port, AMI_USER, secrets.ami_secret, on_event=self._ami_event,
+                             on_ready=lambda: self._link_ready("ami"), on_lost=lambda: self._link_lost("ami"))
+        self.ari = AriClient(a.http_host, a.http_port, ARI_USER, secrets.ari_secret, ARI_APP,
+                             on_event=self._ari_event, on_ready=lambda: self._link_ready("ari"),
+                             on_lost=lambda: self._link_lost("ari"))
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.synced_at: dt.datetime | None = None
+        self._sync_lock: asyncio.Lock | None = None
+        self._periodic: asyncio.Task | None = None
+
+    # -- life cycle --------------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._sync_lock = asyncio.Lock()
+        await self.ami.start()
+        await self.ari.start()
+        self._periodic = asyncio.create_task(self._sync_periodically(), name="telephony-sync")
+
+    async def stop(self) -> None:
+        if self._periodic is not None:
+            self._periodic.cancel()
+        self.ami.stop()
+        await self.ari.stop()
+
+    def submit(self, coroutine: Coroutine) -> concurrent.futures.Future:
+        """Run a verb on the loop from any other thread."""
+        assert self.loop is not None, "telephony not started"
+        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        future.add_done_callback(_log_failure)
+        return future
+
+    def status(self) -> dict:
+        return {"ami": "connected" if self.ami.ready else "disconnected",
+                "ari": "connected" if self.ari.ready else "disconnected",
+                "synced_at": self.synced_at.isoformat() + "Z" if self.synced_at else None}
+
+    @property
+    def connected(self) -> bool:
+        return self.ami.ready and self.ari.ready
+
+    # -- links -------------------------------------------------------------------------------------------------
+    async def _link_ready(self, link: str) -> None:
+        self.bus.publish("telephony.connected", link=link)
+        if self.connected:
+            await self.resync()
+
+    def _link_lost(self, link: str) -> None:
+        self.synced_at = None
+        self.bus.publish("telephony.lost", link=link)
+
+    def _ami_event(self, message) -> None:
+        self.tracker.handle(message)
+
+    def _ari_event(self, event: dict) -> None:
+        log.debug("ARI %s", event.get("type"))
+
+    async def _sync_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(SYNC_SECONDS)
+            if self.connected:
+                try:
+                    await self.resync()
+                except TelephonyError as exc:
+                    log.warning("periodic resync failed: %s", exc)
+
+    # -- resynchronisation -------------------------------------------------------------------------------------
+    async def resync(self) -> None:
+        """Read what Asterisk has now (lead calls, queue members) and publish it as telephony.synced."""
+        assert self._sync_lock is not None
+        async with self._sync_lock:
+            calls = await self._lead_calls()
+            members = await self._queue_members()
+            self.tracker.synced(calls)
+            self.synced_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+            self.bus.publish("telephony.synced", calls=calls, members=members)
+            log.info("resynchronised: %d call(s) up, %d queue member(s)", len(calls), len(members))
+
+    async def _lead_calls(self) -> list[dict]:
+        calls = []
+        for channel in await self.ari.request("GET", "/channels"):
+            variables = channel.get("channelvars") or {}
+            if not channel["name"].startswith("PJSIP/trunk") or not variables.get("LC_NUMBER"):
+                continue
+            calls.append({
+                "channel_id": channel["id"], "channel": channel["name"],
+                "caller_number": channel["caller"]["number"], "caller_name": channel["caller"]["name"],
+                "company_id": int(variables["LC_COMPANY"]), "number_id": int(variables["LC_NUMBER"]),
+                "flow_id": int(variables["LC_FLOW"]) if variables.get("LC_FLOW") else None,
+                "started_at": _ari_time(channel["creationtime"]),
+                "agent_id": agent_id(variables.get("MEMBERNAME")),
+                "recording": variables.get("LC_RECORDING") or None,
+            })
+        return calls
+
+    async def _queue_members(self) -> list[dict]:
+        messages = await self.ami.action({"Action": "QueueStatus"}, as_list=True)
+        return [{"queue": m.get("Queue"), "interface": m.get("Location"), "agent_id": agent_id(m.get("Name")),
+                 "paused": m.get("Paused") == "1", "reason": m.get("PausedReason", ""), "status": as_int(m.get("Status"))}
+                for m in messages if m.get("Event") == "QueueMember"]
+
+    # -- verbs -------------------------------------------------------------------------------------------------
+    async def originate(self, endpoint: str, *, context: str, extension: str, caller_id: str = "",
+                        variables: dict | None = None, timeout: int = 30) -> str:
+        """Call ``endpoint`` (PJSIP/desk7); when it answers it continues at context/extension. Returns its id."""
+        channel = await self.ari.request("POST", "/channels", endpoint=endpoint, context=context,
+                                         extension=extension, priority=1, callerId=caller_id or None,
+                                         timeout=timeout, json={"variables": variables or {}})
+        return channel["id"]
+
+    async def hangup(self, channel_id: str) -> None:
+        await self.ari.request("DELETE", f"/channels/{channel_id}")
+
+    async def redirect(self, channel: str, context: str, extension: str, priority: int = 1) -> None:
+        await self.ami.action({"Action": "Redirect", "Channel": channel, "Context": context,
+                               "Exten": extension, "Priority": priority})
+
+    async def pause(self, interface: str, paused: bool, reason: str = "") -> None:
+        """Pause or unpause a member in every queue it belongs to."""
+        await self.ami.action({"Action": "QueuePause", "Interface": interface, "Paused": str(paused).lower(),
+                               "Reason": reason})
+
+    async def start_recording(self, channel: str, file: str) -> None:
+        await self.ami.action({"Action": "MixMonitor", "Channel": channel, "File": file, "Options": "b"})
+
+    async def stop_recording(self, channel: str) -> None:
+        await self.ami.action({"Action": "StopMixMonitor", "Channel": channel})
+
+    async def reload(self, modules: set[str]) -> None:
+        """Reload what changed (module names from pbx.configure), then resync (a queue reload resets pauses)."""
+        for module in sorted(modules):
+            if module == "app_queue.so":
+                await self.ami.action({"Action": "QueueReload", "Members": "yes", "Rules": "yes",
+                                       "Parameters": "yes"})
+            elif module == "all":
+                await self.ami.action({"Action": "Reload"})
+            else:
+                await self.ami.action({"Action": "Reload", "Module": module})
+        if modules:
+            self.bus.publish("telephony.reloaded", modules=sorted(modules))
+            await self.resync()
+
+
+def _log_failure(future: concurrent.futures.Future) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("telephony verb failed: %s", future.exception())

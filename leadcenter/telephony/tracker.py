@@ -1,0 +1,114 @@
+"""From Asterisk's events to domain events.
+
+AMI tells us, per channel, what the dialplan and app_queue did; the tracker keeps the set of lead channels
+(a caller on a trunk, announced by the dialplan's LeadCenterInbound UserEvent or found at resynchronisation)
+and emits ``call.*`` and ``queue_member.*`` events about them. It holds no database and no sockets, so it is
+tested by replaying AMI transcripts.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from typing import Callable, Mapping
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[..., object]
+
+_AGENT_MEMBER = re.compile(r"^agent(\d+)$")
+
+
+def agent_id(member_name: str | None) -> int | None:
+    """Queue members are named agentN after the agent's id."""
+    match = _AGENT_MEMBER.match(member_name or "")
+    return int(match.group(1)) if match else None
+
+
+def as_int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def event_time(message: Mapping) -> dt.datetime:
+    """When Asterisk says the event happened (manager.conf timestampevents), in UTC without tzinfo."""
+    stamp = message.get("Timestamp")
+    if stamp:
+        try:
+            return dt.datetime.fromtimestamp(float(stamp), dt.timezone.utc).replace(tzinfo=None)
+        except ValueError:
+            pass
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class CallTracker:
+    def __init__(self, publish: Publish):
+        self._publish = publish
+        self.lead_channels: set[str] = set()
+
+    def handle(self, message: Mapping) -> None:
+        name = message.get("Event")
+        handler = getattr(self, f"_on_{name}", None)
+        if handler is not None:
+            handler(message)
+
+    # -- the dialplan's announcements -------------------------------------------------------------------------
+    def _on_UserEvent(self, m: Mapping) -> None:
+        kind = m.get("UserEvent")
+        channel_id = m.get("Uniqueid")
+        if kind == "LeadCenterInbound":
+            self.lead_channels.add(channel_id)
+            self._publish("call.inbound", channel_id=channel_id, channel=m.get("Channel"),
+                          caller_number=m.get("CallerIDNum", ""), caller_name=m.get("CallerIDName", ""),
+                          company_id=as_int(m.get("Company")), number_id=as_int(m.get("Number")),
+                          flow_id=as_int(m.get("Flow")), at=event_time(m))
+        elif kind == "LeadCenterRecording" and channel_id in self.lead_channels:
+            self._publish("call.recording_started", channel_id=channel_id, file=m.get("File"), at=event_time(m))
+
+    # -- app_queue ---------------------------------------------------------------------------------------------
+    def _on_QueueCallerJoin(self, m: Mapping) -> None:
+        if m.get("Uniqueid") in self.lead_channels:
+            self._publish("call.queued", channel_id=m["Uniqueid"], queue=m.get("Queue"),
+                          position=as_int(m.get("Position")), at=event_time(m))
+
+    def _on_AgentCalled(self, m: Mapping) -> None:
+        if m.get("Uniqueid") in self.lead_channels:
+            self._publish("call.agent_offered", channel_id=m["Uniqueid"], queue=m.get("Queue"),
+                          agent_id=agent_id(m.get("MemberName")), agent_channel=m.get("DestChannel"),
+                          at=event_time(m))
+
+    def _on_AgentRingNoAnswer(self, m: Mapping) -> None:
+        if m.get("Uniqueid") in self.lead_channels:
+            self._publish("call.agent_missed", channel_id=m["Uniqueid"], queue=m.get("Queue"),
+                          agent_id=agent_id(m.get("MemberName")), ring_ms=as_int(m.get("RingTime")),
+                          at=event_time(m))
+
+    def _on_AgentConnect(self, m: Mapping) -> None:
+        if m.get("Uniqueid") in self.lead_channels:
+            self._publish("call.answered", channel_id=m["Uniqueid"], queue=m.get("Queue"),
+                          agent_id=agent_id(m.get("MemberName")), hold_seconds=as_int(m.get("HoldTime")),
+                          at=event_time(m))
+
+    def _on_QueueCallerAbandon(self, m: Mapping) -> None:
+        if m.get("Uniqueid") in self.lead_channels:
+            self._publish("call.abandoned", channel_id=m["Uniqueid"], queue=m.get("Queue"),
+                          hold_seconds=as_int(m.get("HoldTime")), at=event_time(m))
+
+    def _on_QueueMemberPause(self, m: Mapping) -> None:
+        self._publish("queue_member.paused", queue=m.get("Queue"), agent_id=agent_id(m.get("MemberName")),
+                      paused=m.get("Paused") == "1", reason=m.get("PausedReason", ""), at=event_time(m))
+
+    # -- channels ----------------------------------------------------------------------------------------------
+    def _on_Hangup(self, m: Mapping) -> None:
+        channel_id = m.get("Uniqueid")
+        if channel_id in self.lead_channels:
+            self.lead_channels.discard(channel_id)
+            self._publish("call.ended", channel_id=channel_id, cause=as_int(m.get("Cause")),
+                          cause_text=m.get("Cause-txt", ""), at=event_time(m))
+
+    # -- resynchronisation -------------------------------------------------------------------------------------
+    def synced(self, calls: list[dict]) -> None:
+        """After a (re)connect: the lead channels Asterisk has now replace what we knew."""
+        self.lead_channels = {call["channel_id"] for call in calls}
