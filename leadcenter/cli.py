@@ -28,12 +28,13 @@ class Context:
 
     def instance(self):
         from leadcenter.pbx.instance import Instance
-        return Instance(self.settings.asterisk_dir, self.settings.asterisk_root, self.settings.asterisk.run_as)
+        return Instance.from_settings(self.settings)
 
     def prepare_asterisk(self):
         """Build the Asterisk root if missing, lay out the instance directory and render every config file."""
         from leadcenter.pbx import configure, root
-        root.provision(self.settings.asterisk_root, say=click.echo)
+        if not self.settings.asterisk.external:
+            root.provision(self.settings.asterisk_root, say=click.echo)
         self.open_db()
         instance = self.instance()
         instance.prepare()
@@ -100,8 +101,10 @@ def run(ctx: Context, with_demo: bool) -> None:
     if with_demo and demo.seed(ctx.settings) is not None:
         click.echo("Demo company seeded.")
         instance, _ = ctx.prepare_asterisk()
-    started_here = instance.pid() is None
-    if started_here:
+    started_here = not instance.external and instance.pid() is None
+    if instance.external:
+        click.echo(f"Asterisk is external: expecting it at {ctx.settings.asterisk.host}")
+    elif started_here:
         click.echo("Starting Asterisk...")
         began = time.monotonic()
         pid = instance.start()

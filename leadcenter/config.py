@@ -30,23 +30,27 @@ class HttpSettings:
 
 @dataclass(frozen=True)
 class AsteriskSettings:
-    # Loopback by default: AMI and ARI are never exposed unless configured.
-    ami_host: str = "127.0.0.1"
+    # Where the controller reaches Asterisk's AMI and HTTP server (ARI, and SIP over WebSocket at /ws).
+    host: str = "127.0.0.1"
+    # Where Asterisk's AMI and HTTP server listen: loopback unless configured (docker-compose sets 0.0.0.0).
+    bind_host: str = "127.0.0.1"
     ami_port: int = 5038
-    http_host: str = "127.0.0.1"  # Asterisk's own HTTP server: ARI and the SIP WebSocket (/ws)
     http_port: int = 8088
+    # Who may log in to AMI (Asterisk's permit syntax): the controller's address.
+    ami_permit: str = "127.0.0.1/255.255.255.255"
     sip_host: str = "127.0.0.1"
     sip_port: int = 5060
     rtp_start: int = 10000
     rtp_end: int = 10999
     # The address Asterisk puts in SDP; the SIP host by default.
     media_address: str = ""
-    # Who may log in to AMI (Asterisk's permit syntax): the controller's address.
-    ami_permit: str = "127.0.0.1/255.255.255.255"
     # Extra ICE host candidates, "local=>advertised" pairs separated by commas (see rtp.conf).
     ice_host_candidates: str = ""
     # Run Asterisk as this user inside the root (created by the asterisk package).
     run_as: str = "asterisk"
+    # true when something else runs Asterisk (the docker-compose asterisk service): `leadcenter run` then
+    # neither starts nor stops it and only writes its configuration into the shared volume.
+    external: bool = False
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ class Controller:
         self.database: SqliteDatabase = db.open_sqlite(str(settings.database_path))
         db.bind(self.database)
         schema.migrate()
-        self.instance = Instance(settings.asterisk_dir, settings.asterisk_root, settings.asterisk.run_as)
+        self.instance = Instance.from_settings(settings)
         self.bus = EventBus()
         self.loop = LoopThread()
         self.telephony = Telephony(settings, self.secrets, self.bus)

@@ -38,8 +38,8 @@ class FlowError(ValueError):
 def static_values(settings: Settings, secrets: Secrets) -> render.StaticValues:
     a = settings.asterisk
     return render.StaticValues(
-        mount=MOUNT, ami_host=a.ami_host, ami_port=a.ami_port, ami_user=AMI_USER, ami_secret=secrets.ami_secret,
-        ami_permit=a.ami_permit, http_host=a.http_host, http_port=a.http_port, ari_user=ARI_USER,
+        mount=MOUNT, bind_host=a.bind_host, ami_port=a.ami_port, ami_user=AMI_USER, ami_secret=secrets.ami_secret,
+        ami_permit=a.ami_permit, http_port=a.http_port, ari_user=ARI_USER,
         ari_secret=secrets.ari_secret, sip_host=a.sip_host, sip_port=a.sip_port, rtp_start=a.rtp_start,
         rtp_end=a.rtp_end, ice_host_candidates=dict(pair.split("=>") for pair in a.ice_host_candidates.split(",")
                                                     if "=>" in pair),

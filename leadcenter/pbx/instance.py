@@ -27,13 +27,24 @@ class AsteriskError(RuntimeError):
 
 
 class Instance:
-    def __init__(self, directory: Path, root: Path, run_as: str = "asterisk"):
+    def __init__(self, directory: Path, root: Path, run_as: str = "asterisk", external: bool = False):
         self.dir = directory
         self.root = root
         self.run_as = run_as
+        # External: another container runs Asterisk (as its own root) from this directory on a shared volume.
+        self.external = external
         self.etc = directory / "etc"
         self.pidfile = directory / "run" / "leadcenter-asterisk.pid"
         self.console_log = directory / "log" / "console.log"
+
+    @classmethod
+    def from_settings(cls, settings) -> "Instance":
+        a = settings.asterisk
+        return cls(settings.asterisk_dir, settings.asterisk_root, a.run_as, a.external)
+
+    def _owner(self) -> tuple[int, int]:
+        """Who Asterisk runs as: the root's asterisk user, or root when Asterisk is external."""
+        return (0, 0) if self.external else asterisk_root.account(self.root, self.run_as)
 
     # -- files -------------------------------------------------------------------------------------------------
     def host_path(self, inside: str) -> Path:
@@ -43,7 +54,7 @@ class Instance:
 
     def prepare(self) -> None:
         """Create the directories with the ownership Asterisk needs; generate hold music once."""
-        uid, gid = asterisk_root.account(self.root, self.run_as)
+        uid, gid = self._owner()
         self.dir.mkdir(parents=True, exist_ok=True)
         for name in WRITABLE:
             path = self.dir / name
@@ -60,7 +71,7 @@ class Instance:
 
     def write_files(self, files: dict[str, str]) -> set[str]:
         """Write config files under etc/ atomically; returns the names whose content changed."""
-        gid = asterisk_root.account(self.root, self.run_as)[1]
+        gid = self._owner()[1]
         changed = set()
         for name, text in files.items():
             path = self.etc / name
@@ -94,6 +105,8 @@ class Instance:
 
     def start(self, wait: float = 30.0) -> int:
         """Start Asterisk in the background and wait until it is fully booted; returns its pid."""
+        if self.external:
+            raise AsteriskError("Asterisk is external (asterisk.external = true): start it where it runs")
         if (pid := self.pid()) is not None:
             return pid
         self.console_log.parent.mkdir(parents=True, exist_ok=True)

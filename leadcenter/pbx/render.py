@@ -116,9 +116,14 @@ def _comment(text: str) -> str:
     return " ".join(text.split()).replace(";", ",")
 
 
+def _value(value: object) -> str:
+    # A ';' would start a comment and cut the value; user data also never spans lines.
+    return " ".join(str(value).split()).replace(";", r"\;")
+
+
 def _section(name: str, pairs: list[tuple[str, object]], comment: str = "") -> str:
     head = f"[{name}]" + (f" ; {_comment(comment)}" if comment else "")
-    body = "\n".join(f"{key} = {value}" for key, value in pairs)
+    body = "\n".join(f"{key} = {_value(value)}" for key, value in pairs)
     return f"{head}\n{body}\n"
 
 
@@ -240,12 +245,11 @@ def render_generated(snapshot: Snapshot) -> dict[str, str]:
 class StaticValues:
     """The values the fixed templates need: where things are, what to bind, the secrets."""
     mount: str
-    ami_host: str
+    bind_host: str
     ami_port: int
     ami_user: str
     ami_secret: str
     ami_permit: str
-    http_host: str
     http_port: int
     ari_user: str
     ari_secret: str

@@ -39,9 +39,9 @@ class Telephony:
         a = settings.asterisk
         self.bus = bus
         self.tracker = CallTracker(bus.publish)
-        self.ami = AmiClient(a.ami_host, a.ami_port, AMI_USER, secrets.ami_secret, on_event=self._ami_event,
+        self.ami = AmiClient(a.host, a.ami_port, AMI_USER, secrets.ami_secret, on_event=self._ami_event,
                              on_ready=lambda: self._link_ready("ami"), on_lost=lambda: self._link_lost("ami"))
-        self.ari = AriClient(a.http_host, a.http_port, ARI_USER, secrets.ari_secret, ARI_APP,
+        self.ari = AriClient(a.host, a.http_port, ARI_USER, secrets.ari_secret, ARI_APP,
                              on_event=self._ari_event, on_ready=lambda: self._link_ready("ari"),
                              on_lost=lambda: self._link_lost("ari"))
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -82,7 +82,8 @@ class Telephony:
     # -- links -------------------------------------------------------------------------------------------------
     async def _link_ready(self, link: str) -> None:
         self.bus.publish("telephony.connected", link=link)
-        if self.connected:
+        # Both links coming up at once would resync twice: one running resync serves both.
+        if self.connected and not self._sync_lock.locked():
             await self.resync()
 
     def _link_lost(self, link: str) -> None:

@@ -1,0 +1,3 @@
+from leadcenter.cli import main
+
+main()

@@ -1,0 +1,374 @@
+"""SIPp test peers for the integration tests: agent desk phones and trunk callers.
+
+Scenarios live in ``sipp/`` next to this file; each documents its keys at the top.
+
+    with SippPhone(user, password, asterisk_port) as phone:        # registered, answers after 0.5 s
+        result = SippCaller().call(did, "0600000001", asterisk_port=asterisk_port,
+                                   local_port=trunk_port, duration=5, caller_name="Jean")
+        result.check()
+        assert phone.invites()[0]["from_user"] == "0600000001"
+
+Every sipp run binds only 127.0.0.1 (SIP, control and media ports), logs into a
+work directory and runs under coreutils ``timeout``: sipp's own ``-timeout`` is
+not a hard limit (it waits for the calls in progress).
+"""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+HOST = "127.0.0.1"
+SCENARIOS = Path(__file__).resolve().parent / "sipp"
+_given: set[int] = set()
+_lock = threading.Lock()
+# Every <recv timeout=.. ontimeout=..> poll tick is traced as an "error": noise in reports.
+_TICK = re.compile(r"[\d-]+\t[\d:.]+\t[\d.]+: Call-Id: [^,]*, receive timeout on message [^,]*, jumping to label \d+")
+
+
+def free_udp_port(count: int = 1) -> int:
+    """First of ``count`` consecutive free UDP ports on 127.0.0.1; never returns a port twice."""
+    with _lock:
+        for _ in range(100):
+            socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(count)]
+            try:
+                socks[0].bind((HOST, 0))
+                base = socks[0].getsockname()[1]
+                for i, sock in enumerate(socks[1:], 1):
+                    sock.bind((HOST, base + i))
+            except (OSError, OverflowError):
+                continue
+            finally:
+                for sock in socks:
+                    sock.close()
+            if not _given.intersection(range(base, base + count)):
+                _given.update(range(base, base + count))
+                return base
+    raise RuntimeError(f"no {count} consecutive free UDP ports on {HOST}")
+
+
+def _bound(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind((HOST, port))
+        except OSError:
+            return True
+    return False
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def _wait(done: Callable[[], bool], timeout: float, failure: Callable[[], str]) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise TimeoutError(failure())
+        time.sleep(0.1)
+
+
+def _name_addr(value: str) -> tuple[str, str]:
+    """(display name, user part) of a From / P-Asserted-Identity header value."""
+    m = re.match(r'\s*(?:"((?:[^"\\]|\\.)*)"|([^<"]*?))\s*<([^>]*)>', value)
+    display, uri = ((m[1] or m[2] or "").replace('\\"', '"'), m[3]) if m else ("", value)
+    user = re.match(r"\s*(?:sips?|tel):([^@;>]+)", uri)
+    return display.strip(), user[1] if user else ""
+
+
+class _Sipp:
+    """One sipp process; its files are ``workdir/name{.out,.log,_errors.log,_messages.log}``."""
+
+    def __init__(self, name: str, workdir: Path, scenario: str, args: list[str], *,
+                 port: int, max_time: float, remote: str | None = None) -> None:
+        self.log, self.out = workdir / f"{name}.log", workdir / f"{name}.out"
+        self.errors, self.messages = workdir / f"{name}_errors.log", workdir / f"{name}_messages.log"
+        self.cmd = ["timeout", "-k", "3", f"{max_time:.0f}", "sipp", *([remote] if remote else []),
+                    "-sf", str(SCENARIOS / scenario), "-i", HOST, "-p", str(port), "-ci", HOST,
+                    "-cp", str(free_udp_port()), "-mi", HOST, "-mp", str(free_udp_port(4)), "-nostdin",
+                    "-aa", "-trace_logs", "-log_file", str(self.log), "-trace_err", "-error_file",
+                    str(self.errors), "-trace_msg", "-message_file", str(self.messages),
+                    "-timeout", f"{max_time:.0f}s", *args]
+        with open(self.out, "wb") as out:
+            self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+
+    def events(self) -> list[list[str]]:
+        """<log> lines split on '|'; the last field ([timestamp]) is reduced to its epoch part."""
+        rows = [line.split("|") for line in _read(self.log).splitlines() if "|" in line]
+        return [row[:-1] + (row[-1].split() or [""])[-1:] for row in rows]
+
+    def screen(self, pattern: str) -> int:
+        """Last number captured by ``pattern`` in sipp's screen (printed only on exit)."""
+        found = re.findall(pattern, _read(self.out))
+        return int(found[-1]) if found else 0
+
+    def report(self) -> str:
+        errors = _TICK.sub("", _read(self.errors))
+        return (f"$ {' '.join(self.cmd)}\nexit code: {self.proc.poll()}\n--- output\n{_read(self.out)[-2500:]}"
+                f"\n--- errors\n{errors[-2500:]}\n--- messages\n{_read(self.messages)[-4000:]}")
+
+    def stop(self, grace: float = 3.0) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()  # sipp exits at once on SIGTERM, with status 0 even mid-call
+            try:
+                self.proc.wait(grace)
+            except subprocess.TimeoutExpired:  # `timeout` leads sipp's process group
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+
+
+class SippPhone:
+    """Agent desk phone: registers ``username`` to Asterisk and answers (or only rings) on ``port``."""
+
+    def __init__(self, username: str, password: str, asterisk_port: int, port: int | None = None, *,
+                 answer: bool = True, answer_after: float = 0.5, hangup_after: float | None = None,
+                 expires: int = 600, lifetime: float = 900, workdir: str | Path | None = None) -> None:
+        self.username, self.password, self.asterisk_port = username, password, asterisk_port
+        self.port = port or free_udp_port()
+        self.answer, self.answer_after, self.hangup_after = answer, answer_after, hangup_after
+        self.expires, self.lifetime = expires, lifetime
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix=f"sipp-{username}-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.uas: _Sipp | None = None
+        self._registers = 0
+
+    def start(self, timeout: float = 10) -> SippPhone:
+        """Start the UAS on ``port``, then REGISTER its Contact; RuntimeError (with logs) on failure."""
+        if _bound(self.port):
+            raise RuntimeError(f"phone {self.username}: UDP port {self.port} already in use")
+        args = ["-s", self.username, "-rtp_echo"]
+        if self.answer:
+            hangup_ms = 10**9 if self.hangup_after is None else int(self.hangup_after * 1000)
+            args += ["-set", "answer_ms", str(int(self.answer_after * 1000)), "-set", "hangup_ms", str(hangup_ms)]
+        scenario = "phone_answer.xml" if self.answer else "phone_noanswer.xml"
+        uas = self.uas = _Sipp("phone", self.workdir, scenario, args, port=self.port, max_time=self.lifetime)
+        started = time.monotonic()
+        try:
+            _wait(lambda: uas.proc.poll() is not None or _bound(self.port), timeout,
+                  lambda: f"sipp phone {self.username} did not bind port {self.port}:\n{uas.report()}")
+            if uas.proc.poll() is not None:
+                raise RuntimeError(f"sipp phone {self.username} did not start:\n{uas.report()}")
+            self.register(timeout=max(2.0, timeout - (time.monotonic() - started)))
+        except (RuntimeError, TimeoutError):
+            uas.stop()
+            raise
+        return self
+
+    def register(self, expires: int | None = None, timeout: float = 10) -> None:
+        """One REGISTER with digest auth, from a short-lived port, of Contact <sip:username@127.0.0.1:port>."""
+        self._registers += 1
+        expires = self.expires if expires is None else expires
+        reg = _Sipp(f"register{self._registers}", self.workdir, "register.xml",
+                    ["-m", "1", "-s", self.username, "-au", self.username, "-ap", self.password,
+                     "-key", "contact_port", str(self.port), "-key", "expires", str(expires)],
+                    port=free_udp_port(), max_time=timeout + 2, remote=f"{HOST}:{self.asterisk_port}")
+        try:
+            failure = "" if reg.proc.wait(timeout) == 0 else "sipp failed"
+        except subprocess.TimeoutExpired:
+            reg.stop(grace=1)
+            failure = f"no final answer after {timeout:.1f}s"
+        if failure or not any(e[0] == "REGISTERED" for e in reg.events()):
+            raise RuntimeError(f"REGISTER {self.username} expires={expires}: {failure or 'not registered'}\n"
+                               f"{reg.report()}")
+
+    def unregister(self, timeout: float = 10) -> None:
+        self.register(expires=0, timeout=timeout)
+
+    def stop(self, unregister: bool = False) -> None:
+        """Stop the UAS at once (calls in progress are dropped), optionally unregistering first."""
+        if unregister and self.uas and self.uas.proc.poll() is None:
+            try:
+                self.unregister(timeout=5)
+            except RuntimeError:
+                pass
+        if self.uas:
+            self.uas.stop()
+
+    def __enter__(self) -> SippPhone:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        # Unregister so that Asterisk does not ring a phone that is gone in the next test.
+        self.stop(unregister=True)
+
+    def events(self) -> list[list[str]]:
+        """Raw phone events, see phone_answer.xml: [kind, ..., epoch]."""
+        return self.uas.events() if self.uas else []
+
+    def count(self, kind: str) -> int:
+        """Number of events ``kind``: INVITE, ANSWERED, CANCELLED, REINVITE, HANGUP."""
+        return sum(1 for e in self.events() if e[0] == kind)
+
+    invite_count = property(lambda self: self.count("INVITE"))
+    answered_count = property(lambda self: self.count("ANSWERED"))
+    cancelled_count = property(lambda self: self.count("CANCELLED"))
+
+    @property
+    def hangups(self) -> list[str]:
+        """Who ended each answered call: 'local' (this phone sent BYE) or 'remote'."""
+        return [e[1] for e in self.events() if e[0] == "HANGUP"]
+
+    def invites(self) -> list[dict]:
+        """INVITEs received: call_id, from_user, from_display, from_header, pai, pai_user, pai_display, time."""
+        result = []
+        for e in self.events():
+            if e[0] == "INVITE" and len(e) >= 5:  # INVITE|call-id|From (may hold a '|')|PAI|epoch
+                from_hdr, pai = "|".join(e[2:-2]), e[-2]
+                (from_display, from_user), (pai_display, pai_user) = _name_addr(from_hdr), _name_addr(pai)
+                result.append({"call_id": e[1], "from_user": from_user, "from_display": from_display,
+                               "from_header": from_hdr, "pai": pai, "pai_user": pai_user,
+                               "pai_display": pai_display, "time": float(e[-1] or 0)})
+        return result
+
+    def wait_for(self, kind: str, n: int = 1, timeout: float = 10) -> int:
+        """Wait until at least ``n`` events ``kind``; TimeoutError otherwise. Returns the count."""
+        _wait(lambda: self.count(kind) >= n, timeout,
+              lambda: f"phone {self.username}: {self.count(kind)}/{n} {kind} after {timeout}s; {self.events()}")
+        return self.count(kind)
+
+    def wait_for_invites(self, n: int = 1, timeout: float = 10) -> list[dict]:
+        self.wait_for("INVITE", n, timeout)
+        return self.invites()
+
+    def rtp_echoed(self) -> int:
+        """RTP packets echoed back over the phone's life; only known after stop()."""
+        return self.uas.screen(r"(\d+) Total echo RTP pckts 1st stream") if self.uas else 0
+
+
+@dataclass
+class Call:
+    """One trunk call: hangs up ``duration`` s after its INVITE (sent ``delay`` s after the start)
+    unless the far end hangs up first. ``expect_*`` only feed ``CallResult.ok``."""
+
+    did: str
+    caller_number: str
+    caller_name: str | None = None
+    duration: float = 10
+    delay: float = 0
+    expect_answer: bool | None = True  # None: either way
+    expect_remote_bye: bool = False
+
+    def csv(self) -> str:
+        name = self.caller_name.replace("\\", "\\\\").replace('"', '\\"') if self.caller_name else ""
+        fields = [self.did, self.caller_number, f'"{name}" ' if name else "",
+                  str(int(self.duration * 1000)), str(int(self.delay * 1000))]
+        return ";".join(re.sub(r"[;\r\n]", ",", field) for field in fields)
+
+
+@dataclass
+class CallResult:
+    """Outcome of one call. returncode/successful/failed are for the whole sipp run."""
+
+    returncode: int | None  # None: killed (kill() or wait() deadline)
+    successful: int
+    failed: int
+    events: list[list[str]]  # this call's <log> lines without the call number, see caller.xml
+    report: str  # sipp command line, output and logs
+    expect_answer: bool | None = True
+    expect_remote_bye: bool = False
+
+    def _first(self, kind: str) -> list[str] | None:
+        return next((e for e in self.events if e[0] == kind), None)
+
+    answered = property(lambda self: self._first("ANSWERED") is not None)
+    cancelled = property(lambda self: self._first("CANCELLED") is not None)
+    rejected = property(lambda self: int(e[1]) if (e := self._first("REJECTED")) else None,
+                        doc="Error status (4xx-6xx) that ended the INVITE, if any.")
+    hangup = property(lambda self: e[1] if (e := self._first("HANGUP")) else None,
+                      doc="'local' (the caller sent BYE), 'remote' (it got BYE), None if never answered.")
+
+    @property
+    def ok(self) -> bool:
+        return (self.returncode == 0 and self.failed == 0 and self.rejected is None
+                and self.expect_answer in (None, self.answered)
+                and (not self.expect_remote_bye or self.hangup == "remote"))
+
+    def check(self) -> CallResult:
+        """Return self if ``ok``, else raise AssertionError with sipp's logs."""
+        if not self.ok:
+            raise AssertionError(
+                f"sipp call not ok: rc={self.returncode} answered={self.answered} (expected "
+                f"{self.expect_answer}) hangup={self.hangup} rejected={self.rejected} failed={self.failed} "
+                f"events={self.events}\n{self.report}")
+        return self
+
+
+class CallHandle:
+    """Calls running in the background in one sipp process; calls are numbered from 1."""
+
+    def __init__(self, sipp: _Sipp, calls: list[Call], max_time: float) -> None:
+        self.sipp, self.calls, self.max_time, self.killed = sipp, calls, max_time, False
+
+    def events(self, call: int = 1) -> list[list[str]]:
+        return [[e[0], *e[2:]] for e in self.sipp.events() if e[1:2] == [str(call)]]
+
+    def wait_for(self, kind: str, timeout: float = 10, call: int = 1) -> None:
+        """Wait for an event of ``call``: ANSWERED, REINVITE, HANGUP, CANCELLED, REJECTED."""
+        seen = lambda: any(e[0] == kind for e in self.events(call))  # noqa: E731
+        _wait(lambda: seen() or self.sipp.proc.poll() is not None, timeout,
+              lambda: f"caller {call}: no {kind} after {timeout}s; {self.events(call)}")
+        if not seen():
+            raise TimeoutError(f"caller {call} ended without {kind}; {self.events(call)}")
+
+    def kill(self) -> None:
+        self.killed = True
+        self.sipp.stop(grace=1)
+
+    def wait_all(self, timeout: float | None = None) -> list[CallResult]:
+        """Wait for sipp to exit (killing it after ``timeout``, default max_time); one result per call."""
+        try:
+            self.sipp.proc.wait(self.max_time if timeout is None else timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        code = None if self.killed else self.sipp.proc.returncode
+        ok, ko = (self.sipp.screen(rf"{kind} call\s*\|\s*\d+\s*\|\s*(\d+)") for kind in ("Successful", "Failed"))
+        report = self.sipp.report()
+        return [CallResult(code, ok, ko, self.events(n), report, call.expect_answer, call.expect_remote_bye)
+                for n, call in enumerate(self.calls, 1)]
+
+    def wait(self, timeout: float | None = None) -> CallResult:
+        """``wait_all()`` for a single call."""
+        return self.wait_all(timeout)[0]
+
+
+class SippCaller:
+    """Trunk caller: INVITEs sip:DID@127.0.0.1:asterisk_port without auth; each call plays g711a.pcap once."""
+
+    def __init__(self, workdir: str | Path | None = None) -> None:
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="sipp-caller-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._runs = 0
+
+    def start_calls(self, calls: list[Call], *, asterisk_port: int, local_port: int | None = None,
+                    max_time: float | None = None) -> CallHandle:
+        """Place ``calls`` from one sipp process bound to ``local_port`` (the trunk's source port)."""
+        self._runs += 1
+        name = f"caller{self._runs}"
+        (self.workdir / f"{name}.csv").write_text("SEQUENTIAL\n" + "".join(f"{c.csv()}\n" for c in calls))
+        max_time = max_time or max(c.delay + c.duration for c in calls) + 40
+        sipp = _Sipp(name, self.workdir, "caller.xml",
+                     ["-m", str(len(calls)), "-l", str(len(calls)), "-r", "1000",
+                      "-inf", str(self.workdir / f"{name}.csv")],
+                     port=local_port or free_udp_port(), max_time=max_time, remote=f"{HOST}:{asterisk_port}")
+        return CallHandle(sipp, calls, max_time)
+
+    def start_call(self, did: str, caller_number: str, *, asterisk_port: int, local_port: int | None = None,
+                   max_time: float | None = None, **call: object) -> CallHandle:
+        """One call; ``call`` holds the other Call fields (caller_name, duration, expect_answer...)."""
+        return self.start_calls([Call(did, caller_number, **call)],  # type: ignore[arg-type]
+                                asterisk_port=asterisk_port, local_port=local_port, max_time=max_time)
+
+    def call(self, did: str, caller_number: str, **kwargs: object) -> CallResult:
+        """Blocking ``start_call(...).wait()``."""
+        return self.start_call(did, caller_number, **kwargs).wait()  # type: ignore[arg-type]

@@ -1,0 +1,123 @@
+"""Real calls through the real chain: a SIPp caller on the demo trunk, SIPp desk phones for the demo agents,
+Asterisk from the sid root, and `leadcenter run` recording what happens."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from audio import rms, seconds
+from conftest import wait_for
+from sipp import SippCaller, SippPhone, free_udp_port
+
+from leadcenter.interactions.models import Interaction
+from leadcenter.numbers.models import TrackingNumber
+
+ALICE, BOB = 1, 2  # the demo agents, both in the demo's Sales queue, ringing on their desk phones
+ADS_LINE = "+14045550100"
+
+
+def phone(system, agent_id: int, tmp_path, **options) -> SippPhone:
+    """An agent's desk phone; registered for the duration of a `with` block."""
+    username, password = system.sip_account(agent_id)
+    return SippPhone(username, password, system.sip_port, free_udp_port(4), workdir=tmp_path / username,
+                     **options)
+
+
+def call(system, tmp_path, caller_number: str, duration: float, **options):
+    return SippCaller(workdir=tmp_path / "caller").start_call(
+        ADS_LINE, caller_number, asterisk_port=system.sip_port, local_port=system.trunk_port,
+        duration=duration, **options)
+
+
+def finished(system, channel_id: str) -> Interaction:
+    return wait_for(lambda: (i := Interaction.get_or_none(Interaction.channel_id == channel_id))
+                    and i.status == "recent" and i, 15, what=f"interaction of {channel_id} to conclude")
+
+
+def test_answered_call_is_recorded_with_everything_a_report_needs(running, tmp_path):
+    with phone(running, ALICE, tmp_path) as alice, phone(running, BOB, tmp_path) as bob:
+        handle = call(running, tmp_path, "4045551234", duration=9, caller_name="Lee Caller")
+        live = running.wait_interaction(lead_number="+14045551234", status="active", timeout=10)
+        result = handle.wait(30)
+        result.check()
+        assert result.answered and result.hangup == "local"
+    call_row = finished(running, live.channel_id)
+    answering = alice if call_row.agent_id == ALICE else bob
+    # The phone that answered saw the lead's caller ID.
+    assert [invite["from_user"] for invite in answering.invites()] == ["4045551234"]
+    assert call_row.kind == "call" and call_row.direction == "inbound" and call_row.outcome == "answered"
+    assert call_row.tracking_number.number == ADS_LINE
+    assert call_row.lead.name == "Lee Caller"
+    assert call_row.started_at <= call_row.answered_at < call_row.ended_at
+    assert (call_row.answered_at - call_row.started_at) < dt.timedelta(seconds=5)
+    assert 6 <= call_row.talk_seconds <= 10
+    assert call_row.team.name == "Sales"
+    recording = running.settings.data_dir / call_row.recording
+    assert recording.exists(), recording
+    assert seconds(recording) >= 5
+    # The caller's audio mixed with the agent phone's echo of it: a silent file would be 0.
+    assert rms(recording) > 0.01
+
+
+def test_an_agent_who_does_not_answer_for_30_seconds_is_skipped(running, tmp_path):
+    with phone(running, ALICE, tmp_path, answer=False) as alice:
+        handle = call(running, tmp_path, "+14045550199", duration=45)
+        alice.wait_for_invites(1, timeout=10)
+        offered_alice = dt.datetime.now()
+        # Bob's phone comes up only now: the queue can offer the call to him after Alice's 30 s ring.
+        with phone(running, BOB, tmp_path) as bob:
+            bob.wait_for("ANSWERED", timeout=40)
+            rang_for = dt.datetime.now() - offered_alice
+            alice.wait_for("CANCELLED", timeout=5)
+            handle.wait(30).check()
+    assert dt.timedelta(seconds=29) <= rang_for <= dt.timedelta(seconds=35)
+    assert alice.invite_count == 1 and alice.answered_count == 0
+    row = running.wait_interaction(lead_number="+14045550199", status="recent")
+    assert (row.agent_id, row.outcome) == (BOB, "answered")
+    assert (row.answered_at - row.started_at) >= dt.timedelta(seconds=29)
+
+
+def test_healthz_tells_the_truth_and_the_controller_resyncs_after_asterisk_restarts(running, tmp_path):
+    assert running.health()[0] == 200
+    with phone(running, ALICE, tmp_path) as alice:
+        handle = call(running, tmp_path, "+14045550111", duration=30)
+        mid_call = running.wait_interaction(lead_number="+14045550111", status="active", timeout=10)
+        running.stop_asterisk()  # mid-call
+        status, body = wait_for(lambda: (h := running.health())[0] == 503 and h, 5, what="/healthz 503")
+        assert body["database"] == "ok" and body["asterisk"]["ami"] == "disconnected"
+        handle.kill()
+    running.start_asterisk()
+    assert running.wait_healthy(5) <= 5
+    # The call Asterisk dropped with it is concluded, not left "active" forever.
+    assert finished(running, mid_call.channel_id).outcome == "answered"
+    with phone(running, ALICE, tmp_path) as alice:
+        result = call(running, tmp_path, "+14045550112", duration=6).wait(30)
+        result.check()
+    after = finished(running, running.wait_interaction(lead_number="+14045550112").channel_id)
+    assert (after.outcome, after.agent_id) == ("answered", ALICE)
+    assert after.recording and (running.settings.data_dir / after.recording).exists()
+
+
+def test_a_call_that_was_up_while_the_controller_was_down_is_not_lost(running, tmp_path):
+    running.kill_controller()
+    assert running.health()[0] == 0
+    with phone(running, BOB, tmp_path) as bob:
+        handle = call(running, tmp_path, "+14045550122", duration=12)
+        bob.wait_for("ANSWERED", timeout=10)
+        assert running.interaction(lead_number="+14045550122") is None  # nobody was there to see it
+        running.start_controller()
+        found = running.wait_interaction(lead_number="+14045550122", timeout=5)
+        assert (found.status, found.agent_id) == ("active", BOB)
+        assert found.tracking_number_id == TrackingNumber.get(TrackingNumber.number == ADS_LINE).id
+        handle.wait(30).check()
+    row = finished(running, found.channel_id)
+    assert row.outcome == "answered" and row.ended_at > row.answered_at
+
+
+@pytest.mark.parametrize("did", ["+14045550999"])
+def test_a_number_nobody_owns_is_refused_and_recorded_nowhere(running, tmp_path, did):
+    before = Interaction.select().count()
+    result = SippCaller(workdir=tmp_path / "caller").start_call(
+        did, "+14045550133", asterisk_port=running.sip_port, local_port=running.trunk_port, duration=5).wait(20)
+    assert not result.answered
+    assert Interaction.select().count() == before

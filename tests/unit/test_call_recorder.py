@@ -1,0 +1,121 @@
+"""The call recorder turns call events into interactions; events are delivered synchronously here."""
+import datetime as dt
+
+import pytest
+
+from leadcenter.agents.services import create_agent
+from leadcenter.calls.services import CallRecorder
+from leadcenter.companies.services import create_company, create_user
+from leadcenter.events import Event, EventBus
+from leadcenter.flows.models import CallFlow
+from leadcenter.interactions.models import Interaction
+from leadcenter.leads.models import Lead, LeadPhone
+from leadcenter.numbers.models import TrackingNumber, Trunk
+from leadcenter.teams.models import Team
+
+T0 = dt.datetime(2026, 11, 26, 12, 0, 0)
+
+
+class Bus(EventBus):
+    """Delivers at once, and remembers what the recorder published."""
+
+    def __init__(self):
+        super().__init__()
+        self.published = []
+
+    def publish(self, name, **data):
+        self.published.append((name, data))
+
+
+@pytest.fixture
+def world(database):
+    company = create_company("Acme", "US")
+    agent = create_agent(company, create_user("a@acme.example", "Alice", "password1"), devices=("desk",),
+                         ring_device="desk")
+    team = Team.create(company=company, name="Sales")
+    flow = CallFlow.create(company=company, name="Main")
+    trunk = Trunk.create(company=company, name="Carrier", host="127.0.0.1", port=5070)
+    number = TrackingNumber.create(company=company, number="+14045550100", name="Ads line", source="Google Ads",
+                                   trunk=trunk, flow=flow)
+    bus = Bus()
+    recorder = CallRecorder(bus, lambda inside: "asterisk/" + inside.removeprefix("/srv/leadcenter/"))
+    return dict(company=company, agent=agent, team=team, number=number, bus=bus, recorder=recorder)
+
+
+def send(world, name, seconds=0, **data):
+    world["bus"].deliver(Event(name, {"at": T0 + dt.timedelta(seconds=seconds), **data}, 0))
+
+
+def inbound(world, channel_id="1700000000.1", caller="(404) 555-1234", name="Lee Caller"):
+    send(world, "call.inbound", channel_id=channel_id, channel="PJSIP/trunk1-1", caller_number=caller,
+         caller_name=name, company_id=world["company"].id, number_id=world["number"].id, flow_id=1)
+
+
+def test_answered_call(world):
+    inbound(world)
+    send(world, "call.recording_started", seconds=0, channel_id="1700000000.1",
+         file="/srv/leadcenter/spool/monitor/1700000000.1.wav")
+    send(world, "call.answered", seconds=12, channel_id="1700000000.1", agent_id=world["agent"].id,
+         queue=world["team"].queue_name)
+    send(world, "call.ended", seconds=72, channel_id="1700000000.1", cause=16)
+    call = Interaction.get()
+    assert (call.kind, call.direction, call.status, call.outcome) == ("call", "inbound", "recent", "answered")
+    assert call.lead_number == "+14045551234"
+    assert call.lead.name == "Lee Caller"
+    assert (call.agent_id, call.team_id, call.tracking_number_id) == (world["agent"].id, world["team"].id,
+                                                                       world["number"].id)
+    assert (call.started_at, call.answered_at, call.ended_at) == (
+        T0, T0 + dt.timedelta(seconds=12), T0 + dt.timedelta(seconds=72))
+    assert call.talk_seconds == 60
+    assert call.recording == "asterisk/spool/monitor/1700000000.1.wav"
+    assert call.source == "Google Ads"
+    assert [name for name, _ in world["bus"].published] == [
+        "interaction.created", "interaction.updated", "interaction.updated"]
+
+
+def test_same_number_lands_on_the_same_lead(world):
+    inbound(world, "1.1", caller="404-555-1234")
+    inbound(world, "1.2", caller="+1 (404) 555 1234")
+    assert Lead.select().count() == 1
+    assert LeadPhone.get().number == "+14045551234"
+    assert Interaction.select().count() == 2
+
+
+def test_abandoned_and_missed(world):
+    inbound(world, "1.1")
+    send(world, "call.abandoned", seconds=20, channel_id="1.1")
+    send(world, "call.ended", seconds=20, channel_id="1.1")
+    inbound(world, "1.2")
+    send(world, "call.ended", seconds=150, channel_id="1.2")
+    outcomes = {i.channel_id: (i.status, i.outcome) for i in Interaction.select()}
+    assert outcomes == {"1.1": ("recent", "abandoned"), "1.2": ("recent", "missed")}
+
+
+def test_events_for_unknown_channels_change_nothing(world):
+    send(world, "call.answered", channel_id="nope", agent_id=world["agent"].id, queue="team1")
+    send(world, "call.ended", channel_id="nope")
+    assert Interaction.select().count() == 0
+
+
+def test_a_number_of_another_company_is_not_trusted(world):
+    send(world, "call.inbound", channel_id="1.9", channel="x", caller_number="4045551234", caller_name="",
+         company_id=world["company"].id + 1, number_id=world["number"].id, flow_id=None)
+    assert Interaction.select().count() == 0
+
+
+def test_resync_creates_calls_that_began_while_away_and_concludes_those_that_ended(world):
+    inbound(world, "1.1")  # ended while the controller was away
+    up = {"channel_id": "1.2", "channel": "PJSIP/trunk1-2", "caller_number": "4045559876", "caller_name": "",
+          "company_id": world["company"].id, "number_id": world["number"].id, "flow_id": 1,
+          "started_at": T0 + dt.timedelta(seconds=5), "agent_id": world["agent"].id,
+          "recording": "/srv/leadcenter/spool/monitor/1.2.wav"}
+    world["bus"].deliver(Event("telephony.synced", {"calls": [up], "members": []}, 0))
+    gone, found = Interaction.get(channel_id="1.1"), Interaction.get(channel_id="1.2")
+    assert (gone.status, gone.outcome) == ("recent", "missed")
+    assert (found.status, found.agent_id, found.lead_number) == ("active", world["agent"].id, "+14045559876")
+    assert found.started_at == T0 + dt.timedelta(seconds=5)
+    assert found.recording == "asterisk/spool/monitor/1.2.wav"
+    # A second resync with the same picture changes nothing.
+    world["bus"].deliver(Event("telephony.synced", {"calls": [up], "members": []}, 0))
+    assert Interaction.select().count() == 2
+    assert Interaction.get(channel_id="1.2").status == "active"

@@ -1,0 +1,31 @@
+import threading
+
+from leadcenter.events import EventBus
+
+
+def test_events_arrive_in_order_on_the_dispatcher_thread():
+    bus = EventBus()
+    seen = []
+    bus.subscribe("call.*", lambda e: seen.append((e.name, e.data["n"], threading.current_thread().name)))
+    bus.start()
+    for n in range(50):
+        bus.publish("call.inbound" if n % 2 else "call.ended", n=n)
+    bus.publish("lead.updated", n=99)
+    assert bus.wait_idle(5)
+    bus.stop()
+    assert [n for _, n, _ in seen] == list(range(50))
+    assert {thread for _, _, thread in seen} == {"event-dispatcher"}
+
+
+def test_a_failing_subscriber_does_not_stop_the_others(caplog):
+    bus = EventBus()
+    seen = []
+    bus.subscribe("*", lambda e: 1 / 0)
+    bus.subscribe("*", lambda e: seen.append(e.seq))
+    bus.start()
+    first = bus.publish("a.b")
+    second = bus.publish("a.c")
+    assert bus.wait_idle(5)
+    bus.stop()
+    assert seen == [first.seq, second.seq]
+    assert "ZeroDivisionError" in caplog.text

@@ -1,0 +1,200 @@
+"""The Asterisk config renderers are pure: the same snapshot always gives exactly this text."""
+import pytest
+
+from leadcenter.pbx import render
+
+SNAPSHOT = render.Snapshot(
+    devices=(render.AgentDevice("webrtc7", "pw1", "Alice; Agent", webrtc=True),
+             render.AgentDevice("desk7", "pw2", 'Al "Desk"', webrtc=False)),
+    trunks=(render.TrunkSpec("trunk1", "Carrier", "127.0.0.1", 5070),),
+    queues=(render.QueueSpec("team3", "Sales", "rrmemory", 30, False,
+                             (render.QueueMemberSpec("PJSIP/desk7", "agent7"),
+                              render.QueueMemberSpec("PJSIP/webrtc8", "agent8", 2))),),
+    routes=(render.RouteSpec("trunk1", "+14045550100", "Google Ads", 1, 4, 2),
+            render.RouteSpec("trunk1", "+14045550101", "No flow yet", 1, 5, None)),
+    flows=(render.FlowSpec(2, "Main line", True, True,
+                           (render.StepSpec("ring_agents", "PJSIP/desk7&PJSIP/webrtc8", 20),
+                            render.StepSpec("queue", "team3", 120),
+                            render.StepSpec("voicemail", "company1"))),),
+    mailboxes=(render.MailboxSpec("company1", "Acme, Inc."), render.MailboxSpec("agent7", "Alice")),
+)
+
+
+def test_pjsip_endpoints():
+    assert render.render_pjsip_endpoints(SNAPSHOT) == render.GENERATED_HEADER + """
+[webrtc7] ; softphone of Alice, Agent
+type = endpoint
+context = lc-from-agent
+disallow = all
+allow = opus,ulaw,alaw
+webrtc = yes
+dtls_auto_generate_cert = yes
+auth = webrtc7
+aors = webrtc7
+direct_media = no
+callerid = "Alice\\; Agent" <webrtc7>
+send_pai = yes
+
+[webrtc7]
+type = auth
+auth_type = userpass
+username = webrtc7
+password = pw1
+
+[webrtc7]
+type = aor
+max_contacts = 1
+remove_existing = yes
+qualify_frequency = 0
+
+[desk7] ; desk phone of Al "Desk"
+type = endpoint
+context = lc-from-agent
+disallow = all
+allow = ulaw,alaw,g722
+rtp_symmetric = yes
+force_rport = yes
+auth = desk7
+aors = desk7
+direct_media = no
+callerid = "Al 'Desk'" <desk7>
+send_pai = yes
+
+[desk7]
+type = auth
+auth_type = userpass
+username = desk7
+password = pw2
+
+[desk7]
+type = aor
+max_contacts = 1
+remove_existing = yes
+qualify_frequency = 0
+
+[trunk1] ; trunk Carrier
+type = endpoint
+context = lc-trunk1
+disallow = all
+allow = ulaw,alaw
+aors = trunk1
+direct_media = no
+rtp_symmetric = yes
+send_pai = yes
+
+[trunk1]
+type = aor
+contact = sip:127.0.0.1:5070
+
+[trunk1]
+type = identify
+endpoint = trunk1
+match = 127.0.0.1:5070
+"""
+
+
+def test_media_address_is_applied_to_every_endpoint():
+    text = render.render_pjsip_endpoints(render.Snapshot(devices=SNAPSHOT.devices, trunks=SNAPSHOT.trunks,
+                                                         media_address="198.18.0.1"))
+    assert text.count("media_address = 198.18.0.1") == 3
+    assert text.count("bind_rtp_to_media_address = yes") == 3
+
+
+def test_queues():
+    assert render.render_queues(SNAPSHOT) == render.GENERATED_HEADER + """
+[team3] ; team Sales
+strategy = rrmemory
+timeout = 30
+retry = 1
+timeoutpriority = conf
+ringinuse = no
+autopause = no
+wrapuptime = 0
+joinempty = yes
+leavewhenempty = no
+setinterfacevar = yes
+setqueueentryvar = yes
+musicclass = default
+announce-position = no
+announce-frequency = 0
+member = PJSIP/desk7,0,agent7,PJSIP/desk7
+member = PJSIP/webrtc8,2,agent8,PJSIP/webrtc8
+"""
+
+
+def test_routes_and_flows():
+    assert render.render_routes(SNAPSHOT) == render.GENERATED_HEADER + """
+[lc-trunk1] ; calls from trunk Carrier
+; Google Ads
+exten => +14045550100,1,Set(__LC_COMPANY=1)
+ same => n,Set(__LC_NUMBER=4)
+ same => n,Set(__LC_FLOW=2)
+ same => n,Goto(lc-inbound,s,1)
+exten => 14045550100,1,Set(__LC_COMPANY=1)
+ same => n,Set(__LC_NUMBER=4)
+ same => n,Set(__LC_FLOW=2)
+ same => n,Goto(lc-inbound,s,1)
+; No flow yet
+exten => +14045550101,1,Set(__LC_COMPANY=1)
+ same => n,Set(__LC_NUMBER=5)
+ same => n,Set(__LC_FLOW=)
+ same => n,Goto(lc-inbound,s,1)
+exten => 14045550101,1,Set(__LC_COMPANY=1)
+ same => n,Set(__LC_NUMBER=5)
+ same => n,Set(__LC_FLOW=)
+ same => n,Goto(lc-inbound,s,1)
+exten => _[+0-9].,1,Set(LC_DIALED=${EXTEN})
+ same => n,Goto(lc-unknown-number,s,1)
+
+[lc-flow-2] ; Main line
+exten => s,1,NoOp(flow 2)
+ same => n,Gosub(lc-record,s,1(1))
+ same => n,Gosub(lc-step-ring-agents,s,1(PJSIP/desk7&PJSIP/webrtc8,20))
+ same => n,Gosub(lc-step-queue,s,1(team3,120))
+ same => n,Gosub(lc-step-voicemail,s,1(company1))
+ same => n,Goto(lc-step-end,s,1)
+"""
+
+
+def test_voicemail_boxes():
+    assert render.render_voicemail(SNAPSHOT) == render.GENERATED_HEADER + (
+        "company1 => ,Acme  Inc.\n"
+        "agent7 => ,Alice\n")
+
+
+def test_unknown_step_type_is_refused():
+    flow = render.FlowSpec(9, "Bad", False, False, (render.StepSpec("teleport", "x"),))
+    with pytest.raises(ValueError, match="unknown step type 'teleport'"):
+        render.render_routes(render.Snapshot(flows=(flow,)))
+
+
+def test_fill_replaces_placeholders_and_leaves_asterisk_variables():
+    assert render.fill("port={{port}} x=${EXTEN}", {"port": 5038}) == "port=5038 x=${EXTEN}"
+
+
+def test_fill_refuses_a_missing_value():
+    with pytest.raises(render.TemplateError, match="secret"):
+        render.fill("secret={{secret}}", {})
+
+
+def test_static_templates_bind_loopback_and_carry_generated_secrets():
+    from leadcenter import config
+    from leadcenter.credentials import Secrets
+    from leadcenter.pbx import configure
+    from leadcenter.resources import ASTERISK_TEMPLATES
+
+    settings = config.load(env={})
+    secrets = Secrets(ami_secret="s3cret-ami", ari_secret="s3cret-ari", session_key="k")
+    templates = {p.name: p.read_text() for p in ASTERISK_TEMPLATES.glob("*.conf")}
+    files = render.render_static(templates, configure.static_values(settings, secrets))
+    assert "bindaddr = 127.0.0.1\nport = 5038" in files["manager.conf"]
+    assert "secret = s3cret-ami" in files["manager.conf"]
+    assert "permit = 127.0.0.1/255.255.255.255" in files["manager.conf"]
+    assert "bindaddr = 127.0.0.1\nbindport = 8088" in files["http.conf"]
+    assert "password = s3cret-ari" in files["ari.conf"]
+    assert "bind = 127.0.0.1:5060" in files["pjsip.conf"]
+    modules = files["modules.conf"]
+    assert "autoload = no" in modules
+    for absent in ("chan_iax2", "pbx_dundi", "chan_unistim", "res_pjsip_endpoint_identifier_anonymous"):
+        assert absent not in modules
+    assert "{{" not in "".join(files.values())
