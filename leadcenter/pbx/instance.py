@@ -18,7 +18,7 @@ from pathlib import Path
 from leadcenter.pbx import root as asterisk_root
 from leadcenter.pbx.root import MOUNT
 
-WRITABLE = ("lib", "run", "log", "spool", "spool/monitor", "spool/voicemail", "spool/tmp", "spool/recording",
+WRITABLE = ("lib", "lib/keys", "run", "log", "spool", "spool/monitor", "spool/voicemail", "spool/tmp", "spool/recording",
             "spool/outgoing")
 
 

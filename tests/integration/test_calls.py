@@ -7,7 +7,7 @@ import time
 
 import pytest
 from audio import rms, seconds
-from conftest import wait_for
+from harness import wait_for
 from sipp import SippCaller, SippPhone, free_udp_port
 
 from leadcenter.interactions.models import Interaction

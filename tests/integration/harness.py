@@ -1,0 +1,123 @@
+"""The real system for integration tests: Asterisk (from the cached sid root) and `leadcenter run`, started
+from the CLI as an operator would, on test ports, with the demo company, in a fresh data directory.
+
+`make test` runs pytest in a private network namespace; the ports below differ from the defaults as well, so
+the suite also runs beside a `make run` without one.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from leadcenter import config, db
+from leadcenter.agents.models import SipCredential
+from leadcenter.interactions.models import Interaction
+from leadcenter.pbx.instance import Instance
+
+LEADCENTER = [sys.executable, "-m", "leadcenter"]
+
+PORTS = {
+    "LEADCENTER_HTTP_PORT": "18080",
+    "LEADCENTER_ASTERISK_AMI_PORT": "15038",
+    "LEADCENTER_ASTERISK_HTTP_PORT": "18088",
+    "LEADCENTER_ASTERISK_SIP_PORT": "15060",
+    "LEADCENTER_ASTERISK_RTP_START": "21000",
+    "LEADCENTER_ASTERISK_RTP_END": "21999",
+    "LEADCENTER_DEMO_TRUNK_PORT": "15070",
+}
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "condition"):
+    """Poll until predicate() is truthy (returned) or fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+class System:
+    def __init__(self, data_dir: Path):
+        self.env = {**os.environ, **PORTS, "LEADCENTER_PATHS_DATA_DIR": str(data_dir)}
+        self.settings = config.load(env=self.env)
+        self.instance = Instance.from_settings(self.settings)
+        self.controller: subprocess.Popen | None = None
+        self.controller_log = data_dir / "controller.log"
+        self.url = f"http://127.0.0.1:{self.settings.http.port}"
+        self.sip_port = self.settings.asterisk.sip_port
+        self.trunk_port = self.settings.demo.trunk_port
+
+    def cli(self, *args: str, timeout: float = 120) -> str:
+        done = subprocess.run([*LEADCENTER, *args], env=self.env, capture_output=True, text=True, timeout=timeout)
+        assert done.returncode == 0, f"leadcenter {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+        return done.stdout
+
+    # -- Asterisk ----------------------------------------------------------------------------------------------
+    def start_asterisk(self) -> None:
+        self.cli("asterisk", "start")
+
+    def stop_asterisk(self) -> None:
+        self.cli("asterisk", "stop")
+
+    # -- the controller (`leadcenter run`) ---------------------------------------------------------------------
+    def start_controller(self) -> None:
+        log = open(self.controller_log, "ab")
+        self.controller = subprocess.Popen([*LEADCENTER, "run"], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                           stdin=subprocess.DEVNULL, start_new_session=True)
+        log.close()
+        self.wait_healthy(30)
+
+    def stop_controller(self) -> None:
+        if self.controller is not None:
+            os.killpg(self.controller.pid, signal.SIGINT)
+            self.controller.wait(20)
+            self.controller = None
+
+    def kill_controller(self) -> None:
+        """kill -9 the whole controller (gunicorn master and worker): no chance to clean up."""
+        assert self.controller is not None
+        os.killpg(self.controller.pid, signal.SIGKILL)
+        self.controller.wait(10)
+        self.controller = None
+
+    def health(self) -> tuple[int, dict]:
+        try:
+            response = httpx.get(f"{self.url}/healthz", timeout=2)
+        except httpx.HTTPError:
+            return 0, {}
+        return response.status_code, response.json()
+
+    def wait_healthy(self, timeout: float) -> float:
+        """Seconds until /healthz says 200 (database, AMI and ARI up and resynchronised)."""
+        began = time.monotonic()
+        wait_for(lambda: self.health()[0] == 200 and self.health()[1]["asterisk"]["synced_at"], timeout,
+                 what=f"/healthz to be 200; controller log:\n{self.log_tail()}")
+        return time.monotonic() - began
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.controller_log.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return ""
+
+    # -- what the tests observe --------------------------------------------------------------------------------
+    def sip_account(self, agent_id: int, device: str = "desk") -> tuple[str, str]:
+        cred = SipCredential.get(SipCredential.agent == agent_id, SipCredential.device == device)
+        return cred.username, cred.password
+
+    def interaction(self, **where) -> Interaction | None:
+        query = Interaction.select()
+        for field, value in where.items():
+            query = query.where(getattr(Interaction, field) == value)
+        return query.order_by(Interaction.id.desc()).first()
+
+    def wait_interaction(self, timeout: float = 10, **where) -> Interaction:
+        return wait_for(lambda: self.interaction(**where), timeout, what=f"an interaction with {where}")
