@@ -1,0 +1,37 @@
+"""`make bench`: measure, print, and write bench/results/latest.json (docs/benchmarks.md quotes it).
+
+Runs inside the private network namespace `make bench` creates; every loop is bounded.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+from bench import asterisk_lifecycle
+
+SUITES = {"asterisk": asterisk_lifecycle.run}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="make bench", description=__doc__)
+    parser.add_argument("suites", nargs="*", metavar="SUITE", help=f"any of {', '.join(SUITES)} (default: all)")
+    args = parser.parse_args()
+    if unknown := set(args.suites) - set(SUITES):
+        parser.error(f"unknown suite(s): {', '.join(sorted(unknown))}")
+    results = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                           "kernel": platform.release()},
+               "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
+    for name in args.suites or SUITES:
+        print(f"== {name}")
+        results[name] = SUITES[name]()
+    out = Path(__file__).parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+
+
+main()
