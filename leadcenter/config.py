@@ -26,6 +26,10 @@ class HttpSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     threads: int = 64  # each websocket holds one thread under gunicorn's gthread worker
+    # Mark session cookies Secure (sent over HTTPS only); turn on when agents reach the app over HTTPS.
+    secure_cookies: bool = False
+    # Origins (scheme://host:port) besides the app's own that may open the event websocket.
+    allowed_origins: str = ""
 
 
 @dataclass(frozen=True)

@@ -10,21 +10,47 @@ import logging
 from peewee import IntegerField
 
 from leadcenter.agents.models import Agent, SipCredential
-from leadcenter.companies.models import Company, Membership, User
+from leadcenter.companies.models import ApiKey, Company, Membership, User
 from leadcenter.db import BaseModel, database
 from leadcenter.flows.models import CallFlow
-from leadcenter.interactions.models import Interaction, InteractionTransition
-from leadcenter.leads.models import Lead, LeadPhone
+from leadcenter.interactions.models import (ClassificationChange, Interaction, InteractionTag,
+                                           InteractionTransition, Message, Tag)
+from leadcenter.leads.models import Lead, LeadPhone, LeadSearchTerm
 from leadcenter.numbers.models import TrackingNumber, Trunk
 from leadcenter.teams.models import Team, TeamMember
 
 log = logging.getLogger(__name__)
 
-MODELS = [Company, User, Membership, Agent, SipCredential, CallFlow, Trunk, TrackingNumber, Team, TeamMember,
-          Lead, LeadPhone, Interaction, InteractionTransition]
+MODELS = [Company, User, Membership, ApiKey, Agent, SipCredential, CallFlow, Trunk, TrackingNumber, Team,
+          TeamMember, Lead, LeadPhone, LeadSearchTerm, Interaction, InteractionTransition, Message, Tag,
+          InteractionTag, ClassificationChange]
+
+
+def _v2_accounts_leads_classification(migrator) -> None:
+    from playhouse.migrate import migrate as run
+
+    run(
+        migrator.add_column("agent", "voicemail_greeting", Agent.voicemail_greeting),
+        migrator.add_column("lead", "merged_into_id", Lead.merged_into),
+        migrator.add_column("interaction", "voicemail", Interaction.voicemail),
+        migrator.add_column("interaction", "duration_seconds", Interaction.duration_seconds),
+        migrator.add_column("interaction", "qualified", Interaction.qualified),
+        migrator.add_column("interaction", "value_cents", Interaction.value_cents),
+        migrator.add_column("interaction", "notes", Interaction.notes),
+        migrator.add_index("interaction", ("company_id", "agent_id", "status", "status_changed_at"), False),
+        migrator.add_index("interaction", ("company_id", "status", "status_changed_at"), False),
+    )
+    database.create_tables([ApiKey, LeadSearchTerm, Message, Tag, InteractionTag, ClassificationChange])
+    from leadcenter.leads.services import index_lead  # existing leads become searchable
+    for lead in Lead.select():
+        index_lead(lead)
+
 
 # (version, description, function(migrator)) in order; version 1 is the first released schema.
-MIGRATIONS: list = []
+MIGRATIONS: list = [
+    (2, "API keys, lead search and merge, messages, classification with tags and its history",
+     _v2_accounts_leads_classification),
+]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])
 
 

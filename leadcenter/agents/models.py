@@ -17,6 +17,8 @@ class Agent(TimestampedModel):
     status_changed_at = DateTimeField(default=utcnow)
     # Which device the queue rings: the browser softphone or the desk phone.
     ring_device = CharField(default="webrtc", choices=[(d, d) for d in RING_DEVICES])
+    # The agent's own voicemail greeting (a file under the data directory); the standard one when empty.
+    voicemail_greeting = CharField(null=True)
 
     class Meta:
         indexes = ((("company", "user"), True),)

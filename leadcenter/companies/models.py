@@ -1,4 +1,4 @@
-from peewee import BooleanField, CharField, ForeignKeyField
+from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField
 
 from leadcenter.db import BaseModel, TimestampedModel
 
@@ -26,3 +26,14 @@ class Membership(BaseModel):
 
     class Meta:
         indexes = ((("user", "company"), True),)
+
+
+class ApiKey(TimestampedModel):
+    """A company's key for integrations (``Authorization: Bearer lc_<prefix>_<secret>``); only a hash is kept."""
+    company = ForeignKeyField(Company, backref="api_keys", on_delete="CASCADE")
+    name = CharField()
+    prefix = CharField(unique=True)
+    key_hash = CharField()
+    created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    last_used_at = DateTimeField(null=True)
+    revoked_at = DateTimeField(null=True)

@@ -7,6 +7,8 @@ from leadcenter.companies.models import ROLES, Company, Membership, User
 from leadcenter.db import database
 
 MIN_PASSWORD_LENGTH = 8
+# werkzeug's scrypt (n=2**15, r=8, p=1), salted. Unit tests lower the cost; the stored hash names its own.
+PASSWORD_METHOD = "scrypt"
 
 
 class AccountError(ValueError):
@@ -20,7 +22,7 @@ def create_company(name: str, default_region: str = "US") -> Company:
 def set_password(user: User, password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
-    user.password_hash = generate_password_hash(password)  # scrypt, salted
+    user.password_hash = generate_password_hash(password, method=PASSWORD_METHOD)
 
 
 def create_user(email: str, name: str, password: str) -> User:

@@ -1,7 +1,7 @@
-from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField
+from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
 from leadcenter.agents.models import Agent
-from leadcenter.companies.models import Company
+from leadcenter.companies.models import Company, User
 from leadcenter.db import BaseModel, TimestampedModel, utcnow
 from leadcenter.leads.models import Lead
 from leadcenter.numbers.models import TrackingNumber
@@ -31,6 +31,12 @@ class Interaction(TimestampedModel):
     # Asterisk's Uniqueid of the lead's channel: how events and resynchronisation find the call.
     channel_id = CharField(null=True, unique=True)
     recording = CharField(null=True)  # path relative to the data directory
+    voicemail = CharField(null=True)  # the message's audio, relative to the data directory
+    duration_seconds = IntegerField(null=True)  # of the voicemail message
+    # Classification, set by agents: qualified (True), unqualified (False) or not yet (None).
+    qualified = BooleanField(null=True)
+    value_cents = IntegerField(null=True)
+    notes = TextField(default="")
     # Attribution, filled where known.
     source = CharField(default="")
     campaign = CharField(default="")
@@ -41,6 +47,8 @@ class Interaction(TimestampedModel):
     class Meta:
         indexes = (
             (("company", "status", "started_at"), False),
+            (("company", "agent", "status", "status_changed_at"), False),
+            (("company", "status", "status_changed_at"), False),
             (("lead", "started_at"), False),
         )
 
@@ -53,3 +61,51 @@ class InteractionTransition(BaseModel):
     to_status = CharField()
     outcome = CharField(null=True)
     at = DateTimeField(default=utcnow)
+
+
+MESSAGE_DIRECTIONS = ("inbound", "outbound")
+
+
+class Message(TimestampedModel):
+    """One text or chat message of a conversation interaction."""
+    interaction = ForeignKeyField(Interaction, backref="messages", on_delete="CASCADE")
+    direction = CharField(choices=[(d, d) for d in MESSAGE_DIRECTIONS])
+    body = TextField()
+    agent = ForeignKeyField(Agent, null=True, on_delete="SET NULL")
+    # Delivery state of an outbound message: queued, sent, delivered, failed (with the reason).
+    status = CharField(default="received")
+    status_reason = CharField(default="")
+    external_id = CharField(null=True)  # e.g. the SMSC's message_id
+
+    class Meta:
+        indexes = ((("interaction", "created_at"), False),)
+
+
+class Tag(TimestampedModel):
+    """A company's tag; agents pick existing ones or add new ones as they classify."""
+    company = ForeignKeyField(Company, backref="tags", on_delete="CASCADE")
+    name = CharField()
+
+    class Meta:
+        indexes = ((("company", "name"), True),)
+
+
+class InteractionTag(BaseModel):
+    interaction = ForeignKeyField(Interaction, backref="interaction_tags", on_delete="CASCADE")
+    tag = ForeignKeyField(Tag, backref="interaction_tags", on_delete="CASCADE")
+
+    class Meta:
+        indexes = ((("interaction", "tag"), True),)
+
+
+class ClassificationChange(BaseModel):
+    """Every change to an interaction's classification, with who and when, for reporting."""
+    interaction = ForeignKeyField(Interaction, backref="classification_changes", on_delete="CASCADE")
+    user = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    field = CharField()  # qualified | value_cents | notes | tags
+    old_value = TextField(null=True)
+    new_value = TextField(null=True)
+    at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("interaction", "at"), False),)

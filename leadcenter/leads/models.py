@@ -9,6 +9,8 @@ class Lead(TimestampedModel):
     name = CharField(default="")
     email = CharField(default="")
     updated_at = DateTimeField(default=utcnow)
+    # Set when this lead was merged into another: it is kept for the record but no longer shown.
+    merged_into = ForeignKeyField("self", null=True, backref="merged", on_delete="SET NULL")
 
 
 class LeadPhone(BaseModel):
@@ -19,3 +21,14 @@ class LeadPhone(BaseModel):
 
     class Meta:
         indexes = ((("company", "number"), True),)
+
+
+class LeadSearchTerm(BaseModel):
+    """Prefix-searchable words of a lead: name words, email, number digits. Index (company, term) makes
+    "starts with" a range scan, on SQLite as on PostgreSQL."""
+    company = ForeignKeyField(Company, on_delete="CASCADE")
+    lead = ForeignKeyField(Lead, backref="search_terms", on_delete="CASCADE")
+    term = CharField()
+
+    class Meta:
+        indexes = ((("company", "term"), False),)

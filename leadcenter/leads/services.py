@@ -1,10 +1,17 @@
-"""Finding the lead behind a phone number, creating one the first time a number contacts the company."""
+"""Leads: found by phone number (every call, text or chat from a number lands on one lead), searched by name,
+email or number, edited, and merged when one person ended up as two leads."""
 from __future__ import annotations
 
+import re
+
+import phonenumbers
+
 from leadcenter.companies.models import Company
-from leadcenter.db import database
-from leadcenter.leads.models import Lead, LeadPhone
+from leadcenter.db import database, utcnow
+from leadcenter.leads.models import Lead, LeadPhone, LeadSearchTerm
 from leadcenter.phones import InvalidNumber, to_e164
+
+SEARCH_LIMIT = 25
 
 
 def lead_number(raw: str, company: Company) -> str:
@@ -15,8 +22,37 @@ def lead_number(raw: str, company: Company) -> str:
         return (raw or "").strip() or "anonymous"
 
 
+def search_terms(lead: Lead, numbers: list[str]) -> set[str]:
+    """What a lead can be found by, each matched as a prefix: name and each of its words, email, and each
+    number as E.164 digits, national digits, and its last 7 and 4 digits."""
+    terms = set()
+    name = " ".join(lead.name.casefold().split())
+    if name:
+        terms.add(name)
+        terms.update(name.split())
+    if lead.email:
+        terms.add(lead.email.casefold())
+    for number in numbers:
+        digits = re.sub(r"\D", "", number)
+        if not digits:
+            continue
+        terms.update({digits, digits[-7:], digits[-4:]})
+        try:
+            terms.add(str(phonenumbers.parse(number).national_number))
+        except phonenumbers.NumberParseException:
+            pass
+    return {term[:100] for term in terms if term}
+
+
+def index_lead(lead: Lead) -> None:
+    numbers = [p.number for p in LeadPhone.select(LeadPhone.number).where(LeadPhone.lead == lead)]
+    with database.atomic():
+        LeadSearchTerm.delete().where(LeadSearchTerm.lead == lead).execute()
+        LeadSearchTerm.insert_many([{"company": lead.company_id, "lead": lead.id, "term": term}
+                                    for term in sorted(search_terms(lead, numbers))]).execute()
+
+
 def find_or_create_by_number(company: Company, number: str, name: str = "") -> Lead:
-    """Every call, text or chat from the same number lands on the same lead of the company."""
     with database.atomic():
         phone = (LeadPhone.select(LeadPhone, Lead).join(Lead)
                  .where(LeadPhone.company == company, LeadPhone.number == number).first())
@@ -25,7 +61,78 @@ def find_or_create_by_number(company: Company, number: str, name: str = "") -> L
             if name and not lead.name:
                 lead.name = name
                 lead.save()
+                index_lead(lead)
             return lead
         lead = Lead.create(company=company, name=name)
         LeadPhone.create(lead=lead, company=company, number=number)
+        index_lead(lead)
         return lead
+
+
+def search(company: Company, query: str, limit: int = SEARCH_LIMIT) -> list[Lead]:
+    """Leads of the company whose name, a name word, email or number starts with ``query``."""
+    text = " ".join(query.casefold().split())
+    digits = re.sub(r"\D", "", text)
+    prefix = digits if digits and len(digits) >= len(re.sub(r"[\s+().-]", "", text)) else text
+    if not prefix:
+        return []
+    lead_ids = (LeadSearchTerm.select(LeadSearchTerm.lead).distinct()
+                .where(LeadSearchTerm.company == company, LeadSearchTerm.term >= prefix,
+                       LeadSearchTerm.term < prefix + "\uffff")
+                .limit(limit))
+    return list(Lead.select().where(Lead.id.in_(lead_ids), Lead.merged_into.is_null())
+                .order_by(Lead.name, Lead.id))
+
+
+class LeadError(ValueError):
+    pass
+
+
+def set_numbers(lead: Lead, numbers: list[str]) -> None:
+    """Replace a lead's numbers (E.164 already); a number another lead of the company has is refused."""
+    with database.atomic():
+        taken = (LeadPhone.select().where(LeadPhone.company == lead.company_id, LeadPhone.number.in_(numbers),
+                                          LeadPhone.lead != lead).first())
+        if taken is not None:
+            raise LeadError(f"{taken.number} belongs to another lead ({taken.lead_id}): merge the two instead")
+        LeadPhone.delete().where(LeadPhone.lead == lead, LeadPhone.number.not_in(numbers or [""])).execute()
+        have = {p.number for p in lead.phones}
+        for number in numbers:
+            if number not in have:
+                LeadPhone.create(lead=lead, company=lead.company_id, number=number)
+
+
+def update(lead: Lead, changes: dict) -> Lead:
+    """Apply name / email / numbers changes (already validated) and keep the lead searchable."""
+    with database.atomic():
+        for field in ("name", "email"):
+            if field in changes:
+                setattr(lead, field, changes[field])
+        if "numbers" in changes:
+            set_numbers(lead, changes["numbers"])
+        lead.updated_at = utcnow()
+        lead.save()
+        index_lead(lead)
+    return lead
+
+
+def merge(survivor: Lead, duplicate: Lead) -> Lead:
+    """Move the duplicate's numbers and interactions to the survivor; the duplicate stays, marked merged."""
+    from leadcenter.interactions.models import Interaction
+
+    if survivor.id == duplicate.id or survivor.company_id != duplicate.company_id:
+        raise LeadError("a lead can only be merged with another lead of the same company")
+    if duplicate.merged_into_id is not None:
+        raise LeadError(f"lead {duplicate.id} was already merged into lead {duplicate.merged_into_id}")
+    with database.atomic():
+        LeadPhone.update(lead=survivor).where(LeadPhone.lead == duplicate).execute()
+        Interaction.update(lead=survivor).where(Interaction.lead == duplicate).execute()
+        survivor.name = survivor.name or duplicate.name
+        survivor.email = survivor.email or duplicate.email
+        survivor.updated_at = utcnow()
+        survivor.save()
+        duplicate.merged_into = survivor
+        duplicate.save()
+        LeadSearchTerm.delete().where(LeadSearchTerm.lead == duplicate).execute()
+        index_lead(survivor)
+    return survivor

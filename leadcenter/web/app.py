@@ -1,22 +1,40 @@
-"""The Flask application factory. The controller passes itself in; blueprints reach it as ``current_app.controller``."""
+"""The Flask application factory. The controller passes itself in; views reach it as ``current_app.controller``."""
 from __future__ import annotations
+
+import datetime as dt
 
 from flask import Flask, jsonify, send_from_directory
 
+from leadcenter import __version__
 from leadcenter.resources import WEB
+from leadcenter.web import api, auth
 
 
 def create_app(controller) -> Flask:
     app = Flask(__name__, static_folder=None)
     app.controller = controller
-    app.config.update(SECRET_KEY=controller.secrets.session_key, SESSION_COOKIE_HTTPONLY=True,
-                      SESSION_COOKIE_SAMESITE="Lax", JSON_SORT_KEYS=False)
+    app.config.update(
+        SECRET_KEY=controller.secrets.session_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_SECURE=controller.settings.http.secure_cookies,
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12),
+        MAX_CONTENT_LENGTH=1024 * 1024,
+    )
+    app.extensions["sign_in_limiter"] = auth.AttemptLimiter()
+    api.install(app)
+    for blueprint in _blueprints():
+        app.register_blueprint(blueprint)
 
     @app.get("/healthz")
     def healthz():
         """Database and Asterisk connectivity, as they are now: 200 when all answer, 503 otherwise."""
         health = controller.health()
         return jsonify(health), 200 if health["ok"] else 503
+
+    @app.get("/api/openapi.json")
+    def openapi():
+        return jsonify(api.openapi("Lead Center API", __version__))
 
     @app.get("/")
     def index():
@@ -27,3 +45,8 @@ def create_app(controller) -> Flask:
         return send_from_directory(WEB / "assets", name)
 
     return app
+
+
+def _blueprints():
+    from leadcenter.web import session
+    return [session.bp]

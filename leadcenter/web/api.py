@@ -1,0 +1,205 @@
+"""The JSON API's plumbing: declared endpoints, validation, errors, and the OpenAPI document built from them.
+
+Every endpoint is declared with ``@endpoint(blueprint, METHOD, rule, ...)``: who may call it, the pydantic model
+its body and query must fit (unknown fields are refused), and the model it answers with. The same declarations
+produce ``/api/openapi.json``, so the document cannot drift from the code.
+
+Errors are JSON: ``{"status": 404, "error": "not-found", "message": "...", "fields": {...}, "request_id": "..."}``;
+``error`` is a stable id a client can branch on, ``fields`` maps a field path to what is wrong with it.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from flask import Blueprint, Flask, g, jsonify, request
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic.json_schema import models_json_schema
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+ROLE_RANK = {"agent": 1, "supervisor": 2, "admin": 3}
+
+
+class Schema(BaseModel):
+    """Base of request and response models: unknown fields in a request are an error, not ignored."""
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, error: str, message: str, fields: dict | None = None, headers: dict | None = None):
+        super().__init__(message)
+        self.status, self.error, self.message = status, error, message
+        self.fields = fields or {}
+        self.headers = headers or {}
+
+
+def not_found(what: str) -> ApiError:
+    return ApiError(404, "not-found", f"no such {what}")
+
+
+def invalid(fields: dict[str, str], message: str = "some fields are not valid") -> ApiError:
+    return ApiError(422, "invalid-fields", message, fields)
+
+
+@dataclass
+class Endpoint:
+    method: str
+    path: str  # OpenAPI form: /leads/{lead_id}
+    summary: str
+    tag: str
+    roles: str  # the lowest role allowed: agent | supervisor | admin | public
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    response: type[BaseModel] | None
+    status: int
+    path_params: list[str] = field(default_factory=list)
+
+
+REGISTRY: list[Endpoint] = []
+_RULE_PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
+
+
+def endpoint(bp: Blueprint, method: str, rule: str, *, summary: str, role: str = "agent",
+             body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
+             response: type[BaseModel] | None = None, status: int = 200) -> Callable:
+    """Declare an API endpoint. The view is called as ``view(principal, body=..., query=..., **path_params)``
+    (body/query only when declared; principal is None for public endpoints) and returns a model, a dict, a
+    list of models or None (204)."""
+    from leadcenter.web import auth
+
+    prefix = bp.url_prefix or ""
+    spec = Endpoint(method, prefix + _RULE_PARAM.sub(r"{\2}", rule), summary, bp.name, role, body, query,
+                    response, status, [m.group(2) for m in _RULE_PARAM.finditer(rule)])
+    REGISTRY.append(spec)
+
+    def decorate(view):
+        @functools.wraps(view)
+        def handle(**path_params):
+            principal = None if role == "public" else auth.require(role)
+            kwargs: dict[str, Any] = dict(path_params)
+            if body is not None:
+                kwargs["body"] = _validate(body, _json_object(), "body")
+            if query is not None:
+                kwargs["query"] = _validate(query, request.args.to_dict(), "query")
+            result = view(principal, **kwargs)
+            if result is None:
+                return "", 204
+            return jsonify(_dump(result)), status
+
+        bp.add_url_rule(rule, endpoint=view.__name__, view_func=handle, methods=[method])
+        return handle
+    return decorate
+
+
+def _json_object() -> dict:
+    if not request.is_json:
+        raise ApiError(415, "json-required", "send the body as JSON (Content-Type: application/json)")
+    data = request.get_json(silent=True)
+    if data is None:
+        raise ApiError(400, "malformed-json", "the body is not valid JSON")
+    if not isinstance(data, dict):
+        raise ApiError(422, "invalid-fields", "the body must be a JSON object", {"": "expected an object"})
+    return data
+
+
+def _validate(model: type[BaseModel], data: dict, where: str):
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        fields = {}
+        for problem in exc.errors():
+            path = ".".join(str(part) for part in problem["loc"]) or where
+            fields[path] = "unknown field" if problem["type"] == "extra_forbidden" else problem["msg"]
+        raise invalid(fields) from None
+
+
+def _dump(result):
+    if isinstance(result, BaseModel):
+        return result.model_dump(mode="json")
+    if isinstance(result, list):
+        return [_dump(item) for item in result]
+    return result
+
+
+def install(app: Flask) -> None:
+    """JSON errors for everything under /api; a request id on every request for the logs."""
+
+    @app.before_request
+    def request_id():
+        g.request_id = uuid.uuid4().hex[:16]
+
+    def render(status: int, error: str, message: str, fields=None, headers=None):
+        body = {"status": status, "error": error, "message": message, "fields": fields or {},
+                "request_id": g.get("request_id")}
+        response = jsonify(body)
+        response.status_code = status
+        response.headers.update(headers or {})
+        return response
+
+    @app.errorhandler(ApiError)
+    def api_error(exc: ApiError):
+        return render(exc.status, exc.error, exc.message, exc.fields, exc.headers)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if not request.path.startswith("/api/"):
+            return exc
+        error = re.sub(r"[^a-z]+", "-", (exc.name or "error").lower()).strip("-")
+        return render(exc.code or 500, error, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        log.exception("request %s %s failed (request id %s)", request.method, request.path, g.get("request_id"))
+        return render(500, "internal-error", "something went wrong on our side; the request id is in the log")
+
+
+def openapi(title: str, version: str) -> dict:
+    """The OpenAPI 3.1 document of every declared endpoint."""
+    models = {m for e in REGISTRY for m in (e.body, e.query, e.response) if m is not None}
+    _, schema = models_json_schema([(m, "validation" if m in {e.body for e in REGISTRY} else "serialization")
+                                    for m in sorted(models, key=lambda m: m.__name__)],
+                                   ref_template="#/components/schemas/{model}")
+    paths: dict[str, dict] = {}
+    for e in REGISTRY:
+        operation: dict[str, Any] = {
+            "summary": e.summary, "tags": [e.tag], "operationId": f"{e.tag}.{e.method.lower()}.{e.path}",
+            "responses": {str(e.status): {"description": "success"} if e.response is None else {
+                "description": "success",
+                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{e.response.__name__}"}}}},
+                "default": {"description": "error",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
+        }
+        if e.status == 204:
+            operation["responses"]["204"] = {"description": "done"}
+        parameters = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+                      for p in e.path_params]
+        if e.query is not None:
+            for name, info in e.query.model_json_schema().get("properties", {}).items():
+                parameters.append({"name": name, "in": "query",
+                                   "required": name in e.query.model_json_schema().get("required", []),
+                                   "schema": info})
+        if parameters:
+            operation["parameters"] = parameters
+        if e.body is not None:
+            operation["requestBody"] = {"required": True, "content": {"application/json": {
+                "schema": {"$ref": f"#/components/schemas/{e.body.__name__}"}}}}
+        if e.roles != "public":
+            operation["security"] = [{"session": [], "csrf": []}, {"apiKey": []}]
+            operation["x-minimum-role"] = e.roles
+        paths.setdefault(e.path, {})[e.method.lower()] = operation
+    components = schema.get("$defs", {})
+    components["Error"] = {"type": "object", "required": ["status", "error", "message"], "properties": {
+        "status": {"type": "integer"}, "error": {"type": "string"}, "message": {"type": "string"},
+        "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+        "request_id": {"type": "string"}}}
+    return {"openapi": "3.1.0", "info": {"title": title, "version": version}, "paths": paths,
+            "components": {"schemas": components, "securitySchemes": {
+                "session": {"type": "apiKey", "in": "cookie", "name": "session"},
+                "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token"},
+                "apiKey": {"type": "http", "scheme": "bearer"}}}}

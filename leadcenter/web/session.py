@@ -1,0 +1,112 @@
+"""Signing in and out, and picking the company to work in (a user may belong to several)."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, request, session
+from pydantic import Field
+
+from leadcenter.companies.models import Company, Membership, User
+from leadcenter.companies.services import verify_password
+from leadcenter.web import auth
+from leadcenter.web.api import ApiError, Schema, endpoint
+
+bp = Blueprint("session", __name__, url_prefix="/api/v1")
+
+
+class SignIn(Schema):
+    email: str = Field(max_length=254)
+    password: str = Field(max_length=1024)
+    company_id: int | None = None
+
+
+class CompanyChoice(Schema):
+    company_id: int
+
+
+class CompanyOut(Schema):
+    id: int
+    name: str
+    role: str
+
+
+class UserOut(Schema):
+    id: int
+    email: str
+    name: str
+
+
+class SessionOut(Schema):
+    authenticated: bool
+    csrf_token: str
+    user: UserOut | None = None
+    companies: list[CompanyOut] = []
+    company: CompanyOut | None = None
+    agent_id: int | None = None
+
+
+def _session_out() -> SessionOut:
+    token = auth.csrf_token()
+    user = User.get_or_none(User.id == session.get("user_id")) if session.get("user_id") else None
+    if user is None or not user.active:
+        return SessionOut(authenticated=False, csrf_token=token)
+    companies = [CompanyOut(id=m.company.id, name=m.company.name, role=m.role)
+                 for m in (Membership.select(Membership, Company).join(Company)
+                           .where(Membership.user == user).order_by(Company.name))]
+    principal = auth.principal_for(user, session.get("company_id"))
+    return SessionOut(
+        authenticated=True, csrf_token=token, user=UserOut(id=user.id, email=user.email, name=user.name),
+        companies=companies,
+        company=CompanyOut(id=principal.company.id, name=principal.company.name, role=principal.role)
+        if principal else None,
+        agent_id=principal.agent.id if principal and principal.agent else None)
+
+
+@endpoint(bp, "GET", "/session", role="public", response=SessionOut,
+          summary="The current session (signed in or not) and the CSRF token for unsafe requests")
+def get_session(_):
+    return _session_out()
+
+
+@endpoint(bp, "POST", "/session", role="public", body=SignIn, response=SessionOut,
+          summary="Sign in; with one company (or company_id) it is selected at once")
+def sign_in(_, body: SignIn):
+    auth.check_csrf()
+    limiter: auth.AttemptLimiter = current_app.extensions["sign_in_limiter"]
+    email = body.email.strip().lower()
+    client = f"addr:{request.remote_addr}"
+    limiter.check(f"email:{email}", client)
+    user = User.get_or_none(User.email == email)
+    if user is None or not verify_password(user, body.password):
+        limiter.failed(f"email:{email}", client)
+        raise ApiError(401, "wrong-credentials", "the email or the password is wrong")
+    limiter.succeeded(f"email:{email}")
+    memberships = list(Membership.select().where(Membership.user == user))
+    if not memberships:
+        raise ApiError(403, "no-company", "this account belongs to no company yet; ask an admin")
+    chosen = body.company_id or (memberships[0].company_id if len(memberships) == 1 else None)
+    if chosen is not None and chosen not in {m.company_id for m in memberships}:
+        raise ApiError(403, "not-a-member", "this account does not belong to that company")
+    csrf = session.get("csrf")
+    session.clear()  # a new session on sign-in: nothing carried over from before
+    session.update(user_id=user.id, company_id=chosen, csrf=csrf)
+    session.permanent = True
+    return _session_out()
+
+
+@endpoint(bp, "PUT", "/session/company", role="public", body=CompanyChoice, response=SessionOut,
+          summary="Pick the company to work in")
+def choose_company(_, body: CompanyChoice):
+    user = User.get_or_none(User.id == session.get("user_id")) if session.get("user_id") else None
+    if user is None:
+        raise ApiError(401, "not-signed-in", "sign in first (POST /api/v1/session)")
+    auth.check_csrf()
+    if auth.principal_for(user, body.company_id) is None:
+        raise ApiError(403, "not-a-member", "this account does not belong to that company")
+    session["company_id"] = body.company_id
+    return _session_out()
+
+
+@endpoint(bp, "DELETE", "/session", role="public", status=204, summary="Sign out")
+def sign_out(_):
+    if session.get("user_id"):
+        auth.check_csrf()
+    session.clear()

@@ -1,0 +1,83 @@
+"""Signing in and out through the API: sessions, CSRF, company choice, rate limiting, JSON errors."""
+from conftest import PASSWORD
+
+
+def test_sign_in_with_one_company_selects_it(client, world):
+    data = client.sign_in("agent1@a.example")
+    assert data["authenticated"] is True
+    assert data["company"] == {"id": world["a"]["company"].id, "name": "Company A", "role": "agent"}
+    assert data["agent_id"] == world["a"]["agents"][0].id
+
+
+def test_session_cookie_flags(client, world):
+    client.csrf = client.http.get("/api/v1/session").get_json()["csrf_token"]
+    response = client.http.post("/api/v1/session", json={"email": "agent1@a.example", "password": PASSWORD},
+                                headers={"X-CSRF-Token": client.csrf})
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+
+
+def test_a_user_of_two_companies_picks_one(client, world):
+    data = client.sign_in("both@example.com")
+    assert data["company"] is None and {c["name"] for c in data["companies"]} == {"Company A", "Company B"}
+    status, body = client.get("/api/v1/interactions")
+    assert (status, body and body["error"]) in ((409, "company-not-selected"), (404, "not-found"))
+    status, data = client.put("/api/v1/session/company", {"company_id": world["b"]["company"].id})
+    assert status == 200 and data["company"]["role"] == "supervisor"
+
+
+def test_picking_a_company_one_does_not_belong_to_is_refused(client, world):
+    client.sign_in("agent1@a.example")
+    status, body = client.put("/api/v1/session/company", {"company_id": world["b"]["company"].id})
+    assert (status, body["error"]) == (403, "not-a-member")
+
+
+def test_wrong_password(client, world):
+    client.csrf = client.http.get("/api/v1/session").get_json()["csrf_token"]
+    status, body = client.post("/api/v1/session", {"email": "agent1@a.example", "password": "nope"})
+    assert (status, body["error"]) == (401, "wrong-credentials")
+    assert body["request_id"] and body["status"] == 401
+
+
+def test_sign_in_without_csrf_token_is_refused(client, world):
+    status, body = client.post("/api/v1/session", {"email": "agent1@a.example", "password": PASSWORD})
+    assert (status, body["error"]) == (403, "csrf-token-missing")
+
+
+def test_unsafe_requests_need_the_csrf_token(client, world):
+    client.sign_in("admin@a.example")
+    client.csrf = "forged"
+    status, body = client.delete("/api/v1/session")
+    assert (status, body["error"]) == (403, "csrf-token-missing")
+
+
+def test_sign_in_attempts_are_rate_limited(client, world):
+    client.csrf = client.http.get("/api/v1/session").get_json()["csrf_token"]
+    for _ in range(5):
+        assert client.post("/api/v1/session", {"email": "agent2@a.example", "password": "bad"})[0] == 401
+    response = client.http.post("/api/v1/session", json={"email": "agent2@a.example", "password": PASSWORD},
+                                headers={"X-CSRF-Token": client.csrf})
+    assert response.status_code == 429 and response.get_json()["error"] == "too-many-attempts"
+    assert int(response.headers["Retry-After"]) > 0
+
+
+def test_sign_out(client, world):
+    client.sign_in("agent1@a.example")
+    assert client.delete("/api/v1/session")[0] == 204
+    assert client.get("/api/v1/session")[1]["authenticated"] is False
+
+
+def test_malformed_and_unknown_fields(client, world):
+    client.csrf = client.http.get("/api/v1/session").get_json()["csrf_token"]
+    response = client.http.post("/api/v1/session", data="{not json", content_type="application/json",
+                                headers={"X-CSRF-Token": client.csrf})
+    assert (response.status_code, response.get_json()["error"]) == (400, "malformed-json")
+    status, body = client.post("/api/v1/session", {"email": "a@a.example", "password": "x", "admin": True})
+    assert (status, body["error"], body["fields"]) == (422, "invalid-fields", {"admin": "unknown field"})
+    status, body = client.post("/api/v1/session", {"email": 5, "password": "x"})
+    assert status == 422 and "email" in body["fields"]
+
+
+def test_unknown_api_path_is_json_404(client):
+    status, body = client.get("/api/v1/nothing-here")
+    assert (status, body["error"]) == (404, "not-found")
