@@ -42,6 +42,14 @@ class PauseKeeper:
     def __init__(self, bus, telephony):
         self.telephony = telephony
         bus.subscribe("telephony.synced", self.on_synced)
+        bus.subscribe("agent.status_changed", self.on_status_changed)
+
+    def on_status_changed(self, event) -> None:
+        """An agent chose Available or Offline (or the queue made them Unavailable): apply it at once."""
+        agent = Agent.get_or_none(Agent.id == event.data["agent_id"])
+        if agent is not None and self.telephony.connected:
+            self.telephony.submit(self.telephony.pause(agent.queue_interface, agent.status != "available",
+                                                       agent.status))
 
     def on_synced(self, event) -> None:
         agents = {a.id: a for a in Agent.select().where(

@@ -35,13 +35,13 @@ def _ari_time(stamp: str) -> dt.datetime:
 
 
 class Telephony:
-    def __init__(self, settings: Settings, secrets: Secrets, bus: EventBus):
+    def __init__(self, settings: Settings, secrets: Secrets, bus: EventBus, ari_app: str = ARI_APP):
         a = settings.asterisk
         self.bus = bus
         self.tracker = CallTracker(bus.publish)
         self.ami = AmiClient(a.host, a.ami_port, AMI_USER, secrets.ami_secret, on_event=self._ami_event,
                              on_ready=lambda: self._link_ready("ami"), on_lost=lambda: self._link_lost("ami"))
-        self.ari = AriClient(a.host, a.http_port, ARI_USER, secrets.ari_secret, ARI_APP,
+        self.ari = AriClient(a.host, a.http_port, ARI_USER, secrets.ari_secret, ari_app,
                              on_event=self._ari_event, on_ready=lambda: self._link_ready("ari"),
                              on_lost=lambda: self._link_lost("ari"))
         self.loop: asyncio.AbstractEventLoop | None = None

@@ -129,12 +129,16 @@ class _Sipp:
 
 
 class SippPhone:
-    """Agent desk phone: registers ``username`` to Asterisk and answers (or only rings) on ``port``."""
+    """Agent desk phone: registers ``username`` to Asterisk and answers (or only rings) on ``port``.
+    With ``registers=False`` it is a peer Asterisk already knows the address of: a carrier on the trunk."""
 
     def __init__(self, username: str, password: str, asterisk_port: int, port: int | None = None, *,
                  answer: bool = True, answer_after: float = 0.5, hangup_after: float | None = None,
-                 expires: int = 600, lifetime: float = 900, workdir: str | Path | None = None) -> None:
+                 expires: int = 600, lifetime: float = 900, workdir: str | Path | None = None,
+                 registers: bool = True, speak: bool = False) -> None:
         self.username, self.password, self.asterisk_port = username, password, asterisk_port
+        self.registers = registers
+        self.speak = speak  # play 7 s of audio once answered (an answering phone otherwise only echoes)
         self.port = port or free_udp_port()
         self.answer, self.answer_after, self.hangup_after = answer, answer_after, hangup_after
         self.expires, self.lifetime = expires, lifetime
@@ -150,7 +154,8 @@ class SippPhone:
         args = ["-s", self.username, "-rtp_echo"]
         if self.answer:
             hangup_ms = 10**9 if self.hangup_after is None else int(self.hangup_after * 1000)
-            args += ["-set", "answer_ms", str(int(self.answer_after * 1000)), "-set", "hangup_ms", str(hangup_ms)]
+            args += ["-set", "answer_ms", str(int(self.answer_after * 1000)), "-set", "hangup_ms", str(hangup_ms),
+                     "-set", "speak", "1" if self.speak else "0"]
         scenario = "phone_answer.xml" if self.answer else "phone_noanswer.xml"
         uas = self.uas = _Sipp("phone", self.workdir, scenario, args, port=self.port, max_time=self.lifetime)
         started = time.monotonic()
@@ -159,7 +164,8 @@ class SippPhone:
                   lambda: f"sipp phone {self.username} did not bind port {self.port}:\n{uas.report()}")
             if uas.proc.poll() is not None:
                 raise RuntimeError(f"sipp phone {self.username} did not start:\n{uas.report()}")
-            self.register(timeout=max(2.0, timeout - (time.monotonic() - started)))
+            if self.registers:
+                self.register(timeout=max(2.0, timeout - (time.monotonic() - started)))
         except (RuntimeError, TimeoutError):
             uas.stop()
             raise
@@ -187,7 +193,7 @@ class SippPhone:
 
     def stop(self, unregister: bool = False) -> None:
         """Stop the UAS at once (calls in progress are dropped), optionally unregistering first."""
-        if unregister and self.uas and self.uas.proc.poll() is None:
+        if unregister and self.registers and self.uas and self.uas.proc.poll() is None:
             try:
                 self.unregister(timeout=5)
             except RuntimeError:

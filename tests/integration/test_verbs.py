@@ -1,0 +1,122 @@
+"""The telephony layer's verbs against the real Asterisk, from a second Telephony instance in the test process
+(its own ARI application name, so the running controller is undisturbed). Each test asserts what the SIP peers
+observed."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from audio import rms
+from harness import wait_for
+from sipp import SippPhone, free_udp_port
+from test_calls import ALICE, Peers
+
+from leadcenter import credentials
+from leadcenter.controller import LoopThread
+from leadcenter.events import EventBus
+from leadcenter.telephony.service import Telephony
+
+ADS_LINE = "+14045550100"
+
+
+@pytest.fixture
+def telephony(running):
+    bus = EventBus()
+    published = []
+    bus.subscribe("*", lambda event: published.append(event))
+    bus.start()
+    loop = LoopThread("test-telephony")
+    loop.start()
+    service = Telephony(running.settings, credentials.load_or_create(running.settings.data_dir), bus,
+                        ari_app="leadcenter-test")
+    loop.run(service.start())
+    wait_for(lambda: service.synced_at, 10, what="the test's telephony to connect and resync")
+    service.published = published
+    yield service
+    loop.run(service.stop())
+    loop.stop()
+    bus.stop()
+
+
+@pytest.fixture
+def peers(running, tmp_path):
+    peers = Peers(running, tmp_path)
+    yield peers
+    peers.close()
+
+
+def carrier(running, tmp_path, **options) -> SippPhone:
+    """The SIP peer behind the demo trunk, answering calls Asterisk sends out on it."""
+    return SippPhone("carrier", "", running.sip_port, running.trunk_port, registers=False,
+                     workdir=tmp_path / "carrier", **options)
+
+
+def verb(telephony, coroutine, timeout: float = 10):
+    return telephony.submit(coroutine).result(timeout)
+
+
+def test_originate_places_an_outbound_call_with_the_tracking_number_as_caller_id(running, telephony, peers,
+                                                                                 tmp_path):
+    with peers.phone(ALICE) as alice, carrier(running, tmp_path, speak=True) as lead:
+        channel_id = verb(telephony, telephony.originate(
+            "PJSIP/desk1", context="lc-outbound", extension="+14045550150", caller_id="Lead Center",
+            variables={"LC_TRUNK": "trunk1", "LC_CALLER_ID": ADS_LINE, "LC_RECORD": "1"}))
+        alice.wait_for("ANSWERED", timeout=10)
+        lead.wait_for("ANSWERED", timeout=10)
+        invite = lead.invites()[0]
+        assert invite["from_user"] == ADS_LINE  # the caller ID the lead's phone shows
+        channel = verb(telephony, telephony.ari.request("GET", f"/channels/{channel_id}"))
+        time.sleep(3)  # some audio both ways
+        verb(telephony, telephony.hangup(channel_id))
+        alice.wait_for("HANGUP", timeout=5)
+        lead.wait_for("HANGUP", timeout=5)
+    recording = running.settings.asterisk_dir / "spool" / "monitor" / f"{channel_id}.wav"
+    wait_for(recording.exists, 5, what=f"{recording}")
+    assert rms(recording) > 0.01  # the lead spoke, the agent's phone echoed
+    assert channel["name"].startswith("PJSIP/desk1-")
+
+
+def test_start_and_stop_recording_on_a_live_channel(running, telephony, peers, tmp_path):
+    with peers.phone(ALICE) as alice, carrier(running, tmp_path, speak=True) as lead:
+        channel_id = verb(telephony, telephony.originate(
+            "PJSIP/desk1", context="lc-outbound", extension="+14045550151",
+            variables={"LC_TRUNK": "trunk1", "LC_CALLER_ID": ADS_LINE, "LC_RECORD": "0"}))
+        lead.wait_for("ANSWERED", timeout=10)
+        name = verb(telephony, telephony.ari.request("GET", f"/channels/{channel_id}"))["name"]
+        file = f"/srv/leadcenter/spool/monitor/verb-{channel_id}.wav"
+        verb(telephony, telephony.start_recording(name, file))
+        time.sleep(3)
+        verb(telephony, telephony.stop_recording(name))
+        verb(telephony, telephony.hangup(channel_id))
+        alice.wait_for("HANGUP", timeout=5)
+    recording = running.instance.host_path(file)
+    assert recording.exists() and rms(recording) > 0.01
+    # Without LC_RECORD the flow's own recording was not made.
+    assert not (running.settings.asterisk_dir / "spool" / "monitor" / f"{channel_id}.wav").exists()
+
+
+def test_redirect_moves_a_caller_out_of_the_queue(running, telephony, peers):
+    handle = peers.call("+14045550160", duration=30)  # nobody registered: the caller waits in the queue
+    call = wait_for(lambda: next((c for c in verb(telephony, telephony._lead_calls())
+                                  if c["caller_number"] == "+14045550160"), None), 10, what="the call to queue")
+    verb(telephony, telephony.redirect(call["channel"], "lc-step-end", "s"))
+    result = handle.wait(15)
+    assert result.hangup == "remote"  # Asterisk ended it long before the caller's 30 s
+
+
+def test_pause_and_unpause_a_queue_member(running, telephony):
+    def paused() -> bool:
+        return next(m for m in verb(telephony, telephony._queue_members())
+                    if m["interface"] == "PJSIP/desk1")["paused"]
+
+    verb(telephony, telephony.pause("PJSIP/desk1", True, "test"))
+    assert paused() is True
+    verb(telephony, telephony.pause("PJSIP/desk1", False))
+    assert paused() is False
+
+
+def test_reload_reloads_and_resyncs(running, telephony):
+    before = telephony.synced_at
+    verb(telephony, telephony.reload({"pbx_config.so", "app_queue.so"}))
+    assert telephony.synced_at > before
+    assert any(e.name == "telephony.reloaded" for e in telephony.published)

@@ -1,0 +1,84 @@
+"""An upgrade keeps existing data: a database at schema version 1 (the foundation release, with the demo
+company and a call) is migrated to the current version."""
+import sqlite3
+from pathlib import Path
+
+from leadcenter import db, schema
+from leadcenter.interactions.models import Interaction
+from leadcenter.leads.models import Lead, LeadSearchTerm
+from leadcenter.leads.services import search
+
+V1 = Path(__file__).parent / "fixtures" / "schema_v1_demo.sql"
+
+
+def v1_database(path: Path) -> None:
+    connection = sqlite3.connect(path)
+    connection.executescript(V1.read_text())
+    connection.executescript("""
+        INSERT INTO lead (id, created_at, company_id, name, email, updated_at)
+            VALUES (1, '2026-11-20 10:00:00', 1, 'Lee Caller', '', '2026-11-20 10:00:00');
+        INSERT INTO lead_phone (id, lead_id, company_id, number) VALUES (1, 1, 1, '+14045551234');
+        INSERT INTO interaction (id, created_at, company_id, lead_id, kind, direction, status, outcome,
+            status_changed_at, started_at, answered_at, ended_at, talk_seconds, tracking_number_id, agent_id,
+            team_id, lead_number, channel_id, recording, source, campaign, landing_page, referrer, keywords)
+            VALUES (1, '2026-11-20 10:00:00', 1, 1, 'call', 'inbound', 'recent', 'answered',
+            '2026-11-20 10:01:00', '2026-11-20 10:00:00', '2026-11-20 10:00:05', '2026-11-20 10:01:00', 55,
+            1, 1, 1, '+14045551234', '1795737826.0', 'asterisk/spool/monitor/1795737826.0.wav', 'Google Ads',
+            '', '', '', '');
+    """)
+    connection.commit()
+    connection.close()
+
+
+def test_version_1_database_is_migrated_with_its_data(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    v1_database(path)
+    database = db.open_sqlite(str(path))
+    db.bind(database)
+    assert schema.current_version() == 1
+    assert schema.migrate() == len([m for m in schema.MIGRATIONS if m[0] > 1])
+    assert schema.current_version() == schema.LATEST
+    call = Interaction.get_by_id(1)
+    assert (call.outcome, call.talk_seconds, call.recording) == (
+        "answered", 55, "asterisk/spool/monitor/1795737826.0.wav")
+    assert (call.qualified, call.value_cents, call.notes) == (None, None, "")
+    # Existing leads were indexed by the migration: findable by name and number at once.
+    assert [lead.id for lead in search(call.company, "lee")] == [1]
+    assert [lead.id for lead in search(call.company, "555-1234")] == [1]
+    assert LeadSearchTerm.select().where(LeadSearchTerm.lead == 1).count() > 0
+    assert Lead.get_by_id(1).merged_into is None
+    # Migrating again does nothing.
+    assert schema.migrate() == 0
+    database.close()
+
+
+def test_a_new_database_is_created_at_the_latest_version(tmp_path):
+    database = db.open_sqlite(str(tmp_path / "new.sqlite3"))
+    db.bind(database)
+    assert schema.current_version() is None
+    schema.migrate()
+    assert schema.current_version() == schema.LATEST
+    columns = {c.name for c in database.get_columns("interaction")}
+    assert {"qualified", "value_cents", "notes", "voicemail"} <= columns
+    database.close()
+
+
+def _shape(database) -> dict:
+    """Each table's columns and indexed column lists: what the models expect of the schema."""
+    return {table: ({c.name for c in database.get_columns(table)},
+                    sorted((tuple(i.columns), i.unique) for i in database.get_indexes(table)))
+            for table in database.get_tables()}
+
+
+def test_a_migrated_database_has_the_same_shape_as_a_new_one(tmp_path):
+    v1_database(tmp_path / "old.sqlite3")
+    old = db.open_sqlite(str(tmp_path / "old.sqlite3"))
+    db.bind(old)
+    schema.migrate()
+    migrated = _shape(old)
+    old.close()
+    new = db.open_sqlite(str(tmp_path / "new.sqlite3"))
+    db.bind(new)
+    schema.migrate()
+    assert migrated == _shape(new)
+    new.close()
