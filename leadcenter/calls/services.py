@@ -8,7 +8,6 @@ open whose channel is gone (it ended while the controller was down) is concluded
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from leadcenter.agents.models import Agent
 from leadcenter.db import database, utcnow

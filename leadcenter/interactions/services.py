@@ -9,10 +9,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from peewee import JOIN, SQL, fn
+
 from leadcenter.agents.models import Agent
 from leadcenter.companies.models import Company, User
 from leadcenter.db import database, utcnow
-from leadcenter.interactions.models import ClassificationChange, Interaction, InteractionTag, Tag
+from leadcenter.interactions.models import ClassificationChange, Interaction, InteractionTag, Message, Tag
 from leadcenter.leads.models import Lead
 
 INBOX_LIMIT = 50
@@ -34,11 +36,13 @@ def inbox(company: Company, agent: Agent | None, limit: int = INBOX_LIMIT) -> In
         return Inbox(incoming, [], [])
     active = list(base.where(Interaction.agent == agent, Interaction.status == "active")
                   .order_by(Interaction.status_changed_at.desc()).limit(limit))
-    mine = list(base.where(Interaction.agent == agent, Interaction.status == "recent")
-                .order_by(Interaction.status_changed_at.desc()).limit(limit))
-    nobodys = list(base.where(Interaction.agent.is_null(), Interaction.status == "recent")
-                   .order_by(Interaction.status_changed_at.desc()).limit(limit))
-    recent = sorted(mine + nobodys, key=lambda i: (i.status_changed_at, i.id), reverse=True)[:limit]
+    # Recent = the newest `limit` of (the agent's own) + (nobody's): each side is a range scan of the
+    # (company, agent, status, status_changed_at) index, merged by SQLite, so only `limit` rows become objects.
+    newest = (Interaction.status_changed_at.desc(), Interaction.id.desc())
+    mine = base.where(Interaction.agent == agent, Interaction.status == "recent").order_by(*newest).limit(limit)
+    nobodys = base.where(Interaction.agent.is_null(), Interaction.status == "recent").order_by(*newest).limit(limit)
+    recent = list(mine.union_all(nobodys).order_by(SQL('"status_changed_at"').desc(), SQL('"id"').desc())
+                  .limit(limit))
     return Inbox(incoming, active, recent)
 
 
@@ -56,9 +60,48 @@ def timeline(lead: Lead, before: tuple[dt.datetime, int] | None = None,
     return page, ((page[-1].started_at, page[-1].id) if more else None)
 
 
+def newest_first(company: Company, status: str | None = None, kind: str | None = None,
+                 limit: int = INBOX_LIMIT) -> list[Interaction]:
+    """The company's interactions, newest first, optionally of one status and one kind."""
+    query = Interaction.select().where(Interaction.company == company)
+    if status is not None:
+        query = query.where(Interaction.status == status)
+    if kind is not None:
+        query = query.where(Interaction.kind == kind)
+    return list(query.order_by(Interaction.started_at.desc(), Interaction.id.desc()).limit(limit))
+
+
+def tags_by_interaction(interaction_ids) -> dict[int, list[str]]:
+    """Each interaction's tag names, sorted, in one query for a whole page of interactions."""
+    tags: dict[int, list[str]] = {interaction_id: [] for interaction_id in interaction_ids}
+    for link in (InteractionTag.select(InteractionTag.interaction, Tag.name).join(Tag)
+                 .where(InteractionTag.interaction.in_(list(tags))).order_by(Tag.name)):
+        tags[link.interaction_id].append(link.tag.name)
+    return tags
+
+
 def tags_of(interaction: Interaction) -> list[str]:
-    return [t.name for t in Tag.select(Tag.name).join(InteractionTag)
-            .where(InteractionTag.interaction == interaction).order_by(Tag.name)]
+    return tags_by_interaction([interaction.id])[interaction.id]
+
+
+def company_tags(company: Company) -> list[str]:
+    return [t.name for t in Tag.select(Tag.name).where(Tag.company == company).order_by(Tag.name)]
+
+
+def message_counts(interaction_ids) -> dict[int, int]:
+    counts = {interaction_id: 0 for interaction_id in interaction_ids}
+    for row in (Message.select(Message.interaction, fn.COUNT(Message.id).alias("count"))
+                .where(Message.interaction.in_(list(counts))).group_by(Message.interaction)):
+        counts[row.interaction_id] = row.count
+    return counts
+
+
+def classification_history(interaction: Interaction) -> list[ClassificationChange]:
+    """Every classification change of the interaction, oldest first, with who made it (None: an integration)."""
+    return list(ClassificationChange.select(ClassificationChange, User)
+                .join(User, JOIN.LEFT_OUTER)
+                .where(ClassificationChange.interaction == interaction)
+                .order_by(ClassificationChange.at, ClassificationChange.id))
 
 
 def _record(interaction: Interaction, user: User | None, field: str, old, new) -> None:

@@ -84,8 +84,31 @@ def search(company: Company, query: str, limit: int = SEARCH_LIMIT) -> list[Lead
                 .order_by(Lead.name, Lead.id))
 
 
+def numbers_by_lead(lead_ids) -> dict[int, list[str]]:
+    """Each lead's numbers in the order they were added, in one query for a whole page of leads."""
+    numbers: dict[int, list[str]] = {lead_id: [] for lead_id in lead_ids}
+    for phone in LeadPhone.select().where(LeadPhone.lead.in_(list(numbers))).order_by(LeadPhone.id):
+        numbers[phone.lead_id].append(phone.number)
+    return numbers
+
+
 class LeadError(ValueError):
     pass
+
+
+class NumberTaken(LeadError):
+    def __init__(self, number: str, lead_id: int):
+        super().__init__(f"{number} belongs to another lead ({lead_id}): merge the two instead")
+        self.number, self.lead_id = number, lead_id
+
+
+def create(company: Company, name: str, email: str, numbers: list[str]) -> Lead:
+    """A new lead with its numbers (E.164 already); a number another lead of the company has is refused."""
+    with database.atomic():
+        lead = Lead.create(company=company, name=name, email=email)
+        set_numbers(lead, numbers)
+        index_lead(lead)
+    return lead
 
 
 def set_numbers(lead: Lead, numbers: list[str]) -> None:
@@ -94,7 +117,7 @@ def set_numbers(lead: Lead, numbers: list[str]) -> None:
         taken = (LeadPhone.select().where(LeadPhone.company == lead.company_id, LeadPhone.number.in_(numbers),
                                           LeadPhone.lead != lead).first())
         if taken is not None:
-            raise LeadError(f"{taken.number} belongs to another lead ({taken.lead_id}): merge the two instead")
+            raise NumberTaken(taken.number, taken.lead_id)
         LeadPhone.delete().where(LeadPhone.lead == lead, LeadPhone.number.not_in(numbers or [""])).execute()
         have = {p.number for p in lead.phones}
         for number in numbers:
@@ -122,8 +145,9 @@ def merge(survivor: Lead, duplicate: Lead) -> Lead:
 
     if survivor.id == duplicate.id or survivor.company_id != duplicate.company_id:
         raise LeadError("a lead can only be merged with another lead of the same company")
-    if duplicate.merged_into_id is not None:
-        raise LeadError(f"lead {duplicate.id} was already merged into lead {duplicate.merged_into_id}")
+    for lead in (survivor, duplicate):
+        if lead.merged_into_id is not None:
+            raise LeadError(f"lead {lead.id} was already merged into lead {lead.merged_into_id}")
     with database.atomic():
         LeadPhone.update(lead=survivor).where(LeadPhone.lead == duplicate).execute()
         Interaction.update(lead=survivor).where(Interaction.lead == duplicate).execute()

@@ -16,8 +16,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from flask import Blueprint, Flask, g, jsonify, request
-from pydantic import BaseModel, ConfigDict, ValidationError
+from typing import Annotated
+
+from flask import Blueprint, Flask, Response, g, jsonify, request
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 from pydantic.json_schema import models_json_schema
 from werkzeug.exceptions import HTTPException
 
@@ -29,6 +31,10 @@ ROLE_RANK = {"agent": 1, "supervisor": 2, "admin": 3}
 class Schema(BaseModel):
     """Base of request and response models: unknown fields in a request are an error, not ignored."""
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# Free text (notes, messages) is kept exactly as typed: Schema strips other strings.
+Text = Annotated[str, StringConstraints(strip_whitespace=False)]
 
 
 class ApiError(Exception):
@@ -70,7 +76,7 @@ def endpoint(bp: Blueprint, method: str, rule: str, *, summary: str, role: str =
              response: type[BaseModel] | None = None, status: int = 200) -> Callable:
     """Declare an API endpoint. The view is called as ``view(principal, body=..., query=..., **path_params)``
     (body/query only when declared; principal is None for public endpoints) and returns a model, a dict, a
-    list of models or None (204)."""
+    list of models, None (204) or a ready Response (files)."""
     from leadcenter.web import auth
 
     prefix = bp.url_prefix or ""
@@ -90,6 +96,8 @@ def endpoint(bp: Blueprint, method: str, rule: str, *, summary: str, role: str =
             result = view(principal, **kwargs)
             if result is None:
                 return "", 204
+            if isinstance(result, Response):  # a file, e.g. a recording
+                return result
             return jsonify(_dump(result)), status
 
         bp.add_url_rule(rule, endpoint=view.__name__, view_func=handle, methods=[method])

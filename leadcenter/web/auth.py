@@ -101,7 +101,7 @@ def new_api_key(company: Company, name: str, created_by: User | None) -> tuple[A
 
 
 def _api_key_principal(key: str) -> Principal:
-    parts = key.split("_")
+    parts = key.split("_", 2)
     row = ApiKey.get_or_none(ApiKey.prefix == parts[1]) if len(parts) == 3 and key.startswith(KEY_PREFIX) else None
     if row is None or row.revoked_at is not None or not hmac.compare_digest(row.key_hash, hash_key(key)):
         raise ApiError(401, "invalid-api-key", "the API key is not valid (revoked, mistyped or unknown)")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from leadcenter import config, db
+from leadcenter import config
 from leadcenter.agents.models import SipCredential
 from leadcenter.interactions.models import Interaction
 from leadcenter.pbx.instance import Instance

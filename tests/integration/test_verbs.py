@@ -8,7 +8,7 @@ import time
 import pytest
 from audio import rms
 from harness import wait_for
-from sipp import SippPhone, free_udp_port
+from sipp import SippPhone
 from test_calls import ALICE, Peers
 
 from leadcenter import credentials

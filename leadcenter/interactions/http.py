@@ -1,0 +1,116 @@
+"""The interactions API: the agent's inbox, a lead's timeline, reading and classifying interactions, and their
+audio (recordings, voicemail messages)."""
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, current_app, send_file
+
+from leadcenter.interactions import services
+from leadcenter.interactions.models import Interaction
+from leadcenter.interactions.schemas import (
+    ClassificationChangeOut, ClassificationChanges, ClassificationHistory, InboxOut, InteractionList,
+    InteractionOut, InteractionQuery, TagNames, TimelinePage, TimelineQuery, decode_cursor, encode_cursor)
+from leadcenter.leads.models import Lead
+from leadcenter.web.api import endpoint, invalid, not_found
+from leadcenter.web.auth import Principal
+from leadcenter.web.scoping import scoped
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("interactions", __name__, url_prefix="/api/v1")
+
+
+@endpoint(bp, "GET", "/inbox", response=InboxOut,
+          summary="The signed-in agent's inbox: incoming, active and recent (incoming only without an agent profile)")
+def get_inbox(principal: Principal):
+    box = services.inbox(principal.company, principal.agent)
+    return InboxOut(incoming=InteractionOut.from_rows(box.incoming), active=InteractionOut.from_rows(box.active),
+                    recent=InteractionOut.from_rows(box.recent))
+
+
+@endpoint(bp, "GET", "/leads/<int:lead_id>/timeline", query=TimelineQuery, response=TimelinePage,
+          summary="A lead's interactions, newest first, a page at a time (pass `next` as `before`)")
+def get_timeline(principal: Principal, lead_id: int, query: TimelineQuery):
+    lead = scoped(Lead, lead_id, principal, "lead")
+    try:
+        before = decode_cursor(query.before) if query.before is not None else None
+    except ValueError as exc:
+        raise invalid({"before": str(exc)}) from None
+    page, following = services.timeline(lead, before, query.limit)
+    return TimelinePage(items=InteractionOut.from_rows(page),
+                        next=encode_cursor(following) if following is not None else None)
+
+
+@endpoint(bp, "GET", "/interactions", query=InteractionQuery, response=InteractionList,
+          summary="The company's interactions, newest first, optionally of one status and kind")
+def list_interactions(principal: Principal, query: InteractionQuery):
+    return InteractionList(InteractionOut.from_rows(
+        services.newest_first(principal.company, query.status, query.kind, query.limit)))
+
+
+@endpoint(bp, "GET", "/interactions/<int:interaction_id>", response=InteractionOut, summary="An interaction")
+def get_interaction(principal: Principal, interaction_id: int):
+    return InteractionOut.from_row(scoped(Interaction, interaction_id, principal, "interaction"))
+
+
+def _classification(interaction: Interaction) -> dict:
+    return {"qualified": interaction.qualified, "value_cents": interaction.value_cents, "notes": interaction.notes,
+            "tags": services.tags_of(interaction)}
+
+
+@endpoint(bp, "PATCH", "/interactions/<int:interaction_id>/classification", body=ClassificationChanges,
+          response=InteractionOut,
+          summary="Classify an interaction: qualified, value, notes, tags (only the fields sent)")
+def classify_interaction(principal: Principal, interaction_id: int, body: ClassificationChanges):
+    interaction = scoped(Interaction, interaction_id, principal, "interaction")
+    changes = body.model_dump(exclude_unset=True)
+    before = _classification(interaction)
+    services.classify(interaction, principal.user, changes)
+    after = _classification(interaction)
+    changed = [field for field in changes if before[field] != after[field]]
+    if changed:
+        current_app.controller.bus.publish("interaction.updated", company_id=interaction.company_id,
+                                           interaction_id=interaction.id, changed=changed)
+    return InteractionOut.from_row(interaction)
+
+
+@endpoint(bp, "GET", "/interactions/<int:interaction_id>/classification/history", response=ClassificationHistory,
+          summary="Every change to an interaction's classification, oldest first, with who made it")
+def get_classification_history(principal: Principal, interaction_id: int):
+    interaction = scoped(Interaction, interaction_id, principal, "interaction")
+    return ClassificationHistory([ClassificationChangeOut.from_row(change)
+                                  for change in services.classification_history(interaction)])
+
+
+@endpoint(bp, "GET", "/tags", response=TagNames, summary="The company's tag names, sorted (for the tag picker)")
+def list_tags(principal: Principal):
+    return TagNames(services.company_tags(principal.company))
+
+
+def _send_audio(principal: Principal, interaction_id: int, audio: str):
+    interaction = scoped(Interaction, interaction_id, principal, "interaction")
+    relative = getattr(interaction, audio)
+    if not relative:
+        raise not_found(audio)
+    # Audio lives under Asterisk's instance directory; the data directory above it also holds the database
+    # and the secrets: whatever the column says ("..", an absolute path, a symlink), nothing else is served.
+    root = current_app.controller.settings.asterisk_dir
+    path = (current_app.controller.settings.data_dir / relative).resolve()
+    if not path.is_relative_to(root.resolve()) or not path.is_file():
+        log.warning("interaction %s: %s file %s is missing or outside %s", interaction.id, audio, relative, root)
+        raise not_found(f"{audio} file")
+    # conditional=True answers Range requests with 206: that is how the browser's audio element seeks.
+    return send_file(path, conditional=True)
+
+
+@endpoint(bp, "GET", "/interactions/<int:interaction_id>/recording",
+          summary="The call's recording (audio; Range requests answered with 206)")
+def get_recording(principal: Principal, interaction_id: int):
+    return _send_audio(principal, interaction_id, "recording")
+
+
+@endpoint(bp, "GET", "/interactions/<int:interaction_id>/voicemail",
+          summary="The voicemail message (audio; Range requests answered with 206)")
+def get_voicemail(principal: Principal, interaction_id: int):
+    return _send_audio(principal, interaction_id, "voicemail")

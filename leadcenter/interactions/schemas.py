@@ -1,0 +1,203 @@
+"""What the interactions API accepts and answers, and the timeline's page cursor."""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from typing import Annotated, Literal
+
+from pydantic import Field, RootModel
+
+from leadcenter.agents.models import Agent
+from leadcenter.interactions.models import KINDS, ClassificationChange, Interaction
+from leadcenter.interactions.services import INBOX_LIMIT, TIMELINE_PAGE, message_counts, tags_by_interaction
+from leadcenter.leads.models import Lead
+from leadcenter.leads.services import numbers_by_lead
+from leadcenter.numbers.models import TrackingNumber
+from leadcenter.web.api import Schema, Text
+
+NOTES_LIMIT = 20_000
+VALUE_LIMIT_CENTS = 10 ** 11
+TAGS_LIMIT = 30
+
+TagName = Annotated[str, Field(min_length=1, max_length=50)]
+
+
+# -- requests --------------------------------------------------------------------------------------------------
+
+class InteractionQuery(Schema):
+    status: Literal["incoming", "active", "recent"] | None = None
+    kind: Literal[KINDS] | None = None
+    limit: int = Field(INBOX_LIMIT, ge=1, le=200)
+
+
+class TimelineQuery(Schema):
+    before: str | None = Field(None, description="the `next` cursor of the previous page")
+    limit: int = Field(TIMELINE_PAGE, ge=1, le=100)
+
+
+class ClassificationChanges(Schema):
+    """Only the fields sent are changed, so two people classifying at once never undo each other's other fields."""
+    qualified: bool | None = None
+    value_cents: int | None = Field(None, ge=0, le=VALUE_LIMIT_CENTS)
+    # Typed text is kept as typed: trailing spaces matter while the agent is still writing.
+    notes: Text = Field("", max_length=NOTES_LIMIT)
+    tags: list[TagName] = Field(default_factory=list, max_length=TAGS_LIMIT)
+
+
+# -- the timeline's cursor -------------------------------------------------------------------------------------
+
+def encode_cursor(position: tuple[dt.datetime, int]) -> str:
+    """Opaque to clients: the (started_at, id) of the last interaction of a page, which the next page starts after."""
+    started_at, interaction_id = position
+    encoded = base64.urlsafe_b64encode(json.dumps([started_at.isoformat(), interaction_id]).encode())
+    return encoded.decode().rstrip("=")  # no padding: nothing to escape in a query string
+
+
+def decode_cursor(cursor: str) -> tuple[dt.datetime, int]:
+    """The position in a cursor from ``encode_cursor``; ValueError for anything else."""
+    try:
+        started_at, interaction_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        position = dt.datetime.fromisoformat(started_at), interaction_id
+    except (ValueError, TypeError):  # binascii.Error and JSONDecodeError are ValueErrors
+        raise ValueError("not a cursor from this timeline") from None
+    if not isinstance(interaction_id, int):
+        raise ValueError("not a cursor from this timeline")
+    return position
+
+
+# -- responses -------------------------------------------------------------------------------------------------
+
+class LeadSummary(Schema):
+    id: int
+    name: str
+    numbers: list[str]
+
+
+class TrackingNumberSummary(Schema):
+    id: int
+    number: str
+    name: str
+
+    @classmethod
+    def from_row(cls, number: TrackingNumber) -> "TrackingNumberSummary":
+        return cls(id=number.id, number=number.number, name=number.name)
+
+
+class AgentSummary(Schema):
+    id: int
+    display_name: str
+
+    @classmethod
+    def from_row(cls, agent: Agent) -> "AgentSummary":
+        return cls(id=agent.id, display_name=agent.display_name)
+
+
+class InteractionOut(Schema):
+    id: int
+    kind: str
+    direction: str
+    status: str
+    outcome: str | None
+    lead: LeadSummary
+    lead_number: str
+    tracking_number: TrackingNumberSummary | None
+    agent: AgentSummary | None
+    started_at: dt.datetime
+    answered_at: dt.datetime | None
+    ended_at: dt.datetime | None
+    status_changed_at: dt.datetime
+    talk_seconds: int | None
+    source: str
+    campaign: str
+    landing_page: str
+    referrer: str
+    keywords: str
+    qualified: bool | None
+    value_cents: int | None
+    notes: Text
+    tags: list[str]
+    recording_url: str | None
+    voicemail_url: str | None
+    voicemail_seconds: int | None
+    message_count: int
+
+    @classmethod
+    def from_rows(cls, interactions: list[Interaction]) -> list["InteractionOut"]:
+        """A page of interactions with what they refer to, in a fixed number of queries whatever the page size."""
+        ids = [i.id for i in interactions]
+        lead_ids = {i.lead_id for i in interactions}
+        numbers = numbers_by_lead(lead_ids)
+        leads = {lead.id: LeadSummary(id=lead.id, name=lead.name, numbers=numbers[lead.id])
+                 for lead in Lead.select().where(Lead.id.in_(lead_ids))}
+        tracking_numbers = _summaries(TrackingNumberSummary, TrackingNumber,
+                                      {i.tracking_number_id for i in interactions})
+        agents = _summaries(AgentSummary, Agent, {i.agent_id for i in interactions})
+        tags, messages = tags_by_interaction(ids), message_counts(ids)
+        return [cls(id=i.id, kind=i.kind, direction=i.direction, status=i.status, outcome=i.outcome,
+                    lead=leads[i.lead_id], lead_number=i.lead_number,
+                    tracking_number=tracking_numbers.get(i.tracking_number_id), agent=agents.get(i.agent_id),
+                    started_at=i.started_at, answered_at=i.answered_at, ended_at=i.ended_at,
+                    status_changed_at=i.status_changed_at, talk_seconds=i.talk_seconds,
+                    source=i.source, campaign=i.campaign, landing_page=i.landing_page, referrer=i.referrer,
+                    keywords=i.keywords, qualified=i.qualified, value_cents=i.value_cents, notes=i.notes,
+                    tags=tags[i.id], recording_url=_audio_url(i, "recording"),
+                    voicemail_url=_audio_url(i, "voicemail"), voicemail_seconds=i.duration_seconds,
+                    message_count=messages[i.id])
+                for i in interactions]
+
+    @classmethod
+    def from_row(cls, interaction: Interaction) -> "InteractionOut":
+        return cls.from_rows([interaction])[0]
+
+
+def _summaries(summary, model, ids: set) -> dict:
+    """``summary.from_row`` of each ``model`` row with one of these ids (None ids skipped), by id."""
+    rows = model.select().where(model.id.in_([i for i in ids if i is not None]))
+    return {row.id: summary.from_row(row) for row in rows}
+
+
+def _audio_url(interaction: Interaction, audio: str) -> str | None:
+    return f"/api/v1/interactions/{interaction.id}/{audio}" if getattr(interaction, audio) else None
+
+
+class InteractionList(RootModel[list[InteractionOut]]):
+    pass
+
+
+class TimelinePage(Schema):
+    items: list[InteractionOut]
+    next: str | None  # the cursor of the next (older) page; None on the last page
+
+
+class InboxOut(Schema):
+    incoming: list[InteractionOut]
+    active: list[InteractionOut]
+    recent: list[InteractionOut]
+
+
+class UserSummary(Schema):
+    id: int
+    name: str
+
+
+class ClassificationChangeOut(Schema):
+    field: str
+    old_value: str | None
+    new_value: str | None
+    at: dt.datetime
+    user: UserSummary | None  # None: made by an integration, or by a user since deleted
+
+    @classmethod
+    def from_row(cls, change: ClassificationChange) -> "ClassificationChangeOut":
+        user = change.user if change.user_id is not None else None
+        return cls(field=change.field, old_value=change.old_value, new_value=change.new_value, at=change.at,
+                   user=UserSummary(id=user.id, name=user.name) if user else None)
+
+
+class ClassificationHistory(RootModel[list[ClassificationChangeOut]]):
+    pass
+
+
+class TagNames(RootModel[list[str]]):
+    pass

@@ -1,0 +1,23 @@
+"""Every row an endpoint names by id must belong to the caller's company.
+
+Another company's id answers exactly like an id that does not exist (404 ``not-found``), so ids reveal nothing
+about other companies, not even that the row exists.
+"""
+from __future__ import annotations
+
+from typing import TypeVar
+
+from peewee import Model
+
+from leadcenter.web.api import not_found
+from leadcenter.web.auth import Principal
+
+Row = TypeVar("Row", bound=Model)
+
+
+def scoped(model: type[Row], object_id: int, principal: Principal, what: str) -> Row:
+    """The ``model`` row with this id in the principal's company; 404 ``no such <what>`` otherwise."""
+    row = model.get_or_none(model.id == object_id, model.company == principal.company)
+    if row is None:
+        raise not_found(what)
+    return row

@@ -1,0 +1,312 @@
+"""The interactions API: inbox, timeline, reading, classifying, tags, audio; nothing of another company."""
+import base64
+import dataclasses
+import datetime as dt
+
+import pytest
+
+from leadcenter.db import utcnow
+from leadcenter.interactions.models import ClassificationChange, Interaction, InteractionTag, Message, Tag
+from leadcenter.interactions.services import classify
+from leadcenter.web.auth import new_api_key
+
+
+@pytest.fixture
+def agent_a(make_client, world):
+    client = make_client()
+    client.sign_in("agent1@a.example")
+    return client
+
+
+def add_interaction(world, key="a", lead=0, **fields):
+    side = world[key]
+    lead = side["leads"][lead]
+    return Interaction.create(company=side["company"], lead=lead, kind=fields.pop("kind", "call"),
+                              direction="inbound", lead_number=lead.phones[0].number, **fields)
+
+
+def test_get_an_interaction(agent_a, world):
+    interaction = world["a"]["interactions"][0]
+    agent = world["a"]["agents"][0]
+    Interaction.update(agent=agent, source="Google Ads", campaign="spring", recording="asterisk/r.wav",
+                       talk_seconds=42).where(Interaction.id == interaction.id).execute()
+    classify(interaction, None, {"tags": ["roof", "hot"]})
+    Message.create(interaction=interaction, direction="inbound", body="hi")
+    status, body = agent_a.get(f"/api/v1/interactions/{interaction.id}")
+    assert status == 200
+    number = world["a"]["number"]
+    assert body["lead"] == {"id": interaction.lead_id, "name": "Lead0 A", "numbers": ["+14045551000"]}
+    assert body["tracking_number"] == {"id": number.id, "number": "+14045550100", "name": "Line A"}
+    assert body["agent"] == {"id": agent.id, "display_name": agent.display_name}
+    assert (body["kind"], body["direction"], body["status"], body["outcome"]) == ("call", "inbound", "incoming", None)
+    assert (body["source"], body["campaign"], body["talk_seconds"]) == ("Google Ads", "spring", 42)
+    assert (body["tags"], body["message_count"], body["qualified"], body["notes"]) == (["hot", "roof"], 1, None, "")
+    assert body["recording_url"] == f"/api/v1/interactions/{interaction.id}/recording"
+    assert body["voicemail_url"] is None
+    assert body["started_at"] == interaction.started_at.isoformat()
+
+
+def test_list_the_company_s_interactions_newest_first(agent_a, world):
+    now = utcnow()
+    older = add_interaction(world, started_at=now - dt.timedelta(hours=1), status="recent", outcome="missed")
+    text = add_interaction(world, kind="text", started_at=now + dt.timedelta(seconds=1))
+    status, body = agent_a.get("/api/v1/interactions")
+    assert status == 200
+    assert [i["id"] for i in body] == [text.id] + [i.id for i in reversed(world["a"]["interactions"])] + [older.id]
+    assert [i["id"] for i in agent_a.get("/api/v1/interactions?status=recent")[1]] == [older.id]
+    assert [i["id"] for i in agent_a.get("/api/v1/interactions?kind=text&status=incoming")[1]] == [text.id]
+    assert len(agent_a.get("/api/v1/interactions?limit=2")[1]) == 2
+
+
+@pytest.mark.parametrize("query", ["status=gone", "kind=fax", "limit=201", "limit=0", "page=2"])
+def test_list_refuses_bad_filters(agent_a, query):
+    status, body = agent_a.get(f"/api/v1/interactions?{query}")
+    assert (status, body["error"]) == (422, "invalid-fields")
+
+
+def test_inbox_of_an_agent(agent_a, world):
+    me, colleague = world["a"]["agents"]
+    mine = add_interaction(world, status="active", agent=me)
+    my_recent = add_interaction(world, status="recent", outcome="answered", agent=me)
+    nobodys = add_interaction(world, status="recent", outcome="missed")
+    add_interaction(world, status="active", agent=colleague)
+    add_interaction(world, status="recent", outcome="answered", agent=colleague)
+    status, box = agent_a.get("/api/v1/inbox")
+    assert status == 200
+    assert {i["id"] for i in box["incoming"]} == {i.id for i in world["a"]["interactions"]}
+    assert [i["id"] for i in box["active"]] == [mine.id]
+    assert {i["id"] for i in box["recent"]} == {my_recent.id, nobodys.id}
+    assert box["active"][0]["agent"] == {"id": me.id, "display_name": me.display_name}
+
+
+def test_inbox_without_an_agent_profile_is_incoming_only(make_client, world):
+    add_interaction(world, status="recent", outcome="missed")
+    client = make_client()
+    client.sign_in("supervisor@a.example")
+    status, box = client.get("/api/v1/inbox")
+    assert status == 200
+    assert ({i["id"] for i in box["incoming"]}, box["active"], box["recent"]) == (
+        {i.id for i in world["a"]["interactions"]}, [], [])
+
+
+def test_timeline_pages_over_every_interaction_once_newest_first(agent_a, world):
+    lead = world["a"]["leads"][0]
+    start = utcnow() - dt.timedelta(days=1)
+    # Pairs share a start time, so paging must break ties by id.
+    for n in range(24):
+        add_interaction(world, started_at=start + dt.timedelta(minutes=n // 2))
+    expected = [i.id for i in Interaction.select().where(Interaction.lead == lead)
+                .order_by(Interaction.started_at.desc(), Interaction.id.desc())]
+    assert len(expected) == 25
+    seen, cursor, pages = [], None, 0
+    while True:
+        query = f"?before={cursor}" if cursor else ""
+        status, page = agent_a.get(f"/api/v1/leads/{lead.id}/timeline{query}")
+        assert status == 200
+        seen += [i["id"] for i in page["items"]]
+        pages += 1
+        cursor = page["next"]
+        if cursor is None:
+            break
+    assert seen == expected and pages == 2
+    status, page = agent_a.get(f"/api/v1/leads/{lead.id}/timeline?limit=25")
+    assert [i["id"] for i in page["items"]] == expected and page["next"] is None
+
+
+@pytest.mark.parametrize("cursor", ["nonsense", base64.urlsafe_b64encode(b'["yesterday", 3]').decode(),
+                                    base64.urlsafe_b64encode(b'["2024-01-01T00:00:00", "3"]').decode(),
+                                    base64.urlsafe_b64encode(b'{"a": 1}').decode()])
+def test_timeline_refuses_a_bad_cursor(agent_a, world, cursor):
+    status, body = agent_a.get(f"/api/v1/leads/{world['a']['leads'][0].id}/timeline?before={cursor}")
+    assert (status, body["error"]) == (422, "invalid-fields") and "before" in body["fields"]
+
+
+def test_classification_is_partial_and_kept_with_who_and_when(agent_a, world, controller):
+    interaction = world["a"]["interactions"][0]
+    user = world["a"]["agents"][0].user
+    status, body = agent_a.patch(f"/api/v1/interactions/{interaction.id}/classification", {"notes": "wants a quote"})
+    assert (status, body["notes"]) == (200, "wants a quote")
+    status, body = agent_a.patch(f"/api/v1/interactions/{interaction.id}/classification",
+                                 {"tags": ["roof", "hot lead"], "qualified": True, "value_cents": 125000})
+    assert status == 200
+    assert (body["notes"], body["tags"], body["qualified"], body["value_cents"]) == (
+        "wants a quote", ["hot lead", "roof"], True, 125000)
+    stored = Interaction.get_by_id(interaction.id)
+    assert (stored.notes, stored.qualified, stored.value_cents) == ("wants a quote", True, 125000)
+    changes = [(c.field, c.old_value, c.new_value, c.user_id) for c in
+               ClassificationChange.select().where(ClassificationChange.interaction == interaction)
+               .order_by(ClassificationChange.id)]
+    assert changes == [("notes", "", "wants a quote", user.id), ("qualified", None, "True", user.id),
+                       ("value_cents", None, "125000", user.id), ("tags", "", "hot lead, roof", user.id)]
+    assert [(name, data["changed"]) for name, data in controller.bus.published] == [
+        ("interaction.updated", ["notes"]), ("interaction.updated", ["qualified", "value_cents", "tags"])]
+    assert controller.bus.published[0][1] == {"company_id": interaction.company_id, "interaction_id": interaction.id,
+                                              "changed": ["notes"]}
+
+    status, history = agent_a.get(f"/api/v1/interactions/{interaction.id}/classification/history")
+    assert status == 200
+    assert [(h["field"], h["new_value"], h["user"]) for h in history] == [
+        (field, new, {"id": user.id, "name": user.name}) for field, _, new, _ in changes]
+
+
+def test_a_classification_that_changes_nothing_records_nothing(agent_a, world, controller):
+    interaction = world["a"]["interactions"][0]
+    path = f"/api/v1/interactions/{interaction.id}/classification"
+    assert agent_a.patch(path, {"notes": "same", "tags": ["a"]})[0] == 200
+    controller.bus.published.clear()
+    assert agent_a.patch(path, {"notes": "same", "tags": [" a "]})[0] == 200
+    assert agent_a.patch(path, {})[0] == 200
+    assert ClassificationChange.select().count() == 2
+    assert controller.bus.published == []
+
+
+def test_clearing_qualified_and_value(agent_a, world):
+    interaction = world["a"]["interactions"][0]
+    path = f"/api/v1/interactions/{interaction.id}/classification"
+    agent_a.patch(path, {"qualified": False, "value_cents": 0})
+    status, body = agent_a.patch(path, {"qualified": None, "value_cents": None, "tags": []})
+    assert (status, body["qualified"], body["value_cents"]) == (200, None, None)
+    assert Interaction.get_by_id(interaction.id).qualified is None
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"notes": "x" * 20_001}, "notes"),
+    ({"value_cents": -1}, "value_cents"),
+    ({"value_cents": 10 ** 11 + 1}, "value_cents"),
+    ({"value_cents": "lots"}, "value_cents"),
+    ({"qualified": "maybe"}, "qualified"),
+    ({"tags": "roof"}, "tags"),
+    ({"tags": ["x" * 51]}, "tags.0"),
+    ({"tags": ["ok", ""]}, "tags.1"),
+    ({"tags": [f"t{n}" for n in range(31)]}, "tags"),
+    ({"notes": "fine", "outcome": "answered"}, "outcome"),
+])
+def test_classification_refuses_bad_input_and_changes_nothing(agent_a, world, controller, body, field):
+    interaction = world["a"]["interactions"][0]
+    status, answer = agent_a.patch(f"/api/v1/interactions/{interaction.id}/classification", body)
+    assert (status, answer["error"]) == (422, "invalid-fields") and field in answer["fields"]
+    stored = Interaction.get_by_id(interaction.id)
+    assert (stored.notes, stored.qualified, stored.value_cents, stored.outcome) == ("", None, None, None)
+    assert (ClassificationChange.select().count(), InteractionTag.select().count(), Tag.select().count()) == (0, 0, 0)
+    assert controller.bus.published == []
+
+
+def test_oversize_notes_name_the_limit(agent_a, world):
+    interaction = world["a"]["interactions"][0]
+    _, answer = agent_a.patch(f"/api/v1/interactions/{interaction.id}/classification", {"notes": "x" * 20_001})
+    assert "20000" in answer["fields"]["notes"]
+
+
+def test_classification_by_an_integration_has_no_user(make_client, world):
+    interaction = world["a"]["interactions"][0]
+    client = make_client()
+    client.bearer = new_api_key(world["a"]["company"], "CRM", None)[1]
+    assert client.patch(f"/api/v1/interactions/{interaction.id}/classification", {"qualified": True})[0] == 200
+    status, history = client.get(f"/api/v1/interactions/{interaction.id}/classification/history")
+    assert status == 200 and [(h["field"], h["user"]) for h in history] == [("qualified", None)]
+
+
+def test_tags_are_the_company_s_sorted(agent_a, world):
+    classify(world["a"]["interactions"][0], None, {"tags": ["warm", "Roof"]})
+    classify(world["a"]["interactions"][1], None, {"tags": ["asap"]})
+    classify(world["b"]["interactions"][0], None, {"tags": ["secret b"]})
+    assert agent_a.get("/api/v1/tags") == (200, ["Roof", "asap", "warm"])
+
+
+@pytest.fixture
+def data_dir(controller, tmp_path, monkeypatch):
+    """The stand-in controller's data directory moved to a temporary one (never the repository's var/)."""
+    settings = controller.settings
+    data = tmp_path / "data"
+    (data / "asterisk" / "spool" / "monitor").mkdir(parents=True)
+    monkeypatch.setattr(controller, "settings", dataclasses.replace(
+        settings, paths=dataclasses.replace(settings.paths, data_dir=str(data))))
+    return data
+
+
+AUDIO = bytes(range(256)) * 4
+
+
+def test_recording_is_served_with_ranges(agent_a, world, data_dir):
+    interaction = world["a"]["interactions"][0]
+    (data_dir / "asterisk/spool/monitor/call.wav").write_bytes(AUDIO)
+    Interaction.update(recording="asterisk/spool/monitor/call.wav").where(Interaction.id == interaction.id).execute()
+    path = f"/api/v1/interactions/{interaction.id}/recording"
+    whole = agent_a.http.get(path)
+    assert (whole.status_code, whole.data) == (200, AUDIO) and whole.mimetype.startswith("audio/")
+    assert whole.headers["Accept-Ranges"] == "bytes"
+    part = agent_a.http.get(path, headers={"Range": "bytes=100-299"})
+    assert part.status_code == 206 and part.data == AUDIO[100:300]
+    assert part.headers["Content-Range"] == f"bytes 100-299/{len(AUDIO)}"
+
+
+def test_voicemail_is_served(agent_a, world, data_dir):
+    interaction = add_interaction(world, kind="voicemail", voicemail="asterisk/spool/monitor/vm.wav")
+    (data_dir / "asterisk/spool/monitor/vm.wav").write_bytes(AUDIO)
+    response = agent_a.http.get(f"/api/v1/interactions/{interaction.id}/voicemail", headers={"Range": "bytes=-4"})
+    assert (response.status_code, response.data) == (206, AUDIO[-4:])
+
+
+@pytest.mark.parametrize("stored", [None, "asterisk/spool/monitor/gone.wav", "../outside.wav", "{outside}",
+                                    "asterisk/../../outside.wav"])
+def test_audio_that_is_absent_or_outside_the_data_directory_is_not_found(agent_a, world, data_dir, stored):
+    outside = data_dir.parent / "outside.wav"
+    outside.write_bytes(AUDIO)
+    interaction = world["a"]["interactions"][0]
+    recording = stored and stored.format(outside=outside)
+    Interaction.update(recording=recording).where(Interaction.id == interaction.id).execute()
+    status, body = agent_a.get(f"/api/v1/interactions/{interaction.id}/recording")
+    assert (status, body["error"]) == (404, "not-found")
+
+
+def test_a_symlink_out_of_the_data_directory_is_not_followed(agent_a, world, data_dir):
+    (data_dir.parent / "secret").write_bytes(b"secret")
+    (data_dir / "asterisk/spool/monitor/link.wav").symlink_to(data_dir.parent / "secret")
+    interaction = world["a"]["interactions"][0]
+    Interaction.update(recording="asterisk/spool/monitor/link.wav").where(Interaction.id == interaction.id).execute()
+    assert agent_a.get(f"/api/v1/interactions/{interaction.id}/recording")[0] == 404
+
+
+def _company_rows(company):
+    """A company's interactions with their classification, tags and history."""
+    interactions = [(i.id, i.lead_id, i.status, i.qualified, i.value_cents, i.notes)
+                    for i in Interaction.select().where(Interaction.company == company).order_by(Interaction.id)]
+    tags = [(link.interaction_id, link.tag_id) for link in InteractionTag.select().join(Interaction)
+            .where(Interaction.company == company)]
+    history = [change.id for change in ClassificationChange.select().join(Interaction)
+               .where(Interaction.company == company)]
+    return interactions, tags, history, [t.name for t in Tag.select().where(Tag.company == company)]
+
+
+def test_another_company_s_interactions_are_not_found(agent_a, world, controller, data_dir):
+    theirs = world["b"]["interactions"][0]
+    classify(theirs, None, {"notes": "B's notes", "tags": ["b-tag"]})
+    (data_dir / "asterisk/spool/monitor/b.wav").write_bytes(AUDIO)
+    Interaction.update(recording="asterisk/spool/monitor/b.wav", voicemail="asterisk/spool/monitor/b.wav").where(
+        Interaction.id == theirs.id).execute()
+    before = _company_rows(world["b"]["company"])
+    requests = [
+        ("GET", f"/api/v1/interactions/{theirs.id}", None),
+        ("PATCH", f"/api/v1/interactions/{theirs.id}/classification", {"notes": "mine now", "tags": []}),
+        ("GET", f"/api/v1/interactions/{theirs.id}/classification/history", None),
+        ("GET", f"/api/v1/interactions/{theirs.id}/recording", None),
+        ("GET", f"/api/v1/interactions/{theirs.id}/voicemail", None),
+        ("GET", f"/api/v1/leads/{theirs.lead_id}/timeline", None),
+    ]
+    for method, path, body in requests:
+        status, answer = agent_a.request(method, path, body)
+        assert (status, answer["error"]) == (404, "not-found"), (method, path)
+    mine = {i.id for i in world["a"]["interactions"]}
+    assert {i["id"] for i in agent_a.get("/api/v1/interactions")[1]} == mine
+    assert {i["id"] for i in agent_a.get("/api/v1/inbox")[1]["incoming"]} == mine
+    assert agent_a.get("/api/v1/tags")[1] == []
+    assert _company_rows(world["b"]["company"]) == before
+    assert controller.bus.published == []
+
+
+def test_notes_keep_what_was_typed_including_spaces_and_lines(agent_a, world):
+    interaction = world["a"]["interactions"][0]
+    typed = "  Wants a quote for two bathrooms.\nCall back after 5 "
+    status, body = agent_a.patch(f"/api/v1/interactions/{interaction.id}/classification", {"notes": typed})
+    assert status == 200 and body["notes"] == typed
+    assert Interaction.get_by_id(interaction.id).notes == typed
