@@ -1,0 +1,89 @@
+"""The agents API: the company's agents (colleagues, for everyone), their settings (admins), the signed-in agent's
+own profile and status, and the SIP accounts of an agent's devices (admins, to set up a desk phone)."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app
+
+from leadcenter.agents.models import Agent, SipCredential
+from leadcenter.agents.schemas import AgentChanges, AgentList, AgentOut, AgentSipOut, MyAgentChanges
+from leadcenter.companies.http import changed, save_changes
+from leadcenter.db import database, utcnow
+from leadcenter.flows.services import current_agents
+from leadcenter.web.api import ApiError, endpoint, invalid, not_found
+from leadcenter.web.auth import Principal
+
+bp = Blueprint("agents", __name__, url_prefix="/api/v1")
+
+# What the rendered configuration shows of an agent: the caller id of their endpoints, the queue interface.
+RENDERED = {"display_name", "ring_device"}
+
+
+def _agent(principal: Principal, agent_id: int) -> Agent:
+    agent = current_agents(principal.company).where(Agent.id == agent_id).first()
+    if agent is None:
+        raise not_found("agent")
+    return agent
+
+
+def _my_agent(principal: Principal) -> Agent:
+    if principal.agent is None:
+        raise ApiError(404, "not-an-agent", f"you have no agent profile in {principal.company.name}")
+    return principal.agent
+
+
+@endpoint(bp, "GET", "/agents", response=AgentList, summary="The company's agents and their status")
+def list_agents(principal: Principal):
+    return AgentList(AgentOut.from_rows(list(current_agents(principal.company).order_by(Agent.display_name,
+                                                                                         Agent.id))))
+
+
+@endpoint(bp, "GET", "/agents/<int:agent_id>", role="supervisor", response=AgentOut, summary="An agent")
+def get_agent(principal: Principal, agent_id: int):
+    return AgentOut.from_row(_agent(principal, agent_id))
+
+
+@endpoint(bp, "PATCH", "/agents/<int:agent_id>", role="admin", body=AgentChanges, response=AgentOut,
+          summary="Change an agent's names or the device the queue rings")
+def update_agent(principal: Principal, agent_id: int, body: AgentChanges):
+    changes = body.model_dump(exclude_unset=True)
+    with database.atomic():
+        agent = _agent(principal, agent_id)
+        if "ring_device" in changes and not agent.sip_credentials.where(
+                SipCredential.device == changes["ring_device"], SipCredential.enabled).exists():
+            raise invalid({"ring_device": f"the agent has no {changes['ring_device']} device"})
+        save_changes(agent, changes)
+    changed(principal, "agent.updated", asterisk=bool(RENDERED & changes.keys()), agent_id=agent.id,
+            fields=sorted(changes))
+    return AgentOut.from_row(agent)
+
+
+@endpoint(bp, "GET", "/agents/<int:agent_id>/sip", role="admin", response=AgentSipOut,
+          summary="The SIP accounts of an agent's devices, to set up a desk phone")
+def get_agent_sip(principal: Principal, agent_id: int):
+    settings = current_app.controller.settings.asterisk
+    return AgentSipOut.from_row(_agent(principal, agent_id), settings.sip_host, settings.sip_port)
+
+
+@endpoint(bp, "GET", "/me/agent", response=AgentOut, summary="The signed-in user's agent profile")
+def get_my_agent(principal: Principal):
+    return AgentOut.from_row(_my_agent(principal))
+
+
+@endpoint(bp, "PATCH", "/me/agent", response=AgentOut, body=MyAgentChanges,
+          summary="Change one's chat name, or go Available or Offline")
+def update_my_agent(principal: Principal, body: MyAgentChanges):
+    with database.atomic():
+        agent = _my_agent(principal)
+        status_changed = body.status is not None and body.status != agent.status
+        if status_changed:
+            agent.status, agent.status_changed_at = body.status, utcnow()
+        if body.chat_display_name is not None:
+            agent.chat_display_name = body.chat_display_name
+        agent.save()
+    if body.chat_display_name is not None:
+        changed(principal, "agent.updated", asterisk=False, agent_id=agent.id, fields=["chat_display_name"])
+    if status_changed:
+        # The pause keeper applies it to the queues. No re-render for a status: ring_agents steps, which dial only
+        # the agents Available at render time, catch up at the next one.
+        changed(principal, "agent.status_changed", asterisk=False, agent_id=agent.id, status=agent.status)
+    return AgentOut.from_row(agent)

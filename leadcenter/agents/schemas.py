@@ -1,0 +1,73 @@
+"""What the agents endpoints accept and answer."""
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from typing import Literal
+
+from pydantic import RootModel
+
+from leadcenter.agents.models import Agent, SipCredential
+from leadcenter.companies.schemas import Device, Name, not_sent
+from leadcenter.web.api import Schema
+
+
+class AgentOut(Schema):
+    id: int
+    user_id: int
+    display_name: str  # on calls (caller id) and in the agent list
+    chat_display_name: str  # what leads see in chats
+    status: str  # available | unavailable | offline
+    status_changed_at: dt.datetime
+    ring_device: str
+    devices: list[str]  # the devices with a SIP account
+
+    @classmethod
+    def from_rows(cls, agents: list[Agent]) -> list["AgentOut"]:
+        devices = defaultdict(list)
+        for credential in (SipCredential.select().order_by(SipCredential.device)
+                           .where(SipCredential.agent.in_([a.id for a in agents]), SipCredential.enabled)):
+            devices[credential.agent_id].append(credential.device)
+        return [cls(id=a.id, user_id=a.user_id, display_name=a.display_name, chat_display_name=a.chat_display_name,
+                    status=a.status, status_changed_at=a.status_changed_at, ring_device=a.ring_device,
+                    devices=devices[a.id]) for a in agents]
+
+    @classmethod
+    def from_row(cls, agent: Agent) -> "AgentOut":
+        return cls.from_rows([agent])[0]
+
+
+class AgentList(RootModel[list[AgentOut]]):
+    pass
+
+
+class AgentChanges(Schema):
+    display_name: Name = not_sent()
+    chat_display_name: Name = not_sent()
+    ring_device: Device = not_sent("one of the agent's devices")
+
+
+class MyAgentChanges(Schema):
+    """What agents set themselves; Unavailable is the queue's to set (on a call, in wrap-up)."""
+    chat_display_name: Name = not_sent()
+    status: Literal["available", "offline"] = not_sent()
+
+
+class SipAccount(Schema):
+    device: str
+    username: str
+    password: str
+
+
+class AgentSipOut(Schema):
+    """What a desk phone (or softphone) needs to register as one of the agent's devices."""
+    agent_id: int
+    registrar_host: str
+    registrar_port: int
+    accounts: list[SipAccount]
+
+    @classmethod
+    def from_row(cls, agent: Agent, host: str, port: int) -> "AgentSipOut":
+        return cls(agent_id=agent.id, registrar_host=host, registrar_port=port, accounts=[
+            SipAccount(device=c.device, username=c.username, password=c.password)
+            for c in agent.sip_credentials.where(SipCredential.enabled).order_by(SipCredential.device)])

@@ -1,0 +1,239 @@
+"""The accounts API: the company itself, its users (members with a role) and its API keys.
+
+Also what every admin endpoint shares: ``changed`` after a write, and the ``in_use`` refusal.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, current_app
+
+from leadcenter.agents.models import Agent, SipCredential
+from leadcenter.agents.services import create_agent
+from leadcenter.companies.models import ApiKey, Company, Membership, User
+from leadcenter.companies.schemas import (ApiKeyList, ApiKeyOut, CompanyChanges, CompanyProfile, IssuedApiKey,
+                                          MemberChanges, MemberList, MemberOut, NewAgentProfile, NewApiKey,
+                                          NewMember)
+from leadcenter.companies.services import AccountError, add_member, set_password
+from leadcenter.credentials import generate_password
+from leadcenter.db import database, utcnow
+from leadcenter.flows.services import flows_naming
+from leadcenter.teams.models import TeamMember
+from leadcenter.web.api import ApiError, endpoint, invalid, not_found
+from leadcenter.web.auth import Principal, new_api_key
+from leadcenter.web.scoping import scoped
+
+bp = Blueprint("accounts", __name__, url_prefix="/api/v1")
+
+
+# -- shared by the admin endpoints -----------------------------------------------------------------------------
+
+def changed(principal: Principal, event: str, *, asterisk: bool, **data) -> None:
+    """After a committed write: publish ``event`` for the principal's company and, when the change is something
+    Asterisk's configuration is rendered from, re-render it (the controller reloads what changed)."""
+    current_app.controller.bus.publish(event, company_id=principal.company.id, **data)
+    if asterisk:
+        current_app.controller.reconfigure()
+
+
+def save_changes(row, changes: dict) -> None:
+    for name, value in changes.items():
+        setattr(row, name, value)
+    row.save()
+
+
+def in_use(what: str, users: list[str]) -> ApiError:
+    return ApiError(409, "in-use", f"{what} is used by {', '.join(users)}; change or delete those first")
+
+
+# -- the company -----------------------------------------------------------------------------------------------
+
+@endpoint(bp, "GET", "/company", role="supervisor", response=CompanyProfile, summary="The company")
+def get_company(principal: Principal):
+    return CompanyProfile.from_row(principal.company)
+
+
+@endpoint(bp, "PATCH", "/company", role="admin", body=CompanyChanges, response=CompanyProfile,
+          summary="Rename the company or change the region numbers without a country code are read in")
+def update_company(principal: Principal, body: CompanyChanges):
+    changes = body.model_dump(exclude_unset=True)
+    save_changes(principal.company, changes)
+    # The name labels the company's mailbox in the rendered voicemail.conf.
+    changed(principal, "company.updated", asterisk="name" in changes, fields=sorted(changes))
+    return CompanyProfile.from_row(principal.company)
+
+
+# -- users -----------------------------------------------------------------------------------------------------
+
+def _membership(principal: Principal, user_id: int) -> Membership:
+    membership = (Membership.select(Membership, User).join(User)
+                  .where(Membership.company == principal.company, Membership.user == user_id).first())
+    if membership is None:
+        raise not_found("user")
+    return membership
+
+
+def _agent_id(user: User, company: Company) -> int | None:
+    agent = Agent.get_or_none(Agent.user == user, Agent.company == company)
+    return agent.id if agent else None
+
+
+def _refuse_own_account(principal: Principal, user: User, doing: str) -> None:
+    if principal.user is not None and principal.user.id == user.id:
+        raise ApiError(409, "own-account", f"you cannot {doing} your own account; ask another admin")
+
+
+def _keep_an_admin(company: Company, leaving: User) -> None:
+    """Refuse to let the last active admin stop being one: nobody could manage the company any more."""
+    others = (Membership.select().join(User)
+              .where(Membership.company == company, Membership.role == "admin", Membership.user != leaving,
+                     User.active)
+              .exists())
+    if not others:
+        raise ApiError(409, "last-admin", f"{leaving.email} is the last admin of {company.name}; make another "
+                                          "user admin first")
+
+
+def _new_account(body: NewMember) -> User:
+    missing = {name: "required for a new account" for name in ("name", "password") if getattr(body, name) is None}
+    if missing:
+        raise invalid(missing)
+    user = User(email=body.email, name=body.name)
+    try:
+        set_password(user, body.password)
+    except AccountError as exc:
+        raise invalid({"password": str(exc)}) from None
+    user.save()
+    return user
+
+
+def _existing_account(user: User, company: Company, body: NewMember) -> User:
+    sent = {name: "leave out for an existing account: it is the account owner's"
+            for name in ("name", "password") if getattr(body, name) is not None}
+    if sent:
+        raise invalid(sent, f"{user.email} already has an account; it is added as it is")
+    if Membership.select().where(Membership.user == user, Membership.company == company).exists():
+        raise ApiError(409, "already-a-member", f"{user.email} is already a user of {company.name}")
+    return user
+
+
+def _agent_profile(company: Company, user: User, spec: NewAgentProfile | None) -> Agent | None:
+    """A new agent profile as ``spec`` says; or, for a user removed earlier, their old profile brought back (so old
+    and new interactions name the same agent) with new SIP accounts."""
+    previous = Agent.get_or_none(Agent.company == company, Agent.user == user)
+    if previous is None:
+        return None if spec is None else create_agent(company, user, spec.display_name, tuple(spec.devices),
+                                                      spec.ring_device)
+    spec = spec or NewAgentProfile()
+    SipCredential.delete().where(SipCredential.agent == previous).execute()
+    for device in spec.devices:
+        SipCredential.create(agent=previous, device=device, password=generate_password())
+    if spec.display_name:
+        previous.display_name = previous.chat_display_name = spec.display_name
+    previous.ring_device, previous.status, previous.status_changed_at = spec.ring_device, "available", utcnow()
+    previous.save()
+    return previous
+
+
+def _retire(agent: Agent) -> None:
+    """Nothing rings or registers as a removed user's agent any more; the profile stays for the history."""
+    SipCredential.delete().where(SipCredential.agent == agent).execute()
+    TeamMember.delete().where(TeamMember.agent == agent).execute()
+    agent.status, agent.status_changed_at = "offline", utcnow()
+    agent.save()
+
+
+@endpoint(bp, "GET", "/users", role="supervisor", response=MemberList,
+          summary="The company's users with their role and agent profile")
+def list_users(principal: Principal):
+    agents = {a.user_id: a.id for a in Agent.select(Agent.id, Agent.user).where(Agent.company == principal.company)}
+    return MemberList([MemberOut.from_row(m, agents.get(m.user_id))
+                       for m in (Membership.select(Membership, User).join(User)
+                                 .where(Membership.company == principal.company).order_by(User.name, User.id))])
+
+
+@endpoint(bp, "GET", "/users/<int:user_id>", role="supervisor", response=MemberOut, summary="A user of the company")
+def get_user(principal: Principal, user_id: int):
+    membership = _membership(principal, user_id)
+    return MemberOut.from_row(membership, _agent_id(membership.user, principal.company))
+
+
+@endpoint(bp, "POST", "/users", role="admin", body=NewMember, response=MemberOut, status=201,
+          summary="Add a user to the company: a new account, or an existing one by email; optionally as an agent")
+def add_user(principal: Principal, body: NewMember):
+    company = principal.company
+    with database.atomic():
+        user = User.get_or_none(User.email == body.email)
+        user = _new_account(body) if user is None else _existing_account(user, company, body)
+        membership = add_member(user, company, body.role)
+        agent = _agent_profile(company, user, body.agent)
+    agent_id = agent.id if agent else None
+    changed(principal, "user.created", asterisk=agent is not None, user_id=user.id, agent_id=agent_id)
+    return MemberOut.from_row(membership, agent_id)
+
+
+@endpoint(bp, "PATCH", "/users/<int:user_id>", role="admin", body=MemberChanges, response=MemberOut,
+          summary="Change a user's role; their name or active flag while the account is in no other company")
+def update_user(principal: Principal, user_id: int, body: MemberChanges):
+    company = principal.company
+    changes = body.model_dump(exclude_unset=True)
+    with database.atomic():
+        membership = _membership(principal, user_id)
+        user = membership.user
+        account_fields = sorted(changes.keys() & {"name", "active"})
+        if account_fields and Membership.select().where(Membership.user == user,
+                                                        Membership.company != company).exists():
+            raise ApiError(409, "shared-account", f"{user.email} is also a user of another company, so its "
+                                                  f"{' and '.join(account_fields)} are not this company's to change")
+        if changes.get("active") is False:
+            _refuse_own_account(principal, user, "deactivate")
+        if membership.role == "admin" and (changes.get("role", "admin") != "admin" or changes.get("active") is False):
+            _keep_an_admin(company, user)
+        save_changes(membership, {name: changes[name] for name in changes.keys() & {"role"}})
+        save_changes(user, {name: changes[name] for name in account_fields})
+    changed(principal, "user.updated", asterisk=False, user_id=user.id, fields=sorted(changes))
+    return MemberOut.from_row(membership, _agent_id(user, company))
+
+
+@endpoint(bp, "DELETE", "/users/<int:user_id>", role="admin", status=204,
+          summary="Remove a user from the company (the account and its other companies stay)")
+def remove_user(principal: Principal, user_id: int):
+    company = principal.company
+    with database.atomic():
+        membership = _membership(principal, user_id)
+        user = membership.user
+        _refuse_own_account(principal, user, "remove")
+        if membership.role == "admin":
+            _keep_an_admin(company, user)
+        agent = Agent.get_or_none(Agent.user == user, Agent.company == company)
+        if agent is not None:
+            flows = flows_naming(company, agent=agent.id)
+            if flows:
+                raise in_use(f"agent {agent.display_name}", [f"flow {f.name!r}" for f in flows])
+            _retire(agent)
+        membership.delete_instance()
+    changed(principal, "user.deleted", asterisk=agent is not None, user_id=user.id)
+
+
+# -- API keys --------------------------------------------------------------------------------------------------
+
+@endpoint(bp, "GET", "/api-keys", role="supervisor", response=ApiKeyList,
+          summary="The company's API keys (never the keys themselves)")
+def list_api_keys(principal: Principal):
+    return ApiKeyList([ApiKeyOut.from_row(k) for k in
+                       ApiKey.select().where(ApiKey.company == principal.company).order_by(ApiKey.id)])
+
+
+@endpoint(bp, "POST", "/api-keys", role="admin", body=NewApiKey, response=IssuedApiKey, status=201,
+          summary="Create an API key; the answer is the only time the key is shown")
+def create_api_key(principal: Principal, body: NewApiKey):
+    row, key = new_api_key(principal.company, body.name, principal.user)
+    changed(principal, "api_key.created", asterisk=False, api_key_id=row.id)
+    return IssuedApiKey.issued(row, key)
+
+
+@endpoint(bp, "DELETE", "/api-keys/<int:api_key_id>", role="admin", status=204,
+          summary="Revoke an API key (it stays listed, with revoked_at)")
+def revoke_api_key(principal: Principal, api_key_id: int):
+    key = scoped(ApiKey, api_key_id, principal, "API key")
+    if key.revoked_at is None:
+        ApiKey.update(revoked_at=utcnow()).where(ApiKey.id == key.id).execute()
+        changed(principal, "api_key.revoked", asterisk=False, api_key_id=key.id)

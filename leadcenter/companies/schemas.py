@@ -1,0 +1,156 @@
+"""What the company, users and API keys endpoints accept and answer; ``Name`` is shared by the admin API.
+
+Request models named ``...Changes`` are for PATCH: only the fields sent change. Their fields default to
+``not_sent()``; a ``null`` that is sent is refused by the field's type unless null is a meaningful value.
+``changes_of`` makes one from the model that creates the same resource.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+import phonenumbers
+from pydantic import Field, RootModel, create_model, field_validator, model_validator
+
+from leadcenter.agents.models import RING_DEVICES
+from leadcenter.companies.models import ROLES, ApiKey, Company, Membership
+from leadcenter.web.api import Schema
+
+Name = Annotated[str, Field(min_length=1, max_length=100)]
+Role = Literal[ROLES]
+Device = Literal[RING_DEVICES]
+Region = Annotated[str, Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2, e.g. US")]
+
+
+def _without_default(schema: dict) -> None:
+    schema.pop("default", None)
+
+
+def not_sent(description: str | None = None):
+    """The default of a PATCH field: None, left out of the schema, where it would contradict the field's type.
+    Defaults are not validated, so an omitted field passes; a ``null`` that is sent must fit the type."""
+    return Field(None, description=description, json_schema_extra=_without_default)
+
+
+def changes_of(model: type[Schema], name: str, doc: str) -> type[Schema]:
+    """``model`` for PATCH: the same fields, constraints and validators, every field optional (``not_sent``)."""
+    fields = {field: (Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation,
+                      not_sent(info.description))
+              for field, info in model.model_fields.items()}
+    return create_model(name, __base__=model, __doc__=doc, __module__=model.__module__, **fields)
+
+
+class CompanyProfile(Schema):
+    id: int
+    name: str
+    default_region: str
+    created_at: dt.datetime
+
+    @classmethod
+    def from_row(cls, company: Company) -> "CompanyProfile":
+        return cls(id=company.id, name=company.name, default_region=company.default_region,
+                   created_at=company.created_at)
+
+
+class CompanyChanges(Schema):
+    name: Name = not_sent()
+    default_region: Region = not_sent()
+
+    @field_validator("default_region")
+    @classmethod
+    def known_region(cls, region: str) -> str:
+        if region.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{region!r} is not a region phone numbers can be read in")
+        return region.upper()
+
+
+class NewAgentProfile(Schema):
+    """Make the user an agent: one SIP account per device; the queue rings ``ring_device``."""
+    devices: list[Device] = Field(default_factory=lambda: ["webrtc"], min_length=1, max_length=len(RING_DEVICES))
+    ring_device: Device = "webrtc"
+    display_name: Name | None = None  # the user's name when not given
+
+    @model_validator(mode="after")
+    def rings_one_of_its_devices(self) -> "NewAgentProfile":
+        if len(set(self.devices)) != len(self.devices):
+            raise ValueError("a device is listed twice")
+        if self.ring_device not in self.devices:
+            raise ValueError(f"ring_device {self.ring_device!r} is not among the devices")
+        return self
+
+
+class NewMember(Schema):
+    """A new email creates the account with ``name`` and ``password``. An email that already has an account adds
+    that account as it is: ``name`` and ``password`` must then be left out, they belong to its owner (an admin of
+    one company must not change what opens the owner's other companies)."""
+    email: str = Field(max_length=254)
+    name: Name | None = None
+    password: str | None = Field(None, max_length=1024)
+    role: Role
+    agent: NewAgentProfile | None = None
+
+    @field_validator("email")
+    @classmethod
+    def looks_like_an_email(cls, email: str) -> str:
+        local, at, domain = email.partition("@")
+        if not (local and at and domain):
+            raise ValueError("not an email address")
+        return email.lower()
+
+
+class MemberChanges(Schema):
+    """``name`` and ``active`` belong to the account: they can be changed only while it is in no other company."""
+    name: Name = not_sent()
+    role: Role = not_sent()
+    active: bool = not_sent()
+
+
+class MemberOut(Schema):
+    id: int  # the user's id
+    email: str
+    name: str
+    role: str
+    active: bool
+    agent_id: int | None  # their agent profile in this company
+    created_at: dt.datetime
+
+    @classmethod
+    def from_row(cls, membership: Membership, agent_id: int | None) -> "MemberOut":
+        user = membership.user
+        return cls(id=user.id, email=user.email, name=user.name, role=membership.role, active=user.active,
+                   agent_id=agent_id, created_at=user.created_at)
+
+
+class MemberList(RootModel[list[MemberOut]]):
+    pass
+
+
+class NewApiKey(Schema):
+    name: Name
+
+
+class ApiKeyOut(Schema):
+    id: int
+    name: str
+    prefix: str  # the key starts with lc_<prefix>_: tells keys apart without showing them
+    created_at: dt.datetime
+    created_by: int | None  # user id; None when created with an API key
+    last_used_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+    @classmethod
+    def from_row(cls, key: ApiKey) -> "ApiKeyOut":
+        return cls(id=key.id, name=key.name, prefix=key.prefix, created_at=key.created_at,
+                   created_by=key.created_by_id, last_used_at=key.last_used_at, revoked_at=key.revoked_at)
+
+
+class ApiKeyList(RootModel[list[ApiKeyOut]]):
+    pass
+
+
+class IssuedApiKey(ApiKeyOut):
+    key: str  # shown this once: only a hash is kept
+
+    @classmethod
+    def issued(cls, row: ApiKey, key: str) -> "IssuedApiKey":
+        return cls(**ApiKeyOut.from_row(row).model_dump(), key=key)
