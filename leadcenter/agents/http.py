@@ -8,7 +8,7 @@ from leadcenter.agents.models import Agent, SipCredential
 from leadcenter.agents.schemas import AgentChanges, AgentList, AgentOut, AgentSipOut, MyAgentChanges
 from leadcenter.companies.http import changed, save_changes
 from leadcenter.db import database, utcnow
-from leadcenter.flows.services import current_agents
+from leadcenter.agents.services import current_agents
 from leadcenter.web.api import ApiError, endpoint, invalid, not_found
 from leadcenter.web.auth import Principal
 

@@ -63,3 +63,12 @@ class PauseKeeper:
                 log.info("queue %s: %s %s to match status %s", member["queue"],
                          "pausing" if paused else "unpausing", member["interface"], agent.status)
                 self.telephony.submit(self.telephony.pause(member["interface"], paused, agent.status))
+
+
+def current_agents(company: Company | None = None):
+    """Agents whose users still belong to their company. A removed user's agent profile is kept so that past
+    interactions still name who handled them, but nothing new may name it, and Asterisk no longer knows its
+    devices. (A deactivated user stays current: they cannot sign in, and configure leaves out their devices.)"""
+    query = (Agent.select(Agent).join(Membership, on=(Membership.user == Agent.user)
+                                      & (Membership.company == Agent.company)))
+    return query if company is None else query.where(Agent.company == company)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from peewee import ModelSelect
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, WrapValidator, field_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from leadcenter.agents.models import Agent
-from leadcenter.companies.models import Company, Membership
+from leadcenter.agents.services import current_agents
+from leadcenter.companies.models import Company
 from leadcenter.flows.models import CallFlow
 from leadcenter.teams.models import Team
 
@@ -74,14 +74,6 @@ class InvalidSteps(ValueError):
     def __init__(self, fields: dict[str, str]):
         super().__init__("; ".join(f"{path}: {problem}" for path, problem in fields.items()))
         self.fields = fields  # "steps.<index>.<field>" -> what is wrong
-
-
-def current_agents(company: Company) -> ModelSelect:
-    """The company's agents whose users still belong to it. A removed user's agent profile is kept so that past
-    interactions still name who handled them, but nothing new may name it."""
-    return (Agent.select()
-            .join(Membership, on=(Membership.user == Agent.user) & (Membership.company == Agent.company))
-            .where(Agent.company == company))
 
 
 def checked_steps(company: Company, steps: list) -> list[dict]:

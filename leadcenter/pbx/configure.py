@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from leadcenter.agents.models import Agent, SipCredential
-from leadcenter.companies.models import Company
+from leadcenter.agents.services import current_agents
+from leadcenter.companies.models import Company, User
 from leadcenter.config import Settings
 from leadcenter.credentials import Secrets
 from leadcenter.flows.models import CallFlow
@@ -46,7 +47,8 @@ def static_values(settings: Settings, secrets: Secrets) -> render.StaticValues:
     )
 
 
-def _flow_spec(flow: CallFlow, teams: dict[int, Team], agents: dict[int, Agent]) -> render.FlowSpec:
+def _flow_spec(flow: CallFlow, teams: dict[int, Team], agents: dict[int, Agent],
+               usable: dict[int, Agent]) -> render.FlowSpec:
     steps = []
     for i, step in enumerate(flow.steps, 1):
         kind, timeout = step.get("type"), int(step.get("timeout", 0))
@@ -60,7 +62,7 @@ def _flow_spec(flow: CallFlow, teams: dict[int, Team], agents: dict[int, Agent])
             if missing:
                 raise FlowError(f"flow {flow.id} step {i}: no agent(s) {missing} in this company")
             dial = "&".join(agents[a].queue_interface for a in step.get("agents", [])
-                            if agents[a].status == "available")
+                            if a in usable and agents[a].status == "available")
             steps.append(render.StepSpec("ring_agents", dial, timeout or 30))
         elif kind == "voicemail":
             agent_id = step.get("agent")
@@ -75,17 +77,19 @@ def _flow_spec(flow: CallFlow, teams: dict[int, Team], agents: dict[int, Agent])
 
 def snapshot(settings: Settings) -> render.Snapshot:
     """Read everything the generated files depend on."""
-    devices = []
-    for cred in (SipCredential.select(SipCredential, Agent).join(Agent)
-                 .where(SipCredential.enabled == True).order_by(SipCredential.agent, SipCredential.device)):  # noqa: E712
-        devices.append(render.AgentDevice(cred.username, cred.password, cred.agent.display_name,
-                                          webrtc=cred.device == "webrtc"))
+    # Only agents who still belong to their company and may sign in have devices Asterisk accepts.
+    usable = {a.id: a for a in current_agents().join(User, on=(User.id == Agent.user)).where(User.active == True)}  # noqa: E712
+    devices = [render.AgentDevice(cred.username, cred.password, usable[cred.agent_id].display_name,
+                                  webrtc=cred.device == "webrtc")
+               for cred in (SipCredential.select().where(SipCredential.enabled == True,  # noqa: E712
+                                                         SipCredential.agent.in_(list(usable) or [0]))
+                            .order_by(SipCredential.agent, SipCredential.device))]
     trunks = [render.TrunkSpec(t.endpoint_name, t.name, t.host, t.port) for t in Trunk.select().order_by(Trunk.id)]
     queues = []
     for team in Team.select().order_by(Team.id):
-        members = tuple(render.QueueMemberSpec(m.agent.queue_interface, f"agent{m.agent_id}", m.penalty)
-                        for m in (TeamMember.select(TeamMember, Agent).join(Agent)
-                                  .where(TeamMember.team == team).order_by(TeamMember.id)))
+        members = tuple(render.QueueMemberSpec(usable[m.agent_id].queue_interface, f"agent{m.agent_id}", m.penalty)
+                        for m in TeamMember.select().where(TeamMember.team == team).order_by(TeamMember.id)
+                        if m.agent_id in usable)
         queues.append(render.QueueSpec(team.queue_name, team.name, team.strategy, team.ring_seconds,
                                        team.announce_position, members))
     routes = [render.RouteSpec(n.trunk.endpoint_name, n.number, n.name, n.company_id, n.id, n.flow_id)
@@ -94,7 +98,7 @@ def snapshot(settings: Settings) -> render.Snapshot:
     for company in Company.select().order_by(Company.id):
         teams = {t.id: t for t in company.teams}
         agents = {a.id: a for a in company.agents}
-        flows += [_flow_spec(f, teams, agents) for f in company.flows.order_by(CallFlow.id)]
+        flows += [_flow_spec(f, teams, agents, usable) for f in company.flows.order_by(CallFlow.id)]
     mailboxes = [render.MailboxSpec(f"company{c.id}", c.name) for c in Company.select().order_by(Company.id)]
     mailboxes += [render.MailboxSpec(f"agent{a.id}", a.display_name) for a in Agent.select().order_by(Agent.id)]
     return render.Snapshot(tuple(devices), tuple(trunks), tuple(queues), tuple(routes), tuple(flows),

@@ -6,7 +6,8 @@ from flask import Blueprint
 from leadcenter.agents.models import Agent
 from leadcenter.companies.http import changed, in_use, save_changes
 from leadcenter.db import database
-from leadcenter.flows.services import current_agents, flows_naming
+from leadcenter.agents.services import current_agents
+from leadcenter.flows.services import flows_naming
 from leadcenter.teams.models import Team, TeamMember
 from leadcenter.teams.schemas import NewTeam, TeamChanges, TeamList, TeamOut
 from leadcenter.web.api import endpoint, invalid

@@ -19,6 +19,7 @@ from typing import Any, Callable
 from typing import Annotated
 
 from flask import Blueprint, Flask, Response, g, jsonify, request
+from peewee import IntegrityError
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 from pydantic.json_schema import models_json_schema
 from werkzeug.exceptions import HTTPException
@@ -160,6 +161,12 @@ def install(app: Flask) -> None:
             return exc
         error = re.sub(r"[^a-z]+", "-", (exc.name or "error").lower()).strip("-")
         return render(exc.code or 500, error, exc.description or exc.name)
+
+    @app.errorhandler(IntegrityError)
+    def conflict(exc: IntegrityError):
+        # Checks run before writes (number taken, ...); two requests racing past the same check meet here.
+        log.info("request %s %s: %s", request.method, request.path, exc)
+        return render(409, "conflict", "this conflicts with data saved meanwhile; reload and try again")
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

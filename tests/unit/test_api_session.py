@@ -81,3 +81,17 @@ def test_malformed_and_unknown_fields(client, world):
 def test_unknown_api_path_is_json_404(client):
     status, body = client.get("/api/v1/nothing-here")
     assert (status, body["error"]) == (404, "not-found")
+
+
+def test_a_write_that_loses_a_race_gets_409_not_500(app, client, world, monkeypatch):
+    from peewee import IntegrityError
+
+    from leadcenter.leads import services
+
+    def collide(*args, **kwargs):
+        raise IntegrityError("UNIQUE constraint failed: lead_phone.company_id, lead_phone.number")
+
+    monkeypatch.setattr(services, "create", collide)
+    client.sign_in("agent1@a.example")
+    status, body = client.post("/api/v1/leads", {"name": "Racer", "numbers": ["+14045559999"]})
+    assert (status, body["error"]) == (409, "conflict")

@@ -1,0 +1,31 @@
+"""From rows to render specs: what Asterisk is told about agents, teams, numbers and flows."""
+from leadcenter import config
+from leadcenter.companies.models import Membership
+from leadcenter.pbx import configure
+
+
+def _device_names(snapshot):
+    return {d.name for d in snapshot.devices}
+
+
+def test_every_current_agent_has_its_devices_and_queue_membership(world):
+    snapshot = configure.snapshot(config.load(env={}))
+    agent = world["a"]["agents"][0]
+    assert {f"webrtc{agent.id}", f"desk{agent.id}"} <= _device_names(snapshot)
+    queue = next(q for q in snapshot.queues if q.name == world["a"]["team"].queue_name)
+    assert [m.member_name for m in queue.members] == [f"agent{a.id}" for a in world["a"]["agents"]]
+    assert {r.number for r in snapshot.routes} == {world["a"]["number"].number, world["b"]["number"].number}
+
+
+def test_a_deactivated_or_removed_agent_is_no_longer_known_to_asterisk(world):
+    deactivated, removed = world["a"]["agents"]
+    deactivated.user.active = False
+    deactivated.user.save()
+    Membership.delete().where(Membership.user == removed.user).execute()
+    snapshot = configure.snapshot(config.load(env={}))
+    for agent in (deactivated, removed):
+        assert not {f"webrtc{agent.id}", f"desk{agent.id}"} & _device_names(snapshot)
+    queue = next(q for q in snapshot.queues if q.name == world["a"]["team"].queue_name)
+    assert queue.members == ()
+    others = world["b"]["agents"][0]
+    assert f"desk{others.id}" in _device_names(snapshot)
