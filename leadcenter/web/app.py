@@ -7,7 +7,7 @@ from flask import Flask, jsonify, send_from_directory
 
 from leadcenter import __version__
 from leadcenter.resources import WEB
-from leadcenter.web import api, auth
+from leadcenter.web import api, auth, stream
 
 
 def create_app(controller) -> Flask:
@@ -25,6 +25,7 @@ def create_app(controller) -> Flask:
     api.install(app)
     for blueprint in _blueprints():
         app.register_blueprint(blueprint)
+    stream.install(app, controller)
 
     @app.get("/healthz")
     def healthz():
@@ -48,5 +49,12 @@ def create_app(controller) -> Flask:
 
 
 def _blueprints():
+    from leadcenter.agents import http as agents
+    from leadcenter.companies import http as companies
+    from leadcenter.flows import http as flows
+    from leadcenter.interactions import http as interactions
+    from leadcenter.leads import http as leads
+    from leadcenter.numbers import http as numbers
+    from leadcenter.teams import http as teams
     from leadcenter.web import session
-    return [session.bp]
+    return [session.bp, companies.bp, agents.bp, teams.bp, flows.bp, numbers.bp, leads.bp, interactions.bp]
