@@ -1,7 +1,6 @@
 """What the agents endpoints accept and answer."""
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from typing import Literal
 
@@ -9,7 +8,7 @@ from pydantic import RootModel
 
 from leadcenter.agents.models import Agent, SipCredential
 from leadcenter.companies.schemas import Device, Name, not_sent
-from leadcenter.web.api import Schema
+from leadcenter.web.api import Schema, UtcDateTime
 
 
 class AgentOut(Schema):
@@ -18,7 +17,7 @@ class AgentOut(Schema):
     display_name: str  # on calls (caller id) and in the agent list
     chat_display_name: str  # what leads see in chats
     status: str  # available | unavailable | offline
-    status_changed_at: dt.datetime
+    status_changed_at: UtcDateTime
     ring_device: str
     devices: list[str]  # the devices with a SIP account
 

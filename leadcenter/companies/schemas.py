@@ -6,7 +6,6 @@ Request models named ``...Changes`` are for PATCH: only the fields sent change. 
 """
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Literal
 
 import phonenumbers
@@ -14,7 +13,7 @@ from pydantic import Field, RootModel, create_model, field_validator, model_vali
 
 from leadcenter.agents.models import RING_DEVICES
 from leadcenter.companies.models import ROLES, ApiKey, Company, Membership
-from leadcenter.web.api import Schema
+from leadcenter.web.api import Schema, UtcDateTime
 
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 Role = Literal[ROLES]
@@ -44,7 +43,7 @@ class CompanyProfile(Schema):
     id: int
     name: str
     default_region: str
-    created_at: dt.datetime
+    created_at: UtcDateTime
 
     @classmethod
     def from_row(cls, company: Company) -> "CompanyProfile":
@@ -112,7 +111,7 @@ class MemberOut(Schema):
     role: str
     active: bool
     agent_id: int | None  # their agent profile in this company
-    created_at: dt.datetime
+    created_at: UtcDateTime
 
     @classmethod
     def from_row(cls, membership: Membership, agent_id: int | None) -> "MemberOut":
@@ -133,10 +132,10 @@ class ApiKeyOut(Schema):
     id: int
     name: str
     prefix: str  # the key starts with lc_<prefix>_: tells keys apart without showing them
-    created_at: dt.datetime
+    created_at: UtcDateTime
     created_by: int | None  # user id; None when created with an API key
-    last_used_at: dt.datetime | None
-    revoked_at: dt.datetime | None
+    last_used_at: UtcDateTime | None
+    revoked_at: UtcDateTime | None
 
     @classmethod
     def from_row(cls, key: ApiKey) -> "ApiKeyOut":

@@ -1,14 +1,13 @@
 """What the call flow endpoints accept and answer (the step shapes are the flows service's)."""
 from __future__ import annotations
 
-import datetime as dt
 
 from pydantic import Field, RootModel
 
 from leadcenter.companies.schemas import Name, changes_of
 from leadcenter.flows.models import CallFlow
 from leadcenter.flows.services import Step, Steps
-from leadcenter.web.api import Schema
+from leadcenter.web.api import Schema, UtcDateTime
 
 
 class NewFlow(Schema):
@@ -27,7 +26,7 @@ class FlowOut(Schema):
     record: bool
     announce_recording: bool
     steps: list[Step]
-    created_at: dt.datetime
+    created_at: UtcDateTime
 
     @classmethod
     def from_row(cls, flow: CallFlow) -> "FlowOut":

@@ -14,7 +14,7 @@ from leadcenter.interactions.services import INBOX_LIMIT, TIMELINE_PAGE, message
 from leadcenter.leads.models import Lead
 from leadcenter.leads.services import numbers_by_lead
 from leadcenter.numbers.models import TrackingNumber
-from leadcenter.web.api import Schema, Text
+from leadcenter.web.api import Schema, Text, UtcDateTime
 
 NOTES_LIMIT = 20_000
 VALUE_LIMIT_CENTS = 10 ** 11
@@ -103,10 +103,10 @@ class InteractionOut(Schema):
     lead_number: str
     tracking_number: TrackingNumberSummary | None
     agent: AgentSummary | None
-    started_at: dt.datetime
-    answered_at: dt.datetime | None
-    ended_at: dt.datetime | None
-    status_changed_at: dt.datetime
+    started_at: UtcDateTime
+    answered_at: UtcDateTime | None
+    ended_at: UtcDateTime | None
+    status_changed_at: UtcDateTime
     talk_seconds: int | None
     source: str
     campaign: str
@@ -185,7 +185,7 @@ class ClassificationChangeOut(Schema):
     field: str
     old_value: str | None
     new_value: str | None
-    at: dt.datetime
+    at: UtcDateTime
     user: UserSummary | None  # None: made by an integration, or by a user since deleted
 
     @classmethod

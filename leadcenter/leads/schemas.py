@@ -1,14 +1,13 @@
 """What the leads API accepts and answers."""
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from pydantic import Field, RootModel, field_validator, model_validator
 
 from leadcenter.leads.models import Lead
 from leadcenter.leads.services import SEARCH_LIMIT, numbers_by_lead
-from leadcenter.web.api import Schema
+from leadcenter.web.api import Schema, UtcDateTime
 
 MAX_NUMBERS = 10
 
@@ -57,8 +56,8 @@ class LeadOut(Schema):
     name: str
     email: str
     numbers: list[str]
-    created_at: dt.datetime
-    updated_at: dt.datetime
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
     merged_into_id: int | None  # set on a merged lead: the lead to follow
 
     @classmethod

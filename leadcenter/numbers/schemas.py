@@ -1,14 +1,13 @@
 """What the trunks and tracking numbers endpoints accept and answer."""
 from __future__ import annotations
 
-import datetime as dt
 import re
 
 from pydantic import Field, RootModel, field_validator
 
 from leadcenter.companies.schemas import Name, changes_of
 from leadcenter.numbers.models import TrackingNumber, Trunk
-from leadcenter.web.api import Schema
+from leadcenter.web.api import Schema, UtcDateTime
 
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOST = re.compile(rf"{_LABEL}(\.{_LABEL})*")
@@ -37,7 +36,7 @@ class TrunkOut(Schema):
     name: str
     host: str
     port: int
-    created_at: dt.datetime
+    created_at: UtcDateTime
 
     @classmethod
     def from_row(cls, trunk: Trunk) -> "TrunkOut":
@@ -67,7 +66,7 @@ class TrackingNumberOut(Schema):
     source: str
     trunk: int
     flow: int | None
-    created_at: dt.datetime
+    created_at: UtcDateTime
 
     @classmethod
     def from_row(cls, number: TrackingNumber) -> "TrackingNumberOut":

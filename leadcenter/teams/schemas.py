@@ -1,7 +1,6 @@
 """What the teams endpoints accept and answer."""
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from typing import Literal
 
@@ -9,7 +8,7 @@ from pydantic import Field, RootModel, field_validator
 
 from leadcenter.companies.schemas import Name, changes_of
 from leadcenter.teams.models import STRATEGIES, Team, TeamMember
-from leadcenter.web.api import Schema
+from leadcenter.web.api import Schema, UtcDateTime
 
 MAX_MEMBERS = 500
 
@@ -39,7 +38,7 @@ class TeamOut(Schema):
     ring_seconds: int
     announce_position: bool
     members: list[int]  # agent ids, in the order the queue lists them
-    created_at: dt.datetime
+    created_at: UtcDateTime
 
     @classmethod
     def from_rows(cls, teams: list[Team]) -> list["TeamOut"]:

@@ -9,6 +9,7 @@ Errors are JSON: ``{"status": 404, "error": "not-found", "message": "...", "fiel
 """
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
 import re
@@ -20,7 +21,7 @@ from typing import Annotated
 
 from flask import Blueprint, Flask, Response, g, jsonify, request
 from peewee import IntegrityError
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, PlainSerializer, StringConstraints, ValidationError
 from pydantic.json_schema import models_json_schema
 from werkzeug.exceptions import HTTPException
 
@@ -33,6 +34,14 @@ class Schema(BaseModel):
     """Base of request and response models: unknown fields in a request are an error, not ignored."""
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+
+def utc_iso(moment: dt.datetime) -> str:
+    """ISO 8601 with the offset: the database keeps UTC without a zone, and a browser would read a bare
+    timestamp as local time."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)).isoformat()
+
+
+UtcDateTime = Annotated[dt.datetime, PlainSerializer(utc_iso, return_type=str, when_used="json")]
 
 # Free text (notes, messages) is kept exactly as typed: Schema strips other strings.
 Text = Annotated[str, StringConstraints(strip_whitespace=False)]

@@ -65,7 +65,7 @@ from flask_sock import Sock
 from leadcenter.config import HttpSettings
 from leadcenter.events import Event
 from leadcenter.web import auth
-from leadcenter.web.api import ApiError, invalid
+from leadcenter.web.api import ApiError, invalid, utc_iso
 
 # Events of the telephony layer, for the controller's own services only.
 TELEPHONY_EVENTS = ("telephony.", "call.", "queue_member.")
@@ -88,7 +88,9 @@ _SEQ = re.compile(r"[0-9]{1,18}")
 
 
 def _json_value(value):
-    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+    if isinstance(value, dt.datetime):
+        return utc_iso(value)
+    if isinstance(value, (dt.date, dt.time)):
         return value.isoformat()
     # An event that cannot be encoded would be lost to every client; its text is better than nothing.
     return str(value)
@@ -96,7 +98,7 @@ def _json_value(value):
 
 def encode(seq: int, name: str, data: dict, at: float) -> str:
     return json.dumps({"seq": seq, "event": name, "data": data,
-                       "at": dt.datetime.fromtimestamp(at, dt.timezone.utc).isoformat()},
+                       "at": utc_iso(dt.datetime.fromtimestamp(at, dt.timezone.utc))},
                       default=_json_value, separators=(",", ":"))
 
 

@@ -14,6 +14,7 @@ from leadcenter.flows.models import CallFlow
 from leadcenter.numbers.models import TrackingNumber, Trunk
 from leadcenter.pbx import configure, render
 from leadcenter.teams.models import Team, TeamMember
+from leadcenter.web.api import utc_iso
 from leadcenter.web.auth import new_api_key
 
 API = "/api/v1"
@@ -125,7 +126,7 @@ def test_create_a_user_who_is_an_agent(admin, world, controller, make_client):
     user = User.get(User.email == "new.agent@a.example")
     agent = Agent.get(Agent.user == user, Agent.company == company)
     assert body == {"id": user.id, "email": "new.agent@a.example", "name": "New Agent", "role": "agent",
-                    "active": True, "agent_id": agent.id, "created_at": user.created_at.isoformat()}
+                    "active": True, "agent_id": agent.id, "created_at": utc_iso(user.created_at)}
     assert Membership.get(Membership.user == user).role == "agent"
     assert (agent.display_name, agent.ring_device) == ("New Agent", "desk")
     assert sorted(c.device for c in agent.sip_credentials) == ["desk", "webrtc"]
@@ -302,7 +303,7 @@ def test_agents_see_their_colleagues(agent, world):
     assert [a["display_name"] for a in agents] == ["Agent1 A", "Agent2 A"]
     assert agents[0] == {"id": first.id, "user_id": first.user_id, "display_name": "Agent1 A",
                          "chat_display_name": "Agent1 A", "status": "available",
-                         "status_changed_at": first.status_changed_at.isoformat(), "ring_device": "webrtc",
+                         "status_changed_at": utc_iso(first.status_changed_at), "ring_device": "webrtc",
                          "devices": ["desk", "webrtc"]}
 
 
@@ -383,7 +384,7 @@ def test_create_a_team(admin, world, controller):
     team = Team.get_by_id(body["id"])
     assert body == {"id": team.id, "name": "Night shift", "strategy": "ringall", "ring_seconds": 20,
                     "announce_position": True, "members": [agents[1].id, agents[0].id],
-                    "created_at": team.created_at.isoformat()}
+                    "created_at": utc_iso(team.created_at)}
     assert (team.company_id, team.strategy) == (world["a"]["company"].id, "ringall")
     assert [m.agent_id for m in team.members.order_by(TeamMember.id)] == [agents[1].id, agents[0].id]
     assert controller.reconfigured == 1
@@ -611,7 +612,7 @@ def test_tracking_number_lifecycle(admin, world, controller):
     assert status == 201, body
     number = TrackingNumber.get_by_id(body["id"])
     assert body == {"id": number.id, "number": "+14045550199", "name": "Billboard", "source": "Billboard",
-                    "trunk": a["trunk"].id, "flow": None, "created_at": number.created_at.isoformat()}
+                    "trunk": a["trunk"].id, "flow": None, "created_at": utc_iso(number.created_at)}
     assert (number.number, number.company_id, number.flow_id) == ("+14045550199", a["company"].id, None)
     status, body = admin.patch(f"{API}/tracking-numbers/{number.id}", {"flow": a["flow"].id, "number": "4045550198"})
     assert status == 200 and (body["flow"], body["number"]) == (a["flow"].id, "+14045550198")

@@ -8,6 +8,7 @@ import pytest
 from leadcenter.db import utcnow
 from leadcenter.interactions.models import ClassificationChange, Interaction, InteractionTag, Message, Tag
 from leadcenter.interactions.services import classify
+from leadcenter.web.api import utc_iso
 from leadcenter.web.auth import new_api_key
 
 
@@ -43,7 +44,7 @@ def test_get_an_interaction(agent_a, world):
     assert (body["tags"], body["message_count"], body["qualified"], body["notes"]) == (["hot", "roof"], 1, None, "")
     assert body["recording_url"] == f"/api/v1/interactions/{interaction.id}/recording"
     assert body["voicemail_url"] is None
-    assert body["started_at"] == interaction.started_at.isoformat()
+    assert body["started_at"] == utc_iso(interaction.started_at)
 
 
 def test_list_the_company_s_interactions_newest_first(agent_a, world):

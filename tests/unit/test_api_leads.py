@@ -4,6 +4,7 @@ import pytest
 from leadcenter.interactions.models import Interaction
 from leadcenter.leads.models import Lead, LeadPhone, LeadSearchTerm
 from leadcenter.leads.services import search
+from leadcenter.web.api import utc_iso
 
 
 @pytest.fixture
@@ -22,7 +23,7 @@ def test_search_by_name_and_by_number_stays_in_the_company(agent_a, world):
     status, found = agent_a.get("/api/v1/leads?q=lead1")
     assert status == 200
     assert found == [{"id": lead1.id, "name": "Lead1 A", "email": "", "numbers": ["+14045551001"],
-                      "created_at": lead1.created_at.isoformat(), "updated_at": lead1.updated_at.isoformat(),
+                      "created_at": utc_iso(lead1.created_at), "updated_at": utc_iso(lead1.updated_at),
                       "merged_into_id": None}]
     assert [lead["id"] for lead in agent_a.get("/api/v1/leads?q=(404) 555-1001")[1]] == [lead1.id]
     assert {lead["name"] for lead in agent_a.get("/api/v1/leads?q=lead")[1]} == {"Lead0 A", "Lead1 A", "Lead2 A"}
@@ -120,7 +121,7 @@ def test_patch_numbers_replaces_them_and_keeps_the_lead_searchable(agent_a, worl
 def test_an_empty_patch_changes_nothing(agent_a, world, controller):
     lead = world["a"]["leads"][0]
     status, body = agent_a.patch(f"/api/v1/leads/{lead.id}", {})
-    assert status == 200 and body["updated_at"] == lead.updated_at.isoformat()
+    assert status == 200 and body["updated_at"] == utc_iso(lead.updated_at)
     assert controller.bus.published == []
 
 

@@ -80,7 +80,7 @@ def test_the_wire_format_and_iso_datetimes():
         "seq": 0, "company_id": 1, "role": "admin", "stream": hub.stream_id}
     hub.fan_out(Event("lead.updated", {"company_id": 1, "at": dt.datetime(2025, 3, 1, 9, 30, 5)}, 7, at=0.0))
     assert json.loads(drain(client)[0]) == {"seq": 7, "event": "lead.updated",
-                                            "data": {"company_id": 1, "at": "2025-03-01T09:30:05"},
+                                            "data": {"company_id": 1, "at": "2025-03-01T09:30:05+00:00"},
                                             "at": "1970-01-01T00:00:00+00:00"}
 
 
