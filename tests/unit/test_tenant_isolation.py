@@ -1,0 +1,151 @@
+"""Company A's admin (signed in, and with an API key) tries every API endpoint against company B: B's objects
+are never found (404/403), collections never show B's data, and nothing of B changes. The endpoints come from
+the API's own registry, so a new endpoint without a case here fails the test.
+
+(The websocket's scoping is proved in test_stream.py: another company's events never arrive.)"""
+from __future__ import annotations
+
+import json
+
+import pytest
+from playhouse.shortcuts import model_to_dict
+
+from leadcenter.agents.models import Agent, SipCredential
+from leadcenter.companies.models import ApiKey, Company, Membership
+from leadcenter.flows.models import CallFlow
+from leadcenter.interactions.models import Interaction, InteractionTag, Tag
+from leadcenter.leads.models import Lead, LeadPhone
+from leadcenter.numbers.models import TrackingNumber, Trunk
+from leadcenter.teams.models import Team, TeamMember
+from leadcenter.web import api
+from leadcenter.web.auth import new_api_key
+
+# A valid body for each request model (with A's own objects where one is named), so that what the
+# request meets is the company check, not validation.
+BODIES = {
+    "CompanyChanges": lambda a: {"name": "Renamed"},
+    "NewMember": lambda a: {"email": "new@a.example", "name": "New Person", "password": "long enough pw",
+                            "role": "agent"},
+    "MemberChanges": lambda a: {"role": "supervisor"},
+    "NewApiKey": lambda a: {"name": "CRM"},
+    "AgentChanges": lambda a: {"display_name": "Renamed"},
+    "MyAgentChanges": lambda a: {"status": "offline"},
+    "NewFlow": lambda a: {"name": "New flow", "steps": [{"type": "voicemail"}]},
+    "FlowChanges": lambda a: {"name": "Renamed"},
+    "ClassificationChanges": lambda a: {"notes": "x", "tags": ["t"]},
+    "NewLead": lambda a: {"name": "New Lead"},
+    "LeadChanges": lambda a: {"name": "Renamed"},
+    "MergeRequest": lambda a: {"duplicate_id": a["leads"][1].id},
+    "NewTrunk": lambda a: {"name": "New trunk", "host": "127.0.0.9", "port": 5099},
+    "TrunkChanges": lambda a: {"name": "Renamed"},
+    "NewTrackingNumber": lambda a: {"number": "+14045550177", "name": "New line", "source": "",
+                                    "trunk": a["trunk"].id, "flow": None},
+    "TrackingNumberChanges": lambda a: {"name": "Renamed"},
+    "NewTeam": lambda a: {"name": "New team"},
+    "TeamChanges": lambda a: {"name": "Renamed"},
+}
+
+# B's object for each path parameter.
+B_OBJECTS = {
+    "user_id": lambda b: b["agents"][0].user_id,
+    "api_key_id": lambda b: b["api_key"].id,
+    "agent_id": lambda b: b["agents"][0].id,
+    "flow_id": lambda b: b["flow"].id,
+    "lead_id": lambda b: b["leads"][0].id,
+    "interaction_id": lambda b: b["interactions"][0].id,
+    "trunk_id": lambda b: b["trunk"].id,
+    "number_id": lambda b: b["number"].id,
+    "team_id": lambda b: b["team"].id,
+}
+
+QUERIES = {"LeadSearch": "?q=Lead"}
+
+# Create requests that name B's objects in their body: refused, nothing created.
+NAMING_B = [
+    ("POST", "/api/v1/teams", lambda a, b: {"name": "Mixed", "members": [b["agents"][0].id]}),
+    ("POST", "/api/v1/flows", lambda a, b: {"name": "Mixed", "steps": [{"type": "queue", "team": b["team"].id}]}),
+    ("POST", "/api/v1/flows", lambda a, b: {"name": "Mixed", "steps": [{"type": "ring_agents",
+                                                                       "agents": [b["agents"][0].id]}]}),
+    ("POST", "/api/v1/tracking-numbers", lambda a, b: {"number": "+14045550178", "name": "Mixed", "source": "",
+                                                       "trunk": b["trunk"].id, "flow": None}),
+    ("POST", "/api/v1/tracking-numbers", lambda a, b: {"number": "+14045550179", "name": "Mixed", "source": "",
+                                                       "trunk": a["trunk"].id, "flow": b["flow"].id}),
+    ("POST", f"/api/v1/leads/{{a_lead}}/merge", lambda a, b: {"duplicate_id": b["leads"][0].id}),
+]
+
+B_TEXTS = ("Company B", "Lead0 B", "Lead1 B", "Team B", "Flow B", "Trunk B", "Line B", "@b.example", "+4420794")
+
+
+def snapshot_of_b(company: Company) -> str:
+    """Every row that belongs to company B, as text: compared before and after."""
+    rows = []
+    for model, where in ((Company, Company.id == company.id), (Membership, Membership.company == company),
+                         (ApiKey, ApiKey.company == company), (Agent, Agent.company == company),
+                         (Team, Team.company == company), (CallFlow, CallFlow.company == company),
+                         (Trunk, Trunk.company == company), (TrackingNumber, TrackingNumber.company == company),
+                         (Lead, Lead.company == company), (LeadPhone, LeadPhone.company == company),
+                         (Interaction, Interaction.company == company), (Tag, Tag.company == company)):
+        rows += [json.dumps(model_to_dict(row, recurse=False), default=str, sort_keys=True)
+                 for row in model.select().where(where).order_by(model._meta.primary_key)]
+    b_agents = Agent.select(Agent.id).where(Agent.company == company)
+    rows += [json.dumps(model_to_dict(row, recurse=False), default=str, sort_keys=True) for row in
+             TeamMember.select().where(TeamMember.agent.in_(b_agents)).order_by(TeamMember.id)]
+    rows += [json.dumps(model_to_dict(row, recurse=False), default=str, sort_keys=True) for row in
+             SipCredential.select().where(SipCredential.agent.in_(b_agents)).order_by(SipCredential.id)]
+    rows += [json.dumps(model_to_dict(row, recurse=False), default=str, sort_keys=True) for row in
+             InteractionTag.select().join(Interaction).where(Interaction.company == company)]
+    return "\n".join(rows)
+
+
+@pytest.fixture(params=["session", "api-key"])
+def attacker(request, make_client, world):
+    """Company A's admin: signed in in a browser, or A's integration with an API key."""
+    world["b"]["api_key"] = new_api_key(world["b"]["company"], "B's CRM", None)[0]
+    client = make_client()
+    if request.param == "session":
+        client.sign_in("admin@a.example")
+    else:
+        client.bearer = new_api_key(world["a"]["company"], "A's CRM", None)[1]
+    return client
+
+
+def _requests(world):
+    a, b = world["a"], world["b"]
+    for endpoint in api.REGISTRY:
+        if endpoint.roles == "public":
+            continue
+        assert all(p in B_OBJECTS for p in endpoint.path_params), f"add {endpoint.path_params} to B_OBJECTS"
+        path = endpoint.path.format(**{p: B_OBJECTS[p](b) for p in endpoint.path_params})
+        if endpoint.query is not None:
+            path += QUERIES.get(endpoint.query.__name__, "")
+        assert endpoint.body is None or endpoint.body.__name__ in BODIES, f"add {endpoint.body.__name__} to BODIES"
+        body = BODIES[endpoint.body.__name__](a) if endpoint.body is not None else None
+        yield endpoint, path, body
+
+
+def test_company_b_is_invisible_and_untouchable_from_company_a(attacker, world):
+    before = snapshot_of_b(world["b"]["company"])
+    checked = 0
+    for endpoint, path, body in _requests(world):
+        status, data = attacker.request(endpoint.method, path, body)
+        text = json.dumps(data)
+        if endpoint.path_params:
+            assert status in (403, 404), f"{endpoint.method} {path} -> {status} {text}"
+        else:
+            assert status < 500, f"{endpoint.method} {path} -> {status} {text}"
+        leaked = [needle for needle in B_TEXTS if needle in text]
+        assert not leaked, f"{endpoint.method} {path} showed {leaked}: {text}"
+        checked += 1
+    assert checked >= 45
+    assert snapshot_of_b(world["b"]["company"]) == before
+
+
+def test_creating_with_company_b_objects_in_the_body_is_refused(attacker, world):
+    a, b = world["a"], world["b"]
+    before = snapshot_of_b(b["company"])
+    counts = (Team.select().count(), CallFlow.select().count(), TrackingNumber.select().count())
+    for method, path, body in NAMING_B:
+        status, data = attacker.request(method, path.format(a_lead=a["leads"][0].id), body(a, b))
+        assert status in (403, 404, 409, 422), f"{method} {path} -> {status} {data}"
+    assert (Team.select().count(), CallFlow.select().count(), TrackingNumber.select().count()) == counts
+    assert snapshot_of_b(b["company"]) == before
