@@ -1,0 +1,91 @@
+"""From Asterisk to the browser: a real call reaches a signed-in agent's event stream as interaction events,
+through `leadcenter run` (gunicorn, the controller, the call recorder, the websocket hub), and the agent then
+reads and classifies it over the REST API."""
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+
+import httpx
+import pytest
+from test_calls import ALICE, Peers
+from websockets.sync.client import connect
+
+from leadcenter import demo
+
+
+@pytest.fixture
+def peers(running, tmp_path):
+    peers = Peers(running, tmp_path)
+    yield peers
+    peers.close()
+
+
+class Agent:
+    """An agent's browser: a signed-in session, its CSRF token and its event stream."""
+
+    def __init__(self, system, email: str):
+        self.http = httpx.Client(base_url=system.url, timeout=5)
+        csrf = self.http.get("/api/v1/session").json()["csrf_token"]
+        password = next(p for e, p, _ in demo.logins(system.settings) if e == email)
+        signed_in = self.http.post("/api/v1/session", json={"email": email, "password": password},
+                                   headers={"X-CSRF-Token": csrf})
+        assert signed_in.status_code == 200, signed_in.text
+        self.csrf = signed_in.json()["csrf_token"]
+        self._resources = contextlib.ExitStack()
+        self.stream = self._resources.enter_context(connect(
+            system.url.replace("http", "ws") + "/api/v1/events", origin=system.url, open_timeout=5,
+            additional_headers={"Cookie": f"session={self.http.cookies['session']}"}))
+        hello = self.next_event(5)
+        assert hello["event"] == "stream.hello"
+
+    def next_event(self, timeout: float) -> dict:
+        return json.loads(self.stream.recv(timeout=timeout))
+
+    def wait_event(self, name: str, timeout: float, having: tuple[str, ...] = (), **data) -> dict:
+        """The next event called ``name`` whose data has these values and these keys."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            event = self.next_event(left)
+            if (event["event"] == name and all(event["data"].get(k) == v for k, v in data.items())
+                    and all(k in event["data"] for k in having)):
+                return event
+        raise AssertionError(f"no {name} {data} within {timeout} s")
+
+    def close(self):
+        self._resources.close()
+        self.http.close()
+
+
+def test_a_call_reaches_the_agents_event_stream_and_is_classified(running, peers):
+    alice = Agent(running, "alice@acme.example")
+    bob = Agent(running, "bob@acme.example")
+    try:
+        with peers.phone(ALICE):
+            handle = peers.call("4045557777", duration=5, caller_name="Stream Caller")
+            created = alice.wait_event("interaction.created", 10, status="incoming")
+            assert bob.wait_event("interaction.created", 5)["seq"] == created["seq"]
+            interaction_id = created["data"]["interaction_id"]
+            alice.wait_event("interaction.updated", 10, interaction_id=interaction_id, status="active")
+            handle.wait(30).check()
+        alice.wait_event("interaction.updated", 10, interaction_id=interaction_id, status="recent")
+
+        details = alice.http.get(f"/api/v1/interactions/{interaction_id}").json()
+        assert details["lead"]["numbers"] == ["+14045557777"] and details["outcome"] == "answered"
+        assert details["agent"]["id"] == ALICE and details["recording_url"]
+        inbox = alice.http.get("/api/v1/inbox").json()
+        assert interaction_id in [row["id"] for row in inbox["recent"]]
+        recording = alice.http.get(details["recording_url"], headers={"Range": "bytes=0-43"})
+        assert recording.status_code == 206 and recording.content[:4] == b"RIFF"
+
+        classified = alice.http.patch(f"/api/v1/interactions/{interaction_id}/classification",
+                                      json={"qualified": True, "tags": ["stream test"], "notes": "called back"},
+                                      headers={"X-CSRF-Token": alice.csrf})
+        assert classified.status_code == 200, classified.text
+        # Bob's screen hears of Alice's classification.
+        changed = bob.wait_event("interaction.updated", 5, having=("changed",), interaction_id=interaction_id)
+        assert set(changed["data"]["changed"]) == {"qualified", "tags", "notes"}
+    finally:
+        alice.close()
+        bob.close()
