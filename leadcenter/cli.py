@@ -273,6 +273,18 @@ def company_list(ctx: Context) -> None:
         click.echo(f"{row.id:>4}  {row.name}  (region {row.default_region})")
 
 
+@company.command("api-key")
+@click.argument("company_id", type=int)
+@click.argument("name")
+@pass_context
+def company_api_key(ctx: Context, company_id: int, name: str) -> None:
+    """Create an API key for an integration of a company (shown once; use as `Authorization: Bearer KEY`)."""
+    from leadcenter.web.auth import new_api_key
+    ctx.open_db()
+    row, key = new_api_key(_company(company_id), name, None)
+    click.echo(f"API key {row.prefix} ({name}) for {row.company.name}:\n{key}\nStore it now: it is not shown again.")
+
+
 @main.group()
 def user() -> None:
     """People who sign in, and their role in each company."""

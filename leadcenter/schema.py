@@ -38,6 +38,7 @@ def _v2_accounts_leads_classification(migrator) -> None:
         migrator.add_column("interaction", "value_cents", Interaction.value_cents),
         migrator.add_column("interaction", "notes", Interaction.notes),
         migrator.add_index("interaction", ("company_id", "agent_id", "status", "status_changed_at"), False),
+        migrator.add_index("interaction", ("company_id", "started_at"), False),
         migrator.add_index("interaction", ("company_id", "status", "status_changed_at"), False),
     )
     database.create_tables([ApiKey, LeadSearchTerm, Message, Tag, InteractionTag, ClassificationChange])

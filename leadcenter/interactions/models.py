@@ -46,6 +46,7 @@ class Interaction(TimestampedModel):
 
     class Meta:
         indexes = (
+            (("company", "started_at"), False),
             (("company", "status", "started_at"), False),
             (("company", "agent", "status", "status_changed_at"), False),
             (("company", "status", "status_changed_at"), False),
