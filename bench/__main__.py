@@ -11,9 +11,9 @@ import platform
 import time
 from pathlib import Path
 
-from bench import asterisk_lifecycle
+from bench import api_queries, asterisk_lifecycle
 
-SUITES = {"asterisk": asterisk_lifecycle.run}
+SUITES = {"asterisk": asterisk_lifecycle.run, "queries": api_queries.run}
 
 
 def main() -> None:
