@@ -37,3 +37,11 @@ class ApiKey(TimestampedModel):
     created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
     last_used_at = DateTimeField(null=True)
     revoked_at = DateTimeField(null=True)
+
+
+class UserSession(TimestampedModel):
+    """A signed-in browser. The cookie carries its random id; signing out (or a password change) revokes it, so
+    a copy of the cookie stops working at once, open event streams included."""
+    user = ForeignKeyField(User, backref="sessions", on_delete="CASCADE")
+    token_hash = CharField(unique=True)  # SHA-256 of the id in the cookie
+    revoked_at = DateTimeField(null=True)

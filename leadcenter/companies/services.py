@@ -1,10 +1,13 @@
 """Creating companies, users and memberships."""
 from __future__ import annotations
 
+import hashlib
+import secrets
+
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from leadcenter.companies.models import ROLES, Company, Membership, User
-from leadcenter.db import database
+from leadcenter.companies.models import ROLES, Company, Membership, User, UserSession
+from leadcenter.db import database, utcnow
 
 MIN_PASSWORD_LENGTH = 8
 # werkzeug's scrypt (n=2**15, r=8, p=1), salted. Unit tests lower the cost; the stored hash names its own.
@@ -23,6 +26,8 @@ def set_password(user: User, password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
     user.password_hash = generate_password_hash(password, method=PASSWORD_METHOD)
+    if user.id is not None:
+        end_sessions(user=user)  # a new password signs the account out everywhere
 
 
 def create_user(email: str, name: str, password: str) -> User:
@@ -50,3 +55,27 @@ def add_member(user: User, company: Company, role: str) -> Membership:
             membership.role = role
             membership.save()
     return membership
+
+
+def _digest(sid: str) -> str:
+    return hashlib.sha256(sid.encode()).hexdigest()
+
+
+def start_session(user: User) -> str:
+    """Record a new signed-in session; returns the random id its cookie carries (only a hash is stored)."""
+    sid = secrets.token_urlsafe(32)
+    UserSession.create(user=user, token_hash=_digest(sid))
+    return sid
+
+
+def sessions_user(sid: str) -> User | None:
+    """The user of a session that has not been revoked."""
+    row = (UserSession.select(UserSession, User).join(User)
+           .where(UserSession.token_hash == _digest(sid), UserSession.revoked_at.is_null()).first())
+    return row.user if row else None
+
+
+def end_sessions(*, sid: str | None = None, user: User | None = None) -> None:
+    """Revoke one session (sign-out) or every session of a user (new password, deactivation)."""
+    query = UserSession.update(revoked_at=utcnow()).where(UserSession.revoked_at.is_null())
+    query.where(UserSession.token_hash == _digest(sid) if sid else UserSession.user == user).execute()

@@ -1,7 +1,8 @@
 """Who is calling: a signed-in user (session cookie + CSRF token) or an integration (a company's API key).
 
-- Sessions: Flask's signed cookie holds the user id, the company the user picked and a CSRF token; cookies are
-  HttpOnly, SameSite=Strict, and Secure when the app is served over HTTPS. Every unsafe request made with a session
+- Sessions: Flask's signed cookie holds a random session id (its SHA-256 is a UserSession row), the company the
+  user picked and a CSRF token; cookies are HttpOnly, SameSite=Strict, and Secure when the app is served over
+  HTTPS. Signing out or changing the password revokes the row, so a copied cookie stops working at once. Every unsafe request made with a session
   must carry the token in ``X-CSRF-Token`` (the token comes with ``GET /api/v1/session``).
 - API keys: ``Authorization: Bearer lc_<prefix>_<secret>``; only a SHA-256 of the key is stored. A key acts as an
   admin of its company. No CSRF token: browsers never send it by themselves.
@@ -21,6 +22,7 @@ from flask import request, session
 
 from leadcenter.agents.models import Agent
 from leadcenter.companies.models import ApiKey, Company, Membership, User
+from leadcenter.companies.services import sessions_user
 from leadcenter.db import utcnow
 from leadcenter.web.api import ROLE_RANK, ApiError
 
@@ -62,13 +64,17 @@ def principal_for(user: User, company_id: int | None) -> Principal | None:
     return Principal(membership.company, membership.role, user=user, agent=agent)
 
 
+def session_user() -> User | None:
+    """The user of this request's session cookie, while that session has not been revoked."""
+    return sessions_user(session["sid"]) if session.get("sid") else None
+
+
 def current(required: bool = True) -> Principal | None:
     """The caller, from the Authorization header or the session cookie."""
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
         return _api_key_principal(header[7:].strip())
-    user_id = session.get("user_id")
-    user = User.get_or_none(User.id == user_id) if user_id else None
+    user = session_user()
     found = principal_for(user, session.get("company_id")) if user else None
     if found is None and required:
         if user is not None and session.get("company_id") is None:

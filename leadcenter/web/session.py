@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, request, session
 from pydantic import Field
 
 from leadcenter.companies.models import Company, Membership, User
-from leadcenter.companies.services import verify_password
+from leadcenter.companies.services import end_sessions, start_session, verify_password
 from leadcenter.web import auth
 from leadcenter.web.api import ApiError, Schema, endpoint
 
@@ -45,7 +45,7 @@ class SessionOut(Schema):
 
 def _session_out() -> SessionOut:
     token = auth.csrf_token()
-    user = User.get_or_none(User.id == session.get("user_id")) if session.get("user_id") else None
+    user = auth.session_user()
     if user is None or not user.active:
         return SessionOut(authenticated=False, csrf_token=token)
     companies = [CompanyOut(id=m.company.id, name=m.company.name, role=m.role)
@@ -87,7 +87,7 @@ def sign_in(_, body: SignIn):
         raise ApiError(403, "not-a-member", "this account does not belong to that company")
     csrf = session.get("csrf")
     session.clear()  # a new session on sign-in: nothing carried over from before
-    session.update(user_id=user.id, company_id=chosen, csrf=csrf)
+    session.update(sid=start_session(user), company_id=chosen, csrf=csrf)
     session.permanent = True
     return _session_out()
 
@@ -95,7 +95,7 @@ def sign_in(_, body: SignIn):
 @endpoint(bp, "PUT", "/session/company", role="public", body=CompanyChoice, response=SessionOut,
           summary="Pick the company to work in")
 def choose_company(_, body: CompanyChoice):
-    user = User.get_or_none(User.id == session.get("user_id")) if session.get("user_id") else None
+    user = auth.session_user()
     if user is None:
         raise ApiError(401, "not-signed-in", "sign in first (POST /api/v1/session)")
     auth.check_csrf()
@@ -107,6 +107,7 @@ def choose_company(_, body: CompanyChoice):
 
 @endpoint(bp, "DELETE", "/session", role="public", status=204, summary="Sign out")
 def sign_out(_):
-    if session.get("user_id"):
+    if session.get("sid"):
         auth.check_csrf()
+        end_sessions(sid=session["sid"])
     session.clear()

@@ -42,7 +42,8 @@ Threads: each open stream holds one web thread for its whole life (gunicorn's gt
 again later), so that API requests always find a thread.
 
 Close codes: 4401 not signed in, no company picked or a bad API key (the reason is the REST error id:
-``not-signed-in``, ``company-not-selected``, ``invalid-api-key``); 4008 lagging, reconnect with since; 1013 too many
+``not-signed-in``, ``company-not-selected``, ``invalid-api-key``), or, within RECHECK_SECONDS, the session was
+signed out or the key revoked, or the user's role or membership changed (reason ``session-ended``); 4008 lagging, reconnect with since; 1013 too many
 streams, retry later; 1008 the client sent a message (the stream is one-way).
 """
 from __future__ import annotations
@@ -77,6 +78,8 @@ REQUEST_THREADS = 16  # web threads kept free of streams for API requests
 PING_INTERVAL = 25.0  # seconds
 SEND_TIMEOUT = 10.0  # seconds a send may wait for the client to make room
 POLL_SECONDS = 0.5  # how often an idle stream's thread looks whether its socket closed
+# How often an open stream checks that its session or API key is still good (sign-out elsewhere, revocation).
+RECHECK_SECONDS = 5.0
 CLOSE_TIMEOUT = 2.0  # seconds a closing stream waits for the client to answer its close
 
 LAGGING = 4008
@@ -266,10 +269,16 @@ def _serve(ws) -> None:
         log.warning("event stream refused: %s", full)
         _close(ws, TRY_AGAIN_LATER, "too many event streams are open; retry later")
         return
+    checked = time.monotonic()
     try:
         for text in opening:
             ws.send(text)
         while ws.connected:
+            if time.monotonic() - checked > RECHECK_SECONDS:
+                if not _still_allowed(principal):
+                    _close(ws, NOT_AUTHENTICATED, "session-ended")
+                    return
+                checked = time.monotonic()
             if ws.receive(timeout=0) is not None:
                 _close(ws, POLICY_VIOLATION, "this stream takes no messages")
                 return
@@ -286,6 +295,15 @@ def _serve(ws) -> None:
         _end(ws)
     finally:
         hub.detach(subscription)
+
+
+def _still_allowed(principal: auth.Principal) -> bool:
+    """Signed out, password changed, removed from the company, role changed, API key revoked: the stream ends."""
+    try:
+        now = auth.current()
+    except ApiError:
+        return False
+    return (now.company.id, now.role) == (principal.company.id, principal.role)
 
 
 def _close(ws, code: int, reason: str) -> None:

@@ -5,7 +5,7 @@ published; every refusal leaves the database as it was.
 """
 import pytest
 
-from conftest import PASSWORD
+from support import PASSWORD
 from leadcenter.agents.models import Agent, SipCredential
 from leadcenter.agents.services import create_agent
 from leadcenter.companies.models import ApiKey, Company, Membership, User

@@ -1,5 +1,5 @@
 """Signing in and out through the API: sessions, CSRF, company choice, rate limiting, JSON errors."""
-from conftest import PASSWORD
+from support import PASSWORD
 
 
 def test_sign_in_with_one_company_selects_it(client, world):
@@ -95,3 +95,27 @@ def test_a_write_that_loses_a_race_gets_409_not_500(app, client, world, monkeypa
     client.sign_in("agent1@a.example")
     status, body = client.post("/api/v1/leads", {"name": "Racer", "numbers": ["+14045559999"]})
     assert (status, body["error"]) == (409, "conflict")
+
+
+def test_signing_out_revokes_the_session_everywhere(make_client, world):
+    browser = make_client()
+    browser.sign_in("agent1@a.example")
+    copy = make_client()  # the same cookie in another place (a stolen or copied cookie)
+    copy.http.set_cookie("session", browser.http.get_cookie("session").value)
+    copy.csrf = browser.csrf
+    assert copy.get("/api/v1/inbox")[0] == 200
+    assert browser.delete("/api/v1/session")[0] == 204
+    status, body = copy.get("/api/v1/inbox")
+    assert (status, body["error"]) == (401, "not-signed-in")
+
+
+def test_a_new_password_signs_the_account_out(make_client, world):
+    from leadcenter.companies.models import User
+    from leadcenter.companies.services import set_password
+
+    browser = make_client()
+    browser.sign_in("agent1@a.example")
+    user = User.get(User.email == "agent1@a.example")
+    set_password(user, "a brand new password")
+    user.save()
+    assert browser.get("/api/v1/inbox")[0] == 401

@@ -16,7 +16,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 from werkzeug.serving import make_server
 
-from conftest import ApiClient, StandInController
+from support import ApiClient, StandInController
 from leadcenter import config, db, schema
 from leadcenter.events import Event, EventBus
 from leadcenter.web import auth, stream
@@ -408,3 +408,24 @@ def test_a_client_that_stops_reading_is_closed_as_lagging_and_the_others_get_eve
         # Once it reads again, the slow client gets what was already on its way, then the 4008 close.
         code, reason = close_code(slow, timeout=30)
         assert code == 4008 and "since" in reason
+
+
+def test_signing_out_elsewhere_ends_an_open_stream(server, app, world, monkeypatch):
+    monkeypatch.setattr(stream, "RECHECK_SECONDS", 0.2)
+    browser = ApiClient(app.test_client())
+    browser.sign_in("agent1@a.example")
+    cookie = f"session={browser.http.get_cookie('session').value}"
+    with open_stream(server, cookie=cookie) as ws:
+        assert frames(ws, 1)[0]["event"] == "stream.hello"
+        assert browser.delete("/api/v1/session")[0] == 204
+        assert close_code(ws) == (4401, "session-ended")
+
+
+def test_revoking_an_api_key_ends_its_stream(server, world, monkeypatch):
+    monkeypatch.setattr(stream, "RECHECK_SECONDS", 0.2)
+    row, key = auth.new_api_key(world["a"]["company"], "dashboard", None)
+    with open_stream(server, origin=None, headers={"Authorization": f"Bearer {key}"}) as ws:
+        assert frames(ws, 1)[0]["event"] == "stream.hello"
+        row.revoked_at = row.created_at
+        row.save()
+        assert close_code(ws) == (4401, "session-ended")

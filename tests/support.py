@@ -1,0 +1,85 @@
+"""What the unit tests share besides fixtures (conftest.py): the fixtures' password, a browser-like API client,
+and the stand-in controller the web app runs over in unit tests (no Asterisk: the integration tests use the
+real one). A module of its own because every test directory may have a conftest.py of its own."""
+from __future__ import annotations
+
+from leadcenter import config
+from leadcenter.credentials import Secrets
+
+PASSWORD = "correct horse battery"
+
+
+class RecordingBus:
+    """Collects what the web layer publishes."""
+
+    def __init__(self):
+        self.published = []
+
+    def publish(self, name, **data):
+        self.published.append((name, data))
+
+    def subscribe(self, pattern, subscriber):
+        pass
+
+    def names(self):
+        return [name for name, _ in self.published]
+
+
+class StandInController:
+    """What the web app needs of the controller, without Asterisk: settings, secrets, the bus, and a
+    reconfigure() that counts how often Asterisk's config would have been re-rendered."""
+
+    def __init__(self):
+        self.settings = config.load(env={})
+        self.secrets = Secrets(ami_secret="x", ari_secret="y", session_key="unit-test-session-key")
+        self.bus = RecordingBus()
+        self.reconfigured = 0
+
+    def reconfigure(self):
+        self.reconfigured += 1
+
+    def health(self):
+        return {"ok": True, "database": "ok", "asterisk": {"ami": "connected", "ari": "connected"}}
+
+
+class ApiClient:
+    """A browser-like client: signs in through the API and sends the CSRF token on unsafe requests."""
+
+    def __init__(self, flask_client):
+        self.http = flask_client
+        self.csrf = None
+        self.bearer = None
+
+    def sign_in(self, email: str, password: str = PASSWORD, company_id: int | None = None):
+        self.csrf = self.http.get("/api/v1/session").get_json()["csrf_token"]
+        body = {"email": email, "password": password}
+        if company_id is not None:
+            body["company_id"] = company_id
+        status, data = self.post("/api/v1/session", body)
+        assert status == 200, data
+        self.csrf = data["csrf_token"]
+        return data
+
+    def request(self, method: str, path: str, body=None, **kwargs):
+        headers = kwargs.pop("headers", {})
+        if self.csrf:
+            headers.setdefault("X-CSRF-Token", self.csrf)
+        if self.bearer:
+            headers.setdefault("Authorization", f"Bearer {self.bearer}")
+        response = self.http.open(path, method=method, json=body, headers=headers, **kwargs)
+        return response.status_code, response.get_json(silent=True)
+
+    def get(self, path, **kwargs):
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path, body=None, **kwargs):
+        return self.request("POST", path, body, **kwargs)
+
+    def put(self, path, body=None, **kwargs):
+        return self.request("PUT", path, body, **kwargs)
+
+    def patch(self, path, body=None, **kwargs):
+        return self.request("PATCH", path, body, **kwargs)
+
+    def delete(self, path, **kwargs):
+        return self.request("DELETE", path, **kwargs)
