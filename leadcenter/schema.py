@@ -9,7 +9,7 @@ import logging
 
 from peewee import IntegerField
 
-from leadcenter.agents.models import Agent, SipCredential
+from leadcenter.agents.models import Agent, AgentStatusChange, SipCredential
 from leadcenter.companies.models import ApiKey, Company, Membership, User, UserSession
 from leadcenter.db import BaseModel, database
 from leadcenter.flows.models import CallFlow
@@ -21,9 +21,9 @@ from leadcenter.teams.models import Team, TeamMember
 
 log = logging.getLogger(__name__)
 
-MODELS = [Company, User, Membership, ApiKey, UserSession, Agent, SipCredential, CallFlow, Trunk, TrackingNumber, Team,
-          TeamMember, Lead, LeadPhone, LeadSearchTerm, Interaction, InteractionTransition, Message, Tag,
-          InteractionTag, ClassificationChange]
+MODELS = [Company, User, Membership, ApiKey, UserSession, Agent, AgentStatusChange, SipCredential, CallFlow, Trunk,
+          TrackingNumber, Team, TeamMember, Lead, LeadPhone, LeadSearchTerm, Interaction, InteractionTransition,
+          Message, Tag, InteractionTag, ClassificationChange]
 
 
 def _v2_accounts_leads_classification(migrator) -> None:
@@ -31,6 +31,7 @@ def _v2_accounts_leads_classification(migrator) -> None:
 
     run(
         migrator.add_column("agent", "voicemail_greeting", Agent.voicemail_greeting),
+        migrator.add_column("agent", "status_reason", Agent.status_reason),
         migrator.add_column("lead", "merged_into_id", Lead.merged_into),
         migrator.add_column("interaction", "voicemail", Interaction.voicemail),
         migrator.add_column("interaction", "duration_seconds", Interaction.duration_seconds),
@@ -41,7 +42,7 @@ def _v2_accounts_leads_classification(migrator) -> None:
         migrator.add_index("interaction", ("company_id", "started_at"), False),
         migrator.add_index("interaction", ("company_id", "status", "status_changed_at"), False),
     )
-    database.create_tables([ApiKey, UserSession, LeadSearchTerm, Message, Tag, InteractionTag, ClassificationChange])
+    database.create_tables([ApiKey, UserSession, AgentStatusChange, LeadSearchTerm, Message, Tag, InteractionTag, ClassificationChange])
     from leadcenter.leads.services import index_lead  # existing leads become searchable
     for lead in Lead.select():
         index_lead(lead)
@@ -49,7 +50,8 @@ def _v2_accounts_leads_classification(migrator) -> None:
 
 # (version, description, function(migrator)) in order; version 1 is the first released schema.
 MIGRATIONS: list = [
-    (2, "API keys, revocable sessions, lead search and merge, messages, classification with tags and its history",
+    (2, "API keys, revocable sessions, agent availability history, lead search and merge, messages, "
+        "classification with tags and its history",
      _v2_accounts_leads_classification),
 ]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])

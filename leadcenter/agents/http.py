@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app
 
+from leadcenter.agents import availability
 from leadcenter.agents.models import Agent, SipCredential
 from leadcenter.agents.schemas import AgentChanges, AgentList, AgentOut, AgentSipOut, MyAgentChanges
-from leadcenter.companies.http import changed, save_changes
-from leadcenter.db import database, utcnow
 from leadcenter.agents.services import current_agents
+from leadcenter.companies.http import changed, save_changes
+from leadcenter.db import database
 from leadcenter.web.api import ApiError, endpoint, invalid, not_found
 from leadcenter.web.auth import Principal
 
@@ -72,18 +73,16 @@ def get_my_agent(principal: Principal):
 @endpoint(bp, "PATCH", "/me/agent", response=AgentOut, body=MyAgentChanges,
           summary="Change one's chat name, or go Available or Offline")
 def update_my_agent(principal: Principal, body: MyAgentChanges):
-    with database.atomic():
-        agent = _my_agent(principal)
-        status_changed = body.status is not None and body.status != agent.status
-        if status_changed:
-            agent.status, agent.status_changed_at = body.status, utcnow()
-        if body.chat_display_name is not None:
-            agent.chat_display_name = body.chat_display_name
-        agent.save()
+    agent = _my_agent(principal)
     if body.chat_display_name is not None:
+        agent.chat_display_name = body.chat_display_name
+        Agent.update(chat_display_name=agent.chat_display_name).where(Agent.id == agent.id).execute()
         changed(principal, "agent.updated", asterisk=False, agent_id=agent.id, fields=["chat_display_name"])
-    if status_changed:
-        # The pause keeper applies it to the queues. No re-render for a status: ring_agents steps, which dial only
-        # the agents Available at render time, catch up at the next one.
-        changed(principal, "agent.status_changed", asterisk=False, agent_id=agent.id, status=agent.status)
+    if body.status is not None:
+        # agent.status_changed goes out; the pause keeper applies it to the queues. No re-render for a status:
+        # ring_agents steps, which dial only the agents Available at render time, catch up at the next one.
+        try:
+            availability.choose(agent, body.status, current_app.controller.bus)
+        except availability.IllegalMove as exc:
+            raise ApiError(409, "on-a-call", f"{exc}; change it once the call has ended") from None
     return AgentOut.from_row(agent)

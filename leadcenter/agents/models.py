@@ -14,6 +14,8 @@ class Agent(TimestampedModel):
     chat_display_name = CharField(default="")
     # Chosen by the agent (available/offline) or set by the queue (unavailable while on a call or in wrap-up).
     status = CharField(default="available", choices=[(s, s) for s in STATUSES])
+    # Why an agent is unavailable: on_call (a queue call) or wrap_up (after it, until "Rejoin the Queue").
+    status_reason = CharField(default="")
     status_changed_at = DateTimeField(default=utcnow)
     # Which device the queue rings: the browser softphone or the desk phone.
     ring_device = CharField(default="webrtc", choices=[(d, d) for d in RING_DEVICES])
@@ -44,3 +46,17 @@ class SipCredential(BaseModel):
     @property
     def username(self) -> str:
         return f"{self.device}{self.agent_id}"
+
+
+class AgentStatusChange(BaseModel):
+    """Every availability move (see availability.py), for reporting: occupancy, wrap-up time, time offline."""
+    agent = ForeignKeyField(Agent, backref="status_changes", on_delete="CASCADE")
+    event = CharField()
+    from_status = CharField()
+    from_reason = CharField(default="")
+    to_status = CharField()
+    to_reason = CharField(default="")
+    at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("agent", "at"), False),)

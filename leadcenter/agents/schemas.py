@@ -17,6 +17,7 @@ class AgentOut(Schema):
     display_name: str  # on calls (caller id) and in the agent list
     chat_display_name: str  # what leads see in chats
     status: str  # available | unavailable | offline
+    status_reason: str  # why unavailable: on_call | wrap_up ("Rejoin the Queue" ends wrap-up)
     status_changed_at: UtcDateTime
     ring_device: str
     devices: list[str]  # the devices with a SIP account
@@ -28,7 +29,7 @@ class AgentOut(Schema):
                            .where(SipCredential.agent.in_([a.id for a in agents]), SipCredential.enabled)):
             devices[credential.agent_id].append(credential.device)
         return [cls(id=a.id, user_id=a.user_id, display_name=a.display_name, chat_display_name=a.chat_display_name,
-                    status=a.status, status_changed_at=a.status_changed_at, ring_device=a.ring_device,
+                    status=a.status, status_reason=a.status_reason, status_changed_at=a.status_changed_at, ring_device=a.ring_device,
                     devices=devices[a.id]) for a in agents]
 
     @classmethod

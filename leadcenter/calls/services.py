@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from leadcenter.agents import availability
 from leadcenter.agents.models import Agent
 from leadcenter.db import database, utcnow
 from leadcenter.events import Event, EventBus
@@ -82,6 +83,9 @@ class CallRecorder:
             interaction.team = Team.get_or_none(Team.id == queue[4:], Team.company == interaction.company_id)
         lifecycle.apply(interaction, "answer", at)
         self._announce(interaction)
+        # A queue call takes the agent out of the queue until they rejoin after wrap-up.
+        if agent is not None and interaction.team_id is not None and availability.can(agent, "take_queue_call"):
+            availability.apply(agent, "take_queue_call", self.bus, at)
 
     def on_abandoned(self, event: Event) -> None:
         interaction = self._interaction(event.data["channel_id"])
@@ -103,6 +107,9 @@ class CallRecorder:
         else:
             return
         self._announce(interaction)
+        agent = interaction.agent
+        if agent is not None and interaction.team_id is not None and availability.can(agent, "end_queue_call"):
+            availability.apply(agent, "end_queue_call", self.bus, at)  # wrap-up: out until "Rejoin the Queue"
 
     def on_synced(self, event: Event) -> None:
         up = {call["channel_id"]: call for call in event.data["calls"]}
@@ -118,7 +125,7 @@ class CallRecorder:
                 interaction.recording = str(self.recording_path(call["recording"]))
                 interaction.save()
             if call.get("agent_id") and lifecycle.can(interaction, "answer"):
-                self._answer(interaction, call["agent_id"], None, utcnow())
+                self._answer(interaction, call["agent_id"], call.get("queue"), utcnow())
         stale = (Interaction.select().where(Interaction.kind == "call", Interaction.status.in_(OPEN),
                                             Interaction.channel_id.is_null(False),
                                             Interaction.channel_id.not_in(list(up) or [""])))

@@ -27,4 +27,5 @@ def running(system):
     if system.controller is None or system.controller.poll() is not None:
         system.start_controller()
     system.wait_healthy(15)
+    system.all_available()  # a queue call leaves its agent in wrap-up: each test starts with everyone back
     return system

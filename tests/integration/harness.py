@@ -6,7 +6,9 @@ the suite also runs beside a `make run` without one.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from leadcenter import config
+from leadcenter import config, demo
 from leadcenter.agents.models import SipCredential
 from leadcenter.interactions.models import Interaction
 from leadcenter.pbx.instance import Instance
@@ -121,3 +123,34 @@ class System:
 
     def wait_interaction(self, timeout: float = 10, **where) -> Interaction:
         return wait_for(lambda: self.interaction(**where), timeout, what=f"an interaction with {where}")
+
+    # -- agents, as they would act in the app ------------------------------------------------------------------
+    def sign_in(self, email: str) -> httpx.Client:
+        """A browser session of a demo user (signed in, CSRF header set)."""
+        client = httpx.Client(base_url=self.url, timeout=5)
+        csrf = client.get("/api/v1/session").json()["csrf_token"]
+        password = next(p for e, p, _ in demo.logins(self.settings) if e == email)
+        answer = client.post("/api/v1/session", json={"email": email, "password": password},
+                             headers={"X-CSRF-Token": csrf})
+        assert answer.status_code == 200, answer.text
+        client.headers["X-CSRF-Token"] = answer.json()["csrf_token"]
+        return client
+
+    def choose_status(self, email: str, status: str) -> dict:
+        """The agent picks a status in the app (Available after a queue call is "Rejoin the Queue")."""
+        with contextlib.closing(self.sign_in(email)) as client:
+            answer = client.patch("/api/v1/me/agent", json={"status": status})
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    def paused_members(self, queue: str = "team1") -> set[str]:
+        """Queue members Asterisk has paused now (member names: agentN)."""
+        shown = self.instance.rx(f"queue show {queue}") or ""
+        return set(re.findall(r"^\s+(agent\d+) .*\(paused", shown, re.M))
+
+    def all_available(self) -> None:
+        """Every demo agent Available, and Asterisk agreeing (the pause keeper acts on the status change)."""
+        for email, _, role in demo.logins(self.settings):
+            if role == "agent":
+                self.choose_status(email, "available")
+        wait_for(lambda: not self.paused_members(), 5, what="every agent unpaused in Asterisk")

@@ -7,12 +7,9 @@ import contextlib
 import json
 import time
 
-import httpx
 import pytest
 from test_calls import ALICE, Peers
 from websockets.sync.client import connect
-
-from leadcenter import demo
 
 
 @pytest.fixture
@@ -26,13 +23,7 @@ class Agent:
     """An agent's browser: a signed-in session, its CSRF token and its event stream."""
 
     def __init__(self, system, email: str):
-        self.http = httpx.Client(base_url=system.url, timeout=5)
-        csrf = self.http.get("/api/v1/session").json()["csrf_token"]
-        password = next(p for e, p, _ in demo.logins(system.settings) if e == email)
-        signed_in = self.http.post("/api/v1/session", json={"email": email, "password": password},
-                                   headers={"X-CSRF-Token": csrf})
-        assert signed_in.status_code == 200, signed_in.text
-        self.csrf = signed_in.json()["csrf_token"]
+        self.http = system.sign_in(email)
         self._resources = contextlib.ExitStack()
         self.stream = self._resources.enter_context(connect(
             system.url.replace("http", "ws") + "/api/v1/events", origin=system.url, open_timeout=5,
@@ -80,8 +71,7 @@ def test_a_call_reaches_the_agents_event_stream_and_is_classified(running, peers
         assert recording.status_code == 206 and recording.content[:4] == b"RIFF"
 
         classified = alice.http.patch(f"/api/v1/interactions/{interaction_id}/classification",
-                                      json={"qualified": True, "tags": ["stream test"], "notes": "called back"},
-                                      headers={"X-CSRF-Token": alice.csrf})
+                                      json={"qualified": True, "tags": ["stream test"], "notes": "called back"})
         assert classified.status_code == 200, classified.text
         # Bob's screen hears of Alice's classification.
         changed = bob.wait_event("interaction.updated", 5, having=("changed",), interaction_id=interaction_id)

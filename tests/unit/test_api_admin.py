@@ -302,7 +302,7 @@ def test_agents_see_their_colleagues(agent, world):
     first = world["a"]["agents"][0]
     assert [a["display_name"] for a in agents] == ["Agent1 A", "Agent2 A"]
     assert agents[0] == {"id": first.id, "user_id": first.user_id, "display_name": "Agent1 A",
-                         "chat_display_name": "Agent1 A", "status": "available",
+                         "chat_display_name": "Agent1 A", "status": "available", "status_reason": "",
                          "status_changed_at": utc_iso(first.status_changed_at), "ring_device": "webrtc",
                          "devices": ["desk", "webrtc"]}
 
@@ -354,7 +354,7 @@ def test_my_agent_profile_and_status(agent, world, controller):
     company_id = world["a"]["company"].id
     assert controller.bus.published == [
         ("agent.updated", {"company_id": company_id, "agent_id": me.id, "fields": ["chat_display_name"]}),
-        ("agent.status_changed", {"company_id": company_id, "agent_id": me.id, "status": "offline"})]
+        ("agent.status_changed", {"company_id": company_id, "agent_id": me.id, "status": "offline", "reason": ""})]
     assert controller.reconfigured == 0
     # The same status again is no change.
     agent.patch(f"{API}/me/agent", {"status": "offline"})

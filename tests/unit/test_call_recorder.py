@@ -70,7 +70,11 @@ def test_answered_call(world):
     assert call.recording == "asterisk/spool/monitor/1700000000.1.wav"
     assert call.source == "Google Ads"
     assert [name for name, _ in world["bus"].published] == [
-        "interaction.created", "interaction.updated", "interaction.updated"]
+        "interaction.created", "interaction.updated", "agent.status_changed", "interaction.updated",
+        "agent.status_changed"]
+    # A queue call took Alice out of the queue; once it ended she is in wrap-up until she rejoins.
+    assert [data["reason"] for name, data in world["bus"].published if name == "agent.status_changed"] == [
+        "on_call", "wrap_up"]
 
 
 def test_same_number_lands_on_the_same_lead(world):

@@ -1,0 +1,63 @@
+"""Agent availability: the moves the spec describes, each stored, published, and nothing else allowed."""
+import pytest
+
+from leadcenter.agents import availability
+from leadcenter.agents.models import Agent, AgentStatusChange
+
+
+@pytest.fixture
+def agent(world):
+    return world["a"]["agents"][0]
+
+
+def test_queue_call_then_wrap_up_then_rejoin(agent, controller):
+    bus = controller.bus
+    availability.apply(agent, "take_queue_call", bus)
+    assert (agent.status, agent.status_reason) == ("unavailable", "on_call")
+    availability.apply(agent, "end_queue_call", bus)
+    assert (agent.status, agent.status_reason) == ("unavailable", "wrap_up")
+    availability.choose(agent, "available", bus)  # the app's "Rejoin the Queue"
+    stored = Agent.get_by_id(agent.id)
+    assert (stored.status, stored.status_reason) == ("available", "")
+    assert [c.event for c in AgentStatusChange.select().order_by(AgentStatusChange.id)] == [
+        "take_queue_call", "end_queue_call", "rejoin"]
+    assert [data["reason"] for _, data in bus.published] == ["on_call", "wrap_up", ""]
+
+
+def test_offline_and_back(agent, controller):
+    availability.choose(agent, "offline", controller.bus)
+    assert Agent.get_by_id(agent.id).status == "offline"
+    availability.choose(agent, "available", controller.bus)
+    assert Agent.get_by_id(agent.id).status == "available"
+    availability.choose(agent, "available", controller.bus)  # already: nothing happens
+    assert AgentStatusChange.select().count() == 2
+
+
+@pytest.mark.parametrize("moves,event", [
+    ([], "end_queue_call"), ([], "rejoin"), (["go_offline"], "take_queue_call"),
+    (["take_queue_call"], "rejoin"), (["take_queue_call"], "take_queue_call"), (["go_offline"], "go_offline"),
+])
+def test_illegal_moves_change_nothing(agent, controller, moves, event):
+    for move in moves:
+        availability.apply(agent, move, controller.bus)
+    before = (agent.status, agent.status_reason, AgentStatusChange.select().count())
+    with pytest.raises(availability.IllegalMove):
+        availability.apply(agent, event, controller.bus)
+    stored = Agent.get_by_id(agent.id)
+    assert (stored.status, stored.status_reason, AgentStatusChange.select().count()) == before
+
+
+def test_the_app_cannot_make_an_agent_on_a_call_available(make_client, world):
+    agent = world["a"]["agents"][0]
+    availability.apply(agent, "take_queue_call", _Silent())
+    client = make_client()
+    client.sign_in("agent1@a.example")
+    status, body = client.patch("/api/v1/me/agent", {"status": "available"})
+    assert (status, body["error"]) == (409, "on-a-call")
+    status, body = client.patch("/api/v1/me/agent", {"status": "offline"})
+    assert status == 200 and body["status"] == "offline"
+
+
+class _Silent:
+    def publish(self, name, **data):
+        pass
