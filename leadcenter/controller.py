@@ -21,6 +21,7 @@ from leadcenter.events import EventBus
 from leadcenter.pbx import configure
 from leadcenter.pbx.instance import Instance
 from leadcenter.telephony.service import Telephony
+from leadcenter.voicemail.services import MailboxCounter
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,8 @@ class Controller:
         self.bus = EventBus()
         self.loop = LoopThread()
         self.telephony = Telephony(settings, self.secrets, self.bus)
-        self.calls = CallRecorder(self.bus, self._recording_path)
+        self.calls = CallRecorder(self.bus, self._recording_path, settings.asterisk_dir, settings.data_dir)
+        self.mailboxes = MailboxCounter(self.bus)
         self.pauses = PauseKeeper(self.bus, self.telephony)
         from leadcenter.web.app import create_app  # the web layer depends on the controller, not the reverse
         self.web = create_app(self)

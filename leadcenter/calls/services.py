@@ -8,6 +8,7 @@ open whose channel is gone (it ended while the controller was down) is concluded
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from leadcenter.agents import availability
 from leadcenter.agents.models import Agent
@@ -18,6 +19,7 @@ from leadcenter.interactions.models import Interaction
 from leadcenter.leads.services import find_or_create_by_number, lead_number
 from leadcenter.numbers.models import TrackingNumber
 from leadcenter.teams.models import Team
+from leadcenter.voicemail import services as voicemail
 
 log = logging.getLogger(__name__)
 
@@ -25,13 +27,15 @@ OPEN = ("incoming", "active")
 
 
 class CallRecorder:
-    def __init__(self, bus: EventBus, recording_path):
+    def __init__(self, bus: EventBus, recording_path, asterisk_dir: Path, data_dir: Path):
         """``recording_path(file inside the Asterisk root) -> path relative to the data directory``."""
         self.bus = bus
         self.recording_path = recording_path
+        self.asterisk_dir, self.data_dir = asterisk_dir, data_dir
         for name, handler in (("call.inbound", self.on_inbound), ("call.answered", self.on_answered),
-                              ("call.recording_started", self.on_recording), ("call.abandoned", self.on_abandoned),
-                              ("call.ended", self.on_ended), ("telephony.synced", self.on_synced)):
+                              ("call.recording_started", self.on_recording), ("call.flow_ended", self.on_flow_ended),
+                              ("call.voicemail_left", self.on_voicemail), ("call.ended", self.on_ended),
+                              ("telephony.synced", self.on_synced)):
             bus.subscribe(name, handler)
 
     def _interaction(self, channel_id: str) -> Interaction | None:
@@ -87,23 +91,41 @@ class CallRecorder:
         if agent is not None and interaction.team_id is not None and availability.can(agent, "take_queue_call"):
             availability.apply(agent, "take_queue_call", self.bus, at)
 
-    def on_abandoned(self, event: Event) -> None:
-        interaction = self._interaction(event.data["channel_id"])
-        if interaction is not None and lifecycle.can(interaction, "abandon"):
-            lifecycle.apply(interaction, "abandon", event.data["at"])
+    def on_flow_ended(self, event: Event) -> None:
+        """Every step of the flow went by and nobody answered: missed."""
+        self._miss(self._interaction(event.data["channel_id"]), event.data["at"])
+
+    def _miss(self, interaction: Interaction | None, at) -> None:
+        if interaction is not None and lifecycle.can(interaction, "miss"):
+            lifecycle.apply(interaction, "miss", at)
             self._announce(interaction)
+
+    def on_voicemail(self, event: Event) -> None:
+        """The caller reached a mailbox: with a message left, the call concludes as voicemail, with its audio."""
+        interaction = self._interaction(event.data["channel_id"])
+        if interaction is None or not lifecycle.can(interaction, "take_voicemail"):
+            return
+        message = voicemail.find_message(self.asterisk_dir, event.data["mailbox"], event.data["channel"])
+        if message is None:  # the caller reached the last step, the mailbox, and left no message
+            self._miss(interaction, event.data["at"])
+            return
+        interaction.voicemail = str(message.audio.relative_to(self.data_dir))
+        interaction.duration_seconds = message.seconds
+        lifecycle.apply(interaction, "take_voicemail", event.data["at"])
+        self._announce(interaction)
 
     def on_ended(self, event: Event) -> None:
         interaction = self._interaction(event.data["channel_id"])
         if interaction is not None:
-            self._conclude(interaction, event.data["at"])
+            # Still waiting when the line went down: the caller hung up before anyone answered.
+            self._conclude(interaction, event.data["at"], waiting="abandon")
 
-    def _conclude(self, interaction: Interaction, at) -> None:
+    def _conclude(self, interaction: Interaction, at, waiting: str) -> None:
+        """End an interaction that is still open; ``waiting`` is the event for one nobody had answered."""
         if interaction.status == "active":
             lifecycle.apply(interaction, "end", at)
         elif interaction.status == "incoming":
-            # The flow ended (or the caller left outside a queue) with nobody answering.
-            lifecycle.apply(interaction, "miss", at)
+            lifecycle.apply(interaction, waiting, at)
         else:
             return
         self._announce(interaction)
@@ -131,4 +153,4 @@ class CallRecorder:
                                             Interaction.channel_id.not_in(list(up) or [""])))
         for interaction in stale:
             log.info("call %s ended while the controller was away", interaction.channel_id)
-            self._conclude(interaction, utcnow())
+            self._conclude(interaction, utcnow(), waiting="miss")  # how it ended is unknown

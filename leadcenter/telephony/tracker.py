@@ -66,6 +66,11 @@ class CallTracker:
                           flow_id=as_int(m.get("Flow")), at=event_time(m))
         elif kind == "LeadCenterRecording" and channel_id in self.lead_channels:
             self._publish("call.recording_started", channel_id=channel_id, file=m.get("File"), at=event_time(m))
+        elif kind == "LeadCenterFlowEnded" and channel_id in self.lead_channels:
+            self._publish("call.flow_ended", channel_id=channel_id, at=event_time(m))
+        elif kind == "LeadCenterVoicemail" and channel_id in self.lead_channels:
+            self._publish("call.voicemail_left", channel_id=channel_id, channel=m.get("Channel"),
+                          mailbox=m.get("Mailbox"), status=m.get("Status", ""), at=event_time(m))
 
     # -- app_queue ---------------------------------------------------------------------------------------------
     def _on_QueueCallerJoin(self, m: Mapping) -> None:
@@ -92,13 +97,22 @@ class CallTracker:
                           at=event_time(m))
 
     def _on_QueueCallerAbandon(self, m: Mapping) -> None:
+        # Sent when the caller hangs up in the queue and also when the queue step times out (the flow goes on):
+        # whether the caller abandoned the call is only known from how the call ends.
         if m.get("Uniqueid") in self.lead_channels:
-            self._publish("call.abandoned", channel_id=m["Uniqueid"], queue=m.get("Queue"),
+            self._publish("call.left_queue", channel_id=m["Uniqueid"], queue=m.get("Queue"),
                           hold_seconds=as_int(m.get("HoldTime")), at=event_time(m))
 
     def _on_QueueMemberPause(self, m: Mapping) -> None:
         self._publish("queue_member.paused", queue=m.get("Queue"), agent_id=agent_id(m.get("MemberName")),
                       paused=m.get("Paused") == "1", reason=m.get("PausedReason", ""), at=event_time(m))
+
+    # -- voicemail ---------------------------------------------------------------------------------------------
+    def _on_MessageWaiting(self, m: Mapping) -> None:
+        mailbox, _, context = (m.get("Mailbox") or "").partition("@")
+        if context == "leadcenter":
+            self._publish("voicemail.waiting", mailbox=mailbox, new=as_int(m.get("New")) or 0,
+                          old=as_int(m.get("Old")) or 0, at=event_time(m))
 
     # -- channels ----------------------------------------------------------------------------------------------
     def _on_Hangup(self, m: Mapping) -> None:

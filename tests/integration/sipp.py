@@ -255,7 +255,8 @@ class SippPhone:
 @dataclass
 class Call:
     """One trunk call: hangs up ``duration`` s after its INVITE (sent ``delay`` s after the start)
-    unless the far end hangs up first. ``expect_*`` only feed ``CallResult.ok``."""
+    unless the far end hangs up first; speaks (7 s of audio) once answered and ``speak_at`` s after its INVITE.
+    ``expect_*`` only feed ``CallResult.ok``."""
 
     did: str
     caller_number: str
@@ -264,11 +265,12 @@ class Call:
     delay: float = 0
     expect_answer: bool | None = True  # None: either way
     expect_remote_bye: bool = False
+    speak_at: float = 0
 
     def csv(self) -> str:
         name = self.caller_name.replace("\\", "\\\\").replace('"', '\\"') if self.caller_name else ""
         fields = [self.did, self.caller_number, f'"{name}" ' if name else "",
-                  str(int(self.duration * 1000)), str(int(self.delay * 1000))]
+                  str(int(self.duration * 1000)), str(int(self.delay * 1000)), str(int(self.speak_at * 1000))]
         return ";".join(re.sub(r"[;\r\n]", ",", field) for field in fields)
 
 

@@ -124,8 +124,9 @@ def test_healthz_tells_the_truth_and_the_controller_resyncs_after_asterisk_resta
         handle.kill()
     running.start_asterisk()
     assert running.wait_healthy(5) <= 5
-    # The call Asterisk dropped with it is concluded, not left "active" forever.
+    # The call Asterisk dropped with it is concluded, not left "active" forever; Alice is in wrap-up after it.
     assert finished(running, mid_call.channel_id).outcome == "answered"
+    running.choose_status("alice@acme.example", "available")
     with peers.phone(ALICE):
         result = peers.call("+14045550112", duration=6).wait(30)
         result.check()

@@ -28,7 +28,7 @@ class Bus(EventBus):
 
 
 @pytest.fixture
-def world(database):
+def world(database, tmp_path):
     company = create_company("Acme", "US")
     agent = create_agent(company, create_user("a@acme.example", "Alice", "password1"), devices=("desk",),
                          ring_device="desk")
@@ -38,7 +38,8 @@ def world(database):
     number = TrackingNumber.create(company=company, number="+14045550100", name="Ads line", source="Google Ads",
                                    trunk=trunk, flow=flow)
     bus = Bus()
-    recorder = CallRecorder(bus, lambda inside: "asterisk/" + inside.removeprefix("/srv/leadcenter/"))
+    recorder = CallRecorder(bus, lambda inside: "asterisk/" + inside.removeprefix("/srv/leadcenter/"),
+                            tmp_path / "asterisk", tmp_path)
     return dict(company=company, agent=agent, team=team, number=number, bus=bus, recorder=recorder)
 
 
@@ -85,14 +86,18 @@ def test_same_number_lands_on_the_same_lead(world):
     assert Interaction.select().count() == 2
 
 
-def test_abandoned_and_missed(world):
-    inbound(world, "1.1")
-    send(world, "call.abandoned", seconds=20, channel_id="1.1")
+def test_abandoned_missed_and_a_queue_timeout_that_goes_on(world):
+    inbound(world, "1.1")  # the caller hangs up while waiting
+    send(world, "call.left_queue", seconds=20, channel_id="1.1")
     send(world, "call.ended", seconds=20, channel_id="1.1")
-    inbound(world, "1.2")
-    send(world, "call.ended", seconds=150, channel_id="1.2")
+    inbound(world, "1.2")  # every step went by: the flow ends it
+    send(world, "call.left_queue", seconds=120, channel_id="1.2")
+    send(world, "call.flow_ended", seconds=121, channel_id="1.2")
+    send(world, "call.ended", seconds=121, channel_id="1.2")
+    inbound(world, "1.3")  # the queue step timed out and the flow goes on: still waiting
+    send(world, "call.left_queue", seconds=60, channel_id="1.3")
     outcomes = {i.channel_id: (i.status, i.outcome) for i in Interaction.select()}
-    assert outcomes == {"1.1": ("recent", "abandoned"), "1.2": ("recent", "missed")}
+    assert outcomes == {"1.1": ("recent", "abandoned"), "1.2": ("recent", "missed"), "1.3": ("incoming", None)}
 
 
 def test_events_for_unknown_channels_change_nothing(world):
@@ -123,3 +128,29 @@ def test_resync_creates_calls_that_began_while_away_and_concludes_those_that_end
     world["bus"].deliver(Event("telephony.synced", {"calls": [up], "members": []}, 0))
     assert Interaction.select().count() == 2
     assert Interaction.get(channel_id="1.2").status == "active"
+
+
+def test_a_message_left_concludes_the_call_as_voicemail_with_its_audio(world, tmp_path):
+    inbox = tmp_path / "asterisk" / "spool" / "voicemail" / "leadcenter" / "company1" / "INBOX"
+    inbox.mkdir(parents=True)
+    for n, channel in ((0, "PJSIP/trunk1-00000001"), (1, "PJSIP/trunk1-00000007")):
+        (inbox / f"msg000{n}.txt").write_text(f";\n[message]\norigmailbox=company1\ncallerchan={channel}\n"
+                                               f"duration={5 + n}\n")
+        (inbox / f"msg000{n}.wav").write_bytes(b"RIFF")
+    inbound(world, "1.7")
+    send(world, "call.voicemail_left", seconds=30, channel_id="1.7", channel="PJSIP/trunk1-00000007",
+         mailbox="company1", status="")
+    send(world, "call.ended", seconds=40, channel_id="1.7")
+    call = Interaction.get(channel_id="1.7")
+    assert (call.status, call.outcome, call.duration_seconds) == ("recent", "voicemail", 6)
+    assert call.voicemail == "asterisk/spool/voicemail/leadcenter/company1/INBOX/msg0001.wav"
+    assert call.ended_at == T0 + dt.timedelta(seconds=30)
+
+
+def test_hanging_up_before_the_beep_is_a_missed_call(world, tmp_path):
+    inbound(world, "1.8")
+    send(world, "call.voicemail_left", seconds=30, channel_id="1.8", channel="PJSIP/trunk1-00000008",
+         mailbox="company1", status="")
+    send(world, "call.ended", seconds=31, channel_id="1.8")
+    call = Interaction.get(channel_id="1.8")
+    assert (call.outcome, call.voicemail) == ("missed", None)

@@ -70,7 +70,7 @@ NAMING_B = [
                                                        "trunk": b["trunk"].id, "flow": None}),
     ("POST", "/api/v1/tracking-numbers", lambda a, b: {"number": "+14045550179", "name": "Mixed", "source": "",
                                                        "trunk": a["trunk"].id, "flow": b["flow"].id}),
-    ("POST", f"/api/v1/leads/{{a_lead}}/merge", lambda a, b: {"duplicate_id": b["leads"][0].id}),
+    ("POST", "/api/v1/leads/{a_lead}/merge", lambda a, b: {"duplicate_id": b["leads"][0].id}),
 ]
 
 B_TEXTS = ("Company B", "Lead0 B", "Lead1 B", "Team B", "Flow B", "Trunk B", "Line B", "@b.example", "+4420794")

@@ -1,5 +1,5 @@
 """The tracker against a recorded AMI session: one call answered by Alice (agent 1) from the queue, then one
-abandoned in the queue with no agent available (tests/unit/fixtures/ami_two_queue_calls.txt, recorded from
+whose caller hung up in the queue with no agent available (tests/unit/fixtures/ami_two_queue_calls.txt, recorded from
 the real Asterisk of the integration suite, VarSet/Newexten/TestEvent events left out)."""
 import datetime as dt
 from pathlib import Path
@@ -36,7 +36,7 @@ def test_the_recorded_session_becomes_these_domain_events():
         ("call.inbound", "1795737832.2"),
         ("call.recording_started", "1795737832.2"),
         ("call.queued", "1795737832.2"),
-        ("call.abandoned", "1795737832.2"),
+        ("call.left_queue", "1795737832.2"),
         ("call.ended", "1795737832.2"),
     ]
     assert tracker.lead_channels == set()  # both calls are over

@@ -1,0 +1,1 @@
+"""Voicemail: the messages callers leave in the company's and the agents' mailboxes."""
