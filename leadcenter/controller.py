@@ -90,6 +90,14 @@ class Controller:
         modules = configure.write(self.settings, self.secrets, self.instance)
         return self.telephony.submit(self.telephony.reload(modules))
 
+    def decline(self, interaction, agent) -> bool:
+        """The agent declines an incoming call: their ringing leg, if it rings, is hung up so the flow moves on
+        at once (next agent, or the next step) instead of after the ring time. True when a leg was hung up."""
+        leg = self.calls.offers.ringing(interaction.channel_id, agent.id) if interaction.channel_id else None
+        if leg is not None:
+            self.telephony.submit(self.telephony.hangup(leg, reason="busy"))
+        return leg is not None
+
     def health(self) -> dict:
         try:
             self.database.execute_sql("SELECT 1").fetchone()

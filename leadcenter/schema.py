@@ -13,7 +13,7 @@ from leadcenter.agents.models import Agent, AgentStatusChange, SipCredential
 from leadcenter.companies.models import ApiKey, Company, Membership, User, UserSession
 from leadcenter.db import BaseModel, database
 from leadcenter.flows.models import CallFlow
-from leadcenter.interactions.models import (ClassificationChange, Interaction, InteractionTag,
+from leadcenter.interactions.models import (ClassificationChange, Interaction, InteractionDecline, InteractionTag,
                                            InteractionTransition, Message, Tag)
 from leadcenter.leads.models import Lead, LeadPhone, LeadSearchTerm
 from leadcenter.numbers.models import TrackingNumber, Trunk
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 MODELS = [Company, User, Membership, ApiKey, UserSession, Agent, AgentStatusChange, SipCredential, CallFlow, Trunk,
           TrackingNumber, Team, TeamMember, Lead, LeadPhone, LeadSearchTerm, Interaction, InteractionTransition,
-          Message, Tag, InteractionTag, ClassificationChange]
+          InteractionDecline, Message, Tag, InteractionTag, ClassificationChange]
 
 
 def _v2_accounts_leads_classification(migrator) -> None:
@@ -42,7 +42,8 @@ def _v2_accounts_leads_classification(migrator) -> None:
         migrator.add_index("interaction", ("company_id", "started_at"), False),
         migrator.add_index("interaction", ("company_id", "status", "status_changed_at"), False),
     )
-    database.create_tables([ApiKey, UserSession, AgentStatusChange, LeadSearchTerm, Message, Tag, InteractionTag, ClassificationChange])
+    database.create_tables([ApiKey, UserSession, AgentStatusChange, LeadSearchTerm, InteractionDecline, Message, Tag,
+                            InteractionTag, ClassificationChange])
     from leadcenter.leads.services import index_lead  # existing leads become searchable
     for lead in Lead.select():
         index_lead(lead)

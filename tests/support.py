@@ -34,6 +34,11 @@ class StandInController:
         self.secrets = Secrets(ami_secret="x", ari_secret="y", session_key="unit-test-session-key")
         self.bus = RecordingBus()
         self.reconfigured = 0
+        self.declined = []
+
+    def decline(self, interaction, agent):
+        self.declined.append((interaction.id, agent.id))
+        return True
 
     def reconfigure(self):
         self.reconfigured += 1

@@ -8,6 +8,7 @@ open whose channel is gone (it ended while the controller was down) is concluded
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 from leadcenter.agents import availability
@@ -26,12 +27,42 @@ log = logging.getLogger(__name__)
 OPEN = ("incoming", "active")
 
 
+class OfferBook:
+    """Which agents' phones ring for which call right now (the queue offers a call to one agent at a time;
+    a ring_agents step to several), so that an agent's Decline can hang up their ringing leg. Written on the
+    dispatcher thread, read from web threads."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._ringing: dict[str, dict[int, str]] = {}  # lead channel id -> {agent id: agent channel id}
+
+    def offered(self, channel_id: str, agent_id: int, agent_channel_id: str) -> None:
+        with self._lock:
+            self._ringing.setdefault(channel_id, {})[agent_id] = agent_channel_id
+
+    def withdrawn(self, channel_id: str, agent_id: int | None = None) -> None:
+        with self._lock:
+            if agent_id is None:
+                self._ringing.pop(channel_id, None)
+            else:
+                self._ringing.get(channel_id, {}).pop(agent_id, None)
+
+    def ringing(self, channel_id: str, agent_id: int) -> str | None:
+        """The agent's ringing leg for this call, if it rings now."""
+        with self._lock:
+            return self._ringing.get(channel_id, {}).get(agent_id)
+
+
 class CallRecorder:
     def __init__(self, bus: EventBus, recording_path, asterisk_dir: Path, data_dir: Path):
         """``recording_path(file inside the Asterisk root) -> path relative to the data directory``."""
         self.bus = bus
         self.recording_path = recording_path
         self.asterisk_dir, self.data_dir = asterisk_dir, data_dir
+        self.offers = OfferBook()
+        bus.subscribe("call.agent_offered", lambda e: self.offers.offered(
+            e.data["channel_id"], e.data["agent_id"], e.data["agent_channel_id"]))
+        bus.subscribe("call.agent_missed", lambda e: self.offers.withdrawn(e.data["channel_id"], e.data["agent_id"]))
         for name, handler in (("call.inbound", self.on_inbound), ("call.answered", self.on_answered),
                               ("call.recording_started", self.on_recording), ("call.flow_ended", self.on_flow_ended),
                               ("call.voicemail_left", self.on_voicemail), ("call.ended", self.on_ended),
@@ -75,6 +106,7 @@ class CallRecorder:
             interaction.save()
 
     def on_answered(self, event: Event) -> None:
+        self.offers.withdrawn(event.data["channel_id"])
         interaction = self._interaction(event.data["channel_id"])
         if interaction is None or not lifecycle.can(interaction, "answer"):
             return
@@ -115,6 +147,7 @@ class CallRecorder:
         self._announce(interaction)
 
     def on_ended(self, event: Event) -> None:
+        self.offers.withdrawn(event.data["channel_id"])
         interaction = self._interaction(event.data["channel_id"])
         if interaction is not None:
             # Still waiting when the line went down: the caller hung up before anyone answered.

@@ -7,12 +7,12 @@ import logging
 from flask import Blueprint, current_app, send_file
 
 from leadcenter.interactions import services
-from leadcenter.interactions.models import Interaction
+from leadcenter.interactions.models import Interaction, InteractionDecline
 from leadcenter.interactions.schemas import (
-    ClassificationChangeOut, ClassificationChanges, ClassificationHistory, InboxOut, InteractionList,
+    ClassificationChangeOut, ClassificationChanges, ClassificationHistory, DeclineOut, InboxOut, InteractionList,
     InteractionOut, InteractionQuery, TagNames, TimelinePage, TimelineQuery, decode_cursor, encode_cursor)
 from leadcenter.leads.models import Lead
-from leadcenter.web.api import endpoint, invalid, not_found
+from leadcenter.web.api import ApiError, endpoint, invalid, not_found
 from leadcenter.web.auth import Principal
 from leadcenter.web.scoping import scoped
 
@@ -57,6 +57,23 @@ def get_interaction(principal: Principal, interaction_id: int):
 def _classification(interaction: Interaction) -> dict:
     return {"qualified": interaction.qualified, "value_cents": interaction.value_cents, "notes": interaction.notes,
             "tags": services.tags_of(interaction)}
+
+
+@endpoint(bp, "POST", "/interactions/<int:interaction_id>/decline", response=DeclineOut,
+          summary="Decline an incoming interaction: it leaves my Incoming and, if my phone rings for it, the call "
+                  "moves on at once (next agent or the flow's next step)")
+def decline_interaction(principal: Principal, interaction_id: int):
+    interaction = scoped(Interaction, interaction_id, principal, "interaction")
+    if principal.agent is None:
+        raise ApiError(409, "not-an-agent", "only agents have an Incoming to decline from")
+    if interaction.status != "incoming":
+        raise ApiError(409, "not-incoming", f"this interaction is {interaction.status}, not waiting any more")
+    InteractionDecline.get_or_create(interaction=interaction, agent=principal.agent)
+    rang = current_app.controller.decline(interaction, principal.agent)
+    current_app.controller.bus.publish("interaction.declined", company_id=interaction.company_id,
+                                       interaction_id=interaction.id, agent_id=principal.agent.id,
+                                       private_to_agent=principal.agent.id)
+    return DeclineOut(interaction_id=interaction.id, ringing_leg_hung_up=rang)
 
 
 @endpoint(bp, "PATCH", "/interactions/<int:interaction_id>/classification", body=ClassificationChanges,

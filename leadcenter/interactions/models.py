@@ -110,3 +110,13 @@ class ClassificationChange(BaseModel):
 
     class Meta:
         indexes = ((("interaction", "at"), False),)
+
+
+class InteractionDecline(BaseModel):
+    """An agent declined an incoming interaction: it leaves their Incoming (and the call rings someone else)."""
+    interaction = ForeignKeyField(Interaction, backref="declines", on_delete="CASCADE")
+    agent = ForeignKeyField(Agent, on_delete="CASCADE")
+    at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("interaction", "agent"), True), (("agent", "interaction"), False))

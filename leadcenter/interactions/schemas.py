@@ -201,3 +201,8 @@ class ClassificationHistory(RootModel[list[ClassificationChangeOut]]):
 
 class TagNames(RootModel[list[str]]):
     pass
+
+
+class DeclineOut(Schema):
+    interaction_id: int
+    ringing_leg_hung_up: bool  # False when my phone was not ringing for it (it only left my Incoming)

@@ -14,7 +14,8 @@ from peewee import JOIN, SQL, fn
 from leadcenter.agents.models import Agent
 from leadcenter.companies.models import Company, User
 from leadcenter.db import database, utcnow
-from leadcenter.interactions.models import ClassificationChange, Interaction, InteractionTag, Message, Tag
+from leadcenter.interactions.models import (ClassificationChange, Interaction, InteractionDecline, InteractionTag,
+                                           Message, Tag)
 from leadcenter.leads.models import Lead
 
 INBOX_LIMIT = 50
@@ -30,8 +31,11 @@ class Inbox:
 
 def inbox(company: Company, agent: Agent | None, limit: int = INBOX_LIMIT) -> Inbox:
     base = Interaction.select().where(Interaction.company == company)
-    incoming = list(base.where(Interaction.status == "incoming")
-                    .order_by(Interaction.status_changed_at.desc()).limit(limit))
+    waiting = base.where(Interaction.status == "incoming")
+    if agent is not None:
+        declined = InteractionDecline.select(InteractionDecline.interaction).where(InteractionDecline.agent == agent)
+        waiting = waiting.where(Interaction.id.not_in(declined))
+    incoming = list(waiting.order_by(Interaction.status_changed_at.desc()).limit(limit))
     if agent is None:
         return Inbox(incoming, [], [])
     active = list(base.where(Interaction.agent == agent, Interaction.status == "active")

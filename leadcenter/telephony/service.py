@@ -150,8 +150,9 @@ class Telephony:
                                          timeout=timeout, json={"variables": variables or {}})
         return channel["id"]
 
-    async def hangup(self, channel_id: str) -> None:
-        await self.ari.request("DELETE", f"/channels/{channel_id}")
+    async def hangup(self, channel_id: str, reason: str = "normal") -> None:
+        """Hang up a channel; ``reason`` (normal, busy, no_answer, ...) is the cause the other side sees."""
+        await self.ari.request("DELETE", f"/channels/{channel_id}", reason=reason)
 
     async def redirect(self, channel: str, context: str, extension: str, priority: int = 1) -> None:
         await self.ami.action({"Action": "Redirect", "Channel": channel, "Context": context,

@@ -82,7 +82,7 @@ class CallTracker:
         if m.get("Uniqueid") in self.lead_channels:
             self._publish("call.agent_offered", channel_id=m["Uniqueid"], queue=m.get("Queue"),
                           agent_id=agent_id(m.get("MemberName")), agent_channel=m.get("DestChannel"),
-                          at=event_time(m))
+                          agent_channel_id=m.get("DestUniqueid"), at=event_time(m))
 
     def _on_AgentRingNoAnswer(self, m: Mapping) -> None:
         if m.get("Uniqueid") in self.lead_channels:

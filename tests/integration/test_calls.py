@@ -2,6 +2,7 @@
 Asterisk from the sid root, and `leadcenter run` recording what happens."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
 
@@ -156,3 +157,20 @@ def test_a_number_nobody_owns_is_refused_and_recorded_nowhere(running, peers):
     result = peers.call("+14045550133", duration=5, did="+14045550999").wait(20)
     assert not result.answered and result.rejected
     assert Interaction.select().count() == before
+
+
+def test_decline_in_the_app_sends_the_call_to_the_next_agent_at_once(running, peers, linear_queue):
+    with peers.phone(ALICE, answer=False) as alice, peers.phone(BOB) as bob:
+        handle = peers.call("+14045550401", duration=30)
+        alice.wait_for_invites(1, timeout=10)
+        row = running.wait_interaction(lead_number="+14045550401", status="incoming")
+        declined_at = time.monotonic()
+        with contextlib.closing(running.sign_in("alice@acme.example")) as app:
+            answer = app.post(f"/api/v1/interactions/{row.id}/decline")
+            assert answer.status_code == 200 and answer.json()["ringing_leg_hung_up"] is True
+            assert row.id not in [r["id"] for r in app.get("/api/v1/inbox").json()["incoming"]]
+        bob.wait_for("ANSWERED", timeout=10)
+        assert time.monotonic() - declined_at < 5  # not Alice's 30 s ring
+        handle.wait(40).check()
+    assert alice.answered_count == 0 and alice.invite_count == 1
+    assert running.wait_interaction(lead_number="+14045550401", status="recent").agent_id == BOB

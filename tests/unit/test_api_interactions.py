@@ -311,3 +311,25 @@ def test_notes_keep_what_was_typed_including_spaces_and_lines(agent_a, world):
     status, body = agent_a.patch(f"/api/v1/interactions/{interaction.id}/classification", {"notes": typed})
     assert status == 200 and body["notes"] == typed
     assert Interaction.get_by_id(interaction.id).notes == typed
+
+
+def test_decline_leaves_my_incoming_only_and_asks_the_call_to_move_on(agent_a, make_client, world, controller):
+    interaction = world["a"]["interactions"][0]
+    status, body = agent_a.post(f"/api/v1/interactions/{interaction.id}/decline")
+    assert (status, body) == (200, {"interaction_id": interaction.id, "ringing_leg_hung_up": True})
+    me = world["a"]["agents"][0]
+    assert controller.declined == [(interaction.id, me.id)]
+    assert ("interaction.declined", {"company_id": world["a"]["company"].id, "interaction_id": interaction.id,
+                                     "agent_id": me.id, "private_to_agent": me.id}) in controller.bus.published
+    assert interaction.id not in [row["id"] for row in agent_a.get("/api/v1/inbox")[1]["incoming"]]
+    colleague = make_client()
+    colleague.sign_in("agent2@a.example")
+    assert interaction.id in [row["id"] for row in colleague.get("/api/v1/inbox")[1]["incoming"]]
+
+
+def test_only_an_incoming_interaction_can_be_declined(agent_a, world):
+    interaction = world["a"]["interactions"][1]
+    interaction.status = "recent"
+    interaction.save()
+    status, body = agent_a.post(f"/api/v1/interactions/{interaction.id}/decline")
+    assert (status, body["error"]) == (409, "not-incoming")
