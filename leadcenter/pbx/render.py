@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 GENERATED_HEADER = "; Rendered from the Lead Center database by leadcenter.pbx.render: do not edit.\n"
+TRUNK_RTP_TIMEOUT = 60  # seconds without audio from a trunk before Asterisk hangs the call up
 
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 
@@ -151,7 +152,9 @@ def render_pjsip_endpoints(snapshot: Snapshot) -> str:
     for trunk in snapshot.trunks:
         parts.append(_section(trunk.name, [
             ("type", "endpoint"), ("context", trunk.context), ("disallow", "all"), ("allow", "ulaw,alaw"),
-            ("aors", trunk.name), ("direct_media", "no"), ("rtp_symmetric", "yes"), ("send_pai", "yes"), *media,
+            ("aors", trunk.name), ("direct_media", "no"), ("rtp_symmetric", "yes"), ("send_pai", "yes"),
+            # A carrier that vanished mid-call (no BYE, no audio for a minute) must not hold a line and an agent.
+            ("rtp_timeout", TRUNK_RTP_TIMEOUT), *media,
         ], comment=f"trunk {trunk.label}"))
         parts.append(_section(trunk.name, [("type", "aor"), ("contact", f"sip:{trunk.host}:{trunk.port}")]))
         parts.append(_section(trunk.name, [

@@ -130,7 +130,7 @@ class Telephony:
                 "flow_id": int(variables["LC_FLOW"]) if variables.get("LC_FLOW") else None,
                 "started_at": _ari_time(channel["creationtime"]),
                 "agent_id": agent_id(variables.get("MEMBERNAME")),
-                "queue": variables.get("QUEUENAME") or None,
+                "queue": variables.get("LC_QUEUE") or None,
                 "recording": variables.get("LC_RECORDING") or None,
             })
         return calls

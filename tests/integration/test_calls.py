@@ -144,8 +144,8 @@ def test_a_call_that_was_up_while_the_controller_was_down_is_not_lost(running, p
         bob.wait_for("ANSWERED", timeout=10)
         assert running.interaction(lead_number="+14045550122") is None  # nobody was there to see it
         running.start_controller()
-        found = running.wait_interaction(lead_number="+14045550122", timeout=5)
-        assert (found.status, found.agent_id) == ("active", BOB)
+        found = running.wait_interaction(lead_number="+14045550122", status="active", timeout=5)
+        assert (found.status, found.agent_id, found.team.name) == ("active", BOB, "Sales")
         assert found.tracking_number_id == TrackingNumber.get(TrackingNumber.number == ADS_LINE).id
         handle.wait(30).check()
     row = finished(running, found.channel_id)

@@ -81,6 +81,7 @@ aors = trunk1
 direct_media = no
 rtp_symmetric = yes
 send_pai = yes
+rtp_timeout = 60
 
 [trunk1]
 type = aor
