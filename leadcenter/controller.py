@@ -20,6 +20,7 @@ from leadcenter.config import Settings
 from leadcenter.events import EventBus
 from leadcenter.pbx import configure
 from leadcenter.pbx.instance import Instance
+from leadcenter.teams.services import QueueBoard
 from leadcenter.telephony.service import Telephony
 from leadcenter.voicemail.services import MailboxCounter
 
@@ -62,6 +63,7 @@ class Controller:
         self.telephony = Telephony(settings, self.secrets, self.bus)
         self.calls = CallRecorder(self.bus, self._recording_path, settings.asterisk_dir, settings.data_dir)
         self.mailboxes = MailboxCounter(self.bus)
+        self.queue_board = QueueBoard(self.bus)
         self.pauses = PauseKeeper(self.bus, self.telephony)
         from leadcenter.web.app import create_app  # the web layer depends on the controller, not the reverse
         self.web = create_app(self)

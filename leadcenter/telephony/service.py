@@ -27,6 +27,11 @@ log = logging.getLogger(__name__)
 
 SYNC_SECONDS = 30.0
 TelephonyError = (AmiError, AriError)
+# AMI events after which a queue's live figures are read again (debounced by QUEUE_SETTLE).
+QUEUE_CHANGES = {"QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon", "AgentCalled", "AgentConnect",
+                 "AgentComplete", "AgentRingNoAnswer", "QueueMemberStatus", "QueueMemberPause", "QueueMemberAdded",
+                 "QueueMemberRemoved"}
+QUEUE_SETTLE = 0.2
 
 
 def _ari_time(stamp: str) -> dt.datetime:
@@ -48,6 +53,8 @@ class Telephony:
         self.synced_at: dt.datetime | None = None
         self._sync_lock: asyncio.Lock | None = None
         self._periodic: asyncio.Task | None = None
+        self._dirty_queues: set[str] = set()
+        self._queue_flush: asyncio.TimerHandle | None = None
 
     # -- life cycle --------------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -92,6 +99,20 @@ class Telephony:
 
     def _ami_event(self, message) -> None:
         self.tracker.handle(message)
+        if message.get("Event") in QUEUE_CHANGES and message.get("Queue"):
+            self._dirty_queues.add(message["Queue"])
+            if self._queue_flush is None:
+                self._queue_flush = self.loop.call_later(QUEUE_SETTLE, self._flush_queues)
+
+    def _flush_queues(self) -> None:
+        queues, self._dirty_queues, self._queue_flush = self._dirty_queues, set(), None
+        for queue in sorted(queues):
+            self.submit(self.publish_queue_status(queue))
+
+    async def publish_queue_status(self, queue: str | None = None) -> None:
+        """Read a queue's (or every queue's) callers and members now and publish queue.status for each."""
+        for name, status in (await self._queue_status(queue)).items():
+            self.bus.publish("queue.status", queue=name, **status)
 
     def _ari_event(self, event: dict) -> None:
         log.debug("ARI %s", event.get("type"))
@@ -111,10 +132,13 @@ class Telephony:
         assert self._sync_lock is not None
         async with self._sync_lock:
             calls = await self._lead_calls()
-            members = await self._queue_members()
+            queues = await self._queue_status()
+            members = [member for status in queues.values() for member in status["members"]]
             self.tracker.synced(calls)
             self.synced_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
             self.bus.publish("telephony.synced", calls=calls, members=members)
+            for name, status in queues.items():
+                self.bus.publish("queue.status", queue=name, **status)
             log.info("resynchronised: %d call(s) up, %d queue member(s)", len(calls), len(members))
 
     async def _lead_calls(self) -> list[dict]:
@@ -135,11 +159,23 @@ class Telephony:
             })
         return calls
 
-    async def _queue_members(self) -> list[dict]:
-        messages = await self.ami.action({"Action": "QueueStatus"}, as_list=True)
-        return [{"queue": m.get("Queue"), "interface": m.get("Location"), "agent_id": agent_id(m.get("Name")),
-                 "paused": m.get("Paused") == "1", "reason": m.get("PausedReason", ""), "status": as_int(m.get("Status"))}
-                for m in messages if m.get("Event") == "QueueMember"]
+    async def _queue_status(self, queue: str | None = None) -> dict[str, dict]:
+        """Per queue: callers waiting, the longest wait, and each member (pause state, device state, in a call)."""
+        action = {"Action": "QueueStatus", **({"Queue": queue} if queue else {})}
+        queues: dict[str, dict] = {}
+        for m in await self.ami.action(action, as_list=True):
+            if m.get("Event") not in ("QueueParams", "QueueMember", "QueueEntry"):
+                continue
+            status = queues.setdefault(m.get("Queue"), {"waiting": 0, "longest_wait_seconds": 0, "members": []})
+            if m["Event"] == "QueueEntry":
+                status["waiting"] += 1
+                status["longest_wait_seconds"] = max(status["longest_wait_seconds"], as_int(m.get("Wait")) or 0)
+            elif m["Event"] == "QueueMember":
+                status["members"].append({
+                    "queue": m.get("Queue"), "interface": m.get("Location"), "agent_id": agent_id(m.get("Name")),
+                    "paused": m.get("Paused") == "1", "reason": m.get("PausedReason", ""),
+                    "status": as_int(m.get("Status")), "in_call": m.get("InCall") == "1"})
+        return queues
 
     # -- verbs -------------------------------------------------------------------------------------------------
     async def originate(self, endpoint: str, *, context: str, extension: str, caller_id: str = "",

@@ -79,3 +79,20 @@ def test_a_call_reaches_the_agents_event_stream_and_is_classified(running, peers
     finally:
         alice.close()
         bob.close()
+
+
+def test_live_queue_figures_follow_a_waiting_caller(running, peers):
+    admin = Agent(running, "admin@acme.example")
+    try:
+        with peers.phone(ALICE):
+            running.choose_status("alice@acme.example", "offline")
+            handle = peers.call("+14045550501", duration=6)
+            waiting = admin.wait_event("queue.updated", 10, callers_waiting=1)
+            assert waiting["data"]["team_name"] == "Sales"
+            assert waiting["data"]["agents"]["offline"] == 1  # Alice; Bob has no phone registered
+            assert waiting["data"]["agents"]["unreachable"] == 1
+            handle.wait(30)
+            after = admin.wait_event("queue.updated", 10, callers_waiting=0)
+            assert after["data"]["longest_wait_seconds"] == 0
+    finally:
+        admin.close()

@@ -4,6 +4,7 @@ observed."""
 from __future__ import annotations
 
 import time
+import wave
 
 import pytest
 from audio import rms
@@ -53,6 +54,14 @@ def carrier(running, tmp_path, **options) -> SippPhone:
                      workdir=tmp_path / "carrier", **options)
 
 
+def spoken(path) -> bool:
+    """The recording is complete and not silent (MixMonitor finishes writing the file after the call)."""
+    try:
+        return rms(path) > SPOKEN
+    except (OSError, EOFError, wave.Error):
+        return False
+
+
 def verb(telephony, coroutine, timeout: float = 10):
     return telephony.submit(coroutine).result(timeout)
 
@@ -73,8 +82,7 @@ def test_originate_places_an_outbound_call_with_the_tracking_number_as_caller_id
         alice.wait_for("HANGUP", timeout=5)
         lead.wait_for("HANGUP", timeout=5)
     recording = running.settings.asterisk_dir / "spool" / "monitor" / f"{channel_id}.wav"
-    wait_for(recording.exists, 5, what=f"{recording}")
-    assert rms(recording) > SPOKEN  # the lead spoke, the agent's phone echoed
+    wait_for(lambda: spoken(recording), 5, what=f"speech in {recording}")  # the lead spoke, the phone echoed
     assert channel["name"].startswith("PJSIP/desk1-")
 
 
@@ -92,7 +100,7 @@ def test_start_and_stop_recording_on_a_live_channel(running, telephony, peers, t
         verb(telephony, telephony.hangup(channel_id))
         alice.wait_for("HANGUP", timeout=5)
     recording = running.instance.host_path(file)
-    assert recording.exists() and rms(recording) > SPOKEN
+    wait_for(lambda: spoken(recording), 5, what=f"speech in {recording}")
     # Without LC_RECORD the flow's own recording was not made.
     assert not (running.settings.asterisk_dir / "spool" / "monitor" / f"{channel_id}.wav").exists()
 
@@ -108,7 +116,7 @@ def test_redirect_moves_a_caller_out_of_the_queue(running, telephony, peers):
 
 def test_pause_and_unpause_a_queue_member(running, telephony):
     def paused() -> bool:
-        return next(m for m in verb(telephony, telephony._queue_members())
+        return next(m for m in verb(telephony, telephony._queue_status("team1"))["team1"]["members"]
                     if m["interface"] == "PJSIP/desk1")["paused"]
 
     verb(telephony, telephony.pause("PJSIP/desk1", True, "test"))
@@ -121,4 +129,5 @@ def test_reload_reloads_and_resyncs(running, telephony):
     before = telephony.synced_at
     verb(telephony, telephony.reload({"pbx_config.so", "app_queue.so"}))
     assert telephony.synced_at > before
+    assert telephony.bus.wait_idle(5)  # the recording subscriber runs on the dispatcher thread
     assert any(e.name == "telephony.reloaded" for e in telephony.published)

@@ -1,0 +1,48 @@
+"""Live queue figures for the agents' and supervisors' screens: callers waiting, the longest wait, and how many of
+the team's agents are available, busy, in wrap-up, offline or unreachable (no registered device)."""
+from __future__ import annotations
+
+from leadcenter.agents.models import Agent
+from leadcenter.events import Event, EventBus
+from leadcenter.teams.models import Team
+
+# Asterisk device states (QueueStatus "Status") in which the member's phone cannot ring.
+UNREACHABLE_DEVICE = {0, 4, 5}  # unknown, invalid, unavailable (not registered)
+
+
+def agent_state(agent: Agent, member: dict) -> str:
+    """One word for the live board: offline, wrap_up, busy, unreachable or available."""
+    if agent.status == "offline":
+        return "offline"
+    if agent.status_reason == "wrap_up":
+        return "wrap_up"
+    if member["in_call"] or agent.status_reason == "on_call":
+        return "busy"
+    if member["status"] in UNREACHABLE_DEVICE:
+        return "unreachable"
+    return "available"
+
+
+class QueueBoard:
+    """``queue.status`` (telephony: one Asterisk queue now) -> ``queue.updated`` for the team's company."""
+
+    def __init__(self, bus: EventBus):
+        self.bus = bus
+        bus.subscribe("queue.status", self.on_status)
+
+    def on_status(self, event: Event) -> None:
+        name = event.data["queue"] or ""
+        team = Team.get_or_none(Team.id == name[4:]) if name.startswith("team") and name[4:].isdigit() else None
+        if team is None:
+            return
+        members = {m["agent_id"]: m for m in event.data["members"] if m["agent_id"]}
+        agents = Agent.select().where(Agent.id.in_(list(members) or [0]))
+        counts = dict.fromkeys(("available", "busy", "wrap_up", "offline", "unreachable"), 0)
+        states = {}
+        for agent in agents:
+            states[agent.id] = agent_state(agent, members[agent.id])
+            counts[states[agent.id]] += 1
+        self.bus.publish("queue.updated", company_id=team.company_id, team_id=team.id, team_name=team.name,
+                         callers_waiting=event.data["waiting"],
+                         longest_wait_seconds=event.data["longest_wait_seconds"], agents=counts,
+                         agent_states={str(agent_id): state for agent_id, state in sorted(states.items())})

@@ -1,0 +1,40 @@
+"""Live queue figures from what Asterisk reports and the agents' availability."""
+from leadcenter.agents import availability
+from leadcenter.events import Event
+from leadcenter.teams.services import QueueBoard
+
+
+def member(agent, status=1, in_call=False):
+    return {"agent_id": agent.id, "interface": agent.queue_interface, "status": status, "in_call": in_call,
+            "paused": False, "reason": ""}
+
+
+def test_callers_waiting_and_each_agents_state(world, controller):
+    team, (alice, bob) = world["a"]["team"], world["a"]["agents"]
+    availability.apply(bob, "take_queue_call", controller.bus)
+    availability.apply(bob, "end_queue_call", controller.bus)
+    board = QueueBoard(controller.bus)
+    controller.bus.published.clear()
+    board.on_status(Event("queue.status", {"queue": team.queue_name, "waiting": 2, "longest_wait_seconds": 41,
+                                           "members": [member(alice), member(bob)]}, 1))
+    name, data = controller.bus.published[-1]
+    assert name == "queue.updated"
+    assert data == {"company_id": world["a"]["company"].id, "team_id": team.id, "team_name": "Team A",
+                    "callers_waiting": 2, "longest_wait_seconds": 41,
+                    "agents": {"available": 1, "busy": 0, "wrap_up": 1, "offline": 0, "unreachable": 0},
+                    "agent_states": {str(alice.id): "available", str(bob.id): "wrap_up"}}
+
+
+def test_an_unregistered_phone_is_unreachable_and_a_call_is_busy(world, controller):
+    team, (alice, bob) = world["a"]["team"], world["a"]["agents"]
+    board = QueueBoard(controller.bus)
+    board.on_status(Event("queue.status", {"queue": team.queue_name, "waiting": 0, "longest_wait_seconds": 0,
+                                           "members": [member(alice, status=5), member(bob, 2, True)]}, 1))
+    assert controller.bus.published[-1][1]["agents"] == {"available": 0, "busy": 1, "wrap_up": 0, "offline": 0,
+                                                         "unreachable": 1}
+
+
+def test_queues_that_are_no_team_are_ignored(world, controller):
+    QueueBoard(controller.bus).on_status(Event("queue.status", {"queue": "support", "waiting": 1,
+                                                                "longest_wait_seconds": 3, "members": []}, 1))
+    assert controller.bus.published == []
