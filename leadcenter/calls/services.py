@@ -15,6 +15,7 @@ from leadcenter.agents import availability
 from leadcenter.agents.models import Agent
 from leadcenter.db import database, utcnow
 from leadcenter.events import Event, EventBus
+from leadcenter.flows.services import audience
 from leadcenter.interactions import lifecycle
 from leadcenter.interactions.models import Interaction
 from leadcenter.leads.services import find_or_create_by_number, lead_number
@@ -72,10 +73,11 @@ class CallRecorder:
     def _interaction(self, channel_id: str) -> Interaction | None:
         return Interaction.get_or_none(Interaction.channel_id == channel_id)
 
-    def _announce(self, interaction: Interaction, created: bool = False) -> None:
+    def _announce(self, interaction: Interaction, created: bool = False, for_agents: set[int] | None = None) -> None:
+        extra = {} if for_agents is None else {"for_agents": sorted(for_agents)}
         self.bus.publish("interaction.created" if created else "interaction.updated",
                          interaction_id=interaction.id, company_id=interaction.company_id,
-                         status=interaction.status, outcome=interaction.outcome)
+                         status=interaction.status, outcome=interaction.outcome, **extra)
 
     def _create(self, data: dict, started_at) -> Interaction | None:
         number = TrackingNumber.get_or_none(TrackingNumber.id == data["number_id"])
@@ -92,7 +94,8 @@ class CallRecorder:
                 company=company, lead=lead, kind="call", direction="inbound", tracking_number=number,
                 lead_number=caller, channel_id=data["channel_id"], started_at=started_at,
                 status_changed_at=started_at, source=number.source)
-        self._announce(interaction, created=True)
+        # A new call shows in the Incoming of the agents its flow offers calls to.
+        self._announce(interaction, created=True, for_agents=audience(number.flow) if number.flow_id else set())
         return interaction
 
     def on_inbound(self, event: Event) -> None:

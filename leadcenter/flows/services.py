@@ -15,7 +15,7 @@ from leadcenter.agents.models import Agent
 from leadcenter.agents.services import current_agents
 from leadcenter.companies.models import Company
 from leadcenter.flows.models import CallFlow
-from leadcenter.teams.models import Team
+from leadcenter.teams.models import Team, TeamMember
 
 MAX_STEPS = 20
 MAX_RING_AGENTS = 50
@@ -111,3 +111,19 @@ def flows_naming(company: Company, *, team: int | None = None, agent: int | None
 
     return [flow for flow in CallFlow.select().where(CallFlow.company == company).order_by(CallFlow.id)
             if any(names(step) for step in flow.steps)]
+
+
+def audience(flow: CallFlow) -> set[int]:
+    """The agents a flow offers its calls to: its queue steps' team members and its ring-agents steps' agents.
+    They, while not Offline, see the flow's calls in Incoming."""
+    agents = {agent_id for step in flow.steps if step.get("type") == "ring_agents" for agent_id in step["agents"]}
+    teams = [step["team"] for step in flow.steps if step.get("type") == "queue"]
+    if teams:
+        agents |= {m.agent_id for m in TeamMember.select(TeamMember.agent).where(TeamMember.team.in_(teams))}
+    return agents
+
+
+def flows_offering_to(agent: Agent) -> list[int]:
+    """Ids of the company's flows whose calls are offered to ``agent``."""
+    return [flow.id for flow in CallFlow.select().where(CallFlow.company == agent.company_id)
+            if agent.id in audience(flow)]

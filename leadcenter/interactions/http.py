@@ -72,7 +72,7 @@ def decline_interaction(principal: Principal, interaction_id: int):
     rang = current_app.controller.decline(interaction, principal.agent)
     current_app.controller.bus.publish("interaction.declined", company_id=interaction.company_id,
                                        interaction_id=interaction.id, agent_id=principal.agent.id,
-                                       private_to_agent=principal.agent.id)
+                                       for_agents=[principal.agent.id])
     return DeclineOut(interaction_id=interaction.id, ringing_leg_hung_up=rang)
 
 

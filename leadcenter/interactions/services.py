@@ -16,7 +16,9 @@ from leadcenter.companies.models import Company, User
 from leadcenter.db import database, utcnow
 from leadcenter.interactions.models import (ClassificationChange, Interaction, InteractionDecline, InteractionTag,
                                            Message, Tag)
+from leadcenter.flows.services import flows_offering_to
 from leadcenter.leads.models import Lead
+from leadcenter.numbers.models import TrackingNumber
 
 INBOX_LIMIT = 50
 TIMELINE_PAGE = 20
@@ -33,9 +35,13 @@ def inbox(company: Company, agent: Agent | None, limit: int = INBOX_LIMIT) -> In
     base = Interaction.select().where(Interaction.company == company)
     waiting = base.where(Interaction.status == "incoming")
     if agent is not None:
+        # An agent sees the calls of the flows that offer calls to them, while not Offline, and not once declined.
         declined = InteractionDecline.select(InteractionDecline.interaction).where(InteractionDecline.agent == agent)
-        waiting = waiting.where(Interaction.id.not_in(declined))
-    incoming = list(waiting.order_by(Interaction.status_changed_at.desc()).limit(limit))
+        theirs = TrackingNumber.select(TrackingNumber.id).where(TrackingNumber.flow.in_(flows_offering_to(agent)
+                                                                                       or [0]))
+        waiting = waiting.where(Interaction.id.not_in(declined), Interaction.tracking_number.in_(theirs))
+    offline = agent is not None and agent.status == "offline"
+    incoming = [] if offline else list(waiting.order_by(Interaction.status_changed_at.desc()).limit(limit))
     if agent is None:
         return Inbox(incoming, [], [])
     active = list(base.where(Interaction.agent == agent, Interaction.status == "active")

@@ -28,8 +28,8 @@ Opening a stream:
 Scope: only domain events whose data carries ``company_id`` are sent, and only to that company's streams. The
 telephony layer's own events (``telephony.*``, ``call.*``, ``queue_member.*``: channels, raw caller IDs) never are:
 clients learn about calls from the ``interaction.*`` events the call recorder publishes. Every role sees all of its company's events, except that an agent's stream skips
-events whose data has ``private_to_agent`` naming another agent (nothing publishes it yet: it is the hook for
-per-agent events such as a personal notification).
+events whose data has ``for_agents`` (a list of agent ids) not naming them: a new incoming call goes to the agents
+of its call flow, a Decline to the agent who declined.
 
 Delivery: the hub subscribes to every event on the bus. On the dispatcher thread it encodes each event once and
 puts it, without waiting, in each stream's bounded queue; a stream whose queue is full is lagging: it gets no more
@@ -110,7 +110,7 @@ class Frame:
     """An event as the streams send it, with what decides who gets it."""
     seq: int
     company_id: int
-    private_to_agent: int | None
+    for_agents: frozenset[int] | None  # None: every stream of the company
     text: str
 
 
@@ -125,7 +125,7 @@ class Subscription:
     def wants(self, frame: Frame) -> bool:
         if frame.company_id != self.company_id:
             return False
-        return frame.private_to_agent is None or self.role != "agent" or frame.private_to_agent == self.agent_id
+        return frame.for_agents is None or self.role != "agent" or self.agent_id in frame.for_agents
 
     def offer(self, text: str) -> bool:
         """Queue a frame without waiting; False (and lagging from now on) when the queue is full."""
@@ -165,7 +165,8 @@ class Hub:
             with self._lock:
                 self._seq = event.seq
             return
-        frame = Frame(event.seq, company_id, event.data.get("private_to_agent"),
+        audience = event.data.get("for_agents")
+        frame = Frame(event.seq, company_id, None if audience is None else frozenset(audience),
                       encode(event.seq, event.name, event.data, event.at))
         with self._lock:
             self._seq = event.seq

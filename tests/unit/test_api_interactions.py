@@ -320,7 +320,7 @@ def test_decline_leaves_my_incoming_only_and_asks_the_call_to_move_on(agent_a, m
     me = world["a"]["agents"][0]
     assert controller.declined == [(interaction.id, me.id)]
     assert ("interaction.declined", {"company_id": world["a"]["company"].id, "interaction_id": interaction.id,
-                                     "agent_id": me.id, "private_to_agent": me.id}) in controller.bus.published
+                                     "agent_id": me.id, "for_agents": [me.id]}) in controller.bus.published
     assert interaction.id not in [row["id"] for row in agent_a.get("/api/v1/inbox")[1]["incoming"]]
     colleague = make_client()
     colleague.sign_in("agent2@a.example")
@@ -333,3 +333,25 @@ def test_only_an_incoming_interaction_can_be_declined(agent_a, world):
     interaction.save()
     status, body = agent_a.post(f"/api/v1/interactions/{interaction.id}/decline")
     assert (status, body["error"]) == (409, "not-incoming")
+
+
+def test_incoming_is_for_the_agents_the_flow_offers_calls_to_and_not_while_offline(make_client, world):
+    from leadcenter.agents import availability
+    from leadcenter.teams.models import TeamMember
+
+    a = world["a"]
+    interaction = a["interactions"][0]  # incoming, on A's number, whose flow queues to Team A (both agents)
+    one, two = make_client(), make_client()
+    one.sign_in("agent1@a.example")
+    two.sign_in("agent2@a.example")
+    assert interaction.id in [r["id"] for r in two.get("/api/v1/inbox")[1]["incoming"]]
+    TeamMember.delete().where(TeamMember.agent == a["agents"][1]).execute()  # agent 2 leaves the team
+    assert interaction.id not in [r["id"] for r in two.get("/api/v1/inbox")[1]["incoming"]]
+    assert interaction.id in [r["id"] for r in one.get("/api/v1/inbox")[1]["incoming"]]
+    availability.apply(a["agents"][0], "go_offline", _Quiet())
+    assert one.get("/api/v1/inbox")[1]["incoming"] == []
+
+
+class _Quiet:
+    def publish(self, name, **data):
+        pass

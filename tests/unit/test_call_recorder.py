@@ -154,3 +154,14 @@ def test_hanging_up_before_the_beep_is_a_missed_call(world, tmp_path):
     send(world, "call.ended", seconds=31, channel_id="1.8")
     call = Interaction.get(channel_id="1.8")
     assert (call.outcome, call.voicemail) == ("missed", None)
+
+
+def test_a_new_call_is_announced_to_the_agents_of_its_flow(world):
+    from leadcenter.teams.models import TeamMember
+
+    TeamMember.create(team=world["team"], agent=world["agent"])
+    world["number"].flow.steps = [{"type": "queue", "team": world["team"].id, "timeout": 60}]
+    world["number"].flow.save()
+    inbound(world, "1.5")
+    name, data = world["bus"].published[0]
+    assert (name, data["for_agents"]) == ("interaction.created", [world["agent"].id])

@@ -66,8 +66,8 @@ def test_agents_do_not_see_events_private_to_another_agent():
     hub = stream.Hub()
     agent, _ = hub.attach(company_id=1, role="agent", agent_id=10)
     supervisor, _ = hub.attach(company_id=1, role="supervisor", agent_id=11)
-    hub.fan_out(event(1, "agent.notified", company_id=1, private_to_agent=11))
-    hub.fan_out(event(2, "agent.notified", company_id=1, private_to_agent=10))
+    hub.fan_out(event(1, "agent.notified", company_id=1, for_agents=[11]))
+    hub.fan_out(event(2, "agent.notified", company_id=1, for_agents=[10]))
     hub.fan_out(event(3, company_id=1))
     assert seqs(drain(agent)) == [2, 3] and seqs(drain(supervisor)) == [1, 2, 3]
 
@@ -286,8 +286,8 @@ def test_an_agent_does_not_see_what_is_private_to_another(server, controller, wo
             open_stream(server, cookie=cookie_of("supervisor@a.example")) as supervisor:
         frames(agent, 1)
         frames(supervisor, 1)
-        to_agent2 = publish(controller, a, private_to_agent=agent2.id)
-        to_agent1 = publish(controller, a, private_to_agent=agent1.id)
+        to_agent2 = publish(controller, a, for_agents=[agent2.id])
+        to_agent1 = publish(controller, a, for_agents=[agent1.id])
         everyone = publish(controller, a)
         assert [f["seq"] for f in frames(agent, 2)] == to_agent1 + everyone
         assert [f["seq"] for f in frames(supervisor, 3)] == to_agent2 + to_agent1 + everyone
