@@ -60,6 +60,8 @@ pass_context = click.make_pass_decorator(Context)
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s [%(threadName)s] %(name)s: %(message)s")
+    if not verbose:  # one line per ARI request (every resync) drowns what matters
+        logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
