@@ -156,6 +156,7 @@ def _seed_small(now: dt.datetime) -> dict:
     """Companies, users, agents, teams, trunks and tracking numbers, through the models (a few dozen rows)."""
     from leadcenter.agents.models import Agent
     from leadcenter.companies.models import Company, Membership, User
+    from leadcenter.flows.models import CallFlow
     from leadcenter.numbers.models import TrackingNumber, Trunk
     from leadcenter.teams.models import Team, TeamMember
 
@@ -164,9 +165,13 @@ def _seed_small(now: dt.datetime) -> dict:
         company = Company.create(name=f"Company {index + 1}", default_region="US",
                                  created_at=now - dt.timedelta(days=400))
         trunk = Trunk.create(company=company, name="carrier", host=f"192.0.2.{index + 1}")
-        tracking = [TrackingNumber.create(company=company, number=f"+1800555{index:02d}{n:02d}", name=f"line {n}",
-                                          source=SOURCES[n % len(SOURCES)], trunk=trunk) for n in range(6)]
         team = Team.create(company=company, name="Sales")
+        # Every number's calls queue to the team, so each agent's Incoming holds the company's waiting calls.
+        flow = CallFlow.create(company=company, name="Main line",
+                               steps_json=f'[{{"type": "queue", "team": {team.id}, "timeout": 300}}]')
+        tracking = [TrackingNumber.create(company=company, number=f"+1800555{index:02d}{n:02d}", name=f"line {n}",
+                                          source=SOURCES[n % len(SOURCES)], trunk=trunk, flow=flow)
+                    for n in range(6)]
         agents = []
         for n in range(agents_wanted):
             user = User.create(email=f"agent{index}-{n}@company{index}.example", name=f"Agent {index}-{n}",
