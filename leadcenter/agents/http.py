@@ -6,10 +6,12 @@ from flask import Blueprint, current_app
 
 from leadcenter.agents import availability
 from leadcenter.agents.models import Agent, SipCredential
-from leadcenter.agents.schemas import AgentChanges, AgentList, AgentOut, AgentSipOut, MyAgentChanges
+from leadcenter.agents.schemas import (AgentChanges, AgentList, AgentOut, AgentSipOut, MyAgentChanges,
+                                      SoftphoneOut)
 from leadcenter.agents.services import current_agents
 from leadcenter.companies.http import changed, save_changes
 from leadcenter.db import database
+from leadcenter.web import sip_relay
 from leadcenter.web.api import ApiError, endpoint, invalid, not_found
 from leadcenter.web.auth import Principal
 
@@ -68,6 +70,19 @@ def get_agent_sip(principal: Principal, agent_id: int):
 @endpoint(bp, "GET", "/me/agent", response=AgentOut, summary="The signed-in user's agent profile")
 def get_my_agent(principal: Principal):
     return AgentOut.from_row(_my_agent(principal))
+
+
+@endpoint(bp, "GET", "/me/softphone", response=SoftphoneOut,
+          summary="The signed-in agent's browser softphone account and the websocket it registers over")
+def get_my_softphone(principal: Principal):
+    agent = _my_agent(principal)
+    credential = agent.sip_credentials.where(SipCredential.device == "webrtc", SipCredential.enabled).first()
+    if credential is None:
+        raise ApiError(404, "no-softphone", "you have no browser softphone; ask an admin to add one")
+    host = current_app.controller.settings.asterisk.sip_host
+    return SoftphoneOut(username=credential.username, password=credential.password,
+                        sip_uri=f"sip:{credential.username}@{host}", display_name=agent.display_name,
+                        websocket_path=sip_relay.PATH)
 
 
 @endpoint(bp, "PATCH", "/me/agent", response=AgentOut, body=MyAgentChanges,

@@ -71,3 +71,13 @@ class AgentSipOut(Schema):
         return cls(agent_id=agent.id, registrar_host=host, registrar_port=port, accounts=[
             SipAccount(device=c.device, username=c.username, password=c.password)
             for c in agent.sip_credentials.where(SipCredential.enabled).order_by(SipCredential.device)])
+
+
+class SoftphoneOut(Schema):
+    """What the signed-in agent's browser softphone registers with: its SIP account, and the app's own websocket
+    path that relays SIP to Asterisk (same origin as the app, so it is WSS whenever the app is HTTPS)."""
+    username: str
+    password: str
+    sip_uri: str
+    display_name: str
+    websocket_path: str

@@ -7,7 +7,7 @@ from flask import Flask, jsonify, send_from_directory
 
 from leadcenter import __version__
 from leadcenter.resources import WEB
-from leadcenter.web import api, auth, stream
+from leadcenter.web import api, auth, sip_relay, stream
 
 
 def create_app(controller) -> Flask:
@@ -26,6 +26,7 @@ def create_app(controller) -> Flask:
     for blueprint in _blueprints():
         app.register_blueprint(blueprint)
     stream.install(app, controller)
+    sip_relay.install(app, controller)
 
     @app.get("/healthz")
     def healthz():

@@ -225,8 +225,11 @@ def install(app: Flask, controller) -> Hub:
     app.extensions["event_stream"] = hub
     # The ping also makes SEND_TIMEOUT safe: with a ping interval simple_websocket's reader thread waits in
     # select() and only reads a readable socket, so the socket timeout never cuts an idle but healthy stream.
-    app.config["SOCK_SERVER_OPTIONS"] = {"ping_interval": PING_INTERVAL, "max_message_size": 4096}
-    allowed = {_origin(o) for o in settings.allowed_origins.split(",") if o.strip()}
+    # The same options serve the softphone's SIP relay (sip_relay.py): it needs the "sip" subprotocol and room
+    # for an INVITE with a WebRTC offer; this stream takes no messages at all, whatever their size.
+    app.config["SOCK_SERVER_OPTIONS"] = {"ping_interval": PING_INTERVAL, "max_message_size": 64 * 1024,
+                                         "subprotocols": ["sip"]}
+    allowed = allowed_origins(settings)
 
     bp = Blueprint("events", __name__, url_prefix="/api/v1")
     bp.before_request(lambda: _admit(allowed))
@@ -239,15 +242,25 @@ def _origin(url: str) -> str:
     return url.strip().rstrip("/").lower()
 
 
-def _admit(allowed: set[str]) -> None:
-    """Before the upgrade: the Origin and the query (the identity comes after, with a close code)."""
+def allowed_origins(settings: HttpSettings) -> set[str]:
+    return {_origin(o) for o in settings.allowed_origins.split(",") if o.strip()}
+
+
+def check_origin(allowed: set[str], what: str, api_keys: bool = True) -> None:
+    """Before a websocket upgrade: a browser's page must be the app's own (or an allowed origin); a client that
+    sends no Origin is no browser and may connect only with an API key (when ``api_keys``)."""
     origin = request.headers.get("Origin")
     if origin is None:
-        if not request.headers.get("Authorization", "").startswith("Bearer "):
+        if not (api_keys and request.headers.get("Authorization", "").startswith("Bearer ")):
             raise ApiError(403, "origin-required", "a browser must send Origin; other clients use an API key")
     elif _origin(origin) not in allowed | {_origin(request.host_url)}:
-        raise ApiError(403, "origin-not-allowed", f"pages from {origin} may not open the event stream "
+        raise ApiError(403, "origin-not-allowed", f"pages from {origin} may not open {what} "
                                                   "(see http.allowed_origins)")
+
+
+def _admit(allowed: set[str]) -> None:
+    """Before the upgrade: the Origin and the query (the identity comes after, with a close code)."""
+    check_origin(allowed, "the event stream")
     since = request.args.get("since")
     if since is not None and not _SEQ.fullmatch(since):
         raise invalid({"since": "the seq of the last event received, a whole number"})
@@ -259,7 +272,7 @@ def _serve(ws) -> None:
     try:
         principal = auth.current()
     except ApiError as refused:
-        _close(ws, NOT_AUTHENTICATED, refused.error)
+        close(ws, NOT_AUTHENTICATED, refused.error)
         return
     since = request.args.get("since")
     try:
@@ -268,7 +281,7 @@ def _serve(ws) -> None:
                                            int(since) if since is not None else None, request.args.get("stream"))
     except TooManyStreams as full:
         log.warning("event stream refused: %s", full)
-        _close(ws, TRY_AGAIN_LATER, "too many event streams are open; retry later")
+        close(ws, TRY_AGAIN_LATER, "too many event streams are open; retry later")
         return
     checked = time.monotonic()
     try:
@@ -276,19 +289,19 @@ def _serve(ws) -> None:
             ws.send(text)
         while ws.connected:
             if time.monotonic() - checked > RECHECK_SECONDS:
-                if not _still_allowed(principal):
-                    _close(ws, NOT_AUTHENTICATED, "session-ended")
+                if not still_allowed(principal):
+                    close(ws, NOT_AUTHENTICATED, "session-ended")
                     return
                 checked = time.monotonic()
             if ws.receive(timeout=0) is not None:
-                _close(ws, POLICY_VIOLATION, "this stream takes no messages")
+                close(ws, POLICY_VIOLATION, "this stream takes no messages")
                 return
             try:
                 text = subscription.frames.get(timeout=POLL_SECONDS)
             except queue.Empty:
                 continue
             if subscription.lagging:
-                _close(ws, LAGGING, "lagging: reconnect with ?since=<the last seq received>")
+                close(ws, LAGGING, "lagging: reconnect with ?since=<the last seq received>")
                 return
             ws.send(text)
     except OSError as exc:  # the send timed out or the connection broke: nobody is listening any more
@@ -298,7 +311,7 @@ def _serve(ws) -> None:
         hub.detach(subscription)
 
 
-def _still_allowed(principal: auth.Principal) -> bool:
+def still_allowed(principal: auth.Principal) -> bool:
     """Signed out, password changed, removed from the company, role changed, API key revoked: the stream ends."""
     try:
         now = auth.current()
@@ -307,7 +320,7 @@ def _still_allowed(principal: auth.Principal) -> bool:
     return (now.company.id, now.role) == (principal.company.id, principal.role)
 
 
-def _close(ws, code: int, reason: str) -> None:
+def close(ws, code: int, reason: str) -> None:
     """Send a close code the client can read, give the client CLOSE_TIMEOUT to answer, then end the connection."""
     try:
         ws.close(code, reason)
