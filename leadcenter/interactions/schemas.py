@@ -101,6 +101,8 @@ class InteractionOut(Schema):
     outcome: str | None
     lead: LeadSummary
     lead_number: str
+    # A call's id in Asterisk: the agents' ringing INVITEs name it in X-LC-Call (None for texts, chats...)
+    call_id: str | None
     tracking_number: TrackingNumberSummary | None
     agent: AgentSummary | None
     started_at: UtcDateTime
@@ -135,7 +137,7 @@ class InteractionOut(Schema):
         agents = _summaries(AgentSummary, Agent, {i.agent_id for i in interactions})
         tags, messages = tags_by_interaction(ids), message_counts(ids)
         return [cls(id=i.id, kind=i.kind, direction=i.direction, status=i.status, outcome=i.outcome,
-                    lead=leads[i.lead_id], lead_number=i.lead_number,
+                    lead=leads[i.lead_id], lead_number=i.lead_number, call_id=i.channel_id,
                     tracking_number=tracking_numbers.get(i.tracking_number_id), agent=agents.get(i.agent_id),
                     started_at=i.started_at, answered_at=i.answered_at, ended_at=i.ended_at,
                     status_changed_at=i.status_changed_at, talk_seconds=i.talk_seconds,
