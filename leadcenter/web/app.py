@@ -42,9 +42,10 @@ def create_app(controller) -> Flask:
     def index():
         return send_from_directory(WEB, "index.html")
 
-    @app.get("/assets/<path:name>")
-    def assets(name: str):
-        return send_from_directory(WEB / "assets", name)
+    # The agent app: static files only (ES modules, CSS, and the JsSIP bundle `make setup` builds into vendor/).
+    for folder in ("assets", "js", "vendor"):
+        app.add_url_rule(f"/{folder}/<path:name>", f"web_{folder}",
+                         lambda name, folder=folder: send_from_directory(WEB / folder, name))
 
     return app
 

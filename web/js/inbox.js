@@ -1,0 +1,123 @@
+// The inbox (left): my name and availability, Rejoin the Queue, and Incoming / Active / Recent, live.
+
+import { api } from './api.js';
+import { CHANNEL_ICONS, channelOf, html, leadName, render, timeOfDay } from './html.js';
+import * as softphone from './softphone.js';
+import { callFor, inbox, state, subscribe, update } from './store.js';
+import { showInteraction, fillDialer } from './panel.js';
+
+const STATUS_LABELS = { on_call: 'Unavailable (on a call)', wrap_up: 'Unavailable (wrap-up)' };
+
+export function mount(root) {
+  root.addEventListener('click', (event) => {
+    const button = event.target.closest('[data-action]');
+    if (button) act(button.dataset.action, Number(button.dataset.id), button);
+  });
+  root.addEventListener('change', (event) => {
+    if (event.target.id === 'availability') choose(event.target.value);
+  });
+  subscribe((s) => render(root, view(s)));
+}
+
+function view(s) {
+  const box = inbox(s);
+  const me = s.me;
+  return html`
+    <header class="me">
+      <span class="me-name">${s.session?.user?.name}</span>
+      ${me ? availability(me) : ''}
+      ${me?.status_reason === 'wrap_up'
+        ? html`<button class="primary rejoin" data-action="rejoin" data-focus="rejoin">Rejoin the Queue</button>` : ''}
+    </header>
+    ${section('Incoming', 'incoming', box.incoming, s)}
+    ${section('Active', 'active', box.active, s)}
+    ${section('Recent', 'recent', box.recent, s)}`;
+}
+
+function availability(me) {
+  const unavailable = me.status === 'unavailable';
+  return html`
+    <label class="sr-only" for="availability">Availability</label>
+    <select id="availability" data-focus="availability" class="status-${me.status}">
+      ${unavailable ? html`<option value="unavailable" selected disabled>${STATUS_LABELS[me.status_reason] || 'Unavailable'}</option>` : ''}
+      <option value="available" ${me.status === 'available' ? 'selected' : ''}>Available</option>
+      <option value="offline" ${me.status === 'offline' ? 'selected' : ''}>Offline</option>
+    </select>`;
+}
+
+function section(title, key, items, s) {
+  return html`
+    <section class="inbox-section" data-section="${key}" aria-label="${title}">
+      <h2>${title} <span class="count">${items.length}</span></h2>
+      ${items.length ? html`<ul>${items.map((i) => row(i, key, s))}</ul>`
+        : html`<p class="empty">${key === 'incoming' && s.me?.status === 'offline' ? 'Offline: no incoming calls' : 'Nothing here'}</p>`}
+    </section>`;
+}
+
+function row(interaction, key, s) {
+  const channel = channelOf(interaction);
+  const call = callFor(interaction, s);
+  const isSelected = s.selectedId === interaction.id;
+  return html`
+    <li class="row ${isSelected ? 'selected' : ''}" data-interaction="${interaction.id}">
+      ${key === 'recent'
+        ? html`<span class="quick"><button class="icon channel" data-action="quick" data-id="${interaction.id}"
+              data-focus="quick-${interaction.id}" aria-label="Quick actions for ${leadName(interaction)}"
+              aria-expanded="${s.quickId === interaction.id}"><span class="glyph">${CHANNEL_ICONS[channel] || '•'}</span><span class="plus">+</span></button>
+            ${s.quickId === interaction.id ? html`<span class="quick-menu">
+              <button data-action="quick-call" data-id="${interaction.id}" data-focus="quick-call-${interaction.id}">☎ Call</button>
+              <button data-action="quick-text" data-id="${interaction.id}">✉ Text</button></span>` : ''}</span>`
+        : html`<span class="icon channel" title="${channel}">${CHANNEL_ICONS[channel] || '•'}</span>`}
+      <button class="link lead-name" data-action="show" data-id="${interaction.id}" data-focus="show-${interaction.id}">
+        ${leadName(interaction)}</button>
+      <span class="meta">
+        <span class="channel-name">${channel}</span>
+        ${interaction.lead.name ? html`<span class="number">${interaction.lead_number}</span>` : ''}
+        <span class="tracking">${interaction.tracking_number?.name || ''}</span>
+        <time datetime="${interaction.started_at}">${timeOfDay(interaction.started_at)}</time>
+        ${key === 'recent' ? html`<span class="outcome outcome-${interaction.outcome}">${interaction.outcome}</span>` : ''}
+      </span>
+      ${key === 'incoming' && interaction.kind === 'call' ? html`
+        <span class="actions">
+          <button class="primary answer" data-action="answer" data-id="${interaction.id}" data-focus="answer-${interaction.id}"
+            ${call?.state === 'ringing' ? '' : 'aria-disabled="true"'}>Answer</button>
+          <button class="decline" data-action="decline" data-id="${interaction.id}" data-focus="decline-${interaction.id}">Decline</button>
+        </span>` : ''}
+      ${call?.state === 'ringing' ? html`<span class="ringing" role="status">Ringing</span>` : ''}
+    </li>`;
+}
+
+async function act(action, id, button) {
+  const interaction = state.interactions.get(id);
+  try {
+    if (action === 'show') showInteraction(id);
+    else if (action === 'answer') answer(interaction);
+    else if (action === 'decline') await decline(interaction);
+    else if (action === 'rejoin') await choose('available');
+    else if (action === 'quick') update((s) => { s.quickId = s.quickId === id ? null : id; });
+    else if (action === 'quick-call') fillDialer(interaction.lead_number, 'dialer');
+    else if (action === 'quick-text') fillDialer(interaction.lead_number, 'text');
+  } catch (error) {
+    update((s) => { s.notice = error.message; });
+  }
+}
+
+function answer(interaction) {
+  showInteraction(interaction.id);
+  if (!softphone.answer(interaction.call_id)) {
+    update((s) => {
+      s.notice = s.me?.ring_device === 'desk' ? 'Answer on your desk phone when it rings.'
+        : 'Your softphone is not ringing for this call yet: the queue offers it to one agent at a time.';
+    });
+  }
+}
+
+async function decline(interaction) {
+  update((s) => { s.declined.add(interaction.id); });
+  await api('POST', `/api/v1/interactions/${interaction.id}/decline`);
+}
+
+async function choose(status) {
+  const me = await api('PATCH', '/api/v1/me/agent', { status });
+  update((s) => { s.me = me; });
+}

@@ -1,0 +1,110 @@
+// The agent app: sign in (and pick a company), then the four areas over one store fed by the event stream.
+
+import { api, setCsrfToken } from './api.js';
+import { html, render } from './html.js';
+import { state, subscribe, update } from './store.js';
+import * as alerts from './alerts.js';
+import * as classification from './classification.js';
+import * as contact from './contact.js';
+import * as events from './events.js';
+import * as inbox from './inbox.js';
+import * as panel from './panel.js';
+import * as softphone from './softphone.js';
+
+const $ = (selector) => document.querySelector(selector);
+let mounted = false;
+
+async function boot() {
+  const session = await api('GET', '/api/v1/session');
+  setCsrfToken(session.csrf_token);
+  show(session);
+}
+
+function show(session) {
+  update((s) => { s.session = session; });
+  $('#sign-in').hidden = session.authenticated;
+  $('#company-picker').hidden = !session.authenticated || Boolean(session.company);
+  $('#app').hidden = !session.company;
+  if (session.authenticated && !session.company) pickCompany(session);
+  if (session.company) startApp();
+}
+
+function pickCompany(session) {
+  render($('#company-list'), session.companies.map((company) => html`
+    <li><button class="primary" data-company="${company.id}">${company.name}</button> <small>${company.role}</small></li>`));
+}
+
+async function startApp() {
+  if (!mounted) {
+    mounted = true;
+    inbox.mount($('#inbox'));
+    panel.mount($('#panel'));
+    contact.mount($('#contact'));
+    classification.mount($('#classification'));
+    subscribe(statusBar);
+    alerts.watchRinging();
+  }
+  events.start();
+  const [numbers, tags] = await Promise.all([api('GET', '/api/v1/tracking-numbers'), api('GET', '/api/v1/tags')]);
+  update((s) => { s.trackingNumbers = numbers; s.tags = tags; });
+  await alerts.checkMicrophone();
+  if (state.session.agent_id !== null) softphone.start($('#remote-audio'));
+}
+
+function statusBar(s) {
+  render($('#status-bar'), html`
+    <span class="company">${s.session?.company?.name}</span>
+    <span class="softphone softphone-${s.softphone.status}" role="status" title="${s.softphone.error}">
+      Softphone: ${{ off: 'off', connecting: 'connecting…', registered: 'ready', unregistered: 'not registered',
+        failed: 'not available' }[s.softphone.status]}</span>
+    <span class="connection connection-${s.connection}">${s.connection === 'live' ? 'Live' : 'Reconnecting…'}</span>
+    <button class="link" id="sign-out">Sign out</button>`);
+  render($('#microphone-warning'), s.microphone === 'denied' || s.microphone === 'missing' ? html`
+    <strong>${s.microphone === 'missing' ? 'No microphone found.' : 'Microphone access is blocked.'}</strong>
+    Callers will not hear you. ${s.microphone === 'denied' ? html`To turn it back on, click the icon at the left of the
+    address bar (a lock or a camera), set Microphone to Allow, then sign out and sign in again.` : 'Connect a headset and sign in again.'}` : '');
+  $('#microphone-warning').hidden = !(s.microphone === 'denied' || s.microphone === 'missing');
+  render($('#notice'), s.notice ? html`${s.notice} <button class="link" id="dismiss-notice" aria-label="Dismiss">✕</button>` : '');
+  $('#notice').hidden = !s.notice;
+}
+
+async function signIn(form) {
+  const error = $('#sign-in-error');
+  error.textContent = '';
+  alerts.askForNotifications(); // a click is the moment browsers allow asking
+  try {
+    const session = await api('POST', '/api/v1/session', { email: form.email.value, password: form.password.value });
+    setCsrfToken(session.csrf_token);
+    form.password.value = '';
+    show(session);
+  } catch (failure) {
+    error.textContent = failure.message;
+  }
+}
+
+async function signOut() {
+  softphone.stop();
+  events.stop();
+  await api('DELETE', '/api/v1/session').catch(() => {});
+  location.reload(); // a clean page: nothing of the last agent's data stays in memory
+}
+
+document.addEventListener('submit', (event) => {
+  if (event.target.id === 'sign-in-form') {
+    event.preventDefault();
+    signIn(event.target);
+  }
+});
+document.addEventListener('click', async (event) => {
+  if (event.target.id === 'sign-out') signOut();
+  if (event.target.id === 'dismiss-notice') update((s) => { s.notice = ''; });
+  const company = event.target.closest('[data-company]');
+  if (company) {
+    const session = await api('PUT', '/api/v1/session/company', { company_id: Number(company.dataset.company) });
+    show(session);
+  }
+});
+// Closing the tab unregisters the softphone, so the queue stops offering calls to a browser that is gone.
+window.addEventListener('pagehide', () => softphone.stop());
+
+boot();

@@ -1,0 +1,231 @@
+// The interaction panel (middle): the dialer by default, texting, the selected interaction, a lead's timeline
+// and, during a call, the caller, the tracking number called, attribution, a timer and the call controls.
+
+import { api } from './api.js';
+import { CHANNEL_ICONS, channelOf, clock, html, leadName, render, timeOfDay } from './html.js';
+import * as softphone from './softphone.js';
+import { callFor, selected, state, subscribe, update } from './store.js';
+
+const KEYPAD = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '0', '#'];
+const timeline = { leadId: null, items: [], detailId: null, loading: false };
+
+export function mount(root) {
+  root.addEventListener('click', (event) => {
+    const button = event.target.closest('[data-action]');
+    if (button) act(button.dataset.action, button.dataset);
+  });
+  root.addEventListener('submit', (event) => {
+    event.preventDefault();
+    if (event.target.id === 'dialer') placeCall(new FormData(event.target));
+  });
+  root.addEventListener('change', remember);
+  root.addEventListener('input', remember);
+  function remember(event) {
+    const field = event.target;
+    // What the agent types is kept (without a redraw) so that a redraw for a live event shows it again.
+    if (field.form?.id === 'dialer') {
+      if (field.name === 'recipient') state.dialer.recipient = field.value;
+      if (field.name === 'tracking_number_id') state.dialer.trackingNumberId = Number(field.value);
+      if (field.name === 'record') state.dialer.record = field.checked;
+    }
+  }
+  subscribe((s) => render(root, view(s)));
+  // The call timer ticks without re-rendering the panel.
+  setInterval(() => root.querySelectorAll('[data-since]').forEach((timer) => {
+    timer.textContent = clock((Date.now() - Number(timer.dataset.since)) / 1000);
+  }), 1000);
+}
+
+export function showInteraction(id) {
+  update((s) => { s.selectedId = id; s.view = 'interaction'; s.quickId = null; });
+}
+
+export function fillDialer(number, view) {
+  update((s) => { s.dialer.recipient = number; s.view = view; s.quickId = null; });
+}
+
+function liveCall(s) {
+  for (const [callId, call] of s.calls) {
+    if (call.state !== 'ringing') return { callId, call };
+  }
+  return null;
+}
+
+function view(s) {
+  const live = liveCall(s);
+  const current = selected(s);
+  const closable = ['interaction', 'timeline'].includes(s.view);
+  return html`
+    <header class="panel-bar">
+      <h2>${titleOf(s, live)}</h2>
+      <span class="panel-icons">
+        ${s.view === 'interaction' && current ? html`<button class="link" data-action="timeline" data-focus="more">more interactions</button>` : ''}
+        <button class="icon ${s.view === 'dialer' ? 'on' : ''}" data-action="view" data-view="dialer" data-focus="to-dialer"
+          aria-label="Dialer" title="Dialer">☎</button>
+        <button class="icon ${s.view === 'text' ? 'on' : ''}" data-action="view" data-view="text" data-focus="to-text"
+          aria-label="Texting" title="Texting">✉</button>
+        ${closable ? html`<button class="icon" data-action="close" aria-label="Close" title="Close" data-focus="close">✕</button>` : ''}
+      </span>
+    </header>
+    ${live ? callView(s, live) : ''}
+    ${body(s, current)}`;
+}
+
+function titleOf(s, live) {
+  if (live) return 'On a call';
+  return { dialer: 'Place a call', text: 'Send a text', interaction: 'Interaction', timeline: 'Interactions' }[s.view];
+}
+
+function body(s, current) {
+  if (s.view === 'text') return textForm();
+  if (s.view === 'interaction' && current) return interactionView(current, s);
+  if (s.view === 'timeline' && current) return timelineView(current);
+  return dialerForm(s);
+}
+
+function callView(s, { callId, call }) {
+  const interaction = [...s.interactions.values()].find((i) => i.call_id === callId);
+  return html`
+    <section class="call" aria-label="Current call">
+      <div class="caller">
+        <strong class="caller-id">${interaction ? leadName(interaction) : call.from}</strong>
+        ${interaction?.lead.name ? html`<span>${interaction.lead_number}</span>` : ''}
+        ${interaction?.tracking_number ? html`<span class="tracking">called ${interaction.tracking_number.name}
+          (${interaction.tracking_number.number})</span>` : ''}
+        ${interaction ? attribution(interaction) : ''}
+      </div>
+      <div class="call-state">
+        ${call.state === 'live' ? html`<span class="timer" data-since="${call.since}" role="timer">${clock((Date.now() - call.since) / 1000)}</span>`
+          : html`<span class="timer">Connecting…</span>`}
+        ${call.held ? html`<span class="badge">On hold</span>` : ''}
+        ${call.muted ? html`<span class="badge">Muted</span>` : ''}
+      </div>
+      <div class="controls">
+        <button class="danger" data-action="hangup" data-call="${callId}" data-focus="hangup">Hang up</button>
+        <button data-action="mute" data-call="${callId}" aria-pressed="${call.muted}" data-focus="mute">${call.muted ? 'Unmute' : 'Mute'}</button>
+        <button data-action="hold" data-call="${callId}" aria-pressed="${call.held}" data-focus="hold">${call.held ? 'Resume' : 'Hold'}</button>
+        <button data-action="keypad" aria-expanded="${Boolean(s.keypad)}" data-focus="keypad">Keypad</button>
+      </div>
+      ${s.keypad ? html`<div class="keypad" role="group" aria-label="Keypad">
+        ${KEYPAD.map((digit) => html`<button data-action="digit" data-call="${callId}" data-digit="${digit}" data-focus="digit-${digit}">${digit}</button>`)}
+      </div>` : ''}
+    </section>`;
+}
+
+function attribution(interaction) {
+  const parts = [['Source', interaction.source], ['Campaign', interaction.campaign], ['Keywords', interaction.keywords],
+    ['Landing page', interaction.landing_page], ['Referrer', interaction.referrer]].filter(([, value]) => value);
+  return parts.length ? html`<dl class="attribution">${parts.map(([label, value]) => html`<dt>${label}</dt><dd>${value}</dd>`)}</dl>` : '';
+}
+
+function dialerForm(s) {
+  const numbers = s.trackingNumbers;
+  const chosen = s.dialer.trackingNumberId ?? numbers[0]?.id;
+  return html`
+    <form id="dialer" class="dialer" autocomplete="off">
+      <label>Recipient <input name="recipient" type="tel" required value="${s.dialer.recipient}" data-focus="recipient"
+        placeholder="+1 404 555 0123"></label>
+      <label>Tracking Number
+        <select name="tracking_number_id" data-focus="tracking">
+          ${numbers.map((n) => html`<option value="${n.id}" ${n.id === chosen ? 'selected' : ''}>${n.name} (${n.number})</option>`)}
+        </select>
+        <small>The number the recipient sees as caller ID.</small>
+      </label>
+      <label class="check"><input type="checkbox" name="record" ${s.dialer.record ? 'checked' : ''} data-focus="record"> Record call</label>
+      <p class="legal">Laws on call recording vary from place to place: make sure one-party recording is legal where
+        you and the recipient are, or tell the recipient the call is recorded.</p>
+      <button class="primary" type="submit" data-focus="place-call">Place Call</button>
+    </form>`;
+}
+
+function textForm() {
+  return html`
+    <form class="dialer" aria-disabled="true">
+      <label>To: <input type="tel" disabled></label>
+      <label>Message <textarea disabled rows="4"></textarea></label>
+      <p class="legal">Texting is not available on this server yet.</p>
+      <button class="primary" type="button" disabled>Send Text</button>
+    </form>`;
+}
+
+function interactionView(interaction, s) {
+  const call = callFor(interaction, s);
+  return html`
+    <article class="interaction">
+      <h3>${CHANNEL_ICONS[channelOf(interaction)] || ''} ${leadName(interaction)}</h3>
+      <dl class="facts">
+        <dt>Caller ID</dt><dd>${interaction.lead_number}</dd>
+        ${interaction.tracking_number ? html`<dt>Tracking number</dt><dd>${interaction.tracking_number.name} (${interaction.tracking_number.number})</dd>` : ''}
+        <dt>Status</dt><dd class="status">${interaction.status}${interaction.outcome ? html` — ${interaction.outcome}` : ''}</dd>
+        <dt>Started</dt><dd>${new Date(interaction.started_at).toLocaleString()}</dd>
+        ${interaction.talk_seconds !== null ? html`<dt>Talk time</dt><dd class="talk-time">${clock(interaction.talk_seconds)}</dd>` : ''}
+        ${interaction.agent ? html`<dt>Agent</dt><dd>${interaction.agent.display_name}</dd>` : ''}
+      </dl>
+      ${attribution(interaction)}
+      ${interaction.status === 'incoming' && call?.state === 'ringing' ? html`<p class="actions">
+        <button class="primary" data-action="answer" data-call="${interaction.call_id}">Answer</button></p>` : ''}
+      ${players(interaction)}
+    </article>`;
+}
+
+function players(interaction) {
+  return html`
+    ${interaction.recording_url ? html`<p><span>Recording</span> <audio controls preload="none" src="${interaction.recording_url}"></audio></p>` : ''}
+    ${interaction.voicemail_url ? html`<p><span>Voicemail</span> <audio controls preload="none" src="${interaction.voicemail_url}"></audio></p>` : ''}`;
+}
+
+function timelineView(current) {
+  if (timeline.leadId !== current.lead.id) loadTimeline(current.lead.id);
+  const detail = timeline.items.find((i) => i.id === timeline.detailId);
+  if (detail) {
+    return html`<article class="interaction"><p><button class="link" data-action="timeline-back">← All interactions</button></p>
+      ${interactionView(detail, state)}</article>`;
+  }
+  return html`
+    <ol class="timeline">
+      ${timeline.loading ? html`<li>Loading…</li>` : ''}
+      ${timeline.items.map((i) => html`<li><button class="link" data-action="timeline-detail" data-id="${i.id}">
+        <span>${CHANNEL_ICONS[channelOf(i)] || ''} ${i.direction} ${channelOf(i)}</span>
+        <span>${i.outcome || i.status}</span><time>${timeOfDay(i.started_at)}</time></button></li>`)}
+    </ol>`;
+}
+
+async function loadTimeline(leadId) {
+  Object.assign(timeline, { leadId, items: [], detailId: null, loading: true });
+  try {
+    const page = await api('GET', `/api/v1/leads/${leadId}/timeline`);
+    timeline.items = page.items;
+  } finally {
+    timeline.loading = false;
+    update(() => {});
+  }
+}
+
+async function placeCall(form) {
+  try {
+    const recipient = String(form.get('recipient') || '').trim();
+    await api('POST', '/api/v1/calls', {
+      to: recipient, tracking_number_id: Number(form.get('tracking_number_id')), record: form.get('record') === 'on',
+    });
+    update((s) => { s.notice = `Calling ${recipient}…`; });
+  } catch (error) {
+    update((s) => { s.notice = error.message; });
+  }
+}
+
+function act(action, data) {
+  const callId = data.call;
+  if (action === 'view') update((s) => { s.view = data.view; });
+  else if (action === 'close') update((s) => { s.view = s.view === 'timeline' ? 'interaction' : 'dialer'; });
+  else if (action === 'timeline') {
+    timeline.detailId = null;
+    update((s) => { s.view = s.view === 'timeline' ? 'interaction' : 'timeline'; });
+  } else if (action === 'timeline-detail') { timeline.detailId = Number(data.id); update(() => {}); }
+  else if (action === 'timeline-back') { timeline.detailId = null; update(() => {}); }
+  else if (action === 'answer') softphone.answer(callId);
+  else if (action === 'hangup') softphone.hangup(callId);
+  else if (action === 'mute') softphone.setMuted(callId, !state.calls.get(callId)?.muted);
+  else if (action === 'hold') softphone.setHeld(callId, !state.calls.get(callId)?.held);
+  else if (action === 'keypad') update((s) => { s.keypad = !s.keypad; });
+  else if (action === 'digit') softphone.sendDigit(callId, data.digit);
+}

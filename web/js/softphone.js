@@ -1,0 +1,125 @@
+// The browser softphone: JsSIP (bundled at set-up into /vendor/jssip.js, window.JsSIP) registered as the agent's
+// webrtc device over the app's own /sip websocket. Calls are keyed by the lead's call id (X-LC-Call, the
+// interaction's call_id), which is how the inbox's Answer and Decline and the softphone are one thing.
+
+import { api } from './api.js';
+import { update } from './store.js';
+
+const RTC = { iceServers: [] }; // loopback and LAN: Asterisk's host candidates only, never a public STUN server
+const MEDIA = { audio: true, video: false };
+const sessions = new Map(); // call id -> JsSIP RTCSession
+let ua = null;
+let remoteAudio = null;
+
+export function start(audioElement) {
+  remoteAudio = audioElement;
+  return api('GET', '/api/v1/me/softphone').then(register).catch((error) => {
+    update((s) => { s.softphone = { status: 'failed', error: error.message }; });
+  });
+}
+
+function register(account) {
+  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+  const socket = new window.JsSIP.WebSocketInterface(`${scheme}://${location.host}${account.websocket_path}`);
+  ua = new window.JsSIP.UA({
+    sockets: [socket], uri: account.sip_uri, password: account.password, display_name: account.display_name,
+    register: true, register_expires: 120, session_timers: false, user_agent: 'Lead Center',
+    // After a network drop JsSIP reconnects within these bounds and registers again.
+    connection_recovery_min_interval: 1, connection_recovery_max_interval: 8,
+  });
+  const status = (value, error = '') => update((s) => { s.softphone = { status: value, error }; });
+  ua.on('connecting', () => status('connecting'));
+  ua.on('registered', () => status('registered'));
+  ua.on('unregistered', () => status('unregistered'));
+  ua.on('disconnected', () => status('connecting'));
+  ua.on('registrationFailed', (e) => status('failed', e.cause));
+  ua.on('newRTCSession', ({ originator, session, request }) => {
+    if (originator === 'remote') ringing(session, request);
+    else track(session, `local-${Date.now()}`);
+  });
+  status('connecting');
+  ua.start();
+}
+
+function ringing(session, request) {
+  const callId = request.getHeader('X-LC-Call') || `unknown-${request.call_id}`;
+  track(session, callId);
+  setCall(callId, { state: 'ringing', from: session.remote_identity.uri.user });
+}
+
+function track(session, callId) {
+  sessions.set(callId, session);
+  session.on('peerconnection', ({ peerconnection }) => attachAudio(peerconnection));
+  session.on('accepted', () => setCall(callId, { state: 'live', since: Date.now() }));
+  session.on('hold', () => setCall(callId, { held: true }));
+  session.on('unhold', () => setCall(callId, { held: false }));
+  const ended = () => {
+    sessions.delete(callId);
+    update((s) => { s.calls.delete(callId); });
+  };
+  session.on('ended', ended);
+  session.on('failed', ended);
+}
+
+const withAudio = new WeakSet();
+
+function attachAudio(peerconnection) {
+  if (withAudio.has(peerconnection)) return;
+  withAudio.add(peerconnection);
+  peerconnection.addEventListener('track', (event) => {
+    remoteAudio.srcObject = event.streams[0] || new MediaStream([event.track]);
+    remoteAudio.play().catch(() => {}); // autoplay may wait for the next click; the call still connects
+  });
+}
+
+function setCall(callId, changes) {
+  update((s) => {
+    s.calls.set(callId, { state: 'ringing', muted: false, held: false, since: null, ...s.calls.get(callId),
+      ...changes });
+  });
+}
+
+export function answer(callId) {
+  const session = sessions.get(callId);
+  if (!session) return false;
+  setCall(callId, { state: 'connecting' });
+  session.answer({ mediaConstraints: MEDIA, pcConfig: RTC });
+  if (session.connection) attachAudio(session.connection); // JsSIP versions differ on when it says so
+  return true;
+}
+
+export function hangup(callId) {
+  const session = sessions.get(callId);
+  if (session && !session.isEnded()) session.terminate();
+}
+
+export function setMuted(callId, muted) {
+  const session = sessions.get(callId);
+  if (!session) return;
+  if (muted) session.mute({ audio: true }); else session.unmute({ audio: true });
+  setCall(callId, { muted });
+}
+
+export function setHeld(callId, held) {
+  const session = sessions.get(callId);
+  if (!session) return;
+  if (held) session.hold(); else session.unhold();
+}
+
+export function sendDigit(callId, digit) {
+  const session = sessions.get(callId);
+  if (session && session.isEstablished()) session.sendDTMF(digit, { transportType: 'RFC2833' });
+}
+
+export function isRinging(callId) {
+  return sessions.has(callId) && !sessions.get(callId).isEstablished();
+}
+
+// Sign-out and tab close: unregister (and end calls) so Asterisk stops ringing a browser that is gone.
+export function stop() {
+  if (!ua) return;
+  ua.stop();
+  ua = null;
+  sessions.clear();
+  update((s) => { s.softphone = { status: 'off', error: '' }; s.calls.clear(); });
+}

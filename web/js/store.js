@@ -1,0 +1,66 @@
+// The one client-side store: what every area renders from. The websocket (events.js), the softphone and the
+// areas change it only through update(); subscribers re-render once per batch of changes.
+
+const listeners = new Set();
+let pending = false;
+
+export const state = {
+  session: null,          // GET /api/v1/session
+  me: null,               // my agent profile (status, status_reason)
+  agents: new Map(),      // colleagues by id (live status)
+  interactions: new Map(),// by id, as the API answers them
+  offeredToMe: new Set(), // ids of incoming interactions my call flows offer me (REST inbox + interaction.created)
+  declined: new Set(),    // ids I declined
+  trackingNumbers: [],
+  tags: [],
+  selectedId: null,       // the interaction shown in the panel, contact details and classification
+  view: 'dialer',         // interaction panel: dialer | text | interaction | timeline
+  dialer: { recipient: '', trackingNumberId: null, record: false },
+  softphone: { status: 'off', error: '' }, // off | connecting | registered | unregistered | failed
+  calls: new Map(),       // my softphone's calls by call id: {state: ringing|connecting|live|ended, muted, held, since}
+  microphone: 'unknown',  // granted | denied | prompt | unknown
+  connection: 'connecting', // the event stream: connecting | live | lost
+  notice: '',
+};
+
+export function update(change) {
+  change(state);
+  if (!pending) {
+    pending = true;
+    queueMicrotask(() => { pending = false; listeners.forEach((listener) => listener(state)); });
+  }
+}
+
+export function subscribe(listener) {
+  listeners.add(listener);
+  listener(state);
+  return () => listeners.delete(listener);
+}
+
+// -- the inbox, derived the way the server's GET /api/v1/inbox decides it -----------------------------------
+
+const newestFirst = (a, b) => b.status_changed_at.localeCompare(a.status_changed_at) || b.id - a.id;
+const RECENT_LIMIT = 50;
+
+export function inbox(s = state) {
+  const myId = s.me?.id;
+  const all = [...s.interactions.values()];
+  const incoming = s.me?.status === 'offline' ? [] : all.filter((i) => i.status === 'incoming'
+    && s.offeredToMe.has(i.id) && !s.declined.has(i.id));
+  const active = all.filter((i) => i.status === 'active' && i.agent?.id === myId);
+  const recent = all.filter((i) => i.status === 'recent' && (!i.agent || i.agent.id === myId))
+    .sort(newestFirst).slice(0, RECENT_LIMIT);
+  return { incoming: incoming.sort(newestFirst), active: active.sort(newestFirst), recent };
+}
+
+export function selected(s = state) {
+  return s.selectedId === null ? null : s.interactions.get(s.selectedId) || null;
+}
+
+export function callFor(interaction, s = state) {
+  return interaction?.call_id ? s.calls.get(interaction.call_id) || null : null;
+}
+
+export function putInteractions(list, s = state) {
+  for (const interaction of list) s.interactions.set(interaction.id, interaction);
+}
