@@ -1,7 +1,7 @@
 """Fixtures: the real system (see harness.py), started once per session and brought back up when a test
 left a part of it down."""
 import pytest
-from harness import System
+from harness import System, add_ice_interface
 
 from leadcenter import db
 
@@ -9,6 +9,7 @@ from leadcenter import db
 @pytest.fixture(scope="session")
 def system(tmp_path_factory):
     system = System(tmp_path_factory.mktemp("leadcenter"))
+    system.browser_media = add_ice_interface()
     system.cli("demo")
     # The test process reads the same database the controller writes (SQLite in WAL mode).
     db.bind(db.open_sqlite(str(system.settings.database_path)))

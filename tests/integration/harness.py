@@ -32,7 +32,31 @@ PORTS = {
     "LEADCENTER_ASTERISK_RTP_START": "21000",
     "LEADCENTER_ASTERISK_RTP_END": "21999",
     "LEADCENTER_DEMO_TRUNK_PORT": "15070",
+    # Browser softphones: Asterisk never offers a loopback ICE candidate, so the test namespace gets an inert
+    # interface (see add_ice_interface) whose address Asterisk advertises as 127.0.0.1.
+    "LEADCENTER_ASTERISK_ICE_HOST_CANDIDATES": "198.18.0.1=>127.0.0.1",
 }
+# Chromium ignores interfaces named vmnet*, so it offers only loopback candidates. A veth pair, because kernels
+# without the dummy module exist (containers); both ends are up so the address counts as running.
+ICE_INTERFACE = ("vmnet0", "vmnet1", "198.18.0.1/32")
+
+
+def add_ice_interface() -> bool:
+    """Add the inert interface browser calls need; only in a private network namespace (nothing but `lo` in it,
+    as `make test` runs), never on a real machine's network. True when the interface is there."""
+    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+    names = {line.split(":")[1].strip().split("@")[0] for line in links.splitlines() if ":" in line}
+    name, peer, address = ICE_INTERFACE
+    if name in names:
+        return True
+    if names != {"lo"}:
+        return False
+    for command in (["ip", "link", "add", name, "type", "veth", "peer", "name", peer],
+                    ["ip", "addr", "add", address, "dev", name], ["ip", "link", "set", peer, "up"],
+                    ["ip", "link", "set", name, "up"]):
+        if subprocess.run(command, capture_output=True).returncode != 0:
+            return False
+    return True
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "condition"):
@@ -56,6 +80,7 @@ class System:
         self.url = f"http://127.0.0.1:{self.settings.http.port}"
         self.sip_port = self.settings.asterisk.sip_port
         self.trunk_port = self.settings.demo.trunk_port
+        self.browser_media = False  # whether browser softphones can carry audio here (see add_ice_interface)
 
     def cli(self, *args: str, timeout: float = 120) -> str:
         done = subprocess.run([*LEADCENTER, *args], env=self.env, capture_output=True, text=True, timeout=timeout)

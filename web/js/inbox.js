@@ -63,7 +63,7 @@ function row(interaction, key, s) {
       ${key === 'recent'
         ? html`<span class="quick"><button class="icon channel" data-action="quick" data-id="${interaction.id}"
               data-focus="quick-${interaction.id}" aria-label="Quick actions for ${leadName(interaction)}"
-              aria-expanded="${s.quickId === interaction.id}"><span class="glyph">${CHANNEL_ICONS[channel] || '•'}</span><span class="plus">+</span></button>
+              aria-expanded="${String(s.quickId === interaction.id)}"><span class="glyph">${CHANNEL_ICONS[channel] || '•'}</span><span class="plus">+</span></button>
             ${s.quickId === interaction.id ? html`<span class="quick-menu">
               <button data-action="quick-call" data-id="${interaction.id}" data-focus="quick-call-${interaction.id}">☎ Call</button>
               <button data-action="quick-text" data-id="${interaction.id}">✉ Text</button></span>` : ''}</span>`

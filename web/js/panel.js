@@ -102,9 +102,9 @@ function callView(s, { callId, call }) {
       </div>
       <div class="controls">
         <button class="danger" data-action="hangup" data-call="${callId}" data-focus="hangup">Hang up</button>
-        <button data-action="mute" data-call="${callId}" aria-pressed="${call.muted}" data-focus="mute">${call.muted ? 'Unmute' : 'Mute'}</button>
-        <button data-action="hold" data-call="${callId}" aria-pressed="${call.held}" data-focus="hold">${call.held ? 'Resume' : 'Hold'}</button>
-        <button data-action="keypad" aria-expanded="${Boolean(s.keypad)}" data-focus="keypad">Keypad</button>
+        <button data-action="mute" data-call="${callId}" aria-pressed="${String(call.muted)}" data-focus="mute">${call.muted ? 'Unmute' : 'Mute'}</button>
+        <button data-action="hold" data-call="${callId}" aria-pressed="${String(call.held)}" data-focus="hold">${call.held ? 'Resume' : 'Hold'}</button>
+        <button data-action="keypad" aria-expanded="${String(Boolean(s.keypad))}" data-focus="keypad">Keypad</button>
       </div>
       ${s.keypad ? html`<div class="keypad" role="group" aria-label="Keypad">
         ${KEYPAD.map((digit) => html`<button data-action="digit" data-call="${callId}" data-digit="${digit}" data-focus="digit-${digit}">${digit}</button>`)}

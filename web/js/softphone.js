@@ -111,8 +111,20 @@ export function sendDigit(callId, digit) {
   if (session && session.isEstablished()) session.sendDTMF(digit, { transportType: 'RFC2833' });
 }
 
-export function isRinging(callId) {
-  return sessions.has(callId) && !sessions.get(callId).isEstablished();
+// The live call's audio as WebRTC counts it: packets each way and the energy of what was heard and said.
+export async function audioStats() {
+  const session = [...sessions.values()].find((s) => s.isEstablished());
+  if (!session?.connection) return null;
+  const totals = { packetsSent: 0, packetsReceived: 0, receivedEnergy: 0, sentEnergy: 0 };
+  (await session.connection.getStats()).forEach((report) => {
+    if (report.type === 'outbound-rtp' && report.kind === 'audio') totals.packetsSent += report.packetsSent;
+    if (report.type === 'inbound-rtp' && report.kind === 'audio') {
+      totals.packetsReceived += report.packetsReceived;
+      totals.receivedEnergy += report.totalAudioEnergy || 0;
+    }
+    if (report.type === 'media-source' && report.kind === 'audio') totals.sentEnergy += report.totalAudioEnergy || 0;
+  });
+  return totals;
 }
 
 // Sign-out and tab close: unregister (and end calls) so Asterisk stops ringing a browser that is gone.
