@@ -111,3 +111,99 @@ def test_two_agents_see_a_call_one_answers_in_the_browser_and_audio_flows_both_w
     assert row.outcome == "answered" and row.agent_id == answering
     print(f"\nfigures: registered after {[round(a.registered_after, 2) for a in apps.values()]} s; "
           f"INVITE to both screens {on_screen:.2f} s")
+
+
+def test_decline_in_one_browser_rings_the_other_agent_next(agents, running, tmp_path):
+    browser, apps = agents
+    caller = call(running, tmp_path, "4045552345", duration=30, caller_name="Dee Cline", expect_answer=None)
+    first = ringing_agent(apps, "Dee Cline")
+    second = BOB if first == ALICE else ALICE
+    assert not apps[second].ringing_row().count()
+    apps[first].row("incoming", "Dee Cline").get_by_role("button", name="Decline").click()
+    expect(apps[first].section("incoming").locator(".row")).to_have_count(0)
+    expect(apps[second].ringing_row().filter(has_text="Dee Cline")).to_be_visible(timeout=5_000)
+    caller.kill()
+
+
+def test_after_a_queue_call_the_agent_is_not_offered_calls_until_rejoin(agents, running, tmp_path):
+    browser, apps = agents
+    first_call = call(running, tmp_path, "4045553456", duration=30, caller_name="Wren Up", expect_remote_bye=True)
+    agent = ringing_agent(apps, "Wren Up")
+    other = BOB if agent == ALICE else ALICE
+    app = apps[agent]
+    app.row("incoming", "Wren Up").get_by_role("button", name="Answer").click()
+    first_call.wait_for("ANSWERED", 10)
+    expect(app.page.get_by_label("Availability")).to_have_value("unavailable")
+    app.page.get_by_role("button", name="Hang up").click()
+    first_call.wait(15).check()
+    rejoin = app.page.get_by_role("button", name="Rejoin the Queue")
+    expect(rejoin).to_be_visible()
+    expect(app.page.locator("#availability option:checked")).to_have_text("Unavailable (wrap-up)")
+    # In wrap-up: the next queue call still shows in the agent's Incoming but rings only the other agent.
+    second_call = call(running, tmp_path, "4045554567", duration=30, caller_name="Nye Xt", expect_answer=None)
+    expect(apps[other].ringing_row().filter(has_text="Nye Xt")).to_be_visible()
+    expect(app.row("incoming", "Nye Xt")).to_be_visible()
+    time.sleep(2)  # the queue retries every second: a wrap-up agent would have been offered it by now
+    assert not app.ringing_row().count()
+    rejoin.click()
+    expect(app.page.get_by_label("Availability")).to_have_value("available")
+    expect(rejoin).to_be_hidden()
+    apps[other].row("incoming", "Nye Xt").get_by_role("button", name="Decline").click()
+    expect(app.ringing_row().filter(has_text="Nye Xt")).to_be_visible(timeout=5_000)
+    second_call.kill()
+
+
+def test_an_offline_agent_is_not_rung_and_sees_no_incoming(agents, running, tmp_path):
+    browser, apps = agents
+    apps[BOB].choose_status("Offline")
+    expect(apps[BOB].section("incoming")).to_contain_text("Offline: no incoming calls")
+    wait_for(lambda: "agent2" in running.paused_members(), 5, what="Bob paused in the queue")
+    caller = call(running, tmp_path, "4045555678", duration=30, caller_name="Ann Other", expect_answer=None)
+    expect(apps[ALICE].ringing_row().filter(has_text="Ann Other")).to_be_visible()
+    apps[ALICE].row("incoming", "Ann Other").get_by_role("button", name="Decline").click()
+    time.sleep(2)  # declined by the only Available agent: the queue may only come back to her
+    assert not apps[BOB].ringing_row().count()
+    expect(apps[BOB].section("incoming").locator(".row")).to_have_count(0)
+    caller.kill()
+
+
+def test_classification_typed_in_the_app_is_there_after_a_reload_and_in_the_api(agents, running, tmp_path):
+    browser, apps = agents
+    app = apps[ALICE]
+    # A caller who hangs up while waiting: abandoned, in Recent for every agent.
+    call(running, tmp_path, "4045556789", duration=1.5, caller_name="Cass Ify", expect_answer=False).wait(20)
+    recent = app.row("recent", "Cass Ify")
+    expect(recent).to_be_visible()
+    recent.get_by_role("button", name="Cass Ify", exact=True).click()
+    panel = app.page.locator("#classification")
+    panel.get_by_label("Qualified", exact=True).check()
+    tag = panel.get_by_label("Add a tag")
+    tag.fill("Emergency <b>leak</b>")
+    tag.press("Enter")
+    expect(panel.locator(".tag")).to_have_text(["Emergency <b>leak</b>×"])  # shown as typed, never as markup
+    value = panel.get_by_label("Value ($)")
+    value.fill("250.50")
+    value.press("Tab")
+    notes = panel.get_by_label("Notes")
+    notes.press_sequentially("Burst pipe, wants a quote <script>alert(1)</script>", delay=5)
+    expect(panel.locator(".saved-marker")).to_have_text("Saved")
+    app.page.reload()
+    expect(app.page.locator(".softphone")).to_have_text("Softphone: ready")
+    app.row("recent", "Cass Ify").get_by_role("button", name="Cass Ify", exact=True).click()
+    expect(panel.get_by_label("Qualified", exact=True)).to_be_checked()
+    expect(panel.get_by_label("Value ($)")).to_have_value("250.50")
+    expect(panel.get_by_label("Notes")).to_have_value("Burst pipe, wants a quote <script>alert(1)</script>")
+    interaction = Interaction.get(Interaction.lead_number == "+14045556789")
+    with contextlib.closing(running.sign_in("admin@acme.example")) as admin:
+        seen = admin.get(f"/api/v1/interactions/{interaction.id}").json()
+    assert (seen["qualified"], seen["value_cents"], seen["tags"]) == (True, 25050, ["Emergency <b>leak</b>"])
+    assert seen["notes"] == "Burst pipe, wants a quote <script>alert(1)</script>"
+
+
+def test_an_agent_who_refused_the_microphone_is_told_callers_will_not_hear_them(softphones, running):
+    with Browser(microphone=False) as browser:
+        app = browser.agent(running, EMAILS[ALICE], wait_registered=False)
+        warning = app.page.get_by_role("alert").filter(has_text="Microphone access is blocked")
+        expect(warning).to_be_visible()
+        expect(warning).to_contain_text("Callers will not hear you")
+        app.page.screenshot(path=str(DOCS / "screenshot-microphone-blocked.png"))

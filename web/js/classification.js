@@ -6,7 +6,9 @@ import { html, render } from './html.js';
 import { selected, state, subscribe, update } from './store.js';
 
 const NOTES_DEBOUNCE_MS = 700;
-let draft = null; // {id, notes} while the agent types: live refreshes must not overwrite what is being typed
+// What the agent is typing, by field, for the selected interaction: redraws for live events (or for the answer
+// to the agent's own last change) show it instead of the saved value, so nothing typed is ever lost.
+let typing = { id: null, fields: {} };
 let saving = 'idle'; // idle | pending | saving | saved | failed
 let timer = null;
 
@@ -15,14 +17,18 @@ export function mount(root) {
     const field = event.target;
     if (field.name === 'qualified') classify({ qualified: field.value === 'unset' ? null : field.value === 'yes' });
     if (field.name === 'value') {
+      delete typing.fields.value;
       const dollars = field.value.trim();
       classify({ value_cents: dollars === '' ? null : Math.round(Number(dollars) * 100) });
     }
   });
   root.addEventListener('submit', (event) => event.preventDefault()); // Enter in a field saves by its change
   root.addEventListener('input', (event) => {
-    if (event.target.name !== 'notes') return;
-    draft = { id: state.selectedId, notes: event.target.value };
+    const field = event.target;
+    if (!['notes', 'tag', 'value'].includes(field.name)) return;
+    if (typing.id !== state.selectedId) { typing = { id: state.selectedId, fields: {} }; saving = 'idle'; }
+    typing.fields[field.name] = field.value;
+    if (field.name !== 'notes') return;
     saving = 'pending';
     clearTimeout(timer);
     timer = setTimeout(saveNotes, NOTES_DEBOUNCE_MS);
@@ -55,7 +61,9 @@ function view(s) {
   if (!classifiable(interaction, s)) {
     return html`<h2>Classification</h2><p class="empty">Shown while you handle an interaction or select a recent one.</p>`;
   }
-  const notes = draft?.id === interaction.id ? draft.notes : interaction.notes;
+  const typed = typing.id === interaction.id ? typing.fields : {};
+  const notes = typed.notes ?? interaction.notes;
+  const value = typed.value ?? (interaction.value_cents === null ? '' : (interaction.value_cents / 100).toFixed(2));
   const q = interaction.qualified;
   return html`
     <h2>Classification</h2>
@@ -68,14 +76,15 @@ function view(s) {
       <div class="tags" aria-label="Tags">
         ${interaction.tags.map((tag) => html`<span class="tag">${tag}<button type="button" data-action="remove-tag"
           data-tag="${tag}" aria-label="Remove tag ${tag}">×</button></span>`)}
-        <input name="tag" list="tag-names" placeholder="Add a tag" aria-label="Add a tag" data-focus="tag" maxlength="50">
+        <input name="tag" list="tag-names" placeholder="Add a tag" aria-label="Add a tag" data-focus="tag" maxlength="50"
+          value="${typed.tag ?? ''}">
         <button type="button" data-action="add-tag">Add</button>
         <datalist id="tag-names">${s.tags.filter((t) => !interaction.tags.includes(t)).map((t) => html`<option value="${t}">`)}</datalist>
       </div>
       <label>Value ($) <input name="value" type="number" min="0" step="0.01" data-focus="value"
-        value="${interaction.value_cents === null ? '' : (interaction.value_cents / 100).toFixed(2)}"></label>
+        value="${value}"></label>
       <label>Notes <textarea name="notes" rows="5" data-focus="notes" maxlength="20000">${notes}</textarea></label>
-      <p class="saved-marker" role="status">${{ saved: 'Saved', saving: 'Saving…', pending: 'Editing…', failed: 'Not saved: retrying when you type again' }[saving] || ''}</p>
+      <p class="saved-marker" role="status">${typing.id !== interaction.id ? '' : { saved: 'Saved', saving: 'Saving…', pending: 'Editing…', failed: 'Not saved: retrying when you type again' }[saving]}</p>
     </form>`;
 }
 
@@ -91,17 +100,19 @@ async function classify(changes, id = state.selectedId) {
 function addTag(name) {
   const tag = name.trim();
   const current = selected();
-  if (!tag || current.tags.includes(tag)) return;
+  delete typing.fields.tag;
+  if (!tag || current.tags.includes(tag)) { update(() => {}); return; }
   classify({ tags: [...current.tags, tag] });
 }
 
 async function saveNotes() {
-  const { id, notes } = draft;
+  const { id } = typing;
+  const { notes } = typing.fields;
   saving = 'saving';
   update(() => {});
   try {
     await classify({ notes }, id);
-    if (draft?.notes === notes) { draft = null; saving = 'saved'; }
+    if (typing.id === id && typing.fields.notes === notes) { delete typing.fields.notes; saving = 'saved'; }
   } catch (error) {
     saving = 'failed';
   }
