@@ -21,10 +21,13 @@ from leadcenter.events import EventBus
 from leadcenter.pbx import configure
 from leadcenter.pbx.instance import Instance
 from leadcenter.teams.services import QueueBoard
-from leadcenter.telephony.service import Telephony
+from leadcenter.telephony.service import Telephony, TelephonyError
 from leadcenter.voicemail.services import MailboxCounter
 
 log = logging.getLogger(__name__)
+
+AGENT_RING_SECONDS = 30  # an outbound call rings the agent's own device this long before it is given up
+ORIGINATE_WAIT = 5.0  # seconds a request waits for Asterisk to accept a call it asked for
 
 
 class LoopThread:
@@ -99,6 +102,26 @@ class Controller:
         if leg is not None:
             self.telephony.submit(self.telephony.hangup(leg, reason="busy"))
         return leg is not None
+
+    def place_call(self, interaction, record: bool) -> bool:
+        """An agent's outbound call: ring their device, then (lc-outbound) dial the lead on the tracking number's
+        trunk with that number as caller ID, recorded when asked. False when Asterisk did not take the call."""
+        number, agent = interaction.tracking_number, interaction.agent
+        variables = {"LC_OUTBOUND": "1", "LC_COMPANY": str(number.company_id), "LC_NUMBER": str(number.id),
+                     "LC_TRUNK": number.trunk.endpoint_name, "LC_CALLER_ID": number.number,
+                     "LC_RECORD": "1" if record else "0",
+                     # The agent's device learns which interaction rings, and that the agent placed it.
+                     "PJSIP_HEADER(add,X-LC-Call)": interaction.channel_id,
+                     "PJSIP_HEADER(add,X-LC-Placed)": "yes"}
+        future = self.telephony.submit(self.telephony.place_outbound(
+            interaction.channel_id, agent.queue_interface, interaction.lead_number, variables=variables,
+            caller_id=f'"" <{interaction.lead_number}>', ring_seconds=AGENT_RING_SECONDS))
+        try:
+            future.result(ORIGINATE_WAIT)
+        except (*TelephonyError, TimeoutError) as exc:
+            log.warning("outbound call %s of agent %s not placed: %s", interaction.channel_id, agent.id, exc)
+            return False
+        return True
 
     def health(self) -> dict:
         try:

@@ -35,10 +35,16 @@ class StandInController:
         self.bus = RecordingBus()
         self.reconfigured = 0
         self.declined = []
+        self.placed = []  # (interaction id, record) of each outbound call
+        self.places_calls = True
 
     def decline(self, interaction, agent):
         self.declined.append((interaction.id, agent.id))
         return True
+
+    def place_call(self, interaction, record):
+        self.placed.append((interaction.id, record))
+        return self.places_calls
 
     def reconfigure(self):
         self.reconfigured += 1

@@ -65,6 +65,7 @@ class CallRecorder:
             e.data["channel_id"], e.data["agent_id"], e.data["agent_channel_id"]))
         bus.subscribe("call.agent_missed", lambda e: self.offers.withdrawn(e.data["channel_id"], e.data["agent_id"]))
         for name, handler in (("call.inbound", self.on_inbound), ("call.answered", self.on_answered),
+                              ("call.lead_answered", self.on_lead_answered),
                               ("call.recording_started", self.on_recording), ("call.flow_ended", self.on_flow_ended),
                               ("call.voicemail_left", self.on_voicemail), ("call.ended", self.on_ended),
                               ("telephony.synced", self.on_synced)):
@@ -126,6 +127,14 @@ class CallRecorder:
         if agent is not None and interaction.team_id is not None and availability.can(agent, "take_queue_call"):
             availability.apply(agent, "take_queue_call", self.bus, at)
 
+    def on_lead_answered(self, event: Event) -> None:
+        """The lead picked up an agent's outbound call (active since it was placed): the talk starts now."""
+        interaction = self._interaction(event.data["channel_id"])
+        if interaction is not None and interaction.status == "active" and interaction.answered_at is None:
+            interaction.answered_at = event.data["at"]
+            interaction.save()
+            self._announce(interaction)
+
     def on_flow_ended(self, event: Event) -> None:
         """Every step of the flow went by and nobody answered: missed."""
         self._miss(self._interaction(event.data["channel_id"]), event.data["at"])
@@ -159,7 +168,8 @@ class CallRecorder:
     def _conclude(self, interaction: Interaction, at, waiting: str) -> None:
         """End an interaction that is still open; ``waiting`` is the event for one nobody had answered."""
         if interaction.status == "active":
-            lifecycle.apply(interaction, "end", at)
+            # An outbound call the lead never picked up is missed; every other active call was answered.
+            lifecycle.apply(interaction, "end" if interaction.answered_at else "go_unanswered", at)
         elif interaction.status == "incoming":
             lifecycle.apply(interaction, waiting, at)
         else:
@@ -173,6 +183,8 @@ class CallRecorder:
         up = {call["channel_id"]: call for call in event.data["calls"]}
         for call in up.values():
             interaction = self._interaction(call["channel_id"])
+            if interaction is None and call.get("outbound"):
+                continue  # placed from elsewhere (another controller's database): not ours to record
             if interaction is None:
                 interaction = self._create(call, call["started_at"])
                 if interaction is None:
@@ -190,3 +202,15 @@ class CallRecorder:
         for interaction in stale:
             log.info("call %s ended while the controller was away", interaction.channel_id)
             self._conclude(interaction, utcnow(), waiting="miss")  # how it ended is unknown
+
+
+def start_outbound(agent: Agent, number: TrackingNumber, lead_number: str, channel_id: str) -> Interaction:
+    """The interaction of an outbound call, Active from the moment it is placed (lifecycle: go_unanswered if the
+    lead never picks up)."""
+    now = utcnow()
+    with database.atomic():
+        lead = find_or_create_by_number(number.company, lead_number)
+        return Interaction.create(company=number.company_id, lead=lead, kind="call", direction="outbound",
+                                  status="active", tracking_number=number, agent=agent, lead_number=lead_number,
+                                  channel_id=channel_id, started_at=now, status_changed_at=now,
+                                  source=number.source)

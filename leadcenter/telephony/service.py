@@ -145,6 +145,9 @@ class Telephony:
         calls = []
         for channel in await self.ari.request("GET", "/channels"):
             variables = channel.get("channelvars") or {}
+            if variables.get("LC_OUTBOUND"):  # an agent's outbound call: its interaction exists already
+                calls.append({"channel_id": channel["id"], "outbound": True})
+                continue
             if not channel["name"].startswith("PJSIP/trunk") or not variables.get("LC_NUMBER"):
                 continue
             calls.append({
@@ -179,12 +182,26 @@ class Telephony:
 
     # -- verbs -------------------------------------------------------------------------------------------------
     async def originate(self, endpoint: str, *, context: str, extension: str, caller_id: str = "",
-                        variables: dict | None = None, timeout: int = 30) -> str:
-        """Call ``endpoint`` (PJSIP/desk7); when it answers it continues at context/extension. Returns its id."""
+                        variables: dict | None = None, timeout: int = 30, channel_id: str | None = None) -> str:
+        """Call ``endpoint`` (PJSIP/desk7); when it answers it continues at context/extension. Returns its id
+        (``channel_id`` when given: the caller then knows it before the channel exists)."""
         channel = await self.ari.request("POST", "/channels", endpoint=endpoint, context=context,
                                          extension=extension, priority=1, callerId=caller_id or None,
-                                         timeout=timeout, json={"variables": variables or {}})
+                                         timeout=timeout, channelId=channel_id,
+                                         json={"variables": variables or {}})
         return channel["id"]
+
+    async def place_outbound(self, channel_id: str, endpoint: str, lead_number: str, *, variables: dict,
+                             caller_id: str, ring_seconds: int = 30) -> None:
+        """An agent's outbound call: ring their device as channel ``channel_id``; once they answer, lc-outbound
+        dials the lead. The tracker follows the channel from before it exists, so no event of it is missed."""
+        self.tracker.track_outbound(channel_id)
+        try:
+            await self.originate(endpoint, context="lc-outbound", extension=lead_number, caller_id=caller_id,
+                                 variables=variables, timeout=ring_seconds, channel_id=channel_id)
+        except TelephonyError:
+            self.tracker.forget(channel_id)
+            raise
 
     async def hangup(self, channel_id: str, reason: str = "normal") -> None:
         """Hang up a channel; ``reason`` (normal, busy, no_answer, ...) is the cause the other side sees."""

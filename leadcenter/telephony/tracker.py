@@ -47,6 +47,17 @@ class CallTracker:
     def __init__(self, publish: Publish):
         self._publish = publish
         self.lead_channels: set[str] = set()
+        # Agents' outbound calls (the agent's channel; a subset of lead_channels): the lead answering is a
+        # DialEnd of that channel.
+        self.outbound_channels: set[str] = set()
+
+    def track_outbound(self, channel_id: str) -> None:
+        self.lead_channels.add(channel_id)
+        self.outbound_channels.add(channel_id)
+
+    def forget(self, channel_id: str) -> None:
+        self.lead_channels.discard(channel_id)
+        self.outbound_channels.discard(channel_id)
 
     def handle(self, message: Mapping) -> None:
         name = message.get("Event")
@@ -115,10 +126,14 @@ class CallTracker:
                           old=as_int(m.get("Old")) or 0, at=event_time(m))
 
     # -- channels ----------------------------------------------------------------------------------------------
+    def _on_DialEnd(self, m: Mapping) -> None:
+        if m.get("Uniqueid") in self.outbound_channels and m.get("DialStatus") == "ANSWER":
+            self._publish("call.lead_answered", channel_id=m["Uniqueid"], at=event_time(m))
+
     def _on_Hangup(self, m: Mapping) -> None:
         channel_id = m.get("Uniqueid")
         if channel_id in self.lead_channels:
-            self.lead_channels.discard(channel_id)
+            self.forget(channel_id)
             self._publish("call.ended", channel_id=channel_id, cause=as_int(m.get("Cause")),
                           cause_text=m.get("Cause-txt", ""), at=event_time(m))
 
@@ -126,3 +141,4 @@ class CallTracker:
     def synced(self, calls: list[dict]) -> None:
         """After a (re)connect: the lead channels Asterisk has now replace what we knew."""
         self.lead_channels = {call["channel_id"] for call in calls}
+        self.outbound_channels = {call["channel_id"] for call in calls if call.get("outbound")}

@@ -52,6 +52,7 @@ def create_app(controller) -> Flask:
 
 def _blueprints():
     from leadcenter.agents import http as agents
+    from leadcenter.calls import http as calls
     from leadcenter.companies import http as companies
     from leadcenter.flows import http as flows
     from leadcenter.interactions import http as interactions
@@ -59,4 +60,4 @@ def _blueprints():
     from leadcenter.numbers import http as numbers
     from leadcenter.teams import http as teams
     from leadcenter.web import session
-    return [session.bp, companies.bp, agents.bp, teams.bp, flows.bp, numbers.bp, leads.bp, interactions.bp]
+    return [session.bp, companies.bp, agents.bp, teams.bp, flows.bp, numbers.bp, leads.bp, interactions.bp, calls.bp]

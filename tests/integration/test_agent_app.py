@@ -13,7 +13,7 @@ from audio import rms
 from browser import CHROMIUM, Browser
 from harness import wait_for
 from playwright.sync_api import expect
-from sipp import SippCaller
+from sipp import SippCaller, SippPhone
 
 from leadcenter.interactions.models import Interaction
 from leadcenter.pbx.root import MOUNT
@@ -207,3 +207,41 @@ def test_an_agent_who_refused_the_microphone_is_told_callers_will_not_hear_them(
         expect(warning).to_be_visible()
         expect(warning).to_contain_text("Callers will not hear you")
         app.page.screenshot(path=str(DOCS / "screenshot-microphone-blocked.png"))
+
+
+def place_call(app, number: str, tracking_line: str, record: bool) -> None:
+    page = app.page
+    page.get_by_role("button", name="Dialer").click()
+    page.get_by_label("Recipient").fill(number)
+    page.get_by_label("Tracking Number").select_option(label=tracking_line)
+    page.get_by_label("Record call").set_checked(record)
+    page.get_by_role("button", name="Place Call").click()
+
+
+def test_an_outbound_call_reaches_the_trunk_with_the_chosen_tracking_number_and_records_only_if_ticked(
+        agents, running, tmp_path):
+    browser, apps = agents
+    app = apps[ALICE]
+    expect(app.page.get_by_text("make sure one-party recording is legal")).to_be_visible()
+    leads = {False: "+14045557710", True: "+14045557720"}  # by whether Record call is ticked
+    with SippPhone("carrier", "", running.sip_port, running.trunk_port, registers=False,
+                   workdir=tmp_path / "carrier") as carrier:
+        for n, (record, number) in enumerate(leads.items(), 1):
+            place_call(app, f"404 555 {number[-4:]}", "Website line (+14045550101)", record)
+            invite = carrier.wait_for_invites(n)[-1]
+            assert invite["from_user"] == "+14045550101"  # the tracking number chosen in the dropdown
+            carrier.wait_for("ANSWERED", n)
+            expect(app.row("active", number)).to_be_visible()
+            expect(app.page.locator(".call .timer")).to_have_text(re.compile(r"0:0[2-9]"))
+            app.page.get_by_role("button", name="Hang up").click()
+            carrier.wait_for("HANGUP", n)
+            expect(app.row("recent", number)).to_be_visible()
+    calls = {record: wait_for(lambda number=number: (i := Interaction.get_or_none(Interaction.lead_number == number))
+                              and i.status == "recent" and i, 10, what=f"the call to {number} to conclude")
+             for record, number in leads.items()}
+    for record, row in calls.items():
+        assert (row.direction, row.outcome, row.agent_id) == ("outbound", "answered", ALICE)
+        assert row.tracking_number.number == "+14045550101" and row.talk_seconds >= 2
+    assert calls[False].recording is None
+    recording = running.settings.data_dir / calls[True].recording
+    assert recording.exists() and rms(recording) > 0.001  # the carrier echoes the agent's microphone

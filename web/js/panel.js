@@ -126,11 +126,11 @@ function dialerForm(s) {
       <label>Recipient <input name="recipient" type="tel" required value="${s.dialer.recipient}" data-focus="recipient"
         placeholder="+1 404 555 0123"></label>
       <label>Tracking Number
-        <select name="tracking_number_id" data-focus="tracking">
+        <select name="tracking_number_id" data-focus="tracking" aria-describedby="tracking-hint">
           ${numbers.map((n) => html`<option value="${n.id}" ${n.id === chosen ? 'selected' : ''}>${n.name} (${n.number})</option>`)}
         </select>
-        <small>The number the recipient sees as caller ID.</small>
       </label>
+      <small id="tracking-hint">The number the recipient sees as caller ID.</small>
       <label class="check"><input type="checkbox" name="record" ${s.dialer.record ? 'checked' : ''} data-focus="record"> Record call</label>
       <p class="legal">Laws on call recording vary from place to place: make sure one-party recording is legal where
         you and the recipient are, or tell the recipient the call is recorded.</p>
@@ -203,11 +203,16 @@ async function loadTimeline(leadId) {
 
 async function placeCall(form) {
   try {
-    const recipient = String(form.get('recipient') || '').trim();
-    await api('POST', '/api/v1/calls', {
-      to: recipient, tracking_number_id: Number(form.get('tracking_number_id')), record: form.get('record') === 'on',
+    const placed = await api('POST', '/api/v1/calls', {
+      to: String(form.get('recipient') || '').trim(), tracking_number_id: Number(form.get('tracking_number_id')),
+      record: form.get('record') === 'on',
     });
-    update((s) => { s.notice = `Calling ${recipient}…`; });
+    update((s) => {
+      s.interactions.set(placed.id, placed);
+      s.selectedId = placed.id;
+      s.view = 'interaction';
+      s.notice = '';
+    });
   } catch (error) {
     update((s) => { s.notice = error.message; });
   }

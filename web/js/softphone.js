@@ -45,6 +45,8 @@ function ringing(session, request) {
   const callId = request.getHeader('X-LC-Call') || `unknown-${request.call_id}`;
   track(session, callId);
   setCall(callId, { state: 'ringing', from: session.remote_identity.uri.user });
+  // A call the agent placed from the dialer rings their own softphone first: it is answered at once.
+  if (request.hasHeader('X-LC-Placed')) answer(callId);
 }
 
 function track(session, callId) {

@@ -1,0 +1,55 @@
+"""Outbound calls: an agent places a call to a lead from the dialer.
+
+The server decides everything the lead and the carrier see: the caller ID is one of the company's tracking
+numbers (whatever the browser sends, another company's number is "no such tracking number"), the trunk is that
+number's trunk. The agent's ring device rings first (the browser softphone answers it by itself, a desk phone is
+picked up), then the lead is dialled. The call is an interaction at once: Active, then Recent and on the timeline.
+"""
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, current_app
+from pydantic import Field
+
+from leadcenter.calls.services import start_outbound
+from leadcenter.interactions import lifecycle
+from leadcenter.interactions.schemas import InteractionOut
+from leadcenter.numbers.models import TrackingNumber
+from leadcenter.phones import InvalidNumber, to_e164
+from leadcenter.web.api import ApiError, Schema, endpoint, invalid
+from leadcenter.web.auth import Principal
+from leadcenter.web.scoping import scoped
+
+bp = Blueprint("calls", __name__, url_prefix="/api/v1")
+
+
+class NewCall(Schema):
+    to: str = Field(min_length=1, max_length=40, description="the lead's number as typed")
+    tracking_number_id: int = Field(description="the company's tracking number the lead sees as caller ID")
+    record: bool = False
+
+
+@endpoint(bp, "POST", "/calls", body=NewCall, response=InteractionOut, status=201,
+          summary="Place a call to a lead: my device rings first, then the lead, with the tracking number as "
+                  "caller ID (recorded only when asked)")
+def place_call(principal: Principal, body: NewCall):
+    number = scoped(TrackingNumber, body.tracking_number_id, principal, "tracking number")
+    agent = principal.agent
+    if agent is None:
+        raise ApiError(409, "not-an-agent", "only agents place calls")
+    try:
+        lead_number = to_e164(body.to, principal.company.default_region)
+    except InvalidNumber as exc:
+        raise invalid({"to": str(exc)}) from None
+    controller = current_app.controller
+    interaction = start_outbound(agent, number, lead_number, channel_id=f"lc-out-{uuid.uuid4().hex}")
+    if not controller.place_call(interaction, record=body.record):
+        lifecycle.apply(interaction, "go_unanswered")
+        controller.bus.publish("interaction.updated", company_id=interaction.company_id,
+                               interaction_id=interaction.id, status=interaction.status,
+                               outcome=interaction.outcome)
+        raise ApiError(502, "call-not-placed", "Asterisk did not place the call; try again")
+    controller.bus.publish("interaction.created", company_id=interaction.company_id, interaction_id=interaction.id,
+                           status=interaction.status, outcome=None, for_agents=[agent.id])
+    return InteractionOut.from_row(interaction)

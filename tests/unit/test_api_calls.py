@@ -1,0 +1,56 @@
+"""Placing outbound calls: the server decides the caller ID (the company's own tracking numbers only), the call is
+an Active interaction of the agent at once, and a call Asterisk refuses ends as missed."""
+import pytest
+
+from leadcenter.interactions.models import Interaction
+
+
+@pytest.fixture
+def agent_a(make_client, world):
+    client = make_client()
+    client.sign_in("agent1@a.example")
+    return client
+
+
+def test_an_agent_places_a_call_with_a_company_tracking_number(agent_a, world, controller):
+    status, body = agent_a.post("/api/v1/calls", {"to": "(404) 555-0199", "tracking_number_id": world["a"]["number"].id,
+                                                  "record": True})
+    assert status == 201, body
+    assert (body["direction"], body["status"], body["lead_number"]) == ("outbound", "active", "+14045550199")
+    assert body["agent"]["id"] == world["a"]["agents"][0].id
+    assert body["tracking_number"]["number"] == "+14045550100"
+    assert body["call_id"].startswith("lc-out-")
+    assert controller.placed == [(body["id"], True)]
+    created = [data for name, data in controller.bus.published if name == "interaction.created"]
+    assert created == [{"company_id": world["a"]["company"].id, "interaction_id": body["id"], "status": "active",
+                        "outcome": None, "for_agents": [world["a"]["agents"][0].id]}]
+    status, inbox = agent_a.get("/api/v1/inbox")
+    assert [i["id"] for i in inbox["active"]] == [body["id"]]
+
+
+def test_another_companys_tracking_number_is_no_such_number(agent_a, world, controller):
+    before = Interaction.select().count()
+    status, body = agent_a.post("/api/v1/calls", {"to": "+14045550199", "tracking_number_id": world["b"]["number"].id})
+    assert (status, body["error"]) == (404, "not-found")
+    assert controller.placed == [] and Interaction.select().count() == before
+
+
+def test_a_number_that_is_not_a_phone_number_is_refused(agent_a, world, controller):
+    status, body = agent_a.post("/api/v1/calls", {"to": "call me", "tracking_number_id": world["a"]["number"].id})
+    assert status == 422 and "to" in body["fields"]
+    assert controller.placed == []
+
+
+def test_only_agents_place_calls(make_client, world, controller):
+    admin = make_client()
+    admin.sign_in("admin@a.example")
+    status, body = admin.post("/api/v1/calls", {"to": "+14045550199", "tracking_number_id": world["a"]["number"].id})
+    assert (status, body["error"]) == (409, "not-an-agent")
+
+
+def test_a_call_asterisk_does_not_take_is_missed(agent_a, world, controller):
+    controller.places_calls = False
+    status, body = agent_a.post("/api/v1/calls", {"to": "+14045550199", "tracking_number_id": world["a"]["number"].id})
+    assert (status, body["error"]) == (502, "call-not-placed")
+    call = Interaction.get(Interaction.lead_number == "+14045550199")
+    assert (call.status, call.outcome) == ("recent", "missed")
