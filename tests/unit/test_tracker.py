@@ -66,3 +66,17 @@ def test_member_names_map_to_agents():
     assert agent_id("agent12") == 12
     assert agent_id("PJSIP/desk12") is None
     assert agent_id(None) is None
+
+
+def test_an_outbound_call_is_answered_when_its_dial_to_the_lead_answers_and_ends_with_its_channel():
+    published = []
+    tracker = CallTracker(lambda name, **data: published.append((name, data)))
+    tracker.track_outbound("lc-out-1")
+    for message in ({"Event": "DialEnd", "Uniqueid": "lc-out-1", "DialStatus": "ANSWER", "Timestamp": "1795737900.5"},
+                    # a queue's ring-agents Dial on an inbound lead channel is not a lead answering
+                    {"Event": "DialEnd", "Uniqueid": "1795737826.0", "DialStatus": "ANSWER"},
+                    {"Event": "Hangup", "Uniqueid": "lc-out-1", "Cause": "16"}):
+        tracker.handle(message)
+    assert [(name, data["channel_id"]) for name, data in published] == [
+        ("call.lead_answered", "lc-out-1"), ("call.ended", "lc-out-1")]
+    assert tracker.lead_channels == tracker.outbound_channels == set()
