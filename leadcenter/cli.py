@@ -114,7 +114,8 @@ def run(ctx: Context, with_demo: bool) -> None:
     else:
         click.echo(f"Asterisk already running (pid {instance.pid()}): using it; it keeps running after exit")
     http = ctx.settings.http
-    click.echo(f"\nLead Center: http://{http.host}:{http.port}")
+    click.echo(f"\nLead Center: http://{http.host}:{http.port}"
+               + (f"  and  https://{http.https_host}:{http.https_port}" if http.https_port else ""))
     for email, password, role in demo.logins(ctx.settings):
         click.echo(f"  {role:<6} {email}  password: {password}")
     click.echo("Press Ctrl-C to stop.\n")

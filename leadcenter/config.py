@@ -30,6 +30,14 @@ class HttpSettings:
     secure_cookies: bool = False
     # Origins (scheme://host:port) besides the app's own that may open the event websocket.
     allowed_origins: str = ""
+    # HTTPS, for agents on other machines: browsers allow the microphone only on secure origins. The same app and
+    # the softphone's SIP websocket (wss://.../sip), on one origin. 0 turns it off; 0.0.0.0 serves the LAN.
+    https_host: str = "127.0.0.1"
+    https_port: int = 8443
+    # PEM files of the certificate (chain) and its key; both empty: a self-signed certificate generated at first
+    # run into <data_dir>/tls/ (browsers warn about it until it is trusted).
+    certificate: str = ""
+    private_key: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Serving the app with gunicorn's threaded worker (flask-sock websockets each hold one thread).
 
-One worker process: it owns the controller (telephony loop, dispatcher) built after the fork.
+One worker process: it owns the controller (telephony loop, dispatcher) built after the fork, and the HTTPS
+listener (https.py) when ``http.https_port`` is set.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ class LeadCenterServer(BaseApplication):
     def __init__(self, settings: Settings):
         self.settings = settings
         self.controller = None
+        self.https = None
         super().__init__()
 
     def load_config(self) -> None:
@@ -34,9 +36,15 @@ class LeadCenterServer(BaseApplication):
         from leadcenter.controller import Controller
         self.controller = Controller(self.settings)
         self.controller.start()
+        if self.settings.http.https_port:
+            from leadcenter.web.https import HttpsListener
+            self.https = HttpsListener(self.settings, self.controller.web)
+            self.https.start()
         return self.controller.web
 
     def _worker_exit(self, server, worker) -> None:
+        if self.https is not None:
+            self.https.stop()
         if self.controller is not None:
             self.controller.stop()
 

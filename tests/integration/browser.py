@@ -30,9 +30,9 @@ class AgentApp:
         self.page, self.email = page, email
         self.registered_after: float | None = None  # seconds from opening the page to "Softphone: ready"
 
-    def sign_in(self, system) -> AgentApp:
+    def sign_in(self, system, url: str) -> AgentApp:
         password = next(p for e, p, _ in demo.logins(system.settings) if e == self.email)
-        self.page.goto(system.url)
+        self.page.goto(url)
         self.page.get_by_label("Email").fill(self.email)
         self.page.get_by_label("Password").fill(password)
         self.page.get_by_role("button", name="Sign in").click()
@@ -73,13 +73,14 @@ class Browser:
         self._browser = self._playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=flags)
         return self
 
-    def agent(self, system, email: str, wait_registered: bool = True) -> AgentApp:
+    def agent(self, system, email: str, wait_registered: bool = True, url: str | None = None) -> AgentApp:
+        """A tab of the app at ``url`` (the system's HTTP URL by default) where the agent has signed in."""
         context = self._browser.new_context(ignore_https_errors=True, viewport={"width": 1360, "height": 820})
         context.set_default_timeout(TIMEOUT_MS)
         self._contexts.append(context)
         app = AgentApp(context.new_page(), email)
         began = time.monotonic()
-        app.sign_in(system)
+        app.sign_in(system, url or system.url)
         if wait_registered:
             app.wait_softphone_ready(began)
         return app

@@ -26,6 +26,7 @@ LEADCENTER = [sys.executable, "-m", "leadcenter"]
 
 PORTS = {
     "LEADCENTER_HTTP_PORT": "18080",
+    "LEADCENTER_HTTP_HTTPS_PORT": "18443",
     "LEADCENTER_ASTERISK_AMI_PORT": "15038",
     "LEADCENTER_ASTERISK_HTTP_PORT": "18088",
     "LEADCENTER_ASTERISK_SIP_PORT": "15060",
@@ -78,6 +79,7 @@ class System:
         self.controller: subprocess.Popen | None = None
         self.controller_log = data_dir / "controller.log"
         self.url = f"http://127.0.0.1:{self.settings.http.port}"
+        self.https_url = f"https://127.0.0.1:{self.settings.http.https_port}"
         self.sip_port = self.settings.asterisk.sip_port
         self.trunk_port = self.settings.demo.trunk_port
         self.browser_media = False  # whether browser softphones can carry audio here (see add_ice_interface)

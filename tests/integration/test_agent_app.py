@@ -245,3 +245,18 @@ def test_an_outbound_call_reaches_the_trunk_with_the_chosen_tracking_number_and_
     assert calls[False].recording is None
     recording = running.settings.data_dir / calls[True].recording
     assert recording.exists() and rms(recording) > 0.001  # the carrier echoes the agent's microphone
+
+
+def test_over_https_the_app_and_its_softphone_share_one_origin(softphones, running, tmp_path):
+    with Browser() as browser:
+        app = browser.agent(running, EMAILS[ALICE], url=running.https_url)  # self-signed: accepted by the test
+        assert app.page.evaluate("window.isSecureContext") is True
+        caller = call(running, tmp_path, "4045558901", duration=30, caller_name="Tess Ls", expect_remote_bye=True)
+        expect(app.ringing_row().filter(has_text="Tess Ls")).to_be_visible()
+        app.row("incoming", "Tess Ls").get_by_role("button", name="Answer").click()
+        caller.wait_for("ANSWERED", 10)
+        expect(app.page.locator(".call .timer")).to_have_text(re.compile(r"0:0[2-9]"))
+        assert app.audio_stats()["packetsReceived"] > 50
+        app.page.get_by_role("button", name="Hang up").click()
+        caller.wait(15).check()
+    print(f"\nfigures: registered over wss after {app.registered_after:.2f} s")
