@@ -260,3 +260,12 @@ def test_over_https_the_app_and_its_softphone_share_one_origin(softphones, runni
         app.page.get_by_role("button", name="Hang up").click()
         caller.wait(15).check()
     print(f"\nfigures: registered over wss after {app.registered_after:.2f} s")
+
+
+def test_closing_the_tab_unregisters_the_softphone(agents, running):
+    browser, apps = agents
+    contacts = lambda: running.instance.rx("pjsip show contacts") or ""  # noqa: E731
+    assert "webrtc2/" in contacts()
+    browser.close_agent(apps[BOB])
+    wait_for(lambda: "webrtc2/" not in contacts(), 5, what="Bob's softphone to leave Asterisk's contacts")
+    assert "webrtc1/" in contacts()

@@ -45,10 +45,10 @@ async function startApp() {
     alerts.watchRinging();
   }
   events.start();
+  if (state.session.agent_id !== null) softphone.start($('#remote-audio'));
+  alerts.checkMicrophone();
   const [numbers, tags] = await Promise.all([api('GET', '/api/v1/tracking-numbers'), api('GET', '/api/v1/tags')]);
   update((s) => { s.trackingNumbers = numbers; s.tags = tags; });
-  await alerts.checkMicrophone();
-  if (state.session.agent_id !== null) softphone.start($('#remote-audio'));
 }
 
 function statusBar(s) {
