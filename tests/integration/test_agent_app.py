@@ -15,6 +15,7 @@ from harness import wait_for
 from playwright.sync_api import expect
 from sipp import SippCaller, SippPhone
 
+from leadcenter.agents.models import Agent
 from leadcenter.interactions.models import Interaction
 from leadcenter.pbx.root import MOUNT
 
@@ -269,3 +270,13 @@ def test_closing_the_tab_unregisters_the_softphone(agents, running):
     browser.close_agent(apps[BOB])
     wait_for(lambda: "webrtc2/" not in contacts(), 5, what="Bob's softphone to leave Asterisk's contacts")
     assert "webrtc1/" in contacts()
+
+
+def test_an_agent_sets_their_chat_display_name_in_their_profile(agents, running):
+    browser, apps = agents
+    page = apps[ALICE].page
+    page.get_by_role("button", name="Profile").click()
+    page.get_by_label("Chat display name").fill("Alice at Acme")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#panel .saved-marker")).to_have_text("Saved")
+    wait_for(lambda: Agent.get_by_id(ALICE).chat_display_name == "Alice at Acme", 5, what="the name saved")

@@ -58,6 +58,7 @@ function statusBar(s) {
       Softphone: ${{ off: 'off', connecting: 'connecting…', registered: 'ready', unregistered: 'not registered',
         failed: 'not available' }[s.softphone.status]}</span>
     <span class="connection connection-${s.connection}">${s.connection === 'live' ? 'Live' : 'Reconnecting…'}</span>
+    ${s.me ? html`<button class="link" id="open-profile">Profile</button>` : ''}
     <button class="link" id="sign-out">Sign out</button>`);
   render($('#microphone-warning'), s.microphone === 'denied' || s.microphone === 'missing' ? html`
     <strong>${s.microphone === 'missing' ? 'No microphone found.' : 'Microphone access is blocked.'}</strong>
@@ -97,6 +98,7 @@ document.addEventListener('submit', (event) => {
 });
 document.addEventListener('click', async (event) => {
   if (event.target.id === 'sign-out') signOut();
+  if (event.target.id === 'open-profile') update((s) => { s.view = 'profile'; s.profileSaved = false; });
   if (event.target.id === 'dismiss-notice') update((s) => { s.notice = ''; });
   const company = event.target.closest('[data-company]');
   if (company) {

@@ -17,6 +17,7 @@ export function mount(root) {
   root.addEventListener('submit', (event) => {
     event.preventDefault();
     if (event.target.id === 'dialer') placeCall(new FormData(event.target));
+    if (event.target.id === 'profile') saveProfile(new FormData(event.target));
   });
   root.addEventListener('change', remember);
   root.addEventListener('input', remember);
@@ -54,7 +55,7 @@ function liveCall(s) {
 function view(s) {
   const live = liveCall(s);
   const current = selected(s);
-  const closable = ['interaction', 'timeline'].includes(s.view);
+  const closable = ['interaction', 'timeline', 'profile'].includes(s.view);
   return html`
     <header class="panel-bar">
       <h2>${titleOf(s, live)}</h2>
@@ -73,11 +74,13 @@ function view(s) {
 
 function titleOf(s, live) {
   if (live) return 'On a call';
-  return { dialer: 'Place a call', text: 'Send a text', interaction: 'Interaction', timeline: 'Interactions' }[s.view];
+  return { dialer: 'Place a call', text: 'Send a text', interaction: 'Interaction', timeline: 'Interactions',
+    profile: 'My profile' }[s.view];
 }
 
 function body(s, current) {
   if (s.view === 'text') return textForm();
+  if (s.view === 'profile') return profileForm(s);
   if (s.view === 'interaction' && current) return interactionView(current, s);
   if (s.view === 'timeline' && current) return timelineView(current);
   return dialerForm(s);
@@ -146,6 +149,26 @@ function textForm() {
       <p class="legal">Texting is not available on this server yet.</p>
       <button class="primary" type="button" disabled>Send Text</button>
     </form>`;
+}
+
+function profileForm(s) {
+  return html`
+    <form id="profile" class="dialer">
+      <label>Chat display name <input name="chat_display_name" required maxlength="100" data-focus="chat-name"
+        value="${s.me?.chat_display_name}"></label>
+      <small>What leads see when you answer a chat.</small>
+      <p><button class="primary" type="submit">Save</button> <span class="saved-marker" role="status">${s.profileSaved ? 'Saved' : ''}</span></p>
+      <p class="legal">Voicemail greeting: the standard greeting plays; recording your own is not available yet.</p>
+    </form>`;
+}
+
+async function saveProfile(form) {
+  try {
+    const me = await api('PATCH', '/api/v1/me/agent', { chat_display_name: String(form.get('chat_display_name')) });
+    update((s) => { s.me = me; s.profileSaved = true; });
+  } catch (error) {
+    update((s) => { s.notice = error.message; });
+  }
 }
 
 function interactionView(interaction, s) {
@@ -220,7 +243,7 @@ async function placeCall(form) {
 
 function act(action, data) {
   const callId = data.call;
-  if (action === 'view') update((s) => { s.view = data.view; });
+  if (action === 'view') update((s) => { s.view = data.view; s.profileSaved = false; });
   else if (action === 'close') update((s) => { s.view = s.view === 'timeline' ? 'interaction' : 'dialer'; });
   else if (action === 'timeline') {
     timeline.detailId = null;
