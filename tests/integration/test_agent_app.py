@@ -246,6 +246,16 @@ def test_an_outbound_call_reaches_the_trunk_with_the_chosen_tracking_number_and_
     assert calls[False].recording is None
     recording = running.settings.data_dir / calls[True].recording
     assert recording.exists() and rms(recording) > 0.001  # the carrier echoes the agent's microphone
+    # The recorded call's player in the interaction panel plays the recording.
+    app.row("recent", leads[True]).get_by_role("button", name=leads[True], exact=True).click()
+    player = app.page.locator("#panel audio")
+    expect(player).to_have_count(1)
+    duration = app.page.evaluate("""async () => {
+        const audio = document.querySelector('#panel audio');
+        audio.preload = 'auto'; audio.load();
+        await new Promise((done) => audio.addEventListener('loadedmetadata', done, { once: true }));
+        return audio.duration; }""")
+    assert duration > 1.5
 
 
 def test_over_https_the_app_and_its_softphone_share_one_origin(softphones, running, tmp_path):
