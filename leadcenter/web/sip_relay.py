@@ -9,7 +9,8 @@ agent with a softphone; otherwise the socket is closed with 4401 before anything
 authenticates every REGISTER and INVITE with the agent's SIP password. Like the event stream, a relay ends within
 RECHECK_SECONDS of its session ending (sign-out elsewhere, removal from the company).
 
-Each relay holds one web thread (the browser -> Asterisk direction) and one thread of its own (the way back).
+Each relay holds one web thread (the browser -> Asterisk direction), counted with the event streams against the
+web threads they may take (stream.py), and one thread of its own (the way back).
 """
 from __future__ import annotations
 
@@ -53,6 +54,15 @@ def _relay(ws) -> None:
             SipCredential.device == "webrtc", SipCredential.enabled).exists():
         stream.close(ws, NO_SOFTPHONE, "no-softphone")
         return
+    try:
+        with current_app.extensions["event_stream"].holding_thread():
+            _relay_for(ws, principal)
+    except stream.TooManyStreams as full:
+        log.warning("softphone relay refused: %s", full)
+        stream.close(ws, stream.TRY_AGAIN_LATER, "too many websockets are open; retry later")
+
+
+def _relay_for(ws, principal: auth.Principal) -> None:
     settings = current_app.controller.settings.asterisk
     try:
         upstream = connect(f"ws://{settings.host}:{settings.http_port}/ws", subprotocols=["sip"],

@@ -38,8 +38,9 @@ dispatcher or the other streams. Each stream's own thread sends from its queue; 
 SEND_TIMEOUT ends the stream, and pings every PING_INTERVAL find peers that vanished without closing.
 
 Threads: each open stream holds one web thread for its whole life (gunicorn's gthread worker has ``http.threads``,
-64 by default). At most ``threads - REQUEST_THREADS`` streams are open at once (more are closed with 1013, try
-again later), so that API requests always find a thread.
+64 by default), and so does each softphone's SIP relay (sip_relay.py). At most ``threads - REQUEST_THREADS``
+streams and relays together are open at once (more are closed with 1013, try again later), so that API requests
+always find a thread.
 
 Close codes: 4401 not signed in, no company picked or a bad API key (the reason is the REST error id:
 ``not-signed-in``, ``company-not-selected``, ``invalid-api-key``), or, within RECHECK_SECONDS, the session was
@@ -48,6 +49,7 @@ streams, retry later; 1008 the client sent a message (the stream is one-way).
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -157,6 +159,7 @@ class Hub:
         self._evicted_through: dict[int, int] = {}  # company id -> the highest seq of theirs dropped from the buffer
         self._seq = 0  # the last event this hub has seen
         self._subscriptions: set[Subscription] = set()
+        self._relays = 0  # softphone SIP relays (sip_relay.py): they hold web threads too
 
     def fan_out(self, event: Event) -> None:
         """The bus subscriber (dispatcher thread): never waits on a client."""
@@ -187,8 +190,8 @@ class Hub:
         subscription = Subscription(company_id, role, agent_id, self.queue_size)
         now = time.time()
         with self._lock:
-            if len(self._subscriptions) >= self.max_streams:
-                raise TooManyStreams(f"{len(self._subscriptions)} streams are open")
+            if len(self._subscriptions) + self._relays >= self.max_streams:
+                raise TooManyStreams(f"{len(self._subscriptions)} streams and {self._relays} relays are open")
             hello = {"seq": self._seq, "company_id": company_id, "role": role, "stream": self.stream_id}
             opening = [encode(self._seq if since is None else since, "stream.hello", hello, now)]
             if since is not None:
@@ -211,6 +214,19 @@ class Hub:
     def detach(self, subscription: Subscription) -> None:
         with self._lock:
             self._subscriptions.discard(subscription)
+
+    @contextlib.contextmanager
+    def holding_thread(self):
+        """For another long-lived websocket (a SIP relay): counted with the streams against ``max_streams``."""
+        with self._lock:
+            if len(self._subscriptions) + self._relays >= self.max_streams:
+                raise TooManyStreams(f"{len(self._subscriptions)} streams and {self._relays} relays are open")
+            self._relays += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._relays -= 1
 
     def streams(self) -> int:
         with self._lock:

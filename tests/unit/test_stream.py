@@ -163,6 +163,18 @@ def test_streams_beyond_the_limit_are_refused():
     hub.attach(company_id=1, role="admin", agent_id=None)
 
 
+def test_softphone_relays_count_with_the_streams_against_the_web_threads():
+    hub = stream.Hub(max_streams=2)
+    first, _ = hub.attach(company_id=1, role="agent", agent_id=1)
+    with hub.holding_thread():
+        with pytest.raises(stream.TooManyStreams):
+            hub.attach(company_id=1, role="agent", agent_id=2)
+        with pytest.raises(stream.TooManyStreams):
+            with hub.holding_thread():
+                pass
+    hub.attach(company_id=1, role="agent", agent_id=2)  # the relay closed: its thread is free again
+
+
 # -- the websocket, over a real server -------------------------------------------------------------------------
 
 @pytest.fixture
