@@ -27,7 +27,7 @@ from leadcenter.voicemail.services import MailboxCounter
 log = logging.getLogger(__name__)
 
 AGENT_RING_SECONDS = 30  # an outbound call rings the agent's own device this long before it is given up
-ORIGINATE_WAIT = 5.0  # seconds a request waits for Asterisk to accept a call it asked for
+VERB_WAIT = 5.0  # seconds a web request waits for Asterisk to carry out a verb it asked for
 
 
 class LoopThread:
@@ -103,6 +103,19 @@ class Controller:
             self.telephony.submit(self.telephony.hangup(leg, reason="busy"))
         return leg is not None
 
+    def take_call(self, interaction, agent) -> bool:
+        """An agent answers a waiting call that is not ringing them: the lead's channel leaves its queue or
+        ring-agents step for lc-answer-by, which rings that agent's device now (a softphone answers by itself).
+        False when Asterisk did not move the call (it ended meanwhile)."""
+        future = self.telephony.submit(self.telephony.redirect(
+            interaction.channel_id, "lc-answer-by", agent.endpoint_name(agent.ring_device)))
+        try:
+            future.result(VERB_WAIT)
+        except (*TelephonyError, TimeoutError) as exc:
+            log.warning("call %s not moved to agent %s: %s", interaction.channel_id, agent.id, exc)
+            return False
+        return True
+
     def place_call(self, interaction, record: bool) -> bool:
         """An agent's outbound call: ring their device, then (lc-outbound) dial the lead on the tracking number's
         trunk with that number as caller ID, recorded when asked. False when Asterisk did not take the call."""
@@ -110,14 +123,14 @@ class Controller:
         variables = {"LC_OUTBOUND": "1", "LC_COMPANY": str(number.company_id), "LC_NUMBER": str(number.id),
                      "LC_TRUNK": number.trunk.endpoint_name, "LC_CALLER_ID": number.number,
                      "LC_RECORD": "1" if record else "0",
-                     # The agent's device learns which interaction rings, and that the agent placed it.
+                     # The agent's device learns which interaction rings, and that the agent asked for it.
                      "PJSIP_HEADER(add,X-LC-Call)": interaction.channel_id,
-                     "PJSIP_HEADER(add,X-LC-Placed)": "yes"}
+                     "PJSIP_HEADER(add,X-LC-Autoanswer)": "yes"}
         future = self.telephony.submit(self.telephony.place_outbound(
             interaction.channel_id, agent.queue_interface, interaction.lead_number, variables=variables,
             caller_id=f'"" <{interaction.lead_number}>', ring_seconds=AGENT_RING_SECONDS))
         try:
-            future.result(ORIGINATE_WAIT)
+            future.result(VERB_WAIT)
         except (*TelephonyError, TimeoutError) as exc:
             log.warning("outbound call %s of agent %s not placed: %s", interaction.channel_id, agent.id, exc)
             return False

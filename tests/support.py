@@ -36,10 +36,15 @@ class StandInController:
         self.reconfigured = 0
         self.declined = []
         self.placed = []  # (interaction id, record) of each outbound call
+        self.taken = []  # (interaction id, agent id) of each call an agent answered while it rang elsewhere
         self.places_calls = True
 
     def decline(self, interaction, agent):
         self.declined.append((interaction.id, agent.id))
+        return True
+
+    def take_call(self, interaction, agent):
+        self.taken.append((interaction.id, agent.id))
         return True
 
     def place_call(self, interaction, record):

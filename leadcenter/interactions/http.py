@@ -6,6 +6,7 @@ import logging
 
 from flask import Blueprint, current_app, send_file
 
+from leadcenter.flows.services import flows_offering_to
 from leadcenter.interactions import services
 from leadcenter.interactions.models import Interaction, InteractionDecline
 from leadcenter.interactions.schemas import (
@@ -74,6 +75,24 @@ def decline_interaction(principal: Principal, interaction_id: int):
                                        interaction_id=interaction.id, agent_id=principal.agent.id,
                                        for_agents=[principal.agent.id])
     return DeclineOut(interaction_id=interaction.id, ringing_leg_hung_up=rang)
+
+
+@endpoint(bp, "POST", "/interactions/<int:interaction_id>/answer", response=InteractionOut,
+          summary="Answer an incoming call that rings another agent (or nobody yet): it leaves its queue or ring "
+                  "step and rings my device now (my browser softphone answers by itself)")
+def answer_interaction(principal: Principal, interaction_id: int):
+    interaction = scoped(Interaction, interaction_id, principal, "interaction")
+    agent = principal.agent
+    if agent is None:
+        raise ApiError(409, "not-an-agent", "only agents answer calls")
+    if interaction.status != "incoming" or interaction.kind != "call" or not interaction.channel_id:
+        raise ApiError(409, "not-incoming", f"this interaction is {interaction.status}, not a waiting call")
+    flow_id = interaction.tracking_number.flow_id if interaction.tracking_number_id else None
+    if agent.status == "offline" or flow_id not in flows_offering_to(agent):
+        raise ApiError(403, "not-offered", "this call is not offered to you (Offline, or not in its call flow)")
+    if not current_app.controller.take_call(interaction, agent):
+        raise ApiError(409, "call-gone", "the call ended or was answered meanwhile")
+    return InteractionOut.from_row(interaction)
 
 
 @endpoint(bp, "PATCH", "/interactions/<int:interaction_id>/classification", body=ClassificationChanges,

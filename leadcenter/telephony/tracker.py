@@ -17,11 +17,18 @@ log = logging.getLogger(__name__)
 Publish = Callable[..., object]
 
 _AGENT_MEMBER = re.compile(r"^agent(\d+)$")
+_AGENT_DEVICE = re.compile(r"^(?:webrtc|desk)(\d+)$")
 
 
 def agent_id(member_name: str | None) -> int | None:
     """Queue members are named agentN after the agent's id."""
     match = _AGENT_MEMBER.match(member_name or "")
+    return int(match.group(1)) if match else None
+
+
+def device_agent(endpoint: str | None) -> int | None:
+    """Agents' devices are the endpoints webrtcN and deskN after the agent's id."""
+    match = _AGENT_DEVICE.match(endpoint or "")
     return int(match.group(1)) if match else None
 
 
@@ -79,6 +86,10 @@ class CallTracker:
             self._publish("call.recording_started", channel_id=channel_id, file=m.get("File"), at=event_time(m))
         elif kind == "LeadCenterFlowEnded" and channel_id in self.lead_channels:
             self._publish("call.flow_ended", channel_id=channel_id, at=event_time(m))
+        elif kind == "LeadCenterAnswered" and m.get("Lead") in self.lead_channels:
+            # Runs on the agent's leg (lc-answered): the call is the lead channel it names.
+            self._publish("call.answered", channel_id=m["Lead"], queue=None, agent_id=device_agent(m.get("Device")),
+                          hold_seconds=None, at=event_time(m))
         elif kind == "LeadCenterVoicemail" and channel_id in self.lead_channels:
             self._publish("call.voicemail_left", channel_id=channel_id, channel=m.get("Channel"),
                           mailbox=m.get("Mailbox"), status=m.get("Status", ""), at=event_time(m))

@@ -290,3 +290,22 @@ def test_an_agent_sets_their_chat_display_name_in_their_profile(agents, running)
     page.get_by_role("button", name="Save").click()
     expect(page.locator("#panel .saved-marker")).to_have_text("Saved")
     wait_for(lambda: Agent.get_by_id(ALICE).chat_display_name == "Alice at Acme", 5, what="the name saved")
+
+
+def test_an_agent_answers_a_call_the_queue_is_offering_to_someone_else(agents, running, tmp_path):
+    browser, apps = agents
+    caller = call(running, tmp_path, "4045559012", duration=30, caller_name="Ott Er", expect_remote_bye=True)
+    ringing = ringing_agent(apps, "Ott Er")
+    taker = BOB if ringing == ALICE else ALICE
+    assert not apps[taker].ringing_row().count()
+    apps[taker].row("incoming", "Ott Er").get_by_role("button", name="Answer").click()
+    caller.wait_for("ANSWERED", 10)
+    expect(apps[taker].row("active", "Ott Er")).to_be_visible()
+    expect(apps[ringing].section("incoming").locator(".row")).to_have_count(0)
+    expect(apps[taker].page.locator(".call .timer")).to_have_text(re.compile(r"0:0[2-9]"))
+    assert apps[taker].audio_stats()["packetsReceived"] > 50
+    apps[taker].page.get_by_role("button", name="Hang up").click()
+    caller.wait(15).check()
+    row = wait_for(lambda: (i := Interaction.get_or_none(Interaction.lead_number == "+14045559012"))
+                   and i.status == "recent" and i, 10, what="the call to conclude")
+    assert (row.outcome, row.agent_id) == ("answered", taker)

@@ -80,3 +80,15 @@ def test_an_outbound_call_is_answered_when_its_dial_to_the_lead_answers_and_ends
     assert [(name, data["channel_id"]) for name, data in published] == [
         ("call.lead_answered", "lc-out-1"), ("call.ended", "lc-out-1")]
     assert tracker.lead_channels == tracker.outbound_channels == set()
+
+
+def test_an_agent_taking_a_call_from_the_inbox_answers_the_lead_channel_it_names():
+    published = []
+    tracker = CallTracker(lambda name, **data: published.append((name, data)))
+    tracker.synced([{"channel_id": "1795737826.0"}])
+    tracker.handle({"Event": "UserEvent", "UserEvent": "LeadCenterAnswered", "Uniqueid": "1795737830.5",
+                    "Device": "webrtc2", "Lead": "1795737826.0"})
+    tracker.handle({"Event": "UserEvent", "UserEvent": "LeadCenterAnswered", "Uniqueid": "1795737831.6",
+                    "Device": "webrtc2", "Lead": "not-a-lead-call"})
+    assert [(name, data["channel_id"], data["agent_id"]) for name, data in published] == [
+        ("call.answered", "1795737826.0", 2)]

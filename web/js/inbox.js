@@ -2,9 +2,8 @@
 
 import { api } from './api.js';
 import { CHANNEL_ICONS, channelOf, html, leadName, render, timeOfDay } from './html.js';
-import * as softphone from './softphone.js';
 import { callFor, inbox, state, subscribe, update } from './store.js';
-import { showInteraction, fillDialer } from './panel.js';
+import { answerInteraction, fillDialer, showInteraction } from './panel.js';
 
 const STATUS_LABELS = { on_call: 'Unavailable (on a call)', wrap_up: 'Unavailable (wrap-up)' };
 
@@ -79,8 +78,7 @@ function row(interaction, key, s) {
       </span>
       ${key === 'incoming' && interaction.kind === 'call' ? html`
         <span class="actions">
-          <button class="primary answer" data-action="answer" data-id="${interaction.id}" data-focus="answer-${interaction.id}"
-            ${call?.state === 'ringing' ? '' : 'aria-disabled="true"'}>Answer</button>
+          <button class="primary answer" data-action="answer" data-id="${interaction.id}" data-focus="answer-${interaction.id}">Answer</button>
           <button class="decline" data-action="decline" data-id="${interaction.id}" data-focus="decline-${interaction.id}">Decline</button>
         </span>` : ''}
       ${call?.state === 'ringing' ? html`<span class="ringing" role="status">Ringing</span>` : ''}
@@ -91,7 +89,7 @@ async function act(action, id, button) {
   const interaction = state.interactions.get(id);
   try {
     if (action === 'show') showInteraction(id);
-    else if (action === 'answer') answer(interaction);
+    else if (action === 'answer') await answerInteraction(interaction);
     else if (action === 'decline') await decline(interaction);
     else if (action === 'rejoin') await choose('available');
     else if (action === 'quick') update((s) => { s.quickId = s.quickId === id ? null : id; });
@@ -99,16 +97,6 @@ async function act(action, id, button) {
     else if (action === 'quick-text') fillDialer(interaction.lead_number, 'text');
   } catch (error) {
     update((s) => { s.notice = error.message; });
-  }
-}
-
-function answer(interaction) {
-  showInteraction(interaction.id);
-  if (!softphone.answer(interaction.call_id)) {
-    update((s) => {
-      s.notice = s.me?.ring_device === 'desk' ? 'Answer on your desk phone when it rings.'
-        : 'Your softphone is not ringing for this call yet: the queue offers it to one agent at a time.';
-    });
   }
 }
 

@@ -41,6 +41,15 @@ export function showInteraction(id) {
   update((s) => { s.selectedId = id; s.view = 'interaction'; s.quickId = null; });
 }
 
+// Answer in the inbox or the panel: the softphone answers when it rings for this call; otherwise (the queue
+// offers the call to someone else now) the server brings the call to my device, which answers by itself.
+export async function answerInteraction(interaction) {
+  showInteraction(interaction.id);
+  if (softphone.answer(interaction.call_id)) return;
+  await api('POST', `/api/v1/interactions/${interaction.id}/answer`);
+  if (state.me?.ring_device === 'desk') update((s) => { s.notice = 'Your desk phone rings: pick it up.'; });
+}
+
 export function fillDialer(number, view) {
   update((s) => { s.dialer.recipient = number; s.view = view; s.quickId = null; });
 }
@@ -185,8 +194,9 @@ function interactionView(interaction, s) {
         ${interaction.agent ? html`<dt>Agent</dt><dd>${interaction.agent.display_name}</dd>` : ''}
       </dl>
       ${attribution(interaction)}
-      ${interaction.status === 'incoming' && call?.state === 'ringing' ? html`<p class="actions">
-        <button class="primary" data-action="answer" data-call="${interaction.call_id}">Answer</button></p>` : ''}
+      ${interaction.status === 'incoming' && interaction.kind === 'call' ? html`<p class="actions">
+        <button class="primary" data-action="answer" data-id="${interaction.id}">Answer</button>
+        ${call?.state === 'ringing' ? html`<span class="ringing" role="status">Ringing</span>` : ''}</p>` : ''}
       ${players(interaction)}
     </article>`;
 }
@@ -250,7 +260,9 @@ function act(action, data) {
     update((s) => { s.view = s.view === 'timeline' ? 'interaction' : 'timeline'; });
   } else if (action === 'timeline-detail') { timeline.detailId = Number(data.id); update(() => {}); }
   else if (action === 'timeline-back') { timeline.detailId = null; update(() => {}); }
-  else if (action === 'answer') softphone.answer(callId);
+  else if (action === 'answer') {
+    answerInteraction(state.interactions.get(Number(data.id))).catch((error) => update((s) => { s.notice = error.message; }));
+  }
   else if (action === 'hangup') softphone.hangup(callId);
   else if (action === 'mute') softphone.setMuted(callId, !state.calls.get(callId)?.muted);
   else if (action === 'hold') softphone.setHeld(callId, !state.calls.get(callId)?.held);

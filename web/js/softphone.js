@@ -45,8 +45,9 @@ function ringing(session, request) {
   const callId = request.getHeader('X-LC-Call') || `unknown-${request.call_id}`;
   track(session, callId);
   setCall(callId, { state: 'ringing', from: session.remote_identity.uri.user });
-  // A call the agent placed from the dialer rings their own softphone first: it is answered at once.
-  if (request.hasHeader('X-LC-Placed')) answer(callId);
+  // A call the agent asked for (placed from the dialer, or answered from the inbox while ringing someone else)
+  // is answered at once.
+  if (request.hasHeader('X-LC-Autoanswer')) answer(callId);
 }
 
 function track(session, callId) {
