@@ -75,10 +75,15 @@ class Browser:
         self._browser = self._playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=flags)
         return self
 
-    def agent(self, system, email: str, wait_registered: bool = True, url: str | None = None) -> AgentApp:
-        """A tab of the app at ``url`` (the system's HTTP URL by default) where the agent has signed in."""
-        context = self._browser.new_context(ignore_https_errors=True, viewport={"width": 1360, "height": 820})
+    def agent(self, system, email: str, wait_registered: bool = True, url: str | None = None,
+              init_script: str | None = None, **context_options) -> AgentApp:
+        """A tab of the app at ``url`` (the system's HTTP URL by default) where the agent has signed in;
+        ``init_script`` runs in the page before the app does."""
+        context = self._browser.new_context(ignore_https_errors=True, viewport={"width": 1360, "height": 820},
+                                            **context_options)
         context.set_default_timeout(TIMEOUT_MS)
+        if init_script:
+            context.add_init_script(init_script)
         self._contexts.append(context)
         app = AgentApp(context.new_page(), email)
         app.sign_in(system, url or system.url)

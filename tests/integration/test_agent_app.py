@@ -309,3 +309,46 @@ def test_an_agent_answers_a_call_the_queue_is_offering_to_someone_else(agents, r
     row = wait_for(lambda: (i := Interaction.get_or_none(Interaction.lead_number == "+14045559012"))
                    and i.status == "recent" and i, 10, what="the call to conclude")
     assert (row.outcome, row.agent_id) == ("answered", taker)
+
+
+def test_after_the_connection_drops_the_app_reconnects_and_the_softphone_registers_again(agents, running, tmp_path):
+    browser, apps = agents
+    app = apps[ALICE]
+    running.stop_controller()  # the event stream and the SIP relay both drop
+    expect(app.page.locator(".connection")).to_have_text("Reconnecting…")
+    expect(app.page.locator(".softphone")).not_to_have_text("Softphone: ready")
+    running.start_controller()
+    expect(app.page.locator(".connection")).to_have_text("Live", timeout=15_000)
+    expect(app.page.locator(".softphone")).to_have_text("Softphone: ready", timeout=15_000)
+    apps[BOB].choose_status("Offline")  # so that the queue can only ring Alice
+    wait_for(lambda: "agent2" in running.paused_members(), 5, what="Bob paused in the queue")
+    caller = call(running, tmp_path, "4045550123", duration=30, caller_name="Ree Gister", expect_answer=None)
+    expect(app.ringing_row().filter(has_text="Ree Gister")).to_be_visible()
+    caller.kill()
+
+
+# Before the app loads: the tab is in the background, and desktop notifications are recorded.
+BACKGROUND_TAB = """
+Object.defineProperty(document, 'hidden', { get: () => true });
+Object.defineProperty(document, 'visibilityState', { get: () => 'hidden' });
+window.shown = [];
+window.Notification = class extends window.Notification {
+  constructor(title, options) { super(title, options); window.shown.push([title, options.body]); }
+};
+window.rings = 0;
+window.AudioContext = class extends window.AudioContext {
+  constructor() { super(); window.rings += 1; }
+};
+"""
+
+
+def test_a_call_ringing_in_a_background_tab_shows_a_notification_and_rings(softphones, running, tmp_path):
+    with Browser() as browser:
+        context_options = {"permissions": ["notifications"]}
+        app = browser.agent(running, EMAILS[ALICE], init_script=BACKGROUND_TAB, **context_options)
+        caller = call(running, tmp_path, "4045550987", duration=30, caller_name="Bea Ground", expect_answer=None)
+        expect(app.ringing_row().filter(has_text="Bea Ground")).to_be_visible()
+        wait_for(lambda: app.page.evaluate("window.shown.length"), 5, what="a desktop notification")
+        assert app.page.evaluate("window.shown") == [["Incoming call", "Bea Ground — Google Ads line"]]
+        assert app.page.evaluate("window.rings") == 1
+        caller.kill()
