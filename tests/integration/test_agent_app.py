@@ -352,3 +352,37 @@ def test_a_call_ringing_in_a_background_tab_shows_a_notification_and_rings(softp
         assert app.page.evaluate("window.shown") == [["Incoming call", "Bea Ground — Google Ads line"]]
         assert app.page.evaluate("window.rings") == 1
         caller.kill()
+
+
+def test_a_recent_lead_timeline_contact_details_in_place_and_quick_call(agents, running, tmp_path):
+    browser, apps = agents
+    app, page = apps[BOB], apps[BOB].page
+    call(running, tmp_path, "4045554321", duration=1.5, caller_name="Tim Line", expect_answer=False).wait(20)
+    recent = app.row("recent", "Tim Line")
+    recent.get_by_role("button", name="Tim Line", exact=True).click()
+    # The lead's timeline, an entry's details, and back.
+    page.get_by_role("button", name="more interactions").click()
+    entries = page.locator(".timeline li")
+    expect(entries).to_have_count(1)
+    expect(entries.first).to_contain_text("abandoned")
+    entries.first.get_by_role("button").click()
+    expect(page.locator("#panel .facts")).to_contain_text("+14045554321")
+    page.get_by_role("button", name="← All interactions").click()
+    expect(entries).to_have_count(1)
+    page.get_by_role("button", name="Close").click()
+    expect(page.locator("#panel h2")).to_have_text("Interaction")
+    # Contact details, edited in place: Enter saves; what was typed is shown as text, never as markup.
+    contact = page.locator("#contact")
+    contact.get_by_role("button", name="Tim Line").click()
+    field = contact.get_by_label("Name")
+    field.fill("Tim <i>Line</i> Jr")
+    field.press("Enter")
+    expect(contact.get_by_role("button", name="Tim <i>Line</i> Jr")).to_be_visible()
+    lead = Interaction.get(Interaction.lead_number == "+14045554321").lead
+    wait_for(lambda: type(lead).get_by_id(lead.id).name == "Tim <i>Line</i> Jr", 5, what="the new name saved")
+    recent = app.row("recent", "Tim <i>Line</i> Jr")
+    expect(recent).to_be_visible()  # the inbox follows live
+    # Quick actions on the Recent row: the icon turns into a plus that opens call and text.
+    recent.get_by_role("button", name=re.compile("Quick actions")).click()
+    recent.get_by_role("button", name="☎ Call").click()
+    expect(page.get_by_label("Recipient")).to_have_value("+14045554321")

@@ -2,7 +2,7 @@
 // reset it reloads the inbox over REST; on a dropped connection it reconnects with its checkpoint and replays.
 
 import { api } from './api.js';
-import { putInteractions, update } from './store.js';
+import { putInteractions, state, update } from './store.js';
 
 const RETRY_MS = [500, 1000, 2000, 5000];
 let socket = null;
@@ -88,9 +88,13 @@ async function receive(frame) {
         if (s.me?.id === data.agent_id) Object.assign(s.me, { status: data.status, status_reason: data.reason });
       });
       break;
-    case 'lead.updated':
+    case 'lead.updated': {
       update((s) => { s.leadVersion = (s.leadVersion || 0) + 1; s.changedLeadId = data.lead_id; });
+      // The inbox rows name the lead: re-read those of this lead.
+      const rows = [...state.interactions.values()].filter((i) => i.lead.id === data.lead_id);
+      await Promise.all(rows.map((i) => refreshInteraction(i.id)));
       break;
+    }
     default:
       break;
   }
