@@ -107,14 +107,9 @@ class Controller:
         """An agent answers a waiting call that is not ringing them: the lead's channel leaves its queue or
         ring-agents step for lc-answer-by, which rings that agent's device now (a softphone answers by itself).
         False when Asterisk did not move the call (it ended meanwhile)."""
-        future = self.telephony.submit(self.telephony.redirect(
-            interaction.channel_id, "lc-answer-by", agent.endpoint_name(agent.ring_device)))
-        try:
-            future.result(VERB_WAIT)
-        except (*TelephonyError, TimeoutError) as exc:
-            log.warning("call %s not moved to agent %s: %s", interaction.channel_id, agent.id, exc)
-            return False
-        return True
+        return self._carry_out(
+            self.telephony.redirect(interaction.channel_id, "lc-answer-by", agent.endpoint_name(agent.ring_device)),
+            f"call {interaction.channel_id} not moved to agent {agent.id}")
 
     def place_call(self, interaction, record: bool) -> bool:
         """An agent's outbound call: ring their device, then (lc-outbound) dial the lead on the tracking number's
@@ -126,13 +121,19 @@ class Controller:
                      # The agent's device learns which interaction rings, and that the agent asked for it.
                      "PJSIP_HEADER(add,X-LC-Call)": interaction.channel_id,
                      "PJSIP_HEADER(add,X-LC-Autoanswer)": "yes"}
-        future = self.telephony.submit(self.telephony.place_outbound(
-            interaction.channel_id, agent.queue_interface, interaction.lead_number, variables=variables,
-            caller_id=f'"" <{interaction.lead_number}>', ring_seconds=AGENT_RING_SECONDS))
+        return self._carry_out(
+            self.telephony.place_outbound(interaction.channel_id, agent.queue_interface, interaction.lead_number,
+                                          variables=variables, caller_id=f'"" <{interaction.lead_number}>',
+                                          ring_seconds=AGENT_RING_SECONDS),
+            f"outbound call {interaction.channel_id} of agent {agent.id} not placed")
+
+    def _carry_out(self, verb, failure: str) -> bool:
+        """Run a verb on the loop for a web request and wait for it; False (logged) when Asterisk refused it or
+        did not answer within VERB_WAIT."""
         try:
-            future.result(VERB_WAIT)
+            self.telephony.submit(verb).result(VERB_WAIT)
         except (*TelephonyError, TimeoutError) as exc:
-            log.warning("outbound call %s of agent %s not placed: %s", interaction.channel_id, agent.id, exc)
+            log.warning("%s: %s", failure, exc)
             return False
         return True
 
