@@ -70,6 +70,7 @@ class HttpsListener:
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.load_cert_chain(certificate, key)
         http = settings.http
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log, as on the HTTP listener
         self.server = make_server(http.https_host, http.https_port, app, threaded=True, ssl_context=context)
         self.server.daemon_threads = True  # a websocket left open never holds up shutdown
         self._thread = threading.Thread(target=self.server.serve_forever, name="https", daemon=True)
