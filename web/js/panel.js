@@ -19,6 +19,10 @@ export function mount(root) {
     if (event.target.id === 'dialer') placeCall(new FormData(event.target));
     if (event.target.id === 'profile') saveProfile(new FormData(event.target));
   });
+  // Escape does what the X button does.
+  root.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && ['interaction', 'timeline', 'profile'].includes(state.view)) act('close', {});
+  });
   root.addEventListener('change', remember);
   root.addEventListener('input', remember);
   function remember(event) {
