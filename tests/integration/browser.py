@@ -7,6 +7,7 @@ microphone (a tone), one browser context per agent (its own cookies, its own sof
 """
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -21,6 +22,8 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
 # Grants the microphone without asking; left out to see what an agent who refused it sees.
 GRANT_MICROPHONE = "--use-fake-ui-for-media-stream"
 TIMEOUT_MS = 10_000
+# `LEADCENTER_SCREENSHOTS=docs make test` refreshes the screenshots in docs/; otherwise they go to the test's tmp dir.
+SCREENSHOTS = os.environ.get("LEADCENTER_SCREENSHOTS")
 
 
 class AgentApp:
@@ -53,6 +56,11 @@ class AgentApp:
 
     def ringing_row(self):
         return self.section("incoming").locator(".row", has=self.page.locator(".ringing"))
+
+    def screenshot(self, name: str, tmp_path: Path) -> Path:
+        path = (Path(SCREENSHOTS) if SCREENSHOTS else tmp_path) / f"screenshot-{name}.png"
+        self.page.screenshot(path=str(path))
+        return path
 
     def audio_stats(self) -> dict:
         """What the softphone's current call sent and received (RTCPeerConnection stats)."""

@@ -22,7 +22,6 @@ from leadcenter.pbx.root import MOUNT
 ALICE, BOB = 1, 2
 EMAILS = {ALICE: "alice@acme.example", BOB: "bob@acme.example"}
 ADS_LINE = "+14045550100"
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (make setup)")
 
@@ -99,7 +98,7 @@ def test_two_agents_see_a_call_one_answers_in_the_browser_and_audio_flows_both_w
     expect(apps[other].section("incoming").locator(".row")).to_have_count(0)
     heard, said = record_each_way(running, trunk_channel(running), f"browser-{answering}")
     expect(app.page.locator(".call .timer")).to_have_text(re.compile(r"0:0[3-9]"), timeout=10_000)
-    app.page.screenshot(path=str(DOCS / "screenshot-agent-app.png"))
+    app.screenshot("agent-app", tmp_path)
     stats = app.audio_stats()
     app.page.get_by_role("button", name="Hang up").click()
     result = caller.wait(15)
@@ -207,13 +206,13 @@ def test_classification_typed_in_the_app_is_there_after_a_reload_and_in_the_api(
     assert seen["notes"] == "Burst pipe, wants a quote <script>alert(1)</script>"
 
 
-def test_an_agent_who_refused_the_microphone_is_told_callers_will_not_hear_them(softphones, running):
+def test_an_agent_who_refused_the_microphone_is_told_callers_will_not_hear_them(softphones, running, tmp_path):
     with Browser(microphone=False) as browser:
         app = browser.agent(running, EMAILS[ALICE], wait_registered=False)
         warning = app.page.get_by_role("alert").filter(has_text="Microphone access is blocked")
         expect(warning).to_be_visible()
         expect(warning).to_contain_text("Callers will not hear you")
-        app.page.screenshot(path=str(DOCS / "screenshot-microphone-blocked.png"))
+        app.screenshot("microphone-blocked", tmp_path)
 
 
 def place_call(app, number: str, tracking_line: str, record: bool) -> None:
