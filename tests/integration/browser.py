@@ -31,6 +31,8 @@ class AgentApp:
 
     def __init__(self, page: Page, email: str):
         self.page, self.email = page, email
+        self.errors: list[str] = []  # uncaught errors in the page's scripts
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
         self.signed_in_at = 0.0
         self.registered_after: float | None = None  # seconds from clicking Sign in to "Softphone: ready"
 

@@ -115,6 +115,7 @@ def test_two_agents_see_a_call_one_answers_in_the_browser_and_audio_flows_both_w
     assert rms(said) > 0.001  # the browser's microphone reached the caller
     row = concluded("+14045551234")
     assert row.outcome == "answered" and row.agent_id == answering
+    assert app.errors == [] and apps[other].errors == []
     print(f"\nfigures: registered after {[round(a.registered_after, 2) for a in apps.values()]} s; "
           f"INVITE to both screens {on_screen:.2f} s")
 
@@ -271,8 +272,19 @@ def test_over_https_the_app_and_its_softphone_share_one_origin(softphones, runni
         caller.wait_for("ANSWERED", 10)
         expect(app.page.locator(".call .timer")).to_have_text(re.compile(r"0:0[2-9]"))
         assert app.audio_stats()["packetsReceived"] > 50
+        controls = app.page.locator(".call")
+        controls.get_by_role("button", name="Mute").click()
+        expect(controls.locator(".badge")).to_have_text("Muted")
+        controls.get_by_role("button", name="Unmute").click()
+        controls.get_by_role("button", name="Hold").click()  # a re-INVITE: were it refused, the call would end
+        expect(controls.locator(".badge")).to_have_text("On hold")
+        controls.get_by_role("button", name="Resume").click()
+        expect(controls.locator(".badge")).to_have_count(0)
+        controls.get_by_role("button", name="Keypad").click()
+        controls.get_by_role("group", name="Keypad").get_by_role("button", name="5").click()
         app.page.get_by_role("button", name="Hang up").click()
         caller.wait(15).check()
+        assert app.errors == []
     print(f"\nfigures: registered over wss after {app.registered_after:.2f} s")
 
 
