@@ -288,13 +288,16 @@ def test_over_https_the_app_and_its_softphone_share_one_origin(softphones, runni
     print(f"\nfigures: registered over wss after {app.registered_after:.2f} s")
 
 
-def test_closing_the_tab_unregisters_the_softphone(agents, running):
+def test_closing_the_tab_or_signing_out_unregisters_the_softphone(agents, running):
     browser, apps = agents
     contacts = lambda: running.instance.rx("pjsip show contacts") or ""  # noqa: E731
-    assert "webrtc2/" in contacts()
+    assert "webrtc1/" in contacts() and "webrtc2/" in contacts()
     browser.close_agent(apps[BOB])
     wait_for(lambda: "webrtc2/" not in contacts(), 5, what="Bob's softphone to leave Asterisk's contacts")
     assert "webrtc1/" in contacts()
+    apps[ALICE].page.get_by_role("button", name="Sign out").click()
+    expect(apps[ALICE].page.get_by_role("button", name="Sign in")).to_be_visible()
+    wait_for(lambda: "webrtc1/" not in contacts(), 5, what="Alice's softphone to leave Asterisk's contacts")
 
 
 def test_an_agent_sets_their_chat_display_name_in_their_profile(agents, running):
