@@ -3,6 +3,8 @@ and the stand-in controller the web app runs over in unit tests (no Asterisk: th
 real one). A module of its own because every test directory may have a conftest.py of its own."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from leadcenter import config
 from leadcenter.credentials import Secrets
 
@@ -25,12 +27,27 @@ class RecordingBus:
         return [name for name, _ in self.published]
 
 
+class SpoolStandIn:
+    """The instance's spool, in a temporary directory (no Asterisk user to hand files to)."""
+
+    def __init__(self, data_dir: Path):
+        self.dir = data_dir / "asterisk"
+
+    def write_spool_file(self, relative: str, data: bytes) -> Path:
+        path = self.dir / "spool" / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return path
+
+
 class StandInController:
     """What the web app needs of the controller, without Asterisk: settings, secrets, the bus, and a
     reconfigure() that counts how often Asterisk's config would have been re-rendered."""
 
-    def __init__(self):
-        self.settings = config.load(env={})
+    def __init__(self, data_dir: Path | None = None):
+        """``data_dir``: where files the app writes (greetings) go; the default one is never written."""
+        self.settings = config.load(env={"LEADCENTER_PATHS_DATA_DIR": str(data_dir)} if data_dir else {})
+        self.instance = SpoolStandIn(self.settings.data_dir)
         self.secrets = Secrets(ami_secret="x", ari_secret="y", session_key="unit-test-session-key")
         self.bus = RecordingBus()
         self.reconfigured = 0

@@ -69,6 +69,20 @@ class Instance:
         if not any(moh.iterdir()):
             write_hold_music(moh / "leadcenter-hold.wav")
 
+    def write_spool_file(self, relative: str, data: bytes) -> Path:
+        """Write a file under spool/ (atomically, owned by Asterisk's user), creating its directories."""
+        uid, gid = self._owner()
+        path = self.dir / "spool" / relative
+        for folder in reversed([p for p in path.parents if p.is_relative_to(self.dir / "spool")]):
+            if not folder.exists():
+                folder.mkdir()
+                os.chown(folder, uid, gid)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(data)
+        os.chown(tmp, uid, gid)
+        os.replace(tmp, path)
+        return path
+
     def write_files(self, files: dict[str, str]) -> set[str]:
         """Write config files under etc/ atomically; returns the names whose content changed."""
         gid = self._owner()[1]

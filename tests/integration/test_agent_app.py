@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import re
+import subprocess
 import time
+import wave
 from pathlib import Path
 
 import pytest
@@ -300,14 +302,31 @@ def test_closing_the_tab_or_signing_out_unregisters_the_softphone(agents, runnin
     wait_for(lambda: "webrtc1/" not in contacts(), 5, what="Alice's softphone to leave Asterisk's contacts")
 
 
-def test_an_agent_sets_their_chat_display_name_in_their_profile(agents, running):
+def test_an_agent_sets_their_chat_name_and_voicemail_greeting_in_their_profile(agents, running, tmp_path):
     browser, apps = agents
     page = apps[ALICE].page
     page.get_by_role("button", name="Profile").click()
     page.get_by_label("Chat display name").fill("Alice at Acme")
     page.get_by_role("button", name="Save").click()
-    expect(page.locator("#panel .saved-marker")).to_have_text("Saved")
+    expect(page.locator("#profile .saved-marker")).to_have_text("Saved")
     wait_for(lambda: Agent.get_by_id(ALICE).chat_display_name == "Alice at Acme", 5, what="the name saved")
+    # A greeting as agents have them (CD quality, stereo) becomes what Asterisk plays as it is, in her mailbox.
+    picked = tmp_path / "my greeting.wav"
+    subprocess.run(["sox", "-n", "-r", "44100", "-c", "2", "-b", "16", str(picked), "synth", "2", "sine", "440"],
+                   check=True)
+    section = page.get_by_role("region", name="Voicemail greeting")
+    expect(section).to_contain_text("standard greeting")
+    section.get_by_label("Upload a greeting").set_input_files(str(picked))
+    expect(section.locator(".saved-marker")).to_have_text("Saved")
+    stored = running.settings.asterisk_dir / "spool" / "voicemail" / "leadcenter" / f"agent{ALICE}" / "unavail.wav"
+    with wave.open(str(stored)) as audio:
+        assert (audio.getnchannels(), audio.getsampwidth(), audio.getframerate()) == (1, 2, 8000)
+        assert 1.9 <= audio.getnframes() / 8000 <= 2.1
+    assert rms(stored) > 0.1
+    expect(section.locator("audio")).to_have_count(1)
+    section.get_by_role("button", name="Use the standard greeting").click()
+    expect(section).to_contain_text("Callers hear the standard greeting")
+    assert not stored.exists()
 
 
 def test_an_agent_answers_a_call_the_queue_is_offering_to_someone_else(agents, running, tmp_path):

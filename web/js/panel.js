@@ -3,6 +3,7 @@
 
 import { api } from './api.js';
 import { CHANNEL_ICONS, channelOf, clock, html, leadName, render, timeOfDay } from './html.js';
+import { profileForm, saveProfile, uploadGreeting, useStandardGreeting } from './profile.js';
 import * as softphone from './softphone.js';
 import { callFor, selected, state, subscribe, update } from './store.js';
 
@@ -17,11 +18,16 @@ export function mount(root) {
   root.addEventListener('submit', (event) => {
     event.preventDefault();
     if (event.target.id === 'dialer') placeCall(new FormData(event.target));
-    if (event.target.id === 'profile') saveProfile(new FormData(event.target));
+    if (event.target.id === 'profile') {
+      saveProfile(new FormData(event.target)).catch((error) => update((s) => { s.notice = error.message; }));
+    }
   });
   // Escape does what the X button does.
   root.addEventListener('keydown', (event) => {
     if (event.key === 'Escape' && ['interaction', 'timeline', 'profile'].includes(state.view)) act('close', {});
+  });
+  root.addEventListener('change', (event) => {
+    if (event.target.name === 'greeting' && event.target.files.length) uploadGreeting(event.target.files[0]);
   });
   root.addEventListener('change', remember);
   root.addEventListener('input', remember);
@@ -164,26 +170,6 @@ function textForm() {
     </form>`;
 }
 
-function profileForm(s) {
-  return html`
-    <form id="profile" class="dialer">
-      <label>Chat display name <input name="chat_display_name" required maxlength="100" data-focus="chat-name"
-        value="${s.me?.chat_display_name}"></label>
-      <small>What leads see when you answer a chat.</small>
-      <p><button class="primary" type="submit">Save</button> <span class="saved-marker" role="status">${s.profileSaved ? 'Saved' : ''}</span></p>
-      <p class="legal">Voicemail greeting: the standard greeting plays; recording your own is not available yet.</p>
-    </form>`;
-}
-
-async function saveProfile(form) {
-  try {
-    const me = await api('PATCH', '/api/v1/me/agent', { chat_display_name: String(form.get('chat_display_name')) });
-    update((s) => { s.me = me; s.profileSaved = true; });
-  } catch (error) {
-    update((s) => { s.notice = error.message; });
-  }
-}
-
 function interactionView(interaction, s) {
   const call = callFor(interaction, s);
   return html`
@@ -272,4 +258,5 @@ function act(action, data) {
   else if (action === 'hold') softphone.setHeld(callId, !state.calls.get(callId)?.held);
   else if (action === 'keypad') update((s) => { s.keypad = !s.keypad; });
   else if (action === 'digit') softphone.sendDigit(callId, data.digit);
+  else if (action === 'standard-greeting') useStandardGreeting().catch((error) => update((s) => { s.notice = error.message; }));
 }

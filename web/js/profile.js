@@ -1,0 +1,79 @@
+// My profile (shown in the interaction panel): the chat display name and my voicemail greeting. A greeting file
+// the agent picks is converted here into what Asterisk plays as it is (WAV, mono, 16-bit, 8 kHz).
+
+import { api } from './api.js';
+import { html } from './html.js';
+import { update } from './store.js';
+
+const GREETING_RATE = 8000;
+const greeting = { known: false, custom: false, version: 0, status: '' };
+
+export function profileForm(s) {
+  if (!greeting.known) loadGreeting();
+  return html`
+    <form id="profile" class="dialer">
+      <label>Chat display name <input name="chat_display_name" required maxlength="100" data-focus="chat-name"
+        value="${s.me?.chat_display_name}"></label>
+      <small>What leads see when you answer a chat.</small>
+      <p><button class="primary" type="submit">Save</button> <span class="saved-marker" role="status">${s.profileSaved ? 'Saved' : ''}</span></p>
+    </form>
+    <section class="greeting" aria-label="Voicemail greeting">
+      <h3>Voicemail greeting</h3>
+      ${greeting.custom ? html`<p><audio controls preload="none" src="/api/v1/me/voicemail-greeting?v=${greeting.version}"></audio>
+          <button type="button" data-action="standard-greeting">Use the standard greeting</button></p>`
+        : html`<p class="empty">Callers hear the standard greeting.</p>`}
+      <label>Upload a greeting (any audio file, up to 60 s)
+        <input type="file" name="greeting" accept="audio/*" data-focus="greeting-file"></label>
+      <p class="saved-marker" role="status">${greeting.status}</p>
+    </section>`;
+}
+
+export async function saveProfile(form) {
+  const me = await api('PATCH', '/api/v1/me/agent', { chat_display_name: String(form.get('chat_display_name')) });
+  update((s) => { s.me = me; s.profileSaved = true; });
+}
+
+export async function uploadGreeting(file) {
+  greeting.status = 'Saving…';
+  update(() => {});
+  try {
+    await api('PUT', '/api/v1/me/voicemail-greeting', await toGreetingWav(file));
+    Object.assign(greeting, { custom: true, version: greeting.version + 1, status: 'Saved' });
+  } catch (error) {
+    greeting.status = `Not saved: ${Object.values(error.fields || {}).join('; ') || error.message}`;
+  }
+  update(() => {});
+}
+
+export async function useStandardGreeting() {
+  await api('DELETE', '/api/v1/me/voicemail-greeting');
+  Object.assign(greeting, { custom: false, status: 'Saved' });
+  update(() => {});
+}
+
+async function loadGreeting() {
+  greeting.known = true;
+  const answer = await fetch('/api/v1/me/voicemail-greeting', { method: 'HEAD', credentials: 'same-origin' });
+  greeting.custom = answer.ok;
+  update(() => {});
+}
+
+async function toGreetingWav(file) {
+  const decoded = await new AudioContext().decodeAudioData(await file.arrayBuffer());
+  // Rendering into one channel at 8 kHz mixes down and resamples in one go.
+  const offline = new OfflineAudioContext(1, Math.ceil(decoded.duration * GREETING_RATE), GREETING_RATE);
+  const source = offline.createBufferSource();
+  source.buffer = decoded;
+  source.connect(offline.destination);
+  source.start();
+  const samples = (await offline.startRendering()).getChannelData(0);
+  const wav = new DataView(new ArrayBuffer(44 + samples.length * 2));
+  const text = (offset, value) => [...value].forEach((c, i) => wav.setUint8(offset + i, c.charCodeAt(0)));
+  text(0, 'RIFF'); wav.setUint32(4, 36 + samples.length * 2, true); text(8, 'WAVE');
+  text(12, 'fmt '); wav.setUint32(16, 16, true); wav.setUint16(20, 1, true); wav.setUint16(22, 1, true);
+  wav.setUint32(24, GREETING_RATE, true); wav.setUint32(28, GREETING_RATE * 2, true);
+  wav.setUint16(32, 2, true); wav.setUint16(34, 16, true);
+  text(36, 'data'); wav.setUint32(40, samples.length * 2, true);
+  samples.forEach((sample, i) => wav.setInt16(44 + i * 2, Math.max(-1, Math.min(1, sample)) * 0x7fff, true));
+  return new Blob([wav], { type: 'audio/wav' });
+}
