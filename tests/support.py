@@ -35,6 +35,11 @@ class StandInController:
         self.bus = RecordingBus()
         self.reconfigured = 0
         self.declined = []
+        self.answered = []
+
+    def answer(self, interaction, agent):
+        self.answered.append((interaction.id, agent.id))
+        return False
 
     def decline(self, interaction, agent):
         self.declined.append((interaction.id, agent.id))

@@ -21,7 +21,7 @@ from leadcenter.events import EventBus
 from leadcenter.pbx.configure import AMI_USER, ARI_APP, ARI_USER
 from leadcenter.telephony.ami import AmiClient, AmiError
 from leadcenter.telephony.ari import AriClient, AriError
-from leadcenter.telephony.tracker import CallTracker, agent_id, as_int
+from leadcenter.telephony.tracker import CallTracker, agent_id, as_int, endpoint_agent
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,9 @@ class Telephony:
                 "company_id": int(variables["LC_COMPANY"]), "number_id": int(variables["LC_NUMBER"]),
                 "flow_id": int(variables["LC_FLOW"]) if variables.get("LC_FLOW") else None,
                 "started_at": _ari_time(channel["creationtime"]),
-                "agent_id": agent_id(variables.get("MEMBERNAME")),
+                # A queue call names its member; a call an agent took outside a queue, the agent's endpoint.
+                "agent_id": (agent_id(variables.get("MEMBERNAME"))
+                             or endpoint_agent(variables.get("LC_ANSWERED_BY"))),
                 "queue": variables.get("LC_QUEUE") or None,
                 "recording": variables.get("LC_RECORDING") or None,
             })
@@ -191,6 +193,7 @@ class Telephony:
         await self.ari.request("DELETE", f"/channels/{channel_id}", reason=reason)
 
     async def redirect(self, channel: str, context: str, extension: str, priority: int = 1) -> None:
+        """Send a channel (its name or its id) to another place in the dialplan, out of whatever app it is in."""
         await self.ami.action({"Action": "Redirect", "Channel": channel, "Context": context,
                                "Exten": extension, "Priority": priority})
 
