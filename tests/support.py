@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from leadcenter import config
 from leadcenter.credentials import Secrets
+from leadcenter.pbx.instance import Instance
 
 PASSWORD = "correct horse battery"
 
@@ -26,11 +27,14 @@ class RecordingBus:
 
 
 class StandInController:
-    """What the web app needs of the controller, without Asterisk: settings, secrets, the bus, and a
-    reconfigure() that counts how often Asterisk's config would have been re-rendered."""
+    """What the web app needs of the controller, without Asterisk: settings, secrets, the bus, an instance
+    directory for the files Asterisk would read, and a reconfigure() that counts how often Asterisk's config
+    would have been re-rendered."""
 
-    def __init__(self):
+    def __init__(self, asterisk_dir):
         self.settings = config.load(env={})
+        # external: files are owned by the user running the tests, not the Asterisk root's asterisk user
+        self.instance = Instance(asterisk_dir, asterisk_dir, external=True)
         self.secrets = Secrets(ami_secret="x", ari_secret="y", session_key="unit-test-session-key")
         self.bus = RecordingBus()
         self.reconfigured = 0
