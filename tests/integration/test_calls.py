@@ -229,3 +229,12 @@ def test_a_ring_agents_step_rings_everyone_and_the_first_to_answer_takes_the_cal
     row = running.wait_interaction(lead_number="+14045550403", status="recent")
     assert (row.agent_id, row.outcome, row.team_id) == (BOB, "answered", None)
     assert row.recording and rms(running.settings.data_dir / row.recording) > 0.01
+
+
+def test_a_ring_agents_step_leaves_out_an_agent_who_went_offline_since_the_flow_was_saved(running, peers, ring_both):
+    running.choose_status("alice@acme.example", "offline")  # no flow edit, no reload: the dialplan asks AstDB
+    wait_for(lambda: "0" in (running.instance.rx("database get lc_available 1") or ""), 5, what="Alice's flag")
+    with peers.phone(ALICE) as alice, peers.phone(BOB) as bob:
+        peers.call("+14045550404", duration=4).wait(30).check()
+        assert bob.answered_count == 1 and alice.invite_count == 0
+    assert running.wait_interaction(lead_number="+14045550404", status="recent").agent_id == BOB
