@@ -88,11 +88,11 @@ def linear_queue(running):
     """The Sales queue rings its agents in a fixed order (Alice, then Bob) for this test, changed in the
     database and applied to the running Asterisk by `leadcenter asterisk reload`."""
     team = Team.get(Team.name == "Sales")
-    team.strategy = "linear"
+    before, team.strategy = team.strategy, "linear"
     team.save()
     running.cli("asterisk", "reload")
     yield team
-    team.strategy = "rrmemory"
+    team.strategy = before
     team.save()
     running.cli("asterisk", "reload")
 
