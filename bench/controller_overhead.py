@@ -198,6 +198,9 @@ def run() -> dict:
             finally:
                 rejoiner.close()
             system.stop_controller()  # Asterisk keeps running the same dialplan, with nobody listening
+            # Kept for a look when a step failed (bench/results/ is not committed).
+            (Path(__file__).parent / "results" / "overhead-controller.log").write_bytes(
+                system.controller_log.read_bytes())
             bare, bare_steps = _highest(system, SippCaller, Call, phone, False, numbering)
         finally:
             phone.stop()
