@@ -15,7 +15,7 @@ from peewee import SqliteDatabase
 
 from leadcenter import credentials, db, schema
 from leadcenter.agents.services import PauseKeeper
-from leadcenter.calls.services import CallRecorder
+from leadcenter.calls.services import CallRecorder, everyone_declined
 from leadcenter.config import Settings
 from leadcenter.events import EventBus
 from leadcenter.pbx import configure
@@ -106,13 +106,20 @@ class Controller:
         """End the call: the lead's channel is hung up, the agent's leg with it; the recorder concludes it."""
         self.telephony.submit(self.telephony.hangup(interaction.channel_id))
 
-    def decline(self, interaction, agent) -> bool:
+    def decline(self, interaction, agent) -> tuple[bool, bool]:
         """The agent declines an incoming call: their ringing leg, if it rings, is hung up so the flow moves on
-        at once (next agent, or the next step) instead of after the ring time. True when a leg was hung up."""
-        leg = self.calls.offers.ringing(interaction.channel_id, agent.id) if interaction.channel_id else None
-        if leg is not None:
+        at once (next agent, or the next step) instead of after the ring time; and once every agent it is
+        offered to has declined, a call waiting in a queue goes on to the flow's next step (a ring-agents step ends
+        by itself when its last leg is hung up). Returns (a leg was hung up, the call went on)."""
+        if not interaction.channel_id:
+            return False, False
+        passed_on = self.calls.offers.in_queue(interaction.channel_id) and everyone_declined(interaction)
+        if passed_on:  # leaving the queue cancels the ringing leg too (and app_queue rings nobody else)
+            self.telephony.submit(self.telephony.next_step(interaction.channel_id))
+        leg = self.calls.offers.ringing(interaction.channel_id, agent.id)
+        if leg is not None and not passed_on:
             self.telephony.submit(self.telephony.hangup(leg, reason="busy"))
-        return leg is not None
+        return leg is not None, passed_on
 
     def health(self) -> dict:
         try:

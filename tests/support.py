@@ -51,7 +51,7 @@ class StandInController:
 
     def decline(self, interaction, agent):
         self.declined.append((interaction.id, agent.id))
-        return True
+        return True, False
 
     def reconfigure(self):
         self.reconfigured += 1

@@ -108,11 +108,11 @@ def decline_interaction(principal: Principal, interaction_id: int):
     if interaction.status != "incoming":
         raise ApiError(409, "not-incoming", f"this interaction is {interaction.status}, not waiting any more")
     InteractionDecline.get_or_create(interaction=interaction, agent=principal.agent)
-    rang = current_app.controller.decline(interaction, principal.agent)
+    rang, passed_on = current_app.controller.decline(interaction, principal.agent)
     current_app.controller.bus.publish("interaction.declined", company_id=interaction.company_id,
                                        interaction_id=interaction.id, agent_id=principal.agent.id,
                                        for_agents=[principal.agent.id])
-    return DeclineOut(interaction_id=interaction.id, ringing_leg_hung_up=rang)
+    return DeclineOut(interaction_id=interaction.id, ringing_leg_hung_up=rang, passed_to_next_step=passed_on)
 
 
 @endpoint(bp, "PATCH", "/interactions/<int:interaction_id>/classification", body=ClassificationChanges,

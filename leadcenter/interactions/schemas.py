@@ -219,3 +219,5 @@ class HangupOut(Schema):
 class DeclineOut(Schema):
     interaction_id: int
     ringing_leg_hung_up: bool  # False when my phone was not ringing for it (it only left my Incoming)
+    # Everyone it is offered to has declined it: it left its queue for the flow's next step (e.g. voicemail).
+    passed_to_next_step: bool

@@ -209,8 +209,9 @@ class Telephony:
         """Hang up a channel; ``reason`` (normal, busy, no_answer, ...) is the cause the other side sees."""
         await self.ari.request("DELETE", f"/channels/{channel_id}", reason=reason)
 
-    async def redirect(self, channel: str, context: str, extension: str, priority: int = 1) -> None:
-        """Send a channel (its name or its id) to another place in the dialplan, out of whatever app it is in."""
+    async def redirect(self, channel: str, context: str, extension: str, priority: int | str = 1) -> None:
+        """Send a channel (its name or its id) to another place in the dialplan (a priority or a label), out of
+        whatever app it is in."""
         await self.ami.action({"Action": "Redirect", "Channel": channel, "Context": context,
                                "Exten": extension, "Priority": priority})
 
@@ -218,6 +219,17 @@ class Telephony:
         """Whether ring-agents steps ring this agent (queues follow pause instead)."""
         await self.ami.action({"Action": "DBPut", "Family": AVAILABLE_FAMILY, "Key": str(agent_id),
                                "Val": "1" if available else "0"})
+
+    async def next_step(self, channel_id: str) -> None:
+        """Send a lead's call on to its flow's next step at once (out of the queue it waits in, whoever rings)."""
+        variables = {}
+        for name in ("LC_FLOW", "LC_STEP"):
+            answer = await self.ari.request("GET", f"/channels/{channel_id}/variable", variable=name)
+            variables[name] = answer.get("value", "")
+        if not variables["LC_FLOW"].isdigit() or not variables["LC_STEP"].isdigit():
+            raise AriError(f"channel {channel_id} is in no flow step ({variables})")
+        await self.redirect(channel_id, f"lc-flow-{variables['LC_FLOW']}", "s",
+                            priority=f"step{int(variables['LC_STEP']) + 1}")
 
     async def pause(self, interface: str, paused: bool, reason: str = "") -> None:
         """Pause or unpause a member in every queue it belongs to."""

@@ -107,3 +107,29 @@ def test_the_caller_hears_the_company_s_own_recording_notice_then_its_greeting(r
     assert greeting, f"no {GREETING_HZ} Hz greeting in {len(heard.samples) / 8000:.1f} s of audio to the caller"
     # The notice first, then 5 s in the queue (hold music), then the mailbox's greeting.
     assert max(notice) < min(greeting) and min(greeting) - min(notice) >= 5
+
+
+def test_when_everyone_declines_the_call_goes_to_voicemail_and_the_message_is_kept(running, peers):
+    from test_calls import ALICE, BOB
+
+    with peers.phone(ALICE, answer=False) as alice, peers.phone(BOB, answer=False) as bob:
+        handle = peers.call("+14045550303", duration=22, speak_at=10)
+        row = running.wait_interaction(lead_number="+14045550303", status="incoming")
+        wait_for(lambda: alice.invite_count + bob.invite_count >= 1, 10, what="the queue ringing an agent")
+        answers = []
+        for email in ("alice@acme.example", "bob@acme.example"):
+            with contextlib.closing(running.sign_in(email)) as app:
+                answers.append(app.post(f"/api/v1/interactions/{row.id}/decline").json())
+        assert [a["passed_to_next_step"] for a in answers] == [False, True]
+        handle.wait(40).check()
+    call = wait_for(lambda: (i := running.interaction(lead_number="+14045550303")) and i.status == "recent" and i,
+                    10, what="the call to conclude")
+    assert call.outcome == "voicemail" and call.agent_id is None
+    assert (running.settings.data_dir / call.voicemail).is_file() and call.duration_seconds >= 3
+
+
+def test_a_caller_who_hangs_up_while_waiting_is_abandoned(running, peers):
+    peers.call("+14045550304", duration=3).wait(20).check()  # nobody's phone is registered: the caller waits
+    call = wait_for(lambda: (i := running.interaction(lead_number="+14045550304")) and i.status == "recent" and i,
+                    10, what="the call to conclude")
+    assert call.outcome == "abandoned" and call.agent_id is None and call.answered_at is None

@@ -316,7 +316,8 @@ def test_notes_keep_what_was_typed_including_spaces_and_lines(agent_a, world):
 def test_decline_leaves_my_incoming_only_and_asks_the_call_to_move_on(agent_a, make_client, world, controller):
     interaction = world["a"]["interactions"][0]
     status, body = agent_a.post(f"/api/v1/interactions/{interaction.id}/decline")
-    assert (status, body) == (200, {"interaction_id": interaction.id, "ringing_leg_hung_up": True})
+    assert (status, body) == (200, {"interaction_id": interaction.id, "ringing_leg_hung_up": True,
+                                    "passed_to_next_step": False})
     me = world["a"]["agents"][0]
     assert controller.declined == [(interaction.id, me.id)]
     assert ("interaction.declined", {"company_id": world["a"]["company"].id, "interaction_id": interaction.id,
@@ -407,3 +408,20 @@ def test_incoming_is_for_the_agents_the_flow_offers_calls_to_and_not_while_offli
 class _Quiet:
     def publish(self, name, **data):
         pass
+
+
+def test_everyone_declined_counts_the_agents_the_flow_offers_to_except_those_offline(world, controller):
+    from leadcenter.agents import availability
+    from leadcenter.calls.services import everyone_declined
+    from leadcenter.interactions.models import InteractionDecline
+
+    interaction = world["a"]["interactions"][0]  # A's flow queues to Team A: both of A's agents
+    one, two = world["a"]["agents"]
+    assert not everyone_declined(interaction)
+    InteractionDecline.create(interaction=interaction, agent=one)
+    assert not everyone_declined(interaction)
+    availability.apply(two, "go_offline", controller.bus)  # nobody else left to offer it to
+    assert everyone_declined(interaction)
+    availability.apply(two, "go_available", controller.bus)
+    InteractionDecline.create(interaction=interaction, agent=two)
+    assert everyone_declined(interaction)
