@@ -61,18 +61,27 @@ def _classification(interaction: Interaction) -> dict:
             "tags": services.tags_of(interaction)}
 
 
+_CALL_STATES = {"incoming": "waiting", "active": "in progress"}
+
+
+def _call(principal: Principal, interaction_id: int, status: str, verb: str) -> Interaction:
+    """The company's call ``interaction_id``, which must be ``status`` (incoming or active) to ``verb`` it."""
+    interaction = scoped(Interaction, interaction_id, principal, "interaction")
+    if interaction.kind != "call" or not interaction.channel_id:
+        raise ApiError(409, "not-a-call", f"this is a {interaction.kind}, not a call to {verb}")
+    if interaction.status != status:
+        raise ApiError(409, f"not-{status}", f"this call is {interaction.status}, not {_CALL_STATES[status]}")
+    return interaction
+
+
 @endpoint(bp, "POST", "/interactions/<int:interaction_id>/answer", response=AnswerOut,
           summary="Answer an incoming call: if my phone rings for it I pick it up there; otherwise it stops waiting "
                   "in the queue (or ringing someone else) and rings my phone at once")
 def answer_interaction(principal: Principal, interaction_id: int):
-    interaction = scoped(Interaction, interaction_id, principal, "interaction")
+    interaction = _call(principal, interaction_id, "incoming", "answer")
     agent = principal.agent
     if agent is None:
         raise ApiError(409, "not-an-agent", "only agents answer calls")
-    if interaction.kind != "call" or not interaction.channel_id:
-        raise ApiError(409, "not-a-call", f"this is a {interaction.kind}, not a call to answer")
-    if interaction.status != "incoming":
-        raise ApiError(409, "not-incoming", f"this call is {interaction.status}, not waiting any more")
     if agent.status == "offline":
         raise ApiError(409, "agent-offline", "you are Offline: choose Available to answer calls")
     number = interaction.tracking_number
@@ -86,11 +95,7 @@ def answer_interaction(principal: Principal, interaction_id: int):
           summary="Hang up my call (a supervisor or admin may hang up anyone's): it lands in Recent as answered, "
                   "with its talk time")
 def hang_up_interaction(principal: Principal, interaction_id: int):
-    interaction = scoped(Interaction, interaction_id, principal, "interaction")
-    if interaction.kind != "call" or not interaction.channel_id:
-        raise ApiError(409, "not-a-call", f"this is a {interaction.kind}, not a call to hang up")
-    if interaction.status != "active":
-        raise ApiError(409, "not-active", f"this call is {interaction.status}, not in progress")
+    interaction = _call(principal, interaction_id, "active", "hang up")
     mine = principal.agent is not None and interaction.agent_id == principal.agent.id
     if not mine and not principal.at_least("supervisor"):
         raise ApiError(403, "not-your-call", "only the agent on the call (or a supervisor) can hang it up")
