@@ -65,11 +65,46 @@ class DemoSettings:
 
 
 @dataclass(frozen=True)
+class SmppSettings:
+    # The SMSC texts go through (bind_transceiver). Texting is off while host is empty.
+    host: str = ""
+    port: int = 2775
+    system_id: str = ""
+    # A secret: set it in leadcenter.toml (not in the repository) or LEADCENTER_SMPP_PASSWORD.
+    password: str = ""
+    system_type: str = ""
+    # Type of number / numbering plan of the addresses we send: 1/1 is international E.164 (without the '+').
+    source_ton: int = 1
+    source_npi: int = 1
+    dest_ton: int = 1
+    dest_npi: int = 1
+    # The tracking numbers (E.164, comma separated) this SMSC sends for; empty: every tracking number.
+    numbers: str = ""
+    # submit_sm outstanding at once on the bind (matched to their responses by sequence number).
+    window: int = 50
+    # enquire_link every this many idle seconds; no answer to anything within response_timeout -> reconnect.
+    enquire_link_seconds: int = 30
+    response_timeout_seconds: int = 10
+    # Reconnect after 1 s, then doubling up to this.
+    reconnect_max_seconds: int = 30
+
+
+@dataclass(frozen=True)
+class TextsSettings:
+    # An inbound text nobody responds to moves from Incoming to Recent (timed out) after this.
+    incoming_timeout_hours: int = 12
+    # Tests only: shifts the texts clock forward, so a 12-hour timer can fire without a 12-hour wait.
+    clock_offset_seconds: int = 0
+
+
+@dataclass(frozen=True)
 class Settings:
     paths: PathsSettings = field(default_factory=PathsSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     asterisk: AsteriskSettings = field(default_factory=AsteriskSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
+    smpp: SmppSettings = field(default_factory=SmppSettings)
+    texts: TextsSettings = field(default_factory=TextsSettings)
 
     @property
     def data_dir(self) -> Path:
