@@ -2,12 +2,14 @@
 (AMI + ARI on one asyncio loop thread), the domain services and the web app.
 
 Threads: the asyncio loop thread (AMI, ARI, every Asterisk verb); the event dispatcher thread (domain services
-and, later, websocket fan-out); the web server's threads (requests; they hand Asterisk work to the loop with
+and, later, websocket fan-out); for texts, the SMPP session thread (smpplib is blocking: it reads the bind and
+stores what arrives), the outbox pump and the Incoming-timer sweeper; the web server's threads (requests; they hand Asterisk work to the loop with
 ``telephony.submit`` and never wait on it while holding anything).
 """
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import threading
 
@@ -19,9 +21,13 @@ from leadcenter.calls.services import CallRecorder
 from leadcenter.config import Settings
 from leadcenter.events import EventBus
 from leadcenter.pbx import configure
+from leadcenter.db import utcnow
 from leadcenter.pbx.instance import Instance
+from leadcenter.sms.smpp import SmppLink
 from leadcenter.teams.services import QueueBoard
 from leadcenter.telephony.service import Telephony
+from leadcenter.texts.outbox import Outbox
+from leadcenter.texts.services import Texts
 from leadcenter.voicemail.services import MailboxCounter
 
 log = logging.getLogger(__name__)
@@ -65,8 +71,22 @@ class Controller:
         self.mailboxes = MailboxCounter(self.bus)
         self.queue_board = QueueBoard(self.bus)
         self.pauses = PauseKeeper(self.bus, self.telephony)
+        self._build_texts(settings)
         from leadcenter.web.app import create_app  # the web layer depends on the controller, not the reverse
         self.web = create_app(self)
+
+    def _build_texts(self, settings: Settings) -> None:
+        """The texts domain over one SMPP bind; without an SMSC configured, sends are refused as unavailable."""
+        offset = dt.timedelta(seconds=settings.texts.clock_offset_seconds)
+        clock = (lambda: utcnow() + offset) if offset else utcnow
+        smpp = settings.smpp
+        served = {n.strip() for n in smpp.numbers.split(",") if n.strip()} or None
+        self.outbox = Outbox(self.bus, on_text=lambda delivery: self.texts.receive(delivery), clock=clock)
+        self.texts = Texts(self.bus, self.outbox, served, dt.timedelta(hours=settings.texts.incoming_timeout_hours),
+                           clock=clock, enabled=bool(smpp.host))
+        self.smsc = SmppLink(smpp, self.outbox) if smpp.host else None
+        if self.smsc is not None:
+            self.outbox.attach(self.smsc)
 
     def _recording_path(self, inside: str) -> str:
         return str(self.instance.host_path(inside).relative_to(self.settings.data_dir))
@@ -75,10 +95,19 @@ class Controller:
         self.bus.start()
         self.loop.start()
         self.loop.run(self.telephony.start())
+        self.texts.start()
+        if self.smsc is not None:
+            self.outbox.recover()
+            self.smsc.start()
+            self.outbox.start()
         log.info("controller started")
 
     def stop(self) -> None:
         try:
+            if self.smsc is not None:
+                self.outbox.stop()
+                self.smsc.stop()
+            self.texts.stop()
             self.loop.run(self.telephony.stop())
         finally:
             self.loop.stop()
@@ -110,4 +139,12 @@ class Controller:
         telephony = self.telephony.status()
         return {"ok": database_ok and self.telephony.connected,
                 "database": "ok" if database_ok else "unavailable",
-                "asterisk": telephony}
+                "asterisk": telephony,
+                "sms": self.sms_status()}
+
+    def sms_status(self) -> dict:
+        """The SMPP bind's state and counters and the outbox backlog (texting's health does not make the
+        controller unhealthy: calls go on without an SMSC)."""
+        if self.smsc is None:
+            return {"state": "off"}
+        return {**self.smsc.status(), "outbox": self.outbox.backlog()}

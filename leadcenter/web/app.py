@@ -56,5 +56,7 @@ def _blueprints():
     from leadcenter.leads import http as leads
     from leadcenter.numbers import http as numbers
     from leadcenter.teams import http as teams
+    from leadcenter.texts import http as texts
     from leadcenter.web import session
-    return [session.bp, companies.bp, agents.bp, teams.bp, flows.bp, numbers.bp, leads.bp, interactions.bp]
+    return [session.bp, companies.bp, agents.bp, teams.bp, flows.bp, numbers.bp, leads.bp, interactions.bp,
+            texts.bp]

@@ -1,0 +1,202 @@
+"""The durable outbox: parts stored first, then submitted over the SMPP link, their fate written back.
+
+Each part is an OutboxPart row: ``queued`` -> ``submitting`` (taken by the pump, in one write) -> ``sent``
+(submit_sm_resp OK, message_id kept) -> ``delivered`` / ``failed`` (receipt), or back to ``queued`` with a later
+``next_attempt_at`` when the SMSC throttles (0x58, 0x14) or the bind drops before the answer, or ``failed`` with
+the reason for a permanent refusal. A controller that stops mid-send leaves parts ``submitting``; ``recover``
+queues them again at the next start, so nothing is dropped; they carry the same outbox id as
+``user_message_reference``.
+
+This object is also the link's listener, so the SMSC's answers and deliveries are handled on the link's session
+thread, and each deliver_sm is acknowledged only once ``on_text`` (or the receipt's write) has returned.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+
+import smpplib.consts
+from peewee import fn
+
+from leadcenter.db import database, utcnow
+from leadcenter.events import EventBus
+from leadcenter.interactions.models import Message
+from leadcenter.sms import encoding
+from leadcenter.sms.smpp import NotBound, SmppLink, Delivery, Submission
+from leadcenter.texts import delivery as delivery_states
+from leadcenter.texts.models import OutboxPart
+
+log = logging.getLogger(__name__)
+
+BATCH = 200  # parts taken from the database at once
+IDLE_POLL = 1.0  # seconds the pump sleeps when nothing woke it (it also looks for parts whose backoff ended)
+RETRY_FIRST, RETRY_MAX = 0.5, 30.0  # seconds of backoff after throttling, doubling per attempt
+NOT_FINAL = ("ACCEPTD", "ENROUTE")  # receipt states that are not an outcome yet
+
+
+def retry_delay(attempts: int) -> float:
+    return min(RETRY_MAX, RETRY_FIRST * 2 ** max(0, attempts - 1))
+
+
+def status_text(status: int) -> str:
+    return f"0x{status:08x} {smpplib.consts.DESCRIPTIONS.get(status, 'unknown error')}"
+
+
+class Outbox:
+    def __init__(self, bus: EventBus, on_text, clock=utcnow):
+        """``on_text(delivery)`` stores an inbound text (not a receipt); it runs before the SMSC is answered."""
+        self.bus = bus
+        self.on_text = on_text
+        self.clock = clock
+        self.link: SmppLink | None = None
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- life cycle --------------------------------------------------------------------------------------------
+    def attach(self, link: SmppLink) -> None:
+        self.link = link
+
+    def recover(self) -> int:
+        """Queue again the parts a previous run took but never heard back about."""
+        count = (OutboxPart.update(status="queued", next_attempt_at=self.clock())
+                 .where(OutboxPart.status == "submitting").execute())
+        if count:
+            log.info("outbox: %s part(s) were being submitted when the controller stopped: queued again", count)
+        return count
+
+    def start(self) -> None:
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._run, name="sms-outbox", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def wake(self) -> None:
+        """New parts were queued (or a bind came up): submit now rather than at the next poll."""
+        self._wake.set()
+
+    def backlog(self) -> dict[str, int]:
+        rows = (OutboxPart.select(OutboxPart.status, fn.COUNT(OutboxPart.id).alias("count"))
+                .where(OutboxPart.status.in_(["queued", "submitting"])).group_by(OutboxPart.status))
+        return {row.status: row.count for row in rows}
+
+    # -- queueing (any thread, inside the caller's transaction) ------------------------------------------------
+    @staticmethod
+    def queue(message: Message, source: str, destination: str, encoded: encoding.Encoded) -> list[OutboxPart]:
+        total = len(encoded.parts)
+        reference = message.id & 0xFF
+        now = utcnow()
+        return [OutboxPart.create(message=message, company=message.interaction.company_id, number=number,
+                                  total=total, reference=reference, data_coding=encoded.data_coding,
+                                  user_data=data, source=source, destination=destination, queued_at=now,
+                                  next_attempt_at=now)
+                for number, data in enumerate(encoded.parts, 1)]
+
+    # -- the pump thread ---------------------------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(IDLE_POLL)
+            self._wake.clear()
+            try:
+                while not self._stopping.is_set() and self.link is not None and self.link.bound:
+                    batch = self._take(BATCH)
+                    if not batch:
+                        break
+                    self._submit_all(batch)
+            except Exception:  # a database hiccup must not end the pump: log, and try again at the next poll
+                log.exception("outbox: pump failed; retrying")
+
+    def _take(self, limit: int) -> list[OutboxPart]:
+        now = self.clock()
+        with database.atomic():
+            parts = list(OutboxPart.select().where(OutboxPart.status == "queued", OutboxPart.next_attempt_at <= now)
+                         .order_by(OutboxPart.id).limit(limit))
+            if parts:
+                (OutboxPart.update(status="submitting", attempts=OutboxPart.attempts + 1, submitted_at=now)
+                 .where(OutboxPart.id.in_([p.id for p in parts])).execute())
+        return parts
+
+    def _submit_all(self, parts: list[OutboxPart]) -> None:
+        for index, part in enumerate(parts):
+            short_message = part.user_data if part.total == 1 else (
+                encoding.udh(part.reference, part.total, part.number) + bytes(part.user_data))
+            submission = Submission(key=part.id, source=part.source, destination=part.destination,
+                                    data_coding=part.data_coding, short_message=bytes(short_message),
+                                    udhi=part.total > 1)
+            try:
+                self.link.submit(submission, wait=max(1.0, float(self.link.settings.response_timeout_seconds)))
+            except NotBound:
+                self._back_to_queue([p.id for p in parts[index:]], self.clock())
+                return
+
+    def _back_to_queue(self, ids: list[int], at) -> None:
+        (OutboxPart.update(status="queued", next_attempt_at=at)
+         .where(OutboxPart.id.in_(ids), OutboxPart.status == "submitting").execute())
+
+    # -- the link's listener (its session thread) --------------------------------------------------------------
+    def accepted(self, key: int, message_id: str) -> None:
+        with database.atomic():
+            updated = (OutboxPart.update(status="sent", smsc_message_id=message_id, sent_at=self.clock(),
+                                         error="")
+                       .where(OutboxPart.id == key, OutboxPart.status == "submitting").execute())
+            events = self._settle(key) if updated else []
+        self._publish(events)
+
+    def refused(self, key: int, status: int) -> None:
+        part = OutboxPart.get_or_none(OutboxPart.id == key)
+        if part is None or part.status != "submitting":
+            return
+        if status in (smpplib.consts.SMPP_ESME_RTHROTTLED, smpplib.consts.SMPP_ESME_RMSGQFUL):
+            at = self.clock() + dt.timedelta(seconds=retry_delay(part.attempts))
+            (OutboxPart.update(status="queued", next_attempt_at=at, error=status_text(status))
+             .where(OutboxPart.id == key).execute())
+            return
+        with database.atomic():
+            (OutboxPart.update(status="failed", error=status_text(status), done_at=self.clock())
+             .where(OutboxPart.id == key).execute())
+            events = self._settle(key, f"refused by the SMSC: {status_text(status)}")
+        self._publish(events)
+
+    def unanswered(self, keys: list[int]) -> None:
+        self._back_to_queue(keys, self.clock())
+        self.wake()
+
+    def delivered(self, delivery: Delivery) -> None:
+        if delivery.receipt_for is None:
+            self.on_text(delivery)
+            return
+        if delivery.receipt_state in NOT_FINAL:
+            return
+        part = OutboxPart.get_or_none(OutboxPart.smsc_message_id == delivery.receipt_for)
+        if part is None:
+            log.warning("receipt for unknown message_id %s (%s)", delivery.receipt_for, delivery.receipt_state)
+            return
+        outcome = "delivered" if delivery.receipt_state == "DELIVRD" else "failed"
+        reason = "" if outcome == "delivered" else (
+            f"{delivery.receipt_state}" + (f" (error {delivery.receipt_error})" if delivery.receipt_error else ""))
+        with database.atomic():
+            (OutboxPart.update(status=outcome, error=reason, done_at=self.clock())
+             .where(OutboxPart.id == part.id, OutboxPart.status == "sent").execute())
+            events = self._settle(part.id, reason and f"not delivered: {reason}")
+        self._publish(events)
+
+    def _settle(self, key: int, reason: str = "") -> list[tuple[str, dict]]:
+        """Move the part's message to what its parts say (in the caller's transaction); the events to publish
+        once that transaction is committed."""
+        part = OutboxPart.get(OutboxPart.id == key)
+        message = Message.get(Message.id == part.message_id)
+        statuses = [p.status for p in OutboxPart.select(OutboxPart.status).where(OutboxPart.message == message)]
+        company_id = part.company_id
+        return [(f"message.{status}", dict(company_id=company_id, interaction_id=message.interaction_id,
+                                           message_id=message.id, status=status, reason=message.status_reason))
+                for status in delivery_states.settle(message, statuses, reason)]
+
+    def _publish(self, events: list[tuple[str, dict]]) -> None:
+        for name, data in events:
+            self.bus.publish(name, **data)
