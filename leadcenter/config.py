@@ -184,6 +184,9 @@ def load(path: str | os.PathLike | None = None, env: dict | None = None) -> Sett
     })
 
 
+SECRET_KEYS = {"password"}
+
+
 def describe(settings: Settings) -> str:
     """The settings as TOML, for `leadcenter config`."""
     lines = []
@@ -191,6 +194,8 @@ def describe(settings: Settings) -> str:
         lines.append(f"[{section.name}]")
         for f in dataclasses.fields(getattr(settings, section.name)):
             value = getattr(getattr(settings, section.name), f.name)
+            if f.name in SECRET_KEYS and value:
+                value = "(set)"  # `leadcenter config` output gets pasted into tickets
             shown = f'"{value}"' if isinstance(value, str) else str(value).lower()
             lines.append(f"{f.name} = {shown}  # LEADCENTER_{section.name.upper()}_{f.name.upper()}")
         lines.append("")

@@ -171,6 +171,7 @@ class SmppLink:
             self._window.notify_all()
         if self._thread is not None:
             self._thread.join(timeout)
+        self._lost("stopped")  # what is still outstanding goes back to the outbox
         self.state = "stopped"
 
     def status(self) -> dict:

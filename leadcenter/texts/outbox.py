@@ -19,13 +19,13 @@ import threading
 import smpplib.consts
 from peewee import fn
 
-from leadcenter.db import database, utcnow
+from leadcenter.db import utcnow
 from leadcenter.events import EventBus
 from leadcenter.interactions.models import Message
 from leadcenter.sms import encoding
 from leadcenter.sms.smpp import NotBound, SmppLink, Delivery, Submission
 from leadcenter.texts import delivery as delivery_states
-from leadcenter.texts.models import OutboxPart
+from leadcenter.texts.models import OutboxPart, writing
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ class Outbox:
 
     def _take(self, limit: int) -> list[OutboxPart]:
         now = self.clock()
-        with database.atomic():
+        with writing():
             parts = list(OutboxPart.select().where(OutboxPart.status == "queued", OutboxPart.next_attempt_at <= now)
                          .order_by(OutboxPart.id).limit(limit))
             if parts:
@@ -141,7 +141,7 @@ class Outbox:
 
     # -- the link's listener (its session thread) --------------------------------------------------------------
     def accepted(self, key: int, message_id: str) -> None:
-        with database.atomic():
+        with writing():
             updated = (OutboxPart.update(status="sent", smsc_message_id=message_id, sent_at=self.clock(),
                                          error="")
                        .where(OutboxPart.id == key, OutboxPart.status == "submitting").execute())
@@ -157,7 +157,7 @@ class Outbox:
             (OutboxPart.update(status="queued", next_attempt_at=at, error=status_text(status))
              .where(OutboxPart.id == key).execute())
             return
-        with database.atomic():
+        with writing():
             (OutboxPart.update(status="failed", error=status_text(status), done_at=self.clock())
              .where(OutboxPart.id == key).execute())
             events = self._settle(key, f"refused by the SMSC: {status_text(status)}")
@@ -180,7 +180,7 @@ class Outbox:
         outcome = "delivered" if delivery.receipt_state == "DELIVRD" else "failed"
         reason = "" if outcome == "delivered" else (
             f"{delivery.receipt_state}" + (f" (error {delivery.receipt_error})" if delivery.receipt_error else ""))
-        with database.atomic():
+        with writing():
             (OutboxPart.update(status=outcome, error=reason, done_at=self.clock())
              .where(OutboxPart.id == part.id, OutboxPart.status == "sent").execute())
             events = self._settle(part.id, reason and f"not delivered: {reason}")
