@@ -394,3 +394,26 @@ def agent_ring(ctx: Context, agent_id: int, device: str) -> None:
     row.save()
     click.echo(f"agent {agent_id} now rings on {row.queue_interface}")
     ctx.reconfigure()
+
+
+@main.group()
+def sms() -> None:
+    """Texting over SMPP."""
+
+
+@sms.command("status")
+@pass_context
+def sms_status(ctx: Context) -> None:
+    """The running controller's SMPP bind: state, counters, outbox backlog (exit status 3 when not bound)."""
+    import httpx
+
+    http = ctx.settings.http
+    try:
+        health = httpx.get(f"http://{http.host}:{http.port}/healthz", timeout=5).json()
+    except (httpx.HTTPError, ValueError) as exc:
+        raise click.ClickException(f"the controller does not answer on {http.host}:{http.port}: {exc}") from None
+    status = health.get("sms", {"state": "unknown"})
+    for key, value in status.items():
+        click.echo(f"{key}: {value}")
+    if status.get("state") != "bound":
+        sys.exit(3)

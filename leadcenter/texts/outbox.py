@@ -145,6 +145,11 @@ class Outbox:
             updated = (OutboxPart.update(status="sent", smsc_message_id=message_id, sent_at=self.clock(),
                                          error="")
                        .where(OutboxPart.id == key, OutboxPart.status == "submitting").execute())
+            if updated:  # the message is known to the SMSC by its first part's id
+                (Message.update(external_id=message_id)
+                 .where(Message.id == OutboxPart.select(OutboxPart.message).where(OutboxPart.id == key,
+                                                                                   OutboxPart.number == 1))
+                 .execute())
             events = self._settle(key) if updated else []
         self._publish(events)
 

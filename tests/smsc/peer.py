@@ -14,7 +14,7 @@ SYSTEM_ID = "leadcenter"
 PASSWORD = "t3stonly"  # the test SMSC's own credential (SMPP allows 8 characters), loopback only
 
 
-class TestSmsc:
+class SmscPeer:
     """One run of the SMSC process; ``events`` is everything it reported, in order."""
 
     def __init__(self, port: int, receipts: str = "DELIVRD"):
@@ -24,7 +24,7 @@ class TestSmsc:
         self._changed = threading.Condition()
         self.process: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 10) -> "TestSmsc":
+    def start(self, timeout: float = 10) -> "SmscPeer":
         node = shutil.which("node")
         assert node, "node is missing: `make test` installs it (Debian nodejs)"
         assert (HERE / "node_modules" / "smpp").is_dir(), "npm smpp is missing: `make test` installs it"
