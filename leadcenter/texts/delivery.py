@@ -51,18 +51,18 @@ def apply(message: Message, event: str, reason: str = "", at=None) -> Message:
     return message
 
 
-def settle(message: Message, part_statuses: list[str], reason: str = "") -> list[str]:
+def settle(message: Message, part_statuses: list[str], reason: str = "", at=None) -> list[str]:
     """Move the message to what its parts say now; returns the statuses it passed through (to publish)."""
     if message.status in ("delivered", "failed"):
         return []
     passed = []
     if "failed" in part_statuses:
-        apply(message, "fail", reason)
+        apply(message, "fail", reason, at)
         return ["failed"]
     if all(status in ("sent", "delivered") for status in part_statuses) and can(message, "accept"):
-        apply(message, "accept")
+        apply(message, "accept", at=at)
         passed.append("sent")
     if all(status == "delivered" for status in part_statuses) and can(message, "deliver"):
-        apply(message, "deliver")
+        apply(message, "deliver", at=at)
         passed.append("delivered")
     return passed

@@ -200,7 +200,7 @@ class Outbox:
         company_id = part.company_id
         return [(f"message.{status}", dict(company_id=company_id, interaction_id=message.interaction_id,
                                            message_id=message.id, status=status, reason=message.status_reason))
-                for status in delivery_states.settle(message, statuses, reason)]
+                for status in delivery_states.settle(message, statuses, reason, self.clock())]
 
     def _publish(self, events: list[tuple[str, dict]]) -> None:
         for name, data in events:
