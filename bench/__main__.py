@@ -11,9 +11,9 @@ import platform
 import time
 from pathlib import Path
 
-from bench import api_queries, asterisk_lifecycle
+from bench import api_queries, asterisk_lifecycle, sms
 
-SUITES = {"asterisk": asterisk_lifecycle.run, "queries": api_queries.run}
+SUITES = {"asterisk": asterisk_lifecycle.run, "queries": api_queries.run, "sms": sms.run}
 
 
 def main() -> None:

@@ -44,6 +44,10 @@ TEMPORARY_APP_ERROR = smpplib.consts.SMPP_ESME_RX_T_APPN
 # message_state values (SMPP 3.4, 5.3.2.35) and the stat words of receipt texts, as delivery outcomes.
 MESSAGE_STATES = {2: "DELIVRD", 3: "EXPIRED", 4: "DELETED", 5: "UNDELIV", 6: "ACCEPTD", 7: "UNKNOWN", 8: "REJECTD"}
 READ_POLL = 0.2  # seconds the session thread waits for the socket before looking at its timers
+# Successful submit_sm_resp are handed to the listener in batches of up to this many (one database write each):
+# a batch ends when the socket has nothing more to read, or before any deliver_sm (a receipt must find the
+# message_id of its part already written).
+ACCEPTED_BATCH = 500
 
 
 class NotBound(Exception):
@@ -74,7 +78,7 @@ class Delivery:
 
 
 class Listener(Protocol):
-    def accepted(self, key: int, message_id: str) -> None: ...  # submit_sm_resp OK
+    def accepted(self, results: list[tuple[int, str]]) -> None: ...  # (key, message_id) of submit_sm_resp OK
 
     def refused(self, key: int, status: int) -> None: ...  # submit_sm_resp or generic_nack with an error
 
@@ -151,6 +155,7 @@ class SmppLink:
         self._last_sent = 0.0
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._accepted: list[tuple[int, str]] = []  # read, not yet handed to the listener
 
     # -- life cycle --------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -259,13 +264,23 @@ class SmppLink:
     def _read_until_lost(self) -> None:
         client = self._client
         while not self._stopping.is_set() and self.bound:
-            readable, _, _ = select.select([client._socket], [], [], READ_POLL)
-            if readable:
-                pdu = client.read_pdu()
-                self._last_heard = time.monotonic()
-                if not self._dispatch(pdu):
-                    return
-            self._watch()
+            readable, _, _ = select.select([client._socket], [], [], READ_POLL if not self._accepted else 0)
+            if not readable:
+                self._hand_over_accepted()
+                self._watch()
+                continue
+            pdu = client.read_pdu()
+            self._last_heard = time.monotonic()
+            if not self._dispatch(pdu):
+                self._hand_over_accepted()
+                return
+            if len(self._accepted) >= ACCEPTED_BATCH:
+                self._hand_over_accepted()
+
+    def _hand_over_accepted(self) -> None:
+        if self._accepted:
+            batch, self._accepted = self._accepted, []
+            self.listener.accepted(batch)
 
     def _dispatch(self, pdu) -> bool:
         """Act on one PDU; False when the session ends (the SMSC unbound)."""
@@ -300,7 +315,7 @@ class SmppLink:
         if pdu.command == "submit_sm_resp" and status == smpplib.consts.SMPP_ESME_ROK:
             message_id = pdu.message_id.decode() if isinstance(pdu.message_id, bytes) else str(pdu.message_id)
             self.counters.accepted += 1
-            self.listener.accepted(key, message_id)
+            self._accepted.append((key, message_id))
             return
         if status == smpplib.consts.SMPP_ESME_ROK:  # a generic_nack without a status still refuses the PDU
             status = smpplib.consts.SMPP_ESME_RSYSERR
@@ -311,6 +326,7 @@ class SmppLink:
         self.listener.refused(key, status)
 
     def _deliver(self, pdu) -> None:
+        self._hand_over_accepted()
         delivery = self._delivery(pdu)
         try:
             self.listener.delivered(delivery)
@@ -374,6 +390,10 @@ class SmppLink:
 
     def _lost(self, why: str) -> None:
         """The bind is gone: outstanding submits go back to the caller, the session thread reconnects."""
+        try:
+            self._hand_over_accepted()  # accepted before the loss: sent, not to be submitted again
+        except Exception:
+            log.exception("SMPP %s: could not record accepted submits", self.name)
         with self._window:
             was_bound = self.state == "bound"
             self.state = "disconnected"

@@ -140,17 +140,16 @@ class Outbox:
          .where(OutboxPart.id.in_(ids), OutboxPart.status == "submitting").execute())
 
     # -- the link's listener (its session thread) --------------------------------------------------------------
-    def accepted(self, key: int, message_id: str) -> None:
+    def accepted(self, results: list[tuple[int, str]]) -> None:
+        """submit_sm_resp OK for these (part id, SMSC message_id): one transaction for the whole batch."""
+        now = self.clock()
+        events = []
         with writing():
-            updated = (OutboxPart.update(status="sent", smsc_message_id=message_id, sent_at=self.clock(),
-                                         error="")
-                       .where(OutboxPart.id == key, OutboxPart.status == "submitting").execute())
-            if updated:  # the message is known to the SMSC by its first part's id
-                (Message.update(external_id=message_id)
-                 .where(Message.id == OutboxPart.select(OutboxPart.message).where(OutboxPart.id == key,
-                                                                                   OutboxPart.number == 1))
-                 .execute())
-            events = self._settle(key) if updated else []
+            for key, message_id in results:
+                updated = (OutboxPart.update(status="sent", smsc_message_id=message_id, sent_at=now, error="")
+                           .where(OutboxPart.id == key, OutboxPart.status == "submitting").execute())
+                if updated:
+                    events += self._settle(key, smsc_message_id=message_id)
         self._publish(events)
 
     def refused(self, key: int, status: int) -> None:
@@ -191,10 +190,12 @@ class Outbox:
             events = self._settle(part.id, reason and f"not delivered: {reason}")
         self._publish(events)
 
-    def _settle(self, key: int, reason: str = "") -> list[tuple[str, dict]]:
+    def _settle(self, key: int, reason: str = "", smsc_message_id: str | None = None) -> list[tuple[str, dict]]:
         """Move the part's message to what its parts say (in the caller's transaction); the events to publish
         once that transaction is committed."""
         part = OutboxPart.get(OutboxPart.id == key)
+        if smsc_message_id is not None and part.number == 1:  # the SMSC knows a message by its first part's id
+            Message.update(external_id=smsc_message_id).where(Message.id == part.message_id).execute()
         message = Message.get(Message.id == part.message_id)
         statuses = [p.status for p in OutboxPart.select(OutboxPart.status).where(OutboxPart.message == message)]
         company_id = part.company_id

@@ -12,6 +12,7 @@
 //        surrogate pair: the receiver must join bytes before decoding)
 //   {"cmd": "receipts", "stat": "DELIVRD" | "UNDELIV" | "none", "to": "+1..." (optional: only for that number)}
 //   {"cmd": "throttle", "count": 5, "status": 88}   answer the next 5 submit_sm with that error status
+//   {"cmd": "throttle", "every": 10, "status": 88}  ... or every 10th submit_sm, until told otherwise
 //   {"cmd": "reject", "to": "+1...", "status": 11}   refuse every submit_sm to that number with that status
 //   {"cmd": "unbind"}                               the SMSC unbinds every session
 //   {"cmd": "mute", "on": true}                     stop answering anything (a half-open peer)
@@ -40,7 +41,8 @@ let nextId = 0;
 let defaultStat = option('receipts', 'DELIVRD');
 const statByNumber = {};
 const rejectByNumber = {};
-let throttle = {count: 0, status: 0x58};
+let throttle = {count: 0, every: 0, status: 0x58};
+let submits = 0;
 let muted = false;
 let moReference = 0;
 const sessions = [];
@@ -91,8 +93,10 @@ function receipt(session, pdu, messageId) {
 function submitted(session, pdu) {
   if (muted) return;
   const to = e164(pdu.destination_addr);
-  if (throttle.count > 0) {
-    throttle.count -= 1;
+  submits += 1;
+  const throttled = throttle.count > 0 || (throttle.every > 0 && submits % throttle.every === 0);
+  if (throttled) {
+    if (throttle.count > 0) throttle.count -= 1;
     emit({event: 'throttled', to, status: throttle.status});
     session.send(pdu.response({command_status: throttle.status}));
     return;
@@ -188,7 +192,9 @@ readline.createInterface({input: process.stdin}).on('line', (line) => {
   if (command.cmd === 'mo') mo(command);
   else if (command.cmd === 'receipts') {
     if (command.to) statByNumber[command.to] = command.stat; else defaultStat = command.stat;
-  } else if (command.cmd === 'throttle') throttle = {count: command.count, status: command.status || 0x58};
+  } else if (command.cmd === 'throttle') {
+    throttle = {count: command.count || 0, every: command.every || 0, status: command.status || 0x58};
+  }
   else if (command.cmd === 'reject') rejectByNumber[command.to] = command.status || 0x0B;
   else if (command.cmd === 'unbind') sessions.slice().forEach((s) => s.unbind());
   else if (command.cmd === 'mute') muted = !!command.on;

@@ -180,7 +180,7 @@ def queued_part(setup, body="Hi"):
 
 def test_accepted_then_receipts_move_the_message(setup):
     message, part = queued_part(setup)
-    setup["outbox"].accepted(part.id, "smsc-1")
+    setup["outbox"].accepted([(part.id, "smsc-1")])
     assert (Message.get_by_id(message.id).status, Message.get_by_id(message.id).external_id) == ("sent", "smsc-1")
     setup["outbox"].delivered(Delivery(LEAD, setup["number"].number, 0, False, b"", receipt_for="smsc-1",
                                        receipt_state="DELIVRD"))
@@ -192,7 +192,7 @@ def test_accepted_then_receipts_move_the_message(setup):
 
 def test_a_negative_receipt_fails_with_the_reason(setup):
     message, part = queued_part(setup)
-    setup["outbox"].accepted(part.id, "smsc-2")
+    setup["outbox"].accepted([(part.id, "smsc-2")])
     setup["outbox"].delivered(Delivery(LEAD, setup["number"].number, 0, False, b"", receipt_for="smsc-2",
                                        receipt_state="UNDELIV", receipt_error="001"))
     row = Message.get_by_id(message.id)
