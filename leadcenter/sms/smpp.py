@@ -44,10 +44,11 @@ TEMPORARY_APP_ERROR = smpplib.consts.SMPP_ESME_RX_T_APPN
 # message_state values (SMPP 3.4, 5.3.2.35) and the stat words of receipt texts, as delivery outcomes.
 MESSAGE_STATES = {2: "DELIVRD", 3: "EXPIRED", 4: "DELETED", 5: "UNDELIV", 6: "ACCEPTD", 7: "UNKNOWN", 8: "REJECTD"}
 READ_POLL = 0.2  # seconds the session thread waits for the socket before looking at its timers
-# Successful submit_sm_resp are handed to the listener in batches of up to this many (one database write each):
-# a batch ends when the socket has nothing more to read, or before any deliver_sm (a receipt must find the
-# message_id of its part already written).
-ACCEPTED_BATCH = 500
+# Successful submit_sm_resp, and delivery receipts, are handed to the listener in batches of up to this many (one
+# database write each): a batch ends when the socket has nothing more to read. Accepted submits are handed over
+# before any deliver_sm is (a receipt must find its part's message_id written); receipts are answered only once
+# their batch is stored. Inbound texts are stored and answered one by one.
+BATCH = 500
 
 
 class NotBound(Exception):
@@ -84,7 +85,9 @@ class Listener(Protocol):
 
     def unanswered(self, keys: list[int]) -> None: ...  # the connection ended before their responses
 
-    def delivered(self, delivery: Delivery) -> None: ...  # store it; raise to have the SMSC try again later
+    def text(self, delivery: Delivery) -> None: ...  # store an inbound text; raise to have the SMSC retry later
+
+    def receipts(self, deliveries: list[Delivery]) -> None: ...  # store receipts; raise: the SMSC retries them
 
 
 class LockedSequence:
@@ -156,6 +159,7 @@ class SmppLink:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._accepted: list[tuple[int, str]] = []  # read, not yet handed to the listener
+        self._receipts: list[tuple[object, Delivery]] = []  # (deliver_sm, receipt) read, not yet stored/answered
 
     # -- life cycle --------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -264,23 +268,43 @@ class SmppLink:
     def _read_until_lost(self) -> None:
         client = self._client
         while not self._stopping.is_set() and self.bound:
-            readable, _, _ = select.select([client._socket], [], [], READ_POLL if not self._accepted else 0)
+            waiting = self._accepted or self._receipts
+            readable, _, _ = select.select([client._socket], [], [], 0 if waiting else READ_POLL)
             if not readable:
-                self._hand_over_accepted()
+                self._hand_over()
                 self._watch()
                 continue
             pdu = client.read_pdu()
             self._last_heard = time.monotonic()
             if not self._dispatch(pdu):
-                self._hand_over_accepted()
+                self._hand_over()
                 return
-            if len(self._accepted) >= ACCEPTED_BATCH:
-                self._hand_over_accepted()
+            if len(self._accepted) >= BATCH or len(self._receipts) >= BATCH:
+                self._hand_over()
+
+    def _hand_over(self) -> None:
+        self._hand_over_accepted()
+        self._hand_over_receipts()
 
     def _hand_over_accepted(self) -> None:
         if self._accepted:
             batch, self._accepted = self._accepted, []
             self.listener.accepted(batch)
+
+    def _hand_over_receipts(self) -> None:
+        if not self._receipts:
+            return
+        batch, self._receipts = self._receipts, []
+        try:
+            self.listener.receipts([receipt for _, receipt in batch])
+            status = smpplib.consts.SMPP_ESME_ROK
+            self.counters.receipts += len(batch)
+        except Exception:  # not stored: a temporary error makes the SMSC deliver them again later
+            log.exception("SMPP %s: could not store %s receipt(s)", self.name, len(batch))
+            self.counters.refused_deliveries += len(batch)
+            status = TEMPORARY_APP_ERROR
+        for pdu, _ in batch:
+            self._respond(pdu, "deliver_sm_resp", status)
 
     def _dispatch(self, pdu) -> bool:
         """Act on one PDU; False when the session ends (the SMSC unbound)."""
@@ -328,17 +352,18 @@ class SmppLink:
     def _deliver(self, pdu) -> None:
         self._hand_over_accepted()
         delivery = self._delivery(pdu)
+        if delivery.receipt_for is not None:
+            self._receipts.append((pdu, delivery))
+            return
+        self._hand_over_receipts()  # in the order they came
         try:
-            self.listener.delivered(delivery)
+            self.listener.text(delivery)
         except Exception:  # not stored: a temporary error makes the SMSC deliver it again later
-            log.exception("SMPP %s: could not store a deliver_sm from %s", self.name, delivery.source)
+            log.exception("SMPP %s: could not store a text from %s", self.name, delivery.source)
             self.counters.refused_deliveries += 1
             self._respond(pdu, "deliver_sm_resp", TEMPORARY_APP_ERROR)
             return
-        if delivery.receipt_for is not None:
-            self.counters.receipts += 1
-        else:
-            self.counters.received += 1
+        self.counters.received += 1
         self._respond(pdu, "deliver_sm_resp")
 
     @staticmethod
@@ -390,6 +415,7 @@ class SmppLink:
 
     def _lost(self, why: str) -> None:
         """The bind is gone: outstanding submits go back to the caller, the session thread reconnects."""
+        self._receipts = []  # unanswered: the SMSC delivers them again
         try:
             self._hand_over_accepted()  # accepted before the loss: sent, not to be submitted again
         except Exception:

@@ -8,7 +8,8 @@ queues them again at the next start, so nothing is dropped; they carry the same 
 ``user_message_reference``.
 
 This object is also the link's listener, so the SMSC's answers and deliveries are handled on the link's session
-thread, and each deliver_sm is acknowledged only once ``on_text`` (or the receipt's write) has returned.
+thread, and each deliver_sm is acknowledged only once ``on_text`` (or the write of its batch of receipts) has
+returned.
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from leadcenter.texts.models import OutboxPart, writing
 log = logging.getLogger(__name__)
 
 BATCH = 200  # parts taken from the database at once
-IDLE_POLL = 1.0  # seconds the pump sleeps when nothing woke it (it also looks for parts whose backoff ended)
+IDLE_POLL = 0.25  # seconds the pump sleeps when nothing woke it (it also looks for parts whose backoff ended)
 RETRY_FIRST, RETRY_MAX = 0.5, 30.0  # seconds of backoff after throttling, doubling per attempt
 NOT_FINAL = ("ACCEPTD", "ENROUTE")  # receipt states that are not an outcome yet
 
@@ -171,23 +172,28 @@ class Outbox:
         self._back_to_queue(keys, self.clock())
         self.wake()
 
-    def delivered(self, delivery: Delivery) -> None:
-        if delivery.receipt_for is None:
-            self.on_text(delivery)
-            return
-        if delivery.receipt_state in NOT_FINAL:
-            return
-        part = OutboxPart.get_or_none(OutboxPart.smsc_message_id == delivery.receipt_for)
-        if part is None:
-            log.warning("receipt for unknown message_id %s (%s)", delivery.receipt_for, delivery.receipt_state)
-            return
-        outcome = "delivered" if delivery.receipt_state == "DELIVRD" else "failed"
-        reason = "" if outcome == "delivered" else (
-            f"{delivery.receipt_state}" + (f" (error {delivery.receipt_error})" if delivery.receipt_error else ""))
+    def text(self, delivery: Delivery) -> None:
+        self.on_text(delivery)
+
+    def receipts(self, deliveries: list[Delivery]) -> None:
+        """Each part's final state from its receipt, in one transaction (the SMSC is answered after it)."""
+        events = []
+        now = self.clock()
         with writing():
-            (OutboxPart.update(status=outcome, error=reason, done_at=self.clock())
-             .where(OutboxPart.id == part.id, OutboxPart.status == "sent").execute())
-            events = self._settle(part.id, reason and f"not delivered: {reason}")
+            for receipt in deliveries:
+                if receipt.receipt_state in NOT_FINAL:
+                    continue
+                part = OutboxPart.get_or_none(OutboxPart.smsc_message_id == receipt.receipt_for)
+                if part is None:
+                    log.warning("receipt for unknown message_id %s (%s)", receipt.receipt_for, receipt.receipt_state)
+                    continue
+                outcome = "delivered" if receipt.receipt_state == "DELIVRD" else "failed"
+                reason = "" if outcome == "delivered" else receipt.receipt_state + (
+                    f" (error {receipt.receipt_error})" if receipt.receipt_error else "")
+                updated = (OutboxPart.update(status=outcome, error=reason, done_at=now)
+                           .where(OutboxPart.id == part.id, OutboxPart.status == "sent").execute())
+                if updated:
+                    events += self._settle(part.id, reason and f"not delivered: {reason}")
         self._publish(events)
 
     def _settle(self, key: int, reason: str = "", smsc_message_id: str | None = None) -> list[tuple[str, dict]]:

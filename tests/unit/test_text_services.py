@@ -40,7 +40,7 @@ def setup(world):
 
 
 def mo(setup, body, sender=LEAD):
-    return setup["outbox"].delivered(Delivery(source=sender, destination=setup["number"].number, data_coding=0,
+    return setup["outbox"].text(Delivery(source=sender, destination=setup["number"].number, data_coding=0,
                                               udhi=False, short_message=encoding.encode(body).parts[0]))
 
 
@@ -163,7 +163,7 @@ def test_multipart_reassembled_from_bytes_in_any_order_and_repeats_stored_once(s
     cuts = [data[:99], data[99:201], data[201:]]  # inside surrogate pairs
     order = [(3, cuts[2]), (1, cuts[0]), (1, cuts[0]), (2, cuts[1])]
     for number, chunk in order:
-        setup["outbox"].delivered(Delivery(source=LEAD, destination=setup["number"].number,
+        setup["outbox"].text(Delivery(source=LEAD, destination=setup["number"].number,
                                            data_coding=encoding.UCS2, udhi=True,
                                            short_message=encoding.udh(42, 3, number) + chunk))
     assert [m.body for m in Message.select()] == [text]
@@ -182,8 +182,8 @@ def test_accepted_then_receipts_move_the_message(setup):
     message, part = queued_part(setup)
     setup["outbox"].accepted([(part.id, "smsc-1")])
     assert (Message.get_by_id(message.id).status, Message.get_by_id(message.id).external_id) == ("sent", "smsc-1")
-    setup["outbox"].delivered(Delivery(LEAD, setup["number"].number, 0, False, b"", receipt_for="smsc-1",
-                                       receipt_state="DELIVRD"))
+    setup["outbox"].receipts([Delivery(LEAD, setup["number"].number, 0, False, b"", receipt_for="smsc-1",
+                                       receipt_state="DELIVRD")])
     row = Message.get_by_id(message.id)
     assert (row.status, row.sent_at, row.delivered_at) == ("delivered", T0, T0)
     assert [n for n in setup["bus"].names() if n.startswith("message.")] == [
@@ -193,8 +193,8 @@ def test_accepted_then_receipts_move_the_message(setup):
 def test_a_negative_receipt_fails_with_the_reason(setup):
     message, part = queued_part(setup)
     setup["outbox"].accepted([(part.id, "smsc-2")])
-    setup["outbox"].delivered(Delivery(LEAD, setup["number"].number, 0, False, b"", receipt_for="smsc-2",
-                                       receipt_state="UNDELIV", receipt_error="001"))
+    setup["outbox"].receipts([Delivery(LEAD, setup["number"].number, 0, False, b"", receipt_for="smsc-2",
+                                       receipt_state="UNDELIV", receipt_error="001")])
     row = Message.get_by_id(message.id)
     assert (row.status, row.status_reason) == ("failed", "not delivered: UNDELIV (error 001)")
 
