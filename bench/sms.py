@@ -4,7 +4,7 @@ SMSC (npm `smpp` in server mode, tests/smsc) on loopback; and what is lost or do
 Each run stores N single-part texts in the outbox (a file database, as in production) before the bind comes up,
 then starts the link and the pump and times until every part is ``sent`` (submit_sm_resp OK written back),
 or ``delivered`` when receipts are on. Window 1 (one submit_sm at a time, as plain smpplib does) is run for
-comparison. Under throttling the SMSC refuses every 10th submit_sm with ESME_RTHROTTLED; lost = texts the SMSC
+comparison, on loopback and with the SMSC answering 20 ms late (as across a network), where the window counts. Under throttling the SMSC refuses every 10th submit_sm with ESME_RTHROTTLED; lost = texts the SMSC
 never accepted, duplicated = texts it accepted more than once.
 """
 from __future__ import annotations
@@ -33,7 +33,7 @@ def _world(path: Path):
     return company, TrackingNumber.create(company=company, number="+14045550100", name="Bench line", trunk=trunk)
 
 
-def _run(count: int, window: int, receipts: str, throttle_every: int = 0) -> dict:
+def _run(count: int, window: int, receipts: str, throttle_every: int = 0, latency_ms: int = 0) -> dict:
     sys.path.insert(0, str(TESTS_SMSC))
     from peer import PASSWORD, SYSTEM_ID, SmscPeer
 
@@ -55,7 +55,7 @@ def _run(count: int, window: int, receipts: str, throttle_every: int = 0) -> dic
         for body in bodies:
             texts.send(company, None, number, LEAD, body)
         stored_per_second = count / (time.perf_counter() - began)
-        smsc = SmscPeer(PORT, receipts=receipts).start()
+        smsc = SmscPeer(PORT, receipts=receipts, latency_ms=latency_ms).start()
         if throttle_every:
             smsc.command(cmd="throttle", every=throttle_every, status=0x58)
         link = SmppLink(SmppSettings(host="127.0.0.1", port=PORT, system_id=SYSTEM_ID, password=PASSWORD,
@@ -85,6 +85,7 @@ def _run(count: int, window: int, receipts: str, throttle_every: int = 0) -> dic
             bus.stop()
         seen = Counter(e["text"] for e in smsc.seen("text"))
         return {"texts": count, "window": window, "receipts": receipts, "throttle_every": throttle_every,
+                "smsc_latency_ms": latency_ms,
                 f"all_{done}": finished == count, "seconds": round(elapsed, 3),
                 "texts_per_second": round(finished / elapsed, 1), "stored_per_second": round(stored_per_second, 1),
                 "throttled_answers": status["throttled"],
@@ -94,6 +95,8 @@ def _run(count: int, window: int, receipts: str, throttle_every: int = 0) -> dic
 def run() -> dict:
     results = {}
     for name, args in (("window_50", (3000, 50, "none")), ("window_1", (500, 1, "none")),
+                       ("window_50_smsc_20ms_away", (2000, 50, "none", 0, 20)),
+                       ("window_1_smsc_20ms_away", (100, 1, "none", 0, 20)),
                        ("window_50_with_receipts", (2000, 50, "DELIVRD")),
                        ("window_50_throttled_every_10th", (2000, 50, "none", 10))):
         results[name] = _run(*args)

@@ -17,9 +17,10 @@ PASSWORD = "t3stonly"  # the test SMSC's own credential (SMPP allows 8 character
 class SmscPeer:
     """One run of the SMSC process; ``events`` is everything it reported, in order."""
 
-    def __init__(self, port: int, receipts: str = "DELIVRD"):
+    def __init__(self, port: int, receipts: str = "DELIVRD", latency_ms: int = 0):
         self.port = port
         self.receipts = receipts
+        self.latency_ms = latency_ms
         self.events: list[dict] = []
         self._changed = threading.Condition()
         self.process: subprocess.Popen | None = None
@@ -30,7 +31,7 @@ class SmscPeer:
         assert (HERE / "node_modules" / "smpp").is_dir(), "npm smpp is missing: `make test` installs it"
         self.process = subprocess.Popen(
             [node, str(HERE / "smsc.js"), "--port", str(self.port), "--system-id", SYSTEM_ID,
-             "--password", PASSWORD, "--receipts", self.receipts],
+             "--password", PASSWORD, "--receipts", self.receipts, "--latency-ms", str(self.latency_ms)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
         threading.Thread(target=self._read, args=(self.process,), daemon=True).start()
         self.wait(lambda e: e["event"] == "listening", timeout, "the SMSC to listen")

@@ -1,6 +1,7 @@
 // A test SMSC: npm `smpp` in server mode, on 127.0.0.1, driven over stdin/stdout with one JSON object a line.
 //
 //   node smsc.js --port 2775 --system-id leadcenter --password secret [--receipts DELIVRD|UNDELIV|none]
+//                [--latency-ms 20]   (each submit_sm_resp waits that long, like an SMSC across a network)
 //
 // It checks the bind's credentials, answers submit_sm with a message_id (unique across restarts), sends a
 // delivery receipt per part, reassembles concatenated parts from their bytes and decodes them with npm smpp's
@@ -39,6 +40,7 @@ const password = option('password', 'secret');
 const run = Date.now().toString(16);  // message ids stay unique when the SMSC is restarted
 let nextId = 0;
 let defaultStat = option('receipts', 'DELIVRD');
+const latency = parseInt(option('latency-ms', '0'), 10);
 const statByNumber = {};
 const rejectByNumber = {};
 let throttle = {count: 0, every: 0, status: 0x58};
@@ -113,7 +115,8 @@ function submitted(session, pdu) {
   emit({event: 'submit', message_id: messageId, from, to, data_coding: pdu.data_coding, udh: info,
         reference: pdu.user_message_reference === undefined ? null : pdu.user_message_reference,
         hex: body.toString('hex')});
-  session.send(pdu.response({message_id: messageId}));
+  const response = pdu.response({message_id: messageId});
+  if (latency > 0) setTimeout(() => session.send(response), latency); else session.send(response);
   if (!info || info.total <= 1) {
     emit({event: 'text', from, to, text: decode(body, pdu.data_coding), parts: 1, message_ids: [messageId],
           data_coding: pdu.data_coding});
@@ -129,7 +132,7 @@ function submitted(session, pdu) {
             message_ids: entry.ids, data_coding: pdu.data_coding});
     }
   }
-  setTimeout(() => receipt(session, pdu, messageId), 5);
+  setTimeout(() => receipt(session, pdu, messageId), 5 + latency);
 }
 
 function mo(command) {
