@@ -14,7 +14,7 @@ from test_event_stream import Agent
 from leadcenter.companies.models import Company
 from leadcenter.interactions.models import Interaction, InteractionTransition, Message
 from leadcenter.numbers.models import TrackingNumber, Trunk
-from leadcenter.texts.models import TextConsent
+from leadcenter.texts.models import OutboxPart, TextConsent
 
 ADS_LINE = "+14045550100"  # a demo tracking number; its flow queues to Alice's and Bob's team
 ALICE = "alice@acme.example"
@@ -184,6 +184,9 @@ def test_an_inbound_text_waits_in_incoming_until_respond_then_close_and_reopen(a
         alice.wait_event("interaction.updated", 10, interaction_id=interaction_id, status="incoming")
         thread = alice.http.get(f"/api/v1/interactions/{interaction_id}/messages").json()
         assert [m["body"] for m in thread] == ["Do you fix water heaters?", "We do! When?", "Tomorrow 9am?"]
+        lead_id = Interaction.get_by_id(interaction_id).lead_id
+        timeline = alice.http.get(f"/api/v1/leads/{lead_id}/timeline").json()["items"]
+        assert [(i["id"], i["kind"], i["message_count"]) for i in timeline] == [(interaction_id, "text", 3)]
     finally:
         bob.close()
 
@@ -234,6 +237,25 @@ def test_smsc_killed_and_restarted_mid_batch_loses_and_doubles_nothing(alice, sm
         assert [body for body, count in seen.items() if count > 1] == []
     finally:
         restarted.stop()
+
+
+def test_a_controller_killed_mid_send_neither_drops_nor_doubles(alice, smsc, texting):
+    lead = "+14045552090"
+    smsc.command(cmd="mute", on=True)  # the SMSC takes the submits but answers none of them
+    bodies = [f"Mid-send {n:02}" for n in range(10)]
+    try:
+        ids = [send(alice, lead, body).json()["id"] for body in bodies]
+        wait_for(lambda: OutboxPart.select().where(OutboxPart.destination == lead,
+                                                   OutboxPart.status == "submitting").count() == 10, 5,
+                 what="the parts being submitted")
+        texting.kill_controller()  # kill -9 while the ten wait for their submit_sm_resp
+    finally:
+        smsc.command(cmd="mute", on=False)
+    texting.start_controller()
+    wait_for(lambda: all(Message.get_by_id(i).status == "delivered" for i in ids), 20,
+             what="every text delivered after the restart")
+    seen = Counter(e["text"] for e in smsc.seen("text") if e["to"] == lead)
+    assert seen == Counter(bodies)
 
 
 def test_the_smsc_unbinding_is_answered_and_the_bind_comes_back(texting, smsc):
