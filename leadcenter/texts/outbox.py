@@ -146,11 +146,15 @@ class Outbox:
         now = self.clock()
         events = []
         with writing():
+            parts = {p.id: p for p in OutboxPart.select().where(OutboxPart.id.in_([key for key, _ in results]),
+                                                               OutboxPart.status == "submitting")}
             for key, message_id in results:
-                updated = (OutboxPart.update(status="sent", smsc_message_id=message_id, sent_at=now, error="")
-                           .where(OutboxPart.id == key, OutboxPart.status == "submitting").execute())
-                if updated:
-                    events += self._settle(key, smsc_message_id=message_id)
+                part = parts.get(key)
+                if part is None:
+                    continue
+                (OutboxPart.update(status="sent", smsc_message_id=message_id, sent_at=now, error="")
+                 .where(OutboxPart.id == key).execute())
+                events += self._settle(part, "sent", smsc_message_id=message_id)
         self._publish(events)
 
     def refused(self, key: int, status: int) -> None:
@@ -165,7 +169,7 @@ class Outbox:
         with writing():
             (OutboxPart.update(status="failed", error=status_text(status), done_at=self.clock())
              .where(OutboxPart.id == key).execute())
-            events = self._settle(key, f"refused by the SMSC: {status_text(status)}")
+            events = self._settle(part, "failed", f"refused by the SMSC: {status_text(status)}")
         self._publish(events)
 
     def unanswered(self, keys: list[int]) -> None:
@@ -177,37 +181,42 @@ class Outbox:
 
     def receipts(self, deliveries: list[Delivery]) -> None:
         """Each part's final state from its receipt, in one transaction (the SMSC is answered after it)."""
+        final = [r for r in deliveries if r.receipt_state not in NOT_FINAL]
         events = []
         now = self.clock()
         with writing():
-            for receipt in deliveries:
-                if receipt.receipt_state in NOT_FINAL:
-                    continue
-                part = OutboxPart.get_or_none(OutboxPart.smsc_message_id == receipt.receipt_for)
+            parts = {p.smsc_message_id: p for p in OutboxPart.select().where(
+                OutboxPart.smsc_message_id.in_([r.receipt_for for r in final]), OutboxPart.status == "sent")}
+            for receipt in final:
+                part = parts.pop(receipt.receipt_for, None)
                 if part is None:
-                    log.warning("receipt for unknown message_id %s (%s)", receipt.receipt_for, receipt.receipt_state)
+                    log.warning("receipt for unknown or settled message_id %s (%s)", receipt.receipt_for,
+                                receipt.receipt_state)
                     continue
                 outcome = "delivered" if receipt.receipt_state == "DELIVRD" else "failed"
                 reason = "" if outcome == "delivered" else receipt.receipt_state + (
                     f" (error {receipt.receipt_error})" if receipt.receipt_error else "")
-                updated = (OutboxPart.update(status=outcome, error=reason, done_at=now)
-                           .where(OutboxPart.id == part.id, OutboxPart.status == "sent").execute())
-                if updated:
-                    events += self._settle(part.id, reason and f"not delivered: {reason}")
+                OutboxPart.update(status=outcome, error=reason, done_at=now).where(OutboxPart.id == part.id).execute()
+                events += self._settle(part, outcome, reason and f"not delivered: {reason}")
         self._publish(events)
 
-    def _settle(self, key: int, reason: str = "", smsc_message_id: str | None = None) -> list[tuple[str, dict]]:
-        """Move the part's message to what its parts say (in the caller's transaction); the events to publish
-        once that transaction is committed."""
-        part = OutboxPart.get(OutboxPart.id == key)
-        if smsc_message_id is not None and part.number == 1:  # the SMSC knows a message by its first part's id
-            Message.update(external_id=smsc_message_id).where(Message.id == part.message_id).execute()
+    def _settle(self, part: OutboxPart, part_status: str, reason: str = "",
+                smsc_message_id: str | None = None) -> list[tuple[str, dict]]:
+        """Move the part's message to what its parts say now that this part is ``part_status`` (in the caller's
+        transaction); the events to publish once that transaction is committed."""
         message = Message.get(Message.id == part.message_id)
-        statuses = [p.status for p in OutboxPart.select(OutboxPart.status).where(OutboxPart.message == message)]
-        company_id = part.company_id
-        return [(f"message.{status}", dict(company_id=company_id, interaction_id=message.interaction_id,
+        if part.total == 1:
+            statuses = [part_status]
+        else:
+            statuses = [p.status for p in OutboxPart.select(OutboxPart.status).where(OutboxPart.message == message)]
+        if smsc_message_id is not None and part.number == 1:  # the SMSC knows a message by its first part's id
+            message.external_id = smsc_message_id
+        moves = delivery_states.settle(message, statuses, reason, self.clock())
+        if smsc_message_id is not None and part.number == 1 and not moves:
+            message.save(only=[Message.external_id])
+        return [(f"message.{status}", dict(company_id=part.company_id, interaction_id=message.interaction_id,
                                            message_id=message.id, status=status, reason=message.status_reason))
-                for status in delivery_states.settle(message, statuses, reason, self.clock())]
+                for status in moves]
 
     def _publish(self, events: list[tuple[str, dict]]) -> None:
         for name, data in events:

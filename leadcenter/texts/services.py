@@ -181,18 +181,16 @@ class Texts:
         return thread, True
 
     def _audience(self, interaction: Interaction) -> list[int] | None:
-        """Who is told about a thread: a waiting one, the agents its number's flow offers work to (not Offline);
-        a taken one, its agent; a concluded one, everyone in the company (None)."""
-        if interaction.status == "incoming":
-            number = TrackingNumber.get_or_none(TrackingNumber.id == interaction.tracking_number_id)
-            agents = audience(number.flow) if number is not None and number.flow_id else set()
-            if not agents:
-                return []
-            online = Agent.select(Agent.id).where(Agent.id.in_(list(agents)), Agent.status != "offline")
-            return sorted(a.id for a in online)
-        if interaction.status == "active" and interaction.agent_id is not None:
-            return [interaction.agent_id]
-        return None
+        """Who is told about a thread: one waiting in Incoming, the agents its number's flow offers work to and who
+        are not Offline (as for calls); otherwise everyone in the company (None), who may have it on screen."""
+        if interaction.status != "incoming":
+            return None
+        number = TrackingNumber.get_or_none(TrackingNumber.id == interaction.tracking_number_id)
+        agents = audience(number.flow) if number is not None and number.flow_id else set()
+        if not agents:
+            return []
+        online = Agent.select(Agent.id).where(Agent.id.in_(list(agents)), Agent.status != "offline")
+        return sorted(a.id for a in online)
 
     def _announce(self, interaction: Interaction, created: bool | None) -> None:
         """interaction.created (created=True) or .updated (False); nothing when None (no change)."""
@@ -300,19 +298,14 @@ class Texts:
             if thread is not None:
                 thread.waiting_until = None
                 thread.save()
-        self._announce_everyone(interaction)
+        self._announce(interaction, created=False)
         return interaction
 
     def close(self, interaction: Interaction) -> Interaction:
         """Close text: the active conversation goes to Recent (IllegalTransition otherwise)."""
         lifecycle.apply(interaction, "close", self.clock())
-        self._announce_everyone(interaction)
+        self._announce(interaction, created=False)
         return interaction
-
-    def _announce_everyone(self, interaction: Interaction) -> None:
-        """A thread leaving Incoming is news to every agent who saw it there."""
-        self.bus.publish("interaction.updated", interaction_id=interaction.id, company_id=interaction.company_id,
-                         status=interaction.status, outcome=interaction.outcome, kind="text")
 
     # -- the Incoming timers ---------------------------------------------------------------------------------
     def sweep(self) -> int:
@@ -332,7 +325,7 @@ class Texts:
                     continue
                 lifecycle.apply(interaction, "time_out", now)
             count += 1
-            self._announce_everyone(interaction)
+            self._announce(interaction, created=False)
         return count
 
     def start(self) -> None:

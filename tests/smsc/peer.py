@@ -29,12 +29,13 @@ class SmscPeer:
         node = shutil.which("node")
         assert node, "node is missing: `make test` installs it (Debian nodejs)"
         assert (HERE / "node_modules" / "smpp").is_dir(), "npm smpp is missing: `make test` installs it"
+        started = len(self.seen("listening"))  # a restart keeps what the earlier run reported
         self.process = subprocess.Popen(
             [node, str(HERE / "smsc.js"), "--port", str(self.port), "--system-id", SYSTEM_ID,
              "--password", PASSWORD, "--receipts", self.receipts, "--latency-ms", str(self.latency_ms)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
         threading.Thread(target=self._read, args=(self.process,), daemon=True).start()
-        self.wait(lambda e: e["event"] == "listening", timeout, "the SMSC to listen")
+        self.wait_count("listening", started + 1, timeout)
         return self
 
     def _read(self, process: subprocess.Popen) -> None:

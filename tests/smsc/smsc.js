@@ -115,8 +115,7 @@ function submitted(session, pdu) {
   emit({event: 'submit', message_id: messageId, from, to, data_coding: pdu.data_coding, udh: info,
         reference: pdu.user_message_reference === undefined ? null : pdu.user_message_reference,
         hex: body.toString('hex')});
-  const response = pdu.response({message_id: messageId});
-  if (latency > 0) setTimeout(() => session.send(response), latency); else session.send(response);
+  // Reported (stored) before the answer goes out, as an SMSC stores a message before acknowledging it.
   if (!info || info.total <= 1) {
     emit({event: 'text', from, to, text: decode(body, pdu.data_coding), parts: 1, message_ids: [messageId],
           data_coding: pdu.data_coding});
@@ -132,6 +131,8 @@ function submitted(session, pdu) {
             message_ids: entry.ids, data_coding: pdu.data_coding});
     }
   }
+  const response = pdu.response({message_id: messageId});
+  if (latency > 0) setTimeout(() => session.send(response), latency); else session.send(response);
   setTimeout(() => receipt(session, pdu, messageId), 5 + latency);
 }
 
