@@ -222,7 +222,7 @@ class SmppLink:
             self._pending[pdu.sequence] = (submission.key, time.monotonic())
         try:
             self._send(pdu, client)
-        except (smpplib.exceptions.ConnectionError, OSError) as exc:
+        except (smpplib.exceptions.ConnectionError, smpplib.exceptions.PDUError, OSError) as exc:
             self._lost(f"send failed: {exc!r}")  # the session thread sees the dead socket and reconnects
             return
         self.counters.submitted += 1
@@ -237,6 +237,9 @@ class SmppLink:
                 backoff = 1.0
                 self._read_until_lost()
             except (smpplib.exceptions.ConnectionError, smpplib.exceptions.PDUError, OSError) as exc:
+                self._lost(f"{type(exc).__name__}: {exc}")
+            except Exception as exc:  # a listener failing (the database) must not end texting: start afresh
+                log.exception("SMPP %s: session failed", self.name)
                 self._lost(f"{type(exc).__name__}: {exc}")
             finally:
                 self._close()

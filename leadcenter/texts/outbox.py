@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 
 import smpplib.consts
 from peewee import fn
@@ -32,6 +33,9 @@ log = logging.getLogger(__name__)
 
 BATCH = 200  # parts taken from the database at once
 IDLE_POLL = 0.25  # seconds the pump sleeps when nothing woke it (it also looks for parts whose backoff ended)
+# A part still ``submitting`` this long after it was taken lost its answer to a failure the link survived (the
+# watchdog drops a bind whose answers stop after smpp.response_timeout_seconds, handing its parts back sooner).
+STUCK_SECONDS = 120.0
 RETRY_FIRST, RETRY_MAX = 0.5, 30.0  # seconds of backoff after throttling, doubling per attempt
 NOT_FINAL = ("ACCEPTD", "ENROUTE")  # receipt states that are not an outcome yet
 
@@ -59,12 +63,16 @@ class Outbox:
     def attach(self, link: SmppLink) -> None:
         self.link = link
 
-    def recover(self) -> int:
-        """Queue again the parts a previous run took but never heard back about."""
-        count = (OutboxPart.update(status="queued", next_attempt_at=self.clock())
-                 .where(OutboxPart.status == "submitting").execute())
+    def recover(self, taken_before=None) -> int:
+        """Queue again the parts taken for submitting that never heard back: at start-up all of them (a previous
+        run stopped mid-send); while running, those taken before ``taken_before`` (their answer was lost to a
+        failure the link survived, e.g. the database refusing a write-back)."""
+        stuck = OutboxPart.status == "submitting"
+        if taken_before is not None:
+            stuck &= OutboxPart.submitted_at < taken_before
+        count = OutboxPart.update(status="queued", next_attempt_at=self.clock()).where(stuck).execute()
         if count:
-            log.info("outbox: %s part(s) were being submitted when the controller stopped: queued again", count)
+            log.warning("outbox: %s part(s) taken for submitting never heard back: queued again", count)
         return count
 
     def start(self) -> None:
@@ -101,10 +109,14 @@ class Outbox:
 
     # -- the pump thread ---------------------------------------------------------------------------------------
     def _run(self) -> None:
+        checked = time.monotonic()
         while not self._stopping.is_set():
             self._wake.wait(IDLE_POLL)
             self._wake.clear()
             try:
+                if time.monotonic() - checked > STUCK_SECONDS:
+                    checked = time.monotonic()
+                    self.recover(taken_before=self.clock() - dt.timedelta(seconds=STUCK_SECONDS))
                 while not self._stopping.is_set() and self.link is not None and self.link.bound:
                     batch = self._take(BATCH)
                     if not batch:

@@ -125,7 +125,7 @@ class Texts:
                 moved = self._agent_writes(thread, agent)
             message = self._queue(interaction, agent, recipient, number.number, body, encoded)
         self._announce(interaction, changed(created, moved))
-        self._published_queued(message, interaction)
+        self._announce_queued(message, interaction)
         return message
 
     def _agent_writes(self, thread: TextThread, agent: Agent) -> bool:
@@ -148,7 +148,7 @@ class Texts:
         self.outbox.queue(message, sender, recipient, encoded)
         return message
 
-    def _published_queued(self, message: Message, interaction: Interaction) -> None:
+    def _announce_queued(self, message: Message, interaction: Interaction) -> None:
         self.outbox.wake()
         self.bus.publish("message.queued", company_id=interaction.company_id, interaction_id=interaction.id,
                          message_id=message.id, status="queued", direction="outbound")
@@ -266,7 +266,7 @@ class Texts:
                          message_id=message.id, status="received", direction="inbound",
                          **({} if (a := self._audience(interaction)) is None else {"for_agents": a}))
         for reply in queued:
-            self._published_queued(reply, interaction)
+            self._announce_queued(reply, interaction)
         return message
 
     def _keywords(self, company: Company, lead: Lead, phone: str, body: str, now) -> list[str]:

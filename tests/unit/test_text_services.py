@@ -220,6 +220,11 @@ def test_unanswered_and_interrupted_parts_are_queued_again(setup):
     setup["outbox"]._take(10)
     assert setup["outbox"].recover() == 1  # the controller stopped with the part being submitted
     assert OutboxPart.get_by_id(part.id).status == "queued"
+    setup["outbox"]._take(10)
+    setup["clock"].advance(seconds=60)
+    assert setup["outbox"].recover(taken_before=setup["clock"]() - dt.timedelta(seconds=120)) == 0
+    setup["clock"].advance(seconds=61)
+    assert setup["outbox"].recover(taken_before=setup["clock"]() - dt.timedelta(seconds=120)) == 1
 
 
 def test_delivery_states_refuse_illegal_moves(setup):
