@@ -121,6 +121,16 @@ class Controller:
         modules = configure.write(self.settings, self.secrets, self.instance)
         return self.telephony.submit(self.telephony.reload(modules))
 
+    def answer(self, interaction, agent) -> bool:
+        """The agent presses Answer on an incoming call. If their phone rings for it they pick it up there (True).
+        Otherwise the call leaves the queue or step it is in and rings their phone at once (dialplan lc-answer),
+        so that the queue stops offering it elsewhere (False)."""
+        if self.calls.offers.ringing(interaction.channel_id, agent.id) is not None:
+            return True
+        self.telephony.submit(self.telephony.redirect(interaction.channel_id, "lc-answer",
+                                                      agent.endpoint_name(agent.ring_device)))
+        return False
+
     def decline(self, interaction, agent) -> bool:
         """The agent declines an incoming call: their ringing leg, if it rings, is hung up so the flow moves on
         at once (next agent, or the next step) instead of after the ring time. True when a leg was hung up."""

@@ -27,8 +27,8 @@ def database():
 
 
 @pytest.fixture
-def controller():
-    return StandInController()
+def controller(tmp_path):
+    return StandInController(tmp_path / "asterisk")
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from leadcenter import config
 from leadcenter.credentials import Secrets
+from leadcenter.pbx.instance import Instance
 from leadcenter.texts.outbox import Outbox
 from leadcenter.texts.services import Texts
 
@@ -28,11 +29,14 @@ class RecordingBus:
 
 
 class StandInController:
-    """What the web app needs of the controller, without Asterisk: settings, secrets, the bus, and a
-    reconfigure() that counts how often Asterisk's config would have been re-rendered."""
+    """What the web app needs of the controller, without Asterisk: settings, secrets, the bus, an instance
+    directory for the files Asterisk would read, and a reconfigure() that counts how often Asterisk's config
+    would have been re-rendered."""
 
-    def __init__(self):
+    def __init__(self, asterisk_dir):
         self.settings = config.load(env={})
+        # external: files are owned by the user running the tests, not the Asterisk root's asterisk user
+        self.instance = Instance(asterisk_dir, asterisk_dir, external=True)
         self.secrets = Secrets(ami_secret="x", ari_secret="y", session_key="unit-test-session-key")
         self.bus = RecordingBus()
         # Texts with no SMSC: what is sent stays queued in the outbox, where the tests look at it.
@@ -40,6 +44,11 @@ class StandInController:
         self.texts = Texts(self.bus, self.outbox, served_numbers=None)
         self.reconfigured = 0
         self.declined = []
+        self.answered = []
+
+    def answer(self, interaction, agent):
+        self.answered.append((interaction.id, agent.id))
+        return False
 
     def decline(self, interaction, agent):
         self.declined.append((interaction.id, agent.id))

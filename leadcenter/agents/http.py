@@ -79,8 +79,8 @@ def update_my_agent(principal: Principal, body: MyAgentChanges):
         Agent.update(chat_display_name=agent.chat_display_name).where(Agent.id == agent.id).execute()
         changed(principal, "agent.updated", asterisk=False, agent_id=agent.id, fields=["chat_display_name"])
     if body.status is not None:
-        # agent.status_changed goes out; the pause keeper applies it to the queues. No re-render for a status:
-        # ring_agents steps, which dial only the agents Available at render time, catch up at the next one.
+        # agent.status_changed goes out; the pause keeper applies it to the queues and to the flag ring-agents
+        # steps read. No re-render for a status.
         try:
             availability.choose(agent, body.status, current_app.controller.bus)
         except availability.IllegalMove as exc:

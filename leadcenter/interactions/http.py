@@ -6,10 +6,11 @@ import logging
 
 from flask import Blueprint, current_app, send_file
 
+from leadcenter.flows.services import audience
 from leadcenter.interactions import services
 from leadcenter.interactions.models import Interaction, InteractionDecline
 from leadcenter.interactions.schemas import (
-    ClassificationChangeOut, ClassificationChanges, ClassificationHistory, DeclineOut, InboxOut, InteractionList,
+    AnswerOut, ClassificationChangeOut, ClassificationChanges, ClassificationHistory, DeclineOut, InboxOut, InteractionList,
     InteractionOut, InteractionQuery, TagNames, TimelinePage, TimelineQuery, decode_cursor, encode_cursor)
 from leadcenter.leads.models import Lead
 from leadcenter.web.api import ApiError, endpoint, invalid, not_found
@@ -57,6 +58,27 @@ def get_interaction(principal: Principal, interaction_id: int):
 def _classification(interaction: Interaction) -> dict:
     return {"qualified": interaction.qualified, "value_cents": interaction.value_cents, "notes": interaction.notes,
             "tags": services.tags_of(interaction)}
+
+
+@endpoint(bp, "POST", "/interactions/<int:interaction_id>/answer", response=AnswerOut,
+          summary="Answer an incoming call: if my phone rings for it I pick it up there; otherwise it stops waiting "
+                  "in the queue (or ringing someone else) and rings my phone at once")
+def answer_interaction(principal: Principal, interaction_id: int):
+    interaction = scoped(Interaction, interaction_id, principal, "interaction")
+    agent = principal.agent
+    if agent is None:
+        raise ApiError(409, "not-an-agent", "only agents answer calls")
+    if interaction.kind != "call" or not interaction.channel_id:
+        raise ApiError(409, "not-a-call", f"this is a {interaction.kind}, not a call to answer")
+    if interaction.status != "incoming":
+        raise ApiError(409, "not-incoming", f"this call is {interaction.status}, not waiting any more")
+    if agent.status == "offline":
+        raise ApiError(409, "agent-offline", "you are Offline: choose Available to answer calls")
+    number = interaction.tracking_number
+    if number is None or number.flow_id is None or agent.id not in audience(number.flow):
+        raise ApiError(403, "not-offered", "this call's flow does not offer calls to you")
+    ringing = current_app.controller.answer(interaction, agent)
+    return AnswerOut(interaction_id=interaction.id, ringing_already=ringing)
 
 
 @endpoint(bp, "POST", "/interactions/<int:interaction_id>/decline", response=DeclineOut,

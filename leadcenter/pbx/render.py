@@ -210,6 +210,8 @@ def render_routes(snapshot: Snapshot) -> str:
         lines = [f"[lc-flow-{flow.id}] ; {_comment(flow.label)}", "exten => s,1,NoOp(flow " + str(flow.id) + ")"]
         if flow.record:
             lines.append(f" same => n,Gosub(lc-record,s,1({1 if flow.announce_recording else 0}))")
+        # "steps": where a call comes back to when an agent who asked for it (lc-answer) did not pick up.
+        lines.append(" same => n(steps),NoOp(steps)")
         for step in flow.steps:
             if step.kind == "queue":
                 lines.append(f" same => n,Gosub(lc-step-queue,s,1({step.target},{step.timeout}))")

@@ -25,6 +25,19 @@ def agent_id(member_name: str | None) -> int | None:
     return int(match.group(1)) if match else None
 
 
+_AGENT_ENDPOINT = re.compile(r"^(?:PJSIP/)?(?:webrtc|desk)(\d+)(?:-[0-9a-f]+)?$")
+
+# The dialplan contexts whose Dial rings agents outside a queue (app_queue's own dials are told by AgentCalled,
+# AgentConnect and AgentRingNoAnswer, which carry the queue and the member).
+_AGENT_DIAL_CONTEXTS = ("lc-step-ring-agents", "lc-answer")
+
+
+def endpoint_agent(channel_or_endpoint: str | None) -> int | None:
+    """Agents' endpoints are named webrtcN / deskN after the agent's id; their channels PJSIP/deskN-0000002a."""
+    match = _AGENT_ENDPOINT.match(channel_or_endpoint or "")
+    return int(match.group(1)) if match else None
+
+
 def as_int(value) -> int | None:
     try:
         return int(value)
@@ -95,6 +108,31 @@ class CallTracker:
             self._publish("call.answered", channel_id=m["Uniqueid"], queue=m.get("Queue"),
                           agent_id=agent_id(m.get("MemberName")), hold_seconds=as_int(m.get("HoldTime")),
                           at=event_time(m))
+
+    # -- Dial to agents outside a queue (ring-agents steps, an agent answering from Incoming) ----------------
+    def _agent_dial(self, m: Mapping) -> int | None:
+        """The agent a Dial of a lead's call rings, for the dials this tracker follows; None otherwise."""
+        if m.get("Uniqueid") in self.lead_channels and m.get("Context") in _AGENT_DIAL_CONTEXTS:
+            return endpoint_agent(m.get("DestChannel"))
+        return None
+
+    def _on_DialBegin(self, m: Mapping) -> None:
+        agent = self._agent_dial(m)
+        if agent is not None:
+            self._publish("call.agent_offered", channel_id=m["Uniqueid"], queue=None, agent_id=agent,
+                          agent_channel=m.get("DestChannel"), agent_channel_id=m.get("DestUniqueid"),
+                          at=event_time(m))
+
+    def _on_DialEnd(self, m: Mapping) -> None:
+        agent = self._agent_dial(m)
+        if agent is None:
+            return
+        if m.get("DialStatus") == "ANSWER":
+            self._publish("call.answered", channel_id=m["Uniqueid"], queue=None, agent_id=agent,
+                          hold_seconds=None, at=event_time(m))
+        else:
+            self._publish("call.agent_missed", channel_id=m["Uniqueid"], queue=None, agent_id=agent,
+                          ring_ms=None, at=event_time(m))
 
     def _on_QueueCallerAbandon(self, m: Mapping) -> None:
         # Sent when the caller hangs up in the queue and also when the queue step times out (the flow goes on):

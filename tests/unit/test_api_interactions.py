@@ -327,6 +327,41 @@ def test_decline_leaves_my_incoming_only_and_asks_the_call_to_move_on(agent_a, m
     assert interaction.id in [row["id"] for row in colleague.get("/api/v1/inbox")[1]["incoming"]]
 
 
+def test_answer_asks_for_the_call_to_ring_my_phone(agent_a, world, controller):
+    interaction = world["a"]["interactions"][0]  # A's flow queues to Team A: both agents are offered its calls
+    Interaction.update(channel_id="1795737826.0").where(Interaction.id == interaction.id).execute()
+    status, body = agent_a.post(f"/api/v1/interactions/{interaction.id}/answer")
+    assert (status, body) == (200, {"interaction_id": interaction.id, "ringing_already": False})
+    assert controller.answered == [(interaction.id, world["a"]["agents"][0].id)]
+
+
+def test_answer_is_refused_for_what_cannot_be_answered(agent_a, make_client, world, controller):
+    from leadcenter.agents import availability
+    from leadcenter.teams.models import TeamMember
+
+    a = world["a"]
+    call = a["interactions"][0]
+    Interaction.update(channel_id="1795737826.0").where(Interaction.id == call.id).execute()
+    text = add_interaction(world, kind="text", tracking_number=a["number"])
+    over = add_interaction(world, channel_id="1795737826.9", tracking_number=a["number"], status="recent",
+                           outcome="missed")
+    for interaction, error in ((text, "not-a-call"), (over, "not-incoming")):
+        status, body = agent_a.post(f"/api/v1/interactions/{interaction.id}/answer")
+        assert (status, body["error"]) == (409, error)
+    me, colleague = a["agents"]
+    TeamMember.delete().where(TeamMember.agent == colleague).execute()  # the flow no longer offers to them
+    other = make_client()
+    other.sign_in("agent2@a.example")
+    status, body = other.post(f"/api/v1/interactions/{call.id}/answer")
+    assert (status, body["error"]) == (403, "not-offered")
+    availability.apply(me, "go_offline", controller.bus)
+    status, body = agent_a.post(f"/api/v1/interactions/{call.id}/answer")
+    assert (status, body["error"]) == (409, "agent-offline")
+    status, body = agent_a.post(f"/api/v1/interactions/{world['b']['interactions'][0].id}/answer")
+    assert status == 404
+    assert controller.answered == []
+
+
 def test_only_an_incoming_interaction_can_be_declined(agent_a, world):
     interaction = world["a"]["interactions"][1]
     interaction.status = "recent"

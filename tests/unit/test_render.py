@@ -150,6 +150,7 @@ exten => _[+0-9].,1,Set(LC_DIALED=${EXTEN})
 [lc-flow-2] ; Main line
 exten => s,1,NoOp(flow 2)
  same => n,Gosub(lc-record,s,1(1))
+ same => n(steps),NoOp(steps)
  same => n,Gosub(lc-step-ring-agents,s,1(PJSIP/desk7&PJSIP/webrtc8,20))
  same => n,Gosub(lc-step-queue,s,1(team3,120))
  same => n,Gosub(lc-step-voicemail,s,1(company1))
