@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import re
 import sys
 import tempfile
 import threading
@@ -112,6 +113,11 @@ class Rejoiner:
             client.close()
 
 
+def _calls_up(system) -> int:
+    shown = re.search(r"^(\d+) active call", system.instance.rx("core show channels count") or "", re.M)
+    return int(shown.group(1)) if shown else -1
+
+
 def _step(system, caller_cls, call_cls, phone, rate: int, first_number: int, full: bool) -> dict:
     from leadcenter.interactions.models import Interaction
 
@@ -124,10 +130,10 @@ def _step(system, caller_cls, call_cls, phone, rate: int, first_number: int, ful
     began = time.monotonic()
     results = caller.start_calls(calls, asterisk_port=system.sip_port, local_port=system.trunk_port).wait_all(
         STEP_SECONDS + TALK_SECONDS + 60)
-    failed = sum(1 for r in results if not r.ok)
+    # SIPp's own count of failed calls (timeouts, unexpected messages) and calls Asterisk never answered.
+    failed = (results[0].failed if results else 0) + sum(1 for r in results if not r.answered)
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and "0 active call" not in (system.instance.rx("core show channels count")
-                                                                  or ""):
+    while time.monotonic() < deadline and _calls_up(system):
         time.sleep(0.5)
     reached_agents = phone.answered_count - answered_before
     unrecorded = 0
@@ -141,6 +147,13 @@ def _step(system, caller_cls, call_cls, phone, rate: int, first_number: int, ful
                 break
             time.sleep(0.5)
         unrecorded = count - concluded
+        if unrecorded:
+            found = {i.lead_number: i for i in Interaction.select().where(Interaction.lead_number.in_(numbers))}
+            for number in numbers:
+                row = found.get(number)
+                if row is None or row.outcome != "answered" or row.agent_id is None:
+                    print(f"    {number}: " + ("no interaction" if row is None else
+                          f"interaction {row.id} {row.status}/{row.outcome} agent {row.agent_id}"))
     ok = failed == 0 and reached_agents == count and unrecorded == 0
     outcome = {"rate": rate, "calls": count, "failed": failed, "reached_agents": reached_agents,
                "interactions_missing": unrecorded, "seconds": round(time.monotonic() - began, 1), "ok": ok}
@@ -185,6 +198,9 @@ def run() -> dict:
             finally:
                 rejoiner.close()
             system.stop_controller()  # Asterisk keeps running the same dialplan, with nobody listening
+            # Kept for a look when a step failed (bench/results/ is not committed).
+            (Path(__file__).parent / "results" / "overhead-controller.log").write_bytes(
+                system.controller_log.read_bytes())
             bare, bare_steps = _highest(system, SippCaller, Call, phone, False, numbering)
         finally:
             phone.stop()

@@ -131,6 +131,10 @@ class Controller:
                                                       agent.endpoint_name(agent.ring_device)))
         return False
 
+    def hang_up(self, interaction) -> None:
+        """End the call: the lead's channel is hung up, the agent's leg with it; the recorder concludes it."""
+        self.telephony.submit(self.telephony.hangup(interaction.channel_id))
+
     def decline(self, interaction, agent) -> bool:
         """The agent declines an incoming call: their ringing leg, if it rings, is hung up so the flow moves on
         at once (next agent, or the next step) instead of after the ring time. True when a leg was hung up."""

@@ -45,10 +45,14 @@ class StandInController:
         self.reconfigured = 0
         self.declined = []
         self.answered = []
+        self.hung_up = []
 
     def answer(self, interaction, agent):
         self.answered.append((interaction.id, agent.id))
         return False
+
+    def hang_up(self, interaction):
+        self.hung_up.append(interaction.id)
 
     def decline(self, interaction, agent):
         self.declined.append((interaction.id, agent.id))

@@ -184,9 +184,11 @@ class CallRecorder:
                 interaction.save()
             if call.get("agent_id") and lifecycle.can(interaction, "answer"):
                 self._answer(interaction, call["agent_id"], call.get("queue"), utcnow())
+        # Only calls that began before Asterisk was read can be missing from what it said.
         stale = (Interaction.select().where(Interaction.kind == "call", Interaction.status.in_(OPEN),
                                             Interaction.channel_id.is_null(False),
-                                            Interaction.channel_id.not_in(list(up) or [""])))
+                                            Interaction.channel_id.not_in(list(up) or [""]),
+                                            Interaction.started_at < event.data.get("read_at", utcnow())))
         for interaction in stale:
             log.info("call %s ended while the controller was away", interaction.channel_id)
             self._conclude(interaction, utcnow(), waiting="miss")  # how it ended is unknown

@@ -10,8 +10,9 @@ from leadcenter.flows.services import audience
 from leadcenter.interactions import services
 from leadcenter.interactions.models import Interaction, InteractionDecline
 from leadcenter.interactions.schemas import (
-    AnswerOut, ClassificationChangeOut, ClassificationChanges, ClassificationHistory, DeclineOut, InboxOut, InteractionList,
-    InteractionOut, InteractionQuery, TagNames, TimelinePage, TimelineQuery, decode_cursor, encode_cursor)
+    AnswerOut, ClassificationChangeOut, ClassificationChanges, ClassificationHistory, DeclineOut, HangupOut, InboxOut,
+    InteractionList, InteractionOut, InteractionQuery, TagNames, TimelinePage, TimelineQuery, decode_cursor,
+    encode_cursor)
 from leadcenter.leads.models import Lead
 from leadcenter.web.api import ApiError, endpoint, invalid, not_found
 from leadcenter.web.auth import Principal
@@ -79,6 +80,22 @@ def answer_interaction(principal: Principal, interaction_id: int):
         raise ApiError(403, "not-offered", "this call's flow does not offer calls to you")
     ringing = current_app.controller.answer(interaction, agent)
     return AnswerOut(interaction_id=interaction.id, ringing_already=ringing)
+
+
+@endpoint(bp, "POST", "/interactions/<int:interaction_id>/hangup", response=HangupOut,
+          summary="Hang up my call (a supervisor or admin may hang up anyone's): it lands in Recent as answered, "
+                  "with its talk time")
+def hang_up_interaction(principal: Principal, interaction_id: int):
+    interaction = scoped(Interaction, interaction_id, principal, "interaction")
+    if interaction.kind != "call" or not interaction.channel_id:
+        raise ApiError(409, "not-a-call", f"this is a {interaction.kind}, not a call to hang up")
+    if interaction.status != "active":
+        raise ApiError(409, "not-active", f"this call is {interaction.status}, not in progress")
+    mine = principal.agent is not None and interaction.agent_id == principal.agent.id
+    if not mine and not principal.at_least("supervisor"):
+        raise ApiError(403, "not-your-call", "only the agent on the call (or a supervisor) can hang it up")
+    current_app.controller.hang_up(interaction)
+    return HangupOut(interaction_id=interaction.id, hanging_up=True)
 
 
 @endpoint(bp, "POST", "/interactions/<int:interaction_id>/decline", response=DeclineOut,

@@ -210,6 +210,12 @@ class AnswerOut(Schema):
     ringing_already: bool
 
 
+class HangupOut(Schema):
+    interaction_id: int
+    # The call ends a moment later: interaction.updated (status recent, outcome answered, talk time) follows.
+    hanging_up: bool
+
+
 class DeclineOut(Schema):
     interaction_id: int
     ringing_leg_hung_up: bool  # False when my phone was not ringing for it (it only left my Incoming)

@@ -133,13 +133,16 @@ class Telephony:
         """Read what Asterisk has now (lead calls, queue members) and publish it as telephony.synced."""
         assert self._sync_lock is not None
         async with self._sync_lock:
+            self.tracker.sync_started()
+            read_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
             calls = await self._lead_calls()
             queues = await self._queue_status()
             available = await self._available_flags()
             members = [member for status in queues.values() for member in status["members"]]
             self.tracker.synced(calls)
             self.synced_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-            self.bus.publish("telephony.synced", calls=calls, members=members, available=available)
+            # read_at: calls that began after it are not in ``calls`` although they are up.
+            self.bus.publish("telephony.synced", calls=calls, members=members, available=available, read_at=read_at)
             for name, status in queues.items():
                 self.bus.publish("queue.status", queue=name, **status)
             log.info("resynchronised: %d call(s) up, %d queue member(s)", len(calls), len(members))

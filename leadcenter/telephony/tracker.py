@@ -60,6 +60,10 @@ class CallTracker:
     def __init__(self, publish: Publish):
         self._publish = publish
         self.lead_channels: set[str] = set()
+        # While a resynchronisation reads Asterisk, events keep coming: calls that begin or end meanwhile are kept
+        # aside so that the snapshot, older than they are, does not undo them.
+        self._began_during_sync: set[str] | None = None
+        self._ended_during_sync: set[str] = set()
 
     def handle(self, message: Mapping) -> None:
         name = message.get("Event")
@@ -73,6 +77,8 @@ class CallTracker:
         channel_id = m.get("Uniqueid")
         if kind == "LeadCenterInbound":
             self.lead_channels.add(channel_id)
+            if self._began_during_sync is not None:
+                self._began_during_sync.add(channel_id)
             self._publish("call.inbound", channel_id=channel_id, channel=m.get("Channel"),
                           caller_number=m.get("CallerIDNum", ""), caller_name=m.get("CallerIDName", ""),
                           company_id=as_int(m.get("Company")), number_id=as_int(m.get("Number")),
@@ -157,10 +163,19 @@ class CallTracker:
         channel_id = m.get("Uniqueid")
         if channel_id in self.lead_channels:
             self.lead_channels.discard(channel_id)
+            if self._began_during_sync is not None:
+                self._ended_during_sync.add(channel_id)
             self._publish("call.ended", channel_id=channel_id, cause=as_int(m.get("Cause")),
                           cause_text=m.get("Cause-txt", ""), at=event_time(m))
 
     # -- resynchronisation -------------------------------------------------------------------------------------
+    def sync_started(self) -> None:
+        """A resynchronisation is about to read Asterisk's channels."""
+        self._began_during_sync, self._ended_during_sync = set(), set()
+
     def synced(self, calls: list[dict]) -> None:
-        """After a (re)connect: the lead channels Asterisk has now replace what we knew."""
-        self.lead_channels = {call["channel_id"] for call in calls}
+        """The lead channels Asterisk had when read replace what we knew, except for calls that began or ended
+        since the read started (their events are newer than the snapshot)."""
+        began, ended = self._began_during_sync or set(), self._ended_during_sync
+        self.lead_channels = ({call["channel_id"] for call in calls} | began) - ended
+        self._began_during_sync, self._ended_during_sync = None, set()

@@ -1,17 +1,10 @@
 from peewee import BlobField, CharField, DateTimeField, ForeignKeyField, IntegerField
 
 from leadcenter.companies.models import Company
-from leadcenter.db import BaseModel, TimestampedModel, database, utcnow
+from leadcenter.db import BaseModel, TimestampedModel, utcnow
 from leadcenter.interactions.models import Interaction, Message
 from leadcenter.leads.models import Lead
 from leadcenter.numbers.models import TrackingNumber
-
-
-def writing():
-    """A transaction holding SQLite's write lock from BEGIN. Texts are written from several threads (the SMPP
-    session, the outbox pump, the timer sweeper, web requests): a transaction that reads first and writes later
-    would fail at once ("database is locked") if another thread wrote in between, instead of waiting its turn."""
-    return database.atomic("IMMEDIATE")
 
 
 class TextThread(TimestampedModel):

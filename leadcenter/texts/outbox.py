@@ -21,13 +21,13 @@ import time
 import smpplib.consts
 from peewee import fn
 
-from leadcenter.db import utcnow
+from leadcenter.db import database, utcnow
 from leadcenter.events import EventBus
 from leadcenter.interactions.models import Message
 from leadcenter.sms import encoding
 from leadcenter.sms.smpp import NotBound, SmppLink, Delivery, Submission
 from leadcenter.texts import delivery as delivery_states
-from leadcenter.texts.models import OutboxPart, writing
+from leadcenter.texts.models import OutboxPart
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ class Outbox:
 
     def _take(self, limit: int) -> list[OutboxPart]:
         now = self.clock()
-        with writing():
+        with database.atomic():
             parts = list(OutboxPart.select().where(OutboxPart.status == "queued", OutboxPart.next_attempt_at <= now)
                          .order_by(OutboxPart.id).limit(limit))
             if parts:
@@ -157,7 +157,7 @@ class Outbox:
         """submit_sm_resp OK for these (part id, SMSC message_id): one transaction for the whole batch."""
         now = self.clock()
         events = []
-        with writing():
+        with database.atomic():
             parts = {p.id: p for p in OutboxPart.select().where(OutboxPart.id.in_([key for key, _ in results]),
                                                                OutboxPart.status == "submitting")}
             for key, message_id in results:
@@ -178,7 +178,7 @@ class Outbox:
             (OutboxPart.update(status="queued", next_attempt_at=at, error=status_text(status))
              .where(OutboxPart.id == key).execute())
             return
-        with writing():
+        with database.atomic():
             (OutboxPart.update(status="failed", error=status_text(status), done_at=self.clock())
              .where(OutboxPart.id == key).execute())
             events = self._settle(part, "failed", f"refused by the SMSC: {status_text(status)}")
@@ -196,7 +196,7 @@ class Outbox:
         final = [r for r in deliveries if r.receipt_state not in NOT_FINAL]
         events = []
         now = self.clock()
-        with writing():
+        with database.atomic():
             parts = {p.smsc_message_id: p for p in OutboxPart.select().where(
                 OutboxPart.smsc_message_id.in_([r.receipt_for for r in final]), OutboxPart.status == "sent")}
             for receipt in final:

@@ -21,7 +21,7 @@ import threading
 
 from leadcenter.agents.models import Agent
 from leadcenter.companies.models import Company
-from leadcenter.db import utcnow
+from leadcenter.db import database, utcnow
 from leadcenter.events import EventBus
 from leadcenter.flows.services import audience
 from leadcenter.interactions import lifecycle
@@ -32,7 +32,7 @@ from leadcenter.numbers.models import TrackingNumber
 from leadcenter.phones import InvalidNumber, to_e164
 from leadcenter.sms import encoding
 from leadcenter.sms.smpp import Delivery
-from leadcenter.texts.models import InboundPart, TextConsent, TextThread, writing
+from leadcenter.texts.models import InboundPart, TextConsent, TextThread
 from leadcenter.texts.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ class Texts:
     def send(self, company: Company, agent: Agent | None, number: TrackingNumber, to: str, body: str) -> Message:
         """An agent's text: stored (thread, message, outbox parts) in one transaction, then submitted."""
         recipient, encoded = self.check(company, number, to, body)
-        with writing():
+        with database.atomic():
             lead = find_or_create_by_number(company, recipient)
             thread, created = self._thread(company, lead, number, recipient, direction="outbound", agent=agent)
             interaction = thread.interaction
@@ -229,7 +229,7 @@ class Texts:
             return data
         key = (InboundPart.source == delivery.source) & (InboundPart.destination == delivery.destination) & (
             InboundPart.reference == concatenation.reference)
-        with writing():
+        with database.atomic():
             (InboundPart.insert(source=delivery.source, destination=delivery.destination,
                                 reference=concatenation.reference, total=concatenation.total,
                                 number=concatenation.number, data_coding=delivery.data_coding, user_data=data,
@@ -245,7 +245,7 @@ class Texts:
         company = number.company
         phone = lead_number(sender, company)
         now = self.clock()
-        with writing():
+        with database.atomic():
             lead = find_or_create_by_number(company, phone)
             thread, created = self._thread(company, lead, number, phone, direction="inbound", agent=None)
             interaction = thread.interaction
@@ -291,7 +291,7 @@ class Texts:
     def respond(self, interaction: Interaction, agent: Agent) -> Interaction:
         """Respond: the waiting thread becomes the agent's Active conversation (IllegalTransition otherwise)."""
         thread = thread_of(interaction)
-        with writing():
+        with database.atomic():
             lifecycle.apply(interaction, "respond", self.clock())
             interaction.agent = agent
             interaction.save()
@@ -314,7 +314,7 @@ class Texts:
         due = list(TextThread.select(TextThread.id).where(TextThread.waiting_until <= now))
         count = 0
         for row in due:
-            with writing():
+            with database.atomic():
                 thread = TextThread.get_or_none(TextThread.id == row.id, TextThread.waiting_until <= now)
                 if thread is None:
                     continue

@@ -238,3 +238,19 @@ def test_a_ring_agents_step_leaves_out_an_agent_who_went_offline_since_the_flow_
         peers.call("+14045550404", duration=4).wait(30).check()
         assert bob.answered_count == 1 and alice.invite_count == 0
     assert running.wait_interaction(lead_number="+14045550404", status="recent").agent_id == BOB
+
+
+def test_hang_up_from_the_app_ends_the_call_for_the_caller_and_it_lands_in_recent(running, peers):
+    with peers.phone(ALICE) as alice, peers.phone(BOB) as bob:
+        handle = peers.call("+14045550405", duration=30)
+        live = running.wait_interaction(lead_number="+14045550405", status="active")
+        time.sleep(3)
+        email = "alice@acme.example" if live.agent_id == ALICE else "bob@acme.example"
+        with contextlib.closing(running.sign_in(email)) as app:
+            answer = app.post(f"/api/v1/interactions/{live.id}/hangup")
+            assert answer.status_code == 200, answer.text
+        result = handle.wait(10)  # long before the caller's own 30 s
+        assert result.answered and result.hangup == "remote"
+        (alice if live.agent_id == ALICE else bob).wait_for("HANGUP", timeout=5)
+    row = running.wait_interaction(lead_number="+14045550405", status="recent")
+    assert row.outcome == "answered" and 2 <= row.talk_seconds <= 6

@@ -362,6 +362,23 @@ def test_answer_is_refused_for_what_cannot_be_answered(agent_a, make_client, wor
     assert controller.answered == []
 
 
+def test_hang_up_my_call_and_only_mine(agent_a, make_client, world, controller):
+    me, colleague = world["a"]["agents"]
+    mine = add_interaction(world, status="active", agent=me, channel_id="1795737826.1")
+    theirs = add_interaction(world, status="active", agent=colleague, channel_id="1795737826.2")
+    waiting = add_interaction(world, status="incoming", channel_id="1795737826.3")
+    status, body = agent_a.post(f"/api/v1/interactions/{mine.id}/hangup")
+    assert (status, body) == (200, {"interaction_id": mine.id, "hanging_up": True})
+    status, body = agent_a.post(f"/api/v1/interactions/{theirs.id}/hangup")
+    assert (status, body["error"]) == (403, "not-your-call")
+    status, body = agent_a.post(f"/api/v1/interactions/{waiting.id}/hangup")
+    assert (status, body["error"]) == (409, "not-active")
+    supervisor = make_client()
+    supervisor.sign_in("supervisor@a.example")
+    assert supervisor.post(f"/api/v1/interactions/{theirs.id}/hangup")[0] == 200
+    assert controller.hung_up == [mine.id, theirs.id]
+
+
 def test_only_an_incoming_interaction_can_be_declined(agent_a, world):
     interaction = world["a"]["interactions"][1]
     interaction.status = "recent"

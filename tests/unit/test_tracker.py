@@ -98,3 +98,17 @@ def test_agent_endpoints_map_to_agents():
     assert endpoint_agent("webrtc3") == 3
     assert endpoint_agent("PJSIP/trunk1-00000001") is None
     assert endpoint_agent(None) is None
+
+
+def test_calls_that_begin_or_end_while_a_resync_reads_asterisk_are_not_undone_by_its_older_snapshot():
+    published = []
+    tracker = CallTracker(lambda name, **data: published.append((name, data)))
+    inbound = {"Event": "UserEvent", "UserEvent": "LeadCenterInbound", "Company": "1", "Number": "2"}
+    tracker.handle({**inbound, "Uniqueid": "1.1"})
+    tracker.sync_started()  # ARI GET /channels is on its way; events keep coming meanwhile
+    tracker.handle({**inbound, "Uniqueid": "1.2"})  # began after the read
+    tracker.handle({"Event": "Hangup", "Uniqueid": "1.1"})  # ended after the read
+    tracker.synced([{"channel_id": "1.1"}])  # what Asterisk had when read
+    assert tracker.lead_channels == {"1.2"}
+    tracker.handle({"Event": "Hangup", "Uniqueid": "1.2"})
+    assert [name for name, _ in published].count("call.ended") == 2
