@@ -62,8 +62,8 @@ def _run(count: int, window: int, receipts: str, throttle_every: int = 0, latenc
         if throttle_every:
             smsc.command(cmd="throttle", every=throttle_every, status=0x58)
         link = SmppLink(SmppSettings(host="127.0.0.1", port=PORT, system_id=SYSTEM_ID, password=PASSWORD,
-                                     window=window), outbox)
-        outbox.attach(link)
+                                     window=window), outbox.listener("smsc"))
+        outbox.attach(link, None)
         done = "sent" if receipts == "none" else "delivered"
         try:
             link.start()

@@ -404,7 +404,7 @@ def sms() -> None:
 @sms.command("status")
 @pass_context
 def sms_status(ctx: Context) -> None:
-    """The running controller's SMPP bind: state, counters, outbox backlog (exit status 3 when not bound)."""
+    """The running controller's SMPP binds: state, counters, outbox backlog (exit status 3 unless all are bound)."""
     import httpx
 
     http = ctx.settings.http
@@ -413,7 +413,12 @@ def sms_status(ctx: Context) -> None:
     except (httpx.HTTPError, ValueError) as exc:
         raise click.ClickException(f"the controller does not answer on {http.host}:{http.port}: {exc}") from None
     status = health.get("sms", {"state": "unknown"})
-    for key, value in status.items():
-        click.echo(f"{key}: {value}")
+    click.echo(f"state: {status['state']}")
+    if "outbox" in status:
+        click.echo(f"outbox: {status['outbox']}")
+    for smsc in status.get("smscs", []):
+        click.echo(f"\n[{smsc['name']}]")
+        for key, value in smsc.items():
+            click.echo(f"{key}: {value}")
     if status.get("state") != "bound":
         sys.exit(3)

@@ -2,8 +2,8 @@
 (AMI + ARI on one asyncio loop thread), the domain services and the web app.
 
 Threads: the asyncio loop thread (AMI, ARI, every Asterisk verb); the event dispatcher thread (domain services
-and, later, websocket fan-out); for texts, the SMPP session thread (smpplib is blocking: it reads the bind and
-stores what arrives), the outbox pump and the Incoming-timer sweeper; the web server's threads (requests; they hand Asterisk work to the loop with
+and, later, websocket fan-out); for texts, an SMPP session thread per SMSC (smpplib is blocking: it reads the
+bind and stores what arrives), the outbox pump and the Incoming-timer sweeper; the web server's threads (requests; they hand Asterisk work to the loop with
 ``telephony.submit`` and never wait on it while holding anything).
 """
 from __future__ import annotations
@@ -76,17 +76,20 @@ class Controller:
         self.web = create_app(self)
 
     def _build_texts(self, settings: Settings) -> None:
-        """The texts domain over one SMPP bind; without an SMSC configured, sends are refused as unavailable."""
+        """The texts domain over one SMPP bind per configured SMSC, each sending for its tracking numbers; without
+        an SMSC, sends are refused as unavailable."""
         offset = dt.timedelta(seconds=settings.texts.clock_offset_seconds)
         clock = (lambda: utcnow() + offset) if offset else utcnow
-        smpp = settings.smpp
-        served = {n.strip() for n in smpp.numbers.split(",") if n.strip()} or None
         self.outbox = Outbox(self.bus, on_text=lambda delivery: self.texts.receive(delivery), clock=clock)
+        self.smscs = [SmppLink(smsc, self.outbox.listener(smsc.name), smsc.name) for smsc in settings.smscs]
+        routes = [frozenset(n.strip() for n in link.settings.numbers.split(",") if n.strip()) or None
+                  for link in self.smscs]
+        for link, numbers in zip(self.smscs, routes):
+            self.outbox.attach(link, numbers)
+        # A link that names no numbers sends for every tracking number; otherwise only the named ones can text.
+        served = None if None in routes else frozenset().union(*routes)
         self.texts = Texts(self.bus, self.outbox, served, dt.timedelta(hours=settings.texts.incoming_timeout_hours),
-                           clock=clock, enabled=bool(smpp.host))
-        self.smsc = SmppLink(smpp, self.outbox) if smpp.host else None
-        if self.smsc is not None:
-            self.outbox.attach(self.smsc)
+                           clock=clock, enabled=bool(self.smscs))
 
     def _recording_path(self, inside: str) -> str:
         return str(self.instance.host_path(inside).relative_to(self.settings.data_dir))
@@ -96,17 +99,18 @@ class Controller:
         self.loop.start()
         self.loop.run(self.telephony.start())
         self.texts.start()
-        if self.smsc is not None:
+        if self.smscs:
             self.outbox.recover()
-            self.smsc.start()
+            for link in self.smscs:
+                link.start()
             self.outbox.start()
         log.info("controller started")
 
     def stop(self) -> None:
         try:
-            if self.smsc is not None:
-                self.outbox.stop()
-                self.smsc.stop()
+            self.outbox.stop()
+            for link in self.smscs:
+                link.stop()
             self.texts.stop()
             self.loop.run(self.telephony.stop())
         finally:
@@ -157,8 +161,10 @@ class Controller:
                 "sms": self.sms_status()}
 
     def sms_status(self) -> dict:
-        """The SMPP bind's state and counters and the outbox backlog (texting's health does not make the
-        controller unhealthy: calls go on without an SMSC)."""
-        if self.smsc is None:
+        """Each SMPP bind's state and counters and the outbox backlog; ``state`` is ``bound`` when every bind is
+        (texting's health does not make the controller unhealthy: calls go on without an SMSC)."""
+        if not self.smscs:
             return {"state": "off"}
-        return {**self.smsc.status(), "outbox": self.outbox.backlog()}
+        bound = [link.bound for link in self.smscs]
+        state = "bound" if all(bound) else ("partly bound" if any(bound) else "down")
+        return {"state": state, "smscs": [link.status() for link in self.smscs], "outbox": self.outbox.backlog()}

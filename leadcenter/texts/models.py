@@ -45,6 +45,7 @@ class OutboxPart(BaseModel):
     status = CharField(default="queued")
     attempts = IntegerField(default=0)
     next_attempt_at = DateTimeField(default=utcnow)
+    smsc = CharField(null=True)  # the name of the SMSC that accepted it (its message_ids are its own)
     smsc_message_id = CharField(null=True)
     error = CharField(default="")
     queued_at = DateTimeField(default=utcnow)
@@ -53,7 +54,7 @@ class OutboxPart(BaseModel):
     done_at = DateTimeField(null=True)
 
     class Meta:
-        indexes = ((("status", "next_attempt_at"), False), (("smsc_message_id",), False))
+        indexes = ((("status", "next_attempt_at"), False), (("smsc", "smsc_message_id"), False))
 
 
 class InboundPart(BaseModel):

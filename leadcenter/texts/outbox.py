@@ -7,7 +7,10 @@ the reason for a permanent refusal. A controller that stops mid-send leaves part
 queues them again at the next start, so nothing is dropped; they carry the same outbox id as
 ``user_message_reference``.
 
-This object is also the link's listener, so the SMSC's answers and deliveries are handled on the link's session
+With several SMSCs, each link sends the parts whose sender (the tracking number) it is configured for; a link
+configured for no numbers sends the parts no other link claims.
+
+``listener(name)`` is a link's listener, so the SMSC's answers and deliveries are handled on that link's session
 thread, and each deliver_sm is acknowledged only once ``on_text`` (or the write of its batch of receipts) has
 returned.
 """
@@ -54,14 +57,19 @@ class Outbox:
         self.bus = bus
         self.on_text = on_text
         self.clock = clock
-        self.link: SmppLink | None = None
+        self.routes: list[tuple[SmppLink, frozenset[str] | None]] = []  # each link and the senders it serves
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
     # -- life cycle --------------------------------------------------------------------------------------------
-    def attach(self, link: SmppLink) -> None:
-        self.link = link
+    def attach(self, link: SmppLink, numbers: frozenset[str] | None) -> None:
+        """Send over ``link`` the parts from these tracking numbers (None: from those no other link names)."""
+        self.routes.append((link, numbers))
+
+    def listener(self, smsc: str) -> "SmscListener":
+        """What the link to SMSC ``smsc`` reports to."""
+        return SmscListener(self, smsc)
 
     def recover(self, taken_before=None) -> int:
         """Queue again the parts taken for submitting that never heard back: at start-up all of them (a previous
@@ -85,6 +93,7 @@ class Outbox:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
+            self._thread = None
 
     def wake(self) -> None:
         """New parts were queued (or a bind came up): submit now rather than at the next poll."""
@@ -117,25 +126,35 @@ class Outbox:
                 if time.monotonic() - checked > STUCK_SECONDS:
                     checked = time.monotonic()
                     self.recover(taken_before=self.clock() - dt.timedelta(seconds=STUCK_SECONDS))
-                while not self._stopping.is_set() and self.link is not None and self.link.bound:
-                    batch = self._take(BATCH)
-                    if not batch:
-                        break
-                    self._submit_all(batch)
+                busy = True
+                while busy and not self._stopping.is_set():
+                    busy = False
+                    for link, numbers in self.routes:
+                        if link.bound and (batch := self._take(BATCH, numbers)):
+                            busy = True
+                            self._submit_all(link, batch)
             except Exception:  # a database hiccup must not end the pump: log, and try again at the next poll
                 log.exception("outbox: pump failed; retrying")
 
-    def _take(self, limit: int) -> list[OutboxPart]:
+    def _senders(self, numbers: frozenset[str] | None):
+        """The condition on a part's sender for the link serving ``numbers``."""
+        if numbers is not None:
+            return OutboxPart.source.in_(sorted(numbers))
+        claimed = sorted(n for _, served in self.routes if served is not None for n in served)
+        return OutboxPart.source.not_in(claimed) if claimed else OutboxPart.source.is_null(False)
+
+    def _take(self, limit: int, numbers: frozenset[str] | None = None) -> list[OutboxPart]:
         now = self.clock()
         with database.atomic():
-            parts = list(OutboxPart.select().where(OutboxPart.status == "queued", OutboxPart.next_attempt_at <= now)
+            parts = list(OutboxPart.select().where(OutboxPart.status == "queued", OutboxPart.next_attempt_at <= now,
+                                                   self._senders(numbers))
                          .order_by(OutboxPart.id).limit(limit))
             if parts:
                 (OutboxPart.update(status="submitting", attempts=OutboxPart.attempts + 1, submitted_at=now)
                  .where(OutboxPart.id.in_([p.id for p in parts])).execute())
         return parts
 
-    def _submit_all(self, parts: list[OutboxPart]) -> None:
+    def _submit_all(self, link: SmppLink, parts: list[OutboxPart]) -> None:
         for index, part in enumerate(parts):
             short_message = part.user_data if part.total == 1 else (
                 encoding.udh(part.reference, part.total, part.number) + bytes(part.user_data))
@@ -143,7 +162,7 @@ class Outbox:
                                     data_coding=part.data_coding, short_message=bytes(short_message),
                                     udhi=part.total > 1)
             try:
-                self.link.submit(submission, wait=max(1.0, float(self.link.settings.response_timeout_seconds)))
+                link.submit(submission, wait=max(1.0, float(link.settings.response_timeout_seconds)))
             except NotBound:
                 self._back_to_queue([p.id for p in parts[index:]], self.clock())
                 return
@@ -152,8 +171,8 @@ class Outbox:
         (OutboxPart.update(status="queued", next_attempt_at=at)
          .where(OutboxPart.id.in_(ids), OutboxPart.status == "submitting").execute())
 
-    # -- the link's listener (its session thread) --------------------------------------------------------------
-    def accepted(self, results: list[tuple[int, str]]) -> None:
+    # -- what the links report (on their session threads) -----------------------------------------------------
+    def accepted(self, results: list[tuple[int, str]], smsc: str) -> None:
         """submit_sm_resp OK for these (part id, SMSC message_id): one transaction for the whole batch."""
         now = self.clock()
         events = []
@@ -164,7 +183,7 @@ class Outbox:
                 part = parts.get(key)
                 if part is None:
                     continue
-                (OutboxPart.update(status="sent", smsc_message_id=message_id, sent_at=now, error="")
+                (OutboxPart.update(status="sent", smsc=smsc, smsc_message_id=message_id, sent_at=now, error="")
                  .where(OutboxPart.id == key).execute())
                 events += self._settle(part, "sent", smsc_message_id=message_id)
         self._publish(events)
@@ -188,17 +207,15 @@ class Outbox:
         self._back_to_queue(keys, self.clock())
         self.wake()
 
-    def text(self, delivery: Delivery) -> None:
-        self.on_text(delivery)
-
-    def receipts(self, deliveries: list[Delivery]) -> None:
+    def receipts(self, deliveries: list[Delivery], smsc: str) -> None:
         """Each part's final state from its receipt, in one transaction (the SMSC is answered after it)."""
         final = [r for r in deliveries if r.receipt_state not in NOT_FINAL]
         events = []
         now = self.clock()
         with database.atomic():
             parts = {p.smsc_message_id: p for p in OutboxPart.select().where(
-                OutboxPart.smsc_message_id.in_([r.receipt_for for r in final]), OutboxPart.status == "sent")}
+                OutboxPart.smsc == smsc, OutboxPart.smsc_message_id.in_([r.receipt_for for r in final]),
+                OutboxPart.status == "sent")}
             for receipt in final:
                 part = parts.pop(receipt.receipt_for, None)
                 if part is None:
@@ -233,3 +250,25 @@ class Outbox:
     def _publish(self, events: list[tuple[str, dict]]) -> None:
         for name, data in events:
             self.bus.publish(name, **data)
+
+
+class SmscListener:
+    """The listener of the link to one SMSC (see smpp.Listener): the outbox's handling, told which SMSC it is."""
+
+    def __init__(self, outbox: Outbox, smsc: str):
+        self.outbox, self.smsc = outbox, smsc
+
+    def accepted(self, results: list[tuple[int, str]]) -> None:
+        self.outbox.accepted(results, self.smsc)
+
+    def refused(self, key: int, status: int) -> None:
+        self.outbox.refused(key, status)
+
+    def unanswered(self, keys: list[int]) -> None:
+        self.outbox.unanswered(keys)
+
+    def text(self, delivery: Delivery) -> None:
+        self.outbox.on_text(delivery)
+
+    def receipts(self, deliveries: list[Delivery]) -> None:
+        self.outbox.receipts(deliveries, self.smsc)

@@ -60,8 +60,27 @@ def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "cond
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+# A second SMSC, which sends for the demo's Website line (the first sends for every other number); a file setting,
+# since environment variables set the first SMSC only.
+SECOND_SMSC_PORT = 12777
+SECOND_SMSC_NUMBER = "+14045550101"
+CONFIG = f"""
+[[smpp_extra]]
+name = "second"
+host = "127.0.0.1"
+port = {SECOND_SMSC_PORT}
+system_id = "{SMSC_SYSTEM_ID}"
+password = "{SMSC_PASSWORD}"
+numbers = "{SECOND_SMSC_NUMBER}"
+enquire_link_seconds = 2
+response_timeout_seconds = 3
+reconnect_max_seconds = 1
+"""
+
+
 class System:
     def __init__(self, data_dir: Path):
+        (data_dir / "leadcenter.toml").write_text(CONFIG)
         self.env = {**os.environ, **PORTS, **SMSC, "LEADCENTER_PATHS_DATA_DIR": str(data_dir)}
         self.settings = config.load(env=self.env)
         self.instance = Instance.from_settings(self.settings)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from harness import wait_for
+from harness import SECOND_SMSC_NUMBER, SECOND_SMSC_PORT, wait_for
 from peer import SmscPeer
 from test_event_stream import Agent
 
@@ -27,18 +27,31 @@ def smsc(system):
     peer.stop()
 
 
+@pytest.fixture(scope="module")
+def second_smsc(system):
+    """The SMSC the controller sends the Website line's texts to (see harness.CONFIG)."""
+    peer = SmscPeer(SECOND_SMSC_PORT).start()
+    yield peer
+    peer.stop()
+
+
 def sms_health(system) -> dict:
     return system.health()[1].get("sms", {})
 
 
+def smsc_health(system, name: str = "smsc") -> dict:
+    """One bind's state and counters."""
+    return next(s for s in sms_health(system).get("smscs", []) if s["name"] == name)
+
+
 @pytest.fixture
-def texting(running, smsc):
-    """The system with its SMPP bind up to the test SMSC, every receipt DELIVRD, nothing throttled."""
+def texting(running, smsc, second_smsc):
+    """The system with its SMPP binds up to both test SMSCs, every receipt DELIVRD, nothing throttled."""
     if smsc.process.poll() is not None:  # a test killed it
         smsc.start()
     smsc.command(cmd="receipts", stat="DELIVRD")
     smsc.command(cmd="throttle", count=0)
-    wait_for(lambda: sms_health(running).get("state") == "bound", 10, what="the SMPP bind")
+    wait_for(lambda: sms_health(running).get("state") == "bound", 10, what="the SMPP binds")
     yield running
 
 
@@ -282,14 +295,13 @@ def test_a_silent_smsc_is_noticed_by_the_enquire_link_watchdog(texting, smsc):
     smsc.command(cmd="mute", on=True)
     try:
         # enquire_link after 2 idle seconds, unanswered for 3: the link drops and binds again.
-        wait_for(lambda: "no answer" in sms_health(texting).get("last_error", ""), 15,
+        wait_for(lambda: "no answer" in smsc_health(texting)["last_error"], 15,
                  what="the watchdog to drop the silent connection")
     finally:
         smsc.command(cmd="mute", on=False)
     smsc.wait_count("bind", binds + 1, 10)
-    health = sms_health(texting)
     wait_for(lambda: sms_health(texting).get("state") == "bound", 10, what="the bind back")
-    assert health["binds"] >= 2
+    assert smsc_health(texting)["binds"] >= 2
 
 
 def test_incoming_text_times_out_after_12_hours_once_across_restarts(texting, smsc):
@@ -314,9 +326,22 @@ def test_incoming_text_times_out_after_12_hours_once_across_restarts(texting, sm
 
 def test_health_and_the_cli_show_the_bind_and_its_counters(alice, texting):
     send(alice, "+14045552080", "Counted")
-    wait_for(lambda: sms_health(texting)["receipts"] >= 1, 10, what="a receipt counted")
+    wait_for(lambda: smsc_health(texting)["receipts"] >= 1, 10, what="a receipt counted")
     health = sms_health(texting)
-    assert health["state"] == "bound" and health["submitted"] >= 1 and health["accepted"] >= 1
-    assert set(health["outbox"]) <= {"queued", "submitting"}
+    assert health["state"] == "bound" and set(health["outbox"]) <= {"queued", "submitting"}
+    first = smsc_health(texting)
+    assert first["state"] == "bound" and first["submitted"] >= 1 and first["accepted"] >= 1
     shown = texting.cli("sms", "status")
-    assert "state: bound" in shown and "submitted:" in shown
+    assert "state: bound" in shown and "[smsc]" in shown and "[second]" in shown and "submitted:" in shown
+
+
+def test_each_smsc_sends_for_its_own_tracking_numbers(alice, smsc, second_smsc):
+    answer = send(alice, "+14045552100", "From the Website line", number=SECOND_SMSC_NUMBER)
+    assert answer.status_code == 201, answer.text
+    received = text_at_smsc(second_smsc, "+14045552100")
+    assert (received["text"], received["from"]) == ("From the Website line", SECOND_SMSC_NUMBER)
+    message_status(answer.json()["id"], "delivered")  # its receipt, from the second SMSC, found its part
+    assert not [e for e in smsc.seen("text") if e["to"] == "+14045552100"]
+    second_smsc.command(cmd="mo", to=SECOND_SMSC_NUMBER, text="Saw your website", **{"from": "+14045552101"})
+    created = alice.wait_event("interaction.created", 10, kind="text", status="incoming")
+    assert Interaction.get_by_id(created["data"]["interaction_id"]).tracking_number.number == SECOND_SMSC_NUMBER

@@ -6,8 +6,10 @@ import pytest
 import smpplib.consts
 from support import RecordingBus
 
+from leadcenter.config import SmppSettings
 from leadcenter.interactions.lifecycle import IllegalTransition
 from leadcenter.interactions.models import Interaction, InteractionTransition, Message
+from leadcenter.numbers.models import TrackingNumber
 from leadcenter.sms import encoding
 from leadcenter.sms.smpp import Delivery, LockedSequence, e164, parse_receipt_text
 from leadcenter.texts import delivery
@@ -40,7 +42,7 @@ def setup(world):
 
 
 def mo(setup, body, sender=LEAD):
-    return setup["outbox"].text(Delivery(source=sender, destination=setup["number"].number, data_coding=0,
+    return setup["outbox"].listener("smsc").text(Delivery(source=sender, destination=setup["number"].number, data_coding=0,
                                               udhi=False, short_message=encoding.encode(body).parts[0]))
 
 
@@ -163,7 +165,7 @@ def test_multipart_reassembled_from_bytes_in_any_order_and_repeats_stored_once(s
     cuts = [data[:99], data[99:201], data[201:]]  # inside surrogate pairs
     order = [(3, cuts[2]), (1, cuts[0]), (1, cuts[0]), (2, cuts[1])]
     for number, chunk in order:
-        setup["outbox"].text(Delivery(source=LEAD, destination=setup["number"].number,
+        setup["outbox"].listener("smsc").text(Delivery(source=LEAD, destination=setup["number"].number,
                                            data_coding=encoding.UCS2, udhi=True,
                                            short_message=encoding.udh(42, 3, number) + chunk))
     assert [m.body for m in Message.select()] == [text]
@@ -180,10 +182,10 @@ def queued_part(setup, body="Hi"):
 
 def test_accepted_then_receipts_move_the_message(setup):
     message, part = queued_part(setup)
-    setup["outbox"].accepted([(part.id, "smsc-1")])
+    setup["outbox"].accepted([(part.id, "smsc-1")], "smsc")
     assert (Message.get_by_id(message.id).status, Message.get_by_id(message.id).external_id) == ("sent", "smsc-1")
     setup["outbox"].receipts([Delivery(LEAD, setup["number"].number, 0, False, b"", receipt_for="smsc-1",
-                                       receipt_state="DELIVRD")])
+                                       receipt_state="DELIVRD")], "smsc")
     row = Message.get_by_id(message.id)
     assert (row.status, row.sent_at, row.delivered_at) == ("delivered", T0, T0)
     assert [n for n in setup["bus"].names() if n.startswith("message.")] == [
@@ -192,9 +194,9 @@ def test_accepted_then_receipts_move_the_message(setup):
 
 def test_a_negative_receipt_fails_with_the_reason(setup):
     message, part = queued_part(setup)
-    setup["outbox"].accepted([(part.id, "smsc-2")])
+    setup["outbox"].accepted([(part.id, "smsc-2")], "smsc")
     setup["outbox"].receipts([Delivery(LEAD, setup["number"].number, 0, False, b"", receipt_for="smsc-2",
-                                       receipt_state="UNDELIV", receipt_error="001")])
+                                       receipt_state="UNDELIV", receipt_error="001")], "smsc")
     row = Message.get_by_id(message.id)
     assert (row.status, row.status_reason) == ("failed", "not delivered: UNDELIV (error 001)")
 
@@ -261,3 +263,40 @@ def test_the_api_sends_previews_and_refuses(client, world):
     assert (status, data["error"]) == (409, "not-a-text-thread")
     status, data = client.post("/api/v1/texts", {"to": "nope", "body": "Hello", "tracking_number_id": number_id})
     assert (status, data["error"], list(data["fields"])) == (422, "invalid-number", ["to"])
+
+
+class FakeLink:
+    """A bound SMPP link that records what it was given."""
+
+    def __init__(self):
+        self.bound = True
+        self.settings = SmppSettings(host="127.0.0.1", response_timeout_seconds=1)
+        self.submitted = []
+
+    def submit(self, submission, wait):
+        self.submitted.append(submission.source)
+
+
+def test_each_smsc_sends_for_its_numbers_and_a_catch_all_for_the_rest(setup, world):
+    other = TrackingNumber.create(company=setup["company"], number="+14045550111", name="Other line",
+                                  trunk=world["a"]["trunk"])
+    named, catch_all = FakeLink(), FakeLink()
+    setup["outbox"].attach(named, frozenset({"+14045550111"}))
+    setup["outbox"].attach(catch_all, None)
+    for number in (setup["number"], other, setup["number"]):
+        setup["texts"].send(setup["company"], None, number, LEAD, "Hi")
+    for link, numbers in setup["outbox"].routes:
+        setup["outbox"]._submit_all(link, setup["outbox"]._take(10, numbers))
+    assert named.submitted == ["+14045550111"]
+    assert catch_all.submitted == [setup["number"].number] * 2
+
+
+def test_receipts_are_matched_within_the_smsc_that_accepted_the_part(setup):
+    message, part = queued_part(setup)
+    setup["outbox"].accepted([(part.id, "same-id")], "first")
+    setup["outbox"].receipts([Delivery(LEAD, setup["number"].number, 0, False, b"", receipt_for="same-id",
+                                       receipt_state="UNDELIV")], "second")  # another SMSC's message
+    assert Message.get_by_id(message.id).status == "sent"
+    setup["outbox"].receipts([Delivery(LEAD, setup["number"].number, 0, False, b"", receipt_for="same-id",
+                                       receipt_state="DELIVRD")], "first")
+    assert Message.get_by_id(message.id).status == "delivered"
