@@ -9,7 +9,7 @@ PYTHON ?= python3
 SYSTEM_PACKAGES := python3-venv debootstrap sip-tester sox iproute2 util-linux procps ca-certificates
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test unit integration bench setup system-packages python asterisk-root clean help
+.PHONY: run test unit integration bench setup system-packages node test-smsc python asterisk-root clean help
 
 help:
 	@echo "make run    install everything and start Lead Center with a demo company (http://127.0.0.1:8080)"
@@ -17,7 +17,7 @@ help:
 	@echo "make bench  run the benchmarks (see docs/benchmarks.md)"
 	@echo "make clean  remove the virtualenv and this checkout's data (var/); the Asterisk root cache stays"
 
-setup: system-packages python asterisk-root
+setup: system-packages python asterisk-root test-smsc
 
 system-packages:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
@@ -25,6 +25,19 @@ system-packages:
 	  echo "==> Installing Debian packages:" $$missing; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	else echo "==> Debian packages present"; fi
+
+# The test SMSC (npm `smpp` in server mode, tests/smsc) needs Node.js: Debian's, installed only when missing.
+node:
+	@if command -v node >/dev/null && command -v npm >/dev/null; then echo "==> Node.js present: $$(node --version)"; \
+	else echo "==> Installing Debian packages: nodejs npm"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs npm; fi
+
+test-smsc: node tests/smsc/node_modules/.installed
+
+tests/smsc/node_modules/.installed: tests/smsc/package.json tests/smsc/package-lock.json
+	@echo "==> npm packages of the test SMSC (tests/smsc)"
+	cd tests/smsc && npm ci --no-audit --no-fund --progress=true
+	@touch $@
 
 python: $(INSTALLED)
 
@@ -55,4 +68,4 @@ bench: setup
 	unshare --net --fork -- sh -c 'ip link set lo up && exec "$$@"' sh $(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) var *.egg-info
+	rm -rf $(VENV) var *.egg-info tests/smsc/node_modules

@@ -2,12 +2,14 @@
 (AMI + ARI on one asyncio loop thread), the domain services and the web app.
 
 Threads: the asyncio loop thread (AMI, ARI, every Asterisk verb); the event dispatcher thread (domain services
-and, later, websocket fan-out); the web server's threads (requests; they hand Asterisk work to the loop with
+and, later, websocket fan-out); for texts, an SMPP session thread per SMSC (smpplib is blocking: it reads the
+bind and stores what arrives), the outbox pump and the Incoming-timer sweeper; the web server's threads (requests; they hand Asterisk work to the loop with
 ``telephony.submit`` and never wait on it while holding anything).
 """
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import threading
 
@@ -19,9 +21,13 @@ from leadcenter.calls.services import CallRecorder, everyone_declined
 from leadcenter.config import Settings
 from leadcenter.events import EventBus
 from leadcenter.pbx import configure
+from leadcenter.db import utcnow
 from leadcenter.pbx.instance import Instance
+from leadcenter.sms.smpp import SmppLink
 from leadcenter.teams.services import QueueBoard
 from leadcenter.telephony.service import Telephony
+from leadcenter.texts.outbox import Outbox
+from leadcenter.texts.services import Texts
 from leadcenter.voicemail.services import MailboxCounter
 
 log = logging.getLogger(__name__)
@@ -65,8 +71,25 @@ class Controller:
         self.mailboxes = MailboxCounter(self.bus)
         self.queue_board = QueueBoard(self.bus)
         self.pauses = PauseKeeper(self.bus, self.telephony)
+        self._build_texts(settings)
         from leadcenter.web.app import create_app  # the web layer depends on the controller, not the reverse
         self.web = create_app(self)
+
+    def _build_texts(self, settings: Settings) -> None:
+        """The texts domain over one SMPP bind per configured SMSC, each sending for its tracking numbers; without
+        an SMSC, sends are refused as unavailable."""
+        offset = dt.timedelta(seconds=settings.texts.clock_offset_seconds)
+        clock = (lambda: utcnow() + offset) if offset else utcnow
+        self.outbox = Outbox(self.bus, on_text=lambda delivery: self.texts.receive(delivery), clock=clock)
+        self.smscs = [SmppLink(smsc, self.outbox.listener(smsc.name), smsc.name) for smsc in settings.smscs]
+        routes = [frozenset(n.strip() for n in link.settings.numbers.split(",") if n.strip()) or None
+                  for link in self.smscs]
+        for link, numbers in zip(self.smscs, routes):
+            self.outbox.attach(link, numbers)
+        # A link that names no numbers sends for every tracking number; otherwise only the named ones can text.
+        served = None if None in routes else frozenset().union(*routes)
+        self.texts = Texts(self.bus, self.outbox, served, dt.timedelta(hours=settings.texts.incoming_timeout_hours),
+                           clock=clock, enabled=bool(self.smscs))
 
     def _recording_path(self, inside: str) -> str:
         return str(self.instance.host_path(inside).relative_to(self.settings.data_dir))
@@ -75,10 +98,20 @@ class Controller:
         self.bus.start()
         self.loop.start()
         self.loop.run(self.telephony.start())
+        self.texts.start()
+        if self.smscs:
+            self.outbox.recover()
+            for link in self.smscs:
+                link.start()
+            self.outbox.start()
         log.info("controller started")
 
     def stop(self) -> None:
         try:
+            self.outbox.stop()
+            for link in self.smscs:
+                link.stop()
+            self.texts.stop()
             self.loop.run(self.telephony.stop())
         finally:
             self.loop.stop()
@@ -131,4 +164,14 @@ class Controller:
         telephony = self.telephony.status()
         return {"ok": database_ok and self.telephony.connected,
                 "database": "ok" if database_ok else "unavailable",
-                "asterisk": telephony}
+                "asterisk": telephony,
+                "sms": self.sms_status()}
+
+    def sms_status(self) -> dict:
+        """Each SMPP bind's state and counters and the outbox backlog; ``state`` is ``bound`` when every bind is
+        (texting's health does not make the controller unhealthy: calls go on without an SMSC)."""
+        if not self.smscs:
+            return {"state": "off"}
+        bound = [link.bound for link in self.smscs]
+        state = "bound" if all(bound) else ("partly bound" if any(bound) else "down")
+        return {"state": state, "smscs": [link.status() for link in self.smscs], "outbox": self.outbox.backlog()}

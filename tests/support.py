@@ -6,6 +6,8 @@ from __future__ import annotations
 from leadcenter import config
 from leadcenter.credentials import Secrets
 from leadcenter.pbx.instance import Instance
+from leadcenter.texts.outbox import Outbox
+from leadcenter.texts.services import Texts
 
 PASSWORD = "correct horse battery"
 
@@ -37,6 +39,9 @@ class StandInController:
         self.instance = Instance(asterisk_dir, asterisk_dir, external=True)
         self.secrets = Secrets(ami_secret="x", ari_secret="y", session_key="unit-test-session-key")
         self.bus = RecordingBus()
+        # Texts with no SMSC: what is sent stays queued in the outbox, where the tests look at it.
+        self.outbox = Outbox(self.bus, on_text=lambda delivery: None)
+        self.texts = Texts(self.bus, self.outbox, served_numbers=None)
         self.reconfigured = 0
         self.declined = []
         self.answered = []

@@ -57,6 +57,7 @@ def _blueprints():
     from leadcenter.numbers import http as numbers
     from leadcenter.prompts import http as prompts
     from leadcenter.teams import http as teams
+    from leadcenter.texts import http as texts
     from leadcenter.web import session
     return [session.bp, companies.bp, agents.bp, teams.bp, flows.bp, numbers.bp, leads.bp, interactions.bp,
-            prompts.bp]
+            prompts.bp, texts.bp]

@@ -22,6 +22,9 @@ from leadcenter.agents.models import SipCredential
 from leadcenter.interactions.models import Interaction
 from leadcenter.pbx.instance import Instance
 
+sys.path.insert(0, str(Path(__file__).parents[1] / "smsc"))
+from peer import PASSWORD as SMSC_PASSWORD, SYSTEM_ID as SMSC_SYSTEM_ID  # noqa: E402 (the test SMSC's driver)
+
 LEADCENTER = [sys.executable, "-m", "leadcenter"]
 
 PORTS = {
@@ -32,6 +35,17 @@ PORTS = {
     "LEADCENTER_ASTERISK_RTP_START": "21000",
     "LEADCENTER_ASTERISK_RTP_END": "21999",
     "LEADCENTER_DEMO_TRUNK_PORT": "15070",
+    "LEADCENTER_SMPP_PORT": "12775",
+}
+
+# The controller binds to the test SMSC (tests/smsc) when a test starts one; quick timers keep tests short.
+SMSC = {
+    "LEADCENTER_SMPP_HOST": "127.0.0.1",
+    "LEADCENTER_SMPP_SYSTEM_ID": SMSC_SYSTEM_ID,
+    "LEADCENTER_SMPP_PASSWORD": SMSC_PASSWORD,
+    "LEADCENTER_SMPP_ENQUIRE_LINK_SECONDS": "2",
+    "LEADCENTER_SMPP_RESPONSE_TIMEOUT_SECONDS": "3",
+    "LEADCENTER_SMPP_RECONNECT_MAX_SECONDS": "1",
 }
 
 
@@ -46,9 +60,28 @@ def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "cond
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+# A second SMSC, which sends for the demo's Website line (the first sends for every other number); a file setting,
+# since environment variables set the first SMSC only.
+SECOND_SMSC_PORT = 12777
+SECOND_SMSC_NUMBER = "+14045550101"
+CONFIG = f"""
+[[smpp_extra]]
+name = "second"
+host = "127.0.0.1"
+port = {SECOND_SMSC_PORT}
+system_id = "{SMSC_SYSTEM_ID}"
+password = "{SMSC_PASSWORD}"
+numbers = "{SECOND_SMSC_NUMBER}"
+enquire_link_seconds = 2
+response_timeout_seconds = 3
+reconnect_max_seconds = 1
+"""
+
+
 class System:
     def __init__(self, data_dir: Path):
-        self.env = {**os.environ, **PORTS, "LEADCENTER_PATHS_DATA_DIR": str(data_dir)}
+        (data_dir / "leadcenter.toml").write_text(CONFIG)
+        self.env = {**os.environ, **PORTS, **SMSC, "LEADCENTER_PATHS_DATA_DIR": str(data_dir)}
         self.settings = config.load(env=self.env)
         self.instance = Instance.from_settings(self.settings)
         self.controller: subprocess.Popen | None = None
@@ -70,9 +103,10 @@ class System:
         self.cli("asterisk", "stop")
 
     # -- the controller (`leadcenter run`) ---------------------------------------------------------------------
-    def start_controller(self) -> None:
+    def start_controller(self, **env: str) -> None:
+        """Start `leadcenter run`; ``env`` adds settings for this run only (LEADCENTER_...)."""
         log = open(self.controller_log, "ab")
-        self.controller = subprocess.Popen([*LEADCENTER, "run"], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        self.controller = subprocess.Popen([*LEADCENTER, "run"], env={**self.env, **env}, stdout=log, stderr=subprocess.STDOUT,
                                            stdin=subprocess.DEVNULL, start_new_session=True)
         log.close()
         self.wait_healthy(30)
