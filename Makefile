@@ -9,7 +9,7 @@ PYTHON ?= python3
 SYSTEM_PACKAGES := python3-venv debootstrap sip-tester sox iproute2 util-linux procps ca-certificates chromium openssl
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test unit integration bench setup system-packages node python web-bundle asterisk-root clean help
+.PHONY: run test unit integration bench setup system-packages node test-smsc python web-bundle asterisk-root clean help
 
 help:
 	@echo "make run    install everything and start Lead Center with a demo company (http://127.0.0.1:8080)"
@@ -17,7 +17,7 @@ help:
 	@echo "make bench  run the benchmarks (see docs/benchmarks.md)"
 	@echo "make clean  remove the virtualenv and this checkout's data (var/); the Asterisk root cache stays"
 
-setup: system-packages python web-bundle asterisk-root
+setup: system-packages python web-bundle asterisk-root test-smsc
 
 system-packages:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
@@ -26,11 +26,11 @@ system-packages:
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	else echo "==> Debian packages present"; fi
 
-# Node is needed at set-up only, to bundle the agent app's pinned npm packages (web/package-lock.json); Debian's
-# nodejs and npm are installed when no `node` is on the PATH.
+# Node.js is needed at set-up only: to bundle the agent app's pinned npm packages (web/package-lock.json) and for
+# the test SMSC (npm `smpp` in server mode, tests/smsc). Debian's, installed only when missing.
 node:
-	@if command -v node >/dev/null && command -v npm >/dev/null; then echo "==> Node present"; else \
-	  echo "==> Installing Debian packages: nodejs npm"; \
+	@if command -v node >/dev/null && command -v npm >/dev/null; then echo "==> Node.js present: $$(node --version)"; \
+	else echo "==> Installing Debian packages: nodejs npm"; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs npm; fi
 
 web-bundle: web/vendor/jssip.js
@@ -38,6 +38,13 @@ web-bundle: web/vendor/jssip.js
 web/vendor/jssip.js: web/package.json web/package-lock.json web/vendor-src/jssip.js | node
 	@echo "==> Browser packages (JsSIP) bundled into web/vendor"
 	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run --silent bundle
+
+test-smsc: node tests/smsc/node_modules/.installed
+
+tests/smsc/node_modules/.installed: tests/smsc/package.json tests/smsc/package-lock.json
+	@echo "==> npm packages of the test SMSC (tests/smsc)"
+	cd tests/smsc && npm ci --no-audit --no-fund --progress=true
+	@touch $@
 
 python: $(INSTALLED)
 
@@ -68,4 +75,4 @@ bench: setup
 	unshare --net --fork -- sh -c 'ip link set lo up && exec "$$@"' sh $(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) var *.egg-info web/node_modules web/vendor
+	rm -rf $(VENV) var *.egg-info web/node_modules web/vendor tests/smsc/node_modules

@@ -395,3 +395,31 @@ def agent_ring(ctx: Context, agent_id: int, device: str) -> None:
     row.save()
     click.echo(f"agent {agent_id} now rings on {row.queue_interface}")
     ctx.reconfigure()
+
+
+@main.group()
+def sms() -> None:
+    """Texting over SMPP."""
+
+
+@sms.command("status")
+@pass_context
+def sms_status(ctx: Context) -> None:
+    """The running controller's SMPP binds: state, counters, outbox backlog (exit status 3 unless all are bound)."""
+    import httpx
+
+    http = ctx.settings.http
+    try:
+        health = httpx.get(f"http://{http.host}:{http.port}/healthz", timeout=5).json()
+    except (httpx.HTTPError, ValueError) as exc:
+        raise click.ClickException(f"the controller does not answer on {http.host}:{http.port}: {exc}") from None
+    status = health.get("sms", {"state": "unknown"})
+    click.echo(f"state: {status['state']}")
+    if "outbox" in status:
+        click.echo(f"outbox: {status['outbox']}")
+    for smsc in status.get("smscs", []):
+        click.echo(f"\n[{smsc['name']}]")
+        for key, value in smsc.items():
+            click.echo(f"{key}: {value}")
+    if status.get("state") != "bound":
+        sys.exit(3)

@@ -73,11 +73,56 @@ class DemoSettings:
 
 
 @dataclass(frozen=True)
+class SmppSettings:
+    # The SMSC texts go through (bind_transceiver). Texting is off while host is empty. Further SMSCs, each with
+    # these keys, go in [[smpp_extra]] tables of the config file (environment variables set [smpp] only).
+    host: str = ""
+    # Names the bind in /healthz, the CLI and the logs; each SMSC's own.
+    name: str = "smsc"
+    port: int = 2775
+    system_id: str = ""
+    # A secret: set it in leadcenter.toml (not in the repository) or LEADCENTER_SMPP_PASSWORD.
+    password: str = ""
+    system_type: str = ""
+    # Type of number / numbering plan of the addresses we send: 1/1 is international E.164 (without the '+').
+    source_ton: int = 1
+    source_npi: int = 1
+    dest_ton: int = 1
+    dest_npi: int = 1
+    # The tracking numbers (E.164, comma separated) this SMSC sends for; empty: every tracking number no other
+    # SMSC names.
+    numbers: str = ""
+    # submit_sm outstanding at once on the bind (matched to their responses by sequence number).
+    window: int = 50
+    # enquire_link every this many idle seconds; no answer to anything within response_timeout -> reconnect.
+    enquire_link_seconds: int = 30
+    response_timeout_seconds: int = 10
+    # Reconnect after 1 s, then doubling up to this.
+    reconnect_max_seconds: int = 30
+
+
+@dataclass(frozen=True)
+class TextsSettings:
+    # An inbound text nobody responds to moves from Incoming to Recent (timed out) after this.
+    incoming_timeout_hours: int = 12
+    # Tests only: shifts the texts clock forward, so a 12-hour timer can fire without a 12-hour wait.
+    clock_offset_seconds: int = 0
+
+
+@dataclass(frozen=True)
 class Settings:
     paths: PathsSettings = field(default_factory=PathsSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     asterisk: AsteriskSettings = field(default_factory=AsteriskSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
+    smpp: SmppSettings = field(default_factory=SmppSettings)
+    smpp_extra: tuple[SmppSettings, ...] = ()
+    texts: TextsSettings = field(default_factory=TextsSettings)
+
+    @property
+    def smscs(self) -> tuple[SmppSettings, ...]:
+        """Every configured SMSC (those with a host)."""
+        return tuple(s for s in (self.smpp, *self.smpp_extra) if s.host)
 
     @property
     def data_dir(self) -> Path:
@@ -147,24 +192,51 @@ def load(path: str | os.PathLike | None = None, env: dict | None = None) -> Sett
             raise ConfigError(f"config file {path} does not exist") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path}: {exc}") from None
-    sections = {f.name: f.default_factory for f in dataclasses.fields(Settings)}
-    unknown = set(file_values) - set(sections)
+    sections = {f.name: f.default_factory for f in dataclasses.fields(Settings) if f.name != EXTRA_SMSCS}
+    unknown = set(file_values) - set(sections) - {EXTRA_SMSCS}
     if unknown:
         raise ConfigError(f"unknown section(s) in {path}: {', '.join(sorted(unknown))}")
-    return Settings(**{
+    settings = Settings(**{
         name: _section(factory, file_values.get(name, {}), env, name)
         for name, factory in sections.items()
-    })
+    }, smpp_extra=_extra_smscs(file_values.get(EXTRA_SMSCS, [])))
+    names = [s.name for s in settings.smscs]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"each SMSC needs a name of its own ([smpp] and [[smpp_extra]]): {', '.join(names)}")
+    return settings
+
+
+EXTRA_SMSCS = "smpp_extra"
+
+
+def _extra_smscs(tables) -> tuple[SmppSettings, ...]:
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise ConfigError(f"write each further SMSC as a [[{EXTRA_SMSCS}]] table")
+    return tuple(_section(SmppSettings, table, {}, EXTRA_SMSCS) for table in tables)
+
+
+SECRET_KEYS = {"password"}
 
 
 def describe(settings: Settings) -> str:
     """The settings as TOML, for `leadcenter config`."""
     lines = []
     for section in dataclasses.fields(settings):
-        lines.append(f"[{section.name}]")
-        for f in dataclasses.fields(getattr(settings, section.name)):
-            value = getattr(getattr(settings, section.name), f.name)
-            shown = f'"{value}"' if isinstance(value, str) else str(value).lower()
-            lines.append(f"{f.name} = {shown}  # LEADCENTER_{section.name.upper()}_{f.name.upper()}")
-        lines.append("")
+        if section.name == EXTRA_SMSCS:
+            for extra in settings.smpp_extra:
+                lines += [f"[[{EXTRA_SMSCS}]]", *_describe_values(extra, None), ""]
+            continue
+        lines += [f"[{section.name}]", *_describe_values(getattr(settings, section.name), section.name), ""]
     return "\n".join(lines)
+
+
+def _describe_values(values, env_section: str | None) -> list[str]:
+    lines = []
+    for f in dataclasses.fields(values):
+        value = getattr(values, f.name)
+        if f.name in SECRET_KEYS and value:
+            value = "(set)"  # `leadcenter config` output gets pasted into tickets
+        shown = f'"{value}"' if isinstance(value, str) else str(value).lower()
+        env = f"  # LEADCENTER_{env_section.upper()}_{f.name.upper()}" if env_section else ""
+        lines.append(f"{f.name} = {shown}{env}")
+    return lines

@@ -2,12 +2,14 @@
 (AMI + ARI on one asyncio loop thread), the domain services and the web app.
 
 Threads: the asyncio loop thread (AMI, ARI, every Asterisk verb); the event dispatcher thread (domain services
-and, later, websocket fan-out); the web server's threads (requests; they hand Asterisk work to the loop with
+and, later, websocket fan-out); for texts, an SMPP session thread per SMSC (smpplib is blocking: it reads the
+bind and stores what arrives), the outbox pump and the Incoming-timer sweeper; the web server's threads (requests; they hand Asterisk work to the loop with
 ``telephony.submit`` and never wait on it while holding anything).
 """
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import threading
 
@@ -15,13 +17,17 @@ from peewee import SqliteDatabase
 
 from leadcenter import credentials, db, schema
 from leadcenter.agents.services import PauseKeeper
-from leadcenter.calls.services import CallRecorder
+from leadcenter.calls.services import CallRecorder, everyone_declined
 from leadcenter.config import Settings
 from leadcenter.events import EventBus
 from leadcenter.pbx import configure
+from leadcenter.db import utcnow
 from leadcenter.pbx.instance import Instance
+from leadcenter.sms.smpp import SmppLink
 from leadcenter.teams.services import QueueBoard
 from leadcenter.telephony.service import Telephony, TelephonyError
+from leadcenter.texts.outbox import Outbox
+from leadcenter.texts.services import Texts
 from leadcenter.voicemail.services import MailboxCounter
 
 log = logging.getLogger(__name__)
@@ -68,8 +74,25 @@ class Controller:
         self.mailboxes = MailboxCounter(self.bus)
         self.queue_board = QueueBoard(self.bus)
         self.pauses = PauseKeeper(self.bus, self.telephony)
+        self._build_texts(settings)
         from leadcenter.web.app import create_app  # the web layer depends on the controller, not the reverse
         self.web = create_app(self)
+
+    def _build_texts(self, settings: Settings) -> None:
+        """The texts domain over one SMPP bind per configured SMSC, each sending for its tracking numbers; without
+        an SMSC, sends are refused as unavailable."""
+        offset = dt.timedelta(seconds=settings.texts.clock_offset_seconds)
+        clock = (lambda: utcnow() + offset) if offset else utcnow
+        self.outbox = Outbox(self.bus, on_text=lambda delivery: self.texts.receive(delivery), clock=clock)
+        self.smscs = [SmppLink(smsc, self.outbox.listener(smsc.name), smsc.name) for smsc in settings.smscs]
+        routes = [frozenset(n.strip() for n in link.settings.numbers.split(",") if n.strip()) or None
+                  for link in self.smscs]
+        for link, numbers in zip(self.smscs, routes):
+            self.outbox.attach(link, numbers)
+        # A link that names no numbers sends for every tracking number; otherwise only the named ones can text.
+        served = None if None in routes else frozenset().union(*routes)
+        self.texts = Texts(self.bus, self.outbox, served, dt.timedelta(hours=settings.texts.incoming_timeout_hours),
+                           clock=clock, enabled=bool(self.smscs))
 
     def _recording_path(self, inside: str) -> str:
         return str(self.instance.host_path(inside).relative_to(self.settings.data_dir))
@@ -78,10 +101,20 @@ class Controller:
         self.bus.start()
         self.loop.start()
         self.loop.run(self.telephony.start())
+        self.texts.start()
+        if self.smscs:
+            self.outbox.recover()
+            for link in self.smscs:
+                link.start()
+            self.outbox.start()
         log.info("controller started")
 
     def stop(self) -> None:
         try:
+            self.outbox.stop()
+            for link in self.smscs:
+                link.stop()
+            self.texts.stop()
             self.loop.run(self.telephony.stop())
         finally:
             self.loop.stop()
@@ -95,13 +128,34 @@ class Controller:
         modules = configure.write(self.settings, self.secrets, self.instance)
         return self.telephony.submit(self.telephony.reload(modules))
 
-    def decline(self, interaction, agent) -> bool:
+    def answer(self, interaction, agent) -> bool:
+        """The agent presses Answer on an incoming call. If their phone rings for it they pick it up there (True).
+        Otherwise the call leaves the queue or step it is in and rings their phone at once (dialplan lc-answer),
+        so that the queue stops offering it elsewhere (False)."""
+        if self.calls.offers.ringing(interaction.channel_id, agent.id) is not None:
+            return True
+        self.telephony.submit(self.telephony.redirect(interaction.channel_id, "lc-answer",
+                                                      agent.endpoint_name(agent.ring_device)))
+        return False
+
+    def hang_up(self, interaction) -> None:
+        """End the call: the lead's channel is hung up, the agent's leg with it; the recorder concludes it."""
+        self.telephony.submit(self.telephony.hangup(interaction.channel_id))
+
+    def decline(self, interaction, agent) -> tuple[bool, bool]:
         """The agent declines an incoming call: their ringing leg, if it rings, is hung up so the flow moves on
-        at once (next agent, or the next step) instead of after the ring time. True when a leg was hung up."""
-        leg = self.calls.offers.ringing(interaction.channel_id, agent.id) if interaction.channel_id else None
-        if leg is not None:
+        at once (next agent, or the next step) instead of after the ring time; and once every agent it is
+        offered to has declined, a call waiting in a queue goes on to the flow's next step (a ring-agents step ends
+        by itself when its last leg is hung up). Returns (a leg was hung up, the call went on)."""
+        if not interaction.channel_id:
+            return False, False
+        passed_on = self.calls.offers.in_queue(interaction.channel_id) and everyone_declined(interaction)
+        if passed_on:  # leaving the queue cancels the ringing leg too (and app_queue rings nobody else)
+            self.telephony.submit(self.telephony.next_step(interaction.channel_id))
+        leg = self.calls.offers.ringing(interaction.channel_id, agent.id)
+        if leg is not None and not passed_on:
             self.telephony.submit(self.telephony.hangup(leg, reason="busy"))
-        return leg is not None
+        return leg is not None, passed_on
 
     def take_call(self, interaction, agent) -> bool:
         """An agent answers a waiting call that is not ringing them: the lead's channel leaves its queue or
@@ -118,9 +172,10 @@ class Controller:
         variables = {"LC_OUTBOUND": "1", "LC_COMPANY": str(number.company_id), "LC_NUMBER": str(number.id),
                      "LC_TRUNK": number.trunk.endpoint_name, "LC_CALLER_ID": number.number,
                      "LC_RECORD": "1" if record else "0",
-                     # The agent's device learns which interaction rings, and that the agent asked for it.
+                     # The agent's device learns which interaction rings, and (as lc-auto-answer says it) to
+                     # pick up at once: the agent asked for this call.
                      "PJSIP_HEADER(add,X-LC-Call)": interaction.channel_id,
-                     "PJSIP_HEADER(add,X-LC-Autoanswer)": "yes"}
+                     "PJSIP_HEADER(add,Call-Info)": "<sip:leadcenter>;answer-after=0"}
         return self._carry_out(
             self.telephony.place_outbound(interaction.channel_id, agent.queue_interface, interaction.lead_number,
                                           variables=variables, caller_id=f'"" <{interaction.lead_number}>',
@@ -147,4 +202,14 @@ class Controller:
         telephony = self.telephony.status()
         return {"ok": database_ok and self.telephony.connected,
                 "database": "ok" if database_ok else "unavailable",
-                "asterisk": telephony}
+                "asterisk": telephony,
+                "sms": self.sms_status()}
+
+    def sms_status(self) -> dict:
+        """Each SMPP bind's state and counters and the outbox backlog; ``state`` is ``bound`` when every bind is
+        (texting's health does not make the controller unhealthy: calls go on without an SMSC)."""
+        if not self.smscs:
+            return {"state": "off"}
+        bound = [link.bound for link in self.smscs]
+        state = "bound" if all(bound) else ("partly bound" if any(bound) else "down")
+        return {"state": state, "smscs": [link.status() for link in self.smscs], "outbox": self.outbox.backlog()}

@@ -31,12 +31,15 @@ class TimestampedModel(BaseModel):
 
 def open_sqlite(path: str) -> SqliteDatabase:
     # busy_timeout first, so that switching to WAL waits for other connections instead of failing.
+    # Transactions begin IMMEDIATE: a transaction that reads, then writes while another connection writes, gets
+    # SQLITE_BUSY at once (its snapshot is stale; the busy timeout cannot help), which under a few calls a second
+    # lost interactions. Taking the write lock at BEGIN makes it wait its turn instead.
     return SqliteDatabase(path, pragmas=(
         ("busy_timeout", 5000),
         ("journal_mode", "wal"),
         ("foreign_keys", 1),
         ("synchronous", "normal"),
-    ), check_same_thread=False)
+    ), check_same_thread=False, lock_type="IMMEDIATE")
 
 
 def bind(db) -> None:

@@ -47,7 +47,7 @@ def seed(settings: Settings) -> Company | None:
                 add_member(users[email], company, "admin")
         agents = [create_agent(company, users[email], devices=("webrtc", "desk"), ring_device="desk")
                   for email, _, role in PEOPLE if role == "agent"]
-        team = Team.create(company=company, name="Sales", strategy="rrmemory", ring_seconds=30)
+        team = Team.create(company=company, name="Sales", strategy="leastrecent", ring_seconds=30)
         for agent in agents:
             TeamMember.create(team=team, agent=agent)
         flow = CallFlow(company=company, name="Main line", record=True)

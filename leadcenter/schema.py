@@ -18,12 +18,14 @@ from leadcenter.interactions.models import (ClassificationChange, Interaction, I
 from leadcenter.leads.models import Lead, LeadPhone, LeadSearchTerm
 from leadcenter.numbers.models import TrackingNumber, Trunk
 from leadcenter.teams.models import Team, TeamMember
+from leadcenter.texts.models import InboundPart, OutboxPart, TextConsent, TextThread
 
 log = logging.getLogger(__name__)
 
 MODELS = [Company, User, Membership, ApiKey, UserSession, Agent, AgentStatusChange, SipCredential, CallFlow, Trunk,
           TrackingNumber, Team, TeamMember, Lead, LeadPhone, LeadSearchTerm, Interaction, InteractionTransition,
-          InteractionDecline, Message, Tag, InteractionTag, ClassificationChange]
+          InteractionDecline, Message, Tag, InteractionTag, ClassificationChange, TextThread, OutboxPart, InboundPart,
+          TextConsent]
 
 
 def _v2_accounts_leads_classification(migrator) -> None:
@@ -49,11 +51,26 @@ def _v2_accounts_leads_classification(migrator) -> None:
         index_lead(lead)
 
 
+def _v3_texts(migrator) -> None:
+    from playhouse.migrate import migrate as run
+
+    # Version 2 creates the message table from the current model: from a version 1 database it already has them.
+    present = {column.name for column in database.get_columns("message")}
+    run(
+        migrator.add_column("company", "text_help_reply", Company.text_help_reply),
+        *[migrator.add_column("message", field.column_name, field)
+          for field in (Message.sent_at, Message.delivered_at, Message.failed_at) if field.column_name not in present],
+    )
+    database.create_tables([TextThread, OutboxPart, InboundPart, TextConsent])
+
+
 # (version, description, function(migrator)) in order; version 1 is the first released schema.
 MIGRATIONS: list = [
     (2, "API keys, revocable sessions, agent availability history, lead search and merge, messages, "
         "classification with tags and its history",
      _v2_accounts_leads_classification),
+    (3, "texts: threads, the SMS outbox, inbound parts, opt-outs; message delivery timestamps; HELP reply",
+     _v3_texts),
 ]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])
 

@@ -28,7 +28,7 @@ def database():
 
 @pytest.fixture
 def controller(tmp_path):
-    return StandInController(tmp_path)
+    return StandInController(tmp_path / "asterisk")
 
 
 @pytest.fixture

@@ -3,10 +3,11 @@ and the stand-in controller the web app runs over in unit tests (no Asterisk: th
 real one). A module of its own because every test directory may have a conftest.py of its own."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from leadcenter import config
 from leadcenter.credentials import Secrets
+from leadcenter.pbx.instance import Instance
+from leadcenter.texts.outbox import Outbox
+from leadcenter.texts.services import Texts
 
 PASSWORD = "correct horse battery"
 
@@ -27,42 +28,37 @@ class RecordingBus:
         return [name for name, _ in self.published]
 
 
-class SpoolStandIn:
-    """The instance's spool, in a temporary directory (no Asterisk user to hand files to)."""
-
-    def __init__(self, data_dir: Path):
-        self.dir = data_dir / "asterisk"
-
-    def write_spool_file(self, relative: str, data: bytes) -> Path:
-        path = self.dir / "spool" / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        return path
-
-
 class StandInController:
-    """What the web app needs of the controller, without Asterisk: settings, secrets, the bus, and a
-    reconfigure() that counts how often Asterisk's config would have been re-rendered."""
+    """What the web app needs of the controller, without Asterisk: settings, secrets, the bus, an instance
+    directory for the files Asterisk would read, and a reconfigure() that counts how often Asterisk's config
+    would have been re-rendered."""
 
-    def __init__(self, data_dir: Path | None = None):
-        """``data_dir``: where files the app writes (greetings) go; the default one is never written."""
-        self.settings = config.load(env={"LEADCENTER_PATHS_DATA_DIR": str(data_dir)} if data_dir else {})
-        self.instance = SpoolStandIn(self.settings.data_dir)
+    def __init__(self, asterisk_dir):
+        self.settings = config.load(env={})
+        # external: files are owned by the user running the tests, not the Asterisk root's asterisk user
+        self.instance = Instance(asterisk_dir, asterisk_dir, external=True)
         self.secrets = Secrets(ami_secret="x", ari_secret="y", session_key="unit-test-session-key")
         self.bus = RecordingBus()
+        # Texts with no SMSC: what is sent stays queued in the outbox, where the tests look at it.
+        self.outbox = Outbox(self.bus, on_text=lambda delivery: None)
+        self.texts = Texts(self.bus, self.outbox, served_numbers=None)
         self.reconfigured = 0
         self.declined = []
+        self.answered = []
+        self.hung_up = []
         self.placed = []  # (interaction id, record) of each outbound call
-        self.taken = []  # (interaction id, agent id) of each call an agent answered while it rang elsewhere
         self.places_calls = True
+
+    def answer(self, interaction, agent):
+        self.answered.append((interaction.id, agent.id))
+        return False
+
+    def hang_up(self, interaction):
+        self.hung_up.append(interaction.id)
 
     def decline(self, interaction, agent):
         self.declined.append((interaction.id, agent.id))
-        return True
-
-    def take_call(self, interaction, agent):
-        self.taken.append((interaction.id, agent.id))
-        return True
+        return True, False
 
     def place_call(self, interaction, record):
         self.placed.append((interaction.id, record))

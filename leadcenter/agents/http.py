@@ -2,7 +2,7 @@
 own profile and status, and the SIP accounts of an agent's devices (admins, to set up a desk phone)."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, request, send_file
+from flask import Blueprint, current_app
 
 from leadcenter.agents import availability
 from leadcenter.agents.models import Agent, SipCredential
@@ -11,7 +11,6 @@ from leadcenter.agents.schemas import (AgentChanges, AgentList, AgentOut, AgentS
 from leadcenter.agents.services import current_agents
 from leadcenter.companies.http import changed, save_changes
 from leadcenter.db import database
-from leadcenter.voicemail import services as voicemail
 from leadcenter.web import sip_relay
 from leadcenter.web.api import ApiError, endpoint, invalid, not_found
 from leadcenter.web.auth import Principal
@@ -95,54 +94,11 @@ def update_my_agent(principal: Principal, body: MyAgentChanges):
         Agent.update(chat_display_name=agent.chat_display_name).where(Agent.id == agent.id).execute()
         changed(principal, "agent.updated", asterisk=False, agent_id=agent.id, fields=["chat_display_name"])
     if body.status is not None:
-        # agent.status_changed goes out; the pause keeper applies it to the queues. No re-render for a status:
-        # ring_agents steps, which dial only the agents Available at render time, catch up at the next one.
+        # agent.status_changed goes out; the pause keeper applies it to the queues and to the flag ring-agents
+        # steps read. No re-render for a status.
         try:
             availability.choose(agent, body.status, current_app.controller.bus)
         except availability.IllegalMove as exc:
             raise ApiError(409, "on-a-call", f"{exc}; change it once the call has ended") from None
     return AgentOut.from_row(agent)
 
-
-# -- my voicemail greeting --------------------------------------------------------------------------------------
-
-def _greeting_file(agent: Agent):
-    settings = current_app.controller.settings
-    return settings.data_dir / agent.voicemail_greeting if agent.voicemail_greeting else None
-
-
-@endpoint(bp, "PUT", "/me/voicemail-greeting", status=204,
-          summary="Set my voicemail greeting: the body is a WAV, mono, 16-bit, 8 kHz, 0.5 to 60 s "
-                  "(Content-Type audio/wav; the app converts what the agent records or picks)")
-def put_my_greeting(principal: Principal):
-    agent = _my_agent(principal)
-    if request.mimetype not in ("audio/wav", "audio/x-wav", "audio/wave"):
-        raise ApiError(415, "wav-required", "send the greeting as audio/wav")
-    data = request.get_data()
-    try:
-        voicemail.check_greeting(data)
-    except voicemail.GreetingError as exc:
-        raise invalid({"greeting": str(exc)}) from None
-    controller = current_app.controller
-    path = controller.instance.write_spool_file(voicemail.greeting_path(f"agent{agent.id}"), data)
-    Agent.update(voicemail_greeting=str(path.relative_to(controller.settings.data_dir))).where(
-        Agent.id == agent.id).execute()
-    changed(principal, "agent.updated", asterisk=False, agent_id=agent.id, fields=["voicemail_greeting"])
-
-
-@endpoint(bp, "GET", "/me/voicemail-greeting", summary="My voicemail greeting (audio; 404 with the standard one)")
-def get_my_greeting(principal: Principal):
-    path = _greeting_file(_my_agent(principal))
-    if path is None or not path.is_file():
-        raise ApiError(404, "no-greeting", "you use the standard greeting")
-    return send_file(path, mimetype="audio/wav", conditional=True, max_age=0)
-
-
-@endpoint(bp, "DELETE", "/me/voicemail-greeting", status=204, summary="Go back to the standard greeting")
-def delete_my_greeting(principal: Principal):
-    agent = _my_agent(principal)
-    path = _greeting_file(agent)
-    if path is not None:
-        path.unlink(missing_ok=True)
-        Agent.update(voicemail_greeting=None).where(Agent.id == agent.id).execute()
-        changed(principal, "agent.updated", asterisk=False, agent_id=agent.id, fields=["voicemail_greeting"])

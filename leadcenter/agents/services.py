@@ -33,10 +33,11 @@ def sip_credential(agent: Agent, device: str) -> SipCredential:
 
 
 class PauseKeeper:
-    """Keeps Asterisk's queue pause state equal to the agents' status in the database.
+    """Keeps Asterisk's view of who may be rung equal to the agents' status in the database: queue members are
+    paused unless their agent is Available, and ring-agents steps read an AstDB flag per agent.
 
     The database is the truth: after every (re)connect, reload or periodic resync, any queue member whose
-    pause state differs from its agent's status (only Available agents take queue calls) is corrected.
+    pause state differs, and any flag that differs or is missing, is corrected.
     """
 
     def __init__(self, bus, telephony):
@@ -48,12 +49,12 @@ class PauseKeeper:
         """An agent chose Available or Offline (or the queue made them Unavailable): apply it at once."""
         agent = Agent.get_or_none(Agent.id == event.data["agent_id"])
         if agent is not None and self.telephony.connected:
-            self.telephony.submit(self.telephony.pause(agent.queue_interface, agent.status != "available",
-                                                       agent.status))
+            available = agent.status == "available"
+            self.telephony.submit(self.telephony.pause(agent.queue_interface, not available, agent.status))
+            self.telephony.submit(self.telephony.set_available(agent.id, available))
 
     def on_synced(self, event) -> None:
-        agents = {a.id: a for a in Agent.select().where(
-            Agent.id.in_([m["agent_id"] for m in event.data["members"] if m["agent_id"]] or [0]))}
+        agents = {a.id: a for a in current_agents()}
         for member in event.data["members"]:
             agent = agents.get(member["agent_id"])
             if agent is None:
@@ -63,6 +64,11 @@ class PauseKeeper:
                 log.info("queue %s: %s %s to match status %s", member["queue"],
                          "pausing" if paused else "unpausing", member["interface"], agent.status)
                 self.telephony.submit(self.telephony.pause(member["interface"], paused, agent.status))
+        flags = event.data.get("available", {})
+        for agent in agents.values():
+            available = agent.status == "available"
+            if flags.get(agent.id) != available:
+                self.telephony.submit(self.telephony.set_available(agent.id, available))
 
 
 def current_agents(company: Company | None = None):

@@ -17,7 +17,7 @@ from leadcenter.db import database, utcnow
 from leadcenter.events import Event, EventBus
 from leadcenter.flows.services import audience
 from leadcenter.interactions import lifecycle
-from leadcenter.interactions.models import Interaction
+from leadcenter.interactions.models import Interaction, InteractionDecline
 from leadcenter.leads.services import find_or_create_by_number, lead_number
 from leadcenter.numbers.models import TrackingNumber
 from leadcenter.teams.models import Team
@@ -30,12 +30,26 @@ OPEN = ("incoming", "active")
 
 class OfferBook:
     """Which agents' phones ring for which call right now (the queue offers a call to one agent at a time;
-    a ring_agents step to several), so that an agent's Decline can hang up their ringing leg. Written on the
+    a ring_agents step to several), so that an agent's Decline can hang up their ringing leg; and which queue a
+    call waits in, so that the call can go on to the next step when every agent has declined it. Written on the
     dispatcher thread, read from web threads."""
 
     def __init__(self):
         self._lock = threading.Lock()
         self._ringing: dict[str, dict[int, str]] = {}  # lead channel id -> {agent id: agent channel id}
+        self._queued: set[str] = set()  # lead channel ids waiting in a queue
+
+    def queued(self, channel_id: str) -> None:
+        with self._lock:
+            self._queued.add(channel_id)
+
+    def left_queue(self, channel_id: str) -> None:
+        with self._lock:
+            self._queued.discard(channel_id)
+
+    def in_queue(self, channel_id: str) -> bool:
+        with self._lock:
+            return channel_id in self._queued
 
     def offered(self, channel_id: str, agent_id: int, agent_channel_id: str) -> None:
         with self._lock:
@@ -54,6 +68,18 @@ class OfferBook:
             return self._ringing.get(channel_id, {}).get(agent_id)
 
 
+def everyone_declined(interaction: Interaction) -> bool:
+    """Every agent the call's flow offers it to, except those Offline, has declined it (Incoming is theirs only)."""
+    number = interaction.tracking_number
+    if number is None or number.flow_id is None:
+        return False
+    offered = {a.id for a in Agent.select(Agent.id).where(Agent.id.in_(list(audience(number.flow)) or [0]),
+                                                         Agent.status != "offline")}
+    declined = {d.agent_id for d in InteractionDecline.select(InteractionDecline.agent)
+                .where(InteractionDecline.interaction == interaction)}
+    return bool(offered) and offered <= declined
+
+
 class CallRecorder:
     def __init__(self, bus: EventBus, recording_path, asterisk_dir: Path, data_dir: Path):
         """``recording_path(file inside the Asterisk root) -> path relative to the data directory``."""
@@ -64,6 +90,9 @@ class CallRecorder:
         bus.subscribe("call.agent_offered", lambda e: self.offers.offered(
             e.data["channel_id"], e.data["agent_id"], e.data["agent_channel_id"]))
         bus.subscribe("call.agent_missed", lambda e: self.offers.withdrawn(e.data["channel_id"], e.data["agent_id"]))
+        bus.subscribe("call.queued", lambda e: self.offers.queued(e.data["channel_id"]))
+        for name in ("call.left_queue", "call.answered", "call.ended"):
+            bus.subscribe(name, lambda e: self.offers.left_queue(e.data["channel_id"]))
         for name, handler in (("call.inbound", self.on_inbound), ("call.answered", self.on_answered),
                               ("call.lead_answered", self.on_lead_answered),
                               ("call.recording_started", self.on_recording), ("call.flow_ended", self.on_flow_ended),
@@ -196,9 +225,11 @@ class CallRecorder:
                 interaction.save()
             if call.get("agent_id") and lifecycle.can(interaction, "answer"):
                 self._answer(interaction, call["agent_id"], call.get("queue"), utcnow())
+        # Only calls that began before Asterisk was read can be missing from what it said.
         stale = (Interaction.select().where(Interaction.kind == "call", Interaction.status.in_(OPEN),
                                             Interaction.channel_id.is_null(False),
-                                            Interaction.channel_id.not_in(list(up) or [""])))
+                                            Interaction.channel_id.not_in(list(up) or [""]),
+                                            Interaction.started_at < event.data.get("read_at", utcnow())))
         for interaction in stale:
             log.info("call %s ended while the controller was away", interaction.channel_id)
             self._conclude(interaction, utcnow(), waiting="miss")  # how it ended is unknown

@@ -9,6 +9,8 @@ class Company(TimestampedModel):
     name = CharField()
     # The region phone numbers are read in when written without a country code (ISO 3166 alpha-2).
     default_region = CharField(default="US")
+    # What a lead who texts HELP gets back; empty or null: a reply naming the company and how to opt out.
+    text_help_reply = CharField(null=True)
 
 
 class User(TimestampedModel):

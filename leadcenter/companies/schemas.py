@@ -43,17 +43,19 @@ class CompanyProfile(Schema):
     id: int
     name: str
     default_region: str
+    text_help_reply: str
     created_at: UtcDateTime
 
     @classmethod
     def from_row(cls, company: Company) -> "CompanyProfile":
         return cls(id=company.id, name=company.name, default_region=company.default_region,
-                   created_at=company.created_at)
+                   text_help_reply=company.text_help_reply or "", created_at=company.created_at)
 
 
 class CompanyChanges(Schema):
     name: Name = not_sent()
     default_region: Region = not_sent()
+    text_help_reply: Annotated[str, Field(max_length=320)] = not_sent("the reply to a lead who texts HELP")
 
     @field_validator("default_region")
     @classmethod

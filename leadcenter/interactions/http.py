@@ -6,12 +6,13 @@ import logging
 
 from flask import Blueprint, current_app, send_file
 
-from leadcenter.flows.services import flows_offering_to
+from leadcenter.flows.services import audience
 from leadcenter.interactions import services
 from leadcenter.interactions.models import Interaction, InteractionDecline
 from leadcenter.interactions.schemas import (
-    ClassificationChangeOut, ClassificationChanges, ClassificationHistory, DeclineOut, InboxOut, InteractionList,
-    InteractionOut, InteractionQuery, TagNames, TimelinePage, TimelineQuery, decode_cursor, encode_cursor)
+    AnswerOut, ClassificationChangeOut, ClassificationChanges, ClassificationHistory, DeclineOut, HangupOut, InboxOut,
+    InteractionList, InteractionOut, InteractionQuery, TagNames, TimelinePage, TimelineQuery, decode_cursor,
+    encode_cursor)
 from leadcenter.leads.models import Lead
 from leadcenter.web.api import ApiError, endpoint, invalid, not_found
 from leadcenter.web.auth import Principal
@@ -60,6 +61,48 @@ def _classification(interaction: Interaction) -> dict:
             "tags": services.tags_of(interaction)}
 
 
+_CALL_STATES = {"incoming": "waiting", "active": "in progress"}
+
+
+def _call(principal: Principal, interaction_id: int, status: str, verb: str) -> Interaction:
+    """The company's call ``interaction_id``, which must be ``status`` (incoming or active) to ``verb`` it."""
+    interaction = scoped(Interaction, interaction_id, principal, "interaction")
+    if interaction.kind != "call" or not interaction.channel_id:
+        raise ApiError(409, "not-a-call", f"this is a {interaction.kind}, not a call to {verb}")
+    if interaction.status != status:
+        raise ApiError(409, f"not-{status}", f"this call is {interaction.status}, not {_CALL_STATES[status]}")
+    return interaction
+
+
+@endpoint(bp, "POST", "/interactions/<int:interaction_id>/answer", response=AnswerOut,
+          summary="Answer an incoming call: if my phone rings for it I pick it up there; otherwise it stops waiting "
+                  "in the queue (or ringing someone else) and rings my phone at once")
+def answer_interaction(principal: Principal, interaction_id: int):
+    interaction = _call(principal, interaction_id, "incoming", "answer")
+    agent = principal.agent
+    if agent is None:
+        raise ApiError(409, "not-an-agent", "only agents answer calls")
+    if agent.status == "offline":
+        raise ApiError(409, "agent-offline", "you are Offline: choose Available to answer calls")
+    number = interaction.tracking_number
+    if number is None or number.flow_id is None or agent.id not in audience(number.flow):
+        raise ApiError(403, "not-offered", "this call's flow does not offer calls to you")
+    ringing = current_app.controller.answer(interaction, agent)
+    return AnswerOut(interaction_id=interaction.id, ringing_already=ringing)
+
+
+@endpoint(bp, "POST", "/interactions/<int:interaction_id>/hangup", response=HangupOut,
+          summary="Hang up my call (a supervisor or admin may hang up anyone's): it lands in Recent as answered, "
+                  "with its talk time")
+def hang_up_interaction(principal: Principal, interaction_id: int):
+    interaction = _call(principal, interaction_id, "active", "hang up")
+    mine = principal.agent is not None and interaction.agent_id == principal.agent.id
+    if not mine and not principal.at_least("supervisor"):
+        raise ApiError(403, "not-your-call", "only the agent on the call (or a supervisor) can hang it up")
+    current_app.controller.hang_up(interaction)
+    return HangupOut(interaction_id=interaction.id, hanging_up=True)
+
+
 @endpoint(bp, "POST", "/interactions/<int:interaction_id>/decline", response=DeclineOut,
           summary="Decline an incoming interaction: it leaves my Incoming and, if my phone rings for it, the call "
                   "moves on at once (next agent or the flow's next step)")
@@ -70,29 +113,11 @@ def decline_interaction(principal: Principal, interaction_id: int):
     if interaction.status != "incoming":
         raise ApiError(409, "not-incoming", f"this interaction is {interaction.status}, not waiting any more")
     InteractionDecline.get_or_create(interaction=interaction, agent=principal.agent)
-    rang = current_app.controller.decline(interaction, principal.agent)
+    rang, passed_on = current_app.controller.decline(interaction, principal.agent)
     current_app.controller.bus.publish("interaction.declined", company_id=interaction.company_id,
                                        interaction_id=interaction.id, agent_id=principal.agent.id,
                                        for_agents=[principal.agent.id])
-    return DeclineOut(interaction_id=interaction.id, ringing_leg_hung_up=rang)
-
-
-@endpoint(bp, "POST", "/interactions/<int:interaction_id>/answer", response=InteractionOut,
-          summary="Answer an incoming call that rings another agent (or nobody yet): it leaves its queue or ring "
-                  "step and rings my device now (my browser softphone answers by itself)")
-def answer_interaction(principal: Principal, interaction_id: int):
-    interaction = scoped(Interaction, interaction_id, principal, "interaction")
-    agent = principal.agent
-    if agent is None:
-        raise ApiError(409, "not-an-agent", "only agents answer calls")
-    if interaction.status != "incoming" or interaction.kind != "call" or not interaction.channel_id:
-        raise ApiError(409, "not-incoming", f"this interaction is {interaction.status}, not a waiting call")
-    flow_id = interaction.tracking_number.flow_id if interaction.tracking_number_id else None
-    if agent.status == "offline" or flow_id not in flows_offering_to(agent):
-        raise ApiError(403, "not-offered", "this call is not offered to you (Offline, or not in its call flow)")
-    if not current_app.controller.take_call(interaction, agent):
-        raise ApiError(409, "call-gone", "the call ended or was answered meanwhile")
-    return InteractionOut.from_row(interaction)
+    return DeclineOut(interaction_id=interaction.id, ringing_leg_hung_up=rang, passed_to_next_step=passed_on)
 
 
 @endpoint(bp, "PATCH", "/interactions/<int:interaction_id>/classification", body=ClassificationChanges,

@@ -73,10 +73,14 @@ class Message(TimestampedModel):
     direction = CharField(choices=[(d, d) for d in MESSAGE_DIRECTIONS])
     body = TextField()
     agent = ForeignKeyField(Agent, null=True, on_delete="SET NULL")
-    # Delivery state of an outbound message: queued, sent, delivered, failed (with the reason).
+    # Delivery state of an outbound message: queued, sent, delivered, failed (with the reason); see
+    # texts/delivery.py. Each state has its companion timestamp.
     status = CharField(default="received")
     status_reason = CharField(default="")
-    external_id = CharField(null=True)  # e.g. the SMSC's message_id
+    external_id = CharField(null=True)  # e.g. the SMSC's message_id (of the first part)
+    sent_at = DateTimeField(null=True)
+    delivered_at = DateTimeField(null=True)
+    failed_at = DateTimeField(null=True)
 
     class Meta:
         indexes = ((("interaction", "created_at"), False),)

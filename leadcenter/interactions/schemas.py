@@ -205,6 +205,21 @@ class TagNames(RootModel[list[str]]):
     pass
 
 
+class AnswerOut(Schema):
+    interaction_id: int
+    # True: my phone already rings for it, I pick it up there. False: the call was taken out of the queue (or
+    # whichever step it was in) and my phone is being rung for it, with auto-answer where the phone honours it.
+    ringing_already: bool
+
+
+class HangupOut(Schema):
+    interaction_id: int
+    # The call ends a moment later: interaction.updated (status recent, outcome answered, talk time) follows.
+    hanging_up: bool
+
+
 class DeclineOut(Schema):
     interaction_id: int
     ringing_leg_hung_up: bool  # False when my phone was not ringing for it (it only left my Incoming)
+    # Everyone it is offered to has declined it: it left its queue for the flow's next step (e.g. voicemail).
+    passed_to_next_step: bool

@@ -61,8 +61,8 @@ def _flow_spec(flow: CallFlow, teams: dict[int, Team], agents: dict[int, Agent],
             missing = [a for a in step.get("agents", []) if a not in agents]
             if missing:
                 raise FlowError(f"flow {flow.id} step {i}: no agent(s) {missing} in this company")
-            dial = "&".join(agents[a].queue_interface for a in step.get("agents", [])
-                            if a in usable and agents[a].status == "available")
+            # Every agent of the step with a device; the dialplan rings those Available when the call comes.
+            dial = "&".join(agents[a].queue_interface for a in step.get("agents", []) if a in usable)
             steps.append(render.StepSpec("ring_agents", dial, timeout or 30))
         elif kind == "voicemail":
             agent_id = step.get("agent")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from leadcenter.pbx import root as asterisk_root
 from leadcenter.pbx.root import MOUNT
+from leadcenter.resources import SOUNDS
 
 WRITABLE = ("lib", "lib/keys", "run", "log", "spool", "spool/monitor", "spool/voicemail", "spool/tmp", "spool/recording",
             "spool/outgoing")
@@ -64,24 +65,11 @@ class Instance:
             (self.dir / name).mkdir(exist_ok=True)
             os.chown(self.dir / name, 0, gid)
             (self.dir / name).chmod(0o750)  # manager.conf and the endpoints hold secrets
+        self.install_file("sounds/recording-notice.wav", (SOUNDS / "recording-notice.wav").read_bytes())
         moh = self.dir / "moh"
         moh.mkdir(exist_ok=True)
         if not any(moh.iterdir()):
             write_hold_music(moh / "leadcenter-hold.wav")
-
-    def write_spool_file(self, relative: str, data: bytes) -> Path:
-        """Write a file under spool/ (atomically, owned by Asterisk's user), creating its directories."""
-        uid, gid = self._owner()
-        path = self.dir / "spool" / relative
-        for folder in reversed([p for p in path.parents if p.is_relative_to(self.dir / "spool")]):
-            if not folder.exists():
-                folder.mkdir()
-                os.chown(folder, uid, gid)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(data)
-        os.chown(tmp, uid, gid)
-        os.replace(tmp, path)
-        return path
 
     def write_files(self, files: dict[str, str]) -> set[str]:
         """Write config files under etc/ atomically; returns the names whose content changed."""
@@ -98,6 +86,23 @@ class Instance:
             os.replace(tmp, path)
             changed.add(name)
         return changed
+
+    def install_file(self, relative: str, data: bytes) -> Path:
+        """Write a file Asterisk reads and may replace (a greeting) under the instance directory, atomically,
+        creating its directories with the owner Asterisk runs as (it writes messages beside greetings)."""
+        uid, gid = self._owner()
+        path = self.dir / relative
+        missing = [parent for parent in reversed(path.parents) if parent.is_relative_to(self.dir)
+                   and not parent.exists()]
+        for directory in missing:
+            directory.mkdir()
+            os.chown(directory, uid, gid)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(data)
+        os.chown(tmp, uid, gid)
+        tmp.chmod(0o640)
+        os.replace(tmp, path)
+        return path
 
     # -- process -----------------------------------------------------------------------------------------------
     def _chrooted(self, *command: str) -> list[str]:

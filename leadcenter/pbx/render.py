@@ -210,7 +210,10 @@ def render_routes(snapshot: Snapshot) -> str:
         lines = [f"[lc-flow-{flow.id}] ; {_comment(flow.label)}", "exten => s,1,NoOp(flow " + str(flow.id) + ")"]
         if flow.record:
             lines.append(f" same => n,Gosub(lc-record,s,1({1 if flow.announce_recording else 0}))")
-        for step in flow.steps:
+        # Each step is labelled stepN and sets LC_STEP, so that the controller can send a call on to the next step
+        # (everyone declined it) or back to the first (an agent who asked for it, lc-answer, did not pick up).
+        for number, step in enumerate(flow.steps, 1):
+            lines.append(f" same => n(step{number}),Set(LC_STEP={number})")
             if step.kind == "queue":
                 lines.append(f" same => n,Gosub(lc-step-queue,s,1({step.target},{step.timeout}))")
             elif step.kind == "ring_agents":
@@ -219,7 +222,7 @@ def render_routes(snapshot: Snapshot) -> str:
                 lines.append(f" same => n,Gosub(lc-step-voicemail,s,1({step.target}))")
             else:
                 raise ValueError(f"flow {flow.id}: unknown step type {step.kind!r}")
-        lines.append(" same => n,Goto(lc-step-end,s,1)")
+        lines.append(f" same => n(step{len(flow.steps) + 1}),Goto(lc-step-end,s,1)")
         parts.append("\n".join(lines) + "\n")
     return "\n".join(parts)
 

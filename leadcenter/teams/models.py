@@ -4,13 +4,16 @@ from leadcenter.agents.models import Agent
 from leadcenter.companies.models import Company
 from leadcenter.db import BaseModel, TimestampedModel
 
-STRATEGIES = ("rrmemory", "linear", "ringall", "leastrecent", "fewestcalls", "random")
+# The default, leastrecent, offers each call first to the agent who has waited longest since their last call
+# ("longest idle agent"), so that calls are shared fairly; rrmemory can offer consecutive calls to the same agent
+# when members pause and unpause between calls, as wrap-up makes them do.
+STRATEGIES = ("leastrecent", "rrmemory", "linear", "ringall", "fewestcalls", "random")
 
 
 class Team(TimestampedModel):
     company = ForeignKeyField(Company, backref="teams", on_delete="CASCADE")
     name = CharField()
-    strategy = CharField(default="rrmemory", choices=[(s, s) for s in STRATEGIES])
+    strategy = CharField(default="leastrecent", choices=[(s, s) for s in STRATEGIES])
     ring_seconds = IntegerField(default=30)
     announce_position = BooleanField(default=False)
 

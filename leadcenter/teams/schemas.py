@@ -15,7 +15,7 @@ MAX_MEMBERS = 500
 
 class NewTeam(Schema):
     name: Name
-    strategy: Literal[STRATEGIES] = "rrmemory"
+    strategy: Literal[STRATEGIES] = "leastrecent"
     ring_seconds: int = Field(30, ge=5, le=300, description="how long an agent rings before the queue moves on")
     announce_position: bool = Field(False, description="tell waiting callers their place in the queue")
     members: list[int] = Field(default_factory=list, max_length=MAX_MEMBERS, description="agent ids")

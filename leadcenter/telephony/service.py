@@ -21,11 +21,13 @@ from leadcenter.events import EventBus
 from leadcenter.pbx.configure import AMI_USER, ARI_APP, ARI_USER
 from leadcenter.telephony.ami import AmiClient, AmiError
 from leadcenter.telephony.ari import AriClient, AriError
-from leadcenter.telephony.tracker import CallTracker, agent_id, as_int
+from leadcenter.telephony.tracker import CallTracker, agent_id, as_int, endpoint_agent
 
 log = logging.getLogger(__name__)
 
 SYNC_SECONDS = 30.0
+# AstDB family the dialplan reads (lc-step-ring-agents: ${DB(lc_available/<agent id>)} = 1 to ring the agent).
+AVAILABLE_FAMILY = "lc_available"
 TelephonyError = (AmiError, AriError)
 # AMI events after which a queue's live figures are read again (debounced by QUEUE_SETTLE).
 QUEUE_CHANGES = {"QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon", "AgentCalled", "AgentConnect",
@@ -131,12 +133,16 @@ class Telephony:
         """Read what Asterisk has now (lead calls, queue members) and publish it as telephony.synced."""
         assert self._sync_lock is not None
         async with self._sync_lock:
+            self.tracker.sync_started()
+            read_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
             calls = await self._lead_calls()
             queues = await self._queue_status()
+            available = await self._available_flags()
             members = [member for status in queues.values() for member in status["members"]]
             self.tracker.synced(calls)
             self.synced_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-            self.bus.publish("telephony.synced", calls=calls, members=members)
+            # read_at: calls that began after it are not in ``calls`` although they are up.
+            self.bus.publish("telephony.synced", calls=calls, members=members, available=available, read_at=read_at)
             for name, status in queues.items():
                 self.bus.publish("queue.status", queue=name, **status)
             log.info("resynchronised: %d call(s) up, %d queue member(s)", len(calls), len(members))
@@ -156,11 +162,24 @@ class Telephony:
                 "company_id": int(variables["LC_COMPANY"]), "number_id": int(variables["LC_NUMBER"]),
                 "flow_id": int(variables["LC_FLOW"]) if variables.get("LC_FLOW") else None,
                 "started_at": _ari_time(channel["creationtime"]),
-                "agent_id": agent_id(variables.get("MEMBERNAME")),
+                # A queue call names its member; a call an agent took outside a queue, the agent's endpoint.
+                "agent_id": (agent_id(variables.get("MEMBERNAME"))
+                             or endpoint_agent(variables.get("LC_ANSWERED_BY"))),
                 "queue": variables.get("LC_QUEUE") or None,
                 "recording": variables.get("LC_RECORDING") or None,
             })
         return calls
+
+    async def _available_flags(self) -> dict[int, bool]:
+        """Which agents the dialplan's ring-agents steps may ring (AstDB family AVAILABLE_FAMILY), by agent id."""
+        try:
+            messages = await self.ami.action({"Action": "DBGetTree", "Family": AVAILABLE_FAMILY}, as_list=True)
+        except AmiError as exc:
+            if "not found" in str(exc).lower():  # nothing written yet
+                return {}
+            raise
+        return {int(m["Key"].rsplit("/", 1)[-1]): m.get("Val") == "1" for m in messages
+                if m.get("Event") == "DBGetTreeResponse" and m.get("Key", "").rsplit("/", 1)[-1].isdigit()}
 
     async def _queue_status(self, queue: str | None = None) -> dict[str, dict]:
         """Per queue: callers waiting, the longest wait, and each member (pause state, device state, in a call)."""
@@ -207,9 +226,27 @@ class Telephony:
         """Hang up a channel; ``reason`` (normal, busy, no_answer, ...) is the cause the other side sees."""
         await self.ari.request("DELETE", f"/channels/{channel_id}", reason=reason)
 
-    async def redirect(self, channel: str, context: str, extension: str, priority: int = 1) -> None:
+    async def redirect(self, channel: str, context: str, extension: str, priority: int | str = 1) -> None:
+        """Send a channel (its name or its id) to another place in the dialplan (a priority or a label), out of
+        whatever app it is in."""
         await self.ami.action({"Action": "Redirect", "Channel": channel, "Context": context,
                                "Exten": extension, "Priority": priority})
+
+    async def set_available(self, agent_id: int, available: bool) -> None:
+        """Whether ring-agents steps ring this agent (queues follow pause instead)."""
+        await self.ami.action({"Action": "DBPut", "Family": AVAILABLE_FAMILY, "Key": str(agent_id),
+                               "Val": "1" if available else "0"})
+
+    async def next_step(self, channel_id: str) -> None:
+        """Send a lead's call on to its flow's next step at once (out of the queue it waits in, whoever rings)."""
+        variables = {}
+        for name in ("LC_FLOW", "LC_STEP"):
+            answer = await self.ari.request("GET", f"/channels/{channel_id}/variable", variable=name)
+            variables[name] = answer.get("value", "")
+        if not variables["LC_FLOW"].isdigit() or not variables["LC_STEP"].isdigit():
+            raise AriError(f"channel {channel_id} is in no flow step ({variables})")
+        await self.redirect(channel_id, f"lc-flow-{variables['LC_FLOW']}", "s",
+                            priority=f"step{int(variables['LC_STEP']) + 1}")
 
     async def pause(self, interface: str, paused: bool, reason: str = "") -> None:
         """Pause or unpause a member in every queue it belongs to."""

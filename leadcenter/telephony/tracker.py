@@ -17,7 +17,6 @@ log = logging.getLogger(__name__)
 Publish = Callable[..., object]
 
 _AGENT_MEMBER = re.compile(r"^agent(\d+)$")
-_AGENT_DEVICE = re.compile(r"^(?:webrtc|desk)(\d+)$")
 
 
 def agent_id(member_name: str | None) -> int | None:
@@ -26,9 +25,16 @@ def agent_id(member_name: str | None) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def device_agent(endpoint: str | None) -> int | None:
-    """Agents' devices are the endpoints webrtcN and deskN after the agent's id."""
-    match = _AGENT_DEVICE.match(endpoint or "")
+_AGENT_ENDPOINT = re.compile(r"^(?:PJSIP/)?(?:webrtc|desk)(\d+)(?:-[0-9a-f]+)?$")
+
+# The dialplan contexts whose Dial rings agents outside a queue (app_queue's own dials are told by AgentCalled,
+# AgentConnect and AgentRingNoAnswer, which carry the queue and the member).
+_AGENT_DIAL_CONTEXTS = ("lc-step-ring-agents", "lc-answer")
+
+
+def endpoint_agent(channel_or_endpoint: str | None) -> int | None:
+    """Agents' endpoints are named webrtcN / deskN after the agent's id; their channels PJSIP/deskN-0000002a."""
+    match = _AGENT_ENDPOINT.match(channel_or_endpoint or "")
     return int(match.group(1)) if match else None
 
 
@@ -54,6 +60,10 @@ class CallTracker:
     def __init__(self, publish: Publish):
         self._publish = publish
         self.lead_channels: set[str] = set()
+        # While a resynchronisation reads Asterisk, events keep coming: calls that begin or end meanwhile are kept
+        # aside so that the snapshot, older than they are, does not undo them.
+        self._began_during_sync: set[str] | None = None
+        self._ended_during_sync: set[str] = set()
         # Agents' outbound calls (the agent's channel; a subset of lead_channels): the lead answering is a
         # DialEnd of that channel.
         self.outbound_channels: set[str] = set()
@@ -61,6 +71,8 @@ class CallTracker:
     def track_outbound(self, channel_id: str) -> None:
         self.lead_channels.add(channel_id)
         self.outbound_channels.add(channel_id)
+        if self._began_during_sync is not None:
+            self._began_during_sync.add(channel_id)
 
     def forget(self, channel_id: str) -> None:
         self.lead_channels.discard(channel_id)
@@ -78,6 +90,8 @@ class CallTracker:
         channel_id = m.get("Uniqueid")
         if kind == "LeadCenterInbound":
             self.lead_channels.add(channel_id)
+            if self._began_during_sync is not None:
+                self._began_during_sync.add(channel_id)
             self._publish("call.inbound", channel_id=channel_id, channel=m.get("Channel"),
                           caller_number=m.get("CallerIDNum", ""), caller_name=m.get("CallerIDName", ""),
                           company_id=as_int(m.get("Company")), number_id=as_int(m.get("Number")),
@@ -86,10 +100,6 @@ class CallTracker:
             self._publish("call.recording_started", channel_id=channel_id, file=m.get("File"), at=event_time(m))
         elif kind == "LeadCenterFlowEnded" and channel_id in self.lead_channels:
             self._publish("call.flow_ended", channel_id=channel_id, at=event_time(m))
-        elif kind == "LeadCenterAnswered" and m.get("Lead") in self.lead_channels:
-            # Runs on the agent's leg (lc-answered): the call is the lead channel it names.
-            self._publish("call.answered", channel_id=m["Lead"], queue=None, agent_id=device_agent(m.get("Device")),
-                          hold_seconds=None, at=event_time(m))
         elif kind == "LeadCenterVoicemail" and channel_id in self.lead_channels:
             self._publish("call.voicemail_left", channel_id=channel_id, channel=m.get("Channel"),
                           mailbox=m.get("Mailbox"), status=m.get("Status", ""), at=event_time(m))
@@ -118,6 +128,35 @@ class CallTracker:
                           agent_id=agent_id(m.get("MemberName")), hold_seconds=as_int(m.get("HoldTime")),
                           at=event_time(m))
 
+    # -- Dial to agents outside a queue (ring-agents steps, an agent answering from Incoming) ----------------
+    def _agent_dial(self, m: Mapping) -> int | None:
+        """The agent a Dial of a lead's call rings, for the dials this tracker follows; None otherwise."""
+        if m.get("Uniqueid") in self.lead_channels and m.get("Context") in _AGENT_DIAL_CONTEXTS:
+            return endpoint_agent(m.get("DestChannel"))
+        return None
+
+    def _on_DialBegin(self, m: Mapping) -> None:
+        agent = self._agent_dial(m)
+        if agent is not None:
+            self._publish("call.agent_offered", channel_id=m["Uniqueid"], queue=None, agent_id=agent,
+                          agent_channel=m.get("DestChannel"), agent_channel_id=m.get("DestUniqueid"),
+                          at=event_time(m))
+
+    def _on_DialEnd(self, m: Mapping) -> None:
+        if m.get("Uniqueid") in self.outbound_channels and m.get("DialStatus") == "ANSWER":
+            # An agent's outbound call: lc-outbound's Dial of the lead answered.
+            self._publish("call.lead_answered", channel_id=m["Uniqueid"], at=event_time(m))
+            return
+        agent = self._agent_dial(m)
+        if agent is None:
+            return
+        if m.get("DialStatus") == "ANSWER":
+            self._publish("call.answered", channel_id=m["Uniqueid"], queue=None, agent_id=agent,
+                          hold_seconds=None, at=event_time(m))
+        else:
+            self._publish("call.agent_missed", channel_id=m["Uniqueid"], queue=None, agent_id=agent,
+                          ring_ms=None, at=event_time(m))
+
     def _on_QueueCallerAbandon(self, m: Mapping) -> None:
         # Sent when the caller hangs up in the queue and also when the queue step times out (the flow goes on):
         # whether the caller abandoned the call is only known from how the call ends.
@@ -137,19 +176,25 @@ class CallTracker:
                           old=as_int(m.get("Old")) or 0, at=event_time(m))
 
     # -- channels ----------------------------------------------------------------------------------------------
-    def _on_DialEnd(self, m: Mapping) -> None:
-        if m.get("Uniqueid") in self.outbound_channels and m.get("DialStatus") == "ANSWER":
-            self._publish("call.lead_answered", channel_id=m["Uniqueid"], at=event_time(m))
-
     def _on_Hangup(self, m: Mapping) -> None:
         channel_id = m.get("Uniqueid")
         if channel_id in self.lead_channels:
             self.forget(channel_id)
+            if self._began_during_sync is not None:
+                self._ended_during_sync.add(channel_id)
             self._publish("call.ended", channel_id=channel_id, cause=as_int(m.get("Cause")),
                           cause_text=m.get("Cause-txt", ""), at=event_time(m))
 
     # -- resynchronisation -------------------------------------------------------------------------------------
+    def sync_started(self) -> None:
+        """A resynchronisation is about to read Asterisk's channels."""
+        self._began_during_sync, self._ended_during_sync = set(), set()
+
     def synced(self, calls: list[dict]) -> None:
-        """After a (re)connect: the lead channels Asterisk has now replace what we knew."""
-        self.lead_channels = {call["channel_id"] for call in calls}
-        self.outbound_channels = {call["channel_id"] for call in calls if call.get("outbound")}
+        """The lead channels Asterisk had when read replace what we knew, except for calls that began or ended
+        since the read started (their events are newer than the snapshot)."""
+        began, ended = self._began_during_sync or set(), self._ended_during_sync
+        self.lead_channels = ({call["channel_id"] for call in calls} | began) - ended
+        self.outbound_channels = ({call["channel_id"] for call in calls if call.get("outbound")}
+                                  | (self.outbound_channels & began)) - ended
+        self._began_during_sync, self._ended_during_sync = None, set()

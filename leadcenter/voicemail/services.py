@@ -2,15 +2,12 @@
 
 app_voicemail writes ``spool/voicemail/leadcenter/<mailbox>/INBOX/msgNNNN.{wav,txt}``; the .txt names the caller's
 channel (``callerchan``) and the message's length (``duration``), which is how a message is tied to its call.
-Mailboxes are named ``companyN`` and ``agentN`` (see pbx/configure.py). A mailbox's own greeting is its
-``unavail.wav`` (VoiceMail's ``u`` option plays it instead of the standard one): 8 kHz, mono, 16-bit.
+Mailboxes are named ``companyN`` and ``agentN`` (see pbx/configure.py).
 """
 from __future__ import annotations
 
 import configparser
-import io
 import logging
-import wave
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,36 +21,6 @@ log = logging.getLogger(__name__)
 class Message:
     audio: Path
     seconds: int
-
-
-GREETING_RATE = 8000
-GREETING_SECONDS = (0.5, 60)
-
-
-class GreetingError(ValueError):
-    pass
-
-
-def greeting_path(mailbox: str) -> str:
-    """The greeting's path under spool/."""
-    return f"voicemail/leadcenter/{mailbox}/unavail.wav"
-
-
-def check_greeting(data: bytes) -> float:
-    """The greeting's length in seconds; GreetingError unless it is a WAV Asterisk plays as it is."""
-    try:
-        with wave.open(io.BytesIO(data)) as audio:
-            shape = (audio.getnchannels(), audio.getsampwidth(), audio.getframerate())
-            seconds = audio.getnframes() / audio.getframerate()
-    except (wave.Error, EOFError) as exc:
-        raise GreetingError(f"not a WAV file: {exc}") from None
-    if shape != (1, 2, GREETING_RATE):
-        raise GreetingError(f"the greeting must be mono, 16-bit, {GREETING_RATE} Hz (got {shape[0]} channel(s), "
-                            f"{8 * shape[1]}-bit, {shape[2]} Hz)")
-    low, high = GREETING_SECONDS
-    if not low <= seconds <= high:
-        raise GreetingError(f"the greeting must last {low} to {high} seconds, not {seconds:.1f}")
-    return seconds
 
 
 def inbox_dir(asterisk_dir: Path, mailbox: str) -> Path:

@@ -75,6 +75,11 @@ class Endpoint:
     response: type[BaseModel] | None
     status: int
     path_params: list[str] = field(default_factory=list)
+    upload: tuple[str, ...] = ()  # media types of a file sent as the raw body (instead of a JSON body)
+
+
+# A file sent to an upload endpoint may be larger than a JSON body (app.config MAX_CONTENT_LENGTH).
+UPLOAD_BYTES = 16 * 1024 * 1024
 
 
 REGISTRY: list[Endpoint] = []
@@ -83,15 +88,16 @@ _RULE_PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
 
 def endpoint(bp: Blueprint, method: str, rule: str, *, summary: str, role: str = "agent",
              body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
-             response: type[BaseModel] | None = None, status: int = 200) -> Callable:
+             response: type[BaseModel] | None = None, status: int = 200, upload: tuple[str, ...] = ()) -> Callable:
     """Declare an API endpoint. The view is called as ``view(principal, body=..., query=..., **path_params)``
     (body/query only when declared; principal is None for public endpoints) and returns a model, a dict, a
-    list of models, None (204) or a ready Response (files)."""
+    list of models, None (204) or a ready Response (files). With ``upload`` (media types), the view gets the raw
+    request body as ``upload=bytes`` instead of a JSON body."""
     from leadcenter.web import auth
 
     prefix = bp.url_prefix or ""
     spec = Endpoint(method, prefix + _RULE_PARAM.sub(r"{\2}", rule), summary, bp.name, role, body, query,
-                    response, status, [m.group(2) for m in _RULE_PARAM.finditer(rule)])
+                    response, status, [m.group(2) for m in _RULE_PARAM.finditer(rule)], upload)
     REGISTRY.append(spec)
 
     def decorate(view):
@@ -103,6 +109,8 @@ def endpoint(bp: Blueprint, method: str, rule: str, *, summary: str, role: str =
                 kwargs["body"] = _validate(body, _json_object(), "body")
             if query is not None:
                 kwargs["query"] = _validate(query, request.args.to_dict(), "query")
+            if upload:
+                kwargs["upload"] = _uploaded(upload)
             result = view(principal, **kwargs)
             if result is None:
                 return "", 204
@@ -123,6 +131,17 @@ def _json_object() -> dict:
         raise ApiError(400, "malformed-json", "the body is not valid JSON")
     if not isinstance(data, dict):
         raise ApiError(422, "invalid-fields", "the body must be a JSON object", {"": "expected an object"})
+    return data
+
+
+def _uploaded(media_types: tuple[str, ...]) -> bytes:
+    if request.mimetype not in media_types:
+        raise ApiError(415, "unsupported-media-type",
+                       f"send the file as the request body with Content-Type {' or '.join(media_types)}")
+    request.max_content_length = UPLOAD_BYTES
+    data = request.get_data(cache=False)
+    if not data:
+        raise ApiError(400, "empty-upload", "the request body is empty: send the file")
     return data
 
 
@@ -213,6 +232,9 @@ def openapi(title: str, version: str) -> dict:
         if e.body is not None:
             operation["requestBody"] = {"required": True, "content": {"application/json": {
                 "schema": {"$ref": f"#/components/schemas/{e.body.__name__}"}}}}
+        if e.upload:
+            operation["requestBody"] = {"required": True, "content": {
+                media_type: {"schema": {"type": "string", "contentMediaType": media_type}} for media_type in e.upload}}
         if e.roles != "public":
             operation["security"] = [{"session": [], "csrf": []}, {"apiKey": []}]
             operation["x-minimum-role"] = e.roles

@@ -58,6 +58,9 @@ def _blueprints():
     from leadcenter.interactions import http as interactions
     from leadcenter.leads import http as leads
     from leadcenter.numbers import http as numbers
+    from leadcenter.prompts import http as prompts
     from leadcenter.teams import http as teams
+    from leadcenter.texts import http as texts
     from leadcenter.web import session
-    return [session.bp, companies.bp, agents.bp, teams.bp, flows.bp, numbers.bp, leads.bp, interactions.bp, calls.bp]
+    return [session.bp, companies.bp, agents.bp, teams.bp, flows.bp, numbers.bp, leads.bp, interactions.bp,
+            calls.bp, prompts.bp, texts.bp]

@@ -22,6 +22,9 @@ from leadcenter.agents.models import SipCredential
 from leadcenter.interactions.models import Interaction
 from leadcenter.pbx.instance import Instance
 
+sys.path.insert(0, str(Path(__file__).parents[1] / "smsc"))
+from peer import PASSWORD as SMSC_PASSWORD, SYSTEM_ID as SMSC_SYSTEM_ID  # noqa: E402 (the test SMSC's driver)
+
 LEADCENTER = [sys.executable, "-m", "leadcenter"]
 
 PORTS = {
@@ -36,7 +39,19 @@ PORTS = {
     # Browser softphones: Asterisk never offers a loopback ICE candidate, so the test namespace gets an inert
     # interface (see add_ice_interface) whose address Asterisk advertises as 127.0.0.1.
     "LEADCENTER_ASTERISK_ICE_HOST_CANDIDATES": "198.18.0.1=>127.0.0.1",
+    "LEADCENTER_SMPP_PORT": "12775",
 }
+
+# The controller binds to the test SMSC (tests/smsc) when a test starts one; quick timers keep tests short.
+SMSC = {
+    "LEADCENTER_SMPP_HOST": "127.0.0.1",
+    "LEADCENTER_SMPP_SYSTEM_ID": SMSC_SYSTEM_ID,
+    "LEADCENTER_SMPP_PASSWORD": SMSC_PASSWORD,
+    "LEADCENTER_SMPP_ENQUIRE_LINK_SECONDS": "2",
+    "LEADCENTER_SMPP_RESPONSE_TIMEOUT_SECONDS": "3",
+    "LEADCENTER_SMPP_RECONNECT_MAX_SECONDS": "1",
+}
+
 # Chromium ignores interfaces named vmnet*, so it offers only loopback candidates. A veth pair, because kernels
 # without the dummy module exist (containers); both ends are up so the address counts as running.
 ICE_INTERFACE = ("vmnet0", "vmnet1", "198.18.0.1/32")
@@ -71,9 +86,28 @@ def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "cond
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+# A second SMSC, which sends for the demo's Website line (the first sends for every other number); a file setting,
+# since environment variables set the first SMSC only.
+SECOND_SMSC_PORT = 12777
+SECOND_SMSC_NUMBER = "+14045550101"
+CONFIG = f"""
+[[smpp_extra]]
+name = "second"
+host = "127.0.0.1"
+port = {SECOND_SMSC_PORT}
+system_id = "{SMSC_SYSTEM_ID}"
+password = "{SMSC_PASSWORD}"
+numbers = "{SECOND_SMSC_NUMBER}"
+enquire_link_seconds = 2
+response_timeout_seconds = 3
+reconnect_max_seconds = 1
+"""
+
+
 class System:
     def __init__(self, data_dir: Path):
-        self.env = {**os.environ, **PORTS, "LEADCENTER_PATHS_DATA_DIR": str(data_dir)}
+        (data_dir / "leadcenter.toml").write_text(CONFIG)
+        self.env = {**os.environ, **PORTS, **SMSC, "LEADCENTER_PATHS_DATA_DIR": str(data_dir)}
         self.settings = config.load(env=self.env)
         self.instance = Instance.from_settings(self.settings)
         self.controller: subprocess.Popen | None = None
@@ -97,9 +131,10 @@ class System:
         self.cli("asterisk", "stop")
 
     # -- the controller (`leadcenter run`) ---------------------------------------------------------------------
-    def start_controller(self) -> None:
+    def start_controller(self, **env: str) -> None:
+        """Start `leadcenter run`; ``env`` adds settings for this run only (LEADCENTER_...)."""
         log = open(self.controller_log, "ab")
-        self.controller = subprocess.Popen([*LEADCENTER, "run"], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        self.controller = subprocess.Popen([*LEADCENTER, "run"], env={**self.env, **env}, stdout=log, stderr=subprocess.STDOUT,
                                            stdin=subprocess.DEVNULL, start_new_session=True)
         log.close()
         self.wait_healthy(30)

@@ -138,7 +138,9 @@ class SippPhone:
                  registers: bool = True, speak: bool = False) -> None:
         self.username, self.password, self.asterisk_port = username, password, asterisk_port
         self.registers = registers
-        self.speak = speak  # play 7 s of audio once answered (an answering phone otherwise only echoes)
+        # speak: play 7 s of audio once answered instead of echoing. Never both: two echoing phones bridged
+        # together bounce every packet between them forever (recordings grow to minutes of garbage).
+        self.speak = speak
         self.port = port or free_udp_port()
         self.answer, self.answer_after, self.hangup_after = answer, answer_after, hangup_after
         self.expires, self.lifetime = expires, lifetime
@@ -151,7 +153,7 @@ class SippPhone:
         """Start the UAS on ``port``, then REGISTER its Contact; RuntimeError (with logs) on failure."""
         if _bound(self.port):
             raise RuntimeError(f"phone {self.username}: UDP port {self.port} already in use")
-        args = ["-s", self.username, "-rtp_echo"]
+        args = ["-s", self.username] + ([] if self.speak else ["-rtp_echo"])
         if self.answer:
             hangup_ms = 10**9 if self.hangup_after is None else int(self.hangup_after * 1000)
             args += ["-set", "answer_ms", str(int(self.answer_after * 1000)), "-set", "hangup_ms", str(hangup_ms),

@@ -60,3 +60,17 @@ def test_an_offline_agent_is_never_offered_a_call(running, peers):
             running.choose_status(EMAIL[ALICE], "available")
         assert bob.invite_count == 0 and alice.answered_count == 2
     assert statuses(running)[BOB] == ("offline", "")
+
+
+def test_queue_calls_are_shared_fairly_the_longest_idle_agent_first(running, peers):
+    """The demo team's default strategy (leastrecent): each call goes to the agent who has waited longest since
+    their last call, so two agents who both answer at once alternate instead of one taking every call."""
+    with peers.phone(ALICE) as alice, peers.phone(BOB) as bob:
+        takers = []
+        for n in range(4):
+            peers.call(f"+1404555022{n}", duration=2).wait(30).check()
+            row = running.wait_interaction(lead_number=f"+1404555022{n}", status="recent")
+            takers.append(row.agent_id)
+            running.choose_status(EMAIL[row.agent_id], "available")  # Rejoin the Queue after wrap-up
+        assert alice.answered_count == bob.answered_count == 2
+    assert takers[0] != takers[1] and takers[::2] == [takers[0]] * 2 and takers[1::2] == [takers[1]] * 2

@@ -88,11 +88,11 @@ def linear_queue(running):
     """The Sales queue rings its agents in a fixed order (Alice, then Bob) for this test, changed in the
     database and applied to the running Asterisk by `leadcenter asterisk reload`."""
     team = Team.get(Team.name == "Sales")
-    team.strategy = "linear"
+    before, team.strategy = team.strategy, "linear"
     team.save()
     running.cli("asterisk", "reload")
     yield team
-    team.strategy = "rrmemory"
+    team.strategy = before
     team.save()
     running.cli("asterisk", "reload")
 
@@ -174,3 +174,83 @@ def test_decline_in_the_app_sends_the_call_to_the_next_agent_at_once(running, pe
         handle.wait(40).check()
     assert alice.answered_count == 0 and alice.invite_count == 1
     assert running.wait_interaction(lead_number="+14045550401", status="recent").agent_id == BOB
+
+
+def test_answer_by_an_agent_whose_phone_is_not_ringing_takes_the_call_from_the_queue(running, peers, linear_queue):
+    with peers.phone(ALICE, answer=False) as alice, peers.phone(BOB) as bob:
+        handle = peers.call("+14045550402", duration=15)
+        alice.wait_for_invites(1, timeout=10)  # the queue offers it to Alice first; Bob's phone is quiet
+        row = running.wait_interaction(lead_number="+14045550402", status="incoming")
+        assert bob.invite_count == 0
+        pressed_at = time.monotonic()
+        with contextlib.closing(running.sign_in("bob@acme.example")) as app:
+            answer = app.post(f"/api/v1/interactions/{row.id}/answer")
+            assert answer.status_code == 200 and answer.json()["ringing_already"] is False
+        bob.wait_for("ANSWERED", timeout=10)
+        assert time.monotonic() - pressed_at < 5  # at once, not after Alice's 30 s
+        alice.wait_for("CANCELLED", timeout=5)  # the queue stopped offering it
+        live = running.wait_interaction(lead_number="+14045550402", status="active")
+        assert live.agent_id == BOB
+        handle.wait(40).check()
+    assert alice.answered_count == 0
+    # Bob's phone was asked to pick up by itself: he had already pressed Answer.
+    assert "answer-after=0" in (bob.workdir / "phone_messages.log").read_text()
+    row = running.wait_interaction(lead_number="+14045550402", status="recent")
+    assert (row.agent_id, row.outcome, row.team_id) == (BOB, "answered", None)
+    assert row.talk_seconds and row.talk_seconds >= 8
+
+
+@pytest.fixture
+def ring_both(running):
+    """The demo flow rings Alice and Bob at once for 20 s, then goes to voicemail (saved through the API)."""
+    from leadcenter.flows.models import CallFlow
+
+    flow = CallFlow.get(CallFlow.name == "Main line")
+    before = flow.steps
+    with contextlib.closing(running.sign_in("admin@acme.example")) as admin:
+        answer = admin.patch(f"/api/v1/flows/{flow.id}", json={"steps": [
+            {"type": "ring_agents", "agents": [ALICE, BOB], "timeout": 20}, {"type": "voicemail"}]})
+        assert answer.status_code == 200, answer.text
+        wait_for(lambda: "lc-step-ring-agents" in (running.instance.rx("dialplan show lc-flow-1") or ""),
+                 5, what="the edited flow in Asterisk's dialplan")
+        yield flow
+        assert admin.patch(f"/api/v1/flows/{flow.id}", json={"steps": before}).status_code == 200
+
+
+def test_a_ring_agents_step_rings_everyone_and_the_first_to_answer_takes_the_call(running, peers, ring_both):
+    with peers.phone(ALICE, answer=False) as alice, peers.phone(BOB, answer_after=2) as bob:
+        handle = peers.call("+14045550403", duration=10)
+        alice.wait_for_invites(1, timeout=10)
+        bob.wait_for("ANSWERED", timeout=10)
+        alice.wait_for("CANCELLED", timeout=5)
+        live = running.wait_interaction(lead_number="+14045550403", status="active")
+        assert live.agent_id == BOB
+        handle.wait(30).check()
+    row = running.wait_interaction(lead_number="+14045550403", status="recent")
+    assert (row.agent_id, row.outcome, row.team_id) == (BOB, "answered", None)
+    assert row.recording and rms(running.settings.data_dir / row.recording) > 0.01
+
+
+def test_a_ring_agents_step_leaves_out_an_agent_who_went_offline_since_the_flow_was_saved(running, peers, ring_both):
+    running.choose_status("alice@acme.example", "offline")  # no flow edit, no reload: the dialplan asks AstDB
+    wait_for(lambda: "0" in (running.instance.rx("database get lc_available 1") or ""), 5, what="Alice's flag")
+    with peers.phone(ALICE) as alice, peers.phone(BOB) as bob:
+        peers.call("+14045550404", duration=4).wait(30).check()
+        assert bob.answered_count == 1 and alice.invite_count == 0
+    assert running.wait_interaction(lead_number="+14045550404", status="recent").agent_id == BOB
+
+
+def test_hang_up_from_the_app_ends_the_call_for_the_caller_and_it_lands_in_recent(running, peers):
+    with peers.phone(ALICE) as alice, peers.phone(BOB) as bob:
+        handle = peers.call("+14045550405", duration=30)
+        live = running.wait_interaction(lead_number="+14045550405", status="active")
+        time.sleep(3)
+        email = "alice@acme.example" if live.agent_id == ALICE else "bob@acme.example"
+        with contextlib.closing(running.sign_in(email)) as app:
+            answer = app.post(f"/api/v1/interactions/{live.id}/hangup")
+            assert answer.status_code == 200, answer.text
+        result = handle.wait(10)  # long before the caller's own 30 s
+        assert result.answered and result.hangup == "remote"
+        (alice if live.agent_id == ALICE else bob).wait_for("HANGUP", timeout=5)
+    row = running.wait_interaction(lead_number="+14045550405", status="recent")
+    assert row.outcome == "answered" and 2 <= row.talk_seconds <= 6

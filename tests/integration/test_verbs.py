@@ -7,7 +7,7 @@ import time
 import wave
 
 import pytest
-from audio import rms
+from audio import loudest_second, seconds
 from harness import wait_for
 from sipp import SippPhone
 from test_calls import ALICE, Peers
@@ -18,8 +18,8 @@ from leadcenter.events import EventBus
 from leadcenter.telephony.service import Telephony
 
 ADS_LINE = "+14045550100"
-# The first seconds of SIPp's sample are quiet speech (RMS ~0.001-0.01); a recording with no audio is exactly 0.
-SPOKEN = 0.0005
+# SIPp's sample speech peaks at RMS ~0.1 over a second; G.711 silence decodes to ~0.0005.
+SPOKEN = 0.03
 
 
 @pytest.fixture
@@ -54,10 +54,11 @@ def carrier(running, tmp_path, **options) -> SippPhone:
                      workdir=tmp_path / "carrier", **options)
 
 
-def spoken(path) -> bool:
-    """The recording is complete and not silent (MixMonitor finishes writing the file after the call)."""
+def spoken(path, longest: float) -> bool:
+    """The recording is complete, holds speech and is no longer than the call (MixMonitor finishes writing the
+    file after the call)."""
     try:
-        return rms(path) > SPOKEN
+        return loudest_second(path) > SPOKEN and seconds(path) <= longest
     except (OSError, EOFError, wave.Error):
         return False
 
@@ -82,7 +83,7 @@ def test_originate_places_an_outbound_call_with_the_tracking_number_as_caller_id
         alice.wait_for("HANGUP", timeout=5)
         lead.wait_for("HANGUP", timeout=5)
     recording = running.settings.asterisk_dir / "spool" / "monitor" / f"{channel_id}.wav"
-    wait_for(lambda: spoken(recording), 5, what=f"speech in {recording}")  # the lead spoke, the phone echoed
+    wait_for(lambda: spoken(recording, 10), 5, what=f"speech in {recording}")  # the lead spoke
     assert channel["name"].startswith("PJSIP/desk1-")
 
 
@@ -100,7 +101,7 @@ def test_start_and_stop_recording_on_a_live_channel(running, telephony, peers, t
         verb(telephony, telephony.hangup(channel_id))
         alice.wait_for("HANGUP", timeout=5)
     recording = running.instance.host_path(file)
-    wait_for(lambda: spoken(recording), 5, what=f"speech in {recording}")
+    wait_for(lambda: spoken(recording, 6), 5, what=f"speech in {recording}")
     # Without LC_RECORD the flow's own recording was not made.
     assert not (running.settings.asterisk_dir / "spool" / "monitor" / f"{channel_id}.wav").exists()
 

@@ -395,7 +395,7 @@ def test_create_a_team(admin, world, controller):
 def test_a_new_team_gets_the_defaults(admin):
     body = admin.post(f"{API}/teams", {"name": "Plain"})[1]
     assert (body["strategy"], body["ring_seconds"], body["announce_position"], body["members"]) == \
-        ("rrmemory", 30, False, [])
+        ("leastrecent", 30, False, [])
 
 
 def test_change_a_team(admin, world, controller):

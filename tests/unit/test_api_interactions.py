@@ -316,7 +316,8 @@ def test_notes_keep_what_was_typed_including_spaces_and_lines(agent_a, world):
 def test_decline_leaves_my_incoming_only_and_asks_the_call_to_move_on(agent_a, make_client, world, controller):
     interaction = world["a"]["interactions"][0]
     status, body = agent_a.post(f"/api/v1/interactions/{interaction.id}/decline")
-    assert (status, body) == (200, {"interaction_id": interaction.id, "ringing_leg_hung_up": True})
+    assert (status, body) == (200, {"interaction_id": interaction.id, "ringing_leg_hung_up": True,
+                                    "passed_to_next_step": False})
     me = world["a"]["agents"][0]
     assert controller.declined == [(interaction.id, me.id)]
     assert ("interaction.declined", {"company_id": world["a"]["company"].id, "interaction_id": interaction.id,
@@ -325,6 +326,58 @@ def test_decline_leaves_my_incoming_only_and_asks_the_call_to_move_on(agent_a, m
     colleague = make_client()
     colleague.sign_in("agent2@a.example")
     assert interaction.id in [row["id"] for row in colleague.get("/api/v1/inbox")[1]["incoming"]]
+
+
+def test_answer_asks_for_the_call_to_ring_my_phone(agent_a, world, controller):
+    interaction = world["a"]["interactions"][0]  # A's flow queues to Team A: both agents are offered its calls
+    Interaction.update(channel_id="1795737826.0").where(Interaction.id == interaction.id).execute()
+    status, body = agent_a.post(f"/api/v1/interactions/{interaction.id}/answer")
+    assert (status, body) == (200, {"interaction_id": interaction.id, "ringing_already": False})
+    assert controller.answered == [(interaction.id, world["a"]["agents"][0].id)]
+
+
+def test_answer_is_refused_for_what_cannot_be_answered(agent_a, make_client, world, controller):
+    from leadcenter.agents import availability
+    from leadcenter.teams.models import TeamMember
+
+    a = world["a"]
+    call = a["interactions"][0]
+    Interaction.update(channel_id="1795737826.0").where(Interaction.id == call.id).execute()
+    text = add_interaction(world, kind="text", tracking_number=a["number"])
+    over = add_interaction(world, channel_id="1795737826.9", tracking_number=a["number"], status="recent",
+                           outcome="missed")
+    for interaction, error in ((text, "not-a-call"), (over, "not-incoming")):
+        status, body = agent_a.post(f"/api/v1/interactions/{interaction.id}/answer")
+        assert (status, body["error"]) == (409, error)
+    me, colleague = a["agents"]
+    TeamMember.delete().where(TeamMember.agent == colleague).execute()  # the flow no longer offers to them
+    other = make_client()
+    other.sign_in("agent2@a.example")
+    status, body = other.post(f"/api/v1/interactions/{call.id}/answer")
+    assert (status, body["error"]) == (403, "not-offered")
+    availability.apply(me, "go_offline", controller.bus)
+    status, body = agent_a.post(f"/api/v1/interactions/{call.id}/answer")
+    assert (status, body["error"]) == (409, "agent-offline")
+    status, body = agent_a.post(f"/api/v1/interactions/{world['b']['interactions'][0].id}/answer")
+    assert status == 404
+    assert controller.answered == []
+
+
+def test_hang_up_my_call_and_only_mine(agent_a, make_client, world, controller):
+    me, colleague = world["a"]["agents"]
+    mine = add_interaction(world, status="active", agent=me, channel_id="1795737826.1")
+    theirs = add_interaction(world, status="active", agent=colleague, channel_id="1795737826.2")
+    waiting = add_interaction(world, status="incoming", channel_id="1795737826.3")
+    status, body = agent_a.post(f"/api/v1/interactions/{mine.id}/hangup")
+    assert (status, body) == (200, {"interaction_id": mine.id, "hanging_up": True})
+    status, body = agent_a.post(f"/api/v1/interactions/{theirs.id}/hangup")
+    assert (status, body["error"]) == (403, "not-your-call")
+    status, body = agent_a.post(f"/api/v1/interactions/{waiting.id}/hangup")
+    assert (status, body["error"]) == (409, "not-active")
+    supervisor = make_client()
+    supervisor.sign_in("supervisor@a.example")
+    assert supervisor.post(f"/api/v1/interactions/{theirs.id}/hangup")[0] == 200
+    assert controller.hung_up == [mine.id, theirs.id]
 
 
 def test_only_an_incoming_interaction_can_be_declined(agent_a, world):
@@ -355,3 +408,20 @@ def test_incoming_is_for_the_agents_the_flow_offers_calls_to_and_not_while_offli
 class _Quiet:
     def publish(self, name, **data):
         pass
+
+
+def test_everyone_declined_counts_the_agents_the_flow_offers_to_except_those_offline(world, controller):
+    from leadcenter.agents import availability
+    from leadcenter.calls.services import everyone_declined
+    from leadcenter.interactions.models import InteractionDecline
+
+    interaction = world["a"]["interactions"][0]  # A's flow queues to Team A: both of A's agents
+    one, two = world["a"]["agents"]
+    assert not everyone_declined(interaction)
+    InteractionDecline.create(interaction=interaction, agent=one)
+    assert not everyone_declined(interaction)
+    availability.apply(two, "go_offline", controller.bus)  # nobody else left to offer it to
+    assert everyone_declined(interaction)
+    availability.apply(two, "go_available", controller.bus)
+    InteractionDecline.create(interaction=interaction, agent=two)
+    assert everyone_declined(interaction)

@@ -165,3 +165,10 @@ def test_a_new_call_is_announced_to_the_agents_of_its_flow(world):
     inbound(world, "1.5")
     name, data = world["bus"].published[0]
     assert (name, data["for_agents"]) == ("interaction.created", [world["agent"].id])
+
+
+def test_a_call_that_began_after_asterisk_was_read_is_not_taken_for_one_that_ended(world):
+    inbound(world, "1.4")  # started at T0, after the resync read Asterisk's channels
+    world["bus"].deliver(Event("telephony.synced", {"calls": [], "members": [],
+                                                    "read_at": T0 - dt.timedelta(milliseconds=5)}, 0))
+    assert Interaction.get(channel_id="1.4").status == "incoming"

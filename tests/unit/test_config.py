@@ -44,3 +44,26 @@ def test_describe_names_every_environment_variable():
     text = config.describe(config.load(env={}))
     assert 'port = 8080  # LEADCENTER_HTTP_PORT' in text
     assert 'data_dir = "var"  # LEADCENTER_PATHS_DATA_DIR' in text
+
+
+def test_several_smscs_each_with_its_numbers_and_the_password_hidden(tmp_path):
+    path = tmp_path / "lc.toml"
+    path.write_text('[smpp]\nhost = "smsc1.example"\npassword = "s3cret"\n'
+                    '[[smpp_extra]]\nname = "backup"\nhost = "smsc2.example"\nnumbers = "+14045550101"\n')
+    settings = config.load(path, env={"LEADCENTER_SMPP_SYSTEM_ID": "acme"})
+    assert [(s.name, s.host, s.system_id, s.numbers) for s in settings.smscs] == [
+        ("smsc", "smsc1.example", "acme", ""), ("backup", "smsc2.example", "", "+14045550101")]
+    shown = config.describe(settings)
+    assert "[[smpp_extra]]" in shown and "s3cret" not in shown
+
+
+@pytest.mark.parametrize("text,message", [
+    ('[smpp]\nhost = "a"\n[[smpp_extra]]\nhost = "b"\n', "a name of its own"),
+    ('[smpp_extra]\nhost = "b"\n', r"\[\[smpp_extra\]\] table"),
+    ('[[smpp_extra]]\nhots = "b"\n', "unknown setting"),
+])
+def test_bad_smsc_lists(tmp_path, text, message):
+    path = tmp_path / "lc.toml"
+    path.write_text(text)
+    with pytest.raises(config.ConfigError, match=message):
+        config.load(path, env={})

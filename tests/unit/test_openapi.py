@@ -32,7 +32,14 @@ def test_every_request_body_refuses_unknown_fields(client):
     schemas = document["components"]["schemas"]
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
-            if "requestBody" in operation:
-                ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+            content = operation.get("requestBody", {}).get("content", {})
+            if "application/json" in content:
+                ref = content["application/json"]["schema"]["$ref"]
                 body = schemas[ref.rsplit("/", 1)[1]]
                 assert body.get("additionalProperties") is False, f"{method} {path}"
+
+
+def test_file_uploads_are_documented_with_their_media_types(client):
+    _, document = client.get("/api/openapi.json")
+    content = document["paths"]["/api/v1/me/voicemail-greeting"]["put"]["requestBody"]["content"]
+    assert "audio/wav" in content and "application/json" not in content

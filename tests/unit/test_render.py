@@ -150,10 +150,13 @@ exten => _[+0-9].,1,Set(LC_DIALED=${EXTEN})
 [lc-flow-2] ; Main line
 exten => s,1,NoOp(flow 2)
  same => n,Gosub(lc-record,s,1(1))
+ same => n(step1),Set(LC_STEP=1)
  same => n,Gosub(lc-step-ring-agents,s,1(PJSIP/desk7&PJSIP/webrtc8,20))
+ same => n(step2),Set(LC_STEP=2)
  same => n,Gosub(lc-step-queue,s,1(team3,120))
+ same => n(step3),Set(LC_STEP=3)
  same => n,Gosub(lc-step-voicemail,s,1(company1))
- same => n,Goto(lc-step-end,s,1)
+ same => n(step4),Goto(lc-step-end,s,1)
 """
 
 

@@ -188,8 +188,8 @@ def database(tmp_path):
 
 
 @pytest.fixture
-def controller():
-    controller = StandInController()
+def controller(tmp_path):
+    controller = StandInController(tmp_path / "asterisk")
     controller.settings = config.load(env={"LEADCENTER_HTTP_ALLOWED_ORIGINS": f"{ALLOWED_ORIGIN}, http://other:1"})
     controller.bus = EventBus()
     controller.bus.start()

@@ -44,6 +44,9 @@ BODIES = {
     "NewTeam": lambda a: {"name": "New team"},
     "TeamChanges": lambda a: {"name": "Renamed"},
     "NewCall": lambda a: {"to": "+14045550123", "tracking_number_id": a["number"].id},
+    "NewText": lambda a: {"to": "+14045550123", "body": "Hi", "tracking_number_id": a["number"].id},
+    "Reply": lambda a: {"body": "Hi"},
+    "Draft": lambda a: {"body": "Hi"},
 }
 
 # B's object for each path parameter.
@@ -73,6 +76,7 @@ NAMING_B = [
                                                        "trunk": a["trunk"].id, "flow": b["flow"].id}),
     ("POST", "/api/v1/leads/{a_lead}/merge", lambda a, b: {"duplicate_id": b["leads"][0].id}),
     ("POST", "/api/v1/calls", lambda a, b: {"to": "+14045550123", "tracking_number_id": b["number"].id}),
+    ("POST", "/api/v1/texts", lambda a, b: {"to": "+14045550123", "body": "Hi", "tracking_number_id": b["number"].id}),
 ]
 
 B_TEXTS = ("Company B", "Lead0 B", "Lead1 B", "Team B", "Flow B", "Trunk B", "Line B", "@b.example", "+4420794")

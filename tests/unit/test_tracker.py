@@ -4,7 +4,7 @@ the real Asterisk of the integration suite, VarSet/Newexten/TestEvent events lef
 import datetime as dt
 from pathlib import Path
 
-from leadcenter.telephony.tracker import CallTracker, agent_id
+from leadcenter.telephony.tracker import CallTracker, agent_id, endpoint_agent
 
 TRANSCRIPT = Path(__file__).parent / "fixtures" / "ami_two_queue_calls.txt"
 
@@ -82,13 +82,47 @@ def test_an_outbound_call_is_answered_when_its_dial_to_the_lead_answers_and_ends
     assert tracker.lead_channels == tracker.outbound_channels == set()
 
 
-def test_an_agent_taking_a_call_from_the_inbox_answers_the_lead_channel_it_names():
+def test_agents_rung_outside_a_queue_are_offered_and_the_one_who_picks_up_answers():
     published = []
     tracker = CallTracker(lambda name, **data: published.append((name, data)))
-    tracker.synced([{"channel_id": "1795737826.0"}])
-    tracker.handle({"Event": "UserEvent", "UserEvent": "LeadCenterAnswered", "Uniqueid": "1795737830.5",
-                    "Device": "webrtc2", "Lead": "1795737826.0"})
-    tracker.handle({"Event": "UserEvent", "UserEvent": "LeadCenterAnswered", "Uniqueid": "1795737831.6",
-                    "Device": "webrtc2", "Lead": "not-a-lead-call"})
-    assert [(name, data["channel_id"], data["agent_id"]) for name, data in published] == [
-        ("call.answered", "1795737826.0", 2)]
+    lead = {"Uniqueid": "17.1", "Channel": "PJSIP/trunk1-00000001", "Timestamp": "1795737826.5"}
+    tracker.handle({**lead, "Event": "UserEvent", "UserEvent": "LeadCenterInbound", "Company": "1", "Number": "2"})
+    ring = {**lead, "Context": "lc-step-ring-agents"}
+    for leg, agent in (("17.2", "desk7"), ("17.3", "webrtc8")):
+        tracker.handle({**ring, "Event": "DialBegin", "DestChannel": f"PJSIP/{agent}-0000000{leg[-1]}",
+                        "DestUniqueid": leg})
+    tracker.handle({**ring, "Event": "DialEnd", "DestChannel": "PJSIP/webrtc8-00000003", "DestUniqueid": "17.3",
+                    "DialStatus": "ANSWER"})
+    tracker.handle({**ring, "Event": "DialEnd", "DestChannel": "PJSIP/desk7-00000002", "DestUniqueid": "17.2",
+                    "DialStatus": "CANCEL"})
+    # app_queue's own dials are told by AgentCalled/AgentConnect: their DialBegin is not a second offer.
+    tracker.handle({**lead, "Context": "lc-step-queue", "Event": "DialBegin", "DestChannel": "PJSIP/desk9-00000004",
+                    "DestUniqueid": "17.4"})
+    # Nor is a Dial of some other channel than a lead's.
+    tracker.handle({"Uniqueid": "18.1", "Context": "lc-answer", "Event": "DialBegin",
+                    "DestChannel": "PJSIP/desk7-00000005", "DestUniqueid": "18.2"})
+    assert [(name, data.get("agent_id"), data.get("agent_channel_id")) for name, data in published[1:]] == [
+        ("call.agent_offered", 7, "17.2"), ("call.agent_offered", 8, "17.3"),
+        ("call.answered", 8, None), ("call.agent_missed", 7, None)]
+    assert all(data["queue"] is None for _, data in published[1:])
+
+
+def test_agent_endpoints_map_to_agents():
+    assert endpoint_agent("PJSIP/desk12-0000002a") == 12
+    assert endpoint_agent("webrtc3") == 3
+    assert endpoint_agent("PJSIP/trunk1-00000001") is None
+    assert endpoint_agent(None) is None
+
+
+def test_calls_that_begin_or_end_while_a_resync_reads_asterisk_are_not_undone_by_its_older_snapshot():
+    published = []
+    tracker = CallTracker(lambda name, **data: published.append((name, data)))
+    inbound = {"Event": "UserEvent", "UserEvent": "LeadCenterInbound", "Company": "1", "Number": "2"}
+    tracker.handle({**inbound, "Uniqueid": "1.1"})
+    tracker.sync_started()  # ARI GET /channels is on its way; events keep coming meanwhile
+    tracker.handle({**inbound, "Uniqueid": "1.2"})  # began after the read
+    tracker.handle({"Event": "Hangup", "Uniqueid": "1.1"})  # ended after the read
+    tracker.synced([{"channel_id": "1.1"}])  # what Asterisk had when read
+    assert tracker.lead_channels == {"1.2"}
+    tracker.handle({"Event": "Hangup", "Uniqueid": "1.2"})
+    assert [name for name, _ in published].count("call.ended") == 2

@@ -52,7 +52,8 @@ export function showInteraction(id) {
 }
 
 // Answer in the inbox or the panel: the softphone answers when it rings for this call; otherwise (the queue
-// offers the call to someone else now) the server brings the call to my device, which answers by itself.
+// offers the call to someone else now) the server brings the call to my device, which answers by itself
+// (POST .../answer; a desk phone rings, to be picked up).
 export async function answerInteraction(interaction) {
   showInteraction(interaction.id);
   if (softphone.answer(interaction.call_id)) return;

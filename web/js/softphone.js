@@ -46,8 +46,8 @@ function ringing(session, request) {
   track(session, callId);
   setCall(callId, { state: 'ringing', from: session.remote_identity.uri.user });
   // A call the agent asked for (placed from the dialer, or answered from the inbox while ringing someone else)
-  // is answered at once.
-  if (request.hasHeader('X-LC-Autoanswer')) answer(callId);
+  // is answered at once: Asterisk says so with Call-Info answer-after=0 (dialplan lc-auto-answer).
+  if (/answer-after=0/.test(request.getHeader('Call-Info') || '')) answer(callId);
 }
 
 function track(session, callId) {

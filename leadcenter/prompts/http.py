@@ -1,0 +1,112 @@
+"""The prompts API: upload (PUT, a WAV file as the body), listen (GET, Range requests answered) and remove (DELETE:
+callers hear the standard prompt again) an agent's own voicemail greeting, the company's greeting, and the notice
+that flows with "announce recording" play."""
+from __future__ import annotations
+
+import wave
+
+from flask import Blueprint, current_app, send_file
+
+from leadcenter.agents.models import Agent
+from leadcenter.pbx import prompts
+from leadcenter.prompts.schemas import PromptOut
+from leadcenter.web.api import ApiError, endpoint, invalid, not_found
+from leadcenter.web.auth import Principal
+
+bp = Blueprint("prompts", __name__, url_prefix="/api/v1")
+
+WAV = ("audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave")
+
+
+def _my_agent(principal: Principal) -> Agent:
+    if principal.agent is None:
+        raise ApiError(409, "not-an-agent", "only agents have a mailbox of their own")
+    return principal.agent
+
+
+def _store(relative: str, upload: bytes, url: str) -> PromptOut:
+    try:
+        path = prompts.install(current_app.controller.instance, relative, upload)
+    except prompts.PromptError as exc:
+        raise invalid({"body": str(exc)}, "the audio cannot be used") from None
+    with wave.open(str(path)) as audio:
+        return PromptOut(url=url, seconds=round(audio.getnframes() / audio.getframerate(), 2))
+
+
+def _send(relative: str):
+    path = current_app.controller.instance.dir / relative
+    if not path.is_file():
+        raise not_found("recorded prompt (the standard one plays)")
+    return send_file(path, mimetype="audio/wav", conditional=True)
+
+
+def _remove(relative: str) -> None:
+    (current_app.controller.instance.dir / relative).unlink(missing_ok=True)
+
+
+MY_GREETING = "/api/v1/me/voicemail-greeting"
+
+
+@endpoint(bp, "PUT", "/me/voicemail-greeting", upload=WAV, response=PromptOut,
+          summary="Record my voicemail greeting: callers who reach my mailbox hear it")
+def put_my_greeting(principal: Principal, upload: bytes):
+    agent = _my_agent(principal)
+    relative = prompts.greeting_file(f"agent{agent.id}")
+    stored = _store(relative, upload, MY_GREETING)
+    Agent.update(voicemail_greeting=relative).where(Agent.id == agent.id).execute()
+    return stored
+
+
+@endpoint(bp, "GET", "/me/voicemail-greeting", summary="My voicemail greeting (audio; 404 while the standard one plays)")
+def get_my_greeting(principal: Principal):
+    return _send(prompts.greeting_file(f"agent{_my_agent(principal).id}"))
+
+
+@endpoint(bp, "DELETE", "/me/voicemail-greeting", status=204, summary="Go back to the standard voicemail greeting")
+def delete_my_greeting(principal: Principal):
+    agent = _my_agent(principal)
+    _remove(prompts.greeting_file(f"agent{agent.id}"))
+    Agent.update(voicemail_greeting=None).where(Agent.id == agent.id).execute()
+
+
+COMPANY_GREETING = "/api/v1/company/voicemail-greeting"
+
+
+@endpoint(bp, "PUT", "/company/voicemail-greeting", role="admin", upload=WAV, response=PromptOut,
+          summary="Record the company mailbox's greeting (flows' voicemail steps without an agent)")
+def put_company_greeting(principal: Principal, upload: bytes):
+    return _store(prompts.greeting_file(f"company{principal.company.id}"), upload, COMPANY_GREETING)
+
+
+@endpoint(bp, "GET", "/company/voicemail-greeting",
+          summary="The company mailbox's greeting (audio; 404 while the standard one plays)")
+def get_company_greeting(principal: Principal):
+    return _send(prompts.greeting_file(f"company{principal.company.id}"))
+
+
+@endpoint(bp, "DELETE", "/company/voicemail-greeting", role="admin", status=204,
+          summary="The company mailbox goes back to the standard greeting")
+def delete_company_greeting(principal: Principal):
+    _remove(prompts.greeting_file(f"company{principal.company.id}"))
+
+
+NOTICE = "/api/v1/company/recording-notice"
+
+
+@endpoint(bp, "PUT", "/company/recording-notice", role="admin", upload=WAV, response=PromptOut,
+          summary="Record the company's \"this call may be recorded\" notice, played by flows that announce "
+                  "recording")
+def put_recording_notice(principal: Principal, upload: bytes):
+    return _store(prompts.notice_file(principal.company.id), upload, NOTICE)
+
+
+@endpoint(bp, "GET", "/company/recording-notice",
+          summary="The company's recording notice (audio; 404 while Lead Center's standard notice plays)")
+def get_recording_notice(principal: Principal):
+    return _send(prompts.notice_file(principal.company.id))
+
+
+@endpoint(bp, "DELETE", "/company/recording-notice", role="admin", status=204,
+          summary="Flows go back to Lead Center's standard recording notice")
+def delete_recording_notice(principal: Principal):
+    _remove(prompts.notice_file(principal.company.id))

@@ -1,0 +1,8 @@
+from __future__ import annotations
+
+from leadcenter.web.api import Schema
+
+
+class PromptOut(Schema):
+    url: str  # GET it to listen; DELETE it to go back to the standard prompt
+    seconds: float

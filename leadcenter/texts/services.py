@@ -1,0 +1,346 @@
+"""Texting: send and receive SMS as the tracking numbers, in one thread per lead and tracking number.
+
+Verbs: ``send`` (an agent's text, stored in the outbox before anything goes out), ``receive`` (a deliver_sm
+from the SMSC: reassembled, the lead found or created, the thread put in Incoming), ``respond`` and ``close``
+(the agent's Respond and Close text), ``sweep`` (the 12-hour Incoming timers), and the opt-out keywords.
+
+Events (``noun.verb``): ``interaction.created`` / ``interaction.updated`` (the thread's lifecycle; a thread that
+lands in Incoming is published ``for_agents`` its tracking number's flow offers work to, as calls are),
+``message.queued`` / ``message.received`` (and the outbox's ``message.sent`` / ``delivered`` / ``failed``),
+``consent.changed`` (opt-out, opt-in).
+
+The Incoming timer is a due time stored on the thread (``waiting_until``), swept against an injectable clock:
+a restart loses no timer, and a timer fires once, because the move to Recent and clearing the due time are one
+transaction and the lifecycle refuses a second ``time_out``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+
+from leadcenter.agents.models import Agent
+from leadcenter.companies.models import Company
+from leadcenter.db import database, utcnow
+from leadcenter.events import EventBus
+from leadcenter.flows.services import audience
+from leadcenter.interactions import lifecycle
+from leadcenter.interactions.models import Interaction, Message
+from leadcenter.leads.models import Lead
+from leadcenter.leads.services import find_or_create_by_number, lead_number
+from leadcenter.numbers.models import TrackingNumber
+from leadcenter.phones import InvalidNumber, to_e164
+from leadcenter.sms import encoding
+from leadcenter.sms.smpp import Delivery
+from leadcenter.texts.models import InboundPart, TextConsent, TextThread
+from leadcenter.texts.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+OPT_OUT_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPT OUT"}
+OPT_IN_WORDS = {"START", "UNSTOP"}
+HELP_WORDS = {"HELP"}
+SWEEP_SECONDS = 1.0
+
+
+class TextRefused(Exception):
+    """A send that must not happen; ``status`` and ``error`` become the API's answer."""
+
+    def __init__(self, status: int, error: str, message: str, field: str | None = None):
+        super().__init__(message)
+        self.status, self.error, self.message, self.field = status, error, message, field
+
+
+def keyword(body: str) -> str:
+    """The message as a keyword: upper case, spaces collapsed ("opt  out" -> "OPT OUT")."""
+    return " ".join(body.split()).upper()
+
+
+def opted_out(company_id: int, number: str) -> bool:
+    latest = (TextConsent.select(TextConsent.action)
+              .where(TextConsent.company == company_id, TextConsent.number == number)
+              .order_by(TextConsent.at.desc(), TextConsent.id.desc()).first())
+    return latest is not None and latest.action == "opt_out"
+
+
+def changed(created: bool, moved: bool) -> bool | None:
+    """What to announce about a thread: created (True), moved in its lifecycle (False) or nothing (None)."""
+    return True if created else (False if moved else None)
+
+
+def thread_of(interaction: Interaction) -> TextThread | None:
+    return TextThread.get_or_none(TextThread.interaction == interaction)
+
+
+def messages_of(interaction: Interaction) -> list[Message]:
+    return list(Message.select().where(Message.interaction == interaction).order_by(Message.created_at, Message.id))
+
+
+class Texts:
+    def __init__(self, bus: EventBus, outbox: Outbox, served_numbers: set[str] | None,
+                 incoming_timeout: dt.timedelta = dt.timedelta(hours=12), clock=utcnow, enabled: bool = True):
+        """``served_numbers``: the tracking numbers an SMSC sends for (None: all of them)."""
+        self.bus = bus
+        self.outbox = outbox
+        self.served_numbers = served_numbers
+        self.incoming_timeout = incoming_timeout
+        self.clock = clock
+        self.enabled = enabled
+        self._stopping = threading.Event()
+        self._sweeper: threading.Thread | None = None
+
+    # -- sending ---------------------------------------------------------------------------------------------
+    def can_text_from(self, number: TrackingNumber) -> bool:
+        return self.enabled and (self.served_numbers is None or number.number in self.served_numbers)
+
+    def check(self, company: Company, number: TrackingNumber, to: str, body: str) -> tuple[str, encoding.Encoded]:
+        """The recipient as E.164 and the encoded text, or TextRefused: nothing is stored or sent."""
+        if not body.strip():
+            raise TextRefused(422, "empty-text", "the message is empty", "body")
+        encoded = encoding.encode(body)
+        if len(encoded.parts) > encoding.MAX_PARTS:
+            raise TextRefused(422, "text-too-long", f"the message needs {len(encoded.parts)} parts; at most "
+                                                    f"{encoding.MAX_PARTS} can be sent", "body")
+        try:
+            recipient = to_e164(to, company.default_region)
+        except InvalidNumber as exc:
+            raise TextRefused(422, "invalid-number", str(exc), "to") from None
+        if not self.can_text_from(number):
+            raise TextRefused(409, "texting-unavailable", f"no SMSC is configured to send as {number.number}",
+                              "tracking_number_id")
+        if opted_out(company.id, recipient):
+            raise TextRefused(409, "opted-out", f"{recipient} has opted out of texts from {company.name} "
+                                                "(they can text START to opt back in)", "to")
+        return recipient, encoded
+
+    def send(self, company: Company, agent: Agent | None, number: TrackingNumber, to: str, body: str) -> Message:
+        """An agent's text: stored (thread, message, outbox parts) in one transaction, then submitted."""
+        recipient, encoded = self.check(company, number, to, body)
+        with database.atomic():
+            lead = find_or_create_by_number(company, recipient)
+            thread, created = self._thread(company, lead, number, recipient, direction="outbound", agent=agent)
+            interaction = thread.interaction
+            moved = False
+            if not created and agent is not None:
+                moved = self._agent_writes(thread, agent)
+            message = self._queue(interaction, agent, recipient, number.number, body, encoded)
+        self._announce(interaction, changed(created, moved))
+        self._announce_queued(message, interaction)
+        return message
+
+    def _agent_writes(self, thread: TextThread, agent: Agent) -> bool:
+        """Writing in a thread takes it: Respond from Incoming, a new conversation from Recent."""
+        interaction = thread.interaction
+        event = {"incoming": "respond", "recent": "write"}.get(interaction.status)
+        if event is None:
+            return False
+        lifecycle.apply(interaction, event, self.clock())
+        interaction.agent = agent
+        interaction.save()
+        thread.waiting_until = None
+        thread.save()
+        return True
+
+    def _queue(self, interaction: Interaction, agent: Agent | None, recipient: str, sender: str, body: str,
+               encoded: encoding.Encoded) -> Message:
+        message = Message.create(interaction=interaction, direction="outbound", body=body, agent=agent,
+                                 status="queued", created_at=self.clock())
+        self.outbox.queue(message, sender, recipient, encoded)
+        return message
+
+    def _announce_queued(self, message: Message, interaction: Interaction) -> None:
+        self.outbox.wake()
+        self.bus.publish("message.queued", company_id=interaction.company_id, interaction_id=interaction.id,
+                         message_id=message.id, status="queued", direction="outbound")
+
+    def reply(self, interaction: Interaction, agent: Agent | None, body: str) -> Message:
+        """A text in an existing thread, to the lead's number, from the thread's tracking number."""
+        thread = thread_of(interaction)
+        if thread is None:
+            raise TextRefused(409, "not-a-text-thread", "this interaction is not a text conversation")
+        return self.send(interaction.company, agent, thread.tracking_number, interaction.lead_number, body)
+
+    # -- the thread ------------------------------------------------------------------------------------------
+    def _thread(self, company: Company, lead: Lead, number: TrackingNumber, lead_phone: str, direction: str,
+                agent: Agent | None) -> tuple[TextThread, bool]:
+        thread = (TextThread.select(TextThread, Interaction).join(Interaction)
+                  .where(TextThread.lead == lead, TextThread.tracking_number == number).first())
+        if thread is not None:
+            if thread.interaction.lead_number != lead_phone:
+                thread.interaction.lead_number = lead_phone
+                thread.interaction.save()
+            return thread, False
+        now = self.clock()
+        status = "incoming" if direction == "inbound" else "active"
+        interaction = Interaction.create(
+            company=company, lead=lead, kind="text", direction=direction, tracking_number=number,
+            lead_number=lead_phone, status=status, started_at=now, status_changed_at=now, source=number.source,
+            agent=agent if direction == "outbound" else None, answered_at=now if direction == "outbound" else None)
+        thread = TextThread.create(company=company, lead=lead, tracking_number=number, interaction=interaction,
+                                   created_at=now)
+        return thread, True
+
+    def _audience(self, interaction: Interaction) -> list[int] | None:
+        """Who is told about a thread: one waiting in Incoming, the agents its number's flow offers work to and who
+        are not Offline (as for calls); otherwise everyone in the company (None), who may have it on screen."""
+        if interaction.status != "incoming":
+            return None
+        number = TrackingNumber.get_or_none(TrackingNumber.id == interaction.tracking_number_id)
+        agents = audience(number.flow) if number is not None and number.flow_id else set()
+        if not agents:
+            return []
+        online = Agent.select(Agent.id).where(Agent.id.in_(list(agents)), Agent.status != "offline")
+        return sorted(a.id for a in online)
+
+    def _announce(self, interaction: Interaction, created: bool | None) -> None:
+        """interaction.created (created=True) or .updated (False); nothing when None (no change)."""
+        if created is None:
+            return
+        audience_ids = self._audience(interaction)
+        extra = {} if audience_ids is None else {"for_agents": audience_ids}
+        self.bus.publish("interaction.created" if created else "interaction.updated",
+                         interaction_id=interaction.id, company_id=interaction.company_id,
+                         status=interaction.status, outcome=interaction.outcome, kind="text", **extra)
+
+    # -- receiving (the SMPP session thread: return only once stored) ---------------------------------------
+    def receive(self, delivery: Delivery) -> Message | None:
+        data = self._reassembled(delivery)
+        if data is None:
+            return None  # a part of a longer text: stored, waiting for the others
+        number = TrackingNumber.get_or_none(TrackingNumber.number == delivery.destination)
+        if number is None:
+            log.warning("text from %s to %s, which is not a tracking number: dropped", delivery.source,
+                        delivery.destination)
+            return None
+        try:
+            body = encoding.decode(data, delivery.data_coding)
+        except encoding.UndecodableText as exc:
+            log.warning("text from %s to %s could not be decoded (%s): kept as an empty message", delivery.source,
+                        delivery.destination, exc)
+            body = ""
+        return self.receive_text(number, delivery.source, body)
+
+    def _reassembled(self, delivery: Delivery) -> bytes | None:
+        """The whole user data once every part is in (parts stored as they come, joined as bytes)."""
+        if not delivery.udhi:
+            return delivery.short_message
+        concatenation, data = encoding.split_udh(delivery.short_message)
+        if concatenation is None or concatenation.total <= 1:
+            return data
+        key = (InboundPart.source == delivery.source) & (InboundPart.destination == delivery.destination) & (
+            InboundPart.reference == concatenation.reference)
+        with database.atomic():
+            (InboundPart.insert(source=delivery.source, destination=delivery.destination,
+                                reference=concatenation.reference, total=concatenation.total,
+                                number=concatenation.number, data_coding=delivery.data_coding, user_data=data,
+                                received_at=self.clock())
+             .on_conflict_ignore().execute())  # the SMSC repeating a part we stored
+            parts = list(InboundPart.select().where(key).order_by(InboundPart.number))
+            if len({p.number for p in parts}) < concatenation.total:
+                return None
+            InboundPart.delete().where(key).execute()
+        return b"".join(bytes(p.user_data) for p in parts)
+
+    def receive_text(self, number: TrackingNumber, sender: str, body: str) -> Message:
+        company = number.company
+        phone = lead_number(sender, company)
+        now = self.clock()
+        with database.atomic():
+            lead = find_or_create_by_number(company, phone)
+            thread, created = self._thread(company, lead, number, phone, direction="inbound", agent=None)
+            interaction = thread.interaction
+            moved = False
+            if interaction.status == "recent":  # the lead writes again: the thread waits in Incoming once more
+                lifecycle.apply(interaction, "reopen", now)
+                moved = True
+            if interaction.status == "incoming":
+                thread.waiting_until = now + self.incoming_timeout
+                thread.save()
+            message = Message.create(interaction=interaction, direction="inbound", body=body, status="received",
+                                     created_at=now)
+            replies = self._keywords(company, lead, phone, body, now)
+            queued = [self._queue(interaction, None, phone, number.number, text, encoding.encode(text))
+                      for text in replies]
+        self._announce(interaction, changed(created, moved))
+        self.bus.publish("message.received", company_id=company.id, interaction_id=interaction.id,
+                         message_id=message.id, status="received", direction="inbound",
+                         **({} if (a := self._audience(interaction)) is None else {"for_agents": a}))
+        for reply in queued:
+            self._announce_queued(reply, interaction)
+        return message
+
+    def _keywords(self, company: Company, lead: Lead, phone: str, body: str, now) -> list[str]:
+        """Opt-out, opt-in and HELP: the consent recorded, and the automatic replies to queue."""
+        word = keyword(body)
+        if word in HELP_WORDS:
+            return [company.text_help_reply or f"{company.name}: reply STOP to stop receiving texts, START to "
+                                                "receive them again."]
+        if word in OPT_OUT_WORDS | OPT_IN_WORDS:
+            action = "opt_out" if word in OPT_OUT_WORDS else "opt_in"
+            if opted_out(company.id, phone) == (action == "opt_out"):
+                return []  # already so: one confirmation only
+            TextConsent.create(company=company, number=phone, lead=lead, action=action, keyword=word, at=now)
+            self.bus.publish("consent.changed", company_id=company.id, lead_id=lead.id, number=phone, action=action)
+            if action == "opt_out":
+                return [f"You are unsubscribed from {company.name} texts and will receive no more. "
+                        "Reply START to resubscribe."]
+            return [f"You are resubscribed to {company.name} texts. Reply STOP to unsubscribe."]
+        return []
+
+    # -- the agent's verbs -----------------------------------------------------------------------------------
+    def respond(self, interaction: Interaction, agent: Agent) -> Interaction:
+        """Respond: the waiting thread becomes the agent's Active conversation (IllegalTransition otherwise)."""
+        thread = thread_of(interaction)
+        with database.atomic():
+            lifecycle.apply(interaction, "respond", self.clock())
+            interaction.agent = agent
+            interaction.save()
+            if thread is not None:
+                thread.waiting_until = None
+                thread.save()
+        self._announce(interaction, created=False)
+        return interaction
+
+    def close(self, interaction: Interaction) -> Interaction:
+        """Close text: the active conversation goes to Recent (IllegalTransition otherwise)."""
+        lifecycle.apply(interaction, "close", self.clock())
+        self._announce(interaction, created=False)
+        return interaction
+
+    # -- the Incoming timers ---------------------------------------------------------------------------------
+    def sweep(self) -> int:
+        """Time out the threads whose Incoming wait is over; returns how many."""
+        now = self.clock()
+        due = list(TextThread.select(TextThread.id).where(TextThread.waiting_until <= now))
+        count = 0
+        for row in due:
+            with database.atomic():
+                thread = TextThread.get_or_none(TextThread.id == row.id, TextThread.waiting_until <= now)
+                if thread is None:
+                    continue
+                interaction = thread.interaction
+                thread.waiting_until = None
+                thread.save()
+                if not lifecycle.can(interaction, "time_out"):
+                    continue
+                lifecycle.apply(interaction, "time_out", now)
+            count += 1
+            self._announce(interaction, created=False)
+        return count
+
+    def start(self) -> None:
+        self._stopping.clear()
+        self._sweeper = threading.Thread(target=self._sweep_periodically, name="texts-timers", daemon=True)
+        self._sweeper.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._sweeper is not None:
+            self._sweeper.join(5)
+
+    def _sweep_periodically(self) -> None:
+        while not self._stopping.wait(SWEEP_SECONDS):
+            try:
+                self.sweep()
+            except Exception:  # keep the timers running through a database hiccup
+                log.exception("texts: sweeping the Incoming timers failed")

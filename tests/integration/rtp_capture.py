@@ -1,0 +1,94 @@
+"""What a SIP peer hears: RTP captured off the loopback interface (the tests run as root in their own network
+namespace), decoded from G.711 to samples, and checked for a tone.
+
+SIPp binds its media port but cannot record what it receives, so the suite listens on the wire instead: every UDP
+packet Asterisk sends from its RTP port range, in arrival order.
+"""
+from __future__ import annotations
+
+import math
+import socket
+import struct
+import threading
+
+ETH_P_IP = 0x0800
+PACKET_HOST = 0  # loopback shows each packet twice: as sent (PACKET_OUTGOING) and as received; keep one
+RATE = 8000
+
+
+def _alaw(byte: int) -> int:
+    byte ^= 0x55
+    exponent, mantissa = (byte >> 4) & 7, byte & 0x0F
+    magnitude = (mantissa << 4) + 8 if exponent == 0 else ((mantissa << 4) + 0x108) << (exponent - 1)
+    return magnitude if byte & 0x80 else -magnitude
+
+
+def _ulaw(byte: int) -> int:
+    byte = ~byte & 0xFF
+    exponent, mantissa = (byte >> 4) & 7, byte & 0x0F
+    magnitude = (((mantissa << 3) + 0x84) << exponent) - 0x84
+    return -magnitude if byte & 0x80 else magnitude
+
+
+DECODE = {0: [_ulaw(b) for b in range(256)], 8: [_alaw(b) for b in range(256)]}  # payload type -> table
+
+
+class RtpCapture:
+    """Captures, while open, the G.711 audio Asterisk sends from ports ``first``..``last``."""
+
+    def __init__(self, first: int, last: int, limit: int = 20000):
+        self.ports = range(first, last + 1)
+        self.limit = limit  # packets: 400 s of 20 ms frames
+        self.samples: list[int] = []
+        self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_IP))
+        self._sock.bind(("lo", 0))
+        self._sock.settimeout(0.2)
+        self._open = True
+        self._thread = threading.Thread(target=self._run, name="rtp-capture", daemon=True)
+
+    def __enter__(self) -> "RtpCapture":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._open = False
+        self._thread.join(2)
+        self._sock.close()
+
+    def _run(self) -> None:
+        packets = 0
+        while self._open and packets < self.limit:
+            try:
+                data, address = self._sock.recvfrom(65535)
+            except TimeoutError:
+                continue
+            if address[2] != PACKET_HOST or data[9] != socket.IPPROTO_UDP:
+                continue
+            header = (data[0] & 0x0F) * 4
+            source_port, = struct.unpack("!H", data[header:header + 2])
+            rtp = data[header + 8:]
+            if source_port not in self.ports or len(rtp) < 12 or rtp[0] >> 6 != 2:
+                continue
+            table = DECODE.get(rtp[1] & 0x7F)
+            if table is not None:
+                start = 12 + 4 * (rtp[0] & 0x0F)
+                self.samples.extend(table[b] for b in rtp[start:])
+                packets += 1
+
+    def tone_at(self, frequency: float, window: float = 0.2) -> list[float]:
+        """Times (seconds into the capture) of the windows where ``frequency`` carries most of the energy."""
+        size = int(RATE * window)
+        coefficient = 2 * math.cos(2 * math.pi * frequency / RATE)
+        found = []
+        for start in range(0, len(self.samples) - size, size):
+            chunk = self.samples[start:start + size]
+            energy = sum(s * s for s in chunk)
+            if energy < size * 100 ** 2:  # quieter than a whisper
+                continue
+            previous = before = 0.0
+            for sample in chunk:  # Goertzel: the power of one frequency
+                previous, before = sample + coefficient * previous - before, previous
+            power = previous * previous + before * before - coefficient * previous * before
+            if power / (energy * size / 2) > 0.5:
+                found.append(start / RATE)
+        return found
