@@ -157,14 +157,6 @@ class Controller:
             self.telephony.submit(self.telephony.hangup(leg, reason="busy"))
         return leg is not None, passed_on
 
-    def take_call(self, interaction, agent) -> bool:
-        """An agent answers a waiting call that is not ringing them: the lead's channel leaves its queue or
-        ring-agents step for lc-answer-by, which rings that agent's device now (a softphone answers by itself).
-        False when Asterisk did not move the call (it ended meanwhile)."""
-        return self._carry_out(
-            self.telephony.redirect(interaction.channel_id, "lc-answer-by", agent.endpoint_name(agent.ring_device)),
-            f"call {interaction.channel_id} not moved to agent {agent.id}")
-
     def place_call(self, interaction, record: bool) -> bool:
         """An agent's outbound call: ring their device, then (lc-outbound) dial the lead on the tracking number's
         trunk with that number as caller ID, recorded when asked. False when Asterisk did not take the call."""

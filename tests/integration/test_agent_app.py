@@ -433,3 +433,20 @@ def test_a_recent_lead_timeline_contact_details_in_place_and_quick_call(agents, 
     recent.get_by_role("button", name=re.compile("Quick actions")).click()
     recent.get_by_role("button", name="☎ Call").click()
     expect(page.get_by_label("Recipient")).to_have_value("+14045554321")
+
+
+def test_a_text_sent_from_the_interaction_panel_goes_out_as_the_chosen_tracking_number(agents, running):
+    browser, apps = agents
+    page = apps[ALICE].page
+    page.get_by_role("button", name="Texting").click()
+    page.get_by_label("To:").fill("404 555 6060")
+    page.get_by_label("Message").fill("Your quote is ready <b>today</b>")
+    page.get_by_label("Tracking Number").select_option(label="Website line (+14045550101)")
+    page.get_by_role("button", name="Send Text").click()
+    expect(page.locator("#panel .facts")).to_contain_text("+14045556060")
+    with contextlib.closing(running.sign_in("admin@acme.example")) as admin:
+        thread = next(i for i in admin.get("/api/v1/interactions", params={"kind": "text"}).json()
+                      if i["lead_number"] == "+14045556060")
+        messages = admin.get(f"/api/v1/interactions/{thread['id']}/messages").json()
+    assert thread["tracking_number"]["number"] == "+14045550101"
+    assert [m["body"] for m in messages] == ["Your quote is ready <b>today</b>"]

@@ -18,6 +18,7 @@ export function mount(root) {
   root.addEventListener('submit', (event) => {
     event.preventDefault();
     if (event.target.id === 'dialer') placeCall(new FormData(event.target));
+    if (event.target.id === 'texting') sendText(new FormData(event.target));
     if (event.target.id === 'profile') {
       saveProfile(new FormData(event.target)).catch((error) => update((s) => { s.notice = error.message; }));
     }
@@ -34,8 +35,9 @@ export function mount(root) {
   function remember(event) {
     const field = event.target;
     // What the agent types is kept (without a redraw) so that a redraw for a live event shows it again.
-    if (field.form?.id === 'dialer') {
+    if (field.form?.id === 'dialer' || field.form?.id === 'texting') {
       if (field.name === 'recipient') state.dialer.recipient = field.value;
+      if (field.name === 'body') state.dialer.message = field.value;
       if (field.name === 'tracking_number_id') state.dialer.trackingNumberId = Number(field.value);
       if (field.name === 'record') state.dialer.record = field.checked;
     }
@@ -99,7 +101,7 @@ function titleOf(s, live) {
 }
 
 function body(s, current) {
-  if (s.view === 'text') return textForm();
+  if (s.view === 'text') return textForm(s);
   if (s.view === 'profile') return profileForm(s);
   if (s.view === 'interaction' && current) return interactionView(current, s);
   if (s.view === 'timeline' && current) return timelineView(current);
@@ -141,16 +143,19 @@ function attribution(interaction) {
   return parts.length ? html`<dl class="attribution">${parts.map(([label, value]) => html`<dt>${label}</dt><dd>${value}</dd>`)}</dl>` : '';
 }
 
+function trackingNumberOptions(s) {
+  const chosen = s.dialer.trackingNumberId ?? s.trackingNumbers[0]?.id;
+  return s.trackingNumbers.map((n) => html`<option value="${n.id}" ${n.id === chosen ? 'selected' : ''}>${n.name} (${n.number})</option>`);
+}
+
 function dialerForm(s) {
-  const numbers = s.trackingNumbers;
-  const chosen = s.dialer.trackingNumberId ?? numbers[0]?.id;
   return html`
     <form id="dialer" class="dialer" autocomplete="off">
       <label>Recipient <input name="recipient" type="tel" required value="${s.dialer.recipient}" data-focus="recipient"
         placeholder="+1 404 555 0123"></label>
       <label>Tracking Number
         <select name="tracking_number_id" data-focus="tracking" aria-describedby="tracking-hint">
-          ${numbers.map((n) => html`<option value="${n.id}" ${n.id === chosen ? 'selected' : ''}>${n.name} (${n.number})</option>`)}
+          ${trackingNumberOptions(s)}
         </select>
       </label>
       <small id="tracking-hint">The number the recipient sees as caller ID.</small>
@@ -161,13 +166,18 @@ function dialerForm(s) {
     </form>`;
 }
 
-function textForm() {
+function textForm(s) {
   return html`
-    <form class="dialer" aria-disabled="true">
-      <label>To: <input type="tel" disabled></label>
-      <label>Message <textarea disabled rows="4"></textarea></label>
-      <p class="legal">Texting is not available on this server yet.</p>
-      <button class="primary" type="button" disabled>Send Text</button>
+    <form id="texting" class="dialer" autocomplete="off">
+      <label>To: <input name="recipient" type="tel" required value="${s.dialer.recipient}" data-focus="text-to"></label>
+      <label>Message <textarea name="body" required rows="4" maxlength="1600" data-focus="text-body">${s.dialer.message || ''}</textarea></label>
+      <label>Tracking Number
+        <select name="tracking_number_id" data-focus="text-tracking" aria-describedby="text-tracking-hint">
+          ${trackingNumberOptions(s)}
+        </select>
+      </label>
+      <small id="text-tracking-hint">The number the recipient sees as the sender.</small>
+      <p><button class="primary" type="submit" data-focus="send-text">Send Text</button></p>
     </form>`;
 }
 
@@ -222,6 +232,25 @@ async function loadTimeline(leadId) {
   } finally {
     timeline.loading = false;
     update(() => {});
+  }
+}
+
+async function sendText(form) {
+  try {
+    const sent = await api('POST', '/api/v1/texts', {
+      to: String(form.get('recipient') || '').trim(), body: String(form.get('body') || ''),
+      tracking_number_id: Number(form.get('tracking_number_id')),
+    });
+    const thread = await api('GET', `/api/v1/interactions/${sent.interaction_id}`);
+    update((s) => {
+      s.interactions.set(thread.id, thread);
+      s.selectedId = thread.id;
+      s.view = 'interaction';
+      s.dialer.message = '';
+      s.notice = `Text ${sent.status}`;
+    });
+  } catch (error) {
+    update((s) => { s.notice = error.message; });
   }
 }
 
