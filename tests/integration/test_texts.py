@@ -258,7 +258,9 @@ def test_smsc_killed_and_restarted_mid_batch_loses_nothing(alice, smsc, texting)
             submits = [e for run in runs for e in run.seen("submit")
                        if e["to"] == lead and bytes.fromhex(e["hex"]).decode("latin-1") == body]
             assert len({e["reference"] for e in submits}) == 1, f"{body}: a repeat must carry the same reference"
-        assert all(Message.get_by_id(i).status == "delivered" for i in ids[40:])  # sent after the restart
+        # Sent after the restart: their receipts come from the new SMSC, a moment after its answers.
+        wait_for(lambda: all(Message.get_by_id(i).status == "delivered" for i in ids[40:]), 10,
+                 what="receipts for the texts sent after the restart")
     finally:
         restarted.stop()
 
