@@ -128,15 +128,17 @@ class Controller:
         modules = configure.write(self.settings, self.secrets, self.instance)
         return self.telephony.submit(self.telephony.reload(modules))
 
-    def answer(self, interaction, agent) -> bool:
-        """The agent presses Answer on an incoming call. If their phone rings for it they pick it up there (True).
-        Otherwise the call leaves the queue or step it is in and rings their phone at once (dialplan lc-answer),
-        so that the queue stops offering it elsewhere (False)."""
+    def answer(self, interaction, agent) -> str:
+        """The agent presses Answer on an incoming call. If their phone rings for it they pick it up there
+        ("ringing"). Otherwise the call leaves the queue or step it is in and rings their phone at once, asking it
+        to pick up by itself (dialplan lc-answer), so that the queue stops offering it elsewhere ("called");
+        "gone" when Asterisk could not move it (it ended or was answered meanwhile)."""
         if self.calls.offers.ringing(interaction.channel_id, agent.id) is not None:
-            return True
-        self.telephony.submit(self.telephony.redirect(interaction.channel_id, "lc-answer",
-                                                      agent.endpoint_name(agent.ring_device)))
-        return False
+            return "ringing"
+        moved = self._carry_out(
+            self.telephony.redirect(interaction.channel_id, "lc-answer", agent.endpoint_name(agent.ring_device)),
+            f"call {interaction.channel_id} not moved to agent {agent.id}")
+        return "called" if moved else "gone"
 
     def hang_up(self, interaction) -> None:
         """End the call: the lead's channel is hung up, the agent's leg with it; the recorder concludes it."""

@@ -45,13 +45,14 @@ class StandInController:
         self.reconfigured = 0
         self.declined = []
         self.answered = []
+        self.answer_outcome = "called"  # or "ringing", or "gone" (the call ended meanwhile)
         self.hung_up = []
         self.placed = []  # (interaction id, record) of each outbound call
         self.places_calls = True
 
     def answer(self, interaction, agent):
         self.answered.append((interaction.id, agent.id))
-        return False
+        return self.answer_outcome
 
     def hang_up(self, interaction):
         self.hung_up.append(interaction.id)

@@ -87,8 +87,10 @@ def answer_interaction(principal: Principal, interaction_id: int):
     number = interaction.tracking_number
     if number is None or number.flow_id is None or agent.id not in audience(number.flow):
         raise ApiError(403, "not-offered", "this call's flow does not offer calls to you")
-    ringing = current_app.controller.answer(interaction, agent)
-    return AnswerOut(interaction_id=interaction.id, ringing_already=ringing)
+    outcome = current_app.controller.answer(interaction, agent)
+    if outcome == "gone":
+        raise ApiError(409, "call-gone", "the call ended or was answered meanwhile")
+    return AnswerOut(interaction_id=interaction.id, ringing_already=outcome == "ringing")
 
 
 @endpoint(bp, "POST", "/interactions/<int:interaction_id>/hangup", response=HangupOut,

@@ -336,6 +336,17 @@ def test_answer_asks_for_the_call_to_ring_my_phone(agent_a, world, controller):
     assert controller.answered == [(interaction.id, world["a"]["agents"][0].id)]
 
 
+def test_answer_says_when_my_phone_already_rings_or_the_call_is_gone(agent_a, world, controller):
+    interaction = world["a"]["interactions"][0]
+    Interaction.update(channel_id="1795737826.0").where(Interaction.id == interaction.id).execute()
+    controller.answer_outcome = "ringing"
+    status, body = agent_a.post(f"/api/v1/interactions/{interaction.id}/answer")
+    assert (status, body["ringing_already"]) == (200, True)
+    controller.answer_outcome = "gone"
+    status, body = agent_a.post(f"/api/v1/interactions/{interaction.id}/answer")
+    assert (status, body["error"]) == (409, "call-gone")
+
+
 def test_answer_is_refused_for_what_cannot_be_answered(agent_a, make_client, world, controller):
     from leadcenter.agents import availability
     from leadcenter.teams.models import TeamMember
