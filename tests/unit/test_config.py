@@ -27,6 +27,9 @@ def test_file_in_data_dir_is_found(tmp_path):
     ("[http]\nprot = 1\n", "unknown setting"),
     ('[http]\nport = "x"\n', "must be int"),
     ("[http\n", "lc.toml"),
+    ('[smpp]\nhost = "a"\n[[smpp_extra]]\nhost = "b"\n', "a name of its own"),
+    ('[smpp_extra]\nhost = "b"\n', r"\[\[smpp_extra\]\] table"),
+    ('[[smpp_extra]]\nhots = "b"\n', "unknown setting"),
 ])
 def test_bad_files_get_clear_errors(tmp_path, text, message):
     path = tmp_path / "lc.toml"
@@ -55,15 +58,3 @@ def test_several_smscs_each_with_its_numbers_and_the_password_hidden(tmp_path):
         ("smsc", "smsc1.example", "acme", ""), ("backup", "smsc2.example", "", "+14045550101")]
     shown = config.describe(settings)
     assert "[[smpp_extra]]" in shown and "s3cret" not in shown
-
-
-@pytest.mark.parametrize("text,message", [
-    ('[smpp]\nhost = "a"\n[[smpp_extra]]\nhost = "b"\n', "a name of its own"),
-    ('[smpp_extra]\nhost = "b"\n', r"\[\[smpp_extra\]\] table"),
-    ('[[smpp_extra]]\nhots = "b"\n', "unknown setting"),
-])
-def test_bad_smsc_lists(tmp_path, text, message):
-    path = tmp_path / "lc.toml"
-    path.write_text(text)
-    with pytest.raises(config.ConfigError, match=message):
-        config.load(path, env={})

@@ -148,17 +148,23 @@ function trackingNumberOptions(s) {
   return s.trackingNumbers.map((n) => html`<option value="${n.id}" ${n.id === chosen ? 'selected' : ''}>${n.name} (${n.number})</option>`);
 }
 
+// The Tracking Number dropdown of the dialer and the texting form, with what the recipient will see.
+function trackingNumberField(s, focus, hint) {
+  return html`
+    <label>Tracking Number
+      <select name="tracking_number_id" data-focus="${focus}" aria-describedby="${focus}-hint">
+        ${trackingNumberOptions(s)}
+      </select>
+    </label>
+    <small id="${focus}-hint">${hint}</small>`;
+}
+
 function dialerForm(s) {
   return html`
     <form id="dialer" class="dialer" autocomplete="off">
       <label>Recipient <input name="recipient" type="tel" required value="${s.dialer.recipient}" data-focus="recipient"
         placeholder="+1 404 555 0123"></label>
-      <label>Tracking Number
-        <select name="tracking_number_id" data-focus="tracking" aria-describedby="tracking-hint">
-          ${trackingNumberOptions(s)}
-        </select>
-      </label>
-      <small id="tracking-hint">The number the recipient sees as caller ID.</small>
+      ${trackingNumberField(s, 'tracking', 'The number the recipient sees as caller ID.')}
       <label class="check"><input type="checkbox" name="record" ${s.dialer.record ? 'checked' : ''} data-focus="record"> Record call</label>
       <p class="legal">Laws on call recording vary from place to place: make sure one-party recording is legal where
         you and the recipient are, or tell the recipient the call is recorded.</p>
@@ -171,12 +177,7 @@ function textForm(s) {
     <form id="texting" class="dialer" autocomplete="off">
       <label>To: <input name="recipient" type="tel" required value="${s.dialer.recipient}" data-focus="text-to"></label>
       <label>Message <textarea name="body" required rows="4" maxlength="1600" data-focus="text-body">${s.dialer.message || ''}</textarea></label>
-      <label>Tracking Number
-        <select name="tracking_number_id" data-focus="text-tracking" aria-describedby="text-tracking-hint">
-          ${trackingNumberOptions(s)}
-        </select>
-      </label>
-      <small id="text-tracking-hint">The number the recipient sees as the sender.</small>
+      ${trackingNumberField(s, 'text-tracking', 'The number the recipient sees as the sender.')}
       <p><button class="primary" type="submit" data-focus="send-text">Send Text</button></p>
     </form>`;
 }
