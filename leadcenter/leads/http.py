@@ -56,16 +56,21 @@ def get_lead(principal: Principal, lead_id: int):
     return LeadOut.from_row(scoped(Lead, lead_id, principal, "lead"))
 
 
+def _saved(event: str, save) -> LeadOut:
+    """Run ``save`` (it returns the lead), refusing a number another lead has; publish ``event``."""
+    try:
+        lead = save()
+    except services.NumberTaken as exc:
+        raise _number_taken(exc) from None
+    _publish(event, lead)
+    return LeadOut.from_row(lead)
+
+
 @endpoint(bp, "POST", "/leads", body=NewLead, response=LeadOut, status=201,
           summary="Create a lead; numbers are read in the company's region")
 def create_lead(principal: Principal, body: NewLead):
     numbers = _e164(body.numbers, principal.company)
-    try:
-        lead = services.create(principal.company, body.name, body.email, numbers)
-    except services.NumberTaken as exc:
-        raise _number_taken(exc) from None
-    _publish("lead.created", lead)
-    return LeadOut.from_row(lead)
+    return _saved("lead.created", lambda: services.create(principal.company, body.name, body.email, numbers))
 
 
 @endpoint(bp, "PATCH", "/leads/<int:lead_id>", body=LeadChanges, response=LeadOut,
@@ -77,12 +82,7 @@ def update_lead(principal: Principal, lead_id: int, body: LeadChanges):
         return LeadOut.from_row(lead)
     if "numbers" in changes:
         changes["numbers"] = _e164(changes["numbers"], principal.company)
-    try:
-        services.update(lead, changes)
-    except services.NumberTaken as exc:
-        raise _number_taken(exc) from None
-    _publish("lead.updated", lead)
-    return LeadOut.from_row(lead)
+    return _saved("lead.updated", lambda: services.update(lead, changes))
 
 
 @endpoint(bp, "POST", "/leads/<int:lead_id>/merge", body=MergeRequest, response=LeadOut,

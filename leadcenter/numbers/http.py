@@ -4,9 +4,7 @@ from __future__ import annotations
 from flask import Blueprint
 from peewee import Model
 
-from leadcenter.companies.http import changed, in_use, save_changes
 from leadcenter.companies.models import Company
-from leadcenter.db import database
 from leadcenter.flows.models import CallFlow
 from leadcenter.numbers.models import TrackingNumber, Trunk
 from leadcenter.numbers.schemas import (NewTrackingNumber, NewTrunk, TrackingNumberChanges, TrackingNumberList,
@@ -14,9 +12,12 @@ from leadcenter.numbers.schemas import (NewTrackingNumber, NewTrunk, TrackingNum
 from leadcenter.phones import InvalidNumber, to_e164
 from leadcenter.web.api import ApiError, endpoint, invalid
 from leadcenter.web.auth import Principal
-from leadcenter.web.scoping import scoped
+from leadcenter.web.config_rows import ConfigRows
 
 bp = Blueprint("numbers", __name__, url_prefix="/api/v1")
+
+TRUNKS = ConfigRows(Trunk, "trunk", "trunk")
+NUMBERS = ConfigRows(TrackingNumber, "tracking number", "tracking_number")
 
 
 # -- trunks ----------------------------------------------------------------------------------------------------
@@ -31,47 +32,38 @@ def _refuse_taken_address(host: str, port: int, trunk_id: int | None = None) -> 
 
 @endpoint(bp, "GET", "/trunks", role="supervisor", response=TrunkList, summary="The company's SIP trunks")
 def list_trunks(principal: Principal):
-    return TrunkList([TrunkOut.from_row(t) for t in Trunk.select().where(Trunk.company == principal.company)
-                      .order_by(Trunk.name, Trunk.id)])
+    return TrunkList([TrunkOut.from_row(t) for t in TRUNKS.listed(principal, Trunk.name, Trunk.id)])
 
 
 @endpoint(bp, "GET", "/trunks/<int:trunk_id>", role="supervisor", response=TrunkOut, summary="A SIP trunk")
 def get_trunk(principal: Principal, trunk_id: int):
-    return TrunkOut.from_row(scoped(Trunk, trunk_id, principal, "trunk"))
+    return TrunkOut.from_row(TRUNKS.one(principal, trunk_id))
+
+
+def _trunk_columns(trunk: Trunk, changes: dict) -> dict:
+    _refuse_taken_address(changes.get("host", trunk.host), changes.get("port", trunk.port), trunk.id)
+    return changes
 
 
 @endpoint(bp, "POST", "/trunks", role="admin", body=NewTrunk, response=TrunkOut, status=201,
           summary="Add a SIP trunk: a carrier peer whose calls are recognised by address and port")
 def create_trunk(principal: Principal, body: NewTrunk):
-    with database.atomic():
-        _refuse_taken_address(body.host, body.port)
-        trunk = Trunk.create(company=principal.company, **body.model_dump())
-    changed(principal, "trunk.created", asterisk=True, trunk_id=trunk.id)
-    return TrunkOut.from_row(trunk)
+    return TrunkOut.from_row(TRUNKS.create(principal, lambda trunk: _trunk_columns(trunk, body.model_dump())))
 
 
 @endpoint(bp, "PATCH", "/trunks/<int:trunk_id>", role="admin", body=TrunkChanges, response=TrunkOut,
           summary="Change a SIP trunk")
 def update_trunk(principal: Principal, trunk_id: int, body: TrunkChanges):
-    with database.atomic():
-        trunk = scoped(Trunk, trunk_id, principal, "trunk")
-        changes = body.model_dump(exclude_unset=True)
-        _refuse_taken_address(changes.get("host", trunk.host), changes.get("port", trunk.port), trunk.id)
-        save_changes(trunk, changes)
-    changed(principal, "trunk.updated", asterisk=True, trunk_id=trunk.id, fields=sorted(changes))
-    return TrunkOut.from_row(trunk)
+    changes = body.model_dump(exclude_unset=True)
+    return TrunkOut.from_row(TRUNKS.update(principal, trunk_id, lambda trunk: _trunk_columns(trunk, changes),
+                                           set(changes)))
 
 
 @endpoint(bp, "DELETE", "/trunks/<int:trunk_id>", role="admin", status=204,
           summary="Delete a SIP trunk no tracking number is on")
 def delete_trunk(principal: Principal, trunk_id: int):
-    with database.atomic():
-        trunk = scoped(Trunk, trunk_id, principal, "trunk")
-        numbers = list(trunk.numbers.order_by(TrackingNumber.id))
-        if numbers:
-            raise in_use(f"trunk {trunk.name!r}", [f"tracking number {n.number}" for n in numbers])
-        trunk.delete_instance()
-    changed(principal, "trunk.deleted", asterisk=True, trunk_id=trunk.id)
+    TRUNKS.delete(principal, trunk_id, lambda trunk: [f"tracking number {n.number}"
+                                                      for n in trunk.numbers.order_by(TrackingNumber.id)])
 
 
 # -- tracking numbers ------------------------------------------------------------------------------------------
@@ -107,42 +99,31 @@ def _number_columns(principal: Principal, changes: dict, number_id: int | None =
 @endpoint(bp, "GET", "/tracking-numbers", response=TrackingNumberList,
           summary="The company's tracking numbers (also the caller ids agents may call out with)")
 def list_tracking_numbers(principal: Principal):
-    return TrackingNumberList([TrackingNumberOut.from_row(n) for n in TrackingNumber.select()
-                               .where(TrackingNumber.company == principal.company)
-                               .order_by(TrackingNumber.name, TrackingNumber.id)])
+    return TrackingNumberList([TrackingNumberOut.from_row(n) for n in NUMBERS.listed(
+        principal, TrackingNumber.name, TrackingNumber.id)])
 
 
 @endpoint(bp, "GET", "/tracking-numbers/<int:number_id>", role="supervisor", response=TrackingNumberOut,
           summary="A tracking number")
 def get_tracking_number(principal: Principal, number_id: int):
-    return TrackingNumberOut.from_row(scoped(TrackingNumber, number_id, principal, "tracking number"))
+    return TrackingNumberOut.from_row(NUMBERS.one(principal, number_id))
 
 
 @endpoint(bp, "POST", "/tracking-numbers", role="admin", body=NewTrackingNumber, response=TrackingNumberOut,
           status=201, summary="Add a tracking number on one of the company's trunks")
 def create_tracking_number(principal: Principal, body: NewTrackingNumber):
-    with database.atomic():
-        number = TrackingNumber(company=principal.company)
-        save_changes(number, _number_columns(principal, body.model_dump()))
-    changed(principal, "tracking_number.created", asterisk=True, tracking_number_id=number.id)
-    return TrackingNumberOut.from_row(number)
+    return TrackingNumberOut.from_row(NUMBERS.create(
+        principal, lambda number: _number_columns(principal, body.model_dump(), number.id)))
 
 
 @endpoint(bp, "PATCH", "/tracking-numbers/<int:number_id>", role="admin", body=TrackingNumberChanges,
           response=TrackingNumberOut, summary="Change a tracking number, its trunk or its flow")
 def update_tracking_number(principal: Principal, number_id: int, body: TrackingNumberChanges):
-    with database.atomic():
-        number = scoped(TrackingNumber, number_id, principal, "tracking number")
-        save_changes(number, _number_columns(principal, body.model_dump(exclude_unset=True), number.id))
-    changed(principal, "tracking_number.updated", asterisk=True, tracking_number_id=number.id,
-            fields=sorted(body.model_fields_set))
-    return TrackingNumberOut.from_row(number)
+    return TrackingNumberOut.from_row(NUMBERS.update(principal, number_id, lambda number: _number_columns(
+        principal, body.model_dump(exclude_unset=True), number.id), body.model_fields_set))
 
 
 @endpoint(bp, "DELETE", "/tracking-numbers/<int:number_id>", role="admin", status=204,
           summary="Delete a tracking number (its past interactions keep their source, no longer the number)")
 def delete_tracking_number(principal: Principal, number_id: int):
-    with database.atomic():
-        number = scoped(TrackingNumber, number_id, principal, "tracking number")
-        number.delete_instance()
-    changed(principal, "tracking_number.deleted", asterisk=True, tracking_number_id=number.id)
+    NUMBERS.delete(principal, number_id)

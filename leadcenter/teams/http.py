@@ -4,17 +4,17 @@ from __future__ import annotations
 from flask import Blueprint
 
 from leadcenter.agents.models import Agent
-from leadcenter.companies.http import changed, in_use, save_changes
-from leadcenter.db import database
 from leadcenter.agents.services import current_agents
 from leadcenter.flows.services import flows_naming
 from leadcenter.teams.models import Team, TeamMember
 from leadcenter.teams.schemas import NewTeam, TeamChanges, TeamList, TeamOut
 from leadcenter.web.api import endpoint, invalid
 from leadcenter.web.auth import Principal
-from leadcenter.web.scoping import scoped
+from leadcenter.web.config_rows import ConfigRows
 
 bp = Blueprint("teams", __name__, url_prefix="/api/v1")
+
+TEAMS = ConfigRows(Team, "team", "team")
 
 
 def _set_members(team: Team, agent_ids: list[int]) -> None:
@@ -33,44 +33,32 @@ def _set_members(team: Team, agent_ids: list[int]) -> None:
 
 @endpoint(bp, "GET", "/teams", role="supervisor", response=TeamList, summary="The company's teams")
 def list_teams(principal: Principal):
-    return TeamList(TeamOut.from_rows(list(Team.select().where(Team.company == principal.company)
-                                           .order_by(Team.name, Team.id))))
+    return TeamList(TeamOut.from_rows(TEAMS.listed(principal, Team.name, Team.id)))
 
 
 @endpoint(bp, "GET", "/teams/<int:team_id>", role="supervisor", response=TeamOut, summary="A team")
 def get_team(principal: Principal, team_id: int):
-    return TeamOut.from_row(scoped(Team, team_id, principal, "team"))
+    return TeamOut.from_row(TEAMS.one(principal, team_id))
 
 
 @endpoint(bp, "POST", "/teams", role="admin", body=NewTeam, response=TeamOut, status=201, summary="Create a team")
 def create_team(principal: Principal, body: NewTeam):
-    with database.atomic():
-        team = Team.create(company=principal.company, **body.model_dump(exclude={"members"}))
-        _set_members(team, body.members)
-    changed(principal, "team.created", asterisk=True, team_id=team.id)
-    return TeamOut.from_row(team)
+    return TeamOut.from_row(TEAMS.create(principal, lambda _: body.model_dump(exclude={"members"}),
+                                         after=lambda team: _set_members(team, body.members)))
 
 
 @endpoint(bp, "PATCH", "/teams/<int:team_id>", role="admin", body=TeamChanges, response=TeamOut,
           summary="Change a team; members, when sent, replaces its members")
 def update_team(principal: Principal, team_id: int, body: TeamChanges):
     changes = body.model_dump(exclude_unset=True)
-    with database.atomic():
-        team = scoped(Team, team_id, principal, "team")
-        if "members" in changes:
-            _set_members(team, changes.pop("members"))
-        save_changes(team, changes)
-    changed(principal, "team.updated", asterisk=True, team_id=team.id, fields=sorted(body.model_fields_set))
-    return TeamOut.from_row(team)
+    members = changes.pop("members", None)
+    return TeamOut.from_row(TEAMS.update(
+        principal, team_id, lambda _: changes, body.model_fields_set,
+        after=(lambda team: _set_members(team, members)) if members is not None else None))
 
 
 @endpoint(bp, "DELETE", "/teams/<int:team_id>", role="admin", status=204,
           summary="Delete a team no flow sends calls to")
 def delete_team(principal: Principal, team_id: int):
-    with database.atomic():
-        team = scoped(Team, team_id, principal, "team")
-        flows = flows_naming(principal.company, team=team.id)
-        if flows:
-            raise in_use(f"team {team.name!r}", [f"flow {f.name!r}" for f in flows])
-        team.delete_instance()
-    changed(principal, "team.deleted", asterisk=True, team_id=team.id)
+    TEAMS.delete(principal, team_id,
+                 lambda team: [f"flow {f.name!r}" for f in flows_naming(principal.company, team=team.id)])

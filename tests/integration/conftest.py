@@ -2,6 +2,7 @@
 left a part of it down."""
 import pytest
 from harness import System, add_ice_interface
+from sipp import Peers
 
 from leadcenter import db
 
@@ -32,3 +33,11 @@ def running(system):
     yield system
     # A SIPp peer killed mid-call sends no BYE: its call would hold an agent into the next test.
     system.instance.rx("channel request hangup all")
+
+
+@pytest.fixture
+def peers(running, tmp_path):
+    """The test's SIP peers (desk phones, callers on the demo trunk), stopped when the test ends."""
+    peers = Peers(running, tmp_path)
+    yield peers
+    peers.close()

@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "smsc"))
 from peer import PASSWORD as SMSC_PASSWORD, SYSTEM_ID as SMSC_SYSTEM_ID  # noqa: E402 (the test SMSC's driver)
 
 LEADCENTER = [sys.executable, "-m", "leadcenter"]
+ADS_LINE = "+14045550100"  # the demo's "Google Ads line"; its flow queues to Alice's and Bob's team
 
 PORTS = {
     "LEADCENTER_HTTP_PORT": "18080",

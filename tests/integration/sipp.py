@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from harness import ADS_LINE
+
 HOST = "127.0.0.1"
 SCENARIOS = Path(__file__).resolve().parent / "sipp"
 _given: set[int] = set()
@@ -382,3 +384,30 @@ class SippCaller:
     def call(self, did: str, caller_number: str, **kwargs: object) -> CallResult:
         """Blocking ``start_call(...).wait()``."""
         return self.start_call(did, caller_number, **kwargs).wait()  # type: ignore[arg-type]
+
+
+class Peers:
+    """The test's SIP peers; whatever a test leaves running is stopped when it ends, so the next test finds
+    the trunk port free and no stale phone registered."""
+
+    def __init__(self, system, workdir):
+        self.system = system
+        self.workdir = workdir
+        self.handles = []
+
+    def phone(self, agent_id: int, **options) -> SippPhone:
+        """An agent's desk phone; registered for the duration of a `with` block."""
+        username, password = self.system.sip_account(agent_id)
+        return SippPhone(username, password, self.system.sip_port, free_udp_port(4),
+                         workdir=self.workdir / username, **options)
+
+    def call(self, caller_number: str, duration: float, did: str = ADS_LINE, **options):
+        handle = SippCaller(workdir=self.workdir / f"caller{len(self.handles)}").start_call(
+            did, caller_number, asterisk_port=self.system.sip_port, local_port=self.system.trunk_port,
+            duration=duration, **options)
+        self.handles.append(handle)
+        return handle
+
+    def close(self):
+        for handle in self.handles:
+            handle.kill()

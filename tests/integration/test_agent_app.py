@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from audio import rms
 from browser import CHROMIUM, Browser
-from harness import wait_for
+from harness import ADS_LINE, wait_for
 from playwright.sync_api import expect
 from sipp import SippCaller, SippPhone
 
@@ -23,7 +23,6 @@ from leadcenter.pbx.root import MOUNT
 
 ALICE, BOB = 1, 2
 EMAILS = {ALICE: "alice@acme.example", BOB: "bob@acme.example"}
-ADS_LINE = "+14045550100"
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (make setup)")
 

@@ -4,18 +4,10 @@ from __future__ import annotations
 
 import contextlib
 
-import pytest
 from harness import wait_for
-from test_calls import ALICE, BOB, Peers
+from test_calls import ALICE, BOB
 
 EMAIL = {ALICE: "alice@acme.example", BOB: "bob@acme.example"}
-
-
-@pytest.fixture
-def peers(running, tmp_path):
-    peers = Peers(running, tmp_path)
-    yield peers
-    peers.close()
 
 
 def statuses(system) -> dict[int, tuple[str, str]]:

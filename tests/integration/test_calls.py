@@ -8,49 +8,13 @@ import time
 
 import pytest
 from audio import rms, seconds
-from harness import wait_for
-from sipp import SippCaller, SippPhone, free_udp_port
+from harness import ADS_LINE, wait_for
 
 from leadcenter.interactions.models import Interaction
 from leadcenter.numbers.models import TrackingNumber
 from leadcenter.teams.models import Team
 
 ALICE, BOB = 1, 2  # the demo agents, both in the demo's Sales queue, ringing on their desk phones
-ADS_LINE = "+14045550100"
-
-
-class Peers:
-    """The test's SIP peers; whatever a test leaves running is stopped when it ends, so the next test finds
-    the trunk port free and no stale phone registered."""
-
-    def __init__(self, system, workdir):
-        self.system = system
-        self.workdir = workdir
-        self.handles = []
-
-    def phone(self, agent_id: int, **options) -> SippPhone:
-        """An agent's desk phone; registered for the duration of a `with` block."""
-        username, password = self.system.sip_account(agent_id)
-        return SippPhone(username, password, self.system.sip_port, free_udp_port(4),
-                         workdir=self.workdir / username, **options)
-
-    def call(self, caller_number: str, duration: float, did: str = ADS_LINE, **options):
-        handle = SippCaller(workdir=self.workdir / f"caller{len(self.handles)}").start_call(
-            did, caller_number, asterisk_port=self.system.sip_port, local_port=self.system.trunk_port,
-            duration=duration, **options)
-        self.handles.append(handle)
-        return handle
-
-    def close(self):
-        for handle in self.handles:
-            handle.kill()
-
-
-@pytest.fixture
-def peers(running, tmp_path):
-    peers = Peers(running, tmp_path)
-    yield peers
-    peers.close()
 
 
 def finished(system, channel_id: str) -> Interaction:

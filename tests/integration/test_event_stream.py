@@ -7,16 +7,8 @@ import contextlib
 import json
 import time
 
-import pytest
-from test_calls import ALICE, Peers
+from test_calls import ALICE
 from websockets.sync.client import connect
-
-
-@pytest.fixture
-def peers(running, tmp_path):
-    peers = Peers(running, tmp_path)
-    yield peers
-    peers.close()
 
 
 class Agent:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from harness import SECOND_SMSC_NUMBER, SECOND_SMSC_PORT, wait_for
+from harness import ADS_LINE, SECOND_SMSC_NUMBER, SECOND_SMSC_PORT, wait_for
 from peer import SmscPeer
 from test_event_stream import Agent
 
@@ -16,7 +16,6 @@ from leadcenter.interactions.models import Interaction, InteractionTransition, M
 from leadcenter.numbers.models import TrackingNumber, Trunk
 from leadcenter.texts.models import OutboxPart, TextConsent
 
-ADS_LINE = "+14045550100"  # a demo tracking number; its flow queues to Alice's and Bob's team
 ALICE = "alice@acme.example"
 
 

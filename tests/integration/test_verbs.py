@@ -8,16 +8,15 @@ import wave
 
 import pytest
 from audio import loudest_second, seconds
-from harness import wait_for
+from harness import ADS_LINE, wait_for
 from sipp import SippPhone
-from test_calls import ALICE, Peers
+from test_calls import ALICE
 
 from leadcenter import credentials
 from leadcenter.controller import LoopThread
 from leadcenter.events import EventBus
 from leadcenter.telephony.service import Telephony
 
-ADS_LINE = "+14045550100"
 # SIPp's sample speech peaks at RMS ~0.1 over a second; G.711 silence decodes to ~0.0005.
 SPOKEN = 0.03
 
@@ -39,13 +38,6 @@ def telephony(running):
     loop.run(service.stop())
     loop.stop()
     bus.stop()
-
-
-@pytest.fixture
-def peers(running, tmp_path):
-    peers = Peers(running, tmp_path)
-    yield peers
-    peers.close()
 
 
 def carrier(running, tmp_path, **options) -> SippPhone:

@@ -12,16 +12,8 @@ import wave
 import pytest
 from harness import wait_for
 from rtp_capture import RtpCapture
-from test_calls import Peers
 
 from leadcenter.flows.models import CallFlow
-
-
-@pytest.fixture
-def peers(running, tmp_path):
-    peers = Peers(running, tmp_path)
-    yield peers
-    peers.close()
 
 
 @pytest.fixture

@@ -1,0 +1,65 @@
+"""What the admin API does alike for every table of a company's telephony configuration (trunks, tracking numbers,
+teams, call flows): list and read the company's rows, create, change and delete one in a transaction, then publish
+``<noun>.created|updated|deleted`` and re-render Asterisk's configuration, which is rendered from these rows.
+
+Each resource's endpoints stay declared in its own http.py (the API registry is the documentation); what differs
+between resources is passed in: how a request's fields become columns (checked against the company) and what
+keeps a row from being deleted.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from peewee import Model
+
+from leadcenter.companies.http import changed, in_use, save_changes
+from leadcenter.db import database
+from leadcenter.web.auth import Principal
+from leadcenter.web.scoping import scoped
+
+Columns = Callable[[Model], dict]  # (the row, unsaved and without an id when new) -> its changed columns
+AfterSave = Callable[[Model], None]  # more writes once the row has its id (in the same transaction)
+
+
+@dataclass(frozen=True)
+class ConfigRows:
+    model: type[Model]
+    what: str  # how errors name one ("tracking number")
+    noun: str  # how events name one ("tracking_number": tracking_number.created, tracking_number_id)
+
+    def listed(self, principal: Principal, *order_by) -> list[Model]:
+        return list(self.model.select().where(self.model.company == principal.company).order_by(*order_by))
+
+    def one(self, principal: Principal, row_id: int) -> Model:
+        return scoped(self.model, row_id, principal, self.what)
+
+    def create(self, principal: Principal, columns: Columns, after: AfterSave | None = None) -> Model:
+        with database.atomic():
+            row = self.model(company=principal.company)
+            save_changes(row, columns(row))
+            if after is not None:
+                after(row)
+        changed(principal, f"{self.noun}.created", asterisk=True, **{f"{self.noun}_id": row.id})
+        return row
+
+    def update(self, principal: Principal, row_id: int, columns: Columns, fields: set[str],
+               after: AfterSave | None = None) -> Model:
+        with database.atomic():
+            row = self.one(principal, row_id)
+            save_changes(row, columns(row))
+            if after is not None:
+                after(row)
+        changed(principal, f"{self.noun}.updated", asterisk=True, fields=sorted(fields),
+                **{f"{self.noun}_id": row.id})
+        return row
+
+    def delete(self, principal: Principal, row_id: int, users: Callable[[Model], list[str]] | None = None) -> None:
+        """Delete the row unless ``users(row)`` names what still uses it (then 409 in-use)."""
+        with database.atomic():
+            row = self.one(principal, row_id)
+            using = users(row) if users is not None else []
+            if using:
+                raise in_use(f"{self.what} {row.name!r}", using)
+            row.delete_instance()
+        changed(principal, f"{self.noun}.deleted", asterisk=True, **{f"{self.noun}_id": row.id})
