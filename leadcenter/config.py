@@ -157,6 +157,16 @@ def _coerce(value: str, kind: type, name: str):
     return value
 
 
+def environment_name(section: str, key: str) -> str:
+    return f"LEADCENTER_{section}_{key}".upper()
+
+
+def environment_names() -> set[str]:
+    """The environment variable of every setting (the extra SMSCs have none: they are set in the file)."""
+    return {environment_name(section.name, key.name) for section in dataclasses.fields(Settings)
+            if section.name != EXTRA_SMSCS for key in dataclasses.fields(section.default_factory)}
+
+
 def _section(cls, overrides: dict, env: dict, section: str):
     known = {f.name: f for f in dataclasses.fields(cls)}
     unknown = set(overrides) - set(known)
@@ -165,7 +175,7 @@ def _section(cls, overrides: dict, env: dict, section: str):
     values = {}
     for name, f in known.items():
         kind = type(f.default)
-        env_name = f"LEADCENTER_{section}_{name}".upper()
+        env_name = environment_name(section, name)
         if env_name in env:
             values[name] = _coerce(env[env_name], kind, env_name)
         elif name in overrides:
@@ -237,6 +247,6 @@ def _describe_values(values, env_section: str | None) -> list[str]:
         if f.name in SECRET_KEYS and value:
             value = "(set)"  # `leadcenter config` output gets pasted into tickets
         shown = f'"{value}"' if isinstance(value, str) else str(value).lower()
-        env = f"  # LEADCENTER_{env_section.upper()}_{f.name.upper()}" if env_section else ""
+        env = f"  # {environment_name(env_section, f.name)}" if env_section else ""
         lines.append(f"{f.name} = {shown}{env}")
     return lines

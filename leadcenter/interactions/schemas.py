@@ -9,8 +9,8 @@ from typing import Annotated, Literal
 from pydantic import Field, RootModel
 
 from leadcenter.agents.models import Agent
-from leadcenter.interactions.models import KINDS, ClassificationChange, Interaction
-from leadcenter.interactions.services import INBOX_LIMIT, TIMELINE_PAGE, message_counts, tags_by_interaction
+from leadcenter.interactions.models import KINDS, ClassificationChange, Interaction, Message
+from leadcenter.interactions.services import INBOX_LIMIT, TIMELINE_PAGE, message_summaries, tags_by_interaction
 from leadcenter.leads.models import Lead
 from leadcenter.leads.services import numbers_by_lead
 from leadcenter.numbers.models import TrackingNumber
@@ -19,6 +19,8 @@ from leadcenter.web.api import Schema, Text, UtcDateTime
 NOTES_LIMIT = 20_000
 VALUE_LIMIT_CENTS = 10 ** 11
 TAGS_LIMIT = 30
+# What an inbox row shows of a conversation's newest message.
+PREVIEW_LENGTH = 160
 
 TagName = Annotated[str, Field(min_length=1, max_length=50)]
 
@@ -93,6 +95,18 @@ class AgentSummary(Schema):
         return cls(id=agent.id, display_name=agent.display_name)
 
 
+class LastMessage(Schema):
+    direction: str
+    body: Text  # the first PREVIEW_LENGTH characters
+    created_at: UtcDateTime
+
+    @classmethod
+    def from_row(cls, message: Message | None) -> "LastMessage | None":
+        if message is None:
+            return None
+        return cls(direction=message.direction, body=message.body[:PREVIEW_LENGTH], created_at=message.created_at)
+
+
 class InteractionOut(Schema):
     id: int
     kind: str
@@ -123,6 +137,8 @@ class InteractionOut(Schema):
     voicemail_url: str | None
     voicemail_seconds: int | None
     message_count: int
+    last_message: LastMessage | None  # texts and chats: the newest message, for the inbox row
+
 
     @classmethod
     def from_rows(cls, interactions: list[Interaction]) -> list["InteractionOut"]:
@@ -135,7 +151,7 @@ class InteractionOut(Schema):
         tracking_numbers = _summaries(TrackingNumberSummary, TrackingNumber,
                                       {i.tracking_number_id for i in interactions})
         agents = _summaries(AgentSummary, Agent, {i.agent_id for i in interactions})
-        tags, messages = tags_by_interaction(ids), message_counts(ids)
+        tags, messages = tags_by_interaction(ids), message_summaries(ids)
         return [cls(id=i.id, kind=i.kind, direction=i.direction, status=i.status, outcome=i.outcome,
                     lead=leads[i.lead_id], lead_number=i.lead_number, call_id=i.channel_id,
                     tracking_number=tracking_numbers.get(i.tracking_number_id), agent=agents.get(i.agent_id),
@@ -145,7 +161,7 @@ class InteractionOut(Schema):
                     keywords=i.keywords, qualified=i.qualified, value_cents=i.value_cents, notes=i.notes,
                     tags=tags[i.id], recording_url=_audio_url(i, "recording"),
                     voicemail_url=_audio_url(i, "voicemail"), voicemail_seconds=i.duration_seconds,
-                    message_count=messages[i.id])
+                    message_count=messages[i.id][0], last_message=LastMessage.from_row(messages[i.id][1]))
                 for i in interactions]
 
     @classmethod

@@ -98,12 +98,17 @@ def company_tags(company: Company) -> list[str]:
     return [t.name for t in Tag.select(Tag.name).where(Tag.company == company).order_by(Tag.name)]
 
 
-def message_counts(interaction_ids) -> dict[int, int]:
+def message_summaries(interaction_ids) -> dict[int, tuple[int, Message | None]]:
+    """How many messages each conversation has, and its newest one (what the inbox row shows)."""
     counts = {interaction_id: 0 for interaction_id in interaction_ids}
-    for row in (Message.select(Message.interaction, fn.COUNT(Message.id).alias("count"))
+    newest_ids = []
+    for row in (Message.select(Message.interaction, fn.COUNT(Message.id).alias("count"),
+                               fn.MAX(Message.id).alias("newest"))
                 .where(Message.interaction.in_(list(counts))).group_by(Message.interaction)):
         counts[row.interaction_id] = row.count
-    return counts
+        newest_ids.append(row.newest)
+    newest = {m.interaction_id: m for m in Message.select().where(Message.id.in_(newest_ids))}
+    return {interaction_id: (count, newest.get(interaction_id)) for interaction_id, count in counts.items()}
 
 
 def classification_history(interaction: Interaction) -> list[ClassificationChange]:

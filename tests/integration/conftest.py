@@ -1,7 +1,8 @@
 """Fixtures: the real system (see harness.py), started once per session and brought back up when a test
 left a part of it down."""
 import pytest
-from harness import System, add_ice_interface
+from harness import SECOND_SMSC_PORT, System, add_ice_interface, wait_for
+from peer import SmscPeer
 from sipp import Peers
 
 from leadcenter import db
@@ -41,3 +42,30 @@ def peers(running, tmp_path):
     peers = Peers(running, tmp_path)
     yield peers
     peers.close()
+
+
+@pytest.fixture(scope="module")
+def smsc(system):
+    """The test SMSC (npm `smpp` in server mode) the controller binds to."""
+    peer = SmscPeer(system.settings.smpp.port).start()
+    yield peer
+    peer.stop()
+
+
+@pytest.fixture(scope="module")
+def second_smsc(system):
+    """The SMSC the controller sends the Website line's texts to (see harness.CONFIG)."""
+    peer = SmscPeer(SECOND_SMSC_PORT).start()
+    yield peer
+    peer.stop()
+
+
+@pytest.fixture
+def texting(running, smsc, second_smsc):
+    """The system with its SMPP binds up to both test SMSCs, every receipt DELIVRD, nothing throttled."""
+    if smsc.process.poll() is not None:  # a test killed it
+        smsc.start()
+    smsc.command(cmd="receipts", stat="DELIVRD")
+    smsc.command(cmd="throttle", count=0)
+    wait_for(lambda: running.sms_health().get("state") == "bound", 10, what="the SMPP binds")
+    yield running

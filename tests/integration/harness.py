@@ -160,6 +160,10 @@ class System:
             return 0, {}
         return response.status_code, response.json()
 
+    def sms_health(self) -> dict:
+        """The SMPP part of /healthz: the binds' state and counters."""
+        return self.health()[1].get("sms", {})
+
     def wait_healthy(self, timeout: float) -> float:
         """Seconds until /healthz says 200 (database, AMI and ARI up and resynchronised)."""
         began = time.monotonic()

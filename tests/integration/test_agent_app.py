@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 from sipp import SippCaller, SippPhone
 
 from leadcenter.agents.models import Agent
-from leadcenter.interactions.models import Interaction
+from leadcenter.interactions.models import Interaction, Message
 from leadcenter.pbx.root import MOUNT
 
 ALICE, BOB = 1, 2
@@ -37,12 +37,12 @@ def softphones(system):
     set_ring_device(system, "desk")
 
 
-def set_ring_device(system, device: str) -> None:
+def set_ring_device(system, device: str, agents=(ALICE, BOB)) -> None:
     with contextlib.closing(system.sign_in("admin@acme.example")) as admin:
-        for agent in (ALICE, BOB):
+        for agent in agents:
             answer = admin.patch(f"/api/v1/agents/{agent}", json={"ring_device": device})
             assert answer.status_code == 200, answer.text
-    wait_for(lambda: f"PJSIP/{device}1" in (system.instance.rx("queue show team1") or ""), 10,
+    wait_for(lambda: f"PJSIP/{device}{agents[0]}" in (system.instance.rx("queue show team1") or ""), 10,
              what=f"the queue to ring the agents' {device} devices")
 
 
@@ -434,7 +434,39 @@ def test_a_recent_lead_timeline_contact_details_in_place_and_quick_call(agents, 
     expect(page.get_by_label("Recipient")).to_have_value("+14045554321")
 
 
-def test_a_text_sent_from_the_interaction_panel_goes_out_as_the_chosen_tracking_number(agents, running):
+@pytest.fixture
+def alice_on_her_desk_phone(softphones, running):
+    """Alice takes queue calls on her desk phone for one test; Bob is Offline, so the queue rings only her."""
+    set_ring_device(running, "desk", agents=(ALICE,))
+    running.choose_status(EMAILS[BOB], "offline")
+    yield running
+    set_ring_device(running, "webrtc", agents=(ALICE,))
+
+
+def test_an_agent_on_a_desk_phone_sees_the_call_in_the_app_and_hangs_up_from_there(alice_on_her_desk_phone,
+                                                                                   peers):
+    with Browser() as browser, peers.phone(ALICE) as desk:
+        app = browser.agent(alice_on_her_desk_phone, EMAILS[ALICE])
+        caller = peers.call("+14045557171", duration=60)
+        desk.wait_for("ANSWERED", timeout=15)
+        current = app.page.locator("#panel .call")
+        expect(current.locator(".caller-id")).to_have_text("+14045557171")
+        expect(current).to_contain_text("On your desk phone")
+        expect(current.get_by_role("timer")).to_have_text(re.compile(r"0:0[0-9]"))
+        time.sleep(2)
+        current.get_by_role("button", name="Hang up").click()
+        result = caller.wait(15)  # long before the caller's own 60 s
+        assert result.answered and result.hangup == "remote"
+        desk.wait_for("HANGUP", timeout=5)
+        expect(current).to_have_count(0)
+        expect(app.row("recent", "+14045557171")).to_contain_text("answered")
+        assert not app.errors
+    row = concluded("+14045557171")
+    assert (row.agent_id, row.outcome) == (ALICE, "answered") and 2 <= row.talk_seconds <= 8
+
+
+def test_a_text_sent_from_the_interaction_panel_goes_out_as_the_chosen_tracking_number(agents, texting,
+                                                                                        second_smsc):
     browser, apps = agents
     page = apps[ALICE].page
     page.get_by_role("button", name="Texting").click()
@@ -443,9 +475,55 @@ def test_a_text_sent_from_the_interaction_panel_goes_out_as_the_chosen_tracking_
     page.get_by_label("Tracking Number").select_option(label="Website line (+14045550101)")
     page.get_by_role("button", name="Send Text").click()
     expect(page.locator("#panel .facts")).to_contain_text("+14045556060")
-    with contextlib.closing(running.sign_in("admin@acme.example")) as admin:
-        thread = next(i for i in admin.get("/api/v1/interactions", params={"kind": "text"}).json()
-                      if i["lead_number"] == "+14045556060")
-        messages = admin.get(f"/api/v1/interactions/{thread['id']}/messages").json()
-    assert thread["tracking_number"]["number"] == "+14045550101"
-    assert [m["body"] for m in messages] == ["Your quote is ready <b>today</b>"]
+    # The Website line's texts go out through the second SMSC (harness.CONFIG), from that number.
+    sent = second_smsc.wait(lambda e: e["event"] == "text" and e["to"] == "+14045556060", 10, "the text")
+    assert (sent["from"], sent["text"]) == ("+14045550101", "Your quote is ready <b>today</b>")
+    # The conversation is open in the panel; its message follows the SMSC's receipt.
+    expect(page.locator("#panel .message.outbound")).to_contain_text("delivered")
+    expect(page.locator("#panel .message.outbound .body")).to_have_text("Your quote is ready <b>today</b>")
+    assert not apps[ALICE].errors
+
+
+def test_an_incoming_text_waits_in_incoming_then_the_agent_responds_in_the_thread_and_closes_it(agents, texting,
+                                                                                                smsc, tmp_path):
+    browser, apps = agents
+    alice, bob, lead = apps[ALICE], apps[BOB], "+14045557070"
+    smsc.command(cmd="mo", to=ADS_LINE, text="Do you fix tankless heaters?", **{"from": lead})
+    # Both agents the flow offers it to see it in Incoming, with the text under the lead's number.
+    for app in (alice, bob):
+        expect(app.row("incoming", lead)).to_contain_text("Do you fix tankless heaters?")
+    page = alice.page
+    # Clicking the lead's number shows the conversation before accepting it.
+    alice.row("incoming", lead).get_by_role("button", name=lead).click()
+    expect(page.locator("#panel .message.inbound .body")).to_have_text("Do you fix tankless heaters?")
+    alice.row("incoming", lead).get_by_role("button", name="Respond").click()
+    expect(alice.row("active", lead)).to_be_visible()
+    expect(bob.row("incoming", lead)).to_have_count(0)
+    # The reply box under the thread: what is typed goes out exactly, from the tracking number texted.
+    box = page.get_by_role("textbox", name="Message")
+    expect(box).to_be_focused()
+    box.fill("Yes — we fix all brands ✓ Tomorrow at 9?")
+    expect(page.locator("#reply-hint")).to_contain_text("1 text · ")
+    page.get_by_role("button", name="Send", exact=True).click()
+    sent = smsc.wait(lambda e: e["event"] == "text" and e["to"] == lead, 10, "Alice's reply")
+    assert (sent["from"], sent["text"]) == (ADS_LINE, "Yes — we fix all brands ✓ Tomorrow at 9?")
+    expect(page.locator("#panel .message.outbound")).to_contain_text("delivered")
+    expect(box).to_have_value("")
+    # The lead writes back: it appears in the open thread and the inbox row, live.
+    smsc.command(cmd="mo", to=ADS_LINE, text="9 works", **{"from": lead})
+    expect(page.locator("#panel .message.inbound .body").last).to_have_text("9 works")
+    expect(alice.row("active", lead).locator(".snippet")).to_have_text("9 works")
+    box.fill("See you then")
+    box.press("Control+Enter")
+    smsc.wait(lambda e: e["event"] == "text" and e["to"] == lead and e["text"] == "See you then", 10, "Ctrl+Enter")
+    expect(page.locator("#panel .message.outbound").last).to_contain_text("delivered")
+    expect(box).to_have_value("")
+    alice.screenshot("text-conversation", tmp_path)
+    # Close text: the conversation moves to Recent, answered by Alice.
+    page.get_by_role("button", name="Close text").click()
+    expect(alice.row("recent", lead)).to_contain_text("See you then")
+    row = Interaction.get(Interaction.lead_number == lead)
+    assert (row.kind, row.status, row.outcome, row.agent_id) == ("text", "recent", "answered", ALICE)
+    assert [m.body for m in row.messages.order_by(Message.id)] == [
+        "Do you fix tankless heaters?", "Yes — we fix all brands ✓ Tomorrow at 9?", "9 works", "See you then"]
+    assert not alice.errors and not bob.errors

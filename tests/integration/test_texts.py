@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from harness import ADS_LINE, SECOND_SMSC_NUMBER, SECOND_SMSC_PORT, wait_for
+from harness import ADS_LINE, SECOND_SMSC_NUMBER, wait_for
 from peer import SmscPeer
 from test_event_stream import Agent
 
@@ -19,39 +19,9 @@ from leadcenter.texts.models import OutboxPart, TextConsent
 ALICE = "alice@acme.example"
 
 
-@pytest.fixture(scope="module")
-def smsc(system):
-    peer = SmscPeer(system.settings.smpp.port).start()
-    yield peer
-    peer.stop()
-
-
-@pytest.fixture(scope="module")
-def second_smsc(system):
-    """The SMSC the controller sends the Website line's texts to (see harness.CONFIG)."""
-    peer = SmscPeer(SECOND_SMSC_PORT).start()
-    yield peer
-    peer.stop()
-
-
-def sms_health(system) -> dict:
-    return system.health()[1].get("sms", {})
-
-
 def smsc_health(system, name: str = "smsc") -> dict:
     """One bind's state and counters."""
-    return next(s for s in sms_health(system).get("smscs", []) if s["name"] == name)
-
-
-@pytest.fixture
-def texting(running, smsc, second_smsc):
-    """The system with its SMPP binds up to both test SMSCs, every receipt DELIVRD, nothing throttled."""
-    if smsc.process.poll() is not None:  # a test killed it
-        smsc.start()
-    smsc.command(cmd="receipts", stat="DELIVRD")
-    smsc.command(cmd="throttle", count=0)
-    wait_for(lambda: sms_health(running).get("state") == "bound", 10, what="the SMPP binds")
-    yield running
+    return next(s for s in system.sms_health().get("smscs", []) if s["name"] == name)
 
 
 @pytest.fixture
@@ -242,7 +212,7 @@ def test_smsc_killed_and_restarted_mid_batch_loses_nothing(alice, smsc, texting)
     smsc.kill()
     ids += [send(alice, lead, body).json()["id"] for body in bodies[40:]]  # while the SMSC is down: queued
     assert Message.get_by_id(ids[-1]).status == "queued"
-    wait_for(lambda: sms_health(texting).get("state") != "bound", 10, what="the bind to drop")
+    wait_for(lambda: texting.sms_health().get("state") != "bound", 10, what="the bind to drop")
     restarted = SmscPeer(smsc.port).start()
     try:
         # Accepted by the SMSC (sent), most also delivered: a receipt the killed SMSC still owed died with it.
@@ -288,7 +258,7 @@ def test_the_smsc_unbinding_is_answered_and_the_bind_comes_back(texting, smsc):
     smsc.command(cmd="unbind")
     smsc.wait(lambda e: e["event"] == "unbind_resp", 5, "our unbind_resp")
     smsc.wait_count("bind", binds + 1, 10)
-    wait_for(lambda: sms_health(texting).get("state") == "bound", 10, what="the bind back")
+    wait_for(lambda: texting.sms_health().get("state") == "bound", 10, what="the bind back")
 
 
 def test_a_silent_smsc_is_noticed_by_the_enquire_link_watchdog(texting, smsc):
@@ -301,7 +271,7 @@ def test_a_silent_smsc_is_noticed_by_the_enquire_link_watchdog(texting, smsc):
     finally:
         smsc.command(cmd="mute", on=False)
     smsc.wait_count("bind", binds + 1, 10)
-    wait_for(lambda: sms_health(texting).get("state") == "bound", 10, what="the bind back")
+    wait_for(lambda: texting.sms_health().get("state") == "bound", 10, what="the bind back")
     assert smsc_health(texting)["binds"] >= 2
 
 
@@ -328,7 +298,7 @@ def test_incoming_text_times_out_after_12_hours_once_across_restarts(texting, sm
 def test_health_and_the_cli_show_the_bind_and_its_counters(alice, texting):
     send(alice, "+14045552080", "Counted")
     wait_for(lambda: smsc_health(texting)["receipts"] >= 1, 10, what="a receipt counted")
-    health = sms_health(texting)
+    health = texting.sms_health()
     assert health["state"] == "bound" and set(health["outbox"]) <= {"queued", "submitting"}
     first = smsc_health(texting)
     assert first["state"] == "bound" and first["submitted"] >= 1 and first["accepted"] >= 1

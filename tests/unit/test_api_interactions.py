@@ -47,6 +47,17 @@ def test_get_an_interaction(agent_a, world):
     assert body["started_at"] == utc_iso(interaction.started_at)
 
 
+def test_a_conversation_shows_its_newest_message_cut_to_a_preview(agent_a, world):
+    thread = add_interaction(world, kind="text")
+    Message.create(interaction=thread, direction="inbound", body="first")
+    Message.create(interaction=thread, direction="outbound", body="ß" * 200, status="queued")
+    status, body = agent_a.get(f"/api/v1/interactions/{thread.id}")
+    assert status == 200 and body["message_count"] == 2
+    assert (body["last_message"]["direction"], body["last_message"]["body"]) == ("outbound", "ß" * 160)
+    call = world["a"]["interactions"][0]
+    assert agent_a.get(f"/api/v1/interactions/{call.id}")[1]["last_message"] is None
+
+
 def test_list_the_company_s_interactions_newest_first(agent_a, world):
     now = utcnow()
     older = add_interaction(world, started_at=now - dt.timedelta(hours=1), status="recent", outcome="missed")

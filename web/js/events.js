@@ -3,6 +3,7 @@
 
 import { api } from './api.js';
 import { putInteractions, state, update } from './store.js';
+import { messageChanged } from './texts.js';
 
 const RETRY_MS = [500, 1000, 2000, 5000];
 let socket = null;
@@ -76,7 +77,19 @@ async function receive(frame) {
       await refreshInteraction(data.interaction_id);
       break;
     case 'interaction.updated':
+      // A text thread in Recent that gets a new text waits in Incoming again, offered to the agents it names.
+      if (data.status === 'incoming' && data.for_agents?.includes(state.me?.id)) {
+        update((s) => { s.offeredToMe.add(data.interaction_id); });
+      }
       await refreshInteraction(data.interaction_id);
+      break;
+    case 'message.received':
+    case 'message.queued':
+    case 'message.sent':
+    case 'message.delivered':
+    case 'message.failed':
+      await Promise.all([messageChanged(data.interaction_id),
+        state.interactions.has(data.interaction_id) && refreshInteraction(data.interaction_id)]);
       break;
     case 'interaction.declined':
       update((s) => { s.declined.add(data.interaction_id); });

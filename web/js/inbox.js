@@ -4,6 +4,7 @@ import { api } from './api.js';
 import { CHANNEL_ICONS, channelOf, html, leadName, render, timeOfDay } from './html.js';
 import { callFor, inbox, state, subscribe, update } from './store.js';
 import { answerInteraction, fillDialer, showInteraction } from './panel.js';
+import { respond } from './texts.js';
 
 const STATUS_LABELS = { on_call: 'Unavailable (on a call)', wrap_up: 'Unavailable (wrap-up)' };
 
@@ -76,6 +77,11 @@ function row(interaction, key, s) {
         <time datetime="${interaction.started_at}">${timeOfDay(interaction.started_at)}</time>
         ${key === 'recent' ? html`<span class="outcome outcome-${interaction.outcome}">${interaction.outcome}</span>` : ''}
       </span>
+      ${interaction.last_message ? html`<p class="snippet ${interaction.last_message.direction}">${interaction.last_message.body}</p>` : ''}
+      ${key === 'incoming' && interaction.kind === 'text' ? html`
+        <span class="actions">
+          <button class="primary respond" data-action="respond" data-id="${interaction.id}" data-focus="respond-${interaction.id}">Respond</button>
+        </span>` : ''}
       ${key === 'incoming' && interaction.kind === 'call' ? html`
         <span class="actions">
           <button class="primary answer" data-action="answer" data-id="${interaction.id}" data-focus="answer-${interaction.id}">Answer</button>
@@ -91,6 +97,7 @@ async function act(action, id, button) {
     if (action === 'show') showInteraction(id);
     else if (action === 'answer') await answerInteraction(interaction);
     else if (action === 'decline') await decline(interaction);
+    else if (action === 'respond') await respond(interaction);
     else if (action === 'rejoin') await choose('available');
     else if (action === 'quick') update((s) => { s.quickId = s.quickId === id ? null : id; });
     else if (action === 'quick-call') fillDialer(interaction.lead_number, 'dialer');

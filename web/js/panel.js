@@ -6,6 +6,7 @@ import { CHANNEL_ICONS, channelOf, clock, html, leadName, render, timeOfDay } fr
 import { profileForm, saveProfile, uploadGreeting, useStandardGreeting } from './profile.js';
 import * as softphone from './softphone.js';
 import { callFor, selected, state, subscribe, update } from './store.js';
+import { canClose, closeText, respond, sendReply, threadView, typed } from './texts.js';
 
 const KEYPAD = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '0', '#'];
 const timeline = { leadId: null, items: [], detailId: null, loading: false };
@@ -19,6 +20,7 @@ export function mount(root) {
     event.preventDefault();
     if (event.target.id === 'dialer') placeCall(new FormData(event.target));
     if (event.target.id === 'texting') sendText(new FormData(event.target));
+    if (event.target.id === 'reply') sendReply(event.target);
     if (event.target.id === 'profile') {
       saveProfile(new FormData(event.target)).catch((error) => update((s) => { s.notice = error.message; }));
     }
@@ -26,6 +28,10 @@ export function mount(root) {
   // Escape does what the X button does.
   root.addEventListener('keydown', (event) => {
     if (event.key === 'Escape' && ['interaction', 'timeline', 'profile'].includes(state.view)) act('close', {});
+    // Ctrl+Enter sends a text, as in chat apps; Enter alone makes a new line.
+    if (event.key === 'Enter' && (event.ctrlKey || event.metaKey) && event.target.form?.id === 'reply') {
+      event.target.form.requestSubmit();
+    }
   });
   root.addEventListener('change', (event) => {
     if (event.target.name === 'greeting' && event.target.files.length) uploadGreeting(event.target.files[0]);
@@ -41,6 +47,7 @@ export function mount(root) {
       if (field.name === 'tracking_number_id') state.dialer.trackingNumberId = Number(field.value);
       if (field.name === 'record') state.dialer.record = field.checked;
     }
+    if (field.form?.id === 'reply' && field.name === 'body') typed(field.form, field.value);
   }
   subscribe((s) => render(root, view(s)));
   // The call timer ticks without re-rendering the panel.
@@ -67,11 +74,17 @@ export function fillDialer(number, view) {
   update((s) => { s.dialer.recipient = number; s.view = view; s.quickId = null; });
 }
 
+// The call the agent is on: the softphone's, or one on their desk phone (shown from the interaction; the app can
+// hang it up, while mute, hold and the keypad are the phone's own).
 function liveCall(s) {
   for (const [callId, call] of s.calls) {
     if (call.state !== 'ringing') return { callId, call };
   }
-  return null;
+  if (s.me?.ring_device !== 'desk') return null;
+  const desk = [...s.interactions.values()].find((i) => i.kind === 'call' && i.status === 'active'
+    && i.agent?.id === s.me.id && i.call_id && !s.calls.has(i.call_id));
+  return desk ? { callId: desk.call_id, call: { state: 'live', since: Date.parse(desk.answered_at || desk.started_at),
+    desk: desk.id } } : null;
 }
 
 function view(s) {
@@ -87,6 +100,8 @@ function view(s) {
           aria-label="Dialer" title="Dialer">☎</button>
         <button class="icon ${s.view === 'text' ? 'on' : ''}" data-action="view" data-view="text" data-focus="to-text"
           aria-label="Texting" title="Texting">✉</button>
+        ${s.view === 'interaction' && current && canClose(current, s) ? html`<button class="icon" data-action="close-text"
+          data-id="${current.id}" aria-label="Close text" title="Close text: the conversation moves to Recent" data-focus="close-text">✔</button>` : ''}
         ${closable ? html`<button class="icon" data-action="close" aria-label="Close" title="Close" data-focus="close">✕</button>` : ''}
       </span>
     </header>
@@ -125,13 +140,16 @@ function callView(s, { callId, call }) {
         ${call.held ? html`<span class="badge">On hold</span>` : ''}
         ${call.muted ? html`<span class="badge">Muted</span>` : ''}
       </div>
-      <div class="controls">
+      ${call.desk ? html`<div class="controls">
+        <button class="danger" data-action="hangup-desk" data-id="${call.desk}" data-focus="hangup">Hang up</button>
+        <span class="hint">On your desk phone</span>
+      </div>` : html`<div class="controls">
         <button class="danger" data-action="hangup" data-call="${callId}" data-focus="hangup">Hang up</button>
         <button data-action="mute" data-call="${callId}" aria-pressed="${String(call.muted)}" data-focus="mute">${call.muted ? 'Unmute' : 'Mute'}</button>
         <button data-action="hold" data-call="${callId}" aria-pressed="${String(call.held)}" data-focus="hold">${call.held ? 'Resume' : 'Hold'}</button>
         <button data-action="keypad" aria-expanded="${String(Boolean(s.keypad))}" data-focus="keypad">Keypad</button>
-      </div>
-      ${s.keypad ? html`<div class="keypad" role="group" aria-label="Keypad">
+      </div>`}
+      ${s.keypad && !call.desk ? html`<div class="keypad" role="group" aria-label="Keypad">
         ${KEYPAD.map((digit) => html`<button data-action="digit" data-call="${callId}" data-digit="${digit}" data-focus="digit-${digit}">${digit}</button>`)}
       </div>` : ''}
     </section>`;
@@ -200,6 +218,7 @@ function interactionView(interaction, s) {
         <button class="primary" data-action="answer" data-id="${interaction.id}">Answer</button>
         ${call?.state === 'ringing' ? html`<span class="ringing" role="status">Ringing</span>` : ''}</p>` : ''}
       ${players(interaction)}
+      ${interaction.kind === 'text' ? threadView(interaction, s) : ''}
     </article>`;
 }
 
@@ -284,7 +303,14 @@ function act(action, data) {
   else if (action === 'answer') {
     answerInteraction(state.interactions.get(Number(data.id))).catch((error) => update((s) => { s.notice = error.message; }));
   }
+  else if (action === 'respond' || action === 'close-text') {
+    const verb = action === 'respond' ? respond : closeText;
+    verb(state.interactions.get(Number(data.id))).catch((error) => update((s) => { s.notice = error.message; }));
+  }
   else if (action === 'hangup') softphone.hangup(callId);
+  else if (action === 'hangup-desk') {
+    api('POST', `/api/v1/interactions/${data.id}/hangup`).catch((error) => update((s) => { s.notice = error.message; }));
+  }
   else if (action === 'mute') softphone.setMuted(callId, !state.calls.get(callId)?.muted);
   else if (action === 'hold') softphone.setHeld(callId, !state.calls.get(callId)?.held);
   else if (action === 'keypad') update((s) => { s.keypad = !s.keypad; });

@@ -13,6 +13,8 @@ export const state = {
   declined: new Set(),    // ids I declined
   trackingNumbers: [],
   tags: [],
+  threads: new Map(),     // text conversations' messages by interaction id, once shown (null while loading)
+  replies: new Map(),     // what the agent is typing in each conversation: {body, hint}
   selectedId: null,       // the interaction shown in the panel, contact details and classification
   view: 'dialer',         // interaction panel: dialer | text | interaction | timeline
   dialer: { recipient: '', trackingNumberId: null, record: false },
