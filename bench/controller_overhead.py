@@ -26,7 +26,6 @@ from pathlib import Path
 import httpx
 from websockets.sync.client import connect
 
-from bench.stats import summary
 
 AGENTS = 200
 TALK_SECONDS = 3
