@@ -164,6 +164,52 @@ def test_answer_by_an_agent_whose_phone_is_not_ringing_takes_the_call_from_the_q
     assert row.talk_seconds and row.talk_seconds >= 8
 
 
+def caller_application(system) -> str:
+    """The dialplan application the caller's (trunk) channel is in now, e.g. Queue or Dial."""
+    shown = system.instance.rx("core show channels concise") or ""
+    return next((line.split("!")[5] for line in shown.splitlines() if line.startswith("PJSIP/trunk")), "")
+
+
+@pytest.fixture
+def ring_bob_then_queue(running, linear_queue):
+    """The demo flow rings Bob alone for 5 s, then queues (Alice, then Bob), then voicemail."""
+    from leadcenter.flows.models import CallFlow
+
+    flow = CallFlow.get(CallFlow.name == "Main line")
+    before, team = flow.steps, linear_queue
+    with contextlib.closing(running.sign_in("admin@acme.example")) as admin:
+        answer = admin.patch(f"/api/v1/flows/{flow.id}", json={"steps": [
+            {"type": "ring_agents", "agents": [BOB], "timeout": 5}, {"type": "queue", "team": team.id},
+            {"type": "voicemail"}]})
+        assert answer.status_code == 200, answer.text
+        wait_for(lambda: "lc-step-ring-agents" in (running.instance.rx("dialplan show lc-flow-1") or ""),
+                 5, what="the edited flow in Asterisk's dialplan")
+        yield flow
+        assert admin.patch(f"/api/v1/flows/{flow.id}", json={"steps": before}).status_code == 200
+
+
+def test_a_call_answered_from_the_app_but_not_picked_up_goes_back_to_the_step_it_was_taken_from(
+        running, peers, ring_bob_then_queue):
+    with peers.phone(ALICE, answer=False) as alice, peers.phone(BOB, answer=False) as bob:
+        handle = peers.call("+14045550406", duration=60)
+        bob.wait_for("CANCELLED", timeout=15)  # step 1 rang him alone for 5 s
+        alice.wait_for_invites(1, timeout=5)  # step 2: the queue rings Alice first
+        assert caller_application(running) == "Queue"
+        row = running.wait_interaction(lead_number="+14045550406", status="incoming")
+        with contextlib.closing(running.sign_in("bob@acme.example")) as app:
+            answer = app.post(f"/api/v1/interactions/{row.id}/answer")
+            assert answer.status_code == 200 and answer.json()["ringing_already"] is False
+        bob.wait_for_invites(2, timeout=5)
+        assert caller_application(running) == "Dial"
+        bob.wait_for("CANCELLED", n=2, timeout=35)  # he never picked up: lc-answer's 30 s ring is over
+        # Back in the queue at once, not to step 1 (which would ring Bob alone for 5 s first).
+        wait_for(lambda: caller_application(running) == "Queue", 2, what="the caller back in the queue")
+        assert bob.invite_count == 2
+        running.instance.rx("channel request hangup all")
+        handle.wait(10)
+    assert bob.answered_count == 0 and alice.answered_count == 0
+
+
 @pytest.fixture
 def ring_both(running):
     """The demo flow rings Alice and Bob at once for 20 s, then goes to voicemail (saved through the API)."""
