@@ -25,7 +25,9 @@ class PathsSettings:
 class HttpSettings:
     host: str = "127.0.0.1"
     port: int = 8080
-    threads: int = 64  # each websocket holds one thread under gunicorn's gthread worker
+    # Each websocket holds one thread under gunicorn's gthread worker, and an agent's tab has two (the event stream
+    # and the softphone's SIP relay); the pool starts threads only as they are needed.
+    threads: int = 256
     # Mark session cookies Secure (sent over HTTPS only); turn on when agents reach the app over HTTPS.
     secure_cookies: bool = False
     # Origins (scheme://host:port) besides the app's own that may open the event websocket.

@@ -38,7 +38,7 @@ dispatcher or the other streams. Each stream's own thread sends from its queue; 
 SEND_TIMEOUT ends the stream, and pings every PING_INTERVAL find peers that vanished without closing.
 
 Threads: each open stream holds one web thread for its whole life (gunicorn's gthread worker has ``http.threads``,
-64 by default), and so does each softphone's SIP relay (sip_relay.py). At most ``threads - REQUEST_THREADS``
+256 by default), and so does each softphone's SIP relay (sip_relay.py). At most ``threads - REQUEST_THREADS``
 streams and relays together are open at once (more are closed with 1013, try again later), so that API requests
 always find a thread.
 
