@@ -1,5 +1,5 @@
 """What a SIP peer hears: RTP captured off the loopback interface (the tests run as root in their own network
-namespace), decoded from G.711 to samples, and checked for a tone.
+namespace), decoded from G.711 to samples and checked for a tone, and the DTMF digits sent to it (RFC 4733).
 
 SIPp binds its media port but cannot record what it receives, so the suite listens on the wire instead: every UDP
 packet Asterisk sends from its RTP port range, in arrival order.
@@ -14,6 +14,8 @@ import threading
 ETH_P_IP = 0x0800
 PACKET_HOST = 0  # loopback shows each packet twice: as sent (PACKET_OUTGOING) and as received; keep one
 RATE = 8000
+TELEPHONE_EVENT = 101  # the payload type the SIPp callers offer for RFC 4733 events (sipp/caller.xml)
+DTMF_EVENTS = "0123456789*#ABCD"
 
 
 def _alaw(byte: int) -> int:
@@ -40,6 +42,8 @@ class RtpCapture:
         self.ports = range(first, last + 1)
         self.limit = limit  # packets: 400 s of 20 ms frames
         self.samples: list[int] = []
+        self.digits: list[str] = []  # RFC 4733 events, once each
+        self._events_ended: set[bytes] = set()  # RTP timestamps of the events already counted
         self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_IP))
         self._sock.bind(("lo", 0))
         self._sock.settimeout(0.2)
@@ -69,10 +73,16 @@ class RtpCapture:
             rtp = data[header + 8:]
             if source_port not in self.ports or len(rtp) < 12 or rtp[0] >> 6 != 2:
                 continue
-            table = DECODE.get(rtp[1] & 0x7F)
+            payload_type, start = rtp[1] & 0x7F, 12 + 4 * (rtp[0] & 0x0F)
+            table = DECODE.get(payload_type)
             if table is not None:
-                start = 12 + 4 * (rtp[0] & 0x0F)
                 self.samples.extend(table[b] for b in rtp[start:])
+                packets += 1
+            elif payload_type == TELEPHONE_EVENT and len(rtp) >= start + 4 and rtp[start + 1] & 0x80:
+                # The end of an event is sent three times with the event's one RTP timestamp: count it once.
+                if rtp[4:8] not in self._events_ended and rtp[start] < len(DTMF_EVENTS):
+                    self._events_ended.add(rtp[4:8])
+                    self.digits.append(DTMF_EVENTS[rtp[start]])
                 packets += 1
 
     def tone_at(self, frequency: float, window: float = 0.2) -> list[float]:

@@ -15,6 +15,7 @@ from audio import rms
 from browser import CHROMIUM, Browser
 from harness import ADS_LINE, wait_for
 from playwright.sync_api import expect
+from rtp_capture import RtpCapture
 from sipp import SippCaller, SippPhone
 
 from leadcenter.agents.models import Agent
@@ -22,6 +23,7 @@ from leadcenter.interactions.models import Interaction, Message
 from leadcenter.pbx.root import MOUNT
 
 ALICE, BOB = 1, 2
+HOLD_MUSIC_NOTES = (261.63, 329.63, 392.00, 523.25)
 EMAILS = {ALICE: "alice@acme.example", BOB: "bob@acme.example"}
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (make setup)")
@@ -286,12 +288,23 @@ def test_over_https_the_app_and_its_softphone_share_one_origin(softphones, runni
         controls.get_by_role("button", name="Mute").click()
         expect(controls.locator(".badge")).to_have_text("Muted")
         controls.get_by_role("button", name="Unmute").click()
-        controls.get_by_role("button", name="Hold").click()  # a re-INVITE: were it refused, the call would end
-        expect(controls.locator(".badge")).to_have_text("On hold")
+        media = running.settings.asterisk
+        with RtpCapture(media.rtp_start, media.rtp_end) as on_hold:
+            controls.get_by_role("button", name="Hold").click()  # a re-INVITE: were it refused, the call would end
+            expect(controls.locator(".badge")).to_have_text("On hold")
+            time.sleep(3)
+        # Meanwhile the caller hears the hold music (pbx/instance.py: an arpeggio of these notes).
+        heard = [note for note in HOLD_MUSIC_NOTES if on_hold.tone_at(note)]
+        assert len(heard) >= 3, f"the caller did not hear the hold music: notes {heard}"
         controls.get_by_role("button", name="Resume").click()
         expect(controls.locator(".badge")).to_have_count(0)
-        controls.get_by_role("button", name="Keypad").click()
-        controls.get_by_role("group", name="Keypad").get_by_role("button", name="5").click()
+        with RtpCapture(media.rtp_start, media.rtp_end) as keyed:
+            controls.get_by_role("button", name="Keypad").click()
+            keypad = controls.get_by_role("group", name="Keypad")
+            for digit in "5#0":
+                keypad.get_by_role("button", name=digit).click()
+            # The digits reach the caller as RFC 4733 events, in order (an IVR on the far end would get them).
+            wait_for(lambda: keyed.digits == ["5", "#", "0"], 5, what=f"the digits at the caller: {keyed.digits}")
         app.page.get_by_role("button", name="Hang up").click()
         caller.wait(15).check()
         assert app.errors == []
