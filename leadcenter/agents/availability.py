@@ -3,6 +3,7 @@
     available --take_queue_call--> unavailable (on a queue call) --end_queue_call--> unavailable (wrap-up)
     unavailable (wrap-up) --rejoin--> available          (the agent presses "Rejoin the Queue")
     available / unavailable --go_offline--> offline --go_available--> available
+    offline --sign_on--> available                         (signing in to the app, as the spec says)
 
 Only Available agents take queue calls (the pause keeper pauses everyone else in every queue). Each move sets
 ``status``, ``status_reason`` and ``status_changed_at``, is stored as an AgentStatusChange (for reporting:
@@ -23,7 +24,7 @@ TRANSITIONS: dict[tuple[str, str], dict[str, tuple[str, str]]] = {
     ("available", ""): {"take_queue_call": ("unavailable", "on_call"), "go_offline": ("offline", "")},
     ("unavailable", "on_call"): {"end_queue_call": ("unavailable", "wrap_up"), "go_offline": ("offline", "")},
     ("unavailable", "wrap_up"): {"rejoin": ("available", ""), "go_offline": ("offline", "")},
-    ("offline", ""): {"go_available": ("available", "")},
+    ("offline", ""): {"go_available": ("available", ""), "sign_on": ("available", "")},
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, request, session
 from pydantic import Field
 
+from leadcenter.agents import availability
 from leadcenter.companies.models import Company, Membership, User
 from leadcenter.companies.services import end_sessions, start_session, verify_password
 from leadcenter.web import auth
@@ -60,6 +61,15 @@ def _session_out() -> SessionOut:
         agent_id=principal.agent.id if principal and principal.agent else None)
 
 
+def _signed_on(user: User, company_id: int | None) -> None:
+    """An agent who signs on to a company is Available there, as the spec has it; one on a call or in wrap-up
+    stays so until the call ends or they rejoin."""
+    principal = auth.principal_for(user, company_id) if company_id is not None else None
+    agent = principal.agent if principal else None
+    if agent is not None and availability.can(agent, "sign_on"):
+        availability.apply(agent, "sign_on", current_app.controller.bus)
+
+
 @endpoint(bp, "GET", "/session", role="public", response=SessionOut,
           summary="The current session (signed in or not) and the CSRF token for unsafe requests")
 def get_session(_):
@@ -89,6 +99,7 @@ def sign_in(_, body: SignIn):
     session.clear()  # a new session on sign-in: nothing carried over from before
     session.update(sid=start_session(user), company_id=chosen, csrf=csrf)
     session.permanent = True
+    _signed_on(user, chosen)
     return _session_out()
 
 
@@ -102,6 +113,7 @@ def choose_company(_, body: CompanyChoice):
     if auth.principal_for(user, body.company_id) is None:
         raise ApiError(403, "not-a-member", "this account does not belong to that company")
     session["company_id"] = body.company_id
+    _signed_on(user, body.company_id)
     return _session_out()
 
 

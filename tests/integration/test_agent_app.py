@@ -176,6 +176,11 @@ def test_an_offline_agent_is_not_rung_and_sees_no_incoming(agents, running, tmp_
     browser, apps = agents
     apps[BOB].choose_status("Offline")
     expect(apps[BOB].section("incoming")).to_contain_text("Offline: no incoming calls")
+    # Other agents see his status, live.
+    team = apps[ALICE].page.get_by_role("region", name="Team")
+    expect(team.get_by_role("button")).to_have_text("Team: 0 of 1 available")
+    team.get_by_role("button").click()
+    expect(team.locator(".colleague", has_text="Bob")).to_contain_text("Offline")
     wait_for(lambda: "agent2" in running.paused_members(), 5, what="Bob paused in the queue")
     caller = call(running, tmp_path, "4045555678", duration=30, caller_name="Ann Other", expect_answer=None)
     expect(apps[ALICE].ringing_row().filter(has_text="Ann Other")).to_be_visible()

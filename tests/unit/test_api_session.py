@@ -1,5 +1,8 @@
 """Signing in and out through the API: sessions, CSRF, company choice, rate limiting, JSON errors."""
+import pytest
 from support import PASSWORD
+
+from leadcenter.agents.models import Agent, AgentStatusChange
 
 
 def test_sign_in_with_one_company_selects_it(client, world):
@@ -7,6 +10,32 @@ def test_sign_in_with_one_company_selects_it(client, world):
     assert data["authenticated"] is True
     assert data["company"] == {"id": world["a"]["company"].id, "name": "Company A", "role": "agent"}
     assert data["agent_id"] == world["a"]["agents"][0].id
+
+
+@pytest.mark.parametrize("before,after", [
+    (("offline", ""), ("available", "")),  # signing on makes an agent Available, as the spec says
+    (("unavailable", "wrap_up"), ("unavailable", "wrap_up")),  # wrap-up ends with Rejoin the Queue
+    (("unavailable", "on_call"), ("unavailable", "on_call")),
+])
+def test_an_agent_who_signs_on_is_available_unless_handling_a_call(client, world, before, after):
+    agent = world["a"]["agents"][0]
+    Agent.update(status=before[0], status_reason=before[1]).where(Agent.id == agent.id).execute()
+    client.sign_in("agent1@a.example")
+    agent = Agent.get_by_id(agent.id)
+    assert (agent.status, agent.status_reason) == after
+    moves = [(c.event, c.to_status) for c in AgentStatusChange.select().where(AgentStatusChange.agent == agent)]
+    assert moves == ([("sign_on", "available")] if before != after else [])
+
+
+def test_an_agent_of_two_companies_is_available_in_the_one_picked(client, world):
+    from leadcenter.agents.services import create_agent
+
+    agent = create_agent(world["a"]["company"], world["both"], devices=("webrtc",))
+    Agent.update(status="offline").where(Agent.id == agent.id).execute()
+    client.sign_in("both@example.com")
+    assert Agent.get_by_id(agent.id).status == "offline"  # no company picked yet
+    client.put("/api/v1/session/company", {"company_id": world["a"]["company"].id})
+    assert Agent.get_by_id(agent.id).status == "available"
 
 
 def test_session_cookie_flags(client, world):

@@ -7,6 +7,7 @@ import { answerInteraction, fillDialer, showInteraction } from './panel.js';
 import { respond } from './texts.js';
 
 const STATUS_LABELS = { on_call: 'Unavailable (on a call)', wrap_up: 'Unavailable (wrap-up)' };
+const COLLEAGUE_LABELS = { available: 'Available', offline: 'Offline', on_call: 'On a call', wrap_up: 'Wrap-up' };
 
 export function mount(root) {
   root.addEventListener('click', (event) => {
@@ -29,6 +30,7 @@ function view(s) {
       ${me?.status_reason === 'wrap_up'
         ? html`<button class="primary rejoin" data-action="rejoin" data-focus="rejoin">Rejoin the Queue</button>` : ''}
     </header>
+    ${colleagues(s)}
     ${section('Incoming', 'incoming', box.incoming, s)}
     ${section('Active', 'active', box.active, s)}
     ${section('Recent', 'recent', box.recent, s)}`;
@@ -43,6 +45,22 @@ function availability(me) {
       <option value="available" ${me.status === 'available' ? 'selected' : ''}>Available</option>
       <option value="offline" ${me.status === 'offline' ? 'selected' : ''}>Offline</option>
     </select>`;
+}
+
+// The other agents of the company and their availability, live (agent.status_changed): who can take a call now.
+function colleagues(s) {
+  const others = [...s.agents.values()].filter((a) => a.id !== s.me?.id)
+    .sort((a, b) => a.display_name.localeCompare(b.display_name));
+  if (!others.length) return '';
+  const available = others.filter((a) => a.status === 'available').length;
+  return html`
+    <section class="colleagues" aria-label="Team">
+      <button class="link" data-action="colleagues" data-focus="colleagues" aria-expanded="${String(Boolean(s.colleaguesOpen))}">
+        Team: ${available} of ${others.length} available</button>
+      ${s.colleaguesOpen ? html`<ul>${others.map((a) => html`
+        <li class="colleague status-${a.status}" data-agent="${a.id}"><span class="dot" aria-hidden="true"></span>
+          <span class="name">${a.display_name}</span> <small>${COLLEAGUE_LABELS[a.status_reason || a.status] || a.status}</small></li>`)}</ul>` : ''}
+    </section>`;
 }
 
 function section(title, key, items, s) {
@@ -99,6 +117,7 @@ async function act(action, id, button) {
     else if (action === 'decline') await decline(interaction);
     else if (action === 'respond') await respond(interaction);
     else if (action === 'rejoin') await choose('available');
+    else if (action === 'colleagues') update((s) => { s.colleaguesOpen = !s.colleaguesOpen; });
     else if (action === 'quick') update((s) => { s.quickId = s.quickId === id ? null : id; });
     else if (action === 'quick-call') fillDialer(interaction.lead_number, 'dialer');
     else if (action === 'quick-text') fillDialer(interaction.lead_number, 'text');

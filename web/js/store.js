@@ -16,6 +16,7 @@ export const state = {
   threads: new Map(),     // text conversations' messages by interaction id, once shown (null while loading)
   replies: new Map(),     // what the agent is typing in each conversation: {body, hint}
   selectedId: null,       // the interaction shown in the panel, contact details and classification
+  colleaguesOpen: false,  // the inbox's Team list (colleagues' availability) is shown
   view: 'dialer',         // interaction panel: dialer | text | interaction | timeline
   dialer: { recipient: '', trackingNumberId: null, record: false },
   softphone: { status: 'off', error: '' }, // off | connecting | registered | unregistered | failed
