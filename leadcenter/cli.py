@@ -116,8 +116,11 @@ def run(ctx: Context, with_demo: bool) -> None:
     http = ctx.settings.http
     click.echo(f"\nLead Center: http://{http.host}:{http.port}"
                + (f"  and  https://{http.https_host}:{http.https_port}" if http.https_port else ""))
-    for email, password, role in demo.logins(ctx.settings):
+    logins = demo.logins(ctx.settings)
+    for email, password, role in logins:
         click.echo(f"  {role:<6} {email}  password: {password}")
+    if logins:
+        click.echo("Sign in as an agent, then ring the demo line from another terminal: leadcenter demo call")
     click.echo("Press Ctrl-C to stop.\n")
     launcher = os.getpid()
     try:
@@ -221,14 +224,74 @@ def migrate(ctx: Context) -> None:
                + ("" if before == schema.LATEST else f" (was {before or 'empty'}; {steps} step(s))"))
 
 
-@main.command("demo")
-@pass_context
-def seed_demo(ctx: Context) -> None:
-    """Seed the demo company (when the database is empty) and print its logins."""
+@main.group("demo", invoke_without_command=True)
+@click.pass_context
+def seed_demo(click_ctx: click.Context) -> None:
+    """Seed the demo company (when the database is empty) and print its logins; `demo call` rings it."""
+    if click_ctx.invoked_subcommand is not None:
+        return
+    ctx = click_ctx.find_object(Context)
     ctx.open_db()
     click.echo("Demo company seeded." if demo.seed(ctx.settings) else "The database already has data.")
     for email, password, role in demo.logins(ctx.settings):
         click.echo(f"  {role:<6} {email}  password: {password}")
+
+
+DEMO_CALL_EVENTS = {
+    "INVITE": "ringing: the call is in the flow (the demo agents see it in Incoming)",
+    "ANSWERED": "answered: the caller speaks for 7 s, then stays on the line",
+    "CANCELLED": "nobody answered: the caller gave up",
+    "REJECTED": "refused by Asterisk (SIP {0}): is the number a tracking number of the demo trunk?",
+    "HANGUP": "hung up by {0}",
+}
+
+
+@seed_demo.command("call")
+@click.option("--to", "did", default=demo.NUMBERS[0][0], show_default=True, help="The tracking number to call.")
+@click.option("--from", "caller", default="+14045550123", show_default=True, help="The caller's number.")
+@click.option("--name", default="Demo Caller", show_default=True, help="The caller's name (caller ID).")
+@click.option("--seconds", default=60, show_default=True, type=click.IntRange(5, 3600),
+              help="The caller hangs up this long after dialling, unless the agent hangs up first.")
+@pass_context
+def demo_call(ctx: Context, did: str, caller: str, name: str, seconds: int) -> None:
+    """Call a tracking number as a lead would, from the demo carrier's address (SIPp on the demo trunk): the
+    call goes through its flow and rings the agents; answer it in the app. Exit status 0 when it was answered."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    sipp = shutil.which("sipp")
+    if sipp is None:
+        raise click.ClickException("SIPp is missing: install Debian's sip-tester (`make run` does)")
+    click.echo(f"Calling {did} from {caller} ({name}) as the demo carrier "
+               f"({ctx.settings.demo.trunk_host}:{ctx.settings.demo.trunk_port})...")
+    with tempfile.TemporaryDirectory(prefix="leadcenter-demo-call-") as folder:
+        workdir = Path(folder)
+        process = demo.start_call(ctx.settings, sipp, workdir, did, caller, name, seconds)
+        shown, deadline = 0, time.monotonic() + seconds + 40
+        try:
+            while time.monotonic() < deadline:
+                finished = process.poll() is not None
+                events = demo.call_events(workdir)
+                for kind, *details in events[shown:]:
+                    if kind == "HANGUP":
+                        details = ["the agent" if details[:1] == ["remote"] else "the caller"]
+                    click.echo("  " + DEMO_CALL_EVENTS.get(kind, kind).format(*details, "?"))
+                shown = len(events)
+                if finished:
+                    break
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            click.echo("  stopped")
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                process.wait(5)
+        answered = any(kind == "ANSWERED" for kind, *_ in demo.call_events(workdir))
+        errors = (workdir / "errors.log").read_text(errors="replace").strip() if not shown else ""
+    if errors:
+        click.echo(errors[-2000:], err=True)
+    sys.exit(0 if answered else 1)
 
 
 # -- accounts --------------------------------------------------------------------------------------------------

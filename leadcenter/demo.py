@@ -1,4 +1,5 @@
-"""The demo company `make run` starts with: an admin, two agents, a team, two tracking numbers, a flow into the queue.
+"""The demo company `make run` starts with: an admin, two agents, a team, two tracking numbers, a flow into the queue;
+and the demo caller (`leadcenter demo call`): SIPp calling a tracking number from the demo carrier's address.
 
 Passwords are generated when the demo is seeded (never fixed, never committed) and kept in
 <data_dir>/demo-logins.txt (mode 0600) so they can be shown again.
@@ -6,6 +7,9 @@ Passwords are generated when the demo is seeded (never fixed, never committed) a
 from __future__ import annotations
 
 import os
+import re
+import socket
+import subprocess
 from pathlib import Path
 
 from leadcenter.agents.services import create_agent
@@ -25,6 +29,7 @@ PEOPLE = (  # email, name, role
     ("bob@acme.example", "Bob Agent", "agent"),
 )
 NUMBERS = (("+14045550100", "Google Ads line", "Google Ads"), ("+14045550101", "Website line", "Website"))
+CALLER_SCENARIO = Path(__file__).with_name("demo_caller.xml")
 
 
 def logins_path(settings: Settings) -> Path:
@@ -45,7 +50,9 @@ def seed(settings: Settings) -> Company | None:
             logins.append((email, password, role))
             if role == "admin":
                 add_member(users[email], company, "admin")
-        agents = [create_agent(company, users[email], devices=("webrtc", "desk"), ring_device="desk")
+        # The demo's agents take calls in the browser: sign in, and a call rings in the tab. Each also has a desk
+        # phone account (`leadcenter agent sip N`); `leadcenter agent ring N desk` rings that instead.
+        agents = [create_agent(company, users[email], devices=("webrtc", "desk"), ring_device="webrtc")
                   for email, _, role in PEOPLE if role == "agent"]
         team = Team.create(company=company, name="Sales", strategy="leastrecent", ring_seconds=30)
         for agent in agents:
@@ -70,3 +77,44 @@ def logins(settings: Settings) -> list[tuple[str, str, str]]:
     if not path.exists():
         return []
     return [tuple(line.split()) for line in path.read_text().splitlines() if line.strip()]
+
+
+# -- the demo caller ---------------------------------------------------------------------------------------------
+
+def caller_line(did: str, caller_number: str, caller_name: str | None = None, duration: float = 10,
+                delay: float = 0, speak_at: float = 0) -> str:
+    """One call of demo_caller.xml: a line of its -inf CSV (the fields are in the scenario's header)."""
+    name = caller_name.replace("\\", "\\\\").replace('"', '\\"') if caller_name else ""
+    fields = [did, caller_number, f'"{name}" ' if name else "", str(int(duration * 1000)), str(int(delay * 1000)),
+              str(int(speak_at * 1000))]
+    return ";".join(re.sub(r"[;\r\n]", ",", field) for field in fields)
+
+
+def _free_udp_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+def start_call(settings: Settings, sipp: str, workdir: Path, did: str, caller_number: str, caller_name: str,
+               seconds: int) -> subprocess.Popen:
+    """SIPp calling ``did`` from the demo carrier's address (the demo trunk), as a carrier would; it speaks 7 s
+    once answered and hangs up after ``seconds`` unless the agent does first. Its events go to workdir/call.log."""
+    host = settings.demo.trunk_host
+    (workdir / "calls.csv").write_text(f"SEQUENTIAL\n{caller_line(did, caller_number, caller_name, seconds)}\n")
+    sip = settings.asterisk
+    asterisk = "127.0.0.1" if sip.sip_host in ("", "0.0.0.0") else sip.sip_host
+    command = [sipp, f"{asterisk}:{sip.sip_port}", "-sf", str(CALLER_SCENARIO), "-inf", str(workdir / "calls.csv"),
+               "-m", "1", "-l", "1", "-i", host, "-p", str(settings.demo.trunk_port), "-mi", host,
+               "-mp", str(_free_udp_port(host)), "-cp", str(_free_udp_port(host)), "-nostdin", "-aa",
+               "-trace_logs", "-log_file", str(workdir / "call.log"), "-trace_err", "-error_file",
+               str(workdir / "errors.log"), "-timeout", f"{seconds + 30}s"]
+    return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            cwd=workdir)
+
+
+def call_events(workdir: Path) -> list[list[str]]:
+    """The demo call's events so far, e.g. ["ANSWERED"], ["HANGUP", "remote"] (see demo_caller.xml)."""
+    path = workdir / "call.log"
+    lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+    return [line.split("|")[:1] + line.split("|")[2:-1] for line in lines if line.count("|") >= 2]

@@ -13,6 +13,8 @@ def system(tmp_path_factory):
     system = System(tmp_path_factory.mktemp("leadcenter"))
     system.browser_media = add_ice_interface()
     system.cli("demo")
+    for agent in ("1", "2"):  # the suite's SIPp desk phones answer for the demo agents (test_agent_app: browsers)
+        system.cli("agent", "ring", agent, "desk")
     # The test process reads the same database the controller writes (SQLite in WAL mode).
     db.bind(db.open_sqlite(str(system.settings.database_path)))
     system.start_asterisk()

@@ -1,6 +1,7 @@
 """SIPp test peers for the integration tests: agent desk phones and trunk callers.
 
-Scenarios live in ``sipp/`` next to this file; each documents its keys at the top.
+Scenarios live in ``sipp/`` next to this file, and the trunk caller is the demo's (leadcenter/demo_caller.xml);
+each documents its keys at the top.
 
     with SippPhone(user, password, asterisk_port) as phone:        # registered, answers after 0.5 s
         result = SippCaller().call(did, "0600000001", asterisk_port=asterisk_port,
@@ -27,6 +28,8 @@ from pathlib import Path
 from typing import Callable
 
 from harness import ADS_LINE
+
+from leadcenter import demo
 
 HOST = "127.0.0.1"
 SCENARIOS = Path(__file__).resolve().parent / "sipp"
@@ -90,9 +93,10 @@ def _name_addr(value: str) -> tuple[str, str]:
 
 
 class _Sipp:
-    """One sipp process; its files are ``workdir/name{.out,.log,_errors.log,_messages.log}``."""
+    """One sipp process; its files are ``workdir/name{.out,.log,_errors.log,_messages.log}``. ``scenario``: a
+    file in SCENARIOS, or an absolute path."""
 
-    def __init__(self, name: str, workdir: Path, scenario: str, args: list[str], *,
+    def __init__(self, name: str, workdir: Path, scenario: str | Path, args: list[str], *,
                  port: int, max_time: float, remote: str | None = None) -> None:
         self.log, self.out = workdir / f"{name}.log", workdir / f"{name}.out"
         self.errors, self.messages = workdir / f"{name}_errors.log", workdir / f"{name}_messages.log"
@@ -272,10 +276,8 @@ class Call:
     speak_at: float = 0
 
     def csv(self) -> str:
-        name = self.caller_name.replace("\\", "\\\\").replace('"', '\\"') if self.caller_name else ""
-        fields = [self.did, self.caller_number, f'"{name}" ' if name else "",
-                  str(int(self.duration * 1000)), str(int(self.delay * 1000)), str(int(self.speak_at * 1000))]
-        return ";".join(re.sub(r"[;\r\n]", ",", field) for field in fields)
+        return demo.caller_line(self.did, self.caller_number, self.caller_name, self.duration, self.delay,
+                                self.speak_at)
 
 
 @dataclass
@@ -285,7 +287,7 @@ class CallResult:
     returncode: int | None  # None: killed (kill() or wait() deadline)
     successful: int
     failed: int
-    events: list[list[str]]  # this call's <log> lines without the call number, see caller.xml
+    events: list[list[str]]  # this call's <log> lines without the call number, see leadcenter/demo_caller.xml
     report: str  # sipp command line, output and logs
     expect_answer: bool | None = True
     expect_remote_bye: bool = False
@@ -369,7 +371,7 @@ class SippCaller:
         name = f"caller{self._runs}"
         (self.workdir / f"{name}.csv").write_text("SEQUENTIAL\n" + "".join(f"{c.csv()}\n" for c in calls))
         max_time = max_time or max(c.delay + c.duration for c in calls) + 40
-        sipp = _Sipp(name, self.workdir, "caller.xml",
+        sipp = _Sipp(name, self.workdir, demo.CALLER_SCENARIO,
                      ["-m", str(len(calls)), "-l", str(len(calls)), "-r", "1000",
                       "-inf", str(self.workdir / f"{name}.csv")],
                      port=local_port or free_udp_port(), max_time=max_time, remote=f"{HOST}:{asterisk_port}")

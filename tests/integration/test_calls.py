@@ -116,6 +116,16 @@ def test_a_call_that_was_up_while_the_controller_was_down_is_not_lost(running, p
     assert row.outcome == "answered" and row.ended_at > row.answered_at
 
 
+def test_the_demo_caller_rings_the_agents_and_reports_what_happened(running, peers):
+    with peers.phone(ALICE, hangup_after=3) as alice, peers.phone(BOB, hangup_after=3) as bob:
+        said = running.cli("demo", "call", "--from", "+14045550777", "--name", "Dee Mo", "--seconds", "20",
+                           timeout=60)
+    assert "ringing" in said and "answered" in said and "hung up by the agent" in said, said
+    row = running.wait_interaction(lead_number="+14045550777", status="recent")
+    assert (row.outcome, row.lead.name) == ("answered", "Dee Mo")
+    assert row.agent_id == (ALICE if alice.answered_count else BOB) and alice.answered_count + bob.answered_count == 1
+
+
 def test_a_number_nobody_owns_is_refused_and_recorded_nowhere(running, peers):
     before = Interaction.select().count()
     result = peers.call("+14045550133", duration=5, did="+14045550999").wait(20)
