@@ -483,6 +483,35 @@ def test_an_agent_on_a_desk_phone_sees_the_call_in_the_app_and_hangs_up_from_the
     assert (row.agent_id, row.outcome) == (ALICE, "answered") and 2 <= row.talk_seconds <= 8
 
 
+def test_an_agent_finds_a_lead_by_name_or_last_digits_and_opens_their_timeline(agents, running, tmp_path):
+    browser, apps = agents
+    app, page = apps[ALICE], apps[ALICE].page
+    call(running, tmp_path, "4045554999", duration=1.5, caller_name="Quinn Searchable", expect_answer=False).wait(20)
+    expect(app.row("recent", "Quinn Searchable")).to_be_visible()
+    box = page.get_by_role("searchbox", name="Search leads")
+    for query in ("quinn", "4999"):  # a name word, any case; the number's last digits
+        box.fill(query)
+        results = app.section("search")
+        expect(results.locator(".lead-result")).to_have_count(1)
+        expect(results).to_contain_text("+14045554999")
+        expect(app.section("recent")).to_have_count(0)  # the results take the sections' place
+    results.get_by_role("button", name="Quinn Searchable").click()
+    # The panel shows the lead's timeline; the contact details show the lead.
+    expect(page.locator("#panel h2")).to_have_text("Quinn Searchable")
+    expect(page.locator("#panel .timeline li")).to_have_count(1)
+    expect(page.locator("#panel .timeline li")).to_contain_text("abandoned")
+    expect(page.locator("#contact")).to_contain_text("+14045554999")
+    # The phone icon starts a call to them: the dialer is filled in.
+    page.get_by_role("button", name="Dialer").click()
+    expect(page.get_by_label("Recipient")).to_have_value("+14045554999")
+    # Escape in the box clears the search: the inbox is back.
+    box.fill("nobody-like-this")
+    expect(app.section("search")).to_contain_text("No lead matches")
+    box.press("Escape")
+    expect(app.section("recent")).to_be_visible()
+    assert not app.errors
+
+
 def test_a_text_sent_from_the_interaction_panel_goes_out_as_the_chosen_tracking_number(agents, texting,
                                                                                         second_smsc):
     browser, apps = agents

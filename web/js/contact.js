@@ -30,8 +30,8 @@ export function mount(root) {
     save(event.target.elements.value.value);
   });
   subscribe((s) => {
-    const interaction = selected(s);
-    const leadId = interaction?.lead.id;
+    // The lead of the selected interaction, or the one opened from a search.
+    const leadId = s.view === 'lead' ? s.lead?.id : selected(s)?.lead.id;
     if (leadId && (!leads.has(leadId) || (s.leadVersion !== seenVersion && s.changedLeadId === leadId))) {
       seenVersion = s.leadVersion;
       load(leadId);

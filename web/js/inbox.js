@@ -5,6 +5,7 @@ import { CHANNEL_ICONS, channelOf, html, leadName, render, timeOfDay } from './h
 import { callFor, inbox, state, subscribe, update } from './store.js';
 import { answerInteraction, fillDialer, showInteraction } from './panel.js';
 import { respond } from './texts.js';
+import * as search from './search.js';
 
 const STATUS_LABELS = { on_call: 'Unavailable (on a call)', wrap_up: 'Unavailable (wrap-up)' };
 const COLLEAGUE_LABELS = { available: 'Available', offline: 'Offline', on_call: 'On a call', wrap_up: 'Wrap-up' };
@@ -16,6 +17,13 @@ export function mount(root) {
   });
   root.addEventListener('change', (event) => {
     if (event.target.id === 'availability') choose(event.target.value);
+  });
+  root.addEventListener('input', (event) => {
+    if (event.target.form?.id === 'lead-search') search.typed(event.target.value);
+  });
+  root.addEventListener('submit', (event) => event.preventDefault()); // the search runs as it is typed
+  root.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && event.target.form?.id === 'lead-search') search.clear();
   });
   subscribe((s) => render(root, view(s)));
 }
@@ -31,9 +39,11 @@ function view(s) {
         ? html`<button class="primary rejoin" data-action="rejoin" data-focus="rejoin">Rejoin the Queue</button>` : ''}
     </header>
     ${colleagues(s)}
-    ${section('Incoming', 'incoming', box.incoming, s)}
-    ${section('Active', 'active', box.active, s)}
-    ${section('Recent', 'recent', box.recent, s)}`;
+    ${search.searchBox(s)}
+    ${search.searching(s) ? search.results(s) : html`
+      ${section('Incoming', 'incoming', box.incoming, s)}
+      ${section('Active', 'active', box.active, s)}
+      ${section('Recent', 'recent', box.recent, s)}`}`;
 }
 
 function availability(me) {
@@ -117,6 +127,7 @@ async function act(action, id, button) {
     else if (action === 'decline') await decline(interaction);
     else if (action === 'respond') await respond(interaction);
     else if (action === 'rejoin') await choose('available');
+    else if (action === 'open-lead') search.openLead(id);
     else if (action === 'colleagues') update((s) => { s.colleaguesOpen = !s.colleaguesOpen; });
     else if (action === 'quick') update((s) => { s.quickId = s.quickId === id ? null : id; });
     else if (action === 'quick-call') fillDialer(interaction.lead_number, 'dialer');

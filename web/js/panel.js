@@ -9,6 +9,7 @@ import { callFor, selected, state, subscribe, update } from './store.js';
 import { canClose, closeText, respond, sendReply, threadView, typed } from './texts.js';
 
 const KEYPAD = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '0', '#'];
+const CLOSABLE = ['interaction', 'timeline', 'lead', 'profile']; // views with an X (and Escape) back
 const timeline = { leadId: null, items: [], detailId: null, loading: false };
 
 export function mount(root) {
@@ -27,7 +28,7 @@ export function mount(root) {
   });
   // Escape does what the X button does.
   root.addEventListener('keydown', (event) => {
-    if (event.key === 'Escape' && ['interaction', 'timeline', 'profile'].includes(state.view)) act('close', {});
+    if (event.key === 'Escape' && CLOSABLE.includes(state.view)) act('close', {});
     // Ctrl+Enter sends a text, as in chat apps; Enter alone makes a new line.
     if (event.key === 'Enter' && (event.ctrlKey || event.metaKey) && event.target.form?.id === 'reply') {
       event.target.form.requestSubmit();
@@ -90,7 +91,7 @@ function liveCall(s) {
 function view(s) {
   const live = liveCall(s);
   const current = selected(s);
-  const closable = ['interaction', 'timeline', 'profile'].includes(s.view);
+  const closable = CLOSABLE.includes(s.view);
   return html`
     <header class="panel-bar">
       <h2>${titleOf(s, live)}</h2>
@@ -111,6 +112,7 @@ function view(s) {
 
 function titleOf(s, live) {
   if (live) return 'On a call';
+  if (s.view === 'lead' && s.lead) return s.lead.name || s.lead.numbers[0] || 'Lead';
   return { dialer: 'Place a call', text: 'Send a text', interaction: 'Interaction', timeline: 'Interactions',
     profile: 'My profile' }[s.view];
 }
@@ -119,7 +121,8 @@ function body(s, current) {
   if (s.view === 'text') return textForm(s);
   if (s.view === 'profile') return profileForm(s);
   if (s.view === 'interaction' && current) return interactionView(current, s);
-  if (s.view === 'timeline' && current) return timelineView(current);
+  if (s.view === 'timeline' && current) return timelineView(current.lead.id);
+  if (s.view === 'lead' && s.lead) return timelineView(s.lead.id);
   return dialerForm(s);
 }
 
@@ -228,8 +231,8 @@ function players(interaction) {
     ${interaction.voicemail_url ? html`<p><span>Voicemail</span> <audio controls preload="none" src="${interaction.voicemail_url}"></audio></p>` : ''}`;
 }
 
-function timelineView(current) {
-  if (timeline.leadId !== current.lead.id) loadTimeline(current.lead.id);
+function timelineView(leadId) {
+  if (timeline.leadId !== leadId) loadTimeline(leadId);
   const detail = timeline.items.find((i) => i.id === timeline.detailId);
   if (detail) {
     return html`<article class="interaction"><p><button class="link" data-action="timeline-back">← All interactions</button></p>
@@ -238,6 +241,7 @@ function timelineView(current) {
   return html`
     <ol class="timeline">
       ${timeline.loading ? html`<li>Loading…</li>` : ''}
+      ${!timeline.loading && !timeline.items.length ? html`<li class="empty">No interactions yet</li>` : ''}
       ${timeline.items.map((i) => html`<li><button class="link" data-action="timeline-detail" data-id="${i.id}">
         <span>${CHANNEL_ICONS[channelOf(i)] || ''} ${i.direction} ${channelOf(i)}</span>
         <span>${i.outcome || i.status}</span><time>${timeOfDay(i.started_at)}</time></button></li>`)}
@@ -293,7 +297,16 @@ async function placeCall(form) {
 
 function act(action, data) {
   const callId = data.call;
-  if (action === 'view') update((s) => { s.view = data.view; s.profileSaved = false; });
+  if (action === 'view') {
+    update((s) => {
+      // With a lead on screen, the phone and text icons start a call or a text to them (the dialer is filled in).
+      const number = s.view === 'lead' ? s.lead?.numbers[0]
+        : ['interaction', 'timeline'].includes(s.view) ? selected(s)?.lead_number : null;
+      if (number) s.dialer.recipient = number;
+      s.view = data.view;
+      s.profileSaved = false;
+    });
+  }
   else if (action === 'close') update((s) => { s.view = s.view === 'timeline' ? 'interaction' : 'dialer'; });
   else if (action === 'timeline') {
     timeline.detailId = null;

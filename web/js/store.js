@@ -17,7 +17,9 @@ export const state = {
   replies: new Map(),     // what the agent is typing in each conversation: {body, hint}
   selectedId: null,       // the interaction shown in the panel, contact details and classification
   colleaguesOpen: false,  // the inbox's Team list (colleagues' availability) is shown
-  view: 'dialer',         // interaction panel: dialer | text | interaction | timeline
+  search: { query: '', found: [], loading: false, error: '' }, // lead search (inbox); found: leads as the API has them
+  lead: null,             // the lead whose timeline the panel shows in the 'lead' view (opened from a search)
+  view: 'dialer',         // interaction panel: dialer | text | interaction | timeline | lead | profile
   dialer: { recipient: '', trackingNumberId: null, record: false },
   softphone: { status: 'off', error: '' }, // off | connecting | registered | unregistered | failed
   calls: new Map(),       // my softphone's calls by call id: {state: ringing|connecting|live|ended, muted, held, since}
