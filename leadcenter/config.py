@@ -107,6 +107,8 @@ class SmppSettings:
 class TextsSettings:
     # An inbound text nobody responds to moves from Incoming to Recent (timed out) after this.
     incoming_timeout_hours: int = 12
+    # An Active conversation nobody writes in (either way) moves to Recent after this; 0: only Close text does.
+    active_idle_hours: int = 24
     # Tests only: shifts the texts clock forward, so a 12-hour timer can fire without a 12-hour wait.
     clock_offset_seconds: int = 0
 

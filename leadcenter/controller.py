@@ -91,8 +91,9 @@ class Controller:
             self.outbox.attach(link, numbers)
         # A link that names no numbers sends for every tracking number; otherwise only the named ones can text.
         served = None if None in routes else frozenset().union(*routes)
+        idle = settings.texts.active_idle_hours
         self.texts = Texts(self.bus, self.outbox, served, dt.timedelta(hours=settings.texts.incoming_timeout_hours),
-                           clock=clock, enabled=bool(self.smscs))
+                           dt.timedelta(hours=idle) if idle > 0 else None, clock=clock, enabled=bool(self.smscs))
 
     def _recording_path(self, inside: str) -> str:
         return str(self.instance.host_path(inside).relative_to(self.settings.data_dir))

@@ -64,6 +64,14 @@ def _v3_texts(migrator) -> None:
     database.create_tables([TextThread, OutboxPart, InboundPart, TextConsent])
 
 
+def _v4_text_idle_timer(migrator) -> None:
+    from playhouse.migrate import migrate as run
+
+    # Version 3 creates the table from the current model: from a version 1 or 2 database it already has the column.
+    if "idle_until" not in {column.name for column in database.get_columns("text_thread")}:
+        run(migrator.add_column("text_thread", "idle_until", TextThread.idle_until))  # and its index
+
+
 # (version, description, function(migrator)) in order; version 1 is the first released schema.
 MIGRATIONS: list = [
     (2, "API keys, revocable sessions, agent availability history, lead search and merge, messages, "
@@ -71,6 +79,7 @@ MIGRATIONS: list = [
      _v2_accounts_leads_classification),
     (3, "texts: threads, the SMS outbox, inbound parts, opt-outs; message delivery timestamps; HELP reply",
      _v3_texts),
+    (4, "texts: the Active conversations' idle timer", _v4_text_idle_timer),
 ]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])
 

@@ -42,6 +42,7 @@ TRANSITIONS: dict[tuple[str, str], Move] = {
     # Conversations: Respond takes a waiting one, Close text concludes it, the lead's next text reopens it.
     ("incoming", "respond"): Move("active", answers=True, kinds=CONVERSATIONS),
     ("active", "close"): Move("recent", "answered", kinds=CONVERSATIONS),
+    ("active", "go_idle"): Move("recent", "answered", kinds=CONVERSATIONS),  # nobody wrote for a long while
     ("recent", "reopen"): Move("incoming", kinds=CONVERSATIONS),
     ("recent", "write"): Move("active", answers=True, kinds=CONVERSATIONS),
 }

@@ -16,6 +16,9 @@ class TextThread(TimestampedModel):
     interaction = ForeignKeyField(Interaction, unique=True, on_delete="CASCADE")
     # The durable Incoming timer: when set, the thread times out (to Recent) at this moment unless answered.
     waiting_until = DateTimeField(null=True, index=True)
+    # The durable Active timer: when set, the conversation goes to Recent at this moment unless somebody writes
+    # first (an agent who forgot Close text must not keep the lead's next text from everyone's Incoming).
+    idle_until = DateTimeField(null=True, index=True)
 
     class Meta:
         indexes = ((("lead", "tracking_number"), True),)

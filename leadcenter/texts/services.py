@@ -2,16 +2,19 @@
 
 Verbs: ``send`` (an agent's text, stored in the outbox before anything goes out), ``receive`` (a deliver_sm
 from the SMSC: reassembled, the lead found or created, the thread put in Incoming), ``respond`` and ``close``
-(the agent's Respond and Close text), ``sweep`` (the 12-hour Incoming timers), and the opt-out keywords.
+(the agent's Respond and Close text), ``sweep`` (the 12-hour Incoming timers and the Active conversations' idle
+timers), and the opt-out keywords.
 
 Events (``noun.verb``): ``interaction.created`` / ``interaction.updated`` (the thread's lifecycle; a thread that
 lands in Incoming is published ``for_agents`` its tracking number's flow offers work to, as calls are),
 ``message.queued`` / ``message.received`` (and the outbox's ``message.sent`` / ``delivered`` / ``failed``),
 ``consent.changed`` (opt-out, opt-in).
 
-The Incoming timer is a due time stored on the thread (``waiting_until``), swept against an injectable clock:
-a restart loses no timer, and a timer fires once, because the move to Recent and clearing the due time are one
-transaction and the lifecycle refuses a second ``time_out``.
+The timers are due times stored on the thread, set from its status by ``_set_timers``: Incoming waits
+``incoming_timeout`` for a Respond (``waiting_until``, then ``time_out``), Active closes itself after ``idle_timeout``
+without a message either way (``idle_until``, then ``go_idle``). They are swept against an injectable clock: a
+restart loses no timer, and a timer fires once, because the move to Recent and resetting the due times are one
+transaction and the lifecycle refuses a second move.
 """
 from __future__ import annotations
 
@@ -78,12 +81,15 @@ def messages_of(interaction: Interaction) -> list[Message]:
 
 class Texts:
     def __init__(self, bus: EventBus, outbox: Outbox, served_numbers: set[str] | None,
-                 incoming_timeout: dt.timedelta = dt.timedelta(hours=12), clock=utcnow, enabled: bool = True):
-        """``served_numbers``: the tracking numbers an SMSC sends for (None: all of them)."""
+                 incoming_timeout: dt.timedelta = dt.timedelta(hours=12),
+                 idle_timeout: dt.timedelta | None = dt.timedelta(hours=24), clock=utcnow, enabled: bool = True):
+        """``served_numbers``: the tracking numbers an SMSC sends for (None: all of them); ``idle_timeout``: None
+        keeps Active conversations open until Close text."""
         self.bus = bus
         self.outbox = outbox
         self.served_numbers = served_numbers
         self.incoming_timeout = incoming_timeout
+        self.idle_timeout = idle_timeout
         self.clock = clock
         self.enabled = enabled
         self._stopping = threading.Event()
@@ -123,6 +129,8 @@ class Texts:
             moved = False
             if not created and agent is not None:
                 moved = self._agent_writes(thread, agent)
+            if moved or interaction.status == "active":
+                self._set_timers(thread, self.clock())
             message = self._queue(interaction, agent, recipient, number.number, body, encoded)
         self._announce(interaction, changed(created, moved))
         self._announce_queued(message, interaction)
@@ -137,8 +145,6 @@ class Texts:
         lifecycle.apply(interaction, event, self.clock())
         interaction.agent = agent
         interaction.save()
-        thread.waiting_until = None
-        thread.save()
         return True
 
     def _queue(self, interaction: Interaction, agent: Agent | None, recipient: str, sender: str, body: str,
@@ -253,9 +259,7 @@ class Texts:
             if interaction.status == "recent":  # the lead writes again: the thread waits in Incoming once more
                 lifecycle.apply(interaction, "reopen", now)
                 moved = True
-            if interaction.status == "incoming":
-                thread.waiting_until = now + self.incoming_timeout
-                thread.save()
+            self._set_timers(thread, now)
             message = Message.create(interaction=interaction, direction="inbound", body=body, status="received",
                                      created_at=now)
             replies = self._keywords(company, lead, phone, body, now)
@@ -296,36 +300,47 @@ class Texts:
             interaction.agent = agent
             interaction.save()
             if thread is not None:
-                thread.waiting_until = None
-                thread.save()
+                self._set_timers(thread, self.clock())
         self._announce(interaction, created=False)
         return interaction
 
     def close(self, interaction: Interaction) -> Interaction:
         """Close text: the active conversation goes to Recent (IllegalTransition otherwise)."""
-        lifecycle.apply(interaction, "close", self.clock())
+        thread = thread_of(interaction)
+        with database.atomic():
+            lifecycle.apply(interaction, "close", self.clock())
+            if thread is not None:
+                self._set_timers(thread, self.clock())
         self._announce(interaction, created=False)
         return interaction
 
-    # -- the Incoming timers ---------------------------------------------------------------------------------
+    # -- the timers ------------------------------------------------------------------------------------------
+    def _set_timers(self, thread: TextThread, now) -> None:
+        """The thread's due times from its status now (a new message in it starts them again)."""
+        status = thread.interaction.status
+        thread.waiting_until = now + self.incoming_timeout if status == "incoming" else None
+        thread.idle_until = now + self.idle_timeout if status == "active" and self.idle_timeout else None
+        thread.save()
+
     def sweep(self) -> int:
-        """Time out the threads whose Incoming wait is over; returns how many."""
+        """Fire the due timers: a thread nobody responded to times out of Incoming, a conversation nobody wrote in
+        goes idle out of Active; returns how many moved to Recent."""
         now = self.clock()
-        due = list(TextThread.select(TextThread.id).where(TextThread.waiting_until <= now))
         count = 0
-        for row in due:
-            with database.atomic():
-                thread = TextThread.get_or_none(TextThread.id == row.id, TextThread.waiting_until <= now)
-                if thread is None:
-                    continue
-                interaction = thread.interaction
-                thread.waiting_until = None
-                thread.save()
-                if not lifecycle.can(interaction, "time_out"):
-                    continue
-                lifecycle.apply(interaction, "time_out", now)
-            count += 1
-            self._announce(interaction, created=False)
+        for due, event in ((TextThread.waiting_until, "time_out"), (TextThread.idle_until, "go_idle")):
+            for row in list(TextThread.select(TextThread.id).where(due <= now)):
+                with database.atomic():
+                    thread = TextThread.get_or_none(TextThread.id == row.id, due <= now)
+                    if thread is None:
+                        continue
+                    interaction = thread.interaction
+                    moved = lifecycle.can(interaction, event)
+                    if moved:
+                        lifecycle.apply(interaction, event, now)
+                    self._set_timers(thread, now)
+                if moved:
+                    count += 1
+                    self._announce(interaction, created=False)
         return count
 
     def start(self) -> None:

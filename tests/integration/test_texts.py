@@ -295,6 +295,22 @@ def test_incoming_text_times_out_after_12_hours_once_across_restarts(texting, sm
     texting.start_controller()
 
 
+def test_an_active_conversation_nobody_writes_in_goes_to_recent_after_24_hours(alice, texting, smsc):
+    assert send(alice, "+14045552075", "Your estimate is attached").status_code == 201
+    text_at_smsc(smsc, "+14045552075")
+    conversation = texting.interaction(lead_number="+14045552075", kind="text")
+    assert conversation.status == "active"
+    texting.stop_controller()
+    texting.start_controller(LEADCENTER_TEXTS_CLOCK_OFFSET_SECONDS=str(24 * 3600 + 60))
+    wait_for(lambda: Interaction.get_by_id(conversation.id).status == "recent", 10, what="the idle timer")
+    texting.stop_controller()
+    idle = Interaction.get_by_id(conversation.id)
+    assert idle.outcome == "answered"
+    assert InteractionTransition.select().where(InteractionTransition.interaction == idle.id,
+                                                InteractionTransition.event == "go_idle").count() == 1
+    texting.start_controller()
+
+
 def test_health_and_the_cli_show_the_bind_and_its_counters(alice, texting):
     send(alice, "+14045552080", "Counted")
     wait_for(lambda: smsc_health(texting)["receipts"] >= 1, 10, what="a receipt counted")

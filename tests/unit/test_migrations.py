@@ -82,3 +82,27 @@ def test_a_migrated_database_has_the_same_shape_as_a_new_one(tmp_path):
     schema.migrate()
     assert migrated == _shape(new)
     new.close()
+
+
+def test_a_version_3_database_gets_the_text_idle_timer_and_keeps_its_threads(tmp_path):
+    new = db.open_sqlite(str(tmp_path / "new.sqlite3"))
+    db.bind(new)
+    schema.migrate()
+    expected = _shape(new)
+    new.close()
+    # A version 3 database: text_thread as it was, with a thread in it.
+    old = db.open_sqlite(str(tmp_path / "v3.sqlite3"))
+    db.bind(old)
+    schema.migrate()
+    index = next(i.name for i in old.get_indexes("text_thread") if i.columns == ["idle_until"])
+    old.execute_sql(f'DROP INDEX "{index}"')
+    old.execute_sql('ALTER TABLE "text_thread" DROP COLUMN "idle_until"')
+    old.execute_sql("UPDATE schema_version SET version = 3")
+    old.execute_sql("PRAGMA foreign_keys = OFF")  # the thread's company, lead... do not matter here
+    old.execute_sql("INSERT INTO text_thread (id, created_at, company_id, lead_id, tracking_number_id, interaction_id,"
+                    " waiting_until) VALUES (7, '2026-11-26 10:00:00', 1, 1, 1, 1, '2026-11-26 22:00:00')")
+    assert schema.migrate() == 1 and schema.current_version() == schema.LATEST
+    assert _shape(old) == expected
+    assert old.execute_sql("SELECT waiting_until, idle_until FROM text_thread WHERE id = 7").fetchone() == (
+        "2026-11-26 22:00:00", None)
+    old.close()

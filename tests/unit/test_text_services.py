@@ -87,6 +87,38 @@ def test_respond_stops_the_timer_close_concludes_and_a_new_text_reopens(setup):
     assert Interaction.select().where(Interaction.kind == "text").count() == 1  # one thread
 
 
+def test_an_active_conversation_nobody_writes_in_goes_to_recent_after_24_hours(setup):
+    mo(setup, "Hello?")
+    agent = setup["agents"][0]
+    setup["texts"].respond(thread(setup), agent)
+    setup["clock"].advance(hours=20)
+    setup["texts"].send(setup["company"], agent, setup["number"], LEAD, "Still there?")  # writing keeps it open
+    setup["clock"].advance(hours=20)
+    mo(setup, "Yes, sorry")  # so does the lead's answer
+    setup["clock"].advance(hours=23, minutes=59)
+    assert setup["texts"].sweep() == 0 and thread(setup).status == "active"
+    setup["clock"].advance(minutes=1)
+    assert setup["texts"].sweep() == 1 and setup["texts"].sweep() == 0
+    idle = thread(setup)
+    assert (idle.status, idle.outcome, idle.agent_id) == ("recent", "answered", agent.id)
+    assert InteractionTransition.select().where(InteractionTransition.event == "go_idle").count() == 1
+    assert dict(setup["bus"].published)["interaction.updated"]["status"] == "recent"
+    # The lead's next text is everyone's again: it waits in Incoming, not in the agent's Active list.
+    mo(setup, "One more question")
+    assert (thread(setup).status, thread(setup).agent_id) == ("incoming", None)
+
+
+def test_close_text_stops_the_idle_timer_and_none_keeps_conversations_open(setup, world):
+    mo(setup, "Hello?")
+    setup["texts"].respond(thread(setup), setup["agents"][0])
+    setup["texts"].close(thread(setup))
+    assert TextThread.get().idle_until is None
+    forever = Texts(setup["bus"], setup["outbox"], None, idle_timeout=None, clock=setup["clock"])
+    forever.send(setup["company"], setup["agents"][0], setup["number"], "+14045557001", "Hi")
+    setup["clock"].advance(hours=1000)
+    assert forever.sweep() == 0 and thread(setup, "+14045557001").status == "active"
+
+
 def test_a_call_cannot_be_closed_like_a_text(world):
     call = world["a"]["interactions"][0]
     call.status = "active"
