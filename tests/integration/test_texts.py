@@ -275,24 +275,27 @@ def test_a_silent_smsc_is_noticed_by_the_enquire_link_watchdog(texting, smsc):
     assert smsc_health(texting)["binds"] >= 2
 
 
+def fired_once_across_restarts(system, interaction_id: int, hours: int, event: str) -> Interaction:
+    """The thread's timer is stored with it: controllers started ``hours`` and a minute later (their texts clock
+    shifted) find it due and move the conversation to Recent by ``event``, once, however many start."""
+    system.stop_controller()
+    later = str(hours * 3600 + 60)
+    for _ in range(2):
+        system.start_controller(LEADCENTER_TEXTS_CLOCK_OFFSET_SECONDS=later)
+        wait_for(lambda: Interaction.get_by_id(interaction_id).status == "recent", 10, what=f"the {event} timer")
+        system.stop_controller()
+    assert InteractionTransition.select().where(InteractionTransition.interaction == interaction_id,
+                                                InteractionTransition.event == event).count() == 1
+    system.start_controller()
+    return Interaction.get_by_id(interaction_id)
+
+
 def test_incoming_text_times_out_after_12_hours_once_across_restarts(texting, smsc):
     smsc.command(cmd="mo", to=ADS_LINE, text="Anyone there?", **{"from": "+14045552070"})
     interaction = wait_for(lambda: texting.interaction(lead_number="+14045552070", kind="text"), 10,
                            what="the text's interaction")
     assert interaction.status == "incoming"
-    texting.stop_controller()
-    # The timer was stored with the text: a controller started 12 h and a minute later (its clock shifted)
-    # finds it due and times the thread out, once, even when started a second time.
-    later = str(12 * 3600 + 60)
-    for _ in range(2):
-        texting.start_controller(LEADCENTER_TEXTS_CLOCK_OFFSET_SECONDS=later)
-        wait_for(lambda: Interaction.get_by_id(interaction.id).status == "recent", 10, what="the timeout")
-        texting.stop_controller()
-    timed_out = Interaction.get_by_id(interaction.id)
-    assert timed_out.outcome == "timed_out"
-    assert InteractionTransition.select().where(InteractionTransition.interaction == timed_out.id,
-                                                InteractionTransition.event == "time_out").count() == 1
-    texting.start_controller()
+    assert fired_once_across_restarts(texting, interaction.id, 12, "time_out").outcome == "timed_out"
 
 
 def test_an_active_conversation_nobody_writes_in_goes_to_recent_after_24_hours(alice, texting, smsc):
@@ -300,15 +303,7 @@ def test_an_active_conversation_nobody_writes_in_goes_to_recent_after_24_hours(a
     text_at_smsc(smsc, "+14045552075")
     conversation = texting.interaction(lead_number="+14045552075", kind="text")
     assert conversation.status == "active"
-    texting.stop_controller()
-    texting.start_controller(LEADCENTER_TEXTS_CLOCK_OFFSET_SECONDS=str(24 * 3600 + 60))
-    wait_for(lambda: Interaction.get_by_id(conversation.id).status == "recent", 10, what="the idle timer")
-    texting.stop_controller()
-    idle = Interaction.get_by_id(conversation.id)
-    assert idle.outcome == "answered"
-    assert InteractionTransition.select().where(InteractionTransition.interaction == idle.id,
-                                                InteractionTransition.event == "go_idle").count() == 1
-    texting.start_controller()
+    assert fired_once_across_restarts(texting, conversation.id, 24, "go_idle").outcome == "answered"
 
 
 def test_health_and_the_cli_show_the_bind_and_its_counters(alice, texting):

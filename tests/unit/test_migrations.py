@@ -70,30 +70,33 @@ def _shape(database) -> dict:
             for table in database.get_tables()}
 
 
-def test_a_migrated_database_has_the_same_shape_as_a_new_one(tmp_path):
-    v1_database(tmp_path / "old.sqlite3")
-    old = db.open_sqlite(str(tmp_path / "old.sqlite3"))
-    db.bind(old)
+def _migrated(path: Path):
+    """The database at ``path``, bound and brought to the latest schema."""
+    database = db.open_sqlite(str(path))
+    db.bind(database)
     schema.migrate()
-    migrated = _shape(old)
-    old.close()
-    new = db.open_sqlite(str(tmp_path / "new.sqlite3"))
-    db.bind(new)
-    schema.migrate()
-    assert migrated == _shape(new)
+    return database
+
+
+def _shape_of_a_new_database(tmp_path) -> dict:
+    new = _migrated(tmp_path / "new.sqlite3")
+    shape = _shape(new)
     new.close()
+    return shape
+
+
+def test_a_migrated_database_has_the_same_shape_as_a_new_one(tmp_path):
+    expected = _shape_of_a_new_database(tmp_path)
+    v1_database(tmp_path / "old.sqlite3")
+    old = _migrated(tmp_path / "old.sqlite3")
+    assert _shape(old) == expected
+    old.close()
 
 
 def test_a_version_3_database_gets_the_text_idle_timer_and_keeps_its_threads(tmp_path):
-    new = db.open_sqlite(str(tmp_path / "new.sqlite3"))
-    db.bind(new)
-    schema.migrate()
-    expected = _shape(new)
-    new.close()
+    expected = _shape_of_a_new_database(tmp_path)
     # A version 3 database: text_thread as it was, with a thread in it.
-    old = db.open_sqlite(str(tmp_path / "v3.sqlite3"))
-    db.bind(old)
-    schema.migrate()
+    old = _migrated(tmp_path / "v3.sqlite3")
     index = next(i.name for i in old.get_indexes("text_thread") if i.columns == ["idle_until"])
     old.execute_sql(f'DROP INDEX "{index}"')
     old.execute_sql('ALTER TABLE "text_thread" DROP COLUMN "idle_until"')
