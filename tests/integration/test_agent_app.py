@@ -4,6 +4,7 @@ what the caller (SIPp) and the recordings observe."""
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import re
 import subprocess
 import time
@@ -509,6 +510,30 @@ def test_an_agent_finds_a_lead_by_name_or_last_digits_and_opens_their_timeline(a
     expect(app.section("search")).to_contain_text("No lead matches")
     box.press("Escape")
     expect(app.section("recent")).to_be_visible()
+    assert not app.errors
+
+
+def test_a_long_timeline_comes_a_page_at_a_time_newest_first(agents, running):
+    from leadcenter.companies.models import Company
+    from leadcenter.db import utcnow
+    from leadcenter.leads.services import find_or_create_by_number
+
+    browser, apps = agents
+    app, page = apps[BOB], apps[BOB].page
+    company = Company.get(Company.name == "Acme Plumbing")
+    lead = find_or_create_by_number(company, "+14045554888", "Rita Regular")
+    now = utcnow()
+    for days in range(23):  # a lead who has called every day for weeks
+        started = now - dt.timedelta(days=days)
+        Interaction.create(company=company, lead=lead, kind="call", direction="inbound", status="recent",
+                           outcome="missed", lead_number="+14045554888", started_at=started, status_changed_at=started)
+    page.get_by_role("searchbox", name="Search leads").fill("Rita")
+    app.section("search").get_by_role("button", name="Rita Regular").click()
+    entries = page.locator("#panel .timeline li")
+    expect(entries).to_have_count(20)
+    page.get_by_role("button", name="Older interactions").click()
+    expect(entries).to_have_count(23)
+    expect(page.get_by_role("button", name="Older interactions")).to_have_count(0)
     assert not app.errors
 
 

@@ -10,7 +10,7 @@ import { canClose, closeText, respond, sendReply, threadView, typed } from './te
 
 const KEYPAD = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '0', '#'];
 const CLOSABLE = ['interaction', 'timeline', 'lead', 'profile']; // views with an X (and Escape) back
-const timeline = { leadId: null, items: [], detailId: null, loading: false };
+const timeline = { leadId: null, items: [], next: null, detailId: null, loading: false }; // next: the older page's cursor
 
 export function mount(root) {
   root.addEventListener('click', (event) => {
@@ -245,14 +245,20 @@ function timelineView(leadId) {
       ${timeline.items.map((i) => html`<li><button class="link" data-action="timeline-detail" data-id="${i.id}">
         <span>${CHANNEL_ICONS[channelOf(i)] || ''} ${i.direction} ${channelOf(i)}</span>
         <span>${i.outcome || i.status}</span><time>${timeOfDay(i.started_at)}</time></button></li>`)}
-    </ol>`;
+    </ol>
+    ${timeline.next ? html`<p><button class="link" data-action="timeline-older" data-focus="timeline-older">Older interactions</button></p>` : ''}`;
 }
 
-async function loadTimeline(leadId) {
-  Object.assign(timeline, { leadId, items: [], detailId: null, loading: true });
+// The timeline comes a page at a time, newest first; "Older interactions" appends the next page.
+async function loadTimeline(leadId, before = null) {
+  if (!before) Object.assign(timeline, { leadId, items: [], next: null, detailId: null });
+  timeline.loading = true;
   try {
-    const page = await api('GET', `/api/v1/leads/${leadId}/timeline`);
-    timeline.items = page.items;
+    const query = before ? `?before=${encodeURIComponent(before)}` : '';
+    const page = await api('GET', `/api/v1/leads/${leadId}/timeline${query}`);
+    if (timeline.leadId !== leadId) return; // another lead was opened meanwhile
+    timeline.items = before ? [...timeline.items, ...page.items] : page.items;
+    timeline.next = page.next;
   } finally {
     timeline.loading = false;
     update(() => {});
@@ -313,6 +319,7 @@ function act(action, data) {
     update((s) => { s.view = s.view === 'timeline' ? 'interaction' : 'timeline'; });
   } else if (action === 'timeline-detail') { timeline.detailId = Number(data.id); update(() => {}); }
   else if (action === 'timeline-back') { timeline.detailId = null; update(() => {}); }
+  else if (action === 'timeline-older' && !timeline.loading) loadTimeline(timeline.leadId, timeline.next);
   else if (action === 'answer') {
     answerInteraction(state.interactions.get(Number(data.id))).catch((error) => update((s) => { s.notice = error.message; }));
   }
