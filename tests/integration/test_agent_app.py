@@ -419,6 +419,16 @@ def test_a_call_ringing_in_a_background_tab_shows_a_notification_and_rings(softp
         hang_up_all(running, caller)
 
 
+def test_a_text_in_a_background_tab_shows_a_notification(softphones, texting, smsc):
+    with Browser() as browser:
+        app = browser.agent(texting, EMAILS[BOB], init_script=BACKGROUND_TAB, permissions=["notifications"])
+        smsc.command(cmd="mo", to=ADS_LINE, text="Are you open on Sunday?", **{"from": "+14045557272"})
+        expect(app.row("incoming", "+14045557272")).to_be_visible()
+        wait_for(lambda: app.page.evaluate("window.shown.length"), 5, what="a desktop notification")
+        assert app.page.evaluate("window.shown") == [["New text", "+14045557272: Are you open on Sunday?"]]
+        assert app.page.evaluate("window.rings") == 0  # a text does not ring
+
+
 def test_a_recent_lead_timeline_contact_details_in_place_and_quick_call(agents, running, tmp_path):
     browser, apps = agents
     app, page = apps[BOB], apps[BOB].page

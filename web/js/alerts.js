@@ -1,5 +1,6 @@
 // Getting the agent's attention: the microphone check at sign-in, and, when the tab is in the background, a
-// desktop notification and a ring for each call that starts ringing on the softphone.
+// desktop notification and a ring for each call that starts ringing on the softphone, and a notification for each
+// text a lead sends that waits in my Incoming or comes in one of my Active conversations.
 
 import { subscribe, update, state, inbox } from './store.js';
 import { leadName } from './html.js';
@@ -21,6 +22,12 @@ export function askForNotifications() {
 }
 
 let ringer = null;
+
+function notify(title, body, tag) {
+  if (!('Notification' in window) || Notification.permission !== 'granted') return;
+  const note = new Notification(title, { body, tag });
+  note.onclick = () => { window.focus(); note.close(); };
+}
 
 function ring(on) {
   if (on && !ringer) {
@@ -51,18 +58,33 @@ export function watchRinging() {
   const onChange = (s) => {
     const ringing = [...s.calls].filter(([, call]) => call.state === 'ringing').map(([callId]) => callId);
     ring(document.hidden && ringing.length > 0);
-    if (!document.hidden || !('Notification' in window) || Notification.permission !== 'granted') return;
+    if (!document.hidden) return;
     for (const callId of ringing) {
       if (notified.has(callId)) continue;
       notified.add(callId);
       const interaction = inbox(s).incoming.find((i) => i.call_id === callId);
-      const note = new Notification('Incoming call', {
-        body: interaction ? `${leadName(interaction)} — ${interaction.tracking_number?.name || ''}` : 'A caller is waiting',
-        tag: callId,
-      });
-      note.onclick = () => { window.focus(); note.close(); };
+      notify('Incoming call', interaction ? `${leadName(interaction)} — ${interaction.tracking_number?.name || ''}`
+        : 'A caller is waiting', callId);
     }
   };
   subscribe(onChange);
   document.addEventListener('visibilitychange', () => onChange(state));
+}
+
+// Texts: a lead's text newer than this page, waiting in my Incoming or in my Active conversation, once each.
+export function watchTexts() {
+  const since = Date.now();
+  const notified = new Set();
+  subscribe((s) => {
+    if (!document.hidden) return;
+    const box = inbox(s);
+    for (const interaction of [...box.incoming, ...box.active]) {
+      const last = interaction.last_message;
+      if (interaction.kind !== 'text' || last?.direction !== 'inbound' || Date.parse(last.created_at) < since) continue;
+      const key = `${interaction.id}:${last.created_at}`;
+      if (notified.has(key)) continue;
+      notified.add(key);
+      notify('New text', `${leadName(interaction)}: ${last.body}`, key);
+    }
+  });
 }

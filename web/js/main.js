@@ -43,6 +43,7 @@ async function startApp() {
     classification.mount($('#classification'));
     subscribe(statusBar);
     alerts.watchRinging();
+    alerts.watchTexts();
   }
   events.start();
   if (state.session.agent_id !== null) softphone.start($('#remote-audio'));
