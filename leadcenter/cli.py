@@ -238,8 +238,8 @@ def seed_demo(click_ctx: click.Context) -> None:
 
 
 DEMO_CALL_EVENTS = {
-    "INVITE": "ringing: the call is in the flow (the demo agents see it in Incoming)",
-    "ANSWERED": "answered: the caller speaks for 7 s, then stays on the line",
+    "INVITE": "dialling: the call goes into the tracking number's flow (the agents see it in Incoming)",
+    "ANSWERED": "connected (Asterisk answers to play the recording notice and the queue): the caller speaks for 7 s",
     "CANCELLED": "nobody answered: the caller gave up",
     "REJECTED": "refused by Asterisk (SIP {0}): is the number a tracking number of the demo trunk?",
     "HANGUP": "hung up by {0}",
@@ -255,14 +255,27 @@ DEMO_CALL_EVENTS = {
 @pass_context
 def demo_call(ctx: Context, did: str, caller: str, name: str, seconds: int) -> None:
     """Call a tracking number as a lead would, from the demo carrier's address (SIPp on the demo trunk): the
-    call goes through its flow and rings the agents; answer it in the app. Exit status 0 when it was answered."""
+    call goes through its flow and rings the agents; answer it in the app. Exit status 0 when an agent answered."""
     import shutil
     import tempfile
     from pathlib import Path
 
+    from leadcenter.db import utcnow
+    from leadcenter.numbers.models import TrackingNumber
+    from leadcenter.phones import InvalidNumber, to_e164
+
     sipp = shutil.which("sipp")
     if sipp is None:
         raise click.ClickException("SIPp is missing: install Debian's sip-tester (`make run` does)")
+    ctx.open_db()
+    number = TrackingNumber.get_or_none(TrackingNumber.number == did)
+    if number is None:
+        raise click.ClickException(f"{did} is not a tracking number: see GET /api/v1/tracking-numbers")
+    try:
+        caller = to_e164(caller, number.company.default_region)
+    except InvalidNumber:
+        raise click.ClickException(f"--from {caller!r} is not a phone number") from None
+    placed_at = utcnow()
     click.echo(f"Calling {did} from {caller} ({name}) as the demo carrier "
                f"({ctx.settings.demo.trunk_host}:{ctx.settings.demo.trunk_port})...")
     with tempfile.TemporaryDirectory(prefix="leadcenter-demo-call-") as folder:
@@ -287,11 +300,17 @@ def demo_call(ctx: Context, did: str, caller: str, name: str, seconds: int) -> N
             if process.poll() is None:
                 process.terminate()
                 process.wait(5)
-        answered = any(kind == "ANSWERED" for kind, *_ in demo.call_events(workdir))
         errors = (workdir / "errors.log").read_text(errors="replace").strip() if not shown else ""
     if errors:
         click.echo(errors[-2000:], err=True)
-    sys.exit(0 if answered else 1)
+    row = demo.recorded_call(caller, placed_at)
+    if row is None:
+        click.echo("  no interaction was recorded: is `leadcenter run` running?")
+    else:
+        agent = f" by {row.agent.display_name}" if row.agent_id else ""
+        talk = f", talked {row.talk_seconds} s" if row.talk_seconds else ""
+        click.echo(f"  in Recent: {row.outcome}{agent}{talk} (interaction {row.id})")
+    sys.exit(0 if row is not None and row.outcome == "answered" else 1)
 
 
 # -- accounts --------------------------------------------------------------------------------------------------

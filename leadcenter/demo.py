@@ -6,10 +6,12 @@ Passwords are generated when the demo is seeded (never fixed, never committed) a
 """
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 from leadcenter.agents.services import create_agent
@@ -19,6 +21,7 @@ from leadcenter.config import Settings
 from leadcenter.credentials import generate_password
 from leadcenter.db import database
 from leadcenter.flows.models import CallFlow
+from leadcenter.interactions.models import Interaction
 from leadcenter.numbers.models import TrackingNumber, Trunk
 from leadcenter.teams.models import Team, TeamMember
 
@@ -111,6 +114,19 @@ def start_call(settings: Settings, sipp: str, workdir: Path, did: str, caller_nu
                str(workdir / "errors.log"), "-timeout", f"{seconds + 30}s"]
     return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             cwd=workdir)
+
+
+def recorded_call(caller_number: str, since: dt.datetime, timeout: float = 10.0) -> Interaction | None:
+    """The interaction the controller recorded for a demo call from ``caller_number`` placed at ``since``, once it
+    is in Recent (the controller concludes it a moment after the caller's BYE); None if none showed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        row = (Interaction.select().where(Interaction.lead_number == caller_number, Interaction.kind == "call",
+                                          Interaction.started_at >= since)
+               .order_by(Interaction.id.desc()).first())
+        if (row is not None and row.status == "recent") or time.monotonic() > deadline:
+            return row
+        time.sleep(0.2)
 
 
 def call_events(workdir: Path) -> list[list[str]]:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import subprocess
 import time
 
 import pytest
 from audio import rms, seconds
-from harness import ADS_LINE, wait_for
+from harness import ADS_LINE, LEADCENTER, wait_for
 
 from leadcenter.interactions.models import Interaction
 from leadcenter.numbers.models import TrackingNumber
@@ -118,12 +119,23 @@ def test_a_call_that_was_up_while_the_controller_was_down_is_not_lost(running, p
 
 def test_the_demo_caller_rings_the_agents_and_reports_what_happened(running, peers):
     with peers.phone(ALICE, hangup_after=3) as alice, peers.phone(BOB, hangup_after=3) as bob:
-        said = running.cli("demo", "call", "--from", "+14045550777", "--name", "Dee Mo", "--seconds", "20",
+        said = running.cli("demo", "call", "--from", "404 555 0777", "--name", "Dee Mo", "--seconds", "20",
                            timeout=60)
-    assert "ringing" in said and "answered" in said and "hung up by the agent" in said, said
     row = running.wait_interaction(lead_number="+14045550777", status="recent")
     assert (row.outcome, row.lead.name) == ("answered", "Dee Mo")
     assert row.agent_id == (ALICE if alice.answered_count else BOB) and alice.answered_count + bob.answered_count == 1
+    assert "dialling" in said and "connected" in said and "hung up by the agent" in said, said
+    assert f"in Recent: answered by {row.agent.display_name}, talked" in said, said
+
+
+@pytest.mark.parametrize("options, error", [
+    (["--to", "+14045550999"], "+14045550999 is not a tracking number"),
+    (["--from", "12"], "--from '12' is not a phone number"),
+])
+def test_the_demo_caller_refuses_what_it_cannot_call(running, options, error):
+    done = subprocess.run([*LEADCENTER, "demo", "call", *options], env=running.env, capture_output=True, text=True,
+                          timeout=30)
+    assert done.returncode != 0 and error in done.stderr, done.stderr
 
 
 def test_a_number_nobody_owns_is_refused_and_recorded_nowhere(running, peers):
