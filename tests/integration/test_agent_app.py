@@ -581,6 +581,11 @@ def test_an_incoming_text_waits_in_incoming_then_the_agent_responds_in_the_threa
     alice.row("incoming", lead).get_by_role("button", name="Respond").click()
     expect(alice.row("active", lead)).to_be_visible()
     expect(bob.row("incoming", lead)).to_have_count(0)
+    # Bob's Respond a moment too late (as from a tab that had not heard yet): told who has it, shown the thread.
+    thread_id = Interaction.get(Interaction.lead_number == lead).id
+    bob.page.evaluate(f"async () => (await import('/js/texts.js')).respond({{id: {thread_id}}})")
+    expect(bob.page.locator("#notice")).to_contain_text("Alice Agent responded first")
+    expect(bob.page.locator("#panel .thread")).to_contain_text("Alice Agent is texting with this lead")
     # The reply box under the thread: what is typed goes out exactly, from the tracking number texted.
     box = page.get_by_role("textbox", name="Message")
     expect(box).to_be_focused()

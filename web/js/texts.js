@@ -75,7 +75,15 @@ export function messageChanged(interactionId) {
 }
 
 export async function respond(interaction) {
-  const taken = await api('POST', `/api/v1/interactions/${interaction.id}/respond`);
+  let taken;
+  try {
+    taken = await api('POST', `/api/v1/interactions/${interaction.id}/respond`);
+  } catch (error) {
+    if (error.status !== 409) throw error;
+    // Another agent responded first (or the 12 hours ran out): show the thread as it is now.
+    taken = await api('GET', `/api/v1/interactions/${interaction.id}`);
+    update((s) => { s.notice = taken.agent ? `${taken.agent.display_name} responded first` : error.message; });
+  }
   update((s) => {
     s.interactions.set(taken.id, taken);
     s.selectedId = taken.id;
