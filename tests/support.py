@@ -6,6 +6,7 @@ from __future__ import annotations
 from leadcenter import config
 from leadcenter.credentials import Secrets
 from leadcenter.pbx.instance import Instance
+from leadcenter.teams.services import QueueBoard
 from leadcenter.texts.outbox import Outbox
 from leadcenter.texts.services import Texts
 
@@ -42,6 +43,7 @@ class StandInController:
         # Texts with no SMSC: what is sent stays queued in the outbox, where the tests look at it.
         self.outbox = Outbox(self.bus, on_text=lambda delivery: None)
         self.texts = Texts(self.bus, self.outbox, served_numbers=None)
+        self.queue_board = QueueBoard(self.bus)
         self.reconfigured = 0
         self.declined = []
         self.answered = []

@@ -1,13 +1,13 @@
 """The teams API: teams of agents, each served by one Asterisk queue."""
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, current_app
 
 from leadcenter.agents.models import Agent
 from leadcenter.agents.services import current_agents
 from leadcenter.flows.services import flows_naming
 from leadcenter.teams.models import Team, TeamMember
-from leadcenter.teams.schemas import NewTeam, TeamChanges, TeamList, TeamOut
+from leadcenter.teams.schemas import NewTeam, QueueFiguresList, QueueFiguresOut, TeamChanges, TeamList, TeamOut
 from leadcenter.web.api import endpoint, invalid
 from leadcenter.web.auth import Principal
 from leadcenter.web.config_rows import ConfigRows
@@ -29,6 +29,14 @@ def _set_members(team: Team, agent_ids: list[int]) -> None:
     for agent_id in agent_ids:
         if agent_id not in staying:
             TeamMember.create(team=team, agent=agent_id)
+
+
+@endpoint(bp, "GET", "/queues", response=QueueFiguresList,
+          summary="Each team's queue now: callers waiting, the longest wait, its agents' states (then queue.updated)")
+def queue_figures(principal: Principal):
+    teams = list(Team.select().where(Team.company == principal.company).order_by(Team.name, Team.id))
+    return QueueFiguresList([QueueFiguresOut(**figures, measured_at=at)
+                             for figures, at in current_app.controller.queue_board.figures(teams)])
 
 
 @endpoint(bp, "GET", "/teams", role="supervisor", response=TeamList, summary="The company's teams")

@@ -31,6 +31,21 @@ class NewTeam(Schema):
 TeamChanges = changes_of(NewTeam, "TeamChanges", "Only the fields sent change; members replaces the team's members.")
 
 
+class QueueFiguresOut(Schema):
+    """A team's queue now, as the last ``queue.updated`` said it."""
+    team_id: int
+    team_name: str
+    callers_waiting: int
+    longest_wait_seconds: int
+    agents: dict[str, int]  # available, busy, wrap_up, offline, unreachable -> how many of the team's agents
+    agent_states: dict[str, str]  # agent id -> one of those
+    measured_at: UtcDateTime | None  # None: Asterisk has not reported this queue since the controller started
+
+
+class QueueFiguresList(RootModel[list[QueueFiguresOut]]):
+    pass
+
+
 class TeamOut(Schema):
     id: int
     name: str

@@ -1,10 +1,16 @@
 """Live queue figures for the agents' and supervisors' screens: callers waiting, the longest wait, and how many of
-the team's agents are available, busy, in wrap-up, offline or unreachable (no registered device)."""
+the team's agents are available, busy, in wrap-up, offline or unreachable (no registered device). Published as
+``queue.updated``; the last figures of each team are kept for a screen that opens meanwhile (``GET /queues``)."""
 from __future__ import annotations
 
+import datetime as dt
+
 from leadcenter.agents.models import Agent
+from leadcenter.db import utcnow
 from leadcenter.events import Event, EventBus
 from leadcenter.teams.models import Team
+
+AGENT_STATES = ("available", "busy", "wrap_up", "offline", "unreachable")
 
 # Asterisk device states (QueueStatus "Status") in which the member's phone cannot ring.
 UNREACHABLE_DEVICE = {0, 4, 5}  # unknown, invalid, unavailable (not registered)
@@ -26,8 +32,10 @@ def agent_state(agent: Agent, member: dict) -> str:
 class QueueBoard:
     """``queue.status`` (telephony: one Asterisk queue now) -> ``queue.updated`` for the team's company."""
 
-    def __init__(self, bus: EventBus):
+    def __init__(self, bus: EventBus, clock=utcnow):
         self.bus = bus
+        self.clock = clock
+        self._latest: dict[int, tuple[dict, dt.datetime]] = {}  # team id -> (figures, when), as last published
         bus.subscribe("queue.status", self.on_status)
 
     def on_status(self, event: Event) -> None:
@@ -37,12 +45,24 @@ class QueueBoard:
             return
         members = {m["agent_id"]: m for m in event.data["members"] if m["agent_id"]}
         agents = Agent.select().where(Agent.id.in_(list(members) or [0]))
-        counts = dict.fromkeys(("available", "busy", "wrap_up", "offline", "unreachable"), 0)
+        counts = dict.fromkeys(AGENT_STATES, 0)
         states = {}
         for agent in agents:
             states[agent.id] = agent_state(agent, members[agent.id])
             counts[states[agent.id]] += 1
-        self.bus.publish("queue.updated", company_id=team.company_id, team_id=team.id, team_name=team.name,
-                         callers_waiting=event.data["waiting"],
-                         longest_wait_seconds=event.data["longest_wait_seconds"], agents=counts,
-                         agent_states={str(agent_id): state for agent_id, state in sorted(states.items())})
+        figures = dict(team_id=team.id, team_name=team.name, callers_waiting=event.data["waiting"],
+                       longest_wait_seconds=event.data["longest_wait_seconds"], agents=counts,
+                       agent_states={str(agent_id): state for agent_id, state in sorted(states.items())})
+        self._latest[team.id] = (figures, self.clock())
+        self.bus.publish("queue.updated", company_id=team.company_id, **figures)
+
+    def figures(self, teams: list[Team]) -> list[tuple[dict, dt.datetime | None]]:
+        """Each team's last figures and when they were measured (nobody waiting and no time before Asterisk has
+        reported the team's queue); the name is the team's name now."""
+        out = []
+        for team in teams:
+            figures, at = self._latest.get(team.id, (dict(callers_waiting=0, longest_wait_seconds=0,
+                                                          agents=dict.fromkeys(AGENT_STATES, 0), agent_states={}),
+                                                     None))
+            out.append(({**figures, "team_id": team.id, "team_name": team.name}, at))
+        return out

@@ -133,6 +133,22 @@ def test_two_agents_see_a_call_one_answers_in_the_browser_and_audio_flows_both_w
           f"INVITE to both screens {on_screen:.2f} s")
 
 
+def test_the_inbox_shows_my_queue_live_with_the_longest_wait(agents, running, tmp_path):
+    browser, apps = agents
+    lines = {agent: app.page.locator("#inbox .queue") for agent, app in apps.items()}
+    for line in lines.values():
+        expect(line).to_have_text(re.compile(r"Sales: no one waiting"))
+    caller = call(running, tmp_path, "4045553131", duration=30, caller_name="Wanda Wait", expect_answer=None)
+    ringing = ringing_agent(apps, "Wanda Wait")
+    for line in lines.values():  # ringing an agent, the caller is still waiting in the queue
+        expect(line).to_contain_text("Sales: 1 waiting")
+    expect(lines[BOB].locator(".wait")).to_have_text(re.compile(r"0:0[2-9]"))  # it ticks
+    apps[ringing].row("incoming", "Wanda Wait").get_by_role("button", name="Answer").click()
+    for line in lines.values():
+        expect(line).to_have_text(re.compile(r"Sales: no one waiting"))
+    hang_up_all(running, caller)
+
+
 def test_decline_in_one_browser_rings_the_other_agent_next(agents, running, tmp_path):
     browser, apps = agents
     caller = call(running, tmp_path, "4045552345", duration=30, caller_name="Dee Cline", expect_answer=None)

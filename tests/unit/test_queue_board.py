@@ -38,3 +38,23 @@ def test_queues_that_are_no_team_are_ignored(world, controller):
     QueueBoard(controller.bus).on_status(Event("queue.status", {"queue": "support", "waiting": 1,
                                                                 "longest_wait_seconds": 3, "members": []}, 1))
     assert controller.bus.published == []
+
+
+def test_the_api_gives_each_team_s_last_figures_to_its_company_only(world, controller, make_client):
+    team = world["a"]["team"]
+    alice = world["a"]["agents"][0]
+    client = make_client()
+    client.sign_in("agent1@a.example")
+    status, before = client.get("/api/v1/queues")
+    assert status == 200 and [(q["team_name"], q["callers_waiting"], q["measured_at"]) for q in before] == [
+        ("Team A", 0, None)]  # nothing reported yet
+    controller.queue_board.on_status(Event("queue.status", {"queue": team.queue_name, "waiting": 1,
+                                                            "longest_wait_seconds": 7, "members": [member(alice)]}, 1))
+    status, now = client.get("/api/v1/queues")
+    assert (now[0]["callers_waiting"], now[0]["longest_wait_seconds"], now[0]["agent_states"]) == (
+        1, 7, {str(alice.id): "available"})
+    assert now[0]["measured_at"] is not None
+    b_team = world["b"]["team"]
+    controller.queue_board.on_status(Event("queue.status", {"queue": b_team.queue_name, "waiting": 5,
+                                                            "longest_wait_seconds": 9, "members": []}, 2))
+    assert [q["team_id"] for q in client.get("/api/v1/queues")[1]] == [team.id]

@@ -44,9 +44,10 @@ function connect() {
 }
 
 async function reload() {
-  const [box, me, agents] = await Promise.all([api('GET', '/api/v1/inbox'), api('GET', '/api/v1/me/agent'),
-    api('GET', '/api/v1/agents')]);
+  const [box, me, agents, queues] = await Promise.all([api('GET', '/api/v1/inbox'), api('GET', '/api/v1/me/agent'),
+    api('GET', '/api/v1/agents'), api('GET', '/api/v1/queues')]);
   update((s) => {
+    s.queues = new Map(queues.map((q) => [q.team_id, withSince(q, q.measured_at ? Date.parse(q.measured_at) : Date.now())]));
     putInteractions([...box.incoming, ...box.active, ...box.recent]);
     s.offeredToMe = new Set(box.incoming.map((i) => i.id));
     s.me = me;
@@ -94,6 +95,9 @@ async function receive(frame) {
     case 'interaction.declined':
       update((s) => { s.declined.add(data.interaction_id); });
       break;
+    case 'queue.updated':
+      update((s) => { s.queues.set(data.team_id, withSince(data, Date.parse(frame.at))); });
+      break;
     case 'agent.status_changed':
       update((s) => {
         const agent = s.agents.get(data.agent_id);
@@ -111,6 +115,10 @@ async function receive(frame) {
     default:
       break;
   }
+}
+
+function withSince(figures, measuredAt) {
+  return { ...figures, since: measuredAt - figures.longest_wait_seconds * 1000 };
 }
 
 export async function refreshInteraction(id) {

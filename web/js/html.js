@@ -39,6 +39,13 @@ export function render(element, content) {
   if (caret && typeof again?.setSelectionRange === 'function') again.setSelectionRange(...caret);
 }
 
+// Timers (elements with data-since, epoch ms) tick every second without re-rendering their area.
+export function tickTimers(root) {
+  setInterval(() => root.querySelectorAll('[data-since]').forEach((timer) => {
+    timer.textContent = clock((Date.now() - Number(timer.dataset.since)) / 1000);
+  }), 1000);
+}
+
 // Formatting shared by the areas.
 export function clock(seconds) {
   const s = Math.max(0, Math.floor(seconds));

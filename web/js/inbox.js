@@ -1,7 +1,7 @@
 // The inbox (left): my name and availability, Rejoin the Queue, and Incoming / Active / Recent, live.
 
 import { api } from './api.js';
-import { CHANNEL_ICONS, channelOf, html, leadName, render, timeOfDay } from './html.js';
+import { CHANNEL_ICONS, channelOf, clock, html, leadName, render, tickTimers, timeOfDay } from './html.js';
 import { callFor, inbox, state, subscribe, update } from './store.js';
 import { answerInteraction, fillDialer, showInteraction } from './panel.js';
 import { respond } from './texts.js';
@@ -26,6 +26,7 @@ export function mount(root) {
     if (event.key === 'Escape' && event.target.form?.id === 'lead-search') search.clear();
   });
   subscribe((s) => render(root, view(s)));
+  tickTimers(root); // the longest wait in my queues
 }
 
 function view(s) {
@@ -39,6 +40,7 @@ function view(s) {
         ? html`<button class="primary rejoin" data-action="rejoin" data-focus="rejoin">Rejoin the Queue</button>` : ''}
     </header>
     ${colleagues(s)}
+    ${queueFigures(s)}
     ${search.searchBox(s)}
     ${search.searching(s) ? search.results(s) : html`
       ${section('Incoming', 'incoming', box.incoming, s)}
@@ -55,6 +57,19 @@ function availability(me) {
       <option value="available" ${me.status === 'available' ? 'selected' : ''}>Available</option>
       <option value="offline" ${me.status === 'offline' ? 'selected' : ''}>Offline</option>
     </select>`;
+}
+
+// My teams' queues, live: callers waiting and how long the first of them has waited (every queue for a supervisor
+// or admin without an agent profile).
+function queueFigures(s) {
+  const mine = [...s.queues.values()].filter((q) => !s.me || String(s.me.id) in q.agent_states);
+  if (!mine.length) return '';
+  return html`
+    <section class="queues" aria-label="Queues">
+      ${mine.map((q) => html`<p class="queue ${q.callers_waiting ? 'waiting' : ''}" data-team="${q.team_id}">
+        <span class="name">${q.team_name}</span>: <strong>${q.callers_waiting ? `${q.callers_waiting} waiting` : 'no one waiting'}</strong>
+        ${q.callers_waiting ? html` · longest <span class="wait" data-since="${q.since}">${clock((Date.now() - q.since) / 1000)}</span>` : ''}</p>`)}
+    </section>`;
 }
 
 // The other agents of the company and their availability, live (agent.status_changed): who can take a call now.

@@ -2,7 +2,7 @@
 // and, during a call, the caller, the tracking number called, attribution, a timer and the call controls.
 
 import { api } from './api.js';
-import { CHANNEL_ICONS, channelOf, clock, html, leadName, render, timeOfDay } from './html.js';
+import { CHANNEL_ICONS, channelOf, clock, html, leadName, render, tickTimers, timeOfDay } from './html.js';
 import { profileForm, saveProfile, uploadGreeting, useStandardGreeting } from './profile.js';
 import * as softphone from './softphone.js';
 import { callFor, selected, state, subscribe, update } from './store.js';
@@ -51,10 +51,7 @@ export function mount(root) {
     if (field.form?.id === 'reply' && field.name === 'body') typed(field.form, field.value);
   }
   subscribe((s) => render(root, view(s)));
-  // The call timer ticks without re-rendering the panel.
-  setInterval(() => root.querySelectorAll('[data-since]').forEach((timer) => {
-    timer.textContent = clock((Date.now() - Number(timer.dataset.since)) / 1000);
-  }), 1000);
+  tickTimers(root); // the call timer
 }
 
 export function showInteraction(id) {

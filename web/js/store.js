@@ -17,6 +17,8 @@ export const state = {
   replies: new Map(),     // what the agent is typing in each conversation: {body, hint}
   selectedId: null,       // the interaction shown in the panel, contact details and classification
   colleaguesOpen: false,  // the inbox's Team list (colleagues' availability) is shown
+  queues: new Map(),      // team id -> live queue figures (GET /api/v1/queues, then queue.updated), with since:
+                          // when the longest-waiting caller started waiting (epoch ms, for the ticking wait)
   search: { query: '', found: [], loading: false, error: '' }, // lead search (inbox); found: leads as the API has them
   lead: null,             // the lead whose timeline the panel shows in the 'lead' view (opened from a search)
   view: 'dialer',         // interaction panel: dialer | text | interaction | timeline | lead | profile
