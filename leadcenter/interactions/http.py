@@ -1,18 +1,22 @@
-"""The interactions API: the agent's inbox, a lead's timeline, reading and classifying interactions, and their
-audio (recordings, voicemail messages)."""
+"""The interactions API: the agent's inbox, a lead's timeline, reading and classifying interactions, their
+audio (recordings, voicemail messages), and the CSV report of them."""
 from __future__ import annotations
 
+import csv
+import datetime as dt
+import io
 import logging
 
-from flask import Blueprint, current_app, send_file
+from flask import Blueprint, Response, current_app, send_file, stream_with_context
 
 from leadcenter.flows.services import audience
 from leadcenter.interactions import services
 from leadcenter.interactions.models import Interaction, InteractionDecline
 from leadcenter.interactions.schemas import (
     AnswerOut, ClassificationChangeOut, ClassificationChanges, ClassificationHistory, DeclineOut, HangupOut, InboxOut,
-    InteractionList, InteractionOut, InteractionQuery, TagNames, TimelinePage, TimelineQuery, decode_cursor,
-    encode_cursor)
+    InteractionList, InteractionOut, InteractionQuery, ReportQuery, TagNames, TimelinePage, TimelineQuery,
+    decode_cursor, encode_cursor)
+from leadcenter.db import utcnow
 from leadcenter.leads.models import Lead
 from leadcenter.web.api import ApiError, endpoint, invalid, not_found
 from leadcenter.web.auth import Principal
@@ -49,6 +53,46 @@ def get_timeline(principal: Principal, lead_id: int, query: TimelineQuery):
 def list_interactions(principal: Principal, query: InteractionQuery):
     return InteractionList(InteractionOut.from_rows(
         services.newest_first(principal.company, query.status, query.kind, query.limit)))
+
+
+# Text people typed (names, notes, tags, attribution) that begins like a formula gets a leading apostrophe, so a
+# spreadsheet opening the report shows it instead of running it (CSV injection).
+FREE_TEXT = {"lead", "tracking_number_name", "source", "campaign", "keywords", "landing_page", "referrer", "agent",
+             "team", "tags", "notes"}
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+REPORT_CHUNK = 64 * 1024
+
+
+def _cell(value: str, free_text: bool) -> str:
+    return "'" + value if free_text and value.startswith(FORMULA_START) else value
+
+
+@endpoint(bp, "GET", "/interactions/report.csv", role="supervisor", query=ReportQuery,
+          summary="Every interaction started in the days asked (UTC), oldest first, with its attribution and "
+                  "classification: a CSV download for the business's own reporting")
+def get_report(principal: Principal, query: ReportQuery):
+    until = query.until or utcnow().date()
+    since = query.since or until - dt.timedelta(days=30)
+    if since > until:
+        raise invalid({"since": "must be on or before until"})
+    free_text = [column in FREE_TEXT for column in services.REPORT_COLUMNS]
+    rows = services.report(principal.company, dt.datetime.combine(since, dt.time()),
+                           dt.datetime.combine(until + dt.timedelta(days=1), dt.time()))
+
+    def chunks():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(services.REPORT_COLUMNS)
+        for row in rows:
+            writer.writerow([_cell(value, free) for value, free in zip(row, free_text)])
+            if buffer.tell() >= REPORT_CHUNK:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    return Response(stream_with_context(chunks()), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="interactions-{since}-{until}.csv"'})
 
 
 @endpoint(bp, "GET", "/interactions/<int:interaction_id>", response=InteractionOut, summary="An interaction")

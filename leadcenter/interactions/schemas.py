@@ -33,6 +33,11 @@ class InteractionQuery(Schema):
     limit: int = Field(INBOX_LIMIT, ge=1, le=200)
 
 
+class ReportQuery(Schema):
+    since: dt.date | None = Field(None, description="first day (UTC), e.g. 2026-11-01; default: 30 days before until")
+    until: dt.date | None = Field(None, description="last day (UTC), included; default: today")
+
+
 class TimelineQuery(Schema):
     before: str | None = Field(None, description="the `next` cursor of the previous page")
     limit: int = Field(TIMELINE_PAGE, ge=1, le=100)

@@ -19,9 +19,11 @@ from leadcenter.interactions.models import (ClassificationChange, Interaction, I
 from leadcenter.flows.services import flows_offering_to
 from leadcenter.leads.models import Lead
 from leadcenter.numbers.models import TrackingNumber
+from leadcenter.teams.models import Team
 
 INBOX_LIMIT = 50
 TIMELINE_PAGE = 20
+REPORT_BATCH = 500
 
 
 @dataclass
@@ -145,3 +147,45 @@ def classify(interaction: Interaction, user: User | None, changes: dict) -> Inte
                 InteractionTag.insert_many([{"interaction": interaction.id, "tag": tag.id} for tag in tags]).execute()
                 _record(interaction, user, "tags", ", ".join(before), ", ".join(wanted))
     return interaction
+
+
+# -- the report --------------------------------------------------------------------------------------------------
+
+REPORT_COLUMNS = ("interaction", "kind", "direction", "started_at", "answered_at", "ended_at", "talk_seconds",
+                  "outcome", "lead", "lead_number", "tracking_number", "tracking_number_name", "source", "campaign",
+                  "keywords", "landing_page", "referrer", "agent", "team", "qualified", "value", "tags", "notes")
+
+
+def _when(moment: dt.datetime | None) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else ""
+
+
+def report(company: Company, since: dt.datetime, until: dt.datetime):
+    """Every interaction of the company started in [since, until), oldest first, as rows of REPORT_COLUMNS (strings):
+    what the agents recorded, for the business's own reporting. Read REPORT_BATCH at a time on the
+    (company, started_at) index, so an export of any size holds one batch in memory."""
+    after = (since, 0)
+    while True:
+        batch = list(
+            Interaction.select(Interaction, Lead, TrackingNumber, Agent, Team)
+            .join(Lead).switch(Interaction)
+            .join(TrackingNumber, JOIN.LEFT_OUTER).switch(Interaction)
+            .join(Agent, JOIN.LEFT_OUTER).switch(Interaction)
+            .join(Team, JOIN.LEFT_OUTER)
+            .where(Interaction.company == company, Interaction.started_at < until,
+                   (Interaction.started_at > after[0])
+                   | ((Interaction.started_at == after[0]) & (Interaction.id > after[1])))
+            .order_by(Interaction.started_at, Interaction.id).limit(REPORT_BATCH))
+        tags = tags_by_interaction([i.id for i in batch])
+        for i in batch:
+            number = i.tracking_number if i.tracking_number_id else None
+            yield [str(i.id), i.kind, i.direction, _when(i.started_at), _when(i.answered_at), _when(i.ended_at),
+                   "" if i.talk_seconds is None else str(i.talk_seconds), i.outcome or i.status, i.lead.name,
+                   i.lead_number, number.number if number else "", number.name if number else "", i.source,
+                   i.campaign, i.keywords, i.landing_page, i.referrer,
+                   i.agent.display_name if i.agent_id else "", i.team.name if i.team_id else "",
+                   {True: "yes", False: "no", None: ""}[i.qualified],
+                   "" if i.value_cents is None else f"{i.value_cents / 100:.2f}", "; ".join(tags[i.id]), i.notes]
+        if len(batch) < REPORT_BATCH:
+            return
+        after = (batch[-1].started_at, batch[-1].id)

@@ -1,0 +1,84 @@
+"""The interactions report: a CSV of what happened and what the agents recorded, for the business's reporting."""
+import csv
+import datetime as dt
+import io
+
+import pytest
+
+from leadcenter.interactions import services
+from leadcenter.interactions.models import Interaction
+from leadcenter.interactions.services import classify
+from leadcenter.leads.models import Lead
+
+
+@pytest.fixture
+def supervisor(make_client, world):
+    client = make_client()
+    client.sign_in("supervisor@a.example")
+    return client
+
+
+def report(client, query: str = "") -> tuple[int, str, list[dict]]:
+    response = client.http.get(f"/api/v1/interactions/report.csv{query}")
+    text = response.get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(text))) if response.mimetype == "text/csv" else []
+    return response.status_code, response.headers.get("Content-Disposition", ""), rows
+
+
+def test_each_interaction_with_its_attribution_and_classification(supervisor, world):
+    a = world["a"]
+    call = a["interactions"][0]
+    started = dt.datetime(2026, 11, 20, 14, 30)
+    Interaction.update(started_at=started, answered_at=started + dt.timedelta(seconds=5),
+                       ended_at=started + dt.timedelta(seconds=65), talk_seconds=60, status="recent",
+                       outcome="answered", agent=a["agents"][0], team=a["team"], source="Google Ads",
+                       campaign="spring").where(
+        Interaction.id == call.id).execute()
+    classify(Interaction.get_by_id(call.id), None, {"qualified": True, "value_cents": 12550, "tags": ["roof", "hot"],
+                                                    "notes": "Wants a quote, call back Tuesday"})
+    status, disposition, rows = report(supervisor, "?since=2026-11-20&until=2026-11-20")
+    assert status == 200 and disposition == 'attachment; filename="interactions-2026-11-20-2026-11-20.csv"'
+    assert list(rows[0]) == list(services.REPORT_COLUMNS)
+    assert rows == [dict(zip(services.REPORT_COLUMNS, [
+        str(call.id), "call", "inbound", "2026-11-20T14:30:00Z", "2026-11-20T14:30:05Z", "2026-11-20T14:31:05Z", "60",
+        "answered", "Lead0 A", "+14045551000", "+14045550100", "Line A", "Google Ads", "spring", "", "", "",
+        a["agents"][0].display_name, "Team A", "yes", "125.50", "hot; roof", "Wants a quote, call back Tuesday"]))]
+
+
+def test_the_days_asked_oldest_first_across_batches(supervisor, world, monkeypatch):
+    monkeypatch.setattr(services, "REPORT_BATCH", 2)  # the keyset paging between batches is exercised
+    a = world["a"]
+    day = dt.datetime(2026, 10, 1, 9, 0)
+    made = [Interaction.create(company=a["company"], lead=a["leads"][i % 3], kind="call", direction="inbound",
+                               lead_number="+14045551000", started_at=day + dt.timedelta(hours=i // 2))
+            for i in range(7)]  # pairs share a start time: the id breaks the tie
+    Interaction.create(company=a["company"], lead=a["leads"][0], kind="call", direction="inbound",
+                       lead_number="+14045551000", started_at=day + dt.timedelta(days=1))  # the day after: left out
+    status, _, rows = report(supervisor, "?since=2026-10-01&until=2026-10-01")
+    assert status == 200 and [int(r["interaction"]) for r in rows] == [i.id for i in made]
+
+
+def test_typed_text_that_looks_like_a_formula_is_not_run_by_a_spreadsheet(supervisor, world):
+    call = world["a"]["interactions"][0]
+    Lead.update(name="=HYPERLINK(\"http://x\")").where(Lead.id == call.lead_id).execute()
+    Interaction.update(started_at=dt.datetime(2026, 11, 2, 8, 0)).where(Interaction.id == call.id).execute()
+    classify(Interaction.get_by_id(call.id), None, {"notes": "@SUM(A1)", "tags": ["-5"]})
+    rows = report(supervisor, "?since=2026-11-02&until=2026-11-02")[2]
+    assert (rows[0]["lead"], rows[0]["notes"], rows[0]["tags"]) == ("'=HYPERLINK(\"http://x\")", "'@SUM(A1)", "'-5")
+    assert rows[0]["lead_number"] == "+14045551000"  # numbers stay as they are
+
+
+def test_agents_cannot_and_bad_days_are_refused(make_client, supervisor, world):
+    agent = make_client()
+    agent.sign_in("agent1@a.example")
+    assert agent.get("/api/v1/interactions/report.csv")[0] == 403
+    status, body = supervisor.get("/api/v1/interactions/report.csv?since=2026-11-05&until=2026-11-01")
+    assert (status, body["error"], list(body["fields"])) == (422, "invalid-fields", ["since"])
+    status, body = supervisor.get("/api/v1/interactions/report.csv?since=yesterday")
+    assert status == 422 and list(body["fields"]) == ["since"]
+
+
+def test_another_company_s_interactions_are_never_in_the_report(supervisor, world):
+    b_call = world["b"]["interactions"][0]
+    Interaction.update(started_at=dt.datetime(2026, 11, 3, 8, 0)).where(Interaction.id == b_call.id).execute()
+    assert report(supervisor, "?since=2026-11-03&until=2026-11-03")[2] == []
