@@ -163,29 +163,36 @@ def _when(moment: dt.datetime | None) -> str:
 def report(company: Company, since: dt.datetime, until: dt.datetime):
     """Every interaction of the company started in [since, until), oldest first, as rows of REPORT_COLUMNS (strings):
     what the agents recorded, for the business's own reporting. Read REPORT_BATCH at a time on the
-    (company, started_at) index, so an export of any size holds one batch in memory."""
-    after = (since, 0)
+    (company, started_at) index, as plain tuples (no model objects), so an export of any size is quick and holds
+    one batch in memory."""
+    columns = (Interaction.id, Interaction.kind, Interaction.direction, Interaction.started_at,
+               Interaction.answered_at, Interaction.ended_at, Interaction.talk_seconds, Interaction.outcome,
+               Interaction.status, Lead.name, Interaction.lead_number, TrackingNumber.number, TrackingNumber.name,
+               Interaction.source, Interaction.campaign, Interaction.keywords, Interaction.landing_page,
+               Interaction.referrer, Agent.display_name, Team.name, Interaction.qualified, Interaction.value_cents,
+               Interaction.notes)
+    after_time, after_id = since, 0
     while True:
+        # started_at >= after_time bounds the index range scan; the OR only breaks ties within one start time.
         batch = list(
-            Interaction.select(Interaction, Lead, TrackingNumber, Agent, Team)
+            Interaction.select(*columns)
             .join(Lead).switch(Interaction)
             .join(TrackingNumber, JOIN.LEFT_OUTER).switch(Interaction)
             .join(Agent, JOIN.LEFT_OUTER).switch(Interaction)
             .join(Team, JOIN.LEFT_OUTER)
             .where(Interaction.company == company, Interaction.started_at < until,
-                   (Interaction.started_at > after[0])
-                   | ((Interaction.started_at == after[0]) & (Interaction.id > after[1])))
-            .order_by(Interaction.started_at, Interaction.id).limit(REPORT_BATCH))
-        tags = tags_by_interaction([i.id for i in batch])
-        for i in batch:
-            number = i.tracking_number if i.tracking_number_id else None
-            yield [str(i.id), i.kind, i.direction, _when(i.started_at), _when(i.answered_at), _when(i.ended_at),
-                   "" if i.talk_seconds is None else str(i.talk_seconds), i.outcome or i.status, i.lead.name,
-                   i.lead_number, number.number if number else "", number.name if number else "", i.source,
-                   i.campaign, i.keywords, i.landing_page, i.referrer,
-                   i.agent.display_name if i.agent_id else "", i.team.name if i.team_id else "",
-                   {True: "yes", False: "no", None: ""}[i.qualified],
-                   "" if i.value_cents is None else f"{i.value_cents / 100:.2f}", "; ".join(tags[i.id]), i.notes]
+                   Interaction.started_at >= after_time,
+                   (Interaction.started_at > after_time) | (Interaction.id > after_id))
+            .order_by(Interaction.started_at, Interaction.id).limit(REPORT_BATCH).tuples())
+        tags = tags_by_interaction([row[0] for row in batch])
+        for (interaction_id, kind, direction, started, answered, ended, talk, outcome, status, lead, lead_number,
+             number, number_name, source, campaign, keywords, landing_page, referrer, agent, team, qualified,
+             value_cents, notes) in batch:
+            yield [str(interaction_id), kind, direction, _when(started), _when(answered), _when(ended),
+                   "" if talk is None else str(talk), outcome or status, lead, lead_number, number or "",
+                   number_name or "", source, campaign, keywords, landing_page, referrer, agent or "", team or "",
+                   {True: "yes", False: "no", None: ""}[qualified],
+                   "" if value_cents is None else f"{value_cents / 100:.2f}", "; ".join(tags[interaction_id]), notes]
         if len(batch) < REPORT_BATCH:
             return
-        after = (batch[-1].started_at, batch[-1].id)
+        after_time, after_id = batch[-1][3], batch[-1][0]
