@@ -4,6 +4,8 @@ the real Asterisk of the integration suite, VarSet/Newexten/TestEvent events lef
 import datetime as dt
 from pathlib import Path
 
+import pytest
+
 from leadcenter.telephony.tracker import CallTracker, agent_id, endpoint_agent
 
 TRANSCRIPT = Path(__file__).parent / "fixtures" / "ami_two_queue_calls.txt"
@@ -62,10 +64,17 @@ def test_agent_channels_hanging_up_are_not_lead_calls_ending():
     assert sum(name == "call.ended" for name, _ in published) == 2
 
 
-def test_member_names_map_to_agents():
-    assert agent_id("agent12") == 12
-    assert agent_id("PJSIP/desk12") is None
-    assert agent_id(None) is None
+@pytest.mark.parametrize("parse, name, agent", [
+    (agent_id, "agent12", 12),  # a queue member's name
+    (agent_id, "PJSIP/desk12", None),
+    (agent_id, None, None),
+    (endpoint_agent, "PJSIP/desk12-0000002a", 12),  # a channel of an agent's endpoint
+    (endpoint_agent, "webrtc3", 3),
+    (endpoint_agent, "PJSIP/trunk1-00000001", None),
+    (endpoint_agent, None, None),
+])
+def test_member_names_and_agent_endpoints_map_to_agents(parse, name, agent):
+    assert parse(name) == agent
 
 
 def test_an_outbound_call_is_answered_when_its_dial_to_the_lead_answers_and_ends_with_its_channel():
@@ -105,13 +114,6 @@ def test_agents_rung_outside_a_queue_are_offered_and_the_one_who_picks_up_answer
         ("call.agent_offered", 7, "17.2"), ("call.agent_offered", 8, "17.3"),
         ("call.answered", 8, None), ("call.agent_missed", 7, None)]
     assert all(data["queue"] is None for _, data in published[1:])
-
-
-def test_agent_endpoints_map_to_agents():
-    assert endpoint_agent("PJSIP/desk12-0000002a") == 12
-    assert endpoint_agent("webrtc3") == 3
-    assert endpoint_agent("PJSIP/trunk1-00000001") is None
-    assert endpoint_agent(None) is None
 
 
 def test_calls_that_begin_or_end_while_a_resync_reads_asterisk_are_not_undone_by_its_older_snapshot():
