@@ -6,14 +6,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 # Debian packages the system and its tests need (checked with dpkg, installed only when missing).
-SYSTEM_PACKAGES := python3-venv debootstrap sip-tester sox iproute2 util-linux procps ca-certificates chromium openssl
+SYSTEM_PACKAGES := python3-venv debootstrap sip-tester sox iproute2 util-linux procps ca-certificates chromium openssl \
+	faketime
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test unit integration bench setup system-packages node test-smsc python web-bundle asterisk-root clean help
+.PHONY: run test check unit unit-shifted integration bench setup system-packages node test-smsc python web-bundle \
+	asterisk-root clean help
 
 help:
 	@echo "make run    install everything and start Lead Center with a demo company (http://127.0.0.1:8080)"
 	@echo "make test   install everything and run all tests"
+	@echo "make check  the fast checks: the unit tests (no Asterisk), in well under a minute"
 	@echo "make bench  run the benchmarks (see docs/benchmarks.md)"
 	@echo "make clean  remove the virtualenv and this checkout's data (var/); the Asterisk root cache stays"
 
@@ -62,14 +65,27 @@ asterisk-root: python
 run: setup
 	$(BIN)/leadcenter run --demo
 
-# The tests run in a private network namespace: their Asterisk, SIP peers and web server bind ports that
-# nothing else on the machine can see or collide with (a `make run` may be up at the same time).
-test: setup
+# Everything: the unit tests with the wall clock shifted, then every test in a private network namespace: the
+# integration tests' Asterisk, SIP peers and web server bind ports that nothing else on the machine can see or
+# collide with (a `make run` may be up at the same time).
+test: setup unit-shifted
 	unshare --net --fork -- sh -c 'ip link set lo up && exec "$$@"' sh \
 	  $(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS) tests
 
+check: unit
+
 unit: python
-	$(BIN)/python -m pytest -p no:cacheprovider tests/unit
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit
+
+# The unit tests must pass whatever the date: libfaketime moves the wall clock a year ahead and a day behind and
+# leaves the monotonic clock alone (waits need it). See tests/README.md.
+CLOCK_SHIFTS := +400d -1d
+unit-shifted: python system-packages
+	@for shift in $(CLOCK_SHIFTS); do \
+	  echo "==> Unit tests with the wall clock $$shift"; \
+	  FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "$$shift" $(BIN)/python -m pytest -q -p no:cacheprovider \
+	    tests/unit || exit 1; \
+	done
 
 bench: setup
 	unshare --net --fork -- sh -c 'ip link set lo up && exec "$$@"' sh $(BIN)/python -m bench

@@ -327,7 +327,7 @@ def _interaction_rows(rng, plan, lead_info, companies, epoch, now_s):
 
 def seed(path: Path) -> dict:
     """Build the database at ``path``; returns what the measurement needs (plain values) and the seed figures."""
-    from leadcenter import db, schema
+    from leadcenter import clock, db, schema
     from leadcenter.interactions.models import Interaction
     from leadcenter.leads.models import Lead, LeadPhone, LeadSearchTerm
 
@@ -337,7 +337,7 @@ def seed(path: Path) -> dict:
     db.bind(database)
     database.connect()
     schema.migrate()
-    now = db.utcnow().replace(microsecond=0)
+    now = clock.system().replace(microsecond=0)
     epoch = dt.datetime(1970, 1, 1)
     now_s = (now - epoch).total_seconds()
     small = _seed_small(now)
@@ -513,9 +513,9 @@ def measure_report(company, days: int = 30) -> dict:
     tracemalloc (which slows it several times) for the peak of Python memory allocated meanwhile."""
     import tracemalloc
 
-    from leadcenter.db import utcnow
+    from leadcenter import clock
 
-    until = utcnow()
+    until = clock.system()
     since = until - dt.timedelta(days=days)
     gc.collect()
     began = time.perf_counter()

@@ -37,7 +37,7 @@ GOAL = 0.9
 
 def _desk_agents(system) -> list[tuple[str, str, str, int]]:
     """AGENTS agents ringing on desk phones replace the demo's Sales team: (email, sip user, sip password, id)."""
-    from leadcenter import db
+    from leadcenter import clock, db
     from leadcenter.agents.models import SipCredential
     from leadcenter.agents.services import create_agent
     from leadcenter.companies.models import Company
@@ -52,7 +52,7 @@ def _desk_agents(system) -> list[tuple[str, str, str, int]]:
     for n in range(AGENTS):
         user = create_user(f"desk{n}@acme.example", f"Desk Agent {n}", PASSWORD)
         add_member(user, company, "agent")
-        agent = create_agent(company, user, devices=("desk",), ring_device="desk")
+        agent = create_agent(company, user, devices=("desk",), ring_device="desk", now=clock.system())
         TeamMember.create(team=team, agent=agent)
         credential = SipCredential.get(SipCredential.agent == agent)
         agents.append((user.email, credential.username, credential.password, agent.id))

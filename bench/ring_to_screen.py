@@ -31,7 +31,7 @@ GOAL_MS = 100.0
 
 def _grow_team(system) -> list[str]:
     """AGENTS agents in the demo's Sales team (the demo's own two included); returns the emails to sign in with."""
-    from leadcenter import db
+    from leadcenter import clock, db
     from leadcenter.agents.models import Agent
     from leadcenter.agents.services import create_agent
     from leadcenter.companies.models import Company, User
@@ -49,7 +49,7 @@ def _grow_team(system) -> list[str]:
     for n in range(AGENTS - len(emails)):
         user = create_user(f"bench{n}@acme.example", f"Bench Agent {n}", PASSWORD)
         add_member(user, company, "agent")
-        TeamMember.create(team=team, agent=create_agent(company, user))
+        TeamMember.create(team=team, agent=create_agent(company, user, now=clock.system()))
         emails.append(user.email)
     assert User.select().count() >= AGENTS
     return emails

@@ -40,6 +40,7 @@ def _run(count: int, window: int, receipts: str, throttle_every: int = 0, latenc
     sys.path.insert(0, str(TESTS_SMSC))
     from peer import PASSWORD, SYSTEM_ID, SmscPeer
 
+    from leadcenter import clock
     from leadcenter.config import SmppSettings
     from leadcenter.events import EventBus
     from leadcenter.sms.smpp import SmppLink
@@ -51,8 +52,8 @@ def _run(count: int, window: int, receipts: str, throttle_every: int = 0, latenc
         company, number = _world(Path(scratch) / "bench.sqlite3")
         bus = EventBus()
         bus.start()
-        outbox = Outbox(bus, on_text=lambda delivery: None)
-        texts = Texts(bus, outbox, served_numbers=None)
+        outbox = Outbox(bus, on_text=lambda delivery: None, clock=clock.system)
+        texts = Texts(bus, outbox, served_numbers=None, clock=clock.system)
         bodies = [f"Bench text {n:06}" for n in range(count)]
         began = time.perf_counter()
         for body in bodies:

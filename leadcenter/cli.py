@@ -9,7 +9,7 @@ import time
 import click
 
 from leadcenter import config as config_module
-from leadcenter import credentials, db, demo, schema
+from leadcenter import clock, credentials, db, demo, schema
 
 log = logging.getLogger("leadcenter")
 
@@ -100,7 +100,7 @@ def run(ctx: Context, with_demo: bool) -> None:
     from leadcenter.web.server import serve
 
     instance, _ = ctx.prepare_asterisk()
-    if with_demo and demo.seed(ctx.settings) is not None:
+    if with_demo and demo.seed(ctx.settings, clock.system()) is not None:
         click.echo("Demo company seeded.")
         instance, _ = ctx.prepare_asterisk()
     started_here = not instance.external and instance.pid() is None
@@ -232,7 +232,7 @@ def seed_demo(click_ctx: click.Context) -> None:
         return
     ctx = click_ctx.find_object(Context)
     ctx.open_db()
-    click.echo("Demo company seeded." if demo.seed(ctx.settings) else "The database already has data.")
+    click.echo("Demo company seeded." if demo.seed(ctx.settings, clock.system()) else "The database already has data.")
     for email, password, role in demo.logins(ctx.settings):
         click.echo(f"  {role:<6} {email}  password: {password}")
 
@@ -260,7 +260,6 @@ def demo_call(ctx: Context, did: str, caller: str, name: str, seconds: int) -> N
     import tempfile
     from pathlib import Path
 
-    from leadcenter.db import utcnow
     from leadcenter.numbers.models import TrackingNumber
     from leadcenter.phones import InvalidNumber, to_e164
 
@@ -275,7 +274,7 @@ def demo_call(ctx: Context, did: str, caller: str, name: str, seconds: int) -> N
         caller = to_e164(caller, number.company.default_region)
     except InvalidNumber:
         raise click.ClickException(f"--from {caller!r} is not a phone number") from None
-    placed_at = utcnow()
+    placed_at = clock.system()
     click.echo(f"Calling {did} from {caller} ({name}) as the demo carrier "
                f"({ctx.settings.demo.trunk_host}:{ctx.settings.demo.trunk_port})...")
     with tempfile.TemporaryDirectory(prefix="leadcenter-demo-call-") as folder:
@@ -393,7 +392,7 @@ def user_add(ctx: Context, email: str, name: str, company_id: int, role: str, pa
             new = create_user(email, name, password)
             add_member(new, company, role)
             if role == "agent":
-                create_agent(company, new, devices=("webrtc", "desk"))
+                create_agent(company, new, devices=("webrtc", "desk"), now=clock.system())
     except AccountError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"user {new.email} added to {company.name} as {role}")

@@ -15,13 +15,12 @@ import threading
 
 from peewee import SqliteDatabase
 
-from leadcenter import credentials, db, schema
+from leadcenter import clock, credentials, db, schema
 from leadcenter.agents.services import PauseKeeper
 from leadcenter.calls.services import CallRecorder, everyone_declined
 from leadcenter.config import Settings
 from leadcenter.events import EventBus
 from leadcenter.pbx import configure
-from leadcenter.db import utcnow
 from leadcenter.pbx.instance import Instance
 from leadcenter.sms.smpp import SmppLink
 from leadcenter.teams.services import QueueBoard
@@ -67,12 +66,14 @@ class Controller:
         db.bind(self.database)
         schema.migrate()
         self.instance = Instance.from_settings(settings)
-        self.bus = EventBus()
+        # Every domain but texts reads the system clock; texts may be shifted (tests of its 12-hour timers).
+        self.clock = clock.system
+        self.bus = EventBus(self.clock)
         self.loop = LoopThread()
-        self.telephony = Telephony(settings, self.secrets, self.bus)
-        self.calls = CallRecorder(self.bus, self._recording_path, settings.asterisk_dir, settings.data_dir)
+        self.telephony = Telephony(settings, self.secrets, self.bus, self.clock)
+        self.calls = CallRecorder(self.bus, self._recording_path, settings.asterisk_dir, settings.data_dir, self.clock)
         self.mailboxes = MailboxCounter(self.bus)
-        self.queue_board = QueueBoard(self.bus)
+        self.queue_board = QueueBoard(self.bus, self.clock)
         self.pauses = PauseKeeper(self.bus, self.telephony)
         self._build_texts(settings)
         from leadcenter.web.app import create_app  # the web layer depends on the controller, not the reverse
@@ -81,10 +82,9 @@ class Controller:
     def _build_texts(self, settings: Settings) -> None:
         """The texts domain over one SMPP bind per configured SMSC, each sending for its tracking numbers; without
         an SMSC, sends are refused as unavailable."""
-        offset = dt.timedelta(seconds=settings.texts.clock_offset_seconds)
-        clock = (lambda: utcnow() + offset) if offset else utcnow
-        self.outbox = Outbox(self.bus, on_text=lambda delivery: self.texts.receive(delivery), clock=clock)
-        self.smscs = [SmppLink(smsc, self.outbox.listener(smsc.name), smsc.name) for smsc in settings.smscs]
+        texts_clock = clock.shifted(dt.timedelta(seconds=settings.texts.clock_offset_seconds), self.clock)
+        self.outbox = Outbox(self.bus, on_text=lambda delivery: self.texts.receive(delivery), clock=texts_clock)
+        self.smscs = [SmppLink(smsc, self.outbox.listener(smsc.name), smsc.name, self.clock) for smsc in settings.smscs]
         routes = [frozenset(n.strip() for n in link.settings.numbers.split(",") if n.strip()) or None
                   for link in self.smscs]
         for link, numbers in zip(self.smscs, routes):
@@ -92,8 +92,9 @@ class Controller:
         # A link that names no numbers sends for every tracking number; otherwise only the named ones can text.
         served = None if None in routes else frozenset().union(*routes)
         idle = settings.texts.active_idle_hours
-        self.texts = Texts(self.bus, self.outbox, served, dt.timedelta(hours=settings.texts.incoming_timeout_hours),
-                           dt.timedelta(hours=idle) if idle > 0 else None, clock=clock, enabled=bool(self.smscs))
+        self.texts = Texts(self.bus, self.outbox, served, texts_clock,
+                           dt.timedelta(hours=settings.texts.incoming_timeout_hours),
+                           dt.timedelta(hours=idle) if idle > 0 else None, enabled=bool(self.smscs))
 
     def _recording_path(self, inside: str) -> str:
         return str(self.instance.host_path(inside).relative_to(self.settings.data_dir))

@@ -5,18 +5,15 @@ Models bind to ``database`` (a proxy) and the composition root binds the proxy t
 """
 from __future__ import annotations
 
-import datetime as dt
 import logging
 
 from peewee import DatabaseProxy, DateTimeField, Model, SqliteDatabase
 
+from leadcenter import clock
+
 log = logging.getLogger(__name__)
 
 database = DatabaseProxy()
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
 class BaseModel(Model):
@@ -26,7 +23,8 @@ class BaseModel(Model):
 
 
 class TimestampedModel(BaseModel):
-    created_at = DateTimeField(default=utcnow)
+    # When the row was written, for the record (see clock.py: the one default that reads the clock itself).
+    created_at = DateTimeField(default=clock.system)
 
 
 def open_sqlite(path: str) -> SqliteDatabase:

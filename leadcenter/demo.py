@@ -39,7 +39,7 @@ def logins_path(settings: Settings) -> Path:
     return settings.data_dir / "demo-logins.txt"
 
 
-def seed(settings: Settings) -> Company | None:
+def seed(settings: Settings, now: dt.datetime) -> Company | None:
     """Create the demo company when the database has no company; returns it, or None when there was data."""
     if Company.select().exists():
         return None
@@ -55,7 +55,7 @@ def seed(settings: Settings) -> Company | None:
                 add_member(users[email], company, "admin")
         # The demo's agents take calls in the browser: sign in, and a call rings in the tab. Each also has a desk
         # phone account (`leadcenter agent sip N`); `leadcenter agent ring N desk` rings that instead.
-        agents = [create_agent(company, users[email], devices=("webrtc", "desk"), ring_device="webrtc")
+        agents = [create_agent(company, users[email], devices=("webrtc", "desk"), ring_device="webrtc", now=now)
                   for email, _, role in PEOPLE if role == "agent"]
         team = Team.create(company=company, name="Sales", strategy="leastrecent", ring_seconds=30)
         for agent in agents:

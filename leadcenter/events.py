@@ -6,14 +6,16 @@ subscriber is logged with its traceback and does not stop the others.
 """
 from __future__ import annotations
 
+import datetime as dt
 import fnmatch
 import itertools
 import logging
 import queue
 import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
+
+from leadcenter.clock import Clock, system
 
 log = logging.getLogger(__name__)
 
@@ -23,14 +25,15 @@ class Event:
     name: str
     data: dict
     seq: int
-    at: float = field(default_factory=time.time)
+    at: dt.datetime  # when it was published (naive UTC)
 
 
 Subscriber = Callable[[Event], None]
 
 
 class EventBus:
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock = system) -> None:
+        self.clock = clock
         self._subscribers: list[tuple[str, Subscriber]] = []
         self._queue: queue.Queue[Event | None] = queue.Queue()
         self._seq = itertools.count(1)
@@ -45,7 +48,7 @@ class EventBus:
 
     def publish(self, name: str, **data) -> Event:
         with self._seq_lock:
-            event = Event(name, data, next(self._seq))
+            event = Event(name, data, next(self._seq), self.clock())
             with self._idle:
                 self._pending += 1
             self._queue.put(event)

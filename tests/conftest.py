@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from support import PASSWORD, ApiClient, StandInController
+from support import PASSWORD, T0, ApiClient, StandInController
 
 from leadcenter import db, schema
 
@@ -69,7 +69,7 @@ def world(database):
         agents = []
         for n in (1, 2):
             user = create_user(f"agent{n}@{key}.example", f"Agent{n} {key.upper()}", PASSWORD)
-            agents.append(create_agent(company, user, devices=("webrtc", "desk")))
+            agents.append(create_agent(company, user, devices=("webrtc", "desk"), now=T0))
         team = Team.create(company=company, name=f"Team {key.upper()}")
         for agent in agents:
             TeamMember.create(team=team, agent=agent)
@@ -80,10 +80,11 @@ def world(database):
                              port=5070 if key == "a" else 5071)
         number = TrackingNumber.create(company=company, number=f"{prefix}0100", name=f"Line {key.upper()}",
                                        trunk=trunk, flow=flow, source="Google Ads")
-        leads = [find_or_create_by_number(company, f"{prefix}{1000 + i}", f"Lead{i} {key.upper()}")
+        leads = [find_or_create_by_number(company, f"{prefix}{1000 + i}", T0, f"Lead{i} {key.upper()}")
                  for i in range(3)]
         interactions = [Interaction.create(company=company, lead=lead, kind="call", direction="inbound",
-                                           tracking_number=number, lead_number=f"{prefix}{1000 + i}")
+                                           tracking_number=number, lead_number=f"{prefix}{1000 + i}",
+                                           started_at=T0, status_changed_at=T0)
                         for i, lead in enumerate(leads)]
         out[key] = dict(company=company, users=users, agents=agents, team=team, flow=flow, trunk=trunk,
                         number=number, leads=leads, interactions=interactions)

@@ -3,6 +3,9 @@ and the stand-in controller the web app runs over in unit tests (no Asterisk: th
 real one). A module of its own because every test directory may have a conftest.py of its own."""
 from __future__ import annotations
 
+import datetime as dt
+import threading
+
 from leadcenter import config
 from leadcenter.credentials import Secrets
 from leadcenter.pbx.instance import Instance
@@ -11,6 +14,28 @@ from leadcenter.texts.outbox import Outbox
 from leadcenter.texts.services import Texts
 
 PASSWORD = "correct horse battery"
+# The unit tests' "now": every clock they hand the code starts here, whatever the date is (see test_clock.py).
+T0 = dt.datetime(2026, 11, 27, 9, 0, 0)
+
+
+def pause(seconds: float) -> None:
+    """Sleep, in a test. Not time.sleep: under libfaketime with the wall clock shifted (how `make test` runs the
+    unit tests a year ahead and a day behind), CPython's time.sleep fails with EINVAL; a timed wait on an Event
+    is unaffected. tests/unit/test_clock.py keeps time.sleep out of the unit tests."""
+    threading.Event().wait(seconds)
+
+
+class Clock:
+    """A clock the test sets: starts at T0, moves only when told."""
+
+    def __init__(self, now: dt.datetime = T0):
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, **delta) -> None:
+        self.now += dt.timedelta(**delta)
 
 
 class RecordingBus:
@@ -40,10 +65,11 @@ class StandInController:
         self.instance = Instance(asterisk_dir, asterisk_dir, external=True)
         self.secrets = Secrets(ami_secret="x", ari_secret="y", session_key="unit-test-session-key")
         self.bus = RecordingBus()
+        self.clock = Clock()
         # Texts with no SMSC: what is sent stays queued in the outbox, where the tests look at it.
-        self.outbox = Outbox(self.bus, on_text=lambda delivery: None)
-        self.texts = Texts(self.bus, self.outbox, served_numbers=None)
-        self.queue_board = QueueBoard(self.bus)
+        self.outbox = Outbox(self.bus, on_text=lambda delivery: None, clock=self.clock)
+        self.texts = Texts(self.bus, self.outbox, served_numbers=None, clock=self.clock)
+        self.queue_board = QueueBoard(self.bus, self.clock)
         self.reconfigured = 0
         self.declined = []
         self.answered = []

@@ -12,10 +12,11 @@ IllegalMove and changes nothing.
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from leadcenter.agents.models import Agent, AgentStatusChange
-from leadcenter.db import database, utcnow
+from leadcenter.db import database
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +40,10 @@ def can(agent: Agent, event: str) -> bool:
     return event in TRANSITIONS.get((agent.status, agent.status_reason), {})
 
 
-def apply(agent: Agent, event: str, bus, at=None) -> Agent:
+def apply(agent: Agent, event: str, bus, at: dt.datetime) -> Agent:
     """Move ``agent`` by ``event``, store and log the move, publish agent.status_changed."""
     if not can(agent, event):
         raise IllegalMove(agent, event)
-    at = at or utcnow()
     before = (agent.status, agent.status_reason)
     agent.status, agent.status_reason = TRANSITIONS[before][event]
     agent.status_changed_at = at
@@ -59,10 +59,10 @@ def apply(agent: Agent, event: str, bus, at=None) -> Agent:
     return agent
 
 
-def choose(agent: Agent, status: str, bus) -> Agent:
+def choose(agent: Agent, status: str, bus, at: dt.datetime) -> Agent:
     """The agent picked Available or Offline in the app: the event that means (Available in wrap-up = rejoin)."""
     if status == agent.status and not agent.status_reason:
         return agent
     if status == "offline":
-        return apply(agent, "go_offline", bus)
-    return apply(agent, "rejoin" if agent.status_reason == "wrap_up" else "go_available", bus)
+        return apply(agent, "go_offline", bus, at)
+    return apply(agent, "rejoin" if agent.status_reason == "wrap_up" else "go_available", bus, at)

@@ -97,7 +97,7 @@ def update_my_agent(principal: Principal, body: MyAgentChanges):
         # agent.status_changed goes out; the pause keeper applies it to the queues and to the flag ring-agents
         # steps read. No re-render for a status.
         try:
-            availability.choose(agent, body.status, current_app.controller.bus)
+            availability.choose(agent, body.status, current_app.controller.bus, current_app.controller.clock())
         except availability.IllegalMove as exc:
             raise ApiError(409, "on-a-call", f"{exc}; change it once the call has ended") from None
     return AgentOut.from_row(agent)

@@ -1,7 +1,7 @@
 from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField
 
 from leadcenter.companies.models import Company, User
-from leadcenter.db import BaseModel, TimestampedModel, utcnow
+from leadcenter.db import BaseModel, TimestampedModel
 
 STATUSES = ("available", "unavailable", "offline")
 RING_DEVICES = ("webrtc", "desk")
@@ -16,7 +16,7 @@ class Agent(TimestampedModel):
     status = CharField(default="available", choices=[(s, s) for s in STATUSES])
     # Why an agent is unavailable: on_call (a queue call) or wrap_up (after it, until "Rejoin the Queue").
     status_reason = CharField(default="")
-    status_changed_at = DateTimeField(default=utcnow)
+    status_changed_at = DateTimeField()
     # Which device the queue rings: the browser softphone or the desk phone.
     ring_device = CharField(default="webrtc", choices=[(d, d) for d in RING_DEVICES])
     # The agent's own voicemail greeting (a file under the data directory); the standard one when empty.
@@ -56,7 +56,7 @@ class AgentStatusChange(BaseModel):
     from_reason = CharField(default="")
     to_status = CharField()
     to_reason = CharField(default="")
-    at = DateTimeField(default=utcnow)
+    at = DateTimeField()
 
     class Meta:
         indexes = ((("agent", "at"), False),)

@@ -1,6 +1,7 @@
 """Creating agents and the SIP credentials of their devices."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from leadcenter.agents.models import RING_DEVICES, Agent, SipCredential
@@ -13,7 +14,7 @@ log = logging.getLogger(__name__)
 
 
 def create_agent(company: Company, user: User, display_name: str | None = None,
-                 devices: tuple[str, ...] = ("webrtc",), ring_device: str = "webrtc") -> Agent:
+                 devices: tuple[str, ...] = ("webrtc",), ring_device: str = "webrtc", *, now: dt.datetime) -> Agent:
     """Make ``user`` an agent of ``company`` with a generated SIP password for each device."""
     unknown = set(devices) - set(RING_DEVICES)
     if unknown or ring_device not in devices:
@@ -22,7 +23,8 @@ def create_agent(company: Company, user: User, display_name: str | None = None,
         if not Membership.select().where(Membership.user == user, Membership.company == company).exists():
             add_member(user, company, "agent")
         agent = Agent.create(company=company, user=user, display_name=display_name or user.name,
-                             chat_display_name=display_name or user.name, ring_device=ring_device)
+                             chat_display_name=display_name or user.name, ring_device=ring_device,
+                             status_changed_at=now)
         for device in devices:
             SipCredential.create(agent=agent, device=device, password=generate_password())
     return agent

@@ -43,9 +43,9 @@ def place_call(principal: Principal, body: NewCall):
     except InvalidNumber as exc:
         raise invalid({"to": str(exc)}) from None
     controller = current_app.controller
-    interaction = start_outbound(agent, number, lead_number, channel_id=f"lc-out-{uuid.uuid4().hex}")
+    interaction = start_outbound(agent, number, lead_number, f"lc-out-{uuid.uuid4().hex}", controller.clock())
     if not controller.place_call(interaction, record=body.record):
-        lifecycle.apply(interaction, "go_unanswered")
+        lifecycle.apply(interaction, "go_unanswered", controller.clock())
         controller.bus.publish("interaction.updated", company_id=interaction.company_id,
                                interaction_id=interaction.id, status=interaction.status,
                                outcome=interaction.outcome)

@@ -7,13 +7,15 @@ open whose channel is gone (it ended while the controller was down) is concluded
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 from pathlib import Path
 
 from leadcenter.agents import availability
 from leadcenter.agents.models import Agent
-from leadcenter.db import database, utcnow
+from leadcenter.clock import Clock
+from leadcenter.db import database
 from leadcenter.events import Event, EventBus
 from leadcenter.flows.services import audience
 from leadcenter.interactions import lifecycle
@@ -81,9 +83,10 @@ def everyone_declined(interaction: Interaction) -> bool:
 
 
 class CallRecorder:
-    def __init__(self, bus: EventBus, recording_path, asterisk_dir: Path, data_dir: Path):
+    def __init__(self, bus: EventBus, recording_path, asterisk_dir: Path, data_dir: Path, clock: Clock):
         """``recording_path(file inside the Asterisk root) -> path relative to the data directory``."""
         self.bus = bus
+        self.clock = clock
         self.recording_path = recording_path
         self.asterisk_dir, self.data_dir = asterisk_dir, data_dir
         self.offers = OfferBook()
@@ -119,7 +122,8 @@ class CallRecorder:
         caller = lead_number(data["caller_number"], company)
         name = data.get("caller_name") or ""
         with database.atomic():
-            lead = find_or_create_by_number(company, caller, "" if name in ("", caller, "<unknown>") else name)
+            lead = find_or_create_by_number(company, caller, started_at,
+                                            "" if name in ("", caller, "<unknown>") else name)
             interaction = Interaction.create(
                 company=company, lead=lead, kind="call", direction="inbound", tracking_number=number,
                 lead_number=caller, channel_id=data["channel_id"], started_at=started_at,
@@ -224,23 +228,23 @@ class CallRecorder:
                 interaction.recording = str(self.recording_path(call["recording"]))
                 interaction.save()
             if call.get("agent_id") and lifecycle.can(interaction, "answer"):
-                self._answer(interaction, call["agent_id"], call.get("queue"), utcnow())
+                self._answer(interaction, call["agent_id"], call.get("queue"), self.clock())
         # Only calls that began before Asterisk was read can be missing from what it said.
         stale = (Interaction.select().where(Interaction.kind == "call", Interaction.status.in_(OPEN),
                                             Interaction.channel_id.is_null(False),
                                             Interaction.channel_id.not_in(list(up) or [""]),
-                                            Interaction.started_at < event.data.get("read_at", utcnow())))
+                                            Interaction.started_at < event.data["read_at"]))
         for interaction in stale:
             log.info("call %s ended while the controller was away", interaction.channel_id)
-            self._conclude(interaction, utcnow(), waiting="miss")  # how it ended is unknown
+            self._conclude(interaction, self.clock(), waiting="miss")  # how it ended is unknown
 
 
-def start_outbound(agent: Agent, number: TrackingNumber, lead_number: str, channel_id: str) -> Interaction:
+def start_outbound(agent: Agent, number: TrackingNumber, lead_number: str, channel_id: str,
+                   now: dt.datetime) -> Interaction:
     """The interaction of an outbound call, Active from the moment it is placed (lifecycle: go_unanswered if the
     lead never picks up)."""
-    now = utcnow()
     with database.atomic():
-        lead = find_or_create_by_number(number.company, lead_number)
+        lead = find_or_create_by_number(number.company, lead_number, now)
         return Interaction.create(company=number.company_id, lead=lead, kind="call", direction="outbound",
                                   status="active", tracking_number=number, agent=agent, lead_number=lead_number,
                                   channel_id=channel_id, started_at=now, status_changed_at=now,

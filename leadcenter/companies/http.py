@@ -14,7 +14,7 @@ from leadcenter.companies.schemas import (ApiKeyList, ApiKeyOut, CompanyChanges,
                                           NewMember)
 from leadcenter.companies.services import AccountError, add_member, set_password
 from leadcenter.credentials import generate_password
-from leadcenter.db import database, utcnow
+from leadcenter.db import database
 from leadcenter.flows.services import flows_naming
 from leadcenter.teams.models import TeamMember
 from leadcenter.web.api import ApiError, endpoint, invalid, not_found
@@ -121,14 +121,14 @@ def _agent_profile(company: Company, user: User, spec: NewAgentProfile | None) -
     previous = Agent.get_or_none(Agent.company == company, Agent.user == user)
     if previous is None:
         return None if spec is None else create_agent(company, user, spec.display_name, tuple(spec.devices),
-                                                      spec.ring_device)
+                                                      spec.ring_device, now=current_app.controller.clock())
     spec = spec or NewAgentProfile()
     SipCredential.delete().where(SipCredential.agent == previous).execute()
     for device in spec.devices:
         SipCredential.create(agent=previous, device=device, password=generate_password())
     if spec.display_name:
         previous.display_name = previous.chat_display_name = spec.display_name
-    previous.ring_device, previous.status, previous.status_changed_at = spec.ring_device, "available", utcnow()
+    previous.ring_device, previous.status, previous.status_changed_at = spec.ring_device, "available", current_app.controller.clock()
     previous.save()
     return previous
 
@@ -137,7 +137,7 @@ def _retire(agent: Agent) -> None:
     """Nothing rings or registers as a removed user's agent any more; the profile stays for the history."""
     SipCredential.delete().where(SipCredential.agent == agent).execute()
     TeamMember.delete().where(TeamMember.agent == agent).execute()
-    agent.status, agent.status_changed_at = "offline", utcnow()
+    agent.status, agent.status_changed_at = "offline", current_app.controller.clock()
     agent.save()
 
 
@@ -235,5 +235,5 @@ def create_api_key(principal: Principal, body: NewApiKey):
 def revoke_api_key(principal: Principal, api_key_id: int):
     key = scoped(ApiKey, api_key_id, principal, "API key")
     if key.revoked_at is None:
-        ApiKey.update(revoked_at=utcnow()).where(ApiKey.id == key.id).execute()
+        ApiKey.update(revoked_at=current_app.controller.clock()).where(ApiKey.id == key.id).execute()
         changed(principal, "api_key.revoked", asterisk=False, api_key_id=key.id)

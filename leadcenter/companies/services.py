@@ -7,7 +7,8 @@ import secrets
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from leadcenter.companies.models import ROLES, Company, Membership, User, UserSession
-from leadcenter.db import database, utcnow
+from leadcenter import clock
+from leadcenter.db import database
 
 MIN_PASSWORD_LENGTH = 8
 # werkzeug's scrypt (n=2**15, r=8, p=1), salted. Unit tests lower the cost; the stored hash names its own.
@@ -77,5 +78,6 @@ def sessions_user(sid: str) -> User | None:
 
 def end_sessions(*, sid: str | None = None, user: User | None = None) -> None:
     """Revoke one session (sign-out) or every session of a user (new password, deactivation)."""
-    query = UserSession.update(revoked_at=utcnow()).where(UserSession.revoked_at.is_null())
+    # When, for the record: nothing compares it with a domain's clock (see clock.py).
+    query = UserSession.update(revoked_at=clock.system()).where(UserSession.revoked_at.is_null())
     query.where(UserSession.token_hash == _digest(sid) if sid else UserSession.user == user).execute()

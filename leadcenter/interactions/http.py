@@ -16,7 +16,6 @@ from leadcenter.interactions.schemas import (
     AnswerOut, ClassificationChangeOut, ClassificationChanges, ClassificationHistory, DeclineOut, HangupOut, InboxOut,
     InteractionList, InteractionOut, InteractionQuery, ReportQuery, TagNames, TimelinePage, TimelineQuery,
     decode_cursor, encode_cursor)
-from leadcenter.db import utcnow
 from leadcenter.leads.models import Lead
 from leadcenter.web.api import ApiError, endpoint, invalid, not_found
 from leadcenter.web.auth import Principal
@@ -71,7 +70,7 @@ def _cell(value: str, free_text: bool) -> str:
           summary="Every interaction started in the days asked (UTC), oldest first, with its attribution and "
                   "classification: a CSV download for the business's own reporting")
 def get_report(principal: Principal, query: ReportQuery):
-    until = query.until or utcnow().date()
+    until = query.until or current_app.controller.clock().date()
     since = query.since or until - dt.timedelta(days=30)
     if since > until:
         raise invalid({"since": "must be on or before until"})
@@ -158,7 +157,8 @@ def decline_interaction(principal: Principal, interaction_id: int):
         raise ApiError(409, "not-an-agent", "only agents have an Incoming to decline from")
     if interaction.status != "incoming":
         raise ApiError(409, "not-incoming", f"this interaction is {interaction.status}, not waiting any more")
-    InteractionDecline.get_or_create(interaction=interaction, agent=principal.agent)
+    InteractionDecline.get_or_create(interaction=interaction, agent=principal.agent,
+                                     defaults={"at": current_app.controller.clock()})
     rang, passed_on = current_app.controller.decline(interaction, principal.agent)
     current_app.controller.bus.publish("interaction.declined", company_id=interaction.company_id,
                                        interaction_id=interaction.id, agent_id=principal.agent.id,
@@ -173,7 +173,7 @@ def classify_interaction(principal: Principal, interaction_id: int, body: Classi
     interaction = scoped(Interaction, interaction_id, principal, "interaction")
     changes = body.model_dump(exclude_unset=True)
     before = _classification(interaction)
-    services.classify(interaction, principal.user, changes)
+    services.classify(interaction, principal.user, changes, current_app.controller.clock())
     after = _classification(interaction)
     changed = [field for field in changes if before[field] != after[field]]
     if changed:

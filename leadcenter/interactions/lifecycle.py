@@ -8,10 +8,10 @@ does not allow raises IllegalTransition and changes nothing.
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from leadcenter.db import utcnow
 from leadcenter.interactions.models import Interaction, InteractionTransition
 
 log = logging.getLogger(__name__)
@@ -66,12 +66,11 @@ def can(interaction: Interaction, event: str) -> bool:
     return _move(interaction, event) is not None
 
 
-def apply(interaction: Interaction, event: str, at=None) -> Interaction:
+def apply(interaction: Interaction, event: str, at: dt.datetime) -> Interaction:
     """Move ``interaction`` by ``event``, save it and record the transition."""
     move = _move(interaction, event)
     if move is None:
         raise IllegalTransition(interaction, event)
-    at = at or utcnow()
     from_status = interaction.status
     interaction.status = move.to_status
     interaction.status_changed_at = at

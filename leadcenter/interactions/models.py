@@ -2,7 +2,7 @@ from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, Inte
 
 from leadcenter.agents.models import Agent
 from leadcenter.companies.models import Company, User
-from leadcenter.db import BaseModel, TimestampedModel, utcnow
+from leadcenter.db import BaseModel, TimestampedModel
 from leadcenter.leads.models import Lead
 from leadcenter.numbers.models import TrackingNumber
 from leadcenter.teams.models import Team
@@ -19,8 +19,8 @@ class Interaction(TimestampedModel):
     # The lifecycle (see lifecycle.py): status moves incoming -> active -> recent; outcome is set on reaching recent.
     status = CharField(default="incoming")
     outcome = CharField(null=True)
-    status_changed_at = DateTimeField(default=utcnow)
-    started_at = DateTimeField(default=utcnow)
+    status_changed_at = DateTimeField()
+    started_at = DateTimeField()
     answered_at = DateTimeField(null=True)
     ended_at = DateTimeField(null=True)
     talk_seconds = IntegerField(null=True)
@@ -61,7 +61,7 @@ class InteractionTransition(BaseModel):
     from_status = CharField()
     to_status = CharField()
     outcome = CharField(null=True)
-    at = DateTimeField(default=utcnow)
+    at = DateTimeField()
 
 
 MESSAGE_DIRECTIONS = ("inbound", "outbound")
@@ -110,7 +110,7 @@ class ClassificationChange(BaseModel):
     field = CharField()  # qualified | value_cents | notes | tags
     old_value = TextField(null=True)
     new_value = TextField(null=True)
-    at = DateTimeField(default=utcnow)
+    at = DateTimeField()
 
     class Meta:
         indexes = ((("interaction", "at"), False),)
@@ -120,7 +120,7 @@ class InteractionDecline(BaseModel):
     """An agent declined an incoming interaction: it leaves their Incoming (and the call rings someone else)."""
     interaction = ForeignKeyField(Interaction, backref="declines", on_delete="CASCADE")
     agent = ForeignKeyField(Agent, on_delete="CASCADE")
-    at = DateTimeField(default=utcnow)
+    at = DateTimeField()
 
     class Meta:
         indexes = ((("interaction", "agent"), True), (("agent", "interaction"), False))

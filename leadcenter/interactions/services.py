@@ -13,7 +13,7 @@ from peewee import JOIN, SQL, fn
 
 from leadcenter.agents.models import Agent
 from leadcenter.companies.models import Company, User
-from leadcenter.db import database, utcnow
+from leadcenter.db import database
 from leadcenter.interactions.models import (ClassificationChange, Interaction, InteractionDecline, InteractionTag,
                                            Message, Tag)
 from leadcenter.flows.services import flows_offering_to
@@ -121,20 +121,20 @@ def classification_history(interaction: Interaction) -> list[ClassificationChang
                 .order_by(ClassificationChange.at, ClassificationChange.id))
 
 
-def _record(interaction: Interaction, user: User | None, field: str, old, new) -> None:
+def _record(interaction: Interaction, user: User | None, field: str, old, new, at: dt.datetime) -> None:
     ClassificationChange.create(interaction=interaction, user=user, field=field,
                                 old_value=None if old is None else str(old),
-                                new_value=None if new is None else str(new), at=utcnow())
+                                new_value=None if new is None else str(new), at=at)
 
 
-def classify(interaction: Interaction, user: User | None, changes: dict) -> Interaction:
+def classify(interaction: Interaction, user: User | None, changes: dict, at: dt.datetime) -> Interaction:
     """Apply a partial classification (qualified, value_cents, notes, tags); each field that really changes is
     kept as a ClassificationChange. Fields not in ``changes`` are left alone, so two agents (or a debounced
     notes save racing a tag click) never overwrite each other's untouched fields; the last write of a field wins."""
     with database.atomic():
         for field in ("qualified", "value_cents", "notes"):
             if field in changes and getattr(interaction, field) != changes[field]:
-                _record(interaction, user, field, getattr(interaction, field), changes[field])
+                _record(interaction, user, field, getattr(interaction, field), changes[field], at)
                 Interaction.update({getattr(Interaction, field): changes[field]}).where(
                     Interaction.id == interaction.id).execute()
                 setattr(interaction, field, changes[field])
@@ -145,7 +145,7 @@ def classify(interaction: Interaction, user: User | None, changes: dict) -> Inte
                 tags = [Tag.get_or_create(company=interaction.company_id, name=name)[0] for name in wanted]
                 InteractionTag.delete().where(InteractionTag.interaction == interaction).execute()
                 InteractionTag.insert_many([{"interaction": interaction.id, "tag": tag.id} for tag in tags]).execute()
-                _record(interaction, user, "tags", ", ".join(before), ", ".join(wanted))
+                _record(interaction, user, "tags", ", ".join(before), ", ".join(wanted), at)
     return interaction
 
 

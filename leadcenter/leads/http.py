@@ -70,7 +70,8 @@ def _saved(event: str, save) -> LeadOut:
           summary="Create a lead; numbers are read in the company's region")
 def create_lead(principal: Principal, body: NewLead):
     numbers = _e164(body.numbers, principal.company)
-    return _saved("lead.created", lambda: services.create(principal.company, body.name, body.email, numbers))
+    return _saved("lead.created", lambda: services.create(principal.company, body.name, body.email, numbers,
+                                                                  current_app.controller.clock()))
 
 
 @endpoint(bp, "PATCH", "/leads/<int:lead_id>", body=LeadChanges, response=LeadOut,
@@ -82,7 +83,7 @@ def update_lead(principal: Principal, lead_id: int, body: LeadChanges):
         return LeadOut.from_row(lead)
     if "numbers" in changes:
         changes["numbers"] = _e164(changes["numbers"], principal.company)
-    return _saved("lead.updated", lambda: services.update(lead, changes))
+    return _saved("lead.updated", lambda: services.update(lead, changes, current_app.controller.clock()))
 
 
 @endpoint(bp, "POST", "/leads/<int:lead_id>/merge", body=MergeRequest, response=LeadOut,
@@ -93,7 +94,7 @@ def merge_leads(principal: Principal, lead_id: int, body: MergeRequest):
     survivor = scoped(Lead, lead_id, principal, "lead")
     duplicate = scoped(Lead, body.duplicate_id, principal, "lead")
     try:
-        services.merge(survivor, duplicate)
+        services.merge(survivor, duplicate, current_app.controller.clock())
     except services.LeadError as exc:
         raise ApiError(409, "merge-refused", str(exc)) from None
     _publish("lead.merged", survivor, duplicate_id=duplicate.id)

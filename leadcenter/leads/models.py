@@ -1,14 +1,14 @@
 from peewee import CharField, DateTimeField, ForeignKeyField
 
 from leadcenter.companies.models import Company
-from leadcenter.db import BaseModel, TimestampedModel, utcnow
+from leadcenter.db import BaseModel, TimestampedModel
 
 
 class Lead(TimestampedModel):
     company = ForeignKeyField(Company, backref="leads", on_delete="CASCADE")
     name = CharField(default="")
     email = CharField(default="")
-    updated_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField()
     # Set when this lead was merged into another: it is kept for the record but no longer shown.
     merged_into = ForeignKeyField("self", null=True, backref="merged", on_delete="SET NULL")
 

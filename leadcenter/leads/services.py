@@ -2,12 +2,13 @@
 email or number, edited, and merged when one person ended up as two leads."""
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import phonenumbers
 
 from leadcenter.companies.models import Company
-from leadcenter.db import database, utcnow
+from leadcenter.db import database
 from leadcenter.leads.models import Lead, LeadPhone, LeadSearchTerm
 from leadcenter.phones import InvalidNumber, to_e164
 
@@ -52,7 +53,7 @@ def index_lead(lead: Lead) -> None:
                                     for term in sorted(search_terms(lead, numbers))]).execute()
 
 
-def find_or_create_by_number(company: Company, number: str, name: str = "") -> Lead:
+def find_or_create_by_number(company: Company, number: str, now: dt.datetime, name: str = "") -> Lead:
     with database.atomic():
         phone = (LeadPhone.select(LeadPhone, Lead).join(Lead)
                  .where(LeadPhone.company == company, LeadPhone.number == number).first())
@@ -63,7 +64,7 @@ def find_or_create_by_number(company: Company, number: str, name: str = "") -> L
                 lead.save()
                 index_lead(lead)
             return lead
-        lead = Lead.create(company=company, name=name)
+        lead = Lead.create(company=company, name=name, created_at=now, updated_at=now)
         LeadPhone.create(lead=lead, company=company, number=number)
         index_lead(lead)
         return lead
@@ -102,10 +103,10 @@ class NumberTaken(LeadError):
         self.number, self.lead_id = number, lead_id
 
 
-def create(company: Company, name: str, email: str, numbers: list[str]) -> Lead:
+def create(company: Company, name: str, email: str, numbers: list[str], now: dt.datetime) -> Lead:
     """A new lead with its numbers (E.164 already); a number another lead of the company has is refused."""
     with database.atomic():
-        lead = Lead.create(company=company, name=name, email=email)
+        lead = Lead.create(company=company, name=name, email=email, created_at=now, updated_at=now)
         set_numbers(lead, numbers)
         index_lead(lead)
     return lead
@@ -125,7 +126,7 @@ def set_numbers(lead: Lead, numbers: list[str]) -> None:
                 LeadPhone.create(lead=lead, company=lead.company_id, number=number)
 
 
-def update(lead: Lead, changes: dict) -> Lead:
+def update(lead: Lead, changes: dict, now: dt.datetime) -> Lead:
     """Apply name / email / numbers changes (already validated) and keep the lead searchable."""
     with database.atomic():
         for field in ("name", "email"):
@@ -133,13 +134,13 @@ def update(lead: Lead, changes: dict) -> Lead:
                 setattr(lead, field, changes[field])
         if "numbers" in changes:
             set_numbers(lead, changes["numbers"])
-        lead.updated_at = utcnow()
+        lead.updated_at = now
         lead.save()
         index_lead(lead)
     return lead
 
 
-def merge(survivor: Lead, duplicate: Lead) -> Lead:
+def merge(survivor: Lead, duplicate: Lead, now: dt.datetime) -> Lead:
     """Move the duplicate's numbers and interactions to the survivor; the duplicate stays, marked merged."""
     from leadcenter.interactions.models import Interaction
 
@@ -153,7 +154,7 @@ def merge(survivor: Lead, duplicate: Lead) -> Lead:
         Interaction.update(lead=survivor).where(Interaction.lead == duplicate).execute()
         survivor.name = survivor.name or duplicate.name
         survivor.email = survivor.email or duplicate.email
-        survivor.updated_at = utcnow()
+        survivor.updated_at = now
         survivor.save()
         duplicate.merged_into = survivor
         duplicate.save()

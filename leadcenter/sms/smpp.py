@@ -19,6 +19,7 @@ architecture doc), so this class supplies them:
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import select
 import socket
@@ -32,6 +33,7 @@ import smpplib.consts
 import smpplib.exceptions
 import smpplib.smpp
 
+from leadcenter.clock import Clock, system
 from leadcenter.config import SmppSettings
 
 log = logging.getLogger(__name__)
@@ -140,14 +142,15 @@ class Counters:
 
 
 class SmppLink:
-    def __init__(self, settings: SmppSettings, listener: Listener, name: str = "smsc"):
+    def __init__(self, settings: SmppSettings, listener: Listener, name: str = "smsc", clock: Clock = system):
         self.settings = settings
+        self.clock = clock
         self.listener = listener
         self.name = name
         self.sequence = LockedSequence()
         self.counters = Counters()
         self.state = "stopped"  # stopped | connecting | bound | disconnected
-        self.bound_since: float | None = None
+        self.bound_since: dt.datetime | None = None
         self.last_error = ""
         self._client: smpplib.client.Client | None = None
         self._send_lock = threading.Lock()
@@ -187,7 +190,7 @@ class SmppLink:
         with self._window:
             outstanding = len(self._pending)
         return {"name": self.name, "state": self.state, "host": self.settings.host, "port": self.settings.port,
-                "bound_since": self.bound_since, "window": self.settings.window, "outstanding": outstanding,
+                "bound_since": self.bound_since.isoformat() + "Z" if self.bound_since else None, "window": self.settings.window, "outstanding": outstanding,
                 "last_error": self.last_error, **dataclasses.asdict(self.counters)}
 
     @property
@@ -261,7 +264,7 @@ class SmppLink:
         self._last_heard = self._last_sent = now
         self._enquiry = None
         self.counters.binds += 1
-        self.bound_since = time.time()
+        self.bound_since = self.clock()
         self.last_error = ""
         with self._window:
             self.state = "bound"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from leadcenter.agents.models import Agent
-from leadcenter.db import utcnow
+from leadcenter.clock import Clock
 from leadcenter.events import Event, EventBus
 from leadcenter.teams.models import Team
 
@@ -32,7 +32,7 @@ def agent_state(agent: Agent, member: dict) -> str:
 class QueueBoard:
     """``queue.status`` (telephony: one Asterisk queue now) -> ``queue.updated`` for the team's company."""
 
-    def __init__(self, bus: EventBus, clock=utcnow):
+    def __init__(self, bus: EventBus, clock: Clock):
         self.bus = bus
         self.clock = clock
         self._latest: dict[int, tuple[dict, dt.datetime]] = {}  # team id -> (figures, when), as last published

@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 from typing import Coroutine
 
+from leadcenter.clock import Clock
 from leadcenter.config import Settings
 from leadcenter.credentials import Secrets
 from leadcenter.events import EventBus
@@ -42,10 +43,11 @@ def _ari_time(stamp: str) -> dt.datetime:
 
 
 class Telephony:
-    def __init__(self, settings: Settings, secrets: Secrets, bus: EventBus, ari_app: str = ARI_APP):
+    def __init__(self, settings: Settings, secrets: Secrets, bus: EventBus, clock: Clock, ari_app: str = ARI_APP):
         a = settings.asterisk
         self.bus = bus
-        self.tracker = CallTracker(bus.publish)
+        self.clock = clock
+        self.tracker = CallTracker(bus.publish, clock)
         self.ami = AmiClient(a.host, a.ami_port, AMI_USER, secrets.ami_secret, on_event=self._ami_event,
                              on_ready=lambda: self._link_ready("ami"), on_lost=lambda: self._link_lost("ami"))
         self.ari = AriClient(a.host, a.http_port, ARI_USER, secrets.ari_secret, ari_app,
@@ -134,13 +136,13 @@ class Telephony:
         assert self._sync_lock is not None
         async with self._sync_lock:
             self.tracker.sync_started()
-            read_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+            read_at = self.clock()
             calls = await self._lead_calls()
             queues = await self._queue_status()
             available = await self._available_flags()
             members = [member for status in queues.values() for member in status["members"]]
             self.tracker.synced(calls)
-            self.synced_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+            self.synced_at = self.clock()
             # read_at: calls that began after it are not in ``calls`` although they are up.
             self.bus.publish("telephony.synced", calls=calls, members=members, available=available, read_at=read_at)
             for name, status in queues.items():

@@ -12,6 +12,8 @@ import logging
 import re
 from typing import Callable, Mapping
 
+from leadcenter.clock import Clock, from_timestamp
+
 log = logging.getLogger(__name__)
 
 Publish = Callable[..., object]
@@ -45,20 +47,10 @@ def as_int(value) -> int | None:
         return None
 
 
-def event_time(message: Mapping) -> dt.datetime:
-    """When Asterisk says the event happened (manager.conf timestampevents), in UTC without tzinfo."""
-    stamp = message.get("Timestamp")
-    if stamp:
-        try:
-            return dt.datetime.fromtimestamp(float(stamp), dt.timezone.utc).replace(tzinfo=None)
-        except ValueError:
-            pass
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-
-
 class CallTracker:
-    def __init__(self, publish: Publish):
+    def __init__(self, publish: Publish, clock: Clock):
         self._publish = publish
+        self.clock = clock
         self.lead_channels: set[str] = set()
         # While a resynchronisation reads Asterisk, events keep coming: calls that begin or end meanwhile are kept
         # aside so that the snapshot, older than they are, does not undo them.
@@ -67,6 +59,13 @@ class CallTracker:
         # Agents' outbound calls (the agent's channel; a subset of lead_channels): the lead answering is a
         # DialEnd of that channel.
         self.outbound_channels: set[str] = set()
+
+    def event_time(self, message: Mapping) -> dt.datetime:
+        """When Asterisk says the event happened (manager.conf timestampevents); when it does not say, now."""
+        try:
+            return from_timestamp(float(message["Timestamp"]))
+        except (KeyError, ValueError):
+            return self.clock()
 
     def track_outbound(self, channel_id: str) -> None:
         self.lead_channels.add(channel_id)
@@ -95,38 +94,38 @@ class CallTracker:
             self._publish("call.inbound", channel_id=channel_id, channel=m.get("Channel"),
                           caller_number=m.get("CallerIDNum", ""), caller_name=m.get("CallerIDName", ""),
                           company_id=as_int(m.get("Company")), number_id=as_int(m.get("Number")),
-                          flow_id=as_int(m.get("Flow")), at=event_time(m))
+                          flow_id=as_int(m.get("Flow")), at=self.event_time(m))
         elif kind == "LeadCenterRecording" and channel_id in self.lead_channels:
-            self._publish("call.recording_started", channel_id=channel_id, file=m.get("File"), at=event_time(m))
+            self._publish("call.recording_started", channel_id=channel_id, file=m.get("File"), at=self.event_time(m))
         elif kind == "LeadCenterFlowEnded" and channel_id in self.lead_channels:
-            self._publish("call.flow_ended", channel_id=channel_id, at=event_time(m))
+            self._publish("call.flow_ended", channel_id=channel_id, at=self.event_time(m))
         elif kind == "LeadCenterVoicemail" and channel_id in self.lead_channels:
             self._publish("call.voicemail_left", channel_id=channel_id, channel=m.get("Channel"),
-                          mailbox=m.get("Mailbox"), status=m.get("Status", ""), at=event_time(m))
+                          mailbox=m.get("Mailbox"), status=m.get("Status", ""), at=self.event_time(m))
 
     # -- app_queue ---------------------------------------------------------------------------------------------
     def _on_QueueCallerJoin(self, m: Mapping) -> None:
         if m.get("Uniqueid") in self.lead_channels:
             self._publish("call.queued", channel_id=m["Uniqueid"], queue=m.get("Queue"),
-                          position=as_int(m.get("Position")), at=event_time(m))
+                          position=as_int(m.get("Position")), at=self.event_time(m))
 
     def _on_AgentCalled(self, m: Mapping) -> None:
         if m.get("Uniqueid") in self.lead_channels:
             self._publish("call.agent_offered", channel_id=m["Uniqueid"], queue=m.get("Queue"),
                           agent_id=agent_id(m.get("MemberName")), agent_channel=m.get("DestChannel"),
-                          agent_channel_id=m.get("DestUniqueid"), at=event_time(m))
+                          agent_channel_id=m.get("DestUniqueid"), at=self.event_time(m))
 
     def _on_AgentRingNoAnswer(self, m: Mapping) -> None:
         if m.get("Uniqueid") in self.lead_channels:
             self._publish("call.agent_missed", channel_id=m["Uniqueid"], queue=m.get("Queue"),
                           agent_id=agent_id(m.get("MemberName")), ring_ms=as_int(m.get("RingTime")),
-                          at=event_time(m))
+                          at=self.event_time(m))
 
     def _on_AgentConnect(self, m: Mapping) -> None:
         if m.get("Uniqueid") in self.lead_channels:
             self._publish("call.answered", channel_id=m["Uniqueid"], queue=m.get("Queue"),
                           agent_id=agent_id(m.get("MemberName")), hold_seconds=as_int(m.get("HoldTime")),
-                          at=event_time(m))
+                          at=self.event_time(m))
 
     # -- Dial to agents outside a queue (ring-agents steps, an agent answering from Incoming) ----------------
     def _agent_dial(self, m: Mapping) -> int | None:
@@ -140,40 +139,40 @@ class CallTracker:
         if agent is not None:
             self._publish("call.agent_offered", channel_id=m["Uniqueid"], queue=None, agent_id=agent,
                           agent_channel=m.get("DestChannel"), agent_channel_id=m.get("DestUniqueid"),
-                          at=event_time(m))
+                          at=self.event_time(m))
 
     def _on_DialEnd(self, m: Mapping) -> None:
         if m.get("Uniqueid") in self.outbound_channels and m.get("DialStatus") == "ANSWER":
             # An agent's outbound call: lc-outbound's Dial of the lead answered.
-            self._publish("call.lead_answered", channel_id=m["Uniqueid"], at=event_time(m))
+            self._publish("call.lead_answered", channel_id=m["Uniqueid"], at=self.event_time(m))
             return
         agent = self._agent_dial(m)
         if agent is None:
             return
         if m.get("DialStatus") == "ANSWER":
             self._publish("call.answered", channel_id=m["Uniqueid"], queue=None, agent_id=agent,
-                          hold_seconds=None, at=event_time(m))
+                          hold_seconds=None, at=self.event_time(m))
         else:
             self._publish("call.agent_missed", channel_id=m["Uniqueid"], queue=None, agent_id=agent,
-                          ring_ms=None, at=event_time(m))
+                          ring_ms=None, at=self.event_time(m))
 
     def _on_QueueCallerAbandon(self, m: Mapping) -> None:
         # Sent when the caller hangs up in the queue and also when the queue step times out (the flow goes on):
         # whether the caller abandoned the call is only known from how the call ends.
         if m.get("Uniqueid") in self.lead_channels:
             self._publish("call.left_queue", channel_id=m["Uniqueid"], queue=m.get("Queue"),
-                          hold_seconds=as_int(m.get("HoldTime")), at=event_time(m))
+                          hold_seconds=as_int(m.get("HoldTime")), at=self.event_time(m))
 
     def _on_QueueMemberPause(self, m: Mapping) -> None:
         self._publish("queue_member.paused", queue=m.get("Queue"), agent_id=agent_id(m.get("MemberName")),
-                      paused=m.get("Paused") == "1", reason=m.get("PausedReason", ""), at=event_time(m))
+                      paused=m.get("Paused") == "1", reason=m.get("PausedReason", ""), at=self.event_time(m))
 
     # -- voicemail ---------------------------------------------------------------------------------------------
     def _on_MessageWaiting(self, m: Mapping) -> None:
         mailbox, _, context = (m.get("Mailbox") or "").partition("@")
         if context == "leadcenter":
             self._publish("voicemail.waiting", mailbox=mailbox, new=as_int(m.get("New")) or 0,
-                          old=as_int(m.get("Old")) or 0, at=event_time(m))
+                          old=as_int(m.get("Old")) or 0, at=self.event_time(m))
 
     # -- channels ----------------------------------------------------------------------------------------------
     def _on_Hangup(self, m: Mapping) -> None:
@@ -183,7 +182,7 @@ class CallTracker:
             if self._began_during_sync is not None:
                 self._ended_during_sync.add(channel_id)
             self._publish("call.ended", channel_id=channel_id, cause=as_int(m.get("Cause")),
-                          cause_text=m.get("Cause-txt", ""), at=event_time(m))
+                          cause_text=m.get("Cause-txt", ""), at=self.event_time(m))
 
     # -- resynchronisation -------------------------------------------------------------------------------------
     def sync_started(self) -> None:

@@ -10,9 +10,9 @@ IllegalMove and changes nothing. Inbound messages are ``received`` and never mov
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
-from leadcenter.db import utcnow
 from leadcenter.interactions.models import Message
 
 log = logging.getLogger(__name__)
@@ -35,11 +35,10 @@ def can(message: Message, event: str) -> bool:
     return (message.status, event) in TRANSITIONS
 
 
-def apply(message: Message, event: str, reason: str = "", at=None) -> Message:
+def apply(message: Message, event: str, at: dt.datetime, reason: str = "") -> Message:
     to_status = TRANSITIONS.get((message.status, event))
     if to_status is None:
         raise IllegalMove(message, event)
-    at = at or utcnow()
     from_status = message.status
     message.status = to_status
     setattr(message, TIMESTAMPS[to_status], at)
@@ -51,18 +50,18 @@ def apply(message: Message, event: str, reason: str = "", at=None) -> Message:
     return message
 
 
-def settle(message: Message, part_statuses: list[str], reason: str = "", at=None) -> list[str]:
+def settle(message: Message, part_statuses: list[str], at: dt.datetime, reason: str = "") -> list[str]:
     """Move the message to what its parts say now; returns the statuses it passed through (to publish)."""
     if message.status in ("delivered", "failed"):
         return []
     passed = []
     if "failed" in part_statuses:
-        apply(message, "fail", reason, at)
+        apply(message, "fail", at, reason)
         return ["failed"]
     if all(status in ("sent", "delivered") for status in part_statuses) and can(message, "accept"):
-        apply(message, "accept", at=at)
+        apply(message, "accept", at)
         passed.append("sent")
     if all(status == "delivered" for status in part_statuses) and can(message, "deliver"):
-        apply(message, "deliver", at=at)
+        apply(message, "deliver", at)
         passed.append("delivered")
     return passed

@@ -1,7 +1,7 @@
 from peewee import BlobField, CharField, DateTimeField, ForeignKeyField, IntegerField
 
 from leadcenter.companies.models import Company
-from leadcenter.db import BaseModel, TimestampedModel, utcnow
+from leadcenter.db import BaseModel, TimestampedModel
 from leadcenter.interactions.models import Interaction, Message
 from leadcenter.leads.models import Lead
 from leadcenter.numbers.models import TrackingNumber
@@ -47,11 +47,11 @@ class OutboxPart(BaseModel):
     destination = CharField()  # E.164, the lead
     status = CharField(default="queued")
     attempts = IntegerField(default=0)
-    next_attempt_at = DateTimeField(default=utcnow)
+    next_attempt_at = DateTimeField()
     smsc = CharField(null=True)  # the name of the SMSC that accepted it (its message_ids are its own)
     smsc_message_id = CharField(null=True)
     error = CharField(default="")
-    queued_at = DateTimeField(default=utcnow)
+    queued_at = DateTimeField()
     submitted_at = DateTimeField(null=True)
     sent_at = DateTimeField(null=True)
     done_at = DateTimeField(null=True)
@@ -70,7 +70,7 @@ class InboundPart(BaseModel):
     number = IntegerField()
     data_coding = IntegerField()
     user_data = BlobField()
-    received_at = DateTimeField(default=utcnow)
+    received_at = DateTimeField()
 
     class Meta:
         indexes = ((("source", "destination", "reference", "number"), True),)
@@ -86,7 +86,7 @@ class TextConsent(BaseModel):
     lead = ForeignKeyField(Lead, null=True, on_delete="SET NULL")
     action = CharField(choices=[(a, a) for a in CONSENT_ACTIONS])
     keyword = CharField()  # what the lead texted
-    at = DateTimeField(default=utcnow)
+    at = DateTimeField()
 
     class Meta:
         indexes = ((("company", "number", "at"), False),)

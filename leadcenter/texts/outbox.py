@@ -24,7 +24,8 @@ import time
 import smpplib.consts
 from peewee import fn
 
-from leadcenter.db import database, utcnow
+from leadcenter.clock import Clock
+from leadcenter.db import database
 from leadcenter.events import EventBus
 from leadcenter.interactions.models import Message
 from leadcenter.sms import encoding
@@ -52,7 +53,7 @@ def status_text(status: int) -> str:
 
 
 class Outbox:
-    def __init__(self, bus: EventBus, on_text, clock=utcnow):
+    def __init__(self, bus: EventBus, on_text, clock: Clock):
         """``on_text(delivery)`` stores an inbound text (not a receipt); it runs before the SMSC is answered."""
         self.bus = bus
         self.on_text = on_text
@@ -105,11 +106,10 @@ class Outbox:
         return {row.status: row.count for row in rows}
 
     # -- queueing (any thread, inside the caller's transaction) ------------------------------------------------
-    @staticmethod
-    def queue(message: Message, source: str, destination: str, encoded: encoding.Encoded) -> list[OutboxPart]:
+    def queue(self, message: Message, source: str, destination: str, encoded: encoding.Encoded) -> list[OutboxPart]:
         total = len(encoded.parts)
         reference = message.id & 0xFF
-        now = utcnow()
+        now = self.clock()
         return [OutboxPart.create(message=message, company=message.interaction.company_id, number=number,
                                   total=total, reference=reference, data_coding=encoded.data_coding,
                                   user_data=data, source=source, destination=destination, queued_at=now,
@@ -240,7 +240,7 @@ class Outbox:
             statuses = [p.status for p in OutboxPart.select(OutboxPart.status).where(OutboxPart.message == message)]
         if smsc_message_id is not None and part.number == 1:  # the SMSC knows a message by its first part's id
             message.external_id = smsc_message_id
-        moves = delivery_states.settle(message, statuses, reason, self.clock())
+        moves = delivery_states.settle(message, statuses, self.clock(), reason)
         if smsc_message_id is not None and part.number == 1 and not moves:
             message.save(only=[Message.external_id])
         return [(f"message.{status}", dict(company_id=part.company_id, interaction_id=message.interaction_id,

@@ -24,7 +24,8 @@ import threading
 
 from leadcenter.agents.models import Agent
 from leadcenter.companies.models import Company
-from leadcenter.db import database, utcnow
+from leadcenter.clock import Clock
+from leadcenter.db import database
 from leadcenter.events import EventBus
 from leadcenter.flows.services import audience
 from leadcenter.interactions import lifecycle
@@ -80,9 +81,9 @@ def messages_of(interaction: Interaction) -> list[Message]:
 
 
 class Texts:
-    def __init__(self, bus: EventBus, outbox: Outbox, served_numbers: set[str] | None,
+    def __init__(self, bus: EventBus, outbox: Outbox, served_numbers: set[str] | None, clock: Clock,
                  incoming_timeout: dt.timedelta = dt.timedelta(hours=12),
-                 idle_timeout: dt.timedelta | None = dt.timedelta(hours=24), clock=utcnow, enabled: bool = True):
+                 idle_timeout: dt.timedelta | None = dt.timedelta(hours=24), enabled: bool = True):
         """``served_numbers``: the tracking numbers an SMSC sends for (None: all of them); ``idle_timeout``: None
         keeps Active conversations open until Close text."""
         self.bus = bus
@@ -123,7 +124,7 @@ class Texts:
         """An agent's text: stored (thread, message, outbox parts) in one transaction, then submitted."""
         recipient, encoded = self.check(company, number, to, body)
         with database.atomic():
-            lead = find_or_create_by_number(company, recipient)
+            lead = find_or_create_by_number(company, recipient, self.clock())
             thread, created = self._thread(company, lead, number, recipient, direction="outbound", agent=agent)
             interaction = thread.interaction
             moved = False
@@ -252,7 +253,7 @@ class Texts:
         phone = lead_number(sender, company)
         now = self.clock()
         with database.atomic():
-            lead = find_or_create_by_number(company, phone)
+            lead = find_or_create_by_number(company, phone, now)
             thread, created = self._thread(company, lead, number, phone, direction="inbound", agent=None)
             interaction = thread.interaction
             moved = False

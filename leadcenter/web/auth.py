@@ -18,12 +18,11 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from flask import request, session
+from flask import current_app, request, session
 
 from leadcenter.agents.models import Agent
 from leadcenter.companies.models import ApiKey, Company, Membership, User
 from leadcenter.companies.services import sessions_user
-from leadcenter.db import utcnow
 from leadcenter.web.api import ROLE_RANK, ApiError
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -111,7 +110,7 @@ def _api_key_principal(key: str) -> Principal:
     row = ApiKey.get_or_none(ApiKey.prefix == parts[1]) if len(parts) == 3 and key.startswith(KEY_PREFIX) else None
     if row is None or row.revoked_at is not None or not hmac.compare_digest(row.key_hash, hash_key(key)):
         raise ApiError(401, "invalid-api-key", "the API key is not valid (revoked, mistyped or unknown)")
-    ApiKey.update(last_used_at=utcnow()).where(ApiKey.id == row.id).execute()
+    ApiKey.update(last_used_at=current_app.controller.clock()).where(ApiKey.id == row.id).execute()
     return Principal(row.company, "admin", api_key=row)
 
 

@@ -67,7 +67,7 @@ def _signed_on(user: User, company_id: int | None) -> None:
     principal = auth.principal_for(user, company_id) if company_id is not None else None
     agent = principal.agent if principal else None
     if agent is not None and availability.can(agent, "sign_on"):
-        availability.apply(agent, "sign_on", current_app.controller.bus)
+        availability.apply(agent, "sign_on", current_app.controller.bus, current_app.controller.clock())
 
 
 @endpoint(bp, "GET", "/session", role="public", response=SessionOut,

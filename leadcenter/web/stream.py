@@ -65,6 +65,7 @@ from dataclasses import dataclass
 from flask import Blueprint, Flask, current_app, request
 from flask_sock import Sock
 
+from leadcenter.clock import Clock, system
 from leadcenter.config import HttpSettings
 from leadcenter.events import Event
 from leadcenter.web import auth
@@ -101,9 +102,8 @@ def _json_value(value):
     return str(value)
 
 
-def encode(seq: int, name: str, data: dict, at: float) -> str:
-    return json.dumps({"seq": seq, "event": name, "data": data,
-                       "at": utc_iso(dt.datetime.fromtimestamp(at, dt.timezone.utc))},
+def encode(seq: int, name: str, data: dict, at: dt.datetime) -> str:
+    return json.dumps({"seq": seq, "event": name, "data": data, "at": utc_iso(at)},
                       default=_json_value, separators=(",", ":"))
 
 
@@ -151,7 +151,8 @@ class Hub:
     """
 
     def __init__(self, queue_size: int = CLIENT_QUEUE_SIZE, buffer_size: int = REPLAY_BUFFER_SIZE,
-                 max_streams: int = HttpSettings.threads - REQUEST_THREADS):
+                 max_streams: int = HttpSettings.threads - REQUEST_THREADS, clock: Clock = system):
+        self.clock = clock
         self.queue_size, self.buffer_size, self.max_streams = queue_size, buffer_size, max_streams
         self.stream_id = secrets.token_hex(8)  # tells a reconnecting client whether its seq is from this run
         self._lock = threading.Lock()
@@ -188,7 +189,7 @@ class Hub:
         """Register a stream; returns it with the frames to send before its queue: hello, then the replay after
         ``since`` or a reset."""
         subscription = Subscription(company_id, role, agent_id, self.queue_size)
-        now = time.time()
+        now = self.clock()
         with self._lock:
             if len(self._subscriptions) + self._relays >= self.max_streams:
                 raise TooManyStreams(f"{len(self._subscriptions)} streams and {self._relays} relays are open")
@@ -236,7 +237,7 @@ class Hub:
 def install(app: Flask, controller) -> Hub:
     """Serve the stream on ``app`` from ``controller.bus``'s events."""
     settings = controller.settings.http
-    hub = Hub(CLIENT_QUEUE_SIZE, REPLAY_BUFFER_SIZE, max(1, settings.threads - REQUEST_THREADS))
+    hub = Hub(CLIENT_QUEUE_SIZE, REPLAY_BUFFER_SIZE, max(1, settings.threads - REQUEST_THREADS), controller.clock)
     controller.bus.subscribe("*", hub.fan_out)
     app.extensions["event_stream"] = hub
     # The ping also makes SEND_TIMEOUT safe: with a ping interval simple_websocket's reader thread waits in

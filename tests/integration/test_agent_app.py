@@ -541,14 +541,14 @@ def test_an_agent_finds_a_lead_by_name_or_last_digits_and_opens_their_timeline(a
 
 def test_a_long_timeline_comes_a_page_at_a_time_newest_first(agents, running):
     from leadcenter.companies.models import Company
-    from leadcenter.db import utcnow
+    from leadcenter import clock
     from leadcenter.leads.services import find_or_create_by_number
 
     browser, apps = agents
     app, page = apps[BOB], apps[BOB].page
     company = Company.get(Company.name == "Acme Plumbing")
-    lead = find_or_create_by_number(company, "+14045554888", "Rita Regular")
-    now = utcnow()
+    now = clock.system()
+    lead = find_or_create_by_number(company, "+14045554888", now, "Rita Regular")
     for days in range(23):  # a lead who has called every day for weeks
         started = now - dt.timedelta(days=days)
         Interaction.create(company=company, lead=lead, kind="call", direction="inbound", status="recent",

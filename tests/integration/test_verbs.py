@@ -12,7 +12,7 @@ from harness import ADS_LINE, wait_for
 from sipp import SippPhone
 from test_calls import ALICE
 
-from leadcenter import credentials
+from leadcenter import clock, credentials
 from leadcenter.controller import LoopThread
 from leadcenter.events import EventBus
 from leadcenter.telephony.service import Telephony
@@ -29,7 +29,7 @@ def telephony(running):
     bus.start()
     loop = LoopThread("test-telephony")
     loop.start()
-    service = Telephony(running.settings, credentials.load_or_create(running.settings.data_dir), bus,
+    service = Telephony(running.settings, credentials.load_or_create(running.settings.data_dir), bus, clock.system,
                         ari_app="leadcenter-test")
     loop.run(service.start())
     wait_for(lambda: service.synced_at, 10, what="the test's telephony to connect and resync")

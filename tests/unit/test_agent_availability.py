@@ -1,6 +1,8 @@
 """Agent availability: the moves the spec describes, each stored, published, and nothing else allowed."""
 import pytest
 
+from support import T0
+
 from leadcenter.agents import availability
 from leadcenter.agents.models import Agent, AgentStatusChange
 
@@ -12,11 +14,11 @@ def agent(world):
 
 def test_queue_call_then_wrap_up_then_rejoin(agent, controller):
     bus = controller.bus
-    availability.apply(agent, "take_queue_call", bus)
+    availability.apply(agent, "take_queue_call", bus, T0)
     assert (agent.status, agent.status_reason) == ("unavailable", "on_call")
-    availability.apply(agent, "end_queue_call", bus)
+    availability.apply(agent, "end_queue_call", bus, T0)
     assert (agent.status, agent.status_reason) == ("unavailable", "wrap_up")
-    availability.choose(agent, "available", bus)  # the app's "Rejoin the Queue"
+    availability.choose(agent, "available", bus, T0)  # the app's "Rejoin the Queue"
     stored = Agent.get_by_id(agent.id)
     assert (stored.status, stored.status_reason) == ("available", "")
     assert [c.event for c in AgentStatusChange.select().order_by(AgentStatusChange.id)] == [
@@ -25,11 +27,11 @@ def test_queue_call_then_wrap_up_then_rejoin(agent, controller):
 
 
 def test_offline_and_back(agent, controller):
-    availability.choose(agent, "offline", controller.bus)
+    availability.choose(agent, "offline", controller.bus, T0)
     assert Agent.get_by_id(agent.id).status == "offline"
-    availability.choose(agent, "available", controller.bus)
+    availability.choose(agent, "available", controller.bus, T0)
     assert Agent.get_by_id(agent.id).status == "available"
-    availability.choose(agent, "available", controller.bus)  # already: nothing happens
+    availability.choose(agent, "available", controller.bus, T0)  # already: nothing happens
     assert AgentStatusChange.select().count() == 2
 
 
@@ -39,17 +41,17 @@ def test_offline_and_back(agent, controller):
 ])
 def test_illegal_moves_change_nothing(agent, controller, moves, event):
     for move in moves:
-        availability.apply(agent, move, controller.bus)
+        availability.apply(agent, move, controller.bus, T0)
     before = (agent.status, agent.status_reason, AgentStatusChange.select().count())
     with pytest.raises(availability.IllegalMove):
-        availability.apply(agent, event, controller.bus)
+        availability.apply(agent, event, controller.bus, T0)
     stored = Agent.get_by_id(agent.id)
     assert (stored.status, stored.status_reason, AgentStatusChange.select().count()) == before
 
 
 def test_the_app_cannot_make_an_agent_on_a_call_available(make_client, world):
     agent = world["a"]["agents"][0]
-    availability.apply(agent, "take_queue_call", _Silent())
+    availability.apply(agent, "take_queue_call", _Silent(), T0)
     client = make_client()
     client.sign_in("agent1@a.example")
     status, body = client.patch("/api/v1/me/agent", {"status": "available"})

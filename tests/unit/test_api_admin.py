@@ -5,7 +5,7 @@ published; every refusal leaves the database as it was.
 """
 import pytest
 
-from support import PASSWORD
+from support import PASSWORD, T0
 from leadcenter.agents.models import Agent, SipCredential
 from leadcenter.agents.services import create_agent
 from leadcenter.companies.models import ApiKey, Company, Membership, User
@@ -224,7 +224,7 @@ def test_an_api_key_cannot_remove_the_last_admin(client, world):
 
 def test_removing_an_agent_keeps_the_account_and_the_history(admin, world, controller):
     company = world["a"]["company"]
-    agent = create_agent(company, world["both"], devices=("webrtc", "desk"))
+    agent = create_agent(company, world["both"], devices=("webrtc", "desk"), now=T0)
     TeamMember.create(team=world["a"]["team"], agent=agent)
     assert admin.delete(f"{API}/users/{world['both'].id}")[0] == 204
     assert not Membership.select().where(Membership.user == world["both"], Membership.company == company).exists()
@@ -323,7 +323,7 @@ def test_change_an_agents_settings(admin, world, controller):
 
 def test_an_agent_rings_only_on_a_device_they_have(admin, world):
     user = create_user("soft@a.example", "Soft Only", PASSWORD)
-    soft_only = create_agent(world["a"]["company"], user, devices=("webrtc",))
+    soft_only = create_agent(world["a"]["company"], user, devices=("webrtc",), now=T0)
     assert_refused(admin.patch(f"{API}/agents/{soft_only.id}", {"ring_device": "desk"}), 422, "invalid-fields",
                    {"ring_device"})
     assert_refused(admin.patch(f"{API}/agents/{soft_only.id}", {"ring_device": "fax"}), 422, "invalid-fields",
@@ -346,6 +346,7 @@ def test_the_sip_accounts_of_an_agent(admin, supervisor, world, controller):
 def test_my_agent_profile_and_status(agent, world, controller):
     me = world["a"]["agents"][0]
     assert agent.get(f"{API}/me/agent")[1]["id"] == me.id
+    controller.clock.advance(seconds=1)
     status, body = agent.patch(f"{API}/me/agent", {"status": "offline", "chat_display_name": "Alex"})
     assert status == 200 and (body["status"], body["chat_display_name"]) == ("offline", "Alex")
     row = Agent.get_by_id(me.id)
@@ -510,7 +511,7 @@ def test_flow_steps_must_be_valid_and_name_only_my_teams_and_agents(admin, world
 
 
 def test_a_removed_agent_cannot_be_named_in_a_flow(admin, world):
-    agent = create_agent(world["a"]["company"], world["both"])
+    agent = create_agent(world["a"]["company"], world["both"], now=T0)
     assert admin.delete(f"{API}/users/{world['both'].id}")[0] == 204
     assert_refused(admin.post(f"{API}/flows", {"name": "X", "steps": [{"type": "voicemail", "agent": agent.id}]}),
                    422, "invalid-fields", {"steps.0.agent"})
@@ -541,7 +542,7 @@ def test_a_flow_a_number_sends_calls_to_cannot_be_deleted(admin, world, controll
 
 def test_what_the_api_saves_asterisk_can_render(admin, world, controller):
     a = world["a"]
-    leaving = create_agent(a["company"], world["both"])
+    leaving = create_agent(a["company"], world["both"], now=T0)
     team_id = admin.post(f"{API}/teams", {"name": "Overflow", "members": [a["agents"][1].id, leaving.id]})[1]["id"]
     flow_id = admin.post(f"{API}/flows", {"name": "Overflow", "record": True, "steps": [
         {"type": "ring_agents", "agents": [a["agents"][0].id, a["agents"][1].id]},

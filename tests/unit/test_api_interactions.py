@@ -4,8 +4,8 @@ import dataclasses
 import datetime as dt
 
 import pytest
+from support import T0
 
-from leadcenter.db import utcnow
 from leadcenter.interactions.models import ClassificationChange, Interaction, InteractionTag, Message, Tag
 from leadcenter.interactions.services import classify
 from leadcenter.web.api import utc_iso
@@ -22,6 +22,8 @@ def agent_a(make_client, world):
 def add_interaction(world, key="a", lead=0, **fields):
     side = world[key]
     lead = side["leads"][lead]
+    fields.setdefault("started_at", T0)
+    fields.setdefault("status_changed_at", fields["started_at"])
     return Interaction.create(company=side["company"], lead=lead, kind=fields.pop("kind", "call"),
                               direction="inbound", lead_number=lead.phones[0].number, **fields)
 
@@ -31,7 +33,7 @@ def test_get_an_interaction(agent_a, world):
     agent = world["a"]["agents"][0]
     Interaction.update(agent=agent, source="Google Ads", campaign="spring", recording="asterisk/r.wav",
                        talk_seconds=42).where(Interaction.id == interaction.id).execute()
-    classify(interaction, None, {"tags": ["roof", "hot"]})
+    classify(interaction, None, {"tags": ["roof", "hot"]}, T0)
     Message.create(interaction=interaction, direction="inbound", body="hi")
     status, body = agent_a.get(f"/api/v1/interactions/{interaction.id}")
     assert status == 200
@@ -59,7 +61,7 @@ def test_a_conversation_shows_its_newest_message_cut_to_a_preview(agent_a, world
 
 
 def test_list_the_company_s_interactions_newest_first(agent_a, world):
-    now = utcnow()
+    now = T0
     older = add_interaction(world, started_at=now - dt.timedelta(hours=1), status="recent", outcome="missed")
     text = add_interaction(world, kind="text", started_at=now + dt.timedelta(seconds=1))
     status, body = agent_a.get("/api/v1/interactions")
@@ -103,7 +105,7 @@ def test_inbox_without_an_agent_profile_is_incoming_only(make_client, world):
 
 def test_timeline_pages_over_every_interaction_once_newest_first(agent_a, world):
     lead = world["a"]["leads"][0]
-    start = utcnow() - dt.timedelta(days=1)
+    start = T0 - dt.timedelta(days=1)
     # Pairs share a start time, so paging must break ties by id.
     for n in range(24):
         add_interaction(world, started_at=start + dt.timedelta(minutes=n // 2))
@@ -219,9 +221,9 @@ def test_classification_by_an_integration_has_no_user(make_client, world):
 
 
 def test_tags_are_the_company_s_sorted(agent_a, world):
-    classify(world["a"]["interactions"][0], None, {"tags": ["warm", "Roof"]})
-    classify(world["a"]["interactions"][1], None, {"tags": ["asap"]})
-    classify(world["b"]["interactions"][0], None, {"tags": ["secret b"]})
+    classify(world["a"]["interactions"][0], None, {"tags": ["warm", "Roof"]}, T0)
+    classify(world["a"]["interactions"][1], None, {"tags": ["asap"]}, T0)
+    classify(world["b"]["interactions"][0], None, {"tags": ["secret b"]}, T0)
     assert agent_a.get("/api/v1/tags") == (200, ["Roof", "asap", "warm"])
 
 
@@ -292,7 +294,7 @@ def _company_rows(company):
 
 def test_another_company_s_interactions_are_not_found(agent_a, world, controller, data_dir):
     theirs = world["b"]["interactions"][0]
-    classify(theirs, None, {"notes": "B's notes", "tags": ["b-tag"]})
+    classify(theirs, None, {"notes": "B's notes", "tags": ["b-tag"]}, T0)
     (data_dir / "asterisk/spool/monitor/b.wav").write_bytes(AUDIO)
     Interaction.update(recording="asterisk/spool/monitor/b.wav", voicemail="asterisk/spool/monitor/b.wav").where(
         Interaction.id == theirs.id).execute()
@@ -377,7 +379,7 @@ def test_answer_is_refused_for_what_cannot_be_answered(agent_a, make_client, wor
     other.sign_in("agent2@a.example")
     status, body = other.post(f"/api/v1/interactions/{call.id}/answer")
     assert (status, body["error"]) == (403, "not-offered")
-    availability.apply(me, "go_offline", controller.bus)
+    availability.apply(me, "go_offline", controller.bus, T0)
     status, body = agent_a.post(f"/api/v1/interactions/{call.id}/answer")
     assert (status, body["error"]) == (409, "agent-offline")
     status, body = agent_a.post(f"/api/v1/interactions/{world['b']['interactions'][0].id}/answer")
@@ -423,7 +425,7 @@ def test_incoming_is_for_the_agents_the_flow_offers_calls_to_and_not_while_offli
     TeamMember.delete().where(TeamMember.agent == a["agents"][1]).execute()  # agent 2 leaves the team
     assert interaction.id not in [r["id"] for r in two.get("/api/v1/inbox")[1]["incoming"]]
     assert interaction.id in [r["id"] for r in one.get("/api/v1/inbox")[1]["incoming"]]
-    availability.apply(a["agents"][0], "go_offline", _Quiet())
+    availability.apply(a["agents"][0], "go_offline", _Quiet(), T0)
     assert one.get("/api/v1/inbox")[1]["incoming"] == []
 
 
@@ -440,10 +442,10 @@ def test_everyone_declined_counts_the_agents_the_flow_offers_to_except_those_off
     interaction = world["a"]["interactions"][0]  # A's flow queues to Team A: both of A's agents
     one, two = world["a"]["agents"]
     assert not everyone_declined(interaction)
-    InteractionDecline.create(interaction=interaction, agent=one)
+    InteractionDecline.create(interaction=interaction, agent=one, at=T0)
     assert not everyone_declined(interaction)
-    availability.apply(two, "go_offline", controller.bus)  # nobody else left to offer it to
+    availability.apply(two, "go_offline", controller.bus, T0)  # nobody else left to offer it to
     assert everyone_declined(interaction)
-    availability.apply(two, "go_available", controller.bus)
-    InteractionDecline.create(interaction=interaction, agent=two)
+    availability.apply(two, "go_available", controller.bus, T0)
+    InteractionDecline.create(interaction=interaction, agent=two, at=T0)
     assert everyone_declined(interaction)

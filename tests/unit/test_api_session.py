@@ -1,6 +1,6 @@
 """Signing in and out through the API: sessions, CSRF, company choice, rate limiting, JSON errors."""
 import pytest
-from support import PASSWORD
+from support import PASSWORD, T0
 
 from leadcenter.agents.models import Agent, AgentStatusChange
 
@@ -30,7 +30,7 @@ def test_an_agent_who_signs_on_is_available_unless_handling_a_call(client, world
 def test_an_agent_of_two_companies_is_available_in_the_one_picked(client, world):
     from leadcenter.agents.services import create_agent
 
-    agent = create_agent(world["a"]["company"], world["both"], devices=("webrtc",))
+    agent = create_agent(world["a"]["company"], world["both"], devices=("webrtc",), now=T0)
     Agent.update(status="offline").where(Agent.id == agent.id).execute()
     client.sign_in("both@example.com")
     assert Agent.get_by_id(agent.id).status == "offline"  # no company picked yet

@@ -31,7 +31,7 @@ class Bus(EventBus):
 def world(database, tmp_path):
     company = create_company("Acme", "US")
     agent = create_agent(company, create_user("a@acme.example", "Alice", "password1"), devices=("desk",),
-                         ring_device="desk")
+                         ring_device="desk", now=T0)
     team = Team.create(company=company, name="Sales")
     flow = CallFlow.create(company=company, name="Main")
     trunk = Trunk.create(company=company, name="Carrier", host="127.0.0.1", port=5070)
@@ -39,12 +39,12 @@ def world(database, tmp_path):
                                    trunk=trunk, flow=flow)
     bus = Bus()
     recorder = CallRecorder(bus, lambda inside: "asterisk/" + inside.removeprefix("/srv/leadcenter/"),
-                            tmp_path / "asterisk", tmp_path)
+                            tmp_path / "asterisk", tmp_path, lambda: T0)
     return dict(company=company, agent=agent, team=team, number=number, bus=bus, recorder=recorder)
 
 
 def send(world, name, seconds=0, **data):
-    world["bus"].deliver(Event(name, {"at": T0 + dt.timedelta(seconds=seconds), **data}, 0))
+    world["bus"].deliver(Event(name, {"at": T0 + dt.timedelta(seconds=seconds), **data}, 0, T0))
 
 
 def inbound(world, channel_id="1700000000.1", caller="(404) 555-1234", name="Lee Caller"):
@@ -118,14 +118,14 @@ def test_resync_creates_calls_that_began_while_away_and_concludes_those_that_end
           "company_id": world["company"].id, "number_id": world["number"].id, "flow_id": 1,
           "started_at": T0 + dt.timedelta(seconds=5), "agent_id": world["agent"].id,
           "recording": "/srv/leadcenter/spool/monitor/1.2.wav"}
-    world["bus"].deliver(Event("telephony.synced", {"calls": [up], "members": []}, 0))
+    world["bus"].deliver(Event("telephony.synced", {"calls": [up], "members": [], "read_at": T0 + dt.timedelta(seconds=6)}, 0, T0))
     gone, found = Interaction.get(channel_id="1.1"), Interaction.get(channel_id="1.2")
     assert (gone.status, gone.outcome) == ("recent", "missed")
     assert (found.status, found.agent_id, found.lead_number) == ("active", world["agent"].id, "+14045559876")
     assert found.started_at == T0 + dt.timedelta(seconds=5)
     assert found.recording == "asterisk/spool/monitor/1.2.wav"
     # A second resync with the same picture changes nothing.
-    world["bus"].deliver(Event("telephony.synced", {"calls": [up], "members": []}, 0))
+    world["bus"].deliver(Event("telephony.synced", {"calls": [up], "members": [], "read_at": T0 + dt.timedelta(seconds=6)}, 0, T0))
     assert Interaction.select().count() == 2
     assert Interaction.get(channel_id="1.2").status == "active"
 
@@ -170,5 +170,5 @@ def test_a_new_call_is_announced_to_the_agents_of_its_flow(world):
 def test_a_call_that_began_after_asterisk_was_read_is_not_taken_for_one_that_ended(world):
     inbound(world, "1.4")  # started at T0, after the resync read Asterisk's channels
     world["bus"].deliver(Event("telephony.synced", {"calls": [], "members": [],
-                                                    "read_at": T0 - dt.timedelta(milliseconds=5)}, 0))
+                                                    "read_at": T0 - dt.timedelta(milliseconds=5)}, 0, T0))
     assert Interaction.get(channel_id="1.4").status == "incoming"

@@ -13,8 +13,9 @@ T0 = dt.datetime(2026, 11, 26, 12, 0, 0)
 @pytest.fixture
 def call(database):
     company = create_company("Acme")
-    lead = Lead.create(company=company, name="Lee")
-    return Interaction.create(company=company, lead=lead, kind="call", direction="inbound", started_at=T0)
+    lead = Lead.create(company=company, name="Lee", updated_at=T0)
+    return Interaction.create(company=company, lead=lead, kind="call", direction="inbound", started_at=T0,
+                              status_changed_at=T0)
 
 
 def test_answer_then_end_sets_timestamps_talk_time_and_outcome(call):
@@ -37,11 +38,11 @@ def test_concluding_an_incoming_interaction(call, event, outcome):
 
 def test_illegal_moves_are_rejected_and_change_nothing(call):
     with pytest.raises(lifecycle.IllegalTransition, match="no 'end' from 'incoming'"):
-        lifecycle.apply(call, "end")
-    lifecycle.apply(call, "miss")
+        lifecycle.apply(call, "end", T0)
+    lifecycle.apply(call, "miss", T0)
     for event in ("answer", "miss", "end"):
         with pytest.raises(lifecycle.IllegalTransition):
-            lifecycle.apply(call, event)
+            lifecycle.apply(call, event, T0)
     stored = Interaction.get_by_id(call.id)
     assert (stored.status, stored.outcome) == ("recent", "missed")
     assert InteractionTransition.select().count() == 1

@@ -1,4 +1,6 @@
 """Live queue figures from what Asterisk reports and the agents' availability."""
+from support import T0
+
 from leadcenter.agents import availability
 from leadcenter.events import Event
 from leadcenter.teams.services import QueueBoard
@@ -11,12 +13,12 @@ def member(agent, status=1, in_call=False):
 
 def test_callers_waiting_and_each_agents_state(world, controller):
     team, (alice, bob) = world["a"]["team"], world["a"]["agents"]
-    availability.apply(bob, "take_queue_call", controller.bus)
-    availability.apply(bob, "end_queue_call", controller.bus)
-    board = QueueBoard(controller.bus)
+    availability.apply(bob, "take_queue_call", controller.bus, T0)
+    availability.apply(bob, "end_queue_call", controller.bus, T0)
+    board = QueueBoard(controller.bus, controller.clock)
     controller.bus.published.clear()
     board.on_status(Event("queue.status", {"queue": team.queue_name, "waiting": 2, "longest_wait_seconds": 41,
-                                           "members": [member(alice), member(bob)]}, 1))
+                                           "members": [member(alice), member(bob)]}, 1, T0))
     name, data = controller.bus.published[-1]
     assert name == "queue.updated"
     assert data == {"company_id": world["a"]["company"].id, "team_id": team.id, "team_name": "Team A",
@@ -27,16 +29,16 @@ def test_callers_waiting_and_each_agents_state(world, controller):
 
 def test_an_unregistered_phone_is_unreachable_and_a_call_is_busy(world, controller):
     team, (alice, bob) = world["a"]["team"], world["a"]["agents"]
-    board = QueueBoard(controller.bus)
+    board = QueueBoard(controller.bus, controller.clock)
     board.on_status(Event("queue.status", {"queue": team.queue_name, "waiting": 0, "longest_wait_seconds": 0,
-                                           "members": [member(alice, status=5), member(bob, 2, True)]}, 1))
+                                           "members": [member(alice, status=5), member(bob, 2, True)]}, 1, T0))
     assert controller.bus.published[-1][1]["agents"] == {"available": 0, "busy": 1, "wrap_up": 0, "offline": 0,
                                                          "unreachable": 1}
 
 
 def test_queues_that_are_no_team_are_ignored(world, controller):
-    QueueBoard(controller.bus).on_status(Event("queue.status", {"queue": "support", "waiting": 1,
-                                                                "longest_wait_seconds": 3, "members": []}, 1))
+    QueueBoard(controller.bus, controller.clock).on_status(Event("queue.status", {"queue": "support", "waiting": 1,
+                                                                "longest_wait_seconds": 3, "members": []}, 1, T0))
     assert controller.bus.published == []
 
 
@@ -49,12 +51,12 @@ def test_the_api_gives_each_team_s_last_figures_to_its_company_only(world, contr
     assert status == 200 and [(q["team_name"], q["callers_waiting"], q["measured_at"]) for q in before] == [
         ("Team A", 0, None)]  # nothing reported yet
     controller.queue_board.on_status(Event("queue.status", {"queue": team.queue_name, "waiting": 1,
-                                                            "longest_wait_seconds": 7, "members": [member(alice)]}, 1))
+                                                            "longest_wait_seconds": 7, "members": [member(alice)]}, 1, T0))
     status, now = client.get("/api/v1/queues")
     assert (now[0]["callers_waiting"], now[0]["longest_wait_seconds"], now[0]["agent_states"]) == (
         1, 7, {str(alice.id): "available"})
     assert now[0]["measured_at"] is not None
     b_team = world["b"]["team"]
     controller.queue_board.on_status(Event("queue.status", {"queue": b_team.queue_name, "waiting": 5,
-                                                            "longest_wait_seconds": 9, "members": []}, 2))
+                                                            "longest_wait_seconds": 9, "members": []}, 2, T0))
     assert [q["team_id"] for q in client.get("/api/v1/queues")[1]] == [team.id]

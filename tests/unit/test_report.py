@@ -5,6 +5,8 @@ import io
 
 import pytest
 
+from support import T0
+
 from leadcenter.interactions import services
 from leadcenter.interactions.models import Interaction
 from leadcenter.interactions.services import classify
@@ -35,7 +37,7 @@ def test_each_interaction_with_its_attribution_and_classification(supervisor, wo
                        campaign="spring").where(
         Interaction.id == call.id).execute()
     classify(Interaction.get_by_id(call.id), None, {"qualified": True, "value_cents": 12550, "tags": ["roof", "hot"],
-                                                    "notes": "Wants a quote, call back Tuesday"})
+                                                    "notes": "Wants a quote, call back Tuesday"}, T0)
     status, disposition, rows = report(supervisor, "?since=2026-11-20&until=2026-11-20")
     assert status == 200 and disposition == 'attachment; filename="interactions-2026-11-20-2026-11-20.csv"'
     assert list(rows[0]) == list(services.REPORT_COLUMNS)
@@ -50,10 +52,11 @@ def test_the_days_asked_oldest_first_across_batches(supervisor, world, monkeypat
     a = world["a"]
     day = dt.datetime(2026, 10, 1, 9, 0)
     made = [Interaction.create(company=a["company"], lead=a["leads"][i % 3], kind="call", direction="inbound",
-                               lead_number="+14045551000", started_at=day + dt.timedelta(hours=i // 2))
+                               lead_number="+14045551000", started_at=day + dt.timedelta(hours=i // 2),
+                               status_changed_at=day)
             for i in range(7)]  # pairs share a start time: the id breaks the tie
     Interaction.create(company=a["company"], lead=a["leads"][0], kind="call", direction="inbound",
-                       lead_number="+14045551000", started_at=day + dt.timedelta(days=1))  # the day after: left out
+                       lead_number="+14045551000", started_at=day + dt.timedelta(days=1), status_changed_at=day)  # the day after: left out
     status, _, rows = report(supervisor, "?since=2026-10-01&until=2026-10-01")
     assert status == 200 and [int(r["interaction"]) for r in rows] == [i.id for i in made]
 
@@ -62,7 +65,7 @@ def test_typed_text_that_looks_like_a_formula_is_not_run_by_a_spreadsheet(superv
     call = world["a"]["interactions"][0]
     Lead.update(name="=HYPERLINK(\"http://x\")").where(Lead.id == call.lead_id).execute()
     Interaction.update(started_at=dt.datetime(2026, 11, 2, 8, 0)).where(Interaction.id == call.id).execute()
-    classify(Interaction.get_by_id(call.id), None, {"notes": "@SUM(A1)", "tags": ["-5"]})
+    classify(Interaction.get_by_id(call.id), None, {"notes": "@SUM(A1)", "tags": ["-5"]}, T0)
     rows = report(supervisor, "?since=2026-11-02&until=2026-11-02")[2]
     assert (rows[0]["lead"], rows[0]["notes"], rows[0]["tags"]) == ("'=HYPERLINK(\"http://x\")", "'@SUM(A1)", "'-5")
     assert rows[0]["lead_number"] == "+14045551000"  # numbers stay as they are

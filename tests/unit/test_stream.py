@@ -16,7 +16,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 from werkzeug.serving import make_server
 
-from support import ApiClient, StandInController
+from support import T0, ApiClient, StandInController, pause
 from leadcenter import config, db, schema
 from leadcenter.events import Event, EventBus
 from leadcenter.web import auth, stream
@@ -28,7 +28,7 @@ WAIT = 5.0  # seconds any single expected frame may take
 # -- the hub ---------------------------------------------------------------------------------------------------
 
 def event(seq: int, name: str = "interaction.updated", **data) -> Event:
-    return Event(name, data, seq)
+    return Event(name, data, seq, T0)
 
 
 def seqs(texts) -> list[int]:
@@ -78,10 +78,10 @@ def test_the_wire_format_and_iso_datetimes():
     hello = json.loads(opening[0])
     assert hello["event"] == "stream.hello" and hello["data"] == {
         "seq": 0, "company_id": 1, "role": "admin", "stream": hub.stream_id}
-    hub.fan_out(Event("lead.updated", {"company_id": 1, "at": dt.datetime(2025, 3, 1, 9, 30, 5)}, 7, at=0.0))
+    hub.fan_out(Event("lead.updated", {"company_id": 1, "at": dt.datetime(2025, 3, 1, 9, 30, 5)}, 7, T0))
     assert json.loads(drain(client)[0]) == {"seq": 7, "event": "lead.updated",
                                             "data": {"company_id": 1, "at": "2025-03-01T09:30:05+00:00"},
-                                            "at": "1970-01-01T00:00:00+00:00"}
+                                            "at": "2026-11-27T09:00:00+00:00"}
 
 
 def test_replay_after_since_then_live_ones():
@@ -364,7 +364,7 @@ def test_catching_up_with_since_gets_exactly_the_missed_events_then_live_ones(se
     def publish_slowly():
         for _ in range(300):
             live.extend(publish(controller, a))
-            time.sleep(0.001)
+            pause(0.001)
 
     publisher = threading.Thread(target=publish_slowly)
     publisher.start()
@@ -405,7 +405,7 @@ def test_a_client_that_stops_reading_is_closed_as_lagging_and_the_others_get_eve
         frames(fast, 1)
         deadline = time.monotonic() + WAIT
         while hub.streams() < 2 and time.monotonic() < deadline:
-            time.sleep(0.01)
+            pause(0.01)
         assert hub.streams() == 2
         published, received = [], []
         padding = "x" * 2000  # the kernel's socket buffers (some MB) hold a few thousand of these

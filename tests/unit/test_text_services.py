@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 import smpplib.consts
-from support import RecordingBus
+from support import T0, Clock, RecordingBus
 
 from leadcenter.config import SmppSettings
 from leadcenter.interactions.lifecycle import IllegalTransition
@@ -17,19 +17,7 @@ from leadcenter.texts.models import InboundPart, OutboxPart, TextConsent, TextTh
 from leadcenter.texts.outbox import Outbox, retry_delay
 from leadcenter.texts.services import Texts, TextRefused, keyword
 
-T0 = dt.datetime(2026, 11, 27, 9, 0, 0)
 LEAD = "+14045557000"
-
-
-class Clock:
-    def __init__(self):
-        self.now = T0
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, **delta):
-        self.now += dt.timedelta(**delta)
 
 
 @pytest.fixture
@@ -123,7 +111,7 @@ def test_a_call_cannot_be_closed_like_a_text(world):
     call = world["a"]["interactions"][0]
     call.status = "active"
     with pytest.raises(IllegalTransition):
-        Texts(RecordingBus(), Outbox(RecordingBus(), None), None).close(call)
+        Texts(RecordingBus(), Outbox(RecordingBus(), None, Clock()), None, Clock()).close(call)
 
 
 def test_sending_stores_first_and_an_agent_writing_takes_the_thread(setup):
@@ -151,7 +139,7 @@ def test_bad_sends_store_nothing(setup, to, body, error):
 
 
 def test_a_number_no_smsc_serves_cannot_text(setup):
-    texts = Texts(setup["bus"], setup["outbox"], served_numbers={"+14045559999"})
+    texts = Texts(setup["bus"], setup["outbox"], served_numbers={"+14045559999"}, clock=setup["clock"])
     with pytest.raises(TextRefused) as refused:
         texts.send(setup["company"], None, setup["number"], LEAD, "Hi")
     assert refused.value.error == "texting-unavailable"
@@ -264,9 +252,9 @@ def test_unanswered_and_interrupted_parts_are_queued_again(setup):
 def test_delivery_states_refuse_illegal_moves(setup):
     message, _ = queued_part(setup)
     with pytest.raises(delivery.IllegalMove):
-        delivery.apply(message, "deliver")
-    assert delivery.settle(message, ["sent", "queued"]) == []
-    assert delivery.settle(message, ["delivered", "delivered"]) == ["sent", "delivered"]
+        delivery.apply(message, "deliver", T0)
+    assert delivery.settle(message, ["sent", "queued"], T0) == []
+    assert delivery.settle(message, ["delivered", "delivered"], T0) == ["sent", "delivered"]
 
 
 def test_smpp_helpers():

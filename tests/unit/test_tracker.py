@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from support import T0
+
 from leadcenter.telephony.tracker import CallTracker, agent_id, endpoint_agent
 
 TRANSCRIPT = Path(__file__).parent / "fixtures" / "ami_two_queue_calls.txt"
@@ -20,7 +22,7 @@ def messages():
 
 def replay():
     published = []
-    tracker = CallTracker(lambda name, **data: published.append((name, data)))
+    tracker = CallTracker(lambda name, **data: published.append((name, data)), lambda: T0)
     for message in messages():
         tracker.handle(message)
     return tracker, published
@@ -79,7 +81,7 @@ def test_member_names_and_agent_endpoints_map_to_agents(parse, name, agent):
 
 def test_an_outbound_call_is_answered_when_its_dial_to_the_lead_answers_and_ends_with_its_channel():
     published = []
-    tracker = CallTracker(lambda name, **data: published.append((name, data)))
+    tracker = CallTracker(lambda name, **data: published.append((name, data)), lambda: T0)
     tracker.track_outbound("lc-out-1")
     for message in ({"Event": "DialEnd", "Uniqueid": "lc-out-1", "DialStatus": "ANSWER", "Timestamp": "1795737900.5"},
                     # a queue's ring-agents Dial on an inbound lead channel is not a lead answering
@@ -93,7 +95,7 @@ def test_an_outbound_call_is_answered_when_its_dial_to_the_lead_answers_and_ends
 
 def test_agents_rung_outside_a_queue_are_offered_and_the_one_who_picks_up_answers():
     published = []
-    tracker = CallTracker(lambda name, **data: published.append((name, data)))
+    tracker = CallTracker(lambda name, **data: published.append((name, data)), lambda: T0)
     lead = {"Uniqueid": "17.1", "Channel": "PJSIP/trunk1-00000001", "Timestamp": "1795737826.5"}
     tracker.handle({**lead, "Event": "UserEvent", "UserEvent": "LeadCenterInbound", "Company": "1", "Number": "2"})
     ring = {**lead, "Context": "lc-step-ring-agents"}
@@ -118,7 +120,7 @@ def test_agents_rung_outside_a_queue_are_offered_and_the_one_who_picks_up_answer
 
 def test_calls_that_begin_or_end_while_a_resync_reads_asterisk_are_not_undone_by_its_older_snapshot():
     published = []
-    tracker = CallTracker(lambda name, **data: published.append((name, data)))
+    tracker = CallTracker(lambda name, **data: published.append((name, data)), lambda: T0)
     inbound = {"Event": "UserEvent", "UserEvent": "LeadCenterInbound", "Company": "1", "Number": "2"}
     tracker.handle({**inbound, "Uniqueid": "1.1"})
     tracker.sync_started()  # ARI GET /channels is on its way; events keep coming meanwhile
