@@ -11,10 +11,10 @@ import platform
 import time
 from pathlib import Path
 
-from bench import api_queries, asterisk_lifecycle, controller_overhead, ring_to_screen, sms
+from bench import api_queries, asterisk_lifecycle, controller_overhead, ring_to_browser, ring_to_screen, sms
 
 SUITES = {"asterisk": asterisk_lifecycle.run, "queries": api_queries.run, "ring": ring_to_screen.run,
-          "overhead": controller_overhead.run, "sms": sms.run}
+          "browser": ring_to_browser.run, "overhead": controller_overhead.run, "sms": sms.run}
 
 
 def main() -> None:
