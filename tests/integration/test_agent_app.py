@@ -630,3 +630,65 @@ def test_an_incoming_text_waits_in_incoming_then_the_agent_responds_in_the_threa
     assert [m.body for m in row.messages.order_by(Message.id)] == [
         "Do you fix tankless heaters?", "Yes — we fix all brands ✓ Tomorrow at 9?", "9 works", "See you then"]
     assert not alice.errors and not bob.errors
+
+
+def create_lead(system, name: str, number: str) -> int:
+    with contextlib.closing(system.sign_in("admin@acme.example")) as admin:
+        answer = admin.post("/api/v1/leads", json={"name": name, "numbers": [number]})
+    assert answer.status_code == 201, answer.text
+    return answer.json()["id"]
+
+
+def open_from_search(app, query: str, name: str) -> None:
+    app.page.get_by_role("searchbox", name="Search leads").fill(query)
+    app.section("search").get_by_role("button", name=name).click()
+    expect(app.page.locator("#panel h2")).to_have_text(name)
+
+
+def test_contact_details_save_to_the_lead_on_screen_and_refusals_stay_with_their_lead_and_field(agents, running):
+    from leadcenter.leads.models import Lead
+
+    browser, apps = agents
+    app, page = apps[ALICE], apps[ALICE].page
+    contact = page.locator("#contact")
+    sal = create_lead(running, "Sal Search", "+14045554601")
+    create_lead(running, "Ola Other", "+14045554602")
+    # A lead opened from a search (no interaction selected): the edit is saved to that lead.
+    open_from_search(app, "Sal Search", "Sal Search")
+    contact.get_by_role("button", name="Sal Search").click()
+    contact.get_by_label("Name").fill("Sal Searched")
+    contact.get_by_label("Name").press("Enter")
+    expect(contact.get_by_role("button", name="Sal Searched")).to_be_visible()
+    wait_for(lambda: Lead.get_by_id(sal).name == "Sal Searched", 5, what="the name saved to the lead")
+    expect(page.locator("#panel h2")).to_have_text("Sal Searched")  # the panel names the lead as saved
+    # A value the server refuses: said under its field in words, with what was typed kept to fix it.
+    contact.get_by_role("button", name="add email").click()
+    contact.get_by_label("Email").fill("sal-at-example")
+    contact.get_by_label("Email").press("Enter")
+    problem = contact.get_by_role("alert")
+    expect(problem).to_have_text("Not saved: not an email address")
+    expect(contact.get_by_label("Email")).to_have_value("sal-at-example")
+    expect(contact.get_by_label("Email")).to_have_attribute("aria-invalid", "true")
+    # Another lead shown: nothing of Sal's refusal is under it; back to Sal, it is gone too.
+    open_from_search(app, "Ola", "Ola Other")
+    expect(contact).to_contain_text("+14045554602")
+    expect(contact.get_by_role("alert")).to_have_count(0)
+    expect(contact.get_by_label("Email")).to_have_count(0)
+    open_from_search(app, "Sal", "Sal Searched")
+    expect(contact.get_by_role("alert")).to_have_count(0)
+    # Refused, then fixed: the problem goes with the save.
+    contact.get_by_role("button", name="add email").click()
+    contact.get_by_label("Email").fill("sal@example")
+    contact.get_by_label("Email").press("Enter")
+    expect(contact.get_by_role("alert")).to_have_count(0)
+    # A number another lead has: refused for this lead, saying so; Escape gives it up, and the problem with it.
+    contact.get_by_role("button", name="+14045554601").click()
+    contact.get_by_label("Phone numbers").fill("+14045554602")
+    contact.get_by_label("Phone numbers").press("Enter")
+    expect(contact.get_by_role("alert")).to_have_text("Not saved: +14045554602 belongs to another lead")
+    contact.get_by_label("Phone numbers").press("Escape")
+    expect(contact.get_by_role("alert")).to_have_count(0)
+    expect(contact.get_by_role("button", name="+14045554601")).to_be_visible()
+    saved = Lead.get_by_id(sal)
+    assert (saved.name, saved.email) == ("Sal Searched", "sal@example")
+    assert not app.errors

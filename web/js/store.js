@@ -64,6 +64,12 @@ export function selected(s = state) {
   return s.selectedId === null ? null : s.interactions.get(s.selectedId) || null;
 }
 
+// The lead on screen: the one opened from a search (the 'lead' view), otherwise the selected interaction's. The
+// areas that show a lead or change it ask here, so they always mean the same lead.
+export function leadOnScreen(s = state) {
+  return s.view === 'lead' ? s.lead : selected(s)?.lead || null;
+}
+
 export function callFor(interaction, s = state) {
   return interaction?.call_id ? s.calls.get(interaction.call_id) || null : null;
 }
