@@ -223,8 +223,12 @@ def test_classification_typed_in_the_app_is_there_after_a_reload_and_in_the_api(
     tag.press("Enter")
     expect(panel.locator(".tag")).to_have_text(["Emergency <b>leak</b>×"])  # shown as typed, never as markup
     value = panel.get_by_label("Value ($)")
+    value.fill("2000000000")  # more than the API takes: said under the form, not silently dropped
+    value.press("Tab")
+    expect(panel.get_by_role("alert")).to_contain_text("Not saved: ")
     value.fill("250.50")
     value.press("Tab")
+    expect(panel.get_by_role("alert")).to_have_count(0)
     notes = panel.get_by_label("Notes")
     notes.press_sequentially("Burst pipe, wants a quote <script>alert(1)</script>", delay=5)
     expect(panel.locator(".saved-marker")).to_have_text("Saved")

@@ -4,7 +4,7 @@
 // field it is about, for that lead only, with what was typed kept for fixing; it goes once the value is saved
 // or given up (Escape), and when another lead is shown.
 
-import { api } from './api.js';
+import { api, refusal } from './api.js';
 import { html, render } from './html.js';
 import { leadOnScreen, subscribe, update } from './store.js';
 
@@ -108,12 +108,4 @@ async function save(form) {
     problems[field] = `Not saved: ${refusal(failure)}`;
   }
   update(() => {});
-}
-
-// The server's words for what is wrong ("not an email address", "'12' is too short to be a phone number"), or
-// what went wrong on the way.
-function refusal(failure) {
-  const said = Object.values(failure.fields || {});
-  if (said.length) return said.join('; ');
-  return failure.status ? failure.message : 'the server could not be reached; try again';
 }
