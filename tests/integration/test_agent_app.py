@@ -300,6 +300,19 @@ def test_an_outbound_call_reaches_the_trunk_with_the_chosen_tracking_number_and_
     assert duration > 1.5
 
 
+def test_a_notice_says_what_went_wrong_in_words_and_goes_when_the_agent_moves_on(agents, running):
+    browser, apps = agents
+    page = apps[ALICE].page
+    notice = page.locator("#notice")
+    place_call(apps[ALICE], "12", "Website line (+14045550101)", record=False)
+    expect(notice).to_contain_text("'12' is too short to be a phone number")
+    page.get_by_label("Recipient").fill("404 555 01")  # fixing it in place: the notice stays until acted on
+    expect(notice).to_be_visible()
+    page.get_by_role("button", name="Texting").click()
+    expect(notice).to_be_hidden()
+    assert not apps[ALICE].errors
+
+
 def test_over_https_the_app_and_its_softphone_share_one_origin(softphones, running, tmp_path):
     with Browser() as browser:
         app = browser.agent(running, EMAILS[ALICE], url=running.https_url)  # self-signed: accepted by the test
@@ -583,6 +596,7 @@ def test_a_text_sent_from_the_interaction_panel_goes_out_as_the_chosen_tracking_
     # The conversation is open in the panel; its message follows the SMSC's receipt.
     expect(page.locator("#panel .message.outbound")).to_contain_text("delivered")
     expect(page.locator("#panel .message.outbound .body")).to_have_text("Your quote is ready <b>today</b>")
+    expect(page.locator("#notice")).to_be_hidden()  # the thread says how the text fares: no banner to outlive it
     assert not apps[ALICE].errors
 
 
@@ -604,7 +618,8 @@ def test_an_incoming_text_waits_in_incoming_then_the_agent_responds_in_the_threa
     # Bob's Respond a moment too late (as from a tab that had not heard yet): told who has it, shown the thread.
     thread_id = Interaction.get(Interaction.lead_number == lead).id
     bob.page.evaluate(f"async () => (await import('/js/texts.js')).respond({{id: {thread_id}}})")
-    expect(bob.page.locator("#notice")).to_contain_text("Alice Agent responded first")
+    bob_notice = bob.page.locator("#notice")
+    expect(bob_notice).to_contain_text("Alice Agent responded first")
     expect(bob.page.locator("#panel .thread")).to_contain_text("Alice Agent is texting with this lead")
     # The reply box under the thread: what is typed goes out exactly, from the tracking number texted.
     box = page.get_by_role("textbox", name="Message")
@@ -629,6 +644,8 @@ def test_an_incoming_text_waits_in_incoming_then_the_agent_responds_in_the_threa
     # Close text: the conversation moves to Recent, answered by Alice.
     page.get_by_role("button", name="Close text").click()
     expect(alice.row("recent", lead)).to_contain_text("See you then")
+    # Bob's notice was about who had the conversation: it goes now that the conversation moved on.
+    expect(bob_notice).to_be_hidden()
     row = Interaction.get(Interaction.lead_number == lead)
     assert (row.kind, row.status, row.outcome, row.agent_id) == ("text", "recent", "answered", ALICE)
     assert [m.body for m in row.messages.order_by(Message.id)] == [

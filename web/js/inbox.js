@@ -1,8 +1,8 @@
 // The inbox (left): my name and availability, Rejoin the Queue, and Incoming / Active / Recent, live.
 
-import { api } from './api.js';
+import { api, refusal } from './api.js';
 import { CHANNEL_ICONS, channelOf, clock, html, leadName, render, tickTimers, timeOfDay } from './html.js';
-import { callFor, inbox, state, subscribe, update } from './store.js';
+import { callFor, inbox, say, state, subscribe, update } from './store.js';
 import { answerInteraction, fillDialer, showInteraction } from './panel.js';
 import { respond } from './texts.js';
 import * as search from './search.js';
@@ -148,7 +148,7 @@ async function act(action, id, button) {
     else if (action === 'quick-call') fillDialer(interaction.lead_number, 'dialer');
     else if (action === 'quick-text') fillDialer(interaction.lead_number, 'text');
   } catch (error) {
-    update((s) => { s.notice = error.message; });
+    say(refusal(error));
   }
 }
 

@@ -1,11 +1,11 @@
 // The interaction panel (middle): the dialer by default, texting, the selected interaction, a lead's timeline
 // and, during a call, the caller, the tracking number called, attribution, a timer and the call controls.
 
-import { api } from './api.js';
+import { api, refusal } from './api.js';
 import { CHANNEL_ICONS, channelOf, clock, html, leadName, render, tickTimers, timeOfDay } from './html.js';
 import { profileForm, saveProfile, uploadGreeting, useStandardGreeting } from './profile.js';
 import * as softphone from './softphone.js';
-import { callFor, selected, state, subscribe, update } from './store.js';
+import { callFor, say, selected, state, subscribe, update } from './store.js';
 import { canClose, closeText, respond, sendReply, threadView, typed } from './texts.js';
 
 const KEYPAD = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '0', '#'];
@@ -23,7 +23,7 @@ export function mount(root) {
     if (event.target.id === 'texting') sendText(new FormData(event.target));
     if (event.target.id === 'reply') sendReply(event.target);
     if (event.target.id === 'profile') {
-      saveProfile(new FormData(event.target)).catch((error) => update((s) => { s.notice = error.message; }));
+      saveProfile(new FormData(event.target)).catch(failed);
     }
   });
   // Escape does what the X button does.
@@ -65,7 +65,7 @@ export async function answerInteraction(interaction) {
   showInteraction(interaction.id);
   if (softphone.answer(interaction.call_id)) return;
   await api('POST', `/api/v1/interactions/${interaction.id}/answer`);
-  if (state.me?.ring_device === 'desk') update((s) => { s.notice = 'Your desk phone rings: pick it up.'; });
+  if (state.me?.ring_device === 'desk') say('Your desk phone rings: pick it up.', interaction.id);
 }
 
 export function fillDialer(number, view) {
@@ -273,11 +273,10 @@ async function sendText(form) {
       s.interactions.set(thread.id, thread);
       s.selectedId = thread.id;
       s.view = 'interaction';
-      s.dialer.message = '';
-      s.notice = `Text ${sent.status}`;
+      s.dialer.message = ''; // the thread shows the text and its delivery from now on
     });
   } catch (error) {
-    update((s) => { s.notice = error.message; });
+    failed(error);
   }
 }
 
@@ -291,12 +290,13 @@ async function placeCall(form) {
       s.interactions.set(placed.id, placed);
       s.selectedId = placed.id;
       s.view = 'interaction';
-      s.notice = '';
     });
   } catch (error) {
-    update((s) => { s.notice = error.message; });
+    failed(error);
   }
 }
+
+const failed = (error) => say(refusal(error));
 
 function act(action, data) {
   const callId = data.call;
@@ -318,19 +318,19 @@ function act(action, data) {
   else if (action === 'timeline-back') { timeline.detailId = null; update(() => {}); }
   else if (action === 'timeline-older' && !timeline.loading) loadTimeline(timeline.leadId, timeline.next);
   else if (action === 'answer') {
-    answerInteraction(state.interactions.get(Number(data.id))).catch((error) => update((s) => { s.notice = error.message; }));
+    answerInteraction(state.interactions.get(Number(data.id))).catch(failed);
   }
   else if (action === 'respond' || action === 'close-text') {
     const verb = action === 'respond' ? respond : closeText;
-    verb(state.interactions.get(Number(data.id))).catch((error) => update((s) => { s.notice = error.message; }));
+    verb(state.interactions.get(Number(data.id))).catch(failed);
   }
   else if (action === 'hangup') softphone.hangup(callId);
   else if (action === 'hangup-desk') {
-    api('POST', `/api/v1/interactions/${data.id}/hangup`).catch((error) => update((s) => { s.notice = error.message; }));
+    api('POST', `/api/v1/interactions/${data.id}/hangup`).catch(failed);
   }
   else if (action === 'mute') softphone.setMuted(callId, !state.calls.get(callId)?.muted);
   else if (action === 'hold') softphone.setHeld(callId, !state.calls.get(callId)?.held);
   else if (action === 'keypad') update((s) => { s.keypad = !s.keypad; });
   else if (action === 'digit') softphone.sendDigit(callId, data.digit);
-  else if (action === 'standard-greeting') useStandardGreeting().catch((error) => update((s) => { s.notice = error.message; }));
+  else if (action === 'standard-greeting') useStandardGreeting().catch(failed);
 }
