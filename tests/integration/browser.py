@@ -68,6 +68,20 @@ class AgentApp:
         """What the softphone's current call sent and received (RTCPeerConnection stats)."""
         return self.page.evaluate("async () => (await import('/js/softphone.js')).audioStats()")
 
+    def undrawn_icons(self) -> list[str]:
+        """The icons shown now that draw nothing: no size, or a sprite symbol that is missing or never loaded."""
+        return self.page.evaluate("""() => [...document.querySelectorAll('svg.icon-svg')]
+            .filter((svg) => svg.checkVisibility())
+            .filter((svg) => {
+              const box = svg.getBoundingClientRect();
+              const drawn = svg.querySelector('use')?.getBBox();
+              return !(box.width > 0 && box.height > 0 && drawn?.width > 0 && drawn?.height > 0);
+            }).map((svg) => svg.outerHTML)""")
+
+    def icons_shown(self) -> set[str]:
+        return set(self.page.evaluate("""() => [...document.querySelectorAll('svg.icon-svg')]
+            .filter((svg) => svg.checkVisibility()).map((svg) => svg.querySelector('use').href.baseVal.split('#')[1])"""))
+
     def choose_status(self, label: str) -> None:
         self.page.get_by_label("Availability").select_option(label=label)
 

@@ -475,7 +475,7 @@ def test_a_recent_lead_timeline_contact_details_in_place_and_quick_call(agents, 
     expect(entries.first).to_contain_text("abandoned")
     entries.first.get_by_role("button").click()
     expect(page.locator("#panel .facts")).to_contain_text("+14045554321")
-    page.get_by_role("button", name="← All interactions").click()
+    page.get_by_role("button", name="All interactions").click()
     expect(entries).to_have_count(1)
     page.get_by_role("button", name="Close").click()
     expect(page.locator("#panel h2")).to_have_text("Interaction")
@@ -492,7 +492,7 @@ def test_a_recent_lead_timeline_contact_details_in_place_and_quick_call(agents, 
     expect(recent).to_be_visible()  # the inbox follows live
     # Quick actions on the Recent row: the icon turns into a plus that opens call and text.
     recent.get_by_role("button", name=re.compile("Quick actions")).click()
-    recent.get_by_role("button", name="☎ Call").click()
+    recent.get_by_role("button", name="Call", exact=True).click()
     expect(page.get_by_label("Recipient")).to_have_value("+14045554321")
 
 
@@ -712,4 +712,38 @@ def test_contact_details_save_to_the_lead_on_screen_and_refusals_stay_with_their
     expect(contact.get_by_role("button", name="+14045554601")).to_be_visible()
     saved = Lead.get_by_id(sal)
     assert (saved.name, saved.email) == ("Sal Searched", "sal@example")
+    assert not app.errors
+
+
+def test_every_icon_on_the_agents_screens_is_drawn(agents, running, tmp_path):
+    """Icons are SVG that ships with the app (tests/unit/test_web_app.py keeps characters out): each one on
+    screen draws something, whatever fonts the machine has."""
+    browser, apps = agents
+    app, page = apps[BOB], apps[BOB].page
+    call(running, tmp_path, "4045554777", duration=1.5, caller_name="Ike Con", expect_answer=False).wait(20)
+    recent = app.row("recent", "Ike Con")
+    seen = set()
+
+    def all_drawn() -> None:
+        wait_for(lambda: not app.undrawn_icons(), 5, what=f"every icon drawn: {app.undrawn_icons()}")
+        seen.update(app.icons_shown())
+
+    all_drawn()  # the inbox and the panel's bar
+    recent.get_by_role("button", name=re.compile("Quick actions")).click()
+    all_drawn()  # the quick actions' plus, call and text
+    recent.get_by_role("button", name="Ike Con", exact=True).click()
+    classification = page.locator("#classification")
+    classification.get_by_label("Add a tag").fill("Icons")
+    classification.get_by_label("Add a tag").press("Enter")
+    all_drawn()  # the interaction, its close button, the tag's remove button
+    page.get_by_role("button", name="more interactions").click()
+    page.locator(".timeline li").first.get_by_role("button").click()
+    all_drawn()  # back to all interactions
+    page.get_by_role("searchbox", name="Search leads").fill("Ike")
+    expect(app.section("search").locator(".lead-result")).to_have_count(1)
+    all_drawn()  # a lead found
+    place_call(app, "12", "Website line (+14045550101)", record=False)
+    expect(page.locator("#notice")).to_be_visible()
+    all_drawn()  # the notice's dismiss button
+    assert {"call", "text", "plus", "close", "back", "lead"} <= seen
     assert not app.errors

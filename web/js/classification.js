@@ -2,7 +2,7 @@
 // tags (pick or create), value, and notes that save as the agent types (debounced, with a saved marker).
 
 import { api, refusal } from './api.js';
-import { html, render } from './html.js';
+import { html, icon, render } from './html.js';
 import { selected, state, subscribe, update } from './store.js';
 
 const NOTES_DEBOUNCE_MS = 700;
@@ -78,7 +78,7 @@ function view(s) {
       </fieldset>
       <div class="tags" aria-label="Tags">
         ${interaction.tags.map((tag) => html`<span class="tag">${tag}<button type="button" data-action="remove-tag"
-          data-tag="${tag}" aria-label="Remove tag ${tag}">×</button></span>`)}
+          data-tag="${tag}" aria-label="Remove tag ${tag}">${icon('close')}</button></span>`)}
         <input name="tag" list="tag-names" placeholder="Add a tag" aria-label="Add a tag" data-focus="tag" maxlength="50"
           value="${typed.tag ?? ''}">
         <button type="button" data-action="add-tag">Add</button>

@@ -1,7 +1,7 @@
 // The inbox (left): my name and availability, Rejoin the Queue, and Incoming / Active / Recent, live.
 
 import { api, refusal } from './api.js';
-import { CHANNEL_ICONS, channelOf, clock, html, leadName, render, tickTimers, timeOfDay } from './html.js';
+import { channelIcon, channelOf, clock, html, icon, leadName, render, tickTimers, timeOfDay } from './html.js';
 import { callFor, inbox, say, state, subscribe, update } from './store.js';
 import { answerInteraction, fillDialer, showInteraction } from './panel.js';
 import { respond } from './texts.js';
@@ -106,11 +106,11 @@ function row(interaction, key, s) {
       ${key === 'recent'
         ? html`<span class="quick"><button class="icon channel" data-action="quick" data-id="${interaction.id}"
               data-focus="quick-${interaction.id}" aria-label="Quick actions for ${leadName(interaction)}"
-              aria-expanded="${String(s.quickId === interaction.id)}"><span class="glyph">${CHANNEL_ICONS[channel] || '•'}</span><span class="plus">+</span></button>
+              aria-expanded="${String(s.quickId === interaction.id)}"><span class="glyph">${channelIcon(interaction)}</span><span class="plus">${icon('plus')}</span></button>
             ${s.quickId === interaction.id ? html`<span class="quick-menu">
-              <button data-action="quick-call" data-id="${interaction.id}" data-focus="quick-call-${interaction.id}">☎ Call</button>
-              <button data-action="quick-text" data-id="${interaction.id}">✉ Text</button></span>` : ''}</span>`
-        : html`<span class="icon channel" title="${channel}">${CHANNEL_ICONS[channel] || '•'}</span>`}
+              <button data-action="quick-call" data-id="${interaction.id}" data-focus="quick-call-${interaction.id}">${icon('call')} Call</button>
+              <button data-action="quick-text" data-id="${interaction.id}">${icon('text')} Text</button></span>` : ''}</span>`
+        : html`<span class="icon channel" title="${channel}">${channelIcon(interaction)}</span>`}
       <button class="link lead-name" data-action="show" data-id="${interaction.id}" data-focus="show-${interaction.id}">
         ${leadName(interaction)}</button>
       <span class="meta">

@@ -1,7 +1,7 @@
 // The agent app: sign in (and pick a company), then the four areas over one store fed by the event stream.
 
 import { api, setCsrfToken } from './api.js';
-import { html, render } from './html.js';
+import { html, icon, render } from './html.js';
 import { state, subscribe, update } from './store.js';
 import * as alerts from './alerts.js';
 import * as classification from './classification.js';
@@ -66,7 +66,7 @@ function statusBar(s) {
     Callers will not hear you. ${s.microphone === 'denied' ? html`To turn it back on, click the icon at the left of the
     address bar (a lock or a camera), set Microphone to Allow, then sign out and sign in again.` : 'Connect a headset and sign in again.'}` : '');
   $('#microphone-warning').hidden = !(s.microphone === 'denied' || s.microphone === 'missing');
-  render($('#notice'), s.notice ? html`${s.notice} <button class="link" id="dismiss-notice" aria-label="Dismiss">✕</button>` : '');
+  render($('#notice'), s.notice ? html`${s.notice} <button class="link" id="dismiss-notice" aria-label="Dismiss">${icon('close')}</button>` : '');
   $('#notice').hidden = !s.notice;
 }
 
@@ -100,7 +100,7 @@ document.addEventListener('submit', (event) => {
 document.addEventListener('click', async (event) => {
   if (event.target.id === 'sign-out') signOut();
   if (event.target.id === 'open-profile') update((s) => { s.view = 'profile'; s.profileSaved = false; });
-  if (event.target.id === 'dismiss-notice') update((s) => { s.notice = ''; });
+  if (event.target.closest('#dismiss-notice')) update((s) => { s.notice = ''; });
   const company = event.target.closest('[data-company]');
   if (company) {
     const session = await api('PUT', '/api/v1/session/company', { company_id: Number(company.dataset.company) });

@@ -2,7 +2,7 @@
 // and, during a call, the caller, the tracking number called, attribution, a timer and the call controls.
 
 import { api, refusal } from './api.js';
-import { CHANNEL_ICONS, channelOf, clock, html, leadName, render, tickTimers, timeOfDay } from './html.js';
+import { channelIcon, channelOf, clock, html, icon, leadName, render, tickTimers, timeOfDay } from './html.js';
 import { profileForm, saveProfile, uploadGreeting, useStandardGreeting } from './profile.js';
 import * as softphone from './softphone.js';
 import { callFor, say, selected, state, subscribe, update } from './store.js';
@@ -95,12 +95,12 @@ function view(s) {
       <span class="panel-icons">
         ${s.view === 'interaction' && current ? html`<button class="link" data-action="timeline" data-focus="more">more interactions</button>` : ''}
         <button class="icon ${s.view === 'dialer' ? 'on' : ''}" data-action="view" data-view="dialer" data-focus="to-dialer"
-          aria-label="Dialer" title="Dialer">☎</button>
+          aria-label="Dialer" title="Dialer">${icon('call')}</button>
         <button class="icon ${s.view === 'text' ? 'on' : ''}" data-action="view" data-view="text" data-focus="to-text"
-          aria-label="Texting" title="Texting">✉</button>
+          aria-label="Texting" title="Texting">${icon('text')}</button>
         ${s.view === 'interaction' && current && canClose(current, s) ? html`<button class="icon" data-action="close-text"
-          data-id="${current.id}" aria-label="Close text" title="Close text: the conversation moves to Recent" data-focus="close-text">✔</button>` : ''}
-        ${closable ? html`<button class="icon" data-action="close" aria-label="Close" title="Close" data-focus="close">✕</button>` : ''}
+          data-id="${current.id}" aria-label="Close text" title="Close text: the conversation moves to Recent" data-focus="close-text">${icon('check')}</button>` : ''}
+        ${closable ? html`<button class="icon" data-action="close" aria-label="Close" title="Close" data-focus="close">${icon('close')}</button>` : ''}
       </span>
     </header>
     ${live ? callView(s, live) : ''}
@@ -204,7 +204,7 @@ function interactionView(interaction, s) {
   const call = callFor(interaction, s);
   return html`
     <article class="interaction">
-      <h3>${CHANNEL_ICONS[channelOf(interaction)] || ''} ${leadName(interaction)}</h3>
+      <h3>${channelIcon(interaction)} ${leadName(interaction)}</h3>
       <dl class="facts">
         <dt>Caller ID</dt><dd>${interaction.lead_number}</dd>
         ${interaction.tracking_number ? html`<dt>Tracking number</dt><dd>${interaction.tracking_number.name} (${interaction.tracking_number.number})</dd>` : ''}
@@ -232,7 +232,7 @@ function timelineView(leadId) {
   if (timeline.leadId !== leadId) loadTimeline(leadId);
   const detail = timeline.items.find((i) => i.id === timeline.detailId);
   if (detail) {
-    return html`<article class="interaction"><p><button class="link" data-action="timeline-back">← All interactions</button></p>
+    return html`<article class="interaction"><p><button class="link" data-action="timeline-back">${icon('back')} All interactions</button></p>
       ${interactionView(detail, state)}</article>`;
   }
   return html`
@@ -240,7 +240,7 @@ function timelineView(leadId) {
       ${timeline.loading ? html`<li>Loading…</li>` : ''}
       ${!timeline.loading && !timeline.items.length ? html`<li class="empty">No interactions yet</li>` : ''}
       ${timeline.items.map((i) => html`<li><button class="link" data-action="timeline-detail" data-id="${i.id}">
-        <span>${CHANNEL_ICONS[channelOf(i)] || ''} ${i.direction} ${channelOf(i)}</span>
+        <span>${channelIcon(i)} ${i.direction} ${channelOf(i)}</span>
         <span>${i.outcome || i.status}</span><time>${timeOfDay(i.started_at)}</time></button></li>`)}
     </ol>
     ${timeline.next ? html`<p><button class="link" data-action="timeline-older" data-focus="timeline-older">Older interactions</button></p>` : ''}`;
