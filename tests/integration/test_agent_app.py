@@ -111,6 +111,13 @@ def test_two_agents_see_a_call_one_answers_in_the_browser_and_audio_flows_both_w
     expect(apps[other].section("incoming").locator(".row")).to_have_count(0)
     heard, said = record_each_way(running, trunk_channel(running), f"browser-{answering}")
     expect(app.page.locator(".call .timer")).to_have_text(re.compile(r"0:0[3-9]"), timeout=10_000)
+    # The call reads as an inbound call, each fact once; Main line records it, but there is nothing to play yet.
+    call_view = app.page.locator("#panel .call")
+    expect(call_view.locator(".facts")).to_contain_text(re.compile(r"Caller\s*\+14045551234"))
+    expect(call_view.locator(".facts")).to_contain_text(re.compile(r"Called\s*Google Ads line \(\+14045550100\)"))
+    assert_each_once(app.page.locator("#panel"), "Lee Caller", "+14045551234", "Google Ads line (+14045550100)",
+                     "Source")
+    expect(app.page.locator("#panel audio")).to_have_count(0)
     app.screenshot("agent-app", tmp_path)
     stats = app.audio_stats()
     app.page.get_by_role("button", name="Hang up").click()
@@ -131,6 +138,11 @@ def test_two_agents_see_a_call_one_answers_in_the_browser_and_audio_flows_both_w
     assert app.errors == [] and apps[other].errors == []
     print(f"\nfigures: registered after {[round(a.registered_after, 2) for a in apps.values()]} s; "
           f"INVITE to both screens {on_screen:.2f} s")
+
+
+def assert_each_once(area, *texts: str) -> None:
+    shown = area.inner_text()
+    assert {text: shown.count(text) for text in texts} == {text: 1 for text in texts}, shown
 
 
 def test_the_inbox_shows_my_queue_live_with_the_longest_wait(agents, running, tmp_path):
@@ -221,7 +233,7 @@ def test_classification_typed_in_the_app_is_there_after_a_reload_and_in_the_api(
     tag = panel.get_by_label("Add a tag")
     tag.fill("Emergency <b>leak</b>")
     tag.press("Enter")
-    expect(panel.locator(".tag")).to_have_text(["Emergency <b>leak</b>×"])  # shown as typed, never as markup
+    expect(panel.locator(".tag")).to_have_text(["Emergency <b>leak</b>"])  # shown as typed, never as markup
     value = panel.get_by_label("Value ($)")
     value.fill("2000000000")  # more than the API takes: said under the form, not silently dropped
     value.press("Tab")
@@ -278,6 +290,13 @@ def test_an_outbound_call_reaches_the_trunk_with_the_chosen_tracking_number_and_
             carrier.wait_for("ANSWERED", n)
             expect(app.row("active", number)).to_be_visible()
             expect(app.page.locator(".call .timer")).to_have_text(re.compile(r"0:0[2-9]"))
+            # It reads as the agent's call to the lead, from the tracking number, each fact once; no player yet.
+            panel = app.page.locator("#panel")
+            expect(panel.locator(".call")).to_contain_text("Outbound call")
+            expect(panel.locator(".call .facts")).to_have_text(
+                re.compile(r"^\s*Caller ID\s*Website line \(\+14045550101\)\s*Source"))
+            assert_each_once(panel, number, "Website line")
+            expect(panel.locator("audio")).to_have_count(0)
             app.page.get_by_role("button", name="Hang up").click()
             carrier.wait_for("HANGUP", n)
             expect(app.row("recent", number)).to_be_visible()
@@ -290,6 +309,10 @@ def test_an_outbound_call_reaches_the_trunk_with_the_chosen_tracking_number_and_
     assert recording.exists() and rms(recording) > 0.001  # the carrier echoes the agent's microphone
     # The recorded call's player in the interaction panel plays the recording.
     app.row("recent", leads[True]).get_by_role("button", name=leads[True], exact=True).click()
+    facts = app.page.locator("#panel .facts")
+    expect(facts).to_contain_text(re.compile(r"Called\s*\+14045557720\s*Caller ID\s*Website line"))
+    expect(facts).to_contain_text(re.compile(r"Placed by\s*Alice Agent"))
+    expect(app.page.locator("#panel h3")).to_contain_text("Outbound call")
     player = app.page.locator("#panel audio")
     expect(player).to_have_count(1)
     duration = app.page.evaluate("""async () => {
@@ -646,8 +669,14 @@ def test_an_incoming_text_waits_in_incoming_then_the_agent_responds_in_the_threa
     expect(alice.row("recent", lead)).to_contain_text("See you then")
     # Bob's notice was about who had the conversation: it goes now that the conversation moved on.
     expect(bob_notice).to_be_hidden()
+    # In Recent it reads as the lead's text to the tracking number: no talk time, which a text does not have.
+    alice.row("recent", lead).get_by_role("button", name=lead, exact=True).click()
+    facts = page.locator("#panel .facts")
+    expect(facts).to_contain_text(re.compile(r"From\s*\+14045557070\s*Texted\s*Google Ads line"))
+    expect(facts).not_to_contain_text("Talk time")
     row = Interaction.get(Interaction.lead_number == lead)
     assert (row.kind, row.status, row.outcome, row.agent_id) == ("text", "recent", "answered", ALICE)
+    assert row.talk_seconds is not None  # the API has it; the app does not show it for a text
     assert [m.body for m in row.messages.order_by(Message.id)] == [
         "Do you fix tankless heaters?", "Yes — we fix all brands ✓ Tomorrow at 9?", "9 works", "See you then"]
     assert not alice.errors and not bob.errors
@@ -747,3 +776,30 @@ def test_every_icon_on_the_agents_screens_is_drawn(agents, running, tmp_path):
     all_drawn()  # the notice's dismiss button
     assert {"call", "text", "plus", "close", "back", "lead"} <= seen
     assert not app.errors
+
+
+READINGS = [  # kind, direction, voicemail: how the panel reads it
+    ("call", "inbound", False, "Inbound call", ["Caller", "Called", "Status", "Started", "Talk time", "Answered by"]),
+    ("call", "outbound", False, "Outbound call", ["Called", "Caller ID", "Status", "Started", "Talk time", "Placed by"]),
+    ("call", "inbound", True, "Voicemail", ["Caller", "Called", "Status", "Started", "Message"]),
+    ("text", "inbound", False, "Inbound text", ["From", "Texted", "Status", "Started", "Agent"]),
+    ("text", "outbound", False, "Outbound text", ["To", "Sent from", "Status", "Started", "Agent"]),
+    ("chat", "inbound", False, "Inbound chat", ["Number", "Tracking number", "Status", "Started", "Agent"]),
+]
+
+
+def test_each_kind_of_interaction_reads_right_for_its_direction(agents):
+    """facts.js, as the app loads it: what each kind and direction is called and which facts it lists (every kind
+    with a talk time and a message length in hand, so that only those that mean something show them)."""
+    browser, apps = agents
+    for kind, direction, voicemail, name, labels in READINGS:
+        read = apps[ALICE].page.evaluate("""async ([kind, direction, voicemail]) => {
+            const facts = await import('/js/facts.js');
+            const interaction = { kind, direction, voicemail_url: voicemail ? '/vm' : null, status: 'recent',
+              outcome: 'answered', lead: { name: '' }, lead_number: '+14045550123', started_at: new Date().toISOString(),
+              tracking_number: { name: 'Website line', number: '+14045550101' }, talk_seconds: 60,
+              voicemail_seconds: 20, agent: { display_name: 'Alice Agent' }, source: '', campaign: '', keywords: '',
+              landing_page: '', referrer: '' };
+            return [facts.readingOf(interaction).name, facts.facts(interaction).map(([label]) => label)];
+        }""", [kind, direction, voicemail])
+        assert read == [name, labels], (kind, direction, voicemail)

@@ -70,14 +70,3 @@ export function icon(name, label = '') {
   return html`<svg class="icon-svg icon-${name}" focusable="false" ${label ? html`role="img" aria-label="${label}"`
     : html`aria-hidden="true"`}><use href="/assets/icons.svg#${name}"></use></svg>`;
 }
-
-const CHANNELS = new Set(['call', 'text', 'chat', 'voicemail', 'form', 'visit']);
-
-export function channelIcon(interaction) {
-  const channel = channelOf(interaction);
-  return icon(CHANNELS.has(channel) ? channel : 'interaction');
-}
-
-export function channelOf(interaction) {
-  return interaction.voicemail_url ? 'voicemail' : interaction.kind;
-}

@@ -1,7 +1,8 @@
 // The inbox (left): my name and availability, Rejoin the Queue, and Incoming / Active / Recent, live.
 
 import { api, refusal } from './api.js';
-import { channelIcon, channelOf, clock, html, icon, leadName, render, tickTimers, timeOfDay } from './html.js';
+import { channelIcon, outcomeOf, readingOf } from './facts.js';
+import { clock, html, icon, leadName, render, tickTimers, timeOfDay } from './html.js';
 import { callFor, inbox, say, state, subscribe, update } from './store.js';
 import { answerInteraction, fillDialer, showInteraction } from './panel.js';
 import { respond } from './texts.js';
@@ -98,7 +99,6 @@ function section(title, key, items, s) {
 }
 
 function row(interaction, key, s) {
-  const channel = channelOf(interaction);
   const call = callFor(interaction, s);
   const isSelected = s.selectedId === interaction.id;
   return html`
@@ -110,15 +110,15 @@ function row(interaction, key, s) {
             ${s.quickId === interaction.id ? html`<span class="quick-menu">
               <button data-action="quick-call" data-id="${interaction.id}" data-focus="quick-call-${interaction.id}">${icon('call')} Call</button>
               <button data-action="quick-text" data-id="${interaction.id}">${icon('text')} Text</button></span>` : ''}</span>`
-        : html`<span class="icon channel" title="${channel}">${channelIcon(interaction)}</span>`}
+        : html`<span class="icon channel" title="${readingOf(interaction).name}">${channelIcon(interaction)}</span>`}
       <button class="link lead-name" data-action="show" data-id="${interaction.id}" data-focus="show-${interaction.id}">
         ${leadName(interaction)}</button>
       <span class="meta">
-        <span class="channel-name">${channel}</span>
+        <span class="channel-name">${readingOf(interaction).name}</span>
         ${interaction.lead.name ? html`<span class="number">${interaction.lead_number}</span>` : ''}
         <span class="tracking">${interaction.tracking_number?.name || ''}</span>
         <time datetime="${interaction.started_at}">${timeOfDay(interaction.started_at)}</time>
-        ${key === 'recent' ? html`<span class="outcome outcome-${interaction.outcome}">${interaction.outcome}</span>` : ''}
+        ${key === 'recent' ? html`<span class="outcome outcome-${interaction.outcome}">${outcomeOf(interaction)}</span>` : ''}
       </span>
       ${interaction.last_message ? html`<p class="snippet ${interaction.last_message.direction}">${interaction.last_message.body}</p>` : ''}
       ${key === 'incoming' && interaction.kind === 'text' ? html`

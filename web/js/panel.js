@@ -2,7 +2,8 @@
 // and, during a call, the caller, the tracking number called, attribution, a timer and the call controls.
 
 import { api, refusal } from './api.js';
-import { channelIcon, channelOf, clock, html, icon, leadName, render, tickTimers, timeOfDay } from './html.js';
+import { channelIcon, facts, outcomeOf, readingOf } from './facts.js';
+import { clock, html, icon, leadName, render, tickTimers, timeOfDay } from './html.js';
 import { profileForm, saveProfile, uploadGreeting, useStandardGreeting } from './profile.js';
 import * as softphone from './softphone.js';
 import { callFor, say, selected, state, subscribe, update } from './store.js';
@@ -104,7 +105,7 @@ function view(s) {
       </span>
     </header>
     ${live ? callView(s, live) : ''}
-    ${body(s, current)}`;
+    ${body(s, current, live && callInteraction(s, live.callId))}`;
 }
 
 function titleOf(s, live) {
@@ -114,25 +115,28 @@ function titleOf(s, live) {
     profile: 'My profile' }[s.view];
 }
 
-function body(s, current) {
+// The call view says who and which line; the interaction shown under it, when it is that call, does not again.
+function body(s, current, onCall) {
   if (s.view === 'text') return textForm(s);
   if (s.view === 'profile') return profileForm(s);
-  if (s.view === 'interaction' && current) return interactionView(current, s);
+  if (s.view === 'interaction' && current) return current === onCall ? '' : interactionView(current, s);
   if (s.view === 'timeline' && current) return timelineView(current.lead.id);
   if (s.view === 'lead' && s.lead) return timelineView(s.lead.id);
   return dialerForm(s);
 }
 
+function callInteraction(s, callId) {
+  return [...s.interactions.values()].find((i) => i.call_id === callId) || null;
+}
+
 function callView(s, { callId, call }) {
-  const interaction = [...s.interactions.values()].find((i) => i.call_id === callId);
+  const interaction = callInteraction(s, callId);
   return html`
     <section class="call" aria-label="Current call">
       <div class="caller">
         <strong class="caller-id">${interaction ? leadName(interaction) : call.from}</strong>
-        ${interaction?.lead.name ? html`<span>${interaction.lead_number}</span>` : ''}
-        ${interaction?.tracking_number ? html`<span class="tracking">called ${interaction.tracking_number.name}
-          (${interaction.tracking_number.number})</span>` : ''}
-        ${interaction ? attribution(interaction) : ''}
+        ${interaction ? html`<span class="kind">${readingOf(interaction).name}</span>
+          ${factList(facts(interaction, { live: true }).filter(([, value]) => value !== leadName(interaction)))}` : ''}
       </div>
       <div class="call-state">
         ${call.state === 'live' ? html`<span class="timer" data-since="${call.since}" role="timer">${clock((Date.now() - call.since) / 1000)}</span>`
@@ -155,10 +159,9 @@ function callView(s, { callId, call }) {
     </section>`;
 }
 
-function attribution(interaction) {
-  const parts = [['Source', interaction.source], ['Campaign', interaction.campaign], ['Keywords', interaction.keywords],
-    ['Landing page', interaction.landing_page], ['Referrer', interaction.referrer]].filter(([, value]) => value);
-  return parts.length ? html`<dl class="attribution">${parts.map(([label, value]) => html`<dt>${label}</dt><dd>${value}</dd>`)}</dl>` : '';
+function factList(list) {
+  return list.length ? html`<dl class="facts">${list.map(([label, value, name]) => html`<dt>${label}</dt>
+    <dd class="${name}">${value}</dd>`)}</dl>` : '';
 }
 
 function trackingNumberOptions(s) {
@@ -204,16 +207,8 @@ function interactionView(interaction, s) {
   const call = callFor(interaction, s);
   return html`
     <article class="interaction">
-      <h3>${channelIcon(interaction)} ${leadName(interaction)}</h3>
-      <dl class="facts">
-        <dt>Caller ID</dt><dd>${interaction.lead_number}</dd>
-        ${interaction.tracking_number ? html`<dt>Tracking number</dt><dd>${interaction.tracking_number.name} (${interaction.tracking_number.number})</dd>` : ''}
-        <dt>Status</dt><dd class="status">${interaction.status}${interaction.outcome ? html` — ${interaction.outcome}` : ''}</dd>
-        <dt>Started</dt><dd>${new Date(interaction.started_at).toLocaleString()}</dd>
-        ${interaction.talk_seconds !== null ? html`<dt>Talk time</dt><dd class="talk-time">${clock(interaction.talk_seconds)}</dd>` : ''}
-        ${interaction.agent ? html`<dt>Agent</dt><dd>${interaction.agent.display_name}</dd>` : ''}
-      </dl>
-      ${attribution(interaction)}
+      <h3>${channelIcon(interaction)} ${leadName(interaction)} <small class="kind">${readingOf(interaction).name}</small></h3>
+      ${factList(facts(interaction))}
       ${interaction.status === 'incoming' && interaction.kind === 'call' ? html`<p class="actions">
         <button class="primary" data-action="answer" data-id="${interaction.id}">Answer</button>
         ${call?.state === 'ringing' ? html`<span class="ringing" role="status">Ringing</span>` : ''}</p>` : ''}
@@ -240,8 +235,8 @@ function timelineView(leadId) {
       ${timeline.loading ? html`<li>Loading…</li>` : ''}
       ${!timeline.loading && !timeline.items.length ? html`<li class="empty">No interactions yet</li>` : ''}
       ${timeline.items.map((i) => html`<li><button class="link" data-action="timeline-detail" data-id="${i.id}">
-        <span>${channelIcon(i)} ${i.direction} ${channelOf(i)}</span>
-        <span>${i.outcome || i.status}</span><time>${timeOfDay(i.started_at)}</time></button></li>`)}
+        <span>${channelIcon(i)} ${readingOf(i).name}</span>
+        <span>${outcomeOf(i) || i.status}</span><time>${timeOfDay(i.started_at)}</time></button></li>`)}
     </ol>
     ${timeline.next ? html`<p><button class="link" data-action="timeline-older" data-focus="timeline-older">Older interactions</button></p>` : ''}`;
 }
