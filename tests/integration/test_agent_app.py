@@ -803,3 +803,57 @@ def test_each_kind_of_interaction_reads_right_for_its_direction(agents):
             return [facts.readingOf(interaction).name, facts.facts(interaction).map(([label]) => label)];
         }""", [kind, direction, voicemail])
         assert read == [name, labels], (kind, direction, voicemail)
+
+
+def test_a_user_of_two_companies_switches_company_in_the_app(softphones, running):
+    """Dana works for two companies (added with `leadcenter user join`): she picks one at sign-in and switches in
+    the status bar; the inbox, the event stream and the softphone are then the other company's."""
+    import httpx
+
+    from leadcenter import clock
+    from leadcenter.agents.models import Agent
+    from leadcenter.companies.models import Company
+    from leadcenter.leads.services import find_or_create_by_number
+
+    password, email = "two companies", "dana@two.example"
+    companies, leads = {}, {}
+    for name, lead_name, number in (("Bayside Dental", "Bea Bayside", "+14045556101"),
+                                    ("Cedar Roofing", "Cid Cedar", "+14045556102")):
+        companies[name] = int(re.search(r"company (\d+) created", running.cli("company", "add", name)).group(1))
+        now = clock.system()
+        leads[name] = find_or_create_by_number(Company.get_by_id(companies[name]), number, now, lead_name)
+        Interaction.create(company=companies[name], lead=leads[name], kind="call", direction="inbound",
+                           status="recent", outcome="missed", lead_number=number, started_at=now,
+                           status_changed_at=now)
+    running.cli("user", "add", email, "--name", "Dana Two", "--company", str(companies["Bayside Dental"]),
+                "--password", password)
+    running.cli("user", "join", email, "--company", str(companies["Cedar Roofing"]), "--role", "agent")
+    agents = {name: Agent.get(Agent.company == company_id).id for name, company_id in companies.items()}
+    contacts = lambda: running.instance.rx("pjsip show contacts") or ""  # noqa: E731
+    with Browser() as browser:
+        app = browser.agent(running, email, password=password, wait_registered=False)
+        page = app.page
+        page.get_by_role("button", name="Bayside Dental").click()
+        app.wait_softphone_ready()
+        choice = page.get_by_label("Company")
+        expect(choice.locator("option:checked")).to_have_text("Bayside Dental")
+        expect(app.row("recent", "Bea Bayside")).to_be_visible()
+        expect(app.section("recent").locator(".row")).to_have_count(1)
+        wait_for(lambda: f"webrtc{agents['Bayside Dental']}/" in contacts(), 5, what="Bayside's softphone")
+        choice.select_option(label="Cedar Roofing")
+        expect(choice.locator("option:checked")).to_have_text("Cedar Roofing")
+        expect(app.row("recent", "Cid Cedar")).to_be_visible()
+        expect(app.section("recent").locator(".row")).to_have_count(1)
+        app.wait_softphone_ready()
+        wait_for(lambda: f"webrtc{agents['Cedar Roofing']}/" in contacts()
+                 and f"webrtc{agents['Bayside Dental']}/" not in contacts(), 5, what="Cedar's softphone alone")
+        # The event stream is Cedar's: a change to Cid there shows live.
+        with httpx.Client(base_url=running.url, timeout=5) as api:
+            csrf = api.get("/api/v1/session").json()["csrf_token"]
+            signed_in = api.post("/api/v1/session", headers={"X-CSRF-Token": csrf}, json={
+                "email": email, "password": password, "company_id": companies["Cedar Roofing"]})
+            renamed = api.patch(f"/api/v1/leads/{leads['Cedar Roofing'].id}", json={"name": "Cid Cedars"},
+                                headers={"X-CSRF-Token": signed_in.json()["csrf_token"]})
+            assert renamed.status_code == 200, renamed.text
+        expect(app.row("recent", "Cid Cedars")).to_be_visible()
+        assert not app.errors
