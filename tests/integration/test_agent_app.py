@@ -310,9 +310,10 @@ def test_an_outbound_call_reaches_the_trunk_with_the_chosen_tracking_number_and_
     # The recorded call's player in the interaction panel plays the recording.
     app.row("recent", leads[True]).get_by_role("button", name=leads[True], exact=True).click()
     facts = app.page.locator("#panel .facts")
-    expect(facts).to_contain_text(re.compile(r"Called\s*\+14045557720\s*Caller ID\s*Website line"))
+    expect(app.page.locator("#panel h3")).to_have_text(re.compile(r"^\s*\+14045557720\s*Outbound call\s*$"))
+    expect(facts).to_contain_text(re.compile(r"^\s*Caller ID\s*Website line \(\+14045550101\)\s*Status"))
     expect(facts).to_contain_text(re.compile(r"Placed by\s*Alice Agent"))
-    expect(app.page.locator("#panel h3")).to_contain_text("Outbound call")
+    assert_each_once(app.page.locator("#panel"), "+14045557720", "Website line")
     player = app.page.locator("#panel audio")
     expect(player).to_have_count(1)
     duration = app.page.evaluate("""async () => {
@@ -671,8 +672,9 @@ def test_an_incoming_text_waits_in_incoming_then_the_agent_responds_in_the_threa
     expect(bob_notice).to_be_hidden()
     # In Recent it reads as the lead's text to the tracking number: no talk time, which a text does not have.
     alice.row("recent", lead).get_by_role("button", name=lead, exact=True).click()
+    expect(page.locator("#panel h3")).to_have_text(re.compile(r"^\s*\+14045557070\s*Inbound text\s*$"))
     facts = page.locator("#panel .facts")
-    expect(facts).to_contain_text(re.compile(r"From\s*\+14045557070\s*Texted\s*Google Ads line"))
+    expect(facts).to_contain_text(re.compile(r"^\s*Texted\s*Google Ads line"))
     expect(facts).not_to_contain_text("Talk time")
     row = Interaction.get(Interaction.lead_number == lead)
     assert (row.kind, row.status, row.outcome, row.agent_id) == ("text", "recent", "answered", ALICE)

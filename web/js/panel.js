@@ -136,7 +136,7 @@ function callView(s, { callId, call }) {
       <div class="caller">
         <strong class="caller-id">${interaction ? leadName(interaction) : call.from}</strong>
         ${interaction ? html`<span class="kind">${readingOf(interaction).name}</span>
-          ${factList(facts(interaction, { live: true }).filter(([, value]) => value !== leadName(interaction)))}` : ''}
+          ${factList(interaction, { live: true })}` : ''}
       </div>
       <div class="call-state">
         ${call.state === 'live' ? html`<span class="timer" data-since="${call.since}" role="timer">${clock((Date.now() - call.since) / 1000)}</span>`
@@ -159,7 +159,10 @@ function callView(s, { callId, call }) {
     </section>`;
 }
 
-function factList(list) {
+// The interaction's facts under its heading, which names the lead: an unnamed lead's number is not listed again.
+function factList(interaction, options) {
+  const list = facts(interaction, options)
+    .filter(([, value, name]) => !(name === 'lead-number' && value === leadName(interaction)));
   return list.length ? html`<dl class="facts">${list.map(([label, value, name]) => html`<dt>${label}</dt>
     <dd class="${name}">${value}</dd>`)}</dl>` : '';
 }
@@ -208,7 +211,7 @@ function interactionView(interaction, s) {
   return html`
     <article class="interaction">
       <h3>${channelIcon(interaction)} ${leadName(interaction)} <small class="kind">${readingOf(interaction).name}</small></h3>
-      ${factList(facts(interaction))}
+      ${factList(interaction)}
       ${interaction.status === 'incoming' && interaction.kind === 'call' ? html`<p class="actions">
         <button class="primary" data-action="answer" data-id="${interaction.id}">Answer</button>
         ${call?.state === 'ringing' ? html`<span class="ringing" role="status">Ringing</span>` : ''}</p>` : ''}
