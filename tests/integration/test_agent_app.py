@@ -808,8 +808,9 @@ def test_each_kind_of_interaction_reads_right_for_its_direction(agents):
 
 
 def test_a_user_of_two_companies_switches_company_in_the_app(softphones, running):
-    """Dana works for two companies (added with `leadcenter user join`): she picks one at sign-in and switches in
-    the status bar; the inbox, the event stream and the softphone are then the other company's."""
+    """Dana is an agent of one company and a supervisor of another (added with `leadcenter user join`): she picks
+    one at sign-in and switches in the status bar; the inbox, the event stream and the softphone are then the
+    other company's."""
     import httpx
 
     from leadcenter import clock
@@ -819,36 +820,35 @@ def test_a_user_of_two_companies_switches_company_in_the_app(softphones, running
 
     password, email = "two companies", "dana@two.example"
     companies, leads = {}, {}
-    for name, lead_name, number in (("Bayside Dental", "Bea Bayside", "+14045556101"),
-                                    ("Cedar Roofing", "Cid Cedar", "+14045556102")):
+    for name, lead_name, number, status in (("Bayside Dental", "Bea Bayside", "+14045556101", "recent"),
+                                            ("Cedar Roofing", "Cid Cedar", "+14045556102", "incoming")):
         companies[name] = int(re.search(r"company (\d+) created", running.cli("company", "add", name)).group(1))
         now = clock.system()
         leads[name] = find_or_create_by_number(Company.get_by_id(companies[name]), number, now, lead_name)
         Interaction.create(company=companies[name], lead=leads[name], kind="call", direction="inbound",
-                           status="recent", outcome="missed", lead_number=number, started_at=now,
-                           status_changed_at=now)
+                           status=status, outcome="missed" if status == "recent" else None, lead_number=number,
+                           started_at=now, status_changed_at=now)
     running.cli("user", "add", email, "--name", "Dana Two", "--company", str(companies["Bayside Dental"]),
                 "--password", password)
-    running.cli("user", "join", email, "--company", str(companies["Cedar Roofing"]), "--role", "agent")
-    agents = {name: Agent.get(Agent.company == company_id).id for name, company_id in companies.items()}
+    running.cli("user", "join", email, "--company", str(companies["Cedar Roofing"]), "--role", "supervisor")
+    softphone = f"webrtc{Agent.get(Agent.company == companies['Bayside Dental']).id}/"
     contacts = lambda: running.instance.rx("pjsip show contacts") or ""  # noqa: E731
     with Browser() as browser:
         app = browser.agent(running, email, password=password, wait_registered=False)
         page = app.page
         page.get_by_role("button", name="Bayside Dental").click()
-        app.wait_softphone_ready()
+        app.wait_softphone_ready()  # an agent there
         choice = page.get_by_label("Company")
         expect(choice.locator("option:checked")).to_have_text("Bayside Dental")
         expect(app.row("recent", "Bea Bayside")).to_be_visible()
-        expect(app.section("recent").locator(".row")).to_have_count(1)
-        wait_for(lambda: f"webrtc{agents['Bayside Dental']}/" in contacts(), 5, what="Bayside's softphone")
+        wait_for(lambda: softphone in contacts(), 5, what="her softphone registered for Bayside")
         choice.select_option(label="Cedar Roofing")
         expect(choice.locator("option:checked")).to_have_text("Cedar Roofing")
-        expect(app.row("recent", "Cid Cedar")).to_be_visible()
-        expect(app.section("recent").locator(".row")).to_have_count(1)
-        app.wait_softphone_ready()
-        wait_for(lambda: f"webrtc{agents['Cedar Roofing']}/" in contacts()
-                 and f"webrtc{agents['Bayside Dental']}/" not in contacts(), 5, what="Cedar's softphone alone")
+        # A supervisor there: the calls waiting in Cedar, nothing of Bayside's, and no softphone.
+        expect(app.row("incoming", "Cid Cedar")).to_be_visible()
+        expect(page.get_by_text("Bea Bayside")).to_have_count(0)
+        expect(page.locator(".softphone")).to_have_text("Softphone: off")
+        wait_for(lambda: softphone not in contacts(), 5, what="her Bayside softphone to unregister")
         # The event stream is Cedar's: a change to Cid there shows live.
         with httpx.Client(base_url=running.url, timeout=5) as api:
             csrf = api.get("/api/v1/session").json()["csrf_token"]
@@ -857,5 +857,5 @@ def test_a_user_of_two_companies_switches_company_in_the_app(softphones, running
             renamed = api.patch(f"/api/v1/leads/{leads['Cedar Roofing'].id}", json={"name": "Cid Cedars"},
                                 headers={"X-CSRF-Token": signed_in.json()["csrf_token"]})
             assert renamed.status_code == 200, renamed.text
-        expect(app.row("recent", "Cid Cedars")).to_be_visible()
+        expect(app.row("incoming", "Cid Cedars")).to_be_visible()
         assert not app.errors
