@@ -613,7 +613,8 @@ def test_a_text_sent_from_the_interaction_panel_goes_out_as_the_chosen_tracking_
     page.get_by_label("Message").fill("Your quote is ready <b>today</b>")
     page.get_by_label("Tracking Number").select_option(label="Website line (+14045550101)")
     page.get_by_role("button", name="Send Text").click()
-    expect(page.locator("#panel .facts")).to_contain_text("+14045556060")
+    expect(page.locator("#panel h3")).to_have_text(re.compile(r"^\s*\+14045556060\s*Outbound text\s*$"))
+    expect(page.locator("#panel .facts")).to_contain_text(re.compile(r"^\s*Sent from\s*Website line"))
     # The Website line's texts go out through the second SMSC (harness.CONFIG), from that number.
     sent = second_smsc.wait(lambda e: e["event"] == "text" and e["to"] == "+14045556060", 10, "the text")
     assert (sent["from"], sent["text"]) == ("+14045550101", "Your quote is ready <b>today</b>")
