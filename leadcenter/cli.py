@@ -374,28 +374,66 @@ def user() -> None:
     """People who sign in, and their role in each company."""
 
 
+ROLE = click.option("--role", type=click.Choice(["admin", "supervisor", "agent"]), default="agent",
+                    show_default=True)
+COMPANY = click.option("--company", "company_id", type=int, required=True,
+                       help="Company id (leadcenter company list).")
+
+
+def _enrol(user, company, role: str) -> None:
+    """Make ``user`` a member of ``company``; an agent also gets SIP credentials for the softphone and a desk
+    phone."""
+    from leadcenter.agents.services import create_agent
+    from leadcenter.companies.services import add_member
+    with db.database.atomic():
+        add_member(user, company, role)
+        if role == "agent":
+            create_agent(company, user, devices=("webrtc", "desk"), now=clock.system())
+
+
 @user.command("add")
 @click.argument("email")
 @click.option("--name", required=True, help="Full name.")
-@click.option("--company", "company_id", type=int, required=True, help="Company id (leadcenter company list).")
-@click.option("--role", type=click.Choice(["admin", "supervisor", "agent"]), default="agent", show_default=True)
+@COMPANY
+@ROLE
 @click.password_option(help="Password (asked for when not given).")
 @pass_context
 def user_add(ctx: Context, email: str, name: str, company_id: int, role: str, password: str) -> None:
     """Create a user in a company; an agent also gets SIP credentials for the softphone and a desk phone."""
-    from leadcenter.agents.services import create_agent
-    from leadcenter.companies.services import AccountError, add_member, create_user
+    from leadcenter.companies.models import User
+    from leadcenter.companies.services import AccountError, create_user
     ctx.open_db()
     company = _company(company_id)
+    existing = User.get_or_none(User.email == email.strip().lower())
+    if existing is not None:
+        raise click.ClickException(f"{existing.email} already has an account; to add it to {company.name}: "
+                                   f"leadcenter user join {existing.email} --company {company.id} --role {role}")
     try:
         with db.database.atomic():
             new = create_user(email, name, password)
-            add_member(new, company, role)
-            if role == "agent":
-                create_agent(company, new, devices=("webrtc", "desk"), now=clock.system())
+            _enrol(new, company, role)
     except AccountError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"user {new.email} added to {company.name} as {role}")
+    ctx.reconfigure()
+
+
+@user.command("join")
+@click.argument("email")
+@COMPANY
+@ROLE
+@pass_context
+def user_join(ctx: Context, email: str, company_id: int, role: str) -> None:
+    """Add an existing user to another company. They sign in with the password they have and pick the company
+    in the app; an agent gets SIP credentials of their own there."""
+    from leadcenter.companies.models import Membership
+    ctx.open_db()
+    company, target = _company(company_id), _user(email)
+    current = Membership.get_or_none(Membership.user == target, Membership.company == company)
+    if current is not None:
+        raise click.ClickException(f"{target.email} is already in {company.name} as {current.role}")
+    _enrol(target, company, role)
+    click.echo(f"user {target.email} added to {company.name} as {role}")
     ctx.reconfigure()
 
 

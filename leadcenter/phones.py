@@ -2,10 +2,26 @@
 from __future__ import annotations
 
 import phonenumbers
+from phonenumbers import NumberParseException, ValidationResult
 
 
 class InvalidNumber(ValueError):
-    pass
+    """Its message says what is wrong in words for the person who typed the number."""
+
+
+# phonenumbers' own messages are written for programmers ("(1) The string supplied did not seem to be...").
+_PARSE_PROBLEMS = {
+    NumberParseException.INVALID_COUNTRY_CODE: "does not start with a valid country code",
+    NumberParseException.TOO_SHORT_AFTER_IDD: "is too short to be a phone number",
+    NumberParseException.TOO_SHORT_NSN: "is too short to be a phone number",
+    NumberParseException.TOO_LONG: "is too long to be a phone number",
+}
+_LENGTH_PROBLEMS = {
+    ValidationResult.INVALID_COUNTRY_CODE: "does not start with a valid country code",
+    ValidationResult.TOO_SHORT: "is too short to be a phone number",
+    ValidationResult.TOO_LONG: "is too long to be a phone number",
+    ValidationResult.INVALID_LENGTH: "has the wrong number of digits for a phone number",
+}
 
 
 def to_e164(raw: str, region: str = "US") -> str:
@@ -16,7 +32,8 @@ def to_e164(raw: str, region: str = "US") -> str:
     try:
         parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
-        raise InvalidNumber(f"{raw!r} is not a phone number: {exc}") from None
-    if not phonenumbers.is_possible_number(parsed):
-        raise InvalidNumber(f"{raw!r} is not a possible phone number in region {region}")
+        raise InvalidNumber(f"{raw!r} {_PARSE_PROBLEMS.get(exc.error_type, 'is not a phone number')}") from None
+    reason = phonenumbers.is_possible_number_with_reason(parsed)
+    if reason != ValidationResult.IS_POSSIBLE:
+        raise InvalidNumber(f"{raw!r} {_LENGTH_PROBLEMS.get(reason, 'is not a phone number')}")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)

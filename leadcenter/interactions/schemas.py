@@ -138,6 +138,7 @@ class InteractionOut(Schema):
     value_cents: int | None
     notes: Text
     tags: list[str]
+    # Once the call has ended: until then Asterisk is still writing the file, and there is nothing to play.
     recording_url: str | None
     voicemail_url: str | None
     voicemail_seconds: int | None
@@ -164,7 +165,7 @@ class InteractionOut(Schema):
                     status_changed_at=i.status_changed_at, talk_seconds=i.talk_seconds,
                     source=i.source, campaign=i.campaign, landing_page=i.landing_page, referrer=i.referrer,
                     keywords=i.keywords, qualified=i.qualified, value_cents=i.value_cents, notes=i.notes,
-                    tags=tags[i.id], recording_url=_audio_url(i, "recording"),
+                    tags=tags[i.id], recording_url=_audio_url(i, "recording") if i.status == "recent" else None,
                     voicemail_url=_audio_url(i, "voicemail"), voicemail_seconds=i.duration_seconds,
                     message_count=messages[i.id][0], last_message=LastMessage.from_row(messages[i.id][1]))
                 for i in interactions]

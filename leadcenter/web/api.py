@@ -152,8 +152,18 @@ def _validate(model: type[BaseModel], data: dict, where: str):
         fields = {}
         for problem in exc.errors():
             path = ".".join(str(part) for part in problem["loc"]) or where
-            fields[path] = "unknown field" if problem["type"] == "extra_forbidden" else problem["msg"]
+            fields[path] = _said(problem)
         raise invalid(fields) from None
+
+
+def _said(problem: dict) -> str:
+    """A validation problem in words for the person who typed the value: our validators' own sentences as they
+    are written (pydantic prefixes them with "Value error, "), "unknown field" for a field nobody asked for."""
+    if problem["type"] == "extra_forbidden":
+        return "unknown field"
+    if problem["type"] == "value_error":  # not ctx["error"]: errors re-raised from a nested model have no ctx
+        return problem["msg"].removeprefix("Value error, ")
+    return problem["msg"]
 
 
 def _dump(result):

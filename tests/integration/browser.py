@@ -36,8 +36,9 @@ class AgentApp:
         self.signed_in_at = 0.0
         self.registered_after: float | None = None  # seconds from clicking Sign in to "Softphone: ready"
 
-    def sign_in(self, system, url: str) -> AgentApp:
-        password = next(p for e, p, _ in demo.logins(system.settings) if e == self.email)
+    def sign_in(self, system, url: str, password: str | None = None) -> AgentApp:
+        """Sign in with ``password``, or the demo login's."""
+        password = password or next(p for e, p, _ in demo.logins(system.settings) if e == self.email)
         self.page.goto(url)
         self.page.get_by_label("Email").fill(self.email)
         self.page.get_by_label("Password").fill(password)
@@ -68,6 +69,20 @@ class AgentApp:
         """What the softphone's current call sent and received (RTCPeerConnection stats)."""
         return self.page.evaluate("async () => (await import('/js/softphone.js')).audioStats()")
 
+    def undrawn_icons(self) -> list[str]:
+        """The icons shown now that draw nothing: no size, or a sprite symbol that is missing or never loaded."""
+        return self.page.evaluate("""() => [...document.querySelectorAll('svg.icon-svg')]
+            .filter((svg) => svg.checkVisibility())
+            .filter((svg) => {
+              const box = svg.getBoundingClientRect();
+              const drawn = svg.querySelector('use')?.getBBox();
+              return !(box.width > 0 && box.height > 0 && drawn?.width > 0 && drawn?.height > 0);
+            }).map((svg) => svg.outerHTML)""")
+
+    def icons_shown(self) -> set[str]:
+        return set(self.page.evaluate("""() => [...document.querySelectorAll('svg.icon-svg')]
+            .filter((svg) => svg.checkVisibility()).map((svg) => svg.querySelector('use').href.baseVal.split('#')[1])"""))
+
     def choose_status(self, label: str) -> None:
         self.page.get_by_label("Availability").select_option(label=label)
 
@@ -86,9 +101,9 @@ class Browser:
         return self
 
     def agent(self, system, email: str, wait_registered: bool = True, url: str | None = None,
-              init_script: str | None = None, **context_options) -> AgentApp:
-        """A tab of the app at ``url`` (the system's HTTP URL by default) where the agent has signed in;
-        ``init_script`` runs in the page before the app does."""
+              init_script: str | None = None, password: str | None = None, **context_options) -> AgentApp:
+        """A tab of the app at ``url`` (the system's HTTP URL by default) where the agent has signed in (with
+        ``password``, or the demo login's); ``init_script`` runs in the page before the app does."""
         context = self._browser.new_context(ignore_https_errors=True, viewport={"width": 1360, "height": 820},
                                             **context_options)
         context.set_default_timeout(TIMEOUT_MS)
@@ -96,7 +111,7 @@ class Browser:
             context.add_init_script(init_script)
         self._contexts.append(context)
         app = AgentApp(context.new_page(), email)
-        app.sign_in(system, url or system.url)
+        app.sign_in(system, url or system.url, password)
         if wait_registered:
             app.wait_softphone_ready()
         return app

@@ -111,6 +111,13 @@ def test_two_agents_see_a_call_one_answers_in_the_browser_and_audio_flows_both_w
     expect(apps[other].section("incoming").locator(".row")).to_have_count(0)
     heard, said = record_each_way(running, trunk_channel(running), f"browser-{answering}")
     expect(app.page.locator(".call .timer")).to_have_text(re.compile(r"0:0[3-9]"), timeout=10_000)
+    # The call reads as an inbound call, each fact once; Main line records it, but there is nothing to play yet.
+    call_view = app.page.locator("#panel .call")
+    expect(call_view.locator(".facts")).to_contain_text(re.compile(r"Caller\s*\+14045551234"))
+    expect(call_view.locator(".facts")).to_contain_text(re.compile(r"Called\s*Google Ads line \(\+14045550100\)"))
+    assert_each_once(app.page.locator("#panel"), "Lee Caller", "+14045551234", "Google Ads line (+14045550100)",
+                     "Source")
+    expect(app.page.locator("#panel audio")).to_have_count(0)
     app.screenshot("agent-app", tmp_path)
     stats = app.audio_stats()
     app.page.get_by_role("button", name="Hang up").click()
@@ -131,6 +138,11 @@ def test_two_agents_see_a_call_one_answers_in_the_browser_and_audio_flows_both_w
     assert app.errors == [] and apps[other].errors == []
     print(f"\nfigures: registered after {[round(a.registered_after, 2) for a in apps.values()]} s; "
           f"INVITE to both screens {on_screen:.2f} s")
+
+
+def assert_each_once(area, *texts: str) -> None:
+    shown = area.inner_text()
+    assert {text: shown.count(text) for text in texts} == {text: 1 for text in texts}, shown
 
 
 def test_the_inbox_shows_my_queue_live_with_the_longest_wait(agents, running, tmp_path):
@@ -221,10 +233,14 @@ def test_classification_typed_in_the_app_is_there_after_a_reload_and_in_the_api(
     tag = panel.get_by_label("Add a tag")
     tag.fill("Emergency <b>leak</b>")
     tag.press("Enter")
-    expect(panel.locator(".tag")).to_have_text(["Emergency <b>leak</b>×"])  # shown as typed, never as markup
+    expect(panel.locator(".tag")).to_have_text(["Emergency <b>leak</b>"])  # shown as typed, never as markup
     value = panel.get_by_label("Value ($)")
+    value.fill("2000000000")  # more than the API takes: said under the form, not silently dropped
+    value.press("Tab")
+    expect(panel.get_by_role("alert")).to_contain_text("Not saved: ")
     value.fill("250.50")
     value.press("Tab")
+    expect(panel.get_by_role("alert")).to_have_count(0)
     notes = panel.get_by_label("Notes")
     notes.press_sequentially("Burst pipe, wants a quote <script>alert(1)</script>", delay=5)
     expect(panel.locator(".saved-marker")).to_have_text("Saved")
@@ -274,6 +290,13 @@ def test_an_outbound_call_reaches_the_trunk_with_the_chosen_tracking_number_and_
             carrier.wait_for("ANSWERED", n)
             expect(app.row("active", number)).to_be_visible()
             expect(app.page.locator(".call .timer")).to_have_text(re.compile(r"0:0[2-9]"))
+            # It reads as the agent's call to the lead, from the tracking number, each fact once; no player yet.
+            panel = app.page.locator("#panel")
+            expect(panel.locator(".call")).to_contain_text("Outbound call")
+            expect(panel.locator(".call .facts")).to_have_text(
+                re.compile(r"^\s*Caller ID\s*Website line \(\+14045550101\)\s*Source"))
+            assert_each_once(panel, number, "Website line")
+            expect(panel.locator("audio")).to_have_count(0)
             app.page.get_by_role("button", name="Hang up").click()
             carrier.wait_for("HANGUP", n)
             expect(app.row("recent", number)).to_be_visible()
@@ -286,6 +309,11 @@ def test_an_outbound_call_reaches_the_trunk_with_the_chosen_tracking_number_and_
     assert recording.exists() and rms(recording) > 0.001  # the carrier echoes the agent's microphone
     # The recorded call's player in the interaction panel plays the recording.
     app.row("recent", leads[True]).get_by_role("button", name=leads[True], exact=True).click()
+    facts = app.page.locator("#panel .facts")
+    expect(app.page.locator("#panel h3")).to_have_text(re.compile(r"^\s*\+14045557720\s*Outbound call\s*$"))
+    expect(facts).to_contain_text(re.compile(r"^\s*Caller ID\s*Website line \(\+14045550101\)\s*Status"))
+    expect(facts).to_contain_text(re.compile(r"Placed by\s*Alice Agent"))
+    assert_each_once(app.page.locator("#panel"), "+14045557720", "Website line")
     player = app.page.locator("#panel audio")
     expect(player).to_have_count(1)
     duration = app.page.evaluate("""async () => {
@@ -294,6 +322,19 @@ def test_an_outbound_call_reaches_the_trunk_with_the_chosen_tracking_number_and_
         await new Promise((done) => audio.addEventListener('loadedmetadata', done, { once: true }));
         return audio.duration; }""")
     assert duration > 1.5
+
+
+def test_a_notice_says_what_went_wrong_in_words_and_goes_when_the_agent_moves_on(agents, running):
+    browser, apps = agents
+    page = apps[ALICE].page
+    notice = page.locator("#notice")
+    place_call(apps[ALICE], "12", "Website line (+14045550101)", record=False)
+    expect(notice).to_contain_text("'12' is too short to be a phone number")
+    page.get_by_label("Recipient").fill("404 555 01")  # fixing it in place: the notice stays until acted on
+    expect(notice).to_be_visible()
+    page.get_by_role("button", name="Texting").click()
+    expect(notice).to_be_hidden()
+    assert not apps[ALICE].errors
 
 
 def test_over_https_the_app_and_its_softphone_share_one_origin(softphones, running, tmp_path):
@@ -458,7 +499,7 @@ def test_a_recent_lead_timeline_contact_details_in_place_and_quick_call(agents, 
     expect(entries.first).to_contain_text("abandoned")
     entries.first.get_by_role("button").click()
     expect(page.locator("#panel .facts")).to_contain_text("+14045554321")
-    page.get_by_role("button", name="← All interactions").click()
+    page.get_by_role("button", name="All interactions").click()
     expect(entries).to_have_count(1)
     page.get_by_role("button", name="Close").click()
     expect(page.locator("#panel h2")).to_have_text("Interaction")
@@ -475,7 +516,7 @@ def test_a_recent_lead_timeline_contact_details_in_place_and_quick_call(agents, 
     expect(recent).to_be_visible()  # the inbox follows live
     # Quick actions on the Recent row: the icon turns into a plus that opens call and text.
     recent.get_by_role("button", name=re.compile("Quick actions")).click()
-    recent.get_by_role("button", name="☎ Call").click()
+    recent.get_by_role("button", name="Call", exact=True).click()
     expect(page.get_by_label("Recipient")).to_have_value("+14045554321")
 
 
@@ -572,13 +613,15 @@ def test_a_text_sent_from_the_interaction_panel_goes_out_as_the_chosen_tracking_
     page.get_by_label("Message").fill("Your quote is ready <b>today</b>")
     page.get_by_label("Tracking Number").select_option(label="Website line (+14045550101)")
     page.get_by_role("button", name="Send Text").click()
-    expect(page.locator("#panel .facts")).to_contain_text("+14045556060")
+    expect(page.locator("#panel h3")).to_have_text(re.compile(r"^\s*\+14045556060\s*Outbound text\s*$"))
+    expect(page.locator("#panel .facts")).to_contain_text(re.compile(r"^\s*Sent from\s*Website line"))
     # The Website line's texts go out through the second SMSC (harness.CONFIG), from that number.
     sent = second_smsc.wait(lambda e: e["event"] == "text" and e["to"] == "+14045556060", 10, "the text")
     assert (sent["from"], sent["text"]) == ("+14045550101", "Your quote is ready <b>today</b>")
     # The conversation is open in the panel; its message follows the SMSC's receipt.
     expect(page.locator("#panel .message.outbound")).to_contain_text("delivered")
     expect(page.locator("#panel .message.outbound .body")).to_have_text("Your quote is ready <b>today</b>")
+    expect(page.locator("#notice")).to_be_hidden()  # the thread says how the text fares: no banner to outlive it
     assert not apps[ALICE].errors
 
 
@@ -600,7 +643,8 @@ def test_an_incoming_text_waits_in_incoming_then_the_agent_responds_in_the_threa
     # Bob's Respond a moment too late (as from a tab that had not heard yet): told who has it, shown the thread.
     thread_id = Interaction.get(Interaction.lead_number == lead).id
     bob.page.evaluate(f"async () => (await import('/js/texts.js')).respond({{id: {thread_id}}})")
-    expect(bob.page.locator("#notice")).to_contain_text("Alice Agent responded first")
+    bob_notice = bob.page.locator("#notice")
+    expect(bob_notice).to_contain_text("Alice Agent responded first")
     expect(bob.page.locator("#panel .thread")).to_contain_text("Alice Agent is texting with this lead")
     # The reply box under the thread: what is typed goes out exactly, from the tracking number texted.
     box = page.get_by_role("textbox", name="Message")
@@ -625,8 +669,194 @@ def test_an_incoming_text_waits_in_incoming_then_the_agent_responds_in_the_threa
     # Close text: the conversation moves to Recent, answered by Alice.
     page.get_by_role("button", name="Close text").click()
     expect(alice.row("recent", lead)).to_contain_text("See you then")
+    # Bob's notice was about who had the conversation: it goes now that the conversation moved on.
+    expect(bob_notice).to_be_hidden()
+    # In Recent it reads as the lead's text to the tracking number: no talk time, which a text does not have.
+    alice.row("recent", lead).get_by_role("button", name=lead, exact=True).click()
+    expect(page.locator("#panel h3")).to_have_text(re.compile(r"^\s*\+14045557070\s*Inbound text\s*$"))
+    facts = page.locator("#panel .facts")
+    expect(facts).to_contain_text(re.compile(r"^\s*Texted\s*Google Ads line"))
+    expect(facts).not_to_contain_text("Talk time")
     row = Interaction.get(Interaction.lead_number == lead)
     assert (row.kind, row.status, row.outcome, row.agent_id) == ("text", "recent", "answered", ALICE)
+    assert row.talk_seconds is not None  # the API has it; the app does not show it for a text
     assert [m.body for m in row.messages.order_by(Message.id)] == [
         "Do you fix tankless heaters?", "Yes — we fix all brands ✓ Tomorrow at 9?", "9 works", "See you then"]
     assert not alice.errors and not bob.errors
+
+
+def create_lead(system, name: str, number: str) -> int:
+    with contextlib.closing(system.sign_in("admin@acme.example")) as admin:
+        answer = admin.post("/api/v1/leads", json={"name": name, "numbers": [number]})
+    assert answer.status_code == 201, answer.text
+    return answer.json()["id"]
+
+
+def open_from_search(app, query: str, name: str) -> None:
+    app.page.get_by_role("searchbox", name="Search leads").fill(query)
+    app.section("search").get_by_role("button", name=name).click()
+    expect(app.page.locator("#panel h2")).to_have_text(name)
+
+
+def test_contact_details_save_to_the_lead_on_screen_and_refusals_stay_with_their_lead_and_field(agents, running):
+    from leadcenter.leads.models import Lead
+
+    browser, apps = agents
+    app, page = apps[ALICE], apps[ALICE].page
+    contact = page.locator("#contact")
+    sal = create_lead(running, "Sal Search", "+14045554601")
+    create_lead(running, "Ola Other", "+14045554602")
+    # A lead opened from a search (no interaction selected): the edit is saved to that lead.
+    open_from_search(app, "Sal Search", "Sal Search")
+    contact.get_by_role("button", name="Sal Search").click()
+    contact.get_by_label("Name").fill("Sal Searched")
+    contact.get_by_label("Name").press("Enter")
+    expect(contact.get_by_role("button", name="Sal Searched")).to_be_visible()
+    wait_for(lambda: Lead.get_by_id(sal).name == "Sal Searched", 5, what="the name saved to the lead")
+    expect(page.locator("#panel h2")).to_have_text("Sal Searched")  # the panel names the lead as saved
+    # A value the server refuses: said under its field in words, with what was typed kept to fix it.
+    contact.get_by_role("button", name="add email").click()
+    contact.get_by_label("Email").fill("sal-at-example")
+    contact.get_by_label("Email").press("Enter")
+    problem = contact.get_by_role("alert")
+    expect(problem).to_have_text("Not saved: not an email address")
+    expect(contact.get_by_label("Email")).to_have_value("sal-at-example")
+    expect(contact.get_by_label("Email")).to_have_attribute("aria-invalid", "true")
+    # Another lead shown: nothing of Sal's refusal is under it; back to Sal, it is gone too.
+    open_from_search(app, "Ola", "Ola Other")
+    expect(contact).to_contain_text("+14045554602")
+    expect(contact.get_by_role("alert")).to_have_count(0)
+    expect(contact.get_by_label("Email")).to_have_count(0)
+    open_from_search(app, "Sal", "Sal Searched")
+    expect(contact.get_by_role("alert")).to_have_count(0)
+    # Refused, then fixed: the problem goes with the save.
+    contact.get_by_role("button", name="add email").click()
+    contact.get_by_label("Email").fill("sal@example")
+    contact.get_by_label("Email").press("Enter")
+    expect(contact.get_by_role("alert")).to_have_count(0)
+    # A number another lead has: refused for this lead, saying so; Escape gives it up, and the problem with it.
+    contact.get_by_role("button", name="+14045554601").click()
+    contact.get_by_label("Phone numbers").fill("+14045554602")
+    contact.get_by_label("Phone numbers").press("Enter")
+    expect(contact.get_by_role("alert")).to_have_text("Not saved: +14045554602 belongs to another lead")
+    contact.get_by_label("Phone numbers").press("Escape")
+    expect(contact.get_by_role("alert")).to_have_count(0)
+    expect(contact.get_by_role("button", name="+14045554601")).to_be_visible()
+    saved = Lead.get_by_id(sal)
+    assert (saved.name, saved.email) == ("Sal Searched", "sal@example")
+    assert not app.errors
+
+
+def test_every_icon_on_the_agents_screens_is_drawn(agents, running, tmp_path):
+    """Icons are SVG that ships with the app (tests/unit/test_web_app.py keeps characters out): each one on
+    screen draws something, whatever fonts the machine has."""
+    browser, apps = agents
+    app, page = apps[BOB], apps[BOB].page
+    call(running, tmp_path, "4045554777", duration=1.5, caller_name="Ike Con", expect_answer=False).wait(20)
+    recent = app.row("recent", "Ike Con")
+    seen = set()
+
+    def all_drawn() -> None:
+        wait_for(lambda: not app.undrawn_icons(), 5, what=f"every icon drawn: {app.undrawn_icons()}")
+        seen.update(app.icons_shown())
+
+    all_drawn()  # the inbox and the panel's bar
+    recent.get_by_role("button", name=re.compile("Quick actions")).click()
+    all_drawn()  # the quick actions' plus, call and text
+    recent.get_by_role("button", name="Ike Con", exact=True).click()
+    classification = page.locator("#classification")
+    classification.get_by_label("Add a tag").fill("Icons")
+    classification.get_by_label("Add a tag").press("Enter")
+    all_drawn()  # the interaction, its close button, the tag's remove button
+    page.get_by_role("button", name="more interactions").click()
+    page.locator(".timeline li").first.get_by_role("button").click()
+    all_drawn()  # back to all interactions
+    page.get_by_role("searchbox", name="Search leads").fill("Ike")
+    expect(app.section("search").locator(".lead-result")).to_have_count(1)
+    all_drawn()  # a lead found
+    place_call(app, "12", "Website line (+14045550101)", record=False)
+    expect(page.locator("#notice")).to_be_visible()
+    all_drawn()  # the notice's dismiss button
+    assert {"call", "text", "plus", "close", "back", "lead"} <= seen
+    assert not app.errors
+
+
+READINGS = [  # kind, direction, voicemail: how the panel reads it
+    ("call", "inbound", False, "Inbound call", ["Caller", "Called", "Status", "Started", "Talk time", "Answered by"]),
+    ("call", "outbound", False, "Outbound call", ["Called", "Caller ID", "Status", "Started", "Talk time", "Placed by"]),
+    ("call", "inbound", True, "Voicemail", ["Caller", "Called", "Status", "Started", "Message"]),
+    ("text", "inbound", False, "Inbound text", ["From", "Texted", "Status", "Started", "Agent"]),
+    ("text", "outbound", False, "Outbound text", ["To", "Sent from", "Status", "Started", "Agent"]),
+    ("chat", "inbound", False, "Inbound chat", ["Number", "Tracking number", "Status", "Started", "Agent"]),
+]
+
+
+def test_each_kind_of_interaction_reads_right_for_its_direction(agents):
+    """facts.js, as the app loads it: what each kind and direction is called and which facts it lists (every kind
+    with a talk time and a message length in hand, so that only those that mean something show them)."""
+    browser, apps = agents
+    for kind, direction, voicemail, name, labels in READINGS:
+        read = apps[ALICE].page.evaluate("""async ([kind, direction, voicemail]) => {
+            const facts = await import('/js/facts.js');
+            const interaction = { kind, direction, voicemail_url: voicemail ? '/vm' : null, status: 'recent',
+              outcome: 'answered', lead: { name: '' }, lead_number: '+14045550123', started_at: new Date().toISOString(),
+              tracking_number: { name: 'Website line', number: '+14045550101' }, talk_seconds: 60,
+              voicemail_seconds: 20, agent: { display_name: 'Alice Agent' }, source: '', campaign: '', keywords: '',
+              landing_page: '', referrer: '' };
+            return [facts.readingOf(interaction).name, facts.facts(interaction).map(([label]) => label)];
+        }""", [kind, direction, voicemail])
+        assert read == [name, labels], (kind, direction, voicemail)
+
+
+def test_a_user_of_two_companies_switches_company_in_the_app(softphones, running):
+    """Dana is an agent of one company and a supervisor of another (added with `leadcenter user join`): she picks
+    one at sign-in and switches in the status bar; the inbox, the event stream and the softphone are then the
+    other company's."""
+    import httpx
+
+    from leadcenter import clock
+    from leadcenter.agents.models import Agent
+    from leadcenter.companies.models import Company
+    from leadcenter.leads.services import find_or_create_by_number
+
+    password, email = "two companies", "dana@two.example"
+    companies, leads = {}, {}
+    for name, lead_name, number, status in (("Bayside Dental", "Bea Bayside", "+14045556101", "recent"),
+                                            ("Cedar Roofing", "Cid Cedar", "+14045556102", "incoming")):
+        companies[name] = int(re.search(r"company (\d+) created", running.cli("company", "add", name)).group(1))
+        now = clock.system()
+        leads[name] = find_or_create_by_number(Company.get_by_id(companies[name]), number, now, lead_name)
+        Interaction.create(company=companies[name], lead=leads[name], kind="call", direction="inbound",
+                           status=status, outcome="missed" if status == "recent" else None, lead_number=number,
+                           started_at=now, status_changed_at=now)
+    running.cli("user", "add", email, "--name", "Dana Two", "--company", str(companies["Bayside Dental"]),
+                "--password", password)
+    running.cli("user", "join", email, "--company", str(companies["Cedar Roofing"]), "--role", "supervisor")
+    softphone = f"webrtc{Agent.get(Agent.company == companies['Bayside Dental']).id}/"
+    contacts = lambda: running.instance.rx("pjsip show contacts") or ""  # noqa: E731
+    with Browser() as browser:
+        app = browser.agent(running, email, password=password, wait_registered=False)
+        page = app.page
+        page.get_by_role("button", name="Bayside Dental").click()
+        app.wait_softphone_ready()  # an agent there
+        choice = page.get_by_label("Company")
+        expect(choice.locator("option:checked")).to_have_text("Bayside Dental")
+        expect(app.row("recent", "Bea Bayside")).to_be_visible()
+        wait_for(lambda: softphone in contacts(), 5, what="her softphone registered for Bayside")
+        choice.select_option(label="Cedar Roofing")
+        expect(choice.locator("option:checked")).to_have_text("Cedar Roofing")
+        # A supervisor there: the calls waiting in Cedar, nothing of Bayside's, and no softphone.
+        expect(app.row("incoming", "Cid Cedar")).to_be_visible()
+        expect(page.get_by_text("Bea Bayside")).to_have_count(0)
+        expect(page.locator(".softphone")).to_have_text("Softphone: off")
+        wait_for(lambda: softphone not in contacts(), 5, what="her Bayside softphone to unregister")
+        # The event stream is Cedar's: a change to Cid there shows live.
+        with httpx.Client(base_url=running.url, timeout=5) as api:
+            csrf = api.get("/api/v1/session").json()["csrf_token"]
+            signed_in = api.post("/api/v1/session", headers={"X-CSRF-Token": csrf}, json={
+                "email": email, "password": password, "company_id": companies["Cedar Roofing"]})
+            renamed = api.patch(f"/api/v1/leads/{leads['Cedar Roofing'].id}", json={"name": "Cid Cedars"},
+                                headers={"X-CSRF-Token": signed_in.json()["csrf_token"]})
+            assert renamed.status_code == 200, renamed.text
+        expect(app.row("incoming", "Cid Cedars")).to_be_visible()
+        assert not app.errors

@@ -44,9 +44,18 @@ def test_get_an_interaction(agent_a, world):
     assert (body["kind"], body["direction"], body["status"], body["outcome"]) == ("call", "inbound", "incoming", None)
     assert (body["source"], body["campaign"], body["talk_seconds"]) == ("Google Ads", "spring", 42)
     assert (body["tags"], body["message_count"], body["qualified"], body["notes"]) == (["hot", "roof"], 1, None, "")
-    assert body["recording_url"] == f"/api/v1/interactions/{interaction.id}/recording"
+    assert body["recording_url"] is None  # the call goes on: the recording is not there yet
     assert body["voicemail_url"] is None
     assert body["started_at"] == utc_iso(interaction.started_at)
+
+
+def test_a_recording_is_offered_once_the_call_has_ended(agent_a, world):
+    interaction = world["a"]["interactions"][0]
+    Interaction.update(recording="asterisk/r.wav").where(Interaction.id == interaction.id).execute()
+    for status, offered in (("incoming", False), ("active", False), ("recent", True)):
+        Interaction.update(status=status).where(Interaction.id == interaction.id).execute()
+        url = agent_a.get(f"/api/v1/interactions/{interaction.id}")[1]["recording_url"]
+        assert url == (f"/api/v1/interactions/{interaction.id}/recording" if offered else None), status
 
 
 def test_a_conversation_shows_its_newest_message_cut_to_a_preview(agent_a, world):

@@ -86,6 +86,41 @@ def test_create_refuses_bad_input_and_creates_nothing(agent_a, controller, body,
     assert controller.bus.published == []
 
 
+@pytest.mark.parametrize("body, fields", [
+    ({"name": "X", "email": "no-at-sign"}, {"email": "not an email address"}),
+    ({"name": "X", "numbers": ["not a number", "12", "+999 123", "404 555 01000"]},
+     {"numbers.0": "'not a number' is not a phone number", "numbers.1": "'12' is too short to be a phone number",
+      "numbers.2": "'+999 123' does not start with a valid country code",
+      "numbers.3": "'404 555 01000' is too long to be a phone number"}),
+    ({"email": ""}, {"body": "a lead needs a name, an email or a number"}),
+])
+def test_what_is_wrong_with_a_field_is_said_in_words_for_the_person_who_typed_it(agent_a, body, fields):
+    """The app shows these under the field: our validators' sentences as written, never pydantic's
+    "Value error, ..." nor phonenumbers' "(1) The string supplied did not seem to be a phone number."."""
+    status, answer = agent_a.post("/api/v1/leads", body)
+    assert (status, answer["fields"]) == (422, fields)
+
+
+def test_every_validator_sentence_reaches_the_client_as_written():
+    from pydantic import field_validator
+
+    from leadcenter.web.api import ApiError, Schema, _validate
+
+    class Form(Schema):
+        colour: str
+
+        @field_validator("colour")
+        @classmethod
+        def known(cls, colour: str) -> str:
+            if colour != "red":
+                raise ValueError(f"{colour} is not red")
+            return colour
+
+    with pytest.raises(ApiError) as refused:
+        _validate(Form, {"colour": "blue"}, "body")
+    assert refused.value.fields == {"colour": "blue is not red"}
+
+
 def test_create_with_a_number_of_another_lead_is_a_conflict(agent_a, world):
     leads = Lead.select().count()
     status, body = agent_a.post("/api/v1/leads", {"name": "Copy", "numbers": ["404 555 1000"]})

@@ -27,3 +27,11 @@ export async function api(method, path, body) {
   if (!response.ok) throw new ApiError(response.status, data);
   return data;
 }
+
+// Why a request failed, in words for the agent: what the server says is wrong with the fields sent ("not an email
+// address"), its message, or that it could not be reached.
+export function refusal(failure) {
+  const said = Object.values(failure.fields || {});
+  if (said.length) return said.join('; ');
+  return failure instanceof ApiError ? failure.message : 'the server could not be reached; try again';
+}

@@ -1,8 +1,8 @@
 // Classification (bottom right, while handling an interaction or with a Recent one selected): qualified or not,
 // tags (pick or create), value, and notes that save as the agent types (debounced, with a saved marker).
 
-import { api } from './api.js';
-import { html, render } from './html.js';
+import { api, refusal } from './api.js';
+import { html, icon, render } from './html.js';
 import { selected, state, subscribe, update } from './store.js';
 
 const NOTES_DEBOUNCE_MS = 700;
@@ -10,16 +10,19 @@ const NOTES_DEBOUNCE_MS = 700;
 // to the agent's own last change) show it instead of the saved value, so nothing typed is ever lost.
 let typing = { id: null, fields: {} };
 let saving = 'idle'; // idle | pending | saving | saved | failed
+let refused = { id: null, text: '' }; // why the last change to an interaction was not saved, until one is
 let timer = null;
 
 export function mount(root) {
   root.addEventListener('change', (event) => {
     const field = event.target;
-    if (field.name === 'qualified') classify({ qualified: field.value === 'unset' ? null : field.value === 'yes' });
+    if (field.name === 'qualified') {
+      classify({ qualified: field.value === 'unset' ? null : field.value === 'yes' }).catch(() => {});
+    }
     if (field.name === 'value') {
       delete typing.fields.value;
       const dollars = field.value.trim();
-      classify({ value_cents: dollars === '' ? null : Math.round(Number(dollars) * 100) });
+      classify({ value_cents: dollars === '' ? null : Math.round(Number(dollars) * 100) }).catch(() => {});
     }
   });
   root.addEventListener('submit', (event) => event.preventDefault()); // Enter in a field saves by its change
@@ -45,7 +48,7 @@ export function mount(root) {
     if (!button) return;
     const current = selected();
     if (button.dataset.action === 'remove-tag') {
-      classify({ tags: current.tags.filter((tag) => tag !== button.dataset.tag) });
+      classify({ tags: current.tags.filter((tag) => tag !== button.dataset.tag) }).catch(() => {});
     } else if (button.dataset.action === 'add-tag') addTag(root.querySelector('[name=tag]').value);
   });
   subscribe((s) => render(root, view(s)));
@@ -75,7 +78,7 @@ function view(s) {
       </fieldset>
       <div class="tags" aria-label="Tags">
         ${interaction.tags.map((tag) => html`<span class="tag">${tag}<button type="button" data-action="remove-tag"
-          data-tag="${tag}" aria-label="Remove tag ${tag}">×</button></span>`)}
+          data-tag="${tag}" aria-label="Remove tag ${tag}">${icon('close')}</button></span>`)}
         <input name="tag" list="tag-names" placeholder="Add a tag" aria-label="Add a tag" data-focus="tag" maxlength="50"
           value="${typed.tag ?? ''}">
         <button type="button" data-action="add-tag">Add</button>
@@ -85,11 +88,21 @@ function view(s) {
         value="${value}"></label>
       <label>Notes <textarea name="notes" rows="5" data-focus="notes" maxlength="20000">${notes}</textarea></label>
       <p class="saved-marker" role="status">${typing.id !== interaction.id ? '' : { saved: 'Saved', saving: 'Saving…', pending: 'Editing…', failed: 'Not saved: retrying when you type again' }[saving]}</p>
+      ${refused.id === interaction.id ? html`<p class="error" role="alert">${refused.text}</p>` : ''}
     </form>`;
 }
 
+// A change saved at once; one the server refuses (or that cannot reach it) is said under the form.
 async function classify(changes, id = state.selectedId) {
-  const answer = await api('PATCH', `/api/v1/interactions/${id}/classification`, changes);
+  let answer;
+  try {
+    answer = await api('PATCH', `/api/v1/interactions/${id}/classification`, changes);
+  } catch (failure) {
+    refused = { id, text: `Not saved: ${refusal(failure)}` };
+    update(() => {});
+    throw failure;
+  }
+  if (refused.id === id) refused = { id: null, text: '' };
   update((s) => {
     s.interactions.set(id, answer);
     for (const tag of answer.tags) if (!s.tags.includes(tag)) s.tags = [...s.tags, tag].sort();
@@ -102,7 +115,7 @@ function addTag(name) {
   const current = selected();
   delete typing.fields.tag;
   if (!tag || current.tags.includes(tag)) { update(() => {}); return; }
-  classify({ tags: [...current.tags, tag] });
+  classify({ tags: [...current.tags, tag] }).catch(() => {});
 }
 
 async function saveNotes() {

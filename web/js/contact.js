@@ -1,14 +1,18 @@
-// Contact details (top right): the selected lead's name, numbers and email, edited in place (click or Enter on a
-// field; Enter saves, Escape cancels).
+// Contact details (top right): the lead on screen (leadOnScreen: the selected interaction's, or the one opened
+// from a search) with its name, numbers and email, edited in place (click or Enter on a field; Enter saves,
+// Escape cancels). A save goes to the lead whose form was submitted. What the server refuses is said under the
+// field it is about, for that lead only, with what was typed kept for fixing; it goes once the value is saved
+// or given up (Escape), and when another lead is shown.
 
-import { api } from './api.js';
+import { api, refusal } from './api.js';
 import { html, render } from './html.js';
-import { selected, subscribe, update } from './store.js';
+import { leadOnScreen, subscribe, update } from './store.js';
 
-const FIELDS = [['name', 'Name'], ['numbers', 'Phone numbers'], ['email', 'Email']];
+const FIELDS = [['name', 'Name', 200], ['numbers', 'Phone numbers', 400], ['email', 'Email', 254]];
 const leads = new Map(); // id -> lead, as GET /api/v1/leads/<id> answers
-let editing = null;      // the field being edited
-let error = '';
+let shownId = null;      // the lead the area shows
+let editing = null;      // {field, value}: the field being edited and what is typed in it
+let problems = {};       // field -> why the server refused the value last saved (of the lead shown)
 let seenVersion = 0;
 
 export function mount(root) {
@@ -21,17 +25,26 @@ export function mount(root) {
       event.preventDefault();
       startEditing(event.target.dataset.edit);
     } else if (event.key === 'Escape' && editing) {
+      delete problems[editing.field];
       editing = null;
       update(() => {});
     }
   });
+  // What is typed is kept without a redraw, so that a redraw for a live event (or a refusal) shows it again.
+  root.addEventListener('input', (event) => {
+    if (editing && event.target.name === 'value') editing.value = event.target.value;
+  });
   root.addEventListener('submit', (event) => {
     event.preventDefault();
-    save(event.target.elements.value.value);
+    save(event.target);
   });
   subscribe((s) => {
-    // The lead of the selected interaction, or the one opened from a search.
-    const leadId = s.view === 'lead' ? s.lead?.id : selected(s)?.lead.id;
+    const leadId = leadOnScreen(s)?.id ?? null;
+    if (leadId !== shownId) {
+      shownId = leadId;
+      editing = null;
+      problems = {};
+    }
     if (leadId && (!leads.has(leadId) || (s.leadVersion !== seenVersion && s.changedLeadId === leadId))) {
       seenVersion = s.leadVersion;
       load(leadId);
@@ -42,8 +55,13 @@ export function mount(root) {
 
 async function load(leadId) {
   leads.set(leadId, leads.get(leadId) || null);
-  leads.set(leadId, await api('GET', `/api/v1/leads/${leadId}`));
-  update(() => {});
+  known(await api('GET', `/api/v1/leads/${leadId}`));
+}
+
+// The lead as the server has it now; a lead opened from a search is also the panel's (its title names it).
+function known(lead) {
+  leads.set(lead.id, lead);
+  update((s) => { if (s.lead?.id === lead.id) s.lead = lead; });
 }
 
 function shown(lead, field) {
@@ -55,36 +73,39 @@ function view(lead) {
   return html`
     <h2>Contact details</h2>
     <dl class="contact">
-      ${FIELDS.map(([field, label]) => html`
+      ${FIELDS.map(([field, label, length]) => html`
         <dt>${label}</dt>
-        <dd>${editing === field ? html`<form class="inline-edit" data-lead="${lead.id}">
-              <input name="value" aria-label="${label}" value="${shown(lead, field)}" data-focus="edit-${field}" autofocus>
+        <dd>${editing?.field === field ? html`<form class="inline-edit" data-lead="${lead.id}" data-field="${field}">
+              <input name="value" aria-label="${label}" value="${editing.value}" maxlength="${length}"
+                data-focus="edit-${field}" ${problems[field] ? html`aria-invalid="true" aria-describedby="problem-${field}"` : ''}>
               <button type="submit" class="primary">Save</button></form>`
           : html`<span class="editable" tabindex="0" role="button" data-edit="${field}" data-focus="field-${field}"
               title="Edit ${label.toLowerCase()}">${shown(lead, field) || html`<em>add ${label.toLowerCase()}</em>`}</span>`}
+          ${problems[field] ? html`<p class="error field-problem" id="problem-${field}" role="alert">${problems[field]}</p>` : ''}
         </dd>`)}
-    </dl>
-    ${error ? html`<p class="error" role="alert">${error}</p>` : ''}`;
+    </dl>`;
 }
 
 function startEditing(field) {
-  editing = field;
-  error = '';
+  editing = { field, value: shown(leads.get(shownId), field) };
   update(() => {});
   requestAnimationFrame(() => document.querySelector(`[data-focus="edit-${field}"]`)?.focus());
 }
 
-async function save(value) {
-  const lead = leads.get(selected()?.lead.id);
-  if (!lead) return;
-  const change = editing === 'numbers' ? { numbers: value.split(',').map((n) => n.trim()).filter(Boolean) }
-    : { [editing]: value.trim() };
+async function save(form) {
+  const leadId = Number(form.dataset.lead);
+  const { field } = form.dataset;
+  const value = form.elements.value.value;
+  const change = field === 'numbers' ? { numbers: value.split(',').map((n) => n.trim()).filter(Boolean) }
+    : { [field]: value.trim() };
   try {
-    leads.set(lead.id, await api('PATCH', `/api/v1/leads/${lead.id}`, change));
-    editing = null;
-    error = '';
+    known(await api('PATCH', `/api/v1/leads/${leadId}`, change));
+    if (leadId !== shownId) return;
+    delete problems[field];
+    if (editing?.field === field) editing = null;
   } catch (failure) {
-    error = Object.values(failure.fields).join('; ') || failure.message;
+    if (leadId !== shownId) return; // another lead is shown now: this one's refusal is not about it
+    problems[field] = `Not saved: ${refusal(failure)}`;
   }
   update(() => {});
 }

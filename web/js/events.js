@@ -44,7 +44,9 @@ function connect() {
 }
 
 async function reload() {
-  const [box, me, agents, queues] = await Promise.all([api('GET', '/api/v1/inbox'), api('GET', '/api/v1/me/agent'),
+  // A supervisor or an admin without an agent profile in this company has no "me": the inbox is the waiting calls.
+  const mine = state.session.agent_id === null ? null : api('GET', '/api/v1/me/agent');
+  const [box, me, agents, queues] = await Promise.all([api('GET', '/api/v1/inbox'), mine,
     api('GET', '/api/v1/agents'), api('GET', '/api/v1/queues')]);
   update((s) => {
     s.queues = new Map(queues.map((q) => [q.team_id, withSince(q, q.measured_at ? Date.parse(q.measured_at) : Date.now())]));

@@ -64,8 +64,9 @@ export function leadName(interaction) {
   return interaction.lead.name || interaction.lead_number || 'Unknown caller';
 }
 
-export const CHANNEL_ICONS = { call: '☎', text: '✉', chat: '💬', voicemail: '🖭', form: '📝', visit: '🌐' };
-
-export function channelOf(interaction) {
-  return interaction.voicemail_url ? 'voicemail' : interaction.kind;
+// The app's icons ship with it (assets/icons.svg), never from the machine's fonts: a pictograph a font lacks is an
+// empty box (the voicemail icon was, in Debian's Chromium). Decorative unless given a label.
+export function icon(name, label = '') {
+  return html`<svg class="icon-svg icon-${name}" focusable="false" ${label ? html`role="img" aria-label="${label}"`
+    : html`aria-hidden="true"`}><use href="/assets/icons.svg#${name}"></use></svg>`;
 }

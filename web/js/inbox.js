@@ -1,8 +1,9 @@
 // The inbox (left): my name and availability, Rejoin the Queue, and Incoming / Active / Recent, live.
 
-import { api } from './api.js';
-import { CHANNEL_ICONS, channelOf, clock, html, leadName, render, tickTimers, timeOfDay } from './html.js';
-import { callFor, inbox, state, subscribe, update } from './store.js';
+import { api, refusal } from './api.js';
+import { channelIcon, outcomeOf, readingOf } from './facts.js';
+import { clock, html, icon, leadName, render, tickTimers, timeOfDay } from './html.js';
+import { callFor, inbox, say, state, subscribe, update } from './store.js';
 import { answerInteraction, fillDialer, showInteraction } from './panel.js';
 import { respond } from './texts.js';
 import * as search from './search.js';
@@ -98,7 +99,6 @@ function section(title, key, items, s) {
 }
 
 function row(interaction, key, s) {
-  const channel = channelOf(interaction);
   const call = callFor(interaction, s);
   const isSelected = s.selectedId === interaction.id;
   return html`
@@ -106,19 +106,19 @@ function row(interaction, key, s) {
       ${key === 'recent'
         ? html`<span class="quick"><button class="icon channel" data-action="quick" data-id="${interaction.id}"
               data-focus="quick-${interaction.id}" aria-label="Quick actions for ${leadName(interaction)}"
-              aria-expanded="${String(s.quickId === interaction.id)}"><span class="glyph">${CHANNEL_ICONS[channel] || '•'}</span><span class="plus">+</span></button>
+              aria-expanded="${String(s.quickId === interaction.id)}"><span class="glyph">${channelIcon(interaction)}</span><span class="plus">${icon('plus')}</span></button>
             ${s.quickId === interaction.id ? html`<span class="quick-menu">
-              <button data-action="quick-call" data-id="${interaction.id}" data-focus="quick-call-${interaction.id}">☎ Call</button>
-              <button data-action="quick-text" data-id="${interaction.id}">✉ Text</button></span>` : ''}</span>`
-        : html`<span class="icon channel" title="${channel}">${CHANNEL_ICONS[channel] || '•'}</span>`}
+              <button data-action="quick-call" data-id="${interaction.id}" data-focus="quick-call-${interaction.id}">${icon('call')} Call</button>
+              <button data-action="quick-text" data-id="${interaction.id}">${icon('text')} Text</button></span>` : ''}</span>`
+        : html`<span class="icon channel" title="${readingOf(interaction).name}">${channelIcon(interaction)}</span>`}
       <button class="link lead-name" data-action="show" data-id="${interaction.id}" data-focus="show-${interaction.id}">
         ${leadName(interaction)}</button>
       <span class="meta">
-        <span class="channel-name">${channel}</span>
+        <span class="channel-name">${readingOf(interaction).name}</span>
         ${interaction.lead.name ? html`<span class="number">${interaction.lead_number}</span>` : ''}
         <span class="tracking">${interaction.tracking_number?.name || ''}</span>
         <time datetime="${interaction.started_at}">${timeOfDay(interaction.started_at)}</time>
-        ${key === 'recent' ? html`<span class="outcome outcome-${interaction.outcome}">${interaction.outcome}</span>` : ''}
+        ${key === 'recent' ? html`<span class="outcome outcome-${interaction.outcome}">${outcomeOf(interaction)}</span>` : ''}
       </span>
       ${interaction.last_message ? html`<p class="snippet ${interaction.last_message.direction}">${interaction.last_message.body}</p>` : ''}
       ${key === 'incoming' && interaction.kind === 'text' ? html`
@@ -148,7 +148,7 @@ async function act(action, id, button) {
     else if (action === 'quick-call') fillDialer(interaction.lead_number, 'dialer');
     else if (action === 'quick-text') fillDialer(interaction.lead_number, 'text');
   } catch (error) {
-    update((s) => { s.notice = error.message; });
+    say(refusal(error));
   }
 }
 

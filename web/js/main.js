@@ -1,8 +1,8 @@
 // The agent app: sign in (and pick a company), then the four areas over one store fed by the event stream.
 
-import { api, setCsrfToken } from './api.js';
-import { html, render } from './html.js';
-import { state, subscribe, update } from './store.js';
+import { api, refusal, setCsrfToken } from './api.js';
+import { html, icon, render } from './html.js';
+import { say, state, subscribe, update } from './store.js';
 import * as alerts from './alerts.js';
 import * as classification from './classification.js';
 import * as contact from './contact.js';
@@ -54,7 +54,7 @@ async function startApp() {
 
 function statusBar(s) {
   render($('#status-bar'), html`
-    <span class="company">${s.session?.company?.name}</span>
+    ${companyChoice(s)}
     <span class="softphone softphone-${s.softphone.status}" role="status" title="${s.softphone.error}">
       Softphone: ${{ off: 'off', connecting: 'connecting…', registered: 'ready', unregistered: 'not registered',
         failed: 'not available' }[s.softphone.status]}</span>
@@ -66,8 +66,39 @@ function statusBar(s) {
     Callers will not hear you. ${s.microphone === 'denied' ? html`To turn it back on, click the icon at the left of the
     address bar (a lock or a camera), set Microphone to Allow, then sign out and sign in again.` : 'Connect a headset and sign in again.'}` : '');
   $('#microphone-warning').hidden = !(s.microphone === 'denied' || s.microphone === 'missing');
-  render($('#notice'), s.notice ? html`${s.notice} <button class="link" id="dismiss-notice" aria-label="Dismiss">✕</button>` : '');
+  render($('#notice'), s.notice ? html`${s.notice} <button class="link" id="dismiss-notice" aria-label="Dismiss">${icon('close')}</button>` : '');
   $('#notice').hidden = !s.notice;
+}
+
+// A user of several companies switches here, as the spec has it ("choose the correct company from the dropdown
+// menu"); not during a call, which belongs to the company it came to.
+function companyChoice(s) {
+  const { company, companies } = s.session;
+  if (companies.length < 2) return html`<span class="company">${company.name}</span>`;
+  const onCall = [...s.calls.values()].some((call) => call.state !== 'ringing')
+    || [...s.interactions.values()].some((i) => i.kind === 'call' && i.status === 'active' && i.agent?.id === s.me?.id);
+  return html`
+    <span class="company">
+      <label class="sr-only" for="company-choice">Company</label>
+      <select id="company-choice" data-focus="company-choice" ${onCall ? html`disabled title="Finish the call to switch company"` : ''}>
+        ${companies.map((c) => html`<option value="${c.id}" ${c.id === company.id ? 'selected' : ''}>${c.name}</option>`)}
+      </select>
+    </span>`;
+}
+
+// Everything on screen is the company's (inbox, colleagues, queues, numbers, tags, leads, the event stream, the
+// softphone's account): the page starts again for the new one, as at sign-out, so nothing of the other stays.
+async function switchCompany(select) {
+  try {
+    await api('PUT', '/api/v1/session/company', { company_id: Number(select.value) });
+  } catch (failure) {
+    select.value = String(state.session.company.id);
+    say(refusal(failure));
+    return;
+  }
+  softphone.stop();
+  events.stop();
+  location.reload();
 }
 
 async function signIn(form) {
@@ -97,10 +128,13 @@ document.addEventListener('submit', (event) => {
     signIn(event.target);
   }
 });
+document.addEventListener('change', (event) => {
+  if (event.target.id === 'company-choice') switchCompany(event.target);
+});
 document.addEventListener('click', async (event) => {
   if (event.target.id === 'sign-out') signOut();
   if (event.target.id === 'open-profile') update((s) => { s.view = 'profile'; s.profileSaved = false; });
-  if (event.target.id === 'dismiss-notice') update((s) => { s.notice = ''; });
+  if (event.target.closest('#dismiss-notice')) update((s) => { s.notice = ''; });
   const company = event.target.closest('[data-company]');
   if (company) {
     const session = await api('PUT', '/api/v1/session/company', { company_id: Number(company.dataset.company) });

@@ -1,11 +1,12 @@
 // The interaction panel (middle): the dialer by default, texting, the selected interaction, a lead's timeline
 // and, during a call, the caller, the tracking number called, attribution, a timer and the call controls.
 
-import { api } from './api.js';
-import { CHANNEL_ICONS, channelOf, clock, html, leadName, render, tickTimers, timeOfDay } from './html.js';
+import { api, refusal } from './api.js';
+import { channelIcon, facts, outcomeOf, readingOf } from './facts.js';
+import { clock, html, icon, leadName, render, tickTimers, timeOfDay } from './html.js';
 import { profileForm, saveProfile, uploadGreeting, useStandardGreeting } from './profile.js';
 import * as softphone from './softphone.js';
-import { callFor, selected, state, subscribe, update } from './store.js';
+import { callFor, say, selected, state, subscribe, update } from './store.js';
 import { canClose, closeText, respond, sendReply, threadView, typed } from './texts.js';
 
 const KEYPAD = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '0', '#'];
@@ -23,7 +24,7 @@ export function mount(root) {
     if (event.target.id === 'texting') sendText(new FormData(event.target));
     if (event.target.id === 'reply') sendReply(event.target);
     if (event.target.id === 'profile') {
-      saveProfile(new FormData(event.target)).catch((error) => update((s) => { s.notice = error.message; }));
+      saveProfile(new FormData(event.target)).catch(failed);
     }
   });
   // Escape does what the X button does.
@@ -65,7 +66,7 @@ export async function answerInteraction(interaction) {
   showInteraction(interaction.id);
   if (softphone.answer(interaction.call_id)) return;
   await api('POST', `/api/v1/interactions/${interaction.id}/answer`);
-  if (state.me?.ring_device === 'desk') update((s) => { s.notice = 'Your desk phone rings: pick it up.'; });
+  if (state.me?.ring_device === 'desk') say('Your desk phone rings: pick it up.', interaction.id);
 }
 
 export function fillDialer(number, view) {
@@ -95,16 +96,16 @@ function view(s) {
       <span class="panel-icons">
         ${s.view === 'interaction' && current ? html`<button class="link" data-action="timeline" data-focus="more">more interactions</button>` : ''}
         <button class="icon ${s.view === 'dialer' ? 'on' : ''}" data-action="view" data-view="dialer" data-focus="to-dialer"
-          aria-label="Dialer" title="Dialer">☎</button>
+          aria-label="Dialer" title="Dialer">${icon('call')}</button>
         <button class="icon ${s.view === 'text' ? 'on' : ''}" data-action="view" data-view="text" data-focus="to-text"
-          aria-label="Texting" title="Texting">✉</button>
+          aria-label="Texting" title="Texting">${icon('text')}</button>
         ${s.view === 'interaction' && current && canClose(current, s) ? html`<button class="icon" data-action="close-text"
-          data-id="${current.id}" aria-label="Close text" title="Close text: the conversation moves to Recent" data-focus="close-text">✔</button>` : ''}
-        ${closable ? html`<button class="icon" data-action="close" aria-label="Close" title="Close" data-focus="close">✕</button>` : ''}
+          data-id="${current.id}" aria-label="Close text" title="Close text: the conversation moves to Recent" data-focus="close-text">${icon('check')}</button>` : ''}
+        ${closable ? html`<button class="icon" data-action="close" aria-label="Close" title="Close" data-focus="close">${icon('close')}</button>` : ''}
       </span>
     </header>
     ${live ? callView(s, live) : ''}
-    ${body(s, current)}`;
+    ${body(s, current, live && callInteraction(s, live.callId))}`;
 }
 
 function titleOf(s, live) {
@@ -114,25 +115,28 @@ function titleOf(s, live) {
     profile: 'My profile' }[s.view];
 }
 
-function body(s, current) {
+// The call view says who and which line; the interaction shown under it, when it is that call, does not again.
+function body(s, current, onCall) {
   if (s.view === 'text') return textForm(s);
   if (s.view === 'profile') return profileForm(s);
-  if (s.view === 'interaction' && current) return interactionView(current, s);
+  if (s.view === 'interaction' && current) return current === onCall ? '' : interactionView(current, s);
   if (s.view === 'timeline' && current) return timelineView(current.lead.id);
   if (s.view === 'lead' && s.lead) return timelineView(s.lead.id);
   return dialerForm(s);
 }
 
+function callInteraction(s, callId) {
+  return [...s.interactions.values()].find((i) => i.call_id === callId) || null;
+}
+
 function callView(s, { callId, call }) {
-  const interaction = [...s.interactions.values()].find((i) => i.call_id === callId);
+  const interaction = callInteraction(s, callId);
   return html`
     <section class="call" aria-label="Current call">
       <div class="caller">
         <strong class="caller-id">${interaction ? leadName(interaction) : call.from}</strong>
-        ${interaction?.lead.name ? html`<span>${interaction.lead_number}</span>` : ''}
-        ${interaction?.tracking_number ? html`<span class="tracking">called ${interaction.tracking_number.name}
-          (${interaction.tracking_number.number})</span>` : ''}
-        ${interaction ? attribution(interaction) : ''}
+        ${interaction ? html`<span class="kind">${readingOf(interaction).name}</span>
+          ${factList(interaction, { live: true })}` : ''}
       </div>
       <div class="call-state">
         ${call.state === 'live' ? html`<span class="timer" data-since="${call.since}" role="timer">${clock((Date.now() - call.since) / 1000)}</span>`
@@ -155,10 +159,12 @@ function callView(s, { callId, call }) {
     </section>`;
 }
 
-function attribution(interaction) {
-  const parts = [['Source', interaction.source], ['Campaign', interaction.campaign], ['Keywords', interaction.keywords],
-    ['Landing page', interaction.landing_page], ['Referrer', interaction.referrer]].filter(([, value]) => value);
-  return parts.length ? html`<dl class="attribution">${parts.map(([label, value]) => html`<dt>${label}</dt><dd>${value}</dd>`)}</dl>` : '';
+// The interaction's facts under its heading, which names the lead: an unnamed lead's number is not listed again.
+function factList(interaction, options) {
+  const list = facts(interaction, options)
+    .filter(([, value, name]) => !(name === 'lead-number' && value === leadName(interaction)));
+  return list.length ? html`<dl class="facts">${list.map(([label, value, name]) => html`<dt>${label}</dt>
+    <dd class="${name}">${value}</dd>`)}</dl>` : '';
 }
 
 function trackingNumberOptions(s) {
@@ -204,16 +210,8 @@ function interactionView(interaction, s) {
   const call = callFor(interaction, s);
   return html`
     <article class="interaction">
-      <h3>${CHANNEL_ICONS[channelOf(interaction)] || ''} ${leadName(interaction)}</h3>
-      <dl class="facts">
-        <dt>Caller ID</dt><dd>${interaction.lead_number}</dd>
-        ${interaction.tracking_number ? html`<dt>Tracking number</dt><dd>${interaction.tracking_number.name} (${interaction.tracking_number.number})</dd>` : ''}
-        <dt>Status</dt><dd class="status">${interaction.status}${interaction.outcome ? html` — ${interaction.outcome}` : ''}</dd>
-        <dt>Started</dt><dd>${new Date(interaction.started_at).toLocaleString()}</dd>
-        ${interaction.talk_seconds !== null ? html`<dt>Talk time</dt><dd class="talk-time">${clock(interaction.talk_seconds)}</dd>` : ''}
-        ${interaction.agent ? html`<dt>Agent</dt><dd>${interaction.agent.display_name}</dd>` : ''}
-      </dl>
-      ${attribution(interaction)}
+      <h3>${channelIcon(interaction)} ${leadName(interaction)} <small class="kind">${readingOf(interaction).name}</small></h3>
+      ${factList(interaction)}
       ${interaction.status === 'incoming' && interaction.kind === 'call' ? html`<p class="actions">
         <button class="primary" data-action="answer" data-id="${interaction.id}">Answer</button>
         ${call?.state === 'ringing' ? html`<span class="ringing" role="status">Ringing</span>` : ''}</p>` : ''}
@@ -232,7 +230,7 @@ function timelineView(leadId) {
   if (timeline.leadId !== leadId) loadTimeline(leadId);
   const detail = timeline.items.find((i) => i.id === timeline.detailId);
   if (detail) {
-    return html`<article class="interaction"><p><button class="link" data-action="timeline-back">← All interactions</button></p>
+    return html`<article class="interaction"><p><button class="link" data-action="timeline-back">${icon('back')} All interactions</button></p>
       ${interactionView(detail, state)}</article>`;
   }
   return html`
@@ -240,8 +238,8 @@ function timelineView(leadId) {
       ${timeline.loading ? html`<li>Loading…</li>` : ''}
       ${!timeline.loading && !timeline.items.length ? html`<li class="empty">No interactions yet</li>` : ''}
       ${timeline.items.map((i) => html`<li><button class="link" data-action="timeline-detail" data-id="${i.id}">
-        <span>${CHANNEL_ICONS[channelOf(i)] || ''} ${i.direction} ${channelOf(i)}</span>
-        <span>${i.outcome || i.status}</span><time>${timeOfDay(i.started_at)}</time></button></li>`)}
+        <span>${channelIcon(i)} ${readingOf(i).name}</span>
+        <span>${outcomeOf(i) || i.status}</span><time>${timeOfDay(i.started_at)}</time></button></li>`)}
     </ol>
     ${timeline.next ? html`<p><button class="link" data-action="timeline-older" data-focus="timeline-older">Older interactions</button></p>` : ''}`;
 }
@@ -273,11 +271,10 @@ async function sendText(form) {
       s.interactions.set(thread.id, thread);
       s.selectedId = thread.id;
       s.view = 'interaction';
-      s.dialer.message = '';
-      s.notice = `Text ${sent.status}`;
+      s.dialer.message = ''; // the thread shows the text and its delivery from now on
     });
   } catch (error) {
-    update((s) => { s.notice = error.message; });
+    failed(error);
   }
 }
 
@@ -291,12 +288,13 @@ async function placeCall(form) {
       s.interactions.set(placed.id, placed);
       s.selectedId = placed.id;
       s.view = 'interaction';
-      s.notice = '';
     });
   } catch (error) {
-    update((s) => { s.notice = error.message; });
+    failed(error);
   }
 }
+
+const failed = (error) => say(refusal(error));
 
 function act(action, data) {
   const callId = data.call;
@@ -318,19 +316,19 @@ function act(action, data) {
   else if (action === 'timeline-back') { timeline.detailId = null; update(() => {}); }
   else if (action === 'timeline-older' && !timeline.loading) loadTimeline(timeline.leadId, timeline.next);
   else if (action === 'answer') {
-    answerInteraction(state.interactions.get(Number(data.id))).catch((error) => update((s) => { s.notice = error.message; }));
+    answerInteraction(state.interactions.get(Number(data.id))).catch(failed);
   }
   else if (action === 'respond' || action === 'close-text') {
     const verb = action === 'respond' ? respond : closeText;
-    verb(state.interactions.get(Number(data.id))).catch((error) => update((s) => { s.notice = error.message; }));
+    verb(state.interactions.get(Number(data.id))).catch(failed);
   }
   else if (action === 'hangup') softphone.hangup(callId);
   else if (action === 'hangup-desk') {
-    api('POST', `/api/v1/interactions/${data.id}/hangup`).catch((error) => update((s) => { s.notice = error.message; }));
+    api('POST', `/api/v1/interactions/${data.id}/hangup`).catch(failed);
   }
   else if (action === 'mute') softphone.setMuted(callId, !state.calls.get(callId)?.muted);
   else if (action === 'hold') softphone.setHeld(callId, !state.calls.get(callId)?.held);
   else if (action === 'keypad') update((s) => { s.keypad = !s.keypad; });
   else if (action === 'digit') softphone.sendDigit(callId, data.digit);
-  else if (action === 'standard-greeting') useStandardGreeting().catch((error) => update((s) => { s.notice = error.message; }));
+  else if (action === 'standard-greeting') useStandardGreeting().catch(failed);
 }

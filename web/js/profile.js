@@ -1,7 +1,7 @@
 // My profile (shown in the interaction panel): the chat display name and my voicemail greeting. A greeting file
 // the agent picks is converted here into what Asterisk plays as it is (WAV, mono, 16-bit, 8 kHz).
 
-import { api } from './api.js';
+import { api, refusal } from './api.js';
 import { html } from './html.js';
 import { update } from './store.js';
 
@@ -40,7 +40,7 @@ export async function uploadGreeting(file) {
     await api('PUT', '/api/v1/me/voicemail-greeting', await toGreetingWav(file));
     Object.assign(greeting, { custom: true, version: greeting.version + 1, status: 'Saved' });
   } catch (error) {
-    greeting.status = `Not saved: ${Object.values(error.fields || {}).join('; ') || error.message}`;
+    greeting.status = `Not saved: ${refusal(error)}`;
   }
   update(() => {});
 }

@@ -3,7 +3,7 @@
 // opening a result shows the lead's timeline in the interaction panel.
 
 import { api } from './api.js';
-import { html } from './html.js';
+import { html, icon } from './html.js';
 import { state, update } from './store.js';
 
 const SEARCH_DELAY_MS = 250;
@@ -30,7 +30,7 @@ export function results(s) {
       ${error ? html`<p class="error">${error}</p>` : ''}
       ${found.length ? html`<ul>${found.map((lead) => html`
         <li class="row lead-result">
-          <span class="icon channel" aria-hidden="true">👤</span>
+          <span class="icon channel">${icon('lead')}</span>
           <button class="link lead-name" data-action="open-lead" data-id="${lead.id}" data-focus="lead-${lead.id}">
             ${lead.name || lead.numbers[0] || lead.email}</button>
           <span class="meta">${lead.numbers.join(', ')}${lead.email ? html` <span>${lead.email}</span>` : ''}</span>

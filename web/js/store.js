@@ -27,15 +27,50 @@ export const state = {
   calls: new Map(),       // my softphone's calls by call id: {state: ringing|connecting|live|ended, muted, held, since}
   microphone: 'unknown',  // granted | denied | prompt | unknown
   connection: 'connecting', // the event stream: connecting | live | lost
-  notice: '',
+  notice: '',             // the banner under the status bar; transient (see say())
 };
 
 export function update(change) {
   change(state);
   if (!pending) {
     pending = true;
-    queueMicrotask(() => { pending = false; listeners.forEach((listener) => listener(state)); });
+    queueMicrotask(() => {
+      pending = false;
+      expireNotice(state);
+      listeners.forEach((listener) => listener(state));
+    });
   }
+}
+
+// -- notices: transient, they go when their subject moves on -------------------------------------------------
+// A notice is about where the agent was when it appeared (the panel's view and the interaction or lead in it)
+// and, when said so, about one interaction: it goes when the agent moves elsewhere, when that interaction moves on
+// (its status or outcome changes), or when dismissed.
+
+let noticeContext = null; // {text, about, place, status} of the notice shown
+let nextAbout = null;
+
+export function say(text, about = null) {
+  update((s) => { s.notice = text; nextAbout = about; });
+}
+
+const placeOf = (s) => `${s.view}:${s.view === 'lead' ? s.lead?.id : s.selectedId}`;
+
+function statusOf(s, id) {
+  const interaction = id === null ? null : s.interactions.get(id);
+  return interaction ? `${interaction.status}:${interaction.outcome}` : null;
+}
+
+function expireNotice(s) {
+  if (!s.notice) {
+    noticeContext = null;
+  } else if (noticeContext?.text !== s.notice) {
+    noticeContext = { text: s.notice, about: nextAbout, place: placeOf(s), status: statusOf(s, nextAbout) };
+  } else if (noticeContext.place !== placeOf(s) || noticeContext.status !== statusOf(s, noticeContext.about)) {
+    s.notice = '';
+    noticeContext = null;
+  }
+  nextAbout = null;
 }
 
 export function subscribe(listener) {
@@ -62,6 +97,12 @@ export function inbox(s = state) {
 
 export function selected(s = state) {
   return s.selectedId === null ? null : s.interactions.get(s.selectedId) || null;
+}
+
+// The lead on screen: the one opened from a search (the 'lead' view), otherwise the selected interaction's. The
+// areas that show a lead or change it ask here, so they always mean the same lead.
+export function leadOnScreen(s = state) {
+  return s.view === 'lead' ? s.lead : selected(s)?.lead || null;
 }
 
 export function callFor(interaction, s = state) {

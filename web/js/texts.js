@@ -1,9 +1,9 @@
 // Text conversations in the interaction panel: the thread under the caller ID and attribution, Respond (from
 // Incoming), the reply box with its Send button, and Close text. The thread follows the message.* events live.
 
-import { api } from './api.js';
+import { api, refusal } from './api.js';
 import { html, timeOfDay } from './html.js';
-import { state, update } from './store.js';
+import { say, state, update } from './store.js';
 
 const DRAFT_DELAY_MS = 300;
 let draftTimer = null;
@@ -64,7 +64,8 @@ async function loadThread(id) {
     const messages = await api('GET', `/api/v1/interactions/${id}/messages`);
     update((s) => { s.threads.set(id, messages); });
   } catch (error) {
-    update((s) => { s.threads.delete(id); s.notice = error.message; });
+    update((s) => { s.threads.delete(id); });
+    say(refusal(error), id);
   }
 }
 
@@ -82,7 +83,7 @@ export async function respond(interaction) {
     if (error.status !== 409) throw error;
     // Another agent responded first (or the 12 hours ran out): show the thread as it is now.
     taken = await api('GET', `/api/v1/interactions/${interaction.id}`);
-    update((s) => { s.notice = taken.agent ? `${taken.agent.display_name} responded first` : error.message; });
+    say(taken.agent ? `${taken.agent.display_name} responded first` : error.message, taken.id);
   }
   update((s) => {
     s.interactions.set(taken.id, taken);
@@ -108,7 +109,7 @@ export async function sendReply(form) {
     update((s) => { s.replies.delete(id); });
     await loadThread(id);
   } catch (error) {
-    update((s) => { s.notice = error.message; });
+    say(refusal(error), id);
   }
 }
 
