@@ -19,9 +19,7 @@ T0 = dt.datetime(2026, 11, 27, 9, 0, 0)
 
 
 def pause(seconds: float) -> None:
-    """Sleep, in a test. Not time.sleep: under libfaketime with the wall clock shifted (how `make test` runs the
-    unit tests a year ahead and a day behind), CPython's time.sleep fails with EINVAL; a timed wait on an Event
-    is unaffected. tests/unit/test_clock.py keeps time.sleep out of the unit tests."""
+    """Sleep, in a test (see conftest.py: time.sleep under libfaketime)."""
     threading.Event().wait(seconds)
 
 

@@ -73,16 +73,6 @@ def test_the_system_clock_is_handed_out_only_by_the_composition_roots():
     assert offenders == [], "take a clock from the composition root (controller.py) instead"
 
 
-def test_the_unit_tests_do_not_call_time_sleep():
-    """It fails under libfaketime with the clock shifted (EINVAL): tests wait with support.pause."""
-    offenders = []
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Call) and _dotted(node.func)[-2:] == ("time", "sleep"):
-                offenders.append(f"{path.name}:{node.lineno}")
-    assert offenders == []
-
-
 def test_no_model_field_defaults_to_the_time():
     """A default of "now" is a clock read nobody injected: rows get their times from their domain's clock.
     (TimestampedModel.created_at is the one exception; see clock.py.)"""
