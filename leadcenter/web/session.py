@@ -95,9 +95,10 @@ def sign_in(_, body: SignIn):
     chosen = body.company_id or (memberships[0].company_id if len(memberships) == 1 else None)
     if chosen is not None and chosen not in {m.company_id for m in memberships}:
         raise ApiError(403, "not-a-member", "this account does not belong to that company")
-    csrf = session.get("csrf")
-    session.clear()  # a new session on sign-in: nothing carried over from before
-    session.update(sid=start_session(user), company_id=chosen, csrf=csrf)
+    # A new session on sign-in, nothing carried over from before: not even the CSRF token, which whoever planted
+    # a pre-sign-in cookie would know (the answer carries the new one).
+    session.clear()
+    session.update(sid=start_session(user), company_id=chosen)
     session.permanent = True
     _signed_on(user, chosen)
     return _session_out()
