@@ -1,12 +1,12 @@
 """Signing in and out, and picking the company to work in (a user may belong to several)."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, request, session
+from flask import Blueprint, current_app, session
 from pydantic import Field
 
 from leadcenter.agents import availability
 from leadcenter.companies.models import Company, Membership, User
-from leadcenter.companies.services import end_sessions, start_session, verify_password
+from leadcenter.companies.services import authenticate, end_sessions, start_session
 from leadcenter.web import auth
 from leadcenter.web.api import ApiError, Schema, endpoint
 
@@ -82,13 +82,17 @@ def sign_in(_, body: SignIn):
     auth.check_csrf()
     limiter: auth.AttemptLimiter = current_app.extensions["sign_in_limiter"]
     email = body.email.strip().lower()
-    client = f"addr:{request.remote_addr}"
-    limiter.check(f"email:{email}", client)
-    user = User.get_or_none(User.email == email)
-    if user is None or not verify_password(user, body.password):
-        limiter.failed(f"email:{email}", client)
+    device = auth.known_device(email)
+    limits = auth.sign_in_limits(email, device)
+    limiter.check(limits)
+    user = authenticate(email, body.password)
+    if user is None:
+        limiter.failed(limits)
         raise ApiError(401, "wrong-credentials", "the email or the password is wrong")
-    limiter.succeeded(f"email:{email}")
+    for key in limits:
+        if not key.startswith(("account:", "address:")):  # those count what others tried too
+            limiter.forget(key)
+    auth.remember_device(email, device)
     memberships = list(Membership.select().where(Membership.user == user))
     if not memberships:
         raise ApiError(403, "no-company", "this account belongs to no company yet; ask an admin")
