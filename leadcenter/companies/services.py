@@ -23,10 +23,14 @@ def create_company(name: str, default_region: str = "US") -> Company:
     return Company.create(name=name, default_region=default_region.upper())
 
 
-def set_password(user: User, password: str) -> None:
+def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
-    user.password_hash = generate_password_hash(password, method=PASSWORD_METHOD)
+    return generate_password_hash(password, method=PASSWORD_METHOD)
+
+
+def set_password(user: User, password: str) -> None:
+    user.password_hash = hash_password(password)
     if user.id is not None:
         end_sessions(user=user)  # a new password signs the account out everywhere
 

@@ -68,6 +68,7 @@ A_OBJECTS = {
     "trunk_id": lambda a: a["trunk"].id,
     "number_id": lambda a: a["number"].id,
     "team_id": lambda a: a["team"].id,
+    "invitation_id": lambda a: 1,
 }
 
 
