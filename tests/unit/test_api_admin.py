@@ -647,12 +647,13 @@ def test_what_the_api_saves_asterisk_can_render(admin, world, controller):
 # -- trunks ----------------------------------------------------------------------------------------------------
 
 def test_trunk_lifecycle(admin, world, controller):
-    status, body = admin.post(f"{API}/trunks", {"name": "Carrier", "host": "SIP.Carrier.example"})
-    assert status == 201 and (body["host"], body["port"]) == ("sip.carrier.example", 5060)
+    status, body = admin.post(f"{API}/trunks", {"name": "Carrier", "host": "203.0.113.5"})
+    assert status == 201 and (body["host"], body["port"]) == ("203.0.113.5", 5060)
     trunk = Trunk.get_by_id(body["id"])
     assert (trunk.company_id, trunk.name) == (world["a"]["company"].id, "Carrier")
-    status, body = admin.patch(f"{API}/trunks/{trunk.id}", {"host": "192.0.2.10", "port": 5080})
-    assert status == 200 and (Trunk.get_by_id(trunk.id).host, Trunk.get_by_id(trunk.id).port) == ("192.0.2.10", 5080)
+    status, body = admin.patch(f"{API}/trunks/{trunk.id}", {"host": "2001:DB8:0::10", "port": 5080})
+    assert status == 200 and body["host"] == "2001:db8::10"  # one spelling per address
+    assert (Trunk.get_by_id(trunk.id).host, Trunk.get_by_id(trunk.id).port) == ("2001:db8::10", 5080)
     assert admin.delete(f"{API}/trunks/{trunk.id}")[0] == 204
     assert Trunk.get_or_none(Trunk.id == trunk.id) is None
     assert controller.reconfigured == 3
@@ -664,11 +665,17 @@ def test_trunk_lifecycle(admin, world, controller):
 
 @pytest.mark.parametrize("body, fields", [
     ({"name": "T", "host": "bad host"}, {"host"}),
-    ({"name": "T", "host": "carrier.example\n[evil]"}, {"host"}),
-    ({"name": "T", "host": "carrier.example;x"}, {"host"}),
-    ({"name": "T", "host": "carrier.example", "port": 0}, {"port"}),
-    ({"name": "T", "host": "carrier.example", "port": 65536}, {"port"}),
-    ({"host": "carrier.example"}, {"name"}),
+    ({"name": "T", "host": "192.0.2.1\n[evil]"}, {"host"}),
+    ({"name": "T", "host": "192.0.2.1;x"}, {"host"}),
+    ({"name": "T", "host": "sip.carrier.example"}, {"host"}),  # a name may resolve elsewhere tomorrow
+    ({"name": "T", "host": "0.0.0.0"}, {"host"}),
+    ({"name": "T", "host": "::"}, {"host"}),
+    ({"name": "T", "host": "224.0.0.1"}, {"host"}),
+    ({"name": "T", "host": "fe80::1%eth0"}, {"host"}),
+    ({"name": "T", "host": "192.0.2.0/24"}, {"host"}),
+    ({"name": "T", "host": "192.0.2.1", "port": 0}, {"port"}),
+    ({"name": "T", "host": "192.0.2.1", "port": 65536}, {"port"}),
+    ({"host": "192.0.2.1"}, {"name"}),
 ])
 def test_trunks_must_be_valid(admin, world, body, fields):
     before = state(world["a"]["company"])
@@ -682,6 +689,28 @@ def test_a_trunk_address_belongs_to_one_trunk(admin, world):
                    409, "address-taken", {"host"})
     assert_refused(admin.patch(f"{API}/trunks/{world['a']['trunk'].id}", {"port": theirs.port}), 409, "address-taken")
     assert Trunk.get_by_id(world["a"]["trunk"].id).port == 5070
+
+
+# Company B's carrier is at 127.0.0.1:5071: every other way of writing that address.
+OTHER_SPELLINGS = ["localhost", "LOCALHOST", "localhost.", "127.1", "127.0.1", "2130706433", "0x7f.1", "0x7f000001",
+                   "0177.0.0.1", "017700000001", "127.000.000.001", "127.0.0.01", "::ffff:127.0.0.1",
+                   "::FFFF:7f00:1", "0:0:0:0:0:ffff:127.0.0.1", "127.0.0.1.", "[127.0.0.1]", "127.0.0.1:5071",
+                   "::ffff:7f00:0001"]
+
+
+@pytest.mark.parametrize("spelling", OTHER_SPELLINGS)
+def test_another_companys_carrier_cannot_be_taken_by_spelling_its_address_otherwise(admin, world, controller,
+                                                                                   spelling):
+    """Asterisk's identify matches the address, however it is written; B's carrier must stay B's trunk's alone."""
+    theirs = world["b"]["trunk"]
+    mine = world["a"]["trunk"]
+    status, body = admin.post(f"{API}/trunks", {"name": "Mine", "host": spelling, "port": theirs.port})
+    assert (status, body["error"]) in ((409, "address-taken"), (422, "invalid-fields")), body
+    status, body = admin.patch(f"{API}/trunks/{mine.id}", {"host": spelling, "port": theirs.port})
+    assert (status, body["error"]) in ((409, "address-taken"), (422, "invalid-fields")), body
+    assert [(t.host, t.port) for t in Trunk.select().order_by(Trunk.id)] == [("127.0.0.1", 5070), ("127.0.0.1", 5071)]
+    text = render.render_pjsip_endpoints(configure.snapshot(controller.settings))
+    assert text.count("match = 127.0.0.1:5071") == 1
 
 
 def test_a_trunk_with_numbers_cannot_be_deleted(admin, world):
@@ -790,7 +819,7 @@ def _writes(w):
         ("POST", "/flows", {"name": "X", "steps": [{"type": "voicemail"}]}),
         ("PATCH", f"/flows/{a['flow'].id}", {"name": "X"}),
         ("DELETE", f"/flows/{a['flow'].id}", None),
-        ("POST", "/trunks", {"name": "X", "host": "x.example"}),
+        ("POST", "/trunks", {"name": "X", "host": "192.0.2.99"}),
         ("PATCH", f"/trunks/{a['trunk'].id}", {"name": "X"}),
         ("DELETE", f"/trunks/{a['trunk'].id}", None),
         ("POST", "/tracking-numbers", {"number": "+14045550111", "name": "X", "trunk": a["trunk"].id}),
