@@ -30,6 +30,7 @@ UNCOMPRESSED = {1, 3, 6, 7, 0xFFFE}
 # turn, then is told to retry.
 CONCURRENT_CONVERSIONS = 2
 QUEUE_SECONDS = 10.0
+CONVERT_SECONDS = 30.0
 CONVERSIONS = threading.BoundedSemaphore(CONCURRENT_CONVERSIONS)
 
 
@@ -108,6 +109,23 @@ def notice_file(company_id: int) -> str:
     return f"sounds/company{company_id}-recording-notice.wav"
 
 
+def run_sox(command: list[str]) -> tuple[int, str]:
+    """Run sox; its exit code and what it said. Killed after CONVERT_SECONDS by a timer rather than by
+    subprocess's own timeout, which polls with time.sleep (that fails under libfaketime, how the unit tests run
+    with the wall clock shifted)."""
+    with subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          text=True) as process:
+        watchdog = threading.Timer(CONVERT_SECONDS, process.kill)
+        watchdog.start()
+        try:
+            _, errors = process.communicate()
+        finally:
+            watchdog.cancel()
+    if watchdog.finished.is_set() and process.returncode < 0:
+        raise PromptError("the audio took too long to convert")
+    return process.returncode, errors
+
+
 def to_asterisk_wav(data: bytes) -> bytes:
     """The upload as 8 kHz mono 16-bit WAV; PromptError if it is not a sane WAV, sox cannot read it or its length is
     unreasonable. The header is checked before sox runs, sox stops writing a second past the longest prompt (so
@@ -122,14 +140,10 @@ def to_asterisk_wav(data: bytes) -> bytes:
         with tempfile.TemporaryDirectory(prefix="leadcenter-prompt-") as work:
             source, target = Path(work) / "upload.wav", Path(work) / "prompt.wav"
             source.write_bytes(data)
-            try:
-                done = subprocess.run([sox, "-V1", "-t", "wav", str(source), "-r", "8000", "-c", "1", "-b", "16",
-                                       "-e", "signed-integer", str(target), "trim", "0", str(MAX_SECONDS + 1)],
-                                      capture_output=True, text=True, timeout=30)
-            except subprocess.TimeoutExpired:
-                raise PromptError("the audio took too long to convert") from None
-            if done.returncode != 0:
-                raise PromptError(f"not a WAV file that can be played: {done.stderr.strip() or 'unreadable'}")
+            returncode, errors = run_sox([sox, "-V1", "-t", "wav", str(source), "-r", "8000", "-c", "1", "-b", "16",
+                                          "-e", "signed-integer", str(target), "trim", "0", str(MAX_SECONDS + 1)])
+            if returncode != 0:
+                raise PromptError(f"not a WAV file that can be played: {errors.strip() or 'unreadable'}")
             with wave.open(str(target)) as audio:
                 seconds = audio.getnframes() / audio.getframerate()
             if not MIN_SECONDS <= seconds <= MAX_SECONDS:

@@ -112,16 +112,15 @@ def conversions(monkeypatch):
     """Every sox run, with the size of what it wrote."""
     from leadcenter.pbx import prompts
     runs = []
-    real = prompts.subprocess.run
+    real = prompts.run_sox
 
-    def spy(command, **kwargs):
-        done = real(command, **kwargs)
-        target = next((arg for arg in command if str(arg).endswith("prompt.wav")), None)
-        if target is not None:  # a conversion (not the test making its audio)
-            runs.append(os.path.getsize(target) if os.path.exists(target) else 0)
+    def spy(command):
+        done = real(command)
+        target = next(arg for arg in command if str(arg).endswith("prompt.wav"))
+        runs.append(os.path.getsize(target) if os.path.exists(target) else 0)
         return done
 
-    monkeypatch.setattr(prompts.subprocess, "run", spy)
+    monkeypatch.setattr(prompts, "run_sox", spy)
     return runs
 
 
@@ -186,3 +185,10 @@ def test_a_missing_sox_is_a_clear_error_not_a_500(agent, controller, monkeypatch
     status, body = upload(agent, "/api/v1/me/voicemail-greeting", wav(1.0))
     assert (status, body["error"]) == (503, "converter-missing")
     assert "sox" in body["message"]
+
+
+def test_a_conversion_that_hangs_is_stopped(monkeypatch):
+    from leadcenter.pbx import prompts
+    monkeypatch.setattr(prompts, "CONVERT_SECONDS", 0.2)
+    with pytest.raises(prompts.PromptError, match="too long"):
+        prompts.run_sox(["sleep", "10"])
