@@ -137,6 +137,7 @@ PAIR_LIMIT = 5
 DEVICE_LIMIT = 5
 ACCOUNT_LIMIT = 20
 ADDRESS_LIMIT = 100
+MAX_KEYS = 100_000  # counters kept (memory); beyond it, expired ones go, then the oldest
 
 
 class AttemptLimiter:
@@ -170,9 +171,11 @@ class AttemptLimiter:
         with self._lock:
             for key in keys:
                 self._recent(key, now).append(now)
-            if len(self._failures) > 100_000:  # bounded memory under a spray of addresses and emails
+            if len(self._failures) > MAX_KEYS:  # bounded memory under a spray of addresses and emails
                 for key in [k for k in self._failures if not self._recent(k, now)]:
                     del self._failures[key]
+                for key in list(self._failures)[:max(0, len(self._failures) - MAX_KEYS // 2)]:
+                    del self._failures[key]  # still full: the longest-known keys go (next scan is far off)
 
     def forget(self, key: str) -> None:
         with self._lock:
@@ -192,7 +195,7 @@ def known_device(email: str) -> str | None:
         owner, device = _device_signer().loads(cookie, max_age=DEVICE_COOKIE_DAYS * 86400)
     except (BadSignature, ValueError, TypeError):
         return None
-    return device if hmac.compare_digest(str(owner), email) else None
+    return device if hmac.compare_digest(str(owner).encode(), email.encode()) else None
 
 
 def remember_device(email: str, device: str | None) -> None:
@@ -213,3 +216,11 @@ def sign_in_limits(email: str, device: str | None) -> dict[str, int]:
     address = request.remote_addr or "-"
     return {f"pair:{email}|{address}": PAIR_LIMIT, f"account:{email}": ACCOUNT_LIMIT,
             f"address:{address}": ADDRESS_LIMIT}
+
+
+def signed_in(limiter: AttemptLimiter, limits: dict[str, int]) -> None:
+    """After a successful sign-in, this client's own failures are forgotten; those per account and per address
+    count what others tried too, and stay."""
+    for key in limits:
+        if key.startswith(("pair:", "device:")):
+            limiter.forget(key)

@@ -111,9 +111,7 @@ def sign_in(_, body: SignIn):
     if user is None:
         limiter.failed(limits)
         raise ApiError(401, "wrong-credentials", "the email or the password is wrong")
-    for key in limits:
-        if not key.startswith(("account:", "address:")):  # those count what others tried too
-            limiter.forget(key)
+    auth.signed_in(limiter, limits)
     auth.remember_device(email, device)
     for invitation in invitations.pending_for(user):
         if invitation.new_account:  # the credentials came with this invitation: signing in is the yes

@@ -158,3 +158,21 @@ def test_a_wrong_email_takes_as_long_as_a_wrong_password(make_client, world, mon
         known.append(timed(accounts[n]))
         unknown.append(timed(f"nobody{n}@a.example"))
     assert statistics.median(unknown) > 0.5 * statistics.median(known), (known, unknown)
+
+
+def test_a_device_cookie_and_an_email_of_any_characters(browser, world, monotonic):
+    alice = browser("198.51.100.7")
+    assert status(alice.sign_in("agent1@a.example")) == 200
+    assert status(alice.sign_in("ägent1@a.example", "guess")) == 401  # compared as bytes, not a 500
+
+
+def test_the_counters_memory_is_bounded(monkeypatch):
+    monkeypatch.setattr(auth, "MAX_KEYS", 100)
+    clock = Monotonic()
+    limiter = auth.AttemptLimiter(clock=clock)
+    for n in range(1000):
+        limiter.failed([f"pair:{n}"])
+    assert len(limiter._failures) <= 100
+    limiter.failed(["pair:mine"])
+    with pytest.raises(auth.ApiError):
+        limiter.check({"pair:mine": 1})
