@@ -9,9 +9,9 @@ import json
 import os
 import platform
 import time
-from pathlib import Path
 
-from bench import api_queries, asterisk_lifecycle, controller_overhead, ring_to_browser, ring_to_screen, sms
+from bench import (api_queries, asterisk_lifecycle, controller_overhead, results_dir, ring_to_browser,
+                   ring_to_screen, sms)
 
 SUITES = {"asterisk": asterisk_lifecycle.run, "queries": api_queries.run, "ring": ring_to_screen.run,
           "browser": ring_to_browser.run, "overhead": controller_overhead.run, "sms": sms.run}
@@ -23,14 +23,13 @@ def main() -> None:
     args = parser.parse_args()
     if unknown := set(args.suites) - set(SUITES):
         parser.error(f"unknown suite(s): {', '.join(sorted(unknown))}")
+    out = results_dir()  # before any suite: some write their logs there
     results = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                            "kernel": platform.release()},
                "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
     for name in args.suites or SUITES:
         print(f"== {name}")
         results[name] = SUITES[name]()
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
     latest = out / "latest.json"
     # A run of some suites keeps the other suites' last figures.
     kept = json.loads(latest.read_text()) if latest.exists() else {}

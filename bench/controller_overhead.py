@@ -26,6 +26,8 @@ from pathlib import Path
 import httpx
 from websockets.sync.client import connect
 
+from bench import results_dir
+
 
 AGENTS = 200
 TALK_SECONDS = 3
@@ -198,7 +200,7 @@ def run() -> dict:
                 rejoiner.close()
             system.stop_controller()  # Asterisk keeps running the same dialplan, with nobody listening
             # Kept for a look when a step failed (bench/results/ is not committed).
-            (Path(__file__).parent / "results" / "overhead-controller.log").write_bytes(
+            (results_dir() / "overhead-controller.log").write_bytes(
                 system.controller_log.read_bytes())
             bare, bare_steps = _highest(system, SippCaller, Call, phone, False, numbering)
         finally:

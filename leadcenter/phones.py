@@ -37,3 +37,23 @@ def to_e164(raw: str, region: str = "US") -> str:
     if reason != ValidationResult.IS_POSSIBLE:
         raise InvalidNumber(f"{raw!r} {_LENGTH_PROBLEMS.get(reason, 'is not a phone number')}")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def read_untyped(digits: str, regions) -> list[str]:
+    """What digits sent without a type of number can mean (SMPP's TON 0 "unknown", as many SMSCs send, or 2
+    "national"): a national number of each region, then an international one written without its '+'. Valid
+    numbers first, then those merely possible (as tracking numbers may be), each in that order, without repeats."""
+    if not digits.isdigit():
+        return []
+    valid, possible = [], []
+    for text, region in [(digits, region) for region in regions] + [("+" + digits, None)]:
+        try:
+            parsed = phonenumbers.parse(text, region)
+        except phonenumbers.NumberParseException:
+            continue
+        number = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        if phonenumbers.is_valid_number(parsed):
+            valid.append(number)
+        elif phonenumbers.is_possible_number(parsed):
+            possible.append(number)
+    return list(dict.fromkeys(valid + possible))

@@ -10,7 +10,7 @@ import logging
 from peewee import IntegerField
 
 from leadcenter.agents.models import Agent, AgentStatusChange, SipCredential
-from leadcenter.companies.models import ApiKey, Company, Membership, User, UserSession
+from leadcenter.companies.models import ApiKey, Company, Invitation, Membership, User, UserSession
 from leadcenter.db import BaseModel, database
 from leadcenter.flows.models import CallFlow
 from leadcenter.interactions.models import (ClassificationChange, Interaction, InteractionDecline, InteractionTag,
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 MODELS = [Company, User, Membership, ApiKey, UserSession, Agent, AgentStatusChange, SipCredential, CallFlow, Trunk,
           TrackingNumber, Team, TeamMember, Lead, LeadPhone, LeadSearchTerm, Interaction, InteractionTransition,
           InteractionDecline, Message, Tag, InteractionTag, ClassificationChange, TextThread, OutboxPart, InboundPart,
-          TextConsent]
+          TextConsent, Invitation]
 
 
 def _v2_accounts_leads_classification(migrator) -> None:
@@ -72,6 +72,10 @@ def _v4_text_idle_timer(migrator) -> None:
         run(migrator.add_column("text_thread", "idle_until", TextThread.idle_until))  # and its index
 
 
+def _v5_invitations(migrator) -> None:
+    database.create_tables([Invitation])
+
+
 # (version, description, function(migrator)) in order; version 1 is the first released schema.
 MIGRATIONS: list = [
     (2, "API keys, revocable sessions, agent availability history, lead search and merge, messages, "
@@ -80,6 +84,7 @@ MIGRATIONS: list = [
     (3, "texts: threads, the SMS outbox, inbound parts, opt-outs; message delivery timestamps; HELP reply",
      _v3_texts),
     (4, "texts: the Active conversations' idle timer", _v4_text_idle_timer),
+    (5, "invitations: an account joins another company only when its owner accepts", _v5_invitations),
 ]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])
 

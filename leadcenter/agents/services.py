@@ -30,6 +30,24 @@ def create_agent(company: Company, user: User, display_name: str | None = None,
     return agent
 
 
+def agent_profile(company: Company, user: User, devices: tuple[str, ...] = ("webrtc",), ring_device: str = "webrtc",
+                  display_name: str | None = None, *, now: dt.datetime) -> Agent:
+    """``user``'s agent profile in ``company`` as asked: a new one; or, for a user removed earlier, their old
+    profile brought back (so old and new interactions name the same agent) with new SIP accounts."""
+    previous = Agent.get_or_none(Agent.company == company, Agent.user == user)
+    if previous is None:
+        return create_agent(company, user, display_name, tuple(devices), ring_device, now=now)
+    with database.atomic():
+        SipCredential.delete().where(SipCredential.agent == previous).execute()
+        for device in devices:
+            SipCredential.create(agent=previous, device=device, password=generate_password())
+        if display_name:
+            previous.display_name = previous.chat_display_name = display_name
+        previous.ring_device, previous.status, previous.status_changed_at = ring_device, "available", now
+        previous.save()
+    return previous
+
+
 def sip_credential(agent: Agent, device: str) -> SipCredential:
     return SipCredential.get(SipCredential.agent == agent, SipCredential.device == device)
 

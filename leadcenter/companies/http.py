@@ -7,13 +7,12 @@ from __future__ import annotations
 from flask import Blueprint, current_app
 
 from leadcenter.agents.models import Agent, SipCredential
-from leadcenter.agents.services import create_agent
-from leadcenter.companies.models import ApiKey, Company, Membership, User
-from leadcenter.companies.schemas import (ApiKeyList, ApiKeyOut, CompanyChanges, CompanyProfile, IssuedApiKey,
-                                          MemberChanges, MemberList, MemberOut, NewAgentProfile, NewApiKey,
-                                          NewMember)
-from leadcenter.companies.services import AccountError, add_member, set_password
-from leadcenter.credentials import generate_password
+from leadcenter.companies import invitations
+from leadcenter.companies.models import ApiKey, Company, Invitation, Membership, User
+from leadcenter.companies.schemas import (ApiKeyList, ApiKeyOut, CompanyChanges, CompanyProfile, InvitationList,
+                                          InvitationOut, IssuedApiKey, MemberChanges, MemberList, MemberOut,
+                                          NewApiKey, NewMember)
+from leadcenter.companies.services import AccountError
 from leadcenter.db import database
 from leadcenter.flows.services import flows_naming
 from leadcenter.teams.models import TeamMember
@@ -92,47 +91,6 @@ def _keep_an_admin(company: Company, leaving: User) -> None:
                                           "user admin first")
 
 
-def _new_account(body: NewMember) -> User:
-    missing = {name: "required for a new account" for name in ("name", "password") if getattr(body, name) is None}
-    if missing:
-        raise invalid(missing)
-    user = User(email=body.email, name=body.name)
-    try:
-        set_password(user, body.password)
-    except AccountError as exc:
-        raise invalid({"password": str(exc)}) from None
-    user.save()
-    return user
-
-
-def _existing_account(user: User, company: Company, body: NewMember) -> User:
-    sent = {name: "leave out for an existing account: it is the account owner's"
-            for name in ("name", "password") if getattr(body, name) is not None}
-    if sent:
-        raise invalid(sent, f"{user.email} already has an account; it is added as it is")
-    if Membership.select().where(Membership.user == user, Membership.company == company).exists():
-        raise ApiError(409, "already-a-member", f"{user.email} is already a user of {company.name}")
-    return user
-
-
-def _agent_profile(company: Company, user: User, spec: NewAgentProfile | None) -> Agent | None:
-    """A new agent profile as ``spec`` says; or, for a user removed earlier, their old profile brought back (so old
-    and new interactions name the same agent) with new SIP accounts."""
-    previous = Agent.get_or_none(Agent.company == company, Agent.user == user)
-    if previous is None:
-        return None if spec is None else create_agent(company, user, spec.display_name, tuple(spec.devices),
-                                                      spec.ring_device, now=current_app.controller.clock())
-    spec = spec or NewAgentProfile()
-    SipCredential.delete().where(SipCredential.agent == previous).execute()
-    for device in spec.devices:
-        SipCredential.create(agent=previous, device=device, password=generate_password())
-    if spec.display_name:
-        previous.display_name = previous.chat_display_name = spec.display_name
-    previous.ring_device, previous.status, previous.status_changed_at = spec.ring_device, "available", current_app.controller.clock()
-    previous.save()
-    return previous
-
-
 def _retire(agent: Agent) -> None:
     """Nothing rings or registers as a removed user's agent any more; the profile stays for the history."""
     SipCredential.delete().where(SipCredential.agent == agent).execute()
@@ -156,18 +114,40 @@ def get_user(principal: Principal, user_id: int):
     return MemberOut.from_row(membership, _agent_id(membership.user, principal.company))
 
 
-@endpoint(bp, "POST", "/users", role="admin", body=NewMember, response=MemberOut, status=201,
-          summary="Add a user to the company: a new account, or an existing one by email; optionally as an agent")
+@endpoint(bp, "POST", "/users", role="admin", body=NewMember, response=InvitationOut, status=202,
+          summary="Invite someone to the company by email (optionally as an agent); they are a user of it once "
+                  "they accept. An email with no account gets one, with this name and password")
 def add_user(principal: Principal, body: NewMember):
     company = principal.company
-    with database.atomic():
-        user = User.get_or_none(User.email == body.email)
-        user = _new_account(body) if user is None else _existing_account(user, company, body)
-        membership = add_member(user, company, body.role)
-        agent = _agent_profile(company, user, body.agent)
-    agent_id = agent.id if agent else None
-    changed(principal, "user.created", asterisk=agent is not None, user_id=user.id, agent_id=agent_id)
-    return MemberOut.from_row(membership, agent_id)
+    agent = invitations.AgentSpec(tuple(body.agent.devices), body.agent.ring_device, body.agent.display_name) \
+        if body.agent else None
+    try:
+        invitation = invitations.invite(company, body.email, body.name, body.password, body.role, agent,
+                                        principal.user)
+    except AccountError as exc:
+        raise invalid({"password": str(exc)}) from None
+    except invitations.AlreadyMember:
+        raise ApiError(409, "already-a-member", f"{body.email} is already a user of {company.name}") from None
+    except invitations.AlreadyInvited:
+        raise ApiError(409, "already-invited", f"{body.email} is invited already; revoke that invitation to "
+                                               "invite them again") from None
+    changed(principal, "invitation.created", asterisk=False, invitation_id=invitation.id)
+    return InvitationOut.from_row(invitation)
+
+
+@endpoint(bp, "GET", "/invitations", role="supervisor", response=InvitationList,
+          summary="The company's invitations nobody has answered yet")
+def list_invitations(principal: Principal):
+    return InvitationList([InvitationOut.from_row(i) for i in (
+        Invitation.select(Invitation, User).join(User, on=Invitation.user)
+        .where(Invitation.company == principal.company).order_by(Invitation.id))])
+
+
+@endpoint(bp, "DELETE", "/invitations/<int:invitation_id>", role="admin", status=204,
+          summary="Revoke an invitation nobody has answered yet (an account it created stays)")
+def revoke_invitation(principal: Principal, invitation_id: int):
+    scoped(Invitation, invitation_id, principal, "invitation").delete_instance()
+    changed(principal, "invitation.deleted", asterisk=False, invitation_id=invitation_id)
 
 
 @endpoint(bp, "PATCH", "/users/<int:user_id>", role="admin", body=MemberChanges, response=MemberOut,

@@ -1,4 +1,4 @@
-from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField
+from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, TextField
 
 from leadcenter.db import BaseModel, TimestampedModel
 
@@ -47,3 +47,19 @@ class UserSession(TimestampedModel):
     user = ForeignKeyField(User, backref="sessions", on_delete="CASCADE")
     token_hash = CharField(unique=True)  # SHA-256 of the id in the cookie
     revoked_at = DateTimeField(null=True)
+
+
+class Invitation(TimestampedModel):
+    """An admin's offer of a role in their company to an account: the membership exists only once the account's
+    owner accepts it, signed in, so an admin can neither add someone else's account to their company nor learn
+    from the answer whether an email has an account. ``new_account``: the invitation created the account, with the
+    password the admin handed over, so its first sign-in accepts it. A row is deleted once accepted or declined."""
+    company = ForeignKeyField(Company, backref="invitations", on_delete="CASCADE")
+    user = ForeignKeyField(User, backref="invitations", on_delete="CASCADE")
+    role = CharField(choices=[(r, r) for r in ROLES])
+    agent_json = TextField(null=True)  # the agent profile to make on acceptance: {"devices", "ring_device", ...}
+    new_account = BooleanField(default=False)
+    invited_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+
+    class Meta:
+        indexes = ((("company", "user"), True),)

@@ -12,7 +12,7 @@ import phonenumbers
 from pydantic import Field, RootModel, create_model, field_validator, model_validator
 
 from leadcenter.agents.models import RING_DEVICES
-from leadcenter.companies.models import ROLES, ApiKey, Company, Membership
+from leadcenter.companies.models import ROLES, ApiKey, Company, Invitation, Membership
 from leadcenter.web.api import Schema, UtcDateTime
 
 Name = Annotated[str, Field(min_length=1, max_length=100)]
@@ -81,12 +81,12 @@ class NewAgentProfile(Schema):
 
 
 class NewMember(Schema):
-    """A new email creates the account with ``name`` and ``password``. An email that already has an account adds
-    that account as it is: ``name`` and ``password`` must then be left out, they belong to its owner (an admin of
-    one company must not change what opens the owner's other companies)."""
+    """An invitation. An email with no account gets one with ``name`` and ``password`` (the person signs in with
+    them, which accepts). An email that has an account keeps its own name and password (they open its owner's other
+    companies); its owner accepts when signed in. Both are always required, so the answer is the same either way."""
     email: str = Field(max_length=254)
-    name: Name | None = None
-    password: str | None = Field(None, max_length=1024)
+    name: Name
+    password: str = Field(max_length=1024)
     role: Role
     agent: NewAgentProfile | None = None
 
@@ -123,6 +123,23 @@ class MemberOut(Schema):
 
 
 class MemberList(RootModel[list[MemberOut]]):
+    pass
+
+
+class InvitationOut(Schema):
+    id: int
+    email: str
+    role: str
+    agent: bool  # accepting makes them an agent
+    created_at: UtcDateTime
+
+    @classmethod
+    def from_row(cls, invitation: Invitation) -> "InvitationOut":
+        return cls(id=invitation.id, email=invitation.user.email, role=invitation.role,
+                   agent=invitation.agent_json is not None, created_at=invitation.created_at)
+
+
+class InvitationList(RootModel[list[InvitationOut]]):
     pass
 
 

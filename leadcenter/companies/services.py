@@ -23,10 +23,14 @@ def create_company(name: str, default_region: str = "US") -> Company:
     return Company.create(name=name, default_region=default_region.upper())
 
 
-def set_password(user: User, password: str) -> None:
+def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
-    user.password_hash = generate_password_hash(password, method=PASSWORD_METHOD)
+    return generate_password_hash(password, method=PASSWORD_METHOD)
+
+
+def set_password(user: User, password: str) -> None:
+    user.password_hash = hash_password(password)
     if user.id is not None:
         end_sessions(user=user)  # a new password signs the account out everywhere
 
@@ -43,8 +47,24 @@ def create_user(email: str, name: str, password: str) -> User:
     return user
 
 
-def verify_password(user: User, password: str) -> bool:
-    return user.active and check_password_hash(user.password_hash, password)
+_unknown_account_hash: dict[str, str] = {}
+
+
+def _hash_for_unknown_account() -> str:
+    """A hash of a password nobody knows, at today's cost: checked when an email has no account, so that a
+    wrong email takes as long as a wrong password (else the time of the answer tells which emails exist)."""
+    if PASSWORD_METHOD not in _unknown_account_hash:
+        _unknown_account_hash[PASSWORD_METHOD] = generate_password_hash(secrets.token_urlsafe(32),
+                                                                        method=PASSWORD_METHOD)
+    return _unknown_account_hash[PASSWORD_METHOD]
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active account with this email and password, or None; one password hash is checked whatever the
+    outcome (no account, an inactive one, a wrong password), so the time taken tells nothing."""
+    user = User.get_or_none(User.email == email.strip().lower())
+    matches = check_password_hash(user.password_hash if user is not None else _hash_for_unknown_account(), password)
+    return user if user is not None and user.active and matches else None
 
 
 def add_member(user: User, company: Company, role: str) -> Membership:

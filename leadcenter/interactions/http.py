@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import io
 import logging
+import re
 
 from flask import Blueprint, Response, current_app, send_file, stream_with_context
 
@@ -54,16 +55,17 @@ def list_interactions(principal: Principal, query: InteractionQuery):
         services.newest_first(principal.company, query.status, query.kind, query.limit)))
 
 
-# Text people typed (names, notes, tags, attribution) that begins like a formula gets a leading apostrophe, so a
-# spreadsheet opening the report shows it instead of running it (CSV injection).
-FREE_TEXT = {"lead", "tracking_number_name", "source", "campaign", "keywords", "landing_page", "referrer", "agent",
-             "team", "tags", "notes"}
+# A cell that begins like a formula gets a leading apostrophe, so a spreadsheet opening the report shows it instead
+# of running it (CSV injection). Every column: names, notes and tags are typed by people, but an SMS sender
+# (lead_number) can be any word the phone network passes, and attribution comes from the web. Only a whole E.164
+# number keeps its '+': a spreadsheet reads it as a number, and an importer gets the number as stored.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+E164 = re.compile(r"\+[0-9]{1,15}")
 REPORT_CHUNK = 64 * 1024
 
 
-def _cell(value: str, free_text: bool) -> str:
-    return "'" + value if free_text and value.startswith(FORMULA_START) else value
+def _cell(value: str) -> str:
+    return "'" + value if value.startswith(FORMULA_START) and not E164.fullmatch(value) else value
 
 
 @endpoint(bp, "GET", "/interactions/report.csv", role="supervisor", query=ReportQuery,
@@ -74,7 +76,6 @@ def get_report(principal: Principal, query: ReportQuery):
     since = query.since or until - dt.timedelta(days=30)
     if since > until:
         raise invalid({"since": "must be on or before until"})
-    free_text = [column in FREE_TEXT for column in services.REPORT_COLUMNS]
     rows = services.report(principal.company, dt.datetime.combine(since, dt.time()),
                            dt.datetime.combine(until + dt.timedelta(days=1), dt.time()))
 
@@ -83,7 +84,7 @@ def get_report(principal: Principal, query: ReportQuery):
         writer = csv.writer(buffer)
         writer.writerow(services.REPORT_COLUMNS)
         for row in rows:
-            writer.writerow([_cell(value, free) for value, free in zip(row, free_text)])
+            writer.writerow([_cell(value) for value in row])
             if buffer.tell() >= REPORT_CHUNK:
                 yield buffer.getvalue()
                 buffer.seek(0)

@@ -14,7 +14,7 @@ from leadcenter.interactions.services import INBOX_LIMIT, TIMELINE_PAGE, message
 from leadcenter.leads.models import Lead
 from leadcenter.leads.services import numbers_by_lead
 from leadcenter.numbers.models import TrackingNumber
-from leadcenter.web.api import Schema, Text, UtcDateTime
+from leadcenter.web.api import DATE_RANGE, INT_RANGE, Schema, Text, UtcDateTime
 
 NOTES_LIMIT = 20_000
 VALUE_LIMIT_CENTS = 10 ** 11
@@ -66,9 +66,11 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, int]:
     try:
         started_at, interaction_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         position = dt.datetime.fromisoformat(started_at), interaction_id
-    except (ValueError, TypeError):  # binascii.Error and JSONDecodeError are ValueErrors
+    except (ValueError, TypeError, RecursionError):  # binascii.Error and JSONDecodeError are ValueErrors
         raise ValueError("not a cursor from this timeline") from None
-    if not isinstance(interaction_id, int):
+    # A client can forge any cursor: what it carries must fit the database like any other input.
+    if (not isinstance(interaction_id, int) or not 0 <= interaction_id <= INT_RANGE[1]
+            or not DATE_RANGE[0] <= position[0].date() <= DATE_RANGE[1]):
         raise ValueError("not a cursor from this timeline")
     return position
 

@@ -6,7 +6,7 @@ from peewee import Model
 
 from leadcenter.companies.models import Company
 from leadcenter.flows.models import CallFlow
-from leadcenter.numbers.models import TrackingNumber, Trunk
+from leadcenter.numbers.models import TrackingNumber, Trunk, peer_address
 from leadcenter.numbers.schemas import (NewTrackingNumber, NewTrunk, TrackingNumberChanges, TrackingNumberList,
                                         TrackingNumberOut, TrunkChanges, TrunkList, TrunkOut)
 from leadcenter.phones import InvalidNumber, to_e164
@@ -24,10 +24,14 @@ NUMBERS = ConfigRows(TrackingNumber, "tracking number", "tracking_number")
 
 def _refuse_taken_address(host: str, port: int, trunk_id: int | None = None) -> None:
     """Asterisk tells trunks apart by address and port alone: a second trunk there, in any company, would take
-    the first one's calls. (``trunk_id or 0``: a new trunk has no id yet, and no row has id 0.)"""
-    if Trunk.select().where(Trunk.host == host, Trunk.port == port, Trunk.id != (trunk_id or 0)).exists():
-        raise ApiError(409, "address-taken", f"a trunk at {host}:{port} exists already",
-                       {"host": "another trunk has this host and port"})
+    the first one's calls (and send its calls through the first one's carrier). Compared as addresses, so rows from
+    before only IP addresses were accepted count however they were written. (``trunk_id or 0``: a new trunk has
+    no id yet, and no row has id 0.)"""
+    address = peer_address(host)
+    others = Trunk.select(Trunk.host).where(Trunk.port == port, Trunk.id != (trunk_id or 0))
+    if any(peer_address(other.host) == address for other in others):
+        raise ApiError(409, "address-taken", f"a trunk at {address}:{port} exists already",
+                       {"host": "another trunk has this address and port"})
 
 
 @endpoint(bp, "GET", "/trunks", role="supervisor", response=TrunkList, summary="The company's SIP trunks")

@@ -1,8 +1,29 @@
+import ipaddress
+import socket
+
 from peewee import CharField, ForeignKeyField, IntegerField
 
 from leadcenter.companies.models import Company
 from leadcenter.db import TimestampedModel
 from leadcenter.flows.models import CallFlow
+
+
+def peer_address(host: str) -> str:
+    """The one spelling of a trunk's address, as Asterisk's identify will match it: IPv4 dotted quad, IPv6
+    compressed (an IPv4-mapped one as IPv4). Rows from before only IP addresses were accepted may hold the other
+    forms the C resolver reads (127.1, 2130706433, 0x7f.1): those become the dotted quad too; a host name stays as
+    written (lower case)."""
+    host = host.strip().lower().strip("[]")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        try:
+            return socket.inet_ntoa(socket.inet_aton(host))
+        except OSError:
+            return host
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
 
 
 class Trunk(TimestampedModel):

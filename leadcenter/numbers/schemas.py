@@ -1,31 +1,35 @@
 """What the trunks and tracking numbers endpoints accept and answer."""
 from __future__ import annotations
 
-import re
+import ipaddress
 
 from pydantic import Field, RootModel, field_validator
 
 from leadcenter.companies.schemas import Name, changes_of
-from leadcenter.numbers.models import TrackingNumber, Trunk
+from leadcenter.numbers.models import TrackingNumber, Trunk, peer_address
 from leadcenter.web.api import Schema, UtcDateTime
-
-_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_HOST = re.compile(rf"{_LABEL}(\.{_LABEL})*")
-
 
 class NewTrunk(Schema):
     name: Name
-    host: str = Field(max_length=253, description="the carrier's host name or IPv4 address: calls from it are "
-                                                  "recognised by address and port")
+    host: str = Field(max_length=64, description="the carrier's IP address (v4 or v6), where its calls come from "
+                                                 "and ours go: calls are recognised by address and port")
     port: int = Field(5060, ge=1, le=65535)
 
     @field_validator("host")
     @classmethod
-    def host_name_or_address(cls, host: str) -> str:
-        # It is written into pjsip.conf: nothing but a host may get there.
-        if not _HOST.fullmatch(host):
-            raise ValueError("not a host name or IPv4 address")
-        return host.lower()
+    def ip_address(cls, host: str) -> str:
+        # Only an address, in its one spelling: Asterisk matches a call's source address, so two spellings of one
+        # address (127.1, 2130706433, a name resolving to it) would let a second trunk take the first one's calls;
+        # a host name checked today may resolve to someone else's carrier tomorrow. It is also written into
+        # pjsip.conf: nothing but an address may get there.
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            raise ValueError("not an IP address: write the carrier's signalling address, e.g. 203.0.113.5 "
+                             "(host names are not accepted)") from None
+        if address.is_unspecified or address.is_multicast or getattr(address, "scope_id", None):
+            raise ValueError("not the address of one peer")
+        return peer_address(host)
 
 
 TrunkChanges = changes_of(NewTrunk, "TrunkChanges", "Only the fields sent change.")

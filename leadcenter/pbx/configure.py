@@ -7,7 +7,7 @@ from leadcenter.companies.models import Company, User
 from leadcenter.config import Settings
 from leadcenter.credentials import Secrets
 from leadcenter.flows.models import CallFlow
-from leadcenter.numbers.models import TrackingNumber, Trunk
+from leadcenter.numbers.models import TrackingNumber, Trunk, peer_address
 from leadcenter.pbx import render
 from leadcenter.pbx.instance import Instance
 from leadcenter.pbx.root import MOUNT
@@ -84,7 +84,8 @@ def snapshot(settings: Settings) -> render.Snapshot:
                for cred in (SipCredential.select().where(SipCredential.enabled == True,  # noqa: E712
                                                          SipCredential.agent.in_(list(usable) or [0]))
                             .order_by(SipCredential.agent, SipCredential.device))]
-    trunks = [render.TrunkSpec(t.endpoint_name, t.name, t.host, t.port) for t in Trunk.select().order_by(Trunk.id)]
+    trunks = [render.TrunkSpec(t.endpoint_name, t.name, peer_address(t.host), t.port)
+              for t in Trunk.select().order_by(Trunk.id)]
     queues = []
     for team in Team.select().order_by(Team.id):
         members = tuple(render.QueueMemberSpec(usable[m.agent_id].queue_interface, f"agent{m.agent_id}", m.penalty)

@@ -149,17 +149,23 @@ def render_pjsip_endpoints(snapshot: Snapshot) -> str:
         parts.append(_section(device.name, [
             ("type", "aor"), ("max_contacts", 1), ("remove_existing", "yes"), ("qualify_frequency", 0),
         ]))
+    identified: dict[str, str] = {}
     for trunk in snapshot.trunks:
+        address = f"[{trunk.host}]:{trunk.port}" if ":" in trunk.host else f"{trunk.host}:{trunk.port}"
         parts.append(_section(trunk.name, [
             ("type", "endpoint"), ("context", trunk.context), ("disallow", "all"), ("allow", "ulaw,alaw"),
             ("aors", trunk.name), ("direct_media", "no"), ("rtp_symmetric", "yes"), ("send_pai", "yes"),
             # A carrier that vanished mid-call (no BYE, no audio for a minute) must not hold a line and an agent.
             ("rtp_timeout", TRUNK_RTP_TIMEOUT), *media,
         ], comment=f"trunk {trunk.label}"))
-        parts.append(_section(trunk.name, [("type", "aor"), ("contact", f"sip:{trunk.host}:{trunk.port}")]))
-        parts.append(_section(trunk.name, [
-            ("type", "identify"), ("endpoint", trunk.name), ("match", f"{trunk.host}:{trunk.port}"),
-        ]))
+        parts.append(_section(trunk.name, [("type", "aor"), ("contact", f"sip:{address}")]))
+        if address in identified:
+            # Two trunks at one address (rows from before addresses were compared as addresses): the first keeps
+            # its calls; Asterisk would pick either.
+            parts.append(f"; no identify for {trunk.name}: {address} is {identified[address]}'s\n")
+            continue
+        identified[address] = trunk.name
+        parts.append(_section(trunk.name, [("type", "identify"), ("endpoint", trunk.name), ("match", address)]))
     return "\n".join(parts)
 
 

@@ -29,6 +29,10 @@ def _store(relative: str, upload: bytes, url: str) -> PromptOut:
         path = prompts.install(current_app.controller.instance, relative, upload)
     except prompts.PromptError as exc:
         raise invalid({"body": str(exc)}, "the audio cannot be used") from None
+    except prompts.ConverterMissing as exc:
+        raise ApiError(503, "converter-missing", str(exc)) from None
+    except prompts.ConverterBusy as exc:
+        raise ApiError(503, "converter-busy", str(exc), headers={"Retry-After": "5"}) from None
     with wave.open(str(path)) as audio:
         return PromptOut(url=url, seconds=round(audio.getnframes() / audio.getframerate(), 2))
 

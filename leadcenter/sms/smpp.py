@@ -10,7 +10,8 @@ architecture doc), so this class supplies them:
   and at most ``window`` submit_sm are outstanding, matched to their responses by sequence number;
 - a response is checked for its status (smpplib reports error responses like successes);
 - a deliver_sm is answered only after the listener returned (it stores the message first); if the listener
-  fails, the answer is a temporary error so the SMSC delivers it again;
+  fails, the answer is a temporary error so the SMSC delivers it again; one it refuses for good
+  (``DeliveryRefused``: for no number we serve) gets the listener's permanent error, never an acknowledgement;
 - an enquire_link goes out after ``enquire_link_seconds`` of silence, and the watchdog drops the connection
   when anything we asked stays unanswered with nothing heard for ``response_timeout_seconds`` (a half-open
   socket is found, not waited on forever);
@@ -43,6 +44,7 @@ ESM_RECEIPT = 0x04  # esm_class of a deliver_sm that is an SMSC delivery receipt
 # Statuses that mean "not now": the part is submitted again after a backoff.
 RETRY_STATUSES = {smpplib.consts.SMPP_ESME_RTHROTTLED, smpplib.consts.SMPP_ESME_RMSGQFUL}
 TEMPORARY_APP_ERROR = smpplib.consts.SMPP_ESME_RX_T_APPN
+INVALID_DESTINATION = smpplib.consts.SMPP_ESME_RINVDSTADR  # a text for no number we serve
 # message_state values (SMPP 3.4, 5.3.2.35) and the stat words of receipt texts, as delivery outcomes.
 MESSAGE_STATES = {2: "DELIVRD", 3: "EXPIRED", 4: "DELETED", 5: "UNDELIV", 6: "ACCEPTD", 7: "UNKNOWN", 8: "REJECTD"}
 READ_POLL = 0.2  # seconds the session thread waits for the socket before looking at its timers
@@ -55,6 +57,16 @@ BATCH = 500
 
 class NotBound(Exception):
     pass
+
+
+class DeliveryRefused(Exception):
+    """Raised by a listener for a deliver_sm it will never take (a text for a number nobody here serves): the
+    answer is ``status``, a permanent error, so the SMSC knows it was not delivered (it may bounce it to the
+    sender) and does not send it again."""
+
+    def __init__(self, status: int, why: str):
+        super().__init__(why)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -78,6 +90,10 @@ class Delivery:
     receipt_for: str | None = None  # the SMSC message_id a receipt is about
     receipt_state: str | None = None  # DELIVRD, UNDELIV, ... (see MESSAGE_STATES)
     receipt_error: str = ""
+    # The addresses' type of number as the SMSC sent them (1: international; 0: unknown; 2: national; 5:
+    # alphanumeric): the domain reads an address without one in its numbers' regions.
+    source_ton: int = 1
+    destination_ton: int = 1
 
 
 class Listener(Protocol):
@@ -364,6 +380,12 @@ class SmppLink:
         self._hand_over_receipts()  # in the order they came
         try:
             self.listener.text(delivery)
+        except DeliveryRefused as refused:  # never to be taken: the SMSC is told, not left believing it delivered
+            log.warning("SMPP %s: refused a text from %s to %s (status 0x%02x): %s", self.name, delivery.source,
+                        delivery.destination, refused.status, refused)
+            self.counters.refused_deliveries += 1
+            self._respond(pdu, "deliver_sm_resp", refused.status)
+            return
         except Exception:  # not stored: a temporary error makes the SMSC deliver it again later
             log.exception("SMPP %s: could not store a text from %s", self.name, delivery.source)
             self.counters.refused_deliveries += 1
@@ -383,10 +405,11 @@ class SmppLink:
         short_message = pdu.short_message or b""
         if isinstance(short_message, str):
             short_message = short_message.encode("latin-1")
-        base = Delivery(source=e164(self._text(pdu.source_addr), int(pdu.source_addr_ton or 0)),
-                        destination=e164(self._text(pdu.destination_addr), int(pdu.dest_addr_ton or 0)),
+        source_ton, destination_ton = int(pdu.source_addr_ton or 0), int(pdu.dest_addr_ton or 0)
+        base = Delivery(source=e164(self._text(pdu.source_addr), source_ton),
+                        destination=e164(self._text(pdu.destination_addr), destination_ton),
                         data_coding=int(pdu.data_coding or 0), udhi=bool(esm_class & ESM_UDHI),
-                        short_message=short_message)
+                        short_message=short_message, source_ton=source_ton, destination_ton=destination_ton)
         if esm_class & 0x3C != ESM_RECEIPT:
             return base
         fields = parse_receipt_text(short_message.decode("latin-1"))

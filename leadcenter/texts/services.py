@@ -33,9 +33,9 @@ from leadcenter.interactions.models import Interaction, Message
 from leadcenter.leads.models import Lead
 from leadcenter.leads.services import find_or_create_by_number, lead_number
 from leadcenter.numbers.models import TrackingNumber
-from leadcenter.phones import InvalidNumber, to_e164
+from leadcenter.phones import InvalidNumber, read_untyped, to_e164
 from leadcenter.sms import encoding
-from leadcenter.sms.smpp import Delivery
+from leadcenter.sms.smpp import INVALID_DESTINATION, Delivery, DeliveryRefused
 from leadcenter.texts.models import InboundPart, TextConsent, TextThread
 from leadcenter.texts.outbox import Outbox
 
@@ -211,33 +211,63 @@ class Texts:
 
     # -- receiving (the SMPP session thread: return only once stored) ---------------------------------------
     def receive(self, delivery: Delivery) -> Message | None:
-        data = self._reassembled(delivery)
+        """Store an inbound text (or a part of one); DeliveryRefused when it is for no tracking number, so the SMSC
+        is told (never acknowledged and dropped)."""
+        number = self._addressed(delivery)
+        if number is None:
+            raise DeliveryRefused(INVALID_DESTINATION,
+                                  f"{delivery.destination} (type of number {delivery.destination_ton}) is not a "
+                                  "tracking number here")
+        sender = self._sender(delivery, number.company)
+        data = self._reassembled(delivery, sender, number.number)
         if data is None:
             return None  # a part of a longer text: stored, waiting for the others
-        number = TrackingNumber.get_or_none(TrackingNumber.number == delivery.destination)
-        if number is None:
-            log.warning("text from %s to %s, which is not a tracking number: dropped", delivery.source,
-                        delivery.destination)
-            return None
         try:
             body = encoding.decode(data, delivery.data_coding)
         except encoding.UndecodableText as exc:
             log.warning("text from %s to %s could not be decoded (%s): kept as an empty message", delivery.source,
                         delivery.destination, exc)
             body = ""
-        return self.receive_text(number, delivery.source, body)
+        return self.receive_text(number, sender, body)
 
-    def _reassembled(self, delivery: Delivery) -> bytes | None:
+    @staticmethod
+    def _addressed(delivery: Delivery) -> TrackingNumber | None:
+        """The tracking number a text is addressed to. International addresses (TON 1) are E.164 already; digits
+        without a type of number (TON 0, as many SMSCs send, or 2, national) are read in the tracking numbers'
+        regions, then as international without the '+'."""
+        destination = delivery.destination
+        if destination.startswith("+"):
+            candidates = [destination]
+        elif delivery.destination_ton == 1:
+            candidates = ["+" + destination]
+        else:
+            regions = [c.default_region for c in Company.select(Company.default_region).join(TrackingNumber)
+                       .distinct().order_by(Company.default_region)]
+            candidates = read_untyped(destination, regions)
+        found = {n.number: n for n in TrackingNumber.select().where(TrackingNumber.number.in_(candidates))}
+        return next((found[c] for c in candidates if c in found), None)
+
+    @staticmethod
+    def _sender(delivery: Delivery, company: Company) -> str:
+        """The lead's number: digits without a type of number read in the company's region first, then as
+        international without the '+'; an alphanumeric sender as it came."""
+        if delivery.source_ton != 1 and not delivery.source.startswith("+"):
+            readings = read_untyped(delivery.source, [company.default_region])
+            if readings:
+                return readings[0]
+        return lead_number(delivery.source, company)
+
+    def _reassembled(self, delivery: Delivery, source: str, destination: str) -> bytes | None:
         """The whole user data once every part is in (parts stored as they come, joined as bytes)."""
         if not delivery.udhi:
             return delivery.short_message
         concatenation, data = encoding.split_udh(delivery.short_message)
         if concatenation is None or concatenation.total <= 1:
             return data
-        key = (InboundPart.source == delivery.source) & (InboundPart.destination == delivery.destination) & (
+        key = (InboundPart.source == source) & (InboundPart.destination == destination) & (
             InboundPart.reference == concatenation.reference)
         with database.atomic():
-            (InboundPart.insert(source=delivery.source, destination=delivery.destination,
+            (InboundPart.insert(source=source, destination=destination,
                                 reference=concatenation.reference, total=concatenation.total,
                                 number=concatenation.number, data_coding=delivery.data_coding, user_data=data,
                                 received_at=self.clock())

@@ -23,7 +23,8 @@ from flask import Blueprint, Flask, Response, g, jsonify, request
 from peewee import IntegrityError
 from pydantic import BaseModel, ConfigDict, PlainSerializer, StringConstraints, ValidationError
 from pydantic.json_schema import models_json_schema
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.routing import IntegerConverter
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,10 @@ def endpoint(bp: Blueprint, method: str, rule: str, *, summary: str, role: str =
 def _json_object() -> dict:
     if not request.is_json:
         raise ApiError(415, "json-required", "send the body as JSON (Content-Type: application/json)")
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # the parser recurses once per level: [[[[... a megabyte deep exhausts the stack
+        raise ApiError(400, "malformed-json", "the body is nested too deeply") from None
     if data is None:
         raise ApiError(400, "malformed-json", "the body is not valid JSON")
     if not isinstance(data, dict):
@@ -145,15 +149,46 @@ def _uploaded(media_types: tuple[str, ...]) -> bytes:
     return data
 
 
+# What the database and date arithmetic can hold. Every whole number that comes in (ids above all) must fit
+# SQLite's and PostgreSQL's 64-bit integers; every date must leave room for the day arithmetic done on it (a
+# report's "30 days before", "the day after"). Values outside are refused as the field's fault, not a 500.
+INT_RANGE = (-2**63, 2**63 - 1)
+DATE_RANGE = (dt.date(1900, 1, 1), dt.date(9000, 12, 31))
+
+
+def _out_of_range(value, path: tuple) -> dict[str, str]:
+    """The fields of a validated request whose numbers or dates are out of range, at any depth."""
+    if isinstance(value, BaseModel):
+        found = {}
+        for name in type(value).model_fields:
+            found |= _out_of_range(getattr(value, name), (*path, name))
+        return found
+    if isinstance(value, (list, tuple)):
+        return {k: v for i, item in enumerate(value) for k, v in _out_of_range(item, (*path, i)).items()}
+    if isinstance(value, dict):
+        return {k: v for key, item in value.items() for k, v in _out_of_range(item, (*path, key)).items()}
+    if isinstance(value, int) and not isinstance(value, bool) and not INT_RANGE[0] <= value <= INT_RANGE[1]:
+        return {".".join(map(str, path)): "out of range: a 64-bit integer"}
+    if isinstance(value, dt.date):
+        day = value.date() if isinstance(value, dt.datetime) else value
+        if not DATE_RANGE[0] <= day <= DATE_RANGE[1]:
+            return {".".join(map(str, path)): f"out of range: from {DATE_RANGE[0]} to {DATE_RANGE[1]}"}
+    return {}
+
+
 def _validate(model: type[BaseModel], data: dict, where: str):
     try:
-        return model.model_validate(data)
+        validated = model.model_validate(data)
     except ValidationError as exc:
         fields = {}
         for problem in exc.errors():
             path = ".".join(str(part) for part in problem["loc"]) or where
             fields[path] = _said(problem)
         raise invalid(fields) from None
+    out_of_range = _out_of_range(validated, ())
+    if out_of_range:
+        raise invalid(out_of_range)
+    return validated
 
 
 def _said(problem: dict) -> str:
@@ -174,8 +209,21 @@ def _dump(result):
     return result
 
 
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in a route: a whole number the database can hold. werkzeug's own converter passes any size
+    through to the query (a 500); a larger one names nothing, so it is not found (404) whatever the method."""
+
+    def to_python(self, value: str) -> int:
+        number = super().to_python(value)
+        if number > INT_RANGE[1]:
+            raise NotFound("no such object: the id is out of range")
+        return number
+
+
 def install(app: Flask) -> None:
-    """JSON errors for everything under /api; a request id on every request for the logs."""
+    """JSON errors for everything under /api; a request id on every request for the logs; ids in routes bounded
+    (before any route is added)."""
+    app.url_map.converters["int"] = IdConverter
 
     @app.before_request
     def request_id():

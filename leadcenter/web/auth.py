@@ -6,19 +6,22 @@
   must carry the token in ``X-CSRF-Token`` (the token comes with ``GET /api/v1/session``).
 - API keys: ``Authorization: Bearer lc_<prefix>_<secret>``; only a SHA-256 of the key is stored. A key acts as an
   admin of its company. No CSRF token: browsers never send it by themselves.
-- Sign-in attempts are rate limited per email and per client address.
+- Sign-in attempts are throttled so that guessing is slow and nobody can be locked out by someone else (see
+  "sign-in throttling" below).
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass
 
-from flask import current_app, request, session
+from flask import after_this_request, current_app, request, session
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from leadcenter.agents.models import Agent
 from leadcenter.companies.models import ApiKey, Company, Membership, User
@@ -114,13 +117,35 @@ def _api_key_principal(key: str) -> Principal:
     return Principal(row.company, "admin", api_key=row)
 
 
-# -- sign-in rate limiting -------------------------------------------------------------------------------------
+# -- sign-in throttling ---------------------------------------------------------------------------------------
+#
+# Failures are counted per key in a sliding window. An attacker must not be able to lock anyone out, so no limit
+# is per account alone or per address alone for everyone:
+# - a client is known to an account when it carries that account's device cookie (set at each successful
+#   sign-in: a browser the owner used before); it gets its own DEVICE_LIMIT and nothing else counts against it,
+#   so the owner signs in from their browser while the account is under attack from anywhere;
+# - any other client counts against PAIR_LIMIT for the account from its address (an attacker locks only
+#   themselves out), and against the wider ACCOUNT_LIMIT (guesses from many addresses, a botnet) and ADDRESS_LIMIT
+#   (one address trying many accounts: password spraying), which stop new clients only.
+# What is left: while an account is under attack from many addresses, its owner on a browser they never signed
+# in from waits (the window), as do new clients behind an address that is spraying.
+
+DEVICE_COOKIE = "lc_device"
+DEVICE_COOKIE_DAYS = 180
+WINDOW = 15 * 60.0  # seconds
+PAIR_LIMIT = 5
+DEVICE_LIMIT = 5
+ACCOUNT_LIMIT = 20
+ADDRESS_LIMIT = 100
+MAX_KEYS = 100_000  # counters kept (memory); beyond it, expired ones go, then the oldest
+
 
 class AttemptLimiter:
-    """At most ``limit`` failed sign-ins per key (an email, a client address) in ``window`` seconds."""
+    """Failed attempts per key in a sliding ``window`` of ``clock()`` seconds (a monotonic clock: setting the
+    wall clock neither frees nor locks anyone)."""
 
-    def __init__(self, limit: int = 5, window: float = 300.0):
-        self.limit, self.window = limit, window
+    def __init__(self, window: float = WINDOW, clock=time.monotonic):
+        self.window, self.clock = window, clock
         self._failures: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
@@ -130,25 +155,72 @@ class AttemptLimiter:
             failures.popleft()
         return failures
 
-    def check(self, *keys: str) -> None:
-        now = time.monotonic()
+    def check(self, limits: dict[str, int]) -> None:
+        """429 with Retry-After while any key has had its limit of failures in the window."""
+        now = self.clock()
         with self._lock:
-            for key in keys:
-                failures = self._recent(key, now)
-                if len(failures) >= self.limit:
-                    wait = int(failures[0] + self.window - now) + 1
-                    raise ApiError(429, "too-many-attempts", f"too many failed sign-ins; try again in {wait} s",
-                                   headers={"Retry-After": str(wait)})
+            waits = [failures[-limit] + self.window - now for key, limit in limits.items()
+                     if len(failures := self._recent(key, now)) >= limit]
+        if waits:
+            wait = max(1, math.ceil(max(waits)))
+            raise ApiError(429, "too-many-attempts", f"too many failed sign-ins; try again in {wait} s",
+                           headers={"Retry-After": str(wait)})
 
-    def failed(self, *keys: str) -> None:
-        now = time.monotonic()
+    def failed(self, keys) -> None:
+        now = self.clock()
         with self._lock:
             for key in keys:
                 self._recent(key, now).append(now)
-            if len(self._failures) > 10_000:  # bounded memory under a spray of addresses
-                for key in [k for k, v in self._failures.items() if not v]:
+            if len(self._failures) > MAX_KEYS:  # bounded memory under a spray of addresses and emails
+                for key in [k for k in self._failures if not self._recent(k, now)]:
                     del self._failures[key]
+                for key in list(self._failures)[:max(0, len(self._failures) - MAX_KEYS // 2)]:
+                    del self._failures[key]  # still full: the longest-known keys go (next scan is far off)
 
-    def succeeded(self, key: str) -> None:
+    def forget(self, key: str) -> None:
         with self._lock:
             self._failures.pop(key, None)
+
+
+def _device_signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="leadcenter-device")
+
+
+def known_device(email: str) -> str | None:
+    """The id of this browser's device cookie when it was issued to ``email``'s account (signed by us)."""
+    cookie = request.cookies.get(DEVICE_COOKIE)
+    if not cookie:
+        return None
+    try:
+        owner, device = _device_signer().loads(cookie, max_age=DEVICE_COOKIE_DAYS * 86400)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    return device if hmac.compare_digest(str(owner).encode(), email.encode()) else None
+
+
+def remember_device(email: str, device: str | None) -> None:
+    """After a successful sign-in: the browser gets (or renews) the account's device cookie."""
+    value = _device_signer().dumps([email, device or secrets.token_urlsafe(16)])
+
+    @after_this_request
+    def set_cookie(response):
+        response.set_cookie(DEVICE_COOKIE, value, max_age=DEVICE_COOKIE_DAYS * 86400, path="/api/v1/session",
+                            httponly=True, samesite="Strict", secure=current_app.config["SESSION_COOKIE_SECURE"])
+        return response
+
+
+def sign_in_limits(email: str, device: str | None) -> dict[str, int]:
+    """The keys a sign-in for ``email`` counts against, with their limits (see above)."""
+    if device is not None:
+        return {f"device:{device}": DEVICE_LIMIT}
+    address = request.remote_addr or "-"
+    return {f"pair:{email}|{address}": PAIR_LIMIT, f"account:{email}": ACCOUNT_LIMIT,
+            f"address:{address}": ADDRESS_LIMIT}
+
+
+def signed_in(limiter: AttemptLimiter, limits: dict[str, int]) -> None:
+    """After a successful sign-in, this client's own failures are forgotten; those per account and per address
+    count what others tried too, and stay."""
+    for key in limits:
+        if key.startswith(("pair:", "device:")):
+            limiter.forget(key)

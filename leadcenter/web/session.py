@@ -1,12 +1,13 @@
 """Signing in and out, and picking the company to work in (a user may belong to several)."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, request, session
+from flask import Blueprint, current_app, session
 from pydantic import Field
 
 from leadcenter.agents import availability
-from leadcenter.companies.models import Company, Membership, User
-from leadcenter.companies.services import end_sessions, start_session, verify_password
+from leadcenter.companies import invitations
+from leadcenter.companies.models import Company, Invitation, Membership, User
+from leadcenter.companies.services import authenticate, end_sessions, start_session
 from leadcenter.web import auth
 from leadcenter.web.api import ApiError, Schema, endpoint
 
@@ -35,6 +36,13 @@ class UserOut(Schema):
     name: str
 
 
+class InvitationToMe(Schema):
+    id: int
+    company_id: int
+    company_name: str
+    role: str
+
+
 class SessionOut(Schema):
     authenticated: bool
     csrf_token: str
@@ -42,6 +50,7 @@ class SessionOut(Schema):
     companies: list[CompanyOut] = []
     company: CompanyOut | None = None
     agent_id: int | None = None
+    invitations: list[InvitationToMe] = []  # companies that invited this account: accept or decline
 
 
 def _session_out() -> SessionOut:
@@ -58,7 +67,20 @@ def _session_out() -> SessionOut:
         companies=companies,
         company=CompanyOut(id=principal.company.id, name=principal.company.name, role=principal.role)
         if principal else None,
-        agent_id=principal.agent.id if principal and principal.agent else None)
+        agent_id=principal.agent.id if principal and principal.agent else None,
+        invitations=[InvitationToMe(id=i.id, company_id=i.company.id, company_name=i.company.name, role=i.role)
+                     for i in invitations.pending_for(user)])
+
+
+def _joined(invitation: Invitation) -> None:
+    """Accept ``invitation`` and tell its company (a new agent is something Asterisk's configuration shows)."""
+    controller = current_app.controller
+    company_id, user_id = invitation.company_id, invitation.user_id
+    agent = invitations.accept(invitation, controller.clock())
+    controller.bus.publish("user.created", company_id=company_id, user_id=user_id,
+                           agent_id=agent.id if agent else None)
+    if agent is not None:
+        controller.reconfigure()
 
 
 def _signed_on(user: User, company_id: int | None) -> None:
@@ -82,22 +104,28 @@ def sign_in(_, body: SignIn):
     auth.check_csrf()
     limiter: auth.AttemptLimiter = current_app.extensions["sign_in_limiter"]
     email = body.email.strip().lower()
-    client = f"addr:{request.remote_addr}"
-    limiter.check(f"email:{email}", client)
-    user = User.get_or_none(User.email == email)
-    if user is None or not verify_password(user, body.password):
-        limiter.failed(f"email:{email}", client)
+    device = auth.known_device(email)
+    limits = auth.sign_in_limits(email, device)
+    limiter.check(limits)
+    user = authenticate(email, body.password)
+    if user is None:
+        limiter.failed(limits)
         raise ApiError(401, "wrong-credentials", "the email or the password is wrong")
-    limiter.succeeded(f"email:{email}")
+    auth.signed_in(limiter, limits)
+    auth.remember_device(email, device)
+    for invitation in invitations.pending_for(user):
+        if invitation.new_account:  # the credentials came with this invitation: signing in is the yes
+            _joined(invitation)
     memberships = list(Membership.select().where(Membership.user == user))
-    if not memberships:
+    if not memberships and not invitations.pending_for(user):
         raise ApiError(403, "no-company", "this account belongs to no company yet; ask an admin")
     chosen = body.company_id or (memberships[0].company_id if len(memberships) == 1 else None)
     if chosen is not None and chosen not in {m.company_id for m in memberships}:
         raise ApiError(403, "not-a-member", "this account does not belong to that company")
-    csrf = session.get("csrf")
-    session.clear()  # a new session on sign-in: nothing carried over from before
-    session.update(sid=start_session(user), company_id=chosen, csrf=csrf)
+    # A new session on sign-in, nothing carried over from before: not even the CSRF token, which whoever planted
+    # a pre-sign-in cookie would know (the answer carries the new one).
+    session.clear()
+    session.update(sid=start_session(user), company_id=chosen)
     session.permanent = True
     _signed_on(user, chosen)
     return _session_out()
@@ -115,6 +143,38 @@ def choose_company(_, body: CompanyChoice):
     session["company_id"] = body.company_id
     _signed_on(user, body.company_id)
     return _session_out()
+
+
+def _my_invitation(invitation_id: int) -> Invitation:
+    user = auth.session_user()
+    if user is None:
+        raise ApiError(401, "not-signed-in", "sign in first (POST /api/v1/session)")
+    auth.check_csrf()
+    invitation = Invitation.get_or_none(Invitation.id == invitation_id, Invitation.user == user)
+    if invitation is None:
+        raise ApiError(404, "not-found", "no such invitation")
+    return invitation
+
+
+@endpoint(bp, "POST", "/session/invitations/<int:invitation_id>/accept", role="public", response=SessionOut,
+          summary="Accept an invitation to a company: become its user (and agent, if invited as one)")
+def accept_invitation(_, invitation_id: int):
+    invitation = _my_invitation(invitation_id)
+    company_id = invitation.company_id
+    _joined(invitation)
+    if session.get("company_id") is None:
+        session["company_id"] = company_id
+        _signed_on(auth.session_user(), company_id)
+    return _session_out()
+
+
+@endpoint(bp, "DELETE", "/session/invitations/<int:invitation_id>", role="public", status=204,
+          summary="Decline an invitation to a company")
+def decline_invitation(_, invitation_id: int):
+    invitation = _my_invitation(invitation_id)
+    invitation.delete_instance()
+    current_app.controller.bus.publish("invitation.deleted", company_id=invitation.company_id,
+                                       invitation_id=invitation_id)
 
 
 @endpoint(bp, "DELETE", "/session", role="public", status=204, summary="Sign out")

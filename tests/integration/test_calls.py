@@ -7,6 +7,7 @@ import datetime as dt
 import subprocess
 import time
 
+import httpx
 import pytest
 from audio import rms, seconds
 from harness import ADS_LINE, LEADCENTER, wait_for
@@ -143,6 +144,41 @@ def test_a_number_nobody_owns_is_refused_and_recorded_nowhere(running, peers):
     result = peers.call("+14045550133", duration=5, did="+14045550999").wait(20)
     assert not result.answered and result.rejected
     assert Interaction.select().count() == before
+
+
+# The demo carrier (127.0.0.1 and the demo trunk port) written every other way a resolver reads it.
+CARRIER_SPELLINGS = ["localhost", "127.1", "2130706433", "0x7f.1", "0177.0.0.1", "127.000.000.001",
+                     "::ffff:127.0.0.1", "0:0:0:0:0:ffff:7f00:1", "127.0.0.1"]
+
+
+def test_another_company_cannot_take_the_demo_carriers_calls(running, peers):
+    """Company B's admin adds trunks at the demo company's carrier, its address spelled every way: each is refused,
+    Asterisk still knows the address as one trunk's, and the carrier's next call reaches the demo company."""
+    from leadcenter.companies.models import Company
+    from leadcenter.companies.services import create_company
+    from leadcenter.numbers.models import Trunk
+    from leadcenter.web.auth import new_api_key
+
+    acme = TrackingNumber.get(TrackingNumber.number == ADS_LINE).company_id
+    rival = create_company("Rival Plumbing", "US")
+    key = new_api_key(rival, "Rival's integration", None)[1]
+    try:
+        with httpx.Client(base_url=running.url, timeout=10, headers={"Authorization": f"Bearer {key}"}) as b:
+            for spelling in CARRIER_SPELLINGS:
+                answer = b.post("/api/v1/trunks", json={"name": f"Mine {spelling}", "host": spelling,
+                                                        "port": running.trunk_port})
+                assert answer.status_code in (409, 422), (spelling, answer.text)
+        assert not Trunk.select().where(Trunk.company == rival).exists()
+        rendered = (running.instance.dir / "etc" / "generated" / "pjsip_endpoints.conf").read_text()
+        assert rendered.count(f"match = 127.0.0.1:{running.trunk_port}") == 1
+        result = peers.call("+14045550177", duration=2).wait(30)
+        assert not result.rejected, result.report
+        call_row = running.wait_interaction(lead_number="+14045550177")
+        assert call_row.company_id == acme
+    finally:
+        Trunk.delete().where(Trunk.company == rival).execute()
+        Company.delete_by_id(rival.id)
+        running.cli("asterisk", "reload")
 
 
 def test_decline_in_the_app_sends_the_call_to_the_next_agent_at_once(running, peers, linear_queue):

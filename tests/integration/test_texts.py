@@ -173,6 +173,30 @@ def test_an_inbound_text_waits_in_incoming_until_respond_then_close_and_reopen(a
         bob.close()
 
 
+def test_a_text_addressed_without_a_type_of_number_lands_and_one_for_no_number_is_refused(alice, smsc, texting):
+    """Many SMSCs send TON 0 / NPI 0 (unknown) with the digits of the number, or national digits: the text reaches
+    its tracking number. A text for a number nobody here serves is refused in the deliver_sm_resp (0x0B, invalid
+    destination), so the SMSC knows; it was acknowledged and dropped."""
+    digits = ADS_LINE.lstrip("+")
+    for n, (to, ton) in enumerate(((digits, 0), (digits[1:], 0), (digits[1:], 2))):
+        sender = f"+1404555206{n}"
+        smsc.command(cmd="mo", to=to, to_ton=ton, to_npi=0, text=f"Addressed {to} ton {ton}", **{"from": sender})
+        created = alice.wait_event("interaction.created", 10, kind="text", status="incoming")
+        interaction = Interaction.get_by_id(created["data"]["interaction_id"])
+        assert (interaction.lead_number, interaction.tracking_number.number) == (sender, ADS_LINE)
+        assert smsc.wait(lambda e: e["event"] == "mo_resp" and e["from"] == sender, 5)["status"] == 0
+    smsc.command(cmd="mo", from_ton=0, to=digits[1:], to_ton=0, text="From national digits",
+                 **{"from": "4045552068"})  # the sender without a type of number too
+    wait_for(lambda: Interaction.get_or_none(Interaction.lead_number == "+14045552068"), 10, what="the national sender")
+
+    before = (Message.select().count(), smsc_health(texting)["refused_deliveries"])
+    smsc.command(cmd="mo", to="19995550199", to_ton=0, to_npi=0, text="Nobody's", **{"from": "+14045552067"})
+    refused = smsc.wait(lambda e: e["event"] == "mo_resp" and e["from"] == "+14045552067", 5)
+    assert refused["status"] == 0x0B
+    assert Message.select().count() == before[0]
+    assert smsc_health(texting)["refused_deliveries"] == before[1] + 1
+
+
 def test_opt_out_help_and_opt_in(alice, smsc, texting):
     lead = "+14045552050"
     admin = texting.sign_in("admin@acme.example")

@@ -10,7 +10,9 @@
 // Commands (stdin):
 //   {"cmd": "mo", "from": "+1...", "to": "+1...", "text": "...", "parts": 1}   a text from a phone (deliver_sm);
 //        with parts > 1 the encoded bytes are cut into that many pieces anywhere (even inside an escape or a
-//        surrogate pair: the receiver must join bytes before decoding)
+//        surrogate pair: the receiver must join bytes before decoding); "to_ton", "to_npi", "from_ton",
+//        "from_npi" set the addresses' type of number and numbering plan (default 1/1, international; the
+//        address goes without its '+')
 //   {"cmd": "receipts", "stat": "DELIVRD" | "UNDELIV" | "none", "to": "+1..." (optional: only for that number)}
 //   {"cmd": "throttle", "count": 5, "status": 88}   answer the next 5 submit_sm with that error status
 //   {"cmd": "throttle", "every": 10, "status": 88}  ... or every 10th submit_sm, until told otherwise
@@ -136,6 +138,10 @@ function submitted(session, pdu) {
   setTimeout(() => receipt(session, pdu, messageId), 5 + latency);
 }
 
+function ton(value) {
+  return value === undefined ? 1 : value;  // international / E.164 unless the command says otherwise
+}
+
 function mo(command) {
   const session = sessions[sessions.length - 1];
   if (!session) {
@@ -151,8 +157,10 @@ function mo(command) {
     let data = bytes.slice(i * size, (i + 1) * size);
     if (parts > 1) data = Buffer.concat([Buffer.from([5, 0, 3, moReference, parts, i + 1]), data]);
     session.deliver_sm({
-      source_addr_ton: 1, source_addr_npi: 1, source_addr: command.from.replace('+', ''),
-      dest_addr_ton: 1, dest_addr_npi: 1, destination_addr: command.to.replace('+', ''),
+      source_addr_ton: ton(command.from_ton), source_addr_npi: ton(command.from_npi),
+      source_addr: command.from.replace('+', ''),
+      dest_addr_ton: ton(command.to_ton), dest_addr_npi: ton(command.to_npi),
+      destination_addr: command.to.replace('+', ''),
       esm_class: parts > 1 ? 0x40 : 0, data_coding: gsm ? 0 : 8, short_message: data,
     }, (resp) => emit({event: 'mo_resp', part: i + 1, parts, status: resp.command_status, from: command.from}));
   }

@@ -8,7 +8,7 @@ import pytest
 from support import PASSWORD, T0
 from leadcenter.agents.models import Agent, SipCredential
 from leadcenter.agents.services import create_agent
-from leadcenter.companies.models import ApiKey, Company, Membership, User
+from leadcenter.companies.models import ApiKey, Company, Invitation, Membership, User
 from leadcenter.companies.services import create_user
 from leadcenter.flows.models import CallFlow
 from leadcenter.numbers.models import TrackingNumber, Trunk
@@ -117,35 +117,49 @@ def test_users_are_the_members_of_my_company(supervisor, world):
     assert by_email["both@example.com"]["role"] == "agent"  # their role in A, not B's supervisor
 
 
-def test_create_a_user_who_is_an_agent(admin, world, controller, make_client):
+def test_inviting_a_new_email_creates_the_account_and_its_first_sign_in_accepts(admin, world, controller,
+                                                                                make_client):
     company = world["a"]["company"]
     status, body = admin.post(f"{API}/users", {
         "email": "New.Agent@A.example", "name": "New Agent", "password": "long enough", "role": "agent",
         "agent": {"devices": ["webrtc", "desk"], "ring_device": "desk"}})
-    assert status == 201, body
+    assert status == 202, body
+    invitation = Invitation.get_by_id(body["id"])
+    assert body == {"id": invitation.id, "email": "new.agent@a.example", "role": "agent", "agent": True,
+                    "created_at": utc_iso(invitation.created_at)}
     user = User.get(User.email == "new.agent@a.example")
+    assert not Membership.select().where(Membership.user == user).exists()  # not a user of A until they sign in
+    assert [i["id"] for i in admin.get(f"{API}/invitations")[1]] == [invitation.id]
+    assert controller.reconfigured == 0
+    assert controller.bus.published == [("invitation.created", {"company_id": company.id,
+                                                                "invitation_id": invitation.id})]
+
+    new_agent = signed_in(make_client, "new.agent@a.example", "long enough")
     agent = Agent.get(Agent.user == user, Agent.company == company)
-    assert body == {"id": user.id, "email": "new.agent@a.example", "name": "New Agent", "role": "agent",
-                    "active": True, "agent_id": agent.id, "created_at": utc_iso(user.created_at)}
+    assert new_agent.get(f"{API}/me/agent")[1]["id"] == agent.id
     assert Membership.get(Membership.user == user).role == "agent"
     assert (agent.display_name, agent.ring_device) == ("New Agent", "desk")
     assert sorted(c.device for c in agent.sip_credentials) == ["desk", "webrtc"]
     assert controller.reconfigured == 1
-    assert controller.bus.published == [("user.created", {"company_id": company.id, "user_id": user.id,
-                                                          "agent_id": agent.id})]
-    assert signed_in(make_client, "new.agent@a.example", "long enough").get(f"{API}/me/agent")[1]["id"] == agent.id
+    assert controller.bus.published[-1] == ("user.created", {"company_id": company.id, "user_id": user.id,
+                                                             "agent_id": agent.id})
+    assert admin.get(f"{API}/invitations")[1] == []
 
 
-def test_create_a_user_who_is_not_an_agent(admin, controller):
+def test_inviting_someone_who_is_not_an_agent(admin, controller, make_client):
     status, body = admin.post(f"{API}/users", {"email": "sup2@a.example", "name": "Sup Two",
                                                "password": "long enough", "role": "supervisor"})
-    assert status == 201 and (body["role"], body["agent_id"]) == ("supervisor", None)
-    assert controller.reconfigured == 0 and controller.bus.names() == ["user.created"]
+    assert status == 202 and (body["role"], body["agent"]) == ("supervisor", False)
+    session = signed_in(make_client, "sup2@a.example", "long enough").get(f"{API}/session")[1]
+    assert (session["company"]["role"], session["agent_id"]) == ("supervisor", None)
+    assert controller.reconfigured == 0 and controller.bus.names() == ["invitation.created", "user.created"]
 
 
 @pytest.mark.parametrize("body, fields", [
     ({"email": "n@a.example", "role": "agent"}, {"name", "password"}),
+    ({"email": "agent1@b.example", "role": "agent"}, {"name", "password"}),  # the same for an existing account
     ({"email": "n@a.example", "name": "N", "password": "short", "role": "agent"}, {"password"}),
+    ({"email": "agent1@b.example", "name": "N", "password": "short", "role": "agent"}, {"password"}),
     ({"email": "not-an-email", "name": "N", "password": "long enough", "role": "agent"}, {"email"}),
     ({"email": "n@a.example", "name": "N", "password": "long enough", "role": "owner"}, {"role"}),
     ({"email": "n@a.example", "name": "N", "password": "long enough", "role": "agent",
@@ -153,37 +167,103 @@ def test_create_a_user_who_is_not_an_agent(admin, controller):
     ({"email": "n@a.example", "name": "N", "password": "long enough", "role": "agent",
       "agent": {"devices": ["pager"]}}, {"agent.devices.0"}),
 ])
-def test_new_users_must_be_valid(admin, world, controller, body, fields):
+def test_invitations_must_be_valid(admin, world, controller, body, fields):
     before = state(world["a"]["company"])
     assert_refused(admin.post(f"{API}/users", body), 422, "invalid-fields", fields)
     assert state(world["a"]["company"]) == before and not User.select().where(User.email == "n@a.example").exists()
+    assert not Invitation.select().exists()
 
 
-def test_an_existing_account_is_added_as_it_is(admin, world, make_client):
+def test_an_existing_account_joins_only_when_its_owner_accepts(admin, world, controller, make_client):
+    company = world["a"]["company"]
     existing = User.get(User.email == "agent1@b.example")
-    status, body = admin.post(f"{API}/users", {"email": "agent1@b.example", "role": "supervisor"})
-    assert status == 201 and (body["id"], body["name"], body["role"]) == (existing.id, "Agent1 B", "supervisor")
-    assert User.get_by_id(existing.id).password_hash == existing.password_hash
-    # Their password opens both companies now; they pick one.
+    status, body = admin.post(f"{API}/users", {"email": "agent1@b.example", "name": "Renamed",
+                                               "password": "the admin's guess", "role": "supervisor"})
+    assert status == 202, body
+    assert not Membership.select().where(Membership.user == existing, Membership.company == company).exists()
+    kept = User.get_by_id(existing.id)  # nothing of the account is the admin's to set
+    assert (kept.name, kept.password_hash) == (existing.name, existing.password_hash)
+    assert admin.get(f"{API}/users/{existing.id}")[0] == 404
+
+    owner = make_client()
+    session = owner.sign_in("agent1@b.example")  # their own password; their own company
+    assert session["company"]["name"] == "Company B"
+    assert session["invitations"] == [{"id": body["id"], "company_id": company.id, "company_name": "Company A",
+                                       "role": "supervisor"}]
+    status, session = owner.post(f"{API}/session/invitations/{body['id']}/accept")
+    assert status == 200 and {c["name"] for c in session["companies"]} == {"Company A", "Company B"}
+    assert session["invitations"] == [] and session["company"]["name"] == "Company B"
+    assert admin.get(f"{API}/users/{existing.id}")[1]["role"] == "supervisor"
+    assert controller.bus.published[-1] == ("user.created", {"company_id": company.id, "user_id": existing.id,
+                                                             "agent_id": None})
+
+
+def test_the_answer_is_the_same_whether_or_not_the_email_has_an_account(admin, world, monkeypatch):
+    """Status, fields and work done (one password hash each): nothing tells the admin which emails exist."""
+    from leadcenter.companies import services
+    hashed = []
+    real = services.generate_password_hash
+    monkeypatch.setattr(services, "generate_password_hash", lambda *a, **k: hashed.append(1) or real(*a, **k))
+    answers = {}
+    for email in ("agent1@b.example", "nobody@elsewhere.example"):
+        before = len(hashed)
+        status, body = admin.post(f"{API}/users", {"email": email, "name": "Someone", "password": "long enough",
+                                                   "role": "agent", "agent": {"devices": ["webrtc"]}})
+        answers[email] = (status, sorted(body), body["role"], body["agent"], len(hashed) - before)
+    assert answers["agent1@b.example"] == answers["nobody@elsewhere.example"] == (
+        202, ["agent", "created_at", "email", "id", "role"], "agent", True, 1)
+
+
+def test_declining_and_revoking(admin, world, make_client):
+    owner = make_client()
+    invited = admin.post(f"{API}/users", {"email": "agent1@b.example", "name": "X", "password": "long enough",
+                                          "role": "agent"})[1]
+    owner.sign_in("agent1@b.example")
+    assert owner.delete(f"{API}/session/invitations/{invited['id']}")[0] == 204
+    assert owner.get(f"{API}/session")[1]["invitations"] == [] and admin.get(f"{API}/invitations")[1] == []
+    assert len(owner.get(f"{API}/session")[1]["companies"]) == 1
+
+    again = admin.post(f"{API}/users", {"email": "agent1@b.example", "name": "X", "password": "long enough",
+                                        "role": "agent"})[1]
+    assert admin.delete(f"{API}/invitations/{again['id']}")[0] == 204
+    assert_refused(owner.post(f"{API}/session/invitations/{again['id']}/accept"), 404, "not-found")
+    assert not Membership.select().where(Membership.company == world["a"]["company"],
+                                         Membership.user == User.get(User.email == "agent1@b.example")).exists()
+
+
+def test_only_the_invited_account_can_answer(admin, world, make_client):
+    invited = admin.post(f"{API}/users", {"email": "agent1@b.example", "name": "X", "password": "long enough",
+                                          "role": "admin"})[1]
+    other = make_client()
+    other.sign_in("agent2@b.example")
+    assert_refused(other.post(f"{API}/session/invitations/{invited['id']}/accept"), 404, "not-found")
+    assert_refused(other.delete(f"{API}/session/invitations/{invited['id']}"), 404, "not-found")
+    assert_refused(make_client().post(f"{API}/session/invitations/{invited['id']}/accept"), 401, "not-signed-in")
+    assert Invitation.select().count() == 1
+
+
+def test_an_account_invited_nowhere_else_signs_in_to_answer(admin, world, make_client):
+    """An account with no company but an invitation signs in (to accept it); with neither it is refused."""
+    lonely = create_user("lonely@example.com", "Lonely", PASSWORD)
     client = make_client()
     client.csrf = client.http.get(f"{API}/session").get_json()["csrf_token"]
-    data = client.post(f"{API}/session", {"email": "agent1@b.example", "password": PASSWORD})[1]
-    assert {c["name"] for c in data["companies"]} == {"Company A", "Company B"}
+    assert_refused(client.post(f"{API}/session", {"email": "lonely@example.com", "password": PASSWORD}),
+                   403, "no-company")
+    invited = admin.post(f"{API}/users", {"email": "lonely@example.com", "name": "X", "password": "long enough",
+                                          "role": "agent"})[1]
+    session = client.sign_in("lonely@example.com")
+    assert session["company"] is None and [i["id"] for i in session["invitations"]] == [invited["id"]]
+    session = client.post(f"{API}/session/invitations/{invited['id']}/accept")[1]
+    assert session["company"]["name"] == "Company A" and lonely.id == session["user"]["id"]
 
 
-def test_an_existing_account_keeps_its_password_and_name(admin, world):
-    before = state(world["a"]["company"])
-    body = assert_refused(admin.post(f"{API}/users", {"email": "agent1@b.example", "role": "agent",
-                                                       "name": "Renamed", "password": "a new password"}),
-                          422, "invalid-fields", {"name", "password"})
-    assert "already has an account" in body["message"]
-    assert state(world["a"]["company"]) == before
-
-
-def test_a_member_cannot_be_added_twice(admin, world):
-    assert_refused(admin.post(f"{API}/users", {"email": "agent2@a.example", "role": "admin"}),
-                   409, "already-a-member")
+def test_a_member_or_someone_invited_is_not_invited_twice(admin, world):
+    assert_refused(admin.post(f"{API}/users", {"email": "agent2@a.example", "name": "X", "password": "long enough",
+                                               "role": "admin"}), 409, "already-a-member")
     assert Membership.get(Membership.user == world["a"]["agents"][1].user).role == "agent"
+    body = {"email": "agent1@b.example", "name": "X", "password": "long enough", "role": "agent"}
+    assert admin.post(f"{API}/users", body)[0] == 202
+    assert_refused(admin.post(f"{API}/users", body), 409, "already-invited")
 
 
 def test_change_a_users_role_name_and_active_flag(admin, world, controller):
@@ -237,13 +317,18 @@ def test_removing_an_agent_keeps_the_account_and_the_history(admin, world, contr
     assert controller.bus.published == [("user.deleted", {"company_id": company.id, "user_id": world["both"].id})]
 
 
-def test_a_removed_agent_who_returns_gets_the_profile_back(admin, world):
+def test_a_removed_agent_who_returns_gets_the_profile_back(admin, world, make_client):
     agent = world["a"]["agents"][1]
     flow = world["a"]["flow"]  # names the team only
     assert admin.delete(f"{API}/users/{agent.user_id}")[0] == 204
-    status, body = admin.post(f"{API}/users", {"email": "agent2@a.example", "role": "agent",
-                                               "agent": {"devices": ["desk"], "ring_device": "desk"}})
-    assert status == 201 and body["agent_id"] == agent.id
+    status, body = admin.post(f"{API}/users", {"email": "agent2@a.example", "name": "X", "password": "long enough",
+                                               "role": "agent", "agent": {"devices": ["desk"], "ring_device": "desk"}})
+    assert status == 202 and body["agent"] is True
+    owner = make_client()
+    session = owner.sign_in("agent2@a.example")
+    assert session["company"] is None  # in no company now: they sign in to answer
+    session = owner.post(f"{API}/session/invitations/{body['id']}/accept")[1]
+    assert session["agent_id"] == agent.id
     returned = Agent.get_by_id(agent.id)
     assert (returned.status, returned.ring_device) == ("available", "desk")
     assert [c.device for c in returned.sip_credentials] == ["desk"]
@@ -562,12 +647,13 @@ def test_what_the_api_saves_asterisk_can_render(admin, world, controller):
 # -- trunks ----------------------------------------------------------------------------------------------------
 
 def test_trunk_lifecycle(admin, world, controller):
-    status, body = admin.post(f"{API}/trunks", {"name": "Carrier", "host": "SIP.Carrier.example"})
-    assert status == 201 and (body["host"], body["port"]) == ("sip.carrier.example", 5060)
+    status, body = admin.post(f"{API}/trunks", {"name": "Carrier", "host": "203.0.113.5"})
+    assert status == 201 and (body["host"], body["port"]) == ("203.0.113.5", 5060)
     trunk = Trunk.get_by_id(body["id"])
     assert (trunk.company_id, trunk.name) == (world["a"]["company"].id, "Carrier")
-    status, body = admin.patch(f"{API}/trunks/{trunk.id}", {"host": "192.0.2.10", "port": 5080})
-    assert status == 200 and (Trunk.get_by_id(trunk.id).host, Trunk.get_by_id(trunk.id).port) == ("192.0.2.10", 5080)
+    status, body = admin.patch(f"{API}/trunks/{trunk.id}", {"host": "2001:DB8:0::10", "port": 5080})
+    assert status == 200 and body["host"] == "2001:db8::10"  # one spelling per address
+    assert (Trunk.get_by_id(trunk.id).host, Trunk.get_by_id(trunk.id).port) == ("2001:db8::10", 5080)
     assert admin.delete(f"{API}/trunks/{trunk.id}")[0] == 204
     assert Trunk.get_or_none(Trunk.id == trunk.id) is None
     assert controller.reconfigured == 3
@@ -579,11 +665,17 @@ def test_trunk_lifecycle(admin, world, controller):
 
 @pytest.mark.parametrize("body, fields", [
     ({"name": "T", "host": "bad host"}, {"host"}),
-    ({"name": "T", "host": "carrier.example\n[evil]"}, {"host"}),
-    ({"name": "T", "host": "carrier.example;x"}, {"host"}),
-    ({"name": "T", "host": "carrier.example", "port": 0}, {"port"}),
-    ({"name": "T", "host": "carrier.example", "port": 65536}, {"port"}),
-    ({"host": "carrier.example"}, {"name"}),
+    ({"name": "T", "host": "192.0.2.1\n[evil]"}, {"host"}),
+    ({"name": "T", "host": "192.0.2.1;x"}, {"host"}),
+    ({"name": "T", "host": "sip.carrier.example"}, {"host"}),  # a name may resolve elsewhere tomorrow
+    ({"name": "T", "host": "0.0.0.0"}, {"host"}),
+    ({"name": "T", "host": "::"}, {"host"}),
+    ({"name": "T", "host": "224.0.0.1"}, {"host"}),
+    ({"name": "T", "host": "fe80::1%eth0"}, {"host"}),
+    ({"name": "T", "host": "192.0.2.0/24"}, {"host"}),
+    ({"name": "T", "host": "192.0.2.1", "port": 0}, {"port"}),
+    ({"name": "T", "host": "192.0.2.1", "port": 65536}, {"port"}),
+    ({"host": "192.0.2.1"}, {"name"}),
 ])
 def test_trunks_must_be_valid(admin, world, body, fields):
     before = state(world["a"]["company"])
@@ -597,6 +689,28 @@ def test_a_trunk_address_belongs_to_one_trunk(admin, world):
                    409, "address-taken", {"host"})
     assert_refused(admin.patch(f"{API}/trunks/{world['a']['trunk'].id}", {"port": theirs.port}), 409, "address-taken")
     assert Trunk.get_by_id(world["a"]["trunk"].id).port == 5070
+
+
+# Company B's carrier is at 127.0.0.1:5071: every other way of writing that address.
+OTHER_SPELLINGS = ["localhost", "LOCALHOST", "localhost.", "127.1", "127.0.1", "2130706433", "0x7f.1", "0x7f000001",
+                   "0177.0.0.1", "017700000001", "127.000.000.001", "127.0.0.01", "::ffff:127.0.0.1",
+                   "::FFFF:7f00:1", "0:0:0:0:0:ffff:127.0.0.1", "127.0.0.1.", "[127.0.0.1]", "127.0.0.1:5071",
+                   "::ffff:7f00:0001"]
+
+
+@pytest.mark.parametrize("spelling", OTHER_SPELLINGS)
+def test_another_companys_carrier_cannot_be_taken_by_spelling_its_address_otherwise(admin, world, controller,
+                                                                                   spelling):
+    """Asterisk's identify matches the address, however it is written; B's carrier must stay B's trunk's alone."""
+    theirs = world["b"]["trunk"]
+    mine = world["a"]["trunk"]
+    status, body = admin.post(f"{API}/trunks", {"name": "Mine", "host": spelling, "port": theirs.port})
+    assert (status, body["error"]) in ((409, "address-taken"), (422, "invalid-fields")), body
+    status, body = admin.patch(f"{API}/trunks/{mine.id}", {"host": spelling, "port": theirs.port})
+    assert (status, body["error"]) in ((409, "address-taken"), (422, "invalid-fields")), body
+    assert [(t.host, t.port) for t in Trunk.select().order_by(Trunk.id)] == [("127.0.0.1", 5070), ("127.0.0.1", 5071)]
+    text = render.render_pjsip_endpoints(configure.snapshot(controller.settings))
+    assert text.count("match = 127.0.0.1:5071") == 1
 
 
 def test_a_trunk_with_numbers_cannot_be_deleted(admin, world):
@@ -705,7 +819,7 @@ def _writes(w):
         ("POST", "/flows", {"name": "X", "steps": [{"type": "voicemail"}]}),
         ("PATCH", f"/flows/{a['flow'].id}", {"name": "X"}),
         ("DELETE", f"/flows/{a['flow'].id}", None),
-        ("POST", "/trunks", {"name": "X", "host": "x.example"}),
+        ("POST", "/trunks", {"name": "X", "host": "192.0.2.99"}),
         ("PATCH", f"/trunks/{a['trunk'].id}", {"name": "X"}),
         ("DELETE", f"/trunks/{a['trunk'].id}", None),
         ("POST", "/tracking-numbers", {"number": "+14045550111", "name": "X", "trunk": a["trunk"].id}),

@@ -90,6 +90,19 @@ def test_sign_in_attempts_are_rate_limited(client, world):
     assert int(response.headers["Retry-After"]) > 0
 
 
+def test_signing_in_issues_a_new_csrf_token(client, world):
+    """A token known before sign-in (planted with a pre-sign-in cookie: session fixation) is worthless after it."""
+    before = client.http.get("/api/v1/session").get_json()["csrf_token"]
+    client.csrf = before
+    signed_in = client.post("/api/v1/session", {"email": "agent1@a.example", "password": PASSWORD})[1]
+    assert signed_in["csrf_token"] != before
+    assert client.http.get("/api/v1/session").get_json()["csrf_token"] == signed_in["csrf_token"]
+    status, body = client.post("/api/v1/leads", {"name": "Planted"})
+    assert (status, body["error"]) == (403, "csrf-token-missing")
+    client.csrf = signed_in["csrf_token"]
+    assert client.post("/api/v1/leads", {"name": "Mine"})[0] == 201
+
+
 def test_sign_out(client, world):
     client.sign_in("agent1@a.example")
     assert client.delete("/api/v1/session")[0] == 204

@@ -1,7 +1,8 @@
 """From rows to render specs: what Asterisk is told about agents, teams, numbers and flows."""
 from leadcenter import config
 from leadcenter.companies.models import Membership
-from leadcenter.pbx import configure
+from leadcenter.numbers.models import Trunk
+from leadcenter.pbx import configure, render
 
 
 def _device_names(snapshot):
@@ -29,3 +30,14 @@ def test_a_deactivated_or_removed_agent_is_no_longer_known_to_asterisk(world):
     assert queue.members == ()
     others = world["b"]["agents"][0]
     assert f"desk{others.id}" in _device_names(snapshot)
+
+
+def test_trunk_rows_from_before_addresses_were_compared_keep_the_first_trunks_calls(world):
+    """A row written as 127.1 (accepted before) is company B's trunk at A's carrier's address: Asterisk must not
+    get a second identify for it, whichever company it is."""
+    a_trunk = world["a"]["trunk"]
+    Trunk.update(host="127.1", port=a_trunk.port).where(Trunk.id == world["b"]["trunk"].id).execute()
+    text = render.render_pjsip_endpoints(configure.snapshot(config.load(env={})))
+    assert text.count(f"match = 127.0.0.1:{a_trunk.port}") == 1
+    assert f"[{a_trunk.endpoint_name}]\ntype = identify" in text
+    assert f"endpoint = {world['b']['trunk'].endpoint_name}\n" not in text

@@ -3,6 +3,7 @@ so what can drift silently (a renamed setting, the RTP range, where each service
 directory) is checked here."""
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -26,11 +27,12 @@ def image_environment() -> dict[str, str]:
     return dict(re.findall(r"\b(LEADCENTER_\w+)=(\S+)", text))
 
 
-def service_environment(compose: dict) -> dict[str, str]:
-    """What the leadcenter service's controller sees: the image's ENV, then compose's (with ${VAR:-default})."""
+def service_environment(compose: dict, dotenv: dict[str, str] | None = None) -> dict[str, str]:
+    """What the leadcenter service's controller sees: the image's ENV, then compose's, each ${VAR:-default} from
+    ``dotenv`` (what an operator's .env file sets) or its default."""
     values = image_environment()
     for name, value in compose["services"]["leadcenter"]["environment"].items():
-        values[name] = re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", str(value))
+        values[name] = re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: (dotenv or {}).get(m.group(1), m.group(2)), str(value))
     return values
 
 
@@ -68,3 +70,73 @@ def test_ami_and_ari_are_not_published(compose):
     for port in (settings.asterisk.ami_port, settings.asterisk.http_port):
         assert f":{port}" not in published and not published.startswith(f"{port}:")
     assert "127.0.0.1:8080:8080" in compose["services"]["leadcenter"]["ports"]  # plain HTTP: this machine only
+
+
+def test_texting_is_configured_from_the_operators_env_file_and_off_without_it(compose):
+    assert config.load(env=service_environment(compose)).smpp.host == ""  # off until configured
+    dotenv = {"SMPP_HOST": "smpp.provider.example", "SMPP_PORT": "2776", "SMPP_SYSTEM_ID": "acme",
+              "SMPP_PASSWORD": "s3cret", "SMPP_SYSTEM_TYPE": "vma", "SMPP_NUMBERS": "+14045550100,+14045550101"}
+    smpp = config.load(env=service_environment(compose, dotenv)).smpp
+    assert (smpp.host, smpp.port, smpp.system_id, smpp.password, smpp.system_type, smpp.numbers) == (
+        "smpp.provider.example", 2776, "acme", "s3cret", "vma", "+14045550100,+14045550101")
+    # The secret comes from outside: the compose file names it, never holds it.
+    assert compose["services"]["leadcenter"]["environment"]["LEADCENTER_SMPP_PASSWORD"] == "${SMPP_PASSWORD:-}"
+
+
+# Every program the code runs, and where it must be installed. In the compose deployment the leadcenter image runs
+# the controller with Asterisk in its own image (asterisk.external), so the tools that build and run the local
+# Asterisk root, and the demo caller, are for `make run` on a machine (the Makefile's packages) only.
+TOOLS = {
+    "openssl": ("openssl", "image"),  # the self-signed certificate (web/https.py)
+    "sox": ("sox", "image"),  # greeting and notice uploads (pbx/prompts.py)
+    "sipp": ("sip-tester", "machine"),  # `leadcenter demo call`: the demo carrier on this machine
+    "unshare": ("util-linux", "machine"),  # the local Asterisk's private mount namespace
+    "chroot": ("coreutils", "machine"),  # the local Asterisk root
+    "debootstrap": ("debootstrap", "machine"),  # building the Asterisk root
+}
+RUNNERS = {"run", "Popen", "check_call", "check_output", "call", "execvp", "_run"}
+
+
+def programs_the_code_runs() -> set[str]:
+    """The first word of every command list given to subprocess / os.exec* (or a helper that passes it on, or
+    returned by a function that builds one), and every name given to shutil.which."""
+    found = set()
+    for source in (ROOT / "leadcenter").rglob("*.py"):
+        tree = ast.parse(source.read_text())
+        builders = {f.name: r.value for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)
+                    for r in ast.walk(f) if isinstance(r, ast.Return) and isinstance(r.value, ast.List)}
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            if name == "which" and node.args and isinstance(node.args[0], ast.Constant):
+                found.add(node.args[0].value)
+            if name not in RUNNERS or not node.args:
+                continue
+            command = node.args[0]
+            if isinstance(command, ast.Call):  # self._chrooted(...): the list its function returns
+                command = builders.get(getattr(command.func, "attr", getattr(command.func, "id", "")))
+            if isinstance(command, ast.List) and command.elts and isinstance(command.elts[0], ast.Constant):
+                found.add(Path(command.elts[0].value).name)
+    return found
+
+
+def image_packages() -> set[str]:
+    text = (ROOT / "docker/leadcenter/Dockerfile").read_text()
+    return {word for install in re.findall(r"apt-get install([^&]*)", text)  # up to the next &&
+            for word in install.replace("\\", " ").split() if not word.startswith("-")}
+
+
+def test_every_program_the_code_runs_is_installed_where_it_runs():
+    programs = programs_the_code_runs()
+    assert {"openssl", "sox", "sipp", "unshare", "chroot"} <= programs  # the scan finds them
+    assert programs - set(TOOLS) == set(), "say in TOOLS where each new program must be installed"
+    packages = image_packages()
+    assert {"python3", "openssl", "sox"} <= packages
+    for program, (package, where) in TOOLS.items():
+        if where == "image":
+            assert package in packages, f"{program}: add {package} to docker/leadcenter/Dockerfile"
+    machine = set(re.search(r"SYSTEM_PACKAGES := ((?:[^\n]*\\\n)*[^\n]*)", (ROOT / "Makefile").read_text())
+                  .group(1).replace("\\", " ").split())
+    for program, (package, _) in TOOLS.items():
+        assert package in machine | {"coreutils"}, f"{program}: add {package} to the Makefile's SYSTEM_PACKAGES"

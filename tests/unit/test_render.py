@@ -202,3 +202,13 @@ def test_static_templates_bind_loopback_and_carry_generated_secrets():
     for absent in ("chan_iax2", "pbx_dundi", "chan_unistim", "res_pjsip_endpoint_identifier_anonymous"):
         assert absent not in modules
     assert "{{" not in "".join(files.values())
+
+
+def test_an_ipv6_trunk_is_bracketed_and_one_address_is_identified_once():
+    trunks = (render.TrunkSpec("trunk1", "A's carrier", "127.0.0.1", 5070),
+              render.TrunkSpec("trunk2", "B, the same address", "127.0.0.1", 5070),
+              render.TrunkSpec("trunk3", "IPv6", "2001:db8::5", 5060))
+    text = render.render_pjsip_endpoints(render.Snapshot(trunks=trunks))
+    assert text.count("match = 127.0.0.1:5070") == 1
+    assert "endpoint = trunk2" not in text and "; no identify for trunk2: 127.0.0.1:5070 is trunk1's" in text
+    assert "contact = sip:[2001:db8::5]:5060" in text and "match = [2001:db8::5]:5060" in text

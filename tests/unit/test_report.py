@@ -2,15 +2,20 @@
 import csv
 import datetime as dt
 import io
+import re
 
 import pytest
+from peewee import CharField, TextField
 
 from support import T0
 
+from leadcenter.agents.models import Agent
 from leadcenter.interactions import services
 from leadcenter.interactions.models import Interaction
 from leadcenter.interactions.services import classify
 from leadcenter.leads.models import Lead
+from leadcenter.numbers.models import TrackingNumber
+from leadcenter.teams.models import Team
 
 
 @pytest.fixture
@@ -61,14 +66,41 @@ def test_the_days_asked_oldest_first_across_batches(supervisor, world, monkeypat
     assert status == 200 and [int(r["interaction"]) for r in rows] == [i.id for i in made]
 
 
-def test_typed_text_that_looks_like_a_formula_is_not_run_by_a_spreadsheet(supervisor, world):
-    call = world["a"]["interactions"][0]
-    Lead.update(name="=HYPERLINK(\"http://x\")").where(Lead.id == call.lead_id).execute()
-    Interaction.update(started_at=dt.datetime(2026, 11, 2, 8, 0)).where(Interaction.id == call.id).execute()
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def test_no_cell_of_any_column_can_start_a_formula(supervisor, world):
+    """Every text the report writes came from outside at some point (an SMS sender can be any word, a tracking
+    number's name is an admin's, attribution comes from the web): each column is given a formula here, and no cell
+    of the report may start like one. Only E.164 numbers keep their '+' (a spreadsheet reads them as numbers)."""
+    a = world["a"]
+    call = a["interactions"][0]
+    hostile = iter(f"{start}{n}+{n}|cmd" for n in range(100) for start in ("=", "+", "-", "@", "\t", "\r"))
+    Lead.update(name=next(hostile)).where(Lead.id == call.lead_id).execute()
+    TrackingNumber.update(name=next(hostile)).where(TrackingNumber.id == a["number"].id).execute()
+    Agent.update(display_name=next(hostile)).where(Agent.id == a["agents"][0].id).execute()
+    Team.update(name=next(hostile)).where(Team.id == a["team"].id).execute()
+    text_columns = [f for f in Interaction._meta.sorted_fields
+                    if isinstance(f, (CharField, TextField)) and f.name not in ("status", "channel_id")]
+    Interaction.update({**{f: next(hostile) for f in text_columns}, Interaction.agent: a["agents"][0],
+                        Interaction.team: a["team"], Interaction.started_at: dt.datetime(2026, 11, 2, 8, 0)}).where(
+        Interaction.id == call.id).execute()
     classify(Interaction.get_by_id(call.id), None, {"notes": "@SUM(A1)", "tags": ["-5"]}, T0)
     rows = report(supervisor, "?since=2026-11-02&until=2026-11-02")[2]
-    assert (rows[0]["lead"], rows[0]["notes"], rows[0]["tags"]) == ("'=HYPERLINK(\"http://x\")", "'@SUM(A1)", "'-5")
-    assert rows[0]["lead_number"] == "+14045551000"  # numbers stay as they are
+    assert len(rows) == 1
+    hostile_cells = {column: value for column, value in rows[0].items()
+                     if value.startswith(FORMULA_START) and not re.fullmatch(r"\+\d+", value)}
+    assert hostile_cells == {}
+    escaped = {column for column, value in rows[0].items() if value.startswith("'")}
+    assert {"lead", "lead_number", "tracking_number_name", "agent", "team", "notes", "tags"} <= escaped
+    assert rows[0]["notes"] == "'@SUM(A1)" and rows[0]["tracking_number"] == "+14045550100"
+
+
+def test_numbers_stay_as_they_are(supervisor, world):
+    call = world["a"]["interactions"][0]
+    Interaction.update(started_at=dt.datetime(2026, 11, 2, 8, 0)).where(Interaction.id == call.id).execute()
+    rows = report(supervisor, "?since=2026-11-02&until=2026-11-02")[2]
+    assert (rows[0]["lead_number"], rows[0]["tracking_number"]) == ("+14045551000", "+14045550100")
 
 
 def test_agents_cannot_and_bad_days_are_refused(make_client, supervisor, world):

@@ -9,7 +9,7 @@ import smpplib.exceptions
 import smpplib.smpp
 
 from leadcenter.config import SmppSettings
-from leadcenter.sms.smpp import NotBound, SmppLink, Submission
+from leadcenter.sms.smpp import DeliveryRefused, NotBound, SmppLink, Submission
 
 
 class FakeClient:
@@ -33,6 +33,7 @@ class FakeClient:
 class Listener:
     def __init__(self):
         self.calls = []
+        self.deliveries = []
         self.fail_texts = False
 
     def accepted(self, results):
@@ -47,7 +48,10 @@ class Listener:
     def text(self, delivery):
         if self.fail_texts:
             raise RuntimeError("database is locked")
+        if delivery.destination == "19995550199":
+            raise DeliveryRefused(smpplib.consts.SMPP_ESME_RINVDSTADR, "not a tracking number")
         self.calls.append(("text", delivery.source, delivery.short_message))
+        self.deliveries.append(delivery)
 
     def receipts(self, deliveries):
         self.calls.append(("receipts", [(d.receipt_for, d.receipt_state) for d in deliveries]))
@@ -120,6 +124,23 @@ def test_a_text_that_could_not_be_stored_gets_a_temporary_error(link):
                             destination_addr="14045550100", dest_addr_ton=1, short_message=b"Hello"))
     answer = link._client.sent[-1]
     assert (answer.status, link.counters.refused_deliveries) == (smpplib.consts.SMPP_ESME_RX_T_APPN, 1)
+
+
+def test_a_text_for_no_number_we_serve_is_answered_with_the_listeners_error_not_acknowledged(link):
+    link._dispatch(incoming(link, "deliver_sm", sequence=92, source_addr="14045551234", source_addr_ton=0,
+                            destination_addr="19995550199", dest_addr_ton=0, short_message=b"Hello"))
+    answer = link._client.sent[-1]
+    assert (answer.command, answer.sequence, answer.status) == ("deliver_sm_resp", 92,
+                                                                smpplib.consts.SMPP_ESME_RINVDSTADR)
+    assert (link.counters.received, link.counters.refused_deliveries) == (0, 1)
+
+
+def test_the_type_of_number_comes_with_each_address(link):
+    link._dispatch(incoming(link, "deliver_sm", sequence=93, source_addr="4045551234", source_addr_ton=2,
+                            destination_addr="14045550100", dest_addr_ton=0, short_message=b"Hello"))
+    delivery = link.listener.deliveries[-1]
+    assert (delivery.source, delivery.source_ton, delivery.destination, delivery.destination_ton) == (
+        "4045551234", 2, "14045550100", 0)
 
 
 def test_receipts_are_answered_after_their_batch_is_stored(link):

@@ -11,7 +11,7 @@ import pytest
 from playhouse.shortcuts import model_to_dict
 
 from leadcenter.agents.models import Agent, SipCredential
-from leadcenter.companies.models import ApiKey, Company, Membership
+from leadcenter.companies.models import ApiKey, Company, Invitation, Membership
 from leadcenter.flows.models import CallFlow
 from leadcenter.interactions.models import Interaction, InteractionTag, Tag
 from leadcenter.leads.models import Lead, LeadPhone
@@ -60,6 +60,7 @@ B_OBJECTS = {
     "trunk_id": lambda b: b["trunk"].id,
     "number_id": lambda b: b["number"].id,
     "team_id": lambda b: b["team"].id,
+    "invitation_id": lambda b: b["invitation"].id,
 }
 
 QUERIES = {"LeadSearch": "?q=Lead"}
@@ -86,7 +87,8 @@ def snapshot_of_b(company: Company) -> str:
     """Every row that belongs to company B, as text: compared before and after."""
     rows = []
     for model, where in ((Company, Company.id == company.id), (Membership, Membership.company == company),
-                         (ApiKey, ApiKey.company == company), (Agent, Agent.company == company),
+                         (ApiKey, ApiKey.company == company), (Invitation, Invitation.company == company),
+                         (Agent, Agent.company == company),
                          (Team, Team.company == company), (CallFlow, CallFlow.company == company),
                          (Trunk, Trunk.company == company), (TrackingNumber, TrackingNumber.company == company),
                          (Lead, Lead.company == company), (LeadPhone, LeadPhone.company == company),
@@ -107,6 +109,8 @@ def snapshot_of_b(company: Company) -> str:
 def attacker(request, make_client, world):
     """Company A's admin: signed in in a browser, or A's integration with an API key."""
     world["b"]["api_key"] = new_api_key(world["b"]["company"], "B's CRM", None)[0]
+    world["b"]["invitation"] = Invitation.create(company=world["b"]["company"], user=world["a"]["users"]["admin"],
+                                                 role="agent")
     client = make_client()
     if request.param == "session":
         client.sign_in("admin@a.example")

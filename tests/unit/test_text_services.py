@@ -11,7 +11,7 @@ from leadcenter.interactions.lifecycle import IllegalTransition
 from leadcenter.interactions.models import Interaction, InteractionTransition, Message
 from leadcenter.numbers.models import TrackingNumber
 from leadcenter.sms import encoding
-from leadcenter.sms.smpp import Delivery, LockedSequence, e164, parse_receipt_text
+from leadcenter.sms.smpp import Delivery, DeliveryRefused, LockedSequence, e164, parse_receipt_text
 from leadcenter.texts import delivery
 from leadcenter.texts.models import InboundPart, OutboxPart, TextConsent, TextThread
 from leadcenter.texts.outbox import Outbox, retry_delay
@@ -190,6 +190,57 @@ def test_multipart_reassembled_from_bytes_in_any_order_and_repeats_stored_once(s
                                            short_message=encoding.udh(42, 3, number) + chunk))
     assert [m.body for m in Message.select()] == [text]
     assert not InboundPart.select().exists()
+
+
+def delivered(setup, destination, destination_ton, source=LEAD, source_ton=1, body="Hello", **fields):
+    return setup["outbox"].listener("smsc").text(Delivery(
+        source=source, destination=destination, data_coding=0, udhi=False,
+        short_message=encoding.encode(body).parts[0], source_ton=source_ton, destination_ton=destination_ton, **fields))
+
+
+@pytest.mark.parametrize("company, destination, ton", [
+    ("a", "14045550100", 0),  # no type of number, as many SMSCs send: the digits of an E.164 number
+    ("a", "4045550100", 0),  # no type of number, national in the numbers' region (US)
+    ("a", "4045550100", 2),  # national
+    ("a", "14045550100", 1),
+    ("a", "+14045550100", 0),
+    ("b", "44207940100", 0),
+    ("b", "0207940100", 0),  # national in the other company's region (GB)
+    ("b", "0207940100", 2),
+])
+def test_a_text_addressed_without_a_type_of_number_reaches_its_tracking_number(setup, world, company, destination,
+                                                                                 ton):
+    number = world[company]["number"]
+    delivered(setup, destination, ton, source="+14045557001")
+    interaction = Interaction.get(Interaction.lead_number == "+14045557001", Interaction.kind == "text")
+    assert interaction.tracking_number_id == number.id and interaction.company_id == number.company_id
+    assert [m.body for m in Message.select().where(Message.interaction == interaction)] == ["Hello"]
+
+
+@pytest.mark.parametrize("source, ton, lead", [
+    ("4045557002", 0, "+14045557002"),  # national, read in the company's region
+    ("14045557002", 0, "+14045557002"),
+    ("442079460000", 0, "+442079460000"),  # international without the '+'
+    ("4045557002", 2, "+14045557002"),
+    ("ACME", 5, "ACME"),  # alphanumeric: as it came
+])
+def test_the_sender_is_read_the_same_way(setup, source, ton, lead):
+    delivered(setup, "+14045550100", 1, source=source, source_ton=ton)
+    assert Interaction.get(Interaction.kind == "text").lead_number == lead
+
+
+@pytest.mark.parametrize("destination, ton", [("19995550199", 0), ("+19995550199", 1), ("9995550199", 2),
+                                              ("SHORTCODE", 5), ("", 0)])
+def test_a_text_for_no_number_we_serve_is_refused_for_good_and_nothing_is_stored(setup, destination, ton):
+    with pytest.raises(DeliveryRefused) as refused:
+        delivered(setup, destination, ton)
+    assert refused.value.status == smpplib.consts.SMPP_ESME_RINVDSTADR
+    with pytest.raises(DeliveryRefused):  # a part of a longer one: not kept waiting for the others
+        setup["outbox"].listener("smsc").text(Delivery(source=LEAD, destination=destination, data_coding=0,
+                                                       udhi=True, short_message=encoding.udh(7, 2, 1) + b"Hi",
+                                                       destination_ton=ton))
+    assert not Message.select().exists() and not InboundPart.select().exists()
+    assert not Interaction.select().where(Interaction.kind == "text").exists()
 
 
 def queued_part(setup, body="Hi"):
