@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import threading
 from pathlib import Path
+from typing import Callable
 
 from leadcenter.agents import availability
 from leadcenter.agents.models import Agent
@@ -70,13 +71,14 @@ class OfferBook:
             return self._ringing.get(channel_id, {}).get(agent_id)
 
 
-def everyone_declined(interaction: Interaction) -> bool:
-    """Every agent the call's flow offers it to, except those Offline, has declined it (Incoming is theirs only)."""
+def everyone_declined(interaction: Interaction, reachable: Callable[[Agent], bool]) -> bool:
+    """Every agent the call's flow offers it to, except those Offline or whose phone nothing can ring (``reachable``),
+    has declined it (Incoming is theirs only)."""
     number = interaction.tracking_number
     if number is None or number.flow_id is None:
         return False
-    offered = {a.id for a in Agent.select(Agent.id).where(Agent.id.in_(list(audience(number.flow)) or [0]),
-                                                         Agent.status != "offline")}
+    offered = {a.id for a in Agent.select().where(Agent.id.in_(list(audience(number.flow)) or [0]),
+                                                  Agent.status != "offline") if reachable(a)}
     declined = {d.agent_id for d in InteractionDecline.select(InteractionDecline.agent)
                 .where(InteractionDecline.interaction == interaction)}
     return bool(offered) and offered <= declined

@@ -110,6 +110,7 @@ class Snapshot:
     flows: tuple[FlowSpec, ...] = ()
     mailboxes: tuple[MailboxSpec, ...] = ()
     media_address: str = ""
+    qualify_seconds: int = 30  # how often desk phones are asked (OPTIONS) whether they are still there
 
 
 def _comment(text: str) -> str:
@@ -146,8 +147,11 @@ def render_pjsip_endpoints(snapshot: Snapshot) -> str:
         parts.append(_section(device.name, [
             ("type", "auth"), ("auth_type", "userpass"), ("username", device.name), ("password", device.password),
         ]))
+        # A desk phone that dies without unregistering stops answering OPTIONS and is unreachable (never rung)
+        # within qualify_seconds + 3 s; a browser's contact goes with its websocket.
         parts.append(_section(device.name, [
-            ("type", "aor"), ("max_contacts", 1), ("remove_existing", "yes"), ("qualify_frequency", 0),
+            ("type", "aor"), ("max_contacts", 1), ("remove_existing", "yes"),
+            ("qualify_frequency", 0 if device.webrtc else snapshot.qualify_seconds),
         ]))
     for trunk in snapshot.trunks:
         parts.append(_section(trunk.name, [

@@ -167,6 +167,15 @@ class CallTracker:
         self._publish("queue_member.paused", queue=m.get("Queue"), agent_id=agent_id(m.get("MemberName")),
                       paused=m.get("Paused") == "1", reason=m.get("PausedReason", ""), at=self.event_time(m))
 
+    # -- agents' devices ---------------------------------------------------------------------------------------
+    def _on_DeviceStateChange(self, m: Mapping) -> None:
+        """An agent's softphone or desk phone: registered or not, reachable (qualify) or not, free or in use."""
+        device = m.get("Device") or ""
+        agent = endpoint_agent(device)
+        if agent is not None and device.startswith("PJSIP/"):
+            self._publish("telephony.device_state", endpoint=device[len("PJSIP/"):], agent_id=agent,
+                          state=m.get("State", ""), at=self.event_time(m))
+
     # -- voicemail ---------------------------------------------------------------------------------------------
     def _on_MessageWaiting(self, m: Mapping) -> None:
         mailbox, _, context = (m.get("Mailbox") or "").partition("@")

@@ -208,6 +208,24 @@ def test_an_offline_agent_is_not_rung_and_sees_no_incoming(agents, running, tmp_
     hang_up_all(running, caller)
 
 
+def test_the_team_line_counts_only_colleagues_a_call_can_ring(softphones, running):
+    """Bob is Available but not signed in: no softphone of his is registered, so he is not counted (it said "1 of 1
+    available"); signed in, he is; his tab closed, he is not, live."""
+    with Browser() as browser:
+        alice = browser.agent(running, EMAILS[ALICE])
+        team = alice.page.get_by_role("region", name="Team")
+        expect(team.get_by_role("button")).to_have_text("Team: 0 of 1 available")
+        team.get_by_role("button").click()
+        expect(team.locator(".colleague", has_text="Bob")).to_contain_text("Unreachable")
+        bob = browser.agent(running, EMAILS[BOB])
+        expect(team.get_by_role("button")).to_have_text("Team: 1 of 1 available")
+        expect(team.locator(".colleague", has_text="Bob")).to_contain_text("Available")
+        browser.close_agent(bob)
+        expect(team.get_by_role("button")).to_have_text("Team: 0 of 1 available")
+        assert not alice.errors
+    assert Agent.get_by_id(BOB).status == "available"  # his choice stands: what changed is his phone
+
+
 def test_classification_typed_in_the_app_is_there_after_a_reload_and_in_the_api(agents, running, tmp_path):
     browser, apps = agents
     app = apps[ALICE]

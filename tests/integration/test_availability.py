@@ -1,18 +1,68 @@
-"""Wrap-up and availability with real calls: a queue call takes its agent out of the queue (Unavailable), they stay
-out after it (wrap-up) until they press Rejoin the Queue, and an Offline agent is never offered a call."""
+"""Availability with real calls: a queue call takes its agent out of the queue (Unavailable), they stay out after it
+(wrap-up) until they press Rejoin the Queue; an Offline agent, and one whose phone cannot ring (not registered, or
+a desk phone that died), is never offered a call nor counted as available."""
 from __future__ import annotations
 
 import contextlib
+import time
 
+import pytest
 from harness import wait_for
 from test_calls import ALICE, BOB
 
+from leadcenter.teams.models import Team, TeamMember
+
 EMAIL = {ALICE: "alice@acme.example", BOB: "bob@acme.example"}
+RING = 5  # seconds a team rings an agent in these tests (the least a team may choose)
+
+
+def agents(system) -> dict[int, dict]:
+    """The agents as the app shows them to a colleague (GET /api/v1/agents), by id."""
+    with contextlib.closing(system.sign_in(EMAIL[ALICE])) as client:
+        return {a["id"]: a for a in client.get("/api/v1/agents").json()}
 
 
 def statuses(system) -> dict[int, tuple[str, str]]:
+    return {agent_id: (a["status"], a["status_reason"]) for agent_id, a in agents(system).items()}
+
+
+def presences(system) -> dict[int, str]:
+    return {agent_id: a["presence"] for agent_id, a in agents(system).items()}
+
+
+def queue_states(system) -> dict[int, str]:
+    """Each demo agent's state in the Sales queue's live figures (GET /api/v1/queues)."""
     with contextlib.closing(system.sign_in(EMAIL[ALICE])) as client:
-        return {a["id"]: (a["status"], a["status_reason"]) for a in client.get("/api/v1/agents").json()}
+        figures = client.get("/api/v1/queues").json()
+    return {int(agent_id): state for agent_id, state in figures[0]["agent_states"].items()}
+
+
+@pytest.fixture
+def sales(running):
+    """Sets the demo team Sales (strategy, ring time, each agent's penalty: the queue offers a call to the lowest
+    penalty first) in the database and reloads Asterisk; puts it back afterwards."""
+    team = Team.get(Team.name == "Sales")
+    members = list(TeamMember.select().where(TeamMember.team == team))
+    before = (team.strategy, team.ring_seconds, {m.id: m.penalty for m in members})
+
+    def configure(strategy: str, ring_seconds: int = RING, penalties: dict[int, int] | None = None) -> None:
+        team.strategy, team.ring_seconds = strategy, ring_seconds
+        team.save()
+        for member in members:
+            member.penalty = (penalties or {}).get(member.agent_id, 0)
+            member.save()
+        running.cli("asterisk", "reload")
+        wait_for(lambda: f"'{strategy}' strategy" in (running.instance.rx("queue show team1") or ""), 5,
+                 what=f"the Sales queue to use {strategy}")
+
+    yield configure
+    team.strategy, team.ring_seconds = before[0], before[1]
+    team.save()
+    for member in members:
+        member.penalty = before[2][member.id]
+        member.save()
+    running.cli("asterisk", "reload")
+
 
 
 def test_wrap_up_keeps_the_agent_out_of_the_queue_until_they_rejoin(running, peers):
@@ -66,3 +116,33 @@ def test_queue_calls_are_shared_fairly_the_longest_idle_agent_first(running, pee
             running.choose_status(EMAIL[row.agent_id], "available")  # Rejoin the Queue after wrap-up
         assert alice.answered_count == bob.answered_count == 2
     assert takers[0] != takers[1] and takers[::2] == [takers[0]] * 2 and takers[1::2] == [takers[1]] * 2
+
+
+
+def test_an_agent_whose_desk_phone_cannot_ring_is_unreachable_everywhere_and_never_rung(running, peers, sales):
+    """Bob is Available in the database. With no phone registered he is Unreachable to his colleagues and in the
+    queue figures, never counted as available; registered, he is Available; when his desk phone dies without
+    unregistering, qualify finds it in seconds (not when the registration expires, an hour with a typical phone)
+    and calls go to Alice at once instead of ringing the dead phone first."""
+    sales("linear", penalties={BOB: 0, ALICE: 1})  # the queue would offer Bob every call first
+    wait_for(lambda: presences(running)[BOB] == "unreachable", 5, what="Bob unreachable")
+    assert statuses(running)[BOB] == ("available", "") and queue_states(running)[BOB] == "unreachable"
+    bob = peers.phone(BOB)
+    try:
+        with peers.phone(ALICE):
+            bob.start()
+            wait_for(lambda: presences(running)[BOB] == "available", 5, what="Bob's phone registered")
+            wait_for(lambda: queue_states(running)[BOB] == "available", 5, what="the queue figures to count Bob")
+            bob.uas.stop()  # the phone dies: no un-REGISTER, its registration would last 10 more minutes
+            died = time.monotonic()
+            wait_for(lambda: presences(running)[BOB] == "unreachable", 10, what="Bob unreachable again")
+            assert time.monotonic() - died <= 2 + 3 + 1  # qualify every 2 s here, 3 s without an answer
+            wait_for(lambda: queue_states(running)[BOB] == "unreachable", 5, what="the queue figures to agree")
+            peers.call("+14045550651", duration=4).wait(30).check()
+        row = running.wait_interaction(lead_number="+14045550651", status="recent")
+        assert row.agent_id == ALICE
+        assert (row.answered_at - row.started_at).total_seconds() < RING - 1  # Bob's dead phone was not rung
+        assert statuses(running)[BOB] == ("available", "")  # his choice stands: he is back when his phone is
+    finally:
+        bob.stop()
+        bob.unregister()

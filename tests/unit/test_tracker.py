@@ -130,3 +130,13 @@ def test_calls_that_begin_or_end_while_a_resync_reads_asterisk_are_not_undone_by
     assert tracker.lead_channels == {"1.2"}
     tracker.handle({"Event": "Hangup", "Uniqueid": "1.2"})
     assert [name for name, _ in published].count("call.ended") == 2
+
+
+def test_agents_devices_are_followed_from_their_device_state():
+    published = []
+    tracker = CallTracker(lambda name, **data: published.append((name, data)), lambda: T0)
+    for device, state in (("PJSIP/desk7", "UNAVAILABLE"), ("PJSIP/webrtc8", "NOT_INUSE"),
+                          ("PJSIP/trunk1", "INUSE"), ("Queue:team1_avail", "NOT_INUSE"), ("Custom:desk7", "INUSE")):
+        tracker.handle({"Event": "DeviceStateChange", "Device": device, "State": state})
+    assert [(name, data["endpoint"], data["agent_id"], data["state"]) for name, data in published] == [
+        ("telephony.device_state", "desk7", 7, "UNAVAILABLE"), ("telephony.device_state", "webrtc8", 8, "NOT_INUSE")]
