@@ -3,8 +3,8 @@ status in the database (the agent's choice, or what their calls made it) combine
 device their calls ring (its device state: registered and answering qualify OPTIONS, free or on a call).
 
     offline      they chose Offline
-    on_call      on a queue call (status), or their ring device is in use (a call they placed, or any other)
-    wrap_up      after a queue call, until they press Rejoin the Queue
+    on_call      on an inbound call (status), or their ring device is in use (a call they placed, or any other)
+    wrap_up      after an inbound call, until they press Rejoin the Queue
     unreachable  Available, but nothing can ring their device: not registered (no app open for the browser
                  softphone, a desk phone switched off) or not answering qualify OPTIONS (a dead desk phone)
     available    Available, and their device can ring: the only presence counted as available

@@ -158,9 +158,11 @@ class CallRecorder:
             interaction.team = Team.get_or_none(Team.id == queue[4:], Team.company == interaction.company_id)
         lifecycle.apply(interaction, "answer", at)
         self._announce(interaction)
-        # A queue call takes the agent out of the queue until they rejoin after wrap-up.
-        if agent is not None and interaction.team_id is not None and availability.can(agent, "take_queue_call"):
-            availability.apply(agent, "take_queue_call", self.bus, at)
+        # Every inbound call an agent answers takes them out of every queue and ring-agents step until they rejoin
+        # after wrap-up, however it reached them: a queue, a ring-agents step, or Answer on a call ringing someone
+        # else (lc-answer).
+        if agent is not None and availability.can(agent, "take_call"):
+            availability.apply(agent, "take_call", self.bus, at)
 
     def on_lead_answered(self, event: Event) -> None:
         """The lead picked up an agent's outbound call (active since it was placed): the talk starts now."""
@@ -211,8 +213,8 @@ class CallRecorder:
             return
         self._announce(interaction)
         agent = interaction.agent
-        if agent is not None and interaction.team_id is not None and availability.can(agent, "end_queue_call"):
-            availability.apply(agent, "end_queue_call", self.bus, at)  # wrap-up: out until "Rejoin the Queue"
+        if agent is not None and availability.can(agent, "end_call") and not _on_another_call(agent, interaction):
+            availability.apply(agent, "end_call", self.bus, at)  # wrap-up: out until "Rejoin the Queue"
 
     def on_synced(self, event: Event) -> None:
         up = {call["channel_id"]: call for call in event.data["calls"]}
@@ -239,6 +241,11 @@ class CallRecorder:
         for interaction in stale:
             log.info("call %s ended while the controller was away", interaction.channel_id)
             self._conclude(interaction, self.clock(), waiting="miss")  # how it ended is unknown
+
+
+def _on_another_call(agent: Agent, interaction: Interaction) -> bool:
+    return (Interaction.select().where(Interaction.agent == agent, Interaction.kind == "call",
+                                       Interaction.status == "active", Interaction.id != interaction.id).exists())
 
 
 def start_outbound(agent: Agent, number: TrackingNumber, lead_number: str, channel_id: str,

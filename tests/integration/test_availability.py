@@ -1,6 +1,6 @@
-"""Availability with real calls: a queue call takes its agent out of the queue (Unavailable), they stay out after it
-(wrap-up) until they press Rejoin the Queue; an Offline agent, and one whose phone cannot ring (not registered, or
-a desk phone that died), is never offered a call nor counted as available."""
+"""Availability with real calls: every inbound call an agent answers takes them out of the queue (Unavailable), they
+stay out after it (wrap-up) until they press Rejoin the Queue; an Offline agent, and one whose phone cannot ring
+(not registered, or a desk phone that died), is never offered a call nor counted as available."""
 from __future__ import annotations
 
 import contextlib
@@ -10,6 +10,7 @@ import pytest
 from harness import wait_for
 from test_calls import ALICE, BOB
 
+from leadcenter.flows.models import CallFlow
 from leadcenter.teams.models import Team, TeamMember
 
 EMAIL = {ALICE: "alice@acme.example", BOB: "bob@acme.example"}
@@ -35,6 +36,12 @@ def queue_states(system) -> dict[int, str]:
     with contextlib.closing(system.sign_in(EMAIL[ALICE])) as client:
         figures = client.get("/api/v1/queues").json()
     return {int(agent_id): state for agent_id, state in figures[0]["agent_states"].items()}
+
+
+def ring_agents_flag(system, agent: int) -> str:
+    """What a ring-agents step reads for the agent (AstDB lc_available/N): 1 rings them."""
+    shown = system.instance.rx(f"database get lc_available {agent}") or ""
+    return shown.split("Value:")[-1].strip()
 
 
 @pytest.fixture
@@ -63,6 +70,26 @@ def sales(running):
         member.save()
     running.cli("asterisk", "reload")
 
+
+@pytest.fixture
+def main_line(running):
+    """Replaces the steps of the demo flow (Main line) through the API; puts them back afterwards."""
+    flow = CallFlow.get(CallFlow.name == "Main line")
+    before = flow.steps
+    admin = running.sign_in("admin@acme.example")
+
+    def rendered() -> str:
+        return running.instance.rx(f"dialplan show lc-flow-{flow.id}") or ""
+
+    def steps(*new: dict) -> None:
+        answer = admin.patch(f"/api/v1/flows/{flow.id}", json={"steps": list(new)})
+        assert answer.status_code == 200, answer.text
+        wait_for(lambda: rendered().count("Gosub(lc-step-") == len(new), 5, what="the edited flow in Asterisk")
+
+    yield steps
+    assert admin.patch(f"/api/v1/flows/{flow.id}", json={"steps": before}).status_code == 200
+    wait_for(lambda: rendered().count("Gosub(lc-step-") == len(before), 5, what="the demo flow back in Asterisk")
+    admin.close()
 
 
 def test_wrap_up_keeps_the_agent_out_of_the_queue_until_they_rejoin(running, peers):
@@ -116,6 +143,40 @@ def test_queue_calls_are_shared_fairly_the_longest_idle_agent_first(running, pee
             running.choose_status(EMAIL[row.agent_id], "available")  # Rejoin the Queue after wrap-up
         assert alice.answered_count == bob.answered_count == 2
     assert takers[0] != takers[1] and takers[::2] == [takers[0]] * 2 and takers[1::2] == [takers[1]] * 2
+
+
+@pytest.mark.parametrize("taken", ["from the queue", "from a ring-agents step", "with Answer in Incoming"])
+def test_every_inbound_call_an_agent_answers_takes_them_out_until_they_rejoin(running, peers, sales, main_line,
+                                                                               taken):
+    """However a call reaches Alice, while she talks and after it (wrap-up) she is out of every queue and every
+    ring-agents step, and her colleagues see it, until she rejoins. (Answer on a call that rang Bob left her
+    Available: the next caller rang her 0.4 s after she hung up.)"""
+    if taken == "from a ring-agents step":
+        main_line({"type": "ring_agents", "agents": [ALICE], "timeout": 20}, {"type": "voicemail"})
+    # The queue offers the call to her first; when she takes it with Answer in Incoming, it rings Bob.
+    sales("linear", penalties={BOB: 0, ALICE: 1} if taken == "with Answer in Incoming" else {ALICE: 0, BOB: 1})
+    with peers.phone(ALICE) as alice, peers.phone(BOB, answer=False) as bob:
+        handle = peers.call("+14045550611", duration=8)
+        if taken == "with Answer in Incoming":
+            bob.wait_for_invites(1, timeout=10)
+            row = running.wait_interaction(lead_number="+14045550611", status="incoming")
+            with contextlib.closing(running.sign_in(EMAIL[ALICE])) as app:
+                assert app.post(f"/api/v1/interactions/{row.id}/answer").json()["ringing_already"] is False
+        alice.wait_for("ANSWERED", timeout=10)
+        wait_for(lambda: statuses(running)[ALICE] == ("unavailable", "on_call"), 5, what="Alice on a call")
+        assert presences(running)[ALICE] == "on_call" and queue_states(running)[ALICE] == "on_call"
+        assert "agent1" in running.paused_members() and ring_agents_flag(running, ALICE) == "0"
+        handle.wait(30).check()
+        wait_for(lambda: statuses(running)[ALICE] == ("unavailable", "wrap_up"), 5, what="Alice in wrap-up")
+        assert presences(running)[ALICE] == "wrap_up"
+        wait_for(lambda: queue_states(running)[ALICE] == "wrap_up", 5, what="the queue figures to say wrap-up")
+        assert "agent1" in running.paused_members() and ring_agents_flag(running, ALICE) == "0"
+    row = running.wait_interaction(lead_number="+14045550611", status="recent")
+    assert (row.agent_id, row.outcome) == (ALICE, "answered")
+    assert alice.invite_count == 1
+    running.choose_status(EMAIL[ALICE], "available")  # Rejoin the Queue
+    wait_for(lambda: "agent1" not in running.paused_members(), 5, what="Alice back in the queue")
+    assert ring_agents_flag(running, ALICE) == "1"
 
 
 

@@ -18,8 +18,8 @@ def counts(**some):
 
 def test_callers_waiting_and_each_agents_state(world, controller):
     team, (alice, bob) = world["a"]["team"], world["a"]["agents"]
-    availability.apply(bob, "take_queue_call", controller.bus, T0)
-    availability.apply(bob, "end_queue_call", controller.bus, T0)
+    availability.apply(bob, "take_call", controller.bus, T0)
+    availability.apply(bob, "end_call", controller.bus, T0)
     board = QueueBoard(controller.bus, controller.clock)
     controller.bus.published.clear()
     board.on_status(Event("queue.status", {"queue": team.queue_name, "waiting": 2, "longest_wait_seconds": 41,
@@ -40,9 +40,9 @@ def test_callers_waiting_and_each_agents_state(world, controller):
     ([], "INVALID", False, "unreachable"),
     ([], "INUSE", False, "on_call"),  # a call the agent placed, or any other: ringinuse = no
     ([], "NOT_INUSE", True, "on_call"),
-    (["take_queue_call"], "INUSE", True, "on_call"),
-    (["take_queue_call", "end_queue_call"], "NOT_INUSE", False, "wrap_up"),
-    (["take_queue_call", "end_queue_call"], "UNAVAILABLE", False, "wrap_up"),
+    (["take_call"], "INUSE", True, "on_call"),
+    (["take_call", "end_call"], "NOT_INUSE", False, "wrap_up"),
+    (["take_call", "end_call"], "UNAVAILABLE", False, "wrap_up"),
     (["go_offline"], "NOT_INUSE", False, "offline"),
     (["go_offline"], "UNAVAILABLE", False, "offline"),
 ])
