@@ -5,6 +5,7 @@ device their calls ring (its device state: registered and answering qualify OPTI
     offline      they chose Offline
     on_call      on an inbound call (status), or their ring device is in use (a call they placed, or any other)
     wrap_up      after an inbound call, until they press Rejoin the Queue
+    missed       they let a call offered to them ring out, until they choose Available again
     unreachable  Available, but nothing can ring their device: not registered (no app open for the browser
                  softphone, a desk phone switched off) or not answering qualify OPTIONS (a dead desk phone)
     available    Available, and their device can ring: the only presence counted as available
@@ -22,7 +23,7 @@ from leadcenter.agents.models import Agent
 from leadcenter.agents.services import current_agents
 from leadcenter.events import Event, EventBus
 
-PRESENCES = ("available", "on_call", "wrap_up", "unreachable", "offline")
+PRESENCES = ("available", "on_call", "wrap_up", "missed", "unreachable", "offline")
 # Asterisk device states (AMI names) in which nothing can ring the device ...
 UNREACHABLE = frozenset({"UNAVAILABLE", "INVALID"})
 # ... and in which it is on a call already.
@@ -34,7 +35,7 @@ def presence(agent: Agent, device_state: str | None) -> str:
     if agent.status == "offline":
         return "offline"
     if agent.status != "available":
-        return agent.status_reason  # on_call or wrap_up
+        return agent.status_reason  # on_call, wrap_up or missed
     if device_state in IN_USE:
         return "on_call"
     if device_state is None or device_state in UNREACHABLE:

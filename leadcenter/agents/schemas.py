@@ -17,10 +17,10 @@ class AgentOut(Schema):
     display_name: str  # on calls (caller id) and in the agent list
     chat_display_name: str  # what leads see in chats
     status: str  # available | unavailable | offline
-    status_reason: str  # why unavailable: on_call | wrap_up ("Rejoin the Queue" ends wrap-up)
+    status_reason: str  # why unavailable: on_call | wrap_up ("Rejoin the Queue" ends it) | missed (let a call ring out)
     status_changed_at: UtcDateTime
     # What colleagues see and ringing follows: the status with the ring device's state (agents/presence.py):
-    # available | on_call | wrap_up | unreachable | offline. Only "available" is offered calls.
+    # available | on_call | wrap_up | missed | unreachable | offline. Only "available" is offered calls.
     presence: str
     ring_device: str
     devices: list[str]  # the devices with a SIP account

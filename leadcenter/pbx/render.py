@@ -176,7 +176,11 @@ def render_queues(snapshot: Snapshot) -> str:
             ("retry", 1),
             ("timeoutpriority", "conf"),
             ("ringinuse", "no"),
-            ("autopause", "no"),
+            # An agent who lets a call ring out is paused in every queue at once, before the queue offers the call
+            # again (retry): whatever the strategy, it goes to someone else. The controller keeps them Unavailable
+            # (missed) until they choose Available, or unpauses them if they had declined it in the app (Asterisk
+            # sees that hang-up as a ring-out too). A phone that answers busy or cannot be reached is not paused.
+            ("autopause", "all"),
             ("wrapuptime", 0),  # wrap-up is a pause the agent ends with "Rejoin the Queue"
             ("joinempty", "yes"),
             ("leavewhenempty", "no"),

@@ -1,6 +1,6 @@
 """Live queue figures for the agents' and supervisors' screens: callers waiting, the longest wait, and how many of
-the team's agents are in each presence (agents/presence.py: available, on a call, in wrap-up, unreachable,
-offline), counted from the device state Asterisk reports for each member. Published as
+the team's agents are in each presence (agents/presence.py: available, on a call, in wrap-up, missed a call,
+unreachable, offline), counted from the device state Asterisk reports for each member. Published as
 ``queue.updated``; the last figures of each team are kept for a screen that opens meanwhile (``GET /queues``)."""
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Availability with real calls: every inbound call an agent answers takes them out of the queue (Unavailable), they
-stay out after it (wrap-up) until they press Rejoin the Queue; an Offline agent, and one whose phone cannot ring
-(not registered, or a desk phone that died), is never offered a call nor counted as available."""
+stay out after it (wrap-up) until they press Rejoin the Queue; an agent who lets a call ring out is passed over
+and set Unavailable (missed a call), whatever the team's strategy; an Offline agent, and one whose phone cannot
+ring (not registered, or a desk phone that died), is never offered a call nor counted as available."""
 from __future__ import annotations
 
 import contextlib
@@ -11,7 +12,7 @@ from harness import wait_for
 from test_calls import ALICE, BOB
 
 from leadcenter.flows.models import CallFlow
-from leadcenter.teams.models import Team, TeamMember
+from leadcenter.teams.models import STRATEGIES, Team, TeamMember
 
 EMAIL = {ALICE: "alice@acme.example", BOB: "bob@acme.example"}
 RING = 5  # seconds a team rings an agent in these tests (the least a team may choose)
@@ -178,6 +179,70 @@ def test_every_inbound_call_an_agent_answers_takes_them_out_until_they_rejoin(ru
     wait_for(lambda: "agent1" not in running.paused_members(), 5, what="Alice back in the queue")
     assert ring_agents_flag(running, ALICE) == "1"
 
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_call_an_agent_lets_ring_out_goes_to_the_next_agent_whatever_the_strategy(running, peers, sales, strategy):
+    """Alice is offered every call first (the lower penalty) and never answers; Bob would. After the team's ring time
+    the call goes to Bob and never back to Alice, who is Unavailable (missed a call) until she chooses Available.
+    (With autopause = no, leastrecent, fewestcalls, random and ringall offered it to Alice again and again.)"""
+    sales(strategy, penalties={ALICE: 0, BOB: 1})
+    with peers.phone(ALICE, answer=False) as alice, peers.phone(BOB) as bob:
+        handle = peers.call("+14045550621", duration=RING + 6)
+        alice.wait_for_invites(1, timeout=10)
+        offered = time.monotonic()
+        bob.wait_for("ANSWERED", timeout=RING + 5)
+        assert RING - 1 <= time.monotonic() - offered <= RING + 3
+        alice.wait_for("CANCELLED", timeout=5)
+        wait_for(lambda: statuses(running)[ALICE] == ("unavailable", "missed"), 5, what="Alice set Unavailable")
+        assert "agent1" in running.paused_members() and ring_agents_flag(running, ALICE) == "0"
+        assert presences(running)[ALICE] == "missed"
+        handle.wait(30).check()
+    assert alice.invite_count == 1 and alice.answered_count == 0
+    row = running.wait_interaction(lead_number="+14045550621", status="recent")
+    assert (row.agent_id, row.outcome) == (BOB, "answered")
+    # She is back as soon as she says so (Available, or Rejoin the Queue in the app).
+    running.choose_status(EMAIL[ALICE], "available")
+    wait_for(lambda: "agent1" not in running.paused_members(), 5, what="Alice back in the queue")
+
+
+def test_an_agent_who_declines_is_not_taken_for_one_who_let_the_call_ring_out(running, peers, sales):
+    """Decline hangs up the agent's ringing leg, which Asterisk reports (and autopauses) as a ring-out: she stays
+    Available, in the queue."""
+    sales("linear", penalties={ALICE: 0, BOB: 1})
+    with peers.phone(ALICE, answer=False) as alice, peers.phone(BOB) as bob:
+        handle = peers.call("+14045550631", duration=8)
+        alice.wait_for_invites(1, timeout=10)
+        row = running.wait_interaction(lead_number="+14045550631", status="incoming")
+        with contextlib.closing(running.sign_in(EMAIL[ALICE])) as app:
+            assert app.post(f"/api/v1/interactions/{row.id}/decline").json()["ringing_leg_hung_up"] is True
+        bob.wait_for("ANSWERED", timeout=5)
+        handle.wait(30).check()
+    assert statuses(running)[ALICE] == ("available", "")
+    wait_for(lambda: "agent1" not in running.paused_members(), 5, what="Alice unpaused")
+    assert ring_agents_flag(running, ALICE) == "1"
+
+
+def test_a_call_rung_out_in_a_ring_agents_step_is_not_offered_straight_back_by_the_next_step(
+        running, peers, sales, main_line):
+    """Alice lets a ring-agents step ring out; the next step, a queue where she comes first, offers it to Bob at once
+    instead of ringing her again; Bob, who declined it in the step, is not taken for one who let it ring out."""
+    main_line({"type": "ring_agents", "agents": [ALICE, BOB], "timeout": RING},
+              {"type": "queue", "team": Team.get(Team.name == "Sales").id}, {"type": "voicemail"})
+    sales("linear", penalties={ALICE: 0, BOB: 1})
+    # Bob would pick up after 3 s: in the step he declines before that; in the queue he answers.
+    with peers.phone(ALICE, answer=False) as alice, peers.phone(BOB, answer_after=3) as bob:
+        handle = peers.call("+14045550641", duration=RING + 10)
+        bob.wait_for_invites(1, timeout=10)
+        row = running.wait_interaction(lead_number="+14045550641", status="incoming")
+        with contextlib.closing(running.sign_in(EMAIL[BOB])) as app:
+            assert app.post(f"/api/v1/interactions/{row.id}/decline").json()["ringing_leg_hung_up"] is True
+        alice.wait_for("CANCELLED", timeout=RING + 3)  # the step's ring time ran out
+        bob.wait_for("ANSWERED", timeout=RING + 5)  # the queue offered it to Bob (as Alice is out)
+        handle.wait(30).check()
+    assert alice.invite_count == 1
+    assert statuses(running)[ALICE] == ("unavailable", "missed")
+    row = running.wait_interaction(lead_number="+14045550641", status="recent")
+    assert row.agent_id == BOB
 
 
 def test_an_agent_whose_desk_phone_cannot_ring_is_unreachable_everywhere_and_never_rung(running, peers, sales):

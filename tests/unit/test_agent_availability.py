@@ -26,9 +26,20 @@ def test_queue_call_then_wrap_up_then_rejoin(agent, controller):
     assert [data["reason"] for _, data in bus.published] == ["on_call", "wrap_up", ""]
 
 
-def test_an_agent_in_wrap_up_who_answers_from_incoming_is_on_a_call(agent, controller):
-    """In wrap-up: Answer in Incoming still takes the call, and the usual wrap-up follows."""
-    for move in ("take_call", "end_call"):
+def test_a_call_rung_out_makes_the_agent_unavailable_until_they_choose_available(agent, controller):
+    bus = controller.bus
+    availability.apply(agent, "miss_call", bus, T0)
+    assert (agent.status, agent.status_reason) == ("unavailable", "missed")
+    availability.choose(agent, "available", bus, T0)  # Available, or the app's Rejoin the Queue
+    assert (Agent.get_by_id(agent.id).status, Agent.get_by_id(agent.id).status_reason) == ("available", "")
+    assert [c.event for c in AgentStatusChange.select().order_by(AgentStatusChange.id)] == [
+        "miss_call", "go_available"]
+
+
+@pytest.mark.parametrize("out", [["miss_call"], ["take_call", "end_call"]])
+def test_an_agent_out_of_the_queue_who_answers_from_incoming_is_on_a_call(agent, controller, out):
+    """Missed a call, or in wrap-up: Answer in Incoming still takes the call, and the usual wrap-up follows."""
+    for move in out:
         availability.apply(agent, move, controller.bus, T0)
     availability.apply(agent, "take_call", controller.bus, T0)
     availability.apply(agent, "end_call", controller.bus, T0)
@@ -47,6 +58,8 @@ def test_offline_and_back(agent, controller):
 @pytest.mark.parametrize("moves,event", [
     ([], "end_call"), ([], "rejoin"), (["go_offline"], "take_call"),
     (["take_call"], "rejoin"), (["take_call"], "take_call"), (["go_offline"], "go_offline"),
+    (["go_offline"], "miss_call"), (["take_call"], "miss_call"), (["miss_call"], "miss_call"),
+    (["miss_call"], "rejoin"),
 ])
 def test_illegal_moves_change_nothing(agent, controller, moves, event):
     for move in moves:

@@ -55,14 +55,13 @@ def test_a_status_change_or_another_ring_device_changes_what_colleagues_see(worl
     presence = Presence(bus)
     device(presence, f"webrtc{alice.id}", alice.id, "NOT_INUSE")
     device(presence, f"desk{alice.id}", alice.id, "UNAVAILABLE")
-    availability.apply(alice, "take_call", bus, T0)
+    availability.apply(alice, "miss_call", bus, T0)
     presence.on_agent_changed(Event("agent.status_changed", {"agent_id": alice.id}, 1, T0))
-    availability.apply(alice, "end_call", bus, T0)
     availability.choose(alice, "available", bus, T0)
     presence.on_agent_changed(Event("agent.status_changed", {"agent_id": alice.id}, 2, T0))
     Agent.update(ring_device="desk").where(Agent.id == alice.id).execute()
     presence.on_agent_changed(Event("agent.updated", {"agent_id": alice.id, "fields": ["ring_device"]}, 3, T0))
-    assert bus.presences() == [(alice.id, "available"), (alice.id, "on_call"), (alice.id, "available"),
+    assert bus.presences() == [(alice.id, "available"), (alice.id, "missed"), (alice.id, "available"),
                                (alice.id, "unreachable")]
     assert presence.reachable(Agent.get_by_id(alice.id)) is False
 

@@ -13,7 +13,7 @@ def member(agent, device_state="NOT_INUSE", in_call=False):
 
 
 def counts(**some):
-    return {"available": 0, "on_call": 0, "wrap_up": 0, "unreachable": 0, "offline": 0, **some}
+    return {"available": 0, "on_call": 0, "wrap_up": 0, "missed": 0, "unreachable": 0, "offline": 0, **some}
 
 
 def test_callers_waiting_and_each_agents_state(world, controller):
@@ -43,6 +43,7 @@ def test_callers_waiting_and_each_agents_state(world, controller):
     (["take_call"], "INUSE", True, "on_call"),
     (["take_call", "end_call"], "NOT_INUSE", False, "wrap_up"),
     (["take_call", "end_call"], "UNAVAILABLE", False, "wrap_up"),
+    (["miss_call"], "NOT_INUSE", False, "missed"),
     (["go_offline"], "NOT_INUSE", False, "offline"),
     (["go_offline"], "UNAVAILABLE", False, "offline"),
 ])

@@ -7,11 +7,13 @@ import { answerInteraction, fillDialer, showInteraction } from './panel.js';
 import { respond } from './texts.js';
 import * as search from './search.js';
 
-const STATUS_LABELS = { on_call: 'Unavailable (on a call)', wrap_up: 'Unavailable (wrap-up)' };
+const STATUS_LABELS = {
+  on_call: 'Unavailable (on a call)', wrap_up: 'Unavailable (wrap-up)', missed: 'Unavailable (missed a call)',
+};
 // An agent's presence (GET /agents, agent.presence_changed): their status with their phone's state.
 const PRESENCE_LABELS = {
-  available: 'Available', on_call: 'On a call', wrap_up: 'Wrap-up', unreachable: 'Unreachable (phone not connected)',
-  offline: 'Offline',
+  available: 'Available', on_call: 'On a call', wrap_up: 'Wrap-up', missed: 'Missed a call',
+  unreachable: 'Unreachable (phone not connected)', offline: 'Offline',
 };
 
 export function mount(root) {
@@ -40,8 +42,10 @@ function view(s) {
     <header class="me">
       <span class="me-name">${s.session?.user?.name}</span>
       ${me ? availability(me) : ''}
-      ${me?.status_reason === 'wrap_up'
+      ${me?.status_reason === 'wrap_up' || me?.status_reason === 'missed'
         ? html`<button class="primary rejoin" data-action="rejoin" data-focus="rejoin">Rejoin the Queue</button>` : ''}
+      ${me?.status_reason === 'missed'
+        ? html`<p class="me-note" role="status">A call rang out on your phone, so calls stopped ringing you. Rejoin the Queue when you are back.</p>` : ''}
       ${me?.presence === 'unreachable'
         ? html`<p class="me-note" role="status">Your ${me.ring_device === 'desk' ? 'desk phone' : 'browser phone'} is not connected: calls cannot ring you.</p>` : ''}
     </header>
