@@ -60,6 +60,9 @@ class AsteriskSettings:
     media_address: str = ""
     # Extra ICE host candidates, "local=>advertised" pairs separated by commas (see rtp.conf).
     ice_host_candidates: str = ""
+    # How often Asterisk asks each registered desk phone whether it is still there (SIP OPTIONS): one that stops
+    # answering is unreachable, not rung and not counted as available, within this many seconds + 3.
+    qualify_seconds: int = 30
     # Run Asterisk as this user inside the root (created by the asterisk package).
     run_as: str = "asterisk"
     # true when something else runs Asterisk (the docker-compose asterisk service): `leadcenter run` then

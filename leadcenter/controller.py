@@ -16,6 +16,7 @@ import threading
 from peewee import SqliteDatabase
 
 from leadcenter import clock, credentials, db, schema
+from leadcenter.agents.presence import Presence
 from leadcenter.agents.services import PauseKeeper
 from leadcenter.calls.services import CallRecorder, everyone_declined
 from leadcenter.config import Settings
@@ -75,6 +76,7 @@ class Controller:
         self.mailboxes = MailboxCounter(self.bus)
         self.queue_board = QueueBoard(self.bus, self.clock)
         self.pauses = PauseKeeper(self.bus, self.telephony)
+        self.presence = Presence(self.bus)
         self._build_texts(settings)
         from leadcenter.web.app import create_app  # the web layer depends on the controller, not the reverse
         self.web = create_app(self)
@@ -153,7 +155,8 @@ class Controller:
         by itself when its last leg is hung up). Returns (a leg was hung up, the call went on)."""
         if not interaction.channel_id:
             return False, False
-        passed_on = self.calls.offers.in_queue(interaction.channel_id) and everyone_declined(interaction)
+        passed_on = (self.calls.offers.in_queue(interaction.channel_id)
+                     and everyone_declined(interaction, self.presence.reachable))
         if passed_on:  # leaving the queue cancels the ringing leg too (and app_queue rings nobody else)
             self.telephony.submit(self.telephony.next_step(interaction.channel_id))
         leg = self.calls.offers.ringing(interaction.channel_id, agent.id)

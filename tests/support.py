@@ -7,6 +7,7 @@ import datetime as dt
 import threading
 
 from leadcenter import config
+from leadcenter.agents.presence import Presence
 from leadcenter.credentials import Secrets
 from leadcenter.pbx.instance import Instance
 from leadcenter.teams.services import QueueBoard
@@ -68,6 +69,7 @@ class StandInController:
         self.outbox = Outbox(self.bus, on_text=lambda delivery: None, clock=self.clock)
         self.texts = Texts(self.bus, self.outbox, served_numbers=None, clock=self.clock)
         self.queue_board = QueueBoard(self.bus, self.clock)
+        self.presence = Presence(self.bus)  # tests tell it device states with on_device_state
         self.reconfigured = 0
         self.declined = []
         self.answered = []

@@ -1,14 +1,19 @@
 """An agent's availability as a state machine, named after what happens:
 
-    available --take_queue_call--> unavailable (on a queue call) --end_queue_call--> unavailable (wrap-up)
+    available --take_call--> unavailable (on a call) --end_call--> unavailable (wrap-up)
     unavailable (wrap-up) --rejoin--> available          (the agent presses "Rejoin the Queue")
+    available --miss_call--> unavailable (missed)         (they let a call offered to them ring out)
+    unavailable (missed) --go_available--> available     (the agent is back: Available, or Rejoin the Queue)
+    unavailable (wrap-up or missed) --take_call--> unavailable (on a call)   (they answered from Incoming)
     available / unavailable --go_offline--> offline --go_available--> available
     offline --sign_on--> available                         (signing in to the app, as the spec says)
 
-Only Available agents take queue calls (the pause keeper pauses everyone else in every queue). Each move sets
-``status``, ``status_reason`` and ``status_changed_at``, is stored as an AgentStatusChange (for reporting:
-occupancy, wrap-up time), logged, and published as ``agent.status_changed``; any other move raises
-IllegalMove and changes nothing.
+Every inbound call an agent answers takes them out (a queue's, a ring-agents step's, or one they took from
+Incoming with Answer) and leaves them in wrap-up; a call they place does not (see docs/architecture.md). Only
+Available agents are offered calls (the pause keeper pauses everyone else in every queue and clears their
+ring-agents flag). Each move sets ``status``, ``status_reason`` and ``status_changed_at``, is stored as an
+AgentStatusChange (for reporting: occupancy, wrap-up time, missed offers), logged, and published as
+``agent.status_changed``; any other move raises IllegalMove and changes nothing.
 """
 from __future__ import annotations
 
@@ -22,9 +27,13 @@ log = logging.getLogger(__name__)
 
 # (status, reason) -> {event: (status, reason)}
 TRANSITIONS: dict[tuple[str, str], dict[str, tuple[str, str]]] = {
-    ("available", ""): {"take_queue_call": ("unavailable", "on_call"), "go_offline": ("offline", "")},
-    ("unavailable", "on_call"): {"end_queue_call": ("unavailable", "wrap_up"), "go_offline": ("offline", "")},
-    ("unavailable", "wrap_up"): {"rejoin": ("available", ""), "go_offline": ("offline", "")},
+    ("available", ""): {"take_call": ("unavailable", "on_call"), "miss_call": ("unavailable", "missed"),
+                        "go_offline": ("offline", "")},
+    ("unavailable", "on_call"): {"end_call": ("unavailable", "wrap_up"), "go_offline": ("offline", "")},
+    ("unavailable", "wrap_up"): {"rejoin": ("available", ""), "take_call": ("unavailable", "on_call"),
+                                 "go_offline": ("offline", "")},
+    ("unavailable", "missed"): {"go_available": ("available", ""), "take_call": ("unavailable", "on_call"),
+                                "go_offline": ("offline", "")},
     ("offline", ""): {"go_available": ("available", ""), "sign_on": ("available", "")},
 }
 

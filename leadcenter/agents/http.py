@@ -21,6 +21,11 @@ bp = Blueprint("agents", __name__, url_prefix="/api/v1")
 RENDERED = {"display_name", "ring_device"}
 
 
+def _presence():
+    """Each agent's presence now (their status and their phone), as colleagues see it."""
+    return current_app.controller.presence.of
+
+
 def _agent(principal: Principal, agent_id: int) -> Agent:
     agent = current_agents(principal.company).where(Agent.id == agent_id).first()
     if agent is None:
@@ -37,12 +42,12 @@ def _my_agent(principal: Principal) -> Agent:
 @endpoint(bp, "GET", "/agents", response=AgentList, summary="The company's agents and their status")
 def list_agents(principal: Principal):
     return AgentList(AgentOut.from_rows(list(current_agents(principal.company).order_by(Agent.display_name,
-                                                                                         Agent.id))))
+                                                                                         Agent.id)), _presence()))
 
 
 @endpoint(bp, "GET", "/agents/<int:agent_id>", role="supervisor", response=AgentOut, summary="An agent")
 def get_agent(principal: Principal, agent_id: int):
-    return AgentOut.from_row(_agent(principal, agent_id))
+    return AgentOut.from_row(_agent(principal, agent_id), _presence())
 
 
 @endpoint(bp, "PATCH", "/agents/<int:agent_id>", role="admin", body=AgentChanges, response=AgentOut,
@@ -57,7 +62,7 @@ def update_agent(principal: Principal, agent_id: int, body: AgentChanges):
         save_changes(agent, changes)
     changed(principal, "agent.updated", asterisk=bool(RENDERED & changes.keys()), agent_id=agent.id,
             fields=sorted(changes))
-    return AgentOut.from_row(agent)
+    return AgentOut.from_row(agent, _presence())
 
 
 @endpoint(bp, "GET", "/agents/<int:agent_id>/sip", role="admin", response=AgentSipOut,
@@ -69,7 +74,7 @@ def get_agent_sip(principal: Principal, agent_id: int):
 
 @endpoint(bp, "GET", "/me/agent", response=AgentOut, summary="The signed-in user's agent profile")
 def get_my_agent(principal: Principal):
-    return AgentOut.from_row(_my_agent(principal))
+    return AgentOut.from_row(_my_agent(principal), _presence())
 
 
 @endpoint(bp, "GET", "/me/softphone", response=SoftphoneOut,
@@ -100,5 +105,5 @@ def update_my_agent(principal: Principal, body: MyAgentChanges):
             availability.choose(agent, body.status, current_app.controller.bus, current_app.controller.clock())
         except availability.IllegalMove as exc:
             raise ApiError(409, "on-a-call", f"{exc}; change it once the call has ended") from None
-    return AgentOut.from_row(agent)
+    return AgentOut.from_row(agent, _presence())
 

@@ -12,9 +12,11 @@ class Agent(TimestampedModel):
     user = ForeignKeyField(User, backref="agents", on_delete="CASCADE")
     display_name = CharField()
     chat_display_name = CharField(default="")
-    # Chosen by the agent (available/offline) or set by the queue (unavailable while on a call or in wrap-up).
+    # Chosen by the agent (available/offline) or set by their calls (unavailable: on a call, in wrap-up, or after
+    # letting a call ring out). What colleagues see also depends on their phone: see agents/presence.py.
     status = CharField(default="available", choices=[(s, s) for s in STATUSES])
-    # Why an agent is unavailable: on_call (a queue call) or wrap_up (after it, until "Rejoin the Queue").
+    # Why an agent is unavailable: on_call (an inbound call), wrap_up (after it, until "Rejoin the Queue") or missed
+    # (they let a call offered to them ring out, until they choose Available again).
     status_reason = CharField(default="")
     status_changed_at = DateTimeField()
     # Which device the queue rings: the browser softphone or the desk phone.

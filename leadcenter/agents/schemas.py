@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Literal
+from typing import Callable, Literal
 
 from pydantic import RootModel
 
@@ -17,24 +17,27 @@ class AgentOut(Schema):
     display_name: str  # on calls (caller id) and in the agent list
     chat_display_name: str  # what leads see in chats
     status: str  # available | unavailable | offline
-    status_reason: str  # why unavailable: on_call | wrap_up ("Rejoin the Queue" ends wrap-up)
+    status_reason: str  # why unavailable: on_call | wrap_up ("Rejoin the Queue" ends it) | missed (let a call ring out)
     status_changed_at: UtcDateTime
+    # What colleagues see and ringing follows: the status with the ring device's state (agents/presence.py):
+    # available | on_call | wrap_up | missed | unreachable | offline. Only "available" is offered calls.
+    presence: str
     ring_device: str
     devices: list[str]  # the devices with a SIP account
 
     @classmethod
-    def from_rows(cls, agents: list[Agent]) -> list["AgentOut"]:
+    def from_rows(cls, agents: list[Agent], presence: Callable[[Agent], str]) -> list["AgentOut"]:
         devices = defaultdict(list)
         for credential in (SipCredential.select().order_by(SipCredential.device)
                            .where(SipCredential.agent.in_([a.id for a in agents]), SipCredential.enabled)):
             devices[credential.agent_id].append(credential.device)
         return [cls(id=a.id, user_id=a.user_id, display_name=a.display_name, chat_display_name=a.chat_display_name,
-                    status=a.status, status_reason=a.status_reason, status_changed_at=a.status_changed_at, ring_device=a.ring_device,
-                    devices=devices[a.id]) for a in agents]
+                    status=a.status, status_reason=a.status_reason, status_changed_at=a.status_changed_at,
+                    presence=presence(a), ring_device=a.ring_device, devices=devices[a.id]) for a in agents]
 
     @classmethod
-    def from_row(cls, agent: Agent) -> "AgentOut":
-        return cls.from_rows([agent])[0]
+    def from_row(cls, agent: Agent, presence: Callable[[Agent], str]) -> "AgentOut":
+        return cls.from_rows([agent], presence)[0]
 
 
 class AgentList(RootModel[list[AgentOut]]):

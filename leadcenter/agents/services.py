@@ -4,11 +4,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from leadcenter.agents import availability
 from leadcenter.agents.models import RING_DEVICES, Agent, SipCredential
 from leadcenter.companies.models import Company, Membership, User
 from leadcenter.companies.services import add_member
 from leadcenter.credentials import generate_password
 from leadcenter.db import database
+from leadcenter.interactions.models import Interaction, InteractionDecline
 
 log = logging.getLogger(__name__)
 
@@ -52,23 +54,59 @@ def sip_credential(agent: Agent, device: str) -> SipCredential:
     return SipCredential.get(SipCredential.agent == agent, SipCredential.device == device)
 
 
+# The reason lc-rang-out (dialplan) gives when it pauses an agent whose phone a ring-agents step or an Answer from
+# Incoming rang out; app_queue's own (queues.conf autopause) is "Auto-Pause".
+RANG_OUT_PAUSE = "lc-rang-out"
+
+
 class PauseKeeper:
     """Keeps Asterisk's view of who may be rung equal to the agents' status in the database: queue members are
     paused unless their agent is Available, and ring-agents steps read an AstDB flag per agent.
 
     The database is the truth: after every (re)connect, reload or periodic resync, any queue member whose
     pause state differs, and any flag that differs or is missing, is corrected.
+
+    An agent who lets a call offered to them ring out is set Unavailable (missed) until they choose Available
+    again. Asterisk pauses them itself at that moment, in every queue (autopause = all, and lc-rang-out after a
+    step's Dial), because a queue offers the call again within a second; the keeper then decides from the database:
+    a leg hung up by the agent's Decline in the app looks like a ring-out to Asterisk, so an agent who declined
+    the call did not miss it and is unpaused at once.
     """
 
     def __init__(self, bus, telephony):
+        self.bus = bus
         self.telephony = telephony
         bus.subscribe("telephony.synced", self.on_synced)
         bus.subscribe("agent.status_changed", self.on_status_changed)
+        bus.subscribe("call.agent_rang_out", self.on_rang_out)
+        bus.subscribe("queue_member.paused", self.on_member_paused)
 
     def on_status_changed(self, event) -> None:
-        """An agent chose Available or Offline (or the queue made them Unavailable): apply it at once."""
+        """An agent chose Available or Offline (or their calls made them Unavailable): apply it at once."""
         agent = Agent.get_or_none(Agent.id == event.data["agent_id"])
-        if agent is not None and self.telephony.connected:
+        if agent is not None:
+            self._apply(agent)
+
+    def on_rang_out(self, event) -> None:
+        """An agent's leg for a call ended unanswered after its ring time (or because they declined it)."""
+        agent = Agent.get_or_none(Agent.id == event.data["agent_id"])
+        if agent is None:
+            return
+        if not _declined(agent, event.data["channel_id"]) and availability.can(agent, "miss_call"):
+            availability.apply(agent, "miss_call", self.bus, event.data["at"])  # on_status_changed applies it
+        else:
+            self._apply(agent)  # Asterisk paused them when the leg ended: the database says otherwise
+
+    def on_member_paused(self, event) -> None:
+        """lc-rang-out paused every agent a step's Dial rang when nobody answered, a decliner too: by now the
+        database has decided about each (their legs' DialEnd came first)."""
+        if event.data["paused"] and event.data["reason"] == RANG_OUT_PAUSE:
+            agent = Agent.get_or_none(Agent.id == event.data["agent_id"])
+            if agent is not None and agent.status == "available":
+                self._apply(agent)
+
+    def _apply(self, agent: Agent) -> None:
+        if self.telephony.connected:
             available = agent.status == "available"
             self.telephony.submit(self.telephony.pause(agent.queue_interface, not available, agent.status))
             self.telephony.submit(self.telephony.set_available(agent.id, available))
@@ -89,6 +127,12 @@ class PauseKeeper:
             available = agent.status == "available"
             if flags.get(agent.id) != available:
                 self.telephony.submit(self.telephony.set_available(agent.id, available))
+
+
+def _declined(agent: Agent, channel_id: str) -> bool:
+    """Whether the agent declined, in the app, the call of this lead channel."""
+    return (InteractionDecline.select().join(Interaction)
+            .where(InteractionDecline.agent == agent, Interaction.channel_id == channel_id).exists())
 
 
 def current_agents(company: Company | None = None):

@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import threading
 from pathlib import Path
+from typing import Callable
 
 from leadcenter.agents import availability
 from leadcenter.agents.models import Agent
@@ -70,13 +71,14 @@ class OfferBook:
             return self._ringing.get(channel_id, {}).get(agent_id)
 
 
-def everyone_declined(interaction: Interaction) -> bool:
-    """Every agent the call's flow offers it to, except those Offline, has declined it (Incoming is theirs only)."""
+def everyone_declined(interaction: Interaction, reachable: Callable[[Agent], bool]) -> bool:
+    """Every agent the call's flow offers it to, except those Offline or whose phone nothing can ring (``reachable``),
+    has declined it (Incoming is theirs only)."""
     number = interaction.tracking_number
     if number is None or number.flow_id is None:
         return False
-    offered = {a.id for a in Agent.select(Agent.id).where(Agent.id.in_(list(audience(number.flow)) or [0]),
-                                                         Agent.status != "offline")}
+    offered = {a.id for a in Agent.select().where(Agent.id.in_(list(audience(number.flow)) or [0]),
+                                                  Agent.status != "offline") if reachable(a)}
     declined = {d.agent_id for d in InteractionDecline.select(InteractionDecline.agent)
                 .where(InteractionDecline.interaction == interaction)}
     return bool(offered) and offered <= declined
@@ -156,9 +158,11 @@ class CallRecorder:
             interaction.team = Team.get_or_none(Team.id == queue[4:], Team.company == interaction.company_id)
         lifecycle.apply(interaction, "answer", at)
         self._announce(interaction)
-        # A queue call takes the agent out of the queue until they rejoin after wrap-up.
-        if agent is not None and interaction.team_id is not None and availability.can(agent, "take_queue_call"):
-            availability.apply(agent, "take_queue_call", self.bus, at)
+        # Every inbound call an agent answers takes them out of every queue and ring-agents step until they rejoin
+        # after wrap-up, however it reached them: a queue, a ring-agents step, or Answer on a call ringing someone
+        # else (lc-answer).
+        if agent is not None and availability.can(agent, "take_call"):
+            availability.apply(agent, "take_call", self.bus, at)
 
     def on_lead_answered(self, event: Event) -> None:
         """The lead picked up an agent's outbound call (active since it was placed): the talk starts now."""
@@ -209,8 +213,8 @@ class CallRecorder:
             return
         self._announce(interaction)
         agent = interaction.agent
-        if agent is not None and interaction.team_id is not None and availability.can(agent, "end_queue_call"):
-            availability.apply(agent, "end_queue_call", self.bus, at)  # wrap-up: out until "Rejoin the Queue"
+        if agent is not None and availability.can(agent, "end_call") and not _on_another_call(agent, interaction):
+            availability.apply(agent, "end_call", self.bus, at)  # wrap-up: out until "Rejoin the Queue"
 
     def on_synced(self, event: Event) -> None:
         up = {call["channel_id"]: call for call in event.data["calls"]}
@@ -237,6 +241,11 @@ class CallRecorder:
         for interaction in stale:
             log.info("call %s ended while the controller was away", interaction.channel_id)
             self._conclude(interaction, self.clock(), waiting="miss")  # how it ended is unknown
+
+
+def _on_another_call(agent: Agent, interaction: Interaction) -> bool:
+    return (Interaction.select().where(Interaction.agent == agent, Interaction.kind == "call",
+                                       Interaction.status == "active", Interaction.id != interaction.id).exists())
 
 
 def start_outbound(agent: Agent, number: TrackingNumber, lead_number: str, channel_id: str,

@@ -103,7 +103,7 @@ def snapshot(settings: Settings) -> render.Snapshot:
     mailboxes = [render.MailboxSpec(f"company{c.id}", c.name) for c in Company.select().order_by(Company.id)]
     mailboxes += [render.MailboxSpec(f"agent{a.id}", a.display_name) for a in Agent.select().order_by(Agent.id)]
     return render.Snapshot(tuple(devices), tuple(trunks), tuple(queues), tuple(routes), tuple(flows),
-                           tuple(mailboxes), settings.asterisk.media_address)
+                           tuple(mailboxes), settings.asterisk.media_address, settings.asterisk.qualify_seconds)
 
 
 def all_files(settings: Settings, secrets: Secrets) -> dict[str, str]:

@@ -110,6 +110,7 @@ class Snapshot:
     flows: tuple[FlowSpec, ...] = ()
     mailboxes: tuple[MailboxSpec, ...] = ()
     media_address: str = ""
+    qualify_seconds: int = 30  # how often desk phones are asked (OPTIONS) whether they are still there
 
 
 def _comment(text: str) -> str:
@@ -146,8 +147,11 @@ def render_pjsip_endpoints(snapshot: Snapshot) -> str:
         parts.append(_section(device.name, [
             ("type", "auth"), ("auth_type", "userpass"), ("username", device.name), ("password", device.password),
         ]))
+        # A desk phone that dies without unregistering stops answering OPTIONS and is unreachable (never rung)
+        # within qualify_seconds + 3 s; a browser's contact goes with its websocket.
         parts.append(_section(device.name, [
-            ("type", "aor"), ("max_contacts", 1), ("remove_existing", "yes"), ("qualify_frequency", 0),
+            ("type", "aor"), ("max_contacts", 1), ("remove_existing", "yes"),
+            ("qualify_frequency", 0 if device.webrtc else snapshot.qualify_seconds),
         ]))
     identified: dict[str, str] = {}
     for trunk in snapshot.trunks:
@@ -178,7 +182,11 @@ def render_queues(snapshot: Snapshot) -> str:
             ("retry", 1),
             ("timeoutpriority", "conf"),
             ("ringinuse", "no"),
-            ("autopause", "no"),
+            # An agent who lets a call ring out is paused in every queue at once, before the queue offers the call
+            # again (retry): whatever the strategy, it goes to someone else. The controller keeps them Unavailable
+            # (missed) until they choose Available, or unpauses them if they had declined it in the app (Asterisk
+            # sees that hang-up as a ring-out too). A phone that answers busy or cannot be reached is not paused.
+            ("autopause", "all"),
             ("wrapuptime", 0),  # wrap-up is a pause the agent ends with "Rejoin the Queue"
             ("joinempty", "yes"),
             ("leavewhenempty", "no"),

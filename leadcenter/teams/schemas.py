@@ -37,7 +37,8 @@ class QueueFiguresOut(Schema):
     team_name: str
     callers_waiting: int
     longest_wait_seconds: int
-    agents: dict[str, int]  # available, busy, wrap_up, offline, unreachable -> how many of the team's agents
+    # available, on_call, wrap_up, missed, unreachable, offline (agents/presence.py) -> how many of the team's agents
+    agents: dict[str, int]
     agent_states: dict[str, str]  # agent id -> one of those
     measured_at: UtcDateTime | None  # None: Asterisk has not reported this queue since the controller started
 

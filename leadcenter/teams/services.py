@@ -1,32 +1,21 @@
 """Live queue figures for the agents' and supervisors' screens: callers waiting, the longest wait, and how many of
-the team's agents are available, busy, in wrap-up, offline or unreachable (no registered device). Published as
+the team's agents are in each presence (agents/presence.py: available, on a call, in wrap-up, missed a call,
+unreachable, offline), counted from the device state Asterisk reports for each member. Published as
 ``queue.updated``; the last figures of each team are kept for a screen that opens meanwhile (``GET /queues``)."""
 from __future__ import annotations
 
 import datetime as dt
 
 from leadcenter.agents.models import Agent
+from leadcenter.agents.presence import PRESENCES, presence
 from leadcenter.clock import Clock
 from leadcenter.events import Event, EventBus
 from leadcenter.teams.models import Team
 
-AGENT_STATES = ("available", "busy", "wrap_up", "offline", "unreachable")
-
-# Asterisk device states (QueueStatus "Status") in which the member's phone cannot ring.
-UNREACHABLE_DEVICE = {0, 4, 5}  # unknown, invalid, unavailable (not registered)
-
 
 def agent_state(agent: Agent, member: dict) -> str:
-    """One word for the live board: offline, wrap_up, busy, unreachable or available."""
-    if agent.status == "offline":
-        return "offline"
-    if agent.status_reason == "wrap_up":
-        return "wrap_up"
-    if member["in_call"] or agent.status_reason == "on_call":
-        return "busy"
-    if member["status"] in UNREACHABLE_DEVICE:
-        return "unreachable"
-    return "available"
+    """The agent's presence, with the device state of the queue member (in a call counts, whatever the device)."""
+    return presence(agent, "INUSE" if member["in_call"] else member["device_state"])
 
 
 class QueueBoard:
@@ -45,7 +34,7 @@ class QueueBoard:
             return
         members = {m["agent_id"]: m for m in event.data["members"] if m["agent_id"]}
         agents = Agent.select().where(Agent.id.in_(list(members) or [0]))
-        counts = dict.fromkeys(AGENT_STATES, 0)
+        counts = dict.fromkeys(PRESENCES, 0)
         states = {}
         for agent in agents:
             states[agent.id] = agent_state(agent, members[agent.id])
@@ -62,7 +51,7 @@ class QueueBoard:
         out = []
         for team in teams:
             figures, at = self._latest.get(team.id, (dict(callers_waiting=0, longest_wait_seconds=0,
-                                                          agents=dict.fromkeys(AGENT_STATES, 0), agent_states={}),
+                                                          agents=dict.fromkeys(PRESENCES, 0), agent_states={}),
                                                      None))
             out.append(({**figures, "team_id": team.id, "team_name": team.name}, at))
         return out

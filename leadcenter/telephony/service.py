@@ -3,9 +3,9 @@
 Everything here runs on the loop thread. Other threads (web requests, the event dispatcher) call ``submit``,
 which hands a verb to the loop and returns a concurrent Future; they never block the loop.
 
-Events: ``telephony.connected`` / ``telephony.lost`` (link: ami|ari), ``telephony.synced`` (calls, members:
-what Asterisk has right now, after every (re)connect and every SYNC_SECONDS), and the tracker's ``call.*``
-and ``queue_member.*``.
+Events: ``telephony.connected`` / ``telephony.lost`` (link: ami|ari), ``telephony.synced`` (calls, members,
+availability flags, agents' device states: what Asterisk has right now, after every (re)connect and every
+SYNC_SECONDS), and the tracker's ``call.*``, ``queue_member.*`` and ``telephony.device_state``.
 """
 from __future__ import annotations
 
@@ -35,6 +35,8 @@ QUEUE_CHANGES = {"QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon", "A
                  "AgentComplete", "AgentRingNoAnswer", "QueueMemberStatus", "QueueMemberPause", "QueueMemberAdded",
                  "QueueMemberRemoved"}
 QUEUE_SETTLE = 0.2
+# Asterisk's device states by number (QueueStatus gives numbers, DeviceStateChange the names).
+DEVICE_STATES = ("UNKNOWN", "NOT_INUSE", "INUSE", "BUSY", "INVALID", "UNAVAILABLE", "RINGING", "RINGINUSE", "ONHOLD")
 
 
 def _ari_time(stamp: str) -> dt.datetime:
@@ -140,11 +142,13 @@ class Telephony:
             calls = await self._lead_calls()
             queues = await self._queue_status()
             available = await self._available_flags()
+            devices = await self._agent_devices()
             members = [member for status in queues.values() for member in status["members"]]
             self.tracker.synced(calls)
             self.synced_at = self.clock()
             # read_at: calls that began after it are not in ``calls`` although they are up.
-            self.bus.publish("telephony.synced", calls=calls, members=members, available=available, read_at=read_at)
+            self.bus.publish("telephony.synced", calls=calls, members=members, available=available, devices=devices,
+                             read_at=read_at)
             for name, status in queues.items():
                 self.bus.publish("queue.status", queue=name, **status)
             log.info("resynchronised: %d call(s) up, %d queue member(s)", len(calls), len(members))
@@ -183,6 +187,13 @@ class Telephony:
         return {int(m["Key"].rsplit("/", 1)[-1]): m.get("Val") == "1" for m in messages
                 if m.get("Event") == "DBGetTreeResponse" and m.get("Key", "").rsplit("/", 1)[-1].isdigit()}
 
+    async def _agent_devices(self) -> dict[str, str]:
+        """The device state of every agent endpoint (webrtc7, desk7 -> NOT_INUSE, UNAVAILABLE, ...)."""
+        messages = await self.ami.action({"Action": "DeviceStateList"}, as_list=True)
+        return {m["Device"][len("PJSIP/"):]: m.get("State", "") for m in messages
+                if m.get("Event") == "DeviceStateChange" and m.get("Device", "").startswith("PJSIP/")
+                and endpoint_agent(m["Device"]) is not None}
+
     async def _queue_status(self, queue: str | None = None) -> dict[str, dict]:
         """Per queue: callers waiting, the longest wait, and each member (pause state, device state, in a call)."""
         action = {"Action": "QueueStatus", **({"Queue": queue} if queue else {})}
@@ -198,7 +209,7 @@ class Telephony:
                 status["members"].append({
                     "queue": m.get("Queue"), "interface": m.get("Location"), "agent_id": agent_id(m.get("Name")),
                     "paused": m.get("Paused") == "1", "reason": m.get("PausedReason", ""),
-                    "status": as_int(m.get("Status")), "in_call": m.get("InCall") == "1"})
+                    "device_state": _device_state(m.get("Status")), "in_call": m.get("InCall") == "1"})
         return queues
 
     # -- verbs -------------------------------------------------------------------------------------------------
@@ -274,6 +285,11 @@ class Telephony:
         if modules:
             self.bus.publish("telephony.reloaded", modules=sorted(modules))
             await self.resync()
+
+
+def _device_state(number: str | None) -> str:
+    index = as_int(number)
+    return DEVICE_STATES[index] if index is not None and 0 <= index < len(DEVICE_STATES) else "UNKNOWN"
 
 
 def _log_failure(future: concurrent.futures.Future) -> None:

@@ -32,6 +32,8 @@ _AGENT_ENDPOINT = re.compile(r"^(?:PJSIP/)?(?:webrtc|desk)(\d+)(?:-[0-9a-f]+)?$"
 # The dialplan contexts whose Dial rings agents outside a queue (app_queue's own dials are told by AgentCalled,
 # AgentConnect and AgentRingNoAnswer, which carry the queue and the member).
 _AGENT_DIAL_CONTEXTS = ("lc-step-ring-agents", "lc-answer")
+# Every context that rings agents: how an agent's leg ended (DialEnd) is said the same way in all of them.
+_RINGING_CONTEXTS = ("lc-step-queue", *_AGENT_DIAL_CONTEXTS)
 
 
 def endpoint_agent(channel_or_endpoint: str | None) -> int | None:
@@ -146,6 +148,12 @@ class CallTracker:
             # An agent's outbound call: lc-outbound's Dial of the lead answered.
             self._publish("call.lead_answered", channel_id=m["Uniqueid"], at=self.event_time(m))
             return
+        if (m.get("DialStatus") == "NOANSWER" and m.get("Uniqueid") in self.lead_channels
+                and m.get("Context") in _RINGING_CONTEXTS and endpoint_agent(m.get("DestChannel")) is not None):
+            # An agent's leg rang out (the queue's or the step's ring time), or was hung up from our side (an app
+            # Decline looks the same to Asterisk): whoever decides about missed offers tells them apart.
+            self._publish("call.agent_rang_out", channel_id=m["Uniqueid"], agent_id=endpoint_agent(m["DestChannel"]),
+                          agent_channel_id=m.get("DestUniqueid"), at=self.event_time(m))
         agent = self._agent_dial(m)
         if agent is None:
             return
@@ -166,6 +174,15 @@ class CallTracker:
     def _on_QueueMemberPause(self, m: Mapping) -> None:
         self._publish("queue_member.paused", queue=m.get("Queue"), agent_id=agent_id(m.get("MemberName")),
                       paused=m.get("Paused") == "1", reason=m.get("PausedReason", ""), at=self.event_time(m))
+
+    # -- agents' devices ---------------------------------------------------------------------------------------
+    def _on_DeviceStateChange(self, m: Mapping) -> None:
+        """An agent's softphone or desk phone: registered or not, reachable (qualify) or not, free or in use."""
+        device = m.get("Device") or ""
+        agent = endpoint_agent(device)
+        if agent is not None and device.startswith("PJSIP/"):
+            self._publish("telephony.device_state", endpoint=device[len("PJSIP/"):], agent_id=agent,
+                          state=m.get("State", ""), at=self.event_time(m))
 
     # -- voicemail ---------------------------------------------------------------------------------------------
     def _on_MessageWaiting(self, m: Mapping) -> None:

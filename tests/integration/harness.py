@@ -53,6 +53,9 @@ SMSC = {
     "LEADCENTER_SMPP_RECONNECT_MAX_SECONDS": "1",
 }
 
+# Desk phones are asked every 2 s whether they are still there (qualify), so a dead one is found in seconds.
+QUICK = {"LEADCENTER_ASTERISK_QUALIFY_SECONDS": "2"}
+
 # Chromium ignores interfaces named vmnet*, so it offers only loopback candidates. A veth pair, because kernels
 # without the dummy module exist (containers); both ends are up so the address counts as running.
 ICE_INTERFACE = ("vmnet0", "vmnet1", "198.18.0.1/32")
@@ -108,7 +111,7 @@ reconnect_max_seconds = 1
 class System:
     def __init__(self, data_dir: Path):
         (data_dir / "leadcenter.toml").write_text(CONFIG)
-        self.env = {**os.environ, **PORTS, **SMSC, "LEADCENTER_PATHS_DATA_DIR": str(data_dir)}
+        self.env = {**os.environ, **PORTS, **SMSC, **QUICK, "LEADCENTER_PATHS_DATA_DIR": str(data_dir)}
         self.settings = config.load(env=self.env)
         self.instance = Instance.from_settings(self.settings)
         self.controller: subprocess.Popen | None = None

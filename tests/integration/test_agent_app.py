@@ -22,6 +22,7 @@ from sipp import SippCaller, SippPhone
 from leadcenter.agents.models import Agent
 from leadcenter.interactions.models import Interaction, Message
 from leadcenter.pbx.root import MOUNT
+from leadcenter.teams.models import Team
 
 ALICE, BOB = 1, 2
 HOLD_MUSIC_NOTES = (261.63, 329.63, 392.00, 523.25)
@@ -218,6 +219,58 @@ def test_an_offline_agent_is_not_rung_and_sees_no_incoming(agents, running, tmp_
     assert not apps[BOB].ringing_row().count()
     expect(apps[BOB].section("incoming").locator(".row")).to_have_count(0)
     hang_up_all(running, caller)
+
+
+@pytest.fixture
+def quick_ring(running):
+    """The demo team rings each agent 5 s (the least a team may choose) instead of 30 for this test."""
+    team = Team.get(Team.name == "Sales")
+    before, team.ring_seconds = team.ring_seconds, 5
+    team.save()
+    running.cli("asterisk", "reload")
+    yield team
+    team.ring_seconds = before
+    team.save()
+    running.cli("asterisk", "reload")
+
+
+def test_an_agent_who_lets_a_call_ring_out_sees_why_calls_stopped_and_rejoins(agents, running, tmp_path, quick_ring):
+    browser, apps = agents
+    caller = call(running, tmp_path, "4045557890", duration=30, caller_name="Rhea Ring", expect_answer=None)
+    first = ringing_agent(apps, "Rhea Ring")
+    second = BOB if first == ALICE else ALICE
+    app = apps[first]
+    # After the team's ring time the call rings the other agent, and the first is out until they say they are back.
+    expect(apps[second].ringing_row().filter(has_text="Rhea Ring")).to_be_visible(timeout=10_000)
+    expect(app.page.locator("#availability option:checked")).to_have_text("Unavailable (missed a call)")
+    expect(app.page.get_by_role("status").filter(has_text="rang out")).to_be_visible()
+    team = apps[second].page.get_by_role("region", name="Team")
+    expect(team.get_by_role("button")).to_have_text("Team: 0 of 1 available")
+    team.get_by_role("button").click()
+    expect(team.locator(".colleague", has_text=EMAILS[first].split("@")[0].title())).to_contain_text("Missed a call")
+    hang_up_all(running, caller)
+    app.page.get_by_role("button", name="Rejoin the Queue").click()
+    expect(app.page.get_by_label("Availability")).to_have_value("available")
+    expect(team.get_by_role("button")).to_have_text("Team: 1 of 1 available")
+    assert not app.errors
+
+
+def test_the_team_line_counts_only_colleagues_a_call_can_ring(softphones, running):
+    """Bob is Available but not signed in: no softphone of his is registered, so he is not counted (it said "1 of 1
+    available"); signed in, he is; his tab closed, he is not, live."""
+    with Browser() as browser:
+        alice = browser.agent(running, EMAILS[ALICE])
+        team = alice.page.get_by_role("region", name="Team")
+        expect(team.get_by_role("button")).to_have_text("Team: 0 of 1 available")
+        team.get_by_role("button").click()
+        expect(team.locator(".colleague", has_text="Bob")).to_contain_text("Unreachable")
+        bob = browser.agent(running, EMAILS[BOB])
+        expect(team.get_by_role("button")).to_have_text("Team: 1 of 1 available")
+        expect(team.locator(".colleague", has_text="Bob")).to_contain_text("Available")
+        browser.close_agent(bob)
+        expect(team.get_by_role("button")).to_have_text("Team: 0 of 1 available")
+        assert not alice.errors
+    assert Agent.get_by_id(BOB).status == "available"  # his choice stands: what changed is his phone
 
 
 def test_classification_typed_in_the_app_is_there_after_a_reload_and_in_the_api(agents, running, tmp_path):

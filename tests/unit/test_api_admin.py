@@ -388,8 +388,8 @@ def test_agents_see_their_colleagues(agent, world):
     assert [a["display_name"] for a in agents] == ["Agent1 A", "Agent2 A"]
     assert agents[0] == {"id": first.id, "user_id": first.user_id, "display_name": "Agent1 A",
                          "chat_display_name": "Agent1 A", "status": "available", "status_reason": "",
-                         "status_changed_at": utc_iso(first.status_changed_at), "ring_device": "webrtc",
-                         "devices": ["desk", "webrtc"]}
+                         "status_changed_at": utc_iso(first.status_changed_at), "presence": "unreachable",
+                         "ring_device": "webrtc", "devices": ["desk", "webrtc"]}
 
 
 def test_change_an_agents_settings(admin, world, controller):

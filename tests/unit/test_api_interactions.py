@@ -443,18 +443,27 @@ class _Quiet:
         pass
 
 
-def test_everyone_declined_counts_the_agents_the_flow_offers_to_except_those_offline(world, controller):
+def test_everyone_declined_counts_the_agents_the_flow_offers_to_except_those_offline_or_unreachable(
+        world, controller):
     from leadcenter.agents import availability
     from leadcenter.calls.services import everyone_declined
     from leadcenter.interactions.models import InteractionDecline
 
     interaction = world["a"]["interactions"][0]  # A's flow queues to Team A: both of A's agents
     one, two = world["a"]["agents"]
-    assert not everyone_declined(interaction)
+    reachable = {one.id, two.id}
+
+    def declined() -> bool:
+        return everyone_declined(interaction, lambda agent: agent.id in reachable)
+
+    assert not declined()
     InteractionDecline.create(interaction=interaction, agent=one, at=T0)
-    assert not everyone_declined(interaction)
+    assert not declined()
+    reachable.discard(two.id)  # their phone cannot ring: nobody else left to offer it to
+    assert declined()
+    reachable.add(two.id)
     availability.apply(two, "go_offline", controller.bus, T0)  # nobody else left to offer it to
-    assert everyone_declined(interaction)
+    assert declined()
     availability.apply(two, "go_available", controller.bus, T0)
     InteractionDecline.create(interaction=interaction, agent=two, at=T0)
-    assert everyone_declined(interaction)
+    assert declined()

@@ -172,3 +172,29 @@ def test_a_call_that_began_after_asterisk_was_read_is_not_taken_for_one_that_end
     world["bus"].deliver(Event("telephony.synced", {"calls": [], "members": [],
                                                     "read_at": T0 - dt.timedelta(milliseconds=5)}, 0, T0))
     assert Interaction.get(channel_id="1.4").status == "incoming"
+
+
+@pytest.mark.parametrize("queue", ["team1", None], ids=["from a queue", "from a ring-agents step or Incoming"])
+def test_every_inbound_call_an_agent_answers_takes_them_out_until_they_rejoin(world, queue):
+    """However the call reached the agent (a queue, a ring-agents step, or Answer on a call ringing someone else),
+    they are on a call while it lasts and in wrap-up after it."""
+    from leadcenter.agents.models import Agent
+
+    inbound(world)
+    send(world, "call.answered", seconds=5, channel_id="1700000000.1", agent_id=world["agent"].id,
+         queue=queue and f"team{world['team'].id}")
+    assert (Agent.get_by_id(world["agent"].id).status_reason, Interaction.get().status) == ("on_call", "active")
+    send(world, "call.ended", seconds=30, channel_id="1700000000.1", cause=16)
+    assert Agent.get_by_id(world["agent"].id).status_reason == "wrap_up"
+
+
+def test_an_agent_on_two_calls_stays_on_a_call_until_the_last_ends(world):
+    from leadcenter.agents.models import Agent
+
+    for channel in ("1700000000.1", "1700000000.5"):
+        inbound(world, channel_id=channel)
+        send(world, "call.answered", seconds=5, channel_id=channel, agent_id=world["agent"].id, queue=None)
+    send(world, "call.ended", seconds=30, channel_id="1700000000.1", cause=16)
+    assert Agent.get_by_id(world["agent"].id).status_reason == "on_call"
+    send(world, "call.ended", seconds=40, channel_id="1700000000.5", cause=16)
+    assert Agent.get_by_id(world["agent"].id).status_reason == "wrap_up"

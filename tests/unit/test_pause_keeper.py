@@ -1,9 +1,13 @@
-"""The pause keeper makes Asterisk's view of who may be rung match the agents' status in the database."""
+"""The pause keeper makes Asterisk's view of who may be rung match the agents' status in the database, and sets an
+agent who lets a call ring out Unavailable (missed)."""
+import pytest
 from support import T0
 
-from leadcenter.agents.models import Agent
+from leadcenter.agents import availability
+from leadcenter.agents.models import Agent, AgentStatusChange
 from leadcenter.agents.services import PauseKeeper
 from leadcenter.events import Event
+from leadcenter.interactions.models import InteractionDecline
 
 
 class Telephony:
@@ -24,8 +28,14 @@ class Telephony:
 
 
 class Bus:
+    def __init__(self):
+        self.published = []
+
     def subscribe(self, name, handler):
         pass
+
+    def publish(self, name, **data):
+        self.published.append((name, data))
 
 
 def test_after_a_sync_only_what_differs_is_corrected(world):
@@ -47,3 +57,71 @@ def test_a_status_change_applies_to_queues_and_ring_agents_steps_at_once(world):
     telephony = Telephony()
     PauseKeeper(Bus(), telephony).on_status_changed(Event("agent.status_changed", {"agent_id": alice.id}, 0, T0))
     assert telephony.asked == [("pause", alice.queue_interface, True), ("set_available", alice.id, False)]
+
+
+@pytest.fixture
+def call(world):
+    """Agent one's leg of a lead's call rang out (the queue's ring time, a step's, or an Answer from Incoming)."""
+    interaction = world["a"]["interactions"][0]
+    interaction.channel_id = "1795737826.0"
+    interaction.save()
+    return interaction, world["a"]["agents"][0]
+
+
+def rang_out(keeper, interaction, agent):
+    keeper.on_rang_out(Event("call.agent_rang_out", {"channel_id": interaction.channel_id, "agent_id": agent.id,
+                                                      "agent_channel_id": "1795737826.3", "at": T0}, 0, T0))
+
+
+def test_an_available_agent_who_lets_a_call_ring_out_is_unavailable_until_they_choose_available(call):
+    interaction, agent = call
+    telephony, bus = Telephony(), Bus()
+    keeper = PauseKeeper(bus, telephony)
+    rang_out(keeper, interaction, agent)
+    stored = Agent.get_by_id(agent.id)
+    assert (stored.status, stored.status_reason) == ("unavailable", "missed")
+    assert [c.event for c in AgentStatusChange.select()] == ["miss_call"]
+    assert bus.published == [("agent.status_changed", {"company_id": agent.company_id, "agent_id": agent.id,
+                                                        "status": "unavailable", "reason": "missed"})]
+    keeper.on_status_changed(Event("agent.status_changed", bus.published[0][1], 1, T0))
+    assert telephony.asked == [("pause", agent.queue_interface, True), ("set_available", agent.id, False)]
+
+
+def test_a_leg_hung_up_by_the_agent_s_decline_is_not_a_missed_call_and_asterisk_s_pause_is_undone(call):
+    """Asterisk reports an app Decline's hang-up as a ring-out (and autopause pauses the agent): the database knows."""
+    interaction, agent = call
+    InteractionDecline.create(interaction=interaction, agent=agent, at=T0)
+    telephony, bus = Telephony(), Bus()
+    rang_out(PauseKeeper(bus, telephony), interaction, agent)
+    assert Agent.get_by_id(agent.id).status == "available" and bus.published == []
+    assert telephony.asked == [("pause", agent.queue_interface, False), ("set_available", agent.id, True)]
+
+
+@pytest.mark.parametrize("moves", [["take_call"], ["take_call", "end_call"], ["go_offline"]])
+def test_an_agent_not_available_who_lets_a_call_ring_out_stays_as_they_are(call, moves):
+    """On a call, in wrap-up (pressed Answer from Incoming, then let it ring) or Offline: nothing to take away."""
+    interaction, agent = call
+    for move in moves:
+        availability.apply(agent, move, Bus(), T0)
+    before = (agent.status, agent.status_reason)
+    telephony = Telephony()
+    rang_out(PauseKeeper(Bus(), telephony), interaction, agent)
+    stored = Agent.get_by_id(agent.id)
+    assert (stored.status, stored.status_reason) == before
+    assert telephony.asked == [("pause", agent.queue_interface, True), ("set_available", agent.id, False)]
+
+
+@pytest.mark.parametrize("status, reason, corrected", [
+    ("available", "lc-rang-out", True),  # lc-rang-out paused a decliner with the others: undone
+    ("unavailable", "lc-rang-out", False),  # missed (decided from the leg's DialEnd, which came first)
+    ("available", "Auto-Pause", False),  # app_queue's: the leg's DialEnd comes after it and decides
+    ("available", "unavailable", False),  # the keeper's own
+])
+def test_a_ring_out_pause_by_the_dialplan_is_corrected_to_the_database(world, status, reason, corrected):
+    agent = world["a"]["agents"][0]
+    Agent.update(status=status).where(Agent.id == agent.id).execute()
+    telephony = Telephony()
+    PauseKeeper(Bus(), telephony).on_member_paused(Event("queue_member.paused", {
+        "queue": "team1", "agent_id": agent.id, "paused": True, "reason": reason, "at": T0}, 0, T0))
+    assert telephony.asked == ([("pause", agent.queue_interface, False), ("set_available", agent.id, True)]
+                               if corrected else [])

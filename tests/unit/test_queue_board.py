@@ -1,4 +1,5 @@
 """Live queue figures from what Asterisk reports and the agents' availability."""
+import pytest
 from support import T0
 
 from leadcenter.agents import availability
@@ -6,15 +7,19 @@ from leadcenter.events import Event
 from leadcenter.teams.services import QueueBoard
 
 
-def member(agent, status=1, in_call=False):
-    return {"agent_id": agent.id, "interface": agent.queue_interface, "status": status, "in_call": in_call,
-            "paused": False, "reason": ""}
+def member(agent, device_state="NOT_INUSE", in_call=False):
+    return {"agent_id": agent.id, "interface": agent.queue_interface, "device_state": device_state,
+            "in_call": in_call, "paused": False, "reason": ""}
+
+
+def counts(**some):
+    return {"available": 0, "on_call": 0, "wrap_up": 0, "missed": 0, "unreachable": 0, "offline": 0, **some}
 
 
 def test_callers_waiting_and_each_agents_state(world, controller):
     team, (alice, bob) = world["a"]["team"], world["a"]["agents"]
-    availability.apply(bob, "take_queue_call", controller.bus, T0)
-    availability.apply(bob, "end_queue_call", controller.bus, T0)
+    availability.apply(bob, "take_call", controller.bus, T0)
+    availability.apply(bob, "end_call", controller.bus, T0)
     board = QueueBoard(controller.bus, controller.clock)
     controller.bus.published.clear()
     board.on_status(Event("queue.status", {"queue": team.queue_name, "waiting": 2, "longest_wait_seconds": 41,
@@ -23,17 +28,41 @@ def test_callers_waiting_and_each_agents_state(world, controller):
     assert name == "queue.updated"
     assert data == {"company_id": world["a"]["company"].id, "team_id": team.id, "team_name": "Team A",
                     "callers_waiting": 2, "longest_wait_seconds": 41,
-                    "agents": {"available": 1, "busy": 0, "wrap_up": 1, "offline": 0, "unreachable": 0},
+                    "agents": counts(available=1, wrap_up=1),
                     "agent_states": {str(alice.id): "available", str(bob.id): "wrap_up"}}
 
 
-def test_an_unregistered_phone_is_unreachable_and_a_call_is_busy(world, controller):
-    team, (alice, bob) = world["a"]["team"], world["a"]["agents"]
-    board = QueueBoard(controller.bus, controller.clock)
-    board.on_status(Event("queue.status", {"queue": team.queue_name, "waiting": 0, "longest_wait_seconds": 0,
-                                           "members": [member(alice, status=5), member(bob, 2, True)]}, 1, T0))
-    assert controller.bus.published[-1][1]["agents"] == {"available": 0, "busy": 1, "wrap_up": 0, "offline": 0,
-                                                         "unreachable": 1}
+@pytest.mark.parametrize("moves, device_state, in_call, shown", [
+    ([], "NOT_INUSE", False, "available"),
+    ([], "RINGING", False, "available"),  # being offered a call
+    ([], "UNKNOWN", False, "available"),  # app_queue rings a member in UNKNOWN: so it counts
+    ([], "UNAVAILABLE", False, "unreachable"),  # not registered, or a desk phone not answering qualify
+    ([], "INVALID", False, "unreachable"),
+    ([], "INUSE", False, "on_call"),  # a call the agent placed, or any other: ringinuse = no
+    ([], "NOT_INUSE", True, "on_call"),
+    (["take_call"], "INUSE", True, "on_call"),
+    (["take_call", "end_call"], "NOT_INUSE", False, "wrap_up"),
+    (["take_call", "end_call"], "UNAVAILABLE", False, "wrap_up"),
+    (["miss_call"], "NOT_INUSE", False, "missed"),
+    (["go_offline"], "NOT_INUSE", False, "offline"),
+    (["go_offline"], "UNAVAILABLE", False, "offline"),
+])
+def test_each_agent_counts_once_in_the_presence_colleagues_see(world, controller, moves, device_state, in_call,
+                                                                 shown):
+    team, alice = world["a"]["team"], world["a"]["agents"][0]
+    for move in moves:
+        availability.apply(alice, move, controller.bus, T0)
+    QueueBoard(controller.bus, controller.clock).on_status(Event("queue.status", {
+        "queue": team.queue_name, "waiting": 0, "longest_wait_seconds": 0,
+        "members": [member(alice, device_state, in_call)]}, 1, T0))
+    figures = controller.bus.published[-1][1]
+    assert figures["agents"] == counts(**{shown: 1})
+    assert figures["agent_states"] == {str(alice.id): shown}
+    # The agents list says the same of her, from the device state the controller follows.
+    controller.presence.on_device_state(Event("telephony.device_state", {
+        "endpoint": alice.endpoint_name(alice.ring_device), "agent_id": alice.id,
+        "state": "INUSE" if in_call else device_state}, 2, T0))
+    assert controller.presence.of(alice) == shown
 
 
 def test_queues_that_are_no_team_are_ignored(world, controller):

@@ -70,7 +70,7 @@ password = pw2
 type = aor
 max_contacts = 1
 remove_existing = yes
-qualify_frequency = 0
+qualify_frequency = 30
 
 [trunk1] ; trunk Carrier
 type = endpoint
@@ -109,7 +109,7 @@ timeout = 30
 retry = 1
 timeoutpriority = conf
 ringinuse = no
-autopause = no
+autopause = all
 wrapuptime = 0
 joinempty = yes
 leavewhenempty = no

@@ -130,3 +130,33 @@ def test_calls_that_begin_or_end_while_a_resync_reads_asterisk_are_not_undone_by
     assert tracker.lead_channels == {"1.2"}
     tracker.handle({"Event": "Hangup", "Uniqueid": "1.2"})
     assert [name for name, _ in published].count("call.ended") == 2
+
+
+@pytest.mark.parametrize("context", ["lc-step-queue", "lc-step-ring-agents", "lc-answer"])
+def test_an_agent_leg_that_rings_out_is_told_whichever_way_the_call_rang_the_agent(context):
+    """DialEnd NOANSWER of an agent's leg: the queue's ring time, a ring-agents step's or Answer from Incoming's
+    ran out (or the leg was hung up from our side: Asterisk says the same for an app Decline)."""
+    published = []
+    tracker = CallTracker(lambda name, **data: published.append((name, data)), lambda: T0)
+    lead = {"Uniqueid": "17.1", "Context": context, "Timestamp": "1795737826.5"}
+    tracker.handle({**lead, "Event": "UserEvent", "UserEvent": "LeadCenterInbound", "Company": "1", "Number": "2"})
+    for status, leg in (("NOANSWER", "desk7-00000002"), ("CANCEL", "desk8-00000003"), ("BUSY", "desk9-00000004"),
+                        ("NOANSWER", "trunk2-00000005")):
+        tracker.handle({**lead, "Event": "DialEnd", "DestChannel": f"PJSIP/{leg}", "DestUniqueid": leg[-1],
+                        "DialStatus": status})
+    # Some other channel's Dial (not a lead's) rings out: not a lead's call.
+    tracker.handle({"Uniqueid": "18.1", "Context": context, "Event": "DialEnd", "DestChannel": "PJSIP/desk7-6",
+                    "DialStatus": "NOANSWER"})
+    rang_out = [data for name, data in published if name == "call.agent_rang_out"]
+    assert [(data["channel_id"], data["agent_id"], data["agent_channel_id"]) for data in rang_out] == [
+        ("17.1", 7, "2")]
+
+
+def test_agents_devices_are_followed_from_their_device_state():
+    published = []
+    tracker = CallTracker(lambda name, **data: published.append((name, data)), lambda: T0)
+    for device, state in (("PJSIP/desk7", "UNAVAILABLE"), ("PJSIP/webrtc8", "NOT_INUSE"),
+                          ("PJSIP/trunk1", "INUSE"), ("Queue:team1_avail", "NOT_INUSE"), ("Custom:desk7", "INUSE")):
+        tracker.handle({"Event": "DeviceStateChange", "Device": device, "State": state})
+    assert [(name, data["endpoint"], data["agent_id"], data["state"]) for name, data in published] == [
+        ("telephony.device_state", "desk7", 7, "UNAVAILABLE"), ("telephony.device_state", "webrtc8", 8, "NOT_INUSE")]

@@ -107,6 +107,13 @@ async function receive(frame) {
         if (s.me?.id === data.agent_id) Object.assign(s.me, { status: data.status, status_reason: data.reason });
       });
       break;
+    case 'agent.presence_changed': // their status or their phone: what colleagues see and ringing follows
+      update((s) => {
+        for (const agent of [s.agents.get(data.agent_id), s.me?.id === data.agent_id ? s.me : null]) {
+          if (agent) agent.presence = data.presence;
+        }
+      });
+      break;
     case 'lead.updated': {
       update((s) => { s.leadVersion = (s.leadVersion || 0) + 1; s.changedLeadId = data.lead_id; });
       // The inbox rows name the lead: re-read those of this lead.

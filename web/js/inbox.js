@@ -8,8 +8,14 @@ import { answerInteraction, fillDialer, showInteraction } from './panel.js';
 import { respond } from './texts.js';
 import * as search from './search.js';
 
-const STATUS_LABELS = { on_call: 'Unavailable (on a call)', wrap_up: 'Unavailable (wrap-up)' };
-const COLLEAGUE_LABELS = { available: 'Available', offline: 'Offline', on_call: 'On a call', wrap_up: 'Wrap-up' };
+const STATUS_LABELS = {
+  on_call: 'Unavailable (on a call)', wrap_up: 'Unavailable (wrap-up)', missed: 'Unavailable (missed a call)',
+};
+// An agent's presence (GET /agents, agent.presence_changed): their status with their phone's state.
+const PRESENCE_LABELS = {
+  available: 'Available', on_call: 'On a call', wrap_up: 'Wrap-up', missed: 'Missed a call',
+  unreachable: 'Unreachable (phone not connected)', offline: 'Offline',
+};
 
 export function mount(root) {
   root.addEventListener('click', (event) => {
@@ -37,8 +43,12 @@ function view(s) {
     <header class="me">
       <span class="me-name">${s.session?.user?.name}</span>
       ${me ? availability(me) : ''}
-      ${me?.status_reason === 'wrap_up'
+      ${me?.status_reason === 'wrap_up' || me?.status_reason === 'missed'
         ? html`<button class="primary rejoin" data-action="rejoin" data-focus="rejoin">Rejoin the Queue</button>` : ''}
+      ${me?.status_reason === 'missed'
+        ? html`<p class="me-note" role="status">A call rang out on your phone, so calls stopped ringing you. Rejoin the Queue when you are back.</p>` : ''}
+      ${me?.presence === 'unreachable'
+        ? html`<p class="me-note" role="status">Your ${me.ring_device === 'desk' ? 'desk phone' : 'browser phone'} is not connected: calls cannot ring you.</p>` : ''}
     </header>
     ${colleagues(s)}
     ${queueFigures(s)}
@@ -73,19 +83,20 @@ function queueFigures(s) {
     </section>`;
 }
 
-// The other agents of the company and their availability, live (agent.status_changed): who can take a call now.
+// The other agents of the company and who can take a call now, live (agent.presence_changed): Available and
+// with a phone calls can ring, as the queue counts them and rings them.
 function colleagues(s) {
   const others = [...s.agents.values()].filter((a) => a.id !== s.me?.id)
     .sort((a, b) => a.display_name.localeCompare(b.display_name));
   if (!others.length) return '';
-  const available = others.filter((a) => a.status === 'available').length;
+  const available = others.filter((a) => a.presence === 'available').length;
   return html`
     <section class="colleagues" aria-label="Team">
       <button class="link" data-action="colleagues" data-focus="colleagues" aria-expanded="${String(Boolean(s.colleaguesOpen))}">
         Team: ${available} of ${others.length} available</button>
       ${s.colleaguesOpen ? html`<ul>${others.map((a) => html`
-        <li class="colleague status-${a.status}" data-agent="${a.id}"><span class="dot" aria-hidden="true"></span>
-          <span class="name">${a.display_name}</span> <small>${COLLEAGUE_LABELS[a.status_reason || a.status] || a.status}</small></li>`)}</ul>` : ''}
+        <li class="colleague presence-${a.presence}" data-agent="${a.id}"><span class="dot" aria-hidden="true"></span>
+          <span class="name">${a.display_name}</span> <small>${PRESENCE_LABELS[a.presence] || a.presence}</small></li>`)}</ul>` : ''}
     </section>`;
 }
 
