@@ -1,7 +1,7 @@
 """From rows to render specs: what Asterisk is told about agents, teams, numbers and flows."""
 from leadcenter import config
 from leadcenter.companies.models import Membership
-from leadcenter.pbx import configure
+from leadcenter.pbx import configure, render
 
 
 def _device_names(snapshot):
@@ -29,3 +29,20 @@ def test_a_deactivated_or_removed_agent_is_no_longer_known_to_asterisk(world):
     assert queue.members == ()
     others = world["b"]["agents"][0]
     assert f"desk{others.id}" in _device_names(snapshot)
+
+
+def test_media_listens_on_the_configured_address_never_on_every_interface(world):
+    def endpoints(**asterisk):
+        settings = config.load(env={f"LEADCENTER_ASTERISK_{k.upper()}": v for k, v in asterisk.items()})
+        snapshot = configure.snapshot(settings)
+        return snapshot.media_address, render.render_pjsip_endpoints(snapshot)
+
+    address, text = endpoints()  # by default, the address SIP listens on
+    assert address == "127.0.0.1"
+    endpoint_count = text.count("type = endpoint")
+    assert text.count("bind_rtp_to_media_address = yes") == endpoint_count > 0
+    assert endpoints(sip_host="192.0.2.10")[0] == "192.0.2.10"
+    assert endpoints(sip_host="0.0.0.0", media_address="192.0.2.20")[0] == "192.0.2.20"
+    # SIP on every address and no media address: nothing more precise to bind to (docs: set media_address).
+    address, text = endpoints(sip_host="0.0.0.0")
+    assert address == "" and "bind_rtp_to_media_address" not in text
