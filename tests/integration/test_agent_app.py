@@ -456,9 +456,14 @@ def test_a_call_the_reloaded_softphone_cannot_take_up_is_shown_then_goes_back_to
     expect(current.locator(".caller-id")).to_have_text("Gus Tab")
     expect(current).to_contain_text("Reconnecting your softphone")
     expect(current.get_by_role("timer")).to_have_text(re.compile(r"0:\d\d"))
+    left = time.monotonic()
+    media = running.settings.asterisk
+    with RtpCapture(media.rtp_start, media.rtp_end) as waiting:
+        time.sleep(3)
+    heard = [note for note in HOLD_MUSIC_NOTES if waiting.tone_at(note)]
+    assert len(heard) >= 3, f"the lead waits in silence: notes {heard}"  # never silence: the hold music
     # The agent's softphone does not come back: after LC_REJOIN_SECONDS the call goes back to its queue, where
     # Bob, Available again, is offered it.
-    left = time.monotonic()
     apps[BOB].choose_status("Available")
     wait_for(lambda: "PJSIP/webrtc2-" in (running.instance.rx("core show channels concise") or ""), 30,
              what="the call back in the queue, ringing Bob")
