@@ -199,13 +199,14 @@ def adopt_host_account(root: Path, say: Callable[[str], None]) -> None:
             return
         say(f"  Asterisk root: its {ROOT_USER} user takes the ids of {HOST_ACCOUNT} ({uid}:{gid}, was "
             f"{old_uid}:{old_gid})")
+        # Files first, the tables last: an interrupted run is done again in full by the next one.
+        reown(root, {old_uid: uid}, {old_gid: gid})
         for table, new_uid in (("etc/passwd", uid), ("etc/group", None)):
             path = root / table
             tmp = path.with_name(path.name + ".leadcenter-tmp")
             tmp.write_text(with_ids(path.read_text(), ROOT_USER, new_uid, gid))
             os.chmod(tmp, 0o644)
             os.replace(tmp, path)
-        reown(root, {old_uid: uid}, {old_gid: gid})
 
 
 def reown(top: Path, uids: dict[int, int], gids: dict[int, int]) -> None:

@@ -79,9 +79,10 @@ function liveCall(s) {
   for (const [callId, call] of s.calls) {
     if (call.state !== 'ringing') return { callId, call };
   }
-  const desk = s.me?.ring_device === 'desk';
+  if (!s.me) return null;
+  const desk = s.me.ring_device === 'desk';
   const elsewhere = [...s.interactions.values()].find((i) => i.kind === 'call' && i.status === 'active'
-    && i.agent?.id === s.me?.id && i.call_id && !s.calls.has(i.call_id) && (desk || i.direction === 'inbound'));
+    && i.agent?.id === s.me.id && i.call_id && !s.calls.has(i.call_id) && (desk || i.direction === 'inbound'));
   return elsewhere ? { callId: elsewhere.call_id, call: { state: 'live',
     since: Date.parse(elsewhere.answered_at || elsewhere.started_at), desk: elsewhere.id,
     where: desk ? 'On your desk phone' : 'Reconnecting your softphone…' } } : null;
