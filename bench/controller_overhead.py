@@ -187,12 +187,15 @@ def run() -> dict:
         system.start_asterisk()
         system.start_controller()
         phone = SippPhone("agents", "", system.sip_port, registers=False, answer_after=0.2,
-                          lifetime=3600, workdir=Path(data) / "agents").start()
+                          lifetime=3600, workdir=Path(data) / "agents")
+        # Every agent's desk phone is this one SIPp phone: each registers from its port (Asterisk calls a phone
+        # where its REGISTER came from), before the phone takes the port.
+        for _, username, password, _ in agents:
+            SippPhone(username, password, system.sip_port, phone.port, expires=3600,
+                      workdir=Path(data) / "register").register()
+        phone.start()
         numbering = [0]
         try:
-            for _, username, password, _ in agents:  # every agent's desk phone is this one SIPp phone
-                SippPhone(username, password, system.sip_port, phone.port, expires=3600,
-                          workdir=Path(data) / "register").register()
             rejoiner = Rejoiner(system.url, agents)
             try:
                 full, full_steps = _highest(system, SippCaller, Call, phone, True, numbering)

@@ -9,7 +9,7 @@ import time
 import click
 
 from leadcenter import config as config_module
-from leadcenter import clock, credentials, db, demo, schema
+from leadcenter import clock, credentials, datadir, db, demo, schema
 
 log = logging.getLogger("leadcenter")
 
@@ -21,7 +21,7 @@ class Context:
 
     def open_db(self) -> None:
         if not self._db_open:
-            self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+            datadir.make_private(self.settings.data_dir, shared=self.settings.asterisk_dir)
             db.bind(db.open_sqlite(str(self.settings.database_path)))
             schema.migrate()
             self._db_open = True
@@ -76,6 +76,7 @@ def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
     variables; `leadcenter config` shows them all.
     """
     _setup_logging(verbose)
+    os.umask(datadir.PRIVATE_UMASK)  # every file this command, the controller and Asterisk write is private
     try:
         ctx.obj = Context(config_module.load(config_path))
     except config_module.ConfigError as exc:
@@ -216,7 +217,7 @@ def database() -> None:
 @pass_context
 def migrate(ctx: Context) -> None:
     """Create the database or bring it to the current schema."""
-    ctx.settings.data_dir.mkdir(parents=True, exist_ok=True)
+    datadir.make_private(ctx.settings.data_dir, shared=ctx.settings.asterisk_dir)
     db.bind(db.open_sqlite(str(ctx.settings.database_path)))
     before = schema.current_version()
     steps = schema.migrate()

@@ -1,7 +1,9 @@
 #!/bin/sh
 # Wait (up to 5 minutes) for the leadcenter service to render the configuration, then run Asterisk in the
-# foreground. Inside its container Asterisk runs as the container's root.
+# foreground. Inside its container Asterisk runs as the container's root; what it writes into the shared volume
+# (recordings, voicemail, logs) is readable by its owner only, as on a single machine (docs/security.md).
 set -eu
+umask 077
 conf=/srv/leadcenter/etc/asterisk.conf
 i=0
 while [ ! -f "$conf" ]; do

@@ -32,6 +32,18 @@ RELOADS = {
 }
 
 
+# Addresses that name no interface: RTP bound to one of these listens on every address the machine has.
+WILDCARD_ADDRESSES = {"", "0.0.0.0", "::", "[::]"}
+
+
+def rtp_address(settings: Settings) -> str:
+    """Where Asterisk's media sockets listen and what SDP names: ``asterisk.media_address``, else the SIP host
+    (RTP on the address SIP listens on, never on every interface); empty when that is a wildcard (nothing more
+    precise is known: set ``media_address``)."""
+    address = settings.asterisk.media_address or settings.asterisk.sip_host
+    return "" if address in WILDCARD_ADDRESSES else address
+
+
 class FlowError(ValueError):
     """A call flow that cannot be rendered (a step naming something that does not exist)."""
 
@@ -103,7 +115,7 @@ def snapshot(settings: Settings) -> render.Snapshot:
     mailboxes = [render.MailboxSpec(f"company{c.id}", c.name) for c in Company.select().order_by(Company.id)]
     mailboxes += [render.MailboxSpec(f"agent{a.id}", a.display_name) for a in Agent.select().order_by(Agent.id)]
     return render.Snapshot(tuple(devices), tuple(trunks), tuple(queues), tuple(routes), tuple(flows),
-                           tuple(mailboxes), settings.asterisk.media_address, settings.asterisk.qualify_seconds)
+                           tuple(mailboxes), rtp_address(settings), settings.asterisk.qualify_seconds)
 
 
 def all_files(settings: Settings, secrets: Secrets) -> dict[str, str]:

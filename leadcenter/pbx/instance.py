@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import signal
+import stat
 import struct
 import subprocess
 import time
@@ -54,22 +55,23 @@ class Instance:
         return self.dir / relative
 
     def prepare(self) -> None:
-        """Create the directories with the ownership Asterisk needs; generate hold music once."""
+        """Create the directories; generate hold music once; give everything the owner and modes it must have,
+        also what an older installation left (another owner, files readable by every local user): the config
+        (secrets: AMI, SIP passwords) is root's and readable by Asterisk's group, what Asterisk writes is its own,
+        nothing is anyone else's."""
         uid, gid = self._owner()
-        self.dir.mkdir(parents=True, exist_ok=True)
-        for name in WRITABLE:
-            path = self.dir / name
-            path.mkdir(parents=True, exist_ok=True)
-            os.chown(path, uid, gid)
-        for name in ("etc", "etc/generated", "etc/dialplans"):
-            (self.dir / name).mkdir(exist_ok=True)
-            os.chown(self.dir / name, 0, gid)
-            (self.dir / name).chmod(0o750)  # manager.conf and the endpoints hold secrets
+        for name in (*WRITABLE, "etc/generated", "etc/dialplans", "moh"):
+            (self.dir / name).mkdir(parents=True, exist_ok=True)
         self.install_file("sounds/recording-notice.wav", (SOUNDS / "recording-notice.wav").read_bytes())
         moh = self.dir / "moh"
-        moh.mkdir(exist_ok=True)
         if not any(moh.iterdir()):
             write_hold_music(moh / "leadcenter-hold.wav")
+        _own(self.dir, 0, gid, exact=True)
+        for child in self.dir.iterdir():
+            if child.name == "etc":
+                _own_tree(child, 0, gid, exact=True)
+            elif child.is_dir() and not child.is_symlink():
+                _own_tree(child, uid, gid)
 
     def write_files(self, files: dict[str, str]) -> set[str]:
         """Write config files under etc/ atomically; returns the names whose content changed."""
@@ -192,6 +194,30 @@ class Instance:
             return "\n".join(self.console_log.read_text(errors="replace").splitlines()[-lines:])
         except FileNotFoundError:
             return ""
+
+
+PRIVATE_DIR, PRIVATE_FILE = 0o750, 0o640  # the owner's, readable by its group (Asterisk's), nobody else's
+
+
+def _own(path: Path, uid: int, gid: int, exact: bool = False) -> None:
+    """``path`` owned by uid:gid with at most PRIVATE_DIR / PRIVATE_FILE's rights (``exact``: those rights, for
+    what root writes and Asterisk reads through its group); never following a link."""
+    st = path.lstat()
+    if (st.st_uid, st.st_gid) != (uid, gid):
+        os.lchown(path, uid, gid)
+    if stat.S_ISLNK(st.st_mode):
+        return
+    allowed = PRIVATE_DIR if stat.S_ISDIR(st.st_mode) else PRIVATE_FILE
+    mode = allowed if exact else stat.S_IMODE(st.st_mode) & allowed
+    if mode != stat.S_IMODE(st.st_mode):
+        path.chmod(mode)
+
+
+def _own_tree(top: Path, uid: int, gid: int, exact: bool = False) -> None:
+    _own(top, uid, gid, exact)
+    for folder, dirs, files in os.walk(top):
+        for name in (*dirs, *files):
+            _own(Path(folder) / name, uid, gid, exact)
 
 
 def _alive(pid: int) -> bool:

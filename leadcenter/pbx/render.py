@@ -137,11 +137,17 @@ def render_pjsip_endpoints(snapshot: Snapshot) -> str:
         if device.webrtc:
             codecs = [("allow", "opus,ulaw,alaw"), ("webrtc", "yes"), ("dtls_auto_generate_cert", "yes")]
         else:
-            codecs = [("allow", "ulaw,alaw,g722"), ("rtp_symmetric", "yes"), ("force_rport", "yes")]
+            # Desk phones behind an office NAT: answer to where requests come from (rport), send media back to
+            # where it comes from, and reach the phone at the address and port its REGISTER came from (over TCP,
+            # on the connection it registered on), not at the private Contact it wrote.
+            codecs = [("allow", "ulaw,alaw,g722"), ("rtp_symmetric", "yes"), ("force_rport", "yes"),
+                      ("rewrite_contact", "yes")]
         caller_id = device.display_name.replace('"', "'")
         parts.append(_section(device.name, [
             ("type", "endpoint"), ("context", "lc-from-agent"), ("disallow", "all"), *codecs,
             ("auth", device.name), ("aors", device.name), ("direct_media", "no"),
+            # A phone's transfer key sends REFER: declined (603) until Lead Center has transfers; the call goes on.
+            ("allow_transfer", "no"),
             ("callerid", f'"{caller_id}" <{device.name}>'), ("send_pai", "yes"), *media,
         ], comment=f"{'softphone' if device.webrtc else 'desk phone'} of {device.display_name}"))
         parts.append(_section(device.name, [
@@ -158,7 +164,8 @@ def render_pjsip_endpoints(snapshot: Snapshot) -> str:
         address = f"[{trunk.host}]:{trunk.port}" if ":" in trunk.host else f"{trunk.host}:{trunk.port}"
         parts.append(_section(trunk.name, [
             ("type", "endpoint"), ("context", trunk.context), ("disallow", "all"), ("allow", "ulaw,alaw"),
-            ("aors", trunk.name), ("direct_media", "no"), ("rtp_symmetric", "yes"), ("send_pai", "yes"),
+            ("aors", trunk.name), ("direct_media", "no"), ("rtp_symmetric", "yes"), ("allow_transfer", "no"),
+            ("send_pai", "yes"),
             # A carrier that vanished mid-call (no BYE, no audio for a minute) must not hold a line and an agent.
             ("rtp_timeout", TRUNK_RTP_TIMEOUT), *media,
         ], comment=f"trunk {trunk.label}"))

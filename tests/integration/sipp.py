@@ -35,6 +35,7 @@ HOST = "127.0.0.1"
 SCENARIOS = Path(__file__).resolve().parent / "sipp"
 _given: set[int] = set()
 _lock = threading.Lock()
+_TRANSPORTS = {"udp": "u1", "tcp": "t1"}  # sipp -t: one socket (one connection) for the whole run
 # Every <recv timeout=.. ontimeout=..> poll tick is traced as an "error": noise in reports.
 _TICK = re.compile(r"[\d-]+\t[\d:.]+\t[\d.]+: Call-Id: [^,]*, receive timeout on message [^,]*, jumping to label \d+")
 
@@ -135,58 +136,81 @@ class _Sipp:
 
 
 class SippPhone:
-    """Agent desk phone: registers ``username`` to Asterisk and answers (or only rings) on ``port``.
-    With ``registers=False`` it is a peer Asterisk already knows the address of: a carrier on the trunk."""
+    """Agent desk phone: registers ``username`` to Asterisk from ``port`` and answers (or only rings) there, as a
+    real phone does: one sipp process sends the REGISTER (register.xml) and answers the calls that come to that
+    port (phone_answer.xml / phone_noanswer.xml as its out-of-call scenario). ``contact_port``: the port its
+    Contact names (a phone behind a NAT names its private one); ``transport``: udp or tcp (then Asterisk must
+    call it on the connection it registered on). With ``registers=False`` it is a peer Asterisk already knows the
+    address of (a carrier on the trunk), answering on ``port``."""
 
     def __init__(self, username: str, password: str, asterisk_port: int, port: int | None = None, *,
                  answer: bool = True, answer_after: float = 0.5, hangup_after: float | None = None,
                  expires: int = 600, lifetime: float = 900, workdir: str | Path | None = None,
-                 registers: bool = True, speak: bool = False) -> None:
+                 registers: bool = True, speak: bool = False, contact_port: int | None = None,
+                 transport: str = "udp", transfer_after: float | None = None, transfer_to: str = "") -> None:
         self.username, self.password, self.asterisk_port = username, password, asterisk_port
         self.registers = registers
         # speak: play 7 s of audio once answered instead of echoing. Never both: two echoing phones bridged
         # together bounce every packet between them forever (recordings grow to minutes of garbage).
         self.speak = speak
         self.port = port or free_udp_port()
+        self.contact_port = contact_port or self.port
+        self.transport = transport
         self.answer, self.answer_after, self.hangup_after = answer, answer_after, hangup_after
+        # The transfer key, pressed transfer_after s into an answered call: a REFER to transfer_to.
+        self.transfer_after, self.transfer_to = transfer_after, transfer_to
         self.expires, self.lifetime = expires, lifetime
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix=f"sipp-{username}-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.uas: _Sipp | None = None
         self._registers = 0
 
+    def _account(self, expires: int) -> list[str]:
+        """sipp arguments of a REGISTER of this phone (register.xml)."""
+        return ["-s", self.username, "-au", self.username, "-ap", self.password, "-t", _TRANSPORTS[self.transport],
+                "-key", "contact_port", str(self.contact_port), "-key", "expires", str(expires)]
+
     def start(self, timeout: float = 10) -> SippPhone:
-        """Start the UAS on ``port``, then REGISTER its Contact; RuntimeError (with logs) on failure."""
+        """Start the phone on ``port`` and, for a phone that registers, wait until Asterisk accepted its REGISTER;
+        RuntimeError (with logs) on failure."""
         if _bound(self.port):
             raise RuntimeError(f"phone {self.username}: UDP port {self.port} already in use")
         args = ["-s", self.username] + ([] if self.speak else ["-rtp_echo"])
         if self.answer:
-            hangup_ms = 10**9 if self.hangup_after is None else int(self.hangup_after * 1000)
+            never = 10**9
+            hangup_ms = never if self.hangup_after is None else int(self.hangup_after * 1000)
+            refer_ms = never if self.transfer_after is None else int(self.transfer_after * 1000)
             args += ["-set", "answer_ms", str(int(self.answer_after * 1000)), "-set", "hangup_ms", str(hangup_ms),
-                     "-set", "speak", "1" if self.speak else "0"]
+                     "-set", "speak", "1" if self.speak else "0", "-set", "refer_ms", str(refer_ms),
+                     "-set", "refer_to", self.transfer_to or "none"]
         scenario = "phone_answer.xml" if self.answer else "phone_noanswer.xml"
-        uas = self.uas = _Sipp("phone", self.workdir, scenario, args, port=self.port, max_time=self.lifetime)
-        started = time.monotonic()
+        if self.registers:
+            args = [*args, *self._account(self.expires), "-m", "1", "-set", "hold_ms", str(int(self.lifetime * 1000)),
+                    "-oocsf", str(SCENARIOS / scenario)]
+            uas = self.uas = _Sipp("phone", self.workdir, "register.xml", args, port=self.port,
+                                   max_time=self.lifetime, remote=f"{HOST}:{self.asterisk_port}")
+            ready = lambda: any(e[0] == "REGISTERED" for e in uas.events())  # noqa: E731
+        else:
+            uas = self.uas = _Sipp("phone", self.workdir, scenario, args, port=self.port, max_time=self.lifetime)
+            ready = lambda: _bound(self.port)  # noqa: E731
         try:
-            _wait(lambda: uas.proc.poll() is not None or _bound(self.port), timeout,
-                  lambda: f"sipp phone {self.username} did not bind port {self.port}:\n{uas.report()}")
+            _wait(lambda: uas.proc.poll() is not None or ready(), timeout,
+                  lambda: f"sipp phone {self.username} not ready on port {self.port}:\n{uas.report()}")
             if uas.proc.poll() is not None:
                 raise RuntimeError(f"sipp phone {self.username} did not start:\n{uas.report()}")
-            if self.registers:
-                self.register(timeout=max(2.0, timeout - (time.monotonic() - started)))
         except (RuntimeError, TimeoutError):
             uas.stop()
             raise
         return self
 
     def register(self, expires: int | None = None, timeout: float = 10) -> None:
-        """One REGISTER with digest auth, from a short-lived port, of Contact <sip:username@127.0.0.1:port>."""
+        """One REGISTER with digest auth from the phone's port, while the phone itself is not running (a phone
+        about to start, or one stopped, unregistering with expires 0)."""
         self._registers += 1
         expires = self.expires if expires is None else expires
         reg = _Sipp(f"register{self._registers}", self.workdir, "register.xml",
-                    ["-m", "1", "-s", self.username, "-au", self.username, "-ap", self.password,
-                     "-key", "contact_port", str(self.port), "-key", "expires", str(expires)],
-                    port=free_udp_port(), max_time=timeout + 2, remote=f"{HOST}:{self.asterisk_port}")
+                    ["-m", "1", "-set", "hold_ms", "0", *self._account(expires)],
+                    port=self.port, max_time=timeout + 2, remote=f"{HOST}:{self.asterisk_port}")
         try:
             failure = "" if reg.proc.wait(timeout) == 0 else "sipp failed"
         except subprocess.TimeoutExpired:
@@ -200,14 +224,15 @@ class SippPhone:
         self.register(expires=0, timeout=timeout)
 
     def stop(self, unregister: bool = False) -> None:
-        """Stop the UAS at once (calls in progress are dropped), optionally unregistering first."""
-        if unregister and self.registers and self.uas and self.uas.proc.poll() is None:
+        """Stop the phone at once (calls in progress are dropped), optionally unregistering it then from its port
+        (over TCP, closing the connection it registered on is enough)."""
+        if self.uas:
+            self.uas.stop()
+        if unregister and self.registers and self.transport == "udp":
             try:
                 self.unregister(timeout=5)
             except RuntimeError:
                 pass
-        if self.uas:
-            self.uas.stop()
 
     def __enter__(self) -> SippPhone:
         return self.start()
@@ -221,12 +246,17 @@ class SippPhone:
         return self.uas.events() if self.uas else []
 
     def count(self, kind: str) -> int:
-        """Number of events ``kind``: INVITE, ANSWERED, CANCELLED, REINVITE, HANGUP."""
+        """Number of events ``kind``: REGISTERED, INVITE, ANSWERED, CANCELLED, REINVITE, REFERRED, HANGUP."""
         return sum(1 for e in self.events() if e[0] == kind)
 
     invite_count = property(lambda self: self.count("INVITE"))
     answered_count = property(lambda self: self.count("ANSWERED"))
     cancelled_count = property(lambda self: self.count("CANCELLED"))
+
+    @property
+    def transfer_answers(self) -> list[int]:
+        """The status code Asterisk answered each REFER (the transfer key) with."""
+        return [int(e[2]) for e in self.events() if e[0] == "REFERRED"]
 
     @property
     def hangups(self) -> list[str]:

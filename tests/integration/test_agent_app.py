@@ -486,6 +486,88 @@ def test_an_agent_answers_a_call_the_queue_is_offering_to_someone_else(agents, r
     assert (row.outcome, row.agent_id) == ("answered", taker)
 
 
+def test_reloading_the_tab_mid_call_asks_first_then_the_call_comes_back_to_the_app(agents, running, tmp_path):
+    browser, apps = agents
+    app, page = apps[ALICE], apps[ALICE].page
+    apps[BOB].choose_status("Offline")  # so that the queue rings only Alice
+    wait_for(lambda: "agent2" in running.paused_members(), 5, what="Bob paused in the queue")
+    # The lead speaks again 20 s into the call: after the reload, to the agent's new page.
+    caller = call(running, tmp_path, "4045550124", duration=60, caller_name="Rhea Load", speak_at=20,
+                  expect_remote_bye=True)
+    expect(app.ringing_row().filter(has_text="Rhea Load")).to_be_visible()
+    app.row("incoming", "Rhea Load").get_by_role("button", name="Answer").click()
+    expect(page.locator(".call .timer")).to_have_text(re.compile(r"0:0[2-9]"))
+    talked = time.monotonic()  # at least 2 s into the call
+    asked = []
+    page.on("dialog", lambda dialog: (asked.append(dialog.type), dialog.accept()))
+    reloaded = time.monotonic()
+    page.reload()
+    assert asked == ["beforeunload"]  # the browser asked before leaving a page with a call on it
+    # Back in the app the call is there with its timer, which kept counting, and its controls: the softphone
+    # took it up again by itself (the lead waited on hold).
+    current = page.locator("#panel .call")
+    expect(current.locator(".caller-id")).to_have_text("Rhea Load")
+    expect(current.get_by_role("button", name="Mute")).to_be_visible()
+    on_hold = time.monotonic() - reloaded
+    minutes, seconds = current.get_by_role("timer").text_content().split(":")
+    assert int(minutes) * 60 + int(seconds) >= time.monotonic() - talked + 1  # since the answer, not the reload
+    assert not [e for e in caller.events() if e[0] == "HANGUP"]  # the lead was never hung up on
+    # Audio flows both ways again: the lead hears the agent's microphone, the agent hears the lead.
+    heard, said = record_each_way(running, trunk_channel(running), "reloaded")
+    wait_for(lambda: (stats := app.audio_stats()) and stats["packetsReceived"] > 50 and stats["receivedEnergy"] > 0,
+             30, what="the lead's voice in the reloaded app")
+    current.get_by_role("button", name="Hang up").click()
+    result = caller.wait(15)
+    result.check()
+    assert result.hangup == "remote"
+    assert rms(said) > 0.001 and rms(heard) > 0.001
+    row = concluded("+14045550124")  # one call, answered by Alice, timed from the first answer
+    assert (row.outcome, row.agent_id) == ("answered", ALICE) and row.talk_seconds >= 15
+    assert Interaction.select().where(Interaction.lead_number == "+14045550124").count() == 1
+    assert app.errors == []
+    print(f"\nfigures: the call back in the reloaded app after {on_hold:.2f} s")
+
+
+# Before the app loads: no JsSIP, so the softphone cannot start (as when the browser cannot reach /sip).
+NO_SOFTPHONE = "Object.defineProperty(window, 'JsSIP', { get: () => undefined, set: () => {} });"
+
+
+def test_a_call_the_reloaded_softphone_cannot_take_up_is_shown_then_goes_back_to_the_queue(agents, running,
+                                                                                          tmp_path):
+    browser, apps = agents
+    app, page = apps[ALICE], apps[ALICE].page
+    apps[BOB].choose_status("Offline")
+    wait_for(lambda: "agent2" in running.paused_members(), 5, what="Bob paused in the queue")
+    caller = call(running, tmp_path, "4045550125", duration=60, caller_name="Gus Tab", expect_remote_bye=True)
+    expect(app.ringing_row().filter(has_text="Gus Tab")).to_be_visible()
+    app.row("incoming", "Gus Tab").get_by_role("button", name="Answer").click()
+    expect(page.locator(".call .timer")).to_have_text(re.compile(r"0:0[1-9]"))
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.context.add_init_script(NO_SOFTPHONE)
+    page.reload()
+    # No ghost: the call is shown with its timer and a Hang up that works, while the lead waits on hold.
+    current = page.locator("#panel .call")
+    expect(current.locator(".caller-id")).to_have_text("Gus Tab")
+    expect(current).to_contain_text("Reconnecting your softphone")
+    expect(current.get_by_role("timer")).to_have_text(re.compile(r"0:\d\d"))
+    left = time.monotonic()
+    media = running.settings.asterisk
+    with RtpCapture(media.rtp_start, media.rtp_end) as waiting:
+        time.sleep(3)
+    heard = [note for note in HOLD_MUSIC_NOTES if waiting.tone_at(note)]
+    assert len(heard) >= 3, f"the lead waits in silence: notes {heard}"  # never silence: the hold music
+    # The agent's softphone does not come back: after LC_REJOIN_SECONDS the call goes back to its queue, where
+    # Bob, Available again, is offered it.
+    apps[BOB].choose_status("Available")
+    wait_for(lambda: "PJSIP/webrtc2-" in (running.instance.rx("core show channels concise") or ""), 30,
+             what="the call back in the queue, ringing Bob")
+    back_in_queue = time.monotonic() - left
+    assert not [e for e in caller.events() if e[0] == "HANGUP"]
+    current.get_by_role("button", name="Hang up").click()
+    assert caller.wait(15).check().hangup == "remote"
+    print(f"\nfigures: the call back in the queue {back_in_queue:.1f} s after the agent's leg was lost")
+
+
 def test_after_the_connection_drops_the_app_reconnects_and_the_softphone_registers_again(agents, running, tmp_path):
     browser, apps = agents
     app = apps[ALICE]

@@ -41,3 +41,20 @@ def test_trunk_rows_from_before_addresses_were_compared_keep_the_first_trunks_ca
     assert text.count(f"match = 127.0.0.1:{a_trunk.port}") == 1
     assert f"[{a_trunk.endpoint_name}]\ntype = identify" in text
     assert f"endpoint = {world['b']['trunk'].endpoint_name}\n" not in text
+
+
+def test_media_listens_on_the_configured_address_never_on_every_interface(world):
+    def endpoints(**asterisk):
+        settings = config.load(env={f"LEADCENTER_ASTERISK_{k.upper()}": v for k, v in asterisk.items()})
+        snapshot = configure.snapshot(settings)
+        return snapshot.media_address, render.render_pjsip_endpoints(snapshot)
+
+    address, text = endpoints()  # by default, the address SIP listens on
+    assert address == "127.0.0.1"
+    endpoint_count = text.count("type = endpoint")
+    assert text.count("bind_rtp_to_media_address = yes") == endpoint_count > 0
+    assert endpoints(sip_host="192.0.2.10")[0] == "192.0.2.10"
+    assert endpoints(sip_host="0.0.0.0", media_address="192.0.2.20")[0] == "192.0.2.20"
+    # SIP on every address and no media address: nothing more precise to bind to (docs: set media_address).
+    address, text = endpoints(sip_host="0.0.0.0")
+    assert address == "" and "bind_rtp_to_media_address" not in text

@@ -32,6 +32,7 @@ dtls_auto_generate_cert = yes
 auth = webrtc7
 aors = webrtc7
 direct_media = no
+allow_transfer = no
 callerid = "Alice\\; Agent" <webrtc7>
 send_pai = yes
 
@@ -54,9 +55,11 @@ disallow = all
 allow = ulaw,alaw,g722
 rtp_symmetric = yes
 force_rport = yes
+rewrite_contact = yes
 auth = desk7
 aors = desk7
 direct_media = no
+allow_transfer = no
 callerid = "Al 'Desk'" <desk7>
 send_pai = yes
 
@@ -80,6 +83,7 @@ allow = ulaw,alaw
 aors = trunk1
 direct_media = no
 rtp_symmetric = yes
+allow_transfer = no
 send_pai = yes
 rtp_timeout = 60
 
@@ -212,3 +216,89 @@ def test_an_ipv6_trunk_is_bracketed_and_one_address_is_identified_once():
     assert text.count("match = 127.0.0.1:5070") == 1
     assert "endpoint = trunk2" not in text and "; no identify for trunk2: 127.0.0.1:5070 is trunk1's" in text
     assert "contact = sip:[2001:db8::5]:5060" in text and "match = [2001:db8::5]:5060" in text
+
+
+def _sections(text: str) -> list[dict]:
+    sections = []
+    for line in text.splitlines():
+        if line.startswith("["):
+            sections.append({})
+        elif " = " in line and sections:
+            key, value = line.split(" = ", 1)
+            sections[-1][key] = value
+    return sections
+
+
+def test_no_endpoint_accepts_a_transfer():
+    # A REFER (a desk phone's transfer key, or a carrier's) would send the lead into lc-from-agent, which hangs up
+    # on them: every endpoint declines it until Lead Center has transfers.
+    endpoints = [s for s in _sections(render.render_pjsip_endpoints(SNAPSHOT)) if s.get("type") == "endpoint"]
+    assert len(endpoints) == 3 and all(e.get("allow_transfer") == "no" for e in endpoints)
+
+
+def test_desk_phones_are_reached_where_their_requests_come_from():
+    # Behind an office NAT: responses to the source port, media back to its source, and calls to the address and
+    # port (over TCP, the connection) the REGISTER came from, never to the private Contact.
+    desk = next(s for s in _sections(render.render_pjsip_endpoints(SNAPSHOT)) if s.get("aors") == "desk7")
+    assert (desk["force_rport"], desk["rtp_symmetric"], desk["rewrite_contact"]) == ("yes", "yes", "yes")
+
+
+# What each AMI action the controller sends requires (`manager show command <Action>`, Asterisk 22: any one of
+# the classes) and the class of each event it reads (the events' Privilege header).
+AMI_ACTION_RIGHTS = {"DBGetTree": {"system", "reporting"}, "DBPut": {"system"}, "QueueStatus": set(),
+                     "Redirect": {"call"}, "QueuePause": {"agent"}, "MixMonitor": {"system"},
+                     "StopMixMonitor": {"system", "call"}, "QueueReload": set(), "Reload": {"system", "config"},
+                     "DeviceStateList": {"call", "reporting"}}
+AMI_EVENT_CLASSES = {"Hangup": "call", "DialBegin": "call", "DialEnd": "call", "MessageWaiting": "call",
+                     "DeviceStateChange": "call",
+                     "UserEvent": "user", **{event: "agent" for event in (
+                         "QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon", "AgentCalled", "AgentConnect",
+                         "AgentComplete", "AgentRingNoAnswer", "QueueMemberStatus", "QueueMemberPause",
+                         "QueueMemberAdded", "QueueMemberRemoved")}}
+
+
+def _ami_rights() -> dict[str, set[str]]:
+    from leadcenter import config
+    from leadcenter.credentials import Secrets
+    from leadcenter.pbx import configure
+    from leadcenter.resources import ASTERISK_TEMPLATES
+
+    template = {"manager.conf": (ASTERISK_TEMPLATES / "manager.conf").read_text()}
+    values = configure.static_values(config.load(env={}), Secrets("ami", "ari", "key"))
+    text = render.render_static(template, values)["manager.conf"]
+    user = text.split(f"[{configure.AMI_USER}]", 1)[1]
+    return {key: set(user.split(f"\n{key} = ", 1)[1].split("\n", 1)[0].split(",")) for key in ("read", "write")}
+
+
+def test_the_ami_account_has_the_rights_the_controller_uses_and_no_others():
+    import re
+    from pathlib import Path
+
+    import leadcenter
+    from leadcenter.telephony.service import QUEUE_CHANGES
+    from leadcenter.telephony.tracker import CallTracker
+
+    source = "\n".join(p.read_text() for p in Path(leadcenter.__file__).parent.rglob("*.py"))
+    actions = set(re.findall(r'"Action":\s*"(\w+)"', source))
+    events = {name[len("_on_"):] for name in dir(CallTracker) if name.startswith("_on_")} | QUEUE_CHANGES
+    unknown = (actions - set(AMI_ACTION_RIGHTS)) | (events - set(AMI_EVENT_CLASSES))
+    assert not unknown, f"add the rights of {unknown} to the tables above (and to manager.conf if needed)"
+    rights = _ami_rights()
+    for action in actions:
+        needed = AMI_ACTION_RIGHTS[action]
+        assert not needed or needed & rights["write"], f"AMI action {action} needs one of {needed}"
+    assert rights["read"] == {AMI_EVENT_CLASSES[event] for event in events}
+    # Never the rights to run CLI commands, rewrite config files or originate into System() (a shell).
+    assert not rights["write"] & {"command", "config", "originate", "all"}
+    for right in rights["write"]:  # each one is the only way to some action
+        fewer = rights["write"] - {right}
+        assert any(needed and not needed & fewer for needed in map(AMI_ACTION_RIGHTS.get, actions)), right
+
+
+def test_asterisk_logs_security_events_to_a_file_fail2ban_reads():
+    from leadcenter.resources import ASTERISK_TEMPLATES
+
+    logger = (ASTERISK_TEMPLATES / "logger.conf").read_text()
+    modules = (ASTERISK_TEMPLATES / "modules.conf").read_text()
+    assert "\nsecurity.log => security\n" in logger
+    assert "\nload = res_security_log.so\n" in modules  # the module that turns security events into log lines

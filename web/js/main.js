@@ -143,5 +143,13 @@ document.addEventListener('click', async (event) => {
 });
 // Closing the tab unregisters the softphone, so the queue stops offering calls to a browser that is gone.
 window.addEventListener('pagehide', () => softphone.stop());
+// Leaving the page (reload, close) cuts the softphone's call: the browser asks first. If the agent goes on, the lead
+// waits on hold and the reloaded app takes the call up again (softphone.stop, dialplan lc-agent-left).
+window.addEventListener('beforeunload', (event) => {
+  if ([...state.calls.values()].some((call) => call.state !== 'ringing')) {
+    event.preventDefault();
+    event.returnValue = '';
+  }
+});
 
 boot();

@@ -73,17 +73,20 @@ export function fillDialer(number, view) {
   update((s) => { s.dialer.recipient = number; s.view = view; s.quickId = null; });
 }
 
-// The call the agent is on: the softphone's, or one on their desk phone (shown from the interaction; the app can
-// hang it up, while mute, hold and the keypad are the phone's own).
+// The call the agent is on: the softphone's, or one it does not carry (shown from the interaction; the app can hang
+// it up): on their desk phone, where mute, hold and the keypad are the phone's own, or a call of the softphone's
+// while it takes it up again after a reload (the lead waits on hold meanwhile: dialplan lc-agent-left).
 function liveCall(s) {
   for (const [callId, call] of s.calls) {
     if (call.state !== 'ringing') return { callId, call };
   }
-  if (s.me?.ring_device !== 'desk') return null;
-  const desk = [...s.interactions.values()].find((i) => i.kind === 'call' && i.status === 'active'
-    && i.agent?.id === s.me.id && i.call_id && !s.calls.has(i.call_id));
-  return desk ? { callId: desk.call_id, call: { state: 'live', since: Date.parse(desk.answered_at || desk.started_at),
-    desk: desk.id } } : null;
+  if (!s.me) return null;
+  const desk = s.me.ring_device === 'desk';
+  const elsewhere = [...s.interactions.values()].find((i) => i.kind === 'call' && i.status === 'active'
+    && i.agent?.id === s.me.id && i.call_id && !s.calls.has(i.call_id) && (desk || i.direction === 'inbound'));
+  return elsewhere ? { callId: elsewhere.call_id, call: { state: 'live',
+    since: Date.parse(elsewhere.answered_at || elsewhere.started_at), desk: elsewhere.id,
+    where: desk ? 'On your desk phone' : 'Reconnecting your softphone…' } } : null;
 }
 
 function view(s) {
@@ -131,6 +134,9 @@ function callInteraction(s, callId) {
 
 function callView(s, { callId, call }) {
   const interaction = callInteraction(s, callId);
+  // An answered lead's call is timed from its answer, also when the softphone took it up again after a reload.
+  const since = interaction?.direction === 'inbound' && interaction.answered_at ? Date.parse(interaction.answered_at)
+    : call.since;
   return html`
     <section class="call" aria-label="Current call">
       <div class="caller">
@@ -139,14 +145,14 @@ function callView(s, { callId, call }) {
           ${factList(interaction, { live: true })}` : ''}
       </div>
       <div class="call-state">
-        ${call.state === 'live' ? html`<span class="timer" data-since="${call.since}" role="timer">${clock((Date.now() - call.since) / 1000)}</span>`
+        ${call.state === 'live' ? html`<span class="timer" data-since="${since}" role="timer">${clock((Date.now() - since) / 1000)}</span>`
           : html`<span class="timer">Connecting…</span>`}
         ${call.held ? html`<span class="badge">On hold</span>` : ''}
         ${call.muted ? html`<span class="badge">Muted</span>` : ''}
       </div>
       ${call.desk ? html`<div class="controls">
         <button class="danger" data-action="hangup-desk" data-id="${call.desk}" data-focus="hangup">Hang up</button>
-        <span class="hint">On your desk phone</span>
+        <span class="hint">${call.where}</span>
       </div>` : html`<div class="controls">
         <button class="danger" data-action="hangup" data-call="${callId}" data-focus="hangup">Hang up</button>
         <button data-action="mute" data-call="${callId}" aria-pressed="${String(call.muted)}" data-focus="mute">${call.muted ? 'Unmute' : 'Mute'}</button>

@@ -130,9 +130,17 @@ export async function audioStats() {
   return totals;
 }
 
+// The page goes away (reload, tab closed, sign-out) with a call up: its BYE says the agent's leg was lost, not hung
+// up (Q.850 cause 41, temporary failure), so Asterisk keeps the lead on hold and rings this softphone again, and
+// the reloaded app takes the call up (dialplan lc-agent-left).
+const LEAVING = 'Reason: Q.850;cause=41;text="agent app closed"';
+
 // Sign-out and tab close: unregister (and end calls) so Asterisk stops ringing a browser that is gone.
 export function stop() {
   if (!ua) return;
+  for (const session of sessions.values()) {
+    if (session.isEstablished()) session.terminate({ extraHeaders: [LEAVING] });
+  }
   ua.stop();
   ua = null;
   sessions.clear();
