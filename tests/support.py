@@ -141,3 +141,39 @@ class ApiClient:
 
     def delete(self, path, **kwargs):
         return self.request("DELETE", path, **kwargs)
+
+
+class Serving:
+    """The production web server (leadcenter/web/server.py: Hypercorn, the gateway, the Flask app) on loopback
+    ports the kernel picks, its loop in a thread of its own; ``https`` adds the TLS listener (a self-signed
+    certificate made for ``settings``' data directory)."""
+
+    def __init__(self, settings, app, https: bool = False):
+        import asyncio
+        from leadcenter.web.server import WebServer, listen
+
+        self.server = WebServer(settings, app, listen("127.0.0.1", 0), listen("127.0.0.1", 0) if https else None)
+        self.http = "{}:{}".format(*self.server.addresses["http"])
+        self.https = "{}:{}".format(*self.server.addresses["https"]) if https else None
+        self.gateway = self.server.gateway
+        # Hypercorn's pinger outlives a closed websocket until its next ping: each test would stop in LINGER_SECONDS.
+        self.server.config.websocket_ping_interval = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._serve()), name="test-web", daemon=True)
+
+    async def _serve(self):
+        import asyncio
+        self.loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        self._ready.set()
+        await self.server.serve(self._stop.wait)
+
+    def __enter__(self):
+        self._thread.start()
+        assert self._ready.wait(5)
+        return self
+
+    def __exit__(self, *exc):
+        self.loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+        assert not self._thread.is_alive(), "the web server did not stop within 10 s"

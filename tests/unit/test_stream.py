@@ -1,7 +1,8 @@
 """The live event stream: tenant scope, order, catch-up, Origin and session checks, lagging clients.
 
-The hub's rules are tested on the hub itself; the websocket's against a real HTTP server (werkzeug, threaded) with
-a real event bus, since the stand-in controller's bus only records and a test client cannot upgrade.
+The hub's rules are tested on the hub itself; the websocket's against the production web server (Hypercorn and the
+gateway, support.Serving) with a real event bus, since the stand-in controller's bus only records and a test
+client cannot upgrade.
 """
 from __future__ import annotations
 
@@ -14,9 +15,8 @@ import time
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
-from werkzeug.serving import make_server
 
-from support import T0, ApiClient, StandInController, pause
+from support import T0, ApiClient, Serving, StandInController, pause
 from leadcenter import config, db, schema
 from leadcenter.events import Event, EventBus
 from leadcenter.web import auth, stream
@@ -36,9 +36,8 @@ def seqs(texts) -> list[int]:
 
 
 def drain(subscription: stream.Subscription) -> list[str]:
-    texts = []
-    while not subscription.frames.empty():
-        texts.append(subscription.frames.get_nowait())
+    texts = list(subscription.frames)
+    subscription.frames.clear()
     return texts
 
 
@@ -98,7 +97,7 @@ def test_replay_after_since_then_live_ones():
 
 def test_replay_and_live_delivery_race_without_gap_or_duplicate():
     total = 5000
-    hub = stream.Hub(queue_size=total, buffer_size=total, max_streams=1000)
+    hub = stream.Hub(queue_size=total, buffer_size=total)
     delivered = [0]
 
     def publish():
@@ -153,28 +152,6 @@ def test_a_full_queue_makes_a_stream_lagging_and_the_others_still_get_everything
     assert hub.streams() == 1
 
 
-def test_streams_beyond_the_limit_are_refused():
-    hub = stream.Hub(max_streams=2)
-    first, _ = hub.attach(company_id=1, role="admin", agent_id=None)
-    hub.attach(company_id=1, role="admin", agent_id=None)
-    with pytest.raises(stream.TooManyStreams):
-        hub.attach(company_id=1, role="admin", agent_id=None)
-    hub.detach(first)
-    hub.attach(company_id=1, role="admin", agent_id=None)
-
-
-def test_softphone_relays_count_with_the_streams_against_the_web_threads():
-    hub = stream.Hub(max_streams=2)
-    first, _ = hub.attach(company_id=1, role="agent", agent_id=1)
-    with hub.holding_thread():
-        with pytest.raises(stream.TooManyStreams):
-            hub.attach(company_id=1, role="agent", agent_id=2)
-        with pytest.raises(stream.TooManyStreams):
-            with hub.holding_thread():
-                pass
-    hub.attach(company_id=1, role="agent", agent_id=2)  # the relay closed: its thread is free again
-
-
 # -- the websocket, over a real server -------------------------------------------------------------------------
 
 @pytest.fixture
@@ -203,14 +180,9 @@ def hub(app) -> stream.Hub:
 
 
 @pytest.fixture
-def server(app):
-    http = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, name="test-http", daemon=True)
-    thread.start()
-    yield f"127.0.0.1:{http.server_port}"
-    http.shutdown()
-    http.server_close()
-    thread.join(WAIT)
+def server(app, controller):
+    with Serving(controller.settings, app) as serving:
+        yield serving.http
 
 
 @pytest.fixture
