@@ -32,9 +32,10 @@ class HttpSettings:
     # its previous response; slower clients are disconnected (slowloris). Also how long an idle connection is kept.
     header_timeout_seconds: int = 10
     # The longest silence while a request body or a websocket is open (websockets are pinged every 20 s, so a live
-    # client always answers in time); a whole request body must arrive within body_timeout_seconds.
+    # client always answers in time: a vanished one is dropped after this).
     read_timeout_seconds: int = 45
-    body_timeout_seconds: int = 60
+    # A request body must arrive within this, plus a second for every 32 KiB received (a slow uplink's large upload).
+    body_timeout_seconds: int = 30
     # Long-lived websockets (event streams and softphone relays together): per principal (a user, all their
     # sessions, or an API key), per company, and for the whole server. When the server is full, a company below
     # its fair share still gets in (see web/capacity.py).

@@ -1,7 +1,8 @@
 """The ASGI application the server runs: the Flask app (WSGI) in a bounded pool of threads, websockets on the loop.
 
-HTTP requests: the body is read on the event loop (at most MAX_BODY bytes, within ``http.body_timeout_seconds``;
-spooled to a temporary file past SPOOL_BYTES), so a slow upload holds no thread. Then the Flask app runs in one of
+HTTP requests: the body is read on the event loop (at most MAX_BODY bytes, within ``http.body_timeout_seconds`` plus
+a second for every MIN_BODY_RATE bytes received, so a large upload on a slow line still gets through and a trickle
+does not; spooled to a temporary file past SPOOL_BYTES), so a slow upload holds no thread. Then the Flask app runs in one of
 ``http.request_threads`` threads; its response goes back in chunks of up to CHUNK_BYTES, each handed to the loop
 and waited for, so a slow reader of a long export holds its thread while the socket takes the data, for at most
 SEND_TIMEOUT a chunk, and a client that leaves stops the export. What the gateway refuses (a body too large or
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = UPLOAD_BYTES  # the largest body any endpoint takes (a greeting's WAV); the app limits each endpoint
 SPOOL_BYTES = 1024 * 1024  # a body larger than this waits in a temporary file, not in memory
+MIN_BODY_RATE = 32 * 1024  # bytes a second: each earns a slow upload more time (256 kbit/s, a poor uplink)
 CHUNK_BYTES = 64 * 1024  # response bytes handed to the loop at once
 SEND_TIMEOUT = 10.0  # seconds a client may take to accept a response chunk or a websocket frame
 
@@ -234,8 +236,9 @@ class Gateway:
             return io.BytesIO(), 0, "too-large"
         body = tempfile.SpooledTemporaryFile(SPOOL_BYTES)
         size, refused = 0, None
+        began = asyncio.get_running_loop().time()
         try:
-            async with asyncio.timeout(self.body_timeout):
+            async with asyncio.timeout(began + self.body_timeout) as deadline:
                 while True:
                     message = await receive()
                     if message["type"] == "http.disconnect":
@@ -249,6 +252,7 @@ class Gateway:
                     body.write(chunk)
                     if not message.get("more_body"):
                         break
+                    deadline.reschedule(began + self.body_timeout + size / MIN_BODY_RATE)
         except TimeoutError:
             refused = "too-slow"
         body.seek(0)

@@ -23,6 +23,7 @@ import logging
 import resource
 import signal
 import socket
+import ssl
 from typing import Awaitable, Callable
 
 from flask import Flask
@@ -94,6 +95,7 @@ class WebServer:
             await stopped()
             await self.gateway.shut_down(GRACEFUL_SECONDS)
 
+        asyncio.get_running_loop().set_exception_handler(_quiet_tls_errors)
         await hypercorn_serve(self.gateway, self.config, shutdown_trigger=shutdown_trigger, mode="asgi")
 
     async def serve_until_signalled(self) -> None:
@@ -102,6 +104,13 @@ class WebServer:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         await self.serve(stop.wait)
+
+
+def _quiet_tls_errors(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+    """A client that breaks off TLS (a failed handshake, data after close_notify) is no error of ours: Hypercorn's
+    own runner drops these too."""
+    if not isinstance(context.get("exception"), ssl.SSLError):
+        loop.default_exception_handler(context)
 
 
 def serve(settings: Settings) -> None:

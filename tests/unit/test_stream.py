@@ -13,16 +13,14 @@ import threading
 import time
 
 import pytest
-from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.sync.client import connect
+from websockets.exceptions import InvalidStatus
 
-from support import T0, ApiClient, Serving, StandInController, pause
-from leadcenter import config, db, schema
+from support import T0, WAIT, ApiClient, Serving, StandInController, close_code, frames, open_socket, pause
+from leadcenter import config
 from leadcenter.events import Event, EventBus
 from leadcenter.web import auth, stream
 
 ALLOWED_ORIGIN = "https://app.example.com"
-WAIT = 5.0  # seconds any single expected frame may take
 
 
 # -- the hub ---------------------------------------------------------------------------------------------------
@@ -155,13 +153,8 @@ def test_a_full_queue_makes_a_stream_lagging_and_the_others_still_get_everything
 # -- the websocket, over a real server -------------------------------------------------------------------------
 
 @pytest.fixture
-def database(tmp_path):
-    """A file database: the server's threads each open their own connection, which ":memory:" would make empty."""
-    handle = db.open_sqlite(str(tmp_path / "stream.sqlite3"))
-    db.bind(handle)
-    schema.migrate()
-    yield handle
-    handle.close()
+def database(file_database):
+    return file_database
 
 
 @pytest.fixture
@@ -185,44 +178,8 @@ def server(app, controller):
         yield serving.http
 
 
-@pytest.fixture
-def cookie_of(app):
-    def sign_in(email: str) -> str:
-        client = ApiClient(app.test_client())
-        client.sign_in(email)
-        return f"session={client.http.get_cookie('session').value}"
-    return sign_in
-
-
-def open_stream(server: str, *, cookie: str | None = None, origin: str | None = "own", query: str = "",
-                headers: dict | None = None, sock: socket.socket | None = None, **options):
-    headers = dict(headers or {})
-    if cookie:
-        headers["Cookie"] = cookie
-    return connect(f"ws://{server}/api/v1/events{query}", origin=f"http://{server}" if origin == "own" else origin,
-                   additional_headers=headers, proxy=None, compression=None, open_timeout=WAIT, sock=sock,
-                   **options)
-
-
-def frames(ws, count: int, timeout: float = WAIT) -> list[dict]:
-    deadline = time.monotonic() + timeout
-    received = []
-    while len(received) < count:
-        try:
-            received.append(json.loads(ws.recv(timeout=max(0.0, deadline - time.monotonic()))))
-        except TimeoutError:
-            raise AssertionError(f"{len(received)} of {count} frames arrived in {timeout} s") from None
-    return received
-
-
-def close_code(ws, timeout: float = WAIT) -> tuple[int, str]:
-    """Read until the server closes; its close code and reason."""
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            ws.recv(timeout=max(0.0, deadline - time.monotonic()))
-    except ConnectionClosed as closed:
-        return closed.rcvd.code, closed.rcvd.reason
+def open_stream(server: str, query: str = "", **options):
+    return open_socket(server, f"/api/v1/events{query}", **options)
 
 
 def publish(controller, company, count: int = 1, **data) -> list[int]:
@@ -342,7 +299,8 @@ def test_catching_up_with_since_gets_exactly_the_missed_events_then_live_ones(se
     publisher.start()
     with open_stream(server, cookie=cookie, query=f"?since={seen[-1]}&stream={stream_id}") as ws:
         assert frames(ws, 1)[0]["event"] == "stream.hello"
-        publisher.join(WAIT)
+        publisher.join(60)  # slow under libfaketime (make test's shifted clock): the last one must come after it
+        assert not publisher.is_alive()
         last = publish(controller, a)
         assert [f["seq"] for f in frames(ws, len(missed) + len(live) + 1)] == missed + live + last
 
@@ -373,7 +331,7 @@ def test_a_client_that_stops_reading_is_closed_as_lagging_and_the_others_get_eve
     small_window.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     small_window.connect(("127.0.0.1", int(server.rsplit(":", 1)[1])))
     with open_stream(server, cookie=cookie) as fast, \
-            open_stream(server, cookie=cookie, sock=small_window, max_queue=2, ping_interval=None) as slow:
+            open_stream(server, cookie=cookie, sock=small_window, max_queue=2) as slow:
         frames(fast, 1)
         deadline = time.monotonic() + WAIT
         while hub.streams() < 2 and time.monotonic() < deadline:
