@@ -185,7 +185,9 @@ def install(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        # Every path, the app's files too; a 405 keeps its Allow header.
+        # Every path, the app's files too; a 405 keeps its Allow header. A redirect stays one.
+        if exc.code is not None and exc.code < 400:
+            return exc
         error = re.sub(r"[^a-z]+", "-", (exc.name or "error").lower()).strip("-")
         headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
         return render(exc.code or 500, error, exc.description or exc.name, headers=headers)

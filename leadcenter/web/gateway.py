@@ -1,8 +1,8 @@
 """The ASGI application the server runs: the Flask app (WSGI) in a bounded pool of threads, websockets on the loop.
 
-HTTP requests: the body is read on the event loop (at most MAX_BODY bytes, within ``http.body_timeout_seconds`` plus
-a second for every MIN_BODY_RATE bytes received, so a large upload on a slow line still gets through and a trickle
-does not; spooled to a temporary file past SPOOL_BYTES), so a slow upload holds no thread. Then the Flask app runs in one of
+HTTP requests: the body is read on the event loop, so a slow upload holds no thread: at most MAX_BODY bytes, within
+``http.body_timeout_seconds`` plus a second for every MIN_BODY_RATE bytes received (a large upload on a slow line
+gets through, a trickle does not), spooled to a temporary file past SPOOL_BYTES. Then the Flask app runs in one of
 ``http.request_threads`` threads; its response goes back in chunks of up to CHUNK_BYTES, each handed to the loop
 and waited for, so a slow reader of a long export holds its thread while the socket takes the data, for at most
 SEND_TIMEOUT a chunk, and a client that leaves stops the export. What the gateway refuses (a body too large or
@@ -55,7 +55,6 @@ class Upgrade:
     offered: list[str] = field(default_factory=list)  # the subprotocols the client asked for
     run: Handler | None = None
     subprotocol: str | None = None
-    refusal: tuple[int, str] | None = None
 
     def accept(self, run: Handler, subprotocol: str | None = None) -> Response:
         self.run = run
@@ -64,7 +63,6 @@ class Upgrade:
 
     def refuse(self, code: int, reason: str) -> Response:
         """Accept, then close at once with ``code``."""
-        self.refusal = (code, reason)
         return self.accept(_closed_at_once(code, reason), None)
 
 

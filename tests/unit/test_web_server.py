@@ -81,15 +81,15 @@ def insecure_tls() -> ssl.SSLContext:
 
 # -- slow clients ------------------------------------------------------------------------------------------------
 
-SLOW_CLIENTS, SLOW_TLS_CLIENTS = 300, 100  # on the plain listener, and on the TLS one (the same code behind a handshake)
+SLOW_PLAIN, SLOW_TLS = 300, 100  # slowloris connections on each listener (the same code, behind a handshake)
 
 
 class Trickler:
     """Connections that send a request head one byte at a time and never finish it (slowloris), on both listeners;
     notes when each connected and when the server closed it. Bounded: one thread, at most 60 s."""
 
-    def __init__(self, plain: str, secure: str, count: int, tls_count: int):
-        self._targets = [(plain, False)] * (count - tls_count) + [(plain, False), (secure, True)] * tls_count
+    def __init__(self, plain: str, secure: str, plain_count: int, tls_count: int):
+        self._targets = [(plain, False)] * (plain_count - tls_count) + [(plain, False), (secure, True)] * tls_count
         self.opened: dict[socket.socket, float] = {}  # -> when it connected
         self.closed: dict[socket.socket, float] = {}  # -> when the server closed it
         self.all_opened = threading.Event()
@@ -155,7 +155,7 @@ class Trickler:
 # the real clock in every unit run; nothing in it depends on the date.
 @pytest.mark.skipif("faketime" in os.environ.get("LD_PRELOAD", ""), reason="measures latency; libfaketime distorts it")
 def test_slow_clients_are_cut_off_after_the_header_timeout_and_others_are_served_meanwhile(served, http, https):
-    with Trickler(served.http, served.https, SLOW_CLIENTS, SLOW_TLS_CLIENTS) as slow:
+    with Trickler(served.http, served.https, SLOW_PLAIN, SLOW_TLS) as slow:
         assert slow.all_opened.wait(30)
         latencies, trickling = [], []
         for _ in range(5):  # normal requests on both listeners, each on a new connection, while the slow ones trickle
@@ -165,10 +165,10 @@ def test_slow_clients_are_cut_off_after_the_header_timeout_and_others_are_served
                 assert client.get("/healthz", headers={"Connection": "close"}).status_code == 200
                 latencies.append(time.monotonic() - began)
             pause(0.1)
-        assert max(trickling) >= SLOW_CLIENTS, trickling  # most of them at once (all, unless the machine is busy)
+        assert max(trickling) >= SLOW_PLAIN, trickling  # most of them at once (all, unless the machine is busy)
         assert max(latencies) < 1.0, f"normal requests waited {max(latencies):.2f} s"
         slow.wait_all_closed(HEADER_TIMEOUT + 30)
-        assert len(slow.closed) == SLOW_CLIENTS + SLOW_TLS_CLIENTS
+        assert len(slow.closed) == SLOW_PLAIN + SLOW_TLS
         lived = [slow.closed[s] - slow.opened[s] for s in slow.opened]
     # Cut off after the header timeout, not before (they kept sending), and promptly after it.
     assert HEADER_TIMEOUT * 0.9 < min(lived) and max(lived) < HEADER_TIMEOUT + 5, (min(lived), max(lived))
