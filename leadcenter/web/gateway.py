@@ -114,20 +114,25 @@ class Bell:
 
 
 class WebSocket:
-    """An accepted websocket, for its handler (a coroutine on the loop).
+    """An accepted websocket, for its handler (a coroutine on the loop). ``environ`` is its handshake's.
 
     Whatever needs the handler's attention rings ``bell``: frames from another thread, ``reclaim()`` (the capacity
-    rules took its place, capacity.py) and the server shutting down (``closing``)."""
+    rules took its place, capacity.py), ``end_session()`` (its session or key is no longer good) and the server
+    shutting down (``closing``)."""
 
     def __init__(self, receive, send, gateway: Gateway, environ: dict):
-        self._receive, self._send, self._gateway, self._environ = receive, send, gateway, environ
+        self._receive, self._send, self._gateway, self.environ = receive, send, gateway, environ
         self.bell = Bell(asyncio.get_running_loop())
-        self.reclaimed = False
-        self.closing = False
+        self.reclaimed = self.session_ended = self.closing = False
 
     def reclaim(self) -> None:
         """Any thread: the handler is to close with 1013 (try again later)."""
         self.reclaimed = True
+        self.bell.ring()
+
+    def end_session(self) -> None:
+        """The handler is to close with 4401 (session ended)."""
+        self.session_ended = True
         self.bell.ring()
 
     def shut_down(self) -> None:
@@ -152,10 +157,9 @@ class WebSocket:
             async with asyncio.timeout(SEND_TIMEOUT):
                 await self._send({"type": "websocket.close", "code": code, "reason": reason})
 
-    async def in_request(self, function: Callable, *args):
-        """Run ``function`` in a request thread, inside the handshake's request context (its session cookie, its
-        API key): e.g. to check that the session is still good."""
-        return await self._gateway.in_request(self._environ, function, *args)
+    async def in_thread(self, function: Callable, *args):
+        """Run blocking work (the database) in a request thread."""
+        return await self._gateway.in_thread(function, *args)
 
 
 class Gateway:
@@ -196,11 +200,8 @@ class Gateway:
     def websockets(self) -> int:
         return len(self._sockets)
 
-    async def in_request(self, environ: dict, function: Callable, *args):
-        def call():
-            with self.app.request_context(dict(environ)):
-                return function(*args)
-        return await asyncio.get_running_loop().run_in_executor(self.pool, call)
+    async def in_thread(self, function: Callable, *args):
+        return await asyncio.get_running_loop().run_in_executor(self.pool, function, *args)
 
     # -- HTTP ------------------------------------------------------------------------------------------------------
 

@@ -57,15 +57,18 @@ def install(app: Flask, controller, capacity: Capacity) -> None:
         if principal.agent is None or not principal.agent.sip_credentials.where(
                 SipCredential.device == "webrtc", SipCredential.enabled).exists():
             return upgrade.refuse(NO_SOFTPHONE, "no-softphone")
-        return upgrade.accept(functools.partial(_relay, capacity, asterisk, principal), subprotocol="sip")
+        return upgrade.accept(functools.partial(_relay, capacity, app.extensions["websocket_sessions"], asterisk,
+                                                principal), subprotocol="sip")
 
     app.register_blueprint(bp)
 
 
-async def _relay(capacity: Capacity, asterisk: AsteriskSettings, principal: auth.Principal, ws: WebSocket) -> None:
+async def _relay(capacity: Capacity, sessions: stream.SessionWatch, asterisk: AsteriskSettings,
+                 principal: auth.Principal, ws: WebSocket) -> None:
     hold = await stream.hold_place(capacity, principal, ws, "softphone relay")
     if hold is None:
         return
+    sessions.watch(ws, principal)
     try:
         try:
             upstream = await connect(f"ws://{asterisk.host}:{asterisk.http_port}/ws", subprotocols=["sip"],
@@ -78,6 +81,7 @@ async def _relay(capacity: Capacity, asterisk: AsteriskSettings, principal: auth
         async with upstream:
             await _pass_messages(ws, upstream, principal)
     finally:
+        sessions.forget(ws)
         capacity.release(hold)
 
 
@@ -93,8 +97,6 @@ async def _pass_messages(ws: WebSocket, upstream, principal: auth.Principal) -> 
     pumps = [asyncio.create_task(to_asterisk()), asyncio.create_task(to_browser())]
     for pump in pumps:
         pump.add_done_callback(lambda _: ws.bell.ring())
-    loop = asyncio.get_running_loop()
-    checked = loop.time()
     try:
         while True:
             if pumps[0].done():  # the browser left (or Asterisk stopped taking messages)
@@ -104,12 +106,7 @@ async def _pass_messages(ws: WebSocket, upstream, principal: auth.Principal) -> 
                 return
             if await stream.closed_by_server(ws):
                 return
-            if loop.time() - checked >= stream.RECHECK_SECONDS:
-                if not await ws.in_request(stream.still_allowed, principal):
-                    await ws.close(stream.NOT_AUTHENTICATED, "session-ended")
-                    return
-                checked = loop.time()
-            await ws.bell.wait(checked + stream.RECHECK_SECONDS - loop.time())
+            await ws.bell.wait()
     finally:
         for pump in pumps:
             pump.cancel()

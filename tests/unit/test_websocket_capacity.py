@@ -1,7 +1,7 @@
 """Websocket capacity (issue 10, 4.3): event streams and softphone relays count together against limits per
 principal (a user, all their sessions, or an API key), per company and for the server; one key or one company can
 never take another company's capacity. The rules on Capacity itself, then what clients see over the real server
-(support.Serving) with a stand-in for Asterisk's SIP websocket."""
+(support.Serving) with a stand-in for Asterisk's SIP websocket; and how open websockets' sessions are re-checked."""
 from __future__ import annotations
 
 import contextlib
@@ -11,10 +11,10 @@ import time
 import pytest
 from websockets.sync.server import serve as serve_websockets
 
-from support import WAIT, Serving, StandInController, close_code, frames, open_socket, pause
+from support import WAIT, ApiClient, Serving, StandInController, close_code, frames, open_socket, pause
 from leadcenter import config
 from leadcenter.events import EventBus
-from leadcenter.web import auth
+from leadcenter.web import auth, stream
 from leadcenter.web.capacity import Capacity, Refused
 
 PER_PRINCIPAL, PER_COMPANY, CEILING = 3, 8, 8
@@ -184,3 +184,30 @@ def test_relays_count_with_event_streams(server, app, world, cookie_of, sockets)
         pause(0.01)
     with open_socket(server, "/sip", cookie=agent, subprotocols=["sip"]) as relay:
         assert_relays(relay)
+
+
+def test_signing_out_elsewhere_ends_the_softphone_relay(server, app, world, monkeypatch):
+    monkeypatch.setattr(stream, "RECHECK_SECONDS", 0.2)
+    browser = ApiClient(app.test_client())
+    browser.sign_in("agent1@a.example")
+    cookie = f"session={browser.http.get_cookie('session').value}"
+    with open_socket(server, "/sip", cookie=cookie, subprotocols=["sip"]) as relay:
+        assert_relays(relay)
+        assert browser.delete("/api/v1/session")[0] == 204
+        assert close_code(relay) == (4401, "session-ended")
+
+
+def test_sockets_sharing_a_credential_are_checked_once_a_round(server, world, monkeypatch, sockets):
+    """An agent's tab holds two websockets and an integration may hold several: one check each round, not one per
+    socket (each check is a thread handoff; hundreds of them a second delayed everything else)."""
+    checks = []
+    monkeypatch.setattr(stream, "RECHECK_SECONDS", 0.1)
+    monkeypatch.setattr(stream, "still_allowed", lambda principal: checks.append(principal.company.id) or True)
+    _, key = auth.new_api_key(world["b"]["company"], "dashboard", None)
+    for _ in range(PER_PRINCIPAL):
+        opened(sockets.enter_context(key_stream(server, key)))
+    began = time.monotonic()
+    while len(checks) < 5 and time.monotonic() - began < WAIT:
+        pause(0.05)
+    rounds = (time.monotonic() - began) / 0.1
+    assert 5 <= len(checks) <= rounds + 2  # one a round, not PER_PRINCIPAL a round
