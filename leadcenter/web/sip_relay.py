@@ -6,8 +6,8 @@ softphone the app's origin, certificate and port; Asterisk's HTTP server (ARI, /
 
 Who may open it: the app's own pages (Origin checked before the upgrade, as for the event stream), signed in as an
 agent with a softphone; otherwise the socket is closed with 4401 before anything reaches Asterisk. Asterisk still
-authenticates every REGISTER and INVITE with the agent's SIP password. Like the event stream, a relay ends within
-RECHECK_SECONDS of its session ending (sign-out elsewhere, removal from the company).
+authenticates every REGISTER and INVITE with the agent's SIP password. Like the event stream, a relay ends about
+RECHECK_SECONDS after its session ended (sign-out elsewhere, removal from the company; stream.SessionWatch).
 
 A relay holds no thread: two coroutines on the web server's event loop pass messages each way, each waiting until
 the other side takes it. Relays count with the event streams against the limits per principal, per company and for

@@ -43,11 +43,11 @@ hands it frames with one wake-up of the loop however many arrive at once. Stream
 together against the limits per principal, per company and for the server (capacity.py).
 
 Close codes: 4401 not signed in, no company picked or a bad API key (the reason is the REST error id:
-``not-signed-in``, ``company-not-selected``, ``invalid-api-key``), or, within RECHECK_SECONDS, the session was
-signed out or the key revoked, or the user's role or membership changed (reason ``session-ended``); 4008 lagging,
-reconnect with since; 1013 try again later, the reason says which limit (capacity.py; ``capacity-reclaimed``: the
-server was full and this company over its share); 1008 the client sent a message (the stream is one-way); 1001 the
-server is shutting down.
+``not-signed-in``, ``company-not-selected``, ``invalid-api-key``), or, about RECHECK_SECONDS after it happened, the
+session was signed out or the key revoked, or the user's role or membership changed (reason ``session-ended``);
+4008 lagging, reconnect with since; 1013 try again later, the reason says which limit (capacity.py;
+``capacity-reclaimed``: the server was full and this company over its share); 1008 the client sent a message (the
+stream is one-way); 1001 the server is shutting down.
 """
 from __future__ import annotations
 
