@@ -181,7 +181,6 @@ def run() -> dict:
 
     with tempfile.TemporaryDirectory(prefix="lc-bench-") as data:
         system = System(Path(data))
-        system.env["LEADCENTER_HTTP_THREADS"] = "64"
         system.cli("demo")
         agents = _desk_agents(system)
         system.start_asterisk()

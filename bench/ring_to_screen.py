@@ -106,7 +106,6 @@ def run() -> dict:
 
     with tempfile.TemporaryDirectory(prefix="lc-bench-") as data:
         system = System(Path(data))
-        system.env["LEADCENTER_HTTP_THREADS"] = str(AGENTS + 32)  # one web thread per open stream
         system.cli("demo")
         emails = _grow_team(system)
         system.start_asterisk()

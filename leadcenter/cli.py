@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import time
 
@@ -123,16 +122,13 @@ def run(ctx: Context, with_demo: bool) -> None:
     if logins:
         click.echo("Sign in as an agent, then ring the demo line from another terminal: leadcenter demo call")
     click.echo("Press Ctrl-C to stop.\n")
-    launcher = os.getpid()
     try:
         serve(ctx.settings)
     finally:
-        # The web worker is forked inside serve(); only the launcher (gunicorn's master) cleans up.
-        if os.getpid() == launcher:
-            if started_here:
-                click.echo("Stopping Asterisk...")
-                instance.stop()
-            click.echo("Lead Center stopped.")
+        if started_here:
+            click.echo("Stopping Asterisk...")
+            instance.stop()
+        click.echo("Lead Center stopped.")
 
 
 # -- asterisk --------------------------------------------------------------------------------------------------

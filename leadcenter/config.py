@@ -25,10 +25,25 @@ class PathsSettings:
 class HttpSettings:
     host: str = "127.0.0.1"
     port: int = 8080
-    # Each websocket holds one thread under gunicorn's gthread worker, and an agent's tab has two (the event stream
-    # and the softphone's SIP relay); the pool starts threads only as they are needed.
-    threads: int = 256
-    # Mark session cookies Secure (sent over HTTPS only); turn on when agents reach the app over HTTPS.
+    # Threads that run API requests (the Flask app). Websockets (event streams, softphone relays) hold none: they
+    # run on the server's event loop.
+    request_threads: int = 32
+    # A connection must deliver a whole request head (request line and headers) this long after it opens or after
+    # its previous response; slower clients are disconnected (slowloris). Also how long an idle connection is kept.
+    header_timeout_seconds: int = 10
+    # The longest silence while a request body or a websocket is open (websockets are pinged every 20 s, so a live
+    # client always answers in time: a vanished one is dropped after this).
+    read_timeout_seconds: int = 45
+    # A request body must arrive within this, plus a second for every 32 KiB received (a slow uplink's large upload).
+    body_timeout_seconds: int = 30
+    # Long-lived websockets (event streams and softphone relays together): per principal (a user, all their
+    # sessions, or an API key), per company, and for the whole server. When the server is full, a company below
+    # its fair share still gets in (see web/capacity.py).
+    websockets_per_principal: int = 8
+    websockets_per_company: int = 500
+    websockets_max: int = 2000
+    # Mark the plain HTTP listener's session cookie Secure too (the HTTPS listener's always is): for a plain
+    # listener that sits behind a TLS-terminating proxy.
     secure_cookies: bool = False
     # Origins (scheme://host:port) besides the app's own that may open the event websocket.
     allowed_origins: str = ""

@@ -36,6 +36,17 @@ def database():
 
 
 @pytest.fixture
+def file_database(tmp_path):
+    """A file database, for tests of the web server: its threads each open their own connection, which ":memory:"
+    would make empty. A module takes it with ``database = file_database``."""
+    handle = db.open_sqlite(str(tmp_path / "served.sqlite3"))
+    db.bind(handle)
+    schema.migrate()
+    yield handle
+    handle.close()
+
+
+@pytest.fixture
 def controller(tmp_path):
     return StandInController(tmp_path / "asterisk")
 
@@ -54,6 +65,16 @@ def client(app):
 @pytest.fixture
 def make_client(app):
     return lambda: ApiClient(app.test_client())
+
+
+@pytest.fixture
+def cookie_of(app):
+    """The session cookie header of a user signed in over the plain HTTP listener."""
+    def sign_in(email: str) -> str:
+        client = ApiClient(app.test_client())
+        client.sign_in(email)
+        return f"session={client.http.get_cookie('session').value}"
+    return sign_in
 
 
 @pytest.fixture

@@ -141,3 +141,82 @@ class ApiClient:
 
     def delete(self, path, **kwargs):
         return self.request("DELETE", path, **kwargs)
+
+
+class Serving:
+    """The production web server (leadcenter/web/server.py: Hypercorn, the gateway, the Flask app) on loopback
+    ports the kernel picks, its loop in a thread of its own; ``https`` adds the TLS listener (with the certificate
+    ``settings`` name)."""
+
+    def __init__(self, settings, app, https: bool = False):
+        import asyncio
+        from leadcenter.web.server import WebServer, listen
+
+        self.server = WebServer(settings, app, listen("127.0.0.1", 0), listen("127.0.0.1", 0) if https else None)
+        self.http = "{}:{}".format(*self.server.addresses["http"])
+        self.https = "{}:{}".format(*self.server.addresses["https"]) if https else None
+        self.gateway = self.server.gateway
+        # Hypercorn's pinger outlives a closed websocket until its next ping: each test would stop in LINGER_SECONDS.
+        self.server.config.websocket_ping_interval = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._serve()), name="test-web", daemon=True)
+
+    async def _serve(self):
+        import asyncio
+        self.loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        self._ready.set()
+        await self.server.serve(self._stop.wait)
+
+    def __enter__(self):
+        self._thread.start()
+        assert self._ready.wait(5)
+        return self
+
+    def __exit__(self, *exc):
+        self.loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+        assert not self._thread.is_alive(), "the web server did not stop within 10 s"
+
+
+WAIT = 5.0  # seconds any single expected websocket frame may take
+
+
+def open_socket(address: str, path: str, *, cookie: str | None = None, origin: str | None = "own",
+                headers: dict | None = None, **options):
+    """A websocket client of the server at ``address`` (host:port); a browser's page of the app by default. No
+    keepalive pings: their thread's timed joins break under libfaketime (make test's shifted clock)."""
+    from websockets.sync.client import connect
+    headers = dict(headers or {})
+    if cookie:
+        headers["Cookie"] = cookie
+    options.setdefault("ping_interval", None)
+    return connect(f"ws://{address}{path}", origin=f"http://{address}" if origin == "own" else origin,
+                   additional_headers=headers, proxy=None, compression=None, open_timeout=WAIT, **options)
+
+
+def frames(ws, count: int, timeout: float = WAIT) -> list[dict]:
+    """The next ``count`` JSON frames."""
+    import json
+    import time
+    deadline = time.monotonic() + timeout
+    received = []
+    while len(received) < count:
+        try:
+            received.append(json.loads(ws.recv(timeout=max(0.0, deadline - time.monotonic()))))
+        except TimeoutError:
+            raise AssertionError(f"{len(received)} of {count} frames arrived in {timeout} s") from None
+    return received
+
+
+def close_code(ws, timeout: float = WAIT) -> tuple[int, str]:
+    """Read until the server closes; its close code and reason."""
+    import time
+    from websockets.exceptions import ConnectionClosed
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            ws.recv(timeout=max(0.0, deadline - time.monotonic()))
+    except ConnectionClosed as closed:
+        assert closed.rcvd is not None, f"the connection ended without a close frame: {closed!r}"
+        return closed.rcvd.code, closed.rcvd.reason

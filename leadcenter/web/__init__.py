@@ -1,1 +1,1 @@
-"""The web layer: the Flask app (served by gunicorn's threaded worker), its JSON API and event stream."""
+"""The web layer: the Flask app, its JSON API, event stream and SIP relay, served by Hypercorn (server.py)."""

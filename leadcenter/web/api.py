@@ -243,10 +243,12 @@ def install(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        if not request.path.startswith("/api/"):
+        # Every path, the app's files too; a 405 keeps its Allow header. A redirect stays one.
+        if exc.code is not None and exc.code < 400:
             return exc
         error = re.sub(r"[^a-z]+", "-", (exc.name or "error").lower()).strip("-")
-        return render(exc.code or 500, error, exc.description or exc.name)
+        headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+        return render(exc.code or 500, error, exc.description or exc.name, headers=headers)
 
     @app.errorhandler(IntegrityError)
     def conflict(exc: IntegrityError):

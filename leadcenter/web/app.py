@@ -7,26 +7,31 @@ from flask import Flask, jsonify, send_from_directory
 
 from leadcenter import __version__
 from leadcenter.resources import WEB
-from leadcenter.web import api, auth, sip_relay, stream
+from leadcenter.web import api, auth, hardening, sip_relay, stream
+from leadcenter.web.capacity import Capacity
 
 
 def create_app(controller) -> Flask:
     app = Flask(__name__, static_folder=None)
     app.controller = controller
+    http = controller.settings.http
     app.config.update(
         SECRET_KEY=controller.secrets.session_key,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
-        SESSION_COOKIE_SECURE=controller.settings.http.secure_cookies,
         PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12),
         MAX_CONTENT_LENGTH=1024 * 1024,
     )
     app.extensions["sign_in_limiter"] = auth.AttemptLimiter()
     api.install(app)
+    hardening.install(app, http.secure_cookies)
     for blueprint in _blueprints():
         app.register_blueprint(blueprint)
-    stream.install(app, controller)
-    sip_relay.install(app, controller)
+    # Event streams and softphone relays share the websocket limits.
+    capacity = Capacity(http.websockets_per_principal, http.websockets_per_company, http.websockets_max)
+    app.extensions["websockets"] = capacity
+    stream.install(app, controller, capacity)
+    sip_relay.install(app, controller, capacity)
 
     @app.get("/healthz")
     def healthz():

@@ -31,8 +31,10 @@ class AgentApp:
 
     def __init__(self, page: Page, email: str):
         self.page, self.email = page, email
-        self.errors: list[str] = []  # uncaught errors in the page's scripts
+        self.errors: list[str] = []  # uncaught errors in the page's scripts, and what the CSP refused
         page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on("console", lambda message: self.errors.append(message.text)
+                if message.type == "error" and "Content Security Policy" in message.text else None)
         self.signed_in_at = 0.0
         self.registered_after: float | None = None  # seconds from clicking Sign in to "Softphone: ready"
 

@@ -150,7 +150,7 @@ class System:
             self.controller = None
 
     def kill_controller(self) -> None:
-        """kill -9 the whole controller (gunicorn master and worker): no chance to clean up."""
+        """kill -9 the controller: no chance to clean up."""
         assert self.controller is not None
         os.killpg(self.controller.pid, signal.SIGKILL)
         self.controller.wait(10)

@@ -1,5 +1,5 @@
 """From Asterisk to the browser: a real call reaches a signed-in agent's event stream as interaction events,
-through `leadcenter run` (gunicorn, the controller, the call recorder, the websocket hub), and the agent then
+through `leadcenter run` (the web server, the controller, the call recorder, the websocket hub), and the agent then
 reads and classifies it over the REST API."""
 from __future__ import annotations
 

@@ -3,6 +3,8 @@
 Every write is checked in the database, in Asterisk re-renders (controller.reconfigured) and in the events
 published; every refusal leaves the database as it was.
 """
+import datetime as dt
+
 import pytest
 
 from support import PASSWORD, T0
@@ -369,6 +371,18 @@ def test_api_key_lifecycle(admin, world, controller, client):
     assert admin.get(f"{API}/api-keys")[1][0]["revoked_at"] is not None
     assert_refused(client.get(f"{API}/teams"), 401, "invalid-api-key")
     assert controller.bus.names() == ["api_key.created", "api_key.revoked"] and controller.reconfigured == 0
+
+
+def test_an_api_keys_last_use_is_written_at_most_once_a_minute(world, controller, client):
+    """Its streams re-check a key every few seconds: each use must not be a write (SQLite has one writer)."""
+    row, key = new_api_key(world["a"]["company"], "dashboard", None)
+    client.bearer = key
+    used = []
+    for seconds in (0, 30, 59, 61, 90):
+        controller.clock.now = T0 + dt.timedelta(seconds=seconds)
+        assert client.get(f"{API}/teams")[0] == 200
+        used.append(ApiKey.get_by_id(row.id).last_used_at)
+    assert used == [T0] * 3 + [T0 + dt.timedelta(seconds=61)] * 2
 
 
 def test_revoking_twice_keeps_the_first_time(admin, world, controller):

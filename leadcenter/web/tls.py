@@ -1,13 +1,8 @@
-"""HTTPS beside the plain HTTP listener: the same app, in the same process, over TLS.
+"""The HTTPS listener's certificate.
 
-Why: browsers give the microphone only to secure origins (https://, or http://127.0.0.1 on the agent's own
+Why HTTPS: browsers give the microphone only to secure origins (https://, or http://127.0.0.1 on the agent's own
 machine), so agents on other machines need HTTPS, and the softphone then needs wss://: the app's /sip relay
-gives it that on the same origin and certificate.
-
-How: gunicorn applies TLS to all of its listeners or none, and the loopback listener stays plain HTTP; so the
-HTTPS listener is werkzeug's threaded WSGI server, started in gunicorn's worker next to the controller and serving
-the same Flask app (one event hub, one controller). Each connection has a thread of its own; requests and
-websockets behave as on the HTTP listener, with ``wss``/``https`` as their scheme for the Origin check.
+gives it that on the same origin and certificate. The listener is a bind of the one web server (server.py).
 
 The certificate: ``http.certificate`` and ``http.private_key`` (PEM), or, when both are empty, a self-signed one
 generated at first run with openssl into <data_dir>/tls/ for localhost, 127.0.0.1, this machine's name and
@@ -18,12 +13,8 @@ from __future__ import annotations
 import ipaddress
 import logging
 import socket
-import ssl
 import subprocess
-import threading
 from pathlib import Path
-
-from werkzeug.serving import make_server
 
 from leadcenter.config import ConfigError, Settings
 
@@ -61,24 +52,3 @@ def _names(https_host: str) -> list[str]:
         except ValueError:
             names.append(f"DNS:{https_host}")
     return names
-
-
-class HttpsListener:
-    def __init__(self, settings: Settings, app):
-        certificate, key = certificate_files(settings)
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        context.load_cert_chain(certificate, key)
-        http = settings.http
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log, as on the HTTP listener
-        self.server = make_server(http.https_host, http.https_port, app, threaded=True, ssl_context=context)
-        self.server.daemon_threads = True  # a websocket left open never holds up shutdown
-        self._thread = threading.Thread(target=self.server.serve_forever, name="https", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-        log.info("HTTPS on %s:%s", *self.server.server_address[:2])
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self._thread.join(5)

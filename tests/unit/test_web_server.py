@@ -1,0 +1,398 @@
+"""The web server as a client meets it, on both listeners (issue 10, 4.8 and 4.9): slow clients are cut off after
+the header timeout while everyone else is served; websockets hold no thread; every response carries the security
+headers and no version banner; the session cookie is Secure on HTTPS; the errors the server and the app raise about
+the request itself (405, 408, 413, 414) are the API's JSON errors. Over the production server (support.Serving)."""
+from __future__ import annotations
+
+import base64
+import contextlib
+import dataclasses
+import json
+import os
+import re
+import selectors
+import socket
+import ssl
+import threading
+import time
+from pathlib import Path
+
+import flask
+import httpx
+import pytest
+
+from support import Serving, StandInController, close_code, frames, open_socket, pause
+from leadcenter import config
+from leadcenter.events import EventBus
+from leadcenter.resources import WEB
+from leadcenter.web import gateway, hardening
+
+FIXTURES = Path(__file__).parent / "fixtures"
+HEADER_TIMEOUT, BODY_TIMEOUT, READ_TIMEOUT, REQUEST_THREADS = 3, 1, 60, 4
+
+
+@pytest.fixture
+def database(file_database):
+    return file_database
+
+
+@pytest.fixture
+def controller(tmp_path):
+    controller = StandInController(tmp_path / "asterisk")
+    controller.settings = config.load(env={
+        # A certificate made once (openssl's self-signed one is made at first run, which libfaketime upsets).
+        "LEADCENTER_HTTP_CERTIFICATE": str(FIXTURES / "tls-test.crt"),
+        "LEADCENTER_HTTP_PRIVATE_KEY": str(FIXTURES / "tls-test.key"),
+        "LEADCENTER_HTTP_HEADER_TIMEOUT_SECONDS": str(HEADER_TIMEOUT),
+        "LEADCENTER_HTTP_BODY_TIMEOUT_SECONDS": str(BODY_TIMEOUT),
+        "LEADCENTER_HTTP_READ_TIMEOUT_SECONDS": str(READ_TIMEOUT),
+        "LEADCENTER_HTTP_REQUEST_THREADS": str(REQUEST_THREADS),
+        "LEADCENTER_HTTP_WEBSOCKETS_PER_PRINCIPAL": "500"})
+    controller.bus = EventBus()
+    controller.bus.start()
+    yield controller
+    controller.bus.stop()
+
+
+@pytest.fixture
+def served(app, controller):
+    with Serving(controller.settings, app, https=True) as serving:
+        yield serving
+
+
+@pytest.fixture
+def http(served):
+    with httpx.Client(base_url=f"http://{served.http}", timeout=5) as client:
+        yield client
+
+
+@pytest.fixture
+def https(served):
+    with httpx.Client(base_url=f"https://{served.https}", timeout=5, verify=False) as client:
+        yield client
+
+
+def insecure_tls() -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+# -- slow clients ------------------------------------------------------------------------------------------------
+
+SLOW_PLAIN, SLOW_TLS = 300, 100  # slowloris connections on each listener (the same code, behind a handshake)
+
+
+class Trickler:
+    """Connections that send a request head one byte at a time and never finish it (slowloris), on both listeners;
+    notes when each connected and when the server closed it. Bounded: one thread, at most 60 s."""
+
+    def __init__(self, plain: str, secure: str, plain_count: int, tls_count: int):
+        self._targets = [(plain, False)] * (plain_count - tls_count) + [(plain, False), (secure, True)] * tls_count
+        self.opened: dict[socket.socket, float] = {}  # -> when it connected
+        self.closed: dict[socket.socket, float] = {}  # -> when the server closed it
+        self.all_opened = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._trickle, name="trickler", daemon=True)
+
+    def open_now(self) -> int:
+        return len(self.opened) - len(self.closed)
+
+    def _trickle(self) -> None:
+        tls, targets, deadline = insecure_tls(), list(self._targets), time.monotonic() + 60
+        with selectors.DefaultSelector() as waiting:
+            while not self._stop.is_set() and time.monotonic() < deadline and (
+                    targets or len(self.closed) < len(self.opened)):
+                for address, secure in targets[:20]:  # connect a few at a time, watching the others meanwhile
+                    sock = socket.create_connection(tuple_of(address), timeout=5)
+                    if secure:
+                        sock = tls.wrap_socket(sock)
+                    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: slow\r\n")
+                    sock.setblocking(False)
+                    self.opened[sock] = time.monotonic()
+                    waiting.register(sock, selectors.EVENT_READ)
+                del targets[:20]
+                if not targets:
+                    self.all_opened.set()
+                for key, _ in waiting.select(0.05):  # readable: the server closed it (nothing else ever comes)
+                    self._check_closed(waiting, key.fileobj)
+                for sock in [s for s in self.opened if s not in self.closed]:
+                    try:
+                        sock.send(b"X")
+                    except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                        pass
+                    except OSError:
+                        self._check_closed(waiting, sock)
+
+    def _check_closed(self, waiting: selectors.BaseSelector, sock: socket.socket) -> None:
+        try:
+            if sock.recv(1024):
+                return
+        except (BlockingIOError, ssl.SSLWantReadError):
+            return
+        except OSError:
+            pass
+        self.closed[sock] = time.monotonic()
+        waiting.unregister(sock)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(65)
+        for sock in self.opened:
+            sock.close()
+
+    def wait_all_closed(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+
+# Under libfaketime (make test's shifted clock) every handoff between the server's loop and its threads costs
+# milliseconds (measured: a request takes ~20 ms instead of ~1.4 ms), and this test measures latency. It runs with
+# the real clock in every unit run; nothing in it depends on the date.
+@pytest.mark.skipif("faketime" in os.environ.get("LD_PRELOAD", ""), reason="measures latency; libfaketime distorts it")
+def test_slow_clients_are_cut_off_after_the_header_timeout_and_others_are_served_meanwhile(served, http, https):
+    with Trickler(served.http, served.https, SLOW_PLAIN, SLOW_TLS) as slow:
+        assert slow.all_opened.wait(30)
+        latencies, trickling = [], []
+        for _ in range(5):  # normal requests on both listeners, each on a new connection, while the slow ones trickle
+            for client in (http, https):
+                trickling.append(slow.open_now())
+                began = time.monotonic()
+                assert client.get("/healthz", headers={"Connection": "close"}).status_code == 200
+                latencies.append(time.monotonic() - began)
+            pause(0.1)
+        assert max(trickling) >= SLOW_PLAIN, trickling  # most of them at once (all, unless the machine is busy)
+        assert max(latencies) < 1.0, f"normal requests waited {max(latencies):.2f} s"
+        slow.wait_all_closed(HEADER_TIMEOUT + 30)
+        assert len(slow.closed) == SLOW_PLAIN + SLOW_TLS
+        lived = [slow.closed[s] - slow.opened[s] for s in slow.opened]
+    # Cut off after the header timeout, not before (they kept sending), and promptly after it.
+    assert HEADER_TIMEOUT * 0.9 < min(lived) and max(lived) < HEADER_TIMEOUT + 5, (min(lived), max(lived))
+
+
+def test_a_body_that_does_not_arrive_in_time_is_a_408(served):
+    with socket.create_connection(tuple_of(served.http), timeout=5) as sock:
+        sock.sendall(b"POST /api/v1/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 100\r\n\r\n{\"email\"")
+        began = time.monotonic()
+        status, headers, body = read_response(sock)
+    assert status == 408 and BODY_TIMEOUT <= time.monotonic() - began < BODY_TIMEOUT + 2
+    assert json.loads(body)["error"] == "request-timeout"
+
+
+def tuple_of(address: str) -> tuple[str, int]:
+    host, port = address.rsplit(":", 1)
+    return host, int(port)
+
+
+def read_response(sock) -> tuple[int, dict, bytes]:
+    """One HTTP/1.1 response with a Content-Length, read off a raw socket."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"closed before a response: {data!r}"
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
+    while len(body) < int(headers.get("content-length", 0)):
+        body += sock.recv(65536)
+    return int(lines[0].split()[1]), headers, body
+
+
+# -- websockets hold no thread -----------------------------------------------------------------------------------
+
+def raw_websocket(address: str, path: str, cookie: str) -> socket.socket:
+    """A websocket opened by hand on a plain socket (a client that needs no thread of its own), once the server
+    has sent its first frame."""
+    sock = socket.create_connection(tuple_of(address), timeout=5)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {address}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: http://{address}\r\n"
+                 f"Cookie: {cookie}\r\n\r\n".encode())
+    data = b""
+    while b"\r\n\r\n" not in data or data.endswith(b"\r\n\r\n"):
+        chunk = sock.recv(65536)
+        assert chunk, data
+        data += chunk
+    assert data.startswith(b"HTTP/1.1 101 ") and data.split(b"\r\n\r\n", 1)[1][:1] == b"\x81", data  # a text frame
+    return sock
+
+
+def test_open_websockets_hold_no_thread_and_requests_are_served_beside_them(served, http, world, cookie_of):
+    threads_before = threading.active_count()
+    cookie = cookie_of("supervisor@a.example")
+    with contextlib.ExitStack() as sockets:
+        for _ in range(200):  # 50 times the request threads
+            sockets.enter_context(raw_websocket(served.http, "/api/v1/events", cookie))
+        assert served.gateway.websockets() == 200
+        # The server took no thread beyond its request threads (this test's clients take none).
+        assert threading.active_count() - threads_before <= REQUEST_THREADS
+        began = time.monotonic()
+        assert http.get("/api/v1/session").status_code == 200
+        assert time.monotonic() - began < 0.5
+
+
+def test_a_websocket_peer_that_goes_silent_is_dropped_after_the_read_timeout(app, controller, world, cookie_of):
+    """A client that vanished without closing answers no ping (Hypercorn's, every server.PING_INTERVAL) and sends
+    nothing: the read timeout drops it, and its place is free again. (Pings are off in support.Serving.)"""
+    settings = dataclasses.replace(controller.settings,
+                                   http=dataclasses.replace(controller.settings.http, read_timeout_seconds=1))
+    with Serving(settings, app) as serving:
+        sock = raw_websocket(serving.http, "/api/v1/events", cookie_of("agent1@a.example"))
+        began = time.monotonic()
+        with sock:
+            sock.settimeout(10)
+            while sock.recv(65536):  # what the server sends until it closes
+                pass
+        assert time.monotonic() - began < 4
+        deadline = time.monotonic() + 5
+        while app.extensions["websockets"].held() and time.monotonic() < deadline:
+            pause(0.01)
+        assert app.extensions["websockets"].held() == 0
+
+
+def test_stopping_the_server_closes_its_websockets_with_going_away(app, controller, world, cookie_of):
+    with contextlib.ExitStack() as stack:
+        with Serving(controller.settings, app) as serving:
+            ws = stack.enter_context(open_socket(serving.http, "/api/v1/events", cookie=cookie_of("agent1@a.example")))
+            frames(ws, 1)
+            began = time.monotonic()
+        assert time.monotonic() - began < 2
+        assert close_code(ws) == (1001, "the server is shutting down")
+
+
+def test_responses_are_streamed_whole_and_stop_when_the_client_leaves(app, controller):
+    produced, finished = [], threading.Event()
+
+    def export():
+        def chunks(count: int):
+            try:
+                for n in range(count):
+                    produced.append(n)
+                    yield b"%08d" % n * 128  # 1 KiB each
+            finally:
+                finished.set()
+        return app.response_class(chunks(int(flask.request.args["kib"])), mimetype="text/plain")
+
+    app.add_url_rule("/test/export", "test_export", export)
+    with Serving(controller.settings, app) as serving:
+        whole = httpx.get(f"http://{serving.http}/test/export?kib=2000", timeout=5).content
+        assert len(whole) == 2000 * 1024 and whole.endswith(b"%08d" % 1999 * 128)
+        produced.clear()
+        finished.clear()
+        with socket.create_connection(tuple_of(serving.http)) as sock:  # 100 MB, far more than socket buffers hold
+            sock.sendall(b"GET /test/export?kib=100000 HTTP/1.1\r\nHost: x\r\n\r\n")
+            sock.recv(4096)
+        assert finished.wait(gateway.SEND_TIMEOUT + 20)
+        assert len(produced) < 100_000  # the export stopped once the client had gone
+
+
+# -- security headers, cookies, banners --------------------------------------------------------------------------
+
+def test_every_response_has_the_security_headers_and_no_server_banner(http, https, served):
+    for client, scheme in ((http, "ws"), (https, "wss")):
+        host = client.base_url.netloc.decode()
+        for path, status in (("/", 200), ("/js/main.js", 200), ("/api/v1/session", 200), ("/healthz", 200),
+                             ("/api/v1/nothing-here", 404), ("/api/v1/inbox", 401)):
+            response = client.get(path)
+            assert response.status_code == status, path
+            headers = response.headers
+            assert headers["content-security-policy"] == (
+                "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; "
+                f"connect-src 'self' {scheme}://{host}; form-action 'self'; base-uri 'none'; "
+                "frame-ancestors 'none'"), path
+            assert headers["x-content-type-options"] == "nosniff"
+            assert headers["x-frame-options"] == "DENY"
+            assert headers["referrer-policy"] == "no-referrer"
+            assert "server" not in headers and "hypercorn" not in str(headers).lower()
+            assert ("strict-transport-security" in headers) == (scheme == "wss"), path
+    assert https.get("/").headers["strict-transport-security"] == f"max-age={hardening.HSTS_SECONDS}"
+
+
+def test_no_banner_on_what_the_server_answers_by_itself(served):
+    """A request so malformed the app never sees it is answered by Hypercorn: still no Server header."""
+    with socket.create_connection(tuple_of(served.http), timeout=5) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n")
+        status, headers, _ = read_response(sock)
+    assert status == 400 and "server" not in headers
+
+
+def test_the_app_fits_its_content_security_policy():
+    """What the policy forbids, the app must not need: no inline script, style or event handler; no eval; every
+    request to its own origin."""
+    page = (WEB / "index.html").read_text()
+    scripts = re.findall(r"<script\b([^>]*)>(.*?)</script>", page, re.S)
+    assert scripts and all("src=" in attributes and not body.strip() for attributes, body in scripts)
+    sources = {"index.html": page} | {f"js/{f.name}": f.read_text() for f in (WEB / "js").glob("*.js")}
+    vendor = WEB / "vendor" / "jssip.js"
+    if vendor.exists():  # built by make setup
+        sources["vendor/jssip.js"] = vendor.read_text()
+    for name, text in sources.items():
+        assert not re.search(r"""\sstyle\s*=\s*["'$]""", text), f"{name}: an inline style attribute"
+        assert not re.search(r"""<[^>]*\son[a-z]+\s*=""", text), f"{name}: an inline event handler"
+        assert not re.search(r"\beval\s*\(|new\s+Function\s*\(|javascript:", text), f"{name}: code from a string"
+        if name.startswith("js/"):
+            for url in re.findall(r"""(?:fetch|WebSocket|WebSocketInterface)\(\s*[`'"]([^`'"]*)""", text):
+                assert url.startswith(("/", "${scheme}://${location.host}")), f"{name}: {url} is not our origin"
+
+
+def test_the_session_cookie_is_secure_on_https_and_the_loopback_listener_still_signs_in(http, https, world):
+    for client, name, secure in ((https, "__Host-session", True), (http, "session", False)):
+        csrf = client.get("/api/v1/session").json()["csrf_token"]
+        answer = client.post("/api/v1/session", json={"email": "agent1@a.example", "password": "correct horse battery"},
+                             headers={"X-CSRF-Token": csrf})
+        assert answer.status_code == 200, answer.text
+        cookie = next(c for c in answer.headers.get_list("set-cookie") if c.startswith(f"{name}="))
+        attributes = {a.strip().split("=")[0].lower() for a in cookie.split(";")[1:]}
+        assert {"httponly", "path"} <= attributes and ("secure" in attributes) == secure, cookie
+        assert "domain" not in attributes
+        assert client.get("/api/v1/session").json()["authenticated"] is True
+
+
+# -- errors about the request itself are JSON ----------------------------------------------------------------------
+
+def assert_api_error(response: httpx.Response, status: int, error: str) -> dict:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["status"] == status and body["error"] == error and body["request_id"] and body["message"]
+    assert response.headers["content-security-policy"].startswith("default-src 'none'")
+    return body
+
+
+def test_a_wrong_method_is_a_405_with_allow(http, https):
+    for client in (http, https):
+        assert_api_error(client.delete("/api/v1/inbox"), 405, "method-not-allowed")
+        assert set(client.delete("/api/v1/inbox").headers["allow"].replace(" ", "").split(",")) >= {"GET"}
+        answer = client.post("/")  # the app's page too
+        assert_api_error(answer, 405, "method-not-allowed")
+        assert "GET" in answer.headers["allow"]
+
+
+def test_a_request_target_too_long_is_a_414(http, https):
+    for client in (http, https):
+        assert_api_error(client.get("/api/v1/leads", params={"q": "4" * hardening.MAX_URI}), 414,
+                         "request-uri-too-long")
+        assert client.get("/api/v1/leads", params={"q": "4" * 100}).status_code == 401  # the usual answer
+
+
+def test_a_body_too_large_is_a_413(http, https):
+    big_json = json.dumps({"email": "x" * (1024 * 1024), "password": "y"})
+    for client in (http, https):
+        # What the app takes as JSON (1 MiB), and what the server reads at all (an upload's 16 MiB): a declared
+        # length over it is answered without reading the body; a chunked one once it passes it.
+        assert_api_error(client.post("/api/v1/session", content=big_json,
+                                     headers={"Content-Type": "application/json"}), 413, "request-entity-too-large")
+        assert_api_error(client.put("/api/v1/me/voicemail-greeting", content=b"\0" * (gateway.MAX_BODY + 1),
+                                    headers={"Content-Type": "audio/wav"}), 413, "request-entity-too-large")
+
+        def chunks():
+            for _ in range(gateway.MAX_BODY // 65536 + 2):
+                yield b"\0" * 65536
+
+        assert_api_error(client.put("/api/v1/me/voicemail-greeting", content=chunks(),
+                                    headers={"Content-Type": "audio/wav"}), 413, "request-entity-too-large")
