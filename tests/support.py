@@ -19,11 +19,6 @@ PASSWORD = "correct horse battery"
 T0 = dt.datetime(2026, 11, 27, 9, 0, 0)
 
 
-def pause(seconds: float) -> None:
-    """Sleep, in a test (see conftest.py: time.sleep under libfaketime)."""
-    threading.Event().wait(seconds)
-
-
 class Clock:
     """A clock the test sets: starts at T0, moves only when told."""
 

@@ -15,7 +15,7 @@ import time
 import pytest
 from websockets.exceptions import InvalidStatus
 
-from support import T0, WAIT, ApiClient, Serving, StandInController, close_code, frames, open_socket, pause
+from support import T0, WAIT, ApiClient, Serving, StandInController, close_code, frames, open_socket
 from leadcenter import config
 from leadcenter.events import Event, EventBus
 from leadcenter.web import auth, stream
@@ -293,7 +293,7 @@ def test_catching_up_with_since_gets_exactly_the_missed_events_then_live_ones(se
     def publish_slowly():
         for _ in range(300):
             live.extend(publish(controller, a))
-            pause(0.001)
+            time.sleep(0.001)
 
     publisher = threading.Thread(target=publish_slowly)
     publisher.start()
@@ -335,7 +335,7 @@ def test_a_client_that_stops_reading_is_closed_as_lagging_and_the_others_get_eve
         frames(fast, 1)
         deadline = time.monotonic() + WAIT
         while hub.streams() < 2 and time.monotonic() < deadline:
-            pause(0.01)
+            time.sleep(0.01)
         assert hub.streams() == 2
         published, received = [], []
         padding = "x" * 2000  # the kernel's socket buffers (some MB) hold a few thousand of these

@@ -21,7 +21,7 @@ import flask
 import httpx
 import pytest
 
-from support import Serving, StandInController, close_code, frames, open_socket, pause
+from support import Serving, StandInController, close_code, frames, open_socket
 from leadcenter import config
 from leadcenter.events import EventBus
 from leadcenter.resources import WEB
@@ -164,7 +164,7 @@ def test_slow_clients_are_cut_off_after_the_header_timeout_and_others_are_served
                 began = time.monotonic()
                 assert client.get("/healthz", headers={"Connection": "close"}).status_code == 200
                 latencies.append(time.monotonic() - began)
-            pause(0.1)
+            time.sleep(0.1)
         assert max(trickling) >= SLOW_PLAIN, trickling  # most of them at once (all, unless the machine is busy)
         assert max(latencies) < 1.0, f"normal requests waited {max(latencies):.2f} s"
         slow.wait_all_closed(HEADER_TIMEOUT + 30)
@@ -252,7 +252,7 @@ def test_a_websocket_peer_that_goes_silent_is_dropped_after_the_read_timeout(app
         assert time.monotonic() - began < 4
         deadline = time.monotonic() + 5
         while app.extensions["websockets"].held() and time.monotonic() < deadline:
-            pause(0.01)
+            time.sleep(0.01)
         assert app.extensions["websockets"].held() == 0
 
 

@@ -11,7 +11,7 @@ import time
 import pytest
 from websockets.sync.server import serve as serve_websockets
 
-from support import WAIT, ApiClient, Serving, StandInController, close_code, frames, open_socket, pause
+from support import WAIT, ApiClient, Serving, StandInController, close_code, frames, open_socket
 from leadcenter import config
 from leadcenter.events import EventBus
 from leadcenter.web import auth, stream
@@ -181,7 +181,7 @@ def test_relays_count_with_event_streams(server, app, world, cookie_of, sockets)
     capacity = app.extensions["websockets"]
     deadline = time.monotonic() + WAIT
     while capacity.held() == PER_PRINCIPAL and time.monotonic() < deadline:  # the server sees the close
-        pause(0.01)
+        time.sleep(0.01)
     with open_socket(server, "/sip", cookie=agent, subprotocols=["sip"]) as relay:
         assert_relays(relay)
 
@@ -208,6 +208,6 @@ def test_sockets_sharing_a_credential_are_checked_once_a_round(server, world, mo
         opened(sockets.enter_context(key_stream(server, key)))
     began = time.monotonic()
     while len(checks) < 5 and time.monotonic() - began < WAIT:
-        pause(0.05)
+        time.sleep(0.05)
     rounds = (time.monotonic() - began) / 0.1
     assert 5 <= len(checks) <= rounds + 2  # one a round, not PER_PRINCIPAL a round
