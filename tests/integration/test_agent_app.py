@@ -11,6 +11,7 @@ import time
 import wave
 from pathlib import Path
 
+import httpx
 import pytest
 from audio import rms
 from browser import CHROMIUM, Browser
@@ -947,8 +948,6 @@ def test_a_user_of_two_companies_switches_company_in_the_app(softphones, running
     """Dana is an agent of one company and a supervisor of another (added with `leadcenter user join`): she picks
     one at sign-in and switches in the status bar; the inbox, the event stream and the softphone are then the
     other company's."""
-    import httpx
-
     from leadcenter import clock
     from leadcenter.agents.models import Agent
     from leadcenter.companies.models import Company
@@ -995,3 +994,50 @@ def test_a_user_of_two_companies_switches_company_in_the_app(softphones, running
             assert renamed.status_code == 200, renamed.text
         expect(app.row("incoming", "Cid Cedars")).to_be_visible()
         assert not app.errors
+
+
+def test_an_invitation_of_an_existing_account_waits_for_its_owner_to_say_yes_in_the_app(running):
+    """An admin's invitation changes nothing for an existing account until its owner accepts it in the app (issue
+    10, 4.6): Erin, of Elm Plumbing, sees Acme's invitation and Fir's; she joins Acme (it is in her switcher) and
+    declines Fir (she is not Fir's, and the invitation is gone)."""
+    from leadcenter.companies.models import Membership, User
+
+    password, email = "erin's password", "erin@elm.example"
+    elm = int(re.search(r"company (\d+) created", running.cli("company", "add", "Elm Plumbing")).group(1))
+    fir = int(re.search(r"company (\d+) created", running.cli("company", "add", "Fir Heating")).group(1))
+    running.cli("user", "add", email, "--name", "Erin Elm", "--company", str(elm), "--password", password,
+                "--role", "supervisor")
+    running.cli("user", "add", "boss@fir.example", "--name", "Fir Boss", "--company", str(fir), "--role", "admin",
+                "--password", "fir boss password")
+    with contextlib.closing(running.sign_in("admin@acme.example")) as acme:
+        invited = acme.post("/api/v1/users", json={"email": email, "name": "Someone", "password": "whatever 123",
+                                                    "role": "supervisor"})
+    assert invited.status_code == 202, invited.text
+    with httpx.Client(base_url=running.url, timeout=5) as fir_admin:
+        csrf = fir_admin.get("/api/v1/session").json()["csrf_token"]
+        signed_in = fir_admin.post("/api/v1/session", headers={"X-CSRF-Token": csrf},
+                                   json={"email": "boss@fir.example", "password": "fir boss password"})
+        invited = fir_admin.post("/api/v1/users", headers={"X-CSRF-Token": signed_in.json()["csrf_token"]},
+                                 json={"email": email, "name": "Someone", "password": "whatever 123",
+                                       "role": "supervisor"})
+        assert invited.status_code == 202, invited.text
+    erin = User.get(User.email == email)
+    assert {m.company_id for m in Membership.select().where(Membership.user == erin)} == {elm}
+    with Browser() as browser:
+        app = browser.agent(running, email, password=password, wait_registered=False)
+        page = app.page
+        invitations = page.get_by_role("list", name="Invitations")
+        expect(invitations).to_contain_text("Acme Plumbing invited you to join as a supervisor.")
+        expect(invitations).to_contain_text("Fir Heating invited you to join as a supervisor.")
+        page.get_by_role("button", name="Join Acme Plumbing").click()
+        expect(invitations).not_to_contain_text("Acme Plumbing")
+        page.get_by_role("listitem").filter(has_text="Fir Heating").get_by_role("button", name="Decline").click()
+        expect(page.locator("#invitations")).to_be_hidden()
+        expect(page.get_by_label("Company").locator("option")).to_have_text(["Elm Plumbing", "Acme Plumbing"])
+        assert not app.errors
+    assert {m.company_id for m in Membership.select().where(Membership.user == erin)} == {elm, 1}
+    with httpx.Client(base_url=running.url, timeout=5) as erin_api:
+        csrf = erin_api.get("/api/v1/session").json()["csrf_token"]
+        session = erin_api.post("/api/v1/session", headers={"X-CSRF-Token": csrf},
+                                json={"email": email, "password": password, "company_id": elm}).json()
+    assert session["invitations"] == []

@@ -32,6 +32,33 @@ function show(session) {
 function pickCompany(session) {
   render($('#company-list'), session.companies.map((company) => html`
     <li><button class="primary" data-company="${company.id}">${company.name}</button> <small>${company.role}</small></li>`));
+  render($('#picker-invitations'), invitations(session));
+}
+
+// Companies that invited this account: it joins one only when its owner says yes here.
+function invitations(session) {
+  if (!session.invitations?.length) return '';
+  return html`
+    <ul class="plain invitation-list" aria-label="Invitations">
+      ${session.invitations.map((invitation) => html`
+        <li>${invitation.company_name} invited you to join as ${invitation.role === 'admin' ? 'an' : 'a'} ${invitation.role}.
+          <button class="primary" data-accept-invitation="${invitation.id}">Join ${invitation.company_name}</button>
+          <button data-decline-invitation="${invitation.id}">Decline</button></li>`)}
+    </ul>`;
+}
+
+async function answerInvitation(id, accept) {
+  try {
+    const session = accept ? await api('POST', `/api/v1/session/invitations/${id}/accept`)
+      : (await api('DELETE', `/api/v1/session/invitations/${id}`), await api('GET', '/api/v1/session'));
+    if (state.session.company && session.company) {
+      update((s) => { s.session = session; }); // the new company is in the switcher
+    } else {
+      show(session);
+    }
+  } catch (failure) {
+    say(refusal(failure));
+  }
 }
 
 async function startApp() {
@@ -68,6 +95,8 @@ function statusBar(s) {
   $('#microphone-warning').hidden = !(s.microphone === 'denied' || s.microphone === 'missing');
   render($('#notice'), s.notice ? html`${s.notice} <button class="link" id="dismiss-notice" aria-label="Dismiss">${icon('close')}</button>` : '');
   $('#notice').hidden = !s.notice;
+  render($('#invitations'), invitations(s.session));
+  $('#invitations').hidden = !s.session.invitations?.length;
 }
 
 // A user of several companies switches here, as the spec has it ("choose the correct company from the dropdown
@@ -135,6 +164,11 @@ document.addEventListener('click', async (event) => {
   if (event.target.id === 'sign-out') signOut();
   if (event.target.id === 'open-profile') update((s) => { s.view = 'profile'; s.profileSaved = false; });
   if (event.target.closest('#dismiss-notice')) update((s) => { s.notice = ''; });
+  const invitation = event.target.closest('[data-accept-invitation], [data-decline-invitation]');
+  if (invitation) {
+    const { acceptInvitation, declineInvitation } = invitation.dataset;
+    answerInvitation(Number(acceptInvitation || declineInvitation), Boolean(acceptInvitation));
+  }
   const company = event.target.closest('[data-company]');
   if (company) {
     const session = await api('PUT', '/api/v1/session/company', { company_id: Number(company.dataset.company) });
