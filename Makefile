@@ -16,7 +16,7 @@ INSTALLED := $(VENV)/.installed
 help:
 	@echo "make run    install everything and start Lead Center with a demo company (http://127.0.0.1:8080)"
 	@echo "make test   install everything and run all tests"
-	@echo "make check  the fast checks: the unit tests (no Asterisk), in well under a minute"
+	@echo "make check  the fast checks: the unit tests (no Asterisk), in under a minute (make test runs it first)"
 	@echo "make bench  run the benchmarks (see docs/benchmarks.md)"
 	@echo "make clean  remove the virtualenv and this checkout's data (var/); the Asterisk root cache stays"
 
@@ -65,12 +65,12 @@ asterisk-root: python
 run: setup
 	$(BIN)/leadcenter run --demo
 
-# Everything: the unit tests with the wall clock shifted, then every test in a private network namespace: the
-# integration tests' Asterisk, SIP peers and web server bind ports that nothing else on the machine can see or
-# collide with (a `make run` may be up at the same time).
-test: setup unit-shifted
+# Everything: the fast checks first (they fail in under a minute), the unit tests again with the wall clock
+# shifted, then the integration tests in a private network namespace: their Asterisk, SIP peers and web server bind
+# ports that nothing else on the machine can see or collide with (a `make run` may be up at the same time).
+test: setup check unit-shifted
 	unshare --net --fork -- sh -c 'ip link set lo up && exec "$$@"' sh \
-	  $(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS) tests
+	  $(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS) tests/integration
 
 check: unit
 
