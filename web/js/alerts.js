@@ -2,7 +2,7 @@
 // desktop notification and a ring for each call that starts ringing on the softphone, and a notification for each
 // text a lead sends that waits in my Incoming or comes in one of my Active conversations.
 
-import { subscribe, update, state, inbox } from './store.js';
+import { QUIET, inbox, state, subscribe, update } from './store.js';
 import { leadName } from './html.js';
 
 export async function checkMicrophone() {
@@ -21,7 +21,6 @@ export function askForNotifications() {
   if ('Notification' in window && Notification.permission === 'default') Notification.requestPermission();
 }
 
-let ringer = null;
 
 function notify(title, body, tag) {
   if (!('Notification' in window) || Notification.permission !== 'granted') return;
@@ -30,7 +29,7 @@ function notify(title, body, tag) {
 }
 
 function ring(on) {
-  if (on && !ringer) {
+  if (on && !state.ringer) {
     const audio = new AudioContext();
     const tone = audio.createOscillator();
     const gain = audio.createGain();
@@ -45,46 +44,51 @@ function ring(on) {
     }, 6000);
     gain.gain.setValueAtTime(0.2, audio.currentTime);
     gain.gain.setValueAtTime(0, audio.currentTime + 2);
-    ringer = { audio, cadence };
-  } else if (!on && ringer) {
-    clearInterval(ringer.cadence);
-    ringer.audio.close();
-    ringer = null;
+    update((s) => { s.ringer = { audio, cadence }; }, QUIET);
+  } else if (!on && state.ringer) {
+    clearInterval(state.ringer.cadence);
+    state.ringer.audio.close();
+    update((s) => { s.ringer = null; }, QUIET);
   }
 }
 
-export function watchRinging() {
-  const notified = new Set();
-  const onChange = (s) => {
-    const ringing = [...s.calls].filter(([, call]) => call.state === 'ringing').map(([callId]) => callId);
-    ring(document.hidden && ringing.length > 0);
-    if (!document.hidden) return;
-    for (const callId of ringing) {
-      if (notified.has(callId)) continue;
-      notified.add(callId);
+// Once each: a notification shown (key: a call id, or a text's interaction and time) is not shown again.
+function alertOnce(key, show) {
+  if (state.alerted.has(key)) return;
+  update((s) => { s.alerted.add(key); }, QUIET);
+  show();
+}
+
+// Both watches are effects: they follow the store and change only what was rung and shown.
+export function watch() {
+  subscribe(ringing);
+  document.addEventListener('visibilitychange', () => ringing(state));
+  subscribe(texts);
+}
+
+function ringing(s) {
+  const callIds = [...s.calls].filter(([, call]) => call.state === 'ringing').map(([callId]) => callId);
+  ring(document.hidden && callIds.length > 0);
+  if (!document.hidden) return;
+  for (const callId of callIds) {
+    alertOnce(callId, () => {
       const interaction = inbox(s).incoming.find((i) => i.call_id === callId);
       notify('Incoming call', interaction ? `${leadName(interaction)} — ${interaction.tracking_number?.name || ''}`
         : 'A caller is waiting', callId);
-    }
-  };
-  subscribe(onChange);
-  document.addEventListener('visibilitychange', () => onChange(state));
+    });
+  }
 }
 
-// Texts: a lead's text newer than this page, waiting in my Incoming or in my Active conversation, once each.
-export function watchTexts() {
-  const since = Date.now();
-  const notified = new Set();
-  subscribe((s) => {
-    if (!document.hidden) return;
-    const box = inbox(s);
-    for (const interaction of [...box.incoming, ...box.active]) {
-      const last = interaction.last_message;
-      if (interaction.kind !== 'text' || last?.direction !== 'inbound' || Date.parse(last.created_at) < since) continue;
-      const key = `${interaction.id}:${last.created_at}`;
-      if (notified.has(key)) continue;
-      notified.add(key);
-      notify('New text', `${leadName(interaction)}: ${last.body}`, key);
+// Texts: a lead's text newer than the app's start, waiting in my Incoming or in my Active conversation.
+function texts(s) {
+  if (!document.hidden) return;
+  const box = inbox(s);
+  for (const interaction of [...box.incoming, ...box.active]) {
+    const last = interaction.last_message;
+    if (interaction.kind !== 'text' || last?.direction !== 'inbound' || Date.parse(last.created_at) < s.startedAt) {
+      continue;
     }
-  });
+    const key = `${interaction.id}:${last.created_at}`;
+    alertOnce(key, () => notify('New text', `${leadName(interaction)}: ${last.body}`, key));
+  }
 }

@@ -1,8 +1,6 @@
-// The REST API: JSON in and out, the CSRF token on every unsafe request, errors as ApiError.
+// The REST API: JSON in and out, the session's CSRF token on every unsafe request, errors as ApiError.
 
-let csrfToken = '';
-
-export function setCsrfToken(token) { csrfToken = token; }
+import { state } from './store.js';
 
 export class ApiError extends Error {
   constructor(status, body) {
@@ -16,7 +14,7 @@ export class ApiError extends Error {
 // ``body``: an object sent as JSON, or a Blob sent as it is (its type as Content-Type), e.g. a greeting.
 export async function api(method, path, body) {
   const headers = { Accept: 'application/json' };
-  if (method !== 'GET') headers['X-CSRF-Token'] = csrfToken;
+  if (method !== 'GET') headers['X-CSRF-Token'] = state.session?.csrf_token ?? '';
   const raw = body instanceof Blob;
   if (body !== undefined) headers['Content-Type'] = raw ? body.type : 'application/json';
   const response = await fetch(path, {

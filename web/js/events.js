@@ -1,47 +1,106 @@
 // The live event stream (/api/v1/events): keeps the store current without polling. On first connect and after a
-// reset it reloads the inbox over REST; on a dropped connection it reconnects with its checkpoint and replays.
+// reset it loads the inbox over REST; on a dropped connection it reconnects with its checkpoint and replays. Each
+// event of the catalogue is applied to the store by its entry in APPLY.
 
 import { api } from './api.js';
-import { putInteractions, state, update } from './store.js';
-import { messageChanged } from './texts.js';
+import {
+  QUIET, applyAgent, applyLead, cancel, later, leadShown, placeInteraction, sectionByRule, state, update,
+} from './store.js';
+import { loadThread } from './texts.js';
 
 const RETRY_MS = [500, 1000, 2000, 5000];
-let socket = null;
-let checkpoint = null; // {stream, seq}
-let retries = 0;
-let stopped = true;
-let retryTimer = null;
-// Frames are applied one after the other: a slow REST refresh never lets an older state overwrite a newer one.
-let applying = Promise.resolve();
+const SECTIONS = ['incoming', 'active', 'recent'];
 
 export function start() {
-  stopped = false;
+  update((s) => { s.stream.stopped = false; }, QUIET);
   connect();
 }
 
 export function stop() {
-  stopped = true;
-  clearTimeout(retryTimer);
-  checkpoint = null;
+  cancel('reconnect');
+  const { socket } = state.stream;
+  update((s) => { Object.assign(s.stream, { socket: null, checkpoint: null, stopped: true }); }, QUIET);
   if (socket) socket.close(1000);
-  socket = null;
 }
 
 function connect() {
+  const { checkpoint } = state.stream;
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
   const query = checkpoint ? `?since=${checkpoint.seq}&stream=${encodeURIComponent(checkpoint.stream)}` : '';
   const ws = new WebSocket(`${scheme}://${location.host}/api/v1/events${query}`);
-  socket = ws;
-  ws.onmessage = (message) => {
-    applying = applying.then(() => receive(JSON.parse(message.data))).catch((error) => console.error(error));
-  };
+  update((s) => { s.stream.socket = ws; }, QUIET);
+  // Frames are applied one after the other: a slow REST read never lets an older state overwrite a newer one.
+  ws.onmessage = (message) => update((s) => {
+    s.stream.applying = s.stream.applying.then(() => receive(JSON.parse(message.data)))
+      .catch((error) => console.error(error));
+  }, QUIET);
   ws.onclose = (closed) => {
-    if (socket !== ws) return;
+    if (state.stream.socket !== ws) return;
     update((s) => { s.connection = 'lost'; });
-    if (stopped || closed.code === 4401) return; // signed out: nothing to come back to
-    retryTimer = setTimeout(connect, RETRY_MS[Math.min(retries++, RETRY_MS.length - 1)]);
+    if (state.stream.stopped || closed.code === 4401) return; // signed out: nothing to come back to
+    const { retries } = state.stream;
+    update((s) => { s.stream.retries += 1; }, QUIET);
+    later('reconnect', RETRY_MS[Math.min(retries, RETRY_MS.length - 1)], connect);
   };
 }
+
+function receive(frame) {
+  if (Object.hasOwn(STREAM, frame.event)) return STREAM[frame.event](frame.data);
+  update((s) => { s.stream.checkpoint.seq = frame.seq; }, QUIET);
+  return Object.hasOwn(APPLY, frame.event) ? APPLY[frame.event](frame.data, frame.at) : null;
+}
+
+// The stream's own frames.
+const STREAM = {
+  'stream.hello': async (data) => {
+    update((s) => { s.connection = 'live'; s.stream.retries = 0; });
+    if (state.stream.checkpoint) return; // back after a drop: the stream replays what was missed
+    update((s) => { s.stream.checkpoint = { stream: data.stream, seq: data.seq }; }, QUIET);
+    await reload();
+  },
+  'stream.reset': async (data) => { // the stream no longer reaches back to the checkpoint
+    update((s) => { s.stream.checkpoint = { stream: data.stream, seq: data.seq }; }, QUIET);
+    await reload();
+  },
+};
+
+// How each event changes the store. Today's events name what changed (ids), so most handlers read it again over
+// REST. Once events carry the resource (ISSUE11-PLAN.md, phase 2a), each handler becomes the line in its "with
+// it:" comment, and what only the rereading needs goes: reread(), rereadLead(), the offeredToMe and declined
+// sets and sectionByRule in store.js.
+const APPLY = {
+  // with it: (data) => update((s) => placeInteraction(s, data.interaction, data.section)),
+  'interaction.created': (data) => reread(data.interaction_id, true),
+  // with it: (data) => update((s) => placeInteraction(s, data.interaction, data.section)),
+  // (today: a text thread in Recent that gets a new text waits in Incoming again, offered to the agents it names)
+  'interaction.updated': (data) => reread(data.interaction_id,
+    data.status === 'incoming' && Boolean(data.for_agents?.includes(state.me?.id))),
+  // with it: (data) => update((s) => { s.sections.delete(data.interaction_id); }),
+  'interaction.declined': (data) => update((s) => {
+    s.declined.add(data.interaction_id);
+    const interaction = s.interactions.get(data.interaction_id);
+    if (interaction) placeInteraction(s, interaction, sectionByRule(interaction, s));
+  }),
+  // with it, each of the five: (data) => update((s) => applyMessage(s, data.message)), applyMessage putting the
+  // message in its thread if that is loaded (the conversation's interaction.updated carries its last message)
+  'message.received': rereadMessages,
+  'message.queued': rereadMessages,
+  'message.sent': rereadMessages,
+  'message.delivered': rereadMessages,
+  'message.failed': rereadMessages,
+  // with it: (data) => update((s) => applyLead(s, data.lead)),
+  'lead.updated': (data) => leadShown(state, data.lead_id) && rereadLead(data.lead_id),
+  // with it: (data) => update((s) => applyAgent(s, data.agent.id, data.agent)), and, when it is me going to or
+  // from offline, reload()
+  'agent.status_changed': (data) => update((s) => {
+    applyAgent(s, data.agent_id, { status: data.status, status_reason: data.reason });
+  }),
+  // with it: (data) => update((s) => applyAgent(s, data.agent.id, data.agent)),
+  // (their status or their phone: what colleagues see and ringing follows)
+  'agent.presence_changed': (data) => update((s) => { applyAgent(s, data.agent_id, { presence: data.presence }); }),
+  // the figures are the resource already
+  'queue.updated': (data, at) => update((s) => { s.queues.set(data.team_id, withSince(data, Date.parse(at))); }),
+};
 
 async function reload() {
   // A supervisor or an admin without an agent profile in this company has no "me": the inbox is the waiting calls.
@@ -50,88 +109,35 @@ async function reload() {
     api('GET', '/api/v1/agents'), api('GET', '/api/v1/queues')]);
   update((s) => {
     s.queues = new Map(queues.map((q) => [q.team_id, withSince(q, q.measured_at ? Date.parse(q.measured_at) : Date.now())]));
-    putInteractions([...box.incoming, ...box.active, ...box.recent]);
-    s.offeredToMe = new Set(box.incoming.map((i) => i.id));
     s.me = me;
     s.agents = new Map(agents.map((a) => [a.id, a]));
+    s.offeredToMe = new Set(box.incoming.map((i) => i.id));
+    s.sections = new Map(); // the server's inbox, as it is now
+    for (const section of SECTIONS) box[section].forEach((i) => placeInteraction(s, i, section));
   });
-}
-
-async function receive(frame) {
-  if (frame.event === 'stream.hello') {
-    retries = 0;
-    update((s) => { s.connection = 'live'; });
-    if (!checkpoint) {
-      checkpoint = { stream: frame.data.stream, seq: frame.data.seq };
-      await reload();
-    }
-    return;
-  }
-  if (frame.event === 'stream.reset') {
-    checkpoint = { stream: frame.data.stream, seq: frame.data.seq };
-    await reload();
-    return;
-  }
-  checkpoint.seq = frame.seq;
-  const data = frame.data;
-  switch (frame.event) {
-    case 'interaction.created':
-      update((s) => { s.offeredToMe.add(data.interaction_id); });
-      await refreshInteraction(data.interaction_id);
-      break;
-    case 'interaction.updated':
-      // A text thread in Recent that gets a new text waits in Incoming again, offered to the agents it names.
-      if (data.status === 'incoming' && data.for_agents?.includes(state.me?.id)) {
-        update((s) => { s.offeredToMe.add(data.interaction_id); });
-      }
-      await refreshInteraction(data.interaction_id);
-      break;
-    case 'message.received':
-    case 'message.queued':
-    case 'message.sent':
-    case 'message.delivered':
-    case 'message.failed':
-      await Promise.all([messageChanged(data.interaction_id),
-        state.interactions.has(data.interaction_id) && refreshInteraction(data.interaction_id)]);
-      break;
-    case 'interaction.declined':
-      update((s) => { s.declined.add(data.interaction_id); });
-      break;
-    case 'queue.updated':
-      update((s) => { s.queues.set(data.team_id, withSince(data, Date.parse(frame.at))); });
-      break;
-    case 'agent.status_changed':
-      update((s) => {
-        const agent = s.agents.get(data.agent_id);
-        if (agent) Object.assign(agent, { status: data.status, status_reason: data.reason });
-        if (s.me?.id === data.agent_id) Object.assign(s.me, { status: data.status, status_reason: data.reason });
-      });
-      break;
-    case 'agent.presence_changed': // their status or their phone: what colleagues see and ringing follows
-      update((s) => {
-        for (const agent of [s.agents.get(data.agent_id), s.me?.id === data.agent_id ? s.me : null]) {
-          if (agent) agent.presence = data.presence;
-        }
-      });
-      break;
-    case 'lead.updated': {
-      update((s) => { s.leadVersion = (s.leadVersion || 0) + 1; s.changedLeadId = data.lead_id; });
-      // The inbox rows name the lead: re-read those of this lead.
-      const rows = [...state.interactions.values()].filter((i) => i.lead.id === data.lead_id);
-      await Promise.all(rows.map((i) => refreshInteraction(i.id)));
-      break;
-    }
-    default:
-      break;
-  }
 }
 
 function withSince(figures, measuredAt) {
   return { ...figures, since: measuredAt - figures.longest_wait_seconds * 1000 };
 }
 
-export async function refreshInteraction(id) {
+// The interaction as it is now, placed by the rule; offered: it is (again) offered to me.
+async function reread(id, offered) {
   const interaction = await api('GET', `/api/v1/interactions/${id}`);
-  update((s) => { s.interactions.set(id, interaction); });
-  return interaction;
+  update((s) => {
+    if (offered) s.offeredToMe.add(id);
+    placeInteraction(s, interaction, sectionByRule(interaction, s));
+  });
+}
+
+// A thread on screen (or loaded before) is read again, and its conversation if known (its row shows the newest
+// message).
+function rereadMessages(data) {
+  const id = data.interaction_id;
+  return Promise.all([state.threads.get(id) && loadThread(id), state.interactions.has(id) && reread(id, false)]);
+}
+
+async function rereadLead(id) {
+  const lead = await api('GET', `/api/v1/leads/${id}`);
+  update((s) => applyLead(s, lead));
 }

@@ -1,9 +1,10 @@
 // The inbox (left): my name and availability, Rejoin the Queue, and Incoming / Active / Recent, live.
 
-import { api, refusal } from './api.js';
+import { byAction, byField, byForm, byKey, listen } from './actions.js';
+import { api } from './api.js';
 import { channelIcon, outcomeOf, readingOf } from './facts.js';
 import { clock, html, icon, leadName, render, tickTimers, timeOfDay } from './html.js';
-import { callFor, inbox, say, state, subscribe, update } from './store.js';
+import { callFor, inbox, putInteraction, setMe, state, subscribe, update } from './store.js';
 import { answerInteraction, fillDialer, showInteraction } from './panel.js';
 import { respond } from './texts.js';
 import * as search from './search.js';
@@ -18,20 +19,11 @@ const PRESENCE_LABELS = {
 };
 
 export function mount(root) {
-  root.addEventListener('click', (event) => {
-    const button = event.target.closest('[data-action]');
-    if (button) act(button.dataset.action, Number(button.dataset.id), button);
-  });
-  root.addEventListener('change', (event) => {
-    if (event.target.id === 'availability') choose(event.target.value);
-  });
-  root.addEventListener('input', (event) => {
-    if (event.target.form?.id === 'lead-search') search.typed(event.target.value);
-  });
-  root.addEventListener('submit', (event) => event.preventDefault()); // the search runs as it is typed
-  root.addEventListener('keydown', (event) => {
-    if (event.key === 'Escape' && event.target.form?.id === 'lead-search') search.clear();
-  });
+  listen(root, 'click', ACTIONS, byAction);
+  listen(root, 'change', PICKED, byField);
+  listen(root, 'input', TYPED, byField);
+  listen(root, 'submit', FORMS, byForm);
+  listen(root, 'keydown', KEYS, byKey);
   subscribe((s) => render(root, view(s)));
   tickTimers(root); // the longest wait in my queues
 }
@@ -145,30 +137,47 @@ function row(interaction, key, s) {
     </li>`;
 }
 
-async function act(action, id, button) {
-  const interaction = state.interactions.get(id);
-  try {
-    if (action === 'show') showInteraction(id);
-    else if (action === 'answer') await answerInteraction(interaction);
-    else if (action === 'decline') await decline(interaction);
-    else if (action === 'respond') await respond(interaction);
-    else if (action === 'rejoin') await choose('available');
-    else if (action === 'open-lead') search.openLead(id);
-    else if (action === 'colleagues') update((s) => { s.colleaguesOpen = !s.colleaguesOpen; });
-    else if (action === 'quick') update((s) => { s.quickId = s.quickId === id ? null : id; });
-    else if (action === 'quick-call') fillDialer(interaction.lead_number, 'dialer');
-    else if (action === 'quick-text') fillDialer(interaction.lead_number, 'text');
-  } catch (error) {
-    say(refusal(error));
-  }
-}
+const stored = (id) => state.interactions.get(Number(id));
+
+// The inbox's buttons, by data-action, with their data-* values.
+const ACTIONS = {
+  show: ({ id }) => showInteraction(Number(id)),
+  answer: ({ id }) => answerInteraction(stored(id)),
+  decline: ({ id }) => decline(stored(id)),
+  respond: ({ id }) => respond(stored(id)),
+  rejoin: () => choose('available'),
+  'open-lead': ({ id }) => search.openLead(Number(id)),
+  colleagues: () => update((s) => { s.colleaguesOpen = !s.colleaguesOpen; }),
+  quick: ({ id }) => update((s) => { s.quickId = s.quickId === Number(id) ? null : Number(id); }),
+  'quick-call': ({ id }) => fillDialer(stored(id).lead_number, 'dialer'),
+  'quick-text': ({ id }) => fillDialer(stored(id).lead_number, 'text'),
+};
+
+const PICKED = {
+  availability: (field) => choose(field.value),
+};
+
+const TYPED = {
+  q: (field) => search.typed(field.value), // the lead search, as it is typed
+};
+
+const FORMS = {
+  'lead-search': () => {}, // the search runs as it is typed
+};
+
+const KEYS = {
+  Escape: (event) => event.target.form?.id === 'lead-search' && search.clear(),
+};
 
 async function decline(interaction) {
-  update((s) => { s.declined.add(interaction.id); });
+  update((s) => {
+    s.declined.add(interaction.id);
+    putInteraction(s, interaction);
+  });
   await api('POST', `/api/v1/interactions/${interaction.id}/decline`);
 }
 
 async function choose(status) {
   const me = await api('PATCH', '/api/v1/me/agent', { status });
-  update((s) => { s.me = me; });
+  update((s) => { setMe(s, me); });
 }

@@ -1,6 +1,7 @@
 // The agent app: sign in (and pick a company), then the four areas over one store fed by the event stream.
 
-import { api, refusal, setCsrfToken } from './api.js';
+import { byAction, byField, byForm, listen } from './actions.js';
+import { api, refusal } from './api.js';
 import { html, icon, render } from './html.js';
 import { say, state, subscribe, update } from './store.js';
 import * as alerts from './alerts.js';
@@ -12,26 +13,29 @@ import * as panel from './panel.js';
 import * as softphone from './softphone.js';
 
 const $ = (selector) => document.querySelector(selector);
-let mounted = false;
 
 async function boot() {
+  listen($('#sign-in'), 'submit', FORMS, byForm);
+  for (const root of [$('#company-picker'), $('#status-bar'), $('#notice'), $('#invitations')]) {
+    listen(root, 'click', ACTIONS, byAction);
+  }
+  listen($('#status-bar'), 'change', PICKED, byField);
+  subscribe(screens);
+  subscribe(startWhenPicked);
   const session = await api('GET', '/api/v1/session');
-  setCsrfToken(session.csrf_token);
-  show(session);
+  update((s) => { s.session = session; });
 }
 
-function show(session) {
-  update((s) => { s.session = session; });
+// Which screen shows: sign-in, the company picker, or the app.
+function screens(s) {
+  const { session } = s;
+  if (!session) return;
   $('#sign-in').hidden = session.authenticated;
+  $('#sign-in-error').textContent = s.signInError;
   $('#company-picker').hidden = !session.authenticated || Boolean(session.company);
   $('#app').hidden = !session.company;
-  if (session.authenticated && !session.company) pickCompany(session);
-  if (session.company) startApp();
-}
-
-function pickCompany(session) {
   render($('#company-list'), session.companies.map((company) => html`
-    <li><button class="primary" data-company="${company.id}">${company.name}</button> <small>${company.role}</small></li>`));
+    <li><button class="primary" data-action="pick-company" data-id="${company.id}">${company.name}</button> <small>${company.role}</small></li>`));
   render($('#picker-invitations'), invitations(session));
 }
 
@@ -42,38 +46,32 @@ function invitations(session) {
     <ul class="plain invitation-list" aria-label="Invitations">
       ${session.invitations.map((invitation) => html`
         <li>${invitation.company_name} invited you to join as ${invitation.role === 'admin' ? 'an' : 'a'} ${invitation.role}.
-          <button class="primary" data-accept-invitation="${invitation.id}">Join ${invitation.company_name}</button>
-          <button data-decline-invitation="${invitation.id}">Decline</button></li>`)}
+          <button class="primary" data-action="accept-invitation" data-id="${invitation.id}">Join ${invitation.company_name}</button>
+          <button data-action="decline-invitation" data-id="${invitation.id}">Decline</button></li>`)}
     </ul>`;
 }
 
 async function answerInvitation(id, accept) {
-  try {
-    const session = accept ? await api('POST', `/api/v1/session/invitations/${id}/accept`)
-      : (await api('DELETE', `/api/v1/session/invitations/${id}`), await api('GET', '/api/v1/session'));
-    if (state.session.company && session.company) {
-      update((s) => { s.session = session; }); // the new company is in the switcher
-    } else {
-      show(session);
-    }
-  } catch (failure) {
-    say(refusal(failure));
-  }
+  const session = accept ? await api('POST', `/api/v1/session/invitations/${id}/accept`)
+    : (await api('DELETE', `/api/v1/session/invitations/${id}`), await api('GET', '/api/v1/session'));
+  update((s) => { s.session = session; }); // a company joined is in the switcher, or the app starts in it
+}
+
+// The app starts once a company is picked (at sign-in, or joined), once a page.
+function startWhenPicked(s) {
+  if (s.session?.company && s.startedAt === null) startApp().catch((failure) => say(refusal(failure)));
 }
 
 async function startApp() {
-  if (!mounted) {
-    mounted = true;
-    inbox.mount($('#inbox'));
-    panel.mount($('#panel'));
-    contact.mount($('#contact'));
-    classification.mount($('#classification'));
-    subscribe(statusBar);
-    alerts.watchRinging();
-    alerts.watchTexts();
-  }
+  update((s) => { s.startedAt = Date.now(); });
+  inbox.mount($('#inbox'));
+  panel.mount($('#panel'));
+  contact.mount($('#contact'));
+  classification.mount($('#classification'));
+  subscribe(statusBar);
+  alerts.watch();
   events.start();
-  if (state.session.agent_id !== null) softphone.start($('#remote-audio'));
+  if (state.session.agent_id !== null) softphone.start();
   alerts.checkMicrophone();
   const [numbers, tags] = await Promise.all([api('GET', '/api/v1/tracking-numbers'), api('GET', '/api/v1/tags')]);
   update((s) => { s.trackingNumbers = numbers; s.tags = tags; });
@@ -86,14 +84,14 @@ function statusBar(s) {
       Softphone: ${{ off: 'off', connecting: 'connecting…', registered: 'ready', unregistered: 'not registered',
         failed: 'not available' }[s.softphone.status]}</span>
     <span class="connection connection-${s.connection}">${s.connection === 'live' ? 'Live' : 'Reconnecting…'}</span>
-    ${s.me ? html`<button class="link" id="open-profile">Profile</button>` : ''}
-    <button class="link" id="sign-out">Sign out</button>`);
+    ${s.me ? html`<button class="link" data-action="open-profile">Profile</button>` : ''}
+    <button class="link" data-action="sign-out">Sign out</button>`);
   render($('#microphone-warning'), s.microphone === 'denied' || s.microphone === 'missing' ? html`
     <strong>${s.microphone === 'missing' ? 'No microphone found.' : 'Microphone access is blocked.'}</strong>
     Callers will not hear you. ${s.microphone === 'denied' ? html`To turn it back on, click the icon at the left of the
     address bar (a lock or a camera), set Microphone to Allow, then sign out and sign in again.` : 'Connect a headset and sign in again.'}` : '');
   $('#microphone-warning').hidden = !(s.microphone === 'denied' || s.microphone === 'missing');
-  render($('#notice'), s.notice ? html`${s.notice} <button class="link" id="dismiss-notice" aria-label="Dismiss">${icon('close')}</button>` : '');
+  render($('#notice'), s.notice ? html`${s.notice.text} <button class="link" data-action="dismiss-notice" aria-label="Dismiss">${icon('close')}</button>` : '');
   $('#notice').hidden = !s.notice;
   render($('#invitations'), invitations(s.session));
   $('#invitations').hidden = !s.session.invitations?.length;
@@ -121,9 +119,8 @@ async function switchCompany(select) {
   try {
     await api('PUT', '/api/v1/session/company', { company_id: Number(select.value) });
   } catch (failure) {
-    select.value = String(state.session.company.id);
-    say(refusal(failure));
-    return;
+    select.value = String(state.session.company.id); // the choice shown goes back: nothing was redrawn
+    throw failure;
   }
   softphone.stop();
   events.stop();
@@ -131,16 +128,14 @@ async function switchCompany(select) {
 }
 
 async function signIn(form) {
-  const error = $('#sign-in-error');
-  error.textContent = '';
+  update((s) => { s.signInError = ''; });
   alerts.askForNotifications(); // a click is the moment browsers allow asking
   try {
     const session = await api('POST', '/api/v1/session', { email: form.email.value, password: form.password.value });
-    setCsrfToken(session.csrf_token);
     form.password.value = '';
-    show(session);
+    update((s) => { s.session = session; });
   } catch (failure) {
-    error.textContent = failure.message;
+    update((s) => { s.signInError = failure.message; });
   }
 }
 
@@ -151,30 +146,29 @@ async function signOut() {
   location.reload(); // a clean page: nothing of the last agent's data stays in memory
 }
 
-document.addEventListener('submit', (event) => {
-  if (event.target.id === 'sign-in-form') {
-    event.preventDefault();
-    signIn(event.target);
-  }
-});
-document.addEventListener('change', (event) => {
-  if (event.target.id === 'company-choice') switchCompany(event.target);
-});
-document.addEventListener('click', async (event) => {
-  if (event.target.id === 'sign-out') signOut();
-  if (event.target.id === 'open-profile') update((s) => { s.view = 'profile'; s.profileSaved = false; });
-  if (event.target.closest('#dismiss-notice')) update((s) => { s.notice = ''; });
-  const invitation = event.target.closest('[data-accept-invitation], [data-decline-invitation]');
-  if (invitation) {
-    const { acceptInvitation, declineInvitation } = invitation.dataset;
-    answerInvitation(Number(acceptInvitation || declineInvitation), Boolean(acceptInvitation));
-  }
-  const company = event.target.closest('[data-company]');
-  if (company) {
-    const session = await api('PUT', '/api/v1/session/company', { company_id: Number(company.dataset.company) });
-    show(session);
-  }
-});
+async function pickCompany(id) {
+  const session = await api('PUT', '/api/v1/session/company', { company_id: id });
+  update((s) => { s.session = session; });
+}
+
+// The buttons of the status bar, the notice, the invitations and the company picker, by data-action.
+const ACTIONS = {
+  'sign-out': signOut,
+  'open-profile': () => update((s) => { s.view = 'profile'; s.profileSaved = false; }),
+  'dismiss-notice': () => update((s) => { s.notice = null; }),
+  'accept-invitation': ({ id }) => answerInvitation(Number(id), true),
+  'decline-invitation': ({ id }) => answerInvitation(Number(id), false),
+  'pick-company': ({ id }) => pickCompany(Number(id)),
+};
+
+const FORMS = {
+  'sign-in-form': signIn,
+};
+
+const PICKED = {
+  'company-choice': switchCompany,
+};
+
 // Closing the tab unregisters the softphone, so the queue stops offering calls to a browser that is gone.
 window.addEventListener('pagehide', () => softphone.stop());
 // Leaving the page (reload, close) cuts the softphone's call: the browser asks first. If the agent goes on, the lead

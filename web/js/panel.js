@@ -1,58 +1,37 @@
 // The interaction panel (middle): the dialer by default, texting, the selected interaction, a lead's timeline
 // and, during a call, the caller, the tracking number called, attribution, a timer and the call controls.
 
+import { byAction, byField, byForm, byKey, listen } from './actions.js';
 import { api, refusal } from './api.js';
 import { channelIcon, facts, outcomeOf, readingOf } from './facts.js';
 import { clock, html, icon, leadName, render, tickTimers, timeOfDay } from './html.js';
-import { profileForm, saveProfile, uploadGreeting, useStandardGreeting } from './profile.js';
+import { loadGreeting, profileForm, saveProfile, uploadGreeting, useStandardGreeting } from './profile.js';
 import * as softphone from './softphone.js';
-import { callFor, say, selected, state, subscribe, update } from './store.js';
-import { canClose, closeText, respond, sendReply, threadView, typed } from './texts.js';
+import { QUIET, callFor, putInteraction, say, selected, state, subscribe, update } from './store.js';
+import { canClose, closeText, loadThread, respond, sendReply, threadView, typed } from './texts.js';
 
 const KEYPAD = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '0', '#'];
 const CLOSABLE = ['interaction', 'timeline', 'lead', 'profile']; // views with an X (and Escape) back
-const timeline = { leadId: null, items: [], next: null, detailId: null, loading: false }; // next: the older page's cursor
 
 export function mount(root) {
-  root.addEventListener('click', (event) => {
-    const button = event.target.closest('[data-action]');
-    if (button) act(button.dataset.action, button.dataset);
-  });
-  root.addEventListener('submit', (event) => {
-    event.preventDefault();
-    if (event.target.id === 'dialer') placeCall(new FormData(event.target));
-    if (event.target.id === 'texting') sendText(new FormData(event.target));
-    if (event.target.id === 'reply') sendReply(event.target);
-    if (event.target.id === 'profile') {
-      saveProfile(new FormData(event.target)).catch(failed);
-    }
-  });
-  // Escape does what the X button does.
-  root.addEventListener('keydown', (event) => {
-    if (event.key === 'Escape' && CLOSABLE.includes(state.view)) act('close', {});
-    // Ctrl+Enter sends a text, as in chat apps; Enter alone makes a new line.
-    if (event.key === 'Enter' && (event.ctrlKey || event.metaKey) && event.target.form?.id === 'reply') {
-      event.target.form.requestSubmit();
-    }
-  });
-  root.addEventListener('change', (event) => {
-    if (event.target.name === 'greeting' && event.target.files.length) uploadGreeting(event.target.files[0]);
-  });
-  root.addEventListener('change', remember);
-  root.addEventListener('input', remember);
-  function remember(event) {
-    const field = event.target;
-    // What the agent types is kept (without a redraw) so that a redraw for a live event shows it again.
-    if (field.form?.id === 'dialer' || field.form?.id === 'texting') {
-      if (field.name === 'recipient') state.dialer.recipient = field.value;
-      if (field.name === 'body') state.dialer.message = field.value;
-      if (field.name === 'tracking_number_id') state.dialer.trackingNumberId = Number(field.value);
-      if (field.name === 'record') state.dialer.record = field.checked;
-    }
-    if (field.form?.id === 'reply' && field.name === 'body') typed(field.form, field.value);
-  }
+  listen(root, 'click', ACTIONS, byAction);
+  listen(root, 'submit', FORMS, byForm);
+  listen(root, 'keydown', KEYS, byKey);
+  listen(root, 'input', TYPED, byField);
+  listen(root, 'change', PICKED, byField);
+  subscribe(load);
   subscribe((s) => render(root, view(s)));
   tickTimers(root); // the call timer
+}
+
+// What the panel shows that is not loaded yet is loaded once, into the store: the timeline of the lead on screen,
+// the thread of a text conversation shown, my greeting.
+function load(s) {
+  const leadId = timelineLeadId(s);
+  if (leadId !== null && s.timeline.leadId !== leadId) loadTimeline(leadId).catch((error) => say(refusal(error)));
+  const shown = shownInteraction(s);
+  if (shown?.kind === 'text' && !s.threads.has(shown.id)) loadThread(shown.id);
+  if (s.view === 'profile' && !s.greeting.known) loadGreeting();
 }
 
 export function showInteraction(id) {
@@ -123,9 +102,21 @@ function body(s, current, onCall) {
   if (s.view === 'text') return textForm(s);
   if (s.view === 'profile') return profileForm(s);
   if (s.view === 'interaction' && current) return current === onCall ? '' : interactionView(current, s);
-  if (s.view === 'timeline' && current) return timelineView(current.lead.id);
-  if (s.view === 'lead' && s.lead) return timelineView(s.lead.id);
+  if (timelineLeadId(s) !== null) return timelineView(s);
   return dialerForm(s);
+}
+
+// The lead whose timeline the panel shows: the selected interaction's ('timeline'), or one opened from a search
+// ('lead'); null in the other views.
+function timelineLeadId(s) {
+  if (s.view === 'timeline') return selected(s)?.lead.id ?? null;
+  return s.view === 'lead' ? s.lead?.id ?? null : null;
+}
+
+// The interaction whose details the panel shows: the selected one, or the one opened in a timeline.
+function shownInteraction(s) {
+  if (s.view === 'interaction') return selected(s);
+  return timelineLeadId(s) === null ? null : s.timeline.items.find((i) => i.id === s.timeline.detailId) || null;
 }
 
 function callInteraction(s, callId) {
@@ -232,12 +223,12 @@ function players(interaction) {
     ${interaction.voicemail_url ? html`<p><span>Voicemail</span> <audio controls preload="none" src="${interaction.voicemail_url}"></audio></p>` : ''}`;
 }
 
-function timelineView(leadId) {
-  if (timeline.leadId !== leadId) loadTimeline(leadId);
-  const detail = timeline.items.find((i) => i.id === timeline.detailId);
+function timelineView(s) {
+  const { timeline } = s;
+  const detail = shownInteraction(s);
   if (detail) {
     return html`<article class="interaction"><p><button class="link" data-action="timeline-back">${icon('back')} All interactions</button></p>
-      ${interactionView(detail, state)}</article>`;
+      ${interactionView(detail, s)}</article>`;
   }
   return html`
     <ol class="timeline">
@@ -252,89 +243,105 @@ function timelineView(leadId) {
 
 // The timeline comes a page at a time, newest first; "Older interactions" appends the next page.
 async function loadTimeline(leadId, before = null) {
-  if (!before) Object.assign(timeline, { leadId, items: [], next: null, detailId: null });
-  timeline.loading = true;
+  update((s) => {
+    if (!before) s.timeline = { leadId, items: [], next: null, detailId: null, loading: false };
+    s.timeline.loading = true;
+  });
   try {
     const query = before ? `?before=${encodeURIComponent(before)}` : '';
     const page = await api('GET', `/api/v1/leads/${leadId}/timeline${query}`);
-    if (timeline.leadId !== leadId) return; // another lead was opened meanwhile
-    timeline.items = before ? [...timeline.items, ...page.items] : page.items;
-    timeline.next = page.next;
+    update((s) => {
+      if (s.timeline.leadId !== leadId) return; // another lead was opened meanwhile
+      s.timeline.items = before ? [...s.timeline.items, ...page.items] : page.items;
+      s.timeline.next = page.next;
+    });
   } finally {
-    timeline.loading = false;
-    update(() => {});
+    update((s) => { if (s.timeline.leadId === leadId) s.timeline.loading = false; });
   }
 }
 
 async function sendText(form) {
-  try {
-    const sent = await api('POST', '/api/v1/texts', {
-      to: String(form.get('recipient') || '').trim(), body: String(form.get('body') || ''),
-      tracking_number_id: Number(form.get('tracking_number_id')),
-    });
-    const thread = await api('GET', `/api/v1/interactions/${sent.interaction_id}`);
-    update((s) => {
-      s.interactions.set(thread.id, thread);
-      s.selectedId = thread.id;
-      s.view = 'interaction';
-      s.dialer.message = ''; // the thread shows the text and its delivery from now on
-    });
-  } catch (error) {
-    failed(error);
-  }
+  const sent = await api('POST', '/api/v1/texts', {
+    to: String(form.get('recipient') || '').trim(), body: String(form.get('body') || ''),
+    tracking_number_id: Number(form.get('tracking_number_id')),
+  });
+  const thread = await api('GET', `/api/v1/interactions/${sent.interaction_id}`);
+  update((s) => {
+    putInteraction(s, thread);
+    s.selectedId = thread.id;
+    s.view = 'interaction';
+    s.dialer.message = ''; // the thread shows the text and its delivery from now on
+  });
 }
 
 async function placeCall(form) {
-  try {
-    const placed = await api('POST', '/api/v1/calls', {
-      to: String(form.get('recipient') || '').trim(), tracking_number_id: Number(form.get('tracking_number_id')),
-      record: form.get('record') === 'on',
-    });
-    update((s) => {
-      s.interactions.set(placed.id, placed);
-      s.selectedId = placed.id;
-      s.view = 'interaction';
-    });
-  } catch (error) {
-    failed(error);
-  }
+  const placed = await api('POST', '/api/v1/calls', {
+    to: String(form.get('recipient') || '').trim(), tracking_number_id: Number(form.get('tracking_number_id')),
+    record: form.get('record') === 'on',
+  });
+  update((s) => {
+    putInteraction(s, placed);
+    s.selectedId = placed.id;
+    s.view = 'interaction';
+  });
 }
 
-const failed = (error) => say(refusal(error));
+const stored = (id) => state.interactions.get(Number(id));
 
-function act(action, data) {
-  const callId = data.call;
-  if (action === 'view') {
-    update((s) => {
-      // With a lead on screen, the phone and text icons start a call or a text to them (the dialer is filled in).
-      const number = s.view === 'lead' ? s.lead?.numbers[0]
-        : ['interaction', 'timeline'].includes(s.view) ? selected(s)?.lead_number : null;
-      if (number) s.dialer.recipient = number;
-      s.view = data.view;
-      s.profileSaved = false;
-    });
-  }
-  else if (action === 'close') update((s) => { s.view = s.view === 'timeline' ? 'interaction' : 'dialer'; });
-  else if (action === 'timeline') {
-    timeline.detailId = null;
-    update((s) => { s.view = s.view === 'timeline' ? 'interaction' : 'timeline'; });
-  } else if (action === 'timeline-detail') { timeline.detailId = Number(data.id); update(() => {}); }
-  else if (action === 'timeline-back') { timeline.detailId = null; update(() => {}); }
-  else if (action === 'timeline-older' && !timeline.loading) loadTimeline(timeline.leadId, timeline.next);
-  else if (action === 'answer') {
-    answerInteraction(state.interactions.get(Number(data.id))).catch(failed);
-  }
-  else if (action === 'respond' || action === 'close-text') {
-    const verb = action === 'respond' ? respond : closeText;
-    verb(state.interactions.get(Number(data.id))).catch(failed);
-  }
-  else if (action === 'hangup') softphone.hangup(callId);
-  else if (action === 'hangup-desk') {
-    api('POST', `/api/v1/interactions/${data.id}/hangup`).catch(failed);
-  }
-  else if (action === 'mute') softphone.setMuted(callId, !state.calls.get(callId)?.muted);
-  else if (action === 'hold') softphone.setHeld(callId, !state.calls.get(callId)?.held);
-  else if (action === 'keypad') update((s) => { s.keypad = !s.keypad; });
-  else if (action === 'digit') softphone.sendDigit(callId, data.digit);
-  else if (action === 'standard-greeting') useStandardGreeting().catch(failed);
-}
+// The panel's buttons, by data-action, with their data-* values.
+const ACTIONS = {
+  // With a lead on screen, the phone and text icons start a call or a text to them (the dialer is filled in).
+  view: ({ view }) => update((s) => {
+    const number = s.view === 'lead' ? s.lead?.numbers[0]
+      : ['interaction', 'timeline'].includes(s.view) ? selected(s)?.lead_number : null;
+    if (number) s.dialer.recipient = number;
+    s.view = view;
+    s.profileSaved = false;
+  }),
+  close: () => update((s) => { s.view = s.view === 'timeline' ? 'interaction' : 'dialer'; }),
+  timeline: () => update((s) => {
+    s.timeline.detailId = null;
+    s.view = s.view === 'timeline' ? 'interaction' : 'timeline';
+  }),
+  'timeline-detail': ({ id }) => update((s) => { s.timeline.detailId = Number(id); }),
+  'timeline-back': () => update((s) => { s.timeline.detailId = null; }),
+  'timeline-older': () => !state.timeline.loading && loadTimeline(state.timeline.leadId, state.timeline.next),
+  answer: ({ id }) => answerInteraction(stored(id)),
+  respond: ({ id }) => respond(stored(id)),
+  'close-text': ({ id }) => closeText(stored(id)),
+  hangup: ({ call }) => softphone.hangup(call),
+  'hangup-desk': ({ id }) => api('POST', `/api/v1/interactions/${id}/hangup`),
+  mute: ({ call }) => softphone.setMuted(call, !state.calls.get(call)?.muted),
+  hold: ({ call }) => softphone.setHeld(call, !state.calls.get(call)?.held),
+  keypad: () => update((s) => { s.keypad = !s.keypad; }),
+  digit: ({ call, digit }) => softphone.sendDigit(call, digit),
+  'standard-greeting': useStandardGreeting,
+};
+
+// The panel's forms, by id.
+const FORMS = {
+  dialer: (form) => placeCall(new FormData(form)),
+  texting: (form) => sendText(new FormData(form)),
+  reply: sendReply,
+  profile: (form) => saveProfile(new FormData(form)),
+};
+
+const KEYS = {
+  // Escape does what the X button does.
+  Escape: () => CLOSABLE.includes(state.view) && ACTIONS.close(),
+  // Ctrl+Enter sends a text, as in chat apps; Enter alone makes a new line.
+  'Ctrl+Enter': (event) => event.target.form?.id === 'reply' && event.target.form.requestSubmit(),
+};
+
+// What the agent types or picks is kept (without a redraw) so that a redraw for a live event shows it again.
+const remember = (changes) => update((s) => { Object.assign(s.dialer, changes); }, QUIET);
+const TYPED = {
+  recipient: (field) => remember({ recipient: field.value }),
+  body: (field) => (field.form?.id === 'reply' ? typed(field.form, field.value) : remember({ message: field.value })),
+  tracking_number_id: (field) => remember({ trackingNumberId: Number(field.value) }),
+  record: (field) => remember({ record: field.checked }),
+};
+
+const PICKED = {
+  greeting: (field) => field.files.length && uploadGreeting(field.files[0]),
+};

@@ -3,13 +3,13 @@
 
 import { api, refusal } from './api.js';
 import { html } from './html.js';
-import { update } from './store.js';
+import { setMe, update } from './store.js';
 
 const GREETING_RATE = 8000;
-const greeting = { known: false, custom: false, version: 0, status: '' };
 
+// The form, and my greeting (the panel asks the server about it the first time it shows the form: loadGreeting).
 export function profileForm(s) {
-  if (!greeting.known) loadGreeting();
+  const { greeting } = s;
   return html`
     <form id="profile" class="dialer">
       <label>Chat display name <input name="chat_display_name" required maxlength="100" data-focus="chat-name"
@@ -30,32 +30,28 @@ export function profileForm(s) {
 
 export async function saveProfile(form) {
   const me = await api('PATCH', '/api/v1/me/agent', { chat_display_name: String(form.get('chat_display_name')) });
-  update((s) => { s.me = me; s.profileSaved = true; });
+  update((s) => { setMe(s, me); s.profileSaved = true; });
 }
 
 export async function uploadGreeting(file) {
-  greeting.status = 'Saving…';
-  update(() => {});
+  update((s) => { s.greeting.status = 'Saving…'; });
   try {
     await api('PUT', '/api/v1/me/voicemail-greeting', await toGreetingWav(file));
-    Object.assign(greeting, { custom: true, version: greeting.version + 1, status: 'Saved' });
+    update((s) => { Object.assign(s.greeting, { custom: true, version: s.greeting.version + 1, status: 'Saved' }); });
   } catch (error) {
-    greeting.status = `Not saved: ${refusal(error)}`;
+    update((s) => { s.greeting.status = `Not saved: ${refusal(error)}`; });
   }
-  update(() => {});
 }
 
 export async function useStandardGreeting() {
   await api('DELETE', '/api/v1/me/voicemail-greeting');
-  Object.assign(greeting, { custom: false, status: 'Saved' });
-  update(() => {});
+  update((s) => { Object.assign(s.greeting, { custom: false, status: 'Saved' }); });
 }
 
-async function loadGreeting() {
-  greeting.known = true;
+export async function loadGreeting() {
+  update((s) => { s.greeting.known = true; });
   const answer = await fetch('/api/v1/me/voicemail-greeting', { method: 'HEAD', credentials: 'same-origin' });
-  greeting.custom = answer.ok;
-  update(() => {});
+  update((s) => { s.greeting.custom = answer.ok; });
 }
 
 async function toGreetingWav(file) {

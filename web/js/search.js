@@ -4,11 +4,10 @@
 
 import { api } from './api.js';
 import { html, icon } from './html.js';
-import { state, update } from './store.js';
+import { QUIET, cancel, later, state, update } from './store.js';
 
 const SEARCH_DELAY_MS = 250;
 const RESULTS = 20;
-let timer = null;
 
 export function searchBox(s) {
   return html`
@@ -40,18 +39,18 @@ export function results(s) {
 
 // What is typed is kept without a redraw (the box keeps its caret); the search runs once typing pauses.
 export function typed(query) {
-  state.search.query = query;
-  clearTimeout(timer);
+  update((s) => { s.search.query = query; }, QUIET);
   if (!query.trim()) {
+    cancel('search');
     update((s) => { s.search.found = []; s.search.error = ''; });
     return;
   }
   update((s) => { s.search.loading = true; });
-  timer = setTimeout(() => run(query), SEARCH_DELAY_MS);
+  later('search', SEARCH_DELAY_MS, () => run(query));
 }
 
 export function clear() {
-  clearTimeout(timer);
+  cancel('search');
   update((s) => { s.search = { query: '', found: [], loading: false, error: '' }; });
 }
 

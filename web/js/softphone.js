@@ -3,16 +3,12 @@
 // interaction's call_id), which is how the inbox's Answer and Decline and the softphone are one thing.
 
 import { api } from './api.js';
-import { update } from './store.js';
+import { QUIET, state, update } from './store.js';
 
 const RTC = { iceServers: [] }; // loopback and LAN: Asterisk's host candidates only, never a public STUN server
 const MEDIA = { audio: true, video: false };
-const sessions = new Map(); // call id -> JsSIP RTCSession
-let ua = null;
-let remoteAudio = null;
 
-export function start(audioElement) {
-  remoteAudio = audioElement;
+export function start() {
   return api('GET', '/api/v1/me/softphone').then(register).catch((error) => {
     update((s) => { s.softphone = { status: 'failed', error: error.message }; });
   });
@@ -21,7 +17,7 @@ export function start(audioElement) {
 function register(account) {
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
   const socket = new window.JsSIP.WebSocketInterface(`${scheme}://${location.host}${account.websocket_path}`);
-  ua = new window.JsSIP.UA({
+  const ua = new window.JsSIP.UA({
     sockets: [socket], uri: account.sip_uri, password: account.password, display_name: account.display_name,
     register: true, register_expires: 120, session_timers: false, user_agent: 'Lead Center',
     // After a network drop JsSIP reconnects within these bounds and registers again.
@@ -37,6 +33,7 @@ function register(account) {
     if (originator === 'remote') ringing(session, request);
     else track(session, `local-${Date.now()}`);
   });
+  update((s) => { s.phone.ua = ua; }, QUIET);
   status('connecting');
   ua.start();
 }
@@ -51,25 +48,25 @@ function ringing(session, request) {
 }
 
 function track(session, callId) {
-  sessions.set(callId, session);
+  update((s) => { s.phone.sessions.set(callId, session); }, QUIET);
   session.on('peerconnection', ({ peerconnection }) => attachAudio(peerconnection));
   session.on('accepted', () => setCall(callId, { state: 'live', since: Date.now() }));
   session.on('hold', () => setCall(callId, { held: true }));
   session.on('unhold', () => setCall(callId, { held: false }));
-  const ended = () => {
-    sessions.delete(callId);
-    update((s) => { s.calls.delete(callId); });
-  };
+  const ended = () => update((s) => {
+    s.phone.sessions.delete(callId);
+    s.calls.delete(callId);
+  });
   session.on('ended', ended);
   session.on('failed', ended);
 }
 
-const withAudio = new WeakSet();
-
+// What the lead says plays in the page's <audio> element.
 function attachAudio(peerconnection) {
-  if (withAudio.has(peerconnection)) return;
-  withAudio.add(peerconnection);
+  if (state.phone.heard.has(peerconnection)) return;
+  update((s) => { s.phone.heard.add(peerconnection); }, QUIET);
   peerconnection.addEventListener('track', (event) => {
+    const remoteAudio = document.getElementById('remote-audio');
     remoteAudio.srcObject = event.streams[0] || new MediaStream([event.track]);
     remoteAudio.play().catch(() => {}); // autoplay may wait for the next click; the call still connects
   });
@@ -83,7 +80,7 @@ function setCall(callId, changes) {
 }
 
 export function answer(callId) {
-  const session = sessions.get(callId);
+  const session = state.phone.sessions.get(callId);
   if (!session) return false;
   setCall(callId, { state: 'connecting' });
   session.answer({ mediaConstraints: MEDIA, pcConfig: RTC });
@@ -92,31 +89,31 @@ export function answer(callId) {
 }
 
 export function hangup(callId) {
-  const session = sessions.get(callId);
+  const session = state.phone.sessions.get(callId);
   if (session && !session.isEnded()) session.terminate();
 }
 
 export function setMuted(callId, muted) {
-  const session = sessions.get(callId);
+  const session = state.phone.sessions.get(callId);
   if (!session) return;
   if (muted) session.mute({ audio: true }); else session.unmute({ audio: true });
   setCall(callId, { muted });
 }
 
 export function setHeld(callId, held) {
-  const session = sessions.get(callId);
+  const session = state.phone.sessions.get(callId);
   if (!session) return;
   if (held) session.hold(); else session.unhold();
 }
 
 export function sendDigit(callId, digit) {
-  const session = sessions.get(callId);
+  const session = state.phone.sessions.get(callId);
   if (session && session.isEstablished()) session.sendDTMF(digit, { transportType: 'RFC2833' });
 }
 
 // The live call's audio as WebRTC counts it: packets each way and the energy of what was heard and said.
 export async function audioStats() {
-  const session = [...sessions.values()].find((s) => s.isEstablished());
+  const session = [...state.phone.sessions.values()].find((candidate) => candidate.isEstablished());
   if (!session?.connection) return null;
   const totals = { packetsSent: 0, packetsReceived: 0, receivedEnergy: 0, sentEnergy: 0 };
   (await session.connection.getStats()).forEach((report) => {
@@ -137,12 +134,15 @@ const LEAVING = 'Reason: Q.850;cause=41;text="agent app closed"';
 
 // Sign-out and tab close: unregister (and end calls) so Asterisk stops ringing a browser that is gone.
 export function stop() {
+  const { ua, sessions } = state.phone;
   if (!ua) return;
   for (const session of sessions.values()) {
     if (session.isEstablished()) session.terminate({ extraHeaders: [LEAVING] });
   }
   ua.stop();
-  ua = null;
-  sessions.clear();
-  update((s) => { s.softphone = { status: 'off', error: '' }; s.calls.clear(); });
+  update((s) => {
+    s.phone = { ua: null, sessions: new Map(), heard: new WeakSet() };
+    s.softphone = { status: 'off', error: '' };
+    s.calls.clear();
+  });
 }

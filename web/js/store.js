@@ -1,45 +1,115 @@
-// The one client-side store: what every area renders from. The websocket (events.js), the softphone and the
-// areas change it only through update(); subscribers re-render once per batch of changes.
-
-const listeners = new Set();
-let pending = false;
+// The one client-side store: everything the app knows and every area renders from. Its shape is declared here,
+// each field with what it holds, and no other module keeps state of its own. Every change goes through update():
+// from the areas' actions, the event stream (events.js), the softphone and the effects. Subscribers run once per
+// batch of changes, and they are of two kinds: views, which render an area from the state (and never load or
+// change anything), and effects, which load what the state says is on screen but is not loaded yet, into the
+// state through update(). Nothing else redraws. tests/unit/test_web_js.py checks these rules.
 
 export const state = {
-  session: null,          // GET /api/v1/session
-  me: null,               // my agent profile (status, status_reason)
-  agents: new Map(),      // colleagues by id (live status)
-  interactions: new Map(),// by id, as the API answers them
-  offeredToMe: new Set(), // ids of incoming interactions my call flows offer me (REST inbox + interaction.created)
-  declined: new Set(),    // ids I declined
-  trackingNumbers: [],
-  tags: [],
-  threads: new Map(),     // text conversations' messages by interaction id, once shown (null while loading)
-  replies: new Map(),     // what the agent is typing in each conversation: {body, hint}
-  selectedId: null,       // the interaction shown in the panel, contact details and classification
-  colleaguesOpen: false,  // the inbox's Team list (colleagues' availability) is shown
-  queues: new Map(),      // team id -> live queue figures (GET /api/v1/queues, then queue.updated), with since:
-                          // when the longest-waiting caller started waiting (epoch ms, for the ticking wait)
+  // -- who is signed in, and the company's reference data
+  session: null,            // GET /api/v1/session (and every answer that returns a session): the user, their
+                            // companies, the company picked, invitations, the CSRF token api.js sends
+  signInError: '',          // why the last sign-in failed, under the form
+  startedAt: null,          // when the app started for the company picked (epoch ms): areas mounted, stream and
+                            // softphone started; once a page (switching company loads the page again)
+  me: null,                 // my agent profile (GET /api/v1/me/agent: status, status_reason, presence,
+                            // ring_device, chat_display_name); null for a supervisor or admin without one
+  agents: new Map(),        // my colleagues by id (GET /api/v1/agents), live: status, presence
+  queues: new Map(),        // team id -> live queue figures (GET /api/v1/queues, then queue.updated), with since:
+                            // when the longest-waiting caller started waiting (epoch ms, for the ticking wait)
+  trackingNumbers: [],      // the company's tracking numbers (the dialer's and the texting form's dropdown)
+  tags: [],                 // the company's tag names, sorted (classification's suggestions)
+
+  // -- interactions, my inbox, leads
+  interactions: new Map(),  // by id, as the API answers them
+  sections: new Map(),      // id -> where the interaction is in my inbox: incoming | active | recent (absent: not
+                            // in it); as GET /api/v1/inbox says, then as each interaction event places it
+  offeredToMe: new Set(),   // ids of incoming interactions my call flows offer me, and
+  declined: new Set(),      // ids I declined: today's events do not say where an interaction goes, so the app
+                            // places it by a copy of the server's rule (sectionByRule), which needs these two
+  threads: new Map(),       // text conversations' messages by interaction id, once shown (null while loading)
+  replies: new Map(),       // what I am typing in each conversation, by interaction id: {body, hint (the parts)}
+  leads: new Map(),         // leads by id as GET /api/v1/leads/<id> answers, once on screen (null while loading)
+
+  // -- what is on screen
+  view: 'dialer',           // the interaction panel: dialer | text | interaction | timeline | lead | profile
+  selectedId: null,         // the interaction shown in the panel, contact details and classification
+  lead: null,               // the lead whose timeline the panel shows in the 'lead' view (opened from a search)
+  timeline: { leadId: null, items: [], next: null, detailId: null, loading: false }, // the panel's timeline: the
+                            // lead's id, its interactions loaded (newest first), the older page's cursor, the one
+                            // opened, and whether a page is on its way
+  quickId: null,            // the Recent row whose quick actions (call, text) are open
+  keypad: false,            // the call view's keypad is open
+  colleaguesOpen: false,    // the inbox's Team list (colleagues' availability) is open
   search: { query: '', found: [], loading: false, error: '' }, // lead search (inbox); found: leads as the API has them
-  lead: null,             // the lead whose timeline the panel shows in the 'lead' view (opened from a search)
-  view: 'dialer',         // interaction panel: dialer | text | interaction | timeline | lead | profile
-  dialer: { recipient: '', trackingNumberId: null, record: false },
+  dialer: { recipient: '', message: '', trackingNumberId: null, record: false }, // what is typed and picked in the
+                            // dialer and the texting form (they share the recipient)
+  contact: { leadId: null, editing: null, problems: {} }, // contact details: the lead they are about, the field
+                            // being edited and what is typed in it {field, value}, and by field why the server
+                            // refused the value last saved
+  classification: { id: null, typed: {}, saving: 'idle', refused: null }, // the interaction whose fields are being
+                            // typed, what is typed by field (notes, tag, value), its notes' saving: idle | pending |
+                            // saving | saved | failed; refused: {id, text}, why the last change to an interaction was
+                            // not saved, until one is
+  greeting: { known: false, custom: false, version: 0, status: '' }, // my voicemail greeting (profile): asked the
+                            // server yet, mine or the standard one, the version to play, how the last change went
+  profileSaved: false,      // my profile was saved since it was opened
+  notice: null,             // the banner under the status bar: {text, about (an interaction id or null), place,
+                            // status}; transient (see say())
+
+  // -- the softphone and the browser
   softphone: { status: 'off', error: '' }, // off | connecting | registered | unregistered | failed
-  calls: new Map(),       // my softphone's calls by call id: {state: ringing|connecting|live|ended, muted, held, since}
-  microphone: 'unknown',  // granted | denied | prompt | unknown
+  calls: new Map(),         // my softphone's calls by call id: {state: ringing|connecting|live, muted, held, since,
+                            // from}
+  phone: { ua: null, sessions: new Map(), heard: new WeakSet() }, // JsSIP: the user agent, the call sessions by call
+                            // id, the peer connections whose audio is played
+  microphone: 'unknown',    // granted | denied | missing | unknown
+  ringer: null,             // the ring playing in a background tab: {audio (an AudioContext), cadence (interval)}
+  alerted: new Set(),       // the ringing calls (call id) and texts (id:time) a desktop notification was shown for
+
+  // -- the event stream
   connection: 'connecting', // the event stream: connecting | live | lost
-  notice: '',             // the banner under the status bar; transient (see say())
+  stream: { socket: null, checkpoint: null, retries: 0, stopped: true, applying: Promise.resolve() }, // its
+                            // websocket, {stream, seq} to resume from, reconnects since the last hello, whether it
+                            // was stopped, and the frames being applied in order
 };
 
-export function update(change) {
+const listeners = new Set();
+const timers = new Map(); // name -> the timeout of the work waiting under that name (later())
+let pending = false;
+
+// Every change to the state: change(state) runs at once; the subscribers run once for all the changes made before
+// the next microtask. With QUIET, a change no screen shows differently: text as it is typed (the field shows it
+// already, and a redraw would replace the field under the typist), the handles the app holds, what it has rung.
+export function update(change, { redraw = true } = {}) {
   change(state);
-  if (!pending) {
-    pending = true;
-    queueMicrotask(() => {
-      pending = false;
-      expireNotice(state);
-      listeners.forEach((listener) => listener(state));
-    });
-  }
+  if (!redraw || pending) return;
+  pending = true;
+  queueMicrotask(() => {
+    pending = false;
+    expireNotice(state);
+    [...listeners].forEach((listener) => listener(state));
+  });
+}
+
+export const QUIET = Object.freeze({ redraw: false });
+
+export function subscribe(listener) {
+  listeners.add(listener);
+  listener(state);
+  return () => listeners.delete(listener);
+}
+
+// Work to do once typing pauses (a search, notes saved as typed, a draft's count) or after a delay (a reconnect):
+// one waits under each name, and a new one replaces it.
+export function later(name, ms, work) {
+  clearTimeout(timers.get(name));
+  timers.set(name, setTimeout(() => { timers.delete(name); work(); }, ms));
+}
+
+export function cancel(name) {
+  clearTimeout(timers.get(name));
+  timers.delete(name);
 }
 
 // -- notices: transient, they go when their subject moves on -------------------------------------------------
@@ -47,11 +117,8 @@ export function update(change) {
 // and, when said so, about one interaction: it goes when the agent moves elsewhere, when that interaction moves on
 // (its status or outcome changes), or when dismissed.
 
-let noticeContext = null; // {text, about, place, status} of the notice shown
-let nextAbout = null;
-
 export function say(text, about = null) {
-  update((s) => { s.notice = text; nextAbout = about; });
+  update((s) => { s.notice = { text, about, place: null, status: null }; });
 }
 
 const placeOf = (s) => `${s.view}:${s.view === 'lead' ? s.lead?.id : s.selectedId}`;
@@ -61,39 +128,90 @@ function statusOf(s, id) {
   return interaction ? `${interaction.status}:${interaction.outcome}` : null;
 }
 
+// Where and about what a notice was said is taken once the changes made with it are in (say() then a new view:
+// the notice is about the new view).
 function expireNotice(s) {
-  if (!s.notice) {
-    noticeContext = null;
-  } else if (noticeContext?.text !== s.notice) {
-    noticeContext = { text: s.notice, about: nextAbout, place: placeOf(s), status: statusOf(s, nextAbout) };
-  } else if (noticeContext.place !== placeOf(s) || noticeContext.status !== statusOf(s, noticeContext.about)) {
-    s.notice = '';
-    noticeContext = null;
+  const { notice } = s;
+  if (!notice) return;
+  if (notice.place === null) {
+    notice.place = placeOf(s);
+    notice.status = statusOf(s, notice.about);
+  } else if (notice.place !== placeOf(s) || notice.status !== statusOf(s, notice.about)) {
+    s.notice = null;
   }
-  nextAbout = null;
 }
 
-export function subscribe(listener) {
-  listeners.add(listener);
-  listener(state);
-  return () => listeners.delete(listener);
-}
-
-// -- the inbox, derived the way the server's GET /api/v1/inbox decides it -----------------------------------
+// -- my inbox: where the server places each interaction --------------------------------------------------------
 
 const newestFirst = (a, b) => b.status_changed_at.localeCompare(a.status_changed_at) || b.id - a.id;
-const RECENT_LIMIT = 50;
+const RECENT_LIMIT = 50; // as GET /api/v1/inbox
 
 export function inbox(s = state) {
-  const myId = s.me?.id;
-  const all = [...s.interactions.values()];
-  const incoming = s.me?.status === 'offline' ? [] : all.filter((i) => i.status === 'incoming'
-    && s.offeredToMe.has(i.id) && !s.declined.has(i.id));
-  const active = all.filter((i) => i.status === 'active' && i.agent?.id === myId);
-  const recent = all.filter((i) => i.status === 'recent' && (!i.agent || i.agent.id === myId))
-    .sort(newestFirst).slice(0, RECENT_LIMIT);
-  return { incoming: incoming.sort(newestFirst), active: active.sort(newestFirst), recent };
+  const box = { incoming: [], active: [], recent: [] };
+  for (const [id, section] of s.sections) box[section].push(s.interactions.get(id));
+  Object.values(box).forEach((list) => list.sort(newestFirst));
+  return { ...box, recent: box.recent.slice(0, RECENT_LIMIT) };
 }
+
+// An interaction, and where it goes in my inbox (null: not in it).
+export function placeInteraction(s, interaction, section) {
+  s.interactions.set(interaction.id, interaction);
+  if (section) s.sections.set(interaction.id, section);
+  else s.sections.delete(interaction.id);
+}
+
+// The server's rule (interactions/services.py inbox()), copied because today's interaction events do not say
+// where an interaction goes. It goes when they carry their section (ISSUE11-PLAN.md, phase 2a): then the events
+// place interactions, GET /api/v1/inbox places them on a reload, and nothing here decides.
+export function sectionByRule(interaction, s = state) {
+  const myId = s.me?.id;
+  if (interaction.status === 'incoming') {
+    const offered = s.offeredToMe.has(interaction.id) && !s.declined.has(interaction.id);
+    return offered && s.me?.status !== 'offline' ? 'incoming' : null;
+  }
+  if (interaction.status === 'active') return interaction.agent?.id === myId ? 'active' : null;
+  if (interaction.status === 'recent') return !interaction.agent || interaction.agent.id === myId ? 'recent' : null;
+  return null;
+}
+
+// An interaction as a REST answer to my own action has it (respond, close, classify, a call or a text placed),
+// placed at once by the rule. (Once events carry their section: stored, its section kept; the event that follows
+// the action moves it.)
+export function putInteraction(s, interaction) {
+  placeInteraction(s, interaction, sectionByRule(interaction, s));
+}
+
+// My profile as the server has it now. Offline has no Incoming: my interactions are placed again by the rule.
+// (Once events carry their section: the inbox is reloaded over REST when my status goes to or from offline.)
+export function setMe(s, me) {
+  s.me = me;
+  for (const interaction of s.interactions.values()) putInteraction(s, interaction);
+}
+
+// An agent's new state (status, presence...), wherever it is held: my colleagues, and me.
+export function applyAgent(s, id, changes) {
+  const colleague = s.agents.get(id);
+  if (colleague) s.agents.set(id, { ...colleague, ...changes });
+  if (s.me?.id === id) setMe(s, { ...s.me, ...changes });
+}
+
+// A lead as the server has it now, wherever it is shown: the contact details, the panel's lead, the inbox rows (an
+// interaction carries its lead's summary: id, name, numbers) and the search results.
+export function applyLead(s, lead) {
+  s.leads.set(lead.id, lead);
+  if (s.lead?.id === lead.id) s.lead = lead;
+  for (const interaction of s.interactions.values()) {
+    if (interaction.lead.id === lead.id) interaction.lead = { id: lead.id, name: lead.name, numbers: lead.numbers };
+  }
+  s.search.found = s.search.found.map((found) => (found.id === lead.id ? lead : found));
+}
+
+export function leadShown(s, id) {
+  return s.leads.has(id) || s.lead?.id === id || s.search.found.some((lead) => lead.id === id)
+    || [...s.interactions.values()].some((interaction) => interaction.lead.id === id);
+}
+
+// -- what is on screen, derived --------------------------------------------------------------------------------
 
 export function selected(s = state) {
   return s.selectedId === null ? null : s.interactions.get(s.selectedId) || null;
@@ -107,8 +225,4 @@ export function leadOnScreen(s = state) {
 
 export function callFor(interaction, s = state) {
   return interaction?.call_id ? s.calls.get(interaction.call_id) || null : null;
-}
-
-export function putInteractions(list, s = state) {
-  for (const interaction of list) s.interactions.set(interaction.id, interaction);
 }

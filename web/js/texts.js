@@ -3,14 +3,12 @@
 
 import { api, refusal } from './api.js';
 import { html, timeOfDay } from './html.js';
-import { say, state, update } from './store.js';
+import { QUIET, later, putInteraction, say, state, update } from './store.js';
 
 const DRAFT_DELAY_MS = 300;
-let draftTimer = null;
 
-// The thread of a text interaction, loaded the first time the panel shows it.
+// The thread of a text interaction (the panel loads it the first time it shows it: loadThread).
 export function threadView(interaction, s) {
-  if (!s.threads.has(interaction.id)) loadThread(interaction.id);
   const thread = s.threads.get(interaction.id);
   return html`
     <section class="thread" aria-label="Text conversation">
@@ -58,21 +56,16 @@ function actions(interaction, s) {
     </form>`;
 }
 
-async function loadThread(id) {
-  update((s) => { s.threads.set(id, null); });
+// The thread as the server has it now; "Loading…" until a thread shown for the first time is in (and after a
+// refusal, which the notice says: the panel asks once, not again at each redraw).
+export async function loadThread(id) {
+  if (!state.threads.get(id)) update((s) => { s.threads.set(id, null); });
   try {
     const messages = await api('GET', `/api/v1/interactions/${id}/messages`);
     update((s) => { s.threads.set(id, messages); });
   } catch (error) {
-    update((s) => { s.threads.delete(id); });
     say(refusal(error), id);
   }
-}
-
-// message.* events: a thread on screen (or loaded before) is read again.
-export function messageChanged(interactionId) {
-  if (state.threads.get(interactionId)) return loadThread(interactionId);
-  return null;
 }
 
 export async function respond(interaction) {
@@ -86,7 +79,7 @@ export async function respond(interaction) {
     say(taken.agent ? `${taken.agent.display_name} responded first` : error.message, taken.id);
   }
   update((s) => {
-    s.interactions.set(taken.id, taken);
+    putInteraction(s, taken);
     s.selectedId = taken.id;
     s.view = 'interaction';
   });
@@ -95,7 +88,7 @@ export async function respond(interaction) {
 
 export async function closeText(interaction) {
   const closed = await api('POST', `/api/v1/interactions/${interaction.id}/close`);
-  update((s) => { s.interactions.set(closed.id, closed); });
+  update((s) => { putInteraction(s, closed); });
 }
 
 export async function sendReply(form) {
@@ -117,11 +110,8 @@ export async function sendReply(form) {
 // how many texts it will go out as, from the server's own count (GSM-7 or UCS-2 decides the length of a part).
 export function typed(form, body) {
   const id = Number(form.dataset.id);
-  const draft = state.replies.get(id) || { body: '', hint: '' };
-  draft.body = body;
-  state.replies.set(id, draft);
-  clearTimeout(draftTimer);
-  draftTimer = setTimeout(() => describe(id, body).catch(() => {}), DRAFT_DELAY_MS);
+  update((s) => { s.replies.set(id, { hint: '', ...s.replies.get(id), body }); }, QUIET);
+  later('draft', DRAFT_DELAY_MS, () => describe(id, body).catch(() => {}));
 }
 
 async function describe(id, body) {
