@@ -160,7 +160,7 @@ def _phone_numbers(rng: random.Random, count: int) -> list[str]:
 def _seed_small(now: dt.datetime) -> dict:
     """Companies, users, agents, teams, trunks and tracking numbers, through the models (a few dozen rows)."""
     from leadcenter.agents.models import Agent
-    from leadcenter.companies.models import Company, Membership, User
+    from leadcenter.accounts.models import Company, Membership, User
     from leadcenter.flows.models import CallFlow
     from leadcenter.numbers.models import TrackingNumber, Trunk
     from leadcenter.teams.models import Team, TeamMember
@@ -435,7 +435,7 @@ def draw(data: dict) -> dict:
 def measure(path: Path, samples: dict) -> dict:
     from leadcenter import db
     from leadcenter.agents.models import Agent
-    from leadcenter.companies.models import Company
+    from leadcenter.accounts.models import Company
     from leadcenter.interactions.services import inbox, newest_first, timeline
     from leadcenter.leads.models import Lead
     from leadcenter.leads.services import search

@@ -26,7 +26,7 @@ TIMEOUT = 120.0  # seconds for one run, at most
 
 def _world(path: Path):
     from leadcenter import db, schema
-    from leadcenter.companies.services import create_company
+    from leadcenter.accounts.services import create_company
     from leadcenter.numbers.models import TrackingNumber, Trunk
 
     db.bind(db.open_sqlite(str(path)))

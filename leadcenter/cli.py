@@ -313,7 +313,7 @@ def demo_call(ctx: Context, did: str, caller: str, name: str, seconds: int) -> N
 # -- accounts --------------------------------------------------------------------------------------------------
 
 def _company(company_id: int):
-    from leadcenter.companies.models import Company
+    from leadcenter.accounts.models import Company
     company = Company.get_or_none(Company.id == company_id)
     if company is None:
         raise click.ClickException(f"no company {company_id} (leadcenter company list)")
@@ -321,7 +321,7 @@ def _company(company_id: int):
 
 
 def _user(email: str):
-    from leadcenter.companies.models import User
+    from leadcenter.accounts.models import User
     user = User.get_or_none(User.email == email.strip().lower())
     if user is None:
         raise click.ClickException(f"no user {email} (leadcenter user list)")
@@ -339,7 +339,7 @@ def company() -> None:
 @pass_context
 def company_add(ctx: Context, name: str, region: str) -> None:
     """Create a company."""
-    from leadcenter.companies.services import create_company
+    from leadcenter.accounts.services import create_company
     ctx.open_db()
     click.echo(f"company {create_company(name, region).id} created: {name}")
     ctx.reconfigure()
@@ -349,7 +349,7 @@ def company_add(ctx: Context, name: str, region: str) -> None:
 @pass_context
 def company_list(ctx: Context) -> None:
     """List companies."""
-    from leadcenter.companies.models import Company
+    from leadcenter.accounts.models import Company
     ctx.open_db()
     for row in Company.select().order_by(Company.id):
         click.echo(f"{row.id:>4}  {row.name}  (region {row.default_region})")
@@ -382,7 +382,7 @@ def _enrol(user, company, role: str) -> None:
     """Make ``user`` a member of ``company``; an agent also gets SIP credentials for the softphone and a desk
     phone."""
     from leadcenter.agents.services import create_agent
-    from leadcenter.companies.services import add_member
+    from leadcenter.accounts.services import add_member
     with db.database.atomic():
         add_member(user, company, role)
         if role == "agent":
@@ -398,8 +398,8 @@ def _enrol(user, company, role: str) -> None:
 @pass_context
 def user_add(ctx: Context, email: str, name: str, company_id: int, role: str, password: str) -> None:
     """Create a user in a company; an agent also gets SIP credentials for the softphone and a desk phone."""
-    from leadcenter.companies.models import User
-    from leadcenter.companies.services import AccountError, create_user
+    from leadcenter.accounts.models import User
+    from leadcenter.accounts.services import AccountError, create_user
     ctx.open_db()
     company = _company(company_id)
     existing = User.get_or_none(User.email == email.strip().lower())
@@ -424,7 +424,7 @@ def user_add(ctx: Context, email: str, name: str, company_id: int, role: str, pa
 def user_join(ctx: Context, email: str, company_id: int, role: str) -> None:
     """Add an existing user to another company. They sign in with the password they have and pick the company
     in the app; an agent gets SIP credentials of their own there."""
-    from leadcenter.companies.models import Membership
+    from leadcenter.accounts.models import Membership
     ctx.open_db()
     company, target = _company(company_id), _user(email)
     current = Membership.get_or_none(Membership.user == target, Membership.company == company)
@@ -439,7 +439,7 @@ def user_join(ctx: Context, email: str, company_id: int, role: str) -> None:
 @pass_context
 def user_list(ctx: Context) -> None:
     """List users and their companies."""
-    from leadcenter.companies.models import Company, Membership, User
+    from leadcenter.accounts.models import Company, Membership, User
     ctx.open_db()
     for row in (Membership.select(Membership, User, Company).join(User).switch(Membership).join(Company)
                 .order_by(User.email)):
@@ -452,7 +452,7 @@ def user_list(ctx: Context) -> None:
 @pass_context
 def user_passwd(ctx: Context, email: str, password: str) -> None:
     """Set a user's password."""
-    from leadcenter.companies.services import AccountError, set_password
+    from leadcenter.accounts.services import AccountError, set_password
     ctx.open_db()
     target = _user(email)
     try:

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 from leadcenter.agents.services import create_agent
-from leadcenter.companies.models import Company
-from leadcenter.companies.services import add_member, create_company, create_user
+from leadcenter.accounts.models import Company
+from leadcenter.accounts.services import add_member, create_company, create_user
 from leadcenter.config import Settings
 from leadcenter.credentials import generate_password
 from leadcenter.db import database

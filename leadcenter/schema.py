@@ -10,7 +10,7 @@ import logging
 from peewee import IntegerField
 
 from leadcenter.agents.models import Agent, AgentStatusChange, SipCredential
-from leadcenter.companies.models import ApiKey, Company, Invitation, Membership, User, UserSession
+from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, User, UserSession
 from leadcenter.db import BaseModel, database
 from leadcenter.flows.models import CallFlow
 from leadcenter.interactions.models import (ClassificationChange, Interaction, InteractionDecline, InteractionTag,

@@ -21,7 +21,7 @@ if "faketime" in os.environ.get("LD_PRELOAD", ""):
 @pytest.fixture(autouse=True)
 def cheap_password_hashing(monkeypatch):
     """scrypt at full cost takes ~0.1 s a hash; the fixtures create dozens of users."""
-    from leadcenter.companies import services
+    from leadcenter.accounts import services
     monkeypatch.setattr(services, "PASSWORD_METHOD", "scrypt:1024:8:1")
 
 
@@ -82,7 +82,7 @@ def world(database):
     """Two companies, A and B, each with an admin, a supervisor, two agents, a team, a flow, a trunk, a tracking
     number, leads and interactions; plus a user who belongs to both. Emails: admin@a.example, agent1@b.example..."""
     from leadcenter.agents.services import create_agent
-    from leadcenter.companies.services import add_member, create_company, create_user
+    from leadcenter.accounts.services import add_member, create_company, create_user
     from leadcenter.flows.models import CallFlow
     from leadcenter.interactions.models import Interaction
     from leadcenter.leads.services import find_or_create_by_number

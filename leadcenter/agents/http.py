@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app
 
+from leadcenter.accounts.http import changed, save_changes
 from leadcenter.agents import availability
 from leadcenter.agents.models import Agent, SipCredential
 from leadcenter.agents.schemas import (AgentChanges, AgentList, AgentOut, AgentSipOut, MyAgentChanges,
                                       SoftphoneOut)
 from leadcenter.agents.services import current_agents
-from leadcenter.companies.http import changed, save_changes
 from leadcenter.db import database
 from leadcenter.web import sip_relay
 from leadcenter.web.api import ApiError, endpoint, invalid, not_found

@@ -1,6 +1,6 @@
 from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField
 
-from leadcenter.companies.models import Company, User
+from leadcenter.accounts.models import Company, User
 from leadcenter.db import BaseModel, TimestampedModel
 
 STATUSES = ("available", "unavailable", "offline")

@@ -4,10 +4,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from leadcenter.accounts.models import Company, Membership, User
+from leadcenter.accounts.services import add_member
 from leadcenter.agents import availability
 from leadcenter.agents.models import RING_DEVICES, Agent, SipCredential
-from leadcenter.companies.models import Company, Membership, User
-from leadcenter.companies.services import add_member
 from leadcenter.credentials import generate_password
 from leadcenter.db import database
 from leadcenter.interactions.models import Interaction, InteractionDecline

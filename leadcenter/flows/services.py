@@ -11,9 +11,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, WrapValidator, field_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from leadcenter.accounts.models import Company
 from leadcenter.agents.models import Agent
 from leadcenter.agents.services import current_agents
-from leadcenter.companies.models import Company
 from leadcenter.flows.models import CallFlow
 from leadcenter.teams.models import Team, TeamMember
 

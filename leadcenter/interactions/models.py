@@ -1,7 +1,7 @@
 from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
 from leadcenter.agents.models import Agent
-from leadcenter.companies.models import Company, User
+from leadcenter.accounts.models import Company, User
 from leadcenter.db import BaseModel, TimestampedModel
 from leadcenter.leads.models import Lead
 from leadcenter.numbers.models import TrackingNumber

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from peewee import JOIN, SQL, fn
 
 from leadcenter.agents.models import Agent
-from leadcenter.companies.models import Company, User
+from leadcenter.accounts.models import Company, User
 from leadcenter.db import database
 from leadcenter.interactions.models import (ClassificationChange, Interaction, InteractionDecline, InteractionTag,
                                            Message, Tag)

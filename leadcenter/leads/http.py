@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app
 
-from leadcenter.companies.models import Company
+from leadcenter.accounts.models import Company
 from leadcenter.leads import services
 from leadcenter.leads.models import Lead
 from leadcenter.leads.schemas import LeadChanges, LeadList, LeadOut, LeadSearch, MergeRequest, NewLead

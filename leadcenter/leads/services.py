@@ -7,7 +7,7 @@ import re
 
 import phonenumbers
 
-from leadcenter.companies.models import Company
+from leadcenter.accounts.models import Company
 from leadcenter.db import database
 from leadcenter.leads.models import Lead, LeadPhone, LeadSearchTerm
 from leadcenter.phones import InvalidNumber, to_e164

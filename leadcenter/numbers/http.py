@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint
 from peewee import Model
 
-from leadcenter.companies.models import Company
+from leadcenter.accounts.models import Company
 from leadcenter.flows.models import CallFlow
 from leadcenter.numbers.models import TrackingNumber, Trunk, peer_address
 from leadcenter.numbers.schemas import (NewTrackingNumber, NewTrunk, TrackingNumberChanges, TrackingNumberList,

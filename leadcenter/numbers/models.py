@@ -3,7 +3,7 @@ import socket
 
 from peewee import CharField, ForeignKeyField, IntegerField
 
-from leadcenter.companies.models import Company
+from leadcenter.accounts.models import Company
 from leadcenter.db import TimestampedModel
 from leadcenter.flows.models import CallFlow
 

@@ -5,7 +5,7 @@ import ipaddress
 
 from pydantic import Field, RootModel, field_validator
 
-from leadcenter.companies.schemas import Name, changes_of
+from leadcenter.accounts.schemas import Name, changes_of
 from leadcenter.numbers.models import TrackingNumber, Trunk, peer_address
 from leadcenter.web.api import Schema, UtcDateTime
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from leadcenter.agents.models import Agent, SipCredential
 from leadcenter.agents.services import current_agents
-from leadcenter.companies.models import Company, User
+from leadcenter.accounts.models import Company, User
 from leadcenter.config import Settings
 from leadcenter.credentials import Secrets
 from leadcenter.flows.models import CallFlow

@@ -1,7 +1,7 @@
 from peewee import BooleanField, CharField, ForeignKeyField, IntegerField
 
+from leadcenter.accounts.models import Company
 from leadcenter.agents.models import Agent
-from leadcenter.companies.models import Company
 from leadcenter.db import BaseModel, TimestampedModel
 
 # The default, leastrecent, offers each call first to the agent who has waited longest since their last call

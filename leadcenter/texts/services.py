@@ -23,7 +23,7 @@ import logging
 import threading
 
 from leadcenter.agents.models import Agent
-from leadcenter.companies.models import Company
+from leadcenter.accounts.models import Company
 from leadcenter.clock import Clock
 from leadcenter.db import database
 from leadcenter.events import EventBus

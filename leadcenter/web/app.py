@@ -58,7 +58,7 @@ def create_app(controller) -> Flask:
 def _blueprints():
     from leadcenter.agents import http as agents
     from leadcenter.calls import http as calls
-    from leadcenter.companies import http as companies
+    from leadcenter.accounts import http as accounts
     from leadcenter.flows import http as flows
     from leadcenter.interactions import http as interactions
     from leadcenter.leads import http as leads
@@ -67,5 +67,5 @@ def _blueprints():
     from leadcenter.teams import http as teams
     from leadcenter.texts import http as texts
     from leadcenter.web import session
-    return [session.bp, companies.bp, agents.bp, teams.bp, flows.bp, numbers.bp, leads.bp, interactions.bp,
+    return [session.bp, accounts.bp, agents.bp, teams.bp, flows.bp, numbers.bp, leads.bp, interactions.bp,
             calls.bp, prompts.bp, texts.bp]

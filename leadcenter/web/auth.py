@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from flask import after_this_request, current_app, request, session
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from leadcenter.accounts.models import ApiKey, Company, Membership, User
+from leadcenter.accounts.services import sessions_user
 from leadcenter.agents.models import Agent
-from leadcenter.companies.models import ApiKey, Company, Membership, User
-from leadcenter.companies.services import sessions_user
 from leadcenter.web.api import ROLE_RANK, ApiError
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}

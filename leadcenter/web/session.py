@@ -4,10 +4,10 @@ from __future__ import annotations
 from flask import Blueprint, current_app, session
 from pydantic import Field
 
+from leadcenter.accounts import invitations
+from leadcenter.accounts.models import Company, Invitation, Membership, User
+from leadcenter.accounts.services import authenticate, end_sessions, start_session
 from leadcenter.agents import availability
-from leadcenter.companies import invitations
-from leadcenter.companies.models import Company, Invitation, Membership, User
-from leadcenter.companies.services import authenticate, end_sessions, start_session
 from leadcenter.web import auth
 from leadcenter.web.api import ApiError, Schema, endpoint
 

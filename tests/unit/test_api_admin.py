@@ -10,8 +10,8 @@ import pytest
 from support import PASSWORD, T0
 from leadcenter.agents.models import Agent, SipCredential
 from leadcenter.agents.services import create_agent
-from leadcenter.companies.models import ApiKey, Company, Invitation, Membership, User
-from leadcenter.companies.services import create_user
+from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, User
+from leadcenter.accounts.services import create_user
 from leadcenter.flows.models import CallFlow
 from leadcenter.numbers.models import TrackingNumber, Trunk
 from leadcenter.pbx import configure, render
@@ -202,7 +202,7 @@ def test_an_existing_account_joins_only_when_its_owner_accepts(admin, world, con
 
 def test_the_answer_is_the_same_whether_or_not_the_email_has_an_account(admin, world, monkeypatch):
     """Status, fields and work done (one password hash each): nothing tells the admin which emails exist."""
-    from leadcenter.companies import services
+    from leadcenter.accounts import services
     hashed = []
     real = services.generate_password_hash
     monkeypatch.setattr(services, "generate_password_hash", lambda *a, **k: hashed.append(1) or real(*a, **k))

@@ -5,7 +5,7 @@ import pytest
 
 from leadcenter.agents.services import create_agent
 from leadcenter.calls.services import CallRecorder
-from leadcenter.companies.services import create_company, create_user
+from leadcenter.accounts.services import create_company, create_user
 from leadcenter.events import Event, EventBus
 from leadcenter.flows.models import CallFlow
 from leadcenter.interactions.models import Interaction

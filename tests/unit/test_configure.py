@@ -1,6 +1,6 @@
 """From rows to render specs: what Asterisk is told about agents, teams, numbers and flows."""
 from leadcenter import config
-from leadcenter.companies.models import Membership
+from leadcenter.accounts.models import Membership
 from leadcenter.numbers.models import Trunk
 from leadcenter.pbx import configure, render
 

@@ -11,7 +11,7 @@ import pytest
 from playhouse.shortcuts import model_to_dict
 
 from leadcenter.agents.models import Agent, SipCredential
-from leadcenter.companies.models import ApiKey, Company, Invitation, Membership
+from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership
 from leadcenter.flows.models import CallFlow
 from leadcenter.interactions.models import Interaction, InteractionTag, Tag
 from leadcenter.leads.models import Lead, LeadPhone

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app
 
-from leadcenter.agents.models import Agent, SipCredential
-from leadcenter.companies import invitations
-from leadcenter.companies.models import ApiKey, Company, Invitation, Membership, User
-from leadcenter.companies.schemas import (ApiKeyList, ApiKeyOut, CompanyChanges, CompanyProfile, InvitationList,
+from leadcenter.accounts import invitations
+from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, User
+from leadcenter.accounts.schemas import (ApiKeyList, ApiKeyOut, CompanyChanges, CompanyProfile, InvitationList,
                                           InvitationOut, IssuedApiKey, MemberChanges, MemberList, MemberOut,
                                           NewApiKey, NewMember)
-from leadcenter.companies.services import AccountError
+from leadcenter.accounts.services import AccountError
+from leadcenter.agents.models import Agent, SipCredential
 from leadcenter.db import database
 from leadcenter.flows.services import flows_naming
 from leadcenter.teams.models import TeamMember
