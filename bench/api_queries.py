@@ -159,11 +159,12 @@ def _phone_numbers(rng: random.Random, count: int) -> list[str]:
 
 def _seed_small(now: dt.datetime) -> dict:
     """Companies, users, agents, teams, trunks and tracking numbers, through the models (a few dozen rows)."""
-    from leadcenter.agents.models import Agent
     from leadcenter.accounts.models import Company, Membership, User
+    from leadcenter.agents.models import Agent
     from leadcenter.flows.models import CallFlow
-    from leadcenter.numbers.models import TrackingNumber, Trunk
     from leadcenter.teams.models import Team, TeamMember
+    from leadcenter.tracking_numbers.models import TrackingNumber
+    from leadcenter.trunks.models import Trunk
 
     companies = []
     for index, agents_wanted in enumerate(AGENTS_PER_COMPANY):
@@ -434,8 +435,8 @@ def draw(data: dict) -> dict:
 
 def measure(path: Path, samples: dict) -> dict:
     from leadcenter import db
-    from leadcenter.agents.models import Agent
     from leadcenter.accounts.models import Company
+    from leadcenter.agents.models import Agent
     from leadcenter.interactions.services import inbox, newest_first, timeline
     from leadcenter.leads.models import Lead
     from leadcenter.leads.services import search

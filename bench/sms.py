@@ -27,7 +27,8 @@ TIMEOUT = 120.0  # seconds for one run, at most
 def _world(path: Path):
     from leadcenter import db, schema
     from leadcenter.accounts.services import create_company
-    from leadcenter.numbers.models import TrackingNumber, Trunk
+    from leadcenter.tracking_numbers.models import TrackingNumber
+    from leadcenter.trunks.models import Trunk
 
     db.bind(db.open_sqlite(str(path)))
     schema.migrate()

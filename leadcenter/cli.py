@@ -258,8 +258,8 @@ def demo_call(ctx: Context, did: str, caller: str, name: str, seconds: int) -> N
     import tempfile
     from pathlib import Path
 
-    from leadcenter.numbers.models import TrackingNumber
     from leadcenter.phones import InvalidNumber, to_e164
+    from leadcenter.tracking_numbers.models import TrackingNumber
 
     sipp = shutil.which("sipp")
     if sipp is None:
@@ -381,8 +381,8 @@ COMPANY = click.option("--company", "company_id", type=int, required=True,
 def _enrol(user, company, role: str) -> None:
     """Make ``user`` a member of ``company``; an agent also gets SIP credentials for the softphone and a desk
     phone."""
-    from leadcenter.agents.services import create_agent
     from leadcenter.accounts.services import add_member
+    from leadcenter.agents.services import create_agent
     with db.database.atomic():
         add_member(user, company, role)
         if role == "agent":

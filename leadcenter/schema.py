@@ -9,16 +9,17 @@ import logging
 
 from peewee import IntegerField
 
-from leadcenter.agents.models import Agent, AgentStatusChange, SipCredential
 from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, User, UserSession
+from leadcenter.agents.models import Agent, AgentStatusChange, SipCredential
 from leadcenter.db import BaseModel, database
 from leadcenter.flows.models import CallFlow
 from leadcenter.interactions.models import (ClassificationChange, Interaction, InteractionDecline, InteractionTag,
                                            InteractionTransition, Message, Tag)
 from leadcenter.leads.models import Lead, LeadPhone, LeadSearchTerm
-from leadcenter.numbers.models import TrackingNumber, Trunk
 from leadcenter.teams.models import Team, TeamMember
 from leadcenter.texts.models import InboundPart, OutboxPart, TextConsent, TextThread
+from leadcenter.tracking_numbers.models import TrackingNumber
+from leadcenter.trunks.models import Trunk
 
 log = logging.getLogger(__name__)
 

@@ -81,13 +81,14 @@ def cookie_of(app):
 def world(database):
     """Two companies, A and B, each with an admin, a supervisor, two agents, a team, a flow, a trunk, a tracking
     number, leads and interactions; plus a user who belongs to both. Emails: admin@a.example, agent1@b.example..."""
-    from leadcenter.agents.services import create_agent
     from leadcenter.accounts.services import add_member, create_company, create_user
+    from leadcenter.agents.services import create_agent
     from leadcenter.flows.models import CallFlow
     from leadcenter.interactions.models import Interaction
     from leadcenter.leads.services import find_or_create_by_number
-    from leadcenter.numbers.models import TrackingNumber, Trunk
     from leadcenter.teams.models import Team, TeamMember
+    from leadcenter.tracking_numbers.models import TrackingNumber
+    from leadcenter.trunks.models import Trunk
 
     out = {}
     for key, region, prefix in (("a", "US", "+1404555"), ("b", "GB", "+4420794")):

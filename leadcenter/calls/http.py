@@ -15,8 +15,8 @@ from pydantic import Field
 from leadcenter.calls.services import start_outbound
 from leadcenter.interactions import lifecycle
 from leadcenter.interactions.schemas import InteractionOut
-from leadcenter.numbers.models import TrackingNumber
 from leadcenter.phones import InvalidNumber, to_e164
+from leadcenter.tracking_numbers.models import TrackingNumber
 from leadcenter.web.api import ApiError, Schema, endpoint, invalid
 from leadcenter.web.auth import Principal
 from leadcenter.web.scoping import scoped

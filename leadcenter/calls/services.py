@@ -22,8 +22,8 @@ from leadcenter.flows.services import audience
 from leadcenter.interactions import lifecycle
 from leadcenter.interactions.models import Interaction, InteractionDecline
 from leadcenter.leads.services import find_or_create_by_number, lead_number
-from leadcenter.numbers.models import TrackingNumber
 from leadcenter.teams.models import Team
+from leadcenter.tracking_numbers.models import TrackingNumber
 from leadcenter.voicemail import services as voicemail
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ from flask import Blueprint
 from leadcenter.flows.models import CallFlow
 from leadcenter.flows.schemas import FlowChanges, FlowList, FlowOut, NewFlow
 from leadcenter.flows.services import InvalidSteps, checked_steps
-from leadcenter.numbers.models import TrackingNumber
+from leadcenter.tracking_numbers.models import TrackingNumber
 from leadcenter.web.api import endpoint, invalid
 from leadcenter.web.auth import Principal
 from leadcenter.web.config_rows import ConfigRows

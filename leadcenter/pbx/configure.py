@@ -1,18 +1,19 @@
 """From the database to Asterisk's files: build the render inputs from rows, write what changed, say what to reload."""
 from __future__ import annotations
 
+from leadcenter.accounts.models import Company, User
 from leadcenter.agents.models import Agent, SipCredential
 from leadcenter.agents.services import current_agents
-from leadcenter.accounts.models import Company, User
 from leadcenter.config import Settings
 from leadcenter.credentials import Secrets
 from leadcenter.flows.models import CallFlow
-from leadcenter.numbers.models import TrackingNumber, Trunk, peer_address
 from leadcenter.pbx import render
 from leadcenter.pbx.instance import Instance
 from leadcenter.pbx.root import MOUNT
 from leadcenter.resources import ASTERISK_TEMPLATES, DIALPLANS
 from leadcenter.teams.models import Team, TeamMember
+from leadcenter.tracking_numbers.models import TrackingNumber
+from leadcenter.trunks.models import Trunk, peer_address
 
 AMI_USER = "leadcenter"
 ARI_USER = "leadcenter"

@@ -7,11 +7,11 @@ from flask import Blueprint, current_app
 from leadcenter.interactions.lifecycle import IllegalTransition
 from leadcenter.interactions.models import Interaction
 from leadcenter.interactions.schemas import InteractionOut
-from leadcenter.numbers.models import TrackingNumber
 from leadcenter.sms import encoding
 from leadcenter.texts import services
 from leadcenter.texts.schemas import Draft, DraftOut, MessageList, MessageOut, NewText, Reply
 from leadcenter.texts.services import TextRefused
+from leadcenter.tracking_numbers.models import TrackingNumber
 from leadcenter.web.api import ApiError, endpoint
 from leadcenter.web.auth import Principal
 from leadcenter.web.scoping import scoped

@@ -22,8 +22,8 @@ import datetime as dt
 import logging
 import threading
 
-from leadcenter.agents.models import Agent
 from leadcenter.accounts.models import Company
+from leadcenter.agents.models import Agent
 from leadcenter.clock import Clock
 from leadcenter.db import database
 from leadcenter.events import EventBus
@@ -32,12 +32,12 @@ from leadcenter.interactions import lifecycle
 from leadcenter.interactions.models import Interaction, Message
 from leadcenter.leads.models import Lead
 from leadcenter.leads.services import find_or_create_by_number, lead_number
-from leadcenter.numbers.models import TrackingNumber
 from leadcenter.phones import InvalidNumber, read_untyped, to_e164
 from leadcenter.sms import encoding
 from leadcenter.sms.smpp import INVALID_DESTINATION, Delivery, DeliveryRefused
 from leadcenter.texts.models import InboundPart, TextConsent, TextThread
 from leadcenter.texts.outbox import Outbox
+from leadcenter.tracking_numbers.models import TrackingNumber
 
 log = logging.getLogger(__name__)
 

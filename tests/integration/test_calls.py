@@ -13,8 +13,8 @@ from audio import rms, seconds
 from harness import ADS_LINE, LEADCENTER, wait_for
 
 from leadcenter.interactions.models import Interaction
-from leadcenter.numbers.models import TrackingNumber
 from leadcenter.teams.models import Team
+from leadcenter.tracking_numbers.models import TrackingNumber
 
 ALICE, BOB = 1, 2  # the demo agents, both in the demo's Sales queue, ringing on their desk phones
 
@@ -156,7 +156,7 @@ def test_another_company_cannot_take_the_demo_carriers_calls(running, peers):
     Asterisk still knows the address as one trunk's, and the carrier's next call reaches the demo company."""
     from leadcenter.accounts.models import Company
     from leadcenter.accounts.services import create_company
-    from leadcenter.numbers.models import Trunk
+    from leadcenter.trunks.models import Trunk
     from leadcenter.web.auth import new_api_key
 
     acme = TrackingNumber.get(TrackingNumber.number == ADS_LINE).company_id

@@ -13,8 +13,9 @@ from test_event_stream import Agent
 
 from leadcenter.accounts.models import Company
 from leadcenter.interactions.models import Interaction, InteractionTransition, Message
-from leadcenter.numbers.models import TrackingNumber, Trunk
 from leadcenter.texts.models import OutboxPart, TextConsent
+from leadcenter.tracking_numbers.models import TrackingNumber
+from leadcenter.trunks.models import Trunk
 
 ALICE = "alice@acme.example"
 

@@ -8,14 +8,15 @@ import datetime as dt
 import pytest
 
 from support import PASSWORD, T0
-from leadcenter.agents.models import Agent, SipCredential
-from leadcenter.agents.services import create_agent
 from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, User
 from leadcenter.accounts.services import create_user
+from leadcenter.agents.models import Agent, SipCredential
+from leadcenter.agents.services import create_agent
 from leadcenter.flows.models import CallFlow
-from leadcenter.numbers.models import TrackingNumber, Trunk
 from leadcenter.pbx import configure, render
 from leadcenter.teams.models import Team, TeamMember
+from leadcenter.tracking_numbers.models import TrackingNumber
+from leadcenter.trunks.models import Trunk
 from leadcenter.web.api import utc_iso
 from leadcenter.web.auth import new_api_key
 

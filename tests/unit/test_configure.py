@@ -1,8 +1,8 @@
 """From rows to render specs: what Asterisk is told about agents, teams, numbers and flows."""
 from leadcenter import config
 from leadcenter.accounts.models import Membership
-from leadcenter.numbers.models import Trunk
 from leadcenter.pbx import configure, render
+from leadcenter.trunks.models import Trunk
 
 
 def _device_names(snapshot):
