@@ -1,6 +1,6 @@
 """The agent app's hot queries on a big database (issue 3): inbox, timeline pages and lead search.
 
-Seeds a SQLite file in a temporary directory with the current schema (``schema.migrate``) and
+Seeds a SQLite file in a temporary directory with the current schema (``migrations.migrate``) and
 - 3 companies (80% / 15% / 5% of the rows), 30 agents with users and memberships, a team and tracking numbers each;
 - 100,000 leads with one US number each, ~70% named, ~40% with an email, and the search terms
   ``leads.services.search_terms`` gives them (what ``index_lead`` stores);
@@ -328,7 +328,7 @@ def _interaction_rows(rng, plan, lead_info, companies, epoch, now_s):
 
 def seed(path: Path) -> dict:
     """Build the database at ``path``; returns what the measurement needs (plain values) and the seed figures."""
-    from leadcenter import clock, db, schema
+    from leadcenter import clock, db, migrations
     from leadcenter.interactions.models import Interaction
     from leadcenter.leads.models import Lead, LeadPhone, LeadSearchTerm
 
@@ -337,7 +337,7 @@ def seed(path: Path) -> dict:
     database = db.open_sqlite(str(path))
     db.bind(database)
     database.connect()
-    schema.migrate()
+    migrations.migrate()
     now = clock.system().replace(microsecond=0)
     epoch = dt.datetime(1970, 1, 1)
     now_s = (now - epoch).total_seconds()

@@ -9,7 +9,7 @@ import time
 import click
 
 from leadcenter import config as config_module
-from leadcenter import clock, credentials, datadir, db, demo, schema
+from leadcenter import clock, credentials, datadir, db, demo, migrations
 
 log = logging.getLogger("leadcenter")
 
@@ -23,7 +23,7 @@ class Context:
         if not self._db_open:
             datadir.make_private(self.settings.data_dir, shared=self.settings.asterisk_dir)
             db.bind(db.open_sqlite(str(self.settings.database_path)))
-            schema.migrate()
+            migrations.migrate()
             self._db_open = True
 
     def instance(self):
@@ -216,10 +216,10 @@ def migrate(ctx: Context) -> None:
     """Create the database or bring it to the current schema."""
     datadir.make_private(ctx.settings.data_dir, shared=ctx.settings.asterisk_dir)
     db.bind(db.open_sqlite(str(ctx.settings.database_path)))
-    before = schema.current_version()
-    steps = schema.migrate()
-    click.echo(f"{ctx.settings.database_path}: schema version {schema.LATEST}"
-               + ("" if before == schema.LATEST else f" (was {before or 'empty'}; {steps} step(s))"))
+    before = migrations.current_version()
+    steps = migrations.migrate()
+    click.echo(f"{ctx.settings.database_path}: schema version {migrations.LATEST}"
+               + ("" if before == migrations.LATEST else f" (was {before or 'empty'}; {steps} step(s))"))
 
 
 @main.group("demo", invoke_without_command=True)

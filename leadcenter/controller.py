@@ -15,7 +15,7 @@ import threading
 
 from peewee import SqliteDatabase
 
-from leadcenter import clock, credentials, db, schema
+from leadcenter import clock, credentials, db, migrations
 from leadcenter.agents.presence import Presence
 from leadcenter.agents.services import PauseKeeper
 from leadcenter.calls.services import CallRecorder, everyone_declined
@@ -65,7 +65,7 @@ class Controller:
         self.secrets = credentials.load_or_create(settings.data_dir)
         self.database: SqliteDatabase = db.open_sqlite(str(settings.database_path))
         db.bind(self.database)
-        schema.migrate()
+        migrations.migrate()
         self.instance = Instance.from_settings(settings)
         # Every domain but texts reads the system clock; texts may be shifted (tests of its 12-hour timers).
         self.clock = clock.system

@@ -10,7 +10,7 @@ import pytest
 
 from support import PASSWORD, T0, ApiClient, StandInController
 
-from leadcenter import db, schema
+from leadcenter import db, migrations
 
 if "faketime" in os.environ.get("LD_PRELOAD", ""):
     # Under libfaketime (the unit tests with the wall clock shifted, see tests/README.md) CPython's time.sleep fails
@@ -30,7 +30,7 @@ def database():
     """A fresh in-memory database with the current schema, bound to the models."""
     memory = db.open_sqlite(":memory:")
     db.bind(memory)
-    schema.migrate()
+    migrations.migrate()
     yield memory
     memory.close()
 
@@ -41,7 +41,7 @@ def file_database(tmp_path):
     would make empty. A module takes it with ``database = file_database``."""
     handle = db.open_sqlite(str(tmp_path / "served.sqlite3"))
     db.bind(handle)
-    schema.migrate()
+    migrations.migrate()
     yield handle
     handle.close()
 

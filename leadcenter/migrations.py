@@ -1,4 +1,4 @@
-"""Every table, and the schema version an upgrade migrates from.
+"""The migrations: every table, and the schema version an upgrade migrates from.
 
 A new database gets the current tables and the latest version in one step. An existing one runs, in order, each
 migration newer than its recorded version (see MIGRATIONS), so upgrades keep their data.
