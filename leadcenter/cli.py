@@ -27,19 +27,20 @@ class Context:
             self._db_open = True
 
     def instance(self):
-        from leadcenter.pbx.instance import Instance
+        from leadcenter.pbx.process import Instance
         return Instance.from_settings(self.settings)
 
     def prepare_asterisk(self):
         """Build the Asterisk root if missing, lay out the instance directory and render every config file."""
-        from leadcenter.pbx import configure, root
+        from leadcenter import asterisk_config
+        from leadcenter.pbx import provision
         if not self.settings.asterisk.external:
-            root.provision(self.settings.asterisk_root, say=click.echo)
+            provision.provision(self.settings.asterisk_root, say=click.echo)
         self.open_db()
         instance = self.instance()
         instance.prepare()
         secrets = credentials.load_or_create(self.settings.data_dir)
-        return instance, configure.write(self.settings, secrets, instance)
+        return instance, asterisk_config.write(self.settings, secrets, instance)
 
     def reconfigure(self) -> None:
         """After an account change from the shell: render the files and reload a running Asterisk."""
@@ -143,10 +144,10 @@ def asterisk() -> None:
 @pass_context
 def provision(ctx: Context) -> None:
     """Build the Debian sid root with Asterisk 22 (once per machine; reused when present)."""
-    from leadcenter.pbx import root
+    from leadcenter.pbx import provision as asterisk_root
     try:
-        root.provision(ctx.settings.asterisk_root, say=click.echo)
-    except root.ProvisionError as exc:
+        asterisk_root.provision(ctx.settings.asterisk_root, say=click.echo)
+    except asterisk_root.ProvisionError as exc:
         raise click.ClickException(str(exc)) from None
 
 

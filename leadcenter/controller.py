@@ -15,14 +15,13 @@ import threading
 
 from peewee import SqliteDatabase
 
-from leadcenter import clock, credentials, db, migrations
+from leadcenter import asterisk_config, clock, credentials, db, migrations
 from leadcenter.agents.presence import Presence
 from leadcenter.agents.services import PauseKeeper
 from leadcenter.calls.services import CallRecorder, everyone_declined
 from leadcenter.config import Settings
 from leadcenter.events import EventBus
-from leadcenter.pbx import configure
-from leadcenter.pbx.instance import Instance
+from leadcenter.pbx.process import Instance
 from leadcenter.sms.smpp import SmppLink
 from leadcenter.teams.services import QueueBoard
 from leadcenter.telephony.service import Telephony, TelephonyError
@@ -129,7 +128,7 @@ class Controller:
 
     def reconfigure(self):
         """Render Asterisk's files from the database and reload what changed (call after admin edits)."""
-        modules = configure.write(self.settings, self.secrets, self.instance)
+        modules = asterisk_config.write(self.settings, self.secrets, self.instance)
         return self.telephony.submit(self.telephony.reload(modules))
 
     def answer(self, interaction, agent) -> str:

@@ -2,7 +2,7 @@
 
 The fixed files are templates in the top-level ``asterisk/`` directory with ``{{name}}`` placeholders (Asterisk's
 own ``${VAR}`` syntax stays untouched). The files that depend on the database (endpoints, queues, routes,
-mailboxes) are rendered from the specs below, which ``configure.snapshot`` builds from rows.
+mailboxes) are rendered from the specs below, which ``leadcenter.asterisk_config.snapshot`` builds from rows.
 """
 from __future__ import annotations
 

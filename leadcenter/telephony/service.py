@@ -15,11 +15,11 @@ import datetime as dt
 import logging
 from typing import Coroutine
 
+from leadcenter.asterisk_config import AMI_USER, ARI_APP, ARI_USER
 from leadcenter.clock import Clock
 from leadcenter.config import Settings
 from leadcenter.credentials import Secrets
 from leadcenter.events import EventBus
-from leadcenter.pbx.configure import AMI_USER, ARI_APP, ARI_USER
 from leadcenter.telephony.ami import AmiClient, AmiError
 from leadcenter.telephony.ari import AriClient, AriError
 from leadcenter.telephony.tracker import CallTracker, agent_id, as_int, endpoint_agent
@@ -273,7 +273,7 @@ class Telephony:
         await self.ami.action({"Action": "StopMixMonitor", "Channel": channel})
 
     async def reload(self, modules: set[str]) -> None:
-        """Reload what changed (module names from pbx.configure), then resync (a queue reload resets pauses)."""
+        """Reload what changed (module names from asterisk_config.reload_for), then resync (a queue reload resets pauses)."""
         for module in sorted(modules):
             if module == "app_queue.so":
                 await self.ami.action({"Action": "QueueReload", "Members": "yes", "Rules": "yes",

@@ -2,7 +2,7 @@
 
 app_voicemail writes ``spool/voicemail/leadcenter/<mailbox>/INBOX/msgNNNN.{wav,txt}``; the .txt names the caller's
 channel (``callerchan``) and the message's length (``duration``), which is how a message is tied to its call.
-Mailboxes are named ``companyN`` and ``agentN`` (see pbx/configure.py).
+Mailboxes are named ``companyN`` and ``agentN`` (see asterisk_config.py).
 """
 from __future__ import annotations
 

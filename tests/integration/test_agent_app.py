@@ -22,7 +22,7 @@ from sipp import SippCaller, SippPhone
 
 from leadcenter.agents.models import Agent
 from leadcenter.interactions.models import Interaction, Message
-from leadcenter.pbx.root import MOUNT
+from leadcenter.pbx.provision import MOUNT
 from leadcenter.teams.models import Team
 
 ALICE, BOB = 1, 2
@@ -410,7 +410,7 @@ def test_over_https_the_app_and_its_softphone_share_one_origin(softphones, runni
             controls.get_by_role("button", name="Hold").click()  # a re-INVITE: were it refused, the call would end
             expect(controls.locator(".badge")).to_have_text("On hold")
             time.sleep(3)
-        # Meanwhile the caller hears the hold music (pbx/instance.py: an arpeggio of these notes).
+        # Meanwhile the caller hears the hold music (pbx/process.py: an arpeggio of these notes).
         heard = [note for note in HOLD_MUSIC_NOTES if on_hold.tone_at(note)]
         assert len(heard) >= 3, f"the caller did not hear the hold music: notes {heard}"
         controls.get_by_role("button", name="Resume").click()

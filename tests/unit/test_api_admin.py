@@ -8,12 +8,13 @@ import datetime as dt
 import pytest
 
 from support import PASSWORD, T0
+from leadcenter import asterisk_config
 from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, User
 from leadcenter.accounts.services import create_user
 from leadcenter.agents.models import Agent, SipCredential
 from leadcenter.agents.services import create_agent
 from leadcenter.flows.models import CallFlow
-from leadcenter.pbx import configure, render
+from leadcenter.pbx import render
 from leadcenter.teams.models import Team, TeamMember
 from leadcenter.tracking_numbers.models import TrackingNumber
 from leadcenter.trunks.models import Trunk
@@ -651,7 +652,7 @@ def test_what_the_api_saves_asterisk_can_render(admin, world, controller):
     admin.post(f"{API}/tracking-numbers", {"number": "404 555 0142", "name": "Radio", "trunk": trunk_id,
                                            "flow": flow_id})
     assert admin.delete(f"{API}/users/{world['both'].id}")[0] == 204
-    files = render.render_generated(configure.snapshot(controller.settings))
+    files = render.render_generated(asterisk_config.snapshot(controller.settings))
     assert f"[lc-flow-{flow_id}]" in files["generated/routes.conf"]
     assert f"__LC_FLOW={flow_id}" in files["generated/routes.conf"]
     assert f"Gosub(lc-step-queue,s,1(team{team_id},300))" in files["generated/routes.conf"]
@@ -724,7 +725,7 @@ def test_another_companys_carrier_cannot_be_taken_by_spelling_its_address_otherw
     status, body = admin.patch(f"{API}/trunks/{mine.id}", {"host": spelling, "port": theirs.port})
     assert (status, body["error"]) in ((409, "address-taken"), (422, "invalid-fields")), body
     assert [(t.host, t.port) for t in Trunk.select().order_by(Trunk.id)] == [("127.0.0.1", 5070), ("127.0.0.1", 5071)]
-    text = render.render_pjsip_endpoints(configure.snapshot(controller.settings))
+    text = render.render_pjsip_endpoints(asterisk_config.snapshot(controller.settings))
     assert text.count("match = 127.0.0.1:5071") == 1
 
 

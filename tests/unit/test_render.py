@@ -187,14 +187,14 @@ def test_fill_refuses_a_missing_value():
 
 def test_static_templates_bind_loopback_and_carry_generated_secrets():
     from leadcenter import config
+    from leadcenter import asterisk_config
     from leadcenter.credentials import Secrets
-    from leadcenter.pbx import configure
     from leadcenter.resources import ASTERISK_TEMPLATES
 
     settings = config.load(env={})
     secrets = Secrets(ami_secret="s3cret-ami", ari_secret="s3cret-ari", session_key="k")
     templates = {p.name: p.read_text() for p in ASTERISK_TEMPLATES.glob("*.conf")}
-    files = render.render_static(templates, configure.static_values(settings, secrets))
+    files = render.render_static(templates, asterisk_config.static_values(settings, secrets))
     assert "bindaddr = 127.0.0.1\nport = 5038" in files["manager.conf"]
     assert "secret = s3cret-ami" in files["manager.conf"]
     assert "permit = 127.0.0.1/255.255.255.255" in files["manager.conf"]
@@ -259,14 +259,14 @@ AMI_EVENT_CLASSES = {"Hangup": "call", "DialBegin": "call", "DialEnd": "call", "
 
 def _ami_rights() -> dict[str, set[str]]:
     from leadcenter import config
+    from leadcenter import asterisk_config
     from leadcenter.credentials import Secrets
-    from leadcenter.pbx import configure
     from leadcenter.resources import ASTERISK_TEMPLATES
 
     template = {"manager.conf": (ASTERISK_TEMPLATES / "manager.conf").read_text()}
-    values = configure.static_values(config.load(env={}), Secrets("ami", "ari", "key"))
+    values = asterisk_config.static_values(config.load(env={}), Secrets("ami", "ari", "key"))
     text = render.render_static(template, values)["manager.conf"]
-    user = text.split(f"[{configure.AMI_USER}]", 1)[1]
+    user = text.split(f"[{asterisk_config.AMI_USER}]", 1)[1]
     return {key: set(user.split(f"\n{key} = ", 1)[1].split("\n", 1)[0].split(",")) for key in ("read", "write")}
 
 

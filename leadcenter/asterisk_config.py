@@ -1,4 +1,7 @@
-"""From the database to Asterisk's files: build the render inputs from rows, write what changed, say what to reload."""
+"""From the database to Asterisk's files: build the render inputs from rows, write what changed, say what to reload.
+
+It reads every domain's models, so it sits above the domains, beside the composition root; ``pbx/`` below it only
+renders plain specs and runs Asterisk."""
 from __future__ import annotations
 
 from leadcenter.accounts.models import Company, User
@@ -8,8 +11,8 @@ from leadcenter.config import Settings
 from leadcenter.credentials import Secrets
 from leadcenter.flows.models import CallFlow
 from leadcenter.pbx import render
-from leadcenter.pbx.instance import Instance
-from leadcenter.pbx.root import MOUNT
+from leadcenter.pbx.process import Instance
+from leadcenter.pbx.provision import MOUNT
 from leadcenter.resources import ASTERISK_TEMPLATES, DIALPLANS
 from leadcenter.teams.models import Team, TeamMember
 from leadcenter.tracking_numbers.models import TrackingNumber

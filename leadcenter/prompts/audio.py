@@ -15,7 +15,7 @@ import threading
 import wave
 from pathlib import Path
 
-from leadcenter.pbx.instance import Instance
+from leadcenter.pbx.process import Instance
 
 MIN_SECONDS, MAX_SECONDS = 0.5, 120.0
 # Sane WAV headers. A rate below 4 kHz is no recording; it is how a decompression bomb asks sox to make 8000
