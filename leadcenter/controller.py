@@ -21,6 +21,7 @@ from leadcenter.agents.services import PauseKeeper
 from leadcenter.calls.services import CallRecorder, everyone_declined
 from leadcenter.config import Settings
 from leadcenter.events import EventBus
+from leadcenter.pbx import names
 from leadcenter.pbx.process import Instance
 from leadcenter.sms.smpp import SmppLink
 from leadcenter.teams.services import QueueBoard
@@ -139,7 +140,8 @@ class Controller:
         if self.calls.offers.ringing(interaction.channel_id, agent.id) is not None:
             return "ringing"
         moved = self._carry_out(
-            self.telephony.redirect(interaction.channel_id, "lc-answer", agent.endpoint_name(agent.ring_device)),
+            self.telephony.redirect(interaction.channel_id, names.ANSWER_CONTEXT,
+                                    agent.endpoint_name(agent.ring_device)),
             f"call {interaction.channel_id} not moved to agent {agent.id}")
         return "called" if moved else "gone"
 

@@ -15,6 +15,7 @@ from pydantic import Field
 from leadcenter.calls.services import start_outbound
 from leadcenter.interactions import lifecycle
 from leadcenter.interactions.schemas import InteractionOut
+from leadcenter.pbx import names
 from leadcenter.phones import InvalidNumber, to_e164
 from leadcenter.tracking_numbers.models import TrackingNumber
 from leadcenter.web.api import ApiError, Schema, endpoint, invalid
@@ -43,7 +44,8 @@ def place_call(principal: Principal, body: NewCall):
     except InvalidNumber as exc:
         raise invalid({"to": str(exc)}) from None
     controller = current_app.controller
-    interaction = start_outbound(agent, number, lead_number, f"lc-out-{uuid.uuid4().hex}", controller.clock())
+    interaction = start_outbound(agent, number, lead_number, names.outbound_channel_id(uuid.uuid4().hex),
+                                 controller.clock())
     if not controller.place_call(interaction, record=body.record):
         lifecycle.apply(interaction, "go_unanswered", controller.clock())
         controller.bus.publish("interaction.updated", company_id=interaction.company_id,

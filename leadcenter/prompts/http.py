@@ -8,6 +8,7 @@ import wave
 from flask import Blueprint, current_app, send_file
 
 from leadcenter.agents.models import Agent
+from leadcenter.pbx import names
 from leadcenter.prompts import audio
 from leadcenter.prompts.schemas import PromptOut
 from leadcenter.web.api import ApiError, endpoint, invalid, not_found
@@ -55,7 +56,7 @@ MY_GREETING = "/api/v1/me/voicemail-greeting"
           summary="Record my voicemail greeting: callers who reach my mailbox hear it")
 def put_my_greeting(principal: Principal, upload: bytes):
     agent = _my_agent(principal)
-    relative = audio.greeting_file(f"agent{agent.id}")
+    relative = audio.greeting_file(names.agent_mailbox(agent.id))
     stored = _store(relative, upload, MY_GREETING)
     Agent.update(voicemail_greeting=relative).where(Agent.id == agent.id).execute()
     return stored
@@ -63,13 +64,13 @@ def put_my_greeting(principal: Principal, upload: bytes):
 
 @endpoint(bp, "GET", "/me/voicemail-greeting", summary="My voicemail greeting (audio; 404 while the standard one plays)")
 def get_my_greeting(principal: Principal):
-    return _send(audio.greeting_file(f"agent{_my_agent(principal).id}"))
+    return _send(audio.greeting_file(names.agent_mailbox(_my_agent(principal).id)))
 
 
 @endpoint(bp, "DELETE", "/me/voicemail-greeting", status=204, summary="Go back to the standard voicemail greeting")
 def delete_my_greeting(principal: Principal):
     agent = _my_agent(principal)
-    _remove(audio.greeting_file(f"agent{agent.id}"))
+    _remove(audio.greeting_file(names.agent_mailbox(agent.id)))
     Agent.update(voicemail_greeting=None).where(Agent.id == agent.id).execute()
 
 
@@ -79,19 +80,19 @@ COMPANY_GREETING = "/api/v1/company/voicemail-greeting"
 @endpoint(bp, "PUT", "/company/voicemail-greeting", role="admin", upload=WAV, response=PromptOut,
           summary="Record the company mailbox's greeting (flows' voicemail steps without an agent)")
 def put_company_greeting(principal: Principal, upload: bytes):
-    return _store(audio.greeting_file(f"company{principal.company.id}"), upload, COMPANY_GREETING)
+    return _store(audio.greeting_file(names.company_mailbox(principal.company.id)), upload, COMPANY_GREETING)
 
 
 @endpoint(bp, "GET", "/company/voicemail-greeting",
           summary="The company mailbox's greeting (audio; 404 while the standard one plays)")
 def get_company_greeting(principal: Principal):
-    return _send(audio.greeting_file(f"company{principal.company.id}"))
+    return _send(audio.greeting_file(names.company_mailbox(principal.company.id)))
 
 
 @endpoint(bp, "DELETE", "/company/voicemail-greeting", role="admin", status=204,
           summary="The company mailbox goes back to the standard greeting")
 def delete_company_greeting(principal: Principal):
-    _remove(audio.greeting_file(f"company{principal.company.id}"))
+    _remove(audio.greeting_file(names.company_mailbox(principal.company.id)))
 
 
 NOTICE = "/api/v1/company/recording-notice"

@@ -5,6 +5,7 @@ from peewee import CharField, ForeignKeyField, IntegerField
 
 from leadcenter.accounts.models import Company
 from leadcenter.db import TimestampedModel
+from leadcenter.pbx import names
 
 
 def peer_address(host: str) -> str:
@@ -34,4 +35,4 @@ class Trunk(TimestampedModel):
 
     @property
     def endpoint_name(self) -> str:
-        return f"trunk{self.id}"
+        return names.trunk_endpoint(self.id)
