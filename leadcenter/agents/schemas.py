@@ -8,7 +8,7 @@ from pydantic import RootModel
 
 from leadcenter.accounts.schemas import Device, Name, not_sent
 from leadcenter.agents.models import Agent, SipCredential
-from leadcenter.web.api import Schema, UtcDateTime
+from leadcenter.wire import Schema, UtcDateTime
 
 
 class AgentOut(Schema):

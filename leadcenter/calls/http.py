@@ -18,9 +18,10 @@ from leadcenter.interactions.schemas import InteractionOut
 from leadcenter.pbx import names
 from leadcenter.phones import InvalidNumber, to_e164
 from leadcenter.tracking_numbers.models import TrackingNumber
-from leadcenter.web.api import ApiError, Schema, endpoint, invalid
+from leadcenter.web.api import ApiError, endpoint, invalid
 from leadcenter.web.auth import Principal
 from leadcenter.web.scoping import scoped
+from leadcenter.wire import Schema
 
 bp = Blueprint("calls", __name__, url_prefix="/api/v1")
 

@@ -14,7 +14,7 @@ from leadcenter.interactions.services import INBOX_LIMIT, TIMELINE_PAGE, message
 from leadcenter.leads.models import Lead
 from leadcenter.leads.services import numbers_by_lead
 from leadcenter.tracking_numbers.models import TrackingNumber
-from leadcenter.web.api import DATE_RANGE, INT_RANGE, Schema, Text, UtcDateTime
+from leadcenter.wire import DATE_RANGE, INT_RANGE, Schema, Text, UtcDateTime
 
 NOTES_LIMIT = 20_000
 VALUE_LIMIT_CENTS = 10 ** 11

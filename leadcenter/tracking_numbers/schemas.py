@@ -5,7 +5,7 @@ from pydantic import Field, RootModel
 
 from leadcenter.accounts.schemas import Name, changes_of
 from leadcenter.tracking_numbers.models import TrackingNumber
-from leadcenter.web.api import Schema, UtcDateTime
+from leadcenter.wire import Schema, UtcDateTime
 
 
 class NewTrackingNumber(Schema):

@@ -7,7 +7,7 @@ from pydantic import Field, RootModel, field_validator
 
 from leadcenter.accounts.schemas import Name, changes_of
 from leadcenter.trunks.models import Trunk, peer_address
-from leadcenter.web.api import Schema, UtcDateTime
+from leadcenter.wire import Schema, UtcDateTime
 
 
 class NewTrunk(Schema):

@@ -17,35 +17,18 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from typing import Annotated
-
 from flask import Blueprint, Flask, Response, g, jsonify, request
 from peewee import IntegrityError
-from pydantic import BaseModel, ConfigDict, PlainSerializer, StringConstraints, ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import IntegerConverter
 
+from leadcenter.wire import DATE_RANGE, INT_RANGE
+
 log = logging.getLogger(__name__)
 
 ROLE_RANK = {"agent": 1, "supervisor": 2, "admin": 3}
-
-
-class Schema(BaseModel):
-    """Base of request and response models: unknown fields in a request are an error, not ignored."""
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-def utc_iso(moment: dt.datetime) -> str:
-    """ISO 8601 with the offset: the database keeps UTC without a zone, and a browser would read a bare
-    timestamp as local time."""
-    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)).isoformat()
-
-
-UtcDateTime = Annotated[dt.datetime, PlainSerializer(utc_iso, return_type=str, when_used="json")]
-
-# Free text (notes, messages) is kept exactly as typed: Schema strips other strings.
-Text = Annotated[str, StringConstraints(strip_whitespace=False)]
 
 
 class ApiError(Exception):
@@ -147,13 +130,6 @@ def _uploaded(media_types: tuple[str, ...]) -> bytes:
     if not data:
         raise ApiError(400, "empty-upload", "the request body is empty: send the file")
     return data
-
-
-# What the database and date arithmetic can hold. Every whole number that comes in (ids above all) must fit
-# SQLite's and PostgreSQL's 64-bit integers; every date must leave room for the day arithmetic done on it (a
-# report's "30 days before", "the day after"). Values outside are refused as the field's fault, not a 500.
-INT_RANGE = (-2**63, 2**63 - 1)
-DATE_RANGE = (dt.date(1900, 1, 1), dt.date(9000, 12, 31))
 
 
 def _out_of_range(value, path: tuple) -> dict[str, str]:

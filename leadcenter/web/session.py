@@ -9,7 +9,8 @@ from leadcenter.accounts.models import Company, Invitation, Membership, User
 from leadcenter.accounts.services import authenticate, end_sessions, start_session
 from leadcenter.agents import availability
 from leadcenter.web import auth
-from leadcenter.web.api import ApiError, Schema, endpoint
+from leadcenter.web.api import ApiError, endpoint
+from leadcenter.wire import Schema
 
 bp = Blueprint("session", __name__, url_prefix="/api/v1")
 

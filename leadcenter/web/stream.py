@@ -69,9 +69,10 @@ from leadcenter.clock import Clock, system
 from leadcenter.config import HttpSettings
 from leadcenter.events import Event
 from leadcenter.web import auth
-from leadcenter.web.api import ApiError, invalid, utc_iso
+from leadcenter.web.api import ApiError, invalid
 from leadcenter.web.capacity import Capacity, Refused
 from leadcenter.web.gateway import WebSocket, handshake
+from leadcenter.wire import utc_iso
 
 # Events of the telephony layer, for the controller's own services only.
 TELEPHONY_EVENTS = ("telephony.", "call.", "queue_member.")

@@ -18,8 +18,8 @@ from leadcenter.pbx import render
 from leadcenter.teams.models import Team, TeamMember
 from leadcenter.tracking_numbers.models import TrackingNumber
 from leadcenter.trunks.models import Trunk
-from leadcenter.web.api import utc_iso
 from leadcenter.web.auth import new_api_key
+from leadcenter.wire import utc_iso
 
 API = "/api/v1"
 
