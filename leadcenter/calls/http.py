@@ -13,12 +13,13 @@ from flask import Blueprint, current_app
 from pydantic import Field
 
 from leadcenter.calls.services import start_outbound
+from leadcenter.errors import ApiError, invalid
 from leadcenter.interactions import lifecycle
 from leadcenter.interactions.schemas import InteractionOut
 from leadcenter.pbx import names
 from leadcenter.phones import InvalidNumber, to_e164
 from leadcenter.tracking_numbers.models import TrackingNumber
-from leadcenter.web.api import ApiError, endpoint, invalid
+from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal
 from leadcenter.web.scoping import scoped
 from leadcenter.wire import Schema
@@ -39,7 +40,7 @@ def place_call(principal: Principal, body: NewCall):
     number = scoped(TrackingNumber, body.tracking_number_id, principal, "tracking number")
     agent = principal.agent
     if agent is None:
-        raise ApiError(409, "not-an-agent", "only agents place calls")
+        raise ApiError("not-an-agent", "only agents place calls")
     try:
         lead_number = to_e164(body.to, principal.company.default_region)
     except InvalidNumber as exc:
@@ -52,7 +53,7 @@ def place_call(principal: Principal, body: NewCall):
         controller.bus.publish("interaction.updated", company_id=interaction.company_id,
                                interaction_id=interaction.id, status=interaction.status,
                                outcome=interaction.outcome)
-        raise ApiError(502, "call-not-placed", "Asterisk did not place the call; try again")
+        raise ApiError("call-not-placed", "Asterisk did not place the call; try again")
     controller.bus.publish("interaction.created", company_id=interaction.company_id, interaction_id=interaction.id,
                            status=interaction.status, outcome=None, for_agents=[agent.id])
     return InteractionOut.from_row(interaction)

@@ -8,10 +8,11 @@ import wave
 from flask import Blueprint, current_app, send_file
 
 from leadcenter.agents.models import Agent
+from leadcenter.errors import ApiError, invalid, not_found
 from leadcenter.pbx import names
 from leadcenter.prompts import audio
 from leadcenter.prompts.schemas import PromptOut
-from leadcenter.web.api import ApiError, endpoint, invalid, not_found
+from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal
 
 bp = Blueprint("prompts", __name__, url_prefix="/api/v1")
@@ -21,7 +22,7 @@ WAV = ("audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave")
 
 def _my_agent(principal: Principal) -> Agent:
     if principal.agent is None:
-        raise ApiError(409, "not-an-agent", "only agents have a mailbox of their own")
+        raise ApiError("not-an-agent", "only agents have a mailbox of their own")
     return principal.agent
 
 
@@ -31,9 +32,9 @@ def _store(relative: str, upload: bytes, url: str) -> PromptOut:
     except audio.PromptError as exc:
         raise invalid({"body": str(exc)}, "the audio cannot be used") from None
     except audio.ConverterMissing as exc:
-        raise ApiError(503, "converter-missing", str(exc)) from None
+        raise ApiError("converter-missing", str(exc)) from None
     except audio.ConverterBusy as exc:
-        raise ApiError(503, "converter-busy", str(exc), headers={"Retry-After": "5"}) from None
+        raise ApiError("converter-busy", str(exc), headers={"Retry-After": "5"}) from None
     with wave.open(str(path)) as stored:
         return PromptOut(url=url, seconds=round(stored.getnframes() / stored.getframerate(), 2))
 

@@ -5,13 +5,14 @@ from flask import Blueprint
 from peewee import Model
 
 from leadcenter.accounts.models import Company
+from leadcenter.errors import ApiError, invalid
 from leadcenter.flows.models import CallFlow
 from leadcenter.phones import InvalidNumber, to_e164
 from leadcenter.tracking_numbers.models import TrackingNumber
 from leadcenter.tracking_numbers.schemas import (NewTrackingNumber, TrackingNumberChanges, TrackingNumberList,
                                                  TrackingNumberOut)
 from leadcenter.trunks.models import Trunk
-from leadcenter.web.api import ApiError, endpoint, invalid
+from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal
 from leadcenter.web.config_rows import ConfigRows
 
@@ -39,7 +40,7 @@ def _number_columns(principal: Principal, changes: dict, number_id: int | None =
         # number_id or 0: a new number has no id yet, and no row has id 0.
         if TrackingNumber.select().where(TrackingNumber.number == changes["number"],
                                          TrackingNumber.id != (number_id or 0)).exists():
-            raise ApiError(409, "number-taken", f"{changes['number']} is a tracking number already",
+            raise ApiError("number-taken", f"{changes['number']} is a tracking number already",
                            {"number": "already a tracking number"})
     if "trunk" in changes:
         _company_row(Trunk, changes["trunk"], company, "trunk", "trunk")

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from leadcenter.errors import ApiError
 from leadcenter.tracking_numbers.models import TrackingNumber
 from leadcenter.trunks.models import Trunk, peer_address
 from leadcenter.trunks.schemas import NewTrunk, TrunkChanges, TrunkList, TrunkOut
-from leadcenter.web.api import ApiError, endpoint
+from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal
 from leadcenter.web.config_rows import ConfigRows
 
@@ -23,7 +24,7 @@ def _refuse_taken_address(host: str, port: int, trunk_id: int | None = None) -> 
     address = peer_address(host)
     others = Trunk.select(Trunk.host).where(Trunk.port == port, Trunk.id != (trunk_id or 0))
     if any(peer_address(other.host) == address for other in others):
-        raise ApiError(409, "address-taken", f"a trunk at {address}:{port} exists already",
+        raise ApiError("address-taken", f"a trunk at {address}:{port} exists already",
                        {"host": "another trunk has this address and port"})
 
 

@@ -472,8 +472,9 @@ def test_agents_set_only_their_chat_name_and_available_or_offline(agent, world, 
 
 
 def test_no_agent_profile(admin):
-    assert_refused(admin.get(f"{API}/me/agent"), 404, "not-an-agent")
-    assert_refused(admin.patch(f"{API}/me/agent", {"status": "offline"}), 404, "not-an-agent")
+    """409 like every other agent's endpoint a user without an agent profile calls (one error id, one status)."""
+    assert_refused(admin.get(f"{API}/me/agent"), 409, "not-an-agent")
+    assert_refused(admin.patch(f"{API}/me/agent", {"status": "offline"}), 409, "not-an-agent")
 
 
 # -- teams -----------------------------------------------------------------------------------------------------

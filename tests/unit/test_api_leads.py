@@ -104,7 +104,8 @@ def test_what_is_wrong_with_a_field_is_said_in_words_for_the_person_who_typed_it
 def test_every_validator_sentence_reaches_the_client_as_written():
     from pydantic import field_validator
 
-    from leadcenter.web.api import ApiError, _validate
+    from leadcenter.errors import ApiError
+    from leadcenter.web.api import _validate
     from leadcenter.wire import Schema
 
     class Form(Schema):
