@@ -1,6 +1,6 @@
 """The agent app's hot queries on a big database (issue 3): inbox, timeline pages and lead search.
 
-Seeds a SQLite file in a temporary directory with the current schema (``schema.migrate``) and
+Seeds a SQLite file in a temporary directory with the current schema (``migrations.migrate``) and
 - 3 companies (80% / 15% / 5% of the rows), 30 agents with users and memberships, a team and tracking numbers each;
 - 100,000 leads with one US number each, ~70% named, ~40% with an email, and the search terms
   ``leads.services.search_terms`` gives them (what ``index_lead`` stores);
@@ -159,11 +159,12 @@ def _phone_numbers(rng: random.Random, count: int) -> list[str]:
 
 def _seed_small(now: dt.datetime) -> dict:
     """Companies, users, agents, teams, trunks and tracking numbers, through the models (a few dozen rows)."""
+    from leadcenter.accounts.models import Company, Membership, User
     from leadcenter.agents.models import Agent
-    from leadcenter.companies.models import Company, Membership, User
     from leadcenter.flows.models import CallFlow
-    from leadcenter.numbers.models import TrackingNumber, Trunk
     from leadcenter.teams.models import Team, TeamMember
+    from leadcenter.tracking_numbers.models import TrackingNumber
+    from leadcenter.trunks.models import Trunk
 
     companies = []
     for index, agents_wanted in enumerate(AGENTS_PER_COMPANY):
@@ -327,7 +328,7 @@ def _interaction_rows(rng, plan, lead_info, companies, epoch, now_s):
 
 def seed(path: Path) -> dict:
     """Build the database at ``path``; returns what the measurement needs (plain values) and the seed figures."""
-    from leadcenter import clock, db, schema
+    from leadcenter import clock, db, migrations
     from leadcenter.interactions.models import Interaction
     from leadcenter.leads.models import Lead, LeadPhone, LeadSearchTerm
 
@@ -336,7 +337,7 @@ def seed(path: Path) -> dict:
     database = db.open_sqlite(str(path))
     db.bind(database)
     database.connect()
-    schema.migrate()
+    migrations.migrate()
     now = clock.system().replace(microsecond=0)
     epoch = dt.datetime(1970, 1, 1)
     now_s = (now - epoch).total_seconds()
@@ -434,8 +435,8 @@ def draw(data: dict) -> dict:
 
 def measure(path: Path, samples: dict) -> dict:
     from leadcenter import db
+    from leadcenter.accounts.models import Company
     from leadcenter.agents.models import Agent
-    from leadcenter.companies.models import Company
     from leadcenter.interactions.services import inbox, newest_first, timeline
     from leadcenter.leads.models import Lead
     from leadcenter.leads.services import search

@@ -40,10 +40,10 @@ GOAL = 0.9
 def _desk_agents(system) -> list[tuple[str, str, str, int]]:
     """AGENTS agents ringing on desk phones replace the demo's Sales team: (email, sip user, sip password, id)."""
     from leadcenter import clock, db
+    from leadcenter.accounts.models import Company
+    from leadcenter.accounts.services import add_member, create_user
     from leadcenter.agents.models import SipCredential
     from leadcenter.agents.services import create_agent
-    from leadcenter.companies.models import Company
-    from leadcenter.companies.services import add_member, create_user
     from leadcenter.teams.models import Team, TeamMember
 
     db.bind(db.open_sqlite(str(system.settings.database_path)))

@@ -45,10 +45,10 @@ SINGLE_INTERACTION = re.compile(r"/api/v1/interactions/\d+$")
 def _grow_team(system) -> list[str]:
     """AGENTS agents in the demo's Sales team, ringing in the browser; returns the emails to sign in with."""
     from leadcenter import clock, db
+    from leadcenter.accounts.models import Company
+    from leadcenter.accounts.services import add_member, create_user, set_password
     from leadcenter.agents.models import Agent
     from leadcenter.agents.services import create_agent
-    from leadcenter.companies.models import Company
-    from leadcenter.companies.services import add_member, create_user, set_password
     from leadcenter.teams.models import Team, TeamMember
 
     db.bind(db.open_sqlite(str(system.settings.database_path)))

@@ -25,12 +25,13 @@ TIMEOUT = 120.0  # seconds for one run, at most
 
 
 def _world(path: Path):
-    from leadcenter import db, schema
-    from leadcenter.companies.services import create_company
-    from leadcenter.numbers.models import TrackingNumber, Trunk
+    from leadcenter import db, migrations
+    from leadcenter.accounts.services import create_company
+    from leadcenter.tracking_numbers.models import TrackingNumber
+    from leadcenter.trunks.models import Trunk
 
     db.bind(db.open_sqlite(str(path)))
-    schema.migrate()
+    migrations.migrate()
     company = create_company("Bench Co", "US")
     trunk = Trunk.create(company=company, name="Bench", host="127.0.0.1")
     return company, TrackingNumber.create(company=company, number="+14045550100", name="Bench line", trunk=trunk)

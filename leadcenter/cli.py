@@ -9,7 +9,7 @@ import time
 import click
 
 from leadcenter import config as config_module
-from leadcenter import clock, credentials, datadir, db, demo, schema
+from leadcenter import clock, credentials, datadir, db, demo, migrations
 
 log = logging.getLogger("leadcenter")
 
@@ -23,23 +23,24 @@ class Context:
         if not self._db_open:
             datadir.make_private(self.settings.data_dir, shared=self.settings.asterisk_dir)
             db.bind(db.open_sqlite(str(self.settings.database_path)))
-            schema.migrate()
+            migrations.migrate()
             self._db_open = True
 
     def instance(self):
-        from leadcenter.pbx.instance import Instance
+        from leadcenter.pbx.process import Instance
         return Instance.from_settings(self.settings)
 
     def prepare_asterisk(self):
         """Build the Asterisk root if missing, lay out the instance directory and render every config file."""
-        from leadcenter.pbx import configure, root
+        from leadcenter import asterisk_config
+        from leadcenter.pbx import provision
         if not self.settings.asterisk.external:
-            root.provision(self.settings.asterisk_root, say=click.echo)
+            provision.provision(self.settings.asterisk_root, say=click.echo)
         self.open_db()
         instance = self.instance()
         instance.prepare()
         secrets = credentials.load_or_create(self.settings.data_dir)
-        return instance, configure.write(self.settings, secrets, instance)
+        return instance, asterisk_config.write(self.settings, secrets, instance)
 
     def reconfigure(self) -> None:
         """After an account change from the shell: render the files and reload a running Asterisk."""
@@ -143,10 +144,10 @@ def asterisk() -> None:
 @pass_context
 def provision(ctx: Context) -> None:
     """Build the Debian sid root with Asterisk 22 (once per machine; reused when present)."""
-    from leadcenter.pbx import root
+    from leadcenter.pbx import provision as asterisk_root
     try:
-        root.provision(ctx.settings.asterisk_root, say=click.echo)
-    except root.ProvisionError as exc:
+        asterisk_root.provision(ctx.settings.asterisk_root, say=click.echo)
+    except asterisk_root.ProvisionError as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -216,10 +217,10 @@ def migrate(ctx: Context) -> None:
     """Create the database or bring it to the current schema."""
     datadir.make_private(ctx.settings.data_dir, shared=ctx.settings.asterisk_dir)
     db.bind(db.open_sqlite(str(ctx.settings.database_path)))
-    before = schema.current_version()
-    steps = schema.migrate()
-    click.echo(f"{ctx.settings.database_path}: schema version {schema.LATEST}"
-               + ("" if before == schema.LATEST else f" (was {before or 'empty'}; {steps} step(s))"))
+    before = migrations.current_version()
+    steps = migrations.migrate()
+    click.echo(f"{ctx.settings.database_path}: schema version {migrations.LATEST}"
+               + ("" if before == migrations.LATEST else f" (was {before or 'empty'}; {steps} step(s))"))
 
 
 @main.group("demo", invoke_without_command=True)
@@ -258,8 +259,8 @@ def demo_call(ctx: Context, did: str, caller: str, name: str, seconds: int) -> N
     import tempfile
     from pathlib import Path
 
-    from leadcenter.numbers.models import TrackingNumber
     from leadcenter.phones import InvalidNumber, to_e164
+    from leadcenter.tracking_numbers.models import TrackingNumber
 
     sipp = shutil.which("sipp")
     if sipp is None:
@@ -313,7 +314,7 @@ def demo_call(ctx: Context, did: str, caller: str, name: str, seconds: int) -> N
 # -- accounts --------------------------------------------------------------------------------------------------
 
 def _company(company_id: int):
-    from leadcenter.companies.models import Company
+    from leadcenter.accounts.models import Company
     company = Company.get_or_none(Company.id == company_id)
     if company is None:
         raise click.ClickException(f"no company {company_id} (leadcenter company list)")
@@ -321,7 +322,7 @@ def _company(company_id: int):
 
 
 def _user(email: str):
-    from leadcenter.companies.models import User
+    from leadcenter.accounts.models import User
     user = User.get_or_none(User.email == email.strip().lower())
     if user is None:
         raise click.ClickException(f"no user {email} (leadcenter user list)")
@@ -339,7 +340,7 @@ def company() -> None:
 @pass_context
 def company_add(ctx: Context, name: str, region: str) -> None:
     """Create a company."""
-    from leadcenter.companies.services import create_company
+    from leadcenter.accounts.services import create_company
     ctx.open_db()
     click.echo(f"company {create_company(name, region).id} created: {name}")
     ctx.reconfigure()
@@ -349,7 +350,7 @@ def company_add(ctx: Context, name: str, region: str) -> None:
 @pass_context
 def company_list(ctx: Context) -> None:
     """List companies."""
-    from leadcenter.companies.models import Company
+    from leadcenter.accounts.models import Company
     ctx.open_db()
     for row in Company.select().order_by(Company.id):
         click.echo(f"{row.id:>4}  {row.name}  (region {row.default_region})")
@@ -381,8 +382,8 @@ COMPANY = click.option("--company", "company_id", type=int, required=True,
 def _enrol(user, company, role: str) -> None:
     """Make ``user`` a member of ``company``; an agent also gets SIP credentials for the softphone and a desk
     phone."""
+    from leadcenter.accounts.services import add_member
     from leadcenter.agents.services import create_agent
-    from leadcenter.companies.services import add_member
     with db.database.atomic():
         add_member(user, company, role)
         if role == "agent":
@@ -398,8 +399,8 @@ def _enrol(user, company, role: str) -> None:
 @pass_context
 def user_add(ctx: Context, email: str, name: str, company_id: int, role: str, password: str) -> None:
     """Create a user in a company; an agent also gets SIP credentials for the softphone and a desk phone."""
-    from leadcenter.companies.models import User
-    from leadcenter.companies.services import AccountError, create_user
+    from leadcenter.accounts.models import User
+    from leadcenter.accounts.services import AccountError, create_user
     ctx.open_db()
     company = _company(company_id)
     existing = User.get_or_none(User.email == email.strip().lower())
@@ -424,7 +425,7 @@ def user_add(ctx: Context, email: str, name: str, company_id: int, role: str, pa
 def user_join(ctx: Context, email: str, company_id: int, role: str) -> None:
     """Add an existing user to another company. They sign in with the password they have and pick the company
     in the app; an agent gets SIP credentials of their own there."""
-    from leadcenter.companies.models import Membership
+    from leadcenter.accounts.models import Membership
     ctx.open_db()
     company, target = _company(company_id), _user(email)
     current = Membership.get_or_none(Membership.user == target, Membership.company == company)
@@ -439,7 +440,7 @@ def user_join(ctx: Context, email: str, company_id: int, role: str) -> None:
 @pass_context
 def user_list(ctx: Context) -> None:
     """List users and their companies."""
-    from leadcenter.companies.models import Company, Membership, User
+    from leadcenter.accounts.models import Company, Membership, User
     ctx.open_db()
     for row in (Membership.select(Membership, User, Company).join(User).switch(Membership).join(Company)
                 .order_by(User.email)):
@@ -452,7 +453,7 @@ def user_list(ctx: Context) -> None:
 @pass_context
 def user_passwd(ctx: Context, email: str, password: str) -> None:
     """Set a user's password."""
-    from leadcenter.companies.services import AccountError, set_password
+    from leadcenter.accounts.services import AccountError, set_password
     ctx.open_db()
     target = _user(email)
     try:

@@ -15,14 +15,14 @@ import threading
 
 from peewee import SqliteDatabase
 
-from leadcenter import clock, credentials, db, schema
+from leadcenter import asterisk_config, clock, credentials, db, migrations
 from leadcenter.agents.presence import Presence
 from leadcenter.agents.services import PauseKeeper
 from leadcenter.calls.services import CallRecorder, everyone_declined
 from leadcenter.config import Settings
 from leadcenter.events import EventBus
-from leadcenter.pbx import configure
-from leadcenter.pbx.instance import Instance
+from leadcenter.pbx import names
+from leadcenter.pbx.process import Instance
 from leadcenter.sms.smpp import SmppLink
 from leadcenter.teams.services import QueueBoard
 from leadcenter.telephony.service import Telephony, TelephonyError
@@ -65,7 +65,7 @@ class Controller:
         self.secrets = credentials.load_or_create(settings.data_dir)
         self.database: SqliteDatabase = db.open_sqlite(str(settings.database_path))
         db.bind(self.database)
-        schema.migrate()
+        migrations.migrate()
         self.instance = Instance.from_settings(settings)
         # Every domain but texts reads the system clock; texts may be shifted (tests of its 12-hour timers).
         self.clock = clock.system
@@ -129,7 +129,7 @@ class Controller:
 
     def reconfigure(self):
         """Render Asterisk's files from the database and reload what changed (call after admin edits)."""
-        modules = configure.write(self.settings, self.secrets, self.instance)
+        modules = asterisk_config.write(self.settings, self.secrets, self.instance)
         return self.telephony.submit(self.telephony.reload(modules))
 
     def answer(self, interaction, agent) -> str:
@@ -140,7 +140,8 @@ class Controller:
         if self.calls.offers.ringing(interaction.channel_id, agent.id) is not None:
             return "ringing"
         moved = self._carry_out(
-            self.telephony.redirect(interaction.channel_id, "lc-answer", agent.endpoint_name(agent.ring_device)),
+            self.telephony.redirect(interaction.channel_id, names.ANSWER_CONTEXT,
+                                    agent.endpoint_name(agent.ring_device)),
             f"call {interaction.channel_id} not moved to agent {agent.id}")
         return "called" if moved else "gone"
 

@@ -2,7 +2,7 @@
 every lead's data and the users' password hashes, secrets.toml the AMI and ARI passwords and the session key,
 tls/ the HTTPS key. No other local account may read any of it.
 
-The Asterisk instance directory inside it is shared with the Asterisk account (``pbx/instance.py`` gives it its
+The Asterisk instance directory inside it is shared with the Asterisk account (``pbx/process.py`` gives it its
 owners and modes); everything else is the owner's alone.
 """
 from __future__ import annotations

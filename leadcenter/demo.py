@@ -14,16 +14,17 @@ import subprocess
 import time
 from pathlib import Path
 
+from leadcenter.accounts.models import Company
+from leadcenter.accounts.services import add_member, create_company, create_user
 from leadcenter.agents.services import create_agent
-from leadcenter.companies.models import Company
-from leadcenter.companies.services import add_member, create_company, create_user
 from leadcenter.config import Settings
 from leadcenter.credentials import generate_password
 from leadcenter.db import database
 from leadcenter.flows.models import CallFlow
 from leadcenter.interactions.models import Interaction
-from leadcenter.numbers.models import TrackingNumber, Trunk
 from leadcenter.teams.models import Team, TeamMember
+from leadcenter.tracking_numbers.models import TrackingNumber
+from leadcenter.trunks.models import Trunk
 
 COMPANY = "Acme Plumbing"
 PEOPLE = (  # email, name, role

@@ -10,7 +10,7 @@ import pytest
 
 from support import PASSWORD, T0, ApiClient, StandInController
 
-from leadcenter import db, schema
+from leadcenter import db, migrations
 
 if "faketime" in os.environ.get("LD_PRELOAD", ""):
     # Under libfaketime (the unit tests with the wall clock shifted, see tests/README.md) CPython's time.sleep fails
@@ -21,7 +21,7 @@ if "faketime" in os.environ.get("LD_PRELOAD", ""):
 @pytest.fixture(autouse=True)
 def cheap_password_hashing(monkeypatch):
     """scrypt at full cost takes ~0.1 s a hash; the fixtures create dozens of users."""
-    from leadcenter.companies import services
+    from leadcenter.accounts import services
     monkeypatch.setattr(services, "PASSWORD_METHOD", "scrypt:1024:8:1")
 
 
@@ -30,7 +30,7 @@ def database():
     """A fresh in-memory database with the current schema, bound to the models."""
     memory = db.open_sqlite(":memory:")
     db.bind(memory)
-    schema.migrate()
+    migrations.migrate()
     yield memory
     memory.close()
 
@@ -41,7 +41,7 @@ def file_database(tmp_path):
     would make empty. A module takes it with ``database = file_database``."""
     handle = db.open_sqlite(str(tmp_path / "served.sqlite3"))
     db.bind(handle)
-    schema.migrate()
+    migrations.migrate()
     yield handle
     handle.close()
 
@@ -81,13 +81,14 @@ def cookie_of(app):
 def world(database):
     """Two companies, A and B, each with an admin, a supervisor, two agents, a team, a flow, a trunk, a tracking
     number, leads and interactions; plus a user who belongs to both. Emails: admin@a.example, agent1@b.example..."""
+    from leadcenter.accounts.services import add_member, create_company, create_user
     from leadcenter.agents.services import create_agent
-    from leadcenter.companies.services import add_member, create_company, create_user
     from leadcenter.flows.models import CallFlow
     from leadcenter.interactions.models import Interaction
     from leadcenter.leads.services import find_or_create_by_number
-    from leadcenter.numbers.models import TrackingNumber, Trunk
     from leadcenter.teams.models import Team, TeamMember
+    from leadcenter.tracking_numbers.models import TrackingNumber
+    from leadcenter.trunks.models import Trunk
 
     out = {}
     for key, region, prefix in (("a", "US", "+1404555"), ("b", "GB", "+4420794")):

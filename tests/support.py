@@ -9,7 +9,7 @@ import threading
 from leadcenter import config
 from leadcenter.agents.presence import Presence
 from leadcenter.credentials import Secrets
-from leadcenter.pbx.instance import Instance
+from leadcenter.pbx.process import Instance
 from leadcenter.teams.services import QueueBoard
 from leadcenter.texts.outbox import Outbox
 from leadcenter.texts.services import Texts

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app
 
+from leadcenter.accounts.http import changed, save_changes
 from leadcenter.agents import availability
 from leadcenter.agents.models import Agent, SipCredential
 from leadcenter.agents.schemas import (AgentChanges, AgentList, AgentOut, AgentSipOut, MyAgentChanges,
                                       SoftphoneOut)
 from leadcenter.agents.services import current_agents
-from leadcenter.companies.http import changed, save_changes
 from leadcenter.db import database
+from leadcenter.errors import ApiError, invalid, not_found
 from leadcenter.web import sip_relay
-from leadcenter.web.api import ApiError, endpoint, invalid, not_found
+from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal
 
 bp = Blueprint("agents", __name__, url_prefix="/api/v1")
@@ -35,7 +36,7 @@ def _agent(principal: Principal, agent_id: int) -> Agent:
 
 def _my_agent(principal: Principal) -> Agent:
     if principal.agent is None:
-        raise ApiError(404, "not-an-agent", f"you have no agent profile in {principal.company.name}")
+        raise ApiError("not-an-agent", f"you have no agent profile in {principal.company.name}")
     return principal.agent
 
 
@@ -83,7 +84,7 @@ def get_my_softphone(principal: Principal):
     agent = _my_agent(principal)
     credential = agent.sip_credentials.where(SipCredential.device == "webrtc", SipCredential.enabled).first()
     if credential is None:
-        raise ApiError(404, "no-softphone", "you have no browser softphone; ask an admin to add one")
+        raise ApiError("no-softphone", "you have no browser softphone; ask an admin to add one")
     host = current_app.controller.settings.asterisk.sip_host
     return SoftphoneOut(username=credential.username, password=credential.password,
                         sip_uri=f"sip:{credential.username}@{host}", display_name=agent.display_name,
@@ -104,6 +105,6 @@ def update_my_agent(principal: Principal, body: MyAgentChanges):
         try:
             availability.choose(agent, body.status, current_app.controller.bus, current_app.controller.clock())
         except availability.IllegalMove as exc:
-            raise ApiError(409, "on-a-call", f"{exc}; change it once the call has ended") from None
+            raise ApiError("on-a-call", f"{exc}; change it once the call has ended") from None
     return AgentOut.from_row(agent, _presence())
 

@@ -1,10 +1,11 @@
 from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField
 
-from leadcenter.companies.models import Company, User
+from leadcenter.accounts.models import Company, User
 from leadcenter.db import BaseModel, TimestampedModel
+from leadcenter.pbx import names
 
 STATUSES = ("available", "unavailable", "offline")
-RING_DEVICES = ("webrtc", "desk")
+RING_DEVICES = names.DEVICES
 
 
 class Agent(TimestampedModel):
@@ -29,10 +30,10 @@ class Agent(TimestampedModel):
 
     @property
     def queue_interface(self) -> str:
-        return f"PJSIP/{self.endpoint_name(self.ring_device)}"
+        return names.interface(self.ring_device, self.id)
 
     def endpoint_name(self, device: str) -> str:
-        return f"{device}{self.id}"
+        return names.endpoint(device, self.id)
 
 
 class SipCredential(BaseModel):
@@ -47,7 +48,7 @@ class SipCredential(BaseModel):
 
     @property
     def username(self) -> str:
-        return f"{self.device}{self.agent_id}"
+        return names.endpoint(self.device, self.agent_id)
 
 
 class AgentStatusChange(BaseModel):

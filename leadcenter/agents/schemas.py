@@ -6,9 +6,9 @@ from typing import Callable, Literal
 
 from pydantic import RootModel
 
+from leadcenter.accounts.schemas import Device, Name, not_sent
 from leadcenter.agents.models import Agent, SipCredential
-from leadcenter.companies.schemas import Device, Name, not_sent
-from leadcenter.web.api import Schema, UtcDateTime
+from leadcenter.wire import Schema, UtcDateTime
 
 
 class AgentOut(Schema):

@@ -4,13 +4,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from leadcenter.accounts.models import Company, Membership, User
+from leadcenter.accounts.services import add_member
 from leadcenter.agents import availability
 from leadcenter.agents.models import RING_DEVICES, Agent, SipCredential
-from leadcenter.companies.models import Company, Membership, User
-from leadcenter.companies.services import add_member
 from leadcenter.credentials import generate_password
 from leadcenter.db import database
 from leadcenter.interactions.models import Interaction, InteractionDecline
+from leadcenter.pbx import names
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +55,6 @@ def sip_credential(agent: Agent, device: str) -> SipCredential:
     return SipCredential.get(SipCredential.agent == agent, SipCredential.device == device)
 
 
-# The reason lc-rang-out (dialplan) gives when it pauses an agent whose phone a ring-agents step or an Answer from
-# Incoming rang out; app_queue's own (queues.conf autopause) is "Auto-Pause".
-RANG_OUT_PAUSE = "lc-rang-out"
-
-
 class PauseKeeper:
     """Keeps Asterisk's view of who may be rung equal to the agents' status in the database: queue members are
     paused unless their agent is Available, and ring-agents steps read an AstDB flag per agent.
@@ -100,7 +96,7 @@ class PauseKeeper:
     def on_member_paused(self, event) -> None:
         """lc-rang-out paused every agent a step's Dial rang when nobody answered, a decliner too: by now the
         database has decided about each (their legs' DialEnd came first)."""
-        if event.data["paused"] and event.data["reason"] == RANG_OUT_PAUSE:
+        if event.data["paused"] and event.data["reason"] == names.RANG_OUT_PAUSE:
             agent = Agent.get_or_none(Agent.id == event.data["agent_id"])
             if agent is not None and agent.status == "available":
                 self._apply(agent)

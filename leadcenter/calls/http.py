@@ -13,13 +13,16 @@ from flask import Blueprint, current_app
 from pydantic import Field
 
 from leadcenter.calls.services import start_outbound
+from leadcenter.errors import ApiError, invalid
 from leadcenter.interactions import lifecycle
 from leadcenter.interactions.schemas import InteractionOut
-from leadcenter.numbers.models import TrackingNumber
+from leadcenter.pbx import names
 from leadcenter.phones import InvalidNumber, to_e164
-from leadcenter.web.api import ApiError, Schema, endpoint, invalid
+from leadcenter.tracking_numbers.models import TrackingNumber
+from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal
 from leadcenter.web.scoping import scoped
+from leadcenter.wire import Schema
 
 bp = Blueprint("calls", __name__, url_prefix="/api/v1")
 
@@ -37,19 +40,20 @@ def place_call(principal: Principal, body: NewCall):
     number = scoped(TrackingNumber, body.tracking_number_id, principal, "tracking number")
     agent = principal.agent
     if agent is None:
-        raise ApiError(409, "not-an-agent", "only agents place calls")
+        raise ApiError("not-an-agent", "only agents place calls")
     try:
         lead_number = to_e164(body.to, principal.company.default_region)
     except InvalidNumber as exc:
         raise invalid({"to": str(exc)}) from None
     controller = current_app.controller
-    interaction = start_outbound(agent, number, lead_number, f"lc-out-{uuid.uuid4().hex}", controller.clock())
+    interaction = start_outbound(agent, number, lead_number, names.outbound_channel_id(uuid.uuid4().hex),
+                                 controller.clock())
     if not controller.place_call(interaction, record=body.record):
         lifecycle.apply(interaction, "go_unanswered", controller.clock())
         controller.bus.publish("interaction.updated", company_id=interaction.company_id,
                                interaction_id=interaction.id, status=interaction.status,
                                outcome=interaction.outcome)
-        raise ApiError(502, "call-not-placed", "Asterisk did not place the call; try again")
+        raise ApiError("call-not-placed", "Asterisk did not place the call; try again")
     controller.bus.publish("interaction.created", company_id=interaction.company_id, interaction_id=interaction.id,
                            status=interaction.status, outcome=None, for_agents=[agent.id])
     return InteractionOut.from_row(interaction)

@@ -22,8 +22,9 @@ from leadcenter.flows.services import audience
 from leadcenter.interactions import lifecycle
 from leadcenter.interactions.models import Interaction, InteractionDecline
 from leadcenter.leads.services import find_or_create_by_number, lead_number
-from leadcenter.numbers.models import TrackingNumber
+from leadcenter.pbx import names
 from leadcenter.teams.models import Team
+from leadcenter.tracking_numbers.models import TrackingNumber
 from leadcenter.voicemail import services as voicemail
 
 log = logging.getLogger(__name__)
@@ -154,8 +155,9 @@ class CallRecorder:
     def _answer(self, interaction: Interaction, agent_id: int | None, queue: str | None, at) -> None:
         agent = Agent.get_or_none(Agent.id == agent_id, Agent.company == interaction.company_id)
         interaction.agent = agent
-        if queue and queue.startswith("team"):
-            interaction.team = Team.get_or_none(Team.id == queue[4:], Team.company == interaction.company_id)
+        team_id = names.parse_queue(queue)
+        if team_id is not None:
+            interaction.team = Team.get_or_none(Team.id == team_id, Team.company == interaction.company_id)
         lifecycle.apply(interaction, "answer", at)
         self._announce(interaction)
         # Every inbound call an agent answers takes them out of every queue and ring-agents step until they rejoin

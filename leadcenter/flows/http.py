@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from leadcenter.errors import invalid
 from leadcenter.flows.models import CallFlow
 from leadcenter.flows.schemas import FlowChanges, FlowList, FlowOut, NewFlow
 from leadcenter.flows.services import InvalidSteps, checked_steps
-from leadcenter.numbers.models import TrackingNumber
-from leadcenter.web.api import endpoint, invalid
+from leadcenter.tracking_numbers.models import TrackingNumber
+from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal
 from leadcenter.web.config_rows import ConfigRows
 

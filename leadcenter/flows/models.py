@@ -2,7 +2,7 @@ import json
 
 from peewee import BooleanField, CharField, ForeignKeyField, TextField
 
-from leadcenter.companies.models import Company
+from leadcenter.accounts.models import Company
 from leadcenter.db import TimestampedModel
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import Field, RootModel
 
-from leadcenter.companies.schemas import Name, changes_of
+from leadcenter.accounts.schemas import Name, changes_of
 from leadcenter.flows.models import CallFlow
 from leadcenter.flows.services import Step, Steps
-from leadcenter.web.api import Schema, UtcDateTime
+from leadcenter.wire import Schema, UtcDateTime
 
 
 class NewFlow(Schema):

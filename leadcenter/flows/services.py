@@ -1,6 +1,6 @@
 """Call flow steps: their shapes, the check that what they name exists in the flow's company, and who names what.
 
-A flow is saved only when ``pbx.configure`` can render it: every team and agent a step names belongs to the flow's
+A flow is saved only when ``asterisk_config`` can render it: every team and agent a step names belongs to the flow's
 company. Deleting what a flow names is refused (``flows_naming``) so that a saved flow stays renderable; one bad flow
 would otherwise stop the configuration of every company from being rendered.
 """
@@ -11,9 +11,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, WrapValidator, field_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from leadcenter.accounts.models import Company
 from leadcenter.agents.models import Agent
 from leadcenter.agents.services import current_agents
-from leadcenter.companies.models import Company
 from leadcenter.flows.models import CallFlow
 from leadcenter.teams.models import Team, TeamMember
 

@@ -10,6 +10,7 @@ import re
 
 from flask import Blueprint, Response, current_app, send_file, stream_with_context
 
+from leadcenter.errors import ApiError, invalid, not_found
 from leadcenter.flows.services import audience
 from leadcenter.interactions import services
 from leadcenter.interactions.models import Interaction, InteractionDecline
@@ -18,7 +19,7 @@ from leadcenter.interactions.schemas import (
     InteractionList, InteractionOut, InteractionQuery, ReportQuery, TagNames, TimelinePage, TimelineQuery,
     decode_cursor, encode_cursor)
 from leadcenter.leads.models import Lead
-from leadcenter.web.api import ApiError, endpoint, invalid, not_found
+from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal
 from leadcenter.web.scoping import scoped
 
@@ -112,9 +113,10 @@ def _call(principal: Principal, interaction_id: int, status: str, verb: str) -> 
     """The company's call ``interaction_id``, which must be ``status`` (incoming or active) to ``verb`` it."""
     interaction = scoped(Interaction, interaction_id, principal, "interaction")
     if interaction.kind != "call" or not interaction.channel_id:
-        raise ApiError(409, "not-a-call", f"this is a {interaction.kind}, not a call to {verb}")
+        raise ApiError("not-a-call", f"this is a {interaction.kind}, not a call to {verb}")
     if interaction.status != status:
-        raise ApiError(409, f"not-{status}", f"this call is {interaction.status}, not {_CALL_STATES[status]}")
+        raise ApiError("not-incoming" if status == "incoming" else "not-active",
+                       f"this call is {interaction.status}, not {_CALL_STATES[status]}")
     return interaction
 
 
@@ -125,15 +127,15 @@ def answer_interaction(principal: Principal, interaction_id: int):
     interaction = _call(principal, interaction_id, "incoming", "answer")
     agent = principal.agent
     if agent is None:
-        raise ApiError(409, "not-an-agent", "only agents answer calls")
+        raise ApiError("not-an-agent", "only agents answer calls")
     if agent.status == "offline":
-        raise ApiError(409, "agent-offline", "you are Offline: choose Available to answer calls")
+        raise ApiError("agent-offline", "you are Offline: choose Available to answer calls")
     number = interaction.tracking_number
     if number is None or number.flow_id is None or agent.id not in audience(number.flow):
-        raise ApiError(403, "not-offered", "this call's flow does not offer calls to you")
+        raise ApiError("not-offered", "this call's flow does not offer calls to you")
     outcome = current_app.controller.answer(interaction, agent)
     if outcome == "gone":
-        raise ApiError(409, "call-gone", "the call ended or was answered meanwhile")
+        raise ApiError("call-gone", "the call ended or was answered meanwhile")
     return AnswerOut(interaction_id=interaction.id, ringing_already=outcome == "ringing")
 
 
@@ -144,7 +146,7 @@ def hang_up_interaction(principal: Principal, interaction_id: int):
     interaction = _call(principal, interaction_id, "active", "hang up")
     mine = principal.agent is not None and interaction.agent_id == principal.agent.id
     if not mine and not principal.at_least("supervisor"):
-        raise ApiError(403, "not-your-call", "only the agent on the call (or a supervisor) can hang it up")
+        raise ApiError("not-your-call", "only the agent on the call (or a supervisor) can hang it up")
     current_app.controller.hang_up(interaction)
     return HangupOut(interaction_id=interaction.id, hanging_up=True)
 
@@ -155,9 +157,9 @@ def hang_up_interaction(principal: Principal, interaction_id: int):
 def decline_interaction(principal: Principal, interaction_id: int):
     interaction = scoped(Interaction, interaction_id, principal, "interaction")
     if principal.agent is None:
-        raise ApiError(409, "not-an-agent", "only agents have an Incoming to decline from")
+        raise ApiError("not-an-agent", "only agents have an Incoming to decline from")
     if interaction.status != "incoming":
-        raise ApiError(409, "not-incoming", f"this interaction is {interaction.status}, not waiting any more")
+        raise ApiError("not-incoming", f"this interaction is {interaction.status}, not waiting any more")
     InteractionDecline.get_or_create(interaction=interaction, agent=principal.agent,
                                      defaults={"at": current_app.controller.clock()})
     rang, passed_on = current_app.controller.decline(interaction, principal.agent)

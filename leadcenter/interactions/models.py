@@ -1,11 +1,11 @@
 from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
+from leadcenter.accounts.models import Company, User
 from leadcenter.agents.models import Agent
-from leadcenter.companies.models import Company, User
 from leadcenter.db import BaseModel, TimestampedModel
 from leadcenter.leads.models import Lead
-from leadcenter.numbers.models import TrackingNumber
 from leadcenter.teams.models import Team
+from leadcenter.tracking_numbers.models import TrackingNumber
 
 KINDS = ("call", "text", "chat", "voicemail", "visit", "form")
 DIRECTIONS = ("inbound", "outbound")

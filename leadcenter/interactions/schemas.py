@@ -13,8 +13,8 @@ from leadcenter.interactions.models import KINDS, ClassificationChange, Interact
 from leadcenter.interactions.services import INBOX_LIMIT, TIMELINE_PAGE, message_summaries, tags_by_interaction
 from leadcenter.leads.models import Lead
 from leadcenter.leads.services import numbers_by_lead
-from leadcenter.numbers.models import TrackingNumber
-from leadcenter.web.api import DATE_RANGE, INT_RANGE, Schema, Text, UtcDateTime
+from leadcenter.tracking_numbers.models import TrackingNumber
+from leadcenter.wire import DATE_RANGE, INT_RANGE, Schema, Text, UtcDateTime
 
 NOTES_LIMIT = 20_000
 VALUE_LIMIT_CENTS = 10 ** 11

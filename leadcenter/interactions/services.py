@@ -11,15 +11,15 @@ from dataclasses import dataclass
 
 from peewee import JOIN, SQL, fn
 
+from leadcenter.accounts.models import Company, User
 from leadcenter.agents.models import Agent
-from leadcenter.companies.models import Company, User
 from leadcenter.db import database
+from leadcenter.flows.services import flows_offering_to
 from leadcenter.interactions.models import (ClassificationChange, Interaction, InteractionDecline, InteractionTag,
                                            Message, Tag)
-from leadcenter.flows.services import flows_offering_to
 from leadcenter.leads.models import Lead
-from leadcenter.numbers.models import TrackingNumber
 from leadcenter.teams.models import Team
+from leadcenter.tracking_numbers.models import TrackingNumber
 
 INBOX_LIMIT = 50
 TIMELINE_PAGE = 20

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app
 
-from leadcenter.companies.models import Company
+from leadcenter.accounts.models import Company
+from leadcenter.errors import ApiError, invalid
 from leadcenter.leads import services
 from leadcenter.leads.models import Lead
 from leadcenter.leads.schemas import LeadChanges, LeadList, LeadOut, LeadSearch, MergeRequest, NewLead
 from leadcenter.phones import InvalidNumber, to_e164
-from leadcenter.web.api import ApiError, endpoint, invalid
+from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal
 from leadcenter.web.scoping import scoped
 
@@ -29,13 +30,13 @@ def _e164(typed: list[str], company: Company) -> list[str]:
 
 
 def _number_taken(exc: services.NumberTaken) -> ApiError:
-    return ApiError(409, "number-taken", str(exc), {"numbers": f"{exc.number} belongs to another lead"})
+    return ApiError("number-taken", str(exc), {"numbers": f"{exc.number} belongs to another lead"})
 
 
 def _unmerged(lead: Lead) -> Lead:
     """A merged lead is kept for the record only: changes go to the lead it was merged into."""
     if lead.merged_into_id is not None:
-        raise ApiError(409, "lead-merged", f"lead {lead.id} was merged into lead {lead.merged_into_id}; "
+        raise ApiError("lead-merged", f"lead {lead.id} was merged into lead {lead.merged_into_id}; "
                                            "use that one")
     return lead
 
@@ -96,6 +97,6 @@ def merge_leads(principal: Principal, lead_id: int, body: MergeRequest):
     try:
         services.merge(survivor, duplicate, current_app.controller.clock())
     except services.LeadError as exc:
-        raise ApiError(409, "merge-refused", str(exc)) from None
+        raise ApiError("merge-refused", str(exc)) from None
     _publish("lead.merged", survivor, duplicate_id=duplicate.id)
     return LeadOut.from_row(survivor)

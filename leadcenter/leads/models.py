@@ -1,6 +1,6 @@
 from peewee import CharField, DateTimeField, ForeignKeyField
 
-from leadcenter.companies.models import Company
+from leadcenter.accounts.models import Company
 from leadcenter.db import BaseModel, TimestampedModel
 
 

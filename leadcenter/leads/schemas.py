@@ -7,7 +7,7 @@ from pydantic import Field, RootModel, field_validator, model_validator
 
 from leadcenter.leads.models import Lead
 from leadcenter.leads.services import SEARCH_LIMIT, numbers_by_lead
-from leadcenter.web.api import Schema, UtcDateTime
+from leadcenter.wire import Schema, UtcDateTime
 
 MAX_NUMBERS = 10
 

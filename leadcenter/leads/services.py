@@ -7,8 +7,9 @@ import re
 
 import phonenumbers
 
-from leadcenter.companies.models import Company
+from leadcenter.accounts.models import Company
 from leadcenter.db import database
+from leadcenter.interactions.models import Interaction
 from leadcenter.leads.models import Lead, LeadPhone, LeadSearchTerm
 from leadcenter.phones import InvalidNumber, to_e164
 
@@ -142,8 +143,6 @@ def update(lead: Lead, changes: dict, now: dt.datetime) -> Lead:
 
 def merge(survivor: Lead, duplicate: Lead, now: dt.datetime) -> Lead:
     """Move the duplicate's numbers and interactions to the survivor; the duplicate stays, marked merged."""
-    from leadcenter.interactions.models import Interaction
-
     if survivor.id == duplicate.id or survivor.company_id != duplicate.company_id:
         raise LeadError("a lead can only be merged with another lead of the same company")
     for lead in (survivor, duplicate):

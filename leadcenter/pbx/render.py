@@ -2,12 +2,14 @@
 
 The fixed files are templates in the top-level ``asterisk/`` directory with ``{{name}}`` placeholders (Asterisk's
 own ``${VAR}`` syntax stays untouched). The files that depend on the database (endpoints, queues, routes,
-mailboxes) are rendered from the specs below, which ``configure.snapshot`` builds from rows.
+mailboxes) are rendered from the specs below, which ``leadcenter.asterisk_config.snapshot`` builds from rows.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+
+from leadcenter.pbx import names
 
 GENERATED_HEADER = "; Rendered from the Lead Center database by leadcenter.pbx.render: do not edit.\n"
 TRUNK_RTP_TIMEOUT = 60  # seconds without audio from a trunk before Asterisk hangs the call up
@@ -40,14 +42,18 @@ class AgentDevice:
 
 @dataclass(frozen=True)
 class TrunkSpec:
-    name: str  # endpoint name (trunkN)
+    id: int
     label: str
     host: str
     port: int
 
     @property
+    def name(self) -> str:  # its endpoint, AOR and identify
+        return names.trunk_endpoint(self.id)
+
+    @property
     def context(self) -> str:
-        return f"lc-{self.name}"
+        return names.trunk_context(self.id)
 
 
 @dataclass(frozen=True)
@@ -70,7 +76,7 @@ class QueueSpec:
 @dataclass(frozen=True)
 class RouteSpec:
     """A tracking number on a trunk, and the flow its calls enter."""
-    trunk: str
+    trunk: str  # the trunk's endpoint
     number: str  # E.164
     label: str
     company_id: int
@@ -144,7 +150,7 @@ def render_pjsip_endpoints(snapshot: Snapshot) -> str:
                       ("rewrite_contact", "yes")]
         caller_id = device.display_name.replace('"', "'")
         parts.append(_section(device.name, [
-            ("type", "endpoint"), ("context", "lc-from-agent"), ("disallow", "all"), *codecs,
+            ("type", "endpoint"), ("context", names.FROM_AGENT_CONTEXT), ("disallow", "all"), *codecs,
             ("auth", device.name), ("aors", device.name), ("direct_media", "no"),
             # A phone's transfer key sends REFER: declined (603) until Lead Center has transfers; the call goes on.
             ("allow_transfer", "no"),
@@ -223,27 +229,28 @@ def render_routes(snapshot: Snapshot) -> str:
                 lines.append(f"exten => {did},1,Set(__LC_COMPANY={route.company_id})")
                 lines.append(f" same => n,Set(__LC_NUMBER={route.number_id})")
                 lines.append(f" same => n,Set(__LC_FLOW={route.flow_id if route.flow_id is not None else ''})")
-                lines.append(" same => n,Goto(lc-inbound,s,1)")
+                lines.append(f" same => n,Goto({names.INBOUND_CONTEXT},s,1)")
         lines.append("exten => _[+0-9].,1,Set(LC_DIALED=${EXTEN})")
-        lines.append(" same => n,Goto(lc-unknown-number,s,1)")
+        lines.append(f" same => n,Goto({names.UNKNOWN_NUMBER_CONTEXT},s,1)")
         parts.append("\n".join(lines) + "\n")
     for flow in snapshot.flows:
-        lines = [f"[lc-flow-{flow.id}] ; {_comment(flow.label)}", "exten => s,1,NoOp(flow " + str(flow.id) + ")"]
+        lines = [f"[{names.flow_context(flow.id)}] ; {_comment(flow.label)}",
+                 "exten => s,1,NoOp(flow " + str(flow.id) + ")"]
         if flow.record:
-            lines.append(f" same => n,Gosub(lc-record,s,1({1 if flow.announce_recording else 0}))")
+            lines.append(f" same => n,Gosub({names.RECORD},s,1({1 if flow.announce_recording else 0}))")
         # Each step is labelled stepN and sets LC_STEP, so that the controller can send a call on to the next step
         # (everyone declined it) or back to the first (an agent who asked for it, lc-answer, did not pick up).
         for number, step in enumerate(flow.steps, 1):
-            lines.append(f" same => n(step{number}),Set(LC_STEP={number})")
+            lines.append(f" same => n({names.step_label(number)}),Set(LC_STEP={number})")
             if step.kind == "queue":
-                lines.append(f" same => n,Gosub(lc-step-queue,s,1({step.target},{step.timeout}))")
+                lines.append(f" same => n,Gosub({names.QUEUE_STEP},s,1({step.target},{step.timeout}))")
             elif step.kind == "ring_agents":
-                lines.append(f" same => n,Gosub(lc-step-ring-agents,s,1({step.target},{step.timeout}))")
+                lines.append(f" same => n,Gosub({names.RING_AGENTS_STEP},s,1({step.target},{step.timeout}))")
             elif step.kind == "voicemail":
-                lines.append(f" same => n,Gosub(lc-step-voicemail,s,1({step.target}))")
+                lines.append(f" same => n,Gosub({names.VOICEMAIL_STEP},s,1({step.target}))")
             else:
                 raise ValueError(f"flow {flow.id}: unknown step type {step.kind!r}")
-        lines.append(f" same => n(step{len(flow.steps) + 1}),Goto(lc-step-end,s,1)")
+        lines.append(f" same => n({names.step_label(len(flow.steps) + 1)}),Goto({names.STEPS_END},s,1)")
         parts.append("\n".join(lines) + "\n")
     return "\n".join(parts)
 

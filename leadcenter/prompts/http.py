@@ -8,9 +8,11 @@ import wave
 from flask import Blueprint, current_app, send_file
 
 from leadcenter.agents.models import Agent
-from leadcenter.pbx import prompts
+from leadcenter.errors import ApiError, invalid, not_found
+from leadcenter.pbx import names
+from leadcenter.prompts import audio
 from leadcenter.prompts.schemas import PromptOut
-from leadcenter.web.api import ApiError, endpoint, invalid, not_found
+from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal
 
 bp = Blueprint("prompts", __name__, url_prefix="/api/v1")
@@ -20,21 +22,21 @@ WAV = ("audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave")
 
 def _my_agent(principal: Principal) -> Agent:
     if principal.agent is None:
-        raise ApiError(409, "not-an-agent", "only agents have a mailbox of their own")
+        raise ApiError("not-an-agent", "only agents have a mailbox of their own")
     return principal.agent
 
 
 def _store(relative: str, upload: bytes, url: str) -> PromptOut:
     try:
-        path = prompts.install(current_app.controller.instance, relative, upload)
-    except prompts.PromptError as exc:
+        path = audio.install(current_app.controller.instance, relative, upload)
+    except audio.PromptError as exc:
         raise invalid({"body": str(exc)}, "the audio cannot be used") from None
-    except prompts.ConverterMissing as exc:
-        raise ApiError(503, "converter-missing", str(exc)) from None
-    except prompts.ConverterBusy as exc:
-        raise ApiError(503, "converter-busy", str(exc), headers={"Retry-After": "5"}) from None
-    with wave.open(str(path)) as audio:
-        return PromptOut(url=url, seconds=round(audio.getnframes() / audio.getframerate(), 2))
+    except audio.ConverterMissing as exc:
+        raise ApiError("converter-missing", str(exc)) from None
+    except audio.ConverterBusy as exc:
+        raise ApiError("converter-busy", str(exc), headers={"Retry-After": "5"}) from None
+    with wave.open(str(path)) as stored:
+        return PromptOut(url=url, seconds=round(stored.getnframes() / stored.getframerate(), 2))
 
 
 def _send(relative: str):
@@ -55,7 +57,7 @@ MY_GREETING = "/api/v1/me/voicemail-greeting"
           summary="Record my voicemail greeting: callers who reach my mailbox hear it")
 def put_my_greeting(principal: Principal, upload: bytes):
     agent = _my_agent(principal)
-    relative = prompts.greeting_file(f"agent{agent.id}")
+    relative = audio.greeting_file(names.agent_mailbox(agent.id))
     stored = _store(relative, upload, MY_GREETING)
     Agent.update(voicemail_greeting=relative).where(Agent.id == agent.id).execute()
     return stored
@@ -63,13 +65,13 @@ def put_my_greeting(principal: Principal, upload: bytes):
 
 @endpoint(bp, "GET", "/me/voicemail-greeting", summary="My voicemail greeting (audio; 404 while the standard one plays)")
 def get_my_greeting(principal: Principal):
-    return _send(prompts.greeting_file(f"agent{_my_agent(principal).id}"))
+    return _send(audio.greeting_file(names.agent_mailbox(_my_agent(principal).id)))
 
 
 @endpoint(bp, "DELETE", "/me/voicemail-greeting", status=204, summary="Go back to the standard voicemail greeting")
 def delete_my_greeting(principal: Principal):
     agent = _my_agent(principal)
-    _remove(prompts.greeting_file(f"agent{agent.id}"))
+    _remove(audio.greeting_file(names.agent_mailbox(agent.id)))
     Agent.update(voicemail_greeting=None).where(Agent.id == agent.id).execute()
 
 
@@ -79,19 +81,19 @@ COMPANY_GREETING = "/api/v1/company/voicemail-greeting"
 @endpoint(bp, "PUT", "/company/voicemail-greeting", role="admin", upload=WAV, response=PromptOut,
           summary="Record the company mailbox's greeting (flows' voicemail steps without an agent)")
 def put_company_greeting(principal: Principal, upload: bytes):
-    return _store(prompts.greeting_file(f"company{principal.company.id}"), upload, COMPANY_GREETING)
+    return _store(audio.greeting_file(names.company_mailbox(principal.company.id)), upload, COMPANY_GREETING)
 
 
 @endpoint(bp, "GET", "/company/voicemail-greeting",
           summary="The company mailbox's greeting (audio; 404 while the standard one plays)")
 def get_company_greeting(principal: Principal):
-    return _send(prompts.greeting_file(f"company{principal.company.id}"))
+    return _send(audio.greeting_file(names.company_mailbox(principal.company.id)))
 
 
 @endpoint(bp, "DELETE", "/company/voicemail-greeting", role="admin", status=204,
           summary="The company mailbox goes back to the standard greeting")
 def delete_company_greeting(principal: Principal):
-    _remove(prompts.greeting_file(f"company{principal.company.id}"))
+    _remove(audio.greeting_file(names.company_mailbox(principal.company.id)))
 
 
 NOTICE = "/api/v1/company/recording-notice"
@@ -101,16 +103,16 @@ NOTICE = "/api/v1/company/recording-notice"
           summary="Record the company's \"this call may be recorded\" notice, played by flows that announce "
                   "recording")
 def put_recording_notice(principal: Principal, upload: bytes):
-    return _store(prompts.notice_file(principal.company.id), upload, NOTICE)
+    return _store(audio.notice_file(principal.company.id), upload, NOTICE)
 
 
 @endpoint(bp, "GET", "/company/recording-notice",
           summary="The company's recording notice (audio; 404 while Lead Center's standard notice plays)")
 def get_recording_notice(principal: Principal):
-    return _send(prompts.notice_file(principal.company.id))
+    return _send(audio.notice_file(principal.company.id))
 
 
 @endpoint(bp, "DELETE", "/company/recording-notice", role="admin", status=204,
           summary="Flows go back to Lead Center's standard recording notice")
 def delete_recording_notice(principal: Principal):
-    _remove(prompts.notice_file(principal.company.id))
+    _remove(audio.notice_file(principal.company.id))

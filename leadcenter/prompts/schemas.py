@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from leadcenter.web.api import Schema
+from leadcenter.wire import Schema
 
 
 class PromptOut(Schema):

@@ -5,10 +5,11 @@ from flask import Blueprint, current_app
 
 from leadcenter.agents.models import Agent
 from leadcenter.agents.services import current_agents
+from leadcenter.errors import invalid
 from leadcenter.flows.services import flows_naming
 from leadcenter.teams.models import Team, TeamMember
 from leadcenter.teams.schemas import NewTeam, QueueFiguresList, QueueFiguresOut, TeamChanges, TeamList, TeamOut
-from leadcenter.web.api import endpoint, invalid
+from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal
 from leadcenter.web.config_rows import ConfigRows
 

@@ -1,8 +1,9 @@
 from peewee import BooleanField, CharField, ForeignKeyField, IntegerField
 
+from leadcenter.accounts.models import Company
 from leadcenter.agents.models import Agent
-from leadcenter.companies.models import Company
 from leadcenter.db import BaseModel, TimestampedModel
+from leadcenter.pbx import names
 
 # The default, leastrecent, offers each call first to the agent who has waited longest since their last call
 # ("longest idle agent"), so that calls are shared fairly; rrmemory can offer consecutive calls to the same agent
@@ -19,7 +20,7 @@ class Team(TimestampedModel):
 
     @property
     def queue_name(self) -> str:
-        return f"team{self.id}"
+        return names.queue(self.id)
 
 
 class TeamMember(BaseModel):

@@ -6,9 +6,9 @@ from typing import Literal
 
 from pydantic import Field, RootModel, field_validator
 
-from leadcenter.companies.schemas import Name, changes_of
+from leadcenter.accounts.schemas import Name, changes_of
 from leadcenter.teams.models import STRATEGIES, Team, TeamMember
-from leadcenter.web.api import Schema, UtcDateTime
+from leadcenter.wire import Schema, UtcDateTime
 
 MAX_MEMBERS = 500
 

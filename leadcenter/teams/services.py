@@ -10,6 +10,7 @@ from leadcenter.agents.models import Agent
 from leadcenter.agents.presence import PRESENCES, presence
 from leadcenter.clock import Clock
 from leadcenter.events import Event, EventBus
+from leadcenter.pbx import names
 from leadcenter.teams.models import Team
 
 
@@ -28,8 +29,8 @@ class QueueBoard:
         bus.subscribe("queue.status", self.on_status)
 
     def on_status(self, event: Event) -> None:
-        name = event.data["queue"] or ""
-        team = Team.get_or_none(Team.id == name[4:]) if name.startswith("team") and name[4:].isdigit() else None
+        team_id = names.parse_queue(event.data["queue"])
+        team = Team.get_or_none(Team.id == team_id) if team_id is not None else None
         if team is None:
             return
         members = {m["agent_id"]: m for m in event.data["members"] if m["agent_id"]}

@@ -19,16 +19,14 @@ from leadcenter.clock import Clock
 from leadcenter.config import Settings
 from leadcenter.credentials import Secrets
 from leadcenter.events import EventBus
-from leadcenter.pbx.configure import AMI_USER, ARI_APP, ARI_USER
+from leadcenter.pbx import names
 from leadcenter.telephony.ami import AmiClient, AmiError
 from leadcenter.telephony.ari import AriClient, AriError
-from leadcenter.telephony.tracker import CallTracker, agent_id, as_int, endpoint_agent
+from leadcenter.telephony.tracker import CallTracker, as_int
 
 log = logging.getLogger(__name__)
 
 SYNC_SECONDS = 30.0
-# AstDB family the dialplan reads (lc-step-ring-agents: ${DB(lc_available/<agent id>)} = 1 to ring the agent).
-AVAILABLE_FAMILY = "lc_available"
 TelephonyError = (AmiError, AriError)
 # AMI events after which a queue's live figures are read again (debounced by QUEUE_SETTLE).
 QUEUE_CHANGES = {"QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon", "AgentCalled", "AgentConnect",
@@ -45,14 +43,14 @@ def _ari_time(stamp: str) -> dt.datetime:
 
 
 class Telephony:
-    def __init__(self, settings: Settings, secrets: Secrets, bus: EventBus, clock: Clock, ari_app: str = ARI_APP):
+    def __init__(self, settings: Settings, secrets: Secrets, bus: EventBus, clock: Clock, ari_app: str = names.ARI_APP):
         a = settings.asterisk
         self.bus = bus
         self.clock = clock
         self.tracker = CallTracker(bus.publish, clock)
-        self.ami = AmiClient(a.host, a.ami_port, AMI_USER, secrets.ami_secret, on_event=self._ami_event,
+        self.ami = AmiClient(a.host, a.ami_port, names.AMI_USER, secrets.ami_secret, on_event=self._ami_event,
                              on_ready=lambda: self._link_ready("ami"), on_lost=lambda: self._link_lost("ami"))
-        self.ari = AriClient(a.host, a.http_port, ARI_USER, secrets.ari_secret, ari_app,
+        self.ari = AriClient(a.host, a.http_port, names.ARI_USER, secrets.ari_secret, ari_app,
                              on_event=self._ari_event, on_ready=lambda: self._link_ready("ari"),
                              on_lost=lambda: self._link_lost("ari"))
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -160,7 +158,7 @@ class Telephony:
             if variables.get("LC_OUTBOUND"):  # an agent's outbound call: its interaction exists already
                 calls.append({"channel_id": channel["id"], "outbound": True})
                 continue
-            if not channel["name"].startswith("PJSIP/trunk") or not variables.get("LC_NUMBER"):
+            if names.parse_trunk_channel(channel["name"]) is None or not variables.get("LC_NUMBER"):
                 continue
             calls.append({
                 "channel_id": channel["id"], "channel": channel["name"],
@@ -169,30 +167,31 @@ class Telephony:
                 "flow_id": int(variables["LC_FLOW"]) if variables.get("LC_FLOW") else None,
                 "started_at": _ari_time(channel["creationtime"]),
                 # A queue call names its member; a call an agent took outside a queue, the agent's endpoint.
-                "agent_id": (agent_id(variables.get("MEMBERNAME"))
-                             or endpoint_agent(variables.get("LC_ANSWERED_BY"))),
+                "agent_id": (names.parse_queue_member(variables.get("MEMBERNAME"))
+                             or names.parse_endpoint(variables.get("LC_ANSWERED_BY"))),
                 "queue": variables.get("LC_QUEUE") or None,
                 "recording": variables.get("LC_RECORDING") or None,
             })
         return calls
 
     async def _available_flags(self) -> dict[int, bool]:
-        """Which agents the dialplan's ring-agents steps may ring (AstDB family AVAILABLE_FAMILY), by agent id."""
+        """Which agents the dialplan's ring-agents steps may ring (AstDB family names.AVAILABLE_FAMILY), by agent
+        id."""
         try:
-            messages = await self.ami.action({"Action": "DBGetTree", "Family": AVAILABLE_FAMILY}, as_list=True)
+            messages = await self.ami.action({"Action": "DBGetTree", "Family": names.AVAILABLE_FAMILY}, as_list=True)
         except AmiError as exc:
             if "not found" in str(exc).lower():  # nothing written yet
                 return {}
             raise
-        return {int(m["Key"].rsplit("/", 1)[-1]): m.get("Val") == "1" for m in messages
-                if m.get("Event") == "DBGetTreeResponse" and m.get("Key", "").rsplit("/", 1)[-1].isdigit()}
+        return {agent: m.get("Val") == "1" for m in messages
+                if m.get("Event") == "DBGetTreeResponse"
+                and (agent := names.parse_available_key(m.get("Key"))) is not None}
 
     async def _agent_devices(self) -> dict[str, str]:
         """The device state of every agent endpoint (webrtc7, desk7 -> NOT_INUSE, UNAVAILABLE, ...)."""
         messages = await self.ami.action({"Action": "DeviceStateList"}, as_list=True)
-        return {m["Device"][len("PJSIP/"):]: m.get("State", "") for m in messages
-                if m.get("Event") == "DeviceStateChange" and m.get("Device", "").startswith("PJSIP/")
-                and endpoint_agent(m["Device"]) is not None}
+        return {endpoint: m.get("State", "") for m in messages
+                if m.get("Event") == "DeviceStateChange" and (endpoint := names.parse_interface(m.get("Device")))}
 
     async def _queue_status(self, queue: str | None = None) -> dict[str, dict]:
         """Per queue: callers waiting, the longest wait, and each member (pause state, device state, in a call)."""
@@ -207,7 +206,8 @@ class Telephony:
                 status["longest_wait_seconds"] = max(status["longest_wait_seconds"], as_int(m.get("Wait")) or 0)
             elif m["Event"] == "QueueMember":
                 status["members"].append({
-                    "queue": m.get("Queue"), "interface": m.get("Location"), "agent_id": agent_id(m.get("Name")),
+                    "queue": m.get("Queue"), "interface": m.get("Location"),
+                    "agent_id": names.parse_queue_member(m.get("Name")),
                     "paused": m.get("Paused") == "1", "reason": m.get("PausedReason", ""),
                     "device_state": _device_state(m.get("Status")), "in_call": m.get("InCall") == "1"})
         return queues
@@ -229,7 +229,7 @@ class Telephony:
         dials the lead. The tracker follows the channel from before it exists, so no event of it is missed."""
         self.tracker.track_outbound(channel_id)
         try:
-            await self.originate(endpoint, context="lc-outbound", extension=lead_number, caller_id=caller_id,
+            await self.originate(endpoint, context=names.OUTBOUND_CONTEXT, extension=lead_number, caller_id=caller_id,
                                  variables=variables, timeout=ring_seconds, channel_id=channel_id)
         except TelephonyError:
             self.tracker.forget(channel_id)
@@ -247,8 +247,8 @@ class Telephony:
 
     async def set_available(self, agent_id: int, available: bool) -> None:
         """Whether ring-agents steps ring this agent (queues follow pause instead)."""
-        await self.ami.action({"Action": "DBPut", "Family": AVAILABLE_FAMILY, "Key": str(agent_id),
-                               "Val": "1" if available else "0"})
+        await self.ami.action({"Action": "DBPut", "Family": names.AVAILABLE_FAMILY,
+                               "Key": names.available_key(agent_id), "Val": "1" if available else "0"})
 
     async def next_step(self, channel_id: str) -> None:
         """Send a lead's call on to its flow's next step at once (out of the queue it waits in, whoever rings)."""
@@ -258,8 +258,8 @@ class Telephony:
             variables[name] = answer.get("value", "")
         if not variables["LC_FLOW"].isdigit() or not variables["LC_STEP"].isdigit():
             raise AriError(f"channel {channel_id} is in no flow step ({variables})")
-        await self.redirect(channel_id, f"lc-flow-{variables['LC_FLOW']}", "s",
-                            priority=f"step{int(variables['LC_STEP']) + 1}")
+        await self.redirect(channel_id, names.flow_context(int(variables["LC_FLOW"])), "s",
+                            priority=names.step_label(int(variables["LC_STEP"]) + 1))
 
     async def pause(self, interface: str, paused: bool, reason: str = "") -> None:
         """Pause or unpause a member in every queue it belongs to."""
@@ -273,7 +273,8 @@ class Telephony:
         await self.ami.action({"Action": "StopMixMonitor", "Channel": channel})
 
     async def reload(self, modules: set[str]) -> None:
-        """Reload what changed (module names from pbx.configure), then resync (a queue reload resets pauses)."""
+        """Reload what changed (module names from asterisk_config.reload_for), then resync (a queue reload resets
+        pauses)."""
         for module in sorted(modules):
             if module == "app_queue.so":
                 await self.ami.action({"Action": "QueueReload", "Members": "yes", "Rules": "yes",

@@ -9,37 +9,20 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 from typing import Callable, Mapping
 
 from leadcenter.clock import Clock, from_timestamp
+from leadcenter.pbx import names
 
 log = logging.getLogger(__name__)
 
 Publish = Callable[..., object]
 
-_AGENT_MEMBER = re.compile(r"^agent(\d+)$")
-
-
-def agent_id(member_name: str | None) -> int | None:
-    """Queue members are named agentN after the agent's id."""
-    match = _AGENT_MEMBER.match(member_name or "")
-    return int(match.group(1)) if match else None
-
-
-_AGENT_ENDPOINT = re.compile(r"^(?:PJSIP/)?(?:webrtc|desk)(\d+)(?:-[0-9a-f]+)?$")
-
 # The dialplan contexts whose Dial rings agents outside a queue (app_queue's own dials are told by AgentCalled,
 # AgentConnect and AgentRingNoAnswer, which carry the queue and the member).
-_AGENT_DIAL_CONTEXTS = ("lc-step-ring-agents", "lc-answer")
+_AGENT_DIAL_CONTEXTS = (names.RING_AGENTS_STEP, names.ANSWER_CONTEXT)
 # Every context that rings agents: how an agent's leg ended (DialEnd) is said the same way in all of them.
-_RINGING_CONTEXTS = ("lc-step-queue", *_AGENT_DIAL_CONTEXTS)
-
-
-def endpoint_agent(channel_or_endpoint: str | None) -> int | None:
-    """Agents' endpoints are named webrtcN / deskN after the agent's id; their channels PJSIP/deskN-0000002a."""
-    match = _AGENT_ENDPOINT.match(channel_or_endpoint or "")
-    return int(match.group(1)) if match else None
+_RINGING_CONTEXTS = (names.QUEUE_STEP, *_AGENT_DIAL_CONTEXTS)
 
 
 def as_int(value) -> int | None:
@@ -114,26 +97,27 @@ class CallTracker:
     def _on_AgentCalled(self, m: Mapping) -> None:
         if m.get("Uniqueid") in self.lead_channels:
             self._publish("call.agent_offered", channel_id=m["Uniqueid"], queue=m.get("Queue"),
-                          agent_id=agent_id(m.get("MemberName")), agent_channel=m.get("DestChannel"),
+                          agent_id=names.parse_queue_member(m.get("MemberName")), agent_channel=m.get("DestChannel"),
                           agent_channel_id=m.get("DestUniqueid"), at=self.event_time(m))
 
     def _on_AgentRingNoAnswer(self, m: Mapping) -> None:
         if m.get("Uniqueid") in self.lead_channels:
             self._publish("call.agent_missed", channel_id=m["Uniqueid"], queue=m.get("Queue"),
-                          agent_id=agent_id(m.get("MemberName")), ring_ms=as_int(m.get("RingTime")),
+                          agent_id=names.parse_queue_member(m.get("MemberName")), ring_ms=as_int(m.get("RingTime")),
                           at=self.event_time(m))
 
     def _on_AgentConnect(self, m: Mapping) -> None:
         if m.get("Uniqueid") in self.lead_channels:
             self._publish("call.answered", channel_id=m["Uniqueid"], queue=m.get("Queue"),
-                          agent_id=agent_id(m.get("MemberName")), hold_seconds=as_int(m.get("HoldTime")),
+                          agent_id=names.parse_queue_member(m.get("MemberName")),
+                          hold_seconds=as_int(m.get("HoldTime")),
                           at=self.event_time(m))
 
     # -- Dial to agents outside a queue (ring-agents steps, an agent answering from Incoming) ----------------
     def _agent_dial(self, m: Mapping) -> int | None:
         """The agent a Dial of a lead's call rings, for the dials this tracker follows; None otherwise."""
         if m.get("Uniqueid") in self.lead_channels and m.get("Context") in _AGENT_DIAL_CONTEXTS:
-            return endpoint_agent(m.get("DestChannel"))
+            return names.parse_channel(m.get("DestChannel"))
         return None
 
     def _on_DialBegin(self, m: Mapping) -> None:
@@ -148,11 +132,12 @@ class CallTracker:
             # An agent's outbound call: lc-outbound's Dial of the lead answered.
             self._publish("call.lead_answered", channel_id=m["Uniqueid"], at=self.event_time(m))
             return
+        rung = names.parse_channel(m.get("DestChannel"))  # the agent whose leg this was, if an agent's
         if (m.get("DialStatus") == "NOANSWER" and m.get("Uniqueid") in self.lead_channels
-                and m.get("Context") in _RINGING_CONTEXTS and endpoint_agent(m.get("DestChannel")) is not None):
+                and m.get("Context") in _RINGING_CONTEXTS and rung is not None):
             # An agent's leg rang out (the queue's or the step's ring time), or was hung up from our side (an app
             # Decline looks the same to Asterisk): whoever decides about missed offers tells them apart.
-            self._publish("call.agent_rang_out", channel_id=m["Uniqueid"], agent_id=endpoint_agent(m["DestChannel"]),
+            self._publish("call.agent_rang_out", channel_id=m["Uniqueid"], agent_id=rung,
                           agent_channel_id=m.get("DestUniqueid"), at=self.event_time(m))
         agent = self._agent_dial(m)
         if agent is None:
@@ -172,22 +157,22 @@ class CallTracker:
                           hold_seconds=as_int(m.get("HoldTime")), at=self.event_time(m))
 
     def _on_QueueMemberPause(self, m: Mapping) -> None:
-        self._publish("queue_member.paused", queue=m.get("Queue"), agent_id=agent_id(m.get("MemberName")),
+        self._publish("queue_member.paused", queue=m.get("Queue"),
+                      agent_id=names.parse_queue_member(m.get("MemberName")),
                       paused=m.get("Paused") == "1", reason=m.get("PausedReason", ""), at=self.event_time(m))
 
     # -- agents' devices ---------------------------------------------------------------------------------------
     def _on_DeviceStateChange(self, m: Mapping) -> None:
         """An agent's softphone or desk phone: registered or not, reachable (qualify) or not, free or in use."""
-        device = m.get("Device") or ""
-        agent = endpoint_agent(device)
-        if agent is not None and device.startswith("PJSIP/"):
-            self._publish("telephony.device_state", endpoint=device[len("PJSIP/"):], agent_id=agent,
+        endpoint = names.parse_interface(m.get("Device"))
+        if endpoint is not None:
+            self._publish("telephony.device_state", endpoint=endpoint, agent_id=names.parse_endpoint(endpoint),
                           state=m.get("State", ""), at=self.event_time(m))
 
     # -- voicemail ---------------------------------------------------------------------------------------------
     def _on_MessageWaiting(self, m: Mapping) -> None:
-        mailbox, _, context = (m.get("Mailbox") or "").partition("@")
-        if context == "leadcenter":
+        mailbox = names.parse_mailbox_address(m.get("Mailbox"))
+        if mailbox is not None:
             self._publish("voicemail.waiting", mailbox=mailbox, new=as_int(m.get("New")) or 0,
                           old=as_int(m.get("Old")) or 0, at=self.event_time(m))
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app
 
+from leadcenter.errors import ApiError
 from leadcenter.interactions.lifecycle import IllegalTransition
 from leadcenter.interactions.models import Interaction
 from leadcenter.interactions.schemas import InteractionOut
-from leadcenter.numbers.models import TrackingNumber
 from leadcenter.sms import encoding
 from leadcenter.texts import services
 from leadcenter.texts.schemas import Draft, DraftOut, MessageList, MessageOut, NewText, Reply
-from leadcenter.texts.services import TextRefused
-from leadcenter.web.api import ApiError, endpoint
+from leadcenter.tracking_numbers.models import TrackingNumber
+from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal
 from leadcenter.web.scoping import scoped
 
@@ -23,20 +23,15 @@ def _texts() -> services.Texts:
     return current_app.controller.texts
 
 
-def _refusal(refused: TextRefused) -> ApiError:
-    return ApiError(refused.status, refused.error, refused.message,
-                    {refused.field: refused.message} if refused.field else None)
-
-
 def _text_thread(principal: Principal, interaction_id: int) -> Interaction:
     interaction = scoped(Interaction, interaction_id, principal, "interaction")
     if interaction.kind != "text":
-        raise ApiError(409, "not-a-text-thread", f"this interaction is a {interaction.kind}, not a text conversation")
+        raise ApiError("not-a-text-thread", f"this interaction is a {interaction.kind}, not a text conversation")
     return interaction
 
 
 def _illegal(interaction: Interaction, verb: str) -> ApiError:
-    return ApiError(409, "illegal-transition", f"cannot {verb} a text conversation that is {interaction.status}")
+    return ApiError("illegal-transition", f"cannot {verb} a text conversation that is {interaction.status}")
 
 
 @endpoint(bp, "POST", "/texts", body=NewText, response=MessageOut, status=201,
@@ -44,22 +39,14 @@ def _illegal(interaction: Interaction, verb: str) -> ApiError:
                   "status (queued, sent, delivered, failed) follows on the event stream as message.*")
 def send_text(principal: Principal, body: NewText):
     number = scoped(TrackingNumber, body.tracking_number_id, principal, "tracking number")
-    try:
-        message = _texts().send(principal.company, principal.agent, number, body.to, body.body)
-    except TextRefused as refused:
-        raise _refusal(refused) from None
-    return MessageOut.from_row(message)
+    return MessageOut.from_row(_texts().send(principal.company, principal.agent, number, body.to, body.body))
 
 
 @endpoint(bp, "POST", "/interactions/<int:interaction_id>/messages", body=Reply, response=MessageOut, status=201,
           summary="Send a text in a lead's thread (to the lead's number, from the thread's tracking number)")
 def reply(principal: Principal, interaction_id: int, body: Reply):
     interaction = _text_thread(principal, interaction_id)
-    try:
-        message = _texts().reply(interaction, principal.agent, body.body)
-    except TextRefused as refused:
-        raise _refusal(refused) from None
-    return MessageOut.from_row(message)
+    return MessageOut.from_row(_texts().reply(interaction, principal.agent, body.body))
 
 
 @endpoint(bp, "GET", "/interactions/<int:interaction_id>/messages", response=MessageList,
@@ -74,7 +61,7 @@ def list_messages(principal: Principal, interaction_id: int):
 def respond(principal: Principal, interaction_id: int):
     interaction = _text_thread(principal, interaction_id)
     if principal.agent is None:
-        raise ApiError(409, "not-an-agent", "only agents respond to texts")
+        raise ApiError("not-an-agent", "only agents respond to texts")
     try:
         _texts().respond(interaction, principal.agent)
     except IllegalTransition:

@@ -1,10 +1,10 @@
 from peewee import BlobField, CharField, DateTimeField, ForeignKeyField, IntegerField
 
-from leadcenter.companies.models import Company
+from leadcenter.accounts.models import Company
 from leadcenter.db import BaseModel, TimestampedModel
 from leadcenter.interactions.models import Interaction, Message
 from leadcenter.leads.models import Lead
-from leadcenter.numbers.models import TrackingNumber
+from leadcenter.tracking_numbers.models import TrackingNumber
 
 
 class TextThread(TimestampedModel):

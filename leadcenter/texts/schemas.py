@@ -5,7 +5,7 @@ from pydantic import Field, RootModel
 
 from leadcenter.interactions.models import Message
 from leadcenter.sms import encoding
-from leadcenter.web.api import Schema, Text, UtcDateTime
+from leadcenter.wire import Schema, Text, UtcDateTime
 
 # Enough for MAX_PARTS parts of GSM-7; the parts limit itself is checked after encoding.
 BODY_LIMIT = encoding.LIMITS[encoding.GSM7][1] * encoding.MAX_PARTS

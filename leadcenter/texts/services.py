@@ -22,22 +22,23 @@ import datetime as dt
 import logging
 import threading
 
+from leadcenter.accounts.models import Company
 from leadcenter.agents.models import Agent
-from leadcenter.companies.models import Company
 from leadcenter.clock import Clock
 from leadcenter.db import database
+from leadcenter.errors import ApiError
 from leadcenter.events import EventBus
 from leadcenter.flows.services import audience
 from leadcenter.interactions import lifecycle
 from leadcenter.interactions.models import Interaction, Message
 from leadcenter.leads.models import Lead
 from leadcenter.leads.services import find_or_create_by_number, lead_number
-from leadcenter.numbers.models import TrackingNumber
 from leadcenter.phones import InvalidNumber, read_untyped, to_e164
 from leadcenter.sms import encoding
 from leadcenter.sms.smpp import INVALID_DESTINATION, Delivery, DeliveryRefused
 from leadcenter.texts.models import InboundPart, TextConsent, TextThread
 from leadcenter.texts.outbox import Outbox
+from leadcenter.tracking_numbers.models import TrackingNumber
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +48,11 @@ HELP_WORDS = {"HELP"}
 SWEEP_SECONDS = 1.0
 
 
-class TextRefused(Exception):
-    """A send that must not happen; ``status`` and ``error`` become the API's answer."""
+class TextRefused(ApiError):
+    """A send that must not happen, refused as the API answers it; ``field`` is the field at fault, if one is."""
 
-    def __init__(self, status: int, error: str, message: str, field: str | None = None):
-        super().__init__(message)
-        self.status, self.error, self.message, self.field = status, error, message, field
+    def __init__(self, error_id: str, message: str, field: str | None = None):
+        super().__init__(error_id, message, {field: message} if field else None)
 
 
 def keyword(body: str) -> str:
@@ -103,20 +103,20 @@ class Texts:
     def check(self, company: Company, number: TrackingNumber, to: str, body: str) -> tuple[str, encoding.Encoded]:
         """The recipient as E.164 and the encoded text, or TextRefused: nothing is stored or sent."""
         if not body.strip():
-            raise TextRefused(422, "empty-text", "the message is empty", "body")
+            raise TextRefused("empty-text", "the message is empty", "body")
         encoded = encoding.encode(body)
         if len(encoded.parts) > encoding.MAX_PARTS:
-            raise TextRefused(422, "text-too-long", f"the message needs {len(encoded.parts)} parts; at most "
+            raise TextRefused("text-too-long", f"the message needs {len(encoded.parts)} parts; at most "
                                                     f"{encoding.MAX_PARTS} can be sent", "body")
         try:
             recipient = to_e164(to, company.default_region)
         except InvalidNumber as exc:
-            raise TextRefused(422, "invalid-number", str(exc), "to") from None
+            raise TextRefused("invalid-number", str(exc), "to") from None
         if not self.can_text_from(number):
-            raise TextRefused(409, "texting-unavailable", f"no SMSC is configured to send as {number.number}",
+            raise TextRefused("texting-unavailable", f"no SMSC is configured to send as {number.number}",
                               "tracking_number_id")
         if opted_out(company.id, recipient):
-            raise TextRefused(409, "opted-out", f"{recipient} has opted out of texts from {company.name} "
+            raise TextRefused("opted-out", f"{recipient} has opted out of texts from {company.name} "
                                                 "(they can text START to opt back in)", "to")
         return recipient, encoded
 
@@ -164,7 +164,7 @@ class Texts:
         """A text in an existing thread, to the lead's number, from the thread's tracking number."""
         thread = thread_of(interaction)
         if thread is None:
-            raise TextRefused(409, "not-a-text-thread", "this interaction is not a text conversation")
+            raise TextRefused("not-a-text-thread", "this interaction is not a text conversation")
         return self.send(interaction.company, agent, thread.tracking_number, interaction.lead_number, body)
 
     # -- the thread ------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 app_voicemail writes ``spool/voicemail/leadcenter/<mailbox>/INBOX/msgNNNN.{wav,txt}``; the .txt names the caller's
 channel (``callerchan``) and the message's length (``duration``), which is how a message is tied to its call.
-Mailboxes are named ``companyN`` and ``agentN`` (see pbx/configure.py).
+Mailboxes are named ``companyN`` and ``agentN`` (pbx/names.py).
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from leadcenter.agents.models import Agent
 from leadcenter.events import Event, EventBus
+from leadcenter.pbx import names
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,7 @@ class Message:
 
 
 def inbox_dir(asterisk_dir: Path, mailbox: str) -> Path:
-    return asterisk_dir / "spool" / "voicemail" / "leadcenter" / mailbox / "INBOX"
+    return asterisk_dir / "spool" / "voicemail" / names.VOICEMAIL_CONTEXT / mailbox / "INBOX"
 
 
 def find_message(asterisk_dir: Path, mailbox: str, channel: str) -> Message | None:
@@ -45,10 +46,10 @@ def find_message(asterisk_dir: Path, mailbox: str, channel: str) -> Message | No
 
 def mailbox_company(mailbox: str) -> tuple[int | None, int | None]:
     """(company id, agent id) of a mailbox name."""
-    if mailbox.startswith("company") and mailbox[7:].isdigit():
-        return int(mailbox[7:]), None
-    if mailbox.startswith("agent") and mailbox[5:].isdigit():
-        agent = Agent.get_or_none(Agent.id == int(mailbox[5:]))
+    if (company_id := names.parse_company_mailbox(mailbox)) is not None:
+        return company_id, None
+    if (agent_id := names.parse_agent_mailbox(mailbox)) is not None:
+        agent = Agent.get_or_none(Agent.id == agent_id)
         return (agent.company_id, agent.id) if agent else (None, None)
     return None, None
 

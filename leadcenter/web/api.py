@@ -5,7 +5,8 @@ its body and query must fit (unknown fields are refused), and the model it answe
 produce ``/api/openapi.json``, so the document cannot drift from the code.
 
 Errors are JSON: ``{"status": 404, "error": "not-found", "message": "...", "fields": {...}, "request_id": "..."}``;
-``error`` is a stable id a client can branch on, ``fields`` maps a field path to what is wrong with it.
+``error`` is a stable id a client can branch on (each declared once, with its status, in ``leadcenter/errors.py``),
+``fields`` maps a field path to what is wrong with it.
 """
 from __future__ import annotations
 
@@ -17,51 +18,18 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from typing import Annotated
-
 from flask import Blueprint, Flask, Response, g, jsonify, request
 from peewee import IntegrityError
-from pydantic import BaseModel, ConfigDict, PlainSerializer, StringConstraints, ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import IntegerConverter
 
+from leadcenter.errors import ERRORS, ApiError, invalid
+from leadcenter.web import auth
+from leadcenter.wire import DATE_RANGE, INT_RANGE
+
 log = logging.getLogger(__name__)
-
-ROLE_RANK = {"agent": 1, "supervisor": 2, "admin": 3}
-
-
-class Schema(BaseModel):
-    """Base of request and response models: unknown fields in a request are an error, not ignored."""
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-def utc_iso(moment: dt.datetime) -> str:
-    """ISO 8601 with the offset: the database keeps UTC without a zone, and a browser would read a bare
-    timestamp as local time."""
-    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)).isoformat()
-
-
-UtcDateTime = Annotated[dt.datetime, PlainSerializer(utc_iso, return_type=str, when_used="json")]
-
-# Free text (notes, messages) is kept exactly as typed: Schema strips other strings.
-Text = Annotated[str, StringConstraints(strip_whitespace=False)]
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, error: str, message: str, fields: dict | None = None, headers: dict | None = None):
-        super().__init__(message)
-        self.status, self.error, self.message = status, error, message
-        self.fields = fields or {}
-        self.headers = headers or {}
-
-
-def not_found(what: str) -> ApiError:
-    return ApiError(404, "not-found", f"no such {what}")
-
-
-def invalid(fields: dict[str, str], message: str = "some fields are not valid") -> ApiError:
-    return ApiError(422, "invalid-fields", message, fields)
 
 
 @dataclass
@@ -94,8 +62,6 @@ def endpoint(bp: Blueprint, method: str, rule: str, *, summary: str, role: str =
     (body/query only when declared; principal is None for public endpoints) and returns a model, a dict, a
     list of models, None (204) or a ready Response (files). With ``upload`` (media types), the view gets the raw
     request body as ``upload=bytes`` instead of a JSON body."""
-    from leadcenter.web import auth
-
     prefix = bp.url_prefix or ""
     spec = Endpoint(method, prefix + _RULE_PARAM.sub(r"{\2}", rule), summary, bp.name, role, body, query,
                     response, status, [m.group(2) for m in _RULE_PARAM.finditer(rule)], upload)
@@ -126,34 +92,27 @@ def endpoint(bp: Blueprint, method: str, rule: str, *, summary: str, role: str =
 
 def _json_object() -> dict:
     if not request.is_json:
-        raise ApiError(415, "json-required", "send the body as JSON (Content-Type: application/json)")
+        raise ApiError("json-required", "send the body as JSON (Content-Type: application/json)")
     try:
         data = request.get_json(silent=True)
     except RecursionError:  # the parser recurses once per level: [[[[... a megabyte deep exhausts the stack
-        raise ApiError(400, "malformed-json", "the body is nested too deeply") from None
+        raise ApiError("malformed-json", "the body is nested too deeply") from None
     if data is None:
-        raise ApiError(400, "malformed-json", "the body is not valid JSON")
+        raise ApiError("malformed-json", "the body is not valid JSON")
     if not isinstance(data, dict):
-        raise ApiError(422, "invalid-fields", "the body must be a JSON object", {"": "expected an object"})
+        raise ApiError("invalid-fields", "the body must be a JSON object", {"": "expected an object"})
     return data
 
 
 def _uploaded(media_types: tuple[str, ...]) -> bytes:
     if request.mimetype not in media_types:
-        raise ApiError(415, "unsupported-media-type",
+        raise ApiError("unsupported-media-type",
                        f"send the file as the request body with Content-Type {' or '.join(media_types)}")
     request.max_content_length = UPLOAD_BYTES
     data = request.get_data(cache=False)
     if not data:
-        raise ApiError(400, "empty-upload", "the request body is empty: send the file")
+        raise ApiError("empty-upload", "the request body is empty: send the file")
     return data
-
-
-# What the database and date arithmetic can hold. Every whole number that comes in (ids above all) must fit
-# SQLite's and PostgreSQL's 64-bit integers; every date must leave room for the day arithmetic done on it (a
-# report's "30 days before", "the day after"). Values outside are refused as the field's fault, not a 500.
-INT_RANGE = (-2**63, 2**63 - 1)
-DATE_RANGE = (dt.date(1900, 1, 1), dt.date(9000, 12, 31))
 
 
 def _out_of_range(value, path: tuple) -> dict[str, str]:
@@ -220,6 +179,12 @@ class IdConverter(IntegerConverter):
         return number
 
 
+def framework_error_id(exc: HTTPException) -> str:
+    """The id werkzeug's own refusals answer with: their name (Method Not Allowed -> method-not-allowed); those
+    the app meets are declared in leadcenter/errors.py."""
+    return re.sub(r"[^a-z]+", "-", (exc.name or "error").lower()).strip("-")
+
+
 def install(app: Flask) -> None:
     """JSON errors for everything under /api; a request id on every request for the logs; ids in routes bounded
     (before any route is added)."""
@@ -246,20 +211,19 @@ def install(app: Flask) -> None:
         # Every path, the app's files too; a 405 keeps its Allow header. A redirect stays one.
         if exc.code is not None and exc.code < 400:
             return exc
-        error = re.sub(r"[^a-z]+", "-", (exc.name or "error").lower()).strip("-")
         headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
-        return render(exc.code or 500, error, exc.description or exc.name, headers=headers)
+        return render(exc.code or 500, framework_error_id(exc), exc.description or exc.name, headers=headers)
 
     @app.errorhandler(IntegrityError)
     def conflict(exc: IntegrityError):
         # Checks run before writes (number taken, ...); two requests racing past the same check meet here.
         log.info("request %s %s: %s", request.method, request.path, exc)
-        return render(409, "conflict", "this conflicts with data saved meanwhile; reload and try again")
+        return api_error(ApiError("conflict", "this conflicts with data saved meanwhile; reload and try again"))
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         log.exception("request %s %s failed (request id %s)", request.method, request.path, g.get("request_id"))
-        return render(500, "internal-error", "something went wrong on our side; the request id is in the log")
+        return api_error(ApiError("internal-error", "something went wrong on our side; the request id is in the log"))
 
 
 def openapi(title: str, version: str) -> dict:
@@ -300,10 +264,16 @@ def openapi(title: str, version: str) -> dict:
             operation["x-minimum-role"] = e.roles
         paths.setdefault(e.path, {})[e.method.lower()] = operation
     components = schema.get("$defs", {})
-    components["Error"] = {"type": "object", "required": ["status", "error", "message"], "properties": {
-        "status": {"type": "integer"}, "error": {"type": "string"}, "message": {"type": "string"},
-        "fields": {"type": "object", "additionalProperties": {"type": "string"}},
-        "request_id": {"type": "string"}}}
+    components["Error"] = {
+        "type": "object", "required": ["status", "error", "message"], "properties": {
+            "status": {"type": "integer"},
+            "error": {"type": "string", "enum": sorted(ERRORS),
+                      "description": "a stable id to branch on; x-error-ids gives each one's status and meaning"},
+            "message": {"type": "string"},
+            "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+            "request_id": {"type": "string"}},
+        "x-error-ids": {error_id: {"status": status, "description": meaning}
+                        for error_id, (status, meaning) in sorted(ERRORS.items())}}
     return {"openapi": "3.1.0", "info": {"title": title, "version": version}, "paths": paths,
             "components": {"schemas": components, "securitySchemes": {
                 "session": {"type": "apiKey", "in": "cookie", "name": "session"},

@@ -56,16 +56,17 @@ def create_app(controller) -> Flask:
 
 
 def _blueprints():
+    from leadcenter.accounts import http as accounts
     from leadcenter.agents import http as agents
     from leadcenter.calls import http as calls
-    from leadcenter.companies import http as companies
     from leadcenter.flows import http as flows
     from leadcenter.interactions import http as interactions
     from leadcenter.leads import http as leads
-    from leadcenter.numbers import http as numbers
     from leadcenter.prompts import http as prompts
     from leadcenter.teams import http as teams
     from leadcenter.texts import http as texts
+    from leadcenter.tracking_numbers import http as tracking_numbers
+    from leadcenter.trunks import http as trunks
     from leadcenter.web import session
-    return [session.bp, companies.bp, agents.bp, teams.bp, flows.bp, numbers.bp, leads.bp, interactions.bp,
-            calls.bp, prompts.bp, texts.bp]
+    return [session.bp, accounts.bp, agents.bp, teams.bp, flows.bp, trunks.bp, tracking_numbers.bp, leads.bp,
+            interactions.bp, calls.bp, prompts.bp, texts.bp]

@@ -24,14 +24,15 @@ from dataclasses import dataclass
 from flask import after_this_request, current_app, request, session
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from leadcenter.accounts.models import ApiKey, Company, Membership, User
+from leadcenter.accounts.services import sessions_user
 from leadcenter.agents.models import Agent
-from leadcenter.companies.models import ApiKey, Company, Membership, User
-from leadcenter.companies.services import sessions_user
-from leadcenter.web.api import ROLE_RANK, ApiError
+from leadcenter.errors import ApiError
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 KEY_PREFIX = "lc_"
 KEY_USE_RESOLUTION = dt.timedelta(minutes=1)  # how precisely an API key's last use is recorded
+ROLE_RANK = {"agent": 1, "supervisor": 2, "admin": 3}
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def csrf_token() -> str:
 def check_csrf() -> None:
     sent = request.headers.get("X-CSRF-Token", "")
     if request.method in UNSAFE and not hmac.compare_digest(sent, session.get("csrf", "") or "-"):
-        raise ApiError(403, "csrf-token-missing", "send the X-CSRF-Token header from GET /api/v1/session")
+        raise ApiError("csrf-token-missing", "send the X-CSRF-Token header from GET /api/v1/session")
 
 
 def principal_for(user: User, company_id: int | None) -> Principal | None:
@@ -82,8 +83,8 @@ def current(required: bool = True) -> Principal | None:
     found = principal_for(user, session.get("company_id")) if user else None
     if found is None and required:
         if user is not None and session.get("company_id") is None:
-            raise ApiError(409, "company-not-selected", "pick a company first (PUT /api/v1/session/company)")
-        raise ApiError(401, "not-signed-in", "sign in first (POST /api/v1/session)")
+            raise ApiError("company-not-selected", "pick a company first (PUT /api/v1/session/company)")
+        raise ApiError("not-signed-in", "sign in first (POST /api/v1/session)")
     if found is not None:
         check_csrf()
     return found
@@ -92,7 +93,7 @@ def current(required: bool = True) -> Principal | None:
 def require(role: str) -> Principal:
     principal = current()
     if not principal.at_least(role):
-        raise ApiError(403, "forbidden", f"this needs the {role} role in {principal.company.name}")
+        raise ApiError("forbidden", f"this needs the {role} role in {principal.company.name}")
     return principal
 
 
@@ -114,7 +115,7 @@ def _api_key_principal(key: str) -> Principal:
     parts = key.split("_", 2)
     row = ApiKey.get_or_none(ApiKey.prefix == parts[1]) if len(parts) == 3 and key.startswith(KEY_PREFIX) else None
     if row is None or row.revoked_at is not None or not hmac.compare_digest(row.key_hash, hash_key(key)):
-        raise ApiError(401, "invalid-api-key", "the API key is not valid (revoked, mistyped or unknown)")
+        raise ApiError("invalid-api-key", "the API key is not valid (revoked, mistyped or unknown)")
     now = current_app.controller.clock()
     if row.last_used_at is None or now - row.last_used_at >= KEY_USE_RESOLUTION:
         # A write a minute at most: a stream re-checks its key every few seconds, and each write takes SQLite's
@@ -169,7 +170,7 @@ class AttemptLimiter:
                      if len(failures := self._recent(key, now)) >= limit]
         if waits:
             wait = max(1, math.ceil(max(waits)))
-            raise ApiError(429, "too-many-attempts", f"too many failed sign-ins; try again in {wait} s",
+            raise ApiError("too-many-attempts", f"too many failed sign-ins; try again in {wait} s",
                            headers={"Retry-After": str(wait)})
 
     def failed(self, keys) -> None:

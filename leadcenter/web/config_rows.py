@@ -13,7 +13,7 @@ from typing import Callable
 
 from peewee import Model
 
-from leadcenter.companies.http import changed, in_use, save_changes
+from leadcenter.accounts.http import changed, in_use, save_changes
 from leadcenter.db import database
 from leadcenter.web.auth import Principal
 from leadcenter.web.scoping import scoped

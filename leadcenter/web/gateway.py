@@ -29,7 +29,8 @@ from urllib.parse import unquote_to_bytes
 
 from flask import Flask, Response, request
 
-from leadcenter.web.api import UPLOAD_BYTES, ApiError
+from leadcenter.errors import ApiError
+from leadcenter.web.api import UPLOAD_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def handshake() -> Upgrade:
     """The Upgrade of this request; a plain HTTP request to a websocket's path gets 426."""
     upgrade = request.environ.get(UPGRADE)
     if upgrade is None:
-        raise ApiError(426, "websocket-required", "this is a websocket: open it with an Upgrade: websocket request",
+        raise ApiError("websocket-required", "this is a websocket: open it with an Upgrade: websocket request",
                        headers={"Upgrade": "websocket"})
     return upgrade
 

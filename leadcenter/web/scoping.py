@@ -9,7 +9,7 @@ from typing import TypeVar
 
 from peewee import Model
 
-from leadcenter.web.api import not_found
+from leadcenter.errors import not_found
 from leadcenter.web.auth import Principal
 
 Row = TypeVar("Row", bound=Model)

@@ -4,12 +4,14 @@ from __future__ import annotations
 from flask import Blueprint, current_app, session
 from pydantic import Field
 
+from leadcenter.accounts import invitations
+from leadcenter.accounts.models import Company, Invitation, Membership, User
+from leadcenter.accounts.services import authenticate, end_sessions, start_session
 from leadcenter.agents import availability
-from leadcenter.companies import invitations
-from leadcenter.companies.models import Company, Invitation, Membership, User
-from leadcenter.companies.services import authenticate, end_sessions, start_session
+from leadcenter.errors import ApiError
 from leadcenter.web import auth
-from leadcenter.web.api import ApiError, Schema, endpoint
+from leadcenter.web.api import endpoint
+from leadcenter.wire import Schema
 
 bp = Blueprint("session", __name__, url_prefix="/api/v1")
 
@@ -110,7 +112,7 @@ def sign_in(_, body: SignIn):
     user = authenticate(email, body.password)
     if user is None:
         limiter.failed(limits)
-        raise ApiError(401, "wrong-credentials", "the email or the password is wrong")
+        raise ApiError("wrong-credentials", "the email or the password is wrong")
     auth.signed_in(limiter, limits)
     auth.remember_device(email, device)
     for invitation in invitations.pending_for(user):
@@ -118,10 +120,10 @@ def sign_in(_, body: SignIn):
             _joined(invitation)
     memberships = list(Membership.select().where(Membership.user == user))
     if not memberships and not invitations.pending_for(user):
-        raise ApiError(403, "no-company", "this account belongs to no company yet; ask an admin")
+        raise ApiError("no-company", "this account belongs to no company yet; ask an admin")
     chosen = body.company_id or (memberships[0].company_id if len(memberships) == 1 else None)
     if chosen is not None and chosen not in {m.company_id for m in memberships}:
-        raise ApiError(403, "not-a-member", "this account does not belong to that company")
+        raise ApiError("not-a-member", "this account does not belong to that company")
     # A new session on sign-in, nothing carried over from before: not even the CSRF token, which whoever planted
     # a pre-sign-in cookie would know (the answer carries the new one).
     session.clear()
@@ -136,10 +138,10 @@ def sign_in(_, body: SignIn):
 def choose_company(_, body: CompanyChoice):
     user = auth.session_user()
     if user is None:
-        raise ApiError(401, "not-signed-in", "sign in first (POST /api/v1/session)")
+        raise ApiError("not-signed-in", "sign in first (POST /api/v1/session)")
     auth.check_csrf()
     if auth.principal_for(user, body.company_id) is None:
-        raise ApiError(403, "not-a-member", "this account does not belong to that company")
+        raise ApiError("not-a-member", "this account does not belong to that company")
     session["company_id"] = body.company_id
     _signed_on(user, body.company_id)
     return _session_out()
@@ -148,11 +150,11 @@ def choose_company(_, body: CompanyChoice):
 def _my_invitation(invitation_id: int) -> Invitation:
     user = auth.session_user()
     if user is None:
-        raise ApiError(401, "not-signed-in", "sign in first (POST /api/v1/session)")
+        raise ApiError("not-signed-in", "sign in first (POST /api/v1/session)")
     auth.check_csrf()
     invitation = Invitation.get_or_none(Invitation.id == invitation_id, Invitation.user == user)
     if invitation is None:
-        raise ApiError(404, "not-found", "no such invitation")
+        raise ApiError("not-found", "no such invitation")
     return invitation
 
 

@@ -25,8 +25,8 @@ from websockets.exceptions import WebSocketException
 
 from leadcenter.agents.models import SipCredential
 from leadcenter.config import AsteriskSettings
+from leadcenter.errors import ApiError
 from leadcenter.web import auth, stream
-from leadcenter.web.api import ApiError
 from leadcenter.web.capacity import Capacity
 from leadcenter.web.gateway import WebSocket, handshake
 

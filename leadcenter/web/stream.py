@@ -67,11 +67,12 @@ from flask import Blueprint, Flask, request
 
 from leadcenter.clock import Clock, system
 from leadcenter.config import HttpSettings
+from leadcenter.errors import ApiError, invalid
 from leadcenter.events import Event
 from leadcenter.web import auth
-from leadcenter.web.api import ApiError, invalid, utc_iso
 from leadcenter.web.capacity import Capacity, Refused
 from leadcenter.web.gateway import WebSocket, handshake
+from leadcenter.wire import utc_iso
 
 # Events of the telephony layer, for the controller's own services only.
 TELEPHONY_EVENTS = ("telephony.", "call.", "queue_member.")
@@ -265,9 +266,9 @@ def check_origin(allowed: set[str], what: str, api_keys: bool = True) -> None:
     origin = request.headers.get("Origin")
     if origin is None:
         if not (api_keys and request.headers.get("Authorization", "").startswith("Bearer ")):
-            raise ApiError(403, "origin-required", "a browser must send Origin; other clients use an API key")
+            raise ApiError("origin-required", "a browser must send Origin; other clients use an API key")
     elif _origin(origin) not in allowed | {_origin(request.host_url)}:
-        raise ApiError(403, "origin-not-allowed", f"pages from {origin} may not open {what} "
+        raise ApiError("origin-not-allowed", f"pages from {origin} may not open {what} "
                                                   "(see http.allowed_origins)")
 
 

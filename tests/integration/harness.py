@@ -20,7 +20,7 @@ import httpx
 from leadcenter import config, demo
 from leadcenter.agents.models import SipCredential
 from leadcenter.interactions.models import Interaction
-from leadcenter.pbx.instance import Instance
+from leadcenter.pbx.process import Instance
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "smsc"))
 from peer import PASSWORD as SMSC_PASSWORD, SYSTEM_ID as SMSC_SYSTEM_ID  # noqa: E402 (the test SMSC's driver)

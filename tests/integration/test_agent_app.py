@@ -22,7 +22,7 @@ from sipp import SippCaller, SippPhone
 
 from leadcenter.agents.models import Agent
 from leadcenter.interactions.models import Interaction, Message
-from leadcenter.pbx.root import MOUNT
+from leadcenter.pbx.provision import MOUNT
 from leadcenter.teams.models import Team
 
 ALICE, BOB = 1, 2
@@ -410,7 +410,7 @@ def test_over_https_the_app_and_its_softphone_share_one_origin(softphones, runni
             controls.get_by_role("button", name="Hold").click()  # a re-INVITE: were it refused, the call would end
             expect(controls.locator(".badge")).to_have_text("On hold")
             time.sleep(3)
-        # Meanwhile the caller hears the hold music (pbx/instance.py: an arpeggio of these notes).
+        # Meanwhile the caller hears the hold music (pbx/process.py: an arpeggio of these notes).
         heard = [note for note in HOLD_MUSIC_NOTES if on_hold.tone_at(note)]
         assert len(heard) >= 3, f"the caller did not hear the hold music: notes {heard}"
         controls.get_by_role("button", name="Resume").click()
@@ -717,8 +717,8 @@ def test_an_agent_finds_a_lead_by_name_or_last_digits_and_opens_their_timeline(a
 
 
 def test_a_long_timeline_comes_a_page_at_a_time_newest_first(agents, running):
-    from leadcenter.companies.models import Company
     from leadcenter import clock
+    from leadcenter.accounts.models import Company
     from leadcenter.leads.services import find_or_create_by_number
 
     browser, apps = agents
@@ -949,8 +949,8 @@ def test_a_user_of_two_companies_switches_company_in_the_app(softphones, running
     one at sign-in and switches in the status bar; the inbox, the event stream and the softphone are then the
     other company's."""
     from leadcenter import clock
+    from leadcenter.accounts.models import Company
     from leadcenter.agents.models import Agent
-    from leadcenter.companies.models import Company
     from leadcenter.leads.services import find_or_create_by_number
 
     password, email = "two companies", "dana@two.example"
@@ -1000,7 +1000,7 @@ def test_an_invitation_of_an_existing_account_waits_for_its_owner_to_say_yes_in_
     """An admin's invitation changes nothing for an existing account until its owner accepts it in the app (issue
     10, 4.6): Erin, of Elm Plumbing, sees Acme's invitation and Fir's; she joins Acme (it is in her switcher) and
     declines Fir (she is not Fir's, and the invitation is gone)."""
-    from leadcenter.companies.models import Membership, User
+    from leadcenter.accounts.models import Membership, User
 
     password, email = "erin's password", "erin@elm.example"
     elm = int(re.search(r"company (\d+) created", running.cli("company", "add", "Elm Plumbing")).group(1))

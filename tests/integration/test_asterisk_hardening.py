@@ -12,7 +12,7 @@ from harness import wait_for
 from sipp import SippPhone
 
 from leadcenter import credentials
-from leadcenter.pbx.configure import AMI_USER
+from leadcenter.pbx.names import AMI_USER
 
 ALICE = 1
 

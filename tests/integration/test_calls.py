@@ -13,8 +13,8 @@ from audio import rms, seconds
 from harness import ADS_LINE, LEADCENTER, wait_for
 
 from leadcenter.interactions.models import Interaction
-from leadcenter.numbers.models import TrackingNumber
 from leadcenter.teams.models import Team
+from leadcenter.tracking_numbers.models import TrackingNumber
 
 ALICE, BOB = 1, 2  # the demo agents, both in the demo's Sales queue, ringing on their desk phones
 
@@ -154,9 +154,9 @@ CARRIER_SPELLINGS = ["localhost", "127.1", "2130706433", "0x7f.1", "0177.0.0.1",
 def test_another_company_cannot_take_the_demo_carriers_calls(running, peers):
     """Company B's admin adds trunks at the demo company's carrier, its address spelled every way: each is refused,
     Asterisk still knows the address as one trunk's, and the carrier's next call reaches the demo company."""
-    from leadcenter.companies.models import Company
-    from leadcenter.companies.services import create_company
-    from leadcenter.numbers.models import Trunk
+    from leadcenter.accounts.models import Company
+    from leadcenter.accounts.services import create_company
+    from leadcenter.trunks.models import Trunk
     from leadcenter.web.auth import new_api_key
 
     acme = TrackingNumber.get(TrackingNumber.number == ADS_LINE).company_id

@@ -13,7 +13,7 @@ from pathlib import Path
 from harness import LEADCENTER, wait_for
 
 from leadcenter.interactions.models import Interaction
-from leadcenter.pbx import root as asterisk_root
+from leadcenter.pbx import provision as asterisk_root
 
 ALICE = 1
 STRANGER = "nobody"  # a local account with no business in Lead Center's files

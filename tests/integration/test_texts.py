@@ -11,10 +11,11 @@ from harness import ADS_LINE, SECOND_SMSC_NUMBER, wait_for
 from peer import SmscPeer
 from test_event_stream import Agent
 
-from leadcenter.companies.models import Company
+from leadcenter.accounts.models import Company
 from leadcenter.interactions.models import Interaction, InteractionTransition, Message
-from leadcenter.numbers.models import TrackingNumber, Trunk
 from leadcenter.texts.models import OutboxPart, TextConsent
+from leadcenter.tracking_numbers.models import TrackingNumber
+from leadcenter.trunks.models import Trunk
 
 ALICE = "alice@acme.example"
 

@@ -8,16 +8,18 @@ import datetime as dt
 import pytest
 
 from support import PASSWORD, T0
+from leadcenter import asterisk_config
+from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, User
+from leadcenter.accounts.services import create_user
 from leadcenter.agents.models import Agent, SipCredential
 from leadcenter.agents.services import create_agent
-from leadcenter.companies.models import ApiKey, Company, Invitation, Membership, User
-from leadcenter.companies.services import create_user
 from leadcenter.flows.models import CallFlow
-from leadcenter.numbers.models import TrackingNumber, Trunk
-from leadcenter.pbx import configure, render
+from leadcenter.pbx import render
 from leadcenter.teams.models import Team, TeamMember
-from leadcenter.web.api import utc_iso
+from leadcenter.tracking_numbers.models import TrackingNumber
+from leadcenter.trunks.models import Trunk
 from leadcenter.web.auth import new_api_key
+from leadcenter.wire import utc_iso
 
 API = "/api/v1"
 
@@ -202,7 +204,7 @@ def test_an_existing_account_joins_only_when_its_owner_accepts(admin, world, con
 
 def test_the_answer_is_the_same_whether_or_not_the_email_has_an_account(admin, world, monkeypatch):
     """Status, fields and work done (one password hash each): nothing tells the admin which emails exist."""
-    from leadcenter.companies import services
+    from leadcenter.accounts import services
     hashed = []
     real = services.generate_password_hash
     monkeypatch.setattr(services, "generate_password_hash", lambda *a, **k: hashed.append(1) or real(*a, **k))
@@ -470,8 +472,9 @@ def test_agents_set_only_their_chat_name_and_available_or_offline(agent, world, 
 
 
 def test_no_agent_profile(admin):
-    assert_refused(admin.get(f"{API}/me/agent"), 404, "not-an-agent")
-    assert_refused(admin.patch(f"{API}/me/agent", {"status": "offline"}), 404, "not-an-agent")
+    """409 like every other agent's endpoint a user without an agent profile calls (one error id, one status)."""
+    assert_refused(admin.get(f"{API}/me/agent"), 409, "not-an-agent")
+    assert_refused(admin.patch(f"{API}/me/agent", {"status": "offline"}), 409, "not-an-agent")
 
 
 # -- teams -----------------------------------------------------------------------------------------------------
@@ -650,7 +653,7 @@ def test_what_the_api_saves_asterisk_can_render(admin, world, controller):
     admin.post(f"{API}/tracking-numbers", {"number": "404 555 0142", "name": "Radio", "trunk": trunk_id,
                                            "flow": flow_id})
     assert admin.delete(f"{API}/users/{world['both'].id}")[0] == 204
-    files = render.render_generated(configure.snapshot(controller.settings))
+    files = render.render_generated(asterisk_config.snapshot(controller.settings))
     assert f"[lc-flow-{flow_id}]" in files["generated/routes.conf"]
     assert f"__LC_FLOW={flow_id}" in files["generated/routes.conf"]
     assert f"Gosub(lc-step-queue,s,1(team{team_id},300))" in files["generated/routes.conf"]
@@ -723,7 +726,7 @@ def test_another_companys_carrier_cannot_be_taken_by_spelling_its_address_otherw
     status, body = admin.patch(f"{API}/trunks/{mine.id}", {"host": spelling, "port": theirs.port})
     assert (status, body["error"]) in ((409, "address-taken"), (422, "invalid-fields")), body
     assert [(t.host, t.port) for t in Trunk.select().order_by(Trunk.id)] == [("127.0.0.1", 5070), ("127.0.0.1", 5071)]
-    text = render.render_pjsip_endpoints(configure.snapshot(controller.settings))
+    text = render.render_pjsip_endpoints(asterisk_config.snapshot(controller.settings))
     assert text.count("match = 127.0.0.1:5071") == 1
 
 

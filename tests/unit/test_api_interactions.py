@@ -8,8 +8,8 @@ from support import T0
 
 from leadcenter.interactions.models import ClassificationChange, Interaction, InteractionTag, Message, Tag
 from leadcenter.interactions.services import classify
-from leadcenter.web.api import utc_iso
 from leadcenter.web.auth import new_api_key
+from leadcenter.wire import utc_iso
 
 
 @pytest.fixture

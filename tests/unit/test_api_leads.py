@@ -4,7 +4,7 @@ import pytest
 from leadcenter.interactions.models import Interaction
 from leadcenter.leads.models import Lead, LeadPhone, LeadSearchTerm
 from leadcenter.leads.services import search
-from leadcenter.web.api import utc_iso
+from leadcenter.wire import utc_iso
 
 
 @pytest.fixture
@@ -104,7 +104,9 @@ def test_what_is_wrong_with_a_field_is_said_in_words_for_the_person_who_typed_it
 def test_every_validator_sentence_reaches_the_client_as_written():
     from pydantic import field_validator
 
-    from leadcenter.web.api import ApiError, Schema, _validate
+    from leadcenter.errors import ApiError
+    from leadcenter.web.api import _validate
+    from leadcenter.wire import Schema
 
     class Form(Schema):
         colour: str

@@ -110,9 +110,9 @@ def riff(fmt_tag: int, channels: int, rate: int, bits: int, data: bytes, data_si
 @pytest.fixture
 def conversions(monkeypatch):
     """Every sox run, with the size of what it wrote."""
-    from leadcenter.pbx import prompts
+    from leadcenter.prompts import audio
     runs = []
-    real = prompts.run_sox
+    real = audio.run_sox
 
     def spy(command):
         done = real(command)
@@ -120,7 +120,7 @@ def conversions(monkeypatch):
         runs.append(os.path.getsize(target) if os.path.exists(target) else 0)
         return done
 
-    monkeypatch.setattr(prompts, "run_sox", spy)
+    monkeypatch.setattr(audio, "run_sox", spy)
     return runs
 
 
@@ -160,14 +160,14 @@ def test_what_sox_writes_is_capped_whatever_the_header_claims(agent, controller,
     data = data.replace(b"fact", b"junk")  # no sample count to check beforehand
     status, body = upload(agent, "/api/v1/me/voicemail-greeting", data)
     assert (status, body["error"]) == (422, "invalid-fields") and "lasts" in body["fields"]["body"]
-    from leadcenter.pbx.prompts import MAX_SECONDS
+    from leadcenter.prompts.audio import MAX_SECONDS
     assert len(conversions) == 1 and conversions[0] <= (MAX_SECONDS + 1) * 8000 * 2 + 1024
 
 
 def test_conversions_at_once_are_bounded(agent, controller, monkeypatch):
-    from leadcenter.pbx import prompts
-    monkeypatch.setattr(prompts, "QUEUE_SECONDS", 0.05)
-    held = [prompts.CONVERSIONS.acquire(timeout=1) for _ in range(prompts.CONCURRENT_CONVERSIONS)]
+    from leadcenter.prompts import audio
+    monkeypatch.setattr(audio, "QUEUE_SECONDS", 0.05)
+    held = [audio.CONVERSIONS.acquire(timeout=1) for _ in range(audio.CONCURRENT_CONVERSIONS)]
     try:
         assert all(held)
         response = agent.http.put("/api/v1/me/voicemail-greeting", data=wav(1.0), content_type="audio/wav",
@@ -176,7 +176,7 @@ def test_conversions_at_once_are_bounded(agent, controller, monkeypatch):
         assert int(response.headers["Retry-After"]) >= 1
     finally:
         for _ in held:
-            prompts.CONVERSIONS.release()
+            audio.CONVERSIONS.release()
     assert upload(agent, "/api/v1/me/voicemail-greeting", wav(1.0))[0] == 200
 
 
@@ -188,7 +188,7 @@ def test_a_missing_sox_is_a_clear_error_not_a_500(agent, controller, monkeypatch
 
 
 def test_a_conversion_that_hangs_is_stopped(monkeypatch):
-    from leadcenter.pbx import prompts
-    monkeypatch.setattr(prompts, "CONVERT_SECONDS", 0.2)
-    with pytest.raises(prompts.PromptError, match="too long"):
-        prompts.run_sox(["sleep", "10"])
+    from leadcenter.prompts import audio
+    monkeypatch.setattr(audio, "CONVERT_SECONDS", 0.2)
+    with pytest.raises(audio.PromptError, match="too long"):
+        audio.run_sox(["sleep", "10"])

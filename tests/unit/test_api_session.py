@@ -152,8 +152,8 @@ def test_signing_out_revokes_the_session_everywhere(make_client, world):
 
 
 def test_a_new_password_signs_the_account_out(make_client, world):
-    from leadcenter.companies.models import User
-    from leadcenter.companies.services import set_password
+    from leadcenter.accounts.models import User
+    from leadcenter.accounts.services import set_password
 
     browser = make_client()
     browser.sign_in("agent1@a.example")

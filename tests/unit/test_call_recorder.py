@@ -3,15 +3,16 @@ import datetime as dt
 
 import pytest
 
+from leadcenter.accounts.services import create_company, create_user
 from leadcenter.agents.services import create_agent
 from leadcenter.calls.services import CallRecorder
-from leadcenter.companies.services import create_company, create_user
 from leadcenter.events import Event, EventBus
 from leadcenter.flows.models import CallFlow
 from leadcenter.interactions.models import Interaction
 from leadcenter.leads.models import Lead, LeadPhone
-from leadcenter.numbers.models import TrackingNumber, Trunk
 from leadcenter.teams.models import Team
+from leadcenter.tracking_numbers.models import TrackingNumber
+from leadcenter.trunks.models import Trunk
 
 T0 = dt.datetime(2026, 11, 26, 12, 0, 0)
 

@@ -23,8 +23,8 @@ def leadcenter(tmp_path):
 
 
 def memberships() -> set[tuple[str, str, str]]:
+    from leadcenter.accounts.models import Company, Membership, User
     from leadcenter.agents.models import Agent
-    from leadcenter.companies.models import Company, Membership, User
     rows = {(m.user.email, m.company.name, m.role) for m in Membership.select(Membership, User, Company)
             .join(User).switch(Membership).join(Company)}
     agents = {(a.user.email, a.company.name, "agent") for a in Agent.select()}

@@ -27,7 +27,7 @@ SYSTEM_CLOCK_USERS = {
     "events.py": "when an event was published (the controller injects its clock)",
     "web/stream.py": "the time on a stream's hello frame (the controller injects its clock)",
     "sms/smpp.py": "when a bind came up, shown in /healthz (the controller injects its clock)",
-    "companies/services.py": "when a session was revoked, for the record",
+    "accounts/services.py": "when a session was revoked, for the record",
 }
 WALL_CLOCK_CALLS = {("datetime", "now"), ("datetime", "utcnow"), ("datetime", "today"), ("date", "today"),
                     ("time", "time"), ("time", "time_ns")}

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from leadcenter import config
-from leadcenter.pbx.root import MOUNT
+from leadcenter.pbx.provision import MOUNT
 
 ROOT = Path(__file__).parents[2]
 
@@ -88,7 +88,7 @@ def test_texting_is_configured_from_the_operators_env_file_and_off_without_it(co
 # Asterisk root, and the demo caller, are for `make run` on a machine (the Makefile's packages) only.
 TOOLS = {
     "openssl": ("openssl", "image"),  # the self-signed certificate (web/https.py)
-    "sox": ("sox", "image"),  # greeting and notice uploads (pbx/prompts.py)
+    "sox": ("sox", "image"),  # greeting and notice uploads (prompts/audio.py)
     "sipp": ("sip-tester", "machine"),  # `leadcenter demo call`: the demo carrier on this machine
     "unshare": ("util-linux", "machine"),  # the local Asterisk's private mount namespace
     "chroot": ("coreutils", "machine"),  # the local Asterisk root

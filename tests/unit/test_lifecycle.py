@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from leadcenter.companies.services import create_company
+from leadcenter.accounts.services import create_company
 from leadcenter.interactions import lifecycle
 from leadcenter.interactions.models import Interaction, InteractionTransition
 from leadcenter.leads.models import Lead

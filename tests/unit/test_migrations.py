@@ -3,7 +3,7 @@ company and a call) is migrated to the current version."""
 import sqlite3
 from pathlib import Path
 
-from leadcenter import db, schema
+from leadcenter import db, migrations
 from leadcenter.interactions.models import Interaction
 from leadcenter.leads.models import Lead, LeadSearchTerm
 from leadcenter.leads.services import search
@@ -35,9 +35,9 @@ def test_version_1_database_is_migrated_with_its_data(tmp_path):
     v1_database(path)
     database = db.open_sqlite(str(path))
     db.bind(database)
-    assert schema.current_version() == 1
-    assert schema.migrate() == len([m for m in schema.MIGRATIONS if m[0] > 1])
-    assert schema.current_version() == schema.LATEST
+    assert migrations.current_version() == 1
+    assert migrations.migrate() == len([m for m in migrations.MIGRATIONS if m[0] > 1])
+    assert migrations.current_version() == migrations.LATEST
     call = Interaction.get_by_id(1)
     assert (call.outcome, call.talk_seconds, call.recording) == (
         "answered", 55, "asterisk/spool/monitor/1795737826.0.wav")
@@ -48,16 +48,16 @@ def test_version_1_database_is_migrated_with_its_data(tmp_path):
     assert LeadSearchTerm.select().where(LeadSearchTerm.lead == 1).count() > 0
     assert Lead.get_by_id(1).merged_into is None
     # Migrating again does nothing.
-    assert schema.migrate() == 0
+    assert migrations.migrate() == 0
     database.close()
 
 
 def test_a_new_database_is_created_at_the_latest_version(tmp_path):
     database = db.open_sqlite(str(tmp_path / "new.sqlite3"))
     db.bind(database)
-    assert schema.current_version() is None
-    schema.migrate()
-    assert schema.current_version() == schema.LATEST
+    assert migrations.current_version() is None
+    migrations.migrate()
+    assert migrations.current_version() == migrations.LATEST
     columns = {c.name for c in database.get_columns("interaction")}
     assert {"qualified", "value_cents", "notes", "voicemail"} <= columns
     database.close()
@@ -74,7 +74,7 @@ def _migrated(path: Path):
     """The database at ``path``, bound and brought to the latest schema."""
     database = db.open_sqlite(str(path))
     db.bind(database)
-    schema.migrate()
+    migrations.migrate()
     return database
 
 
@@ -104,7 +104,7 @@ def test_a_version_3_database_gets_the_text_idle_timer_and_keeps_its_threads(tmp
     old.execute_sql("PRAGMA foreign_keys = OFF")  # the thread's company, lead... do not matter here
     old.execute_sql("INSERT INTO text_thread (id, created_at, company_id, lead_id, tracking_number_id, interaction_id,"
                     " waiting_until) VALUES (7, '2026-11-26 10:00:00', 1, 1, 1, 1, '2026-11-26 22:00:00')")
-    assert schema.migrate() == schema.LATEST - 3 and schema.current_version() == schema.LATEST
+    assert migrations.migrate() == migrations.LATEST - 3 and migrations.current_version() == migrations.LATEST
     assert _shape(old) == expected
     assert old.execute_sql("SELECT waiting_until, idle_until FROM text_thread WHERE id = 7").fetchone() == (
         "2026-11-26 22:00:00", None)

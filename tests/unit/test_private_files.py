@@ -5,7 +5,7 @@ import stat
 import pytest
 
 from leadcenter import datadir
-from leadcenter.pbx import root
+from leadcenter.pbx import provision
 
 
 def _mode(path) -> int:
@@ -26,7 +26,7 @@ def test_the_data_directory_and_what_an_older_version_left_become_the_owners_alo
     datadir.make_private(data, shared=data / "asterisk")
     assert [_mode(p) for p in (data, data / "tls", data / "leadcenter.sqlite3", data / "tls/self-signed.crt",
                                data / "secrets.toml")] == [0o700, 0o700, 0o600, 0o600, 0o600]
-    # Asterisk's instance directory keeps its group's access (pbx/instance.py sets it).
+    # Asterisk's instance directory keeps its group's access (pbx/process.py sets it).
     assert (_mode(data / "asterisk"), _mode(data / "asterisk/etc/manager.conf")) == (0o750, 0o640)
 
 
@@ -41,11 +41,11 @@ GROUP = "root:x:0:\ndialout:x:20:asterisk\nasterisk:x:101:\n"
 
 
 def test_the_roots_asterisk_user_takes_other_ids_and_keeps_everything_else():
-    assert root.with_ids(PASSWD, "asterisk", 995, 996) == PASSWD.replace(":101:101:", ":995:996:")
-    assert root.with_ids(GROUP, "asterisk", None, 996) == "root:x:0:\ndialout:x:20:asterisk\nasterisk:x:996:\n"
+    assert provision.with_ids(PASSWD, "asterisk", 995, 996) == PASSWD.replace(":101:101:", ":995:996:")
+    assert provision.with_ids(GROUP, "asterisk", None, 996) == "root:x:0:\ndialout:x:20:asterisk\nasterisk:x:996:\n"
 
 
 def test_the_accounts_id_is_free_on_the_host_and_in_the_root():
-    assert root.free_system_id({101, 999, 998}) == 997
-    with pytest.raises(root.ProvisionError):
-        root.free_system_id(set(range(100, 1000)))
+    assert provision.free_system_id({101, 999, 998}) == 997
+    with pytest.raises(provision.ProvisionError):
+        provision.free_system_id(set(range(100, 1000)))

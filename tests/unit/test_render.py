@@ -6,7 +6,7 @@ from leadcenter.pbx import render
 SNAPSHOT = render.Snapshot(
     devices=(render.AgentDevice("webrtc7", "pw1", "Alice; Agent", webrtc=True),
              render.AgentDevice("desk7", "pw2", 'Al "Desk"', webrtc=False)),
-    trunks=(render.TrunkSpec("trunk1", "Carrier", "127.0.0.1", 5070),),
+    trunks=(render.TrunkSpec(1, "Carrier", "127.0.0.1", 5070),),
     queues=(render.QueueSpec("team3", "Sales", "rrmemory", 30, False,
                              (render.QueueMemberSpec("PJSIP/desk7", "agent7"),
                               render.QueueMemberSpec("PJSIP/webrtc8", "agent8", 2))),),
@@ -186,15 +186,14 @@ def test_fill_refuses_a_missing_value():
 
 
 def test_static_templates_bind_loopback_and_carry_generated_secrets():
-    from leadcenter import config
+    from leadcenter import asterisk_config, config
     from leadcenter.credentials import Secrets
-    from leadcenter.pbx import configure
     from leadcenter.resources import ASTERISK_TEMPLATES
 
     settings = config.load(env={})
     secrets = Secrets(ami_secret="s3cret-ami", ari_secret="s3cret-ari", session_key="k")
     templates = {p.name: p.read_text() for p in ASTERISK_TEMPLATES.glob("*.conf")}
-    files = render.render_static(templates, configure.static_values(settings, secrets))
+    files = render.render_static(templates, asterisk_config.static_values(settings, secrets))
     assert "bindaddr = 127.0.0.1\nport = 5038" in files["manager.conf"]
     assert "secret = s3cret-ami" in files["manager.conf"]
     assert "permit = 127.0.0.1/255.255.255.255" in files["manager.conf"]
@@ -209,9 +208,9 @@ def test_static_templates_bind_loopback_and_carry_generated_secrets():
 
 
 def test_an_ipv6_trunk_is_bracketed_and_one_address_is_identified_once():
-    trunks = (render.TrunkSpec("trunk1", "A's carrier", "127.0.0.1", 5070),
-              render.TrunkSpec("trunk2", "B, the same address", "127.0.0.1", 5070),
-              render.TrunkSpec("trunk3", "IPv6", "2001:db8::5", 5060))
+    trunks = (render.TrunkSpec(1, "A's carrier", "127.0.0.1", 5070),
+              render.TrunkSpec(2, "B, the same address", "127.0.0.1", 5070),
+              render.TrunkSpec(3, "IPv6", "2001:db8::5", 5060))
     text = render.render_pjsip_endpoints(render.Snapshot(trunks=trunks))
     assert text.count("match = 127.0.0.1:5070") == 1
     assert "endpoint = trunk2" not in text and "; no identify for trunk2: 127.0.0.1:5070 is trunk1's" in text
@@ -258,15 +257,15 @@ AMI_EVENT_CLASSES = {"Hangup": "call", "DialBegin": "call", "DialEnd": "call", "
 
 
 def _ami_rights() -> dict[str, set[str]]:
-    from leadcenter import config
+    from leadcenter import asterisk_config, config
     from leadcenter.credentials import Secrets
-    from leadcenter.pbx import configure
+    from leadcenter.pbx import names
     from leadcenter.resources import ASTERISK_TEMPLATES
 
     template = {"manager.conf": (ASTERISK_TEMPLATES / "manager.conf").read_text()}
-    values = configure.static_values(config.load(env={}), Secrets("ami", "ari", "key"))
+    values = asterisk_config.static_values(config.load(env={}), Secrets("ami", "ari", "key"))
     text = render.render_static(template, values)["manager.conf"]
-    user = text.split(f"[{configure.AMI_USER}]", 1)[1]
+    user = text.split(f"[{names.AMI_USER}]", 1)[1]
     return {key: set(user.split(f"\n{key} = ", 1)[1].split("\n", 1)[0].split(",")) for key in ("read", "write")}
 
 

@@ -14,8 +14,8 @@ from leadcenter.interactions import services
 from leadcenter.interactions.models import Interaction
 from leadcenter.interactions.services import classify
 from leadcenter.leads.models import Lead
-from leadcenter.numbers.models import TrackingNumber
 from leadcenter.teams.models import Team
+from leadcenter.tracking_numbers.models import TrackingNumber
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ import pytest
 
 from support import PASSWORD
 
-from leadcenter.companies import services
-from leadcenter.companies.models import User
+from leadcenter.accounts import services
+from leadcenter.accounts.models import User
 from leadcenter.web import auth
 
 

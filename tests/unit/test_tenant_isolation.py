@@ -10,13 +10,14 @@ import json
 import pytest
 from playhouse.shortcuts import model_to_dict
 
+from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership
 from leadcenter.agents.models import Agent, SipCredential
-from leadcenter.companies.models import ApiKey, Company, Invitation, Membership
 from leadcenter.flows.models import CallFlow
 from leadcenter.interactions.models import Interaction, InteractionTag, Tag
 from leadcenter.leads.models import Lead, LeadPhone
-from leadcenter.numbers.models import TrackingNumber, Trunk
 from leadcenter.teams.models import Team, TeamMember
+from leadcenter.tracking_numbers.models import TrackingNumber
+from leadcenter.trunks.models import Trunk
 from leadcenter.web import api
 from leadcenter.web.auth import new_api_key
 

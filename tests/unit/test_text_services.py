@@ -9,13 +9,13 @@ from support import T0, Clock, RecordingBus
 from leadcenter.config import SmppSettings
 from leadcenter.interactions.lifecycle import IllegalTransition
 from leadcenter.interactions.models import Interaction, InteractionTransition, Message
-from leadcenter.numbers.models import TrackingNumber
 from leadcenter.sms import encoding
 from leadcenter.sms.smpp import Delivery, DeliveryRefused, LockedSequence, e164, parse_receipt_text
 from leadcenter.texts import delivery
 from leadcenter.texts.models import InboundPart, OutboxPart, TextConsent, TextThread
 from leadcenter.texts.outbox import Outbox, retry_delay
 from leadcenter.texts.services import Texts, TextRefused, keyword
+from leadcenter.tracking_numbers.models import TrackingNumber
 
 LEAD = "+14045557000"
 

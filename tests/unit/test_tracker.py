@@ -8,7 +8,7 @@ import pytest
 
 from support import T0
 
-from leadcenter.telephony.tracker import CallTracker, agent_id, endpoint_agent
+from leadcenter.telephony.tracker import CallTracker
 
 TRANSCRIPT = Path(__file__).parent / "fixtures" / "ami_two_queue_calls.txt"
 
@@ -64,19 +64,6 @@ def test_agent_channels_hanging_up_are_not_lead_calls_ending():
     hangups = [m for m in messages() if m.get("Event") == "Hangup"]
     assert len(hangups) == 3  # the lead's two channels and Alice's phone
     assert sum(name == "call.ended" for name, _ in published) == 2
-
-
-@pytest.mark.parametrize("parse, name, agent", [
-    (agent_id, "agent12", 12),  # a queue member's name
-    (agent_id, "PJSIP/desk12", None),
-    (agent_id, None, None),
-    (endpoint_agent, "PJSIP/desk12-0000002a", 12),  # a channel of an agent's endpoint
-    (endpoint_agent, "webrtc3", 3),
-    (endpoint_agent, "PJSIP/trunk1-00000001", None),
-    (endpoint_agent, None, None),
-])
-def test_member_names_and_agent_endpoints_map_to_agents(parse, name, agent):
-    assert parse(name) == agent
 
 
 def test_an_outbound_call_is_answered_when_its_dial_to_the_lead_answers_and_ends_with_its_channel():

@@ -1,4 +1,4 @@
-"""Every table, and the schema version an upgrade migrates from.
+"""The migrations: every table, and the schema version an upgrade migrates from.
 
 A new database gets the current tables and the latest version in one step. An existing one runs, in order, each
 migration newer than its recorded version (see MIGRATIONS), so upgrades keep their data.
@@ -9,16 +9,17 @@ import logging
 
 from peewee import IntegerField
 
+from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, User, UserSession
 from leadcenter.agents.models import Agent, AgentStatusChange, SipCredential
-from leadcenter.companies.models import ApiKey, Company, Invitation, Membership, User, UserSession
 from leadcenter.db import BaseModel, database
 from leadcenter.flows.models import CallFlow
 from leadcenter.interactions.models import (ClassificationChange, Interaction, InteractionDecline, InteractionTag,
                                            InteractionTransition, Message, Tag)
 from leadcenter.leads.models import Lead, LeadPhone, LeadSearchTerm
-from leadcenter.numbers.models import TrackingNumber, Trunk
 from leadcenter.teams.models import Team, TeamMember
 from leadcenter.texts.models import InboundPart, OutboxPart, TextConsent, TextThread
+from leadcenter.tracking_numbers.models import TrackingNumber
+from leadcenter.trunks.models import Trunk
 
 log = logging.getLogger(__name__)
 

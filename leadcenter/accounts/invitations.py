@@ -12,10 +12,10 @@ import dataclasses
 import datetime as dt
 import json
 
+from leadcenter.accounts.models import Company, Invitation, Membership, User
+from leadcenter.accounts.services import add_member, hash_password
 from leadcenter.agents.models import Agent
 from leadcenter.agents.services import agent_profile
-from leadcenter.companies.models import Company, Invitation, Membership, User
-from leadcenter.companies.services import add_member, hash_password
 from leadcenter.db import database
 
 

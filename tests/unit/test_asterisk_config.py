@@ -1,8 +1,9 @@
 """From rows to render specs: what Asterisk is told about agents, teams, numbers and flows."""
 from leadcenter import config
-from leadcenter.companies.models import Membership
-from leadcenter.numbers.models import Trunk
-from leadcenter.pbx import configure, render
+from leadcenter import asterisk_config
+from leadcenter.accounts.models import Membership
+from leadcenter.pbx import render
+from leadcenter.trunks.models import Trunk
 
 
 def _device_names(snapshot):
@@ -10,7 +11,7 @@ def _device_names(snapshot):
 
 
 def test_every_current_agent_has_its_devices_and_queue_membership(world):
-    snapshot = configure.snapshot(config.load(env={}))
+    snapshot = asterisk_config.snapshot(config.load(env={}))
     agent = world["a"]["agents"][0]
     assert {f"webrtc{agent.id}", f"desk{agent.id}"} <= _device_names(snapshot)
     queue = next(q for q in snapshot.queues if q.name == world["a"]["team"].queue_name)
@@ -23,7 +24,7 @@ def test_a_deactivated_or_removed_agent_is_no_longer_known_to_asterisk(world):
     deactivated.user.active = False
     deactivated.user.save()
     Membership.delete().where(Membership.user == removed.user).execute()
-    snapshot = configure.snapshot(config.load(env={}))
+    snapshot = asterisk_config.snapshot(config.load(env={}))
     for agent in (deactivated, removed):
         assert not {f"webrtc{agent.id}", f"desk{agent.id}"} & _device_names(snapshot)
     queue = next(q for q in snapshot.queues if q.name == world["a"]["team"].queue_name)
@@ -37,7 +38,7 @@ def test_trunk_rows_from_before_addresses_were_compared_keep_the_first_trunks_ca
     get a second identify for it, whichever company it is."""
     a_trunk = world["a"]["trunk"]
     Trunk.update(host="127.1", port=a_trunk.port).where(Trunk.id == world["b"]["trunk"].id).execute()
-    text = render.render_pjsip_endpoints(configure.snapshot(config.load(env={})))
+    text = render.render_pjsip_endpoints(asterisk_config.snapshot(config.load(env={})))
     assert text.count(f"match = 127.0.0.1:{a_trunk.port}") == 1
     assert f"[{a_trunk.endpoint_name}]\ntype = identify" in text
     assert f"endpoint = {world['b']['trunk'].endpoint_name}\n" not in text
@@ -46,7 +47,7 @@ def test_trunk_rows_from_before_addresses_were_compared_keep_the_first_trunks_ca
 def test_media_listens_on_the_configured_address_never_on_every_interface(world):
     def endpoints(**asterisk):
         settings = config.load(env={f"LEADCENTER_ASTERISK_{k.upper()}": v for k, v in asterisk.items()})
-        snapshot = configure.snapshot(settings)
+        snapshot = asterisk_config.snapshot(settings)
         return snapshot.media_address, render.render_pjsip_endpoints(snapshot)
 
     address, text = endpoints()  # by default, the address SIP listens on

@@ -1,22 +1,22 @@
-"""From the database to Asterisk's files: build the render inputs from rows, write what changed, say what to reload."""
+"""From the database to Asterisk's files: build the render inputs from rows, write what changed, say what to reload.
+
+It reads every domain's models, so it sits above the domains, beside the composition root; ``pbx/`` below it only
+renders plain specs and runs Asterisk."""
 from __future__ import annotations
 
+from leadcenter.accounts.models import Company, User
 from leadcenter.agents.models import Agent, SipCredential
 from leadcenter.agents.services import current_agents
-from leadcenter.companies.models import Company, User
 from leadcenter.config import Settings
 from leadcenter.credentials import Secrets
 from leadcenter.flows.models import CallFlow
-from leadcenter.numbers.models import TrackingNumber, Trunk, peer_address
-from leadcenter.pbx import render
-from leadcenter.pbx.instance import Instance
-from leadcenter.pbx.root import MOUNT
+from leadcenter.pbx import names, render
+from leadcenter.pbx.process import Instance
+from leadcenter.pbx.provision import MOUNT
 from leadcenter.resources import ASTERISK_TEMPLATES, DIALPLANS
 from leadcenter.teams.models import Team, TeamMember
-
-AMI_USER = "leadcenter"
-ARI_USER = "leadcenter"
-ARI_APP = "leadcenter"
+from leadcenter.tracking_numbers.models import TrackingNumber
+from leadcenter.trunks.models import Trunk, peer_address
 
 # What Asterisk must reload when a file changes (AMI "Reload" module, or a queue reload).
 RELOADS = {
@@ -51,8 +51,8 @@ class FlowError(ValueError):
 def static_values(settings: Settings, secrets: Secrets) -> render.StaticValues:
     a = settings.asterisk
     return render.StaticValues(
-        mount=MOUNT, bind_host=a.bind_host, ami_port=a.ami_port, ami_user=AMI_USER, ami_secret=secrets.ami_secret,
-        ami_permit=a.ami_permit, http_port=a.http_port, ari_user=ARI_USER,
+        mount=MOUNT, bind_host=a.bind_host, ami_port=a.ami_port, ami_user=names.AMI_USER, ami_secret=secrets.ami_secret,
+        ami_permit=a.ami_permit, http_port=a.http_port, ari_user=names.ARI_USER,
         ari_secret=secrets.ari_secret, sip_host=a.sip_host, sip_port=a.sip_port, rtp_start=a.rtp_start,
         rtp_end=a.rtp_end, ice_host_candidates=dict(pair.split("=>") for pair in a.ice_host_candidates.split(",")
                                                     if "=>" in pair),
@@ -80,7 +80,8 @@ def _flow_spec(flow: CallFlow, teams: dict[int, Team], agents: dict[int, Agent],
             agent_id = step.get("agent")
             if agent_id is not None and agent_id not in agents:
                 raise FlowError(f"flow {flow.id} step {i}: no agent {agent_id} in this company")
-            mailbox = f"agent{agent_id}" if agent_id is not None else f"company{flow.company_id}"
+            mailbox = (names.agent_mailbox(agent_id) if agent_id is not None
+                       else names.company_mailbox(flow.company_id))
             steps.append(render.StepSpec("voicemail", mailbox))
         else:
             raise FlowError(f"flow {flow.id} step {i}: unknown step type {kind!r}")
@@ -96,11 +97,12 @@ def snapshot(settings: Settings) -> render.Snapshot:
                for cred in (SipCredential.select().where(SipCredential.enabled == True,  # noqa: E712
                                                          SipCredential.agent.in_(list(usable) or [0]))
                             .order_by(SipCredential.agent, SipCredential.device))]
-    trunks = [render.TrunkSpec(t.endpoint_name, t.name, peer_address(t.host), t.port)
+    trunks = [render.TrunkSpec(t.id, t.name, peer_address(t.host), t.port)
               for t in Trunk.select().order_by(Trunk.id)]
     queues = []
     for team in Team.select().order_by(Team.id):
-        members = tuple(render.QueueMemberSpec(usable[m.agent_id].queue_interface, f"agent{m.agent_id}", m.penalty)
+        members = tuple(render.QueueMemberSpec(usable[m.agent_id].queue_interface, names.queue_member(m.agent_id),
+                                               m.penalty)
                         for m in TeamMember.select().where(TeamMember.team == team).order_by(TeamMember.id)
                         if m.agent_id in usable)
         queues.append(render.QueueSpec(team.queue_name, team.name, team.strategy, team.ring_seconds,
@@ -112,8 +114,10 @@ def snapshot(settings: Settings) -> render.Snapshot:
         teams = {t.id: t for t in company.teams}
         agents = {a.id: a for a in company.agents}
         flows += [_flow_spec(f, teams, agents, usable) for f in company.flows.order_by(CallFlow.id)]
-    mailboxes = [render.MailboxSpec(f"company{c.id}", c.name) for c in Company.select().order_by(Company.id)]
-    mailboxes += [render.MailboxSpec(f"agent{a.id}", a.display_name) for a in Agent.select().order_by(Agent.id)]
+    mailboxes = [render.MailboxSpec(names.company_mailbox(c.id), c.name)
+                 for c in Company.select().order_by(Company.id)]
+    mailboxes += [render.MailboxSpec(names.agent_mailbox(a.id), a.display_name)
+                  for a in Agent.select().order_by(Agent.id)]
     return render.Snapshot(tuple(devices), tuple(trunks), tuple(queues), tuple(routes), tuple(flows),
                            tuple(mailboxes), rtp_address(settings), settings.asterisk.qualify_seconds)
 

@@ -3,9 +3,9 @@ import socket
 
 from peewee import CharField, ForeignKeyField, IntegerField
 
-from leadcenter.companies.models import Company
+from leadcenter.accounts.models import Company
 from leadcenter.db import TimestampedModel
-from leadcenter.flows.models import CallFlow
+from leadcenter.pbx import names
 
 
 def peer_address(host: str) -> str:
@@ -35,13 +35,4 @@ class Trunk(TimestampedModel):
 
     @property
     def endpoint_name(self) -> str:
-        return f"trunk{self.id}"
-
-
-class TrackingNumber(TimestampedModel):
-    company = ForeignKeyField(Company, backref="tracking_numbers", on_delete="CASCADE")
-    number = CharField(unique=True)  # E.164
-    name = CharField()
-    source = CharField(default="")  # the marketing source the number is tied to, e.g. "Google Ads"
-    trunk = ForeignKeyField(Trunk, backref="numbers", on_delete="RESTRICT")
-    flow = ForeignKeyField(CallFlow, null=True, backref="numbers", on_delete="SET NULL")
+        return names.trunk_endpoint(self.id)

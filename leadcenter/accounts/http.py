@@ -6,17 +6,18 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app
 
-from leadcenter.agents.models import Agent, SipCredential
-from leadcenter.companies import invitations
-from leadcenter.companies.models import ApiKey, Company, Invitation, Membership, User
-from leadcenter.companies.schemas import (ApiKeyList, ApiKeyOut, CompanyChanges, CompanyProfile, InvitationList,
+from leadcenter.accounts import invitations
+from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, User
+from leadcenter.accounts.schemas import (ApiKeyList, ApiKeyOut, CompanyChanges, CompanyProfile, InvitationList,
                                           InvitationOut, IssuedApiKey, MemberChanges, MemberList, MemberOut,
                                           NewApiKey, NewMember)
-from leadcenter.companies.services import AccountError
+from leadcenter.accounts.services import AccountError
+from leadcenter.agents.models import Agent, SipCredential
 from leadcenter.db import database
+from leadcenter.errors import ApiError, invalid, not_found
 from leadcenter.flows.services import flows_naming
 from leadcenter.teams.models import TeamMember
-from leadcenter.web.api import ApiError, endpoint, invalid, not_found
+from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal, new_api_key
 from leadcenter.web.scoping import scoped
 
@@ -40,7 +41,7 @@ def save_changes(row, changes: dict) -> None:
 
 
 def in_use(what: str, users: list[str]) -> ApiError:
-    return ApiError(409, "in-use", f"{what} is used by {', '.join(users)}; change or delete those first")
+    return ApiError("in-use", f"{what} is used by {', '.join(users)}; change or delete those first")
 
 
 # -- the company -----------------------------------------------------------------------------------------------
@@ -77,7 +78,7 @@ def _agent_id(user: User, company: Company) -> int | None:
 
 def _refuse_own_account(principal: Principal, user: User, doing: str) -> None:
     if principal.user is not None and principal.user.id == user.id:
-        raise ApiError(409, "own-account", f"you cannot {doing} your own account; ask another admin")
+        raise ApiError("own-account", f"you cannot {doing} your own account; ask another admin")
 
 
 def _keep_an_admin(company: Company, leaving: User) -> None:
@@ -87,7 +88,7 @@ def _keep_an_admin(company: Company, leaving: User) -> None:
                      User.active)
               .exists())
     if not others:
-        raise ApiError(409, "last-admin", f"{leaving.email} is the last admin of {company.name}; make another "
+        raise ApiError("last-admin", f"{leaving.email} is the last admin of {company.name}; make another "
                                           "user admin first")
 
 
@@ -127,9 +128,9 @@ def add_user(principal: Principal, body: NewMember):
     except AccountError as exc:
         raise invalid({"password": str(exc)}) from None
     except invitations.AlreadyMember:
-        raise ApiError(409, "already-a-member", f"{body.email} is already a user of {company.name}") from None
+        raise ApiError("already-a-member", f"{body.email} is already a user of {company.name}") from None
     except invitations.AlreadyInvited:
-        raise ApiError(409, "already-invited", f"{body.email} is invited already; revoke that invitation to "
+        raise ApiError("already-invited", f"{body.email} is invited already; revoke that invitation to "
                                                "invite them again") from None
     changed(principal, "invitation.created", asterisk=False, invitation_id=invitation.id)
     return InvitationOut.from_row(invitation)
@@ -161,7 +162,7 @@ def update_user(principal: Principal, user_id: int, body: MemberChanges):
         account_fields = sorted(changes.keys() & {"name", "active"})
         if account_fields and Membership.select().where(Membership.user == user,
                                                         Membership.company != company).exists():
-            raise ApiError(409, "shared-account", f"{user.email} is also a user of another company, so its "
+            raise ApiError("shared-account", f"{user.email} is also a user of another company, so its "
                                                   f"{' and '.join(account_fields)} are not this company's to change")
         if changes.get("active") is False:
             _refuse_own_account(principal, user, "deactivate")

@@ -11,9 +11,9 @@ from typing import Annotated, Literal
 import phonenumbers
 from pydantic import Field, RootModel, create_model, field_validator, model_validator
 
+from leadcenter.accounts.models import ROLES, ApiKey, Company, Invitation, Membership
 from leadcenter.agents.models import RING_DEVICES
-from leadcenter.companies.models import ROLES, ApiKey, Company, Invitation, Membership
-from leadcenter.web.api import Schema, UtcDateTime
+from leadcenter.wire import Schema, UtcDateTime
 
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 Role = Literal[ROLES]

@@ -15,7 +15,8 @@ import threading
 import wave
 from pathlib import Path
 
-from leadcenter.pbx.instance import Instance
+from leadcenter.pbx import names
+from leadcenter.pbx.process import Instance
 
 MIN_SECONDS, MAX_SECONDS = 0.5, 120.0
 # Sane WAV headers. A rate below 4 kHz is no recording; it is how a decompression bomb asks sox to make 8000
@@ -101,12 +102,12 @@ def check_header(header: WavHeader) -> None:
 
 def greeting_file(mailbox: str) -> str:
     """app_voicemail plays a mailbox's ``unavail`` greeting (VoiceMail option u) when the file exists."""
-    return f"spool/voicemail/leadcenter/{mailbox}/unavail.wav"
+    return f"spool/voicemail/{names.VOICEMAIL_CONTEXT}/{mailbox}/unavail.wav"
 
 
 def notice_file(company_id: int) -> str:
     """The company's own recording notice (dialplan lc-recording-notice falls back to the shipped one)."""
-    return f"sounds/company{company_id}-recording-notice.wav"
+    return f"sounds/{names.recording_notice(company_id)}.wav"
 
 
 def run_sox(command: list[str]) -> tuple[int, str]:

@@ -1,13 +1,14 @@
-"""What the trunks and tracking numbers endpoints accept and answer."""
+"""What the trunks endpoints accept and answer."""
 from __future__ import annotations
 
 import ipaddress
 
 from pydantic import Field, RootModel, field_validator
 
-from leadcenter.companies.schemas import Name, changes_of
-from leadcenter.numbers.models import TrackingNumber, Trunk, peer_address
-from leadcenter.web.api import Schema, UtcDateTime
+from leadcenter.accounts.schemas import Name, changes_of
+from leadcenter.trunks.models import Trunk, peer_address
+from leadcenter.wire import Schema, UtcDateTime
+
 
 class NewTrunk(Schema):
     name: Name
@@ -48,35 +49,4 @@ class TrunkOut(Schema):
 
 
 class TrunkList(RootModel[list[TrunkOut]]):
-    pass
-
-
-class NewTrackingNumber(Schema):
-    number: str = Field(min_length=1, max_length=40, description="read in the company's region; stored as E.164")
-    name: Name
-    source: str = Field("", max_length=100, description="the marketing source, e.g. Google Ads")
-    trunk: int = Field(description="the trunk the number's calls arrive on")
-    flow: int | None = Field(None, description="the flow its calls enter; none: callers hear 'no service'")
-
-
-TrackingNumberChanges = changes_of(NewTrackingNumber, "TrackingNumberChanges",
-                                   "Only the fields sent change; flow null detaches the number from its flow.")
-
-
-class TrackingNumberOut(Schema):
-    id: int
-    number: str  # E.164
-    name: str
-    source: str
-    trunk: int
-    flow: int | None
-    created_at: UtcDateTime
-
-    @classmethod
-    def from_row(cls, number: TrackingNumber) -> "TrackingNumberOut":
-        return cls(id=number.id, number=number.number, name=number.name, source=number.source,
-                   trunk=number.trunk_id, flow=number.flow_id, created_at=number.created_at)
-
-
-class TrackingNumberList(RootModel[list[TrackingNumberOut]]):
     pass

@@ -16,8 +16,8 @@ import time
 import wave
 from pathlib import Path
 
-from leadcenter.pbx import root as asterisk_root
-from leadcenter.pbx.root import MOUNT
+from leadcenter.pbx import provision as asterisk_root
+from leadcenter.pbx.provision import MOUNT
 from leadcenter.resources import SOUNDS
 
 WRITABLE = ("lib", "lib/keys", "run", "log", "spool", "spool/monitor", "spool/voicemail", "spool/tmp", "spool/recording",

@@ -6,8 +6,8 @@ import secrets
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from leadcenter.companies.models import ROLES, Company, Membership, User, UserSession
 from leadcenter import clock
+from leadcenter.accounts.models import ROLES, Company, Membership, User, UserSession
 from leadcenter.db import database
 
 MIN_PASSWORD_LENGTH = 8

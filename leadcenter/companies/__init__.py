@@ -1,1 +1,0 @@
-"""Companies, the people who sign in, and their role in each company."""

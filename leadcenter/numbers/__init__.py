@@ -1,1 +1,0 @@
-"""Tracking numbers and the SIP trunks they arrive on."""

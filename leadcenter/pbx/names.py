@@ -1,0 +1,227 @@
+"""Every name Lead Center gives Asterisk's objects, written and read back in one place.
+
+A name that carries an id comes as a pair: ``thing(id)`` writes it and ``parse_thing(text)`` reads the id back,
+None for anything that is not such a name (another kind of endpoint, a queue Lead Center did not make, garbage
+from an event), never an error. The rendered configuration, the hand-written dialplans (``dialplans/``) and
+Asterisk's events all spell them this way; ``tests/unit/test_names.py`` checks that every name parses back to
+what made it and that nothing else parses.
+"""
+from __future__ import annotations
+
+import re
+
+# -- the controller's own accounts (manager.conf, ari.conf) and the ARI application it listens as -------------------
+AMI_USER = "leadcenter"
+ARI_USER = "leadcenter"
+ARI_APP = "leadcenter"
+
+_ID = r"([1-9][0-9]*)"  # a row's id as the database gives it: no sign, no leading zero
+
+
+def _parse(pattern: re.Pattern, text: str | None) -> int | None:
+    match = pattern.fullmatch(text or "")
+    return int(match.group(1)) if match else None
+
+
+# -- agents' devices ------------------------------------------------------------------------------------------------
+DEVICES = ("webrtc", "desk")  # the browser softphone and the desk phone
+_DEVICE = "(?:" + "|".join(DEVICES) + ")"
+_AGENT_ENDPOINT = re.compile(rf"{_DEVICE}{_ID}")
+_AGENT_INTERFACE = re.compile(rf"PJSIP/({_DEVICE}[1-9][0-9]*)")
+_AGENT_CHANNEL = re.compile(rf"PJSIP/{_DEVICE}{_ID}-[0-9a-f]+")
+
+
+def endpoint(device: str, agent_id: int) -> str:
+    """An agent's device: its PJSIP endpoint, AOR and auth, and the SIP username it registers with (desk7)."""
+    return f"{device}{agent_id}"
+
+
+def parse_endpoint(name: str | None) -> int | None:
+    """The agent whose device endpoint this is (desk7 -> 7), e.g. lc-agent-answered's LC_ANSWERED_BY."""
+    return _parse(_AGENT_ENDPOINT, name)
+
+
+def interface(device: str, agent_id: int) -> str:
+    """How queues, Dial and device states name an agent's device (PJSIP/desk7)."""
+    return f"PJSIP/{endpoint(device, agent_id)}"
+
+
+def parse_interface(text: str | None) -> str | None:
+    """The endpoint of an agent's device interface (PJSIP/desk7 -> desk7)."""
+    match = _AGENT_INTERFACE.fullmatch(text or "")
+    return match.group(1) if match else None
+
+
+def parse_channel(channel: str | None) -> int | None:
+    """The agent whose device a channel is on: Asterisk names it after the endpoint (PJSIP/desk7-0000002a -> 7)."""
+    return _parse(_AGENT_CHANNEL, channel)
+
+
+# -- trunks ---------------------------------------------------------------------------------------------------------
+_TRUNK_ENDPOINT = re.compile(rf"trunk{_ID}")
+_TRUNK_CONTEXT = re.compile(rf"lc-trunk{_ID}")
+_TRUNK_CHANNEL = re.compile(rf"PJSIP/trunk{_ID}-[0-9a-f]+")
+
+
+def trunk_endpoint(trunk_id: int) -> str:
+    """A trunk's PJSIP endpoint, AOR and identify (trunk1)."""
+    return f"trunk{trunk_id}"
+
+
+def parse_trunk_endpoint(name: str | None) -> int | None:
+    return _parse(_TRUNK_ENDPOINT, name)
+
+
+def trunk_context(trunk_id: int) -> str:
+    """The context a trunk's calls enter: its tracking numbers' routes (lc-trunk1)."""
+    return f"lc-{trunk_endpoint(trunk_id)}"
+
+
+def parse_trunk_context(name: str | None) -> int | None:
+    return _parse(_TRUNK_CONTEXT, name)
+
+
+def parse_trunk_channel(channel: str | None) -> int | None:
+    """The trunk a channel came in on or goes out through (PJSIP/trunk1-00000001 -> 1): a lead's call."""
+    return _parse(_TRUNK_CHANNEL, channel)
+
+
+# -- teams' queues --------------------------------------------------------------------------------------------------
+_QUEUE = re.compile(rf"team{_ID}")
+_QUEUE_MEMBER = re.compile(rf"agent{_ID}")
+
+
+def queue(team_id: int) -> str:
+    """A team's queue (team3)."""
+    return f"team{team_id}"
+
+
+def parse_queue(name: str | None) -> int | None:
+    return _parse(_QUEUE, name)
+
+
+def queue_member(agent_id: int) -> str:
+    """How a queue names its member, in its events (MemberName) and status (Name) (agent7)."""
+    return f"agent{agent_id}"
+
+
+def parse_queue_member(name: str | None) -> int | None:
+    return _parse(_QUEUE_MEMBER, name)
+
+
+# -- call flows -----------------------------------------------------------------------------------------------------
+_FLOW_CONTEXT = re.compile(rf"lc-flow-{_ID}")
+_STEP_LABEL = re.compile(rf"step{_ID}")
+
+
+def flow_context(flow_id: int) -> str:
+    """A flow's rendered context (lc-flow-2)."""
+    return f"lc-flow-{flow_id}"
+
+
+def parse_flow_context(name: str | None) -> int | None:
+    return _parse(_FLOW_CONTEXT, name)
+
+
+def step_label(number: int) -> str:
+    """The priority label of a flow's step, counted from 1 (step1), where a call is sent on or back to."""
+    return f"step{number}"
+
+
+def parse_step_label(label: str | None) -> int | None:
+    return _parse(_STEP_LABEL, label)
+
+
+# -- the dialplan's fixed contexts (dialplans/*.conf), as the rendered files and the controller name them -----------
+FROM_AGENT_CONTEXT = "lc-from-agent"  # what agents' devices dial
+INBOUND_CONTEXT = "lc-inbound"  # a call to a tracking number, before its flow
+UNKNOWN_NUMBER_CONTEXT = "lc-unknown-number"  # a call to a number that is nobody's tracking number
+RECORD = "lc-record"  # starts the recording (and plays the notice)
+QUEUE_STEP = "lc-step-queue"
+RING_AGENTS_STEP = "lc-step-ring-agents"
+VOICEMAIL_STEP = "lc-step-voicemail"
+STEPS_END = "lc-step-end"  # every step went by: missed
+ANSWER_CONTEXT = "lc-answer"  # an agent pressed Answer: extension = their endpoint
+OUTBOUND_CONTEXT = "lc-outbound"  # an agent's outbound call, once their device answers: extension = the lead's number
+# The reason lc-rang-out pauses the agents a ring-agents step or an Answer from Incoming rang out with (app_queue's
+# own, queues.conf's autopause, is "Auto-Pause").
+RANG_OUT_PAUSE = "lc-rang-out"
+
+
+# -- voicemail ------------------------------------------------------------------------------------------------------
+VOICEMAIL_CONTEXT = "leadcenter"  # voicemail.conf's context of every mailbox
+_COMPANY_MAILBOX = re.compile(rf"company{_ID}")
+_AGENT_MAILBOX = re.compile(rf"agent{_ID}")
+_MAILBOX_ADDRESS = re.compile(rf"((?:company|agent)[1-9][0-9]*)@{VOICEMAIL_CONTEXT}")
+
+
+def company_mailbox(company_id: int) -> str:
+    """The company's mailbox: voicemail steps without an agent (company1)."""
+    return f"company{company_id}"
+
+
+def parse_company_mailbox(name: str | None) -> int | None:
+    return _parse(_COMPANY_MAILBOX, name)
+
+
+def agent_mailbox(agent_id: int) -> str:
+    """An agent's own mailbox (agent7)."""
+    return f"agent{agent_id}"
+
+
+def parse_agent_mailbox(name: str | None) -> int | None:
+    return _parse(_AGENT_MAILBOX, name)
+
+
+def mailbox_address(mailbox: str) -> str:
+    """A mailbox with its context, as VoiceMail() and MessageWaiting name it (agent7@leadcenter)."""
+    return f"{mailbox}@{VOICEMAIL_CONTEXT}"
+
+
+def parse_mailbox_address(text: str | None) -> str | None:
+    """The mailbox of one of our addresses (agent7@leadcenter -> agent7); None for another context's."""
+    match = _MAILBOX_ADDRESS.fullmatch(text or "")
+    return match.group(1) if match else None
+
+
+# -- sounds ---------------------------------------------------------------------------------------------------------
+_RECORDING_NOTICE = re.compile(rf"company{_ID}-recording-notice")
+
+
+def recording_notice(company_id: int) -> str:
+    """The sound a company's own recording notice is (lc-recording-notice plays it when the file exists)."""
+    return f"company{company_id}-recording-notice"
+
+
+def parse_recording_notice(name: str | None) -> int | None:
+    return _parse(_RECORDING_NOTICE, name)
+
+
+# -- the AstDB ------------------------------------------------------------------------------------------------------
+AVAILABLE_FAMILY = "lc_available"  # lc-step-ring-agents rings an agent when ${DB(lc_available/<agent id>)} is 1
+_AVAILABLE_KEY = re.compile(rf"(?:/?{AVAILABLE_FAMILY}/)?{_ID}")
+
+
+def available_key(agent_id: int) -> str:
+    """An agent's key in AVAILABLE_FAMILY."""
+    return str(agent_id)
+
+
+def parse_available_key(key: str | None) -> int | None:
+    """The agent of a key, bare (7) or as DBGetTree names it (/lc_available/7)."""
+    return _parse(_AVAILABLE_KEY, key)
+
+
+# -- channels the controller creates --------------------------------------------------------------------------------
+_OUTBOUND_CHANNEL = re.compile(r"lc-out-([0-9a-z]+)")
+
+
+def outbound_channel_id(token: str) -> str:
+    """The id an agent's outbound call's first channel is created with (lc-out-<token>), also its interaction's
+    call id: chosen before the channel exists, so nothing of it is missed."""
+    return f"lc-out-{token}"
+
+
+def parse_outbound_channel_id(channel_id: str | None) -> str | None:
+    match = _OUTBOUND_CHANNEL.fullmatch(channel_id or "")
+    return match.group(1) if match else None
