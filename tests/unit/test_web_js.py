@@ -131,7 +131,7 @@ def closing(code: str, start: int) -> int:
 def top_level_statements(code: str) -> list[tuple[int, str]]:
     """(line number, text) of each statement at the module's top level: a line that starts at depth 0, with the
     lines of its brackets."""
-    statements, depth, k = [], 0, 0
+    statements, depth = [], 0
     lines = code.split("\n")
     offset = 0
     for number, line in enumerate(lines, 1):
