@@ -97,19 +97,27 @@ def test_replay_and_live_delivery_race_without_gap_or_duplicate():
     total = 5000
     hub = stream.Hub(queue_size=total, buffer_size=total)
     delivered = [0]
+    # Halfway, the publisher waits for one stream to attach, so at least one attaches mid-flow even when a busy
+    # machine would let the publisher run from first to last event without a switch.
+    halfway, resume = threading.Event(), threading.Event()
 
     def publish():
         for seq in range(1, total + 1):
             hub.fan_out(event(seq, company_id=1))
             delivered[0] = seq
+            if seq == total // 2:
+                halfway.set()
+                resume.wait(10)
 
     publisher = threading.Thread(target=publish)
     publisher.start()
+    assert halfway.wait(10)
     attached = []
-    while publisher.is_alive() and len(attached) < 100:
+    while (publisher.is_alive() or not attached) and len(attached) < 100:
         since = delivered[0] // 2
         client, opening = hub.attach(company_id=1, role="admin", agent_id=None, since=since)
         attached.append((since, client, opening))
+        resume.set()
     publisher.join(10)
     overlapped = 0
     for since, client, opening in attached:
