@@ -4,14 +4,16 @@ It reads every domain's models, so it sits above the domains, beside the composi
 renders plain specs and runs Asterisk."""
 from __future__ import annotations
 
+import concurrent.futures
+
 from leadcenter.accounts.models import Company, User
-from leadcenter.agents.models import Agent, SipCredential
-from leadcenter.agents.services import current_agents
+from leadcenter.agents.models import Agent, SipCredential, current_agents
 from leadcenter.config import Settings
 from leadcenter.credentials import Secrets
 from leadcenter.flows.models import CallFlow
 from leadcenter.pbx import names, render
 from leadcenter.pbx.process import Instance
+from leadcenter.telephony.service import Telephony
 from leadcenter.pbx.provision import MOUNT
 from leadcenter.resources import ASTERISK_TEMPLATES, DIALPLANS
 from leadcenter.teams.models import Team, TeamMember
@@ -140,3 +142,15 @@ def reload_for(name: str) -> str:
     if name.startswith("dialplans/"):
         return "pbx_config.so"
     return RELOADS.get(name, "all")
+
+
+class AsteriskConfig:
+    """The running controller's side of it: after an admin change, render from the database and have Asterisk
+    reload what changed (on the telephony loop; the returned future resolves once it has)."""
+
+    def __init__(self, settings: Settings, secrets: Secrets, instance: Instance, telephony: Telephony):
+        self.settings, self.secrets, self.instance, self.telephony = settings, secrets, instance, telephony
+
+    def apply(self) -> concurrent.futures.Future:
+        modules = write(self.settings, self.secrets, self.instance)
+        return self.telephony.submit(self.telephony.reload(modules))

@@ -17,7 +17,7 @@ from leadcenter.interactions.models import (ClassificationChange, Interaction, I
                                            InteractionTransition, Message, Tag)
 from leadcenter.leads.models import Lead, LeadPhone, LeadSearchTerm
 from leadcenter.teams.models import Team, TeamMember
-from leadcenter.texts.models import InboundPart, OutboxPart, TextConsent, TextThread
+from leadcenter.texts.models import InboundPart, MessageTransition, OutboxPart, TextConsent, TextThread
 from leadcenter.tracking_numbers.models import TrackingNumber
 from leadcenter.trunks.models import Trunk
 
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 MODELS = [Company, User, Membership, ApiKey, UserSession, Agent, AgentStatusChange, SipCredential, CallFlow, Trunk,
           TrackingNumber, Team, TeamMember, Lead, LeadPhone, LeadSearchTerm, Interaction, InteractionTransition,
           InteractionDecline, Message, Tag, InteractionTag, ClassificationChange, TextThread, OutboxPart, InboundPart,
-          TextConsent, Invitation]
+          TextConsent, Invitation, MessageTransition]
 
 
 def _v2_accounts_leads_classification(migrator) -> None:
@@ -77,6 +77,10 @@ def _v5_invitations(migrator) -> None:
     database.create_tables([Invitation])
 
 
+def _v6_message_transitions(migrator) -> None:
+    database.create_tables([MessageTransition])
+
+
 # (version, description, function(migrator)) in order; version 1 is the first released schema.
 MIGRATIONS: list = [
     (2, "API keys, revocable sessions, agent availability history, lead search and merge, messages, "
@@ -86,6 +90,7 @@ MIGRATIONS: list = [
      _v3_texts),
     (4, "texts: the Active conversations' idle timer", _v4_text_idle_timer),
     (5, "invitations: an account joins another company only when its owner accepts", _v5_invitations),
+    (6, "texts: every move of a message's delivery", _v6_message_transitions),
 ]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app
 
-from leadcenter.accounts import invitations
+from leadcenter.accounts import invitations, notifier
 from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, User
 from leadcenter.accounts.schemas import (ApiKeyList, ApiKeyOut, CompanyChanges, CompanyProfile, InvitationList,
                                           InvitationOut, IssuedApiKey, MemberChanges, MemberList, MemberOut,
@@ -15,6 +15,7 @@ from leadcenter.accounts.services import AccountError
 from leadcenter.agents.models import Agent, SipCredential
 from leadcenter.db import database
 from leadcenter.errors import ApiError, invalid, not_found
+from leadcenter.events import EventBus
 from leadcenter.flows.services import flows_naming
 from leadcenter.teams.models import TeamMember
 from leadcenter.web.api import endpoint
@@ -26,10 +27,14 @@ bp = Blueprint("accounts", __name__, url_prefix="/api/v1")
 
 # -- shared by the admin endpoints -----------------------------------------------------------------------------
 
-def changed(principal: Principal, event: str, *, asterisk: bool, **data) -> None:
-    """After a committed write: publish ``event`` for the principal's company and, when the change is something
-    Asterisk's configuration is rendered from, re-render it (the controller reloads what changed)."""
-    current_app.controller.bus.publish(event, company_id=principal.company.id, **data)
+def bus() -> EventBus:
+    """Where an admin endpoint's notifier publishes (the controller's event bus)."""
+    return current_app.controller.bus
+
+
+def reconfigure_if(asterisk: bool) -> None:
+    """After a committed write: when the change is something Asterisk's configuration is rendered from, re-render it
+    (the controller reloads what changed)."""
     if asterisk:
         current_app.controller.reconfigure()
 
@@ -57,7 +62,8 @@ def update_company(principal: Principal, body: CompanyChanges):
     changes = body.model_dump(exclude_unset=True)
     save_changes(principal.company, changes)
     # The name labels the company's mailbox in the rendered voicemail.conf.
-    changed(principal, "company.updated", asterisk="name" in changes, fields=sorted(changes))
+    notifier.company_updated(bus(), principal.company)
+    reconfigure_if("name" in changes)
     return CompanyProfile.from_row(principal.company)
 
 
@@ -132,7 +138,7 @@ def add_user(principal: Principal, body: NewMember):
     except invitations.AlreadyInvited:
         raise ApiError("already-invited", f"{body.email} is invited already; revoke that invitation to "
                                                "invite them again") from None
-    changed(principal, "invitation.created", asterisk=False, invitation_id=invitation.id)
+    notifier.invitation_created(bus(), invitation)
     return InvitationOut.from_row(invitation)
 
 
@@ -148,7 +154,7 @@ def list_invitations(principal: Principal):
           summary="Revoke an invitation nobody has answered yet (an account it created stays)")
 def revoke_invitation(principal: Principal, invitation_id: int):
     scoped(Invitation, invitation_id, principal, "invitation").delete_instance()
-    changed(principal, "invitation.deleted", asterisk=False, invitation_id=invitation_id)
+    notifier.invitation_deleted(bus(), principal.company.id, invitation_id)
 
 
 @endpoint(bp, "PATCH", "/users/<int:user_id>", role="admin", body=MemberChanges, response=MemberOut,
@@ -170,7 +176,7 @@ def update_user(principal: Principal, user_id: int, body: MemberChanges):
             _keep_an_admin(company, user)
         save_changes(membership, {name: changes[name] for name in changes.keys() & {"role"}})
         save_changes(user, {name: changes[name] for name in account_fields})
-    changed(principal, "user.updated", asterisk=False, user_id=user.id, fields=sorted(changes))
+    notifier.user_updated(bus(), membership, _agent_id(user, company))
     return MemberOut.from_row(membership, _agent_id(user, company))
 
 
@@ -191,7 +197,8 @@ def remove_user(principal: Principal, user_id: int):
                 raise in_use(f"agent {agent.display_name}", [f"flow {f.name!r}" for f in flows])
             _retire(agent)
         membership.delete_instance()
-    changed(principal, "user.deleted", asterisk=agent is not None, user_id=user.id)
+    notifier.user_deleted(bus(), company.id, user.id)
+    reconfigure_if(agent is not None)
 
 
 # -- API keys --------------------------------------------------------------------------------------------------
@@ -207,7 +214,7 @@ def list_api_keys(principal: Principal):
           summary="Create an API key; the answer is the only time the key is shown")
 def create_api_key(principal: Principal, body: NewApiKey):
     row, key = new_api_key(principal.company, body.name, principal.user)
-    changed(principal, "api_key.created", asterisk=False, api_key_id=row.id)
+    notifier.api_key_created(bus(), row)
     return IssuedApiKey.issued(row, key)
 
 
@@ -216,5 +223,6 @@ def create_api_key(principal: Principal, body: NewApiKey):
 def revoke_api_key(principal: Principal, api_key_id: int):
     key = scoped(ApiKey, api_key_id, principal, "API key")
     if key.revoked_at is None:
-        ApiKey.update(revoked_at=current_app.controller.clock()).where(ApiKey.id == key.id).execute()
-        changed(principal, "api_key.revoked", asterisk=False, api_key_id=key.id)
+        key.revoked_at = current_app.controller.clock()
+        key.save(only=[ApiKey.revoked_at])
+        notifier.api_key_revoked(bus(), key)

@@ -3,6 +3,8 @@ from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, Text
 from leadcenter.db import BaseModel, TimestampedModel
 
 ROLES = ("admin", "supervisor", "agent")
+# Each role may do what the ones below it do (an API key acts as the admin of its company).
+ROLE_RANK = {"agent": 1, "supervisor": 2, "admin": 3}
 
 
 class Company(TimestampedModel):

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app
 
-from leadcenter.accounts.http import changed, save_changes
-from leadcenter.agents import availability
-from leadcenter.agents.models import Agent, SipCredential
+from leadcenter.accounts.http import bus, reconfigure_if, save_changes
+from leadcenter.agents import availability, notifier
+from leadcenter.agents.models import Agent, SipCredential, current_agents
 from leadcenter.agents.schemas import (AgentChanges, AgentList, AgentOut, AgentSipOut, MyAgentChanges,
                                       SoftphoneOut)
-from leadcenter.agents.services import current_agents
 from leadcenter.db import database
 from leadcenter.errors import ApiError, invalid, not_found
 from leadcenter.web import sip_relay
@@ -61,8 +60,8 @@ def update_agent(principal: Principal, agent_id: int, body: AgentChanges):
                 SipCredential.device == changes["ring_device"], SipCredential.enabled).exists():
             raise invalid({"ring_device": f"the agent has no {changes['ring_device']} device"})
         save_changes(agent, changes)
-    changed(principal, "agent.updated", asterisk=bool(RENDERED & changes.keys()), agent_id=agent.id,
-            fields=sorted(changes))
+    notifier.updated(bus(), agent, _presence())
+    reconfigure_if(bool(RENDERED & changes.keys()))
     return AgentOut.from_row(agent, _presence())
 
 
@@ -98,12 +97,12 @@ def update_my_agent(principal: Principal, body: MyAgentChanges):
     if body.chat_display_name is not None:
         agent.chat_display_name = body.chat_display_name
         Agent.update(chat_display_name=agent.chat_display_name).where(Agent.id == agent.id).execute()
-        changed(principal, "agent.updated", asterisk=False, agent_id=agent.id, fields=["chat_display_name"])
+        notifier.updated(bus(), agent, _presence())
     if body.status is not None:
         # agent.status_changed goes out; the pause keeper applies it to the queues and to the flag ring-agents
         # steps read. No re-render for a status.
         try:
-            availability.choose(agent, body.status, current_app.controller.bus, current_app.controller.clock())
+            current_app.controller.availability.choose(agent, body.status, current_app.controller.clock())
         except availability.IllegalMove as exc:
             raise ApiError("on-a-call", f"{exc}; change it once the call has ended") from None
     return AgentOut.from_row(agent, _presence())

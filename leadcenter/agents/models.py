@@ -1,6 +1,6 @@
 from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField
 
-from leadcenter.accounts.models import Company, User
+from leadcenter.accounts.models import Company, Membership, User
 from leadcenter.db import BaseModel, TimestampedModel
 from leadcenter.pbx import names
 
@@ -63,3 +63,12 @@ class AgentStatusChange(BaseModel):
 
     class Meta:
         indexes = ((("agent", "at"), False),)
+
+
+def current_agents(company: Company | None = None):
+    """Agents whose users still belong to their company. A removed user's agent profile is kept so that past
+    interactions still name who handled them, but nothing new may name it, and Asterisk no longer knows its
+    devices. (A deactivated user stays current: they cannot sign in, and configure leaves out their devices.)"""
+    query = (Agent.select(Agent).join(Membership, on=(Membership.user == Agent.user)
+                                      & (Membership.company == Agent.company)))
+    return query if company is None else query.where(Agent.company == company)

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import threading
 
-from leadcenter.agents.models import Agent
-from leadcenter.agents.services import current_agents
+from leadcenter.agents import notifier
+from leadcenter.agents.models import Agent, current_agents
 from leadcenter.events import Event, EventBus
 
 PRESENCES = ("available", "on_call", "wrap_up", "missed", "unreachable", "offline")
@@ -81,7 +81,7 @@ class Presence:
         self._refresh(current_agents())
 
     def on_agent_changed(self, event: Event) -> None:
-        self._refresh(Agent.select().where(Agent.id == event.data["agent_id"]))
+        self._refresh(Agent.select().where(Agent.id == event.data["agent"]["id"]))
 
     def _refresh(self, agents) -> None:
         for agent in agents:
@@ -89,5 +89,4 @@ class Presence:
             with self._lock:
                 before, self._shown[agent.id] = self._shown.get(agent.id), now
             if now != before:
-                self.bus.publish("agent.presence_changed", company_id=agent.company_id, agent_id=agent.id,
-                                 presence=now)
+                notifier.presence_changed(self.bus, agent, self.of)

@@ -7,9 +7,11 @@ import logging
 from leadcenter.accounts.models import Company, Membership, User
 from leadcenter.accounts.services import add_member
 from leadcenter.agents import availability
-from leadcenter.agents.models import RING_DEVICES, Agent, SipCredential
+from leadcenter.agents.availability import Availability
+from leadcenter.agents.models import RING_DEVICES, Agent, SipCredential, current_agents
 from leadcenter.credentials import generate_password
 from leadcenter.db import database
+from leadcenter.events import EventBus
 from leadcenter.interactions.models import Interaction, InteractionDecline
 from leadcenter.pbx import names
 
@@ -69,9 +71,10 @@ class PauseKeeper:
     the call did not miss it and is unpaused at once.
     """
 
-    def __init__(self, bus, telephony):
+    def __init__(self, bus: EventBus, telephony, availability: Availability):
         self.bus = bus
         self.telephony = telephony
+        self.availability = availability
         bus.subscribe("telephony.synced", self.on_synced)
         bus.subscribe("agent.status_changed", self.on_status_changed)
         bus.subscribe("call.agent_rang_out", self.on_rang_out)
@@ -79,7 +82,7 @@ class PauseKeeper:
 
     def on_status_changed(self, event) -> None:
         """An agent chose Available or Offline (or their calls made them Unavailable): apply it at once."""
-        agent = Agent.get_or_none(Agent.id == event.data["agent_id"])
+        agent = Agent.get_or_none(Agent.id == event.data["agent"]["id"])
         if agent is not None:
             self._apply(agent)
 
@@ -89,7 +92,7 @@ class PauseKeeper:
         if agent is None:
             return
         if not _declined(agent, event.data["channel_id"]) and availability.can(agent, "miss_call"):
-            availability.apply(agent, "miss_call", self.bus, event.data["at"])  # on_status_changed applies it
+            self.availability.move(agent, "miss_call", event.data["at"])  # on_status_changed applies it
         else:
             self._apply(agent)  # Asterisk paused them when the leg ended: the database says otherwise
 
@@ -129,12 +132,3 @@ def _declined(agent: Agent, channel_id: str) -> bool:
     """Whether the agent declined, in the app, the call of this lead channel."""
     return (InteractionDecline.select().join(Interaction)
             .where(InteractionDecline.agent == agent, Interaction.channel_id == channel_id).exists())
-
-
-def current_agents(company: Company | None = None):
-    """Agents whose users still belong to their company. A removed user's agent profile is kept so that past
-    interactions still name who handled them, but nothing new may name it, and Asterisk no longer knows its
-    devices. (A deactivated user stays current: they cannot sign in, and configure leaves out their devices.)"""
-    query = (Agent.select(Agent).join(Membership, on=(Membership.user == Agent.user)
-                                      & (Membership.company == Agent.company)))
-    return query if company is None else query.where(Agent.company == company)

@@ -53,7 +53,7 @@ def create_flow(principal: Principal, body: NewFlow):
           summary="Change a call flow; steps, when sent, replaces all its steps")
 def update_flow(principal: Principal, flow_id: int, body: FlowChanges):
     return FlowOut.from_row(FLOWS.update(principal, flow_id, lambda _: _columns(
-        principal, body.model_dump(exclude_unset=True)), body.model_fields_set))
+        principal, body.model_dump(exclude_unset=True))))
 
 
 @endpoint(bp, "DELETE", "/flows/<int:flow_id>", role="admin", status=204,

@@ -12,8 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from leadcenter.accounts.models import Company
-from leadcenter.agents.models import Agent
-from leadcenter.agents.services import current_agents
+from leadcenter.agents.models import Agent, current_agents
 from leadcenter.flows.models import CallFlow
 from leadcenter.teams.models import Team, TeamMember
 

@@ -12,8 +12,8 @@ from flask import Blueprint, Response, current_app, send_file, stream_with_conte
 
 from leadcenter.errors import ApiError, invalid, not_found
 from leadcenter.flows.services import audience
-from leadcenter.interactions import services
-from leadcenter.interactions.models import Interaction, InteractionDecline
+from leadcenter.interactions import notifier, services
+from leadcenter.interactions.models import Interaction
 from leadcenter.interactions.schemas import (
     AnswerOut, ClassificationChangeOut, ClassificationChanges, ClassificationHistory, DeclineOut, HangupOut, InboxOut,
     InteractionList, InteractionOut, InteractionQuery, ReportQuery, TagNames, TimelinePage, TimelineQuery,
@@ -133,7 +133,7 @@ def answer_interaction(principal: Principal, interaction_id: int):
     number = interaction.tracking_number
     if number is None or number.flow_id is None or agent.id not in audience(number.flow):
         raise ApiError("not-offered", "this call's flow does not offer calls to you")
-    outcome = current_app.controller.answer(interaction, agent)
+    outcome = current_app.controller.call_control.answer(interaction, agent)
     if outcome == "gone":
         raise ApiError("call-gone", "the call ended or was answered meanwhile")
     return AnswerOut(interaction_id=interaction.id, ringing_already=outcome == "ringing")
@@ -147,7 +147,7 @@ def hang_up_interaction(principal: Principal, interaction_id: int):
     mine = principal.agent is not None and interaction.agent_id == principal.agent.id
     if not mine and not principal.at_least("supervisor"):
         raise ApiError("not-your-call", "only the agent on the call (or a supervisor) can hang it up")
-    current_app.controller.hang_up(interaction)
+    current_app.controller.call_control.hang_up(interaction)
     return HangupOut(interaction_id=interaction.id, hanging_up=True)
 
 
@@ -160,12 +160,7 @@ def decline_interaction(principal: Principal, interaction_id: int):
         raise ApiError("not-an-agent", "only agents have an Incoming to decline from")
     if interaction.status != "incoming":
         raise ApiError("not-incoming", f"this interaction is {interaction.status}, not waiting any more")
-    InteractionDecline.get_or_create(interaction=interaction, agent=principal.agent,
-                                     defaults={"at": current_app.controller.clock()})
-    rang, passed_on = current_app.controller.decline(interaction, principal.agent)
-    current_app.controller.bus.publish("interaction.declined", company_id=interaction.company_id,
-                                       interaction_id=interaction.id, agent_id=principal.agent.id,
-                                       for_agents=[principal.agent.id])
+    rang, passed_on = current_app.controller.call_control.decline(interaction, principal.agent)
     return DeclineOut(interaction_id=interaction.id, ringing_leg_hung_up=rang, passed_to_next_step=passed_on)
 
 
@@ -178,10 +173,8 @@ def classify_interaction(principal: Principal, interaction_id: int, body: Classi
     before = _classification(interaction)
     services.classify(interaction, principal.user, changes, current_app.controller.clock())
     after = _classification(interaction)
-    changed = [field for field in changes if before[field] != after[field]]
-    if changed:
-        current_app.controller.bus.publish("interaction.updated", company_id=interaction.company_id,
-                                           interaction_id=interaction.id, changed=changed)
+    if any(before[field] != after[field] for field in changes):
+        notifier.changed(current_app.controller.bus, interaction)
     return InteractionOut.from_row(interaction)
 
 

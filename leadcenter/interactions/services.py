@@ -14,7 +14,7 @@ from peewee import JOIN, SQL, fn
 from leadcenter.accounts.models import Company, User
 from leadcenter.agents.models import Agent
 from leadcenter.db import database
-from leadcenter.flows.services import flows_offering_to
+from leadcenter.flows.services import audience, flows_offering_to
 from leadcenter.interactions.models import (ClassificationChange, Interaction, InteractionDecline, InteractionTag,
                                            Message, Tag)
 from leadcenter.leads.models import Lead
@@ -56,6 +56,21 @@ def inbox(company: Company, agent: Agent | None, limit: int = INBOX_LIMIT) -> In
     recent = list(mine.union_all(nobodys).order_by(SQL('"status_changed_at"').desc(), SQL('"id"').desc())
                   .limit(limit))
     return Inbox(incoming, active, recent)
+
+
+def incoming_for(interaction: Interaction) -> list[int]:
+    """The agents whose Incoming holds ``interaction``, as ``inbox`` decides it: while it waits, the agents its
+    tracking number's flow offers work to, less those Offline and those who declined it."""
+    if interaction.status != "incoming" or interaction.tracking_number_id is None:
+        return []
+    number = TrackingNumber.get_or_none(TrackingNumber.id == interaction.tracking_number_id)
+    offered = audience(number.flow) if number is not None and number.flow_id else set()
+    if not offered:
+        return []
+    declined = InteractionDecline.select(InteractionDecline.agent).where(InteractionDecline.interaction == interaction)
+    online = Agent.select(Agent.id).where(Agent.id.in_(list(offered)), Agent.status != "offline",
+                                          Agent.id.not_in(declined))
+    return sorted(agent.id for agent in online)
 
 
 def timeline(lead: Lead, before: tuple[dt.datetime, int] | None = None,

@@ -5,7 +5,7 @@ from flask import Blueprint, current_app
 
 from leadcenter.accounts.models import Company
 from leadcenter.errors import ApiError, invalid
-from leadcenter.leads import services
+from leadcenter.leads import notifier, services
 from leadcenter.leads.models import Lead
 from leadcenter.leads.schemas import LeadChanges, LeadList, LeadOut, LeadSearch, MergeRequest, NewLead
 from leadcenter.phones import InvalidNumber, to_e164
@@ -41,10 +41,6 @@ def _unmerged(lead: Lead) -> Lead:
     return lead
 
 
-def _publish(name: str, lead: Lead, **data) -> None:
-    current_app.controller.bus.publish(name, company_id=lead.company_id, lead_id=lead.id, **data)
-
-
 @endpoint(bp, "GET", "/leads", query=LeadSearch, response=LeadList,
           summary="Leads whose name, a name word, email or number starts with q")
 def search_leads(principal: Principal, query: LeadSearch):
@@ -57,13 +53,14 @@ def get_lead(principal: Principal, lead_id: int):
     return LeadOut.from_row(scoped(Lead, lead_id, principal, "lead"))
 
 
-def _saved(event: str, save) -> LeadOut:
-    """Run ``save`` (it returns the lead), refusing a number another lead has; publish ``event``."""
+def _saved(published, save) -> LeadOut:
+    """Run ``save`` (it returns the lead), refusing a number another lead has; tell it (``published``, a notifier's
+    function)."""
     try:
         lead = save()
     except services.NumberTaken as exc:
         raise _number_taken(exc) from None
-    _publish(event, lead)
+    published(current_app.controller.bus, lead)
     return LeadOut.from_row(lead)
 
 
@@ -71,7 +68,7 @@ def _saved(event: str, save) -> LeadOut:
           summary="Create a lead; numbers are read in the company's region")
 def create_lead(principal: Principal, body: NewLead):
     numbers = _e164(body.numbers, principal.company)
-    return _saved("lead.created", lambda: services.create(principal.company, body.name, body.email, numbers,
+    return _saved(notifier.created, lambda: services.create(principal.company, body.name, body.email, numbers,
                                                                   current_app.controller.clock()))
 
 
@@ -84,7 +81,7 @@ def update_lead(principal: Principal, lead_id: int, body: LeadChanges):
         return LeadOut.from_row(lead)
     if "numbers" in changes:
         changes["numbers"] = _e164(changes["numbers"], principal.company)
-    return _saved("lead.updated", lambda: services.update(lead, changes, current_app.controller.clock()))
+    return _saved(notifier.updated, lambda: services.update(lead, changes, current_app.controller.clock()))
 
 
 @endpoint(bp, "POST", "/leads/<int:lead_id>/merge", body=MergeRequest, response=LeadOut,
@@ -98,5 +95,5 @@ def merge_leads(principal: Principal, lead_id: int, body: MergeRequest):
         services.merge(survivor, duplicate, current_app.controller.clock())
     except services.LeadError as exc:
         raise ApiError("merge-refused", str(exc)) from None
-    _publish("lead.merged", survivor, duplicate_id=duplicate.id)
+    notifier.merged(current_app.controller.bus, survivor, duplicate)
     return LeadOut.from_row(survivor)

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app
 
-from leadcenter.agents.models import Agent
-from leadcenter.agents.services import current_agents
+from leadcenter.agents.models import Agent, current_agents
 from leadcenter.errors import invalid
 from leadcenter.flows.services import flows_naming
 from leadcenter.teams.models import Team, TeamMember
@@ -62,7 +61,7 @@ def update_team(principal: Principal, team_id: int, body: TeamChanges):
     changes = body.model_dump(exclude_unset=True)
     members = changes.pop("members", None)
     return TeamOut.from_row(TEAMS.update(
-        principal, team_id, lambda _: changes, body.model_fields_set,
+        principal, team_id, lambda _: changes,
         after=(lambda team: _set_members(team, members)) if members is not None else None))
 
 

@@ -11,6 +11,7 @@ from leadcenter.agents.presence import PRESENCES, presence
 from leadcenter.clock import Clock
 from leadcenter.events import Event, EventBus
 from leadcenter.pbx import names
+from leadcenter.teams import notifier
 from leadcenter.teams.models import Team
 
 
@@ -43,8 +44,9 @@ class QueueBoard:
         figures = dict(team_id=team.id, team_name=team.name, callers_waiting=event.data["waiting"],
                        longest_wait_seconds=event.data["longest_wait_seconds"], agents=counts,
                        agent_states={str(agent_id): state for agent_id, state in sorted(states.items())})
-        self._latest[team.id] = (figures, self.clock())
-        self.bus.publish("queue.updated", company_id=team.company_id, **figures)
+        measured_at = self.clock()
+        self._latest[team.id] = (figures, measured_at)
+        notifier.queue_updated(self.bus, team.company_id, figures, measured_at)
 
     def figures(self, teams: list[Team]) -> list[tuple[dict, dt.datetime | None]]:
         """Each team's last figures and when they were measured (nobody waiting and no time before Asterisk has

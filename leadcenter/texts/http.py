@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app
 
 from leadcenter.errors import ApiError
-from leadcenter.interactions.lifecycle import IllegalTransition
+from leadcenter.interactions.lifecycle import Conflict, IllegalTransition
 from leadcenter.interactions.models import Interaction
 from leadcenter.interactions.schemas import InteractionOut
 from leadcenter.sms import encoding
@@ -64,8 +64,8 @@ def respond(principal: Principal, interaction_id: int):
         raise ApiError("not-an-agent", "only agents respond to texts")
     try:
         _texts().respond(interaction, principal.agent)
-    except IllegalTransition:
-        raise _illegal(interaction, "respond to") from None
+    except (IllegalTransition, Conflict):  # another agent responded first, or the thread timed out meanwhile
+        raise _illegal(Interaction.get_by_id(interaction.id), "respond to") from None
     return InteractionOut.from_row(interaction)
 
 
@@ -75,8 +75,8 @@ def close(principal: Principal, interaction_id: int):
     interaction = _text_thread(principal, interaction_id)
     try:
         _texts().close(interaction)
-    except IllegalTransition:
-        raise _illegal(interaction, "close") from None
+    except (IllegalTransition, Conflict):
+        raise _illegal(Interaction.get_by_id(interaction.id), "close") from None
     return InteractionOut.from_row(interaction)
 
 

@@ -90,3 +90,13 @@ class TextConsent(BaseModel):
 
     class Meta:
         indexes = ((("company", "number", "at"), False),)
+
+
+class MessageTransition(BaseModel):
+    """Every move of an outbound message's delivery (see delivery.py), with the reason of a failure."""
+    message = ForeignKeyField(Message, backref="transitions", on_delete="CASCADE")
+    event = CharField()
+    from_status = CharField()
+    to_status = CharField()
+    reason = CharField(default="")
+    at = DateTimeField()

@@ -20,6 +20,7 @@ import datetime as dt
 import logging
 import threading
 import time
+from typing import NamedTuple
 
 import smpplib.consts
 from peewee import fn
@@ -31,6 +32,7 @@ from leadcenter.interactions.models import Message
 from leadcenter.sms import encoding
 from leadcenter.sms.smpp import NotBound, SmppLink, Delivery, Submission
 from leadcenter.texts import delivery as delivery_states
+from leadcenter.texts import notifier as text_events
 from leadcenter.texts.models import OutboxPart
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,13 @@ def retry_delay(attempts: int) -> float:
 
 def status_text(status: int) -> str:
     return f"0x{status:08x} {smpplib.consts.DESCRIPTIONS.get(status, 'unknown error')}"
+
+
+class Settled(NamedTuple):
+    """A message's delivery moved (to ``status``): told once its transaction is committed."""
+    company_id: int
+    message: Message
+    status: str
 
 
 class Outbox:
@@ -230,9 +239,9 @@ class Outbox:
         self._publish(events)
 
     def _settle(self, part: OutboxPart, part_status: str, reason: str = "",
-                smsc_message_id: str | None = None) -> list[tuple[str, dict]]:
+                smsc_message_id: str | None = None) -> list[Settled]:
         """Move the part's message to what its parts say now that this part is ``part_status`` (in the caller's
-        transaction); the events to publish once that transaction is committed."""
+        transaction); what to publish once that transaction is committed."""
         message = Message.get(Message.id == part.message_id)
         if part.total == 1:
             statuses = [part_status]
@@ -240,16 +249,13 @@ class Outbox:
             statuses = [p.status for p in OutboxPart.select(OutboxPart.status).where(OutboxPart.message == message)]
         if smsc_message_id is not None and part.number == 1:  # the SMSC knows a message by its first part's id
             message.external_id = smsc_message_id
-        moves = delivery_states.settle(message, statuses, self.clock(), reason)
-        if smsc_message_id is not None and part.number == 1 and not moves:
             message.save(only=[Message.external_id])
-        return [(f"message.{status}", dict(company_id=part.company_id, interaction_id=message.interaction_id,
-                                           message_id=message.id, status=status, reason=message.status_reason))
-                for status in moves]
+        moves = delivery_states.settle(message, statuses, self.clock(), reason)
+        return [Settled(part.company_id, message, status) for status in moves]
 
-    def _publish(self, events: list[tuple[str, dict]]) -> None:
-        for name, data in events:
-            self.bus.publish(name, **data)
+    def _publish(self, settled: list[Settled]) -> None:
+        for company_id, message, status in settled:
+            text_events.message(self.bus, company_id, message, status=status)
 
 
 class SmscListener:

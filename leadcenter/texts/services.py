@@ -28,14 +28,15 @@ from leadcenter.clock import Clock
 from leadcenter.db import database
 from leadcenter.errors import ApiError
 from leadcenter.events import EventBus
-from leadcenter.flows.services import audience
-from leadcenter.interactions import lifecycle
+from leadcenter.interactions import lifecycle, notifier
 from leadcenter.interactions.models import Interaction, Message
+from leadcenter.interactions.services import incoming_for
 from leadcenter.leads.models import Lead
 from leadcenter.leads.services import find_or_create_by_number, lead_number
 from leadcenter.phones import InvalidNumber, read_untyped, to_e164
 from leadcenter.sms import encoding
 from leadcenter.sms.smpp import INVALID_DESTINATION, Delivery, DeliveryRefused
+from leadcenter.texts import notifier as text_events
 from leadcenter.texts.models import InboundPart, TextConsent, TextThread
 from leadcenter.texts.outbox import Outbox
 from leadcenter.tracking_numbers.models import TrackingNumber
@@ -65,11 +66,6 @@ def opted_out(company_id: int, number: str) -> bool:
               .where(TextConsent.company == company_id, TextConsent.number == number)
               .order_by(TextConsent.at.desc(), TextConsent.id.desc()).first())
     return latest is not None and latest.action == "opt_out"
-
-
-def changed(created: bool, moved: bool) -> bool | None:
-    """What to announce about a thread: created (True), moved in its lifecycle (False) or nothing (None)."""
-    return True if created else (False if moved else None)
 
 
 def thread_of(interaction: Interaction) -> TextThread | None:
@@ -133,7 +129,7 @@ class Texts:
             if moved or interaction.status == "active":
                 self._set_timers(thread, self.clock())
             message = self._queue(interaction, agent, recipient, number.number, body, encoded)
-        self._announce(interaction, changed(created, moved))
+        notifier.changed(self.bus, interaction, created)  # moved, or at least its newest message
         self._announce_queued(message, interaction)
         return message
 
@@ -143,9 +139,7 @@ class Texts:
         event = {"incoming": "respond", "recent": "write"}.get(interaction.status)
         if event is None:
             return False
-        lifecycle.apply(interaction, event, self.clock())
-        interaction.agent = agent
-        interaction.save()
+        lifecycle.move(interaction, event, self.clock(), agent=agent)
         return True
 
     def _queue(self, interaction: Interaction, agent: Agent | None, recipient: str, sender: str, body: str,
@@ -157,8 +151,7 @@ class Texts:
 
     def _announce_queued(self, message: Message, interaction: Interaction) -> None:
         self.outbox.wake()
-        self.bus.publish("message.queued", company_id=interaction.company_id, interaction_id=interaction.id,
-                         message_id=message.id, status="queued", direction="outbound")
+        text_events.message(self.bus, interaction.company_id, message)
 
     def reply(self, interaction: Interaction, agent: Agent | None, body: str) -> Message:
         """A text in an existing thread, to the lead's number, from the thread's tracking number."""
@@ -186,28 +179,6 @@ class Texts:
         thread = TextThread.create(company=company, lead=lead, tracking_number=number, interaction=interaction,
                                    created_at=now)
         return thread, True
-
-    def _audience(self, interaction: Interaction) -> list[int] | None:
-        """Who is told about a thread: one waiting in Incoming, the agents its number's flow offers work to and who
-        are not Offline (as for calls); otherwise everyone in the company (None), who may have it on screen."""
-        if interaction.status != "incoming":
-            return None
-        number = TrackingNumber.get_or_none(TrackingNumber.id == interaction.tracking_number_id)
-        agents = audience(number.flow) if number is not None and number.flow_id else set()
-        if not agents:
-            return []
-        online = Agent.select(Agent.id).where(Agent.id.in_(list(agents)), Agent.status != "offline")
-        return sorted(a.id for a in online)
-
-    def _announce(self, interaction: Interaction, created: bool | None) -> None:
-        """interaction.created (created=True) or .updated (False); nothing when None (no change)."""
-        if created is None:
-            return
-        audience_ids = self._audience(interaction)
-        extra = {} if audience_ids is None else {"for_agents": audience_ids}
-        self.bus.publish("interaction.created" if created else "interaction.updated",
-                         interaction_id=interaction.id, company_id=interaction.company_id,
-                         status=interaction.status, outcome=interaction.outcome, kind="text", **extra)
 
     # -- receiving (the SMPP session thread: return only once stored) ---------------------------------------
     def receive(self, delivery: Delivery) -> Message | None:
@@ -286,20 +257,18 @@ class Texts:
             lead = find_or_create_by_number(company, phone, now)
             thread, created = self._thread(company, lead, number, phone, direction="inbound", agent=None)
             interaction = thread.interaction
-            moved = False
             if interaction.status == "recent":  # the lead writes again: the thread waits in Incoming once more
-                lifecycle.apply(interaction, "reopen", now)
-                moved = True
+                lifecycle.move(interaction, "reopen", now)
             self._set_timers(thread, now)
             message = Message.create(interaction=interaction, direction="inbound", body=body, status="received",
                                      created_at=now)
             replies = self._keywords(company, lead, phone, body, now)
             queued = [self._queue(interaction, None, phone, number.number, text, encoding.encode(text))
                       for text in replies]
-        self._announce(interaction, changed(created, moved))
-        self.bus.publish("message.received", company_id=company.id, interaction_id=interaction.id,
-                         message_id=message.id, status="received", direction="inbound",
-                         **({} if (a := self._audience(interaction)) is None else {"for_agents": a}))
+        notifier.changed(self.bus, interaction, created)  # moved, or at least its newest message
+        # One waiting in Incoming: told to the agents it waits for; otherwise to everyone (it may be on screen).
+        text_events.message(self.bus, company.id, message,
+                            incoming_for(interaction) if interaction.status == "incoming" else None)
         for reply in queued:
             self._announce_queued(reply, interaction)
         return message
@@ -315,7 +284,7 @@ class Texts:
             if opted_out(company.id, phone) == (action == "opt_out"):
                 return []  # already so: one confirmation only
             TextConsent.create(company=company, number=phone, lead=lead, action=action, keyword=word, at=now)
-            self.bus.publish("consent.changed", company_id=company.id, lead_id=lead.id, number=phone, action=action)
+            text_events.consent_changed(self.bus, company.id, lead.id, phone, action)
             if action == "opt_out":
                 return [f"You are unsubscribed from {company.name} texts and will receive no more. "
                         "Reply START to resubscribe."]
@@ -327,22 +296,20 @@ class Texts:
         """Respond: the waiting thread becomes the agent's Active conversation (IllegalTransition otherwise)."""
         thread = thread_of(interaction)
         with database.atomic():
-            lifecycle.apply(interaction, "respond", self.clock())
-            interaction.agent = agent
-            interaction.save()
+            lifecycle.move(interaction, "respond", self.clock(), agent=agent)
             if thread is not None:
                 self._set_timers(thread, self.clock())
-        self._announce(interaction, created=False)
+        notifier.changed(self.bus, interaction)
         return interaction
 
     def close(self, interaction: Interaction) -> Interaction:
         """Close text: the active conversation goes to Recent (IllegalTransition otherwise)."""
         thread = thread_of(interaction)
         with database.atomic():
-            lifecycle.apply(interaction, "close", self.clock())
+            lifecycle.move(interaction, "close", self.clock())
             if thread is not None:
                 self._set_timers(thread, self.clock())
-        self._announce(interaction, created=False)
+        notifier.changed(self.bus, interaction)
         return interaction
 
     # -- the timers ------------------------------------------------------------------------------------------
@@ -367,11 +334,11 @@ class Texts:
                     interaction = thread.interaction
                     moved = lifecycle.can(interaction, event)
                     if moved:
-                        lifecycle.apply(interaction, event, now)
+                        lifecycle.move(interaction, event, now)
                     self._set_timers(thread, now)
                 if moved:
                     count += 1
-                    self._announce(interaction, created=False)
+                    notifier.changed(self.bus, interaction)
         return count
 
     def start(self) -> None:

@@ -73,7 +73,7 @@ def create_tracking_number(principal: Principal, body: NewTrackingNumber):
           response=TrackingNumberOut, summary="Change a tracking number, its trunk or its flow")
 def update_tracking_number(principal: Principal, number_id: int, body: TrackingNumberChanges):
     return TrackingNumberOut.from_row(NUMBERS.update(principal, number_id, lambda number: _number_columns(
-        principal, body.model_dump(exclude_unset=True), number.id), body.model_fields_set))
+        principal, body.model_dump(exclude_unset=True), number.id)))
 
 
 @endpoint(bp, "DELETE", "/tracking-numbers/<int:number_id>", role="admin", status=204,

@@ -53,8 +53,7 @@ def create_trunk(principal: Principal, body: NewTrunk):
           summary="Change a SIP trunk")
 def update_trunk(principal: Principal, trunk_id: int, body: TrunkChanges):
     changes = body.model_dump(exclude_unset=True)
-    return TrunkOut.from_row(TRUNKS.update(principal, trunk_id, lambda trunk: _trunk_columns(trunk, changes),
-                                           set(changes)))
+    return TrunkOut.from_row(TRUNKS.update(principal, trunk_id, lambda trunk: _trunk_columns(trunk, changes)))
 
 
 @endpoint(bp, "DELETE", "/trunks/<int:trunk_id>", role="admin", status=204,

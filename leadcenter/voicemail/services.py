@@ -14,6 +14,7 @@ from pathlib import Path
 from leadcenter.agents.models import Agent
 from leadcenter.events import Event, EventBus
 from leadcenter.pbx import names
+from leadcenter.voicemail import notifier
 
 log = logging.getLogger(__name__)
 
@@ -64,5 +65,5 @@ class MailboxCounter:
     def on_waiting(self, event: Event) -> None:
         company_id, agent_id = mailbox_company(event.data["mailbox"])
         if company_id is not None:
-            self.bus.publish("voicemail.count_changed", company_id=company_id, agent_id=agent_id,
-                             mailbox=event.data["mailbox"], new=event.data["new"], old=event.data["old"])
+            notifier.count_changed(self.bus, company_id, agent_id, event.data["mailbox"], event.data["new"],
+                                   event.data["old"])

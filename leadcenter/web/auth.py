@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from flask import after_this_request, current_app, request, session
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from leadcenter.accounts.models import ApiKey, Company, Membership, User
+from leadcenter.accounts.models import ROLE_RANK, ApiKey, Company, Membership, User
 from leadcenter.accounts.services import sessions_user
 from leadcenter.agents.models import Agent
 from leadcenter.errors import ApiError
@@ -32,7 +32,6 @@ from leadcenter.errors import ApiError
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 KEY_PREFIX = "lc_"
 KEY_USE_RESOLUTION = dt.timedelta(minutes=1)  # how precisely an API key's last use is recorded
-ROLE_RANK = {"agent": 1, "supervisor": 2, "admin": 3}
 
 
 @dataclass(frozen=True)

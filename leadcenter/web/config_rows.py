@@ -1,6 +1,7 @@
 """What the admin API does alike for every table of a company's telephony configuration (trunks, tracking numbers,
 teams, call flows): list and read the company's rows, create, change and delete one in a transaction, then publish
-``<noun>.created|updated|deleted`` and re-render Asterisk's configuration, which is rendered from these rows.
+``<noun>.created|updated|deleted`` (catalogue.ROW_EVENTS: the row as the API returns it, its id once deleted) and
+re-render Asterisk's configuration, which is rendered from these rows.
 
 Each resource's endpoints stay declared in its own http.py (the API registry is the documentation); what differs
 between resources is passed in: how a request's fields become columns (checked against the company) and what
@@ -13,7 +14,8 @@ from typing import Callable
 
 from peewee import Model
 
-from leadcenter.accounts.http import changed, in_use, save_changes
+from leadcenter import catalogue
+from leadcenter.accounts.http import bus, in_use, reconfigure_if, save_changes
 from leadcenter.db import database
 from leadcenter.web.auth import Principal
 from leadcenter.web.scoping import scoped
@@ -40,18 +42,16 @@ class ConfigRows:
             save_changes(row, columns(row))
             if after is not None:
                 after(row)
-        changed(principal, f"{self.noun}.created", asterisk=True, **{f"{self.noun}_id": row.id})
+        self._changed(row, "created")
         return row
 
-    def update(self, principal: Principal, row_id: int, columns: Columns, fields: set[str],
-               after: AfterSave | None = None) -> Model:
+    def update(self, principal: Principal, row_id: int, columns: Columns, after: AfterSave | None = None) -> Model:
         with database.atomic():
             row = self.one(principal, row_id)
             save_changes(row, columns(row))
             if after is not None:
                 after(row)
-        changed(principal, f"{self.noun}.updated", asterisk=True, fields=sorted(fields),
-                **{f"{self.noun}_id": row.id})
+        self._changed(row, "updated")
         return row
 
     def delete(self, principal: Principal, row_id: int, users: Callable[[Model], list[str]] | None = None) -> None:
@@ -62,4 +62,11 @@ class ConfigRows:
             if using:
                 raise in_use(f"{self.what} {row.name!r}", using)
             row.delete_instance()
-        changed(principal, f"{self.noun}.deleted", asterisk=True, **{f"{self.noun}_id": row.id})
+        catalogue.ROW_EVENTS[self.noun, "deleted"].publish(bus(), company_id=principal.company.id,
+                                                           **{f"{self.noun}_id": row.id})
+        reconfigure_if(True)
+
+    def _changed(self, row: Model, verb: str) -> None:
+        resource = catalogue.CONFIG_ROWS[self.noun].from_row(row).model_dump(mode="json")
+        catalogue.ROW_EVENTS[self.noun, verb].publish(bus(), company_id=row.company_id, **{self.noun: resource})
+        reconfigure_if(True)
