@@ -3,14 +3,19 @@ and the stand-in controller the web app runs over in unit tests (no Asterisk: th
 real one). A module of its own because every test directory may have a conftest.py of its own."""
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
 import threading
 
 from leadcenter import config
+from leadcenter.agents.availability import Availability
 from leadcenter.agents.presence import Presence
+from leadcenter.calls.control import CallControl
+from leadcenter.calls.services import OfferBook
 from leadcenter.credentials import Secrets
 from leadcenter.pbx.process import Instance
 from leadcenter.teams.services import QueueBoard
+from leadcenter.telephony.ari import AriError
 from leadcenter.texts.outbox import Outbox
 from leadcenter.texts.services import Texts
 
@@ -48,10 +53,38 @@ class RecordingBus:
         return [name for name, _ in self.published]
 
 
+class StandInTelephony:
+    """The telephony layer's verbs without Asterisk: each is recorded as (verb, arguments) and carried out at once,
+    or refused as Asterisk refuses one (the call ended meanwhile) while ``fails`` is set."""
+
+    def __init__(self):
+        self.verbs = []
+        self.fails = False
+
+    def __getattr__(self, verb):
+        if verb not in ("redirect", "hangup", "next_step", "place_outbound", "reload"):
+            raise AttributeError(verb)
+        return lambda *args, **kwargs: (verb, args, kwargs)
+
+    def submit(self, call) -> concurrent.futures.Future:
+        verb, args, kwargs = call
+        self.verbs.append((verb, args))
+        done = concurrent.futures.Future()
+        if self.fails:
+            done.set_exception(AriError("Channel not found", 404))
+        else:
+            done.set_result(None)
+        return done
+
+    def named(self, verb):
+        return [args for name, args in self.verbs if name == verb]
+
+
 class StandInController:
-    """What the web app needs of the controller, without Asterisk: settings, secrets, the bus, an instance
-    directory for the files Asterisk would read, and a reconfigure() that counts how often Asterisk's config
-    would have been re-rendered."""
+    """What the web app needs of the controller (web/ports.py), without Asterisk: the real domain services over a
+    telephony stand-in that records the verbs they ask of Asterisk, settings, secrets, a bus that records what is
+    published, an instance directory for the files Asterisk would read, and a reconfigure() that counts how often
+    Asterisk's config would have been re-rendered."""
 
     def __init__(self, asterisk_dir):
         self.settings = config.load(env={})
@@ -65,31 +98,17 @@ class StandInController:
         self.texts = Texts(self.bus, self.outbox, served_numbers=None, clock=self.clock)
         self.queue_board = QueueBoard(self.bus, self.clock)
         self.presence = Presence(self.bus)  # tests tell it device states with on_device_state
+        self.availability = Availability(self.bus, self.presence.of)
+        self.telephony = StandInTelephony()
+        self.offers = OfferBook()  # tests say whose phone rings for which call with offers.offer
+        self.call_control = CallControl(self.telephony, self.offers, self.presence.reachable, self.bus, self.clock)
         self.reconfigured = 0
-        self.declined = []
-        self.answered = []
-        self.answer_outcome = "called"  # or "ringing", or "gone" (the call ended meanwhile)
-        self.hung_up = []
-        self.placed = []  # (interaction id, record) of each outbound call
-        self.places_calls = True
-
-    def answer(self, interaction, agent):
-        self.answered.append((interaction.id, agent.id))
-        return self.answer_outcome
-
-    def hang_up(self, interaction):
-        self.hung_up.append(interaction.id)
-
-    def decline(self, interaction, agent):
-        self.declined.append((interaction.id, agent.id))
-        return True, False
-
-    def place_call(self, interaction, record):
-        self.placed.append((interaction.id, record))
-        return self.places_calls
 
     def reconfigure(self):
         self.reconfigured += 1
+        done = concurrent.futures.Future()
+        done.set_result(None)
+        return done
 
     def health(self):
         return {"ok": True, "database": "ok", "asterisk": {"ami": "connected", "ari": "connected"}}

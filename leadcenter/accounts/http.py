@@ -4,7 +4,7 @@ Also what every admin endpoint shares: ``changed`` after a write, and the ``in_u
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 
 from leadcenter.accounts import invitations, notifier
 from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, User
@@ -21,6 +21,7 @@ from leadcenter.teams.models import TeamMember
 from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal, new_api_key
 from leadcenter.web.scoping import scoped
+from leadcenter.web import ports
 
 bp = Blueprint("accounts", __name__, url_prefix="/api/v1")
 
@@ -29,14 +30,14 @@ bp = Blueprint("accounts", __name__, url_prefix="/api/v1")
 
 def bus() -> EventBus:
     """Where an admin endpoint's notifier publishes (the controller's event bus)."""
-    return current_app.controller.bus
+    return ports.controller().bus
 
 
 def reconfigure_if(asterisk: bool) -> None:
     """After a committed write: when the change is something Asterisk's configuration is rendered from, re-render it
     (the controller reloads what changed)."""
     if asterisk:
-        current_app.controller.reconfigure()
+        ports.controller().reconfigure()
 
 
 def save_changes(row, changes: dict) -> None:
@@ -102,7 +103,7 @@ def _retire(agent: Agent) -> None:
     """Nothing rings or registers as a removed user's agent any more; the profile stays for the history."""
     SipCredential.delete().where(SipCredential.agent == agent).execute()
     TeamMember.delete().where(TeamMember.agent == agent).execute()
-    agent.status, agent.status_changed_at = "offline", current_app.controller.clock()
+    agent.status, agent.status_changed_at = "offline", ports.controller().clock()
     agent.save()
 
 
@@ -223,6 +224,6 @@ def create_api_key(principal: Principal, body: NewApiKey):
 def revoke_api_key(principal: Principal, api_key_id: int):
     key = scoped(ApiKey, api_key_id, principal, "API key")
     if key.revoked_at is None:
-        key.revoked_at = current_app.controller.clock()
+        key.revoked_at = ports.controller().clock()
         key.save(only=[ApiKey.revoked_at])
         notifier.api_key_revoked(bus(), key)

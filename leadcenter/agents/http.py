@@ -2,7 +2,7 @@
 own profile and status, and the SIP accounts of an agent's devices (admins, to set up a desk phone)."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 
 from leadcenter.accounts.http import bus, reconfigure_if, save_changes
 from leadcenter.agents import availability, notifier
@@ -11,7 +11,7 @@ from leadcenter.agents.schemas import (AgentChanges, AgentList, AgentOut, AgentS
                                       SoftphoneOut)
 from leadcenter.db import database
 from leadcenter.errors import ApiError, invalid, not_found
-from leadcenter.web import sip_relay
+from leadcenter.web import ports, sip_relay
 from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal
 
@@ -23,7 +23,7 @@ RENDERED = {"display_name", "ring_device"}
 
 def _presence():
     """Each agent's presence now (their status and their phone), as colleagues see it."""
-    return current_app.controller.presence.of
+    return ports.controller().presence.of
 
 
 def _agent(principal: Principal, agent_id: int) -> Agent:
@@ -68,7 +68,7 @@ def update_agent(principal: Principal, agent_id: int, body: AgentChanges):
 @endpoint(bp, "GET", "/agents/<int:agent_id>/sip", role="admin", response=AgentSipOut,
           summary="The SIP accounts of an agent's devices, to set up a desk phone")
 def get_agent_sip(principal: Principal, agent_id: int):
-    settings = current_app.controller.settings.asterisk
+    settings = ports.controller().settings.asterisk
     return AgentSipOut.from_row(_agent(principal, agent_id), settings.sip_host, settings.sip_port)
 
 
@@ -84,7 +84,7 @@ def get_my_softphone(principal: Principal):
     credential = agent.sip_credentials.where(SipCredential.device == "webrtc", SipCredential.enabled).first()
     if credential is None:
         raise ApiError("no-softphone", "you have no browser softphone; ask an admin to add one")
-    host = current_app.controller.settings.asterisk.sip_host
+    host = ports.controller().settings.asterisk.sip_host
     return SoftphoneOut(username=credential.username, password=credential.password,
                         sip_uri=f"sip:{credential.username}@{host}", display_name=agent.display_name,
                         websocket_path=sip_relay.PATH)
@@ -102,7 +102,7 @@ def update_my_agent(principal: Principal, body: MyAgentChanges):
         # agent.status_changed goes out; the pause keeper applies it to the queues and to the flag ring-agents
         # steps read. No re-render for a status.
         try:
-            current_app.controller.availability.choose(agent, body.status, current_app.controller.clock())
+            ports.controller().availability.choose(agent, body.status, ports.controller().clock())
         except availability.IllegalMove as exc:
             raise ApiError("on-a-call", f"{exc}; change it once the call has ended") from None
     return AgentOut.from_row(agent, _presence())

@@ -7,7 +7,7 @@ picked up), then the lead is dialled. The call is an interaction at once: Active
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 from pydantic import Field
 
 from leadcenter.errors import ApiError, invalid
@@ -18,6 +18,7 @@ from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal
 from leadcenter.web.scoping import scoped
 from leadcenter.wire import Schema
+from leadcenter.web import ports
 
 bp = Blueprint("calls", __name__, url_prefix="/api/v1")
 
@@ -40,7 +41,7 @@ def place_call(principal: Principal, body: NewCall):
         lead_number = to_e164(body.to, principal.company.default_region)
     except InvalidNumber as exc:
         raise invalid({"to": str(exc)}) from None
-    interaction = current_app.controller.call_control.place(agent, number, lead_number, body.record)
+    interaction = ports.controller().call_control.place(agent, number, lead_number, body.record)
     if interaction is None:
         raise ApiError("call-not-placed", "Asterisk did not place the call; try again")
     return InteractionOut.from_row(interaction)

@@ -8,7 +8,7 @@ import io
 import logging
 import re
 
-from flask import Blueprint, Response, current_app, send_file, stream_with_context
+from flask import Blueprint, Response, send_file, stream_with_context
 
 from leadcenter.errors import ApiError, invalid, not_found
 from leadcenter.flows.services import audience
@@ -22,6 +22,7 @@ from leadcenter.leads.models import Lead
 from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal
 from leadcenter.web.scoping import scoped
+from leadcenter.web import ports
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ def _cell(value: str) -> str:
           summary="Every interaction started in the days asked (UTC), oldest first, with its attribution and "
                   "classification: a CSV download for the business's own reporting")
 def get_report(principal: Principal, query: ReportQuery):
-    until = query.until or current_app.controller.clock().date()
+    until = query.until or ports.controller().clock().date()
     since = query.since or until - dt.timedelta(days=30)
     if since > until:
         raise invalid({"since": "must be on or before until"})
@@ -133,7 +134,7 @@ def answer_interaction(principal: Principal, interaction_id: int):
     number = interaction.tracking_number
     if number is None or number.flow_id is None or agent.id not in audience(number.flow):
         raise ApiError("not-offered", "this call's flow does not offer calls to you")
-    outcome = current_app.controller.call_control.answer(interaction, agent)
+    outcome = ports.controller().call_control.answer(interaction, agent)
     if outcome == "gone":
         raise ApiError("call-gone", "the call ended or was answered meanwhile")
     return AnswerOut(interaction_id=interaction.id, ringing_already=outcome == "ringing")
@@ -147,7 +148,7 @@ def hang_up_interaction(principal: Principal, interaction_id: int):
     mine = principal.agent is not None and interaction.agent_id == principal.agent.id
     if not mine and not principal.at_least("supervisor"):
         raise ApiError("not-your-call", "only the agent on the call (or a supervisor) can hang it up")
-    current_app.controller.call_control.hang_up(interaction)
+    ports.controller().call_control.hang_up(interaction)
     return HangupOut(interaction_id=interaction.id, hanging_up=True)
 
 
@@ -160,7 +161,7 @@ def decline_interaction(principal: Principal, interaction_id: int):
         raise ApiError("not-an-agent", "only agents have an Incoming to decline from")
     if interaction.status != "incoming":
         raise ApiError("not-incoming", f"this interaction is {interaction.status}, not waiting any more")
-    rang, passed_on = current_app.controller.call_control.decline(interaction, principal.agent)
+    rang, passed_on = ports.controller().call_control.decline(interaction, principal.agent)
     return DeclineOut(interaction_id=interaction.id, ringing_leg_hung_up=rang, passed_to_next_step=passed_on)
 
 
@@ -171,10 +172,10 @@ def classify_interaction(principal: Principal, interaction_id: int, body: Classi
     interaction = scoped(Interaction, interaction_id, principal, "interaction")
     changes = body.model_dump(exclude_unset=True)
     before = _classification(interaction)
-    services.classify(interaction, principal.user, changes, current_app.controller.clock())
+    services.classify(interaction, principal.user, changes, ports.controller().clock())
     after = _classification(interaction)
     if any(before[field] != after[field] for field in changes):
-        notifier.changed(current_app.controller.bus, interaction)
+        notifier.changed(ports.controller().bus, interaction)
     return InteractionOut.from_row(interaction)
 
 
@@ -198,8 +199,8 @@ def _send_audio(principal: Principal, interaction_id: int, audio: str):
         raise not_found(audio)
     # Audio lives under Asterisk's instance directory; the data directory above it also holds the database
     # and the secrets: whatever the column says ("..", an absolute path, a symlink), nothing else is served.
-    root = current_app.controller.settings.asterisk_dir
-    path = (current_app.controller.settings.data_dir / relative).resolve()
+    root = ports.controller().settings.asterisk_dir
+    path = (ports.controller().settings.data_dir / relative).resolve()
     if not path.is_relative_to(root.resolve()) or not path.is_file():
         log.warning("interaction %s: %s file %s is missing or outside %s", interaction.id, audio, relative, root)
         raise not_found(f"{audio} file")

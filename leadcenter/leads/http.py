@@ -1,7 +1,7 @@
 """The leads API: search, read, create, edit and merge the company's leads."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 
 from leadcenter.accounts.models import Company
 from leadcenter.errors import ApiError, invalid
@@ -12,6 +12,7 @@ from leadcenter.phones import InvalidNumber, to_e164
 from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal
 from leadcenter.web.scoping import scoped
+from leadcenter.web import ports
 
 bp = Blueprint("leads", __name__, url_prefix="/api/v1")
 
@@ -60,7 +61,7 @@ def _saved(published, save) -> LeadOut:
         lead = save()
     except services.NumberTaken as exc:
         raise _number_taken(exc) from None
-    published(current_app.controller.bus, lead)
+    published(ports.controller().bus, lead)
     return LeadOut.from_row(lead)
 
 
@@ -69,7 +70,7 @@ def _saved(published, save) -> LeadOut:
 def create_lead(principal: Principal, body: NewLead):
     numbers = _e164(body.numbers, principal.company)
     return _saved(notifier.created, lambda: services.create(principal.company, body.name, body.email, numbers,
-                                                                  current_app.controller.clock()))
+                                                                  ports.controller().clock()))
 
 
 @endpoint(bp, "PATCH", "/leads/<int:lead_id>", body=LeadChanges, response=LeadOut,
@@ -81,7 +82,7 @@ def update_lead(principal: Principal, lead_id: int, body: LeadChanges):
         return LeadOut.from_row(lead)
     if "numbers" in changes:
         changes["numbers"] = _e164(changes["numbers"], principal.company)
-    return _saved(notifier.updated, lambda: services.update(lead, changes, current_app.controller.clock()))
+    return _saved(notifier.updated, lambda: services.update(lead, changes, ports.controller().clock()))
 
 
 @endpoint(bp, "POST", "/leads/<int:lead_id>/merge", body=MergeRequest, response=LeadOut,
@@ -92,8 +93,8 @@ def merge_leads(principal: Principal, lead_id: int, body: MergeRequest):
     survivor = scoped(Lead, lead_id, principal, "lead")
     duplicate = scoped(Lead, body.duplicate_id, principal, "lead")
     try:
-        services.merge(survivor, duplicate, current_app.controller.clock())
+        services.merge(survivor, duplicate, ports.controller().clock())
     except services.LeadError as exc:
         raise ApiError("merge-refused", str(exc)) from None
-    notifier.merged(current_app.controller.bus, survivor, duplicate)
+    notifier.merged(ports.controller().bus, survivor, duplicate)
     return LeadOut.from_row(survivor)

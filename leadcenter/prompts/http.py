@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import wave
 
-from flask import Blueprint, current_app, send_file
+from flask import Blueprint, send_file
 
 from leadcenter.agents.models import Agent
 from leadcenter.errors import ApiError, invalid, not_found
@@ -14,6 +14,7 @@ from leadcenter.prompts import audio
 from leadcenter.prompts.schemas import PromptOut
 from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal
+from leadcenter.web import ports
 
 bp = Blueprint("prompts", __name__, url_prefix="/api/v1")
 
@@ -28,7 +29,7 @@ def _my_agent(principal: Principal) -> Agent:
 
 def _store(relative: str, upload: bytes, url: str) -> PromptOut:
     try:
-        path = audio.install(current_app.controller.instance, relative, upload)
+        path = audio.install(ports.controller().instance, relative, upload)
     except audio.PromptError as exc:
         raise invalid({"body": str(exc)}, "the audio cannot be used") from None
     except audio.ConverterMissing as exc:
@@ -40,14 +41,14 @@ def _store(relative: str, upload: bytes, url: str) -> PromptOut:
 
 
 def _send(relative: str):
-    path = current_app.controller.instance.dir / relative
+    path = ports.controller().instance.dir / relative
     if not path.is_file():
         raise not_found("recorded prompt (the standard one plays)")
     return send_file(path, mimetype="audio/wav", conditional=True)
 
 
 def _remove(relative: str) -> None:
-    (current_app.controller.instance.dir / relative).unlink(missing_ok=True)
+    (ports.controller().instance.dir / relative).unlink(missing_ok=True)
 
 
 MY_GREETING = "/api/v1/me/voicemail-greeting"

@@ -1,7 +1,7 @@
 """The teams API: teams of agents, each served by one Asterisk queue."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 
 from leadcenter.agents.models import Agent, current_agents
 from leadcenter.errors import invalid
@@ -11,6 +11,7 @@ from leadcenter.teams.schemas import NewTeam, QueueFiguresList, QueueFiguresOut,
 from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal
 from leadcenter.web.config_rows import ConfigRows
+from leadcenter.web import ports
 
 bp = Blueprint("teams", __name__, url_prefix="/api/v1")
 
@@ -36,7 +37,7 @@ def _set_members(team: Team, agent_ids: list[int]) -> None:
 def queue_figures(principal: Principal):
     teams = list(Team.select().where(Team.company == principal.company).order_by(Team.name, Team.id))
     return QueueFiguresList([QueueFiguresOut(**figures, measured_at=at)
-                             for figures, at in current_app.controller.queue_board.figures(teams)])
+                             for figures, at in ports.controller().queue_board.figures(teams)])
 
 
 @endpoint(bp, "GET", "/teams", role="supervisor", response=TeamList, summary="The company's teams")

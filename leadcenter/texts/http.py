@@ -2,7 +2,7 @@
 the composer's count of characters and parts."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 
 from leadcenter.errors import ApiError
 from leadcenter.interactions.lifecycle import Conflict, IllegalTransition
@@ -15,12 +15,13 @@ from leadcenter.tracking_numbers.models import TrackingNumber
 from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal
 from leadcenter.web.scoping import scoped
+from leadcenter.web import ports
 
 bp = Blueprint("texts", __name__, url_prefix="/api/v1")
 
 
 def _texts() -> services.Texts:
-    return current_app.controller.texts
+    return ports.controller().texts
 
 
 def _text_thread(principal: Principal, interaction_id: int) -> Interaction:

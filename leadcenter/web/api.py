@@ -25,6 +25,7 @@ from pydantic.json_schema import models_json_schema
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import IntegerConverter
 
+from leadcenter import statemachine
 from leadcenter.errors import ERRORS, ApiError, invalid
 from leadcenter.web import auth
 from leadcenter.wire import DATE_RANGE, INT_RANGE
@@ -219,6 +220,12 @@ def install(app: Flask) -> None:
         # Checks run before writes (number taken, ...); two requests racing past the same check meet here.
         log.info("request %s %s: %s", request.method, request.path, exc)
         return api_error(ApiError("conflict", "this conflicts with data saved meanwhile; reload and try again"))
+
+    @app.errorhandler(statemachine.Conflict)
+    def moved_meanwhile(exc: statemachine.Conflict):
+        # Two requests moved the same row at once (two agents pressing Respond): the other one won.
+        log.info("request %s %s: %s", request.method, request.path, exc)
+        return api_error(ApiError("conflict", f"{exc}; reload and try again"))
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

@@ -28,6 +28,7 @@ from leadcenter.accounts.models import ROLE_RANK, ApiKey, Company, Membership, U
 from leadcenter.accounts.services import sessions_user
 from leadcenter.agents.models import Agent
 from leadcenter.errors import ApiError
+from leadcenter.web import ports
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 KEY_PREFIX = "lc_"
@@ -115,7 +116,7 @@ def _api_key_principal(key: str) -> Principal:
     row = ApiKey.get_or_none(ApiKey.prefix == parts[1]) if len(parts) == 3 and key.startswith(KEY_PREFIX) else None
     if row is None or row.revoked_at is not None or not hmac.compare_digest(row.key_hash, hash_key(key)):
         raise ApiError("invalid-api-key", "the API key is not valid (revoked, mistyped or unknown)")
-    now = current_app.controller.clock()
+    now = ports.controller().clock()
     if row.last_used_at is None or now - row.last_used_at >= KEY_USE_RESOLUTION:
         # A write a minute at most: a stream re-checks its key every few seconds, and each write takes SQLite's
         # write lock from the call recorder.

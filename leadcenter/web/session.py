@@ -9,7 +9,7 @@ from leadcenter.accounts.models import Company, Invitation, Membership, User
 from leadcenter.accounts.services import authenticate, end_sessions, start_session
 from leadcenter.agents import availability
 from leadcenter.errors import ApiError
-from leadcenter.web import auth
+from leadcenter.web import auth, ports
 from leadcenter.web.api import endpoint
 from leadcenter.wire import Schema
 
@@ -76,7 +76,7 @@ def _session_out() -> SessionOut:
 
 def _joined(invitation: Invitation) -> None:
     """Accept ``invitation`` and tell its company (a new agent is something Asterisk's configuration shows)."""
-    controller = current_app.controller
+    controller = ports.controller()
     company_id, user_id = invitation.company_id, invitation.user_id
     agent = invitations.accept(invitation, controller.clock())
     membership = Membership.get(Membership.company == company_id, Membership.user == user_id)
@@ -91,7 +91,7 @@ def _signed_on(user: User, company_id: int | None) -> None:
     principal = auth.principal_for(user, company_id) if company_id is not None else None
     agent = principal.agent if principal else None
     if agent is not None and availability.can(agent, "sign_on"):
-        current_app.controller.availability.move(agent, "sign_on", current_app.controller.clock())
+        ports.controller().availability.move(agent, "sign_on", ports.controller().clock())
 
 
 @endpoint(bp, "GET", "/session", role="public", response=SessionOut,
@@ -175,7 +175,7 @@ def accept_invitation(_, invitation_id: int):
 def decline_invitation(_, invitation_id: int):
     invitation = _my_invitation(invitation_id)
     invitation.delete_instance()
-    notifier.invitation_deleted(current_app.controller.bus, invitation.company_id, invitation_id)
+    notifier.invitation_deleted(ports.controller().bus, invitation.company_id, invitation_id)
 
 
 @endpoint(bp, "DELETE", "/session", role="public", status=204, summary="Sign out")
