@@ -99,6 +99,7 @@ def show_config(ctx: Context) -> None:
 @pass_context
 def run(ctx: Context, with_demo: bool) -> None:
     """Start everything: Asterisk (unless already running), the controller and the web app. Ctrl-C stops all."""
+    from leadcenter.controller import Controller
     from leadcenter.web.server import serve
 
     instance, _ = ctx.prepare_asterisk()
@@ -125,7 +126,7 @@ def run(ctx: Context, with_demo: bool) -> None:
         click.echo("Sign in as an agent, then ring the demo line from another terminal: leadcenter demo call")
     click.echo("Press Ctrl-C to stop.\n")
     try:
-        serve(ctx.settings)
+        serve(ctx.settings, Controller)
     finally:
         if started_here:
             click.echo("Stopping Asterisk...")
