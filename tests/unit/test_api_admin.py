@@ -85,8 +85,9 @@ def test_rename_the_company_and_change_its_region(admin, world, controller):
     row = Company.get_by_id(company.id)
     assert (row.name, row.default_region) == ("Acme A", "GB")
     assert controller.reconfigured == 1  # the name labels the company's mailbox
-    assert controller.bus.published == [("company.updated", {"company_id": company.id,
-                                                             "fields": ["default_region", "name"]})]
+    # Each event carries the resource as the API returns it: the other tabs apply it without asking again.
+    assert controller.bus.published == [("company.updated", {"company_id": company.id, "company": body})]
+    assert admin.get(f"{API}/company")[1] == body
 
 
 def test_changing_the_region_alone_renders_nothing(admin, controller):
@@ -135,8 +136,7 @@ def test_inviting_a_new_email_creates_the_account_and_its_first_sign_in_accepts(
     assert not Membership.select().where(Membership.user == user).exists()  # not a user of A until they sign in
     assert [i["id"] for i in admin.get(f"{API}/invitations")[1]] == [invitation.id]
     assert controller.reconfigured == 0
-    assert controller.bus.published == [("invitation.created", {"company_id": company.id,
-                                                                "invitation_id": invitation.id})]
+    assert controller.bus.published == [("invitation.created", {"company_id": company.id, "invitation": body})]
 
     new_agent = signed_in(make_client, "new.agent@a.example", "long enough")
     agent = Agent.get(Agent.user == user, Agent.company == company)
@@ -145,8 +145,9 @@ def test_inviting_a_new_email_creates_the_account_and_its_first_sign_in_accepts(
     assert (agent.display_name, agent.ring_device) == ("New Agent", "desk")
     assert sorted(c.device for c in agent.sip_credentials) == ["desk", "webrtc"]
     assert controller.reconfigured == 1
-    assert controller.bus.published[-1] == ("user.created", {"company_id": company.id, "user_id": user.id,
-                                                             "agent_id": agent.id})
+    member = admin.get(f"{API}/users/{user.id}")[1]
+    assert (member["role"], member["agent_id"]) == ("agent", agent.id)
+    assert controller.bus.published[-1] == ("user.created", {"company_id": company.id, "user": member})
     assert admin.get(f"{API}/invitations")[1] == []
 
 
@@ -198,8 +199,9 @@ def test_an_existing_account_joins_only_when_its_owner_accepts(admin, world, con
     assert status == 200 and {c["name"] for c in session["companies"]} == {"Company A", "Company B"}
     assert session["invitations"] == [] and session["company"]["name"] == "Company B"
     assert admin.get(f"{API}/users/{existing.id}")[1]["role"] == "supervisor"
-    assert controller.bus.published[-1] == ("user.created", {"company_id": company.id, "user_id": existing.id,
-                                                             "agent_id": None})
+    member = admin.get(f"{API}/users/{existing.id}")[1]
+    assert (member["id"], member["agent_id"]) == (existing.id, None)
+    assert controller.bus.published[-1] == ("user.created", {"company_id": company.id, "user": member})
 
 
 def test_the_answer_is_the_same_whether_or_not_the_email_has_an_account(admin, world, monkeypatch):
@@ -277,8 +279,8 @@ def test_change_a_users_role_name_and_active_flag(admin, world, controller):
     assert Membership.get(Membership.user == user).role == "admin"
     assert (User.get_by_id(user.id).name, User.get_by_id(user.id).active) == ("Sue", False)
     assert controller.reconfigured == 0
-    assert controller.bus.published == [("user.updated", {"company_id": world["a"]["company"].id,
-                                                          "user_id": user.id, "fields": ["active", "name", "role"]})]
+    assert controller.bus.published == [("user.updated", {"company_id": world["a"]["company"].id, "user": body})]
+    assert admin.get(f"{API}/users/{user.id}")[1] == body
 
 
 def test_an_account_in_another_company_too_keeps_its_name_and_active_flag(admin, world):
@@ -414,9 +416,8 @@ def test_change_an_agents_settings(admin, world, controller):
     assert status == 200 and (body["display_name"], body["ring_device"]) == ("Bea", "desk")
     assert (Agent.get_by_id(target.id).display_name, Agent.get_by_id(target.id).ring_device) == ("Bea", "desk")
     assert controller.reconfigured == 1
-    assert controller.bus.published == [("agent.updated", {"company_id": world["a"]["company"].id,
-                                                           "agent_id": target.id,
-                                                           "fields": ["display_name", "ring_device"]})]
+    assert controller.bus.published == [("agent.updated", {"company_id": world["a"]["company"].id, "agent": body})]
+    assert admin.get(f"{API}/agents/{target.id}")[1] == body
     # The chat name is not in Asterisk's configuration.
     assert admin.patch(f"{API}/agents/{target.id}", {"chat_display_name": "B."})[0] == 200
     assert controller.reconfigured == 1
@@ -454,9 +455,12 @@ def test_my_agent_profile_and_status(agent, world, controller):
     assert (row.status, row.chat_display_name) == ("offline", "Alex")
     assert row.status_changed_at > me.status_changed_at
     company_id = world["a"]["company"].id
-    assert controller.bus.published == [
-        ("agent.updated", {"company_id": company_id, "agent_id": me.id, "fields": ["chat_display_name"]}),
-        ("agent.status_changed", {"company_id": company_id, "agent_id": me.id, "status": "offline", "reason": ""})]
+    assert controller.bus.names() == ["agent.updated", "agent.status_changed"]
+    renamed, moved = (data for _, data in controller.bus.published)
+    assert (renamed["company_id"], renamed["agent"]["id"], renamed["agent"]["chat_display_name"]) == (
+        company_id, me.id, "Alex")
+    assert moved == {"company_id": company_id, "agent": body}
+    assert (body["status"], body["status_reason"]) == ("offline", "")
     assert controller.reconfigured == 0
     # The same status again is no change.
     agent.patch(f"{API}/me/agent", {"status": "offline"})
@@ -491,8 +495,7 @@ def test_create_a_team(admin, world, controller):
     assert (team.company_id, team.strategy) == (world["a"]["company"].id, "ringall")
     assert [m.agent_id for m in team.members.order_by(TeamMember.id)] == [agents[1].id, agents[0].id]
     assert controller.reconfigured == 1
-    assert controller.bus.published == [("team.created", {"company_id": world["a"]["company"].id,
-                                                          "team_id": team.id})]
+    assert controller.bus.published == [("team.created", {"company_id": world["a"]["company"].id, "team": body})]
 
 
 def test_a_new_team_gets_the_defaults(admin):
@@ -509,8 +512,8 @@ def test_change_a_team(admin, world, controller):
     assert [m.id for m in team.members] == [staying.id]  # kept, with its penalty
     assert Team.get_by_id(team.id).ring_seconds == 45
     assert controller.reconfigured == 1
-    assert controller.bus.published == [("team.updated", {"company_id": world["a"]["company"].id,
-                                                          "team_id": team.id, "fields": ["members", "ring_seconds"]})]
+    assert controller.bus.published == [("team.updated", {"company_id": world["a"]["company"].id, "team": body})]
+    assert admin.get(f"{API}/teams/{team.id}")[1] == body
 
 
 @pytest.mark.parametrize("body, fields", [
@@ -570,8 +573,7 @@ def test_create_a_flow(admin, world, controller):
     assert flow.steps == steps and (flow.name, flow.record, flow.announce_recording) == ("After hours", True, True)
     assert flow.company_id == world["a"]["company"].id
     assert controller.reconfigured == 1
-    assert controller.bus.published == [("flow.created", {"company_id": world["a"]["company"].id,
-                                                          "flow_id": flow.id})]
+    assert controller.bus.published == [("flow.created", {"company_id": world["a"]["company"].id, "flow": body})]
 
 
 def test_step_timeouts_have_defaults(admin, world):
@@ -628,8 +630,8 @@ def test_change_a_flow(admin, world, controller):
     row = CallFlow.get_by_id(flow.id)
     assert (row.name, row.record, row.steps) == ("Main", True, [{"type": "voicemail"}])
     assert controller.reconfigured == 2
-    assert controller.bus.published[-1] == ("flow.updated", {"company_id": world["a"]["company"].id,
-                                                             "flow_id": flow.id, "fields": ["record", "steps"]})
+    assert controller.bus.published[-1] == ("flow.updated", {"company_id": world["a"]["company"].id, "flow": body})
+    assert (body["name"], body["record"], body["steps"]) == ("Main", True, [{"type": "voicemail", "agent": None}])
 
 
 def test_a_flow_a_number_sends_calls_to_cannot_be_deleted(admin, world, controller):
@@ -664,19 +666,19 @@ def test_what_the_api_saves_asterisk_can_render(admin, world, controller):
 # -- trunks ----------------------------------------------------------------------------------------------------
 
 def test_trunk_lifecycle(admin, world, controller):
-    status, body = admin.post(f"{API}/trunks", {"name": "Carrier", "host": "203.0.113.5"})
-    assert status == 201 and (body["host"], body["port"]) == ("203.0.113.5", 5060)
-    trunk = Trunk.get_by_id(body["id"])
+    status, created = admin.post(f"{API}/trunks", {"name": "Carrier", "host": "203.0.113.5"})
+    assert status == 201 and (created["host"], created["port"]) == ("203.0.113.5", 5060)
+    trunk = Trunk.get_by_id(created["id"])
     assert (trunk.company_id, trunk.name) == (world["a"]["company"].id, "Carrier")
-    status, body = admin.patch(f"{API}/trunks/{trunk.id}", {"host": "2001:DB8:0::10", "port": 5080})
-    assert status == 200 and body["host"] == "2001:db8::10"  # one spelling per address
+    status, updated = admin.patch(f"{API}/trunks/{trunk.id}", {"host": "2001:DB8:0::10", "port": 5080})
+    assert status == 200 and updated["host"] == "2001:db8::10"  # one spelling per address
     assert (Trunk.get_by_id(trunk.id).host, Trunk.get_by_id(trunk.id).port) == ("2001:db8::10", 5080)
     assert admin.delete(f"{API}/trunks/{trunk.id}")[0] == 204
     assert Trunk.get_or_none(Trunk.id == trunk.id) is None
     assert controller.reconfigured == 3
     assert controller.bus.published == [
-        ("trunk.created", {"company_id": world["a"]["company"].id, "trunk_id": trunk.id}),
-        ("trunk.updated", {"company_id": world["a"]["company"].id, "trunk_id": trunk.id, "fields": ["host", "port"]}),
+        ("trunk.created", {"company_id": world["a"]["company"].id, "trunk": created}),
+        ("trunk.updated", {"company_id": world["a"]["company"].id, "trunk": updated}),
         ("trunk.deleted", {"company_id": world["a"]["company"].id, "trunk_id": trunk.id})]
 
 
@@ -739,22 +741,24 @@ def test_a_trunk_with_numbers_cannot_be_deleted(admin, world):
 
 def test_tracking_number_lifecycle(admin, world, controller):
     a = world["a"]
-    status, body = admin.post(f"{API}/tracking-numbers", {"number": "(404) 555-0199", "name": "Billboard",
-                                                          "source": "Billboard", "trunk": a["trunk"].id})
-    assert status == 201, body
-    number = TrackingNumber.get_by_id(body["id"])
-    assert body == {"id": number.id, "number": "+14045550199", "name": "Billboard", "source": "Billboard",
-                    "trunk": a["trunk"].id, "flow": None, "created_at": utc_iso(number.created_at)}
+    status, created = admin.post(f"{API}/tracking-numbers", {"number": "(404) 555-0199", "name": "Billboard",
+                                                             "source": "Billboard", "trunk": a["trunk"].id})
+    assert status == 201, created
+    number = TrackingNumber.get_by_id(created["id"])
+    assert created == {"id": number.id, "number": "+14045550199", "name": "Billboard", "source": "Billboard",
+                       "trunk": a["trunk"].id, "flow": None, "created_at": utc_iso(number.created_at)}
     assert (number.number, number.company_id, number.flow_id) == ("+14045550199", a["company"].id, None)
-    status, body = admin.patch(f"{API}/tracking-numbers/{number.id}", {"flow": a["flow"].id, "number": "4045550198"})
-    assert status == 200 and (body["flow"], body["number"]) == (a["flow"].id, "+14045550198")
+    status, updated = admin.patch(f"{API}/tracking-numbers/{number.id}", {"flow": a["flow"].id,
+                                                                          "number": "4045550198"})
+    assert status == 200 and (updated["flow"], updated["number"]) == (a["flow"].id, "+14045550198")
     assert TrackingNumber.get_by_id(number.id).flow_id == a["flow"].id
     assert admin.delete(f"{API}/tracking-numbers/{number.id}")[0] == 204
     assert TrackingNumber.get_or_none(TrackingNumber.id == number.id) is None
     assert controller.reconfigured == 3
-    assert controller.bus.names() == ["tracking_number.created", "tracking_number.updated",
-                                      "tracking_number.deleted"]
-    assert controller.bus.published[0][1] == {"company_id": a["company"].id, "tracking_number_id": number.id}
+    assert controller.bus.published == [
+        ("tracking_number.created", {"company_id": a["company"].id, "tracking_number": created}),
+        ("tracking_number.updated", {"company_id": a["company"].id, "tracking_number": updated}),
+        ("tracking_number.deleted", {"company_id": a["company"].id, "tracking_number_id": number.id})]
 
 
 def test_numbers_are_read_in_the_company_region(make_client, world):

@@ -62,7 +62,8 @@ def test_create_a_lead_reads_numbers_in_the_company_region(agent_a, world, contr
     assert (lead.company_id, lead.name, lead.email) == (world["a"]["company"].id, "Dana Scully", "dana@fbi.example")
     assert body["numbers"] == numbers_of(lead.id) == ["+14045550199", "+14045550198"]
     assert [found.id for found in search(world["a"]["company"], "scully")] == [lead.id]
-    assert controller.bus.published == [("lead.created", {"company_id": lead.company_id, "lead_id": lead.id})]
+    # The lead as the API returns it, so the other tabs show it without asking.
+    assert controller.bus.published == [("lead.created", {"company_id": lead.company_id, "lead": body})]
 
 
 @pytest.mark.parametrize("body, field", [
@@ -143,7 +144,8 @@ def test_patch_changes_only_the_fields_sent(agent_a, world, controller):
     assert status == 200
     assert (body["name"], body["email"], body["numbers"]) == ("Lead0 A", "lead0@a.example", ["+14045551000"])
     assert Lead.get_by_id(lead.id).email == "lead0@a.example"
-    assert controller.bus.published == [("lead.updated", {"company_id": lead.company_id, "lead_id": lead.id})]
+    assert controller.bus.published == [("lead.updated", {"company_id": lead.company_id, "lead": body})]
+    assert agent_a.get(f"/api/v1/leads/{lead.id}")[1] == body
 
 
 def test_patch_numbers_replaces_them_and_keeps_the_lead_searchable(agent_a, world):
@@ -183,7 +185,7 @@ def test_merge_moves_numbers_and_interactions_to_the_survivor(agent_a, world, co
     assert status == 200
     assert (body["id"], body["numbers"]) == (survivor.id, ["+14045551000", "+14045551001"])
     assert Interaction.get_by_id(moved.id).lead_id == survivor.id
-    assert controller.bus.published == [("lead.merged", {"company_id": survivor.company_id, "lead_id": survivor.id,
+    assert controller.bus.published == [("lead.merged", {"company_id": survivor.company_id, "lead": body,
                                                          "duplicate_id": duplicate.id})]
     status, merged = agent_a.get(f"/api/v1/leads/{duplicate.id}")
     assert (status, merged["merged_into_id"], merged["numbers"]) == (200, survivor.id, [])

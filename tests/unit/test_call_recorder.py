@@ -4,6 +4,8 @@ import datetime as dt
 import pytest
 
 from leadcenter.accounts.services import create_company, create_user
+from leadcenter.agents.availability import Availability
+from leadcenter.agents.presence import Presence
 from leadcenter.agents.services import create_agent
 from leadcenter.calls.services import CallRecorder
 from leadcenter.events import Event, EventBus
@@ -40,7 +42,7 @@ def world(database, tmp_path):
                                    trunk=trunk, flow=flow)
     bus = Bus()
     recorder = CallRecorder(bus, lambda inside: "asterisk/" + inside.removeprefix("/srv/leadcenter/"),
-                            tmp_path / "asterisk", tmp_path, lambda: T0)
+                            tmp_path / "asterisk", tmp_path, lambda: T0, Availability(bus, Presence(bus).of))
     return dict(company=company, agent=agent, team=team, number=number, bus=bus, recorder=recorder)
 
 
@@ -74,9 +76,15 @@ def test_answered_call(world):
     assert [name for name, _ in world["bus"].published] == [
         "interaction.created", "interaction.updated", "agent.status_changed", "interaction.updated",
         "agent.status_changed"]
+    # Each event carries the interaction as the API shows it, moving incoming -> active -> recent.
+    assert [(data["company_id"], data["interaction"]["id"], data["interaction"]["status"])
+            for name, data in world["bus"].published if name.startswith("interaction.")] == [
+        (world["company"].id, call.id, status) for status in ("incoming", "active", "recent")]
+    assert world["bus"].published[-2][1]["interaction"]["agent"]["id"] == world["agent"].id
     # A queue call took Alice out of the queue; once it ended she is in wrap-up until she rejoins.
-    assert [data["reason"] for name, data in world["bus"].published if name == "agent.status_changed"] == [
-        "on_call", "wrap_up"]
+    assert [(data["agent"]["id"], data["agent"]["status"], data["agent"]["status_reason"])
+            for name, data in world["bus"].published if name == "agent.status_changed"] == [
+        (world["agent"].id, "unavailable", "on_call"), (world["agent"].id, "unavailable", "wrap_up")]
 
 
 def test_same_number_lands_on_the_same_lead(world):
@@ -165,7 +173,8 @@ def test_a_new_call_is_announced_to_the_agents_of_its_flow(world):
     world["number"].flow.save()
     inbound(world, "1.5")
     name, data = world["bus"].published[0]
-    assert (name, data["for_agents"]) == ("interaction.created", [world["agent"].id])
+    assert (name, data["incoming_for"]) == ("interaction.created", [world["agent"].id])
+    assert (data["interaction"]["status"], data["interaction"]["call_id"]) == ("incoming", "1.5")
 
 
 def test_a_call_that_began_after_asterisk_was_read_is_not_taken_for_one_that_ended(world):

@@ -3,8 +3,9 @@ agent who lets a call ring out Unavailable (missed)."""
 import pytest
 from support import T0
 
-from leadcenter.agents import availability
+from leadcenter.agents.availability import Availability
 from leadcenter.agents.models import Agent, AgentStatusChange
+from leadcenter.agents.presence import Presence
 from leadcenter.agents.services import PauseKeeper
 from leadcenter.events import Event
 from leadcenter.interactions.models import InteractionDecline
@@ -38,11 +39,16 @@ class Bus:
         self.published.append((name, data))
 
 
+def keeper_over(bus, telephony):
+    """The keeper as the controller wires it: it moves agents through the real Availability on the same bus."""
+    return PauseKeeper(bus, telephony, Availability(bus, Presence(bus).of))
+
+
 def test_after_a_sync_only_what_differs_is_corrected(world):
     alice, bob = world["a"]["agents"]
     Agent.update(status="offline").where(Agent.id == bob.id).execute()
     telephony = Telephony()
-    keeper = PauseKeeper(Bus(), telephony)
+    keeper = keeper_over(Bus(), telephony)
     members = [{"queue": "team1", "interface": alice.queue_interface, "agent_id": alice.id, "paused": False},
                {"queue": "team1", "interface": bob.queue_interface, "agent_id": bob.id, "paused": False}]
     others = {a.id: True for a in world["b"]["agents"]}
@@ -53,9 +59,11 @@ def test_after_a_sync_only_what_differs_is_corrected(world):
 
 def test_a_status_change_applies_to_queues_and_ring_agents_steps_at_once(world):
     alice = world["a"]["agents"][0]
-    Agent.update(status="offline").where(Agent.id == alice.id).execute()
-    telephony = Telephony()
-    PauseKeeper(Bus(), telephony).on_status_changed(Event("agent.status_changed", {"agent_id": alice.id}, 0, T0))
+    telephony, bus = Telephony(), Bus()
+    keeper = keeper_over(bus, telephony)
+    keeper.availability.choose(alice, "offline", T0)  # the app's Offline
+    (name, data), = bus.published
+    keeper.on_status_changed(Event(name, data, 0, T0))
     assert telephony.asked == [("pause", alice.queue_interface, True), ("set_available", alice.id, False)]
 
 
@@ -76,13 +84,17 @@ def rang_out(keeper, interaction, agent):
 def test_an_available_agent_who_lets_a_call_ring_out_is_unavailable_until_they_choose_available(call):
     interaction, agent = call
     telephony, bus = Telephony(), Bus()
-    keeper = PauseKeeper(bus, telephony)
+    keeper = keeper_over(bus, telephony)
     rang_out(keeper, interaction, agent)
     stored = Agent.get_by_id(agent.id)
     assert (stored.status, stored.status_reason) == ("unavailable", "missed")
     assert [c.event for c in AgentStatusChange.select()] == ["miss_call"]
-    assert bus.published == [("agent.status_changed", {"company_id": agent.company_id, "agent_id": agent.id,
-                                                        "status": "unavailable", "reason": "missed"})]
+    assert [name for name, _ in bus.published] == ["agent.status_changed"]
+    data = bus.published[0][1]
+    assert data["company_id"] == agent.company_id
+    assert (data["agent"]["id"], data["agent"]["status"], data["agent"]["status_reason"], data["agent"]["presence"]) \
+        == (agent.id, "unavailable", "missed", "missed")
+    assert telephony.asked == []  # the keeper applies it when the status change reaches it
     keeper.on_status_changed(Event("agent.status_changed", bus.published[0][1], 1, T0))
     assert telephony.asked == [("pause", agent.queue_interface, True), ("set_available", agent.id, False)]
 
@@ -92,7 +104,7 @@ def test_a_leg_hung_up_by_the_agent_s_decline_is_not_a_missed_call_and_asterisk_
     interaction, agent = call
     InteractionDecline.create(interaction=interaction, agent=agent, at=T0)
     telephony, bus = Telephony(), Bus()
-    rang_out(PauseKeeper(bus, telephony), interaction, agent)
+    rang_out(keeper_over(bus, telephony), interaction, agent)
     assert Agent.get_by_id(agent.id).status == "available" and bus.published == []
     assert telephony.asked == [("pause", agent.queue_interface, False), ("set_available", agent.id, True)]
 
@@ -101,13 +113,14 @@ def test_a_leg_hung_up_by_the_agent_s_decline_is_not_a_missed_call_and_asterisk_
 def test_an_agent_not_available_who_lets_a_call_ring_out_stays_as_they_are(call, moves):
     """On a call, in wrap-up (pressed Answer from Incoming, then let it ring) or Offline: nothing to take away."""
     interaction, agent = call
+    telephony, bus = Telephony(), Bus()
+    keeper = keeper_over(bus, telephony)
     for move in moves:
-        availability.apply(agent, move, Bus(), T0)
-    before = (agent.status, agent.status_reason)
-    telephony = Telephony()
-    rang_out(PauseKeeper(Bus(), telephony), interaction, agent)
+        keeper.availability.move(agent, move, T0)
+    before = (agent.status, agent.status_reason, AgentStatusChange.select().count(), len(bus.published))
+    rang_out(keeper, interaction, agent)
     stored = Agent.get_by_id(agent.id)
-    assert (stored.status, stored.status_reason) == before
+    assert (stored.status, stored.status_reason, AgentStatusChange.select().count(), len(bus.published)) == before
     assert telephony.asked == [("pause", agent.queue_interface, True), ("set_available", agent.id, False)]
 
 
@@ -121,7 +134,7 @@ def test_a_ring_out_pause_by_the_dialplan_is_corrected_to_the_database(world, st
     agent = world["a"]["agents"][0]
     Agent.update(status=status).where(Agent.id == agent.id).execute()
     telephony = Telephony()
-    PauseKeeper(Bus(), telephony).on_member_paused(Event("queue_member.paused", {
+    keeper_over(Bus(), telephony).on_member_paused(Event("queue_member.paused", {
         "queue": "team1", "agent_id": agent.id, "paused": True, "reason": reason, "at": T0}, 0, T0))
     assert telephony.asked == ([("pause", agent.queue_interface, False), ("set_available", agent.id, True)]
                                if corrected else [])

@@ -1,7 +1,8 @@
 """What colleagues see of an agent, live: their status with what Asterisk says of the device their calls ring."""
 from support import T0
 
-from leadcenter.agents import availability
+from leadcenter.agents import notifier
+from leadcenter.agents.availability import Availability
 from leadcenter.agents.models import Agent
 from leadcenter.agents.presence import Presence
 from leadcenter.events import Event
@@ -18,8 +19,13 @@ class Bus:
         self.published.append((name, data))
 
     def presences(self):
-        return [(data["agent_id"], data["presence"]) for name, data in self.published
+        return [(data["agent"]["id"], data["agent"]["presence"]) for name, data in self.published
                 if name == "agent.presence_changed"]
+
+    def last(self, name):
+        """The newest event of that name, as the bus would deliver it to subscribers."""
+        data = next(data for published, data in reversed(self.published) if published == name)
+        return Event(name, data, len(self.published), T0)
 
 
 def device(presence, endpoint, agent_id, state):
@@ -55,12 +61,14 @@ def test_a_status_change_or_another_ring_device_changes_what_colleagues_see(worl
     presence = Presence(bus)
     device(presence, f"webrtc{alice.id}", alice.id, "NOT_INUSE")
     device(presence, f"desk{alice.id}", alice.id, "UNAVAILABLE")
-    availability.apply(alice, "miss_call", bus, T0)
-    presence.on_agent_changed(Event("agent.status_changed", {"agent_id": alice.id}, 1, T0))
-    availability.choose(alice, "available", bus, T0)
-    presence.on_agent_changed(Event("agent.status_changed", {"agent_id": alice.id}, 2, T0))
+    availability = Availability(bus, presence.of)
+    availability.move(alice, "miss_call", T0)
+    presence.on_agent_changed(bus.last("agent.status_changed"))
+    availability.choose(alice, "available", T0)
+    presence.on_agent_changed(bus.last("agent.status_changed"))
     Agent.update(ring_device="desk").where(Agent.id == alice.id).execute()
-    presence.on_agent_changed(Event("agent.updated", {"agent_id": alice.id, "fields": ["ring_device"]}, 3, T0))
+    notifier.updated(bus, Agent.get_by_id(alice.id), presence.of)  # as PATCH /agents/<id> tells it
+    presence.on_agent_changed(bus.last("agent.updated"))
     assert bus.presences() == [(alice.id, "available"), (alice.id, "missed"), (alice.id, "available"),
                                (alice.id, "unreachable")]
     assert presence.reachable(Agent.get_by_id(alice.id)) is False

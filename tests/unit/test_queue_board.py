@@ -1,8 +1,9 @@
 """Live queue figures from what Asterisk reports and the agents' availability."""
+import datetime as dt
+
 import pytest
 from support import T0
 
-from leadcenter.agents import availability
 from leadcenter.events import Event
 from leadcenter.teams.services import QueueBoard
 
@@ -18,10 +19,11 @@ def counts(**some):
 
 def test_callers_waiting_and_each_agents_state(world, controller):
     team, (alice, bob) = world["a"]["team"], world["a"]["agents"]
-    availability.apply(bob, "take_call", controller.bus, T0)
-    availability.apply(bob, "end_call", controller.bus, T0)
+    controller.availability.move(bob, "take_call", T0)
+    controller.availability.move(bob, "end_call", T0)
     board = QueueBoard(controller.bus, controller.clock)
     controller.bus.published.clear()
+    controller.clock.advance(seconds=3)
     board.on_status(Event("queue.status", {"queue": team.queue_name, "waiting": 2, "longest_wait_seconds": 41,
                                            "members": [member(alice), member(bob)]}, 1, T0))
     name, data = controller.bus.published[-1]
@@ -29,7 +31,8 @@ def test_callers_waiting_and_each_agents_state(world, controller):
     assert data == {"company_id": world["a"]["company"].id, "team_id": team.id, "team_name": "Team A",
                     "callers_waiting": 2, "longest_wait_seconds": 41,
                     "agents": counts(available=1, wrap_up=1),
-                    "agent_states": {str(alice.id): "available", str(bob.id): "wrap_up"}}
+                    "agent_states": {str(alice.id): "available", str(bob.id): "wrap_up"},
+                    "measured_at": (T0 + dt.timedelta(seconds=3)).replace(tzinfo=dt.timezone.utc).isoformat()}
 
 
 @pytest.mark.parametrize("moves, device_state, in_call, shown", [
@@ -51,7 +54,7 @@ def test_each_agent_counts_once_in_the_presence_colleagues_see(world, controller
                                                                  shown):
     team, alice = world["a"]["team"], world["a"]["agents"][0]
     for move in moves:
-        availability.apply(alice, move, controller.bus, T0)
+        controller.availability.move(alice, move, T0)
     QueueBoard(controller.bus, controller.clock).on_status(Event("queue.status", {
         "queue": team.queue_name, "waiting": 0, "longest_wait_seconds": 0,
         "members": [member(alice, device_state, in_call)]}, 1, T0))

@@ -12,7 +12,7 @@ from leadcenter.interactions.models import Interaction, InteractionTransition, M
 from leadcenter.sms import encoding
 from leadcenter.sms.smpp import Delivery, DeliveryRefused, LockedSequence, e164, parse_receipt_text
 from leadcenter.texts import delivery
-from leadcenter.texts.models import InboundPart, OutboxPart, TextConsent, TextThread
+from leadcenter.texts.models import InboundPart, MessageTransition, OutboxPart, TextConsent, TextThread
 from leadcenter.texts.outbox import Outbox, retry_delay
 from leadcenter.texts.services import Texts, TextRefused, keyword
 from leadcenter.tracking_numbers.models import TrackingNumber
@@ -44,7 +44,10 @@ def test_an_inbound_text_waits_in_incoming_for_the_numbers_agents_with_a_durable
     assert (interaction.status, interaction.direction) == ("incoming", "inbound")
     assert TextThread.get(TextThread.interaction == interaction).waiting_until == T0 + dt.timedelta(hours=12)
     created = dict(setup["bus"].published)["interaction.created"]
-    assert created["for_agents"] == sorted(a.id for a in setup["agents"])  # the flow's team, none Offline
+    assert (created["interaction"]["id"], created["interaction"]["status"]) == (interaction.id, "incoming")
+    assert created["incoming_for"] == sorted(a.id for a in setup["agents"])  # the flow's team, none Offline
+    received = dict(setup["bus"].published)["message.received"]
+    assert (received["message"]["body"], received["for_agents"]) == ("Hello?", created["incoming_for"])
 
 
 def test_the_timer_fires_once_at_12_hours(setup):
@@ -90,7 +93,8 @@ def test_an_active_conversation_nobody_writes_in_goes_to_recent_after_24_hours(s
     idle = thread(setup)
     assert (idle.status, idle.outcome, idle.agent_id) == ("recent", "answered", agent.id)
     assert InteractionTransition.select().where(InteractionTransition.event == "go_idle").count() == 1
-    assert dict(setup["bus"].published)["interaction.updated"]["status"] == "recent"
+    updated = dict(setup["bus"].published)["interaction.updated"]["interaction"]
+    assert (updated["id"], updated["status"], updated["outcome"]) == (idle.id, "recent", "answered")
     # The lead's next text is everyone's again: it waits in Incoming, not in the agent's Active list.
     mo(setup, "One more question")
     assert (thread(setup).status, thread(setup).agent_id) == ("incoming", None)
@@ -259,8 +263,12 @@ def test_accepted_then_receipts_move_the_message(setup):
                                        receipt_state="DELIVRD")], "smsc")
     row = Message.get_by_id(message.id)
     assert (row.status, row.sent_at, row.delivered_at) == ("delivered", T0, T0)
-    assert [n for n in setup["bus"].names() if n.startswith("message.")] == [
-        "message.queued", "message.sent", "message.delivered"]
+    assert [(n, data["message"]["id"], data["message"]["status"]) for n, data in setup["bus"].published
+            if n.startswith("message.")] == [
+        ("message.queued", message.id, "queued"), ("message.sent", message.id, "sent"),
+        ("message.delivered", message.id, "delivered")]  # each carries the message as it was then
+    assert [(t.event, t.from_status, t.to_status) for t in MessageTransition.select().order_by(MessageTransition.id)] \
+        == [("accept", "queued", "sent"), ("deliver", "sent", "delivered")]
 
 
 def test_a_negative_receipt_fails_with_the_reason(setup):
@@ -303,7 +311,8 @@ def test_unanswered_and_interrupted_parts_are_queued_again(setup):
 def test_delivery_states_refuse_illegal_moves(setup):
     message, _ = queued_part(setup)
     with pytest.raises(delivery.IllegalMove):
-        delivery.apply(message, "deliver", T0)
+        delivery.MACHINE.move(message, "deliver", T0)
+    assert (Message.get_by_id(message.id).status, MessageTransition.select().count()) == ("queued", 0)
     assert delivery.settle(message, ["sent", "queued"], T0) == []
     assert delivery.settle(message, ["delivered", "delivered"], T0) == ["sent", "delivered"]
 

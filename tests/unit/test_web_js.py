@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from leadcenter import catalogue
 from leadcenter.web.app import WEB
 
 JS = WEB / "js"
@@ -367,30 +368,22 @@ def test_actions_are_tables_with_one_delegated_listener_per_kind_of_event(module
 
 
 def test_events_are_applied_through_one_table(modules):
-    """events.js applies each event of the catalogue through its entry in APPLY: one place per event to switch
-    from reading the resource again to applying the one the event carries."""
+    """events.js applies each event through its entry in APPLY, one per event of the catalogue the app follows,
+    from the resource the event carries: nothing is read again over REST but the inbox on a (re)load."""
     events = modules["events.js"]
     table = events.text[events.text.index("const APPLY = {"):]
     table = table[:closing(events.code[events.code.index("const APPLY = {"):], table.index("{"))]
     names = re.findall(r"^  '([a-z_]+\.[a-z_]+)':", table, re.M)
     assert len(names) == len(set(names))
+    public = {event.name for event in catalogue.EVENTS if event.public}
+    assert set(names) <= public, set(names) - public
     assert {"interaction.created", "interaction.updated", "interaction.declined", "message.received",
-            "message.delivered", "lead.updated", "agent.status_changed", "agent.presence_changed",
-            "queue.updated"} <= set(names)
-    # Every entry says what it becomes once its event carries the resource ("with it:", in the comment above it or
-    # above the entries it shares its handler with), but queue.updated's, whose figures are the resource already.
-    said, in_comment, handler, without = False, False, None, []
-    for line in table.splitlines()[1:]:
-        entry = re.match(r"  '([a-z_]+\.[a-z_]+)':(.*)", line)
-        if line.strip().startswith("//"):
-            said = (said and in_comment) or "with it" in line  # a comment block starts afresh
-            in_comment = True
-        elif entry:
-            if not in_comment and entry.group(2) != handler:
-                said = False  # no comment of its own, and not the handler of the entry above
-            in_comment, handler = False, entry.group(2)
-            if not said and entry.group(1) != "queue.updated":
-                without.append(entry.group(1))
-        else:
-            in_comment = False
-    assert without == []
+            "message.queued", "message.sent", "message.delivered", "message.failed", "lead.updated", "lead.merged",
+            "agent.status_changed", "agent.presence_changed", "agent.updated", "queue.updated"} <= set(names)
+    # REST reads happen in reload() only (the first connect, a reset, my going offline or coming back).
+    reads = [m.start() for m in re.finditer(r"\bapi\(", events.code)]
+    reload = events.code.index("async function reload()")
+    reload_end = reload + closing(events.code[reload:], events.code[reload:].index("{"))
+    assert reads and all(reload < at < reload_end for at in reads)
+    # The app keeps no copy of the server's inbox rule: the events say where an interaction goes.
+    assert "sectionByRule" not in modules["store.js"].code
