@@ -67,7 +67,7 @@ def _flow_spec(flow: CallFlow, teams: dict[int, Team], agents: dict[int, Agent],
     for i, step in enumerate(flow.steps, 1):
         kind, timeout = step.get("type"), int(step.get("timeout", 0))
         if kind == "queue":
-            team = teams.get(step.get("team"))
+            team = teams.get(step.get("team", 0))  # no row has id 0
             if team is None:
                 raise FlowError(f"flow {flow.id} step {i}: no team {step.get('team')} in this company")
             steps.append(render.StepSpec("queue", team.queue_name, timeout or 300))
@@ -113,9 +113,10 @@ def snapshot(settings: Settings) -> render.Snapshot:
               for n in TrackingNumber.select(TrackingNumber, Trunk).join(Trunk).order_by(TrackingNumber.id)]
     flows = []
     for company in Company.select().order_by(Company.id):
-        teams = {t.id: t for t in company.teams}
-        agents = {a.id: a for a in company.agents}
-        flows += [_flow_spec(f, teams, agents, usable) for f in company.flows.order_by(CallFlow.id)]
+        teams = {t.id: t for t in Team.select().where(Team.company == company)}
+        agents = {a.id: a for a in Agent.select().where(Agent.company == company)}
+        flows += [_flow_spec(f, teams, agents, usable)
+                  for f in CallFlow.select().where(CallFlow.company == company).order_by(CallFlow.id)]
     mailboxes = [render.MailboxSpec(names.company_mailbox(c.id), c.name)
                  for c in Company.select().order_by(Company.id)]
     mailboxes += [render.MailboxSpec(names.agent_mailbox(a.id), a.display_name)

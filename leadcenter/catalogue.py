@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any, Hashable, Literal
+from typing import Any, Hashable, Literal, Protocol
 
 from pydantic import BaseModel, create_model
 
 from leadcenter.accounts.models import ROLE_RANK
 from leadcenter.accounts.schemas import ApiKeyOut, CompanyProfile, InvitationOut, MemberOut
 from leadcenter.agents.schemas import AgentOut
+from leadcenter.events import Publisher
 from leadcenter.flows.schemas import FlowOut
 from leadcenter.interactions.schemas import InteractionOut
 from leadcenter.leads.schemas import LeadOut
@@ -44,7 +45,6 @@ class Audience(enum.Enum):
     INTERNAL = "never leaves the controller"
     COMPANY = "every stream of the company"
     SUPERVISORS = "the company's supervisors and admins, and its API keys"
-    ADMINS = "the company's admins and its API keys"
     NAMED_AGENTS = ("the company's supervisors, admins and API keys, and of its agents those `for_agents` names "
                     "(everyone when it names none)")
     INBOX = ("every stream of the company, each with `section`: where the interaction is in that user's inbox "
@@ -57,8 +57,6 @@ class Audience(enum.Enum):
             return None
         if self is Audience.SUPERVISORS:
             return "all" if ROLE_RANK[viewer.role] >= ROLE_RANK["supervisor"] else None
-        if self is Audience.ADMINS:
-            return "all" if viewer.role == "admin" else None
         if self is Audience.NAMED_AGENTS:
             named = data.get("for_agents")
             return "all" if viewer.role != "agent" or named is None or viewer.agent_id in named else None
@@ -68,9 +66,12 @@ class Audience(enum.Enum):
 
     def data(self, data: dict[str, Any], variant: Hashable) -> dict[str, Any]:
         """The data as the viewers of ``variant`` get it."""
+        # Who it is routed to stays in the controller: a client learns only where it is for them.
         if self is Audience.INBOX:
             shown = {key: value for key, value in data.items() if key != "incoming_for"}
             return {**shown, "section": None if variant == "none" else variant}
+        if self is Audience.NAMED_AGENTS:
+            return {key: value for key, value in data.items() if key != "for_agents"}
         return data
 
 
@@ -101,7 +102,7 @@ class EventType:
     def public(self) -> bool:
         return self.audience is not Audience.INTERNAL
 
-    def publish(self, bus, **data: Any) -> None:
+    def publish(self, bus: Publisher, **data: Any) -> None:
         bus.publish(self.name, **data)
 
 
@@ -177,14 +178,21 @@ class ApiKeyData(Schema):
     api_key: ApiKeyOut
 
 
+class RowResource(Protocol):
+    """A configuration row as the REST API returns it (TrunkOut...): a schema made from the row."""
+
+    def from_row(self, row: Any, /) -> Schema: ...
+
+
 def _deleted(noun: str) -> type[BaseModel]:
+    fields: dict[str, Any] = {f"{noun}_id": (int, ...)}
     return create_model(f"{noun.title().replace('_', '')}DeletedData", __base__=Schema,
-                        company_id=(int, ...), **{f"{noun}_id": (int, ...)})
+                        company_id=(int, ...), **fields)
 
 
-def _row(noun: str, out: type[BaseModel]) -> type[BaseModel]:
-    return create_model(f"{noun.title().replace('_', '')}Data", __base__=Schema, company_id=(int, ...),
-                        **{noun: (out, ...)})
+def _row(noun: str, out: RowResource) -> type[BaseModel]:
+    fields: dict[str, Any] = {noun: (out, ...)}
+    return create_model(f"{noun.title().replace('_', '')}Data", __base__=Schema, company_id=(int, ...), **fields)
 
 
 # -- the catalogue ---------------------------------------------------------------------------------------------
@@ -229,7 +237,8 @@ API_KEY_CREATED = _event("api_key.created", ApiKeyData, Audience.SUPERVISORS, "a
 API_KEY_REVOKED = _event("api_key.revoked", ApiKeyData, Audience.SUPERVISORS, "an API key was revoked")
 
 # The telephony configuration's rows: each created, updated (the resource) and deleted (its id).
-CONFIG_ROWS = {"trunk": TrunkOut, "tracking_number": TrackingNumberOut, "team": TeamOut, "flow": FlowOut}
+CONFIG_ROWS: dict[str, RowResource] = {"trunk": TrunkOut, "tracking_number": TrackingNumberOut, "team": TeamOut,
+                                       "flow": FlowOut}
 ROW_EVENTS: dict[tuple[str, str], EventType] = {}
 for _noun, _out in CONFIG_ROWS.items():
     _shown = Audience.COMPANY if _noun == "tracking_number" else Audience.SUPERVISORS  # agents pick a caller ID

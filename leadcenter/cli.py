@@ -231,6 +231,7 @@ def seed_demo(click_ctx: click.Context) -> None:
     if click_ctx.invoked_subcommand is not None:
         return
     ctx = click_ctx.find_object(Context)
+    assert ctx is not None, "main() made it"
     ctx.open_db()
     click.echo("Demo company seeded." if demo.seed(ctx.settings, clock.system()) else "The database already has data.")
     for email, password, role in demo.logins(ctx.settings):
@@ -306,7 +307,7 @@ def demo_call(ctx: Context, did: str, caller: str, name: str, seconds: int) -> N
     if row is None:
         click.echo("  no interaction was recorded: is `leadcenter run` running?")
     else:
-        agent = f" by {row.agent.display_name}" if row.agent_id else ""
+        agent = f" by {row.agent.display_name}" if row.agent is not None else ""
         talk = f", talked {row.talk_seconds} s" if row.talk_seconds else ""
         click.echo(f"  in Recent: {row.outcome}{agent}{talk} (interaction {row.id})")
     sys.exit(0 if row is not None and row.outcome == "answered" else 1)

@@ -99,11 +99,11 @@ class Controller:
         for link, numbers in zip(self.smscs, routes):
             self.outbox.attach(link, numbers)
         # A link that names no numbers sends for every tracking number; otherwise only the named ones can text.
-        served = None if None in routes else frozenset().union(*routes)
+        served = None if None in routes else frozenset().union(*filter(None, routes))
         idle = settings.texts.active_idle_hours
-        self.texts = Texts(self.bus, self.outbox, served, texts_clock,
-                           dt.timedelta(hours=settings.texts.incoming_timeout_hours),
-                           dt.timedelta(hours=idle) if idle > 0 else None, enabled=bool(self.smscs))
+        self.texts: Texts = Texts(self.bus, self.outbox, served, texts_clock,
+                                  dt.timedelta(hours=settings.texts.incoming_timeout_hours),
+                                  dt.timedelta(hours=idle) if idle > 0 else None, enabled=bool(self.smscs))
 
     def _recording_path(self, inside: str) -> str:
         return str(self.instance.host_path(inside).relative_to(self.settings.data_dir))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from peewee import DatabaseProxy, DateTimeField, Model, SqliteDatabase
+from peewee import AutoField, DatabaseProxy, DateTimeField, Model, SqliteDatabase
 
 from leadcenter import clock
 
@@ -17,6 +17,8 @@ database = DatabaseProxy()
 
 
 class BaseModel(Model):
+    id: AutoField[int]  # the primary key peewee adds, which its type stubs do not declare
+
     class Meta:
         database = database
         legacy_table_names = False

@@ -76,7 +76,7 @@ def seed(settings: Settings, now: dt.datetime) -> Company | None:
     return company
 
 
-def logins(settings: Settings) -> list[tuple[str, str, str]]:
+def logins(settings: Settings) -> list[tuple[str, ...]]:
     path = logins_path(settings)
     if not path.exists():
         return []

@@ -13,7 +13,7 @@ import logging
 import queue
 import threading
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable, Protocol
 
 from leadcenter.clock import Clock, system
 
@@ -29,6 +29,18 @@ class Event:
 
 
 Subscriber = Callable[[Event], None]
+
+
+class Publisher(Protocol):
+    """What a domain that only publishes needs of the bus (unit tests hand in one that records)."""
+
+    def publish(self, name: str, **data: Any) -> object: ...
+
+
+class Bus(Publisher, Protocol):
+    """What a domain that also listens needs of the bus."""
+
+    def subscribe(self, pattern: str, subscriber: Subscriber) -> None: ...
 
 
 class EventBus:

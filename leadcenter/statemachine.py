@@ -16,11 +16,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, TypeVar
 
-from peewee import Model
+from leadcenter.db import BaseModel
 
 log = logging.getLogger(__name__)
 
-Row = TypeVar("Row", bound=Model)
+Row = TypeVar("Row", bound=BaseModel)
 State = tuple  # the values of the machine's state columns, in order
 
 
@@ -46,7 +46,7 @@ class Transition(Generic[Row]):
 
 
 class IllegalMove(Exception):
-    def __init__(self, machine: "Machine", row: Model, event: str):
+    def __init__(self, machine: "Machine", row: BaseModel, event: str):
         super().__init__(f"{machine.name} {row.id} is {machine.describe(machine.state_of(row))}: no '{event}' "
                          f"from there")
         self.row, self.event = row, event
@@ -55,7 +55,7 @@ class IllegalMove(Exception):
 class Conflict(Exception):
     """The row was moved by someone else between reading it and moving it: read it again."""
 
-    def __init__(self, machine: "Machine", row: Model, event: str, expected: State):
+    def __init__(self, machine: "Machine", row: BaseModel, event: str, expected: State):
         super().__init__(f"{machine.name} {row.id} was no longer {machine.describe(expected)} for '{event}': "
                          f"it changed meanwhile")
         self.row, self.event = row, event

@@ -53,8 +53,7 @@ def controller(tmp_path):
 
 @pytest.fixture
 def app(database, controller):
-    from leadcenter.web.app import create_app
-    return create_app(controller)
+    return controller.app()
 
 
 @pytest.fixture

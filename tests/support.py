@@ -6,6 +6,11 @@ from __future__ import annotations
 import concurrent.futures
 import datetime as dt
 import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
 
 from leadcenter import config
 from leadcenter.agents.availability import Availability
@@ -13,11 +18,13 @@ from leadcenter.agents.presence import Presence
 from leadcenter.calls.control import CallControl
 from leadcenter.calls.services import OfferBook
 from leadcenter.credentials import Secrets
+from leadcenter.events import Subscriber
 from leadcenter.pbx.process import Instance
 from leadcenter.teams.services import QueueBoard
 from leadcenter.telephony.ari import AriError
 from leadcenter.texts.outbox import Outbox
 from leadcenter.texts.services import Texts
+from leadcenter.web.app import create_app
 
 PASSWORD = "correct horse battery"
 # The unit tests' "now": every clock they hand the code starts here, whatever the date is (see test_clock.py).
@@ -40,43 +47,46 @@ class Clock:
 class RecordingBus:
     """Collects what the web layer publishes."""
 
-    def __init__(self):
-        self.published = []
+    def __init__(self) -> None:
+        self.published: list[tuple[str, dict[str, Any]]] = []
 
-    def publish(self, name, **data):
+    def publish(self, name: str, **data: Any) -> None:
         self.published.append((name, data))
 
-    def subscribe(self, pattern, subscriber):
+    def subscribe(self, pattern: str, subscriber: Subscriber) -> None:
         pass
 
-    def names(self):
+    def names(self) -> list[str]:
         return [name for name, _ in self.published]
+
+
+Verb = tuple[str, tuple, dict]  # a telephony verb as the stand-in makes it: (its name, arguments, keyword arguments)
 
 
 class StandInTelephony:
     """The telephony layer's verbs without Asterisk: each is recorded as (verb, arguments) and carried out at once,
     or refused as Asterisk refuses one (the call ended meanwhile) while ``fails`` is set."""
 
-    def __init__(self):
-        self.verbs = []
+    def __init__(self) -> None:
+        self.verbs: list[tuple[str, tuple]] = []
         self.fails = False
 
-    def __getattr__(self, verb):
+    def __getattr__(self, verb: str) -> Callable[..., Verb]:
         if verb not in ("redirect", "hangup", "next_step", "place_outbound", "reload"):
             raise AttributeError(verb)
         return lambda *args, **kwargs: (verb, args, kwargs)
 
-    def submit(self, call) -> concurrent.futures.Future:
+    def submit(self, call: Verb) -> concurrent.futures.Future[None]:
         verb, args, kwargs = call
         self.verbs.append((verb, args))
-        done = concurrent.futures.Future()
+        done: concurrent.futures.Future[None] = concurrent.futures.Future()
         if self.fails:
             done.set_exception(AriError("Channel not found", 404))
         else:
             done.set_result(None)
         return done
 
-    def named(self, verb):
+    def named(self, verb: str) -> list[tuple]:
         return [args for name, args in self.verbs if name == verb]
 
 
@@ -86,7 +96,7 @@ class StandInController:
     published, an instance directory for the files Asterisk would read, and a reconfigure() that counts how often
     Asterisk's config would have been re-rendered."""
 
-    def __init__(self, asterisk_dir):
+    def __init__(self, asterisk_dir: Path):
         self.settings = config.load(env={})
         # external: files are owned by the user running the tests, not the Asterisk root's asterisk user
         self.instance = Instance(asterisk_dir, asterisk_dir, external=True)
@@ -104,14 +114,18 @@ class StandInController:
         self.call_control = CallControl(self.telephony, self.offers, self.presence.reachable, self.bus, self.clock)
         self.reconfigured = 0
 
-    def reconfigure(self):
+    def reconfigure(self) -> concurrent.futures.Future[None]:
         self.reconfigured += 1
-        done = concurrent.futures.Future()
+        done: concurrent.futures.Future[None] = concurrent.futures.Future()
         done.set_result(None)
         return done
 
-    def health(self):
+    def health(self) -> dict[str, Any]:
         return {"ok": True, "database": "ok", "asterisk": {"ami": "connected", "ari": "connected"}}
+
+    def app(self) -> Flask:
+        """The web app over this controller (web/ports.py's Controller, which the checker holds it to)."""
+        return create_app(self)
 
 
 class ApiClient:
@@ -124,7 +138,7 @@ class ApiClient:
 
     def sign_in(self, email: str, password: str = PASSWORD, company_id: int | None = None):
         self.csrf = self.http.get("/api/v1/session").get_json()["csrf_token"]
-        body = {"email": email, "password": password}
+        body: dict[str, str | int] = {"email": email, "password": password}
         if company_id is not None:
             body["company_id"] = company_id
         status, data = self.post("/api/v1/session", body)
@@ -201,11 +215,13 @@ def open_socket(address: str, path: str, *, cookie: str | None = None, origin: s
     """A websocket client of the server at ``address`` (host:port); a browser's page of the app by default. No
     keepalive pings: their thread's timed joins break under libfaketime (make test's shifted clock)."""
     from websockets.sync.client import connect
+    from websockets.typing import Origin
     headers = dict(headers or {})
     if cookie:
         headers["Cookie"] = cookie
     options.setdefault("ping_interval", None)
-    return connect(f"ws://{address}{path}", origin=f"http://{address}" if origin == "own" else origin,
+    sent = f"http://{address}" if origin == "own" else origin
+    return connect(f"ws://{address}{path}", origin=Origin(sent) if sent is not None else None,
                    additional_headers=headers, proxy=None, compression=None, open_timeout=WAIT, **options)
 
 
@@ -214,7 +230,7 @@ def frames(ws, count: int, timeout: float = WAIT) -> list[dict]:
     import json
     import time
     deadline = time.monotonic() + timeout
-    received = []
+    received: list[dict] = []
     while len(received) < count:
         try:
             received.append(json.loads(ws.recv(timeout=max(0.0, deadline - time.monotonic()))))

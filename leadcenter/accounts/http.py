@@ -15,7 +15,7 @@ from leadcenter.accounts.services import AccountError
 from leadcenter.agents.models import Agent, SipCredential
 from leadcenter.db import database
 from leadcenter.errors import ApiError, invalid, not_found
-from leadcenter.events import EventBus
+from leadcenter.events import Publisher
 from leadcenter.flows.services import flows_naming
 from leadcenter.teams.models import TeamMember
 from leadcenter.web.api import endpoint
@@ -28,7 +28,7 @@ bp = Blueprint("accounts", __name__, url_prefix="/api/v1")
 
 # -- shared by the admin endpoints -----------------------------------------------------------------------------
 
-def bus() -> EventBus:
+def bus() -> Publisher:
     """Where an admin endpoint's notifier publishes (the controller's event bus)."""
     return ports.controller().bus
 

@@ -6,18 +6,17 @@ Request models named ``...Changes`` are for PATCH: only the fields sent change. 
 """
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any
 
 import phonenumbers
 from pydantic import Field, RootModel, create_model, field_validator, model_validator
 
-from leadcenter.accounts.models import ROLES, ApiKey, Company, Invitation, Membership
+from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, Role
 from leadcenter.agents.models import RING_DEVICES
+from leadcenter.pbx.names import Device
 from leadcenter.wire import Schema, UtcDateTime
 
 Name = Annotated[str, Field(min_length=1, max_length=100)]
-Role = Literal[ROLES]
-Device = Literal[RING_DEVICES]
 Region = Annotated[str, Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2, e.g. US")]
 
 
@@ -33,9 +32,10 @@ def not_sent(description: str | None = None):
 
 def changes_of(model: type[Schema], name: str, doc: str) -> type[Schema]:
     """``model`` for PATCH: the same fields, constraints and validators, every field optional (``not_sent``)."""
-    fields = {field: (Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation,
-                      not_sent(info.description))
-              for field, info in model.model_fields.items()}
+    fields: dict[str, Any] = {
+        field: (Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation,
+                not_sent(info.description))
+        for field, info in model.model_fields.items()}
     return create_model(name, __base__=model, __doc__=doc, __module__=model.__module__, **fields)
 
 
@@ -67,7 +67,8 @@ class CompanyChanges(Schema):
 
 class NewAgentProfile(Schema):
     """Make the user an agent: one SIP account per device; the queue rings ``ring_device``."""
-    devices: list[Device] = Field(default_factory=lambda: ["webrtc"], min_length=1, max_length=len(RING_DEVICES))
+    devices: list[Device] = Field(default_factory=lambda: list[Device](["webrtc"]), min_length=1,
+                                  max_length=len(RING_DEVICES))
     ring_device: Device = "webrtc"
     display_name: Name | None = None  # the user's name when not given
 

@@ -23,7 +23,7 @@ import datetime as dt
 from leadcenter.agents import notifier
 from leadcenter.agents.models import Agent, AgentStatusChange
 from leadcenter.agents.notifier import PresenceOf
-from leadcenter.events import EventBus
+from leadcenter.events import Publisher
 from leadcenter.statemachine import Conflict, IllegalMove, Machine, Move, Transition
 
 __all__ = ["MACHINE", "Availability", "Conflict", "IllegalMove", "can"]
@@ -59,7 +59,7 @@ def can(agent: Agent, event: str) -> bool:
 class Availability:
     """Moves agents and publishes each move (agent.status_changed, with the agent as the API shows them)."""
 
-    def __init__(self, bus: EventBus, presence_of: PresenceOf):
+    def __init__(self, bus: Publisher, presence_of: PresenceOf):
         self.bus, self.presence_of = bus, presence_of
 
     def move(self, agent: Agent, event: str, at: dt.datetime) -> Transition[Agent]:

@@ -7,24 +7,24 @@ from typing import Callable
 from leadcenter import catalogue
 from leadcenter.agents.models import Agent
 from leadcenter.agents.schemas import AgentOut
-from leadcenter.events import EventBus
+from leadcenter.events import Publisher
 
 PresenceOf = Callable[[Agent], str]
 
 
-def _publish(event: catalogue.EventType, bus: EventBus, agent: Agent, presence_of: PresenceOf) -> None:
+def _publish(event: catalogue.EventType, bus: Publisher, agent: Agent, presence_of: PresenceOf) -> None:
     event.publish(bus, company_id=agent.company_id,
                   agent=AgentOut.from_row(agent, presence_of).model_dump(mode="json"))
 
 
-def status_changed(bus: EventBus, agent: Agent, presence_of: PresenceOf) -> None:
+def status_changed(bus: Publisher, agent: Agent, presence_of: PresenceOf) -> None:
     _publish(catalogue.AGENT_STATUS_CHANGED, bus, agent, presence_of)
 
 
-def presence_changed(bus: EventBus, agent: Agent, presence_of: PresenceOf) -> None:
+def presence_changed(bus: Publisher, agent: Agent, presence_of: PresenceOf) -> None:
     _publish(catalogue.AGENT_PRESENCE_CHANGED, bus, agent, presence_of)
 
 
-def updated(bus: EventBus, agent: Agent, presence_of: PresenceOf) -> None:
+def updated(bus: Publisher, agent: Agent, presence_of: PresenceOf) -> None:
     _publish(catalogue.AGENT_UPDATED, bus, agent, presence_of)
 

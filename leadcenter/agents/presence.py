@@ -21,7 +21,7 @@ import threading
 
 from leadcenter.agents import notifier
 from leadcenter.agents.models import Agent, current_agents
-from leadcenter.events import Event, EventBus
+from leadcenter.events import Bus, Event
 
 PRESENCES = ("available", "on_call", "wrap_up", "missed", "unreachable", "offline")
 # Asterisk device states (AMI names) in which nothing can ring the device ...
@@ -49,7 +49,7 @@ class Presence:
     company whenever an agent's presence changes (their phone, their status or their ring device). Written on the
     dispatcher thread, read from web threads."""
 
-    def __init__(self, bus: EventBus):
+    def __init__(self, bus: Bus):
         self.bus = bus
         self._lock = threading.Lock()
         self._devices: dict[str, str] = {}  # endpoint (webrtc7, desk7) -> device state

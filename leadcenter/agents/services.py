@@ -11,7 +11,7 @@ from leadcenter.agents.availability import Availability
 from leadcenter.agents.models import RING_DEVICES, Agent, SipCredential, current_agents
 from leadcenter.credentials import generate_password
 from leadcenter.db import database
-from leadcenter.events import EventBus
+from leadcenter.events import Bus
 from leadcenter.interactions.models import Interaction, InteractionDecline
 from leadcenter.pbx import names
 
@@ -71,7 +71,7 @@ class PauseKeeper:
     the call did not miss it and is unpaused at once.
     """
 
-    def __init__(self, bus: EventBus, telephony, availability: Availability):
+    def __init__(self, bus: Bus, telephony, availability: Availability):
         self.bus = bus
         self.telephony = telephony
         self.availability = availability

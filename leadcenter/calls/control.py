@@ -7,18 +7,19 @@ calls domain's recorder (services.py) then sees what Asterisk did and moves the 
 """
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import uuid
-from typing import Callable
+from typing import Any, Callable, Protocol, TypeVar
 
 from leadcenter.agents.models import Agent
 from leadcenter.calls.services import OfferBook, everyone_declined, start_outbound
 from leadcenter.clock import Clock
-from leadcenter.events import EventBus
+from leadcenter.events import Publisher
 from leadcenter.interactions import lifecycle, notifier
 from leadcenter.interactions.models import Interaction, InteractionDecline
 from leadcenter.pbx import names
-from leadcenter.telephony.service import Telephony, TelephonyError
+from leadcenter.telephony.service import TelephonyError
 from leadcenter.tracking_numbers.models import TrackingNumber
 
 log = logging.getLogger(__name__)
@@ -26,9 +27,27 @@ log = logging.getLogger(__name__)
 AGENT_RING_SECONDS = 30  # an outbound call rings the agent's own device this long before it is given up
 VERB_WAIT = 5.0  # seconds a web request waits for Asterisk to carry out a verb it asked for
 
+Verb = TypeVar("Verb")
+
+
+class CallVerbs(Protocol[Verb]):
+    """What call control asks of the telephony layer (telephony/service.py; its verbs are coroutines): each method
+    makes a verb, which ``submit`` hands to the telephony loop."""
+
+    def redirect(self, channel: str, context: str, extension: str) -> Verb: ...
+
+    def hangup(self, channel_id: str, reason: str = ...) -> Verb: ...
+
+    def next_step(self, channel_id: str) -> Verb: ...
+
+    def place_outbound(self, channel_id: str, endpoint: str, lead_number: str, *, variables: dict[str, str],
+                       caller_id: str, ring_seconds: int) -> Verb: ...
+
+    def submit(self, verb: Verb) -> concurrent.futures.Future: ...
+
 
 class CallControl:
-    def __init__(self, telephony: Telephony, offers: OfferBook, reachable: Callable[[Agent], bool], bus: EventBus,
+    def __init__(self, telephony: CallVerbs[Any], offers: OfferBook, reachable: Callable[[Agent], bool], bus: Publisher,
                  clock: Clock):
         """``offers``: the recorder's book of who rings for which call; ``reachable(agent)``: whether a call can
         ring the agent's device at all (presence)."""
@@ -39,16 +58,18 @@ class CallControl:
         ("ringing"). Otherwise the call leaves the queue or step it is in and rings their phone at once, asking it
         to pick up by itself (dialplan lc-answer), so that the queue stops offering it elsewhere ("called");
         "gone" when Asterisk could not move it (it ended or was answered meanwhile)."""
-        if self.offers.ringing(interaction.channel_id, agent.id) is not None:
+        channel_id = interaction.channel_id
+        assert channel_id, "only a call is answered"
+        if self.offers.ringing(channel_id, agent.id) is not None:
             return "ringing"
         moved = self._carry_out(
-            self.telephony.redirect(interaction.channel_id, names.ANSWER_CONTEXT,
-                                    agent.endpoint_name(agent.ring_device)),
-            f"call {interaction.channel_id} not moved to agent {agent.id}")
+            self.telephony.redirect(channel_id, names.ANSWER_CONTEXT, agent.endpoint_name(agent.ring_device)),
+            f"call {channel_id} not moved to agent {agent.id}")
         return "called" if moved else "gone"
 
     def hang_up(self, interaction: Interaction) -> None:
         """End the call: the lead's channel is hung up, the agent's leg with it; the recorder concludes it."""
+        assert interaction.channel_id, "only a call is hung up"
         self.telephony.submit(self.telephony.hangup(interaction.channel_id))
 
     def decline(self, interaction: Interaction, agent: Agent) -> tuple[bool, bool]:
@@ -75,19 +96,20 @@ class CallControl:
         lead is dialled on the tracking number's trunk with that number as caller ID, recorded when asked. None
         when Asterisk did not take the call (the interaction is then concluded unanswered)."""
         now = self.clock()
-        interaction = start_outbound(agent, number, lead_number, names.outbound_channel_id(uuid.uuid4().hex), now)
+        channel_id = names.outbound_channel_id(uuid.uuid4().hex)
+        interaction = start_outbound(agent, number, lead_number, channel_id, now)
         variables = {"LC_OUTBOUND": "1", "LC_COMPANY": str(number.company_id), "LC_NUMBER": str(number.id),
                      "LC_TRUNK": number.trunk.endpoint_name, "LC_CALLER_ID": number.number,
                      "LC_RECORD": "1" if record else "0",
                      # The agent's device learns which interaction rings, and (as lc-auto-answer says it) to
                      # pick up at once: the agent asked for this call.
-                     "PJSIP_HEADER(add,X-LC-Call)": interaction.channel_id,
+                     "PJSIP_HEADER(add,X-LC-Call)": channel_id,
                      "PJSIP_HEADER(add,Call-Info)": "<sip:leadcenter>;answer-after=0"}
         placed = self._carry_out(
-            self.telephony.place_outbound(interaction.channel_id, agent.queue_interface, lead_number,
+            self.telephony.place_outbound(channel_id, agent.queue_interface, lead_number,
                                           variables=variables, caller_id=f'"" <{lead_number}>',
                                           ring_seconds=AGENT_RING_SECONDS),
-            f"outbound call {interaction.channel_id} of agent {agent.id} not placed")
+            f"outbound call {channel_id} of agent {agent.id} not placed")
         if not placed:
             lifecycle.move(interaction, "go_unanswered", self.clock())
         notifier.changed(self.bus, interaction, created=True)

@@ -18,7 +18,7 @@ from leadcenter.agents.availability import Availability
 from leadcenter.agents.models import Agent
 from leadcenter.clock import Clock
 from leadcenter.db import database
-from leadcenter.events import Event, EventBus
+from leadcenter.events import Bus, Event
 from leadcenter.flows.services import audience
 from leadcenter.interactions import lifecycle, notifier
 from leadcenter.interactions.models import Interaction, InteractionDecline
@@ -77,7 +77,7 @@ def everyone_declined(interaction: Interaction, reachable: Callable[[Agent], boo
     """Every agent the call's flow offers it to, except those Offline or whose phone nothing can ring (``reachable``),
     has declined it (Incoming is theirs only)."""
     number = interaction.tracking_number
-    if number is None or number.flow_id is None:
+    if number is None or number.flow is None:
         return False
     offered = {a.id for a in Agent.select().where(Agent.id.in_(list(audience(number.flow)) or [0]),
                                                   Agent.status != "offline") if reachable(a)}
@@ -87,7 +87,7 @@ def everyone_declined(interaction: Interaction, reachable: Callable[[Agent], boo
 
 
 class CallRecorder:
-    def __init__(self, bus: EventBus, recording_path, asterisk_dir: Path, data_dir: Path, clock: Clock,
+    def __init__(self, bus: Bus, recording_path, asterisk_dir: Path, data_dir: Path, clock: Clock,
                  availability: Availability):
         """``recording_path(file inside the Asterisk root) -> path relative to the data directory``."""
         self.bus = bus

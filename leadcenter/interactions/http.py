@@ -132,7 +132,7 @@ def answer_interaction(principal: Principal, interaction_id: int):
     if agent.status == "offline":
         raise ApiError("agent-offline", "you are Offline: choose Available to answer calls")
     number = interaction.tracking_number
-    if number is None or number.flow_id is None or agent.id not in audience(number.flow):
+    if number is None or number.flow is None or agent.id not in audience(number.flow):
         raise ApiError("not-offered", "this call's flow does not offer calls to you")
     outcome = ports.controller().call_control.answer(interaction, agent)
     if outcome == "gone":

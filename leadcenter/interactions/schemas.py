@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, RootModel
 
 from leadcenter.agents.models import Agent
-from leadcenter.interactions.models import KINDS, ClassificationChange, Interaction, Message
+from leadcenter.interactions.models import ClassificationChange, Interaction, Kind, Message
 from leadcenter.interactions.services import INBOX_LIMIT, TIMELINE_PAGE, message_summaries, tags_by_interaction
 from leadcenter.leads.models import Lead
 from leadcenter.leads.services import numbers_by_lead
@@ -29,7 +29,7 @@ TagName = Annotated[str, Field(min_length=1, max_length=50)]
 
 class InteractionQuery(Schema):
     status: Literal["incoming", "active", "recent"] | None = None
-    kind: Literal[KINDS] | None = None
+    kind: Kind | None = None
     limit: int = Field(INBOX_LIMIT, ge=1, le=200)
 
 

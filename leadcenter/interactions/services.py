@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any, cast
 
 from peewee import JOIN, SQL, fn
 
@@ -64,7 +65,7 @@ def incoming_for(interaction: Interaction) -> list[int]:
     if interaction.status != "incoming" or interaction.tracking_number_id is None:
         return []
     number = TrackingNumber.get_or_none(TrackingNumber.id == interaction.tracking_number_id)
-    offered = audience(number.flow) if number is not None and number.flow_id else set()
+    offered = audience(number.flow) if number is not None and number.flow is not None else set()
     if not offered:
         return []
     declined = InteractionDecline.select(InteractionDecline.agent).where(InteractionDecline.interaction == interaction)
@@ -189,7 +190,7 @@ def report(company: Company, since: dt.datetime, until: dt.datetime):
     after_time, after_id = since, 0
     while True:
         # started_at >= after_time bounds the index range scan; the OR only breaks ties within one start time.
-        batch = list(
+        batch = cast(list[tuple[Any, ...]], list(  # tuples(): rows as tuples, which peewee's stubs call models
             Interaction.select(*columns)
             .join(Lead).switch(Interaction)
             .join(TrackingNumber, JOIN.LEFT_OUTER).switch(Interaction)
@@ -198,7 +199,7 @@ def report(company: Company, since: dt.datetime, until: dt.datetime):
             .where(Interaction.company == company, Interaction.started_at < until,
                    Interaction.started_at >= after_time,
                    (Interaction.started_at > after_time) | (Interaction.id > after_id))
-            .order_by(Interaction.started_at, Interaction.id).limit(REPORT_BATCH).tuples())
+            .order_by(Interaction.started_at, Interaction.id).limit(REPORT_BATCH).tuples()))
         tags = tags_by_interaction([row[0] for row in batch])
         for (interaction_id, kind, direction, started, answered, ended, talk, outcome, status, lead, lead_number,
              number, number_name, source, campaign, keywords, landing_page, referrer, agent, team, qualified,

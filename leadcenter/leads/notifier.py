@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from leadcenter import catalogue
-from leadcenter.events import EventBus
+from leadcenter.events import Publisher
 from leadcenter.leads.models import Lead
 from leadcenter.leads.schemas import LeadOut
 
@@ -11,13 +11,13 @@ def _lead(lead: Lead) -> dict:
     return LeadOut.from_row(lead).model_dump(mode="json")
 
 
-def created(bus: EventBus, lead: Lead) -> None:
+def created(bus: Publisher, lead: Lead) -> None:
     catalogue.LEAD_CREATED.publish(bus, company_id=lead.company_id, lead=_lead(lead))
 
 
-def updated(bus: EventBus, lead: Lead) -> None:
+def updated(bus: Publisher, lead: Lead) -> None:
     catalogue.LEAD_UPDATED.publish(bus, company_id=lead.company_id, lead=_lead(lead))
 
 
-def merged(bus: EventBus, survivor: Lead, duplicate: Lead) -> None:
+def merged(bus: Publisher, survivor: Lead, duplicate: Lead) -> None:
     catalogue.LEAD_MERGED.publish(bus, company_id=survivor.company_id, lead=_lead(survivor), duplicate_id=duplicate.id)

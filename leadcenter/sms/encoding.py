@@ -73,6 +73,7 @@ def encode(text: str) -> Encoded:
     single, per_part = LIMITS[data_coding]
     if units <= single:
         return Encoded(data_coding, [b"".join(encoded)], units)
+    current: list[bytes]
     parts, current, used = [], [], 0
     for char in encoded:
         cost = len(char) // unit

@@ -45,8 +45,10 @@ ESM_RECEIPT = 0x04  # esm_class of a deliver_sm that is an SMSC delivery receipt
 RETRY_STATUSES = {smpplib.consts.SMPP_ESME_RTHROTTLED, smpplib.consts.SMPP_ESME_RMSGQFUL}
 TEMPORARY_APP_ERROR = smpplib.consts.SMPP_ESME_RX_T_APPN
 INVALID_DESTINATION = smpplib.consts.SMPP_ESME_RINVDSTADR  # a text for no number we serve
-# message_state values (SMPP 3.4, 5.3.2.35) and the stat words of receipt texts, as delivery outcomes.
-MESSAGE_STATES = {2: "DELIVRD", 3: "EXPIRED", 4: "DELETED", 5: "UNDELIV", 6: "ACCEPTD", 7: "UNKNOWN", 8: "REJECTD"}
+# message_state values (SMPP 3.4, 5.3.2.35; 9 is SMPP 5.0's) as the stat words of receipt texts; a value outside
+# them reads as UNKNOWN. 0 (none given, or 5.0's SCHEDULED) defers to the receipt text's stat.
+MESSAGE_STATES = {1: "ENROUTE", 2: "DELIVRD", 3: "EXPIRED", 4: "DELETED", 5: "UNDELIV", 6: "ACCEPTD", 7: "UNKNOWN",
+                  8: "REJECTD", 9: "SKIPPED"}
 READ_POLL = 0.2  # seconds the session thread waits for the socket before looking at its timers
 # Successful submit_sm_resp, and delivery receipts, are handed to the listener in batches of up to this many (one
 # database write each): a batch ends when the socket has nothing more to read. Accepted submits are handed over
@@ -289,6 +291,7 @@ class SmppLink:
 
     def _read_until_lost(self) -> None:
         client = self._client
+        assert client is not None  # _bind set it, and only this thread closes it
         while not self._stopping.is_set() and self.bound:
             waiting = self._accepted or self._receipts
             readable, _, _ = select.select([client._socket], [], [], 0 if waiting else READ_POLL)
@@ -414,7 +417,8 @@ class SmppLink:
             return base
         fields = parse_receipt_text(short_message.decode("latin-1"))
         message_id = self._text(pdu.receipted_message_id) or fields.get("id", "")
-        state = MESSAGE_STATES.get(int(pdu.message_state)) if pdu.message_state else fields.get("stat", "UNKNOWN")
+        state = (MESSAGE_STATES.get(int(pdu.message_state), "UNKNOWN") if pdu.message_state
+                 else fields.get("stat", "UNKNOWN"))
         return dataclasses.replace(base, receipt_for=message_id, receipt_state=state, receipt_error=fields.get("err", ""))
 
     def _respond(self, pdu, command: str, status: int = smpplib.consts.SMPP_ESME_ROK) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 import datetime as dt
 
 from leadcenter import catalogue
-from leadcenter.events import EventBus
+from leadcenter.events import Publisher
 from leadcenter.wire import utc_iso
 
 
-def queue_updated(bus: EventBus, company_id: int, figures: dict, measured_at: dt.datetime) -> None:
+def queue_updated(bus: Publisher, company_id: int, figures: dict, measured_at: dt.datetime) -> None:
     catalogue.QUEUE_UPDATED.publish(bus, company_id=company_id, **figures, measured_at=utc_iso(measured_at))

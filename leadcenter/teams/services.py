@@ -9,7 +9,7 @@ import datetime as dt
 from leadcenter.agents.models import Agent
 from leadcenter.agents.presence import PRESENCES, presence
 from leadcenter.clock import Clock
-from leadcenter.events import Event, EventBus
+from leadcenter.events import Bus, Event
 from leadcenter.pbx import names
 from leadcenter.teams import notifier
 from leadcenter.teams.models import Team
@@ -23,7 +23,7 @@ def agent_state(agent: Agent, member: dict) -> str:
 class QueueBoard:
     """``queue.status`` (telephony: one Asterisk queue now) -> ``queue.updated`` for the team's company."""
 
-    def __init__(self, bus: EventBus, clock: Clock):
+    def __init__(self, bus: Bus, clock: Clock):
         self.bus = bus
         self.clock = clock
         self._latest: dict[int, tuple[dict, dt.datetime]] = {}  # team id -> (figures, when), as last published

@@ -59,7 +59,8 @@ class AmiClient:
 
     def stop(self) -> None:
         if self._manager is not None:
-            self._manager.connection_lost = lambda exc: None  # no reconnect once we close on purpose
+            # No reconnect once we close on purpose: this instance's handler is replaced.
+            self._manager.connection_lost = lambda exc: None  # type: ignore[method-assign]
             self._manager.close()
             self.ready = False
 

@@ -94,6 +94,7 @@ class Telephony:
     async def _link_ready(self, link: str) -> None:
         self.bus.publish("telephony.connected", link=link)
         # Both links coming up at once would resync twice: one running resync serves both.
+        assert self._sync_lock is not None, "telephony not started"
         if self.connected and not self._sync_lock.locked():
             await self.resync()
 
@@ -106,6 +107,7 @@ class Telephony:
         if message.get("Event") in QUEUE_CHANGES and message.get("Queue"):
             self._dirty_queues.add(message["Queue"])
             if self._queue_flush is None:
+                assert self.loop is not None, "telephony not started"
                 self._queue_flush = self.loop.call_later(QUEUE_SETTLE, self._flush_queues)
 
     def _flush_queues(self) -> None:

@@ -72,7 +72,7 @@ class CallTracker:
     def _on_UserEvent(self, m: Mapping) -> None:
         kind = m.get("UserEvent")
         channel_id = m.get("Uniqueid")
-        if kind == "LeadCenterInbound":
+        if kind == "LeadCenterInbound" and channel_id is not None:
             self.lead_channels.add(channel_id)
             if self._began_during_sync is not None:
                 self._began_during_sync.add(channel_id)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from leadcenter import catalogue
-from leadcenter.events import EventBus
+from leadcenter.events import Publisher
 from leadcenter.interactions.models import Message
 from leadcenter.texts.schemas import MessageOut
 
@@ -11,7 +11,7 @@ MESSAGE_EVENTS = {"received": catalogue.MESSAGE_RECEIVED, "queued": catalogue.ME
                   "failed": catalogue.MESSAGE_FAILED}
 
 
-def message(bus: EventBus, company_id: int, message: Message, for_agents: list[int] | None = None,
+def message(bus: Publisher, company_id: int, message: Message, for_agents: list[int] | None = None,
             status: str | None = None) -> None:
     """message.<status> (the message's own by default): a message received, stored to go out, or moved by what the
     SMSC said; it carries the message as it is now."""
@@ -21,5 +21,5 @@ def message(bus: EventBus, company_id: int, message: Message, for_agents: list[i
         message=MessageOut.from_row(message).model_dump(mode="json"), **extra)
 
 
-def consent_changed(bus: EventBus, company_id: int, lead_id: int, number: str, action: str) -> None:
+def consent_changed(bus: Publisher, company_id: int, lead_id: int, number: str, action: str) -> None:
     catalogue.CONSENT_CHANGED.publish(bus, company_id=company_id, lead_id=lead_id, number=number, action=action)

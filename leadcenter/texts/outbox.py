@@ -27,7 +27,7 @@ from peewee import fn
 
 from leadcenter.clock import Clock
 from leadcenter.db import database
-from leadcenter.events import EventBus
+from leadcenter.events import Publisher
 from leadcenter.interactions.models import Message
 from leadcenter.sms import encoding
 from leadcenter.sms.smpp import NotBound, SmppLink, Delivery, Submission
@@ -43,7 +43,7 @@ IDLE_POLL = 0.25  # seconds the pump sleeps when nothing woke it (it also looks 
 # watchdog drops a bind whose answers stop after smpp.response_timeout_seconds, handing its parts back sooner).
 STUCK_SECONDS = 120.0
 RETRY_FIRST, RETRY_MAX = 0.5, 30.0  # seconds of backoff after throttling, doubling per attempt
-NOT_FINAL = ("ACCEPTD", "ENROUTE")  # receipt states that are not an outcome yet
+NOT_FINAL = ("ACCEPTD", "ENROUTE", "SCHEDULED")  # receipt states that are not an outcome yet
 
 
 def retry_delay(attempts: int) -> float:
@@ -62,7 +62,7 @@ class Settled(NamedTuple):
 
 
 class Outbox:
-    def __init__(self, bus: EventBus, on_text, clock: Clock):
+    def __init__(self, bus: Publisher, on_text, clock: Clock):
         """``on_text(delivery)`` stores an inbound text (not a receipt); it runs before the SMSC is answered."""
         self.bus = bus
         self.on_text = on_text
@@ -231,8 +231,9 @@ class Outbox:
                     log.warning("receipt for unknown or settled message_id %s (%s)", receipt.receipt_for,
                                 receipt.receipt_state)
                     continue
-                outcome = "delivered" if receipt.receipt_state == "DELIVRD" else "failed"
-                reason = "" if outcome == "delivered" else receipt.receipt_state + (
+                state = receipt.receipt_state or "UNKNOWN"
+                outcome = "delivered" if state == "DELIVRD" else "failed"
+                reason = "" if outcome == "delivered" else state + (
                     f" (error {receipt.receipt_error})" if receipt.receipt_error else "")
                 OutboxPart.update(status=outcome, error=reason, done_at=now).where(OutboxPart.id == part.id).execute()
                 events += self._settle(part, outcome, reason and f"not delivered: {reason}")

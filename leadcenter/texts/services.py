@@ -27,7 +27,7 @@ from leadcenter.agents.models import Agent
 from leadcenter.clock import Clock
 from leadcenter.db import database
 from leadcenter.errors import ApiError
-from leadcenter.events import EventBus
+from leadcenter.events import Publisher
 from leadcenter.interactions import lifecycle, notifier
 from leadcenter.interactions.models import Interaction, Message
 from leadcenter.interactions.services import incoming_for
@@ -77,7 +77,7 @@ def messages_of(interaction: Interaction) -> list[Message]:
 
 
 class Texts:
-    def __init__(self, bus: EventBus, outbox: Outbox, served_numbers: set[str] | None, clock: Clock,
+    def __init__(self, bus: Publisher, outbox: Outbox, served_numbers: frozenset[str] | None, clock: Clock,
                  incoming_timeout: dt.timedelta = dt.timedelta(hours=12),
                  idle_timeout: dt.timedelta | None = dt.timedelta(hours=24), enabled: bool = True):
         """``served_numbers``: the tracking numbers an SMSC sends for (None: all of them); ``idle_timeout``: None

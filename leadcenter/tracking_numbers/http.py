@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from flask import Blueprint
-from peewee import Model
 
 from leadcenter.accounts.models import Company
 from leadcenter.errors import ApiError, invalid
@@ -15,13 +14,14 @@ from leadcenter.trunks.models import Trunk
 from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal
 from leadcenter.web.config_rows import ConfigRows
+from leadcenter.web.scoping import CompanyRow
 
 bp = Blueprint("tracking_numbers", __name__, url_prefix="/api/v1")
 
 NUMBERS = ConfigRows(TrackingNumber, "tracking number", "tracking_number")
 
 
-def _company_row(model: type[Model], row_id: int, company: Company, field: str, what: str) -> int:
+def _company_row(model: type[CompanyRow], row_id: int, company: Company, field: str, what: str) -> int:
     """An id sent in a body must name a row of the caller's company; another company's is as unknown as none."""
     if not model.select().where(model.id == row_id, model.company == company).exists():
         raise invalid({field: f"no {what} {row_id} in this company"})

@@ -59,5 +59,6 @@ def update_trunk(principal: Principal, trunk_id: int, body: TrunkChanges):
 @endpoint(bp, "DELETE", "/trunks/<int:trunk_id>", role="admin", status=204,
           summary="Delete a SIP trunk no tracking number is on")
 def delete_trunk(principal: Principal, trunk_id: int):
-    TRUNKS.delete(principal, trunk_id, lambda trunk: [f"tracking number {n.number}"
-                                                      for n in trunk.numbers.order_by(TrackingNumber.id)])
+    TRUNKS.delete(principal, trunk_id, lambda trunk: [
+        f"tracking number {n.number}"
+        for n in TrackingNumber.select().where(TrackingNumber.trunk == trunk).order_by(TrackingNumber.id)])

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from leadcenter.agents.models import Agent
-from leadcenter.events import Event, EventBus
+from leadcenter.events import Bus, Event
 from leadcenter.pbx import names
 from leadcenter.voicemail import notifier
 
@@ -58,7 +58,7 @@ def mailbox_company(mailbox: str) -> tuple[int | None, int | None]:
 class MailboxCounter:
     """Asterisk's MessageWaiting -> ``voicemail.count_changed`` for the mailbox's company (and agent)."""
 
-    def __init__(self, bus: EventBus):
+    def __init__(self, bus: Bus):
         self.bus = bus
         bus.subscribe("voicemail.waiting", self.on_waiting)
 

@@ -22,6 +22,7 @@ from flask import Blueprint, Flask, Response, g, jsonify, request
 from peewee import IntegrityError
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
+from pydantic_core import ErrorDetails
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import IntegerConverter
 
@@ -119,7 +120,7 @@ def _uploaded(media_types: tuple[str, ...]) -> bytes:
 def _out_of_range(value, path: tuple) -> dict[str, str]:
     """The fields of a validated request whose numbers or dates are out of range, at any depth."""
     if isinstance(value, BaseModel):
-        found = {}
+        found: dict[str, str] = {}
         for name in type(value).model_fields:
             found |= _out_of_range(getattr(value, name), (*path, name))
         return found
@@ -151,7 +152,7 @@ def _validate(model: type[BaseModel], data: dict, where: str):
     return validated
 
 
-def _said(problem: dict) -> str:
+def _said(problem: ErrorDetails) -> str:
     """A validation problem in words for the person who typed the value: our validators' own sentences as they
     are written (pydantic prefixes them with "Value error, "), "unknown field" for a field nobody asked for."""
     if problem["type"] == "extra_forbidden":

@@ -20,6 +20,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from typing import Literal, overload
 
 from flask import after_this_request, current_app, request, session
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -74,6 +75,10 @@ def session_user() -> User | None:
     return sessions_user(session["sid"]) if session.get("sid") else None
 
 
+@overload
+def current(required: Literal[True] = True) -> Principal: ...
+@overload
+def current(required: bool) -> Principal | None: ...
 def current(required: bool = True) -> Principal | None:
     """The caller, from the Authorization header or the session cookie."""
     header = request.headers.get("Authorization", "")
@@ -190,7 +195,9 @@ class AttemptLimiter:
 
 
 def _device_signer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.secret_key, salt="leadcenter-device")
+    key = current_app.secret_key
+    assert key is not None, "create_app sets the secret key"
+    return URLSafeTimedSerializer(key, salt="leadcenter-device")
 
 
 def known_device(email: str) -> str | None:

@@ -10,33 +10,46 @@ keeps a row from being deleted.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, ClassVar, Generic, Protocol, TypeVar
 
-from peewee import Model
+from peewee import CharField, IntegerField
 
 from leadcenter import catalogue
 from leadcenter.accounts.http import bus, in_use, reconfigure_if, save_changes
+from leadcenter.accounts.models import Company
 from leadcenter.db import database
 from leadcenter.web.auth import Principal
-from leadcenter.web.scoping import scoped
+from leadcenter.web.scoping import CompanyRow, scoped
 
-Columns = Callable[[Model], dict]  # (the row, unsaved and without an id when new) -> its changed columns
-AfterSave = Callable[[Model], None]  # more writes once the row has its id (in the same transaction)
+
+class ConfigRow(CompanyRow, Protocol):
+    """A configuration table's model (Trunk, TrackingNumber, Team, CallFlow)."""
+    company_id: ClassVar[IntegerField[int]]
+    name: ClassVar[CharField[str]]
+
+    def __init__(self, *, company: Company) -> None: ...
+
+    def delete_instance(self) -> int: ...
+
+
+Row = TypeVar("Row", bound=ConfigRow)
+Columns = Callable[[Row], dict]  # (the row, unsaved and without an id when new) -> its changed columns
+AfterSave = Callable[[Row], None]  # more writes once the row has its id (in the same transaction)
 
 
 @dataclass(frozen=True)
-class ConfigRows:
-    model: type[Model]
+class ConfigRows(Generic[Row]):
+    model: type[Row]
     what: str  # how errors name one ("tracking number")
     noun: str  # how events name one ("tracking_number": tracking_number.created, tracking_number_id)
 
-    def listed(self, principal: Principal, *order_by) -> list[Model]:
+    def listed(self, principal: Principal, *order_by) -> list[Row]:
         return list(self.model.select().where(self.model.company == principal.company).order_by(*order_by))
 
-    def one(self, principal: Principal, row_id: int) -> Model:
+    def one(self, principal: Principal, row_id: int) -> Row:
         return scoped(self.model, row_id, principal, self.what)
 
-    def create(self, principal: Principal, columns: Columns, after: AfterSave | None = None) -> Model:
+    def create(self, principal: Principal, columns: Columns[Row], after: AfterSave[Row] | None = None) -> Row:
         with database.atomic():
             row = self.model(company=principal.company)
             save_changes(row, columns(row))
@@ -45,7 +58,8 @@ class ConfigRows:
         self._changed(row, "created")
         return row
 
-    def update(self, principal: Principal, row_id: int, columns: Columns, after: AfterSave | None = None) -> Model:
+    def update(self, principal: Principal, row_id: int, columns: Columns[Row],
+               after: AfterSave[Row] | None = None) -> Row:
         with database.atomic():
             row = self.one(principal, row_id)
             save_changes(row, columns(row))
@@ -54,7 +68,7 @@ class ConfigRows:
         self._changed(row, "updated")
         return row
 
-    def delete(self, principal: Principal, row_id: int, users: Callable[[Model], list[str]] | None = None) -> None:
+    def delete(self, principal: Principal, row_id: int, users: Callable[[Row], list[str]] | None = None) -> None:
         """Delete the row unless ``users(row)`` names what still uses it (then 409 in-use)."""
         with database.atomic():
             row = self.one(principal, row_id)
@@ -66,7 +80,7 @@ class ConfigRows:
                                                            **{f"{self.noun}_id": row.id})
         reconfigure_if(True)
 
-    def _changed(self, row: Model, verb: str) -> None:
+    def _changed(self, row: Row, verb: str) -> None:
         resource = catalogue.CONFIG_ROWS[self.noun].from_row(row).model_dump(mode="json")
         catalogue.ROW_EVENTS[self.noun, verb].publish(bus(), company_id=row.company_id, **{self.noun: resource})
         reconfigure_if(True)

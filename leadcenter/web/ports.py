@@ -14,7 +14,7 @@ from leadcenter.calls.control import CallControl
 from leadcenter.clock import Clock
 from leadcenter.config import Settings
 from leadcenter.credentials import Secrets
-from leadcenter.events import EventBus
+from leadcenter.events import Bus
 from leadcenter.pbx.process import Instance
 from leadcenter.teams.services import QueueBoard
 from leadcenter.texts.services import Texts
@@ -23,14 +23,19 @@ from leadcenter.texts.services import Texts
 class Controller(Protocol):
     settings: Settings
     secrets: Secrets
-    clock: Clock
-    bus: EventBus
     instance: Instance
     presence: Presence
     availability: Availability
     call_control: CallControl
     queue_board: QueueBoard
     texts: Texts
+
+    # Read-only, so that a stand-in's may be narrower (a test clock, a bus that records what is published).
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def bus(self) -> Bus: ...
 
     def reconfigure(self) -> concurrent.futures.Future:
         """Render Asterisk's configuration from the database again and reload what changed."""

@@ -166,7 +166,7 @@ def accept_invitation(_, invitation_id: int):
     _joined(invitation)
     if session.get("company_id") is None:
         session["company_id"] = company_id
-        _signed_on(auth.session_user(), company_id)
+        _signed_on(invitation.user, company_id)
     return _session_out()
 
 

@@ -175,13 +175,23 @@ class Hub:
                 self._seq = event.seq
             return
         frame = Frame(event, kind)
+        try:  # as a supervisor and as an agent would see it: a frame kept for replay must encode for everyone
+            for probe in (Viewer(frame.company_id, "admin", None), Viewer(frame.company_id, "agent", 0)):
+                frame.text_for(probe)
+        except (KeyError, TypeError, AttributeError) as wrong:  # a notifier's bug: no frame rather than a broken hub
+            log.error("event %s #%s lacks what its audience reads: no stream gets it: %r", event.name, event.seq,
+                      wrong)
+            with self._lock:
+                self._seq = event.seq
+            return
         with self._lock:
             self._seq = event.seq
             if len(self._buffer) >= self.buffer_size:
                 evicted = self._buffer.popleft()
                 self._evicted_through[evicted.company_id] = evicted.seq
             self._buffer.append(frame)
-            woken, lagging = [], []
+            woken: list[Subscription] = []
+            lagging: list[Subscription] = []
             for subscription in self._subscriptions:
                 if subscription.viewer.company_id != frame.company_id:
                     continue
@@ -286,7 +296,10 @@ def check_origin(allowed: set[str], what: str, api_keys: bool = True) -> None:
 
 def principal_key(principal: auth.Principal) -> tuple:
     """Whose websockets count together: a user's (all their sessions), or an API key's."""
-    return ("key", principal.api_key.id) if principal.api_key is not None else ("user", principal.user.id)
+    if principal.api_key is not None:
+        return ("key", principal.api_key.id)
+    assert principal.user is not None, "a principal is an API key or a user"
+    return ("user", principal.user.id)
 
 
 async def hold_place(capacity: Capacity, principal: auth.Principal, ws: WebSocket, what: str):
