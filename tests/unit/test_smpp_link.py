@@ -154,6 +154,17 @@ def test_receipts_are_answered_after_their_batch_is_stored(link):
     assert [(p.command, p.sequence) for p in link._client.sent] == [("deliver_sm_resp", 95), ("deliver_sm_resp", 96)]
 
 
+def test_every_message_state_reads_as_a_receipt_state_and_an_unknown_one_as_unknown(link):
+    for sequence, state in enumerate((1, 6, 9, 42), start=100):
+        link._dispatch(incoming(link, "deliver_sm", sequence=sequence, source_addr="14045551234",
+                                destination_addr="14045550100", esm_class=0x04, receipted_message_id=f"m-{state}",
+                                message_state=state, short_message=b"id:x stat:X"))
+    link._hand_over()
+    assert link.listener.calls == [("receipts", [("m-1", "ENROUTE"), ("m-6", "ACCEPTD"), ("m-9", "SKIPPED"),
+                                                 ("m-42", "UNKNOWN")])]
+    assert len(link._client.sent) == 4  # all answered: none is refused for ever
+
+
 def test_an_enquire_link_is_answered_and_sent_when_idle(link):
     link._dispatch(incoming(link, "enquire_link", sequence=5))
     assert (link._client.sent[-1].command, link._client.sent[-1].sequence) == ("enquire_link_resp", 5)

@@ -280,6 +280,18 @@ def test_a_negative_receipt_fails_with_the_reason(setup):
     assert (row.status, row.status_reason) == ("failed", "not delivered: UNDELIV (error 001)")
 
 
+def test_a_receipt_on_its_way_waits_and_an_unknown_state_fails_the_text(setup):
+    message, part = queued_part(setup)
+    setup["outbox"].accepted([(part.id, "smsc-3")], "smsc")
+    setup["outbox"].receipts([Delivery(LEAD, setup["number"].number, 0, False, b"", receipt_for="smsc-3",
+                                       receipt_state="ENROUTE")], "smsc")
+    assert Message.get_by_id(message.id).status == "sent"  # not an outcome yet
+    setup["outbox"].receipts([Delivery(LEAD, setup["number"].number, 0, False, b"", receipt_for="smsc-3",
+                                       receipt_state="UNKNOWN")], "smsc")
+    row = Message.get_by_id(message.id)
+    assert (row.status, row.status_reason) == ("failed", "not delivered: UNKNOWN")
+
+
 def test_throttling_requeues_with_backoff_and_permanent_errors_fail(setup):
     _, part = queued_part(setup)
     setup["outbox"].refused(part.id, smpplib.consts.SMPP_ESME_RTHROTTLED)
