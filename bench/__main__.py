@@ -10,8 +10,15 @@ import os
 import platform
 import time
 
-from bench import (api_queries, asterisk_lifecycle, controller_overhead, results_dir, ring_to_browser,
-                   ring_to_screen, sms)
+from bench import (
+    api_queries,
+    asterisk_lifecycle,
+    controller_overhead,
+    results_dir,
+    ring_to_browser,
+    ring_to_screen,
+    sms,
+)
 
 SUITES = {"asterisk": asterisk_lifecycle.run, "queries": api_queries.run, "ring": ring_to_screen.run,
           "browser": ring_to_browser.run, "overhead": controller_overhead.run, "sms": sms.run}

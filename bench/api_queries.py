@@ -229,7 +229,7 @@ def _lead_rows(rng, leads, numbers, companies, epoch, last_seen):
     from leadcenter.leads.services import search_terms
 
     people, terms, phones = [], [], []
-    for (lead_id, company, first, _), number in zip(leads, numbers):
+    for (lead_id, company, first, _), number in zip(leads, numbers, strict=True):
         name = email = ""
         if rng.random() < 0.7:
             given, family = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
@@ -368,7 +368,7 @@ def seed(path: Path) -> dict:
     _insert(database, Lead, ("id", "created_at", "company_id", "name", "email", "updated_at"), iter(people))
     _insert(database, LeadPhone, ("lead_id", "company_id", "number"), iter(phones))
     _insert(database, LeadSearchTerm, ("company_id", "lead_id", "term"), iter(terms))
-    lead_info = {lead_id: (company, number) for (lead_id, company, _, _), number in zip(leads, numbers)}
+    lead_info = {lead_id: (company, number) for (lead_id, company, _, _), number in zip(leads, numbers, strict=True)}
     count = _insert(database, Interaction, INTERACTION_COLUMNS,
                     _interaction_rows(rng, plan, lead_info, companies, epoch, now_s))
     loaded = time.monotonic() - began - planned
@@ -387,9 +387,9 @@ def seed(path: Path) -> dict:
     # What the samples are drawn from (plain values only).
     heavy = [lead_id for lead_id, _, _, n in leads if n >= HEAVY_RANGE[0]]
     paged = [lead_id for lead_id, _, _, n in leads if n > 20]
-    named = [(companies[c]["id"], name) for (_, c, _, _), (_, _, _, name, _, _) in zip(leads, people) if name]
-    emails = [(companies[c]["id"], email) for (_, c, _, _), (_, _, _, _, email, _) in zip(leads, people) if email]
-    dialled = [(companies[c]["id"], number) for (_, c, _, _), number in zip(leads, numbers)]
+    named = [(companies[c]["id"], name) for (_, c, _, _), (_, _, _, name, _, _) in zip(leads, people, strict=True) if name]
+    emails = [(companies[c]["id"], email) for (_, c, _, _), (_, _, _, _, email, _) in zip(leads, people, strict=True) if email]
+    dialled = [(companies[c]["id"], number) for (_, c, _, _), number in zip(leads, numbers, strict=True)]
     size = sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
     return {"figures": {"leads": len(people), "interactions": count, "search_terms": len(terms),
                         "heavy_leads": len(heavy), "seconds": round(seconds, 1), "generate_s": round(planned, 1),

@@ -24,10 +24,10 @@ import time
 from pathlib import Path
 
 import httpx
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from bench import results_dir
-
 
 AGENTS = 200
 TALK_SECONDS = 3
@@ -68,7 +68,7 @@ class Rejoiner:
         self.url = url
         self.clients: dict[int, httpx.Client] = {}
         with concurrent.futures.ThreadPoolExecutor(4) as pool:  # password hashing is slow on purpose
-            for agent_id, client in zip([a[3] for a in agents], pool.map(self._sign_in, [a[0] for a in agents])):
+            for agent_id, client in zip([a[3] for a in agents], pool.map(self._sign_in, [a[0] for a in agents]), strict=True):
                 self.clients[agent_id] = client
         self.rejoined = 0
         self._pool = concurrent.futures.ThreadPoolExecutor(8)
@@ -95,11 +95,11 @@ class Rejoiner:
                 event = json.loads(self._socket.recv(timeout=1))
             except TimeoutError:
                 continue
-            except Exception:  # the socket closed: the run is over
+            except ConnectionClosed:  # the run is over
                 return
-            data = event.get("data", {})
-            if event["event"] == "agent.status_changed" and data.get("reason") == "wrap_up":
-                self._pool.submit(self._rejoin, data["agent_id"])
+            agent = event.get("data", {}).get("agent", {})
+            if event["event"] == "agent.status_changed" and agent.get("status_reason") == "wrap_up":
+                self._pool.submit(self._rejoin, agent["id"])
 
     def _rejoin(self, agent_id: int) -> None:
         client = self.clients.get(agent_id)

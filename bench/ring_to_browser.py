@@ -100,7 +100,7 @@ def run() -> dict:
         system.start_asterisk()
         system.start_controller()
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                             args=FLAGS + [GRANT_MICROPHONE])
+                                             args=[*FLAGS, GRANT_MICROPHONE])
         try:
             refetches: list[str] = []
             pages = [_sign_in(browser, system, email, refetches) for email in emails]

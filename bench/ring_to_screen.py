@@ -75,12 +75,12 @@ async def _agent_stream(url: str, email: str, arrivals: dict, ready: asyncio.Eve
         while not done.is_set():
             try:
                 frame = await asyncio.wait_for(socket.recv(), 1.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
             at = time.time()
             event = json.loads(frame)
             if event["event"] == "interaction.created":
-                arrivals.setdefault(event["data"]["interaction_id"], []).append(at)
+                arrivals.setdefault(event["data"]["interaction"]["id"], []).append(at)
 
 
 async def _measure(system, emails: list[str], place_calls) -> tuple[dict, object]:

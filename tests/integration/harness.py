@@ -23,7 +23,8 @@ from leadcenter.interactions.models import Interaction
 from leadcenter.pbx.process import Instance
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "smsc"))
-from peer import PASSWORD as SMSC_PASSWORD, SYSTEM_ID as SMSC_SYSTEM_ID  # noqa: E402 (the test SMSC's driver)
+from peer import PASSWORD as SMSC_PASSWORD
+from peer import SYSTEM_ID as SMSC_SYSTEM_ID
 
 LEADCENTER = [sys.executable, "-m", "leadcenter"]
 ADS_LINE = "+14045550100"  # the demo's "Google Ads line"; its flow queues to Alice's and Bob's team
@@ -137,10 +138,10 @@ class System:
     # -- the controller (`leadcenter run`) ---------------------------------------------------------------------
     def start_controller(self, **env: str) -> None:
         """Start `leadcenter run`; ``env`` adds settings for this run only (LEADCENTER_...)."""
-        log = open(self.controller_log, "ab")
-        self.controller = subprocess.Popen([*LEADCENTER, "run"], env={**self.env, **env}, stdout=log, stderr=subprocess.STDOUT,
-                                           stdin=subprocess.DEVNULL, start_new_session=True)
-        log.close()
+        with open(self.controller_log, "ab") as log:  # the child keeps its own descriptor
+            self.controller = subprocess.Popen([*LEADCENTER, "run"], env={**self.env, **env}, stdout=log,
+                                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                               start_new_session=True)
         self.wait_healthy(30)
 
     def stop_controller(self) -> None:

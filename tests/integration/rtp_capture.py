@@ -50,7 +50,7 @@ class RtpCapture:
         self._open = True
         self._thread = threading.Thread(target=self._run, name="rtp-capture", daemon=True)
 
-    def __enter__(self) -> "RtpCapture":
+    def __enter__(self) -> RtpCapture:
         self._thread.start()
         return self
 

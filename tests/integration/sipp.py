@@ -15,6 +15,7 @@ not a hard limit (it waits for the calls in progress).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -23,9 +24,9 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from harness import ADS_LINE
 
@@ -229,10 +230,8 @@ class SippPhone:
         if self.uas:
             self.uas.stop()
         if unregister and self.registers and self.transport == "udp":
-            try:
+            with contextlib.suppress(RuntimeError):
                 self.unregister(timeout=5)
-            except RuntimeError:
-                pass
 
     def __enter__(self) -> SippPhone:
         return self.start()

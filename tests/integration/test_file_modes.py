@@ -122,5 +122,5 @@ def test_provision_brings_an_existing_root_to_the_host_account_once(running, tmp
     assert any("takes the ids of" in line for line in said), said
     said.clear()
     asterisk_root.provision(root, say=said.append)
-    assert said == [f"Asterisk root ready: {root} (Asterisk {asterisk_root.asterisk_version(root)}, runs as "
-                    f"{asterisk_root.HOST_ACCOUNT})"]
+    assert said == [(f"Asterisk root ready: {root} (Asterisk {asterisk_root.asterisk_version(root)}, runs as "
+                    f"{asterisk_root.HOST_ACCOUNT})")]

@@ -53,7 +53,8 @@ def test_gsm7_and_ucs2_round_trips_with_exact_text(alice, smsc):
     received = text_at_smsc(smsc, "+14045552001")
     assert (received["text"], received["data_coding"], received["from"]) == (gsm, 0, ADS_LINE)
     message_id = answer.json()["id"]
-    assert alice.wait_event("message.delivered", 10, message_id=message_id)["data"]["status"] == "delivered"
+    delivered_event = alice.wait_event("message.delivered", 10, message={"id": message_id})["data"]["message"]
+    assert (delivered_event["status"], delivered_event["body"]) == ("delivered", gsm)
     delivered = Message.get_by_id(message_id)
     assert delivered.sent_at and delivered.delivered_at
     assert delivered.external_id == received["message_ids"][0]  # the SMSC's message_id is kept
@@ -93,8 +94,8 @@ def test_receipts_delivered_and_undeliverable_reach_the_agent(alice, smsc):
     smsc.command(cmd="receipts", to="+14045552010", stat="UNDELIV")
     delivered = send(alice, "+14045552011", "Reaches the phone").json()
     failed = send(alice, "+14045552010", "Never reaches the phone").json()
-    event = alice.wait_event("message.failed", 10, message_id=failed["id"])
-    assert "UNDELIV" in event["data"]["reason"]
+    event = alice.wait_event("message.failed", 10, message={"id": failed["id"]})
+    assert event["data"]["message"]["status"] == "failed" and "UNDELIV" in event["data"]["message"]["status_reason"]
     message_status(delivered["id"], "delivered")
     row = Message.get_by_id(failed["id"])
     assert (row.status, row.failed_at is not None) == ("failed", True)
@@ -106,8 +107,9 @@ def test_receipts_delivered_and_undeliverable_reach_the_agent(alice, smsc):
 def test_permanent_refusal_fails_with_the_reason(alice, smsc):
     smsc.command(cmd="reject", to="+14045552012", status=0x0B)
     failed = send(alice, "+14045552012", "To a number the SMSC refuses").json()
-    event = alice.wait_event("message.failed", 10, message_id=failed["id"])
-    assert "0x0000000b" in event["data"]["reason"]
+    event = alice.wait_event("message.failed", 10, message={"id": failed["id"]})
+    assert event["data"]["message"]["status"] == "failed"
+    assert "0x0000000b" in event["data"]["message"]["status_reason"]
 
 
 def test_throttling_backs_off_and_sends_each_text_once(alice, smsc):
@@ -147,15 +149,19 @@ def test_an_inbound_text_waits_in_incoming_until_respond_then_close_and_reopen(a
     bob = Agent(texting, "bob@acme.example")
     try:
         smsc.command(cmd="mo", to=ADS_LINE, text="Do you fix water heaters?", **{"from": "+14045552040"})
-        created = alice.wait_event("interaction.created", 10, kind="text", status="incoming")
+        created = alice.wait_event("interaction.created", 10, interaction={
+            "kind": "text", "status": "incoming", "lead_number": "+14045552040"})
         assert bob.wait_event("interaction.created", 5)["seq"] == created["seq"]
-        interaction_id = created["data"]["interaction_id"]
+        interaction_id = created["data"]["interaction"]["id"]
+        assert created["data"]["interaction"]["last_message"]["body"] == "Do you fix water heaters?"
         incoming = [i["id"] for i in alice.http.get("/api/v1/inbox").json()["incoming"]]
         assert interaction_id in incoming
 
         answer = alice.http.post(f"/api/v1/interactions/{interaction_id}/respond")
         assert answer.status_code == 200 and answer.json()["status"] == "active", answer.text
-        bob.wait_event("interaction.updated", 5, interaction_id=interaction_id, status="active")
+        alice_id = alice.http.get("/api/v1/me/agent").json()["id"]
+        bob.wait_event("interaction.updated", 5, section=None,  # Alice's now: out of Bob's inbox
+                       interaction={"id": interaction_id, "status": "active", "agent": {"id": alice_id}})
         assert bob.http.post(f"/api/v1/interactions/{interaction_id}/respond").json()["error"] == "illegal-transition"
         reply = alice.http.post(f"/api/v1/interactions/{interaction_id}/messages", json={"body": "We do! When?"})
         assert reply.status_code == 201, reply.text
@@ -164,7 +170,8 @@ def test_an_inbound_text_waits_in_incoming_until_respond_then_close_and_reopen(a
         assert (closed["status"], closed["outcome"]) == ("recent", "answered")
 
         smsc.command(cmd="mo", to=ADS_LINE, text="Tomorrow 9am?", **{"from": "+14045552040"})
-        alice.wait_event("interaction.updated", 10, interaction_id=interaction_id, status="incoming")
+        alice.wait_event("interaction.updated", 10, section="incoming",
+                         interaction={"id": interaction_id, "status": "incoming"})
         thread = alice.http.get(f"/api/v1/interactions/{interaction_id}/messages").json()
         assert [m["body"] for m in thread] == ["Do you fix water heaters?", "We do! When?", "Tomorrow 9am?"]
         lead_id = Interaction.get_by_id(interaction_id).lead_id
@@ -182,10 +189,11 @@ def test_a_text_addressed_without_a_type_of_number_lands_and_one_for_no_number_i
     for n, (to, ton) in enumerate(((digits, 0), (digits[1:], 0), (digits[1:], 2))):
         sender = f"+1404555206{n}"
         smsc.command(cmd="mo", to=to, to_ton=ton, to_npi=0, text=f"Addressed {to} ton {ton}", **{"from": sender})
-        created = alice.wait_event("interaction.created", 10, kind="text", status="incoming")
-        interaction = Interaction.get_by_id(created["data"]["interaction_id"])
+        created = alice.wait_event("interaction.created", 10,
+                                   interaction={"kind": "text", "status": "incoming", "lead_number": sender})
+        interaction = Interaction.get_by_id(created["data"]["interaction"]["id"])
         assert (interaction.lead_number, interaction.tracking_number.number) == (sender, ADS_LINE)
-        assert smsc.wait(lambda e: e["event"] == "mo_resp" and e["from"] == sender, 5)["status"] == 0
+        assert smsc.wait(lambda e, sender=sender: e["event"] == "mo_resp" and e["from"] == sender, 5)["status"] == 0
     smsc.command(cmd="mo", from_ton=0, to=digits[1:], to_ton=0, text="From national digits",
                  **{"from": "4045552068"})  # the sender without a type of number too
     wait_for(lambda: Interaction.get_or_none(Interaction.lead_number == "+14045552068"), 10, what="the national sender")
@@ -350,5 +358,7 @@ def test_each_smsc_sends_for_its_own_tracking_numbers(alice, smsc, second_smsc):
     message_status(answer.json()["id"], "delivered")  # its receipt, from the second SMSC, found its part
     assert not [e for e in smsc.seen("text") if e["to"] == "+14045552100"]
     second_smsc.command(cmd="mo", to=SECOND_SMSC_NUMBER, text="Saw your website", **{"from": "+14045552101"})
-    created = alice.wait_event("interaction.created", 10, kind="text", status="incoming")
-    assert Interaction.get_by_id(created["data"]["interaction_id"]).tracking_number.number == SECOND_SMSC_NUMBER
+    created = alice.wait_event("interaction.created", 10, interaction={
+        "kind": "text", "status": "incoming", "lead_number": "+14045552101"})
+    assert created["data"]["interaction"]["tracking_number"]["number"] == SECOND_SMSC_NUMBER
+    assert Interaction.get_by_id(created["data"]["interaction"]["id"]).tracking_number.number == SECOND_SMSC_NUMBER
