@@ -13,10 +13,10 @@ from leadcenter.credentials import Secrets
 from leadcenter.flows.models import CallFlow
 from leadcenter.pbx import names, render
 from leadcenter.pbx.process import Instance
-from leadcenter.telephony.service import Telephony
 from leadcenter.pbx.provision import MOUNT
 from leadcenter.resources import ASTERISK_TEMPLATES, DIALPLANS
 from leadcenter.teams.models import Team, TeamMember
+from leadcenter.telephony.service import Telephony
 from leadcenter.tracking_numbers.models import TrackingNumber
 from leadcenter.trunks.models import Trunk, peer_address
 

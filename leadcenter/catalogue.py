@@ -12,8 +12,9 @@ every event published is declared here and every one declared is published somew
 from __future__ import annotations
 
 import enum
+from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Any, Hashable, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, create_model
 

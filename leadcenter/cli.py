@@ -8,8 +8,8 @@ import time
 
 import click
 
-from leadcenter import config as config_module
 from leadcenter import clock, credentials, datadir, db, demo, migrations
+from leadcenter import config as config_module
 
 log = logging.getLogger("leadcenter")
 

@@ -15,14 +15,14 @@ was written, for the record; nothing compares it with a domain's clock (conversa
 from __future__ import annotations
 
 import datetime as dt
-from typing import Callable
+from collections.abc import Callable
 
 Clock = Callable[[], dt.datetime]
 
 
 def system() -> dt.datetime:
     """Now, by the system's wall clock, in UTC (naive: the database stores UTC)."""
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def shifted(offset: dt.timedelta, base: Clock = system) -> Clock:
@@ -34,4 +34,4 @@ def shifted(offset: dt.timedelta, base: Clock = system) -> Clock:
 
 def from_timestamp(seconds: float) -> dt.datetime:
     """A POSIX timestamp (Asterisk's event times) as naive UTC."""
-    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).replace(tzinfo=None)

@@ -16,10 +16,10 @@ import threading
 from peewee import SqliteDatabase
 
 from leadcenter import clock, credentials, db, migrations
-from leadcenter.asterisk_config import AsteriskConfig
 from leadcenter.agents.availability import Availability
 from leadcenter.agents.presence import Presence
 from leadcenter.agents.services import PauseKeeper
+from leadcenter.asterisk_config import AsteriskConfig
 from leadcenter.calls.control import CallControl
 from leadcenter.calls.services import CallRecorder
 from leadcenter.config import Settings
@@ -96,7 +96,7 @@ class Controller:
         self.smscs = [SmppLink(smsc, self.outbox.listener(smsc.name), smsc.name, self.clock) for smsc in settings.smscs]
         routes = [frozenset(n.strip() for n in link.settings.numbers.split(",") if n.strip()) or None
                   for link in self.smscs]
-        for link, numbers in zip(self.smscs, routes):
+        for link, numbers in zip(self.smscs, routes, strict=True):
             self.outbox.attach(link, numbers)
         # A link that names no numbers sends for every tracking number; otherwise only the named ones can text.
         served = None if None in routes else frozenset().union(*filter(None, routes))

@@ -36,8 +36,8 @@ ERRORS: dict[str, tuple[int, str]] = {
     "no-company": (403, "the account belongs to no company yet"),
     "not-a-member": (403, "the account does not belong to that company"),
     # -- rows
-    "not-found": (404, "no such object in the caller's company (another company's id answers the same), or no "
-                       "such path"),
+    "not-found": (404, ("no such object in the caller's company (another company's id answers the same), or no "
+                       "such path")),
     "in-use": (409, "the object is still used by others (named in the message): change or delete those first"),
     # -- accounts
     "own-account": (409, "an admin cannot remove or demote their own account; another admin can"),

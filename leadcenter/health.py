@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from peewee import Database
+from peewee import Database, DatabaseError, InterfaceError
 
 from leadcenter.sms.smpp import SmppLink
 from leadcenter.telephony.service import Telephony
@@ -21,7 +21,7 @@ class Health:
         try:
             self.database.execute_sql("SELECT 1").fetchone()
             database_ok = True
-        except Exception as exc:  # any failure to answer means unhealthy; say which
+        except (DatabaseError, InterfaceError) as exc:  # any failure to answer means unhealthy; say which
             log.warning("health: database: %s", exc)
             database_ok = False
         return {"ok": database_ok and self.telephony.connected,

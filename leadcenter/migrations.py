@@ -13,8 +13,15 @@ from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, 
 from leadcenter.agents.models import Agent, AgentStatusChange, SipCredential
 from leadcenter.db import BaseModel, database
 from leadcenter.flows.models import CallFlow
-from leadcenter.interactions.models import (ClassificationChange, Interaction, InteractionDecline, InteractionTag,
-                                           InteractionTransition, Message, Tag)
+from leadcenter.interactions.models import (
+    ClassificationChange,
+    Interaction,
+    InteractionDecline,
+    InteractionTag,
+    InteractionTransition,
+    Message,
+    Tag,
+)
 from leadcenter.leads.models import Lead, LeadPhone, LeadSearchTerm
 from leadcenter.teams.models import Team, TeamMember
 from leadcenter.texts.models import InboundPart, MessageTransition, OutboxPart, TextConsent, TextThread
@@ -83,8 +90,8 @@ def _v6_message_transitions(migrator) -> None:
 
 # (version, description, function(migrator)) in order; version 1 is the first released schema.
 MIGRATIONS: list = [
-    (2, "API keys, revocable sessions, agent availability history, lead search and merge, messages, "
-        "classification with tags and its history",
+    (2, ("API keys, revocable sessions, agent availability history, lead search and merge, messages, "
+        "classification with tags and its history"),
      _v2_accounts_leads_classification),
     (3, "texts: threads, the SMS outbox, inbound parts, opt-outs; message delivery timestamps; HELP reply",
      _v3_texts),
@@ -113,7 +120,7 @@ def migrate() -> int:
     version = current_version()
     with database.atomic():
         if version is None:
-            database.create_tables([SchemaVersion] + MODELS)
+            database.create_tables([SchemaVersion, *MODELS])
             SchemaVersion.create(version=LATEST)
             log.info("database created at schema version %s", LATEST)
             return 1

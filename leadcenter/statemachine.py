@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from leadcenter.db import BaseModel
 
@@ -46,7 +47,7 @@ class Transition(Generic[Row]):
 
 
 class IllegalMove(Exception):
-    def __init__(self, machine: "Machine", row: BaseModel, event: str):
+    def __init__(self, machine: Machine, row: BaseModel, event: str):
         super().__init__(f"{machine.name} {row.id} is {machine.describe(machine.state_of(row))}: no '{event}' "
                          f"from there")
         self.row, self.event = row, event
@@ -55,7 +56,7 @@ class IllegalMove(Exception):
 class Conflict(Exception):
     """The row was moved by someone else between reading it and moving it: read it again."""
 
-    def __init__(self, machine: "Machine", row: BaseModel, event: str, expected: State):
+    def __init__(self, machine: Machine, row: BaseModel, event: str, expected: State):
         super().__init__(f"{machine.name} {row.id} was no longer {machine.describe(expected)} for '{event}': "
                          f"it changed meanwhile")
         self.row, self.event = row, event
@@ -95,13 +96,13 @@ class Machine(Generic[Row]):
         if move is None:
             raise IllegalMove(self, row, event)
         before = self.state_of(row)
-        changes = {**dict(zip(self.state, move.to)), **({self.stamp: at} if self.stamp else {}),
+        changes = {**dict(zip(self.state, move.to, strict=True)), **({self.stamp: at} if self.stamp else {}),
                    **(move.sets(row, at) if move.sets else {}), **also}
         model = self.model
         database = model._meta.database
         with database.atomic():
             still = [getattr(model, column) == value if value is not None else getattr(model, column).is_null()
-                     for column, value in zip(self.state, before)]
+                     for column, value in zip(self.state, before, strict=True)]
             written = (model.update({getattr(model, column): value for column, value in changes.items()})
                        .where(model._meta.primary_key == row.get_id(), *still).execute())
             if written != 1:

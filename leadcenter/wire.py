@@ -17,7 +17,7 @@ class Schema(BaseModel):
 def utc_iso(moment: dt.datetime) -> str:
     """ISO 8601 with the offset: the database keeps UTC without a zone, and a browser would read a bare
     timestamp as local time."""
-    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)).isoformat()
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).isoformat()
 
 
 UtcDateTime = Annotated[dt.datetime, PlainSerializer(utc_iso, return_type=str, when_used="json")]

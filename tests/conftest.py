@@ -7,7 +7,6 @@ import threading
 import time
 
 import pytest
-
 from support import PASSWORD, T0, ApiClient, StandInController
 
 from leadcenter import db, migrations

@@ -178,6 +178,7 @@ class Serving:
 
     def __init__(self, settings, app, https: bool = False):
         import asyncio
+
         from leadcenter.web.server import WebServer, listen
 
         self.server = WebServer(settings, app, listen("127.0.0.1", 0), listen("127.0.0.1", 0) if https else None)
@@ -242,6 +243,7 @@ def frames(ws, count: int, timeout: float = WAIT) -> list[dict]:
 def close_code(ws, timeout: float = WAIT) -> tuple[int, str]:
     """Read until the server closes; its close code and reason."""
     import time
+
     from websockets.exceptions import ConnectionClosed
     deadline = time.monotonic() + timeout
     try:

@@ -8,9 +8,20 @@ from flask import Blueprint
 
 from leadcenter.accounts import invitations, notifier
 from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, User
-from leadcenter.accounts.schemas import (ApiKeyList, ApiKeyOut, CompanyChanges, CompanyProfile, InvitationList,
-                                          InvitationOut, IssuedApiKey, MemberChanges, MemberList, MemberOut,
-                                          NewApiKey, NewMember)
+from leadcenter.accounts.schemas import (
+    ApiKeyList,
+    ApiKeyOut,
+    CompanyChanges,
+    CompanyProfile,
+    InvitationList,
+    InvitationOut,
+    IssuedApiKey,
+    MemberChanges,
+    MemberList,
+    MemberOut,
+    NewApiKey,
+    NewMember,
+)
 from leadcenter.accounts.services import AccountError
 from leadcenter.agents.models import Agent, SipCredential
 from leadcenter.db import database
@@ -18,10 +29,10 @@ from leadcenter.errors import ApiError, invalid, not_found
 from leadcenter.events import Publisher
 from leadcenter.flows.services import flows_naming
 from leadcenter.teams.models import TeamMember
+from leadcenter.web import ports
 from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal, new_api_key
 from leadcenter.web.scoping import scoped
-from leadcenter.web import ports
 
 bp = Blueprint("accounts", __name__, url_prefix="/api/v1")
 

@@ -47,7 +47,7 @@ class CompanyProfile(Schema):
     created_at: UtcDateTime
 
     @classmethod
-    def from_row(cls, company: Company) -> "CompanyProfile":
+    def from_row(cls, company: Company) -> CompanyProfile:
         return cls(id=company.id, name=company.name, default_region=company.default_region,
                    text_help_reply=company.text_help_reply or "", created_at=company.created_at)
 
@@ -73,7 +73,7 @@ class NewAgentProfile(Schema):
     display_name: Name | None = None  # the user's name when not given
 
     @model_validator(mode="after")
-    def rings_one_of_its_devices(self) -> "NewAgentProfile":
+    def rings_one_of_its_devices(self) -> NewAgentProfile:
         if len(set(self.devices)) != len(self.devices):
             raise ValueError("a device is listed twice")
         if self.ring_device not in self.devices:
@@ -117,7 +117,7 @@ class MemberOut(Schema):
     created_at: UtcDateTime
 
     @classmethod
-    def from_row(cls, membership: Membership, agent_id: int | None) -> "MemberOut":
+    def from_row(cls, membership: Membership, agent_id: int | None) -> MemberOut:
         user = membership.user
         return cls(id=user.id, email=user.email, name=user.name, role=membership.role, active=user.active,
                    agent_id=agent_id, created_at=user.created_at)
@@ -135,7 +135,7 @@ class InvitationOut(Schema):
     created_at: UtcDateTime
 
     @classmethod
-    def from_row(cls, invitation: Invitation) -> "InvitationOut":
+    def from_row(cls, invitation: Invitation) -> InvitationOut:
         return cls(id=invitation.id, email=invitation.user.email, role=invitation.role,
                    agent=invitation.agent_json is not None, created_at=invitation.created_at)
 
@@ -158,7 +158,7 @@ class ApiKeyOut(Schema):
     revoked_at: UtcDateTime | None
 
     @classmethod
-    def from_row(cls, key: ApiKey) -> "ApiKeyOut":
+    def from_row(cls, key: ApiKey) -> ApiKeyOut:
         return cls(id=key.id, name=key.name, prefix=key.prefix, created_at=key.created_at,
                    created_by=key.created_by_id, last_used_at=key.last_used_at, revoked_at=key.revoked_at)
 
@@ -171,5 +171,5 @@ class IssuedApiKey(ApiKeyOut):
     key: str  # shown this once: only a hash is kept
 
     @classmethod
-    def issued(cls, row: ApiKey, key: str) -> "IssuedApiKey":
+    def issued(cls, row: ApiKey, key: str) -> IssuedApiKey:
         return cls(**ApiKeyOut.from_row(row).model_dump(), key=key)

@@ -7,8 +7,7 @@ from flask import Blueprint
 from leadcenter.accounts.http import bus, reconfigure_if, save_changes
 from leadcenter.agents import availability, notifier
 from leadcenter.agents.models import Agent, SipCredential, current_agents
-from leadcenter.agents.schemas import (AgentChanges, AgentList, AgentOut, AgentSipOut, MyAgentChanges,
-                                      SoftphoneOut)
+from leadcenter.agents.schemas import AgentChanges, AgentList, AgentOut, AgentSipOut, MyAgentChanges, SoftphoneOut
 from leadcenter.db import database
 from leadcenter.errors import ApiError, invalid, not_found
 from leadcenter.web import ports, sip_relay

@@ -2,7 +2,7 @@
 see: their status and their phone, agents/presence.py)."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from leadcenter import catalogue
 from leadcenter.agents.models import Agent

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Callable, Literal
+from collections.abc import Callable
+from typing import Literal
 
 from pydantic import RootModel
 
@@ -26,7 +27,7 @@ class AgentOut(Schema):
     devices: list[str]  # the devices with a SIP account
 
     @classmethod
-    def from_rows(cls, agents: list[Agent], presence: Callable[[Agent], str]) -> list["AgentOut"]:
+    def from_rows(cls, agents: list[Agent], presence: Callable[[Agent], str]) -> list[AgentOut]:
         devices = defaultdict(list)
         for credential in (SipCredential.select().order_by(SipCredential.device)
                            .where(SipCredential.agent.in_([a.id for a in agents]), SipCredential.enabled)):
@@ -36,7 +37,7 @@ class AgentOut(Schema):
                     presence=presence(a), ring_device=a.ring_device, devices=devices[a.id]) for a in agents]
 
     @classmethod
-    def from_row(cls, agent: Agent, presence: Callable[[Agent], str]) -> "AgentOut":
+    def from_row(cls, agent: Agent, presence: Callable[[Agent], str]) -> AgentOut:
         return cls.from_rows([agent], presence)[0]
 
 
@@ -70,7 +71,7 @@ class AgentSipOut(Schema):
     accounts: list[SipAccount]
 
     @classmethod
-    def from_row(cls, agent: Agent, host: str, port: int) -> "AgentSipOut":
+    def from_row(cls, agent: Agent, host: str, port: int) -> AgentSipOut:
         return cls(agent_id=agent.id, registrar_host=host, registrar_port=port, accounts=[
             SipAccount(device=c.device, username=c.username, password=c.password)
             for c in agent.sip_credentials.where(SipCredential.enabled).order_by(SipCredential.device)])

@@ -10,7 +10,8 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import uuid
-from typing import Any, Callable, Protocol, TypeVar
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 from leadcenter.agents.models import Agent
 from leadcenter.calls.services import OfferBook, everyone_declined, start_outbound

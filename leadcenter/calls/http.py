@@ -14,11 +14,11 @@ from leadcenter.errors import ApiError, invalid
 from leadcenter.interactions.schemas import InteractionOut
 from leadcenter.phones import InvalidNumber, to_e164
 from leadcenter.tracking_numbers.models import TrackingNumber
+from leadcenter.web import ports
 from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal
 from leadcenter.web.scoping import scoped
 from leadcenter.wire import Schema
-from leadcenter.web import ports
 
 bp = Blueprint("calls", __name__, url_prefix="/api/v1")
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from leadcenter.agents import availability
 from leadcenter.agents.availability import Availability

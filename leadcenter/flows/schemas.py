@@ -33,7 +33,7 @@ class FlowOut(Schema):
     created_at: UtcDateTime
 
     @classmethod
-    def from_row(cls, flow: CallFlow) -> "FlowOut":
+    def from_row(cls, flow: CallFlow) -> FlowOut:
         return cls(id=flow.id, name=flow.name, record=flow.record, announce_recording=flow.announce_recording,
                    steps=flow.steps, created_at=flow.created_at)
 

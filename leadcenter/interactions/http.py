@@ -15,14 +15,28 @@ from leadcenter.flows.services import audience
 from leadcenter.interactions import notifier, services
 from leadcenter.interactions.models import Interaction
 from leadcenter.interactions.schemas import (
-    AnswerOut, ClassificationChangeOut, ClassificationChanges, ClassificationHistory, DeclineOut, HangupOut, InboxOut,
-    InteractionList, InteractionOut, InteractionQuery, ReportQuery, TagNames, TimelinePage, TimelineQuery,
-    decode_cursor, encode_cursor)
+    AnswerOut,
+    ClassificationChangeOut,
+    ClassificationChanges,
+    ClassificationHistory,
+    DeclineOut,
+    HangupOut,
+    InboxOut,
+    InteractionList,
+    InteractionOut,
+    InteractionQuery,
+    ReportQuery,
+    TagNames,
+    TimelinePage,
+    TimelineQuery,
+    decode_cursor,
+    encode_cursor,
+)
 from leadcenter.leads.models import Lead
+from leadcenter.web import ports
 from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal
 from leadcenter.web.scoping import scoped
-from leadcenter.web import ports
 
 log = logging.getLogger(__name__)
 

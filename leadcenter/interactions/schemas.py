@@ -89,7 +89,7 @@ class TrackingNumberSummary(Schema):
     name: str
 
     @classmethod
-    def from_row(cls, number: TrackingNumber) -> "TrackingNumberSummary":
+    def from_row(cls, number: TrackingNumber) -> TrackingNumberSummary:
         return cls(id=number.id, number=number.number, name=number.name)
 
 
@@ -98,7 +98,7 @@ class AgentSummary(Schema):
     display_name: str
 
     @classmethod
-    def from_row(cls, agent: Agent) -> "AgentSummary":
+    def from_row(cls, agent: Agent) -> AgentSummary:
         return cls(id=agent.id, display_name=agent.display_name)
 
 
@@ -108,7 +108,7 @@ class LastMessage(Schema):
     created_at: UtcDateTime
 
     @classmethod
-    def from_row(cls, message: Message | None) -> "LastMessage | None":
+    def from_row(cls, message: Message | None) -> LastMessage | None:
         if message is None:
             return None
         return cls(direction=message.direction, body=message.body[:PREVIEW_LENGTH], created_at=message.created_at)
@@ -149,7 +149,7 @@ class InteractionOut(Schema):
 
 
     @classmethod
-    def from_rows(cls, interactions: list[Interaction]) -> list["InteractionOut"]:
+    def from_rows(cls, interactions: list[Interaction]) -> list[InteractionOut]:
         """A page of interactions with what they refer to, in a fixed number of queries whatever the page size."""
         ids = [i.id for i in interactions]
         lead_ids = {i.lead_id for i in interactions}
@@ -173,7 +173,7 @@ class InteractionOut(Schema):
                 for i in interactions]
 
     @classmethod
-    def from_row(cls, interaction: Interaction) -> "InteractionOut":
+    def from_row(cls, interaction: Interaction) -> InteractionOut:
         return cls.from_rows([interaction])[0]
 
 
@@ -215,7 +215,7 @@ class ClassificationChangeOut(Schema):
     user: UserSummary | None  # None: made by an integration, or by a user since deleted
 
     @classmethod
-    def from_row(cls, change: ClassificationChange) -> "ClassificationChangeOut":
+    def from_row(cls, change: ClassificationChange) -> ClassificationChangeOut:
         user = change.user if change.user_id is not None else None
         return cls(field=change.field, old_value=change.old_value, new_value=change.new_value, at=change.at,
                    user=UserSummary(id=user.id, name=user.name) if user else None)

@@ -16,8 +16,14 @@ from leadcenter.accounts.models import Company, User
 from leadcenter.agents.models import Agent
 from leadcenter.db import database
 from leadcenter.flows.services import audience, flows_offering_to
-from leadcenter.interactions.models import (ClassificationChange, Interaction, InteractionDecline, InteractionTag,
-                                           Message, Tag)
+from leadcenter.interactions.models import (
+    ClassificationChange,
+    Interaction,
+    InteractionDecline,
+    InteractionTag,
+    Message,
+    Tag,
+)
 from leadcenter.leads.models import Lead
 from leadcenter.teams.models import Team
 from leadcenter.tracking_numbers.models import TrackingNumber
@@ -118,7 +124,7 @@ def company_tags(company: Company) -> list[str]:
 
 def message_summaries(interaction_ids) -> dict[int, tuple[int, Message | None]]:
     """How many messages each conversation has, and its newest one (what the inbox row shows)."""
-    counts = {interaction_id: 0 for interaction_id in interaction_ids}
+    counts = dict.fromkeys(interaction_ids, 0)
     newest_ids = []
     for row in (Message.select(Message.interaction, fn.COUNT(Message.id).alias("count"),
                                fn.MAX(Message.id).alias("newest"))

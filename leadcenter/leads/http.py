@@ -9,10 +9,10 @@ from leadcenter.leads import notifier, services
 from leadcenter.leads.models import Lead
 from leadcenter.leads.schemas import LeadChanges, LeadList, LeadOut, LeadSearch, MergeRequest, NewLead
 from leadcenter.phones import InvalidNumber, to_e164
+from leadcenter.web import ports
 from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal
 from leadcenter.web.scoping import scoped
-from leadcenter.web import ports
 
 bp = Blueprint("leads", __name__, url_prefix="/api/v1")
 

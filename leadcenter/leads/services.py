@@ -2,6 +2,7 @@
 email or number, edited, and merged when one person ended up as two leads."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 
@@ -39,10 +40,8 @@ def search_terms(lead: Lead, numbers: list[str]) -> set[str]:
         if not digits:
             continue
         terms.update({digits, digits[-7:], digits[-4:]})
-        try:
+        with contextlib.suppress(phonenumbers.NumberParseException):
             terms.add(str(phonenumbers.parse(number).national_number))
-        except phonenumbers.NumberParseException:
-            pass
     return {term[:100] for term in terms if term}
 
 

@@ -40,7 +40,7 @@ class Instance:
         self.console_log = directory / "log" / "console.log"
 
     @classmethod
-    def from_settings(cls, settings) -> "Instance":
+    def from_settings(cls, settings) -> Instance:
         a = settings.asterisk
         return cls(settings.asterisk_dir, settings.asterisk_root, a.run_as, a.external)
 

@@ -19,8 +19,8 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 PACKAGES = ("asterisk", "asterisk-modules", "asterisk-core-sounds-en-gsm")
 STAMP = "etc/leadcenter-root"
@@ -73,7 +73,7 @@ def _run(cmd: list[str], say: Callable[[str], None], show: Callable[[str], bool]
     assert proc.stdout is not None
     for line in proc.stdout:
         line = line.rstrip()
-        tail = (tail + [line])[-30:]
+        tail = ([*tail, line])[-30:]
         if show(line):
             say("    " + line)
     if proc.wait() != 0:

@@ -12,9 +12,9 @@ from leadcenter.errors import ApiError, invalid, not_found
 from leadcenter.pbx import names
 from leadcenter.prompts import audio
 from leadcenter.prompts.schemas import PromptOut
+from leadcenter.web import ports
 from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal
-from leadcenter.web import ports
 
 bp = Blueprint("prompts", __name__, url_prefix="/api/v1")
 

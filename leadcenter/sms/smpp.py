@@ -19,6 +19,7 @@ architecture doc), so this class supplies them:
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -193,10 +194,8 @@ class SmppLink:
         self._stopping.set()
         client = self._client
         if client is not None and self.state == "bound":
-            try:
+            with contextlib.suppress(smpplib.exceptions.ConnectionError, smpplib.exceptions.PDUError, OSError):
                 self._send(smpplib.smpp.make_pdu("unbind", client=client))
-            except (smpplib.exceptions.ConnectionError, smpplib.exceptions.PDUError, OSError):
-                pass
         with self._window:
             self._window.notify_all()
         if self._thread is not None:
@@ -470,9 +469,7 @@ class SmppLink:
     def _close(self) -> None:
         client, self._client = self._client, None
         if client is not None and client._socket is not None:
-            try:
+            with contextlib.suppress(OSError):
                 client._socket.close()
-            except OSError:
-                pass
             client._socket = None
             client.state = smpplib.consts.SMPP_CLIENT_STATE_CLOSED

@@ -8,10 +8,10 @@ from leadcenter.errors import invalid
 from leadcenter.flows.services import flows_naming
 from leadcenter.teams.models import Team, TeamMember
 from leadcenter.teams.schemas import NewTeam, QueueFiguresList, QueueFiguresOut, TeamChanges, TeamList, TeamOut
+from leadcenter.web import ports
 from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal
 from leadcenter.web.config_rows import ConfigRows
-from leadcenter.web import ports
 
 bp = Blueprint("teams", __name__, url_prefix="/api/v1")
 

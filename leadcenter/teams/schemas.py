@@ -61,7 +61,7 @@ class TeamOut(Schema):
     created_at: UtcDateTime
 
     @classmethod
-    def from_rows(cls, teams: list[Team]) -> list["TeamOut"]:
+    def from_rows(cls, teams: list[Team]) -> list[TeamOut]:
         members = defaultdict(list)
         for member in (TeamMember.select().where(TeamMember.team.in_([t.id for t in teams]))
                        .order_by(TeamMember.id)):
@@ -71,7 +71,7 @@ class TeamOut(Schema):
                 for t in teams]
 
     @classmethod
-    def from_row(cls, team: Team) -> "TeamOut":
+    def from_row(cls, team: Team) -> TeamOut:
         return cls.from_rows([team])[0]
 
 

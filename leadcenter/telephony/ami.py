@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from panoramisk import Manager
 from panoramisk.message import Message
@@ -68,7 +68,7 @@ class AmiClient:
         manager.backoff.reset()
         self.ready = True
         log.info("AMI logged in")
-        asyncio.ensure_future(self._on_ready())
+        self._ready_task = asyncio.ensure_future(self._on_ready())  # held: the loop keeps only a weak reference
 
     def _disconnected(self, manager: _Manager, exc) -> None:
         if self.ready:
@@ -82,7 +82,7 @@ class AmiClient:
             raise AmiError(f"AMI not connected (action {action.get('Action')})")
         try:
             response = await asyncio.wait_for(self._manager.send_action(dict(action), as_list=as_list), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise AmiError(f"AMI action {action.get('Action')} timed out after {timeout} s") from None
         first = response[0] if isinstance(response, list) else response
         if first.get("Response") == "Error":

@@ -8,7 +8,7 @@ import asyncio
 import base64
 import json
 import logging
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import httpx
 import websockets
@@ -63,12 +63,12 @@ class AriClient:
                     backoff.reset()
                     self.ready = True
                     log.info("ARI event stream connected (app %s)", self.app)
-                    asyncio.ensure_future(self._on_ready())
+                    self._ready_task = asyncio.ensure_future(self._on_ready())  # held: the loop keeps only a weak one
                     async for message in ws:
                         self._on_event(json.loads(message))
             except asyncio.CancelledError:
                 raise
-            except (OSError, websockets.exceptions.WebSocketException, asyncio.TimeoutError) as exc:
+            except (TimeoutError, OSError, websockets.exceptions.WebSocketException) as exc:
                 if self.ready:
                     log.warning("ARI event stream lost: %s", exc)
             finally:

@@ -13,7 +13,7 @@ import asyncio
 import concurrent.futures
 import datetime as dt
 import logging
-from typing import Coroutine
+from collections.abc import Coroutine
 
 from leadcenter.clock import Clock
 from leadcenter.config import Settings
@@ -39,7 +39,7 @@ DEVICE_STATES = ("UNKNOWN", "NOT_INUSE", "INUSE", "BUSY", "INVALID", "UNAVAILABL
 
 def _ari_time(stamp: str) -> dt.datetime:
     # ARI: 2026-11-26T23:50:01.123+0000
-    return dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f%z").astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f%z").astimezone(dt.UTC).replace(tzinfo=None)
 
 
 class Telephony:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from leadcenter.clock import Clock, from_timestamp
 from leadcenter.pbx import names

@@ -12,10 +12,10 @@ from leadcenter.sms import encoding
 from leadcenter.texts import services
 from leadcenter.texts.schemas import Draft, DraftOut, MessageList, MessageOut, NewText, Reply
 from leadcenter.tracking_numbers.models import TrackingNumber
+from leadcenter.web import ports
 from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal
 from leadcenter.web.scoping import scoped
-from leadcenter.web import ports
 
 bp = Blueprint("texts", __name__, url_prefix="/api/v1")
 

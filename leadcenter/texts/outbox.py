@@ -30,7 +30,7 @@ from leadcenter.db import database
 from leadcenter.events import Publisher
 from leadcenter.interactions.models import Message
 from leadcenter.sms import encoding
-from leadcenter.sms.smpp import NotBound, SmppLink, Delivery, Submission
+from leadcenter.sms.smpp import Delivery, NotBound, SmppLink, Submission
 from leadcenter.texts import delivery as delivery_states
 from leadcenter.texts import notifier as text_events
 from leadcenter.texts.models import OutboxPart
@@ -77,7 +77,7 @@ class Outbox:
         """Send over ``link`` the parts from these tracking numbers (None: from those no other link names)."""
         self.routes.append((link, numbers))
 
-    def listener(self, smsc: str) -> "SmscListener":
+    def listener(self, smsc: str) -> SmscListener:
         """What the link to SMSC ``smsc`` reports to."""
         return SmscListener(self, smsc)
 

@@ -50,7 +50,7 @@ class MessageOut(Schema):
     failed_at: UtcDateTime | None
 
     @classmethod
-    def from_row(cls, message: Message) -> "MessageOut":
+    def from_row(cls, message: Message) -> MessageOut:
         return cls(id=message.id, interaction_id=message.interaction_id, direction=message.direction,
                    body=message.body, status=message.status, status_reason=message.status_reason,
                    agent_id=message.agent_id, created_at=message.created_at, sent_at=message.sent_at,

@@ -286,8 +286,8 @@ class Texts:
             TextConsent.create(company=company, number=phone, lead=lead, action=action, keyword=word, at=now)
             text_events.consent_changed(self.bus, company.id, lead.id, phone, action)
             if action == "opt_out":
-                return [f"You are unsubscribed from {company.name} texts and will receive no more. "
-                        "Reply START to resubscribe."]
+                return [(f"You are unsubscribed from {company.name} texts and will receive no more. "
+                        "Reply START to resubscribe.")]
             return [f"You are resubscribed to {company.name} texts. Reply STOP to unsubscribe."]
         return []
 

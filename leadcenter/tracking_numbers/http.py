@@ -8,8 +8,12 @@ from leadcenter.errors import ApiError, invalid
 from leadcenter.flows.models import CallFlow
 from leadcenter.phones import InvalidNumber, to_e164
 from leadcenter.tracking_numbers.models import TrackingNumber
-from leadcenter.tracking_numbers.schemas import (NewTrackingNumber, TrackingNumberChanges, TrackingNumberList,
-                                                 TrackingNumberOut)
+from leadcenter.tracking_numbers.schemas import (
+    NewTrackingNumber,
+    TrackingNumberChanges,
+    TrackingNumberList,
+    TrackingNumberOut,
+)
 from leadcenter.trunks.models import Trunk
 from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal

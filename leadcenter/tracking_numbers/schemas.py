@@ -35,7 +35,7 @@ class TrackingNumberOut(Schema):
     created_at: UtcDateTime
 
     @classmethod
-    def from_row(cls, number: TrackingNumber) -> "TrackingNumberOut":
+    def from_row(cls, number: TrackingNumber) -> TrackingNumberOut:
         return cls(id=number.id, number=number.number, name=number.name, source=number.source,
                    trunk=number.trunk_id, flow=number.flow_id, created_at=number.created_at)
 

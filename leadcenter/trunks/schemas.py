@@ -48,7 +48,7 @@ class TrunkOut(Schema):
     created_at: UtcDateTime
 
     @classmethod
-    def from_row(cls, trunk: Trunk) -> "TrunkOut":
+    def from_row(cls, trunk: Trunk) -> TrunkOut:
         return cls(id=trunk.id, name=trunk.name, host=trunk.host, port=trunk.port, created_at=trunk.created_at)
 
 

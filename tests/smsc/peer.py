@@ -25,7 +25,7 @@ class SmscPeer:
         self._changed = threading.Condition()
         self.process: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 10) -> "SmscPeer":
+    def start(self, timeout: float = 10) -> SmscPeer:
         node = shutil.which("node")
         assert node, "node is missing: `make test` installs it (Debian nodejs)"
         assert (HERE / "node_modules" / "smpp").is_dir(), "npm smpp is missing: `make test` installs it"

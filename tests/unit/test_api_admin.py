@@ -6,8 +6,8 @@ published; every refusal leaves the database as it was.
 import datetime as dt
 
 import pytest
-
 from support import PASSWORD, T0
+
 from leadcenter import asterisk_config
 from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, User
 from leadcenter.accounts.services import create_user
@@ -853,8 +853,7 @@ def test_supervisors_read_everything_and_write_nothing(supervisor, world, contro
     for path in _reads(world):
         assert supervisor.get(API + path)[0] == 200, path
     before = state(world["a"]["company"])
-    for method, path, body in _writes(world) + [("DELETE", "/api-keys/1", None),
-                                                ("GET", f"/agents/{world['a']['agents'][0].id}/sip", None)]:
+    for method, path, body in [*_writes(world), ("DELETE", "/api-keys/1", None), ("GET", f"/agents/{world['a']['agents'][0].id}/sip", None)]:
         assert_refused(supervisor.request(method, API + path, body), 403, "forbidden")
     assert state(world["a"]["company"]) == before and controller.reconfigured == 0 and controller.bus.published == []
 

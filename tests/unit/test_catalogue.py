@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 from smpplib.consts import SMPP_ESME_RINVDSTADR
-
 from support import PASSWORD, T0, ApiClient, RecordingBus
+
 from leadcenter import catalogue
 from leadcenter.catalogue import Viewer
 from leadcenter.events import Event
@@ -214,7 +214,7 @@ def test_catalogue_constants_the_source_uses_exist_and_public_ones_are_used_only
         for attribute in references(tree, tree, CATALOGUE):
             assert hasattr(catalogue, attribute), f"{module} uses catalogue.{attribute}, which is not there"
             if events_of(getattr(catalogue, attribute)) and attribute != "BY_NAME":
-                assert module in notifier_modules() + ["leadcenter.web.config_rows"], (
+                assert module in [*notifier_modules(), "leadcenter.web.config_rows"], (
                     f"{module} publishes catalogue.{attribute} itself: public events go through a notifier")
 
 

@@ -48,8 +48,8 @@ def test_every_variable_names_a_setting_and_the_controller_accepts_them(compose)
 def test_the_published_rtp_range_is_the_configured_one(compose):
     settings = config.load(env=service_environment(compose))
     published = [p for p in compose["services"]["asterisk"]["ports"] if p.endswith("/udp") and "-" in p]
-    assert published == [f"{settings.asterisk.rtp_start}-{settings.asterisk.rtp_end}:"
-                         f"{settings.asterisk.rtp_start}-{settings.asterisk.rtp_end}/udp"]
+    assert published == [(f"{settings.asterisk.rtp_start}-{settings.asterisk.rtp_end}:"
+                         f"{settings.asterisk.rtp_start}-{settings.asterisk.rtp_end}/udp")]
 
 
 def test_both_services_share_the_instance_directory_where_each_expects_it(compose):

@@ -11,7 +11,6 @@ import copy
 import json
 
 import pytest
-
 from test_tenant_isolation import BODIES
 
 from leadcenter.web import api
@@ -75,8 +74,7 @@ A_OBJECTS = {
 def variants(value):
     """``value`` with each of its values in turn (the whole, then each item at every depth) replaced by each
     hostile value."""
-    for hostile in HOSTILE_JSON:
-        yield hostile
+    yield from HOSTILE_JSON
     if isinstance(value, dict):
         for key, item in value.items():
             for changed in variants(item):
@@ -84,7 +82,7 @@ def variants(value):
     elif isinstance(value, list):
         for index, item in enumerate(value):
             for changed in variants(item):
-                yield value[:index] + [changed] + value[index + 1:]
+                yield [*value[:index], changed, *value[index + 1:]]
 
 
 def body_variants(model: type, a) -> list[dict]:

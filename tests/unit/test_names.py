@@ -110,7 +110,7 @@ def test_names_are_written_and_read_only_in_names_py():
         docstrings = _docstrings(tree)
         for node in ast.walk(tree):
             if isinstance(node, ast.JoinedStr):
-                for before, after in zip(node.values, node.values[1:]):
+                for before, after in zip(node.values, node.values[1:], strict=False):
                     if (isinstance(before, ast.Constant) and isinstance(after, ast.FormattedValue)
                             and str(before.value).endswith(PREFIXES)):
                         offenders.append(f"{name}:{node.lineno} f-string {before.value!r}{{...}}")

@@ -32,7 +32,7 @@ def test_callers_waiting_and_each_agents_state(world, controller):
                     "callers_waiting": 2, "longest_wait_seconds": 41,
                     "agents": counts(available=1, wrap_up=1),
                     "agent_states": {str(alice.id): "available", str(bob.id): "wrap_up"},
-                    "measured_at": (T0 + dt.timedelta(seconds=3)).replace(tzinfo=dt.timezone.utc).isoformat()}
+                    "measured_at": (T0 + dt.timedelta(seconds=3)).replace(tzinfo=dt.UTC).isoformat()}
 
 
 @pytest.mark.parametrize("moves, device_state, in_call, shown", [

@@ -250,10 +250,7 @@ AMI_ACTION_RIGHTS = {"DBGetTree": {"system", "reporting"}, "DBPut": {"system"}, 
                      "DeviceStateList": {"call", "reporting"}}
 AMI_EVENT_CLASSES = {"Hangup": "call", "DialBegin": "call", "DialEnd": "call", "MessageWaiting": "call",
                      "DeviceStateChange": "call",
-                     "UserEvent": "user", **{event: "agent" for event in (
-                         "QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon", "AgentCalled", "AgentConnect",
-                         "AgentComplete", "AgentRingNoAnswer", "QueueMemberStatus", "QueueMemberPause",
-                         "QueueMemberAdded", "QueueMemberRemoved")}}
+                     "UserEvent": "user", **dict.fromkeys(("QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon", "AgentCalled", "AgentConnect", "AgentComplete", "AgentRingNoAnswer", "QueueMemberStatus", "QueueMemberPause", "QueueMemberAdded", "QueueMemberRemoved"), "agent")}
 
 
 def _ami_rights() -> dict[str, set[str]]:

@@ -6,7 +6,6 @@ import re
 
 import pytest
 from peewee import CharField, TextField
-
 from support import T0
 
 from leadcenter.agents.models import Agent
@@ -49,7 +48,7 @@ def test_each_interaction_with_its_attribution_and_classification(supervisor, wo
     assert rows == [dict(zip(services.REPORT_COLUMNS, [
         str(call.id), "call", "inbound", "2026-11-20T14:30:00Z", "2026-11-20T14:30:05Z", "2026-11-20T14:31:05Z", "60",
         "answered", "Lead0 A", "+14045551000", "+14045550100", "Line A", "Google Ads", "spring", "", "", "",
-        a["agents"][0].display_name, "Team A", "yes", "125.50", "hot; roof", "Wants a quote, call back Tuesday"]))]
+        a["agents"][0].display_name, "Team A", "yes", "125.50", "hot; roof", "Wants a quote, call back Tuesday"], strict=True))]
 
 
 def test_the_days_asked_oldest_first_across_batches(supervisor, world, monkeypatch):

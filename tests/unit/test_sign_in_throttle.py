@@ -8,7 +8,6 @@ import statistics
 import time
 
 import pytest
-
 from support import PASSWORD
 
 from leadcenter.accounts import services

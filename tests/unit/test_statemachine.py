@@ -82,7 +82,7 @@ def test_two_writers_at_once_one_wins(tickets):
         copies = [Ticket.get_by_id(ticket.id) for _ in range(2)]
         start, outcomes = threading.Barrier(2), []
 
-        def take(copy, owner):
+        def take(copy, owner, start=start, outcomes=outcomes):
             start.wait()
             try:
                 TICKETS.move(copy, "take", T0, owner=owner)

@@ -16,9 +16,9 @@ import threading
 import time
 
 import pytest
+from support import T0, WAIT, ApiClient, Serving, StandInController, close_code, frames, open_socket
 from websockets.exceptions import InvalidStatus
 
-from support import T0, WAIT, ApiClient, Serving, StandInController, close_code, frames, open_socket
 from leadcenter import catalogue, config
 from leadcenter.catalogue import Viewer
 from leadcenter.events import Event, EventBus

@@ -14,7 +14,7 @@ from leadcenter.sms.smpp import Delivery, DeliveryRefused, LockedSequence, e164,
 from leadcenter.texts import delivery
 from leadcenter.texts.models import InboundPart, MessageTransition, OutboxPart, TextConsent, TextThread
 from leadcenter.texts.outbox import Outbox, retry_delay
-from leadcenter.texts.services import Texts, TextRefused, keyword
+from leadcenter.texts.services import TextRefused, Texts, keyword
 from leadcenter.tracking_numbers.models import TrackingNumber
 
 LEAD = "+14045557000"

@@ -5,7 +5,6 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-
 from support import T0
 
 from leadcenter.telephony.tracker import CallTracker
@@ -52,7 +51,7 @@ def test_what_each_event_carries():
     assert (inbound["caller_number"], inbound["caller_name"]) == ("4045551234", "Lee Caller")
     assert (inbound["company_id"], inbound["number_id"], inbound["flow_id"]) == (1, 1, 1)
     # Asterisk's own event time (Timestamp: 1795737826.950492), not when we happened to read it.
-    assert inbound["at"] == dt.datetime.fromtimestamp(1795737826.950492, dt.timezone.utc).replace(tzinfo=None)
+    assert inbound["at"] == dt.datetime.fromtimestamp(1795737826.950492, dt.UTC).replace(tzinfo=None)
     assert published[1][1]["file"] == "/srv/leadcenter/spool/monitor/1795737826.0.wav"
     answered = published[4][1]
     assert (answered["agent_id"], answered["queue"]) == (1, "team1")

@@ -8,8 +8,7 @@ import pytest
 
 from leadcenter.web.app import WEB
 
-SERVED = sorted(path for folder in ("js", "assets") for path in (WEB / folder).rglob("*") if path.is_file()) \
-    + [WEB / "index.html"]
+SERVED = [*sorted(path for folder in ("js", "assets") for path in (WEB / folder).rglob("*") if path.is_file()), WEB / "index.html"]
 
 
 def plain_text(character: str) -> bool:

@@ -9,9 +9,9 @@ import threading
 import time
 
 import pytest
+from support import WAIT, ApiClient, Serving, StandInController, close_code, frames, open_socket
 from websockets.sync.server import serve as serve_websockets
 
-from support import WAIT, ApiClient, Serving, StandInController, close_code, frames, open_socket
 from leadcenter import config
 from leadcenter.events import EventBus
 from leadcenter.web import auth, stream
