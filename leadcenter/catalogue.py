@@ -9,6 +9,7 @@ cannot import this module) and the signals one service sends another.
 The public ones are served for integrators at ``/api/events.json`` beside the OpenAPI document; a test checks that
 every event published is declared here and every one declared is published somewhere.
 """
+
 from __future__ import annotations
 
 import enum
@@ -37,6 +38,7 @@ Section = Literal["incoming", "active", "recent"]
 @dataclass(frozen=True)
 class Viewer:
     """Who a stream belongs to: an API key is an admin with no agent profile."""
+
     company_id: int
     role: str
     agent_id: int | None
@@ -46,10 +48,14 @@ class Audience(enum.Enum):
     INTERNAL = "never leaves the controller"
     COMPANY = "every stream of the company"
     SUPERVISORS = "the company's supervisors and admins, and its API keys"
-    NAMED_AGENTS = ("the company's supervisors, admins and API keys, and of its agents those `for_agents` names "
-                    "(everyone when it names none)")
-    INBOX = ("every stream of the company, each with `section`: where the interaction is in that user's inbox "
-             "(null: not in it)")
+    NAMED_AGENTS = (
+        "the company's supervisors, admins and API keys, and of its agents those `for_agents` names "
+        "(everyone when it names none)"
+    )
+    INBOX = (
+        "every stream of the company, each with `section`: where the interaction is in that user's inbox "
+        "(null: not in it)"
+    )
 
     def variant(self, data: dict[str, Any], viewer: Viewer) -> Hashable | None:
         """What this viewer receives of an event: None for nothing; viewers with the same variant get the same
@@ -108,6 +114,7 @@ class EventType:
 
 
 # -- what public events carry ----------------------------------------------------------------------------------
+
 
 class InteractionData(Schema):
     company_id: int
@@ -187,8 +194,7 @@ class RowResource(Protocol):
 
 def _deleted(noun: str) -> type[BaseModel]:
     fields: dict[str, Any] = {f"{noun}_id": (int, ...)}
-    return create_model(f"{noun.title().replace('_', '')}DeletedData", __base__=Schema,
-                        company_id=(int, ...), **fields)
+    return create_model(f"{noun.title().replace('_', '')}DeletedData", __base__=Schema, company_id=(int, ...), **fields)
 
 
 def _row(noun: str, out: RowResource) -> type[BaseModel]:
@@ -198,17 +204,30 @@ def _row(noun: str, out: RowResource) -> type[BaseModel]:
 
 # -- the catalogue ---------------------------------------------------------------------------------------------
 
+
 def _event(name: str, data: type[BaseModel] | None, audience: Audience, description: str) -> EventType:
     return EventType(name, data, audience, description)
 
 
-INTERACTION_CREATED = _event("interaction.created", InteractionData, Audience.INBOX,
-                             "a new interaction: a call coming in or placed, a text conversation begun")
-INTERACTION_UPDATED = _event("interaction.updated", InteractionData, Audience.INBOX,
-                             "an interaction moved (answered, responded, concluded, waiting again) or changed "
-                             "(classification, recording, a conversation's newest message)")
-INTERACTION_DECLINED = _event("interaction.declined", InteractionIdData, Audience.NAMED_AGENTS,
-                              "the agent who declined it: it left their Incoming")
+INTERACTION_CREATED = _event(
+    "interaction.created",
+    InteractionData,
+    Audience.INBOX,
+    "a new interaction: a call coming in or placed, a text conversation begun",
+)
+INTERACTION_UPDATED = _event(
+    "interaction.updated",
+    InteractionData,
+    Audience.INBOX,
+    "an interaction moved (answered, responded, concluded, waiting again) or changed "
+    "(classification, recording, a conversation's newest message)",
+)
+INTERACTION_DECLINED = _event(
+    "interaction.declined",
+    InteractionIdData,
+    Audience.NAMED_AGENTS,
+    "the agent who declined it: it left their Incoming",
+)
 MESSAGE_RECEIVED = _event("message.received", MessageData, Audience.NAMED_AGENTS, "a lead's text came in")
 MESSAGE_QUEUED = _event("message.queued", MessageData, Audience.COMPANY, "a text was stored to go out")
 MESSAGE_SENT = _event("message.sent", MessageData, Audience.COMPANY, "the SMSC accepted every part of a text")
@@ -218,28 +237,43 @@ LEAD_CREATED = _event("lead.created", LeadData, Audience.COMPANY, "a lead added 
 LEAD_UPDATED = _event("lead.updated", LeadData, Audience.COMPANY, "a lead's name, email or numbers changed")
 LEAD_MERGED = _event("lead.merged", LeadMergedData, Audience.COMPANY, "two leads became one")
 CONSENT_CHANGED = _event("consent.changed", ConsentData, Audience.COMPANY, "a number opted out of texts or back in")
-AGENT_STATUS_CHANGED = _event("agent.status_changed", AgentData, Audience.COMPANY,
-                              "an agent's availability moved (their choice, or what their calls made it)")
-AGENT_PRESENCE_CHANGED = _event("agent.presence_changed", AgentData, Audience.COMPANY,
-                                "what colleagues see of an agent changed: their status or their phone")
-AGENT_UPDATED = _event("agent.updated", AgentData, Audience.COMPANY,
-                       "an agent's profile changed (name, chat name, devices, ring device)")
-VOICEMAIL_COUNT_CHANGED = _event("voicemail.count_changed", VoicemailCountData, Audience.COMPANY,
-                                 "a mailbox's new and old messages")
+AGENT_STATUS_CHANGED = _event(
+    "agent.status_changed",
+    AgentData,
+    Audience.COMPANY,
+    "an agent's availability moved (their choice, or what their calls made it)",
+)
+AGENT_PRESENCE_CHANGED = _event(
+    "agent.presence_changed",
+    AgentData,
+    Audience.COMPANY,
+    "what colleagues see of an agent changed: their status or their phone",
+)
+AGENT_UPDATED = _event(
+    "agent.updated", AgentData, Audience.COMPANY, "an agent's profile changed (name, chat name, devices, ring device)"
+)
+VOICEMAIL_COUNT_CHANGED = _event(
+    "voicemail.count_changed", VoicemailCountData, Audience.COMPANY, "a mailbox's new and old messages"
+)
 QUEUE_UPDATED = _event("queue.updated", QueueData, Audience.COMPANY, "a team's queue now: callers, waits, agents")
 COMPANY_UPDATED = _event("company.updated", CompanyData, Audience.SUPERVISORS, "the company's profile changed")
 USER_CREATED = _event("user.created", UserData, Audience.SUPERVISORS, "a user joined the company")
 USER_UPDATED = _event("user.updated", UserData, Audience.SUPERVISORS, "a user's role or details changed")
 USER_DELETED = _event("user.deleted", _deleted("user"), Audience.SUPERVISORS, "a user left the company")
 INVITATION_CREATED = _event("invitation.created", InvitationData, Audience.SUPERVISORS, "someone was invited")
-INVITATION_DELETED = _event("invitation.deleted", _deleted("invitation"), Audience.SUPERVISORS,
-                            "an invitation was revoked or declined")
+INVITATION_DELETED = _event(
+    "invitation.deleted", _deleted("invitation"), Audience.SUPERVISORS, "an invitation was revoked or declined"
+)
 API_KEY_CREATED = _event("api_key.created", ApiKeyData, Audience.SUPERVISORS, "an API key was made")
 API_KEY_REVOKED = _event("api_key.revoked", ApiKeyData, Audience.SUPERVISORS, "an API key was revoked")
 
 # The telephony configuration's rows: each created, updated (the resource) and deleted (its id).
-CONFIG_ROWS: dict[str, RowResource] = {"trunk": TrunkOut, "tracking_number": TrackingNumberOut, "team": TeamOut,
-                                       "flow": FlowOut}
+CONFIG_ROWS: dict[str, RowResource] = {
+    "trunk": TrunkOut,
+    "tracking_number": TrackingNumberOut,
+    "team": TeamOut,
+    "flow": FlowOut,
+}
 ROW_EVENTS: dict[tuple[str, str], EventType] = {}
 for _noun, _out in CONFIG_ROWS.items():
     _shown = Audience.COMPANY if _noun == "tracking_number" else Audience.SUPERVISORS  # agents pick a caller ID
@@ -248,40 +282,75 @@ for _noun, _out in CONFIG_ROWS.items():
     ROW_EVENTS[_noun, "updated"] = _event(f"{_noun}.updated", _row(_noun, _out), _shown, f"a {_what} changed")
     ROW_EVENTS[_noun, "deleted"] = _event(f"{_noun}.deleted", _deleted(_noun), _shown, f"a {_what} was deleted")
 
-INTERNAL = [_event(name, None, Audience.INTERNAL, description) for name, description in (
-    ("telephony.connected", "AMI or ARI is up (link)"),
-    ("telephony.lost", "AMI or ARI went down (link)"),
-    ("telephony.synced", "what Asterisk has now: lead calls, queue members, the AstDB flags, device states"),
-    ("telephony.reloaded", "Asterisk reloaded rendered configuration (modules)"),
-    ("telephony.device_state", "an agent endpoint's device state changed"),
-    ("queue.status", "a queue's callers and members as Asterisk reports them"),
-    ("queue_member.paused", "Asterisk paused or unpaused a queue member"),
-    ("voicemail.waiting", "a mailbox's message counts (MessageWaiting)"),
-    ("call.inbound", "a lead's call reached a tracking number's route"),
-    ("call.recording_started", "MixMonitor began on a lead's call"),
-    ("call.flow_ended", "a call went through every step of its flow unanswered"),
-    ("call.voicemail_left", "a caller reached a mailbox"),
-    ("call.queued", "a call joined a queue"),
-    ("call.agent_offered", "an agent's phone rings for a call"),
-    ("call.agent_missed", "an agent's leg for a call stopped ringing unanswered"),
-    ("call.agent_rang_out", "the agents a step rang let the call ring out"),
-    ("call.answered", "an agent answered a lead's call"),
-    ("call.lead_answered", "the lead picked up an agent's outbound call"),
-    ("call.left_queue", "a call left its queue without an agent"),
-    ("call.ended", "a lead's call hung up"),
-)]
+INTERNAL = [
+    _event(name, None, Audience.INTERNAL, description)
+    for name, description in (
+        ("telephony.connected", "AMI or ARI is up (link)"),
+        ("telephony.lost", "AMI or ARI went down (link)"),
+        ("telephony.synced", "what Asterisk has now: lead calls, queue members, the AstDB flags, device states"),
+        ("telephony.reloaded", "Asterisk reloaded rendered configuration (modules)"),
+        ("telephony.device_state", "an agent endpoint's device state changed"),
+        ("queue.status", "a queue's callers and members as Asterisk reports them"),
+        ("queue_member.paused", "Asterisk paused or unpaused a queue member"),
+        ("voicemail.waiting", "a mailbox's message counts (MessageWaiting)"),
+        ("call.inbound", "a lead's call reached a tracking number's route"),
+        ("call.recording_started", "MixMonitor began on a lead's call"),
+        ("call.flow_ended", "a call went through every step of its flow unanswered"),
+        ("call.voicemail_left", "a caller reached a mailbox"),
+        ("call.queued", "a call joined a queue"),
+        ("call.agent_offered", "an agent's phone rings for a call"),
+        ("call.agent_missed", "an agent's leg for a call stopped ringing unanswered"),
+        ("call.agent_rang_out", "the agents a step rang let the call ring out"),
+        ("call.answered", "an agent answered a lead's call"),
+        ("call.lead_answered", "the lead picked up an agent's outbound call"),
+        ("call.left_queue", "a call left its queue without an agent"),
+        ("call.ended", "a lead's call hung up"),
+    )
+]
 
 EVENTS: tuple[EventType, ...] = (
-    INTERACTION_CREATED, INTERACTION_UPDATED, INTERACTION_DECLINED, MESSAGE_RECEIVED, MESSAGE_QUEUED, MESSAGE_SENT,
-    MESSAGE_DELIVERED, MESSAGE_FAILED, LEAD_CREATED, LEAD_UPDATED, LEAD_MERGED, CONSENT_CHANGED, AGENT_STATUS_CHANGED,
-    AGENT_PRESENCE_CHANGED, AGENT_UPDATED, VOICEMAIL_COUNT_CHANGED, QUEUE_UPDATED, COMPANY_UPDATED, USER_CREATED,
-    USER_UPDATED, USER_DELETED, INVITATION_CREATED, INVITATION_DELETED, API_KEY_CREATED, API_KEY_REVOKED,
-    *ROW_EVENTS.values(), *INTERNAL)
+    INTERACTION_CREATED,
+    INTERACTION_UPDATED,
+    INTERACTION_DECLINED,
+    MESSAGE_RECEIVED,
+    MESSAGE_QUEUED,
+    MESSAGE_SENT,
+    MESSAGE_DELIVERED,
+    MESSAGE_FAILED,
+    LEAD_CREATED,
+    LEAD_UPDATED,
+    LEAD_MERGED,
+    CONSENT_CHANGED,
+    AGENT_STATUS_CHANGED,
+    AGENT_PRESENCE_CHANGED,
+    AGENT_UPDATED,
+    VOICEMAIL_COUNT_CHANGED,
+    QUEUE_UPDATED,
+    COMPANY_UPDATED,
+    USER_CREATED,
+    USER_UPDATED,
+    USER_DELETED,
+    INVITATION_CREATED,
+    INVITATION_DELETED,
+    API_KEY_CREATED,
+    API_KEY_REVOKED,
+    *ROW_EVENTS.values(),
+    *INTERNAL,
+)
 BY_NAME: dict[str, EventType] = {event.name: event for event in EVENTS}
 
 
 def document() -> dict[str, Any]:
     """The public events for integrators (/api/events.json): name, audience, meaning, and the JSON schema of data."""
-    return {"events": [{"name": e.name, "audience": e.audience.value, "description": e.description,
-                        "data": e.data.model_json_schema() if e.data else None}
-                       for e in EVENTS if e.public]}
+    return {
+        "events": [
+            {
+                "name": e.name,
+                "audience": e.audience.value,
+                "description": e.description,
+                "data": e.data.model_json_schema() if e.data else None,
+            }
+            for e in EVENTS
+            if e.public
+        ]
+    }

@@ -12,6 +12,7 @@ The one default that reads this clock by itself is a row's ``created_at`` (``db.
 was written, for the record; nothing compares it with a domain's clock (conversations order messages by the
 ``created_at`` the texts domain sets).
 """
+
 from __future__ import annotations
 
 import datetime as dt

@@ -2,10 +2,11 @@
 (AMI + ARI on one asyncio loop thread), the domain services and the web app.
 
 Threads: the asyncio loop thread (AMI, ARI, every Asterisk verb); the event dispatcher thread (domain services
-and, later, websocket fan-out); for texts, an SMPP session thread per SMSC (smpplib is blocking: it reads the
-bind and stores what arrives), the outbox pump and the Incoming-timer sweeper; the web server's threads (requests; they hand Asterisk work to the loop with
-``telephony.submit`` and never wait on it while holding anything).
+and the event streams' fan-out); for texts, an SMPP session thread per SMSC (smpplib is blocking: it reads the
+bind and stores what arrives), the outbox pump and the Incoming-timer sweeper; the web server's request threads
+(they hand Asterisk work to the loop with ``telephony.submit`` and never wait on it while holding anything).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -74,10 +75,12 @@ class Controller:
         self.telephony = Telephony(settings, self.secrets, self.bus, self.clock)
         self.presence = Presence(self.bus)
         self.availability = Availability(self.bus, self.presence.of)
-        self.calls = CallRecorder(self.bus, self._recording_path, settings.asterisk_dir, settings.data_dir, self.clock,
-                                  self.availability)
-        self.call_control = CallControl(self.telephony, self.calls.offers, self.presence.reachable, self.bus,
-                                        self.clock)
+        self.calls = CallRecorder(
+            self.bus, self._recording_path, settings.asterisk_dir, settings.data_dir, self.clock, self.availability
+        )
+        self.call_control = CallControl(
+            self.telephony, self.calls.offers, self.presence.reachable, self.bus, self.clock
+        )
         self.mailboxes = MailboxCounter(self.bus)
         self.queue_board = QueueBoard(self.bus, self.clock)
         self.pauses = PauseKeeper(self.bus, self.telephony, self.availability)
@@ -86,6 +89,7 @@ class Controller:
         self.reconfigure = self.asterisk_config.apply
         self.health = Health(self.database, self.telephony, self.smscs, self.outbox)
         from leadcenter.web.app import create_app  # the web layer depends on the controller, not the reverse
+
         self.web = create_app(self)
 
     def _build_texts(self, settings: Settings) -> None:
@@ -94,16 +98,23 @@ class Controller:
         texts_clock = clock.shifted(dt.timedelta(seconds=settings.texts.clock_offset_seconds), self.clock)
         self.outbox = Outbox(self.bus, on_text=lambda delivery: self.texts.receive(delivery), clock=texts_clock)
         self.smscs = [SmppLink(smsc, self.outbox.listener(smsc.name), smsc.name, self.clock) for smsc in settings.smscs]
-        routes = [frozenset(n.strip() for n in link.settings.numbers.split(",") if n.strip()) or None
-                  for link in self.smscs]
+        routes = [
+            frozenset(n.strip() for n in link.settings.numbers.split(",") if n.strip()) or None for link in self.smscs
+        ]
         for link, numbers in zip(self.smscs, routes, strict=True):
             self.outbox.attach(link, numbers)
         # A link that names no numbers sends for every tracking number; otherwise only the named ones can text.
         served = None if None in routes else frozenset().union(*filter(None, routes))
         idle = settings.texts.active_idle_hours
-        self.texts: Texts = Texts(self.bus, self.outbox, served, texts_clock,
-                                  dt.timedelta(hours=settings.texts.incoming_timeout_hours),
-                                  dt.timedelta(hours=idle) if idle > 0 else None, enabled=bool(self.smscs))
+        self.texts: Texts = Texts(
+            self.bus,
+            self.outbox,
+            served,
+            texts_clock,
+            dt.timedelta(hours=settings.texts.incoming_timeout_hours),
+            dt.timedelta(hours=idle) if idle > 0 else None,
+            enabled=bool(self.smscs),
+        )
 
     def _recording_path(self, inside: str) -> str:
         return str(self.instance.host_path(inside).relative_to(self.settings.data_dir))

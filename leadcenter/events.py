@@ -4,6 +4,7 @@ Publishing never blocks the publisher (the telephony loop thread publishes on ev
 one after another on the dispatcher thread, so a subscriber sees events in the order they happened. A failing
 subscriber is logged with its traceback and does not stop the others.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -95,5 +96,9 @@ class EventBus:
                 try:
                     subscriber(event)
                 except Exception:
-                    log.exception("subscriber %s failed on %s #%s", getattr(subscriber, "__qualname__", subscriber),
-                                  event.name, event.seq)
+                    log.exception(
+                        "subscriber %s failed on %s #%s",
+                        getattr(subscriber, "__qualname__", subscriber),
+                        event.name,
+                        event.seq,
+                    )

@@ -1,5 +1,6 @@
 """/healthz: whether the controller can do its job now. The database must answer and Asterisk's AMI and ARI links
 must be up; texting's state is reported but does not make the controller unhealthy (calls go on without an SMSC)."""
+
 from __future__ import annotations
 
 import logging
@@ -24,10 +25,12 @@ class Health:
         except (DatabaseError, InterfaceError) as exc:  # any failure to answer means unhealthy; say which
             log.warning("health: database: %s", exc)
             database_ok = False
-        return {"ok": database_ok and self.telephony.connected,
-                "database": "ok" if database_ok else "unavailable",
-                "asterisk": self.telephony.status(),
-                "sms": self.sms_status()}
+        return {
+            "ok": database_ok and self.telephony.connected,
+            "database": "ok" if database_ok else "unavailable",
+            "asterisk": self.telephony.status(),
+            "sms": self.sms_status(),
+        }
 
     def sms_status(self) -> dict:
         """Each SMPP bind's state and counters and the outbox backlog; ``state`` is ``bound`` when every bind is."""

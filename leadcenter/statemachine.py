@@ -9,6 +9,7 @@ written. The ``Transition`` it returns is what the domain's notifier publishes, 
 Machines: the interaction lifecycle (interactions/lifecycle.py), an agent's availability (agents/availability.py),
 an outbound message's delivery (texts/delivery.py).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -31,6 +32,7 @@ class Move:
 
     ``sets(row, at)`` returns the other columns the move writes (companion timestamps, an outcome); ``allowed(row)``
     narrows the move to some rows (e.g. conversations only)."""
+
     to: State
     sets: Callable[[Any, dt.datetime], dict[str, Any]] | None = None
     allowed: Callable[[Any], bool] | None = None
@@ -48,8 +50,9 @@ class Transition(Generic[Row]):
 
 class IllegalMove(Exception):
     def __init__(self, machine: Machine, row: BaseModel, event: str):
-        super().__init__(f"{machine.name} {row.id} is {machine.describe(machine.state_of(row))}: no '{event}' "
-                         f"from there")
+        super().__init__(
+            f"{machine.name} {row.id} is {machine.describe(machine.state_of(row))}: no '{event}' from there"
+        )
         self.row, self.event = row, event
 
 
@@ -57,14 +60,22 @@ class Conflict(Exception):
     """The row was moved by someone else between reading it and moving it: read it again."""
 
     def __init__(self, machine: Machine, row: BaseModel, event: str, expected: State):
-        super().__init__(f"{machine.name} {row.id} was no longer {machine.describe(expected)} for '{event}': "
-                         f"it changed meanwhile")
+        super().__init__(
+            f"{machine.name} {row.id} was no longer {machine.describe(expected)} for '{event}': it changed meanwhile"
+        )
         self.row, self.event = row, event
 
 
 class Machine(Generic[Row]):
-    def __init__(self, name: str, model: type[Row], state: tuple[str, ...], table: dict[tuple[State, str], Move],
-                 record: Callable[[Transition], None], stamp: str | None = None):
+    def __init__(
+        self,
+        name: str,
+        model: type[Row],
+        state: tuple[str, ...],
+        table: dict[tuple[State, str], Move],
+        record: Callable[[Transition], None],
+        stamp: str | None = None,
+    ):
         """``record(transition)`` stores the transition row (inside the move's transaction); ``stamp`` names a column
         every move sets to its time (e.g. status_changed_at)."""
         self.name, self.model, self.state, self.table, self.record = name, model, state, table, record
@@ -96,21 +107,29 @@ class Machine(Generic[Row]):
         if move is None:
             raise IllegalMove(self, row, event)
         before = self.state_of(row)
-        changes = {**dict(zip(self.state, move.to, strict=True)), **({self.stamp: at} if self.stamp else {}),
-                   **(move.sets(row, at) if move.sets else {}), **also}
+        changes = {
+            **dict(zip(self.state, move.to, strict=True)),
+            **({self.stamp: at} if self.stamp else {}),
+            **(move.sets(row, at) if move.sets else {}),
+            **also,
+        }
         model = self.model
         database = model._meta.database
         with database.atomic():
-            still = [getattr(model, column) == value if value is not None else getattr(model, column).is_null()
-                     for column, value in zip(self.state, before, strict=True)]
-            written = (model.update({getattr(model, column): value for column, value in changes.items()})
-                       .where(model._meta.primary_key == row.get_id(), *still).execute())
+            still = [
+                getattr(model, column) == value if value is not None else getattr(model, column).is_null()
+                for column, value in zip(self.state, before, strict=True)
+            ]
+            written = (
+                model.update({getattr(model, column): value for column, value in changes.items()})
+                .where(model._meta.primary_key == row.get_id(), *still)
+                .execute()
+            )
             if written != 1:
                 raise Conflict(self, row, event, before)
             for column, value in changes.items():
                 setattr(row, column, value)
             transition = Transition(row, event, before, move.to, at, changes)
             self.record(transition)
-        log.info("%s %s: %s -> %s by %s", self.name, row.get_id(), self.describe(before), self.describe(move.to),
-                 event)
+        log.info("%s %s: %s -> %s by %s", self.name, row.get_id(), self.describe(before), self.describe(move.to), event)
         return transition

@@ -5,6 +5,7 @@ Its own contracts forbid cycles between sibling packages (``acyclic_siblings``);
 Every import counts, including those inside functions and under TYPE_CHECKING: an import moved into a function to
 dodge a cycle is still the cycle.
 """
+
 from __future__ import annotations
 
 from grimp import ImportGraph
@@ -29,8 +30,13 @@ class AcyclicModulesContract(Contract):
         for component in strongly_connected(imports):
             first = min(component)
             # The shortest way back to the first module from a module it imports, within the component.
-            back = min((graph.find_shortest_chain(importer=imported, imported=first) or ()
-                        for imported in imports[first] & component), key=lambda chain: (len(chain), chain))
+            back = min(
+                (
+                    graph.find_shortest_chain(importer=imported, imported=first) or ()
+                    for imported in imports[first] & component
+                ),
+                key=lambda chain: (len(chain), chain),
+            )
             cycles.append([first, *back])
         return ContractCheck(kept=not cycles, warnings=[], metadata={"cycles": sorted(cycles)})
 

@@ -1,6 +1,7 @@
 """What the unit tests share besides fixtures (conftest.py): the fixtures' password, a browser-like API client,
 and the stand-in controller the web app runs over in unit tests (no Asterisk: the integration tests use the
 real one). A module of its own because every test directory may have a conftest.py of its own."""
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -192,6 +193,7 @@ class Serving:
 
     async def _serve(self):
         import asyncio
+
         self.loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         self._ready.set()
@@ -211,25 +213,41 @@ class Serving:
 WAIT = 5.0  # seconds any single expected websocket frame may take
 
 
-def open_socket(address: str, path: str, *, cookie: str | None = None, origin: str | None = "own",
-                headers: dict | None = None, **options):
+def open_socket(
+    address: str,
+    path: str,
+    *,
+    cookie: str | None = None,
+    origin: str | None = "own",
+    headers: dict | None = None,
+    **options,
+):
     """A websocket client of the server at ``address`` (host:port); a browser's page of the app by default. No
     keepalive pings: their thread's timed joins break under libfaketime (make test's shifted clock)."""
     from websockets.sync.client import connect
     from websockets.typing import Origin
+
     headers = dict(headers or {})
     if cookie:
         headers["Cookie"] = cookie
     options.setdefault("ping_interval", None)
     sent = f"http://{address}" if origin == "own" else origin
-    return connect(f"ws://{address}{path}", origin=Origin(sent) if sent is not None else None,
-                   additional_headers=headers, proxy=None, compression=None, open_timeout=WAIT, **options)
+    return connect(
+        f"ws://{address}{path}",
+        origin=Origin(sent) if sent is not None else None,
+        additional_headers=headers,
+        proxy=None,
+        compression=None,
+        open_timeout=WAIT,
+        **options,
+    )
 
 
 def frames(ws, count: int, timeout: float = WAIT) -> list[dict]:
     """The next ``count`` JSON frames."""
     import json
     import time
+
     deadline = time.monotonic() + timeout
     received: list[dict] = []
     while len(received) < count:
@@ -245,6 +263,7 @@ def close_code(ws, timeout: float = WAIT) -> tuple[int, str]:
     import time
 
     from websockets.exceptions import ConnectionClosed
+
     deadline = time.monotonic() + timeout
     try:
         while True:

@@ -29,6 +29,7 @@ class Company(TimestampedModel):
 
 class User(TimestampedModel):
     """Someone who signs in; belongs to one or more companies through Membership."""
+
     email = CharField(unique=True)
     name = CharField()
     password_hash = CharField()
@@ -48,6 +49,7 @@ class Membership(BaseModel):
 
 class ApiKey(TimestampedModel):
     """A company's key for integrations (``Authorization: Bearer lc_<prefix>_<secret>``); only a hash is kept."""
+
     company = ForeignKeyField(Company, backref="api_keys", on_delete="CASCADE")
     company_id: IntegerField[int]  # the related row's id
     name = CharField()
@@ -62,6 +64,7 @@ class ApiKey(TimestampedModel):
 class UserSession(TimestampedModel):
     """A signed-in browser. The cookie carries its random id; signing out (or a password change) revokes it, so
     a copy of the cookie stops working at once, open event streams included."""
+
     user = ForeignKeyField(User, backref="sessions", on_delete="CASCADE")
     user_id: IntegerField[int]  # the related row's id
     token_hash = CharField(unique=True)  # SHA-256 of the id in the cookie
@@ -73,6 +76,7 @@ class Invitation(TimestampedModel):
     owner accepts it, signed in, so an admin can neither add someone else's account to their company nor learn
     from the answer whether an email has an account. ``new_account``: the invitation created the account, with the
     password the admin handed over, so its first sign-in accepts it. A row is deleted once accepted or declined."""
+
     company = ForeignKeyField(Company, backref="invitations", on_delete="CASCADE")
     company_id: IntegerField[int]  # the related row's id
     user = ForeignKeyField(User, backref="invitations", on_delete="CASCADE")

@@ -4,6 +4,7 @@ Request models named ``...Changes`` are for PATCH: only the fields sent change. 
 ``not_sent()``; a ``null`` that is sent is refused by the field's type unless null is a meaningful value.
 ``changes_of`` makes one from the model that creates the same resource.
 """
+
 from __future__ import annotations
 
 from typing import Annotated, Any
@@ -33,9 +34,12 @@ def not_sent(description: str | None = None):
 def changes_of(model: type[Schema], name: str, doc: str) -> type[Schema]:
     """``model`` for PATCH: the same fields, constraints and validators, every field optional (``not_sent``)."""
     fields: dict[str, Any] = {
-        field: (Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation,
-                not_sent(info.description))
-        for field, info in model.model_fields.items()}
+        field: (
+            Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation,
+            not_sent(info.description),
+        )
+        for field, info in model.model_fields.items()
+    }
     return create_model(name, __base__=model, __doc__=doc, __module__=model.__module__, **fields)
 
 
@@ -48,8 +52,13 @@ class CompanyProfile(Schema):
 
     @classmethod
     def from_row(cls, company: Company) -> CompanyProfile:
-        return cls(id=company.id, name=company.name, default_region=company.default_region,
-                   text_help_reply=company.text_help_reply or "", created_at=company.created_at)
+        return cls(
+            id=company.id,
+            name=company.name,
+            default_region=company.default_region,
+            text_help_reply=company.text_help_reply or "",
+            created_at=company.created_at,
+        )
 
 
 class CompanyChanges(Schema):
@@ -67,8 +76,10 @@ class CompanyChanges(Schema):
 
 class NewAgentProfile(Schema):
     """Make the user an agent: one SIP account per device; the queue rings ``ring_device``."""
-    devices: list[Device] = Field(default_factory=lambda: list[Device](["webrtc"]), min_length=1,
-                                  max_length=len(RING_DEVICES))
+
+    devices: list[Device] = Field(
+        default_factory=lambda: list[Device](["webrtc"]), min_length=1, max_length=len(RING_DEVICES)
+    )
     ring_device: Device = "webrtc"
     display_name: Name | None = None  # the user's name when not given
 
@@ -85,6 +96,7 @@ class NewMember(Schema):
     """An invitation. An email with no account gets one with ``name`` and ``password`` (the person signs in with
     them, which accepts). An email that has an account keeps its own name and password (they open its owner's other
     companies); its owner accepts when signed in. Both are always required, so the answer is the same either way."""
+
     email: str = Field(max_length=254)
     name: Name
     password: str = Field(max_length=1024)
@@ -102,6 +114,7 @@ class NewMember(Schema):
 
 class MemberChanges(Schema):
     """``name`` and ``active`` belong to the account: they can be changed only while it is in no other company."""
+
     name: Name = not_sent()
     role: Role = not_sent()
     active: bool = not_sent()
@@ -119,8 +132,15 @@ class MemberOut(Schema):
     @classmethod
     def from_row(cls, membership: Membership, agent_id: int | None) -> MemberOut:
         user = membership.user
-        return cls(id=user.id, email=user.email, name=user.name, role=membership.role, active=user.active,
-                   agent_id=agent_id, created_at=user.created_at)
+        return cls(
+            id=user.id,
+            email=user.email,
+            name=user.name,
+            role=membership.role,
+            active=user.active,
+            agent_id=agent_id,
+            created_at=user.created_at,
+        )
 
 
 class MemberList(RootModel[list[MemberOut]]):
@@ -136,8 +156,13 @@ class InvitationOut(Schema):
 
     @classmethod
     def from_row(cls, invitation: Invitation) -> InvitationOut:
-        return cls(id=invitation.id, email=invitation.user.email, role=invitation.role,
-                   agent=invitation.agent_json is not None, created_at=invitation.created_at)
+        return cls(
+            id=invitation.id,
+            email=invitation.user.email,
+            role=invitation.role,
+            agent=invitation.agent_json is not None,
+            created_at=invitation.created_at,
+        )
 
 
 class InvitationList(RootModel[list[InvitationOut]]):
@@ -159,8 +184,15 @@ class ApiKeyOut(Schema):
 
     @classmethod
     def from_row(cls, key: ApiKey) -> ApiKeyOut:
-        return cls(id=key.id, name=key.name, prefix=key.prefix, created_at=key.created_at,
-                   created_by=key.created_by_id, last_used_at=key.last_used_at, revoked_at=key.revoked_at)
+        return cls(
+            id=key.id,
+            name=key.name,
+            prefix=key.prefix,
+            created_at=key.created_at,
+            created_by=key.created_by_id,
+            last_used_at=key.last_used_at,
+            revoked_at=key.revoked_at,
+        )
 
 
 class ApiKeyList(RootModel[list[ApiKeyOut]]):

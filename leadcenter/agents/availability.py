@@ -16,6 +16,7 @@ ring-agents flag). A machine of the one shape (statemachine.py): each move sets 
 time, missed offers), logged, and published as ``agent.status_changed`` (``Availability``); any other move raises
 IllegalMove and changes nothing.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,9 +29,13 @@ from leadcenter.statemachine import Conflict, IllegalMove, Machine, Move, Transi
 
 __all__ = ["MACHINE", "Availability", "Conflict", "IllegalMove", "can"]
 
-AVAILABLE, ON_CALL, WRAP_UP, MISSED, OFFLINE = (("available", ""), ("unavailable", "on_call"),
-                                                ("unavailable", "wrap_up"), ("unavailable", "missed"),
-                                                ("offline", ""))
+AVAILABLE, ON_CALL, WRAP_UP, MISSED, OFFLINE = (
+    ("available", ""),
+    ("unavailable", "on_call"),
+    ("unavailable", "wrap_up"),
+    ("unavailable", "missed"),
+    ("offline", ""),
+)
 # (status, reason) -> {event: (status, reason)}
 TRANSITIONS: dict[tuple[str, str], dict[str, tuple[str, str]]] = {
     AVAILABLE: {"take_call": ON_CALL, "miss_call": MISSED, "go_offline": OFFLINE},
@@ -43,13 +48,25 @@ TRANSITIONS: dict[tuple[str, str], dict[str, tuple[str, str]]] = {
 
 def _record(transition: Transition) -> None:
     (from_status, from_reason), (to_status, to_reason) = transition.before, transition.after
-    AgentStatusChange.create(agent=transition.row, event=transition.event, from_status=from_status,
-                             from_reason=from_reason, to_status=to_status, to_reason=to_reason, at=transition.at)
+    AgentStatusChange.create(
+        agent=transition.row,
+        event=transition.event,
+        from_status=from_status,
+        from_reason=from_reason,
+        to_status=to_status,
+        to_reason=to_reason,
+        at=transition.at,
+    )
 
 
-MACHINE: Machine[Agent] = Machine("agent", Agent, ("status", "status_reason"), {
-    (state, event): Move(to) for state, moves in TRANSITIONS.items() for event, to in moves.items()},
-    _record, stamp="status_changed_at")
+MACHINE: Machine[Agent] = Machine(
+    "agent",
+    Agent,
+    ("status", "status_reason"),
+    {(state, event): Move(to) for state, moves in TRANSITIONS.items() for event, to in moves.items()},
+    _record,
+    stamp="status_changed_at",
+)
 
 
 def can(agent: Agent, event: str) -> bool:

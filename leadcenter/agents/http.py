@@ -1,5 +1,6 @@
 """The agents API: the company's agents (colleagues, for everyone), their settings (admins), the signed-in agent's
 own profile and status, and the SIP accounts of an agent's devices (admins, to set up a desk phone)."""
+
 from __future__ import annotations
 
 from flask import Blueprint
@@ -40,8 +41,9 @@ def _my_agent(principal: Principal) -> Agent:
 
 @endpoint(bp, "GET", "/agents", response=AgentList, summary="The company's agents and their status")
 def list_agents(principal: Principal):
-    return AgentList(AgentOut.from_rows(list(current_agents(principal.company).order_by(Agent.display_name,
-                                                                                         Agent.id)), _presence()))
+    return AgentList(
+        AgentOut.from_rows(list(current_agents(principal.company).order_by(Agent.display_name, Agent.id)), _presence())
+    )
 
 
 @endpoint(bp, "GET", "/agents/<int:agent_id>", role="supervisor", response=AgentOut, summary="An agent")
@@ -49,14 +51,25 @@ def get_agent(principal: Principal, agent_id: int):
     return AgentOut.from_row(_agent(principal, agent_id), _presence())
 
 
-@endpoint(bp, "PATCH", "/agents/<int:agent_id>", role="admin", body=AgentChanges, response=AgentOut,
-          summary="Change an agent's names or the device the queue rings")
+@endpoint(
+    bp,
+    "PATCH",
+    "/agents/<int:agent_id>",
+    role="admin",
+    body=AgentChanges,
+    response=AgentOut,
+    summary="Change an agent's names or the device the queue rings",
+)
 def update_agent(principal: Principal, agent_id: int, body: AgentChanges):
     changes = body.model_dump(exclude_unset=True)
     with database.atomic():
         agent = _agent(principal, agent_id)
-        if "ring_device" in changes and not agent.sip_credentials.where(
-                SipCredential.device == changes["ring_device"], SipCredential.enabled).exists():
+        if (
+            "ring_device" in changes
+            and not agent.sip_credentials.where(
+                SipCredential.device == changes["ring_device"], SipCredential.enabled
+            ).exists()
+        ):
             raise invalid({"ring_device": f"the agent has no {changes['ring_device']} device"})
         save_changes(agent, changes)
     notifier.updated(bus(), agent, _presence())
@@ -64,8 +77,14 @@ def update_agent(principal: Principal, agent_id: int, body: AgentChanges):
     return AgentOut.from_row(agent, _presence())
 
 
-@endpoint(bp, "GET", "/agents/<int:agent_id>/sip", role="admin", response=AgentSipOut,
-          summary="The SIP accounts of an agent's devices, to set up a desk phone")
+@endpoint(
+    bp,
+    "GET",
+    "/agents/<int:agent_id>/sip",
+    role="admin",
+    response=AgentSipOut,
+    summary="The SIP accounts of an agent's devices, to set up a desk phone",
+)
 def get_agent_sip(principal: Principal, agent_id: int):
     settings = ports.controller().settings.asterisk
     return AgentSipOut.from_row(_agent(principal, agent_id), settings.sip_host, settings.sip_port)
@@ -76,21 +95,36 @@ def get_my_agent(principal: Principal):
     return AgentOut.from_row(_my_agent(principal), _presence())
 
 
-@endpoint(bp, "GET", "/me/softphone", response=SoftphoneOut,
-          summary="The signed-in agent's browser softphone account and the websocket it registers over")
+@endpoint(
+    bp,
+    "GET",
+    "/me/softphone",
+    response=SoftphoneOut,
+    summary="The signed-in agent's browser softphone account and the websocket it registers over",
+)
 def get_my_softphone(principal: Principal):
     agent = _my_agent(principal)
     credential = agent.sip_credentials.where(SipCredential.device == "webrtc", SipCredential.enabled).first()
     if credential is None:
         raise ApiError("no-softphone", "you have no browser softphone; ask an admin to add one")
     host = ports.controller().settings.asterisk.sip_host
-    return SoftphoneOut(username=credential.username, password=credential.password,
-                        sip_uri=f"sip:{credential.username}@{host}", display_name=agent.display_name,
-                        websocket_path=sip_relay.PATH)
+    return SoftphoneOut(
+        username=credential.username,
+        password=credential.password,
+        sip_uri=f"sip:{credential.username}@{host}",
+        display_name=agent.display_name,
+        websocket_path=sip_relay.PATH,
+    )
 
 
-@endpoint(bp, "PATCH", "/me/agent", response=AgentOut, body=MyAgentChanges,
-          summary="Change one's chat name, or go Available or Offline")
+@endpoint(
+    bp,
+    "PATCH",
+    "/me/agent",
+    response=AgentOut,
+    body=MyAgentChanges,
+    summary="Change one's chat name, or go Available or Offline",
+)
 def update_my_agent(principal: Principal, body: MyAgentChanges):
     agent = _my_agent(principal)
     if body.chat_display_name is not None:
@@ -105,4 +139,3 @@ def update_my_agent(principal: Principal, body: MyAgentChanges):
         except availability.IllegalMove as exc:
             raise ApiError("on-a-call", f"{exc}; change it once the call has ended") from None
     return AgentOut.from_row(agent, _presence())
-

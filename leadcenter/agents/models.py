@@ -43,6 +43,7 @@ class Agent(TimestampedModel):
 
 class SipCredential(BaseModel):
     """The username/password one device of an agent registers with; the password is generated."""
+
     agent = ForeignKeyField(Agent, backref="sip_credentials", on_delete="CASCADE")
     agent_id: IntegerField[int]  # the related row's id
     device = CharField(choices=[(d, d) for d in RING_DEVICES])
@@ -59,6 +60,7 @@ class SipCredential(BaseModel):
 
 class AgentStatusChange(BaseModel):
     """Every availability move (see availability.py), for reporting: occupancy, wrap-up time, time offline."""
+
     agent = ForeignKeyField(Agent, backref="status_changes", on_delete="CASCADE")
     agent_id: IntegerField[int]  # the related row's id
     event = CharField()
@@ -76,6 +78,7 @@ def current_agents(company: Company | None = None):
     """Agents whose users still belong to their company. A removed user's agent profile is kept so that past
     interactions still name who handled them, but nothing new may name it, and Asterisk no longer knows its
     devices. (A deactivated user stays current: they cannot sign in, and configure leaves out their devices.)"""
-    query = (Agent.select(Agent).join(Membership, on=(Membership.user == Agent.user)
-                                      & (Membership.company == Agent.company)))
+    query = Agent.select(Agent).join(
+        Membership, on=(Membership.user == Agent.user) & (Membership.company == Agent.company)
+    )
     return query if company is None else query.where(Agent.company == company)

@@ -1,5 +1,6 @@
 """The agents domain's events (catalogue.py): the agent as the API returns it, presence included (what colleagues
 see: their status and their phone, agents/presence.py)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -13,8 +14,7 @@ PresenceOf = Callable[[Agent], str]
 
 
 def _publish(event: catalogue.EventType, bus: Publisher, agent: Agent, presence_of: PresenceOf) -> None:
-    event.publish(bus, company_id=agent.company_id,
-                  agent=AgentOut.from_row(agent, presence_of).model_dump(mode="json"))
+    event.publish(bus, company_id=agent.company_id, agent=AgentOut.from_row(agent, presence_of).model_dump(mode="json"))
 
 
 def status_changed(bus: Publisher, agent: Agent, presence_of: PresenceOf) -> None:
@@ -27,4 +27,3 @@ def presence_changed(bus: Publisher, agent: Agent, presence_of: PresenceOf) -> N
 
 def updated(bus: Publisher, agent: Agent, presence_of: PresenceOf) -> None:
     _publish(catalogue.AGENT_UPDATED, bus, agent, presence_of)
-

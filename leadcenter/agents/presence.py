@@ -15,6 +15,7 @@ Asterisk rings by the same rules (docs/architecture.md, "Availability"): a queue
 free there, so it does here); a ring-agents step checks the AstDB flag and DEVICE_STATE. So what the screens say
 is what ringing does.
 """
+
 from __future__ import annotations
 
 import threading

@@ -1,4 +1,5 @@
 """What the agents endpoints accept and answer."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -29,12 +30,27 @@ class AgentOut(Schema):
     @classmethod
     def from_rows(cls, agents: list[Agent], presence: Callable[[Agent], str]) -> list[AgentOut]:
         devices = defaultdict(list)
-        for credential in (SipCredential.select().order_by(SipCredential.device)
-                           .where(SipCredential.agent.in_([a.id for a in agents]), SipCredential.enabled)):
+        for credential in (
+            SipCredential.select()
+            .order_by(SipCredential.device)
+            .where(SipCredential.agent.in_([a.id for a in agents]), SipCredential.enabled)
+        ):
             devices[credential.agent_id].append(credential.device)
-        return [cls(id=a.id, user_id=a.user_id, display_name=a.display_name, chat_display_name=a.chat_display_name,
-                    status=a.status, status_reason=a.status_reason, status_changed_at=a.status_changed_at,
-                    presence=presence(a), ring_device=a.ring_device, devices=devices[a.id]) for a in agents]
+        return [
+            cls(
+                id=a.id,
+                user_id=a.user_id,
+                display_name=a.display_name,
+                chat_display_name=a.chat_display_name,
+                status=a.status,
+                status_reason=a.status_reason,
+                status_changed_at=a.status_changed_at,
+                presence=presence(a),
+                ring_device=a.ring_device,
+                devices=devices[a.id],
+            )
+            for a in agents
+        ]
 
     @classmethod
     def from_row(cls, agent: Agent, presence: Callable[[Agent], str]) -> AgentOut:
@@ -53,6 +69,7 @@ class AgentChanges(Schema):
 
 class MyAgentChanges(Schema):
     """What agents set themselves; Unavailable is the queue's to set (on a call, in wrap-up)."""
+
     chat_display_name: Name = not_sent()
     status: Literal["available", "offline"] = not_sent()
 
@@ -65,6 +82,7 @@ class SipAccount(Schema):
 
 class AgentSipOut(Schema):
     """What a desk phone (or softphone) needs to register as one of the agent's devices."""
+
     agent_id: int
     registrar_host: str
     registrar_port: int
@@ -72,14 +90,21 @@ class AgentSipOut(Schema):
 
     @classmethod
     def from_row(cls, agent: Agent, host: str, port: int) -> AgentSipOut:
-        return cls(agent_id=agent.id, registrar_host=host, registrar_port=port, accounts=[
-            SipAccount(device=c.device, username=c.username, password=c.password)
-            for c in agent.sip_credentials.where(SipCredential.enabled).order_by(SipCredential.device)])
+        return cls(
+            agent_id=agent.id,
+            registrar_host=host,
+            registrar_port=port,
+            accounts=[
+                SipAccount(device=c.device, username=c.username, password=c.password)
+                for c in agent.sip_credentials.where(SipCredential.enabled).order_by(SipCredential.device)
+            ],
+        )
 
 
 class SoftphoneOut(Schema):
     """What the signed-in agent's browser softphone registers with: its SIP account, and the app's own websocket
     path that relays SIP to Asterisk (same origin as the app, so it is WSS whenever the app is HTTPS)."""
+
     username: str
     password: str
     sip_uri: str

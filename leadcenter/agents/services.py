@@ -1,4 +1,5 @@
 """Creating agents and the SIP credentials of their devices."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,8 +19,15 @@ from leadcenter.pbx import names
 log = logging.getLogger(__name__)
 
 
-def create_agent(company: Company, user: User, display_name: str | None = None,
-                 devices: tuple[str, ...] = ("webrtc",), ring_device: str = "webrtc", *, now: dt.datetime) -> Agent:
+def create_agent(
+    company: Company,
+    user: User,
+    display_name: str | None = None,
+    devices: tuple[str, ...] = ("webrtc",),
+    ring_device: str = "webrtc",
+    *,
+    now: dt.datetime,
+) -> Agent:
     """Make ``user`` an agent of ``company`` with a generated SIP password for each device."""
     unknown = set(devices) - set(RING_DEVICES)
     if unknown or ring_device not in devices:
@@ -27,16 +35,28 @@ def create_agent(company: Company, user: User, display_name: str | None = None,
     with database.atomic():
         if not Membership.select().where(Membership.user == user, Membership.company == company).exists():
             add_member(user, company, "agent")
-        agent = Agent.create(company=company, user=user, display_name=display_name or user.name,
-                             chat_display_name=display_name or user.name, ring_device=ring_device,
-                             status_changed_at=now)
+        agent = Agent.create(
+            company=company,
+            user=user,
+            display_name=display_name or user.name,
+            chat_display_name=display_name or user.name,
+            ring_device=ring_device,
+            status_changed_at=now,
+        )
         for device in devices:
             SipCredential.create(agent=agent, device=device, password=generate_password())
     return agent
 
 
-def agent_profile(company: Company, user: User, devices: tuple[str, ...] = ("webrtc",), ring_device: str = "webrtc",
-                  display_name: str | None = None, *, now: dt.datetime) -> Agent:
+def agent_profile(
+    company: Company,
+    user: User,
+    devices: tuple[str, ...] = ("webrtc",),
+    ring_device: str = "webrtc",
+    display_name: str | None = None,
+    *,
+    now: dt.datetime,
+) -> Agent:
     """``user``'s agent profile in ``company`` as asked: a new one; or, for a user removed earlier, their old
     profile brought back (so old and new interactions name the same agent) with new SIP accounts."""
     previous = Agent.get_or_none(Agent.company == company, Agent.user == user)
@@ -118,8 +138,13 @@ class PauseKeeper:
                 continue
             paused = agent.status != "available"
             if member["paused"] != paused:
-                log.info("queue %s: %s %s to match status %s", member["queue"],
-                         "pausing" if paused else "unpausing", member["interface"], agent.status)
+                log.info(
+                    "queue %s: %s %s to match status %s",
+                    member["queue"],
+                    "pausing" if paused else "unpausing",
+                    member["interface"],
+                    agent.status,
+                )
                 self.telephony.submit(self.telephony.pause(member["interface"], paused, agent.status))
         flags = event.data.get("available", {})
         for agent in agents.values():
@@ -130,5 +155,9 @@ class PauseKeeper:
 
 def _declined(agent: Agent, channel_id: str) -> bool:
     """Whether the agent declined, in the app, the call of this lead channel."""
-    return (InteractionDecline.select().join(Interaction)
-            .where(InteractionDecline.agent == agent, Interaction.channel_id == channel_id).exists())
+    return (
+        InteractionDecline.select()
+        .join(Interaction)
+        .where(InteractionDecline.agent == agent, Interaction.channel_id == channel_id)
+        .exists()
+    )

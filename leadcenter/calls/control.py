@@ -5,6 +5,7 @@ Web threads call it. Each verb is handed to the telephony loop (``telephony.subm
 know the outcome of (moving a call to the agent, placing a call) are waited for, at most VERB_WAIT seconds. The
 calls domain's recorder (services.py) then sees what Asterisk did and moves the interactions.
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -41,15 +42,29 @@ class CallVerbs(Protocol[Verb]):
 
     def next_step(self, channel_id: str) -> Verb: ...
 
-    def place_outbound(self, channel_id: str, endpoint: str, lead_number: str, *, variables: dict[str, str],
-                       caller_id: str, ring_seconds: int) -> Verb: ...
+    def place_outbound(
+        self,
+        channel_id: str,
+        endpoint: str,
+        lead_number: str,
+        *,
+        variables: dict[str, str],
+        caller_id: str,
+        ring_seconds: int,
+    ) -> Verb: ...
 
     def submit(self, verb: Verb) -> concurrent.futures.Future: ...
 
 
 class CallControl:
-    def __init__(self, telephony: CallVerbs[Any], offers: OfferBook, reachable: Callable[[Agent], bool], bus: Publisher,
-                 clock: Clock):
+    def __init__(
+        self,
+        telephony: CallVerbs[Any],
+        offers: OfferBook,
+        reachable: Callable[[Agent], bool],
+        bus: Publisher,
+        clock: Clock,
+    ):
         """``offers``: the recorder's book of who rings for which call; ``reachable(agent)``: whether a call can
         ring the agent's device at all (presence)."""
         self.telephony, self.offers, self.reachable, self.bus, self.clock = telephony, offers, reachable, bus, clock
@@ -65,7 +80,8 @@ class CallControl:
             return "ringing"
         moved = self._carry_out(
             self.telephony.redirect(channel_id, names.ANSWER_CONTEXT, agent.endpoint_name(agent.ring_device)),
-            f"call {channel_id} not moved to agent {agent.id}")
+            f"call {channel_id} not moved to agent {agent.id}",
+        )
         return "called" if moved else "gone"
 
     def hang_up(self, interaction: Interaction) -> None:
@@ -83,8 +99,7 @@ class CallControl:
         notifier.declined(self.bus, interaction, agent)
         if not interaction.channel_id:
             return False, False
-        passed_on = (self.offers.in_queue(interaction.channel_id)
-                     and everyone_declined(interaction, self.reachable))
+        passed_on = self.offers.in_queue(interaction.channel_id) and everyone_declined(interaction, self.reachable)
         if passed_on:  # leaving the queue cancels the ringing leg too (and app_queue rings nobody else)
             self.telephony.submit(self.telephony.next_step(interaction.channel_id))
         leg = self.offers.ringing(interaction.channel_id, agent.id)
@@ -99,18 +114,29 @@ class CallControl:
         now = self.clock()
         channel_id = names.outbound_channel_id(uuid.uuid4().hex)
         interaction = start_outbound(agent, number, lead_number, channel_id, now)
-        variables = {"LC_OUTBOUND": "1", "LC_COMPANY": str(number.company_id), "LC_NUMBER": str(number.id),
-                     "LC_TRUNK": number.trunk.endpoint_name, "LC_CALLER_ID": number.number,
-                     "LC_RECORD": "1" if record else "0",
-                     # The agent's device learns which interaction rings, and (as lc-auto-answer says it) to
-                     # pick up at once: the agent asked for this call.
-                     "PJSIP_HEADER(add,X-LC-Call)": channel_id,
-                     "PJSIP_HEADER(add,Call-Info)": "<sip:leadcenter>;answer-after=0"}
+        variables = {
+            "LC_OUTBOUND": "1",
+            "LC_COMPANY": str(number.company_id),
+            "LC_NUMBER": str(number.id),
+            "LC_TRUNK": number.trunk.endpoint_name,
+            "LC_CALLER_ID": number.number,
+            "LC_RECORD": "1" if record else "0",
+            # The agent's device learns which interaction rings, and (as lc-auto-answer says it) to
+            # pick up at once: the agent asked for this call.
+            "PJSIP_HEADER(add,X-LC-Call)": channel_id,
+            "PJSIP_HEADER(add,Call-Info)": "<sip:leadcenter>;answer-after=0",
+        }
         placed = self._carry_out(
-            self.telephony.place_outbound(channel_id, agent.queue_interface, lead_number,
-                                          variables=variables, caller_id=f'"" <{lead_number}>',
-                                          ring_seconds=AGENT_RING_SECONDS),
-            f"outbound call {channel_id} of agent {agent.id} not placed")
+            self.telephony.place_outbound(
+                channel_id,
+                agent.queue_interface,
+                lead_number,
+                variables=variables,
+                caller_id=f'"" <{lead_number}>',
+                ring_seconds=AGENT_RING_SECONDS,
+            ),
+            f"outbound call {channel_id} of agent {agent.id} not placed",
+        )
         if not placed:
             lifecycle.move(interaction, "go_unanswered", self.clock())
         notifier.changed(self.bus, interaction, created=True)

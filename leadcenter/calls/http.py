@@ -5,6 +5,7 @@ numbers (whatever the browser sends, another company's number is "no such tracki
 number's trunk. The agent's ring device rings first (the browser softphone answers it by itself, a desk phone is
 picked up), then the lead is dialled. The call is an interaction at once: Active, then Recent and on the timeline.
 """
+
 from __future__ import annotations
 
 from flask import Blueprint
@@ -29,9 +30,16 @@ class NewCall(Schema):
     record: bool = False
 
 
-@endpoint(bp, "POST", "/calls", body=NewCall, response=InteractionOut, status=201,
-          summary="Place a call to a lead: my device rings first, then the lead, with the tracking number as "
-                  "caller ID (recorded only when asked)")
+@endpoint(
+    bp,
+    "POST",
+    "/calls",
+    body=NewCall,
+    response=InteractionOut,
+    status=201,
+    summary="Place a call to a lead: my device rings first, then the lead, with the tracking number as "
+    "caller ID (recorded only when asked)",
+)
 def place_call(principal: Principal, body: NewCall):
     number = scoped(TrackingNumber, body.tracking_number_id, principal, "tracking number")
     agent = principal.agent

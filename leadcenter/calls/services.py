@@ -5,6 +5,7 @@ publishes ``interaction.created`` / ``interaction.updated``. Resynchronisation r
 in Asterisk without an interaction (it began while the controller was down) gets one; an interaction still
 open whose channel is gone (it ended while the controller was down) is concluded.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -79,16 +80,24 @@ def everyone_declined(interaction: Interaction, reachable: Callable[[Agent], boo
     number = interaction.tracking_number
     if number is None or number.flow is None:
         return False
-    offered = {a.id for a in Agent.select().where(Agent.id.in_(list(audience(number.flow)) or [0]),
-                                                  Agent.status != "offline") if reachable(a)}
-    declined = {d.agent_id for d in InteractionDecline.select(InteractionDecline.agent)
-                .where(InteractionDecline.interaction == interaction)}
+    offered = {
+        a.id
+        for a in Agent.select().where(Agent.id.in_(list(audience(number.flow)) or [0]), Agent.status != "offline")
+        if reachable(a)
+    }
+    declined = {
+        d.agent_id
+        for d in InteractionDecline.select(InteractionDecline.agent).where(
+            InteractionDecline.interaction == interaction
+        )
+    }
     return bool(offered) and offered <= declined
 
 
 class CallRecorder:
-    def __init__(self, bus: Bus, recording_path, asterisk_dir: Path, data_dir: Path, clock: Clock,
-                 availability: Availability):
+    def __init__(
+        self, bus: Bus, recording_path, asterisk_dir: Path, data_dir: Path, clock: Clock, availability: Availability
+    ):
         """``recording_path(file inside the Asterisk root) -> path relative to the data directory``."""
         self.bus = bus
         self.clock = clock
@@ -96,17 +105,24 @@ class CallRecorder:
         self.recording_path = recording_path
         self.asterisk_dir, self.data_dir = asterisk_dir, data_dir
         self.offers = OfferBook()
-        bus.subscribe("call.agent_offered", lambda e: self.offers.offered(
-            e.data["channel_id"], e.data["agent_id"], e.data["agent_channel_id"]))
+        bus.subscribe(
+            "call.agent_offered",
+            lambda e: self.offers.offered(e.data["channel_id"], e.data["agent_id"], e.data["agent_channel_id"]),
+        )
         bus.subscribe("call.agent_missed", lambda e: self.offers.withdrawn(e.data["channel_id"], e.data["agent_id"]))
         bus.subscribe("call.queued", lambda e: self.offers.queued(e.data["channel_id"]))
         for name in ("call.left_queue", "call.answered", "call.ended"):
             bus.subscribe(name, lambda e: self.offers.left_queue(e.data["channel_id"]))
-        for name, handler in (("call.inbound", self.on_inbound), ("call.answered", self.on_answered),
-                              ("call.lead_answered", self.on_lead_answered),
-                              ("call.recording_started", self.on_recording), ("call.flow_ended", self.on_flow_ended),
-                              ("call.voicemail_left", self.on_voicemail), ("call.ended", self.on_ended),
-                              ("telephony.synced", self.on_synced)):
+        for name, handler in (
+            ("call.inbound", self.on_inbound),
+            ("call.answered", self.on_answered),
+            ("call.lead_answered", self.on_lead_answered),
+            ("call.recording_started", self.on_recording),
+            ("call.flow_ended", self.on_flow_ended),
+            ("call.voicemail_left", self.on_voicemail),
+            ("call.ended", self.on_ended),
+            ("telephony.synced", self.on_synced),
+        ):
             bus.subscribe(name, handler)
 
     def _interaction(self, channel_id: str) -> Interaction | None:
@@ -115,19 +131,29 @@ class CallRecorder:
     def _create(self, data: dict, started_at) -> Interaction | None:
         number = TrackingNumber.get_or_none(TrackingNumber.id == data["number_id"])
         if number is None or number.company_id != data["company_id"]:
-            log.warning("call %s names tracking number %s, which is not in the database",
-                        data["channel_id"], data["number_id"])
+            log.warning(
+                "call %s names tracking number %s, which is not in the database", data["channel_id"], data["number_id"]
+            )
             return None
         company = number.company
         caller = lead_number(data["caller_number"], company)
         name = data.get("caller_name") or ""
         with database.atomic():
-            lead = find_or_create_by_number(company, caller, started_at,
-                                            "" if name in ("", caller, "<unknown>") else name)
+            lead = find_or_create_by_number(
+                company, caller, started_at, "" if name in ("", caller, "<unknown>") else name
+            )
             interaction = Interaction.create(
-                company=company, lead=lead, kind="call", direction="inbound", tracking_number=number,
-                lead_number=caller, channel_id=data["channel_id"], started_at=started_at,
-                status_changed_at=started_at, source=number.source)
+                company=company,
+                lead=lead,
+                kind="call",
+                direction="inbound",
+                tracking_number=number,
+                lead_number=caller,
+                channel_id=data["channel_id"],
+                started_at=started_at,
+                status_changed_at=started_at,
+                source=number.source,
+            )
         # A new call shows in the Incoming of the agents its flow offers calls to.
         notifier.changed(self.bus, interaction, created=True)
         return interaction
@@ -187,8 +213,13 @@ class CallRecorder:
         if message is None:  # the caller reached the last step, the mailbox, and left no message
             self._miss(interaction, event.data["at"])
             return
-        lifecycle.move(interaction, "take_voicemail", event.data["at"],
-                       voicemail=str(message.audio.relative_to(self.data_dir)), duration_seconds=message.seconds)
+        lifecycle.move(
+            interaction,
+            "take_voicemail",
+            event.data["at"],
+            voicemail=str(message.audio.relative_to(self.data_dir)),
+            duration_seconds=message.seconds,
+        )
         notifier.changed(self.bus, interaction)
 
     def on_ended(self, event: Event) -> None:
@@ -222,35 +253,58 @@ class CallRecorder:
                 interaction = self._create(call, call["started_at"])
                 if interaction is None:
                     continue
-                log.info("call %s was up while the controller was away: interaction %s",
-                         call["channel_id"], interaction.id)
+                log.info(
+                    "call %s was up while the controller was away: interaction %s", call["channel_id"], interaction.id
+                )
             if call.get("recording") and not interaction.recording:
                 interaction.recording = str(self.recording_path(call["recording"]))
                 interaction.save(only=[Interaction.recording])
             if call.get("agent_id") and lifecycle.can(interaction, "answer"):
                 self._answer(interaction, call["agent_id"], call.get("queue"), self.clock())
         # Only calls that began before Asterisk was read can be missing from what it said.
-        stale = (Interaction.select().where(Interaction.kind == "call", Interaction.status.in_(OPEN),
-                                            Interaction.channel_id.is_null(False),
-                                            Interaction.channel_id.not_in(list(up) or [""]),
-                                            Interaction.started_at < event.data["read_at"]))
+        stale = Interaction.select().where(
+            Interaction.kind == "call",
+            Interaction.status.in_(OPEN),
+            Interaction.channel_id.is_null(False),
+            Interaction.channel_id.not_in(list(up) or [""]),
+            Interaction.started_at < event.data["read_at"],
+        )
         for interaction in stale:
             log.info("call %s ended while the controller was away", interaction.channel_id)
             self._conclude(interaction, self.clock(), waiting="miss")  # how it ended is unknown
 
 
 def _on_another_call(agent: Agent, interaction: Interaction) -> bool:
-    return (Interaction.select().where(Interaction.agent == agent, Interaction.kind == "call",
-                                       Interaction.status == "active", Interaction.id != interaction.id).exists())
+    return (
+        Interaction.select()
+        .where(
+            Interaction.agent == agent,
+            Interaction.kind == "call",
+            Interaction.status == "active",
+            Interaction.id != interaction.id,
+        )
+        .exists()
+    )
 
 
-def start_outbound(agent: Agent, number: TrackingNumber, lead_number: str, channel_id: str,
-                   now: dt.datetime) -> Interaction:
+def start_outbound(
+    agent: Agent, number: TrackingNumber, lead_number: str, channel_id: str, now: dt.datetime
+) -> Interaction:
     """The interaction of an outbound call, Active from the moment it is placed (lifecycle: go_unanswered if the
     lead never picks up)."""
     with database.atomic():
         lead = find_or_create_by_number(number.company, lead_number, now)
-        return Interaction.create(company=number.company_id, lead=lead, kind="call", direction="outbound",
-                                  status="active", tracking_number=number, agent=agent, lead_number=lead_number,
-                                  channel_id=channel_id, started_at=now, status_changed_at=now,
-                                  source=number.source)
+        return Interaction.create(
+            company=number.company_id,
+            lead=lead,
+            kind="call",
+            direction="outbound",
+            status="active",
+            tracking_number=number,
+            agent=agent,
+            lead_number=lead_number,
+            channel_id=channel_id,
+            started_at=now,
+            status_changed_at=now,
+            source=number.source,
+        )

@@ -13,6 +13,7 @@ class CallFlow(TimestampedModel):
 
     Step types: ``ring_agents`` (agents, timeout), ``queue`` (team, timeout), ``voicemail`` (agent or the company).
     """
+
     company = ForeignKeyField(Company, backref="flows", on_delete="CASCADE")
     company_id: IntegerField[int]  # the related row's id
     name = CharField()

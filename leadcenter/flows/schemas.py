@@ -1,4 +1,5 @@
 """What the call flow endpoints accept and answer (the step shapes are the flows service's)."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -34,8 +35,14 @@ class FlowOut(Schema):
 
     @classmethod
     def from_row(cls, flow: CallFlow) -> FlowOut:
-        return cls(id=flow.id, name=flow.name, record=flow.record, announce_recording=flow.announce_recording,
-                   steps=flow.steps, created_at=flow.created_at)
+        return cls(
+            id=flow.id,
+            name=flow.name,
+            record=flow.record,
+            announce_recording=flow.announce_recording,
+            steps=flow.steps,
+            created_at=flow.created_at,
+        )
 
 
 class FlowList(RootModel[list[FlowOut]]):

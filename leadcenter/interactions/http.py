@@ -1,5 +1,6 @@
 """The interactions API: the agent's inbox, a lead's timeline, reading and classifying interactions, their
 audio (recordings, voicemail messages), and the CSV report of them."""
+
 from __future__ import annotations
 
 import csv
@@ -43,16 +44,30 @@ log = logging.getLogger(__name__)
 bp = Blueprint("interactions", __name__, url_prefix="/api/v1")
 
 
-@endpoint(bp, "GET", "/inbox", response=InboxOut,
-          summary="The signed-in agent's inbox: incoming, active and recent (incoming only without an agent profile)")
+@endpoint(
+    bp,
+    "GET",
+    "/inbox",
+    response=InboxOut,
+    summary="The signed-in agent's inbox: incoming, active and recent (incoming only without an agent profile)",
+)
 def get_inbox(principal: Principal):
     box = services.inbox(principal.company, principal.agent)
-    return InboxOut(incoming=InteractionOut.from_rows(box.incoming), active=InteractionOut.from_rows(box.active),
-                    recent=InteractionOut.from_rows(box.recent))
+    return InboxOut(
+        incoming=InteractionOut.from_rows(box.incoming),
+        active=InteractionOut.from_rows(box.active),
+        recent=InteractionOut.from_rows(box.recent),
+    )
 
 
-@endpoint(bp, "GET", "/leads/<int:lead_id>/timeline", query=TimelineQuery, response=TimelinePage,
-          summary="A lead's interactions, newest first, a page at a time (pass `next` as `before`)")
+@endpoint(
+    bp,
+    "GET",
+    "/leads/<int:lead_id>/timeline",
+    query=TimelineQuery,
+    response=TimelinePage,
+    summary="A lead's interactions, newest first, a page at a time (pass `next` as `before`)",
+)
 def get_timeline(principal: Principal, lead_id: int, query: TimelineQuery):
     lead = scoped(Lead, lead_id, principal, "lead")
     try:
@@ -60,15 +75,23 @@ def get_timeline(principal: Principal, lead_id: int, query: TimelineQuery):
     except ValueError as exc:
         raise invalid({"before": str(exc)}) from None
     page, following = services.timeline(lead, before, query.limit)
-    return TimelinePage(items=InteractionOut.from_rows(page),
-                        next=encode_cursor(following) if following is not None else None)
+    return TimelinePage(
+        items=InteractionOut.from_rows(page), next=encode_cursor(following) if following is not None else None
+    )
 
 
-@endpoint(bp, "GET", "/interactions", query=InteractionQuery, response=InteractionList,
-          summary="The company's interactions, newest first, optionally of one status and kind")
+@endpoint(
+    bp,
+    "GET",
+    "/interactions",
+    query=InteractionQuery,
+    response=InteractionList,
+    summary="The company's interactions, newest first, optionally of one status and kind",
+)
 def list_interactions(principal: Principal, query: InteractionQuery):
-    return InteractionList(InteractionOut.from_rows(
-        services.newest_first(principal.company, query.status, query.kind, query.limit)))
+    return InteractionList(
+        InteractionOut.from_rows(services.newest_first(principal.company, query.status, query.kind, query.limit))
+    )
 
 
 # A cell that begins like a formula gets a leading apostrophe, so a spreadsheet opening the report shows it instead
@@ -84,16 +107,25 @@ def _cell(value: str) -> str:
     return "'" + value if value.startswith(FORMULA_START) and not E164.fullmatch(value) else value
 
 
-@endpoint(bp, "GET", "/interactions/report.csv", role="supervisor", query=ReportQuery,
-          summary="Every interaction started in the days asked (UTC), oldest first, with its attribution and "
-                  "classification: a CSV download for the business's own reporting")
+@endpoint(
+    bp,
+    "GET",
+    "/interactions/report.csv",
+    role="supervisor",
+    query=ReportQuery,
+    summary="Every interaction started in the days asked (UTC), oldest first, with its attribution and "
+    "classification: a CSV download for the business's own reporting",
+)
 def get_report(principal: Principal, query: ReportQuery):
     until = query.until or ports.controller().clock().date()
     since = query.since or until - dt.timedelta(days=30)
     if since > until:
         raise invalid({"since": "must be on or before until"})
-    rows = services.report(principal.company, dt.datetime.combine(since, dt.time()),
-                           dt.datetime.combine(until + dt.timedelta(days=1), dt.time()))
+    rows = services.report(
+        principal.company,
+        dt.datetime.combine(since, dt.time()),
+        dt.datetime.combine(until + dt.timedelta(days=1), dt.time()),
+    )
 
     def chunks():
         buffer = io.StringIO()
@@ -107,8 +139,11 @@ def get_report(principal: Principal, query: ReportQuery):
                 buffer.truncate()
         yield buffer.getvalue()
 
-    return Response(stream_with_context(chunks()), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="interactions-{since}-{until}.csv"'})
+    return Response(
+        stream_with_context(chunks()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="interactions-{since}-{until}.csv"'},
+    )
 
 
 @endpoint(bp, "GET", "/interactions/<int:interaction_id>", response=InteractionOut, summary="An interaction")
@@ -117,8 +152,12 @@ def get_interaction(principal: Principal, interaction_id: int):
 
 
 def _classification(interaction: Interaction) -> dict:
-    return {"qualified": interaction.qualified, "value_cents": interaction.value_cents, "notes": interaction.notes,
-            "tags": services.tags_of(interaction)}
+    return {
+        "qualified": interaction.qualified,
+        "value_cents": interaction.value_cents,
+        "notes": interaction.notes,
+        "tags": services.tags_of(interaction),
+    }
 
 
 _CALL_STATES = {"incoming": "waiting", "active": "in progress"}
@@ -130,14 +169,21 @@ def _call(principal: Principal, interaction_id: int, status: str, verb: str) -> 
     if interaction.kind != "call" or not interaction.channel_id:
         raise ApiError("not-a-call", f"this is a {interaction.kind}, not a call to {verb}")
     if interaction.status != status:
-        raise ApiError("not-incoming" if status == "incoming" else "not-active",
-                       f"this call is {interaction.status}, not {_CALL_STATES[status]}")
+        raise ApiError(
+            "not-incoming" if status == "incoming" else "not-active",
+            f"this call is {interaction.status}, not {_CALL_STATES[status]}",
+        )
     return interaction
 
 
-@endpoint(bp, "POST", "/interactions/<int:interaction_id>/answer", response=AnswerOut,
-          summary="Answer an incoming call: if my phone rings for it I pick it up there; otherwise it stops waiting "
-                  "in the queue (or ringing someone else) and rings my phone at once")
+@endpoint(
+    bp,
+    "POST",
+    "/interactions/<int:interaction_id>/answer",
+    response=AnswerOut,
+    summary="Answer an incoming call: if my phone rings for it I pick it up there; otherwise it stops waiting "
+    "in the queue (or ringing someone else) and rings my phone at once",
+)
 def answer_interaction(principal: Principal, interaction_id: int):
     interaction = _call(principal, interaction_id, "incoming", "answer")
     agent = principal.agent
@@ -154,9 +200,14 @@ def answer_interaction(principal: Principal, interaction_id: int):
     return AnswerOut(interaction_id=interaction.id, ringing_already=outcome == "ringing")
 
 
-@endpoint(bp, "POST", "/interactions/<int:interaction_id>/hangup", response=HangupOut,
-          summary="Hang up my call (a supervisor or admin may hang up anyone's): it lands in Recent as answered, "
-                  "with its talk time")
+@endpoint(
+    bp,
+    "POST",
+    "/interactions/<int:interaction_id>/hangup",
+    response=HangupOut,
+    summary="Hang up my call (a supervisor or admin may hang up anyone's): it lands in Recent as answered, "
+    "with its talk time",
+)
 def hang_up_interaction(principal: Principal, interaction_id: int):
     interaction = _call(principal, interaction_id, "active", "hang up")
     mine = principal.agent is not None and interaction.agent_id == principal.agent.id
@@ -166,9 +217,14 @@ def hang_up_interaction(principal: Principal, interaction_id: int):
     return HangupOut(interaction_id=interaction.id, hanging_up=True)
 
 
-@endpoint(bp, "POST", "/interactions/<int:interaction_id>/decline", response=DeclineOut,
-          summary="Decline an incoming interaction: it leaves my Incoming and, if my phone rings for it, the call "
-                  "moves on at once (next agent or the flow's next step)")
+@endpoint(
+    bp,
+    "POST",
+    "/interactions/<int:interaction_id>/decline",
+    response=DeclineOut,
+    summary="Decline an incoming interaction: it leaves my Incoming and, if my phone rings for it, the call "
+    "moves on at once (next agent or the flow's next step)",
+)
 def decline_interaction(principal: Principal, interaction_id: int):
     interaction = scoped(Interaction, interaction_id, principal, "interaction")
     if principal.agent is None:
@@ -179,9 +235,14 @@ def decline_interaction(principal: Principal, interaction_id: int):
     return DeclineOut(interaction_id=interaction.id, ringing_leg_hung_up=rang, passed_to_next_step=passed_on)
 
 
-@endpoint(bp, "PATCH", "/interactions/<int:interaction_id>/classification", body=ClassificationChanges,
-          response=InteractionOut,
-          summary="Classify an interaction: qualified, value, notes, tags (only the fields sent)")
+@endpoint(
+    bp,
+    "PATCH",
+    "/interactions/<int:interaction_id>/classification",
+    body=ClassificationChanges,
+    response=InteractionOut,
+    summary="Classify an interaction: qualified, value, notes, tags (only the fields sent)",
+)
 def classify_interaction(principal: Principal, interaction_id: int, body: ClassificationChanges):
     interaction = scoped(Interaction, interaction_id, principal, "interaction")
     changes = body.model_dump(exclude_unset=True)
@@ -193,12 +254,18 @@ def classify_interaction(principal: Principal, interaction_id: int, body: Classi
     return InteractionOut.from_row(interaction)
 
 
-@endpoint(bp, "GET", "/interactions/<int:interaction_id>/classification/history", response=ClassificationHistory,
-          summary="Every change to an interaction's classification, oldest first, with who made it")
+@endpoint(
+    bp,
+    "GET",
+    "/interactions/<int:interaction_id>/classification/history",
+    response=ClassificationHistory,
+    summary="Every change to an interaction's classification, oldest first, with who made it",
+)
 def get_classification_history(principal: Principal, interaction_id: int):
     interaction = scoped(Interaction, interaction_id, principal, "interaction")
-    return ClassificationHistory([ClassificationChangeOut.from_row(change)
-                                  for change in services.classification_history(interaction)])
+    return ClassificationHistory(
+        [ClassificationChangeOut.from_row(change) for change in services.classification_history(interaction)]
+    )
 
 
 @endpoint(bp, "GET", "/tags", response=TagNames, summary="The company's tag names, sorted (for the tag picker)")
@@ -222,13 +289,21 @@ def _send_audio(principal: Principal, interaction_id: int, audio: str):
     return send_file(path, conditional=True)
 
 
-@endpoint(bp, "GET", "/interactions/<int:interaction_id>/recording",
-          summary="The call's recording (audio; Range requests answered with 206)")
+@endpoint(
+    bp,
+    "GET",
+    "/interactions/<int:interaction_id>/recording",
+    summary="The call's recording (audio; Range requests answered with 206)",
+)
 def get_recording(principal: Principal, interaction_id: int):
     return _send_audio(principal, interaction_id, "recording")
 
 
-@endpoint(bp, "GET", "/interactions/<int:interaction_id>/voicemail",
-          summary="The voicemail message (audio; Range requests answered with 206)")
+@endpoint(
+    bp,
+    "GET",
+    "/interactions/<int:interaction_id>/voicemail",
+    summary="The voicemail message (audio; Range requests answered with 206)",
+)
 def get_voicemail(principal: Principal, interaction_id: int):
     return _send_audio(principal, interaction_id, "voicemail")

@@ -8,6 +8,7 @@ agents pressing Respond together: one wins, the other gets Conflict), is stored 
 logged; a move the table does not allow raises IllegalTransition and changes nothing. The caller publishes the
 change (interactions/notifier.py) once the move is committed.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -30,16 +31,26 @@ def _answers(interaction: Interaction, at: dt.datetime) -> dict[str, Any]:
 
 def _concludes(outcome: str):
     def sets(interaction: Interaction, at: dt.datetime) -> dict[str, Any]:
-        talk = None if interaction.answered_at is None else max(0, round((at - interaction.answered_at).total_seconds()))
+        talk = (
+            None if interaction.answered_at is None else max(0, round((at - interaction.answered_at).total_seconds()))
+        )
         return {"outcome": outcome, "ended_at": at, "talk_seconds": talk}
+
     return sets
 
 
 def _goes_on(answers: bool):
     """A concluded conversation goes on: its conclusion no longer holds (and, when an agent writes, they take it)."""
+
     def sets(interaction: Interaction, at: dt.datetime) -> dict[str, Any]:
-        return {"outcome": None, "ended_at": None, "talk_seconds": None, "agent": None,
-                **({"answered_at": at} if answers else {})}
+        return {
+            "outcome": None,
+            "ended_at": None,
+            "talk_seconds": None,
+            "agent": None,
+            **({"answered_at": at} if answers else {}),
+        }
+
     return sets
 
 
@@ -70,14 +81,24 @@ TRANSITIONS: dict[tuple[str, str], Move] = {
 
 
 def _record(transition: Transition) -> None:
-    InteractionTransition.create(interaction=transition.row, event=transition.event,
-                                 from_status=transition.before[0], to_status=transition.after[0],
-                                 outcome=transition.changed.get("outcome"), at=transition.at)
+    InteractionTransition.create(
+        interaction=transition.row,
+        event=transition.event,
+        from_status=transition.before[0],
+        to_status=transition.after[0],
+        outcome=transition.changed.get("outcome"),
+        at=transition.at,
+    )
 
 
-MACHINE: Machine[Interaction] = Machine("interaction", Interaction, ("status",),
-                                        {((status,), event): move for (status, event), move in TRANSITIONS.items()},
-                                        _record, stamp="status_changed_at")
+MACHINE: Machine[Interaction] = Machine(
+    "interaction",
+    Interaction,
+    ("status",),
+    {((status,), event): move for (status, event), move in TRANSITIONS.items()},
+    _record,
+    stamp="status_changed_at",
+)
 
 
 def can(interaction: Interaction, event: str) -> bool:

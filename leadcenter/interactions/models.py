@@ -73,6 +73,7 @@ class Interaction(TimestampedModel):
 
 class InteractionTransition(BaseModel):
     """Every lifecycle move, kept for reporting and audit."""
+
     interaction = ForeignKeyField(Interaction, backref="transitions", on_delete="CASCADE")
     interaction_id: IntegerField[int]  # the related row's id
     event = CharField()
@@ -87,6 +88,7 @@ MESSAGE_DIRECTIONS = ("inbound", "outbound")
 
 class Message(TimestampedModel):
     """One text or chat message of a conversation interaction."""
+
     interaction = ForeignKeyField(Interaction, backref="messages", on_delete="CASCADE")
     interaction_id: IntegerField[int]  # the related row's id
     direction = CharField(choices=[(d, d) for d in MESSAGE_DIRECTIONS])
@@ -111,6 +113,7 @@ class Message(TimestampedModel):
 
 class Tag(TimestampedModel):
     """A company's tag; agents pick existing ones or add new ones as they classify."""
+
     company = ForeignKeyField(Company, backref="tags", on_delete="CASCADE")
     company_id: IntegerField[int]  # the related row's id
     name = CharField()
@@ -131,6 +134,7 @@ class InteractionTag(BaseModel):
 
 class ClassificationChange(BaseModel):
     """Every change to an interaction's classification, with who and when, for reporting."""
+
     interaction = ForeignKeyField(Interaction, backref="classification_changes", on_delete="CASCADE")
     interaction_id: IntegerField[int]  # the related row's id
     user = ForeignKeyField(User, null=True, on_delete="SET NULL")
@@ -146,6 +150,7 @@ class ClassificationChange(BaseModel):
 
 class InteractionDecline(BaseModel):
     """An agent declined an incoming interaction: it leaves their Incoming (and the call rings someone else)."""
+
     interaction = ForeignKeyField(Interaction, backref="declines", on_delete="CASCADE")
     interaction_id: IntegerField[int]  # the related row's id
     agent = ForeignKeyField(Agent, on_delete="CASCADE")

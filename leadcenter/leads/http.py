@@ -1,4 +1,5 @@
 """The leads API: search, read, create, edit and merge the company's leads."""
+
 from __future__ import annotations
 
 from flask import Blueprint
@@ -37,19 +38,29 @@ def _number_taken(exc: services.NumberTaken) -> ApiError:
 def _unmerged(lead: Lead) -> Lead:
     """A merged lead is kept for the record only: changes go to the lead it was merged into."""
     if lead.merged_into_id is not None:
-        raise ApiError("lead-merged", f"lead {lead.id} was merged into lead {lead.merged_into_id}; "
-                                           "use that one")
+        raise ApiError("lead-merged", f"lead {lead.id} was merged into lead {lead.merged_into_id}; use that one")
     return lead
 
 
-@endpoint(bp, "GET", "/leads", query=LeadSearch, response=LeadList,
-          summary="Leads whose name, a name word, email or number starts with q")
+@endpoint(
+    bp,
+    "GET",
+    "/leads",
+    query=LeadSearch,
+    response=LeadList,
+    summary="Leads whose name, a name word, email or number starts with q",
+)
 def search_leads(principal: Principal, query: LeadSearch):
     return LeadList(LeadOut.from_rows(services.search(principal.company, query.q, query.limit)))
 
 
-@endpoint(bp, "GET", "/leads/<int:lead_id>", response=LeadOut,
-          summary="A lead; a merged one names the lead it was merged into (merged_into_id)")
+@endpoint(
+    bp,
+    "GET",
+    "/leads/<int:lead_id>",
+    response=LeadOut,
+    summary="A lead; a merged one names the lead it was merged into (merged_into_id)",
+)
 def get_lead(principal: Principal, lead_id: int):
     return LeadOut.from_row(scoped(Lead, lead_id, principal, "lead"))
 
@@ -65,16 +76,31 @@ def _saved(published, save) -> LeadOut:
     return LeadOut.from_row(lead)
 
 
-@endpoint(bp, "POST", "/leads", body=NewLead, response=LeadOut, status=201,
-          summary="Create a lead; numbers are read in the company's region")
+@endpoint(
+    bp,
+    "POST",
+    "/leads",
+    body=NewLead,
+    response=LeadOut,
+    status=201,
+    summary="Create a lead; numbers are read in the company's region",
+)
 def create_lead(principal: Principal, body: NewLead):
     numbers = _e164(body.numbers, principal.company)
-    return _saved(notifier.created, lambda: services.create(principal.company, body.name, body.email, numbers,
-                                                                  ports.controller().clock()))
+    return _saved(
+        notifier.created,
+        lambda: services.create(principal.company, body.name, body.email, numbers, ports.controller().clock()),
+    )
 
 
-@endpoint(bp, "PATCH", "/leads/<int:lead_id>", body=LeadChanges, response=LeadOut,
-          summary="Change a lead's name, email or numbers (only the fields sent)")
+@endpoint(
+    bp,
+    "PATCH",
+    "/leads/<int:lead_id>",
+    body=LeadChanges,
+    response=LeadOut,
+    summary="Change a lead's name, email or numbers (only the fields sent)",
+)
 def update_lead(principal: Principal, lead_id: int, body: LeadChanges):
     lead = _unmerged(scoped(Lead, lead_id, principal, "lead"))
     changes = body.model_dump(exclude_unset=True)
@@ -85,8 +111,14 @@ def update_lead(principal: Principal, lead_id: int, body: LeadChanges):
     return _saved(notifier.updated, lambda: services.update(lead, changes, ports.controller().clock()))
 
 
-@endpoint(bp, "POST", "/leads/<int:lead_id>/merge", body=MergeRequest, response=LeadOut,
-          summary="Merge a duplicate into this lead: its numbers and interactions move here")
+@endpoint(
+    bp,
+    "POST",
+    "/leads/<int:lead_id>/merge",
+    body=MergeRequest,
+    response=LeadOut,
+    summary="Merge a duplicate into this lead: its numbers and interactions move here",
+)
 def merge_leads(principal: Principal, lead_id: int, body: MergeRequest):
     if body.duplicate_id == lead_id:
         raise invalid({"duplicate_id": "a lead cannot be merged into itself"})

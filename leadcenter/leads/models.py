@@ -20,6 +20,7 @@ class Lead(TimestampedModel):
 
 class LeadPhone(BaseModel):
     """One phone number of a lead, in E.164; a number belongs to one lead per company."""
+
     lead = ForeignKeyField(Lead, backref="phones", on_delete="CASCADE")
     lead_id: IntegerField[int]  # the related row's id
     company = ForeignKeyField(Company, on_delete="CASCADE")
@@ -33,6 +34,7 @@ class LeadPhone(BaseModel):
 class LeadSearchTerm(BaseModel):
     """Prefix-searchable words of a lead: name words, email, number digits. Index (company, term) makes
     "starts with" a range scan, on SQLite as on PostgreSQL."""
+
     company = ForeignKeyField(Company, on_delete="CASCADE")
     company_id: IntegerField[int]  # the related row's id
     lead = ForeignKeyField(Lead, backref="search_terms", on_delete="CASCADE")

@@ -1,4 +1,5 @@
 """The leads domain's events (catalogue.py): the lead as the API returns it."""
+
 from __future__ import annotations
 
 from leadcenter import catalogue

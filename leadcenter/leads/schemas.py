@@ -1,4 +1,5 @@
 """What the leads API accepts and answers."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -63,9 +64,18 @@ class LeadOut(Schema):
     @classmethod
     def from_rows(cls, leads: list[Lead]) -> list[LeadOut]:
         numbers = numbers_by_lead(lead.id for lead in leads)
-        return [cls(id=lead.id, name=lead.name, email=lead.email, numbers=numbers[lead.id],
-                    created_at=lead.created_at, updated_at=lead.updated_at, merged_into_id=lead.merged_into_id)
-                for lead in leads]
+        return [
+            cls(
+                id=lead.id,
+                name=lead.name,
+                email=lead.email,
+                numbers=numbers[lead.id],
+                created_at=lead.created_at,
+                updated_at=lead.updated_at,
+                merged_into_id=lead.merged_into_id,
+            )
+            for lead in leads
+        ]
 
     @classmethod
     def from_row(cls, lead: Lead) -> LeadOut:

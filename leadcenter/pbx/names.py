@@ -6,6 +6,7 @@ from an event), never an error. The rendered configuration, the hand-written dia
 Asterisk's events all spell them this way; ``tests/unit/test_names.py`` checks that every name parses back to
 what made it and that nothing else parses.
 """
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """The teams domain's event (catalogue.py): a team's queue now, as GET /api/v1/queues gives it."""
+
 from __future__ import annotations
 
 import datetime as dt

@@ -1,4 +1,5 @@
 """What the teams endpoints accept and answer."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -31,12 +32,14 @@ class NewTeam(Schema):
 if TYPE_CHECKING:  # to the checker: the model's fields, each of which may be left out
     TeamChanges = NewTeam
 else:
-    TeamChanges = changes_of(NewTeam, "TeamChanges",
-                             "Only the fields sent change; members replaces the team's members.")
+    TeamChanges = changes_of(
+        NewTeam, "TeamChanges", "Only the fields sent change; members replaces the team's members."
+    )
 
 
 class QueueFiguresOut(Schema):
     """A team's queue now, as the last ``queue.updated`` said it."""
+
     team_id: int
     team_name: str
     callers_waiting: int
@@ -63,12 +66,20 @@ class TeamOut(Schema):
     @classmethod
     def from_rows(cls, teams: list[Team]) -> list[TeamOut]:
         members = defaultdict(list)
-        for member in (TeamMember.select().where(TeamMember.team.in_([t.id for t in teams]))
-                       .order_by(TeamMember.id)):
+        for member in TeamMember.select().where(TeamMember.team.in_([t.id for t in teams])).order_by(TeamMember.id):
             members[member.team_id].append(member.agent_id)
-        return [cls(id=t.id, name=t.name, strategy=t.strategy, ring_seconds=t.ring_seconds,
-                    announce_position=t.announce_position, members=members[t.id], created_at=t.created_at)
-                for t in teams]
+        return [
+            cls(
+                id=t.id,
+                name=t.name,
+                strategy=t.strategy,
+                ring_seconds=t.ring_seconds,
+                announce_position=t.announce_position,
+                members=members[t.id],
+                created_at=t.created_at,
+            )
+            for t in teams
+        ]
 
     @classmethod
     def from_row(cls, team: Team) -> TeamOut:

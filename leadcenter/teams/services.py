@@ -2,6 +2,7 @@
 the team's agents are in each presence (agents/presence.py: available, on a call, in wrap-up, missed a call,
 unreachable, offline), counted from the device state Asterisk reports for each member. Published as
 ``queue.updated``; the last figures of each team are kept for a screen that opens meanwhile (``GET /queues``)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -41,9 +42,14 @@ class QueueBoard:
         for agent in agents:
             states[agent.id] = agent_state(agent, members[agent.id])
             counts[states[agent.id]] += 1
-        figures = dict(team_id=team.id, team_name=team.name, callers_waiting=event.data["waiting"],
-                       longest_wait_seconds=event.data["longest_wait_seconds"], agents=counts,
-                       agent_states={str(agent_id): state for agent_id, state in sorted(states.items())})
+        figures = dict(
+            team_id=team.id,
+            team_name=team.name,
+            callers_waiting=event.data["waiting"],
+            longest_wait_seconds=event.data["longest_wait_seconds"],
+            agents=counts,
+            agent_states={str(agent_id): state for agent_id, state in sorted(states.items())},
+        )
         measured_at = self.clock()
         self._latest[team.id] = (figures, measured_at)
         notifier.queue_updated(self.bus, team.company_id, figures, measured_at)
@@ -53,8 +59,14 @@ class QueueBoard:
         reported the team's queue); the name is the team's name now."""
         out = []
         for team in teams:
-            figures, at = self._latest.get(team.id, (dict(callers_waiting=0, longest_wait_seconds=0,
-                                                          agents=dict.fromkeys(PRESENCES, 0), agent_states={}),
-                                                     None))
+            figures, at = self._latest.get(
+                team.id,
+                (
+                    dict(
+                        callers_waiting=0, longest_wait_seconds=0, agents=dict.fromkeys(PRESENCES, 0), agent_states={}
+                    ),
+                    None,
+                ),
+            )
             out.append(({**figures, "team_id": team.id, "team_name": team.name}, at))
         return out

@@ -3,6 +3,7 @@
 panoramisk keeps retrying the TCP connection by itself and logs in again after each connect; we turn its
 fixed retry delay into a backoff and report "ready" only after login, when actions can be sent.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -35,10 +36,16 @@ class _Manager(Manager):
 
 
 class AmiClient:
-    def __init__(self, host: str, port: int, username: str, secret: str,
-                 on_event: Callable[[Message], None],
-                 on_ready: Callable[[], Awaitable[None]],
-                 on_lost: Callable[[], None]):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        username: str,
+        secret: str,
+        on_event: Callable[[Message], None],
+        on_ready: Callable[[], Awaitable[None]],
+        on_lost: Callable[[], None],
+    ):
         self._config = dict(host=host, port=port, username=username, secret=secret)
         self._on_event = on_event
         self._on_ready = on_ready
@@ -49,10 +56,17 @@ class AmiClient:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         backoff = Backoff()
-        self._manager = _Manager(loop=loop, ping_delay=5, ping_interval=5, reconnect_timeout=0,
-                                 on_login=self._logged_in, on_disconnect=self._disconnected,
-                                 log=logging.getLogger("leadcenter.telephony.ami.panoramisk"),
-                                 events="on", **self._config)
+        self._manager = _Manager(
+            loop=loop,
+            ping_delay=5,
+            ping_interval=5,
+            reconnect_timeout=0,
+            on_login=self._logged_in,
+            on_disconnect=self._disconnected,
+            log=logging.getLogger("leadcenter.telephony.ami.panoramisk"),
+            events="on",
+            **self._config,
+        )
         self._manager.backoff = backoff
         self._manager.register_event("*", lambda manager, message: self._on_event(message))
         self._manager.connect()

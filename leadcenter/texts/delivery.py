@@ -9,6 +9,7 @@ each move sets its companion timestamp (sent_at, delivered_at, failed_at) with a
 MessageTransition and logged; the outbox publishes it as ``message.<status>`` once committed; any other move raises
 IllegalMove and changes nothing. Inbound messages are ``received`` and never move.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -33,14 +34,23 @@ TRANSITIONS: dict[tuple[str, str], Move] = {
 
 
 def _record(transition: Transition) -> None:
-    MessageTransition.create(message=transition.row, event=transition.event, from_status=transition.before[0],
-                             to_status=transition.after[0], reason=transition.changed.get("status_reason", ""),
-                             at=transition.at)
+    MessageTransition.create(
+        message=transition.row,
+        event=transition.event,
+        from_status=transition.before[0],
+        to_status=transition.after[0],
+        reason=transition.changed.get("status_reason", ""),
+        at=transition.at,
+    )
 
 
-MACHINE: Machine[Message] = Machine("message", Message, ("status",),
-                                    {((status,), event): move for (status, event), move in TRANSITIONS.items()},
-                                    _record)
+MACHINE: Machine[Message] = Machine(
+    "message",
+    Message,
+    ("status",),
+    {((status,), event): move for (status, event), move in TRANSITIONS.items()},
+    _record,
+)
 
 
 def settle(message: Message, part_statuses: list[str], at: dt.datetime, reason: str = "") -> list[str]:

@@ -1,5 +1,6 @@
 """The texts API: send a text (the interaction panel, a lead's thread), read a thread, Respond, Close text, and
 the composer's count of characters and parts."""
+
 from __future__ import annotations
 
 from flask import Blueprint
@@ -35,30 +36,54 @@ def _illegal(interaction: Interaction, verb: str) -> ApiError:
     return ApiError("illegal-transition", f"cannot {verb} a text conversation that is {interaction.status}")
 
 
-@endpoint(bp, "POST", "/texts", body=NewText, response=MessageOut, status=201,
-          summary="Send a text as a tracking number: stored in the outbox, then submitted to the SMSC; its "
-                  "status (queued, sent, delivered, failed) follows on the event stream as message.*")
+@endpoint(
+    bp,
+    "POST",
+    "/texts",
+    body=NewText,
+    response=MessageOut,
+    status=201,
+    summary="Send a text as a tracking number: stored in the outbox, then submitted to the SMSC; its "
+    "status (queued, sent, delivered, failed) follows on the event stream as message.*",
+)
 def send_text(principal: Principal, body: NewText):
     number = scoped(TrackingNumber, body.tracking_number_id, principal, "tracking number")
     return MessageOut.from_row(_texts().send(principal.company, principal.agent, number, body.to, body.body))
 
 
-@endpoint(bp, "POST", "/interactions/<int:interaction_id>/messages", body=Reply, response=MessageOut, status=201,
-          summary="Send a text in a lead's thread (to the lead's number, from the thread's tracking number)")
+@endpoint(
+    bp,
+    "POST",
+    "/interactions/<int:interaction_id>/messages",
+    body=Reply,
+    response=MessageOut,
+    status=201,
+    summary="Send a text in a lead's thread (to the lead's number, from the thread's tracking number)",
+)
 def reply(principal: Principal, interaction_id: int, body: Reply):
     interaction = _text_thread(principal, interaction_id)
     return MessageOut.from_row(_texts().reply(interaction, principal.agent, body.body))
 
 
-@endpoint(bp, "GET", "/interactions/<int:interaction_id>/messages", response=MessageList,
-          summary="The messages of a text conversation, oldest first")
+@endpoint(
+    bp,
+    "GET",
+    "/interactions/<int:interaction_id>/messages",
+    response=MessageList,
+    summary="The messages of a text conversation, oldest first",
+)
 def list_messages(principal: Principal, interaction_id: int):
     interaction = _text_thread(principal, interaction_id)
     return MessageList([MessageOut.from_row(m) for m in services.messages_of(interaction)])
 
 
-@endpoint(bp, "POST", "/interactions/<int:interaction_id>/respond", response=InteractionOut,
-          summary="Respond to an incoming text: it becomes my active conversation")
+@endpoint(
+    bp,
+    "POST",
+    "/interactions/<int:interaction_id>/respond",
+    response=InteractionOut,
+    summary="Respond to an incoming text: it becomes my active conversation",
+)
 def respond(principal: Principal, interaction_id: int):
     interaction = _text_thread(principal, interaction_id)
     if principal.agent is None:
@@ -70,8 +95,13 @@ def respond(principal: Principal, interaction_id: int):
     return InteractionOut.from_row(interaction)
 
 
-@endpoint(bp, "POST", "/interactions/<int:interaction_id>/close", response=InteractionOut,
-          summary="Close text: the active conversation moves to Recent")
+@endpoint(
+    bp,
+    "POST",
+    "/interactions/<int:interaction_id>/close",
+    response=InteractionOut,
+    summary="Close text: the active conversation moves to Recent",
+)
 def close(principal: Principal, interaction_id: int):
     interaction = _text_thread(principal, interaction_id)
     try:
@@ -81,9 +111,20 @@ def close(principal: Principal, interaction_id: int):
     return InteractionOut.from_row(interaction)
 
 
-@endpoint(bp, "POST", "/texts/draft", body=Draft, response=DraftOut,
-          summary="What the composer shows for a draft: encoding, parts, characters left before another part")
+@endpoint(
+    bp,
+    "POST",
+    "/texts/draft",
+    body=Draft,
+    response=DraftOut,
+    summary="What the composer shows for a draft: encoding, parts, characters left before another part",
+)
 def draft(principal: Principal, body: Draft):
     encoded = encoding.encode(body.body)
-    return DraftOut(encoding=encoded.encoding, parts=len(encoded.parts), characters=encoded.units,
-                    characters_left=encoded.units_left, max_parts=encoding.MAX_PARTS)
+    return DraftOut(
+        encoding=encoded.encoding,
+        parts=len(encoded.parts),
+        characters=encoded.units,
+        characters_left=encoded.units_left,
+        max_parts=encoding.MAX_PARTS,
+    )

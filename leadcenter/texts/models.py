@@ -12,6 +12,7 @@ from leadcenter.tracking_numbers.models import TrackingNumber
 class TextThread(TimestampedModel):
     """The one text conversation of a lead with a tracking number: an interaction of kind text that goes
     incoming -> active -> recent and is reopened by the lead's next text."""
+
     company = ForeignKeyField(Company, on_delete="CASCADE")
     company_id: IntegerField[int]  # the related row's id
     lead = ForeignKeyField(Lead, on_delete="CASCADE")
@@ -42,6 +43,7 @@ class OutboxPart(BaseModel):
     again with the same id as ``user_message_reference`` and the same UDH, so an SMSC that drops repeats
     recognises them.
     """
+
     message = ForeignKeyField(Message, backref="parts", on_delete="CASCADE")
     message_id: IntegerField[int]  # the related row's id
     company = ForeignKeyField(Company, on_delete="CASCADE")
@@ -72,6 +74,7 @@ class OutboxPart(BaseModel):
 class InboundPart(BaseModel):
     """A received part of a concatenated inbound text, kept until all its parts are in (then they are joined as
     bytes and decoded). Stored before the deliver_sm is acknowledged; a part the SMSC repeats is stored once."""
+
     source = CharField()
     destination = CharField()
     reference = IntegerField()
@@ -90,6 +93,7 @@ CONSENT_ACTIONS = ("opt_out", "opt_in")
 
 class TextConsent(BaseModel):
     """Every opt-out and opt-in of a number with a company, for audit; the latest one is in force."""
+
     company = ForeignKeyField(Company, on_delete="CASCADE")
     company_id: IntegerField[int]  # the related row's id
     number = CharField()  # E.164
@@ -105,6 +109,7 @@ class TextConsent(BaseModel):
 
 class MessageTransition(BaseModel):
     """Every move of an outbound message's delivery (see delivery.py), with the reason of a failure."""
+
     message = ForeignKeyField(Message, backref="transitions", on_delete="CASCADE")
     message_id: IntegerField[int]  # the related row's id
     event = CharField()

@@ -14,6 +14,7 @@ configured for no numbers sends the parts no other link claims.
 thread, and each deliver_sm is acknowledged only once ``on_text`` (or the write of its batch of receipts) has
 returned.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -56,6 +57,7 @@ def status_text(status: int) -> str:
 
 class Settled(NamedTuple):
     """A message's delivery moved (to ``status``): told once its transaction is committed."""
+
     company_id: int
     message: Message
     status: str
@@ -110,8 +112,11 @@ class Outbox:
         self._wake.set()
 
     def backlog(self) -> dict[str, int]:
-        rows = (OutboxPart.select(OutboxPart.status, fn.COUNT(OutboxPart.id).alias("count"))
-                .where(OutboxPart.status.in_(["queued", "submitting"])).group_by(OutboxPart.status))
+        rows = (
+            OutboxPart.select(OutboxPart.status, fn.COUNT(OutboxPart.id).alias("count"))
+            .where(OutboxPart.status.in_(["queued", "submitting"]))
+            .group_by(OutboxPart.status)
+        )
         return {row.status: row.count for row in rows}
 
     # -- queueing (any thread, inside the caller's transaction) ------------------------------------------------
@@ -119,11 +124,22 @@ class Outbox:
         total = len(encoded.parts)
         reference = message.id & 0xFF
         now = self.clock()
-        return [OutboxPart.create(message=message, company=message.interaction.company_id, number=number,
-                                  total=total, reference=reference, data_coding=encoded.data_coding,
-                                  user_data=data, source=source, destination=destination, queued_at=now,
-                                  next_attempt_at=now)
-                for number, data in enumerate(encoded.parts, 1)]
+        return [
+            OutboxPart.create(
+                message=message,
+                company=message.interaction.company_id,
+                number=number,
+                total=total,
+                reference=reference,
+                data_coding=encoded.data_coding,
+                user_data=data,
+                source=source,
+                destination=destination,
+                queued_at=now,
+                next_attempt_at=now,
+            )
+            for number, data in enumerate(encoded.parts, 1)
+        ]
 
     # -- the pump thread ---------------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -155,21 +171,35 @@ class Outbox:
     def _take(self, limit: int, numbers: frozenset[str] | None = None) -> list[OutboxPart]:
         now = self.clock()
         with database.atomic():
-            parts = list(OutboxPart.select().where(OutboxPart.status == "queued", OutboxPart.next_attempt_at <= now,
-                                                   self._senders(numbers))
-                         .order_by(OutboxPart.id).limit(limit))
+            parts = list(
+                OutboxPart.select()
+                .where(OutboxPart.status == "queued", OutboxPart.next_attempt_at <= now, self._senders(numbers))
+                .order_by(OutboxPart.id)
+                .limit(limit)
+            )
             if parts:
-                (OutboxPart.update(status="submitting", attempts=OutboxPart.attempts + 1, submitted_at=now)
-                 .where(OutboxPart.id.in_([p.id for p in parts])).execute())
+                (
+                    OutboxPart.update(status="submitting", attempts=OutboxPart.attempts + 1, submitted_at=now)
+                    .where(OutboxPart.id.in_([p.id for p in parts]))
+                    .execute()
+                )
         return parts
 
     def _submit_all(self, link: SmppLink, parts: list[OutboxPart]) -> None:
         for index, part in enumerate(parts):
-            short_message = part.user_data if part.total == 1 else (
-                encoding.udh(part.reference, part.total, part.number) + bytes(part.user_data))
-            submission = Submission(key=part.id, source=part.source, destination=part.destination,
-                                    data_coding=part.data_coding, short_message=bytes(short_message),
-                                    udhi=part.total > 1)
+            short_message = (
+                part.user_data
+                if part.total == 1
+                else (encoding.udh(part.reference, part.total, part.number) + bytes(part.user_data))
+            )
+            submission = Submission(
+                key=part.id,
+                source=part.source,
+                destination=part.destination,
+                data_coding=part.data_coding,
+                short_message=bytes(short_message),
+                udhi=part.total > 1,
+            )
             try:
                 link.submit(submission, wait=max(1.0, float(link.settings.response_timeout_seconds)))
             except NotBound:
@@ -177,8 +207,11 @@ class Outbox:
                 return
 
     def _back_to_queue(self, ids: list[int], at) -> None:
-        (OutboxPart.update(status="queued", next_attempt_at=at)
-         .where(OutboxPart.id.in_(ids), OutboxPart.status == "submitting").execute())
+        (
+            OutboxPart.update(status="queued", next_attempt_at=at)
+            .where(OutboxPart.id.in_(ids), OutboxPart.status == "submitting")
+            .execute()
+        )
 
     # -- what the links report (on their session threads) -----------------------------------------------------
     def accepted(self, results: list[tuple[int, str]], smsc: str) -> None:
@@ -186,14 +219,21 @@ class Outbox:
         now = self.clock()
         events = []
         with database.atomic():
-            parts = {p.id: p for p in OutboxPart.select().where(OutboxPart.id.in_([key for key, _ in results]),
-                                                               OutboxPart.status == "submitting")}
+            parts = {
+                p.id: p
+                for p in OutboxPart.select().where(
+                    OutboxPart.id.in_([key for key, _ in results]), OutboxPart.status == "submitting"
+                )
+            }
             for key, message_id in results:
                 part = parts.get(key)
                 if part is None:
                     continue
-                (OutboxPart.update(status="sent", smsc=smsc, smsc_message_id=message_id, sent_at=now, error="")
-                 .where(OutboxPart.id == key).execute())
+                (
+                    OutboxPart.update(status="sent", smsc=smsc, smsc_message_id=message_id, sent_at=now, error="")
+                    .where(OutboxPart.id == key)
+                    .execute()
+                )
                 events += self._settle(part, "sent", smsc_message_id=message_id)
         self._publish(events)
 
@@ -203,12 +243,18 @@ class Outbox:
             return
         if status in (smpplib.consts.SMPP_ESME_RTHROTTLED, smpplib.consts.SMPP_ESME_RMSGQFUL):
             at = self.clock() + dt.timedelta(seconds=retry_delay(part.attempts))
-            (OutboxPart.update(status="queued", next_attempt_at=at, error=status_text(status))
-             .where(OutboxPart.id == key).execute())
+            (
+                OutboxPart.update(status="queued", next_attempt_at=at, error=status_text(status))
+                .where(OutboxPart.id == key)
+                .execute()
+            )
             return
         with database.atomic():
-            (OutboxPart.update(status="failed", error=status_text(status), done_at=self.clock())
-             .where(OutboxPart.id == key).execute())
+            (
+                OutboxPart.update(status="failed", error=status_text(status), done_at=self.clock())
+                .where(OutboxPart.id == key)
+                .execute()
+            )
             events = self._settle(part, "failed", f"refused by the SMSC: {status_text(status)}")
         self._publish(events)
 
@@ -222,25 +268,35 @@ class Outbox:
         events = []
         now = self.clock()
         with database.atomic():
-            parts = {p.smsc_message_id: p for p in OutboxPart.select().where(
-                OutboxPart.smsc == smsc, OutboxPart.smsc_message_id.in_([r.receipt_for for r in final]),
-                OutboxPart.status == "sent")}
+            parts = {
+                p.smsc_message_id: p
+                for p in OutboxPart.select().where(
+                    OutboxPart.smsc == smsc,
+                    OutboxPart.smsc_message_id.in_([r.receipt_for for r in final]),
+                    OutboxPart.status == "sent",
+                )
+            }
             for receipt in final:
                 part = parts.pop(receipt.receipt_for, None)
                 if part is None:
-                    log.warning("receipt for unknown or settled message_id %s (%s)", receipt.receipt_for,
-                                receipt.receipt_state)
+                    log.warning(
+                        "receipt for unknown or settled message_id %s (%s)", receipt.receipt_for, receipt.receipt_state
+                    )
                     continue
                 state = receipt.receipt_state or "UNKNOWN"
                 outcome = "delivered" if state == "DELIVRD" else "failed"
-                reason = "" if outcome == "delivered" else state + (
-                    f" (error {receipt.receipt_error})" if receipt.receipt_error else "")
+                reason = (
+                    ""
+                    if outcome == "delivered"
+                    else state + (f" (error {receipt.receipt_error})" if receipt.receipt_error else "")
+                )
                 OutboxPart.update(status=outcome, error=reason, done_at=now).where(OutboxPart.id == part.id).execute()
                 events += self._settle(part, outcome, reason and f"not delivered: {reason}")
         self._publish(events)
 
-    def _settle(self, part: OutboxPart, part_status: str, reason: str = "",
-                smsc_message_id: str | None = None) -> list[Settled]:
+    def _settle(
+        self, part: OutboxPart, part_status: str, reason: str = "", smsc_message_id: str | None = None
+    ) -> list[Settled]:
         """Move the part's message to what its parts say now that this part is ``part_status`` (in the caller's
         transaction); what to publish once that transaction is committed."""
         message = Message.get(Message.id == part.message_id)

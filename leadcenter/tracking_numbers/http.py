@@ -1,4 +1,5 @@
 """The tracking numbers API: a company's numbers, the trunk each arrives on and the flow its calls enter."""
+
 from __future__ import annotations
 
 from flask import Blueprint
@@ -42,10 +43,16 @@ def _number_columns(principal: Principal, changes: dict, number_id: int | None =
         except InvalidNumber as exc:
             raise invalid({"number": str(exc)}) from None
         # number_id or 0: a new number has no id yet, and no row has id 0.
-        if TrackingNumber.select().where(TrackingNumber.number == changes["number"],
-                                         TrackingNumber.id != (number_id or 0)).exists():
-            raise ApiError("number-taken", f"{changes['number']} is a tracking number already",
-                           {"number": "already a tracking number"})
+        if (
+            TrackingNumber.select()
+            .where(TrackingNumber.number == changes["number"], TrackingNumber.id != (number_id or 0))
+            .exists()
+        ):
+            raise ApiError(
+                "number-taken",
+                f"{changes['number']} is a tracking number already",
+                {"number": "already a tracking number"},
+            )
     if "trunk" in changes:
         _company_row(Trunk, changes["trunk"], company, "trunk", "trunk")
     if changes.get("flow") is not None:
@@ -53,34 +60,73 @@ def _number_columns(principal: Principal, changes: dict, number_id: int | None =
     return changes
 
 
-@endpoint(bp, "GET", "/tracking-numbers", response=TrackingNumberList,
-          summary="The company's tracking numbers (also the caller ids agents may call out with)")
+@endpoint(
+    bp,
+    "GET",
+    "/tracking-numbers",
+    response=TrackingNumberList,
+    summary="The company's tracking numbers (also the caller ids agents may call out with)",
+)
 def list_tracking_numbers(principal: Principal):
-    return TrackingNumberList([TrackingNumberOut.from_row(n) for n in NUMBERS.listed(
-        principal, TrackingNumber.name, TrackingNumber.id)])
+    return TrackingNumberList(
+        [TrackingNumberOut.from_row(n) for n in NUMBERS.listed(principal, TrackingNumber.name, TrackingNumber.id)]
+    )
 
 
-@endpoint(bp, "GET", "/tracking-numbers/<int:number_id>", role="supervisor", response=TrackingNumberOut,
-          summary="A tracking number")
+@endpoint(
+    bp,
+    "GET",
+    "/tracking-numbers/<int:number_id>",
+    role="supervisor",
+    response=TrackingNumberOut,
+    summary="A tracking number",
+)
 def get_tracking_number(principal: Principal, number_id: int):
     return TrackingNumberOut.from_row(NUMBERS.one(principal, number_id))
 
 
-@endpoint(bp, "POST", "/tracking-numbers", role="admin", body=NewTrackingNumber, response=TrackingNumberOut,
-          status=201, summary="Add a tracking number on one of the company's trunks")
+@endpoint(
+    bp,
+    "POST",
+    "/tracking-numbers",
+    role="admin",
+    body=NewTrackingNumber,
+    response=TrackingNumberOut,
+    status=201,
+    summary="Add a tracking number on one of the company's trunks",
+)
 def create_tracking_number(principal: Principal, body: NewTrackingNumber):
-    return TrackingNumberOut.from_row(NUMBERS.create(
-        principal, lambda number: _number_columns(principal, body.model_dump(), number.id)))
+    return TrackingNumberOut.from_row(
+        NUMBERS.create(principal, lambda number: _number_columns(principal, body.model_dump(), number.id))
+    )
 
 
-@endpoint(bp, "PATCH", "/tracking-numbers/<int:number_id>", role="admin", body=TrackingNumberChanges,
-          response=TrackingNumberOut, summary="Change a tracking number, its trunk or its flow")
+@endpoint(
+    bp,
+    "PATCH",
+    "/tracking-numbers/<int:number_id>",
+    role="admin",
+    body=TrackingNumberChanges,
+    response=TrackingNumberOut,
+    summary="Change a tracking number, its trunk or its flow",
+)
 def update_tracking_number(principal: Principal, number_id: int, body: TrackingNumberChanges):
-    return TrackingNumberOut.from_row(NUMBERS.update(principal, number_id, lambda number: _number_columns(
-        principal, body.model_dump(exclude_unset=True), number.id)))
+    return TrackingNumberOut.from_row(
+        NUMBERS.update(
+            principal,
+            number_id,
+            lambda number: _number_columns(principal, body.model_dump(exclude_unset=True), number.id),
+        )
+    )
 
 
-@endpoint(bp, "DELETE", "/tracking-numbers/<int:number_id>", role="admin", status=204,
-          summary="Delete a tracking number (its past interactions keep their source, no longer the number)")
+@endpoint(
+    bp,
+    "DELETE",
+    "/tracking-numbers/<int:number_id>",
+    role="admin",
+    status=204,
+    summary="Delete a tracking number (its past interactions keep their source, no longer the number)",
+)
 def delete_tracking_number(principal: Principal, number_id: int):
     NUMBERS.delete(principal, number_id)

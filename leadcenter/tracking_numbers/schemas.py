@@ -1,4 +1,5 @@
 """What the tracking numbers endpoints accept and answer."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -21,8 +22,11 @@ class NewTrackingNumber(Schema):
 if TYPE_CHECKING:  # to the checker: the model's fields, each of which may be left out
     TrackingNumberChanges = NewTrackingNumber
 else:
-    TrackingNumberChanges = changes_of(NewTrackingNumber, "TrackingNumberChanges",
-                                       "Only the fields sent change; flow null detaches the number from its flow.")
+    TrackingNumberChanges = changes_of(
+        NewTrackingNumber,
+        "TrackingNumberChanges",
+        "Only the fields sent change; flow null detaches the number from its flow.",
+    )
 
 
 class TrackingNumberOut(Schema):
@@ -36,8 +40,15 @@ class TrackingNumberOut(Schema):
 
     @classmethod
     def from_row(cls, number: TrackingNumber) -> TrackingNumberOut:
-        return cls(id=number.id, number=number.number, name=number.name, source=number.source,
-                   trunk=number.trunk_id, flow=number.flow_id, created_at=number.created_at)
+        return cls(
+            id=number.id,
+            number=number.number,
+            name=number.name,
+            source=number.source,
+            trunk=number.trunk_id,
+            flow=number.flow_id,
+            created_at=number.created_at,
+        )
 
 
 class TrackingNumberList(RootModel[list[TrackingNumberOut]]):

@@ -30,6 +30,7 @@ def peer_address(host: str) -> str:
 
 class Trunk(TimestampedModel):
     """A SIP carrier peer. Calls from it are recognised by address and port, never accepted anonymously."""
+
     company = ForeignKeyField(Company, backref="trunks", on_delete="CASCADE")
     company_id: IntegerField[int]  # the related row's id
     name = CharField()

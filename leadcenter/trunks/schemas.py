@@ -1,4 +1,5 @@
 """What the trunks endpoints accept and answer."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -13,8 +14,11 @@ from leadcenter.wire import Schema, UtcDateTime
 
 class NewTrunk(Schema):
     name: Name
-    host: str = Field(max_length=64, description="the carrier's IP address (v4 or v6), where its calls come from "
-                                                 "and ours go: calls are recognised by address and port")
+    host: str = Field(
+        max_length=64,
+        description="the carrier's IP address (v4 or v6), where its calls come from "
+        "and ours go: calls are recognised by address and port",
+    )
     port: int = Field(5060, ge=1, le=65535)
 
     @field_validator("host")
@@ -27,8 +31,10 @@ class NewTrunk(Schema):
         try:
             address = ipaddress.ip_address(host)
         except ValueError:
-            raise ValueError("not an IP address: write the carrier's signalling address, e.g. 203.0.113.5 "
-                             "(host names are not accepted)") from None
+            raise ValueError(
+                "not an IP address: write the carrier's signalling address, e.g. 203.0.113.5 "
+                "(host names are not accepted)"
+            ) from None
         if address.is_unspecified or address.is_multicast or getattr(address, "scope_id", None):
             raise ValueError("not the address of one peer")
         return peer_address(host)

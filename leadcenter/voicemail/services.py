@@ -4,6 +4,7 @@ app_voicemail writes ``spool/voicemail/leadcenter/<mailbox>/INBOX/msgNNNN.{wav,t
 channel (``callerchan``) and the message's length (``duration``), which is how a message is tied to its call.
 Mailboxes are named ``companyN`` and ``agentN`` (pbx/names.py).
 """
+
 from __future__ import annotations
 
 import configparser
@@ -65,5 +66,6 @@ class MailboxCounter:
     def on_waiting(self, event: Event) -> None:
         company_id, agent_id = mailbox_company(event.data["mailbox"])
         if company_id is not None:
-            notifier.count_changed(self.bus, company_id, agent_id, event.data["mailbox"], event.data["new"],
-                                   event.data["old"])
+            notifier.count_changed(
+                self.bus, company_id, agent_id, event.data["mailbox"], event.data["new"], event.data["old"]
+            )

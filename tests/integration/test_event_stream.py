@@ -1,6 +1,7 @@
 """From Asterisk to the browser: a real call reaches a signed-in agent's event stream as interaction events,
 through `leadcenter run` (the web server, the controller, the call recorder, the websocket hub), and the agent then
 reads and classifies it over the REST API."""
+
 from __future__ import annotations
 
 import contextlib
@@ -24,9 +25,14 @@ class Agent:
     def __init__(self, system, email: str):
         self.http = system.sign_in(email)
         self._resources = contextlib.ExitStack()
-        self.stream = self._resources.enter_context(connect(
-            system.url.replace("http", "ws") + "/api/v1/events", origin=system.url, open_timeout=5,
-            additional_headers={"Cookie": f"session={self.http.cookies['session']}"}))
+        self.stream = self._resources.enter_context(
+            connect(
+                system.url.replace("http", "ws") + "/api/v1/events",
+                origin=system.url,
+                open_timeout=5,
+                additional_headers={"Cookie": f"session={self.http.cookies['session']}"},
+            )
+        )
         hello = self.next_event(5)
         assert hello["event"] == "stream.hello"
 
@@ -59,11 +65,19 @@ def test_a_call_reaches_the_agents_event_stream_and_is_classified(running, peers
             interaction_id = created["data"]["interaction"]["id"]
             assert created["data"]["interaction"]["lead_number"] == "+14045557777"
             assert created["data"]["section"] == "incoming"  # Alice's Incoming: the flow rings her
-            alice.wait_event("interaction.updated", 10, section="active",
-                             interaction={"id": interaction_id, "status": "active", "agent": {"id": ALICE}})
+            alice.wait_event(
+                "interaction.updated",
+                10,
+                section="active",
+                interaction={"id": interaction_id, "status": "active", "agent": {"id": ALICE}},
+            )
             handle.wait(30).check()
-        alice.wait_event("interaction.updated", 10, section="recent",
-                         interaction={"id": interaction_id, "status": "recent", "outcome": "answered"})
+        alice.wait_event(
+            "interaction.updated",
+            10,
+            section="recent",
+            interaction={"id": interaction_id, "status": "recent", "outcome": "answered"},
+        )
 
         details = alice.http.get(f"/api/v1/interactions/{interaction_id}").json()
         assert details["lead"]["numbers"] == ["+14045557777"] and details["outcome"] == "answered"
@@ -73,12 +87,17 @@ def test_a_call_reaches_the_agents_event_stream_and_is_classified(running, peers
         recording = alice.http.get(details["recording_url"], headers={"Range": "bytes=0-43"})
         assert recording.status_code == 206 and recording.content[:4] == b"RIFF"
 
-        classified = alice.http.patch(f"/api/v1/interactions/{interaction_id}/classification",
-                                      json={"qualified": True, "tags": ["stream test"], "notes": "called back"})
+        classified = alice.http.patch(
+            f"/api/v1/interactions/{interaction_id}/classification",
+            json={"qualified": True, "tags": ["stream test"], "notes": "called back"},
+        )
         assert classified.status_code == 200, classified.text
         # Bob's screen hears of Alice's classification.
-        bob.wait_event("interaction.updated", 5, interaction={
-            "id": interaction_id, "qualified": True, "tags": ["stream test"], "notes": "called back"})
+        bob.wait_event(
+            "interaction.updated",
+            5,
+            interaction={"id": interaction_id, "qualified": True, "tags": ["stream test"], "notes": "called back"},
+        )
     finally:
         alice.close()
         bob.close()

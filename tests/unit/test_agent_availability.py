@@ -1,4 +1,5 @@
 """Agent availability: the moves the spec describes, each stored, published, and nothing else allowed."""
+
 import datetime as dt
 
 import pytest
@@ -29,22 +30,31 @@ def test_queue_call_then_wrap_up_then_rejoin(agent, controller):
     stored = Agent.get_by_id(agent.id)
     assert (stored.status, stored.status_reason) == ("available", "")
     assert [c.event for c in AgentStatusChange.select().order_by(AgentStatusChange.id)] == [
-        "take_call", "end_call", "rejoin"]
+        "take_call",
+        "end_call",
+        "rejoin",
+    ]
     assert [(a["id"], a["status"], a["status_reason"]) for a in published_agents(controller)] == [
-        (agent.id, "unavailable", "on_call"), (agent.id, "unavailable", "wrap_up"), (agent.id, "available", "")]
+        (agent.id, "unavailable", "on_call"),
+        (agent.id, "unavailable", "wrap_up"),
+        (agent.id, "available", ""),
+    ]
 
 
 def test_each_move_publishes_the_agent_as_the_api_returns_it(agent, controller):
     """agent.status_changed carries the resource (AgentOut) after the move, for the agent's company."""
     later = T0 + dt.timedelta(minutes=5)
     controller.availability.move(agent, "take_call", later)
-    (name, data), = controller.bus.published
+    ((name, data),) = controller.bus.published
     assert name == "agent.status_changed"
     assert data["company_id"] == agent.company_id
     stored = Agent.get_by_id(agent.id)
     assert data["agent"] == AgentOut.from_row(stored, controller.presence.of).model_dump(mode="json")
     assert (data["agent"]["status"], data["agent"]["status_reason"], data["agent"]["presence"]) == (
-        "unavailable", "on_call", "on_call")
+        "unavailable",
+        "on_call",
+        "on_call",
+    )
     assert stored.status_changed_at == later
 
 
@@ -53,10 +63,11 @@ def test_a_call_rung_out_makes_the_agent_unavailable_until_they_choose_available
     assert (agent.status, agent.status_reason) == ("unavailable", "missed")
     controller.availability.choose(agent, "available", T0)  # Available, or the app's Rejoin the Queue
     assert (Agent.get_by_id(agent.id).status, Agent.get_by_id(agent.id).status_reason) == ("available", "")
-    assert [c.event for c in AgentStatusChange.select().order_by(AgentStatusChange.id)] == [
-        "miss_call", "go_available"]
+    assert [c.event for c in AgentStatusChange.select().order_by(AgentStatusChange.id)] == ["miss_call", "go_available"]
     assert [(a["status"], a["status_reason"]) for a in published_agents(controller)] == [
-        ("unavailable", "missed"), ("available", "")]
+        ("unavailable", "missed"),
+        ("available", ""),
+    ]
 
 
 @pytest.mark.parametrize("out", [["miss_call"], ["take_call", "end_call"]])
@@ -81,12 +92,21 @@ def test_offline_and_back(agent, controller):
     assert [a["status"] for a in published_agents(controller)] == ["offline", "available"]
 
 
-@pytest.mark.parametrize("moves,event", [
-    ([], "end_call"), ([], "rejoin"), (["go_offline"], "take_call"),
-    (["take_call"], "rejoin"), (["take_call"], "take_call"), (["go_offline"], "go_offline"),
-    (["go_offline"], "miss_call"), (["take_call"], "miss_call"), (["miss_call"], "miss_call"),
-    (["miss_call"], "rejoin"),
-])
+@pytest.mark.parametrize(
+    "moves,event",
+    [
+        ([], "end_call"),
+        ([], "rejoin"),
+        (["go_offline"], "take_call"),
+        (["take_call"], "rejoin"),
+        (["take_call"], "take_call"),
+        (["go_offline"], "go_offline"),
+        (["go_offline"], "miss_call"),
+        (["take_call"], "miss_call"),
+        (["miss_call"], "miss_call"),
+        (["miss_call"], "rejoin"),
+    ],
+)
 def test_illegal_moves_change_nothing(agent, controller, moves, event):
     for move in moves:
         controller.availability.move(agent, move, T0)
@@ -112,7 +132,8 @@ def test_two_writers_moving_one_agent_at_once_one_wins_the_other_gets_conflict(a
     stored = Agent.get_by_id(agent.id)
     assert (stored.status, stored.status_reason, stored.status_changed_at) == ("unavailable", "on_call", taken)
     assert [(c.event, c.from_status, c.to_status, c.to_reason) for c in AgentStatusChange.select()] == [
-        ("take_call", "available", "unavailable", "on_call")]
+        ("take_call", "available", "unavailable", "on_call")
+    ]
     assert [(a["status"], a["status_reason"]) for a in published_agents(controller)] == [("unavailable", "on_call")]
     # Read again, the loser sees the winner's move and may move from there.
     controller.availability.move(Agent.get_by_id(agent.id), "go_offline", taken + dt.timedelta(seconds=2))

@@ -1,5 +1,6 @@
 """Placing outbound calls: the server decides the caller ID (the company's own tracking numbers only), the call is
 an Active interaction of the agent at once, and a call Asterisk refuses ends as missed."""
+
 import pytest
 
 from leadcenter.interactions.models import Interaction
@@ -27,8 +28,9 @@ def agent_a(make_client, world):
 
 
 def test_an_agent_places_a_call_with_a_company_tracking_number(agent_a, world, controller, asked):
-    status, body = agent_a.post("/api/v1/calls", {"to": "(404) 555-0199", "tracking_number_id": world["a"]["number"].id,
-                                                  "record": True})
+    status, body = agent_a.post(
+        "/api/v1/calls", {"to": "(404) 555-0199", "tracking_number_id": world["a"]["number"].id, "record": True}
+    )
     assert status == 201, body
     assert (body["direction"], body["status"], body["lead_number"]) == ("outbound", "active", "+14045550199")
     assert body["agent"]["id"] == world["a"]["agents"][0].id
@@ -40,7 +42,10 @@ def test_an_agent_places_a_call_with_a_company_tracking_number(agent_a, world, c
     [(verb, args, options)] = asked
     assert (verb, args) == ("place_outbound", (body["call_id"], agent.queue_interface, "+14045550199"))
     assert {name: options["variables"][name] for name in ("LC_TRUNK", "LC_CALLER_ID", "LC_RECORD")} == {
-        "LC_TRUNK": number.trunk.endpoint_name, "LC_CALLER_ID": "+14045550100", "LC_RECORD": "1"}
+        "LC_TRUNK": number.trunk.endpoint_name,
+        "LC_CALLER_ID": "+14045550100",
+        "LC_RECORD": "1",
+    }
     created = [data for name, data in controller.bus.published if name == "interaction.created"]
     assert created == [{"company_id": world["a"]["company"].id, "interaction": body, "incoming_for": []}]
     status, inbox = agent_a.get("/api/v1/inbox")
@@ -77,4 +82,8 @@ def test_a_call_asterisk_does_not_take_is_missed(agent_a, world, controller):
     assert [args[0] for args in controller.telephony.named("place_outbound")] == [call.channel_id]
     [(name, data)] = controller.bus.published
     assert (name, data["interaction"]["id"], data["interaction"]["status"], data["interaction"]["outcome"]) == (
-        "interaction.created", call.id, "recent", "missed")
+        "interaction.created",
+        call.id,
+        "recent",
+        "missed",
+    )

@@ -1,4 +1,5 @@
 """The interactions API: inbox, timeline, reading, classifying, tags, audio; nothing of another company."""
+
 import base64
 import dataclasses
 import datetime as dt
@@ -25,15 +26,22 @@ def add_interaction(world, key="a", lead=0, **fields):
     lead = side["leads"][lead]
     fields.setdefault("started_at", T0)
     fields.setdefault("status_changed_at", fields["started_at"])
-    return Interaction.create(company=side["company"], lead=lead, kind=fields.pop("kind", "call"),
-                              direction="inbound", lead_number=lead.phones[0].number, **fields)
+    return Interaction.create(
+        company=side["company"],
+        lead=lead,
+        kind=fields.pop("kind", "call"),
+        direction="inbound",
+        lead_number=lead.phones[0].number,
+        **fields,
+    )
 
 
 def test_get_an_interaction(agent_a, world):
     interaction = world["a"]["interactions"][0]
     agent = world["a"]["agents"][0]
-    Interaction.update(agent=agent, source="Google Ads", campaign="spring", recording="asterisk/r.wav",
-                       talk_seconds=42).where(Interaction.id == interaction.id).execute()
+    Interaction.update(
+        agent=agent, source="Google Ads", campaign="spring", recording="asterisk/r.wav", talk_seconds=42
+    ).where(Interaction.id == interaction.id).execute()
     classify(interaction, None, {"tags": ["roof", "hot"]}, T0)
     Message.create(interaction=interaction, direction="inbound", body="hi")
     status, body = agent_a.get(f"/api/v1/interactions/{interaction.id}")
@@ -110,7 +118,10 @@ def test_inbox_without_an_agent_profile_is_incoming_only(make_client, world):
     status, box = client.get("/api/v1/inbox")
     assert status == 200
     assert ({i["id"] for i in box["incoming"]}, box["active"], box["recent"]) == (
-        {i.id for i in world["a"]["interactions"]}, [], [])
+        {i.id for i in world["a"]["interactions"]},
+        [],
+        [],
+    )
 
 
 def test_timeline_pages_over_every_interaction_once_newest_first(agent_a, world):
@@ -119,8 +130,12 @@ def test_timeline_pages_over_every_interaction_once_newest_first(agent_a, world)
     # Pairs share a start time, so paging must break ties by id.
     for n in range(24):
         add_interaction(world, started_at=start + dt.timedelta(minutes=n // 2))
-    expected = [i.id for i in Interaction.select().where(Interaction.lead == lead)
-                .order_by(Interaction.started_at.desc(), Interaction.id.desc())]
+    expected = [
+        i.id
+        for i in Interaction.select()
+        .where(Interaction.lead == lead)
+        .order_by(Interaction.started_at.desc(), Interaction.id.desc())
+    ]
     assert len(expected) == 25
     seen, cursor, pages = [], None, 0
     while True:
@@ -137,9 +152,15 @@ def test_timeline_pages_over_every_interaction_once_newest_first(agent_a, world)
     assert [i["id"] for i in page["items"]] == expected and page["next"] is None
 
 
-@pytest.mark.parametrize("cursor", ["nonsense", base64.urlsafe_b64encode(b'["yesterday", 3]').decode(),
-                                    base64.urlsafe_b64encode(b'["2024-01-01T00:00:00", "3"]').decode(),
-                                    base64.urlsafe_b64encode(b'{"a": 1}').decode()])
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "nonsense",
+        base64.urlsafe_b64encode(b'["yesterday", 3]').decode(),
+        base64.urlsafe_b64encode(b'["2024-01-01T00:00:00", "3"]').decode(),
+        base64.urlsafe_b64encode(b'{"a": 1}').decode(),
+    ],
+)
 def test_timeline_refuses_a_bad_cursor(agent_a, world, cursor):
     status, body = agent_a.get(f"/api/v1/leads/{world['a']['leads'][0].id}/timeline?before={cursor}")
     assert (status, body["error"]) == (422, "invalid-fields") and "before" in body["fields"]
@@ -150,31 +171,54 @@ def test_classification_is_partial_and_kept_with_who_and_when(agent_a, world, co
     user = world["a"]["agents"][0].user
     status, body = agent_a.patch(f"/api/v1/interactions/{interaction.id}/classification", {"notes": "wants a quote"})
     assert (status, body["notes"]) == (200, "wants a quote")
-    status, body = agent_a.patch(f"/api/v1/interactions/{interaction.id}/classification",
-                                 {"tags": ["roof", "hot lead"], "qualified": True, "value_cents": 125000})
+    status, body = agent_a.patch(
+        f"/api/v1/interactions/{interaction.id}/classification",
+        {"tags": ["roof", "hot lead"], "qualified": True, "value_cents": 125000},
+    )
     assert status == 200
     assert (body["notes"], body["tags"], body["qualified"], body["value_cents"]) == (
-        "wants a quote", ["hot lead", "roof"], True, 125000)
+        "wants a quote",
+        ["hot lead", "roof"],
+        True,
+        125000,
+    )
     stored = Interaction.get_by_id(interaction.id)
     assert (stored.notes, stored.qualified, stored.value_cents) == ("wants a quote", True, 125000)
-    changes = [(c.field, c.old_value, c.new_value, c.user_id) for c in
-               ClassificationChange.select().where(ClassificationChange.interaction == interaction)
-               .order_by(ClassificationChange.id)]
-    assert changes == [("notes", "", "wants a quote", user.id), ("qualified", None, "True", user.id),
-                       ("value_cents", None, "125000", user.id), ("tags", "", "hot lead, roof", user.id)]
+    changes = [
+        (c.field, c.old_value, c.new_value, c.user_id)
+        for c in ClassificationChange.select()
+        .where(ClassificationChange.interaction == interaction)
+        .order_by(ClassificationChange.id)
+    ]
+    assert changes == [
+        ("notes", "", "wants a quote", user.id),
+        ("qualified", None, "True", user.id),
+        ("value_cents", None, "125000", user.id),
+        ("tags", "", "hot lead, roof", user.id),
+    ]
     # Each change is published with the interaction as it is now.
     assert [(name, data["company_id"], data["interaction"]["id"]) for name, data in controller.bus.published] == [
-        ("interaction.updated", interaction.company_id, interaction.id)] * 2
+        ("interaction.updated", interaction.company_id, interaction.id)
+    ] * 2
     first, second = (data["interaction"] for _, data in controller.bus.published)
     assert (first["notes"], first["tags"], first["qualified"], first["value_cents"]) == (
-        "wants a quote", [], None, None)
+        "wants a quote",
+        [],
+        None,
+        None,
+    )
     assert (second["notes"], second["tags"], second["qualified"], second["value_cents"]) == (
-        "wants a quote", ["hot lead", "roof"], True, 125000)
+        "wants a quote",
+        ["hot lead", "roof"],
+        True,
+        125000,
+    )
 
     status, history = agent_a.get(f"/api/v1/interactions/{interaction.id}/classification/history")
     assert status == 200
     assert [(h["field"], h["new_value"], h["user"]) for h in history] == [
-        (field, new, {"id": user.id, "name": user.name}) for field, _, new, _ in changes]
+        (field, new, {"id": user.id, "name": user.name}) for field, _, new, _ in changes
+    ]
 
 
 def test_a_classification_that_changes_nothing_records_nothing(agent_a, world, controller):
@@ -197,18 +241,21 @@ def test_clearing_qualified_and_value(agent_a, world):
     assert Interaction.get_by_id(interaction.id).qualified is None
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"notes": "x" * 20_001}, "notes"),
-    ({"value_cents": -1}, "value_cents"),
-    ({"value_cents": 10 ** 11 + 1}, "value_cents"),
-    ({"value_cents": "lots"}, "value_cents"),
-    ({"qualified": "maybe"}, "qualified"),
-    ({"tags": "roof"}, "tags"),
-    ({"tags": ["x" * 51]}, "tags.0"),
-    ({"tags": ["ok", ""]}, "tags.1"),
-    ({"tags": [f"t{n}" for n in range(31)]}, "tags"),
-    ({"notes": "fine", "outcome": "answered"}, "outcome"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"notes": "x" * 20_001}, "notes"),
+        ({"value_cents": -1}, "value_cents"),
+        ({"value_cents": 10**11 + 1}, "value_cents"),
+        ({"value_cents": "lots"}, "value_cents"),
+        ({"qualified": "maybe"}, "qualified"),
+        ({"tags": "roof"}, "tags"),
+        ({"tags": ["x" * 51]}, "tags.0"),
+        ({"tags": ["ok", ""]}, "tags.1"),
+        ({"tags": [f"t{n}" for n in range(31)]}, "tags"),
+        ({"notes": "fine", "outcome": "answered"}, "outcome"),
+    ],
+)
 def test_classification_refuses_bad_input_and_changes_nothing(agent_a, world, controller, body, field):
     interaction = world["a"]["interactions"][0]
     status, answer = agent_a.patch(f"/api/v1/interactions/{interaction.id}/classification", body)
@@ -247,8 +294,11 @@ def data_dir(controller, tmp_path, monkeypatch):
     settings = controller.settings
     data = tmp_path / "data"
     (data / "asterisk" / "spool" / "monitor").mkdir(parents=True)
-    monkeypatch.setattr(controller, "settings", dataclasses.replace(
-        settings, paths=dataclasses.replace(settings.paths, data_dir=str(data))))
+    monkeypatch.setattr(
+        controller,
+        "settings",
+        dataclasses.replace(settings, paths=dataclasses.replace(settings.paths, data_dir=str(data))),
+    )
     return data
 
 
@@ -275,8 +325,9 @@ def test_voicemail_is_served(agent_a, world, data_dir):
     assert (response.status_code, response.data) == (206, AUDIO[-4:])
 
 
-@pytest.mark.parametrize("stored", [None, "asterisk/spool/monitor/gone.wav", "../outside.wav", "{outside}",
-                                    "asterisk/../../outside.wav"])
+@pytest.mark.parametrize(
+    "stored", [None, "asterisk/spool/monitor/gone.wav", "../outside.wav", "{outside}", "asterisk/../../outside.wav"]
+)
 def test_audio_that_is_absent_or_outside_the_data_directory_is_not_found(agent_a, world, data_dir, stored):
     outside = data_dir.parent / "outside.wav"
     outside.write_bytes(AUDIO)
@@ -297,12 +348,17 @@ def test_a_symlink_out_of_the_data_directory_is_not_followed(agent_a, world, dat
 
 def _company_rows(company):
     """A company's interactions with their classification, tags and history."""
-    interactions = [(i.id, i.lead_id, i.status, i.qualified, i.value_cents, i.notes)
-                    for i in Interaction.select().where(Interaction.company == company).order_by(Interaction.id)]
-    tags = [(link.interaction_id, link.tag_id) for link in InteractionTag.select().join(Interaction)
-            .where(Interaction.company == company)]
-    history = [change.id for change in ClassificationChange.select().join(Interaction)
-               .where(Interaction.company == company)]
+    interactions = [
+        (i.id, i.lead_id, i.status, i.qualified, i.value_cents, i.notes)
+        for i in Interaction.select().where(Interaction.company == company).order_by(Interaction.id)
+    ]
+    tags = [
+        (link.interaction_id, link.tag_id)
+        for link in InteractionTag.select().join(Interaction).where(Interaction.company == company)
+    ]
+    history = [
+        change.id for change in ClassificationChange.select().join(Interaction).where(Interaction.company == company)
+    ]
     return interactions, tags, history, [t.name for t in Tag.select().where(Tag.company == company)]
 
 
@@ -311,7 +367,8 @@ def test_another_company_s_interactions_are_not_found(agent_a, world, controller
     classify(theirs, None, {"notes": "B's notes", "tags": ["b-tag"]}, T0)
     (data_dir / "asterisk/spool/monitor/b.wav").write_bytes(AUDIO)
     Interaction.update(recording="asterisk/spool/monitor/b.wav", voicemail="asterisk/spool/monitor/b.wav").where(
-        Interaction.id == theirs.id).execute()
+        Interaction.id == theirs.id
+    ).execute()
     before = _company_rows(world["b"]["company"])
     requests = [
         ("GET", f"/api/v1/interactions/{theirs.id}", None),
@@ -346,12 +403,16 @@ def test_decline_leaves_my_incoming_only_and_asks_the_call_to_move_on(agent_a, m
     Interaction.update(channel_id="1795737826.0").where(Interaction.id == interaction.id).execute()
     controller.offers.offered("1795737826.0", me.id, "1795737826.7")  # my phone rings for it
     status, body = agent_a.post(f"/api/v1/interactions/{interaction.id}/decline")
-    assert (status, body) == (200, {"interaction_id": interaction.id, "ringing_leg_hung_up": True,
-                                    "passed_to_next_step": False})
+    assert (status, body) == (
+        200,
+        {"interaction_id": interaction.id, "ringing_leg_hung_up": True, "passed_to_next_step": False},
+    )
     # My ringing leg is hung up (the queue offers the call to the next agent at once); the call stays.
     assert controller.telephony.verbs == [("hangup", ("1795737826.7",))]
-    assert ("interaction.declined", {"company_id": world["a"]["company"].id, "interaction_id": interaction.id,
-                                     "for_agents": [me.id]}) in controller.bus.published
+    assert (
+        "interaction.declined",
+        {"company_id": world["a"]["company"].id, "interaction_id": interaction.id, "for_agents": [me.id]},
+    ) in controller.bus.published
     assert interaction.id not in [row["id"] for row in agent_a.get("/api/v1/inbox")[1]["incoming"]]
     colleague = make_client()
     colleague.sign_in("agent2@a.example")
@@ -366,7 +427,8 @@ def test_answer_asks_for_the_call_to_ring_my_phone(agent_a, world, controller):
     # The call leaves the queue for the answer context, which rings my ring device.
     me = world["a"]["agents"][0]
     assert controller.telephony.verbs == [
-        ("redirect", ("1795737826.0", names.ANSWER_CONTEXT, me.endpoint_name(me.ring_device)))]
+        ("redirect", ("1795737826.0", names.ANSWER_CONTEXT, me.endpoint_name(me.ring_device)))
+    ]
 
 
 def test_answer_says_when_my_phone_already_rings_or_the_call_is_gone(agent_a, world, controller):
@@ -391,8 +453,9 @@ def test_answer_is_refused_for_what_cannot_be_answered(agent_a, make_client, wor
     call = a["interactions"][0]
     Interaction.update(channel_id="1795737826.0").where(Interaction.id == call.id).execute()
     text = add_interaction(world, kind="text", tracking_number=a["number"])
-    over = add_interaction(world, channel_id="1795737826.9", tracking_number=a["number"], status="recent",
-                           outcome="missed")
+    over = add_interaction(
+        world, channel_id="1795737826.9", tracking_number=a["number"], status="recent", outcome="missed"
+    )
     for interaction, error in ((text, "not-a-call"), (over, "not-incoming")):
         status, body = agent_a.post(f"/api/v1/interactions/{interaction.id}/answer")
         assert (status, body["error"]) == (409, error)
@@ -452,8 +515,7 @@ def test_incoming_is_for_the_agents_the_flow_offers_calls_to_and_not_while_offli
     assert one.get("/api/v1/inbox")[1]["incoming"] == []
 
 
-def test_everyone_declined_counts_the_agents_the_flow_offers_to_except_those_offline_or_unreachable(
-        world, controller):
+def test_everyone_declined_counts_the_agents_the_flow_offers_to_except_those_offline_or_unreachable(world, controller):
     from leadcenter.calls.services import everyone_declined
     from leadcenter.interactions.models import InteractionDecline
 
@@ -503,11 +565,16 @@ def test_two_agents_respond_to_the_same_waiting_text_and_one_gets_it(make_client
     assert status == 409 and body["error"] in ("illegal-transition", "conflict")
     stored = Interaction.get_by_id(thread.id)
     assert (stored.status, stored.agent_id) == ("active", me.id)
-    assert [(t.event, t.to_status) for t in InteractionTransition.select().where(
-        InteractionTransition.interaction == thread, InteractionTransition.event == "respond")] == [
-        ("respond", "active")]
-    assert [(name, data["interaction"]["status"], data["interaction"]["agent"]["id"])
-            for name, data in controller.bus.published] == [("interaction.updated", "active", me.id)]
+    assert [
+        (t.event, t.to_status)
+        for t in InteractionTransition.select().where(
+            InteractionTransition.interaction == thread, InteractionTransition.event == "respond"
+        )
+    ] == [("respond", "active")]
+    assert [
+        (name, data["interaction"]["status"], data["interaction"]["agent"]["id"])
+        for name, data in controller.bus.published
+    ] == [("interaction.updated", "active", me.id)]
 
 
 def test_respond_from_a_stale_row_is_a_conflict_and_changes_nothing(world, controller):
@@ -527,7 +594,11 @@ def test_respond_from_a_stale_row_is_a_conflict_and_changes_nothing(world, contr
         controller.texts.respond(theirs, colleague)
     stored = Interaction.get_by_id(thread.id)
     assert (stored.status, stored.agent_id, stored.answered_at) == ("active", me.id, T0)
-    assert InteractionTransition.select().where(InteractionTransition.interaction == thread,
-                                                InteractionTransition.event == "respond").count() == 1
+    assert (
+        InteractionTransition.select()
+        .where(InteractionTransition.interaction == thread, InteractionTransition.event == "respond")
+        .count()
+        == 1
+    )
     assert TextThread.get(TextThread.interaction == thread).idle_until == T0 + controller.texts.idle_timeout
     assert [name for name, _ in controller.bus.published] == ["interaction.updated"]

@@ -1,4 +1,5 @@
 """From rows to render specs: what Asterisk is told about agents, teams, numbers and flows."""
+
 from leadcenter import asterisk_config, config
 from leadcenter.accounts.models import Membership
 from leadcenter.pbx import render

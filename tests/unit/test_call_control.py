@@ -1,5 +1,6 @@
 """Call control over the telephony stand-in: what the agents' Decline and Answer ask of Asterisk, and what they
 leave for the call recorder (the interaction moves only when Asterisk says the call did)."""
+
 from support import T0
 
 from leadcenter.events import Event
@@ -11,8 +12,14 @@ CHANNEL = "1795737826.0"
 def reachable(controller, *agents):
     """Their ring devices are registered and free: a call can ring them."""
     for agent in agents:
-        controller.presence.on_device_state(Event("telephony.device_state", {
-            "endpoint": agent.endpoint_name(agent.ring_device), "agent_id": agent.id, "state": "NOT_INUSE"}, 0, T0))
+        controller.presence.on_device_state(
+            Event(
+                "telephony.device_state",
+                {"endpoint": agent.endpoint_name(agent.ring_device), "agent_id": agent.id, "state": "NOT_INUSE"},
+                0,
+                T0,
+            )
+        )
 
 
 def waiting_call(world, controller, queued=True) -> Interaction:
@@ -36,7 +43,9 @@ def test_the_last_agent_to_decline_a_queued_call_sends_it_to_the_flow_s_next_ste
     assert controller.telephony.verbs[1:] == [("next_step", (CHANNEL,))]
     assert Interaction.get_by_id(call.id).status == "incoming"  # the recorder moves it when Asterisk does
     assert [data["for_agents"] for name, data in controller.bus.published if name == "interaction.declined"] == [
-        [one.id], [two.id]]
+        [one.id],
+        [two.id],
+    ]
 
 
 def test_a_decline_while_a_colleague_can_still_take_the_call_asks_nothing_of_asterisk(world, controller):

@@ -6,6 +6,7 @@ telephony layer imports no domain), and every event declared is published somewh
 publish for real rows, as each viewer's stream receives it, must fit the data model declared for it, which is what
 /api/events.json documents for integrators.
 """
+
 from __future__ import annotations
 
 import ast
@@ -39,6 +40,7 @@ VERBS = {"create": "created", "update": "updated", "delete": "deleted"}  # Confi
 
 
 # -- reading the source ----------------------------------------------------------------------------------------
+
 
 @functools.cache
 def modules() -> dict[str, ast.Module]:
@@ -110,8 +112,9 @@ def events_of(value) -> set[str]:
 
 
 def used_elsewhere(module: str, attribute: str) -> list[str]:
-    return [other for other, tree in modules().items()
-            if other != module and attribute in references(tree, tree, module)]
+    return [
+        other for other, tree in modules().items() if other != module and attribute in references(tree, tree, module)
+    ]
 
 
 def notifier_modules() -> list[str]:
@@ -142,19 +145,28 @@ def config_rows_published() -> dict[str, set[str]]:
     found = defaultdict(set)
     for module, tree in modules().items():
         for node in ast.walk(tree):
-            if not (isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)
-                    and callee(node.value) == "ConfigRows" and len(node.value.args) == 3):
+            if not (
+                isinstance(node, ast.Assign)
+                and isinstance(node.value, ast.Call)
+                and callee(node.value) == "ConfigRows"
+                and len(node.value.args) == 3
+            ):
                 continue
             noun, instance = node.value.args[2].value, node.targets[0].id
             for call in ast.walk(tree):
-                if (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
-                        and isinstance(call.func.value, ast.Name) and call.func.value.id == instance
-                        and call.func.attr in VERBS):
+                if (
+                    isinstance(call, ast.Call)
+                    and isinstance(call.func, ast.Attribute)
+                    and isinstance(call.func.value, ast.Name)
+                    and call.func.value.id == instance
+                    and call.func.attr in VERBS
+                ):
                     found[f"{noun}.{VERBS[call.func.attr]}"].add(module)
     return found
 
 
 # -- what the source publishes is declared, and what is declared is published ----------------------------------
+
 
 def test_every_event_name_published_by_name_is_a_declared_internal_event():
     """The telephony layer publishes by literal name; a public event published so would skip its notifier (and
@@ -183,16 +195,20 @@ def bus_calls():
 def test_the_bus_is_given_event_names_as_literals_outside_the_catalogue():
     """A name made at run time or held in a variable (an f-string, a concatenation) cannot be checked against
     the catalogue: only EventType.publish hands the bus a name that is not written out."""
-    unchecked = [f"{module}:{call.lineno}: {ast.unparse(call)[:80]}" for module, call in bus_calls()
-                 if module != CATALOGUE and not (call.args and isinstance(call.args[0], ast.Constant))]
+    unchecked = [
+        f"{module}:{call.lineno}: {ast.unparse(call)[:80]}"
+        for module, call in bus_calls()
+        if module != CATALOGUE and not (call.args and isinstance(call.args[0], ast.Constant))
+    ]
     assert not unchecked
     assert sum(1 for _ in bus_calls()) > len(INTERNAL)  # the scan finds the telephony layer's calls
 
 
 def test_every_event_subscribed_to_is_declared():
     subscribed = literal_names("subscribe")
-    unknown = {pattern: where for pattern, where in subscribed.items()
-               if not fnmatch.filter(catalogue.BY_NAME, pattern)}
+    unknown = {
+        pattern: where for pattern, where in subscribed.items() if not fnmatch.filter(catalogue.BY_NAME, pattern)
+    }
     assert not unknown, f"subscribed to events that are not in the catalogue: {unknown}"
 
 
@@ -215,7 +231,8 @@ def test_catalogue_constants_the_source_uses_exist_and_public_ones_are_used_only
             assert hasattr(catalogue, attribute), f"{module} uses catalogue.{attribute}, which is not there"
             if events_of(getattr(catalogue, attribute)) and attribute != "BY_NAME":
                 assert module in [*notifier_modules(), "leadcenter.web.config_rows"], (
-                    f"{module} publishes catalogue.{attribute} itself: public events go through a notifier")
+                    f"{module} publishes catalogue.{attribute} itself: public events go through a notifier"
+                )
 
 
 def test_every_public_event_is_published_by_a_notifier_something_calls():
@@ -231,6 +248,7 @@ def test_every_internal_event_is_published_by_name():
 
 
 # -- what integrators read -------------------------------------------------------------------------------------
+
 
 def test_the_public_events_are_documented_with_the_schema_of_their_data(client):
     status, document = client.get("/api/events.json")
@@ -249,11 +267,16 @@ def test_the_public_events_are_documented_with_the_schema_of_their_data(client):
 
 # -- what is published fits what is declared -------------------------------------------------------------------
 
+
 def viewers(company, agents) -> list[Viewer]:
     """Every kind of stream of a company: each agent, an agent the event does not name, a supervisor, an admin
     (an API key is one)."""
-    return [*(Viewer(company.id, "agent", agent.id) for agent in agents), Viewer(company.id, "agent", 10 ** 9),
-            Viewer(company.id, "supervisor", None), Viewer(company.id, "admin", None)]
+    return [
+        *(Viewer(company.id, "agent", agent.id) for agent in agents),
+        Viewer(company.id, "agent", 10**9),
+        Viewer(company.id, "supervisor", None),
+        Viewer(company.id, "admin", None),
+    ]
 
 
 def received(name: str, data: dict, viewer: Viewer):
@@ -295,16 +318,24 @@ def publish_texts(app, world, controller):
     number, lead = world["a"]["number"], "+14045557000"
 
     def text_in(body):  # as the SMPP link hands the texts service a lead's text
-        texts.receive(Delivery(source=lead, destination=number.number, data_coding=0, udhi=False,
-                               short_message=encoding.encode(body).parts[0]))
+        texts.receive(
+            Delivery(
+                source=lead,
+                destination=number.number,
+                data_coding=0,
+                udhi=False,
+                short_message=encoding.encode(body).parts[0],
+            )
+        )
 
     text_in("Hello?")  # interaction.created, message.received for the agents it waits for
     message = texts.send(world["a"]["company"], world["a"]["agents"][0], number, lead, "Hi, how can I help?")
     part = OutboxPart.get(OutboxPart.message == message)
     outbox._take(10)
     outbox.accepted([(part.id, "smsc-1")], "smsc")  # message.sent
-    outbox.receipts([Delivery(lead, number.number, 0, False, b"", receipt_for="smsc-1", receipt_state="DELIVRD")],
-                    "smsc")  # message.delivered
+    outbox.receipts(
+        [Delivery(lead, number.number, 0, False, b"", receipt_for="smsc-1", receipt_state="DELIVRD")], "smsc"
+    )  # message.delivered
     failing = texts.send(world["a"]["company"], None, number, lead, "Still there?")
     outbox._take(10)
     outbox.refused(OutboxPart.get(OutboxPart.message == failing).id, SMPP_ESME_RINVDSTADR)  # message.failed
@@ -322,10 +353,26 @@ def publish_agents(app, world, controller):
 def publish_queues_and_voicemail(app, world, controller):
     """What the queue board and the mailbox counter make of what Asterisk reports."""
     team, agents = world["a"]["team"], world["a"]["agents"]
-    members = [{"queue": names.queue(team.id), "interface": f"PJSIP/webrtc{agent.id}", "agent_id": agent.id,
-                "paused": False, "reason": "", "device_state": "NOT_INUSE", "in_call": False} for agent in agents]
-    controller.queue_board.on_status(Event("queue.status", {
-        "queue": names.queue(team.id), "waiting": 2, "longest_wait_seconds": 40, "members": members}, 1, T0))
+    members = [
+        {
+            "queue": names.queue(team.id),
+            "interface": f"PJSIP/webrtc{agent.id}",
+            "agent_id": agent.id,
+            "paused": False,
+            "reason": "",
+            "device_state": "NOT_INUSE",
+            "in_call": False,
+        }
+        for agent in agents
+    ]
+    controller.queue_board.on_status(
+        Event(
+            "queue.status",
+            {"queue": names.queue(team.id), "waiting": 2, "longest_wait_seconds": 40, "members": members},
+            1,
+            T0,
+        )
+    )
     counter = MailboxCounter(controller.bus)
     for mailbox in (names.agent_mailbox(agents[0].id), names.company_mailbox(world["a"]["company"].id)):
         counter.on_waiting(Event("voicemail.waiting", {"mailbox": mailbox, "new": 2, "old": 1}, 2, T0))
@@ -344,8 +391,16 @@ def publish_over_the_api(app, world, controller):
     api = "/api/v1"
     answers = [
         admin.patch(f"{api}/company", {"name": "Acme"}),
-        admin.post(f"{api}/users", {"email": "new@a.example", "name": "New", "password": "long enough",
-                                    "role": "agent", "agent": {"devices": ["webrtc"]}}),
+        admin.post(
+            f"{api}/users",
+            {
+                "email": "new@a.example",
+                "name": "New",
+                "password": "long enough",
+                "role": "agent",
+                "agent": {"devices": ["webrtc"]},
+            },
+        ),
         admin.patch(f"{api}/users/{a['users']['supervisor'].id}", {"name": "Sue"}),
         admin.delete(f"{api}/users/{world['both'].id}"),
         admin.patch(f"{api}/agents/{a['agents'][1].id}", {"display_name": "Bea"}),
@@ -355,15 +410,18 @@ def publish_over_the_api(app, world, controller):
         agent.post(f"{api}/leads/{a['leads'][0].id}/merge", {"duplicate_id": a["leads"][1].id}),
     ]
     signed_in(app, "new@a.example", "long enough")  # accepts: user.created
-    invitation = admin.post(f"{api}/users", {"email": "agent1@b.example", "name": "X", "password": "long enough",
-                                             "role": "agent"})[1]
+    invitation = admin.post(
+        f"{api}/users", {"email": "agent1@b.example", "name": "X", "password": "long enough", "role": "agent"}
+    )[1]
     answers.append(admin.delete(f"{api}/invitations/{invitation['id']}"))
     key = admin.post(f"{api}/api-keys", {"name": "CRM"})[1]
     answers.append(admin.delete(f"{api}/api-keys/{key['id']}"))
-    rows = {"trunks": ({"name": "Carrier", "host": "203.0.113.5"}, {"port": 5080}),
-            "tracking-numbers": ({"number": "404 555 0177", "name": "Radio", "trunk": a["trunk"].id}, {"name": "R"}),
-            "teams": ({"name": "Night", "members": [a["agents"][0].id]}, {"ring_seconds": 45}),
-            "flows": ({"name": "After hours", "steps": [{"type": "voicemail"}]}, {"record": True})}
+    rows = {
+        "trunks": ({"name": "Carrier", "host": "203.0.113.5"}, {"port": 5080}),
+        "tracking-numbers": ({"number": "404 555 0177", "name": "Radio", "trunk": a["trunk"].id}, {"name": "R"}),
+        "teams": ({"name": "Night", "members": [a["agents"][0].id]}, {"ring_seconds": 45}),
+        "flows": ({"name": "After hours", "steps": [{"type": "voicemail"}]}, {"record": True}),
+    }
     for path, (new, changes) in rows.items():
         status, row = admin.post(f"{api}/{path}", new)
         assert status == 201, row
@@ -373,14 +431,40 @@ def publish_over_the_api(app, world, controller):
 
 SCENARIOS = {
     "interactions": (publish_interactions, {"interaction.created", "interaction.updated", "interaction.declined"}),
-    "texts": (publish_texts, {"interaction.created", "interaction.updated", "message.received", "message.queued",
-                              "message.sent", "message.delivered", "message.failed", "consent.changed"}),
+    "texts": (
+        publish_texts,
+        {
+            "interaction.created",
+            "interaction.updated",
+            "message.received",
+            "message.queued",
+            "message.sent",
+            "message.delivered",
+            "message.failed",
+            "consent.changed",
+        },
+    ),
     "agents": (publish_agents, {"agent.status_changed", "agent.presence_changed"}),
     "queues and voicemail": (publish_queues_and_voicemail, {"queue.updated", "voicemail.count_changed"}),
-    "over the API": (publish_over_the_api, {
-        "company.updated", "user.created", "user.updated", "user.deleted", "invitation.created",
-        "invitation.deleted", "api_key.created", "api_key.revoked", "agent.updated", "agent.status_changed",
-        "lead.created", "lead.updated", "lead.merged", *(event.name for event in catalogue.ROW_EVENTS.values())}),
+    "over the API": (
+        publish_over_the_api,
+        {
+            "company.updated",
+            "user.created",
+            "user.updated",
+            "user.deleted",
+            "invitation.created",
+            "invitation.deleted",
+            "api_key.created",
+            "api_key.revoked",
+            "agent.updated",
+            "agent.status_changed",
+            "lead.created",
+            "lead.updated",
+            "lead.merged",
+            *(event.name for event in catalogue.ROW_EVENTS.values()),
+        },
+    ),
 }
 
 
@@ -412,8 +496,10 @@ def test_interaction_updated_fits_in_every_section(app, world, controller):
         name, data = controller.bus.published[-1]
         assert name == "interaction.updated"
         assert data["interaction"] == supervisor.get(f"/api/v1/interactions/{interaction.id}")[1]
-        shown = [received(name, data, Viewer(interaction.company_id, role, agent))
-                 for role, agent in (("agent", agent1.id), ("agent", agent2.id), ("supervisor", None))]
+        shown = [
+            received(name, data, Viewer(interaction.company_id, role, agent))
+            for role, agent in (("agent", agent1.id), ("agent", agent2.id), ("supervisor", None))
+        ]
         assert all(event.interaction.id == interaction.id for event in shown)
         seen.append([event.section for event in shown])
     assert seen == [["incoming", "incoming", "incoming"], ["active", None, None], ["recent", None, None]]
@@ -430,11 +516,16 @@ def test_agent_status_changed_carries_the_agent_as_the_api_returns_it(app, world
 
 def test_message_queued_carries_the_message_as_the_api_returns_it(app, world, controller):
     agent = signed_in(app, "agent1@a.example")
-    status, message = agent.post("/api/v1/texts", {"to": "+14045557000", "body": "Hello",
-                                                   "tracking_number_id": world["a"]["number"].id})
+    status, message = agent.post(
+        "/api/v1/texts", {"to": "+14045557000", "body": "Hello", "tracking_number_id": world["a"]["number"].id}
+    )
     assert status == 201
     queued = [(name, data) for name, data in controller.bus.published if name.startswith("message.")]
-    assert queued == [("message.queued", {"company_id": world["a"]["company"].id,
-                                          "interaction_id": message["interaction_id"], "message": message})]
+    assert queued == [
+        (
+            "message.queued",
+            {"company_id": world["a"]["company"].id, "interaction_id": message["interaction_id"], "message": message},
+        )
+    ]
     event = received(*queued[0], Viewer(world["a"]["company"].id, "agent", world["a"]["agents"][1].id))
     assert (event.message.id, event.message.status, event.message.body) == (message["id"], "queued", "Hello")

@@ -16,8 +16,9 @@ T0 = dt.datetime(2026, 11, 26, 12, 0, 0)
 def call(database):
     company = create_company("Acme")
     lead = Lead.create(company=company, name="Lee", updated_at=T0)
-    return Interaction.create(company=company, lead=lead, kind="call", direction="inbound", started_at=T0,
-                              status_changed_at=T0)
+    return Interaction.create(
+        company=company, lead=lead, kind="call", direction="inbound", started_at=T0, status_changed_at=T0
+    )
 
 
 def test_answer_then_end_sets_timestamps_talk_time_and_outcome(call):
@@ -27,12 +28,16 @@ def test_answer_then_end_sets_timestamps_talk_time_and_outcome(call):
     stored = Interaction.get_by_id(call.id)
     assert (stored.status, stored.outcome, stored.talk_seconds) == ("recent", "answered", 60)
     assert stored.ended_at == T0 + dt.timedelta(seconds=65)
-    moves = [(t.event, t.from_status, t.to_status) for t in InteractionTransition.select().order_by(InteractionTransition.id)]
+    moves = [
+        (t.event, t.from_status, t.to_status) for t in InteractionTransition.select().order_by(InteractionTransition.id)
+    ]
     assert moves == [("answer", "incoming", "active"), ("end", "active", "recent")]
 
 
-@pytest.mark.parametrize("event,outcome", [("abandon", "abandoned"), ("miss", "missed"),
-                                           ("take_voicemail", "voicemail"), ("time_out", "timed_out")])
+@pytest.mark.parametrize(
+    "event,outcome",
+    [("abandon", "abandoned"), ("miss", "missed"), ("take_voicemail", "voicemail"), ("time_out", "timed_out")],
+)
 def test_concluding_an_incoming_interaction(call, event, outcome):
     lifecycle.move(call, event, T0 + dt.timedelta(seconds=40))
     assert (call.status, call.outcome, call.talk_seconds) == ("recent", outcome, None)
@@ -59,8 +64,9 @@ def waiting_text(call):
         user = create_user(f"agent{n}@acme.example", f"Agent{n}", PASSWORD)
         add_member(user, company, "agent")
         agents.append(create_agent(company, user, now=T0))
-    text = Interaction.create(company=company, lead=call.lead, kind="text", direction="inbound", started_at=T0,
-                              status_changed_at=T0)
+    text = Interaction.create(
+        company=company, lead=call.lead, kind="text", direction="inbound", started_at=T0, status_changed_at=T0
+    )
     return text, agents
 
 
@@ -74,9 +80,14 @@ def test_two_agents_responding_to_one_waiting_conversation_one_wins_the_other_ge
         lifecycle.move(seen_by_second, "respond", took + dt.timedelta(seconds=1), agent=second)
     stored = Interaction.get_by_id(text.id)
     assert (stored.status, stored.agent_id, stored.answered_at, stored.status_changed_at) == (
-        "active", first.id, took, took)
+        "active",
+        first.id,
+        took,
+        took,
+    )
     assert [(t.event, t.from_status, t.to_status, t.at) for t in InteractionTransition.select()] == [
-        ("respond", "incoming", "active", took)]
+        ("respond", "incoming", "active", took)
+    ]
 
 
 def test_responding_is_for_conversations_only(call):

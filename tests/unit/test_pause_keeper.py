@@ -1,5 +1,6 @@
 """The pause keeper makes Asterisk's view of who may be rung match the agents' status in the database, and sets an
 agent who lets a call ring out Unavailable (missed)."""
+
 import pytest
 from support import T0
 
@@ -13,6 +14,7 @@ from leadcenter.interactions.models import InteractionDecline
 
 class Telephony:
     """Records the verbs the keeper asks for, as the coroutine arguments (nothing runs)."""
+
     connected = True
 
     def __init__(self):
@@ -49,11 +51,14 @@ def test_after_a_sync_only_what_differs_is_corrected(world):
     Agent.update(status="offline").where(Agent.id == bob.id).execute()
     telephony = Telephony()
     keeper = keeper_over(Bus(), telephony)
-    members = [{"queue": "team1", "interface": alice.queue_interface, "agent_id": alice.id, "paused": False},
-               {"queue": "team1", "interface": bob.queue_interface, "agent_id": bob.id, "paused": False}]
+    members = [
+        {"queue": "team1", "interface": alice.queue_interface, "agent_id": alice.id, "paused": False},
+        {"queue": "team1", "interface": bob.queue_interface, "agent_id": bob.id, "paused": False},
+    ]
     others = {a.id: True for a in world["b"]["agents"]}
-    keeper.on_synced(Event("telephony.synced", {"members": members, "available": {alice.id: True, bob.id: True,
-                                                                                   **others}}, 0, T0))
+    keeper.on_synced(
+        Event("telephony.synced", {"members": members, "available": {alice.id: True, bob.id: True, **others}}, 0, T0)
+    )
     assert telephony.asked == [("pause", bob.queue_interface, True), ("set_available", bob.id, False)]
 
 
@@ -62,7 +67,7 @@ def test_a_status_change_applies_to_queues_and_ring_agents_steps_at_once(world):
     telephony, bus = Telephony(), Bus()
     keeper = keeper_over(bus, telephony)
     keeper.availability.choose(alice, "offline", T0)  # the app's Offline
-    (name, data), = bus.published
+    ((name, data),) = bus.published
     keeper.on_status_changed(Event(name, data, 0, T0))
     assert telephony.asked == [("pause", alice.queue_interface, True), ("set_available", alice.id, False)]
 
@@ -77,8 +82,14 @@ def call(world):
 
 
 def rang_out(keeper, interaction, agent):
-    keeper.on_rang_out(Event("call.agent_rang_out", {"channel_id": interaction.channel_id, "agent_id": agent.id,
-                                                      "agent_channel_id": "1795737826.3", "at": T0}, 0, T0))
+    keeper.on_rang_out(
+        Event(
+            "call.agent_rang_out",
+            {"channel_id": interaction.channel_id, "agent_id": agent.id, "agent_channel_id": "1795737826.3", "at": T0},
+            0,
+            T0,
+        )
+    )
 
 
 def test_an_available_agent_who_lets_a_call_ring_out_is_unavailable_until_they_choose_available(call):
@@ -92,8 +103,12 @@ def test_an_available_agent_who_lets_a_call_ring_out_is_unavailable_until_they_c
     assert [name for name, _ in bus.published] == ["agent.status_changed"]
     data = bus.published[0][1]
     assert data["company_id"] == agent.company_id
-    assert (data["agent"]["id"], data["agent"]["status"], data["agent"]["status_reason"], data["agent"]["presence"]) \
-        == (agent.id, "unavailable", "missed", "missed")
+    assert (
+        data["agent"]["id"],
+        data["agent"]["status"],
+        data["agent"]["status_reason"],
+        data["agent"]["presence"],
+    ) == (agent.id, "unavailable", "missed", "missed")
     assert telephony.asked == []  # the keeper applies it when the status change reaches it
     keeper.on_status_changed(Event("agent.status_changed", bus.published[0][1], 1, T0))
     assert telephony.asked == [("pause", agent.queue_interface, True), ("set_available", agent.id, False)]
@@ -124,17 +139,27 @@ def test_an_agent_not_available_who_lets_a_call_ring_out_stays_as_they_are(call,
     assert telephony.asked == [("pause", agent.queue_interface, True), ("set_available", agent.id, False)]
 
 
-@pytest.mark.parametrize("status, reason, corrected", [
-    ("available", "lc-rang-out", True),  # lc-rang-out paused a decliner with the others: undone
-    ("unavailable", "lc-rang-out", False),  # missed (decided from the leg's DialEnd, which came first)
-    ("available", "Auto-Pause", False),  # app_queue's: the leg's DialEnd comes after it and decides
-    ("available", "unavailable", False),  # the keeper's own
-])
+@pytest.mark.parametrize(
+    "status, reason, corrected",
+    [
+        ("available", "lc-rang-out", True),  # lc-rang-out paused a decliner with the others: undone
+        ("unavailable", "lc-rang-out", False),  # missed (decided from the leg's DialEnd, which came first)
+        ("available", "Auto-Pause", False),  # app_queue's: the leg's DialEnd comes after it and decides
+        ("available", "unavailable", False),  # the keeper's own
+    ],
+)
 def test_a_ring_out_pause_by_the_dialplan_is_corrected_to_the_database(world, status, reason, corrected):
     agent = world["a"]["agents"][0]
     Agent.update(status=status).where(Agent.id == agent.id).execute()
     telephony = Telephony()
-    keeper_over(Bus(), telephony).on_member_paused(Event("queue_member.paused", {
-        "queue": "team1", "agent_id": agent.id, "paused": True, "reason": reason, "at": T0}, 0, T0))
-    assert telephony.asked == ([("pause", agent.queue_interface, False), ("set_available", agent.id, True)]
-                               if corrected else [])
+    keeper_over(Bus(), telephony).on_member_paused(
+        Event(
+            "queue_member.paused",
+            {"queue": "team1", "agent_id": agent.id, "paused": True, "reason": reason, "at": T0},
+            0,
+            T0,
+        )
+    )
+    assert telephony.asked == (
+        [("pause", agent.queue_interface, False), ("set_available", agent.id, True)] if corrected else []
+    )

@@ -1,4 +1,5 @@
 """The one state-machine shape: the table decides, the update is a compare-and-set, every move leaves a row."""
+
 import threading
 
 import pytest
@@ -25,15 +26,27 @@ class TicketMove(Model):
 
 
 def _record(transition):
-    TicketMove.create(ticket=transition.row, event=transition.event, from_status=transition.before[0],
-                      to_status=transition.after[0], at=transition.at)
+    TicketMove.create(
+        ticket=transition.row,
+        event=transition.event,
+        from_status=transition.before[0],
+        to_status=transition.after[0],
+        at=transition.at,
+    )
 
 
-TICKETS = Machine("ticket", Ticket, ("status",), {
-    (("open",), "take"): Move(("taken",)),
-    (("taken",), "close"): Move(("closed",), sets=lambda ticket, at: {"closed_at": at}),
-    (("open",), "close"): Move(("closed",), allowed=lambda ticket: ticket.owner is None),
-}, _record, stamp="changed_at")
+TICKETS = Machine(
+    "ticket",
+    Ticket,
+    ("status",),
+    {
+        (("open",), "take"): Move(("taken",)),
+        (("taken",), "close"): Move(("closed",), sets=lambda ticket, at: {"closed_at": at}),
+        (("open",), "close"): Move(("closed",), allowed=lambda ticket: ticket.owner is None),
+    },
+    _record,
+    stamp="changed_at",
+)
 
 
 @pytest.fixture
@@ -49,12 +62,17 @@ def test_a_move_writes_the_state_what_it_sets_and_the_transition_row(tickets):
     ticket = Ticket.create(status="open")
     transition = TICKETS.move(ticket, "take", T0, owner=7)
     assert (transition.before, transition.after, transition.changed) == (
-        ("open",), ("taken",), {"status": "taken", "changed_at": T0, "owner": 7})
+        ("open",),
+        ("taken",),
+        {"status": "taken", "changed_at": T0, "owner": 7},
+    )
     TICKETS.move(ticket, "close", T0)
     stored = Ticket.get_by_id(ticket.id)
     assert (stored.status, stored.owner, stored.changed_at, stored.closed_at) == ("closed", 7, T0, T0)
     assert [(m.event, m.from_status, m.to_status) for m in TicketMove.select().order_by(TicketMove.id)] == [
-        ("take", "open", "taken"), ("close", "taken", "closed")]
+        ("take", "open", "taken"),
+        ("close", "taken", "closed"),
+    ]
 
 
 def test_what_the_table_does_not_allow_raises_and_changes_nothing(tickets):

@@ -5,6 +5,7 @@ The hub's rules are tested on the hub itself; the websocket's against the produc
 gateway, support.Serving) with a real event bus, since the stand-in controller's bus only records and a test
 client cannot upgrade.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -40,32 +41,70 @@ EVERYONE = (AGENT_10, AGENT_11, SUPERVISOR, SUPERVISOR_AGENT, ADMIN, API_KEY, OT
 
 # -- the hub ---------------------------------------------------------------------------------------------------
 
+
 def event(seq: int, name: str = "lead.updated", company_id: int = 1, **data) -> Event:
     """An event as its notifier shapes it: a lead changed by default, which the whole company receives."""
     if name == "lead.updated":
-        data.setdefault("lead", {"id": seq, "name": f"Lead {seq}", "email": "", "numbers": ["+14045550100"],
-                                 "created_at": "2026-11-27T09:00:00Z", "updated_at": "2026-11-27T09:00:00Z",
-                                 "merged_into_id": None})
+        data.setdefault(
+            "lead",
+            {
+                "id": seq,
+                "name": f"Lead {seq}",
+                "email": "",
+                "numbers": ["+14045550100"],
+                "created_at": "2026-11-27T09:00:00Z",
+                "updated_at": "2026-11-27T09:00:00Z",
+                "merged_into_id": None,
+            },
+        )
     return Event(name, {"company_id": company_id, **data}, seq, T0)
 
 
-def interaction_event(seq: int, status: str, agent: int | None = None, incoming_for=(), company_id: int = 1,
-                      name: str = "interaction.updated") -> Event:
+def interaction_event(
+    seq: int,
+    status: str,
+    agent: int | None = None,
+    incoming_for=(),
+    company_id: int = 1,
+    name: str = "interaction.updated",
+) -> Event:
     """interaction.created/updated as interactions/notifier.py publishes it: the interaction (a call) and the
     agents whose Incoming holds it."""
     at = "2026-11-27T09:00:00Z"
     interaction = {
-        "id": 5, "kind": "call", "direction": "inbound", "status": status,
+        "id": 5,
+        "kind": "call",
+        "direction": "inbound",
+        "status": status,
         "outcome": "answered" if status == "recent" else None,
-        "lead": {"id": 7, "name": "", "numbers": ["+14045550100"]}, "lead_number": "+14045550100",
-        "call_id": "1795737826.5", "tracking_number": {"id": 1, "number": "+14045550199", "name": "Main"},
+        "lead": {"id": 7, "name": "", "numbers": ["+14045550100"]},
+        "lead_number": "+14045550100",
+        "call_id": "1795737826.5",
+        "tracking_number": {"id": 1, "number": "+14045550199", "name": "Main"},
         "agent": {"id": agent, "display_name": f"Agent {agent}"} if agent is not None else None,
-        "started_at": at, "answered_at": None, "ended_at": None, "status_changed_at": at, "talk_seconds": None,
-        "source": "", "campaign": "", "landing_page": "", "referrer": "", "keywords": "", "qualified": None,
-        "value_cents": None, "notes": "", "tags": [], "recording_url": None, "voicemail_url": None,
-        "voicemail_seconds": None, "message_count": 0, "last_message": None}
-    return Event(name, {"company_id": company_id, "interaction": interaction, "incoming_for": list(incoming_for)},
-                 seq, T0)
+        "started_at": at,
+        "answered_at": None,
+        "ended_at": None,
+        "status_changed_at": at,
+        "talk_seconds": None,
+        "source": "",
+        "campaign": "",
+        "landing_page": "",
+        "referrer": "",
+        "keywords": "",
+        "qualified": None,
+        "value_cents": None,
+        "notes": "",
+        "tags": [],
+        "recording_url": None,
+        "voicemail_url": None,
+        "voicemail_seconds": None,
+        "message_count": 0,
+        "last_message": None,
+    }
+    return Event(
+        name, {"company_id": company_id, "interaction": interaction, "incoming_for": list(incoming_for)}, seq, T0
+    )
 
 
 def seqs(texts) -> list[int]:
@@ -93,8 +132,15 @@ def test_hub_sends_a_companys_events_to_that_company_only():
     hub.fan_out(event(1, company_id=1))
     hub.fan_out(Event("telephony.synced", {"calls": []}, 2, T0))
     hub.fan_out(event(3, company_id=2))
-    hub.fan_out(event(4, "interaction.updated", company_id=1, interaction={"id": 7, "status": "recent",
-                                                                            "agent": None}, incoming_for=[]))
+    hub.fan_out(
+        event(
+            4,
+            "interaction.updated",
+            company_id=1,
+            interaction={"id": 7, "status": "recent", "agent": None},
+            incoming_for=[],
+        )
+    )
     assert seqs(drain(a)) == [1, 4] and seqs(drain(b)) == [3]
 
 
@@ -113,8 +159,15 @@ def test_supervisor_events_do_not_reach_agents():
     hub.fan_out(event(1, "company.updated", company={"id": 1, "name": "Acme"}))
     hub.fan_out(event(2, "trunk.created", trunk={"id": 4}))
     hub.fan_out(event(3, "api_key.revoked", api_key={"id": 2}))
-    assert received(streams) == {AGENT_10: [], AGENT_11: [], SUPERVISOR: [1, 2, 3], SUPERVISOR_AGENT: [1, 2, 3],
-                                 ADMIN: [1, 2, 3], API_KEY: [1, 2, 3], OTHER_ADMIN: []}
+    assert received(streams) == {
+        AGENT_10: [],
+        AGENT_11: [],
+        SUPERVISOR: [1, 2, 3],
+        SUPERVISOR_AGENT: [1, 2, 3],
+        ADMIN: [1, 2, 3],
+        API_KEY: [1, 2, 3],
+        OTHER_ADMIN: [],
+    }
 
 
 def test_events_for_named_agents_reach_them_and_everyone_who_is_not_an_agent():
@@ -124,9 +177,15 @@ def test_events_for_named_agents_reach_them_and_everyone_who_is_not_an_agent():
     hub.fan_out(event(2, "interaction.declined", interaction_id=5, for_agents=[10]))
     hub.fan_out(event(3, "message.received", interaction_id=6, message={"id": 1}, for_agents=[10, 12]))
     hub.fan_out(event(4, "message.received", interaction_id=6, message={"id": 2}))  # names no one: everyone
-    assert received(streams) == {AGENT_10: [2, 3, 4], AGENT_11: [1, 4], SUPERVISOR: [1, 2, 3, 4],
-                                 SUPERVISOR_AGENT: [1, 2, 3, 4], ADMIN: [1, 2, 3, 4], API_KEY: [1, 2, 3, 4],
-                                 OTHER_ADMIN: []}
+    assert received(streams) == {
+        AGENT_10: [2, 3, 4],
+        AGENT_11: [1, 4],
+        SUPERVISOR: [1, 2, 3, 4],
+        SUPERVISOR_AGENT: [1, 2, 3, 4],
+        ADMIN: [1, 2, 3, 4],
+        API_KEY: [1, 2, 3, 4],
+        OTHER_ADMIN: [],
+    }
 
 
 def sections(streams: dict[Viewer, stream.Subscription]) -> dict[Viewer, list]:
@@ -158,7 +217,8 @@ def test_interaction_events_reach_everyone_with_where_it_is_in_their_own_inbox()
         SUPERVISOR_AGENT: [(1, None), (2, None), (3, None), (4, "recent")],
         ADMIN: [(1, None), (2, None), (3, None), (4, "recent")],
         API_KEY: [(1, "incoming"), (2, None), (3, None), (4, None)],
-        OTHER_ADMIN: []}
+        OTHER_ADMIN: [],
+    }
 
 
 def test_the_interaction_itself_arrives_as_published():
@@ -175,8 +235,11 @@ def test_internal_events_never_leave_the_controller_even_with_a_company():
     streams = attach_all(hub)
     hub.fan_out(Event("call.answered", {"company_id": 1, "channel_id": "1.1", "agent_id": 10}, 1, T0))
     hub.fan_out(Event("telephony.connected", {"company_id": 1, "link": "ami"}, 2, T0))
-    hub.fan_out(Event("call.inbound", {"company_id": 1, "channel": "PJSIP/trunk1-00000001",
-                                       "caller_number": "4045551234"}, 3, T0))
+    hub.fan_out(
+        Event(
+            "call.inbound", {"company_id": 1, "channel": "PJSIP/trunk1-00000001", "caller_number": "4045551234"}, 3, T0
+        )
+    )
     for seq, internal in enumerate(catalogue.INTERNAL, start=4):
         hub.fan_out(Event(internal.name, {"company_id": 1, "agent_id": 10, "for_agents": [10]}, seq, T0))
     last = len(catalogue.INTERNAL) + 4
@@ -217,13 +280,19 @@ def test_the_wire_format_and_iso_datetimes():
     client, opening = hub.attach(ADMIN)
     hello = json.loads(opening[0])
     assert hello["event"] == "stream.hello" and hello["data"] == {
-        "seq": 0, "company_id": 1, "role": "admin", "stream": hub.stream_id}
+        "seq": 0,
+        "company_id": 1,
+        "role": "admin",
+        "stream": hub.stream_id,
+    }
     lead = {"id": 3, "updated_at": dt.datetime(2025, 3, 1, 9, 30, 5)}
     hub.fan_out(Event("lead.updated", {"company_id": 1, "lead": lead}, 7, T0))
-    assert json.loads(drain(client)[0]) == {"seq": 7, "event": "lead.updated",
-                                            "data": {"company_id": 1, "lead": {
-                                                "id": 3, "updated_at": "2025-03-01T09:30:05+00:00"}},
-                                            "at": "2026-11-27T09:00:00+00:00"}
+    assert json.loads(drain(client)[0]) == {
+        "seq": 7,
+        "event": "lead.updated",
+        "data": {"company_id": 1, "lead": {"id": 3, "updated_at": "2025-03-01T09:30:05+00:00"}},
+        "at": "2026-11-27T09:00:00+00:00",
+    }
 
 
 def test_replay_after_since_then_live_ones():
@@ -259,8 +328,11 @@ def test_the_replay_gives_each_viewer_its_own_variant():
 def test_each_variant_is_encoded_once_however_many_streams_receive_it(monkeypatch):
     encoded = []
     real = stream.encode
-    monkeypatch.setattr(stream, "encode", lambda seq, name, data, at: encoded.append((seq, data.get("section")))
-                        or real(seq, name, data, at))
+    monkeypatch.setattr(
+        stream,
+        "encode",
+        lambda seq, name, data, at: encoded.append((seq, data.get("section"))) or real(seq, name, data, at),
+    )
     hub = stream.Hub()
     agents = [hub.attach(Viewer(1, "agent", agent_id))[0] for agent_id in range(10, 20)]
     others = [hub.attach(Viewer(1, role, None))[0] for role in ("supervisor", "admin", "admin")]
@@ -269,8 +341,9 @@ def test_each_variant_is_encoded_once_however_many_streams_receive_it(monkeypatc
     hub.fan_out(event(1))  # the same for everyone
     hub.fan_out(interaction_event(2, "incoming", incoming_for=[10, 11], name="interaction.created"))
     hub.fan_out(interaction_event(3, "active", agent=10))
-    assert sorted(encoded, key=repr) == sorted([(1, None), (2, "incoming"), (2, None), (3, "active"), (3, None)],
-                                               key=repr)
+    assert sorted(encoded, key=repr) == sorted(
+        [(1, None), (2, "incoming"), (2, None), (3, "active"), (3, None)], key=repr
+    )
     texts = [drain(subscription) for subscription in agents + others]
     # Streams of one variant share the one text.
     assert all(mine[0] is texts[0][0] for mine in texts)
@@ -283,6 +356,8 @@ def test_each_variant_is_encoded_once_however_many_streams_receive_it(monkeypatc
     encoded.clear()
     _, opening = hub.attach(Viewer(1, "agent", 19), since=0)  # a variant already encoded
     assert len(opening) == 4 and encoded == [(0, None)]  # only its hello
+
+
 def test_replay_and_live_delivery_race_without_gap_or_duplicate():
     total = 5000
     hub = stream.Hub(queue_size=total, buffer_size=total)
@@ -351,6 +426,7 @@ def test_a_full_queue_makes_a_stream_lagging_and_the_others_still_get_everything
 # -- the websocket, over a real server -------------------------------------------------------------------------
 # -- the websocket, over a real server -------------------------------------------------------------------------
 
+
 @pytest.fixture
 def database(file_database):
     return file_database
@@ -384,9 +460,15 @@ def open_stream(server: str, query: str = "", **options):
 def publish(controller, company, count: int = 1, name: str = "lead.updated", **data) -> list[int]:
     """Publish on the real bus (a lead changed, for the whole company, by default); the seqs, once the dispatcher
     has delivered them to the hub."""
-    published = [controller.bus.publish(name, company_id=company.id, **({"lead": {"id": n, "name": f"Lead {n}"}}
-                                                                         if name == "lead.updated" else {}), **data).seq
-                 for n in range(count)]
+    published = [
+        controller.bus.publish(
+            name,
+            company_id=company.id,
+            **({"lead": {"id": n, "name": f"Lead {n}"}} if name == "lead.updated" else {}),
+            **data,
+        ).seq
+        for n in range(count)
+    ]
     assert controller.bus.wait_idle(WAIT)
     return published
 
@@ -406,8 +488,10 @@ def test_events_of_my_company_arrive_in_order(server, controller, world, cookie_
 
 def test_another_companys_events_never_arrive(server, controller, world, cookie_of):
     a, b = world["a"]["company"], world["b"]["company"]
-    with open_stream(server, cookie=cookie_of("supervisor@a.example")) as on_a, \
-            open_stream(server, cookie=cookie_of("supervisor@b.example")) as on_b:
+    with (
+        open_stream(server, cookie=cookie_of("supervisor@a.example")) as on_a,
+        open_stream(server, cookie=cookie_of("supervisor@b.example")) as on_b,
+    ):
         frames(on_a, 1)
         frames(on_b, 1)
         expected = {a.id: [], b.id: []}
@@ -425,16 +509,20 @@ def test_another_companys_events_never_arrive(server, controller, world, cookie_
 def test_an_agent_does_not_see_what_is_private_to_another(server, controller, world, cookie_of):
     a = world["a"]["company"]
     agent1, agent2 = world["a"]["agents"]
-    with open_stream(server, cookie=cookie_of("agent1@a.example")) as agent, \
-            open_stream(server, cookie=cookie_of("supervisor@a.example")) as supervisor:
+    with (
+        open_stream(server, cookie=cookie_of("agent1@a.example")) as agent,
+        open_stream(server, cookie=cookie_of("supervisor@a.example")) as supervisor,
+    ):
         frames(agent, 1)
         frames(supervisor, 1)
         interaction = world["a"]["interactions"][0]
-        to_agent2 = publish(controller, a, name="interaction.declined", interaction_id=interaction.id,
-                            for_agents=[agent2.id])
+        to_agent2 = publish(
+            controller, a, name="interaction.declined", interaction_id=interaction.id, for_agents=[agent2.id]
+        )
         for_supervisors = publish(controller, a, name="trunk.deleted", trunk_id=world["a"]["trunk"].id)
-        to_agent1 = publish(controller, a, name="interaction.declined", interaction_id=interaction.id,
-                            for_agents=[agent1.id])
+        to_agent1 = publish(
+            controller, a, name="interaction.declined", interaction_id=interaction.id, for_agents=[agent1.id]
+        )
         everyone = publish(controller, a)
         assert [f["seq"] for f in frames(agent, 2)] == to_agent1 + everyone
         assert [f["seq"] for f in frames(supervisor, 4)] == to_agent2 + for_supervisors + to_agent1 + everyone
@@ -454,8 +542,9 @@ def test_each_user_sees_an_interaction_where_their_inbox_has_it(server, app, con
 
     def inbox_section(email):
         box = inboxes[email].get("/api/v1/inbox")[1]
-        held = [section for section in ("incoming", "active", "recent")
-                if interaction.id in {i["id"] for i in box[section]}]
+        held = [
+            section for section in ("incoming", "active", "recent") if interaction.id in {i["id"] for i in box[section]}
+        ]
         assert len(held) <= 1
         return held[0] if held else None
 
@@ -521,8 +610,7 @@ def test_the_stream_takes_no_messages(server, world, cookie_of):
         assert close_code(ws)[0] == 1008
 
 
-def test_catching_up_with_since_gets_exactly_the_missed_events_then_live_ones(server, controller, world,
-                                                                              cookie_of):
+def test_catching_up_with_since_gets_exactly_the_missed_events_then_live_ones(server, controller, world, cookie_of):
     a, b = world["a"]["company"], world["b"]["company"]
     cookie = cookie_of("agent1@a.example")
     with open_stream(server, cookie=cookie) as ws:
@@ -565,8 +653,9 @@ def test_since_older_than_the_buffer_gets_a_reset_then_live_events(server, contr
         assert [f["seq"] for f in frames(ws, 1)] == live
 
 
-def test_a_client_that_stops_reading_is_closed_as_lagging_and_the_others_get_everything(server, controller, hub,
-                                                                                         world, cookie_of):
+def test_a_client_that_stops_reading_is_closed_as_lagging_and_the_others_get_everything(
+    server, controller, hub, world, cookie_of
+):
     a = world["a"]["company"]
     hub.queue_size = 50
     cookie = cookie_of("admin@a.example")
@@ -575,8 +664,10 @@ def test_a_client_that_stops_reading_is_closed_as_lagging_and_the_others_get_eve
     small_window = socket.socket()
     small_window.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     small_window.connect(("127.0.0.1", int(server.rsplit(":", 1)[1])))
-    with open_stream(server, cookie=cookie) as fast, \
-            open_stream(server, cookie=cookie, sock=small_window, max_queue=2) as slow:
+    with (
+        open_stream(server, cookie=cookie) as fast,
+        open_stream(server, cookie=cookie, sock=small_window, max_queue=2) as slow,
+    ):
         frames(fast, 1)
         deadline = time.monotonic() + WAIT
         while hub.streams() < 2 and time.monotonic() < deadline:
