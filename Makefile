@@ -16,7 +16,8 @@ INSTALLED := $(VENV)/.installed
 help:
 	@echo "make run    install everything and start Lead Center with a demo company (http://127.0.0.1:8080)"
 	@echo "make test   install everything and run all tests"
-	@echo "make check  the fast checks: the unit tests (no Asterisk), in under a minute (make test runs it first)"
+	@echo "make check  the fast checks, in about a minute (make test runs it first): lint and format (ruff), types"
+	@echo "            (mypy), the import contracts between the layers (import-linter), the unit tests (no Asterisk)"
 	@echo "make bench  run the benchmarks (see docs/benchmarks.md)"
 	@echo "make clean  remove the virtualenv and this checkout's data (var/); the Asterisk root cache stays"
 
@@ -72,7 +73,13 @@ test: setup check unit-shifted
 	unshare --net --fork -- sh -c 'ip link set lo up && exec "$$@"' sh \
 	  $(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS) tests/integration
 
-check: unit
+# The fast lane (.ci/run runs it first): each step stops it at the first failure. Configured in pyproject.toml.
+check: python web-bundle
+	$(BIN)/ruff check leadcenter tests bench
+	$(BIN)/ruff format --check leadcenter tests bench
+	$(BIN)/mypy
+	PYTHONPATH=. $(BIN)/lint-imports --no-cache
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit
 
 unit: python
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit

@@ -1,4 +1,5 @@
 """The benchmarks (`make bench`, `python -m bench [SUITE...]`); see docs/benchmarks.md."""
+
 from __future__ import annotations
 
 from pathlib import Path

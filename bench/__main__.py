@@ -2,6 +2,7 @@
 
 Runs inside the private network namespace `make bench` creates; every loop is bounded.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -10,11 +11,24 @@ import os
 import platform
 import time
 
-from bench import (api_queries, asterisk_lifecycle, controller_overhead, results_dir, ring_to_browser,
-                   ring_to_screen, sms)
+from bench import (
+    api_queries,
+    asterisk_lifecycle,
+    controller_overhead,
+    results_dir,
+    ring_to_browser,
+    ring_to_screen,
+    sms,
+)
 
-SUITES = {"asterisk": asterisk_lifecycle.run, "queries": api_queries.run, "ring": ring_to_screen.run,
-          "browser": ring_to_browser.run, "overhead": controller_overhead.run, "sms": sms.run}
+SUITES = {
+    "asterisk": asterisk_lifecycle.run,
+    "queries": api_queries.run,
+    "ring": ring_to_screen.run,
+    "browser": ring_to_browser.run,
+    "overhead": controller_overhead.run,
+    "sms": sms.run,
+}
 
 
 def main() -> None:
@@ -24,9 +38,10 @@ def main() -> None:
     if unknown := set(args.suites) - set(SUITES):
         parser.error(f"unknown suite(s): {', '.join(sorted(unknown))}")
     out = results_dir()  # before any suite: some write their logs there
-    results = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                           "kernel": platform.release()},
-               "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
+    results = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "kernel": platform.release()},
+        "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+    }
     for name in args.suites or SUITES:
         print(f"== {name}")
         results[name] = SUITES[name]()

@@ -22,6 +22,7 @@ And the interactions report (``GET /interactions/report.csv``): the biggest comp
 ``interactions.services.report`` into CSV, as the endpoint writes it (to a sink that only counts bytes): rows per
 second and the peak of Python memory allocated meanwhile (tracemalloc), which must not grow with the rows.
 """
+
 from __future__ import annotations
 
 import csv
@@ -75,28 +76,317 @@ boyd rose stone salazar fox warren mills meyer rice schmidt garza daniels fergus
 ryan gardner payne grant dunn kelley spencer hawkins arnold pierce vazquez hansen peters santos hart bradley
 knight elliott cunningham duncan armstrong hudson carroll lane riley andrews alvarado ray delgado berry perkins
 hoffman johnston matthews pena richards contreras willis carpenter lawrence sandoval""".split()
-EMAIL_DOMAINS = ("gmail.com", "yahoo.com", "outlook.com", "hotmail.com", "icloud.com", "aol.com", "comcast.net",
-                 "example.com", "proton.me", "att.net")
-AREA_CODES = (201, 202, 203, 205, 206, 207, 208, 209, 210, 212, 213, 214, 215, 216, 217, 218, 219, 224, 225, 228,
-              229, 231, 234, 239, 240, 248, 251, 252, 253, 254, 256, 260, 262, 267, 269, 270, 272, 276, 281, 301,
-              302, 303, 304, 305, 307, 308, 309, 310, 312, 313, 314, 315, 316, 317, 318, 319, 320, 321, 323, 325,
-              330, 331, 334, 336, 337, 339, 347, 351, 352, 360, 361, 385, 386, 401, 402, 404, 405, 406, 407, 408,
-              409, 410, 412, 413, 414, 415, 417, 419, 423, 424, 425, 430, 432, 434, 435, 440, 443, 469, 470, 475,
-              478, 479, 480, 484, 501, 502, 503, 504, 505, 507, 508, 509, 510, 512, 513, 515, 516, 517, 518, 520,
-              530, 540, 541, 551, 559, 561, 562, 563, 567, 570, 571, 573, 574, 580, 585, 586, 601, 602, 603, 605,
-              606, 607, 608, 609, 610, 612, 614, 615, 616, 617, 618, 619, 620, 623, 626, 630, 631, 636, 641, 646,
-              650, 651, 657, 660, 661, 662, 678, 682, 701, 702, 703, 704, 706, 707, 708, 712, 713, 714, 715, 716,
-              717, 718, 719, 720, 724, 727, 731, 732, 734, 740, 747, 754, 757, 760, 762, 763, 765, 770, 772, 773,
-              774, 775, 781, 785, 786, 801, 802, 803, 804, 805, 806, 808, 810, 812, 813, 814, 815, 816, 817, 818,
-              828, 830, 831, 832, 843, 845, 847, 848, 850, 856, 857, 858, 859, 860, 862, 863, 864, 865, 870, 901,
-              903, 904, 906, 907, 908, 909, 910, 912, 913, 914, 915, 916, 917, 918, 919, 920, 925, 928, 931, 936,
-              937, 940, 941, 947, 949, 951, 952, 954, 956, 959, 970, 971, 972, 973, 978, 979, 980, 985, 989)
+EMAIL_DOMAINS = (
+    "gmail.com",
+    "yahoo.com",
+    "outlook.com",
+    "hotmail.com",
+    "icloud.com",
+    "aol.com",
+    "comcast.net",
+    "example.com",
+    "proton.me",
+    "att.net",
+)
+AREA_CODES = (
+    201,
+    202,
+    203,
+    205,
+    206,
+    207,
+    208,
+    209,
+    210,
+    212,
+    213,
+    214,
+    215,
+    216,
+    217,
+    218,
+    219,
+    224,
+    225,
+    228,
+    229,
+    231,
+    234,
+    239,
+    240,
+    248,
+    251,
+    252,
+    253,
+    254,
+    256,
+    260,
+    262,
+    267,
+    269,
+    270,
+    272,
+    276,
+    281,
+    301,
+    302,
+    303,
+    304,
+    305,
+    307,
+    308,
+    309,
+    310,
+    312,
+    313,
+    314,
+    315,
+    316,
+    317,
+    318,
+    319,
+    320,
+    321,
+    323,
+    325,
+    330,
+    331,
+    334,
+    336,
+    337,
+    339,
+    347,
+    351,
+    352,
+    360,
+    361,
+    385,
+    386,
+    401,
+    402,
+    404,
+    405,
+    406,
+    407,
+    408,
+    409,
+    410,
+    412,
+    413,
+    414,
+    415,
+    417,
+    419,
+    423,
+    424,
+    425,
+    430,
+    432,
+    434,
+    435,
+    440,
+    443,
+    469,
+    470,
+    475,
+    478,
+    479,
+    480,
+    484,
+    501,
+    502,
+    503,
+    504,
+    505,
+    507,
+    508,
+    509,
+    510,
+    512,
+    513,
+    515,
+    516,
+    517,
+    518,
+    520,
+    530,
+    540,
+    541,
+    551,
+    559,
+    561,
+    562,
+    563,
+    567,
+    570,
+    571,
+    573,
+    574,
+    580,
+    585,
+    586,
+    601,
+    602,
+    603,
+    605,
+    606,
+    607,
+    608,
+    609,
+    610,
+    612,
+    614,
+    615,
+    616,
+    617,
+    618,
+    619,
+    620,
+    623,
+    626,
+    630,
+    631,
+    636,
+    641,
+    646,
+    650,
+    651,
+    657,
+    660,
+    661,
+    662,
+    678,
+    682,
+    701,
+    702,
+    703,
+    704,
+    706,
+    707,
+    708,
+    712,
+    713,
+    714,
+    715,
+    716,
+    717,
+    718,
+    719,
+    720,
+    724,
+    727,
+    731,
+    732,
+    734,
+    740,
+    747,
+    754,
+    757,
+    760,
+    762,
+    763,
+    765,
+    770,
+    772,
+    773,
+    774,
+    775,
+    781,
+    785,
+    786,
+    801,
+    802,
+    803,
+    804,
+    805,
+    806,
+    808,
+    810,
+    812,
+    813,
+    814,
+    815,
+    816,
+    817,
+    818,
+    828,
+    830,
+    831,
+    832,
+    843,
+    845,
+    847,
+    848,
+    850,
+    856,
+    857,
+    858,
+    859,
+    860,
+    862,
+    863,
+    864,
+    865,
+    870,
+    901,
+    903,
+    904,
+    906,
+    907,
+    908,
+    909,
+    910,
+    912,
+    913,
+    914,
+    915,
+    916,
+    917,
+    918,
+    919,
+    920,
+    925,
+    928,
+    931,
+    936,
+    937,
+    940,
+    941,
+    947,
+    949,
+    951,
+    952,
+    954,
+    956,
+    959,
+    970,
+    971,
+    972,
+    973,
+    978,
+    979,
+    980,
+    985,
+    989,
+)
 SOURCES = ("Google Ads", "Organic search", "Facebook", "Direct", "Yelp", "Referral")
 # kind -> weight; direction share inbound
-KINDS = (("call", 0.60, 0.75), ("text", 0.30, 0.70), ("chat", 0.04, 1.0), ("voicemail", 0.03, 1.0),
-         ("form", 0.02, 1.0), ("visit", 0.01, 1.0))
-NOTES = ("Wants a quote", "Call back tomorrow", "Existing customer", "Asked about pricing", "Wrong number",
-         "Booked an appointment")
+KINDS = (
+    ("call", 0.60, 0.75),
+    ("text", 0.30, 0.70),
+    ("chat", 0.04, 1.0),
+    ("voicemail", 0.03, 1.0),
+    ("form", 0.02, 1.0),
+    ("visit", 0.01, 1.0),
+)
+NOTES = (
+    "Wants a quote",
+    "Call back tomorrow",
+    "Existing customer",
+    "Asked about pricing",
+    "Wrong number",
+    "Booked an appointment",
+)
 YEAR = 365 * 86400
 
 
@@ -114,8 +404,10 @@ def _bulk_sql(model, varied: tuple[str, ...]) -> tuple[str, tuple]:
         raise RuntimeError(f"{model.__name__} has no column(s) {sorted(unknown)}")
     constant = tuple(f.db_value(f.default() if callable(f.default) else f.default) for f in fields)
     columns = list(varied) + [f.column_name for f in fields]
-    sql = (f'INSERT INTO "{model._meta.table_name}" ({", ".join(chr(34) + c + chr(34) for c in columns)}) '
-           f'VALUES ({", ".join("?" * len(columns))})')
+    sql = (
+        f'INSERT INTO "{model._meta.table_name}" ({", ".join(chr(34) + c + chr(34) for c in columns)}) '
+        f"VALUES ({', '.join('?' * len(columns))})"
+    )
     return sql, constant
 
 
@@ -168,26 +460,40 @@ def _seed_small(now: dt.datetime) -> dict:
 
     companies = []
     for index, agents_wanted in enumerate(AGENTS_PER_COMPANY):
-        company = Company.create(name=f"Company {index + 1}", default_region="US",
-                                 created_at=now - dt.timedelta(days=400))
+        company = Company.create(
+            name=f"Company {index + 1}", default_region="US", created_at=now - dt.timedelta(days=400)
+        )
         trunk = Trunk.create(company=company, name="carrier", host=f"192.0.2.{index + 1}")
         team = Team.create(company=company, name="Sales")
         # Every number's calls queue to the team, so each agent's Incoming holds the company's waiting calls.
-        flow = CallFlow.create(company=company, name="Main line",
-                               steps_json=f'[{{"type": "queue", "team": {team.id}, "timeout": 300}}]')
-        tracking = [TrackingNumber.create(company=company, number=f"+1800555{index:02d}{n:02d}", name=f"line {n}",
-                                          source=SOURCES[n % len(SOURCES)], trunk=trunk, flow=flow)
-                    for n in range(6)]
+        flow = CallFlow.create(
+            company=company, name="Main line", steps_json=f'[{{"type": "queue", "team": {team.id}, "timeout": 300}}]'
+        )
+        tracking = [
+            TrackingNumber.create(
+                company=company,
+                number=f"+1800555{index:02d}{n:02d}",
+                name=f"line {n}",
+                source=SOURCES[n % len(SOURCES)],
+                trunk=trunk,
+                flow=flow,
+            )
+            for n in range(6)
+        ]
         agents = []
         for n in range(agents_wanted):
-            user = User.create(email=f"agent{index}-{n}@company{index}.example", name=f"Agent {index}-{n}",
-                               password_hash="scrypt:not-a-real-hash")
+            user = User.create(
+                email=f"agent{index}-{n}@company{index}.example",
+                name=f"Agent {index}-{n}",
+                password_hash="scrypt:not-a-real-hash",
+            )
             Membership.create(user=user, company=company, role="agent")
             agent = Agent.create(company=company, user=user, display_name=f"Agent {n + 1}")
             TeamMember.create(team=team, agent=agent)
             agents.append(agent.id)
-        companies.append({"id": company.id, "team": team.id, "agents": agents,
-                          "tracking": [(t.id, t.source) for t in tracking]})
+        companies.append(
+            {"id": company.id, "team": team.id, "agents": agents, "tracking": [(t.id, t.source) for t in tracking]}
+        )
     return {"companies": companies}
 
 
@@ -229,7 +535,7 @@ def _lead_rows(rng, leads, numbers, companies, epoch, last_seen):
     from leadcenter.leads.services import search_terms
 
     people, terms, phones = [], [], []
-    for (lead_id, company, first, _), number in zip(leads, numbers):
+    for (lead_id, company, first, _), number in zip(leads, numbers, strict=True):
         name = email = ""
         if rng.random() < 0.7:
             given, family = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
@@ -241,15 +547,39 @@ def _lead_rows(rng, leads, numbers, companies, epoch, last_seen):
         company_id = companies[company]["id"]
         people.append((lead_id, _stamp(epoch, first), company_id, name, email, _stamp(epoch, last_seen[lead_id])))
         phones.append((lead_id, company_id, number))
-        terms.extend((company_id, lead_id, term)
-                     for term in sorted(search_terms(Lead(name=name, email=email), [number])))
+        terms.extend(
+            (company_id, lead_id, term) for term in sorted(search_terms(Lead(name=name, email=email), [number]))
+        )
     return people, phones, terms
 
 
-INTERACTION_COLUMNS = ("id", "created_at", "company_id", "lead_id", "kind", "direction", "status", "outcome",
-                       "status_changed_at", "started_at", "answered_at", "ended_at", "talk_seconds",
-                       "tracking_number_id", "agent_id", "team_id", "lead_number", "channel_id", "recording",
-                       "voicemail", "duration_seconds", "qualified", "value_cents", "notes", "source")
+INTERACTION_COLUMNS = (
+    "id",
+    "created_at",
+    "company_id",
+    "lead_id",
+    "kind",
+    "direction",
+    "status",
+    "outcome",
+    "status_changed_at",
+    "started_at",
+    "answered_at",
+    "ended_at",
+    "talk_seconds",
+    "tracking_number_id",
+    "agent_id",
+    "team_id",
+    "lead_number",
+    "channel_id",
+    "recording",
+    "voicemail",
+    "duration_seconds",
+    "qualified",
+    "value_cents",
+    "notes",
+    "source",
+)
 
 
 def _interaction_rows(rng, plan, lead_info, companies, epoch, now_s):
@@ -319,11 +649,33 @@ def _interaction_rows(rng, plan, lead_info, companies, epoch, now_s):
             if rng.random() < 0.3:
                 notes = rng.choice(NOTES)
         changed = ended if status == "recent" else answered if status == "active" else started
-        yield (index + 1, _stamp(epoch, started), company["id"], lead_id, kind, "inbound" if inbound else "outbound",
-               status, outcome, _stamp(epoch, changed), _stamp(epoch, started),
-               None if answered is None else _stamp(epoch, answered), None if ended is None else _stamp(epoch, ended),
-               talk, tracking, agent, team, number, channel, recording, voicemail, duration, qualified, value, notes,
-               source)
+        yield (
+            index + 1,
+            _stamp(epoch, started),
+            company["id"],
+            lead_id,
+            kind,
+            "inbound" if inbound else "outbound",
+            status,
+            outcome,
+            _stamp(epoch, changed),
+            _stamp(epoch, started),
+            None if answered is None else _stamp(epoch, answered),
+            None if ended is None else _stamp(epoch, ended),
+            talk,
+            tracking,
+            agent,
+            team,
+            number,
+            channel,
+            recording,
+            voicemail,
+            duration,
+            qualified,
+            value,
+            notes,
+            source,
+        )
 
 
 def seed(path: Path) -> dict:
@@ -362,15 +714,18 @@ def seed(path: Path) -> dict:
     tables = [m._meta.table_name for m in (Lead, LeadPhone, LeadSearchTerm, Interaction)]
     indexes = database.execute_sql(
         f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
-        f"AND tbl_name IN ({', '.join('?' * len(tables))})", tables).fetchall()
+        f"AND tbl_name IN ({', '.join('?' * len(tables))})",
+        tables,
+    ).fetchall()
     for name, _ in indexes:
         database.execute_sql(f'DROP INDEX "{name}"')
     _insert(database, Lead, ("id", "created_at", "company_id", "name", "email", "updated_at"), iter(people))
     _insert(database, LeadPhone, ("lead_id", "company_id", "number"), iter(phones))
     _insert(database, LeadSearchTerm, ("company_id", "lead_id", "term"), iter(terms))
-    lead_info = {lead_id: (company, number) for (lead_id, company, _, _), number in zip(leads, numbers)}
-    count = _insert(database, Interaction, INTERACTION_COLUMNS,
-                    _interaction_rows(rng, plan, lead_info, companies, epoch, now_s))
+    lead_info = {lead_id: (company, number) for (lead_id, company, _, _), number in zip(leads, numbers, strict=True)}
+    count = _insert(
+        database, Interaction, INTERACTION_COLUMNS, _interaction_rows(rng, plan, lead_info, companies, epoch, now_s)
+    )
     loaded = time.monotonic() - began - planned
     for _, sql in indexes:
         database.execute_sql(sql)
@@ -387,17 +742,35 @@ def seed(path: Path) -> dict:
     # What the samples are drawn from (plain values only).
     heavy = [lead_id for lead_id, _, _, n in leads if n >= HEAVY_RANGE[0]]
     paged = [lead_id for lead_id, _, _, n in leads if n > 20]
-    named = [(companies[c]["id"], name) for (_, c, _, _), (_, _, _, name, _, _) in zip(leads, people) if name]
-    emails = [(companies[c]["id"], email) for (_, c, _, _), (_, _, _, _, email, _) in zip(leads, people) if email]
-    dialled = [(companies[c]["id"], number) for (_, c, _, _), number in zip(leads, numbers)]
+    named = [
+        (companies[c]["id"], name) for (_, c, _, _), (_, _, _, name, _, _) in zip(leads, people, strict=True) if name
+    ]
+    emails = [
+        (companies[c]["id"], email) for (_, c, _, _), (_, _, _, _, email, _) in zip(leads, people, strict=True) if email
+    ]
+    dialled = [(companies[c]["id"], number) for (_, c, _, _), number in zip(leads, numbers, strict=True)]
     size = sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
-    return {"figures": {"leads": len(people), "interactions": count, "search_terms": len(terms),
-                        "heavy_leads": len(heavy), "seconds": round(seconds, 1), "generate_s": round(planned, 1),
-                        "insert_s": round(loaded, 1), "index_s": round(indexed, 1), "db_bytes": size},
-            "heavy": heavy, "paged": paged, "named": named, "emails": emails, "dialled": dialled,
-            "lead_ids": [lead_id for lead_id, _, _, _ in leads],
-            "agents": [a for c in companies for a in c["agents"]],
-            "company_ids": [c["id"] for c in companies]}
+    return {
+        "figures": {
+            "leads": len(people),
+            "interactions": count,
+            "search_terms": len(terms),
+            "heavy_leads": len(heavy),
+            "seconds": round(seconds, 1),
+            "generate_s": round(planned, 1),
+            "insert_s": round(loaded, 1),
+            "index_s": round(indexed, 1),
+            "db_bytes": size,
+        },
+        "heavy": heavy,
+        "paged": paged,
+        "named": named,
+        "emails": emails,
+        "dialled": dialled,
+        "lead_ids": [lead_id for lead_id, _, _, _ in leads],
+        "agents": [a for c in companies for a in c["agents"]],
+        "company_ids": [c["id"] for c in companies],
+    }
 
 
 def _time(calls, samples):
@@ -419,17 +792,21 @@ def draw(data: dict) -> dict:
     return {
         "inbox": [rng.choice(data["agents"]) for _ in range(SAMPLES)],
         # half heavy leads (100+ interactions), half any lead
-        "timeline_page1": [rng.choice(data["heavy"]) if i % 2 else rng.choice(data["lead_ids"])
-                           for i in range(SAMPLES)],
+        "timeline_page1": [
+            rng.choice(data["heavy"]) if i % 2 else rng.choice(data["lead_ids"]) for i in range(SAMPLES)
+        ],
         "timeline_page2": [rng.choice(data["paged"]) for _ in range(SAMPLES)],  # leads with a second page
-        "search_name_prefix": [(c, rng.choice(name.split())[:3].lower())
-                               for c, name in rng.choices(data["named"], k=SAMPLES)],
+        "search_name_prefix": [
+            (c, rng.choice(name.split())[:3].lower()) for c, name in rng.choices(data["named"], k=SAMPLES)
+        ],
         "search_last4": [(c, number[-4:]) for c, number in rng.choices(data["dialled"], k=SAMPLES)],
         "search_e164": [(c, number) for c, number in rng.choices(data["dialled"], k=SAMPLES)],
         "search_email": [(c, email) for c, email in rng.choices(data["emails"], k=SAMPLES)],
         # GET /interactions: the company's newest, with or without a status and a kind filter
-        "interaction_list": [(rng.choice(data["company_ids"]), rng.choice([None, "recent", "incoming"]),
-                              rng.choice([None, "call"])) for _ in range(SAMPLES)],
+        "interaction_list": [
+            (rng.choice(data["company_ids"]), rng.choice([None, "recent", "incoming"]), rng.choice([None, "call"]))
+            for _ in range(SAMPLES)
+        ],
     }
 
 
@@ -458,12 +835,14 @@ def measure(path: Path, samples: dict) -> dict:
     # timeline: the lead is loaded untimed first (the API resolves it before asking for the page)
     leads = [Lead.get_by_id(i) for i in samples["timeline_page1"]]
     results["timeline_page1"], cpu["timeline_page1"], rows["timeline_page1"] = _time(
-        lambda lead: len(timeline(lead)[0]), leads)
+        lambda lead: len(timeline(lead)[0]), leads
+    )
     cursors = [(lead, timeline(lead)[1]) for lead in (Lead.get_by_id(i) for i in samples["timeline_page2"])]
     database.close()  # the first pages above warmed SQLite's cache for these leads: start the 2nd pages cold
     database.connect()
     results["timeline_page2"], cpu["timeline_page2"], rows["timeline_page2"] = _time(
-        lambda pair: len(timeline(pair[0], before=pair[1])[0]), cursors)
+        lambda pair: len(timeline(pair[0], before=pair[1])[0]), cursors
+    )
 
     def searcher(pair):
         company_id, q = pair
@@ -472,8 +851,8 @@ def measure(path: Path, samples: dict) -> dict:
     for name in ("search_name_prefix", "search_last4", "search_e164", "search_email"):
         results[name], cpu[name], rows[name] = _time(searcher, samples[name])
     results["interaction_list"], cpu["interaction_list"], rows["interaction_list"] = _time(
-        lambda args: len(newest_first(companies[args[0]], status=args[1], kind=args[2])),
-        samples["interaction_list"])
+        lambda args: len(newest_first(companies[args[0]], status=args[1], kind=args[2])), samples["interaction_list"]
+    )
     export = measure_report(companies[min(companies)])  # the first company: 80% of the rows
     database.close()
     out = {}
@@ -489,6 +868,7 @@ def measure(path: Path, samples: dict) -> dict:
 
 class _CountingSink:
     """Where the CSV goes: counted, not kept (the endpoint streams it to the client)."""
+
     bytes = 0
 
     def write(self, text: str) -> None:
@@ -526,8 +906,14 @@ def measure_report(company, days: int = 30) -> dict:
     _export(company, since, until)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    return {"days": days, "rows": count, "seconds": round(seconds, 2), "rows_per_s": round(count / seconds),
-            "csv_mib": round(written / 2**20, 1), "peak_alloc_mib": round(peak / 2**20, 1)}
+    return {
+        "days": days,
+        "rows": count,
+        "seconds": round(seconds, 2),
+        "rows_per_s": round(count / seconds),
+        "csv_mib": round(written / 2**20, 1),
+        "peak_alloc_mib": round(peak / 2**20, 1),
+    }
 
 
 def run() -> dict:
@@ -535,24 +921,32 @@ def run() -> dict:
         path = Path(tmp) / "leadcenter.sqlite3"
         data = seed(path)
         figures = data["figures"]
-        print(f"  seeded {figures['leads']:,} leads, {figures['interactions']:,} interactions, "
-              f"{figures['search_terms']:,} search terms in {figures['seconds']} s "
-              f"(generate {figures['generate_s']} s, insert {figures['insert_s']} s, "
-              f"indexes {figures['index_s']} s); database {figures['db_bytes'] / 2**20:.0f} MiB")
+        print(
+            f"  seeded {figures['leads']:,} leads, {figures['interactions']:,} interactions, "
+            f"{figures['search_terms']:,} search terms in {figures['seconds']} s "
+            f"(generate {figures['generate_s']} s, insert {figures['insert_s']} s, "
+            f"indexes {figures['index_s']} s); database {figures['db_bytes'] / 2**20:.0f} MiB"
+        )
         samples = draw(data)
         del data  # a server's heap holds no million-row lists: keep the collector's full passes realistic
         gc.collect()
         result = measure(path, samples)
-    print(f"  {'query':<20} {'n':>5} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'cpu p50':>8} {'cpu p99':>8} "
-          f"{'rows':>5}  goal p99 < {GOAL_MS:g} ms")
+    print(
+        f"  {'query':<20} {'n':>5} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'cpu p50':>8} {'cpu p99':>8} "
+        f"{'rows':>5}  goal p99 < {GOAL_MS:g} ms"
+    )
     for name, s in result.items():
         if name == "report_export":
             continue
-        print(f"  {name:<20} {s['n']:>5} {s['p50']:>7.2f} {s['p99']:>7.2f} {s['max']:>7.2f} {s['cpu']['p50']:>8.2f} "
-              f"{s['cpu']['p99']:>8.2f} {s['mean_rows']:>5}  {'ok' if s['ok'] else 'MISSED'}")
+        print(
+            f"  {name:<20} {s['n']:>5} {s['p50']:>7.2f} {s['p99']:>7.2f} {s['max']:>7.2f} {s['cpu']['p50']:>8.2f} "
+            f"{s['cpu']['p99']:>8.2f} {s['mean_rows']:>5}  {'ok' if s['ok'] else 'MISSED'}"
+        )
     export = result["report_export"]
-    print(f"  report.csv: {export['rows']:,} rows ({export['days']} days of the biggest company, "
-          f"{export['csv_mib']} MiB of CSV) in {export['seconds']} s = {export['rows_per_s']:,} rows/s; "
-          f"peak Python allocation {export['peak_alloc_mib']} MiB")
+    print(
+        f"  report.csv: {export['rows']:,} rows ({export['days']} days of the biggest company, "
+        f"{export['csv_mib']} MiB of CSV) in {export['seconds']} s = {export['rows_per_s']:,} rows/s; "
+        f"peak Python allocation {export['peak_alloc_mib']} MiB"
+    )
     result["seed"] = figures
     return result

@@ -5,6 +5,7 @@
 - recovery: Asterisk fully booted -> the running controller's /healthz says 200 again (AMI and ARI reconnected
   and resynchronised). Goal (issue 2): under 5 s.
 """
+
 from __future__ import annotations
 
 import sys
@@ -39,8 +40,11 @@ def run() -> dict:
         finally:
             system.stop_controller()
             system.stop_asterisk()
-    result = {"asterisk_boot": summary(boots), "asterisk_stop": summary(stops),
-              "controller_recovery_after_restart": summary(recoveries)}
+    result = {
+        "asterisk_boot": summary(boots),
+        "asterisk_stop": summary(stops),
+        "controller_recovery_after_restart": summary(recoveries),
+    }
     for name, figures in result.items():
         print(f"  {name}: p50 {figures['p50']} s, max {figures['max']} s (n={figures['n']})")
     return result

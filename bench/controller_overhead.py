@@ -12,6 +12,7 @@ agents go to wrap-up after each call (the product's behaviour) and the benchmark
 API, as an agent pressing "Rejoin the Queue" would; bare Asterisk has no wrap-up. Rates go up in RATES until the
 first failure; the last rate that passed is the figure.
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -24,10 +25,10 @@ import time
 from pathlib import Path
 
 import httpx
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from bench import results_dir
-
 
 AGENTS = 200
 TALK_SECONDS = 3
@@ -68,23 +69,27 @@ class Rejoiner:
         self.url = url
         self.clients: dict[int, httpx.Client] = {}
         with concurrent.futures.ThreadPoolExecutor(4) as pool:  # password hashing is slow on purpose
-            for agent_id, client in zip([a[3] for a in agents], pool.map(self._sign_in, [a[0] for a in agents])):
+            for agent_id, client in zip(
+                [a[3] for a in agents], pool.map(self._sign_in, [a[0] for a in agents]), strict=True
+            ):
                 self.clients[agent_id] = client
         self.rejoined = 0
         self._pool = concurrent.futures.ThreadPoolExecutor(8)
         self._open = True
         first = next(iter(self.clients.values()))
         cookie = "; ".join(f"{name}={value}" for name, value in first.cookies.items())
-        self._socket = connect(url.replace("http://", "ws://") + "/api/v1/events",
-                               additional_headers={"Cookie": cookie, "Origin": url})
+        self._socket = connect(
+            url.replace("http://", "ws://") + "/api/v1/events", additional_headers={"Cookie": cookie, "Origin": url}
+        )
         self._thread = threading.Thread(target=self._listen, daemon=True)
         self._thread.start()
 
     def _sign_in(self, email: str) -> httpx.Client:
         client = httpx.Client(base_url=self.url, timeout=30)
         csrf = client.get("/api/v1/session").json()["csrf_token"]
-        answer = client.post("/api/v1/session", json={"email": email, "password": PASSWORD},
-                             headers={"X-CSRF-Token": csrf})
+        answer = client.post(
+            "/api/v1/session", json={"email": email, "password": PASSWORD}, headers={"X-CSRF-Token": csrf}
+        )
         answer.raise_for_status()
         client.headers["X-CSRF-Token"] = answer.json()["csrf_token"]
         return client
@@ -95,11 +100,11 @@ class Rejoiner:
                 event = json.loads(self._socket.recv(timeout=1))
             except TimeoutError:
                 continue
-            except Exception:  # the socket closed: the run is over
+            except ConnectionClosed:  # the run is over
                 return
-            data = event.get("data", {})
-            if event["event"] == "agent.status_changed" and data.get("reason") == "wrap_up":
-                self._pool.submit(self._rejoin, data["agent_id"])
+            agent = event.get("data", {}).get("agent", {})
+            if event["event"] == "agent.status_changed" and agent.get("status_reason") == "wrap_up":
+                self._pool.submit(self._rejoin, agent["id"])
 
     def _rejoin(self, agent_id: int) -> None:
         client = self.clients.get(agent_id)
@@ -124,13 +129,15 @@ def _step(system, caller_cls, call_cls, phone, rate: int, first_number: int, ful
 
     count = rate * STEP_SECONDS
     numbers = [f"+1404557{first_number + n:04d}" for n in range(count)]
-    calls = [call_cls("+14045550100", number, duration=TALK_SECONDS + 1, delay=n / rate)
-             for n, number in enumerate(numbers)]
+    calls = [
+        call_cls("+14045550100", number, duration=TALK_SECONDS + 1, delay=n / rate) for n, number in enumerate(numbers)
+    ]
     answered_before = phone.answered_count
     caller = caller_cls(Path(system.settings.data_dir) / f"caller-{rate}-{int(full)}")
     began = time.monotonic()
     results = caller.start_calls(calls, asterisk_port=system.sip_port, local_port=system.trunk_port).wait_all(
-        STEP_SECONDS + TALK_SECONDS + 60)
+        STEP_SECONDS + TALK_SECONDS + 60
+    )
     # SIPp's own count of failed calls (timeouts, unexpected messages) and calls Asterisk never answered.
     failed = (results[0].failed if results else 0) + sum(1 for r in results if not r.answered)
     deadline = time.monotonic() + 20
@@ -141,9 +148,15 @@ def _step(system, caller_cls, call_cls, phone, rate: int, first_number: int, ful
     if full:
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
-            concluded = (Interaction.select().where(Interaction.lead_number.in_(numbers),
-                                                    Interaction.outcome == "answered",
-                                                    Interaction.agent.is_null(False)).count())
+            concluded = (
+                Interaction.select()
+                .where(
+                    Interaction.lead_number.in_(numbers),
+                    Interaction.outcome == "answered",
+                    Interaction.agent.is_null(False),
+                )
+                .count()
+            )
             if concluded == count:
                 break
             time.sleep(0.5)
@@ -153,11 +166,24 @@ def _step(system, caller_cls, call_cls, phone, rate: int, first_number: int, ful
             for number in numbers:
                 row = found.get(number)
                 if row is None or row.outcome != "answered" or row.agent_id is None:
-                    print(f"    {number}: " + ("no interaction" if row is None else
-                          f"interaction {row.id} {row.status}/{row.outcome} agent {row.agent_id}"))
+                    print(
+                        f"    {number}: "
+                        + (
+                            "no interaction"
+                            if row is None
+                            else f"interaction {row.id} {row.status}/{row.outcome} agent {row.agent_id}"
+                        )
+                    )
     ok = failed == 0 and reached_agents == count and unrecorded == 0
-    outcome = {"rate": rate, "calls": count, "failed": failed, "reached_agents": reached_agents,
-               "interactions_missing": unrecorded, "seconds": round(time.monotonic() - began, 1), "ok": ok}
+    outcome = {
+        "rate": rate,
+        "calls": count,
+        "failed": failed,
+        "reached_agents": reached_agents,
+        "interactions_missing": unrecorded,
+        "seconds": round(time.monotonic() - began, 1),
+        "ok": ok,
+    }
     print(f"  {'full system' if full else 'bare Asterisk'} at {rate} calls/s: {outcome}")
     return outcome
 
@@ -185,13 +211,21 @@ def run() -> dict:
         agents = _desk_agents(system)
         system.start_asterisk()
         system.start_controller()
-        phone = SippPhone("agents", "", system.sip_port, registers=False, answer_after=0.2,
-                          lifetime=3600, workdir=Path(data) / "agents")
+        phone = SippPhone(
+            "agents",
+            "",
+            system.sip_port,
+            registers=False,
+            answer_after=0.2,
+            lifetime=3600,
+            workdir=Path(data) / "agents",
+        )
         # Every agent's desk phone is this one SIPp phone: each registers from its port (Asterisk calls a phone
         # where its REGISTER came from), before the phone takes the port.
         for _, username, password, _ in agents:
-            SippPhone(username, password, system.sip_port, phone.port, expires=3600,
-                      workdir=Path(data) / "register").register()
+            SippPhone(
+                username, password, system.sip_port, phone.port, expires=3600, workdir=Path(data) / "register"
+            ).register()
         phone.start()
         numbering = [0]
         try:
@@ -202,8 +236,7 @@ def run() -> dict:
                 rejoiner.close()
             system.stop_controller()  # Asterisk keeps running the same dialplan, with nobody listening
             # Kept for a look when a step failed (bench/results/ is not committed).
-            (results_dir() / "overhead-controller.log").write_bytes(
-                system.controller_log.read_bytes())
+            (results_dir() / "overhead-controller.log").write_bytes(system.controller_log.read_bytes())
             bare, bare_steps = _highest(system, SippCaller, Call, phone, False, numbering)
         finally:
             phone.stop()
@@ -211,8 +244,16 @@ def run() -> dict:
                 system.stop_controller()
             system.stop_asterisk()
     ratio = round(full / bare, 3) if bare else None
-    result = {"agents": AGENTS, "talk_seconds": TALK_SECONDS, "step_seconds": STEP_SECONDS,
-              "full_system_max_cps": full, "bare_asterisk_max_cps": bare, "ratio": ratio, "goal": GOAL,
-              "rates_tried_up_to": RATES[-1], "steps": full_steps + bare_steps}
+    result = {
+        "agents": AGENTS,
+        "talk_seconds": TALK_SECONDS,
+        "step_seconds": STEP_SECONDS,
+        "full_system_max_cps": full,
+        "bare_asterisk_max_cps": bare,
+        "ratio": ratio,
+        "goal": GOAL,
+        "rates_tried_up_to": RATES[-1],
+        "steps": full_steps + bare_steps,
+    }
     print(f"  highest rate with no failed call: full system {full}/s, bare Asterisk {bare}/s, ratio {ratio}")
     return result

@@ -8,6 +8,7 @@ page notes when a row for each interaction first appears in Incoming (a Mutation
 frame: painted); SIPp logs when it sends each INVITE (the same clock: one machine). The tabs' requests for a single
 interaction (``GET /api/v1/interactions/N``) are counted: the goal is no refetch per event.
 """
+
 from __future__ import annotations
 
 import re
@@ -72,8 +73,14 @@ def _sign_in(browser, system, email: str, refetches: list):
     context.set_default_timeout(30_000)
     context.add_init_script(PAINT_PROBE)
     page = context.new_page()
-    page.on("request", lambda request: refetches.append(request.url)
-            if request.method == "GET" and SINGLE_INTERACTION.search(request.url) else None)
+    page.on(
+        "request",
+        lambda request: (
+            refetches.append(request.url)
+            if request.method == "GET" and SINGLE_INTERACTION.search(request.url)
+            else None
+        ),
+    )
     page.goto(system.url)
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
@@ -99,16 +106,20 @@ def run() -> dict:
         emails = _grow_team(system)
         system.start_asterisk()
         system.start_controller()
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                             args=FLAGS + [GRANT_MICROPHONE])
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=[*FLAGS, GRANT_MICROPHONE]
+        )
         try:
             refetches: list[str] = []
             pages = [_sign_in(browser, system, email, refetches) for email in emails]
             refetches.clear()  # what the sign-in loaded is not per event
-            calls = [Call("+14045550100", f"+1404557{n:04d}", duration=CALL_SECONDS, delay=n / CPS,
-                          expect_answer=None) for n in range(CPS * SECONDS)]
+            calls = [
+                Call("+14045550100", f"+1404557{n:04d}", duration=CALL_SECONDS, delay=n / CPS, expect_answer=None)
+                for n in range(CPS * SECONDS)
+            ]
             handle = SippCaller(Path(data) / "callers").start_calls(
-                calls, asterisk_port=system.sip_port, local_port=system.trunk_port)
+                calls, asterisk_port=system.sip_port, local_port=system.trunk_port
+            )
             deadline = time.monotonic() + SECONDS + CALL_SECONDS + 60
             while handle.sipp.proc.poll() is None and time.monotonic() < deadline:
                 pages[0].wait_for_timeout(500)  # the tabs keep running while the calls go on
@@ -119,8 +130,11 @@ def run() -> dict:
             browser.close()
             system.stop_controller()
             system.stop_asterisk()
-        invites = {f"+1404557{n:04d}": float(next(e[1] for e in result.events if e[0] == "INVITE"))
-                   for n, result in enumerate(results) if any(e[0] == "INVITE" for e in result.events)}
+        invites = {
+            f"+1404557{n:04d}": float(next(e[1] for e in result.events if e[0] == "INVITE"))
+            for n, result in enumerate(results)
+            if any(e[0] == "INVITE" for e in result.events)
+        }
         lead_numbers = dict(Interaction.select(Interaction.id, Interaction.lead_number).tuples())
     latencies, missing = [], 0
     for interaction_id, number in lead_numbers.items():
@@ -132,11 +146,20 @@ def run() -> dict:
                 missing += 1
             else:
                 latencies.append(at - invites[number] * 1000)
-    result = {"agents": AGENTS, "tabs": AGENTS, "calls_per_second": CPS, "calls": len(invites),
-              "rows_missing": missing, "refetches_per_call": round(len(refetches) / max(1, len(invites)), 2),
-              "ring_to_painted_row": summary(latencies, "ms"), "goal_p99_ms": GOAL_P99_MS}
+    result = {
+        "agents": AGENTS,
+        "tabs": AGENTS,
+        "calls_per_second": CPS,
+        "calls": len(invites),
+        "rows_missing": missing,
+        "refetches_per_call": round(len(refetches) / max(1, len(invites)), 2),
+        "ring_to_painted_row": summary(latencies, "ms"),
+        "goal_p99_ms": GOAL_P99_MS,
+    }
     figures = result["ring_to_painted_row"]
-    print(f"  ring to painted row, {AGENTS} Chromium tabs, {CPS} calls/s for {SECONDS} s: p50 {figures['p50']} ms, "
-          f"p99 {figures['p99']} ms (n={figures['n']}, missing {missing}, "
-          f"{result['refetches_per_call']} interaction refetches per call)")
+    print(
+        f"  ring to painted row, {AGENTS} Chromium tabs, {CPS} calls/s for {SECONDS} s: p50 {figures['p50']} ms, "
+        f"p99 {figures['p99']} ms (n={figures['n']}, missing {missing}, "
+        f"{result['refetches_per_call']} interaction refetches per call)"
+    )
     return result

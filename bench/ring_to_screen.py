@@ -7,6 +7,7 @@ No agent phone is registered: every call waits in the queue for CALL_SECONDS and
 recording set-up, the database and the fan-out all run while the rate holds. SIPp logs the time just before it
 sends each INVITE; the benchmark's websocket clients note when each event arrives (same clock, same machine).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -55,18 +56,27 @@ def _grow_team(system) -> list[str]:
     return emails
 
 
-async def _agent_stream(url: str, email: str, arrivals: dict, ready: asyncio.Event, done: asyncio.Event,
-                        counter: list, signing_in: asyncio.Semaphore) -> None:
+async def _agent_stream(
+    url: str,
+    email: str,
+    arrivals: dict,
+    ready: asyncio.Event,
+    done: asyncio.Event,
+    counter: list,
+    signing_in: asyncio.Semaphore,
+) -> None:
     # Password hashing is deliberately slow: sign the agents in a few at a time, as they would arrive at work.
     async with signing_in, httpx.AsyncClient(base_url=url, timeout=30) as client:
         csrf = (await client.get("/api/v1/session")).json()["csrf_token"]
-        answer = await client.post("/api/v1/session", json={"email": email, "password": PASSWORD},
-                                   headers={"X-CSRF-Token": csrf})
+        answer = await client.post(
+            "/api/v1/session", json={"email": email, "password": PASSWORD}, headers={"X-CSRF-Token": csrf}
+        )
         answer.raise_for_status()
         cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
     ws_url = url.replace("http://", "ws://") + "/api/v1/events"
-    async with websockets.connect(ws_url, additional_headers={"Cookie": cookie, "Origin": url},
-                                  max_queue=None) as socket:
+    async with websockets.connect(
+        ws_url, additional_headers={"Cookie": cookie, "Origin": url}, max_queue=None
+    ) as socket:
         hello = json.loads(await socket.recv())
         assert hello["event"] == "stream.hello", hello
         counter[0] += 1
@@ -75,19 +85,21 @@ async def _agent_stream(url: str, email: str, arrivals: dict, ready: asyncio.Eve
         while not done.is_set():
             try:
                 frame = await asyncio.wait_for(socket.recv(), 1.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
             at = time.time()
             event = json.loads(frame)
             if event["event"] == "interaction.created":
-                arrivals.setdefault(event["data"]["interaction_id"], []).append(at)
+                arrivals.setdefault(event["data"]["interaction"]["id"], []).append(at)
 
 
 async def _measure(system, emails: list[str], place_calls) -> tuple[dict, object]:
     arrivals: dict[int, list[float]] = {}
     ready, done, counter, signing_in = asyncio.Event(), asyncio.Event(), [0], asyncio.Semaphore(4)
-    streams = [asyncio.create_task(_agent_stream(system.url, email, arrivals, ready, done, counter, signing_in))
-               for email in emails]
+    streams = [
+        asyncio.create_task(_agent_stream(system.url, email, arrivals, ready, done, counter, signing_in))
+        for email in emails
+    ]
     await asyncio.wait_for(ready.wait(), 120)
     handle = await asyncio.to_thread(place_calls)
     results = await asyncio.to_thread(handle.wait_all, SECONDS + CALL_SECONDS + 60)
@@ -110,8 +122,10 @@ def run() -> dict:
         emails = _grow_team(system)
         system.start_asterisk()
         system.start_controller()
-        calls = [Call("+14045550100", f"+1404556{n:04d}", duration=CALL_SECONDS, delay=n / CPS,
-                      expect_answer=None) for n in range(CPS * SECONDS)]
+        calls = [
+            Call("+14045550100", f"+1404556{n:04d}", duration=CALL_SECONDS, delay=n / CPS, expect_answer=None)
+            for n in range(CPS * SECONDS)
+        ]
         caller = SippCaller(Path(data) / "callers")
 
         def place_calls():
@@ -122,8 +136,11 @@ def run() -> dict:
         finally:
             system.stop_controller()
             system.stop_asterisk()
-        invites = {f"+1404556{n:04d}": float(next(e[1] for e in result.events if e[0] == "INVITE"))
-                   for n, result in enumerate(results) if any(e[0] == "INVITE" for e in result.events)}
+        invites = {
+            f"+1404556{n:04d}": float(next(e[1] for e in result.events if e[0] == "INVITE"))
+            for n, result in enumerate(results)
+            if any(e[0] == "INVITE" for e in result.events)
+        }
         lead_numbers = dict(Interaction.select(Interaction.id, Interaction.lead_number).tuples())
     latencies, missing = [], 0
     for interaction_id, number in lead_numbers.items():
@@ -133,9 +150,18 @@ def run() -> dict:
         missing += AGENTS - len(seen)
         latencies += [(at - invites[number]) * 1000 for at in seen]
     failed = sum(1 for r in results if not r.answered)
-    result = {"agents": AGENTS, "calls_per_second": CPS, "calls": len(calls), "calls_failed": failed,
-              "deliveries_missing": missing, "ring_to_screen": summary(latencies, "ms"), "goal_p99_ms": GOAL_MS}
+    result = {
+        "agents": AGENTS,
+        "calls_per_second": CPS,
+        "calls": len(calls),
+        "calls_failed": failed,
+        "deliveries_missing": missing,
+        "ring_to_screen": summary(latencies, "ms"),
+        "goal_p99_ms": GOAL_MS,
+    }
     figures = result["ring_to_screen"]
-    print(f"  ring to screen, {AGENTS} agents, {CPS} calls/s: p50 {figures['p50']} ms, p99 {figures['p99']} ms "
-          f"(n={figures['n']}, missing {missing}, failed calls {failed})")
+    print(
+        f"  ring to screen, {AGENTS} agents, {CPS} calls/s: p50 {figures['p50']} ms, p99 {figures['p99']} ms "
+        f"(n={figures['n']}, missing {missing}, failed calls {failed})"
+    )
     return result

@@ -7,9 +7,11 @@ time our side spent per text (every thread of the process: pump, SMPP session, e
 Each run stores N single-part texts in the outbox (a file database, as in production) before the bind comes up,
 then starts the link and the pump and times until every part is ``sent`` (submit_sm_resp OK written back),
 or ``delivered`` when receipts are on. Window 1 (one submit_sm at a time, as plain smpplib does) is run for
-comparison, on loopback and with the SMSC answering 20 ms late (as across a network), where the window counts. Under throttling the SMSC refuses every 10th submit_sm with ESME_RTHROTTLED; lost = texts the SMSC
-never accepted, duplicated = texts it accepted more than once.
+comparison, on loopback and with the SMSC answering 20 ms late (as across a network), where the window counts.
+Under throttling the SMSC refuses every 10th submit_sm with ESME_RTHROTTLED; lost = texts the SMSC never accepted,
+duplicated = texts it accepted more than once.
 """
+
 from __future__ import annotations
 
 import sys
@@ -63,8 +65,10 @@ def _run(count: int, window: int, receipts: str, throttle_every: int = 0, latenc
         smsc = SmscPeer(PORT, receipts=receipts, latency_ms=latency_ms).start()
         if throttle_every:
             smsc.command(cmd="throttle", every=throttle_every, status=0x58)
-        link = SmppLink(SmppSettings(host="127.0.0.1", port=PORT, system_id=SYSTEM_ID, password=PASSWORD,
-                                     window=window), outbox.listener("smsc"))
+        link = SmppLink(
+            SmppSettings(host="127.0.0.1", port=PORT, system_id=SYSTEM_ID, password=PASSWORD, window=window),
+            outbox.listener("smsc"),
+        )
         outbox.attach(link, None)
         done = "sent" if receipts == "none" else "delivered"
         try:
@@ -90,23 +94,34 @@ def _run(count: int, window: int, receipts: str, throttle_every: int = 0, latenc
             smsc.stop()
             bus.stop()
         seen = Counter(e["text"] for e in smsc.seen("text"))
-        return {"texts": count, "window": window, "receipts": receipts, "throttle_every": throttle_every,
-                "smsc_latency_ms": latency_ms,
-                f"all_{done}": finished == count, "seconds": round(elapsed, 3),
-                "texts_per_second": round(finished / elapsed, 1), "stored_per_second": round(stored_per_second, 1),
-                # What a text costs us, whatever else shares the cores: 1000 / this = texts per CPU-second.
-                "cpu_ms_per_text": round(1000 * cpu / max(1, finished), 3),
-                "throttled_answers": status["throttled"],
-                "lost": len(set(bodies) - set(seen)), "duplicated": sum(n - 1 for n in seen.values() if n > 1)}
+        return {
+            "texts": count,
+            "window": window,
+            "receipts": receipts,
+            "throttle_every": throttle_every,
+            "smsc_latency_ms": latency_ms,
+            f"all_{done}": finished == count,
+            "seconds": round(elapsed, 3),
+            "texts_per_second": round(finished / elapsed, 1),
+            "stored_per_second": round(stored_per_second, 1),
+            # What a text costs us, whatever else shares the cores: 1000 / this = texts per CPU-second.
+            "cpu_ms_per_text": round(1000 * cpu / max(1, finished), 3),
+            "throttled_answers": status["throttled"],
+            "lost": len(set(bodies) - set(seen)),
+            "duplicated": sum(n - 1 for n in seen.values() if n > 1),
+        }
 
 
 def run() -> dict:
     results = {}
-    for name, args in (("window_50", (3000, 50, "none")), ("window_1", (500, 1, "none")),
-                       ("window_50_smsc_20ms_away", (2000, 50, "none", 0, 20)),
-                       ("window_1_smsc_20ms_away", (100, 1, "none", 0, 20)),
-                       ("window_50_with_receipts", (2000, 50, "DELIVRD")),
-                       ("window_50_throttled_every_10th", (2000, 50, "none", 10))):
+    for name, args in (
+        ("window_50", (3000, 50, "none")),
+        ("window_1", (500, 1, "none")),
+        ("window_50_smsc_20ms_away", (2000, 50, "none", 0, 20)),
+        ("window_1_smsc_20ms_away", (100, 1, "none", 0, 20)),
+        ("window_50_with_receipts", (2000, 50, "DELIVRD")),
+        ("window_50_throttled_every_10th", (2000, 50, "none", 10)),
+    ):
         results[name] = _run(*args)
         print(f"   {name}: {results[name]}")
     return results

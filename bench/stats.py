@@ -1,4 +1,5 @@
 """Percentiles the benchmarks report."""
+
 from __future__ import annotations
 
 
@@ -10,5 +11,10 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def summary(values: list[float], unit: str = "s") -> dict:
-    return {"n": len(values), "p50": round(percentile(values, 50), 4), "p99": round(percentile(values, 99), 4),
-            "max": round(max(values), 4), "unit": unit}
+    return {
+        "n": len(values),
+        "p50": round(percentile(values, 50), 4),
+        "p99": round(percentile(values, 99), 4),
+        "max": round(max(values), 4),
+        "unit": unit,
+    }

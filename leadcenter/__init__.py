@@ -1,2 +1,3 @@
 """Lead Center: a self-hosted contact center on Asterisk."""
+
 __version__ = "0.1.0"

@@ -2,11 +2,13 @@
 
 It reads every domain's models, so it sits above the domains, beside the composition root; ``pbx/`` below it only
 renders plain specs and runs Asterisk."""
+
 from __future__ import annotations
 
+import concurrent.futures
+
 from leadcenter.accounts.models import Company, User
-from leadcenter.agents.models import Agent, SipCredential
-from leadcenter.agents.services import current_agents
+from leadcenter.agents.models import Agent, SipCredential, current_agents
 from leadcenter.config import Settings
 from leadcenter.credentials import Secrets
 from leadcenter.flows.models import CallFlow
@@ -15,6 +17,7 @@ from leadcenter.pbx.process import Instance
 from leadcenter.pbx.provision import MOUNT
 from leadcenter.resources import ASTERISK_TEMPLATES, DIALPLANS
 from leadcenter.teams.models import Team, TeamMember
+from leadcenter.telephony.service import Telephony
 from leadcenter.tracking_numbers.models import TrackingNumber
 from leadcenter.trunks.models import Trunk, peer_address
 
@@ -51,21 +54,31 @@ class FlowError(ValueError):
 def static_values(settings: Settings, secrets: Secrets) -> render.StaticValues:
     a = settings.asterisk
     return render.StaticValues(
-        mount=MOUNT, bind_host=a.bind_host, ami_port=a.ami_port, ami_user=names.AMI_USER, ami_secret=secrets.ami_secret,
-        ami_permit=a.ami_permit, http_port=a.http_port, ari_user=names.ARI_USER,
-        ari_secret=secrets.ari_secret, sip_host=a.sip_host, sip_port=a.sip_port, rtp_start=a.rtp_start,
-        rtp_end=a.rtp_end, ice_host_candidates=dict(pair.split("=>") for pair in a.ice_host_candidates.split(",")
-                                                    if "=>" in pair),
+        mount=MOUNT,
+        bind_host=a.bind_host,
+        ami_port=a.ami_port,
+        ami_user=names.AMI_USER,
+        ami_secret=secrets.ami_secret,
+        ami_permit=a.ami_permit,
+        http_port=a.http_port,
+        ari_user=names.ARI_USER,
+        ari_secret=secrets.ari_secret,
+        sip_host=a.sip_host,
+        sip_port=a.sip_port,
+        rtp_start=a.rtp_start,
+        rtp_end=a.rtp_end,
+        ice_host_candidates=dict(pair.split("=>") for pair in a.ice_host_candidates.split(",") if "=>" in pair),
     )
 
 
-def _flow_spec(flow: CallFlow, teams: dict[int, Team], agents: dict[int, Agent],
-               usable: dict[int, Agent]) -> render.FlowSpec:
+def _flow_spec(
+    flow: CallFlow, teams: dict[int, Team], agents: dict[int, Agent], usable: dict[int, Agent]
+) -> render.FlowSpec:
     steps = []
     for i, step in enumerate(flow.steps, 1):
         kind, timeout = step.get("type"), int(step.get("timeout", 0))
         if kind == "queue":
-            team = teams.get(step.get("team"))
+            team = teams.get(step.get("team", 0))  # no row has id 0
             if team is None:
                 raise FlowError(f"flow {flow.id} step {i}: no team {step.get('team')} in this company")
             steps.append(render.StepSpec("queue", team.queue_name, timeout or 300))
@@ -80,8 +93,7 @@ def _flow_spec(flow: CallFlow, teams: dict[int, Team], agents: dict[int, Agent],
             agent_id = step.get("agent")
             if agent_id is not None and agent_id not in agents:
                 raise FlowError(f"flow {flow.id} step {i}: no agent {agent_id} in this company")
-            mailbox = (names.agent_mailbox(agent_id) if agent_id is not None
-                       else names.company_mailbox(flow.company_id))
+            mailbox = names.agent_mailbox(agent_id) if agent_id is not None else names.company_mailbox(flow.company_id)
             steps.append(render.StepSpec("voicemail", mailbox))
         else:
             raise FlowError(f"flow {flow.id} step {i}: unknown step type {kind!r}")
@@ -92,34 +104,58 @@ def snapshot(settings: Settings) -> render.Snapshot:
     """Read everything the generated files depend on."""
     # Only agents who still belong to their company and may sign in have devices Asterisk accepts.
     usable = {a.id: a for a in current_agents().join(User, on=(User.id == Agent.user)).where(User.active == True)}  # noqa: E712
-    devices = [render.AgentDevice(cred.username, cred.password, usable[cred.agent_id].display_name,
-                                  webrtc=cred.device == "webrtc")
-               for cred in (SipCredential.select().where(SipCredential.enabled == True,  # noqa: E712
-                                                         SipCredential.agent.in_(list(usable) or [0]))
-                            .order_by(SipCredential.agent, SipCredential.device))]
-    trunks = [render.TrunkSpec(t.id, t.name, peer_address(t.host), t.port)
-              for t in Trunk.select().order_by(Trunk.id)]
+    devices = [
+        render.AgentDevice(
+            cred.username, cred.password, usable[cred.agent_id].display_name, webrtc=cred.device == "webrtc"
+        )
+        for cred in (
+            SipCredential.select()
+            .where(
+                SipCredential.enabled == True,  # noqa: E712
+                SipCredential.agent.in_(list(usable) or [0]),
+            )
+            .order_by(SipCredential.agent, SipCredential.device)
+        )
+    ]
+    trunks = [render.TrunkSpec(t.id, t.name, peer_address(t.host), t.port) for t in Trunk.select().order_by(Trunk.id)]
     queues = []
     for team in Team.select().order_by(Team.id):
-        members = tuple(render.QueueMemberSpec(usable[m.agent_id].queue_interface, names.queue_member(m.agent_id),
-                                               m.penalty)
-                        for m in TeamMember.select().where(TeamMember.team == team).order_by(TeamMember.id)
-                        if m.agent_id in usable)
-        queues.append(render.QueueSpec(team.queue_name, team.name, team.strategy, team.ring_seconds,
-                                       team.announce_position, members))
-    routes = [render.RouteSpec(n.trunk.endpoint_name, n.number, n.name, n.company_id, n.id, n.flow_id)
-              for n in TrackingNumber.select(TrackingNumber, Trunk).join(Trunk).order_by(TrackingNumber.id)]
+        members = tuple(
+            render.QueueMemberSpec(usable[m.agent_id].queue_interface, names.queue_member(m.agent_id), m.penalty)
+            for m in TeamMember.select().where(TeamMember.team == team).order_by(TeamMember.id)
+            if m.agent_id in usable
+        )
+        queues.append(
+            render.QueueSpec(
+                team.queue_name, team.name, team.strategy, team.ring_seconds, team.announce_position, members
+            )
+        )
+    routes = [
+        render.RouteSpec(n.trunk.endpoint_name, n.number, n.name, n.company_id, n.id, n.flow_id)
+        for n in TrackingNumber.select(TrackingNumber, Trunk).join(Trunk).order_by(TrackingNumber.id)
+    ]
     flows = []
     for company in Company.select().order_by(Company.id):
-        teams = {t.id: t for t in company.teams}
-        agents = {a.id: a for a in company.agents}
-        flows += [_flow_spec(f, teams, agents, usable) for f in company.flows.order_by(CallFlow.id)]
-    mailboxes = [render.MailboxSpec(names.company_mailbox(c.id), c.name)
-                 for c in Company.select().order_by(Company.id)]
-    mailboxes += [render.MailboxSpec(names.agent_mailbox(a.id), a.display_name)
-                  for a in Agent.select().order_by(Agent.id)]
-    return render.Snapshot(tuple(devices), tuple(trunks), tuple(queues), tuple(routes), tuple(flows),
-                           tuple(mailboxes), rtp_address(settings), settings.asterisk.qualify_seconds)
+        teams = {t.id: t for t in Team.select().where(Team.company == company)}
+        agents = {a.id: a for a in Agent.select().where(Agent.company == company)}
+        flows += [
+            _flow_spec(f, teams, agents, usable)
+            for f in CallFlow.select().where(CallFlow.company == company).order_by(CallFlow.id)
+        ]
+    mailboxes = [render.MailboxSpec(names.company_mailbox(c.id), c.name) for c in Company.select().order_by(Company.id)]
+    mailboxes += [
+        render.MailboxSpec(names.agent_mailbox(a.id), a.display_name) for a in Agent.select().order_by(Agent.id)
+    ]
+    return render.Snapshot(
+        tuple(devices),
+        tuple(trunks),
+        tuple(queues),
+        tuple(routes),
+        tuple(flows),
+        tuple(mailboxes),
+        rtp_address(settings),
+        settings.asterisk.qualify_seconds,
+    )
 
 
 def all_files(settings: Settings, secrets: Secrets) -> dict[str, str]:
@@ -140,3 +176,15 @@ def reload_for(name: str) -> str:
     if name.startswith("dialplans/"):
         return "pbx_config.so"
     return RELOADS.get(name, "all")
+
+
+class AsteriskConfig:
+    """The running controller's side of it: after an admin change, render from the database and have Asterisk
+    reload what changed (on the telephony loop; the returned future resolves once it has)."""
+
+    def __init__(self, settings: Settings, secrets: Secrets, instance: Instance, telephony: Telephony):
+        self.settings, self.secrets, self.instance, self.telephony = settings, secrets, instance, telephony
+
+    def apply(self) -> concurrent.futures.Future:
+        modules = write(self.settings, self.secrets, self.instance)
+        return self.telephony.submit(self.telephony.reload(modules))

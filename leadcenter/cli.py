@@ -1,4 +1,5 @@
 """The `leadcenter` command: run the system, manage Asterisk, the database and accounts from a shell."""
+
 from __future__ import annotations
 
 import logging
@@ -8,8 +9,8 @@ import time
 
 import click
 
-from leadcenter import config as config_module
 from leadcenter import clock, credentials, datadir, db, demo, migrations
+from leadcenter import config as config_module
 
 log = logging.getLogger("leadcenter")
 
@@ -28,12 +29,14 @@ class Context:
 
     def instance(self):
         from leadcenter.pbx.process import Instance
+
         return Instance.from_settings(self.settings)
 
     def prepare_asterisk(self):
         """Build the Asterisk root if missing, lay out the instance directory and render every config file."""
         from leadcenter import asterisk_config
         from leadcenter.pbx import provision
+
         if not self.settings.asterisk.external:
             provision.provision(self.settings.asterisk_root, say=click.echo)
         self.open_db()
@@ -48,8 +51,7 @@ class Context:
         if instance.pid() is None:
             return
         for module in sorted(modules):
-            command = {"app_queue.so": "queue reload all", "all": "core reload"}.get(module,
-                                                                                      f"module reload {module}")
+            command = {"app_queue.so": "queue reload all", "all": "core reload"}.get(module, f"module reload {module}")
             instance.rx(command)
         if modules:
             click.echo(f"Asterisk reloaded: {', '.join(sorted(modules))}")
@@ -59,15 +61,23 @@ pass_context = click.make_pass_decorator(Context)
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s [%(threadName)s] %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s [%(threadName)s] %(name)s: %(message)s",
+    )
     if not verbose:  # one line per ARI request (every resync) drowns what matters
         logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="LEADCENTER_CONFIG",
-              help="TOML settings file (default: <data_dir>/leadcenter.toml when it exists).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="LEADCENTER_CONFIG",
+    help="TOML settings file (default: <data_dir>/leadcenter.toml when it exists).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
@@ -93,12 +103,13 @@ def show_config(ctx: Context) -> None:
 
 # -- run -------------------------------------------------------------------------------------------------------
 
+
 @main.command()
-@click.option("--demo/--no-demo", "with_demo", default=False,
-              help="Seed the demo company when the database is empty.")
+@click.option("--demo/--no-demo", "with_demo", default=False, help="Seed the demo company when the database is empty.")
 @pass_context
 def run(ctx: Context, with_demo: bool) -> None:
     """Start everything: Asterisk (unless already running), the controller and the web app. Ctrl-C stops all."""
+    from leadcenter.controller import Controller
     from leadcenter.web.server import serve
 
     instance, _ = ctx.prepare_asterisk()
@@ -116,8 +127,10 @@ def run(ctx: Context, with_demo: bool) -> None:
     else:
         click.echo(f"Asterisk already running (pid {instance.pid()}): using it; it keeps running after exit")
     http = ctx.settings.http
-    click.echo(f"\nLead Center: http://{http.host}:{http.port}"
-               + (f"  and  https://{http.https_host}:{http.https_port}" if http.https_port else ""))
+    click.echo(
+        f"\nLead Center: http://{http.host}:{http.port}"
+        + (f"  and  https://{http.https_host}:{http.https_port}" if http.https_port else "")
+    )
     logins = demo.logins(ctx.settings)
     for email, password, role in logins:
         click.echo(f"  {role:<6} {email}  password: {password}")
@@ -125,7 +138,7 @@ def run(ctx: Context, with_demo: bool) -> None:
         click.echo("Sign in as an agent, then ring the demo line from another terminal: leadcenter demo call")
     click.echo("Press Ctrl-C to stop.\n")
     try:
-        serve(ctx.settings)
+        serve(ctx.settings, Controller)
     finally:
         if started_here:
             click.echo("Stopping Asterisk...")
@@ -134,6 +147,7 @@ def run(ctx: Context, with_demo: bool) -> None:
 
 
 # -- asterisk --------------------------------------------------------------------------------------------------
+
 
 @main.group()
 def asterisk() -> None:
@@ -145,6 +159,7 @@ def asterisk() -> None:
 def provision(ctx: Context) -> None:
     """Build the Debian sid root with Asterisk 22 (once per machine; reused when present)."""
     from leadcenter.pbx import provision as asterisk_root
+
     try:
         asterisk_root.provision(ctx.settings.asterisk_root, say=click.echo)
     except asterisk_root.ProvisionError as exc:
@@ -206,6 +221,7 @@ def reload(ctx: Context) -> None:
 
 # -- database and demo -----------------------------------------------------------------------------------------
 
+
 @main.group("db")
 def database() -> None:
     """The database."""
@@ -219,8 +235,10 @@ def migrate(ctx: Context) -> None:
     db.bind(db.open_sqlite(str(ctx.settings.database_path)))
     before = migrations.current_version()
     steps = migrations.migrate()
-    click.echo(f"{ctx.settings.database_path}: schema version {migrations.LATEST}"
-               + ("" if before == migrations.LATEST else f" (was {before or 'empty'}; {steps} step(s))"))
+    click.echo(
+        f"{ctx.settings.database_path}: schema version {migrations.LATEST}"
+        + ("" if before == migrations.LATEST else f" (was {before or 'empty'}; {steps} step(s))")
+    )
 
 
 @main.group("demo", invoke_without_command=True)
@@ -230,6 +248,7 @@ def seed_demo(click_ctx: click.Context) -> None:
     if click_ctx.invoked_subcommand is not None:
         return
     ctx = click_ctx.find_object(Context)
+    assert ctx is not None, "main() made it"
     ctx.open_db()
     click.echo("Demo company seeded." if demo.seed(ctx.settings, clock.system()) else "The database already has data.")
     for email, password, role in demo.logins(ctx.settings):
@@ -249,8 +268,13 @@ DEMO_CALL_EVENTS = {
 @click.option("--to", "did", default=demo.NUMBERS[0][0], show_default=True, help="The tracking number to call.")
 @click.option("--from", "caller", default="+14045550123", show_default=True, help="The caller's number.")
 @click.option("--name", default="Demo Caller", show_default=True, help="The caller's name (caller ID).")
-@click.option("--seconds", default=60, show_default=True, type=click.IntRange(5, 3600),
-              help="The caller hangs up this long after dialling, unless the agent hangs up first.")
+@click.option(
+    "--seconds",
+    default=60,
+    show_default=True,
+    type=click.IntRange(5, 3600),
+    help="The caller hangs up this long after dialling, unless the agent hangs up first.",
+)
 @pass_context
 def demo_call(ctx: Context, did: str, caller: str, name: str, seconds: int) -> None:
     """Call a tracking number as a lead would, from the demo carrier's address (SIPp on the demo trunk): the
@@ -274,8 +298,10 @@ def demo_call(ctx: Context, did: str, caller: str, name: str, seconds: int) -> N
     except InvalidNumber:
         raise click.ClickException(f"--from {caller!r} is not a phone number") from None
     placed_at = clock.system()
-    click.echo(f"Calling {did} from {caller} ({name}) as the demo carrier "
-               f"({ctx.settings.demo.trunk_host}:{ctx.settings.demo.trunk_port})...")
+    click.echo(
+        f"Calling {did} from {caller} ({name}) as the demo carrier "
+        f"({ctx.settings.demo.trunk_host}:{ctx.settings.demo.trunk_port})..."
+    )
     with tempfile.TemporaryDirectory(prefix="leadcenter-demo-call-") as folder:
         workdir = Path(folder)
         process = demo.start_call(ctx.settings, sipp, workdir, did, caller, name, seconds)
@@ -305,7 +331,7 @@ def demo_call(ctx: Context, did: str, caller: str, name: str, seconds: int) -> N
     if row is None:
         click.echo("  no interaction was recorded: is `leadcenter run` running?")
     else:
-        agent = f" by {row.agent.display_name}" if row.agent_id else ""
+        agent = f" by {row.agent.display_name}" if row.agent is not None else ""
         talk = f", talked {row.talk_seconds} s" if row.talk_seconds else ""
         click.echo(f"  in Recent: {row.outcome}{agent}{talk} (interaction {row.id})")
     sys.exit(0 if row is not None and row.outcome == "answered" else 1)
@@ -313,8 +339,10 @@ def demo_call(ctx: Context, did: str, caller: str, name: str, seconds: int) -> N
 
 # -- accounts --------------------------------------------------------------------------------------------------
 
+
 def _company(company_id: int):
     from leadcenter.accounts.models import Company
+
     company = Company.get_or_none(Company.id == company_id)
     if company is None:
         raise click.ClickException(f"no company {company_id} (leadcenter company list)")
@@ -323,6 +351,7 @@ def _company(company_id: int):
 
 def _user(email: str):
     from leadcenter.accounts.models import User
+
     user = User.get_or_none(User.email == email.strip().lower())
     if user is None:
         raise click.ClickException(f"no user {email} (leadcenter user list)")
@@ -341,6 +370,7 @@ def company() -> None:
 def company_add(ctx: Context, name: str, region: str) -> None:
     """Create a company."""
     from leadcenter.accounts.services import create_company
+
     ctx.open_db()
     click.echo(f"company {create_company(name, region).id} created: {name}")
     ctx.reconfigure()
@@ -351,6 +381,7 @@ def company_add(ctx: Context, name: str, region: str) -> None:
 def company_list(ctx: Context) -> None:
     """List companies."""
     from leadcenter.accounts.models import Company
+
     ctx.open_db()
     for row in Company.select().order_by(Company.id):
         click.echo(f"{row.id:>4}  {row.name}  (region {row.default_region})")
@@ -363,6 +394,7 @@ def company_list(ctx: Context) -> None:
 def company_api_key(ctx: Context, company_id: int, name: str) -> None:
     """Create an API key for an integration of a company (shown once; use as `Authorization: Bearer KEY`)."""
     from leadcenter.web.auth import new_api_key
+
     ctx.open_db()
     row, key = new_api_key(_company(company_id), name, None)
     click.echo(f"API key {row.prefix} ({name}) for {row.company.name}:\n{key}\nStore it now: it is not shown again.")
@@ -373,10 +405,8 @@ def user() -> None:
     """People who sign in, and their role in each company."""
 
 
-ROLE = click.option("--role", type=click.Choice(["admin", "supervisor", "agent"]), default="agent",
-                    show_default=True)
-COMPANY = click.option("--company", "company_id", type=int, required=True,
-                       help="Company id (leadcenter company list).")
+ROLE = click.option("--role", type=click.Choice(["admin", "supervisor", "agent"]), default="agent", show_default=True)
+COMPANY = click.option("--company", "company_id", type=int, required=True, help="Company id (leadcenter company list).")
 
 
 def _enrol(user, company, role: str) -> None:
@@ -384,6 +414,7 @@ def _enrol(user, company, role: str) -> None:
     phone."""
     from leadcenter.accounts.services import add_member
     from leadcenter.agents.services import create_agent
+
     with db.database.atomic():
         add_member(user, company, role)
         if role == "agent":
@@ -401,12 +432,15 @@ def user_add(ctx: Context, email: str, name: str, company_id: int, role: str, pa
     """Create a user in a company; an agent also gets SIP credentials for the softphone and a desk phone."""
     from leadcenter.accounts.models import User
     from leadcenter.accounts.services import AccountError, create_user
+
     ctx.open_db()
     company = _company(company_id)
     existing = User.get_or_none(User.email == email.strip().lower())
     if existing is not None:
-        raise click.ClickException(f"{existing.email} already has an account; to add it to {company.name}: "
-                                   f"leadcenter user join {existing.email} --company {company.id} --role {role}")
+        raise click.ClickException(
+            f"{existing.email} already has an account; to add it to {company.name}: "
+            f"leadcenter user join {existing.email} --company {company.id} --role {role}"
+        )
     try:
         with db.database.atomic():
             new = create_user(email, name, password)
@@ -426,6 +460,7 @@ def user_join(ctx: Context, email: str, company_id: int, role: str) -> None:
     """Add an existing user to another company. They sign in with the password they have and pick the company
     in the app; an agent gets SIP credentials of their own there."""
     from leadcenter.accounts.models import Membership
+
     ctx.open_db()
     company, target = _company(company_id), _user(email)
     current = Membership.get_or_none(Membership.user == target, Membership.company == company)
@@ -441,9 +476,11 @@ def user_join(ctx: Context, email: str, company_id: int, role: str) -> None:
 def user_list(ctx: Context) -> None:
     """List users and their companies."""
     from leadcenter.accounts.models import Company, Membership, User
+
     ctx.open_db()
-    for row in (Membership.select(Membership, User, Company).join(User).switch(Membership).join(Company)
-                .order_by(User.email)):
+    for row in (
+        Membership.select(Membership, User, Company).join(User).switch(Membership).join(Company).order_by(User.email)
+    ):
         click.echo(f"{row.user.email:<32} {row.user.name:<24} {row.role:<10} {row.company.name}")
 
 
@@ -454,6 +491,7 @@ def user_list(ctx: Context) -> None:
 def user_passwd(ctx: Context, email: str, password: str) -> None:
     """Set a user's password."""
     from leadcenter.accounts.services import AccountError, set_password
+
     ctx.open_db()
     target = _user(email)
     try:
@@ -474,10 +512,13 @@ def agent() -> None:
 def agent_list(ctx: Context) -> None:
     """List agents with their status and the device the queue rings."""
     from leadcenter.agents.models import Agent
+
     ctx.open_db()
     for row in Agent.select().order_by(Agent.id):
-        click.echo(f"{row.id:>4}  {row.display_name:<24} {row.status:<12} rings {row.queue_interface:<16} "
-                   f"company {row.company_id}")
+        click.echo(
+            f"{row.id:>4}  {row.display_name:<24} {row.status:<12} rings {row.queue_interface:<16} "
+            f"company {row.company_id}"
+        )
 
 
 @agent.command("sip")
@@ -486,14 +527,16 @@ def agent_list(ctx: Context) -> None:
 def agent_sip(ctx: Context, agent_id: int) -> None:
     """Show the SIP accounts of an agent's devices, to set up a desk phone."""
     from leadcenter.agents.models import SipCredential
+
     ctx.open_db()
     s = ctx.settings.asterisk
     creds = list(SipCredential.select().where(SipCredential.agent == agent_id))
     if not creds:
         raise click.ClickException(f"no agent {agent_id} (leadcenter agent list)")
     for cred in creds:
-        click.echo(f"{cred.device:<7} server {s.sip_host}:{s.sip_port}  username {cred.username}  "
-                   f"password {cred.password}")
+        click.echo(
+            f"{cred.device:<7} server {s.sip_host}:{s.sip_port}  username {cred.username}  password {cred.password}"
+        )
 
 
 @agent.command("ring")
@@ -503,6 +546,7 @@ def agent_sip(ctx: Context, agent_id: int) -> None:
 def agent_ring(ctx: Context, agent_id: int, device: str) -> None:
     """Choose which device the queue rings for an agent."""
     from leadcenter.agents.models import Agent, SipCredential
+
     ctx.open_db()
     row = Agent.get_or_none(Agent.id == agent_id)
     if row is None:

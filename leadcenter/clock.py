@@ -12,17 +12,18 @@ The one default that reads this clock by itself is a row's ``created_at`` (``db.
 was written, for the record; nothing compares it with a domain's clock (conversations order messages by the
 ``created_at`` the texts domain sets).
 """
+
 from __future__ import annotations
 
 import datetime as dt
-from typing import Callable
+from collections.abc import Callable
 
 Clock = Callable[[], dt.datetime]
 
 
 def system() -> dt.datetime:
     """Now, by the system's wall clock, in UTC (naive: the database stores UTC)."""
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def shifted(offset: dt.timedelta, base: Clock = system) -> Clock:
@@ -34,4 +35,4 @@ def shifted(offset: dt.timedelta, base: Clock = system) -> Clock:
 
 def from_timestamp(seconds: float) -> dt.datetime:
     """A POSIX timestamp (Asterisk's event times) as naive UTC."""
-    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).replace(tzinfo=None)

@@ -4,6 +4,7 @@ Every key has an environment variable named ``LEADCENTER_<SECTION>_<KEY>`` (uppe
 ``LEADCENTER_HTTP_PORT=8081``. The file is ``$LEADCENTER_CONFIG`` or ``<data_dir>/leadcenter.toml``.
 Secrets are not settings: they are generated at first run into ``<data_dir>/secrets.toml`` (see ``secrets``).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -185,8 +186,12 @@ def environment_name(section: str, key: str) -> str:
 
 def environment_names() -> set[str]:
     """The environment variable of every setting (the extra SMSCs have none: they are set in the file)."""
-    return {environment_name(section.name, key.name) for section in dataclasses.fields(Settings)
-            if section.name != EXTRA_SMSCS for key in dataclasses.fields(section.default_factory)}
+    return {
+        environment_name(section.name, key.name)
+        for section in dataclasses.fields(Settings)
+        if section.name != EXTRA_SMSCS
+        for key in dataclasses.fields(section.default_factory)  # type: ignore[arg-type]  # the section's class
+    }
 
 
 def _section(cls, overrides: dict, env: dict, section: str):
@@ -228,10 +233,10 @@ def load(path: str | os.PathLike | None = None, env: dict | None = None) -> Sett
     unknown = set(file_values) - set(sections) - {EXTRA_SMSCS}
     if unknown:
         raise ConfigError(f"unknown section(s) in {path}: {', '.join(sorted(unknown))}")
-    settings = Settings(**{
-        name: _section(factory, file_values.get(name, {}), env, name)
-        for name, factory in sections.items()
-    }, smpp_extra=_extra_smscs(file_values.get(EXTRA_SMSCS, [])))
+    settings = Settings(
+        **{name: _section(factory, file_values.get(name, {}), env, name) for name, factory in sections.items()},
+        smpp_extra=_extra_smscs(file_values.get(EXTRA_SMSCS, [])),
+    )
     names = [s.name for s in settings.smscs]
     if len(set(names)) != len(names):
         raise ConfigError(f"each SMSC needs a name of its own ([smpp] and [[smpp_extra]]): {', '.join(names)}")

@@ -1,4 +1,5 @@
 """Installation secrets, generated at first run into <data_dir>/secrets.toml (mode 0600), never committed."""
+
 from __future__ import annotations
 
 import os

@@ -5,6 +5,7 @@ tls/ the HTTPS key. No other local account may read any of it.
 The Asterisk instance directory inside it is shared with the Asterisk account (``pbx/process.py`` gives it its
 owners and modes); everything else is the owner's alone.
 """
+
 from __future__ import annotations
 
 import os

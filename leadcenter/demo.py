@@ -4,6 +4,7 @@ and the demo caller (`leadcenter demo call`): SIPp calling a tracking number fro
 Passwords are generated when the demo is seeded (never fixed, never committed) and kept in
 <data_dir>/demo-logins.txt (mode 0600) so they can be shown again.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -56,16 +57,20 @@ def seed(settings: Settings, now: dt.datetime) -> Company | None:
                 add_member(users[email], company, "admin")
         # The demo's agents take calls in the browser: sign in, and a call rings in the tab. Each also has a desk
         # phone account (`leadcenter agent sip N`); `leadcenter agent ring N desk` rings that instead.
-        agents = [create_agent(company, users[email], devices=("webrtc", "desk"), ring_device="webrtc", now=now)
-                  for email, _, role in PEOPLE if role == "agent"]
+        agents = [
+            create_agent(company, users[email], devices=("webrtc", "desk"), ring_device="webrtc", now=now)
+            for email, _, role in PEOPLE
+            if role == "agent"
+        ]
         team = Team.create(company=company, name="Sales", strategy="leastrecent", ring_seconds=30)
         for agent in agents:
             TeamMember.create(team=team, agent=agent)
         flow = CallFlow(company=company, name="Main line", record=True)
         flow.steps = [{"type": "queue", "team": team.id, "timeout": 120}, {"type": "voicemail"}]
         flow.save()
-        trunk = Trunk.create(company=company, name="Demo carrier", host=settings.demo.trunk_host,
-                             port=settings.demo.trunk_port)
+        trunk = Trunk.create(
+            company=company, name="Demo carrier", host=settings.demo.trunk_host, port=settings.demo.trunk_port
+        )
         for number, name, source in NUMBERS:
             TrackingNumber.create(company=company, number=number, name=name, source=source, trunk=trunk, flow=flow)
     path = logins_path(settings)
@@ -76,7 +81,7 @@ def seed(settings: Settings, now: dt.datetime) -> Company | None:
     return company
 
 
-def logins(settings: Settings) -> list[tuple[str, str, str]]:
+def logins(settings: Settings) -> list[tuple[str, ...]]:
     path = logins_path(settings)
     if not path.exists():
         return []
@@ -85,12 +90,25 @@ def logins(settings: Settings) -> list[tuple[str, str, str]]:
 
 # -- the demo caller ---------------------------------------------------------------------------------------------
 
-def caller_line(did: str, caller_number: str, caller_name: str | None = None, duration: float = 10,
-                delay: float = 0, speak_at: float = 0) -> str:
+
+def caller_line(
+    did: str,
+    caller_number: str,
+    caller_name: str | None = None,
+    duration: float = 10,
+    delay: float = 0,
+    speak_at: float = 0,
+) -> str:
     """One call of demo_caller.xml: a line of its -inf CSV (the fields are in the scenario's header)."""
     name = caller_name.replace("\\", "\\\\").replace('"', '\\"') if caller_name else ""
-    fields = [did, caller_number, f'"{name}" ' if name else "", str(int(duration * 1000)), str(int(delay * 1000)),
-              str(int(speak_at * 1000))]
+    fields = [
+        did,
+        caller_number,
+        f'"{name}" ' if name else "",
+        str(int(duration * 1000)),
+        str(int(delay * 1000)),
+        str(int(speak_at * 1000)),
+    ]
     return ";".join(re.sub(r"[;\r\n]", ",", field) for field in fields)
 
 
@@ -100,21 +118,50 @@ def _free_udp_port(host: str) -> int:
         return probe.getsockname()[1]
 
 
-def start_call(settings: Settings, sipp: str, workdir: Path, did: str, caller_number: str, caller_name: str,
-               seconds: int) -> subprocess.Popen:
+def start_call(
+    settings: Settings, sipp: str, workdir: Path, did: str, caller_number: str, caller_name: str, seconds: int
+) -> subprocess.Popen:
     """SIPp calling ``did`` from the demo carrier's address (the demo trunk), as a carrier would; it speaks 7 s
     once answered and hangs up after ``seconds`` unless the agent does first. Its events go to workdir/call.log."""
     host = settings.demo.trunk_host
     (workdir / "calls.csv").write_text(f"SEQUENTIAL\n{caller_line(did, caller_number, caller_name, seconds)}\n")
     sip = settings.asterisk
     asterisk = "127.0.0.1" if sip.sip_host in ("", "0.0.0.0") else sip.sip_host
-    command = [sipp, f"{asterisk}:{sip.sip_port}", "-sf", str(CALLER_SCENARIO), "-inf", str(workdir / "calls.csv"),
-               "-m", "1", "-l", "1", "-i", host, "-p", str(settings.demo.trunk_port), "-mi", host,
-               "-mp", str(_free_udp_port(host)), "-cp", str(_free_udp_port(host)), "-nostdin", "-aa",
-               "-trace_logs", "-log_file", str(workdir / "call.log"), "-trace_err", "-error_file",
-               str(workdir / "errors.log"), "-timeout", f"{seconds + 30}s"]
-    return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            cwd=workdir)
+    command = [
+        sipp,
+        f"{asterisk}:{sip.sip_port}",
+        "-sf",
+        str(CALLER_SCENARIO),
+        "-inf",
+        str(workdir / "calls.csv"),
+        "-m",
+        "1",
+        "-l",
+        "1",
+        "-i",
+        host,
+        "-p",
+        str(settings.demo.trunk_port),
+        "-mi",
+        host,
+        "-mp",
+        str(_free_udp_port(host)),
+        "-cp",
+        str(_free_udp_port(host)),
+        "-nostdin",
+        "-aa",
+        "-trace_logs",
+        "-log_file",
+        str(workdir / "call.log"),
+        "-trace_err",
+        "-error_file",
+        str(workdir / "errors.log"),
+        "-timeout",
+        f"{seconds + 30}s",
+    ]
+    return subprocess.Popen(
+        command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workdir
+    )
 
 
 def recorded_call(caller_number: str, since: dt.datetime, timeout: float = 10.0) -> Interaction | None:
@@ -122,9 +169,14 @@ def recorded_call(caller_number: str, since: dt.datetime, timeout: float = 10.0)
     is in Recent (the controller concludes it a moment after the caller's BYE); None if none showed."""
     deadline = time.monotonic() + timeout
     while True:
-        row = (Interaction.select().where(Interaction.lead_number == caller_number, Interaction.kind == "call",
-                                          Interaction.started_at >= since)
-               .order_by(Interaction.id.desc()).first())
+        row = (
+            Interaction.select()
+            .where(
+                Interaction.lead_number == caller_number, Interaction.kind == "call", Interaction.started_at >= since
+            )
+            .order_by(Interaction.id.desc())
+            .first()
+        )
         if (row is not None and row.status == "recent") or time.monotonic() > deadline:
             return row
         time.sleep(0.2)

@@ -6,6 +6,7 @@ declared here is a programming error (``tests/unit/test_errors.py`` scans the so
 module is neutral (no web framework): domains raise it, the web layer renders it as
 ``{"status", "error", "message", "fields", "request_id"}``.
 """
+
 from __future__ import annotations
 
 ERRORS: dict[str, tuple[int, str]] = {
@@ -36,8 +37,10 @@ ERRORS: dict[str, tuple[int, str]] = {
     "no-company": (403, "the account belongs to no company yet"),
     "not-a-member": (403, "the account does not belong to that company"),
     # -- rows
-    "not-found": (404, "no such object in the caller's company (another company's id answers the same), or no "
-                       "such path"),
+    "not-found": (
+        404,
+        ("no such object in the caller's company (another company's id answers the same), or no such path"),
+    ),
     "in-use": (409, "the object is still used by others (named in the message): change or delete those first"),
     # -- accounts
     "own-account": (409, "an admin cannot remove or demote their own account; another admin can"),
@@ -78,8 +81,13 @@ ERRORS: dict[str, tuple[int, str]] = {
 
 # The ids the web framework's own refusals get (web/api.py renders werkzeug's HTTPExceptions by name); every other
 # declared id is raised as an ApiError somewhere.
-FRAMEWORK_ERRORS = {"not-found", "method-not-allowed", "request-timeout", "request-entity-too-large",
-                    "request-uri-too-long"}
+FRAMEWORK_ERRORS = {
+    "not-found",
+    "method-not-allowed",
+    "request-timeout",
+    "request-entity-too-large",
+    "request-uri-too-long",
+}
 
 
 class ApiError(Exception):

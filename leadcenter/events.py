@@ -4,6 +4,7 @@ Publishing never blocks the publisher (the telephony loop thread publishes on ev
 one after another on the dispatcher thread, so a subscriber sees events in the order they happened. A failing
 subscriber is logged with its traceback and does not stop the others.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,8 +13,9 @@ import itertools
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Protocol
 
 from leadcenter.clock import Clock, system
 
@@ -29,6 +31,18 @@ class Event:
 
 
 Subscriber = Callable[[Event], None]
+
+
+class Publisher(Protocol):
+    """What a domain that only publishes needs of the bus (unit tests hand in one that records)."""
+
+    def publish(self, name: str, **data: Any) -> object: ...
+
+
+class Bus(Publisher, Protocol):
+    """What a domain that also listens needs of the bus."""
+
+    def subscribe(self, pattern: str, subscriber: Subscriber) -> None: ...
 
 
 class EventBus:
@@ -82,5 +96,9 @@ class EventBus:
                 try:
                     subscriber(event)
                 except Exception:
-                    log.exception("subscriber %s failed on %s #%s", getattr(subscriber, "__qualname__", subscriber),
-                                  event.name, event.seq)
+                    log.exception(
+                        "subscriber %s failed on %s #%s",
+                        getattr(subscriber, "__qualname__", subscriber),
+                        event.name,
+                        event.seq,
+                    )

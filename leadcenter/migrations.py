@@ -3,6 +3,7 @@
 A new database gets the current tables and the latest version in one step. An existing one runs, in order, each
 migration newer than its recorded version (see MIGRATIONS), so upgrades keep their data.
 """
+
 from __future__ import annotations
 
 import logging
@@ -13,20 +14,54 @@ from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, 
 from leadcenter.agents.models import Agent, AgentStatusChange, SipCredential
 from leadcenter.db import BaseModel, database
 from leadcenter.flows.models import CallFlow
-from leadcenter.interactions.models import (ClassificationChange, Interaction, InteractionDecline, InteractionTag,
-                                           InteractionTransition, Message, Tag)
+from leadcenter.interactions.models import (
+    ClassificationChange,
+    Interaction,
+    InteractionDecline,
+    InteractionTag,
+    InteractionTransition,
+    Message,
+    Tag,
+)
 from leadcenter.leads.models import Lead, LeadPhone, LeadSearchTerm
 from leadcenter.teams.models import Team, TeamMember
-from leadcenter.texts.models import InboundPart, OutboxPart, TextConsent, TextThread
+from leadcenter.texts.models import InboundPart, MessageTransition, OutboxPart, TextConsent, TextThread
 from leadcenter.tracking_numbers.models import TrackingNumber
 from leadcenter.trunks.models import Trunk
 
 log = logging.getLogger(__name__)
 
-MODELS = [Company, User, Membership, ApiKey, UserSession, Agent, AgentStatusChange, SipCredential, CallFlow, Trunk,
-          TrackingNumber, Team, TeamMember, Lead, LeadPhone, LeadSearchTerm, Interaction, InteractionTransition,
-          InteractionDecline, Message, Tag, InteractionTag, ClassificationChange, TextThread, OutboxPart, InboundPart,
-          TextConsent, Invitation]
+MODELS = [
+    Company,
+    User,
+    Membership,
+    ApiKey,
+    UserSession,
+    Agent,
+    AgentStatusChange,
+    SipCredential,
+    CallFlow,
+    Trunk,
+    TrackingNumber,
+    Team,
+    TeamMember,
+    Lead,
+    LeadPhone,
+    LeadSearchTerm,
+    Interaction,
+    InteractionTransition,
+    InteractionDecline,
+    Message,
+    Tag,
+    InteractionTag,
+    ClassificationChange,
+    TextThread,
+    OutboxPart,
+    InboundPart,
+    TextConsent,
+    Invitation,
+    MessageTransition,
+]
 
 
 def _v2_accounts_leads_classification(migrator) -> None:
@@ -45,9 +80,21 @@ def _v2_accounts_leads_classification(migrator) -> None:
         migrator.add_index("interaction", ("company_id", "started_at"), False),
         migrator.add_index("interaction", ("company_id", "status", "status_changed_at"), False),
     )
-    database.create_tables([ApiKey, UserSession, AgentStatusChange, LeadSearchTerm, InteractionDecline, Message, Tag,
-                            InteractionTag, ClassificationChange])
+    database.create_tables(
+        [
+            ApiKey,
+            UserSession,
+            AgentStatusChange,
+            LeadSearchTerm,
+            InteractionDecline,
+            Message,
+            Tag,
+            InteractionTag,
+            ClassificationChange,
+        ]
+    )
     from leadcenter.leads.services import index_lead  # existing leads become searchable
+
     for lead in Lead.select():
         index_lead(lead)
 
@@ -59,8 +106,11 @@ def _v3_texts(migrator) -> None:
     present = {column.name for column in database.get_columns("message")}
     run(
         migrator.add_column("company", "text_help_reply", Company.text_help_reply),
-        *[migrator.add_column("message", field.column_name, field)
-          for field in (Message.sent_at, Message.delivered_at, Message.failed_at) if field.column_name not in present],
+        *[
+            migrator.add_column("message", field.column_name, field)
+            for field in (Message.sent_at, Message.delivered_at, Message.failed_at)
+            if field.column_name not in present
+        ],
     )
     database.create_tables([TextThread, OutboxPart, InboundPart, TextConsent])
 
@@ -77,15 +127,24 @@ def _v5_invitations(migrator) -> None:
     database.create_tables([Invitation])
 
 
+def _v6_message_transitions(migrator) -> None:
+    database.create_tables([MessageTransition])
+
+
 # (version, description, function(migrator)) in order; version 1 is the first released schema.
 MIGRATIONS: list = [
-    (2, "API keys, revocable sessions, agent availability history, lead search and merge, messages, "
-        "classification with tags and its history",
-     _v2_accounts_leads_classification),
-    (3, "texts: threads, the SMS outbox, inbound parts, opt-outs; message delivery timestamps; HELP reply",
-     _v3_texts),
+    (
+        2,
+        (
+            "API keys, revocable sessions, agent availability history, lead search and merge, messages, "
+            "classification with tags and its history"
+        ),
+        _v2_accounts_leads_classification,
+    ),
+    (3, "texts: threads, the SMS outbox, inbound parts, opt-outs; message delivery timestamps; HELP reply", _v3_texts),
     (4, "texts: the Active conversations' idle timer", _v4_text_idle_timer),
     (5, "invitations: an account joins another company only when its owner accepts", _v5_invitations),
+    (6, "texts: every move of a message's delivery", _v6_message_transitions),
 ]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])
 
@@ -108,7 +167,7 @@ def migrate() -> int:
     version = current_version()
     with database.atomic():
         if version is None:
-            database.create_tables([SchemaVersion] + MODELS)
+            database.create_tables([SchemaVersion, *MODELS])
             SchemaVersion.create(version=LATEST)
             log.info("database created at schema version %s", LATEST)
             return 1

@@ -1,4 +1,5 @@
 """Phone numbers: parsed with the company's default region and stored as E.164."""
+
 from __future__ import annotations
 
 import phonenumbers

@@ -1,4 +1,5 @@
 """Files shipped beside the package in the project tree (installed editable, also in the container image)."""
+
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent

@@ -1,5 +1,6 @@
 """Fixtures shared by the unit tests: an in-memory database, two companies of data, and the web app over a
 stand-in controller (no Asterisk: the integration tests use the real one)."""
+
 from __future__ import annotations
 
 import os
@@ -7,7 +8,6 @@ import threading
 import time
 
 import pytest
-
 from support import PASSWORD, T0, ApiClient, StandInController
 
 from leadcenter import db, migrations
@@ -22,6 +22,7 @@ if "faketime" in os.environ.get("LD_PRELOAD", ""):
 def cheap_password_hashing(monkeypatch):
     """scrypt at full cost takes ~0.1 s a hash; the fixtures create dozens of users."""
     from leadcenter.accounts import services
+
     monkeypatch.setattr(services, "PASSWORD_METHOD", "scrypt:1024:8:1")
 
 
@@ -53,8 +54,7 @@ def controller(tmp_path):
 
 @pytest.fixture
 def app(database, controller):
-    from leadcenter.web.app import create_app
-    return create_app(controller)
+    return controller.app()
 
 
 @pytest.fixture
@@ -70,10 +70,12 @@ def make_client(app):
 @pytest.fixture
 def cookie_of(app):
     """The session cookie header of a user signed in over the plain HTTP listener."""
+
     def sign_in(email: str) -> str:
         client = ApiClient(app.test_client())
         client.sign_in(email)
         return f"session={client.http.get_cookie('session').value}"
+
     return sign_in
 
 
@@ -107,18 +109,44 @@ def world(database):
         flow = CallFlow(company=company, name=f"Flow {key.upper()}")
         flow.steps = [{"type": "queue", "team": team.id, "timeout": 60}]
         flow.save()
-        trunk = Trunk.create(company=company, name=f"Trunk {key.upper()}", host="127.0.0.1",
-                             port=5070 if key == "a" else 5071)
-        number = TrackingNumber.create(company=company, number=f"{prefix}0100", name=f"Line {key.upper()}",
-                                       trunk=trunk, flow=flow, source="Google Ads")
-        leads = [find_or_create_by_number(company, f"{prefix}{1000 + i}", T0, f"Lead{i} {key.upper()}")
-                 for i in range(3)]
-        interactions = [Interaction.create(company=company, lead=lead, kind="call", direction="inbound",
-                                           tracking_number=number, lead_number=f"{prefix}{1000 + i}",
-                                           started_at=T0, status_changed_at=T0)
-                        for i, lead in enumerate(leads)]
-        out[key] = dict(company=company, users=users, agents=agents, team=team, flow=flow, trunk=trunk,
-                        number=number, leads=leads, interactions=interactions)
+        trunk = Trunk.create(
+            company=company, name=f"Trunk {key.upper()}", host="127.0.0.1", port=5070 if key == "a" else 5071
+        )
+        number = TrackingNumber.create(
+            company=company,
+            number=f"{prefix}0100",
+            name=f"Line {key.upper()}",
+            trunk=trunk,
+            flow=flow,
+            source="Google Ads",
+        )
+        leads = [
+            find_or_create_by_number(company, f"{prefix}{1000 + i}", T0, f"Lead{i} {key.upper()}") for i in range(3)
+        ]
+        interactions = [
+            Interaction.create(
+                company=company,
+                lead=lead,
+                kind="call",
+                direction="inbound",
+                tracking_number=number,
+                lead_number=f"{prefix}{1000 + i}",
+                started_at=T0,
+                status_changed_at=T0,
+            )
+            for i, lead in enumerate(leads)
+        ]
+        out[key] = dict(
+            company=company,
+            users=users,
+            agents=agents,
+            team=team,
+            flow=flow,
+            trunk=trunk,
+            number=number,
+            leads=leads,
+            interactions=interactions,
+        )
     both = create_user("both@example.com", "Both Companies", PASSWORD)
     add_member(both, out["a"]["company"], "agent")
     add_member(both, out["b"]["company"], "supervisor")

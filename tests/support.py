@@ -1,18 +1,31 @@
 """What the unit tests share besides fixtures (conftest.py): the fixtures' password, a browser-like API client,
 and the stand-in controller the web app runs over in unit tests (no Asterisk: the integration tests use the
 real one). A module of its own because every test directory may have a conftest.py of its own."""
+
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
 import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
 
 from leadcenter import config
+from leadcenter.agents.availability import Availability
 from leadcenter.agents.presence import Presence
+from leadcenter.calls.control import CallControl
+from leadcenter.calls.services import OfferBook
 from leadcenter.credentials import Secrets
+from leadcenter.events import Subscriber
 from leadcenter.pbx.process import Instance
 from leadcenter.teams.services import QueueBoard
+from leadcenter.telephony.ari import AriError
 from leadcenter.texts.outbox import Outbox
 from leadcenter.texts.services import Texts
+from leadcenter.web.app import create_app
 
 PASSWORD = "correct horse battery"
 # The unit tests' "now": every clock they hand the code starts here, whatever the date is (see test_clock.py).
@@ -35,25 +48,56 @@ class Clock:
 class RecordingBus:
     """Collects what the web layer publishes."""
 
-    def __init__(self):
-        self.published = []
+    def __init__(self) -> None:
+        self.published: list[tuple[str, dict[str, Any]]] = []
 
-    def publish(self, name, **data):
+    def publish(self, name: str, **data: Any) -> None:
         self.published.append((name, data))
 
-    def subscribe(self, pattern, subscriber):
+    def subscribe(self, pattern: str, subscriber: Subscriber) -> None:
         pass
 
-    def names(self):
+    def names(self) -> list[str]:
         return [name for name, _ in self.published]
 
 
-class StandInController:
-    """What the web app needs of the controller, without Asterisk: settings, secrets, the bus, an instance
-    directory for the files Asterisk would read, and a reconfigure() that counts how often Asterisk's config
-    would have been re-rendered."""
+Verb = tuple[str, tuple, dict]  # a telephony verb as the stand-in makes it: (its name, arguments, keyword arguments)
 
-    def __init__(self, asterisk_dir):
+
+class StandInTelephony:
+    """The telephony layer's verbs without Asterisk: each is recorded as (verb, arguments) and carried out at once,
+    or refused as Asterisk refuses one (the call ended meanwhile) while ``fails`` is set."""
+
+    def __init__(self) -> None:
+        self.verbs: list[tuple[str, tuple]] = []
+        self.fails = False
+
+    def __getattr__(self, verb: str) -> Callable[..., Verb]:
+        if verb not in ("redirect", "hangup", "next_step", "place_outbound", "reload"):
+            raise AttributeError(verb)
+        return lambda *args, **kwargs: (verb, args, kwargs)
+
+    def submit(self, call: Verb) -> concurrent.futures.Future[None]:
+        verb, args, kwargs = call
+        self.verbs.append((verb, args))
+        done: concurrent.futures.Future[None] = concurrent.futures.Future()
+        if self.fails:
+            done.set_exception(AriError("Channel not found", 404))
+        else:
+            done.set_result(None)
+        return done
+
+    def named(self, verb: str) -> list[tuple]:
+        return [args for name, args in self.verbs if name == verb]
+
+
+class StandInController:
+    """What the web app needs of the controller (web/ports.py), without Asterisk: the real domain services over a
+    telephony stand-in that records the verbs they ask of Asterisk, settings, secrets, a bus that records what is
+    published, an instance directory for the files Asterisk would read, and a reconfigure() that counts how often
+    Asterisk's config would have been re-rendered."""
+
+    def __init__(self, asterisk_dir: Path):
         self.settings = config.load(env={})
         # external: files are owned by the user running the tests, not the Asterisk root's asterisk user
         self.instance = Instance(asterisk_dir, asterisk_dir, external=True)
@@ -65,34 +109,24 @@ class StandInController:
         self.texts = Texts(self.bus, self.outbox, served_numbers=None, clock=self.clock)
         self.queue_board = QueueBoard(self.bus, self.clock)
         self.presence = Presence(self.bus)  # tests tell it device states with on_device_state
+        self.availability = Availability(self.bus, self.presence.of)
+        self.telephony = StandInTelephony()
+        self.offers = OfferBook()  # tests say whose phone rings for which call with offers.offer
+        self.call_control = CallControl(self.telephony, self.offers, self.presence.reachable, self.bus, self.clock)
         self.reconfigured = 0
-        self.declined = []
-        self.answered = []
-        self.answer_outcome = "called"  # or "ringing", or "gone" (the call ended meanwhile)
-        self.hung_up = []
-        self.placed = []  # (interaction id, record) of each outbound call
-        self.places_calls = True
 
-    def answer(self, interaction, agent):
-        self.answered.append((interaction.id, agent.id))
-        return self.answer_outcome
-
-    def hang_up(self, interaction):
-        self.hung_up.append(interaction.id)
-
-    def decline(self, interaction, agent):
-        self.declined.append((interaction.id, agent.id))
-        return True, False
-
-    def place_call(self, interaction, record):
-        self.placed.append((interaction.id, record))
-        return self.places_calls
-
-    def reconfigure(self):
+    def reconfigure(self) -> concurrent.futures.Future[None]:
         self.reconfigured += 1
+        done: concurrent.futures.Future[None] = concurrent.futures.Future()
+        done.set_result(None)
+        return done
 
-    def health(self):
+    def health(self) -> dict[str, Any]:
         return {"ok": True, "database": "ok", "asterisk": {"ami": "connected", "ari": "connected"}}
+
+    def app(self) -> Flask:
+        """The web app over this controller (web/ports.py's Controller, which the checker holds it to)."""
+        return create_app(self)
 
 
 class ApiClient:
@@ -105,7 +139,7 @@ class ApiClient:
 
     def sign_in(self, email: str, password: str = PASSWORD, company_id: int | None = None):
         self.csrf = self.http.get("/api/v1/session").get_json()["csrf_token"]
-        body = {"email": email, "password": password}
+        body: dict[str, str | int] = {"email": email, "password": password}
         if company_id is not None:
             body["company_id"] = company_id
         status, data = self.post("/api/v1/session", body)
@@ -145,6 +179,7 @@ class Serving:
 
     def __init__(self, settings, app, https: bool = False):
         import asyncio
+
         from leadcenter.web.server import WebServer, listen
 
         self.server = WebServer(settings, app, listen("127.0.0.1", 0), listen("127.0.0.1", 0) if https else None)
@@ -158,6 +193,7 @@ class Serving:
 
     async def _serve(self):
         import asyncio
+
         self.loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         self._ready.set()
@@ -177,25 +213,43 @@ class Serving:
 WAIT = 5.0  # seconds any single expected websocket frame may take
 
 
-def open_socket(address: str, path: str, *, cookie: str | None = None, origin: str | None = "own",
-                headers: dict | None = None, **options):
+def open_socket(
+    address: str,
+    path: str,
+    *,
+    cookie: str | None = None,
+    origin: str | None = "own",
+    headers: dict | None = None,
+    **options,
+):
     """A websocket client of the server at ``address`` (host:port); a browser's page of the app by default. No
     keepalive pings: their thread's timed joins break under libfaketime (make test's shifted clock)."""
     from websockets.sync.client import connect
+    from websockets.typing import Origin
+
     headers = dict(headers or {})
     if cookie:
         headers["Cookie"] = cookie
     options.setdefault("ping_interval", None)
-    return connect(f"ws://{address}{path}", origin=f"http://{address}" if origin == "own" else origin,
-                   additional_headers=headers, proxy=None, compression=None, open_timeout=WAIT, **options)
+    sent = f"http://{address}" if origin == "own" else origin
+    return connect(
+        f"ws://{address}{path}",
+        origin=Origin(sent) if sent is not None else None,
+        additional_headers=headers,
+        proxy=None,
+        compression=None,
+        open_timeout=WAIT,
+        **options,
+    )
 
 
 def frames(ws, count: int, timeout: float = WAIT) -> list[dict]:
     """The next ``count`` JSON frames."""
     import json
     import time
+
     deadline = time.monotonic() + timeout
-    received = []
+    received: list[dict] = []
     while len(received) < count:
         try:
             received.append(json.loads(ws.recv(timeout=max(0.0, deadline - time.monotonic()))))
@@ -207,7 +261,9 @@ def frames(ws, count: int, timeout: float = WAIT) -> list[dict]:
 def close_code(ws, timeout: float = WAIT) -> tuple[int, str]:
     """Read until the server closes; its close code and reason."""
     import time
+
     from websockets.exceptions import ConnectionClosed
+
     deadline = time.monotonic() + timeout
     try:
         while True:

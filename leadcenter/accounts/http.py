@@ -2,21 +2,35 @@
 
 Also what every admin endpoint shares: ``changed`` after a write, and the ``in_use`` refusal.
 """
+
 from __future__ import annotations
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 
-from leadcenter.accounts import invitations
+from leadcenter.accounts import invitations, notifier
 from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, User
-from leadcenter.accounts.schemas import (ApiKeyList, ApiKeyOut, CompanyChanges, CompanyProfile, InvitationList,
-                                          InvitationOut, IssuedApiKey, MemberChanges, MemberList, MemberOut,
-                                          NewApiKey, NewMember)
+from leadcenter.accounts.schemas import (
+    ApiKeyList,
+    ApiKeyOut,
+    CompanyChanges,
+    CompanyProfile,
+    InvitationList,
+    InvitationOut,
+    IssuedApiKey,
+    MemberChanges,
+    MemberList,
+    MemberOut,
+    NewApiKey,
+    NewMember,
+)
 from leadcenter.accounts.services import AccountError
 from leadcenter.agents.models import Agent, SipCredential
 from leadcenter.db import database
 from leadcenter.errors import ApiError, invalid, not_found
+from leadcenter.events import Publisher
 from leadcenter.flows.services import flows_naming
 from leadcenter.teams.models import TeamMember
+from leadcenter.web import ports
 from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal, new_api_key
 from leadcenter.web.scoping import scoped
@@ -26,12 +40,17 @@ bp = Blueprint("accounts", __name__, url_prefix="/api/v1")
 
 # -- shared by the admin endpoints -----------------------------------------------------------------------------
 
-def changed(principal: Principal, event: str, *, asterisk: bool, **data) -> None:
-    """After a committed write: publish ``event`` for the principal's company and, when the change is something
-    Asterisk's configuration is rendered from, re-render it (the controller reloads what changed)."""
-    current_app.controller.bus.publish(event, company_id=principal.company.id, **data)
+
+def bus() -> Publisher:
+    """Where an admin endpoint's notifier publishes (the controller's event bus)."""
+    return ports.controller().bus
+
+
+def reconfigure_if(asterisk: bool) -> None:
+    """After a committed write: when the change is something Asterisk's configuration is rendered from, re-render it
+    (the controller reloads what changed)."""
     if asterisk:
-        current_app.controller.reconfigure()
+        ports.controller().reconfigure()
 
 
 def save_changes(row, changes: dict) -> None:
@@ -46,26 +65,40 @@ def in_use(what: str, users: list[str]) -> ApiError:
 
 # -- the company -----------------------------------------------------------------------------------------------
 
+
 @endpoint(bp, "GET", "/company", role="supervisor", response=CompanyProfile, summary="The company")
 def get_company(principal: Principal):
     return CompanyProfile.from_row(principal.company)
 
 
-@endpoint(bp, "PATCH", "/company", role="admin", body=CompanyChanges, response=CompanyProfile,
-          summary="Rename the company or change the region numbers without a country code are read in")
+@endpoint(
+    bp,
+    "PATCH",
+    "/company",
+    role="admin",
+    body=CompanyChanges,
+    response=CompanyProfile,
+    summary="Rename the company or change the region numbers without a country code are read in",
+)
 def update_company(principal: Principal, body: CompanyChanges):
     changes = body.model_dump(exclude_unset=True)
     save_changes(principal.company, changes)
     # The name labels the company's mailbox in the rendered voicemail.conf.
-    changed(principal, "company.updated", asterisk="name" in changes, fields=sorted(changes))
+    notifier.company_updated(bus(), principal.company)
+    reconfigure_if("name" in changes)
     return CompanyProfile.from_row(principal.company)
 
 
 # -- users -----------------------------------------------------------------------------------------------------
 
+
 def _membership(principal: Principal, user_id: int) -> Membership:
-    membership = (Membership.select(Membership, User).join(User)
-                  .where(Membership.company == principal.company, Membership.user == user_id).first())
+    membership = (
+        Membership.select(Membership, User)
+        .join(User)
+        .where(Membership.company == principal.company, Membership.user == user_id)
+        .first()
+    )
     if membership is None:
         raise not_found("user")
     return membership
@@ -83,30 +116,47 @@ def _refuse_own_account(principal: Principal, user: User, doing: str) -> None:
 
 def _keep_an_admin(company: Company, leaving: User) -> None:
     """Refuse to let the last active admin stop being one: nobody could manage the company any more."""
-    others = (Membership.select().join(User)
-              .where(Membership.company == company, Membership.role == "admin", Membership.user != leaving,
-                     User.active)
-              .exists())
+    others = (
+        Membership.select()
+        .join(User)
+        .where(Membership.company == company, Membership.role == "admin", Membership.user != leaving, User.active)
+        .exists()
+    )
     if not others:
-        raise ApiError("last-admin", f"{leaving.email} is the last admin of {company.name}; make another "
-                                          "user admin first")
+        raise ApiError(
+            "last-admin", f"{leaving.email} is the last admin of {company.name}; make another user admin first"
+        )
 
 
 def _retire(agent: Agent) -> None:
     """Nothing rings or registers as a removed user's agent any more; the profile stays for the history."""
     SipCredential.delete().where(SipCredential.agent == agent).execute()
     TeamMember.delete().where(TeamMember.agent == agent).execute()
-    agent.status, agent.status_changed_at = "offline", current_app.controller.clock()
+    agent.status, agent.status_changed_at = "offline", ports.controller().clock()
     agent.save()
 
 
-@endpoint(bp, "GET", "/users", role="supervisor", response=MemberList,
-          summary="The company's users with their role and agent profile")
+@endpoint(
+    bp,
+    "GET",
+    "/users",
+    role="supervisor",
+    response=MemberList,
+    summary="The company's users with their role and agent profile",
+)
 def list_users(principal: Principal):
     agents = {a.user_id: a.id for a in Agent.select(Agent.id, Agent.user).where(Agent.company == principal.company)}
-    return MemberList([MemberOut.from_row(m, agents.get(m.user_id))
-                       for m in (Membership.select(Membership, User).join(User)
-                                 .where(Membership.company == principal.company).order_by(User.name, User.id))])
+    return MemberList(
+        [
+            MemberOut.from_row(m, agents.get(m.user_id))
+            for m in (
+                Membership.select(Membership, User)
+                .join(User)
+                .where(Membership.company == principal.company)
+                .order_by(User.name, User.id)
+            )
+        ]
+    )
 
 
 @endpoint(bp, "GET", "/users/<int:user_id>", role="supervisor", response=MemberOut, summary="A user of the company")
@@ -115,44 +165,82 @@ def get_user(principal: Principal, user_id: int):
     return MemberOut.from_row(membership, _agent_id(membership.user, principal.company))
 
 
-@endpoint(bp, "POST", "/users", role="admin", body=NewMember, response=InvitationOut, status=202,
-          summary="Invite someone to the company by email (optionally as an agent); they are a user of it once "
-                  "they accept. An email with no account gets one, with this name and password")
+@endpoint(
+    bp,
+    "POST",
+    "/users",
+    role="admin",
+    body=NewMember,
+    response=InvitationOut,
+    status=202,
+    summary="Invite someone to the company by email (optionally as an agent); they are a user of it once "
+    "they accept. An email with no account gets one, with this name and password",
+)
 def add_user(principal: Principal, body: NewMember):
     company = principal.company
-    agent = invitations.AgentSpec(tuple(body.agent.devices), body.agent.ring_device, body.agent.display_name) \
-        if body.agent else None
+    agent = (
+        invitations.AgentSpec(tuple(body.agent.devices), body.agent.ring_device, body.agent.display_name)
+        if body.agent
+        else None
+    )
     try:
-        invitation = invitations.invite(company, body.email, body.name, body.password, body.role, agent,
-                                        principal.user)
+        invitation = invitations.invite(company, body.email, body.name, body.password, body.role, agent, principal.user)
     except AccountError as exc:
         raise invalid({"password": str(exc)}) from None
     except invitations.AlreadyMember:
         raise ApiError("already-a-member", f"{body.email} is already a user of {company.name}") from None
     except invitations.AlreadyInvited:
-        raise ApiError("already-invited", f"{body.email} is invited already; revoke that invitation to "
-                                               "invite them again") from None
-    changed(principal, "invitation.created", asterisk=False, invitation_id=invitation.id)
+        raise ApiError(
+            "already-invited", f"{body.email} is invited already; revoke that invitation to invite them again"
+        ) from None
+    notifier.invitation_created(bus(), invitation)
     return InvitationOut.from_row(invitation)
 
 
-@endpoint(bp, "GET", "/invitations", role="supervisor", response=InvitationList,
-          summary="The company's invitations nobody has answered yet")
+@endpoint(
+    bp,
+    "GET",
+    "/invitations",
+    role="supervisor",
+    response=InvitationList,
+    summary="The company's invitations nobody has answered yet",
+)
 def list_invitations(principal: Principal):
-    return InvitationList([InvitationOut.from_row(i) for i in (
-        Invitation.select(Invitation, User).join(User, on=Invitation.user)
-        .where(Invitation.company == principal.company).order_by(Invitation.id))])
+    return InvitationList(
+        [
+            InvitationOut.from_row(i)
+            for i in (
+                Invitation.select(Invitation, User)
+                .join(User, on=Invitation.user)
+                .where(Invitation.company == principal.company)
+                .order_by(Invitation.id)
+            )
+        ]
+    )
 
 
-@endpoint(bp, "DELETE", "/invitations/<int:invitation_id>", role="admin", status=204,
-          summary="Revoke an invitation nobody has answered yet (an account it created stays)")
+@endpoint(
+    bp,
+    "DELETE",
+    "/invitations/<int:invitation_id>",
+    role="admin",
+    status=204,
+    summary="Revoke an invitation nobody has answered yet (an account it created stays)",
+)
 def revoke_invitation(principal: Principal, invitation_id: int):
     scoped(Invitation, invitation_id, principal, "invitation").delete_instance()
-    changed(principal, "invitation.deleted", asterisk=False, invitation_id=invitation_id)
+    notifier.invitation_deleted(bus(), principal.company.id, invitation_id)
 
 
-@endpoint(bp, "PATCH", "/users/<int:user_id>", role="admin", body=MemberChanges, response=MemberOut,
-          summary="Change a user's role; their name or active flag while the account is in no other company")
+@endpoint(
+    bp,
+    "PATCH",
+    "/users/<int:user_id>",
+    role="admin",
+    body=MemberChanges,
+    response=MemberOut,
+    summary="Change a user's role; their name or active flag while the account is in no other company",
+)
 def update_user(principal: Principal, user_id: int, body: MemberChanges):
     company = principal.company
     changes = body.model_dump(exclude_unset=True)
@@ -160,22 +248,33 @@ def update_user(principal: Principal, user_id: int, body: MemberChanges):
         membership = _membership(principal, user_id)
         user = membership.user
         account_fields = sorted(changes.keys() & {"name", "active"})
-        if account_fields and Membership.select().where(Membership.user == user,
-                                                        Membership.company != company).exists():
-            raise ApiError("shared-account", f"{user.email} is also a user of another company, so its "
-                                                  f"{' and '.join(account_fields)} are not this company's to change")
+        if (
+            account_fields
+            and Membership.select().where(Membership.user == user, Membership.company != company).exists()
+        ):
+            raise ApiError(
+                "shared-account",
+                f"{user.email} is also a user of another company, so its "
+                f"{' and '.join(account_fields)} are not this company's to change",
+            )
         if changes.get("active") is False:
             _refuse_own_account(principal, user, "deactivate")
         if membership.role == "admin" and (changes.get("role", "admin") != "admin" or changes.get("active") is False):
             _keep_an_admin(company, user)
         save_changes(membership, {name: changes[name] for name in changes.keys() & {"role"}})
         save_changes(user, {name: changes[name] for name in account_fields})
-    changed(principal, "user.updated", asterisk=False, user_id=user.id, fields=sorted(changes))
+    notifier.user_updated(bus(), membership, _agent_id(user, company))
     return MemberOut.from_row(membership, _agent_id(user, company))
 
 
-@endpoint(bp, "DELETE", "/users/<int:user_id>", role="admin", status=204,
-          summary="Remove a user from the company (the account and its other companies stay)")
+@endpoint(
+    bp,
+    "DELETE",
+    "/users/<int:user_id>",
+    role="admin",
+    status=204,
+    summary="Remove a user from the company (the account and its other companies stay)",
+)
 def remove_user(principal: Principal, user_id: int):
     company = principal.company
     with database.atomic():
@@ -191,30 +290,54 @@ def remove_user(principal: Principal, user_id: int):
                 raise in_use(f"agent {agent.display_name}", [f"flow {f.name!r}" for f in flows])
             _retire(agent)
         membership.delete_instance()
-    changed(principal, "user.deleted", asterisk=agent is not None, user_id=user.id)
+    notifier.user_deleted(bus(), company.id, user.id)
+    reconfigure_if(agent is not None)
 
 
 # -- API keys --------------------------------------------------------------------------------------------------
 
-@endpoint(bp, "GET", "/api-keys", role="supervisor", response=ApiKeyList,
-          summary="The company's API keys (never the keys themselves)")
+
+@endpoint(
+    bp,
+    "GET",
+    "/api-keys",
+    role="supervisor",
+    response=ApiKeyList,
+    summary="The company's API keys (never the keys themselves)",
+)
 def list_api_keys(principal: Principal):
-    return ApiKeyList([ApiKeyOut.from_row(k) for k in
-                       ApiKey.select().where(ApiKey.company == principal.company).order_by(ApiKey.id)])
+    return ApiKeyList(
+        [ApiKeyOut.from_row(k) for k in ApiKey.select().where(ApiKey.company == principal.company).order_by(ApiKey.id)]
+    )
 
 
-@endpoint(bp, "POST", "/api-keys", role="admin", body=NewApiKey, response=IssuedApiKey, status=201,
-          summary="Create an API key; the answer is the only time the key is shown")
+@endpoint(
+    bp,
+    "POST",
+    "/api-keys",
+    role="admin",
+    body=NewApiKey,
+    response=IssuedApiKey,
+    status=201,
+    summary="Create an API key; the answer is the only time the key is shown",
+)
 def create_api_key(principal: Principal, body: NewApiKey):
     row, key = new_api_key(principal.company, body.name, principal.user)
-    changed(principal, "api_key.created", asterisk=False, api_key_id=row.id)
+    notifier.api_key_created(bus(), row)
     return IssuedApiKey.issued(row, key)
 
 
-@endpoint(bp, "DELETE", "/api-keys/<int:api_key_id>", role="admin", status=204,
-          summary="Revoke an API key (it stays listed, with revoked_at)")
+@endpoint(
+    bp,
+    "DELETE",
+    "/api-keys/<int:api_key_id>",
+    role="admin",
+    status=204,
+    summary="Revoke an API key (it stays listed, with revoked_at)",
+)
 def revoke_api_key(principal: Principal, api_key_id: int):
     key = scoped(ApiKey, api_key_id, principal, "API key")
     if key.revoked_at is None:
-        ApiKey.update(revoked_at=current_app.controller.clock()).where(ApiKey.id == key.id).execute()
-        changed(principal, "api_key.revoked", asterisk=False, api_key_id=key.id)
+        key.revoked_at = ports.controller().clock()
+        key.save(only=[ApiKey.revoked_at])
+        notifier.api_key_revoked(bus(), key)

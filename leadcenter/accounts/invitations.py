@@ -6,6 +6,7 @@ An email with no account gets one at once, with the name and password the admin 
 first sign-in accepts the invitation (``new_account``), since whoever signs in with those credentials is whom the
 admin meant. An existing account is left as it is (its name and password are its owner's) until its owner accepts.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -34,8 +35,9 @@ class AgentSpec:
     display_name: str | None = None
 
 
-def invite(company: Company, email: str, name: str, password: str, role: str, agent: AgentSpec | None,
-           invited_by: User | None) -> Invitation:
+def invite(
+    company: Company, email: str, name: str, password: str, role: str, agent: AgentSpec | None, invited_by: User | None
+) -> Invitation:
     """Invite ``email`` to ``company``; AccountError for a password too short, AlreadyMember, AlreadyInvited."""
     hashed = hash_password(password)  # for an existing account too: the answer takes as long either way
     with database.atomic():
@@ -47,9 +49,14 @@ def invite(company: Company, email: str, name: str, password: str, role: str, ag
             raise AlreadyMember(email)
         if Invitation.select().where(Invitation.user == user, Invitation.company == company).exists():
             raise AlreadyInvited(email)
-        return Invitation.create(company=company, user=user, role=role, new_account=new_account,
-                                 agent_json=json.dumps(dataclasses.asdict(agent)) if agent else None,
-                                 invited_by=invited_by)
+        return Invitation.create(
+            company=company,
+            user=user,
+            role=role,
+            new_account=new_account,
+            agent_json=json.dumps(dataclasses.asdict(agent)) if agent else None,
+            invited_by=invited_by,
+        )
 
 
 def agent_spec(invitation: Invitation) -> AgentSpec | None:
@@ -68,12 +75,17 @@ def accept(invitation: Invitation, now: dt.datetime) -> Agent | None:
         spec = agent_spec(invitation)
         if spec is None and Agent.select().where(Agent.company == company, Agent.user == user).exists():
             spec = AgentSpec()
-        agent = agent_profile(company, user, spec.devices, spec.ring_device, spec.display_name,
-                              now=now) if spec else None
+        agent = (
+            agent_profile(company, user, spec.devices, spec.ring_device, spec.display_name, now=now) if spec else None
+        )
         invitation.delete_instance()
     return agent
 
 
 def pending_for(user: User) -> list[Invitation]:
-    return list(Invitation.select(Invitation, Company).join(Company)
-                .where(Invitation.user == user).order_by(Company.name, Invitation.id))
+    return list(
+        Invitation.select(Invitation, Company)
+        .join(Company)
+        .where(Invitation.user == user)
+        .order_by(Company.name, Invitation.id)
+    )

@@ -1,8 +1,22 @@
-from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, TextField
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+from peewee import (
+    BooleanField,
+    CharField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    TextField,
+)
 
 from leadcenter.db import BaseModel, TimestampedModel
 
-ROLES = ("admin", "supervisor", "agent")
+Role = Literal["admin", "supervisor", "agent"]
+ROLES: tuple[Role, ...] = get_args(Role)
+# Each role may do what the ones below it do (an API key acts as the admin of its company).
+ROLE_RANK = {"agent": 1, "supervisor": 2, "admin": 3}
 
 
 class Company(TimestampedModel):
@@ -15,6 +29,7 @@ class Company(TimestampedModel):
 
 class User(TimestampedModel):
     """Someone who signs in; belongs to one or more companies through Membership."""
+
     email = CharField(unique=True)
     name = CharField()
     password_hash = CharField()
@@ -23,7 +38,9 @@ class User(TimestampedModel):
 
 class Membership(BaseModel):
     user = ForeignKeyField(User, backref="memberships", on_delete="CASCADE")
+    user_id: IntegerField[int]  # the related row's id
     company = ForeignKeyField(Company, backref="memberships", on_delete="CASCADE")
+    company_id: IntegerField[int]  # the related row's id
     role = CharField(choices=[(r, r) for r in ROLES])
 
     class Meta:
@@ -32,11 +49,14 @@ class Membership(BaseModel):
 
 class ApiKey(TimestampedModel):
     """A company's key for integrations (``Authorization: Bearer lc_<prefix>_<secret>``); only a hash is kept."""
+
     company = ForeignKeyField(Company, backref="api_keys", on_delete="CASCADE")
+    company_id: IntegerField[int]  # the related row's id
     name = CharField()
     prefix = CharField(unique=True)
     key_hash = CharField()
     created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_by_id: IntegerField[int | None]  # the related row's id
     last_used_at = DateTimeField(null=True)
     revoked_at = DateTimeField(null=True)
 
@@ -44,7 +64,9 @@ class ApiKey(TimestampedModel):
 class UserSession(TimestampedModel):
     """A signed-in browser. The cookie carries its random id; signing out (or a password change) revokes it, so
     a copy of the cookie stops working at once, open event streams included."""
+
     user = ForeignKeyField(User, backref="sessions", on_delete="CASCADE")
+    user_id: IntegerField[int]  # the related row's id
     token_hash = CharField(unique=True)  # SHA-256 of the id in the cookie
     revoked_at = DateTimeField(null=True)
 
@@ -54,12 +76,16 @@ class Invitation(TimestampedModel):
     owner accepts it, signed in, so an admin can neither add someone else's account to their company nor learn
     from the answer whether an email has an account. ``new_account``: the invitation created the account, with the
     password the admin handed over, so its first sign-in accepts it. A row is deleted once accepted or declined."""
+
     company = ForeignKeyField(Company, backref="invitations", on_delete="CASCADE")
+    company_id: IntegerField[int]  # the related row's id
     user = ForeignKeyField(User, backref="invitations", on_delete="CASCADE")
+    user_id: IntegerField[int]  # the related row's id
     role = CharField(choices=[(r, r) for r in ROLES])
     agent_json = TextField(null=True)  # the agent profile to make on acceptance: {"devices", "ring_device", ...}
     new_account = BooleanField(default=False)
     invited_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    invited_by_id: IntegerField[int | None]  # the related row's id
 
     class Meta:
         indexes = ((("company", "user"), True),)

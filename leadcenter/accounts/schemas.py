@@ -4,20 +4,20 @@ Request models named ``...Changes`` are for PATCH: only the fields sent change. 
 ``not_sent()``; a ``null`` that is sent is refused by the field's type unless null is a meaningful value.
 ``changes_of`` makes one from the model that creates the same resource.
 """
+
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any
 
 import phonenumbers
 from pydantic import Field, RootModel, create_model, field_validator, model_validator
 
-from leadcenter.accounts.models import ROLES, ApiKey, Company, Invitation, Membership
+from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, Role
 from leadcenter.agents.models import RING_DEVICES
+from leadcenter.pbx.names import Device
 from leadcenter.wire import Schema, UtcDateTime
 
 Name = Annotated[str, Field(min_length=1, max_length=100)]
-Role = Literal[ROLES]
-Device = Literal[RING_DEVICES]
 Region = Annotated[str, Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2, e.g. US")]
 
 
@@ -33,9 +33,13 @@ def not_sent(description: str | None = None):
 
 def changes_of(model: type[Schema], name: str, doc: str) -> type[Schema]:
     """``model`` for PATCH: the same fields, constraints and validators, every field optional (``not_sent``)."""
-    fields = {field: (Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation,
-                      not_sent(info.description))
-              for field, info in model.model_fields.items()}
+    fields: dict[str, Any] = {
+        field: (
+            Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation,
+            not_sent(info.description),
+        )
+        for field, info in model.model_fields.items()
+    }
     return create_model(name, __base__=model, __doc__=doc, __module__=model.__module__, **fields)
 
 
@@ -47,9 +51,14 @@ class CompanyProfile(Schema):
     created_at: UtcDateTime
 
     @classmethod
-    def from_row(cls, company: Company) -> "CompanyProfile":
-        return cls(id=company.id, name=company.name, default_region=company.default_region,
-                   text_help_reply=company.text_help_reply or "", created_at=company.created_at)
+    def from_row(cls, company: Company) -> CompanyProfile:
+        return cls(
+            id=company.id,
+            name=company.name,
+            default_region=company.default_region,
+            text_help_reply=company.text_help_reply or "",
+            created_at=company.created_at,
+        )
 
 
 class CompanyChanges(Schema):
@@ -67,12 +76,15 @@ class CompanyChanges(Schema):
 
 class NewAgentProfile(Schema):
     """Make the user an agent: one SIP account per device; the queue rings ``ring_device``."""
-    devices: list[Device] = Field(default_factory=lambda: ["webrtc"], min_length=1, max_length=len(RING_DEVICES))
+
+    devices: list[Device] = Field(
+        default_factory=lambda: list[Device](["webrtc"]), min_length=1, max_length=len(RING_DEVICES)
+    )
     ring_device: Device = "webrtc"
     display_name: Name | None = None  # the user's name when not given
 
     @model_validator(mode="after")
-    def rings_one_of_its_devices(self) -> "NewAgentProfile":
+    def rings_one_of_its_devices(self) -> NewAgentProfile:
         if len(set(self.devices)) != len(self.devices):
             raise ValueError("a device is listed twice")
         if self.ring_device not in self.devices:
@@ -84,6 +96,7 @@ class NewMember(Schema):
     """An invitation. An email with no account gets one with ``name`` and ``password`` (the person signs in with
     them, which accepts). An email that has an account keeps its own name and password (they open its owner's other
     companies); its owner accepts when signed in. Both are always required, so the answer is the same either way."""
+
     email: str = Field(max_length=254)
     name: Name
     password: str = Field(max_length=1024)
@@ -101,6 +114,7 @@ class NewMember(Schema):
 
 class MemberChanges(Schema):
     """``name`` and ``active`` belong to the account: they can be changed only while it is in no other company."""
+
     name: Name = not_sent()
     role: Role = not_sent()
     active: bool = not_sent()
@@ -116,10 +130,17 @@ class MemberOut(Schema):
     created_at: UtcDateTime
 
     @classmethod
-    def from_row(cls, membership: Membership, agent_id: int | None) -> "MemberOut":
+    def from_row(cls, membership: Membership, agent_id: int | None) -> MemberOut:
         user = membership.user
-        return cls(id=user.id, email=user.email, name=user.name, role=membership.role, active=user.active,
-                   agent_id=agent_id, created_at=user.created_at)
+        return cls(
+            id=user.id,
+            email=user.email,
+            name=user.name,
+            role=membership.role,
+            active=user.active,
+            agent_id=agent_id,
+            created_at=user.created_at,
+        )
 
 
 class MemberList(RootModel[list[MemberOut]]):
@@ -134,9 +155,14 @@ class InvitationOut(Schema):
     created_at: UtcDateTime
 
     @classmethod
-    def from_row(cls, invitation: Invitation) -> "InvitationOut":
-        return cls(id=invitation.id, email=invitation.user.email, role=invitation.role,
-                   agent=invitation.agent_json is not None, created_at=invitation.created_at)
+    def from_row(cls, invitation: Invitation) -> InvitationOut:
+        return cls(
+            id=invitation.id,
+            email=invitation.user.email,
+            role=invitation.role,
+            agent=invitation.agent_json is not None,
+            created_at=invitation.created_at,
+        )
 
 
 class InvitationList(RootModel[list[InvitationOut]]):
@@ -157,9 +183,16 @@ class ApiKeyOut(Schema):
     revoked_at: UtcDateTime | None
 
     @classmethod
-    def from_row(cls, key: ApiKey) -> "ApiKeyOut":
-        return cls(id=key.id, name=key.name, prefix=key.prefix, created_at=key.created_at,
-                   created_by=key.created_by_id, last_used_at=key.last_used_at, revoked_at=key.revoked_at)
+    def from_row(cls, key: ApiKey) -> ApiKeyOut:
+        return cls(
+            id=key.id,
+            name=key.name,
+            prefix=key.prefix,
+            created_at=key.created_at,
+            created_by=key.created_by_id,
+            last_used_at=key.last_used_at,
+            revoked_at=key.revoked_at,
+        )
 
 
 class ApiKeyList(RootModel[list[ApiKeyOut]]):
@@ -170,5 +203,5 @@ class IssuedApiKey(ApiKeyOut):
     key: str  # shown this once: only a hash is kept
 
     @classmethod
-    def issued(cls, row: ApiKey, key: str) -> "IssuedApiKey":
+    def issued(cls, row: ApiKey, key: str) -> IssuedApiKey:
         return cls(**ApiKeyOut.from_row(row).model_dump(), key=key)

@@ -1,4 +1,5 @@
 """Creating companies, users and memberships."""
+
 from __future__ import annotations
 
 import hashlib
@@ -54,8 +55,9 @@ def _hash_for_unknown_account() -> str:
     """A hash of a password nobody knows, at today's cost: checked when an email has no account, so that a
     wrong email takes as long as a wrong password (else the time of the answer tells which emails exist)."""
     if PASSWORD_METHOD not in _unknown_account_hash:
-        _unknown_account_hash[PASSWORD_METHOD] = generate_password_hash(secrets.token_urlsafe(32),
-                                                                        method=PASSWORD_METHOD)
+        _unknown_account_hash[PASSWORD_METHOD] = generate_password_hash(
+            secrets.token_urlsafe(32), method=PASSWORD_METHOD
+        )
     return _unknown_account_hash[PASSWORD_METHOD]
 
 
@@ -91,8 +93,12 @@ def start_session(user: User) -> str:
 
 def sessions_user(sid: str) -> User | None:
     """The user of a session that has not been revoked."""
-    row = (UserSession.select(UserSession, User).join(User)
-           .where(UserSession.token_hash == _digest(sid), UserSession.revoked_at.is_null()).first())
+    row = (
+        UserSession.select(UserSession, User)
+        .join(User)
+        .where(UserSession.token_hash == _digest(sid), UserSession.revoked_at.is_null())
+        .first()
+    )
     return row.user if row else None
 
 

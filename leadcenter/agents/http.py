@@ -1,18 +1,17 @@
 """The agents API: the company's agents (colleagues, for everyone), their settings (admins), the signed-in agent's
 own profile and status, and the SIP accounts of an agent's devices (admins, to set up a desk phone)."""
+
 from __future__ import annotations
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 
-from leadcenter.accounts.http import changed, save_changes
-from leadcenter.agents import availability
-from leadcenter.agents.models import Agent, SipCredential
-from leadcenter.agents.schemas import (AgentChanges, AgentList, AgentOut, AgentSipOut, MyAgentChanges,
-                                      SoftphoneOut)
-from leadcenter.agents.services import current_agents
+from leadcenter.accounts.http import bus, reconfigure_if, save_changes
+from leadcenter.agents import availability, notifier
+from leadcenter.agents.models import Agent, SipCredential, current_agents
+from leadcenter.agents.schemas import AgentChanges, AgentList, AgentOut, AgentSipOut, MyAgentChanges, SoftphoneOut
 from leadcenter.db import database
 from leadcenter.errors import ApiError, invalid, not_found
-from leadcenter.web import sip_relay
+from leadcenter.web import ports, sip_relay
 from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal
 
@@ -24,7 +23,7 @@ RENDERED = {"display_name", "ring_device"}
 
 def _presence():
     """Each agent's presence now (their status and their phone), as colleagues see it."""
-    return current_app.controller.presence.of
+    return ports.controller().presence.of
 
 
 def _agent(principal: Principal, agent_id: int) -> Agent:
@@ -42,8 +41,9 @@ def _my_agent(principal: Principal) -> Agent:
 
 @endpoint(bp, "GET", "/agents", response=AgentList, summary="The company's agents and their status")
 def list_agents(principal: Principal):
-    return AgentList(AgentOut.from_rows(list(current_agents(principal.company).order_by(Agent.display_name,
-                                                                                         Agent.id)), _presence()))
+    return AgentList(
+        AgentOut.from_rows(list(current_agents(principal.company).order_by(Agent.display_name, Agent.id)), _presence())
+    )
 
 
 @endpoint(bp, "GET", "/agents/<int:agent_id>", role="supervisor", response=AgentOut, summary="An agent")
@@ -51,25 +51,42 @@ def get_agent(principal: Principal, agent_id: int):
     return AgentOut.from_row(_agent(principal, agent_id), _presence())
 
 
-@endpoint(bp, "PATCH", "/agents/<int:agent_id>", role="admin", body=AgentChanges, response=AgentOut,
-          summary="Change an agent's names or the device the queue rings")
+@endpoint(
+    bp,
+    "PATCH",
+    "/agents/<int:agent_id>",
+    role="admin",
+    body=AgentChanges,
+    response=AgentOut,
+    summary="Change an agent's names or the device the queue rings",
+)
 def update_agent(principal: Principal, agent_id: int, body: AgentChanges):
     changes = body.model_dump(exclude_unset=True)
     with database.atomic():
         agent = _agent(principal, agent_id)
-        if "ring_device" in changes and not agent.sip_credentials.where(
-                SipCredential.device == changes["ring_device"], SipCredential.enabled).exists():
+        if (
+            "ring_device" in changes
+            and not agent.sip_credentials.where(
+                SipCredential.device == changes["ring_device"], SipCredential.enabled
+            ).exists()
+        ):
             raise invalid({"ring_device": f"the agent has no {changes['ring_device']} device"})
         save_changes(agent, changes)
-    changed(principal, "agent.updated", asterisk=bool(RENDERED & changes.keys()), agent_id=agent.id,
-            fields=sorted(changes))
+    notifier.updated(bus(), agent, _presence())
+    reconfigure_if(bool(RENDERED & changes.keys()))
     return AgentOut.from_row(agent, _presence())
 
 
-@endpoint(bp, "GET", "/agents/<int:agent_id>/sip", role="admin", response=AgentSipOut,
-          summary="The SIP accounts of an agent's devices, to set up a desk phone")
+@endpoint(
+    bp,
+    "GET",
+    "/agents/<int:agent_id>/sip",
+    role="admin",
+    response=AgentSipOut,
+    summary="The SIP accounts of an agent's devices, to set up a desk phone",
+)
 def get_agent_sip(principal: Principal, agent_id: int):
-    settings = current_app.controller.settings.asterisk
+    settings = ports.controller().settings.asterisk
     return AgentSipOut.from_row(_agent(principal, agent_id), settings.sip_host, settings.sip_port)
 
 
@@ -78,33 +95,47 @@ def get_my_agent(principal: Principal):
     return AgentOut.from_row(_my_agent(principal), _presence())
 
 
-@endpoint(bp, "GET", "/me/softphone", response=SoftphoneOut,
-          summary="The signed-in agent's browser softphone account and the websocket it registers over")
+@endpoint(
+    bp,
+    "GET",
+    "/me/softphone",
+    response=SoftphoneOut,
+    summary="The signed-in agent's browser softphone account and the websocket it registers over",
+)
 def get_my_softphone(principal: Principal):
     agent = _my_agent(principal)
     credential = agent.sip_credentials.where(SipCredential.device == "webrtc", SipCredential.enabled).first()
     if credential is None:
         raise ApiError("no-softphone", "you have no browser softphone; ask an admin to add one")
-    host = current_app.controller.settings.asterisk.sip_host
-    return SoftphoneOut(username=credential.username, password=credential.password,
-                        sip_uri=f"sip:{credential.username}@{host}", display_name=agent.display_name,
-                        websocket_path=sip_relay.PATH)
+    host = ports.controller().settings.asterisk.sip_host
+    return SoftphoneOut(
+        username=credential.username,
+        password=credential.password,
+        sip_uri=f"sip:{credential.username}@{host}",
+        display_name=agent.display_name,
+        websocket_path=sip_relay.PATH,
+    )
 
 
-@endpoint(bp, "PATCH", "/me/agent", response=AgentOut, body=MyAgentChanges,
-          summary="Change one's chat name, or go Available or Offline")
+@endpoint(
+    bp,
+    "PATCH",
+    "/me/agent",
+    response=AgentOut,
+    body=MyAgentChanges,
+    summary="Change one's chat name, or go Available or Offline",
+)
 def update_my_agent(principal: Principal, body: MyAgentChanges):
     agent = _my_agent(principal)
     if body.chat_display_name is not None:
         agent.chat_display_name = body.chat_display_name
         Agent.update(chat_display_name=agent.chat_display_name).where(Agent.id == agent.id).execute()
-        changed(principal, "agent.updated", asterisk=False, agent_id=agent.id, fields=["chat_display_name"])
+        notifier.updated(bus(), agent, _presence())
     if body.status is not None:
         # agent.status_changed goes out; the pause keeper applies it to the queues and to the flag ring-agents
         # steps read. No re-render for a status.
         try:
-            availability.choose(agent, body.status, current_app.controller.bus, current_app.controller.clock())
+            ports.controller().availability.choose(agent, body.status, ports.controller().clock())
         except availability.IllegalMove as exc:
             raise ApiError("on-a-call", f"{exc}; change it once the call has ended") from None
     return AgentOut.from_row(agent, _presence())
-

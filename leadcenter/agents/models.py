@@ -1,6 +1,8 @@
-from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField
+from __future__ import annotations
 
-from leadcenter.accounts.models import Company, User
+from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField, ModelSelect
+
+from leadcenter.accounts.models import Company, Membership, User
 from leadcenter.db import BaseModel, TimestampedModel
 from leadcenter.pbx import names
 
@@ -10,7 +12,9 @@ RING_DEVICES = names.DEVICES
 
 class Agent(TimestampedModel):
     company = ForeignKeyField(Company, backref="agents", on_delete="CASCADE")
+    company_id: IntegerField[int]  # the related row's id
     user = ForeignKeyField(User, backref="agents", on_delete="CASCADE")
+    user_id: IntegerField[int]  # the related row's id
     display_name = CharField()
     chat_display_name = CharField(default="")
     # Chosen by the agent (available/offline) or set by their calls (unavailable: on a call, in wrap-up, or after
@@ -24,6 +28,7 @@ class Agent(TimestampedModel):
     ring_device = CharField(default="webrtc", choices=[(d, d) for d in RING_DEVICES])
     # The agent's own voicemail greeting (a file under the data directory); the standard one when empty.
     voicemail_greeting = CharField(null=True)
+    sip_credentials: ModelSelect[SipCredential]  # the backref of SipCredential.agent
 
     class Meta:
         indexes = ((("company", "user"), True),)
@@ -38,7 +43,9 @@ class Agent(TimestampedModel):
 
 class SipCredential(BaseModel):
     """The username/password one device of an agent registers with; the password is generated."""
+
     agent = ForeignKeyField(Agent, backref="sip_credentials", on_delete="CASCADE")
+    agent_id: IntegerField[int]  # the related row's id
     device = CharField(choices=[(d, d) for d in RING_DEVICES])
     password = CharField()
     enabled = BooleanField(default=True)
@@ -53,7 +60,9 @@ class SipCredential(BaseModel):
 
 class AgentStatusChange(BaseModel):
     """Every availability move (see availability.py), for reporting: occupancy, wrap-up time, time offline."""
+
     agent = ForeignKeyField(Agent, backref="status_changes", on_delete="CASCADE")
+    agent_id: IntegerField[int]  # the related row's id
     event = CharField()
     from_status = CharField()
     from_reason = CharField(default="")
@@ -63,3 +72,13 @@ class AgentStatusChange(BaseModel):
 
     class Meta:
         indexes = ((("agent", "at"), False),)
+
+
+def current_agents(company: Company | None = None):
+    """Agents whose users still belong to their company. A removed user's agent profile is kept so that past
+    interactions still name who handled them, but nothing new may name it, and Asterisk no longer knows its
+    devices. (A deactivated user stays current: they cannot sign in, and configure leaves out their devices.)"""
+    query = Agent.select(Agent).join(
+        Membership, on=(Membership.user == Agent.user) & (Membership.company == Agent.company)
+    )
+    return query if company is None else query.where(Agent.company == company)

@@ -15,13 +15,14 @@ Asterisk rings by the same rules (docs/architecture.md, "Availability"): a queue
 free there, so it does here); a ring-agents step checks the AstDB flag and DEVICE_STATE. So what the screens say
 is what ringing does.
 """
+
 from __future__ import annotations
 
 import threading
 
-from leadcenter.agents.models import Agent
-from leadcenter.agents.services import current_agents
-from leadcenter.events import Event, EventBus
+from leadcenter.agents import notifier
+from leadcenter.agents.models import Agent, current_agents
+from leadcenter.events import Bus, Event
 
 PRESENCES = ("available", "on_call", "wrap_up", "missed", "unreachable", "offline")
 # Asterisk device states (AMI names) in which nothing can ring the device ...
@@ -49,7 +50,7 @@ class Presence:
     company whenever an agent's presence changes (their phone, their status or their ring device). Written on the
     dispatcher thread, read from web threads."""
 
-    def __init__(self, bus: EventBus):
+    def __init__(self, bus: Bus):
         self.bus = bus
         self._lock = threading.Lock()
         self._devices: dict[str, str] = {}  # endpoint (webrtc7, desk7) -> device state
@@ -81,7 +82,7 @@ class Presence:
         self._refresh(current_agents())
 
     def on_agent_changed(self, event: Event) -> None:
-        self._refresh(Agent.select().where(Agent.id == event.data["agent_id"]))
+        self._refresh(Agent.select().where(Agent.id == event.data["agent"]["id"]))
 
     def _refresh(self, agents) -> None:
         for agent in agents:
@@ -89,5 +90,4 @@ class Presence:
             with self._lock:
                 before, self._shown[agent.id] = self._shown.get(agent.id), now
             if now != before:
-                self.bus.publish("agent.presence_changed", company_id=agent.company_id, agent_id=agent.id,
-                                 presence=now)
+                notifier.presence_changed(self.bus, agent, self.of)

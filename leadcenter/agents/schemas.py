@@ -1,8 +1,10 @@
 """What the agents endpoints accept and answer."""
+
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Callable, Literal
+from collections.abc import Callable
+from typing import Literal
 
 from pydantic import RootModel
 
@@ -26,17 +28,32 @@ class AgentOut(Schema):
     devices: list[str]  # the devices with a SIP account
 
     @classmethod
-    def from_rows(cls, agents: list[Agent], presence: Callable[[Agent], str]) -> list["AgentOut"]:
+    def from_rows(cls, agents: list[Agent], presence: Callable[[Agent], str]) -> list[AgentOut]:
         devices = defaultdict(list)
-        for credential in (SipCredential.select().order_by(SipCredential.device)
-                           .where(SipCredential.agent.in_([a.id for a in agents]), SipCredential.enabled)):
+        for credential in (
+            SipCredential.select()
+            .order_by(SipCredential.device)
+            .where(SipCredential.agent.in_([a.id for a in agents]), SipCredential.enabled)
+        ):
             devices[credential.agent_id].append(credential.device)
-        return [cls(id=a.id, user_id=a.user_id, display_name=a.display_name, chat_display_name=a.chat_display_name,
-                    status=a.status, status_reason=a.status_reason, status_changed_at=a.status_changed_at,
-                    presence=presence(a), ring_device=a.ring_device, devices=devices[a.id]) for a in agents]
+        return [
+            cls(
+                id=a.id,
+                user_id=a.user_id,
+                display_name=a.display_name,
+                chat_display_name=a.chat_display_name,
+                status=a.status,
+                status_reason=a.status_reason,
+                status_changed_at=a.status_changed_at,
+                presence=presence(a),
+                ring_device=a.ring_device,
+                devices=devices[a.id],
+            )
+            for a in agents
+        ]
 
     @classmethod
-    def from_row(cls, agent: Agent, presence: Callable[[Agent], str]) -> "AgentOut":
+    def from_row(cls, agent: Agent, presence: Callable[[Agent], str]) -> AgentOut:
         return cls.from_rows([agent], presence)[0]
 
 
@@ -52,6 +69,7 @@ class AgentChanges(Schema):
 
 class MyAgentChanges(Schema):
     """What agents set themselves; Unavailable is the queue's to set (on a call, in wrap-up)."""
+
     chat_display_name: Name = not_sent()
     status: Literal["available", "offline"] = not_sent()
 
@@ -64,21 +82,29 @@ class SipAccount(Schema):
 
 class AgentSipOut(Schema):
     """What a desk phone (or softphone) needs to register as one of the agent's devices."""
+
     agent_id: int
     registrar_host: str
     registrar_port: int
     accounts: list[SipAccount]
 
     @classmethod
-    def from_row(cls, agent: Agent, host: str, port: int) -> "AgentSipOut":
-        return cls(agent_id=agent.id, registrar_host=host, registrar_port=port, accounts=[
-            SipAccount(device=c.device, username=c.username, password=c.password)
-            for c in agent.sip_credentials.where(SipCredential.enabled).order_by(SipCredential.device)])
+    def from_row(cls, agent: Agent, host: str, port: int) -> AgentSipOut:
+        return cls(
+            agent_id=agent.id,
+            registrar_host=host,
+            registrar_port=port,
+            accounts=[
+                SipAccount(device=c.device, username=c.username, password=c.password)
+                for c in agent.sip_credentials.where(SipCredential.enabled).order_by(SipCredential.device)
+            ],
+        )
 
 
 class SoftphoneOut(Schema):
     """What the signed-in agent's browser softphone registers with: its SIP account, and the app's own websocket
     path that relays SIP to Asterisk (same origin as the app, so it is WSS whenever the app is HTTPS)."""
+
     username: str
     password: str
     sip_uri: str

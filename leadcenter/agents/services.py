@@ -1,4 +1,5 @@
 """Creating agents and the SIP credentials of their devices."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -7,17 +8,26 @@ import logging
 from leadcenter.accounts.models import Company, Membership, User
 from leadcenter.accounts.services import add_member
 from leadcenter.agents import availability
-from leadcenter.agents.models import RING_DEVICES, Agent, SipCredential
+from leadcenter.agents.availability import Availability
+from leadcenter.agents.models import RING_DEVICES, Agent, SipCredential, current_agents
 from leadcenter.credentials import generate_password
 from leadcenter.db import database
+from leadcenter.events import Bus
 from leadcenter.interactions.models import Interaction, InteractionDecline
 from leadcenter.pbx import names
 
 log = logging.getLogger(__name__)
 
 
-def create_agent(company: Company, user: User, display_name: str | None = None,
-                 devices: tuple[str, ...] = ("webrtc",), ring_device: str = "webrtc", *, now: dt.datetime) -> Agent:
+def create_agent(
+    company: Company,
+    user: User,
+    display_name: str | None = None,
+    devices: tuple[str, ...] = ("webrtc",),
+    ring_device: str = "webrtc",
+    *,
+    now: dt.datetime,
+) -> Agent:
     """Make ``user`` an agent of ``company`` with a generated SIP password for each device."""
     unknown = set(devices) - set(RING_DEVICES)
     if unknown or ring_device not in devices:
@@ -25,16 +35,28 @@ def create_agent(company: Company, user: User, display_name: str | None = None,
     with database.atomic():
         if not Membership.select().where(Membership.user == user, Membership.company == company).exists():
             add_member(user, company, "agent")
-        agent = Agent.create(company=company, user=user, display_name=display_name or user.name,
-                             chat_display_name=display_name or user.name, ring_device=ring_device,
-                             status_changed_at=now)
+        agent = Agent.create(
+            company=company,
+            user=user,
+            display_name=display_name or user.name,
+            chat_display_name=display_name or user.name,
+            ring_device=ring_device,
+            status_changed_at=now,
+        )
         for device in devices:
             SipCredential.create(agent=agent, device=device, password=generate_password())
     return agent
 
 
-def agent_profile(company: Company, user: User, devices: tuple[str, ...] = ("webrtc",), ring_device: str = "webrtc",
-                  display_name: str | None = None, *, now: dt.datetime) -> Agent:
+def agent_profile(
+    company: Company,
+    user: User,
+    devices: tuple[str, ...] = ("webrtc",),
+    ring_device: str = "webrtc",
+    display_name: str | None = None,
+    *,
+    now: dt.datetime,
+) -> Agent:
     """``user``'s agent profile in ``company`` as asked: a new one; or, for a user removed earlier, their old
     profile brought back (so old and new interactions name the same agent) with new SIP accounts."""
     previous = Agent.get_or_none(Agent.company == company, Agent.user == user)
@@ -69,9 +91,10 @@ class PauseKeeper:
     the call did not miss it and is unpaused at once.
     """
 
-    def __init__(self, bus, telephony):
+    def __init__(self, bus: Bus, telephony, availability: Availability):
         self.bus = bus
         self.telephony = telephony
+        self.availability = availability
         bus.subscribe("telephony.synced", self.on_synced)
         bus.subscribe("agent.status_changed", self.on_status_changed)
         bus.subscribe("call.agent_rang_out", self.on_rang_out)
@@ -79,7 +102,7 @@ class PauseKeeper:
 
     def on_status_changed(self, event) -> None:
         """An agent chose Available or Offline (or their calls made them Unavailable): apply it at once."""
-        agent = Agent.get_or_none(Agent.id == event.data["agent_id"])
+        agent = Agent.get_or_none(Agent.id == event.data["agent"]["id"])
         if agent is not None:
             self._apply(agent)
 
@@ -89,7 +112,7 @@ class PauseKeeper:
         if agent is None:
             return
         if not _declined(agent, event.data["channel_id"]) and availability.can(agent, "miss_call"):
-            availability.apply(agent, "miss_call", self.bus, event.data["at"])  # on_status_changed applies it
+            self.availability.move(agent, "miss_call", event.data["at"])  # on_status_changed applies it
         else:
             self._apply(agent)  # Asterisk paused them when the leg ended: the database says otherwise
 
@@ -115,8 +138,13 @@ class PauseKeeper:
                 continue
             paused = agent.status != "available"
             if member["paused"] != paused:
-                log.info("queue %s: %s %s to match status %s", member["queue"],
-                         "pausing" if paused else "unpausing", member["interface"], agent.status)
+                log.info(
+                    "queue %s: %s %s to match status %s",
+                    member["queue"],
+                    "pausing" if paused else "unpausing",
+                    member["interface"],
+                    agent.status,
+                )
                 self.telephony.submit(self.telephony.pause(member["interface"], paused, agent.status))
         flags = event.data.get("available", {})
         for agent in agents.values():
@@ -127,14 +155,9 @@ class PauseKeeper:
 
 def _declined(agent: Agent, channel_id: str) -> bool:
     """Whether the agent declined, in the app, the call of this lead channel."""
-    return (InteractionDecline.select().join(Interaction)
-            .where(InteractionDecline.agent == agent, Interaction.channel_id == channel_id).exists())
-
-
-def current_agents(company: Company | None = None):
-    """Agents whose users still belong to their company. A removed user's agent profile is kept so that past
-    interactions still name who handled them, but nothing new may name it, and Asterisk no longer knows its
-    devices. (A deactivated user stays current: they cannot sign in, and configure leaves out their devices.)"""
-    query = (Agent.select(Agent).join(Membership, on=(Membership.user == Agent.user)
-                                      & (Membership.company == Agent.company)))
-    return query if company is None else query.where(Agent.company == company)
+    return (
+        InteractionDecline.select()
+        .join(Interaction)
+        .where(InteractionDecline.agent == agent, Interaction.channel_id == channel_id)
+        .exists()
+    )

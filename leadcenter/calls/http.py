@@ -5,20 +5,17 @@ numbers (whatever the browser sends, another company's number is "no such tracki
 number's trunk. The agent's ring device rings first (the browser softphone answers it by itself, a desk phone is
 picked up), then the lead is dialled. The call is an interaction at once: Active, then Recent and on the timeline.
 """
+
 from __future__ import annotations
 
-import uuid
-
-from flask import Blueprint, current_app
+from flask import Blueprint
 from pydantic import Field
 
-from leadcenter.calls.services import start_outbound
 from leadcenter.errors import ApiError, invalid
-from leadcenter.interactions import lifecycle
 from leadcenter.interactions.schemas import InteractionOut
-from leadcenter.pbx import names
 from leadcenter.phones import InvalidNumber, to_e164
 from leadcenter.tracking_numbers.models import TrackingNumber
+from leadcenter.web import ports
 from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal
 from leadcenter.web.scoping import scoped
@@ -33,9 +30,16 @@ class NewCall(Schema):
     record: bool = False
 
 
-@endpoint(bp, "POST", "/calls", body=NewCall, response=InteractionOut, status=201,
-          summary="Place a call to a lead: my device rings first, then the lead, with the tracking number as "
-                  "caller ID (recorded only when asked)")
+@endpoint(
+    bp,
+    "POST",
+    "/calls",
+    body=NewCall,
+    response=InteractionOut,
+    status=201,
+    summary="Place a call to a lead: my device rings first, then the lead, with the tracking number as "
+    "caller ID (recorded only when asked)",
+)
 def place_call(principal: Principal, body: NewCall):
     number = scoped(TrackingNumber, body.tracking_number_id, principal, "tracking number")
     agent = principal.agent
@@ -45,15 +49,7 @@ def place_call(principal: Principal, body: NewCall):
         lead_number = to_e164(body.to, principal.company.default_region)
     except InvalidNumber as exc:
         raise invalid({"to": str(exc)}) from None
-    controller = current_app.controller
-    interaction = start_outbound(agent, number, lead_number, names.outbound_channel_id(uuid.uuid4().hex),
-                                 controller.clock())
-    if not controller.place_call(interaction, record=body.record):
-        lifecycle.apply(interaction, "go_unanswered", controller.clock())
-        controller.bus.publish("interaction.updated", company_id=interaction.company_id,
-                               interaction_id=interaction.id, status=interaction.status,
-                               outcome=interaction.outcome)
+    interaction = ports.controller().call_control.place(agent, number, lead_number, body.record)
+    if interaction is None:
         raise ApiError("call-not-placed", "Asterisk did not place the call; try again")
-    controller.bus.publish("interaction.created", company_id=interaction.company_id, interaction_id=interaction.id,
-                           status=interaction.status, outcome=None, for_agents=[agent.id])
     return InteractionOut.from_row(interaction)

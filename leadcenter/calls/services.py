@@ -5,21 +5,23 @@ publishes ``interaction.created`` / ``interaction.updated``. Resynchronisation r
 in Asterisk without an interaction (it began while the controller was down) gets one; an interaction still
 open whose channel is gone (it ended while the controller was down) is concluded.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from leadcenter.agents import availability
+from leadcenter.agents.availability import Availability
 from leadcenter.agents.models import Agent
 from leadcenter.clock import Clock
 from leadcenter.db import database
-from leadcenter.events import Event, EventBus
+from leadcenter.events import Bus, Event
 from leadcenter.flows.services import audience
-from leadcenter.interactions import lifecycle
+from leadcenter.interactions import lifecycle, notifier
 from leadcenter.interactions.models import Interaction, InteractionDecline
 from leadcenter.leads.services import find_or_create_by_number, lead_number
 from leadcenter.pbx import names
@@ -76,63 +78,84 @@ def everyone_declined(interaction: Interaction, reachable: Callable[[Agent], boo
     """Every agent the call's flow offers it to, except those Offline or whose phone nothing can ring (``reachable``),
     has declined it (Incoming is theirs only)."""
     number = interaction.tracking_number
-    if number is None or number.flow_id is None:
+    if number is None or number.flow is None:
         return False
-    offered = {a.id for a in Agent.select().where(Agent.id.in_(list(audience(number.flow)) or [0]),
-                                                  Agent.status != "offline") if reachable(a)}
-    declined = {d.agent_id for d in InteractionDecline.select(InteractionDecline.agent)
-                .where(InteractionDecline.interaction == interaction)}
+    offered = {
+        a.id
+        for a in Agent.select().where(Agent.id.in_(list(audience(number.flow)) or [0]), Agent.status != "offline")
+        if reachable(a)
+    }
+    declined = {
+        d.agent_id
+        for d in InteractionDecline.select(InteractionDecline.agent).where(
+            InteractionDecline.interaction == interaction
+        )
+    }
     return bool(offered) and offered <= declined
 
 
 class CallRecorder:
-    def __init__(self, bus: EventBus, recording_path, asterisk_dir: Path, data_dir: Path, clock: Clock):
+    def __init__(
+        self, bus: Bus, recording_path, asterisk_dir: Path, data_dir: Path, clock: Clock, availability: Availability
+    ):
         """``recording_path(file inside the Asterisk root) -> path relative to the data directory``."""
         self.bus = bus
         self.clock = clock
+        self.availability = availability
         self.recording_path = recording_path
         self.asterisk_dir, self.data_dir = asterisk_dir, data_dir
         self.offers = OfferBook()
-        bus.subscribe("call.agent_offered", lambda e: self.offers.offered(
-            e.data["channel_id"], e.data["agent_id"], e.data["agent_channel_id"]))
+        bus.subscribe(
+            "call.agent_offered",
+            lambda e: self.offers.offered(e.data["channel_id"], e.data["agent_id"], e.data["agent_channel_id"]),
+        )
         bus.subscribe("call.agent_missed", lambda e: self.offers.withdrawn(e.data["channel_id"], e.data["agent_id"]))
         bus.subscribe("call.queued", lambda e: self.offers.queued(e.data["channel_id"]))
         for name in ("call.left_queue", "call.answered", "call.ended"):
             bus.subscribe(name, lambda e: self.offers.left_queue(e.data["channel_id"]))
-        for name, handler in (("call.inbound", self.on_inbound), ("call.answered", self.on_answered),
-                              ("call.lead_answered", self.on_lead_answered),
-                              ("call.recording_started", self.on_recording), ("call.flow_ended", self.on_flow_ended),
-                              ("call.voicemail_left", self.on_voicemail), ("call.ended", self.on_ended),
-                              ("telephony.synced", self.on_synced)):
+        for name, handler in (
+            ("call.inbound", self.on_inbound),
+            ("call.answered", self.on_answered),
+            ("call.lead_answered", self.on_lead_answered),
+            ("call.recording_started", self.on_recording),
+            ("call.flow_ended", self.on_flow_ended),
+            ("call.voicemail_left", self.on_voicemail),
+            ("call.ended", self.on_ended),
+            ("telephony.synced", self.on_synced),
+        ):
             bus.subscribe(name, handler)
 
     def _interaction(self, channel_id: str) -> Interaction | None:
         return Interaction.get_or_none(Interaction.channel_id == channel_id)
 
-    def _announce(self, interaction: Interaction, created: bool = False, for_agents: set[int] | None = None) -> None:
-        extra = {} if for_agents is None else {"for_agents": sorted(for_agents)}
-        self.bus.publish("interaction.created" if created else "interaction.updated",
-                         interaction_id=interaction.id, company_id=interaction.company_id,
-                         status=interaction.status, outcome=interaction.outcome, **extra)
-
     def _create(self, data: dict, started_at) -> Interaction | None:
         number = TrackingNumber.get_or_none(TrackingNumber.id == data["number_id"])
         if number is None or number.company_id != data["company_id"]:
-            log.warning("call %s names tracking number %s, which is not in the database",
-                        data["channel_id"], data["number_id"])
+            log.warning(
+                "call %s names tracking number %s, which is not in the database", data["channel_id"], data["number_id"]
+            )
             return None
         company = number.company
         caller = lead_number(data["caller_number"], company)
         name = data.get("caller_name") or ""
         with database.atomic():
-            lead = find_or_create_by_number(company, caller, started_at,
-                                            "" if name in ("", caller, "<unknown>") else name)
+            lead = find_or_create_by_number(
+                company, caller, started_at, "" if name in ("", caller, "<unknown>") else name
+            )
             interaction = Interaction.create(
-                company=company, lead=lead, kind="call", direction="inbound", tracking_number=number,
-                lead_number=caller, channel_id=data["channel_id"], started_at=started_at,
-                status_changed_at=started_at, source=number.source)
+                company=company,
+                lead=lead,
+                kind="call",
+                direction="inbound",
+                tracking_number=number,
+                lead_number=caller,
+                channel_id=data["channel_id"],
+                started_at=started_at,
+                status_changed_at=started_at,
+                source=number.source,
+            )
         # A new call shows in the Incoming of the agents its flow offers calls to.
-        self._announce(interaction, created=True, for_agents=audience(number.flow) if number.flow_id else set())
+        notifier.changed(self.bus, interaction, created=True)
         return interaction
 
     def on_inbound(self, event: Event) -> None:
@@ -143,7 +166,7 @@ class CallRecorder:
         interaction = self._interaction(event.data["channel_id"])
         if interaction is not None:
             interaction.recording = str(self.recording_path(event.data["file"]))
-            interaction.save()
+            interaction.save(only=[Interaction.recording])
 
     def on_answered(self, event: Event) -> None:
         self.offers.withdrawn(event.data["channel_id"])
@@ -154,25 +177,23 @@ class CallRecorder:
 
     def _answer(self, interaction: Interaction, agent_id: int | None, queue: str | None, at) -> None:
         agent = Agent.get_or_none(Agent.id == agent_id, Agent.company == interaction.company_id)
-        interaction.agent = agent
         team_id = names.parse_queue(queue)
-        if team_id is not None:
-            interaction.team = Team.get_or_none(Team.id == team_id, Team.company == interaction.company_id)
-        lifecycle.apply(interaction, "answer", at)
-        self._announce(interaction)
+        team = Team.get_or_none(Team.id == team_id, Team.company == interaction.company_id) if team_id else None
+        lifecycle.move(interaction, "answer", at, agent=agent, **({"team": team} if team else {}))
+        notifier.changed(self.bus, interaction)
         # Every inbound call an agent answers takes them out of every queue and ring-agents step until they rejoin
         # after wrap-up, however it reached them: a queue, a ring-agents step, or Answer on a call ringing someone
         # else (lc-answer).
         if agent is not None and availability.can(agent, "take_call"):
-            availability.apply(agent, "take_call", self.bus, at)
+            self.availability.move(agent, "take_call", at)
 
     def on_lead_answered(self, event: Event) -> None:
         """The lead picked up an agent's outbound call (active since it was placed): the talk starts now."""
         interaction = self._interaction(event.data["channel_id"])
         if interaction is not None and interaction.status == "active" and interaction.answered_at is None:
             interaction.answered_at = event.data["at"]
-            interaction.save()
-            self._announce(interaction)
+            interaction.save(only=[Interaction.answered_at])
+            notifier.changed(self.bus, interaction)
 
     def on_flow_ended(self, event: Event) -> None:
         """Every step of the flow went by and nobody answered: missed."""
@@ -180,8 +201,8 @@ class CallRecorder:
 
     def _miss(self, interaction: Interaction | None, at) -> None:
         if interaction is not None and lifecycle.can(interaction, "miss"):
-            lifecycle.apply(interaction, "miss", at)
-            self._announce(interaction)
+            lifecycle.move(interaction, "miss", at)
+            notifier.changed(self.bus, interaction)
 
     def on_voicemail(self, event: Event) -> None:
         """The caller reached a mailbox: with a message left, the call concludes as voicemail, with its audio."""
@@ -192,10 +213,14 @@ class CallRecorder:
         if message is None:  # the caller reached the last step, the mailbox, and left no message
             self._miss(interaction, event.data["at"])
             return
-        interaction.voicemail = str(message.audio.relative_to(self.data_dir))
-        interaction.duration_seconds = message.seconds
-        lifecycle.apply(interaction, "take_voicemail", event.data["at"])
-        self._announce(interaction)
+        lifecycle.move(
+            interaction,
+            "take_voicemail",
+            event.data["at"],
+            voicemail=str(message.audio.relative_to(self.data_dir)),
+            duration_seconds=message.seconds,
+        )
+        notifier.changed(self.bus, interaction)
 
     def on_ended(self, event: Event) -> None:
         self.offers.withdrawn(event.data["channel_id"])
@@ -208,15 +233,15 @@ class CallRecorder:
         """End an interaction that is still open; ``waiting`` is the event for one nobody had answered."""
         if interaction.status == "active":
             # An outbound call the lead never picked up is missed; every other active call was answered.
-            lifecycle.apply(interaction, "end" if interaction.answered_at else "go_unanswered", at)
+            lifecycle.move(interaction, "end" if interaction.answered_at else "go_unanswered", at)
         elif interaction.status == "incoming":
-            lifecycle.apply(interaction, waiting, at)
+            lifecycle.move(interaction, waiting, at)
         else:
             return
-        self._announce(interaction)
+        notifier.changed(self.bus, interaction)
         agent = interaction.agent
         if agent is not None and availability.can(agent, "end_call") and not _on_another_call(agent, interaction):
-            availability.apply(agent, "end_call", self.bus, at)  # wrap-up: out until "Rejoin the Queue"
+            self.availability.move(agent, "end_call", at)  # wrap-up: out until "Rejoin the Queue"
 
     def on_synced(self, event: Event) -> None:
         up = {call["channel_id"]: call for call in event.data["calls"]}
@@ -228,35 +253,58 @@ class CallRecorder:
                 interaction = self._create(call, call["started_at"])
                 if interaction is None:
                     continue
-                log.info("call %s was up while the controller was away: interaction %s",
-                         call["channel_id"], interaction.id)
+                log.info(
+                    "call %s was up while the controller was away: interaction %s", call["channel_id"], interaction.id
+                )
             if call.get("recording") and not interaction.recording:
                 interaction.recording = str(self.recording_path(call["recording"]))
-                interaction.save()
+                interaction.save(only=[Interaction.recording])
             if call.get("agent_id") and lifecycle.can(interaction, "answer"):
                 self._answer(interaction, call["agent_id"], call.get("queue"), self.clock())
         # Only calls that began before Asterisk was read can be missing from what it said.
-        stale = (Interaction.select().where(Interaction.kind == "call", Interaction.status.in_(OPEN),
-                                            Interaction.channel_id.is_null(False),
-                                            Interaction.channel_id.not_in(list(up) or [""]),
-                                            Interaction.started_at < event.data["read_at"]))
+        stale = Interaction.select().where(
+            Interaction.kind == "call",
+            Interaction.status.in_(OPEN),
+            Interaction.channel_id.is_null(False),
+            Interaction.channel_id.not_in(list(up) or [""]),
+            Interaction.started_at < event.data["read_at"],
+        )
         for interaction in stale:
             log.info("call %s ended while the controller was away", interaction.channel_id)
             self._conclude(interaction, self.clock(), waiting="miss")  # how it ended is unknown
 
 
 def _on_another_call(agent: Agent, interaction: Interaction) -> bool:
-    return (Interaction.select().where(Interaction.agent == agent, Interaction.kind == "call",
-                                       Interaction.status == "active", Interaction.id != interaction.id).exists())
+    return (
+        Interaction.select()
+        .where(
+            Interaction.agent == agent,
+            Interaction.kind == "call",
+            Interaction.status == "active",
+            Interaction.id != interaction.id,
+        )
+        .exists()
+    )
 
 
-def start_outbound(agent: Agent, number: TrackingNumber, lead_number: str, channel_id: str,
-                   now: dt.datetime) -> Interaction:
+def start_outbound(
+    agent: Agent, number: TrackingNumber, lead_number: str, channel_id: str, now: dt.datetime
+) -> Interaction:
     """The interaction of an outbound call, Active from the moment it is placed (lifecycle: go_unanswered if the
     lead never picks up)."""
     with database.atomic():
         lead = find_or_create_by_number(number.company, lead_number, now)
-        return Interaction.create(company=number.company_id, lead=lead, kind="call", direction="outbound",
-                                  status="active", tracking_number=number, agent=agent, lead_number=lead_number,
-                                  channel_id=channel_id, started_at=now, status_changed_at=now,
-                                  source=number.source)
+        return Interaction.create(
+            company=number.company_id,
+            lead=lead,
+            kind="call",
+            direction="outbound",
+            status="active",
+            tracking_number=number,
+            agent=agent,
+            lead_number=lead_number,
+            channel_id=channel_id,
+            started_at=now,
+            status_changed_at=now,
+            source=number.source,
+        )

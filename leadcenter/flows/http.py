@@ -1,4 +1,5 @@
 """The call flows API: what happens to a call to a tracking number, step by step."""
+
 from __future__ import annotations
 
 from flask import Blueprint
@@ -29,8 +30,10 @@ def _columns(principal: Principal, changes: dict) -> dict:
 
 def _numbers_using(flow: CallFlow) -> list[str]:
     # Calls to those numbers would otherwise get "no service" without anyone having asked for it.
-    return [f"tracking number {n.number}"
-            for n in TrackingNumber.select().where(TrackingNumber.flow == flow).order_by(TrackingNumber.id)]
+    return [
+        f"tracking number {n.number}"
+        for n in TrackingNumber.select().where(TrackingNumber.flow == flow).order_by(TrackingNumber.id)
+    ]
 
 
 @endpoint(bp, "GET", "/flows", role="supervisor", response=FlowList, summary="The company's call flows")
@@ -43,20 +46,42 @@ def get_flow(principal: Principal, flow_id: int):
     return FlowOut.from_row(FLOWS.one(principal, flow_id))
 
 
-@endpoint(bp, "POST", "/flows", role="admin", body=NewFlow, response=FlowOut, status=201,
-          summary="Create a call flow; the teams and agents its steps name must be the company's")
+@endpoint(
+    bp,
+    "POST",
+    "/flows",
+    role="admin",
+    body=NewFlow,
+    response=FlowOut,
+    status=201,
+    summary="Create a call flow; the teams and agents its steps name must be the company's",
+)
 def create_flow(principal: Principal, body: NewFlow):
     return FlowOut.from_row(FLOWS.create(principal, lambda _: _columns(principal, body.model_dump())))
 
 
-@endpoint(bp, "PATCH", "/flows/<int:flow_id>", role="admin", body=FlowChanges, response=FlowOut,
-          summary="Change a call flow; steps, when sent, replaces all its steps")
+@endpoint(
+    bp,
+    "PATCH",
+    "/flows/<int:flow_id>",
+    role="admin",
+    body=FlowChanges,
+    response=FlowOut,
+    summary="Change a call flow; steps, when sent, replaces all its steps",
+)
 def update_flow(principal: Principal, flow_id: int, body: FlowChanges):
-    return FlowOut.from_row(FLOWS.update(principal, flow_id, lambda _: _columns(
-        principal, body.model_dump(exclude_unset=True)), body.model_fields_set))
+    return FlowOut.from_row(
+        FLOWS.update(principal, flow_id, lambda _: _columns(principal, body.model_dump(exclude_unset=True)))
+    )
 
 
-@endpoint(bp, "DELETE", "/flows/<int:flow_id>", role="admin", status=204,
-          summary="Delete a call flow no tracking number sends calls to")
+@endpoint(
+    bp,
+    "DELETE",
+    "/flows/<int:flow_id>",
+    role="admin",
+    status=204,
+    summary="Delete a call flow no tracking number sends calls to",
+)
 def delete_flow(principal: Principal, flow_id: int):
     FLOWS.delete(principal, flow_id, _numbers_using)

@@ -1,6 +1,8 @@
+from __future__ import annotations
+
 import json
 
-from peewee import BooleanField, CharField, ForeignKeyField, TextField
+from peewee import BooleanField, CharField, ForeignKeyField, IntegerField, TextField
 
 from leadcenter.accounts.models import Company
 from leadcenter.db import TimestampedModel
@@ -11,7 +13,9 @@ class CallFlow(TimestampedModel):
 
     Step types: ``ring_agents`` (agents, timeout), ``queue`` (team, timeout), ``voicemail`` (agent or the company).
     """
+
     company = ForeignKeyField(Company, backref="flows", on_delete="CASCADE")
+    company_id: IntegerField[int]  # the related row's id
     name = CharField()
     steps_json = TextField(default="[]")
     record = BooleanField(default=False)

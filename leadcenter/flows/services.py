@@ -4,6 +4,7 @@ A flow is saved only when ``asterisk_config`` can render it: every team and agen
 company. Deleting what a flow names is refused (``flows_naming``) so that a saved flow stays renderable; one bad flow
 would otherwise stop the configuration of every company from being rendered.
 """
+
 from __future__ import annotations
 
 from typing import Annotated, Literal
@@ -12,8 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from leadcenter.accounts.models import Company
-from leadcenter.agents.models import Agent
-from leadcenter.agents.services import current_agents
+from leadcenter.agents.models import Agent, current_agents
 from leadcenter.flows.models import CallFlow
 from leadcenter.teams.models import Team, TeamMember
 
@@ -28,6 +28,7 @@ class _Step(BaseModel):
 
 class QueueStep(_Step):
     """Offer the call to a team's queue."""
+
     type: Literal["queue"]
     team: int
     timeout: Timeout = 300
@@ -35,6 +36,7 @@ class QueueStep(_Step):
 
 class RingAgentsStep(_Step):
     """Ring these agents at once (those Available when the configuration is rendered)."""
+
     type: Literal["ring_agents"]
     agents: list[int] = Field(min_length=1, max_length=MAX_RING_AGENTS)
     timeout: Timeout = 30
@@ -49,6 +51,7 @@ class RingAgentsStep(_Step):
 
 class VoicemailStep(_Step):
     """Take a message: in the agent's mailbox, or the company's when no agent is named."""
+
     type: Literal["voicemail"]
     agent: int | None = None
 
@@ -58,11 +61,17 @@ def _untagged_paths(steps, validate):
     try:
         return validate(steps)
     except ValidationError as exc:
-        raise ValidationError.from_exception_data(exc.title, [
-            InitErrorDetails(type=PydanticCustomError(problem["type"], problem["msg"]), input=problem["input"],
-                             loc=problem["loc"][:1] + problem["loc"][2:] if len(problem["loc"]) > 1
-                             else problem["loc"])
-            for problem in exc.errors()]) from None
+        raise ValidationError.from_exception_data(
+            exc.title,
+            [
+                InitErrorDetails(
+                    type=PydanticCustomError(problem["type"], problem["msg"]),
+                    input=problem["input"],
+                    loc=problem["loc"][:1] + problem["loc"][2:] if len(problem["loc"]) > 1 else problem["loc"],
+                )
+                for problem in exc.errors()
+            ],
+        ) from None
 
 
 Step = Annotated[QueueStep | RingAgentsStep | VoicemailStep, Field(discriminator="type")]
@@ -82,8 +91,9 @@ def checked_steps(company: Company, steps: list) -> list[dict]:
     try:
         parsed = _STEPS.validate_python(steps)
     except ValidationError as exc:
-        raise InvalidSteps({".".join(["steps", *map(str, problem["loc"])]): problem["msg"]
-                            for problem in exc.errors()}) from None
+        raise InvalidSteps(
+            {".".join(["steps", *map(str, problem["loc"])]): problem["msg"] for problem in exc.errors()}
+        ) from None
     teams = {t.id for t in Team.select(Team.id).where(Team.company == company)}
     agents = {a.id for a in current_agents(company).select(Agent.id)}
     problems = {}
@@ -104,13 +114,17 @@ def checked_steps(company: Company, steps: list) -> list[dict]:
 
 def flows_naming(company: Company, *, team: int | None = None, agent: int | None = None) -> list[CallFlow]:
     """The company's flows with a step that names this team or this agent."""
+
     def names(step: dict) -> bool:
         if team is not None and step.get("type") == "queue" and step.get("team") == team:
             return True
         return agent is not None and (agent in step.get("agents", ()) or step.get("agent") == agent)
 
-    return [flow for flow in CallFlow.select().where(CallFlow.company == company).order_by(CallFlow.id)
-            if any(names(step) for step in flow.steps)]
+    return [
+        flow
+        for flow in CallFlow.select().where(CallFlow.company == company).order_by(CallFlow.id)
+        if any(names(step) for step in flow.steps)
+    ]
 
 
 def audience(flow: CallFlow) -> set[int]:
@@ -125,5 +139,6 @@ def audience(flow: CallFlow) -> set[int]:
 
 def flows_offering_to(agent: Agent) -> list[int]:
     """Ids of the company's flows whose calls are offered to ``agent``."""
-    return [flow.id for flow in CallFlow.select().where(CallFlow.company == agent.company_id)
-            if agent.id in audience(flow)]
+    return [
+        flow.id for flow in CallFlow.select().where(CallFlow.company == agent.company_id) if agent.id in audience(flow)
+    ]

@@ -1,5 +1,6 @@
 """The interactions API: the agent's inbox, a lead's timeline, reading and classifying interactions, their
 audio (recordings, voicemail messages), and the CSV report of them."""
+
 from __future__ import annotations
 
 import csv
@@ -8,17 +9,32 @@ import io
 import logging
 import re
 
-from flask import Blueprint, Response, current_app, send_file, stream_with_context
+from flask import Blueprint, Response, send_file, stream_with_context
 
 from leadcenter.errors import ApiError, invalid, not_found
 from leadcenter.flows.services import audience
-from leadcenter.interactions import services
-from leadcenter.interactions.models import Interaction, InteractionDecline
+from leadcenter.interactions import notifier, services
+from leadcenter.interactions.models import Interaction
 from leadcenter.interactions.schemas import (
-    AnswerOut, ClassificationChangeOut, ClassificationChanges, ClassificationHistory, DeclineOut, HangupOut, InboxOut,
-    InteractionList, InteractionOut, InteractionQuery, ReportQuery, TagNames, TimelinePage, TimelineQuery,
-    decode_cursor, encode_cursor)
+    AnswerOut,
+    ClassificationChangeOut,
+    ClassificationChanges,
+    ClassificationHistory,
+    DeclineOut,
+    HangupOut,
+    InboxOut,
+    InteractionList,
+    InteractionOut,
+    InteractionQuery,
+    ReportQuery,
+    TagNames,
+    TimelinePage,
+    TimelineQuery,
+    decode_cursor,
+    encode_cursor,
+)
 from leadcenter.leads.models import Lead
+from leadcenter.web import ports
 from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal
 from leadcenter.web.scoping import scoped
@@ -28,16 +44,30 @@ log = logging.getLogger(__name__)
 bp = Blueprint("interactions", __name__, url_prefix="/api/v1")
 
 
-@endpoint(bp, "GET", "/inbox", response=InboxOut,
-          summary="The signed-in agent's inbox: incoming, active and recent (incoming only without an agent profile)")
+@endpoint(
+    bp,
+    "GET",
+    "/inbox",
+    response=InboxOut,
+    summary="The signed-in agent's inbox: incoming, active and recent (incoming only without an agent profile)",
+)
 def get_inbox(principal: Principal):
     box = services.inbox(principal.company, principal.agent)
-    return InboxOut(incoming=InteractionOut.from_rows(box.incoming), active=InteractionOut.from_rows(box.active),
-                    recent=InteractionOut.from_rows(box.recent))
+    return InboxOut(
+        incoming=InteractionOut.from_rows(box.incoming),
+        active=InteractionOut.from_rows(box.active),
+        recent=InteractionOut.from_rows(box.recent),
+    )
 
 
-@endpoint(bp, "GET", "/leads/<int:lead_id>/timeline", query=TimelineQuery, response=TimelinePage,
-          summary="A lead's interactions, newest first, a page at a time (pass `next` as `before`)")
+@endpoint(
+    bp,
+    "GET",
+    "/leads/<int:lead_id>/timeline",
+    query=TimelineQuery,
+    response=TimelinePage,
+    summary="A lead's interactions, newest first, a page at a time (pass `next` as `before`)",
+)
 def get_timeline(principal: Principal, lead_id: int, query: TimelineQuery):
     lead = scoped(Lead, lead_id, principal, "lead")
     try:
@@ -45,15 +75,23 @@ def get_timeline(principal: Principal, lead_id: int, query: TimelineQuery):
     except ValueError as exc:
         raise invalid({"before": str(exc)}) from None
     page, following = services.timeline(lead, before, query.limit)
-    return TimelinePage(items=InteractionOut.from_rows(page),
-                        next=encode_cursor(following) if following is not None else None)
+    return TimelinePage(
+        items=InteractionOut.from_rows(page), next=encode_cursor(following) if following is not None else None
+    )
 
 
-@endpoint(bp, "GET", "/interactions", query=InteractionQuery, response=InteractionList,
-          summary="The company's interactions, newest first, optionally of one status and kind")
+@endpoint(
+    bp,
+    "GET",
+    "/interactions",
+    query=InteractionQuery,
+    response=InteractionList,
+    summary="The company's interactions, newest first, optionally of one status and kind",
+)
 def list_interactions(principal: Principal, query: InteractionQuery):
-    return InteractionList(InteractionOut.from_rows(
-        services.newest_first(principal.company, query.status, query.kind, query.limit)))
+    return InteractionList(
+        InteractionOut.from_rows(services.newest_first(principal.company, query.status, query.kind, query.limit))
+    )
 
 
 # A cell that begins like a formula gets a leading apostrophe, so a spreadsheet opening the report shows it instead
@@ -69,16 +107,25 @@ def _cell(value: str) -> str:
     return "'" + value if value.startswith(FORMULA_START) and not E164.fullmatch(value) else value
 
 
-@endpoint(bp, "GET", "/interactions/report.csv", role="supervisor", query=ReportQuery,
-          summary="Every interaction started in the days asked (UTC), oldest first, with its attribution and "
-                  "classification: a CSV download for the business's own reporting")
+@endpoint(
+    bp,
+    "GET",
+    "/interactions/report.csv",
+    role="supervisor",
+    query=ReportQuery,
+    summary="Every interaction started in the days asked (UTC), oldest first, with its attribution and "
+    "classification: a CSV download for the business's own reporting",
+)
 def get_report(principal: Principal, query: ReportQuery):
-    until = query.until or current_app.controller.clock().date()
+    until = query.until or ports.controller().clock().date()
     since = query.since or until - dt.timedelta(days=30)
     if since > until:
         raise invalid({"since": "must be on or before until"})
-    rows = services.report(principal.company, dt.datetime.combine(since, dt.time()),
-                           dt.datetime.combine(until + dt.timedelta(days=1), dt.time()))
+    rows = services.report(
+        principal.company,
+        dt.datetime.combine(since, dt.time()),
+        dt.datetime.combine(until + dt.timedelta(days=1), dt.time()),
+    )
 
     def chunks():
         buffer = io.StringIO()
@@ -92,8 +139,11 @@ def get_report(principal: Principal, query: ReportQuery):
                 buffer.truncate()
         yield buffer.getvalue()
 
-    return Response(stream_with_context(chunks()), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="interactions-{since}-{until}.csv"'})
+    return Response(
+        stream_with_context(chunks()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="interactions-{since}-{until}.csv"'},
+    )
 
 
 @endpoint(bp, "GET", "/interactions/<int:interaction_id>", response=InteractionOut, summary="An interaction")
@@ -102,8 +152,12 @@ def get_interaction(principal: Principal, interaction_id: int):
 
 
 def _classification(interaction: Interaction) -> dict:
-    return {"qualified": interaction.qualified, "value_cents": interaction.value_cents, "notes": interaction.notes,
-            "tags": services.tags_of(interaction)}
+    return {
+        "qualified": interaction.qualified,
+        "value_cents": interaction.value_cents,
+        "notes": interaction.notes,
+        "tags": services.tags_of(interaction),
+    }
 
 
 _CALL_STATES = {"incoming": "waiting", "active": "in progress"}
@@ -115,14 +169,21 @@ def _call(principal: Principal, interaction_id: int, status: str, verb: str) -> 
     if interaction.kind != "call" or not interaction.channel_id:
         raise ApiError("not-a-call", f"this is a {interaction.kind}, not a call to {verb}")
     if interaction.status != status:
-        raise ApiError("not-incoming" if status == "incoming" else "not-active",
-                       f"this call is {interaction.status}, not {_CALL_STATES[status]}")
+        raise ApiError(
+            "not-incoming" if status == "incoming" else "not-active",
+            f"this call is {interaction.status}, not {_CALL_STATES[status]}",
+        )
     return interaction
 
 
-@endpoint(bp, "POST", "/interactions/<int:interaction_id>/answer", response=AnswerOut,
-          summary="Answer an incoming call: if my phone rings for it I pick it up there; otherwise it stops waiting "
-                  "in the queue (or ringing someone else) and rings my phone at once")
+@endpoint(
+    bp,
+    "POST",
+    "/interactions/<int:interaction_id>/answer",
+    response=AnswerOut,
+    summary="Answer an incoming call: if my phone rings for it I pick it up there; otherwise it stops waiting "
+    "in the queue (or ringing someone else) and rings my phone at once",
+)
 def answer_interaction(principal: Principal, interaction_id: int):
     interaction = _call(principal, interaction_id, "incoming", "answer")
     agent = principal.agent
@@ -131,66 +192,80 @@ def answer_interaction(principal: Principal, interaction_id: int):
     if agent.status == "offline":
         raise ApiError("agent-offline", "you are Offline: choose Available to answer calls")
     number = interaction.tracking_number
-    if number is None or number.flow_id is None or agent.id not in audience(number.flow):
+    if number is None or number.flow is None or agent.id not in audience(number.flow):
         raise ApiError("not-offered", "this call's flow does not offer calls to you")
-    outcome = current_app.controller.answer(interaction, agent)
+    outcome = ports.controller().call_control.answer(interaction, agent)
     if outcome == "gone":
         raise ApiError("call-gone", "the call ended or was answered meanwhile")
     return AnswerOut(interaction_id=interaction.id, ringing_already=outcome == "ringing")
 
 
-@endpoint(bp, "POST", "/interactions/<int:interaction_id>/hangup", response=HangupOut,
-          summary="Hang up my call (a supervisor or admin may hang up anyone's): it lands in Recent as answered, "
-                  "with its talk time")
+@endpoint(
+    bp,
+    "POST",
+    "/interactions/<int:interaction_id>/hangup",
+    response=HangupOut,
+    summary="Hang up my call (a supervisor or admin may hang up anyone's): it lands in Recent as answered, "
+    "with its talk time",
+)
 def hang_up_interaction(principal: Principal, interaction_id: int):
     interaction = _call(principal, interaction_id, "active", "hang up")
     mine = principal.agent is not None and interaction.agent_id == principal.agent.id
     if not mine and not principal.at_least("supervisor"):
         raise ApiError("not-your-call", "only the agent on the call (or a supervisor) can hang it up")
-    current_app.controller.hang_up(interaction)
+    ports.controller().call_control.hang_up(interaction)
     return HangupOut(interaction_id=interaction.id, hanging_up=True)
 
 
-@endpoint(bp, "POST", "/interactions/<int:interaction_id>/decline", response=DeclineOut,
-          summary="Decline an incoming interaction: it leaves my Incoming and, if my phone rings for it, the call "
-                  "moves on at once (next agent or the flow's next step)")
+@endpoint(
+    bp,
+    "POST",
+    "/interactions/<int:interaction_id>/decline",
+    response=DeclineOut,
+    summary="Decline an incoming interaction: it leaves my Incoming and, if my phone rings for it, the call "
+    "moves on at once (next agent or the flow's next step)",
+)
 def decline_interaction(principal: Principal, interaction_id: int):
     interaction = scoped(Interaction, interaction_id, principal, "interaction")
     if principal.agent is None:
         raise ApiError("not-an-agent", "only agents have an Incoming to decline from")
     if interaction.status != "incoming":
         raise ApiError("not-incoming", f"this interaction is {interaction.status}, not waiting any more")
-    InteractionDecline.get_or_create(interaction=interaction, agent=principal.agent,
-                                     defaults={"at": current_app.controller.clock()})
-    rang, passed_on = current_app.controller.decline(interaction, principal.agent)
-    current_app.controller.bus.publish("interaction.declined", company_id=interaction.company_id,
-                                       interaction_id=interaction.id, agent_id=principal.agent.id,
-                                       for_agents=[principal.agent.id])
+    rang, passed_on = ports.controller().call_control.decline(interaction, principal.agent)
     return DeclineOut(interaction_id=interaction.id, ringing_leg_hung_up=rang, passed_to_next_step=passed_on)
 
 
-@endpoint(bp, "PATCH", "/interactions/<int:interaction_id>/classification", body=ClassificationChanges,
-          response=InteractionOut,
-          summary="Classify an interaction: qualified, value, notes, tags (only the fields sent)")
+@endpoint(
+    bp,
+    "PATCH",
+    "/interactions/<int:interaction_id>/classification",
+    body=ClassificationChanges,
+    response=InteractionOut,
+    summary="Classify an interaction: qualified, value, notes, tags (only the fields sent)",
+)
 def classify_interaction(principal: Principal, interaction_id: int, body: ClassificationChanges):
     interaction = scoped(Interaction, interaction_id, principal, "interaction")
     changes = body.model_dump(exclude_unset=True)
     before = _classification(interaction)
-    services.classify(interaction, principal.user, changes, current_app.controller.clock())
+    services.classify(interaction, principal.user, changes, ports.controller().clock())
     after = _classification(interaction)
-    changed = [field for field in changes if before[field] != after[field]]
-    if changed:
-        current_app.controller.bus.publish("interaction.updated", company_id=interaction.company_id,
-                                           interaction_id=interaction.id, changed=changed)
+    if any(before[field] != after[field] for field in changes):
+        notifier.changed(ports.controller().bus, interaction)
     return InteractionOut.from_row(interaction)
 
 
-@endpoint(bp, "GET", "/interactions/<int:interaction_id>/classification/history", response=ClassificationHistory,
-          summary="Every change to an interaction's classification, oldest first, with who made it")
+@endpoint(
+    bp,
+    "GET",
+    "/interactions/<int:interaction_id>/classification/history",
+    response=ClassificationHistory,
+    summary="Every change to an interaction's classification, oldest first, with who made it",
+)
 def get_classification_history(principal: Principal, interaction_id: int):
     interaction = scoped(Interaction, interaction_id, principal, "interaction")
-    return ClassificationHistory([ClassificationChangeOut.from_row(change)
-                                  for change in services.classification_history(interaction)])
+    return ClassificationHistory(
+        [ClassificationChangeOut.from_row(change) for change in services.classification_history(interaction)]
+    )
 
 
 @endpoint(bp, "GET", "/tags", response=TagNames, summary="The company's tag names, sorted (for the tag picker)")
@@ -205,8 +280,8 @@ def _send_audio(principal: Principal, interaction_id: int, audio: str):
         raise not_found(audio)
     # Audio lives under Asterisk's instance directory; the data directory above it also holds the database
     # and the secrets: whatever the column says ("..", an absolute path, a symlink), nothing else is served.
-    root = current_app.controller.settings.asterisk_dir
-    path = (current_app.controller.settings.data_dir / relative).resolve()
+    root = ports.controller().settings.asterisk_dir
+    path = (ports.controller().settings.data_dir / relative).resolve()
     if not path.is_relative_to(root.resolve()) or not path.is_file():
         log.warning("interaction %s: %s file %s is missing or outside %s", interaction.id, audio, relative, root)
         raise not_found(f"{audio} file")
@@ -214,13 +289,21 @@ def _send_audio(principal: Principal, interaction_id: int, audio: str):
     return send_file(path, conditional=True)
 
 
-@endpoint(bp, "GET", "/interactions/<int:interaction_id>/recording",
-          summary="The call's recording (audio; Range requests answered with 206)")
+@endpoint(
+    bp,
+    "GET",
+    "/interactions/<int:interaction_id>/recording",
+    summary="The call's recording (audio; Range requests answered with 206)",
+)
 def get_recording(principal: Principal, interaction_id: int):
     return _send_audio(principal, interaction_id, "recording")
 
 
-@endpoint(bp, "GET", "/interactions/<int:interaction_id>/voicemail",
-          summary="The voicemail message (audio; Range requests answered with 206)")
+@endpoint(
+    bp,
+    "GET",
+    "/interactions/<int:interaction_id>/voicemail",
+    summary="The voicemail message (audio; Range requests answered with 206)",
+)
 def get_voicemail(principal: Principal, interaction_id: int):
     return _send_audio(principal, interaction_id, "voicemail")

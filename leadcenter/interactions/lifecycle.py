@@ -3,91 +3,108 @@
 Conversations (texts, chats) also go recent -> incoming when the lead writes again (``reopen``) and
 recent -> active when an agent writes first (``write``): one thread per lead and tracking number.
 
-Each transition sets its companion timestamp, is stored as an InteractionTransition and logged; a move the table
-does not allow raises IllegalTransition and changes nothing.
+A machine of the one shape (statemachine.py): each move sets its companion timestamps with a compare-and-set (two
+agents pressing Respond together: one wins, the other gets Conflict), is stored as an InteractionTransition and
+logged; a move the table does not allow raises IllegalTransition and changes nothing. The caller publishes the
+change (interactions/notifier.py) once the move is committed.
 """
+
 from __future__ import annotations
 
 import datetime as dt
-import logging
-from dataclasses import dataclass
+from typing import Any
 
 from leadcenter.interactions.models import Interaction, InteractionTransition
+from leadcenter.statemachine import Conflict, Machine, Move, Transition
+from leadcenter.statemachine import IllegalMove as IllegalTransition
 
-log = logging.getLogger(__name__)
+__all__ = ["CONVERSATIONS", "MACHINE", "OUTCOMES", "Conflict", "IllegalTransition", "can", "move"]
 
 OUTCOMES = ("answered", "missed", "abandoned", "declined", "voicemail", "timed_out")
-
-
 CONVERSATIONS = ("text", "chat")
 
 
-@dataclass(frozen=True)
-class Move:
-    to_status: str
-    outcome: str | None = None  # set when the move concludes the interaction
-    answers: bool = False  # sets answered_at: an agent took the interaction
-    kinds: tuple[str, ...] | None = None  # None: every kind
+def _answers(interaction: Interaction, at: dt.datetime) -> dict[str, Any]:
+    """An agent took the interaction."""
+    return {"answered_at": at}
+
+
+def _concludes(outcome: str):
+    def sets(interaction: Interaction, at: dt.datetime) -> dict[str, Any]:
+        talk = (
+            None if interaction.answered_at is None else max(0, round((at - interaction.answered_at).total_seconds()))
+        )
+        return {"outcome": outcome, "ended_at": at, "talk_seconds": talk}
+
+    return sets
+
+
+def _goes_on(answers: bool):
+    """A concluded conversation goes on: its conclusion no longer holds (and, when an agent writes, they take it)."""
+
+    def sets(interaction: Interaction, at: dt.datetime) -> dict[str, Any]:
+        return {
+            "outcome": None,
+            "ended_at": None,
+            "talk_seconds": None,
+            "agent": None,
+            **({"answered_at": at} if answers else {}),
+        }
+
+    return sets
+
+
+def _conversations(interaction: Interaction) -> bool:
+    return interaction.kind in CONVERSATIONS
+
+
+def _move(to: str, sets=None, conversations_only: bool = False) -> Move:
+    return Move((to,), sets, _conversations if conversations_only else None)
 
 
 TRANSITIONS: dict[tuple[str, str], Move] = {
-    ("incoming", "answer"): Move("active", answers=True),
-    ("incoming", "abandon"): Move("recent", "abandoned"),
-    ("incoming", "miss"): Move("recent", "missed"),
-    ("incoming", "take_voicemail"): Move("recent", "voicemail"),
-    ("incoming", "time_out"): Move("recent", "timed_out"),
-    ("active", "end"): Move("recent", "answered"),
+    ("incoming", "answer"): _move("active", _answers),
+    ("incoming", "abandon"): _move("recent", _concludes("abandoned")),
+    ("incoming", "miss"): _move("recent", _concludes("missed")),
+    ("incoming", "take_voicemail"): _move("recent", _concludes("voicemail")),
+    ("incoming", "time_out"): _move("recent", _concludes("timed_out")),
+    ("active", "end"): _move("recent", _concludes("answered")),
     # An outbound call is active from the moment it is placed; nobody picking up concludes it as missed.
-    ("active", "go_unanswered"): Move("recent", "missed"),
+    ("active", "go_unanswered"): _move("recent", _concludes("missed")),
     # Conversations: Respond takes a waiting one, Close text concludes it, the lead's next text reopens it.
-    ("incoming", "respond"): Move("active", answers=True, kinds=CONVERSATIONS),
-    ("active", "close"): Move("recent", "answered", kinds=CONVERSATIONS),
-    ("active", "go_idle"): Move("recent", "answered", kinds=CONVERSATIONS),  # nobody wrote for a long while
-    ("recent", "reopen"): Move("incoming", kinds=CONVERSATIONS),
-    ("recent", "write"): Move("active", answers=True, kinds=CONVERSATIONS),
+    ("incoming", "respond"): _move("active", _answers, conversations_only=True),
+    ("active", "close"): _move("recent", _concludes("answered"), conversations_only=True),
+    ("active", "go_idle"): _move("recent", _concludes("answered"), conversations_only=True),  # nobody wrote for long
+    ("recent", "reopen"): _move("incoming", _goes_on(answers=False), conversations_only=True),
+    ("recent", "write"): _move("active", _goes_on(answers=True), conversations_only=True),
 }
 
 
-class IllegalTransition(Exception):
-    def __init__(self, interaction: Interaction, event: str):
-        super().__init__(f"interaction {interaction.id}: no '{event}' from '{interaction.status}'")
-        self.interaction = interaction
-        self.event = event
+def _record(transition: Transition) -> None:
+    InteractionTransition.create(
+        interaction=transition.row,
+        event=transition.event,
+        from_status=transition.before[0],
+        to_status=transition.after[0],
+        outcome=transition.changed.get("outcome"),
+        at=transition.at,
+    )
 
 
-def _move(interaction: Interaction, event: str) -> Move | None:
-    move = TRANSITIONS.get((interaction.status, event))
-    if move is None or (move.kinds is not None and interaction.kind not in move.kinds):
-        return None
-    return move
+MACHINE: Machine[Interaction] = Machine(
+    "interaction",
+    Interaction,
+    ("status",),
+    {((status,), event): move for (status, event), move in TRANSITIONS.items()},
+    _record,
+    stamp="status_changed_at",
+)
 
 
 def can(interaction: Interaction, event: str) -> bool:
-    return _move(interaction, event) is not None
+    return MACHINE.can(interaction, event)
 
 
-def apply(interaction: Interaction, event: str, at: dt.datetime) -> Interaction:
-    """Move ``interaction`` by ``event``, save it and record the transition."""
-    move = _move(interaction, event)
-    if move is None:
-        raise IllegalTransition(interaction, event)
-    from_status = interaction.status
-    interaction.status = move.to_status
-    interaction.status_changed_at = at
-    if from_status == "recent":  # a conversation goes on: its previous conclusion no longer holds
-        interaction.outcome = interaction.ended_at = interaction.talk_seconds = None
-        interaction.agent = None
-    if move.answers:
-        interaction.answered_at = at
-    if move.to_status == "recent":
-        interaction.outcome = move.outcome
-        interaction.ended_at = at
-        if interaction.answered_at is not None:
-            interaction.talk_seconds = max(0, round((at - interaction.answered_at).total_seconds()))
-    with interaction._meta.database.atomic():
-        interaction.save()
-        InteractionTransition.create(interaction=interaction, event=event, from_status=from_status,
-                                     to_status=move.to_status, outcome=move.outcome, at=at)
-    log.info("interaction %s: %s -> %s by %s%s", interaction.id, from_status, move.to_status, event,
-             f" ({move.outcome})" if move.outcome else "")
-    return interaction
+def move(interaction: Interaction, event: str, at: dt.datetime, **also: Any) -> Transition[Interaction]:
+    """Move ``interaction`` by ``event`` (``also``: more columns written with the move, e.g. who took it)."""
+    return MACHINE.move(interaction, event, at, **also)

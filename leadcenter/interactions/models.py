@@ -1,4 +1,15 @@
-from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+from peewee import (
+    BooleanField,
+    CharField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    TextField,
+)
 
 from leadcenter.accounts.models import Company, User
 from leadcenter.agents.models import Agent
@@ -7,13 +18,16 @@ from leadcenter.leads.models import Lead
 from leadcenter.teams.models import Team
 from leadcenter.tracking_numbers.models import TrackingNumber
 
-KINDS = ("call", "text", "chat", "voicemail", "visit", "form")
+Kind = Literal["call", "text", "chat", "voicemail", "visit", "form"]
+KINDS: tuple[Kind, ...] = get_args(Kind)
 DIRECTIONS = ("inbound", "outbound")
 
 
 class Interaction(TimestampedModel):
     company = ForeignKeyField(Company, backref="interactions", on_delete="CASCADE")
+    company_id: IntegerField[int]  # the related row's id
     lead = ForeignKeyField(Lead, backref="interactions", on_delete="CASCADE")
+    lead_id: IntegerField[int]  # the related row's id
     kind = CharField(choices=[(k, k) for k in KINDS])
     direction = CharField(choices=[(d, d) for d in DIRECTIONS])
     # The lifecycle (see lifecycle.py): status moves incoming -> active -> recent; outcome is set on reaching recent.
@@ -25,8 +39,11 @@ class Interaction(TimestampedModel):
     ended_at = DateTimeField(null=True)
     talk_seconds = IntegerField(null=True)
     tracking_number = ForeignKeyField(TrackingNumber, null=True, on_delete="SET NULL")
+    tracking_number_id: IntegerField[int | None]  # the related row's id
     agent = ForeignKeyField(Agent, null=True, backref="interactions", on_delete="SET NULL")
+    agent_id: IntegerField[int | None]  # the related row's id
     team = ForeignKeyField(Team, null=True, on_delete="SET NULL")
+    team_id: IntegerField[int | None]  # the related row's id
     lead_number = CharField(default="")  # the lead's side of a call or text, E.164
     # Asterisk's Uniqueid of the lead's channel: how events and resynchronisation find the call.
     channel_id = CharField(null=True, unique=True)
@@ -56,7 +73,9 @@ class Interaction(TimestampedModel):
 
 class InteractionTransition(BaseModel):
     """Every lifecycle move, kept for reporting and audit."""
+
     interaction = ForeignKeyField(Interaction, backref="transitions", on_delete="CASCADE")
+    interaction_id: IntegerField[int]  # the related row's id
     event = CharField()
     from_status = CharField()
     to_status = CharField()
@@ -69,10 +88,13 @@ MESSAGE_DIRECTIONS = ("inbound", "outbound")
 
 class Message(TimestampedModel):
     """One text or chat message of a conversation interaction."""
+
     interaction = ForeignKeyField(Interaction, backref="messages", on_delete="CASCADE")
+    interaction_id: IntegerField[int]  # the related row's id
     direction = CharField(choices=[(d, d) for d in MESSAGE_DIRECTIONS])
     body = TextField()
     agent = ForeignKeyField(Agent, null=True, on_delete="SET NULL")
+    agent_id: IntegerField[int | None]  # the related row's id
     # Delivery state of an outbound message: queued, sent, delivered, failed (with the reason); see
     # texts/delivery.py. Each state has its companion timestamp.
     status = CharField(default="received")
@@ -81,6 +103,9 @@ class Message(TimestampedModel):
     sent_at = DateTimeField(null=True)
     delivered_at = DateTimeField(null=True)
     failed_at = DateTimeField(null=True)
+    # Not columns: what the per-conversation query of services.message_summaries selects besides.
+    count: int
+    newest: int
 
     class Meta:
         indexes = ((("interaction", "created_at"), False),)
@@ -88,7 +113,9 @@ class Message(TimestampedModel):
 
 class Tag(TimestampedModel):
     """A company's tag; agents pick existing ones or add new ones as they classify."""
+
     company = ForeignKeyField(Company, backref="tags", on_delete="CASCADE")
+    company_id: IntegerField[int]  # the related row's id
     name = CharField()
 
     class Meta:
@@ -97,7 +124,9 @@ class Tag(TimestampedModel):
 
 class InteractionTag(BaseModel):
     interaction = ForeignKeyField(Interaction, backref="interaction_tags", on_delete="CASCADE")
+    interaction_id: IntegerField[int]  # the related row's id
     tag = ForeignKeyField(Tag, backref="interaction_tags", on_delete="CASCADE")
+    tag_id: IntegerField[int]  # the related row's id
 
     class Meta:
         indexes = ((("interaction", "tag"), True),)
@@ -105,8 +134,11 @@ class InteractionTag(BaseModel):
 
 class ClassificationChange(BaseModel):
     """Every change to an interaction's classification, with who and when, for reporting."""
+
     interaction = ForeignKeyField(Interaction, backref="classification_changes", on_delete="CASCADE")
+    interaction_id: IntegerField[int]  # the related row's id
     user = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    user_id: IntegerField[int | None]  # the related row's id
     field = CharField()  # qualified | value_cents | notes | tags
     old_value = TextField(null=True)
     new_value = TextField(null=True)
@@ -118,8 +150,11 @@ class ClassificationChange(BaseModel):
 
 class InteractionDecline(BaseModel):
     """An agent declined an incoming interaction: it leaves their Incoming (and the call rings someone else)."""
+
     interaction = ForeignKeyField(Interaction, backref="declines", on_delete="CASCADE")
+    interaction_id: IntegerField[int]  # the related row's id
     agent = ForeignKeyField(Agent, on_delete="CASCADE")
+    agent_id: IntegerField[int]  # the related row's id
     at = DateTimeField()
 
     class Meta:

@@ -1,4 +1,5 @@
 """What the interactions API accepts and answers, and the timeline's page cursor."""
+
 from __future__ import annotations
 
 import base64
@@ -9,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field, RootModel
 
 from leadcenter.agents.models import Agent
-from leadcenter.interactions.models import KINDS, ClassificationChange, Interaction, Message
+from leadcenter.interactions.models import ClassificationChange, Interaction, Kind, Message
 from leadcenter.interactions.services import INBOX_LIMIT, TIMELINE_PAGE, message_summaries, tags_by_interaction
 from leadcenter.leads.models import Lead
 from leadcenter.leads.services import numbers_by_lead
@@ -17,7 +18,7 @@ from leadcenter.tracking_numbers.models import TrackingNumber
 from leadcenter.wire import DATE_RANGE, INT_RANGE, Schema, Text, UtcDateTime
 
 NOTES_LIMIT = 20_000
-VALUE_LIMIT_CENTS = 10 ** 11
+VALUE_LIMIT_CENTS = 10**11
 TAGS_LIMIT = 30
 # What an inbox row shows of a conversation's newest message.
 PREVIEW_LENGTH = 160
@@ -27,9 +28,10 @@ TagName = Annotated[str, Field(min_length=1, max_length=50)]
 
 # -- requests --------------------------------------------------------------------------------------------------
 
+
 class InteractionQuery(Schema):
     status: Literal["incoming", "active", "recent"] | None = None
-    kind: Literal[KINDS] | None = None
+    kind: Kind | None = None
     limit: int = Field(INBOX_LIMIT, ge=1, le=200)
 
 
@@ -45,6 +47,7 @@ class TimelineQuery(Schema):
 
 class ClassificationChanges(Schema):
     """Only the fields sent are changed, so two people classifying at once never undo each other's other fields."""
+
     qualified: bool | None = None
     value_cents: int | None = Field(None, ge=0, le=VALUE_LIMIT_CENTS)
     # Typed text is kept as typed: trailing spaces matter while the agent is still writing.
@@ -53,6 +56,7 @@ class ClassificationChanges(Schema):
 
 
 # -- the timeline's cursor -------------------------------------------------------------------------------------
+
 
 def encode_cursor(position: tuple[dt.datetime, int]) -> str:
     """Opaque to clients: the (started_at, id) of the last interaction of a page, which the next page starts after."""
@@ -69,13 +73,17 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, int]:
     except (ValueError, TypeError, RecursionError):  # binascii.Error and JSONDecodeError are ValueErrors
         raise ValueError("not a cursor from this timeline") from None
     # A client can forge any cursor: what it carries must fit the database like any other input.
-    if (not isinstance(interaction_id, int) or not 0 <= interaction_id <= INT_RANGE[1]
-            or not DATE_RANGE[0] <= position[0].date() <= DATE_RANGE[1]):
+    if (
+        not isinstance(interaction_id, int)
+        or not 0 <= interaction_id <= INT_RANGE[1]
+        or not DATE_RANGE[0] <= position[0].date() <= DATE_RANGE[1]
+    ):
         raise ValueError("not a cursor from this timeline")
     return position
 
 
 # -- responses -------------------------------------------------------------------------------------------------
+
 
 class LeadSummary(Schema):
     id: int
@@ -89,7 +97,7 @@ class TrackingNumberSummary(Schema):
     name: str
 
     @classmethod
-    def from_row(cls, number: TrackingNumber) -> "TrackingNumberSummary":
+    def from_row(cls, number: TrackingNumber) -> TrackingNumberSummary:
         return cls(id=number.id, number=number.number, name=number.name)
 
 
@@ -98,7 +106,7 @@ class AgentSummary(Schema):
     display_name: str
 
     @classmethod
-    def from_row(cls, agent: Agent) -> "AgentSummary":
+    def from_row(cls, agent: Agent) -> AgentSummary:
         return cls(id=agent.id, display_name=agent.display_name)
 
 
@@ -108,7 +116,7 @@ class LastMessage(Schema):
     created_at: UtcDateTime
 
     @classmethod
-    def from_row(cls, message: Message | None) -> "LastMessage | None":
+    def from_row(cls, message: Message | None) -> LastMessage | None:
         if message is None:
             return None
         return cls(direction=message.direction, body=message.body[:PREVIEW_LENGTH], created_at=message.created_at)
@@ -147,33 +155,58 @@ class InteractionOut(Schema):
     message_count: int
     last_message: LastMessage | None  # texts and chats: the newest message, for the inbox row
 
-
     @classmethod
-    def from_rows(cls, interactions: list[Interaction]) -> list["InteractionOut"]:
+    def from_rows(cls, interactions: list[Interaction]) -> list[InteractionOut]:
         """A page of interactions with what they refer to, in a fixed number of queries whatever the page size."""
         ids = [i.id for i in interactions]
         lead_ids = {i.lead_id for i in interactions}
         numbers = numbers_by_lead(lead_ids)
-        leads = {lead.id: LeadSummary(id=lead.id, name=lead.name, numbers=numbers[lead.id])
-                 for lead in Lead.select().where(Lead.id.in_(lead_ids))}
-        tracking_numbers = _summaries(TrackingNumberSummary, TrackingNumber,
-                                      {i.tracking_number_id for i in interactions})
+        leads = {
+            lead.id: LeadSummary(id=lead.id, name=lead.name, numbers=numbers[lead.id])
+            for lead in Lead.select().where(Lead.id.in_(lead_ids))
+        }
+        tracking_numbers = _summaries(
+            TrackingNumberSummary, TrackingNumber, {i.tracking_number_id for i in interactions}
+        )
         agents = _summaries(AgentSummary, Agent, {i.agent_id for i in interactions})
         tags, messages = tags_by_interaction(ids), message_summaries(ids)
-        return [cls(id=i.id, kind=i.kind, direction=i.direction, status=i.status, outcome=i.outcome,
-                    lead=leads[i.lead_id], lead_number=i.lead_number, call_id=i.channel_id,
-                    tracking_number=tracking_numbers.get(i.tracking_number_id), agent=agents.get(i.agent_id),
-                    started_at=i.started_at, answered_at=i.answered_at, ended_at=i.ended_at,
-                    status_changed_at=i.status_changed_at, talk_seconds=i.talk_seconds,
-                    source=i.source, campaign=i.campaign, landing_page=i.landing_page, referrer=i.referrer,
-                    keywords=i.keywords, qualified=i.qualified, value_cents=i.value_cents, notes=i.notes,
-                    tags=tags[i.id], recording_url=_audio_url(i, "recording") if i.status == "recent" else None,
-                    voicemail_url=_audio_url(i, "voicemail"), voicemail_seconds=i.duration_seconds,
-                    message_count=messages[i.id][0], last_message=LastMessage.from_row(messages[i.id][1]))
-                for i in interactions]
+        return [
+            cls(
+                id=i.id,
+                kind=i.kind,
+                direction=i.direction,
+                status=i.status,
+                outcome=i.outcome,
+                lead=leads[i.lead_id],
+                lead_number=i.lead_number,
+                call_id=i.channel_id,
+                tracking_number=tracking_numbers.get(i.tracking_number_id),
+                agent=agents.get(i.agent_id),
+                started_at=i.started_at,
+                answered_at=i.answered_at,
+                ended_at=i.ended_at,
+                status_changed_at=i.status_changed_at,
+                talk_seconds=i.talk_seconds,
+                source=i.source,
+                campaign=i.campaign,
+                landing_page=i.landing_page,
+                referrer=i.referrer,
+                keywords=i.keywords,
+                qualified=i.qualified,
+                value_cents=i.value_cents,
+                notes=i.notes,
+                tags=tags[i.id],
+                recording_url=_audio_url(i, "recording") if i.status == "recent" else None,
+                voicemail_url=_audio_url(i, "voicemail"),
+                voicemail_seconds=i.duration_seconds,
+                message_count=messages[i.id][0],
+                last_message=LastMessage.from_row(messages[i.id][1]),
+            )
+            for i in interactions
+        ]
 
     @classmethod
-    def from_row(cls, interaction: Interaction) -> "InteractionOut":
+    def from_row(cls, interaction: Interaction) -> InteractionOut:
         return cls.from_rows([interaction])[0]
 
 
@@ -215,10 +248,15 @@ class ClassificationChangeOut(Schema):
     user: UserSummary | None  # None: made by an integration, or by a user since deleted
 
     @classmethod
-    def from_row(cls, change: ClassificationChange) -> "ClassificationChangeOut":
+    def from_row(cls, change: ClassificationChange) -> ClassificationChangeOut:
         user = change.user if change.user_id is not None else None
-        return cls(field=change.field, old_value=change.old_value, new_value=change.new_value, at=change.at,
-                   user=UserSummary(id=user.id, name=user.name) if user else None)
+        return cls(
+            field=change.field,
+            old_value=change.old_value,
+            new_value=change.new_value,
+            at=change.at,
+            user=UserSummary(id=user.id, name=user.name) if user else None,
+        )
 
 
 class ClassificationHistory(RootModel[list[ClassificationChangeOut]]):

@@ -4,19 +4,27 @@ The inbox and timeline are keyset queries on composite indexes, so they stay fas
 (see bench/api_queries.py): Incoming is the company's waiting interactions, Active the agent's own, Recent the
 agent's concluded ones plus the company's that nobody handled (missed, abandoned, voicemail, timed out).
 """
+
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any, cast
 
 from peewee import JOIN, SQL, fn
 
 from leadcenter.accounts.models import Company, User
 from leadcenter.agents.models import Agent
 from leadcenter.db import database
-from leadcenter.flows.services import flows_offering_to
-from leadcenter.interactions.models import (ClassificationChange, Interaction, InteractionDecline, InteractionTag,
-                                           Message, Tag)
+from leadcenter.flows.services import audience, flows_offering_to
+from leadcenter.interactions.models import (
+    ClassificationChange,
+    Interaction,
+    InteractionDecline,
+    InteractionTag,
+    Message,
+    Tag,
+)
 from leadcenter.leads.models import Lead
 from leadcenter.teams.models import Team
 from leadcenter.tracking_numbers.models import TrackingNumber
@@ -39,41 +47,64 @@ def inbox(company: Company, agent: Agent | None, limit: int = INBOX_LIMIT) -> In
     if agent is not None:
         # An agent sees the calls of the flows that offer calls to them, while not Offline, and not once declined.
         declined = InteractionDecline.select(InteractionDecline.interaction).where(InteractionDecline.agent == agent)
-        theirs = TrackingNumber.select(TrackingNumber.id).where(TrackingNumber.flow.in_(flows_offering_to(agent)
-                                                                                       or [0]))
+        theirs = TrackingNumber.select(TrackingNumber.id).where(
+            TrackingNumber.flow.in_(flows_offering_to(agent) or [0])
+        )
         waiting = waiting.where(Interaction.id.not_in(declined), Interaction.tracking_number.in_(theirs))
     offline = agent is not None and agent.status == "offline"
     incoming = [] if offline else list(waiting.order_by(Interaction.status_changed_at.desc()).limit(limit))
     if agent is None:
         return Inbox(incoming, [], [])
-    active = list(base.where(Interaction.agent == agent, Interaction.status == "active")
-                  .order_by(Interaction.status_changed_at.desc()).limit(limit))
+    active = list(
+        base.where(Interaction.agent == agent, Interaction.status == "active")
+        .order_by(Interaction.status_changed_at.desc())
+        .limit(limit)
+    )
     # Recent = the newest `limit` of (the agent's own) + (nobody's): each side is a range scan of the
     # (company, agent, status, status_changed_at) index, merged by SQLite, so only `limit` rows become objects.
     newest = (Interaction.status_changed_at.desc(), Interaction.id.desc())
     mine = base.where(Interaction.agent == agent, Interaction.status == "recent").order_by(*newest).limit(limit)
     nobodys = base.where(Interaction.agent.is_null(), Interaction.status == "recent").order_by(*newest).limit(limit)
-    recent = list(mine.union_all(nobodys).order_by(SQL('"status_changed_at"').desc(), SQL('"id"').desc())
-                  .limit(limit))
+    recent = list(mine.union_all(nobodys).order_by(SQL('"status_changed_at"').desc(), SQL('"id"').desc()).limit(limit))
     return Inbox(incoming, active, recent)
 
 
-def timeline(lead: Lead, before: tuple[dt.datetime, int] | None = None,
-             limit: int = TIMELINE_PAGE) -> tuple[list[Interaction], tuple[dt.datetime, int] | None]:
+def incoming_for(interaction: Interaction) -> list[int]:
+    """The agents whose Incoming holds ``interaction``, as ``inbox`` decides it: while it waits, the agents its
+    tracking number's flow offers work to, less those Offline and those who declined it."""
+    if interaction.status != "incoming" or interaction.tracking_number_id is None:
+        return []
+    number = TrackingNumber.get_or_none(TrackingNumber.id == interaction.tracking_number_id)
+    offered = audience(number.flow) if number is not None and number.flow is not None else set()
+    if not offered:
+        return []
+    declined = InteractionDecline.select(InteractionDecline.agent).where(InteractionDecline.interaction == interaction)
+    online = Agent.select(Agent.id).where(
+        Agent.id.in_(list(offered)), Agent.status != "offline", Agent.id.not_in(declined)
+    )
+    return sorted(agent.id for agent in online)
+
+
+def timeline(
+    lead: Lead, before: tuple[dt.datetime, int] | None = None, limit: int = TIMELINE_PAGE
+) -> tuple[list[Interaction], tuple[dt.datetime, int] | None]:
     """A page of the lead's interactions, newest first, and the cursor of the next page (None at the end)."""
     query = Interaction.select().where(Interaction.lead == lead)
     if before is not None:
         started, interaction_id = before
-        query = query.where((Interaction.started_at < started)
-                            | ((Interaction.started_at == started) & (Interaction.id < interaction_id)))
+        query = query.where(
+            (Interaction.started_at < started)
+            | ((Interaction.started_at == started) & (Interaction.id < interaction_id))
+        )
     page = list(query.order_by(Interaction.started_at.desc(), Interaction.id.desc()).limit(limit + 1))
     more = len(page) > limit
     page = page[:limit]
     return page, ((page[-1].started_at, page[-1].id) if more else None)
 
 
-def newest_first(company: Company, status: str | None = None, kind: str | None = None,
-                 limit: int = INBOX_LIMIT) -> list[Interaction]:
+def newest_first(
+    company: Company, status: str | None = None, kind: str | None = None, limit: int = INBOX_LIMIT
+) -> list[Interaction]:
     """The company's interactions, newest first, optionally of one status and one kind."""
     query = Interaction.select().where(Interaction.company == company)
     if status is not None:
@@ -86,8 +117,12 @@ def newest_first(company: Company, status: str | None = None, kind: str | None =
 def tags_by_interaction(interaction_ids) -> dict[int, list[str]]:
     """Each interaction's tag names, sorted, in one query for a whole page of interactions."""
     tags: dict[int, list[str]] = {interaction_id: [] for interaction_id in interaction_ids}
-    for link in (InteractionTag.select(InteractionTag.interaction, Tag.name).join(Tag)
-                 .where(InteractionTag.interaction.in_(list(tags))).order_by(Tag.name)):
+    for link in (
+        InteractionTag.select(InteractionTag.interaction, Tag.name)
+        .join(Tag)
+        .where(InteractionTag.interaction.in_(list(tags)))
+        .order_by(Tag.name)
+    ):
         tags[link.interaction_id].append(link.tag.name)
     return tags
 
@@ -102,11 +137,13 @@ def company_tags(company: Company) -> list[str]:
 
 def message_summaries(interaction_ids) -> dict[int, tuple[int, Message | None]]:
     """How many messages each conversation has, and its newest one (what the inbox row shows)."""
-    counts = {interaction_id: 0 for interaction_id in interaction_ids}
+    counts = dict.fromkeys(interaction_ids, 0)
     newest_ids = []
-    for row in (Message.select(Message.interaction, fn.COUNT(Message.id).alias("count"),
-                               fn.MAX(Message.id).alias("newest"))
-                .where(Message.interaction.in_(list(counts))).group_by(Message.interaction)):
+    for row in (
+        Message.select(Message.interaction, fn.COUNT(Message.id).alias("count"), fn.MAX(Message.id).alias("newest"))
+        .where(Message.interaction.in_(list(counts)))
+        .group_by(Message.interaction)
+    ):
         counts[row.interaction_id] = row.count
         newest_ids.append(row.newest)
     newest = {m.interaction_id: m for m in Message.select().where(Message.id.in_(newest_ids))}
@@ -115,16 +152,23 @@ def message_summaries(interaction_ids) -> dict[int, tuple[int, Message | None]]:
 
 def classification_history(interaction: Interaction) -> list[ClassificationChange]:
     """Every classification change of the interaction, oldest first, with who made it (None: an integration)."""
-    return list(ClassificationChange.select(ClassificationChange, User)
-                .join(User, JOIN.LEFT_OUTER)
-                .where(ClassificationChange.interaction == interaction)
-                .order_by(ClassificationChange.at, ClassificationChange.id))
+    return list(
+        ClassificationChange.select(ClassificationChange, User)
+        .join(User, JOIN.LEFT_OUTER)
+        .where(ClassificationChange.interaction == interaction)
+        .order_by(ClassificationChange.at, ClassificationChange.id)
+    )
 
 
 def _record(interaction: Interaction, user: User | None, field: str, old, new, at: dt.datetime) -> None:
-    ClassificationChange.create(interaction=interaction, user=user, field=field,
-                                old_value=None if old is None else str(old),
-                                new_value=None if new is None else str(new), at=at)
+    ClassificationChange.create(
+        interaction=interaction,
+        user=user,
+        field=field,
+        old_value=None if old is None else str(old),
+        new_value=None if new is None else str(new),
+        at=at,
+    )
 
 
 def classify(interaction: Interaction, user: User | None, changes: dict, at: dt.datetime) -> Interaction:
@@ -136,7 +180,8 @@ def classify(interaction: Interaction, user: User | None, changes: dict, at: dt.
             if field in changes and getattr(interaction, field) != changes[field]:
                 _record(interaction, user, field, getattr(interaction, field), changes[field], at)
                 Interaction.update({getattr(Interaction, field): changes[field]}).where(
-                    Interaction.id == interaction.id).execute()
+                    Interaction.id == interaction.id
+                ).execute()
                 setattr(interaction, field, changes[field])
         if "tags" in changes:
             wanted = sorted({" ".join(name.split()) for name in changes["tags"] if name.strip()})
@@ -151,9 +196,31 @@ def classify(interaction: Interaction, user: User | None, changes: dict, at: dt.
 
 # -- the report --------------------------------------------------------------------------------------------------
 
-REPORT_COLUMNS = ("interaction", "kind", "direction", "started_at", "answered_at", "ended_at", "talk_seconds",
-                  "outcome", "lead", "lead_number", "tracking_number", "tracking_number_name", "source", "campaign",
-                  "keywords", "landing_page", "referrer", "agent", "team", "qualified", "value", "tags", "notes")
+REPORT_COLUMNS = (
+    "interaction",
+    "kind",
+    "direction",
+    "started_at",
+    "answered_at",
+    "ended_at",
+    "talk_seconds",
+    "outcome",
+    "lead",
+    "lead_number",
+    "tracking_number",
+    "tracking_number_name",
+    "source",
+    "campaign",
+    "keywords",
+    "landing_page",
+    "referrer",
+    "agent",
+    "team",
+    "qualified",
+    "value",
+    "tags",
+    "notes",
+)
 
 
 def _when(moment: dt.datetime | None) -> str:
@@ -165,34 +232,107 @@ def report(company: Company, since: dt.datetime, until: dt.datetime):
     what the agents recorded, for the business's own reporting. Read REPORT_BATCH at a time on the
     (company, started_at) index, as plain tuples (no model objects), so an export of any size is quick and holds
     one batch in memory."""
-    columns = (Interaction.id, Interaction.kind, Interaction.direction, Interaction.started_at,
-               Interaction.answered_at, Interaction.ended_at, Interaction.talk_seconds, Interaction.outcome,
-               Interaction.status, Lead.name, Interaction.lead_number, TrackingNumber.number, TrackingNumber.name,
-               Interaction.source, Interaction.campaign, Interaction.keywords, Interaction.landing_page,
-               Interaction.referrer, Agent.display_name, Team.name, Interaction.qualified, Interaction.value_cents,
-               Interaction.notes)
+    columns = (
+        Interaction.id,
+        Interaction.kind,
+        Interaction.direction,
+        Interaction.started_at,
+        Interaction.answered_at,
+        Interaction.ended_at,
+        Interaction.talk_seconds,
+        Interaction.outcome,
+        Interaction.status,
+        Lead.name,
+        Interaction.lead_number,
+        TrackingNumber.number,
+        TrackingNumber.name,
+        Interaction.source,
+        Interaction.campaign,
+        Interaction.keywords,
+        Interaction.landing_page,
+        Interaction.referrer,
+        Agent.display_name,
+        Team.name,
+        Interaction.qualified,
+        Interaction.value_cents,
+        Interaction.notes,
+    )
     after_time, after_id = since, 0
     while True:
         # started_at >= after_time bounds the index range scan; the OR only breaks ties within one start time.
-        batch = list(
-            Interaction.select(*columns)
-            .join(Lead).switch(Interaction)
-            .join(TrackingNumber, JOIN.LEFT_OUTER).switch(Interaction)
-            .join(Agent, JOIN.LEFT_OUTER).switch(Interaction)
-            .join(Team, JOIN.LEFT_OUTER)
-            .where(Interaction.company == company, Interaction.started_at < until,
-                   Interaction.started_at >= after_time,
-                   (Interaction.started_at > after_time) | (Interaction.id > after_id))
-            .order_by(Interaction.started_at, Interaction.id).limit(REPORT_BATCH).tuples())
+        batch = cast(
+            list[tuple[Any, ...]],
+            list(  # tuples(): rows as tuples, which peewee's stubs call models
+                Interaction.select(*columns)
+                .join(Lead)
+                .switch(Interaction)
+                .join(TrackingNumber, JOIN.LEFT_OUTER)
+                .switch(Interaction)
+                .join(Agent, JOIN.LEFT_OUTER)
+                .switch(Interaction)
+                .join(Team, JOIN.LEFT_OUTER)
+                .where(
+                    Interaction.company == company,
+                    Interaction.started_at < until,
+                    Interaction.started_at >= after_time,
+                    (Interaction.started_at > after_time) | (Interaction.id > after_id),
+                )
+                .order_by(Interaction.started_at, Interaction.id)
+                .limit(REPORT_BATCH)
+                .tuples()
+            ),
+        )
         tags = tags_by_interaction([row[0] for row in batch])
-        for (interaction_id, kind, direction, started, answered, ended, talk, outcome, status, lead, lead_number,
-             number, number_name, source, campaign, keywords, landing_page, referrer, agent, team, qualified,
-             value_cents, notes) in batch:
-            yield [str(interaction_id), kind, direction, _when(started), _when(answered), _when(ended),
-                   "" if talk is None else str(talk), outcome or status, lead, lead_number, number or "",
-                   number_name or "", source, campaign, keywords, landing_page, referrer, agent or "", team or "",
-                   {True: "yes", False: "no", None: ""}[qualified],
-                   "" if value_cents is None else f"{value_cents / 100:.2f}", "; ".join(tags[interaction_id]), notes]
+        for (
+            interaction_id,
+            kind,
+            direction,
+            started,
+            answered,
+            ended,
+            talk,
+            outcome,
+            status,
+            lead,
+            lead_number,
+            number,
+            number_name,
+            source,
+            campaign,
+            keywords,
+            landing_page,
+            referrer,
+            agent,
+            team,
+            qualified,
+            value_cents,
+            notes,
+        ) in batch:
+            yield [
+                str(interaction_id),
+                kind,
+                direction,
+                _when(started),
+                _when(answered),
+                _when(ended),
+                "" if talk is None else str(talk),
+                outcome or status,
+                lead,
+                lead_number,
+                number or "",
+                number_name or "",
+                source,
+                campaign,
+                keywords,
+                landing_page,
+                referrer,
+                agent or "",
+                team or "",
+                {True: "yes", False: "no", None: ""}[qualified],
+                "" if value_cents is None else f"{value_cents / 100:.2f}",
+                "; ".join(tags[interaction_id]),
+                notes,
+            ]
         if len(batch) < REPORT_BATCH:
             return
         after_time, after_id = batch[-1][3], batch[-1][0]

@@ -1,4 +1,5 @@
 """What the leads API accepts and answers."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -32,7 +33,7 @@ class LeadFields(Schema):
 
 class NewLead(LeadFields):
     @model_validator(mode="after")
-    def identifiable(self) -> "NewLead":
+    def identifiable(self) -> NewLead:
         if not (self.name or self.email or self.numbers):
             raise ValueError("a lead needs a name, an email or a number")
         return self
@@ -61,14 +62,23 @@ class LeadOut(Schema):
     merged_into_id: int | None  # set on a merged lead: the lead to follow
 
     @classmethod
-    def from_rows(cls, leads: list[Lead]) -> list["LeadOut"]:
+    def from_rows(cls, leads: list[Lead]) -> list[LeadOut]:
         numbers = numbers_by_lead(lead.id for lead in leads)
-        return [cls(id=lead.id, name=lead.name, email=lead.email, numbers=numbers[lead.id],
-                    created_at=lead.created_at, updated_at=lead.updated_at, merged_into_id=lead.merged_into_id)
-                for lead in leads]
+        return [
+            cls(
+                id=lead.id,
+                name=lead.name,
+                email=lead.email,
+                numbers=numbers[lead.id],
+                created_at=lead.created_at,
+                updated_at=lead.updated_at,
+                merged_into_id=lead.merged_into_id,
+            )
+            for lead in leads
+        ]
 
     @classmethod
-    def from_row(cls, lead: Lead) -> "LeadOut":
+    def from_row(cls, lead: Lead) -> LeadOut:
         return cls.from_rows([lead])[0]
 
 

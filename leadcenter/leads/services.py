@@ -1,7 +1,9 @@
 """Leads: found by phone number (every call, text or chat from a number lands on one lead), searched by name,
 email or number, edited, and merged when one person ended up as two leads."""
+
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 
@@ -39,10 +41,8 @@ def search_terms(lead: Lead, numbers: list[str]) -> set[str]:
         if not digits:
             continue
         terms.update({digits, digits[-7:], digits[-4:]})
-        try:
+        with contextlib.suppress(phonenumbers.NumberParseException):
             terms.add(str(phonenumbers.parse(number).national_number))
-        except phonenumbers.NumberParseException:
-            pass
     return {term[:100] for term in terms if term}
 
 
@@ -50,14 +50,22 @@ def index_lead(lead: Lead) -> None:
     numbers = [p.number for p in LeadPhone.select(LeadPhone.number).where(LeadPhone.lead == lead)]
     with database.atomic():
         LeadSearchTerm.delete().where(LeadSearchTerm.lead == lead).execute()
-        LeadSearchTerm.insert_many([{"company": lead.company_id, "lead": lead.id, "term": term}
-                                    for term in sorted(search_terms(lead, numbers))]).execute()
+        LeadSearchTerm.insert_many(
+            [
+                {"company": lead.company_id, "lead": lead.id, "term": term}
+                for term in sorted(search_terms(lead, numbers))
+            ]
+        ).execute()
 
 
 def find_or_create_by_number(company: Company, number: str, now: dt.datetime, name: str = "") -> Lead:
     with database.atomic():
-        phone = (LeadPhone.select(LeadPhone, Lead).join(Lead)
-                 .where(LeadPhone.company == company, LeadPhone.number == number).first())
+        phone = (
+            LeadPhone.select(LeadPhone, Lead)
+            .join(Lead)
+            .where(LeadPhone.company == company, LeadPhone.number == number)
+            .first()
+        )
         if phone is not None:
             lead = phone.lead
             if name and not lead.name:
@@ -78,12 +86,15 @@ def search(company: Company, query: str, limit: int = SEARCH_LIMIT) -> list[Lead
     prefix = digits if digits and len(digits) >= len(re.sub(r"[\s+().-]", "", text)) else text
     if not prefix:
         return []
-    lead_ids = (LeadSearchTerm.select(LeadSearchTerm.lead).distinct()
-                .where(LeadSearchTerm.company == company, LeadSearchTerm.term >= prefix,
-                       LeadSearchTerm.term < prefix + "\uffff")
-                .limit(limit))
-    return list(Lead.select().where(Lead.id.in_(lead_ids), Lead.merged_into.is_null())
-                .order_by(Lead.name, Lead.id))
+    lead_ids = (
+        LeadSearchTerm.select(LeadSearchTerm.lead)
+        .distinct()
+        .where(
+            LeadSearchTerm.company == company, LeadSearchTerm.term >= prefix, LeadSearchTerm.term < prefix + "\uffff"
+        )
+        .limit(limit)
+    )
+    return list(Lead.select().where(Lead.id.in_(lead_ids), Lead.merged_into.is_null()).order_by(Lead.name, Lead.id))
 
 
 def numbers_by_lead(lead_ids) -> dict[int, list[str]]:
@@ -116,8 +127,11 @@ def create(company: Company, name: str, email: str, numbers: list[str], now: dt.
 def set_numbers(lead: Lead, numbers: list[str]) -> None:
     """Replace a lead's numbers (E.164 already); a number another lead of the company has is refused."""
     with database.atomic():
-        taken = (LeadPhone.select().where(LeadPhone.company == lead.company_id, LeadPhone.number.in_(numbers),
-                                          LeadPhone.lead != lead).first())
+        taken = (
+            LeadPhone.select()
+            .where(LeadPhone.company == lead.company_id, LeadPhone.number.in_(numbers), LeadPhone.lead != lead)
+            .first()
+        )
         if taken is not None:
             raise NumberTaken(taken.number, taken.lead_id)
         LeadPhone.delete().where(LeadPhone.lead == lead, LeadPhone.number.not_in(numbers or [""])).execute()

@@ -6,9 +6,11 @@ from an event), never an error. The rendered configuration, the hand-written dia
 Asterisk's events all spell them this way; ``tests/unit/test_names.py`` checks that every name parses back to
 what made it and that nothing else parses.
 """
+
 from __future__ import annotations
 
 import re
+from typing import Literal, get_args
 
 # -- the controller's own accounts (manager.conf, ari.conf) and the ARI application it listens as -------------------
 AMI_USER = "leadcenter"
@@ -24,7 +26,8 @@ def _parse(pattern: re.Pattern, text: str | None) -> int | None:
 
 
 # -- agents' devices ------------------------------------------------------------------------------------------------
-DEVICES = ("webrtc", "desk")  # the browser softphone and the desk phone
+Device = Literal["webrtc", "desk"]  # the browser softphone and the desk phone
+DEVICES: tuple[Device, ...] = get_args(Device)
 _DEVICE = "(?:" + "|".join(DEVICES) + ")"
 _AGENT_ENDPOINT = re.compile(rf"{_DEVICE}{_ID}")
 _AGENT_INTERFACE = re.compile(rf"PJSIP/({_DEVICE}[1-9][0-9]*)")

@@ -4,6 +4,7 @@ Asterisk runs chrooted in the shared sid root, as the root's ``asterisk`` user, 
 bind-mounted at MOUNT inside a private mount namespace: the mount vanishes with the process, so nothing is left
 behind, and several instances (a test run beside ``make run``) share one root.
 """
+
 from __future__ import annotations
 
 import math
@@ -20,8 +21,18 @@ from leadcenter.pbx import provision as asterisk_root
 from leadcenter.pbx.provision import MOUNT
 from leadcenter.resources import SOUNDS
 
-WRITABLE = ("lib", "lib/keys", "run", "log", "spool", "spool/monitor", "spool/voicemail", "spool/tmp", "spool/recording",
-            "spool/outgoing")
+WRITABLE = (
+    "lib",
+    "lib/keys",
+    "run",
+    "log",
+    "spool",
+    "spool/monitor",
+    "spool/voicemail",
+    "spool/tmp",
+    "spool/recording",
+    "spool/outgoing",
+)
 
 
 class AsteriskError(RuntimeError):
@@ -40,7 +51,7 @@ class Instance:
         self.console_log = directory / "log" / "console.log"
 
     @classmethod
-    def from_settings(cls, settings) -> "Instance":
+    def from_settings(cls, settings) -> Instance:
         a = settings.asterisk
         return cls(settings.asterisk_dir, settings.asterisk_root, a.run_as, a.external)
 
@@ -94,8 +105,9 @@ class Instance:
         creating its directories with the owner Asterisk runs as (it writes messages beside greetings)."""
         uid, gid = self._owner()
         path = self.dir / relative
-        missing = [parent for parent in reversed(path.parents) if parent.is_relative_to(self.dir)
-                   and not parent.exists()]
+        missing = [
+            parent for parent in reversed(path.parents) if parent.is_relative_to(self.dir) and not parent.exists()
+        ]
         for directory in missing:
             directory.mkdir()
             os.chown(directory, uid, gid)
@@ -109,8 +121,20 @@ class Instance:
     # -- process -----------------------------------------------------------------------------------------------
     def _chrooted(self, *command: str) -> list[str]:
         script = 'mount --bind "$1" "$2"' + MOUNT + ' && root="$2" && shift 2 && exec chroot "$root" "$@"'
-        return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script, "sh",
-                str(self.dir), str(self.root), *command]
+        return [
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "--",
+            "sh",
+            "-c",
+            script,
+            "sh",
+            str(self.dir),
+            str(self.root),
+            *command,
+        ]
 
     def _conf(self) -> str:
         return f"{MOUNT}/etc/asterisk.conf"
@@ -133,30 +157,42 @@ class Instance:
         self.console_log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.console_log, "ab") as log:
             proc = subprocess.Popen(
-                self._chrooted("/usr/sbin/asterisk", "-f", "-n", "-U", self.run_as, "-G", self.run_as,
-                               "-C", self._conf()),
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                self._chrooted(
+                    "/usr/sbin/asterisk", "-f", "-n", "-U", self.run_as, "-G", self.run_as, "-C", self._conf()
+                ),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         # unshare, sh and chroot each exec the next: the pid we started is Asterisk's.
         self.pidfile.write_text(str(proc.pid))
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise AsteriskError(f"Asterisk exited at start (code {proc.returncode}); see {self.console_log}:\n"
-                                    + self.console_tail())
+                raise AsteriskError(
+                    f"Asterisk exited at start (code {proc.returncode}); see {self.console_log}:\n"
+                    + self.console_tail()
+                )
             if (self.dir / "run" / "asterisk.ctl").exists():
                 done = self.rx("core waitfullybooted", timeout=max(1.0, deadline - time.monotonic()))
                 if done is not None:
                     return proc.pid
             time.sleep(0.05)
         self.stop()
-        raise AsteriskError(f"Asterisk did not finish booting in {wait:.0f} s; see {self.console_log}:\n"
-                            + self.console_tail())
+        raise AsteriskError(
+            f"Asterisk did not finish booting in {wait:.0f} s; see {self.console_log}:\n" + self.console_tail()
+        )
 
     def rx(self, command: str, timeout: float = 10.0) -> str | None:
         """Run one CLI command on the running Asterisk; None when it cannot be reached."""
         try:
-            done = subprocess.run(self._chrooted("/usr/sbin/asterisk", "-C", self._conf(), "-rx", command),
-                                  capture_output=True, text=True, timeout=timeout)
+            done = subprocess.run(
+                self._chrooted("/usr/sbin/asterisk", "-C", self._conf(), "-rx", command),
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
         except subprocess.TimeoutExpired:
             return None
         if done.returncode != 0 or "Unable to connect" in done.stdout:

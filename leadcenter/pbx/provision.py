@@ -8,6 +8,7 @@ Asterisk runs as the root's ``asterisk`` user, whose ids are those of a system a
 to nobody else. The package gives the user the next free system id of the root (101), which on the host is often
 someone else's (``postgres``, group ``_ssh``). ``provision`` brings an existing root to this, once.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -19,8 +20,8 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 PACKAGES = ("asterisk", "asterisk-modules", "asterisk-core-sounds-en-gsm")
 STAMP = "etc/leadcenter-root"
@@ -67,13 +68,18 @@ def host_mirror(sources: tuple[Path, ...] = (Path("/etc/apt/sources.list"), Path
 
 
 def _run(cmd: list[str], say: Callable[[str], None], show: Callable[[str], bool] = lambda line: True) -> None:
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive", "LC_ALL": "C"})
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive", "LC_ALL": "C"},
+    )
     tail: list[str] = []
     assert proc.stdout is not None
     for line in proc.stdout:
         line = line.rstrip()
-        tail = (tail + [line])[-30:]
+        tail = ([*tail, line])[-30:]
         if show(line):
             say("    " + line)
     if proc.wait() != 0:
@@ -92,8 +98,10 @@ def provision(root: Path, say: Callable[[str], None] = print, mirror: str | None
 def _build(root: Path, say: Callable[[str], None], mirror: str | None) -> None:
     for tool in ("debootstrap", "chroot", "unshare"):
         if shutil.which(tool) is None:
-            raise ProvisionError(f"{tool} is missing: install it with 'apt-get install debootstrap util-linux' "
-                                 "(make run and make test do this)")
+            raise ProvisionError(
+                f"{tool} is missing: install it with 'apt-get install debootstrap util-linux' "
+                "(make run and make test do this)"
+            )
     mirror = mirror or host_mirror()
     partial = root.with_name(root.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
@@ -101,8 +109,11 @@ def _build(root: Path, say: Callable[[str], None], mirror: str | None) -> None:
     started = time.monotonic()
     say(f"Building the Asterisk root (Debian sid) in {root} from {mirror}; this happens once per machine.")
     say("  [1/3] debootstrap: a minimal Debian sid system (about 30 s)")
-    _run(["debootstrap", "--variant=minbase", "--include=ca-certificates", "sid", str(partial), mirror], say,
-         show=lambda line: line.startswith(("I: Retrieving Release", "I: Validating", "I: Base system", "E:", "W:")))
+    _run(
+        ["debootstrap", "--variant=minbase", "--include=ca-certificates", "sid", str(partial), mirror],
+        say,
+        show=lambda line: line.startswith(("I: Retrieving Release", "I: Validating", "I: Base system", "E:", "W:")),
+    )
     hostname = socket.gethostname()
     # Asterisk's SIP stack looks the host name up at boot: answer it locally, never over DNS.
     (partial / "etc/hosts").write_text(f"127.0.0.1 localhost {hostname}\n::1 localhost ip6-localhost {hostname}\n")
@@ -111,13 +122,20 @@ def _build(root: Path, say: Callable[[str], None], mirror: str | None) -> None:
     policy.write_text("#!/bin/sh\nexit 101\n")
     policy.chmod(0o755)
     say(f"  [2/3] apt-get install {' '.join(PACKAGES)} (about 15 s)")
-    _run(["chroot", str(partial), "apt-get", "install", "-y", "-q", "--no-install-recommends", *PACKAGES], say,
-         show=lambda line: line.startswith(("Setting up asterisk", "E:", "W:")))
+    _run(
+        ["chroot", str(partial), "apt-get", "install", "-y", "-q", "--no-install-recommends", *PACKAGES],
+        say,
+        show=lambda line: line.startswith(("Setting up asterisk", "E:", "W:")),
+    )
     say("  [3/3] finishing")
     _run(["chroot", str(partial), "apt-get", "clean"], say)
     (partial / MOUNT.lstrip("/")).mkdir(parents=True, exist_ok=True)
-    version = subprocess.run(["chroot", str(partial), "dpkg-query", "-W", "-f=${Version}", "asterisk"],
-                             capture_output=True, text=True, check=True).stdout.strip()
+    version = subprocess.run(
+        ["chroot", str(partial), "dpkg-query", "-W", "-f=${Version}", "asterisk"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     (partial / STAMP).write_text(_stamp_text() + f"asterisk-version: {version}\n")
     shutil.rmtree(root, ignore_errors=True)
     partial.rename(root)
@@ -135,10 +153,14 @@ def account(root: Path, name: str) -> tuple[int, int]:
 
 # -- the host account Asterisk runs as ------------------------------------------------------------------------
 
+
 def _ids(table: Path) -> set[int]:
     """The ids (third field) of an /etc/passwd or /etc/group file."""
-    return {int(fields[2]) for line in table.read_text().splitlines()
-            if len(fields := line.split(":")) > 2 and fields[2].isdigit()}
+    return {
+        int(fields[2])
+        for line in table.read_text().splitlines()
+        if len(fields := line.split(":")) > 2 and fields[2].isdigit()
+    }
 
 
 def free_system_id(taken: set[int]) -> int:
@@ -157,14 +179,33 @@ def host_account(root: Path, say: Callable[[str], None]) -> tuple[int, int]:
         return entry.pw_uid, entry.pw_gid
     except KeyError:
         pass
-    taken = ({p.pw_uid for p in pwd.getpwall()} | {g.gr_gid for g in grp.getgrall()}
-             | _ids(root / "etc/passwd") | _ids(root / "etc/group"))
+    taken = (
+        {p.pw_uid for p in pwd.getpwall()}
+        | {g.gr_gid for g in grp.getgrall()}
+        | _ids(root / "etc/passwd")
+        | _ids(root / "etc/group")
+    )
     number = free_system_id(taken)
     say(f"  creating the system account {HOST_ACCOUNT} (uid and gid {number}) that Asterisk runs as")
-    for command in (["groupadd", "--system", "--gid", str(number), HOST_ACCOUNT],
-                    ["useradd", "--system", "--uid", str(number), "--gid", str(number), "--no-create-home",
-                     "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", "--comment",
-                     "Lead Center's Asterisk", HOST_ACCOUNT]):
+    for command in (
+        ["groupadd", "--system", "--gid", str(number), HOST_ACCOUNT],
+        [
+            "useradd",
+            "--system",
+            "--uid",
+            str(number),
+            "--gid",
+            str(number),
+            "--no-create-home",
+            "--home-dir",
+            "/nonexistent",
+            "--shell",
+            "/usr/sbin/nologin",
+            "--comment",
+            "Lead Center's Asterisk",
+            HOST_ACCOUNT,
+        ],
+    ):
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0:
             raise ProvisionError(f"{' '.join(command)} failed: {done.stderr.strip()}")
@@ -197,8 +238,10 @@ def adopt_host_account(root: Path, say: Callable[[str], None]) -> None:
         old_uid, old_gid = account(root, ROOT_USER)
         if (old_uid, old_gid) == (uid, gid):
             return
-        say(f"  Asterisk root: its {ROOT_USER} user takes the ids of {HOST_ACCOUNT} ({uid}:{gid}, was "
-            f"{old_uid}:{old_gid})")
+        say(
+            f"  Asterisk root: its {ROOT_USER} user takes the ids of {HOST_ACCOUNT} ({uid}:{gid}, was "
+            f"{old_uid}:{old_gid})"
+        )
         # Files first, the tables last: an interrupted run is done again in full by the next one.
         reown(root, {old_uid: uid}, {old_gid: gid})
         for table, new_uid in (("etc/passwd", uid), ("etc/group", None)):

@@ -4,6 +4,7 @@ The fixed files are templates in the top-level ``asterisk/`` directory with ``{{
 own ``${VAR}`` syntax stays untouched). The files that depend on the database (endpoints, queues, routes,
 mailboxes) are rendered from the specs below, which ``leadcenter.asterisk_config.snapshot`` builds from rows.
 """
+
 from __future__ import annotations
 
 import re
@@ -23,17 +24,20 @@ class TemplateError(KeyError):
 
 def fill(template: str, values: dict) -> str:
     """Replace every ``{{name}}``; a name without a value is an error, never an empty string."""
+
     def value(match: re.Match) -> str:
         name = match.group(1)
         if name not in values:
             raise TemplateError(f"no value for {{{{{name}}}}}")
         return str(values[name])
+
     return _PLACEHOLDER.sub(value, template)
 
 
 @dataclass(frozen=True)
 class AgentDevice:
     """One SIP device of an agent: the browser softphone (webrtc) or a desk phone (desk)."""
+
     name: str  # endpoint, auth and aor name, also the SIP username
     password: str
     display_name: str
@@ -76,6 +80,7 @@ class QueueSpec:
 @dataclass(frozen=True)
 class RouteSpec:
     """A tracking number on a trunk, and the flow its calls enter."""
+
     trunk: str  # the trunk's endpoint
     number: str  # E.164
     label: str
@@ -109,6 +114,7 @@ class MailboxSpec:
 @dataclass(frozen=True)
 class Snapshot:
     """Everything the generated files are rendered from."""
+
     devices: tuple[AgentDevice, ...] = ()
     trunks: tuple[TrunkSpec, ...] = ()
     queues: tuple[QueueSpec, ...] = ()
@@ -137,8 +143,11 @@ def _section(name: str, pairs: list[tuple[str, object]], comment: str = "") -> s
 
 def render_pjsip_endpoints(snapshot: Snapshot) -> str:
     parts = [GENERATED_HEADER]
-    media = [("media_address", snapshot.media_address),
-             ("bind_rtp_to_media_address", "yes")] if snapshot.media_address else []
+    media = (
+        [("media_address", snapshot.media_address), ("bind_rtp_to_media_address", "yes")]
+        if snapshot.media_address
+        else []
+    )
     for device in snapshot.devices:
         if device.webrtc:
             codecs = [("allow", "opus,ulaw,alaw"), ("webrtc", "yes"), ("dtls_auto_generate_cert", "yes")]
@@ -146,35 +155,82 @@ def render_pjsip_endpoints(snapshot: Snapshot) -> str:
             # Desk phones behind an office NAT: answer to where requests come from (rport), send media back to
             # where it comes from, and reach the phone at the address and port its REGISTER came from (over TCP,
             # on the connection it registered on), not at the private Contact it wrote.
-            codecs = [("allow", "ulaw,alaw,g722"), ("rtp_symmetric", "yes"), ("force_rport", "yes"),
-                      ("rewrite_contact", "yes")]
+            codecs = [
+                ("allow", "ulaw,alaw,g722"),
+                ("rtp_symmetric", "yes"),
+                ("force_rport", "yes"),
+                ("rewrite_contact", "yes"),
+            ]
         caller_id = device.display_name.replace('"', "'")
-        parts.append(_section(device.name, [
-            ("type", "endpoint"), ("context", names.FROM_AGENT_CONTEXT), ("disallow", "all"), *codecs,
-            ("auth", device.name), ("aors", device.name), ("direct_media", "no"),
-            # A phone's transfer key sends REFER: declined (603) until Lead Center has transfers; the call goes on.
-            ("allow_transfer", "no"),
-            ("callerid", f'"{caller_id}" <{device.name}>'), ("send_pai", "yes"), *media,
-        ], comment=f"{'softphone' if device.webrtc else 'desk phone'} of {device.display_name}"))
-        parts.append(_section(device.name, [
-            ("type", "auth"), ("auth_type", "userpass"), ("username", device.name), ("password", device.password),
-        ]))
+        parts.append(
+            _section(
+                device.name,
+                [
+                    ("type", "endpoint"),
+                    ("context", names.FROM_AGENT_CONTEXT),
+                    ("disallow", "all"),
+                    *codecs,
+                    ("auth", device.name),
+                    ("aors", device.name),
+                    ("direct_media", "no"),
+                    # A phone's transfer key sends REFER: declined (603) until Lead Center has transfers; the call
+                    # goes on.
+                    ("allow_transfer", "no"),
+                    ("callerid", f'"{caller_id}" <{device.name}>'),
+                    ("send_pai", "yes"),
+                    *media,
+                ],
+                comment=f"{'softphone' if device.webrtc else 'desk phone'} of {device.display_name}",
+            )
+        )
+        parts.append(
+            _section(
+                device.name,
+                [
+                    ("type", "auth"),
+                    ("auth_type", "userpass"),
+                    ("username", device.name),
+                    ("password", device.password),
+                ],
+            )
+        )
         # A desk phone that dies without unregistering stops answering OPTIONS and is unreachable (never rung)
         # within qualify_seconds + 3 s; a browser's contact goes with its websocket.
-        parts.append(_section(device.name, [
-            ("type", "aor"), ("max_contacts", 1), ("remove_existing", "yes"),
-            ("qualify_frequency", 0 if device.webrtc else snapshot.qualify_seconds),
-        ]))
+        parts.append(
+            _section(
+                device.name,
+                [
+                    ("type", "aor"),
+                    ("max_contacts", 1),
+                    ("remove_existing", "yes"),
+                    ("qualify_frequency", 0 if device.webrtc else snapshot.qualify_seconds),
+                ],
+            )
+        )
     identified: dict[str, str] = {}
     for trunk in snapshot.trunks:
         address = f"[{trunk.host}]:{trunk.port}" if ":" in trunk.host else f"{trunk.host}:{trunk.port}"
-        parts.append(_section(trunk.name, [
-            ("type", "endpoint"), ("context", trunk.context), ("disallow", "all"), ("allow", "ulaw,alaw"),
-            ("aors", trunk.name), ("direct_media", "no"), ("rtp_symmetric", "yes"), ("allow_transfer", "no"),
-            ("send_pai", "yes"),
-            # A carrier that vanished mid-call (no BYE, no audio for a minute) must not hold a line and an agent.
-            ("rtp_timeout", TRUNK_RTP_TIMEOUT), *media,
-        ], comment=f"trunk {trunk.label}"))
+        parts.append(
+            _section(
+                trunk.name,
+                [
+                    ("type", "endpoint"),
+                    ("context", trunk.context),
+                    ("disallow", "all"),
+                    ("allow", "ulaw,alaw"),
+                    ("aors", trunk.name),
+                    ("direct_media", "no"),
+                    ("rtp_symmetric", "yes"),
+                    ("allow_transfer", "no"),
+                    ("send_pai", "yes"),
+                    # A carrier that vanished mid-call (no BYE, no audio for a minute) must not hold a line and an
+                    # agent.
+                    ("rtp_timeout", TRUNK_RTP_TIMEOUT),
+                    *media,
+                ],
+                comment=f"trunk {trunk.label}",
+            )
+        )
         parts.append(_section(trunk.name, [("type", "aor"), ("contact", f"sip:{address}")]))
         if address in identified:
             # Two trunks at one address (rows from before addresses were compared as addresses): the first keeps
@@ -234,8 +290,10 @@ def render_routes(snapshot: Snapshot) -> str:
         lines.append(f" same => n,Goto({names.UNKNOWN_NUMBER_CONTEXT},s,1)")
         parts.append("\n".join(lines) + "\n")
     for flow in snapshot.flows:
-        lines = [f"[{names.flow_context(flow.id)}] ; {_comment(flow.label)}",
-                 "exten => s,1,NoOp(flow " + str(flow.id) + ")"]
+        lines = [
+            f"[{names.flow_context(flow.id)}] ; {_comment(flow.label)}",
+            "exten => s,1,NoOp(flow " + str(flow.id) + ")",
+        ]
         if flow.record:
             lines.append(f" same => n,Gosub({names.RECORD},s,1({1 if flow.announce_recording else 0}))")
         # Each step is labelled stepN and sets LC_STEP, so that the controller can send a call on to the next step
@@ -278,6 +336,7 @@ def render_generated(snapshot: Snapshot) -> dict[str, str]:
 @dataclass(frozen=True)
 class StaticValues:
     """The values the fixed templates need: where things are, what to bind, the secrets."""
+
     mount: str
     bind_host: str
     ami_port: int
@@ -297,7 +356,8 @@ class StaticValues:
     def as_dict(self) -> dict:
         values = dict(self.__dict__)
         values["ice_host_candidates"] = "\n".join(
-            f"{local} => {advertised}" for local, advertised in self.ice_host_candidates.items())
+            f"{local} => {advertised}" for local, advertised in self.ice_host_candidates.items()
+        )
         return values
 
 

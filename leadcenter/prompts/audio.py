@@ -4,6 +4,7 @@ An upload (any WAV sox reads: a phone recording, the browser's 48 kHz capture) i
 without transcoding, 8 kHz mono 16-bit, and put where the dialplan looks for it. Without an upload Asterisk plays
 its standard greeting, and flows play the notice shipped in asterisk/sounds/.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -73,8 +74,8 @@ def read_header(data: bytes) -> WavHeader:
     fmt = fact = None
     at = 12
     while at + 8 <= len(data):
-        name, size = data[at:at + 4], struct.unpack_from("<I", data, at + 4)[0]
-        body = data[at + 8:at + 8 + size]
+        name, size = data[at : at + 4], struct.unpack_from("<I", data, at + 4)[0]
+        body = data[at + 8 : at + 8 + size]
         if name == b"fmt " and len(body) >= 16:
             fmt = struct.unpack_from("<HHIIHH", body)
         elif name == b"fact" and len(body) >= 4:
@@ -114,8 +115,9 @@ def run_sox(command: list[str]) -> tuple[int, str]:
     """Run sox; its exit code and what it said. Killed after CONVERT_SECONDS by a timer rather than by
     subprocess's own timeout, which polls with time.sleep (that fails under libfaketime, how the unit tests run
     with the wall clock shifted)."""
-    with subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          text=True) as process:
+    with subprocess.Popen(
+        command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    ) as process:
         watchdog = threading.Timer(CONVERT_SECONDS, process.kill)
         watchdog.start()
         try:
@@ -141,16 +143,36 @@ def to_asterisk_wav(data: bytes) -> bytes:
         with tempfile.TemporaryDirectory(prefix="leadcenter-prompt-") as work:
             source, target = Path(work) / "upload.wav", Path(work) / "prompt.wav"
             source.write_bytes(data)
-            returncode, errors = run_sox([sox, "-V1", "-t", "wav", str(source), "-r", "8000", "-c", "1", "-b", "16",
-                                          "-e", "signed-integer", str(target), "trim", "0", str(MAX_SECONDS + 1)])
+            returncode, errors = run_sox(
+                [
+                    sox,
+                    "-V1",
+                    "-t",
+                    "wav",
+                    str(source),
+                    "-r",
+                    "8000",
+                    "-c",
+                    "1",
+                    "-b",
+                    "16",
+                    "-e",
+                    "signed-integer",
+                    str(target),
+                    "trim",
+                    "0",
+                    str(MAX_SECONDS + 1),
+                ]
+            )
             if returncode != 0:
                 raise PromptError(f"not a WAV file that can be played: {errors.strip() or 'unreadable'}")
             with wave.open(str(target)) as audio:
                 seconds = audio.getnframes() / audio.getframerate()
             if not MIN_SECONDS <= seconds <= MAX_SECONDS:
                 longer = "more than " if seconds > MAX_SECONDS else ""
-                raise PromptError(f"the recording lasts {longer}{seconds:.1f} s; it must last {MIN_SECONDS:g} to "
-                                  f"{MAX_SECONDS:g} s")
+                raise PromptError(
+                    f"the recording lasts {longer}{seconds:.1f} s; it must last {MIN_SECONDS:g} to {MAX_SECONDS:g} s"
+                )
             return target.read_bytes()
     finally:
         CONVERSIONS.release()

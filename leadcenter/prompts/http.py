@@ -1,17 +1,19 @@
 """The prompts API: upload (PUT, a WAV file as the body), listen (GET, Range requests answered) and remove (DELETE:
 callers hear the standard prompt again) an agent's own voicemail greeting, the company's greeting, and the notice
 that flows with "announce recording" play."""
+
 from __future__ import annotations
 
 import wave
 
-from flask import Blueprint, current_app, send_file
+from flask import Blueprint, send_file
 
 from leadcenter.agents.models import Agent
 from leadcenter.errors import ApiError, invalid, not_found
 from leadcenter.pbx import names
 from leadcenter.prompts import audio
 from leadcenter.prompts.schemas import PromptOut
+from leadcenter.web import ports
 from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal
 
@@ -28,7 +30,7 @@ def _my_agent(principal: Principal) -> Agent:
 
 def _store(relative: str, upload: bytes, url: str) -> PromptOut:
     try:
-        path = audio.install(current_app.controller.instance, relative, upload)
+        path = audio.install(ports.controller().instance, relative, upload)
     except audio.PromptError as exc:
         raise invalid({"body": str(exc)}, "the audio cannot be used") from None
     except audio.ConverterMissing as exc:
@@ -40,21 +42,27 @@ def _store(relative: str, upload: bytes, url: str) -> PromptOut:
 
 
 def _send(relative: str):
-    path = current_app.controller.instance.dir / relative
+    path = ports.controller().instance.dir / relative
     if not path.is_file():
         raise not_found("recorded prompt (the standard one plays)")
     return send_file(path, mimetype="audio/wav", conditional=True)
 
 
 def _remove(relative: str) -> None:
-    (current_app.controller.instance.dir / relative).unlink(missing_ok=True)
+    (ports.controller().instance.dir / relative).unlink(missing_ok=True)
 
 
 MY_GREETING = "/api/v1/me/voicemail-greeting"
 
 
-@endpoint(bp, "PUT", "/me/voicemail-greeting", upload=WAV, response=PromptOut,
-          summary="Record my voicemail greeting: callers who reach my mailbox hear it")
+@endpoint(
+    bp,
+    "PUT",
+    "/me/voicemail-greeting",
+    upload=WAV,
+    response=PromptOut,
+    summary="Record my voicemail greeting: callers who reach my mailbox hear it",
+)
 def put_my_greeting(principal: Principal, upload: bytes):
     agent = _my_agent(principal)
     relative = audio.greeting_file(names.agent_mailbox(agent.id))
@@ -63,7 +71,9 @@ def put_my_greeting(principal: Principal, upload: bytes):
     return stored
 
 
-@endpoint(bp, "GET", "/me/voicemail-greeting", summary="My voicemail greeting (audio; 404 while the standard one plays)")
+@endpoint(
+    bp, "GET", "/me/voicemail-greeting", summary="My voicemail greeting (audio; 404 while the standard one plays)"
+)
 def get_my_greeting(principal: Principal):
     return _send(audio.greeting_file(names.agent_mailbox(_my_agent(principal).id)))
 
@@ -78,20 +88,37 @@ def delete_my_greeting(principal: Principal):
 COMPANY_GREETING = "/api/v1/company/voicemail-greeting"
 
 
-@endpoint(bp, "PUT", "/company/voicemail-greeting", role="admin", upload=WAV, response=PromptOut,
-          summary="Record the company mailbox's greeting (flows' voicemail steps without an agent)")
+@endpoint(
+    bp,
+    "PUT",
+    "/company/voicemail-greeting",
+    role="admin",
+    upload=WAV,
+    response=PromptOut,
+    summary="Record the company mailbox's greeting (flows' voicemail steps without an agent)",
+)
 def put_company_greeting(principal: Principal, upload: bytes):
     return _store(audio.greeting_file(names.company_mailbox(principal.company.id)), upload, COMPANY_GREETING)
 
 
-@endpoint(bp, "GET", "/company/voicemail-greeting",
-          summary="The company mailbox's greeting (audio; 404 while the standard one plays)")
+@endpoint(
+    bp,
+    "GET",
+    "/company/voicemail-greeting",
+    summary="The company mailbox's greeting (audio; 404 while the standard one plays)",
+)
 def get_company_greeting(principal: Principal):
     return _send(audio.greeting_file(names.company_mailbox(principal.company.id)))
 
 
-@endpoint(bp, "DELETE", "/company/voicemail-greeting", role="admin", status=204,
-          summary="The company mailbox goes back to the standard greeting")
+@endpoint(
+    bp,
+    "DELETE",
+    "/company/voicemail-greeting",
+    role="admin",
+    status=204,
+    summary="The company mailbox goes back to the standard greeting",
+)
 def delete_company_greeting(principal: Principal):
     _remove(audio.greeting_file(names.company_mailbox(principal.company.id)))
 
@@ -99,20 +126,36 @@ def delete_company_greeting(principal: Principal):
 NOTICE = "/api/v1/company/recording-notice"
 
 
-@endpoint(bp, "PUT", "/company/recording-notice", role="admin", upload=WAV, response=PromptOut,
-          summary="Record the company's \"this call may be recorded\" notice, played by flows that announce "
-                  "recording")
+@endpoint(
+    bp,
+    "PUT",
+    "/company/recording-notice",
+    role="admin",
+    upload=WAV,
+    response=PromptOut,
+    summary='Record the company\'s "this call may be recorded" notice, played by flows that announce recording',
+)
 def put_recording_notice(principal: Principal, upload: bytes):
     return _store(audio.notice_file(principal.company.id), upload, NOTICE)
 
 
-@endpoint(bp, "GET", "/company/recording-notice",
-          summary="The company's recording notice (audio; 404 while Lead Center's standard notice plays)")
+@endpoint(
+    bp,
+    "GET",
+    "/company/recording-notice",
+    summary="The company's recording notice (audio; 404 while Lead Center's standard notice plays)",
+)
 def get_recording_notice(principal: Principal):
     return _send(audio.notice_file(principal.company.id))
 
 
-@endpoint(bp, "DELETE", "/company/recording-notice", role="admin", status=204,
-          summary="Flows go back to Lead Center's standard recording notice")
+@endpoint(
+    bp,
+    "DELETE",
+    "/company/recording-notice",
+    role="admin",
+    status=204,
+    summary="Flows go back to Lead Center's standard recording notice",
+)
 def delete_recording_notice(principal: Principal):
     _remove(audio.notice_file(principal.company.id))

@@ -9,15 +9,28 @@ starts with half a character.
 GSM-7 goes to the SMSC unpacked, one septet per octet (data_coding 0, the SMSC's default alphabet), as SMPP
 ESMEs usually send it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-GSM_BASIC = ("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-             "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
+GSM_BASIC = (
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
 ESCAPE = 0x1B
-GSM_EXTENSION = {"\f": 0x0A, "^": 0x14, "{": 0x28, "}": 0x29, "\\": 0x2F, "[": 0x3C, "~": 0x3D, "]": 0x3E,
-                 "|": 0x40, "€": 0x65}
+GSM_EXTENSION = {
+    "\f": 0x0A,
+    "^": 0x14,
+    "{": 0x28,
+    "}": 0x29,
+    "\\": 0x2F,
+    "[": 0x3C,
+    "~": 0x3D,
+    "]": 0x3E,
+    "|": 0x40,
+    "€": 0x65,
+}
 _GSM_CODE = {char: code for code, char in enumerate(GSM_BASIC) if code != ESCAPE}
 _GSM_CHAR = {code: char for char, code in _GSM_CODE.items()}
 _GSM_EXTENSION_CHAR = {code: char for char, code in GSM_EXTENSION.items()}
@@ -73,6 +86,7 @@ def encode(text: str) -> Encoded:
     single, per_part = LIMITS[data_coding]
     if units <= single:
         return Encoded(data_coding, [b"".join(encoded)], units)
+    current: list[bytes]
     parts, current, used = [], [], 0
     for char in encoded:
         cost = len(char) // unit
@@ -100,11 +114,11 @@ class Concatenation:
 def split_udh(short_message: bytes) -> tuple[Concatenation | None, bytes]:
     """(the concatenation info if the UDH has one, the user data after the UDH) of a part sent with UDHI set."""
     length = short_message[0]
-    header, body = short_message[1:1 + length], short_message[1 + length:]
+    header, body = short_message[1 : 1 + length], short_message[1 + length :]
     position = 0
     while position + 2 <= len(header):
         iei, size = header[position], header[position + 1]
-        value = header[position + 2:position + 2 + size]
+        value = header[position + 2 : position + 2 + size]
         if iei == 0x00 and size == 3:
             return Concatenation(value[0], value[1], value[2]), body
         if iei == 0x08 and size == 4:

@@ -17,8 +17,10 @@ architecture doc), so this class supplies them:
   socket is found, not waited on forever);
 - on any loss the outstanding submits are handed back (``unanswered``) and the bind is retried with backoff.
 """
+
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -45,8 +47,19 @@ ESM_RECEIPT = 0x04  # esm_class of a deliver_sm that is an SMSC delivery receipt
 RETRY_STATUSES = {smpplib.consts.SMPP_ESME_RTHROTTLED, smpplib.consts.SMPP_ESME_RMSGQFUL}
 TEMPORARY_APP_ERROR = smpplib.consts.SMPP_ESME_RX_T_APPN
 INVALID_DESTINATION = smpplib.consts.SMPP_ESME_RINVDSTADR  # a text for no number we serve
-# message_state values (SMPP 3.4, 5.3.2.35) and the stat words of receipt texts, as delivery outcomes.
-MESSAGE_STATES = {2: "DELIVRD", 3: "EXPIRED", 4: "DELETED", 5: "UNDELIV", 6: "ACCEPTD", 7: "UNKNOWN", 8: "REJECTD"}
+# message_state values (SMPP 3.4, 5.3.2.35; 9 is SMPP 5.0's) as the stat words of receipt texts; a value outside
+# them reads as UNKNOWN. 0 (none given, or 5.0's SCHEDULED) defers to the receipt text's stat.
+MESSAGE_STATES = {
+    1: "ENROUTE",
+    2: "DELIVRD",
+    3: "EXPIRED",
+    4: "DELETED",
+    5: "UNDELIV",
+    6: "ACCEPTD",
+    7: "UNKNOWN",
+    8: "REJECTD",
+    9: "SKIPPED",
+}
 READ_POLL = 0.2  # seconds the session thread waits for the socket before looking at its timers
 # Successful submit_sm_resp, and delivery receipts, are handed to the listener in batches of up to this many (one
 # database write each): a batch ends when the socket has nothing more to read. Accepted submits are handed over
@@ -82,6 +95,7 @@ class Submission:
 @dataclass(frozen=True)
 class Delivery:
     """A deliver_sm: a text from a phone (MO) or a delivery receipt."""
+
     source: str  # E.164 where the TON says international
     destination: str
     data_coding: int
@@ -110,6 +124,7 @@ class Listener(Protocol):
 
 class LockedSequence:
     """smpplib's sequence generator interface, safe across threads and kept across reconnects."""
+
     MAX = 0x7FFFFFFF
 
     def __init__(self):
@@ -191,10 +206,8 @@ class SmppLink:
         self._stopping.set()
         client = self._client
         if client is not None and self.state == "bound":
-            try:
+            with contextlib.suppress(smpplib.exceptions.ConnectionError, smpplib.exceptions.PDUError, OSError):
                 self._send(smpplib.smpp.make_pdu("unbind", client=client))
-            except (smpplib.exceptions.ConnectionError, smpplib.exceptions.PDUError, OSError):
-                pass
         with self._window:
             self._window.notify_all()
         if self._thread is not None:
@@ -205,9 +218,17 @@ class SmppLink:
     def status(self) -> dict:
         with self._window:
             outstanding = len(self._pending)
-        return {"name": self.name, "state": self.state, "host": self.settings.host, "port": self.settings.port,
-                "bound_since": self.bound_since.isoformat() + "Z" if self.bound_since else None, "window": self.settings.window, "outstanding": outstanding,
-                "last_error": self.last_error, **dataclasses.asdict(self.counters)}
+        return {
+            "name": self.name,
+            "state": self.state,
+            "host": self.settings.host,
+            "port": self.settings.port,
+            "bound_since": self.bound_since.isoformat() + "Z" if self.bound_since else None,
+            "window": self.settings.window,
+            "outstanding": outstanding,
+            "last_error": self.last_error,
+            **dataclasses.asdict(self.counters),
+        }
 
     @property
     def bound(self) -> bool:
@@ -229,15 +250,21 @@ class SmppLink:
             if not self.bound or client is None:
                 raise NotBound(f"{self.name} is {self.state}")
             pdu = smpplib.smpp.make_pdu(
-                "submit_sm", client=client,
-                source_addr_ton=s.source_ton, source_addr_npi=s.source_npi,
+                "submit_sm",
+                client=client,
+                source_addr_ton=s.source_ton,
+                source_addr_npi=s.source_npi,
                 source_addr=submission.source.lstrip("+"),
-                dest_addr_ton=s.dest_ton, dest_addr_npi=s.dest_npi,
+                dest_addr_ton=s.dest_ton,
+                dest_addr_npi=s.dest_npi,
                 destination_addr=submission.destination.lstrip("+"),
-                esm_class=ESM_UDHI if submission.udhi else 0, data_coding=submission.data_coding,
-                registered_delivery=1, short_message=submission.short_message,
+                esm_class=ESM_UDHI if submission.udhi else 0,
+                data_coding=submission.data_coding,
+                registered_delivery=1,
+                short_message=submission.short_message,
                 # The same reference on a repeat lets an SMSC recognise it (outbox ids are the keys).
-                user_message_reference=submission.key & 0xFFFF)
+                user_message_reference=submission.key & 0xFFFF,
+            )
             self._pending[pdu.sequence] = (submission.key, time.monotonic())
         try:
             self._send(pdu, client)
@@ -269,9 +296,14 @@ class SmppLink:
 
     def _bind(self) -> None:
         s = self.settings
-        client = smpplib.client.Client(s.host, s.port, timeout=max(1, s.response_timeout_seconds),
-                                       sequence_generator=self.sequence, logger_name=f"smpplib.{self.name}",
-                                       allow_unknown_opt_params=True)
+        client = smpplib.client.Client(
+            s.host,
+            s.port,
+            timeout=max(1, s.response_timeout_seconds),
+            sequence_generator=self.sequence,
+            logger_name=f"smpplib.{self.name}",
+            allow_unknown_opt_params=True,
+        )
         self._client = client
         client.connect()
         client._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # windowed: no Nagle delays
@@ -289,6 +321,7 @@ class SmppLink:
 
     def _read_until_lost(self) -> None:
         client = self._client
+        assert client is not None  # _bind set it, and only this thread closes it
         while not self._stopping.is_set() and self.bound:
             waiting = self._accepted or self._receipts
             readable, _, _ = select.select([client._socket], [], [], 0 if waiting else READ_POLL)
@@ -381,8 +414,14 @@ class SmppLink:
         try:
             self.listener.text(delivery)
         except DeliveryRefused as refused:  # never to be taken: the SMSC is told, not left believing it delivered
-            log.warning("SMPP %s: refused a text from %s to %s (status 0x%02x): %s", self.name, delivery.source,
-                        delivery.destination, refused.status, refused)
+            log.warning(
+                "SMPP %s: refused a text from %s to %s (status 0x%02x): %s",
+                self.name,
+                delivery.source,
+                delivery.destination,
+                refused.status,
+                refused,
+            )
             self.counters.refused_deliveries += 1
             self._respond(pdu, "deliver_sm_resp", refused.status)
             return
@@ -406,16 +445,27 @@ class SmppLink:
         if isinstance(short_message, str):
             short_message = short_message.encode("latin-1")
         source_ton, destination_ton = int(pdu.source_addr_ton or 0), int(pdu.dest_addr_ton or 0)
-        base = Delivery(source=e164(self._text(pdu.source_addr), source_ton),
-                        destination=e164(self._text(pdu.destination_addr), destination_ton),
-                        data_coding=int(pdu.data_coding or 0), udhi=bool(esm_class & ESM_UDHI),
-                        short_message=short_message, source_ton=source_ton, destination_ton=destination_ton)
+        base = Delivery(
+            source=e164(self._text(pdu.source_addr), source_ton),
+            destination=e164(self._text(pdu.destination_addr), destination_ton),
+            data_coding=int(pdu.data_coding or 0),
+            udhi=bool(esm_class & ESM_UDHI),
+            short_message=short_message,
+            source_ton=source_ton,
+            destination_ton=destination_ton,
+        )
         if esm_class & 0x3C != ESM_RECEIPT:
             return base
         fields = parse_receipt_text(short_message.decode("latin-1"))
         message_id = self._text(pdu.receipted_message_id) or fields.get("id", "")
-        state = MESSAGE_STATES.get(int(pdu.message_state)) if pdu.message_state else fields.get("stat", "UNKNOWN")
-        return dataclasses.replace(base, receipt_for=message_id, receipt_state=state, receipt_error=fields.get("err", ""))
+        state = (
+            MESSAGE_STATES.get(int(pdu.message_state), "UNKNOWN")
+            if pdu.message_state
+            else fields.get("stat", "UNKNOWN")
+        )
+        return dataclasses.replace(
+            base, receipt_for=message_id, receipt_state=state, receipt_error=fields.get("err", "")
+        )
 
     def _respond(self, pdu, command: str, status: int = smpplib.consts.SMPP_ESME_ROK) -> None:
         response = smpplib.smpp.make_pdu(command, client=self._client, status=status)
@@ -428,9 +478,13 @@ class SmppLink:
         with self._window:
             oldest = min((sent for _, sent in self._pending.values()), default=None)
         waiting_since = min(t for t in (oldest, self._enquiry) if t is not None) if (oldest or self._enquiry) else None
-        if waiting_since is not None and now - max(waiting_since, self._last_heard) > self.settings.response_timeout_seconds:
+        if (
+            waiting_since is not None
+            and now - max(waiting_since, self._last_heard) > self.settings.response_timeout_seconds
+        ):
             raise smpplib.exceptions.ConnectionError(
-                f"no answer for {self.settings.response_timeout_seconds} s: the connection is dead")
+                f"no answer for {self.settings.response_timeout_seconds} s: the connection is dead"
+            )
         idle = now - max(self._last_heard, self._last_sent)
         if self._enquiry is None and idle >= self.settings.enquire_link_seconds:
             self._enquiry = now
@@ -466,9 +520,7 @@ class SmppLink:
     def _close(self) -> None:
         client, self._client = self._client, None
         if client is not None and client._socket is not None:
-            try:
+            with contextlib.suppress(OSError):
                 client._socket.close()
-            except OSError:
-                pass
             client._socket = None
             client.state = smpplib.consts.SMPP_CLIENT_STATE_CLOSED

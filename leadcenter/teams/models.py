@@ -1,3 +1,7 @@
+from __future__ import annotations
+
+from typing import Literal, get_args
+
 from peewee import BooleanField, CharField, ForeignKeyField, IntegerField
 
 from leadcenter.accounts.models import Company
@@ -8,11 +12,13 @@ from leadcenter.pbx import names
 # The default, leastrecent, offers each call first to the agent who has waited longest since their last call
 # ("longest idle agent"), so that calls are shared fairly; rrmemory can offer consecutive calls to the same agent
 # when members pause and unpause between calls, as wrap-up makes them do.
-STRATEGIES = ("leastrecent", "rrmemory", "linear", "ringall", "fewestcalls", "random")
+Strategy = Literal["leastrecent", "rrmemory", "linear", "ringall", "fewestcalls", "random"]
+STRATEGIES: tuple[Strategy, ...] = get_args(Strategy)
 
 
 class Team(TimestampedModel):
     company = ForeignKeyField(Company, backref="teams", on_delete="CASCADE")
+    company_id: IntegerField[int]  # the related row's id
     name = CharField()
     strategy = CharField(default="leastrecent", choices=[(s, s) for s in STRATEGIES])
     ring_seconds = IntegerField(default=30)
@@ -25,7 +31,9 @@ class Team(TimestampedModel):
 
 class TeamMember(BaseModel):
     team = ForeignKeyField(Team, backref="members", on_delete="CASCADE")
+    team_id: IntegerField[int]  # the related row's id
     agent = ForeignKeyField(Agent, backref="team_memberships", on_delete="CASCADE")
+    agent_id: IntegerField[int]  # the related row's id
     penalty = IntegerField(default=0)
 
     class Meta:

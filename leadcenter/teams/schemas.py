@@ -1,13 +1,14 @@
 """What the teams endpoints accept and answer."""
+
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Literal
+from typing import TYPE_CHECKING
 
 from pydantic import Field, RootModel, field_validator
 
 from leadcenter.accounts.schemas import Name, changes_of
-from leadcenter.teams.models import STRATEGIES, Team, TeamMember
+from leadcenter.teams.models import Strategy, Team, TeamMember
 from leadcenter.wire import Schema, UtcDateTime
 
 MAX_MEMBERS = 500
@@ -15,7 +16,7 @@ MAX_MEMBERS = 500
 
 class NewTeam(Schema):
     name: Name
-    strategy: Literal[STRATEGIES] = "leastrecent"
+    strategy: Strategy = "leastrecent"
     ring_seconds: int = Field(30, ge=5, le=300, description="how long an agent rings before the queue moves on")
     announce_position: bool = Field(False, description="tell waiting callers their place in the queue")
     members: list[int] = Field(default_factory=list, max_length=MAX_MEMBERS, description="agent ids")
@@ -28,11 +29,17 @@ class NewTeam(Schema):
         return members
 
 
-TeamChanges = changes_of(NewTeam, "TeamChanges", "Only the fields sent change; members replaces the team's members.")
+if TYPE_CHECKING:  # to the checker: the model's fields, each of which may be left out
+    TeamChanges = NewTeam
+else:
+    TeamChanges = changes_of(
+        NewTeam, "TeamChanges", "Only the fields sent change; members replaces the team's members."
+    )
 
 
 class QueueFiguresOut(Schema):
     """A team's queue now, as the last ``queue.updated`` said it."""
+
     team_id: int
     team_name: str
     callers_waiting: int
@@ -57,17 +64,25 @@ class TeamOut(Schema):
     created_at: UtcDateTime
 
     @classmethod
-    def from_rows(cls, teams: list[Team]) -> list["TeamOut"]:
+    def from_rows(cls, teams: list[Team]) -> list[TeamOut]:
         members = defaultdict(list)
-        for member in (TeamMember.select().where(TeamMember.team.in_([t.id for t in teams]))
-                       .order_by(TeamMember.id)):
+        for member in TeamMember.select().where(TeamMember.team.in_([t.id for t in teams])).order_by(TeamMember.id):
             members[member.team_id].append(member.agent_id)
-        return [cls(id=t.id, name=t.name, strategy=t.strategy, ring_seconds=t.ring_seconds,
-                    announce_position=t.announce_position, members=members[t.id], created_at=t.created_at)
-                for t in teams]
+        return [
+            cls(
+                id=t.id,
+                name=t.name,
+                strategy=t.strategy,
+                ring_seconds=t.ring_seconds,
+                announce_position=t.announce_position,
+                members=members[t.id],
+                created_at=t.created_at,
+            )
+            for t in teams
+        ]
 
     @classmethod
-    def from_row(cls, team: Team) -> "TeamOut":
+    def from_row(cls, team: Team) -> TeamOut:
         return cls.from_rows([team])[0]
 
 

@@ -2,6 +2,7 @@
 the team's agents are in each presence (agents/presence.py: available, on a call, in wrap-up, missed a call,
 unreachable, offline), counted from the device state Asterisk reports for each member. Published as
 ``queue.updated``; the last figures of each team are kept for a screen that opens meanwhile (``GET /queues``)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -9,8 +10,9 @@ import datetime as dt
 from leadcenter.agents.models import Agent
 from leadcenter.agents.presence import PRESENCES, presence
 from leadcenter.clock import Clock
-from leadcenter.events import Event, EventBus
+from leadcenter.events import Bus, Event
 from leadcenter.pbx import names
+from leadcenter.teams import notifier
 from leadcenter.teams.models import Team
 
 
@@ -22,7 +24,7 @@ def agent_state(agent: Agent, member: dict) -> str:
 class QueueBoard:
     """``queue.status`` (telephony: one Asterisk queue now) -> ``queue.updated`` for the team's company."""
 
-    def __init__(self, bus: EventBus, clock: Clock):
+    def __init__(self, bus: Bus, clock: Clock):
         self.bus = bus
         self.clock = clock
         self._latest: dict[int, tuple[dict, dt.datetime]] = {}  # team id -> (figures, when), as last published
@@ -40,19 +42,31 @@ class QueueBoard:
         for agent in agents:
             states[agent.id] = agent_state(agent, members[agent.id])
             counts[states[agent.id]] += 1
-        figures = dict(team_id=team.id, team_name=team.name, callers_waiting=event.data["waiting"],
-                       longest_wait_seconds=event.data["longest_wait_seconds"], agents=counts,
-                       agent_states={str(agent_id): state for agent_id, state in sorted(states.items())})
-        self._latest[team.id] = (figures, self.clock())
-        self.bus.publish("queue.updated", company_id=team.company_id, **figures)
+        figures = dict(
+            team_id=team.id,
+            team_name=team.name,
+            callers_waiting=event.data["waiting"],
+            longest_wait_seconds=event.data["longest_wait_seconds"],
+            agents=counts,
+            agent_states={str(agent_id): state for agent_id, state in sorted(states.items())},
+        )
+        measured_at = self.clock()
+        self._latest[team.id] = (figures, measured_at)
+        notifier.queue_updated(self.bus, team.company_id, figures, measured_at)
 
     def figures(self, teams: list[Team]) -> list[tuple[dict, dt.datetime | None]]:
         """Each team's last figures and when they were measured (nobody waiting and no time before Asterisk has
         reported the team's queue); the name is the team's name now."""
         out = []
         for team in teams:
-            figures, at = self._latest.get(team.id, (dict(callers_waiting=0, longest_wait_seconds=0,
-                                                          agents=dict.fromkeys(PRESENCES, 0), agent_states={}),
-                                                     None))
+            figures, at = self._latest.get(
+                team.id,
+                (
+                    dict(
+                        callers_waiting=0, longest_wait_seconds=0, agents=dict.fromkeys(PRESENCES, 0), agent_states={}
+                    ),
+                    None,
+                ),
+            )
             out.append(({**figures, "team_id": team.id, "team_name": team.name}, at))
         return out

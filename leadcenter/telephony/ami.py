@@ -3,11 +3,12 @@
 panoramisk keeps retrying the TCP connection by itself and logs in again after each connect; we turn its
 fixed retry delay into a backoff and report "ready" only after login, when actions can be sent.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from panoramisk import Manager
 from panoramisk.message import Message
@@ -35,10 +36,16 @@ class _Manager(Manager):
 
 
 class AmiClient:
-    def __init__(self, host: str, port: int, username: str, secret: str,
-                 on_event: Callable[[Message], None],
-                 on_ready: Callable[[], Awaitable[None]],
-                 on_lost: Callable[[], None]):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        username: str,
+        secret: str,
+        on_event: Callable[[Message], None],
+        on_ready: Callable[[], Awaitable[None]],
+        on_lost: Callable[[], None],
+    ):
         self._config = dict(host=host, port=port, username=username, secret=secret)
         self._on_event = on_event
         self._on_ready = on_ready
@@ -49,17 +56,25 @@ class AmiClient:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         backoff = Backoff()
-        self._manager = _Manager(loop=loop, ping_delay=5, ping_interval=5, reconnect_timeout=0,
-                                 on_login=self._logged_in, on_disconnect=self._disconnected,
-                                 log=logging.getLogger("leadcenter.telephony.ami.panoramisk"),
-                                 events="on", **self._config)
+        self._manager = _Manager(
+            loop=loop,
+            ping_delay=5,
+            ping_interval=5,
+            reconnect_timeout=0,
+            on_login=self._logged_in,
+            on_disconnect=self._disconnected,
+            log=logging.getLogger("leadcenter.telephony.ami.panoramisk"),
+            events="on",
+            **self._config,
+        )
         self._manager.backoff = backoff
         self._manager.register_event("*", lambda manager, message: self._on_event(message))
         self._manager.connect()
 
     def stop(self) -> None:
         if self._manager is not None:
-            self._manager.connection_lost = lambda exc: None  # no reconnect once we close on purpose
+            # No reconnect once we close on purpose: this instance's handler is replaced.
+            self._manager.connection_lost = lambda exc: None  # type: ignore[method-assign]
             self._manager.close()
             self.ready = False
 
@@ -67,7 +82,7 @@ class AmiClient:
         manager.backoff.reset()
         self.ready = True
         log.info("AMI logged in")
-        asyncio.ensure_future(self._on_ready())
+        self._ready_task = asyncio.ensure_future(self._on_ready())  # held: the loop keeps only a weak reference
 
     def _disconnected(self, manager: _Manager, exc) -> None:
         if self.ready:
@@ -81,7 +96,7 @@ class AmiClient:
             raise AmiError(f"AMI not connected (action {action.get('Action')})")
         try:
             response = await asyncio.wait_for(self._manager.send_action(dict(action), as_list=as_list), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise AmiError(f"AMI action {action.get('Action')} timed out after {timeout} s") from None
         first = response[0] if isinstance(response, list) else response
         if first.get("Response") == "Error":

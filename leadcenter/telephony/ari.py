@@ -2,13 +2,14 @@
 
 (PyPI's ari-py is Python 2 only.) Events are handed to ``on_event`` as decoded JSON dicts in arrival order.
 """
+
 from __future__ import annotations
 
 import asyncio
 import base64
 import json
 import logging
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import httpx
 import websockets
@@ -26,10 +27,17 @@ class AriError(RuntimeError):
 
 
 class AriClient:
-    def __init__(self, host: str, port: int, username: str, password: str, app: str,
-                 on_event: Callable[[dict], None],
-                 on_ready: Callable[[], Awaitable[None]],
-                 on_lost: Callable[[], None]):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        username: str,
+        password: str,
+        app: str,
+        on_event: Callable[[dict], None],
+        on_ready: Callable[[], Awaitable[None]],
+        on_lost: Callable[[], None],
+    ):
         self._base = f"http://{host}:{port}/ari"
         self._ws_url = f"ws://{host}:{port}/ari/events?app={app}&subscribeAll=false"
         self._auth = (username, password)
@@ -58,17 +66,23 @@ class AriClient:
         headers = {"Authorization": "Basic " + base64.b64encode(":".join(self._auth).encode()).decode()}
         while True:
             try:
-                async with connect(self._ws_url, additional_headers=headers, open_timeout=5,
-                                   ping_interval=10, ping_timeout=10, max_size=2**22) as ws:
+                async with connect(
+                    self._ws_url,
+                    additional_headers=headers,
+                    open_timeout=5,
+                    ping_interval=10,
+                    ping_timeout=10,
+                    max_size=2**22,
+                ) as ws:
                     backoff.reset()
                     self.ready = True
                     log.info("ARI event stream connected (app %s)", self.app)
-                    asyncio.ensure_future(self._on_ready())
+                    self._ready_task = asyncio.ensure_future(self._on_ready())  # held: the loop keeps only a weak one
                     async for message in ws:
                         self._on_event(json.loads(message))
             except asyncio.CancelledError:
                 raise
-            except (OSError, websockets.exceptions.WebSocketException, asyncio.TimeoutError) as exc:
+            except (TimeoutError, OSError, websockets.exceptions.WebSocketException) as exc:
                 if self.ready:
                     log.warning("ARI event stream lost: %s", exc)
             finally:
@@ -82,11 +96,11 @@ class AriClient:
         if self._http is None:
             raise AriError("ARI client not started")
         try:
-            response = await self._http.request(method, path, params={k: v for k, v in params.items()
-                                                                       if v is not None}, json=json)
+            response = await self._http.request(
+                method, path, params={k: v for k, v in params.items() if v is not None}, json=json
+            )
         except httpx.HTTPError as exc:
             raise AriError(f"ARI {method} {path}: {exc}") from None
         if response.status_code >= 400:
-            raise AriError(f"ARI {method} {path}: {response.status_code} {response.text.strip()}",
-                           response.status_code)
+            raise AriError(f"ARI {method} {path}: {response.status_code} {response.text.strip()}", response.status_code)
         return response.json() if response.content else None

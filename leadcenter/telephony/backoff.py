@@ -1,4 +1,5 @@
 """Reconnect delays: quick after a first failure, doubling up to a ceiling, reset once connected."""
+
 from __future__ import annotations
 
 

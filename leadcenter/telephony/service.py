@@ -7,13 +7,14 @@ Events: ``telephony.connected`` / ``telephony.lost`` (link: ami|ari), ``telephon
 availability flags, agents' device states: what Asterisk has right now, after every (re)connect and every
 SYNC_SECONDS), and the tracker's ``call.*``, ``queue_member.*`` and ``telephony.device_state``.
 """
+
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
 import datetime as dt
 import logging
-from typing import Coroutine
+from collections.abc import Coroutine
 
 from leadcenter.clock import Clock
 from leadcenter.config import Settings
@@ -29,9 +30,19 @@ log = logging.getLogger(__name__)
 SYNC_SECONDS = 30.0
 TelephonyError = (AmiError, AriError)
 # AMI events after which a queue's live figures are read again (debounced by QUEUE_SETTLE).
-QUEUE_CHANGES = {"QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon", "AgentCalled", "AgentConnect",
-                 "AgentComplete", "AgentRingNoAnswer", "QueueMemberStatus", "QueueMemberPause", "QueueMemberAdded",
-                 "QueueMemberRemoved"}
+QUEUE_CHANGES = {
+    "QueueCallerJoin",
+    "QueueCallerLeave",
+    "QueueCallerAbandon",
+    "AgentCalled",
+    "AgentConnect",
+    "AgentComplete",
+    "AgentRingNoAnswer",
+    "QueueMemberStatus",
+    "QueueMemberPause",
+    "QueueMemberAdded",
+    "QueueMemberRemoved",
+}
 QUEUE_SETTLE = 0.2
 # Asterisk's device states by number (QueueStatus gives numbers, DeviceStateChange the names).
 DEVICE_STATES = ("UNKNOWN", "NOT_INUSE", "INUSE", "BUSY", "INVALID", "UNAVAILABLE", "RINGING", "RINGINUSE", "ONHOLD")
@@ -39,7 +50,7 @@ DEVICE_STATES = ("UNKNOWN", "NOT_INUSE", "INUSE", "BUSY", "INVALID", "UNAVAILABL
 
 def _ari_time(stamp: str) -> dt.datetime:
     # ARI: 2026-11-26T23:50:01.123+0000
-    return dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f%z").astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f%z").astimezone(dt.UTC).replace(tzinfo=None)
 
 
 class Telephony:
@@ -48,11 +59,25 @@ class Telephony:
         self.bus = bus
         self.clock = clock
         self.tracker = CallTracker(bus.publish, clock)
-        self.ami = AmiClient(a.host, a.ami_port, names.AMI_USER, secrets.ami_secret, on_event=self._ami_event,
-                             on_ready=lambda: self._link_ready("ami"), on_lost=lambda: self._link_lost("ami"))
-        self.ari = AriClient(a.host, a.http_port, names.ARI_USER, secrets.ari_secret, ari_app,
-                             on_event=self._ari_event, on_ready=lambda: self._link_ready("ari"),
-                             on_lost=lambda: self._link_lost("ari"))
+        self.ami = AmiClient(
+            a.host,
+            a.ami_port,
+            names.AMI_USER,
+            secrets.ami_secret,
+            on_event=self._ami_event,
+            on_ready=lambda: self._link_ready("ami"),
+            on_lost=lambda: self._link_lost("ami"),
+        )
+        self.ari = AriClient(
+            a.host,
+            a.http_port,
+            names.ARI_USER,
+            secrets.ari_secret,
+            ari_app,
+            on_event=self._ari_event,
+            on_ready=lambda: self._link_ready("ari"),
+            on_lost=lambda: self._link_lost("ari"),
+        )
         self.loop: asyncio.AbstractEventLoop | None = None
         self.synced_at: dt.datetime | None = None
         self._sync_lock: asyncio.Lock | None = None
@@ -82,9 +107,11 @@ class Telephony:
         return future
 
     def status(self) -> dict:
-        return {"ami": "connected" if self.ami.ready else "disconnected",
-                "ari": "connected" if self.ari.ready else "disconnected",
-                "synced_at": self.synced_at.isoformat() + "Z" if self.synced_at else None}
+        return {
+            "ami": "connected" if self.ami.ready else "disconnected",
+            "ari": "connected" if self.ari.ready else "disconnected",
+            "synced_at": self.synced_at.isoformat() + "Z" if self.synced_at else None,
+        }
 
     @property
     def connected(self) -> bool:
@@ -94,6 +121,7 @@ class Telephony:
     async def _link_ready(self, link: str) -> None:
         self.bus.publish("telephony.connected", link=link)
         # Both links coming up at once would resync twice: one running resync serves both.
+        assert self._sync_lock is not None, "telephony not started"
         if self.connected and not self._sync_lock.locked():
             await self.resync()
 
@@ -106,6 +134,7 @@ class Telephony:
         if message.get("Event") in QUEUE_CHANGES and message.get("Queue"):
             self._dirty_queues.add(message["Queue"])
             if self._queue_flush is None:
+                assert self.loop is not None, "telephony not started"
                 self._queue_flush = self.loop.call_later(QUEUE_SETTLE, self._flush_queues)
 
     def _flush_queues(self) -> None:
@@ -145,8 +174,9 @@ class Telephony:
             self.tracker.synced(calls)
             self.synced_at = self.clock()
             # read_at: calls that began after it are not in ``calls`` although they are up.
-            self.bus.publish("telephony.synced", calls=calls, members=members, available=available, devices=devices,
-                             read_at=read_at)
+            self.bus.publish(
+                "telephony.synced", calls=calls, members=members, available=available, devices=devices, read_at=read_at
+            )
             for name, status in queues.items():
                 self.bus.publish("queue.status", queue=name, **status)
             log.info("resynchronised: %d call(s) up, %d queue member(s)", len(calls), len(members))
@@ -160,18 +190,25 @@ class Telephony:
                 continue
             if names.parse_trunk_channel(channel["name"]) is None or not variables.get("LC_NUMBER"):
                 continue
-            calls.append({
-                "channel_id": channel["id"], "channel": channel["name"],
-                "caller_number": channel["caller"]["number"], "caller_name": channel["caller"]["name"],
-                "company_id": int(variables["LC_COMPANY"]), "number_id": int(variables["LC_NUMBER"]),
-                "flow_id": int(variables["LC_FLOW"]) if variables.get("LC_FLOW") else None,
-                "started_at": _ari_time(channel["creationtime"]),
-                # A queue call names its member; a call an agent took outside a queue, the agent's endpoint.
-                "agent_id": (names.parse_queue_member(variables.get("MEMBERNAME"))
-                             or names.parse_endpoint(variables.get("LC_ANSWERED_BY"))),
-                "queue": variables.get("LC_QUEUE") or None,
-                "recording": variables.get("LC_RECORDING") or None,
-            })
+            calls.append(
+                {
+                    "channel_id": channel["id"],
+                    "channel": channel["name"],
+                    "caller_number": channel["caller"]["number"],
+                    "caller_name": channel["caller"]["name"],
+                    "company_id": int(variables["LC_COMPANY"]),
+                    "number_id": int(variables["LC_NUMBER"]),
+                    "flow_id": int(variables["LC_FLOW"]) if variables.get("LC_FLOW") else None,
+                    "started_at": _ari_time(channel["creationtime"]),
+                    # A queue call names its member; a call an agent took outside a queue, the agent's endpoint.
+                    "agent_id": (
+                        names.parse_queue_member(variables.get("MEMBERNAME"))
+                        or names.parse_endpoint(variables.get("LC_ANSWERED_BY"))
+                    ),
+                    "queue": variables.get("LC_QUEUE") or None,
+                    "recording": variables.get("LC_RECORDING") or None,
+                }
+            )
         return calls
 
     async def _available_flags(self) -> dict[int, bool]:
@@ -183,15 +220,20 @@ class Telephony:
             if "not found" in str(exc).lower():  # nothing written yet
                 return {}
             raise
-        return {agent: m.get("Val") == "1" for m in messages
-                if m.get("Event") == "DBGetTreeResponse"
-                and (agent := names.parse_available_key(m.get("Key"))) is not None}
+        return {
+            agent: m.get("Val") == "1"
+            for m in messages
+            if m.get("Event") == "DBGetTreeResponse" and (agent := names.parse_available_key(m.get("Key"))) is not None
+        }
 
     async def _agent_devices(self) -> dict[str, str]:
         """The device state of every agent endpoint (webrtc7, desk7 -> NOT_INUSE, UNAVAILABLE, ...)."""
         messages = await self.ami.action({"Action": "DeviceStateList"}, as_list=True)
-        return {endpoint: m.get("State", "") for m in messages
-                if m.get("Event") == "DeviceStateChange" and (endpoint := names.parse_interface(m.get("Device")))}
+        return {
+            endpoint: m.get("State", "")
+            for m in messages
+            if m.get("Event") == "DeviceStateChange" and (endpoint := names.parse_interface(m.get("Device")))
+        }
 
     async def _queue_status(self, queue: str | None = None) -> dict[str, dict]:
         """Per queue: callers waiting, the longest wait, and each member (pause state, device state, in a call)."""
@@ -205,32 +247,70 @@ class Telephony:
                 status["waiting"] += 1
                 status["longest_wait_seconds"] = max(status["longest_wait_seconds"], as_int(m.get("Wait")) or 0)
             elif m["Event"] == "QueueMember":
-                status["members"].append({
-                    "queue": m.get("Queue"), "interface": m.get("Location"),
-                    "agent_id": names.parse_queue_member(m.get("Name")),
-                    "paused": m.get("Paused") == "1", "reason": m.get("PausedReason", ""),
-                    "device_state": _device_state(m.get("Status")), "in_call": m.get("InCall") == "1"})
+                status["members"].append(
+                    {
+                        "queue": m.get("Queue"),
+                        "interface": m.get("Location"),
+                        "agent_id": names.parse_queue_member(m.get("Name")),
+                        "paused": m.get("Paused") == "1",
+                        "reason": m.get("PausedReason", ""),
+                        "device_state": _device_state(m.get("Status")),
+                        "in_call": m.get("InCall") == "1",
+                    }
+                )
         return queues
 
     # -- verbs -------------------------------------------------------------------------------------------------
-    async def originate(self, endpoint: str, *, context: str, extension: str, caller_id: str = "",
-                        variables: dict | None = None, timeout: int = 30, channel_id: str | None = None) -> str:
+    async def originate(
+        self,
+        endpoint: str,
+        *,
+        context: str,
+        extension: str,
+        caller_id: str = "",
+        variables: dict | None = None,
+        timeout: int = 30,
+        channel_id: str | None = None,
+    ) -> str:
         """Call ``endpoint`` (PJSIP/desk7); when it answers it continues at context/extension. Returns its id
         (``channel_id`` when given: the caller then knows it before the channel exists)."""
-        channel = await self.ari.request("POST", "/channels", endpoint=endpoint, context=context,
-                                         extension=extension, priority=1, callerId=caller_id or None,
-                                         timeout=timeout, channelId=channel_id,
-                                         json={"variables": variables or {}})
+        channel = await self.ari.request(
+            "POST",
+            "/channels",
+            endpoint=endpoint,
+            context=context,
+            extension=extension,
+            priority=1,
+            callerId=caller_id or None,
+            timeout=timeout,
+            channelId=channel_id,
+            json={"variables": variables or {}},
+        )
         return channel["id"]
 
-    async def place_outbound(self, channel_id: str, endpoint: str, lead_number: str, *, variables: dict,
-                             caller_id: str, ring_seconds: int = 30) -> None:
+    async def place_outbound(
+        self,
+        channel_id: str,
+        endpoint: str,
+        lead_number: str,
+        *,
+        variables: dict,
+        caller_id: str,
+        ring_seconds: int = 30,
+    ) -> None:
         """An agent's outbound call: ring their device as channel ``channel_id``; once they answer, lc-outbound
         dials the lead. The tracker follows the channel from before it exists, so no event of it is missed."""
         self.tracker.track_outbound(channel_id)
         try:
-            await self.originate(endpoint, context=names.OUTBOUND_CONTEXT, extension=lead_number, caller_id=caller_id,
-                                 variables=variables, timeout=ring_seconds, channel_id=channel_id)
+            await self.originate(
+                endpoint,
+                context=names.OUTBOUND_CONTEXT,
+                extension=lead_number,
+                caller_id=caller_id,
+                variables=variables,
+                timeout=ring_seconds,
+                channel_id=channel_id,
+            )
         except TelephonyError:
             self.tracker.forget(channel_id)
             raise
@@ -242,13 +322,20 @@ class Telephony:
     async def redirect(self, channel: str, context: str, extension: str, priority: int | str = 1) -> None:
         """Send a channel (its name or its id) to another place in the dialplan (a priority or a label), out of
         whatever app it is in."""
-        await self.ami.action({"Action": "Redirect", "Channel": channel, "Context": context,
-                               "Exten": extension, "Priority": priority})
+        await self.ami.action(
+            {"Action": "Redirect", "Channel": channel, "Context": context, "Exten": extension, "Priority": priority}
+        )
 
     async def set_available(self, agent_id: int, available: bool) -> None:
         """Whether ring-agents steps ring this agent (queues follow pause instead)."""
-        await self.ami.action({"Action": "DBPut", "Family": names.AVAILABLE_FAMILY,
-                               "Key": names.available_key(agent_id), "Val": "1" if available else "0"})
+        await self.ami.action(
+            {
+                "Action": "DBPut",
+                "Family": names.AVAILABLE_FAMILY,
+                "Key": names.available_key(agent_id),
+                "Val": "1" if available else "0",
+            }
+        )
 
     async def next_step(self, channel_id: str) -> None:
         """Send a lead's call on to its flow's next step at once (out of the queue it waits in, whoever rings)."""
@@ -258,13 +345,18 @@ class Telephony:
             variables[name] = answer.get("value", "")
         if not variables["LC_FLOW"].isdigit() or not variables["LC_STEP"].isdigit():
             raise AriError(f"channel {channel_id} is in no flow step ({variables})")
-        await self.redirect(channel_id, names.flow_context(int(variables["LC_FLOW"])), "s",
-                            priority=names.step_label(int(variables["LC_STEP"]) + 1))
+        await self.redirect(
+            channel_id,
+            names.flow_context(int(variables["LC_FLOW"])),
+            "s",
+            priority=names.step_label(int(variables["LC_STEP"]) + 1),
+        )
 
     async def pause(self, interface: str, paused: bool, reason: str = "") -> None:
         """Pause or unpause a member in every queue it belongs to."""
-        await self.ami.action({"Action": "QueuePause", "Interface": interface, "Paused": str(paused).lower(),
-                               "Reason": reason})
+        await self.ami.action(
+            {"Action": "QueuePause", "Interface": interface, "Paused": str(paused).lower(), "Reason": reason}
+        )
 
     async def start_recording(self, channel: str, file: str) -> None:
         await self.ami.action({"Action": "MixMonitor", "Channel": channel, "File": file, "Options": "b"})
@@ -277,8 +369,7 @@ class Telephony:
         pauses)."""
         for module in sorted(modules):
             if module == "app_queue.so":
-                await self.ami.action({"Action": "QueueReload", "Members": "yes", "Rules": "yes",
-                                       "Parameters": "yes"})
+                await self.ami.action({"Action": "QueueReload", "Members": "yes", "Rules": "yes", "Parameters": "yes"})
             elif module == "all":
                 await self.ami.action({"Action": "Reload"})
             else:

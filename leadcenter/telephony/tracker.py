@@ -5,11 +5,12 @@ AMI tells us, per channel, what the dialplan and app_queue did; the tracker keep
 and emits ``call.*`` and ``queue_member.*`` events about them. It holds no database and no sockets, so it is
 tested by replaying AMI transcripts.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from leadcenter.clock import Clock, from_timestamp
 from leadcenter.pbx import names
@@ -72,46 +73,79 @@ class CallTracker:
     def _on_UserEvent(self, m: Mapping) -> None:
         kind = m.get("UserEvent")
         channel_id = m.get("Uniqueid")
-        if kind == "LeadCenterInbound":
+        if kind == "LeadCenterInbound" and channel_id is not None:
             self.lead_channels.add(channel_id)
             if self._began_during_sync is not None:
                 self._began_during_sync.add(channel_id)
-            self._publish("call.inbound", channel_id=channel_id, channel=m.get("Channel"),
-                          caller_number=m.get("CallerIDNum", ""), caller_name=m.get("CallerIDName", ""),
-                          company_id=as_int(m.get("Company")), number_id=as_int(m.get("Number")),
-                          flow_id=as_int(m.get("Flow")), at=self.event_time(m))
+            self._publish(
+                "call.inbound",
+                channel_id=channel_id,
+                channel=m.get("Channel"),
+                caller_number=m.get("CallerIDNum", ""),
+                caller_name=m.get("CallerIDName", ""),
+                company_id=as_int(m.get("Company")),
+                number_id=as_int(m.get("Number")),
+                flow_id=as_int(m.get("Flow")),
+                at=self.event_time(m),
+            )
         elif kind == "LeadCenterRecording" and channel_id in self.lead_channels:
             self._publish("call.recording_started", channel_id=channel_id, file=m.get("File"), at=self.event_time(m))
         elif kind == "LeadCenterFlowEnded" and channel_id in self.lead_channels:
             self._publish("call.flow_ended", channel_id=channel_id, at=self.event_time(m))
         elif kind == "LeadCenterVoicemail" and channel_id in self.lead_channels:
-            self._publish("call.voicemail_left", channel_id=channel_id, channel=m.get("Channel"),
-                          mailbox=m.get("Mailbox"), status=m.get("Status", ""), at=self.event_time(m))
+            self._publish(
+                "call.voicemail_left",
+                channel_id=channel_id,
+                channel=m.get("Channel"),
+                mailbox=m.get("Mailbox"),
+                status=m.get("Status", ""),
+                at=self.event_time(m),
+            )
 
     # -- app_queue ---------------------------------------------------------------------------------------------
     def _on_QueueCallerJoin(self, m: Mapping) -> None:
         if m.get("Uniqueid") in self.lead_channels:
-            self._publish("call.queued", channel_id=m["Uniqueid"], queue=m.get("Queue"),
-                          position=as_int(m.get("Position")), at=self.event_time(m))
+            self._publish(
+                "call.queued",
+                channel_id=m["Uniqueid"],
+                queue=m.get("Queue"),
+                position=as_int(m.get("Position")),
+                at=self.event_time(m),
+            )
 
     def _on_AgentCalled(self, m: Mapping) -> None:
         if m.get("Uniqueid") in self.lead_channels:
-            self._publish("call.agent_offered", channel_id=m["Uniqueid"], queue=m.get("Queue"),
-                          agent_id=names.parse_queue_member(m.get("MemberName")), agent_channel=m.get("DestChannel"),
-                          agent_channel_id=m.get("DestUniqueid"), at=self.event_time(m))
+            self._publish(
+                "call.agent_offered",
+                channel_id=m["Uniqueid"],
+                queue=m.get("Queue"),
+                agent_id=names.parse_queue_member(m.get("MemberName")),
+                agent_channel=m.get("DestChannel"),
+                agent_channel_id=m.get("DestUniqueid"),
+                at=self.event_time(m),
+            )
 
     def _on_AgentRingNoAnswer(self, m: Mapping) -> None:
         if m.get("Uniqueid") in self.lead_channels:
-            self._publish("call.agent_missed", channel_id=m["Uniqueid"], queue=m.get("Queue"),
-                          agent_id=names.parse_queue_member(m.get("MemberName")), ring_ms=as_int(m.get("RingTime")),
-                          at=self.event_time(m))
+            self._publish(
+                "call.agent_missed",
+                channel_id=m["Uniqueid"],
+                queue=m.get("Queue"),
+                agent_id=names.parse_queue_member(m.get("MemberName")),
+                ring_ms=as_int(m.get("RingTime")),
+                at=self.event_time(m),
+            )
 
     def _on_AgentConnect(self, m: Mapping) -> None:
         if m.get("Uniqueid") in self.lead_channels:
-            self._publish("call.answered", channel_id=m["Uniqueid"], queue=m.get("Queue"),
-                          agent_id=names.parse_queue_member(m.get("MemberName")),
-                          hold_seconds=as_int(m.get("HoldTime")),
-                          at=self.event_time(m))
+            self._publish(
+                "call.answered",
+                channel_id=m["Uniqueid"],
+                queue=m.get("Queue"),
+                agent_id=names.parse_queue_member(m.get("MemberName")),
+                hold_seconds=as_int(m.get("HoldTime")),
+                at=self.event_time(m),
+            )
 
     # -- Dial to agents outside a queue (ring-agents steps, an agent answering from Incoming) ----------------
     def _agent_dial(self, m: Mapping) -> int | None:
@@ -123,9 +157,15 @@ class CallTracker:
     def _on_DialBegin(self, m: Mapping) -> None:
         agent = self._agent_dial(m)
         if agent is not None:
-            self._publish("call.agent_offered", channel_id=m["Uniqueid"], queue=None, agent_id=agent,
-                          agent_channel=m.get("DestChannel"), agent_channel_id=m.get("DestUniqueid"),
-                          at=self.event_time(m))
+            self._publish(
+                "call.agent_offered",
+                channel_id=m["Uniqueid"],
+                queue=None,
+                agent_id=agent,
+                agent_channel=m.get("DestChannel"),
+                agent_channel_id=m.get("DestUniqueid"),
+                at=self.event_time(m),
+            )
 
     def _on_DialEnd(self, m: Mapping) -> None:
         if m.get("Uniqueid") in self.outbound_channels and m.get("DialStatus") == "ANSWER":
@@ -133,48 +173,89 @@ class CallTracker:
             self._publish("call.lead_answered", channel_id=m["Uniqueid"], at=self.event_time(m))
             return
         rung = names.parse_channel(m.get("DestChannel"))  # the agent whose leg this was, if an agent's
-        if (m.get("DialStatus") == "NOANSWER" and m.get("Uniqueid") in self.lead_channels
-                and m.get("Context") in _RINGING_CONTEXTS and rung is not None):
+        if (
+            m.get("DialStatus") == "NOANSWER"
+            and m.get("Uniqueid") in self.lead_channels
+            and m.get("Context") in _RINGING_CONTEXTS
+            and rung is not None
+        ):
             # An agent's leg rang out (the queue's or the step's ring time), or was hung up from our side (an app
             # Decline looks the same to Asterisk): whoever decides about missed offers tells them apart.
-            self._publish("call.agent_rang_out", channel_id=m["Uniqueid"], agent_id=rung,
-                          agent_channel_id=m.get("DestUniqueid"), at=self.event_time(m))
+            self._publish(
+                "call.agent_rang_out",
+                channel_id=m["Uniqueid"],
+                agent_id=rung,
+                agent_channel_id=m.get("DestUniqueid"),
+                at=self.event_time(m),
+            )
         agent = self._agent_dial(m)
         if agent is None:
             return
         if m.get("DialStatus") == "ANSWER":
-            self._publish("call.answered", channel_id=m["Uniqueid"], queue=None, agent_id=agent,
-                          hold_seconds=None, at=self.event_time(m))
+            self._publish(
+                "call.answered",
+                channel_id=m["Uniqueid"],
+                queue=None,
+                agent_id=agent,
+                hold_seconds=None,
+                at=self.event_time(m),
+            )
         else:
-            self._publish("call.agent_missed", channel_id=m["Uniqueid"], queue=None, agent_id=agent,
-                          ring_ms=None, at=self.event_time(m))
+            self._publish(
+                "call.agent_missed",
+                channel_id=m["Uniqueid"],
+                queue=None,
+                agent_id=agent,
+                ring_ms=None,
+                at=self.event_time(m),
+            )
 
     def _on_QueueCallerAbandon(self, m: Mapping) -> None:
         # Sent when the caller hangs up in the queue and also when the queue step times out (the flow goes on):
         # whether the caller abandoned the call is only known from how the call ends.
         if m.get("Uniqueid") in self.lead_channels:
-            self._publish("call.left_queue", channel_id=m["Uniqueid"], queue=m.get("Queue"),
-                          hold_seconds=as_int(m.get("HoldTime")), at=self.event_time(m))
+            self._publish(
+                "call.left_queue",
+                channel_id=m["Uniqueid"],
+                queue=m.get("Queue"),
+                hold_seconds=as_int(m.get("HoldTime")),
+                at=self.event_time(m),
+            )
 
     def _on_QueueMemberPause(self, m: Mapping) -> None:
-        self._publish("queue_member.paused", queue=m.get("Queue"),
-                      agent_id=names.parse_queue_member(m.get("MemberName")),
-                      paused=m.get("Paused") == "1", reason=m.get("PausedReason", ""), at=self.event_time(m))
+        self._publish(
+            "queue_member.paused",
+            queue=m.get("Queue"),
+            agent_id=names.parse_queue_member(m.get("MemberName")),
+            paused=m.get("Paused") == "1",
+            reason=m.get("PausedReason", ""),
+            at=self.event_time(m),
+        )
 
     # -- agents' devices ---------------------------------------------------------------------------------------
     def _on_DeviceStateChange(self, m: Mapping) -> None:
         """An agent's softphone or desk phone: registered or not, reachable (qualify) or not, free or in use."""
         endpoint = names.parse_interface(m.get("Device"))
         if endpoint is not None:
-            self._publish("telephony.device_state", endpoint=endpoint, agent_id=names.parse_endpoint(endpoint),
-                          state=m.get("State", ""), at=self.event_time(m))
+            self._publish(
+                "telephony.device_state",
+                endpoint=endpoint,
+                agent_id=names.parse_endpoint(endpoint),
+                state=m.get("State", ""),
+                at=self.event_time(m),
+            )
 
     # -- voicemail ---------------------------------------------------------------------------------------------
     def _on_MessageWaiting(self, m: Mapping) -> None:
         mailbox = names.parse_mailbox_address(m.get("Mailbox"))
         if mailbox is not None:
-            self._publish("voicemail.waiting", mailbox=mailbox, new=as_int(m.get("New")) or 0,
-                          old=as_int(m.get("Old")) or 0, at=self.event_time(m))
+            self._publish(
+                "voicemail.waiting",
+                mailbox=mailbox,
+                new=as_int(m.get("New")) or 0,
+                old=as_int(m.get("Old")) or 0,
+                at=self.event_time(m),
+            )
 
     # -- channels ----------------------------------------------------------------------------------------------
     def _on_Hangup(self, m: Mapping) -> None:
@@ -183,8 +264,13 @@ class CallTracker:
             self.forget(channel_id)
             if self._began_during_sync is not None:
                 self._ended_during_sync.add(channel_id)
-            self._publish("call.ended", channel_id=channel_id, cause=as_int(m.get("Cause")),
-                          cause_text=m.get("Cause-txt", ""), at=self.event_time(m))
+            self._publish(
+                "call.ended",
+                channel_id=channel_id,
+                cause=as_int(m.get("Cause")),
+                cause_text=m.get("Cause-txt", ""),
+                at=self.event_time(m),
+            )
 
     # -- resynchronisation -------------------------------------------------------------------------------------
     def sync_started(self) -> None:
@@ -196,6 +282,7 @@ class CallTracker:
         since the read started (their events are newer than the snapshot)."""
         began, ended = self._began_during_sync or set(), self._ended_during_sync
         self.lead_channels = ({call["channel_id"] for call in calls} | began) - ended
-        self.outbound_channels = ({call["channel_id"] for call in calls if call.get("outbound")}
-                                  | (self.outbound_channels & began)) - ended
+        self.outbound_channels = (
+            {call["channel_id"] for call in calls if call.get("outbound")} | (self.outbound_channels & began)
+        ) - ended
         self._began_during_sync, self._ended_during_sync = None, set()

@@ -14,23 +14,26 @@ configured for no numbers sends the parts no other link claims.
 thread, and each deliver_sm is acknowledged only once ``on_text`` (or the write of its batch of receipts) has
 returned.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import threading
 import time
+from typing import NamedTuple
 
 import smpplib.consts
 from peewee import fn
 
 from leadcenter.clock import Clock
 from leadcenter.db import database
-from leadcenter.events import EventBus
+from leadcenter.events import Publisher
 from leadcenter.interactions.models import Message
 from leadcenter.sms import encoding
-from leadcenter.sms.smpp import NotBound, SmppLink, Delivery, Submission
+from leadcenter.sms.smpp import Delivery, NotBound, SmppLink, Submission
 from leadcenter.texts import delivery as delivery_states
+from leadcenter.texts import notifier as text_events
 from leadcenter.texts.models import OutboxPart
 
 log = logging.getLogger(__name__)
@@ -41,7 +44,7 @@ IDLE_POLL = 0.25  # seconds the pump sleeps when nothing woke it (it also looks 
 # watchdog drops a bind whose answers stop after smpp.response_timeout_seconds, handing its parts back sooner).
 STUCK_SECONDS = 120.0
 RETRY_FIRST, RETRY_MAX = 0.5, 30.0  # seconds of backoff after throttling, doubling per attempt
-NOT_FINAL = ("ACCEPTD", "ENROUTE")  # receipt states that are not an outcome yet
+NOT_FINAL = ("ACCEPTD", "ENROUTE", "SCHEDULED")  # receipt states that are not an outcome yet
 
 
 def retry_delay(attempts: int) -> float:
@@ -52,8 +55,16 @@ def status_text(status: int) -> str:
     return f"0x{status:08x} {smpplib.consts.DESCRIPTIONS.get(status, 'unknown error')}"
 
 
+class Settled(NamedTuple):
+    """A message's delivery moved (to ``status``): told once its transaction is committed."""
+
+    company_id: int
+    message: Message
+    status: str
+
+
 class Outbox:
-    def __init__(self, bus: EventBus, on_text, clock: Clock):
+    def __init__(self, bus: Publisher, on_text, clock: Clock):
         """``on_text(delivery)`` stores an inbound text (not a receipt); it runs before the SMSC is answered."""
         self.bus = bus
         self.on_text = on_text
@@ -68,7 +79,7 @@ class Outbox:
         """Send over ``link`` the parts from these tracking numbers (None: from those no other link names)."""
         self.routes.append((link, numbers))
 
-    def listener(self, smsc: str) -> "SmscListener":
+    def listener(self, smsc: str) -> SmscListener:
         """What the link to SMSC ``smsc`` reports to."""
         return SmscListener(self, smsc)
 
@@ -101,8 +112,11 @@ class Outbox:
         self._wake.set()
 
     def backlog(self) -> dict[str, int]:
-        rows = (OutboxPart.select(OutboxPart.status, fn.COUNT(OutboxPart.id).alias("count"))
-                .where(OutboxPart.status.in_(["queued", "submitting"])).group_by(OutboxPart.status))
+        rows = (
+            OutboxPart.select(OutboxPart.status, fn.COUNT(OutboxPart.id).alias("count"))
+            .where(OutboxPart.status.in_(["queued", "submitting"]))
+            .group_by(OutboxPart.status)
+        )
         return {row.status: row.count for row in rows}
 
     # -- queueing (any thread, inside the caller's transaction) ------------------------------------------------
@@ -110,11 +124,22 @@ class Outbox:
         total = len(encoded.parts)
         reference = message.id & 0xFF
         now = self.clock()
-        return [OutboxPart.create(message=message, company=message.interaction.company_id, number=number,
-                                  total=total, reference=reference, data_coding=encoded.data_coding,
-                                  user_data=data, source=source, destination=destination, queued_at=now,
-                                  next_attempt_at=now)
-                for number, data in enumerate(encoded.parts, 1)]
+        return [
+            OutboxPart.create(
+                message=message,
+                company=message.interaction.company_id,
+                number=number,
+                total=total,
+                reference=reference,
+                data_coding=encoded.data_coding,
+                user_data=data,
+                source=source,
+                destination=destination,
+                queued_at=now,
+                next_attempt_at=now,
+            )
+            for number, data in enumerate(encoded.parts, 1)
+        ]
 
     # -- the pump thread ---------------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -146,21 +171,35 @@ class Outbox:
     def _take(self, limit: int, numbers: frozenset[str] | None = None) -> list[OutboxPart]:
         now = self.clock()
         with database.atomic():
-            parts = list(OutboxPart.select().where(OutboxPart.status == "queued", OutboxPart.next_attempt_at <= now,
-                                                   self._senders(numbers))
-                         .order_by(OutboxPart.id).limit(limit))
+            parts = list(
+                OutboxPart.select()
+                .where(OutboxPart.status == "queued", OutboxPart.next_attempt_at <= now, self._senders(numbers))
+                .order_by(OutboxPart.id)
+                .limit(limit)
+            )
             if parts:
-                (OutboxPart.update(status="submitting", attempts=OutboxPart.attempts + 1, submitted_at=now)
-                 .where(OutboxPart.id.in_([p.id for p in parts])).execute())
+                (
+                    OutboxPart.update(status="submitting", attempts=OutboxPart.attempts + 1, submitted_at=now)
+                    .where(OutboxPart.id.in_([p.id for p in parts]))
+                    .execute()
+                )
         return parts
 
     def _submit_all(self, link: SmppLink, parts: list[OutboxPart]) -> None:
         for index, part in enumerate(parts):
-            short_message = part.user_data if part.total == 1 else (
-                encoding.udh(part.reference, part.total, part.number) + bytes(part.user_data))
-            submission = Submission(key=part.id, source=part.source, destination=part.destination,
-                                    data_coding=part.data_coding, short_message=bytes(short_message),
-                                    udhi=part.total > 1)
+            short_message = (
+                part.user_data
+                if part.total == 1
+                else (encoding.udh(part.reference, part.total, part.number) + bytes(part.user_data))
+            )
+            submission = Submission(
+                key=part.id,
+                source=part.source,
+                destination=part.destination,
+                data_coding=part.data_coding,
+                short_message=bytes(short_message),
+                udhi=part.total > 1,
+            )
             try:
                 link.submit(submission, wait=max(1.0, float(link.settings.response_timeout_seconds)))
             except NotBound:
@@ -168,8 +207,11 @@ class Outbox:
                 return
 
     def _back_to_queue(self, ids: list[int], at) -> None:
-        (OutboxPart.update(status="queued", next_attempt_at=at)
-         .where(OutboxPart.id.in_(ids), OutboxPart.status == "submitting").execute())
+        (
+            OutboxPart.update(status="queued", next_attempt_at=at)
+            .where(OutboxPart.id.in_(ids), OutboxPart.status == "submitting")
+            .execute()
+        )
 
     # -- what the links report (on their session threads) -----------------------------------------------------
     def accepted(self, results: list[tuple[int, str]], smsc: str) -> None:
@@ -177,14 +219,21 @@ class Outbox:
         now = self.clock()
         events = []
         with database.atomic():
-            parts = {p.id: p for p in OutboxPart.select().where(OutboxPart.id.in_([key for key, _ in results]),
-                                                               OutboxPart.status == "submitting")}
+            parts = {
+                p.id: p
+                for p in OutboxPart.select().where(
+                    OutboxPart.id.in_([key for key, _ in results]), OutboxPart.status == "submitting"
+                )
+            }
             for key, message_id in results:
                 part = parts.get(key)
                 if part is None:
                     continue
-                (OutboxPart.update(status="sent", smsc=smsc, smsc_message_id=message_id, sent_at=now, error="")
-                 .where(OutboxPart.id == key).execute())
+                (
+                    OutboxPart.update(status="sent", smsc=smsc, smsc_message_id=message_id, sent_at=now, error="")
+                    .where(OutboxPart.id == key)
+                    .execute()
+                )
                 events += self._settle(part, "sent", smsc_message_id=message_id)
         self._publish(events)
 
@@ -194,12 +243,18 @@ class Outbox:
             return
         if status in (smpplib.consts.SMPP_ESME_RTHROTTLED, smpplib.consts.SMPP_ESME_RMSGQFUL):
             at = self.clock() + dt.timedelta(seconds=retry_delay(part.attempts))
-            (OutboxPart.update(status="queued", next_attempt_at=at, error=status_text(status))
-             .where(OutboxPart.id == key).execute())
+            (
+                OutboxPart.update(status="queued", next_attempt_at=at, error=status_text(status))
+                .where(OutboxPart.id == key)
+                .execute()
+            )
             return
         with database.atomic():
-            (OutboxPart.update(status="failed", error=status_text(status), done_at=self.clock())
-             .where(OutboxPart.id == key).execute())
+            (
+                OutboxPart.update(status="failed", error=status_text(status), done_at=self.clock())
+                .where(OutboxPart.id == key)
+                .execute()
+            )
             events = self._settle(part, "failed", f"refused by the SMSC: {status_text(status)}")
         self._publish(events)
 
@@ -213,26 +268,37 @@ class Outbox:
         events = []
         now = self.clock()
         with database.atomic():
-            parts = {p.smsc_message_id: p for p in OutboxPart.select().where(
-                OutboxPart.smsc == smsc, OutboxPart.smsc_message_id.in_([r.receipt_for for r in final]),
-                OutboxPart.status == "sent")}
+            parts = {
+                p.smsc_message_id: p
+                for p in OutboxPart.select().where(
+                    OutboxPart.smsc == smsc,
+                    OutboxPart.smsc_message_id.in_([r.receipt_for for r in final]),
+                    OutboxPart.status == "sent",
+                )
+            }
             for receipt in final:
                 part = parts.pop(receipt.receipt_for, None)
                 if part is None:
-                    log.warning("receipt for unknown or settled message_id %s (%s)", receipt.receipt_for,
-                                receipt.receipt_state)
+                    log.warning(
+                        "receipt for unknown or settled message_id %s (%s)", receipt.receipt_for, receipt.receipt_state
+                    )
                     continue
-                outcome = "delivered" if receipt.receipt_state == "DELIVRD" else "failed"
-                reason = "" if outcome == "delivered" else receipt.receipt_state + (
-                    f" (error {receipt.receipt_error})" if receipt.receipt_error else "")
+                state = receipt.receipt_state or "UNKNOWN"
+                outcome = "delivered" if state == "DELIVRD" else "failed"
+                reason = (
+                    ""
+                    if outcome == "delivered"
+                    else state + (f" (error {receipt.receipt_error})" if receipt.receipt_error else "")
+                )
                 OutboxPart.update(status=outcome, error=reason, done_at=now).where(OutboxPart.id == part.id).execute()
                 events += self._settle(part, outcome, reason and f"not delivered: {reason}")
         self._publish(events)
 
-    def _settle(self, part: OutboxPart, part_status: str, reason: str = "",
-                smsc_message_id: str | None = None) -> list[tuple[str, dict]]:
+    def _settle(
+        self, part: OutboxPart, part_status: str, reason: str = "", smsc_message_id: str | None = None
+    ) -> list[Settled]:
         """Move the part's message to what its parts say now that this part is ``part_status`` (in the caller's
-        transaction); the events to publish once that transaction is committed."""
+        transaction); what to publish once that transaction is committed."""
         message = Message.get(Message.id == part.message_id)
         if part.total == 1:
             statuses = [part_status]
@@ -240,16 +306,13 @@ class Outbox:
             statuses = [p.status for p in OutboxPart.select(OutboxPart.status).where(OutboxPart.message == message)]
         if smsc_message_id is not None and part.number == 1:  # the SMSC knows a message by its first part's id
             message.external_id = smsc_message_id
-        moves = delivery_states.settle(message, statuses, self.clock(), reason)
-        if smsc_message_id is not None and part.number == 1 and not moves:
             message.save(only=[Message.external_id])
-        return [(f"message.{status}", dict(company_id=part.company_id, interaction_id=message.interaction_id,
-                                           message_id=message.id, status=status, reason=message.status_reason))
-                for status in moves]
+        moves = delivery_states.settle(message, statuses, self.clock(), reason)
+        return [Settled(part.company_id, message, status) for status in moves]
 
-    def _publish(self, events: list[tuple[str, dict]]) -> None:
-        for name, data in events:
-            self.bus.publish(name, **data)
+    def _publish(self, settled: list[Settled]) -> None:
+        for company_id, message, status in settled:
+            text_events.message(self.bus, company_id, message, status=status)
 
 
 class SmscListener:

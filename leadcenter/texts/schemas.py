@@ -1,4 +1,5 @@
 """What the texts API accepts and answers."""
+
 from __future__ import annotations
 
 from pydantic import Field, RootModel
@@ -13,6 +14,7 @@ BODY_LIMIT = encoding.LIMITS[encoding.GSM7][1] * encoding.MAX_PARTS
 
 class NewText(Schema):
     """The interaction panel's texting form: To, Message, Tracking Number (the sender)."""
+
     to: str = Field(min_length=1, max_length=40)
     body: Text = Field(min_length=1, max_length=BODY_LIMIT)
     tracking_number_id: int
@@ -20,6 +22,7 @@ class NewText(Schema):
 
 class Reply(Schema):
     """A text in an existing thread (to the lead, from the thread's tracking number)."""
+
     body: Text = Field(min_length=1, max_length=BODY_LIMIT)
 
 
@@ -29,6 +32,7 @@ class Draft(Schema):
 
 class DraftOut(Schema):
     """What the composer shows under the message box."""
+
     encoding: str  # gsm7 | ucs2
     parts: int
     characters: int  # septets (gsm7) or UTF-16 code units (ucs2)
@@ -50,11 +54,20 @@ class MessageOut(Schema):
     failed_at: UtcDateTime | None
 
     @classmethod
-    def from_row(cls, message: Message) -> "MessageOut":
-        return cls(id=message.id, interaction_id=message.interaction_id, direction=message.direction,
-                   body=message.body, status=message.status, status_reason=message.status_reason,
-                   agent_id=message.agent_id, created_at=message.created_at, sent_at=message.sent_at,
-                   delivered_at=message.delivered_at, failed_at=message.failed_at)
+    def from_row(cls, message: Message) -> MessageOut:
+        return cls(
+            id=message.id,
+            interaction_id=message.interaction_id,
+            direction=message.direction,
+            body=message.body,
+            status=message.status,
+            status_reason=message.status_reason,
+            agent_id=message.agent_id,
+            created_at=message.created_at,
+            sent_at=message.sent_at,
+            delivered_at=message.delivered_at,
+            failed_at=message.failed_at,
+        )
 
 
 class MessageList(RootModel[list[MessageOut]]):

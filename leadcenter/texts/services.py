@@ -16,6 +16,7 @@ without a message either way (``idle_until``, then ``go_idle``). They are swept 
 restart loses no timer, and a timer fires once, because the move to Recent and resetting the due times are one
 transaction and the lifecycle refuses a second move.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,15 +28,16 @@ from leadcenter.agents.models import Agent
 from leadcenter.clock import Clock
 from leadcenter.db import database
 from leadcenter.errors import ApiError
-from leadcenter.events import EventBus
-from leadcenter.flows.services import audience
-from leadcenter.interactions import lifecycle
+from leadcenter.events import Publisher
+from leadcenter.interactions import lifecycle, notifier
 from leadcenter.interactions.models import Interaction, Message
+from leadcenter.interactions.services import incoming_for
 from leadcenter.leads.models import Lead
 from leadcenter.leads.services import find_or_create_by_number, lead_number
 from leadcenter.phones import InvalidNumber, read_untyped, to_e164
 from leadcenter.sms import encoding
 from leadcenter.sms.smpp import INVALID_DESTINATION, Delivery, DeliveryRefused
+from leadcenter.texts import notifier as text_events
 from leadcenter.texts.models import InboundPart, TextConsent, TextThread
 from leadcenter.texts.outbox import Outbox
 from leadcenter.tracking_numbers.models import TrackingNumber
@@ -61,15 +63,13 @@ def keyword(body: str) -> str:
 
 
 def opted_out(company_id: int, number: str) -> bool:
-    latest = (TextConsent.select(TextConsent.action)
-              .where(TextConsent.company == company_id, TextConsent.number == number)
-              .order_by(TextConsent.at.desc(), TextConsent.id.desc()).first())
+    latest = (
+        TextConsent.select(TextConsent.action)
+        .where(TextConsent.company == company_id, TextConsent.number == number)
+        .order_by(TextConsent.at.desc(), TextConsent.id.desc())
+        .first()
+    )
     return latest is not None and latest.action == "opt_out"
-
-
-def changed(created: bool, moved: bool) -> bool | None:
-    """What to announce about a thread: created (True), moved in its lifecycle (False) or nothing (None)."""
-    return True if created else (False if moved else None)
 
 
 def thread_of(interaction: Interaction) -> TextThread | None:
@@ -81,9 +81,16 @@ def messages_of(interaction: Interaction) -> list[Message]:
 
 
 class Texts:
-    def __init__(self, bus: EventBus, outbox: Outbox, served_numbers: set[str] | None, clock: Clock,
-                 incoming_timeout: dt.timedelta = dt.timedelta(hours=12),
-                 idle_timeout: dt.timedelta | None = dt.timedelta(hours=24), enabled: bool = True):
+    def __init__(
+        self,
+        bus: Publisher,
+        outbox: Outbox,
+        served_numbers: frozenset[str] | None,
+        clock: Clock,
+        incoming_timeout: dt.timedelta = dt.timedelta(hours=12),
+        idle_timeout: dt.timedelta | None = dt.timedelta(hours=24),
+        enabled: bool = True,
+    ):
         """``served_numbers``: the tracking numbers an SMSC sends for (None: all of them); ``idle_timeout``: None
         keeps Active conversations open until Close text."""
         self.bus = bus
@@ -106,18 +113,25 @@ class Texts:
             raise TextRefused("empty-text", "the message is empty", "body")
         encoded = encoding.encode(body)
         if len(encoded.parts) > encoding.MAX_PARTS:
-            raise TextRefused("text-too-long", f"the message needs {len(encoded.parts)} parts; at most "
-                                                    f"{encoding.MAX_PARTS} can be sent", "body")
+            raise TextRefused(
+                "text-too-long",
+                f"the message needs {len(encoded.parts)} parts; at most {encoding.MAX_PARTS} can be sent",
+                "body",
+            )
         try:
             recipient = to_e164(to, company.default_region)
         except InvalidNumber as exc:
             raise TextRefused("invalid-number", str(exc), "to") from None
         if not self.can_text_from(number):
-            raise TextRefused("texting-unavailable", f"no SMSC is configured to send as {number.number}",
-                              "tracking_number_id")
+            raise TextRefused(
+                "texting-unavailable", f"no SMSC is configured to send as {number.number}", "tracking_number_id"
+            )
         if opted_out(company.id, recipient):
-            raise TextRefused("opted-out", f"{recipient} has opted out of texts from {company.name} "
-                                                "(they can text START to opt back in)", "to")
+            raise TextRefused(
+                "opted-out",
+                f"{recipient} has opted out of texts from {company.name} (they can text START to opt back in)",
+                "to",
+            )
         return recipient, encoded
 
     def send(self, company: Company, agent: Agent | None, number: TrackingNumber, to: str, body: str) -> Message:
@@ -133,7 +147,7 @@ class Texts:
             if moved or interaction.status == "active":
                 self._set_timers(thread, self.clock())
             message = self._queue(interaction, agent, recipient, number.number, body, encoded)
-        self._announce(interaction, changed(created, moved))
+        notifier.changed(self.bus, interaction, created)  # moved, or at least its newest message
         self._announce_queued(message, interaction)
         return message
 
@@ -143,22 +157,32 @@ class Texts:
         event = {"incoming": "respond", "recent": "write"}.get(interaction.status)
         if event is None:
             return False
-        lifecycle.apply(interaction, event, self.clock())
-        interaction.agent = agent
-        interaction.save()
+        lifecycle.move(interaction, event, self.clock(), agent=agent)
         return True
 
-    def _queue(self, interaction: Interaction, agent: Agent | None, recipient: str, sender: str, body: str,
-               encoded: encoding.Encoded) -> Message:
-        message = Message.create(interaction=interaction, direction="outbound", body=body, agent=agent,
-                                 status="queued", created_at=self.clock())
+    def _queue(
+        self,
+        interaction: Interaction,
+        agent: Agent | None,
+        recipient: str,
+        sender: str,
+        body: str,
+        encoded: encoding.Encoded,
+    ) -> Message:
+        message = Message.create(
+            interaction=interaction,
+            direction="outbound",
+            body=body,
+            agent=agent,
+            status="queued",
+            created_at=self.clock(),
+        )
         self.outbox.queue(message, sender, recipient, encoded)
         return message
 
     def _announce_queued(self, message: Message, interaction: Interaction) -> None:
         self.outbox.wake()
-        self.bus.publish("message.queued", company_id=interaction.company_id, interaction_id=interaction.id,
-                         message_id=message.id, status="queued", direction="outbound")
+        text_events.message(self.bus, interaction.company_id, message)
 
     def reply(self, interaction: Interaction, agent: Agent | None, body: str) -> Message:
         """A text in an existing thread, to the lead's number, from the thread's tracking number."""
@@ -168,10 +192,15 @@ class Texts:
         return self.send(interaction.company, agent, thread.tracking_number, interaction.lead_number, body)
 
     # -- the thread ------------------------------------------------------------------------------------------
-    def _thread(self, company: Company, lead: Lead, number: TrackingNumber, lead_phone: str, direction: str,
-                agent: Agent | None) -> tuple[TextThread, bool]:
-        thread = (TextThread.select(TextThread, Interaction).join(Interaction)
-                  .where(TextThread.lead == lead, TextThread.tracking_number == number).first())
+    def _thread(
+        self, company: Company, lead: Lead, number: TrackingNumber, lead_phone: str, direction: str, agent: Agent | None
+    ) -> tuple[TextThread, bool]:
+        thread = (
+            TextThread.select(TextThread, Interaction)
+            .join(Interaction)
+            .where(TextThread.lead == lead, TextThread.tracking_number == number)
+            .first()
+        )
         if thread is not None:
             if thread.interaction.lead_number != lead_phone:
                 thread.interaction.lead_number = lead_phone
@@ -180,34 +209,23 @@ class Texts:
         now = self.clock()
         status = "incoming" if direction == "inbound" else "active"
         interaction = Interaction.create(
-            company=company, lead=lead, kind="text", direction=direction, tracking_number=number,
-            lead_number=lead_phone, status=status, started_at=now, status_changed_at=now, source=number.source,
-            agent=agent if direction == "outbound" else None, answered_at=now if direction == "outbound" else None)
-        thread = TextThread.create(company=company, lead=lead, tracking_number=number, interaction=interaction,
-                                   created_at=now)
+            company=company,
+            lead=lead,
+            kind="text",
+            direction=direction,
+            tracking_number=number,
+            lead_number=lead_phone,
+            status=status,
+            started_at=now,
+            status_changed_at=now,
+            source=number.source,
+            agent=agent if direction == "outbound" else None,
+            answered_at=now if direction == "outbound" else None,
+        )
+        thread = TextThread.create(
+            company=company, lead=lead, tracking_number=number, interaction=interaction, created_at=now
+        )
         return thread, True
-
-    def _audience(self, interaction: Interaction) -> list[int] | None:
-        """Who is told about a thread: one waiting in Incoming, the agents its number's flow offers work to and who
-        are not Offline (as for calls); otherwise everyone in the company (None), who may have it on screen."""
-        if interaction.status != "incoming":
-            return None
-        number = TrackingNumber.get_or_none(TrackingNumber.id == interaction.tracking_number_id)
-        agents = audience(number.flow) if number is not None and number.flow_id else set()
-        if not agents:
-            return []
-        online = Agent.select(Agent.id).where(Agent.id.in_(list(agents)), Agent.status != "offline")
-        return sorted(a.id for a in online)
-
-    def _announce(self, interaction: Interaction, created: bool | None) -> None:
-        """interaction.created (created=True) or .updated (False); nothing when None (no change)."""
-        if created is None:
-            return
-        audience_ids = self._audience(interaction)
-        extra = {} if audience_ids is None else {"for_agents": audience_ids}
-        self.bus.publish("interaction.created" if created else "interaction.updated",
-                         interaction_id=interaction.id, company_id=interaction.company_id,
-                         status=interaction.status, outcome=interaction.outcome, kind="text", **extra)
 
     # -- receiving (the SMPP session thread: return only once stored) ---------------------------------------
     def receive(self, delivery: Delivery) -> Message | None:
@@ -215,9 +233,10 @@ class Texts:
         is told (never acknowledged and dropped)."""
         number = self._addressed(delivery)
         if number is None:
-            raise DeliveryRefused(INVALID_DESTINATION,
-                                  f"{delivery.destination} (type of number {delivery.destination_ton}) is not a "
-                                  "tracking number here")
+            raise DeliveryRefused(
+                INVALID_DESTINATION,
+                f"{delivery.destination} (type of number {delivery.destination_ton}) is not a tracking number here",
+            )
         sender = self._sender(delivery, number.company)
         data = self._reassembled(delivery, sender, number.number)
         if data is None:
@@ -225,8 +244,12 @@ class Texts:
         try:
             body = encoding.decode(data, delivery.data_coding)
         except encoding.UndecodableText as exc:
-            log.warning("text from %s to %s could not be decoded (%s): kept as an empty message", delivery.source,
-                        delivery.destination, exc)
+            log.warning(
+                "text from %s to %s could not be decoded (%s): kept as an empty message",
+                delivery.source,
+                delivery.destination,
+                exc,
+            )
             body = ""
         return self.receive_text(number, sender, body)
 
@@ -241,8 +264,13 @@ class Texts:
         elif delivery.destination_ton == 1:
             candidates = ["+" + destination]
         else:
-            regions = [c.default_region for c in Company.select(Company.default_region).join(TrackingNumber)
-                       .distinct().order_by(Company.default_region)]
+            regions = [
+                c.default_region
+                for c in Company.select(Company.default_region)
+                .join(TrackingNumber)
+                .distinct()
+                .order_by(Company.default_region)
+            ]
             candidates = read_untyped(destination, regions)
         found = {n.number: n for n in TrackingNumber.select().where(TrackingNumber.number.in_(candidates))}
         return next((found[c] for c in candidates if c in found), None)
@@ -264,14 +292,26 @@ class Texts:
         concatenation, data = encoding.split_udh(delivery.short_message)
         if concatenation is None or concatenation.total <= 1:
             return data
-        key = (InboundPart.source == source) & (InboundPart.destination == destination) & (
-            InboundPart.reference == concatenation.reference)
+        key = (
+            (InboundPart.source == source)
+            & (InboundPart.destination == destination)
+            & (InboundPart.reference == concatenation.reference)
+        )
         with database.atomic():
-            (InboundPart.insert(source=source, destination=destination,
-                                reference=concatenation.reference, total=concatenation.total,
-                                number=concatenation.number, data_coding=delivery.data_coding, user_data=data,
-                                received_at=self.clock())
-             .on_conflict_ignore().execute())  # the SMSC repeating a part we stored
+            (
+                InboundPart.insert(
+                    source=source,
+                    destination=destination,
+                    reference=concatenation.reference,
+                    total=concatenation.total,
+                    number=concatenation.number,
+                    data_coding=delivery.data_coding,
+                    user_data=data,
+                    received_at=self.clock(),
+                )
+                .on_conflict_ignore()
+                .execute()
+            )  # the SMSC repeating a part we stored
             parts = list(InboundPart.select().where(key).order_by(InboundPart.number))
             if len({p.number for p in parts}) < concatenation.total:
                 return None
@@ -286,20 +326,21 @@ class Texts:
             lead = find_or_create_by_number(company, phone, now)
             thread, created = self._thread(company, lead, number, phone, direction="inbound", agent=None)
             interaction = thread.interaction
-            moved = False
             if interaction.status == "recent":  # the lead writes again: the thread waits in Incoming once more
-                lifecycle.apply(interaction, "reopen", now)
-                moved = True
+                lifecycle.move(interaction, "reopen", now)
             self._set_timers(thread, now)
-            message = Message.create(interaction=interaction, direction="inbound", body=body, status="received",
-                                     created_at=now)
+            message = Message.create(
+                interaction=interaction, direction="inbound", body=body, status="received", created_at=now
+            )
             replies = self._keywords(company, lead, phone, body, now)
-            queued = [self._queue(interaction, None, phone, number.number, text, encoding.encode(text))
-                      for text in replies]
-        self._announce(interaction, changed(created, moved))
-        self.bus.publish("message.received", company_id=company.id, interaction_id=interaction.id,
-                         message_id=message.id, status="received", direction="inbound",
-                         **({} if (a := self._audience(interaction)) is None else {"for_agents": a}))
+            queued = [
+                self._queue(interaction, None, phone, number.number, text, encoding.encode(text)) for text in replies
+            ]
+        notifier.changed(self.bus, interaction, created)  # moved, or at least its newest message
+        # One waiting in Incoming: told to the agents it waits for; otherwise to everyone (it may be on screen).
+        text_events.message(
+            self.bus, company.id, message, incoming_for(interaction) if interaction.status == "incoming" else None
+        )
         for reply in queued:
             self._announce_queued(reply, interaction)
         return message
@@ -308,17 +349,23 @@ class Texts:
         """Opt-out, opt-in and HELP: the consent recorded, and the automatic replies to queue."""
         word = keyword(body)
         if word in HELP_WORDS:
-            return [company.text_help_reply or f"{company.name}: reply STOP to stop receiving texts, START to "
-                                                "receive them again."]
+            return [
+                company.text_help_reply
+                or f"{company.name}: reply STOP to stop receiving texts, START to receive them again."
+            ]
         if word in OPT_OUT_WORDS | OPT_IN_WORDS:
             action = "opt_out" if word in OPT_OUT_WORDS else "opt_in"
             if opted_out(company.id, phone) == (action == "opt_out"):
                 return []  # already so: one confirmation only
             TextConsent.create(company=company, number=phone, lead=lead, action=action, keyword=word, at=now)
-            self.bus.publish("consent.changed", company_id=company.id, lead_id=lead.id, number=phone, action=action)
+            text_events.consent_changed(self.bus, company.id, lead.id, phone, action)
             if action == "opt_out":
-                return [f"You are unsubscribed from {company.name} texts and will receive no more. "
-                        "Reply START to resubscribe."]
+                return [
+                    (
+                        f"You are unsubscribed from {company.name} texts and will receive no more. "
+                        "Reply START to resubscribe."
+                    )
+                ]
             return [f"You are resubscribed to {company.name} texts. Reply STOP to unsubscribe."]
         return []
 
@@ -327,22 +374,20 @@ class Texts:
         """Respond: the waiting thread becomes the agent's Active conversation (IllegalTransition otherwise)."""
         thread = thread_of(interaction)
         with database.atomic():
-            lifecycle.apply(interaction, "respond", self.clock())
-            interaction.agent = agent
-            interaction.save()
+            lifecycle.move(interaction, "respond", self.clock(), agent=agent)
             if thread is not None:
                 self._set_timers(thread, self.clock())
-        self._announce(interaction, created=False)
+        notifier.changed(self.bus, interaction)
         return interaction
 
     def close(self, interaction: Interaction) -> Interaction:
         """Close text: the active conversation goes to Recent (IllegalTransition otherwise)."""
         thread = thread_of(interaction)
         with database.atomic():
-            lifecycle.apply(interaction, "close", self.clock())
+            lifecycle.move(interaction, "close", self.clock())
             if thread is not None:
                 self._set_timers(thread, self.clock())
-        self._announce(interaction, created=False)
+        notifier.changed(self.bus, interaction)
         return interaction
 
     # -- the timers ------------------------------------------------------------------------------------------
@@ -367,11 +412,11 @@ class Texts:
                     interaction = thread.interaction
                     moved = lifecycle.can(interaction, event)
                     if moved:
-                        lifecycle.apply(interaction, event, now)
+                        lifecycle.move(interaction, event, now)
                     self._set_timers(thread, now)
                 if moved:
                     count += 1
-                    self._announce(interaction, created=False)
+                    notifier.changed(self.bus, interaction)
         return count
 
     def start(self) -> None:

@@ -1,4 +1,5 @@
 """The trunks API: SIP trunks, the carrier peers whose calls are recognised by address and port."""
+
 from __future__ import annotations
 
 from flask import Blueprint
@@ -24,8 +25,11 @@ def _refuse_taken_address(host: str, port: int, trunk_id: int | None = None) -> 
     address = peer_address(host)
     others = Trunk.select(Trunk.host).where(Trunk.port == port, Trunk.id != (trunk_id or 0))
     if any(peer_address(other.host) == address for other in others):
-        raise ApiError("address-taken", f"a trunk at {address}:{port} exists already",
-                       {"host": "another trunk has this address and port"})
+        raise ApiError(
+            "address-taken",
+            f"a trunk at {address}:{port} exists already",
+            {"host": "another trunk has this address and port"},
+        )
 
 
 @endpoint(bp, "GET", "/trunks", role="supervisor", response=TrunkList, summary="The company's SIP trunks")
@@ -43,22 +47,48 @@ def _trunk_columns(trunk: Trunk, changes: dict) -> dict:
     return changes
 
 
-@endpoint(bp, "POST", "/trunks", role="admin", body=NewTrunk, response=TrunkOut, status=201,
-          summary="Add a SIP trunk: a carrier peer whose calls are recognised by address and port")
+@endpoint(
+    bp,
+    "POST",
+    "/trunks",
+    role="admin",
+    body=NewTrunk,
+    response=TrunkOut,
+    status=201,
+    summary="Add a SIP trunk: a carrier peer whose calls are recognised by address and port",
+)
 def create_trunk(principal: Principal, body: NewTrunk):
     return TrunkOut.from_row(TRUNKS.create(principal, lambda trunk: _trunk_columns(trunk, body.model_dump())))
 
 
-@endpoint(bp, "PATCH", "/trunks/<int:trunk_id>", role="admin", body=TrunkChanges, response=TrunkOut,
-          summary="Change a SIP trunk")
+@endpoint(
+    bp,
+    "PATCH",
+    "/trunks/<int:trunk_id>",
+    role="admin",
+    body=TrunkChanges,
+    response=TrunkOut,
+    summary="Change a SIP trunk",
+)
 def update_trunk(principal: Principal, trunk_id: int, body: TrunkChanges):
     changes = body.model_dump(exclude_unset=True)
-    return TrunkOut.from_row(TRUNKS.update(principal, trunk_id, lambda trunk: _trunk_columns(trunk, changes),
-                                           set(changes)))
+    return TrunkOut.from_row(TRUNKS.update(principal, trunk_id, lambda trunk: _trunk_columns(trunk, changes)))
 
 
-@endpoint(bp, "DELETE", "/trunks/<int:trunk_id>", role="admin", status=204,
-          summary="Delete a SIP trunk no tracking number is on")
+@endpoint(
+    bp,
+    "DELETE",
+    "/trunks/<int:trunk_id>",
+    role="admin",
+    status=204,
+    summary="Delete a SIP trunk no tracking number is on",
+)
 def delete_trunk(principal: Principal, trunk_id: int):
-    TRUNKS.delete(principal, trunk_id, lambda trunk: [f"tracking number {n.number}"
-                                                      for n in trunk.numbers.order_by(TrackingNumber.id)])
+    TRUNKS.delete(
+        principal,
+        trunk_id,
+        lambda trunk: [
+            f"tracking number {n.number}"
+            for n in TrackingNumber.select().where(TrackingNumber.trunk == trunk).order_by(TrackingNumber.id)
+        ],
+    )

@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 import ipaddress
 import socket
 
@@ -28,7 +30,9 @@ def peer_address(host: str) -> str:
 
 class Trunk(TimestampedModel):
     """A SIP carrier peer. Calls from it are recognised by address and port, never accepted anonymously."""
+
     company = ForeignKeyField(Company, backref="trunks", on_delete="CASCADE")
+    company_id: IntegerField[int]  # the related row's id
     name = CharField()
     host = CharField()
     port = IntegerField(default=5060)

@@ -4,6 +4,7 @@ app_voicemail writes ``spool/voicemail/leadcenter/<mailbox>/INBOX/msgNNNN.{wav,t
 channel (``callerchan``) and the message's length (``duration``), which is how a message is tied to its call.
 Mailboxes are named ``companyN`` and ``agentN`` (pbx/names.py).
 """
+
 from __future__ import annotations
 
 import configparser
@@ -12,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from leadcenter.agents.models import Agent
-from leadcenter.events import Event, EventBus
+from leadcenter.events import Bus, Event
 from leadcenter.pbx import names
+from leadcenter.voicemail import notifier
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +59,13 @@ def mailbox_company(mailbox: str) -> tuple[int | None, int | None]:
 class MailboxCounter:
     """Asterisk's MessageWaiting -> ``voicemail.count_changed`` for the mailbox's company (and agent)."""
 
-    def __init__(self, bus: EventBus):
+    def __init__(self, bus: Bus):
         self.bus = bus
         bus.subscribe("voicemail.waiting", self.on_waiting)
 
     def on_waiting(self, event: Event) -> None:
         company_id, agent_id = mailbox_company(event.data["mailbox"])
         if company_id is not None:
-            self.bus.publish("voicemail.count_changed", company_id=company_id, agent_id=agent_id,
-                             mailbox=event.data["mailbox"], new=event.data["new"], old=event.data["old"])
+            notifier.count_changed(
+                self.bus, company_id, agent_id, event.data["mailbox"], event.data["new"], event.data["old"]
+            )

@@ -22,9 +22,11 @@ from flask import Blueprint, Flask, Response, g, jsonify, request
 from peewee import IntegrityError
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
+from pydantic_core import ErrorDetails
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import IntegerConverter
 
+from leadcenter import statemachine
 from leadcenter.errors import ERRORS, ApiError, invalid
 from leadcenter.web import auth
 from leadcenter.wire import DATE_RANGE, INT_RANGE
@@ -118,7 +120,7 @@ def _uploaded(media_types: tuple[str, ...]) -> bytes:
 def _out_of_range(value, path: tuple) -> dict[str, str]:
     """The fields of a validated request whose numbers or dates are out of range, at any depth."""
     if isinstance(value, BaseModel):
-        found = {}
+        found: dict[str, str] = {}
         for name in type(value).model_fields:
             found |= _out_of_range(getattr(value, name), (*path, name))
         return found
@@ -150,7 +152,7 @@ def _validate(model: type[BaseModel], data: dict, where: str):
     return validated
 
 
-def _said(problem: dict) -> str:
+def _said(problem: ErrorDetails) -> str:
     """A validation problem in words for the person who typed the value: our validators' own sentences as they
     are written (pydantic prefixes them with "Value error, "), "unknown field" for a field nobody asked for."""
     if problem["type"] == "extra_forbidden":
@@ -219,6 +221,12 @@ def install(app: Flask) -> None:
         # Checks run before writes (number taken, ...); two requests racing past the same check meet here.
         log.info("request %s %s: %s", request.method, request.path, exc)
         return api_error(ApiError("conflict", "this conflicts with data saved meanwhile; reload and try again"))
+
+    @app.errorhandler(statemachine.Conflict)
+    def moved_meanwhile(exc: statemachine.Conflict):
+        # Two requests moved the same row at once (two agents pressing Respond): the other one won.
+        log.info("request %s %s: %s", request.method, request.path, exc)
+        return api_error(ApiError("conflict", f"{exc}; reload and try again"))
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

@@ -1,19 +1,20 @@
-"""The Flask application factory. The controller passes itself in; views reach it as ``current_app.controller``."""
+"""The Flask application factory. The controller passes itself in; views reach it as ``ports.controller()``."""
 from __future__ import annotations
 
 import datetime as dt
 
 from flask import Flask, jsonify, send_from_directory
 
-from leadcenter import __version__
+from leadcenter import __version__, catalogue
 from leadcenter.resources import WEB
 from leadcenter.web import api, auth, hardening, sip_relay, stream
 from leadcenter.web.capacity import Capacity
+from leadcenter.web.ports import Controller
 
 
-def create_app(controller) -> Flask:
+def create_app(controller: Controller) -> Flask:
     app = Flask(__name__, static_folder=None)
-    app.controller = controller
+    app.extensions["controller"] = controller
     http = controller.settings.http
     app.config.update(
         SECRET_KEY=controller.secrets.session_key,
@@ -42,6 +43,11 @@ def create_app(controller) -> Flask:
     @app.get("/api/openapi.json")
     def openapi():
         return jsonify(api.openapi("Lead Center API", __version__))
+
+    @app.get("/api/events.json")
+    def event_catalogue():
+        """The events of /api/v1/events: each one's name, audience, meaning and the JSON schema of its data."""
+        return jsonify(catalogue.document())
 
     @app.get("/")
     def index():

@@ -20,19 +20,20 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from typing import Literal, overload
 
 from flask import after_this_request, current_app, request, session
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from leadcenter.accounts.models import ApiKey, Company, Membership, User
+from leadcenter.accounts.models import ROLE_RANK, ApiKey, Company, Membership, User
 from leadcenter.accounts.services import sessions_user
 from leadcenter.agents.models import Agent
 from leadcenter.errors import ApiError
+from leadcenter.web import ports
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 KEY_PREFIX = "lc_"
 KEY_USE_RESOLUTION = dt.timedelta(minutes=1)  # how precisely an API key's last use is recorded
-ROLE_RANK = {"agent": 1, "supervisor": 2, "admin": 3}
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,10 @@ def session_user() -> User | None:
     return sessions_user(session["sid"]) if session.get("sid") else None
 
 
+@overload
+def current(required: Literal[True] = True) -> Principal: ...
+@overload
+def current(required: bool) -> Principal | None: ...
 def current(required: bool = True) -> Principal | None:
     """The caller, from the Authorization header or the session cookie."""
     header = request.headers.get("Authorization", "")
@@ -116,7 +121,7 @@ def _api_key_principal(key: str) -> Principal:
     row = ApiKey.get_or_none(ApiKey.prefix == parts[1]) if len(parts) == 3 and key.startswith(KEY_PREFIX) else None
     if row is None or row.revoked_at is not None or not hmac.compare_digest(row.key_hash, hash_key(key)):
         raise ApiError("invalid-api-key", "the API key is not valid (revoked, mistyped or unknown)")
-    now = current_app.controller.clock()
+    now = ports.controller().clock()
     if row.last_used_at is None or now - row.last_used_at >= KEY_USE_RESOLUTION:
         # A write a minute at most: a stream re-checks its key every few seconds, and each write takes SQLite's
         # write lock from the call recorder.
@@ -190,7 +195,9 @@ class AttemptLimiter:
 
 
 def _device_signer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.secret_key, salt="leadcenter-device")
+    key = current_app.secret_key
+    assert key is not None, "create_app sets the secret key"
+    return URLSafeTimedSerializer(key, salt="leadcenter-device")
 
 
 def known_device(email: str) -> str | None:

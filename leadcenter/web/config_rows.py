@@ -1,6 +1,7 @@
 """What the admin API does alike for every table of a company's telephony configuration (trunks, tracking numbers,
 teams, call flows): list and read the company's rows, create, change and delete one in a transaction, then publish
-``<noun>.created|updated|deleted`` and re-render Asterisk's configuration, which is rendered from these rows.
+``<noun>.created|updated|deleted`` (catalogue.ROW_EVENTS: the row as the API returns it, its id once deleted) and
+re-render Asterisk's configuration, which is rendered from these rows.
 
 Each resource's endpoints stay declared in its own http.py (the API registry is the documentation); what differs
 between resources is passed in: how a request's fields become columns (checked against the company) and what
@@ -9,52 +10,65 @@ keeps a row from being deleted.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, ClassVar, Generic, Protocol, TypeVar
 
-from peewee import Model
+from peewee import CharField, IntegerField
 
-from leadcenter.accounts.http import changed, in_use, save_changes
+from leadcenter import catalogue
+from leadcenter.accounts.http import bus, in_use, reconfigure_if, save_changes
+from leadcenter.accounts.models import Company
 from leadcenter.db import database
 from leadcenter.web.auth import Principal
-from leadcenter.web.scoping import scoped
+from leadcenter.web.scoping import CompanyRow, scoped
 
-Columns = Callable[[Model], dict]  # (the row, unsaved and without an id when new) -> its changed columns
-AfterSave = Callable[[Model], None]  # more writes once the row has its id (in the same transaction)
+
+class ConfigRow(CompanyRow, Protocol):
+    """A configuration table's model (Trunk, TrackingNumber, Team, CallFlow)."""
+    company_id: ClassVar[IntegerField[int]]
+    name: ClassVar[CharField[str]]
+
+    def __init__(self, *, company: Company) -> None: ...
+
+    def delete_instance(self) -> int: ...
+
+
+Row = TypeVar("Row", bound=ConfigRow)
+Columns = Callable[[Row], dict]  # (the row, unsaved and without an id when new) -> its changed columns
+AfterSave = Callable[[Row], None]  # more writes once the row has its id (in the same transaction)
 
 
 @dataclass(frozen=True)
-class ConfigRows:
-    model: type[Model]
+class ConfigRows(Generic[Row]):
+    model: type[Row]
     what: str  # how errors name one ("tracking number")
     noun: str  # how events name one ("tracking_number": tracking_number.created, tracking_number_id)
 
-    def listed(self, principal: Principal, *order_by) -> list[Model]:
+    def listed(self, principal: Principal, *order_by) -> list[Row]:
         return list(self.model.select().where(self.model.company == principal.company).order_by(*order_by))
 
-    def one(self, principal: Principal, row_id: int) -> Model:
+    def one(self, principal: Principal, row_id: int) -> Row:
         return scoped(self.model, row_id, principal, self.what)
 
-    def create(self, principal: Principal, columns: Columns, after: AfterSave | None = None) -> Model:
+    def create(self, principal: Principal, columns: Columns[Row], after: AfterSave[Row] | None = None) -> Row:
         with database.atomic():
             row = self.model(company=principal.company)
             save_changes(row, columns(row))
             if after is not None:
                 after(row)
-        changed(principal, f"{self.noun}.created", asterisk=True, **{f"{self.noun}_id": row.id})
+        self._changed(row, "created")
         return row
 
-    def update(self, principal: Principal, row_id: int, columns: Columns, fields: set[str],
-               after: AfterSave | None = None) -> Model:
+    def update(self, principal: Principal, row_id: int, columns: Columns[Row],
+               after: AfterSave[Row] | None = None) -> Row:
         with database.atomic():
             row = self.one(principal, row_id)
             save_changes(row, columns(row))
             if after is not None:
                 after(row)
-        changed(principal, f"{self.noun}.updated", asterisk=True, fields=sorted(fields),
-                **{f"{self.noun}_id": row.id})
+        self._changed(row, "updated")
         return row
 
-    def delete(self, principal: Principal, row_id: int, users: Callable[[Model], list[str]] | None = None) -> None:
+    def delete(self, principal: Principal, row_id: int, users: Callable[[Row], list[str]] | None = None) -> None:
         """Delete the row unless ``users(row)`` names what still uses it (then 409 in-use)."""
         with database.atomic():
             row = self.one(principal, row_id)
@@ -62,4 +76,11 @@ class ConfigRows:
             if using:
                 raise in_use(f"{self.what} {row.name!r}", using)
             row.delete_instance()
-        changed(principal, f"{self.noun}.deleted", asterisk=True, **{f"{self.noun}_id": row.id})
+        catalogue.ROW_EVENTS[self.noun, "deleted"].publish(bus(), company_id=principal.company.id,
+                                                           **{f"{self.noun}_id": row.id})
+        reconfigure_if(True)
+
+    def _changed(self, row: Row, verb: str) -> None:
+        resource = catalogue.CONFIG_ROWS[self.noun].from_row(row).model_dump(mode="json")
+        catalogue.ROW_EVENTS[self.noun, verb].publish(bus(), company_id=row.company_id, **{self.noun: resource})
+        reconfigure_if(True)

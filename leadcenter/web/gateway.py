@@ -24,7 +24,7 @@ import logging
 import sys
 import tempfile
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 from urllib.parse import unquote_to_bytes
 
 from flask import Flask, Response, request
@@ -260,7 +260,7 @@ class Gateway:
 
     def _respond(self, environ: dict, send, loop: asyncio.AbstractEventLoop, gone: asyncio.Event) -> None:
         """In a request thread: run the Flask app, hand its response to the loop chunk by chunk."""
-        response = {"head": None, "sent": False}
+        response: dict[str, Any] = {"head": None, "sent": False}
 
         def start_response(status: str, headers, exc_info=None):
             if exc_info is not None and response["sent"]:
@@ -318,7 +318,7 @@ class Gateway:
 
     def _call(self, environ: dict) -> tuple[int, list, bytes]:
         """In a request thread: the whole response of a (small) request."""
-        head = []
+        head: list[Any] = []  # the status and the headers
 
         def start_response(status: str, headers, exc_info=None):
             head[:] = [int(status.split(" ", 1)[0]),

@@ -5,14 +5,29 @@ about other companies, not even that the row exists.
 """
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, ClassVar, Protocol, Self, TypeVar
 
-from peewee import Model
+from peewee import AutoField, ForeignKeyField, ModelSelect
 
+from leadcenter.accounts.models import Company
 from leadcenter.errors import not_found
 from leadcenter.web.auth import Principal
 
-Row = TypeVar("Row", bound=Model)
+
+class CompanyRow(Protocol):
+    """A model whose rows belong to one company. (ClassVar: a peewee field is a descriptor, the column on the model
+    and the value on a row.)"""
+    id: ClassVar[AutoField[int]]
+    company: ClassVar[ForeignKeyField[Company]]
+
+    @classmethod
+    def get_or_none(cls, *query: Any, **filters: Any) -> Self | None: ...
+
+    @classmethod
+    def select(cls, *fields: Any) -> ModelSelect[Any]: ...
+
+
+Row = TypeVar("Row", bound=CompanyRow)
 
 
 def scoped(model: type[Row], object_id: int, principal: Principal, what: str) -> Row:

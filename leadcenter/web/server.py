@@ -12,8 +12,9 @@ PING_INTERVAL, so live clients always answer); a body must arrive within ``http.
 websocket messages are at most MAX_MESSAGE bytes. HTTP/1.1 only is offered over TLS (HTTP/2 stays reachable by
 prior knowledge, with its streams per connection capped). No Server header.
 
-The controller is built once, here, in this process; the server's loop is not the controller's (the telephony
-loop thread owns AMI and ARI). SIGINT or SIGTERM: websockets are closed (1001), requests in flight get
+The controller is built once, in this process, by the factory the caller (cli, the composition root) hands to
+``serve``: the web layer does not import the composition root. The server's loop is not the controller's (the
+telephony loop thread owns AMI and ARI). SIGINT or SIGTERM: websockets are closed (1001), requests in flight get
 GRACEFUL_SECONDS, then the controller stops.
 """
 from __future__ import annotations
@@ -24,7 +25,7 @@ import resource
 import signal
 import socket
 import ssl
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Protocol
 
 from flask import Flask
 from hypercorn.asyncio import serve as hypercorn_serve
@@ -113,17 +114,25 @@ def _quiet_tls_errors(loop: asyncio.AbstractEventLoop, context: dict) -> None:
         loop.default_exception_handler(context)
 
 
-def serve(settings: Settings) -> None:
-    """Build the controller and serve until Ctrl-C or SIGTERM; then stop everything."""
-    from leadcenter.controller import Controller
+class Served(Protocol):
+    """What the server needs of the controller: its app, and to start and stop it."""
 
+    web: Flask
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def serve(settings: Settings, build_controller: Callable[[Settings], Served]) -> None:
+    """Bind the listeners, build the controller and serve until Ctrl-C or SIGTERM; then stop everything."""
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # until the loop runs: stop, don't die
     try:
         http = settings.http
         plain = listen(http.host, http.port)
         secure = listen(http.https_host, http.https_port) if http.https_port else None
         _allow_open_files(http.websockets_max)
-        controller = Controller(settings)
+        controller = build_controller(settings)
         controller.start()
         try:
             server = WebServer(settings, controller.web, plain, secure)

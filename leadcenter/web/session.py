@@ -4,12 +4,12 @@ from __future__ import annotations
 from flask import Blueprint, current_app, session
 from pydantic import Field
 
-from leadcenter.accounts import invitations
+from leadcenter.accounts import invitations, notifier
 from leadcenter.accounts.models import Company, Invitation, Membership, User
 from leadcenter.accounts.services import authenticate, end_sessions, start_session
 from leadcenter.agents import availability
 from leadcenter.errors import ApiError
-from leadcenter.web import auth
+from leadcenter.web import auth, ports
 from leadcenter.web.api import endpoint
 from leadcenter.wire import Schema
 
@@ -76,11 +76,11 @@ def _session_out() -> SessionOut:
 
 def _joined(invitation: Invitation) -> None:
     """Accept ``invitation`` and tell its company (a new agent is something Asterisk's configuration shows)."""
-    controller = current_app.controller
+    controller = ports.controller()
     company_id, user_id = invitation.company_id, invitation.user_id
     agent = invitations.accept(invitation, controller.clock())
-    controller.bus.publish("user.created", company_id=company_id, user_id=user_id,
-                           agent_id=agent.id if agent else None)
+    membership = Membership.get(Membership.company == company_id, Membership.user == user_id)
+    notifier.user_created(controller.bus, membership, agent.id if agent else None)
     if agent is not None:
         controller.reconfigure()
 
@@ -91,7 +91,7 @@ def _signed_on(user: User, company_id: int | None) -> None:
     principal = auth.principal_for(user, company_id) if company_id is not None else None
     agent = principal.agent if principal else None
     if agent is not None and availability.can(agent, "sign_on"):
-        availability.apply(agent, "sign_on", current_app.controller.bus, current_app.controller.clock())
+        ports.controller().availability.move(agent, "sign_on", ports.controller().clock())
 
 
 @endpoint(bp, "GET", "/session", role="public", response=SessionOut,
@@ -166,7 +166,7 @@ def accept_invitation(_, invitation_id: int):
     _joined(invitation)
     if session.get("company_id") is None:
         session["company_id"] = company_id
-        _signed_on(auth.session_user(), company_id)
+        _signed_on(invitation.user, company_id)
     return _session_out()
 
 
@@ -175,8 +175,7 @@ def accept_invitation(_, invitation_id: int):
 def decline_invitation(_, invitation_id: int):
     invitation = _my_invitation(invitation_id)
     invitation.delete_instance()
-    current_app.controller.bus.publish("invitation.deleted", company_id=invitation.company_id,
-                                       invitation_id=invitation_id)
+    notifier.invitation_deleted(ports.controller().bus, invitation.company_id, invitation_id)
 
 
 @endpoint(bp, "DELETE", "/session", role="public", status=204, summary="Sign out")

@@ -22,8 +22,9 @@ import logging
 from flask import Blueprint, Flask
 from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
+from websockets.typing import Subprotocol
 
-from leadcenter.agents.models import SipCredential
+from leadcenter.agents.models import Agent, SipCredential
 from leadcenter.config import AsteriskSettings
 from leadcenter.errors import ApiError
 from leadcenter.web import auth, stream
@@ -65,27 +66,29 @@ def install(app: Flask, controller, capacity: Capacity) -> None:
 
 async def _relay(capacity: Capacity, sessions: stream.SessionWatch, asterisk: AsteriskSettings,
                  principal: auth.Principal, ws: WebSocket) -> None:
+    agent = principal.agent
+    assert agent is not None, "the handshake refuses a principal without a softphone"
     hold = await stream.hold_place(capacity, principal, ws, "softphone relay")
     if hold is None:
         return
     sessions.watch(ws, principal)
     try:
         try:
-            upstream = await connect(f"ws://{asterisk.host}:{asterisk.http_port}/ws", subprotocols=["sip"],
+            upstream = await connect(f"ws://{asterisk.host}:{asterisk.http_port}/ws", subprotocols=[Subprotocol("sip")],
                                      open_timeout=CONNECT_TIMEOUT, max_size=MAX_MESSAGE, compression=None,
                                      proxy=None)
         except (OSError, WebSocketException, TimeoutError) as exc:
-            log.warning("softphone relay of agent %s: Asterisk unreachable: %s", principal.agent.id, exc)
+            log.warning("softphone relay of agent %s: Asterisk unreachable: %s", agent.id, exc)
             await ws.close(ASTERISK_UNREACHABLE, "asterisk-unreachable")
             return
         async with upstream:
-            await _pass_messages(ws, upstream, principal)
+            await _pass_messages(ws, upstream, agent)
     finally:
         sessions.forget(ws)
         capacity.release(hold)
 
 
-async def _pass_messages(ws: WebSocket, upstream, principal: auth.Principal) -> None:
+async def _pass_messages(ws: WebSocket, upstream, agent: Agent) -> None:
     async def to_asterisk() -> None:
         while (message := await ws.receive()) is not None:
             await upstream.send(message)
@@ -112,4 +115,4 @@ async def _pass_messages(ws: WebSocket, upstream, principal: auth.Principal) -> 
             pump.cancel()
         failures = [r for r in await asyncio.gather(*pumps, return_exceptions=True) if isinstance(r, Exception)]
         if failures:  # a broken connection or a message not taken in time
-            log.info("softphone relay of agent %s ended: %r", principal.agent.id, failures[0])
+            log.info("softphone relay of agent %s ended: %r", agent.id, failures[0])

@@ -25,11 +25,11 @@ Opening a stream:
   hello answering a ``since`` carries that ``since`` as its seq, so a connection lost before the reset or the
   replay arrives is retried from the same checkpoint.
 
-Scope: only domain events whose data carries ``company_id`` are sent, and only to that company's streams. The
-telephony layer's own events (``telephony.*``, ``call.*``, ``queue_member.*``: channels, raw caller IDs) never are:
-clients learn about calls from the ``interaction.*`` events the call recorder publishes. Every role sees all of its company's events, except that an agent's stream skips
-events whose data has ``for_agents`` (a list of agent ids) not naming them: a new incoming call goes to the agents
-of its call flow, a Decline to the agent who declined.
+Scope: the public events of the catalogue (catalogue.py, served at ``/api/events.json``), each to the streams its
+audience names, and only to the company in its data: the whole company, its supervisors, its admins, or the agents
+an event names; an interaction event reaches every stream of the company, with ``section`` telling each user where
+the interaction now is in their own inbox. Internal events (the telephony layer's: channels, raw caller IDs) never
+leave the controller: clients learn about calls from the ``interaction.*`` events.
 
 Delivery: the hub subscribes to every event on the bus. On the dispatcher thread it encodes each event once and
 puts it, without waiting, in each stream's bounded queue; a stream whose queue is full is lagging: it gets no more
@@ -60,11 +60,12 @@ import re
 import secrets
 import threading
 from collections import deque
-from dataclasses import dataclass
 from typing import Callable
 
 from flask import Blueprint, Flask, request
 
+from leadcenter import catalogue
+from leadcenter.catalogue import Viewer
 from leadcenter.clock import Clock, system
 from leadcenter.config import HttpSettings
 from leadcenter.errors import ApiError, invalid
@@ -74,8 +75,6 @@ from leadcenter.web.capacity import Capacity, Refused
 from leadcenter.web.gateway import WebSocket, handshake
 from leadcenter.wire import utc_iso
 
-# Events of the telephony layer, for the controller's own services only.
-TELEPHONY_EVENTS = ("telephony.", "call.", "queue_member.")
 log = logging.getLogger(__name__)
 
 CLIENT_QUEUE_SIZE = 1000  # events waiting for one stream before the stream counts as lagging
@@ -108,31 +107,36 @@ def encode(seq: int, name: str, data: dict, at: dt.datetime) -> str:
                       default=_json_value, separators=(",", ":"))
 
 
-@dataclass(frozen=True)
 class Frame:
-    """An event as the streams send it, with what decides who gets it."""
-    seq: int
-    company_id: int
-    for_agents: frozenset[int] | None  # None: every stream of the company
-    text: str
+    """An event as the streams send it: encoded once for each variant of its audience that a stream receives."""
+
+    def __init__(self, event: Event, kind: catalogue.EventType):
+        self.seq, self.company_id = event.seq, event.data["company_id"]
+        self.event, self.kind = event, kind
+        self._texts: dict = {}  # variant -> the frame's text (filled under the hub's lock)
+
+    def text_for(self, viewer: Viewer) -> str | None:
+        """The frame as this viewer gets it; None when it is not theirs."""
+        variant = self.kind.audience.variant(self.event.data, viewer)
+        if variant is None:
+            return None
+        text = self._texts.get(variant)
+        if text is None:
+            data = self.kind.audience.data(self.event.data, variant)
+            text = self._texts[variant] = encode(self.seq, self.event.name, data, self.event.at)
+        return text
 
 
 class Subscription:
     """One open stream: whose it is, and the frames waiting for it. ``wake`` is called (on the dispatcher thread)
     after frames were added or the stream became lagging; it must not wait."""
 
-    def __init__(self, company_id: int, role: str, agent_id: int | None, queue_size: int,
-                 wake: Callable[[], None] = lambda: None):
-        self.company_id, self.role, self.agent_id = company_id, role, agent_id
+    def __init__(self, viewer: Viewer, queue_size: int, wake: Callable[[], None] = lambda: None):
+        self.viewer = viewer
         self.queue_size = queue_size
         self.frames: deque[str] = deque()  # appended on the dispatcher thread, taken on the loop
         self.lagging = False
         self.wake = wake
-
-    def wants(self, frame: Frame) -> bool:
-        if frame.company_id != self.company_id:
-            return False
-        return frame.for_agents is None or self.role != "agent" or self.agent_id in frame.for_agents
 
     def offer(self, text: str) -> bool:
         """Queue a frame without waiting; False (and lagging from now on) when the queue is full."""
@@ -163,35 +167,51 @@ class Hub:
 
     def fan_out(self, event: Event) -> None:
         """The bus subscriber (dispatcher thread): never waits on a client."""
-        company_id = event.data.get("company_id")
-        if company_id is None or event.name.startswith(TELEPHONY_EVENTS):
+        kind = catalogue.BY_NAME.get(event.name)
+        if kind is None or not kind.public or "company_id" not in event.data:
+            if kind is None:
+                log.error("event %s is not in the catalogue: no stream gets it", event.name)
             with self._lock:
                 self._seq = event.seq
             return
-        audience = event.data.get("for_agents")
-        frame = Frame(event.seq, company_id, None if audience is None else frozenset(audience),
-                      encode(event.seq, event.name, event.data, event.at))
+        frame = Frame(event, kind)
+        try:  # as a supervisor and as an agent would see it: a frame kept for replay must encode for everyone
+            for probe in (Viewer(frame.company_id, "admin", None), Viewer(frame.company_id, "agent", 0)):
+                frame.text_for(probe)
+        except (KeyError, TypeError, AttributeError) as wrong:  # a notifier's bug: no frame rather than a broken hub
+            log.error("event %s #%s lacks what its audience reads: no stream gets it: %r", event.name, event.seq,
+                      wrong)
+            with self._lock:
+                self._seq = event.seq
+            return
         with self._lock:
             self._seq = event.seq
             if len(self._buffer) >= self.buffer_size:
                 evicted = self._buffer.popleft()
                 self._evicted_through[evicted.company_id] = evicted.seq
             self._buffer.append(frame)
-            woken = [s for s in self._subscriptions if s.wants(frame)]
-            lagging = [s for s in woken if not s.offer(frame.text)]
+            woken: list[Subscription] = []
+            lagging: list[Subscription] = []
+            for subscription in self._subscriptions:
+                if subscription.viewer.company_id != frame.company_id:
+                    continue
+                text = frame.text_for(subscription.viewer)
+                if text is None:
+                    continue
+                (woken if subscription.offer(text) else lagging).append(subscription)
             self._subscriptions.difference_update(lagging)
-        for subscription in woken:
+        for subscription in woken + lagging:  # a lagging one wakes to close
             subscription.wake()
         for subscription in lagging:
-            log.warning("an event stream of company %s (%s) is lagging: closing it", subscription.company_id,
-                        subscription.role)
+            log.warning("an event stream of company %s (%s) is lagging: closing it", subscription.viewer.company_id,
+                        subscription.viewer.role)
 
-    def attach(self, company_id: int, role: str, agent_id: int | None, since: int | None = None,
-               stream_id: str | None = None, wake: Callable[[], None] = lambda: None
-               ) -> tuple[Subscription, list[str]]:
+    def attach(self, viewer: Viewer, since: int | None = None, stream_id: str | None = None,
+               wake: Callable[[], None] = lambda: None) -> tuple[Subscription, list[str]]:
         """Register a stream; returns it with the frames to send before its queue: hello, then the replay after
         ``since`` or a reset."""
-        subscription = Subscription(company_id, role, agent_id, self.queue_size, wake)
+        subscription = Subscription(viewer, self.queue_size, wake)
+        company_id, role = viewer.company_id, viewer.role
         now = self.clock()
         with self._lock:
             hello = {"seq": self._seq, "company_id": company_id, "role": role, "stream": self.stream_id}
@@ -202,7 +222,9 @@ class Hub:
                     opening.append(encode(self._seq, "stream.reset",
                                           {"seq": self._seq, "stream": self.stream_id, "reason": reason}, now))
                 else:
-                    opening.extend(f.text for f in self._buffer if f.seq > since and subscription.wants(f))
+                    replay = (f.text_for(viewer) for f in self._buffer
+                              if f.seq > since and f.company_id == company_id)
+                    opening.extend(text for text in replay if text is not None)
             self._subscriptions.add(subscription)
         return subscription, opening
 
@@ -274,7 +296,10 @@ def check_origin(allowed: set[str], what: str, api_keys: bool = True) -> None:
 
 def principal_key(principal: auth.Principal) -> tuple:
     """Whose websockets count together: a user's (all their sessions), or an API key's."""
-    return ("key", principal.api_key.id) if principal.api_key is not None else ("user", principal.user.id)
+    if principal.api_key is not None:
+        return ("key", principal.api_key.id)
+    assert principal.user is not None, "a principal is an API key or a user"
+    return ("user", principal.user.id)
 
 
 async def hold_place(capacity: Capacity, principal: auth.Principal, ws: WebSocket, what: str):
@@ -368,9 +393,8 @@ async def _serve(hub: Hub, capacity: Capacity, sessions: SessionWatch, principal
     hold = await hold_place(capacity, principal, ws, "event stream")
     if hold is None:
         return
-    subscription, opening = hub.attach(principal.company.id, principal.role,
-                                       principal.agent.id if principal.agent else None, since, stream_id,
-                                       wake=ws.bell.ring)
+    viewer = Viewer(principal.company.id, principal.role, principal.agent.id if principal.agent else None)
+    subscription, opening = hub.attach(viewer, since, stream_id, wake=ws.bell.ring)
     sessions.watch(ws, principal)
     client = _Client(ws)
     try:

@@ -1,4 +1,5 @@
 """What a listener would notice about a recording: how long it is and whether anything is audible."""
+
 from __future__ import annotations
 
 import array
@@ -25,7 +26,7 @@ def rms(path: Path) -> float:
 def loudest_second(path: Path) -> float:
     """RMS of the loudest whole second: speech scores ~0.1, G.711 silence ~0.0005, whatever the file's length."""
     samples, rate = _samples(path)
-    return max((_rms(samples[start:start + rate]) for start in range(0, len(samples), rate)), default=0.0)
+    return max((_rms(samples[start : start + rate]) for start in range(0, len(samples), rate)), default=0.0)
 
 
 def seconds(path: Path) -> float:

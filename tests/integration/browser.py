@@ -5,6 +5,7 @@ microphone (a tone), one browser context per agent (its own cookies, its own sof
         alice = browser.agent(system, "alice@acme.example")   # signed in, softphone registered
         alice.incoming_row("+14045551234").wait_for()
 """
+
 from __future__ import annotations
 
 import os
@@ -16,9 +17,18 @@ from playwright.sync_api import Page, expect, sync_playwright
 from leadcenter import demo
 
 CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--use-fake-device-for-media-stream",
-         "--allow-loopback-in-peer-connection", "--autoplay-policy=no-user-gesture-required"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-device-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+    "--autoplay-policy=no-user-gesture-required",
+]
 # Grants the microphone without asking; left out to see what an agent who refused it sees.
 GRANT_MICROPHONE = "--use-fake-ui-for-media-stream"
 TIMEOUT_MS = 10_000
@@ -33,8 +43,14 @@ class AgentApp:
         self.page, self.email = page, email
         self.errors: list[str] = []  # uncaught errors in the page's scripts, and what the CSP refused
         page.on("pageerror", lambda error: self.errors.append(str(error)))
-        page.on("console", lambda message: self.errors.append(message.text)
-                if message.type == "error" and "Content Security Policy" in message.text else None)
+        page.on(
+            "console",
+            lambda message: (
+                self.errors.append(message.text)
+                if message.type == "error" and "Content Security Policy" in message.text
+                else None
+            ),
+        )
         self.signed_in_at = 0.0
         self.registered_after: float | None = None  # seconds from clicking Sign in to "Softphone: ready"
 
@@ -82,8 +98,11 @@ class AgentApp:
             }).map((svg) => svg.outerHTML)""")
 
     def icons_shown(self) -> set[str]:
-        return set(self.page.evaluate("""() => [...document.querySelectorAll('svg.icon-svg')]
-            .filter((svg) => svg.checkVisibility()).map((svg) => svg.querySelector('use').href.baseVal.split('#')[1])"""))
+        return set(
+            self.page.evaluate("""() => [...document.querySelectorAll('svg.icon-svg')]
+            .filter((svg) => svg.checkVisibility())
+            .map((svg) => svg.querySelector('use').href.baseVal.split('#')[1])""")
+        )
 
     def choose_status(self, label: str) -> None:
         self.page.get_by_label("Availability").select_option(label=label)
@@ -102,12 +121,21 @@ class Browser:
         self._browser = self._playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=flags)
         return self
 
-    def agent(self, system, email: str, wait_registered: bool = True, url: str | None = None,
-              init_script: str | None = None, password: str | None = None, **context_options) -> AgentApp:
+    def agent(
+        self,
+        system,
+        email: str,
+        wait_registered: bool = True,
+        url: str | None = None,
+        init_script: str | None = None,
+        password: str | None = None,
+        **context_options,
+    ) -> AgentApp:
         """A tab of the app at ``url`` (the system's HTTP URL by default) where the agent has signed in (with
         ``password``, or the demo login's); ``init_script`` runs in the page before the app does."""
-        context = self._browser.new_context(ignore_https_errors=True, viewport={"width": 1360, "height": 820},
-                                            **context_options)
+        context = self._browser.new_context(
+            ignore_https_errors=True, viewport={"width": 1360, "height": 820}, **context_options
+        )
         context.set_default_timeout(TIMEOUT_MS)
         if init_script:
             context.add_init_script(init_script)

@@ -1,5 +1,6 @@
 """Fixtures: the real system (see harness.py), started once per session and brought back up when a test
 left a part of it down."""
+
 import pytest
 from harness import SECOND_SMSC_PORT, System, add_ice_interface, wait_for
 from peer import SmscPeer

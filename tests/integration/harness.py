@@ -4,6 +4,7 @@ from the CLI as an operator would, on test ports, with the demo company, in a fr
 `make test` runs pytest in a private network namespace; the ports below differ from the defaults as well, so
 the suite also runs beside a `make run` without one.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -23,7 +24,8 @@ from leadcenter.interactions.models import Interaction
 from leadcenter.pbx.process import Instance
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "smsc"))
-from peer import PASSWORD as SMSC_PASSWORD, SYSTEM_ID as SMSC_SYSTEM_ID  # noqa: E402 (the test SMSC's driver)
+from peer import PASSWORD as SMSC_PASSWORD
+from peer import SYSTEM_ID as SMSC_SYSTEM_ID
 
 LEADCENTER = [sys.executable, "-m", "leadcenter"]
 ADS_LINE = "+14045550100"  # the demo's "Google Ads line"; its flow queues to Alice's and Bob's team
@@ -71,9 +73,12 @@ def add_ice_interface() -> bool:
         return True
     if names != {"lo"}:
         return False
-    for command in (["ip", "link", "add", name, "type", "veth", "peer", "name", peer],
-                    ["ip", "addr", "add", address, "dev", name], ["ip", "link", "set", peer, "up"],
-                    ["ip", "link", "set", name, "up"]):
+    for command in (
+        ["ip", "link", "add", name, "type", "veth", "peer", "name", peer],
+        ["ip", "addr", "add", address, "dev", name],
+        ["ip", "link", "set", peer, "up"],
+        ["ip", "link", "set", name, "up"],
+    ):
         if subprocess.run(command, capture_output=True).returncode != 0:
             return False
     return True
@@ -137,10 +142,15 @@ class System:
     # -- the controller (`leadcenter run`) ---------------------------------------------------------------------
     def start_controller(self, **env: str) -> None:
         """Start `leadcenter run`; ``env`` adds settings for this run only (LEADCENTER_...)."""
-        log = open(self.controller_log, "ab")
-        self.controller = subprocess.Popen([*LEADCENTER, "run"], env={**self.env, **env}, stdout=log, stderr=subprocess.STDOUT,
-                                           stdin=subprocess.DEVNULL, start_new_session=True)
-        log.close()
+        with open(self.controller_log, "ab") as log:  # the child keeps its own descriptor
+            self.controller = subprocess.Popen(
+                [*LEADCENTER, "run"],
+                env={**self.env, **env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         self.wait_healthy(30)
 
     def stop_controller(self) -> None:
@@ -170,8 +180,11 @@ class System:
     def wait_healthy(self, timeout: float) -> float:
         """Seconds until /healthz says 200 (database, AMI and ARI up and resynchronised)."""
         began = time.monotonic()
-        wait_for(lambda: self.health()[0] == 200 and self.health()[1]["asterisk"]["synced_at"], timeout,
-                 what=f"/healthz to be 200; controller log:\n{self.log_tail()}")
+        wait_for(
+            lambda: self.health()[0] == 200 and self.health()[1]["asterisk"]["synced_at"],
+            timeout,
+            what=f"/healthz to be 200; controller log:\n{self.log_tail()}",
+        )
         return time.monotonic() - began
 
     def log_tail(self, lines: int = 40) -> str:
@@ -200,8 +213,9 @@ class System:
         client = httpx.Client(base_url=self.url, timeout=5)
         csrf = client.get("/api/v1/session").json()["csrf_token"]
         password = next(p for e, p, _ in demo.logins(self.settings) if e == email)
-        answer = client.post("/api/v1/session", json={"email": email, "password": password},
-                             headers={"X-CSRF-Token": csrf})
+        answer = client.post(
+            "/api/v1/session", json={"email": email, "password": password}, headers={"X-CSRF-Token": csrf}
+        )
         assert answer.status_code == 200, answer.text
         client.headers["X-CSRF-Token"] = answer.json()["csrf_token"]
         return client

@@ -4,6 +4,7 @@ namespace), decoded from G.711 to samples and checked for a tone, and the DTMF d
 SIPp binds its media port but cannot record what it receives, so the suite listens on the wire instead: every UDP
 packet Asterisk sends from its RTP port range, in arrival order.
 """
+
 from __future__ import annotations
 
 import math
@@ -50,7 +51,7 @@ class RtpCapture:
         self._open = True
         self._thread = threading.Thread(target=self._run, name="rtp-capture", daemon=True)
 
-    def __enter__(self) -> "RtpCapture":
+    def __enter__(self) -> RtpCapture:
         self._thread.start()
         return self
 
@@ -69,8 +70,8 @@ class RtpCapture:
             if address[2] != PACKET_HOST or data[9] != socket.IPPROTO_UDP:
                 continue
             header = (data[0] & 0x0F) * 4
-            source_port, = struct.unpack("!H", data[header:header + 2])
-            rtp = data[header + 8:]
+            (source_port,) = struct.unpack("!H", data[header : header + 2])
+            rtp = data[header + 8 :]
             if source_port not in self.ports or len(rtp) < 12 or rtp[0] >> 6 != 2:
                 continue
             payload_type, start = rtp[1] & 0x7F, 12 + 4 * (rtp[0] & 0x0F)
@@ -91,9 +92,9 @@ class RtpCapture:
         coefficient = 2 * math.cos(2 * math.pi * frequency / RATE)
         found = []
         for start in range(0, len(self.samples) - size, size):
-            chunk = self.samples[start:start + size]
+            chunk = self.samples[start : start + size]
             energy = sum(s * s for s in chunk)
-            if energy < size * 100 ** 2:  # quieter than a whisper
+            if energy < size * 100**2:  # quieter than a whisper
                 continue
             previous = before = 0.0
             for sample in chunk:  # Goertzel: the power of one frequency

@@ -13,8 +13,10 @@ Every sipp run binds only 127.0.0.1 (SIP, control and media ports), logs into a
 work directory and runs under coreutils ``timeout``: sipp's own ``-timeout`` is
 not a hard limit (it waits for the calls in progress).
 """
+
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -23,9 +25,9 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from harness import ADS_LINE
 
@@ -97,16 +99,55 @@ class _Sipp:
     """One sipp process; its files are ``workdir/name{.out,.log,_errors.log,_messages.log}``. ``scenario``: a
     file in SCENARIOS, or an absolute path."""
 
-    def __init__(self, name: str, workdir: Path, scenario: str | Path, args: list[str], *,
-                 port: int, max_time: float, remote: str | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        workdir: Path,
+        scenario: str | Path,
+        args: list[str],
+        *,
+        port: int,
+        max_time: float,
+        remote: str | None = None,
+    ) -> None:
         self.log, self.out = workdir / f"{name}.log", workdir / f"{name}.out"
         self.errors, self.messages = workdir / f"{name}_errors.log", workdir / f"{name}_messages.log"
-        self.cmd = ["timeout", "-k", "3", f"{max_time:.0f}", "sipp", *([remote] if remote else []),
-                    "-sf", str(SCENARIOS / scenario), "-i", HOST, "-p", str(port), "-ci", HOST,
-                    "-cp", str(free_udp_port()), "-mi", HOST, "-mp", str(free_udp_port(4)), "-nostdin",
-                    "-aa", "-trace_logs", "-log_file", str(self.log), "-trace_err", "-error_file",
-                    str(self.errors), "-trace_msg", "-message_file", str(self.messages),
-                    "-timeout", f"{max_time:.0f}s", *args]
+        self.cmd = [
+            "timeout",
+            "-k",
+            "3",
+            f"{max_time:.0f}",
+            "sipp",
+            *([remote] if remote else []),
+            "-sf",
+            str(SCENARIOS / scenario),
+            "-i",
+            HOST,
+            "-p",
+            str(port),
+            "-ci",
+            HOST,
+            "-cp",
+            str(free_udp_port()),
+            "-mi",
+            HOST,
+            "-mp",
+            str(free_udp_port(4)),
+            "-nostdin",
+            "-aa",
+            "-trace_logs",
+            "-log_file",
+            str(self.log),
+            "-trace_err",
+            "-error_file",
+            str(self.errors),
+            "-trace_msg",
+            "-message_file",
+            str(self.messages),
+            "-timeout",
+            f"{max_time:.0f}s",
+            *args,
+        ]
         with open(self.out, "wb") as out:
             self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
 
@@ -122,8 +163,10 @@ class _Sipp:
 
     def report(self) -> str:
         errors = _TICK.sub("", _read(self.errors))
-        return (f"$ {' '.join(self.cmd)}\nexit code: {self.proc.poll()}\n--- output\n{_read(self.out)[-2500:]}"
-                f"\n--- errors\n{errors[-2500:]}\n--- messages\n{_read(self.messages)[-4000:]}")
+        return (
+            f"$ {' '.join(self.cmd)}\nexit code: {self.proc.poll()}\n--- output\n{_read(self.out)[-2500:]}"
+            f"\n--- errors\n{errors[-2500:]}\n--- messages\n{_read(self.messages)[-4000:]}"
+        )
 
     def stop(self, grace: float = 3.0) -> None:
         if self.proc.poll() is None:
@@ -143,11 +186,26 @@ class SippPhone:
     call it on the connection it registered on). With ``registers=False`` it is a peer Asterisk already knows the
     address of (a carrier on the trunk), answering on ``port``."""
 
-    def __init__(self, username: str, password: str, asterisk_port: int, port: int | None = None, *,
-                 answer: bool = True, answer_after: float = 0.5, hangup_after: float | None = None,
-                 expires: int = 600, lifetime: float = 900, workdir: str | Path | None = None,
-                 registers: bool = True, speak: bool = False, contact_port: int | None = None,
-                 transport: str = "udp", transfer_after: float | None = None, transfer_to: str = "") -> None:
+    def __init__(
+        self,
+        username: str,
+        password: str,
+        asterisk_port: int,
+        port: int | None = None,
+        *,
+        answer: bool = True,
+        answer_after: float = 0.5,
+        hangup_after: float | None = None,
+        expires: int = 600,
+        lifetime: float = 900,
+        workdir: str | Path | None = None,
+        registers: bool = True,
+        speak: bool = False,
+        contact_port: int | None = None,
+        transport: str = "udp",
+        transfer_after: float | None = None,
+        transfer_to: str = "",
+    ) -> None:
         self.username, self.password, self.asterisk_port = username, password, asterisk_port
         self.registers = registers
         # speak: play 7 s of audio once answered instead of echoing. Never both: two echoing phones bridged
@@ -167,8 +225,22 @@ class SippPhone:
 
     def _account(self, expires: int) -> list[str]:
         """sipp arguments of a REGISTER of this phone (register.xml)."""
-        return ["-s", self.username, "-au", self.username, "-ap", self.password, "-t", _TRANSPORTS[self.transport],
-                "-key", "contact_port", str(self.contact_port), "-key", "expires", str(expires)]
+        return [
+            "-s",
+            self.username,
+            "-au",
+            self.username,
+            "-ap",
+            self.password,
+            "-t",
+            _TRANSPORTS[self.transport],
+            "-key",
+            "contact_port",
+            str(self.contact_port),
+            "-key",
+            "expires",
+            str(expires),
+        ]
 
     def start(self, timeout: float = 10) -> SippPhone:
         """Start the phone on ``port`` and, for a phone that registers, wait until Asterisk accepted its REGISTER;
@@ -180,22 +252,55 @@ class SippPhone:
             never = 10**9
             hangup_ms = never if self.hangup_after is None else int(self.hangup_after * 1000)
             refer_ms = never if self.transfer_after is None else int(self.transfer_after * 1000)
-            args += ["-set", "answer_ms", str(int(self.answer_after * 1000)), "-set", "hangup_ms", str(hangup_ms),
-                     "-set", "speak", "1" if self.speak else "0", "-set", "refer_ms", str(refer_ms),
-                     "-set", "refer_to", self.transfer_to or "none"]
+            args += [
+                "-set",
+                "answer_ms",
+                str(int(self.answer_after * 1000)),
+                "-set",
+                "hangup_ms",
+                str(hangup_ms),
+                "-set",
+                "speak",
+                "1" if self.speak else "0",
+                "-set",
+                "refer_ms",
+                str(refer_ms),
+                "-set",
+                "refer_to",
+                self.transfer_to or "none",
+            ]
         scenario = "phone_answer.xml" if self.answer else "phone_noanswer.xml"
         if self.registers:
-            args = [*args, *self._account(self.expires), "-m", "1", "-set", "hold_ms", str(int(self.lifetime * 1000)),
-                    "-oocsf", str(SCENARIOS / scenario)]
-            uas = self.uas = _Sipp("phone", self.workdir, "register.xml", args, port=self.port,
-                                   max_time=self.lifetime, remote=f"{HOST}:{self.asterisk_port}")
+            args = [
+                *args,
+                *self._account(self.expires),
+                "-m",
+                "1",
+                "-set",
+                "hold_ms",
+                str(int(self.lifetime * 1000)),
+                "-oocsf",
+                str(SCENARIOS / scenario),
+            ]
+            uas = self.uas = _Sipp(
+                "phone",
+                self.workdir,
+                "register.xml",
+                args,
+                port=self.port,
+                max_time=self.lifetime,
+                remote=f"{HOST}:{self.asterisk_port}",
+            )
             ready = lambda: any(e[0] == "REGISTERED" for e in uas.events())  # noqa: E731
         else:
             uas = self.uas = _Sipp("phone", self.workdir, scenario, args, port=self.port, max_time=self.lifetime)
             ready = lambda: _bound(self.port)  # noqa: E731
         try:
-            _wait(lambda: uas.proc.poll() is not None or ready(), timeout,
-                  lambda: f"sipp phone {self.username} not ready on port {self.port}:\n{uas.report()}")
+            _wait(
+                lambda: uas.proc.poll() is not None or ready(),
+                timeout,
+                lambda: f"sipp phone {self.username} not ready on port {self.port}:\n{uas.report()}",
+            )
             if uas.proc.poll() is not None:
                 raise RuntimeError(f"sipp phone {self.username} did not start:\n{uas.report()}")
         except (RuntimeError, TimeoutError):
@@ -208,17 +313,24 @@ class SippPhone:
         about to start, or one stopped, unregistering with expires 0)."""
         self._registers += 1
         expires = self.expires if expires is None else expires
-        reg = _Sipp(f"register{self._registers}", self.workdir, "register.xml",
-                    ["-m", "1", "-set", "hold_ms", "0", *self._account(expires)],
-                    port=self.port, max_time=timeout + 2, remote=f"{HOST}:{self.asterisk_port}")
+        reg = _Sipp(
+            f"register{self._registers}",
+            self.workdir,
+            "register.xml",
+            ["-m", "1", "-set", "hold_ms", "0", *self._account(expires)],
+            port=self.port,
+            max_time=timeout + 2,
+            remote=f"{HOST}:{self.asterisk_port}",
+        )
         try:
             failure = "" if reg.proc.wait(timeout) == 0 else "sipp failed"
         except subprocess.TimeoutExpired:
             reg.stop(grace=1)
             failure = f"no final answer after {timeout:.1f}s"
         if failure or not any(e[0] == "REGISTERED" for e in reg.events()):
-            raise RuntimeError(f"REGISTER {self.username} expires={expires}: {failure or 'not registered'}\n"
-                               f"{reg.report()}")
+            raise RuntimeError(
+                f"REGISTER {self.username} expires={expires}: {failure or 'not registered'}\n{reg.report()}"
+            )
 
     def unregister(self, timeout: float = 10) -> None:
         self.register(expires=0, timeout=timeout)
@@ -229,10 +341,8 @@ class SippPhone:
         if self.uas:
             self.uas.stop()
         if unregister and self.registers and self.transport == "udp":
-            try:
+            with contextlib.suppress(RuntimeError):
                 self.unregister(timeout=5)
-            except RuntimeError:
-                pass
 
     def __enter__(self) -> SippPhone:
         return self.start()
@@ -270,15 +380,27 @@ class SippPhone:
             if e[0] == "INVITE" and len(e) >= 5:  # INVITE|call-id|From (may hold a '|')|PAI|epoch
                 from_hdr, pai = "|".join(e[2:-2]), e[-2]
                 (from_display, from_user), (pai_display, pai_user) = _name_addr(from_hdr), _name_addr(pai)
-                result.append({"call_id": e[1], "from_user": from_user, "from_display": from_display,
-                               "from_header": from_hdr, "pai": pai, "pai_user": pai_user,
-                               "pai_display": pai_display, "time": float(e[-1] or 0)})
+                result.append(
+                    {
+                        "call_id": e[1],
+                        "from_user": from_user,
+                        "from_display": from_display,
+                        "from_header": from_hdr,
+                        "pai": pai,
+                        "pai_user": pai_user,
+                        "pai_display": pai_display,
+                        "time": float(e[-1] or 0),
+                    }
+                )
         return result
 
     def wait_for(self, kind: str, n: int = 1, timeout: float = 10) -> int:
         """Wait until at least ``n`` events ``kind``; TimeoutError otherwise. Returns the count."""
-        _wait(lambda: self.count(kind) >= n, timeout,
-              lambda: f"phone {self.username}: {self.count(kind)}/{n} {kind} after {timeout}s; {self.events()}")
+        _wait(
+            lambda: self.count(kind) >= n,
+            timeout,
+            lambda: f"phone {self.username}: {self.count(kind)}/{n} {kind} after {timeout}s; {self.events()}",
+        )
         return self.count(kind)
 
     def wait_for_invites(self, n: int = 1, timeout: float = 10) -> list[dict]:
@@ -306,8 +428,9 @@ class Call:
     speak_at: float = 0
 
     def csv(self) -> str:
-        return demo.caller_line(self.did, self.caller_number, self.caller_name, self.duration, self.delay,
-                                self.speak_at)
+        return demo.caller_line(
+            self.did, self.caller_number, self.caller_name, self.duration, self.delay, self.speak_at
+        )
 
 
 @dataclass
@@ -327,16 +450,24 @@ class CallResult:
 
     answered = property(lambda self: self._first("ANSWERED") is not None)
     cancelled = property(lambda self: self._first("CANCELLED") is not None)
-    rejected = property(lambda self: int(e[1]) if (e := self._first("REJECTED")) else None,
-                        doc="Error status (4xx-6xx) that ended the INVITE, if any.")
-    hangup = property(lambda self: e[1] if (e := self._first("HANGUP")) else None,
-                      doc="'local' (the caller sent BYE), 'remote' (it got BYE), None if never answered.")
+    rejected = property(
+        lambda self: int(e[1]) if (e := self._first("REJECTED")) else None,
+        doc="Error status (4xx-6xx) that ended the INVITE, if any.",
+    )
+    hangup = property(
+        lambda self: e[1] if (e := self._first("HANGUP")) else None,
+        doc="'local' (the caller sent BYE), 'remote' (it got BYE), None if never answered.",
+    )
 
     @property
     def ok(self) -> bool:
-        return (self.returncode == 0 and self.failed == 0 and self.rejected is None
-                and self.expect_answer in (None, self.answered)
-                and (not self.expect_remote_bye or self.hangup == "remote"))
+        return (
+            self.returncode == 0
+            and self.failed == 0
+            and self.rejected is None
+            and self.expect_answer in (None, self.answered)
+            and (not self.expect_remote_bye or self.hangup == "remote")
+        )
 
     def check(self) -> CallResult:
         """Return self if ``ok``, else raise AssertionError with sipp's logs."""
@@ -344,7 +475,8 @@ class CallResult:
             raise AssertionError(
                 f"sipp call not ok: rc={self.returncode} answered={self.answered} (expected "
                 f"{self.expect_answer}) hangup={self.hangup} rejected={self.rejected} failed={self.failed} "
-                f"events={self.events}\n{self.report}")
+                f"events={self.events}\n{self.report}"
+            )
         return self
 
 
@@ -360,8 +492,11 @@ class CallHandle:
     def wait_for(self, kind: str, timeout: float = 10, call: int = 1) -> None:
         """Wait for an event of ``call``: ANSWERED, REINVITE, HANGUP, CANCELLED, REJECTED."""
         seen = lambda: any(e[0] == kind for e in self.events(call))  # noqa: E731
-        _wait(lambda: seen() or self.sipp.proc.poll() is not None, timeout,
-              lambda: f"caller {call}: no {kind} after {timeout}s; {self.events(call)}")
+        _wait(
+            lambda: seen() or self.sipp.proc.poll() is not None,
+            timeout,
+            lambda: f"caller {call}: no {kind} after {timeout}s; {self.events(call)}",
+        )
         if not seen():
             raise TimeoutError(f"caller {call} ended without {kind}; {self.events(call)}")
 
@@ -378,8 +513,10 @@ class CallHandle:
         code = None if self.killed else self.sipp.proc.returncode
         ok, ko = (self.sipp.screen(rf"{kind} call\s*\|\s*\d+\s*\|\s*(\d+)") for kind in ("Successful", "Failed"))
         report = self.sipp.report()
-        return [CallResult(code, ok, ko, self.events(n), report, call.expect_answer, call.expect_remote_bye)
-                for n, call in enumerate(self.calls, 1)]
+        return [
+            CallResult(code, ok, ko, self.events(n), report, call.expect_answer, call.expect_remote_bye)
+            for n, call in enumerate(self.calls, 1)
+        ]
 
     def wait(self, timeout: float | None = None) -> CallResult:
         """``wait_all()`` for a single call."""
@@ -394,24 +531,42 @@ class SippCaller:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._runs = 0
 
-    def start_calls(self, calls: list[Call], *, asterisk_port: int, local_port: int | None = None,
-                    max_time: float | None = None) -> CallHandle:
+    def start_calls(
+        self, calls: list[Call], *, asterisk_port: int, local_port: int | None = None, max_time: float | None = None
+    ) -> CallHandle:
         """Place ``calls`` from one sipp process bound to ``local_port`` (the trunk's source port)."""
         self._runs += 1
         name = f"caller{self._runs}"
         (self.workdir / f"{name}.csv").write_text("SEQUENTIAL\n" + "".join(f"{c.csv()}\n" for c in calls))
         max_time = max_time or max(c.delay + c.duration for c in calls) + 40
-        sipp = _Sipp(name, self.workdir, demo.CALLER_SCENARIO,
-                     ["-m", str(len(calls)), "-l", str(len(calls)), "-r", "1000",
-                      "-inf", str(self.workdir / f"{name}.csv")],
-                     port=local_port or free_udp_port(), max_time=max_time, remote=f"{HOST}:{asterisk_port}")
+        sipp = _Sipp(
+            name,
+            self.workdir,
+            demo.CALLER_SCENARIO,
+            ["-m", str(len(calls)), "-l", str(len(calls)), "-r", "1000", "-inf", str(self.workdir / f"{name}.csv")],
+            port=local_port or free_udp_port(),
+            max_time=max_time,
+            remote=f"{HOST}:{asterisk_port}",
+        )
         return CallHandle(sipp, calls, max_time)
 
-    def start_call(self, did: str, caller_number: str, *, asterisk_port: int, local_port: int | None = None,
-                   max_time: float | None = None, **call: object) -> CallHandle:
+    def start_call(
+        self,
+        did: str,
+        caller_number: str,
+        *,
+        asterisk_port: int,
+        local_port: int | None = None,
+        max_time: float | None = None,
+        **call: object,
+    ) -> CallHandle:
         """One call; ``call`` holds the other Call fields (caller_name, duration, expect_answer...)."""
-        return self.start_calls([Call(did, caller_number, **call)],  # type: ignore[arg-type]
-                                asterisk_port=asterisk_port, local_port=local_port, max_time=max_time)
+        return self.start_calls(
+            [Call(did, caller_number, **call)],  # type: ignore[arg-type]
+            asterisk_port=asterisk_port,
+            local_port=local_port,
+            max_time=max_time,
+        )
 
     def call(self, did: str, caller_number: str, **kwargs: object) -> CallResult:
         """Blocking ``start_call(...).wait()``."""
@@ -430,13 +585,19 @@ class Peers:
     def phone(self, agent_id: int, **options) -> SippPhone:
         """An agent's desk phone; registered for the duration of a `with` block."""
         username, password = self.system.sip_account(agent_id)
-        return SippPhone(username, password, self.system.sip_port, free_udp_port(4),
-                         workdir=self.workdir / username, **options)
+        return SippPhone(
+            username, password, self.system.sip_port, free_udp_port(4), workdir=self.workdir / username, **options
+        )
 
     def call(self, caller_number: str, duration: float, did: str = ADS_LINE, **options):
         handle = SippCaller(workdir=self.workdir / f"caller{len(self.handles)}").start_call(
-            did, caller_number, asterisk_port=self.system.sip_port, local_port=self.system.trunk_port,
-            duration=duration, **options)
+            did,
+            caller_number,
+            asterisk_port=self.system.sip_port,
+            local_port=self.system.trunk_port,
+            duration=duration,
+            **options,
+        )
         self.handles.append(handle)
         return handle
 

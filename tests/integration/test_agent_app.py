@@ -1,6 +1,7 @@
 """The agent app in a real browser (Chromium, fake microphone) against the real system: the demo agents ring on
 their browser softphones; SIPp callers dial the demo trunk. Each test asserts what the agents see in their tabs and
 what the caller (SIPp) and the recordings observe."""
+
 from __future__ import annotations
 
 import contextlib
@@ -47,8 +48,11 @@ def set_ring_device(system, device: str, agents=(ALICE, BOB)) -> None:
         for agent in agents:
             answer = admin.patch(f"/api/v1/agents/{agent}", json={"ring_device": device})
             assert answer.status_code == 200, answer.text
-    wait_for(lambda: f"PJSIP/{device}{agents[0]}" in (system.instance.rx("queue show team1") or ""), 10,
-             what=f"the queue to ring the agents' {device} devices")
+    wait_for(
+        lambda: f"PJSIP/{device}{agents[0]}" in (system.instance.rx("queue show team1") or ""),
+        10,
+        what=f"the queue to ring the agents' {device} devices",
+    )
 
 
 @pytest.fixture
@@ -60,14 +64,17 @@ def agents(softphones, running):
 
 def call(system, tmp_path, number: str, duration: float, **options):
     return SippCaller(workdir=tmp_path / f"caller-{number}").start_call(
-        ADS_LINE, number, asterisk_port=system.sip_port, local_port=system.trunk_port, duration=duration, **options)
+        ADS_LINE, number, asterisk_port=system.sip_port, local_port=system.trunk_port, duration=duration, **options
+    )
 
 
 def ringing_agent(apps: dict, number: str, timeout: float = 10):
     """The agent whose softphone rings for the call (the queue offers it to one at a time)."""
-    return wait_for(lambda: next((agent for agent, app in apps.items()
-                                  if app.ringing_row().filter(has_text=number).count()), None),
-                    timeout, what=f"an agent's softphone to ring for {number}")
+    return wait_for(
+        lambda: next((agent for agent, app in apps.items() if app.ringing_row().filter(has_text=number).count()), None),
+        timeout,
+        what=f"an agent's softphone to ring for {number}",
+    )
 
 
 def hang_up_all(system, *callers) -> None:
@@ -81,8 +88,11 @@ def hang_up_all(system, *callers) -> None:
 
 def concluded(number: str) -> Interaction:
     """The interaction of the call with this lead number, once it is in Recent."""
-    return wait_for(lambda: (i := Interaction.get_or_none(Interaction.lead_number == number)) and i.status == "recent"
-                    and i, 10, what=f"the call with {number} to conclude")
+    return wait_for(
+        lambda: (i := Interaction.get_or_none(Interaction.lead_number == number)) and i.status == "recent" and i,
+        10,
+        what=f"the call with {number} to conclude",
+    )
 
 
 def trunk_channel(system) -> str:
@@ -117,8 +127,9 @@ def test_two_agents_see_a_call_one_answers_in_the_browser_and_audio_flows_both_w
     call_view = app.page.locator("#panel .call")
     expect(call_view.locator(".facts")).to_contain_text(re.compile(r"Caller\s*\+14045551234"))
     expect(call_view.locator(".facts")).to_contain_text(re.compile(r"Called\s*Google Ads line \(\+14045550100\)"))
-    assert_each_once(app.page.locator("#panel"), "Lee Caller", "+14045551234", "Google Ads line (+14045550100)",
-                     "Source")
+    assert_each_once(
+        app.page.locator("#panel"), "Lee Caller", "+14045551234", "Google Ads line (+14045550100)", "Source"
+    )
     expect(app.page.locator("#panel audio")).to_have_count(0)
     app.screenshot("agent-app", tmp_path)
     stats = app.audio_stats()
@@ -138,13 +149,15 @@ def test_two_agents_see_a_call_one_answers_in_the_browser_and_audio_flows_both_w
     row = concluded("+14045551234")
     assert row.outcome == "answered" and row.agent_id == answering
     assert app.errors == [] and apps[other].errors == []
-    print(f"\nfigures: registered after {[round(a.registered_after, 2) for a in apps.values()]} s; "
-          f"INVITE to both screens {on_screen:.2f} s")
+    print(
+        f"\nfigures: registered after {[round(a.registered_after, 2) for a in apps.values()]} s; "
+        f"INVITE to both screens {on_screen:.2f} s"
+    )
 
 
 def assert_each_once(area, *texts: str) -> None:
     shown = area.inner_text()
-    assert {text: shown.count(text) for text in texts} == {text: 1 for text in texts}, shown
+    assert {text: shown.count(text) for text in texts} == dict.fromkeys(texts, 1), shown
 
 
 def test_the_inbox_shows_my_queue_live_with_the_longest_wait(agents, running, tmp_path):
@@ -330,13 +343,15 @@ def place_call(app, number: str, tracking_line: str, record: bool) -> None:
 
 
 def test_an_outbound_call_reaches_the_trunk_with_the_chosen_tracking_number_and_records_only_if_ticked(
-        agents, running, tmp_path):
+    agents, running, tmp_path
+):
     browser, apps = agents
     app = apps[ALICE]
     expect(app.page.get_by_text("make sure one-party recording is legal")).to_be_visible()
     leads = {False: "+14045557710", True: "+14045557720"}  # by whether Record call is ticked
-    with SippPhone("carrier", "", running.sip_port, running.trunk_port, registers=False,
-                   workdir=tmp_path / "carrier") as carrier:
+    with SippPhone(
+        "carrier", "", running.sip_port, running.trunk_port, registers=False, workdir=tmp_path / "carrier"
+    ) as carrier:
         for n, (record, number) in enumerate(leads.items(), 1):
             place_call(app, f"404 555 {number[-4:]}", "Website line (+14045550101)", record)
             invite = carrier.wait_for_invites(n)[-1]
@@ -348,14 +363,15 @@ def test_an_outbound_call_reaches_the_trunk_with_the_chosen_tracking_number_and_
             panel = app.page.locator("#panel")
             expect(panel.locator(".call")).to_contain_text("Outbound call")
             expect(panel.locator(".call .facts")).to_have_text(
-                re.compile(r"^\s*Caller ID\s*Website line \(\+14045550101\)\s*Source"))
+                re.compile(r"^\s*Caller ID\s*Website line \(\+14045550101\)\s*Source")
+            )
             assert_each_once(panel, number, "Website line")
             expect(panel.locator("audio")).to_have_count(0)
             app.page.get_by_role("button", name="Hang up").click()
             carrier.wait_for("HANGUP", n)
             expect(app.row("recent", number)).to_be_visible()
     calls = {record: concluded(number) for record, number in leads.items()}
-    for record, row in calls.items():
+    for row in calls.values():
         assert (row.direction, row.outcome, row.agent_id) == ("outbound", "answered", ALICE)
         assert row.tracking_number.number == "+14045550101" and row.talk_seconds >= 2
     assert calls[False].recording is None
@@ -450,8 +466,9 @@ def test_an_agent_sets_their_chat_name_and_voicemail_greeting_in_their_profile(a
     wait_for(lambda: Agent.get_by_id(ALICE).chat_display_name == "Alice at Acme", 5, what="the name saved")
     # A greeting as agents have them (CD quality, stereo) becomes what Asterisk plays as it is, in her mailbox.
     picked = tmp_path / "my greeting.wav"
-    subprocess.run(["sox", "-n", "-r", "44100", "-c", "2", "-b", "16", str(picked), "synth", "2", "sine", "440"],
-                   check=True)
+    subprocess.run(
+        ["sox", "-n", "-r", "44100", "-c", "2", "-b", "16", str(picked), "synth", "2", "sine", "440"], check=True
+    )
     section = page.get_by_role("region", name="Voicemail greeting")
     expect(section).to_contain_text("standard greeting")
     section.get_by_label("Upload a greeting").set_input_files(str(picked))
@@ -493,8 +510,9 @@ def test_reloading_the_tab_mid_call_asks_first_then_the_call_comes_back_to_the_a
     apps[BOB].choose_status("Offline")  # so that the queue rings only Alice
     wait_for(lambda: "agent2" in running.paused_members(), 5, what="Bob paused in the queue")
     # The lead speaks again 20 s into the call: after the reload, to the agent's new page.
-    caller = call(running, tmp_path, "4045550124", duration=60, caller_name="Rhea Load", speak_at=20,
-                  expect_remote_bye=True)
+    caller = call(
+        running, tmp_path, "4045550124", duration=60, caller_name="Rhea Load", speak_at=20, expect_remote_bye=True
+    )
     expect(app.ringing_row().filter(has_text="Rhea Load")).to_be_visible()
     app.row("incoming", "Rhea Load").get_by_role("button", name="Answer").click()
     expect(page.locator(".call .timer")).to_have_text(re.compile(r"0:0[2-9]"))
@@ -515,8 +533,11 @@ def test_reloading_the_tab_mid_call_asks_first_then_the_call_comes_back_to_the_a
     assert not [e for e in caller.events() if e[0] == "HANGUP"]  # the lead was never hung up on
     # Audio flows both ways again: the lead hears the agent's microphone, the agent hears the lead.
     heard, said = record_each_way(running, trunk_channel(running), "reloaded")
-    wait_for(lambda: (stats := app.audio_stats()) and stats["packetsReceived"] > 50 and stats["receivedEnergy"] > 0,
-             30, what="the lead's voice in the reloaded app")
+    wait_for(
+        lambda: (stats := app.audio_stats()) and stats["packetsReceived"] > 50 and stats["receivedEnergy"] > 0,
+        30,
+        what="the lead's voice in the reloaded app",
+    )
     current.get_by_role("button", name="Hang up").click()
     result = caller.wait(15)
     result.check()
@@ -533,8 +554,7 @@ def test_reloading_the_tab_mid_call_asks_first_then_the_call_comes_back_to_the_a
 NO_SOFTPHONE = "Object.defineProperty(window, 'JsSIP', { get: () => undefined, set: () => {} });"
 
 
-def test_a_call_the_reloaded_softphone_cannot_take_up_is_shown_then_goes_back_to_the_queue(agents, running,
-                                                                                          tmp_path):
+def test_a_call_the_reloaded_softphone_cannot_take_up_is_shown_then_goes_back_to_the_queue(agents, running, tmp_path):
     browser, apps = agents
     app, page = apps[ALICE], apps[ALICE].page
     apps[BOB].choose_status("Offline")
@@ -560,8 +580,11 @@ def test_a_call_the_reloaded_softphone_cannot_take_up_is_shown_then_goes_back_to
     # The agent's softphone does not come back: after LC_REJOIN_SECONDS the call goes back to its queue, where
     # Bob, Available again, is offered it.
     apps[BOB].choose_status("Available")
-    wait_for(lambda: "PJSIP/webrtc2-" in (running.instance.rx("core show channels concise") or ""), 30,
-             what="the call back in the queue, ringing Bob")
+    wait_for(
+        lambda: "PJSIP/webrtc2-" in (running.instance.rx("core show channels concise") or ""),
+        30,
+        what="the call back in the queue, ringing Bob",
+    )
     back_in_queue = time.monotonic() - left
     assert not [e for e in caller.events() if e[0] == "HANGUP"]
     current.get_by_role("button", name="Hang up").click()
@@ -665,8 +688,7 @@ def alice_on_her_desk_phone(softphones, running):
     set_ring_device(running, "webrtc", agents=(ALICE,))
 
 
-def test_an_agent_on_a_desk_phone_sees_the_call_in_the_app_and_hangs_up_from_there(alice_on_her_desk_phone,
-                                                                                   peers):
+def test_an_agent_on_a_desk_phone_sees_the_call_in_the_app_and_hangs_up_from_there(alice_on_her_desk_phone, peers):
     with Browser() as browser, peers.phone(ALICE) as desk:
         app = browser.agent(alice_on_her_desk_phone, EMAILS[ALICE])
         caller = peers.call("+14045557171", duration=60)
@@ -728,8 +750,17 @@ def test_a_long_timeline_comes_a_page_at_a_time_newest_first(agents, running):
     lead = find_or_create_by_number(company, "+14045554888", now, "Rita Regular")
     for days in range(23):  # a lead who has called every day for weeks
         started = now - dt.timedelta(days=days)
-        Interaction.create(company=company, lead=lead, kind="call", direction="inbound", status="recent",
-                           outcome="missed", lead_number="+14045554888", started_at=started, status_changed_at=started)
+        Interaction.create(
+            company=company,
+            lead=lead,
+            kind="call",
+            direction="inbound",
+            status="recent",
+            outcome="missed",
+            lead_number="+14045554888",
+            started_at=started,
+            status_changed_at=started,
+        )
     page.get_by_role("searchbox", name="Search leads").fill("Rita")
     app.section("search").get_by_role("button", name="Rita Regular").click()
     entries = page.locator("#panel .timeline li")
@@ -740,8 +771,7 @@ def test_a_long_timeline_comes_a_page_at_a_time_newest_first(agents, running):
     assert not app.errors
 
 
-def test_a_text_sent_from_the_interaction_panel_goes_out_as_the_chosen_tracking_number(agents, texting,
-                                                                                        second_smsc):
+def test_a_text_sent_from_the_interaction_panel_goes_out_as_the_chosen_tracking_number(agents, texting, second_smsc):
     browser, apps = agents
     page = apps[ALICE].page
     page.get_by_role("button", name="Texting").click()
@@ -761,8 +791,9 @@ def test_a_text_sent_from_the_interaction_panel_goes_out_as_the_chosen_tracking_
     assert not apps[ALICE].errors
 
 
-def test_an_incoming_text_waits_in_incoming_then_the_agent_responds_in_the_thread_and_closes_it(agents, texting,
-                                                                                                smsc, tmp_path):
+def test_an_incoming_text_waits_in_incoming_then_the_agent_responds_in_the_thread_and_closes_it(
+    agents, texting, smsc, tmp_path
+):
     browser, apps = agents
     alice, bob, lead = apps[ALICE], apps[BOB], "+14045557070"
     smsc.command(cmd="mo", to=ADS_LINE, text="Do you fix tankless heaters?", **{"from": lead})
@@ -817,7 +848,11 @@ def test_an_incoming_text_waits_in_incoming_then_the_agent_responds_in_the_threa
     assert (row.kind, row.status, row.outcome, row.agent_id) == ("text", "recent", "answered", ALICE)
     assert row.talk_seconds is not None  # the API has it; the app does not show it for a text
     assert [m.body for m in row.messages.order_by(Message.id)] == [
-        "Do you fix tankless heaters?", "Yes — we fix all brands ✓ Tomorrow at 9?", "9 works", "See you then"]
+        "Do you fix tankless heaters?",
+        "Yes — we fix all brands ✓ Tomorrow at 9?",
+        "9 works",
+        "See you then",
+    ]
     assert not alice.errors and not bob.errors
 
 
@@ -919,7 +954,13 @@ def test_every_icon_on_the_agents_screens_is_drawn(agents, running, tmp_path):
 
 READINGS = [  # kind, direction, voicemail: how the panel reads it
     ("call", "inbound", False, "Inbound call", ["Caller", "Called", "Status", "Started", "Talk time", "Answered by"]),
-    ("call", "outbound", False, "Outbound call", ["Called", "Caller ID", "Status", "Started", "Talk time", "Placed by"]),
+    (
+        "call",
+        "outbound",
+        False,
+        "Outbound call",
+        ["Called", "Caller ID", "Status", "Started", "Talk time", "Placed by"],
+    ),
     ("call", "inbound", True, "Voicemail", ["Caller", "Called", "Status", "Started", "Message"]),
     ("text", "inbound", False, "Inbound text", ["From", "Texted", "Status", "Started", "Agent"]),
     ("text", "outbound", False, "Outbound text", ["To", "Sent from", "Status", "Started", "Agent"]),
@@ -932,15 +973,19 @@ def test_each_kind_of_interaction_reads_right_for_its_direction(agents):
     with a talk time and a message length in hand, so that only those that mean something show them)."""
     browser, apps = agents
     for kind, direction, voicemail, name, labels in READINGS:
-        read = apps[ALICE].page.evaluate("""async ([kind, direction, voicemail]) => {
+        read = apps[ALICE].page.evaluate(
+            """async ([kind, direction, voicemail]) => {
             const facts = await import('/js/facts.js');
             const interaction = { kind, direction, voicemail_url: voicemail ? '/vm' : null, status: 'recent',
-              outcome: 'answered', lead: { name: '' }, lead_number: '+14045550123', started_at: new Date().toISOString(),
+              outcome: 'answered', lead: { name: '' }, lead_number: '+14045550123',
+              started_at: new Date().toISOString(),
               tracking_number: { name: 'Website line', number: '+14045550101' }, talk_seconds: 60,
               voicemail_seconds: 20, agent: { display_name: 'Alice Agent' }, source: '', campaign: '', keywords: '',
               landing_page: '', referrer: '' };
             return [facts.readingOf(interaction).name, facts.facts(interaction).map(([label]) => label)];
-        }""", [kind, direction, voicemail])
+        }""",
+            [kind, direction, voicemail],
+        )
         assert read == [name, labels], (kind, direction, voicemail)
 
 
@@ -955,16 +1000,35 @@ def test_a_user_of_two_companies_switches_company_in_the_app(softphones, running
 
     password, email = "two companies", "dana@two.example"
     companies, leads = {}, {}
-    for name, lead_name, number, status in (("Bayside Dental", "Bea Bayside", "+14045556101", "recent"),
-                                            ("Cedar Roofing", "Cid Cedar", "+14045556102", "incoming")):
+    for name, lead_name, number, status in (
+        ("Bayside Dental", "Bea Bayside", "+14045556101", "recent"),
+        ("Cedar Roofing", "Cid Cedar", "+14045556102", "incoming"),
+    ):
         companies[name] = int(re.search(r"company (\d+) created", running.cli("company", "add", name)).group(1))
         now = clock.system()
         leads[name] = find_or_create_by_number(Company.get_by_id(companies[name]), number, now, lead_name)
-        Interaction.create(company=companies[name], lead=leads[name], kind="call", direction="inbound",
-                           status=status, outcome="missed" if status == "recent" else None, lead_number=number,
-                           started_at=now, status_changed_at=now)
-    running.cli("user", "add", email, "--name", "Dana Two", "--company", str(companies["Bayside Dental"]),
-                "--password", password)
+        Interaction.create(
+            company=companies[name],
+            lead=leads[name],
+            kind="call",
+            direction="inbound",
+            status=status,
+            outcome="missed" if status == "recent" else None,
+            lead_number=number,
+            started_at=now,
+            status_changed_at=now,
+        )
+    running.cli(
+        "user",
+        "add",
+        email,
+        "--name",
+        "Dana Two",
+        "--company",
+        str(companies["Bayside Dental"]),
+        "--password",
+        password,
+    )
     running.cli("user", "join", email, "--company", str(companies["Cedar Roofing"]), "--role", "supervisor")
     softphone = f"webrtc{Agent.get(Agent.company == companies['Bayside Dental']).id}/"
     contacts = lambda: running.instance.rx("pjsip show contacts") or ""  # noqa: E731
@@ -987,10 +1051,16 @@ def test_a_user_of_two_companies_switches_company_in_the_app(softphones, running
         # The event stream is Cedar's: a change to Cid there shows live.
         with httpx.Client(base_url=running.url, timeout=5) as api:
             csrf = api.get("/api/v1/session").json()["csrf_token"]
-            signed_in = api.post("/api/v1/session", headers={"X-CSRF-Token": csrf}, json={
-                "email": email, "password": password, "company_id": companies["Cedar Roofing"]})
-            renamed = api.patch(f"/api/v1/leads/{leads['Cedar Roofing'].id}", json={"name": "Cid Cedars"},
-                                headers={"X-CSRF-Token": signed_in.json()["csrf_token"]})
+            signed_in = api.post(
+                "/api/v1/session",
+                headers={"X-CSRF-Token": csrf},
+                json={"email": email, "password": password, "company_id": companies["Cedar Roofing"]},
+            )
+            renamed = api.patch(
+                f"/api/v1/leads/{leads['Cedar Roofing'].id}",
+                json={"name": "Cid Cedars"},
+                headers={"X-CSRF-Token": signed_in.json()["csrf_token"]},
+            )
             assert renamed.status_code == 200, renamed.text
         expect(app.row("incoming", "Cid Cedars")).to_be_visible()
         assert not app.errors
@@ -1005,21 +1075,49 @@ def test_an_invitation_of_an_existing_account_waits_for_its_owner_to_say_yes_in_
     password, email = "erin's password", "erin@elm.example"
     elm = int(re.search(r"company (\d+) created", running.cli("company", "add", "Elm Plumbing")).group(1))
     fir = int(re.search(r"company (\d+) created", running.cli("company", "add", "Fir Heating")).group(1))
-    running.cli("user", "add", email, "--name", "Erin Elm", "--company", str(elm), "--password", password,
-                "--role", "supervisor")
-    running.cli("user", "add", "boss@fir.example", "--name", "Fir Boss", "--company", str(fir), "--role", "admin",
-                "--password", "fir boss password")
+    running.cli(
+        "user",
+        "add",
+        email,
+        "--name",
+        "Erin Elm",
+        "--company",
+        str(elm),
+        "--password",
+        password,
+        "--role",
+        "supervisor",
+    )
+    running.cli(
+        "user",
+        "add",
+        "boss@fir.example",
+        "--name",
+        "Fir Boss",
+        "--company",
+        str(fir),
+        "--role",
+        "admin",
+        "--password",
+        "fir boss password",
+    )
     with contextlib.closing(running.sign_in("admin@acme.example")) as acme:
-        invited = acme.post("/api/v1/users", json={"email": email, "name": "Someone", "password": "whatever 123",
-                                                    "role": "supervisor"})
+        invited = acme.post(
+            "/api/v1/users", json={"email": email, "name": "Someone", "password": "whatever 123", "role": "supervisor"}
+        )
     assert invited.status_code == 202, invited.text
     with httpx.Client(base_url=running.url, timeout=5) as fir_admin:
         csrf = fir_admin.get("/api/v1/session").json()["csrf_token"]
-        signed_in = fir_admin.post("/api/v1/session", headers={"X-CSRF-Token": csrf},
-                                   json={"email": "boss@fir.example", "password": "fir boss password"})
-        invited = fir_admin.post("/api/v1/users", headers={"X-CSRF-Token": signed_in.json()["csrf_token"]},
-                                 json={"email": email, "name": "Someone", "password": "whatever 123",
-                                       "role": "supervisor"})
+        signed_in = fir_admin.post(
+            "/api/v1/session",
+            headers={"X-CSRF-Token": csrf},
+            json={"email": "boss@fir.example", "password": "fir boss password"},
+        )
+        invited = fir_admin.post(
+            "/api/v1/users",
+            headers={"X-CSRF-Token": signed_in.json()["csrf_token"]},
+            json={"email": email, "name": "Someone", "password": "whatever 123", "role": "supervisor"},
+        )
         assert invited.status_code == 202, invited.text
     erin = User.get(User.email == email)
     assert {m.company_id for m in Membership.select().where(Membership.user == erin)} == {elm}
@@ -1038,6 +1136,9 @@ def test_an_invitation_of_an_existing_account_waits_for_its_owner_to_say_yes_in_
     assert {m.company_id for m in Membership.select().where(Membership.user == erin)} == {elm, 1}
     with httpx.Client(base_url=running.url, timeout=5) as erin_api:
         csrf = erin_api.get("/api/v1/session").json()["csrf_token"]
-        session = erin_api.post("/api/v1/session", headers={"X-CSRF-Token": csrf},
-                                json={"email": email, "password": password, "company_id": elm}).json()
+        session = erin_api.post(
+            "/api/v1/session",
+            headers={"X-CSRF-Token": csrf},
+            json={"email": email, "password": password, "company_id": elm},
+        ).json()
     assert session["invitations"] == []

@@ -1,6 +1,7 @@
 """Asterisk as an attacker on the machine or the network finds it: the controller's AMI account can do only what
 the controller does, a failed sign-in of a SIP phone lands in the security log fail2ban reads, and media sockets
 listen on the configured address only."""
+
 from __future__ import annotations
 
 import re
@@ -24,8 +25,9 @@ def ami(system, *actions: dict) -> list[dict]:
         reader = conn.makefile("rb")
         reader.readline()  # the banner
         answers = []
-        for n, action in enumerate(({"Action": "Login", "Username": AMI_USER, "Secret": secret, "Events": "off"},
-                                    *actions)):
+        for n, action in enumerate(
+            ({"Action": "Login", "Username": AMI_USER, "Secret": secret, "Events": "off"}, *actions)
+        ):
             message = {**action, "ActionID": str(n)}
             conn.sendall("".join(f"{k}: {v}\r\n" for k, v in message.items()).encode() + b"\r\n")
             while True:  # skip anything that is not this action's response
@@ -41,13 +43,21 @@ def ami(system, *actions: dict) -> list[dict]:
 
 
 def test_the_controllers_ami_account_cannot_run_commands_or_originate_or_rewrite_config(running):
-    refused = ami(running,
-                  {"Action": "Command", "Command": "core show version"},
-                  {"Action": "Originate", "Channel": "Local/s@lc-step-end", "Application": "System",
-                   "Data": "touch /tmp/owned"},
-                  {"Action": "UpdateConfig", "SrcFilename": "manager.conf", "DstFilename": "manager.conf",
-                   "Action-000000": "append", "Cat-000000": AMI_USER, "Var-000000": "write", "Value-000000": "all"},
-                  {"Action": "QueueStatus", "Queue": "nothing"})  # one it may send, for contrast
+    refused = ami(
+        running,
+        {"Action": "Command", "Command": "core show version"},
+        {"Action": "Originate", "Channel": "Local/s@lc-step-end", "Application": "System", "Data": "touch /tmp/owned"},
+        {
+            "Action": "UpdateConfig",
+            "SrcFilename": "manager.conf",
+            "DstFilename": "manager.conf",
+            "Action-000000": "append",
+            "Cat-000000": AMI_USER,
+            "Var-000000": "write",
+            "Value-000000": "all",
+        },
+        {"Action": "QueueStatus", "Queue": "nothing"},
+    )  # one it may send, for contrast
     assert [a["Response"] for a in refused] == ["Error", "Error", "Error", "Success"]
     assert all(a["Message"] == "Permission denied" for a in refused[:3])
 
@@ -58,10 +68,21 @@ def test_a_failed_sip_sign_in_lands_in_the_security_log(running, tmp_path):
     with pytest.raises(RuntimeError, match=f"REGISTER {username}"):  # refused: 401 again
         intruder.register(timeout=5)
     log = running.settings.asterisk_dir / "log" / "security.log"
-    line = wait_for(lambda: log.exists() and next((line for line in log.read_text().splitlines()
-                                                   if f'AccountID="{username}"' in line
-                                                   and "ChallengeResponseFailed" in line), None),
-                    5, what="the failed REGISTER in security.log")
+    line = wait_for(
+        lambda: (
+            log.exists()
+            and next(
+                (
+                    line
+                    for line in log.read_text().splitlines()
+                    if f'AccountID="{username}"' in line and "ChallengeResponseFailed" in line
+                ),
+                None,
+            )
+        ),
+        5,
+        what="the failed REGISTER in security.log",
+    )
     # What fail2ban's asterisk filter keys on: the event and the remote address.
     assert re.search(r'RemoteAddress="IPV4/UDP/127\.0\.0\.1/\d+"', line), line
 
@@ -76,7 +97,10 @@ def test_media_sockets_listen_on_the_configured_address_only(running, peers):
 
     with peers.phone(ALICE):
         caller = peers.call("+14045557401", duration=5)
-        sockets = wait_for(lambda: len(rtp_sockets()) >= 4 and rtp_sockets(), 15,
-                           what="the call's media sockets (RTP and RTCP of both legs)")
+        sockets = wait_for(
+            lambda: len(rtp_sockets()) >= 4 and rtp_sockets(),
+            15,
+            what="the call's media sockets (RTP and RTCP of both legs)",
+        )
         assert all(address.startswith("127.0.0.1:") for address in sockets), sockets  # never *: or 0.0.0.0:
         caller.wait(20).check()

@@ -2,6 +2,7 @@
 stay out after it (wrap-up) until they press Rejoin the Queue; an agent who lets a call ring out is passed over
 and set Unavailable (missed a call), whatever the team's strategy; an Offline agent, and one whose phone cannot
 ring (not registered, or a desk phone that died), is never offered a call nor counted as available."""
+
 from __future__ import annotations
 
 import contextlib
@@ -61,8 +62,11 @@ def sales(running):
             member.penalty = (penalties or {}).get(member.agent_id, 0)
             member.save()
         running.cli("asterisk", "reload")
-        wait_for(lambda: f"'{strategy}' strategy" in (running.instance.rx("queue show team1") or ""), 5,
-                 what=f"the Sales queue to use {strategy}")
+        wait_for(
+            lambda: f"'{strategy}' strategy" in (running.instance.rx("queue show team1") or ""),
+            5,
+            what=f"the Sales queue to use {strategy}",
+        )
 
     yield configure
     team.strategy, team.ring_seconds = before[0], before[1]
@@ -152,8 +156,7 @@ def test_queue_calls_are_shared_fairly_the_longest_idle_agent_first(running, pee
 
 
 @pytest.mark.parametrize("taken", ["from the queue", "from a ring-agents step", "with Answer in Incoming"])
-def test_every_inbound_call_an_agent_answers_takes_them_out_until_they_rejoin(running, peers, sales, main_line,
-                                                                               taken):
+def test_every_inbound_call_an_agent_answers_takes_them_out_until_they_rejoin(running, peers, sales, main_line, taken):
     """However a call reaches Alice, while she talks and after it (wrap-up) she is out of every queue and every
     ring-agents step, and her colleagues see it, until she rejoins. (Answer on a call that rang Bob left her
     Available: the next caller rang her 0.4 s after she hung up.)"""
@@ -228,11 +231,15 @@ def test_an_agent_who_declines_is_not_taken_for_one_who_let_the_call_ring_out(ru
 
 
 def test_a_call_rung_out_in_a_ring_agents_step_is_not_offered_straight_back_by_the_next_step(
-        running, peers, sales, main_line):
+    running, peers, sales, main_line
+):
     """Alice lets a ring-agents step ring out; the next step, a queue where she comes first, offers it to Bob at once
     instead of ringing her again; Bob, who declined it in the step, is not taken for one who let it ring out."""
-    main_line({"type": "ring_agents", "agents": [ALICE, BOB], "timeout": RING},
-              {"type": "queue", "team": Team.get(Team.name == "Sales").id}, {"type": "voicemail"})
+    main_line(
+        {"type": "ring_agents", "agents": [ALICE, BOB], "timeout": RING},
+        {"type": "queue", "team": Team.get(Team.name == "Sales").id},
+        {"type": "voicemail"},
+    )
     sales("linear", penalties={ALICE: 0, BOB: 1})
     # Bob would pick up after 3 s: in the step he declines before that; in the queue he answers.
     with peers.phone(ALICE, answer=False) as alice, peers.phone(BOB, answer_after=3) as bob:

@@ -1,5 +1,6 @@
 """Real calls through the real chain: a SIPp caller on the demo trunk, SIPp desk phones for the demo agents,
 Asterisk from the sid root, and `leadcenter run` recording what happens."""
+
 from __future__ import annotations
 
 import contextlib
@@ -20,8 +21,11 @@ ALICE, BOB = 1, 2  # the demo agents, both in the demo's Sales queue, ringing on
 
 
 def finished(system, channel_id: str) -> Interaction:
-    return wait_for(lambda: (i := Interaction.get_or_none(Interaction.channel_id == channel_id))
-                    and i.status == "recent" and i, 15, what=f"interaction of {channel_id} to conclude")
+    return wait_for(
+        lambda: (i := Interaction.get_or_none(Interaction.channel_id == channel_id)) and i.status == "recent" and i,
+        15,
+        what=f"interaction of {channel_id} to conclude",
+    )
 
 
 def test_answered_call_is_recorded_with_everything_a_report_needs(running, peers):
@@ -120,8 +124,7 @@ def test_a_call_that_was_up_while_the_controller_was_down_is_not_lost(running, p
 
 def test_the_demo_caller_rings_the_agents_and_reports_what_happened(running, peers):
     with peers.phone(ALICE, hangup_after=3) as alice, peers.phone(BOB, hangup_after=3) as bob:
-        said = running.cli("demo", "call", "--from", "404 555 0777", "--name", "Dee Mo", "--seconds", "20",
-                           timeout=60)
+        said = running.cli("demo", "call", "--from", "404 555 0777", "--name", "Dee Mo", "--seconds", "20", timeout=60)
     row = running.wait_interaction(lead_number="+14045550777", status="recent")
     assert (row.outcome, row.lead.name) == ("answered", "Dee Mo")
     assert row.agent_id == (ALICE if alice.answered_count else BOB) and alice.answered_count + bob.answered_count == 1
@@ -129,13 +132,17 @@ def test_the_demo_caller_rings_the_agents_and_reports_what_happened(running, pee
     assert f"in Recent: answered by {row.agent.display_name}, talked" in said, said
 
 
-@pytest.mark.parametrize("options, error", [
-    (["--to", "+14045550999"], "+14045550999 is not a tracking number"),
-    (["--from", "12"], "--from '12' is not a phone number"),
-])
+@pytest.mark.parametrize(
+    "options, error",
+    [
+        (["--to", "+14045550999"], "+14045550999 is not a tracking number"),
+        (["--from", "12"], "--from '12' is not a phone number"),
+    ],
+)
 def test_the_demo_caller_refuses_what_it_cannot_call(running, options, error):
-    done = subprocess.run([*LEADCENTER, "demo", "call", *options], env=running.env, capture_output=True, text=True,
-                          timeout=30)
+    done = subprocess.run(
+        [*LEADCENTER, "demo", "call", *options], env=running.env, capture_output=True, text=True, timeout=30
+    )
     assert done.returncode != 0 and error in done.stderr, done.stderr
 
 
@@ -147,8 +154,17 @@ def test_a_number_nobody_owns_is_refused_and_recorded_nowhere(running, peers):
 
 
 # The demo carrier (127.0.0.1 and the demo trunk port) written every other way a resolver reads it.
-CARRIER_SPELLINGS = ["localhost", "127.1", "2130706433", "0x7f.1", "0177.0.0.1", "127.000.000.001",
-                     "::ffff:127.0.0.1", "0:0:0:0:0:ffff:7f00:1", "127.0.0.1"]
+CARRIER_SPELLINGS = [
+    "localhost",
+    "127.1",
+    "2130706433",
+    "0x7f.1",
+    "0177.0.0.1",
+    "127.000.000.001",
+    "::ffff:127.0.0.1",
+    "0:0:0:0:0:ffff:7f00:1",
+    "127.0.0.1",
+]
 
 
 def test_another_company_cannot_take_the_demo_carriers_calls(running, peers):
@@ -165,8 +181,9 @@ def test_another_company_cannot_take_the_demo_carriers_calls(running, peers):
     try:
         with httpx.Client(base_url=running.url, timeout=10, headers={"Authorization": f"Bearer {key}"}) as b:
             for spelling in CARRIER_SPELLINGS:
-                answer = b.post("/api/v1/trunks", json={"name": f"Mine {spelling}", "host": spelling,
-                                                        "port": running.trunk_port})
+                answer = b.post(
+                    "/api/v1/trunks", json={"name": f"Mine {spelling}", "host": spelling, "port": running.trunk_port}
+                )
                 assert answer.status_code in (409, 422), (spelling, answer.text)
         assert not Trunk.select().where(Trunk.company == rival).exists()
         rendered = (running.instance.dir / "etc" / "generated" / "pjsip_endpoints.conf").read_text()
@@ -236,18 +253,29 @@ def ring_bob_then_queue(running, linear_queue):
     flow = CallFlow.get(CallFlow.name == "Main line")
     before, team = flow.steps, linear_queue
     with contextlib.closing(running.sign_in("admin@acme.example")) as admin:
-        answer = admin.patch(f"/api/v1/flows/{flow.id}", json={"steps": [
-            {"type": "ring_agents", "agents": [BOB], "timeout": 5}, {"type": "queue", "team": team.id},
-            {"type": "voicemail"}]})
+        answer = admin.patch(
+            f"/api/v1/flows/{flow.id}",
+            json={
+                "steps": [
+                    {"type": "ring_agents", "agents": [BOB], "timeout": 5},
+                    {"type": "queue", "team": team.id},
+                    {"type": "voicemail"},
+                ]
+            },
+        )
         assert answer.status_code == 200, answer.text
-        wait_for(lambda: "lc-step-ring-agents" in (running.instance.rx("dialplan show lc-flow-1") or ""),
-                 5, what="the edited flow in Asterisk's dialplan")
+        wait_for(
+            lambda: "lc-step-ring-agents" in (running.instance.rx("dialplan show lc-flow-1") or ""),
+            5,
+            what="the edited flow in Asterisk's dialplan",
+        )
         yield flow
         assert admin.patch(f"/api/v1/flows/{flow.id}", json={"steps": before}).status_code == 200
 
 
 def test_a_call_answered_from_the_app_but_not_picked_up_goes_back_to_the_step_it_was_taken_from(
-        running, peers, ring_bob_then_queue):
+    running, peers, ring_bob_then_queue
+):
     with peers.phone(ALICE, answer=False) as alice, peers.phone(BOB, answer=False) as bob:
         handle = peers.call("+14045550406", duration=60)
         bob.wait_for("CANCELLED", timeout=15)  # step 1 rang him alone for 5 s
@@ -276,11 +304,16 @@ def ring_both(running):
     flow = CallFlow.get(CallFlow.name == "Main line")
     before = flow.steps
     with contextlib.closing(running.sign_in("admin@acme.example")) as admin:
-        answer = admin.patch(f"/api/v1/flows/{flow.id}", json={"steps": [
-            {"type": "ring_agents", "agents": [ALICE, BOB], "timeout": 20}, {"type": "voicemail"}]})
+        answer = admin.patch(
+            f"/api/v1/flows/{flow.id}",
+            json={"steps": [{"type": "ring_agents", "agents": [ALICE, BOB], "timeout": 20}, {"type": "voicemail"}]},
+        )
         assert answer.status_code == 200, answer.text
-        wait_for(lambda: "lc-step-ring-agents" in (running.instance.rx("dialplan show lc-flow-1") or ""),
-                 5, what="the edited flow in Asterisk's dialplan")
+        wait_for(
+            lambda: "lc-step-ring-agents" in (running.instance.rx("dialplan show lc-flow-1") or ""),
+            5,
+            what="the edited flow in Asterisk's dialplan",
+        )
         yield flow
         assert admin.patch(f"/api/v1/flows/{flow.id}", json={"steps": before}).status_code == 200
 

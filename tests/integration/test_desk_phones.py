@@ -1,5 +1,6 @@
 """Desk phones as they are in offices: behind a NAT, on UDP or TCP, with a transfer key. SIPp phones register
 from the port they answer on, as real phones do; the lead calls through the demo trunk."""
+
 from __future__ import annotations
 
 import subprocess
@@ -16,8 +17,9 @@ ALICE = 1  # the demo's agent; with only her phone registered, the queue rings h
 
 def sip_connections(system) -> list[str]:
     """Established TCP connections to Asterisk's SIP port (its side: local address:port)."""
-    shown = subprocess.run(["ss", "-Htn", "state", "established", f"( sport = :{system.sip_port} )"],
-                           capture_output=True, text=True).stdout
+    shown = subprocess.run(
+        ["ss", "-Htn", "state", "established", f"( sport = :{system.sip_port} )"], capture_output=True, text=True
+    ).stdout
     return [line.split()[-1] for line in shown.splitlines() if line.strip()]
 
 
@@ -34,8 +36,13 @@ def test_a_phone_behind_a_nat_rings_where_its_register_came_from(running, peers,
             assert connections == [f"127.0.0.1:{alice.port}"]  # the phone's one connection...
             assert sip_connections(running) == connections  # ...carried the INVITE: no new one was opened
         assert caller.wait(20).check().answered
-    row = wait_for(lambda: (i := Interaction.get_or_none(Interaction.lead_number == "+14045557301"))
-                   and i.status == "recent" and i, 10, what="the call to conclude")
+    row = wait_for(
+        lambda: (
+            (i := Interaction.get_or_none(Interaction.lead_number == "+14045557301")) and i.status == "recent" and i
+        ),
+        10,
+        what="the call to conclude",
+    )
     assert (row.outcome, row.agent_id) == ("answered", ALICE)
 
 
@@ -52,6 +59,7 @@ def test_the_transfer_key_is_declined_and_the_call_goes_on(running, peers):
         assert live.status == "active" and live.agent_id == ALICE
         result = caller.wait(20).check()
         assert result.hangup == "local"  # the lead hung up at the end of the call, nobody before
-    row = wait_for(lambda: (i := Interaction.get_by_id(live.id)).status == "recent" and i, 10,
-                   what="the call to conclude")
+    row = wait_for(
+        lambda: (i := Interaction.get_by_id(live.id)).status == "recent" and i, 10, what="the call to conclude"
+    )
     assert row.outcome == "answered" and row.talk_seconds >= 6

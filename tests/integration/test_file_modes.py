@@ -2,6 +2,7 @@
 database with the agents' SIP passwords, leads and password hashes; the secrets; the recordings; the rendered
 Asterisk config) is readable by Lead Center and its Asterisk account only, and Asterisk runs as an account of
 its own."""
+
 from __future__ import annotations
 
 import os
@@ -20,21 +21,30 @@ STRANGER = "nobody"  # a local account with no business in Lead Center's files
 
 
 def as_stranger(*command: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["setpriv", "--reuid", STRANGER, "--regid", "nogroup", "--clear-groups", *command],
-                          capture_output=True, text=True)
+    return subprocess.run(
+        ["setpriv", "--reuid", STRANGER, "--regid", "nogroup", "--clear-groups", *command],
+        capture_output=True,
+        text=True,
+    )
 
 
 def described(path: Path) -> str:
     """What `stat` shows anyone: mode, owner, group."""
-    return subprocess.run(["stat", "-c", "%a %U %G", str(path)], capture_output=True, text=True,
-                          check=True).stdout.strip()
+    return subprocess.run(
+        ["stat", "-c", "%a %U %G", str(path)], capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def test_another_local_user_reads_nothing_of_lead_center(running, peers):
     with peers.phone(ALICE):  # a recorded call (the demo flow records)
         peers.call("+14045557501", duration=4).wait(20).check()
-    row = wait_for(lambda: (i := Interaction.get_or_none(Interaction.lead_number == "+14045557501"))
-                   and i.status == "recent" and i, 10, what="the call to conclude")
+    row = wait_for(
+        lambda: (
+            (i := Interaction.get_or_none(Interaction.lead_number == "+14045557501")) and i.status == "recent" and i
+        ),
+        10,
+        what="the call to conclude",
+    )
     data, instance = running.settings.data_dir, running.settings.asterisk_dir
     recording = data / row.recording
     private = {  # what only the account Lead Center runs as may read
@@ -104,8 +114,9 @@ def test_provision_brings_an_existing_root_to_the_host_account_once(running, tmp
     root = tmp_path / "root"
     (root / "etc").mkdir(parents=True)
     shutil.copy(running.settings.asterisk_root / asterisk_root.STAMP, root / asterisk_root.STAMP)
-    (root / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/bash\n"
-                                     "asterisk:x:101:101:Asterisk PBX daemon:/var/lib/asterisk:/usr/sbin/nologin\n")
+    (root / "etc/passwd").write_text(
+        "root:x:0:0:root:/root:/bin/bash\nasterisk:x:101:101:Asterisk PBX daemon:/var/lib/asterisk:/usr/sbin/nologin\n"
+    )
     (root / "etc/group").write_text("root:x:0:\ndialout:x:20:asterisk\nasterisk:x:101:\n")
     spool = root / "var/spool/asterisk"
     spool.mkdir(parents=True)
@@ -118,9 +129,14 @@ def test_provision_brings_an_existing_root_to_the_host_account_once(running, tmp
     assert asterisk_root.account(root, "asterisk") == (account.pw_uid, account.pw_gid)
     assert "dialout:x:20:asterisk" in (root / "etc/group").read_text()
     assert {(os.lstat(p).st_uid, os.lstat(p).st_gid) for p in (spool, spool / "file")} == {
-        (account.pw_uid, account.pw_gid)}
+        (account.pw_uid, account.pw_gid)
+    }
     assert any("takes the ids of" in line for line in said), said
     said.clear()
     asterisk_root.provision(root, say=said.append)
-    assert said == [f"Asterisk root ready: {root} (Asterisk {asterisk_root.asterisk_version(root)}, runs as "
-                    f"{asterisk_root.HOST_ACCOUNT})"]
+    assert said == [
+        (
+            f"Asterisk root ready: {root} (Asterisk {asterisk_root.asterisk_version(root)}, runs as "
+            f"{asterisk_root.HOST_ACCOUNT})"
+        )
+    ]

@@ -1,18 +1,25 @@
 """`leadcenter run`, as `make run` starts it: everything comes up with the demo company, and Ctrl-C stops
 everything, Asterisk included, with nothing left running."""
+
 from __future__ import annotations
 
 import os
 import signal
 import socket
 import subprocess
+from pathlib import Path
 
 import httpx
 from harness import LEADCENTER, wait_for
 
-PORTS = {"LEADCENTER_HTTP_PORT": "28080", "LEADCENTER_ASTERISK_AMI_PORT": "25038",
-         "LEADCENTER_ASTERISK_HTTP_PORT": "28088", "LEADCENTER_ASTERISK_SIP_PORT": "25060",
-         "LEADCENTER_ASTERISK_RTP_START": "22000", "LEADCENTER_ASTERISK_RTP_END": "22099"}
+PORTS = {
+    "LEADCENTER_HTTP_PORT": "28080",
+    "LEADCENTER_ASTERISK_AMI_PORT": "25038",
+    "LEADCENTER_ASTERISK_HTTP_PORT": "28088",
+    "LEADCENTER_ASTERISK_SIP_PORT": "25060",
+    "LEADCENTER_ASTERISK_RTP_START": "22000",
+    "LEADCENTER_ASTERISK_RTP_END": "22099",
+}
 
 
 def listening(port: int) -> bool:
@@ -24,8 +31,8 @@ def processes_using(data_dir) -> list[str]:
     found = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            cmdline = open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode()
-            environ = open(f"/proc/{pid}/environ", "rb").read().decode(errors="replace")
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            environ = Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
         except OSError:
             continue
         if str(data_dir) in cmdline or str(data_dir) in environ:
@@ -35,14 +42,19 @@ def processes_using(data_dir) -> list[str]:
 
 def test_run_starts_everything_and_ctrl_c_stops_everything(tmp_path):
     env = {**os.environ, **PORTS, "LEADCENTER_PATHS_DATA_DIR": str(tmp_path)}
-    run = subprocess.Popen([*LEADCENTER, "run", "--demo"], env=env, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    run = subprocess.Popen(
+        [*LEADCENTER, "run", "--demo"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         wait_for(lambda: _healthy("http://127.0.0.1:28080/healthz"), 30, what="/healthz 200")
         page = httpx.get("http://127.0.0.1:28080/", timeout=5)
         assert page.status_code == 200 and "Lead Center" in page.text
-        assert all(listening(int(PORTS[k])) for k in ("LEADCENTER_ASTERISK_AMI_PORT",
-                                                        "LEADCENTER_ASTERISK_HTTP_PORT"))
+        assert all(listening(int(PORTS[k])) for k in ("LEADCENTER_ASTERISK_AMI_PORT", "LEADCENTER_ASTERISK_HTTP_PORT"))
         os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
         output, _ = run.communicate(timeout=30)
     finally:

@@ -1,6 +1,7 @@
 """The telephony layer's verbs against the real Asterisk, from a second Telephony instance in the test process
 (its own ARI application name, so the running controller is undisturbed). Each test asserts what the SIP peers
 observed."""
+
 from __future__ import annotations
 
 import time
@@ -29,8 +30,13 @@ def telephony(running):
     bus.start()
     loop = LoopThread("test-telephony")
     loop.start()
-    service = Telephony(running.settings, credentials.load_or_create(running.settings.data_dir), bus, clock.system,
-                        ari_app="leadcenter-test")
+    service = Telephony(
+        running.settings,
+        credentials.load_or_create(running.settings.data_dir),
+        bus,
+        clock.system,
+        ari_app="leadcenter-test",
+    )
     loop.run(service.start())
     wait_for(lambda: service.synced_at, 10, what="the test's telephony to connect and resync")
     service.published = published
@@ -42,8 +48,9 @@ def telephony(running):
 
 def carrier(running, tmp_path, **options) -> SippPhone:
     """The SIP peer behind the demo trunk, answering calls Asterisk sends out on it."""
-    return SippPhone("carrier", "", running.sip_port, running.trunk_port, registers=False,
-                     workdir=tmp_path / "carrier", **options)
+    return SippPhone(
+        "carrier", "", running.sip_port, running.trunk_port, registers=False, workdir=tmp_path / "carrier", **options
+    )
 
 
 def spoken(path, longest: float) -> bool:
@@ -59,12 +66,18 @@ def verb(telephony, coroutine, timeout: float = 10):
     return telephony.submit(coroutine).result(timeout)
 
 
-def test_originate_places_an_outbound_call_with_the_tracking_number_as_caller_id(running, telephony, peers,
-                                                                                 tmp_path):
+def test_originate_places_an_outbound_call_with_the_tracking_number_as_caller_id(running, telephony, peers, tmp_path):
     with peers.phone(ALICE) as alice, carrier(running, tmp_path, speak=True) as lead:
-        channel_id = verb(telephony, telephony.originate(
-            "PJSIP/desk1", context="lc-outbound", extension="+14045550150", caller_id="Lead Center",
-            variables={"LC_TRUNK": "trunk1", "LC_CALLER_ID": ADS_LINE, "LC_RECORD": "1"}))
+        channel_id = verb(
+            telephony,
+            telephony.originate(
+                "PJSIP/desk1",
+                context="lc-outbound",
+                extension="+14045550150",
+                caller_id="Lead Center",
+                variables={"LC_TRUNK": "trunk1", "LC_CALLER_ID": ADS_LINE, "LC_RECORD": "1"},
+            ),
+        )
         alice.wait_for("ANSWERED", timeout=10)
         lead.wait_for("ANSWERED", timeout=10)
         invite = lead.invites()[0]
@@ -81,9 +94,15 @@ def test_originate_places_an_outbound_call_with_the_tracking_number_as_caller_id
 
 def test_start_and_stop_recording_on_a_live_channel(running, telephony, peers, tmp_path):
     with peers.phone(ALICE) as alice, carrier(running, tmp_path, speak=True) as lead:
-        channel_id = verb(telephony, telephony.originate(
-            "PJSIP/desk1", context="lc-outbound", extension="+14045550151",
-            variables={"LC_TRUNK": "trunk1", "LC_CALLER_ID": ADS_LINE, "LC_RECORD": "0"}))
+        channel_id = verb(
+            telephony,
+            telephony.originate(
+                "PJSIP/desk1",
+                context="lc-outbound",
+                extension="+14045550151",
+                variables={"LC_TRUNK": "trunk1", "LC_CALLER_ID": ADS_LINE, "LC_RECORD": "0"},
+            ),
+        )
         lead.wait_for("ANSWERED", timeout=10)
         name = verb(telephony, telephony.ari.request("GET", f"/channels/{channel_id}"))["name"]
         file = f"/srv/leadcenter/spool/monitor/verb-{channel_id}.wav"
@@ -100,8 +119,13 @@ def test_start_and_stop_recording_on_a_live_channel(running, telephony, peers, t
 
 def test_redirect_moves_a_caller_out_of_the_queue(running, telephony, peers):
     handle = peers.call("+14045550160", duration=30)  # nobody registered: the caller waits in the queue
-    call = wait_for(lambda: next((c for c in verb(telephony, telephony._lead_calls())
-                                  if c["caller_number"] == "+14045550160"), None), 10, what="the call to queue")
+    call = wait_for(
+        lambda: next(
+            (c for c in verb(telephony, telephony._lead_calls()) if c["caller_number"] == "+14045550160"), None
+        ),
+        10,
+        what="the call to queue",
+    )
     verb(telephony, telephony.redirect(call["channel"], "lc-step-end", "s"))
     result = handle.wait(15)
     assert result.hangup == "remote"  # Asterisk ended it long before the caller's 30 s
@@ -109,8 +133,11 @@ def test_redirect_moves_a_caller_out_of_the_queue(running, telephony, peers):
 
 def test_pause_and_unpause_a_queue_member(running, telephony):
     def paused() -> bool:
-        return next(m for m in verb(telephony, telephony._queue_status("team1"))["team1"]["members"]
-                    if m["interface"] == "PJSIP/desk1")["paused"]
+        return next(
+            m
+            for m in verb(telephony, telephony._queue_status("team1"))["team1"]["members"]
+            if m["interface"] == "PJSIP/desk1"
+        )["paused"]
 
     verb(telephony, telephony.pause("PJSIP/desk1", True, "test"))
     assert paused() is True

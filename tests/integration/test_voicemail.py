@@ -1,6 +1,7 @@
 """Call flows edited live and voicemail: an admin shortens the queue step through the API (Asterisk reloads, no
 restart); with no agent to answer, the caller reaches the company's voicemail and the message becomes the call's
 outcome, with its audio, on the lead's timeline."""
+
 from __future__ import annotations
 
 import contextlib
@@ -28,22 +29,29 @@ def short_queue(running, admin):
     flow = CallFlow.get(CallFlow.name == "Main line")
     before = flow.steps
     team = before[0]["team"]
-    answer = admin.patch(f"/api/v1/flows/{flow.id}", json={"steps": [
-        {"type": "queue", "team": team, "timeout": 5}, {"type": "voicemail"}]})
+    answer = admin.patch(
+        f"/api/v1/flows/{flow.id}",
+        json={"steps": [{"type": "queue", "team": team, "timeout": 5}, {"type": "voicemail"}]},
+    )
     assert answer.status_code == 200, answer.text
     yield flow
     assert admin.patch(f"/api/v1/flows/{flow.id}", json={"steps": before}).status_code == 200
 
 
-def test_flow_edit_applies_live_and_a_message_becomes_a_voicemail_interaction(running, peers, admin,
-                                                                              short_queue):
-    wait_for(lambda: "(lc-step-queue,s,1(team1,5))" in (running.instance.rx("dialplan show lc-flow-1") or ""),
-             5, what="the edited flow in Asterisk's dialplan")
+def test_flow_edit_applies_live_and_a_message_becomes_a_voicemail_interaction(running, peers, admin, short_queue):
+    wait_for(
+        lambda: "(lc-step-queue,s,1(team1,5))" in (running.instance.rx("dialplan show lc-flow-1") or ""),
+        5,
+        what="the edited flow in Asterisk's dialplan",
+    )
     # The caller waits 5 s in the queue, hears the greeting, and speaks after the beep.
     result = peers.call("+14045550301", duration=24, speak_at=14).wait(40)
     assert result.answered  # by Asterisk: hold music, then the mailbox
-    call = wait_for(lambda: (i := running.interaction(lead_number="+14045550301")) and i.status == "recent" and i,
-                    10, what="the call to conclude")
+    call = wait_for(
+        lambda: (i := running.interaction(lead_number="+14045550301")) and i.status == "recent" and i,
+        10,
+        what="the call to conclude",
+    )
     assert call.outcome == "voicemail" and call.agent_id is None
     assert call.duration_seconds and call.duration_seconds >= 3
     audio = running.settings.data_dir / call.voicemail
@@ -60,8 +68,12 @@ def tone(frequency: float, seconds: float) -> bytes:
         audio.setnchannels(1)
         audio.setsampwidth(2)
         audio.setframerate(16000)
-        audio.writeframes(b"".join(struct.pack("<h", int(9000 * math.sin(2 * math.pi * frequency * n / 16000)))
-                                   for n in range(int(seconds * 16000))))
+        audio.writeframes(
+            b"".join(
+                struct.pack("<h", int(9000 * math.sin(2 * math.pi * frequency * n / 16000)))
+                for n in range(int(seconds * 16000))
+            )
+        )
     return out.getvalue()
 
 
@@ -74,15 +86,26 @@ def recorded_prompts(running, admin):
     records with the notice, queues 5 s and goes to the company's voicemail."""
     flow = CallFlow.get(CallFlow.name == "Main line")
     before = {"steps": flow.steps, "record": flow.record, "announce_recording": flow.announce_recording}
-    for path, hz in (("/api/v1/company/recording-notice", NOTICE_HZ), ("/api/v1/company/voicemail-greeting",
-                                                                       GREETING_HZ)):
+    for path, hz in (
+        ("/api/v1/company/recording-notice", NOTICE_HZ),
+        ("/api/v1/company/voicemail-greeting", GREETING_HZ),
+    ):
         answer = admin.put(path, content=tone(hz, 1.5), headers={"Content-Type": "audio/wav"})
         assert answer.status_code == 200, answer.text
-    answer = admin.patch(f"/api/v1/flows/{flow.id}", json={"record": True, "announce_recording": True, "steps": [
-        {"type": "queue", "team": before["steps"][0]["team"], "timeout": 5}, {"type": "voicemail"}]})
+    answer = admin.patch(
+        f"/api/v1/flows/{flow.id}",
+        json={
+            "record": True,
+            "announce_recording": True,
+            "steps": [{"type": "queue", "team": before["steps"][0]["team"], "timeout": 5}, {"type": "voicemail"}],
+        },
+    )
     assert answer.status_code == 200, answer.text
-    wait_for(lambda: "(lc-step-queue,s,1(team1,5))" in (running.instance.rx("dialplan show lc-flow-1") or ""),
-             5, what="the edited flow in Asterisk's dialplan")
+    wait_for(
+        lambda: "(lc-step-queue,s,1(team1,5))" in (running.instance.rx("dialplan show lc-flow-1") or ""),
+        5,
+        what="the edited flow in Asterisk's dialplan",
+    )
     yield flow
     assert admin.patch(f"/api/v1/flows/{flow.id}", json=before).status_code == 200
     for path in ("/api/v1/company/recording-notice", "/api/v1/company/voicemail-greeting"):
@@ -114,14 +137,20 @@ def test_when_everyone_declines_the_call_goes_to_voicemail_and_the_message_is_ke
                 answers.append(app.post(f"/api/v1/interactions/{row.id}/decline").json())
         assert [a["passed_to_next_step"] for a in answers] == [False, True]
         handle.wait(40).check()
-    call = wait_for(lambda: (i := running.interaction(lead_number="+14045550303")) and i.status == "recent" and i,
-                    10, what="the call to conclude")
+    call = wait_for(
+        lambda: (i := running.interaction(lead_number="+14045550303")) and i.status == "recent" and i,
+        10,
+        what="the call to conclude",
+    )
     assert call.outcome == "voicemail" and call.agent_id is None
     assert (running.settings.data_dir / call.voicemail).is_file() and call.duration_seconds >= 3
 
 
 def test_a_caller_who_hangs_up_while_waiting_is_abandoned(running, peers):
     peers.call("+14045550304", duration=3).wait(20).check()  # nobody's phone is registered: the caller waits
-    call = wait_for(lambda: (i := running.interaction(lead_number="+14045550304")) and i.status == "recent" and i,
-                    10, what="the call to conclude")
+    call = wait_for(
+        lambda: (i := running.interaction(lead_number="+14045550304")) and i.status == "recent" and i,
+        10,
+        what="the call to conclude",
+    )
     assert call.outcome == "abandoned" and call.agent_id is None and call.answered_at is None

@@ -1,5 +1,6 @@
 """Drive the test SMSC (smsc.js, npm `smpp` in server mode) from Python: start it, send it commands, wait for what
 it saw. Used by the integration tests and the `sms` benchmark."""
+
 from __future__ import annotations
 
 import json
@@ -25,15 +26,31 @@ class SmscPeer:
         self._changed = threading.Condition()
         self.process: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 10) -> "SmscPeer":
+    def start(self, timeout: float = 10) -> SmscPeer:
         node = shutil.which("node")
         assert node, "node is missing: `make test` installs it (Debian nodejs)"
         assert (HERE / "node_modules" / "smpp").is_dir(), "npm smpp is missing: `make test` installs it"
         started = len(self.seen("listening"))  # a restart keeps what the earlier run reported
         self.process = subprocess.Popen(
-            [node, str(HERE / "smsc.js"), "--port", str(self.port), "--system-id", SYSTEM_ID,
-             "--password", PASSWORD, "--receipts", self.receipts, "--latency-ms", str(self.latency_ms)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+            [
+                node,
+                str(HERE / "smsc.js"),
+                "--port",
+                str(self.port),
+                "--system-id",
+                SYSTEM_ID,
+                "--password",
+                PASSWORD,
+                "--receipts",
+                self.receipts,
+                "--latency-ms",
+                str(self.latency_ms),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
         threading.Thread(target=self._read, args=(self.process,), daemon=True).start()
         self.wait_count("listening", started + 1, timeout)
         return self
@@ -63,8 +80,9 @@ class SmscPeer:
                         return event
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise AssertionError(f"timed out after {timeout} s waiting for {what}; last events: "
-                                         f"{self.events[-5:]}")
+                    raise AssertionError(
+                        f"timed out after {timeout} s waiting for {what}; last events: {self.events[-5:]}"
+                    )
                 self._changed.wait(left)
 
     def wait_count(self, kind: str, count: int, timeout: float) -> list[dict]:

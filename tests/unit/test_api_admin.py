@@ -3,11 +3,12 @@
 Every write is checked in the database, in Asterisk re-renders (controller.reconfigured) and in the events
 published; every refusal leaves the database as it was.
 """
+
 import datetime as dt
 
 import pytest
-
 from support import PASSWORD, T0
+
 from leadcenter import asterisk_config
 from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, User
 from leadcenter.accounts.services import create_user
@@ -49,20 +50,38 @@ def state(company: Company) -> dict:
     """Everything the admin API can change about a company, to show that a refused request changed nothing."""
     return {
         "company": (company.name, Company.get_by_id(company.id).default_region),
-        "members": sorted((m.user_id, m.role, m.user.name, m.user.active, m.user.password_hash)
-                          for m in Membership.select().where(Membership.company == company)),
-        "agents": sorted((a.id, a.display_name, a.chat_display_name, a.status, a.ring_device)
-                         for a in Agent.select().where(Agent.company == company)),
-        "sip": sorted((c.agent_id, c.device, c.password, c.enabled)
-                      for c in SipCredential.select().join(Agent).where(Agent.company == company)),
-        "teams": sorted((t.id, t.name, t.strategy, t.ring_seconds, t.announce_position,
-                         tuple(m.agent_id for m in t.members.order_by(TeamMember.id)))
-                        for t in Team.select().where(Team.company == company)),
-        "flows": sorted((f.id, f.name, f.record, f.announce_recording, f.steps_json)
-                        for f in CallFlow.select().where(CallFlow.company == company)),
+        "members": sorted(
+            (m.user_id, m.role, m.user.name, m.user.active, m.user.password_hash)
+            for m in Membership.select().where(Membership.company == company)
+        ),
+        "agents": sorted(
+            (a.id, a.display_name, a.chat_display_name, a.status, a.ring_device)
+            for a in Agent.select().where(Agent.company == company)
+        ),
+        "sip": sorted(
+            (c.agent_id, c.device, c.password, c.enabled)
+            for c in SipCredential.select().join(Agent).where(Agent.company == company)
+        ),
+        "teams": sorted(
+            (
+                t.id,
+                t.name,
+                t.strategy,
+                t.ring_seconds,
+                t.announce_position,
+                tuple(m.agent_id for m in t.members.order_by(TeamMember.id)),
+            )
+            for t in Team.select().where(Team.company == company)
+        ),
+        "flows": sorted(
+            (f.id, f.name, f.record, f.announce_recording, f.steps_json)
+            for f in CallFlow.select().where(CallFlow.company == company)
+        ),
         "trunks": sorted((t.id, t.name, t.host, t.port) for t in Trunk.select().where(Trunk.company == company)),
-        "numbers": sorted((n.id, n.number, n.name, n.source, n.trunk_id, n.flow_id)
-                          for n in TrackingNumber.select().where(TrackingNumber.company == company)),
+        "numbers": sorted(
+            (n.id, n.number, n.name, n.source, n.trunk_id, n.flow_id)
+            for n in TrackingNumber.select().where(TrackingNumber.company == company)
+        ),
         "api_keys": sorted((k.id, k.name, k.revoked_at) for k in ApiKey.select().where(ApiKey.company == company)),
     }
 
@@ -77,6 +96,7 @@ def assert_refused(response, status, error, fields=None):
 
 # -- company ---------------------------------------------------------------------------------------------------
 
+
 def test_rename_the_company_and_change_its_region(admin, world, controller):
     company = world["a"]["company"]
     status, body = admin.patch(f"{API}/company", {"name": "Acme A", "default_region": "gb"})
@@ -85,8 +105,9 @@ def test_rename_the_company_and_change_its_region(admin, world, controller):
     row = Company.get_by_id(company.id)
     assert (row.name, row.default_region) == ("Acme A", "GB")
     assert controller.reconfigured == 1  # the name labels the company's mailbox
-    assert controller.bus.published == [("company.updated", {"company_id": company.id,
-                                                             "fields": ["default_region", "name"]})]
+    # Each event carries the resource as the API returns it: the other tabs apply it without asking again.
+    assert controller.bus.published == [("company.updated", {"company_id": company.id, "company": body})]
+    assert admin.get(f"{API}/company")[1] == body
 
 
 def test_changing_the_region_alone_renders_nothing(admin, controller):
@@ -94,14 +115,17 @@ def test_changing_the_region_alone_renders_nothing(admin, controller):
     assert controller.reconfigured == 0 and controller.bus.names() == ["company.updated"]
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"default_region": "ZZ"}, "default_region"),
-    ({"default_region": "USA"}, "default_region"),
-    ({"name": ""}, "name"),
-    ({"name": None}, "name"),
-    ({"name": "x" * 101}, "name"),
-    ({"name": "A", "plan": "gold"}, "plan"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"default_region": "ZZ"}, "default_region"),
+        ({"default_region": "USA"}, "default_region"),
+        ({"name": ""}, "name"),
+        ({"name": None}, "name"),
+        ({"name": "x" * 101}, "name"),
+        ({"name": "A", "plan": "gold"}, "plan"),
+    ],
+)
 def test_company_changes_must_be_valid(admin, world, controller, body, field):
     before = state(world["a"]["company"])
     assert_refused(admin.patch(f"{API}/company", body), 422, "invalid-fields", [field])
@@ -110,33 +134,49 @@ def test_company_changes_must_be_valid(admin, world, controller, body, field):
 
 # -- users -----------------------------------------------------------------------------------------------------
 
+
 def test_users_are_the_members_of_my_company(supervisor, world):
     status, users = supervisor.get(f"{API}/users")
     assert status == 200
     by_email = {u["email"]: u for u in users}
-    assert set(by_email) == {"admin@a.example", "supervisor@a.example", "agent1@a.example", "agent2@a.example",
-                             "both@example.com"}
+    assert set(by_email) == {
+        "admin@a.example",
+        "supervisor@a.example",
+        "agent1@a.example",
+        "agent2@a.example",
+        "both@example.com",
+    }
     assert by_email["admin@a.example"]["role"] == "admin" and by_email["admin@a.example"]["agent_id"] is None
     assert by_email["agent1@a.example"]["agent_id"] == world["a"]["agents"][0].id
     assert by_email["both@example.com"]["role"] == "agent"  # their role in A, not B's supervisor
 
 
-def test_inviting_a_new_email_creates_the_account_and_its_first_sign_in_accepts(admin, world, controller,
-                                                                                make_client):
+def test_inviting_a_new_email_creates_the_account_and_its_first_sign_in_accepts(admin, world, controller, make_client):
     company = world["a"]["company"]
-    status, body = admin.post(f"{API}/users", {
-        "email": "New.Agent@A.example", "name": "New Agent", "password": "long enough", "role": "agent",
-        "agent": {"devices": ["webrtc", "desk"], "ring_device": "desk"}})
+    status, body = admin.post(
+        f"{API}/users",
+        {
+            "email": "New.Agent@A.example",
+            "name": "New Agent",
+            "password": "long enough",
+            "role": "agent",
+            "agent": {"devices": ["webrtc", "desk"], "ring_device": "desk"},
+        },
+    )
     assert status == 202, body
     invitation = Invitation.get_by_id(body["id"])
-    assert body == {"id": invitation.id, "email": "new.agent@a.example", "role": "agent", "agent": True,
-                    "created_at": utc_iso(invitation.created_at)}
+    assert body == {
+        "id": invitation.id,
+        "email": "new.agent@a.example",
+        "role": "agent",
+        "agent": True,
+        "created_at": utc_iso(invitation.created_at),
+    }
     user = User.get(User.email == "new.agent@a.example")
     assert not Membership.select().where(Membership.user == user).exists()  # not a user of A until they sign in
     assert [i["id"] for i in admin.get(f"{API}/invitations")[1]] == [invitation.id]
     assert controller.reconfigured == 0
-    assert controller.bus.published == [("invitation.created", {"company_id": company.id,
-                                                                "invitation_id": invitation.id})]
+    assert controller.bus.published == [("invitation.created", {"company_id": company.id, "invitation": body})]
 
     new_agent = signed_in(make_client, "new.agent@a.example", "long enough")
     agent = Agent.get(Agent.user == user, Agent.company == company)
@@ -145,32 +185,53 @@ def test_inviting_a_new_email_creates_the_account_and_its_first_sign_in_accepts(
     assert (agent.display_name, agent.ring_device) == ("New Agent", "desk")
     assert sorted(c.device for c in agent.sip_credentials) == ["desk", "webrtc"]
     assert controller.reconfigured == 1
-    assert controller.bus.published[-1] == ("user.created", {"company_id": company.id, "user_id": user.id,
-                                                             "agent_id": agent.id})
+    member = admin.get(f"{API}/users/{user.id}")[1]
+    assert (member["role"], member["agent_id"]) == ("agent", agent.id)
+    assert controller.bus.published[-1] == ("user.created", {"company_id": company.id, "user": member})
     assert admin.get(f"{API}/invitations")[1] == []
 
 
 def test_inviting_someone_who_is_not_an_agent(admin, controller, make_client):
-    status, body = admin.post(f"{API}/users", {"email": "sup2@a.example", "name": "Sup Two",
-                                               "password": "long enough", "role": "supervisor"})
+    status, body = admin.post(
+        f"{API}/users", {"email": "sup2@a.example", "name": "Sup Two", "password": "long enough", "role": "supervisor"}
+    )
     assert status == 202 and (body["role"], body["agent"]) == ("supervisor", False)
     session = signed_in(make_client, "sup2@a.example", "long enough").get(f"{API}/session")[1]
     assert (session["company"]["role"], session["agent_id"]) == ("supervisor", None)
     assert controller.reconfigured == 0 and controller.bus.names() == ["invitation.created", "user.created"]
 
 
-@pytest.mark.parametrize("body, fields", [
-    ({"email": "n@a.example", "role": "agent"}, {"name", "password"}),
-    ({"email": "agent1@b.example", "role": "agent"}, {"name", "password"}),  # the same for an existing account
-    ({"email": "n@a.example", "name": "N", "password": "short", "role": "agent"}, {"password"}),
-    ({"email": "agent1@b.example", "name": "N", "password": "short", "role": "agent"}, {"password"}),
-    ({"email": "not-an-email", "name": "N", "password": "long enough", "role": "agent"}, {"email"}),
-    ({"email": "n@a.example", "name": "N", "password": "long enough", "role": "owner"}, {"role"}),
-    ({"email": "n@a.example", "name": "N", "password": "long enough", "role": "agent",
-      "agent": {"devices": ["webrtc"], "ring_device": "desk"}}, {"agent"}),
-    ({"email": "n@a.example", "name": "N", "password": "long enough", "role": "agent",
-      "agent": {"devices": ["pager"]}}, {"agent.devices.0"}),
-])
+@pytest.mark.parametrize(
+    "body, fields",
+    [
+        ({"email": "n@a.example", "role": "agent"}, {"name", "password"}),
+        ({"email": "agent1@b.example", "role": "agent"}, {"name", "password"}),  # the same for an existing account
+        ({"email": "n@a.example", "name": "N", "password": "short", "role": "agent"}, {"password"}),
+        ({"email": "agent1@b.example", "name": "N", "password": "short", "role": "agent"}, {"password"}),
+        ({"email": "not-an-email", "name": "N", "password": "long enough", "role": "agent"}, {"email"}),
+        ({"email": "n@a.example", "name": "N", "password": "long enough", "role": "owner"}, {"role"}),
+        (
+            {
+                "email": "n@a.example",
+                "name": "N",
+                "password": "long enough",
+                "role": "agent",
+                "agent": {"devices": ["webrtc"], "ring_device": "desk"},
+            },
+            {"agent"},
+        ),
+        (
+            {
+                "email": "n@a.example",
+                "name": "N",
+                "password": "long enough",
+                "role": "agent",
+                "agent": {"devices": ["pager"]},
+            },
+            {"agent.devices.0"},
+        ),
+    ],
+)
 def test_invitations_must_be_valid(admin, world, controller, body, fields):
     before = state(world["a"]["company"])
     assert_refused(admin.post(f"{API}/users", body), 422, "invalid-fields", fields)
@@ -181,8 +242,10 @@ def test_invitations_must_be_valid(admin, world, controller, body, fields):
 def test_an_existing_account_joins_only_when_its_owner_accepts(admin, world, controller, make_client):
     company = world["a"]["company"]
     existing = User.get(User.email == "agent1@b.example")
-    status, body = admin.post(f"{API}/users", {"email": "agent1@b.example", "name": "Renamed",
-                                               "password": "the admin's guess", "role": "supervisor"})
+    status, body = admin.post(
+        f"{API}/users",
+        {"email": "agent1@b.example", "name": "Renamed", "password": "the admin's guess", "role": "supervisor"},
+    )
     assert status == 202, body
     assert not Membership.select().where(Membership.user == existing, Membership.company == company).exists()
     kept = User.get_by_id(existing.id)  # nothing of the account is the admin's to set
@@ -192,52 +255,74 @@ def test_an_existing_account_joins_only_when_its_owner_accepts(admin, world, con
     owner = make_client()
     session = owner.sign_in("agent1@b.example")  # their own password; their own company
     assert session["company"]["name"] == "Company B"
-    assert session["invitations"] == [{"id": body["id"], "company_id": company.id, "company_name": "Company A",
-                                       "role": "supervisor"}]
+    assert session["invitations"] == [
+        {"id": body["id"], "company_id": company.id, "company_name": "Company A", "role": "supervisor"}
+    ]
     status, session = owner.post(f"{API}/session/invitations/{body['id']}/accept")
     assert status == 200 and {c["name"] for c in session["companies"]} == {"Company A", "Company B"}
     assert session["invitations"] == [] and session["company"]["name"] == "Company B"
     assert admin.get(f"{API}/users/{existing.id}")[1]["role"] == "supervisor"
-    assert controller.bus.published[-1] == ("user.created", {"company_id": company.id, "user_id": existing.id,
-                                                             "agent_id": None})
+    member = admin.get(f"{API}/users/{existing.id}")[1]
+    assert (member["id"], member["agent_id"]) == (existing.id, None)
+    assert controller.bus.published[-1] == ("user.created", {"company_id": company.id, "user": member})
 
 
 def test_the_answer_is_the_same_whether_or_not_the_email_has_an_account(admin, world, monkeypatch):
     """Status, fields and work done (one password hash each): nothing tells the admin which emails exist."""
     from leadcenter.accounts import services
+
     hashed = []
     real = services.generate_password_hash
     monkeypatch.setattr(services, "generate_password_hash", lambda *a, **k: hashed.append(1) or real(*a, **k))
     answers = {}
     for email in ("agent1@b.example", "nobody@elsewhere.example"):
         before = len(hashed)
-        status, body = admin.post(f"{API}/users", {"email": email, "name": "Someone", "password": "long enough",
-                                                   "role": "agent", "agent": {"devices": ["webrtc"]}})
+        status, body = admin.post(
+            f"{API}/users",
+            {
+                "email": email,
+                "name": "Someone",
+                "password": "long enough",
+                "role": "agent",
+                "agent": {"devices": ["webrtc"]},
+            },
+        )
         answers[email] = (status, sorted(body), body["role"], body["agent"], len(hashed) - before)
-    assert answers["agent1@b.example"] == answers["nobody@elsewhere.example"] == (
-        202, ["agent", "created_at", "email", "id", "role"], "agent", True, 1)
+    assert (
+        answers["agent1@b.example"]
+        == answers["nobody@elsewhere.example"]
+        == (202, ["agent", "created_at", "email", "id", "role"], "agent", True, 1)
+    )
 
 
 def test_declining_and_revoking(admin, world, make_client):
     owner = make_client()
-    invited = admin.post(f"{API}/users", {"email": "agent1@b.example", "name": "X", "password": "long enough",
-                                          "role": "agent"})[1]
+    invited = admin.post(
+        f"{API}/users", {"email": "agent1@b.example", "name": "X", "password": "long enough", "role": "agent"}
+    )[1]
     owner.sign_in("agent1@b.example")
     assert owner.delete(f"{API}/session/invitations/{invited['id']}")[0] == 204
     assert owner.get(f"{API}/session")[1]["invitations"] == [] and admin.get(f"{API}/invitations")[1] == []
     assert len(owner.get(f"{API}/session")[1]["companies"]) == 1
 
-    again = admin.post(f"{API}/users", {"email": "agent1@b.example", "name": "X", "password": "long enough",
-                                        "role": "agent"})[1]
+    again = admin.post(
+        f"{API}/users", {"email": "agent1@b.example", "name": "X", "password": "long enough", "role": "agent"}
+    )[1]
     assert admin.delete(f"{API}/invitations/{again['id']}")[0] == 204
     assert_refused(owner.post(f"{API}/session/invitations/{again['id']}/accept"), 404, "not-found")
-    assert not Membership.select().where(Membership.company == world["a"]["company"],
-                                         Membership.user == User.get(User.email == "agent1@b.example")).exists()
+    assert (
+        not Membership.select()
+        .where(
+            Membership.company == world["a"]["company"], Membership.user == User.get(User.email == "agent1@b.example")
+        )
+        .exists()
+    )
 
 
 def test_only_the_invited_account_can_answer(admin, world, make_client):
-    invited = admin.post(f"{API}/users", {"email": "agent1@b.example", "name": "X", "password": "long enough",
-                                          "role": "admin"})[1]
+    invited = admin.post(
+        f"{API}/users", {"email": "agent1@b.example", "name": "X", "password": "long enough", "role": "admin"}
+    )[1]
     other = make_client()
     other.sign_in("agent2@b.example")
     assert_refused(other.post(f"{API}/session/invitations/{invited['id']}/accept"), 404, "not-found")
@@ -251,10 +336,12 @@ def test_an_account_invited_nowhere_else_signs_in_to_answer(admin, world, make_c
     lonely = create_user("lonely@example.com", "Lonely", PASSWORD)
     client = make_client()
     client.csrf = client.http.get(f"{API}/session").get_json()["csrf_token"]
-    assert_refused(client.post(f"{API}/session", {"email": "lonely@example.com", "password": PASSWORD}),
-                   403, "no-company")
-    invited = admin.post(f"{API}/users", {"email": "lonely@example.com", "name": "X", "password": "long enough",
-                                          "role": "agent"})[1]
+    assert_refused(
+        client.post(f"{API}/session", {"email": "lonely@example.com", "password": PASSWORD}), 403, "no-company"
+    )
+    invited = admin.post(
+        f"{API}/users", {"email": "lonely@example.com", "name": "X", "password": "long enough", "role": "agent"}
+    )[1]
     session = client.sign_in("lonely@example.com")
     assert session["company"] is None and [i["id"] for i in session["invitations"]] == [invited["id"]]
     session = client.post(f"{API}/session/invitations/{invited['id']}/accept")[1]
@@ -262,8 +349,13 @@ def test_an_account_invited_nowhere_else_signs_in_to_answer(admin, world, make_c
 
 
 def test_a_member_or_someone_invited_is_not_invited_twice(admin, world):
-    assert_refused(admin.post(f"{API}/users", {"email": "agent2@a.example", "name": "X", "password": "long enough",
-                                               "role": "admin"}), 409, "already-a-member")
+    assert_refused(
+        admin.post(
+            f"{API}/users", {"email": "agent2@a.example", "name": "X", "password": "long enough", "role": "admin"}
+        ),
+        409,
+        "already-a-member",
+    )
     assert Membership.get(Membership.user == world["a"]["agents"][1].user).role == "agent"
     body = {"email": "agent1@b.example", "name": "X", "password": "long enough", "role": "agent"}
     assert admin.post(f"{API}/users", body)[0] == 202
@@ -277,8 +369,8 @@ def test_change_a_users_role_name_and_active_flag(admin, world, controller):
     assert Membership.get(Membership.user == user).role == "admin"
     assert (User.get_by_id(user.id).name, User.get_by_id(user.id).active) == ("Sue", False)
     assert controller.reconfigured == 0
-    assert controller.bus.published == [("user.updated", {"company_id": world["a"]["company"].id,
-                                                          "user_id": user.id, "fields": ["active", "name", "role"]})]
+    assert controller.bus.published == [("user.updated", {"company_id": world["a"]["company"].id, "user": body})]
+    assert admin.get(f"{API}/users/{user.id}")[1] == body
 
 
 def test_an_account_in_another_company_too_keeps_its_name_and_active_flag(admin, world):
@@ -325,8 +417,16 @@ def test_a_removed_agent_who_returns_gets_the_profile_back(admin, world, make_cl
     agent = world["a"]["agents"][1]
     flow = world["a"]["flow"]  # names the team only
     assert admin.delete(f"{API}/users/{agent.user_id}")[0] == 204
-    status, body = admin.post(f"{API}/users", {"email": "agent2@a.example", "name": "X", "password": "long enough",
-                                               "role": "agent", "agent": {"devices": ["desk"], "ring_device": "desk"}})
+    status, body = admin.post(
+        f"{API}/users",
+        {
+            "email": "agent2@a.example",
+            "name": "X",
+            "password": "long enough",
+            "role": "agent",
+            "agent": {"devices": ["desk"], "ring_device": "desk"},
+        },
+    )
     assert status == 202 and body["agent"] is True
     owner = make_client()
     session = owner.sign_in("agent2@a.example")
@@ -352,12 +452,16 @@ def test_an_agent_a_flow_rings_cannot_be_removed(admin, world):
 
 # -- API keys --------------------------------------------------------------------------------------------------
 
+
 def test_api_key_lifecycle(admin, world, controller, client):
     status, issued = admin.post(f"{API}/api-keys", {"name": "CRM sync"})
     assert status == 201 and issued["key"].startswith(f"lc_{issued['prefix']}_")
     row = ApiKey.get_by_id(issued["id"])
-    assert (row.name, row.created_by_id, row.company_id) == ("CRM sync", world["a"]["users"]["admin"].id,
-                                                            world["a"]["company"].id)
+    assert (row.name, row.created_by_id, row.company_id) == (
+        "CRM sync",
+        world["a"]["users"]["admin"].id,
+        world["a"]["company"].id,
+    )
     assert issued["key"] not in (row.key_hash, row.prefix)
 
     client.bearer = issued["key"]
@@ -397,15 +501,24 @@ def test_revoking_twice_keeps_the_first_time(admin, world, controller):
 
 # -- agents ----------------------------------------------------------------------------------------------------
 
+
 def test_agents_see_their_colleagues(agent, world):
     status, agents = agent.get(f"{API}/agents")
     assert status == 200
     first = world["a"]["agents"][0]
     assert [a["display_name"] for a in agents] == ["Agent1 A", "Agent2 A"]
-    assert agents[0] == {"id": first.id, "user_id": first.user_id, "display_name": "Agent1 A",
-                         "chat_display_name": "Agent1 A", "status": "available", "status_reason": "",
-                         "status_changed_at": utc_iso(first.status_changed_at), "presence": "unreachable",
-                         "ring_device": "webrtc", "devices": ["desk", "webrtc"]}
+    assert agents[0] == {
+        "id": first.id,
+        "user_id": first.user_id,
+        "display_name": "Agent1 A",
+        "chat_display_name": "Agent1 A",
+        "status": "available",
+        "status_reason": "",
+        "status_changed_at": utc_iso(first.status_changed_at),
+        "presence": "unreachable",
+        "ring_device": "webrtc",
+        "devices": ["desk", "webrtc"],
+    }
 
 
 def test_change_an_agents_settings(admin, world, controller):
@@ -414,9 +527,8 @@ def test_change_an_agents_settings(admin, world, controller):
     assert status == 200 and (body["display_name"], body["ring_device"]) == ("Bea", "desk")
     assert (Agent.get_by_id(target.id).display_name, Agent.get_by_id(target.id).ring_device) == ("Bea", "desk")
     assert controller.reconfigured == 1
-    assert controller.bus.published == [("agent.updated", {"company_id": world["a"]["company"].id,
-                                                           "agent_id": target.id,
-                                                           "fields": ["display_name", "ring_device"]})]
+    assert controller.bus.published == [("agent.updated", {"company_id": world["a"]["company"].id, "agent": body})]
+    assert admin.get(f"{API}/agents/{target.id}")[1] == body
     # The chat name is not in Asterisk's configuration.
     assert admin.patch(f"{API}/agents/{target.id}", {"chat_display_name": "B."})[0] == 200
     assert controller.reconfigured == 1
@@ -425,10 +537,12 @@ def test_change_an_agents_settings(admin, world, controller):
 def test_an_agent_rings_only_on_a_device_they_have(admin, world):
     user = create_user("soft@a.example", "Soft Only", PASSWORD)
     soft_only = create_agent(world["a"]["company"], user, devices=("webrtc",), now=T0)
-    assert_refused(admin.patch(f"{API}/agents/{soft_only.id}", {"ring_device": "desk"}), 422, "invalid-fields",
-                   {"ring_device"})
-    assert_refused(admin.patch(f"{API}/agents/{soft_only.id}", {"ring_device": "fax"}), 422, "invalid-fields",
-                   {"ring_device"})
+    assert_refused(
+        admin.patch(f"{API}/agents/{soft_only.id}", {"ring_device": "desk"}), 422, "invalid-fields", {"ring_device"}
+    )
+    assert_refused(
+        admin.patch(f"{API}/agents/{soft_only.id}", {"ring_device": "fax"}), 422, "invalid-fields", {"ring_device"}
+    )
     assert Agent.get_by_id(soft_only.id).ring_device == "webrtc"
 
 
@@ -437,10 +551,15 @@ def test_the_sip_accounts_of_an_agent(admin, supervisor, world, controller):
     status, body = admin.get(f"{API}/agents/{target.id}/sip")
     assert status == 200
     passwords = {c.device: c.password for c in target.sip_credentials}
-    assert body == {"agent_id": target.id, "registrar_host": controller.settings.asterisk.sip_host,
-                    "registrar_port": controller.settings.asterisk.sip_port, "accounts": [
-                        {"device": "desk", "username": f"desk{target.id}", "password": passwords["desk"]},
-                        {"device": "webrtc", "username": f"webrtc{target.id}", "password": passwords["webrtc"]}]}
+    assert body == {
+        "agent_id": target.id,
+        "registrar_host": controller.settings.asterisk.sip_host,
+        "registrar_port": controller.settings.asterisk.sip_port,
+        "accounts": [
+            {"device": "desk", "username": f"desk{target.id}", "password": passwords["desk"]},
+            {"device": "webrtc", "username": f"webrtc{target.id}", "password": passwords["webrtc"]},
+        ],
+    }
     assert_refused(supervisor.get(f"{API}/agents/{target.id}/sip"), 403, "forbidden")
 
 
@@ -454,17 +573,25 @@ def test_my_agent_profile_and_status(agent, world, controller):
     assert (row.status, row.chat_display_name) == ("offline", "Alex")
     assert row.status_changed_at > me.status_changed_at
     company_id = world["a"]["company"].id
-    assert controller.bus.published == [
-        ("agent.updated", {"company_id": company_id, "agent_id": me.id, "fields": ["chat_display_name"]}),
-        ("agent.status_changed", {"company_id": company_id, "agent_id": me.id, "status": "offline", "reason": ""})]
+    assert controller.bus.names() == ["agent.updated", "agent.status_changed"]
+    renamed, moved = (data for _, data in controller.bus.published)
+    assert (renamed["company_id"], renamed["agent"]["id"], renamed["agent"]["chat_display_name"]) == (
+        company_id,
+        me.id,
+        "Alex",
+    )
+    assert moved == {"company_id": company_id, "agent": body}
+    assert (body["status"], body["status_reason"]) == ("offline", "")
     assert controller.reconfigured == 0
     # The same status again is no change.
     agent.patch(f"{API}/me/agent", {"status": "offline"})
     assert controller.bus.names().count("agent.status_changed") == 1
 
 
-@pytest.mark.parametrize("body, field", [({"status": "unavailable"}, "status"), ({"status": None}, "status"),
-                                         ({"display_name": "Me"}, "display_name")])
+@pytest.mark.parametrize(
+    "body, field",
+    [({"status": "unavailable"}, "status"), ({"status": None}, "status"), ({"display_name": "Me"}, "display_name")],
+)
 def test_agents_set_only_their_chat_name_and_available_or_offline(agent, world, body, field):
     before = state(world["a"]["company"])
     assert_refused(agent.patch(f"{API}/me/agent", body), 422, "invalid-fields", [field])
@@ -479,26 +606,44 @@ def test_no_agent_profile(admin):
 
 # -- teams -----------------------------------------------------------------------------------------------------
 
+
 def test_create_a_team(admin, world, controller):
     agents = world["a"]["agents"]
-    status, body = admin.post(f"{API}/teams", {"name": "Night shift", "strategy": "ringall", "ring_seconds": 20,
-                                               "announce_position": True, "members": [agents[1].id, agents[0].id]})
+    status, body = admin.post(
+        f"{API}/teams",
+        {
+            "name": "Night shift",
+            "strategy": "ringall",
+            "ring_seconds": 20,
+            "announce_position": True,
+            "members": [agents[1].id, agents[0].id],
+        },
+    )
     assert status == 201, body
     team = Team.get_by_id(body["id"])
-    assert body == {"id": team.id, "name": "Night shift", "strategy": "ringall", "ring_seconds": 20,
-                    "announce_position": True, "members": [agents[1].id, agents[0].id],
-                    "created_at": utc_iso(team.created_at)}
+    assert body == {
+        "id": team.id,
+        "name": "Night shift",
+        "strategy": "ringall",
+        "ring_seconds": 20,
+        "announce_position": True,
+        "members": [agents[1].id, agents[0].id],
+        "created_at": utc_iso(team.created_at),
+    }
     assert (team.company_id, team.strategy) == (world["a"]["company"].id, "ringall")
     assert [m.agent_id for m in team.members.order_by(TeamMember.id)] == [agents[1].id, agents[0].id]
     assert controller.reconfigured == 1
-    assert controller.bus.published == [("team.created", {"company_id": world["a"]["company"].id,
-                                                          "team_id": team.id})]
+    assert controller.bus.published == [("team.created", {"company_id": world["a"]["company"].id, "team": body})]
 
 
 def test_a_new_team_gets_the_defaults(admin):
     body = admin.post(f"{API}/teams", {"name": "Plain"})[1]
-    assert (body["strategy"], body["ring_seconds"], body["announce_position"], body["members"]) == \
-        ("leastrecent", 30, False, [])
+    assert (body["strategy"], body["ring_seconds"], body["announce_position"], body["members"]) == (
+        "leastrecent",
+        30,
+        False,
+        [],
+    )
 
 
 def test_change_a_team(admin, world, controller):
@@ -509,20 +654,23 @@ def test_change_a_team(admin, world, controller):
     assert [m.id for m in team.members] == [staying.id]  # kept, with its penalty
     assert Team.get_by_id(team.id).ring_seconds == 45
     assert controller.reconfigured == 1
-    assert controller.bus.published == [("team.updated", {"company_id": world["a"]["company"].id,
-                                                          "team_id": team.id, "fields": ["members", "ring_seconds"]})]
+    assert controller.bus.published == [("team.updated", {"company_id": world["a"]["company"].id, "team": body})]
+    assert admin.get(f"{API}/teams/{team.id}")[1] == body
 
 
-@pytest.mark.parametrize("body, fields", [
-    ({"ring_seconds": 4}, {"ring_seconds"}),
-    ({"ring_seconds": 301}, {"ring_seconds"}),
-    ({"ring_seconds": "soon"}, {"ring_seconds"}),
-    ({"strategy": "roundrobin"}, {"strategy"}),
-    ({"name": "  "}, {"name"}),
-    ({"members": "all"}, {"members"}),
-    ({"members": [999999]}, {"members.0"}),
-    ({"queue": "sales"}, {"queue"}),
-])
+@pytest.mark.parametrize(
+    "body, fields",
+    [
+        ({"ring_seconds": 4}, {"ring_seconds"}),
+        ({"ring_seconds": 301}, {"ring_seconds"}),
+        ({"ring_seconds": "soon"}, {"ring_seconds"}),
+        ({"strategy": "roundrobin"}, {"strategy"}),
+        ({"name": "  "}, {"name"}),
+        ({"members": "all"}, {"members"}),
+        ({"members": [999999]}, {"members.0"}),
+        ({"queue": "sales"}, {"queue"}),
+    ],
+)
 def test_team_changes_must_be_valid(admin, world, controller, body, fields):
     before = state(world["a"]["company"])
     assert_refused(admin.patch(f"{API}/teams/{world['a']['team'].id}", body), 422, "invalid-fields", fields)
@@ -532,10 +680,12 @@ def test_team_changes_must_be_valid(admin, world, controller, body, fields):
 def test_a_team_has_only_my_agents_each_once(admin, world):
     mine, theirs = world["a"]["agents"][0].id, world["b"]["agents"][0].id
     before = state(world["a"]["company"])
-    assert_refused(admin.post(f"{API}/teams", {"name": "Mixed", "members": [mine, theirs]}), 422, "invalid-fields",
-                   {"members.1"})
-    assert_refused(admin.post(f"{API}/teams", {"name": "Twice", "members": [mine, mine]}), 422, "invalid-fields",
-                   {"members"})
+    assert_refused(
+        admin.post(f"{API}/teams", {"name": "Mixed", "members": [mine, theirs]}), 422, "invalid-fields", {"members.1"}
+    )
+    assert_refused(
+        admin.post(f"{API}/teams", {"name": "Twice", "members": [mine, mine]}), 422, "invalid-fields", {"members"}
+    )
     assert state(world["a"]["company"]) == before
 
 
@@ -556,28 +706,43 @@ def test_delete_a_team(admin, world, controller):
 
 # -- call flows ------------------------------------------------------------------------------------------------
 
+
 def test_create_a_flow(admin, world, controller):
     team, agents = world["a"]["team"], world["a"]["agents"]
-    steps = [{"type": "ring_agents", "agents": [agents[0].id, agents[1].id], "timeout": 20},
-             {"type": "queue", "team": team.id, "timeout": 120},
-             {"type": "voicemail", "agent": agents[0].id}, {"type": "voicemail"}]
-    status, body = admin.post(f"{API}/flows", {"name": "After hours", "record": True, "announce_recording": True,
-                                               "steps": steps})
+    steps = [
+        {"type": "ring_agents", "agents": [agents[0].id, agents[1].id], "timeout": 20},
+        {"type": "queue", "team": team.id, "timeout": 120},
+        {"type": "voicemail", "agent": agents[0].id},
+        {"type": "voicemail"},
+    ]
+    status, body = admin.post(
+        f"{API}/flows", {"name": "After hours", "record": True, "announce_recording": True, "steps": steps}
+    )
     assert status == 201, body
     flow = CallFlow.get_by_id(body["id"])
-    assert body["steps"] == [steps[0], steps[1], {"type": "voicemail", "agent": agents[0].id},
-                             {"type": "voicemail", "agent": None}]
+    assert body["steps"] == [
+        steps[0],
+        steps[1],
+        {"type": "voicemail", "agent": agents[0].id},
+        {"type": "voicemail", "agent": None},
+    ]
     assert flow.steps == steps and (flow.name, flow.record, flow.announce_recording) == ("After hours", True, True)
     assert flow.company_id == world["a"]["company"].id
     assert controller.reconfigured == 1
-    assert controller.bus.published == [("flow.created", {"company_id": world["a"]["company"].id,
-                                                          "flow_id": flow.id})]
+    assert controller.bus.published == [("flow.created", {"company_id": world["a"]["company"].id, "flow": body})]
 
 
 def test_step_timeouts_have_defaults(admin, world):
-    body = admin.post(f"{API}/flows", {"name": "Short", "steps": [
-        {"type": "queue", "team": world["a"]["team"].id}, {"type": "ring_agents", "agents": [
-            world["a"]["agents"][0].id]}]})[1]
+    body = admin.post(
+        f"{API}/flows",
+        {
+            "name": "Short",
+            "steps": [
+                {"type": "queue", "team": world["a"]["team"].id},
+                {"type": "ring_agents", "agents": [world["a"]["agents"][0].id]},
+            ],
+        },
+    )[1]
     assert [step["timeout"] for step in body["steps"]] == [300, 30]
 
 
@@ -585,9 +750,13 @@ def _steps_cases():
     """(steps, the fields the 422 names), with ids of company A (a) and B (b)."""
     return [
         (lambda a, b: [{"type": "queue", "team": b["team"].id}], {"steps.0.team"}),
-        (lambda a, b: [{"type": "voicemail"}, {"type": "ring_agents", "agents": [a["agents"][0].id,
-                                                                                 b["agents"][0].id]}],
-         {"steps.1.agents.1"}),
+        (
+            lambda a, b: [
+                {"type": "voicemail"},
+                {"type": "ring_agents", "agents": [a["agents"][0].id, b["agents"][0].id]},
+            ],
+            {"steps.1.agents.1"},
+        ),
         (lambda a, b: [{"type": "voicemail", "agent": b["agents"][0].id}], {"steps.0.agent"}),
         (lambda a, b: [{"type": "queue", "team": a["team"].id, "timeout": 4}], {"steps.0.timeout"}),
         (lambda a, b: [{"type": "queue", "team": a["team"].id, "timeout": 3601}], {"steps.0.timeout"}),
@@ -607,16 +776,19 @@ def test_flow_steps_must_be_valid_and_name_only_my_teams_and_agents(admin, world
     steps = make_steps(world["a"], world["b"])
     before = state(world["a"]["company"])
     assert_refused(admin.post(f"{API}/flows", {"name": "Bad", "steps": steps}), 422, "invalid-fields", fields)
-    assert_refused(admin.patch(f"{API}/flows/{world['a']['flow'].id}", {"steps": steps}), 422, "invalid-fields",
-                   fields)
+    assert_refused(admin.patch(f"{API}/flows/{world['a']['flow'].id}", {"steps": steps}), 422, "invalid-fields", fields)
     assert state(world["a"]["company"]) == before and controller.reconfigured == 0
 
 
 def test_a_removed_agent_cannot_be_named_in_a_flow(admin, world):
     agent = create_agent(world["a"]["company"], world["both"], now=T0)
     assert admin.delete(f"{API}/users/{world['both'].id}")[0] == 204
-    assert_refused(admin.post(f"{API}/flows", {"name": "X", "steps": [{"type": "voicemail", "agent": agent.id}]}),
-                   422, "invalid-fields", {"steps.0.agent"})
+    assert_refused(
+        admin.post(f"{API}/flows", {"name": "X", "steps": [{"type": "voicemail", "agent": agent.id}]}),
+        422,
+        "invalid-fields",
+        {"steps.0.agent"},
+    )
 
 
 def test_change_a_flow(admin, world, controller):
@@ -628,8 +800,8 @@ def test_change_a_flow(admin, world, controller):
     row = CallFlow.get_by_id(flow.id)
     assert (row.name, row.record, row.steps) == ("Main", True, [{"type": "voicemail"}])
     assert controller.reconfigured == 2
-    assert controller.bus.published[-1] == ("flow.updated", {"company_id": world["a"]["company"].id,
-                                                             "flow_id": flow.id, "fields": ["record", "steps"]})
+    assert controller.bus.published[-1] == ("flow.updated", {"company_id": world["a"]["company"].id, "flow": body})
+    assert (body["name"], body["record"], body["steps"]) == ("Main", True, [{"type": "voicemail", "agent": None}])
 
 
 def test_a_flow_a_number_sends_calls_to_cannot_be_deleted(admin, world, controller):
@@ -646,12 +818,22 @@ def test_what_the_api_saves_asterisk_can_render(admin, world, controller):
     a = world["a"]
     leaving = create_agent(a["company"], world["both"], now=T0)
     team_id = admin.post(f"{API}/teams", {"name": "Overflow", "members": [a["agents"][1].id, leaving.id]})[1]["id"]
-    flow_id = admin.post(f"{API}/flows", {"name": "Overflow", "record": True, "steps": [
-        {"type": "ring_agents", "agents": [a["agents"][0].id, a["agents"][1].id]},
-        {"type": "queue", "team": team_id}, {"type": "voicemail", "agent": a["agents"][1].id}]})[1]["id"]
+    flow_id = admin.post(
+        f"{API}/flows",
+        {
+            "name": "Overflow",
+            "record": True,
+            "steps": [
+                {"type": "ring_agents", "agents": [a["agents"][0].id, a["agents"][1].id]},
+                {"type": "queue", "team": team_id},
+                {"type": "voicemail", "agent": a["agents"][1].id},
+            ],
+        },
+    )[1]["id"]
     trunk_id = admin.post(f"{API}/trunks", {"name": "Carrier", "host": "192.0.2.7", "port": 5090})[1]["id"]
-    admin.post(f"{API}/tracking-numbers", {"number": "404 555 0142", "name": "Radio", "trunk": trunk_id,
-                                           "flow": flow_id})
+    admin.post(
+        f"{API}/tracking-numbers", {"number": "404 555 0142", "name": "Radio", "trunk": trunk_id, "flow": flow_id}
+    )
     assert admin.delete(f"{API}/users/{world['both'].id}")[0] == 204
     files = render.render_generated(asterisk_config.snapshot(controller.settings))
     assert f"[lc-flow-{flow_id}]" in files["generated/routes.conf"]
@@ -663,37 +845,42 @@ def test_what_the_api_saves_asterisk_can_render(admin, world, controller):
 
 # -- trunks ----------------------------------------------------------------------------------------------------
 
+
 def test_trunk_lifecycle(admin, world, controller):
-    status, body = admin.post(f"{API}/trunks", {"name": "Carrier", "host": "203.0.113.5"})
-    assert status == 201 and (body["host"], body["port"]) == ("203.0.113.5", 5060)
-    trunk = Trunk.get_by_id(body["id"])
+    status, created = admin.post(f"{API}/trunks", {"name": "Carrier", "host": "203.0.113.5"})
+    assert status == 201 and (created["host"], created["port"]) == ("203.0.113.5", 5060)
+    trunk = Trunk.get_by_id(created["id"])
     assert (trunk.company_id, trunk.name) == (world["a"]["company"].id, "Carrier")
-    status, body = admin.patch(f"{API}/trunks/{trunk.id}", {"host": "2001:DB8:0::10", "port": 5080})
-    assert status == 200 and body["host"] == "2001:db8::10"  # one spelling per address
+    status, updated = admin.patch(f"{API}/trunks/{trunk.id}", {"host": "2001:DB8:0::10", "port": 5080})
+    assert status == 200 and updated["host"] == "2001:db8::10"  # one spelling per address
     assert (Trunk.get_by_id(trunk.id).host, Trunk.get_by_id(trunk.id).port) == ("2001:db8::10", 5080)
     assert admin.delete(f"{API}/trunks/{trunk.id}")[0] == 204
     assert Trunk.get_or_none(Trunk.id == trunk.id) is None
     assert controller.reconfigured == 3
     assert controller.bus.published == [
-        ("trunk.created", {"company_id": world["a"]["company"].id, "trunk_id": trunk.id}),
-        ("trunk.updated", {"company_id": world["a"]["company"].id, "trunk_id": trunk.id, "fields": ["host", "port"]}),
-        ("trunk.deleted", {"company_id": world["a"]["company"].id, "trunk_id": trunk.id})]
+        ("trunk.created", {"company_id": world["a"]["company"].id, "trunk": created}),
+        ("trunk.updated", {"company_id": world["a"]["company"].id, "trunk": updated}),
+        ("trunk.deleted", {"company_id": world["a"]["company"].id, "trunk_id": trunk.id}),
+    ]
 
 
-@pytest.mark.parametrize("body, fields", [
-    ({"name": "T", "host": "bad host"}, {"host"}),
-    ({"name": "T", "host": "192.0.2.1\n[evil]"}, {"host"}),
-    ({"name": "T", "host": "192.0.2.1;x"}, {"host"}),
-    ({"name": "T", "host": "sip.carrier.example"}, {"host"}),  # a name may resolve elsewhere tomorrow
-    ({"name": "T", "host": "0.0.0.0"}, {"host"}),
-    ({"name": "T", "host": "::"}, {"host"}),
-    ({"name": "T", "host": "224.0.0.1"}, {"host"}),
-    ({"name": "T", "host": "fe80::1%eth0"}, {"host"}),
-    ({"name": "T", "host": "192.0.2.0/24"}, {"host"}),
-    ({"name": "T", "host": "192.0.2.1", "port": 0}, {"port"}),
-    ({"name": "T", "host": "192.0.2.1", "port": 65536}, {"port"}),
-    ({"host": "192.0.2.1"}, {"name"}),
-])
+@pytest.mark.parametrize(
+    "body, fields",
+    [
+        ({"name": "T", "host": "bad host"}, {"host"}),
+        ({"name": "T", "host": "192.0.2.1\n[evil]"}, {"host"}),
+        ({"name": "T", "host": "192.0.2.1;x"}, {"host"}),
+        ({"name": "T", "host": "sip.carrier.example"}, {"host"}),  # a name may resolve elsewhere tomorrow
+        ({"name": "T", "host": "0.0.0.0"}, {"host"}),
+        ({"name": "T", "host": "::"}, {"host"}),
+        ({"name": "T", "host": "224.0.0.1"}, {"host"}),
+        ({"name": "T", "host": "fe80::1%eth0"}, {"host"}),
+        ({"name": "T", "host": "192.0.2.0/24"}, {"host"}),
+        ({"name": "T", "host": "192.0.2.1", "port": 0}, {"port"}),
+        ({"name": "T", "host": "192.0.2.1", "port": 65536}, {"port"}),
+        ({"host": "192.0.2.1"}, {"name"}),
+    ],
+)
 def test_trunks_must_be_valid(admin, world, body, fields):
     before = state(world["a"]["company"])
     assert_refused(admin.post(f"{API}/trunks", body), 422, "invalid-fields", fields)
@@ -702,22 +889,42 @@ def test_trunks_must_be_valid(admin, world, body, fields):
 
 def test_a_trunk_address_belongs_to_one_trunk(admin, world):
     theirs = world["b"]["trunk"]
-    assert_refused(admin.post(f"{API}/trunks", {"name": "Mine", "host": theirs.host, "port": theirs.port}),
-                   409, "address-taken", {"host"})
+    assert_refused(
+        admin.post(f"{API}/trunks", {"name": "Mine", "host": theirs.host, "port": theirs.port}),
+        409,
+        "address-taken",
+        {"host"},
+    )
     assert_refused(admin.patch(f"{API}/trunks/{world['a']['trunk'].id}", {"port": theirs.port}), 409, "address-taken")
     assert Trunk.get_by_id(world["a"]["trunk"].id).port == 5070
 
 
 # Company B's carrier is at 127.0.0.1:5071: every other way of writing that address.
-OTHER_SPELLINGS = ["localhost", "LOCALHOST", "localhost.", "127.1", "127.0.1", "2130706433", "0x7f.1", "0x7f000001",
-                   "0177.0.0.1", "017700000001", "127.000.000.001", "127.0.0.01", "::ffff:127.0.0.1",
-                   "::FFFF:7f00:1", "0:0:0:0:0:ffff:127.0.0.1", "127.0.0.1.", "[127.0.0.1]", "127.0.0.1:5071",
-                   "::ffff:7f00:0001"]
+OTHER_SPELLINGS = [
+    "localhost",
+    "LOCALHOST",
+    "localhost.",
+    "127.1",
+    "127.0.1",
+    "2130706433",
+    "0x7f.1",
+    "0x7f000001",
+    "0177.0.0.1",
+    "017700000001",
+    "127.000.000.001",
+    "127.0.0.01",
+    "::ffff:127.0.0.1",
+    "::FFFF:7f00:1",
+    "0:0:0:0:0:ffff:127.0.0.1",
+    "127.0.0.1.",
+    "[127.0.0.1]",
+    "127.0.0.1:5071",
+    "::ffff:7f00:0001",
+]
 
 
 @pytest.mark.parametrize("spelling", OTHER_SPELLINGS)
-def test_another_companys_carrier_cannot_be_taken_by_spelling_its_address_otherwise(admin, world, controller,
-                                                                                   spelling):
+def test_another_companys_carrier_cannot_be_taken_by_spelling_its_address_otherwise(admin, world, controller, spelling):
     """Asterisk's identify matches the address, however it is written; B's carrier must stay B's trunk's alone."""
     theirs = world["b"]["trunk"]
     mine = world["a"]["trunk"]
@@ -737,57 +944,79 @@ def test_a_trunk_with_numbers_cannot_be_deleted(admin, world):
 
 # -- tracking numbers ------------------------------------------------------------------------------------------
 
+
 def test_tracking_number_lifecycle(admin, world, controller):
     a = world["a"]
-    status, body = admin.post(f"{API}/tracking-numbers", {"number": "(404) 555-0199", "name": "Billboard",
-                                                          "source": "Billboard", "trunk": a["trunk"].id})
-    assert status == 201, body
-    number = TrackingNumber.get_by_id(body["id"])
-    assert body == {"id": number.id, "number": "+14045550199", "name": "Billboard", "source": "Billboard",
-                    "trunk": a["trunk"].id, "flow": None, "created_at": utc_iso(number.created_at)}
+    status, created = admin.post(
+        f"{API}/tracking-numbers",
+        {"number": "(404) 555-0199", "name": "Billboard", "source": "Billboard", "trunk": a["trunk"].id},
+    )
+    assert status == 201, created
+    number = TrackingNumber.get_by_id(created["id"])
+    assert created == {
+        "id": number.id,
+        "number": "+14045550199",
+        "name": "Billboard",
+        "source": "Billboard",
+        "trunk": a["trunk"].id,
+        "flow": None,
+        "created_at": utc_iso(number.created_at),
+    }
     assert (number.number, number.company_id, number.flow_id) == ("+14045550199", a["company"].id, None)
-    status, body = admin.patch(f"{API}/tracking-numbers/{number.id}", {"flow": a["flow"].id, "number": "4045550198"})
-    assert status == 200 and (body["flow"], body["number"]) == (a["flow"].id, "+14045550198")
+    status, updated = admin.patch(f"{API}/tracking-numbers/{number.id}", {"flow": a["flow"].id, "number": "4045550198"})
+    assert status == 200 and (updated["flow"], updated["number"]) == (a["flow"].id, "+14045550198")
     assert TrackingNumber.get_by_id(number.id).flow_id == a["flow"].id
     assert admin.delete(f"{API}/tracking-numbers/{number.id}")[0] == 204
     assert TrackingNumber.get_or_none(TrackingNumber.id == number.id) is None
     assert controller.reconfigured == 3
-    assert controller.bus.names() == ["tracking_number.created", "tracking_number.updated",
-                                      "tracking_number.deleted"]
-    assert controller.bus.published[0][1] == {"company_id": a["company"].id, "tracking_number_id": number.id}
+    assert controller.bus.published == [
+        ("tracking_number.created", {"company_id": a["company"].id, "tracking_number": created}),
+        ("tracking_number.updated", {"company_id": a["company"].id, "tracking_number": updated}),
+        ("tracking_number.deleted", {"company_id": a["company"].id, "tracking_number_id": number.id}),
+    ]
 
 
 def test_numbers_are_read_in_the_company_region(make_client, world):
     admin_b = signed_in(make_client, "admin@b.example")
-    status, body = admin_b.post(f"{API}/tracking-numbers", {"number": "020 7946 0999", "name": "London",
-                                                            "trunk": world["b"]["trunk"].id})
+    status, body = admin_b.post(
+        f"{API}/tracking-numbers", {"number": "020 7946 0999", "name": "London", "trunk": world["b"]["trunk"].id}
+    )
     assert status == 201 and body["number"] == "+442079460999"
 
 
 def test_a_number_is_one_companys_tracking_number(admin, world):
     theirs = world["b"]["number"].number
     before = state(world["a"]["company"])
-    body = assert_refused(admin.post(f"{API}/tracking-numbers", {"number": theirs, "name": "Mine",
-                                                                 "trunk": world["a"]["trunk"].id}),
-                          409, "number-taken", {"number"})
+    body = assert_refused(
+        admin.post(f"{API}/tracking-numbers", {"number": theirs, "name": "Mine", "trunk": world["a"]["trunk"].id}),
+        409,
+        "number-taken",
+        {"number"},
+    )
     assert theirs in body["message"]
-    assert_refused(admin.patch(f"{API}/tracking-numbers/{world['a']['number'].id}", {"number": theirs}),
-                   409, "number-taken")
+    assert_refused(
+        admin.patch(f"{API}/tracking-numbers/{world['a']['number'].id}", {"number": theirs}), 409, "number-taken"
+    )
     assert state(world["a"]["company"]) == before
     # Its own number again is no conflict.
-    assert admin.patch(f"{API}/tracking-numbers/{world['a']['number'].id}",
-                       {"number": world["a"]["number"].number})[0] == 200
+    assert (
+        admin.patch(f"{API}/tracking-numbers/{world['a']['number'].id}", {"number": world["a"]["number"].number})[0]
+        == 200
+    )
 
 
-@pytest.mark.parametrize("changes, fields", [
-    ({"number": "12"}, {"number"}),
-    ({"number": "call me"}, {"number"}),
-    ({"trunk": "b"}, {"trunk"}),
-    ({"trunk": 999999}, {"trunk"}),
-    ({"flow": 999999}, {"flow"}),
-    ({"trunk": None}, {"trunk"}),
-    ({"name": ""}, {"name"}),
-])
+@pytest.mark.parametrize(
+    "changes, fields",
+    [
+        ({"number": "12"}, {"number"}),
+        ({"number": "call me"}, {"number"}),
+        ({"trunk": "b"}, {"trunk"}),
+        ({"trunk": 999999}, {"trunk"}),
+        ({"flow": 999999}, {"flow"}),
+        ({"trunk": None}, {"trunk"}),
+        ({"name": ""}, {"name"}),
+    ],
+)
 def test_tracking_numbers_must_be_valid(admin, world, changes, fields):
     a = world["a"]
     before = state(a["company"])
@@ -801,8 +1030,9 @@ def test_a_number_goes_only_on_my_trunk_and_into_my_flow(admin, world):
     a, b = world["a"], world["b"]
     before = state(a["company"])
     for changes, field in (({"trunk": b["trunk"].id}, "trunk"), ({"flow": b["flow"].id}, "flow")):
-        body = assert_refused(admin.patch(f"{API}/tracking-numbers/{a['number'].id}", changes), 422,
-                              "invalid-fields", {field})
+        body = assert_refused(
+            admin.patch(f"{API}/tracking-numbers/{a['number'].id}", changes), 422, "invalid-fields", {field}
+        )
         assert body["fields"][field] == f"no {field} {changes[field]} in this company"
     assert state(a["company"]) == before
 
@@ -814,11 +1044,23 @@ def test_agents_read_the_tracking_numbers_for_caller_ids(agent, world):
 
 # -- who may do what -------------------------------------------------------------------------------------------
 
+
 def _reads(w):
     a = w["a"]
-    return ["/company", "/users", f"/users/{a['users']['admin'].id}", "/api-keys", f"/agents/{a['agents'][0].id}",
-            "/teams", f"/teams/{a['team'].id}", "/flows", f"/flows/{a['flow'].id}", "/trunks",
-            f"/trunks/{a['trunk'].id}", f"/tracking-numbers/{a['number'].id}"]
+    return [
+        "/company",
+        "/users",
+        f"/users/{a['users']['admin'].id}",
+        "/api-keys",
+        f"/agents/{a['agents'][0].id}",
+        "/teams",
+        f"/teams/{a['team'].id}",
+        "/flows",
+        f"/flows/{a['flow'].id}",
+        "/trunks",
+        f"/trunks/{a['trunk'].id}",
+        f"/tracking-numbers/{a['number'].id}",
+    ]
 
 
 def _writes(w):
@@ -849,8 +1091,11 @@ def test_supervisors_read_everything_and_write_nothing(supervisor, world, contro
     for path in _reads(world):
         assert supervisor.get(API + path)[0] == 200, path
     before = state(world["a"]["company"])
-    for method, path, body in _writes(world) + [("DELETE", "/api-keys/1", None),
-                                                ("GET", f"/agents/{world['a']['agents'][0].id}/sip", None)]:
+    for method, path, body in [
+        *_writes(world),
+        ("DELETE", "/api-keys/1", None),
+        ("GET", f"/agents/{world['a']['agents'][0].id}/sip", None),
+    ]:
         assert_refused(supervisor.request(method, API + path, body), 403, "forbidden")
     assert state(world["a"]["company"]) == before and controller.reconfigured == 0 and controller.bus.published == []
 
@@ -874,21 +1119,28 @@ def test_nothing_without_signing_in(client, world):
 
 # -- another company's ids -------------------------------------------------------------------------------------
 
+
 def _b_ids(w):
     b = w["b"]
     key, _ = new_api_key(b["company"], "B's key", None)
     agent, user = b["agents"][0], b["users"]["supervisor"]
     return [
-        ("GET", f"/users/{user.id}", None), ("PATCH", f"/users/{user.id}", {"role": "admin"}),
-        ("DELETE", f"/users/{user.id}", None), ("DELETE", f"/users/{agent.user_id}", None),
+        ("GET", f"/users/{user.id}", None),
+        ("PATCH", f"/users/{user.id}", {"role": "admin"}),
+        ("DELETE", f"/users/{user.id}", None),
+        ("DELETE", f"/users/{agent.user_id}", None),
         ("DELETE", f"/api-keys/{key.id}", None),
-        ("GET", f"/agents/{agent.id}", None), ("PATCH", f"/agents/{agent.id}", {"display_name": "X"}),
+        ("GET", f"/agents/{agent.id}", None),
+        ("PATCH", f"/agents/{agent.id}", {"display_name": "X"}),
         ("GET", f"/agents/{agent.id}/sip", None),
-        ("GET", f"/teams/{b['team'].id}", None), ("PATCH", f"/teams/{b['team'].id}", {"name": "X"}),
+        ("GET", f"/teams/{b['team'].id}", None),
+        ("PATCH", f"/teams/{b['team'].id}", {"name": "X"}),
         ("DELETE", f"/teams/{b['team'].id}", None),
-        ("GET", f"/flows/{b['flow'].id}", None), ("PATCH", f"/flows/{b['flow'].id}", {"name": "X"}),
+        ("GET", f"/flows/{b['flow'].id}", None),
+        ("PATCH", f"/flows/{b['flow'].id}", {"name": "X"}),
         ("DELETE", f"/flows/{b['flow'].id}", None),
-        ("GET", f"/trunks/{b['trunk'].id}", None), ("PATCH", f"/trunks/{b['trunk'].id}", {"name": "X"}),
+        ("GET", f"/trunks/{b['trunk'].id}", None),
+        ("PATCH", f"/trunks/{b['trunk'].id}", {"name": "X"}),
         ("DELETE", f"/trunks/{b['trunk'].id}", None),
         ("GET", f"/tracking-numbers/{b['number'].id}", None),
         ("PATCH", f"/tracking-numbers/{b['number'].id}", {"name": "X"}),
@@ -909,8 +1161,10 @@ def test_another_companys_ids_are_not_found(admin, world, controller):
 def test_another_companys_rows_are_in_no_list(admin, world):
     b = world["b"]
     new_api_key(b["company"], "B's key", None)
-    listed = {path: {item["id"] for item in admin.get(API + path)[1]}
-              for path in ("/users", "/agents", "/teams", "/flows", "/trunks", "/tracking-numbers", "/api-keys")}
+    listed = {
+        path: {item["id"] for item in admin.get(API + path)[1]}
+        for path in ("/users", "/agents", "/teams", "/flows", "/trunks", "/tracking-numbers", "/api-keys")
+    }
     assert listed["/users"].isdisjoint({u.id for u in b["users"].values()} | {a.user_id for a in b["agents"]})
     assert listed["/agents"].isdisjoint({a.id for a in b["agents"]})
     assert b["team"].id not in listed["/teams"] and b["flow"].id not in listed["/flows"]

@@ -1,4 +1,5 @@
 """The interactions API: inbox, timeline, reading, classifying, tags, audio; nothing of another company."""
+
 import base64
 import dataclasses
 import datetime as dt
@@ -8,6 +9,7 @@ from support import T0
 
 from leadcenter.interactions.models import ClassificationChange, Interaction, InteractionTag, Message, Tag
 from leadcenter.interactions.services import classify
+from leadcenter.pbx import names
 from leadcenter.web.auth import new_api_key
 from leadcenter.wire import utc_iso
 
@@ -24,15 +26,22 @@ def add_interaction(world, key="a", lead=0, **fields):
     lead = side["leads"][lead]
     fields.setdefault("started_at", T0)
     fields.setdefault("status_changed_at", fields["started_at"])
-    return Interaction.create(company=side["company"], lead=lead, kind=fields.pop("kind", "call"),
-                              direction="inbound", lead_number=lead.phones[0].number, **fields)
+    return Interaction.create(
+        company=side["company"],
+        lead=lead,
+        kind=fields.pop("kind", "call"),
+        direction="inbound",
+        lead_number=lead.phones[0].number,
+        **fields,
+    )
 
 
 def test_get_an_interaction(agent_a, world):
     interaction = world["a"]["interactions"][0]
     agent = world["a"]["agents"][0]
-    Interaction.update(agent=agent, source="Google Ads", campaign="spring", recording="asterisk/r.wav",
-                       talk_seconds=42).where(Interaction.id == interaction.id).execute()
+    Interaction.update(
+        agent=agent, source="Google Ads", campaign="spring", recording="asterisk/r.wav", talk_seconds=42
+    ).where(Interaction.id == interaction.id).execute()
     classify(interaction, None, {"tags": ["roof", "hot"]}, T0)
     Message.create(interaction=interaction, direction="inbound", body="hi")
     status, body = agent_a.get(f"/api/v1/interactions/{interaction.id}")
@@ -109,7 +118,10 @@ def test_inbox_without_an_agent_profile_is_incoming_only(make_client, world):
     status, box = client.get("/api/v1/inbox")
     assert status == 200
     assert ({i["id"] for i in box["incoming"]}, box["active"], box["recent"]) == (
-        {i.id for i in world["a"]["interactions"]}, [], [])
+        {i.id for i in world["a"]["interactions"]},
+        [],
+        [],
+    )
 
 
 def test_timeline_pages_over_every_interaction_once_newest_first(agent_a, world):
@@ -118,8 +130,12 @@ def test_timeline_pages_over_every_interaction_once_newest_first(agent_a, world)
     # Pairs share a start time, so paging must break ties by id.
     for n in range(24):
         add_interaction(world, started_at=start + dt.timedelta(minutes=n // 2))
-    expected = [i.id for i in Interaction.select().where(Interaction.lead == lead)
-                .order_by(Interaction.started_at.desc(), Interaction.id.desc())]
+    expected = [
+        i.id
+        for i in Interaction.select()
+        .where(Interaction.lead == lead)
+        .order_by(Interaction.started_at.desc(), Interaction.id.desc())
+    ]
     assert len(expected) == 25
     seen, cursor, pages = [], None, 0
     while True:
@@ -136,9 +152,15 @@ def test_timeline_pages_over_every_interaction_once_newest_first(agent_a, world)
     assert [i["id"] for i in page["items"]] == expected and page["next"] is None
 
 
-@pytest.mark.parametrize("cursor", ["nonsense", base64.urlsafe_b64encode(b'["yesterday", 3]').decode(),
-                                    base64.urlsafe_b64encode(b'["2024-01-01T00:00:00", "3"]').decode(),
-                                    base64.urlsafe_b64encode(b'{"a": 1}').decode()])
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "nonsense",
+        base64.urlsafe_b64encode(b'["yesterday", 3]').decode(),
+        base64.urlsafe_b64encode(b'["2024-01-01T00:00:00", "3"]').decode(),
+        base64.urlsafe_b64encode(b'{"a": 1}').decode(),
+    ],
+)
 def test_timeline_refuses_a_bad_cursor(agent_a, world, cursor):
     status, body = agent_a.get(f"/api/v1/leads/{world['a']['leads'][0].id}/timeline?before={cursor}")
     assert (status, body["error"]) == (422, "invalid-fields") and "before" in body["fields"]
@@ -149,27 +171,54 @@ def test_classification_is_partial_and_kept_with_who_and_when(agent_a, world, co
     user = world["a"]["agents"][0].user
     status, body = agent_a.patch(f"/api/v1/interactions/{interaction.id}/classification", {"notes": "wants a quote"})
     assert (status, body["notes"]) == (200, "wants a quote")
-    status, body = agent_a.patch(f"/api/v1/interactions/{interaction.id}/classification",
-                                 {"tags": ["roof", "hot lead"], "qualified": True, "value_cents": 125000})
+    status, body = agent_a.patch(
+        f"/api/v1/interactions/{interaction.id}/classification",
+        {"tags": ["roof", "hot lead"], "qualified": True, "value_cents": 125000},
+    )
     assert status == 200
     assert (body["notes"], body["tags"], body["qualified"], body["value_cents"]) == (
-        "wants a quote", ["hot lead", "roof"], True, 125000)
+        "wants a quote",
+        ["hot lead", "roof"],
+        True,
+        125000,
+    )
     stored = Interaction.get_by_id(interaction.id)
     assert (stored.notes, stored.qualified, stored.value_cents) == ("wants a quote", True, 125000)
-    changes = [(c.field, c.old_value, c.new_value, c.user_id) for c in
-               ClassificationChange.select().where(ClassificationChange.interaction == interaction)
-               .order_by(ClassificationChange.id)]
-    assert changes == [("notes", "", "wants a quote", user.id), ("qualified", None, "True", user.id),
-                       ("value_cents", None, "125000", user.id), ("tags", "", "hot lead, roof", user.id)]
-    assert [(name, data["changed"]) for name, data in controller.bus.published] == [
-        ("interaction.updated", ["notes"]), ("interaction.updated", ["qualified", "value_cents", "tags"])]
-    assert controller.bus.published[0][1] == {"company_id": interaction.company_id, "interaction_id": interaction.id,
-                                              "changed": ["notes"]}
+    changes = [
+        (c.field, c.old_value, c.new_value, c.user_id)
+        for c in ClassificationChange.select()
+        .where(ClassificationChange.interaction == interaction)
+        .order_by(ClassificationChange.id)
+    ]
+    assert changes == [
+        ("notes", "", "wants a quote", user.id),
+        ("qualified", None, "True", user.id),
+        ("value_cents", None, "125000", user.id),
+        ("tags", "", "hot lead, roof", user.id),
+    ]
+    # Each change is published with the interaction as it is now.
+    assert [(name, data["company_id"], data["interaction"]["id"]) for name, data in controller.bus.published] == [
+        ("interaction.updated", interaction.company_id, interaction.id)
+    ] * 2
+    first, second = (data["interaction"] for _, data in controller.bus.published)
+    assert (first["notes"], first["tags"], first["qualified"], first["value_cents"]) == (
+        "wants a quote",
+        [],
+        None,
+        None,
+    )
+    assert (second["notes"], second["tags"], second["qualified"], second["value_cents"]) == (
+        "wants a quote",
+        ["hot lead", "roof"],
+        True,
+        125000,
+    )
 
     status, history = agent_a.get(f"/api/v1/interactions/{interaction.id}/classification/history")
     assert status == 200
     assert [(h["field"], h["new_value"], h["user"]) for h in history] == [
-        (field, new, {"id": user.id, "name": user.name}) for field, _, new, _ in changes]
+        (field, new, {"id": user.id, "name": user.name}) for field, _, new, _ in changes
+    ]
 
 
 def test_a_classification_that_changes_nothing_records_nothing(agent_a, world, controller):
@@ -192,18 +241,21 @@ def test_clearing_qualified_and_value(agent_a, world):
     assert Interaction.get_by_id(interaction.id).qualified is None
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"notes": "x" * 20_001}, "notes"),
-    ({"value_cents": -1}, "value_cents"),
-    ({"value_cents": 10 ** 11 + 1}, "value_cents"),
-    ({"value_cents": "lots"}, "value_cents"),
-    ({"qualified": "maybe"}, "qualified"),
-    ({"tags": "roof"}, "tags"),
-    ({"tags": ["x" * 51]}, "tags.0"),
-    ({"tags": ["ok", ""]}, "tags.1"),
-    ({"tags": [f"t{n}" for n in range(31)]}, "tags"),
-    ({"notes": "fine", "outcome": "answered"}, "outcome"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"notes": "x" * 20_001}, "notes"),
+        ({"value_cents": -1}, "value_cents"),
+        ({"value_cents": 10**11 + 1}, "value_cents"),
+        ({"value_cents": "lots"}, "value_cents"),
+        ({"qualified": "maybe"}, "qualified"),
+        ({"tags": "roof"}, "tags"),
+        ({"tags": ["x" * 51]}, "tags.0"),
+        ({"tags": ["ok", ""]}, "tags.1"),
+        ({"tags": [f"t{n}" for n in range(31)]}, "tags"),
+        ({"notes": "fine", "outcome": "answered"}, "outcome"),
+    ],
+)
 def test_classification_refuses_bad_input_and_changes_nothing(agent_a, world, controller, body, field):
     interaction = world["a"]["interactions"][0]
     status, answer = agent_a.patch(f"/api/v1/interactions/{interaction.id}/classification", body)
@@ -242,8 +294,11 @@ def data_dir(controller, tmp_path, monkeypatch):
     settings = controller.settings
     data = tmp_path / "data"
     (data / "asterisk" / "spool" / "monitor").mkdir(parents=True)
-    monkeypatch.setattr(controller, "settings", dataclasses.replace(
-        settings, paths=dataclasses.replace(settings.paths, data_dir=str(data))))
+    monkeypatch.setattr(
+        controller,
+        "settings",
+        dataclasses.replace(settings, paths=dataclasses.replace(settings.paths, data_dir=str(data))),
+    )
     return data
 
 
@@ -270,8 +325,9 @@ def test_voicemail_is_served(agent_a, world, data_dir):
     assert (response.status_code, response.data) == (206, AUDIO[-4:])
 
 
-@pytest.mark.parametrize("stored", [None, "asterisk/spool/monitor/gone.wav", "../outside.wav", "{outside}",
-                                    "asterisk/../../outside.wav"])
+@pytest.mark.parametrize(
+    "stored", [None, "asterisk/spool/monitor/gone.wav", "../outside.wav", "{outside}", "asterisk/../../outside.wav"]
+)
 def test_audio_that_is_absent_or_outside_the_data_directory_is_not_found(agent_a, world, data_dir, stored):
     outside = data_dir.parent / "outside.wav"
     outside.write_bytes(AUDIO)
@@ -292,12 +348,17 @@ def test_a_symlink_out_of_the_data_directory_is_not_followed(agent_a, world, dat
 
 def _company_rows(company):
     """A company's interactions with their classification, tags and history."""
-    interactions = [(i.id, i.lead_id, i.status, i.qualified, i.value_cents, i.notes)
-                    for i in Interaction.select().where(Interaction.company == company).order_by(Interaction.id)]
-    tags = [(link.interaction_id, link.tag_id) for link in InteractionTag.select().join(Interaction)
-            .where(Interaction.company == company)]
-    history = [change.id for change in ClassificationChange.select().join(Interaction)
-               .where(Interaction.company == company)]
+    interactions = [
+        (i.id, i.lead_id, i.status, i.qualified, i.value_cents, i.notes)
+        for i in Interaction.select().where(Interaction.company == company).order_by(Interaction.id)
+    ]
+    tags = [
+        (link.interaction_id, link.tag_id)
+        for link in InteractionTag.select().join(Interaction).where(Interaction.company == company)
+    ]
+    history = [
+        change.id for change in ClassificationChange.select().join(Interaction).where(Interaction.company == company)
+    ]
     return interactions, tags, history, [t.name for t in Tag.select().where(Tag.company == company)]
 
 
@@ -306,7 +367,8 @@ def test_another_company_s_interactions_are_not_found(agent_a, world, controller
     classify(theirs, None, {"notes": "B's notes", "tags": ["b-tag"]}, T0)
     (data_dir / "asterisk/spool/monitor/b.wav").write_bytes(AUDIO)
     Interaction.update(recording="asterisk/spool/monitor/b.wav", voicemail="asterisk/spool/monitor/b.wav").where(
-        Interaction.id == theirs.id).execute()
+        Interaction.id == theirs.id
+    ).execute()
     before = _company_rows(world["b"]["company"])
     requests = [
         ("GET", f"/api/v1/interactions/{theirs.id}", None),
@@ -337,13 +399,20 @@ def test_notes_keep_what_was_typed_including_spaces_and_lines(agent_a, world):
 
 def test_decline_leaves_my_incoming_only_and_asks_the_call_to_move_on(agent_a, make_client, world, controller):
     interaction = world["a"]["interactions"][0]
-    status, body = agent_a.post(f"/api/v1/interactions/{interaction.id}/decline")
-    assert (status, body) == (200, {"interaction_id": interaction.id, "ringing_leg_hung_up": True,
-                                    "passed_to_next_step": False})
     me = world["a"]["agents"][0]
-    assert controller.declined == [(interaction.id, me.id)]
-    assert ("interaction.declined", {"company_id": world["a"]["company"].id, "interaction_id": interaction.id,
-                                     "agent_id": me.id, "for_agents": [me.id]}) in controller.bus.published
+    Interaction.update(channel_id="1795737826.0").where(Interaction.id == interaction.id).execute()
+    controller.offers.offered("1795737826.0", me.id, "1795737826.7")  # my phone rings for it
+    status, body = agent_a.post(f"/api/v1/interactions/{interaction.id}/decline")
+    assert (status, body) == (
+        200,
+        {"interaction_id": interaction.id, "ringing_leg_hung_up": True, "passed_to_next_step": False},
+    )
+    # My ringing leg is hung up (the queue offers the call to the next agent at once); the call stays.
+    assert controller.telephony.verbs == [("hangup", ("1795737826.7",))]
+    assert (
+        "interaction.declined",
+        {"company_id": world["a"]["company"].id, "interaction_id": interaction.id, "for_agents": [me.id]},
+    ) in controller.bus.published
     assert interaction.id not in [row["id"] for row in agent_a.get("/api/v1/inbox")[1]["incoming"]]
     colleague = make_client()
     colleague.sign_in("agent2@a.example")
@@ -355,30 +424,38 @@ def test_answer_asks_for_the_call_to_ring_my_phone(agent_a, world, controller):
     Interaction.update(channel_id="1795737826.0").where(Interaction.id == interaction.id).execute()
     status, body = agent_a.post(f"/api/v1/interactions/{interaction.id}/answer")
     assert (status, body) == (200, {"interaction_id": interaction.id, "ringing_already": False})
-    assert controller.answered == [(interaction.id, world["a"]["agents"][0].id)]
+    # The call leaves the queue for the answer context, which rings my ring device.
+    me = world["a"]["agents"][0]
+    assert controller.telephony.verbs == [
+        ("redirect", ("1795737826.0", names.ANSWER_CONTEXT, me.endpoint_name(me.ring_device)))
+    ]
 
 
 def test_answer_says_when_my_phone_already_rings_or_the_call_is_gone(agent_a, world, controller):
     interaction = world["a"]["interactions"][0]
     Interaction.update(channel_id="1795737826.0").where(Interaction.id == interaction.id).execute()
-    controller.answer_outcome = "ringing"
+    me = world["a"]["agents"][0]
+    controller.offers.offered("1795737826.0", me.id, "1795737826.7")  # the queue rings my phone for it
     status, body = agent_a.post(f"/api/v1/interactions/{interaction.id}/answer")
     assert (status, body["ringing_already"]) == (200, True)
-    controller.answer_outcome = "gone"
+    assert controller.telephony.verbs == []  # I pick it up there: the call is not moved
+    controller.offers.withdrawn("1795737826.0", me.id)
+    controller.telephony.fails = True  # the call ended (or someone answered it) meanwhile
     status, body = agent_a.post(f"/api/v1/interactions/{interaction.id}/answer")
     assert (status, body["error"]) == (409, "call-gone")
+    assert [args[0] for args in controller.telephony.named("redirect")] == ["1795737826.0"]
 
 
 def test_answer_is_refused_for_what_cannot_be_answered(agent_a, make_client, world, controller):
-    from leadcenter.agents import availability
     from leadcenter.teams.models import TeamMember
 
     a = world["a"]
     call = a["interactions"][0]
     Interaction.update(channel_id="1795737826.0").where(Interaction.id == call.id).execute()
     text = add_interaction(world, kind="text", tracking_number=a["number"])
-    over = add_interaction(world, channel_id="1795737826.9", tracking_number=a["number"], status="recent",
-                           outcome="missed")
+    over = add_interaction(
+        world, channel_id="1795737826.9", tracking_number=a["number"], status="recent", outcome="missed"
+    )
     for interaction, error in ((text, "not-a-call"), (over, "not-incoming")):
         status, body = agent_a.post(f"/api/v1/interactions/{interaction.id}/answer")
         assert (status, body["error"]) == (409, error)
@@ -388,12 +465,12 @@ def test_answer_is_refused_for_what_cannot_be_answered(agent_a, make_client, wor
     other.sign_in("agent2@a.example")
     status, body = other.post(f"/api/v1/interactions/{call.id}/answer")
     assert (status, body["error"]) == (403, "not-offered")
-    availability.apply(me, "go_offline", controller.bus, T0)
+    controller.availability.move(me, "go_offline", T0)
     status, body = agent_a.post(f"/api/v1/interactions/{call.id}/answer")
     assert (status, body["error"]) == (409, "agent-offline")
     status, body = agent_a.post(f"/api/v1/interactions/{world['b']['interactions'][0].id}/answer")
     assert status == 404
-    assert controller.answered == []
+    assert controller.telephony.verbs == []
 
 
 def test_hang_up_my_call_and_only_mine(agent_a, make_client, world, controller):
@@ -410,7 +487,8 @@ def test_hang_up_my_call_and_only_mine(agent_a, make_client, world, controller):
     supervisor = make_client()
     supervisor.sign_in("supervisor@a.example")
     assert supervisor.post(f"/api/v1/interactions/{theirs.id}/hangup")[0] == 200
-    assert controller.hung_up == [mine.id, theirs.id]
+    # The lead's channel is hung up (the agent's leg with it); the recorder concludes the call when Asterisk says so.
+    assert controller.telephony.verbs == [("hangup", ("1795737826.1",)), ("hangup", ("1795737826.2",))]
 
 
 def test_only_an_incoming_interaction_can_be_declined(agent_a, world):
@@ -421,8 +499,7 @@ def test_only_an_incoming_interaction_can_be_declined(agent_a, world):
     assert (status, body["error"]) == (409, "not-incoming")
 
 
-def test_incoming_is_for_the_agents_the_flow_offers_calls_to_and_not_while_offline(make_client, world):
-    from leadcenter.agents import availability
+def test_incoming_is_for_the_agents_the_flow_offers_calls_to_and_not_while_offline(make_client, world, controller):
     from leadcenter.teams.models import TeamMember
 
     a = world["a"]
@@ -434,18 +511,11 @@ def test_incoming_is_for_the_agents_the_flow_offers_calls_to_and_not_while_offli
     TeamMember.delete().where(TeamMember.agent == a["agents"][1]).execute()  # agent 2 leaves the team
     assert interaction.id not in [r["id"] for r in two.get("/api/v1/inbox")[1]["incoming"]]
     assert interaction.id in [r["id"] for r in one.get("/api/v1/inbox")[1]["incoming"]]
-    availability.apply(a["agents"][0], "go_offline", _Quiet(), T0)
+    controller.availability.move(a["agents"][0], "go_offline", T0)
     assert one.get("/api/v1/inbox")[1]["incoming"] == []
 
 
-class _Quiet:
-    def publish(self, name, **data):
-        pass
-
-
-def test_everyone_declined_counts_the_agents_the_flow_offers_to_except_those_offline_or_unreachable(
-        world, controller):
-    from leadcenter.agents import availability
+def test_everyone_declined_counts_the_agents_the_flow_offers_to_except_those_offline_or_unreachable(world, controller):
     from leadcenter.calls.services import everyone_declined
     from leadcenter.interactions.models import InteractionDecline
 
@@ -462,8 +532,73 @@ def test_everyone_declined_counts_the_agents_the_flow_offers_to_except_those_off
     reachable.discard(two.id)  # their phone cannot ring: nobody else left to offer it to
     assert declined()
     reachable.add(two.id)
-    availability.apply(two, "go_offline", controller.bus, T0)  # nobody else left to offer it to
+    controller.availability.move(two, "go_offline", T0)  # nobody else left to offer it to
     assert declined()
-    availability.apply(two, "go_available", controller.bus, T0)
+    controller.availability.move(two, "go_available", T0)
     InteractionDecline.create(interaction=interaction, agent=two, at=T0)
     assert declined()
+
+
+def test_two_agents_respond_to_the_same_waiting_text_and_one_gets_it(make_client, world, controller, monkeypatch):
+    """Agent 2's request read the conversation while it still waited; agent 1's Respond moved it before agent 2's
+    went on: agent 2 is told it is taken, and it stays agent 1's, moved once."""
+    from leadcenter.interactions.models import InteractionTransition
+
+    thread = controller.texts.receive_text(world["a"]["number"], "+14045557000", "Hello?").interaction
+    me, colleague = world["a"]["agents"]
+    one, two = make_client(), make_client()
+    one.sign_in("agent1@a.example")
+    two.sign_in("agent2@a.example")
+    controller.bus.published.clear()
+    respond, held = controller.texts.respond, []
+
+    def agent_1_first(interaction, agent):
+        if agent.id == colleague.id:
+            held.append(interaction.status)  # what agent 2's request read
+            status, body = one.post(f"/api/v1/interactions/{thread.id}/respond")
+            assert (status, body["status"], body["agent"]["id"]) == (200, "active", me.id)
+        return respond(interaction, agent)
+
+    monkeypatch.setattr(controller.texts, "respond", agent_1_first)
+    status, body = two.post(f"/api/v1/interactions/{thread.id}/respond")
+    assert held == ["incoming"]  # agent 2 read it waiting: a stale row, not a refused move
+    assert status == 409 and body["error"] in ("illegal-transition", "conflict")
+    stored = Interaction.get_by_id(thread.id)
+    assert (stored.status, stored.agent_id) == ("active", me.id)
+    assert [
+        (t.event, t.to_status)
+        for t in InteractionTransition.select().where(
+            InteractionTransition.interaction == thread, InteractionTransition.event == "respond"
+        )
+    ] == [("respond", "active")]
+    assert [
+        (name, data["interaction"]["status"], data["interaction"]["agent"]["id"])
+        for name, data in controller.bus.published
+    ] == [("interaction.updated", "active", me.id)]
+
+
+def test_respond_from_a_stale_row_is_a_conflict_and_changes_nothing(world, controller):
+    """Both agents read the waiting conversation before either moved it: the first move wins, the second finds the
+    row changed (Conflict) and writes nothing."""
+    from leadcenter.interactions.lifecycle import Conflict
+    from leadcenter.interactions.models import InteractionTransition
+    from leadcenter.texts.models import TextThread
+
+    thread = controller.texts.receive_text(world["a"]["number"], "+14045557000", "Hello?").interaction
+    me, colleague = world["a"]["agents"]
+    mine, theirs = Interaction.get_by_id(thread.id), Interaction.get_by_id(thread.id)
+    controller.bus.published.clear()
+    controller.texts.respond(mine, me)
+    controller.clock.advance(seconds=1)
+    with pytest.raises(Conflict):
+        controller.texts.respond(theirs, colleague)
+    stored = Interaction.get_by_id(thread.id)
+    assert (stored.status, stored.agent_id, stored.answered_at) == ("active", me.id, T0)
+    assert (
+        InteractionTransition.select()
+        .where(InteractionTransition.interaction == thread, InteractionTransition.event == "respond")
+        .count()
+        == 1
+    )
+    assert TextThread.get(TextThread.interaction == thread).idle_until == T0 + controller.texts.idle_timeout
+    assert [name for name, _ in controller.bus.published] == ["interaction.updated"]

@@ -1,5 +1,6 @@
 """Prompts API: agents record their voicemail greeting, admins the company's greeting and recording notice; each is
 converted to what Asterisk plays, served back for listening, and removable; bad audio is refused."""
+
 import io
 import math
 import os
@@ -18,8 +19,11 @@ def wav(seconds: float, rate: int = 48000, channels: int = 1) -> bytes:
         audio.setsampwidth(2)
         audio.setframerate(rate)
         frames = int(seconds * rate)
-        audio.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * n / rate))) * channels
-                                   for n in range(frames)))
+        audio.writeframes(
+            b"".join(
+                struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * n / rate))) * channels for n in range(frames)
+            )
+        )
     return out.getvalue()
 
 
@@ -61,8 +65,10 @@ def test_an_agent_records_their_greeting_and_asterisk_finds_it_in_their_mailbox(
 
 def test_admins_record_the_company_greeting_and_recording_notice(admin, agent, world, controller):
     company = world["a"]["company"]
-    for path, file in (("/api/v1/company/voicemail-greeting", f"spool/voicemail/leadcenter/company{company.id}/unavail.wav"),
-                       ("/api/v1/company/recording-notice", f"sounds/company{company.id}-recording-notice.wav")):
+    for path, file in (
+        ("/api/v1/company/voicemail-greeting", f"spool/voicemail/leadcenter/company{company.id}/unavail.wav"),
+        ("/api/v1/company/recording-notice", f"sounds/company{company.id}-recording-notice.wav"),
+    ):
         status, body = upload(agent, path, wav(1.0))
         assert (status, body["error"]) == (403, "forbidden")
         status, body = upload(admin, path, wav(1.5, rate=8000))
@@ -72,14 +78,18 @@ def test_admins_record_the_company_greeting_and_recording_notice(admin, agent, w
         assert admin.delete(path)[0] == 204 and not (controller.instance.dir / file).exists()
 
 
-@pytest.mark.parametrize("data, content_type, status, error", [
-    (b"not audio at all", "audio/wav", 422, "invalid-fields"),
-    (None, "audio/wav", 422, "invalid-fields"),  # 0.2 s: too short to be a greeting
-    (b"", "audio/wav", 400, "empty-upload"),
-    (b"{}", "application/json", 415, "unsupported-media-type"),
-])
-def test_unusable_uploads_are_refused_and_nothing_is_stored(agent, world, controller, data, content_type, status,
-                                                             error):
+@pytest.mark.parametrize(
+    "data, content_type, status, error",
+    [
+        (b"not audio at all", "audio/wav", 422, "invalid-fields"),
+        (None, "audio/wav", 422, "invalid-fields"),  # 0.2 s: too short to be a greeting
+        (b"", "audio/wav", 400, "empty-upload"),
+        (b"{}", "application/json", 415, "unsupported-media-type"),
+    ],
+)
+def test_unusable_uploads_are_refused_and_nothing_is_stored(
+    agent, world, controller, data, content_type, status, error
+):
     body = wav(0.2) if data is None else data
     answer_status, answer = upload(agent, "/api/v1/me/voicemail-greeting", body, content_type)
     assert (answer_status, answer["error"]) == (status, error)
@@ -95,8 +105,16 @@ def test_an_upload_larger_than_the_limit_is_refused(agent, controller):
 
 # -- hostile audio ---------------------------------------------------------------------------------------------
 
-def riff(fmt_tag: int, channels: int, rate: int, bits: int, data: bytes, data_size: int | None = None,
-         fact_frames: int | None = None) -> bytes:
+
+def riff(
+    fmt_tag: int,
+    channels: int,
+    rate: int,
+    bits: int,
+    data: bytes,
+    data_size: int | None = None,
+    fact_frames: int | None = None,
+) -> bytes:
     """A WAV file as written by hand: the header says what the sender wants it to say."""
     block_align = max(1, channels * bits // 8)
     fmt = struct.pack("<HHIIHH", fmt_tag, channels, rate, rate * block_align, block_align, bits)
@@ -111,6 +129,7 @@ def riff(fmt_tag: int, channels: int, rate: int, bits: int, data: bytes, data_si
 def conversions(monkeypatch):
     """Every sox run, with the size of what it wrote."""
     from leadcenter.prompts import audio
+
     runs = []
     real = audio.run_sox
 
@@ -128,19 +147,22 @@ def tone(samples: int, bits: int = 16) -> bytes:
     return bytes(range(256)) * (samples * bits // 8 // 256)
 
 
-@pytest.mark.parametrize("audio, why", [
-    (riff(1, 1, 1, 16, tone(2048)), "sample rate"),  # 1 Hz: 2048 samples are 34 minutes at 8 kHz
-    (riff(1, 1, 1, 8, tone(4096, 8)), "sample rate"),
-    (riff(1, 2, 3, 16, tone(2048)), "sample rate"),
-    (riff(1, 0, 8000, 16, tone(2048)), "channels"),
-    (riff(1, 200, 8000, 16, tone(2048)), "channels"),
-    (riff(1, 1, 8000, 0, tone(2048)), "bits"),
-    (riff(1, 1, 8000, 16, tone(8000 * 200)), "lasts"),  # the data says 200 s
-    (riff(0x31, 1, 8000, 0, tone(2048), fact_frames=8000 * 3600), "lasts"),  # GSM claiming an hour
-    (b"RIFF\x10\x00\x00\x00WAVEfmt \x02\x00\x00\x00\x01\x00", "WAV"),  # a header cut short
-    (b"RIFF" + struct.pack("<I", 2**32 - 1) + b"WAVE" + b"junk" + struct.pack("<I", 2**32 - 1), "WAV"),
-    (b"RIFX" + b"\x00" * 40, "WAV"),
-])
+@pytest.mark.parametrize(
+    "audio, why",
+    [
+        (riff(1, 1, 1, 16, tone(2048)), "sample rate"),  # 1 Hz: 2048 samples are 34 minutes at 8 kHz
+        (riff(1, 1, 1, 8, tone(4096, 8)), "sample rate"),
+        (riff(1, 2, 3, 16, tone(2048)), "sample rate"),
+        (riff(1, 0, 8000, 16, tone(2048)), "channels"),
+        (riff(1, 200, 8000, 16, tone(2048)), "channels"),
+        (riff(1, 1, 8000, 0, tone(2048)), "bits"),
+        (riff(1, 1, 8000, 16, tone(8000 * 200)), "lasts"),  # the data says 200 s
+        (riff(0x31, 1, 8000, 0, tone(2048), fact_frames=8000 * 3600), "lasts"),  # GSM claiming an hour
+        (b"RIFF\x10\x00\x00\x00WAVEfmt \x02\x00\x00\x00\x01\x00", "WAV"),  # a header cut short
+        (b"RIFF" + struct.pack("<I", 2**32 - 1) + b"WAVE" + b"junk" + struct.pack("<I", 2**32 - 1), "WAV"),
+        (b"RIFX" + b"\x00" * 40, "WAV"),
+    ],
+)
 def test_a_header_that_would_blow_up_is_refused_before_converting(agent, controller, conversions, audio, why):
     """The decompression bomb: 64 KiB claiming 1 Hz made sox write 1 GB before the length was checked."""
     status, body = upload(agent, "/api/v1/me/voicemail-greeting", audio)
@@ -161,17 +183,23 @@ def test_what_sox_writes_is_capped_whatever_the_header_claims(agent, controller,
     status, body = upload(agent, "/api/v1/me/voicemail-greeting", data)
     assert (status, body["error"]) == (422, "invalid-fields") and "lasts" in body["fields"]["body"]
     from leadcenter.prompts.audio import MAX_SECONDS
+
     assert len(conversions) == 1 and conversions[0] <= (MAX_SECONDS + 1) * 8000 * 2 + 1024
 
 
 def test_conversions_at_once_are_bounded(agent, controller, monkeypatch):
     from leadcenter.prompts import audio
+
     monkeypatch.setattr(audio, "QUEUE_SECONDS", 0.05)
     held = [audio.CONVERSIONS.acquire(timeout=1) for _ in range(audio.CONCURRENT_CONVERSIONS)]
     try:
         assert all(held)
-        response = agent.http.put("/api/v1/me/voicemail-greeting", data=wav(1.0), content_type="audio/wav",
-                                  headers={"X-CSRF-Token": agent.csrf})
+        response = agent.http.put(
+            "/api/v1/me/voicemail-greeting",
+            data=wav(1.0),
+            content_type="audio/wav",
+            headers={"X-CSRF-Token": agent.csrf},
+        )
         assert (response.status_code, response.get_json()["error"]) == (503, "converter-busy")
         assert int(response.headers["Retry-After"]) >= 1
     finally:
@@ -189,6 +217,7 @@ def test_a_missing_sox_is_a_clear_error_not_a_500(agent, controller, monkeypatch
 
 def test_a_conversion_that_hangs_is_stopped(monkeypatch):
     from leadcenter.prompts import audio
+
     monkeypatch.setattr(audio, "CONVERT_SECONDS", 0.2)
     with pytest.raises(audio.PromptError, match="too long"):
         audio.run_sox(["sleep", "10"])

@@ -1,4 +1,5 @@
 """Signing in and out through the API: sessions, CSRF, company choice, rate limiting, JSON errors."""
+
 import pytest
 from support import PASSWORD, T0
 
@@ -12,11 +13,14 @@ def test_sign_in_with_one_company_selects_it(client, world):
     assert data["agent_id"] == world["a"]["agents"][0].id
 
 
-@pytest.mark.parametrize("before,after", [
-    (("offline", ""), ("available", "")),  # signing on makes an agent Available, as the spec says
-    (("unavailable", "wrap_up"), ("unavailable", "wrap_up")),  # wrap-up ends with Rejoin the Queue
-    (("unavailable", "on_call"), ("unavailable", "on_call")),
-])
+@pytest.mark.parametrize(
+    "before,after",
+    [
+        (("offline", ""), ("available", "")),  # signing on makes an agent Available, as the spec says
+        (("unavailable", "wrap_up"), ("unavailable", "wrap_up")),  # wrap-up ends with Rejoin the Queue
+        (("unavailable", "on_call"), ("unavailable", "on_call")),
+    ],
+)
 def test_an_agent_who_signs_on_is_available_unless_handling_a_call(client, world, before, after):
     agent = world["a"]["agents"][0]
     Agent.update(status=before[0], status_reason=before[1]).where(Agent.id == agent.id).execute()
@@ -40,8 +44,11 @@ def test_an_agent_of_two_companies_is_available_in_the_one_picked(client, world)
 
 def test_session_cookie_flags(client, world):
     client.csrf = client.http.get("/api/v1/session").get_json()["csrf_token"]
-    response = client.http.post("/api/v1/session", json={"email": "agent1@a.example", "password": PASSWORD},
-                                headers={"X-CSRF-Token": client.csrf})
+    response = client.http.post(
+        "/api/v1/session",
+        json={"email": "agent1@a.example", "password": PASSWORD},
+        headers={"X-CSRF-Token": client.csrf},
+    )
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
 
@@ -84,8 +91,11 @@ def test_sign_in_attempts_are_rate_limited(client, world):
     client.csrf = client.http.get("/api/v1/session").get_json()["csrf_token"]
     for _ in range(5):
         assert client.post("/api/v1/session", {"email": "agent2@a.example", "password": "bad"})[0] == 401
-    response = client.http.post("/api/v1/session", json={"email": "agent2@a.example", "password": PASSWORD},
-                                headers={"X-CSRF-Token": client.csrf})
+    response = client.http.post(
+        "/api/v1/session",
+        json={"email": "agent2@a.example", "password": PASSWORD},
+        headers={"X-CSRF-Token": client.csrf},
+    )
     assert response.status_code == 429 and response.get_json()["error"] == "too-many-attempts"
     assert int(response.headers["Retry-After"]) > 0
 
@@ -111,8 +121,9 @@ def test_sign_out(client, world):
 
 def test_malformed_and_unknown_fields(client, world):
     client.csrf = client.http.get("/api/v1/session").get_json()["csrf_token"]
-    response = client.http.post("/api/v1/session", data="{not json", content_type="application/json",
-                                headers={"X-CSRF-Token": client.csrf})
+    response = client.http.post(
+        "/api/v1/session", data="{not json", content_type="application/json", headers={"X-CSRF-Token": client.csrf}
+    )
     assert (response.status_code, response.get_json()["error"]) == (400, "malformed-json")
     status, body = client.post("/api/v1/session", {"email": "a@a.example", "password": "x", "admin": True})
     assert (status, body["error"], body["fields"]) == (422, "invalid-fields", {"admin": "unknown field"})

@@ -1,6 +1,6 @@
 """From rows to render specs: what Asterisk is told about agents, teams, numbers and flows."""
-from leadcenter import config
-from leadcenter import asterisk_config
+
+from leadcenter import asterisk_config, config
 from leadcenter.accounts.models import Membership
 from leadcenter.pbx import render
 from leadcenter.trunks.models import Trunk

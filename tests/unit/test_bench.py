@@ -1,5 +1,6 @@
 """`make bench` on a fresh clone: bench/results/ is not committed, so every suite that writes there must go
 through results_dir(), which makes it (the overhead suite crashed writing its log before the folder existed)."""
+
 from __future__ import annotations
 
 import re
@@ -20,5 +21,6 @@ def test_no_suite_names_the_results_folder_itself():
     for source in sorted(BENCH.glob("*.py")):
         if source.name == "__init__.py":
             continue
-        assert not re.search(r"""["']results["']""", source.read_text()), \
+        assert not re.search(r"""["']results["']""", source.read_text()), (
             f"{source.name} names bench/results itself: use bench.results_dir()"
+        )

@@ -1,9 +1,12 @@
 """The call recorder turns call events into interactions; events are delivered synchronously here."""
+
 import datetime as dt
 
 import pytest
 
 from leadcenter.accounts.services import create_company, create_user
+from leadcenter.agents.availability import Availability
+from leadcenter.agents.presence import Presence
 from leadcenter.agents.services import create_agent
 from leadcenter.calls.services import CallRecorder
 from leadcenter.events import Event, EventBus
@@ -31,16 +34,24 @@ class Bus(EventBus):
 @pytest.fixture
 def world(database, tmp_path):
     company = create_company("Acme", "US")
-    agent = create_agent(company, create_user("a@acme.example", "Alice", "password1"), devices=("desk",),
-                         ring_device="desk", now=T0)
+    agent = create_agent(
+        company, create_user("a@acme.example", "Alice", "password1"), devices=("desk",), ring_device="desk", now=T0
+    )
     team = Team.create(company=company, name="Sales")
     flow = CallFlow.create(company=company, name="Main")
     trunk = Trunk.create(company=company, name="Carrier", host="127.0.0.1", port=5070)
-    number = TrackingNumber.create(company=company, number="+14045550100", name="Ads line", source="Google Ads",
-                                   trunk=trunk, flow=flow)
+    number = TrackingNumber.create(
+        company=company, number="+14045550100", name="Ads line", source="Google Ads", trunk=trunk, flow=flow
+    )
     bus = Bus()
-    recorder = CallRecorder(bus, lambda inside: "asterisk/" + inside.removeprefix("/srv/leadcenter/"),
-                            tmp_path / "asterisk", tmp_path, lambda: T0)
+    recorder = CallRecorder(
+        bus,
+        lambda inside: "asterisk/" + inside.removeprefix("/srv/leadcenter/"),
+        tmp_path / "asterisk",
+        tmp_path,
+        lambda: T0,
+        Availability(bus, Presence(bus).of),
+    )
     return dict(company=company, agent=agent, team=team, number=number, bus=bus, recorder=recorder)
 
 
@@ -49,34 +60,74 @@ def send(world, name, seconds=0, **data):
 
 
 def inbound(world, channel_id="1700000000.1", caller="(404) 555-1234", name="Lee Caller"):
-    send(world, "call.inbound", channel_id=channel_id, channel="PJSIP/trunk1-1", caller_number=caller,
-         caller_name=name, company_id=world["company"].id, number_id=world["number"].id, flow_id=1)
+    send(
+        world,
+        "call.inbound",
+        channel_id=channel_id,
+        channel="PJSIP/trunk1-1",
+        caller_number=caller,
+        caller_name=name,
+        company_id=world["company"].id,
+        number_id=world["number"].id,
+        flow_id=1,
+    )
 
 
 def test_answered_call(world):
     inbound(world)
-    send(world, "call.recording_started", seconds=0, channel_id="1700000000.1",
-         file="/srv/leadcenter/spool/monitor/1700000000.1.wav")
-    send(world, "call.answered", seconds=12, channel_id="1700000000.1", agent_id=world["agent"].id,
-         queue=world["team"].queue_name)
+    send(
+        world,
+        "call.recording_started",
+        seconds=0,
+        channel_id="1700000000.1",
+        file="/srv/leadcenter/spool/monitor/1700000000.1.wav",
+    )
+    send(
+        world,
+        "call.answered",
+        seconds=12,
+        channel_id="1700000000.1",
+        agent_id=world["agent"].id,
+        queue=world["team"].queue_name,
+    )
     send(world, "call.ended", seconds=72, channel_id="1700000000.1", cause=16)
     call = Interaction.get()
     assert (call.kind, call.direction, call.status, call.outcome) == ("call", "inbound", "recent", "answered")
     assert call.lead_number == "+14045551234"
     assert call.lead.name == "Lee Caller"
-    assert (call.agent_id, call.team_id, call.tracking_number_id) == (world["agent"].id, world["team"].id,
-                                                                       world["number"].id)
+    assert (call.agent_id, call.team_id, call.tracking_number_id) == (
+        world["agent"].id,
+        world["team"].id,
+        world["number"].id,
+    )
     assert (call.started_at, call.answered_at, call.ended_at) == (
-        T0, T0 + dt.timedelta(seconds=12), T0 + dt.timedelta(seconds=72))
+        T0,
+        T0 + dt.timedelta(seconds=12),
+        T0 + dt.timedelta(seconds=72),
+    )
     assert call.talk_seconds == 60
     assert call.recording == "asterisk/spool/monitor/1700000000.1.wav"
     assert call.source == "Google Ads"
     assert [name for name, _ in world["bus"].published] == [
-        "interaction.created", "interaction.updated", "agent.status_changed", "interaction.updated",
-        "agent.status_changed"]
+        "interaction.created",
+        "interaction.updated",
+        "agent.status_changed",
+        "interaction.updated",
+        "agent.status_changed",
+    ]
+    # Each event carries the interaction as the API shows it, moving incoming -> active -> recent.
+    assert [
+        (data["company_id"], data["interaction"]["id"], data["interaction"]["status"])
+        for name, data in world["bus"].published
+        if name.startswith("interaction.")
+    ] == [(world["company"].id, call.id, status) for status in ("incoming", "active", "recent")]
+    assert world["bus"].published[-2][1]["interaction"]["agent"]["id"] == world["agent"].id
     # A queue call took Alice out of the queue; once it ended she is in wrap-up until she rejoins.
-    assert [data["reason"] for name, data in world["bus"].published if name == "agent.status_changed"] == [
-        "on_call", "wrap_up"]
+    assert [
+        (data["agent"]["id"], data["agent"]["status"], data["agent"]["status_reason"])
+        for name, data in world["bus"].published
+        if name == "agent.status_changed"
+    ] == [(world["agent"].id, "unavailable", "on_call"), (world["agent"].id, "unavailable", "wrap_up")]
 
 
 def test_same_number_lands_on_the_same_lead(world):
@@ -108,25 +159,46 @@ def test_events_for_unknown_channels_change_nothing(world):
 
 
 def test_a_number_of_another_company_is_not_trusted(world):
-    send(world, "call.inbound", channel_id="1.9", channel="x", caller_number="4045551234", caller_name="",
-         company_id=world["company"].id + 1, number_id=world["number"].id, flow_id=None)
+    send(
+        world,
+        "call.inbound",
+        channel_id="1.9",
+        channel="x",
+        caller_number="4045551234",
+        caller_name="",
+        company_id=world["company"].id + 1,
+        number_id=world["number"].id,
+        flow_id=None,
+    )
     assert Interaction.select().count() == 0
 
 
 def test_resync_creates_calls_that_began_while_away_and_concludes_those_that_ended(world):
     inbound(world, "1.1")  # ended while the controller was away
-    up = {"channel_id": "1.2", "channel": "PJSIP/trunk1-2", "caller_number": "4045559876", "caller_name": "",
-          "company_id": world["company"].id, "number_id": world["number"].id, "flow_id": 1,
-          "started_at": T0 + dt.timedelta(seconds=5), "agent_id": world["agent"].id,
-          "recording": "/srv/leadcenter/spool/monitor/1.2.wav"}
-    world["bus"].deliver(Event("telephony.synced", {"calls": [up], "members": [], "read_at": T0 + dt.timedelta(seconds=6)}, 0, T0))
+    up = {
+        "channel_id": "1.2",
+        "channel": "PJSIP/trunk1-2",
+        "caller_number": "4045559876",
+        "caller_name": "",
+        "company_id": world["company"].id,
+        "number_id": world["number"].id,
+        "flow_id": 1,
+        "started_at": T0 + dt.timedelta(seconds=5),
+        "agent_id": world["agent"].id,
+        "recording": "/srv/leadcenter/spool/monitor/1.2.wav",
+    }
+    world["bus"].deliver(
+        Event("telephony.synced", {"calls": [up], "members": [], "read_at": T0 + dt.timedelta(seconds=6)}, 0, T0)
+    )
     gone, found = Interaction.get(channel_id="1.1"), Interaction.get(channel_id="1.2")
     assert (gone.status, gone.outcome) == ("recent", "missed")
     assert (found.status, found.agent_id, found.lead_number) == ("active", world["agent"].id, "+14045559876")
     assert found.started_at == T0 + dt.timedelta(seconds=5)
     assert found.recording == "asterisk/spool/monitor/1.2.wav"
     # A second resync with the same picture changes nothing.
-    world["bus"].deliver(Event("telephony.synced", {"calls": [up], "members": [], "read_at": T0 + dt.timedelta(seconds=6)}, 0, T0))
+    world["bus"].deliver(
+        Event("telephony.synced", {"calls": [up], "members": [], "read_at": T0 + dt.timedelta(seconds=6)}, 0, T0)
+    )
     assert Interaction.select().count() == 2
     assert Interaction.get(channel_id="1.2").status == "active"
 
@@ -135,12 +207,20 @@ def test_a_message_left_concludes_the_call_as_voicemail_with_its_audio(world, tm
     inbox = tmp_path / "asterisk" / "spool" / "voicemail" / "leadcenter" / "company1" / "INBOX"
     inbox.mkdir(parents=True)
     for n, channel in ((0, "PJSIP/trunk1-00000001"), (1, "PJSIP/trunk1-00000007")):
-        (inbox / f"msg000{n}.txt").write_text(f";\n[message]\norigmailbox=company1\ncallerchan={channel}\n"
-                                               f"duration={5 + n}\n")
+        (inbox / f"msg000{n}.txt").write_text(
+            f";\n[message]\norigmailbox=company1\ncallerchan={channel}\nduration={5 + n}\n"
+        )
         (inbox / f"msg000{n}.wav").write_bytes(b"RIFF")
     inbound(world, "1.7")
-    send(world, "call.voicemail_left", seconds=30, channel_id="1.7", channel="PJSIP/trunk1-00000007",
-         mailbox="company1", status="")
+    send(
+        world,
+        "call.voicemail_left",
+        seconds=30,
+        channel_id="1.7",
+        channel="PJSIP/trunk1-00000007",
+        mailbox="company1",
+        status="",
+    )
     send(world, "call.ended", seconds=40, channel_id="1.7")
     call = Interaction.get(channel_id="1.7")
     assert (call.status, call.outcome, call.duration_seconds) == ("recent", "voicemail", 6)
@@ -150,8 +230,15 @@ def test_a_message_left_concludes_the_call_as_voicemail_with_its_audio(world, tm
 
 def test_hanging_up_before_the_beep_is_a_missed_call(world, tmp_path):
     inbound(world, "1.8")
-    send(world, "call.voicemail_left", seconds=30, channel_id="1.8", channel="PJSIP/trunk1-00000008",
-         mailbox="company1", status="")
+    send(
+        world,
+        "call.voicemail_left",
+        seconds=30,
+        channel_id="1.8",
+        channel="PJSIP/trunk1-00000008",
+        mailbox="company1",
+        status="",
+    )
     send(world, "call.ended", seconds=31, channel_id="1.8")
     call = Interaction.get(channel_id="1.8")
     assert (call.outcome, call.voicemail) == ("missed", None)
@@ -165,13 +252,15 @@ def test_a_new_call_is_announced_to_the_agents_of_its_flow(world):
     world["number"].flow.save()
     inbound(world, "1.5")
     name, data = world["bus"].published[0]
-    assert (name, data["for_agents"]) == ("interaction.created", [world["agent"].id])
+    assert (name, data["incoming_for"]) == ("interaction.created", [world["agent"].id])
+    assert (data["interaction"]["status"], data["interaction"]["call_id"]) == ("incoming", "1.5")
 
 
 def test_a_call_that_began_after_asterisk_was_read_is_not_taken_for_one_that_ended(world):
     inbound(world, "1.4")  # started at T0, after the resync read Asterisk's channels
-    world["bus"].deliver(Event("telephony.synced", {"calls": [], "members": [],
-                                                    "read_at": T0 - dt.timedelta(milliseconds=5)}, 0, T0))
+    world["bus"].deliver(
+        Event("telephony.synced", {"calls": [], "members": [], "read_at": T0 - dt.timedelta(milliseconds=5)}, 0, T0)
+    )
     assert Interaction.get(channel_id="1.4").status == "incoming"
 
 
@@ -182,8 +271,14 @@ def test_every_inbound_call_an_agent_answers_takes_them_out_until_they_rejoin(wo
     from leadcenter.agents.models import Agent
 
     inbound(world)
-    send(world, "call.answered", seconds=5, channel_id="1700000000.1", agent_id=world["agent"].id,
-         queue=queue and f"team{world['team'].id}")
+    send(
+        world,
+        "call.answered",
+        seconds=5,
+        channel_id="1700000000.1",
+        agent_id=world["agent"].id,
+        queue=queue and f"team{world['team'].id}",
+    )
     assert (Agent.get_by_id(world["agent"].id).status_reason, Interaction.get().status) == ("on_call", "active")
     send(world, "call.ended", seconds=30, channel_id="1700000000.1", cause=16)
     assert Agent.get_by_id(world["agent"].id).status_reason == "wrap_up"

@@ -1,10 +1,10 @@
 """The `leadcenter` command's account commands, run as an operator would, on a data directory of their own
 (Asterisk is `external` here: the commands render its configuration and reload nothing)."""
+
 from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
-
 from support import PASSWORD
 
 from leadcenter import db
@@ -18,6 +18,7 @@ def leadcenter(tmp_path):
 
     def run(*args: str):
         return CliRunner(env=env).invoke(main, list(args), catch_exceptions=False)
+
     yield run
     db.database.close()
 
@@ -25,8 +26,11 @@ def leadcenter(tmp_path):
 def memberships() -> set[tuple[str, str, str]]:
     from leadcenter.accounts.models import Company, Membership, User
     from leadcenter.agents.models import Agent
-    rows = {(m.user.email, m.company.name, m.role) for m in Membership.select(Membership, User, Company)
-            .join(User).switch(Membership).join(Company)}
+
+    rows = {
+        (m.user.email, m.company.name, m.role)
+        for m in Membership.select(Membership, User, Company).join(User).switch(Membership).join(Company)
+    }
     agents = {(a.user.email, a.company.name, "agent") for a in Agent.select()}
     assert {row for row in rows if row[2] == "agent"} == agents  # every agent membership has its agent profile
     return rows
@@ -44,21 +48,38 @@ def test_an_existing_user_joins_another_company_with_the_role_given(leadcenter):
     joined = leadcenter("user", "join", "DANA@example.com", "--company", "2", "--role", "agent")
     assert (joined.exit_code, joined.output) == (0, "user dana@example.com added to Bayside Dental as agent\n")
     assert leadcenter("user", "join", "dana@example.com", "--company", "1", "--role", "admin").exit_code == 1
-    assert memberships() == {("dana@example.com", "Acme Plumbing", "agent"),
-                             ("dana@example.com", "Bayside Dental", "agent")}
+    assert memberships() == {
+        ("dana@example.com", "Acme Plumbing", "agent"),
+        ("dana@example.com", "Bayside Dental", "agent"),
+    }
     from leadcenter.agents.models import Agent, SipCredential
+
     assert SipCredential.select().join(Agent).count() == 4  # a softphone and a desk phone in each company
 
 
-@pytest.mark.parametrize("args, said", [
-    (("user", "join", "nobody@example.com", "--company", "1"), "no user nobody@example.com"),
-    (("user", "join", "dana@example.com", "--company", "9"), "no company 9"),
-    (("user", "join", "dana@example.com", "--company", "1"), "already in Acme Plumbing as supervisor"),
-])
+@pytest.mark.parametrize(
+    "args, said",
+    [
+        (("user", "join", "nobody@example.com", "--company", "1"), "no user nobody@example.com"),
+        (("user", "join", "dana@example.com", "--company", "9"), "no company 9"),
+        (("user", "join", "dana@example.com", "--company", "1"), "already in Acme Plumbing as supervisor"),
+    ],
+)
 def test_join_refuses_what_it_cannot_do(leadcenter, args, said):
     leadcenter("company", "add", "Acme Plumbing")
-    leadcenter("user", "add", "dana@example.com", "--name", "Dana", "--company", "1", "--role", "supervisor",
-               "--password", PASSWORD)
+    leadcenter(
+        "user",
+        "add",
+        "dana@example.com",
+        "--name",
+        "Dana",
+        "--company",
+        "1",
+        "--role",
+        "supervisor",
+        "--password",
+        PASSWORD,
+    )
     refused = leadcenter(*args)
     assert refused.exit_code == 1 and said in refused.output
     assert memberships() == {("dana@example.com", "Acme Plumbing", "supervisor")}

@@ -6,6 +6,7 @@ checked on the source: a call of datetime.now / utcnow / today or time.time, or 
 allowed only where listed below, each with its reason. ``make check`` also runs the unit tests with the wall clock
 a year ahead and a day behind (see tests/README.md).
 """
+
 from __future__ import annotations
 
 import ast
@@ -29,8 +30,14 @@ SYSTEM_CLOCK_USERS = {
     "sms/smpp.py": "when a bind came up, shown in /healthz (the controller injects its clock)",
     "accounts/services.py": "when a session was revoked, for the record",
 }
-WALL_CLOCK_CALLS = {("datetime", "now"), ("datetime", "utcnow"), ("datetime", "today"), ("date", "today"),
-                    ("time", "time"), ("time", "time_ns")}
+WALL_CLOCK_CALLS = {
+    ("datetime", "now"),
+    ("datetime", "utcnow"),
+    ("datetime", "today"),
+    ("date", "today"),
+    ("time", "time"),
+    ("time", "time_ns"),
+}
 
 
 def _sources():
@@ -65,8 +72,11 @@ def test_the_system_clock_is_handed_out_only_by_the_composition_roots():
         if name in SYSTEM_CLOCK_USERS:
             continue
         for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module == "leadcenter.clock" and any(
-                    alias.name == "system" for alias in node.names):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module == "leadcenter.clock"
+                and any(alias.name == "system" for alias in node.names)
+            ):
                 offenders.append(f"{name}:{node.lineno} imports clock.system")
             if isinstance(node, ast.Attribute) and _dotted(node)[-2:] == ("clock", "system"):
                 offenders.append(f"{name}:{node.lineno} uses clock.system")
@@ -81,7 +91,8 @@ def test_no_model_field_defaults_to_the_time():
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and _dotted(node.func)[-1:] == ("DateTimeField",):
                 for keyword in node.keywords:
-                    if keyword.arg == "default" and not (name == "db.py" and _dotted(keyword.value) == (
-                            "clock", "system")):
+                    if keyword.arg == "default" and not (
+                        name == "db.py" and _dotted(keyword.value) == ("clock", "system")
+                    ):
                         offenders.append(f"{name}:{node.lineno}")
     assert offenders == []

@@ -22,15 +22,18 @@ def test_file_in_data_dir_is_found(tmp_path):
     assert config.load(env={"LEADCENTER_PATHS_DATA_DIR": str(tmp_path)}).http.port == 9100
 
 
-@pytest.mark.parametrize("text,message", [
-    ("[htp]\nport = 1\n", "unknown section"),
-    ("[http]\nprot = 1\n", "unknown setting"),
-    ('[http]\nport = "x"\n', "must be int"),
-    ("[http\n", "lc.toml"),
-    ('[smpp]\nhost = "a"\n[[smpp_extra]]\nhost = "b"\n', "a name of its own"),
-    ('[smpp_extra]\nhost = "b"\n', r"\[\[smpp_extra\]\] table"),
-    ('[[smpp_extra]]\nhots = "b"\n', "unknown setting"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("[htp]\nport = 1\n", "unknown section"),
+        ("[http]\nprot = 1\n", "unknown setting"),
+        ('[http]\nport = "x"\n', "must be int"),
+        ("[http\n", "lc.toml"),
+        ('[smpp]\nhost = "a"\n[[smpp_extra]]\nhost = "b"\n', "a name of its own"),
+        ('[smpp_extra]\nhost = "b"\n', r"\[\[smpp_extra\]\] table"),
+        ('[[smpp_extra]]\nhots = "b"\n', "unknown setting"),
+    ],
+)
 def test_bad_files_get_clear_errors(tmp_path, text, message):
     path = tmp_path / "lc.toml"
     path.write_text(text)
@@ -45,16 +48,20 @@ def test_bad_environment_value():
 
 def test_describe_names_every_environment_variable():
     text = config.describe(config.load(env={}))
-    assert 'port = 8080  # LEADCENTER_HTTP_PORT' in text
+    assert "port = 8080  # LEADCENTER_HTTP_PORT" in text
     assert 'data_dir = "var"  # LEADCENTER_PATHS_DATA_DIR' in text
 
 
 def test_several_smscs_each_with_its_numbers_and_the_password_hidden(tmp_path):
     path = tmp_path / "lc.toml"
-    path.write_text('[smpp]\nhost = "smsc1.example"\npassword = "s3cret"\n'
-                    '[[smpp_extra]]\nname = "backup"\nhost = "smsc2.example"\nnumbers = "+14045550101"\n')
+    path.write_text(
+        '[smpp]\nhost = "smsc1.example"\npassword = "s3cret"\n'
+        '[[smpp_extra]]\nname = "backup"\nhost = "smsc2.example"\nnumbers = "+14045550101"\n'
+    )
     settings = config.load(path, env={"LEADCENTER_SMPP_SYSTEM_ID": "acme"})
     assert [(s.name, s.host, s.system_id, s.numbers) for s in settings.smscs] == [
-        ("smsc", "smsc1.example", "acme", ""), ("backup", "smsc2.example", "", "+14045550101")]
+        ("smsc", "smsc1.example", "acme", ""),
+        ("backup", "smsc2.example", "", "+14045550101"),
+    ]
     shown = config.describe(settings)
     assert "[[smpp_extra]]" in shown and "s3cret" not in shown

@@ -1,6 +1,7 @@
 """The production compose file and its images agree with the code: this machine has no Docker engine to run them,
 so what can drift silently (a renamed setting, the RTP range, where each service mounts the shared instance
 directory) is checked here."""
+
 from __future__ import annotations
 
 import ast
@@ -48,14 +49,20 @@ def test_every_variable_names_a_setting_and_the_controller_accepts_them(compose)
 def test_the_published_rtp_range_is_the_configured_one(compose):
     settings = config.load(env=service_environment(compose))
     published = [p for p in compose["services"]["asterisk"]["ports"] if p.endswith("/udp") and "-" in p]
-    assert published == [f"{settings.asterisk.rtp_start}-{settings.asterisk.rtp_end}:"
-                         f"{settings.asterisk.rtp_start}-{settings.asterisk.rtp_end}/udp"]
+    assert published == [
+        (
+            f"{settings.asterisk.rtp_start}-{settings.asterisk.rtp_end}:"
+            f"{settings.asterisk.rtp_start}-{settings.asterisk.rtp_end}/udp"
+        )
+    ]
 
 
 def test_both_services_share_the_instance_directory_where_each_expects_it(compose):
     settings = config.load(env=service_environment(compose))
-    mounts = {service: dict(reversed(v.split(":")[:2]) for v in compose["services"][service]["volumes"])
-              for service in ("leadcenter", "asterisk")}
+    mounts = {
+        service: dict(reversed(v.split(":")[:2]) for v in compose["services"][service]["volumes"])
+        for service in ("leadcenter", "asterisk")
+    }
     # The controller renders into <data_dir>/asterisk; Asterisk reads the same volume at the root's MOUNT, the
     # path the rendered configuration names.
     assert mounts["leadcenter"][str(settings.asterisk_dir)] == mounts["asterisk"][MOUNT] == "asterisk-instance"
@@ -74,11 +81,23 @@ def test_ami_and_ari_are_not_published(compose):
 
 def test_texting_is_configured_from_the_operators_env_file_and_off_without_it(compose):
     assert config.load(env=service_environment(compose)).smpp.host == ""  # off until configured
-    dotenv = {"SMPP_HOST": "smpp.provider.example", "SMPP_PORT": "2776", "SMPP_SYSTEM_ID": "acme",
-              "SMPP_PASSWORD": "s3cret", "SMPP_SYSTEM_TYPE": "vma", "SMPP_NUMBERS": "+14045550100,+14045550101"}
+    dotenv = {
+        "SMPP_HOST": "smpp.provider.example",
+        "SMPP_PORT": "2776",
+        "SMPP_SYSTEM_ID": "acme",
+        "SMPP_PASSWORD": "s3cret",
+        "SMPP_SYSTEM_TYPE": "vma",
+        "SMPP_NUMBERS": "+14045550100,+14045550101",
+    }
     smpp = config.load(env=service_environment(compose, dotenv)).smpp
     assert (smpp.host, smpp.port, smpp.system_id, smpp.password, smpp.system_type, smpp.numbers) == (
-        "smpp.provider.example", 2776, "acme", "s3cret", "vma", "+14045550100,+14045550101")
+        "smpp.provider.example",
+        2776,
+        "acme",
+        "s3cret",
+        "vma",
+        "+14045550100,+14045550101",
+    )
     # The secret comes from outside: the compose file names it, never holds it.
     assert compose["services"]["leadcenter"]["environment"]["LEADCENTER_SMPP_PASSWORD"] == "${SMPP_PASSWORD:-}"
 
@@ -103,8 +122,13 @@ def programs_the_code_runs() -> set[str]:
     found = set()
     for source in (ROOT / "leadcenter").rglob("*.py"):
         tree = ast.parse(source.read_text())
-        builders = {f.name: r.value for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)
-                    for r in ast.walk(f) if isinstance(r, ast.Return) and isinstance(r.value, ast.List)}
+        builders = {
+            f.name: r.value
+            for f in ast.walk(tree)
+            if isinstance(f, ast.FunctionDef)
+            for r in ast.walk(f)
+            if isinstance(r, ast.Return) and isinstance(r.value, ast.List)
+        }
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
                 continue
@@ -123,8 +147,12 @@ def programs_the_code_runs() -> set[str]:
 
 def image_packages() -> set[str]:
     text = (ROOT / "docker/leadcenter/Dockerfile").read_text()
-    return {word for install in re.findall(r"apt-get install([^&]*)", text)  # up to the next &&
-            for word in install.replace("\\", " ").split() if not word.startswith("-")}
+    return {
+        word
+        for install in re.findall(r"apt-get install([^&]*)", text)  # up to the next &&
+        for word in install.replace("\\", " ").split()
+        if not word.startswith("-")
+    }
 
 
 def test_every_program_the_code_runs_is_installed_where_it_runs():
@@ -136,7 +164,11 @@ def test_every_program_the_code_runs_is_installed_where_it_runs():
     for program, (package, where) in TOOLS.items():
         if where == "image":
             assert package in packages, f"{program}: add {package} to docker/leadcenter/Dockerfile"
-    machine = set(re.search(r"SYSTEM_PACKAGES := ((?:[^\n]*\\\n)*[^\n]*)", (ROOT / "Makefile").read_text())
-                  .group(1).replace("\\", " ").split())
+    machine = set(
+        re.search(r"SYSTEM_PACKAGES := ((?:[^\n]*\\\n)*[^\n]*)", (ROOT / "Makefile").read_text())
+        .group(1)
+        .replace("\\", " ")
+        .split()
+    )
     for program, (package, _) in TOOLS.items():
         assert package in machine | {"coreutils"}, f"{program}: add {package} to the Makefile's SYSTEM_PACKAGES"

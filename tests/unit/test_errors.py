@@ -1,5 +1,6 @@
 """One error catalogue (leadcenter/errors.py): every error id the code raises is declared there with its one status,
 every declared id is raised somewhere, and integrators find them all in the OpenAPI document."""
+
 from __future__ import annotations
 
 import ast
@@ -24,8 +25,12 @@ def _refusals() -> set[str]:
     """ApiError and the classes derived from it (TextRefused, ...), by name."""
     names = {"ApiError"}
     for _, tree in _trees():
-        names |= {node.name for node in ast.walk(tree) if isinstance(node, ast.ClassDef)
-                  and any(isinstance(base, ast.Name) and base.id in names for base in node.bases)}
+        names |= {
+            node.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ClassDef)
+            and any(isinstance(base, ast.Name) and base.id in names for base in node.bases)
+        }
     return names
 
 
@@ -76,5 +81,6 @@ def test_the_openapi_document_lists_every_error_with_its_status(client):
     _, document = client.get("/api/openapi.json")
     error = document["components"]["schemas"]["Error"]
     assert error["properties"]["error"]["enum"] == sorted(ERRORS)
-    assert {error_id: (entry["status"], entry["description"]) for error_id, entry in error["x-error-ids"].items()} \
-        == ERRORS
+    assert {
+        error_id: (entry["status"], entry["description"]) for error_id, entry in error["x-error-ids"].items()
+    } == ERRORS

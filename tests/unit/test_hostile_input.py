@@ -4,6 +4,7 @@ answer is a JSON error with a status below 500: a 500 means some value reached c
 id beyond SQLite's 64-bit integers, a date whose arithmetic overflows, JSON nested deeper than the parser
 recurses). The endpoints come from the API's own registry, so a new endpoint is fuzzed without changing the test.
 """
+
 from __future__ import annotations
 
 import base64
@@ -11,7 +12,6 @@ import copy
 import json
 
 import pytest
-
 from test_tenant_isolation import BODIES
 
 from leadcenter.web import api
@@ -19,38 +19,92 @@ from leadcenter.web import api
 # Path ids SQLite cannot hold (it stores 64-bit signed integers), and the largest it can.
 HOSTILE_IDS = [2**63, 2**64, 10**30, 2**63 - 1]
 
+
 # Query values are strings: each is tried in every field, whatever its type.
 def cursor(value) -> str:
     """A timeline cursor (the client gets them opaque, but can forge any)."""
     return base64.urlsafe_b64encode(json.dumps(value).encode() if not isinstance(value, bytes) else value).decode()
 
 
-HOSTILE_QUERY = ["9223372036854775808", "-9223372036854775809", "1" + "0" * 40, "0001-01-01", "9999-12-31",
-                 "0000-00-00", "NaN", "-inf", "1e400", "\x00", "%", "\U0001F600", "x" * 10_000, "", " ",
-                 cursor(["2026-11-27T09:00:00", 2**63]), cursor(["0001-01-01T00:00:00", 1]),
-                 cursor(["9999-12-31T23:59:59", 1]), cursor(b"[" * 50_000 + b"]" * 50_000)]
+HOSTILE_QUERY = [
+    "9223372036854775808",
+    "-9223372036854775809",
+    "1" + "0" * 40,
+    "0001-01-01",
+    "9999-12-31",
+    "0000-00-00",
+    "NaN",
+    "-inf",
+    "1e400",
+    "\x00",
+    "%",
+    "\U0001f600",
+    "x" * 10_000,
+    "",
+    " ",
+    cursor(["2026-11-27T09:00:00", 2**63]),
+    cursor(["0001-01-01T00:00:00", 1]),
+    cursor(["9999-12-31T23:59:59", 1]),
+    cursor(b"[" * 50_000 + b"]" * 50_000),
+]
 
 # JSON values tried in place of every value of a valid body, at every depth.
-HOSTILE_JSON = [2**63, -(2**63) - 1, 10**30, 1e308, -1, 0, True, None, "", "\x00", "\ud800", "x" * 100_000,
-                "0001-01-01", "9999-12-31T23:59:59", [], {}, [2**63], {"id": 2**63},
-                json.loads("[" * 500 + "]" * 500)]
+HOSTILE_JSON = [
+    2**63,
+    -(2**63) - 1,
+    10**30,
+    1e308,
+    -1,
+    0,
+    True,
+    None,
+    "",
+    "\x00",
+    "\ud800",
+    "x" * 100_000,
+    "0001-01-01",
+    "9999-12-31T23:59:59",
+    [],
+    {},
+    [2**63],
+    {"id": 2**63},
+    json.loads("[" * 500 + "]" * 500),
+]
 
 # Bodies that are not a JSON object, or not JSON at all.
-RAW_BODIES = [b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 100_000 + b"1" + b"}" * 100_000, b"1e400",
-              b"[1, 2]", b"null", b'"text"', b"\xff\xfe{}", b'{"a": NaN}', b'{"a": 1, "a": 2}', b""]
+RAW_BODIES = [
+    b"[" * 100_000 + b"]" * 100_000,
+    b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
+    b"1e400",
+    b"[1, 2]",
+    b"null",
+    b'"text"',
+    b"\xff\xfe{}",
+    b'{"a": NaN}',
+    b'{"a": 1, "a": 2}',
+    b"",
+]
 
 # Richer bodies than the tenant isolation test needs: the ids in nested places get fuzzed too.
 RICH_BODIES = {
-    "SignIn": lambda a: {"email": "nobody@a.example", "password": "not the password",
-                         "company_id": a["company"].id},
+    "SignIn": lambda a: {"email": "nobody@a.example", "password": "not the password", "company_id": a["company"].id},
     "CompanyChoice": lambda a: {"company_id": a["company"].id},
-    "NewFlow": lambda a: {"name": "Fuzzed", "record": True, "steps": [
-        {"type": "queue", "team": a["team"].id, "timeout": 60},
-        {"type": "ring_agents", "agents": [a["agents"][0].id], "timeout": 20},
-        {"type": "voicemail", "agent": a["agents"][0].id}]},
-    "NewMember": lambda a: {"email": "fuzz@a.example", "name": "Fuzz", "password": "long enough pw",
-                            "role": "agent", "agent": {"devices": ["webrtc", "desk"], "ring_device": "desk",
-                                                       "display_name": "Fuzz"}},
+    "NewFlow": lambda a: {
+        "name": "Fuzzed",
+        "record": True,
+        "steps": [
+            {"type": "queue", "team": a["team"].id, "timeout": 60},
+            {"type": "ring_agents", "agents": [a["agents"][0].id], "timeout": 20},
+            {"type": "voicemail", "agent": a["agents"][0].id},
+        ],
+    },
+    "NewMember": lambda a: {
+        "email": "fuzz@a.example",
+        "name": "Fuzz",
+        "password": "long enough pw",
+        "role": "agent",
+        "agent": {"devices": ["webrtc", "desk"], "ring_device": "desk", "display_name": "Fuzz"},
+    },
     "LeadChanges": lambda a: {"name": "Renamed", "email": "x@example.com", "numbers": ["+14045550188"]},
     "NewLead": lambda a: {"name": "New Lead", "numbers": ["+14045550189"]},
     "TeamChanges": lambda a: {"name": "Renamed", "members": [a["agents"][0].id]},
@@ -75,8 +129,7 @@ A_OBJECTS = {
 def variants(value):
     """``value`` with each of its values in turn (the whole, then each item at every depth) replaced by each
     hostile value."""
-    for hostile in HOSTILE_JSON:
-        yield hostile
+    yield from HOSTILE_JSON
     if isinstance(value, dict):
         for key, item in value.items():
             for changed in variants(item):
@@ -84,7 +137,7 @@ def variants(value):
     elif isinstance(value, list):
         for index, item in enumerate(value):
             for changed in variants(item):
-                yield value[:index] + [changed] + value[index + 1:]
+                yield [*value[:index], changed, *value[index + 1 :]]
 
 
 def body_variants(model: type, a) -> list[dict]:
@@ -129,8 +182,12 @@ def test_out_of_range_ids_in_every_path_are_not_found(caller, world):
             for hostile in HOSTILE_IDS:
                 ids = {p: A_OBJECTS[p](world["a"]) for p in endpoint.path_params} | {name: hostile}
                 path = endpoint.path.format(**ids)
-                response = call(caller, endpoint.method, path, json=body_variants(endpoint.body, world["a"])[0]
-                                if endpoint.body else None)
+                response = call(
+                    caller,
+                    endpoint.method,
+                    path,
+                    json=body_variants(endpoint.body, world["a"])[0] if endpoint.body else None,
+                )
                 assert_answered(response, f"{endpoint.method} {path}")
                 if caller.http.get("/api/v1/session").get_json()["company"] is not None:
                     assert response.status_code in (403, 404), f"{endpoint.method} {path} -> {response.status_code}"

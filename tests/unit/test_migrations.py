@@ -1,5 +1,6 @@
 """An upgrade keeps existing data: a database at schema version 1 (the foundation release, with the demo
 company and a call) is migrated to the current version."""
+
 import sqlite3
 from pathlib import Path
 
@@ -40,7 +41,10 @@ def test_version_1_database_is_migrated_with_its_data(tmp_path):
     assert migrations.current_version() == migrations.LATEST
     call = Interaction.get_by_id(1)
     assert (call.outcome, call.talk_seconds, call.recording) == (
-        "answered", 55, "asterisk/spool/monitor/1795737826.0.wav")
+        "answered",
+        55,
+        "asterisk/spool/monitor/1795737826.0.wav",
+    )
     assert (call.qualified, call.value_cents, call.notes) == (None, None, "")
     # Existing leads were indexed by the migration: findable by name and number at once.
     assert [lead.id for lead in search(call.company, "lee")] == [1]
@@ -65,9 +69,13 @@ def test_a_new_database_is_created_at_the_latest_version(tmp_path):
 
 def _shape(database) -> dict:
     """Each table's columns and indexed column lists: what the models expect of the schema."""
-    return {table: ({c.name for c in database.get_columns(table)},
-                    sorted((tuple(i.columns), i.unique) for i in database.get_indexes(table)))
-            for table in database.get_tables()}
+    return {
+        table: (
+            {c.name for c in database.get_columns(table)},
+            sorted((tuple(i.columns), i.unique) for i in database.get_indexes(table)),
+        )
+        for table in database.get_tables()
+    }
 
 
 def _migrated(path: Path):
@@ -102,10 +110,14 @@ def test_a_version_3_database_gets_the_text_idle_timer_and_keeps_its_threads(tmp
     old.execute_sql('ALTER TABLE "text_thread" DROP COLUMN "idle_until"')
     old.execute_sql("UPDATE schema_version SET version = 3")
     old.execute_sql("PRAGMA foreign_keys = OFF")  # the thread's company, lead... do not matter here
-    old.execute_sql("INSERT INTO text_thread (id, created_at, company_id, lead_id, tracking_number_id, interaction_id,"
-                    " waiting_until) VALUES (7, '2026-11-26 10:00:00', 1, 1, 1, 1, '2026-11-26 22:00:00')")
+    old.execute_sql(
+        "INSERT INTO text_thread (id, created_at, company_id, lead_id, tracking_number_id, interaction_id,"
+        " waiting_until) VALUES (7, '2026-11-26 10:00:00', 1, 1, 1, 1, '2026-11-26 22:00:00')"
+    )
     assert migrations.migrate() == migrations.LATEST - 3 and migrations.current_version() == migrations.LATEST
     assert _shape(old) == expected
     assert old.execute_sql("SELECT waiting_until, idle_until FROM text_thread WHERE id = 7").fetchone() == (
-        "2026-11-26 22:00:00", None)
+        "2026-11-26 22:00:00",
+        None,
+    )
     old.close()

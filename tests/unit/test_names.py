@@ -1,5 +1,6 @@
 """Every name Lead Center gives Asterisk's objects reads back as what made it, nothing else reads as one of them,
 and no other module writes or takes one apart by hand (leadcenter/pbx/names.py is the one place)."""
+
 from __future__ import annotations
 
 import ast
@@ -16,8 +17,10 @@ IDS = (1, 7, 12, 99999, 2**63 - 1)
 # (format, parse, what parsing the formatted name gives back)
 PAIRS = [
     *[(lambda i, d=device: names.endpoint(d, i), names.parse_endpoint, lambda i: i) for device in names.DEVICES],
-    *[(lambda i, d=device: names.interface(d, i), names.parse_interface, lambda i, d=device: names.endpoint(d, i))
-      for device in names.DEVICES],
+    *[
+        (lambda i, d=device: names.interface(d, i), names.parse_interface, lambda i, d=device: names.endpoint(d, i))
+        for device in names.DEVICES
+    ],
     (names.trunk_endpoint, names.parse_trunk_endpoint, lambda i: i),
     (names.trunk_context, names.parse_trunk_context, lambda i: i),
     (names.queue, names.parse_queue, lambda i: i),
@@ -33,8 +36,10 @@ PAIRS = [
     (lambda i: f"/{names.AVAILABLE_FAMILY}/{names.available_key(i)}", names.parse_available_key, lambda i: i),
     (lambda i: names.outbound_channel_id(f"{i:x}"), names.parse_outbound_channel_id, lambda i: f"{i:x}"),
 ]
-PARSERS = sorted({parse for _, parse, _ in PAIRS} | {names.parse_channel, names.parse_trunk_channel},
-                 key=lambda parse: parse.__name__)
+PARSERS = sorted(
+    {parse for _, parse, _ in PAIRS} | {names.parse_channel, names.parse_trunk_channel},
+    key=lambda parse: parse.__name__,
+)
 
 
 @pytest.mark.parametrize("write, parse, made_of", PAIRS)
@@ -54,11 +59,46 @@ def test_no_name_of_one_kind_reads_as_another():
 
 
 FOREIGN = (
-    None, "", "-7", "07", "+7", "x", "agent", "agent0", "agent07", "agent-7", "agent7x", " agent7", "agent7 ",
-    "agent\u0663", "Agent7", "team", "team1.5", "desk", "PJSIP/", "PJSIP/desk", "PJSIP/desk7-", "PJSIP/desk7-XYZ",
-    "SIP/desk7-0000002a", "PJSIP/desk7/sip:desk7@10.0.0.2", "PJSIP/alice-00000001", "Local/7@lc-answer-00000001;1",
-    "lc-flow-", "lc-flow-x", "lc-trunk", "step", "step0", "company", "companyX", "agent7@default", "@leadcenter",
-    "agent7@leadcenter@leadcenter", "/other/7", "/lc_available/", "lc-out-", "lc-out-AB/1",
+    None,
+    "",
+    "-7",
+    "07",
+    "+7",
+    "x",
+    "agent",
+    "agent0",
+    "agent07",
+    "agent-7",
+    "agent7x",
+    " agent7",
+    "agent7 ",
+    "agent\u0663",
+    "Agent7",
+    "team",
+    "team1.5",
+    "desk",
+    "PJSIP/",
+    "PJSIP/desk",
+    "PJSIP/desk7-",
+    "PJSIP/desk7-XYZ",
+    "SIP/desk7-0000002a",
+    "PJSIP/desk7/sip:desk7@10.0.0.2",
+    "PJSIP/alice-00000001",
+    "Local/7@lc-answer-00000001;1",
+    "lc-flow-",
+    "lc-flow-x",
+    "lc-trunk",
+    "step",
+    "step0",
+    "company",
+    "companyX",
+    "agent7@default",
+    "@leadcenter",
+    "agent7@leadcenter@leadcenter",
+    "/other/7",
+    "/lc_available/",
+    "lc-out-",
+    "lc-out-AB/1",
 )
 
 
@@ -67,10 +107,17 @@ def test_foreign_strings_parse_to_none(parse):
     assert {text: parse(text) for text in FOREIGN if parse(text) is not None} == {}
 
 
-@pytest.mark.parametrize("channel, agent", [
-    ("PJSIP/desk12-0000002a", 12), ("PJSIP/webrtc3-00000001", 3), ("PJSIP/desk7-6", 7),
-    ("PJSIP/trunk1-00000001", None), ("PJSIP/desk12", None), ("desk12", None),
-])
+@pytest.mark.parametrize(
+    "channel, agent",
+    [
+        ("PJSIP/desk12-0000002a", 12),
+        ("PJSIP/webrtc3-00000001", 3),
+        ("PJSIP/desk7-6", 7),
+        ("PJSIP/trunk1-00000001", None),
+        ("PJSIP/desk12", None),
+        ("desk12", None),
+    ],
+)
 def test_agents_channels_name_their_agent(channel, agent):
     """Asterisk names a channel after its endpoint (PJSIP/desk12-0000002a); the tracker reads the agent from it."""
     assert names.parse_channel(channel) == agent
@@ -86,16 +133,33 @@ def test_trunk_channels_name_their_trunk():
 
 ROOT = Path(leadcenter.__file__).parent
 # What a name begins with, right before the id an f-string would put after it.
-PREFIXES = ("team", "agent", "desk", "webrtc", "trunk", "company", "lc-flow-", "step", "PJSIP/", "lc-out-",
-            "lc_available/", "lc-")
+PREFIXES = (
+    "team",
+    "agent",
+    "desk",
+    "webrtc",
+    "trunk",
+    "company",
+    "lc-flow-",
+    "step",
+    "PJSIP/",
+    "lc-out-",
+    "lc_available/",
+    "lc-",
+)
 FIXED = {value for key, value in vars(names).items() if key.isupper() and isinstance(value, str)} - {"leadcenter"}
 NAME_METHODS = {"startswith", "removeprefix", "partition", "rsplit", "split"}
 
 
 def _docstrings(tree: ast.AST) -> set[int]:
-    return {id(node.body[0].value) for node in ast.walk(tree)
-            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
-            and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+    return {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
 
 
 def test_names_are_written_and_read_only_in_names_py():
@@ -110,15 +174,27 @@ def test_names_are_written_and_read_only_in_names_py():
         docstrings = _docstrings(tree)
         for node in ast.walk(tree):
             if isinstance(node, ast.JoinedStr):
-                for before, after in zip(node.values, node.values[1:]):
-                    if (isinstance(before, ast.Constant) and isinstance(after, ast.FormattedValue)
-                            and str(before.value).endswith(PREFIXES)):
+                for before, after in zip(node.values, node.values[1:], strict=False):
+                    if (
+                        isinstance(before, ast.Constant)
+                        and isinstance(after, ast.FormattedValue)
+                        and str(before.value).endswith(PREFIXES)
+                    ):
                         offenders.append(f"{name}:{node.lineno} f-string {before.value!r}{{...}}")
-            elif (isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
-                  and (node.value in FIXED or re.fullmatch(r"lc-[a-z-]+|PJSIP/\w*", node.value))):
+            elif (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and id(node) not in docstrings
+                and (node.value in FIXED or re.fullmatch(r"lc-[a-z-]+|PJSIP/\w*", node.value))
+            ):
                 offenders.append(f"{name}:{node.lineno} literal {node.value!r}")
-            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                  and node.func.attr in NAME_METHODS and node.args and isinstance(node.args[0], ast.Constant)
-                  and str(node.args[0].value).startswith(PREFIXES)):
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in NAME_METHODS
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and str(node.args[0].value).startswith(PREFIXES)
+            ):
                 offenders.append(f"{name}:{node.lineno} .{node.func.attr}({node.args[0].value!r})")
     assert offenders == []

@@ -1,4 +1,5 @@
 """/api/openapi.json is a valid OpenAPI 3.1 document and describes exactly the API the app serves."""
+
 import re
 
 from openapi_spec_validator import validate
@@ -21,8 +22,7 @@ def test_document_is_valid_openapi(client):
 
 def test_document_matches_the_routes_the_app_serves(app, client):
     _, document = client.get("/api/openapi.json")
-    documented = {(method.upper(), path) for path, operations in document["paths"].items()
-                  for method in operations}
+    documented = {(method.upper(), path) for path, operations in document["paths"].items() for method in operations}
     assert documented == _served(app)
     assert ("POST", "/api/v1/session") in documented
 

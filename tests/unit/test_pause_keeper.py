@@ -1,10 +1,12 @@
 """The pause keeper makes Asterisk's view of who may be rung match the agents' status in the database, and sets an
 agent who lets a call ring out Unavailable (missed)."""
+
 import pytest
 from support import T0
 
-from leadcenter.agents import availability
+from leadcenter.agents.availability import Availability
 from leadcenter.agents.models import Agent, AgentStatusChange
+from leadcenter.agents.presence import Presence
 from leadcenter.agents.services import PauseKeeper
 from leadcenter.events import Event
 from leadcenter.interactions.models import InteractionDecline
@@ -12,6 +14,7 @@ from leadcenter.interactions.models import InteractionDecline
 
 class Telephony:
     """Records the verbs the keeper asks for, as the coroutine arguments (nothing runs)."""
+
     connected = True
 
     def __init__(self):
@@ -38,24 +41,34 @@ class Bus:
         self.published.append((name, data))
 
 
+def keeper_over(bus, telephony):
+    """The keeper as the controller wires it: it moves agents through the real Availability on the same bus."""
+    return PauseKeeper(bus, telephony, Availability(bus, Presence(bus).of))
+
+
 def test_after_a_sync_only_what_differs_is_corrected(world):
     alice, bob = world["a"]["agents"]
     Agent.update(status="offline").where(Agent.id == bob.id).execute()
     telephony = Telephony()
-    keeper = PauseKeeper(Bus(), telephony)
-    members = [{"queue": "team1", "interface": alice.queue_interface, "agent_id": alice.id, "paused": False},
-               {"queue": "team1", "interface": bob.queue_interface, "agent_id": bob.id, "paused": False}]
+    keeper = keeper_over(Bus(), telephony)
+    members = [
+        {"queue": "team1", "interface": alice.queue_interface, "agent_id": alice.id, "paused": False},
+        {"queue": "team1", "interface": bob.queue_interface, "agent_id": bob.id, "paused": False},
+    ]
     others = {a.id: True for a in world["b"]["agents"]}
-    keeper.on_synced(Event("telephony.synced", {"members": members, "available": {alice.id: True, bob.id: True,
-                                                                                   **others}}, 0, T0))
+    keeper.on_synced(
+        Event("telephony.synced", {"members": members, "available": {alice.id: True, bob.id: True, **others}}, 0, T0)
+    )
     assert telephony.asked == [("pause", bob.queue_interface, True), ("set_available", bob.id, False)]
 
 
 def test_a_status_change_applies_to_queues_and_ring_agents_steps_at_once(world):
     alice = world["a"]["agents"][0]
-    Agent.update(status="offline").where(Agent.id == alice.id).execute()
-    telephony = Telephony()
-    PauseKeeper(Bus(), telephony).on_status_changed(Event("agent.status_changed", {"agent_id": alice.id}, 0, T0))
+    telephony, bus = Telephony(), Bus()
+    keeper = keeper_over(bus, telephony)
+    keeper.availability.choose(alice, "offline", T0)  # the app's Offline
+    ((name, data),) = bus.published
+    keeper.on_status_changed(Event(name, data, 0, T0))
     assert telephony.asked == [("pause", alice.queue_interface, True), ("set_available", alice.id, False)]
 
 
@@ -69,20 +82,34 @@ def call(world):
 
 
 def rang_out(keeper, interaction, agent):
-    keeper.on_rang_out(Event("call.agent_rang_out", {"channel_id": interaction.channel_id, "agent_id": agent.id,
-                                                      "agent_channel_id": "1795737826.3", "at": T0}, 0, T0))
+    keeper.on_rang_out(
+        Event(
+            "call.agent_rang_out",
+            {"channel_id": interaction.channel_id, "agent_id": agent.id, "agent_channel_id": "1795737826.3", "at": T0},
+            0,
+            T0,
+        )
+    )
 
 
 def test_an_available_agent_who_lets_a_call_ring_out_is_unavailable_until_they_choose_available(call):
     interaction, agent = call
     telephony, bus = Telephony(), Bus()
-    keeper = PauseKeeper(bus, telephony)
+    keeper = keeper_over(bus, telephony)
     rang_out(keeper, interaction, agent)
     stored = Agent.get_by_id(agent.id)
     assert (stored.status, stored.status_reason) == ("unavailable", "missed")
     assert [c.event for c in AgentStatusChange.select()] == ["miss_call"]
-    assert bus.published == [("agent.status_changed", {"company_id": agent.company_id, "agent_id": agent.id,
-                                                        "status": "unavailable", "reason": "missed"})]
+    assert [name for name, _ in bus.published] == ["agent.status_changed"]
+    data = bus.published[0][1]
+    assert data["company_id"] == agent.company_id
+    assert (
+        data["agent"]["id"],
+        data["agent"]["status"],
+        data["agent"]["status_reason"],
+        data["agent"]["presence"],
+    ) == (agent.id, "unavailable", "missed", "missed")
+    assert telephony.asked == []  # the keeper applies it when the status change reaches it
     keeper.on_status_changed(Event("agent.status_changed", bus.published[0][1], 1, T0))
     assert telephony.asked == [("pause", agent.queue_interface, True), ("set_available", agent.id, False)]
 
@@ -92,7 +119,7 @@ def test_a_leg_hung_up_by_the_agent_s_decline_is_not_a_missed_call_and_asterisk_
     interaction, agent = call
     InteractionDecline.create(interaction=interaction, agent=agent, at=T0)
     telephony, bus = Telephony(), Bus()
-    rang_out(PauseKeeper(bus, telephony), interaction, agent)
+    rang_out(keeper_over(bus, telephony), interaction, agent)
     assert Agent.get_by_id(agent.id).status == "available" and bus.published == []
     assert telephony.asked == [("pause", agent.queue_interface, False), ("set_available", agent.id, True)]
 
@@ -101,27 +128,38 @@ def test_a_leg_hung_up_by_the_agent_s_decline_is_not_a_missed_call_and_asterisk_
 def test_an_agent_not_available_who_lets_a_call_ring_out_stays_as_they_are(call, moves):
     """On a call, in wrap-up (pressed Answer from Incoming, then let it ring) or Offline: nothing to take away."""
     interaction, agent = call
+    telephony, bus = Telephony(), Bus()
+    keeper = keeper_over(bus, telephony)
     for move in moves:
-        availability.apply(agent, move, Bus(), T0)
-    before = (agent.status, agent.status_reason)
-    telephony = Telephony()
-    rang_out(PauseKeeper(Bus(), telephony), interaction, agent)
+        keeper.availability.move(agent, move, T0)
+    before = (agent.status, agent.status_reason, AgentStatusChange.select().count(), len(bus.published))
+    rang_out(keeper, interaction, agent)
     stored = Agent.get_by_id(agent.id)
-    assert (stored.status, stored.status_reason) == before
+    assert (stored.status, stored.status_reason, AgentStatusChange.select().count(), len(bus.published)) == before
     assert telephony.asked == [("pause", agent.queue_interface, True), ("set_available", agent.id, False)]
 
 
-@pytest.mark.parametrize("status, reason, corrected", [
-    ("available", "lc-rang-out", True),  # lc-rang-out paused a decliner with the others: undone
-    ("unavailable", "lc-rang-out", False),  # missed (decided from the leg's DialEnd, which came first)
-    ("available", "Auto-Pause", False),  # app_queue's: the leg's DialEnd comes after it and decides
-    ("available", "unavailable", False),  # the keeper's own
-])
+@pytest.mark.parametrize(
+    "status, reason, corrected",
+    [
+        ("available", "lc-rang-out", True),  # lc-rang-out paused a decliner with the others: undone
+        ("unavailable", "lc-rang-out", False),  # missed (decided from the leg's DialEnd, which came first)
+        ("available", "Auto-Pause", False),  # app_queue's: the leg's DialEnd comes after it and decides
+        ("available", "unavailable", False),  # the keeper's own
+    ],
+)
 def test_a_ring_out_pause_by_the_dialplan_is_corrected_to_the_database(world, status, reason, corrected):
     agent = world["a"]["agents"][0]
     Agent.update(status=status).where(Agent.id == agent.id).execute()
     telephony = Telephony()
-    PauseKeeper(Bus(), telephony).on_member_paused(Event("queue_member.paused", {
-        "queue": "team1", "agent_id": agent.id, "paused": True, "reason": reason, "at": T0}, 0, T0))
-    assert telephony.asked == ([("pause", agent.queue_interface, False), ("set_available", agent.id, True)]
-                               if corrected else [])
+    keeper_over(Bus(), telephony).on_member_paused(
+        Event(
+            "queue_member.paused",
+            {"queue": "team1", "agent_id": agent.id, "paused": True, "reason": reason, "at": T0},
+            0,
+            T0,
+        )
+    )
+    assert telephony.asked == (
+        [("pause", agent.queue_interface, False), ("set_available", agent.id, True)] if corrected else []
+    )

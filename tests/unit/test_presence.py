@@ -1,7 +1,9 @@
 """What colleagues see of an agent, live: their status with what Asterisk says of the device their calls ring."""
+
 from support import T0
 
-from leadcenter.agents import availability
+from leadcenter.agents import notifier
+from leadcenter.agents.availability import Availability
 from leadcenter.agents.models import Agent
 from leadcenter.agents.presence import Presence
 from leadcenter.events import Event
@@ -18,21 +20,33 @@ class Bus:
         self.published.append((name, data))
 
     def presences(self):
-        return [(data["agent_id"], data["presence"]) for name, data in self.published
-                if name == "agent.presence_changed"]
+        return [
+            (data["agent"]["id"], data["agent"]["presence"])
+            for name, data in self.published
+            if name == "agent.presence_changed"
+        ]
+
+    def last(self, name):
+        """The newest event of that name, as the bus would deliver it to subscribers."""
+        data = next(data for published, data in reversed(self.published) if published == name)
+        return Event(name, data, len(self.published), T0)
 
 
 def device(presence, endpoint, agent_id, state):
-    presence.on_device_state(Event("telephony.device_state", {"endpoint": endpoint, "agent_id": agent_id,
-                                                              "state": state}, 0, T0))
+    presence.on_device_state(
+        Event("telephony.device_state", {"endpoint": endpoint, "agent_id": agent_id, "state": state}, 0, T0)
+    )
 
 
 def test_an_available_agent_whose_phone_cannot_ring_is_unreachable_live(world):
     alice, bob = world["a"]["agents"]  # both ring on their browser softphones (webrtcN)
     bus = Bus()
     presence = Presence(bus)
-    presence.on_synced(Event("telephony.synced", {"devices": {f"webrtc{alice.id}": "NOT_INUSE",
-                                                              f"webrtc{bob.id}": "UNAVAILABLE"}}, 0, T0))
+    presence.on_synced(
+        Event(
+            "telephony.synced", {"devices": {f"webrtc{alice.id}": "NOT_INUSE", f"webrtc{bob.id}": "UNAVAILABLE"}}, 0, T0
+        )
+    )
     assert (presence.of(alice), presence.of(bob)) == ("available", "unreachable")
     b_agents = [(a.id, "unreachable") for a in world["b"]["agents"]]  # no device at all
     assert bus.presences() == [(alice.id, "available"), (bob.id, "unreachable"), *b_agents]
@@ -44,8 +58,9 @@ def test_an_available_agent_whose_phone_cannot_ring_is_unreachable_live(world):
     assert bus.presences() == [(bob.id, "available"), (alice.id, "unreachable"), (alice.id, "on_call")]
     # Every agent at every resync, but only what changed is published.
     bus.published.clear()
-    presence.on_synced(Event("telephony.synced", {"devices": {f"webrtc{alice.id}": "INUSE",
-                                                              f"webrtc{bob.id}": "UNAVAILABLE"}}, 1, T0))
+    presence.on_synced(
+        Event("telephony.synced", {"devices": {f"webrtc{alice.id}": "INUSE", f"webrtc{bob.id}": "UNAVAILABLE"}}, 1, T0)
+    )
     assert bus.presences() == [(bob.id, "unreachable")]
 
 
@@ -55,14 +70,20 @@ def test_a_status_change_or_another_ring_device_changes_what_colleagues_see(worl
     presence = Presence(bus)
     device(presence, f"webrtc{alice.id}", alice.id, "NOT_INUSE")
     device(presence, f"desk{alice.id}", alice.id, "UNAVAILABLE")
-    availability.apply(alice, "miss_call", bus, T0)
-    presence.on_agent_changed(Event("agent.status_changed", {"agent_id": alice.id}, 1, T0))
-    availability.choose(alice, "available", bus, T0)
-    presence.on_agent_changed(Event("agent.status_changed", {"agent_id": alice.id}, 2, T0))
+    availability = Availability(bus, presence.of)
+    availability.move(alice, "miss_call", T0)
+    presence.on_agent_changed(bus.last("agent.status_changed"))
+    availability.choose(alice, "available", T0)
+    presence.on_agent_changed(bus.last("agent.status_changed"))
     Agent.update(ring_device="desk").where(Agent.id == alice.id).execute()
-    presence.on_agent_changed(Event("agent.updated", {"agent_id": alice.id, "fields": ["ring_device"]}, 3, T0))
-    assert bus.presences() == [(alice.id, "available"), (alice.id, "missed"), (alice.id, "available"),
-                               (alice.id, "unreachable")]
+    notifier.updated(bus, Agent.get_by_id(alice.id), presence.of)  # as PATCH /agents/<id> tells it
+    presence.on_agent_changed(bus.last("agent.updated"))
+    assert bus.presences() == [
+        (alice.id, "available"),
+        (alice.id, "missed"),
+        (alice.id, "available"),
+        (alice.id, "unreachable"),
+    ]
     assert presence.reachable(Agent.get_by_id(alice.id)) is False
 
 
@@ -72,6 +93,5 @@ def test_the_app_reads_each_agent_s_presence(world, controller, make_client):
     client = make_client()
     client.sign_in("agent2@a.example")
     status, agents = client.get("/api/v1/agents")
-    assert status == 200 and {a["id"]: a["presence"] for a in agents} == {alice.id: "available",
-                                                                         bob.id: "unreachable"}
+    assert status == 200 and {a["id"]: a["presence"] for a in agents} == {alice.id: "available", bob.id: "unreachable"}
     assert client.get("/api/v1/me/agent")[1]["presence"] == "unreachable"  # Bob: no softphone registered

@@ -1,5 +1,6 @@
 """Files are private by default: the data directory is its owner's alone, and Asterisk's root gets an account of
 its own (tests/integration/test_file_modes.py shows the result as another local user sees it)."""
+
 import stat
 
 import pytest
@@ -18,14 +19,20 @@ def test_the_data_directory_and_what_an_older_version_left_become_the_owners_alo
     (data / "asterisk/etc").mkdir(parents=True)
     for path, mode in ((data, 0o755), (data / "tls", 0o755), (data / "asterisk", 0o750)):
         path.chmod(mode)
-    files = {data / "leadcenter.sqlite3": 0o644, data / "tls/self-signed.crt": 0o644,
-             data / "secrets.toml": 0o600, data / "asterisk/etc/manager.conf": 0o640}
+    files = {
+        data / "leadcenter.sqlite3": 0o644,
+        data / "tls/self-signed.crt": 0o644,
+        data / "secrets.toml": 0o600,
+        data / "asterisk/etc/manager.conf": 0o640,
+    }
     for path, mode in files.items():
         path.write_text("x")
         path.chmod(mode)
     datadir.make_private(data, shared=data / "asterisk")
-    assert [_mode(p) for p in (data, data / "tls", data / "leadcenter.sqlite3", data / "tls/self-signed.crt",
-                               data / "secrets.toml")] == [0o700, 0o700, 0o600, 0o600, 0o600]
+    assert [
+        _mode(p)
+        for p in (data, data / "tls", data / "leadcenter.sqlite3", data / "tls/self-signed.crt", data / "secrets.toml")
+    ] == [0o700, 0o700, 0o600, 0o600, 0o600]
     # Asterisk's instance directory keeps its group's access (pbx/process.py sets it).
     assert (_mode(data / "asterisk"), _mode(data / "asterisk/etc/manager.conf")) == (0o750, 0o640)
 

@@ -1,15 +1,23 @@
 """Live queue figures from what Asterisk reports and the agents' availability."""
+
+import datetime as dt
+
 import pytest
 from support import T0
 
-from leadcenter.agents import availability
 from leadcenter.events import Event
 from leadcenter.teams.services import QueueBoard
 
 
 def member(agent, device_state="NOT_INUSE", in_call=False):
-    return {"agent_id": agent.id, "interface": agent.queue_interface, "device_state": device_state,
-            "in_call": in_call, "paused": False, "reason": ""}
+    return {
+        "agent_id": agent.id,
+        "interface": agent.queue_interface,
+        "device_state": device_state,
+        "in_call": in_call,
+        "paused": False,
+        "reason": "",
+    }
 
 
 def counts(**some):
@@ -18,56 +26,96 @@ def counts(**some):
 
 def test_callers_waiting_and_each_agents_state(world, controller):
     team, (alice, bob) = world["a"]["team"], world["a"]["agents"]
-    availability.apply(bob, "take_call", controller.bus, T0)
-    availability.apply(bob, "end_call", controller.bus, T0)
+    controller.availability.move(bob, "take_call", T0)
+    controller.availability.move(bob, "end_call", T0)
     board = QueueBoard(controller.bus, controller.clock)
     controller.bus.published.clear()
-    board.on_status(Event("queue.status", {"queue": team.queue_name, "waiting": 2, "longest_wait_seconds": 41,
-                                           "members": [member(alice), member(bob)]}, 1, T0))
+    controller.clock.advance(seconds=3)
+    board.on_status(
+        Event(
+            "queue.status",
+            {
+                "queue": team.queue_name,
+                "waiting": 2,
+                "longest_wait_seconds": 41,
+                "members": [member(alice), member(bob)],
+            },
+            1,
+            T0,
+        )
+    )
     name, data = controller.bus.published[-1]
     assert name == "queue.updated"
-    assert data == {"company_id": world["a"]["company"].id, "team_id": team.id, "team_name": "Team A",
-                    "callers_waiting": 2, "longest_wait_seconds": 41,
-                    "agents": counts(available=1, wrap_up=1),
-                    "agent_states": {str(alice.id): "available", str(bob.id): "wrap_up"}}
+    assert data == {
+        "company_id": world["a"]["company"].id,
+        "team_id": team.id,
+        "team_name": "Team A",
+        "callers_waiting": 2,
+        "longest_wait_seconds": 41,
+        "agents": counts(available=1, wrap_up=1),
+        "agent_states": {str(alice.id): "available", str(bob.id): "wrap_up"},
+        "measured_at": (T0 + dt.timedelta(seconds=3)).replace(tzinfo=dt.UTC).isoformat(),
+    }
 
 
-@pytest.mark.parametrize("moves, device_state, in_call, shown", [
-    ([], "NOT_INUSE", False, "available"),
-    ([], "RINGING", False, "available"),  # being offered a call
-    ([], "UNKNOWN", False, "available"),  # app_queue rings a member in UNKNOWN: so it counts
-    ([], "UNAVAILABLE", False, "unreachable"),  # not registered, or a desk phone not answering qualify
-    ([], "INVALID", False, "unreachable"),
-    ([], "INUSE", False, "on_call"),  # a call the agent placed, or any other: ringinuse = no
-    ([], "NOT_INUSE", True, "on_call"),
-    (["take_call"], "INUSE", True, "on_call"),
-    (["take_call", "end_call"], "NOT_INUSE", False, "wrap_up"),
-    (["take_call", "end_call"], "UNAVAILABLE", False, "wrap_up"),
-    (["miss_call"], "NOT_INUSE", False, "missed"),
-    (["go_offline"], "NOT_INUSE", False, "offline"),
-    (["go_offline"], "UNAVAILABLE", False, "offline"),
-])
-def test_each_agent_counts_once_in_the_presence_colleagues_see(world, controller, moves, device_state, in_call,
-                                                                 shown):
+@pytest.mark.parametrize(
+    "moves, device_state, in_call, shown",
+    [
+        ([], "NOT_INUSE", False, "available"),
+        ([], "RINGING", False, "available"),  # being offered a call
+        ([], "UNKNOWN", False, "available"),  # app_queue rings a member in UNKNOWN: so it counts
+        ([], "UNAVAILABLE", False, "unreachable"),  # not registered, or a desk phone not answering qualify
+        ([], "INVALID", False, "unreachable"),
+        ([], "INUSE", False, "on_call"),  # a call the agent placed, or any other: ringinuse = no
+        ([], "NOT_INUSE", True, "on_call"),
+        (["take_call"], "INUSE", True, "on_call"),
+        (["take_call", "end_call"], "NOT_INUSE", False, "wrap_up"),
+        (["take_call", "end_call"], "UNAVAILABLE", False, "wrap_up"),
+        (["miss_call"], "NOT_INUSE", False, "missed"),
+        (["go_offline"], "NOT_INUSE", False, "offline"),
+        (["go_offline"], "UNAVAILABLE", False, "offline"),
+    ],
+)
+def test_each_agent_counts_once_in_the_presence_colleagues_see(world, controller, moves, device_state, in_call, shown):
     team, alice = world["a"]["team"], world["a"]["agents"][0]
     for move in moves:
-        availability.apply(alice, move, controller.bus, T0)
-    QueueBoard(controller.bus, controller.clock).on_status(Event("queue.status", {
-        "queue": team.queue_name, "waiting": 0, "longest_wait_seconds": 0,
-        "members": [member(alice, device_state, in_call)]}, 1, T0))
+        controller.availability.move(alice, move, T0)
+    QueueBoard(controller.bus, controller.clock).on_status(
+        Event(
+            "queue.status",
+            {
+                "queue": team.queue_name,
+                "waiting": 0,
+                "longest_wait_seconds": 0,
+                "members": [member(alice, device_state, in_call)],
+            },
+            1,
+            T0,
+        )
+    )
     figures = controller.bus.published[-1][1]
     assert figures["agents"] == counts(**{shown: 1})
     assert figures["agent_states"] == {str(alice.id): shown}
     # The agents list says the same of her, from the device state the controller follows.
-    controller.presence.on_device_state(Event("telephony.device_state", {
-        "endpoint": alice.endpoint_name(alice.ring_device), "agent_id": alice.id,
-        "state": "INUSE" if in_call else device_state}, 2, T0))
+    controller.presence.on_device_state(
+        Event(
+            "telephony.device_state",
+            {
+                "endpoint": alice.endpoint_name(alice.ring_device),
+                "agent_id": alice.id,
+                "state": "INUSE" if in_call else device_state,
+            },
+            2,
+            T0,
+        )
+    )
     assert controller.presence.of(alice) == shown
 
 
 def test_queues_that_are_no_team_are_ignored(world, controller):
-    QueueBoard(controller.bus, controller.clock).on_status(Event("queue.status", {"queue": "support", "waiting": 1,
-                                                                "longest_wait_seconds": 3, "members": []}, 1, T0))
+    QueueBoard(controller.bus, controller.clock).on_status(
+        Event("queue.status", {"queue": "support", "waiting": 1, "longest_wait_seconds": 3, "members": []}, 1, T0)
+    )
     assert controller.bus.published == []
 
 
@@ -78,14 +126,27 @@ def test_the_api_gives_each_team_s_last_figures_to_its_company_only(world, contr
     client.sign_in("agent1@a.example")
     status, before = client.get("/api/v1/queues")
     assert status == 200 and [(q["team_name"], q["callers_waiting"], q["measured_at"]) for q in before] == [
-        ("Team A", 0, None)]  # nothing reported yet
-    controller.queue_board.on_status(Event("queue.status", {"queue": team.queue_name, "waiting": 1,
-                                                            "longest_wait_seconds": 7, "members": [member(alice)]}, 1, T0))
+        ("Team A", 0, None)
+    ]  # nothing reported yet
+    controller.queue_board.on_status(
+        Event(
+            "queue.status",
+            {"queue": team.queue_name, "waiting": 1, "longest_wait_seconds": 7, "members": [member(alice)]},
+            1,
+            T0,
+        )
+    )
     status, now = client.get("/api/v1/queues")
     assert (now[0]["callers_waiting"], now[0]["longest_wait_seconds"], now[0]["agent_states"]) == (
-        1, 7, {str(alice.id): "available"})
+        1,
+        7,
+        {str(alice.id): "available"},
+    )
     assert now[0]["measured_at"] is not None
     b_team = world["b"]["team"]
-    controller.queue_board.on_status(Event("queue.status", {"queue": b_team.queue_name, "waiting": 5,
-                                                            "longest_wait_seconds": 9, "members": []}, 2, T0))
+    controller.queue_board.on_status(
+        Event(
+            "queue.status", {"queue": b_team.queue_name, "waiting": 5, "longest_wait_seconds": 9, "members": []}, 2, T0
+        )
+    )
     assert [q["team_id"] for q in client.get("/api/v1/queues")[1]] == [team.id]

@@ -1,27 +1,51 @@
 """The Asterisk config renderers are pure: the same snapshot always gives exactly this text."""
+
 import pytest
 
 from leadcenter.pbx import render
 
 SNAPSHOT = render.Snapshot(
-    devices=(render.AgentDevice("webrtc7", "pw1", "Alice; Agent", webrtc=True),
-             render.AgentDevice("desk7", "pw2", 'Al "Desk"', webrtc=False)),
+    devices=(
+        render.AgentDevice("webrtc7", "pw1", "Alice; Agent", webrtc=True),
+        render.AgentDevice("desk7", "pw2", 'Al "Desk"', webrtc=False),
+    ),
     trunks=(render.TrunkSpec(1, "Carrier", "127.0.0.1", 5070),),
-    queues=(render.QueueSpec("team3", "Sales", "rrmemory", 30, False,
-                             (render.QueueMemberSpec("PJSIP/desk7", "agent7"),
-                              render.QueueMemberSpec("PJSIP/webrtc8", "agent8", 2))),),
-    routes=(render.RouteSpec("trunk1", "+14045550100", "Google Ads", 1, 4, 2),
-            render.RouteSpec("trunk1", "+14045550101", "No flow yet", 1, 5, None)),
-    flows=(render.FlowSpec(2, "Main line", True, True,
-                           (render.StepSpec("ring_agents", "PJSIP/desk7&PJSIP/webrtc8", 20),
-                            render.StepSpec("queue", "team3", 120),
-                            render.StepSpec("voicemail", "company1"))),),
+    queues=(
+        render.QueueSpec(
+            "team3",
+            "Sales",
+            "rrmemory",
+            30,
+            False,
+            (render.QueueMemberSpec("PJSIP/desk7", "agent7"), render.QueueMemberSpec("PJSIP/webrtc8", "agent8", 2)),
+        ),
+    ),
+    routes=(
+        render.RouteSpec("trunk1", "+14045550100", "Google Ads", 1, 4, 2),
+        render.RouteSpec("trunk1", "+14045550101", "No flow yet", 1, 5, None),
+    ),
+    flows=(
+        render.FlowSpec(
+            2,
+            "Main line",
+            True,
+            True,
+            (
+                render.StepSpec("ring_agents", "PJSIP/desk7&PJSIP/webrtc8", 20),
+                render.StepSpec("queue", "team3", 120),
+                render.StepSpec("voicemail", "company1"),
+            ),
+        ),
+    ),
     mailboxes=(render.MailboxSpec("company1", "Acme, Inc."), render.MailboxSpec("agent7", "Alice")),
 )
 
 
 def test_pjsip_endpoints():
-    assert render.render_pjsip_endpoints(SNAPSHOT) == render.GENERATED_HEADER + """
+    assert (
+        render.render_pjsip_endpoints(SNAPSHOT)
+        == render.GENERATED_HEADER
+        + """
 [webrtc7] ; softphone of Alice, Agent
 type = endpoint
 context = lc-from-agent
@@ -96,17 +120,22 @@ type = identify
 endpoint = trunk1
 match = 127.0.0.1:5070
 """
+    )
 
 
 def test_media_address_is_applied_to_every_endpoint():
-    text = render.render_pjsip_endpoints(render.Snapshot(devices=SNAPSHOT.devices, trunks=SNAPSHOT.trunks,
-                                                         media_address="198.18.0.1"))
+    text = render.render_pjsip_endpoints(
+        render.Snapshot(devices=SNAPSHOT.devices, trunks=SNAPSHOT.trunks, media_address="198.18.0.1")
+    )
     assert text.count("media_address = 198.18.0.1") == 3
     assert text.count("bind_rtp_to_media_address = yes") == 3
 
 
 def test_queues():
-    assert render.render_queues(SNAPSHOT) == render.GENERATED_HEADER + """
+    assert (
+        render.render_queues(SNAPSHOT)
+        == render.GENERATED_HEADER
+        + """
 [team3] ; team Sales
 strategy = rrmemory
 timeout = 30
@@ -125,10 +154,14 @@ announce-frequency = 0
 member = PJSIP/desk7,0,agent7,PJSIP/desk7
 member = PJSIP/webrtc8,2,agent8,PJSIP/webrtc8
 """
+    )
 
 
 def test_routes_and_flows():
-    assert render.render_routes(SNAPSHOT) == render.GENERATED_HEADER + """
+    assert (
+        render.render_routes(SNAPSHOT)
+        == render.GENERATED_HEADER
+        + """
 [lc-trunk1] ; calls from trunk Carrier
 ; Google Ads
 exten => +14045550100,1,Set(__LC_COMPANY=1)
@@ -162,12 +195,13 @@ exten => s,1,NoOp(flow 2)
  same => n,Gosub(lc-step-voicemail,s,1(company1))
  same => n(step4),Goto(lc-step-end,s,1)
 """
+    )
 
 
 def test_voicemail_boxes():
     assert render.render_voicemail(SNAPSHOT) == render.GENERATED_HEADER + (
-        "company1 => ,Acme  Inc.\n"
-        "agent7 => ,Alice\n")
+        "company1 => ,Acme  Inc.\nagent7 => ,Alice\n"
+    )
 
 
 def test_unknown_step_type_is_refused():
@@ -208,9 +242,11 @@ def test_static_templates_bind_loopback_and_carry_generated_secrets():
 
 
 def test_an_ipv6_trunk_is_bracketed_and_one_address_is_identified_once():
-    trunks = (render.TrunkSpec(1, "A's carrier", "127.0.0.1", 5070),
-              render.TrunkSpec(2, "B, the same address", "127.0.0.1", 5070),
-              render.TrunkSpec(3, "IPv6", "2001:db8::5", 5060))
+    trunks = (
+        render.TrunkSpec(1, "A's carrier", "127.0.0.1", 5070),
+        render.TrunkSpec(2, "B, the same address", "127.0.0.1", 5070),
+        render.TrunkSpec(3, "IPv6", "2001:db8::5", 5060),
+    )
     text = render.render_pjsip_endpoints(render.Snapshot(trunks=trunks))
     assert text.count("match = 127.0.0.1:5070") == 1
     assert "endpoint = trunk2" not in text and "; no identify for trunk2: 127.0.0.1:5070 is trunk1's" in text
@@ -244,16 +280,42 @@ def test_desk_phones_are_reached_where_their_requests_come_from():
 
 # What each AMI action the controller sends requires (`manager show command <Action>`, Asterisk 22: any one of
 # the classes) and the class of each event it reads (the events' Privilege header).
-AMI_ACTION_RIGHTS = {"DBGetTree": {"system", "reporting"}, "DBPut": {"system"}, "QueueStatus": set(),
-                     "Redirect": {"call"}, "QueuePause": {"agent"}, "MixMonitor": {"system"},
-                     "StopMixMonitor": {"system", "call"}, "QueueReload": set(), "Reload": {"system", "config"},
-                     "DeviceStateList": {"call", "reporting"}}
-AMI_EVENT_CLASSES = {"Hangup": "call", "DialBegin": "call", "DialEnd": "call", "MessageWaiting": "call",
-                     "DeviceStateChange": "call",
-                     "UserEvent": "user", **{event: "agent" for event in (
-                         "QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon", "AgentCalled", "AgentConnect",
-                         "AgentComplete", "AgentRingNoAnswer", "QueueMemberStatus", "QueueMemberPause",
-                         "QueueMemberAdded", "QueueMemberRemoved")}}
+AMI_ACTION_RIGHTS = {
+    "DBGetTree": {"system", "reporting"},
+    "DBPut": {"system"},
+    "QueueStatus": set(),
+    "Redirect": {"call"},
+    "QueuePause": {"agent"},
+    "MixMonitor": {"system"},
+    "StopMixMonitor": {"system", "call"},
+    "QueueReload": set(),
+    "Reload": {"system", "config"},
+    "DeviceStateList": {"call", "reporting"},
+}
+AMI_EVENT_CLASSES = {
+    "Hangup": "call",
+    "DialBegin": "call",
+    "DialEnd": "call",
+    "MessageWaiting": "call",
+    "DeviceStateChange": "call",
+    "UserEvent": "user",
+    **dict.fromkeys(
+        (
+            "QueueCallerJoin",
+            "QueueCallerLeave",
+            "QueueCallerAbandon",
+            "AgentCalled",
+            "AgentConnect",
+            "AgentComplete",
+            "AgentRingNoAnswer",
+            "QueueMemberStatus",
+            "QueueMemberPause",
+            "QueueMemberAdded",
+            "QueueMemberRemoved",
+        ),
+        "agent",
+    ),
+}
 
 
 def _ami_rights() -> dict[str, set[str]]:
@@ -279,7 +341,7 @@ def test_the_ami_account_has_the_rights_the_controller_uses_and_no_others():
 
     source = "\n".join(p.read_text() for p in Path(leadcenter.__file__).parent.rglob("*.py"))
     actions = set(re.findall(r'"Action":\s*"(\w+)"', source))
-    events = {name[len("_on_"):] for name in dir(CallTracker) if name.startswith("_on_")} | QUEUE_CHANGES
+    events = {name[len("_on_") :] for name in dir(CallTracker) if name.startswith("_on_")} | QUEUE_CHANGES
     unknown = (actions - set(AMI_ACTION_RIGHTS)) | (events - set(AMI_EVENT_CLASSES))
     assert not unknown, f"add the rights of {unknown} to the tables above (and to manager.conf if needed)"
     rights = _ami_rights()

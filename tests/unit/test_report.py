@@ -1,4 +1,5 @@
 """The interactions report: a CSV of what happened and what the agents recorded, for the business's reporting."""
+
 import csv
 import datetime as dt
 import io
@@ -6,7 +7,6 @@ import re
 
 import pytest
 from peewee import CharField, TextField
-
 from support import T0
 
 from leadcenter.agents.models import Agent
@@ -36,32 +36,87 @@ def test_each_interaction_with_its_attribution_and_classification(supervisor, wo
     a = world["a"]
     call = a["interactions"][0]
     started = dt.datetime(2026, 11, 20, 14, 30)
-    Interaction.update(started_at=started, answered_at=started + dt.timedelta(seconds=5),
-                       ended_at=started + dt.timedelta(seconds=65), talk_seconds=60, status="recent",
-                       outcome="answered", agent=a["agents"][0], team=a["team"], source="Google Ads",
-                       campaign="spring").where(
-        Interaction.id == call.id).execute()
-    classify(Interaction.get_by_id(call.id), None, {"qualified": True, "value_cents": 12550, "tags": ["roof", "hot"],
-                                                    "notes": "Wants a quote, call back Tuesday"}, T0)
+    Interaction.update(
+        started_at=started,
+        answered_at=started + dt.timedelta(seconds=5),
+        ended_at=started + dt.timedelta(seconds=65),
+        talk_seconds=60,
+        status="recent",
+        outcome="answered",
+        agent=a["agents"][0],
+        team=a["team"],
+        source="Google Ads",
+        campaign="spring",
+    ).where(Interaction.id == call.id).execute()
+    classify(
+        Interaction.get_by_id(call.id),
+        None,
+        {"qualified": True, "value_cents": 12550, "tags": ["roof", "hot"], "notes": "Wants a quote, call back Tuesday"},
+        T0,
+    )
     status, disposition, rows = report(supervisor, "?since=2026-11-20&until=2026-11-20")
     assert status == 200 and disposition == 'attachment; filename="interactions-2026-11-20-2026-11-20.csv"'
     assert list(rows[0]) == list(services.REPORT_COLUMNS)
-    assert rows == [dict(zip(services.REPORT_COLUMNS, [
-        str(call.id), "call", "inbound", "2026-11-20T14:30:00Z", "2026-11-20T14:30:05Z", "2026-11-20T14:31:05Z", "60",
-        "answered", "Lead0 A", "+14045551000", "+14045550100", "Line A", "Google Ads", "spring", "", "", "",
-        a["agents"][0].display_name, "Team A", "yes", "125.50", "hot; roof", "Wants a quote, call back Tuesday"]))]
+    assert rows == [
+        dict(
+            zip(
+                services.REPORT_COLUMNS,
+                [
+                    str(call.id),
+                    "call",
+                    "inbound",
+                    "2026-11-20T14:30:00Z",
+                    "2026-11-20T14:30:05Z",
+                    "2026-11-20T14:31:05Z",
+                    "60",
+                    "answered",
+                    "Lead0 A",
+                    "+14045551000",
+                    "+14045550100",
+                    "Line A",
+                    "Google Ads",
+                    "spring",
+                    "",
+                    "",
+                    "",
+                    a["agents"][0].display_name,
+                    "Team A",
+                    "yes",
+                    "125.50",
+                    "hot; roof",
+                    "Wants a quote, call back Tuesday",
+                ],
+                strict=True,
+            )
+        )
+    ]
 
 
 def test_the_days_asked_oldest_first_across_batches(supervisor, world, monkeypatch):
     monkeypatch.setattr(services, "REPORT_BATCH", 2)  # the keyset paging between batches is exercised
     a = world["a"]
     day = dt.datetime(2026, 10, 1, 9, 0)
-    made = [Interaction.create(company=a["company"], lead=a["leads"][i % 3], kind="call", direction="inbound",
-                               lead_number="+14045551000", started_at=day + dt.timedelta(hours=i // 2),
-                               status_changed_at=day)
-            for i in range(7)]  # pairs share a start time: the id breaks the tie
-    Interaction.create(company=a["company"], lead=a["leads"][0], kind="call", direction="inbound",
-                       lead_number="+14045551000", started_at=day + dt.timedelta(days=1), status_changed_at=day)  # the day after: left out
+    made = [
+        Interaction.create(
+            company=a["company"],
+            lead=a["leads"][i % 3],
+            kind="call",
+            direction="inbound",
+            lead_number="+14045551000",
+            started_at=day + dt.timedelta(hours=i // 2),
+            status_changed_at=day,
+        )
+        for i in range(7)
+    ]  # pairs share a start time: the id breaks the tie
+    Interaction.create(
+        company=a["company"],
+        lead=a["leads"][0],
+        kind="call",
+        direction="inbound",
+        lead_number="+14045551000",
+        started_at=day + dt.timedelta(days=1),
+        status_changed_at=day,
+    )  # the day after: left out
     status, _, rows = report(supervisor, "?since=2026-10-01&until=2026-10-01")
     assert status == 200 and [int(r["interaction"]) for r in rows] == [i.id for i in made]
 
@@ -80,16 +135,27 @@ def test_no_cell_of_any_column_can_start_a_formula(supervisor, world):
     TrackingNumber.update(name=next(hostile)).where(TrackingNumber.id == a["number"].id).execute()
     Agent.update(display_name=next(hostile)).where(Agent.id == a["agents"][0].id).execute()
     Team.update(name=next(hostile)).where(Team.id == a["team"].id).execute()
-    text_columns = [f for f in Interaction._meta.sorted_fields
-                    if isinstance(f, (CharField, TextField)) and f.name not in ("status", "channel_id")]
-    Interaction.update({**{f: next(hostile) for f in text_columns}, Interaction.agent: a["agents"][0],
-                        Interaction.team: a["team"], Interaction.started_at: dt.datetime(2026, 11, 2, 8, 0)}).where(
-        Interaction.id == call.id).execute()
+    text_columns = [
+        f
+        for f in Interaction._meta.sorted_fields
+        if isinstance(f, (CharField, TextField)) and f.name not in ("status", "channel_id")
+    ]
+    Interaction.update(
+        {
+            **{f: next(hostile) for f in text_columns},
+            Interaction.agent: a["agents"][0],
+            Interaction.team: a["team"],
+            Interaction.started_at: dt.datetime(2026, 11, 2, 8, 0),
+        }
+    ).where(Interaction.id == call.id).execute()
     classify(Interaction.get_by_id(call.id), None, {"notes": "@SUM(A1)", "tags": ["-5"]}, T0)
     rows = report(supervisor, "?since=2026-11-02&until=2026-11-02")[2]
     assert len(rows) == 1
-    hostile_cells = {column: value for column, value in rows[0].items()
-                     if value.startswith(FORMULA_START) and not re.fullmatch(r"\+\d+", value)}
+    hostile_cells = {
+        column: value
+        for column, value in rows[0].items()
+        if value.startswith(FORMULA_START) and not re.fullmatch(r"\+\d+", value)
+    }
     assert hostile_cells == {}
     escaped = {column for column, value in rows[0].items() if value.startswith("'")}
     assert {"lead", "lead_number", "tracking_number_name", "agent", "team", "notes", "tags"} <= escaped

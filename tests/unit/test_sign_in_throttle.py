@@ -2,13 +2,13 @@
 and address, a browser the account signed in from before keeps its own allowance (its device cookie), and the
 wider limits (per account, per address) apply to clients the account has never signed in from. The windows run on
 an injected monotonic clock: no test sleeps. And a sign-in takes as long whether or not the email has an account."""
+
 from __future__ import annotations
 
 import statistics
 import time
 
 import pytest
-
 from support import PASSWORD
 
 from leadcenter.accounts import services
@@ -41,11 +41,18 @@ class Browser:
     def sign_in(self, email: str, password: str = PASSWORD):
         http = self.client.http
         csrf = http.get("/api/v1/session", environ_base={"REMOTE_ADDR": self.address}).get_json()["csrf_token"]
-        response = http.post("/api/v1/session", json={"email": email, "password": password},
-                             headers={"X-CSRF-Token": csrf}, environ_base={"REMOTE_ADDR": self.address})
+        response = http.post(
+            "/api/v1/session",
+            json={"email": email, "password": password},
+            headers={"X-CSRF-Token": csrf},
+            environ_base={"REMOTE_ADDR": self.address},
+        )
         if response.status_code == 200:
-            http.delete("/api/v1/session", headers={"X-CSRF-Token": response.get_json()["csrf_token"]},
-                        environ_base={"REMOTE_ADDR": self.address})
+            http.delete(
+                "/api/v1/session",
+                headers={"X-CSRF-Token": response.get_json()["csrf_token"]},
+                environ_base={"REMOTE_ADDR": self.address},
+            )
         return response
 
 
@@ -94,12 +101,13 @@ def test_an_address_full_of_failures_does_not_lock_out_the_others_behind_it(brow
 
 
 def test_spraying_many_accounts_from_one_address_is_throttled_but_known_browsers_still_sign_in(
-        browser, world, monotonic):
+    browser, world, monotonic
+):
     regular = browser("192.0.2.1")
     assert status(regular.sign_in("agent2@a.example")) == 200
     sprayer = browser("192.0.2.1")
     answers = [status(sprayer.sign_in(f"user{n}@a.example", "Winter2026!")) for n in range(auth.ADDRESS_LIMIT + 5)]
-    assert answers[:auth.ADDRESS_LIMIT] == [401] * auth.ADDRESS_LIMIT and set(answers[auth.ADDRESS_LIMIT:]) == {429}
+    assert answers[: auth.ADDRESS_LIMIT] == [401] * auth.ADDRESS_LIMIT and set(answers[auth.ADDRESS_LIMIT :]) == {429}
     assert status(browser("192.0.2.1").sign_in("supervisor@a.example")) == 429
     assert status(regular.sign_in("agent2@a.example")) == 200
 
@@ -129,8 +137,12 @@ def test_every_sign_in_checks_one_password_hash_whether_or_not_the_account_exist
     inactive.active = False
     inactive.save()
     client.csrf = client.http.get("/api/v1/session").get_json()["csrf_token"]
-    for email, password in (("nobody@a.example", "guess"), ("agent1@a.example", "guess"),
-                            ("agent2@a.example", PASSWORD), ("agent1@a.example", PASSWORD)):
+    for email, password in (
+        ("nobody@a.example", "guess"),
+        ("agent1@a.example", "guess"),
+        ("agent2@a.example", PASSWORD),
+        ("agent1@a.example", PASSWORD),
+    ):
         before = len(checked)
         client.post("/api/v1/session", {"email": email, "password": password})
         assert len(checked) == before + 1, email

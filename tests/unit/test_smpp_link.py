@@ -1,6 +1,7 @@
 """The SMPP link's handling of each PDU, with a fake smpplib client (no socket): error responses are refusals,
 the SMSC's unbind is answered, a deliver_sm is answered only after the listener stored it (a temporary error when
 it could not), receipts are answered after their batch, and accepted submits are handed over before any deliver_sm."""
+
 import time
 
 import pytest
@@ -75,8 +76,12 @@ def incoming(link, command, sequence=None, **fields):
 
 
 def submit(link, key):
-    link.submit(Submission(key=key, source="+14045550100", destination="+14045551234", data_coding=0,
-                           short_message=b"Hi", udhi=False), wait=0.01)
+    link.submit(
+        Submission(
+            key=key, source="+14045550100", destination="+14045551234", data_coding=0, short_message=b"Hi", udhi=False
+        ),
+        wait=0.01,
+    )
     return link._client.sent[-1]
 
 
@@ -86,8 +91,9 @@ def test_submits_are_windowed_and_matched_by_sequence(link):
     with pytest.raises(NotBound):
         submit(link, 13)  # the window of 2 is full
     link._dispatch(incoming(link, "submit_sm_resp", sequence=second.sequence, message_id="m-12"))
-    link._dispatch(incoming(link, "submit_sm_resp", sequence=first.sequence,
-                            status=smpplib.consts.SMPP_ESME_RTHROTTLED))
+    link._dispatch(
+        incoming(link, "submit_sm_resp", sequence=first.sequence, status=smpplib.consts.SMPP_ESME_RTHROTTLED)
+    )
     link._hand_over()
     assert link.listener.calls == [("refused", 11, 0x58), ("accepted", [(12, "m-12")])]
     assert link.counters.throttled == 1 and link.status()["outstanding"] == 0
@@ -95,8 +101,9 @@ def test_submits_are_windowed_and_matched_by_sequence(link):
 
 def test_a_generic_nack_refuses_its_request(link):
     request = submit(link, 21)
-    link._dispatch(incoming(link, "generic_nack", sequence=request.sequence,
-                            status=smpplib.consts.SMPP_ESME_RINVCMDLEN))
+    link._dispatch(
+        incoming(link, "generic_nack", sequence=request.sequence, status=smpplib.consts.SMPP_ESME_RINVCMDLEN)
+    )
     assert link.listener.calls == [("refused", 21, smpplib.consts.SMPP_ESME_RINVCMDLEN)]
 
 
@@ -111,8 +118,18 @@ def test_the_smscs_unbind_is_answered_and_ends_the_session(link):
 def test_a_text_is_answered_after_it_is_stored_and_accepted_submits_go_first(link):
     request = submit(link, 41)
     link._dispatch(incoming(link, "submit_sm_resp", sequence=request.sequence, message_id="m-41"))
-    link._dispatch(incoming(link, "deliver_sm", sequence=90, source_addr="14045551234", source_addr_ton=1,
-                            destination_addr="14045550100", dest_addr_ton=1, short_message=b"Hello"))
+    link._dispatch(
+        incoming(
+            link,
+            "deliver_sm",
+            sequence=90,
+            source_addr="14045551234",
+            source_addr_ton=1,
+            destination_addr="14045550100",
+            dest_addr_ton=1,
+            short_message=b"Hello",
+        )
+    )
     assert link.listener.calls == [("accepted", [(41, "m-41")]), ("text", "+14045551234", b"Hello")]
     answer = link._client.sent[-1]
     assert (answer.command, answer.sequence, answer.status) == ("deliver_sm_resp", 90, 0)
@@ -120,38 +137,107 @@ def test_a_text_is_answered_after_it_is_stored_and_accepted_submits_go_first(lin
 
 def test_a_text_that_could_not_be_stored_gets_a_temporary_error(link):
     link.listener.fail_texts = True
-    link._dispatch(incoming(link, "deliver_sm", sequence=91, source_addr="14045551234", source_addr_ton=1,
-                            destination_addr="14045550100", dest_addr_ton=1, short_message=b"Hello"))
+    link._dispatch(
+        incoming(
+            link,
+            "deliver_sm",
+            sequence=91,
+            source_addr="14045551234",
+            source_addr_ton=1,
+            destination_addr="14045550100",
+            dest_addr_ton=1,
+            short_message=b"Hello",
+        )
+    )
     answer = link._client.sent[-1]
     assert (answer.status, link.counters.refused_deliveries) == (smpplib.consts.SMPP_ESME_RX_T_APPN, 1)
 
 
 def test_a_text_for_no_number_we_serve_is_answered_with_the_listeners_error_not_acknowledged(link):
-    link._dispatch(incoming(link, "deliver_sm", sequence=92, source_addr="14045551234", source_addr_ton=0,
-                            destination_addr="19995550199", dest_addr_ton=0, short_message=b"Hello"))
+    link._dispatch(
+        incoming(
+            link,
+            "deliver_sm",
+            sequence=92,
+            source_addr="14045551234",
+            source_addr_ton=0,
+            destination_addr="19995550199",
+            dest_addr_ton=0,
+            short_message=b"Hello",
+        )
+    )
     answer = link._client.sent[-1]
-    assert (answer.command, answer.sequence, answer.status) == ("deliver_sm_resp", 92,
-                                                                smpplib.consts.SMPP_ESME_RINVDSTADR)
+    assert (answer.command, answer.sequence, answer.status) == (
+        "deliver_sm_resp",
+        92,
+        smpplib.consts.SMPP_ESME_RINVDSTADR,
+    )
     assert (link.counters.received, link.counters.refused_deliveries) == (0, 1)
 
 
 def test_the_type_of_number_comes_with_each_address(link):
-    link._dispatch(incoming(link, "deliver_sm", sequence=93, source_addr="4045551234", source_addr_ton=2,
-                            destination_addr="14045550100", dest_addr_ton=0, short_message=b"Hello"))
+    link._dispatch(
+        incoming(
+            link,
+            "deliver_sm",
+            sequence=93,
+            source_addr="4045551234",
+            source_addr_ton=2,
+            destination_addr="14045550100",
+            dest_addr_ton=0,
+            short_message=b"Hello",
+        )
+    )
     delivery = link.listener.deliveries[-1]
     assert (delivery.source, delivery.source_ton, delivery.destination, delivery.destination_ton) == (
-        "4045551234", 2, "14045550100", 0)
+        "4045551234",
+        2,
+        "14045550100",
+        0,
+    )
 
 
 def test_receipts_are_answered_after_their_batch_is_stored(link):
     for sequence, message_id, state in ((95, "m-1", 2), (96, "m-2", 5)):
-        link._dispatch(incoming(link, "deliver_sm", sequence=sequence, source_addr="14045551234",
-                                destination_addr="14045550100", esm_class=0x04, receipted_message_id=message_id,
-                                message_state=state, short_message=b"id:x stat:X"))
+        link._dispatch(
+            incoming(
+                link,
+                "deliver_sm",
+                sequence=sequence,
+                source_addr="14045551234",
+                destination_addr="14045550100",
+                esm_class=0x04,
+                receipted_message_id=message_id,
+                message_state=state,
+                short_message=b"id:x stat:X",
+            )
+        )
     assert link._client.sent == []  # nothing answered before the batch is stored
     link._hand_over()
     assert link.listener.calls == [("receipts", [("m-1", "DELIVRD"), ("m-2", "UNDELIV")])]
     assert [(p.command, p.sequence) for p in link._client.sent] == [("deliver_sm_resp", 95), ("deliver_sm_resp", 96)]
+
+
+def test_every_message_state_reads_as_a_receipt_state_and_an_unknown_one_as_unknown(link):
+    for sequence, state in enumerate((1, 6, 9, 42), start=100):
+        link._dispatch(
+            incoming(
+                link,
+                "deliver_sm",
+                sequence=sequence,
+                source_addr="14045551234",
+                destination_addr="14045550100",
+                esm_class=0x04,
+                receipted_message_id=f"m-{state}",
+                message_state=state,
+                short_message=b"id:x stat:X",
+            )
+        )
+    link._hand_over()
+    assert link.listener.calls == [
+        ("receipts", [("m-1", "ENROUTE"), ("m-6", "ACCEPTD"), ("m-9", "SKIPPED"), ("m-42", "UNKNOWN")])
+    ]
+    assert len(link._client.sent) == 4  # all answered: none is refused for ever
 
 
 def test_an_enquire_link_is_answered_and_sent_when_idle(link):

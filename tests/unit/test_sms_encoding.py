@@ -1,4 +1,5 @@
 """GSM-7 / UCS-2 choice, splitting by whole characters, and reassembly from bytes."""
+
 from leadcenter.sms import encoding
 from leadcenter.sms.encoding import GSM7, UCS2, decode, encode, split_udh, udh
 

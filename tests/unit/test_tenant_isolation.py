@@ -3,6 +3,7 @@ are never found (404/403), collections never show B's data, and nothing of B cha
 the API's own registry, so a new endpoint without a case here fails the test.
 
 (The websocket's scoping is proved in test_stream.py: another company's events never arrive.)"""
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,12 @@ from leadcenter.web.auth import new_api_key
 # request meets is the company check, not validation.
 BODIES = {
     "CompanyChanges": lambda a: {"name": "Renamed"},
-    "NewMember": lambda a: {"email": "new@a.example", "name": "New Person", "password": "long enough pw",
-                            "role": "agent"},
+    "NewMember": lambda a: {
+        "email": "new@a.example",
+        "name": "New Person",
+        "password": "long enough pw",
+        "role": "agent",
+    },
     "MemberChanges": lambda a: {"role": "supervisor"},
     "NewApiKey": lambda a: {"name": "CRM"},
     "AgentChanges": lambda a: {"display_name": "Renamed"},
@@ -39,8 +44,13 @@ BODIES = {
     "MergeRequest": lambda a: {"duplicate_id": a["leads"][1].id},
     "NewTrunk": lambda a: {"name": "New trunk", "host": "127.0.0.9", "port": 5099},
     "TrunkChanges": lambda a: {"name": "Renamed"},
-    "NewTrackingNumber": lambda a: {"number": "+14045550177", "name": "New line", "source": "",
-                                    "trunk": a["trunk"].id, "flow": None},
+    "NewTrackingNumber": lambda a: {
+        "number": "+14045550177",
+        "name": "New line",
+        "source": "",
+        "trunk": a["trunk"].id,
+        "flow": None,
+    },
     "TrackingNumberChanges": lambda a: {"name": "Renamed"},
     "NewTeam": lambda a: {"name": "New team"},
     "TeamChanges": lambda a: {"name": "Renamed"},
@@ -70,12 +80,27 @@ QUERIES = {"LeadSearch": "?q=Lead"}
 NAMING_B = [
     ("POST", "/api/v1/teams", lambda a, b: {"name": "Mixed", "members": [b["agents"][0].id]}),
     ("POST", "/api/v1/flows", lambda a, b: {"name": "Mixed", "steps": [{"type": "queue", "team": b["team"].id}]}),
-    ("POST", "/api/v1/flows", lambda a, b: {"name": "Mixed", "steps": [{"type": "ring_agents",
-                                                                       "agents": [b["agents"][0].id]}]}),
-    ("POST", "/api/v1/tracking-numbers", lambda a, b: {"number": "+14045550178", "name": "Mixed", "source": "",
-                                                       "trunk": b["trunk"].id, "flow": None}),
-    ("POST", "/api/v1/tracking-numbers", lambda a, b: {"number": "+14045550179", "name": "Mixed", "source": "",
-                                                       "trunk": a["trunk"].id, "flow": b["flow"].id}),
+    (
+        "POST",
+        "/api/v1/flows",
+        lambda a, b: {"name": "Mixed", "steps": [{"type": "ring_agents", "agents": [b["agents"][0].id]}]},
+    ),
+    (
+        "POST",
+        "/api/v1/tracking-numbers",
+        lambda a, b: {"number": "+14045550178", "name": "Mixed", "source": "", "trunk": b["trunk"].id, "flow": None},
+    ),
+    (
+        "POST",
+        "/api/v1/tracking-numbers",
+        lambda a, b: {
+            "number": "+14045550179",
+            "name": "Mixed",
+            "source": "",
+            "trunk": a["trunk"].id,
+            "flow": b["flow"].id,
+        },
+    ),
     ("POST", "/api/v1/leads/{a_lead}/merge", lambda a, b: {"duplicate_id": b["leads"][0].id}),
     ("POST", "/api/v1/calls", lambda a, b: {"to": "+14045550123", "tracking_number_id": b["number"].id}),
     ("POST", "/api/v1/texts", lambda a, b: {"to": "+14045550123", "body": "Hi", "tracking_number_id": b["number"].id}),
@@ -87,22 +112,38 @@ B_TEXTS = ("Company B", "Lead0 B", "Lead1 B", "Team B", "Flow B", "Trunk B", "Li
 def snapshot_of_b(company: Company) -> str:
     """Every row that belongs to company B, as text: compared before and after."""
     rows = []
-    for model, where in ((Company, Company.id == company.id), (Membership, Membership.company == company),
-                         (ApiKey, ApiKey.company == company), (Invitation, Invitation.company == company),
-                         (Agent, Agent.company == company),
-                         (Team, Team.company == company), (CallFlow, CallFlow.company == company),
-                         (Trunk, Trunk.company == company), (TrackingNumber, TrackingNumber.company == company),
-                         (Lead, Lead.company == company), (LeadPhone, LeadPhone.company == company),
-                         (Interaction, Interaction.company == company), (Tag, Tag.company == company)):
-        rows += [json.dumps(model_to_dict(row, recurse=False), default=str, sort_keys=True)
-                 for row in model.select().where(where).order_by(model._meta.primary_key)]
+    for model, where in (
+        (Company, Company.id == company.id),
+        (Membership, Membership.company == company),
+        (ApiKey, ApiKey.company == company),
+        (Invitation, Invitation.company == company),
+        (Agent, Agent.company == company),
+        (Team, Team.company == company),
+        (CallFlow, CallFlow.company == company),
+        (Trunk, Trunk.company == company),
+        (TrackingNumber, TrackingNumber.company == company),
+        (Lead, Lead.company == company),
+        (LeadPhone, LeadPhone.company == company),
+        (Interaction, Interaction.company == company),
+        (Tag, Tag.company == company),
+    ):
+        rows += [
+            json.dumps(model_to_dict(row, recurse=False), default=str, sort_keys=True)
+            for row in model.select().where(where).order_by(model._meta.primary_key)
+        ]
     b_agents = Agent.select(Agent.id).where(Agent.company == company)
-    rows += [json.dumps(model_to_dict(row, recurse=False), default=str, sort_keys=True) for row in
-             TeamMember.select().where(TeamMember.agent.in_(b_agents)).order_by(TeamMember.id)]
-    rows += [json.dumps(model_to_dict(row, recurse=False), default=str, sort_keys=True) for row in
-             SipCredential.select().where(SipCredential.agent.in_(b_agents)).order_by(SipCredential.id)]
-    rows += [json.dumps(model_to_dict(row, recurse=False), default=str, sort_keys=True) for row in
-             InteractionTag.select().join(Interaction).where(Interaction.company == company)]
+    rows += [
+        json.dumps(model_to_dict(row, recurse=False), default=str, sort_keys=True)
+        for row in TeamMember.select().where(TeamMember.agent.in_(b_agents)).order_by(TeamMember.id)
+    ]
+    rows += [
+        json.dumps(model_to_dict(row, recurse=False), default=str, sort_keys=True)
+        for row in SipCredential.select().where(SipCredential.agent.in_(b_agents)).order_by(SipCredential.id)
+    ]
+    rows += [
+        json.dumps(model_to_dict(row, recurse=False), default=str, sort_keys=True)
+        for row in InteractionTag.select().join(Interaction).where(Interaction.company == company)
+    ]
     return "\n".join(rows)
 
 
@@ -110,8 +151,9 @@ def snapshot_of_b(company: Company) -> str:
 def attacker(request, make_client, world):
     """Company A's admin: signed in in a browser, or A's integration with an API key."""
     world["b"]["api_key"] = new_api_key(world["b"]["company"], "B's CRM", None)[0]
-    world["b"]["invitation"] = Invitation.create(company=world["b"]["company"], user=world["a"]["users"]["admin"],
-                                                 role="agent")
+    world["b"]["invitation"] = Invitation.create(
+        company=world["b"]["company"], user=world["a"]["users"]["admin"], role="agent"
+    )
     client = make_client()
     if request.param == "session":
         client.sign_in("admin@a.example")

@@ -1,11 +1,11 @@
 """The tracker against a recorded AMI session: one call answered by Alice (agent 1) from the queue, then one
 whose caller hung up in the queue with no agent available (tests/unit/fixtures/ami_two_queue_calls.txt, recorded from
 the real Asterisk of the integration suite, VarSet/Newexten/TestEvent events left out)."""
+
 import datetime as dt
 from pathlib import Path
 
 import pytest
-
 from support import T0
 
 from leadcenter.telephony.tracker import CallTracker
@@ -52,7 +52,7 @@ def test_what_each_event_carries():
     assert (inbound["caller_number"], inbound["caller_name"]) == ("4045551234", "Lee Caller")
     assert (inbound["company_id"], inbound["number_id"], inbound["flow_id"]) == (1, 1, 1)
     # Asterisk's own event time (Timestamp: 1795737826.950492), not when we happened to read it.
-    assert inbound["at"] == dt.datetime.fromtimestamp(1795737826.950492, dt.timezone.utc).replace(tzinfo=None)
+    assert inbound["at"] == dt.datetime.fromtimestamp(1795737826.950492, dt.UTC).replace(tzinfo=None)
     assert published[1][1]["file"] == "/srv/leadcenter/spool/monitor/1795737826.0.wav"
     answered = published[4][1]
     assert (answered["agent_id"], answered["queue"]) == (1, "team1")
@@ -70,13 +70,17 @@ def test_an_outbound_call_is_answered_when_its_dial_to_the_lead_answers_and_ends
     published = []
     tracker = CallTracker(lambda name, **data: published.append((name, data)), lambda: T0)
     tracker.track_outbound("lc-out-1")
-    for message in ({"Event": "DialEnd", "Uniqueid": "lc-out-1", "DialStatus": "ANSWER", "Timestamp": "1795737900.5"},
-                    # a queue's ring-agents Dial on an inbound lead channel is not a lead answering
-                    {"Event": "DialEnd", "Uniqueid": "1795737826.0", "DialStatus": "ANSWER"},
-                    {"Event": "Hangup", "Uniqueid": "lc-out-1", "Cause": "16"}):
+    for message in (
+        {"Event": "DialEnd", "Uniqueid": "lc-out-1", "DialStatus": "ANSWER", "Timestamp": "1795737900.5"},
+        # a queue's ring-agents Dial on an inbound lead channel is not a lead answering
+        {"Event": "DialEnd", "Uniqueid": "1795737826.0", "DialStatus": "ANSWER"},
+        {"Event": "Hangup", "Uniqueid": "lc-out-1", "Cause": "16"},
+    ):
         tracker.handle(message)
     assert [(name, data["channel_id"]) for name, data in published] == [
-        ("call.lead_answered", "lc-out-1"), ("call.ended", "lc-out-1")]
+        ("call.lead_answered", "lc-out-1"),
+        ("call.ended", "lc-out-1"),
+    ]
     assert tracker.lead_channels == tracker.outbound_channels == set()
 
 
@@ -87,21 +91,53 @@ def test_agents_rung_outside_a_queue_are_offered_and_the_one_who_picks_up_answer
     tracker.handle({**lead, "Event": "UserEvent", "UserEvent": "LeadCenterInbound", "Company": "1", "Number": "2"})
     ring = {**lead, "Context": "lc-step-ring-agents"}
     for leg, agent in (("17.2", "desk7"), ("17.3", "webrtc8")):
-        tracker.handle({**ring, "Event": "DialBegin", "DestChannel": f"PJSIP/{agent}-0000000{leg[-1]}",
-                        "DestUniqueid": leg})
-    tracker.handle({**ring, "Event": "DialEnd", "DestChannel": "PJSIP/webrtc8-00000003", "DestUniqueid": "17.3",
-                    "DialStatus": "ANSWER"})
-    tracker.handle({**ring, "Event": "DialEnd", "DestChannel": "PJSIP/desk7-00000002", "DestUniqueid": "17.2",
-                    "DialStatus": "CANCEL"})
+        tracker.handle(
+            {**ring, "Event": "DialBegin", "DestChannel": f"PJSIP/{agent}-0000000{leg[-1]}", "DestUniqueid": leg}
+        )
+    tracker.handle(
+        {
+            **ring,
+            "Event": "DialEnd",
+            "DestChannel": "PJSIP/webrtc8-00000003",
+            "DestUniqueid": "17.3",
+            "DialStatus": "ANSWER",
+        }
+    )
+    tracker.handle(
+        {
+            **ring,
+            "Event": "DialEnd",
+            "DestChannel": "PJSIP/desk7-00000002",
+            "DestUniqueid": "17.2",
+            "DialStatus": "CANCEL",
+        }
+    )
     # app_queue's own dials are told by AgentCalled/AgentConnect: their DialBegin is not a second offer.
-    tracker.handle({**lead, "Context": "lc-step-queue", "Event": "DialBegin", "DestChannel": "PJSIP/desk9-00000004",
-                    "DestUniqueid": "17.4"})
+    tracker.handle(
+        {
+            **lead,
+            "Context": "lc-step-queue",
+            "Event": "DialBegin",
+            "DestChannel": "PJSIP/desk9-00000004",
+            "DestUniqueid": "17.4",
+        }
+    )
     # Nor is a Dial of some other channel than a lead's.
-    tracker.handle({"Uniqueid": "18.1", "Context": "lc-answer", "Event": "DialBegin",
-                    "DestChannel": "PJSIP/desk7-00000005", "DestUniqueid": "18.2"})
+    tracker.handle(
+        {
+            "Uniqueid": "18.1",
+            "Context": "lc-answer",
+            "Event": "DialBegin",
+            "DestChannel": "PJSIP/desk7-00000005",
+            "DestUniqueid": "18.2",
+        }
+    )
     assert [(name, data.get("agent_id"), data.get("agent_channel_id")) for name, data in published[1:]] == [
-        ("call.agent_offered", 7, "17.2"), ("call.agent_offered", 8, "17.3"),
-        ("call.answered", 8, None), ("call.agent_missed", 7, None)]
+        ("call.agent_offered", 7, "17.2"),
+        ("call.agent_offered", 8, "17.3"),
+        ("call.answered", 8, None),
+        ("call.agent_missed", 7, None),
+    ]
     assert all(data["queue"] is None for _, data in published[1:])
 
 
@@ -127,23 +163,41 @@ def test_an_agent_leg_that_rings_out_is_told_whichever_way_the_call_rang_the_age
     tracker = CallTracker(lambda name, **data: published.append((name, data)), lambda: T0)
     lead = {"Uniqueid": "17.1", "Context": context, "Timestamp": "1795737826.5"}
     tracker.handle({**lead, "Event": "UserEvent", "UserEvent": "LeadCenterInbound", "Company": "1", "Number": "2"})
-    for status, leg in (("NOANSWER", "desk7-00000002"), ("CANCEL", "desk8-00000003"), ("BUSY", "desk9-00000004"),
-                        ("NOANSWER", "trunk2-00000005")):
-        tracker.handle({**lead, "Event": "DialEnd", "DestChannel": f"PJSIP/{leg}", "DestUniqueid": leg[-1],
-                        "DialStatus": status})
+    for status, leg in (
+        ("NOANSWER", "desk7-00000002"),
+        ("CANCEL", "desk8-00000003"),
+        ("BUSY", "desk9-00000004"),
+        ("NOANSWER", "trunk2-00000005"),
+    ):
+        tracker.handle(
+            {**lead, "Event": "DialEnd", "DestChannel": f"PJSIP/{leg}", "DestUniqueid": leg[-1], "DialStatus": status}
+        )
     # Some other channel's Dial (not a lead's) rings out: not a lead's call.
-    tracker.handle({"Uniqueid": "18.1", "Context": context, "Event": "DialEnd", "DestChannel": "PJSIP/desk7-6",
-                    "DialStatus": "NOANSWER"})
+    tracker.handle(
+        {
+            "Uniqueid": "18.1",
+            "Context": context,
+            "Event": "DialEnd",
+            "DestChannel": "PJSIP/desk7-6",
+            "DialStatus": "NOANSWER",
+        }
+    )
     rang_out = [data for name, data in published if name == "call.agent_rang_out"]
-    assert [(data["channel_id"], data["agent_id"], data["agent_channel_id"]) for data in rang_out] == [
-        ("17.1", 7, "2")]
+    assert [(data["channel_id"], data["agent_id"], data["agent_channel_id"]) for data in rang_out] == [("17.1", 7, "2")]
 
 
 def test_agents_devices_are_followed_from_their_device_state():
     published = []
     tracker = CallTracker(lambda name, **data: published.append((name, data)), lambda: T0)
-    for device, state in (("PJSIP/desk7", "UNAVAILABLE"), ("PJSIP/webrtc8", "NOT_INUSE"),
-                          ("PJSIP/trunk1", "INUSE"), ("Queue:team1_avail", "NOT_INUSE"), ("Custom:desk7", "INUSE")):
+    for device, state in (
+        ("PJSIP/desk7", "UNAVAILABLE"),
+        ("PJSIP/webrtc8", "NOT_INUSE"),
+        ("PJSIP/trunk1", "INUSE"),
+        ("Queue:team1_avail", "NOT_INUSE"),
+        ("Custom:desk7", "INUSE"),
+    ):
         tracker.handle({"Event": "DeviceStateChange", "Device": device, "State": state})
     assert [(name, data["endpoint"], data["agent_id"], data["state"]) for name, data in published] == [
-        ("telephony.device_state", "desk7", 7, "UNAVAILABLE"), ("telephony.device_state", "webrtc8", 8, "NOT_INUSE")]
+        ("telephony.device_state", "desk7", 7, "UNAVAILABLE"),
+        ("telephony.device_state", "webrtc8", 8, "NOT_INUSE"),
+    ]

@@ -2,6 +2,7 @@
 place; no module keeps state of its own; every change goes through update(); views render and never load or change
 anything; no forced redraws; actions dispatched through tables. Checked on the source: comments, strings and the
 text of template literals are blanked first, so only code is read (the expressions inside ${...} stay code)."""
+
 from __future__ import annotations
 
 import re
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from leadcenter import catalogue
 from leadcenter.web.app import WEB
 
 JS = WEB / "js"
@@ -47,7 +49,7 @@ def code_of(text: str) -> str:
             start = j
             while start >= 0 and (out[start].isalnum() or out[start] in "_$"):
                 start -= 1
-            return "".join(out[start + 1:j + 1])
+            return "".join(out[start + 1 : j + 1])
         return out[j]
 
     while i < n:
@@ -162,11 +164,12 @@ class Module:
         found = {}
         for _, statement in self.statements:
             declared = re.match(rf"(?:export\s+)?(?:async\s+)?function\s*\*?\s*({IDENTIFIER})", statement)
-            arrow = re.match(rf"(?:export\s+)?const\s+({IDENTIFIER})\s*=\s*(?:async\s+)?(?:\([^)]*\)|{IDENTIFIER})\s*=>",
-                             statement)
+            arrow = re.match(
+                rf"(?:export\s+)?const\s+({IDENTIFIER})\s*=\s*(?:async\s+)?(?:\([^)]*\)|{IDENTIFIER})\s*=>", statement
+            )
             if declared or arrow:
                 match = declared or arrow
-                found[match.group(1)] = statement[match.end(1):]  # from after its name: its own calls only
+                found[match.group(1)] = statement[match.end(1) :]  # from after its name: its own calls only
         return found
 
     def _imports(self) -> dict[str, tuple[str, str | None]]:
@@ -188,9 +191,11 @@ class Module:
 
     def render_calls(self) -> list[tuple[int, int]]:
         """Where render(...) is called: its opening and closing parenthesis (html.js's definition left out)."""
-        return [(call.end() - 1, closing(self.code, call.end() - 1))
-                for call in re.finditer(r"(?<![.\w$])render\(", self.code)
-                if not self.code[:call.start()].rstrip().endswith("function")]
+        return [
+            (call.end() - 1, closing(self.code, call.end() - 1))
+            for call in re.finditer(r"(?<![.\w$])render\(", self.code)
+            if not self.code[: call.start()].rstrip().endswith("function")
+        ]
 
 
 @pytest.fixture(scope="module")
@@ -214,15 +219,18 @@ def test_the_scanner_reads_every_module_as_code(modules):
 def test_the_state_shape_is_declared_in_one_place_with_a_comment_per_field(modules):
     store = modules["store.js"]
     start = store.text.index("export const state = {")
-    body = store.text[start:closing(store.code, store.code.index("{", start))]
+    body = store.text[start : closing(store.code, store.code.index("{", start))]
     fields = re.findall(rf"^  ({IDENTIFIER}):", body, re.M)
     assert len(fields) > 20
     uncommented = [line for line in body.splitlines() if re.match(rf"  {IDENTIFIER}:", line) and "//" not in line]
     assert uncommented == []
     # Every field any module reads or writes (the state is `state`, or `s` in updates, views and effects) is one
     # of them.
-    used = {(module.name, field) for module in modules.values()
-            for field in re.findall(rf"\b(?:state|s)\.({IDENTIFIER})", module.code)}
+    used = {
+        (module.name, field)
+        for module in modules.values()
+        for field in re.findall(rf"\b(?:state|s)\.({IDENTIFIER})", module.code)
+    }
     assert {(name, field) for name, field in used if field not in fields} == set()
 
 
@@ -236,8 +244,9 @@ def test_no_module_but_the_store_keeps_state_of_its_own(modules):
         for number, statement in module.statements:
             declaration = re.match(rf"(?:export\s+)?(let|var|const)\s+({IDENTIFIER})\s*=\s*(.*)", statement, re.S)
             if not declaration:
-                assert re.match(r"(import|export|(async\s+)?function|class|\w[\w.]*\()", statement), \
+                assert re.match(r"(import|export|(async\s+)?function|class|\w[\w.]*\()", statement), (
                     f"{module.name}:{number}: {statement.strip()[:60]}"
+                )
                 continue
             kind, name, value = declaration.groups()
             if kind != "const":
@@ -248,9 +257,11 @@ def test_no_module_but_the_store_keeps_state_of_its_own(modules):
                 found.append(f"{module.name}:{number}: const {name} holds an object")
             else:
                 for other in modules.values():
-                    changed = re.search(rf"\b{name}\b(\.{IDENTIFIER}|\[[^\]]*\])+\s*(=[^=>]|\+=|-=|\+\+|--)"
-                                        rf"|\b{name}(\.{IDENTIFIER})*\.({MUTATORS})\(|Object\.assign\(\s*{name}\b",
-                                        other.code)
+                    changed = re.search(
+                        rf"\b{name}\b(\.{IDENTIFIER}|\[[^\]]*\])+\s*(=[^=>]|\+=|-=|\+\+|--)"
+                        rf"|\b{name}(\.{IDENTIFIER})*\.({MUTATORS})\(|Object\.assign\(\s*{name}\b",
+                        other.code,
+                    )
                     if changed:
                         found.append(f"{other.name}:{other.line_of(changed.start())}: changes the constant {name}")
     assert found == []
@@ -263,9 +274,11 @@ def test_every_change_to_the_state_goes_through_update(modules):
     for module in modules.values():
         if module.path == STORE:
             continue
-        for change in re.finditer(rf"\bstate(\.{IDENTIFIER}|\[[^\]]*\])+\s*(=[^=>]|\+=|-=|\+\+|--)"
-                                  rf"|\bstate(\.{IDENTIFIER})*\.({MUTATORS})\(|Object\.assign\(\s*state\b",
-                                  module.code):
+        for change in re.finditer(
+            rf"\bstate(\.{IDENTIFIER}|\[[^\]]*\])+\s*(=[^=>]|\+=|-=|\+\+|--)"
+            rf"|\bstate(\.{IDENTIFIER})*\.({MUTATORS})\(|Object\.assign\(\s*state\b",
+            module.code,
+        ):
             found.append(f"{module.name}:{module.line_of(change.start())}: {change.group(0)}")
     assert found == []
 
@@ -302,6 +315,7 @@ def test_views_never_load_or_change_anything(modules):
     """Every function a render(...) reaches, across modules (through the names it mentions: called or passed on),
     calls none of api, fetch, update, say, later, timers: loading is done by actions and effects, into the
     store."""
+
     def resolve(module: Module, name: str, member: str | None) -> tuple[str, str] | None:
         if member is None and name in module.functions:
             return module.name, name
@@ -324,8 +338,14 @@ def test_views_never_load_or_change_anything(modules):
     for module in modules.values():
         for start, end in module.render_calls():
             roots |= mentioned(module, module.code[start:end].split(",", 1)[-1])  # what is rendered
-    assert {("panel.js", "view"), ("inbox.js", "view"), ("contact.js", "view"), ("classification.js", "view"),
-            ("main.js", "companyChoice"), ("main.js", "invitations")} <= roots
+    assert {
+        ("panel.js", "view"),
+        ("inbox.js", "view"),
+        ("contact.js", "view"),
+        ("classification.js", "view"),
+        ("main.js", "companyChoice"),
+        ("main.js", "invitations"),
+    } <= roots
     reached, todo = set(), list(roots)
     while todo:
         name = todo.pop()
@@ -334,8 +354,14 @@ def test_views_never_load_or_change_anything(modules):
         reached.add(name)
         module = modules[name[0]]
         todo.extend(mentioned(module, module.functions[name[1]]) - reached)
-    assert {("panel.js", "timelineView"), ("texts.js", "threadView"), ("texts.js", "message"),
-            ("profile.js", "profileForm"), ("search.js", "results"), ("html.js", "icon")} <= reached
+    assert {
+        ("panel.js", "timelineView"),
+        ("texts.js", "threadView"),
+        ("texts.js", "message"),
+        ("profile.js", "profileForm"),
+        ("search.js", "results"),
+        ("html.js", "icon"),
+    } <= reached
     found = []
     for module_name, function in sorted(reached):
         body = modules[module_name].functions[function]
@@ -351,9 +377,14 @@ def test_actions_are_tables_with_one_delegated_listener_per_kind_of_event(module
     for module in modules.values():
         for listener in re.finditer(rf"addEventListener\(\s*'({'|'.join(USER_EVENTS)})'", module.text):
             if module.name != "actions.js":
-                found.append(f"{module.name}:{module.line_of(listener.start())}: {listener.group(1)} listened to directly")
-        tables = {name for _, statement in module.statements
-                  if (name := (re.match(r"const\s+([A-Z][A-Z0-9_]*)\s*=\s*\{", statement) or [None, None])[1])}
+                found.append(
+                    f"{module.name}:{module.line_of(listener.start())}: {listener.group(1)} listened to directly"
+                )
+        tables = {
+            name
+            for _, statement in module.statements
+            if (name := (re.match(r"const\s+([A-Z][A-Z0-9_]*)\s*=\s*\{", statement) or [None, None])[1])
+        }
         for call in re.finditer(rf"\blisten\(([^,]+),\s*'[^']*',\s*({IDENTIFIER})", module.code):
             if call.group(2) not in tables:
                 found.append(f"{module.name}:{module.line_of(call.start())}: listen without a table")
@@ -367,30 +398,35 @@ def test_actions_are_tables_with_one_delegated_listener_per_kind_of_event(module
 
 
 def test_events_are_applied_through_one_table(modules):
-    """events.js applies each event of the catalogue through its entry in APPLY: one place per event to switch
-    from reading the resource again to applying the one the event carries."""
+    """events.js applies each event through its entry in APPLY, one per event of the catalogue the app follows,
+    from the resource the event carries: nothing is read again over REST but the inbox on a (re)load."""
     events = modules["events.js"]
-    table = events.text[events.text.index("const APPLY = {"):]
-    table = table[:closing(events.code[events.code.index("const APPLY = {"):], table.index("{"))]
+    table = events.text[events.text.index("const APPLY = {") :]
+    table = table[: closing(events.code[events.code.index("const APPLY = {") :], table.index("{"))]
     names = re.findall(r"^  '([a-z_]+\.[a-z_]+)':", table, re.M)
     assert len(names) == len(set(names))
-    assert {"interaction.created", "interaction.updated", "interaction.declined", "message.received",
-            "message.delivered", "lead.updated", "agent.status_changed", "agent.presence_changed",
-            "queue.updated"} <= set(names)
-    # Every entry says what it becomes once its event carries the resource ("with it:", in the comment above it or
-    # above the entries it shares its handler with), but queue.updated's, whose figures are the resource already.
-    said, in_comment, handler, without = False, False, None, []
-    for line in table.splitlines()[1:]:
-        entry = re.match(r"  '([a-z_]+\.[a-z_]+)':(.*)", line)
-        if line.strip().startswith("//"):
-            said = (said and in_comment) or "with it" in line  # a comment block starts afresh
-            in_comment = True
-        elif entry:
-            if not in_comment and entry.group(2) != handler:
-                said = False  # no comment of its own, and not the handler of the entry above
-            in_comment, handler = False, entry.group(2)
-            if not said and entry.group(1) != "queue.updated":
-                without.append(entry.group(1))
-        else:
-            in_comment = False
-    assert without == []
+    public = {event.name for event in catalogue.EVENTS if event.public}
+    assert set(names) <= public, set(names) - public
+    assert {
+        "interaction.created",
+        "interaction.updated",
+        "interaction.declined",
+        "message.received",
+        "message.queued",
+        "message.sent",
+        "message.delivered",
+        "message.failed",
+        "lead.updated",
+        "lead.merged",
+        "agent.status_changed",
+        "agent.presence_changed",
+        "agent.updated",
+        "queue.updated",
+    } <= set(names)
+    # REST reads happen in reload() only (the first connect, a reset, my going offline or coming back).
+    reads = [m.start() for m in re.finditer(r"\bapi\(", events.code)]
+    reload = events.code.index("async function reload()")
+    reload_end = reload + closing(events.code[reload:], events.code[reload:].index("{"))
+    assert reads and all(reload < at < reload_end for at in reads)
+    # The app keeps no copy of the server's inbox rule: the events say where an interaction goes.
+    assert "sectionByRule" not in modules["store.js"].code

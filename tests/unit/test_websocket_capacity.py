@@ -2,6 +2,7 @@
 principal (a user, all their sessions, or an API key), per company and for the server; one key or one company can
 never take another company's capacity. The rules on Capacity itself, then what clients see over the real server
 (support.Serving) with a stand-in for Asterisk's SIP websocket; and how open websockets' sessions are re-checked."""
+
 from __future__ import annotations
 
 import contextlib
@@ -9,9 +10,9 @@ import threading
 import time
 
 import pytest
+from support import WAIT, ApiClient, Serving, StandInController, close_code, frames, open_socket
 from websockets.sync.server import serve as serve_websockets
 
-from support import WAIT, ApiClient, Serving, StandInController, close_code, frames, open_socket
 from leadcenter import config
 from leadcenter.events import EventBus
 from leadcenter.web import auth, stream
@@ -21,6 +22,7 @@ PER_PRINCIPAL, PER_COMPANY, CEILING = 3, 8, 8
 
 
 # -- the rules ---------------------------------------------------------------------------------------------------
+
 
 def test_a_principal_holds_at_most_its_limit_and_gets_room_back_when_one_closes():
     capacity = Capacity(per_principal=2, per_company=10, ceiling=10)
@@ -75,6 +77,7 @@ def test_at_the_ceiling_shares_are_counted_among_the_companies_holding_websocket
 
 # -- over the real server ----------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def database(file_database):
     return file_database
@@ -83,6 +86,7 @@ def database(file_database):
 @pytest.fixture
 def asterisk():
     """Asterisk's SIP websocket (/ws, subprotocol sip), answering every message with the same message."""
+
     def echo(connection):
         for message in connection:
             connection.send(message)
@@ -98,11 +102,14 @@ def asterisk():
 @pytest.fixture
 def controller(tmp_path, asterisk):
     controller = StandInController(tmp_path / "asterisk")
-    controller.settings = config.load(env={
-        "LEADCENTER_HTTP_WEBSOCKETS_PER_PRINCIPAL": str(PER_PRINCIPAL),
-        "LEADCENTER_HTTP_WEBSOCKETS_PER_COMPANY": str(PER_COMPANY),
-        "LEADCENTER_HTTP_WEBSOCKETS_MAX": str(CEILING),
-        "LEADCENTER_ASTERISK_HTTP_PORT": str(asterisk)})
+    controller.settings = config.load(
+        env={
+            "LEADCENTER_HTTP_WEBSOCKETS_PER_PRINCIPAL": str(PER_PRINCIPAL),
+            "LEADCENTER_HTTP_WEBSOCKETS_PER_COMPANY": str(PER_COMPANY),
+            "LEADCENTER_HTTP_WEBSOCKETS_MAX": str(CEILING),
+            "LEADCENTER_ASTERISK_HTTP_PORT": str(asterisk),
+        }
+    )
     controller.bus = EventBus()
     controller.bus.start()
     yield controller
@@ -147,8 +154,10 @@ def test_a_key_holding_its_maximum_does_not_stop_another_companys_agent(server, 
     assert code == 1013 and "user or API key" in reason
 
     agent = cookie_of("agent1@a.example")
-    with open_socket(server, "/api/v1/events", cookie=agent) as stream, \
-            open_socket(server, "/sip", cookie=agent, subprotocols=["sip"]) as relay:
+    with (
+        open_socket(server, "/api/v1/events", cookie=agent) as stream,
+        open_socket(server, "/sip", cookie=agent, subprotocols=["sip"]) as relay,
+    ):
         assert opened(stream) and relay.subprotocol == "sip"
         assert_relays(relay)
 
@@ -173,8 +182,9 @@ def test_a_company_filling_the_server_gives_way_to_another_companys_agent(server
 
 def test_relays_count_with_event_streams(server, app, world, cookie_of, sockets):
     agent = cookie_of("agent1@a.example")
-    streams = [opened(sockets.enter_context(open_socket(server, "/api/v1/events", cookie=agent)))
-               for _ in range(PER_PRINCIPAL)]
+    streams = [
+        opened(sockets.enter_context(open_socket(server, "/api/v1/events", cookie=agent))) for _ in range(PER_PRINCIPAL)
+    ]
     with open_socket(server, "/sip", cookie=agent, subprotocols=["sip"]) as relay:
         assert close_code(relay)[0] == 1013
     streams.pop().close()

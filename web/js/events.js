@@ -4,9 +4,8 @@
 
 import { api } from './api.js';
 import {
-  QUIET, applyAgent, applyLead, cancel, later, leadShown, placeInteraction, sectionByRule, state, update,
+  QUIET, applyAgent, applyLead, applyMessage, applyTrackingNumber, cancel, later, placeInteraction, state, update,
 } from './store.js';
-import { loadThread } from './texts.js';
 
 const RETRY_MS = [500, 1000, 2000, 5000];
 const SECTIONS = ['incoming', 'active', 'recent'];
@@ -47,7 +46,7 @@ function connect() {
 function receive(frame) {
   if (Object.hasOwn(STREAM, frame.event)) return STREAM[frame.event](frame.data);
   update((s) => { s.stream.checkpoint.seq = frame.seq; }, QUIET);
-  return Object.hasOwn(APPLY, frame.event) ? APPLY[frame.event](frame.data, frame.at) : null;
+  return Object.hasOwn(APPLY, frame.event) ? APPLY[frame.event](frame.data) : null;
 }
 
 // The stream's own frames.
@@ -64,43 +63,49 @@ const STREAM = {
   },
 };
 
-// How each event changes the store. Today's events name what changed (ids), so most handlers read it again over
-// REST. Once events carry the resource (ISSUE11-PLAN.md, phase 2a), each handler becomes the line in its "with
-// it:" comment, and what only the rereading needs goes: reread(), rereadLead(), the offeredToMe and declined
-// sets and sectionByRule in store.js.
+// How each event of the catalogue (/api/events.json) changes the store. Each carries its resource as the REST API
+// returns it, and an interaction event where it now is in my inbox (its section), so nothing is read again: the
+// store takes what the event says.
 const APPLY = {
-  // with it: (data) => update((s) => placeInteraction(s, data.interaction, data.section)),
-  'interaction.created': (data) => reread(data.interaction_id, true),
-  // with it: (data) => update((s) => placeInteraction(s, data.interaction, data.section)),
-  // (today: a text thread in Recent that gets a new text waits in Incoming again, offered to the agents it names)
-  'interaction.updated': (data) => reread(data.interaction_id,
-    data.status === 'incoming' && Boolean(data.for_agents?.includes(state.me?.id))),
-  // with it: (data) => update((s) => { s.sections.delete(data.interaction_id); }),
-  'interaction.declined': (data) => update((s) => {
-    s.declined.add(data.interaction_id);
-    const interaction = s.interactions.get(data.interaction_id);
-    if (interaction) placeInteraction(s, interaction, sectionByRule(interaction, s));
+  'interaction.created': placeFromEvent,
+  'interaction.updated': placeFromEvent,
+  'interaction.declined': (data) => update((s) => { s.sections.delete(data.interaction_id); }), // I declined it
+  // a thread on screen (or loaded before) gets the message; the conversation's row follows its interaction.updated
+  'message.received': (data) => update((s) => applyMessage(s, data.interaction_id, data.message)),
+  'message.queued': (data) => update((s) => applyMessage(s, data.interaction_id, data.message)),
+  'message.sent': (data) => update((s) => applyMessage(s, data.interaction_id, data.message)),
+  'message.delivered': (data) => update((s) => applyMessage(s, data.interaction_id, data.message)),
+  'message.failed': (data) => update((s) => applyMessage(s, data.interaction_id, data.message)),
+  'lead.updated': (data) => update((s) => applyLead(s, data.lead)),
+  'lead.merged': (data) => update((s) => applyLead(s, data.lead, data.duplicate_id)),
+  // their status or their phone: what colleagues see and ringing follows
+  'agent.status_changed': applyAgentEvent,
+  'agent.presence_changed': applyAgentEvent,
+  'agent.updated': applyAgentEvent,
+  'queue.updated': (data) => update((s) => { s.queues.set(data.team_id, withSince(data)); }),
+  'tracking_number.created': (data) => update((s) => { applyTrackingNumber(s, data.tracking_number); }),
+  'tracking_number.updated': (data) => update((s) => { applyTrackingNumber(s, data.tracking_number); }),
+  'tracking_number.deleted': (data) => update((s) => {
+    s.trackingNumbers = s.trackingNumbers.filter((n) => n.id !== data.tracking_number_id);
   }),
-  // with it, each of the five: (data) => update((s) => applyMessage(s, data.message)), applyMessage putting the
-  // message in its thread if that is loaded (the conversation's interaction.updated carries its last message)
-  'message.received': rereadMessages,
-  'message.queued': rereadMessages,
-  'message.sent': rereadMessages,
-  'message.delivered': rereadMessages,
-  'message.failed': rereadMessages,
-  // with it: (data) => update((s) => applyLead(s, data.lead)),
-  'lead.updated': (data) => leadShown(state, data.lead_id) && rereadLead(data.lead_id),
-  // with it: (data) => update((s) => applyAgent(s, data.agent.id, data.agent)), and, when it is me going to or
-  // from offline, reload()
-  'agent.status_changed': (data) => update((s) => {
-    applyAgent(s, data.agent_id, { status: data.status, status_reason: data.reason });
-  }),
-  // with it: (data) => update((s) => applyAgent(s, data.agent.id, data.agent)),
-  // (their status or their phone: what colleagues see and ringing follows)
-  'agent.presence_changed': (data) => update((s) => { applyAgent(s, data.agent_id, { presence: data.presence }); }),
-  // the figures are the resource already
-  'queue.updated': (data, at) => update((s) => { s.queues.set(data.team_id, withSince(data, Date.parse(at))); }),
 };
+
+function placeFromEvent(data) {
+  update((s) => placeInteraction(s, data.interaction, data.section));
+}
+
+function applyAgentEvent(data) {
+  return applyAgentNow(data.agent);
+}
+
+// An agent as the server has it now, from an event or from the answer to my own change. Offline has no Incoming:
+// when I go offline or come back, the server's inbox is read again.
+export function applyAgentNow(agent) {
+  const wasOffline = state.me?.id === agent.id && state.me.status === 'offline';
+  update((s) => applyAgent(s, agent));
+  if (state.me?.id === agent.id && wasOffline !== (agent.status === 'offline')) return reload();
+  return null;
+}
 
 async function reload() {
   // A supervisor or an admin without an agent profile in this company has no "me": the inbox is the waiting calls.
@@ -108,36 +113,16 @@ async function reload() {
   const [box, me, agents, queues] = await Promise.all([api('GET', '/api/v1/inbox'), mine,
     api('GET', '/api/v1/agents'), api('GET', '/api/v1/queues')]);
   update((s) => {
-    s.queues = new Map(queues.map((q) => [q.team_id, withSince(q, q.measured_at ? Date.parse(q.measured_at) : Date.now())]));
+    s.queues = new Map(queues.map((q) => [q.team_id, withSince(q)]));
     s.me = me;
     s.agents = new Map(agents.map((a) => [a.id, a]));
-    s.offeredToMe = new Set(box.incoming.map((i) => i.id));
     s.sections = new Map(); // the server's inbox, as it is now
     for (const section of SECTIONS) box[section].forEach((i) => placeInteraction(s, i, section));
   });
 }
 
-function withSince(figures, measuredAt) {
+// Since when the longest-waiting caller waits (epoch ms), for the ticking wait.
+function withSince(figures) {
+  const measuredAt = figures.measured_at ? Date.parse(figures.measured_at) : Date.now();
   return { ...figures, since: measuredAt - figures.longest_wait_seconds * 1000 };
-}
-
-// The interaction as it is now, placed by the rule; offered: it is (again) offered to me.
-async function reread(id, offered) {
-  const interaction = await api('GET', `/api/v1/interactions/${id}`);
-  update((s) => {
-    if (offered) s.offeredToMe.add(id);
-    placeInteraction(s, interaction, sectionByRule(interaction, s));
-  });
-}
-
-// A thread on screen (or loaded before) is read again, and its conversation if known (its row shows the newest
-// message).
-function rereadMessages(data) {
-  const id = data.interaction_id;
-  return Promise.all([state.threads.get(id) && loadThread(id), state.interactions.has(id) && reread(id, false)]);
-}
-
-async function rereadLead(id) {
-  const lead = await api('GET', `/api/v1/leads/${id}`);
-  update((s) => applyLead(s, lead));
 }

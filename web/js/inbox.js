@@ -4,7 +4,8 @@ import { byAction, byField, byForm, byKey, listen } from './actions.js';
 import { api } from './api.js';
 import { channelIcon, outcomeOf, readingOf } from './facts.js';
 import { clock, html, icon, leadName, render, tickTimers, timeOfDay } from './html.js';
-import { callFor, inbox, putInteraction, setMe, state, subscribe, update } from './store.js';
+import { callFor, inbox, state, subscribe, update } from './store.js';
+import { applyAgentNow } from './events.js';
 import { answerInteraction, fillDialer, showInteraction } from './panel.js';
 import { respond } from './texts.js';
 import * as search from './search.js';
@@ -170,14 +171,11 @@ const KEYS = {
 };
 
 async function decline(interaction) {
-  update((s) => {
-    s.declined.add(interaction.id);
-    putInteraction(s, interaction);
-  });
+  update((s) => { s.sections.delete(interaction.id); }); // at once; interaction.declined says it again
   await api('POST', `/api/v1/interactions/${interaction.id}/decline`);
 }
 
 async function choose(status) {
   const me = await api('PATCH', '/api/v1/me/agent', { status });
-  update((s) => { setMe(s, me); });
+  await applyAgentNow(me);
 }

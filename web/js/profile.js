@@ -3,7 +3,7 @@
 
 import { api, refusal } from './api.js';
 import { html } from './html.js';
-import { setMe, update } from './store.js';
+import { applyAgent, update } from './store.js';
 
 const GREETING_RATE = 8000;
 
@@ -30,7 +30,7 @@ export function profileForm(s) {
 
 export async function saveProfile(form) {
   const me = await api('PATCH', '/api/v1/me/agent', { chat_display_name: String(form.get('chat_display_name')) });
-  update((s) => { setMe(s, me); s.profileSaved = true; });
+  update((s) => { applyAgent(s, me); s.profileSaved = true; });
 }
 
 export async function uploadGreeting(file) {

@@ -23,10 +23,8 @@ export const state = {
   // -- interactions, my inbox, leads
   interactions: new Map(),  // by id, as the API answers them
   sections: new Map(),      // id -> where the interaction is in my inbox: incoming | active | recent (absent: not
-                            // in it); as GET /api/v1/inbox says, then as each interaction event places it
-  offeredToMe: new Set(),   // ids of incoming interactions my call flows offer me, and
-  declined: new Set(),      // ids I declined: today's events do not say where an interaction goes, so the app
-                            // places it by a copy of the server's rule (sectionByRule), which needs these two
+                            // in it); as GET /api/v1/inbox says, then as each interaction event places it (the
+                            // server decides; the app keeps no copy of its rule)
   threads: new Map(),       // text conversations' messages by interaction id, once shown (null while loading)
   replies: new Map(),       // what I am typing in each conversation, by interaction id: {body, hint (the parts)}
   leads: new Map(),         // leads by id as GET /api/v1/leads/<id> answers, once on screen (null while loading)
@@ -160,55 +158,47 @@ export function placeInteraction(s, interaction, section) {
   else s.sections.delete(interaction.id);
 }
 
-// The server's rule (interactions/services.py inbox()), copied because today's interaction events do not say
-// where an interaction goes. It goes when they carry their section (ISSUE11-PLAN.md, phase 2a): then the events
-// place interactions, GET /api/v1/inbox places them on a reload, and nothing here decides.
-export function sectionByRule(interaction, s = state) {
-  const myId = s.me?.id;
-  if (interaction.status === 'incoming') {
-    const offered = s.offeredToMe.has(interaction.id) && !s.declined.has(interaction.id);
-    return offered && s.me?.status !== 'offline' ? 'incoming' : null;
-  }
-  if (interaction.status === 'active') return interaction.agent?.id === myId ? 'active' : null;
-  if (interaction.status === 'recent') return !interaction.agent || interaction.agent.id === myId ? 'recent' : null;
-  return null;
-}
-
-// An interaction as a REST answer to my own action has it (respond, close, classify, a call or a text placed),
-// placed at once by the rule. (Once events carry their section: stored, its section kept; the event that follows
-// the action moves it.)
+// An interaction as a REST answer to my own action has it (respond, close, classify, a call or a text placed):
+// stored at once, its section kept; the event that follows the action places it. An interaction of mine that is
+// new (a call or a text I placed) is Active at once.
 export function putInteraction(s, interaction) {
-  placeInteraction(s, interaction, sectionByRule(interaction, s));
+  const section = s.sections.get(interaction.id) ?? (interaction.status === 'active' ? 'active' : null);
+  placeInteraction(s, interaction, section);
 }
 
-// My profile as the server has it now. Offline has no Incoming: my interactions are placed again by the rule.
-// (Once events carry their section: the inbox is reloaded over REST when my status goes to or from offline.)
-export function setMe(s, me) {
-  s.me = me;
-  for (const interaction of s.interactions.values()) putInteraction(s, interaction);
+// An agent as the server has it now (status, presence, profile), wherever it is held: my colleagues, and me.
+export function applyAgent(s, agent) {
+  if (s.agents.has(agent.id)) s.agents.set(agent.id, agent);
+  if (s.me?.id === agent.id) s.me = agent;
 }
 
-// An agent's new state (status, presence...), wherever it is held: my colleagues, and me.
-export function applyAgent(s, id, changes) {
-  const colleague = s.agents.get(id);
-  if (colleague) s.agents.set(id, { ...colleague, ...changes });
-  if (s.me?.id === id) setMe(s, { ...s.me, ...changes });
+// A message as the server has it now, in its thread if that is loaded (a new one at its place, by id).
+export function applyMessage(s, interactionId, message) {
+  const thread = s.threads.get(interactionId);
+  if (!thread) return;
+  const others = thread.filter((m) => m.id !== message.id);
+  s.threads.set(interactionId, [...others, message].sort((a, b) => a.id - b.id));
+}
+
+// A tracking number added or changed (the dialer's choice of caller ID).
+export function applyTrackingNumber(s, number) {
+  const others = s.trackingNumbers.filter((n) => n.id !== number.id);
+  s.trackingNumbers = [...others, number].sort((a, b) => a.name.localeCompare(b.name) || a.id - b.id);
 }
 
 // A lead as the server has it now, wherever it is shown: the contact details, the panel's lead, the inbox rows (an
-// interaction carries its lead's summary: id, name, numbers) and the search results.
-export function applyLead(s, lead) {
+// interaction carries its lead's summary: id, name, numbers) and the search results. ``merged``: the id of a lead
+// merged into this one, whose interactions are now this lead's.
+export function applyLead(s, lead, merged = null) {
   s.leads.set(lead.id, lead);
-  if (s.lead?.id === lead.id) s.lead = lead;
+  if (merged !== null) s.leads.delete(merged);
+  if (s.lead?.id === lead.id || (merged !== null && s.lead?.id === merged)) s.lead = lead;
   for (const interaction of s.interactions.values()) {
-    if (interaction.lead.id === lead.id) interaction.lead = { id: lead.id, name: lead.name, numbers: lead.numbers };
+    if (interaction.lead.id === lead.id || interaction.lead.id === merged) {
+      interaction.lead = { id: lead.id, name: lead.name, numbers: lead.numbers };
+    }
   }
   s.search.found = s.search.found.map((found) => (found.id === lead.id ? lead : found));
-}
-
-export function leadShown(s, id) {
-  return s.leads.has(id) || s.lead?.id === id || s.search.found.some((lead) => lead.id === id)
-    || [...s.interactions.values()].some((interaction) => interaction.lead.id === id);
 }
 
 // -- what is on screen, derived --------------------------------------------------------------------------------

@@ -1,0 +1,153 @@
+"""Call control: what an agent does to a call from the app (Answer, Decline, Hang up, Place Call), carried out by
+Asterisk through the telephony layer.
+
+Web threads call it. Each verb is handed to the telephony loop (``telephony.submit``); the verbs a request must
+know the outcome of (moving a call to the agent, placing a call) are waited for, at most VERB_WAIT seconds. The
+calls domain's recorder (services.py) then sees what Asterisk did and moves the interactions.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+from leadcenter.agents.models import Agent
+from leadcenter.calls.services import OfferBook, everyone_declined, start_outbound
+from leadcenter.clock import Clock
+from leadcenter.events import Publisher
+from leadcenter.interactions import lifecycle, notifier
+from leadcenter.interactions.models import Interaction, InteractionDecline
+from leadcenter.pbx import names
+from leadcenter.telephony.service import TelephonyError
+from leadcenter.tracking_numbers.models import TrackingNumber
+
+log = logging.getLogger(__name__)
+
+AGENT_RING_SECONDS = 30  # an outbound call rings the agent's own device this long before it is given up
+VERB_WAIT = 5.0  # seconds a web request waits for Asterisk to carry out a verb it asked for
+
+Verb = TypeVar("Verb")
+
+
+class CallVerbs(Protocol[Verb]):
+    """What call control asks of the telephony layer (telephony/service.py; its verbs are coroutines): each method
+    makes a verb, which ``submit`` hands to the telephony loop."""
+
+    def redirect(self, channel: str, context: str, extension: str) -> Verb: ...
+
+    def hangup(self, channel_id: str, reason: str = ...) -> Verb: ...
+
+    def next_step(self, channel_id: str) -> Verb: ...
+
+    def place_outbound(
+        self,
+        channel_id: str,
+        endpoint: str,
+        lead_number: str,
+        *,
+        variables: dict[str, str],
+        caller_id: str,
+        ring_seconds: int,
+    ) -> Verb: ...
+
+    def submit(self, verb: Verb) -> concurrent.futures.Future: ...
+
+
+class CallControl:
+    def __init__(
+        self,
+        telephony: CallVerbs[Any],
+        offers: OfferBook,
+        reachable: Callable[[Agent], bool],
+        bus: Publisher,
+        clock: Clock,
+    ):
+        """``offers``: the recorder's book of who rings for which call; ``reachable(agent)``: whether a call can
+        ring the agent's device at all (presence)."""
+        self.telephony, self.offers, self.reachable, self.bus, self.clock = telephony, offers, reachable, bus, clock
+
+    def answer(self, interaction: Interaction, agent: Agent) -> str:
+        """The agent presses Answer on an incoming call. If their phone rings for it they pick it up there
+        ("ringing"). Otherwise the call leaves the queue or step it is in and rings their phone at once, asking it
+        to pick up by itself (dialplan lc-answer), so that the queue stops offering it elsewhere ("called");
+        "gone" when Asterisk could not move it (it ended or was answered meanwhile)."""
+        channel_id = interaction.channel_id
+        assert channel_id, "only a call is answered"
+        if self.offers.ringing(channel_id, agent.id) is not None:
+            return "ringing"
+        moved = self._carry_out(
+            self.telephony.redirect(channel_id, names.ANSWER_CONTEXT, agent.endpoint_name(agent.ring_device)),
+            f"call {channel_id} not moved to agent {agent.id}",
+        )
+        return "called" if moved else "gone"
+
+    def hang_up(self, interaction: Interaction) -> None:
+        """End the call: the lead's channel is hung up, the agent's leg with it; the recorder concludes it."""
+        assert interaction.channel_id, "only a call is hung up"
+        self.telephony.submit(self.telephony.hangup(interaction.channel_id))
+
+    def decline(self, interaction: Interaction, agent: Agent) -> tuple[bool, bool]:
+        """The agent declines an incoming interaction: it leaves their Incoming. For a call, their ringing leg, if it
+        rings, is hung up so the flow moves on at once (next agent, or the next step) instead of after the ring
+        time; and once every agent it is offered to has declined, a call waiting in a queue goes on to the flow's
+        next step (a ring-agents step ends by itself when its last leg is hung up). Returns (a leg was hung up, the
+        call went on)."""
+        InteractionDecline.get_or_create(interaction=interaction, agent=agent, defaults={"at": self.clock()})
+        notifier.declined(self.bus, interaction, agent)
+        if not interaction.channel_id:
+            return False, False
+        passed_on = self.offers.in_queue(interaction.channel_id) and everyone_declined(interaction, self.reachable)
+        if passed_on:  # leaving the queue cancels the ringing leg too (and app_queue rings nobody else)
+            self.telephony.submit(self.telephony.next_step(interaction.channel_id))
+        leg = self.offers.ringing(interaction.channel_id, agent.id)
+        if leg is not None and not passed_on:
+            self.telephony.submit(self.telephony.hangup(leg, reason="busy"))
+        return leg is not None, passed_on
+
+    def place(self, agent: Agent, number: TrackingNumber, lead_number: str, record: bool) -> Interaction | None:
+        """An agent's outbound call: the interaction (Active at once), then their device rings and (lc-outbound) the
+        lead is dialled on the tracking number's trunk with that number as caller ID, recorded when asked. None
+        when Asterisk did not take the call (the interaction is then concluded unanswered)."""
+        now = self.clock()
+        channel_id = names.outbound_channel_id(uuid.uuid4().hex)
+        interaction = start_outbound(agent, number, lead_number, channel_id, now)
+        variables = {
+            "LC_OUTBOUND": "1",
+            "LC_COMPANY": str(number.company_id),
+            "LC_NUMBER": str(number.id),
+            "LC_TRUNK": number.trunk.endpoint_name,
+            "LC_CALLER_ID": number.number,
+            "LC_RECORD": "1" if record else "0",
+            # The agent's device learns which interaction rings, and (as lc-auto-answer says it) to
+            # pick up at once: the agent asked for this call.
+            "PJSIP_HEADER(add,X-LC-Call)": channel_id,
+            "PJSIP_HEADER(add,Call-Info)": "<sip:leadcenter>;answer-after=0",
+        }
+        placed = self._carry_out(
+            self.telephony.place_outbound(
+                channel_id,
+                agent.queue_interface,
+                lead_number,
+                variables=variables,
+                caller_id=f'"" <{lead_number}>',
+                ring_seconds=AGENT_RING_SECONDS,
+            ),
+            f"outbound call {channel_id} of agent {agent.id} not placed",
+        )
+        if not placed:
+            lifecycle.move(interaction, "go_unanswered", self.clock())
+        notifier.changed(self.bus, interaction, created=True)
+        return interaction if placed else None
+
+    def _carry_out(self, verb, failure: str) -> bool:
+        """Run a verb on the loop for a web request and wait for it; False (logged) when Asterisk refused it or
+        did not answer within VERB_WAIT."""
+        try:
+            self.telephony.submit(verb).result(VERB_WAIT)
+        except (*TelephonyError, TimeoutError) as exc:
+            log.warning("%s: %s", failure, exc)
+            return False
+        return True

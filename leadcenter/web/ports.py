@@ -1,0 +1,49 @@
+"""What the web layer needs of the controller: the composition root hands create_app an object with these parts,
+and views reach it through ``controller()``. Tests hand in their own (tests/support.py) built from the same
+domain services, so the web layer never depends on how the controller is put together."""
+from __future__ import annotations
+
+import concurrent.futures
+from typing import Any, Protocol, cast
+
+from flask import current_app
+
+from leadcenter.agents.availability import Availability
+from leadcenter.agents.presence import Presence
+from leadcenter.calls.control import CallControl
+from leadcenter.clock import Clock
+from leadcenter.config import Settings
+from leadcenter.credentials import Secrets
+from leadcenter.events import Bus
+from leadcenter.pbx.process import Instance
+from leadcenter.teams.services import QueueBoard
+from leadcenter.texts.services import Texts
+
+
+class Controller(Protocol):
+    settings: Settings
+    secrets: Secrets
+    instance: Instance
+    presence: Presence
+    availability: Availability
+    call_control: CallControl
+    queue_board: QueueBoard
+    texts: Texts
+
+    # Read-only, so that a stand-in's may be narrower (a test clock, a bus that records what is published).
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def bus(self) -> Bus: ...
+
+    def reconfigure(self) -> concurrent.futures.Future:
+        """Render Asterisk's configuration from the database again and reload what changed."""
+
+    def health(self) -> dict[str, Any]:
+        """The database, Asterisk and SMSC links as they are now; ``ok`` when all answer."""
+
+
+def controller() -> Controller:
+    """The controller serving the current request."""
+    return cast(Controller, current_app.extensions["controller"])
