@@ -79,13 +79,14 @@ check: python web-bundle
 	$(BIN)/ruff format --check leadcenter tests bench
 	$(BIN)/mypy
 	PYTHONPATH=. $(BIN)/lint-imports --no-cache
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 tests/unit
 
 unit: python
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 tests/unit
 
 # The unit tests must pass whatever the date: libfaketime moves the wall clock a year ahead and a day behind and
-# leaves the monotonic clock alone (waits need it). See tests/README.md.
+# leaves the monotonic clock alone (waits need it). See tests/README.md. One process: under libfaketime two xdist
+# workers take longer than one.
 CLOCK_SHIFTS := +400d -1d
 unit-shifted: python system-packages
 	@for shift in $(CLOCK_SHIFTS); do \
