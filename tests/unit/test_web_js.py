@@ -190,11 +190,13 @@ class Module:
         return self.code.count("\n", 0, index) + 1
 
     def render_calls(self) -> list[tuple[int, int]]:
-        """Where render(...) is called: its opening and closing parenthesis (html.js's definition left out)."""
+        """Where render(...) or renderParts(...) is called: its opening and closing parenthesis (html.js, which
+        defines them, left out)."""
+        if self.name == "html.js":
+            return []
         return [
             (call.end() - 1, closing(self.code, call.end() - 1))
-            for call in re.finditer(r"(?<![.\w$])render\(", self.code)
-            if not self.code[: call.start()].rstrip().endswith("function")
+            for call in re.finditer(r"(?<![.\w$])render(?:Parts)?\(", self.code)
         ]
 
 

@@ -3,7 +3,7 @@
 import { byAction, byField, byForm, byKey, listen } from './actions.js';
 import { api } from './api.js';
 import { channelIcon, outcomeOf, readingOf } from './facts.js';
-import { clock, html, icon, leadName, render, tickTimers, timeOfDay } from './html.js';
+import { clock, html, icon, leadName, renderParts, tickTimers, timeOfDay } from './html.js';
 import { callFor, inbox, state, subscribe, update } from './store.js';
 import { applyAgentNow } from './events.js';
 import { answerInteraction, fillDialer, showInteraction } from './panel.js';
@@ -25,14 +25,16 @@ export function mount(root) {
   listen(root, 'input', TYPED, byField);
   listen(root, 'submit', FORMS, byForm);
   listen(root, 'keydown', KEYS, byKey);
-  subscribe((s) => render(root, view(s)));
+  subscribe((s) => renderParts(root, view(s)));
   tickTimers(root); // the longest wait in my queues
 }
 
 function view(s) {
   const box = inbox(s);
   const me = s.me;
-  return html`
+  const searching = search.searching(s);
+  return {
+    me: html`
     <header class="me">
       <span class="me-name">${s.session?.user?.name}</span>
       ${me ? availability(me) : ''}
@@ -42,14 +44,14 @@ function view(s) {
         ? html`<p class="me-note" role="status">A call rang out on your phone, so calls stopped ringing you. Rejoin the Queue when you are back.</p>` : ''}
       ${me?.presence === 'unreachable'
         ? html`<p class="me-note" role="status">Your ${me.ring_device === 'desk' ? 'desk phone' : 'browser phone'} is not connected: calls cannot ring you.</p>` : ''}
-    </header>
-    ${colleagues(s)}
-    ${queueFigures(s)}
-    ${search.searchBox(s)}
-    ${search.searching(s) ? search.results(s) : html`
-      ${section('Incoming', 'incoming', box.incoming, s)}
-      ${section('Active', 'active', box.active, s)}
-      ${section('Recent', 'recent', box.recent, s)}`}`;
+    </header>`,
+    colleagues: colleagues(s),
+    queues: queueFigures(s),
+    search: html`${search.searchBox(s)}${searching ? search.results(s) : ''}`,
+    incoming: searching ? '' : section('Incoming', 'incoming', box.incoming, s),
+    active: searching ? '' : section('Active', 'active', box.active, s),
+    recent: searching ? '' : section('Recent', 'recent', box.recent, s),
+  };
 }
 
 function availability(me) {

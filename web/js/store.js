@@ -83,6 +83,8 @@ export function update(change, { redraw = true } = {}) {
   change(state);
   if (!redraw || pending) return;
   pending = true;
+  // Not once a frame (requestAnimationFrame): headless tabs on a busy machine get few frames, and a row then
+  // waited a median 100 ms to be drawn (bench browser).
   queueMicrotask(() => {
     pending = false;
     expireNotice(state);
