@@ -49,6 +49,7 @@ session was signed out or the key revoked, or the user's role or membership chan
 ``capacity-reclaimed``: the server was full and this company over its share); 1008 the client sent a message (the
 stream is one-way); 1001 the server is shutting down.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -103,8 +104,9 @@ def _json_value(value):
 
 
 def encode(seq: int, name: str, data: dict, at: dt.datetime) -> str:
-    return json.dumps({"seq": seq, "event": name, "data": data, "at": utc_iso(at)},
-                      default=_json_value, separators=(",", ":"))
+    return json.dumps(
+        {"seq": seq, "event": name, "data": data, "at": utc_iso(at)}, default=_json_value, separators=(",", ":")
+    )
 
 
 class Frame:
@@ -154,8 +156,9 @@ class Hub:
     same lock its replay is read under, so every event is either in its replay or in its queue, never both.
     """
 
-    def __init__(self, queue_size: int = CLIENT_QUEUE_SIZE, buffer_size: int = REPLAY_BUFFER_SIZE,
-                 clock: Clock = system):
+    def __init__(
+        self, queue_size: int = CLIENT_QUEUE_SIZE, buffer_size: int = REPLAY_BUFFER_SIZE, clock: Clock = system
+    ):
         self.clock = clock
         self.queue_size, self.buffer_size = queue_size, buffer_size
         self.stream_id = secrets.token_hex(8)  # tells a reconnecting client whether its seq is from this run
@@ -175,12 +178,13 @@ class Hub:
                 self._seq = event.seq
             return
         frame = Frame(event, kind)
-        try:  # as a supervisor and as an agent would see it: a frame kept for replay must encode for everyone
+        try:  # what a supervisor and an agent would get of it: a frame kept for replay must be readable by all
             for probe in (Viewer(frame.company_id, "admin", None), Viewer(frame.company_id, "agent", 0)):
-                frame.text_for(probe)
+                variant = kind.audience.variant(event.data, probe)
+                if variant is not None:
+                    kind.audience.data(event.data, variant)
         except (KeyError, TypeError, AttributeError) as wrong:  # a notifier's bug: no frame rather than a broken hub
-            log.error("event %s #%s lacks what its audience reads: no stream gets it: %r", event.name, event.seq,
-                      wrong)
+            log.error("event %s #%s lacks what its audience reads: no stream gets it: %r", event.name, event.seq, wrong)
             with self._lock:
                 self._seq = event.seq
             return
@@ -203,11 +207,19 @@ class Hub:
         for subscription in woken + lagging:  # a lagging one wakes to close
             subscription.wake()
         for subscription in lagging:
-            log.warning("an event stream of company %s (%s) is lagging: closing it", subscription.viewer.company_id,
-                        subscription.viewer.role)
+            log.warning(
+                "an event stream of company %s (%s) is lagging: closing it",
+                subscription.viewer.company_id,
+                subscription.viewer.role,
+            )
 
-    def attach(self, viewer: Viewer, since: int | None = None, stream_id: str | None = None,
-               wake: Callable[[], None] = lambda: None) -> tuple[Subscription, list[str]]:
+    def attach(
+        self,
+        viewer: Viewer,
+        since: int | None = None,
+        stream_id: str | None = None,
+        wake: Callable[[], None] = lambda: None,
+    ) -> tuple[Subscription, list[str]]:
         """Register a stream; returns it with the frames to send before its queue: hello, then the replay after
         ``since`` or a reset."""
         subscription = Subscription(viewer, self.queue_size, wake)
@@ -219,11 +231,16 @@ class Hub:
             if since is not None:
                 reason = self._cannot_replay(company_id, since, stream_id)
                 if reason:
-                    opening.append(encode(self._seq, "stream.reset",
-                                          {"seq": self._seq, "stream": self.stream_id, "reason": reason}, now))
+                    opening.append(
+                        encode(
+                            self._seq,
+                            "stream.reset",
+                            {"seq": self._seq, "stream": self.stream_id, "reason": reason},
+                            now,
+                        )
+                    )
                 else:
-                    replay = (f.text_for(viewer) for f in self._buffer
-                              if f.seq > since and f.company_id == company_id)
+                    replay = (f.text_for(viewer) for f in self._buffer if f.seq > since and f.company_id == company_id)
                     opening.extend(text for text in replay if text is not None)
             self._subscriptions.add(subscription)
         return subscription, opening
@@ -266,9 +283,17 @@ def install(app: Flask, controller, capacity: Capacity) -> Hub:
             principal = auth.current()
         except ApiError as refused:
             return upgrade.refuse(NOT_AUTHENTICATED, refused.error)
-        return upgrade.accept(functools.partial(_serve, hub, capacity, sessions, principal,
-                                                int(since) if since is not None else None,
-                                                request.args.get("stream")))
+        return upgrade.accept(
+            functools.partial(
+                _serve,
+                hub,
+                capacity,
+                sessions,
+                principal,
+                int(since) if since is not None else None,
+                request.args.get("stream"),
+            )
+        )
 
     app.register_blueprint(bp)
     return hub
@@ -290,8 +315,7 @@ def check_origin(allowed: set[str], what: str, api_keys: bool = True) -> None:
         if not (api_keys and request.headers.get("Authorization", "").startswith("Bearer ")):
             raise ApiError("origin-required", "a browser must send Origin; other clients use an API key")
     elif _origin(origin) not in allowed | {_origin(request.host_url)}:
-        raise ApiError("origin-not-allowed", f"pages from {origin} may not open {what} "
-                                                  "(see http.allowed_origins)")
+        raise ApiError("origin-not-allowed", f"pages from {origin} may not open {what} (see http.allowed_origins)")
 
 
 def principal_key(principal: auth.Principal) -> tuple:
@@ -344,8 +368,11 @@ class SessionWatch:
 
     def watch(self, ws: WebSocket, principal: auth.Principal) -> None:
         """On the loop: until ``forget``, ``ws.end_session()`` is called once its credential stops being good."""
-        credential = (ws.environ.get("HTTP_AUTHORIZATION") or ws.environ.get("HTTP_COOKIE", ""),
-                      principal.company.id, principal.role)
+        credential = (
+            ws.environ.get("HTTP_AUTHORIZATION") or ws.environ.get("HTTP_COOKIE", ""),
+            principal.company.id,
+            principal.role,
+        )
         self._watched[ws] = (credential, principal)
         self._checked.setdefault(credential, asyncio.get_running_loop().time())  # the handshake just checked it
         if self._task is None or self._task.done():
@@ -388,8 +415,15 @@ class SessionWatch:
         return ended
 
 
-async def _serve(hub: Hub, capacity: Capacity, sessions: SessionWatch, principal: auth.Principal,
-                 since: int | None, stream_id: str | None, ws: WebSocket) -> None:
+async def _serve(
+    hub: Hub,
+    capacity: Capacity,
+    sessions: SessionWatch,
+    principal: auth.Principal,
+    since: int | None,
+    stream_id: str | None,
+    ws: WebSocket,
+) -> None:
     hold = await hold_place(capacity, principal, ws, "event stream")
     if hold is None:
         return
