@@ -488,7 +488,7 @@ def _seed_small(now: dt.datetime) -> dict:
                 password_hash="scrypt:not-a-real-hash",
             )
             Membership.create(user=user, company=company, role="agent")
-            agent = Agent.create(company=company, user=user, display_name=f"Agent {n + 1}")
+            agent = Agent.create(company=company, user=user, display_name=f"Agent {n + 1}", status_changed_at=now)
             TeamMember.create(team=team, agent=agent)
             agents.append(agent.id)
         companies.append(
