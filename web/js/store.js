@@ -174,12 +174,27 @@ export function applyAgent(s, agent) {
   if (s.me?.id === agent.id) s.me = agent;
 }
 
+// A message's delivery only moves forward: of two copies, the one further along (an event and a REST read of the
+// thread may cross, and the read's older copy must not undo the event's).
+const DELIVERY_STEP = { queued: 0, sent: 1, delivered: 2, failed: 2, received: 2 };
+const furthest = (known, fresh) => (
+  known && (DELIVERY_STEP[known.status] ?? 0) > (DELIVERY_STEP[fresh.status] ?? 0) ? known : fresh);
+
 // A message as the server has it now, in its thread if that is loaded (a new one at its place, by id).
 export function applyMessage(s, interactionId, message) {
   const thread = s.threads.get(interactionId);
   if (!thread) return;
+  const known = thread.find((m) => m.id === message.id);
   const others = thread.filter((m) => m.id !== message.id);
-  s.threads.set(interactionId, [...others, message].sort((a, b) => a.id - b.id));
+  s.threads.set(interactionId, [...others, furthest(known, message)].sort((a, b) => a.id - b.id));
+}
+
+// A thread as GET /interactions/<id>/messages answered, with what events brought meanwhile kept.
+export function applyThread(s, interactionId, messages) {
+  const known = new Map((s.threads.get(interactionId) || []).map((m) => [m.id, m]));
+  const read = messages.map((m) => furthest(known.get(m.id), m));
+  const since = [...known.values()].filter((m) => !messages.some((r) => r.id === m.id));
+  s.threads.set(interactionId, [...read, ...since].sort((a, b) => a.id - b.id));
 }
 
 // A tracking number added or changed (the dialer's choice of caller ID).

@@ -3,7 +3,7 @@
 
 import { api, refusal } from './api.js';
 import { html, timeOfDay } from './html.js';
-import { QUIET, later, putInteraction, say, state, update } from './store.js';
+import { QUIET, applyThread, later, putInteraction, say, state, update } from './store.js';
 
 const DRAFT_DELAY_MS = 300;
 
@@ -62,7 +62,7 @@ export async function loadThread(id) {
   if (!state.threads.get(id)) update((s) => { s.threads.set(id, null); });
   try {
     const messages = await api('GET', `/api/v1/interactions/${id}/messages`);
-    update((s) => { s.threads.set(id, messages); });
+    update((s) => applyThread(s, id, messages));
   } catch (error) {
     say(refusal(error), id);
   }
