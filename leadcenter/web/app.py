@@ -53,8 +53,9 @@ def create_app(controller: Controller) -> Flask:
     def index():
         return send_from_directory(WEB, "index.html")
 
-    # The agent app: static files only (ES modules, CSS, and the JsSIP bundle `make setup` builds into vendor/).
-    for folder in ("assets", "js", "vendor"):
+    # The agent app: static files only (ES modules, CSS, and the JsSIP bundle `make setup` builds into vendor/); the
+    # chat widget's iframe loads its own from widget/.
+    for folder in ("assets", "js", "vendor", "widget"):
         app.add_url_rule(f"/{folder}/<path:name>", f"web_{folder}",
                          lambda name, folder=folder: send_from_directory(WEB / folder, name))
 
@@ -65,6 +66,7 @@ def _blueprints():
     from leadcenter.accounts import http as accounts
     from leadcenter.agents import http as agents
     from leadcenter.calls import http as calls
+    from leadcenter.chats import http as chats
     from leadcenter.flows import http as flows
     from leadcenter.interactions import http as interactions
     from leadcenter.leads import http as leads
@@ -75,4 +77,4 @@ def _blueprints():
     from leadcenter.trunks import http as trunks
     from leadcenter.web import session
     return [session.bp, accounts.bp, agents.bp, teams.bp, flows.bp, trunks.bp, tracking_numbers.bp, leads.bp,
-            interactions.bp, calls.bp, prompts.bp, texts.bp]
+            interactions.bp, calls.bp, prompts.bp, texts.bp, chats.bp, chats.public]
