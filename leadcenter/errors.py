@@ -83,6 +83,8 @@ ERRORS: dict[str, tuple[int, str]] = {
     "prechat-required": (422, "a pre-chat field the company requires is missing (`fields` names it)"),
     "prechat-invalid": (422, "a pre-chat phone or email is not valid (`fields` names it)"),
     "contact-required": (422, "the offline form needs a phone number or an email to get back to the visitor"),
+    "invalid-frame": (400, "a visitor socket's frame is not JSON, or not one of the protocol's frames"),
+    "too-many-messages": (429, "a visitor sent more messages than the rate allows; wait a few seconds"),
     # -- prompts
     "converter-missing": (503, "sox is not installed on the server, so uploaded audio cannot be converted"),
     "converter-busy": (503, "every audio conversion slot is taken; Retry-After says when to try again"),

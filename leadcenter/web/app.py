@@ -7,7 +7,7 @@ from flask import Flask, jsonify, send_from_directory
 
 from leadcenter import __version__, catalogue
 from leadcenter.resources import WEB
-from leadcenter.web import api, auth, hardening, sip_relay, stream
+from leadcenter.web import api, auth, hardening, sip_relay, stream, visitors
 from leadcenter.web.capacity import Capacity
 from leadcenter.web.ports import Controller
 
@@ -33,6 +33,10 @@ def create_app(controller: Controller) -> Flask:
     app.extensions["websockets"] = capacity
     stream.install(app, controller, capacity)
     sip_relay.install(app, controller, capacity)
+    # Website visitors' chat sockets count apart: a flood of visitors never takes an agent's stream.
+    app.extensions["visitor_sockets"] = visitor_capacity = Capacity(
+        http.visitor_sockets_per_address, http.visitor_sockets_per_company, http.visitor_sockets_max)
+    visitors.install(app, controller, visitor_capacity)
 
     @app.get("/healthz")
     def healthz():
