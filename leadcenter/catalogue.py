@@ -228,9 +228,25 @@ INTERACTION_DECLINED = _event(
     Audience.NAMED_AGENTS,
     "the agent who declined it: it left their Incoming",
 )
-MESSAGE_RECEIVED = _event("message.received", MessageData, Audience.NAMED_AGENTS, "a lead's text came in")
+MESSAGE_RECEIVED = _event(
+    "message.received",
+    MessageData,
+    Audience.NAMED_AGENTS,
+    "a lead's text, or a website visitor's chat message, came in",
+)
 MESSAGE_QUEUED = _event("message.queued", MessageData, Audience.COMPANY, "a text was stored to go out")
-MESSAGE_SENT = _event("message.sent", MessageData, Audience.COMPANY, "the SMSC accepted every part of a text")
+MESSAGE_SENT = _event(
+    "message.sent",
+    MessageData,
+    Audience.COMPANY,
+    "the SMSC accepted every part of a text; an agent's chat message was stored and goes to the visitor",
+)
+CHAT_VISITOR_TYPING = _event(
+    "chat.visitor_typing",
+    InteractionIdData,
+    Audience.NAMED_AGENTS,
+    "a website visitor is typing in their chat (told to the agent handling it, or to those whose Incoming holds it)",
+)
 MESSAGE_DELIVERED = _event("message.delivered", MessageData, Audience.COMPANY, "the lead's phone got the text")
 MESSAGE_FAILED = _event("message.failed", MessageData, Audience.COMPANY, "a text could not go out (the reason)")
 LEAD_CREATED = _event("lead.created", LeadData, Audience.COMPANY, "a lead added by hand")
@@ -305,6 +321,7 @@ INTERNAL = [
         ("call.lead_answered", "the lead picked up an agent's outbound call"),
         ("call.left_queue", "a call left its queue without an agent"),
         ("call.ended", "a lead's call hung up"),
+        ("chat.visitor_frame", "what a website visitor's open pages are told (web/visitors.py sends it)"),
     )
 ]
 
@@ -317,6 +334,7 @@ EVENTS: tuple[EventType, ...] = (
     MESSAGE_SENT,
     MESSAGE_DELIVERED,
     MESSAGE_FAILED,
+    CHAT_VISITOR_TYPING,
     LEAD_CREATED,
     LEAD_UPDATED,
     LEAD_MERGED,

@@ -43,6 +43,11 @@ class HttpSettings:
     websockets_per_principal: int = 8
     websockets_per_company: int = 500
     websockets_max: int = 2000
+    # Website visitors' chat websockets (web/visitors.py), counted apart from the agents' so that a flood of
+    # visitors never takes an agent's stream: per client address, per company, and for the whole server.
+    visitor_sockets_per_address: int = 20
+    visitor_sockets_per_company: int = 1000
+    visitor_sockets_max: int = 4000
     # Mark the plain HTTP listener's session cookie Secure too (the HTTPS listener's always is): for a plain
     # listener that sits behind a TLS-terminating proxy.
     secure_cookies: bool = False

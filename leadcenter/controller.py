@@ -3,8 +3,9 @@
 
 Threads: the asyncio loop thread (AMI, ARI, every Asterisk verb); the event dispatcher thread (domain services
 and the event streams' fan-out); for texts, an SMPP session thread per SMSC (smpplib is blocking: it reads the
-bind and stores what arrives), the outbox pump and the Incoming-timer sweeper; the web server's request threads
-(they hand Asterisk work to the loop with ``telephony.submit`` and never wait on it while holding anything).
+bind and stores what arrives), the outbox pump and the Incoming-timer sweeper; the chats' response-timer sweeper;
+the web server's request threads (they hand Asterisk work to the loop with ``telephony.submit`` and never wait on
+it while holding anything).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from leadcenter.agents.services import PauseKeeper
 from leadcenter.asterisk_config import AsteriskConfig
 from leadcenter.calls.control import CallControl
 from leadcenter.calls.services import CallRecorder
+from leadcenter.chats.services import Chats
 from leadcenter.config import Settings
 from leadcenter.events import EventBus
 from leadcenter.health import Health
@@ -85,6 +87,7 @@ class Controller:
         self.queue_board = QueueBoard(self.bus, self.clock)
         self.pauses = PauseKeeper(self.bus, self.telephony, self.availability)
         self._build_texts(settings)
+        self.chats = Chats(self.bus, self.clock)
         self.asterisk_config = AsteriskConfig(settings, self.secrets, self.instance, self.telephony)
         self.reconfigure = self.asterisk_config.apply
         self.health = Health(self.database, self.telephony, self.smscs, self.outbox)
@@ -124,6 +127,7 @@ class Controller:
         self.loop.start()
         self.loop.run(self.telephony.start())
         self.texts.start()
+        self.chats.start_sweeping()
         if self.smscs:
             self.outbox.recover()
             for link in self.smscs:
@@ -137,6 +141,7 @@ class Controller:
             for link in self.smscs:
                 link.stop()
             self.texts.stop()
+            self.chats.stop_sweeping()
             self.loop.run(self.telephony.stop())
         finally:
             self.loop.stop()

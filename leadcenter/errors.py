@@ -74,6 +74,17 @@ ERRORS: dict[str, tuple[int, str]] = {
     "invalid-number": (422, "the recipient is not a valid phone number"),
     "texting-unavailable": (409, "no SMSC is configured to send as this tracking number"),
     "opted-out": (409, "the recipient opted out of texts from the company (they text START to opt back in)"),
+    # -- website chat
+    "not-a-conversation": (409, "the interaction is neither a text conversation nor a chat"),
+    "chat-ended": (409, "the chat has ended: nothing more can be sent in it"),
+    "chat-open": (409, "the visitor's chat is still going: a new one cannot start"),
+    "no-chat": (409, "the visitor has no chat going"),
+    "nobody-online": (409, "no agent can answer a chat now (or it is outside the chat hours): the offline form"),
+    "prechat-required": (422, "a pre-chat field the company requires is missing (`fields` names it)"),
+    "prechat-invalid": (422, "a pre-chat phone or email is not valid (`fields` names it)"),
+    "contact-required": (422, "the offline form needs a phone number or an email to get back to the visitor"),
+    "invalid-frame": (400, "a visitor socket's frame is not JSON, or not one of the protocol's frames"),
+    "too-many-messages": (429, "a visitor sent more messages than the rate allows; wait a few seconds"),
     # -- prompts
     "converter-missing": (503, "sox is not installed on the server, so uploaded audio cannot be converted"),
     "converter-busy": (503, "every audio conversion slot is taken; Retry-After says when to try again"),

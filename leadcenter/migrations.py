@@ -12,6 +12,7 @@ from peewee import IntegerField
 
 from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, User, UserSession
 from leadcenter.agents.models import Agent, AgentStatusChange, SipCredential
+from leadcenter.chats.models import ChatSession, ChatWidget, Visitor
 from leadcenter.db import BaseModel, database
 from leadcenter.flows.models import CallFlow
 from leadcenter.interactions.models import (
@@ -61,6 +62,9 @@ MODELS = [
     TextConsent,
     Invitation,
     MessageTransition,
+    ChatWidget,
+    Visitor,
+    ChatSession,
 ]
 
 
@@ -131,6 +135,10 @@ def _v6_message_transitions(migrator) -> None:
     database.create_tables([MessageTransition])
 
 
+def _v7_chats(migrator) -> None:
+    database.create_tables([ChatWidget, Visitor, ChatSession])
+
+
 # (version, description, function(migrator)) in order; version 1 is the first released schema.
 MIGRATIONS: list = [
     (
@@ -145,6 +153,7 @@ MIGRATIONS: list = [
     (4, "texts: the Active conversations' idle timer", _v4_text_idle_timer),
     (5, "invitations: an account joins another company only when its owner accepts", _v5_invitations),
     (6, "texts: every move of a message's delivery", _v6_message_transitions),
+    (7, "website chat: the company's chat widget, its visitors, each chat's visit", _v7_chats),
 ]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])
 

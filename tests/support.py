@@ -18,6 +18,7 @@ from leadcenter.agents.availability import Availability
 from leadcenter.agents.presence import Presence
 from leadcenter.calls.control import CallControl
 from leadcenter.calls.services import OfferBook
+from leadcenter.chats.services import Chats
 from leadcenter.credentials import Secrets
 from leadcenter.events import Subscriber
 from leadcenter.pbx.process import Instance
@@ -107,6 +108,7 @@ class StandInController:
         # Texts with no SMSC: what is sent stays queued in the outbox, where the tests look at it.
         self.outbox = Outbox(self.bus, on_text=lambda delivery: None, clock=self.clock)
         self.texts = Texts(self.bus, self.outbox, served_numbers=None, clock=self.clock)
+        self.chats = Chats(self.bus, self.clock)  # tests sweep its timer with chats.sweep()
         self.queue_board = QueueBoard(self.bus, self.clock)
         self.presence = Presence(self.bus)  # tests tell it device states with on_device_state
         self.availability = Availability(self.bus, self.presence.of)

@@ -1,5 +1,6 @@
 """The interactions API: the agent's inbox, a lead's timeline, reading and classifying interactions, their
-audio (recordings, voicemail messages), and the CSV report of them."""
+audio (recordings, voicemail messages), the CSV report of them, and the conversations' verbs (text threads and
+chats: messages, Respond, Close text / End Chat, typing)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ import re
 
 from flask import Blueprint, Response, send_file, stream_with_context
 
+from leadcenter.chats.schemas import TypingOut
+from leadcenter.chats.services import Chats
 from leadcenter.errors import ApiError, invalid, not_found
 from leadcenter.flows.services import audience
 from leadcenter.interactions import notifier, services
+from leadcenter.interactions.lifecycle import Conflict, IllegalTransition
 from leadcenter.interactions.models import Interaction
 from leadcenter.interactions.schemas import (
     AnswerOut,
@@ -26,6 +30,7 @@ from leadcenter.interactions.schemas import (
     InteractionList,
     InteractionOut,
     InteractionQuery,
+    Reply,
     ReportQuery,
     TagNames,
     TimelinePage,
@@ -34,6 +39,8 @@ from leadcenter.interactions.schemas import (
     encode_cursor,
 )
 from leadcenter.leads.models import Lead
+from leadcenter.texts.schemas import MessageList, MessageOut
+from leadcenter.texts.services import Texts
 from leadcenter.web import ports
 from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal
@@ -307,3 +314,104 @@ def get_recording(principal: Principal, interaction_id: int):
 )
 def get_voicemail(principal: Principal, interaction_id: int):
     return _send_audio(principal, interaction_id, "voicemail")
+
+
+# -- conversations: text threads and chats ------------------------------------------------------------------------
+
+
+def _conversation(principal: Principal, interaction_id: int) -> tuple[Interaction, Texts | Chats]:
+    """The company's text thread or chat ``interaction_id``, with the service that carries out its verbs."""
+    interaction = scoped(Interaction, interaction_id, principal, "interaction")
+    services_by_kind: dict[str, Texts | Chats] = {"text": ports.controller().texts, "chat": ports.controller().chats}
+    service = services_by_kind.get(interaction.kind)
+    if service is None:
+        raise ApiError("not-a-conversation", f"this interaction is a {interaction.kind}, not a text thread or a chat")
+    return interaction, service
+
+
+def _illegal(interaction_id: int, verb: str) -> ApiError:
+    interaction = Interaction.get_by_id(interaction_id)
+    what = {"text": "a text conversation", "chat": "a chat"}[interaction.kind]
+    return ApiError("illegal-transition", f"cannot {verb} {what} that is {interaction.status}")
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/interactions/<int:interaction_id>/messages",
+    body=Reply,
+    response=MessageOut,
+    status=201,
+    summary="Send a message in a conversation: a text in a lead's thread (to the lead's number, from the thread's "
+    "tracking number), or a chat message to the visitor (writing in a waiting chat responds to it)",
+)
+def reply(principal: Principal, interaction_id: int, body: Reply):
+    interaction, service = _conversation(principal, interaction_id)
+    try:
+        return MessageOut.from_row(service.reply(interaction, principal.agent, body.body))
+    except (IllegalTransition, Conflict):  # another agent responded first
+        raise _illegal(interaction.id, "write in") from None
+
+
+@endpoint(
+    bp,
+    "GET",
+    "/interactions/<int:interaction_id>/messages",
+    response=MessageList,
+    summary="The messages of a text conversation or a chat, oldest first",
+)
+def list_messages(principal: Principal, interaction_id: int):
+    interaction, _ = _conversation(principal, interaction_id)
+    return MessageList([MessageOut.from_row(m) for m in services.messages_of(interaction)])
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/interactions/<int:interaction_id>/respond",
+    response=InteractionOut,
+    summary="Respond to an incoming text or chat: it becomes my active conversation (when two agents respond at "
+    "once, one gets it and the other 409)",
+)
+def respond(principal: Principal, interaction_id: int):
+    interaction, service = _conversation(principal, interaction_id)
+    if principal.agent is None:
+        raise ApiError("not-an-agent", "only agents respond to texts and chats")
+    try:
+        service.respond(interaction, principal.agent)
+    except (IllegalTransition, Conflict):  # another agent responded first, or it timed out meanwhile
+        raise _illegal(interaction.id, "respond to") from None
+    return InteractionOut.from_row(interaction)
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/interactions/<int:interaction_id>/close",
+    response=InteractionOut,
+    summary="Close text, or End Chat: the active conversation moves to Recent (a chat's visitor is told)",
+)
+def close(principal: Principal, interaction_id: int):
+    interaction, service = _conversation(principal, interaction_id)
+    try:
+        service.close(interaction)
+    except (IllegalTransition, Conflict):
+        raise _illegal(interaction.id, "close") from None
+    return InteractionOut.from_row(interaction)
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/interactions/<int:interaction_id>/typing",
+    response=TypingOut,
+    summary="I am typing in this chat: its visitor sees my chat display name typing (send every few seconds while "
+    "typing)",
+)
+def typing_in_chat(principal: Principal, interaction_id: int):
+    interaction, service = _conversation(principal, interaction_id)
+    if not isinstance(service, Chats):
+        raise ApiError("not-a-conversation", "only a chat's visitor sees typing")
+    if principal.agent is None:
+        raise ApiError("not-an-agent", "only agents type in chats")
+    return TypingOut(interaction_id=interaction.id, sent=service.agent_typing(interaction, principal.agent))

@@ -10,10 +10,13 @@ from typing import Annotated, Literal
 from pydantic import Field, RootModel
 
 from leadcenter.agents.models import Agent
+from leadcenter.chats.models import ChatSession
+from leadcenter.chats.schemas import BODY_LIMIT as CHAT_BODY_LIMIT
 from leadcenter.interactions.models import ClassificationChange, Interaction, Kind, Message
 from leadcenter.interactions.services import INBOX_LIMIT, TIMELINE_PAGE, message_summaries, tags_by_interaction
 from leadcenter.leads.models import Lead
 from leadcenter.leads.services import numbers_by_lead
+from leadcenter.texts.schemas import BODY_LIMIT as TEXT_BODY_LIMIT
 from leadcenter.tracking_numbers.models import TrackingNumber
 from leadcenter.wire import DATE_RANGE, INT_RANGE, Schema, Text, UtcDateTime
 
@@ -53,6 +56,13 @@ class ClassificationChanges(Schema):
     # Typed text is kept as typed: trailing spaces matter while the agent is still writing.
     notes: Text = Field("", max_length=NOTES_LIMIT)
     tags: list[TagName] = Field(default_factory=list, max_length=TAGS_LIMIT)
+
+
+class Reply(Schema):
+    """A message in a conversation: a text to the lead (from the thread's tracking number), or a chat message to the
+    visitor. Each kind checks its own limit (a text's parts, a chat message's characters)."""
+
+    body: Text = Field(min_length=1, max_length=max(TEXT_BODY_LIMIT, CHAT_BODY_LIMIT))
 
 
 # -- the timeline's cursor -------------------------------------------------------------------------------------
@@ -122,6 +132,27 @@ class LastMessage(Schema):
         return cls(direction=message.direction, body=message.body[:PREVIEW_LENGTH], created_at=message.created_at)
 
 
+class ChatSummary(Schema):
+    """A chat's (or its offline form's) visit: the page the visitor is on, where they came from, whether they are
+    still there."""
+
+    page_url: str
+    page_title: str
+    referrer: str
+    visitor_left_at: UtcDateTime | None  # null while one of the visitor's pages is open
+    ended_by: str  # "" while it goes on; visitor, agent or timeout
+
+    @classmethod
+    def from_row(cls, session: ChatSession) -> ChatSummary:
+        return cls(
+            page_url=session.page_url,
+            page_title=session.page_title,
+            referrer=session.referrer,
+            visitor_left_at=session.visitor_left_at,
+            ended_by=session.ended_by,
+        )
+
+
 class InteractionOut(Schema):
     id: int
     kind: str
@@ -154,6 +185,7 @@ class InteractionOut(Schema):
     voicemail_seconds: int | None
     message_count: int
     last_message: LastMessage | None  # texts and chats: the newest message, for the inbox row
+    chat: ChatSummary | None = None  # chats and chat forms: the visit
 
     @classmethod
     def from_rows(cls, interactions: list[Interaction]) -> list[InteractionOut]:
@@ -170,6 +202,11 @@ class InteractionOut(Schema):
         )
         agents = _summaries(AgentSummary, Agent, {i.agent_id for i in interactions})
         tags, messages = tags_by_interaction(ids), message_summaries(ids)
+        visits = [i.id for i in interactions if i.kind in ("chat", "form")]
+        chats = {
+            session.interaction_id: ChatSummary.from_row(session)
+            for session in (ChatSession.select().where(ChatSession.interaction.in_(visits)) if visits else [])
+        }
         return [
             cls(
                 id=i.id,
@@ -201,6 +238,7 @@ class InteractionOut(Schema):
                 voicemail_seconds=i.duration_seconds,
                 message_count=messages[i.id][0],
                 last_message=LastMessage.from_row(messages[i.id][1]),
+                chat=chats.get(i.id),
             )
             for i in interactions
         ]

@@ -26,12 +26,14 @@ from leadcenter.interactions.models import (
     Tag,
 )
 from leadcenter.leads.models import Lead
-from leadcenter.teams.models import Team
+from leadcenter.teams.models import Team, TeamMember
 from leadcenter.tracking_numbers.models import TrackingNumber
 
 INBOX_LIMIT = 50
 TIMELINE_PAGE = 20
 REPORT_BATCH = 500
+# Offered by team (the chat widget's), not by a tracking number's flow: website chats and the chat's offline form.
+TEAM_ROUTED = ("chat", "form")
 
 
 @dataclass
@@ -45,12 +47,19 @@ def inbox(company: Company, agent: Agent | None, limit: int = INBOX_LIMIT) -> In
     base = Interaction.select().where(Interaction.company == company)
     waiting = base.where(Interaction.status == "incoming")
     if agent is not None:
-        # An agent sees the calls of the flows that offer calls to them, while not Offline, and not once declined.
+        # An agent sees the calls and texts of the flows that offer calls to them, and the chats and chat forms of
+        # their teams' (or every agent's) chat widget, while not Offline, and not once declined.
         declined = InteractionDecline.select(InteractionDecline.interaction).where(InteractionDecline.agent == agent)
         theirs = TrackingNumber.select(TrackingNumber.id).where(
             TrackingNumber.flow.in_(flows_offering_to(agent) or [0])
         )
-        waiting = waiting.where(Interaction.id.not_in(declined), Interaction.tracking_number.in_(theirs))
+        teams = TeamMember.select(TeamMember.team).where(TeamMember.agent == agent)
+        by_team = (
+            Interaction.kind.in_(TEAM_ROUTED)
+            & Interaction.tracking_number.is_null()
+            & (Interaction.team.is_null() | Interaction.team.in_(teams))
+        )
+        waiting = waiting.where(Interaction.id.not_in(declined), Interaction.tracking_number.in_(theirs) | by_team)
     offline = agent is not None and agent.status == "offline"
     incoming = [] if offline else list(waiting.order_by(Interaction.status_changed_at.desc()).limit(limit))
     if agent is None:
@@ -69,13 +78,26 @@ def inbox(company: Company, agent: Agent | None, limit: int = INBOX_LIMIT) -> In
     return Inbox(incoming, active, recent)
 
 
+def chat_audience(company_id: int, team_id: int | None) -> set[int]:
+    """The agents a chat (or a chat's offline form) is offered to: its team's, or every agent of the company."""
+    if team_id is not None:
+        return {member.agent_id for member in TeamMember.select(TeamMember.agent).where(TeamMember.team == team_id)}
+    return {agent.id for agent in Agent.select(Agent.id).where(Agent.company == company_id)}
+
+
 def incoming_for(interaction: Interaction) -> list[int]:
     """The agents whose Incoming holds ``interaction``, as ``inbox`` decides it: while it waits, the agents its
-    tracking number's flow offers work to, less those Offline and those who declined it."""
-    if interaction.status != "incoming" or interaction.tracking_number_id is None:
+    tracking number's flow offers work to (a chat: its widget's team), less those Offline and those who declined
+    it."""
+    if interaction.status != "incoming":
         return []
-    number = TrackingNumber.get_or_none(TrackingNumber.id == interaction.tracking_number_id)
-    offered = audience(number.flow) if number is not None and number.flow is not None else set()
+    if interaction.tracking_number_id is None:
+        offered = (
+            chat_audience(interaction.company_id, interaction.team_id) if interaction.kind in TEAM_ROUTED else set()
+        )
+    else:
+        number = TrackingNumber.get_or_none(TrackingNumber.id == interaction.tracking_number_id)
+        offered = audience(number.flow) if number is not None and number.flow is not None else set()
     if not offered:
         return []
     declined = InteractionDecline.select(InteractionDecline.agent).where(InteractionDecline.interaction == interaction)
@@ -148,6 +170,11 @@ def message_summaries(interaction_ids) -> dict[int, tuple[int, Message | None]]:
         newest_ids.append(row.newest)
     newest = {m.interaction_id: m for m in Message.select().where(Message.id.in_(newest_ids))}
     return {interaction_id: (count, newest.get(interaction_id)) for interaction_id, count in counts.items()}
+
+
+def messages_of(interaction: Interaction) -> list[Message]:
+    """A conversation's messages (a text thread's, a chat's), oldest first."""
+    return list(Message.select().where(Message.interaction == interaction).order_by(Message.created_at, Message.id))
 
 
 def classification_history(interaction: Interaction) -> list[ClassificationChange]:

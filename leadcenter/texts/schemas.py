@@ -20,12 +20,6 @@ class NewText(Schema):
     tracking_number_id: int
 
 
-class Reply(Schema):
-    """A text in an existing thread (to the lead, from the thread's tracking number)."""
-
-    body: Text = Field(min_length=1, max_length=BODY_LIMIT)
-
-
 class Draft(Schema):
     body: Text = Field(max_length=BODY_LIMIT)
 

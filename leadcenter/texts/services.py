@@ -76,10 +76,6 @@ def thread_of(interaction: Interaction) -> TextThread | None:
     return TextThread.get_or_none(TextThread.interaction == interaction)
 
 
-def messages_of(interaction: Interaction) -> list[Message]:
-    return list(Message.select().where(Message.interaction == interaction).order_by(Message.created_at, Message.id))
-
-
 class Texts:
     def __init__(
         self,

@@ -7,7 +7,7 @@ from flask import Flask, jsonify, send_from_directory
 
 from leadcenter import __version__, catalogue
 from leadcenter.resources import WEB
-from leadcenter.web import api, auth, hardening, sip_relay, stream
+from leadcenter.web import api, auth, hardening, sip_relay, stream, visitors
 from leadcenter.web.capacity import Capacity
 from leadcenter.web.ports import Controller
 
@@ -33,6 +33,10 @@ def create_app(controller: Controller) -> Flask:
     app.extensions["websockets"] = capacity
     stream.install(app, controller, capacity)
     sip_relay.install(app, controller, capacity)
+    # Website visitors' chat sockets count apart: a flood of visitors never takes an agent's stream.
+    app.extensions["visitor_sockets"] = visitor_capacity = Capacity(
+        http.visitor_sockets_per_address, http.visitor_sockets_per_company, http.visitor_sockets_max)
+    visitors.install(app, controller, visitor_capacity)
 
     @app.get("/healthz")
     def healthz():
@@ -53,8 +57,9 @@ def create_app(controller: Controller) -> Flask:
     def index():
         return send_from_directory(WEB, "index.html")
 
-    # The agent app: static files only (ES modules, CSS, and the JsSIP bundle `make setup` builds into vendor/).
-    for folder in ("assets", "js", "vendor"):
+    # The agent app: static files only (ES modules, CSS, and the JsSIP bundle `make setup` builds into vendor/); the
+    # chat widget's iframe loads its own from widget/.
+    for folder in ("assets", "js", "vendor", "widget"):
         app.add_url_rule(f"/{folder}/<path:name>", f"web_{folder}",
                          lambda name, folder=folder: send_from_directory(WEB / folder, name))
 
@@ -65,6 +70,7 @@ def _blueprints():
     from leadcenter.accounts import http as accounts
     from leadcenter.agents import http as agents
     from leadcenter.calls import http as calls
+    from leadcenter.chats import http as chats
     from leadcenter.flows import http as flows
     from leadcenter.interactions import http as interactions
     from leadcenter.leads import http as leads
@@ -75,4 +81,4 @@ def _blueprints():
     from leadcenter.trunks import http as trunks
     from leadcenter.web import session
     return [session.bp, accounts.bp, agents.bp, teams.bp, flows.bp, trunks.bp, tracking_numbers.bp, leads.bp,
-            interactions.bp, calls.bp, prompts.bp, texts.bp]
+            interactions.bp, calls.bp, prompts.bp, texts.bp, chats.bp, chats.public]

@@ -67,12 +67,20 @@ def _limits() -> None:
         raise RequestTimeout("the request body did not arrive in time")
 
 
+def websocket_source() -> str:
+    """This origin's websockets for a policy's connect-src (" ws://host:port"), or "" for a Host that is no plain
+    host[:port] (nothing a client sends reaches the header unchecked)."""
+    host = request.host if _HOST.fullmatch(request.host) else None
+    return f" {'wss' if request.is_secure else 'ws'}://{host}" if host else ""
+
+
 def _headers(response: Response) -> Response:
     host = request.host if _HOST.fullmatch(request.host) else None
-    websockets = f" {'wss' if request.is_secure else 'ws'}://{host}" if host else ""
-    response.headers.setdefault("Content-Security-Policy", POLICY.format(websockets=websockets))
+    policy = response.headers.setdefault("Content-Security-Policy", POLICY.format(websockets=websocket_source()))
     for name, value in HEADERS.items():
-        response.headers.setdefault(name, value)
+        # A page that names who may frame it (the chat widget's) must not be denied to them by the older header.
+        if name != "X-Frame-Options" or "frame-ancestors 'none'" in policy:
+            response.headers.setdefault(name, value)
     if request.is_secure and host and host.split(":")[0].lower() != "localhost":
         # Not for localhost: browsers apply HSTS to a host name on every port, and would then refuse
         # http://localhost:8080 (the loopback listener). IP addresses they never pin.

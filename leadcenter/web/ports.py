@@ -11,6 +11,7 @@ from flask import current_app
 from leadcenter.agents.availability import Availability
 from leadcenter.agents.presence import Presence
 from leadcenter.calls.control import CallControl
+from leadcenter.chats.services import Chats
 from leadcenter.clock import Clock
 from leadcenter.config import Settings
 from leadcenter.credentials import Secrets
@@ -29,6 +30,7 @@ class Controller(Protocol):
     call_control: CallControl
     queue_board: QueueBoard
     texts: Texts
+    chats: Chats
 
     # Read-only, so that a stand-in's may be narrower (a test clock, a bus that records what is published).
     @property

@@ -131,7 +131,7 @@ def serve(settings: Settings, build_controller: Callable[[Settings], Served]) ->
         http = settings.http
         plain = listen(http.host, http.port)
         secure = listen(http.https_host, http.https_port) if http.https_port else None
-        _allow_open_files(http.websockets_max)
+        _allow_open_files(http.websockets_max + http.visitor_sockets_max)
         controller = build_controller(settings)
         controller.start()
         try:

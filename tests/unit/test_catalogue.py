@@ -23,6 +23,7 @@ from support import PASSWORD, T0, ApiClient, RecordingBus
 
 from leadcenter import catalogue
 from leadcenter.catalogue import Viewer
+from leadcenter.chats.schemas import Contact, Page
 from leadcenter.events import Event
 from leadcenter.interactions import lifecycle
 from leadcenter.interactions import notifier as interactions_notifier
@@ -342,6 +343,20 @@ def publish_texts(app, world, controller):
     text_in("STOP")  # consent.changed
 
 
+def publish_chats(app, world, controller):
+    """A visitor starts a chat, types; an agent responds, writes, ends it."""
+    chats, agent = controller.chats, world["a"]["agents"][0]
+    widget = chats.widget_of(world["a"]["company"])
+    page = Page(url="https://shop.example/", title="Shop")
+    visitor = chats.visit(widget, None, page).visitor
+    chat, _ = chats.start(widget, visitor, Contact(name="Ada", body="Hello?"), page)  # created, message.received
+    chats.visitor_typing(visitor)  # chat.visitor_typing, to the agents it waits for
+    chats.respond(chat, agent)
+    chats.visitor_typing(visitor)  # to the agent who has it
+    chats.reply(chat, agent, "Hi, how can I help?")  # message.sent
+    chats.close(chat)
+
+
 def publish_agents(app, world, controller):
     """An agent goes Offline; their softphone registers."""
     agent = world["a"]["agents"][0]
@@ -443,6 +458,10 @@ SCENARIOS = {
             "message.failed",
             "consent.changed",
         },
+    ),
+    "chats": (
+        publish_chats,
+        {"interaction.created", "interaction.updated", "message.received", "message.sent", "chat.visitor_typing"},
     ),
     "agents": (publish_agents, {"agent.status_changed", "agent.presence_changed"}),
     "queues and voicemail": (publish_queues_and_voicemail, {"queue.updated", "voicemail.count_changed"}),

@@ -121,3 +121,14 @@ def test_a_version_3_database_gets_the_text_idle_timer_and_keeps_its_threads(tmp
         None,
     )
     old.close()
+
+
+def test_a_version_6_database_gets_the_chat_tables(tmp_path):
+    expected = _shape_of_a_new_database(tmp_path)
+    old = _migrated(tmp_path / "v6.sqlite3")
+    for table in ("chat_session", "visitor", "chat_widget"):
+        old.execute_sql(f'DROP TABLE "{table}"')
+    old.execute_sql("UPDATE schema_version SET version = 6")
+    assert migrations.migrate() == 1 and migrations.current_version() == migrations.LATEST == 7
+    assert _shape(old) == expected
+    old.close()

@@ -13,6 +13,7 @@ from playhouse.shortcuts import model_to_dict
 
 from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership
 from leadcenter.agents.models import Agent, SipCredential
+from leadcenter.chats.models import ChatWidget, Visitor
 from leadcenter.flows.models import CallFlow
 from leadcenter.interactions.models import Interaction, InteractionTag, Tag
 from leadcenter.leads.models import Lead, LeadPhone
@@ -58,6 +59,7 @@ BODIES = {
     "NewText": lambda a: {"to": "+14045550123", "body": "Hi", "tracking_number_id": a["number"].id},
     "Reply": lambda a: {"body": "Hi"},
     "Draft": lambda a: {"body": "Hi"},
+    "ChatWidgetChanges": lambda a: {"greeting": "Hello", "team_id": a["team"].id},
 }
 
 # B's object for each path parameter.
@@ -104,6 +106,7 @@ NAMING_B = [
     ("POST", "/api/v1/leads/{a_lead}/merge", lambda a, b: {"duplicate_id": b["leads"][0].id}),
     ("POST", "/api/v1/calls", lambda a, b: {"to": "+14045550123", "tracking_number_id": b["number"].id}),
     ("POST", "/api/v1/texts", lambda a, b: {"to": "+14045550123", "body": "Hi", "tracking_number_id": b["number"].id}),
+    ("PATCH", "/api/v1/chat-widget", lambda a, b: {"team_id": b["team"].id}),
 ]
 
 B_TEXTS = ("Company B", "Lead0 B", "Lead1 B", "Team B", "Flow B", "Trunk B", "Line B", "@b.example", "+4420794")
@@ -126,6 +129,8 @@ def snapshot_of_b(company: Company) -> str:
         (LeadPhone, LeadPhone.company == company),
         (Interaction, Interaction.company == company),
         (Tag, Tag.company == company),
+        (ChatWidget, ChatWidget.company == company),
+        (Visitor, Visitor.company == company),
     ):
         rows += [
             json.dumps(model_to_dict(row, recurse=False), default=str, sort_keys=True)

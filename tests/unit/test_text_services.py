@@ -437,7 +437,7 @@ def test_the_api_sends_previews_and_refuses(client, world):
     status, data = client.post(f"/api/v1/interactions/{interaction_id}/respond")
     assert (status, data["error"]) == (409, "illegal-transition")
     status, data = client.post(f"/api/v1/interactions/{world['a']['interactions'][0].id}/messages", {"body": "x"})
-    assert (status, data["error"]) == (409, "not-a-text-thread")
+    assert (status, data["error"]) == (409, "not-a-conversation")
     status, data = client.post("/api/v1/texts", {"to": "nope", "body": "Hello", "tracking_number_id": number_id})
     assert (status, data["error"], list(data["fields"])) == (422, "invalid-number", ["to"])
 
