@@ -507,3 +507,27 @@ def test_a_chat_nobody_answers_becomes_the_offline_form(lead_center, visitor):
     expect(offline.get_by_label("Phone")).to_have_value("+14045550100")
     expect(offline.get_by_label("Message")).to_have_value("Anyone?")
     assert visitor.errors == []
+
+
+def test_the_visitor_ends_the_chat_and_starts_another_and_a_single_page_site_says_where_they_went(lead_center, visitor):
+    page = visitor.page
+    lead_center.prechat = {"name": "off", "phone": "off", "email": "off"}
+    page.goto(lead_center.site + "/")
+    wait_for_launcher(page)
+    page.mouse.click(*LAUNCHER)
+    frame = widget_frame(page)
+    # A single-page site moves on with pushState: the widget tells the server where the visitor is now.
+    page.evaluate("history.pushState({}, '', '/pricing')")
+    wait_until(lambda: lead_center.frames("page"), "a page frame", page)
+    assert lead_center.frames("page")[0]["url"] == lead_center.site + "/pricing"
+    form = frame.locator("#prechat")
+    form.get_by_label("Message").fill("Hello")
+    form.get_by_role("button", name="Start chat").click()
+    expect(frame.locator(".message.mine .meta")).not_to_have_text("Sending…")
+    frame.get_by_role("button", name="End chat").click()
+    expect(frame.locator("#ended")).to_contain_text("You ended the chat.")
+    assert len(lead_center.frames("end")) == 1
+    frame.get_by_role("button", name="Start a new chat").click()
+    expect(form.get_by_label("Message")).to_be_visible()
+    expect(frame.locator(".message")).to_have_count(0)
+    assert visitor.errors == []
