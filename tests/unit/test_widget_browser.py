@@ -101,10 +101,10 @@ class FakeLeadCenter:
         return response
 
     def _lead_center_http(self, connection: ServerConnection, request: Request) -> Response | None:
-        # The headers Lead Center's hardening gives its pages, with the widget's page framable by the site only.
+        # The CSP chatcore's /w/<key> sends (the design's Changes): the widget's page framable by the site only.
         policy = (
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-            f"connect-src 'self' ws://{self.origin[7:]}; form-action 'self'; base-uri 'none'; "
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            f"connect-src 'self' ws://{self.origin[7:]}; form-action 'none'; base-uri 'none'; "
             f"frame-ancestors {self.site}"
         )
         path = request.path.split("?")[0]

@@ -205,7 +205,7 @@ const RECEIVE = {
     } else if (waiting) { // the form it came from says what is wrong, as the server words it
       state.messages = state.messages.filter((k) => k !== message);
       state.view = waiting.type === 'start' ? 'prechat' : 'offline';
-      formError(state.view, Object.values(frame.fields || {}).join('; ') || frame.message);
+      formError(state.view, frame.message || 'Please check the form.');
     } else if (message) {
       Object.assign(message, { status: 'failed', reason: frame.message || 'not sent' });
     } else {
