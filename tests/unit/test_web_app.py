@@ -10,7 +10,7 @@ import pytest
 from leadcenter.web.app import WEB
 
 SERVED = [
-    *sorted(path for folder in ("js", "assets") for path in (WEB / folder).rglob("*") if path.is_file()),
+    *sorted(path for folder in ("js", "assets", "widget") for path in (WEB / folder).rglob("*") if path.is_file()),
     WEB / "index.html",
 ]
 
