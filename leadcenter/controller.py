@@ -126,8 +126,8 @@ class Controller:
         self.bus.start()
         self.loop.start()
         self.loop.run(self.telephony.start())
-        self.texts.start()
-        self.chats.start_sweeping()
+        self.texts.timers.start()
+        self.chats.timers.start()
         if self.smscs:
             self.outbox.recover()
             for link in self.smscs:
@@ -140,8 +140,8 @@ class Controller:
             self.outbox.stop()
             for link in self.smscs:
                 link.stop()
-            self.texts.stop()
-            self.chats.stop_sweeping()
+            self.texts.timers.stop()
+            self.chats.timers.stop()
             self.loop.run(self.telephony.stop())
         finally:
             self.loop.stop()

@@ -3,12 +3,13 @@ stand-in controller (no Asterisk: the integration tests use the real one)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
 
 import pytest
-from support import PASSWORD, T0, ApiClient, StandInController
+from support import PASSWORD, T0, ApiClient, Serving, StandInController
 
 from leadcenter import db, migrations
 
@@ -55,6 +56,20 @@ def controller(tmp_path):
 @pytest.fixture
 def app(database, controller):
     return controller.app()
+
+
+@pytest.fixture
+def server(app, controller):
+    """The production web server over the app, on loopback ports the kernel picks: its HTTP address."""
+    with Serving(controller.settings, app) as serving:
+        yield serving.http
+
+
+@pytest.fixture
+def sockets():
+    """Websockets a test keeps open; closed at its end."""
+    with contextlib.ExitStack() as stack:
+        yield stack
 
 
 @pytest.fixture

@@ -5,9 +5,10 @@ real one). A module of its own because every test directory may have a conftest.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import datetime as dt
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from leadcenter.calls.control import CallControl
 from leadcenter.calls.services import OfferBook
 from leadcenter.chats.services import Chats
 from leadcenter.credentials import Secrets
-from leadcenter.events import Subscriber
+from leadcenter.events import Bus, EventBus, Subscriber
 from leadcenter.pbx.process import Instance
 from leadcenter.teams.services import QueueBoard
 from leadcenter.telephony.ari import AriError
@@ -98,12 +99,13 @@ class StandInController:
     published, an instance directory for the files Asterisk would read, and a reconfigure() that counts how often
     Asterisk's config would have been re-rendered."""
 
-    def __init__(self, asterisk_dir: Path):
-        self.settings = config.load(env={})
+    def __init__(self, asterisk_dir: Path, env: dict[str, str] | None = None, bus: Bus | None = None):
+        """``env``: settings as environment variables; ``bus``: a real one instead of the recording one."""
+        self.settings = config.load(env=env or {})
         # external: files are owned by the user running the tests, not the Asterisk root's asterisk user
         self.instance = Instance(asterisk_dir, asterisk_dir, external=True)
         self.secrets = Secrets(ami_secret="x", ari_secret="y", session_key="unit-test-session-key")
-        self.bus = RecordingBus()
+        self.bus: Bus = bus if bus is not None else RecordingBus()
         self.clock = Clock()
         # Texts with no SMSC: what is sent stays queued in the outbox, where the tests look at it.
         self.outbox = Outbox(self.bus, on_text=lambda delivery: None, clock=self.clock)
@@ -129,6 +131,19 @@ class StandInController:
     def app(self) -> Flask:
         """The web app over this controller (web/ports.py's Controller, which the checker holds it to)."""
         return create_app(self)
+
+
+@contextlib.contextmanager
+def live_controller(asterisk_dir: Path, env: dict[str, str] | None = None) -> Iterator[StandInController]:
+    """A stand-in controller over a real event bus, dispatching on its own thread (what the event stream and the
+    visitor sockets need), with these settings."""
+    bus = EventBus()
+    controller = StandInController(asterisk_dir, env, bus)
+    bus.start()
+    try:
+        yield controller
+    finally:
+        bus.stop()
 
 
 class ApiClient:

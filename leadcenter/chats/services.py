@@ -22,10 +22,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import logging
 import re
 import secrets
-import threading
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -47,8 +45,7 @@ from leadcenter.leads.models import Lead
 from leadcenter.leads.services import find_or_create_by_number, index_lead
 from leadcenter.phones import InvalidNumber, to_e164
 from leadcenter.texts import notifier as message_events
-
-log = logging.getLogger(__name__)
+from leadcenter.timers import Sweeper
 
 SWEEP_SECONDS = 1.0
 DEFAULT_TIMEOUT_SECONDS = 120  # a chat's widget's response timeout, when the widget is gone
@@ -111,8 +108,7 @@ class Chats:
     def __init__(self, bus: Publisher, clock: Clock):
         self.bus = bus
         self.clock = clock
-        self._stopping = threading.Event()
-        self._sweeper: threading.Thread | None = None
+        self.timers = Sweeper("chats-timers", self.sweep, SWEEP_SECONDS)  # the response timeouts
 
     # -- the widget ------------------------------------------------------------------------------------------
     @staticmethod
@@ -305,23 +301,6 @@ class Chats:
                 continue  # responded to (or ended) meanwhile
             moved += 1
         return moved
-
-    def start_sweeping(self) -> None:
-        self._stopping.clear()
-        self._sweeper = threading.Thread(target=self._sweep_periodically, name="chats-timers", daemon=True)
-        self._sweeper.start()
-
-    def stop_sweeping(self) -> None:
-        self._stopping.set()
-        if self._sweeper is not None:
-            self._sweeper.join(5)
-
-    def _sweep_periodically(self) -> None:
-        while not self._stopping.wait(SWEEP_SECONDS):
-            try:
-                self.sweep()
-            except Exception:  # keep the timer running through a database hiccup
-                log.exception("chats: sweeping the response timers failed")
 
     # -- inside ----------------------------------------------------------------------------------------------
     def _ends(self, chat: Interaction, event: str, by: str, frame: dict[str, Any] | None = None) -> None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 
 from leadcenter.accounts.models import Company
 from leadcenter.agents.models import Agent
@@ -40,6 +39,7 @@ from leadcenter.sms.smpp import INVALID_DESTINATION, Delivery, DeliveryRefused
 from leadcenter.texts import notifier as text_events
 from leadcenter.texts.models import InboundPart, TextConsent, TextThread
 from leadcenter.texts.outbox import Outbox
+from leadcenter.timers import Sweeper
 from leadcenter.tracking_numbers.models import TrackingNumber
 
 log = logging.getLogger(__name__)
@@ -96,8 +96,7 @@ class Texts:
         self.idle_timeout = idle_timeout
         self.clock = clock
         self.enabled = enabled
-        self._stopping = threading.Event()
-        self._sweeper: threading.Thread | None = None
+        self.timers = Sweeper("texts-timers", self.sweep, SWEEP_SECONDS)  # the Incoming and idle timers
 
     # -- sending ---------------------------------------------------------------------------------------------
     def can_text_from(self, number: TrackingNumber) -> bool:
@@ -414,20 +413,3 @@ class Texts:
                     count += 1
                     notifier.changed(self.bus, interaction)
         return count
-
-    def start(self) -> None:
-        self._stopping.clear()
-        self._sweeper = threading.Thread(target=self._sweep_periodically, name="texts-timers", daemon=True)
-        self._sweeper.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._sweeper is not None:
-            self._sweeper.join(5)
-
-    def _sweep_periodically(self) -> None:
-        while not self._stopping.wait(SWEEP_SECONDS):
-            try:
-                self.sweep()
-            except Exception:  # keep the timers running through a database hiccup
-                log.exception("texts: sweeping the Incoming timers failed")

@@ -4,18 +4,15 @@ can read; the message rate; reconnecting; the visitors' own capacity."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 import time
 
 import pytest
-from support import WAIT, ApiClient, Serving, StandInController, close_code, frames, open_socket
+from support import WAIT, ApiClient, Serving, close_code, frames, live_controller, open_socket
 from websockets.exceptions import InvalidStatus
 
-from leadcenter import config
 from leadcenter.chats.models import ChatSession
-from leadcenter.events import EventBus
 from leadcenter.interactions.models import Interaction, Message
 
 SITE = "https://www.shop.example"
@@ -29,13 +26,8 @@ def database(file_database):
 
 @pytest.fixture
 def controller(tmp_path):
-    controller = StandInController(tmp_path / "asterisk")
-    controller.settings = config.load(env={"LEADCENTER_HTTP_VISITOR_SOCKETS_PER_ADDRESS": "3"})
-    controller.bus = EventBus()
-    controller.chats.bus = controller.bus
-    controller.bus.start()
-    yield controller
-    controller.bus.stop()
+    with live_controller(tmp_path / "asterisk", {"LEADCENTER_HTTP_VISITOR_SOCKETS_PER_ADDRESS": "3"}) as controller:
+        yield controller
 
 
 @pytest.fixture
@@ -45,19 +37,6 @@ def widget(world, controller):
     widget.team = world["a"]["team"]
     widget.save()
     return widget
-
-
-@pytest.fixture
-def server(app, controller):
-    with Serving(controller.settings, app) as serving:
-        yield serving.http
-
-
-@pytest.fixture
-def sockets():
-    """Closes what the test opened."""
-    with contextlib.ExitStack() as stack:
-        yield stack
 
 
 def visit(sockets, server, widget, origin="own", key=None, page=PAGE):
@@ -276,15 +255,7 @@ def test_a_restart_mid_chat_loses_nothing(tmp_path, database, world, widget, soc
     """The controller stops mid-chat (every socket closed with 1001); a new one over the same database: the visitor
     reconnects with their key and gets the whole chat, the agent carries on in it."""
 
-    def started():
-        controller = StandInController(tmp_path / "asterisk")
-        controller.bus = EventBus()
-        controller.chats.bus = controller.bus
-        controller.bus.start()
-        return controller
-
-    first = started()
-    try:
+    with live_controller(tmp_path / "asterisk") as first:
         app = first.app()
         with Serving(first.settings, app) as serving:
             ws, welcome = visit(sockets, serving.http, widget)
@@ -294,10 +265,7 @@ def test_a_restart_mid_chat_loses_nothing(tmp_path, database, world, widget, soc
             agent_client(app, "agent1@a.example").post(f"/api/v1/interactions/{chat.id}/respond")
             next_of(ws, "agent")
         assert close_code(ws)[0] == 1001
-    finally:
-        first.bus.stop()
-    second = started()
-    try:
+    with live_controller(tmp_path / "asterisk") as second:
         app = second.app()
         with Serving(second.settings, app) as serving:
             ws, again = visit(sockets, serving.http, widget, key=welcome["visitor"])
@@ -308,5 +276,3 @@ def test_a_restart_mid_chat_loses_nothing(tmp_path, database, world, widget, soc
             )
             assert status == 201 and next_of(ws, "message", "Back again")["message"] == sent
             ws.close()
-    finally:
-        second.bus.stop()

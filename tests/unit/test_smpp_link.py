@@ -197,21 +197,24 @@ def test_the_type_of_number_comes_with_each_address(link):
     )
 
 
+def receipt(link, sequence: int, message_id: str, state: int):
+    """An SMSC's delivery receipt for ``message_id`` with this message_state."""
+    return incoming(
+        link,
+        "deliver_sm",
+        sequence=sequence,
+        source_addr="14045551234",
+        destination_addr="14045550100",
+        esm_class=0x04,
+        receipted_message_id=message_id,
+        message_state=state,
+        short_message=b"id:x stat:X",
+    )
+
+
 def test_receipts_are_answered_after_their_batch_is_stored(link):
     for sequence, message_id, state in ((95, "m-1", 2), (96, "m-2", 5)):
-        link._dispatch(
-            incoming(
-                link,
-                "deliver_sm",
-                sequence=sequence,
-                source_addr="14045551234",
-                destination_addr="14045550100",
-                esm_class=0x04,
-                receipted_message_id=message_id,
-                message_state=state,
-                short_message=b"id:x stat:X",
-            )
-        )
+        link._dispatch(receipt(link, sequence, message_id, state))
     assert link._client.sent == []  # nothing answered before the batch is stored
     link._hand_over()
     assert link.listener.calls == [("receipts", [("m-1", "DELIVRD"), ("m-2", "UNDELIV")])]
@@ -220,19 +223,7 @@ def test_receipts_are_answered_after_their_batch_is_stored(link):
 
 def test_every_message_state_reads_as_a_receipt_state_and_an_unknown_one_as_unknown(link):
     for sequence, state in enumerate((1, 6, 9, 42), start=100):
-        link._dispatch(
-            incoming(
-                link,
-                "deliver_sm",
-                sequence=sequence,
-                source_addr="14045551234",
-                destination_addr="14045550100",
-                esm_class=0x04,
-                receipted_message_id=f"m-{state}",
-                message_state=state,
-                short_message=b"id:x stat:X",
-            )
-        )
+        link._dispatch(receipt(link, sequence, f"m-{state}", state))
     link._hand_over()
     assert link.listener.calls == [
         ("receipts", [("m-1", "ENROUTE"), ("m-6", "ACCEPTD"), ("m-9", "SKIPPED"), ("m-42", "UNKNOWN")])

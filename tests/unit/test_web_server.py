@@ -21,10 +21,8 @@ from pathlib import Path
 import flask
 import httpx
 import pytest
-from support import Serving, StandInController, close_code, frames, open_socket
+from support import Serving, close_code, frames, live_controller, open_socket
 
-from leadcenter import config
-from leadcenter.events import EventBus
 from leadcenter.resources import WEB
 from leadcenter.web import gateway, hardening
 
@@ -39,23 +37,18 @@ def database(file_database):
 
 @pytest.fixture
 def controller(tmp_path):
-    controller = StandInController(tmp_path / "asterisk")
-    controller.settings = config.load(
-        env={
-            # A certificate made once (openssl's self-signed one is made at first run, which libfaketime upsets).
-            "LEADCENTER_HTTP_CERTIFICATE": str(FIXTURES / "tls-test.crt"),
-            "LEADCENTER_HTTP_PRIVATE_KEY": str(FIXTURES / "tls-test.key"),
-            "LEADCENTER_HTTP_HEADER_TIMEOUT_SECONDS": str(HEADER_TIMEOUT),
-            "LEADCENTER_HTTP_BODY_TIMEOUT_SECONDS": str(BODY_TIMEOUT),
-            "LEADCENTER_HTTP_READ_TIMEOUT_SECONDS": str(READ_TIMEOUT),
-            "LEADCENTER_HTTP_REQUEST_THREADS": str(REQUEST_THREADS),
-            "LEADCENTER_HTTP_WEBSOCKETS_PER_PRINCIPAL": "500",
-        }
-    )
-    controller.bus = EventBus()
-    controller.bus.start()
-    yield controller
-    controller.bus.stop()
+    env = {
+        # A certificate made once (openssl's self-signed one is made at first run, which libfaketime upsets).
+        "LEADCENTER_HTTP_CERTIFICATE": str(FIXTURES / "tls-test.crt"),
+        "LEADCENTER_HTTP_PRIVATE_KEY": str(FIXTURES / "tls-test.key"),
+        "LEADCENTER_HTTP_HEADER_TIMEOUT_SECONDS": str(HEADER_TIMEOUT),
+        "LEADCENTER_HTTP_BODY_TIMEOUT_SECONDS": str(BODY_TIMEOUT),
+        "LEADCENTER_HTTP_READ_TIMEOUT_SECONDS": str(READ_TIMEOUT),
+        "LEADCENTER_HTTP_REQUEST_THREADS": str(REQUEST_THREADS),
+        "LEADCENTER_HTTP_WEBSOCKETS_PER_PRINCIPAL": "500",
+    }
+    with live_controller(tmp_path / "asterisk", env) as controller:
+        yield controller
 
 
 @pytest.fixture

@@ -5,16 +5,13 @@ never take another company's capacity. The rules on Capacity itself, then what c
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 
 import pytest
-from support import WAIT, ApiClient, Serving, StandInController, close_code, frames, open_socket
+from support import WAIT, ApiClient, close_code, frames, live_controller, open_socket
 from websockets.sync.server import serve as serve_websockets
 
-from leadcenter import config
-from leadcenter.events import EventBus
 from leadcenter.web import auth, stream
 from leadcenter.web.capacity import Capacity, Refused
 
@@ -101,32 +98,14 @@ def asterisk():
 
 @pytest.fixture
 def controller(tmp_path, asterisk):
-    controller = StandInController(tmp_path / "asterisk")
-    controller.settings = config.load(
-        env={
-            "LEADCENTER_HTTP_WEBSOCKETS_PER_PRINCIPAL": str(PER_PRINCIPAL),
-            "LEADCENTER_HTTP_WEBSOCKETS_PER_COMPANY": str(PER_COMPANY),
-            "LEADCENTER_HTTP_WEBSOCKETS_MAX": str(CEILING),
-            "LEADCENTER_ASTERISK_HTTP_PORT": str(asterisk),
-        }
-    )
-    controller.bus = EventBus()
-    controller.bus.start()
-    yield controller
-    controller.bus.stop()
-
-
-@pytest.fixture
-def server(app, controller):
-    with Serving(controller.settings, app) as serving:
-        yield serving.http
-
-
-@pytest.fixture
-def sockets():
-    """Websockets a test keeps open; closed at its end."""
-    with contextlib.ExitStack() as stack:
-        yield stack
+    env = {
+        "LEADCENTER_HTTP_WEBSOCKETS_PER_PRINCIPAL": str(PER_PRINCIPAL),
+        "LEADCENTER_HTTP_WEBSOCKETS_PER_COMPANY": str(PER_COMPANY),
+        "LEADCENTER_HTTP_WEBSOCKETS_MAX": str(CEILING),
+        "LEADCENTER_ASTERISK_HTTP_PORT": str(asterisk),
+    }
+    with live_controller(tmp_path / "asterisk", env) as controller:
+        yield controller
 
 
 def key_stream(server: str, key: str):
