@@ -3,6 +3,7 @@
 import pytest
 
 from leadcenter.pbx import render
+from leadcenter.telephony.service import QUEUE_CHANGES
 
 SNAPSHOT = render.Snapshot(
     devices=(
@@ -299,22 +300,7 @@ AMI_EVENT_CLASSES = {
     "MessageWaiting": "call",
     "DeviceStateChange": "call",
     "UserEvent": "user",
-    **dict.fromkeys(
-        (
-            "QueueCallerJoin",
-            "QueueCallerLeave",
-            "QueueCallerAbandon",
-            "AgentCalled",
-            "AgentConnect",
-            "AgentComplete",
-            "AgentRingNoAnswer",
-            "QueueMemberStatus",
-            "QueueMemberPause",
-            "QueueMemberAdded",
-            "QueueMemberRemoved",
-        ),
-        "agent",
-    ),
+    **dict.fromkeys(QUEUE_CHANGES, "agent"),  # the queue events after which its figures are read again
 }
 
 
