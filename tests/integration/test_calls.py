@@ -12,7 +12,9 @@ import httpx
 import pytest
 from audio import rms, seconds
 from harness import ADS_LINE, LEADCENTER, wait_for
+from sipp import SippCaller, SippPhone
 
+from leadcenter import demo
 from leadcenter.interactions.models import Interaction
 from leadcenter.teams.models import Team
 from leadcenter.tracking_numbers.models import TrackingNumber
@@ -130,6 +132,20 @@ def test_the_demo_caller_rings_the_agents_and_reports_what_happened(running, pee
     assert row.agent_id == (ALICE if alice.answered_count else BOB) and alice.answered_count + bob.answered_count == 1
     assert "dialling" in said and "connected" in said and "hung up by the agent" in said, said
     assert f"in Recent: answered by {row.agent.display_name}, talked" in said, said
+
+
+def test_the_demo_caller_takes_a_hang_up_that_arrives_between_its_receives(tmp_path, monkeypatch):
+    # The caller checks its duration every 200 ms in <nop>s between two receives; a far-end BYE landing there once
+    # aborted the call as "unexpected" (a sub-millisecond window). A pause in the tick widens it so the BYE always
+    # lands there: the far end's hang-up must still be taken, answered and reported as such.
+    slowed = tmp_path / "caller.xml"
+    tick = '<label id="up_tick"/>'
+    slowed.write_text(demo.CALLER_SCENARIO.read_text().replace(tick, f'{tick}<pause milliseconds="1500"/>'))
+    monkeypatch.setattr(demo, "CALLER_SCENARIO", slowed)
+    with SippPhone("carrier", "", 0, registers=False, answer_after=0, hangup_after=0.7, workdir=tmp_path) as far:
+        result = SippCaller(tmp_path).call("100", "4045550100", asterisk_port=far.port, duration=6)
+    assert result.hangup == "remote", result.report
+    result.check()
 
 
 @pytest.mark.parametrize(
