@@ -247,7 +247,30 @@ REPORT_COLUMNS = (
     "value",
     "tags",
     "notes",
+    "transcript",
 )
+
+
+CONVERSATIONS = ("text", "chat", "form")  # the kinds whose words are messages
+
+
+def transcripts_by_interaction(interaction_ids: list[int]) -> dict[int, str]:
+    """Each conversation's messages, oldest first, one line each: when, who (``lead`` or the agent's name) and what
+    was said; in one query for a batch of the report."""
+    lines: dict[int, list[str]] = {interaction_id: [] for interaction_id in interaction_ids}
+    if not lines:
+        return {}
+    messages = (
+        Message.select(Message.interaction, Message.created_at, Message.direction, Message.body, Agent.display_name)
+        .join(Agent, JOIN.LEFT_OUTER)
+        .where(Message.interaction.in_(list(lines)))
+        .order_by(Message.interaction, Message.created_at, Message.id)
+        .tuples()
+    )
+    for interaction_id, at, direction, body, agent in cast(list[tuple[Any, ...]], messages):
+        who = "lead" if direction == "inbound" else agent or "agent"
+        lines[interaction_id].append(f"{_when(at)} {who}: {body}")
+    return {interaction_id: "\n".join(said) for interaction_id, said in lines.items()}
 
 
 def _when(moment: dt.datetime | None) -> str:
@@ -310,6 +333,7 @@ def report(company: Company, since: dt.datetime, until: dt.datetime):
             ),
         )
         tags = tags_by_interaction([row[0] for row in batch])
+        transcripts = transcripts_by_interaction([row[0] for row in batch if row[1] in CONVERSATIONS])
         for (
             interaction_id,
             kind,
@@ -359,6 +383,7 @@ def report(company: Company, since: dt.datetime, until: dt.datetime):
                 "" if value_cents is None else f"{value_cents / 100:.2f}",
                 "; ".join(tags[interaction_id]),
                 notes,
+                transcripts.get(interaction_id, ""),
             ]
         if len(batch) < REPORT_BATCH:
             return

@@ -11,7 +11,7 @@ from support import T0
 
 from leadcenter.agents.models import Agent
 from leadcenter.interactions import services
-from leadcenter.interactions.models import Interaction
+from leadcenter.interactions.models import Interaction, Message
 from leadcenter.interactions.services import classify
 from leadcenter.leads.models import Lead
 from leadcenter.teams.models import Team
@@ -85,6 +85,7 @@ def test_each_interaction_with_its_attribution_and_classification(supervisor, wo
                     "125.50",
                     "hot; roof",
                     "Wants a quote, call back Tuesday",
+                    "",
                 ],
                 strict=True,
             )
@@ -183,3 +184,46 @@ def test_another_company_s_interactions_are_never_in_the_report(supervisor, worl
     b_call = world["b"]["interactions"][0]
     Interaction.update(started_at=dt.datetime(2026, 11, 3, 8, 0)).where(Interaction.id == b_call.id).execute()
     assert report(supervisor, "?since=2026-11-03&until=2026-11-03")[2] == []
+
+
+def test_conversations_carry_their_transcript(supervisor, world):
+    """A text's, a chat's or a form's words are in the report, oldest first, who said each; a call has none."""
+    a = world["a"]
+    agent = a["agents"][0]
+    day = dt.datetime(2026, 9, 3, 10, 0)
+    chat = Interaction.create(
+        company=a["company"],
+        lead=a["leads"][0],
+        kind="chat",
+        direction="inbound",
+        started_at=day,
+        status_changed_at=day,
+    )
+    said = [
+        ("inbound", None, "Hi, do you fix <b>roofs</b>?"),
+        ("outbound", agent, "We do: when suits you?"),
+        ("inbound", None, "=1+1, tomorrow\nmorning"),
+    ]
+    for n, (direction, by, body) in enumerate(said):
+        Message.create(
+            interaction=chat, direction=direction, agent=by, body=body, created_at=day + dt.timedelta(seconds=n)
+        )
+    Interaction.create(
+        company=a["company"],
+        lead=a["leads"][1],
+        kind="call",
+        direction="inbound",
+        lead_number="+14045551000",
+        started_at=day + dt.timedelta(minutes=1),
+        status_changed_at=day,
+    )
+    _, _, rows = report(supervisor, "?since=2026-09-03&until=2026-09-03")
+    assert [(r["kind"], r["transcript"]) for r in rows] == [
+        (
+            "chat",
+            "2026-09-03T10:00:00Z lead: Hi, do you fix <b>roofs</b>?\n"
+            f"2026-09-03T10:00:01Z {agent.display_name}: We do: when suits you?\n"
+            "2026-09-03T10:00:02Z lead: =1+1, tomorrow\nmorning",
+        ),
+        ("call", ""),
+    ]
