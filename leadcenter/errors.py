@@ -75,8 +75,9 @@ ERRORS: dict[str, tuple[int, str]] = {
     "texting-unavailable": (409, "no SMSC is configured to send as this tracking number"),
     "opted-out": (409, "the recipient opted out of texts from the company (they text START to opt back in)"),
     # -- website chat
-    "not-a-conversation": (409, "the interaction is neither a text conversation nor a chat"),
+    "not-a-conversation": (409, "the interaction is neither a text conversation, a chat nor a chat form"),
     "chat-ended": (409, "the chat has ended: nothing more can be sent in it"),
+    "form-no-reply": (409, "a chat's offline form takes no reply: call or text the lead back"),
     "chat-open": (409, "the visitor's chat is still going: a new one cannot start"),
     "no-chat": (409, "the visitor has no chat going"),
     "nobody-online": (409, "no agent can answer a chat now (or it is outside the chat hours): the offline form"),

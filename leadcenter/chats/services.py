@@ -229,7 +229,8 @@ class Chats:
 
     # -- the agent's verbs -----------------------------------------------------------------------------------
     def respond(self, interaction: Interaction, agent: Agent) -> Interaction:
-        """Respond: the waiting chat becomes the agent's (IllegalTransition or Conflict otherwise: one winner)."""
+        """Respond: the waiting chat (or form) becomes the agent's (IllegalTransition or Conflict otherwise: one
+        winner)."""
         if agent.id not in chat_audience(interaction.company_id, interaction.team_id):
             raise ChatRefused("not-offered", "this chat is offered to another team")
         lifecycle.move(interaction, "respond", self.clock(), agent=agent)
@@ -240,6 +241,8 @@ class Chats:
     def reply(self, interaction: Interaction, agent: Agent | None, body: str) -> Message:
         """An agent's message to the visitor: writing in a waiting chat responds to it; an ended chat takes none."""
         _check_body(body)
+        if interaction.kind == "form":
+            raise ChatRefused("form-no-reply", "the visitor left a form, not a chat: call or text them back")
         if interaction.status == "recent":
             raise ChatRefused("chat-ended", "this chat has ended: the visitor is no longer in it")
         if interaction.status == "incoming":
@@ -264,14 +267,14 @@ class Chats:
         return message
 
     def close(self, interaction: Interaction) -> Interaction:
-        """End Chat: the active chat goes to Recent, and the visitor is told."""
+        """End Chat (or close a form): the active chat goes to Recent, and the visitor is told."""
         self._ends(interaction, "close", "agent")
         return interaction
 
     def agent_typing(self, interaction: Interaction, agent: Agent) -> bool:
         """Tell the visitor the agent is typing; False when there is nobody to tell."""
         session = session_of(interaction)
-        if session is None or interaction.status != "active" or session.visitor_left_at is not None:
+        if interaction.kind != "chat" or session is None or interaction.status != "active" or session.visitor_left_at:
             return False
         chat_events.to_visitor(
             self.bus, interaction.company_id, session.visitor_id, {"type": "typing", "agent_name": _chat_name(agent)}
@@ -311,7 +314,7 @@ class Chats:
         self._tell_visitor(chat, frame or {"type": "ended", "by": by})
 
     def _tell_visitor(self, chat: Interaction, frame: dict[str, Any]) -> None:
-        session = session_of(chat)
+        session = session_of(chat) if chat.kind == "chat" else None  # a form's visitor is in no chat to tell
         if session is not None:
             chat_events.to_visitor(self.bus, chat.company_id, session.visitor_id, frame)
 

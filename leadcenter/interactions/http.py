@@ -320,18 +320,26 @@ def get_voicemail(principal: Principal, interaction_id: int):
 
 
 def _conversation(principal: Principal, interaction_id: int) -> tuple[Interaction, Texts | Chats]:
-    """The company's text thread or chat ``interaction_id``, with the service that carries out its verbs."""
+    """The company's text thread, chat or chat form ``interaction_id``, with the service that carries out its
+    verbs."""
     interaction = scoped(Interaction, interaction_id, principal, "interaction")
-    services_by_kind: dict[str, Texts | Chats] = {"text": ports.controller().texts, "chat": ports.controller().chats}
+    controller = ports.controller()
+    services_by_kind: dict[str, Texts | Chats] = {
+        "text": controller.texts,
+        "chat": controller.chats,
+        "form": controller.chats,
+    }
     service = services_by_kind.get(interaction.kind)
     if service is None:
-        raise ApiError("not-a-conversation", f"this interaction is a {interaction.kind}, not a text thread or a chat")
+        raise ApiError(
+            "not-a-conversation", f"this interaction is a {interaction.kind}, not a text thread, a chat or a form"
+        )
     return interaction, service
 
 
 def _illegal(interaction_id: int, verb: str) -> ApiError:
     interaction = Interaction.get_by_id(interaction_id)
-    what = {"text": "a text conversation", "chat": "a chat"}[interaction.kind]
+    what = {"text": "a text conversation", "chat": "a chat", "form": "a form"}[interaction.kind]
     return ApiError("illegal-transition", f"cannot {verb} {what} that is {interaction.status}")
 
 
@@ -358,7 +366,7 @@ def reply(principal: Principal, interaction_id: int, body: Reply):
     "GET",
     "/interactions/<int:interaction_id>/messages",
     response=MessageList,
-    summary="The messages of a text conversation or a chat, oldest first",
+    summary="The messages of a text conversation, a chat or a chat form, oldest first",
 )
 def list_messages(principal: Principal, interaction_id: int):
     interaction, _ = _conversation(principal, interaction_id)
@@ -370,8 +378,8 @@ def list_messages(principal: Principal, interaction_id: int):
     "POST",
     "/interactions/<int:interaction_id>/respond",
     response=InteractionOut,
-    summary="Respond to an incoming text or chat: it becomes my active conversation (when two agents respond at "
-    "once, one gets it and the other 409)",
+    summary="Respond to an incoming text, chat or chat form: it becomes my active conversation (when two agents "
+    "respond at once, one gets it and the other 409)",
 )
 def respond(principal: Principal, interaction_id: int):
     interaction, service = _conversation(principal, interaction_id)
@@ -389,7 +397,7 @@ def respond(principal: Principal, interaction_id: int):
     "POST",
     "/interactions/<int:interaction_id>/close",
     response=InteractionOut,
-    summary="Close text, or End Chat: the active conversation moves to Recent (a chat's visitor is told)",
+    summary="Close text, End Chat, or close a form: the active conversation moves to Recent (a chat's visitor is told)",
 )
 def close(principal: Principal, interaction_id: int):
     interaction, service = _conversation(principal, interaction_id)

@@ -1,6 +1,6 @@
 """The interaction state machine: incoming -> active -> recent, with transitions named after events.
 
-Conversations (texts, chats) also go recent -> incoming when the lead writes again (``reopen``) and
+Conversations (texts, chats, chat forms) also go recent -> incoming when the lead writes again (``reopen``) and
 recent -> active when an agent writes first (``write``): one thread per lead and tracking number.
 
 A machine of the one shape (statemachine.py): each move sets its companion timestamps with a compare-and-set (two
@@ -21,7 +21,9 @@ from leadcenter.statemachine import IllegalMove as IllegalTransition
 __all__ = ["CONVERSATIONS", "MACHINE", "OUTCOMES", "Conflict", "IllegalTransition", "can", "move"]
 
 OUTCOMES = ("answered", "missed", "abandoned", "declined", "voicemail", "timed_out")
-CONVERSATIONS = ("text", "chat")
+# The kinds whose words are messages: Respond takes one, Close concludes it (a chat's offline form too: an agent
+# takes it to get back to the visitor, then closes it).
+CONVERSATIONS = ("text", "chat", "form")
 
 
 def _answers(interaction: Interaction, at: dt.datetime) -> dict[str, Any]:

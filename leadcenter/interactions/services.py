@@ -17,6 +17,7 @@ from leadcenter.accounts.models import Company, User
 from leadcenter.agents.models import Agent
 from leadcenter.db import database
 from leadcenter.flows.services import audience, flows_offering_to
+from leadcenter.interactions.lifecycle import CONVERSATIONS
 from leadcenter.interactions.models import (
     ClassificationChange,
     Interaction,
@@ -249,9 +250,6 @@ REPORT_COLUMNS = (
     "notes",
     "transcript",
 )
-
-
-CONVERSATIONS = ("text", "chat", "form")  # the kinds whose words are messages
 
 
 def transcripts_by_interaction(interaction_ids: list[int]) -> dict[int, str]:

@@ -322,9 +322,20 @@ def test_the_offline_form_becomes_a_form_in_the_teams_incoming(make_client, worl
     agent1 = world["a"]["agents"][0]
     agent1.status = "available"
     agent1.save()
-    inbox = signed_in(make_client, "agent1@a.example").get("/api/v1/inbox")[1]
-    row = next(i for i in inbox["incoming"] if i["id"] == form.id)
+    agent = signed_in(make_client, "agent1@a.example")
+    row = next(i for i in agent.get("/api/v1/inbox")[1]["incoming"] if i["id"] == form.id)
     assert row["last_message"]["body"] == "Call me back" and message.body == "Call me back"
+
+    # An agent takes it to get back to the visitor (by phone or text: a form takes no reply), then closes it.
+    status, body = agent.post(f"/api/v1/interactions/{form.id}/respond")
+    assert (status, body["status"], body["agent"]["id"]) == (200, "active", agent1.id)
+    assert [m["body"] for m in agent.get(f"/api/v1/interactions/{form.id}/messages")[1]] == ["Call me back"]
+    status, body = agent.post(f"/api/v1/interactions/{form.id}/messages", {"body": "Hi Ada"})
+    assert (status, body["error"]) == (409, "form-no-reply")
+    assert agent.post(f"/api/v1/interactions/{form.id}/typing")[1] == {"interaction_id": form.id, "sent": False}
+    status, body = agent.post(f"/api/v1/interactions/{form.id}/close")
+    assert (status, body["status"], body["outcome"]) == (200, "recent", "answered")
+    assert frames_to(controller, visitor) == []  # the visitor is in no chat: nothing to tell them
 
 
 # -- the widget's settings, the snippet, the iframe -------------------------------------------------------------

@@ -221,9 +221,13 @@ def test_conversations_carry_their_transcript(supervisor, world):
     assert [(r["kind"], r["transcript"]) for r in rows] == [
         (
             "chat",
-            "2026-09-03T10:00:00Z lead: Hi, do you fix <b>roofs</b>?\n"
-            f"2026-09-03T10:00:01Z {agent.display_name}: We do: when suits you?\n"
-            "2026-09-03T10:00:02Z lead: =1+1, tomorrow\nmorning",
+            "\n".join(
+                [
+                    "2026-09-03T10:00:00Z lead: Hi, do you fix <b>roofs</b>?",
+                    f"2026-09-03T10:00:01Z {agent.display_name}: We do: when suits you?",
+                    "2026-09-03T10:00:02Z lead: =1+1, tomorrow\nmorning",
+                ]
+            ),
         ),
         ("call", ""),
     ]
