@@ -18,6 +18,11 @@ def to_visitor(bus: Publisher, company_id: int, visitor_id: int, frame: dict[str
     bus.publish("chat.visitor_frame", company_id=company_id, visitor_id=visitor_id, frame=frame)
 
 
+def to_company_visitors(bus: Publisher, company_id: int, frame: dict[str, Any]) -> None:
+    """A frame for every open page of every visitor of the company."""
+    bus.publish("chat.visitor_frame", company_id=company_id, visitor_id=None, frame=frame)
+
+
 def message_to_visitor(bus: Publisher, company_id: int, visitor_id: int, message: Message) -> None:
     to_visitor(
         bus,

@@ -24,6 +24,7 @@ import hashlib
 import json
 import re
 import secrets
+import threading
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,7 +38,7 @@ from leadcenter.chats.schemas import BODY_LIMIT, DAYS, Contact, Page
 from leadcenter.clock import Clock
 from leadcenter.db import database
 from leadcenter.errors import ApiError, invalid
-from leadcenter.events import Publisher
+from leadcenter.events import Bus, Event
 from leadcenter.interactions import lifecycle, notifier
 from leadcenter.interactions.models import Interaction, Message
 from leadcenter.interactions.services import chat_audience, incoming_for, messages_of
@@ -48,6 +49,9 @@ from leadcenter.texts import notifier as message_events
 from leadcenter.timers import Sweeper
 
 SWEEP_SECONDS = 1.0
+# Availability moves tell the visitors at once; the chat hours' edges and team changes reach them within this many
+# sweeps (one recheck of the companies whose visitors were told).
+ONLINE_RECHECK_SWEEPS = 30
 DEFAULT_TIMEOUT_SECONDS = 120  # a chat's widget's response timeout, when the widget is gone
 OPEN = ("incoming", "active")  # a chat that has not ended
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -105,10 +109,14 @@ class Welcome:
 
 
 class Chats:
-    def __init__(self, bus: Publisher, clock: Clock):
+    def __init__(self, bus: Bus, clock: Clock):
         self.bus = bus
         self.clock = clock
         self.timers = Sweeper("chats-timers", self.sweep, SWEEP_SECONDS)  # the response timeouts
+        self._told_online: dict[int, bool] = {}  # company id -> what its visitors' widgets were last told
+        self._told_lock = threading.Lock()
+        self._sweeps = 0
+        bus.subscribe("agent.status_changed", self.on_agent_changed)
 
     # -- the widget ------------------------------------------------------------------------------------------
     @staticmethod
@@ -131,6 +139,23 @@ class Chats:
         audience = chat_audience(widget.company_id, widget.team_id)
         return Agent.select().where(Agent.id.in_(list(audience) or [0]), Agent.status != "offline").exists()
 
+    def on_agent_changed(self, event: Event) -> None:
+        """An agent's availability moved: the company's visitors learn at once whether a chat would be answered."""
+        self.recheck_online([event.data["company_id"]])
+
+    def recheck_online(self, company_ids: list[int]) -> None:
+        """Tell the visitors of each company whose chat availability is no longer what their widgets were told
+        (``online {online}``: the widget swaps the pre-chat form and the offline form)."""
+        for company_id in company_ids:
+            widget = ChatWidget.get_or_none(ChatWidget.company == company_id)
+            online = widget is not None and widget.enabled and self.online(widget)
+            with self._told_lock:
+                changed = self._told_online.get(company_id, online) != online
+                if company_id in self._told_online:
+                    self._told_online[company_id] = online
+            if changed:
+                chat_events.to_company_visitors(self.bus, company_id, {"type": "online", "online": online})
+
     # -- the visitor's verbs ---------------------------------------------------------------------------------
     def visit(self, widget: ChatWidget, visitor_key: str | None, page: Page) -> Welcome:
         """A page opened the widget: the visitor (a new one, with a new key, for a key this company does not know:
@@ -150,7 +175,10 @@ class Chats:
         chat = open_chat(visitor)
         if chat is not None:
             self._moved_page(chat, page)
-        return Welcome(visitor, visitor_key, self.online(widget), chat, messages_of(chat) if chat else [])
+        online = self.online(widget)
+        with self._told_lock:
+            self._told_online[widget.company_id] = online
+        return Welcome(visitor, visitor_key, online, chat, messages_of(chat) if chat else [])
 
     def start(self, widget: ChatWidget, visitor: Visitor, contact: Contact, page: Page) -> tuple[Interaction, Message]:
         """A new chat: its lead (found by the pre-chat phone or email, or made), the interaction in Incoming for
@@ -284,7 +312,13 @@ class Chats:
     # -- the timer -------------------------------------------------------------------------------------------
     def sweep(self) -> int:
         """A chat nobody responded to within its widget's timeout goes to Recent as missed; the visitor is offered
-        the offline form. Returns how many moved."""
+        the offline form (and, every ONLINE_RECHECK_SWEEPS, the visitors learn of the hours' edges). Returns how
+        many moved."""
+        self._sweeps += 1
+        if self._sweeps % ONLINE_RECHECK_SWEEPS == 0:
+            with self._told_lock:
+                told = list(self._told_online)
+            self.recheck_online(told)
         now = self.clock()
         moved = 0
         waiting = list(Interaction.select().where(Interaction.kind == "chat", Interaction.status == "incoming"))

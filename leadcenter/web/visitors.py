@@ -17,15 +17,16 @@ visitor: ``start {name?, phone?, email?, body, client_id?}``, ``say {body, clien
 ``offline_form {name?, phone?, email?, body, client_id?}``, ``end {}``, ``page {url, title, referrer}``; from the
 server: ``message {message}`` (either side's, to every open page of the visitor), ``typing {agent_name}``, ``agent
 {chat_display_name}`` (who responded), ``ended {by}``, ``missed {}`` (nobody responded in time: offer the offline
-form), ``ack {client_id, message_id}`` once what was sent is stored (the ``message`` frame of the same message may
+form), ``online {online}`` (whether a chat would be answered now changed), ``ack {client_id, message_id}`` once what was sent is stored (the ``message`` frame of the same message may
 come before or after it: the id says it is one), ``error {error, message, fields}`` for a refused frame (the ids
 of errors.py: ``nobody-online`` -> show the offline form, ``prechat-required``, ``too-many-messages``...).
 
 Limits: a message is at most 2000 characters; a visitor (all their pages together) sends at most RATE_MESSAGES
 messages (start, say, offline_form) in RATE_SECONDS; ``typing`` is passed on at most once per TYPING_SECONDS.
 
-Delivery to visitors: the chats domain publishes ``chat.visitor_frame`` (internal) with the visitor's id; the hub,
-on the dispatcher thread, queues the frame for each open page of that visitor without waiting (a page whose queue
+Delivery to visitors: the chats domain publishes ``chat.visitor_frame`` (internal) with the visitor's id (or none:
+then for every open page of the company's visitors, e.g. ``online {online}`` when someone came online or the last
+one went); the hub, on the dispatcher thread, queues the frame for each open page of that visitor without waiting (a page whose queue
 is full is closed with 4008 and reconnects) and rings its coroutine. Database work runs in the request threads.
 """
 from __future__ import annotations
@@ -63,8 +64,9 @@ TYPING_SECONDS = 2.0
 class OpenPage:
     """One open page of a visitor: the frames waiting for it. ``offer`` runs on any thread and never waits."""
 
-    def __init__(self, ws: WebSocket):
+    def __init__(self, ws: WebSocket, company_id: int):
         self.ws = ws
+        self.company_id = company_id
         self.frames: collections.deque[str] = collections.deque()
         self.lagging = False
 
@@ -85,9 +87,14 @@ class VisitorHub:
         self._said: dict[int, collections.deque[float]] = {}  # the loop's times of a visitor's recent messages
 
     def fan_out(self, event: Event) -> None:
-        """The bus subscriber (dispatcher thread): the frame to every open page of the visitor."""
+        """The bus subscriber (dispatcher thread): the frame to every open page of the visitor (or, without one, of
+        every visitor of the company)."""
+        visitor_id, company_id = event.data["visitor_id"], event.data["company_id"]
         with self._lock:
-            pages = list(self._pages.get(event.data["visitor_id"], ()))
+            if visitor_id is None:
+                pages = [page for open in self._pages.values() for page in open if page.company_id == company_id]
+            else:
+                pages = list(self._pages.get(visitor_id, ()))
         if pages:
             text = json.dumps(event.data["frame"], separators=(",", ":"))
             for page in pages:
@@ -162,7 +169,7 @@ async def _serve(hub: VisitorHub, capacity: Capacity, chats: Chats, widget_id: i
         hello = await _hello(ws)
         if hello is None:
             return
-        session = _Session(hub, chats, widget_id, ws, hello.page)
+        session = _Session(hub, chats, widget_id, company_id, ws, hello.page)
         await session.run(hello)
     except (TimeoutError, OSError) as exc:  # the page stopped reading, or the connection broke
         log.info("a visitor socket of company %s ended: %r", company_id, exc)
@@ -207,10 +214,10 @@ class _Session:
     """One open page: reads the visitor's frames in order (each one's database work in a request thread) while the
     frames for the page are sent as they come."""
 
-    def __init__(self, hub: VisitorHub, chats: Chats, widget_id: int, ws: WebSocket, page: Page):
+    def __init__(self, hub: VisitorHub, chats: Chats, widget_id: int, company_id: int, ws: WebSocket, page: Page):
         self.hub, self.chats, self.widget_id, self.ws = hub, chats, widget_id, ws
         self.page = page  # the page the visitor is on (chats.schemas.Page)
-        self.outbox = OpenPage(ws)
+        self.outbox = OpenPage(ws, company_id)
         self.visitor_id = 0
         self.last_typing = -TYPING_SECONDS
         self.left = False

@@ -12,6 +12,7 @@ from support import T0
 
 from leadcenter.chats.models import ChatSession, ChatWidget, Visitor
 from leadcenter.chats.schemas import Contact, Page
+from leadcenter.chats.services import ONLINE_RECHECK_SWEEPS
 from leadcenter.errors import ApiError
 from leadcenter.interactions.models import Interaction, InteractionTransition, Message
 from leadcenter.teams.models import Team, TeamMember
@@ -131,6 +132,24 @@ def test_outside_the_chat_hours_nobody_is_online(world, controller, widget):
     assert not controller.chats.online(widget)  # 10:00 UTC is 05:00 in New York
     controller.clock.advance(hours=4)
     assert controller.chats.online(widget)
+
+
+def test_visitors_learn_when_the_chat_hours_open_within_the_recheck(world, controller, widget):
+    # T0 is a Friday, 09:00 UTC: closed until 10:00.
+    widget.hours = json.dumps({"timezone": "UTC", "days": {"fri": [["10:00", "17:00"]]}})
+    widget.save()
+    assert visitor_of(controller, widget) and not controller.chats.online(widget)
+    told = lambda: [d for e, d in controller.bus.published if e == "chat.visitor_frame" and d["visitor_id"] is None]  # noqa: E731
+    controller.clock.advance(hours=1)
+    for _ in range(ONLINE_RECHECK_SWEEPS - 1):
+        controller.chats.sweep()
+    assert told() == []
+    controller.chats.sweep()
+    company = world["a"]["company"].id
+    assert told() == [{"company_id": company, "visitor_id": None, "frame": {"type": "online", "online": True}}]
+    for _ in range(ONLINE_RECHECK_SWEEPS):
+        controller.chats.sweep()
+    assert len(told()) == 1  # told once, not at every recheck
 
 
 # -- Respond, messages both ways, End Chat -----------------------------------------------------------------------

@@ -239,6 +239,24 @@ def test_nobody_online_the_visitor_gets_the_offline_form(server, app, world, wid
     ws.close()
 
 
+def test_visitors_learn_at_once_when_the_last_agent_goes_offline_and_when_one_comes_back(
+    server, app, controller, world, widget, sockets
+):
+    agent1, agent2 = world["a"]["agents"]
+    agent2.status = "offline"
+    agent2.save()
+    ws, welcome = visit(sockets, server, widget)
+    assert welcome["online"] is True
+    ws_b, _ = visit(sockets, server, controller.chats.widget_of(world["b"]["company"]))
+    agent = agent_client(app, "agent1@a.example")
+    assert agent.patch("/api/v1/me/agent", {"status": "offline"})[0] == 200
+    assert next_of(ws, "online") == {"type": "online", "online": False}
+    assert agent.patch("/api/v1/me/agent", {"status": "available"})[0] == 200
+    assert next_of(ws, "online") == {"type": "online", "online": True}
+    with pytest.raises(AssertionError):  # company B's visitors are told nothing of company A's agents
+        next_of(ws_b, "online", timeout=0.5)
+
+
 def test_visitor_sockets_have_their_own_limit_per_address(server, app, world, widget, cookie_of, sockets):
     opened = [visit(sockets, server, widget)[0] for _ in range(3)]
     refused = sockets.enter_context(open_socket(server, f"/api/v1/visitor?key={widget.public_key}"))
