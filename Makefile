@@ -39,8 +39,8 @@ node:
 
 web-bundle: web/vendor/jssip.js
 
-web/vendor/jssip.js: web/package.json web/package-lock.json web/vendor-src/jssip.js | node
-	@echo "==> Browser packages (JsSIP) bundled into web/vendor"
+web/vendor/jssip.js: web/package.json web/package-lock.json web/vendor-src/jssip.js web/widget/snippet.js | node
+	@echo "==> Browser packages (JsSIP) bundled, and the website snippet minified, into web/vendor"
 	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run --silent bundle
 
 test-smsc: node tests/smsc/node_modules/.installed

@@ -3,7 +3,8 @@
 (``/s/<public key>.json``: online, colour, position; CORS for the allowed origins only) and the iframe page it
 opens (``/w/<public key>``).
 
-The widget's files are in ``web/widget/``: ``snippet.js`` is served with its two placeholders, the JavaScript string
+The widget's files are in ``web/widget/``: ``snippet.js``, minified into ``web/vendor/`` at set-up (2.8 KB), is
+served with its two placeholders, the JavaScript string
 literals ``'__LC_ORIGIN__'`` and ``'__LC_KEY__'`` (either quote), replaced by Lead Center's origin and the company's
 public key (each as a JSON string); ``widget.html`` is the iframe's page, served as it is with a
 Content-Security-Policy whose ``frame-ancestors`` are the company's allowed origins (no other site may frame it); its
@@ -34,6 +35,7 @@ bp = Blueprint("chats", __name__, url_prefix="/api/v1")
 public = Blueprint("chat_widget", __name__)
 
 WIDGET = WEB / "widget"
+SNIPPET = WEB / "vendor" / "snippet.js"  # widget/snippet.js minified at set-up (make web-bundle): every page loads it
 SNIPPET_MAX_AGE = 300  # seconds a browser or proxy may keep the snippet: a new key or widget reaches sites this fast
 _KEY = re.compile(r"[A-Za-z0-9_-]{22}")
 _PLACEHOLDER = re.compile(r"""(["'])(__LC_ORIGIN__|__LC_KEY__)\1""")  # a JavaScript string literal, either quote
@@ -111,7 +113,7 @@ def snippet(public_key: str):
     """The snippet: small, cached; it opens the iframe when the visitor opens the launcher."""
     widget = _widget(public_key)
     filled = {"__LC_ORIGIN__": _base_url(), "__LC_KEY__": widget.public_key}
-    text = _PLACEHOLDER.sub(lambda found: json.dumps(filled[found.group(2)]), _file("snippet.js"))
+    text = _PLACEHOLDER.sub(lambda found: json.dumps(filled[found.group(2)]), SNIPPET.read_text())
     response = Response(text, mimetype="text/javascript")
     response.headers["Cache-Control"] = f"public, max-age={SNIPPET_MAX_AGE}"
     # Loaded by the company's pages from another origin: the script itself is public.

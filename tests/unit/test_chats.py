@@ -403,6 +403,7 @@ def widget_files(tmp_path, monkeypatch):
     (tmp_path / "snippet.js").write_text("(function(){var origin='__LC_ORIGIN__', key=\"__LC_KEY__\";})();\n")
     (tmp_path / "widget.html").write_text('<!doctype html><script src="/widget/widget.js"></script>\n')
     monkeypatch.setattr(http, "WIDGET", tmp_path)
+    monkeypatch.setattr(http, "SNIPPET", tmp_path / "snippet.js")
     return tmp_path
 
 

@@ -114,7 +114,7 @@ class FakeLeadCenter:
                 return connection.respond(403, "origin not allowed")
             return None
         if path == f"/s/{KEY}.js":
-            snippet = (WIDGET / "snippet.js").read_text().replace("__LC_ORIGIN__", self.origin)
+            snippet = (WEB / "vendor" / "snippet.js").read_text().replace("__LC_ORIGIN__", self.origin)
             return self._file(connection, snippet.replace("__LC_KEY__", KEY), TYPES[".js"])
         if path == f"/s/{KEY}.json":
             status = {"online": self.online, "color": "#0a7d4f", "position": "left"}
