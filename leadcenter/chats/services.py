@@ -183,8 +183,6 @@ class Chats:
     def start(self, widget: ChatWidget, visitor: Visitor, contact: Contact, page: Page) -> tuple[Interaction, Message]:
         """A new chat: its lead (found by the pre-chat phone or email, or made), the interaction in Incoming for
         the widget's agents, its session and first message, stored together."""
-        if open_chat(visitor) is not None:
-            raise ChatRefused("chat-open", "this visitor's chat is still going: say something in it instead")
         self._check_prechat(widget, contact)
         if not self.online(widget):
             raise ChatRefused("nobody-online", "nobody can answer a chat now: leave your details in the form")
@@ -385,7 +383,9 @@ class Chats:
                 phone = to_e164(contact.phone, company.default_region)
             except InvalidNumber as exc:
                 raise ChatRefused("prechat-invalid", str(exc), "phone") from None
-        with database.atomic():
+        with database.atomic():  # IMMEDIATE: two pages starting at once are serialised, and the second refused
+            if kind == "chat" and open_chat(visitor) is not None:
+                raise ChatRefused("chat-open", "this visitor's chat is still going: say something in it instead")
             lead = self._lead(company, visitor, contact, phone, now)
             Visitor.update(
                 lead=lead,

@@ -13,6 +13,8 @@ from support import WAIT, ApiClient, Serving, close_code, frames, live_controlle
 from websockets.exceptions import InvalidStatus
 
 from leadcenter.chats.models import ChatSession
+from leadcenter.chats.schemas import Contact, Page
+from leadcenter.errors import ApiError
 from leadcenter.interactions.models import Interaction, Message
 
 SITE = "https://www.shop.example"
@@ -294,3 +296,27 @@ def test_a_restart_mid_chat_loses_nothing(tmp_path, database, world, widget, soc
             )
             assert status == 201 and next_of(ws, "message", "Back again")["message"] == sent
             ws.close()
+
+
+def test_two_pages_starting_a_chat_at_once_make_one_chat(world, controller, widget):
+    """The visitor's two tabs press Start together: one chat, the other page refused with chat-open (the check is
+    in the transaction that makes the chat, which SQLite serialises: BEGIN IMMEDIATE)."""
+    visitor = controller.chats.visit(widget, None, Page(**PAGE)).visitor
+    ready = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def start(body: str) -> None:
+        ready.wait(WAIT)
+        try:
+            controller.chats.start(widget, visitor, Contact(body=body), Page(**PAGE))
+            outcomes.append("started")
+        except ApiError as refused:
+            outcomes.append(refused.error)
+
+    pages = [threading.Thread(target=start, args=(f"Hello from tab {n}",)) for n in (1, 2)]
+    for page in pages:
+        page.start()
+    for page in pages:
+        page.join(WAIT)
+    assert sorted(outcomes) == ["chat-open", "started"]
+    assert Interaction.select().where(Interaction.kind == "chat").count() == 1
