@@ -8,10 +8,13 @@ Secrets are not settings: they are generated at first run into ``<data_dir>/secr
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,10 @@ class HttpSettings:
     secure_cookies: bool = False
     # Origins (scheme://host:port) besides the app's own that may open the event websocket.
     allowed_origins: str = ""
+    # Reverse proxies in front of Lead Center: addresses or networks, comma-separated ("127.0.0.1, 10.0.0.0/8").
+    # A request from one of them counts (per-address limits, the sign-in throttle, logs) for the client address it
+    # names in X-Forwarded-For; any other peer's X-Forwarded-For is ignored (a client can write anything there).
+    trusted_proxies: str = ""
     # HTTPS, for agents on other machines: browsers allow the microphone only on secure origins. The same app and
     # the softphone's SIP websocket (wss://.../sip), on one origin. 0 turns it off; 0.0.0.0 serves the LAN.
     https_host: str = "127.0.0.1"
@@ -61,6 +68,11 @@ class HttpSettings:
     # run into <data_dir>/tls/ (browsers warn about it until it is trusted).
     certificate: str = ""
     private_key: str = ""
+
+    def proxy_networks(self) -> tuple[IPNetwork, ...]:
+        """``trusted_proxies`` parsed; ValueError names the entry that is no address or network."""
+        entries = [entry.strip() for entry in self.trusted_proxies.split(",")]
+        return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries if entry)
 
 
 @dataclass(frozen=True)
@@ -242,6 +254,10 @@ def load(path: str | os.PathLike | None = None, env: dict | None = None) -> Sett
         **{name: _section(factory, file_values.get(name, {}), env, name) for name, factory in sections.items()},
         smpp_extra=_extra_smscs(file_values.get(EXTRA_SMSCS, [])),
     )
+    try:
+        settings.http.proxy_networks()
+    except ValueError as exc:
+        raise ConfigError(f"[http] trusted_proxies: {exc}") from None
     names = [s.name for s in settings.smscs]
     if len(set(names)) != len(names):
         raise ConfigError(f"each SMSC needs a name of its own ([smpp] and [[smpp_extra]]): {', '.join(names)}")

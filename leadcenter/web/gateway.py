@@ -20,6 +20,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import io
+import ipaddress
 import logging
 import sys
 import tempfile
@@ -28,6 +29,8 @@ from typing import Any, Awaitable, Callable
 from urllib.parse import unquote_to_bytes
 
 from flask import Flask, Response, request
+
+from leadcenter.config import IPNetwork
 
 from leadcenter.errors import ApiError
 from leadcenter.web.api import UPLOAD_BYTES
@@ -163,10 +166,38 @@ class WebSocket:
         return await self._gateway.in_thread(function, *args)
 
 
+def client_address(peer: str, forwarded_for: str | None, proxies: tuple[IPNetwork, ...]) -> str:
+    """Who the request is from: the TCP peer, or, when the peer is a trusted proxy, the last X-Forwarded-For address
+    that is not itself a trusted proxy (each proxy appends the address it got the request from; what comes before
+    the first trusted hop is the client's own writing, so it is read from the right)."""
+    hops = [hop.strip() for hop in (forwarded_for or "").split(",")] if proxies and _within(peer, proxies) else []
+    address = peer
+    for hop in reversed(hops):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            break  # garbage (or an obfuscated name): the last good address is the client
+        address = hop
+        if not _within(hop, proxies):
+            break
+    return address
+
+
+def _within(address: str, networks: tuple[IPNetwork, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
 class Gateway:
-    def __init__(self, app: Flask, request_threads: int, body_timeout: float):
+    def __init__(
+        self, app: Flask, request_threads: int, body_timeout: float, proxies: tuple[IPNetwork, ...] = ()
+    ):
         self.app = app
         self.body_timeout = body_timeout
+        self.proxies = proxies  # trusted reverse proxies: their requests count for the client they forward
         self.pool = concurrent.futures.ThreadPoolExecutor(request_threads, thread_name_prefix="web")
         self._sockets: set[WebSocket] = set()
         self._active = 0  # requests and websockets being served
@@ -210,7 +241,7 @@ class Gateway:
         body = await self._read_body(scope, receive)
         if body is None:  # the client left before its request was complete
             return
-        environ = _environ(scope, *body)
+        environ = _environ(scope, *body, self.proxies)
         gone = asyncio.Event()
 
         async def watch() -> None:  # the client hangs up: the response (an export) stops at its next chunk
@@ -301,7 +332,7 @@ class Gateway:
     async def _websocket(self, scope, receive, send) -> None:
         if (await receive())["type"] != "websocket.connect":
             return
-        environ = _environ(scope, io.BytesIO(), 0, None)
+        environ = _environ(scope, io.BytesIO(), 0, None, self.proxies)
         environ[UPGRADE] = upgrade = Upgrade(offered=list(scope.get("subprotocols") or ()))
         status, headers, body = await asyncio.get_running_loop().run_in_executor(self.pool, self._call, environ)
         if upgrade.run is None:  # refused before the upgrade (Origin, query, no such path): the app's answer
@@ -363,10 +394,12 @@ def _header(scope, name: bytes) -> str | None:
     return None
 
 
-def _environ(scope, body, length: int, refused: str | None) -> dict:
+def _environ(scope, body, length: int, refused: str | None, proxies: tuple[IPNetwork, ...] = ()) -> dict:
     """The WSGI environ of an ASGI request (PEP 3333: strings are latin-1 decoded bytes)."""
     server = scope.get("server") or ("localhost", 80)
     client = scope.get("client") or ("", 0)
+    forwarded = ",".join(value.decode("latin-1") for key, value in scope["headers"] if key == b"x-forwarded-for")
+    address = client_address(str(client[0]), forwarded, proxies)
     raw_path = scope.get("raw_path") or scope["path"].encode()
     query = scope.get("query_string", b"")
     environ = {
@@ -378,7 +411,7 @@ def _environ(scope, body, length: int, refused: str | None) -> dict:
         "SERVER_NAME": str(server[0]),
         "SERVER_PORT": str(server[1]),
         "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
-        "REMOTE_ADDR": str(client[0]),
+        "REMOTE_ADDR": address,
         "REMOTE_PORT": str(client[1]),
         "CONTENT_LENGTH": str(length),
         "wsgi.version": (1, 0),

@@ -62,7 +62,7 @@ def listen(host: str, port: int) -> socket.socket:
 class WebServer:
     def __init__(self, settings: Settings, app: Flask, plain: socket.socket, secure: socket.socket | None = None):
         http = settings.http
-        self.gateway = Gateway(app, http.request_threads, http.body_timeout_seconds)
+        self.gateway = Gateway(app, http.request_threads, http.body_timeout_seconds, http.proxy_networks())
         self.addresses = {"http": plain.getsockname()[:2], "https": secure.getsockname()[:2] if secure else None}
         config = Config()
         # Hypercorn owns the sockets from here (fd:// binds; the Python objects let go of them).

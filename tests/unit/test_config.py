@@ -32,6 +32,7 @@ def test_file_in_data_dir_is_found(tmp_path):
         ('[smpp]\nhost = "a"\n[[smpp_extra]]\nhost = "b"\n', "a name of its own"),
         ('[smpp_extra]\nhost = "b"\n', r"\[\[smpp_extra\]\] table"),
         ('[[smpp_extra]]\nhots = "b"\n', "unknown setting"),
+        ('[http]\ntrusted_proxies = "10.0.0.0/8, proxy.example"\n', "trusted_proxies: 'proxy.example' does not"),
     ],
 )
 def test_bad_files_get_clear_errors(tmp_path, text, message):

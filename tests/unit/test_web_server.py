@@ -8,6 +8,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
+import io
+import ipaddress
 import json
 import os
 import re
@@ -429,3 +431,33 @@ def test_a_body_too_large_is_a_413(http, https):
             413,
             "request-entity-too-large",
         )
+
+
+PROXIES = (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("::1/128"))
+
+
+@pytest.mark.parametrize(
+    "peer, forwarded_for, client",
+    [
+        ("203.0.113.7", None, "203.0.113.7"),  # no proxy
+        ("203.0.113.7", "198.51.100.1", "203.0.113.7"),  # not a trusted proxy: its X-Forwarded-For means nothing
+        ("10.0.0.2", "198.51.100.1", "198.51.100.1"),  # one proxy
+        ("10.0.0.2", "1.2.3.4, 198.51.100.1", "198.51.100.1"),  # the client wrote 1.2.3.4 itself
+        ("10.0.0.2", "198.51.100.1, 10.0.0.9", "198.51.100.1"),  # two proxies of ours
+        ("::1", "2001:db8::5", "2001:db8::5"),
+        ("10.0.0.2", "", "10.0.0.2"),  # a proxy that named nobody
+        ("10.0.0.2", "198.51.100.1, unknown", "10.0.0.2"),  # garbage after the client: the proxy is all we know
+    ],
+)
+def test_a_trusted_proxys_request_counts_for_the_client_it_names(peer, forwarded_for, client):
+    assert gateway.client_address(peer, forwarded_for, PROXIES) == client
+
+
+def test_the_request_sees_the_forwarded_client_only_behind_a_trusted_proxy():
+    def environ(peer: str, proxies) -> dict:
+        headers = [(b"x-forwarded-for", b"1.2.3.4"), (b"x-forwarded-for", b"198.51.100.1")]
+        scope = {"type": "http", "path": "/", "scheme": "http", "client": (peer, 4242), "headers": headers}
+        return gateway._environ(scope, io.BytesIO(), 0, None, proxies)
+
+    assert environ("10.0.0.2", PROXIES)["REMOTE_ADDR"] == "198.51.100.1"
+    assert environ("10.0.0.2", ())["REMOTE_ADDR"] == "10.0.0.2"
