@@ -400,6 +400,54 @@ def company_api_key(ctx: Context, company_id: int, name: str) -> None:
     click.echo(f"API key {row.prefix} ({name}) for {row.company.name}:\n{key}\nStore it now: it is not shown again.")
 
 
+@company.command("chat-widget")
+@click.argument("company_id", type=int)
+@click.option(
+    "--allow",
+    "origins",
+    multiple=True,
+    metavar="ORIGIN",
+    help="A site origin where the widget may run (https://www.example.com); repeat for several. Replaces the list.",
+)
+@click.option(
+    "--url",
+    "base_url",
+    metavar="URL",
+    help="Lead Center's address as the site's visitors reach it (default: the HTTPS listener, else the HTTP one).",
+)
+@pass_context
+def company_chat_widget(ctx: Context, company_id: int, origins: tuple[str, ...], base_url: str | None) -> None:
+    """Show the website snippet to paste into every page of the company's site, and where it may run."""
+    from pydantic import ValidationError
+
+    from leadcenter.chats.models import ChatWidget
+    from leadcenter.chats.schemas import ChatWidgetChanges, ChatWidgetOut
+    from leadcenter.chats.services import Chats
+
+    ctx.open_db()
+    widget = Chats.widget_of(_company(company_id))
+    if origins:
+        try:
+            allowed = ChatWidgetChanges(allowed_origins=list(origins)).allowed_origins
+        except ValidationError as exc:
+            raise click.BadParameter(exc.errors()[0]["msg"], param_hint="--allow") from None
+        ChatWidget.update(allowed_origins="\n".join(allowed)).where(ChatWidget.id == widget.id).execute()
+        widget = ChatWidget.get_by_id(widget.id)
+    http = ctx.settings.http
+    url = (
+        base_url
+        or (f"https://{http.https_host}:{http.https_port}" if http.https_port else f"http://{http.host}:{http.port}")
+    ).rstrip("/")
+    shown = ChatWidgetOut.from_row(widget, url)
+    click.echo(f"Paste into every page of the site:\n\n  {shown.snippet}\n")
+    if shown.allowed_origins:
+        click.echo("It runs on: " + ", ".join(shown.allowed_origins))
+    else:
+        click.echo("It runs on no site yet: name the site with --allow https://www.example.com")
+    if not widget.enabled:
+        click.echo('The widget is turned off (PATCH /api/v1/chat-widget {"enabled": true}).')
+
+
 @main.group()
 def user() -> None:
     """People who sign in, and their role in each company."""

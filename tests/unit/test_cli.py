@@ -83,3 +83,22 @@ def test_join_refuses_what_it_cannot_do(leadcenter, args, said):
     refused = leadcenter(*args)
     assert refused.exit_code == 1 and said in refused.output
     assert memberships() == {("dana@example.com", "Acme Plumbing", "supervisor")}
+
+
+def test_the_chat_widgets_snippet_ready_to_paste_and_where_it_runs(leadcenter):
+    from leadcenter.chats.models import ChatWidget
+
+    assert leadcenter("company", "add", "Acme Plumbing").exit_code == 0
+    shown = leadcenter("company", "chat-widget", "1")
+    key = ChatWidget.get().public_key
+    assert shown.exit_code == 0
+    assert f'<script src="https://127.0.0.1:8443/s/{key}.js" async></script>' in shown.output
+    assert "runs on no site yet" in shown.output
+    shown = leadcenter(
+        "company", "chat-widget", "1", "--url", "https://lc.acme.example/", "--allow", "https://www.acme.example/"
+    )
+    assert f'<script src="https://lc.acme.example/s/{key}.js" async></script>' in shown.output
+    assert "It runs on: https://www.acme.example" in shown.output
+    refused = leadcenter("company", "chat-widget", "1", "--allow", "acme")
+    assert refused.exit_code == 2 and "--allow" in refused.output, refused.output
+    assert ChatWidget.get().allowed_origins == "https://www.acme.example"  # unchanged
