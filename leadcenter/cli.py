@@ -136,10 +136,21 @@ def run(ctx: Context, with_demo: bool) -> None:
         click.echo(f"  {role:<6} {email}  password: {password}")
     if logins:
         click.echo("Sign in as an agent, then ring the demo line from another terminal: leadcenter demo call")
+    site = None
+    if with_demo and (company := demo.company()) is not None:
+        try:
+            site = demo.serve_site(ctx.settings, company)
+        except OSError as exc:  # e.g. the port is taken: the demo goes on without its website
+            click.echo(f"The demo website could not start on {demo.site_origin(ctx.settings)}: {exc.strerror}")
+    if site is not None:
+        click.echo(f"The demo company's website, where a visitor can chat: {demo.site_origin(ctx.settings)}")
     click.echo("Press Ctrl-C to stop.\n")
     try:
         serve(ctx.settings, Controller)
     finally:
+        if site is not None:
+            site.shutdown()
+            site.server_close()
         if started_here:
             click.echo("Stopping Asterisk...")
             instance.stop()

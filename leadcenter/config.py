@@ -108,6 +108,10 @@ class DemoSettings:
     # The trunk the demo's tracking numbers arrive on: a SIP peer identified by its address and port.
     trunk_host: str = "127.0.0.1"
     trunk_port: int = 5070
+    # `leadcenter run --demo` serves the demo company's website here (its own origin, with the chat snippet); port
+    # 0: no demo website.
+    site_host: str = "127.0.0.1"
+    site_port: int = 8090
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
-"""The demo company `make run` starts with: an admin, two agents, a team, two tracking numbers, a flow into the queue;
-and the demo caller (`leadcenter demo call`): SIPp calling a tracking number from the demo carrier's address.
+"""The demo company `make run` starts with: an admin, two agents, a team, two tracking numbers, a flow into the queue,
+a chat widget for its website; the demo caller (`leadcenter demo call`): SIPp calling a tracking number from the demo
+carrier's address; and the demo website (`leadcenter run --demo`): the company's own site, on an origin of its own,
+with the chat snippet in its pages.
 
 Passwords are generated when the demo is seeded (never fixed, never committed) and kept in
 <data_dir>/demo-logins.txt (mode 0600) so they can be shown again.
@@ -8,16 +10,21 @@ Passwords are generated when the demo is seeded (never fixed, never committed) a
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import re
 import socket
 import subprocess
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from leadcenter.accounts.models import Company
 from leadcenter.accounts.services import add_member, create_company, create_user
 from leadcenter.agents.services import create_agent
+from leadcenter.chats.models import ChatWidget
+from leadcenter.chats.services import Chats
 from leadcenter.config import Settings
 from leadcenter.credentials import generate_password
 from leadcenter.db import database
@@ -35,6 +42,12 @@ PEOPLE = (  # email, name, role
 )
 NUMBERS = (("+14045550100", "Google Ads line", "Google Ads"), ("+14045550101", "Website line", "Website"))
 CALLER_SCENARIO = Path(__file__).with_name("demo_caller.xml")
+SITE = Path(__file__).with_name("demo_site")  # the demo company's website: its pages have a {snippet} slot
+
+
+def company() -> Company | None:
+    """The demo company, when this database has it."""
+    return Company.get_or_none(Company.name == COMPANY)
 
 
 def logins_path(settings: Settings) -> Path:
@@ -73,6 +86,8 @@ def seed(settings: Settings, now: dt.datetime) -> Company | None:
         )
         for number, name, source in NUMBERS:
             TrackingNumber.create(company=company, number=number, name=name, source=source, trunk=trunk, flow=flow)
+        widget = Chats.widget_of(company)  # website chat: Sales answers, on the demo website only
+        ChatWidget.update(team=team, allowed_origins=site_origin(settings)).where(ChatWidget.id == widget.id).execute()
     path = logins_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -187,3 +202,50 @@ def call_events(workdir: Path) -> list[list[str]]:
     path = workdir / "call.log"
     lines = path.read_text(errors="replace").splitlines() if path.exists() else []
     return [line.split("|")[:1] + line.split("|")[2:-1] for line in lines if line.count("|") >= 2]
+
+
+# -- the demo website ------------------------------------------------------------------------------------------
+
+
+def site_origin(settings: Settings) -> str:
+    return f"http://{settings.demo.site_host}:{settings.demo.site_port}"
+
+
+def serve_site(settings: Settings, company: Company) -> ThreadingHTTPServer | None:
+    """Serve the demo company's website in a thread, its pages carrying the company's chat snippet; None when the
+    setting turns it off. The caller shuts it down."""
+    if not settings.demo.site_port:
+        return None
+    http = settings.http
+    host = "127.0.0.1" if http.host in ("0.0.0.0", "::", "") else http.host  # what the visitor's browser dials
+    snippet = f'<script src="http://{host}:{http.port}/s/{Chats.widget_of(company).public_key}.js" async></script>'
+    server = ThreadingHTTPServer(
+        (settings.demo.site_host, settings.demo.site_port), functools.partial(_SitePage, snippet=snippet)
+    )
+    threading.Thread(target=server.serve_forever, name="demo-site", daemon=True).start()
+    return server
+
+
+SITE_PAGES = {"/": "index.html", **{f"/{name}": name for name in ("index.html", "services.html", "site.css")}}
+
+
+class _SitePage(BaseHTTPRequestHandler):
+    def __init__(self, *args, snippet: str, **kwargs):
+        self.snippet = snippet
+        super().__init__(*args, **kwargs)
+
+    def do_GET(self) -> None:
+        name = SITE_PAGES.get(self.path.split("?", 1)[0])
+        if name is None:
+            self.send_error(404)
+            return
+        body = (SITE / name).read_text().replace("{snippet}", self.snippet).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/css" if name.endswith(".css") else "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 (http.server's name)
+        pass  # the demo website's page views are not the controller's log
