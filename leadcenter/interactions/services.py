@@ -14,7 +14,7 @@ from typing import Any, cast
 from peewee import JOIN, SQL, fn
 
 from leadcenter.accounts.models import Company, User
-from leadcenter.agents.models import Agent
+from leadcenter.agents.models import Agent, current_agents
 from leadcenter.db import database
 from leadcenter.flows.services import audience, flows_offering_to
 from leadcenter.interactions.lifecycle import CONVERSATIONS
@@ -80,10 +80,17 @@ def inbox(company: Company, agent: Agent | None, limit: int = INBOX_LIMIT) -> In
 
 
 def chat_audience(company_id: int, team_id: int | None) -> set[int]:
-    """The agents a chat (or a chat's offline form) is offered to: its team's, or every agent of the company."""
+    """The agents a chat (or a chat's offline form) is offered to: its team's, or every agent of the company; only
+    those still in the company whose users may sign in (a removed or deactivated agent is nobody online)."""
+    agents = (
+        current_agents()
+        .switch(Agent)
+        .join(User, on=(User.id == Agent.user))
+        .where(Agent.company == company_id, User.active == True)  # noqa: E712 (SQL)
+    )
     if team_id is not None:
-        return {member.agent_id for member in TeamMember.select(TeamMember.agent).where(TeamMember.team == team_id)}
-    return {agent.id for agent in Agent.select(Agent.id).where(Agent.company == company_id)}
+        agents = agents.where(Agent.id.in_(TeamMember.select(TeamMember.agent).where(TeamMember.team == team_id)))
+    return {agent.id for agent in agents}
 
 
 def incoming_for(interaction: Interaction) -> list[int]:

@@ -10,6 +10,7 @@ import json
 import pytest
 from support import T0
 
+from leadcenter.accounts.models import Membership, User
 from leadcenter.chats.models import ChatSession, ChatWidget, Visitor
 from leadcenter.chats.schemas import Contact, Page
 from leadcenter.chats.services import ONLINE_RECHECK_SWEEPS
@@ -89,6 +90,23 @@ def test_without_a_team_every_agent_of_the_company_gets_it_but_not_offline_ones(
     chat, _ = start(controller, widget)
     assert published(controller, "interaction.created")[-1]["incoming_for"] == [agent1.id]
     assert chat.id not in ids(offline.get("/api/v1/inbox")[1]["incoming"])
+
+
+@pytest.mark.parametrize("team", [False, True])
+def test_an_agent_who_left_or_was_deactivated_is_nobody_online(world, controller, widget, team):
+    """Their profile stays (past interactions name them), but a chat must not count on them."""
+    agent1, agent2 = world["a"]["agents"]
+    if not team:
+        widget.team = None
+        widget.save()
+    agent2.status = "offline"
+    agent2.save()
+    Membership.delete().where(Membership.user == agent1.user_id).execute()
+    assert not controller.chats.online(widget)
+    Membership.create(user=agent1.user_id, company=agent1.company_id, role="agent")
+    assert controller.chats.online(widget)
+    User.update(active=False).where(User.id == agent1.user_id).execute()
+    assert not controller.chats.online(widget)
 
 
 def test_the_pre_chat_phone_finds_the_lead_a_call_from_it_would(world, controller, widget):
