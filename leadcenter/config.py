@@ -152,6 +152,9 @@ class SmtpSettings:
     # before logging in; tls: TLS from the start (SMTPS). The server's certificate is checked against the system's
     # certificate authorities either way.
     security: str = "starttls"
+    # A PEM file of the certificate authorities to trust for the server's certificate instead of the system's (a
+    # mail server with a private CA); empty: the system's.
+    ca_file: str = ""
     # Log in with these when username is set (only over starttls or tls: a password never crosses the network in
     # the clear). The password is a secret: set it in leadcenter.toml (not in the repository) or
     # LEADCENTER_SMTP_PASSWORD.

@@ -228,7 +228,7 @@ class Mailer:
 
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
-        context = ssl.create_default_context()
+        context = ssl.create_default_context(cafile=s.ca_file or None)
         smtp: smtplib.SMTP
         if s.security == "tls":
             smtp = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout_seconds, context=context)

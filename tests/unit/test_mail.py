@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
+from pathlib import Path
 
 import pytest
 from mailserver import MailServer
@@ -32,7 +33,10 @@ def smtp():
 
 
 def settings(port: int, **extra) -> config.SmtpSettings:
-    return config.SmtpSettings(host="127.0.0.1", port=port, security="none", from_address=SENDER, **extra)
+    """The test server's settings: plain SMTP unless ``extra`` says otherwise."""
+    return config.SmtpSettings(
+        **{"host": "127.0.0.1", "port": port, "security": "none", "from_address": SENDER, **extra}
+    )
 
 
 @pytest.fixture
@@ -177,6 +181,44 @@ def test_emails_wait_while_the_server_is_unreachable_and_go_after_a_restart(file
         restarted.stop()
     assert received.rcpt_tos == ["ann@agents.example"] and row().status == "sent"
     assert received.message["Message-ID"] == row().message_id  # the same on every attempt
+
+
+# A self-signed certificate for 127.0.0.1 (valid from three days before it was made, for a century).
+CERTIFICATE = tuple(str(Path(__file__).parent / "fixtures" / f"smtp-test.{ext}") for ext in ("crt", "key"))
+LOGIN = ("leads@center.test", "s3cret pass")
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+def test_over_tls_with_a_login_the_email_goes_through(database, clock, security):
+    implicit = security == "tls"
+    with MailServer(certificate=CERTIFICATE, implicit_tls=implicit, login=LOGIN) as server:
+        username, password = LOGIN
+        mailer = Mailer(
+            settings(server.port, security=security, username=username, password=password, ca_file=CERTIFICATE[0]),
+            clock,
+        )
+        mailer.queue("k", Email("ann@agents.example", "Ann", CONTENT))
+        assert mailer.send_due() == 1
+        assert server.logins == [LOGIN] and len(server.wait(1)) == 1
+
+
+def test_a_server_certificate_nobody_vouches_for_gets_nothing(database, clock):
+    with MailServer(certificate=CERTIFICATE) as server:
+        # starttls, with the system's authorities
+        mailer = Mailer(settings(server.port, security="starttls", username="u", password="p"), clock)
+        mailer.queue("k", Email("ann@agents.example", "Ann", CONTENT))
+        assert mailer.send_due() == 0
+        assert row().status == "queued" and "CERTIFICATE_VERIFY_FAILED" in row().error
+        assert server.logins == [] and server.received == []
+
+
+def test_starttls_never_falls_back_to_plain_text(database, clock, smtp):
+    # The test's plain server offers no STARTTLS: the password and the email stay here.
+    mailer = Mailer(settings(smtp.port, security="starttls", username="u", password="p"), clock)
+    mailer.queue("k", Email("ann@agents.example", "Ann", CONTENT))
+    assert mailer.send_due() == 0
+    assert row().status == "queued" and "STARTTLS" in row().error
+    assert smtp.received == []
 
 
 def test_an_email_nobody_could_deliver_for_a_day_is_given_up(database, clock):
