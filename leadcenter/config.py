@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import socket
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,6 +154,36 @@ class TextsSettings:
     clock_offset_seconds: int = 0
 
 
+SMTP_SECURITY = ("none", "starttls", "tls")
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    # The mail server the agents' email notifications (new and missed chats) go through. Email is off while host is
+    # empty: the agents' profile then says so beside the email choices.
+    host: str = ""
+    # 587 for starttls (submission), 465 for tls, 25 for none.
+    port: int = 587
+    # none: plain SMTP (only to a relay on this machine or a trusted network); starttls: upgrade the connection
+    # before logging in; tls: TLS from the start (SMTPS). The server's certificate is checked against the system's
+    # certificate authorities either way.
+    security: str = "starttls"
+    # A PEM file of the certificate authorities to trust for the server's certificate instead of the system's (a
+    # mail server with a private CA); empty: the system's.
+    ca_file: str = ""
+    # Log in with these when username is set (only over starttls or tls: a password never crosses the network in
+    # the clear). The password is a secret: set it in leadcenter.toml (not in the repository) or
+    # LEADCENTER_SMTP_PASSWORD.
+    username: str = ""
+    password: str = ""
+    # The sender of every email, e.g. "Lead Center <leads@example.com>"; required with a host.
+    from_address: str = ""
+    # Seconds to wait for the server at each step (connect, each command) before trying again later.
+    timeout_seconds: int = 10
+    # The app's address as agents reach it, for the link in each email; empty: the HTTPS listener's address.
+    app_url: str = ""
+
+
 @dataclass(frozen=True)
 class Settings:
     paths: PathsSettings = field(default_factory=PathsSettings)
@@ -162,11 +193,27 @@ class Settings:
     smpp: SmppSettings = field(default_factory=SmppSettings)
     smpp_extra: tuple[SmppSettings, ...] = ()
     texts: TextsSettings = field(default_factory=TextsSettings)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
 
     @property
     def smscs(self) -> tuple[SmppSettings, ...]:
         """Every configured SMSC (those with a host)."""
         return tuple(s for s in (self.smpp, *self.smpp_extra) if s.host)
+
+    @property
+    def app_url(self) -> str:
+        """The app's address as agents reach it, for links in emails: [smtp] app_url, else the HTTPS listener's
+        (the plain one's when HTTPS is off; this machine's name when it listens on every address)."""
+        if self.smtp.app_url:
+            return self.smtp.app_url
+        scheme, host, port = (
+            ("https", self.http.https_host, self.http.https_port)
+            if self.http.https_port
+            else ("http", self.http.host, self.http.port)
+        )
+        if host in ("0.0.0.0", "::", ""):
+            host = socket.gethostname()
+        return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}/"
 
     @property
     def data_dir(self) -> Path:
@@ -265,7 +312,17 @@ def load(path: str | os.PathLike | None = None, env: dict | None = None) -> Sett
     names = [s.name for s in settings.smscs]
     if len(set(names)) != len(names):
         raise ConfigError(f"each SMSC needs a name of its own ([smpp] and [[smpp_extra]]): {', '.join(names)}")
+    _check_smtp(settings.smtp)
     return settings
+
+
+def _check_smtp(smtp: SmtpSettings) -> None:
+    if smtp.security not in SMTP_SECURITY:
+        raise ConfigError(f"[smtp] security must be one of {', '.join(SMTP_SECURITY)}, not {smtp.security!r}")
+    if smtp.host and not smtp.from_address:
+        raise ConfigError("[smtp] from_address is required with a host: the sender of the notification emails")
+    if smtp.username and smtp.security == "none":
+        raise ConfigError("[smtp] a username needs security starttls or tls: the password would cross in the clear")
 
 
 EXTRA_SMSCS = "smpp_extra"

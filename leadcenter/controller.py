@@ -4,8 +4,8 @@
 Threads: the asyncio loop thread (AMI, ARI, every Asterisk verb); the event dispatcher thread (domain services
 and the event streams' fan-out); for texts, an SMPP session thread per SMSC (smpplib is blocking: it reads the
 bind and stores what arrives), the outbox pump and the Incoming-timer sweeper; the chats' response-timer sweeper;
-the web server's request threads (they hand Asterisk work to the loop with ``telephony.submit`` and never wait on
-it while holding anything).
+the mail outbox's sender (when SMTP is configured); the web server's request threads (they hand Asterisk work to
+the loop with ``telephony.submit`` and never wait on it while holding anything).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import threading
 
 from peewee import SqliteDatabase
 
-from leadcenter import clock, credentials, db, migrations
+from leadcenter import clock, credentials, db, mail, migrations
 from leadcenter.agents.availability import Availability
 from leadcenter.agents.presence import Presence
 from leadcenter.agents.services import PauseKeeper
@@ -28,6 +28,7 @@ from leadcenter.chats.services import Chats
 from leadcenter.config import Settings
 from leadcenter.events import EventBus
 from leadcenter.health import Health
+from leadcenter.notifications.services import ChatEmails
 from leadcenter.pbx.process import Instance
 from leadcenter.sms.smpp import SmppLink
 from leadcenter.teams.services import QueueBoard
@@ -88,6 +89,8 @@ class Controller:
         self.pauses = PauseKeeper(self.bus, self.telephony, self.availability)
         self._build_texts(settings)
         self.chats = Chats(self.bus, self.clock)
+        self.mailer = mail.Mailer(settings.smtp, self.clock)  # off without an SMTP host
+        self.chat_emails = ChatEmails(self.bus, self.mailer, settings.app_url)
         self.asterisk_config = AsteriskConfig(settings, self.secrets, self.instance, self.telephony)
         self.reconfigure = self.asterisk_config.apply
         self.health = Health(self.database, self.telephony, self.smscs, self.outbox)
@@ -128,6 +131,8 @@ class Controller:
         self.loop.run(self.telephony.start())
         self.texts.timers.start()
         self.chats.timers.start()
+        if self.mailer.enabled:
+            self.mailer.start()
         if self.smscs:
             self.outbox.recover()
             for link in self.smscs:
@@ -142,6 +147,7 @@ class Controller:
                 link.stop()
             self.texts.timers.stop()
             self.chats.timers.stop()
+            self.mailer.stop()
             self.loop.run(self.telephony.stop())
         finally:
             self.loop.stop()

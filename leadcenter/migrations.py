@@ -25,6 +25,7 @@ from leadcenter.interactions.models import (
     Tag,
 )
 from leadcenter.leads.models import Lead, LeadPhone, LeadSearchTerm
+from leadcenter.mail import OutboundEmail
 from leadcenter.teams.models import Team, TeamMember
 from leadcenter.texts.models import InboundPart, MessageTransition, OutboxPart, TextConsent, TextThread
 from leadcenter.tracking_numbers.models import TrackingNumber
@@ -65,6 +66,7 @@ MODELS = [
     ChatWidget,
     Visitor,
     ChatSession,
+    OutboundEmail,
 ]
 
 
@@ -139,6 +141,20 @@ def _v7_chats(migrator) -> None:
     database.create_tables([ChatWidget, Visitor, ChatSession])
 
 
+def _v8_email_notifications(migrator) -> None:
+    from playhouse.migrate import migrate as run
+
+    present = {column.name for column in database.get_columns("agent")}
+    run(
+        *[
+            migrator.add_column("agent", field.column_name, field)
+            for field in (Agent.email_new_chats, Agent.email_missed_chats)
+            if field.column_name not in present
+        ]
+    )
+    database.create_tables([OutboundEmail])
+
+
 # (version, description, function(migrator)) in order; version 1 is the first released schema.
 MIGRATIONS: list = [
     (
@@ -154,6 +170,7 @@ MIGRATIONS: list = [
     (5, "invitations: an account joins another company only when its owner accepts", _v5_invitations),
     (6, "texts: every move of a message's delivery", _v6_message_transitions),
     (7, "website chat: the company's chat widget, its visitors, each chat's visit", _v7_chats),
+    (8, "email notifications: each agent's choices, the email outbox", _v8_email_notifications),
 ]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])
 

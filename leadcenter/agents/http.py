@@ -8,7 +8,15 @@ from flask import Blueprint
 from leadcenter.accounts.http import bus, reconfigure_if, save_changes
 from leadcenter.agents import availability, notifier
 from leadcenter.agents.models import Agent, SipCredential, current_agents
-from leadcenter.agents.schemas import AgentChanges, AgentList, AgentOut, AgentSipOut, MyAgentChanges, SoftphoneOut
+from leadcenter.agents.schemas import (
+    AgentChanges,
+    AgentList,
+    AgentOut,
+    AgentSipOut,
+    MyAgentChanges,
+    MyAgentOut,
+    SoftphoneOut,
+)
 from leadcenter.db import database
 from leadcenter.errors import ApiError, invalid, not_found
 from leadcenter.web import ports, sip_relay
@@ -90,9 +98,13 @@ def get_agent_sip(principal: Principal, agent_id: int):
     return AgentSipOut.from_row(_agent(principal, agent_id), settings.sip_host, settings.sip_port)
 
 
-@endpoint(bp, "GET", "/me/agent", response=AgentOut, summary="The signed-in user's agent profile")
+def _mine(agent: Agent) -> MyAgentOut:
+    return MyAgentOut.mine(agent, _presence(), email_configured=bool(ports.controller().settings.smtp.host))
+
+
+@endpoint(bp, "GET", "/me/agent", response=MyAgentOut, summary="The signed-in user's agent profile")
 def get_my_agent(principal: Principal):
-    return AgentOut.from_row(_my_agent(principal), _presence())
+    return _mine(_my_agent(principal))
 
 
 @endpoint(
@@ -121,9 +133,9 @@ def get_my_softphone(principal: Principal):
     bp,
     "PATCH",
     "/me/agent",
-    response=AgentOut,
+    response=MyAgentOut,
     body=MyAgentChanges,
-    summary="Change one's chat name, or go Available or Offline",
+    summary="Change one's chat name or email notifications, or go Available or Offline",
 )
 def update_my_agent(principal: Principal, body: MyAgentChanges):
     agent = _my_agent(principal)
@@ -131,6 +143,12 @@ def update_my_agent(principal: Principal, body: MyAgentChanges):
         agent.chat_display_name = body.chat_display_name
         Agent.update(chat_display_name=agent.chat_display_name).where(Agent.id == agent.id).execute()
         notifier.updated(bus(), agent, _presence())
+    emails = body.model_dump(include={"email_new_chats", "email_missed_chats"}, exclude_none=True)
+    if emails:
+        # Only the agent's own choices: colleagues see nothing of them, so nothing is published.
+        Agent.update(**emails).where(Agent.id == agent.id).execute()
+        for field, value in emails.items():
+            setattr(agent, field, value)
     if body.status is not None:
         # agent.status_changed goes out; the pause keeper applies it to the queues and to the flag ring-agents
         # steps read. No re-render for a status.
@@ -138,4 +156,4 @@ def update_my_agent(principal: Principal, body: MyAgentChanges):
             ports.controller().availability.choose(agent, body.status, ports.controller().clock())
         except availability.IllegalMove as exc:
             raise ApiError("on-a-call", f"{exc}; change it once the call has ended") from None
-    return AgentOut.from_row(agent, _presence())
+    return _mine(agent)

@@ -28,6 +28,11 @@ class Agent(TimestampedModel):
     ring_device = CharField(default="webrtc", choices=[(d, d) for d in RING_DEVICES])
     # The agent's own voicemail greeting (a file under the data directory); the standard one when empty.
     voicemail_greeting = CharField(null=True)
+    # Emails to the agent's sign-in address (leadcenter/notifications, when SMTP is configured): each chat offered
+    # to them (off unless they choose it: the app already rings), and each chat nobody answered or offline form
+    # left for their team (on: it reaches them while they are away, which is the point of email).
+    email_new_chats = BooleanField(default=False)
+    email_missed_chats = BooleanField(default=True)
     sip_credentials: ModelSelect[SipCredential]  # the backref of SipCredential.agent
 
     class Meta:

@@ -57,6 +57,25 @@ class AgentOut(Schema):
         return cls.from_rows([agent], presence)[0]
 
 
+class MyAgentOut(AgentOut):
+    """The signed-in agent's own profile: what colleagues see, and their own choices."""
+
+    email_new_chats: bool  # an email for each chat offered to me
+    email_missed_chats: bool  # an email for each chat nobody answered, and each offline form, of my team
+    email_address: str  # where they go: my sign-in email
+    email_configured: bool  # whether this installation sends email at all (an SMTP server is configured)
+
+    @classmethod
+    def mine(cls, agent: Agent, presence: Callable[[Agent], str], email_configured: bool) -> MyAgentOut:
+        return cls(
+            **AgentOut.from_row(agent, presence).model_dump(),
+            email_new_chats=agent.email_new_chats,
+            email_missed_chats=agent.email_missed_chats,
+            email_address=agent.user.email,
+            email_configured=email_configured,
+        )
+
+
 class AgentList(RootModel[list[AgentOut]]):
     pass
 
@@ -68,10 +87,13 @@ class AgentChanges(Schema):
 
 
 class MyAgentChanges(Schema):
-    """What agents set themselves; Unavailable is the queue's to set (on a call, in wrap-up)."""
+    """What agents set themselves (Unavailable is the queue's to set: on a call, in wrap-up), and which chats they
+    get emails about."""
 
     chat_display_name: Name = not_sent()
     status: Literal["available", "offline"] = not_sent()
+    email_new_chats: bool = not_sent()
+    email_missed_chats: bool = not_sent()
 
 
 class SipAccount(Schema):

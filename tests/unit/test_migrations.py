@@ -123,12 +123,38 @@ def test_a_version_3_database_gets_the_text_idle_timer_and_keeps_its_threads(tmp
     old.close()
 
 
+def _back_to_version_7(database) -> None:
+    """Undo what version 8 adds: the agents' email choices and the email outbox."""
+    database.execute_sql('DROP TABLE "email_outbox"')
+    for column in ("email_new_chats", "email_missed_chats"):
+        database.execute_sql(f'ALTER TABLE "agent" DROP COLUMN "{column}"')
+    database.execute_sql("UPDATE schema_version SET version = 7")
+
+
 def test_a_version_6_database_gets_the_chat_tables(tmp_path):
     expected = _shape_of_a_new_database(tmp_path)
     old = _migrated(tmp_path / "v6.sqlite3")
+    _back_to_version_7(old)
     for table in ("chat_session", "visitor", "chat_widget"):
         old.execute_sql(f'DROP TABLE "{table}"')
     old.execute_sql("UPDATE schema_version SET version = 6")
-    assert migrations.migrate() == 1 and migrations.current_version() == migrations.LATEST == 7
+    assert migrations.migrate() == 2 and migrations.current_version() == migrations.LATEST == 8
     assert _shape(old) == expected
+    old.close()
+
+
+def test_a_version_7_database_gets_the_email_choices_and_outbox_and_keeps_its_agents(tmp_path):
+    expected = _shape_of_a_new_database(tmp_path)
+    old = _migrated(tmp_path / "v7.sqlite3")
+    _back_to_version_7(old)
+    old.execute_sql("PRAGMA foreign_keys = OFF")  # the agent's company and user do not matter here
+    old.execute_sql(
+        "INSERT INTO agent (id, created_at, company_id, user_id, display_name, chat_display_name, status,"
+        " status_reason, status_changed_at, ring_device) VALUES (4, '2026-11-26 10:00:00', 1, 1, 'Ann', 'Ann',"
+        " 'available', '', '2026-11-26 10:00:00', 'webrtc')"
+    )
+    assert migrations.migrate() == 1 and migrations.current_version() == migrations.LATEST == 8
+    assert _shape(old) == expected
+    # An agent of before gets the defaults: missed chats by email, new ones not.
+    assert old.execute_sql("SELECT email_new_chats, email_missed_chats FROM agent WHERE id = 4").fetchone() == (0, 1)
     old.close()

@@ -1,9 +1,10 @@
-// My profile (shown in the interaction panel): the chat display name and my voicemail greeting. A greeting file
-// the agent picks is converted here into what Asterisk plays as it is (WAV, mono, 16-bit, 8 kHz).
+// My profile (shown in the interaction panel): the chat display name, which chats I get emails about, and my
+// voicemail greeting. A greeting file the agent picks is converted here into what Asterisk plays as it is (WAV,
+// mono, 16-bit, 8 kHz).
 
 import { api, refusal } from './api.js';
 import { html } from './html.js';
-import { applyAgent, update } from './store.js';
+import { applyAgent, state, update } from './store.js';
 
 const GREETING_RATE = 8000;
 
@@ -15,6 +16,7 @@ export function profileForm(s) {
       <label>Chat display name <input name="chat_display_name" required maxlength="100" data-focus="chat-name"
         value="${s.me?.chat_display_name}"></label>
       <small>What leads see when you answer a chat.</small>
+      ${emailChoices(s.me)}
       <p><button class="primary" type="submit">Save</button> <span class="saved-marker" role="status">${s.profileSaved ? 'Saved' : ''}</span></p>
     </form>
     <section class="greeting" aria-label="Voicemail greeting">
@@ -28,8 +30,31 @@ export function profileForm(s) {
     </section>`;
 }
 
+// Which website chats I get an email about (GET /api/v1/me/agent has my choices and whether this server sends
+// email at all: without an SMTP server the choices are kept, and the form says nothing is sent).
+function emailChoices(me) {
+  if (me?.email_configured === undefined) return '';
+  const off = me.email_configured ? '' : 'disabled';
+  return html`
+    <fieldset class="email-choices">
+      <legend>Email me</legend>
+      <label class="check"><input type="checkbox" name="email_new_chats" ${me.email_new_chats ? 'checked' : ''} ${off}
+        data-focus="email-new"> when a chat is offered to me</label>
+      <label class="check"><input type="checkbox" name="email_missed_chats" ${me.email_missed_chats ? 'checked' : ''}
+        ${off} data-focus="email-missed"> when nobody answers a chat, or a visitor leaves a message while nobody is
+        online (even while I am Offline)</label>
+      <small>${me.email_configured ? `Sent to ${me.email_address}.`
+        : 'Email is not set up on this server: nothing is sent until an administrator configures SMTP.'}</small>
+    </fieldset>`;
+}
+
 export async function saveProfile(form) {
-  const me = await api('PATCH', '/api/v1/me/agent', { chat_display_name: String(form.get('chat_display_name')) });
+  const changes = { chat_display_name: String(form.get('chat_display_name')) };
+  if (state.me?.email_configured) {
+    changes.email_new_chats = form.get('email_new_chats') === 'on';
+    changes.email_missed_chats = form.get('email_missed_chats') === 'on';
+  }
+  const me = await api('PATCH', '/api/v1/me/agent', changes);
   update((s) => { applyAgent(s, me); s.profileSaved = true; });
 }
 

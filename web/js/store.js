@@ -171,7 +171,7 @@ export function putInteraction(s, interaction) {
 // An agent as the server has it now (status, presence, profile), wherever it is held: my colleagues, and me.
 export function applyAgent(s, agent) {
   if (s.agents.has(agent.id)) s.agents.set(agent.id, agent);
-  if (s.me?.id === agent.id) s.me = agent;
+  if (s.me?.id === agent.id) s.me = { ...s.me, ...agent }; // keeps what only I see (my email choices)
 }
 
 // A message's delivery only moves forward: of two copies, the one further along (an event and a REST read of the
