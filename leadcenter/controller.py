@@ -34,6 +34,7 @@ from leadcenter.teams.services import QueueBoard
 from leadcenter.telephony.service import Telephony
 from leadcenter.texts.outbox import Outbox
 from leadcenter.texts.services import Texts
+from leadcenter.visits.services import Visits
 from leadcenter.voicemail.services import MailboxCounter
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,7 @@ class Controller:
         self.pauses = PauseKeeper(self.bus, self.telephony, self.availability)
         self._build_texts(settings)
         self.chats = Chats(self.bus, self.clock)
+        self.visits = Visits(self.bus, self.clock)
         self.asterisk_config = AsteriskConfig(settings, self.secrets, self.instance, self.telephony)
         self.reconfigure = self.asterisk_config.apply
         self.health = Health(self.database, self.telephony, self.smscs, self.outbox)
@@ -128,6 +130,7 @@ class Controller:
         self.loop.run(self.telephony.start())
         self.texts.timers.start()
         self.chats.timers.start()
+        self.visits.timers.start()
         if self.smscs:
             self.outbox.recover()
             for link in self.smscs:
@@ -142,6 +145,7 @@ class Controller:
                 link.stop()
             self.texts.timers.stop()
             self.chats.timers.stop()
+            self.visits.timers.stop()
             self.loop.run(self.telephony.stop())
         finally:
             self.loop.stop()
