@@ -29,6 +29,7 @@ from leadcenter.clock import Clock
 from leadcenter.db import database
 from leadcenter.events import Bus, Publisher
 from leadcenter.interactions.models import Interaction
+from leadcenter.leads.models import Lead
 from leadcenter.timers import Sweeper
 from leadcenter.tracking_numbers.models import TrackingNumber
 from leadcenter.visits import notifier
@@ -147,7 +148,8 @@ class Visits:
             if number is None:
                 number = self._pool_number(visitor, session, now)
             session.save()
-            visit = _visit_of(session, visitor.lead_id) if started and visitor.lead_id else None
+            lead_id = _surviving_lead(visitor.lead_id) if started and visitor.lead_id else None
+            visit = _visit_of(session, lead_id) if lead_id else None
         if visit is not None:
             notifier.visit_joined(self.bus, visit)
         return Collected(visitor_key, self._swap(settings, number))
@@ -276,6 +278,14 @@ class Visits:
                 PageView.delete().where(PageView.session.in_(old)).execute()
                 deleted += VisitSession.delete().where(VisitSession.id.in_(old)).execute()
         return deleted
+
+
+def _surviving_lead(lead_id: int) -> int | None:
+    """The lead a visitor's lead was merged into (itself when not merged)."""
+    lead = Lead.get_or_none(Lead.id == lead_id)
+    while lead is not None and lead.merged_into_id is not None:
+        lead = Lead.get_or_none(Lead.id == lead.merged_into_id)
+    return lead.id if lead else None
 
 
 def _visit_of(session: VisitSession, lead_id: int) -> Interaction:

@@ -14,6 +14,8 @@ from support import T0, ApiClient
 from leadcenter.chats.models import Visitor
 from leadcenter.events import Event
 from leadcenter.interactions.models import Interaction
+from leadcenter.leads.models import Lead
+from leadcenter.leads.services import merge
 from leadcenter.tracking_numbers.models import TrackingNumber
 from leadcenter.visits.models import PageView, VisitSession
 from leadcenter.visits.services import settings_of
@@ -424,7 +426,7 @@ def test_a_call_after_the_hold_or_to_a_plain_number_gets_no_session(controller, 
     assert not published(controller, "visit.joined")
 
 
-def test_a_text_to_a_pool_number_carries_the_session_and_a_later_visit_joins_the_timeline(controller, site):
+def test_a_text_to_a_pool_number_carries_the_session_and_a_later_visit_joins_the_timeline(controller, site, world):
     told = visit(controller, site, url=f"{SHOP}/?utm_source=facebook&utm_medium=paid_social&utm_campaign=fall")
     number = TrackingNumber.get(TrackingNumber.number == told.numbers[SITE_NUMBER])
     message = controller.texts.receive_text(number, "+14045559877", "Do you do gutters?")
@@ -439,6 +441,12 @@ def test_a_text_to_a_pool_number_carries_the_session_and_a_later_visit_joins_the
         f"{SHOP}/?utm_source=facebook&utm_medium=paid_social&utm_campaign=fall",
         f"{SHOP}/gutters",
     ]
+    # Their lead merged into another: the next visit joins the surviving lead's timeline.
+    survivor = world["a"]["leads"][2]
+    merge(survivor, Lead.get_by_id(text.lead_id), controller.clock())
+    controller.clock.advance(days=1)
+    visit(controller, site, told.visitor, url=f"{SHOP}/windows")
+    assert Interaction.get(Interaction.landing_page == f"{SHOP}/windows").lead_id == survivor.id
 
 
 # -- the supervisors' API ------------------------------------------------------------------------------------------
