@@ -145,13 +145,16 @@ class Visits:
                 PageView.create(session=session, url=_clip(url), title=_clip(title), referrer=_clip(referrer), at=now)
             source = classify(session.landing_page, session.referrer)
             number = self._source_number(company_id, source, session.landing_page)
+            ran_out = None
             if number is None:
-                number = self._pool_number(visitor, session, now)
+                number, ran_out = self._pool_number(visitor, session, now)
             session.save()
             lead_id = _surviving_lead(visitor.lead_id) if started and visitor.lead_id else None
             visit = _visit_of(session, lead_id) if lead_id else None
         if visit is not None:
             notifier.visit_joined(self.bus, visit)
+        if ran_out is not None:
+            notifier.pool_exhausted(self.bus, ran_out, now)
         return Collected(visitor_key, self._swap(settings, number))
 
     @staticmethod
@@ -193,19 +196,22 @@ class Visits:
                 return number
         return next((n for n in candidates if source.channel and n.swap_source == source.channel), None)
 
-    def _pool_number(self, visitor: Visitor, session: VisitSession, now: dt.datetime) -> TrackingNumber | None:
-        """The session's pool number, held (again) until ``now + hold_minutes``; the fallback when all are held.
-        Runs inside the IMMEDIATE transaction of ``collect``."""
+    def _pool_number(
+        self, visitor: Visitor, session: VisitSession, now: dt.datetime
+    ) -> tuple[TrackingNumber | None, NumberPool | None]:
+        """The session's pool number, held (again) until ``now + hold_minutes``; the fallback when all are held
+        (and the pool, when it has just run out: to tell once committed). Runs inside the IMMEDIATE transaction of
+        ``collect``."""
         pools = list(NumberPool.select().where(NumberPool.company == visitor.company_id).order_by(NumberPool.id))
         pool = next((p for p in pools if pool_numbers(p)), None)
         if pool is None:
-            return None
+            return None, None
         numbers = pool_numbers(pool)
         by_id = {n.id: n for n in numbers}
         hold = now + dt.timedelta(minutes=pool.hold_minutes)
         if session.tracking_number_id in by_id and session.held_until and session.held_until > now:
             session.held_until = hold  # a ping or a page of the session: kept
-            return by_id[session.tracking_number_id]
+            return by_id[session.tracking_number_id], None
         # Held by other visitors' live sessions (the visitor's own earlier session does not keep it from them).
         others = VisitSession.select(VisitSession.tracking_number).where(
             VisitSession.tracking_number.in_(list(by_id)),
@@ -214,10 +220,10 @@ class Visits:
         )
         held = {row.tracking_number_id for row in others}
         free = [n for n in numbers if n.id not in held]
-        self._report(pool, len(held) + (1 if free else 0), len(numbers), exhausted=not free)
+        ran_out = self._report(pool, len(held) + (1 if free else 0), len(numbers), exhausted=not free)
         if not free:
             session.tracking_number, session.held_until = None, None
-            return pool.fallback_number
+            return pool.fallback_number, pool if ran_out else None
         theirs = (
             VisitSession.select(VisitSession.tracking_number)
             .where(
@@ -244,11 +250,11 @@ class Visits:
             last_held = dict(rows)
             chosen = min(free, key=lambda n: (last_held.get(n.id) is not None, last_held.get(n.id) or now, n.id))
         session.tracking_number, session.held_until = chosen, hold
-        return chosen
+        return chosen, None
 
-    def _report(self, pool: NumberPool, held: int, size: int, exhausted: bool) -> None:
-        """Pool utilisation: a warning logged once the pool runs above BUSY, and number_pool.exhausted published
-        once each time every number is held."""
+    def _report(self, pool: NumberPool, held: int, size: int, exhausted: bool) -> bool:
+        """Pool utilisation: a warning logged once the pool runs above BUSY; True when every number is held now and
+        was not before (number_pool.exhausted is told once an episode)."""
         with self._lock:
             busy = held / size > BUSY
             warn = busy and pool.id not in self._busy
@@ -257,8 +263,7 @@ class Visits:
             (self._exhausted.add if exhausted else self._exhausted.discard)(pool.id)
         if warn:
             log.warning("number pool %s (%s) is %d%% held: add numbers", pool.id, pool.name, 100 * held // size)
-        if tell:
-            notifier.pool_exhausted(self.bus, pool, self.clock())
+        return tell
 
     # -- retention -------------------------------------------------------------------------------------------
     def sweep(self) -> int:

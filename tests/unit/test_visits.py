@@ -139,12 +139,14 @@ def test_an_unknown_visitor_key_gets_a_new_visitor_and_another_companys_key_is_u
 # -- pool numbers --------------------------------------------------------------------------------------------------
 
 
-def test_each_visitor_gets_a_pool_number_and_past_the_pool_the_fallback(controller, site):
+def test_each_visitor_gets_a_pool_number_and_past_the_pool_the_fallback(controller, site, caplog):
     one, two = site["numbers"]
     first, second = visit(controller, site), visit(controller, site)
     shown = {first.numbers[SITE_NUMBER], second.numbers[SITE_NUMBER]}
     assert shown == {one.number, two.number}
     assert visit(controller, site).numbers == {}  # no fallback number: the site's own stays
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [f"number pool {site['pool']['id']} (Website) is 100% held: add numbers"]  # once
     [exhausted] = published(controller, "number_pool.exhausted")
     assert exhausted["number_pool"]["utilisation"] == 1.0
     fallback = site["admin"].patch(f"/api/v1/number-pools/{site['pool']['id']}", {"fallback_number": one.id})[1]
