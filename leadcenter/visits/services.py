@@ -351,9 +351,12 @@ def attribute(
             .first()
         )
     if session is None:
-        if number is not None and number.swap_source and number.swap_source != "custom":
-            interaction.medium = MEDIUMS.get(number.swap_source, "")
-            interaction.save(only=[Interaction.medium])
+        if number is not None and number.swap_source in SOURCE_NUMBERS:
+            # A source's number: its visitors are not told apart, but where they came from is known.
+            label, medium = SOURCE_NUMBERS[number.swap_source]
+            interaction.source = interaction.source or label
+            interaction.medium = medium
+            interaction.save(only=[Interaction.source, Interaction.medium])
         return None
     touch = session
     if settings_of(interaction.company_id).attribution == "first_touch":
@@ -384,15 +387,15 @@ def attribute(
     return Attribution(session, [_visit_of(s, interaction.lead_id) for s in earlier])
 
 
-# The medium a source number's calls get (its visitors' sessions are not told apart).
-MEDIUMS = {
-    "google_ads": "cpc",
-    "bing_ads": "cpc",
-    "google_organic": "organic",
-    "bing_organic": "organic",
-    "facebook": "social",
-    "yelp": "referral",
-    "direct": "none",
+# The source (when the number names none of its own) and medium of a call or text to a source's number.
+SOURCE_NUMBERS = {
+    "google_ads": ("Google Ads", "cpc"),
+    "bing_ads": ("Bing Ads", "cpc"),
+    "google_organic": ("Google organic", "organic"),
+    "bing_organic": ("Bing organic", "organic"),
+    "facebook": ("Facebook", "social"),
+    "yelp": ("Yelp", "referral"),
+    "direct": ("Direct", "none"),
 }
 
 

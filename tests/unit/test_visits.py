@@ -203,6 +203,9 @@ def test_a_source_number_goes_to_its_sources_visitors_before_the_pool(controller
     assert visit(controller, site, referrer="https://www.bing.com/").numbers == {SITE_NUMBER: "+14045550171"}
     assert visit(controller, site, url=f"{SHOP}/?promo=summer").numbers == {SITE_NUMBER: "+14045550172"}
     assert visit(controller, site).numbers[SITE_NUMBER] in {n.number for n in site["numbers"]}
+    # A call to a source's number gets that source (its visitors are not told apart: no session).
+    call = ring(controller, TrackingNumber.get_by_id(bing["id"]))
+    assert (call.source, call.medium, call.campaign) == ("Bing organic", "organic", "")
 
 
 # -- privacy and retention -----------------------------------------------------------------------------------------
