@@ -202,11 +202,11 @@ class Visits:
         """The session's pool number, held (again) until ``now + hold_minutes``; the fallback when all are held
         (and the pool, when it has just run out: to tell once committed). Runs inside the IMMEDIATE transaction of
         ``collect``."""
-        pools = list(NumberPool.select().where(NumberPool.company == visitor.company_id).order_by(NumberPool.id))
-        pool = next((p for p in pools if pool_numbers(p)), None)
+        # The company's first pool that has numbers.
+        pools = NumberPool.select().where(NumberPool.company == visitor.company_id).order_by(NumberPool.id)
+        pool, numbers = next(((p, found) for p in pools if (found := pool_numbers(p))), (None, []))
         if pool is None:
             return None, None
-        numbers = pool_numbers(pool)
         by_id = {n.id: n for n in numbers}
         hold = now + dt.timedelta(minutes=pool.hold_minutes)
         if session.tracking_number_id in by_id and session.held_until and session.held_until > now:
