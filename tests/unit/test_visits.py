@@ -12,6 +12,7 @@ import pytest
 from support import T0, ApiClient
 
 from leadcenter.chats.models import Visitor
+from leadcenter.chats.schemas import Contact, Page
 from leadcenter.events import Event
 from leadcenter.interactions.models import Interaction
 from leadcenter.leads.models import Lead
@@ -475,3 +476,17 @@ def test_visits_and_attribution_by_source_campaign_and_keyword(controller, site,
     agent.sign_in("agent1@a.example")
     assert agent.get(f"/api/v1/visits?since={day}")[0] == 403
     assert agent.patch("/api/v1/visit-settings", {"store_ip": True})[0] == 403
+
+
+def test_a_chat_carries_its_visitors_session_and_their_visits_join_the_lead(controller, site, world):
+    told = visit(controller, site, url=f"{SHOP}/?utm_source=google&utm_medium=cpc&utm_campaign=spring&utm_term=roof")
+    widget = site["widget"]
+    visitor = controller.chats.visit(widget, told.visitor, Page(url=f"{SHOP}/", title="Shop")).visitor
+    assert visitor.id == Visitor.get(Visitor.company == site["company"]).id  # one visitor for chat and visits
+    chat, _ = controller.chats.start(widget, visitor, Contact(name="Ada", body="Hi"), Page(url=f"{SHOP}/"))
+    created = [c for c in published(controller, "interaction.created") if c["interaction"]["id"] == chat.id]
+    assert (created[0]["interaction"]["campaign"], created[0]["interaction"]["keywords"]) == ("spring", "roof")
+    [joined] = published(controller, "visit.joined")
+    assert joined["interaction"]["lead"]["id"] == chat.lead_id and joined["interaction"]["pages"][0]["url"].endswith(
+        "utm_term=roof"
+    )
