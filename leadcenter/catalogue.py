@@ -30,6 +30,7 @@ from leadcenter.teams.schemas import QueueFiguresOut, TeamOut
 from leadcenter.texts.schemas import MessageOut
 from leadcenter.tracking_numbers.schemas import TrackingNumberOut
 from leadcenter.trunks.schemas import TrunkOut
+from leadcenter.visits.schemas import NumberPoolOut, VisitSettingsOut
 from leadcenter.wire import Schema
 
 Section = Literal["incoming", "active", "recent"]
@@ -120,6 +121,21 @@ class InteractionData(Schema):
     company_id: int
     interaction: InteractionOut
     section: Section | None  # where it is in the receiving user's inbox; null: not in it
+
+
+class VisitData(Schema):
+    company_id: int
+    interaction: InteractionOut  # kind visit, with its pages
+
+
+class NumberPoolData(Schema):
+    company_id: int
+    number_pool: NumberPoolOut
+
+
+class VisitSettingsData(Schema):
+    company_id: int
+    visit_settings: VisitSettingsOut
 
 
 class InteractionIdData(Schema):
@@ -280,6 +296,28 @@ INVITATION_CREATED = _event("invitation.created", InvitationData, Audience.SUPER
 INVITATION_DELETED = _event(
     "invitation.deleted", _deleted("invitation"), Audience.SUPERVISORS, "an invitation was revoked or declined"
 )
+VISIT_JOINED = _event(
+    "visit.joined",
+    VisitData,
+    Audience.COMPANY,
+    "a website session joined a lead's timeline as a visit (the visitor called, texted or chatted, or came back)",
+)
+NUMBER_POOL_EXHAUSTED = _event(
+    "number_pool.exhausted",
+    NumberPoolData,
+    Audience.SUPERVISORS,
+    "every number of a pool is held: new visitors see its fallback number (told once until one is free again)",
+)
+VISIT_SETTINGS_UPDATED = _event(
+    "visit_settings.updated", VisitSettingsData, Audience.SUPERVISORS, "the company's visit settings changed"
+)
+NUMBER_POOL_EVENTS = {
+    change: _event(f"number_pool.{change}", NumberPoolData, Audience.SUPERVISORS, f"a number pool was {change}")
+    for change in ("created", "updated")
+}
+NUMBER_POOL_DELETED = _event(
+    "number_pool.deleted", _deleted("number_pool"), Audience.SUPERVISORS, "a number pool was deleted"
+)
 API_KEY_CREATED = _event("api_key.created", ApiKeyData, Audience.SUPERVISORS, "an API key was made")
 API_KEY_REVOKED = _event("api_key.revoked", ApiKeyData, Audience.SUPERVISORS, "an API key was revoked")
 
@@ -352,6 +390,11 @@ EVENTS: tuple[EventType, ...] = (
     INVITATION_DELETED,
     API_KEY_CREATED,
     API_KEY_REVOKED,
+    VISIT_JOINED,
+    VISIT_SETTINGS_UPDATED,
+    *NUMBER_POOL_EVENTS.values(),
+    NUMBER_POOL_DELETED,
+    NUMBER_POOL_EXHAUSTED,
     *ROW_EVENTS.values(),
     *INTERNAL,
 )

@@ -52,6 +52,10 @@ class HttpSettings:
     visitor_sockets_per_address: int = 20
     visitor_sockets_per_company: int = 1000
     visitor_sockets_max: int = 4000
+    # The snippet's visit collection (POST /s/<key>/collect, visits/http.py): requests a minute per client address
+    # and per company, counted apart, so that one site's traffic never takes another's.
+    collect_per_address_per_minute: int = 120
+    collect_per_company_per_minute: int = 30000
     # Mark the plain HTTP listener's session cookie Secure too (the HTTPS listener's always is): for a plain
     # listener that sits behind a TLS-terminating proxy.
     secure_cookies: bool = False

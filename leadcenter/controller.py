@@ -35,6 +35,7 @@ from leadcenter.teams.services import QueueBoard
 from leadcenter.telephony.service import Telephony
 from leadcenter.texts.outbox import Outbox
 from leadcenter.texts.services import Texts
+from leadcenter.visits.services import Visits
 from leadcenter.voicemail.services import MailboxCounter
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,7 @@ class Controller:
         self.chats = Chats(self.bus, self.clock)
         self.mailer = mail.Mailer(settings.smtp, self.clock)  # off without an SMTP host
         self.chat_emails = ChatEmails(self.bus, self.mailer, settings.app_url)
+        self.visits = Visits(self.bus, self.clock)
         self.asterisk_config = AsteriskConfig(settings, self.secrets, self.instance, self.telephony)
         self.reconfigure = self.asterisk_config.apply
         self.health = Health(self.database, self.telephony, self.smscs, self.outbox)
@@ -133,6 +135,7 @@ class Controller:
         self.chats.timers.start()
         if self.mailer.enabled:
             self.mailer.start()
+        self.visits.timers.start()
         if self.smscs:
             self.outbox.recover()
             for link in self.smscs:
@@ -148,6 +151,7 @@ class Controller:
             self.texts.timers.stop()
             self.chats.timers.stop()
             self.mailer.stop()
+            self.visits.timers.stop()
             self.loop.run(self.telephony.stop())
         finally:
             self.loop.stop()

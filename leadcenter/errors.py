@@ -86,6 +86,8 @@ ERRORS: dict[str, tuple[int, str]] = {
     "contact-required": (422, "the offline form needs a phone number or an email to get back to the visitor"),
     "invalid-frame": (400, "a visitor socket's frame is not JSON, or not one of the protocol's frames"),
     "too-many-messages": (429, "a visitor sent more messages than the rate allows; wait a few seconds"),
+    # -- website visits
+    "too-many-visits": (429, "the snippet's collection rate of this address or this company is spent; Retry-After"),
     # -- prompts
     "converter-missing": (503, "sox is not installed on the server, so uploaded audio cannot be converted"),
     "converter-busy": (503, "every audio conversion slot is taken; Retry-After says when to try again"),

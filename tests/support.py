@@ -27,6 +27,7 @@ from leadcenter.teams.services import QueueBoard
 from leadcenter.telephony.ari import AriError
 from leadcenter.texts.outbox import Outbox
 from leadcenter.texts.services import Texts
+from leadcenter.visits.services import Visits
 from leadcenter.web.app import create_app
 
 PASSWORD = "correct horse battery"
@@ -111,6 +112,7 @@ class StandInController:
         self.outbox = Outbox(self.bus, on_text=lambda delivery: None, clock=self.clock)
         self.texts = Texts(self.bus, self.outbox, served_numbers=None, clock=self.clock)
         self.chats = Chats(self.bus, self.clock)  # tests sweep its timer with chats.sweep()
+        self.visits = Visits(self.bus, self.clock)  # tests sweep its retention with visits.sweep()
         self.queue_board = QueueBoard(self.bus, self.clock)
         self.presence = Presence(self.bus)  # tests tell it device states with on_device_state
         self.availability = Availability(self.bus, self.presence.of)

@@ -27,6 +27,7 @@ from leadcenter.leads.services import find_or_create_by_number, lead_number
 from leadcenter.pbx import names
 from leadcenter.teams.models import Team
 from leadcenter.tracking_numbers.models import TrackingNumber
+from leadcenter.visits.services import announce, attribute
 from leadcenter.voicemail import services as voicemail
 
 log = logging.getLogger(__name__)
@@ -154,8 +155,10 @@ class CallRecorder:
                 status_changed_at=started_at,
                 source=number.source,
             )
+            attribution = attribute(interaction, started_at, number=number)  # shown while it rings
         # A new call shows in the Incoming of the agents its flow offers calls to.
         notifier.changed(self.bus, interaction, created=True)
+        announce(self.bus, attribution)
         return interaction
 
     def on_inbound(self, event: Event) -> None:

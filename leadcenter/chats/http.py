@@ -94,7 +94,8 @@ def patch_chat_widget(principal: Principal, body: ChatWidgetChanges):
     return ChatWidgetOut.from_row(ChatWidget.get_by_id(widget.id), _base_url())
 
 
-def _widget(public_key: str) -> ChatWidget:
+def public_widget(public_key: str) -> ChatWidget:
+    """The enabled widget with this public key (the snippet's URLs name it); 404 otherwise."""
     widget = ports.controller().chats.widget_by_key(public_key) if _KEY.fullmatch(public_key) else None
     if widget is None:
         raise not_found("chat widget")
@@ -111,7 +112,7 @@ def _file(name: str) -> str:
 @public.get("/s/<public_key>.js")
 def snippet(public_key: str):
     """The snippet: small, cached; it opens the iframe when the visitor opens the launcher."""
-    widget = _widget(public_key)
+    widget = public_widget(public_key)
     filled = {"__LC_ORIGIN__": _base_url(), "__LC_KEY__": widget.public_key}
     text = _PLACEHOLDER.sub(lambda found: json.dumps(filled[found.group(2)]), SNIPPET.read_text())
     response = Response(text, mimetype="text/javascript")
@@ -125,7 +126,7 @@ def snippet(public_key: str):
 def status(public_key: str):
     """What the snippet needs before it draws the launcher: whether anyone answers now, the colour and the side.
     Readable (CORS) only by pages of the company's allowed origins: the snippet on any other site stays hidden."""
-    widget = _widget(public_key)
+    widget = public_widget(public_key)
     origin = request.headers.get("Origin", "")
     allowed = origins(widget.allowed_origins)
     try:
@@ -145,7 +146,7 @@ def status(public_key: str):
 @public.get("/w/<public_key>")
 def frame(public_key: str):
     """The iframe's page, which only the company's allowed origins may frame."""
-    widget = _widget(public_key)
+    widget = public_widget(public_key)
     allowed = origins(widget.allowed_origins)
     response = Response(_file("widget.html"), mimetype="text/html")
     response.headers["Content-Security-Policy"] = FRAME_POLICY.format(

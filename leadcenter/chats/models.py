@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+
 from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
 from leadcenter.accounts.models import Company
@@ -32,6 +34,11 @@ class ChatWidget(TimestampedModel):
     # JSON {"timezone": "Europe/London", "days": {"mon": [["09:00", "17:30"]], ...}}, or null: always open.
     hours = TextField(null=True)
     enabled = BooleanField(default=True)
+
+
+def key_hash(visitor_key: str) -> str:
+    """What is stored of a visitor's key."""
+    return hashlib.sha256(visitor_key.encode()).hexdigest()
 
 
 class Visitor(TimestampedModel):

@@ -20,7 +20,6 @@ Events: ``interaction.created`` / ``interaction.updated`` (with the chat: page, 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import re
 import secrets
@@ -33,7 +32,7 @@ from zoneinfo import ZoneInfo
 from leadcenter.accounts.models import Company
 from leadcenter.agents.models import Agent
 from leadcenter.chats import notifier as chat_events
-from leadcenter.chats.models import ChatSession, ChatWidget, Visitor
+from leadcenter.chats.models import ChatSession, ChatWidget, Visitor, key_hash
 from leadcenter.chats.schemas import BODY_LIMIT, DAYS, Contact, Page
 from leadcenter.clock import Clock
 from leadcenter.db import database
@@ -47,6 +46,7 @@ from leadcenter.leads.services import find_or_create_by_number, index_lead
 from leadcenter.phones import InvalidNumber, to_e164
 from leadcenter.texts import notifier as message_events
 from leadcenter.timers import Sweeper
+from leadcenter.visits.services import announce, attribute
 
 SWEEP_SECONDS = 1.0
 # Availability moves tell the visitors at once; the chat hours' edges and team changes reach them within this many
@@ -66,10 +66,6 @@ class ChatRefused(ApiError):
 
 def new_public_key() -> str:
     return secrets.token_urlsafe(16)  # 128 bits, 22 characters
-
-
-def key_hash(visitor_key: str) -> str:
-    return hashlib.sha256(visitor_key.encode()).hexdigest()
 
 
 def session_of(interaction: Interaction) -> ChatSession | None:
@@ -408,6 +404,7 @@ class Chats:
                 landing_page=page.url,
                 referrer=page.referrer,
             )
+            attribution = attribute(interaction, now, visitor=visitor)
             ChatSession.create(
                 interaction=interaction,
                 visitor=visitor,
@@ -418,6 +415,7 @@ class Chats:
             message = Message.create(
                 interaction=interaction, direction="inbound", body=contact.body, status="received", created_at=now
             )
+        announce(self.bus, attribution)  # the visitor's visits that joined the lead's timeline
         return interaction, message
 
     @staticmethod

@@ -60,6 +60,8 @@ class Interaction(TimestampedModel):
     landing_page = CharField(default="")
     referrer = CharField(default="")
     keywords = CharField(default="")
+    medium = CharField(default="")  # cpc, organic, social, referral, none... (visits/sources.py)
+    click_id = CharField(default="")  # the ad click's gclid, msclkid or fbclid
 
     class Meta:
         indexes = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 from pydantic import Field, RootModel
 
@@ -18,6 +18,8 @@ from leadcenter.leads.models import Lead
 from leadcenter.leads.services import numbers_by_lead
 from leadcenter.texts.schemas import BODY_LIMIT as TEXT_BODY_LIMIT
 from leadcenter.tracking_numbers.models import TrackingNumber
+from leadcenter.visits.models import PageView, VisitSession
+from leadcenter.visits.schemas import PageOut
 from leadcenter.wire import DATE_RANGE, INT_RANGE, Schema, Text, UtcDateTime
 
 NOTES_LIMIT = 20_000
@@ -175,6 +177,8 @@ class InteractionOut(Schema):
     landing_page: str
     referrer: str
     keywords: str
+    medium: str
+    click_id: str  # the ad click's gclid, msclkid or fbclid
     qualified: bool | None
     value_cents: int | None
     notes: Text
@@ -186,6 +190,7 @@ class InteractionOut(Schema):
     message_count: int
     last_message: LastMessage | None  # texts and chats: the newest message, for the inbox row
     chat: ChatSummary | None = None  # chats and chat forms: the visit
+    pages: list[PageOut] | None = None  # visits: the pages seen, oldest first
 
     @classmethod
     def from_rows(cls, interactions: list[Interaction]) -> list[InteractionOut]:
@@ -207,6 +212,7 @@ class InteractionOut(Schema):
             session.interaction_id: ChatSummary.from_row(session)
             for session in (ChatSession.select().where(ChatSession.interaction.in_(visits)) if visits else [])
         }
+        pages = pages_by_visit([i.id for i in interactions if i.kind == "visit"])
         return [
             cls(
                 id=i.id,
@@ -229,6 +235,8 @@ class InteractionOut(Schema):
                 landing_page=i.landing_page,
                 referrer=i.referrer,
                 keywords=i.keywords,
+                medium=i.medium,
+                click_id=i.click_id,
                 qualified=i.qualified,
                 value_cents=i.value_cents,
                 notes=i.notes,
@@ -239,6 +247,7 @@ class InteractionOut(Schema):
                 message_count=messages[i.id][0],
                 last_message=LastMessage.from_row(messages[i.id][1]),
                 chat=chats.get(i.id),
+                pages=pages.get(i.id),
             )
             for i in interactions
         ]
@@ -246,6 +255,22 @@ class InteractionOut(Schema):
     @classmethod
     def from_row(cls, interaction: Interaction) -> InteractionOut:
         return cls.from_rows([interaction])[0]
+
+
+def pages_by_visit(visit_ids: list[int]) -> dict[int, list[PageOut]]:
+    """Each visit interaction's pages, oldest first, in one query."""
+    pages: dict[int, list[PageOut]] = {visit_id: [] for visit_id in visit_ids}
+    if not pages:
+        return {}
+    rows = (
+        PageView.select(PageView, VisitSession.interaction)
+        .join(VisitSession)
+        .where(VisitSession.interaction.in_(visit_ids))
+        .order_by(PageView.at, PageView.id)
+    )
+    for page in rows:
+        pages[cast(int, page.session.interaction_id)].append(PageOut.from_row(page))
+    return pages
 
 
 def _summaries(summary, model, ids: set) -> dict:

@@ -74,7 +74,12 @@ def inbox(company: Company, agent: Agent | None, limit: int = INBOX_LIMIT) -> In
     # (company, agent, status, status_changed_at) index, merged by SQLite, so only `limit` rows become objects.
     newest = (Interaction.status_changed_at.desc(), Interaction.id.desc())
     mine = base.where(Interaction.agent == agent, Interaction.status == "recent").order_by(*newest).limit(limit)
-    nobodys = base.where(Interaction.agent.is_null(), Interaction.status == "recent").order_by(*newest).limit(limit)
+    # (A lead's website visits are on their timeline, not in anyone's inbox.)
+    nobodys = (
+        base.where(Interaction.agent.is_null(), Interaction.status == "recent", Interaction.kind != "visit")
+        .order_by(*newest)
+        .limit(limit)
+    )
     recent = list(mine.union_all(nobodys).order_by(SQL('"status_changed_at"').desc(), SQL('"id"').desc()).limit(limit))
     return Inbox(incoming, active, recent)
 
@@ -246,6 +251,8 @@ REPORT_COLUMNS = (
     "tracking_number_name",
     "source",
     "campaign",
+    "medium",
+    "click_id",
     "keywords",
     "landing_page",
     "referrer",
@@ -303,6 +310,8 @@ def report(company: Company, since: dt.datetime, until: dt.datetime):
         TrackingNumber.name,
         Interaction.source,
         Interaction.campaign,
+        Interaction.medium,
+        Interaction.click_id,
         Interaction.keywords,
         Interaction.landing_page,
         Interaction.referrer,
@@ -355,6 +364,8 @@ def report(company: Company, since: dt.datetime, until: dt.datetime):
             number_name,
             source,
             campaign,
+            medium,
+            click_id,
             keywords,
             landing_page,
             referrer,
@@ -379,6 +390,8 @@ def report(company: Company, since: dt.datetime, until: dt.datetime):
                 number_name or "",
                 source,
                 campaign,
+                medium,
+                click_id,
                 keywords,
                 landing_page,
                 referrer,

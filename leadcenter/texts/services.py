@@ -41,6 +41,7 @@ from leadcenter.texts.models import InboundPart, TextConsent, TextThread
 from leadcenter.texts.outbox import Outbox
 from leadcenter.timers import Sweeper
 from leadcenter.tracking_numbers.models import TrackingNumber
+from leadcenter.visits.services import announce, attribute
 
 log = logging.getLogger(__name__)
 
@@ -321,6 +322,7 @@ class Texts:
             lead = find_or_create_by_number(company, phone, now)
             thread, created = self._thread(company, lead, number, phone, direction="inbound", agent=None)
             interaction = thread.interaction
+            attribution = attribute(interaction, now, number=number) if created else None
             if interaction.status == "recent":  # the lead writes again: the thread waits in Incoming once more
                 lifecycle.move(interaction, "reopen", now)
             self._set_timers(thread, now)
@@ -332,6 +334,7 @@ class Texts:
                 self._queue(interaction, None, phone, number.number, text, encoding.encode(text)) for text in replies
             ]
         notifier.changed(self.bus, interaction, created)  # moved, or at least its newest message
+        announce(self.bus, attribution)
         # One waiting in Incoming: told to the agents it waits for; otherwise to everyone (it may be on screen).
         text_events.message(
             self.bus, company.id, message, incoming_for(interaction) if interaction.status == "incoming" else None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint
 
 from leadcenter.accounts.models import Company
@@ -16,6 +18,7 @@ from leadcenter.tracking_numbers.schemas import (
     TrackingNumberOut,
 )
 from leadcenter.trunks.models import Trunk
+from leadcenter.visits.models import NumberPool
 from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal
 from leadcenter.web.config_rows import ConfigRows
@@ -57,6 +60,13 @@ def _number_columns(principal: Principal, changes: dict, number_id: int | None =
         _company_row(Trunk, changes["trunk"], company, "trunk", "trunk")
     if changes.get("flow") is not None:
         _company_row(CallFlow, changes["flow"], company, "flow", "flow")
+    if "pool" in changes:  # an id, not a foreign key (see the model)
+        pool = changes.pop("pool")
+        changes["pool_id"] = None if pool is None else _company_row(NumberPool, pool, company, "pool", "number pool")
+    if "swap_rule" in changes:
+        changes["swap_rule"] = json.dumps(changes["swap_rule"]) if changes["swap_rule"] else ""
+    if changes.get("swap_source") == "custom" and not changes.get("swap_rule", "x"):
+        raise invalid({"swap_rule": "a custom source number needs its rule"})
     return changes
 
 

@@ -79,6 +79,7 @@ def _blueprints():
     from leadcenter.texts import http as texts
     from leadcenter.tracking_numbers import http as tracking_numbers
     from leadcenter.trunks import http as trunks
+    from leadcenter.visits import http as visits
     from leadcenter.web import session
     return [session.bp, accounts.bp, agents.bp, teams.bp, flows.bp, trunks.bp, tracking_numbers.bp, leads.bp,
-            interactions.bp, calls.bp, prompts.bp, texts.bp, chats.bp, chats.public]
+            interactions.bp, calls.bp, prompts.bp, texts.bp, chats.bp, chats.public, visits.bp, visits.public]

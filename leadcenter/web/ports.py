@@ -19,6 +19,7 @@ from leadcenter.events import Bus
 from leadcenter.pbx.process import Instance
 from leadcenter.teams.services import QueueBoard
 from leadcenter.texts.services import Texts
+from leadcenter.visits.services import Visits
 
 
 class Controller(Protocol):
@@ -31,6 +32,7 @@ class Controller(Protocol):
     queue_board: QueueBoard
     texts: Texts
     chats: Chats
+    visits: Visits
 
     # Read-only, so that a stand-in's may be narrower (a test clock, a bus that records what is published).
     @property

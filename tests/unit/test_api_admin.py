@@ -962,6 +962,9 @@ def test_tracking_number_lifecycle(admin, world, controller):
         "source": "Billboard",
         "trunk": a["trunk"].id,
         "flow": None,
+        "pool": None,
+        "swap_source": "",
+        "swap_rule": None,
         "created_at": utc_iso(number.created_at),
     }
     assert (number.number, number.company_id, number.flow_id) == ("+14045550199", a["company"].id, None)

@@ -31,6 +31,7 @@ from leadcenter.pbx import names
 from leadcenter.sms import encoding
 from leadcenter.sms.smpp import Delivery
 from leadcenter.texts.models import OutboxPart
+from leadcenter.tracking_numbers.models import TrackingNumber
 from leadcenter.voicemail.services import MailboxCounter
 
 SOURCE = Path(catalogue.__file__).parent
@@ -444,6 +445,24 @@ def publish_over_the_api(app, world, controller):
     assert all(status < 300 for status, _ in answers), answers
 
 
+def publish_visits(app, world, controller):
+    """An admin sets up a pool of one number; two visitors take more than it has; the first one texts it."""
+    admin, a = signed_in(app, "admin@a.example"), world["a"]
+    api = "/api/v1"
+    assert admin.patch(f"{api}/visit-settings", {"site_number": "404 555 0100"})[0] == 200  # settings.updated
+    status, pool = admin.post(f"{api}/number-pools", {"name": "Site"})  # number_pool.created
+    assert status == 201, pool
+    assert admin.patch(f"{api}/number-pools/{pool['id']}", {"hold_minutes": 20})[0] == 200
+    number = TrackingNumber.create(company=a["company"], number="+14045550161", name="Pool 1", trunk=a["trunk"])
+    number.pool_id = pool["id"]
+    number.save()
+    widget = controller.chats.widget_of(a["company"])
+    for _ in range(2):  # the second: number_pool.exhausted
+        controller.visits.collect(widget, None, "view", "https://shop.example/?gclid=x", "Shop", "", False)
+    controller.texts.receive_text(number, "+14045550142", "Hi")  # visit.joined
+    assert admin.delete(f"{api}/number-pools/{pool['id']}")[0] == 204
+
+
 SCENARIOS = {
     "interactions": (publish_interactions, {"interaction.created", "interaction.updated", "interaction.declined"}),
     "texts": (
@@ -462,6 +481,17 @@ SCENARIOS = {
     "chats": (
         publish_chats,
         {"interaction.created", "interaction.updated", "message.received", "message.sent", "chat.visitor_typing"},
+    ),
+    "visits": (
+        publish_visits,
+        {
+            "visit_settings.updated",
+            "number_pool.created",
+            "number_pool.updated",
+            "number_pool.deleted",
+            "number_pool.exhausted",
+            "visit.joined",
+        },
     ),
     "agents": (publish_agents, {"agent.status_changed", "agent.presence_changed"}),
     "queues and voicemail": (publish_queues_and_voicemail, {"queue.updated", "voicemail.count_changed"}),

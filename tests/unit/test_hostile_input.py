@@ -14,6 +14,7 @@ import json
 import pytest
 from test_tenant_isolation import BODIES
 
+from leadcenter.visits.models import NumberPool
 from leadcenter.web import api
 
 # Path ids SQLite cannot hold (it stores 64-bit signed integers), and the largest it can.
@@ -123,6 +124,7 @@ A_OBJECTS = {
     "number_id": lambda a: a["number"].id,
     "team_id": lambda a: a["team"].id,
     "invitation_id": lambda a: 1,
+    "pool_id": lambda a: NumberPool.get_or_create(company=a["company"], name="Pool")[0].id,
 }
 
 

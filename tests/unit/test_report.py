@@ -47,6 +47,8 @@ def test_each_interaction_with_its_attribution_and_classification(supervisor, wo
         team=a["team"],
         source="Google Ads",
         campaign="spring",
+        medium="cpc",
+        click_id="EAIaIQ",
     ).where(Interaction.id == call.id).execute()
     classify(
         Interaction.get_by_id(call.id),
@@ -76,6 +78,8 @@ def test_each_interaction_with_its_attribution_and_classification(supervisor, wo
                     "Line A",
                     "Google Ads",
                     "spring",
+                    "cpc",
+                    "EAIaIQ",
                     "",
                     "",
                     "",

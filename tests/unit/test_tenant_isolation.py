@@ -20,6 +20,7 @@ from leadcenter.leads.models import Lead, LeadPhone
 from leadcenter.teams.models import Team, TeamMember
 from leadcenter.tracking_numbers.models import TrackingNumber
 from leadcenter.trunks.models import Trunk
+from leadcenter.visits.models import NumberPool, VisitSettings
 from leadcenter.web import api
 from leadcenter.web.auth import new_api_key
 
@@ -60,6 +61,9 @@ BODIES = {
     "Reply": lambda a: {"body": "Hi"},
     "Draft": lambda a: {"body": "Hi"},
     "ChatWidgetChanges": lambda a: {"greeting": "Hello", "team_id": a["team"].id},
+    "VisitSettingsChanges": lambda a: {"session_minutes": 20},
+    "NewNumberPool": lambda a: {"name": "Pool", "fallback_number": a["number"].id},
+    "NumberPoolChanges": lambda a: {"hold_minutes": 10},
 }
 
 # B's object for each path parameter.
@@ -74,7 +78,13 @@ B_OBJECTS = {
     "number_id": lambda b: b["number"].id,
     "team_id": lambda b: b["team"].id,
     "invitation_id": lambda b: b["invitation"].id,
+    "pool_id": lambda b: pool_of(b).id,
 }
+
+
+def pool_of(company_objects) -> NumberPool:
+    return NumberPool.get_or_create(company=company_objects["company"], name="Pool")[0]
+
 
 QUERIES = {"LeadSearch": "?q=Lead"}
 
@@ -107,6 +117,8 @@ NAMING_B = [
     ("POST", "/api/v1/calls", lambda a, b: {"to": "+14045550123", "tracking_number_id": b["number"].id}),
     ("POST", "/api/v1/texts", lambda a, b: {"to": "+14045550123", "body": "Hi", "tracking_number_id": b["number"].id}),
     ("PATCH", "/api/v1/chat-widget", lambda a, b: {"team_id": b["team"].id}),
+    ("POST", "/api/v1/number-pools", lambda a, b: {"name": "Mixed", "fallback_number": b["number"].id}),
+    ("PATCH", "/api/v1/tracking-numbers/{a_number}", lambda a, b: {"pool": pool_of(b).id}),
 ]
 
 B_TEXTS = ("Company B", "Lead0 B", "Lead1 B", "Team B", "Flow B", "Trunk B", "Line B", "@b.example", "+4420794")
@@ -131,6 +143,8 @@ def snapshot_of_b(company: Company) -> str:
         (Tag, Tag.company == company),
         (ChatWidget, ChatWidget.company == company),
         (Visitor, Visitor.company == company),
+        (VisitSettings, VisitSettings.company == company),
+        (NumberPool, NumberPool.company == company),
     ):
         rows += [
             json.dumps(model_to_dict(row, recurse=False), default=str, sort_keys=True)
@@ -156,6 +170,7 @@ def snapshot_of_b(company: Company) -> str:
 def attacker(request, make_client, world):
     """Company A's admin: signed in in a browser, or A's integration with an API key."""
     world["b"]["api_key"] = new_api_key(world["b"]["company"], "B's CRM", None)[0]
+    pool_of(world["b"])
     world["b"]["invitation"] = Invitation.create(
         company=world["b"]["company"], user=world["a"]["users"]["admin"], role="agent"
     )
@@ -203,7 +218,8 @@ def test_creating_with_company_b_objects_in_the_body_is_refused(attacker, world)
     before = snapshot_of_b(b["company"])
     counts = (Team.select().count(), CallFlow.select().count(), TrackingNumber.select().count())
     for method, path, body in NAMING_B:
-        status, data = attacker.request(method, path.format(a_lead=a["leads"][0].id), body(a, b))
+        named = path.format(a_lead=a["leads"][0].id, a_number=a["number"].id)
+        status, data = attacker.request(method, named, body(a, b))
         assert status in (403, 404, 409, 422), f"{method} {path} -> {status} {data}"
     assert (Team.select().count(), CallFlow.select().count(), TrackingNumber.select().count()) == counts
     assert snapshot_of_b(b["company"]) == before

@@ -1,0 +1,345 @@
+"""Website visits over HTTP: the snippet's collection endpoint (``POST /s/<public key>/collect``, public: the
+protocol is in docs/architecture.md, "Visits and attribution"), the company's visit settings and number pools for
+admins, and the visits list and attribution summary for supervisors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import threading
+import time
+from collections import defaultdict
+from typing import Any, cast
+
+from flask import Blueprint, current_app, jsonify, request
+from peewee import fn
+from pydantic import ValidationError
+
+from leadcenter.chats.http import public_widget
+from leadcenter.chats.schemas import origin_of, origins
+from leadcenter.db import database
+from leadcenter.errors import ApiError, invalid
+from leadcenter.interactions.models import Interaction
+from leadcenter.phones import InvalidNumber, to_e164
+from leadcenter.tracking_numbers.models import TrackingNumber
+from leadcenter.visits import notifier
+from leadcenter.visits.models import NumberPool, PageView, VisitSession, VisitSettings
+from leadcenter.visits.schemas import (
+    BODY_LIMIT,
+    AttributionOut,
+    AttributionRow,
+    CollectIn,
+    NewNumberPool,
+    NumberPoolChanges,
+    NumberPoolList,
+    NumberPoolOut,
+    Period,
+    VisitSessionList,
+    VisitSessionOut,
+    VisitSettingsChanges,
+    VisitSettingsOut,
+)
+from leadcenter.visits.services import settings_of
+from leadcenter.web import ports
+from leadcenter.web.api import endpoint
+from leadcenter.web.auth import Principal
+from leadcenter.web.scoping import scoped
+
+bp = Blueprint("visits", __name__, url_prefix="/api/v1")
+public = Blueprint("visits_public", __name__)
+
+VISITS_LIMIT = 500  # sessions one GET /visits answers (the newest of the period)
+MAX_KEYS = 100_000  # rate counters kept (memory): beyond it the idle ones go
+
+
+class Rates:
+    """Token buckets per key, refilled at ``per_minute`` a minute up to ``per_minute`` (monotonic time: setting the
+    wall clock neither frees nor blocks anyone)."""
+
+    def __init__(self, per_minute: int, clock=time.monotonic):
+        self.per_minute, self.clock = per_minute, clock
+        self._buckets: dict[Any, tuple[float, float]] = {}  # key -> (tokens, when)
+        self._lock = threading.Lock()
+
+    def take(self, key: Any) -> float:
+        """0 when the key may go on (one token taken), else the seconds until it may."""
+        now = self.clock()
+        rate = self.per_minute / 60
+        with self._lock:
+            tokens, when = self._buckets.get(key, (float(self.per_minute), now))
+            tokens = min(float(self.per_minute), tokens + (now - when) * rate)
+            if tokens < 1:
+                self._buckets[key] = (tokens, now)
+                return (1 - tokens) / rate
+            self._buckets[key] = (tokens - 1, now)
+            if len(self._buckets) > MAX_KEYS:  # a spray of addresses: the full (idle) buckets go
+                for idle in [k for k, (t, w) in self._buckets.items() if t + (now - w) * rate >= self.per_minute]:
+                    del self._buckets[idle]
+        return 0.0
+
+
+def _rates() -> tuple[Rates, Rates]:
+    rates = current_app.extensions.get("visit_rates")
+    if rates is None:
+        http = ports.controller().settings.http
+        rates = current_app.extensions.setdefault(
+            "visit_rates", (Rates(http.collect_per_address_per_minute), Rates(http.collect_per_company_per_minute))
+        )
+    return rates
+
+
+def _limit(rates: Rates, key: Any, what: str) -> None:
+    wait = rates.take(key)
+    if wait:
+        seconds = max(1, math.ceil(wait))
+        raise ApiError(
+            "too-many-visits",
+            f"too many requests from {what}: try again in {seconds} s",
+            headers={"Retry-After": str(seconds)},
+        )
+
+
+@public.post("/s/<public_key>/collect")
+def collect(public_key: str):
+    """A page view or ping from the snippet on a page of the company's site: the visitor's key and the numbers to
+    show them. Readable (CORS) only by the company's allowed origins; counted per address and per company apart."""
+    per_address, per_company = _rates()
+    _limit(per_address, request.remote_addr or "", "this address")
+    widget = public_widget(public_key)
+    origin = request.headers.get("Origin", "")
+    try:
+        allowed = origin_of(origin) in origins(widget.allowed_origins)
+    except ValueError:
+        allowed = False
+    if not allowed:
+        raise ApiError("origin-not-allowed", f"pages from {origin or 'nowhere'} may not send visits here")
+    _limit(per_company, widget.company_id, "this company's site")
+    if (request.content_length or 0) > BODY_LIMIT:
+        raise ApiError("request-entity-too-large", f"a visit is at most {BODY_LIMIT} bytes")
+    raw = request.stream.read(BODY_LIMIT + 1)
+    if len(raw) > BODY_LIMIT:
+        raise ApiError("request-entity-too-large", f"a visit is at most {BODY_LIMIT} bytes")
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise ApiError("malformed-json", "the body is not JSON") from None
+    if not isinstance(data, dict):
+        raise ApiError("malformed-json", "the body is not a JSON object")
+    try:
+        body = CollectIn.model_validate(data)
+    except ValidationError as exc:
+        raise invalid({".".join(str(p) for p in e["loc"]): e["msg"] for e in exc.errors()}) from None
+    collected = ports.controller().visits.collect(
+        widget,
+        body.visitor,
+        body.kind,
+        body.page.url,
+        body.page.title,
+        body.page.referrer,
+        body.privacy,
+        request.remote_addr or "",
+    )
+    response = jsonify(visitor=collected.visitor, numbers=collected.numbers, ping_seconds=collected.ping_seconds)
+    response.headers["Access-Control-Allow-Origin"] = origin
+    response.headers["Vary"] = "Origin"
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+    return response
+
+
+# -- settings ------------------------------------------------------------------------------------------------------
+@endpoint(
+    bp,
+    "GET",
+    "/visit-settings",
+    role="supervisor",
+    response=VisitSettingsOut,
+    summary="How the company tracks its site's visits: the number swapped, attribution, sessions, privacy",
+)
+def get_visit_settings(principal: Principal):
+    return VisitSettingsOut.from_row(settings_of(principal.company))
+
+
+@endpoint(
+    bp,
+    "PATCH",
+    "/visit-settings",
+    role="admin",
+    body=VisitSettingsChanges,
+    response=VisitSettingsOut,
+    summary="Change the visit settings (only the fields sent)",
+)
+def patch_visit_settings(principal: Principal, body: VisitSettingsChanges):
+    settings = settings_of(principal.company)
+    changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
+    if changes.get("site_number"):
+        try:
+            changes["site_number"] = to_e164(changes["site_number"], principal.company.default_region)
+        except InvalidNumber as exc:
+            raise invalid({"site_number": str(exc)}) from None
+    if changes:
+        VisitSettings.update(changes).where(VisitSettings.id == settings.id).execute()
+        settings = VisitSettings.get_by_id(settings.id)
+        notifier.settings_changed(ports.controller().bus, settings)
+    return VisitSettingsOut.from_row(settings)
+
+
+# -- number pools --------------------------------------------------------------------------------------------------
+def _now() -> dt.datetime:
+    return ports.controller().clock()
+
+
+def _pool_columns(principal: Principal, changes: dict) -> dict:
+    if changes.get("fallback_number") is not None:
+        scoped(TrackingNumber, changes["fallback_number"], principal, "tracking number")
+    return changes
+
+
+@endpoint(
+    bp,
+    "GET",
+    "/number-pools",
+    role="supervisor",
+    response=NumberPoolList,
+    summary="The company's number pools, each with its numbers and how many are held now",
+)
+def list_number_pools(principal: Principal):
+    pools = NumberPool.select().where(NumberPool.company == principal.company).order_by(NumberPool.id)
+    return NumberPoolList([notifier.pool_out(pool, _now()) for pool in pools])
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/number-pools",
+    role="admin",
+    body=NewNumberPool,
+    response=NumberPoolOut,
+    status=201,
+    summary="Add a number pool (its numbers join with PATCH /tracking-numbers/<id> {pool})",
+)
+def create_number_pool(principal: Principal, body: NewNumberPool):
+    pool = NumberPool.create(company=principal.company, **_pool_columns(principal, body.model_dump()))
+    notifier.pool_changed(ports.controller().bus, pool, "created", _now())
+    return notifier.pool_out(pool, _now())
+
+
+@endpoint(
+    bp,
+    "PATCH",
+    "/number-pools/<int:pool_id>",
+    role="admin",
+    body=NumberPoolChanges,
+    response=NumberPoolOut,
+    summary="Change a number pool (only the fields sent)",
+)
+def update_number_pool(principal: Principal, pool_id: int, body: NumberPoolChanges):
+    pool = scoped(NumberPool, pool_id, principal, "number pool")
+    changes = _pool_columns(principal, body.model_dump(exclude_unset=True))
+    if changes:
+        NumberPool.update(changes).where(NumberPool.id == pool.id).execute()
+        pool = NumberPool.get_by_id(pool.id)
+        notifier.pool_changed(ports.controller().bus, pool, "updated", _now())
+    return notifier.pool_out(pool, _now())
+
+
+@endpoint(
+    bp,
+    "DELETE",
+    "/number-pools/<int:pool_id>",
+    role="admin",
+    status=204,
+    summary="Delete a number pool (its numbers stay, in no pool)",
+)
+def delete_number_pool(principal: Principal, pool_id: int):
+    pool = scoped(NumberPool, pool_id, principal, "number pool")
+    with database.atomic():
+        TrackingNumber.update(pool_id=None).where(TrackingNumber.pool_id == pool.id).execute()
+        pool.delete_instance()
+    notifier.pool_changed(ports.controller().bus, pool, "deleted", _now())
+
+
+# -- visits and attribution ----------------------------------------------------------------------------------------
+def _period(query: Period) -> tuple[dt.date, dt.date, dt.datetime, dt.datetime]:
+    until = query.until or _now().date()
+    since = query.since or until - dt.timedelta(days=30)
+    if since > until:
+        raise invalid({"since": "must be on or before until"})
+    return (
+        since,
+        until,
+        dt.datetime.combine(since, dt.time()),
+        dt.datetime.combine(until + dt.timedelta(days=1), dt.time()),
+    )
+
+
+@endpoint(
+    bp,
+    "GET",
+    "/visits",
+    role="supervisor",
+    query=Period,
+    response=VisitSessionList,
+    summary=f"The site's visitor sessions started in the period, newest first (at most {VISITS_LIMIT}), with pages",
+)
+def list_visits(principal: Principal, query: Period):
+    _, _, start, end = _period(query)
+    sessions = list(
+        VisitSession.select()
+        .where(
+            VisitSession.company == principal.company, VisitSession.started_at >= start, VisitSession.started_at < end
+        )
+        .order_by(VisitSession.started_at.desc(), VisitSession.id.desc())
+        .limit(VISITS_LIMIT)
+    )
+    pages: dict[int, list[PageView]] = defaultdict(list)
+    for page in PageView.select().where(PageView.session.in_([s.id for s in sessions] or [0])).order_by(PageView.at):
+        pages[page.session_id].append(page)
+    from leadcenter.chats.models import Visitor
+
+    leads = {
+        v.id: v.lead_id
+        for v in Visitor.select(Visitor.id, Visitor.lead).where(Visitor.id.in_({s.visitor_id for s in sessions} or {0}))
+    }
+    return VisitSessionList([VisitSessionOut.from_row(s, leads.get(s.visitor_id), pages[s.id]) for s in sessions])
+
+
+@endpoint(
+    bp,
+    "GET",
+    "/attribution",
+    role="supervisor",
+    query=Period,
+    response=AttributionOut,
+    summary="Interactions started in the period by source, campaign and keyword, counted per kind",
+)
+def get_attribution(principal: Principal, query: Period):
+    since, until, start, end = _period(query)
+
+    def by(column) -> list[AttributionRow]:
+        counts: dict[str, dict[str, int]] = defaultdict(dict)
+        rows = cast(
+            list[tuple[str, str, int]],
+            Interaction.select(column, Interaction.kind, fn.COUNT(Interaction.id))
+            .where(
+                Interaction.company == principal.company,
+                Interaction.direction == "inbound",
+                Interaction.started_at >= start,
+                Interaction.started_at < end,
+            )
+            .group_by(column, Interaction.kind)
+            .tuples(),
+        )
+        for value, kind, count in rows:
+            counts[value][kind] = count
+        listed = [AttributionRow(value=v, counts=c, total=sum(c.values())) for v, c in counts.items()]
+        return sorted(listed, key=lambda row: (-row.total, row.value))
+
+    return AttributionOut(
+        since=since,
+        until=until,
+        by_source=by(Interaction.source),
+        by_campaign=by(Interaction.campaign),
+        by_keyword=by(Interaction.keywords),
+    )

@@ -1,0 +1,405 @@
+"""Website visits: the snippet's page views and pings (``collect``), each visitor's sessions, the number each one is
+shown, the retention sweep, and the attribution of a call, text or chat to the session behind it (``attribute``,
+called by those domains inside the transaction that creates the interaction, before it is published).
+
+Numbers: a session whose source matches a source number's rule (``TrackingNumber.swap_source``) is shown that
+number; otherwise, when the company has a number pool, a number of the pool held by no other visitor's live
+session (a returning visitor gets theirs back while it is held), held until ``last_seen + hold_minutes``; when all
+are held, the pool's fallback number (or the site's own). Assignment runs in one IMMEDIATE transaction: two visitors
+at once never get the same number.
+
+Privacy: a browser that asks not to be tracked (GPC/DNT), when the company honours it, leaves nothing stored and is
+shown only source numbers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+import threading
+from dataclasses import dataclass, field
+from typing import cast
+
+from peewee import fn
+
+from leadcenter.accounts.models import Company
+from leadcenter.chats.models import ChatWidget, Visitor, key_hash
+from leadcenter.clock import Clock
+from leadcenter.db import database
+from leadcenter.events import Bus, Publisher
+from leadcenter.interactions.models import Interaction
+from leadcenter.leads.models import Lead
+from leadcenter.timers import Sweeper
+from leadcenter.tracking_numbers.models import TrackingNumber
+from leadcenter.visits import notifier
+from leadcenter.visits.models import NumberPool, PageView, VisitSession, VisitSettings
+from leadcenter.visits.sources import LIMIT, Source, classify, rule_matches
+
+log = logging.getLogger(__name__)
+
+SWEEP_SECONDS = 3600.0  # the retention sweep: anonymous sessions past the company's retention_days go
+BUSY = 0.8  # a pool held above this share is reported (a warning logged)
+PING_SECONDS = 60  # how often an open page pings (told to the snippet)
+
+
+@dataclass
+class Collected:
+    """What the snippet is told: the visitor's key (None: nothing stored) and the numbers to swap."""
+
+    visitor: str | None
+    numbers: dict[str, str]
+    ping_seconds: int = PING_SECONDS
+
+
+@dataclass
+class Attribution:
+    """What ``attribute`` wrote: the session it took the source from, and the visits that joined the lead's
+    timeline (``announce`` publishes them once committed)."""
+
+    session: VisitSession | None
+    visits: list[Interaction] = field(default_factory=list)
+
+
+def settings_of(company: Company | int) -> VisitSettings:
+    settings = VisitSettings.get_or_none(VisitSettings.company == company)
+    if settings is None:
+        settings, _ = VisitSettings.get_or_create(company=company)
+    return settings
+
+
+def pool_numbers(pool: NumberPool) -> list[TrackingNumber]:
+    return list(TrackingNumber.select().where(TrackingNumber.pool_id == pool.id).order_by(TrackingNumber.id))
+
+
+def held_numbers(numbers: list[TrackingNumber], now: dt.datetime) -> set[int]:
+    """The ids of these numbers some session holds at ``now``."""
+    if not numbers:
+        return set()
+    rows = VisitSession.select(VisitSession.tracking_number).where(
+        VisitSession.tracking_number.in_([n.id for n in numbers]), VisitSession.held_until > now
+    )
+    return {cast(int, row.tracking_number_id) for row in rows}
+
+
+def utilisation(pool: NumberPool, now: dt.datetime) -> float:
+    """The share of the pool's numbers held now (0 for an empty pool)."""
+    numbers = pool_numbers(pool)
+    return len(held_numbers(numbers, now)) / len(numbers) if numbers else 0.0
+
+
+def _clip(text: str) -> str:
+    return text[:LIMIT]
+
+
+class Visits:
+    def __init__(self, bus: Bus, clock: Clock):
+        self.bus = bus
+        self.clock = clock
+        self.timers = Sweeper("visits-retention", self.sweep, SWEEP_SECONDS)
+        self._exhausted: set[int] = set()  # pools whose fallback is shown now (told once per episode)
+        self._busy: set[int] = set()  # pools held above BUSY (warned once per episode)
+        self._lock = threading.Lock()
+
+    # -- collection ------------------------------------------------------------------------------------------
+    def collect(
+        self,
+        widget: ChatWidget,
+        visitor_key: str | None,
+        kind: str,
+        url: str,
+        title: str,
+        referrer: str,
+        privacy: bool,
+        ip: str = "",
+    ) -> Collected:
+        """A page view or ping from the snippet: the visitor (a new key for one this company does not know), their
+        session continued or a new one, the page stored, and the numbers this visitor sees."""
+        company_id = widget.company_id
+        settings = settings_of(company_id)
+        now = self.clock()
+        if privacy and settings.honour_privacy:
+            source = classify(url, referrer)
+            return Collected(None, self._swap(settings, self._source_number(company_id, source, url)))
+        started = False
+        with database.atomic():  # IMMEDIATE: the pool's numbers are read and taken in one go
+            visitor = None
+            if visitor_key:
+                visitor = Visitor.get_or_none(Visitor.company == company_id, Visitor.key_hash == key_hash(visitor_key))
+            if visitor is None:
+                visitor_key = secrets.token_urlsafe(16)
+                visitor = Visitor.create(company=company_id, key_hash=key_hash(visitor_key), last_seen_at=now)
+            else:
+                Visitor.update(last_seen_at=now).where(Visitor.id == visitor.id).execute()
+            session = (
+                VisitSession.select()
+                .where(VisitSession.visitor == visitor)
+                .order_by(VisitSession.last_seen_at.desc(), VisitSession.id.desc())
+                .first()
+            )
+            if session is None or session.last_seen_at + dt.timedelta(minutes=settings.session_minutes) < now:
+                session = self._new_session(visitor, url, referrer, now, ip if settings.store_ip else "")
+                started = True
+            session.last_seen_at = now
+            if kind == "view":
+                PageView.create(session=session, url=_clip(url), title=_clip(title), referrer=_clip(referrer), at=now)
+            source = classify(session.landing_page, session.referrer)
+            number = self._source_number(company_id, source, session.landing_page)
+            ran_out = None
+            if number is None:
+                number, ran_out = self._pool_number(visitor, session, now)
+            session.save()
+            lead_id = _surviving_lead(visitor.lead_id) if started and visitor.lead_id else None
+            visit = _visit_of(session, lead_id) if lead_id else None
+        if visit is not None:
+            notifier.visit_joined(self.bus, visit)
+        if ran_out is not None:
+            notifier.pool_exhausted(self.bus, ran_out, now)
+        return Collected(visitor_key, self._swap(settings, number))
+
+    @staticmethod
+    def _new_session(visitor: Visitor, url: str, referrer: str, now: dt.datetime, ip: str) -> VisitSession:
+        source = classify(url, referrer)
+        return VisitSession.create(
+            company=visitor.company_id,
+            visitor=visitor,
+            started_at=now,
+            last_seen_at=now,
+            landing_page=_clip(url),
+            referrer=_clip(referrer),
+            source=source.source,
+            medium=source.medium,
+            campaign=source.campaign,
+            keyword=source.keyword,
+            content=source.content,
+            click_id=source.click_id,
+            click_id_kind=source.click_id_kind,
+            ip=ip,
+        )
+
+    @staticmethod
+    def _swap(settings: VisitSettings, number: TrackingNumber | None) -> dict[str, str]:
+        if not settings.site_number or number is None or number.number == settings.site_number:
+            return {}
+        return {settings.site_number: number.number}
+
+    @staticmethod
+    def _source_number(company_id: int, source: Source, landing_page: str) -> TrackingNumber | None:
+        """The company's number for this source: a custom rule that matches first, else the source's own."""
+        candidates = list(
+            TrackingNumber.select()
+            .where(TrackingNumber.company == company_id, TrackingNumber.swap_source != "")
+            .order_by(TrackingNumber.id)
+        )
+        for number in candidates:
+            if number.swap_source == "custom" and rule_matches(number.swap_rule, source, landing_page):
+                return number
+        return next((n for n in candidates if source.channel and n.swap_source == source.channel), None)
+
+    def _pool_number(
+        self, visitor: Visitor, session: VisitSession, now: dt.datetime
+    ) -> tuple[TrackingNumber | None, NumberPool | None]:
+        """The session's pool number, held (again) until ``now + hold_minutes``; the fallback when all are held
+        (and the pool, when it has just run out: to tell once committed). Runs inside the IMMEDIATE transaction of
+        ``collect``."""
+        # The company's first pool that has numbers.
+        pools = NumberPool.select().where(NumberPool.company == visitor.company_id).order_by(NumberPool.id)
+        pool, numbers = next(((p, found) for p in pools if (found := pool_numbers(p))), (None, []))
+        if pool is None:
+            return None, None
+        by_id = {n.id: n for n in numbers}
+        hold = now + dt.timedelta(minutes=pool.hold_minutes)
+        if session.tracking_number_id in by_id and session.held_until and session.held_until > now:
+            session.held_until = hold  # a ping or a page of the session: kept
+            return by_id[session.tracking_number_id], None
+        # Held by other visitors' live sessions (the visitor's own earlier session does not keep it from them).
+        others = VisitSession.select(VisitSession.tracking_number).where(
+            VisitSession.tracking_number.in_(list(by_id)),
+            VisitSession.held_until > now,
+            VisitSession.visitor != visitor,
+        )
+        held = {row.tracking_number_id for row in others}
+        free = [n for n in numbers if n.id not in held]
+        ran_out = self._report(pool, len(held) + (1 if free else 0), len(numbers), exhausted=not free)
+        if not free:
+            session.tracking_number, session.held_until = None, None
+            return pool.fallback_number, pool if ran_out else None
+        theirs = (
+            VisitSession.select(VisitSession.tracking_number)
+            .where(
+                VisitSession.visitor == visitor,
+                VisitSession.tracking_number.in_([n.id for n in free]),
+            )
+            .order_by(VisitSession.last_seen_at.desc())
+            .first()
+        )
+        if theirs is not None:
+            chosen = by_id[theirs.tracking_number_id]
+        else:
+            # The free number released longest ago (never held first): a number is not shown to a new visitor
+            # right after the last one left, while a late call from them may still come.
+            rows = cast(
+                list[tuple[int, dt.datetime | None]],
+                list(
+                    VisitSession.select(VisitSession.tracking_number, fn.MAX(VisitSession.held_until))
+                    .where(VisitSession.tracking_number.in_([n.id for n in free]))
+                    .group_by(VisitSession.tracking_number)
+                    .tuples()
+                ),
+            )
+            last_held = dict(rows)
+            chosen = min(free, key=lambda n: (last_held.get(n.id) is not None, last_held.get(n.id) or now, n.id))
+        session.tracking_number, session.held_until = chosen, hold
+        return chosen, None
+
+    def _report(self, pool: NumberPool, held: int, size: int, exhausted: bool) -> bool:
+        """Pool utilisation: a warning logged once the pool runs above BUSY; True when every number is held now and
+        was not before (number_pool.exhausted is told once an episode)."""
+        with self._lock:
+            busy = held / size > BUSY
+            warn = busy and pool.id not in self._busy
+            (self._busy.add if busy else self._busy.discard)(pool.id)
+            tell = exhausted and pool.id not in self._exhausted
+            (self._exhausted.add if exhausted else self._exhausted.discard)(pool.id)
+        if warn:
+            log.warning("number pool %s (%s) is %d%% held: add numbers", pool.id, pool.name, 100 * held // size)
+        return tell
+
+    # -- retention -------------------------------------------------------------------------------------------
+    def sweep(self) -> int:
+        """Delete each company's anonymous sessions (their visitor is no lead) last seen more than its
+        retention_days ago, with their pages; returns how many went."""
+        now = self.clock()
+        deleted = 0
+        for settings in VisitSettings.select():
+            cutoff = now - dt.timedelta(days=settings.retention_days)
+            anonymous = Visitor.select(Visitor.id).where(Visitor.company == settings.company_id, Visitor.lead.is_null())
+            old = VisitSession.select(VisitSession.id).where(
+                VisitSession.company == settings.company_id,
+                VisitSession.last_seen_at < cutoff,
+                VisitSession.visitor.in_(anonymous),
+            )
+            with database.atomic():
+                PageView.delete().where(PageView.session.in_(old)).execute()
+                deleted += VisitSession.delete().where(VisitSession.id.in_(old)).execute()
+        return deleted
+
+
+def _surviving_lead(lead_id: int) -> int | None:
+    """The lead a visitor's lead was merged into (itself when not merged)."""
+    lead = Lead.get_or_none(Lead.id == lead_id)
+    while lead is not None and lead.merged_into_id is not None:
+        lead = Lead.get_or_none(Lead.id == lead.merged_into_id)
+    return lead.id if lead else None
+
+
+def _visit_of(session: VisitSession, lead_id: int) -> Interaction:
+    """The session as a visit interaction on the lead's timeline."""
+    visit = Interaction.create(
+        company=session.company_id,
+        lead=lead_id,
+        kind="visit",
+        direction="inbound",
+        status="recent",
+        started_at=session.started_at,
+        status_changed_at=session.last_seen_at,
+        ended_at=session.last_seen_at,
+        tracking_number=session.tracking_number_id,
+        source=session.source,
+        medium=session.medium,
+        campaign=session.campaign,
+        keywords=session.keyword,
+        landing_page=session.landing_page,
+        referrer=session.referrer,
+        click_id=session.click_id,
+    )
+    VisitSession.update(interaction=visit).where(VisitSession.id == session.id).execute()
+    session.interaction = visit
+    return visit
+
+
+# -- attribution (the calls', texts' and chats' hook) ------------------------------------------------------------
+
+
+def attribute(
+    interaction: Interaction,
+    at: dt.datetime,
+    number: TrackingNumber | None = None,
+    visitor: Visitor | None = None,
+) -> Attribution | None:
+    """Write onto a new interaction where its lead came from, inside the transaction that creates it (before it is
+    published): for a pool number, the session that held it at ``at``; for a chat, its visitor's latest session;
+    for a source number, its source. The session's visitor becomes the lead's and its sessions join the lead's
+    timeline as visit interactions (``announce`` them once committed). None when no session is known."""
+    session = None
+    if number is not None and number.pool_id is not None:
+        session = (
+            VisitSession.select()
+            .where(
+                VisitSession.tracking_number == number,
+                VisitSession.held_until >= at,
+                VisitSession.started_at <= at,
+            )
+            .order_by(VisitSession.last_seen_at.desc(), VisitSession.id.desc())
+            .first()
+        )
+    elif visitor is not None:
+        session = (
+            VisitSession.select()
+            .where(VisitSession.visitor == visitor)
+            .order_by(VisitSession.last_seen_at.desc(), VisitSession.id.desc())
+            .first()
+        )
+    if session is None:
+        if number is not None and number.swap_source in SOURCE_NUMBERS:
+            # A source's number: its visitors are not told apart, but where they came from is known.
+            label, medium = SOURCE_NUMBERS[number.swap_source]
+            interaction.source = interaction.source or label
+            interaction.medium = medium
+            interaction.save(only=[Interaction.source, Interaction.medium])
+        return None
+    touch = session
+    if settings_of(interaction.company_id).attribution == "first_touch":
+        touch = (
+            VisitSession.select()
+            .where(VisitSession.visitor == session.visitor_id)
+            .order_by(VisitSession.started_at, VisitSession.id)
+            .first()
+        ) or session
+    interaction.source = touch.source
+    interaction.medium = touch.medium
+    interaction.campaign = touch.campaign
+    interaction.keywords = touch.keyword
+    interaction.landing_page = touch.landing_page
+    interaction.referrer = touch.referrer
+    interaction.click_id = touch.click_id
+    interaction.save()
+    Visitor.update(lead=interaction.lead_id).where(Visitor.id == session.visitor_id).execute()
+    earlier = (
+        VisitSession.select()
+        .where(
+            VisitSession.visitor == session.visitor_id,
+            VisitSession.interaction.is_null(),
+            VisitSession.started_at <= at,
+        )
+        .order_by(VisitSession.started_at)
+    )
+    return Attribution(session, [_visit_of(s, interaction.lead_id) for s in earlier])
+
+
+# The source (when the number names none of its own) and medium of a call or text to a source's number.
+SOURCE_NUMBERS = {
+    "google_ads": ("Google Ads", "cpc"),
+    "bing_ads": ("Bing Ads", "cpc"),
+    "google_organic": ("Google organic", "organic"),
+    "bing_organic": ("Bing organic", "organic"),
+    "facebook": ("Facebook", "social"),
+    "yelp": ("Yelp", "referral"),
+    "direct": ("Direct", "none"),
+}
+
+
+def announce(bus: Publisher, attribution: Attribution | None) -> None:
+    """The visits that joined a lead's timeline, once the transaction that made them is committed."""
+    for visit in attribution.visits if attribution else []:
+        notifier.visit_joined(bus, visit)
