@@ -158,6 +158,8 @@ def _v8_email_notifications(migrator) -> None:
         ]
     )
     database.create_tables([OutboundEmail])
+
+
 def _v9_visits(migrator) -> None:
     from playhouse.migrate import migrate as run
 
