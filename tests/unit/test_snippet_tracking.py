@@ -52,6 +52,14 @@ OTHERS = [
 ]
 
 
+# The chat widget's stand-in (tests/unit/test_widget_browser.py drives the real one): it says ready, as widget.js
+# does, and posts back what the snippet tells it.
+FRAME = """<!doctype html><script>
+addEventListener('message', (event) => fetch('/frame-said', {method: 'POST', body: JSON.stringify(event.data)}));
+parent.postMessage({lc: 'ready'}, '*');
+</script>"""
+
+
 class Handler(BaseHTTPRequestHandler):
     server: Server
 
@@ -95,6 +103,9 @@ class FakeLeadCenter:
         self.numbers = {BUSINESS: SHOWN}
         self.ping_seconds = 60
         self.honour_privacy = False
+        self.online = False  # an agent online: the chat's status answers, and the snippet loads the iframe at once
+        self.answer_after = 0.0  # seconds the collect answer takes
+        self.frame_said: list[dict] = []  # what the stand-in widget got from the snippet
         self.visitors: set[str] = set()
         self.requests: list[dict] = []  # every request to Lead Center: method, path, headers
         self.pages: dict[str, str] = {}  # path -> the body's HTML on the site
@@ -124,7 +135,8 @@ class FakeLeadCenter:
             )
             # The site's own CSP lets the snippet talk to Lead Center's origin only.
             policy = (
-                f"default-src 'none'; script-src {self.origin}; connect-src {self.origin}; style-src 'unsafe-inline'"
+                f"default-src 'none'; script-src {self.origin}; connect-src {self.origin}; frame-src {self.origin}; "
+                "style-src 'unsafe-inline'"
             )
             return handler._answer(200, page, "text/html; charset=utf-8", {"Content-Security-Policy": policy})
         length = int(handler.headers.get("Content-Length") or 0)
@@ -136,9 +148,19 @@ class FakeLeadCenter:
         if handler.command == "GET" and path == f"/s/{KEY}.js":
             snippet = (WEB / "vendor" / "snippet.js").read_text().replace("__LC_ORIGIN__", self.origin)
             return handler._answer(200, snippet.replace("__LC_KEY__", KEY), "text/javascript")
-        if handler.command != "POST" or path != f"/s/{KEY}/collect":
-            return handler._answer(404, "{}", "application/json")  # the chat's status among them: no launcher here
         cors = {"Access-Control-Allow-Origin": handler.headers.get("Origin"), "Vary": "Origin"}
+        if handler.command == "GET" and path == f"/s/{KEY}.json" and self.online:
+            status = {"online": True, "color": "#0a7d4f", "position": "left"}
+            return handler._answer(200, json.dumps(status), "application/json", cors)
+        if handler.command == "GET" and path == f"/w/{KEY}":  # the widget's stand-in: says ready, tells what it got
+            return handler._answer(200, FRAME, "text/html; charset=utf-8")
+        if handler.command == "POST" and path == "/frame-said":
+            with self.lock:
+                self.frame_said.append(json.loads(raw))
+            return handler._answer(204, "", "text/plain")
+        if handler.command != "POST" or path != f"/s/{KEY}/collect":
+            return handler._answer(404, "{}", "application/json")  # the chat's status among them: no launcher
+        threading.Event().wait(self.answer_after)
         sent = json.loads(raw)
         with self.lock:
             private = sent["privacy"] and self.honour_privacy
@@ -335,6 +357,42 @@ def test_views_and_pings_carry_the_page_and_the_visitor_key_kept_for_the_next_pa
         headers = {name.lower(): value for name, value in request["headers"].items()}
         assert request["method"] == "POST" and headers["content-type"] == "text/plain;charset=UTF-8"
         assert headers["origin"] == lead_center.site and "cookie" not in headers
+    assert visitor.errors == []
+
+
+def test_a_first_visit_gets_one_key_for_the_chat_and_the_visits(lead_center, visitor):
+    """An agent is online: the chat's iframe loads at once, while the first view's answer (with the visitor's new
+    key) is on its way; the snippet tells the iframe the key that answer gave, not none (which would make a second
+    visitor)."""
+    page = visitor.page
+    lead_center.online = True
+    lead_center.answer_after = 1.0
+    lead_center.pages["/"] = "<p>Call 404-555-0100</p>"
+    page.goto(lead_center.site + "/")
+    wait_until(lambda: lead_center.frame_said, "the snippet's init to the iframe", page)
+    init = lead_center.frame_said[0]
+    assert init["lc"] == "init" and init["visitor"] == page.evaluate(STORED) and init["visitor"] in lead_center.visitors
+    assert lead_center.collected()[0]["visitor"] is None
+    assert visitor.errors == []
+
+
+def test_a_new_number_for_the_visitor_replaces_the_one_shown(lead_center, visitor):
+    """The session's number can change (a single-page site's navigation started a new session, the hold ran out
+    while the laptop slept): the next answer's number replaces the business's and the one swapped in before."""
+    page = visitor.page
+    lead_center.ping_seconds = 1
+    lead_center.pages["/"] = "<p id='n'>Call (404) 555-0100</p><a id='t' href='tel:+14045550100'>+1 404 555 0100</a>"
+    page.goto(lead_center.site + "/")
+    wait_until(lambda: texts(page, "#n, #t") == ["Call (678) 555-0147", "+1 678 555 0147"], "the first number", page)
+    lead_center.numbers = {BUSINESS: "+17705550133"}
+    wanted = ["Call (770) 555-0133", "+1 770 555 0133"]
+    wait_until(lambda: texts(page, "#n, #t") == wanted, "the new number", page)
+    assert hrefs(page, "#t") == ["tel:+17705550133"]
+    # Content the page adds now, with the business's number: the new one.
+    page.evaluate(
+        "document.body.append(Object.assign(document.createElement('p'), {id: 'm', textContent: '404.555.0100'}))"
+    )
+    wait_until(lambda: texts(page, "#m") == ["770.555.0133"], "added content with the new number", page)
     assert visitor.errors == []
 
 

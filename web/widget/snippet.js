@@ -50,7 +50,7 @@
         if (tracking === null) tracking = !!answer;
         if (answer) {
           remember(answer.visitor);
-          every = Math.max(1, +answer.ping_seconds || 60);
+          every = Math.min(Math.max(1, +answer.ping_seconds || 60), 86400); // setTimeout's range
           use(Object(answer.numbers));
         }
         tick();
@@ -172,9 +172,9 @@
         post({ lc: 'open', open: now });
       };
       const ON = {
-        // After the first view's answer: a first visit's key, once, for both.
-        ready: () => viewed.then(() => post({ lc: 'init', visitor: keep('localStorage', 'visitor'), page: page(),
-          open })),
+        // After the first view's answer (a first visit's key, once, for both), or 3 s: the chat never waits long.
+        ready: () => Promise.race([viewed, new Promise((done) => setTimeout(done, 3000))]).then(() => post({
+          lc: 'init', visitor: keep('localStorage', 'visitor'), page: page(), open })),
         visitor: (m) => remember(m.visitor),
         chat: (m) => keep('localStorage', 'chat', m.active ? '1' : null),
         unread: () => { if (!open) badge.style.display = 'block'; },
