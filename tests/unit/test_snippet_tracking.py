@@ -426,6 +426,22 @@ def test_the_privacy_flag_is_sent_and_a_company_honouring_it_leaves_no_key(lead_
     assert visitor.errors == []
 
 
+def test_with_storage_off_the_numbers_are_still_swapped(lead_center, visitor):
+    """Storage refused (a browser's settings, some private windows): no key kept, each page a new visitor, the
+    visitor's number still shown."""
+    page = visitor.page
+    visitor.context.add_init_script(
+        "Object.defineProperty(window, 'localStorage', {get: () => { throw new DOMException('off'); }})"
+    )
+    lead_center.pages["/"] = "<p id='n'>Call 404.555.0100</p>"
+    page.goto(lead_center.site + "/")
+    wait_until(lambda: texts(page, "#n") == ["Call 678.555.0147"], "the visitor's number", page)
+    page.reload()
+    wait_until(lambda: len(lead_center.collected("view")) == 2, "the second view", page)
+    assert [view["visitor"] for view in lead_center.collected("view")] == [None, None]
+    assert visitor.errors == []
+
+
 def test_a_site_that_is_not_the_companys_sends_nothing_more_stores_nothing_swaps_nothing(lead_center, visitor):
     page = visitor.page
     lead_center.allowed = False  # the answer comes without CORS: the browser keeps it from the snippet
