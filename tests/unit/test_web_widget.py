@@ -20,8 +20,10 @@ SCRIPTS = [SNIPPET, WIDGET / "widget.js"]
 # What the server fills in when it serves /s/<public key>.js (the design's "Changes").
 PLACEHOLDERS = ("__LC_ORIGIN__", "__LC_KEY__")
 # The snippet as served, with a long origin and a 22-character key: what every page of the business's site loads.
-SNIPPET_MAX_BYTES = 3072
-SNIPPET_MAX_GZIP_BYTES = 1600
+# The chat's launcher took 2.8 KB (1.4 KB gzipped); visits and the number swap (issue 13) bring it to 5.2 KB (2.7 KB
+# gzipped), well inside the issue's goal of 10 KB gzipped for tracking + swap: these limits leave ~15 % for fixes.
+SNIPPET_MAX_BYTES = 6144
+SNIPPET_MAX_GZIP_BYTES = 3072
 # Ways of turning text into markup, or code: none of them appears in the widget's code.
 MARKUP_SINKS = (
     "innerHTML",
@@ -73,6 +75,8 @@ def test_the_snippet_keeps_to_itself():
     # The visitor's key is the site's: the page's localStorage, only through the one helper that survives storage
     # being off (Safari's private windows, a browser's settings).
     assert "'localStorage'" in text and "localStorage" not in code and "window[area]" in code
+    # Its requests to Lead Center carry no cookies (sendBeacon would: the last ping is a keepalive fetch).
+    assert code.count("fetch(") == text.count("credentials: 'omit'") == 2 and "sendBeacon" not in code
 
 
 @pytest.mark.parametrize("path", SCRIPTS, ids=lambda path: path.name)

@@ -1,7 +1,9 @@
-// Lead Center chat on the business's pages (GET /s/<key>.js fills in the origin and key); docs/architecture.md,
-// "Website chat". The launcher: a closed shadow root styled through the CSSOM, out of the site's CSS and allowed
-// by its CSP. The visitor's key: in the site's own localStorage. The iframe: loaded when opened, while a chat goes
-// on, or when an agent is online.
+// Lead Center on the business's pages (GET /s/<key>.js fills in the origin and key); docs/architecture.md,
+// "Website chat: the visitor's side". The visits: a view per page (and per single-page navigation), a ping while
+// the page is seen; the answer says which number this visitor sees instead of each of the business's, swapped in
+// the page's text and tel: links. The launcher: a closed shadow root styled through the CSSOM, out of the site's
+// CSS and allowed by its CSP. The visitor's key: in the site's own localStorage, one for the chat and the visits.
+// The iframe: loaded when opened, while a chat goes on, or when an agent is online.
 (() => {
   const ORIGIN = '__LC_ORIGIN__', KEY = '__LC_KEY__', NAME = 'lc-chat:' + KEY + ':';
   if (window[NAME]) return; // pasted twice
@@ -13,14 +15,118 @@
       value === null ? storage.removeItem(NAME + name) : storage.setItem(NAME + name, value);
     } catch (off) { return null; } // storage refused: the chat still works on this page
   };
+  const remember = (visitor) => /^[\w-]{16,64}$/.test(visitor) && keep('localStorage', 'visitor', visitor);
   const make = (tag, css, svg) => {
     const node = svg ? document.createElementNS('http://www.w3.org/2000/svg', tag) : document.createElement(tag);
     node.style.cssText = css;
     return node;
   };
-  const page = () => ({ url: location.href, title: document.title, referrer: document.referrer });
+  // Bounded as Lead Center bounds them (a collect body stays under its 8 KB, a chat's hello is not refused).
+  const page = () => ({ url: location.href.slice(0, 2000), title: document.title.slice(0, 300),
+    referrer: document.referrer.slice(0, 2000) });
   let frame = null, open = false, href = location.href;
   const post = (message) => frame && frame.contentWindow.postMessage(message, ORIGIN);
+
+  // -- visits: POST /s/<key>/collect, text/plain (a CORS simple request: no preflight), no cookies --
+  const COLLECT = ORIGIN + '/s/' + KEY + '/collect';
+  const PRIVACY = navigator.globalPrivacyControl === true || navigator.doNotTrack === '1';
+  // tracking: null until the first answer, then whether there was one (none: refused here, or unreachable; this
+  // page then sends nothing more). last: when the last view or ping went.
+  let tracking = null, every = 60, last = 0, timer = 0, swaps = [], finder = null;
+  const shown = {}; // business number -> the number this page shows instead
+  const body = (kind) => JSON.stringify({ visitor: keep('localStorage', 'visitor'), kind, page: page(),
+    privacy: PRIVACY });
+  const tick = () => { // the next ping, while the page is seen (visibilitychange calls it again)
+    clearTimeout(timer);
+    if (!tracking || document.visibilityState !== 'visible') return;
+    const wait = last + every * 1000 - Date.now();
+    wait > 0 ? timer = setTimeout(tick, wait) : collect('ping');
+  };
+  const collect = (kind) => {
+    last = Date.now();
+    return fetch(COLLECT, { method: 'POST', body: body(kind), keepalive: true, credentials: 'omit',
+      headers: { 'Content-Type': 'text/plain;charset=UTF-8' } })
+      .then((r) => r.ok && r.json()).catch(() => null).then((answer) => {
+        if (tracking === null) tracking = !!answer;
+        if (answer) {
+          remember(answer.visitor);
+          every = Math.min(Math.max(1, +answer.ping_seconds || 60), 86400); // setTimeout's range
+          use(Object(answer.numbers));
+        }
+        tick();
+      });
+  };
+
+  // -- the swap: each business number, in the usual formats, in text nodes and tel:/sms: links --
+  // A number's digits with up to two separators between any two; a North American one also without its 1
+  // ("(404) 555-0100") and with "+1 ", "1-" before.
+  const SEP = '[\\s().-]{0,2}', E164 = /^\+\d{7,15}$/;
+  const pattern = (digits) => digits.length === 11 && digits[0] === '1'
+    ? '(?:\\+?1' + SEP + '|\\()?' + [...digits.slice(1)].join(SEP) : '\\+?' + [...digits].join(SEP);
+  // Not a part of a longer number: no digit (or "+44 ") just before, no digit just after.
+  const swap = (text) => text.replace(finder, (match, ...groups) => {
+    const at = groups[swaps.length], end = at + match.length;
+    if (/(\d[-.]?|\+\d*[-.\s]?)$/.test(text.slice(Math.max(0, at - 5), at)) ||
+      /^[-.]?\d/.test(text.slice(end, end + 2))) return match;
+    const [from, to] = swaps[groups.findIndex((group) => group)];
+    let i = to.length - match.replace(/\D/g, '').length;
+    // The same format: the visitor's digits in place of the business's (the number's end, if printed without
+    // its country code); a number of another length can only be shown as it is.
+    return to.length === from.length ? match.replace(/\d/g, () => to[i++]) : to;
+  });
+  const SKIP = 'script,style,noscript,textarea,select';
+  const skip = (element) => !element || element.isContentEditable || !!element.closest(SKIP);
+  const scan = (node) => {
+    if (node.nodeType === 3) {
+      const data = swap(node.data);
+      if (data !== node.data && !skip(node.parentElement)) node.data = data;
+    }
+    if (node.nodeType !== 1 || !node.isConnected || skip(node)) return;
+    for (const link of [node, ...node.querySelectorAll('a[href]')]) {
+      const href = link.getAttribute('href'), swapped = /^\s*(tel|sms):/i.test(href) && swap(href);
+      if (swapped && swapped !== href && !skip(link)) link.setAttribute('href', swapped);
+    }
+    const walker = document.createTreeWalker(node, NodeFilter.SHOW_TEXT);
+    while (walker.nextNode()) scan(walker.currentNode);
+  };
+  // Content added or re-rendered later (a restored original is swapped again), a batch of changes at a time; the
+  // swap's own changes are dropped.
+  const observer = new MutationObserver((records) => {
+    const nodes = new Set();
+    for (const record of records) {
+      record.type === 'childList' ? record.addedNodes.forEach((node) => nodes.add(node)) : nodes.add(record.target);
+    }
+    nodes.forEach(scan);
+    observer.takeRecords();
+  });
+  const use = (numbers) => {
+    const next = [];
+    for (const [from, to] of Object.entries(numbers)) {
+      if (!E164.test(from) || !E164.test(to)) continue;
+      next.push([from, to]);
+      if (shown[from] && shown[from] !== to) next.push([shown[from], to]); // a number swapped in before
+      shown[from] = to;
+    }
+    if (JSON.stringify(next) === JSON.stringify(swaps)) return;
+    swaps = next;
+    observer.disconnect();
+    if (!swaps.length) return;
+    finder = new RegExp(swaps.map(([from]) => '(' + pattern(from.slice(1)) + ')').join('|'), 'g');
+    scan(document.documentElement);
+    observer.observe(document.documentElement, { childList: true, subtree: true, characterData: true,
+      attributeFilter: ['href'] });
+  };
+  const viewed = collect('view');
+  document.addEventListener('visibilitychange', tick);
+  // The page's last ping: a keepalive fetch outlives the page as sendBeacon does, and sendBeacon would send cookies.
+  addEventListener('pagehide', () => tracking && collect('ping'));
+  addEventListener('pageshow', (event) => event.persisted && tracking && collect('view')); // back from bfcache
+  setInterval(() => { // a single-page site moves on without an event to listen to
+    if (href === location.href) return;
+    href = location.href;
+    post({ lc: 'page', page: page() });
+    if (tracking !== false) collect('view');
+  }, 2000);
 
   // {online, color, position}. Refused (no CORS) on a site that is not one of the company's allowed origins, or
   // Lead Center unreachable: no launcher.
@@ -53,11 +159,6 @@
         frame.title = 'Chat';
         frame.src = ORIGIN + '/w/' + KEY;
         root.prepend(frame);
-        setInterval(() => { // a single-page site moves on without an event to listen to
-          if (href === location.href) return;
-          href = location.href;
-          post({ lc: 'page', page: page() });
-        }, 2000);
       };
       const show = (now) => {
         open = now;
@@ -71,8 +172,10 @@
         post({ lc: 'open', open: now });
       };
       const ON = {
-        ready: () => post({ lc: 'init', visitor: keep('localStorage', 'visitor'), page: page(), open }),
-        visitor: (m) => /^[\w-]{16,64}$/.test(m.visitor) && keep('localStorage', 'visitor', m.visitor),
+        // After the first view's answer (a first visit's key, once, for both), or 3 s: the chat never waits long.
+        ready: () => Promise.race([viewed, new Promise((done) => setTimeout(done, 3000))]).then(() => post({
+          lc: 'init', visitor: keep('localStorage', 'visitor'), page: page(), open })),
+        visitor: (m) => remember(m.visitor),
         chat: (m) => keep('localStorage', 'chat', m.active ? '1' : null),
         unread: () => { if (!open) badge.style.display = 'block'; },
         close: () => { show(false); button.focus(); },
