@@ -809,7 +809,7 @@ def test_an_incoming_text_waits_in_incoming_then_the_agent_responds_in_the_threa
     expect(bob.row("incoming", lead)).to_have_count(0)
     # Bob's Respond a moment too late (as from a tab that had not heard yet): told who has it, shown the thread.
     thread_id = Interaction.get(Interaction.lead_number == lead).id
-    bob.page.evaluate(f"async () => (await import('/js/texts.js')).respond({{id: {thread_id}}})")
+    bob.page.evaluate(f"async () => (await import('/js/conversations.js')).respond({{id: {thread_id}}})")
     bob_notice = bob.page.locator("#notice")
     expect(bob_notice).to_contain_text("Alice Agent responded first")
     expect(bob.page.locator("#panel .thread")).to_contain_text("Alice Agent is texting with this lead")
