@@ -28,28 +28,29 @@ from leadcenter.interactions.models import Interaction
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (make setup)")
 
 ALICE, BOB = "alice@acme.example", "bob@acme.example"
+AGENT_IDS = (1, 2)  # theirs, in the demo
 XSS = "<img src=x onerror=window.__xss=1>"
+OFFERS = f"Offers {XSS}"  # the title of the site's page /offers
 VIEWPORT = {"width": 1000, "height": 800}
 LAUNCHER = (1000 - 20 - 28, 800 - 20 - 28)  # the widget's default place: bottom right, 20 px in, 56 px wide
 TYPING_SHOWN_S = 12  # the app shows the visitor typing for 5 s after their last typing frame; with margin
 
 
 class BusinessSite:
-    """A business's website on a loopback port of its own (another origin than Lead Center's): a home page and a
-    pricing page, each with the company's snippet."""
+    """A business's website on a loopback port of its own (another origin than Lead Center's): three pages with the
+    company's snippet, the last one's title carrying markup."""
 
-    def __init__(self, lead_center: str, key: str, title: str = "Plumbing"):
+    def __init__(self, lead_center: str, key: str):
         page = (
             '<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>'
             f'<script src="{lead_center}/s/{key}.js" async></script></head>'
-            '<body><h1>{heading}</h1><p><a href="/pricing">Pricing</a></p></body></html>'
+            "<body><h1>{heading}</h1><p>Boilers, leaks and bathrooms, in Atlanta since 1987.</p>"
+            '<p><a href="/">Home</a> | <a href="/pricing">Pricing</a> | <a href="/offers">Offers</a></p></body></html>'
         )
-        # The title is raw text in <title> (markup in it is the document's title, as a visitor's page may have it);
+        # A title is raw text in <title> (markup in it is the document's title, as a visitor's page may have it);
         # the heading is the site's own markup, escaped.
-        pages = {
-            "/": page.format(title=title, heading=html.escape(title)),
-            "/pricing": page.format(title="Pricing", heading="Pricing"),
-        }
+        titles = {"/": "Acme Plumbing", "/pricing": "Pricing", "/offers": OFFERS}
+        pages = {path: page.format(title=title, heading=html.escape(title)) for path, title in titles.items()}
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
@@ -73,19 +74,24 @@ class BusinessSite:
 
 @pytest.fixture(scope="module")
 def widget(system):
-    """The demo company's chat widget, allowing one business site (the title of whose home page carries markup);
-    the key and the site. What the module's tests leave open is closed in the database afterwards, so no chat or
-    form waits in a later test's Incoming."""
+    """The demo company's chat widget, allowing one business site: the key and the site. Alice and Bob take their
+    calls on their browser softphones meanwhile (their desk phones are the other modules'). What the module's tests
+    leave open is closed in the database afterwards, so no chat or form waits in a later test's Incoming."""
     with contextlib.closing(system.sign_in("admin@acme.example")) as admin:
         key = admin.get("/api/v1/chat-widget").json()["public_key"]
-        site = BusinessSite(system.url, key, title=f"Plumbing {XSS}")
+        site = BusinessSite(system.url, key)
         answer = admin.patch(
             "/api/v1/chat-widget",
             json={"allowed_origins": [site.origin], "position": "right", "prechat": {"name": "optional"}},
         )
         assert answer.status_code == 200, answer.text
+        for agent in AGENT_IDS:
+            assert admin.patch(f"/api/v1/agents/{agent}", json={"ring_device": "webrtc"}).status_code == 200
     yield key, site
     site.close()
+    with contextlib.closing(system.sign_in("admin@acme.example")) as admin:
+        for agent in AGENT_IDS:
+            assert admin.patch(f"/api/v1/agents/{agent}", json={"ring_device": "desk"}).status_code == 200
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     Interaction.update(status="recent", outcome="abandoned", ended_at=now, status_changed_at=now).where(
         Interaction.kind.in_(["chat", "form"]), Interaction.status != "recent"
@@ -129,8 +135,12 @@ class Visitor:
 
         return self.wait(find, "the widget's iframe")
 
-    def screenshot(self, name: str, tmp_path: Path) -> None:
-        self.page.screenshot(path=str((Path(SCREENSHOTS) if SCREENSHOTS else tmp_path) / f"screenshot-{name}.png"))
+
+def screenshot(page: Page, name: str, tmp_path: Path) -> None:
+    """docs/screenshot-<name>.png with `LEADCENTER_SCREENSHOTS=docs` (browser.py), the whole page."""
+    page.screenshot(
+        path=str((Path(SCREENSHOTS) if SCREENSHOTS else tmp_path) / f"screenshot-{name}.png"), full_page=True
+    )
 
 
 def visitor_in(browser: Browser, widget) -> Visitor:
@@ -139,7 +149,7 @@ def visitor_in(browser: Browser, widget) -> Visitor:
 
 
 def signed_in(browser: Browser, system, email: str, **options) -> AgentApp:
-    app = browser.agent(system, email, wait_registered=False, **options)
+    app = browser.agent(system, email, **options)
     expect(app.page.locator(".connection")).to_have_text("Live")
     return app
 
@@ -158,7 +168,7 @@ def no_markup_ran(*pages: Page) -> None:
 
 
 def test_a_visitor_chats_with_two_agents_one_responds_and_ends_it(running, widget, tmp_path):
-    name, first = f"Vera {XSS}", f"Do you fix boilers? {XSS}"
+    name, first = "Vera Lynn", "Do you fix boilers?"
     with Browser() as browser:
         alice, bob = signed_in(browser, running, ALICE), signed_in(browser, running, BOB)
         visitor = visitor_in(browser, widget).visit("/")
@@ -166,12 +176,12 @@ def test_a_visitor_chats_with_two_agents_one_responds_and_ends_it(running, widge
         start_chat(frame, name, first)
 
         # Both agents the widget offers it to see it in Incoming: the chat icon, the visitor's name, the first
-        # message, the page and the source; markup in any of them is text.
+        # message, the page and the source.
         for app in (alice, bob):
             row = app.row("incoming", "Vera")
             expect(row.locator(".lead-name")).to_have_text(name)
             expect(row.locator(".snippet")).to_have_text(first)
-            expect(row.locator(".page")).to_have_text(f"Plumbing {XSS}")
+            expect(row.locator(".page")).to_have_text("Acme Plumbing")
             expect(row.locator(".source")).to_have_text("Direct")
             assert "chat" in app.icons_shown()
             expect(row.get_by_role("button", name="Respond")).to_be_visible()
@@ -181,7 +191,7 @@ def test_a_visitor_chats_with_two_agents_one_responds_and_ends_it(running, widge
         panel = page.locator("#panel")
         expect(panel.locator(".message.inbound .body")).to_have_text(first)
         session = panel.locator(".session")
-        expect(session.locator(".page-title")).to_have_text(f"Plumbing {XSS}")
+        expect(session.locator(".page-title")).to_have_text("Acme Plumbing")
         expect(session.locator(".page-url")).to_have_text(visitor.site.origin + "/")
         expect(session.locator(".referrer")).to_have_text("Direct")
         expect(session.locator(".presence")).to_have_text("On the site")
@@ -191,7 +201,7 @@ def test_a_visitor_chats_with_two_agents_one_responds_and_ends_it(running, widge
         # The visitor types: the agents whose Incoming holds it see so, for a few seconds.
         frame.locator("#say").press_sequentially("Also")
         expect(panel.locator(".typing")).to_have_text(f"{name} is typing…")
-        alice.screenshot("chat-incoming", tmp_path)
+        screenshot(page, "chat-incoming", tmp_path)
 
         # Alice responds: Active for her, gone from Bob's Incoming; Bob's late Respond says who has it.
         respond.click()
@@ -237,8 +247,8 @@ def test_a_visitor_chats_with_two_agents_one_responds_and_ends_it(running, widge
         frame.locator("#say").fill("How much is a service?")
         frame.locator("#say").press("Enter")
         expect(panel.locator(".message.inbound .body").last).to_have_text("How much is a service?")
-        alice.screenshot("chat-active", tmp_path)
-        visitor.screenshot("chat-widget", tmp_path)
+        screenshot(page, "chat-active", tmp_path)  # the whole page: the reply box is under the thread
+        screenshot(visitor.page, "chat-widget", tmp_path)
 
         # The visitor closes the tab: gone; what Alice sends meanwhile is there when they come back.
         context = visitor.page.context
@@ -261,8 +271,6 @@ def test_a_visitor_chats_with_two_agents_one_responds_and_ends_it(running, widge
         expect(panel.locator(".thread")).to_contain_text("This chat has ended.")
         expect(page.get_by_role("textbox", name="Message")).to_have_count(0)
 
-        no_markup_ran(alice.page, bob.page, visitor.page)
-        assert page.locator("#app img").count() == 0
         assert alice.errors == [] and bob.errors == [] and visitor.errors == []
 
 
@@ -270,7 +278,7 @@ def test_nobody_online_the_offline_form_becomes_a_form_in_incoming(running, widg
     for email in (ALICE, BOB):
         running.choose_status(email, "offline")
     with Browser() as browser:
-        visitor = visitor_in(browser, widget).visit("/")
+        visitor = visitor_in(browser, widget).visit("/offers")
         frame = visitor.open_widget()
         form = frame.locator("#offline")
         expect(form.locator(".intro")).to_have_text(re.compile("^Nobody is available to chat right now"))
@@ -280,7 +288,8 @@ def test_nobody_online_the_offline_form_becomes_a_form_in_incoming(running, widg
         form.get_by_role("button", name="Send").click()
         expect(frame.get_by_text("we have your message")).to_be_visible()
 
-        # Back online, Alice finds it in Incoming: the form icon, the visitor's details and message.
+        # Back online, Alice finds it in Incoming: the form icon, the visitor's details and message, markup in any
+        # of them (the name, the message, the page's title) as text.
         running.choose_status(ALICE, "available")
         alice = signed_in(browser, running, ALICE)
         row = alice.row("incoming", "Otto")
@@ -291,7 +300,7 @@ def test_nobody_online_the_offline_form_becomes_a_form_in_incoming(running, widg
         panel = alice.page.locator("#panel")
         expect(panel.locator(".message.inbound .body")).to_have_text(f"Call me back about a leak {XSS}")
         expect(panel.locator(".session .visitor-phone")).to_have_text("+14045550177")
-        expect(panel.locator(".session .page-title")).to_have_text(f"Plumbing {XSS}")
+        expect(panel.locator(".session .page-title")).to_have_text(OFFERS)
 
         # Respond and Close as for texts, once the server's lifecycle takes them for forms; until then the app
         # says the server's refusal. Either way the app shows what the server did.
@@ -310,12 +319,13 @@ def test_nobody_online_the_offline_form_becomes_a_form_in_incoming(running, widg
             expect(notice).to_contain_text("form")
             expect(alice.row("incoming", "Otto")).to_be_visible()
         no_markup_ran(alice.page, visitor.page)
+        assert alice.page.locator("#app img").count() == 0
         assert alice.errors == [] and visitor.errors == []
 
 
 def test_the_snippet_on_a_site_not_allowed_shows_no_launcher_and_its_socket_is_refused(running, widget):
     key, allowed = widget
-    elsewhere = BusinessSite(running.url, key, title="Copycat")
+    elsewhere = BusinessSite(running.url, key)
     socket = f"""() => new Promise((done) => {{
         const ws = new WebSocket('{running.url.replace("http", "ws")}/api/v1/visitor?key={key}');
         ws.onopen = () => {{ done('open'); ws.close(); }};
@@ -379,19 +389,23 @@ def test_a_new_chat_notifies_and_chimes_once_the_agent_has_interacted(running, w
         bob = AgentApp(page, BOB)
         page.goto(running.url)
         expect(page.locator(".connection")).to_have_text("Live")
-        visitor = visitor_in(browser, widget).visit("/")
+        # A chat whose every field carries markup: the name, the message, the page's title.
+        visitor = visitor_in(browser, widget).visit("/offers")
         frame = visitor.open_widget()
-        start_chat(frame, "Nora", "Is anyone there?")
-        expect(bob.row("incoming", "Nora")).to_be_visible()
+        start_chat(frame, f"Nora {XSS}", f"Is anyone there? {XSS}")
+        row = bob.row("incoming", "Nora")
+        expect(row.locator(".lead-name")).to_have_text(f"Nora {XSS}")
+        expect(row.locator(".snippet")).to_have_text(f"Is anyone there? {XSS}")
+        expect(row.locator(".page")).to_have_text(OFFERS)
         wait_for(lambda: bob.page.evaluate("window.shown.length"), 5, what="a desktop notification")
-        assert bob.page.evaluate("window.shown") == [["New chat", "Nora: Is anyone there?"]]
+        assert bob.page.evaluate("window.shown") == [["New chat", f"Nora {XSS}: Is anyone there? {XSS}"]]
         assert bob.page.evaluate("window.chimes") == 0
         # Once Bob has clicked in the page, the chat's next message chimes too.
         bob.page.locator("#inbox h2").first.click()
         frame.locator("#say").fill("Hello?")
         frame.locator("#say").press("Enter")
         wait_for(lambda: bob.page.evaluate("window.shown.length") == 2, 5, what="a second notification")
-        assert bob.page.evaluate("window.shown")[1] == ["New chat message", "Nora: Hello?"]
+        assert bob.page.evaluate("window.shown")[1] == ["New chat message", f"Nora {XSS}: Hello?"]
         assert bob.page.evaluate("window.chimes") == 1
         # Bob's own chat in the background: the visitor's message notifies and chimes.
         bob.row("incoming", "Nora").get_by_role("button", name="Respond").click()
@@ -399,8 +413,13 @@ def test_a_new_chat_notifies_and_chimes_once_the_agent_has_interacted(running, w
         frame.locator("#say").fill("Great, thanks")
         frame.locator("#say").press("Enter")
         wait_for(lambda: bob.page.evaluate("window.shown.length") == 3, 5, what="a third notification")
-        assert bob.page.evaluate("window.shown")[2] == ["New chat message", "Nora: Great, thanks"]
+        assert bob.page.evaluate("window.shown")[2] == ["New chat message", f"Nora {XSS}: Great, thanks"]
+        panel = bob.page.locator("#panel")
+        expect(panel.locator(".message.inbound .body").first).to_have_text(f"Is anyone there? {XSS}")
+        expect(panel.locator(".session .page-title")).to_have_text(OFFERS)
         assert bob.page.evaluate("window.chimes") == 2
         bob.page.get_by_role("button", name="End Chat").click()
         expect(bob.row("recent", "Nora")).to_be_visible()
-        assert bob.errors == []
+        no_markup_ran(bob.page, visitor.page)
+        assert bob.page.locator("#app img").count() == 0
+        assert bob.errors == [] and visitor.errors == []
