@@ -964,7 +964,8 @@ READINGS = [  # kind, direction, voicemail: how the panel reads it
     ("call", "inbound", True, "Voicemail", ["Caller", "Called", "Status", "Started", "Message"]),
     ("text", "inbound", False, "Inbound text", ["From", "Texted", "Status", "Started", "Agent"]),
     ("text", "outbound", False, "Outbound text", ["To", "Sent from", "Status", "Started", "Agent"]),
-    ("chat", "inbound", False, "Inbound chat", ["Number", "Tracking number", "Status", "Started", "Agent"]),
+    ("chat", "inbound", False, "Chat", ["Phone", "Line", "Status", "Started", "Agent"]),
+    ("form", "inbound", False, "Form submission", ["Phone", "Line", "Status", "Started", "Agent"]),
 ]
 
 

@@ -1,8 +1,8 @@
 // Conversations in the interaction panel: text threads, website chats and the chat widget's offline forms. Each
 // shows its messages under the lead and attribution, Respond (from Incoming) and, while it is mine, the reply box
-// and its close (Close text, End Chat, Close). What differs by kind is declared once, in KINDS. The thread follows
-// the message.* events live; a chat also shows where its visitor is (page, source, still there or gone) and their
-// typing (chat.visitor_typing), and tells them mine.
+// and its close (Close text, End Chat, Close form: not "Close", the panel's X). What differs by kind is declared
+// once, in KINDS. The thread follows the message.* events live; a chat also shows where its visitor is (page,
+// source, still there or gone) and their typing (chat.visitor_typing), and tells them mine.
 
 import { api, refusal } from './api.js';
 import { html, leadName, timeOfDay } from './html.js';
@@ -25,7 +25,7 @@ const KINDS = {
     taken: 'is chatting with this visitor', visit: true, typing: true,
   },
   form: {
-    thread: 'Form submission', close: 'Close', closes: 'the form moves to Recent',
+    thread: 'Form submission', close: 'Close form', closes: 'the form moves to Recent',
     reply: null, taken: 'is getting back to this visitor', visit: true,
   },
 };
@@ -39,7 +39,7 @@ function mine(interaction, s) {
   return Boolean(interaction.agent) && interaction.agent.id === s.me?.id;
 }
 
-// Whether this agent can close the conversation now (the panel's Close text / End Chat / Close): their active one.
+// Whether this agent can close the conversation now (Close text / End Chat / Close form): their active one.
 export function canClose(interaction, s) {
   return Boolean(conversationOf(interaction)) && interaction.status === 'active' && mine(interaction, s);
 }
@@ -127,7 +127,7 @@ function actions(interaction, s) {
     return html`<p class="hint ended">${interaction.kind === 'chat' ? 'This chat has ended.' : 'Closed.'}</p>`;
   }
   if (!kind.reply) {
-    return html`<p class="hint">Get back to them by phone or email, then ${kind.close} it.</p>`;
+    return html`<p class="hint">Get back to them by phone or email; ${kind.close} moves it to Recent.</p>`;
   }
   const draft = s.replies.get(interaction.id) || { body: '', hint: '' };
   const { reply } = kind;

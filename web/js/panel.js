@@ -91,7 +91,7 @@ function view(s) {
     ${body(s, current, live && callInteraction(s, live.callId))}`;
 }
 
-// Close text, End Chat, or Close (a form): the conversation moves to Recent.
+// Close text, End Chat, or Close form: the conversation moves to Recent.
 function closeButton(interaction) {
   const { label, title } = closeLabel(interaction);
   return html`<button class="icon" data-action="close-conversation" data-id="${interaction.id}" aria-label="${label}"
