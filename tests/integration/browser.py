@@ -146,6 +146,14 @@ class Browser:
             app.wait_softphone_ready()
         return app
 
+    def page(self, **context_options) -> Page:
+        """A tab in a fresh context of its own (its own cookies and storage), signed in to nothing: e.g. a website
+        visitor's."""
+        context = self._browser.new_context(**context_options)
+        context.set_default_timeout(TIMEOUT_MS)
+        self._contexts.append(context)
+        return context.new_page()
+
     def close_agent(self, app: AgentApp) -> None:
         """Close the tab the way an agent does (pagehide unregisters the softphone), then its context."""
         app.page.close(run_before_unload=True)

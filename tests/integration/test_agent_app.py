@@ -809,7 +809,7 @@ def test_an_incoming_text_waits_in_incoming_then_the_agent_responds_in_the_threa
     expect(bob.row("incoming", lead)).to_have_count(0)
     # Bob's Respond a moment too late (as from a tab that had not heard yet): told who has it, shown the thread.
     thread_id = Interaction.get(Interaction.lead_number == lead).id
-    bob.page.evaluate(f"async () => (await import('/js/texts.js')).respond({{id: {thread_id}}})")
+    bob.page.evaluate(f"async () => (await import('/js/conversations.js')).respond({{id: {thread_id}}})")
     bob_notice = bob.page.locator("#notice")
     expect(bob_notice).to_contain_text("Alice Agent responded first")
     expect(bob.page.locator("#panel .thread")).to_contain_text("Alice Agent is texting with this lead")
@@ -964,7 +964,8 @@ READINGS = [  # kind, direction, voicemail: how the panel reads it
     ("call", "inbound", True, "Voicemail", ["Caller", "Called", "Status", "Started", "Message"]),
     ("text", "inbound", False, "Inbound text", ["From", "Texted", "Status", "Started", "Agent"]),
     ("text", "outbound", False, "Outbound text", ["To", "Sent from", "Status", "Started", "Agent"]),
-    ("chat", "inbound", False, "Inbound chat", ["Number", "Tracking number", "Status", "Started", "Agent"]),
+    ("chat", "inbound", False, "Chat", ["Phone", "Line", "Status", "Started", "Agent"]),
+    ("form", "inbound", False, "Form submission", ["Phone", "Line", "Status", "Started", "Agent"]),
 ]
 
 

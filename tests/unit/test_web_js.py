@@ -358,8 +358,8 @@ def test_views_never_load_or_change_anything(modules):
         todo.extend(mentioned(module, module.functions[name[1]]) - reached)
     assert {
         ("panel.js", "timelineView"),
-        ("texts.js", "threadView"),
-        ("texts.js", "message"),
+        ("conversations.js", "conversationView"),
+        ("conversations.js", "message"),
         ("profile.js", "profileForm"),
         ("search.js", "results"),
         ("html.js", "icon"),

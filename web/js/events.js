@@ -9,6 +9,7 @@ import {
 
 const RETRY_MS = [500, 1000, 2000, 5000];
 const SECTIONS = ['incoming', 'active', 'recent'];
+const VISITOR_TYPING_MS = 5000;
 
 export function start() {
   update((s) => { s.stream.stopped = false; }, QUIET);
@@ -71,11 +72,15 @@ const APPLY = {
   'interaction.updated': placeFromEvent,
   'interaction.declined': (data) => update((s) => { s.sections.delete(data.interaction_id); }), // I declined it
   // a thread on screen (or loaded before) gets the message; the conversation's row follows its interaction.updated
-  'message.received': (data) => update((s) => applyMessage(s, data.interaction_id, data.message)),
+  'message.received': (data) => update((s) => {
+    applyMessage(s, data.interaction_id, data.message);
+    s.typing.delete(data.interaction_id); // what the visitor was typing is here
+  }),
   'message.queued': (data) => update((s) => applyMessage(s, data.interaction_id, data.message)),
   'message.sent': (data) => update((s) => applyMessage(s, data.interaction_id, data.message)),
   'message.delivered': (data) => update((s) => applyMessage(s, data.interaction_id, data.message)),
   'message.failed': (data) => update((s) => applyMessage(s, data.interaction_id, data.message)),
+  'chat.visitor_typing': visitorTyping,
   'lead.updated': (data) => update((s) => applyLead(s, data.lead)),
   'lead.merged': (data) => update((s) => applyLead(s, data.lead, data.duplicate_id)),
   // their status or their phone: what colleagues see and ringing follows
@@ -89,6 +94,13 @@ const APPLY = {
     s.trackingNumbers = s.trackingNumbers.filter((n) => n.id !== data.tracking_number_id);
   }),
 };
+
+// The visitor types: shown until they send it, or until they have not typed for a few seconds (the widget says
+// so every few seconds while they type).
+function visitorTyping({ interaction_id: id }) {
+  update((s) => { s.typing.add(id); });
+  later(`typing-${id}`, VISITOR_TYPING_MS, () => update((s) => { s.typing.delete(id); }));
+}
 
 function placeFromEvent(data) {
   update((s) => placeInteraction(s, data.interaction, data.section));

@@ -1,7 +1,7 @@
 // How an interaction reads, by its kind and direction: what it is called, what the lead's number and the
 // tracking number are to it, who the agent was, and which of its facts mean something (talk time for calls, the
 // message's length for voicemail). Every area that describes an interaction reads it here: the inbox rows, the
-// panel, the timeline and the call view. Chats and forms read generically until they exist.
+// panel, the timeline and the call view.
 
 import { clock, icon } from './html.js';
 
@@ -13,6 +13,10 @@ const READINGS = {
   'text/inbound': { name: 'Inbound text', lead: 'From', line: 'Texted', agent: 'Agent',
     outcomes: { timed_out: 'no response' } },
   'text/outbound': { name: 'Outbound text', lead: 'To', line: 'Sent from', agent: 'Agent',
+    outcomes: { answered: 'closed' } },
+  'chat/inbound': { name: 'Chat', lead: 'Phone', line: 'Line', agent: 'Agent',
+    outcomes: { answered: 'ended', abandoned: 'visitor left', missed: 'missed' } },
+  'form/inbound': { name: 'Form submission', lead: 'Phone', line: 'Line', agent: 'Agent',
     outcomes: { answered: 'closed' } },
 };
 const GENERIC = { name: 'Interaction', lead: 'Number', line: 'Tracking number', agent: 'Agent' };

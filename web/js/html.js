@@ -126,8 +126,12 @@ export function timeOfDay(iso) {
     : when.toLocaleDateString([], { month: 'short', day: 'numeric' });
 }
 
+// Website chats and their offline forms come from visitors, who may leave no name or number.
+const FROM_VISITORS = new Set(['chat', 'form']);
+
 export function leadName(interaction) {
-  return interaction.lead.name || interaction.lead_number || 'Unknown caller';
+  return interaction.lead.name || interaction.lead_number
+    || (FROM_VISITORS.has(interaction.kind) ? 'Website visitor' : 'Unknown caller');
 }
 
 // The app's icons ship with it (assets/icons.svg), never from the machine's fonts: a pictograph a font lacks is an

@@ -7,7 +7,7 @@ import { clock, html, icon, leadName, renderParts, tickTimers, timeOfDay } from 
 import { callFor, inbox, state, subscribe, update } from './store.js';
 import { applyAgentNow } from './events.js';
 import { answerInteraction, fillDialer, showInteraction } from './panel.js';
-import { respond } from './texts.js';
+import { conversationOf, respond } from './conversations.js';
 import * as search from './search.js';
 
 const STATUS_LABELS = {
@@ -122,12 +122,12 @@ function row(interaction, key, s) {
       <span class="meta">
         <span class="channel-name">${readingOf(interaction).name}</span>
         ${interaction.lead.name ? html`<span class="number">${interaction.lead_number}</span>` : ''}
-        <span class="tracking">${interaction.tracking_number?.name || ''}</span>
+        ${interaction.chat ? visit(interaction) : html`<span class="tracking">${interaction.tracking_number?.name || ''}</span>`}
         <time datetime="${interaction.started_at}">${timeOfDay(interaction.started_at)}</time>
         ${key === 'recent' ? html`<span class="outcome outcome-${interaction.outcome}">${outcomeOf(interaction)}</span>` : ''}
       </span>
       ${interaction.last_message ? html`<p class="snippet ${interaction.last_message.direction}">${interaction.last_message.body}</p>` : ''}
-      ${key === 'incoming' && interaction.kind === 'text' ? html`
+      ${key === 'incoming' && conversationOf(interaction) ? html`
         <span class="actions">
           <button class="primary respond" data-action="respond" data-id="${interaction.id}" data-focus="respond-${interaction.id}">Respond</button>
         </span>` : ''}
@@ -138,6 +138,14 @@ function row(interaction, key, s) {
         </span>` : ''}
       ${call?.state === 'ringing' ? html`<span class="ringing" role="status">Ringing</span>` : ''}
     </li>`;
+}
+
+// A chat's (or a form's) row says which page the visitor is on, where they came from, and when they have left.
+function visit({ chat, source, status }) {
+  return html`
+    <span class="page" title="${chat.page_url}">${chat.page_title || chat.page_url}</span>
+    <span class="source">${source}</span>
+    ${chat.visitor_left_at && status !== 'recent' ? html`<span class="gone">Visitor left</span>` : ''}`;
 }
 
 const stored = (id) => state.interactions.get(Number(id));

@@ -8,7 +8,9 @@ import { clock, html, icon, leadName, render, tickTimers, timeOfDay } from './ht
 import { loadGreeting, profileForm, saveProfile, uploadGreeting, useStandardGreeting } from './profile.js';
 import * as softphone from './softphone.js';
 import { QUIET, callFor, putInteraction, say, selected, state, subscribe, update } from './store.js';
-import { canClose, closeText, loadThread, respond, sendReply, threadView, typed } from './texts.js';
+import {
+  canClose, close, closeLabel, conversationOf, conversationView, enterPressed, loadThread, respond, sendReply, typed,
+} from './conversations.js';
 
 const KEYPAD = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '0', '#'];
 const CLOSABLE = ['interaction', 'timeline', 'lead', 'profile']; // views with an X (and Escape) back
@@ -25,12 +27,12 @@ export function mount(root) {
 }
 
 // What the panel shows that is not loaded yet is loaded once, into the store: the timeline of the lead on screen,
-// the thread of a text conversation shown, my greeting.
+// the thread of a conversation shown (text, chat, form), my greeting.
 function load(s) {
   const leadId = timelineLeadId(s);
   if (leadId !== null && s.timeline.leadId !== leadId) loadTimeline(leadId).catch((error) => say(refusal(error)));
   const shown = shownInteraction(s);
-  if (shown?.kind === 'text' && !s.threads.has(shown.id)) loadThread(shown.id);
+  if (conversationOf(shown) && !s.threads.has(shown.id)) loadThread(shown);
   if (s.view === 'profile' && !s.greeting.known) loadGreeting();
 }
 
@@ -81,13 +83,19 @@ function view(s) {
           aria-label="Dialer" title="Dialer">${icon('call')}</button>
         <button class="icon ${s.view === 'text' ? 'on' : ''}" data-action="view" data-view="text" data-focus="to-text"
           aria-label="Texting" title="Texting">${icon('text')}</button>
-        ${s.view === 'interaction' && current && canClose(current, s) ? html`<button class="icon" data-action="close-text"
-          data-id="${current.id}" aria-label="Close text" title="Close text: the conversation moves to Recent" data-focus="close-text">${icon('check')}</button>` : ''}
+        ${s.view === 'interaction' && current && canClose(current, s) ? closeButton(current) : ''}
         ${closable ? html`<button class="icon" data-action="close" aria-label="Close" title="Close" data-focus="close">${icon('close')}</button>` : ''}
       </span>
     </header>
     ${live ? callView(s, live) : ''}
     ${body(s, current, live && callInteraction(s, live.callId))}`;
+}
+
+// Close text, End Chat, or Close form: the conversation moves to Recent.
+function closeButton(interaction) {
+  const { label, title } = closeLabel(interaction);
+  return html`<button class="icon" data-action="close-conversation" data-id="${interaction.id}" aria-label="${label}"
+    title="${title}" data-focus="close-conversation">${icon('check')}</button>`;
 }
 
 function titleOf(s, live) {
@@ -213,7 +221,7 @@ function interactionView(interaction, s) {
         <button class="primary" data-action="answer" data-id="${interaction.id}">Answer</button>
         ${call?.state === 'ringing' ? html`<span class="ringing" role="status">Ringing</span>` : ''}</p>` : ''}
       ${players(interaction)}
-      ${interaction.kind === 'text' ? threadView(interaction, s) : ''}
+      ${conversationOf(interaction) ? conversationView(interaction, s) : ''}
     </article>`;
 }
 
@@ -308,7 +316,7 @@ const ACTIONS = {
   'timeline-older': () => !state.timeline.loading && loadTimeline(state.timeline.leadId, state.timeline.next),
   answer: ({ id }) => answerInteraction(stored(id)),
   respond: ({ id }) => respond(stored(id)),
-  'close-text': ({ id }) => closeText(stored(id)),
+  'close-conversation': ({ id }) => close(stored(id)),
   hangup: ({ call }) => softphone.hangup(call),
   'hangup-desk': ({ id }) => api('POST', `/api/v1/interactions/${id}/hangup`),
   mute: ({ call }) => softphone.setMuted(call, !state.calls.get(call)?.muted),
@@ -329,8 +337,10 @@ const FORMS = {
 const KEYS = {
   // Escape does what the X button does.
   Escape: () => CLOSABLE.includes(state.view) && ACTIONS.close(),
-  // Ctrl+Enter sends a text, as in chat apps; Enter alone makes a new line.
+  // Ctrl+Enter sends a text or a chat message; Enter alone makes a new line in a text, and sends a chat message
+  // (Shift+Enter: a new line), as in chat apps.
   'Ctrl+Enter': (event) => event.target.form?.id === 'reply' && event.target.form.requestSubmit(),
+  Enter: enterPressed,
 };
 
 // What the agent types or picks is kept (without a redraw) so that a redraw for a live event shows it again.

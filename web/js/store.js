@@ -25,8 +25,12 @@ export const state = {
   sections: new Map(),      // id -> where the interaction is in my inbox: incoming | active | recent (absent: not
                             // in it); as GET /api/v1/inbox says, then as each interaction event places it (the
                             // server decides; the app keeps no copy of its rule)
-  threads: new Map(),       // text conversations' messages by interaction id, once shown (null while loading)
+  threads: new Map(),       // conversations' messages (texts, chats, forms) by interaction id, once shown (null
+                            // while loading)
   replies: new Map(),       // what I am typing in each conversation, by interaction id: {body, hint (the parts)}
+  typing: new Set(),        // the chats whose visitor is typing now (chat.visitor_typing, for a few seconds)
+  typingSentAt: new Map(),  // chat id -> when its visitor was last told I am typing (epoch ms), to tell them
+                            // at most every few seconds
   leads: new Map(),         // leads by id as GET /api/v1/leads/<id> answers, once on screen (null while loading)
 
   // -- what is on screen
@@ -63,7 +67,8 @@ export const state = {
                             // id, the peer connections whose audio is played
   microphone: 'unknown',    // granted | denied | missing | unknown
   ringer: null,             // the ring playing in a background tab: {audio (an AudioContext), cadence (interval)}
-  alerted: new Set(),       // the ringing calls (call id) and texts (id:time) a desktop notification was shown for
+  alerted: new Set(),       // the ringing calls (call id) and conversations' messages (id:time) a desktop
+                            // notification (or a chat's chime) was given for
 
   // -- the event stream
   connection: 'connecting', // the event stream: connecting | live | lost
