@@ -30,6 +30,7 @@ import datetime as dt
 import json
 import multiprocessing
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -39,14 +40,14 @@ from typing import Any
 
 import websockets
 
-from bench import ring_to_screen
+from bench import results_dir, ring_to_screen
 from bench.ring_to_screen import AGENTS, AgentStreams, calls_of, ring
 from bench.stats import summary
 
 CHATTING, IDLE = 200, 300
 RESPONDED = 100  # of the chatting visitors' chats, those an agent responds to; the rest wait in Incoming
-SAY_SECONDS = 10.0  # each chatting visitor says something this often (the rate limit allows one a second)
-REPLY_SECONDS = 10.0  # the agent replies this often in each responded chat
+SAY_SECONDS = 8.0  # each chatting visitor says something this often (the rate limit allows one a second)
+REPLY_SECONDS = 8.0  # the agent replies this often in each responded chat
 TALK_SECONDS = ring_to_screen.SECONDS + ring_to_screen.CALL_SECONDS + 3  # the calls' whole time
 DRAIN_SECONDS = 3.0  # the last messages on their way
 OPENING = 25  # visitor sockets being opened at once
@@ -354,10 +355,13 @@ def run() -> dict:
                 visitors.kill()
             system.stop_controller()
             system.stop_asterisk()
+            shutil.copy(system.controller_log, results_dir() / "chat-controller.log")
         rings = {
             name: ring_to_screen.ring_to_screen(measured["created"], invites, AGENTS)
             for name, invites in measured["invites"].items()
         }
+    # Every sample, for looking into where the time goes (what arrived when, on which side).
+    (results_dir() / "chat-samples.json").write_text(json.dumps(measured))
     return _report(measured, rings)
 
 
