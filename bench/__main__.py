@@ -14,6 +14,7 @@ import time
 from bench import (
     api_queries,
     asterisk_lifecycle,
+    chat_visitors,
     controller_overhead,
     results_dir,
     ring_to_browser,
@@ -28,6 +29,7 @@ SUITES = {
     "browser": ring_to_browser.run,
     "overhead": controller_overhead.run,
     "sms": sms.run,
+    "chat": chat_visitors.run,
 }
 
 

@@ -6,6 +6,9 @@ with the demo's Sales team grown to AGENTS agents, each signed in with one event
 No agent phone is registered: every call waits in the queue for CALL_SECONDS and hangs up, so the flow, the
 recording set-up, the database and the fan-out all run while the rate holds. SIPp logs the time just before it
 sends each INVITE; the benchmark's websocket clients note when each event arrives (same clock, same machine).
+
+The machinery (``AgentStreams``, ``ring``, ``ring_to_screen``) is shared with the chat suite (bench/chat_visitors.py),
+which measures the same with website visitors connected.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -56,65 +60,129 @@ def _grow_team(system) -> list[str]:
     return emails
 
 
-async def _agent_stream(
-    url: str,
-    email: str,
-    arrivals: dict,
-    ready: asyncio.Event,
-    done: asyncio.Event,
-    counter: list,
-    signing_in: asyncio.Semaphore,
-) -> None:
-    # Password hashing is deliberately slow: sign the agents in a few at a time, as they would arrive at work.
-    async with signing_in, httpx.AsyncClient(base_url=url, timeout=30) as client:
-        csrf = (await client.get("/api/v1/session")).json()["csrf_token"]
-        answer = await client.post(
-            "/api/v1/session", json={"email": email, "password": PASSWORD}, headers={"X-CSRF-Token": csrf}
-        )
-        answer.raise_for_status()
+def event_name(frame: str) -> str:
+    """The event a stream frame carries (``{"seq":N,"event":"...",...}``), without decoding the whole frame."""
+    start = frame.find('"event":"') + 9
+    return frame[start : frame.find('"', start)]
+
+
+# What a suite watches besides interaction.created: (agent index, event name, frame, arrival time) -> None
+Watcher = Callable[[int, str, str, float], None]
+
+
+class AgentStreams:
+    """The agents signed in, each with one event stream open (the browser tab), for ``async with``. ``created``
+    holds, per interaction, when its ``interaction.created`` arrived on each stream; ``clients`` are the agents'
+    signed-in sessions (CSRF header set), for what they do meanwhile; ``watch`` sees every other frame."""
+
+    def __init__(self, url: str, emails: list[str], watch: Watcher | None = None):
+        self.url, self.emails, self.watch = url, emails, watch
+        self.created: dict[int, list[float]] = {}
+        self.clients: list[httpx.AsyncClient] = []
+        self._ready, self._done, self._connected = asyncio.Event(), asyncio.Event(), 0
+        self._streams: list[asyncio.Task] = []
+
+    async def __aenter__(self) -> AgentStreams:
+        signing_in = asyncio.Semaphore(4)
+        self.clients = [httpx.AsyncClient(base_url=self.url, timeout=30) for _ in self.emails]
+        self._streams = [asyncio.create_task(self._stream(n, email, signing_in)) for n, email in enumerate(self.emails)]
+        ready = asyncio.create_task(self._ready.wait())
+        await asyncio.wait([ready, *self._streams], timeout=120, return_when=asyncio.FIRST_COMPLETED)
+        for stream in self._streams:
+            if stream.done():
+                stream.result()  # a stream that failed to open says why
+        if not self._ready.is_set():
+            raise TimeoutError(f"only {self._connected} of {len(self.emails)} agents' streams opened in 120 s")
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self._done.set()
+        await asyncio.gather(*self._streams, return_exceptions=exc[0] is not None)
+        for client in self.clients:
+            await client.aclose()
+
+    async def _stream(self, n: int, email: str, signing_in: asyncio.Semaphore) -> None:
+        client = self.clients[n]
+        # Password hashing is deliberately slow: sign the agents in a few at a time, as they would arrive at work.
+        async with signing_in:
+            csrf = (await client.get("/api/v1/session")).json()["csrf_token"]
+            answer = await client.post(
+                "/api/v1/session", json={"email": email, "password": PASSWORD}, headers={"X-CSRF-Token": csrf}
+            )
+            answer.raise_for_status()
+            client.headers["X-CSRF-Token"] = answer.json()["csrf_token"]
         cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
-    ws_url = url.replace("http://", "ws://") + "/api/v1/events"
-    async with websockets.connect(
-        ws_url, additional_headers={"Cookie": cookie, "Origin": url}, max_queue=None
-    ) as socket:
-        hello = json.loads(await socket.recv())
-        assert hello["event"] == "stream.hello", hello
-        counter[0] += 1
-        if counter[0] == AGENTS:
-            ready.set()
-        while not done.is_set():
-            try:
-                frame = await asyncio.wait_for(socket.recv(), 1.0)
-            except TimeoutError:
-                continue
-            at = time.time()
-            event = json.loads(frame)
-            if event["event"] == "interaction.created":
-                arrivals.setdefault(event["data"]["interaction"]["id"], []).append(at)
+        ws_url = self.url.replace("http://", "ws://") + "/api/v1/events"
+        async with websockets.connect(
+            ws_url, additional_headers={"Cookie": cookie, "Origin": self.url}, max_queue=None
+        ) as socket:
+            hello = json.loads(await socket.recv())
+            assert hello["event"] == "stream.hello", hello
+            self._connected += 1
+            if self._connected == len(self.emails):
+                self._ready.set()
+            while not self._done.is_set():
+                try:
+                    frame = await asyncio.wait_for(socket.recv(), 1.0)
+                except TimeoutError:
+                    continue
+                at = time.time()
+                assert isinstance(frame, str)
+                name = event_name(frame)
+                if name == "interaction.created":
+                    self.created.setdefault(json.loads(frame)["data"]["interaction"]["id"], []).append(at)
+                elif self.watch is not None:
+                    self.watch(n, name, frame, at)
 
 
-async def _measure(system, emails: list[str], place_calls) -> tuple[dict, object]:
-    arrivals: dict[int, list[float]] = {}
-    ready, done, counter, signing_in = asyncio.Event(), asyncio.Event(), [0], asyncio.Semaphore(4)
-    streams = [
-        asyncio.create_task(_agent_stream(system.url, email, arrivals, ready, done, counter, signing_in))
-        for email in emails
+def calls_of(series: int) -> list:
+    """The calls of one measurement: CPS a second for SECONDS, from numbers of their own (``series`` 0-3)."""
+    from sipp import Call
+
+    return [
+        Call("+14045550100", f"+140455{6 + series}{n:04d}", duration=CALL_SECONDS, delay=n / CPS, expect_answer=None)
+        for n in range(CPS * SECONDS)
     ]
-    await asyncio.wait_for(ready.wait(), 120)
+
+
+async def ring(system, caller, calls: list) -> tuple[dict[str, float], int]:
+    """Place ``calls`` (the streams being open) and wait for them and for their last events: when each caller
+    number's INVITE was sent, and how many calls failed."""
+
+    def place_calls():
+        return caller.start_calls(calls, asterisk_port=system.sip_port, local_port=system.trunk_port)
+
     handle = await asyncio.to_thread(place_calls)
     results = await asyncio.to_thread(handle.wait_all, SECONDS + CALL_SECONDS + 60)
     await asyncio.sleep(2)  # the last events on their way
-    done.set()
-    await asyncio.gather(*streams)
-    return arrivals, results
+    invites = {
+        call.caller_number: float(next(e[1] for e in result.events if e[0] == "INVITE"))
+        for call, result in zip(calls, results, strict=True)
+        if any(e[0] == "INVITE" for e in result.events)
+    }
+    return invites, sum(1 for r in results if not r.answered)
+
+
+def ring_to_screen(created: dict[int, list[float]], invites: dict[str, float], agents: int) -> dict:
+    """The figures of one measurement, from the database (run after the controller stopped: which caller number
+    each interaction has) and what the streams noted."""
+    from leadcenter.interactions.models import Interaction
+
+    lead_numbers = dict(Interaction.select(Interaction.id, Interaction.lead_number).tuples())
+    latencies, missing = [], 0
+    for interaction_id, number in lead_numbers.items():
+        if number not in invites:
+            continue
+        seen = created.get(interaction_id, [])
+        missing += agents - len(seen)
+        latencies += [(at - invites[number]) * 1000 for at in seen]
+    return {"figures": summary(latencies, "ms"), "missing": missing}
 
 
 def run() -> dict:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "integration"))
     from harness import System
-    from sipp import Call, SippCaller
-
-    from leadcenter.interactions.models import Interaction
+    from sipp import SippCaller
 
     with tempfile.TemporaryDirectory(prefix="lc-bench-") as data:
         system = System(Path(data))
@@ -122,44 +190,29 @@ def run() -> dict:
         emails = _grow_team(system)
         system.start_asterisk()
         system.start_controller()
-        calls = [
-            Call("+14045550100", f"+1404556{n:04d}", duration=CALL_SECONDS, delay=n / CPS, expect_answer=None)
-            for n in range(CPS * SECONDS)
-        ]
+        calls = calls_of(0)
         caller = SippCaller(Path(data) / "callers")
 
-        def place_calls():
-            return caller.start_calls(calls, asterisk_port=system.sip_port, local_port=system.trunk_port)
+        async def measure():
+            async with AgentStreams(system.url, emails) as streams:
+                return streams.created, *await ring(system, caller, calls)
 
         try:
-            arrivals, results = asyncio.run(_measure(system, emails, place_calls))
+            created, invites, failed = asyncio.run(measure())
         finally:
             system.stop_controller()
             system.stop_asterisk()
-        invites = {
-            f"+1404556{n:04d}": float(next(e[1] for e in result.events if e[0] == "INVITE"))
-            for n, result in enumerate(results)
-            if any(e[0] == "INVITE" for e in result.events)
-        }
-        lead_numbers = dict(Interaction.select(Interaction.id, Interaction.lead_number).tuples())
-    latencies, missing = [], 0
-    for interaction_id, number in lead_numbers.items():
-        if number not in invites:
-            continue
-        seen = arrivals.get(interaction_id, [])
-        missing += AGENTS - len(seen)
-        latencies += [(at - invites[number]) * 1000 for at in seen]
-    failed = sum(1 for r in results if not r.answered)
+        measured = ring_to_screen(created, invites, AGENTS)
+    missing, figures = measured["missing"], measured["figures"]
     result = {
         "agents": AGENTS,
         "calls_per_second": CPS,
         "calls": len(calls),
         "calls_failed": failed,
         "deliveries_missing": missing,
-        "ring_to_screen": summary(latencies, "ms"),
+        "ring_to_screen": figures,
         "goal_p99_ms": GOAL_MS,
     }
-    figures = result["ring_to_screen"]
     print(
         f"  ring to screen, {AGENTS} agents, {CPS} calls/s: p50 {figures['p50']} ms, p99 {figures['p99']} ms "
         f"(n={figures['n']}, missing {missing}, failed calls {failed})"

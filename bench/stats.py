@@ -11,6 +11,8 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def summary(values: list[float], unit: str = "s") -> dict:
+    if not values:
+        return {"n": 0, "unit": unit}
     return {
         "n": len(values),
         "p50": round(percentile(values, 50), 4),
