@@ -75,6 +75,11 @@ class AgentApp:
     def row(self, section: str, text: str):
         return self.section(section).locator(".row", has_text=text)
 
+    def same_row(self, section: str, row):
+        """The row of the interaction ``row`` (another section's) shows, in ``section``: by its id, as Recent may also
+        hold earlier interactions of a lead with the same name."""
+        return self.section(section).locator(f'.row[data-interaction="{row.get_attribute("data-interaction")}"]')
+
     def ringing_row(self):
         return self.section("incoming").locator(".row", has=self.page.locator(".ringing"))
 
