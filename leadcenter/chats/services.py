@@ -5,7 +5,8 @@ widget names (its team, or every agent of the company) who are not Offline, as c
 offers them to. Visitor verbs (called by the visitor websocket, web/visitors.py, in a request thread): ``visit``
 (a page opened the widget), ``start`` (the pre-chat fields and the first message), ``say``, ``navigate``,
 ``visitor_typing``, ``end``, ``offline_form`` (when nobody is online: a ``form`` interaction in Incoming instead),
-``connected`` (the visitor's pages come and go). Agent verbs (the conversation endpoints): ``respond``, ``reply``,
+``connected`` (the visitor's pages come and go); ``site_form`` (a form of the site's own, sent by the snippet: a
+``form`` interaction as the offline form's). Agent verbs (the conversation endpoints): ``respond``, ``reply``,
 ``close`` (End Chat), ``agent_typing``. ``sweep`` moves a chat nobody responded to within the widget's timeout to
 Recent as missed.
 
