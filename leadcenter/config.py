@@ -56,6 +56,9 @@ class HttpSettings:
     # and per company, counted apart, so that one site's traffic never takes another's.
     collect_per_address_per_minute: int = 120
     collect_per_company_per_minute: int = 30000
+    # The site's forms sent by the snippet (POST /s/<key>/form): each one is a form in the agents' Incoming.
+    forms_per_address_per_minute: int = 10
+    forms_per_company_per_minute: int = 600
     # Mark the plain HTTP listener's session cookie Secure too (the HTTPS listener's always is): for a plain
     # listener that sits behind a TLS-terminating proxy.
     secure_cookies: bool = False

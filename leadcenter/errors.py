@@ -88,6 +88,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "too-many-messages": (429, "a visitor sent more messages than the rate allows; wait a few seconds"),
     # -- website visits
     "too-many-visits": (429, "the snippet's collection rate of this address or this company is spent; Retry-After"),
+    "too-many-forms": (429, "the site's form rate of this address or this company is spent; Retry-After"),
     # -- prompts
     "converter-missing": (503, "sox is not installed on the server, so uploaded audio cannot be converted"),
     "converter-busy": (503, "every audio conversion slot is taken; Retry-After says when to try again"),

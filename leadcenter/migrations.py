@@ -182,6 +182,13 @@ def _v9_visits(migrator) -> None:
     database.create_tables([VisitSettings, NumberPool, VisitSession, PageView])
 
 
+def _v10_site_forms(migrator) -> None:
+    from playhouse.migrate import migrate as run
+
+    if ChatSession.form_name.column_name not in {c.name for c in database.get_columns("chat_session")}:
+        run(migrator.add_column("chat_session", ChatSession.form_name.column_name, ChatSession.form_name))
+
+
 # (version, description, function(migrator)) in order; version 1 is the first released schema.
 MIGRATIONS: list = [
     (
@@ -199,6 +206,7 @@ MIGRATIONS: list = [
     (7, "website chat: the company's chat widget, its visitors, each chat's visit", _v7_chats),
     (8, "email notifications: each agent's choices, the email outbox", _v8_email_notifications),
     (9, "website visits: sessions and their pages, number pools, source numbers, attribution columns", _v9_visits),
+    (10, "website forms: the name of the site's form a form interaction came from", _v10_site_forms),
 ]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])
 

@@ -68,6 +68,7 @@ class ChatSession(BaseModel):
     referrer = CharField(default="")
     ended_by = CharField(default="", choices=[(e, e) for e in ENDED_BY])
     visitor_left_at = DateTimeField(null=True)  # null while one of the visitor's pages is connected
+    form_name = CharField(default="")  # a form of the site's own (its data-leadcenter-form); "" for a chat's form
 
     class Meta:
         indexes = ((("visitor", "interaction"), False),)

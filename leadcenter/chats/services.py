@@ -5,7 +5,8 @@ widget names (its team, or every agent of the company) who are not Offline, as c
 offers them to. Visitor verbs (called by the visitor websocket, web/visitors.py, in a request thread): ``visit``
 (a page opened the widget), ``start`` (the pre-chat fields and the first message), ``say``, ``navigate``,
 ``visitor_typing``, ``end``, ``offline_form`` (when nobody is online: a ``form`` interaction in Incoming instead),
-``connected`` (the visitor's pages come and go). Agent verbs (the conversation endpoints): ``respond``, ``reply``,
+``connected`` (the visitor's pages come and go); ``site_form`` (a form of the site's own, sent by the snippet: a
+``form`` interaction as the offline form's). Agent verbs (the conversation endpoints): ``respond``, ``reply``,
 ``close`` (End Chat), ``agent_typing``. ``sweep`` moves a chat nobody responded to within the widget's timeout to
 Recent as missed.
 
@@ -201,6 +202,34 @@ class Chats:
         message_events.message(self.bus, interaction.company_id, message, incoming_for(interaction))
         return interaction, message
 
+    def site_form(
+        self, widget: ChatWidget, visitor_key: str | None, form_name: str, contact: Contact, page: Page
+    ) -> Interaction:
+        """A form of the business's own site (``data-leadcenter-form``, sent by the snippet): a form interaction
+        in the Incoming of the widget's agents, as the offline form is, with the visitor's attribution. The
+        visitor is the one of the key (a new one for a key the company does not know, or None: a browser that asks
+        not to be tracked, whose form comes with no visits). A phone that is no number stays in the fields only."""
+        visitor = None
+        if visitor_key:
+            visitor = Visitor.get_or_none(
+                Visitor.company == widget.company_id, Visitor.key_hash == key_hash(visitor_key)
+            )
+        if visitor is None:
+            visitor = Visitor.create(
+                company=widget.company_id, key_hash=key_hash(secrets.token_urlsafe(16)), last_seen_at=self.clock()
+            )
+        if contact.phone:
+            try:
+                to_e164(contact.phone, widget.company.default_region)
+            except InvalidNumber:
+                contact = contact.model_copy(update={"phone": ""})
+        if contact.email and not _EMAIL.fullmatch(contact.email):
+            contact = contact.model_copy(update={"email": ""})
+        interaction, message = self._received(widget, visitor, contact, page, "form", form_name)
+        notifier.changed(self.bus, interaction, created=True)
+        message_events.message(self.bus, interaction.company_id, message, incoming_for(interaction))
+        return interaction
+
     def say(self, visitor: Visitor, body: str) -> Message:
         """A message from the visitor in their open chat, stored before it is acknowledged."""
         _check_body(body)
@@ -367,7 +396,7 @@ class Chats:
             raise ChatRefused("prechat-invalid", "this is not an email address", "email")
 
     def _received(
-        self, widget: ChatWidget, visitor: Visitor, contact: Contact, page: Page, kind: str
+        self, widget: ChatWidget, visitor: Visitor, contact: Contact, page: Page, kind: str, form_name: str = ""
     ) -> tuple[Interaction, Message]:
         """The lead, the interaction (Incoming, for the widget's team), its session and the first message, in one
         transaction."""
@@ -411,6 +440,7 @@ class Chats:
                 page_url=page.url,
                 page_title=page.title,
                 referrer=page.referrer,
+                form_name=form_name,
             )
             message = Message.create(
                 interaction=interaction, direction="inbound", body=contact.body, status="received", created_at=now

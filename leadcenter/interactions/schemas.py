@@ -143,6 +143,7 @@ class ChatSummary(Schema):
     referrer: str
     visitor_left_at: UtcDateTime | None  # null while one of the visitor's pages is open
     ended_by: str  # "" while it goes on; visitor, agent or timeout
+    form_name: str  # a form of the site's own: its name (data-leadcenter-form); "" for a chat and its offline form
 
     @classmethod
     def from_row(cls, session: ChatSession) -> ChatSummary:
@@ -152,6 +153,7 @@ class ChatSummary(Schema):
             referrer=session.referrer,
             visitor_left_at=session.visitor_left_at,
             ended_by=session.ended_by,
+            form_name=session.form_name,
         )
 
 

@@ -3,10 +3,10 @@ sign-in address.
 
 - A new chat (``interaction.created`` of kind chat): to the agents it is offered to (the event's ``incoming_for``:
   the widget's team, not Offline) who chose new-chat emails: who, their first message, the page, a link to the app.
-- A missed chat (``interaction.updated``: the chat moved to Recent as missed by the response timer) and an offline
-  form (``interaction.created`` of kind form: the visitor came when nobody was online): to every agent of the
-  widget's team who chose missed-chat emails, Offline ones too (email reaches them while they are away), with what
-  the visitor wrote.
+- A missed chat (``interaction.updated``: the chat moved to Recent as missed by the response timer) and a form
+  (``interaction.created`` of kind form: the chat's offline form, when nobody was online, or a form of the site's
+  own sent by the snippet): to every agent of the widget's team who chose missed-chat emails, Offline ones too
+  (email reaches them while they are away), with what the visitor wrote.
 
 The subscriber runs on the event dispatcher thread and only queues rows in the mail outbox (leadcenter/mail.py),
 keyed by what and whom, so an event seen twice (a missed chat updated again later) queues nothing more; the
@@ -165,6 +165,15 @@ def _missed_chat(visit: _Visit, app_url: str) -> Content:
 
 
 def _offline_form(visit: _Visit, app_url: str) -> Content:
+    form = visit.session.form_name if visit.session else ""
+    if form:  # a form of the site's own, sent whoever is online
+        return Content(
+            subject=f"{form} from {visit.who}",
+            intro=f'{visit.who} sent the website form "{form}"; it waits in Incoming.',
+            facts=visit.facts(),
+            quotes=tuple(visit.said),
+            action=("Open Lead Center", app_url),
+        )
     return Content(
         subject=f"Message from {visit.who} while nobody was online",
         intro=f"{visit.who} left a message on the website while nobody was online; it waits in Incoming.",

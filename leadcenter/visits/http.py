@@ -10,6 +10,7 @@ import math
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any, cast
 
 from flask import Blueprint, current_app, jsonify, request
@@ -17,16 +18,17 @@ from peewee import fn
 from pydantic import ValidationError
 
 from leadcenter.chats.http import public_widget
-from leadcenter.chats.schemas import origin_of, origins
+from leadcenter.chats.schemas import Contact, Page, origin_of, origins
 from leadcenter.db import database
 from leadcenter.errors import ApiError, invalid
 from leadcenter.interactions.models import Interaction
 from leadcenter.phones import InvalidNumber, to_e164
 from leadcenter.tracking_numbers.models import TrackingNumber
-from leadcenter.visits import notifier
+from leadcenter.visits import forms, notifier
 from leadcenter.visits.models import NumberPool, PageView, VisitSession, VisitSettings
 from leadcenter.visits.schemas import (
     BODY_LIMIT,
+    FORM_BODY_LIMIT,
     AttributionOut,
     AttributionRow,
     CollectIn,
@@ -35,6 +37,7 @@ from leadcenter.visits.schemas import (
     NumberPoolList,
     NumberPoolOut,
     Period,
+    SiteFormIn,
     VisitSessionList,
     VisitSessionOut,
     VisitSettingsChanges,
@@ -79,33 +82,41 @@ class Rates:
         return 0.0
 
 
-def _rates() -> tuple[Rates, Rates]:
-    rates = current_app.extensions.get("visit_rates")
+def _rates(name: str, per_address: int, per_company: int) -> tuple[Rates, Rates]:
+    rates = current_app.extensions.get(name)
     if rates is None:
-        http = ports.controller().settings.http
-        rates = current_app.extensions.setdefault(
-            "visit_rates", (Rates(http.collect_per_address_per_minute), Rates(http.collect_per_company_per_minute))
-        )
+        rates = current_app.extensions.setdefault(name, (Rates(per_address), Rates(per_company)))
     return rates
 
 
-def _limit(rates: Rates, key: Any, what: str) -> None:
+def _limit(rates: Rates, key: Any, what: str, too_many: Callable[[str, int], ApiError]) -> None:
     wait = rates.take(key)
     if wait:
-        seconds = max(1, math.ceil(wait))
-        raise ApiError(
-            "too-many-visits",
-            f"too many requests from {what}: try again in {seconds} s",
-            headers={"Retry-After": str(seconds)},
-        )
+        raise too_many(what, max(1, math.ceil(wait)))
 
 
-@public.post("/s/<public_key>/collect")
-def collect(public_key: str):
-    """A page view or ping from the snippet on a page of the company's site: the visitor's key and the numbers to
-    show them. Readable (CORS) only by the company's allowed origins; counted per address and per company apart."""
-    per_address, per_company = _rates()
-    _limit(per_address, request.remote_addr or "", "this address")
+def _too_many_visits(what: str, seconds: int) -> ApiError:
+    return ApiError(
+        "too-many-visits",
+        f"too many visits from {what}: try again in {seconds} s",
+        headers={"Retry-After": str(seconds)},
+    )
+
+
+def _too_many_forms(what: str, seconds: int) -> ApiError:
+    return ApiError(
+        "too-many-forms", f"too many forms from {what}: try again in {seconds} s", headers={"Retry-After": str(seconds)}
+    )
+
+
+def _from_site(
+    public_key: str, rates: tuple[Rates, Rates], too_many: Callable[[str, int], ApiError], limit: int, what: str
+):
+    """The widget of a public request from a page of the company's site and its JSON object: the address's rate
+    first (key scans are counted), then the origin (an allowed one of the company's), the company's rate, the size.
+    """
+    per_address, per_company = rates
+    _limit(per_address, request.remote_addr or "", "this address", too_many)
     widget = public_widget(public_key)
     origin = request.headers.get("Origin", "")
     try:
@@ -113,23 +124,45 @@ def collect(public_key: str):
     except ValueError:
         allowed = False
     if not allowed:
-        raise ApiError("origin-not-allowed", f"pages from {origin or 'nowhere'} may not send visits here")
-    _limit(per_company, widget.company_id, "this company's site")
-    if (request.content_length or 0) > BODY_LIMIT:
-        raise ApiError("request-entity-too-large", f"a visit is at most {BODY_LIMIT} bytes")
-    raw = request.stream.read(BODY_LIMIT + 1)
-    if len(raw) > BODY_LIMIT:
-        raise ApiError("request-entity-too-large", f"a visit is at most {BODY_LIMIT} bytes")
+        raise ApiError("origin-not-allowed", f"pages from {origin or 'nowhere'} may not send {what} here")
+    _limit(per_company, widget.company_id, "this company's site", too_many)
+    if (request.content_length or 0) > limit:
+        raise ApiError("request-entity-too-large", f"{what} is at most {limit} bytes")
+    raw = request.stream.read(limit + 1)
+    if len(raw) > limit:
+        raise ApiError("request-entity-too-large", f"{what} is at most {limit} bytes")
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError):
         raise ApiError("malformed-json", "the body is not JSON") from None
     if not isinstance(data, dict):
         raise ApiError("malformed-json", "the body is not a JSON object")
+    return widget, origin, data
+
+
+def _validated(schema, data: dict):
     try:
-        body = CollectIn.model_validate(data)
+        return schema.model_validate(data)
     except ValidationError as exc:
         raise invalid({".".join(str(p) for p in e["loc"]): e["msg"] for e in exc.errors()}) from None
+
+
+def _to_site(response, origin: str):
+    response.headers["Access-Control-Allow-Origin"] = origin
+    response.headers["Vary"] = "Origin"
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+    return response
+
+
+@public.post("/s/<public_key>/collect")
+def collect(public_key: str):
+    """A page view or ping from the snippet on a page of the company's site: the visitor's key and the numbers to
+    show them. Readable (CORS) only by the company's allowed origins; counted per address and per company apart."""
+    http = ports.controller().settings.http
+    rates = _rates("visit_rates", http.collect_per_address_per_minute, http.collect_per_company_per_minute)
+    widget, origin, data = _from_site(public_key, rates, _too_many_visits, BODY_LIMIT, "a visit")
+    body = _validated(CollectIn, data)
     collected = ports.controller().visits.collect(
         widget,
         body.visitor,
@@ -140,12 +173,31 @@ def collect(public_key: str):
         body.privacy,
         request.remote_addr or "",
     )
-    response = jsonify(visitor=collected.visitor, numbers=collected.numbers, ping_seconds=collected.ping_seconds)
-    response.headers["Access-Control-Allow-Origin"] = origin
-    response.headers["Vary"] = "Origin"
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
-    return response
+    return _to_site(
+        jsonify(visitor=collected.visitor, numbers=collected.numbers, ping_seconds=collected.ping_seconds), origin
+    )
+
+
+@public.post("/s/<public_key>/form")
+def site_form(public_key: str):
+    """A form of the company's site that opted in (``data-leadcenter-form``), sent by the snippet as it is
+    submitted: a form interaction in the Incoming of the widget's agents, with the visitor's attribution. Same rules
+    as the collection (allowed origins, size, rates per address and per company apart), its own rates."""
+    http = ports.controller().settings.http
+    rates = _rates("form_rates", http.forms_per_address_per_minute, http.forms_per_company_per_minute)
+    widget, origin, data = _from_site(public_key, rates, _too_many_forms, FORM_BODY_LIMIT, "a form")
+    body = _validated(SiteFormIn, data)
+    submitted = forms.read(body.fields)
+    if not submitted.body:
+        raise invalid({"fields": "no field has a value that may be kept"})
+    visitor = None if body.privacy and settings_of(widget.company_id).honour_privacy else body.visitor
+    # Validated here (the fields' own limits): the form's text is longer than a chat message may be.
+    contact = Contact.model_construct(
+        name=submitted.name, phone=submitted.phone, email=submitted.email, body=submitted.body, client_id=None
+    )
+    page = Page.model_construct(url=body.page.url, title=body.page.title[:300], referrer=body.page.referrer)
+    ports.controller().chats.site_form(widget, visitor, body.form, contact, page)
+    return _to_site(jsonify(received=True), origin)
 
 
 # -- settings ------------------------------------------------------------------------------------------------------

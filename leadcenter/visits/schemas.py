@@ -10,7 +10,7 @@ from pydantic import Field, RootModel, field_validator
 
 from leadcenter.accounts.schemas import Name, changes_of
 from leadcenter.visits.models import NumberPool, PageView, VisitSession, VisitSettings
-from leadcenter.wire import Schema, UtcDateTime
+from leadcenter.wire import Schema, Text, UtcDateTime
 
 BODY_LIMIT = 8 * 1024  # bytes of a collection request's body
 URL_LIMIT = 2048
@@ -42,6 +42,31 @@ class CollectIn(Schema):
     kind: Literal["view", "ping"]
     page: CollectedPage
     privacy: bool = False
+
+
+# -- the site's forms (public) -------------------------------------------------------------------------------------
+FORM_BODY_LIMIT = 32 * 1024  # bytes of a form's request (a keepalive fetch carries at most 64 KB in all)
+FORM_FIELDS = 50
+FORM_VALUE_LIMIT = 4000  # characters of one field's value
+
+
+class FormField(Schema):
+    """One field of the form as the browser has it: what names it (name, label, type, autocomplete) and the value
+    the visitor gave (the text of a select's chosen option)."""
+
+    name: str = Field("", max_length=200)
+    label: str = Field("", max_length=200)
+    type: str = Field("", max_length=40)
+    autocomplete: str = Field("", max_length=200)
+    value: Text = Field(max_length=FORM_VALUE_LIMIT)
+
+
+class SiteFormIn(Schema):
+    visitor: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    form: str = Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")  # its data-leadcenter-form
+    page: CollectedPage
+    privacy: bool = False
+    fields: list[FormField] = Field(min_length=1, max_length=FORM_FIELDS)
 
 
 # -- settings ------------------------------------------------------------------------------------------------------

@@ -124,8 +124,15 @@ def test_a_version_3_database_gets_the_text_idle_timer_and_keeps_its_threads(tmp
     old.close()
 
 
+def _back_to_version_9(database) -> None:
+    """Undo what version 10 adds: the site form's name on a form's visit."""
+    database.execute_sql('ALTER TABLE "chat_session" DROP COLUMN "form_name"')
+    database.execute_sql("UPDATE schema_version SET version = 9")
+
+
 def _back_to_version_8(database) -> None:
-    """Undo what version 9 adds: the visit tables and the attribution columns."""
+    """Undo what versions 10 and 9 add: the site form's name, the visit tables and the attribution columns."""
+    _back_to_version_9(database)
     for table in ("page_view", "visit_session", "number_pool", "visit_settings"):
         database.execute_sql(f'DROP TABLE "{table}"')
     for table, column in (
@@ -157,7 +164,7 @@ def test_a_version_6_database_gets_the_chat_tables(tmp_path):
     for table in ("chat_session", "visitor", "chat_widget"):
         old.execute_sql(f'DROP TABLE "{table}"')
     old.execute_sql("UPDATE schema_version SET version = 6")
-    assert migrations.migrate() == 3 and migrations.current_version() == migrations.LATEST == 9
+    assert migrations.migrate() == 4 and migrations.current_version() == migrations.LATEST == 10
     assert _shape(old) == expected
     old.close()
 
@@ -166,8 +173,26 @@ def test_a_version_8_database_gets_the_visit_tables_and_attribution_columns(tmp_
     expected = _shape_of_a_new_database(tmp_path)
     old = _migrated(tmp_path / "v8.sqlite3")
     _back_to_version_8(old)
-    assert migrations.migrate() == 1 and migrations.current_version() == migrations.LATEST == 9
+    assert migrations.migrate() == 2 and migrations.current_version() == migrations.LATEST == 10
     assert _shape(old) == expected
+    old.close()
+
+
+def test_a_version_9_database_gets_the_site_forms_name_and_keeps_its_chats(tmp_path):
+    expected = _shape_of_a_new_database(tmp_path)
+    old = _migrated(tmp_path / "v9.sqlite3")
+    _back_to_version_9(old)
+    old.execute_sql("PRAGMA foreign_keys = OFF")  # the session's interaction and visitor do not matter here
+    old.execute_sql(
+        "INSERT INTO chat_session (id, interaction_id, visitor_id, page_url, page_title, referrer, ended_by)"
+        " VALUES (3, 1, 1, 'https://shop.example/', 'Shop', '', '')"
+    )
+    assert migrations.migrate() == 1 and migrations.current_version() == migrations.LATEST == 10
+    assert _shape(old) == expected
+    assert old.execute_sql("SELECT page_url, form_name FROM chat_session WHERE id = 3").fetchone() == (
+        "https://shop.example/",
+        "",
+    )
     old.close()
 
 
@@ -181,7 +206,7 @@ def test_a_version_7_database_gets_the_email_choices_and_outbox_and_keeps_its_ag
         " status_reason, status_changed_at, ring_device) VALUES (4, '2026-11-26 10:00:00', 1, 1, 'Ann', 'Ann',"
         " 'available', '', '2026-11-26 10:00:00', 'webrtc')"
     )
-    assert migrations.migrate() == 2 and migrations.current_version() == migrations.LATEST == 9
+    assert migrations.migrate() == 3 and migrations.current_version() == migrations.LATEST == 10
     assert _shape(old) == expected
     # An agent of before gets the defaults: missed chats by email, new ones not.
     assert old.execute_sql("SELECT email_new_chats, email_missed_chats FROM agent WHERE id = 4").fetchone() == (0, 1)

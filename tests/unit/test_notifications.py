@@ -155,6 +155,18 @@ def test_an_offline_form_emails_the_team_who_chose_missed_chat_emails(world, cha
     assert "Phone: +14045550199" in text and "> Call me back" in text
 
 
+def test_a_form_of_the_site_emails_the_team_with_its_name_and_fields(world, chats, widget, mailer, smtp):
+    # Sent whoever is online: agent 1 is available, and the team still gets the form as a missed-chat email.
+    fields = Contact.model_construct(name="Ann", phone="(404) 555-0199", email="", body="Service: Roofs\nWhen: May")
+    chats.site_form(widget, None, "Quote request", fields, PAGE)
+    emails = by_recipient(sent(mailer, smtp))
+    assert set(emails) == {"agent1@a.example", "agent2@a.example"}
+    assert emails["agent1@a.example"].message["Subject"] == "Quote request from Ann"
+    text = emails["agent1@a.example"].part("plain")
+    assert 'Ann sent the website form "Quote request"' in text and "Phone: +14045550199" in text
+    assert "> Service: Roofs" in text and "When: May" in text
+
+
 def test_markup_and_line_breaks_from_the_visitor_are_text_in_the_email(world, chats, widget, mailer, smtp, clock):
     name = f"{HOSTILE}\r\nBcc: eve@evil.example"
     start(chats, widget, body=f"Hi {HOSTILE}", name=name)

@@ -21,9 +21,10 @@ SCRIPTS = [SNIPPET, WIDGET / "widget.js"]
 PLACEHOLDERS = ("__LC_ORIGIN__", "__LC_KEY__")
 # The snippet as served, with a long origin and a 22-character key: what every page of the business's site loads.
 # The chat's launcher took 2.8 KB (1.4 KB gzipped); visits and the number swap (issue 13) bring it to 5.2 KB (2.7 KB
-# gzipped), well inside the issue's goal of 10 KB gzipped for tracking + swap: these limits leave ~15 % for fixes.
-SNIPPET_MAX_BYTES = 6144
-SNIPPET_MAX_GZIP_BYTES = 3072
+# gzipped), the site's forms to 6.4 KB (3.3 KB gzipped), well inside the issue's goal of 10 KB gzipped for tracking +
+# swap: these limits leave ~15 % for fixes.
+SNIPPET_MAX_BYTES = 7424
+SNIPPET_MAX_GZIP_BYTES = 3840
 # Ways of turning text into markup, or code: none of them appears in the widget's code.
 MARKUP_SINKS = (
     "innerHTML",

@@ -3,6 +3,7 @@
 // the page is seen; the answer says which number this visitor sees instead of each of the business's, swapped in
 // the page's text and tel: links. The launcher: a closed shadow root styled through the CSSOM, out of the site's
 // CSS and allowed by its CSP. The visitor's key: in the site's own localStorage, one for the chat and the visits.
+// The site's forms that opt in: sent as they are submitted.
 // The iframe: loaded when opened, while a chat goes on, or when an agent is online.
 (() => {
   const ORIGIN = '__LC_ORIGIN__', KEY = '__LC_KEY__', NAME = 'lc-chat:' + KEY + ':';
@@ -42,10 +43,12 @@
     const wait = last + every * 1000 - Date.now();
     wait > 0 ? timer = setTimeout(tick, wait) : collect('ping');
   };
+  // keepalive: the request outlives the page (a form's submission, the last ping).
+  const send = (url, data) => fetch(url, { method: 'POST', body: data, keepalive: true, credentials: 'omit',
+    headers: { 'Content-Type': 'text/plain;charset=UTF-8' } });
   const collect = (kind) => {
     last = Date.now();
-    return fetch(COLLECT, { method: 'POST', body: body(kind), keepalive: true, credentials: 'omit',
-      headers: { 'Content-Type': 'text/plain;charset=UTF-8' } })
+    return send(COLLECT, body(kind))
       .then((r) => r.ok && r.json()).catch(() => null).then((answer) => {
         if (tracking === null) tracking = !!answer;
         if (answer) {
@@ -127,6 +130,33 @@
     post({ lc: 'page', page: page() });
     if (tracking !== false) collect('view');
   }, 2000);
+
+  // -- the site's forms that opted in (<form data-leadcenter-form="Quote request">): each one's fields go to Lead
+  // Center as it is submitted, beside the site's own submission (nothing prevented). Never sent: passwords, hidden
+  // fields, files, card and identity fields, card numbers (Lead Center drops them too).
+  const SECRET = /pass|card|\bcc|cvv|cvc|csc|iban|ssn|one-time/i;
+  addEventListener('submit', (event) => {
+    const form = event.target, name = form.getAttribute?.('data-leadcenter-form')?.trim().slice(0, 100);
+    if (!name || tracking === false) return;
+    let fields = [];
+    for (const field of form.elements) {
+      const { type, tagName } = field, auto = field.getAttribute('autocomplete') || '';
+      const label = (field.labels?.[0]?.textContent.replace(field.textContent, '') ||
+        field.getAttribute('aria-label') || field.placeholder || '').replace(/\s+/g, ' ').trim().slice(0, 200);
+      const value = tagName === 'SELECT' ? [...field.selectedOptions].map((option) => option.text).join(', ')
+        : type === 'checkbox' && field.value === 'on' ? 'yes' : String(field.value ?? '');
+      if (!/^(INPUT|SELECT|TEXTAREA)$/.test(tagName) || field.disabled || !value.trim() ||
+        /^(password|hidden|file|submit|reset|button|image)$/.test(type) || /^(checkbox|radio)$/.test(type) &&
+        !field.checked || SECRET.test(auto + ' ' + field.name + ' ' + label) ||
+        type !== 'tel' && /^[\d\s-]{13,23}$/.test(value) && /^\D*(\d\D*){13,19}$/.test(value)) continue;
+      fields.push({ name: field.name.slice(0, 200), label, type, autocomplete: auto.slice(0, 200),
+        value: value.slice(0, 4000) });
+    }
+    const data = () => JSON.stringify({ visitor: keep('localStorage', 'visitor'), form: name, page: page(),
+      privacy: PRIVACY, fields: fields.slice(0, 50) });
+    while (new Blob([data()]).size > 30000) fields = fields.slice(0, -1); // Lead Center takes 32 KB
+    if (fields.length) send(ORIGIN + '/s/' + KEY + '/form', data()).catch(() => null);
+  }, true); // before the site's own handlers, which may stop it
 
   // {online, color, position}. Refused (no CORS) on a site that is not one of the company's allowed origins, or
   // Lead Center unreachable: no launcher.
