@@ -27,7 +27,6 @@ import secrets
 import threading
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from leadcenter.accounts.models import Company
@@ -48,6 +47,7 @@ from leadcenter.phones import InvalidNumber, to_e164
 from leadcenter.texts import notifier as message_events
 from leadcenter.timers import Sweeper
 from leadcenter.visits.services import announce, attribute
+from leadcenter.visits.sources import classify
 
 SWEEP_SECONDS = 1.0
 # Availability moves tell the visitors at once; the chat hours' edges and team changes reach them within this many
@@ -429,7 +429,8 @@ class Chats:
                 status_changed_at=now,
                 team=widget.team_id,
                 lead_number=phone,
-                source=_source(page.referrer),
+                # the visitor's session, if any, has the better answer (attribute, below): their landing page's
+                source=classify(page.url, page.referrer).source,
                 landing_page=page.url,
                 referrer=page.referrer,
             )
@@ -492,9 +493,3 @@ def _check_body(body: str) -> None:
 
 def _chat_name(agent: Agent) -> str:
     return agent.chat_display_name or agent.display_name
-
-
-def _source(referrer: str) -> str:
-    """Where the visitor came from: the referring site's host, or Direct."""
-    host = urlsplit(referrer).hostname if referrer else None
-    return host or "Direct"
