@@ -101,7 +101,7 @@ def test_a_new_chat_emails_the_agents_it_is_offered_to_who_chose_it(world, chats
     assert "Ann Visitor started a chat and is waiting for an answer in Incoming." in text
     assert "> Do you ship to Canada?" in text
     assert "Page: Pricing (https://shop.example/pricing)" in text
-    assert "Email: ann@visitor.example" in text and "Came from: www.google.com" in text
+    assert "Email: ann@visitor.example" in text and "Came from: Google organic" in text
     assert f"Respond in Lead Center: {APP}" in text
     assert f'<a href="{APP}">Respond in Lead Center</a>' in email.part("html")
 
