@@ -152,8 +152,8 @@ function visit(interaction) {
 
 // Where the lead came from, in short: the source and the campaign (the panel lists the rest).
 function cameFrom({ source, campaign }) {
-  return html`${source ? html`<span class="source">${source}</span>` : ''}${campaign
-    ? html`<span class="campaign" title="Campaign">${campaign}</span>` : ''}`;
+  return source || campaign ? html`<span class="came-from">${source ? html`<span class="source">${source}</span>` : ''}${
+    campaign ? html`<span class="campaign" title="Campaign">${campaign}</span>` : ''}</span>` : '';
 }
 
 const stored = (id) => state.interactions.get(Number(id));
