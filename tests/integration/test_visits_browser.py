@@ -5,11 +5,12 @@ parameters; the real `leadcenter run` swaps in a number of a pool of two (anothe
 fallback for a third, a Yelp visitor the Yelp number), a returning visitor keeps theirs, a number is reassigned
 once its visitor's hold has passed; SIPp then calls the number the first visitor saw on the demo trunk, and while it
 rings the signed-in agent's Incoming row and panel show that visitor's campaign, keyword and landing page; after the
-call, the lead's timeline shows the visit before it, with its pages."""
+call, the lead's timeline shows the visit before it, with its pages, and the visitor's next visit joins it live."""
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import html
 import http.server
 import re
@@ -121,7 +122,13 @@ def site(system):
             )
         )
         ok(admin.patch(f"/api/v1/number-pools/{pool['id']}", json={"fallback_number": fallback["id"]}))
-        ok(admin.patch("/api/v1/visit-settings", json={"site_number": national(SITE_NUMBER, "paren")}))
+        # A session ends after a minute without a page or ping (the least the API takes): a visitor's next visit
+        # within the test is a new session.
+        ok(
+            admin.patch(
+                "/api/v1/visit-settings", json={"site_number": national(SITE_NUMBER, "paren"), "session_minutes": 1}
+            )
+        )
         key = ok(admin.get("/api/v1/chat-widget"))["public_key"]
         site = BusinessSite(system.url, key)
         ok(admin.patch("/api/v1/chat-widget", json={"allowed_origins": [site.origin]}))
@@ -131,7 +138,7 @@ def site(system):
     with contextlib.closing(system.sign_in("admin@acme.example")) as admin:
         ok(admin.delete(f"/api/v1/number-pools/{pool['id']}"))
         ok(admin.patch(f"/api/v1/tracking-numbers/{added[-1]['id']}", json={"swap_source": ""}))
-        ok(admin.patch("/api/v1/visit-settings", json={"site_number": ""}))
+        ok(admin.patch("/api/v1/visit-settings", json={"site_number": "", "session_minutes": 30}))
         ok(admin.patch(f"/api/v1/agents/{ALICE_ID}", json={"ring_device": "desk"}))
     wait_for(  # the next modules' calls ring the desk phones again
         lambda: "PJSIP/desk1" in (system.instance.rx("queue show team1") or ""),
@@ -273,8 +280,7 @@ def test_visitors_see_their_numbers_and_the_call_from_one_rings_with_its_visit(r
             re.compile(r"^from http://www\.google\.com/?$")
         )
         assert alice.page.evaluate("typeof window.__xss") == "undefined"
-        screenshot(alice.page, "visit-timeline", tmp_path)
-        first.leave()
+        first.page.close()  # the tab only: their browser keeps its visitor key
 
         # The second visitor's number is free again once their hold has passed: a new visitor gets it (until
         # then, the fallback: the first visitor's number is still held too).
@@ -288,4 +294,23 @@ def test_visitors_see_their_numbers_and_the_call_from_one_rings_with_its_visit(r
         wait_for(reassigned, HOLD_PASSES_S - (time.monotonic() - second_seen), interval=1, what="the number again")
         assert time.monotonic() - second_seen >= 59  # not before the hold passed
         late.sees(other)
+
+        # The first visitor, a lead now, comes back from a newsletter once their session is over: the new visit joins
+        # their timeline on Alice's screen as it starts (visit.joined).
+        def session_over() -> bool:
+            with contextlib.closing(running.sign_in("admin@acme.example")) as admin:
+                visits = ok(admin.get("/api/v1/visits"))
+            now = dt.datetime.now(dt.UTC)  # the server's clock is this machine's
+            mine = [v for v in visits if v["tracking_number"] == numbers[theirs] and v["lead_id"] is not None]
+            last = max(dt.datetime.fromisoformat(v["last_seen_at"].replace("Z", "+00:00")) for v in mine)
+            return now - last > dt.timedelta(minutes=1, seconds=1)
+
+        wait_for(session_over, 90, interval=2, what="the first visitor's session to be over")
+        first.page = first.page.context.new_page()
+        first.visit("/?utm_source=newsletter&utm_medium=email&utm_campaign=winter-check")
+        expect(items).to_have_count(3)
+        expect(items.nth(0)).to_have_class(re.compile(r"\bkind-visit\b"))
+        expect(items.nth(0).locator("button")).to_contain_text("newsletter")
+        expect(items.nth(1)).to_have_class(re.compile(r"\bkind-call\b"))
+        screenshot(alice.page, "visit-timeline", tmp_path)
         assert not (alice.errors or first.errors or late.errors), (alice.errors, first.errors, late.errors)
