@@ -288,7 +288,7 @@ def test_visitors_see_their_numbers_and_the_call_from_one_rings_with_its_visit(r
 
         def reassigned() -> bool:
             late.visit("/")
-            late.page.wait_for_timeout(1500)  # the snippet's answer (a number, or none: the fallback)
+            wait_for(lambda: late.shown() != SITE_NUMBER, 15, what="the late visitor's number (or the fallback)")
             return late.shown() == other
 
         wait_for(reassigned, HOLD_PASSES_S - (time.monotonic() - second_seen), interval=1, what="the number again")
