@@ -966,6 +966,7 @@ READINGS = [  # kind, direction, voicemail: how the panel reads it
     ("text", "outbound", False, "Outbound text", ["To", "Sent from", "Status", "Started", "Agent"]),
     ("chat", "inbound", False, "Chat", ["Phone", "Line", "Status", "Started", "Agent"]),
     ("form", "inbound", False, "Form submission", ["Phone", "Line", "Status", "Started", "Agent"]),
+    ("visit", "inbound", False, "Website visit", ["Phone", "Number shown", "Started"]),  # no status: its pages say
 ]
 
 

@@ -4,7 +4,8 @@
 
 import { api } from './api.js';
 import {
-  QUIET, applyAgent, applyLead, applyMessage, applyTrackingNumber, cancel, later, placeInteraction, state, update,
+  QUIET, applyAgent, applyLead, applyMessage, applyTrackingNumber, applyVisit, cancel, later, placeInteraction, state,
+  update,
 } from './store.js';
 
 const RETRY_MS = [500, 1000, 2000, 5000];
@@ -81,6 +82,7 @@ const APPLY = {
   'message.delivered': (data) => update((s) => applyMessage(s, data.interaction_id, data.message)),
   'message.failed': (data) => update((s) => applyMessage(s, data.interaction_id, data.message)),
   'chat.visitor_typing': visitorTyping,
+  'visit.joined': (data) => update((s) => applyVisit(s, data.interaction)), // in the lead's timeline on screen
   'lead.updated': (data) => update((s) => applyLead(s, data.lead)),
   'lead.merged': (data) => update((s) => applyLead(s, data.lead, data.duplicate_id)),
   // their status or their phone: what colleagues see and ringing follows

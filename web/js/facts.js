@@ -18,6 +18,8 @@ const READINGS = {
     outcomes: { answered: 'ended', abandoned: 'visitor left', missed: 'missed' } },
   'form/inbound': { name: 'Form submission', lead: 'Phone', line: 'Line', agent: 'Agent',
     outcomes: { answered: 'closed' } },
+  // A session on the company's website that joined the lead's timeline: its pages are listed, it has no status.
+  'visit/inbound': { name: 'Website visit', lead: 'Phone', line: 'Number shown', visit: true },
 };
 const GENERIC = { name: 'Interaction', lead: 'Number', line: 'Tracking number', agent: 'Agent' };
 
@@ -42,6 +44,19 @@ export function outcomeOf(interaction) {
   return outcome ? readingOf(interaction).outcomes?.[outcome] || outcome.replace('_', ' ') : '';
 }
 
+// Where the lead came from, as the server attributed it (a website visit's session, or the tracking number's
+// source): [label, field, class], listed in this order when set.
+const ATTRIBUTION = [
+  ['Source', 'source', 'source'], ['Medium', 'medium', 'medium'], ['Campaign', 'campaign', 'campaign'],
+  ['Keywords', 'keywords', 'keywords'], ['Landing page', 'landing_page', 'landing-page'],
+  ['Referrer', 'referrer', 'referrer'], ['Click ID', 'click_id', 'click-id'],
+];
+
+export function attribution(interaction) {
+  return ATTRIBUTION.filter(([, field]) => interaction[field])
+    .map(([label, field, name]) => [label, interaction[field], `attribution ${name}`]);
+}
+
 // The facts the interaction panel lists, [label, value, class]: who and which line, then (unless it is the call
 // the agent is on, whose timer and controls say the rest) status, start, talk time or message, agent; attribution.
 export function facts(interaction, { live = false } = {}) {
@@ -54,7 +69,7 @@ export function facts(interaction, { live = false } = {}) {
   if (!live) {
     const status = interaction.status === 'recent' ? outcomeOf(interaction) || 'ended' : interaction.status;
     named.push(
-      ['Status', status, 'status'],
+      !reading.visit && ['Status', status, 'status'],
       ['Started', new Date(interaction.started_at).toLocaleString(), 'started'],
       reading.talk && interaction.talk_seconds !== null && ['Talk time', clock(interaction.talk_seconds), 'talk-time'],
       reading.message && interaction.voicemail_seconds !== null
@@ -62,10 +77,7 @@ export function facts(interaction, { live = false } = {}) {
       reading.agent && interaction.agent && [reading.agent, interaction.agent.display_name, 'agent'],
     );
   }
-  const attribution = [['Source', interaction.source], ['Campaign', interaction.campaign],
-    ['Keywords', interaction.keywords], ['Landing page', interaction.landing_page], ['Referrer', interaction.referrer]]
-    .filter(([, value]) => value).map(([label, value]) => [label, value, 'attribution']);
-  return [...named.filter(Boolean), ...attribution];
+  return [...named.filter(Boolean), ...attribution(interaction)];
 }
 
 function capitalised(text) {

@@ -122,7 +122,8 @@ function row(interaction, key, s) {
       <span class="meta">
         <span class="channel-name">${readingOf(interaction).name}</span>
         ${interaction.lead.name ? html`<span class="number">${interaction.lead_number}</span>` : ''}
-        ${interaction.chat ? visit(interaction) : html`<span class="tracking">${interaction.tracking_number?.name || ''}</span>`}
+        ${interaction.chat ? visit(interaction)
+          : html`<span class="tracking">${interaction.tracking_number?.name || ''}</span>${cameFrom(interaction)}`}
         <time datetime="${interaction.started_at}">${timeOfDay(interaction.started_at)}</time>
         ${key === 'recent' ? html`<span class="outcome outcome-${interaction.outcome}">${outcomeOf(interaction)}</span>` : ''}
       </span>
@@ -141,11 +142,18 @@ function row(interaction, key, s) {
 }
 
 // A chat's (or a form's) row says which page the visitor is on, where they came from, and when they have left.
-function visit({ chat, source, status }) {
+function visit(interaction) {
+  const { chat, status } = interaction;
   return html`
     <span class="page" title="${chat.page_url}">${chat.page_title || chat.page_url}</span>
-    <span class="source">${source}</span>
+    ${cameFrom(interaction)}
     ${chat.visitor_left_at && status !== 'recent' ? html`<span class="gone">Visitor left</span>` : ''}`;
+}
+
+// Where the lead came from, in short: the source and the campaign (the panel lists the rest).
+function cameFrom({ source, campaign }) {
+  return source || campaign ? html`<span class="came-from">${source ? html`<span class="source">${source}</span>` : ''}${
+    campaign ? html`<span class="campaign" title="Campaign">${campaign}</span>` : ''}</span>` : '';
 }
 
 const stored = (id) => state.interactions.get(Number(id));

@@ -221,8 +221,19 @@ function interactionView(interaction, s) {
         <button class="primary" data-action="answer" data-id="${interaction.id}">Answer</button>
         ${call?.state === 'ringing' ? html`<span class="ringing" role="status">Ringing</span>` : ''}</p>` : ''}
       ${players(interaction)}
+      ${interaction.pages ? pageList(interaction) : ''}
       ${conversationOf(interaction) ? conversationView(interaction, s) : ''}
     </article>`;
+}
+
+// A website visit's pages, oldest first, as the visitor's browser named them (text, never markup or a link), with
+// where the visitor came to each from when it is not the page before.
+function pageList({ pages }) {
+  return html`<ol class="pages" aria-label="Pages visited">${pages.map((page, n) => html`<li>
+    <span class="page-title">${page.title || page.url}</span> <time datetime="${page.at}">${timeOfDay(page.at)}</time>
+    <span class="page-url">${page.url}</span>
+    ${page.referrer && page.referrer !== pages[n - 1]?.url ? html`<span class="page-referrer">from ${page.referrer}</span>` : ''}
+  </li>`)}</ol>`;
 }
 
 function players(interaction) {
@@ -242,9 +253,10 @@ function timelineView(s) {
     <ol class="timeline">
       ${timeline.loading ? html`<li>Loading…</li>` : ''}
       ${!timeline.loading && !timeline.items.length ? html`<li class="empty">No interactions yet</li>` : ''}
-      ${timeline.items.map((i) => html`<li><button class="link" data-action="timeline-detail" data-id="${i.id}">
+      ${timeline.items.map((i) => html`<li class="kind-${i.kind}" data-key="${i.id}"><button class="link" data-action="timeline-detail" data-id="${i.id}">
         <span>${channelIcon(i)} ${readingOf(i).name}</span>
-        <span>${outcomeOf(i) || i.status}</span><time>${timeOfDay(i.started_at)}</time></button></li>`)}
+        <span>${i.pages ? i.source : outcomeOf(i) || i.status}</span><time>${timeOfDay(i.started_at)}</time></button>
+        ${i.pages ? pageList(i) : ''}</li>`)}
     </ol>
     ${timeline.next ? html`<p><button class="link" data-action="timeline-older" data-focus="timeline-older">Older interactions</button></p>` : ''}`;
 }

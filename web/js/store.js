@@ -208,6 +208,18 @@ export function applyTrackingNumber(s, number) {
   s.trackingNumbers = [...others, number].sort((a, b) => a.name.localeCompare(b.name) || a.id - b.id);
 }
 
+// A website visit that joined a lead's timeline (the visitor called, texted or chatted, or came back): in the
+// timeline on screen when it is that lead's, at its place by start (unless older than the pages loaded yet: the
+// next page brings it).
+export function applyVisit(s, visit) {
+  const { timeline } = s;
+  if (timeline.leadId !== visit.lead.id) return;
+  const oldest = timeline.items[timeline.items.length - 1];
+  if (timeline.next && oldest && visit.started_at < oldest.started_at) return;
+  timeline.items = [...timeline.items.filter((i) => i.id !== visit.id), visit]
+    .sort((a, b) => b.started_at.localeCompare(a.started_at) || b.id - a.id);
+}
+
 // A lead as the server has it now, wherever it is shown: the contact details, the panel's lead, the inbox rows (an
 // interaction carries its lead's summary: id, name, numbers) and the search results. ``merged``: the id of a lead
 // merged into this one, whose interactions are now this lead's.
