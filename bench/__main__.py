@@ -20,6 +20,7 @@ from bench import (
     ring_to_browser,
     ring_to_screen,
     sms,
+    visits_collection,
 )
 
 SUITES = {
@@ -30,6 +31,7 @@ SUITES = {
     "overhead": controller_overhead.run,
     "sms": sms.run,
     "chat": chat_visitors.run,
+    "visits": visits_collection.run,
 }
 
 

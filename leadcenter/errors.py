@@ -91,6 +91,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "too-many-forms": (429, "the site's form rate of this address or this company is spent; Retry-After"),
     # -- prompts
     "converter-missing": (503, "sox is not installed on the server, so uploaded audio cannot be converted"),
+    "busy": (503, "the database is busy with other writes; Retry-After says when to try again"),
     "converter-busy": (503, "every audio conversion slot is taken; Retry-After says when to try again"),
 }
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from flask import Blueprint, Flask, Response, g, jsonify, request
-from peewee import IntegrityError
+from peewee import IntegrityError, OperationalError
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 from pydantic_core import ErrorDetails
@@ -227,6 +227,15 @@ def install(app: Flask) -> None:
         # Two requests moved the same row at once (two agents pressing Respond): the other one won.
         log.info("request %s %s: %s", request.method, request.path, exc)
         return api_error(ApiError("conflict", f"{exc}; reload and try again"))
+
+    @app.errorhandler(OperationalError)
+    def database_busy(exc: OperationalError):
+        # SQLite's write lock not had within its busy timeout: the server is overloaded, which the client can wait
+        # out (a 503 it may retry), not a failure of ours. Any other database error is one.
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            return unexpected(exc)
+        log.warning("request %s %s: %s", request.method, request.path, exc)
+        return api_error(ApiError("busy", "the server is busy: try again in a moment", headers={"Retry-After": "1"}))
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

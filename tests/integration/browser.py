@@ -8,7 +8,9 @@ microphone (a tone), one browser context per agent (its own cookies, its own sof
 
 from __future__ import annotations
 
+import http.server
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -170,3 +172,28 @@ class Browser:
             context.close()
         self._browser.close()
         self._playwright.stop()
+
+
+class Website:
+    """A business's website on a loopback port of its own (another origin than Lead Center's): ``pages`` maps a path
+    to its HTML; anything else is a 404. ``origin`` is where it is; ``close()`` stops it."""
+
+    def __init__(self, pages: dict[str, str]):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = pages.get(self.path.split("?")[0])
+                self.send_response(200 if body else 404)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.end_headers()
+                self.wfile.write((body or "not found").encode())
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -11,14 +11,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import html
-import http.server
 import re
-import threading
 import time
 from pathlib import Path
 
 import pytest
-from browser import CHROMIUM, SCREENSHOTS, AgentApp, Browser
+from browser import CHROMIUM, SCREENSHOTS, AgentApp, Browser, Website
 from harness import wait_for
 from playwright.sync_api import Page, expect
 
@@ -37,7 +35,7 @@ LAUNCHER = (1000 - 20 - 28, 800 - 20 - 28)  # the widget's default place: bottom
 TYPING_SHOWN_S = 12  # the app shows the visitor typing for 5 s after their last typing frame; with margin
 
 
-class BusinessSite:
+class BusinessSite(Website):
     """A business's website on a loopback port of its own (another origin than Lead Center's): three pages with the
     company's snippet, the last one's title carrying markup."""
 
@@ -53,24 +51,7 @@ class BusinessSite:
         titles = {"/": "Acme Plumbing", "/pricing": "Pricing", "/offers": OFFERS}
         pages = {path: page.format(title=title, heading=html.escape(title)) for path, title in titles.items()}
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                body = pages.get(self.path.split("?")[0])
-                self.send_response(200 if body else 404)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.end_headers()
-                self.wfile.write((body or "not found").encode())
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(pages)
 
 
 @pytest.fixture(scope="module")

@@ -12,14 +12,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import html
-import http.server
 import re
-import threading
 import time
 from pathlib import Path
 
 import pytest
-from browser import CHROMIUM, SCREENSHOTS, Browser
+from browser import CHROMIUM, SCREENSHOTS, Browser, Website
 from harness import ADS_LINE, wait_for
 from playwright.sync_api import Page, expect
 
@@ -45,7 +43,7 @@ def national(number: str, style: str) -> str:
     }[style]
 
 
-class BusinessSite:
+class BusinessSite(Website):
     """The business's website on a loopback port of its own: pages with the snippet and the business's number in
     three places (text, a tel: link, and a paragraph the page adds after load), and another number the swap must
     not touch."""
@@ -69,24 +67,7 @@ class BusinessSite:
             for path, title in titles.items()
         }
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                body = pages.get(self.path.split("?")[0])
-                self.send_response(200 if body else 404)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.end_headers()
-                self.wfile.write((body or "not found").encode())
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(pages)
 
 
 def ok(answer):

@@ -7,6 +7,7 @@ import ast
 from pathlib import Path
 
 import pytest
+from peewee import OperationalError
 from werkzeug.exceptions import default_exceptions
 
 import leadcenter
@@ -84,3 +85,25 @@ def test_the_openapi_document_lists_every_error_with_its_status(client):
     assert {
         error_id: (entry["status"], entry["description"]) for error_id, entry in error["x-error-ids"].items()
     } == ERRORS
+
+
+@pytest.mark.parametrize(
+    "raised, status, error",
+    [
+        (OperationalError("database is locked"), 503, "busy"),
+        (OperationalError("no such table: lead"), 500, "internal-error"),
+    ],
+)
+def test_a_database_too_busy_to_write_is_a_503_to_retry_not_a_500(client, world, monkeypatch, raised, status, error):
+    """SQLite's write lock not had within its busy timeout (an overloaded server) is something the client can wait out;
+    any other database error is a failure of ours."""
+    from leadcenter.interactions import http
+
+    def fails(*args, **kwargs):
+        raise raised
+
+    monkeypatch.setattr(http.services, "inbox", fails)
+    client.sign_in("agent1@a.example")
+    response = client.http.get("/api/v1/inbox")
+    assert (response.status_code, response.get_json()["error"]) == (status, error)
+    assert (response.headers.get("Retry-After") == "1") is (status == 503)

@@ -1,0 +1,238 @@
+"""Website visits (issue 13): the snippet's collection endpoint under load, and what matching a call to the visitor
+session that held its pool number adds to ring to screen.
+
+The real system as bench/ring_to_screen.py runs it (`leadcenter run`, the demo company, AGENTS agents' event
+streams), with the demo's chat widget allowed on ORIGIN, the site number set, and a pool of POOL tracking numbers on
+the demo trunk and flow. In one run:
+
+1. collection: VISITORS visitors arrive over SECONDS, NEW_PER_SECOND a second (each one's first view asks for a pool
+   number: a new session), and the visitors already there view further pages, VIEWS_PER_SECOND views a second in
+   all, each request sent at its time whatever the others are doing (open loop, as browsers would). Per request:
+   the time to its answer, client side; afterwards, every view sent must be a stored page view (none lost);
+2. ring to screen: CALLS calls to a plain tracking number, then CALLS calls to pool numbers that sessions hold (the
+   call is matched to the session and its attribution written before it is offered), alternately in two rounds
+   each, so the machine's noise falls on both alike; the difference of their p50 and p99 is what the match adds.
+
+The collection rates per address and per company are raised for this run (every request comes from 127.0.0.1):
+the output says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+
+from bench.ring_to_screen import AGENTS, CALL_SECONDS, AgentStreams, _grow_team, ring, ring_to_screen
+from bench.stats import summary
+
+ORIGIN = "http://shop.example"
+SITE_NUMBER = "+14045550100"
+POOL = 60  # tracking numbers in the pool: fewer than the visitors, so the fallback is answered too
+FALLBACK = "+14045550101"  # the demo's Website line
+VISITORS = 1000
+SECONDS = 20
+NEW_PER_SECOND = VISITORS // SECONDS  # 50 pool number requests a second
+VIEWS_PER_SECOND = 200  # page views a second in all (the new visitors' first views included)
+CONNECTIONS = 64  # the load generator's connections (keep-alive): browsers of many visitors behind them
+CALLS = 40  # calls per series and round
+CPS = 10
+GOAL_COLLECT_P99_MS = 10.0
+GOAL_MATCH_MS = 5.0
+RATES = {
+    "LEADCENTER_HTTP_COLLECT_PER_ADDRESS_PER_MINUTE": "1000000",
+    "LEADCENTER_HTTP_COLLECT_PER_COMPANY_PER_MINUTE": "1000000",
+}
+
+
+POOL_PREFIX = "+1678555"  # the pool's numbers (an area code of their own: no caller number of the run is one)
+
+
+def _pool_number(n: int) -> str:
+    return f"{POOL_PREFIX}{n:04d}"
+
+
+def _set_up() -> str:
+    """The demo company's widget allowed on ORIGIN, its site number, and a pool of POOL numbers routed like the
+    demo's lines (trunk, flow), the Website line its fallback. Returns the widget's public key."""
+    from leadcenter.accounts.models import Company
+    from leadcenter.chats.models import ChatWidget
+    from leadcenter.chats.services import Chats
+    from leadcenter.tracking_numbers.models import TrackingNumber
+    from leadcenter.visits.models import NumberPool, VisitSettings
+
+    company = Company.get()
+    widget = Chats.widget_of(company)
+    ChatWidget.update(allowed_origins=ORIGIN).where(ChatWidget.id == widget.id).execute()
+    VisitSettings.create(company=company, site_number=SITE_NUMBER)
+    line = TrackingNumber.get(TrackingNumber.number == FALLBACK)
+    pool = NumberPool.create(company=company, name="Website visitors", fallback_number=line)
+    for n in range(POOL):
+        TrackingNumber.create(
+            company=company,
+            number=_pool_number(n),
+            name=f"Pool {n}",
+            source="Website",
+            trunk=line.trunk,
+            flow=line.flow,
+            pool_id=pool.id,
+        )
+    return ChatWidget.get_by_id(widget.id).public_key
+
+
+def _schedule() -> list[tuple[float, int]]:
+    """(when, visitor) of every view: each second NEW_PER_SECOND new visitors' first views and the rest of
+    VIEWS_PER_SECOND by visitors already there, spread evenly."""
+    views: list[tuple[float, int]] = []
+    arrived = 0
+    for second in range(SECONDS):
+        firsts = list(range(arrived, arrived + NEW_PER_SECOND))
+        arrived += NEW_PER_SECOND
+        returning = [(second * 7919 + k * 104729) % arrived for k in range(VIEWS_PER_SECOND - NEW_PER_SECOND)]
+        batch = firsts + returning
+        views += [(second + k / len(batch), visitor) for k, visitor in enumerate(batch)]
+    return views
+
+
+async def _collect(url: str, key: str) -> dict:
+    """Send the schedule's views; per request its latency, what each visitor was told, and the refusals."""
+    keys: dict[int, str | None] = {}
+    numbers: dict[int, str] = {}
+    latencies: list[float] = []
+    refused: list[int] = []
+    first_sent: dict[int, asyncio.Event] = {}
+    limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
+
+        async def view(visitor: int, n: int) -> None:
+            if visitor in first_sent:
+                await first_sent[visitor].wait()  # a page after the first carries the key the first got back
+            else:
+                first_sent[visitor] = asyncio.Event()
+            body = {
+                "visitor": keys.get(visitor),
+                "kind": "view",
+                "page": {
+                    "url": f"{ORIGIN}/page/{n}?utm_source=google&utm_medium=cpc&utm_campaign=bench&gclid=g{visitor}",
+                    "title": f"Page {n}",
+                    "referrer": "https://www.google.com/",
+                },
+                "privacy": False,
+            }
+            began = time.monotonic()
+            answer = await client.post(
+                f"/s/{key}/collect",
+                content=json.dumps(body),
+                headers={"Origin": ORIGIN, "Content-Type": "text/plain;charset=UTF-8"},
+            )
+            latencies.append((time.monotonic() - began) * 1000)
+            if answer.status_code != 200:
+                refused.append(answer.status_code)
+            else:
+                told = answer.json()
+                keys.setdefault(visitor, told["visitor"])
+                numbers[visitor] = told["numbers"].get(SITE_NUMBER, SITE_NUMBER)
+            first_sent[visitor].set()
+
+        start = time.monotonic()
+        tasks = []
+        for n, (at, visitor) in enumerate(_schedule()):
+            delay = start + at - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(view(visitor, n)))
+        await asyncio.wait_for(asyncio.gather(*tasks), 120)
+        took = time.monotonic() - start
+    return {"latencies": latencies, "refused": refused, "numbers": numbers, "sent": len(tasks), "seconds": took}
+
+
+def _calls(did_of, series: int) -> list:
+    """CALLS calls at CPS, caller numbers of their own (series 4.., clear of ring_to_screen's)."""
+    from sipp import Call
+
+    return [
+        Call(did_of(n), f"+140455{4 + series}{n:04d}", duration=CALL_SECONDS, delay=n / CPS, expect_answer=None)
+        for n in range(CALLS)
+    ]
+
+
+def run() -> dict:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "integration"))
+    from harness import System
+    from sipp import SippCaller
+
+    with tempfile.TemporaryDirectory(prefix="lc-bench-") as data:
+        system = System(Path(data))
+        system.cli("demo")
+        emails = _grow_team(system)
+        key = _set_up()
+        system.start_asterisk()
+        print(f"  collection rates raised for this run: {', '.join(f'{k}={v}' for k, v in RATES.items())}")
+        system.start_controller(**RATES)
+        caller = SippCaller(Path(data) / "callers")
+
+        async def measure():
+            collected = await _collect(system.url, key)
+            held = sorted({number for number in collected["numbers"].values() if number.startswith(POOL_PREFIX)})
+            series = {"plain": lambda n: FALLBACK, "pool": lambda n: held[n % len(held)]}
+            invites: dict[str, dict[str, float]] = {"plain": {}, "pool": {}}
+            failed = 0
+            async with AgentStreams(system.url, emails) as streams:
+                for round_ in range(2):
+                    for k, (name, did_of) in enumerate(series.items()):
+                        sent, lost = await ring(system, caller, _calls(did_of, 2 * round_ + k))
+                        invites[name].update(sent)
+                        failed += lost
+                return collected, held, invites, failed, streams.created
+
+        try:
+            collected, held, invites, failed, created = asyncio.run(measure())
+        finally:
+            system.stop_controller()
+            system.stop_asterisk()
+        from leadcenter.visits.models import PageView
+
+        stored = PageView.select().count()
+        rings = {name: ring_to_screen(created, sent, AGENTS) for name, sent in invites.items()}
+    return _report(collected, held, stored, rings, failed)
+
+
+def _report(collected: dict, held: list[str], stored: int, rings: dict, failed: int) -> dict:
+    figures = summary(collected["latencies"], "ms")
+    shown_pool = sum(1 for number in collected["numbers"].values() if number.startswith(POOL_PREFIX))
+    plain, pool = rings["plain"]["figures"], rings["pool"]["figures"]
+    added = {q: round(pool[q] - plain[q], 1) for q in ("p50", "p99")}
+    result = {
+        "visitors": VISITORS,
+        "views_per_second": VIEWS_PER_SECOND,
+        "pool_number_requests_per_second": NEW_PER_SECOND,
+        "views_sent": collected["sent"],
+        "views_stored": stored,
+        "refused": dict(Counter(collected["refused"])),  # status -> how many
+        "send_seconds": round(collected["seconds"], 1),
+        "collect": figures,
+        "pool_size": POOL,
+        "visitors_shown_a_pool_number": shown_pool,
+        "pool_numbers_called": len(held),
+        "ring_plain": rings["plain"],
+        "ring_pool": rings["pool"],
+        "match_adds_ms": added,
+        "calls_failed": failed,
+        "goals": {"collect_p99_ms": GOAL_COLLECT_P99_MS, "match_adds_ms": GOAL_MATCH_MS},
+    }
+    print(
+        f"  collection: {collected['sent']} views in {collected['seconds']:.1f} s ({VIEWS_PER_SECOND}/s, "
+        f"{NEW_PER_SECOND} pool number requests/s, {VISITORS} visitors): p50 {figures['p50']} ms, p99 "
+        f"{figures['p99']} ms (goal {GOAL_COLLECT_P99_MS}); stored {stored} of {collected['sent']}, refused "
+        f"{result['refused'] or 'none'}; {shown_pool} visitors shown a pool number ({POOL} in the pool)\n"
+        f"  ring to screen, plain number: p50 {plain['p50']} ms, p99 {plain['p99']} ms; pool number matched to its "
+        f"session: p50 {pool['p50']} ms, p99 {pool['p99']} ms; the match adds p50 {added['p50']} ms, p99 "
+        f"{added['p99']} ms (goal {GOAL_MATCH_MS}); failed calls {failed}"
+    )
+    return result
