@@ -292,6 +292,7 @@ def test_nobody_online_the_offline_form_becomes_a_form_in_incoming(running, widg
         panel = alice.page.locator("#panel")
         expect(panel.locator(".message.inbound .body")).to_have_text(f"Call me back about a leak {XSS}")
         expect(panel.locator(".session .visitor-phone")).to_have_text("+14045550177")
+        expect(panel.locator(".session .form-name")).to_have_text("Left while nobody was online to chat")
         expect(panel.locator(".session .page-title")).to_have_text(OFFERS)
 
         # Respond takes it (Active, Alice's: she calls or texts the visitor back; a form takes no reply), Close form

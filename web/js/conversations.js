@@ -72,6 +72,7 @@ function visit(interaction, s) {
   return html`
     <dl class="facts session" aria-label="Session information">
       ${interaction.kind === 'form' ? html`
+        <dt>Form</dt><dd class="form-name">${chat.form_name || 'Left while nobody was online to chat'}</dd>
         <dt>Name</dt><dd class="visitor-name">${interaction.lead.name || '(not given)'}</dd>
         <dt>Phone</dt><dd class="visitor-phone">${interaction.lead_number || '(not given)'}</dd>
         ${email ? html`<dt>Email</dt><dd class="visitor-email">${email}</dd>` : ''}` : ''}
