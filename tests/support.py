@@ -290,3 +290,16 @@ def close_code(ws, timeout: float = WAIT) -> tuple[int, str]:
     except ConnectionClosed as closed:
         assert closed.rcvd is not None, f"the connection ended without a close frame: {closed!r}"
         return closed.rcvd.code, closed.rcvd.reason
+
+
+ATTRIBUTION = ("source", "medium", "campaign", "keywords", "click_id", "landing_page", "referrer")
+
+
+def attribution(interaction: dict) -> tuple:
+    """Where an interaction (as the API and the events carry it) says its lead came from."""
+    return tuple(interaction[field] for field in ATTRIBUTION)
+
+
+def spring_ad(landing: str) -> tuple:
+    """The attribution of the tests' visitor who came from the Google ad of the spring campaign to ``landing``."""
+    return ("Google Ads", "cpc", "spring", "roof repair", "EAIa", landing, "https://www.google.com/")

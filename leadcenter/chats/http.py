@@ -127,15 +127,27 @@ def status(public_key: str):
     """What the snippet needs before it draws the launcher: whether anyone answers now, the colour and the side.
     Readable (CORS) only by pages of the company's allowed origins: the snippet on any other site stays hidden."""
     widget = public_widget(public_key)
+    origin = site_origin(widget, "use this chat widget")
+    return to_site(
+        jsonify(online=ports.controller().chats.online(widget), color=widget.color, position=widget.position), origin
+    )
+
+
+def site_origin(widget: ChatWidget, to_do: str) -> str:
+    """The Origin of a request from a page of the company's site: one of the widget's allowed origins, else
+    origin-not-allowed (a page elsewhere, a sandboxed ``null``, none)."""
     origin = request.headers.get("Origin", "")
-    allowed = origins(widget.allowed_origins)
     try:
-        allowed_here = origin_of(origin) in allowed
+        allowed = origin_of(origin) in origins(widget.allowed_origins)
     except ValueError:
-        allowed_here = False
-    if not allowed_here:
-        raise ApiError("origin-not-allowed", f"pages from {origin or 'nowhere'} may not use this chat widget")
-    response = jsonify(online=ports.controller().chats.online(widget), color=widget.color, position=widget.position)
+        allowed = False
+    if not allowed:
+        raise ApiError("origin-not-allowed", f"pages from {origin or 'nowhere'} may not {to_do}")
+    return origin
+
+
+def to_site(response: Response, origin: str) -> Response:
+    """``response`` readable (CORS) by that page of the company's site only, never cached."""
     response.headers["Access-Control-Allow-Origin"] = origin
     response.headers["Vary"] = "Origin"
     response.headers["Cache-Control"] = "no-store"

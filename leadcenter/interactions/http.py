@@ -4,6 +4,7 @@ chats: messages, Respond, Close text / End Chat, typing)."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -337,10 +338,16 @@ def _conversation(principal: Principal, interaction_id: int) -> tuple[Interactio
     return interaction, service
 
 
-def _illegal(interaction_id: int, verb: str) -> ApiError:
-    interaction = Interaction.get_by_id(interaction_id)
-    what = {"text": "a text conversation", "chat": "a chat", "form": "a form"}[interaction.kind]
-    return ApiError("illegal-transition", f"cannot {verb} {what} that is {interaction.status}")
+@contextlib.contextmanager
+def _moving(interaction_id: int, verb: str):
+    """A conversation verb whose lifecycle move another request beat (another agent responded first, the timer
+    fired meanwhile) or the table refuses: illegal-transition, saying where the conversation is now."""
+    try:
+        yield
+    except (IllegalTransition, Conflict):
+        interaction = Interaction.get_by_id(interaction_id)
+        what = {"text": "a text conversation", "chat": "a chat", "form": "a form"}[interaction.kind]
+        raise ApiError("illegal-transition", f"cannot {verb} {what} that is {interaction.status}") from None
 
 
 @endpoint(
@@ -355,10 +362,8 @@ def _illegal(interaction_id: int, verb: str) -> ApiError:
 )
 def reply(principal: Principal, interaction_id: int, body: Reply):
     interaction, service = _conversation(principal, interaction_id)
-    try:
+    with _moving(interaction.id, "write in"):
         return MessageOut.from_row(service.reply(interaction, principal.agent, body.body))
-    except (IllegalTransition, Conflict):  # another agent responded first
-        raise _illegal(interaction.id, "write in") from None
 
 
 @endpoint(
@@ -385,10 +390,8 @@ def respond(principal: Principal, interaction_id: int):
     interaction, service = _conversation(principal, interaction_id)
     if principal.agent is None:
         raise ApiError("not-an-agent", "only agents respond to texts and chats")
-    try:
+    with _moving(interaction.id, "respond to"):
         service.respond(interaction, principal.agent)
-    except (IllegalTransition, Conflict):  # another agent responded first, or it timed out meanwhile
-        raise _illegal(interaction.id, "respond to") from None
     return InteractionOut.from_row(interaction)
 
 
@@ -401,10 +404,8 @@ def respond(principal: Principal, interaction_id: int):
 )
 def close(principal: Principal, interaction_id: int):
     interaction, service = _conversation(principal, interaction_id)
-    try:
+    with _moving(interaction.id, "close"):
         service.close(interaction)
-    except (IllegalTransition, Conflict):
-        raise _illegal(interaction.id, "close") from None
     return InteractionOut.from_row(interaction)
 
 

@@ -17,8 +17,8 @@ from flask import Blueprint, current_app, jsonify, request
 from peewee import fn
 from pydantic import ValidationError
 
-from leadcenter.chats.http import public_widget
-from leadcenter.chats.schemas import Contact, Page, origin_of, origins
+from leadcenter.chats.http import public_widget, site_origin, to_site
+from leadcenter.chats.schemas import Contact, Page
 from leadcenter.db import database
 from leadcenter.errors import ApiError, invalid
 from leadcenter.interactions.models import Interaction
@@ -118,13 +118,7 @@ def _from_site(
     per_address, per_company = rates
     _limit(per_address, request.remote_addr or "", "this address", too_many)
     widget = public_widget(public_key)
-    origin = request.headers.get("Origin", "")
-    try:
-        allowed = origin_of(origin) in origins(widget.allowed_origins)
-    except ValueError:
-        allowed = False
-    if not allowed:
-        raise ApiError("origin-not-allowed", f"pages from {origin or 'nowhere'} may not send {what} here")
+    origin = site_origin(widget, f"send {what} here")
     _limit(per_company, widget.company_id, "this company's site", too_many)
     if (request.content_length or 0) > limit:
         raise ApiError("request-entity-too-large", f"{what} is at most {limit} bytes")
@@ -147,14 +141,6 @@ def _validated(schema, data: dict):
         raise invalid({".".join(str(p) for p in e["loc"]): e["msg"] for e in exc.errors()}) from None
 
 
-def _to_site(response, origin: str):
-    response.headers["Access-Control-Allow-Origin"] = origin
-    response.headers["Vary"] = "Origin"
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
-    return response
-
-
 @public.post("/s/<public_key>/collect")
 def collect(public_key: str):
     """A page view or ping from the snippet on a page of the company's site: the visitor's key and the numbers to
@@ -173,7 +159,7 @@ def collect(public_key: str):
         body.privacy,
         request.remote_addr or "",
     )
-    return _to_site(
+    return to_site(
         jsonify(visitor=collected.visitor, numbers=collected.numbers, ping_seconds=collected.ping_seconds), origin
     )
 
@@ -197,7 +183,7 @@ def site_form(public_key: str):
     )
     page = Page.model_construct(url=body.page.url, title=body.page.title[:300], referrer=body.page.referrer)
     ports.controller().chats.site_form(widget, visitor, body.form, contact, page)
-    return _to_site(jsonify(received=True), origin)
+    return to_site(jsonify(received=True), origin)
 
 
 # -- settings ------------------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from support import attribution, spring_ad
 
 from leadcenter.chats.models import ChatSession, Visitor
 from leadcenter.interactions.models import Interaction, Message
@@ -134,14 +135,7 @@ def test_the_form_carries_the_visitors_session_and_their_visits_join_the_lead(br
     interaction = Interaction.get(Interaction.kind == "form")
     created = published(controller, "interaction.created")[-1]["interaction"]
     assert created["id"] == interaction.id
-    assert (created["source"], created["medium"], created["campaign"], created["keywords"], created["click_id"]) == (
-        "Google Ads",
-        "cpc",
-        "spring",
-        "roof repair",
-        "EAIa",
-    )
-    assert (created["landing_page"], created["referrer"]) == (landing, "https://www.google.com/")
+    assert attribution(created) == spring_ad(landing)
     # One visitor for the visits and the form: it is the lead's now, and its session is a visit on the timeline.
     visitor = Visitor.get(Visitor.company == widget.company_id)
     assert Visitor.select().count() == 1 and visitor.lead_id == interaction.lead_id

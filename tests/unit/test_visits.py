@@ -9,7 +9,7 @@ import datetime as dt
 import json
 
 import pytest
-from support import T0, ApiClient
+from support import T0, ApiClient, attribution, spring_ad
 
 from leadcenter.chats.models import Visitor
 from leadcenter.chats.schemas import Contact, Page
@@ -385,14 +385,7 @@ def test_a_call_to_a_pool_number_carries_the_visitors_session_when_it_is_publish
     call = ring(controller, number)
     created = published(controller, "interaction.created")[-1]["interaction"]
     assert created["id"] == call.id
-    assert (created["source"], created["medium"], created["campaign"], created["keywords"], created["click_id"]) == (
-        "Google Ads",
-        "cpc",
-        "spring",
-        "roof repair",
-        "EAIa",
-    )
-    assert (created["landing_page"], created["referrer"]) == (landing, "https://www.google.com/")
+    assert attribution(created) == spring_ad(landing)
     # The visitor is the caller's lead now, and their sessions are visits on its timeline, with their pages.
     visitor = Visitor.get(Visitor.id == VisitSession.get(VisitSession.landing_page == landing).visitor_id)
     assert visitor.lead_id == call.lead_id
