@@ -6,6 +6,7 @@ renders plain specs and runs Asterisk."""
 from __future__ import annotations
 
 import concurrent.futures
+from pathlib import Path
 
 from leadcenter.accounts.models import Company, User
 from leadcenter.agents.models import Agent, SipCredential, current_agents
@@ -26,6 +27,7 @@ RELOADS = {
     "generated/pjsip_endpoints.conf": "res_pjsip.so",
     "pjsip.conf": "res_pjsip.so",
     "generated/queues.conf": "app_queue.so",
+    "generated/musiconhold.conf": "res_musiconhold.so",
     "queues.conf": "app_queue.so",
     "generated/routes.conf": "pbx_config.so",
     "extensions.conf": "pbx_config.so",
@@ -81,7 +83,8 @@ def _flow_spec(
             team = teams.get(step.get("team", 0))  # no row has id 0
             if team is None:
                 raise FlowError(f"flow {flow.id} step {i}: no team {step.get('team')} in this company")
-            steps.append(render.StepSpec("queue", team.queue_name, timeout or 300))
+            # A step without a wait of its own waits the team's maximum.
+            steps.append(render.StepSpec("queue", team.queue_name, timeout or team.max_wait_seconds))
         elif kind == "ring_agents":
             missing = [a for a in step.get("agents", []) if a not in agents]
             if missing:
@@ -118,18 +121,29 @@ def snapshot(settings: Settings) -> render.Snapshot:
         )
     ]
     trunks = [render.TrunkSpec(t.id, t.name, peer_address(t.host), t.port) for t in Trunk.select().order_by(Trunk.id)]
-    queues = []
+    queues, music = [], []
     for team in Team.select().order_by(Team.id):
         members = tuple(
             render.QueueMemberSpec(usable[m.agent_id].queue_interface, names.queue_member(m.agent_id), m.penalty)
-            for m in TeamMember.select().where(TeamMember.team == team).order_by(TeamMember.id)
+            for m in TeamMember.select().where(TeamMember.team == team).order_by(TeamMember.position, TeamMember.id)
             if m.agent_id in usable
         )
+        music_class = names.music_class(team.id) if team.has_music else "default"
         queues.append(
             render.QueueSpec(
-                team.queue_name, team.name, team.strategy, team.ring_seconds, team.announce_position, members
+                team.queue_name,
+                team.name,
+                team.strategy,
+                team.ring_seconds,
+                team.announce_position,
+                members,
+                team.announce_wait_time,
+                team.announce_seconds,
+                music_class,
             )
         )
+        if team.has_music:
+            music.append(render.MusicSpec(music_class, team.name, f"{MOUNT}/{Path(team.music_file).parent}"))
     routes = [
         render.RouteSpec(n.trunk.endpoint_name, n.number, n.name, n.company_id, n.id, n.flow_id)
         for n in TrackingNumber.select(TrackingNumber, Trunk).join(Trunk).order_by(TrackingNumber.id)
@@ -150,6 +164,7 @@ def snapshot(settings: Settings) -> render.Snapshot:
         tuple(devices),
         tuple(trunks),
         tuple(queues),
+        tuple(music),
         tuple(routes),
         tuple(flows),
         tuple(mailboxes),

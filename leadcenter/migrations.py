@@ -189,6 +189,29 @@ def _v10_site_forms(migrator) -> None:
         run(migrator.add_column("chat_session", ChatSession.form_name.column_name, ChatSession.form_name))
 
 
+def _v12_teams(migrator) -> None:
+    from playhouse.migrate import migrate as run
+
+    teams = {c.name for c in database.get_columns("team")}
+    run(
+        *[
+            migrator.add_column("team", field.column_name, field)
+            for field in (
+                Team.announce_wait_time,
+                Team.announce_seconds,
+                Team.max_wait_seconds,
+                Team.ring_out,
+                Team.wrap_up_seconds,
+                Team.has_music,
+            )
+            if field.column_name not in teams
+        ]
+    )
+    if TeamMember.position.column_name not in {c.name for c in database.get_columns("team_member")}:
+        # Every member at 0: the order stays the one they joined in (then by id) until an admin orders them.
+        run(migrator.add_column("team_member", TeamMember.position.column_name, TeamMember.position))
+
+
 # (version, description, function(migrator)) in order; version 1 is the first released schema.
 MIGRATIONS: list = [
     (
@@ -207,6 +230,11 @@ MIGRATIONS: list = [
     (8, "email notifications: each agent's choices, the email outbox", _v8_email_notifications),
     (9, "website visits: sessions and their pages, number pools, source numbers, attribution columns", _v9_visits),
     (10, "website forms: the name of the site's form a form interaction came from", _v10_site_forms),
+    (
+        12,
+        "teams: maximum wait, ring-out and wrap-up choices, wait-time announcements, hold music, the members' order",
+        _v12_teams,
+    ),
 ]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])
 

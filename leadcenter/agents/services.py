@@ -15,6 +15,7 @@ from leadcenter.db import database
 from leadcenter.events import Bus
 from leadcenter.interactions.models import Interaction, InteractionDecline
 from leadcenter.pbx import names
+from leadcenter.teams.models import Team
 
 log = logging.getLogger(__name__)
 
@@ -107,11 +108,16 @@ class PauseKeeper:
             self._apply(agent)
 
     def on_rang_out(self, event) -> None:
-        """An agent's leg for a call ended unanswered after its ring time (or because they declined it)."""
+        """An agent's leg for a call ended unanswered after its ring time (or because they declined it). Whether
+        they missed it depends on the queue's team: some teams keep an agent who let a call ring out Available."""
         agent = Agent.get_or_none(Agent.id == event.data["agent_id"])
         if agent is None:
             return
-        if not _declined(agent, event.data["channel_id"]) and availability.can(agent, "miss_call"):
+        if (
+            not _declined(agent, event.data["channel_id"])
+            and not _stays_available(event.data.get("queue"))
+            and availability.can(agent, "miss_call")
+        ):
             self.availability.move(agent, "miss_call", event.data["at"])  # on_status_changed applies it
         else:
             self._apply(agent)  # Asterisk paused them when the leg ended: the database says otherwise
@@ -151,6 +157,12 @@ class PauseKeeper:
             available = agent.status == "available"
             if flags.get(agent.id) != available:
                 self.telephony.submit(self.telephony.set_available(agent.id, available))
+
+
+def _stays_available(queue: str | None) -> bool:
+    """Whether the team of this queue keeps an agent who let its call ring out Available."""
+    team_id = names.parse_queue(queue)
+    return team_id is not None and Team.select().where(Team.id == team_id, Team.ring_out == "available").exists()
 
 
 def _declined(agent: Agent, channel_id: str) -> bool:

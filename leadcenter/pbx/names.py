@@ -200,6 +200,20 @@ def parse_recording_notice(name: str | None) -> int | None:
     return _parse(_RECORDING_NOTICE, name)
 
 
+# -- hold music -----------------------------------------------------------------------------------------------------
+MUSIC_DIRECTORY = "music"  # in the instance directory: one folder per music class of a team's own
+_MUSIC_CLASS = re.compile(rf"lc-team{_ID}")
+
+
+def music_class(team_id: int) -> str:
+    """A team's own class of hold music (musiconhold.conf) and its folder under MUSIC_DIRECTORY (lc-team3)."""
+    return f"lc-team{team_id}"
+
+
+def parse_music_class(name: str | None) -> int | None:
+    return _parse(_MUSIC_CLASS, name)
+
+
 # -- the AstDB ------------------------------------------------------------------------------------------------------
 AVAILABLE_FAMILY = "lc_available"  # lc-step-ring-agents rings an agent when ${DB(lc_available/<agent id>)} is 1
 _AVAILABLE_KEY = re.compile(rf"(?:/?{AVAILABLE_FAMILY}/)?{_ID}")

@@ -28,7 +28,8 @@ def _my_agent(principal: Principal) -> Agent:
     return principal.agent
 
 
-def _store(relative: str, upload: bytes, url: str) -> PromptOut:
+def store(relative: str, upload: bytes, url: str) -> PromptOut:
+    """Convert an upload and put it at ``relative`` in the instance directory (also the teams' hold music)."""
     try:
         path = audio.install(ports.controller().instance, relative, upload)
     except audio.PromptError as exc:
@@ -41,14 +42,14 @@ def _store(relative: str, upload: bytes, url: str) -> PromptOut:
         return PromptOut(url=url, seconds=round(stored.getnframes() / stored.getframerate(), 2))
 
 
-def _send(relative: str):
+def send(relative: str):
     path = ports.controller().instance.dir / relative
     if not path.is_file():
         raise not_found("recorded prompt (the standard one plays)")
     return send_file(path, mimetype="audio/wav", conditional=True)
 
 
-def _remove(relative: str) -> None:
+def remove(relative: str) -> None:
     (ports.controller().instance.dir / relative).unlink(missing_ok=True)
 
 
@@ -66,7 +67,7 @@ MY_GREETING = "/api/v1/me/voicemail-greeting"
 def put_my_greeting(principal: Principal, upload: bytes):
     agent = _my_agent(principal)
     relative = audio.greeting_file(names.agent_mailbox(agent.id))
-    stored = _store(relative, upload, MY_GREETING)
+    stored = store(relative, upload, MY_GREETING)
     Agent.update(voicemail_greeting=relative).where(Agent.id == agent.id).execute()
     return stored
 
@@ -75,13 +76,13 @@ def put_my_greeting(principal: Principal, upload: bytes):
     bp, "GET", "/me/voicemail-greeting", summary="My voicemail greeting (audio; 404 while the standard one plays)"
 )
 def get_my_greeting(principal: Principal):
-    return _send(audio.greeting_file(names.agent_mailbox(_my_agent(principal).id)))
+    return send(audio.greeting_file(names.agent_mailbox(_my_agent(principal).id)))
 
 
 @endpoint(bp, "DELETE", "/me/voicemail-greeting", status=204, summary="Go back to the standard voicemail greeting")
 def delete_my_greeting(principal: Principal):
     agent = _my_agent(principal)
-    _remove(audio.greeting_file(names.agent_mailbox(agent.id)))
+    remove(audio.greeting_file(names.agent_mailbox(agent.id)))
     Agent.update(voicemail_greeting=None).where(Agent.id == agent.id).execute()
 
 
@@ -98,7 +99,7 @@ COMPANY_GREETING = "/api/v1/company/voicemail-greeting"
     summary="Record the company mailbox's greeting (flows' voicemail steps without an agent)",
 )
 def put_company_greeting(principal: Principal, upload: bytes):
-    return _store(audio.greeting_file(names.company_mailbox(principal.company.id)), upload, COMPANY_GREETING)
+    return store(audio.greeting_file(names.company_mailbox(principal.company.id)), upload, COMPANY_GREETING)
 
 
 @endpoint(
@@ -108,7 +109,7 @@ def put_company_greeting(principal: Principal, upload: bytes):
     summary="The company mailbox's greeting (audio; 404 while the standard one plays)",
 )
 def get_company_greeting(principal: Principal):
-    return _send(audio.greeting_file(names.company_mailbox(principal.company.id)))
+    return send(audio.greeting_file(names.company_mailbox(principal.company.id)))
 
 
 @endpoint(
@@ -120,7 +121,7 @@ def get_company_greeting(principal: Principal):
     summary="The company mailbox goes back to the standard greeting",
 )
 def delete_company_greeting(principal: Principal):
-    _remove(audio.greeting_file(names.company_mailbox(principal.company.id)))
+    remove(audio.greeting_file(names.company_mailbox(principal.company.id)))
 
 
 NOTICE = "/api/v1/company/recording-notice"
@@ -136,7 +137,7 @@ NOTICE = "/api/v1/company/recording-notice"
     summary='Record the company\'s "this call may be recorded" notice, played by flows that announce recording',
 )
 def put_recording_notice(principal: Principal, upload: bytes):
-    return _store(audio.notice_file(principal.company.id), upload, NOTICE)
+    return store(audio.notice_file(principal.company.id), upload, NOTICE)
 
 
 @endpoint(
@@ -146,7 +147,7 @@ def put_recording_notice(principal: Principal, upload: bytes):
     summary="The company's recording notice (audio; 404 while Lead Center's standard notice plays)",
 )
 def get_recording_notice(principal: Principal):
-    return _send(audio.notice_file(principal.company.id))
+    return send(audio.notice_file(principal.company.id))
 
 
 @endpoint(
@@ -158,4 +159,4 @@ def get_recording_notice(principal: Principal):
     summary="Flows go back to Lead Center's standard recording notice",
 )
 def delete_recording_notice(principal: Principal):
-    _remove(audio.notice_file(principal.company.id))
+    remove(audio.notice_file(principal.company.id))

@@ -124,14 +124,59 @@ def test_a_version_3_database_gets_the_text_idle_timer_and_keeps_its_threads(tmp
     old.close()
 
 
+def _steps_after(version: int) -> int:
+    return len([m for m in migrations.MIGRATIONS if m[0] > version])
+
+
+TEAM_COLUMNS_V12 = (
+    "announce_wait_time",
+    "announce_seconds",
+    "max_wait_seconds",
+    "ring_out",
+    "wrap_up_seconds",
+    "has_music",
+)
+
+
+def _back_to_version_10(database) -> None:
+    """Undo what version 12 adds: the teams' settings and the members' order."""
+    for column in TEAM_COLUMNS_V12:
+        database.execute_sql(f'ALTER TABLE "team" DROP COLUMN "{column}"')
+    database.execute_sql('ALTER TABLE "team_member" DROP COLUMN "position"')
+    database.execute_sql("UPDATE schema_version SET version = 10")
+
+
+def test_a_version_10_database_gets_the_teams_settings_and_keeps_its_teams(tmp_path):
+    expected = _shape_of_a_new_database(tmp_path)
+    old = _migrated(tmp_path / "v10.sqlite3")
+    _back_to_version_10(old)
+    old.execute_sql("PRAGMA foreign_keys = OFF")  # the team's company and the member's agent do not matter here
+    old.execute_sql(
+        "INSERT INTO team (id, created_at, company_id, name, strategy, ring_seconds, announce_position)"
+        " VALUES (3, '2026-11-26 10:00:00', 1, 'Sales', 'linear', 20, 1)"
+    )
+    old.execute_sql("INSERT INTO team_member (id, team_id, agent_id, penalty) VALUES (5, 3, 7, 2)")
+    assert migrations.migrate() == _steps_after(10) and migrations.current_version() == migrations.LATEST
+    assert _shape(old) == expected
+    # A team of before keeps what it had and behaves as it did: 5 minutes' wait (the flows' old default), missed
+    # calls make an agent Unavailable, wrap-up until Rejoin, the standard music.
+    assert old.execute_sql(
+        "SELECT strategy, ring_seconds, announce_position, announce_wait_time, announce_seconds, max_wait_seconds,"
+        " ring_out, wrap_up_seconds, has_music FROM team WHERE id = 3"
+    ).fetchone() == ("linear", 20, 1, 0, 30, 300, "unavailable", None, 0)
+    assert old.execute_sql("SELECT penalty, position FROM team_member WHERE id = 5").fetchone() == (2, 0)
+    old.close()
+
+
 def _back_to_version_9(database) -> None:
-    """Undo what version 10 adds: the site form's name on a form's visit."""
+    """Undo what versions 12 and 10 add: the teams' settings, the site form's name on a form's visit."""
+    _back_to_version_10(database)
     database.execute_sql('ALTER TABLE "chat_session" DROP COLUMN "form_name"')
     database.execute_sql("UPDATE schema_version SET version = 9")
 
 
 def _back_to_version_8(database) -> None:
-    """Undo what versions 10 and 9 add: the site form's name, the visit tables and the attribution columns."""
+    """Undo what versions 12, 10 and 9 add: the site form's name, the visit tables and the attribution columns."""
     _back_to_version_9(database)
     for table in ("page_view", "visit_session", "number_pool", "visit_settings"):
         database.execute_sql(f'DROP TABLE "{table}"')
@@ -164,7 +209,7 @@ def test_a_version_6_database_gets_the_chat_tables(tmp_path):
     for table in ("chat_session", "visitor", "chat_widget"):
         old.execute_sql(f'DROP TABLE "{table}"')
     old.execute_sql("UPDATE schema_version SET version = 6")
-    assert migrations.migrate() == 4 and migrations.current_version() == migrations.LATEST == 10
+    assert migrations.migrate() == _steps_after(6) and migrations.current_version() == migrations.LATEST
     assert _shape(old) == expected
     old.close()
 
@@ -173,7 +218,7 @@ def test_a_version_8_database_gets_the_visit_tables_and_attribution_columns(tmp_
     expected = _shape_of_a_new_database(tmp_path)
     old = _migrated(tmp_path / "v8.sqlite3")
     _back_to_version_8(old)
-    assert migrations.migrate() == 2 and migrations.current_version() == migrations.LATEST == 10
+    assert migrations.migrate() == _steps_after(8) and migrations.current_version() == migrations.LATEST
     assert _shape(old) == expected
     old.close()
 
@@ -187,7 +232,7 @@ def test_a_version_9_database_gets_the_site_forms_name_and_keeps_its_chats(tmp_p
         "INSERT INTO chat_session (id, interaction_id, visitor_id, page_url, page_title, referrer, ended_by)"
         " VALUES (3, 1, 1, 'https://shop.example/', 'Shop', '', '')"
     )
-    assert migrations.migrate() == 1 and migrations.current_version() == migrations.LATEST == 10
+    assert migrations.migrate() == _steps_after(9) and migrations.current_version() == migrations.LATEST
     assert _shape(old) == expected
     assert old.execute_sql("SELECT page_url, form_name FROM chat_session WHERE id = 3").fetchone() == (
         "https://shop.example/",
@@ -206,7 +251,7 @@ def test_a_version_7_database_gets_the_email_choices_and_outbox_and_keeps_its_ag
         " status_reason, status_changed_at, ring_device) VALUES (4, '2026-11-26 10:00:00', 1, 1, 'Ann', 'Ann',"
         " 'available', '', '2026-11-26 10:00:00', 'webrtc')"
     )
-    assert migrations.migrate() == 3 and migrations.current_version() == migrations.LATEST == 10
+    assert migrations.migrate() == _steps_after(7) and migrations.current_version() == migrations.LATEST
     assert _shape(old) == expected
     # An agent of before gets the defaults: missed chats by email, new ones not.
     assert old.execute_sql("SELECT email_new_chats, email_missed_chats FROM agent WHERE id = 4").fetchone() == (0, 1)
