@@ -20,23 +20,6 @@ bp = Blueprint("teams", __name__, url_prefix="/api/v1")
 TEAMS = ConfigRows(Team, "team", "team")
 
 
-# What a request sets beside the team's own columns (after the row has its id, in the same transaction).
-EXTRAS = ("members", "penalties", "chats")
-
-
-def _extras(changes: dict):
-    """Sets the members (and their penalties) and the chat routing a request sent, once the team has its id."""
-    members, penalties, chats = (changes.pop(name, None) for name in EXTRAS)
-
-    def apply(team: Team) -> None:
-        if members is not None or penalties is not None:
-            services.set_members(team, members, penalties or {})
-        if chats is not None:
-            services.route_chats(team, chats)
-
-    return apply
-
-
 @endpoint(
     bp,
     "GET",
@@ -64,7 +47,7 @@ def get_team(principal: Principal, team_id: int):
 @endpoint(bp, "POST", "/teams", role="admin", body=NewTeam, response=TeamOut, status=201, summary="Create a team")
 def create_team(principal: Principal, body: NewTeam):
     columns = body.model_dump()
-    after = _extras(columns)
+    after = services.extras(columns)
     return TeamOut.from_row(TEAMS.create(principal, lambda _: columns, after=after))
 
 
@@ -79,7 +62,7 @@ def create_team(principal: Principal, body: NewTeam):
 )
 def update_team(principal: Principal, team_id: int, body: TeamChanges):
     changes = body.model_dump(exclude_unset=True)
-    after = _extras(changes)
+    after = services.extras(changes)
     return TeamOut.from_row(TEAMS.update(principal, team_id, lambda _: changes, after=after))
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 
 from leadcenter.agents import availability
 from leadcenter.agents.availability import Availability
@@ -62,6 +63,24 @@ def set_members(team: Team, agent_ids: list[int] | None, penalties: dict[int, in
         raise invalid(strangers)
     for agent_id, penalty in penalties.items():
         TeamMember.update(penalty=penalty).where(TeamMember.id == members[agent_id].id).execute()
+
+
+# What a team's resource sets beside its own columns: its members (with their penalties) and its chats.
+EXTRAS = ("members", "penalties", "chats")
+
+
+def extras(changes: dict) -> Callable[[Team], None]:
+    """Takes the members, penalties and chats out of a request's changes (the rest are the team's columns); the
+    returned function applies them once the team has its id, in the same transaction."""
+    members, penalties, chats = (changes.pop(name, None) for name in EXTRAS)
+
+    def apply(team: Team) -> None:
+        if members is not None or penalties is not None:
+            set_members(team, members, penalties or {})
+        if chats is not None:
+            route_chats(team, chats)
+
+    return apply
 
 
 def route_chats(team: Team, chats: bool) -> None:
