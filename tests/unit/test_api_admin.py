@@ -171,12 +171,15 @@ def test_inviting_a_new_email_creates_the_account_and_its_first_sign_in_accepts(
         "role": "agent",
         "agent": True,
         "created_at": utc_iso(invitation.created_at),
+        "link": None,  # the admin set the password
+        "emailed": False,
     }
     user = User.get(User.email == "new.agent@a.example")
     assert not Membership.select().where(Membership.user == user).exists()  # not a user of A until they sign in
     assert [i["id"] for i in admin.get(f"{API}/invitations")[1]] == [invitation.id]
     assert controller.reconfigured == 0
-    assert controller.bus.published == [("invitation.created", {"company_id": company.id, "invitation": body})]
+    shown = {name: value for name, value in body.items() if name not in ("link", "emailed")}
+    assert controller.bus.published == [("invitation.created", {"company_id": company.id, "invitation": shown})]
 
     new_agent = signed_in(make_client, "new.agent@a.example", "long enough")
     agent = Agent.get(Agent.user == user, Agent.company == company)
@@ -204,8 +207,8 @@ def test_inviting_someone_who_is_not_an_agent(admin, controller, make_client):
 @pytest.mark.parametrize(
     "body, fields",
     [
-        ({"email": "n@a.example", "role": "agent"}, {"name", "password"}),
-        ({"email": "agent1@b.example", "role": "agent"}, {"name", "password"}),  # the same for an existing account
+        ({"email": "n@a.example", "role": "agent"}, {"name"}),
+        ({"email": "agent1@b.example", "role": "agent"}, {"name"}),  # the same for an existing account
         ({"email": "n@a.example", "name": "N", "password": "short", "role": "agent"}, {"password"}),
         ({"email": "agent1@b.example", "name": "N", "password": "short", "role": "agent"}, {"password"}),
         ({"email": "not-an-email", "name": "N", "password": "long enough", "role": "agent"}, {"email"}),
@@ -291,7 +294,7 @@ def test_the_answer_is_the_same_whether_or_not_the_email_has_an_account(admin, w
     assert (
         answers["agent1@b.example"]
         == answers["nobody@elsewhere.example"]
-        == (202, ["agent", "created_at", "email", "id", "role"], "agent", True, 1)
+        == (202, ["agent", "created_at", "email", "emailed", "id", "link", "role"], "agent", True, 1)
     )
 
 
