@@ -10,10 +10,11 @@ import pytest
 from support import PASSWORD, T0
 
 from leadcenter import asterisk_config
-from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, User
+from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, PasswordLink, User
 from leadcenter.accounts.services import create_user
 from leadcenter.agents.models import Agent, SipCredential
 from leadcenter.agents.services import create_agent
+from leadcenter.audit.models import AuditEntry
 from leadcenter.flows.models import CallFlow
 from leadcenter.pbx import render
 from leadcenter.teams.models import Team, TeamMember
@@ -58,6 +59,10 @@ def state(company: Company) -> dict:
             (a.id, a.display_name, a.chat_display_name, a.status, a.ring_device)
             for a in Agent.select().where(Agent.company == company)
         ),
+        "links": sorted(
+            (k.user_id, k.token_hash) for k in PasswordLink.select().where(PasswordLink.company == company)
+        ),
+        "audit": AuditEntry.select().where(AuditEntry.company == company).count(),
         "sip": sorted(
             (c.agent_id, c.device, c.password, c.enabled)
             for c in SipCredential.select().join(Agent).where(Agent.company == company)
@@ -1060,6 +1065,7 @@ def _reads(w):
         "/users",
         f"/users/{a['users']['admin'].id}",
         "/api-keys",
+        "/audit-log",
         f"/agents/{a['agents'][0].id}",
         "/teams",
         f"/teams/{a['team'].id}",
@@ -1079,7 +1085,10 @@ def _writes(w):
         ("PATCH", f"/users/{a['users']['supervisor'].id}", {"role": "admin"}),
         ("DELETE", f"/users/{a['agents'][1].user_id}", None),
         ("POST", "/api-keys", {"name": "X"}),
+        ("POST", f"/users/{a['agents'][1].user_id}/password-link", None),
         ("PATCH", f"/agents/{a['agents'][0].id}", {"display_name": "X"}),
+        ("PUT", f"/agents/{a['agents'][0].id}/devices/desk", None),
+        ("DELETE", f"/agents/{a['agents'][0].id}/devices/desk", None),
         ("POST", "/teams", {"name": "X"}),
         ("PATCH", f"/teams/{a['team'].id}", {"name": "X"}),
         ("DELETE", f"/teams/{a['team'].id}", None),
@@ -1141,6 +1150,9 @@ def _b_ids(w):
         ("GET", f"/agents/{agent.id}", None),
         ("PATCH", f"/agents/{agent.id}", {"display_name": "X"}),
         ("GET", f"/agents/{agent.id}/sip", None),
+        ("POST", f"/users/{user.id}/password-link", None),
+        ("PUT", f"/agents/{agent.id}/devices/desk", None),
+        ("DELETE", f"/agents/{agent.id}/devices/desk", None),
         ("GET", f"/teams/{b['team'].id}", None),
         ("PATCH", f"/teams/{b['team'].id}", {"name": "X"}),
         ("DELETE", f"/teams/{b['team'].id}", None),
