@@ -159,6 +159,22 @@ def test_each_visitor_gets_a_pool_number_and_past_the_pool_the_fallback(controll
     assert visit(controller, site, second.visitor).numbers == second.numbers
 
 
+def test_a_visitor_on_the_fallback_asks_the_pool_again_a_minute_later(controller, site):
+    one, _ = site["numbers"]
+    site["admin"].patch(f"/api/v1/number-pools/{site['pool']['id']}", {"fallback_number": site["numbers"][1].id})
+    first, second = visit(controller, site), visit(controller, site)
+    late = visit(controller, site)
+    assert late.numbers == {SITE_NUMBER: site["numbers"][1].number}  # the pool is full: its fallback
+    controller.clock.advance(minutes=29)
+    visit(controller, site, second.visitor, kind="ping")  # second keeps theirs; first's runs out at minute 30
+    controller.clock.advance(seconds=30)
+    visit(controller, site, late.visitor, kind="ping")  # late asks again (told a while ago): none free yet
+    controller.clock.advance(seconds=40)  # first's number is free now, and late was told the fallback 40 s ago
+    assert visit(controller, site, late.visitor).numbers == late.numbers  # no new question within the minute
+    controller.clock.advance(seconds=21)
+    assert visit(controller, site, late.visitor).numbers == first.numbers == {SITE_NUMBER: one.number}
+
+
 def test_a_number_is_held_while_pings_come_and_given_to_another_visitor_after_the_hold(controller, site):
     first = visit(controller, site)
     second = visit(controller, site)
