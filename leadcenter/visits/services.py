@@ -24,7 +24,7 @@ from typing import cast
 from peewee import JOIN, fn
 
 from leadcenter.accounts.models import Company
-from leadcenter.chats.models import ChatWidget, Visitor, key_hash
+from leadcenter.chats.models import ChatSession, ChatWidget, Visitor, key_hash
 from leadcenter.clock import Clock
 from leadcenter.db import database
 from leadcenter.events import Bus, Publisher
@@ -154,8 +154,11 @@ class Visits:
             session.save(only=[VisitSession.last_seen_at, VisitSession.tracking_number, VisitSession.held_until])
             lead_id = _surviving_lead(visitor.lead_id) if started and visitor.lead_id else None
             visit = _visit_of(session, lead_id) if lead_id else None
+            went_on = _visit_went_on(session, now) if kind == "view" and not started else None
         if visit is not None:
             notifier.visit_joined(self.bus, visit)
+        if went_on is not None:
+            notifier.visit_updated(self.bus, went_on)
         if ran_out is not None:
             notifier.pool_exhausted(self.bus, ran_out, now)
         return Collected(visitor_key, self._swap(settings, number))
@@ -292,7 +295,8 @@ class Visits:
     # -- retention -------------------------------------------------------------------------------------------
     def sweep(self) -> int:
         """Delete each company's anonymous sessions (their visitor is no lead) last seen more than its
-        retention_days ago, with their pages; returns how many went."""
+        retention_days ago, with their pages, and the anonymous visitors left without a session or a chat; returns
+        how many sessions went."""
         now = self.clock()
         deleted = 0
         for settings in VisitSettings.select():
@@ -306,6 +310,14 @@ class Visits:
             with database.atomic():
                 PageView.delete().where(PageView.session.in_(old)).execute()
                 deleted += VisitSession.delete().where(VisitSession.id.in_(old)).execute()
+                # The visitors left with nothing: their key in the site's storage is an identifier too.
+                Visitor.delete().where(
+                    Visitor.company == settings.company_id,
+                    Visitor.lead.is_null(),
+                    Visitor.last_seen_at < cutoff,
+                    Visitor.id.not_in(VisitSession.select(VisitSession.visitor)),
+                    Visitor.id.not_in(ChatSession.select(ChatSession.visitor)),
+                ).execute()
         return deleted
 
 
@@ -321,6 +333,7 @@ def _latest_session(company_id: int, visitor_key: str) -> VisitSession | None:
             VisitSession.referrer,
             VisitSession.tracking_number,
             VisitSession.held_until,
+            VisitSession.interaction,
             Visitor.id,
             Visitor.company,
             Visitor.lead,
@@ -388,6 +401,14 @@ def _visit_of(session: VisitSession, lead_id: int) -> Interaction:
     VisitSession.update(interaction=visit).where(VisitSession.id == session.id).execute()
     session.interaction = visit
     return visit
+
+
+def _visit_went_on(session: VisitSession, now: dt.datetime) -> Interaction | None:
+    """The visit interaction of a session on a lead's timeline, ended at this later page (None: it is on none)."""
+    if session.interaction_id is None:
+        return None
+    Interaction.update(ended_at=now, status_changed_at=now).where(Interaction.id == session.interaction_id).execute()
+    return Interaction.get_or_none(Interaction.id == session.interaction_id)
 
 
 # -- attribution (the calls', texts' and chats' hook) ------------------------------------------------------------
