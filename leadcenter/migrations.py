@@ -10,8 +10,18 @@ import logging
 
 from peewee import Field, IntegerField
 
-from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, User, UserSession
+from leadcenter.accounts.models import (
+    ApiKey,
+    Company,
+    Invitation,
+    Membership,
+    PasswordLink,
+    User,
+    UserSession,
+    server_time_zone,
+)
 from leadcenter.agents.models import Agent, AgentStatusChange, SipCredential
+from leadcenter.audit.models import AuditEntry
 from leadcenter.chats.models import ChatSession, ChatWidget, Visitor
 from leadcenter.db import BaseModel, database
 from leadcenter.flows.models import CallFlow
@@ -72,6 +82,8 @@ MODELS = [
     NumberPool,
     VisitSession,
     PageView,
+    AuditEntry,
+    PasswordLink,
 ]
 
 
@@ -190,26 +202,35 @@ def _v10_site_forms(migrator) -> None:
 
 
 def _v12_teams(migrator) -> None:
-    from playhouse.migrate import migrate as run
-
-    teams = {c.name for c in database.get_columns("team")}
-    run(
-        *[
-            migrator.add_column("team", field.column_name, field)
-            for field in (
-                Team.announce_wait_time,
-                Team.announce_seconds,
-                Team.max_wait_seconds,
-                Team.ring_out,
-                Team.wrap_up_seconds,
-                Team.has_music,
-            )
-            if field.column_name not in teams
-        ]
-    )
-    if TeamMember.position.column_name not in {c.name for c in database.get_columns("team_member")}:
+    # In place, as v11 does: migrator.add_column rebuilds the table for a NOT NULL column, and dropping the old team
+    # table would cascade to its members (and null the team of every interaction and chat widget).
+    columns = {
+        Team: (
+            ("announce_wait_time", "INTEGER NOT NULL DEFAULT 0"),
+            ("announce_seconds", "INTEGER NOT NULL DEFAULT 30"),
+            ("max_wait_seconds", "INTEGER NOT NULL DEFAULT 300"),  # what the flows' queue steps waited by default
+            ("ring_out", "VARCHAR(255) NOT NULL DEFAULT 'unavailable'"),
+            ("wrap_up_seconds", "INTEGER"),
+            ("has_music", "INTEGER NOT NULL DEFAULT 0"),
+        ),
         # Every member at 0: the order stays the one they joined in (then by id) until an admin orders them.
-        run(migrator.add_column("team_member", TeamMember.position.column_name, TeamMember.position))
+        TeamMember: (("position", "INTEGER NOT NULL DEFAULT 0"),),
+    }
+    for model, added in columns.items():
+        table = model._meta.table_name
+        present = {c.name for c in database.get_columns(table)}
+        for column, definition in added:
+            if column not in present:
+                database.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {definition}')
+
+
+def _v11_admin_console(migrator) -> None:
+    # Not migrator.add_column: for a NOT NULL column it rebuilds the table, and dropping the old company table
+    # cascades to every row that references it. SQLite adds a NOT NULL column with a default in place.
+    if Company.time_zone.column_name not in {c.name for c in database.get_columns("company")}:
+        database.execute_sql("ALTER TABLE company ADD COLUMN time_zone VARCHAR(255) NOT NULL DEFAULT 'UTC'")
+        Company.update(time_zone=server_time_zone()).execute()
+    database.create_tables([AuditEntry, PasswordLink])
 
 
 # (version, description, function(migrator)) in order; version 1 is the first released schema.
@@ -230,6 +251,7 @@ MIGRATIONS: list = [
     (8, "email notifications: each agent's choices, the email outbox", _v8_email_notifications),
     (9, "website visits: sessions and their pages, number pools, source numbers, attribution columns", _v9_visits),
     (10, "website forms: the name of the site's form a form interaction came from", _v10_site_forms),
+    (11, "admin console: the audit log, one-time password links, each company's time zone", _v11_admin_console),
     (
         12,
         "teams: maximum wait, ring-out and wrap-up choices, wait-time announcements, hold music, the members' order",

@@ -9,6 +9,7 @@ import wave
 from flask import Blueprint, send_file
 
 from leadcenter.agents.models import Agent
+from leadcenter.audit.services import record
 from leadcenter.errors import ApiError, invalid, not_found
 from leadcenter.pbx import names
 from leadcenter.prompts import audio
@@ -28,8 +29,7 @@ def _my_agent(principal: Principal) -> Agent:
     return principal.agent
 
 
-def store(relative: str, upload: bytes, url: str) -> PromptOut:
-    """Convert an upload and put it at ``relative`` in the instance directory (also the teams' hold music)."""
+def _store(relative: str, upload: bytes, url: str) -> PromptOut:
     try:
         path = audio.install(ports.controller().instance, relative, upload)
     except audio.PromptError as exc:
@@ -42,14 +42,14 @@ def store(relative: str, upload: bytes, url: str) -> PromptOut:
         return PromptOut(url=url, seconds=round(stored.getnframes() / stored.getframerate(), 2))
 
 
-def send(relative: str):
+def _send(relative: str):
     path = ports.controller().instance.dir / relative
     if not path.is_file():
         raise not_found("recorded prompt (the standard one plays)")
     return send_file(path, mimetype="audio/wav", conditional=True)
 
 
-def remove(relative: str) -> None:
+def _remove(relative: str) -> None:
     (ports.controller().instance.dir / relative).unlink(missing_ok=True)
 
 
@@ -67,7 +67,7 @@ MY_GREETING = "/api/v1/me/voicemail-greeting"
 def put_my_greeting(principal: Principal, upload: bytes):
     agent = _my_agent(principal)
     relative = audio.greeting_file(names.agent_mailbox(agent.id))
-    stored = store(relative, upload, MY_GREETING)
+    stored = _store(relative, upload, MY_GREETING)
     Agent.update(voicemail_greeting=relative).where(Agent.id == agent.id).execute()
     return stored
 
@@ -76,13 +76,13 @@ def put_my_greeting(principal: Principal, upload: bytes):
     bp, "GET", "/me/voicemail-greeting", summary="My voicemail greeting (audio; 404 while the standard one plays)"
 )
 def get_my_greeting(principal: Principal):
-    return send(audio.greeting_file(names.agent_mailbox(_my_agent(principal).id)))
+    return _send(audio.greeting_file(names.agent_mailbox(_my_agent(principal).id)))
 
 
 @endpoint(bp, "DELETE", "/me/voicemail-greeting", status=204, summary="Go back to the standard voicemail greeting")
 def delete_my_greeting(principal: Principal):
     agent = _my_agent(principal)
-    remove(audio.greeting_file(names.agent_mailbox(agent.id)))
+    _remove(audio.greeting_file(names.agent_mailbox(agent.id)))
     Agent.update(voicemail_greeting=None).where(Agent.id == agent.id).execute()
 
 
@@ -99,7 +99,9 @@ COMPANY_GREETING = "/api/v1/company/voicemail-greeting"
     summary="Record the company mailbox's greeting (flows' voicemail steps without an agent)",
 )
 def put_company_greeting(principal: Principal, upload: bytes):
-    return store(audio.greeting_file(names.company_mailbox(principal.company.id)), upload, COMPANY_GREETING)
+    stored = _store(audio.greeting_file(names.company_mailbox(principal.company.id)), upload, COMPANY_GREETING)
+    record(principal, "recorded", "greeting", None, None, stored.model_dump(mode="json"), "the company mailbox's")
+    return stored
 
 
 @endpoint(
@@ -109,7 +111,7 @@ def put_company_greeting(principal: Principal, upload: bytes):
     summary="The company mailbox's greeting (audio; 404 while the standard one plays)",
 )
 def get_company_greeting(principal: Principal):
-    return send(audio.greeting_file(names.company_mailbox(principal.company.id)))
+    return _send(audio.greeting_file(names.company_mailbox(principal.company.id)))
 
 
 @endpoint(
@@ -121,7 +123,8 @@ def get_company_greeting(principal: Principal):
     summary="The company mailbox goes back to the standard greeting",
 )
 def delete_company_greeting(principal: Principal):
-    remove(audio.greeting_file(names.company_mailbox(principal.company.id)))
+    _remove(audio.greeting_file(names.company_mailbox(principal.company.id)))
+    record(principal, "deleted", "greeting", None, None, None, "the company mailbox's: the standard one plays")
 
 
 NOTICE = "/api/v1/company/recording-notice"
@@ -137,7 +140,9 @@ NOTICE = "/api/v1/company/recording-notice"
     summary='Record the company\'s "this call may be recorded" notice, played by flows that announce recording',
 )
 def put_recording_notice(principal: Principal, upload: bytes):
-    return store(audio.notice_file(principal.company.id), upload, NOTICE)
+    stored = _store(audio.notice_file(principal.company.id), upload, NOTICE)
+    record(principal, "recorded", "recording_notice", None, None, stored.model_dump(mode="json"))
+    return stored
 
 
 @endpoint(
@@ -147,7 +152,7 @@ def put_recording_notice(principal: Principal, upload: bytes):
     summary="The company's recording notice (audio; 404 while Lead Center's standard notice plays)",
 )
 def get_recording_notice(principal: Principal):
-    return send(audio.notice_file(principal.company.id))
+    return _send(audio.notice_file(principal.company.id))
 
 
 @endpoint(
@@ -159,4 +164,5 @@ def get_recording_notice(principal: Principal):
     summary="Flows go back to Lead Center's standard recording notice",
 )
 def delete_recording_notice(principal: Principal):
-    remove(audio.notice_file(principal.company.id))
+    _remove(audio.notice_file(principal.company.id))
+    record(principal, "deleted", "recording_notice", None, None, None, "the standard notice plays")

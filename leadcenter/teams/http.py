@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint
 
 from leadcenter.flows.services import flows_naming
-from leadcenter.prompts import http as prompts
+from leadcenter.prompts import http as prompts  # its upload, playback and removal of a prompt file
 from leadcenter.prompts.schemas import PromptOut
 from leadcenter.teams import services
 from leadcenter.teams.models import Team
@@ -74,7 +74,7 @@ def delete_team(principal: Principal, team_id: int):
     TEAMS.delete(
         principal, team_id, lambda team: [f"flow {f.name!r}" for f in flows_naming(principal.company, team=team.id)]
     )
-    prompts.remove(music)
+    prompts._remove(music)
 
 
 def _music_url(team_id: int) -> str:
@@ -92,7 +92,7 @@ def _music_url(team_id: int) -> str:
 )
 def put_team_music(principal: Principal, team_id: int, upload: bytes):
     team = TEAMS.one(principal, team_id)
-    stored = prompts.store(team.music_file, upload, _music_url(team.id))
+    stored = prompts._store(team.music_file, upload, _music_url(team.id))
     TEAMS.update(principal, team.id, lambda _: {"has_music": True})
     return stored
 
@@ -105,7 +105,7 @@ def put_team_music(principal: Principal, team_id: int, upload: bytes):
     summary="The team's hold music (audio; 404 while its callers hear the standard music)",
 )
 def get_team_music(principal: Principal, team_id: int):
-    return prompts.send(TEAMS.one(principal, team_id).music_file)
+    return prompts._send(TEAMS.one(principal, team_id).music_file)
 
 
 @endpoint(
@@ -118,4 +118,4 @@ def get_team_music(principal: Principal, team_id: int):
 )
 def delete_team_music(principal: Principal, team_id: int):
     team = TEAMS.update(principal, team_id, lambda _: {"has_music": False})
-    prompts.remove(team.music_file)
+    prompts._remove(team.music_file)

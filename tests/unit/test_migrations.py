@@ -5,6 +5,7 @@ import sqlite3
 from pathlib import Path
 
 from leadcenter import db, migrations
+from leadcenter.accounts.models import server_time_zone
 from leadcenter.interactions.models import Interaction
 from leadcenter.leads.models import Lead, LeadSearchTerm
 from leadcenter.leads.services import search
@@ -138,25 +139,39 @@ TEAM_COLUMNS_V12 = (
 )
 
 
-def _back_to_version_10(database) -> None:
+def _back_to_version_11(database) -> None:
     """Undo what version 12 adds: the teams' settings and the members' order."""
     for column in TEAM_COLUMNS_V12:
         database.execute_sql(f'ALTER TABLE "team" DROP COLUMN "{column}"')
     database.execute_sql('ALTER TABLE "team_member" DROP COLUMN "position"')
-    database.execute_sql("UPDATE schema_version SET version = 10")
+    database.execute_sql("UPDATE schema_version SET version = 11")
 
 
-def test_a_version_10_database_gets_the_teams_settings_and_keeps_its_teams(tmp_path):
+def test_a_version_11_database_gets_the_teams_settings_and_keeps_its_teams_and_members(tmp_path):
+    """The columns are added in place: a rebuilt team table would take its members with it (ON DELETE CASCADE)."""
     expected = _shape_of_a_new_database(tmp_path)
-    old = _migrated(tmp_path / "v10.sqlite3")
-    _back_to_version_10(old)
-    old.execute_sql("PRAGMA foreign_keys = OFF")  # the team's company and the member's agent do not matter here
+    old = _migrated(tmp_path / "v11.sqlite3")
+    _back_to_version_11(old)
+    old.execute_sql(
+        "INSERT INTO company (id, created_at, name, default_region, time_zone)"
+        " VALUES (5, '2026-11-26', 'Acme', 'US', 'UTC')"
+    )
+    old.execute_sql(
+        "INSERT INTO user (id, created_at, email, name, password_hash, active) VALUES (6, '2026-11-26', 'a@b.c', 'A',"
+        " 'x', 1)"
+    )
+    old.execute_sql(
+        "INSERT INTO agent (id, created_at, company_id, user_id, display_name, chat_display_name, status,"
+        " status_reason, status_changed_at, ring_device, email_new_chats, email_missed_chats) VALUES (7,"
+        " '2026-11-26', 5, 6, 'Ann', 'Ann', 'available', '', '2026-11-26', 'webrtc', 0, 1)"
+    )
     old.execute_sql(
         "INSERT INTO team (id, created_at, company_id, name, strategy, ring_seconds, announce_position)"
-        " VALUES (3, '2026-11-26 10:00:00', 1, 'Sales', 'linear', 20, 1)"
+        " VALUES (3, '2026-11-26 10:00:00', 5, 'Sales', 'linear', 20, 1)"
     )
     old.execute_sql("INSERT INTO team_member (id, team_id, agent_id, penalty) VALUES (5, 3, 7, 2)")
-    assert migrations.migrate() == _steps_after(10) and migrations.current_version() == migrations.LATEST
+    assert old.execute_sql("PRAGMA foreign_keys").fetchone() == (1,)
+    assert migrations.migrate() == _steps_after(11) and migrations.current_version() == migrations.LATEST
     assert _shape(old) == expected
     # A team of before keeps what it had and behaves as it did: 5 minutes' wait (the flows' old default), missed
     # calls make an agent Unavailable, wrap-up until Rejoin, the standard music.
@@ -168,15 +183,46 @@ def test_a_version_10_database_gets_the_teams_settings_and_keeps_its_teams(tmp_p
     old.close()
 
 
+def _back_to_version_10(database) -> None:
+    """Undo what versions 12 and 11 add: the teams' settings; the audit log, password links, the time zones."""
+    _back_to_version_11(database)
+    database.execute_sql('DROP TABLE "audit_entry"')
+    database.execute_sql('DROP TABLE "password_link"')
+    database.execute_sql('ALTER TABLE "company" DROP COLUMN "time_zone"')
+    database.execute_sql("UPDATE schema_version SET version = 10")
+
+
+def test_a_version_10_database_gets_the_audit_log_links_and_time_zones_and_keeps_what_its_companies_have(tmp_path):
+    """Adding a column to company must not rebuild the table: dropping the old one would cascade to every row
+    that references a company (peewee's add_column does so for a NOT NULL column)."""
+    expected = _shape_of_a_new_database(tmp_path)
+    old = _migrated(tmp_path / "v10.sqlite3")
+    _back_to_version_10(old)
+    old.execute_sql("INSERT INTO company (id, created_at, name, default_region) VALUES (5, '2026-11-26', 'Acme', 'US')")
+    old.execute_sql(
+        "INSERT INTO user (id, created_at, email, name, password_hash, active) VALUES (6, '2026-11-26', 'a@b.c', 'A',"
+        " 'x', 1)"
+    )
+    old.execute_sql("INSERT INTO membership (user_id, company_id, role) VALUES (6, 5, 'admin')")
+    assert migrations.migrate() == _steps_after(10) and migrations.current_version() == migrations.LATEST
+    assert _shape(old) == expected
+    assert old.execute_sql("SELECT name, time_zone FROM company WHERE id = 5").fetchone() == (
+        "Acme",
+        server_time_zone(),
+    )
+    assert old.execute_sql("SELECT role FROM membership WHERE user_id = 6 AND company_id = 5").fetchone() == ("admin",)
+    old.close()
+
+
 def _back_to_version_9(database) -> None:
-    """Undo what versions 12 and 10 add: the teams' settings, the site form's name on a form's visit."""
+    """Undo what versions 12, 11 and 10 add: the teams' settings, the audit log, time zones, the site form's name."""
     _back_to_version_10(database)
     database.execute_sql('ALTER TABLE "chat_session" DROP COLUMN "form_name"')
     database.execute_sql("UPDATE schema_version SET version = 9")
 
 
 def _back_to_version_8(database) -> None:
-    """Undo what versions 12, 10 and 9 add: the site form's name, the visit tables and the attribution columns."""
+    """Undo what versions 12 to 9 add: the site form's name, the visit tables and the attribution columns."""
     _back_to_version_9(database)
     for table in ("page_view", "visit_session", "number_pool", "visit_settings"):
         database.execute_sql(f'DROP TABLE "{table}"')
