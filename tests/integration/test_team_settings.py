@@ -4,12 +4,14 @@ to the flow's next step; a team that keeps agents who let a call ring out Availa
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import pytest
 from harness import wait_for
 from test_availability import EMAIL, RING, main_line, sales, statuses  # noqa: F401 (fixtures)
 from test_calls import ALICE, BOB
+from test_voicemail import tone
 
 from leadcenter.agents.models import AgentStatusChange
 from leadcenter.flows.models import CallFlow
@@ -115,3 +117,31 @@ def test_a_team_that_keeps_agents_who_let_a_call_ring_out_available(running, pee
         handle.wait(30).check()
     assert statuses(running)[ALICE] == ("available", "")
     assert events_of(ALICE, "miss_call") == misses
+
+
+def test_the_team_s_own_hold_music_is_a_class_asterisk_plays_from(running, tmp_path):
+    """The upload is converted, the team's music class appears in Asterisk with the file in its directory and the
+    team's queue names it; removing it takes the class away (the queue plays the standard music again)."""
+    sales_team = Team.get(Team.name == "Sales")
+    music_class = f"lc-team{sales_team.id}"
+    with contextlib.closing(running.sign_in("admin@acme.example")) as admin:
+        answer = admin.put(
+            f"/api/v1/teams/{sales_team.id}/music", content=tone(440, 3.0), headers={"Content-Type": "audio/wav"}
+        )
+        assert answer.status_code == 200, answer.text
+        try:
+            shown = wait_for(
+                lambda: (text := running.instance.rx("moh show files") or "") and music_class in text and text,
+                10,
+                what="the team's music class in Asterisk",
+            )
+            assert f"music/{music_class}/music" in shown
+            queues = (running.instance.etc / "generated" / "queues.conf").read_text()
+            assert f"musicclass = {music_class}\n" in queues
+        finally:
+            assert admin.delete(f"/api/v1/teams/{sales_team.id}/music").status_code == 204
+        wait_for(
+            lambda: music_class not in (running.instance.rx("moh show classes") or ""),
+            10,
+            what="the team's music class gone",
+        )
