@@ -96,7 +96,6 @@ def test_an_admin_invites_someone_who_sets_a_password_then_a_role_change_and_a_d
         expect(account).to_contain_text(re.compile(r"Password\s*\S{12,}"))
         detail.get_by_label("The queue rings").select_option("desk")
         expect(admin.toast()).to_have_text("The queue rings the desk phone")
-        admin.screenshot("people-devices", tmp_path)
         detail.get_by_role("link", name="All people").click()
 
         # ... then deactivates her: signed out at once.
