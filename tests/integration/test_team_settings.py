@@ -5,6 +5,7 @@ to the flow's next step; a team that keeps agents who let a call ring out Availa
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 
 import pytest
@@ -42,10 +43,18 @@ def team(running):
                 5,
                 what="the flow waiting the team's maximum in Asterisk",
             )
+        if "members" in settings:
+            order = [f"agent{agent}" for agent in settings["members"]]
+
+            def listed() -> list[str]:
+                shown = running.instance.rx(f"queue show {sales_team.queue_name}") or ""
+                return [name for name in re.findall(r"^\s+(agent\d+) ", shown, re.M) if name in order]
+
+            wait_for(lambda: listed() == order, 5, what=f"the queue's members in the order {order}")
         return answer.json()
 
     yield change
-    restored = {k: before[k] for k in ("wrap_up_seconds", "max_wait_seconds", "ring_out")}
+    restored = {k: before[k] for k in ("wrap_up_seconds", "max_wait_seconds", "ring_out", "members")}
     assert admin.patch(f"/api/v1/teams/{sales_team.id}", json=restored).status_code == 200
     admin.close()
 
@@ -145,3 +154,20 @@ def test_the_team_s_own_hold_music_is_a_class_asterisk_plays_from(running, tmp_p
             10,
             what="the team's music class gone",
         )
+
+
+def test_linear_rings_the_members_in_the_order_the_admin_sets_live(running, peers, sales, team):  # noqa: F811
+    """Reordering the members through the API is live: the next call rings the new first member first."""
+    sales("linear")  # every penalty 0: only the order decides
+    team(members=[ALICE, BOB])
+    with peers.phone(ALICE, answer=False) as alice, peers.phone(BOB, answer=False) as bob:
+        handle = peers.call("+14045550731", duration=3)
+        alice.wait_for_invites(1, timeout=10)
+        assert bob.invite_count == 0
+        handle.wait(30)
+        running.all_available()
+        team(members=[BOB, ALICE])
+        handle = peers.call("+14045550732", duration=3)
+        bob.wait_for_invites(1, timeout=10)
+        assert alice.invite_count == 1
+        handle.wait(30)
