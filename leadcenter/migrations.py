@@ -14,6 +14,7 @@ from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, 
 from leadcenter.agents.models import Agent, AgentStatusChange, SipCredential
 from leadcenter.chats.models import ChatSession, ChatWidget, Visitor
 from leadcenter.db import BaseModel, database
+from leadcenter.dialplans.models import CustomContext, DialplanVersion
 from leadcenter.flows.models import CallFlow
 from leadcenter.interactions.models import (
     ClassificationChange,
@@ -72,6 +73,8 @@ MODELS = [
     NumberPool,
     VisitSession,
     PageView,
+    CustomContext,
+    DialplanVersion,
 ]
 
 
@@ -189,6 +192,14 @@ def _v10_site_forms(migrator) -> None:
         run(migrator.add_column("chat_session", ChatSession.form_name.column_name, ChatSession.form_name))
 
 
+def _v15_dialplans(migrator) -> None:
+    from playhouse.migrate import migrate as run
+
+    if User.owner.column_name not in {c.name for c in database.get_columns("user")}:
+        run(migrator.add_column("user", User.owner.column_name, User.owner))
+    database.create_tables([CustomContext, DialplanVersion])
+
+
 # (version, description, function(migrator)) in order; version 1 is the first released schema.
 MIGRATIONS: list = [
     (
@@ -207,6 +218,7 @@ MIGRATIONS: list = [
     (8, "email notifications: each agent's choices, the email outbox", _v8_email_notifications),
     (9, "website visits: sessions and their pages, number pools, source numbers, attribution columns", _v9_visits),
     (10, "website forms: the name of the site's form a form interaction came from", _v10_site_forms),
+    (15, "dialplans: the installation owner, custom dialplan contexts and their versions", _v15_dialplans),
 ]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])
 

@@ -364,6 +364,12 @@ class Telephony:
     async def stop_recording(self, channel: str) -> None:
         await self.ami.action({"Action": "StopMixMonitor", "Channel": channel})
 
+    async def cli(self, command: str) -> str:
+        """One Asterisk CLI command over AMI (Action Command); what it printed."""
+        response = await self.ami.action({"Action": "Command", "Command": command})
+        output = response.get("Output", "")
+        return "\n".join(output) if isinstance(output, list) else str(output)
+
     async def reload(self, modules: set[str]) -> None:
         """Reload what changed (module names from asterisk_config.reload_for), then resync (a queue reload resets
         pauses)."""

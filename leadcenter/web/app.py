@@ -71,6 +71,7 @@ def _blueprints():
     from leadcenter.agents import http as agents
     from leadcenter.calls import http as calls
     from leadcenter.chats import http as chats
+    from leadcenter.dialplans import http as dialplans
     from leadcenter.flows import http as flows
     from leadcenter.interactions import http as interactions
     from leadcenter.leads import http as leads
@@ -82,4 +83,5 @@ def _blueprints():
     from leadcenter.visits import http as visits
     from leadcenter.web import session
     return [session.bp, accounts.bp, agents.bp, teams.bp, flows.bp, trunks.bp, tracking_numbers.bp, leads.bp,
-            interactions.bp, calls.bp, prompts.bp, texts.bp, chats.bp, chats.public, visits.bp, visits.public]
+            interactions.bp, calls.bp, prompts.bp, texts.bp, chats.bp, chats.public, visits.bp, visits.public,
+            dialplans.bp]

@@ -15,6 +15,7 @@ from leadcenter.chats.services import Chats
 from leadcenter.clock import Clock
 from leadcenter.config import Settings
 from leadcenter.credentials import Secrets
+from leadcenter.dialplans.services import Asterisk as DialplanAsterisk
 from leadcenter.events import Bus
 from leadcenter.pbx.process import Instance
 from leadcenter.teams.services import QueueBoard
@@ -33,6 +34,7 @@ class Controller(Protocol):
     texts: Texts
     chats: Chats
     visits: Visits
+    dialplans: DialplanAsterisk  # Asterisk reading a custom context before it is saved; the generated dialplan
 
     # Read-only, so that a stand-in's may be narrower (a test clock, a bus that records what is published).
     @property
