@@ -10,8 +10,17 @@ import logging
 
 from peewee import Field, IntegerField
 
-from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, User, UserSession
+from leadcenter.accounts.models import (
+    ApiKey,
+    Company,
+    Invitation,
+    Membership,
+    User,
+    UserSession,
+    server_time_zone,
+)
 from leadcenter.agents.models import Agent, AgentStatusChange, SipCredential
+from leadcenter.audit.models import AuditEntry
 from leadcenter.chats.models import ChatSession, ChatWidget, Visitor
 from leadcenter.db import BaseModel, database
 from leadcenter.dialplans.models import CustomContext, DialplanVersion
@@ -73,6 +82,7 @@ MODELS = [
     NumberPool,
     VisitSession,
     PageView,
+    AuditEntry,
     CustomContext,
     DialplanVersion,
 ]
@@ -192,11 +202,20 @@ def _v10_site_forms(migrator) -> None:
         run(migrator.add_column("chat_session", ChatSession.form_name.column_name, ChatSession.form_name))
 
 
-def _v15_dialplans(migrator) -> None:
-    from playhouse.migrate import migrate as run
+def _v11_admin_console(migrator) -> None:
+    # Not migrator.add_column: for a NOT NULL column it rebuilds the table, and dropping the old company table
+    # cascades to every row that references it. SQLite adds a NOT NULL column with a default in place.
+    if Company.time_zone.column_name not in {c.name for c in database.get_columns("company")}:
+        database.execute_sql("ALTER TABLE company ADD COLUMN time_zone VARCHAR(255) NOT NULL DEFAULT 'UTC'")
+        Company.update(time_zone=server_time_zone()).execute()
+    database.create_tables([AuditEntry])
 
+
+def _v15_dialplans(migrator) -> None:
+    # In place, as v11's: peewee's add_column rebuilds the table for a NOT NULL column, and dropping the old user
+    # table would cascade to every membership, session and agent.
     if User.owner.column_name not in {c.name for c in database.get_columns("user")}:
-        run(migrator.add_column("user", User.owner.column_name, User.owner))
+        database.execute_sql('ALTER TABLE "user" ADD COLUMN "owner" INTEGER NOT NULL DEFAULT 0')
     database.create_tables([CustomContext, DialplanVersion])
 
 
@@ -218,6 +237,7 @@ MIGRATIONS: list = [
     (8, "email notifications: each agent's choices, the email outbox", _v8_email_notifications),
     (9, "website visits: sessions and their pages, number pools, source numbers, attribution columns", _v9_visits),
     (10, "website forms: the name of the site's form a form interaction came from", _v10_site_forms),
+    (11, "admin console: the audit log, each company's time zone", _v11_admin_console),
     (15, "dialplans: the installation owner, custom dialplan contexts and their versions", _v15_dialplans),
 ]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])
