@@ -40,7 +40,7 @@ class DialplanChanges(Schema):
 class DialplanOut(Schema):
     name: str
     context: str = Field(description="the context's name in Asterisk's dialplan")
-    text: str
+    text: Text
     version: int
     company_id: int | None
     created_at: UtcDateTime
@@ -63,7 +63,7 @@ class DialplanList(RootModel[list[DialplanOut]]):
 
 class VersionOut(Schema):
     number: int
-    text: str
+    text: Text
     saved_by: str | None = Field(description="the owner's email")
     saved_at: UtcDateTime
     restored_from: int | None = Field(description="the version a restore copied")
@@ -85,7 +85,7 @@ class VersionList(RootModel[list[VersionOut]]):
 
 class GeneratedFile(Schema):
     name: str
-    text: str
+    text: Text
 
 
 class GeneratedDialplan(Schema):
