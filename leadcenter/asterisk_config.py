@@ -6,6 +6,7 @@ renders plain specs and runs Asterisk."""
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import re
 import secrets as random
 import threading
@@ -24,6 +25,7 @@ from leadcenter.pbx.process import Instance
 from leadcenter.pbx.provision import MOUNT
 from leadcenter.resources import ASTERISK_TEMPLATES, DIALPLANS
 from leadcenter.teams.models import Team, TeamMember
+from leadcenter.telephony.ami import AmiError
 from leadcenter.telephony.service import Telephony
 from leadcenter.tracking_numbers.models import TrackingNumber
 from leadcenter.trunks.models import Trunk, peer_address
@@ -256,14 +258,14 @@ class DialplanCheck:
                 shown = telephony.submit(telephony.cli(f"dialplan show {names.DIALPLAN_CHECK_CONTEXT}"))
                 if names.DIALPLAN_CHECK_CONTEXT not in shown.result(self.timeout) and not said:
                     said = [f"Asterisk did not load the context {context}"]
-            except Exception as exc:
-                raise DialplanUnchecked(f"Asterisk could not read the dialplan: {exc}") from exc
+            except (AmiError, TimeoutError) as exc:
+                raise DialplanUnchecked(f"Asterisk could not read the dialplan: {exc or 'no answer'}") from exc
             finally:
                 instance.write_files({render.DIALPLAN_CHECK_FILE: ""})
-                try:
+                # Unless Asterisk is gone: then the scratch context stays loaded until the next reload (no call
+                # reaches it).
+                with contextlib.suppress(AmiError, TimeoutError):
                     telephony.submit(telephony.cli("dialplan reload")).result(self.timeout)
-                except Exception:  # the scratch context stays loaded until the next reload: no call reaches it
-                    pass
         return [_in_text(line, context) for line in said]
 
     def _said(self, start: int, nonce: str) -> list[str]:
@@ -285,9 +287,9 @@ class DialplanCheck:
             for line in complete:
                 if end in line:
                     return lines
-                if (render.DIALPLAN_CHECK_FILE.split("/")[-1] in line or f"'{names.DIALPLAN_CHECK_CONTEXT}'" in line) and (
-                    names.DIALPLAN_CHECK_END not in line
-                ):
+                if (
+                    render.DIALPLAN_CHECK_FILE.split("/")[-1] in line or f"'{names.DIALPLAN_CHECK_CONTEXT}'" in line
+                ) and (names.DIALPLAN_CHECK_END not in line):
                     lines.append(line)
             time.sleep(0.02)
         raise DialplanUnchecked(f"Asterisk did not finish reading the dialplan in {self.timeout:.0f} s")

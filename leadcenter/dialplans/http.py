@@ -12,6 +12,7 @@ from flask import Blueprint
 from leadcenter.accounts.http import in_use
 from leadcenter.accounts.models import Company
 from leadcenter.audit.services import record
+from leadcenter.db import database
 from leadcenter.dialplans import services
 from leadcenter.dialplans.models import CustomContext, DialplanVersion
 from leadcenter.dialplans.schemas import (
@@ -24,7 +25,6 @@ from leadcenter.dialplans.schemas import (
     VersionList,
     VersionOut,
 )
-from leadcenter.db import database
 from leadcenter.errors import ApiError, invalid, not_found
 from leadcenter.pbx import names
 from leadcenter.pbx.render import generated_contexts
@@ -149,7 +149,7 @@ def update_dialplan(principal: Principal, name: str, body: DialplanChanges):
         if using:
             raise in_use(f"custom context {name}", using)
     _checked(names.custom_context(name), body.text)
-    row.company = company
+    row.company_id = company
     return _store(principal, row, body.text, "updated")
 
 

@@ -22,9 +22,7 @@ DialplanText = Annotated[
 
 
 class NewDialplan(Schema):
-    name: str = Field(
-        max_length=40, description="lowercase letters, digits and '-': the context is custom-<name>"
-    )
+    name: str = Field(max_length=40, description="lowercase letters, digits and '-': the context is custom-<name>")
     text: DialplanText
     company_id: int | None = Field(None, description="the one company whose flows may send calls here; null: any")
 
@@ -73,7 +71,7 @@ class VersionOut(Schema):
         return cls(
             number=row.number,
             text=row.text,
-            saved_by=row.saved_by.email if row.saved_by_id is not None else None,
+            saved_by=row.saved_by.email if row.saved_by is not None else None,
             saved_at=row.saved_at,
             restored_from=row.restored_from,
         )

@@ -84,8 +84,9 @@ def _application_problem(command: str) -> str | None:
     app, data = match["app"], match["data"] or ""
     if app.lower() not in ALLOWED_APPLICATIONS:
         return f"{app} is not an application a custom context may run (see docs/security.md)"
-    if app.lower() == "set" and _FORBIDDEN_TARGET.fullmatch(data.split("=", 1)[0].strip()):
-        return f"Set({data.split('=', 1)[0].strip()}=...): the controller's variables and Asterisk's database are off limits"
+    target = data.split("=", 1)[0].strip()
+    if app.lower() == "set" and _FORBIDDEN_TARGET.fullmatch(target):
+        return f"Set({target}=...): the controller's variables and Asterisk's database are off limits"
     if _FORBIDDEN_ANYWHERE.search(data):
         return "deleting from Asterisk's database is off limits"
     return None
@@ -137,7 +138,9 @@ def check(text: str, generated: set[str]) -> None:
 
 def check_name(name: str) -> None:
     if not NAME.fullmatch(name):
-        raise InvalidDialplan({"name": "lowercase letters, digits and '-', at most 40, starting with a letter or digit"})
+        raise InvalidDialplan(
+            {"name": "lowercase letters, digits and '-', at most 40, starting with a letter or digit"}
+        )
 
 
 @dataclass(frozen=True)

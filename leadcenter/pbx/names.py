@@ -167,7 +167,6 @@ def dialplan_check_end_label(nonce: str) -> str:
     return f"end-{nonce}"
 
 
-
 # -- voicemail ------------------------------------------------------------------------------------------------------
 VOICEMAIL_CONTEXT = "leadcenter"  # voicemail.conf's context of every mailbox
 _COMPANY_MAILBOX = re.compile(rf"company{_ID}")

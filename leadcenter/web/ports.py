@@ -34,7 +34,6 @@ class Controller(Protocol):
     texts: Texts
     chats: Chats
     visits: Visits
-    dialplans: DialplanAsterisk  # Asterisk reading a custom context before it is saved; the generated dialplan
 
     # Read-only, so that a stand-in's may be narrower (a test clock, a bus that records what is published).
     @property
@@ -42,6 +41,10 @@ class Controller(Protocol):
 
     @property
     def bus(self) -> Bus: ...
+
+    @property
+    def dialplans(self) -> DialplanAsterisk:
+        """Asterisk reading a custom context before it is saved; the generated dialplan."""
 
     def reconfigure(self) -> concurrent.futures.Future:
         """Render Asterisk's configuration from the database again and reload what changed."""

@@ -89,7 +89,7 @@ def test_the_generated_contexts_are_those_the_dialplan_files_define(world, contr
     contexts = render.generated_contexts(files)
     assert {names.INBOUND_CONTEXT, names.QUEUE_STEP, names.flow_context(world["a"]["flow"].id)} <= contexts
     assert not {"general", "globals"} & contexts
-    assert list(files)[0] == "extensions.conf" and "generated/routes.conf" in files
+    assert next(iter(files)) == "extensions.conf" and "generated/routes.conf" in files
 
 
 # -- rendering -------------------------------------------------------------------------------------------------
@@ -103,16 +103,13 @@ def test_custom_contexts_are_rendered_under_their_headers():
         )
     )
     assert render.render_custom_contexts(snapshot) == (
-        render.GENERATED_HEADER
-        + "\n[custom-after-hours]\nexten => s,1,Hangup()\n\n[custom-b]\nexten => s,1,NoOp()\n"
+        render.GENERATED_HEADER + "\n[custom-after-hours]\nexten => s,1,Hangup()\n\n[custom-b]\nexten => s,1,NoOp()\n"
     )
 
 
 def test_the_check_file_puts_the_text_in_a_scratch_context_and_ends_with_a_line_naming_the_check():
     text = render.render_dialplan_check("exten => s,1,NoOp()", "abc")
-    assert text == (
-        "[lc-dialplan-check]\nexten => s,1,NoOp()\n[lc-dialplan-check-end]\nexten => s,end-abc,NoOp()\n"
-    )
+    assert text == ("[lc-dialplan-check]\nexten => s,1,NoOp()\n[lc-dialplan-check-end]\nexten => s,end-abc,NoOp()\n")
     assert text.splitlines()[render.DIALPLAN_CHECK_OFFSET] == "exten => s,1,NoOp()"
 
 
@@ -161,13 +158,23 @@ def test_the_owner_creates_a_context_asterisk_reads_it_first_then_it_is_rendered
     version = DialplanVersion.get()
     assert (version.number, version.text, version.saved_by_id) == (1, GOOD, owner_user.id)
     entry = AuditEntry.get()
-    assert (entry.company_id, entry.user_id, entry.action, entry.resource) == (None, owner_user.id, "created", "dialplan")
+    assert (entry.company_id, entry.user_id, entry.action, entry.resource) == (
+        None,
+        owner_user.id,
+        "created",
+        "dialplan",
+    )
     assert json.loads(entry.after_json)["text"] == GOOD
 
 
 def test_what_asterisk_complains_about_is_refused_with_its_words_and_nothing_changes(owner, controller):
     assert owner.post(f"{API}/dialplans", {"name": "x", "text": GOOD})[0] == 201
-    before = (controller.reconfigured, AuditEntry.select().count(), DialplanVersion.select().count(), _context("x").text)
+    before = (
+        controller.reconfigured,
+        AuditEntry.select().count(),
+        DialplanVersion.select().count(),
+        _context("x").text,
+    )
     said = "WARNING pbx_config.c: No closing parenthesis found? 'Playback(hello' at line 2"
     controller.dialplans.said = [said]
     status, data = owner.patch(f"{API}/dialplans/x", {"text": "exten => s,1,NoOp()\n same => n,Playback(hello\n"})
@@ -324,7 +331,9 @@ class _Asterisk:
             nonce = re.search(r"end-(\w+)", text)
             if nonce:
                 path = f"/srv/leadcenter/etc/{render.DIALPLAN_CHECK_FILE}"
-                lines = [f"[2026-12-06 18:55:07.879] WARNING[28967] pbx_config.c: {c} of {path}" for c in self.complaints]
+                lines = [
+                    f"[2026-12-06 18:55:07.879] WARNING[28967] pbx_config.c: {c} of {path}" for c in self.complaints
+                ]
                 lines.append(
                     f"[2026-12-06 18:55:07.879] NOTICE[28967] pbx.c: No such label 'end-{nonce[1]}' in extension 's'"
                     f" in context '{names.DIALPLAN_CHECK_END}'"

@@ -146,7 +146,8 @@ def test_a_version_14_database_gets_the_owner_and_the_dialplan_tables_and_keeps_
         " VALUES (5, '2026-11-26 10:00:00', 'ann@example.com', 'Ann', 'x', 1)"
     )
     old.execute_sql(
-        "INSERT INTO company (id, created_at, name, default_region, time_zone) VALUES (4, '2026-11-26', 'Acme', 'US', 'UTC')"
+        "INSERT INTO company (id, created_at, name, default_region, time_zone)"
+        " VALUES (4, '2026-11-26', 'Acme', 'US', 'UTC')"
     )
     old.execute_sql("INSERT INTO membership (user_id, company_id, role) VALUES (5, 4, 'admin')")
     assert migrations.migrate() == _steps_after(14) and migrations.current_version() == migrations.LATEST

@@ -130,7 +130,11 @@ NAMING_B = [
     ("PATCH", "/api/v1/chat-widget", lambda a, b: {"team_id": b["team"].id}),
     ("POST", "/api/v1/number-pools", lambda a, b: {"name": "Mixed", "fallback_number": b["number"].id}),
     ("PATCH", "/api/v1/tracking-numbers/{a_number}", lambda a, b: {"pool": pool_of(b).id}),
-    ("POST", "/api/v1/flows", lambda a, b: {"name": "Mixed", "steps": [{"type": "custom", "context": custom_of(b).name}]}),
+    (
+        "POST",
+        "/api/v1/flows",
+        lambda a, b: {"name": "Mixed", "steps": [{"type": "custom", "context": custom_of(b).name}]},
+    ),
 ]
 
 B_TEXTS = ("Company B", "Lead0 B", "Lead1 B", "Team B", "Flow B", "Trunk B", "Line B", "@b.example", "+4420794")
