@@ -253,10 +253,10 @@ class DialplanCheck:
             start = self.log.stat().st_size if self.log.exists() else 0
             instance.write_files({render.DIALPLAN_CHECK_FILE: render.render_dialplan_check(text, nonce)})
             try:
-                telephony.submit(telephony.cli("dialplan reload")).result(self.timeout)
+                telephony.submit(telephony.reload_dialplan()).result(self.timeout)
                 said = self._said(start, nonce)
-                shown = telephony.submit(telephony.cli(f"dialplan show {names.DIALPLAN_CHECK_CONTEXT}"))
-                if names.DIALPLAN_CHECK_CONTEXT not in shown.result(self.timeout) and not said:
+                loaded = telephony.submit(telephony.has_context(names.DIALPLAN_CHECK_CONTEXT)).result(self.timeout)
+                if not loaded and not said:
                     said = [f"Asterisk did not load the context {context}"]
             except (AmiError, TimeoutError) as exc:
                 raise DialplanUnchecked(f"Asterisk could not read the dialplan: {exc or 'no answer'}") from exc
@@ -265,7 +265,7 @@ class DialplanCheck:
                 # Unless Asterisk is gone: then the scratch context stays loaded until the next reload (no call
                 # reaches it).
                 with contextlib.suppress(AmiError, TimeoutError):
-                    telephony.submit(telephony.cli("dialplan reload")).result(self.timeout)
+                    telephony.submit(telephony.reload_dialplan()).result(self.timeout)
         return [_in_text(line, context) for line in said]
 
     def _said(self, start: int, nonce: str) -> list[str]:

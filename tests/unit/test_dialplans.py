@@ -5,6 +5,7 @@ scratch check reads Asterisk's log."""
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import json
 import re
@@ -313,35 +314,33 @@ def test_a_flow_step_sends_calls_into_a_custom_context_its_company_may_use(owner
 
 
 class _Asterisk:
-    """A telephony stand-in for DialplanCheck: ``dialplan reload`` logs what Asterisk 22 logged for the check
-    file (seen on this machine), through a logger that writes a moment later; ``dialplan show`` answers."""
+    """A telephony stand-in for DialplanCheck: reloading the dialplan logs what Asterisk 22 logged for the check
+    file (seen on this machine); the scratch context is there after the first reload."""
 
     def __init__(self, log, etc, complaints):
         self.log, self.etc, self.complaints, self.reloads = log, etc, complaints, 0
 
     def submit(self, coroutine):
         future = concurrent.futures.Future()
-        future.set_result(coroutine)
+        future.set_result(asyncio.run(coroutine))
         return future
 
-    def cli(self, command):
-        if command == "dialplan reload":
-            self.reloads += 1
-            text = (self.etc / render.DIALPLAN_CHECK_FILE).read_text()
-            nonce = re.search(r"end-(\w+)", text)
-            if nonce:
-                path = f"/srv/leadcenter/etc/{render.DIALPLAN_CHECK_FILE}"
-                lines = [
-                    f"[2026-12-06 18:55:07.879] WARNING[28967] pbx_config.c: {c} of {path}" for c in self.complaints
-                ]
-                lines.append(
-                    f"[2026-12-06 18:55:07.879] NOTICE[28967] pbx.c: No such label 'end-{nonce[1]}' in extension 's'"
-                    f" in context '{names.DIALPLAN_CHECK_END}'"
-                )
-                with open(self.log, "a") as log:
-                    log.write("[2026-12-06 18:55:07.800] NOTICE[1] chan_pjsip.c: unrelated\n" + "\n".join(lines) + "\n")
-            return "Dialplan reloaded."
-        return f"[ Context '{names.DIALPLAN_CHECK_CONTEXT}' created by 'pbx_config' ]"
+    async def reload_dialplan(self):
+        self.reloads += 1
+        text = (self.etc / render.DIALPLAN_CHECK_FILE).read_text()
+        nonce = re.search(r"end-(\w+)", text)
+        if nonce:
+            path = f"/srv/leadcenter/etc/{render.DIALPLAN_CHECK_FILE}"
+            lines = [f"[2026-12-06 18:55:07.879] WARNING[28967] pbx_config.c: {c} of {path}" for c in self.complaints]
+            lines.append(
+                f"[2026-12-06 18:55:07.879] NOTICE[28967] pbx.c: No such label 'end-{nonce[1]}' in extension 's'"
+                f" in context '{names.DIALPLAN_CHECK_END}'"
+            )
+            with open(self.log, "a") as log:
+                log.write("[2026-12-06 18:55:07.800] NOTICE[1] chan_pjsip.c: unrelated\n" + "\n".join(lines) + "\n")
+
+    async def has_context(self, context):
+        return context == names.DIALPLAN_CHECK_CONTEXT and self.reloads == 1
 
 
 @pytest.fixture
@@ -374,7 +373,12 @@ def test_the_check_of_a_text_asterisk_takes_says_nothing(check):
 
 def test_the_check_gives_up_when_asterisk_never_finishes_reading(check, controller):
     dialplan_check, telephony = check([])
-    telephony.cli = lambda command: "Dialplan reloaded."  # nothing is ever logged
+    telephony.complaints = None  # nothing is ever logged
+
+    async def reload_quietly():
+        pass
+
+    telephony.reload_dialplan = reload_quietly
     with pytest.raises(services.DialplanUnchecked, match="did not finish"):
         dialplan_check.complaints("custom-x", GOOD)
     assert (controller.instance.dir / "etc" / render.DIALPLAN_CHECK_FILE).read_text() == ""
