@@ -336,8 +336,8 @@ class _Asterisk:
                 f"[2026-12-06 18:55:07.879] NOTICE[28967] pbx.c: No such label 'end-{nonce[1]}' in extension 's'"
                 f" in context '{names.DIALPLAN_CHECK_END}'"
             )
-            with open(self.log, "a") as log:
-                log.write("[2026-12-06 18:55:07.800] NOTICE[1] chan_pjsip.c: unrelated\n" + "\n".join(lines) + "\n")
+            said = "[2026-12-06 18:55:07.800] NOTICE[1] chan_pjsip.c: unrelated\n" + "\n".join(lines) + "\n"
+            self.log.write_text(self.log.read_text() + said)
 
     async def has_context(self, context):
         return context == names.DIALPLAN_CHECK_CONTEXT and self.reloads == 1
