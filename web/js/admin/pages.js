@@ -2,7 +2,9 @@
 // `page = { id, title, icon, role, show(root, ctx, path) }` (see main.js); add yours here.
 
 import { page as audit } from './audit.js';
+import { page as dialplans } from './dialplans.js';
 
 export const PAGES = [
   audit,
+  dialplans,
 ];
