@@ -5,6 +5,8 @@ page."""
 
 from __future__ import annotations
 
+import contextlib
+
 from admin_console import AdminConsole
 from browser import TIMEOUT_MS, Browser
 from playwright.sync_api import expect
@@ -44,6 +46,9 @@ def test_the_owner_edits_custom_contexts_beside_the_generated_dialplan(running, 
             form.get_by_role("button", name="Save").click()
             said = form.locator('.field-error[data-for="text"]')
             expect(said).to_contain_text("No closing parenthesis found? 'Playback(hello' at line 2", timeout=TIMEOUT_MS)
+            expect(form.get_by_role("alert")).to_have_text(
+                "Asterisk refused this text: nothing changed, version 1 is still in force."
+            )
             console.screenshot("dialplans", tmp_path)
             assert CustomContext.get(CustomContext.name == "console-night").version == 1
             assert "NoOp(console v1)" in (running.instance.rx("dialplan show custom-console-night") or "")
@@ -69,5 +74,5 @@ def test_the_owner_edits_custom_contexts_beside_the_generated_dialplan(running, 
             expect(console.nav_current()).not_to_have_attribute("href", "#/dialplans")
     finally:
         User.update(owner=True).where(User.email == "admin@acme.example").execute()
-        with running.sign_in("admin@acme.example") as owner:
+        with contextlib.closing(running.sign_in("admin@acme.example")) as owner:
             owner.delete("/api/v1/dialplans/console-night")

@@ -81,14 +81,19 @@ export const page = {
     const form = root.querySelector('#dialplan-form');
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
+      let failed = null;
       const saved = await saveForm(form, (values) => {
         const body = { text: values.text, company_id: values.company_id ? Number(values.company_id) : null };
-        if (chosen) {
-          return api('PATCH', `/api/v1/dialplans/${encodeURIComponent(chosen.name)}`,
-            { ...body, version: Number(values.version) });
-        }
-        return api('POST', '/api/v1/dialplans', { ...body, name: values.name });
+        const sent = chosen
+          ? api('PATCH', `/api/v1/dialplans/${encodeURIComponent(chosen.name)}`, { ...body, version: Number(values.version) })
+          : api('POST', '/api/v1/dialplans', { ...body, name: values.name });
+        return sent.catch((failure) => { failed = failure; throw failure; });
       });
+      if (failed?.error === 'asterisk-refused') {
+        form.querySelector('[role=alert]').textContent = chosen
+          ? `Asterisk refused this text: nothing changed, version ${chosen.version} is still in force.`
+          : 'Asterisk refused this text: nothing was created.';
+      }
       if (!saved) return;
       ctx.toast(`${saved.context} version ${saved.version} is live`);
       reopen(ctx, saved.name, chosen);
