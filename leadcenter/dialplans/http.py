@@ -22,6 +22,8 @@ from leadcenter.dialplans.schemas import (
     GeneratedDialplan,
     GeneratedFile,
     NewDialplan,
+    UsableContext,
+    UsableContextList,
     VersionList,
     VersionOut,
 )
@@ -100,6 +102,23 @@ def generated_dialplan(principal: Principal):
     return GeneratedDialplan(
         files=[GeneratedFile(name=name, text=text) for name, text in files.items()],
         contexts=sorted(generated_contexts(files)),
+    )
+
+
+@endpoint(
+    bp,
+    "GET",
+    "/custom-contexts",
+    role="supervisor",
+    response=UsableContextList,
+    summary="The custom contexts the company's call flows may send calls into: names only, never their dialplan",
+)
+def usable_contexts(principal: Principal):
+    usable = CustomContext.select().where(
+        CustomContext.company.is_null() | (CustomContext.company == principal.company)
+    )
+    return UsableContextList(
+        [UsableContext(name=c.name, context=names.custom_context(c.name)) for c in usable.order_by(CustomContext.name)]
     )
 
 

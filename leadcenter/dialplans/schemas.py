@@ -89,3 +89,14 @@ class GeneratedFile(Schema):
 class GeneratedDialplan(Schema):
     files: list[GeneratedFile] = Field(description="in the order Asterisk reads them; rendered from the database")
     contexts: list[str] = Field(description="the generated contexts, which a custom context may include")
+
+
+class UsableContext(Schema):
+    """A custom context as a company's flow editor sees it: its name only, never its dialplan."""
+
+    name: str = Field(description='what a flow step names: {"type": "custom", "context": name}')
+    context: str
+
+
+class UsableContextList(RootModel[list[UsableContext]]):
+    pass

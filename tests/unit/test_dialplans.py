@@ -300,6 +300,9 @@ def test_a_flow_step_sends_calls_into_a_custom_context_its_company_may_use(owner
     for name in ("b-only", "missing"):
         status, data = admin.post(f"{API}/flows", {"name": "N", "steps": [{"type": "custom", "context": name}]})
         assert (status, data["fields"]) == (422, {"steps.0.context": f"no custom context {name} for this company"})
+    # The flow editor lists the names the company may use: never B's, never any dialplan.
+    status, usable = admin.get(f"{API}/custom-contexts")
+    assert (status, usable) == (200, [{"name": "any", "context": "custom-any"}])
     # A context a flow uses is not deleted, nor kept from the flow's company.
     status, data = owner.delete(f"{API}/dialplans/any")
     assert (status, data["error"]) == (409, "in-use") and "Night" in data["message"]

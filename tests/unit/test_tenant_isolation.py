@@ -137,7 +137,18 @@ NAMING_B = [
     ),
 ]
 
-B_TEXTS = ("Company B", "Lead0 B", "Lead1 B", "Team B", "Flow B", "Trunk B", "Line B", "@b.example", "+4420794")
+B_TEXTS = (
+    "Company B",
+    "Lead0 B",
+    "Lead1 B",
+    "Team B",
+    "Flow B",
+    "Trunk B",
+    "Line B",
+    "@b.example",
+    "+4420794",
+    "b-only",
+)
 
 
 def snapshot_of_b(company: Company) -> str:
