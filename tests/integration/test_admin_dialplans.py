@@ -61,6 +61,7 @@ def test_the_owner_edits_custom_contexts_beside_the_generated_dialplan(running, 
             versions.filter(has_text="1").get_by_role("button", name="Restore").click()
             expect(page.get_by_role("heading", name="custom-console-night version 3")).to_be_visible(timeout=TIMEOUT_MS)
             expect(_editor(console).get_by_label("Lines")).to_have_value(FIRST)
+            expect(page.locator("table.dialplan-versions tbody tr")).to_have_count(3)  # one click, one restore
             expect(page.locator("table.dialplan-versions tbody tr").first).to_contain_text("restored from 1")
             assert "NoOp(console v1)" in (running.instance.rx("dialplan show custom-console-night") or "")
             assert console.errors == []

@@ -98,7 +98,9 @@ export const page = {
       ctx.toast(`${saved.context} version ${saved.version} is live`);
       reopen(ctx, saved.name, chosen);
     });
-    root.addEventListener('click', async (event) => {
+    // On the page's own element, made anew with each showing: root (the console's) outlives it, and a listener
+    // added there each time would act once per showing (a Restore restoring twice).
+    root.querySelector('.dialplans').addEventListener('click', async (event) => {
       const restore = event.target.closest('[data-action="restore"]');
       const remove = event.target.closest('[data-action="delete"]');
       if (!chosen || (!restore && !remove)) return;
