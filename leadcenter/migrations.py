@@ -15,6 +15,7 @@ from leadcenter.accounts.models import (
     Company,
     Invitation,
     Membership,
+    PasswordLink,
     User,
     UserSession,
     server_time_zone,
@@ -83,6 +84,7 @@ MODELS = [
     VisitSession,
     PageView,
     AuditEntry,
+    PasswordLink,
     CustomContext,
     DialplanVersion,
 ]
@@ -208,7 +210,7 @@ def _v11_admin_console(migrator) -> None:
     if Company.time_zone.column_name not in {c.name for c in database.get_columns("company")}:
         database.execute_sql("ALTER TABLE company ADD COLUMN time_zone VARCHAR(255) NOT NULL DEFAULT 'UTC'")
         Company.update(time_zone=server_time_zone()).execute()
-    database.create_tables([AuditEntry])
+    database.create_tables([AuditEntry, PasswordLink])
 
 
 def _v15_dialplans(migrator) -> None:
@@ -237,7 +239,7 @@ MIGRATIONS: list = [
     (8, "email notifications: each agent's choices, the email outbox", _v8_email_notifications),
     (9, "website visits: sessions and their pages, number pools, source numbers, attribution columns", _v9_visits),
     (10, "website forms: the name of the site's form a form interaction came from", _v10_site_forms),
-    (11, "admin console: the audit log, each company's time zone", _v11_admin_console),
+    (11, "admin console: the audit log, one-time password links, each company's time zone", _v11_admin_console),
     (15, "dialplans: the installation owner, custom dialplan contexts and their versions", _v15_dialplans),
 ]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])

@@ -104,3 +104,17 @@ class Invitation(TimestampedModel):
 
     class Meta:
         indexes = ((("company", "user"), True),)
+
+
+class PasswordLink(TimestampedModel):
+    """A one-time link to set an account's password: an invitation's (the account it created has no password yet)
+    or a reset's. The link carries a random token; only its SHA-256 is kept. Used once (the row is deleted), or
+    never after ``expires_at``."""
+
+    user = ForeignKeyField(User, backref="password_links", on_delete="CASCADE")
+    user_id: IntegerField[int]  # the related row's id
+    company = ForeignKeyField(Company, null=True, on_delete="CASCADE")  # who invited, or whose admin reset it
+    company_id: IntegerField[int | None]  # the related row's id
+    purpose = CharField(choices=[("invite", "invite"), ("reset", "reset")])
+    token_hash = CharField(unique=True)
+    expires_at = DateTimeField()

@@ -17,6 +17,7 @@ from leadcenter.config import Settings
 from leadcenter.credentials import Secrets
 from leadcenter.dialplans.services import Asterisk as DialplanAsterisk
 from leadcenter.events import Bus
+from leadcenter.mail import Mailer
 from leadcenter.pbx.process import Instance
 from leadcenter.teams.services import QueueBoard
 from leadcenter.texts.services import Texts
@@ -34,6 +35,7 @@ class Controller(Protocol):
     texts: Texts
     chats: Chats
     visits: Visits
+    mailer: Mailer  # off (enabled False) without an SMTP host
 
     # Read-only, so that a stand-in's may be narrower (a test clock, a bus that records what is published).
     @property

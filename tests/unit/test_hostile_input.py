@@ -129,6 +129,7 @@ A_OBJECTS = {
     "pool_id": lambda a: NumberPool.get_or_create(company=a["company"], name="Pool")[0].id,
     "name": lambda a: "after-hours",  # a custom dialplan context
     "number": lambda a: 1,  # its version
+    "device": lambda a: "desk",
 }
 
 

@@ -158,14 +158,15 @@ def test_a_version_14_database_gets_the_owner_and_the_dialplan_tables_and_keeps_
 
 
 def _back_to_version_10(database) -> None:
-    """Undo what versions 15 and 11 add: the dialplans, the audit log, the companies' time zone."""
+    """Undo what versions 15 and 11 add: the dialplans, the audit log, password links, the companies' time zone."""
     _back_to_version_14(database)
     database.execute_sql('DROP TABLE "audit_entry"')
+    database.execute_sql('DROP TABLE "password_link"')
     database.execute_sql('ALTER TABLE "company" DROP COLUMN "time_zone"')
     database.execute_sql("UPDATE schema_version SET version = 10")
 
 
-def test_a_version_10_database_gets_the_audit_log_and_time_zones_and_keeps_what_its_companies_have(tmp_path):
+def test_a_version_10_database_gets_the_audit_log_links_and_time_zones_and_keeps_what_its_companies_have(tmp_path):
     """Adding a column to company must not rebuild the table: dropping the old one would cascade to every row
     that references a company (peewee's add_column does so for a NOT NULL column)."""
     expected = _shape_of_a_new_database(tmp_path)

@@ -11,8 +11,9 @@ import json
 import pytest
 from playhouse.shortcuts import model_to_dict
 
-from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership
+from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, PasswordLink
 from leadcenter.agents.models import Agent, SipCredential
+from leadcenter.audit.models import AuditEntry
 from leadcenter.chats.models import ChatWidget, Visitor
 from leadcenter.dialplans.models import CustomContext
 from leadcenter.flows.models import CallFlow
@@ -67,6 +68,10 @@ BODIES = {
     "NumberPoolChanges": lambda a: {"hold_minutes": 10},
     "NewDialplan": lambda a: {"name": "mine", "text": "exten => s,1,Hangup()"},
     "DialplanChanges": lambda a: {"text": "exten => s,1,Hangup()"},
+    "NewAgentProfile": lambda a: {"devices": ["webrtc"], "ring_device": "webrtc"},
+    "LinkToken": lambda a: {"token": "not-a-link-token"},
+    "NewPassword": lambda a: {"token": "not-a-link-token", "password": "long enough pw"},
+    "Forgotten": lambda a: {"email": "agent1@b.example"},
 }
 
 # B's object for each path parameter.
@@ -84,6 +89,7 @@ B_OBJECTS = {
     "pool_id": lambda b: pool_of(b).id,
     "name": lambda b: custom_of(b).name,  # a custom dialplan context only B's flows may use (the owner's to edit)
     "number": lambda b: 1,
+    "device": lambda b: "desk",  # with B's agent_id
 }
 
 
@@ -173,6 +179,8 @@ def snapshot_of_b(company: Company) -> str:
         (VisitSettings, VisitSettings.company == company),
         (NumberPool, NumberPool.company == company),
         (CustomContext, CustomContext.company == company),
+        (PasswordLink, PasswordLink.company == company),
+        (AuditEntry, AuditEntry.company == company),
     ):
         rows += [
             json.dumps(model_to_dict(row, recurse=False), default=str, sort_keys=True)
