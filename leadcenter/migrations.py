@@ -24,6 +24,7 @@ from leadcenter.agents.models import Agent, AgentStatusChange, SipCredential
 from leadcenter.audit.models import AuditEntry
 from leadcenter.chats.models import ChatSession, ChatWidget, Visitor
 from leadcenter.db import BaseModel, database
+from leadcenter.dialplans.models import CustomContext, DialplanVersion
 from leadcenter.flows.models import CallFlow
 from leadcenter.interactions.models import (
     ClassificationChange,
@@ -84,6 +85,8 @@ MODELS = [
     PageView,
     AuditEntry,
     PasswordLink,
+    CustomContext,
+    DialplanVersion,
 ]
 
 
@@ -233,6 +236,14 @@ def _v11_admin_console(migrator) -> None:
     database.create_tables([AuditEntry, PasswordLink])
 
 
+def _v15_dialplans(migrator) -> None:
+    # In place, as v11's: peewee's add_column rebuilds the table for a NOT NULL column, and dropping the old user
+    # table would cascade to every membership, session and agent.
+    if User.owner.column_name not in {c.name for c in database.get_columns("user")}:
+        database.execute_sql('ALTER TABLE "user" ADD COLUMN "owner" INTEGER NOT NULL DEFAULT 0')
+    database.create_tables([CustomContext, DialplanVersion])
+
+
 # (version, description, function(migrator)) in order; version 1 is the first released schema.
 MIGRATIONS: list = [
     (
@@ -257,6 +268,7 @@ MIGRATIONS: list = [
         "teams: maximum wait, ring-out and wrap-up choices, wait-time announcements, hold music, the members' order",
         _v12_teams,
     ),
+    (15, "dialplans: the installation owner, custom dialplan contexts and their versions", _v15_dialplans),
 ]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])
 

@@ -335,6 +335,7 @@ AMI_ACTION_RIGHTS = {
     "QueueReload": set(),
     "Reload": {"system", "config"},
     "DeviceStateList": {"call", "reporting"},
+    "ShowDialPlan": {"config", "reporting"},
 }
 AMI_EVENT_CLASSES = {
     "Hangup": "call",

@@ -239,12 +239,13 @@ export const page = {
       [view.members[at], view.members[to]] = [view.members[to], view.members[at]];
       drawMembers();
     }
-    root.addEventListener('click', (event) => {
+    // The console's root outlives this page: its listeners go with the page (the cleanup below).
+    const onClick = (event) => {
       const element = event.target.closest('button[data-action]');
       if (!element || !Object.hasOwn(actions, element.dataset.action)) return;
       Promise.resolve(actions[element.dataset.action](element)).catch((failure) => ctx.toast(failure.message));
-    });
-    root.addEventListener('change', async (event) => {
+    };
+    const onChange = async (event) => {
       if (event.target.id === 'add-member' && event.target.value) {
         view.members.push(Number(event.target.value));
         drawMembers();
@@ -259,7 +260,9 @@ export const page = {
         }
         await load();
       }
-    });
+    };
+    root.addEventListener('click', onClick);
+    root.addEventListener('change', onChange);
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
       const saved = await saveForm(form, ({ wrap_up_mode: mode, penalties, ...values }) => api('PATCH', `/api/v1/teams/${teamId}`, {
@@ -273,9 +276,14 @@ export const page = {
       view.members = [...saved.members];
       await load();
     });
-    return ctx.onEvent('team.updated', (data) => {
+    const unsubscribe = ctx.onEvent('team.updated', (data) => {
       if (data.team?.id === teamId) load();
     });
+    return () => {
+      unsubscribe();
+      root.removeEventListener('click', onClick);
+      root.removeEventListener('change', onChange);
+    };
   },
 };
 
