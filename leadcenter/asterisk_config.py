@@ -117,7 +117,21 @@ def snapshot(settings: Settings) -> render.Snapshot:
             .order_by(SipCredential.agent, SipCredential.device)
         )
     ]
-    trunks = [render.TrunkSpec(t.id, t.name, peer_address(t.host), t.port) for t in Trunk.select().order_by(Trunk.id)]
+    trunks = [
+        render.TrunkSpec(
+            t.id,
+            t.name,
+            peer_address(t.host),
+            t.port,
+            registers=t.auth == "register",
+            username=t.username,
+            password=t.password,
+            transport=t.transport,
+            codecs=tuple(t.codecs.split(",")),
+            qualify_seconds=t.qualify_seconds,
+        )
+        for t in Trunk.select().order_by(Trunk.id)
+    ]
     queues = []
     for team in Team.select().order_by(Team.id):
         members = tuple(

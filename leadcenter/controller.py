@@ -32,6 +32,7 @@ from leadcenter.notifications.services import ChatEmails
 from leadcenter.pbx.process import Instance
 from leadcenter.sms.smpp import SmppLink
 from leadcenter.teams.services import QueueBoard
+from leadcenter.trunks.services import TrunkStates
 from leadcenter.telephony.service import Telephony
 from leadcenter.texts.outbox import Outbox
 from leadcenter.texts.services import Texts
@@ -87,6 +88,7 @@ class Controller:
         )
         self.mailboxes = MailboxCounter(self.bus)
         self.queue_board = QueueBoard(self.bus, self.clock)
+        self.trunk_states = TrunkStates(self.bus, self.clock)
         self.pauses = PauseKeeper(self.bus, self.telephony, self.availability)
         self._build_texts(settings)
         self.chats = Chats(self.bus, self.clock)

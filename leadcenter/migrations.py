@@ -189,6 +189,24 @@ def _v10_site_forms(migrator) -> None:
         run(migrator.add_column("chat_session", ChatSession.form_name.column_name, ChatSession.form_name))
 
 
+def _v13_trunks_numbers(migrator) -> None:
+    # SQL of its own: peewee's add_column makes a NOT NULL column by rebuilding the table, and dropping the old
+    # ``trunk`` breaks its tracking numbers' foreign keys. SQLite adds a NOT NULL column with a default in place.
+    added = [
+        ("trunk", Trunk.auth, "VARCHAR(255) NOT NULL DEFAULT 'ip'"),
+        ("trunk", Trunk.username, "VARCHAR(255) NOT NULL DEFAULT ''"),
+        ("trunk", Trunk.password, "VARCHAR(255) NOT NULL DEFAULT ''"),
+        ("trunk", Trunk.transport, "VARCHAR(255) NOT NULL DEFAULT 'udp'"),
+        ("trunk", Trunk.codecs, "VARCHAR(255) NOT NULL DEFAULT 'ulaw,alaw'"),
+        ("trunk", Trunk.qualify_seconds, "INTEGER NOT NULL DEFAULT 0"),
+        ("tracking_number", TrackingNumber.texting, "INTEGER NOT NULL DEFAULT 1"),
+    ]
+    present = {table: {c.name for c in database.get_columns(table)} for table in ("trunk", "tracking_number")}
+    for table, field, kind in added:
+        if field.column_name not in present[table]:  # a test brings a new database back to an older version
+            database.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "{field.column_name}" {kind}')
+
+
 # (version, description, function(migrator)) in order; version 1 is the first released schema.
 MIGRATIONS: list = [
     (
@@ -207,6 +225,7 @@ MIGRATIONS: list = [
     (8, "email notifications: each agent's choices, the email outbox", _v8_email_notifications),
     (9, "website visits: sessions and their pages, number pools, source numbers, attribution columns", _v9_visits),
     (10, "website forms: the name of the site's form a form interaction came from", _v10_site_forms),
+    (13, "trunks that register (username, password), transport, codecs, qualify; numbers' texting", _v13_trunks_numbers),
 ]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])
 

@@ -24,6 +24,7 @@ from leadcenter.credentials import Secrets
 from leadcenter.events import Bus, EventBus, Subscriber
 from leadcenter.pbx.process import Instance
 from leadcenter.teams.services import QueueBoard
+from leadcenter.trunks.services import TrunkStates
 from leadcenter.telephony.ari import AriError
 from leadcenter.texts.outbox import Outbox
 from leadcenter.texts.services import Texts
@@ -114,6 +115,7 @@ class StandInController:
         self.chats = Chats(self.bus, self.clock)  # tests sweep its timer with chats.sweep()
         self.visits = Visits(self.bus, self.clock)  # tests sweep its retention with visits.sweep()
         self.queue_board = QueueBoard(self.bus, self.clock)
+        self.trunk_states = TrunkStates(self.bus, self.clock)  # tests tell it with telephony.trunks events
         self.presence = Presence(self.bus)  # tests tell it device states with on_device_state
         self.availability = Availability(self.bus, self.presence.of)
         self.telephony = StandInTelephony()

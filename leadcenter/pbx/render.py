@@ -14,6 +14,12 @@ from leadcenter.pbx import names
 
 GENERATED_HEADER = "; Rendered from the Lead Center database by leadcenter.pbx.render: do not edit.\n"
 TRUNK_RTP_TIMEOUT = 60  # seconds without audio from a trunk before Asterisk hangs the call up
+# A trunk's registration: what it asks for, and how it keeps trying. A refused or unanswered registration is tried
+# again for ever (max_retries is a count: a carrier down for a day is registered to again when it is back).
+REGISTRATION_EXPIRATION = 3600
+REGISTRATION_RETRY_SECONDS = 30
+REGISTRATION_REFUSED_RETRY_SECONDS = 300  # 403 or a final error: a wrong password is not hammered
+REGISTRATION_MAX_RETRIES = 1_000_000
 
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 
@@ -50,6 +56,20 @@ class TrunkSpec:
     label: str
     host: str
     port: int
+    registers: bool = False  # also registers to the carrier with username and password
+    username: str = ""
+    password: str = ""
+    transport: str = "udp"  # udp | tcp
+    codecs: tuple[str, ...] = ("ulaw", "alaw")
+    qualify_seconds: int = 0  # 0: never asked
+
+    @property
+    def address(self) -> str:  # host:port, an IPv6 host in brackets
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    @property
+    def uri_params(self) -> str:  # UDP is SIP's default; TCP is asked for in the URI (never pinned on the endpoint)
+        return ";transport=tcp" if self.transport == "tcp" else ""
 
     @property
     def name(self) -> str:  # its endpoint, AOR and identify
@@ -209,7 +229,7 @@ def render_pjsip_endpoints(snapshot: Snapshot) -> str:
         )
     identified: dict[str, str] = {}
     for trunk in snapshot.trunks:
-        address = f"[{trunk.host}]:{trunk.port}" if ":" in trunk.host else f"{trunk.host}:{trunk.port}"
+        address = trunk.address
         parts.append(
             _section(
                 trunk.name,
@@ -217,8 +237,10 @@ def render_pjsip_endpoints(snapshot: Snapshot) -> str:
                     ("type", "endpoint"),
                     ("context", trunk.context),
                     ("disallow", "all"),
-                    ("allow", "ulaw,alaw"),
+                    ("allow", ",".join(trunk.codecs)),
                     ("aors", trunk.name),
+                    # The carrier's challenges on the calls we place are answered with the account's credentials.
+                    *([("outbound_auth", trunk.name)] if trunk.registers else []),
                     ("direct_media", "no"),
                     ("rtp_symmetric", "yes"),
                     ("allow_transfer", "no"),
@@ -231,7 +253,43 @@ def render_pjsip_endpoints(snapshot: Snapshot) -> str:
                 comment=f"trunk {trunk.label}",
             )
         )
-        parts.append(_section(trunk.name, [("type", "aor"), ("contact", f"sip:{address}")]))
+        aor: list[tuple[str, object]] = [("type", "aor"), ("contact", f"sip:{address}{trunk.uri_params}")]
+        if trunk.qualify_seconds:
+            aor.append(("qualify_frequency", trunk.qualify_seconds))
+        parts.append(_section(trunk.name, aor))
+        if trunk.registers:
+            parts.append(
+                _section(
+                    trunk.name,
+                    [
+                        ("type", "auth"),
+                        ("auth_type", "userpass"),
+                        ("username", trunk.username),
+                        ("password", trunk.password),
+                    ],
+                )
+            )
+            parts.append(
+                _section(
+                    trunk.name,
+                    [
+                        ("type", "registration"),
+                        ("server_uri", f"sip:{address}{trunk.uri_params}"),
+                        ("client_uri", f"sip:{trunk.username}@{address}"),
+                        ("contact_user", trunk.username),
+                        ("outbound_auth", trunk.name),
+                        ("transport", f"transport-{trunk.transport}"),
+                        ("expiration", REGISTRATION_EXPIRATION),
+                        ("retry_interval", REGISTRATION_RETRY_SECONDS),
+                        ("forbidden_retry_interval", REGISTRATION_REFUSED_RETRY_SECONDS),
+                        ("fatal_retry_interval", REGISTRATION_REFUSED_RETRY_SECONDS),
+                        ("max_retries", REGISTRATION_MAX_RETRIES),
+                        # The carrier's calls to the registered contact are the trunk's, wherever they come from.
+                        ("line", "yes"),
+                        ("endpoint", trunk.name),
+                    ],
+                )
+            )
         if address in identified:
             # Two trunks at one address (rows from before addresses were compared as addresses): the first keeps
             # its calls; Asterisk would pick either.

@@ -5,7 +5,8 @@ which hands a verb to the loop and returns a concurrent Future; they never block
 
 Events: ``telephony.connected`` / ``telephony.lost`` (link: ami|ari), ``telephony.synced`` (calls, members,
 availability flags, agents' device states: what Asterisk has right now, after every (re)connect and every
-SYNC_SECONDS), and the tracker's ``call.*``, ``queue_member.*`` and ``telephony.device_state``.
+SYNC_SECONDS), ``telephony.trunks`` (every trunk's registration and qualify result, at each resync and after
+Registry / ContactStatus events), and the tracker's ``call.*``, ``queue_member.*`` and ``telephony.device_state``.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ QUEUE_CHANGES = {
     "QueueMemberRemoved",
 }
 QUEUE_SETTLE = 0.2
+# AMI events after which the trunks' registrations and qualify results are read again (debounced the same way).
+TRUNK_CHANGES = {"Registry", "ContactStatus"}
 # Asterisk's device states by number (QueueStatus gives numbers, DeviceStateChange the names).
 DEVICE_STATES = ("UNKNOWN", "NOT_INUSE", "INUSE", "BUSY", "INVALID", "UNAVAILABLE", "RINGING", "RINGINUSE", "ONHOLD")
 
@@ -84,6 +87,7 @@ class Telephony:
         self._periodic: asyncio.Task | None = None
         self._dirty_queues: set[str] = set()
         self._queue_flush: asyncio.TimerHandle | None = None
+        self._trunk_flush: asyncio.TimerHandle | None = None
 
     # -- life cycle --------------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -136,6 +140,17 @@ class Telephony:
             if self._queue_flush is None:
                 assert self.loop is not None, "telephony not started"
                 self._queue_flush = self.loop.call_later(QUEUE_SETTLE, self._flush_queues)
+        if message.get("Event") in TRUNK_CHANGES and self._trunk_flush is None:
+            assert self.loop is not None, "telephony not started"
+            self._trunk_flush = self.loop.call_later(QUEUE_SETTLE, self._flush_trunks)
+
+    def _flush_trunks(self) -> None:
+        self._trunk_flush = None
+        self.submit(self.publish_trunk_states())
+
+    async def publish_trunk_states(self) -> None:
+        """Read every trunk's outbound registration and qualify result now and publish telephony.trunks."""
+        self.bus.publish("telephony.trunks", trunks=await self._trunk_states())
 
     def _flush_queues(self) -> None:
         queues, self._dirty_queues, self._queue_flush = self._dirty_queues, set(), None
@@ -179,6 +194,7 @@ class Telephony:
             )
             for name, status in queues.items():
                 self.bus.publish("queue.status", queue=name, **status)
+            await self.publish_trunk_states()
             log.info("resynchronised: %d call(s) up, %d queue member(s)", len(calls), len(members))
 
     async def _lead_calls(self) -> list[dict]:
@@ -234,6 +250,34 @@ class Telephony:
             for m in messages
             if m.get("Event") == "DeviceStateChange" and (endpoint := names.parse_interface(m.get("Device")))
         }
+
+    async def _listed(self, action: str) -> list:
+        """An AMI list action's events; none when Asterisk says it has none of them (an error for some actions)."""
+        try:
+            return await self.ami.action({"Action": action}, as_list=True)
+        except AmiError as exc:
+            if "no " in str(exc).lower() or "not found" in str(exc).lower():
+                return []
+            raise
+
+    async def _trunk_states(self) -> dict[int, dict]:
+        """By trunk id: its registration's status as Asterisk words it (Registered, Unregistered, Rejected; absent:
+        it does not register) and its AOR contact's qualify result (reachable True/False, None: not qualified)."""
+        trunks: dict[int, dict] = {}
+        for m in await self._listed("PJSIPShowRegistrationsOutbound"):
+            trunk = names.parse_trunk_endpoint(m.get("ObjectName"))
+            if m.get("Event") == "OutboundRegistrationDetail" and trunk is not None:
+                trunks.setdefault(trunk, {})["registration"] = m.get("Status", "")
+        for m in await self._listed("PJSIPShowContacts"):
+            trunk = names.parse_trunk_endpoint(m.get("Aor"))
+            if m.get("Event") == "ContactList" and trunk is not None:
+                status = m.get("Status", "")
+                roundtrip = as_int(m.get("RoundtripUsec"))
+                trunks.setdefault(trunk, {}).update(
+                    reachable={"Reachable": True, "Unreachable": False}.get(status),
+                    roundtrip_ms=round(roundtrip / 1000, 1) if roundtrip and status == "Reachable" else None,
+                )
+        return trunks
 
     async def _queue_status(self, queue: str | None = None) -> dict[str, dict]:
         """Per queue: callers waiting, the longest wait, and each member (pause state, device state, in a call)."""

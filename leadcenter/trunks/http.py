@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from leadcenter.errors import ApiError
+from leadcenter.errors import ApiError, invalid
 from leadcenter.tracking_numbers.models import TrackingNumber
 from leadcenter.trunks.models import Trunk, peer_address
-from leadcenter.trunks.schemas import NewTrunk, TrunkChanges, TrunkList, TrunkOut
+from leadcenter.trunks.schemas import NewTrunk, TrunkChanges, TrunkList, TrunkOut, TrunkStateList
 from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal
 from leadcenter.web.config_rows import ConfigRows
+from leadcenter.web.ports import controller
 
 bp = Blueprint("trunks", __name__, url_prefix="/api/v1")
 
@@ -37,13 +38,43 @@ def list_trunks(principal: Principal):
     return TrunkList([TrunkOut.from_row(t) for t in TRUNKS.listed(principal, Trunk.name, Trunk.id)])
 
 
+@endpoint(
+    bp,
+    "GET",
+    "/trunks/states",
+    role="supervisor",
+    response=TrunkStateList,
+    summary="Each of the company's trunks now: registered, reachable, failing or unknown (trunk.state_changed "
+    "follows it)",
+)
+def trunk_states(principal: Principal):
+    states = controller().trunk_states
+    return TrunkStateList([states.of(t) for t in TRUNKS.listed(principal, Trunk.name, Trunk.id)])
+
+
 @endpoint(bp, "GET", "/trunks/<int:trunk_id>", role="supervisor", response=TrunkOut, summary="A SIP trunk")
 def get_trunk(principal: Principal, trunk_id: int):
     return TrunkOut.from_row(TRUNKS.one(principal, trunk_id))
 
 
 def _trunk_columns(trunk: Trunk, changes: dict) -> dict:
+    """The changes as Trunk columns: an address no other trunk has; a registering trunk's username and password
+    (a password not sent stays as it was: it is never shown to be sent back)."""
     _refuse_taken_address(changes.get("host", trunk.host), changes.get("port", trunk.port), trunk.id)
+    if "codecs" in changes:
+        changes["codecs"] = ",".join(changes["codecs"])
+    if not changes.get("password", True):  # "" sent: as not sent
+        del changes["password"]
+    if changes.get("auth", trunk.auth) == "register":
+        missing = {
+            field: "a trunk that registers needs its " + field
+            for field in ("username", "password")
+            if not changes.get(field, getattr(trunk, field))
+        }
+        if missing:
+            raise invalid(missing)
+    elif changes.get("auth") == "ip":  # no longer registers: its credentials are not kept
+        changes.update(username="", password="")
     return changes
 
 

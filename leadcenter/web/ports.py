@@ -19,6 +19,7 @@ from leadcenter.events import Bus
 from leadcenter.pbx.process import Instance
 from leadcenter.teams.services import QueueBoard
 from leadcenter.texts.services import Texts
+from leadcenter.trunks.services import TrunkStates
 from leadcenter.visits.services import Visits
 
 
@@ -30,6 +31,7 @@ class Controller(Protocol):
     availability: Availability
     call_control: CallControl
     queue_board: QueueBoard
+    trunk_states: TrunkStates
     texts: Texts
     chats: Chats
     visits: Visits

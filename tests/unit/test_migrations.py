@@ -124,8 +124,43 @@ def test_a_version_3_database_gets_the_text_idle_timer_and_keeps_its_threads(tmp
     old.close()
 
 
+def _steps_after(version: int) -> int:
+    return len([m for m in migrations.MIGRATIONS if m[0] > version])
+
+
+def _back_to_version_10(database) -> None:
+    """Undo what version 13 adds: the trunks' registration, transport, codecs and qualify; the numbers' texting."""
+    for table, columns in (
+        ("trunk", ("auth", "username", "password", "transport", "codecs", "qualify_seconds")),
+        ("tracking_number", ("texting",)),
+    ):
+        for column in columns:
+            database.execute_sql(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
+    database.execute_sql("UPDATE schema_version SET version = 10")
+
+
+def test_a_version_10_database_gets_the_trunk_and_texting_columns_and_keeps_its_trunks(tmp_path):
+    expected = _shape_of_a_new_database(tmp_path)
+    old = _migrated(tmp_path / "v10.sqlite3")
+    _back_to_version_10(old)
+    old.execute_sql("PRAGMA foreign_keys = OFF")  # the trunk's company does not matter here
+    old.execute_sql(
+        "INSERT INTO trunk (id, created_at, company_id, name, host, port) VALUES (2, '2026-11-26 10:00:00', 1,"
+        " 'Carrier', '203.0.113.5', 5060)"
+    )
+    assert migrations.migrate() == _steps_after(10)
+    assert migrations.current_version() == migrations.LATEST
+    assert _shape(old) == expected
+    # A trunk of before is what it was: recognised by its address, over UDP, G.711, not qualified.
+    assert old.execute_sql(
+        "SELECT auth, username, password, transport, codecs, qualify_seconds FROM trunk WHERE id = 2"
+    ).fetchone() == ("ip", "", "", "udp", "ulaw,alaw", 0)
+    old.close()
+
+
 def _back_to_version_9(database) -> None:
-    """Undo what version 10 adds: the site form's name on a form's visit."""
+    """Undo what versions 13 and 10 add: the trunks' and numbers' columns, the site form's name on a form's visit."""
+    _back_to_version_10(database)
     database.execute_sql('ALTER TABLE "chat_session" DROP COLUMN "form_name"')
     database.execute_sql("UPDATE schema_version SET version = 9")
 
@@ -164,7 +199,8 @@ def test_a_version_6_database_gets_the_chat_tables(tmp_path):
     for table in ("chat_session", "visitor", "chat_widget"):
         old.execute_sql(f'DROP TABLE "{table}"')
     old.execute_sql("UPDATE schema_version SET version = 6")
-    assert migrations.migrate() == 4 and migrations.current_version() == migrations.LATEST == 10
+    assert migrations.migrate() == _steps_after(6)
+    assert migrations.current_version() == migrations.LATEST
     assert _shape(old) == expected
     old.close()
 
@@ -173,7 +209,8 @@ def test_a_version_8_database_gets_the_visit_tables_and_attribution_columns(tmp_
     expected = _shape_of_a_new_database(tmp_path)
     old = _migrated(tmp_path / "v8.sqlite3")
     _back_to_version_8(old)
-    assert migrations.migrate() == 2 and migrations.current_version() == migrations.LATEST == 10
+    assert migrations.migrate() == _steps_after(8)
+    assert migrations.current_version() == migrations.LATEST
     assert _shape(old) == expected
     old.close()
 
@@ -187,7 +224,8 @@ def test_a_version_9_database_gets_the_site_forms_name_and_keeps_its_chats(tmp_p
         "INSERT INTO chat_session (id, interaction_id, visitor_id, page_url, page_title, referrer, ended_by)"
         " VALUES (3, 1, 1, 'https://shop.example/', 'Shop', '', '')"
     )
-    assert migrations.migrate() == 1 and migrations.current_version() == migrations.LATEST == 10
+    assert migrations.migrate() == _steps_after(9)
+    assert migrations.current_version() == migrations.LATEST
     assert _shape(old) == expected
     assert old.execute_sql("SELECT page_url, form_name FROM chat_session WHERE id = 3").fetchone() == (
         "https://shop.example/",
@@ -206,7 +244,8 @@ def test_a_version_7_database_gets_the_email_choices_and_outbox_and_keeps_its_ag
         " status_reason, status_changed_at, ring_device) VALUES (4, '2026-11-26 10:00:00', 1, 1, 'Ann', 'Ann',"
         " 'available', '', '2026-11-26 10:00:00', 'webrtc')"
     )
-    assert migrations.migrate() == 3 and migrations.current_version() == migrations.LATEST == 10
+    assert migrations.migrate() == _steps_after(7)
+    assert migrations.current_version() == migrations.LATEST
     assert _shape(old) == expected
     # An agent of before gets the defaults: missed chats by email, new ones not.
     assert old.execute_sql("SELECT email_new_chats, email_missed_chats FROM agent WHERE id = 4").fetchone() == (0, 1)

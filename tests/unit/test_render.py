@@ -254,6 +254,81 @@ def test_an_ipv6_trunk_is_bracketed_and_one_address_is_identified_once():
     assert "contact = sip:[2001:db8::5]:5060" in text and "match = [2001:db8::5]:5060" in text
 
 
+def test_a_trunk_that_registers_over_tcp_with_its_codecs_and_qualify():
+    trunk = render.TrunkSpec(
+        4,
+        "Carrier; main",
+        "203.0.113.5",
+        5080,
+        registers=True,
+        username="acme-7",
+        password="s3cret",
+        transport="tcp",
+        codecs=("g722", "ulaw"),
+        qualify_seconds=20,
+    )
+    assert render.render_pjsip_endpoints(render.Snapshot(trunks=(trunk,))) == (
+        render.GENERATED_HEADER
+        + """
+[trunk4] ; trunk Carrier, main
+type = endpoint
+context = lc-trunk4
+disallow = all
+allow = g722,ulaw
+aors = trunk4
+outbound_auth = trunk4
+direct_media = no
+rtp_symmetric = yes
+allow_transfer = no
+send_pai = yes
+rtp_timeout = 60
+
+[trunk4]
+type = aor
+contact = sip:203.0.113.5:5080\\;transport=tcp
+qualify_frequency = 20
+
+[trunk4]
+type = auth
+auth_type = userpass
+username = acme-7
+password = s3cret
+
+[trunk4]
+type = registration
+server_uri = sip:203.0.113.5:5080\\;transport=tcp
+client_uri = sip:acme-7@203.0.113.5:5080
+contact_user = acme-7
+outbound_auth = trunk4
+transport = transport-tcp
+expiration = 3600
+retry_interval = 30
+forbidden_retry_interval = 300
+fatal_retry_interval = 300
+max_retries = 1000000
+line = yes
+endpoint = trunk4
+
+[trunk4]
+type = identify
+endpoint = trunk4
+match = 203.0.113.5:5080
+"""
+    )
+
+
+def test_a_trunk_that_does_not_register_has_no_credentials_and_qualify_only_when_asked():
+    text = render.render_pjsip_endpoints(
+        render.Snapshot(trunks=(render.TrunkSpec(1, "IP", "2001:db8::5", 5060, qualify_seconds=60),))
+    )
+    assert [s.get("type") for s in _sections(text)] == ["endpoint", "aor", "identify"]
+    assert "outbound_auth" not in text and "qualify_frequency = 60" in text
+    registering = render.TrunkSpec(2, "IPv6 account", "2001:db8::6", 5060, registers=True, username="u", password="p")
+    text = render.render_pjsip_endpoints(render.Snapshot(trunks=(registering,)))
+    assert "server_uri = sip:[2001:db8::6]:5060\n" in text and "client_uri = sip:u@[2001:db8::6]:5060" in text
+    assert "transport = transport-udp" in text and "qualify_frequency" not in text
+
+
 def _sections(text: str) -> list[dict]:
     sections = []
     for line in text.splitlines():
