@@ -32,10 +32,10 @@ from leadcenter.notifications.services import ChatEmails
 from leadcenter.pbx.process import Instance
 from leadcenter.sms.smpp import SmppLink
 from leadcenter.teams.services import QueueBoard
-from leadcenter.trunks.services import TrunkStates
 from leadcenter.telephony.service import Telephony
 from leadcenter.texts.outbox import Outbox
 from leadcenter.texts.services import Texts
+from leadcenter.trunks.services import TrunkStates
 from leadcenter.visits.services import Visits
 from leadcenter.voicemail.services import MailboxCounter
 

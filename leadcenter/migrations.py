@@ -225,7 +225,7 @@ MIGRATIONS: list = [
     (8, "email notifications: each agent's choices, the email outbox", _v8_email_notifications),
     (9, "website visits: sessions and their pages, number pools, source numbers, attribution columns", _v9_visits),
     (10, "website forms: the name of the site's form a form interaction came from", _v10_site_forms),
-    (13, "trunks that register (username, password), transport, codecs, qualify; numbers' texting", _v13_trunks_numbers),
+    (13, "trunks: registration, transport, codecs, qualify; tracking numbers: texting", _v13_trunks_numbers),
 ]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])
 

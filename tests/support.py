@@ -24,10 +24,10 @@ from leadcenter.credentials import Secrets
 from leadcenter.events import Bus, EventBus, Subscriber
 from leadcenter.pbx.process import Instance
 from leadcenter.teams.services import QueueBoard
-from leadcenter.trunks.services import TrunkStates
 from leadcenter.telephony.ari import AriError
 from leadcenter.texts.outbox import Outbox
 from leadcenter.texts.services import Texts
+from leadcenter.trunks.services import TrunkStates
 from leadcenter.visits.services import Visits
 from leadcenter.web.app import create_app
 

@@ -11,7 +11,6 @@ from leadcenter.accounts.schemas import Name, changes_of
 from leadcenter.trunks.models import CODECS, Trunk, peer_address
 from leadcenter.wire import Schema, UtcDateTime
 
-
 Codec = Literal["ulaw", "alaw", "g722", "gsm", "opus"]
 assert set(CODECS) == set(Codec.__args__)  # type: ignore[attr-defined]
 # What may go in a SIP URI's user part and a pjsip.conf value: no ';', '@', ':', spaces or line breaks.
