@@ -284,6 +284,8 @@ def render_pjsip_endpoints(snapshot: Snapshot) -> str:
                         ("forbidden_retry_interval", REGISTRATION_REFUSED_RETRY_SECONDS),
                         ("fatal_retry_interval", REGISTRATION_REFUSED_RETRY_SECONDS),
                         ("max_retries", REGISTRATION_MAX_RETRIES),
+                        ("auth_rejection_permanent", "no"),  # a password put right at the carrier is tried again
+                        ("max_random_initial_delay", 0),  # a new trunk's state is shown at once
                         # The carrier's calls to the registered contact are the trunk's, wherever they come from.
                         ("line", "yes"),
                         ("endpoint", trunk.name),

@@ -251,10 +251,10 @@ class Telephony:
             if m.get("Event") == "DeviceStateChange" and (endpoint := names.parse_interface(m.get("Device")))
         }
 
-    async def _listed(self, action: str) -> list:
+    async def _listed(self, action: dict) -> list:
         """An AMI list action's events; none when Asterisk says it has none of them (an error for some actions)."""
         try:
-            return await self.ami.action({"Action": action}, as_list=True)
+            return await self.ami.action(action, as_list=True)
         except AmiError as exc:
             if "no " in str(exc).lower() or "not found" in str(exc).lower():
                 return []
@@ -262,21 +262,29 @@ class Telephony:
 
     async def _trunk_states(self) -> dict[int, dict]:
         """By trunk id: its registration's status as Asterisk words it (Registered, Unregistered, Rejected; absent:
-        it does not register) and its AOR contact's qualify result (reachable True/False, None: not qualified)."""
+        it does not register) and its AOR contact's qualify result (reachable True/False, None: not qualified).
+        PJSIPShowContacts lists registered contacts only, not a trunk's static one: each trunk endpoint's own
+        detail has it."""
         trunks: dict[int, dict] = {}
-        for m in await self._listed("PJSIPShowRegistrationsOutbound"):
+        for m in await self._listed({"Action": "PJSIPShowRegistrationsOutbound"}):
             trunk = names.parse_trunk_endpoint(m.get("ObjectName"))
             if m.get("Event") == "OutboundRegistrationDetail" and trunk is not None:
                 trunks.setdefault(trunk, {})["registration"] = m.get("Status", "")
-        for m in await self._listed("PJSIPShowContacts"):
-            trunk = names.parse_trunk_endpoint(m.get("Aor"))
-            if m.get("Event") == "ContactList" and trunk is not None:
-                status = m.get("Status", "")
-                roundtrip = as_int(m.get("RoundtripUsec"))
-                trunks.setdefault(trunk, {}).update(
-                    reachable={"Reachable": True, "Unreachable": False}.get(status),
-                    roundtrip_ms=round(roundtrip / 1000, 1) if roundtrip and status == "Reachable" else None,
-                )
+        endpoints = [
+            m.get("ObjectName")
+            for m in await self._listed({"Action": "PJSIPShowEndpoints"})
+            if m.get("Event") == "EndpointList" and names.parse_trunk_endpoint(m.get("ObjectName")) is not None
+        ]
+        for endpoint in endpoints:
+            for m in await self._listed({"Action": "PJSIPShowEndpoint", "Endpoint": endpoint}):
+                trunk = names.parse_trunk_endpoint(m.get("AOR"))
+                if m.get("Event") == "ContactStatusDetail" and trunk is not None:
+                    status = m.get("Status", "")
+                    roundtrip = as_int(m.get("RoundtripUsec"))
+                    trunks.setdefault(trunk, {}).update(
+                        reachable={"Reachable": True, "Unreachable": False}.get(status),
+                        roundtrip_ms=round(roundtrip / 1000, 1) if roundtrip and status == "Reachable" else None,
+                    )
         return trunks
 
     async def _queue_status(self, queue: str | None = None) -> dict[str, dict]:
@@ -418,9 +426,24 @@ class Telephony:
                 await self.ami.action({"Action": "Reload"})
             else:
                 await self.ami.action({"Action": "Reload", "Module": module})
+        if "res_pjsip.so" in modules:
+            await self._register_again()
         if modules:
             self.bus.publish("telephony.reloaded", modules=sorted(modules))
             await self.resync()
+
+    async def _register_again(self) -> None:
+        """Have every refused trunk registration try again at once: a reload that changed only its password keeps
+        the registration as it was, whose next try would be minutes away (PJSIPRegister unregisters, then
+        registers)."""
+        for m in await self._listed({"Action": "PJSIPShowRegistrationsOutbound"}):
+            name = m.get("ObjectName")
+            if (
+                m.get("Event") == "OutboundRegistrationDetail"
+                and names.parse_trunk_endpoint(name) is not None
+                and m.get("Status") == "Rejected"
+            ):
+                await self.ami.action({"Action": "PJSIPRegister", "Registration": name})
 
 
 def _device_state(number: str | None) -> str:

@@ -3,7 +3,7 @@
 import pytest
 
 from leadcenter.pbx import render
-from leadcenter.telephony.service import QUEUE_CHANGES
+from leadcenter.telephony.service import QUEUE_CHANGES, TRUNK_CHANGES
 
 SNAPSHOT = render.Snapshot(
     devices=(
@@ -306,6 +306,8 @@ retry_interval = 30
 forbidden_retry_interval = 300
 fatal_retry_interval = 300
 max_retries = 1000000
+auth_rejection_permanent = no
+max_random_initial_delay = 0
 line = yes
 endpoint = trunk4
 
@@ -367,6 +369,10 @@ AMI_ACTION_RIGHTS = {
     "QueueReload": set(),
     "Reload": {"system", "config"},
     "DeviceStateList": {"call", "reporting"},
+    "PJSIPShowRegistrationsOutbound": {"system"},
+    "PJSIPShowEndpoints": {"system"},
+    "PJSIPShowEndpoint": {"system"},
+    "PJSIPRegister": {"system"},
 }
 AMI_EVENT_CLASSES = {
     "Hangup": "call",
@@ -376,6 +382,7 @@ AMI_EVENT_CLASSES = {
     "DeviceStateChange": "call",
     "UserEvent": "user",
     **dict.fromkeys(QUEUE_CHANGES, "agent"),  # the queue events after which its figures are read again
+    **dict.fromkeys(TRUNK_CHANGES, "system"),  # the trunks' registration and qualify: read again after them
 }
 
 
@@ -397,12 +404,13 @@ def test_the_ami_account_has_the_rights_the_controller_uses_and_no_others():
     from pathlib import Path
 
     import leadcenter
-    from leadcenter.telephony.service import QUEUE_CHANGES
     from leadcenter.telephony.tracker import CallTracker
 
     source = "\n".join(p.read_text() for p in Path(leadcenter.__file__).parent.rglob("*.py"))
     actions = set(re.findall(r'"Action":\s*"(\w+)"', source))
-    events = {name[len("_on_") :] for name in dir(CallTracker) if name.startswith("_on_")} | QUEUE_CHANGES
+    events = (
+        {name[len("_on_") :] for name in dir(CallTracker) if name.startswith("_on_")} | QUEUE_CHANGES | TRUNK_CHANGES
+    )
     unknown = (actions - set(AMI_ACTION_RIGHTS)) | (events - set(AMI_EVENT_CLASSES))
     assert not unknown, f"add the rights of {unknown} to the tables above (and to manager.conf if needed)"
     rights = _ami_rights()
