@@ -10,8 +10,18 @@ import logging
 
 from peewee import Field, IntegerField
 
-from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, User, UserSession
+from leadcenter.accounts.models import (
+    ApiKey,
+    Company,
+    Invitation,
+    Membership,
+    PasswordLink,
+    User,
+    UserSession,
+    server_time_zone,
+)
 from leadcenter.agents.models import Agent, AgentStatusChange, SipCredential
+from leadcenter.audit.models import AuditEntry
 from leadcenter.chats.models import ChatSession, ChatWidget, Visitor
 from leadcenter.db import BaseModel, database
 from leadcenter.flows.models import CallFlow
@@ -72,6 +82,8 @@ MODELS = [
     NumberPool,
     VisitSession,
     PageView,
+    AuditEntry,
+    PasswordLink,
 ]
 
 
@@ -189,6 +201,15 @@ def _v10_site_forms(migrator) -> None:
         run(migrator.add_column("chat_session", ChatSession.form_name.column_name, ChatSession.form_name))
 
 
+def _v11_admin_console(migrator) -> None:
+    # Not migrator.add_column: for a NOT NULL column it rebuilds the table, and dropping the old company table
+    # cascades to every row that references it. SQLite adds a NOT NULL column with a default in place.
+    if Company.time_zone.column_name not in {c.name for c in database.get_columns("company")}:
+        database.execute_sql("ALTER TABLE company ADD COLUMN time_zone VARCHAR(255) NOT NULL DEFAULT 'UTC'")
+        Company.update(time_zone=server_time_zone()).execute()
+    database.create_tables([AuditEntry, PasswordLink])
+
+
 def _v13_trunks_numbers(migrator) -> None:
     # SQL of its own: peewee's add_column makes a NOT NULL column by rebuilding the table, and dropping the old
     # ``trunk`` breaks its tracking numbers' foreign keys. SQLite adds a NOT NULL column with a default in place.
@@ -225,6 +246,7 @@ MIGRATIONS: list = [
     (8, "email notifications: each agent's choices, the email outbox", _v8_email_notifications),
     (9, "website visits: sessions and their pages, number pools, source numbers, attribution columns", _v9_visits),
     (10, "website forms: the name of the site's form a form interaction came from", _v10_site_forms),
+    (11, "admin console: the audit log, one-time password links, each company's time zone", _v11_admin_console),
     (13, "trunks: registration, transport, codecs, qualify; tracking numbers: texting", _v13_trunks_numbers),
 ]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])

@@ -125,6 +125,7 @@ A_OBJECTS = {
     "team_id": lambda a: a["team"].id,
     "invitation_id": lambda a: 1,
     "pool_id": lambda a: NumberPool.get_or_create(company=a["company"], name="Pool")[0].id,
+    "device": lambda a: "desk",
 }
 
 

@@ -5,6 +5,7 @@ import sqlite3
 from pathlib import Path
 
 from leadcenter import db, migrations
+from leadcenter.accounts.models import server_time_zone
 from leadcenter.interactions.models import Interaction
 from leadcenter.leads.models import Lead, LeadSearchTerm
 from leadcenter.leads.services import search
@@ -128,7 +129,7 @@ def _steps_after(version: int) -> int:
     return len([m for m in migrations.MIGRATIONS if m[0] > version])
 
 
-def _back_to_version_10(database) -> None:
+def _back_to_version_12(database) -> None:
     """Undo what version 13 adds: the trunks' registration, transport, codecs and qualify; the numbers' texting."""
     for table, columns in (
         ("trunk", ("auth", "username", "password", "transport", "codecs", "qualify_seconds")),
@@ -136,19 +137,19 @@ def _back_to_version_10(database) -> None:
     ):
         for column in columns:
             database.execute_sql(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
-    database.execute_sql("UPDATE schema_version SET version = 10")
+    database.execute_sql("UPDATE schema_version SET version = 12")
 
 
-def test_a_version_10_database_gets_the_trunk_and_texting_columns_and_keeps_its_trunks(tmp_path):
+def test_a_version_12_database_gets_the_trunk_and_texting_columns_and_keeps_its_trunks(tmp_path):
     expected = _shape_of_a_new_database(tmp_path)
-    old = _migrated(tmp_path / "v10.sqlite3")
-    _back_to_version_10(old)
+    old = _migrated(tmp_path / "v12.sqlite3")
+    _back_to_version_12(old)
     old.execute_sql("PRAGMA foreign_keys = OFF")  # the trunk's company does not matter here
     old.execute_sql(
         "INSERT INTO trunk (id, created_at, company_id, name, host, port) VALUES (2, '2026-11-26 10:00:00', 1,"
         " 'Carrier', '203.0.113.5', 5060)"
     )
-    assert migrations.migrate() == _steps_after(10)
+    assert migrations.migrate() == _steps_after(12)
     assert migrations.current_version() == migrations.LATEST
     assert _shape(old) == expected
     # A trunk of before is what it was: recognised by its address, over UDP, G.711, not qualified.
@@ -158,8 +159,41 @@ def test_a_version_10_database_gets_the_trunk_and_texting_columns_and_keeps_its_
     old.close()
 
 
+def _back_to_version_10(database) -> None:
+    """Undo what versions 13 and 11 add: the trunks' and numbers' columns; the audit log, password links, the
+    companies' time zone."""
+    _back_to_version_12(database)
+    database.execute_sql('DROP TABLE "audit_entry"')
+    database.execute_sql('DROP TABLE "password_link"')
+    database.execute_sql('ALTER TABLE "company" DROP COLUMN "time_zone"')
+    database.execute_sql("UPDATE schema_version SET version = 10")
+
+
+def test_a_version_10_database_gets_the_audit_log_links_and_time_zones_and_keeps_what_its_companies_have(tmp_path):
+    """Adding a column to company must not rebuild the table: dropping the old one would cascade to every row
+    that references a company (peewee's add_column does so for a NOT NULL column)."""
+    expected = _shape_of_a_new_database(tmp_path)
+    old = _migrated(tmp_path / "v10.sqlite3")
+    _back_to_version_10(old)
+    old.execute_sql("INSERT INTO company (id, created_at, name, default_region) VALUES (5, '2026-11-26', 'Acme', 'US')")
+    old.execute_sql(
+        "INSERT INTO user (id, created_at, email, name, password_hash, active) VALUES (6, '2026-11-26', 'a@b.c', 'A',"
+        " 'x', 1)"
+    )
+    old.execute_sql("INSERT INTO membership (user_id, company_id, role) VALUES (6, 5, 'admin')")
+    assert migrations.migrate() == _steps_after(10) and migrations.current_version() == migrations.LATEST
+    assert _shape(old) == expected
+    assert old.execute_sql("SELECT name, time_zone FROM company WHERE id = 5").fetchone() == (
+        "Acme",
+        server_time_zone(),
+    )
+    assert old.execute_sql("SELECT role FROM membership WHERE user_id = 6 AND company_id = 5").fetchone() == ("admin",)
+    old.close()
+
+
 def _back_to_version_9(database) -> None:
-    """Undo what versions 13 and 10 add: the trunks' and numbers' columns, the site form's name on a form's visit."""
+    """Undo what versions 13, 11 and 10 add: the trunks' and numbers' columns, the audit log, time zones, the
+    site form's name on a form's visit."""
     _back_to_version_10(database)
     database.execute_sql('ALTER TABLE "chat_session" DROP COLUMN "form_name"')
     database.execute_sql("UPDATE schema_version SET version = 9")
@@ -199,8 +233,7 @@ def test_a_version_6_database_gets_the_chat_tables(tmp_path):
     for table in ("chat_session", "visitor", "chat_widget"):
         old.execute_sql(f'DROP TABLE "{table}"')
     old.execute_sql("UPDATE schema_version SET version = 6")
-    assert migrations.migrate() == _steps_after(6)
-    assert migrations.current_version() == migrations.LATEST
+    assert migrations.migrate() == _steps_after(6) and migrations.current_version() == migrations.LATEST
     assert _shape(old) == expected
     old.close()
 
@@ -209,8 +242,7 @@ def test_a_version_8_database_gets_the_visit_tables_and_attribution_columns(tmp_
     expected = _shape_of_a_new_database(tmp_path)
     old = _migrated(tmp_path / "v8.sqlite3")
     _back_to_version_8(old)
-    assert migrations.migrate() == _steps_after(8)
-    assert migrations.current_version() == migrations.LATEST
+    assert migrations.migrate() == _steps_after(8) and migrations.current_version() == migrations.LATEST
     assert _shape(old) == expected
     old.close()
 
@@ -224,8 +256,7 @@ def test_a_version_9_database_gets_the_site_forms_name_and_keeps_its_chats(tmp_p
         "INSERT INTO chat_session (id, interaction_id, visitor_id, page_url, page_title, referrer, ended_by)"
         " VALUES (3, 1, 1, 'https://shop.example/', 'Shop', '', '')"
     )
-    assert migrations.migrate() == _steps_after(9)
-    assert migrations.current_version() == migrations.LATEST
+    assert migrations.migrate() == _steps_after(9) and migrations.current_version() == migrations.LATEST
     assert _shape(old) == expected
     assert old.execute_sql("SELECT page_url, form_name FROM chat_session WHERE id = 3").fetchone() == (
         "https://shop.example/",
@@ -244,8 +275,7 @@ def test_a_version_7_database_gets_the_email_choices_and_outbox_and_keeps_its_ag
         " status_reason, status_changed_at, ring_device) VALUES (4, '2026-11-26 10:00:00', 1, 1, 'Ann', 'Ann',"
         " 'available', '', '2026-11-26 10:00:00', 'webrtc')"
     )
-    assert migrations.migrate() == _steps_after(7)
-    assert migrations.current_version() == migrations.LATEST
+    assert migrations.migrate() == _steps_after(7) and migrations.current_version() == migrations.LATEST
     assert _shape(old) == expected
     # An agent of before gets the defaults: missed chats by email, new ones not.
     assert old.execute_sql("SELECT email_new_chats, email_missed_chats FROM agent WHERE id = 4").fetchone() == (0, 1)
