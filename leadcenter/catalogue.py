@@ -160,7 +160,7 @@ class LeadMergedData(LeadData):
 
 class ConsentData(Schema):
     company_id: int
-    lead_id: int
+    lead_id: int | None  # null: an admin opted out a number no lead has
     number: str
     action: Literal["opt_out", "opt_in"]
 

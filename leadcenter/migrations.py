@@ -213,7 +213,7 @@ def _v11_admin_console(migrator) -> None:
 def _v13_trunks_numbers(migrator) -> None:
     # SQL of its own: peewee's add_column makes a NOT NULL column by rebuilding the table, and dropping the old
     # ``trunk`` breaks its tracking numbers' foreign keys. SQLite adds a NOT NULL column with a default in place.
-    added = [
+    added: list[tuple[str, Field, str]] = [
         ("trunk", Trunk.auth, "VARCHAR(255) NOT NULL DEFAULT 'ip'"),
         ("trunk", Trunk.username, "VARCHAR(255) NOT NULL DEFAULT ''"),
         ("trunk", Trunk.password, "VARCHAR(255) NOT NULL DEFAULT ''"),

@@ -112,6 +112,7 @@ class StandInController:
         self.clock = Clock()
         # Texts with no SMSC: what is sent stays queued in the outbox, where the tests look at it.
         self.outbox = Outbox(self.bus, on_text=lambda delivery: None, clock=self.clock)
+        self.smscs: list = []  # no SMPP bind: tests that need one add a stand-in
         self.texts = Texts(self.bus, self.outbox, served_numbers=None, clock=self.clock)
         self.chats = Chats(self.bus, self.clock)  # tests sweep its timer with chats.sweep()
         self.visits = Visits(self.bus, self.clock)  # tests sweep its retention with visits.sweep()

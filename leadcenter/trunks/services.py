@@ -59,7 +59,7 @@ class TrunkStates:
             since = self._shown.get(trunk.id, ("unknown", None))[1]
         return TrunkStateOut(
             trunk=trunk.id,
-            state=state_of(trunk.auth == "register", reported.registration, reported.reachable),  # type: ignore[arg-type]
+            state=state_of(trunk.auth == "register", reported.registration, reported.reachable),
             registration=reported.registration if trunk.auth == "register" else None,
             reachable=reported.reachable,
             roundtrip_ms=reported.roundtrip_ms,

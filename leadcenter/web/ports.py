@@ -19,6 +19,7 @@ from leadcenter.events import Bus
 from leadcenter.mail import Mailer
 from leadcenter.pbx.process import Instance
 from leadcenter.teams.services import QueueBoard
+from leadcenter.sms.smpp import SmppLink
 from leadcenter.texts.services import Texts
 from leadcenter.trunks.services import TrunkStates
 from leadcenter.visits.services import Visits
@@ -34,6 +35,7 @@ class Controller(Protocol):
     queue_board: QueueBoard
     trunk_states: TrunkStates
     texts: Texts
+    smscs: list[SmppLink]
     chats: Chats
     visits: Visits
     mailer: Mailer  # off (enabled False) without an SMTP host

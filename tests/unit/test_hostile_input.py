@@ -126,6 +126,7 @@ A_OBJECTS = {
     "invitation_id": lambda a: 1,
     "pool_id": lambda a: NumberPool.get_or_create(company=a["company"], name="Pool")[0].id,
     "device": lambda a: "desk",
+    "number": lambda a: "+14045551000",
 }
 
 

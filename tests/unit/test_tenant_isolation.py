@@ -10,6 +10,7 @@ import json
 
 import pytest
 from playhouse.shortcuts import model_to_dict
+from support import T0
 
 from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, PasswordLink
 from leadcenter.agents.models import Agent, SipCredential
@@ -19,6 +20,7 @@ from leadcenter.flows.models import CallFlow
 from leadcenter.interactions.models import Interaction, InteractionTag, Tag
 from leadcenter.leads.models import Lead, LeadPhone
 from leadcenter.teams.models import Team, TeamMember
+from leadcenter.texts.models import TextConsent
 from leadcenter.tracking_numbers.models import TrackingNumber
 from leadcenter.trunks.models import Trunk
 from leadcenter.visits.models import NumberPool, VisitSettings
@@ -68,6 +70,7 @@ BODIES = {
     "LinkToken": lambda a: {"token": "not-a-link-token"},
     "NewPassword": lambda a: {"token": "not-a-link-token", "password": "long enough pw"},
     "Forgotten": lambda a: {"email": "agent1@b.example"},
+    "NewOptOut": lambda a: {"number": "+14045551000"},
 }
 
 # B's object for each path parameter.
@@ -84,6 +87,7 @@ B_OBJECTS = {
     "invitation_id": lambda b: b["invitation"].id,
     "pool_id": lambda b: pool_of(b).id,
     "device": lambda b: "desk",  # with B's agent_id
+    "number": lambda b: b["opt_out"].number,  # a number B opted out
 }
 
 
@@ -152,6 +156,7 @@ def snapshot_of_b(company: Company) -> str:
         (NumberPool, NumberPool.company == company),
         (PasswordLink, PasswordLink.company == company),
         (AuditEntry, AuditEntry.company == company),
+        (TextConsent, TextConsent.company == company),
     ):
         rows += [
             json.dumps(model_to_dict(row, recurse=False), default=str, sort_keys=True)
@@ -178,6 +183,10 @@ def attacker(request, make_client, world):
     """Company A's admin: signed in in a browser, or A's integration with an API key."""
     world["b"]["api_key"] = new_api_key(world["b"]["company"], "B's CRM", None)[0]
     pool_of(world["b"])
+    lead = world["b"]["leads"][0]
+    world["b"]["opt_out"] = TextConsent.create(
+        company=world["b"]["company"], number=lead.phones[0].number, lead=lead, action="opt_out", keyword="STOP", at=T0
+    )
     world["b"]["invitation"] = Invitation.create(
         company=world["b"]["company"], user=world["a"]["users"]["admin"], role="agent"
     )
