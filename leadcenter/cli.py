@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import click
 
 from leadcenter import clock, credentials, datadir, db, demo, migrations
 from leadcenter import config as config_module
+
+if TYPE_CHECKING:
+    from leadcenter.accounts.models import Company
 
 log = logging.getLogger("leadcenter")
 
@@ -644,3 +649,300 @@ def sms_status(ctx: Context) -> None:
             click.echo(f"{key}: {value}")
     if status.get("state") != "bound":
         sys.exit(3)
+
+
+# -- trunks and tracking numbers --------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Operator:
+    """Who makes a change from the shell, as the audit log names them ("system": no user, no API key)."""
+
+    company: Company
+    user: None = None
+    api_key: None = None
+
+
+def _checked(schema, values: dict) -> dict:
+    """``values`` (the options given) through the API's own schema: its rules and messages."""
+    from pydantic import ValidationError
+
+    try:
+        return schema.model_validate(values).model_dump(exclude_unset=True)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise click.BadParameter(first["msg"], param_hint="--" + str(first["loc"][0]).replace("_", "-")) from None
+
+
+def _save_row(ctx: Context, row, resource: str, columns, out) -> None:
+    """Save a trunk or a tracking number as the API does (its columns' checks, one transaction with its audit
+    entry), then render and reload Asterisk. The running controller's screens learn of it at their next read."""
+    from leadcenter.audit.services import record
+    from leadcenter.errors import ApiError
+
+    new = row.id is None
+    try:
+        with db.database.atomic():
+            before = None if new else out.from_row(row).model_dump(mode="json")
+            for name, value in columns(row).items():
+                setattr(row, name, value)
+            row.save()
+            after = out.from_row(row).model_dump(mode="json")
+            record(_Operator(row.company), "created" if new else "updated", resource, row.id, before, after, row.name)
+    except ApiError as exc:
+        details = "; ".join(f"{field}: {why}" for field, why in (exc.fields or {}).items())
+        raise click.ClickException(f"{exc.message}{' (' + details + ')' if details else ''}") from None
+    click.echo(f"{resource.replace('_', ' ')} {row.id} {'created' if new else 'changed'}: {row.name}")
+    ctx.reconfigure()
+
+
+def _delete_row(ctx: Context, row, resource: str, out, users: list[str]) -> None:
+    from leadcenter.audit.services import record
+
+    if users:
+        raise click.ClickException(f"{row.name!r} is used by {', '.join(users)}; change or delete those first")
+    with db.database.atomic():
+        record(
+            _Operator(row.company),
+            "deleted",
+            resource,
+            row.id,
+            out.from_row(row).model_dump(mode="json"),
+            None,
+            row.name,
+        )
+        row.delete_instance()
+    click.echo(f"{resource.replace('_', ' ')} {row.id} deleted: {row.name}")
+    ctx.reconfigure()
+
+
+def _given(**options) -> dict:
+    """The options given on the command line (None: not given)."""
+    return {name: value for name, value in options.items() if value is not None}
+
+
+TRUNK_OPTIONS = [
+    click.option("--port", type=int, help="The carrier's SIP port (default 5060)."),
+    click.option("--register", "username", metavar="USERNAME", help="Register to the carrier as this account."),
+    click.option("--password", help="The account's password (with --register)."),
+    click.option("--ip-only", is_flag=True, default=None, help="Stop registering: recognised by address alone."),
+    click.option("--transport", type=click.Choice(["udp", "tcp"])),
+    click.option("--codecs", metavar="LIST", help="Audio codecs in order of preference, e.g. g722,ulaw,alaw."),
+    click.option("--qualify", "qualify_seconds", type=int, help="Ask the carrier every N s if it is there (0: never)."),
+]
+
+
+def _trunk_options(function):
+    for option in reversed(TRUNK_OPTIONS):
+        function = option(function)
+    return function
+
+
+def _trunk_values(username, password, ip_only, codecs, **rest) -> dict:
+    values = _given(username=username, password=password, **rest)
+    if username is not None:
+        values["auth"] = "register"
+    if ip_only:
+        values["auth"] = "ip"
+    if codecs is not None:
+        values["codecs"] = [c.strip() for c in codecs.split(",") if c.strip()]
+    return values
+
+
+@main.group()
+def trunk() -> None:
+    """SIP trunks: the carriers calls arrive from and go out through."""
+
+
+@trunk.command("list")
+@COMPANY
+@pass_context
+def trunk_list(ctx: Context, company_id: int) -> None:
+    """List a company's trunks."""
+    from leadcenter.trunks.models import Trunk
+
+    ctx.open_db()
+    for row in Trunk.select().where(Trunk.company == _company(company_id)).order_by(Trunk.id):
+        auth = f"registers as {row.username}" if row.auth == "register" else "by address"
+        qualify = f", qualify every {row.qualify_seconds} s" if row.qualify_seconds else ""
+        click.echo(
+            f"{row.id:>4}  {row.name}  {row.host}:{row.port} {row.transport}  {auth}  codecs {row.codecs}{qualify}"
+        )
+
+
+@trunk.command("add")
+@COMPANY
+@click.argument("name")
+@click.argument("host")
+@_trunk_options
+@pass_context
+def trunk_add(ctx: Context, company_id: int, name: str, host: str, **options) -> None:
+    """Add a trunk: the carrier at HOST (an IP address), recognised by address, or registering with --register."""
+    from leadcenter.trunks.models import Trunk
+    from leadcenter.trunks.schemas import NewTrunk, TrunkOut
+    from leadcenter.trunks.services import trunk_columns
+
+    ctx.open_db()
+    values = _checked(NewTrunk, {"name": name, "host": host, **_trunk_values(**options)})
+    row = Trunk(company=_company(company_id))
+    _save_row(ctx, row, "trunk", lambda trunk: trunk_columns(trunk, values), TrunkOut)
+
+
+def _trunk(trunk_id: int):
+    from leadcenter.trunks.models import Trunk
+
+    row = Trunk.get_or_none(Trunk.id == trunk_id)
+    if row is None:
+        raise click.ClickException(f"no trunk {trunk_id} (leadcenter trunk list --company N)")
+    return row
+
+
+@trunk.command("set")
+@click.argument("trunk_id", type=int)
+@click.option("--name")
+@click.option("--host")
+@_trunk_options
+@pass_context
+def trunk_set(ctx: Context, trunk_id: int, name: str | None, host: str | None, **options) -> None:
+    """Change a trunk: only the options given."""
+    from leadcenter.trunks.schemas import TrunkChanges, TrunkOut
+    from leadcenter.trunks.services import trunk_columns
+
+    ctx.open_db()
+    row = _trunk(trunk_id)
+    values = _checked(TrunkChanges, {**_given(name=name, host=host), **_trunk_values(**options)})
+    _save_row(ctx, row, "trunk", lambda trunk: trunk_columns(trunk, values), TrunkOut)
+
+
+@trunk.command("delete")
+@click.argument("trunk_id", type=int)
+@pass_context
+def trunk_delete(ctx: Context, trunk_id: int) -> None:
+    """Delete a trunk no tracking number is on."""
+    from leadcenter.tracking_numbers.models import TrackingNumber
+    from leadcenter.trunks.schemas import TrunkOut
+
+    ctx.open_db()
+    row = _trunk(trunk_id)
+    numbers = [f"tracking number {n.number}" for n in TrackingNumber.select().where(TrackingNumber.trunk == row)]
+    _delete_row(ctx, row, "trunk", TrunkOut, numbers)
+
+
+@trunk.command("status")
+@pass_context
+def trunk_status(ctx: Context) -> None:
+    """What Asterisk says of the trunks now: each registration, and each carrier's qualify (pjsip show ...)."""
+    instance = ctx.instance()
+    if instance.pid() is None:
+        raise click.ClickException("Asterisk is not running")
+    for command in ("pjsip show registrations", "pjsip show contacts"):
+        click.echo(instance.rx(command).rstrip())
+
+
+@main.group()
+def number() -> None:
+    """Tracking numbers: a company's phone numbers, each on a trunk and entering a call flow."""
+
+
+NUMBER_OPTIONS = [
+    click.option("--source", help="The marketing source it stands for, e.g. 'Google Ads'."),
+    click.option("--flow", type=int, help="The call flow its calls enter (0: none)."),
+    click.option("--pool", type=int, help="The number pool website visitors are shown it from (0: none)."),
+    click.option("--texting/--no-texting", default=None, help="Whether it sends and takes texts."),
+]
+
+
+def _number_options(function):
+    for option in reversed(NUMBER_OPTIONS):
+        function = option(function)
+    return function
+
+
+def _number_values(flow, pool, **rest) -> dict:
+    values = _given(**rest)
+    for name, value in (("flow", flow), ("pool", pool)):
+        if value is not None:
+            values[name] = value or None
+    return values
+
+
+@number.command("list")
+@COMPANY
+@pass_context
+def number_list(ctx: Context, company_id: int) -> None:
+    """List a company's tracking numbers."""
+    from leadcenter.tracking_numbers.models import TrackingNumber
+
+    ctx.open_db()
+    rows = TrackingNumber.select().where(TrackingNumber.company == _company(company_id)).order_by(TrackingNumber.id)
+    for row in rows:
+        flow = f"flow {row.flow_id}" if row.flow_id else "no flow"
+        texting = "texting" if row.texting else "no texting"
+        pool = f", pool {row.pool_id}" if row.pool_id else ""
+        click.echo(
+            f"{row.id:>4}  {row.number}  {row.name}  trunk {row.trunk_id}, {flow}, {texting}{pool}  {row.source}"
+        )
+
+
+@number.command("add")
+@COMPANY
+@click.argument("phone")
+@click.argument("name")
+@click.option("--trunk", "trunk_id", type=int, required=True, help="The trunk its calls arrive on.")
+@_number_options
+@pass_context
+def number_add(ctx: Context, company_id: int, phone: str, name: str, trunk_id: int, **options) -> None:
+    """Add a tracking number (read in the company's region) on one of its trunks."""
+    from leadcenter.tracking_numbers.models import TrackingNumber
+    from leadcenter.tracking_numbers.schemas import NewTrackingNumber, TrackingNumberOut
+    from leadcenter.tracking_numbers.services import number_columns
+
+    ctx.open_db()
+    company = _company(company_id)
+    values = _checked(
+        NewTrackingNumber, {"number": phone, "name": name, "trunk": trunk_id, **_number_values(**options)}
+    )
+    row = TrackingNumber(company=company)
+    _save_row(ctx, row, "tracking_number", lambda n: number_columns(company, values, n.id), TrackingNumberOut)
+
+
+def _number(number_id: int):
+    from leadcenter.tracking_numbers.models import TrackingNumber
+
+    row = TrackingNumber.get_or_none(TrackingNumber.id == number_id)
+    if row is None:
+        raise click.ClickException(f"no tracking number {number_id} (leadcenter number list --company N)")
+    return row
+
+
+@number.command("set")
+@click.argument("number_id", type=int)
+@click.option("--number", "phone", help="Another phone number.")
+@click.option("--name")
+@click.option("--trunk", "trunk_id", type=int)
+@_number_options
+@pass_context
+def number_set(
+    ctx: Context, number_id: int, phone: str | None, name: str | None, trunk_id: int | None, **options
+) -> None:
+    """Change a tracking number: only the options given."""
+    from leadcenter.tracking_numbers.schemas import TrackingNumberChanges, TrackingNumberOut
+    from leadcenter.tracking_numbers.services import number_columns
+
+    ctx.open_db()
+    row = _number(number_id)
+    values = _checked(
+        TrackingNumberChanges, {**_given(number=phone, name=name, trunk=trunk_id), **_number_values(**options)}
+    )
+    _save_row(ctx, row, "tracking_number", lambda n: number_columns(n.company, values, n.id), TrackingNumberOut)
+
+
+@number.command("delete")
+@click.argument("number_id", type=int)
+@pass_context
+def number_delete(ctx: Context, number_id: int) -> None:
+    """Delete a tracking number (its past interactions keep their source)."""
+    from leadcenter.tracking_numbers.schemas import TrackingNumberOut
+
+    ctx.open_db()
+    _delete_row(ctx, _number(number_id), "tracking_number", TrackingNumberOut, [])

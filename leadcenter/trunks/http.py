@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from leadcenter.errors import ApiError, invalid
 from leadcenter.tracking_numbers.models import TrackingNumber
-from leadcenter.trunks.models import Trunk, peer_address
+from leadcenter.trunks.models import Trunk
 from leadcenter.trunks.schemas import NewTrunk, TrunkChanges, TrunkList, TrunkOut, TrunkStateList
+from leadcenter.trunks.services import trunk_columns
 from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal
 from leadcenter.web.config_rows import ConfigRows
@@ -16,21 +16,6 @@ from leadcenter.web.ports import controller
 bp = Blueprint("trunks", __name__, url_prefix="/api/v1")
 
 TRUNKS = ConfigRows(Trunk, "trunk", "trunk")
-
-
-def _refuse_taken_address(host: str, port: int, trunk_id: int | None = None) -> None:
-    """Asterisk tells trunks apart by address and port alone: a second trunk there, in any company, would take
-    the first one's calls (and send its calls through the first one's carrier). Compared as addresses, so rows from
-    before only IP addresses were accepted count however they were written. (``trunk_id or 0``: a new trunk has
-    no id yet, and no row has id 0.)"""
-    address = peer_address(host)
-    others = Trunk.select(Trunk.host).where(Trunk.port == port, Trunk.id != (trunk_id or 0))
-    if any(peer_address(other.host) == address for other in others):
-        raise ApiError(
-            "address-taken",
-            f"a trunk at {address}:{port} exists already",
-            {"host": "another trunk has this address and port"},
-        )
 
 
 @endpoint(bp, "GET", "/trunks", role="supervisor", response=TrunkList, summary="The company's SIP trunks")
@@ -57,27 +42,6 @@ def get_trunk(principal: Principal, trunk_id: int):
     return TrunkOut.from_row(TRUNKS.one(principal, trunk_id))
 
 
-def _trunk_columns(trunk: Trunk, changes: dict) -> dict:
-    """The changes as Trunk columns: an address no other trunk has; a registering trunk's username and password
-    (a password not sent stays as it was: it is never shown to be sent back)."""
-    _refuse_taken_address(changes.get("host", trunk.host), changes.get("port", trunk.port), trunk.id)
-    if "codecs" in changes:
-        changes["codecs"] = ",".join(changes["codecs"])
-    if not changes.get("password", True):  # "" sent: as not sent
-        del changes["password"]
-    if changes.get("auth", trunk.auth) == "register":
-        missing = {
-            field: "a trunk that registers needs its " + field
-            for field in ("username", "password")
-            if not changes.get(field, getattr(trunk, field))
-        }
-        if missing:
-            raise invalid(missing)
-    elif changes.get("auth") == "ip":  # no longer registers: its credentials are not kept
-        changes.update(username="", password="")
-    return changes
-
-
 @endpoint(
     bp,
     "POST",
@@ -89,7 +53,7 @@ def _trunk_columns(trunk: Trunk, changes: dict) -> dict:
     summary="Add a SIP trunk: a carrier peer whose calls are recognised by address and port",
 )
 def create_trunk(principal: Principal, body: NewTrunk):
-    return TrunkOut.from_row(TRUNKS.create(principal, lambda trunk: _trunk_columns(trunk, body.model_dump())))
+    return TrunkOut.from_row(TRUNKS.create(principal, lambda trunk: trunk_columns(trunk, body.model_dump())))
 
 
 @endpoint(
@@ -103,7 +67,7 @@ def create_trunk(principal: Principal, body: NewTrunk):
 )
 def update_trunk(principal: Principal, trunk_id: int, body: TrunkChanges):
     changes = body.model_dump(exclude_unset=True)
-    return TrunkOut.from_row(TRUNKS.update(principal, trunk_id, lambda trunk: _trunk_columns(trunk, changes)))
+    return TrunkOut.from_row(TRUNKS.update(principal, trunk_id, lambda trunk: trunk_columns(trunk, changes)))
 
 
 @endpoint(

@@ -1,4 +1,6 @@
-"""What each trunk is right now, from Asterisk: its outbound registration and whether the carrier answers qualify.
+"""A trunk's columns as an admin's change makes them (the API and the CLI), and what each trunk is right now.
+
+What each trunk is right now, from Asterisk: its outbound registration and whether the carrier answers qualify.
 
     registered  it registers, the carrier accepted the registration, and (when qualified) still answers
     reachable   it does not register; the carrier answers qualify OPTIONS
@@ -16,10 +18,47 @@ import threading
 from dataclasses import dataclass, replace
 
 from leadcenter.clock import Clock
+from leadcenter.errors import ApiError, invalid
 from leadcenter.events import Bus, Event
 from leadcenter.trunks import notifier
-from leadcenter.trunks.models import Trunk
+from leadcenter.trunks.models import Trunk, peer_address
 from leadcenter.trunks.schemas import TrunkStateOut
+
+
+def _refuse_taken_address(host: str, port: int, trunk_id: int | None = None) -> None:
+    """Asterisk tells trunks apart by address and port alone: a second trunk there, in any company, would take
+    the first one's calls (and send its calls through the first one's carrier). Compared as addresses, so rows from
+    before only IP addresses were accepted count however they were written. (``trunk_id or 0``: a new trunk has
+    no id yet, and no row has id 0.)"""
+    address = peer_address(host)
+    others = Trunk.select(Trunk.host).where(Trunk.port == port, Trunk.id != (trunk_id or 0))
+    if any(peer_address(other.host) == address for other in others):
+        raise ApiError(
+            "address-taken",
+            f"a trunk at {address}:{port} exists already",
+            {"host": "another trunk has this address and port"},
+        )
+
+
+def trunk_columns(trunk: Trunk, changes: dict) -> dict:
+    """The changes as Trunk columns: an address no other trunk has; a registering trunk's username and password
+    (a password not sent stays as it was: it is never shown to be sent back)."""
+    _refuse_taken_address(changes.get("host", trunk.host), changes.get("port", trunk.port), trunk.id)
+    if "codecs" in changes:
+        changes["codecs"] = ",".join(changes["codecs"])
+    if not changes.get("password", True):  # "" sent: as not sent
+        del changes["password"]
+    if changes.get("auth", trunk.auth) == "register":
+        missing = {
+            field: "a trunk that registers needs its " + field
+            for field in ("username", "password")
+            if not changes.get(field, getattr(trunk, field))
+        }
+        if missing:
+            raise invalid(missing)
+    elif changes.get("auth") == "ip":  # no longer registers: its credentials are not kept
+        changes.update(username="", password="")
+    return changes
 
 
 def state_of(registers: bool, registration: str | None, reachable: bool | None) -> str:
