@@ -86,6 +86,18 @@ def test_an_admin_invites_someone_who_sets_a_password_then_a_role_change_and_a_d
         expect(invitee.page.locator("#invite-form")).to_have_count(0)
         expect(invitee.page.locator("#people-users [data-action=deactivate]").first).to_be_disabled()
 
+        # Her devices: a desk phone, its SIP account shown this once; the queue may ring it.
+        user_row.get_by_role("link", name=INVITEE_NAME).click()
+        detail = page.locator("#people-detail")
+        expect(detail.locator("h2")).to_have_text(INVITEE_NAME)
+        detail.get_by_role("button", name="Add a desk phone").click()
+        account = detail.locator(".sip-account")
+        expect(account).to_contain_text(re.compile(r"Username\s*desk\d+"))
+        expect(account).to_contain_text(re.compile(r"Password\s*\S{12,}"))
+        detail.get_by_label("The queue rings").select_option("desk")
+        expect(admin.toast()).to_have_text("The queue rings the desk phone")
+        detail.get_by_role("link", name="All people").click()
+
         # ... then deactivates her: signed out at once.
         user_row.get_by_role("button", name="Deactivate").click()
         expect(user_row).to_contain_text("Deactivated")
@@ -94,7 +106,7 @@ def test_an_admin_invites_someone_who_sets_a_password_then_a_role_change_and_a_d
 
         admin.go("#/audit")
         rows = page.locator(".audit-rows tbody tr")
-        deactivated, role_changed = rows.nth(0), rows.nth(1)
+        deactivated, role_changed = rows.nth(0), rows.filter(has_text="Role changed")
         expect(deactivated).to_contain_text("Deactivated")
         expect(deactivated).to_contain_text("admin@acme.example")
         expect(deactivated.locator(".changes")).to_contain_text("active")
@@ -103,6 +115,7 @@ def test_an_admin_invites_someone_who_sets_a_password_then_a_role_change_and_a_d
         expect(role_changed.locator(".changes")).to_contain_text("agent to supervisor")
         expect(page.locator(".audit-rows")).to_contain_text(f"Invited Invitation {INVITEE} as agent")
         expect(page.locator(".audit-rows")).to_contain_text("Password set User")
+        expect(page.locator(".audit-rows")).to_contain_text(f"Device added Agent {INVITEE_NAME}: desk")
         admin.page.locator("#audit-filters").get_by_label("Change").select_option("role_changed")
         admin.page.locator("#audit-filters").get_by_role("button", name="Show").click()
         expect(rows).to_have_count(1)

@@ -67,6 +67,7 @@ BODIES = {
     "VisitSettingsChanges": lambda a: {"session_minutes": 20},
     "NewNumberPool": lambda a: {"name": "Pool", "fallback_number": a["number"].id},
     "NumberPoolChanges": lambda a: {"hold_minutes": 10},
+    "NewAgentProfile": lambda a: {"devices": ["webrtc"], "ring_device": "webrtc"},
     "LinkToken": lambda a: {"token": "not-a-link-token"},
     "NewPassword": lambda a: {"token": "not-a-link-token", "password": "long enough pw"},
     "Forgotten": lambda a: {"email": "agent1@b.example"},
