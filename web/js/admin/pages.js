@@ -3,10 +3,16 @@
 
 import { page as people } from './people.js';
 import { page as company } from './company.js';
+import { page as numbers } from './numbers.js';
+import { page as trunks } from './trunks.js';
+import { page as texting } from './texting.js';
 import { page as audit } from './audit.js';
 
 export const PAGES = [
   people,
   company,
+  numbers,
+  trunks,
+  texting,
   audit,
 ];
