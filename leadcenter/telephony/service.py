@@ -140,7 +140,9 @@ class Telephony:
             if self._queue_flush is None:
                 assert self.loop is not None, "telephony not started"
                 self._queue_flush = self.loop.call_later(QUEUE_SETTLE, self._flush_queues)
-        if message.get("Event") in TRUNK_CHANGES and self._trunk_flush is None:
+        # Registry is always a trunk's (nothing else registers out); ContactStatus also comes for agents' phones.
+        about_trunk = message.get("Event") == "Registry" or names.parse_trunk_endpoint(message.get("AOR")) is not None
+        if message.get("Event") in TRUNK_CHANGES and about_trunk and self._trunk_flush is None:
             assert self.loop is not None, "telephony not started"
             self._trunk_flush = self.loop.call_later(QUEUE_SETTLE, self._flush_trunks)
 

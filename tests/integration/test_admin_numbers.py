@@ -58,8 +58,12 @@ def test_an_admin_adds_a_registering_trunk_and_sees_it_registered_then_failing(r
         if trunk is not None:
             with contextlib.closing(running.sign_in("admin@acme.example")) as admin:
                 assert admin.delete(f"/api/v1/trunks/{trunk.id}").status_code == 204
-    entry = AuditEntry.select().where(AuditEntry.resource == "trunk", AuditEntry.action == "created").get()
-    assert entry.summary == "Carrier account" and SECRET not in (entry.after_json or "")
+    entry = (
+        AuditEntry.select()
+        .where(AuditEntry.resource == "trunk", AuditEntry.action == "created", AuditEntry.summary == "Carrier account")
+        .get()
+    )
+    assert entry.actor == "admin@acme.example" and SECRET not in (entry.after_json or "")
 
 
 def test_an_admin_adds_a_number_turns_its_texting_off_and_keeps_the_opt_out_list(running, tmp_path):
