@@ -24,6 +24,7 @@ from leadcenter.agents.models import Agent, AgentStatusChange, SipCredential
 from leadcenter.audit.models import AuditEntry
 from leadcenter.chats.models import ChatSession, ChatWidget, Visitor
 from leadcenter.db import BaseModel, database
+from leadcenter.dialplans.models import CustomContext, DialplanVersion
 from leadcenter.flows.models import CallFlow
 from leadcenter.interactions.models import (
     ClassificationChange,
@@ -84,6 +85,8 @@ MODELS = [
     PageView,
     AuditEntry,
     PasswordLink,
+    CustomContext,
+    DialplanVersion,
 ]
 
 
@@ -228,6 +231,14 @@ def _v13_trunks_numbers(migrator) -> None:
             database.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "{field.column_name}" {kind}')
 
 
+def _v15_dialplans(migrator) -> None:
+    # In place, as v11's: peewee's add_column rebuilds the table for a NOT NULL column, and dropping the old user
+    # table would cascade to every membership, session and agent.
+    if User.owner.column_name not in {c.name for c in database.get_columns("user")}:
+        database.execute_sql('ALTER TABLE "user" ADD COLUMN "owner" INTEGER NOT NULL DEFAULT 0')
+    database.create_tables([CustomContext, DialplanVersion])
+
+
 # (version, description, function(migrator)) in order; version 1 is the first released schema.
 MIGRATIONS: list = [
     (
@@ -248,6 +259,7 @@ MIGRATIONS: list = [
     (10, "website forms: the name of the site's form a form interaction came from", _v10_site_forms),
     (11, "admin console: the audit log, one-time password links, each company's time zone", _v11_admin_console),
     (13, "trunks: registration, transport, codecs, qualify; tracking numbers: texting", _v13_trunks_numbers),
+    (15, "dialplans: the installation owner, custom dialplan contexts and their versions", _v15_dialplans),
 ]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])
 

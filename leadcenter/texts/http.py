@@ -127,17 +127,17 @@ def add_opt_out(principal: Principal, body: NewOptOut):
 @endpoint(
     bp,
     "DELETE",
-    "/opt-outs/<string:number>",
+    "/opt-outs/<string:phone>",
     role="admin",
     status=204,
     summary="Opt a number back in (as if the lead had texted START)",
 )
-def remove_opt_out(principal: Principal, number: str):
+def remove_opt_out(principal: Principal, phone: str):
     try:  # a path that names no phone number names no opt-out
-        to_e164(number, principal.company.default_region)
+        to_e164(phone, principal.company.default_region)
     except InvalidNumber:
         raise not_found("opt-out") from None
-    if _consent(principal, number, "opt_in")[1] is None:
+    if _consent(principal, phone, "opt_in")[1] is None:
         raise not_found("opt-out")
 
 

@@ -1,6 +1,7 @@
 """The admin console in Chromium against the real system: the shell (who may open it), and its People, Company and
 Audit log pages. An admin invites someone (email off: the console shows the one-time link to hand over; email on:
-the invitee gets it at the SMTP server), the invitee sets a password through the link and is signed in; the admin
+the invitee gets it at the SMTP server, as Forgot password's), the invitee sets a password through the link and is
+signed in; the admin
 changes their role (they now see the console, read-only) and deactivates them (signed out); the company's time
 zone and an API key; the audit log lists each change with its before and after. Screenshots of the three pages."""
 
@@ -174,7 +175,7 @@ def emailing(running):
             running.start_controller()
 
 
-def test_with_email_on_the_invitee_gets_the_link_by_email_and_the_admin_never_sees_it(emailing):
+def test_with_email_on_the_invitee_gets_the_link_by_email_and_forgot_password_sends_another(emailing):
     system, smtp = emailing
     with Browser() as browser:
         admin = AdminConsole.open(browser, system, "#/people")
@@ -193,4 +194,21 @@ def test_with_email_on_the_invitee_gets_the_link_by_email_and_the_admin_never_se
         _set_password_through(invitee.page, link, "daves own pass")
         invitee.page.wait_for_url(f"{system.url}/", timeout=TIMEOUT_MS)
         expect(invitee.page.locator("#status-bar")).to_contain_text("Acme")
-        assert admin.errors == [] and invitee.errors == []
+
+        # Later Dave forgets it: the sign-in screen's link emails him a new one.
+        forgetful = AdminConsole(browser.page())
+        forgetful.page.goto(system.url)
+        forgetful.page.get_by_role("link", name="Forgot your password?").click()
+        forgetful.page.get_by_label("Email").fill("dave@acme.example")
+        forgetful.page.get_by_role("button", name="Send me a link").click()
+        expect(forgetful.page.locator("#password h1")).to_have_text("Check your email")
+        received = smtp.wait(2, timeout=20)[1]
+        assert received.rcpt_tos == ["dave@acme.example"]
+        assert received.message["Subject"] == "Set a new Lead Center password"
+        reset = re.search(r"http://\S+/password#\S+", received.part("plain")).group(0)
+        _set_password_through(forgetful.page, reset, "daves newer pass")
+        forgetful.page.wait_for_url(f"{system.url}/", timeout=TIMEOUT_MS)
+        expect(forgetful.page.locator("#status-bar")).to_contain_text("Acme")
+        invitee.page.reload()  # the new password signed him out everywhere else
+        expect(invitee.page.get_by_role("button", name="Sign in")).to_be_visible()
+        assert admin.errors == [] and invitee.errors == [] and forgetful.errors == []

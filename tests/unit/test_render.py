@@ -373,6 +373,7 @@ AMI_ACTION_RIGHTS = {
     "PJSIPShowEndpoints": {"system"},
     "PJSIPShowEndpoint": {"system"},
     "PJSIPRegister": {"system"},
+    "ShowDialPlan": {"config", "reporting"},
 }
 AMI_EVENT_CLASSES = {
     "Hangup": "call",

@@ -7,6 +7,7 @@ import { page as numbers } from './numbers.js';
 import { page as trunks } from './trunks.js';
 import { page as texting } from './texting.js';
 import { page as audit } from './audit.js';
+import { page as dialplans } from './dialplans.js';
 
 export const PAGES = [
   people,
@@ -15,4 +16,5 @@ export const PAGES = [
   trunks,
   texting,
   audit,
+  dialplans,
 ];
