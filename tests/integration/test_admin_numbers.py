@@ -77,10 +77,14 @@ def test_an_admin_adds_a_number_turns_its_texting_off_and_keeps_the_opt_out_list
         form.get_by_role("button", name="Add").click()
         row = page.locator("tr", has_text="+14045550177")
         expect(row).to_contain_text("Radio ad")
+        console.go("#/texting")
+        console.go("#/numbers")  # the page shown a third time: one click is still one change
+        patches = []
+        page.on("request", lambda r: patches.append(r.url) if r.method == "PATCH" else None)
         row.get_by_role("button", name="On").click()  # texting off
         expect(row.get_by_role("button", name="Off")).to_be_visible()
         number = TrackingNumber.get(TrackingNumber.number == "+14045550177")
-        assert number.texting is False
+        assert number.texting is False and len(patches) == 1, patches
         console.screenshot("numbers", tmp_path)
 
         console.go("#/texting")

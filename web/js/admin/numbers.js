@@ -58,7 +58,8 @@ export const page = {
       ctx.toast(`${saved.number} ${number ? 'saved' : 'added'}`);
       ctx.go('#/numbers');
     });
-    root.addEventListener('click', async (event) => {
+    // On the page's own element: the console's root outlives the page (a listener there would pile up per visit).
+    root.querySelector('#number-rows').addEventListener('click', async (event) => {
       const button = event.target.closest('button[data-action]');
       if (!button) return;
       const target = view.numbers.find((n) => n.id === Number(button.dataset.id));

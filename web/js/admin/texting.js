@@ -71,7 +71,8 @@ export const page = {
       ctx.toast(`${added.number} opted out`);
       await load();
     });
-    root.addEventListener('click', async (event) => {
+    // On the page's own element: the console's root outlives the page (a listener there would pile up per visit).
+    root.querySelector('#opt-out-rows').addEventListener('click', async (event) => {
       const button = event.target.closest('button[data-action="opt-in"]');
       if (!button) return;
       try {

@@ -65,7 +65,8 @@ export const page = {
       ctx.toast(trunk ? `${saved.name} saved` : `${saved.name} added`);
       ctx.go('#/trunks');
     });
-    root.addEventListener('click', async (event) => {
+    // On the page's own element: the console's root outlives the page (a listener there would pile up per visit).
+    root.querySelector('#trunk-rows').addEventListener('click', async (event) => {
       const button = event.target.closest('button[data-action="delete"]');
       if (!button) return;
       const doomed = view.trunks.find((t) => t.id === Number(button.dataset.id));
