@@ -71,9 +71,9 @@ function showPage() {
     <li><a href="#/${p.id}" ${p === page ? html`aria-current="page"` : ''}>${icon(p.icon)} ${p.title}</a></li>`)}</ul>`);
   if (leave) leave();
   leave = null;
-  const root = $('#admin-page');
-  root.replaceChildren();
-  root.renderedHtml = undefined;
+  // A new element for each page: the listeners a page put on its root go with the old one.
+  const root = $('#admin-page').cloneNode(false);
+  $('#admin-page').replaceWith(root);
   document.title = `${page.title} - Lead Center admin`;
   Promise.resolve(page.show(root, context(), path))
     .then((cleanup) => { leave = typeof cleanup === 'function' ? cleanup : null; })
