@@ -6,6 +6,7 @@ renders plain specs and runs Asterisk."""
 from __future__ import annotations
 
 import concurrent.futures
+import re
 
 from leadcenter.accounts.models import Company, User
 from leadcenter.agents.models import Agent, SipCredential, current_agents
@@ -71,33 +72,95 @@ def static_values(settings: Settings, secrets: Secrets) -> render.StaticValues:
     )
 
 
-def _flow_spec(
-    flow: CallFlow, teams: dict[int, Team], agents: dict[int, Agent], usable: dict[int, Agent]
-) -> render.FlowSpec:
-    steps = []
-    for i, step in enumerate(flow.steps, 1):
+_TIME_ZONE = re.compile(r"[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*")
+
+
+def company_time_zone(company: Company) -> str:
+    """The IANA time zone business hours are read in: the company's (``Company.time_zone``), else UTC."""
+    zone = getattr(company, "time_zone", None) or "UTC"
+    return zone if _TIME_ZONE.fullmatch(zone) else "UTC"
+
+
+class _FlowSpecs:
+    """A company's flows as render specs: what their steps name, looked up once."""
+
+    def __init__(self, company: Company, usable: dict[int, Agent], trunks: dict[int, Trunk]):
+        self.company, self.usable = company, usable
+        self.teams = {t.id: t for t in Team.select().where(Team.company == company)}
+        self.agents = {a.id: a for a in Agent.select().where(Agent.company == company)}
+        self.trunks = {t: trunk for t, trunk in trunks.items() if trunk.company_id == company.id}
+        self.flows = {f.id for f in CallFlow.select(CallFlow.id).where(CallFlow.company == company)}
+
+    def flow(self, flow: CallFlow) -> render.FlowSpec:
+        return render.FlowSpec(
+            flow.id, flow.name, flow.record, flow.announce_recording, self.steps(flow, flow.steps, "steps")
+        )
+
+    def steps(self, flow: CallFlow, steps: list[dict], path: str) -> tuple[render.AnyStep, ...]:
+        return tuple(self.step(flow, step, f"{path}.{i}") for i, step in enumerate(steps))
+
+    def branch(self, flow: CallFlow, branch: dict, path: str) -> render.BranchSpec:
+        target = branch.get("flow")
+        if target is not None and target not in self.flows:
+            raise FlowError(f"flow {flow.id} {path}: no flow {target} in this company")
+        return render.BranchSpec(self.steps(flow, branch.get("steps", []), f"{path}.steps"), target)
+
+    def step(self, flow: CallFlow, step: dict, path: str) -> render.AnyStep:
         kind, timeout = step.get("type"), int(step.get("timeout", 0))
         if kind == "queue":
-            team = teams.get(step.get("team", 0))  # no row has id 0
+            team = self.teams.get(step.get("team", 0))  # no row has id 0
             if team is None:
-                raise FlowError(f"flow {flow.id} step {i}: no team {step.get('team')} in this company")
-            steps.append(render.StepSpec("queue", team.queue_name, timeout or 300))
-        elif kind == "ring_agents":
-            missing = [a for a in step.get("agents", []) if a not in agents]
+                raise FlowError(f"flow {flow.id} {path}: no team {step.get('team')} in this company")
+            return render.StepSpec("queue", team.queue_name, timeout or 300)
+        if kind == "ring_agents":
+            missing = [a for a in step.get("agents", []) if a not in self.agents]
             if missing:
-                raise FlowError(f"flow {flow.id} step {i}: no agent(s) {missing} in this company")
+                raise FlowError(f"flow {flow.id} {path}: no agent(s) {missing} in this company")
             # Every agent of the step with a device; the dialplan rings those Available when the call comes.
-            dial = "&".join(agents[a].queue_interface for a in step.get("agents", []) if a in usable)
-            steps.append(render.StepSpec("ring_agents", dial, timeout or 30))
-        elif kind == "voicemail":
+            dial = "&".join(self.agents[a].queue_interface for a in step.get("agents", []) if a in self.usable)
+            return render.StepSpec("ring_agents", dial, timeout or 30)
+        if kind == "voicemail":
             agent_id = step.get("agent")
-            if agent_id is not None and agent_id not in agents:
-                raise FlowError(f"flow {flow.id} step {i}: no agent {agent_id} in this company")
+            if agent_id is not None and agent_id not in self.agents:
+                raise FlowError(f"flow {flow.id} {path}: no agent {agent_id} in this company")
             mailbox = names.agent_mailbox(agent_id) if agent_id is not None else names.company_mailbox(flow.company_id)
-            steps.append(render.StepSpec("voicemail", mailbox))
-        else:
-            raise FlowError(f"flow {flow.id} step {i}: unknown step type {kind!r}")
-    return render.FlowSpec(flow.id, flow.name, flow.record, flow.announce_recording, tuple(steps))
+            return render.StepSpec("voicemail", mailbox)
+        if kind == "greeting":
+            return render.StepSpec("greeting", flow_sound_path(flow.company_id, step["sound"]))
+        if kind == "forward":
+            trunk = self.trunks.get(step.get("trunk", 0))
+            if trunk is None:
+                raise FlowError(f"flow {flow.id} {path}: no trunk {step.get('trunk')} in this company")
+            return render.StepSpec("forward", names.external_dial(step["number"], trunk.id), timeout or 30)
+        if kind == "hangup":
+            return render.StepSpec("hangup")
+        if kind == "hours":
+            return render.HoursSpec(
+                company_time_zone(self.company),
+                tuple(("&".join(h["days"]), h["open"], h["close"]) for h in step.get("weekly", [])),
+                tuple(day.replace("-", "") for day in step.get("holidays", [])),
+                self.branch(flow, step.get("open", {}), f"{path}.open"),
+                self.branch(flow, step.get("closed", {}), f"{path}.closed"),
+            )
+        if kind == "ivr":
+            sound = step.get("sound")
+            return render.IvrSpec(
+                flow_sound_path(flow.company_id, sound) if sound else "",
+                tuple(
+                    (digit, self.branch(flow, branch, f"{path}.digits.{digit}"))
+                    for digit, branch in sorted(step.get("digits", {}).items())
+                ),
+                int(step.get("timeout", 5)),
+                int(step.get("attempts", 3)),
+                self.branch(flow, step.get("no_input", {}), f"{path}.no_input"),
+                self.branch(flow, step.get("invalid", {}), f"{path}.invalid"),
+            )
+        raise FlowError(f"flow {flow.id} {path}: unknown step type {kind!r}")
+
+
+def flow_sound_path(company_id: int, sound: str) -> str:
+    """Where a flow sound plays from, as the dialplan names it (without the extension: Asterisk picks the file)."""
+    return "${LC_SOUNDS}/" + names.flow_sound(company_id, sound)
 
 
 def snapshot(settings: Settings) -> render.Snapshot:
@@ -134,14 +197,11 @@ def snapshot(settings: Settings) -> render.Snapshot:
         render.RouteSpec(n.trunk.endpoint_name, n.number, n.name, n.company_id, n.id, n.flow_id)
         for n in TrackingNumber.select(TrackingNumber, Trunk).join(Trunk).order_by(TrackingNumber.id)
     ]
+    trunk_rows = {t.id: t for t in Trunk.select()}
     flows = []
     for company in Company.select().order_by(Company.id):
-        teams = {t.id: t for t in Team.select().where(Team.company == company)}
-        agents = {a.id: a for a in Agent.select().where(Agent.company == company)}
-        flows += [
-            _flow_spec(f, teams, agents, usable)
-            for f in CallFlow.select().where(CallFlow.company == company).order_by(CallFlow.id)
-        ]
+        specs = _FlowSpecs(company, usable, trunk_rows)
+        flows += [specs.flow(f) for f in CallFlow.select().where(CallFlow.company == company).order_by(CallFlow.id)]
     mailboxes = [render.MailboxSpec(names.company_mailbox(c.id), c.name) for c in Company.select().order_by(Company.id)]
     mailboxes += [
         render.MailboxSpec(names.agent_mailbox(a.id), a.display_name) for a in Agent.select().order_by(Agent.id)

@@ -349,7 +349,7 @@ class Telephony:
             channel_id,
             names.flow_context(int(variables["LC_FLOW"])),
             "s",
-            priority=names.step_label(int(variables["LC_STEP"]) + 1),
+            priority=names.after_step_label(int(variables["LC_STEP"])),
         )
 
     async def pause(self, interface: str, paused: bool, reason: str = "") -> None:
