@@ -248,3 +248,10 @@ class AsteriskConfig:
     def apply(self) -> concurrent.futures.Future:
         modules = write(self.settings, self.secrets, self.instance)
         return self.telephony.submit(self.telephony.reload(modules))
+
+    def apply_checked(self, contexts: list[str]) -> concurrent.futures.Future:
+        """As apply, then check that Asterisk's dialplan has ``contexts``: the future raises
+        telephony.service.AsteriskRefused with Asterisk's message when it does not (the caller puts the database
+        back and applies again, which restores the files)."""
+        modules = write(self.settings, self.secrets, self.instance)
+        return self.telephony.submit(self.telephony.reload_checked(modules, contexts))

@@ -41,6 +41,8 @@ ERRORS: dict[str, tuple[int, str]] = {
         404,
         ("no such object in the caller's company (another company's id answers the same), or no such path"),
     ),
+    "changed": (409, "the object was changed by someone else since the `version` sent: reload it and redo the change"),
+    "asterisk-refused": (422, "Asterisk did not take the configuration (its message says why); nothing was changed"),
     "in-use": (409, "the object is still used by others (named in the message): change or delete those first"),
     # -- accounts
     "own-account": (409, "an admin cannot remove or demote their own account; another admin can"),

@@ -14,7 +14,7 @@ from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, 
 from leadcenter.agents.models import Agent, AgentStatusChange, SipCredential
 from leadcenter.chats.models import ChatSession, ChatWidget, Visitor
 from leadcenter.db import BaseModel, database
-from leadcenter.flows.models import CallFlow
+from leadcenter.flows.models import CallFlow, FlowVersion
 from leadcenter.interactions.models import (
     ClassificationChange,
     Interaction,
@@ -44,6 +44,7 @@ MODELS = [
     AgentStatusChange,
     SipCredential,
     CallFlow,
+    FlowVersion,
     Trunk,
     TrackingNumber,
     Team,
@@ -189,6 +190,27 @@ def _v10_site_forms(migrator) -> None:
         run(migrator.add_column("chat_session", ChatSession.form_name.column_name, ChatSession.form_name))
 
 
+def _v14_flow_versions(migrator) -> None:
+    from playhouse.migrate import migrate as run
+
+    if CallFlow.version.column_name not in {c.name for c in database.get_columns("call_flow")}:
+        run(migrator.add_column("call_flow", CallFlow.version.column_name, CallFlow.version))
+    database.create_tables([FlowVersion])
+    # Each flow's present steps are its first version.
+    for flow in CallFlow.select():
+        FlowVersion.get_or_create(
+            flow=flow,
+            version=flow.version,
+            defaults=dict(
+                name=flow.name,
+                steps_json=flow.steps_json,
+                record=flow.record,
+                announce_recording=flow.announce_recording,
+                created_at=flow.created_at,
+            ),
+        )
+
+
 # (version, description, function(migrator)) in order; version 1 is the first released schema.
 MIGRATIONS: list = [
     (
@@ -207,6 +229,11 @@ MIGRATIONS: list = [
     (8, "email notifications: each agent's choices, the email outbox", _v8_email_notifications),
     (9, "website visits: sessions and their pages, number pools, source numbers, attribution columns", _v9_visits),
     (10, "website forms: the name of the site's form a form interaction came from", _v10_site_forms),
+    (
+        14,
+        "call flows: a version per save, kept and restorable; the flow's version for concurrent edits",
+        _v14_flow_versions,
+    ),
 ]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])
 

@@ -8,14 +8,23 @@ would otherwise stop the configuration of every company from being rendered.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal, Union, get_args
+from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, WrapValidator, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    WrapValidator,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from leadcenter.accounts.models import Company
+from leadcenter.accounts.models import Company, User
 from leadcenter.agents.models import Agent, current_agents
-from leadcenter.flows.models import CallFlow
+from leadcenter.flows.models import CallFlow, FlowVersion
 from leadcenter.teams.models import Team, TeamMember
 from leadcenter.trunks.models import Trunk
 
@@ -159,15 +168,15 @@ def _untagged_paths(steps, validate):
 
 def _untagged(loc: tuple) -> tuple:
     # A step's type follows its index in a list of steps (at any depth: steps.0.digits.1.steps.0.queue.team).
-    return tuple(
-        part for i, part in enumerate(loc) if not (i and isinstance(loc[i - 1], int) and part in STEP_TYPES)
-    )
+    return tuple(part for i, part in enumerate(loc) if not (i and isinstance(loc[i - 1], int) and part in STEP_TYPES))
 
 
-# The step types; another one is a class above and a member here (and its line in pbx.render / asterisk_config).
-STEP_CLASSES = (QueueStep, RingAgentsStep, VoicemailStep, GreetingStep, HoursStep, IvrStep, ForwardStep, HangupStep)
-STEP_TYPES = {get_args(c.model_fields["type"].annotation)[0] for c in STEP_CLASSES}
-Step = Annotated[Union[STEP_CLASSES], Field(discriminator="type")]  # noqa: UP007 (a tuple of classes)
+# The step types: another one is a class above, a member here and its line in asterisk_config / pbx.render.
+Step = Annotated[
+    QueueStep | RingAgentsStep | VoicemailStep | GreetingStep | HoursStep | IvrStep | ForwardStep | HangupStep,
+    Field(discriminator="type"),
+]
+STEP_TYPES = {get_args(c.model_fields["type"].annotation)[0] for c in get_args(get_args(Step)[0])}
 Branch.model_rebuild()
 HoursStep.model_rebuild()
 IvrStep.model_rebuild()
@@ -242,8 +251,12 @@ def checked_steps(company: Company, steps: list, sounds: set[str] | None = None)
 
 
 def flows_naming(
-    company: Company, *, team: int | None = None, agent: int | None = None, trunk: int | None = None,
-    flow: int | None = None
+    company: Company,
+    *,
+    team: int | None = None,
+    agent: int | None = None,
+    trunk: int | None = None,
+    flow: int | None = None,
 ) -> list[CallFlow]:
     """The company's flows with a step (at any depth) that names this team, agent or trunk, or a branch that goes
     to this flow."""
@@ -280,3 +293,26 @@ def flows_offering_to(agent: Agent) -> list[int]:
     return [
         flow.id for flow in CallFlow.select().where(CallFlow.company == agent.company_id) if agent.id in audience(flow)
     ]
+
+
+def keep_version(flow: CallFlow, saved_by: User | None) -> FlowVersion:
+    """Keep the flow as it is now saved (its ``version``) among its versions."""
+    return FlowVersion.create(
+        flow=flow,
+        version=flow.version,
+        name=flow.name,
+        steps_json=flow.steps_json,
+        record=flow.record,
+        announce_recording=flow.announce_recording,
+        saved_by=saved_by,
+    )
+
+
+def flow_columns(row: FlowVersion | CallFlow) -> dict:
+    """What a version restores: the flow's name, steps and recording choices."""
+    return {
+        "name": row.name,
+        "steps": row.steps,
+        "record": row.record,
+        "announce_recording": row.announce_recording,
+    }

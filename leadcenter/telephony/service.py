@@ -53,6 +53,10 @@ def _ari_time(stamp: str) -> dt.datetime:
     return dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f%z").astimezone(dt.UTC).replace(tzinfo=None)
 
 
+class AsteriskRefused(Exception):
+    """Asterisk did not take a configuration: its own words are the message."""
+
+
 class Telephony:
     def __init__(self, settings: Settings, secrets: Secrets, bus: EventBus, clock: Clock, ari_app: str = names.ARI_APP):
         a = settings.asterisk
@@ -363,6 +367,16 @@ class Telephony:
 
     async def stop_recording(self, channel: str) -> None:
         await self.ami.action({"Action": "StopMixMonitor", "Channel": channel})
+
+    async def reload_checked(self, modules: set[str], contexts: list[str]) -> None:
+        """Reload what changed, then check that Asterisk's dialplan has each of ``contexts``; raises AsteriskRefused
+        with Asterisk's message when the reload failed or a context is not there."""
+        try:
+            await self.reload(modules | {"pbx_config.so"})
+            for context in contexts:
+                await self.ami.action({"Action": "ShowDialPlan", "Context": context}, as_list=True)
+        except AmiError as exc:
+            raise AsteriskRefused(str(exc)) from None
 
     async def reload(self, modules: set[str]) -> None:
         """Reload what changed (module names from asterisk_config.reload_for), then resync (a queue reload resets

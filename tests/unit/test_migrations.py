@@ -164,7 +164,7 @@ def test_a_version_6_database_gets_the_chat_tables(tmp_path):
     for table in ("chat_session", "visitor", "chat_widget"):
         old.execute_sql(f'DROP TABLE "{table}"')
     old.execute_sql("UPDATE schema_version SET version = 6")
-    assert migrations.migrate() == 4 and migrations.current_version() == migrations.LATEST == 10
+    assert migrations.migrate() == 5 and migrations.current_version() == migrations.LATEST == 14
     assert _shape(old) == expected
     old.close()
 
@@ -173,7 +173,7 @@ def test_a_version_8_database_gets_the_visit_tables_and_attribution_columns(tmp_
     expected = _shape_of_a_new_database(tmp_path)
     old = _migrated(tmp_path / "v8.sqlite3")
     _back_to_version_8(old)
-    assert migrations.migrate() == 2 and migrations.current_version() == migrations.LATEST == 10
+    assert migrations.migrate() == 3 and migrations.current_version() == migrations.LATEST == 14
     assert _shape(old) == expected
     old.close()
 
@@ -187,7 +187,7 @@ def test_a_version_9_database_gets_the_site_forms_name_and_keeps_its_chats(tmp_p
         "INSERT INTO chat_session (id, interaction_id, visitor_id, page_url, page_title, referrer, ended_by)"
         " VALUES (3, 1, 1, 'https://shop.example/', 'Shop', '', '')"
     )
-    assert migrations.migrate() == 1 and migrations.current_version() == migrations.LATEST == 10
+    assert migrations.migrate() == 2 and migrations.current_version() == migrations.LATEST == 14
     assert _shape(old) == expected
     assert old.execute_sql("SELECT page_url, form_name FROM chat_session WHERE id = 3").fetchone() == (
         "https://shop.example/",
@@ -206,7 +206,7 @@ def test_a_version_7_database_gets_the_email_choices_and_outbox_and_keeps_its_ag
         " status_reason, status_changed_at, ring_device) VALUES (4, '2026-11-26 10:00:00', 1, 1, 'Ann', 'Ann',"
         " 'available', '', '2026-11-26 10:00:00', 'webrtc')"
     )
-    assert migrations.migrate() == 3 and migrations.current_version() == migrations.LATEST == 10
+    assert migrations.migrate() == 4 and migrations.current_version() == migrations.LATEST == 14
     assert _shape(old) == expected
     # An agent of before gets the defaults: missed chats by email, new ones not.
     assert old.execute_sql("SELECT email_new_chats, email_missed_chats FROM agent WHERE id = 4").fetchone() == (0, 1)

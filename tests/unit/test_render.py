@@ -212,7 +212,11 @@ def test_a_flow_with_business_hours_an_ivr_menu_and_branches():
     sales = render.BranchSpec((render.StepSpec("queue", "team3", 300),))
     menu = render.IvrSpec(
         "${LC_SOUNDS}/company1-flow-menu",
-        (("1", sales), ("2", render.BranchSpec((render.StepSpec("voicemail", "company1"),))), ("9", render.BranchSpec(flow=4))),
+        (
+            ("1", sales),
+            ("2", render.BranchSpec((render.StepSpec("voicemail", "company1"),))),
+            ("9", render.BranchSpec(flow=4)),
+        ),
         5,
         3,
         render.BranchSpec(),
@@ -227,7 +231,10 @@ def test_a_flow_with_business_hours_an_ivr_menu_and_branches():
     )
     forward = render.StepSpec("forward", "PJSIP/+14045550199@trunk1", 25)
     flow = render.FlowSpec(3, "Hours", False, False, (hours, forward))
-    assert render.render_routes(render.Snapshot(flows=(flow,))) == render.GENERATED_HEADER + """
+    assert (
+        render.render_routes(render.Snapshot(flows=(flow,)))
+        == render.GENERATED_HEADER
+        + """
 [lc-flow-3] ; Hours
 exten => s,1,NoOp(flow 3)
  same => n(step1),Set(LC_STEP=1)
@@ -273,6 +280,7 @@ exten => s,1,NoOp(flow 3)
  same => n(after7),Goto(flowend)
  same => n(flowend),Goto(lc-step-end,s,1)
 """
+    )
 
 
 def test_voicemail_boxes():
@@ -368,6 +376,7 @@ AMI_ACTION_RIGHTS = {
     "QueueReload": set(),
     "Reload": {"system", "config"},
     "DeviceStateList": {"call", "reporting"},
+    "ShowDialPlan": {"config", "reporting"},
 }
 AMI_EVENT_CLASSES = {
     "Hangup": "call",

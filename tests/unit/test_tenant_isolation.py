@@ -14,7 +14,7 @@ from playhouse.shortcuts import model_to_dict
 from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership
 from leadcenter.agents.models import Agent, SipCredential
 from leadcenter.chats.models import ChatWidget, Visitor
-from leadcenter.flows.models import CallFlow
+from leadcenter.flows.models import CallFlow, FlowVersion
 from leadcenter.interactions.models import Interaction, InteractionTag, Tag
 from leadcenter.leads.models import Lead, LeadPhone
 from leadcenter.teams.models import Team, TeamMember
@@ -40,6 +40,7 @@ BODIES = {
     "MyAgentChanges": lambda a: {"status": "offline"},
     "NewFlow": lambda a: {"name": "New flow", "steps": [{"type": "voicemail"}]},
     "FlowChanges": lambda a: {"name": "Renamed"},
+    "Restore": lambda a: {},
     "ClassificationChanges": lambda a: {"notes": "x", "tags": ["t"]},
     "NewLead": lambda a: {"name": "New Lead"},
     "LeadChanges": lambda a: {"name": "Renamed"},
@@ -79,6 +80,8 @@ B_OBJECTS = {
     "team_id": lambda b: b["team"].id,
     "invitation_id": lambda b: b["invitation"].id,
     "pool_id": lambda b: pool_of(b).id,
+    "version": lambda b: 1,
+    "sound": lambda b: "b-menu",
 }
 
 
@@ -86,7 +89,7 @@ def pool_of(company_objects) -> NumberPool:
     return NumberPool.get_or_create(company=company_objects["company"], name="Pool")[0]
 
 
-QUERIES = {"LeadSearch": "?q=Lead"}
+QUERIES = {"LeadSearch": "?q=Lead", "FlowSoundName": "?name=menu"}
 
 # Create requests that name B's objects in their body: refused, nothing created.
 NAMING_B = [
@@ -135,6 +138,7 @@ def snapshot_of_b(company: Company) -> str:
         (Agent, Agent.company == company),
         (Team, Team.company == company),
         (CallFlow, CallFlow.company == company),
+        (FlowVersion, FlowVersion.flow.in_(CallFlow.select(CallFlow.id).where(CallFlow.company == company))),
         (Trunk, Trunk.company == company),
         (TrackingNumber, TrackingNumber.company == company),
         (Lead, Lead.company == company),
