@@ -76,8 +76,8 @@ _TIME_ZONE = re.compile(r"[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*")
 
 
 def company_time_zone(company: Company) -> str:
-    """The IANA time zone business hours are read in: the company's (``Company.time_zone``), else UTC."""
-    zone = getattr(company, "time_zone", None) or "UTC"
+    """The IANA time zone business hours are read in: the company's (UTC should it not be a zone's name)."""
+    zone = company.time_zone
     return zone if _TIME_ZONE.fullmatch(zone) else "UTC"
 
 

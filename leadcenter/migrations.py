@@ -10,8 +10,18 @@ import logging
 
 from peewee import Field, IntegerField
 
-from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, User, UserSession
+from leadcenter.accounts.models import (
+    ApiKey,
+    Company,
+    Invitation,
+    Membership,
+    PasswordLink,
+    User,
+    UserSession,
+    server_time_zone,
+)
 from leadcenter.agents.models import Agent, AgentStatusChange, SipCredential
+from leadcenter.audit.models import AuditEntry
 from leadcenter.chats.models import ChatSession, ChatWidget, Visitor
 from leadcenter.db import BaseModel, database
 from leadcenter.flows.models import CallFlow, FlowVersion
@@ -73,6 +83,8 @@ MODELS = [
     NumberPool,
     VisitSession,
     PageView,
+    AuditEntry,
+    PasswordLink,
 ]
 
 
@@ -190,11 +202,19 @@ def _v10_site_forms(migrator) -> None:
         run(migrator.add_column("chat_session", ChatSession.form_name.column_name, ChatSession.form_name))
 
 
-def _v14_flow_versions(migrator) -> None:
-    from playhouse.migrate import migrate as run
+def _v11_admin_console(migrator) -> None:
+    # Not migrator.add_column: for a NOT NULL column it rebuilds the table, and dropping the old company table
+    # cascades to every row that references it. SQLite adds a NOT NULL column with a default in place.
+    if Company.time_zone.column_name not in {c.name for c in database.get_columns("company")}:
+        database.execute_sql("ALTER TABLE company ADD COLUMN time_zone VARCHAR(255) NOT NULL DEFAULT 'UTC'")
+        Company.update(time_zone=server_time_zone()).execute()
+    database.create_tables([AuditEntry, PasswordLink])
 
+
+def _v14_flow_versions(migrator) -> None:
+    # In place, as v11's time zone (a rebuilt call_flow table would cascade to the rows that reference it).
     if CallFlow.version.column_name not in {c.name for c in database.get_columns("call_flow")}:
-        run(migrator.add_column("call_flow", CallFlow.version.column_name, CallFlow.version))
+        database.execute_sql("ALTER TABLE call_flow ADD COLUMN version INTEGER NOT NULL DEFAULT 1")
     database.create_tables([FlowVersion])
     # Each flow's present steps are its first version.
     for flow in CallFlow.select():
@@ -229,6 +249,7 @@ MIGRATIONS: list = [
     (8, "email notifications: each agent's choices, the email outbox", _v8_email_notifications),
     (9, "website visits: sessions and their pages, number pools, source numbers, attribution columns", _v9_visits),
     (10, "website forms: the name of the site's form a form interaction came from", _v10_site_forms),
+    (11, "admin console: the audit log, one-time password links, each company's time zone", _v11_admin_console),
     (
         14,
         "call flows: a version per save, kept and restorable; the flow's version for concurrent edits",

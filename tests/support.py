@@ -22,6 +22,7 @@ from leadcenter.calls.services import OfferBook
 from leadcenter.chats.services import Chats
 from leadcenter.credentials import Secrets
 from leadcenter.events import Bus, EventBus, Subscriber
+from leadcenter.mail import Mailer
 from leadcenter.pbx.process import Instance
 from leadcenter.teams.services import QueueBoard
 from leadcenter.telephony.ari import AriError
@@ -120,6 +121,7 @@ class StandInController:
         self.telephony = StandInTelephony()
         self.offers = OfferBook()  # tests say whose phone rings for which call with offers.offer
         self.call_control = CallControl(self.telephony, self.offers, self.presence.reachable, self.bus, self.clock)
+        self.mailer = Mailer(self.settings.smtp, self.clock)  # queues to the outbox; nothing sends it
         self.reconfigured = 0
         self.checked: list[list[str]] = []  # the contexts each reconfigure_checked() checked
         self.refusal: str | None = None  # what Asterisk answers reconfigure_checked() with, as it would refuse

@@ -11,6 +11,7 @@ from flask import Blueprint, send_file
 
 from leadcenter.accounts.http import in_use
 from leadcenter.agents.models import Agent
+from leadcenter.audit.services import record
 from leadcenter.errors import ApiError, invalid, not_found
 from leadcenter.flows.models import CallFlow
 from leadcenter.flows.schemas import FlowSoundList, FlowSoundName, FlowSoundOut
@@ -217,7 +218,9 @@ def list_flow_sounds(principal: Principal):
     "every flow that plays it",
 )
 def put_flow_sound(principal: Principal, query: FlowSoundName, upload: bytes):
-    return _store(_sound(principal, query.name, exists=False), upload, f"{FLOW_SOUNDS}/{query.name}")
+    stored = _store(_sound(principal, query.name, exists=False), upload, f"{FLOW_SOUNDS}/{query.name}")
+    record(principal, "uploaded", "flow_sound", None, None, stored.model_dump(mode="json"), query.name)
+    return stored
 
 
 @endpoint(bp, "GET", "/flow-sounds/<sound>", role="supervisor", summary="A flow sound (audio)")
@@ -243,3 +246,4 @@ def delete_flow_sound(principal: Principal, sound: str):
     if using:
         raise in_use(f"flow sound {sound!r}", using)
     _remove(relative)
+    record(principal, "deleted", "flow_sound", None, {"name": sound}, None, sound)

@@ -16,6 +16,7 @@ from leadcenter.clock import Clock
 from leadcenter.config import Settings
 from leadcenter.credentials import Secrets
 from leadcenter.events import Bus
+from leadcenter.mail import Mailer
 from leadcenter.pbx.process import Instance
 from leadcenter.teams.services import QueueBoard
 from leadcenter.texts.services import Texts
@@ -33,6 +34,7 @@ class Controller(Protocol):
     texts: Texts
     chats: Chats
     visits: Visits
+    mailer: Mailer  # off (enabled False) without an SMTP host
 
     # Read-only, so that a stand-in's may be narrower (a test clock, a bus that records what is published).
     @property

@@ -56,14 +56,15 @@ def test_a_flow_of_business_hours_and_an_ivr_menu_is_saved_applied_and_kept_as_v
     )
 
 
-def test_the_business_hours_are_read_in_the_company_s_time_zone_utc_until_it_has_one(admin, world, controller):
+def test_the_business_hours_are_read_in_the_company_s_time_zone(admin, world, controller):
     a = world["a"]
+    assert admin.patch(f"{API}/company", {"time_zone": "America/New_York"})[0] == 200
     flow_id = admin.post(f"{API}/flows", {"name": "Front desk", "steps": hours_then_menu(a)})[1]["id"]
     spec = next(f for f in asterisk_config.snapshot(controller.settings).flows if f.id == flow_id)
     hours = spec.steps[0]
     assert isinstance(hours, render.HoursSpec)
     assert (hours.time_zone, hours.weekly, hours.holidays) == (
-        "UTC",
+        "America/New_York",
         (("mon&tue&wed&thu&fri", "09:00", "17:00"),),
         ("20261225",),
     )
@@ -72,7 +73,7 @@ def test_the_business_hours_are_read_in_the_company_s_time_zone_utc_until_it_has
     assert menu.digits[0][1].steps == (render.StepSpec("queue", a["team"].queue_name, 300),)
     assert hours.closed.steps == (render.StepSpec("voicemail", f"agent{a['agents'][0].id}"),)
     text = render.render_routes(asterisk_config.snapshot(controller.settings))
-    assert "GotoIfTime(09:00-16:59,mon&tue&wed&thu&fri,*,*,UTC?open1)" in text
+    assert "GotoIfTime(09:00-16:59,mon&tue&wed&thu&fri,*,*,America/New_York?open1)" in text
 
 
 def _nested_cases():
@@ -145,6 +146,9 @@ def test_a_greeting_plays_a_sound_the_company_uploaded(admin, world, controller)
     assert admin.delete(f"{API}/flows/{flow['id']}")[0] == 204
     assert admin.delete(f"{API}/flow-sounds/welcome")[0] == 204
     assert admin.get(f"{API}/flow-sounds")[1] == []
+    audit = admin.get(f"{API}/audit-log?resource=flow_sound")[1]
+    entries = audit["entries"] if isinstance(audit, dict) else audit
+    assert [(e["action"], e["summary"]) for e in entries] == [("deleted", "welcome"), ("uploaded", "welcome")]
 
 
 def test_a_change_made_to_an_older_version_is_refused_and_the_newer_one_stays(admin, make_client, world, controller):
@@ -176,6 +180,9 @@ def test_every_save_is_kept_and_an_earlier_version_can_be_restored(admin, world,
     assert status == 200, restored
     assert (restored["name"], restored["steps"], restored["version"]) == ("Front desk", flow["steps"], 3)
     assert admin.get(f"{API}/flows/{flow['id']}/versions")[1][0]["version"] == 3
+    audit = admin.get(f"{API}/audit-log?resource=flow")[1]
+    entries = audit["entries"] if isinstance(audit, dict) else audit
+    assert [e["action"] for e in entries if e["resource_id"] == flow["id"]] == ["updated", "updated", "created"]
     assert_refused(admin.post(f"{API}/flows/{flow['id']}/versions/9/restore", {}), 404, "not-found")
 
 

@@ -5,6 +5,7 @@ import sqlite3
 from pathlib import Path
 
 from leadcenter import db, migrations
+from leadcenter.accounts.models import server_time_zone
 from leadcenter.interactions.models import Interaction
 from leadcenter.leads.models import Lead, LeadSearchTerm
 from leadcenter.leads.services import search
@@ -124,8 +125,43 @@ def test_a_version_3_database_gets_the_text_idle_timer_and_keeps_its_threads(tmp
     old.close()
 
 
+def _steps_after(version: int) -> int:
+    return len([m for m in migrations.MIGRATIONS if m[0] > version])
+
+
+def _back_to_version_10(database) -> None:
+    """Undo what version 11 adds: the audit log, password links, the companies' time zone."""
+    database.execute_sql('DROP TABLE "audit_entry"')
+    database.execute_sql('DROP TABLE "password_link"')
+    database.execute_sql('ALTER TABLE "company" DROP COLUMN "time_zone"')
+    database.execute_sql("UPDATE schema_version SET version = 10")
+
+
+def test_a_version_10_database_gets_the_audit_log_links_and_time_zones_and_keeps_what_its_companies_have(tmp_path):
+    """Adding a column to company must not rebuild the table: dropping the old one would cascade to every row
+    that references a company (peewee's add_column does so for a NOT NULL column)."""
+    expected = _shape_of_a_new_database(tmp_path)
+    old = _migrated(tmp_path / "v10.sqlite3")
+    _back_to_version_10(old)
+    old.execute_sql("INSERT INTO company (id, created_at, name, default_region) VALUES (5, '2026-11-26', 'Acme', 'US')")
+    old.execute_sql(
+        "INSERT INTO user (id, created_at, email, name, password_hash, active) VALUES (6, '2026-11-26', 'a@b.c', 'A',"
+        " 'x', 1)"
+    )
+    old.execute_sql("INSERT INTO membership (user_id, company_id, role) VALUES (6, 5, 'admin')")
+    assert migrations.migrate() == _steps_after(10) and migrations.current_version() == migrations.LATEST
+    assert _shape(old) == expected
+    assert old.execute_sql("SELECT name, time_zone FROM company WHERE id = 5").fetchone() == (
+        "Acme",
+        server_time_zone(),
+    )
+    assert old.execute_sql("SELECT role FROM membership WHERE user_id = 6 AND company_id = 5").fetchone() == ("admin",)
+    old.close()
+
+
 def _back_to_version_9(database) -> None:
-    """Undo what version 10 adds: the site form's name on a form's visit."""
+    """Undo what versions 11 and 10 add: the audit log, time zones, the site form's name on a form's visit."""
+    _back_to_version_10(database)
     database.execute_sql('ALTER TABLE "chat_session" DROP COLUMN "form_name"')
     database.execute_sql("UPDATE schema_version SET version = 9")
 
@@ -164,7 +200,7 @@ def test_a_version_6_database_gets_the_chat_tables(tmp_path):
     for table in ("chat_session", "visitor", "chat_widget"):
         old.execute_sql(f'DROP TABLE "{table}"')
     old.execute_sql("UPDATE schema_version SET version = 6")
-    assert migrations.migrate() == 5 and migrations.current_version() == migrations.LATEST == 14
+    assert migrations.migrate() == _steps_after(6) and migrations.current_version() == migrations.LATEST
     assert _shape(old) == expected
     old.close()
 
@@ -173,7 +209,7 @@ def test_a_version_8_database_gets_the_visit_tables_and_attribution_columns(tmp_
     expected = _shape_of_a_new_database(tmp_path)
     old = _migrated(tmp_path / "v8.sqlite3")
     _back_to_version_8(old)
-    assert migrations.migrate() == 3 and migrations.current_version() == migrations.LATEST == 14
+    assert migrations.migrate() == _steps_after(8) and migrations.current_version() == migrations.LATEST
     assert _shape(old) == expected
     old.close()
 
@@ -187,7 +223,7 @@ def test_a_version_9_database_gets_the_site_forms_name_and_keeps_its_chats(tmp_p
         "INSERT INTO chat_session (id, interaction_id, visitor_id, page_url, page_title, referrer, ended_by)"
         " VALUES (3, 1, 1, 'https://shop.example/', 'Shop', '', '')"
     )
-    assert migrations.migrate() == 2 and migrations.current_version() == migrations.LATEST == 14
+    assert migrations.migrate() == _steps_after(9) and migrations.current_version() == migrations.LATEST
     assert _shape(old) == expected
     assert old.execute_sql("SELECT page_url, form_name FROM chat_session WHERE id = 3").fetchone() == (
         "https://shop.example/",
@@ -206,7 +242,7 @@ def test_a_version_7_database_gets_the_email_choices_and_outbox_and_keeps_its_ag
         " status_reason, status_changed_at, ring_device) VALUES (4, '2026-11-26 10:00:00', 1, 1, 'Ann', 'Ann',"
         " 'available', '', '2026-11-26 10:00:00', 'webrtc')"
     )
-    assert migrations.migrate() == 4 and migrations.current_version() == migrations.LATEST == 14
+    assert migrations.migrate() == _steps_after(7) and migrations.current_version() == migrations.LATEST
     assert _shape(old) == expected
     # An agent of before gets the defaults: missed chats by email, new ones not.
     assert old.execute_sql("SELECT email_new_chats, email_missed_chats FROM agent WHERE id = 4").fetchone() == (0, 1)
