@@ -302,6 +302,12 @@ VISIT_JOINED = _event(
     Audience.COMPANY,
     "a website session joined a lead's timeline as a visit (the visitor called, texted or chatted, or came back)",
 )
+VISIT_UPDATED = _event(
+    "visit.updated",
+    VisitData,
+    Audience.COMPANY,
+    "a visit on a lead's timeline went on: the visitor saw another page of the same session (with its pages)",
+)
 NUMBER_POOL_EXHAUSTED = _event(
     "number_pool.exhausted",
     NumberPoolData,
@@ -391,6 +397,7 @@ EVENTS: tuple[EventType, ...] = (
     API_KEY_CREATED,
     API_KEY_REVOKED,
     VISIT_JOINED,
+    VISIT_UPDATED,
     VISIT_SETTINGS_UPDATED,
     *NUMBER_POOL_EVENTS.values(),
     NUMBER_POOL_DELETED,

@@ -31,6 +31,12 @@ def visit_joined(bus: Publisher, visit: Interaction) -> None:
     )
 
 
+def visit_updated(bus: Publisher, visit: Interaction) -> None:
+    catalogue.VISIT_UPDATED.publish(
+        bus, company_id=visit.company_id, interaction=InteractionOut.from_row(visit).model_dump(mode="json")
+    )
+
+
 def pool_exhausted(bus: Publisher, pool: NumberPool, now: dt.datetime) -> None:
     catalogue.NUMBER_POOL_EXHAUSTED.publish(
         bus, company_id=pool.company_id, number_pool=pool_out(pool, now).model_dump(mode="json")

@@ -21,10 +21,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import cast
 
-from peewee import fn
+from peewee import JOIN, fn
 
 from leadcenter.accounts.models import Company
-from leadcenter.chats.models import ChatWidget, Visitor, key_hash
+from leadcenter.chats.models import ChatSession, ChatWidget, Visitor, key_hash
 from leadcenter.clock import Clock
 from leadcenter.db import database
 from leadcenter.events import Bus, Publisher
@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 SWEEP_SECONDS = 3600.0  # the retention sweep: anonymous sessions past the company's retention_days go
 BUSY = 0.8  # a pool held above this share is reported (a warning logged)
 PING_SECONDS = 60  # how often an open page pings (told to the snippet)
+VISITOR_SEEN_STEP = dt.timedelta(minutes=1)  # a visitor's last_seen_at is written at most this often
+FALLBACK_SECONDS = 60  # a session shown the fallback asks its pool again after this long (see _remember_fallback)
+MAX_FALLBACKS = 50_000  # sessions remembered on the fallback
 
 
 @dataclass
@@ -100,6 +103,7 @@ class Visits:
         self._exhausted: set[int] = set()  # pools whose fallback is shown now (told once per episode)
         self._busy: set[int] = set()  # pools held above BUSY (warned once per episode)
         self._lock = threading.Lock()
+        self._fallbacks: dict[int, tuple[dt.datetime, TrackingNumber | None]] = {}  # see _remember_fallback
 
     # -- collection ------------------------------------------------------------------------------------------
     def collect(
@@ -123,39 +127,63 @@ class Visits:
             return Collected(None, self._swap(settings, self._source_number(company_id, source, url)))
         started = False
         with database.atomic():  # IMMEDIATE: the pool's numbers are read and taken in one go
-            visitor = None
-            if visitor_key:
+            session = _latest_session(company_id, visitor_key) if visitor_key else None
+            visitor = session.visitor if session is not None else None
+            if visitor is None and visitor_key:  # a visitor of the chat who has no session yet
                 visitor = Visitor.get_or_none(Visitor.company == company_id, Visitor.key_hash == key_hash(visitor_key))
             if visitor is None:
                 visitor_key = secrets.token_urlsafe(16)
                 visitor = Visitor.create(company=company_id, key_hash=key_hash(visitor_key), last_seen_at=now)
-            else:
+            elif visitor.last_seen_at + VISITOR_SEEN_STEP < now:
                 Visitor.update(last_seen_at=now).where(Visitor.id == visitor.id).execute()
-            session = (
-                VisitSession.select()
-                .where(VisitSession.visitor == visitor)
-                .order_by(VisitSession.last_seen_at.desc(), VisitSession.id.desc())
-                .first()
-            )
             if session is None or session.last_seen_at + dt.timedelta(minutes=settings.session_minutes) < now:
                 session = self._new_session(visitor, url, referrer, now, ip if settings.store_ip else "")
                 started = True
             session.last_seen_at = now
             if kind == "view":
                 PageView.create(session=session, url=_clip(url), title=_clip(title), referrer=_clip(referrer), at=now)
-            source = classify(session.landing_page, session.referrer)
-            number = self._source_number(company_id, source, session.landing_page)
-            ran_out = None
-            if number is None:
-                number, ran_out = self._pool_number(visitor, session, now)
-            session.save()
+            number, ran_out = self._held(session, now) if not started else (None, None)
+            fallback = self._fallbacks.get(session.id) if number is None and not started else None
+            if fallback is not None and fallback[0] > now:
+                number = fallback[1]
+            elif number is None:
+                source = classify(session.landing_page, session.referrer)
+                number = self._source_number(company_id, source, session.landing_page)
+                if number is None:
+                    number, ran_out = self._pool_number(visitor, session, now)
+            session.save(only=[VisitSession.last_seen_at, VisitSession.tracking_number, VisitSession.held_until])
             lead_id = _surviving_lead(visitor.lead_id) if started and visitor.lead_id else None
             visit = _visit_of(session, lead_id) if lead_id else None
+            went_on = _visit_went_on(session, now) if kind == "view" and not started else None
         if visit is not None:
             notifier.visit_joined(self.bus, visit)
+        if went_on is not None:
+            notifier.visit_updated(self.bus, went_on)
         if ran_out is not None:
             notifier.pool_exhausted(self.bus, ran_out, now)
         return Collected(visitor_key, self._swap(settings, number))
+
+    def _remember_fallback(self, session_id: int, fallback: TrackingNumber | None, now: dt.datetime) -> None:
+        """A session shown the fallback, when every number was held, keeps it for FALLBACK_SECONDS: while a pool is
+        full most of its visitors are on the fallback, and asking the pool at each of their pages would make a full
+        pool the costliest time to collect. Remembered in this process only (a restart asks again)."""
+        if len(self._fallbacks) >= MAX_FALLBACKS:  # forget the expired; all of them if none has
+            expired = [key for key, (until, _) in list(self._fallbacks.items()) if until <= now]
+            for key in expired or list(self._fallbacks):
+                self._fallbacks.pop(key, None)
+        self._fallbacks[session_id] = (now + dt.timedelta(seconds=FALLBACK_SECONDS), fallback)
+
+    @staticmethod
+    def _held(session: VisitSession, now: dt.datetime) -> tuple[TrackingNumber | None, None]:
+        """The pool number a live session holds, held again for its pool's hold time: a session keeps the number it
+        was shown for as long as it lasts (most requests are this: a further page or a ping), without asking the
+        pools again. None when it holds none."""
+        number = session.tracking_number if session.tracking_number_id is not None else None
+        pool = getattr(number, "pool", None)
+        if number is None or pool is None or pool.id is None or not session.held_until or session.held_until <= now:
+            return None, None
+        session.held_until = now + dt.timedelta(minutes=pool.hold_minutes)
+        return number, None
 
     @staticmethod
     def _new_session(visitor: Visitor, url: str, referrer: str, now: dt.datetime, ip: str) -> VisitSession:
@@ -202,9 +230,7 @@ class Visits:
         """The session's pool number, held (again) until ``now + hold_minutes``; the fallback when all are held
         (and the pool, when it has just run out: to tell once committed). Runs inside the IMMEDIATE transaction of
         ``collect``."""
-        # The company's first pool that has numbers.
-        pools = NumberPool.select().where(NumberPool.company == visitor.company_id).order_by(NumberPool.id)
-        pool, numbers = next(((p, found) for p in pools if (found := pool_numbers(p))), (None, []))
+        pool, fallback, numbers = _first_pool(visitor.company_id)
         if pool is None:
             return None, None
         by_id = {n.id: n for n in numbers}
@@ -223,7 +249,8 @@ class Visits:
         ran_out = self._report(pool, len(held) + (1 if free else 0), len(numbers), exhausted=not free)
         if not free:
             session.tracking_number, session.held_until = None, None
-            return pool.fallback_number, pool if ran_out else None
+            self._remember_fallback(session.id, fallback, now)
+            return fallback, pool if ran_out else None
         theirs = (
             VisitSession.select(VisitSession.tracking_number)
             .where(
@@ -268,7 +295,8 @@ class Visits:
     # -- retention -------------------------------------------------------------------------------------------
     def sweep(self) -> int:
         """Delete each company's anonymous sessions (their visitor is no lead) last seen more than its
-        retention_days ago, with their pages; returns how many went."""
+        retention_days ago, with their pages, and the anonymous visitors left without a session or a chat; returns
+        how many sessions went."""
         now = self.clock()
         deleted = 0
         for settings in VisitSettings.select():
@@ -282,7 +310,64 @@ class Visits:
             with database.atomic():
                 PageView.delete().where(PageView.session.in_(old)).execute()
                 deleted += VisitSession.delete().where(VisitSession.id.in_(old)).execute()
+                # The visitors left with nothing: their key in the site's storage is an identifier too.
+                Visitor.delete().where(
+                    Visitor.company == settings.company_id,
+                    Visitor.lead.is_null(),
+                    Visitor.last_seen_at < cutoff,
+                    Visitor.id.not_in(VisitSession.select(VisitSession.visitor)),
+                    Visitor.id.not_in(ChatSession.select(ChatSession.visitor)),
+                ).execute()
         return deleted
+
+
+def _latest_session(company_id: int, visitor_key: str) -> VisitSession | None:
+    """The latest session of the company's visitor with this key, with its visitor, the pool number it holds and
+    that number's pool, in one query, of the columns a further page of the session needs (building a query's SQL
+    is most of a request's cost, and grows with its columns); None without a session."""
+    return (
+        VisitSession.select(
+            VisitSession.id,
+            VisitSession.last_seen_at,
+            VisitSession.landing_page,
+            VisitSession.referrer,
+            VisitSession.tracking_number,
+            VisitSession.held_until,
+            VisitSession.interaction,
+            Visitor.id,
+            Visitor.company,
+            Visitor.lead,
+            Visitor.last_seen_at,
+            TrackingNumber.id,
+            TrackingNumber.number,
+            NumberPool.id,
+            NumberPool.hold_minutes,
+        )
+        .join(Visitor)
+        .switch(VisitSession)
+        .join(TrackingNumber, JOIN.LEFT_OUTER)
+        .join(NumberPool, JOIN.LEFT_OUTER, on=(TrackingNumber.pool_id == NumberPool.id), attr="pool")
+        .where(Visitor.company == company_id, Visitor.key_hash == key_hash(visitor_key))
+        .order_by(VisitSession.last_seen_at.desc(), VisitSession.id.desc())
+        .first()
+    )
+
+
+def _first_pool(company_id: int) -> tuple[NumberPool | None, TrackingNumber | None, list[TrackingNumber]]:
+    """The company's first pool that has numbers, its fallback number and its numbers."""
+    fallback = TrackingNumber.alias()
+    pooled = TrackingNumber.select(TrackingNumber.pool_id).where(TrackingNumber.pool_id.is_null(False))
+    pool = (
+        NumberPool.select(NumberPool, fallback)
+        .join(fallback, JOIN.LEFT_OUTER, on=(NumberPool.fallback_number == fallback.id), attr="fallback")
+        .where(NumberPool.company == company_id, NumberPool.id.in_(pooled))
+        .order_by(NumberPool.id)
+        .first()
+    )
+    if pool is None:
+        return None, None, []
+    numbers = list(TrackingNumber.select().where(TrackingNumber.pool_id == pool.id).order_by(TrackingNumber.id))
+    return pool, getattr(pool, "fallback", None), numbers
 
 
 def _surviving_lead(lead_id: int) -> int | None:
@@ -316,6 +401,14 @@ def _visit_of(session: VisitSession, lead_id: int) -> Interaction:
     VisitSession.update(interaction=visit).where(VisitSession.id == session.id).execute()
     session.interaction = visit
     return visit
+
+
+def _visit_went_on(session: VisitSession, now: dt.datetime) -> Interaction | None:
+    """The visit interaction of a session on a lead's timeline, ended at this later page (None: it is on none)."""
+    if session.interaction_id is None:
+        return None
+    Interaction.update(ended_at=now, status_changed_at=now).where(Interaction.id == session.interaction_id).execute()
+    return Interaction.get_or_none(Interaction.id == session.interaction_id)
 
 
 # -- attribution (the calls', texts' and chats' hook) ------------------------------------------------------------

@@ -62,6 +62,11 @@ def create_app(controller: Controller) -> Flask:
         """The admin console (web/js/admin): the same session as the agent app; it sends agents back to /."""
         return send_from_directory(WEB, "admin.html")
 
+    @app.get("/password")
+    def password_page():
+        """A one-time link's page (/password#<token>: the token stays in the browser), or Forgot password."""
+        return send_from_directory(WEB, "password.html")
+
     # The agent app: static files only (ES modules, CSS, and the JsSIP bundle `make setup` builds into vendor/); the
     # chat widget's iframe loads its own from widget/.
     for folder in ("assets", "js", "vendor", "widget"):

@@ -457,9 +457,12 @@ def publish_visits(app, world, controller):
     number.pool_id = pool["id"]
     number.save()
     widget = controller.chats.widget_of(a["company"])
-    for _ in range(2):  # the second: number_pool.exhausted
+    first, _ = [  # the second: number_pool.exhausted
         controller.visits.collect(widget, None, "view", "https://shop.example/?gclid=x", "Shop", "", False)
+        for _ in range(2)
+    ]
     controller.texts.receive_text(number, "+14045550142", "Hi")  # visit.joined
+    controller.visits.collect(widget, first.visitor, "view", "https://shop.example/more", "", "", False)  # .updated
     assert admin.delete(f"{api}/number-pools/{pool['id']}")[0] == 204
 
 
@@ -491,6 +494,7 @@ SCENARIOS = {
             "number_pool.deleted",
             "number_pool.exhausted",
             "visit.joined",
+            "visit.updated",
         },
     ),
     "agents": (publish_agents, {"agent.status_changed", "agent.presence_changed"}),

@@ -148,7 +148,7 @@ def test_a_greeting_plays_a_sound_the_company_uploaded(admin, world, controller)
     assert admin.get(f"{API}/flow-sounds")[1] == []
     audit = admin.get(f"{API}/audit-log?resource=flow_sound")[1]
     entries = audit["entries"] if isinstance(audit, dict) else audit
-    assert [(e["action"], e["summary"]) for e in entries] == [("deleted", "welcome"), ("uploaded", "welcome")]
+    assert [(e["action"], e["summary"]) for e in entries] == [("deleted", "welcome"), ("recorded", "welcome")]
 
 
 def test_a_change_made_to_an_older_version_is_refused_and_the_newer_one_stays(admin, make_client, world, controller):

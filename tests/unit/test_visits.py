@@ -159,6 +159,22 @@ def test_each_visitor_gets_a_pool_number_and_past_the_pool_the_fallback(controll
     assert visit(controller, site, second.visitor).numbers == second.numbers
 
 
+def test_a_visitor_on_the_fallback_asks_the_pool_again_a_minute_later(controller, site):
+    one, _ = site["numbers"]
+    site["admin"].patch(f"/api/v1/number-pools/{site['pool']['id']}", {"fallback_number": site["numbers"][1].id})
+    first, second = visit(controller, site), visit(controller, site)
+    late = visit(controller, site)
+    assert late.numbers == {SITE_NUMBER: site["numbers"][1].number}  # the pool is full: its fallback
+    controller.clock.advance(minutes=29)
+    visit(controller, site, second.visitor, kind="ping")  # second keeps theirs; first's runs out at minute 30
+    controller.clock.advance(seconds=30)
+    visit(controller, site, late.visitor, kind="ping")  # late asks again (told a while ago): none free yet
+    controller.clock.advance(seconds=40)  # first's number is free now, and late was told the fallback 40 s ago
+    assert visit(controller, site, late.visitor).numbers == late.numbers  # no new question within the minute
+    controller.clock.advance(seconds=21)
+    assert visit(controller, site, late.visitor).numbers == first.numbers == {SITE_NUMBER: one.number}
+
+
 def test_a_number_is_held_while_pings_come_and_given_to_another_visitor_after_the_hold(controller, site):
     first = visit(controller, site)
     second = visit(controller, site)
@@ -247,6 +263,10 @@ def test_the_retention_sweep_deletes_old_anonymous_sessions_only(controller, sit
     kept = {s.visitor_id for s in VisitSession.select()}
     assert len(kept) == 2 and PageView.select().count() == 2
     assert recent.visitor and anonymous.visitor and known.visitor
+    # The anonymous visitor whose sessions went goes too (their key in the site's storage identifies them); the
+    # lead's and the recent one stay.
+    assert {v.id for v in Visitor.select()} == kept
+    assert visit(controller, site, anonymous.visitor).visitor != anonymous.visitor  # a stranger now: a new key
 
 
 # -- the public endpoint -------------------------------------------------------------------------------------------
@@ -440,6 +460,15 @@ def test_a_text_to_a_pool_number_carries_the_session_and_a_later_visit_joins_the
         f"{SHOP}/?utm_source=facebook&utm_medium=paid_social&utm_campaign=fall",
         f"{SHOP}/gutters",
     ]
+    # A further page of that session: the visit on the timeline goes on, with its pages, live.
+    controller.clock.advance(minutes=3)
+    visit(controller, site, told.visitor, url=f"{SHOP}/gutters/quote", kind="view")
+    [went_on] = published(controller, "visit.updated")
+    assert [page["url"] for page in went_on["interaction"]["pages"]] == [f"{SHOP}/gutters", f"{SHOP}/gutters/quote"]
+    ended = dt.datetime.fromisoformat(went_on["interaction"]["ended_at"]).replace(tzinfo=None)
+    assert ended == T0 + dt.timedelta(days=1, minutes=3)
+    visit(controller, site, told.visitor, kind="ping")  # a ping is no page: nothing to tell
+    assert len(published(controller, "visit.updated")) == 1
     # Their lead merged into another: the next visit joins the surviving lead's timeline.
     survivor = world["a"]["leads"][2]
     merge(survivor, Lead.get_by_id(text.lead_id), controller.clock())

@@ -13,6 +13,7 @@ SERVED = [
     *sorted(path for folder in ("js", "assets", "widget") for path in (WEB / folder).rglob("*") if path.is_file()),
     WEB / "index.html",
     WEB / "admin.html",
+    WEB / "password.html",
 ]
 
 

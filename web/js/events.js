@@ -83,6 +83,7 @@ const APPLY = {
   'message.failed': (data) => update((s) => applyMessage(s, data.interaction_id, data.message)),
   'chat.visitor_typing': visitorTyping,
   'visit.joined': (data) => update((s) => applyVisit(s, data.interaction)), // in the lead's timeline on screen
+  'visit.updated': (data) => update((s) => applyVisit(s, data.interaction)), // another page of it
   'lead.updated': (data) => update((s) => applyLead(s, data.lead)),
   'lead.merged': (data) => update((s) => applyLead(s, data.lead, data.duplicate_id)),
   // their status or their phone: what colleagues see and ringing follows

@@ -8,6 +8,9 @@ import { formValues } from './forms.js';
 const RESOURCES = ['user', 'invitation', 'company', 'api_key', 'chat_widget', 'visit_settings', 'team', 'flow',
   'tracking_number', 'trunk', 'number_pool', 'greeting', 'dialplan'];
 
+// Fields every resource has that say nothing about the change (a new row's id and creation time).
+const BOOKKEEPING = new Set(['id', 'created_at']);
+
 export const page = {
   id: 'audit',
   title: 'Audit log',
@@ -74,7 +77,7 @@ function entry(e) {
       <td><time datetime="${e.at}">${new Date(e.at).toLocaleString()}</time></td>
       <td>${e.actor}</td>
       <td><span class="badge">${label(e.action)}</span> ${label(e.resource)}${e.summary ? html` <strong>${e.summary}</strong>` : ''}</td>
-      <td>${e.changes.length ? html`<dl class="changes">${e.changes.map((c) => html`
+      <td>${e.changes.length ? html`<dl class="changes">${e.changes.filter((c) => !BOOKKEEPING.has(c.field)).map((c) => html`
         <dt>${c.field}</dt><dd>${shown(c.before)} <span aria-label="became">to</span> ${shown(c.after)}</dd>`)}</dl>` : ''}</td>
     </tr>`;
 }

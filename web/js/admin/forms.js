@@ -12,7 +12,7 @@ export function formValues(form) {
   for (const control of form.elements) if (control.name) counts[control.name] = (counts[control.name] || 0) + 1;
   for (const control of form.elements) {
     const { name, type } = control;
-    if (!name || control.disabled || type === 'submit' || type === 'button') continue;
+    if (!name || control.matches(':disabled') || type === 'submit' || type === 'button') continue;
     let value;
     if (type === 'checkbox' && counts[name] > 1) {
       value = [...(lookup(values, name) || [])];
@@ -50,7 +50,9 @@ function errorSlot(form, name) {
   const slot = document.createElement('small');
   slot.className = 'field-error';
   slot.dataset.for = name;
-  (element.closest('label') || element).after(slot);
+  const label = element.closest('label');
+  if (label) label.append(slot); // under the control, inside its label (a row of labels keeps its columns)
+  else element.after(slot);
   return slot;
 }
 
@@ -95,10 +97,11 @@ export async function saveForm(form, request) {
   }
 }
 
-// A supervisor looks and cannot change: every control of the root's forms disabled, with a note saying so at the top.
+// A supervisor looks and cannot change: every control of the root's forms (and every [data-edit] control) disabled,
+// with a note saying so under the page's heading.
 export function readOnly(root, ctx, note = 'You can look but not change this: it needs the admin role.') {
   if (ctx.canEdit()) return;
-  root.querySelectorAll('form input, form select, form textarea, form button, button[data-edit]')
+  root.querySelectorAll('form input, form select, form textarea, form button, [data-edit]')
     .forEach((control) => { control.disabled = true; });
   if (!root.querySelector(':scope > .read-only')) {
     const p = document.createElement('p');

@@ -1,0 +1,79 @@
+"""The SQLite handle: transactions of this process take their turn on a lock before BEGIN IMMEDIATE, so that many
+threads writing at once hand the write lock over at once instead of sleeping in SQLite's busy handler; the lock is
+given back however a transaction ends."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+
+import pytest
+from peewee import IntegerField
+
+from leadcenter import db
+
+THREADS = 16
+EACH = 25
+
+
+class Counter(db.BaseModel):
+    value = IntegerField(default=0)
+
+
+@pytest.fixture
+def counters(tmp_path):
+    database = db.open_sqlite(str(tmp_path / "counters.sqlite3"))
+    database.bind([Counter])
+    database.create_tables([Counter])
+    Counter.create()
+    yield database
+    database.close()
+
+
+def _increment(database) -> None:
+    with database.atomic():  # a read, then a write: as the app's transactions are
+        row = Counter.get_by_id(1)
+        Counter.update(value=row.value + 1).where(Counter.id == 1).execute()
+
+
+def test_threads_writing_at_once_each_commit_and_none_is_lost(counters):
+    start = threading.Barrier(THREADS)
+
+    def writer(_) -> None:
+        try:
+            start.wait(10)
+            for _ in range(EACH):
+                _increment(counters)
+        finally:
+            counters.close()  # this thread's connection
+
+    with concurrent.futures.ThreadPoolExecutor(THREADS) as threads:
+        list(threads.map(writer, range(THREADS), timeout=60))
+    assert Counter.get_by_id(1).value == THREADS * EACH
+    assert counters._writer.acquire(blocking=False)  # given back
+
+
+def test_a_transaction_that_fails_gives_the_lock_back(counters):
+    with pytest.raises(ZeroDivisionError), counters.atomic():
+        Counter.update(value=5).execute()
+        _ = 1 / 0
+    assert Counter.get_by_id(1).value == 0  # rolled back
+    other = concurrent.futures.ThreadPoolExecutor(1)
+    other.submit(_increment, counters).result(timeout=10)  # another thread gets its turn
+    other.shutdown()
+    assert Counter.get_by_id(1).value == 1
+    with counters.atomic(), counters.atomic():  # nested: one turn, a savepoint inside
+        _increment(counters)
+    assert Counter.get_by_id(1).value == 2 and counters._writer.acquire(blocking=False)
+
+
+def test_a_writer_that_waits_past_the_busy_timeout_is_told_the_database_is_locked(counters, monkeypatch):
+    monkeypatch.setattr(db, "BUSY_TIMEOUT_MS", 50)
+    counters._writer.acquire()  # another thread's long transaction
+    try:
+        with pytest.raises(db.OperationalError, match="database is locked"), counters.atomic():
+            pass
+    finally:
+        counters._writer.release()
+    _increment(counters)
+    assert Counter.get_by_id(1).value == 1
