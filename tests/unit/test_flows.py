@@ -232,3 +232,15 @@ def test_a_supervisor_reads_flows_and_versions_but_cannot_save_or_restore(make_c
     assert supervisor.get(f"{API}/flows/{flow.id}/versions")[0] == 200
     assert_refused(supervisor.patch(f"{API}/flows/{flow.id}", {"name": "X"}), 403, "forbidden")
     assert_refused(supervisor.post(f"{API}/flows/{flow.id}/versions/1/restore", {}), 403, "forbidden")
+
+
+def test_a_trunk_a_forward_step_dials_through_cannot_be_deleted(admin, world):
+    trunk = admin.post(f"{API}/trunks", {"name": "Outbound", "host": "127.0.0.9", "port": 5099})[1]
+    forward = {"type": "forward", "number": "+14045550199", "trunk": trunk["id"]}
+    flow = admin.post(
+        f"{API}/flows", {"name": "Overflow", "steps": [{"type": "hours", "weekly": [], "closed": {"steps": [forward]}}]}
+    )[1]
+    body = assert_refused(admin.delete(f"{API}/trunks/{trunk['id']}"), 409, "in-use")
+    assert "flow 'Overflow'" in body["message"]
+    assert admin.delete(f"{API}/flows/{flow['id']}")[0] == 204
+    assert admin.delete(f"{API}/trunks/{trunk['id']}")[0] == 204
