@@ -131,3 +131,21 @@ def test_a_form_the_site_sends_itself_is_sent_too_and_still_reaches_the_site(lea
     assert page.text_content("#done") == "sent by the site: 404 555 0142"
     assert [f["value"] for f in lead_center.forms()[0]["fields"]] == ["404 555 0142"]
     assert visitor.errors == []
+
+
+def test_a_form_the_sites_script_submits_with_form_submit_is_sent_too(lead_center, visitor):  # noqa: F811
+    """form.submit() fires no submit event: the snippet sees it all the same, and the site's submission happens."""
+    page = visitor.page
+    page.goto(lead_center.site + "/")
+    wait_until(lambda: lead_center.collected("view"), "the view", page)
+    page.evaluate("document.getElementById('quote').submit()")
+    page.wait_for_url("**/thanks?*")
+    wait_until(lambda: lead_center.forms(), "the form sent to Lead Center", page)
+    [sent] = lead_center.forms()
+    assert sent["form"] == "Quote request" and sent["fields"][0]["value"] == "Ada Lovelace"
+    page.goto(lead_center.site + "/")
+    wait_until(lambda: len(lead_center.collected("view")) == 3, "the form's page again", page)
+    page.evaluate("document.getElementById('search').submit()")  # a form that did not opt in
+    page.wait_for_url("**/results?q=roofs")
+    page.wait_for_timeout(500)
+    assert len(lead_center.forms()) == 1 and visitor.errors == []

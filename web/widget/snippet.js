@@ -135,8 +135,8 @@
   // Center as it is submitted, beside the site's own submission (nothing prevented). Never sent: passwords, hidden
   // fields, files, card and identity fields, card numbers (Lead Center drops them too).
   const SECRET = /pass|card|\bcc|cvv|cvc|csc|iban|ssn|one-time/i;
-  addEventListener('submit', (event) => {
-    const form = event.target, name = form.getAttribute?.('data-leadcenter-form')?.trim().slice(0, 100);
+  const sendForm = (form) => {
+    const name = form.getAttribute?.('data-leadcenter-form')?.trim().slice(0, 100);
     if (!name || tracking === false) return;
     let fields = [];
     for (const field of form.elements) {
@@ -156,7 +156,14 @@
       privacy: PRIVACY, fields: fields.slice(0, 50) });
     while (new Blob([data()]).size > 30000) fields = fields.slice(0, -1); // Lead Center takes 32 KB
     if (fields.length) send(ORIGIN + '/s/' + KEY + '/form', data()).catch(() => null);
-  }, true); // before the site's own handlers, which may stop it
+  };
+  addEventListener('submit', (event) => sendForm(event.target), true); // before the site's handlers, which may stop it
+  // A site's script may send a form with form.submit(), which fires no submit event.
+  const submit = HTMLFormElement.prototype.submit;
+  HTMLFormElement.prototype.submit = function () {
+    sendForm(this);
+    return submit.call(this);
+  };
 
   // {online, color, position}. Refused (no CORS) on a site that is not one of the company's allowed origins, or
   // Lead Center unreachable: no launcher.
