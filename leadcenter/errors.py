@@ -50,6 +50,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "already-a-member": (409, "the email is already a user of the company"),
     "already-invited": (409, "the email has an unanswered invitation to the company already"),
     "shared-account": (409, "the account also belongs to another company, so this company cannot change it"),
+    "already-an-agent": (409, "the user is an agent of the company already"),
     "inactive": (409, "the account is deactivated: reactivate it first"),
     "link-invalid": (404, "the one-time link was used already, expired, or never existed: ask for a new one"),
     "password-kept": (409, "the invited account has a password of its own: its owner signs in to accept"),

@@ -22,12 +22,14 @@ from leadcenter.accounts.schemas import (
     MemberChanges,
     MemberList,
     MemberOut,
+    NewAgentProfile,
     NewApiKey,
     NewMember,
     PasswordLinkOut,
 )
 from leadcenter.accounts.services import AccountError, end_sessions
 from leadcenter.agents.models import Agent, SipCredential
+from leadcenter.agents.services import agent_profile
 from leadcenter.audit.services import record
 from leadcenter.db import database
 from leadcenter.errors import ApiError, invalid, not_found
@@ -357,6 +359,34 @@ def _user_change(before: MemberOut, after: MemberOut) -> str:
     if before.active != after.active:
         return "reactivated" if after.active else "deactivated"
     return "role_changed" if before.role != after.role else "updated"
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/users/<int:user_id>/agent",
+    role="admin",
+    body=NewAgentProfile,
+    response=MemberOut,
+    status=201,
+    summary="Make a user of the company an agent (they take calls and chats), with a SIP account per device",
+)
+def make_agent(principal: Principal, user_id: int, body: NewAgentProfile):
+    company = principal.company
+    with database.atomic():
+        membership = _membership(principal, user_id)
+        user = membership.user
+        if Agent.select().where(Agent.user == user, Agent.company == company).exists():
+            raise ApiError("already-an-agent", f"{user.email} is an agent of {company.name} already")
+        before = MemberOut.from_row(membership, None)
+        agent = agent_profile(
+            company, user, tuple(body.devices), body.ring_device, body.display_name, now=ports.controller().clock()
+        )
+        after = MemberOut.from_row(membership, agent.id)
+        record(principal, "made_agent", "user", user.id, dump(before), dump(after), user.email)
+    notifier.user_updated(bus(), membership, agent.id)
+    reconfigure_if(True)  # its devices' SIP accounts
+    return after
 
 
 @endpoint(

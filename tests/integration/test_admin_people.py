@@ -1,6 +1,7 @@
 """The admin console in Chromium against the real system: the shell (who may open it), and its People, Company and
 Audit log pages. An admin invites someone (email off: the console shows the one-time link to hand over; email on:
-the invitee gets it at the SMTP server), the invitee sets a password through the link and is signed in; the admin
+the invitee gets it at the SMTP server, as Forgot password's), the invitee sets a password through the link and is
+signed in; the admin
 changes their role (they now see the console, read-only) and deactivates them (signed out); the company's time
 zone and an API key; the audit log lists each change with its before and after. Screenshots of the three pages."""
 
@@ -86,6 +87,18 @@ def test_an_admin_invites_someone_who_sets_a_password_then_a_role_change_and_a_d
         expect(invitee.page.locator("#invite-form")).to_have_count(0)
         expect(invitee.page.locator("#people-users [data-action=deactivate]").first).to_be_disabled()
 
+        # Her devices: a desk phone, its SIP account shown this once; the queue may ring it.
+        user_row.get_by_role("link", name=INVITEE_NAME).click()
+        detail = page.locator("#people-detail")
+        expect(detail.locator("h2")).to_have_text(INVITEE_NAME)
+        detail.get_by_role("button", name="Add a desk phone").click()
+        account = detail.locator(".sip-account")
+        expect(account).to_contain_text(re.compile(r"Username\s*desk\d+"))
+        expect(account).to_contain_text(re.compile(r"Password\s*\S{12,}"))
+        detail.get_by_label("The queue rings").select_option("desk")
+        expect(admin.toast()).to_have_text("The queue rings the desk phone")
+        detail.get_by_role("link", name="All people").click()
+
         # ... then deactivates her: signed out at once.
         user_row.get_by_role("button", name="Deactivate").click()
         expect(user_row).to_contain_text("Deactivated")
@@ -94,7 +107,7 @@ def test_an_admin_invites_someone_who_sets_a_password_then_a_role_change_and_a_d
 
         admin.go("#/audit")
         rows = page.locator(".audit-rows tbody tr")
-        deactivated, role_changed = rows.nth(0), rows.nth(1)
+        deactivated, role_changed = rows.nth(0), rows.filter(has_text="Role changed")
         expect(deactivated).to_contain_text("Deactivated")
         expect(deactivated).to_contain_text("admin@acme.example")
         expect(deactivated.locator(".changes")).to_contain_text("active")
@@ -103,6 +116,7 @@ def test_an_admin_invites_someone_who_sets_a_password_then_a_role_change_and_a_d
         expect(role_changed.locator(".changes")).to_contain_text("agent to supervisor")
         expect(page.locator(".audit-rows")).to_contain_text(f"Invited Invitation {INVITEE} as agent")
         expect(page.locator(".audit-rows")).to_contain_text("Password set User")
+        expect(page.locator(".audit-rows")).to_contain_text(f"Device added Agent {INVITEE_NAME}: desk")
         admin.page.locator("#audit-filters").get_by_label("Change").select_option("role_changed")
         admin.page.locator("#audit-filters").get_by_role("button", name="Show").click()
         expect(rows).to_have_count(1)
@@ -161,7 +175,7 @@ def emailing(running):
             running.start_controller()
 
 
-def test_with_email_on_the_invitee_gets_the_link_by_email_and_the_admin_never_sees_it(emailing):
+def test_with_email_on_the_invitee_gets_the_link_by_email_and_forgot_password_sends_another(emailing):
     system, smtp = emailing
     with Browser() as browser:
         admin = AdminConsole.open(browser, system, "#/people")
@@ -180,4 +194,21 @@ def test_with_email_on_the_invitee_gets_the_link_by_email_and_the_admin_never_se
         _set_password_through(invitee.page, link, "daves own pass")
         invitee.page.wait_for_url(f"{system.url}/", timeout=TIMEOUT_MS)
         expect(invitee.page.locator("#status-bar")).to_contain_text("Acme")
-        assert admin.errors == [] and invitee.errors == []
+
+        # Later Dave forgets it: the sign-in screen's link emails him a new one.
+        forgetful = AdminConsole(browser.page())
+        forgetful.page.goto(system.url)
+        forgetful.page.get_by_role("link", name="Forgot your password?").click()
+        forgetful.page.get_by_label("Email").fill("dave@acme.example")
+        forgetful.page.get_by_role("button", name="Send me a link").click()
+        expect(forgetful.page.locator("#password h1")).to_have_text("Check your email")
+        received = smtp.wait(2, timeout=20)[1]
+        assert received.rcpt_tos == ["dave@acme.example"]
+        assert received.message["Subject"] == "Set a new Lead Center password"
+        reset = re.search(r"http://\S+/password#\S+", received.part("plain")).group(0)
+        _set_password_through(forgetful.page, reset, "daves newer pass")
+        forgetful.page.wait_for_url(f"{system.url}/", timeout=TIMEOUT_MS)
+        expect(forgetful.page.locator("#status-bar")).to_contain_text("Acme")
+        invitee.page.reload()  # the new password signed him out everywhere else
+        expect(invitee.page.get_by_role("button", name="Sign in")).to_be_visible()
+        assert admin.errors == [] and invitee.errors == [] and forgetful.errors == []

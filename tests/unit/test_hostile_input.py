@@ -134,6 +134,7 @@ A_OBJECTS = {
     "pool_id": lambda a: NumberPool.get_or_create(company=a["company"], name="Pool")[0].id,
     "version": lambda a: 1,
     "sound": lambda a: "menu",
+    "device": lambda a: "desk",
 }
 
 

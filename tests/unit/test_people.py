@@ -227,3 +227,16 @@ def test_devices_are_added_and_removed_but_not_the_one_the_queue_rings(admin, wo
     assert admin.put(f"{API}/agents/{agent.id}/devices/pager")[1]["error"] == "not-found"
     actions = [e["action"] for e in admin.get(f"{API}/audit-log?resource=agent")[1]["entries"]]
     assert actions == ["updated", "device_added", "device_removed"]
+
+
+def test_a_supervisor_is_made_an_agent_once(admin, world, controller):
+    supervisor = world["a"]["users"]["supervisor"]
+    status, body = admin.post(
+        f"{API}/users/{supervisor.id}/agent", {"devices": ["webrtc", "desk"], "ring_device": "desk"}
+    )
+    assert status == 201 and body["agent_id"] is not None and body["role"] == "supervisor"
+    agent = admin.get(f"{API}/agents/{body['agent_id']}")[1]
+    assert (agent["devices"], agent["ring_device"]) == (["desk", "webrtc"], "desk") and controller.reconfigured == 1
+    assert admin.post(f"{API}/users/{supervisor.id}/agent", {})[1]["error"] == "already-an-agent"
+    [entry] = admin.get(f"{API}/audit-log?action=made_agent")[1]["entries"]
+    assert [(c["field"], c["before"], c["after"]) for c in entry["changes"]] == [("agent_id", None, body["agent_id"])]

@@ -11,8 +11,9 @@ import json
 import pytest
 from playhouse.shortcuts import model_to_dict
 
-from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership
+from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, PasswordLink
 from leadcenter.agents.models import Agent, SipCredential
+from leadcenter.audit.models import AuditEntry
 from leadcenter.chats.models import ChatWidget, Visitor
 from leadcenter.flows.models import CallFlow, FlowVersion
 from leadcenter.interactions.models import Interaction, InteractionTag, Tag
@@ -65,6 +66,10 @@ BODIES = {
     "VisitSettingsChanges": lambda a: {"session_minutes": 20},
     "NewNumberPool": lambda a: {"name": "Pool", "fallback_number": a["number"].id},
     "NumberPoolChanges": lambda a: {"hold_minutes": 10},
+    "NewAgentProfile": lambda a: {"devices": ["webrtc"], "ring_device": "webrtc"},
+    "LinkToken": lambda a: {"token": "not-a-link-token"},
+    "NewPassword": lambda a: {"token": "not-a-link-token", "password": "long enough pw"},
+    "Forgotten": lambda a: {"email": "agent1@b.example"},
 }
 
 # B's object for each path parameter.
@@ -82,6 +87,7 @@ B_OBJECTS = {
     "pool_id": lambda b: pool_of(b).id,
     "version": lambda b: 1,
     "sound": lambda b: "b-menu",
+    "device": lambda b: "desk",  # with B's agent_id
 }
 
 
@@ -149,6 +155,8 @@ def snapshot_of_b(company: Company) -> str:
         (Visitor, Visitor.company == company),
         (VisitSettings, VisitSettings.company == company),
         (NumberPool, NumberPool.company == company),
+        (PasswordLink, PasswordLink.company == company),
+        (AuditEntry, AuditEntry.company == company),
     ):
         rows += [
             json.dumps(model_to_dict(row, recurse=False), default=str, sort_keys=True)

@@ -11,6 +11,8 @@ import { QUIET, update } from '../store.js';
 const root = document.querySelector('#password');
 const token = location.hash.slice(1);
 if (token) history.replaceState(null, '', location.pathname); // out of the history and the address bar
+// A link pasted into this tab changes only the fragment: read it as a new page.
+window.addEventListener('hashchange', () => location.reload());
 
 async function boot() {
   const session = await api('GET', '/api/v1/session');

@@ -17,7 +17,8 @@ export const page = {
   icon: 'audit',
   role: 'supervisor',
   async show(root, ctx) {
-    const users = await api('GET', '/api/v1/users');
+    const [users, company] = await Promise.all([api('GET', '/api/v1/users'), api('GET', '/api/v1/company')]);
+    const zone = company.time_zone;
     const view = { entries: [], next: null, filters: {}, loading: false };
 
     async function load(more = false) {
@@ -37,8 +38,8 @@ export const page = {
       render(root.querySelector('#audit-entries'), html`
         ${view.entries.length ? html`
         <table class="rows audit-rows">
-          <thead><tr><th>When</th><th>Who</th><th>What</th><th>Changes</th></tr></thead>
-          <tbody>${view.entries.map(entry)}</tbody>
+          <thead><tr><th>When <small>(${zone.replaceAll('_', ' ')})</small></th><th>Who</th><th>What</th><th>Changes</th></tr></thead>
+          <tbody>${view.entries.map((e) => entry(e, zone))}</tbody>
         </table>` : html`<p class="empty">${view.loading ? 'Loading...' : 'No changes recorded match.'}</p>`}
         ${view.next ? html`<p><button data-action="older">Older changes</button></p>` : ''}`);
     }
@@ -71,15 +72,24 @@ export const page = {
   },
 };
 
-function entry(e) {
+function entry(e, zone) {
   return html`
     <tr data-key="${e.id}">
-      <td><time datetime="${e.at}">${new Date(e.at).toLocaleString()}</time></td>
+      <td><time datetime="${e.at}">${when(e.at, zone)}</time></td>
       <td>${e.actor}</td>
       <td><span class="badge">${label(e.action)}</span> ${label(e.resource)}${e.summary ? html` <strong>${e.summary}</strong>` : ''}</td>
       <td>${e.changes.length ? html`<dl class="changes">${e.changes.filter((c) => !BOOKKEEPING.has(c.field)).map((c) => html`
         <dt>${c.field}</dt><dd>${shown(c.before)} <span aria-label="became">to</span> ${shown(c.after)}</dd>`)}</dl>` : ''}</td>
     </tr>`;
+}
+
+// A time as the company's clocks show it (its time zone; the browser's when the zone is unknown to it).
+function when(iso, zone) {
+  try {
+    return new Date(iso).toLocaleString([], { timeZone: zone });
+  } catch {
+    return new Date(iso).toLocaleString();
+  }
 }
 
 function shown(value) {

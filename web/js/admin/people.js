@@ -105,6 +105,11 @@ export const page = {
         ctx.toast(`The queue rings the ${DEVICES[element.value].toLowerCase()}`);
         draw();
       },
+      async 'make-agent'({ dataset }) {
+        await api('POST', `/api/v1/users/${dataset.id}/agent`, { devices: ['webrtc'], ring_device: 'webrtc' });
+        ctx.toast('An agent now: add a desk phone below if they have one');
+        await load();
+      },
       'hide-secret': () => { view.sip = null; view.handover = null; draw(); },
       copy: ({ dataset }) => navigator.clipboard?.writeText(dataset.text).then(() => ctx.toast('Copied')),
     };
@@ -225,7 +230,8 @@ function detail(user, view, ctx) {
         <label>The queue rings
           <select data-action="ring" data-edit ${ctx.canEdit() ? '' : 'disabled'}>${agent.devices.map((device) => html`
             <option value="${device}" ${device === agent.ring_device ? 'selected' : ''}>${DEVICES[device]}</option>`)}</select></label>
-        ${sipAccount(view.sip)}` : html`<p class="hint">Not an agent: takes no calls or chats.</p>`}
+        ${sipAccount(view.sip)}` : html`<p class="hint">Not an agent: takes no calls or chats.</p>
+        ${ctx.canEdit() ? html`<button data-action="make-agent" data-id="${user.id}" data-edit>Make an agent (browser softphone)</button>` : ''}`}
       <p><a href="#/people">All people</a></p>
     </section>`;
 }
