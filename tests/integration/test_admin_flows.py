@@ -7,6 +7,7 @@ restored from the page. Screenshot: docs/screenshot-admin-flows.png."""
 from __future__ import annotations
 
 import contextlib
+import re
 
 from admin_console import AdminConsole
 from browser import TIMEOUT_MS, Browser
@@ -49,6 +50,14 @@ def test_an_admin_builds_business_hours_then_an_ivr_menu_and_a_call_pressing_1_r
         )
         sounds.get_by_role("button", name="Upload").click()
         expect(page.locator("#flow-sounds")).to_contain_text("closed", timeout=TIMEOUT_MS)
+        # Another recorded in the browser (Chromium's fake microphone): a second and a half, then saved.
+        sounds.get_by_label("Name").fill("hello")
+        page.get_by_role("button", name="Record").click()
+        expect(page.locator("#recording")).to_have_text(re.compile(r"Recording: ([2-9]|1\.[5-9])"), timeout=TIMEOUT_MS)
+        page.get_by_role("button", name="Stop and save").click()
+        expect(page.locator('#flow-sounds li[data-key="hello"]')).to_contain_text("s", timeout=TIMEOUT_MS)
+        recorded = float(page.locator('#flow-sounds li[data-key="hello"] small').inner_text().split()[0])
+        assert 1.5 <= recorded <= 10
 
         # Business hours every day all day, in place of the voicemail a new flow starts with.
         page.locator('button[data-action="remove"][data-path="steps"][data-index="0"]').click()
@@ -124,7 +133,8 @@ def test_an_admin_builds_business_hours_then_an_ivr_menu_and_a_call_pressing_1_r
             finally:
                 assert api.delete(f"/api/v1/tracking-numbers/{number.json()['id']}").status_code == 204
                 assert api.delete(f"/api/v1/flows/{flow_id}").status_code == 204
-                assert api.delete("/api/v1/flow-sounds/closed").status_code == 204
+                for sound in ("closed", "hello"):
+                    assert api.delete(f"/api/v1/flow-sounds/{sound}").status_code == 204
 
 
 def running_team(name: str) -> int:

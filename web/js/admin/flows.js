@@ -127,8 +127,10 @@ async function editor(root, ctx, id) {
       <div id="flow-sounds"></div>
       <form id="sound-form" class="form-row">
         <label>Name <input name="name" required pattern="[a-z0-9][a-z0-9-]{0,39}" placeholder="e.g. welcome"></label>
-        <label class="upload">WAV file <input type="file" name="file" accept="audio/wav,.wav" required></label>
-        <div class="actions"><button type="submit">Upload</button></div>
+        <label class="upload">WAV file <input type="file" name="file" accept="audio/wav,.wav"></label>
+        <div class="actions"><button type="submit">Upload</button>
+          <button type="button" data-action="record" data-edit>Record</button>
+          <span id="recording" class="hint" role="status"></span></div>
         <p role="alert"></p>
       </form>
     </section>
@@ -199,6 +201,22 @@ async function editor(root, ctx, id) {
       if (free) digits[free] = branch();
     },
     'remove-key': ({ dataset }) => { delete lookup(flow, dataset.path)[dataset.digit]; },
+    // Record from the microphone (or stop and upload what was recorded) under the name typed in the sound form.
+    async record(button) {
+      const upload = root.querySelector('#sound-form');
+      const status = root.querySelector('#recording');
+      if (recorder) {
+        const wav = await recorder.stop();
+        recorder = null;
+        button.textContent = 'Record';
+        status.textContent = '';
+        await sendSound(upload, wav);
+        return;
+      }
+      if (!upload.querySelector('[name=name]').reportValidity()) return;
+      recorder = await startRecording((seconds) => { status.textContent = `Recording: ${seconds.toFixed(1)} s`; });
+      button.textContent = 'Stop and save';
+    },
     async restore({ dataset }) {
       flow = await api('POST', `/api/v1/flows/${id}/versions/${dataset.version}/restore`, { version: flow.version });
       saved = JSON.stringify(flow);
@@ -242,20 +260,23 @@ async function editor(root, ctx, id) {
     }
   });
 
-  root.querySelector('#sound-form').addEventListener('submit', async (event) => {
-    event.preventDefault();
-    const upload = event.target;
+  let recorder = null; // the microphone recording under way
+  async function sendSound(upload, wav) {
     try {
       const name = upload.querySelector('[name=name]').value;
-      const file = upload.querySelector('[name=file]').files[0];
-      await api('POST', `/api/v1/flow-sounds?name=${encodeURIComponent(name)}`, new Blob([file], { type: 'audio/wav' }));
+      await api('POST', `/api/v1/flow-sounds?name=${encodeURIComponent(name)}`, wav);
       company.sounds = await api('GET', '/api/v1/flow-sounds');
       upload.reset();
-      ctx.toast('Sound uploaded');
+      ctx.toast(`Sound ${name} saved`);
       draw();
     } catch (failure) {
       showErrors(upload, failure);
     }
+  }
+  root.querySelector('#sound-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const file = event.target.querySelector('[name=file]').files[0];
+    if (file) sendSound(event.target, new Blob([file], { type: 'audio/wav' }));
   });
 
   const stop = ctx.onEvent('flow.updated', async (data) => {
@@ -268,7 +289,67 @@ async function editor(root, ctx, id) {
     draw();
   });
   draw();
-  return stop;
+  return () => {
+    stop();
+    recorder?.cancel();
+  };
+}
+
+// Microphone audio as a WAV file (16-bit mono PCM, the browser's rate: the server converts it as it converts an
+// uploaded greeting). ``tick(seconds)`` is told the length as it grows.
+async function startRecording(tick) {
+  const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+  const context = new AudioContext();
+  const source = context.createMediaStreamSource(stream);
+  const tap = context.createScriptProcessor(4096, 1, 1);
+  const chunks = [];
+  let length = 0;
+  tap.onaudioprocess = (event) => {
+    const samples = event.inputBuffer.getChannelData(0);
+    chunks.push(new Float32Array(samples));
+    length += samples.length;
+    tick(length / context.sampleRate);
+  };
+  source.connect(tap);
+  tap.connect(context.destination);
+  const close = () => {
+    tap.disconnect();
+    source.disconnect();
+    stream.getTracks().forEach((track) => track.stop());
+    return context.close();
+  };
+  return {
+    cancel: close,
+    async stop() {
+      await close();
+      return wavFile(chunks, length, context.sampleRate);
+    },
+  };
+}
+
+function wavFile(chunks, length, rate) {
+  const data = new DataView(new ArrayBuffer(44 + length * 2));
+  const text = (at, value) => [...value].forEach((c, i) => data.setUint8(at + i, c.charCodeAt(0)));
+  text(0, 'RIFF');
+  data.setUint32(4, 36 + length * 2, true);
+  text(8, 'WAVEfmt ');
+  data.setUint32(16, 16, true);
+  data.setUint16(20, 1, true); // PCM
+  data.setUint16(22, 1, true); // mono
+  data.setUint32(24, rate, true);
+  data.setUint32(28, rate * 2, true);
+  data.setUint16(32, 2, true);
+  data.setUint16(34, 16, true);
+  text(36, 'data');
+  data.setUint32(40, length * 2, true);
+  let at = 44;
+  for (const chunk of chunks) {
+    for (const sample of chunk) {
+      data.setInt16(at, Math.max(-1, Math.min(1, sample)) * 0x7fff, true);
+      at += 2;
+    }
+  }
+  return new Blob([data.buffer], { type: 'audio/wav' });
 }
 
 function move(list, index, by) {
