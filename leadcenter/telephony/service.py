@@ -370,7 +370,10 @@ class Telephony:
 
     async def reload_checked(self, modules: set[str], contexts: list[str]) -> None:
         """Reload what changed, then check that Asterisk's dialplan has each of ``contexts``; raises AsteriskRefused
-        with Asterisk's message when the reload failed or a context is not there."""
+        with Asterisk's message when the reload failed or a context is not there. With AMI down there is nothing to
+        ask: Asterisk reads the written files when it comes back (and resync follows)."""
+        if not self.ami.ready:
+            return
         try:
             await self.reload(modules | {"pbx_config.so"})
             for context in contexts:
