@@ -698,7 +698,7 @@ def _save_flow(ctx: Context, row, changes: dict) -> None:
     ctx.reconfigure()
     instance = ctx.instance()
     shown = instance.rx(f"dialplan show {names.flow_context(row.id)}") if instance.pid() is not None else None
-    if shown is not None and f"'{names.flow_context(row.id)}'" not in shown:
+    if shown is not None and f"Context '{names.flow_context(row.id)}' created" not in shown:
         with db.database.atomic():
             for name, value in {**before, "version": row.version - 1}.items():
                 setattr(row, name, value)

@@ -127,3 +127,13 @@ def test_on_a_holiday_the_closed_branch_plays_and_hangs_up(running, peers, admin
     assert result.answered and result.hangup == "remote"  # the closed branch's hang-up, not the caller's
     assert heard.tone_at(CLOSED_HZ), f"no {CLOSED_HZ} Hz greeting in {len(heard.samples) / 8000:.1f} s of audio"
     assert alice.count("INVITE") == 0  # the key pressed during the greeting reached no menu
+
+
+def test_an_operator_changes_the_flow_from_the_shell_and_asterisk_has_it(running, flow, tmp_path):
+    steps = tmp_path / "steps.json"
+    steps.write_text('[{"type": "voicemail"}]')
+    said = running.cli("flow", "steps", str(flow["id"]), str(steps))
+    assert f"flow {flow['id']} 'Front desk' saved as version 2 and applied" in said
+    shown = running.instance.rx(f"dialplan show lc-flow-{flow['id']}") or ""
+    assert "lc-step-voicemail" in shown and "GotoIfTime" not in shown
+    assert "(current)" in running.cli("flow", "versions", str(flow["id"])).splitlines()[0]
