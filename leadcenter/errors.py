@@ -31,6 +31,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "too-many-attempts": (429, "too many failed sign-ins; Retry-After says when to try again"),
     "csrf-token-missing": (403, "an unsafe request with a session must send X-CSRF-Token from GET /api/v1/session"),
     "forbidden": (403, "the caller's role in the company is below what the endpoint needs"),
+    "owner-only": (403, "only the installation owner (the person running the server) may do this; never an API key"),
     "origin-required": (403, "a websocket opened without Origin: browsers send it, other clients use an API key"),
     "origin-not-allowed": (403, "a websocket opened from a page of an origin that is not allowed"),
     "company-not-selected": (409, "signed in, but no company picked yet (PUT /api/v1/session/company)"),
@@ -42,7 +43,6 @@ ERRORS: dict[str, tuple[int, str]] = {
         ("no such object in the caller's company (another company's id answers the same), or no such path"),
     ),
     "changed": (409, "the object was changed by someone else since the `version` sent: reload it and redo the change"),
-    "asterisk-refused": (422, "Asterisk did not take the configuration (its message says why); nothing was changed"),
     "in-use": (409, "the object is still used by others (named in the message): change or delete those first"),
     # -- accounts
     "own-account": (409, "an admin cannot remove or demote their own account; another admin can"),
@@ -96,6 +96,8 @@ ERRORS: dict[str, tuple[int, str]] = {
     "too-many-visits": (429, "the snippet's collection rate of this address or this company is spent; Retry-After"),
     "too-many-forms": (429, "the site's form rate of this address or this company is spent; Retry-After"),
     # -- prompts
+    "asterisk-refused": (422, "Asterisk did not take the dialplan or the flow (its words in the message): nothing changed"),
+    "asterisk-unavailable": (503, "Asterisk could not be asked to read the dialplan now: nothing changed; try again"),
     "converter-missing": (503, "sox is not installed on the server, so uploaded audio cannot be converted"),
     "busy": (503, "the database is busy with other writes; Retry-After says when to try again"),
     "converter-busy": (503, "every audio conversion slot is taken; Retry-After says when to try again"),

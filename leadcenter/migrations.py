@@ -24,6 +24,7 @@ from leadcenter.agents.models import Agent, AgentStatusChange, SipCredential
 from leadcenter.audit.models import AuditEntry
 from leadcenter.chats.models import ChatSession, ChatWidget, Visitor
 from leadcenter.db import BaseModel, database
+from leadcenter.dialplans.models import CustomContext, DialplanVersion
 from leadcenter.flows.models import CallFlow, FlowVersion
 from leadcenter.interactions.models import (
     ClassificationChange,
@@ -85,6 +86,8 @@ MODELS = [
     PageView,
     AuditEntry,
     PasswordLink,
+    CustomContext,
+    DialplanVersion,
 ]
 
 
@@ -231,6 +234,14 @@ def _v14_flow_versions(migrator) -> None:
         )
 
 
+def _v15_dialplans(migrator) -> None:
+    # In place, as v11's: peewee's add_column rebuilds the table for a NOT NULL column, and dropping the old user
+    # table would cascade to every membership, session and agent.
+    if User.owner.column_name not in {c.name for c in database.get_columns("user")}:
+        database.execute_sql('ALTER TABLE "user" ADD COLUMN "owner" INTEGER NOT NULL DEFAULT 0')
+    database.create_tables([CustomContext, DialplanVersion])
+
+
 # (version, description, function(migrator)) in order; version 1 is the first released schema.
 MIGRATIONS: list = [
     (
@@ -255,6 +266,7 @@ MIGRATIONS: list = [
         "call flows: a version per save, kept and restorable; the flow's version for concurrent edits",
         _v14_flow_versions,
     ),
+    (15, "dialplans: the installation owner, custom dialplan contexts and their versions", _v15_dialplans),
 ]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])
 

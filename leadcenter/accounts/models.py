@@ -47,6 +47,8 @@ class User(TimestampedModel):
     name = CharField()
     password_hash = CharField()
     active = BooleanField(default=True)
+    # The installation owner: the person running the server, above every company's admins (custom dialplans).
+    owner = BooleanField(default=False)
 
 
 class Membership(BaseModel):

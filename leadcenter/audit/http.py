@@ -21,7 +21,8 @@ bp = Blueprint("audit", __name__, url_prefix="/api/v1")
     role="supervisor",
     query=AuditQuery,
     response=AuditPage,
-    summary="The company's admin changes, newest first, a page at a time: who, when, what changed",
+    summary="The company's admin changes, newest first, a page at a time: who, when, what changed (the "
+    "installation owner also sees the installation's own: custom dialplans, owners)",
 )
 def audit_log(principal: Principal, query: AuditQuery):
     found = services.entries(
@@ -34,6 +35,7 @@ def audit_log(principal: Principal, query: AuditQuery):
         until=_naive_utc(query.until),
         before_id=query.before,
         limit=query.limit + 1,
+        installation=principal.user is not None and principal.user.owner,
     )
     page = found[: query.limit]
     return AuditPage(

@@ -101,9 +101,12 @@ def entries(
     until: dt.datetime | None = None,
     before_id: int | None = None,
     limit: int = 50,
+    installation: bool = False,
 ) -> list[AuditEntry]:
-    """The company's entries, newest first, at most ``limit``, older than ``before_id`` when given."""
-    query = AuditEntry.select().where(AuditEntry.company == company)
+    """The company's entries, newest first, at most ``limit``, older than ``before_id`` when given; with
+    ``installation`` (for the installation owner) the installation-wide ones (no company) too."""
+    mine = AuditEntry.company == company
+    query = AuditEntry.select().where(mine | AuditEntry.company.is_null() if installation else mine)
     for column, value in (
         (AuditEntry.resource, resource),
         (AuditEntry.resource_id, resource_id),

@@ -24,6 +24,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from leadcenter.accounts.models import Company, User
 from leadcenter.agents.models import Agent, current_agents
+from leadcenter.dialplans.services import usable_by
 from leadcenter.flows.models import CallFlow, FlowVersion
 from leadcenter.teams.models import Team, TeamMember
 from leadcenter.trunks.models import Trunk
@@ -148,6 +149,13 @@ class IvrStep(_Step):
     invalid: Branch = Field(default_factory=Branch)
 
 
+class CustomStep(_Step):
+    """Send the call into a custom dialplan context the installation owner wrote (custom-<context>, at s,1)."""
+
+    type: Literal["custom"]
+    context: str = Field(max_length=40)
+
+
 def _untagged_paths(steps, validate):
     """Pydantic puts the step type in error paths (``0.queue.timeout``); a client knows a step by its index."""
     try:
@@ -173,7 +181,15 @@ def _untagged(loc: tuple) -> tuple:
 
 # The step types: another one is a class above, a member here and its line in asterisk_config / pbx.render.
 Step = Annotated[
-    QueueStep | RingAgentsStep | VoicemailStep | GreetingStep | HoursStep | IvrStep | ForwardStep | HangupStep,
+    QueueStep
+    | RingAgentsStep
+    | VoicemailStep
+    | GreetingStep
+    | HoursStep
+    | IvrStep
+    | ForwardStep
+    | HangupStep
+    | CustomStep,
     Field(discriminator="type"),
 ]
 STEP_TYPES = {get_args(c.model_fields["type"].annotation)[0] for c in get_args(get_args(Step)[0])}
@@ -240,6 +256,8 @@ def checked_steps(company: Company, steps: list, sounds: set[str] | None = None)
             problems[f"{where}.agent"] = f"no agent {step['agent']} in this company"
         elif kind == "forward" and step["trunk"] not in trunks:
             problems[f"{where}.trunk"] = f"no trunk {step['trunk']} in this company"
+        elif kind == "custom" and usable_by(company.id, step["context"]) is None:
+            problems[f"{where}.context"] = f"no custom context {step['context']} for this company"
         if sounds is not None and step.get("sound") is not None and step["sound"] not in sounds:
             problems[f"{where}.sound"] = f"no flow sound {step['sound']!r}: upload it first"
         for below, branch in branches(step):

@@ -368,6 +368,20 @@ class Telephony:
     async def stop_recording(self, channel: str) -> None:
         await self.ami.action({"Action": "StopMixMonitor", "Channel": channel})
 
+    async def reload_dialplan(self) -> None:
+        """Have pbx_config read the dialplan files again (nothing else: no resync)."""
+        await self.ami.action({"Action": "Reload", "Module": "pbx_config.so"})
+
+    async def has_context(self, context: str) -> bool:
+        """Whether the running dialplan has this context (AMI ShowDialPlan)."""
+        try:
+            await self.ami.action({"Action": "ShowDialPlan", "Context": context}, as_list=True)
+        except AmiError as exc:
+            if "Did not find context" in str(exc):
+                return False
+            raise
+        return True
+
     async def reload_checked(self, modules: set[str], contexts: list[str]) -> None:
         """Reload what changed, then check that Asterisk's dialplan has each of ``contexts``; raises AsteriskRefused
         with Asterisk's message when the reload failed or a context is not there. With AMI down there is nothing to
@@ -376,10 +390,11 @@ class Telephony:
             return
         try:
             await self.reload(modules | {"pbx_config.so"})
-            for context in contexts:
-                await self.ami.action({"Action": "ShowDialPlan", "Context": context}, as_list=True)
+            missing = [context for context in contexts if not await self.has_context(context)]
         except AmiError as exc:
             raise AsteriskRefused(str(exc)) from None
+        if missing:
+            raise AsteriskRefused(f"the dialplan has no context {', '.join(missing)} after the reload")
 
     async def reload(self, modules: set[str]) -> None:
         """Reload what changed (module names from asterisk_config.reload_for), then resync (a queue reload resets

@@ -82,6 +82,7 @@ def _blueprints():
     from leadcenter.audit import http as audit
     from leadcenter.calls import http as calls
     from leadcenter.chats import http as chats
+    from leadcenter.dialplans import http as dialplans
     from leadcenter.flows import http as flows
     from leadcenter.interactions import http as interactions
     from leadcenter.leads import http as leads
@@ -93,4 +94,5 @@ def _blueprints():
     from leadcenter.visits import http as visits
     from leadcenter.web import session
     return [session.bp, accounts.bp, agents.bp, teams.bp, flows.bp, trunks.bp, tracking_numbers.bp, leads.bp,
-            interactions.bp, calls.bp, prompts.bp, texts.bp, chats.bp, chats.public, visits.bp, visits.public, audit.bp]
+            interactions.bp, calls.bp, prompts.bp, texts.bp, chats.bp, chats.public, visits.bp, visits.public, audit.bp,
+            dialplans.bp]

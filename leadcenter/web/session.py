@@ -66,6 +66,7 @@ class UserOut(Schema):
     id: int
     email: str
     name: str
+    owner: bool = False  # the installation owner: the console's Dialplans page
 
 
 class InvitationToMe(Schema):
@@ -95,7 +96,7 @@ def _session_out() -> SessionOut:
                            .where(Membership.user == user).order_by(Company.name))]
     principal = auth.principal_for(user, session.get("company_id"))
     return SessionOut(
-        authenticated=True, csrf_token=token, user=UserOut(id=user.id, email=user.email, name=user.name),
+        authenticated=True, csrf_token=token, user=UserOut(id=user.id, email=user.email, name=user.name, owner=user.owner),
         companies=companies,
         company=CompanyOut(id=principal.company.id, name=principal.company.name, role=principal.role)
         if principal else None,

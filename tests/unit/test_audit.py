@@ -180,3 +180,15 @@ def test_each_company_sees_its_own_log_and_agents_none(admin, make_client, world
     assert signed_in(make_client, "admin@b.example").get(f"{API}/audit-log")[1]["entries"] == []
     status, body = signed_in(make_client, "agent1@a.example").get(f"{API}/audit-log")
     assert (status, body["error"]) == (403, "forbidden")
+
+
+def test_the_installation_owner_also_sees_the_installations_own_changes_and_nobody_else_does(make_client, world):
+    owner = world["a"]["users"]["admin"]
+    owner.owner = True
+    owner.save()
+    actor = Principal(world["a"]["company"], "admin", owner)
+    services.record(actor, "created", "dialplan", 1, None, {"name": "x"}, "x", installation=True)
+    seen = signed_in(make_client, "admin@a.example").get(f"{API}/audit-log")[1]["entries"]
+    assert [(e["resource"], e["summary"]) for e in seen] == [("dialplan", "x")]
+    for other in ("admin@b.example", "supervisor@a.example"):  # not owners: their company's changes only
+        assert signed_in(make_client, other).get(f"{API}/audit-log")[1]["entries"] == []

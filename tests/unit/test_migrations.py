@@ -129,8 +129,37 @@ def _steps_after(version: int) -> int:
     return len([m for m in migrations.MIGRATIONS if m[0] > version])
 
 
+def _back_to_version_14(database) -> None:
+    """Undo what version 15 adds: the installation owner, the custom dialplan contexts and their versions."""
+    for table in ("dialplan_version", "custom_context"):
+        database.execute_sql(f'DROP TABLE "{table}"')
+    database.execute_sql('ALTER TABLE "user" DROP COLUMN "owner"')
+    database.execute_sql("UPDATE schema_version SET version = 14")
+
+
+def test_a_version_14_database_gets_the_owner_and_the_dialplan_tables_and_keeps_its_users(tmp_path):
+    expected = _shape_of_a_new_database(tmp_path)
+    old = _migrated(tmp_path / "v14.sqlite3")
+    _back_to_version_14(old)
+    old.execute_sql(
+        "INSERT INTO user (id, created_at, email, name, password_hash, active)"
+        " VALUES (5, '2026-11-26 10:00:00', 'ann@example.com', 'Ann', 'x', 1)"
+    )
+    old.execute_sql(
+        "INSERT INTO company (id, created_at, name, default_region, time_zone)"
+        " VALUES (4, '2026-11-26', 'Acme', 'US', 'UTC')"
+    )
+    old.execute_sql("INSERT INTO membership (user_id, company_id, role) VALUES (5, 4, 'admin')")
+    assert migrations.migrate() == _steps_after(14) and migrations.current_version() == migrations.LATEST
+    assert _shape(old) == expected
+    assert old.execute_sql("SELECT email, owner FROM user WHERE id = 5").fetchone() == ("ann@example.com", 0)
+    assert old.execute_sql("SELECT role FROM membership WHERE user_id = 5").fetchone() == ("admin",)
+    old.close()
+
+
 def _back_to_version_10(database) -> None:
-    """Undo what version 11 adds: the audit log, password links, the companies' time zone."""
+    """Undo what versions 15 and 11 add: the dialplans, the audit log, password links, the companies' time zone."""
+    _back_to_version_14(database)
     database.execute_sql('DROP TABLE "audit_entry"')
     database.execute_sql('DROP TABLE "password_link"')
     database.execute_sql('ALTER TABLE "company" DROP COLUMN "time_zone"')
@@ -160,7 +189,7 @@ def test_a_version_10_database_gets_the_audit_log_links_and_time_zones_and_keeps
 
 
 def _back_to_version_9(database) -> None:
-    """Undo what versions 11 and 10 add: the audit log, time zones, the site form's name on a form's visit."""
+    """Undo what versions 15, 11 and 10 add: the dialplans, the audit log, time zones, a form's site form name."""
     _back_to_version_10(database)
     database.execute_sql('ALTER TABLE "chat_session" DROP COLUMN "form_name"')
     database.execute_sql("UPDATE schema_version SET version = 9")

@@ -15,6 +15,7 @@ from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, 
 from leadcenter.agents.models import Agent, SipCredential
 from leadcenter.audit.models import AuditEntry
 from leadcenter.chats.models import ChatWidget, Visitor
+from leadcenter.dialplans.models import CustomContext
 from leadcenter.flows.models import CallFlow, FlowVersion
 from leadcenter.interactions.models import Interaction, InteractionTag, Tag
 from leadcenter.leads.models import Lead, LeadPhone
@@ -66,6 +67,8 @@ BODIES = {
     "VisitSettingsChanges": lambda a: {"session_minutes": 20},
     "NewNumberPool": lambda a: {"name": "Pool", "fallback_number": a["number"].id},
     "NumberPoolChanges": lambda a: {"hold_minutes": 10},
+    "NewDialplan": lambda a: {"name": "mine", "text": "exten => s,1,Hangup()"},
+    "DialplanChanges": lambda a: {"text": "exten => s,1,Hangup()"},
     "NewAgentProfile": lambda a: {"devices": ["webrtc"], "ring_device": "webrtc"},
     "LinkToken": lambda a: {"token": "not-a-link-token"},
     "NewPassword": lambda a: {"token": "not-a-link-token", "password": "long enough pw"},
@@ -87,12 +90,20 @@ B_OBJECTS = {
     "pool_id": lambda b: pool_of(b).id,
     "version": lambda b: 1,
     "sound": lambda b: "b-menu",
+    "name": lambda b: custom_of(b).name,  # a custom dialplan context only B's flows may use (the owner's to edit)
+    "number": lambda b: 1,
     "device": lambda b: "desk",  # with B's agent_id
 }
 
 
 def pool_of(company_objects) -> NumberPool:
     return NumberPool.get_or_create(company=company_objects["company"], name="Pool")[0]
+
+
+def custom_of(company_objects) -> CustomContext:
+    return CustomContext.get_or_create(
+        name="b-only", defaults={"text": "exten => s,1,Hangup()", "company": company_objects["company"]}
+    )[0]
 
 
 QUERIES = {"LeadSearch": "?q=Lead", "FlowSoundName": "?name=menu"}
@@ -128,9 +139,25 @@ NAMING_B = [
     ("PATCH", "/api/v1/chat-widget", lambda a, b: {"team_id": b["team"].id}),
     ("POST", "/api/v1/number-pools", lambda a, b: {"name": "Mixed", "fallback_number": b["number"].id}),
     ("PATCH", "/api/v1/tracking-numbers/{a_number}", lambda a, b: {"pool": pool_of(b).id}),
+    (
+        "POST",
+        "/api/v1/flows",
+        lambda a, b: {"name": "Mixed", "steps": [{"type": "custom", "context": custom_of(b).name}]},
+    ),
 ]
 
-B_TEXTS = ("Company B", "Lead0 B", "Lead1 B", "Team B", "Flow B", "Trunk B", "Line B", "@b.example", "+4420794")
+B_TEXTS = (
+    "Company B",
+    "Lead0 B",
+    "Lead1 B",
+    "Team B",
+    "Flow B",
+    "Trunk B",
+    "Line B",
+    "@b.example",
+    "+4420794",
+    "b-only",
+)
 
 
 def snapshot_of_b(company: Company) -> str:
@@ -155,6 +182,7 @@ def snapshot_of_b(company: Company) -> str:
         (Visitor, Visitor.company == company),
         (VisitSettings, VisitSettings.company == company),
         (NumberPool, NumberPool.company == company),
+        (CustomContext, CustomContext.company == company),
         (PasswordLink, PasswordLink.company == company),
         (AuditEntry, AuditEntry.company == company),
     ):
@@ -183,6 +211,7 @@ def attacker(request, make_client, world):
     """Company A's admin: signed in in a browser, or A's integration with an API key."""
     world["b"]["api_key"] = new_api_key(world["b"]["company"], "B's CRM", None)[0]
     pool_of(world["b"])
+    custom_of(world["b"])
     world["b"]["invitation"] = Invitation.create(
         company=world["b"]["company"], user=world["a"]["users"]["admin"], role="agent"
     )

@@ -65,7 +65,8 @@ export const page = {
       view.filters = { ...values, until: values.until ? nextDay(values.until) : '' };
       load().catch((failure) => ctx.toast(failure.message));
     });
-    root.addEventListener('click', (event) => {
+    // On the page's own element: the console's root outlives the page, and each visit would add a listener.
+    root.querySelector('#audit-entries').addEventListener('click', (event) => {
       if (event.target.closest('[data-action="older"]')) load(true).catch((failure) => ctx.toast(failure.message));
     });
     await load();

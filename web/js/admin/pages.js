@@ -5,10 +5,12 @@ import { page as people } from './people.js';
 import { page as company } from './company.js';
 import { page as flows } from './flows.js';
 import { page as audit } from './audit.js';
+import { page as dialplans } from './dialplans.js';
 
 export const PAGES = [
   people,
   company,
   flows,
   audit,
+  dialplans,
 ];
