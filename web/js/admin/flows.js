@@ -20,6 +20,7 @@ const TYPES = {
   forward: 'Forward to a number',
   voicemail: 'Voicemail',
   hangup: 'Hang up',
+  custom: 'Custom dialplan',
 };
 const branch = () => ({ steps: [], flow: null });
 // A new step of each type, with the API's defaults; `company` holds the lists a step picks from.
@@ -37,6 +38,7 @@ const NEW = {
   forward: (c) => ({ type: 'forward', number: '', trunk: c.trunks[0]?.id ?? null, timeout: 30 }),
   voicemail: () => ({ type: 'voicemail', agent: null }),
   hangup: () => ({ type: 'hangup' }),
+  custom: (c) => ({ type: 'custom', context: c.customs[0]?.name ?? '' }),
 };
 
 export const page = {
@@ -94,11 +96,11 @@ async function list(root, ctx) {
 
 async function editor(root, ctx, id) {
   const load = () => Promise.all([api('GET', `/api/v1/flows/${id}`), api('GET', `/api/v1/flows/${id}/versions`)]);
-  const [teams, agents, trunks, flows, sounds] = await Promise.all([
+  const [teams, agents, trunks, flows, sounds, customs] = await Promise.all([
     api('GET', '/api/v1/teams'), api('GET', '/api/v1/agents'), api('GET', '/api/v1/trunks'),
-    api('GET', '/api/v1/flows'), api('GET', '/api/v1/flow-sounds'),
+    api('GET', '/api/v1/flows'), api('GET', '/api/v1/flow-sounds'), api('GET', '/api/v1/custom-contexts'),
   ]);
-  const company = { teams, agents, trunks, flows: flows.filter((f) => f.id !== id), sounds };
+  const company = { teams, agents, trunks, flows: flows.filter((f) => f.id !== id), sounds, customs };
   let [flow, versions] = await load();
   let saved = JSON.stringify(flow);
   root.innerHTML = html`
@@ -428,6 +430,9 @@ const FIELDS = {
     ${number(`${path}.timeout`, step.timeout, 5, 3600, 'Ring for (s)')}</div>
     <p class="hint">The person called sees the tracking number the caller dialled.</p>`,
   hangup: () => '',
+  custom: (step, path, c) => html`<div class="form-row">
+    <label>Context <select name="${path}.context">${options(c.customs, step.context, (x) => x.name, step.context ? null : '(none yet: the installation owner writes them)')}</select></label></div>
+    <p class="hint">The call goes on in the installation owner's dialplan.</p>`,
   hours: (step, path, c) => html`
     <p class="hint">In the company's time zone.</p>
     <ul class="opening-hours">${step.weekly.map((row, i) => html`
