@@ -965,3 +965,134 @@ def number_delete(ctx: Context, number_id: int) -> None:
 
     ctx.open_db()
     _delete_row(ctx, _number(number_id), "tracking_number", TrackingNumberOut, [])
+
+
+# -- call flows ------------------------------------------------------------------------------------------------
+
+
+@main.group()
+def flow() -> None:
+    """Call flows: list, show, change the steps (JSON, as the API takes them), versions and restore."""
+
+
+def _flow(flow_id: int):
+    from leadcenter.flows.models import CallFlow
+
+    row = CallFlow.get_or_none(CallFlow.id == flow_id)
+    if row is None:
+        raise click.ClickException(f"no flow {flow_id} (leadcenter flow list)")
+    return row
+
+
+def _save_flow(ctx: Context, row, changes: dict) -> None:
+    """Check the changes against the flow's company, save them as a new version (audited), apply them; when the
+    running Asterisk then lacks the flow's context, put the flow back and fail with what Asterisk said."""
+    from leadcenter.audit.services import record
+    from leadcenter.flows.schemas import FlowOut
+    from leadcenter.flows.services import InvalidSteps, checked_steps, flow_columns, keep_version
+    from leadcenter.pbx import names
+
+    sounds_dir = ctx.instance().dir / "sounds"
+    prefix = names.flow_sound(row.company_id, "")
+    sounds = {p.stem[len(prefix) :] for p in sounds_dir.glob(f"{prefix}*.wav")}
+    if "steps" in changes:
+        try:
+            changes["steps"] = checked_steps(row.company, changes["steps"], sounds)
+        except InvalidSteps as exc:
+            raise click.ClickException(f"the steps are not valid: {exc}") from None
+    before, before_out = flow_columns(row), FlowOut.from_row(row).model_dump(mode="json")
+    with db.database.atomic():
+        for name, value in {**changes, "version": row.version + 1}.items():
+            setattr(row, name, value)
+        row.save()
+        keep_version(row, None)
+        record(
+            _Operator(row.company), "updated", "flow", row.id, before_out, FlowOut.from_row(row).model_dump(mode="json")
+        )
+    ctx.reconfigure()
+    instance = ctx.instance()
+    shown = instance.rx(f"dialplan show {names.flow_context(row.id)}") if instance.pid() is not None else None
+    if shown is not None and f"Context '{names.flow_context(row.id)}' created" not in shown:
+        with db.database.atomic():
+            for name, value in {**before, "version": row.version - 1}.items():
+                setattr(row, name, value)
+            row.save()
+        ctx.reconfigure()
+        raise click.ClickException(f"Asterisk refused the flow; it is back as it was. Asterisk said: {shown.strip()}")
+    click.echo(f"flow {row.id} {row.name!r} saved as version {row.version} and applied")
+
+
+@flow.command("list")
+@pass_context
+def flow_list(ctx: Context) -> None:
+    """List every company's flows and the tracking numbers that send calls to them."""
+    from leadcenter.flows.models import CallFlow
+    from leadcenter.tracking_numbers.models import TrackingNumber
+
+    ctx.open_db()
+    for row in CallFlow.select().order_by(CallFlow.company, CallFlow.id):
+        numbers = [n.number for n in TrackingNumber.select().where(TrackingNumber.flow == row)]
+        click.echo(
+            f"{row.id:>4}  {row.name:<24} version {row.version:<4} company {row.company_id:<4} "
+            f"{', '.join(numbers) or 'no number'}"
+        )
+
+
+@flow.command("show")
+@click.argument("flow_id", type=int)
+@pass_context
+def flow_show(ctx: Context, flow_id: int) -> None:
+    """Print a flow as the API shows it (JSON): its steps are what `flow steps` takes."""
+    from leadcenter.flows.schemas import FlowOut
+
+    ctx.open_db()
+    click.echo(FlowOut.from_row(_flow(flow_id)).model_dump_json(indent=2))
+
+
+@flow.command("steps")
+@click.argument("flow_id", type=int)
+@click.argument("steps_file", type=click.File("r"))
+@pass_context
+def flow_steps(ctx: Context, flow_id: int, steps_file) -> None:
+    """Replace a flow's steps with the JSON list in STEPS_FILE ('-': standard input), checked as the API checks
+    them, and apply it."""
+    import json
+
+    ctx.open_db()
+    try:
+        steps = json.load(steps_file)
+    except ValueError as exc:
+        raise click.ClickException(f"not JSON: {exc}") from None
+    _save_flow(ctx, _flow(flow_id), {"steps": steps})
+
+
+@flow.command("versions")
+@click.argument("flow_id", type=int)
+@pass_context
+def flow_versions(ctx: Context, flow_id: int) -> None:
+    """List a flow's saved versions, newest first."""
+    from leadcenter.flows.models import FlowVersion
+
+    ctx.open_db()
+    row = _flow(flow_id)
+    for kept in FlowVersion.select().where(FlowVersion.flow == row).order_by(FlowVersion.version.desc()):
+        who = kept.saved_by.email if kept.saved_by is not None else "the command line or an API key"
+        current = "  (current)" if kept.version == row.version else ""
+        click.echo(f"{kept.version:>4}  {kept.created_at:%Y-%m-%d %H:%M}  {kept.name:<24} {who}{current}")
+
+
+@flow.command("restore")
+@click.argument("flow_id", type=int)
+@click.argument("version", type=int)
+@pass_context
+def flow_restore(ctx: Context, flow_id: int, version: int) -> None:
+    """Make an earlier version the flow again (saved as a new version) and apply it."""
+    from leadcenter.flows.models import FlowVersion
+    from leadcenter.flows.services import flow_columns
+
+    ctx.open_db()
+    row = _flow(flow_id)
+    kept = FlowVersion.get_or_none(FlowVersion.flow == row, FlowVersion.version == version)
+    if kept is None:
+        raise click.ClickException(f"flow {flow_id} has no version {version} (leadcenter flow versions {flow_id})")
+    _save_flow(ctx, row, flow_columns(kept))

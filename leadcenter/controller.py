@@ -97,6 +97,7 @@ class Controller:
         self.visits = Visits(self.bus, self.clock)
         self.asterisk_config = AsteriskConfig(settings, self.secrets, self.instance, self.telephony)
         self.reconfigure = self.asterisk_config.apply
+        self.reconfigure_checked = self.asterisk_config.apply_checked
         self.dialplans = DialplanCheck(self.asterisk_config)
         self.health = Health(self.database, self.telephony, self.smscs, self.outbox)
         from leadcenter.web.app import create_app  # the web layer depends on the controller, not the reverse

@@ -26,6 +26,7 @@ from leadcenter.mail import Mailer
 from leadcenter.pbx.process import Instance
 from leadcenter.teams.services import QueueBoard
 from leadcenter.telephony.ari import AriError
+from leadcenter.telephony.service import AsteriskRefused
 from leadcenter.texts.outbox import Outbox
 from leadcenter.texts.services import Texts
 from leadcenter.trunks.services import TrunkStates
@@ -149,6 +150,19 @@ class StandInController:
         self.mailer = Mailer(self.settings.smtp, self.clock)  # queues to the outbox; nothing sends it
         self.reconfigured = 0
         self.dialplans = StandInDialplans(self.settings, self.secrets)
+        self.checked: list[list[str]] = []  # the contexts each reconfigure_checked() checked
+        self.refusal: str | None = None  # what Asterisk answers reconfigure_checked() with, as it would refuse
+
+    def reconfigure_checked(self, contexts: list[str]) -> concurrent.futures.Future[None]:
+        """After reconfigure() (which the config rows already asked for), check the contexts: refused while
+        ``refusal`` is set."""
+        self.checked.append(contexts)
+        done: concurrent.futures.Future[None] = concurrent.futures.Future()
+        if self.refusal is not None:
+            done.set_exception(AsteriskRefused(self.refusal))
+        else:
+            done.set_result(None)
+        return done
 
     def reconfigure(self) -> concurrent.futures.Future[None]:
         self.reconfigured += 1

@@ -56,6 +56,10 @@ def _ari_time(stamp: str) -> dt.datetime:
     return dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f%z").astimezone(dt.UTC).replace(tzinfo=None)
 
 
+class AsteriskRefused(Exception):
+    """Asterisk did not take a configuration: its own words are the message."""
+
+
 class Telephony:
     def __init__(self, settings: Settings, secrets: Secrets, bus: EventBus, clock: Clock, ari_app: str = names.ARI_APP):
         a = settings.asterisk
@@ -403,7 +407,7 @@ class Telephony:
             channel_id,
             names.flow_context(int(variables["LC_FLOW"])),
             "s",
-            priority=names.step_label(int(variables["LC_STEP"]) + 1),
+            priority=names.after_step_label(int(variables["LC_STEP"])),
         )
 
     async def pause(self, interface: str, paused: bool, reason: str = "") -> None:
@@ -431,6 +435,20 @@ class Telephony:
                 return False
             raise
         return True
+
+    async def reload_checked(self, modules: set[str], contexts: list[str]) -> None:
+        """Reload what changed, then check that Asterisk's dialplan has each of ``contexts``; raises AsteriskRefused
+        with Asterisk's message when the reload failed or a context is not there. With AMI down there is nothing to
+        ask: Asterisk reads the written files when it comes back (and resync follows)."""
+        if not self.ami.ready:
+            return
+        try:
+            await self.reload(modules | {"pbx_config.so"})
+            missing = [context for context in contexts if not await self.has_context(context)]
+        except AmiError as exc:
+            raise AsteriskRefused(str(exc)) from None
+        if missing:
+            raise AsteriskRefused(f"the dialplan has no context {', '.join(missing)} after the reload")
 
     async def reload(self, modules: set[str]) -> None:
         """Reload what changed (module names from asterisk_config.reload_for), then resync (a queue reload resets

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from leadcenter.flows.services import flows_naming
 from leadcenter.tracking_numbers.models import TrackingNumber
 from leadcenter.trunks.models import Trunk
 from leadcenter.trunks.schemas import NewTrunk, TrunkChanges, TrunkList, TrunkOut, TrunkStateList
@@ -82,8 +83,11 @@ def delete_trunk(principal: Principal, trunk_id: int):
     TRUNKS.delete(
         principal,
         trunk_id,
-        lambda trunk: [
-            f"tracking number {n.number}"
-            for n in TrackingNumber.select().where(TrackingNumber.trunk == trunk).order_by(TrackingNumber.id)
-        ],
+        lambda trunk: (
+            [
+                f"tracking number {n.number}"
+                for n in TrackingNumber.select().where(TrackingNumber.trunk == trunk).order_by(TrackingNumber.id)
+            ]
+            + [f"flow {f.name!r}" for f in flows_naming(principal.company, trunk=trunk.id)]
+        ),  # its forward steps
     )

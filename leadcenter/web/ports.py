@@ -55,6 +55,10 @@ class Controller(Protocol):
     def reconfigure(self) -> concurrent.futures.Future:
         """Render Asterisk's configuration from the database again and reload what changed."""
 
+    def reconfigure_checked(self, contexts: list[str]) -> concurrent.futures.Future:
+        """As reconfigure, then check that Asterisk's dialplan has these contexts: the future raises
+        AsteriskRefused (telephony.service) with Asterisk's message otherwise."""
+
     def health(self) -> dict[str, Any]:
         """The database, Asterisk and SMSC links as they are now; ``ok`` when all answer."""
 

@@ -156,6 +156,37 @@ def test_trunks_and_tracking_numbers_from_the_shell(leadcenter, tmp_path):
     assert not any("s3cret" in (e.before_json or "") + (e.after_json or "") for e in AuditEntry.select())
 
 
+def test_an_operator_changes_a_flow_s_steps_lists_its_versions_and_restores_one(leadcenter, tmp_path):
+    import json
+
+    from leadcenter.audit.models import AuditEntry
+    from leadcenter.flows.models import CallFlow
+
+    assert leadcenter("company", "add", "Acme Plumbing").exit_code == 0
+    leadcenter("flow", "list")  # opens the database
+    flow = CallFlow.create(company=1, name="Main line")
+    menu = [{"type": "ivr", "digits": {"1": {"steps": [{"type": "voicemail"}]}}}, {"type": "hangup"}]
+    steps = tmp_path / "steps.json"
+    steps.write_text(json.dumps(menu))
+    saved = leadcenter("flow", "steps", str(flow.id), str(steps))
+    assert saved.exit_code == 0 and "saved as version 2 and applied" in saved.output
+    assert json.loads(leadcenter("flow", "show", str(flow.id)).output)["steps"][0]["digits"]["1"]["steps"] == [
+        {"type": "voicemail", "agent": None}
+    ]
+    steps.write_text(json.dumps([{"type": "queue", "team": 99}]))
+    refused = leadcenter("flow", "steps", str(flow.id), str(steps))
+    assert refused.exit_code == 1 and "steps.0.team: no team 99 in this company" in refused.output
+    versions = leadcenter("flow", "versions", str(flow.id)).output.splitlines()
+    assert [line.split()[0] for line in versions] == ["2"] and "(current)" in versions[0]
+    steps.write_text(json.dumps([{"type": "hangup"}]))
+    leadcenter("flow", "steps", str(flow.id), str(steps))
+    restored = leadcenter("flow", "restore", str(flow.id), "2")
+    assert restored.exit_code == 0 and "version 4" in restored.output
+    assert CallFlow.get_by_id(flow.id).steps[0]["type"] == "ivr"
+    assert [e.action for e in AuditEntry.select().where(AuditEntry.resource == "flow")] == ["updated"] * 3
+    assert "no version 9" in leadcenter("flow", "restore", str(flow.id), "9").output
+
+
 def test_the_first_user_is_the_installation_owner_and_user_owner_makes_or_unmakes_one(leadcenter):
     from leadcenter.accounts.models import User
 

@@ -167,19 +167,23 @@ def test_routes_and_flows():
 ; Google Ads
 exten => +14045550100,1,Set(__LC_COMPANY=1)
  same => n,Set(__LC_NUMBER=4)
+ same => n,Set(__LC_TRACKING=+14045550100)
  same => n,Set(__LC_FLOW=2)
  same => n,Goto(lc-inbound,s,1)
 exten => 14045550100,1,Set(__LC_COMPANY=1)
  same => n,Set(__LC_NUMBER=4)
+ same => n,Set(__LC_TRACKING=+14045550100)
  same => n,Set(__LC_FLOW=2)
  same => n,Goto(lc-inbound,s,1)
 ; No flow yet
 exten => +14045550101,1,Set(__LC_COMPANY=1)
  same => n,Set(__LC_NUMBER=5)
+ same => n,Set(__LC_TRACKING=+14045550101)
  same => n,Set(__LC_FLOW=)
  same => n,Goto(lc-inbound,s,1)
 exten => 14045550101,1,Set(__LC_COMPANY=1)
  same => n,Set(__LC_NUMBER=5)
+ same => n,Set(__LC_TRACKING=+14045550101)
  same => n,Set(__LC_FLOW=)
  same => n,Goto(lc-inbound,s,1)
 exten => _[+0-9].,1,Set(LC_DIALED=${EXTEN})
@@ -190,11 +194,91 @@ exten => s,1,NoOp(flow 2)
  same => n,Gosub(lc-record,s,1(1))
  same => n(step1),Set(LC_STEP=1)
  same => n,Gosub(lc-step-ring-agents,s,1(PJSIP/desk7&PJSIP/webrtc8,20))
+ same => n(after1),NoOp()
  same => n(step2),Set(LC_STEP=2)
  same => n,Gosub(lc-step-queue,s,1(team3,120))
+ same => n(after2),NoOp()
  same => n(step3),Set(LC_STEP=3)
  same => n,Gosub(lc-step-voicemail,s,1(company1))
- same => n(step4),Goto(lc-step-end,s,1)
+ same => n(after3),Goto(flowend)
+ same => n(flowend),Goto(lc-step-end,s,1)
+"""
+    )
+
+
+def test_a_flow_with_business_hours_an_ivr_menu_and_branches():
+    """Every step at any depth is numbered depth first (stepK where it starts, afterK where the call goes on);
+    branches are rendered in line and end at their branching step's afterK, or go to another flow."""
+    sales = render.BranchSpec((render.StepSpec("queue", "team3", 300),))
+    menu = render.IvrSpec(
+        "${LC_SOUNDS}/company1-flow-menu",
+        (
+            ("1", sales),
+            ("2", render.BranchSpec((render.StepSpec("voicemail", "company1"),))),
+            ("9", render.BranchSpec(flow=4)),
+        ),
+        5,
+        3,
+        render.BranchSpec(),
+        render.BranchSpec((render.StepSpec("hangup"),)),
+    )
+    hours = render.HoursSpec(
+        "Europe/Berlin",
+        (("mon&tue&wed&thu&fri", "09:00", "17:00"), ("sat", "10:00", "24:00")),
+        ("20261224", "20261225"),
+        render.BranchSpec((render.StepSpec("greeting", "${LC_SOUNDS}/company1-flow-hello"), menu)),
+        render.BranchSpec(flow=5),
+    )
+    forward = render.StepSpec("forward", "PJSIP/+14045550199@trunk1", 25)
+    flow = render.FlowSpec(3, "Hours", False, False, (hours, forward))
+    assert (
+        render.render_routes(render.Snapshot(flows=(flow,)))
+        == render.GENERATED_HEADER
+        + """
+[lc-flow-3] ; Hours
+exten => s,1,NoOp(flow 3)
+ same => n(step1),Set(LC_STEP=1)
+ same => n,Set(LC_TODAY=${STRFTIME(${EPOCH},Europe/Berlin,%Y%m%d)})
+ same => n,GotoIf($[${LC_TODAY} = 20261224 | ${LC_TODAY} = 20261225]?closed1)
+ same => n,GotoIfTime(09:00-16:59,mon&tue&wed&thu&fri,*,*,Europe/Berlin?open1)
+ same => n,GotoIfTime(10:00-23:59,sat,*,*,Europe/Berlin?open1)
+ same => n,Goto(closed1)
+ same => n(open1),NoOp(open1)
+ same => n(step2),Set(LC_STEP=2)
+ same => n,Playback(${LC_SOUNDS}/company1-flow-hello)
+ same => n(after2),NoOp()
+ same => n(step3),Set(LC_STEP=3)
+ same => n,Set(LC_TRIES=0)
+ same => n(menu3),Set(LC_TRIES=$[${LC_TRIES} + 1])
+ same => n,Read(LC_DIGIT,${LC_SOUNDS}/company1-flow-menu,1,,1,5)
+ same => n,GotoIf($["${LC_DIGIT}" = "1"]?key3x1)
+ same => n,GotoIf($["${LC_DIGIT}" = "2"]?key3x2)
+ same => n,GotoIf($["${LC_DIGIT}" = "9"]?key3x9)
+ same => n,GotoIf($["${LC_DIGIT}" = ""]?silent3)
+ same => n,Playback(invalid)
+ same => n,GotoIf($[${LC_TRIES} < 3]?menu3:invalid3)
+ same => n(silent3),GotoIf($[${LC_TRIES} < 3]?menu3:noinput3)
+ same => n(key3x1),NoOp(key3x1)
+ same => n(step4),Set(LC_STEP=4)
+ same => n,Gosub(lc-step-queue,s,1(team3,300))
+ same => n(after4),Goto(after3)
+ same => n(key3x2),NoOp(key3x2)
+ same => n(step5),Set(LC_STEP=5)
+ same => n,Gosub(lc-step-voicemail,s,1(company1))
+ same => n(after5),Goto(after3)
+ same => n(key3x9),Goto(lc-flow-4,s,1)
+ same => n(noinput3),Goto(after3)
+ same => n(invalid3),NoOp(invalid3)
+ same => n(step6),Set(LC_STEP=6)
+ same => n,Hangup(16)
+ same => n(after6),Goto(after3)
+ same => n(after3),Goto(after1)
+ same => n(closed1),Goto(lc-flow-5,s,1)
+ same => n(after1),NoOp()
+ same => n(step7),Set(LC_STEP=7)
+ same => n,Gosub(lc-step-forward,s,1(PJSIP/+14045550199@trunk1,25))
+ same => n(after7),Goto(flowend)
+ same => n(flowend),Goto(lc-step-end,s,1)
 """
     )
 

@@ -17,7 +17,7 @@ from leadcenter.agents.models import Agent, SipCredential
 from leadcenter.audit.models import AuditEntry
 from leadcenter.chats.models import ChatWidget, Visitor
 from leadcenter.dialplans.models import CustomContext
-from leadcenter.flows.models import CallFlow
+from leadcenter.flows.models import CallFlow, FlowVersion
 from leadcenter.interactions.models import Interaction, InteractionTag, Tag
 from leadcenter.leads.models import Lead, LeadPhone
 from leadcenter.teams.models import Team, TeamMember
@@ -44,6 +44,7 @@ BODIES = {
     "MyAgentChanges": lambda a: {"status": "offline"},
     "NewFlow": lambda a: {"name": "New flow", "steps": [{"type": "voicemail"}]},
     "FlowChanges": lambda a: {"name": "Renamed"},
+    "Restore": lambda a: {},
     "ClassificationChanges": lambda a: {"notes": "x", "tags": ["t"]},
     "NewLead": lambda a: {"name": "New Lead"},
     "LeadChanges": lambda a: {"name": "Renamed"},
@@ -90,6 +91,8 @@ B_OBJECTS = {
     "team_id": lambda b: b["team"].id,
     "invitation_id": lambda b: b["invitation"].id,
     "pool_id": lambda b: pool_of(b).id,
+    "version": lambda b: 1,
+    "sound": lambda b: "b-menu",
     "name": lambda b: custom_of(b).name,  # a custom dialplan context only B's flows may use (the owner's to edit)
     "number": lambda b: 1,
     "device": lambda b: "desk",  # with B's agent_id
@@ -107,7 +110,7 @@ def custom_of(company_objects) -> CustomContext:
     )[0]
 
 
-QUERIES = {"LeadSearch": "?q=Lead"}
+QUERIES = {"LeadSearch": "?q=Lead", "FlowSoundName": "?name=menu"}
 
 # Create requests that name B's objects in their body: refused, nothing created.
 NAMING_B = [
@@ -172,6 +175,7 @@ def snapshot_of_b(company: Company) -> str:
         (Agent, Agent.company == company),
         (Team, Team.company == company),
         (CallFlow, CallFlow.company == company),
+        (FlowVersion, FlowVersion.flow.in_(CallFlow.select(CallFlow.id).where(CallFlow.company == company))),
         (Trunk, Trunk.company == company),
         (TrackingNumber, TrackingNumber.company == company),
         (Lead, Lead.company == company),

@@ -3,6 +3,7 @@
 
 import { page as people } from './people.js';
 import { page as company } from './company.js';
+import { page as flows } from './flows.js';
 import { page as numbers } from './numbers.js';
 import { page as trunks } from './trunks.js';
 import { page as texting } from './texting.js';
@@ -12,6 +13,7 @@ import { page as dialplans } from './dialplans.js';
 export const PAGES = [
   people,
   company,
+  flows,
   numbers,
   trunks,
   texting,
