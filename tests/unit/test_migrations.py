@@ -129,6 +129,38 @@ def _steps_after(version: int) -> int:
     return len([m for m in migrations.MIGRATIONS if m[0] > version])
 
 
+def _back_to_version_12(database) -> None:
+    """Undo what versions 15 and 13 add: the dialplans; the trunks' registration, transport, codecs and qualify, the
+    numbers' texting."""
+    _back_to_version_14(database)
+    for table, columns in (
+        ("trunk", ("auth", "username", "password", "transport", "codecs", "qualify_seconds")),
+        ("tracking_number", ("texting",)),
+    ):
+        for column in columns:
+            database.execute_sql(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
+    database.execute_sql("UPDATE schema_version SET version = 12")
+
+
+def test_a_version_12_database_gets_the_trunk_and_texting_columns_and_keeps_its_trunks(tmp_path):
+    expected = _shape_of_a_new_database(tmp_path)
+    old = _migrated(tmp_path / "v12.sqlite3")
+    _back_to_version_12(old)
+    old.execute_sql("PRAGMA foreign_keys = OFF")  # the trunk's company does not matter here
+    old.execute_sql(
+        "INSERT INTO trunk (id, created_at, company_id, name, host, port) VALUES (2, '2026-11-26 10:00:00', 1,"
+        " 'Carrier', '203.0.113.5', 5060)"
+    )
+    assert migrations.migrate() == _steps_after(12)
+    assert migrations.current_version() == migrations.LATEST
+    assert _shape(old) == expected
+    # A trunk of before is what it was: recognised by its address, over UDP, G.711, not qualified.
+    assert old.execute_sql(
+        "SELECT auth, username, password, transport, codecs, qualify_seconds FROM trunk WHERE id = 2"
+    ).fetchone() == ("ip", "", "", "udp", "ulaw,alaw", 0)
+    old.close()
+
+
 TEAM_COLUMNS_V12 = (
     "announce_wait_time",
     "announce_seconds",
@@ -140,8 +172,9 @@ TEAM_COLUMNS_V12 = (
 
 
 def _back_to_version_11(database) -> None:
-    """Undo what versions 15 and 12 add: the dialplans; the teams' settings and the members' order."""
-    _back_to_version_14(database)
+    """Undo what versions 15 to 12 add: the dialplans, the trunks' columns; the teams' settings and the members'
+    order."""
+    _back_to_version_12(database)
     for column in TEAM_COLUMNS_V12:
         database.execute_sql(f'ALTER TABLE "team" DROP COLUMN "{column}"')
     database.execute_sql('ALTER TABLE "team_member" DROP COLUMN "position"')
@@ -213,8 +246,8 @@ def test_a_version_14_database_gets_the_owner_and_the_dialplan_tables_and_keeps_
 
 
 def _back_to_version_10(database) -> None:
-    """Undo what versions 15, 12 and 11 add: the dialplans, the teams' settings, the audit log, password links, the
-    companies' time zone."""
+    """Undo what versions 15 to 11 add: the dialplans, the trunks' and numbers' columns, the teams' settings, the
+    audit log, password links, the companies' time zone."""
     _back_to_version_11(database)
     database.execute_sql('DROP TABLE "audit_entry"')
     database.execute_sql('DROP TABLE "password_link"')
@@ -245,7 +278,8 @@ def test_a_version_10_database_gets_the_audit_log_links_and_time_zones_and_keeps
 
 
 def _back_to_version_9(database) -> None:
-    """Undo what versions 15 to 10 add: the dialplans, the teams' settings, the audit log, the site form's name."""
+    """Undo what versions 15 to 10 add: the dialplans, the trunks' and numbers' columns, the teams' settings, the
+    audit log, time zones, a form's site form name."""
     _back_to_version_10(database)
     database.execute_sql('ALTER TABLE "chat_session" DROP COLUMN "form_name"')
     database.execute_sql("UPDATE schema_version SET version = 9")

@@ -4,6 +4,10 @@
 import { page as people } from './people.js';
 import { page as company } from './company.js';
 import { page as teams } from './teams.js';
+import { page as flows } from './flows.js';
+import { page as numbers } from './numbers.js';
+import { page as trunks } from './trunks.js';
+import { page as texting } from './texting.js';
 import { page as audit } from './audit.js';
 import { page as dialplans } from './dialplans.js';
 
@@ -11,6 +15,10 @@ export const PAGES = [
   people,
   company,
   teams,
+  flows,
+  numbers,
+  trunks,
+  texting,
   audit,
   dialplans,
 ];
