@@ -167,6 +167,9 @@ def serve(settings: Settings, build_controller: Callable[[Settings], Served]) ->
         sys.setswitchinterval(SWITCH_INTERVAL)
         try:
             server = WebServer(settings, controller.web, plain, secure)
+            # What start-up built (modules, the app, the models) lives as long as the process: out of the
+            # collector's sight, a full collection walks only what serving made.
+            gc.freeze()
             asyncio.run(server.serve_until_signalled())
         finally:
             controller.stop()
