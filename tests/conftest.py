@@ -9,7 +9,7 @@ import threading
 import time
 
 import pytest
-from support import PASSWORD, T0, ApiClient, Serving, StandInController
+from support import PASSWORD, T0, ApiClient, Serving, StandInController, signed_in
 
 from leadcenter import db, migrations
 
@@ -80,6 +80,23 @@ def client(app):
 @pytest.fixture
 def make_client(app):
     return lambda: ApiClient(app.test_client())
+
+
+@pytest.fixture
+def admin(make_client, world):
+    """Company A's admin, signed in."""
+    return signed_in(make_client, "admin@a.example")
+
+
+@pytest.fixture
+def supervisor(make_client, world):
+    return signed_in(make_client, "supervisor@a.example")
+
+
+@pytest.fixture
+def agent(make_client, world):
+    """Company A's first agent, signed in."""
+    return signed_in(make_client, "agent1@a.example")
 
 
 @pytest.fixture

@@ -346,3 +346,10 @@ def attribution(interaction: dict) -> tuple:
 def spring_ad(landing: str) -> tuple:
     """The attribution of the tests' visitor who came from the Google ad of the spring campaign to ``landing``."""
     return ("Google Ads", "cpc", "spring", "roof repair", "EAIa", landing, "https://www.google.com/")
+
+
+def signed_in(make_client, email: str, password: str = PASSWORD) -> ApiClient:
+    """A new client of the app (``make_client``), signed in as ``email``."""
+    client = make_client()
+    client.sign_in(email, password)
+    return client

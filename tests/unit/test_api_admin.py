@@ -7,7 +7,7 @@ published; every refusal leaves the database as it was.
 import datetime as dt
 
 import pytest
-from support import PASSWORD, T0
+from support import PASSWORD, T0, signed_in
 
 from leadcenter import asterisk_config
 from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, PasswordLink, User
@@ -24,27 +24,6 @@ from leadcenter.web.auth import new_api_key
 from leadcenter.wire import utc_iso
 
 API = "/api/v1"
-
-
-def signed_in(make_client, email, password=PASSWORD):
-    client = make_client()
-    client.sign_in(email, password)
-    return client
-
-
-@pytest.fixture
-def admin(make_client, world):
-    return signed_in(make_client, "admin@a.example")
-
-
-@pytest.fixture
-def supervisor(make_client, world):
-    return signed_in(make_client, "supervisor@a.example")
-
-
-@pytest.fixture
-def agent(make_client, world):
-    return signed_in(make_client, "agent1@a.example")
 
 
 def state(company: Company) -> dict:

@@ -27,20 +27,6 @@ def wav(seconds: float, rate: int = 48000, channels: int = 1) -> bytes:
     return out.getvalue()
 
 
-@pytest.fixture
-def agent(make_client, world):
-    client = make_client()
-    client.sign_in("agent1@a.example")
-    return client
-
-
-@pytest.fixture
-def admin(make_client, world):
-    client = make_client()
-    client.sign_in("admin@a.example")
-    return client
-
-
 def upload(client, path, data, content_type="audio/wav"):
     return client.request("PUT", path, data=data, content_type=content_type)
 

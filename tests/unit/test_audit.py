@@ -5,7 +5,7 @@ supervisors and admins."""
 import json
 
 import pytest
-from support import PASSWORD
+from support import signed_in
 
 from leadcenter.accounts.models import Company
 from leadcenter.audit import services
@@ -14,22 +14,6 @@ from leadcenter.teams.models import Team
 from leadcenter.web.auth import Principal, new_api_key
 
 API = "/api/v1"
-
-
-def signed_in(make_client, email):
-    client = make_client()
-    client.sign_in(email, PASSWORD)
-    return client
-
-
-@pytest.fixture
-def admin(make_client, world):
-    return signed_in(make_client, "admin@a.example")
-
-
-@pytest.fixture
-def supervisor(make_client, world):
-    return signed_in(make_client, "supervisor@a.example")
 
 
 def entries(company: Company) -> list[AuditEntry]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from support import T0
+from support import T0, signed_in
 
 from leadcenter.accounts.models import Membership, User
 from leadcenter.chats.models import ChatSession, ChatWidget, Visitor
@@ -46,12 +46,6 @@ def published(controller, name):
 
 def frames_to(controller, visitor):
     return [d["frame"] for d in published(controller, "chat.visitor_frame") if d["visitor_id"] == visitor.id]
-
-
-def signed_in(make_client, email):
-    client = make_client()
-    client.sign_in(email)
-    return client
 
 
 def ids(section):

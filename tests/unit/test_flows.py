@@ -2,17 +2,12 @@
 errors at any depth; versions kept and restored; two admins saving the same flow; Asterisk refusing a save."""
 
 import pytest
-from test_api_admin import API, assert_refused, signed_in, state
+from test_api_admin import API, assert_refused, state
 from test_api_prompts import wav
 
 from leadcenter import asterisk_config
 from leadcenter.flows.models import CallFlow, FlowVersion
 from leadcenter.pbx import render
-
-
-@pytest.fixture
-def admin(make_client, world):
-    return signed_in(make_client, "admin@a.example")
 
 
 def hours_then_menu(a) -> list[dict]:

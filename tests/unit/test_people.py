@@ -5,7 +5,7 @@ zone; each change in the audit log with its before and after and never a secret.
 import json
 
 import pytest
-from support import PASSWORD, ApiClient, StandInController
+from support import ApiClient, StandInController, signed_in
 
 from leadcenter.accounts.models import Company, Membership, PasswordLink, User
 from leadcenter.agents.models import SipCredential
@@ -14,17 +14,6 @@ from leadcenter.mail import OutboundEmail
 
 API = "/api/v1"
 APP_URL = "https://leads.acme.example/"
-
-
-def signed_in(make_client, email, password=PASSWORD):
-    client = make_client()
-    client.sign_in(email, password)
-    return client
-
-
-@pytest.fixture
-def admin(make_client, world):
-    return signed_in(make_client, "admin@a.example")
 
 
 @pytest.fixture

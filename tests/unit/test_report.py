@@ -5,7 +5,6 @@ import datetime as dt
 import io
 import re
 
-import pytest
 from peewee import CharField, TextField
 from support import T0
 
@@ -16,13 +15,6 @@ from leadcenter.interactions.services import classify
 from leadcenter.leads.models import Lead
 from leadcenter.teams.models import Team
 from leadcenter.tracking_numbers.models import TrackingNumber
-
-
-@pytest.fixture
-def supervisor(make_client, world):
-    client = make_client()
-    client.sign_in("supervisor@a.example")
-    return client
 
 
 def report(client, query: str = "") -> tuple[int, str, list[dict]]:

@@ -18,20 +18,6 @@ from leadcenter.teams.services import WrapUpTimer
 API = "/api/v1"
 
 
-@pytest.fixture
-def admin(make_client, world):
-    client = make_client()
-    client.sign_in("admin@a.example")
-    return client
-
-
-@pytest.fixture
-def supervisor(make_client, world):
-    client = make_client()
-    client.sign_in("supervisor@a.example")
-    return client
-
-
 def rendered(controller) -> dict[str, str]:
     return render.render_generated(asterisk_config.snapshot(controller.settings))
 
