@@ -189,6 +189,27 @@ def _v10_site_forms(migrator) -> None:
         run(migrator.add_column("chat_session", ChatSession.form_name.column_name, ChatSession.form_name))
 
 
+def _v16_kpis(migrator) -> None:
+    from playhouse.migrate import migrate as run
+
+    # A column already there is skipped (a test brings a new database back to an older version number).
+    added: list[tuple[str, Field]] = [
+        ("interaction", Interaction.hold_seconds),
+        ("interaction", Interaction.queue_team),  # and its index
+        ("team", Team.service_level_seconds),
+    ]
+    present = {table: {c.name for c in database.get_columns(table)} for table in ("interaction", "team")}
+    run(
+        *[
+            migrator.add_column(table, field.column_name, field)
+            for table, field in added
+            if field.column_name not in present[table]
+        ]
+    )
+    if "interaction_company_id_kind_started_at" not in {i.name for i in database.get_indexes("interaction")}:
+        run(migrator.add_index("interaction", ("company_id", "kind", "started_at"), False))
+
+
 # (version, description, function(migrator)) in order; version 1 is the first released schema.
 MIGRATIONS: list = [
     (
@@ -207,6 +228,7 @@ MIGRATIONS: list = [
     (8, "email notifications: each agent's choices, the email outbox", _v8_email_notifications),
     (9, "website visits: sessions and their pages, number pools, source numbers, attribution columns", _v9_visits),
     (10, "website forms: the name of the site's form a form interaction came from", _v10_site_forms),
+    (16, "KPIs: each call's hold time and the team whose queue it entered, each team's service level", _v16_kpis),
 ]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])
 
