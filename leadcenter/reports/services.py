@@ -17,7 +17,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from peewee import SQL, Case, fn
+from peewee import SQL, Case, Expression, fn
 
 from leadcenter.accounts.models import Company
 from leadcenter.agents.models import Agent, AgentStatusChange
@@ -321,3 +321,163 @@ def kpis(scope: Scope) -> dict[str, Any]:
         "texts": conversations(scope, "text"),
         "chats": conversations(scope, "chat"),
     }
+
+
+# -- the report series ---------------------------------------------------------------------------------------------
+
+INTERVALS = {
+    "day": fn.date(Interaction.started_at),
+    # the Monday of the week: 'weekday 0' moves on to the Sunday (or stays), six days back is its Monday
+    "week": fn.date(Interaction.started_at, "weekday 0", "-6 days"),
+    "month": fn.strftime("%Y-%m-01", Interaction.started_at),
+}
+ATTRIBUTIONS = {
+    "source": Interaction.source,
+    "medium": Interaction.medium,
+    "campaign": Interaction.campaign,
+    "keywords": Interaction.keywords,
+    "landing_page": Interaction.landing_page,
+}
+ANSWERED = Interaction.outcome == "answered"
+
+
+def _all_kinds(scope: Scope):
+    return (
+        (Interaction.company == scope.company)
+        & (Interaction.started_at >= scope.since)
+        & (Interaction.started_at < scope.until)
+        & _handled_by(scope)
+    )
+
+
+def by_channel(scope: Scope, interval: str) -> list[dict[str, Any]]:
+    """Interactions over time by channel (kind): per interval and kind, how many began and how many an agent
+    answered or took."""
+    period = INTERVALS[interval].alias("period")
+    rows = (
+        Interaction.select(period, Interaction.kind, fn.COUNT(Interaction.id), _count(Interaction.answered_at.is_null(False)))
+        .where(_all_kinds(scope))
+        .group_by(SQL("period"), Interaction.kind)
+        .order_by(SQL("period"), Interaction.kind)
+        .tuples()
+    )
+    return [
+        {"period": p if isinstance(p, dt.date) else dt.date.fromisoformat(p), "channel": kind, "interactions": n, "answered": answered}
+        for p, kind, n, answered in rows
+    ]
+
+
+def by_attribution(scope: Scope, group: str) -> list[dict[str, Any]]:
+    """Interactions by where the lead came from (source, medium, campaign, keywords or landing page): how many,
+    how many agents marked qualified, the qualified rate (of those classified either way) and their value."""
+    column = ATTRIBUTIONS[group]
+    rows = (
+        Interaction.select(
+            column,
+            fn.COUNT(Interaction.id),
+            _count(Interaction.qualified == True),  # noqa: E712 (SQL)
+            _count(Interaction.qualified.is_null(False)),
+            fn.SUM(fn.COALESCE(Interaction.value_cents, 0)),
+        )
+        .where(_all_kinds(scope))
+        .group_by(column)
+        .order_by(fn.COUNT(Interaction.id).desc(), column)
+        .tuples()
+    )
+    return [
+        {
+            "value": value,
+            "interactions": n,
+            "qualified": qualified,
+            "classified": classified,
+            "qualified_rate": _ratio(qualified, classified),
+            "value_cents": cents or 0,
+        }
+        for value, n, qualified, classified, cents in rows
+    ]
+
+
+def by_agent(scope: Scope) -> list[dict[str, Any]]:
+    """Per agent: interactions they handled (answered or took), the calls among them with their average handle
+    time (talk + hold + wrap-up: as handled_calls), and how many they marked qualified."""
+    rows = (
+        Interaction.select(
+            Interaction.agent,
+            fn.COUNT(Interaction.id),
+            _count(Interaction.kind == "call"),
+            _count(Interaction.qualified == True),  # noqa: E712 (SQL)
+        )
+        .where(
+            _all_kinds(scope),
+            Interaction.agent.is_null(False),
+            Interaction.answered_at.is_null(False),
+            Interaction.status == "recent",
+        )
+        .group_by(Interaction.agent)
+        .tuples()
+    )
+    names = {a.id: a.display_name for a in Agent.select(Agent.id, Agent.display_name).where(Agent.company == scope.company)}
+    out = []
+    for agent_id, handled, calls, qualified in rows:
+        per_agent = Scope(scope.company, scope.since, scope.until, agent_id=agent_id)
+        handling = handled_calls(per_agent) if calls else {"average_handle_time_seconds": None}
+        out.append(
+            {
+                "agent_id": agent_id,
+                "agent_name": names.get(agent_id, ""),
+                "handled": handled,
+                "calls_handled": calls,
+                "average_handle_time_seconds": handling["average_handle_time_seconds"],
+                "qualified": qualified,
+            }
+        )
+    return sorted(out, key=lambda row: (-row["handled"], row["agent_name"], row["agent_id"]))
+
+
+def _weekday_hour():
+    # ISO: 1 = Monday .. 7 = Sunday (strftime's %w is 0 = Sunday)
+    sunday_first = fn.strftime("%w", Interaction.started_at).cast("INTEGER")
+    weekday = (Expression(sunday_first + 6, "%", 7) + 1).alias("weekday")  # (peewee's % is GLOB)
+    hour = fn.strftime("%H", Interaction.started_at).cast("INTEGER").alias("hour")
+    return weekday, hour
+
+
+def by_hour(scope: Scope) -> list[dict[str, Any]]:
+    """Inbound interactions (calls, texts, chats, forms...) by day of the week and hour of the day they began:
+    when to staff."""
+    weekday, hour = _weekday_hour()
+    rows = (
+        Interaction.select(weekday, hour, fn.COUNT(Interaction.id), _count(Interaction.kind == "call"))
+        .where(_all_kinds(scope), Interaction.direction == "inbound")
+        .group_by(SQL("weekday"), SQL("hour"))
+        .order_by(SQL("weekday"), SQL("hour"))
+        .tuples()
+    )
+    return [{"weekday": d, "hour": h, "interactions": n, "calls": calls} for d, h, n, calls in rows]
+
+
+def missed_by_hour(scope: Scope) -> list[dict[str, Any]]:
+    """Inbound calls by the hour of the day they began: how many, missed (with voicemail), and abandoned (those
+    under the short-abandon threshold apart)."""
+    _, hour = _weekday_hour()
+    waited = seconds(Interaction.started_at, Interaction.ended_at)
+    abandoned = Interaction.outcome == "abandoned"
+    team = Interaction.queue_team == scope.team_id if scope.team_id is not None else SQL("1 = 1")
+    rows = (
+        Interaction.select(
+            hour,
+            fn.COUNT(Interaction.id),
+            _count(Interaction.outcome == "missed"),
+            _count(Interaction.outcome == "voicemail"),
+            _count(abandoned & (waited >= SHORT_ABANDON_SECONDS)),
+            _count(abandoned & (waited < SHORT_ABANDON_SECONDS)),
+        )
+        .where(_started(scope, "call"), Interaction.direction == "inbound", team)
+        .group_by(SQL("hour"))
+        .order_by(SQL("hour"))
+        .tuples()
+    )
+    return [
+        {"hour": h, "calls": n, "missed": missed, "voicemail": vm, "abandoned": ab, "short_abandons": short}
+        for h, n, missed, vm, ab, short in rows
+    ]

@@ -217,3 +217,138 @@ def test_first_response_and_resolution_of_texts_each_time_the_lead_writes_again(
         "average_resolution_seconds": 200.0,
     }
     assert services.conversations(scope(world, agent_id=a["agents"][1].id), "text")["episodes"] == 0
+
+
+# -- the API -------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def supervisor(make_client, world):
+    client = make_client()
+    client.sign_in("supervisor@a.example")
+    return client
+
+
+def get(client, path):
+    response = client.http.get(path)
+    return response.status_code, response.get_json()
+
+
+DAY_QUERY = "since=2026-11-20&until=2026-11-20"
+
+
+def test_the_kpis_over_the_api_with_their_period(history, supervisor):
+    status, body = get(supervisor, f"/api/v1/kpis?{DAY_QUERY}&team_id={history['team'].id}")
+    assert status == 200, body
+    assert body["period"] == {
+        "since": "2026-11-20", "until": "2026-11-20", "time_zone": "UTC", "team_id": history["team"].id,
+        "agent_id": None,
+    }
+    assert body["queue"]["service_level"] == round(2 / 7, 4) and body["queue"]["short_abandons"] == 1
+    assert body["outbound"] == {"attempts": 2, "connects": 1, "connect_rate": 0.5}  # Alice is of Team A
+    status, body = get(supervisor, f"/api/v1/kpis?{DAY_QUERY}&agent_id={history['agents'][0].id}")
+    assert status == 200 and body["handling"]["average_handle_time_seconds"] == 77.0
+
+
+def test_every_series_answers_for_the_period(history, supervisor):
+    status, body = get(supervisor, f"/api/v1/reports/channels?{DAY_QUERY}")
+    assert status == 200 and body["rows"] == [
+        {"period": "2026-11-20", "channel": "call", "interactions": 13, "answered": 7}
+    ]
+    status, body = get(supervisor, f"/api/v1/reports/channels?since=2026-11-01&until=2026-11-30&interval=week")
+    assert [(r["period"], r["interactions"]) for r in body["rows"]] == [("2026-11-16", 14)]  # a Monday
+    status, body = get(supervisor, f"/api/v1/reports/attribution?{DAY_QUERY}&group=source")
+    assert status == 200 and body["rows"][0]["interactions"] == 13
+    status, body = get(supervisor, f"/api/v1/reports/agents?{DAY_QUERY}")
+    alice, bob = history["agents"]
+    assert [(r["agent_id"], r["handled"], r["average_handle_time_seconds"]) for r in body["rows"]] == [
+        (alice.id, 5, 77.0),
+        (bob.id, 2, 89.0),
+    ]
+    status, body = get(supervisor, f"/api/v1/reports/hours?{DAY_QUERY}")
+    assert body["rows"] == [{"weekday": 5, "hour": 10, "interactions": 11, "calls": 11}]  # 2026-11-20: a Friday
+    status, body = get(supervisor, f"/api/v1/reports/missed?{DAY_QUERY}")
+    assert body["rows"] == [
+        {"hour": 10, "calls": 11, "missed": 1, "voicemail": 1, "abandoned": 1, "short_abandons": 1}
+    ]
+
+
+def test_a_supervisor_of_another_company_gets_nothing_of_it(history, world, make_client):
+    b = make_client()
+    b.sign_in("supervisor@b.example")
+    status, body = get(b, f"/api/v1/kpis?{DAY_QUERY}")
+    assert status == 200
+    assert body["queue"]["offered"] == body["handling"]["handled"] == body["outbound"]["attempts"] == 0
+    for series in ("channels", "attribution", "agents", "hours", "missed"):
+        status, body = get(b, f"/api/v1/reports/{series}?{DAY_QUERY}")
+        assert (status, body["rows"]) == (200, []), series
+    # A's team and agent are, to B, ids that do not exist
+    for query in (f"team_id={history['team'].id}", f"agent_id={history['agents'][0].id}"):
+        for path in ("/api/v1/kpis", "/api/v1/reports/agents"):
+            status, body = get(b, f"{path}?{DAY_QUERY}&{query}")
+            assert (status, body["error"]) == (404, "not-found"), (path, query)
+
+
+def test_agents_may_not_read_the_kpis_and_bad_periods_are_refused(world, make_client, supervisor):
+    agent = make_client()
+    agent.sign_in("agent1@a.example")
+    assert get(agent, "/api/v1/kpis")[0] == 403
+    assert get(agent, "/api/v1/reports/hours")[0] == 403
+    status, body = get(supervisor, "/api/v1/kpis?since=2026-11-21&until=2026-11-20")
+    assert (status, body["fields"]) == (422, {"since": "must be on or before until"})
+    status, body = get(supervisor, "/api/v1/reports/channels?interval=year")
+    assert status == 422 and "interval" in body["fields"]
+    status, body = get(supervisor, f"/api/v1/reports/missed?agent_id={world['a']['agents'][0].id}")
+    assert status == 422 and "agent_id" in body["fields"]
+
+
+def _seconds(begin: str, end: str) -> int:
+    parse = lambda text: dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+    return round((parse(end) - parse(begin)).total_seconds())
+
+
+def test_the_kpis_agree_with_report_csv_to_the_second(world, supervisor):
+    """Calls and a text with times at odd fractions of a second: each KPI recomputed from report.csv's rows is the
+    same number."""
+    a = world["a"]
+    company, team, lead, alice = a["company"], a["team"], a["leads"][0], a["agents"][0]
+    Interaction.delete().execute()
+    for n, (wait, talk, outcome) in enumerate(
+        [(3.7, 61.2, "answered"), (19.6, 10.1, "answered"), (20.4, 99.9, "answered"), (2.2, None, "abandoned"),
+         (7.9, None, "abandoned"), (44.4, None, "missed"), (0.3, 5.5, "answered")]
+    ):
+        begin = at(n * 300 + 0.45 * n)
+        answered = begin + dt.timedelta(seconds=wait) if talk is not None else None
+        ended = (answered + dt.timedelta(seconds=talk)) if answered else begin + dt.timedelta(seconds=wait)
+        Interaction.create(
+            company=company, lead=lead, kind="call", direction="inbound", status="recent", outcome=outcome,
+            started_at=begin, status_changed_at=ended, answered_at=answered, ended_at=ended,
+            talk_seconds=None if answered is None else max(0, round((ended - answered).total_seconds())),
+            agent=alice if answered else None, team=team if answered else None, queue_team=team,
+        )
+    text = conversation(company, lead, "text", 5000.7, [], [], agent=alice)
+    Message.create(interaction=text, direction="inbound", body="hello", created_at=at(5000.7))
+    Message.create(interaction=text, direction="outbound", body="hi!", agent=alice, created_at=at(5061.2))
+
+    response = supervisor.http.get(f"/api/v1/interactions/report.csv?{DAY_QUERY}")
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    calls = [r for r in rows if r["kind"] == "call"]
+    short = [r for r in calls if r["outcome"] == "abandoned" and _seconds(r["started_at"], r["ended_at"]) < 5]
+    abandoned = [r for r in calls if r["outcome"] == "abandoned" and r not in short]
+    waits = [_seconds(r["started_at"], r["answered_at"]) for r in calls if r["answered_at"]]
+    talk = [int(r["talk_seconds"]) for r in calls if r["answered_at"]]
+    first_reply = next(line for line in next(r for r in rows if r["kind"] == "text")["transcript"].splitlines()
+                       if " lead: " not in line).split(" ")[0]
+
+    status, kpis = get(supervisor, f"/api/v1/kpis?{DAY_QUERY}")
+    assert status == 200
+    counted = len(calls) - len(short)
+    assert kpis["queue"]["offered"] == len(calls)
+    assert kpis["queue"]["short_abandons"] == len(short) == 1
+    assert kpis["queue"]["service_level"] == round(sum(w <= 20 for w in waits) / counted, 4)
+    assert kpis["queue"]["average_speed_of_answer_seconds"] == round(sum(waits) / len(waits), 1)
+    assert kpis["queue"]["abandonment_rate"] == round(len(abandoned) / counted, 4)
+    assert kpis["missed"]["missed"] == sum(r["outcome"] == "missed" for r in calls)
+    assert kpis["handling"]["average_talk_seconds"] == round(sum(talk) / len(talk), 1)
+    text_row = next(r for r in rows if r["kind"] == "text")
+    assert kpis["texts"]["average_first_response_seconds"] == _seconds(text_row["started_at"], first_reply)
