@@ -124,6 +124,23 @@ def test_a_version_3_database_gets_the_text_idle_timer_and_keeps_its_threads(tmp
     old.close()
 
 
+def _steps_after(version: int) -> int:
+    return len([m for m in migrations.MIGRATIONS if m[0] > version])
+
+
+def _back_to_version_10(database) -> None:
+    """Undo what version 16 adds: each call's hold time and queue team, each team's service level, the KPIs' index."""
+    from playhouse.migrate import SqliteMigrator
+    from playhouse.migrate import migrate as run
+
+    database.execute_sql('DROP INDEX "interaction_company_id_kind_started_at"')
+    migrator = SqliteMigrator(database)  # rebuilds the table: SQLite cannot drop a column a foreign key names
+    run(migrator.drop_column("interaction", "queue_team_id", legacy=True))
+    for table, column in (("interaction", "hold_seconds"), ("team", "service_level_seconds")):
+        database.execute_sql(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
+    database.execute_sql("UPDATE schema_version SET version = 10")
+
+
 def _back_to_version_9(database) -> None:
     """Undo what version 10 adds: the site form's name on a form's visit."""
     database.execute_sql('ALTER TABLE "chat_session" DROP COLUMN "form_name"')
@@ -164,7 +181,7 @@ def test_a_version_6_database_gets_the_chat_tables(tmp_path):
     for table in ("chat_session", "visitor", "chat_widget"):
         old.execute_sql(f'DROP TABLE "{table}"')
     old.execute_sql("UPDATE schema_version SET version = 6")
-    assert migrations.migrate() == 4 and migrations.current_version() == migrations.LATEST == 10
+    assert migrations.migrate() == _steps_after(6) and migrations.current_version() == migrations.LATEST
     assert _shape(old) == expected
     old.close()
 
@@ -173,7 +190,7 @@ def test_a_version_8_database_gets_the_visit_tables_and_attribution_columns(tmp_
     expected = _shape_of_a_new_database(tmp_path)
     old = _migrated(tmp_path / "v8.sqlite3")
     _back_to_version_8(old)
-    assert migrations.migrate() == 2 and migrations.current_version() == migrations.LATEST == 10
+    assert migrations.migrate() == _steps_after(8) and migrations.current_version() == migrations.LATEST
     assert _shape(old) == expected
     old.close()
 
@@ -187,7 +204,7 @@ def test_a_version_9_database_gets_the_site_forms_name_and_keeps_its_chats(tmp_p
         "INSERT INTO chat_session (id, interaction_id, visitor_id, page_url, page_title, referrer, ended_by)"
         " VALUES (3, 1, 1, 'https://shop.example/', 'Shop', '', '')"
     )
-    assert migrations.migrate() == 1 and migrations.current_version() == migrations.LATEST == 10
+    assert migrations.migrate() == _steps_after(9) and migrations.current_version() == migrations.LATEST
     assert _shape(old) == expected
     assert old.execute_sql("SELECT page_url, form_name FROM chat_session WHERE id = 3").fetchone() == (
         "https://shop.example/",
@@ -206,8 +223,33 @@ def test_a_version_7_database_gets_the_email_choices_and_outbox_and_keeps_its_ag
         " status_reason, status_changed_at, ring_device) VALUES (4, '2026-11-26 10:00:00', 1, 1, 'Ann', 'Ann',"
         " 'available', '', '2026-11-26 10:00:00', 'webrtc')"
     )
-    assert migrations.migrate() == 3 and migrations.current_version() == migrations.LATEST == 10
+    assert migrations.migrate() == _steps_after(7) and migrations.current_version() == migrations.LATEST
     assert _shape(old) == expected
     # An agent of before gets the defaults: missed chats by email, new ones not.
     assert old.execute_sql("SELECT email_new_chats, email_missed_chats FROM agent WHERE id = 4").fetchone() == (0, 1)
+    old.close()
+
+
+def test_a_version_10_database_gets_the_kpis_columns_and_keeps_its_calls_and_teams(tmp_path):
+    expected = _shape_of_a_new_database(tmp_path)
+    old = _migrated(tmp_path / "v10.sqlite3")
+    _back_to_version_10(old)
+    old.execute_sql("PRAGMA foreign_keys = OFF")  # the rows' company and lead do not matter here
+    old.execute_sql(
+        "INSERT INTO team (id, created_at, company_id, name, strategy, ring_seconds, announce_position)"
+        " VALUES (7, '2026-11-26 10:00:00', 1, 'Sales', 'leastrecent', 30, 0)"
+    )
+    old.execute_sql(
+        "INSERT INTO interaction (id, created_at, company_id, lead_id, kind, direction, status, status_changed_at,"
+        " started_at, lead_number, notes, source, campaign, landing_page, referrer, keywords, medium, click_id)"
+        " VALUES (5, '2026-11-26 10:00:00', 1, 1, 'call', 'inbound', 'recent', '2026-11-26 10:01:00',"
+        " '2026-11-26 10:00:00', '+14045551234', '', '', '', '', '', '', '', '')"
+    )
+    assert migrations.migrate() == 1 and migrations.current_version() == migrations.LATEST
+    assert _shape(old) == expected
+    assert old.execute_sql("SELECT service_level_seconds FROM team WHERE id = 7").fetchone() == (20,)
+    assert old.execute_sql("SELECT hold_seconds, queue_team_id FROM interaction WHERE id = 5").fetchone() == (
+        None,
+        None,
+    )
     old.close()
