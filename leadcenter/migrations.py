@@ -26,6 +26,7 @@ from leadcenter.interactions.models import (
 )
 from leadcenter.leads.models import Lead, LeadPhone, LeadSearchTerm
 from leadcenter.mail import OutboundEmail
+from leadcenter.reports.models import KpiDay, KpiDayBuilt, create_triggers
 from leadcenter.teams.models import Team, TeamMember
 from leadcenter.texts.models import InboundPart, MessageTransition, OutboxPart, TextConsent, TextThread
 from leadcenter.tracking_numbers.models import TrackingNumber
@@ -72,6 +73,8 @@ MODELS = [
     NumberPool,
     VisitSession,
     PageView,
+    KpiDay,
+    KpiDayBuilt,
 ]
 
 
@@ -208,6 +211,8 @@ def _v16_kpis(migrator) -> None:
     )
     if "interaction_company_id_kind_started_at" not in {i.name for i in database.get_indexes("interaction")}:
         run(migrator.add_index("interaction", ("company_id", "kind", "started_at"), False))
+    database.create_tables([KpiDay, KpiDayBuilt])
+    create_triggers(database)
 
 
 # (version, description, function(migrator)) in order; version 1 is the first released schema.
@@ -228,7 +233,11 @@ MIGRATIONS: list = [
     (8, "email notifications: each agent's choices, the email outbox", _v8_email_notifications),
     (9, "website visits: sessions and their pages, number pools, source numbers, attribution columns", _v9_visits),
     (10, "website forms: the name of the site's form a form interaction came from", _v10_site_forms),
-    (16, "KPIs: each call's hold time and the team whose queue it entered, each team's service level", _v16_kpis),
+    (
+        16,
+        "KPIs: each call's hold time and the team whose queue it entered, each team's service level, the daily rollup",
+        _v16_kpis,
+    ),
 ]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])
 
@@ -252,6 +261,7 @@ def migrate() -> int:
     with database.atomic():
         if version is None:
             database.create_tables([SchemaVersion, *MODELS])
+            create_triggers(database)
             SchemaVersion.create(version=LATEST)
             log.info("database created at schema version %s", LATEST)
             return 1

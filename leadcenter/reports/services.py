@@ -1,43 +1,50 @@
-"""The KPIs and the report series: aggregate queries over the interactions, their transitions, their messages and
-the agents' status changes. docs/kpis.md defines each figure in words; the schemas repeat the definitions.
+"""The KPIs and the report series: aggregates of the interactions, their transitions, their messages and the
+agents' status changes. docs/kpis.md defines each figure in words; the schemas repeat the definitions.
 
-Every figure is of the interactions *started* in the period, [since, until), as report.csv selects them, and every
-duration is whole seconds between the timestamps as report.csv writes them (strftime('%s'): to the second,
-fractions dropped), so that a figure recomputed from the CSV is the same number. Periods are UTC days.
+Every figure is of the interactions *started* in the period, [since, until), as report.csv selects them (a
+conversation's episodes: those that began in it), and every duration is whole seconds between the timestamps as
+report.csv writes them (strftime('%s'): fractions dropped), so that a figure recomputed from the CSV is the same
+number. Periods are UTC days.
+
+The sums come from the daily rollup (models.py: KpiDay), built here from the raw rows (``_raw_sums``) for each day
+a read needs whose rollup is missing or was forgotten because something in it changed; today's is rebuilt on each
+read after any change. Series by hour and by attribution read the interactions directly.
 
 Scope: a company, optionally one team or one agent. A team's *queue* figures (service level, speed of answer,
 abandonment, missed) are of the calls that entered its queue (Interaction.queue_team); its *agent* figures
-(handle time, outbound, conversations) are of the calls and conversations its members handled. An agent's are of
-what they handled, and their missed calls are the offers they let ring out.
+(handle time, outbound, conversations, the channel and agent series) are of what its current members handled. An
+agent's are of what they handled, and their missed calls are the offers they let ring out.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from peewee import SQL, Case, Expression, fn
+from peewee import JOIN, SQL, Case, Expression, fn
 
 from leadcenter.accounts.models import Company
 from leadcenter.agents.models import Agent, AgentStatusChange
+from leadcenter.db import database
 from leadcenter.interactions.models import Interaction, InteractionTransition, Message
+from leadcenter.reports.models import MEASURES, KpiDay, KpiDayBuilt
 from leadcenter.teams.models import Team, TeamMember
 
 # An abandon before this many seconds is a caller who changed their mind or misdialled, not one the team failed:
 # counted apart (short_abandons) and left out of the service level and the abandonment rate.
 SHORT_ABANDON_SECONDS = 5
 CONVERSATION_KINDS = ("text", "chat")
-# A wrap-up is found up to this long after the end of its call's period (a call started on the last day may end
-# and be wrapped up the day after).
-WRAP_UP_MARGIN = dt.timedelta(days=1)
+# Built in one go: the first read of a year builds it a quarter at a time.
+BUILD_DAYS = 92
 
 
 @dataclass(frozen=True)
 class Scope:
     company: Company
-    since: dt.datetime  # inclusive, UTC
-    until: dt.datetime  # exclusive, UTC
+    since: dt.datetime  # inclusive, UTC midnight
+    until: dt.datetime  # exclusive, UTC midnight
     team_id: int | None = None
     agent_id: int | None = None
 
@@ -52,89 +59,309 @@ def _count(condition):
 
 
 def _sum(condition, value):
-    return fn.SUM(Case(None, ((condition, value),), None))
-
-
-def _started(scope: Scope, *kinds: str):
-    """The company's interactions of these kinds started in the period (the (company, kind, started_at) index)."""
-    return (
-        (Interaction.company == scope.company)
-        & Interaction.kind.in_(kinds)
-        & (Interaction.started_at >= scope.since)
-        & (Interaction.started_at < scope.until)
-    )
-
-
-def _members(team_id: int):
-    return TeamMember.select(TeamMember.agent).where(TeamMember.team == team_id)
-
-
-def _handled_by(scope: Scope):
-    """The agent side of the scope: interactions handled by the agent, or by the team's members."""
-    if scope.agent_id is not None:
-        return Interaction.agent == scope.agent_id
-    if scope.team_id is not None:
-        return Interaction.agent.in_(_members(scope.team_id))
-    return SQL("1 = 1")
-
-
-def _queued_in(scope: Scope):
-    """The queue side of the scope: calls of the team's queue; an agent's: the queue calls they answered."""
-    if scope.agent_id is not None:
-        return Interaction.agent == scope.agent_id
-    if scope.team_id is not None:
-        return Interaction.queue_team == scope.team_id
-    return SQL("1 = 1")
+    return fn.SUM(Case(None, ((condition, value),), 0))
 
 
 def _ratio(part: int | float, whole: int | float, digits: int = 4) -> float | None:
     return round(part / whole, digits) if whole else None
 
 
-def _row(query) -> tuple[Any, ...]:
-    return query.tuples().get()
+def _days(since: dt.datetime, until: dt.datetime) -> list[str]:
+    return [(since.date() + dt.timedelta(days=n)).isoformat() for n in range((until - since).days)]
 
 
-# -- the KPIs ------------------------------------------------------------------------------------------------------
+# -- the raw sums: one company, a range of days, per rollup key ------------------------------------------------------
+
+Key = tuple[str, str, str, int, int]  # day, kind, direction, queue team (0: none), agent (0: none)
+
+
+def _key_columns(day):
+    return (
+        day.alias("day"),
+        Interaction.kind,
+        Interaction.direction,
+        fn.COALESCE(Interaction.queue_team, 0).alias("queue_team_id"),
+        fn.COALESCE(Interaction.agent, 0).alias("agent_id"),
+    )
+
+
+def _began(company_id: int, since: dt.datetime, until: dt.datetime):
+    return (Interaction.company == company_id) & (Interaction.started_at >= since) & (Interaction.started_at < until)
+
+
+HANDLED = Interaction.answered_at.is_null(False) & (Interaction.status == "recent") & Interaction.agent.is_null(False)
+
+
+def _interaction_sums(company_id: int, since: dt.datetime, until: dt.datetime):
+    wait = seconds(Interaction.started_at, Interaction.answered_at)
+    waited = seconds(Interaction.started_at, Interaction.ended_at)
+    inbound_call = (Interaction.kind == "call") & (Interaction.direction == "inbound")
+    queued = inbound_call & Interaction.queue_team.is_null(False) & (Interaction.status == "recent")
+    answered = Interaction.answered_at.is_null(False)
+    abandoned = Interaction.outcome == "abandoned"
+    measures = {
+        "interactions": fn.COUNT(Interaction.id),
+        "answered": _count(answered),
+        "handled": _count(HANDLED),
+        "talk": _sum(HANDLED, fn.COALESCE(Interaction.talk_seconds, 0)),
+        "hold": _sum(HANDLED, fn.COALESCE(Interaction.hold_seconds, 0)),
+        "qualified": _count(Interaction.qualified == True),  # noqa: E712 (SQL)
+        "queue_offered": _count(queued),
+        "queue_short": _count(queued & abandoned & (waited < SHORT_ABANDON_SECONDS)),
+        "queue_abandoned": _count(queued & abandoned & (waited >= SHORT_ABANDON_SECONDS)),
+        "queue_answered": _count(queued & answered),
+        "queue_within": _count(queued & answered & (wait <= Team.service_level_seconds)),
+        "queue_wait": _sum(queued & answered, wait),
+        "missed": _count(inbound_call & (Interaction.outcome == "missed")),
+        "voicemail": _count(inbound_call & (Interaction.outcome == "voicemail")),
+    }
+    day = fn.date(Interaction.started_at).coerce(False)  # the text, not a datetime
+    query = (
+        Interaction.select(*_key_columns(day), *[m.alias(name) for name, m in measures.items()])
+        .join(Team, JOIN.LEFT_OUTER, on=Team.id == Interaction.queue_team)
+        .where(_began(company_id, since, until))
+        .group_by(SQL("1, 2, 3, 4, 5"))
+        .tuples()
+    )
+    return list(measures), query
+
+
+def _wrap_up_sums(company_id: int, since: dt.datetime, until: dt.datetime):
+    """Per key of the call: the handled calls followed by a wrap-up that has ended, and its seconds: the agent's
+    status change into wrap-up at the call's end, until their next status change. Two seeks of the (agent, at)
+    index per call."""
+    wrap = AgentStatusChange.alias("wrap")
+    calls = (
+        Interaction.select(
+            *_key_columns(fn.date(Interaction.started_at).coerce(False)),
+            Interaction.ended_at.alias("began"),
+            wrap.select(wrap.id)
+            .where(wrap.agent == Interaction.agent, wrap.at == Interaction.ended_at, wrap.to_reason == "wrap_up")
+            .limit(1)
+            .alias("wrap_id"),
+        )
+        .where(_began(company_id, since, until), Interaction.kind == "call", HANDLED)
+        .alias("calls")
+    )
+    following = AgentStatusChange.alias("following")
+    ended = following.select(fn.MIN(following.at)).where(
+        following.agent == SQL("calls.agent_id"), following.at >= SQL("calls.began"), following.id > SQL("calls.wrap_id")
+    )
+    timed = (
+        Interaction.select(
+            *[SQL(f"calls.{column}") for column in ("day", "kind", "direction", "queue_team_id", "agent_id")],
+            seconds(SQL("calls.began"), ended).alias("wrap"),
+        )
+        .from_(calls)
+        .where(SQL("calls.wrap_id IS NOT NULL"))
+        .alias("timed")
+    )
+    query = (
+        Interaction.select(
+            *[SQL(f"timed.{column}") for column in ("day", "kind", "direction", "queue_team_id", "agent_id")],
+            fn.COUNT(SQL("timed.wrap")),
+            fn.SUM(SQL("timed.wrap")),
+        )
+        .from_(timed)
+        .group_by(SQL("1, 2, 3, 4, 5"))
+        .tuples()
+    )
+    return ["wrapped", "wrap"], query
+
+
+def _episode_sums(company_id: int, since: dt.datetime, until: dt.datetime):
+    """Per key of the day each episode of an inbound text or chat began: how many, how many an agent replied in,
+    the seconds to that reply, how many were resolved, the seconds to that."""
+    keys = (
+        Interaction.kind,
+        Interaction.direction,
+        fn.COALESCE(Interaction.queue_team, 0).alias("queue_team_id"),
+        fn.COALESCE(Interaction.agent, 0).alias("agent_id"),
+    )
+    conversations = Interaction.kind.in_(CONVERSATION_KINDS) & (Interaction.direction == "inbound")
+    starts = Interaction.select(
+        Interaction.id.alias("interaction_id"), Interaction.started_at.alias("began"), *keys
+    ).where(_began(company_id, since, until), conversations)
+    reopens = (
+        InteractionTransition.select(
+            InteractionTransition.interaction.alias("interaction_id"), InteractionTransition.at.alias("began"), *keys
+        )
+        .join(Interaction)
+        .where(
+            InteractionTransition.event == "reopen",
+            InteractionTransition.at >= since,
+            InteractionTransition.at < until,
+            Interaction.company == company_id,
+            conversations,
+        )
+    )
+    episodes = (starts | reopens).alias("episodes")  # UNION: one row per (interaction, moment)
+    episode_id, began = SQL("episodes.interaction_id"), SQL("episodes.began")
+    reply = Message.select(fn.MIN(Message.created_at)).where(
+        Message.interaction == episode_id,
+        Message.direction == "outbound",
+        Message.agent.is_null(False),
+        Message.created_at >= began,
+    )
+    concluded = InteractionTransition.alias("concluded")
+    settled = concluded.select(fn.MIN(concluded.at)).where(
+        concluded.interaction == episode_id, concluded.to_status == "recent", concluded.at >= began
+    )
+    resolved = InteractionTransition.alias("resolved")
+    resolved_at = (
+        resolved.select(resolved.at)
+        .where(
+            resolved.interaction == episode_id,
+            resolved.to_status == "recent",
+            resolved.outcome == "answered",
+            resolved.at == settled,
+        )
+        .limit(1)
+    )
+    key_names = ("kind", "direction", "queue_team_id", "agent_id")
+    timed = (
+        Interaction.select(
+            fn.date(began).alias("day"),
+            *[SQL(f"episodes.{column}") for column in key_names],
+            began.alias("began"),
+            reply.alias("replied"),
+            resolved_at.alias("resolved"),
+        )
+        .from_(episodes)
+        .alias("timed")
+    )
+    query = (
+        Interaction.select(
+            SQL("timed.day"),
+            *[SQL(f"timed.{column}") for column in key_names],
+            fn.COUNT(SQL("1")),
+            fn.COUNT(SQL("timed.replied")),
+            fn.SUM(seconds(SQL("timed.began"), SQL("timed.replied"))),
+            fn.COUNT(SQL("timed.resolved")),
+            fn.SUM(seconds(SQL("timed.began"), SQL("timed.resolved"))),
+        )
+        .from_(timed)
+        .group_by(SQL("1, 2, 3, 4, 5"))
+        .tuples()
+    )
+    return ["episodes", "responded", "response", "resolved", "resolution"], query
+
+
+def _raw_sums(company_id: int, since: dt.datetime, until: dt.datetime) -> dict[Key, dict[str, int]]:
+    """Every measure of the rollup (models.MEASURES) per key, from the raw rows."""
+    sums: dict[Key, dict[str, int]] = {}
+    for names, query in (
+        _interaction_sums(company_id, since, until),
+        _wrap_up_sums(company_id, since, until),
+        _episode_sums(company_id, since, until),
+    ):
+        for row in query:
+            measures = sums.setdefault(tuple(row[:5]), dict.fromkeys(MEASURES, 0))  # type: ignore[arg-type]
+            for name, value in zip(names, row[5:], strict=True):
+                measures[name] += value or 0
+    return sums
+
+
+def ensure_rollup(company_id: int, since: dt.datetime, until: dt.datetime) -> None:
+    """Build the company's KpiDay rows of each day in [since, until) that has none current."""
+    wanted = _days(since, until)
+    built = {
+        day
+        for (day,) in KpiDayBuilt.select(KpiDayBuilt.day)
+        .where(KpiDayBuilt.company == company_id, KpiDayBuilt.day.between(wanted[0], wanted[-1]))
+        .tuples()
+    } if wanted else set()
+    missing = [day for day in wanted if day not in built]
+    for run in _runs(missing):
+        with database.atomic():  # IMMEDIATE: no change can slip in between reading the rows and the marks
+            first, last = run[0], run[-1]
+            KpiDay.delete().where(KpiDay.company == company_id, KpiDay.day.between(first, last)).execute()
+            KpiDayBuilt.delete().where(KpiDayBuilt.company == company_id, KpiDayBuilt.day.between(first, last)).execute()
+            begin = dt.datetime.fromisoformat(first)
+            sums = _raw_sums(company_id, begin, dt.datetime.fromisoformat(last) + dt.timedelta(days=1))
+            rows = [
+                {"company": company_id, "day": d, "kind": k, "direction": di, "queue_team_id": q, "agent_id": a, **m}
+                for (d, k, di, q, a), m in sums.items()
+            ]
+            for chunk in range(0, len(rows), 500):
+                KpiDay.insert_many(rows[chunk : chunk + 500]).execute()
+            KpiDayBuilt.insert_many([{"company": company_id, "day": day} for day in run]).execute()
+
+
+def _runs(days: list[str]) -> Iterable[list[str]]:
+    """Consecutive days in runs of at most BUILD_DAYS."""
+    run: list[str] = []
+    for day in days:
+        if run and (
+            len(run) >= BUILD_DAYS or dt.date.fromisoformat(day) - dt.date.fromisoformat(run[-1]) != dt.timedelta(1)
+        ):
+            yield run
+            run = []
+        run.append(day)
+    if run:
+        yield run
+
+
+# -- the KPIs ----------------------------------------------------------------------------------------------------
+
+
+def _members(team_id: int):
+    return TeamMember.select(TeamMember.agent).where(TeamMember.team == team_id)
+
+
+def _rolled(scope: Scope):
+    ensure_rollup(scope.company.id, scope.since, scope.until)
+    days = _days(scope.since, scope.until)
+    return (KpiDay.company == scope.company) & KpiDay.day.between(days[0], days[-1])
+
+
+def _handled_by(scope: Scope):
+    """The agent side of the scope: what the agent, or the team's members, handled."""
+    if scope.agent_id is not None:
+        return KpiDay.agent_id == scope.agent_id
+    if scope.team_id is not None:
+        return KpiDay.agent_id.in_(_members(scope.team_id))
+    return SQL("1 = 1")
+
+
+def _queued_in(scope: Scope):
+    """The queue side of the scope: the team's queue calls; an agent's: the queue calls they answered."""
+    if scope.agent_id is not None:
+        return KpiDay.agent_id == scope.agent_id
+    if scope.team_id is not None:
+        return KpiDay.queue_team_id == scope.team_id
+    return SQL("1 = 1")
+
+
+def _sums(where, names: tuple[str, ...], *group) -> list[tuple]:
+    return list(
+        KpiDay.select(*group, *[fn.COALESCE(fn.SUM(getattr(KpiDay, name)), 0) for name in names])
+        .where(where)
+        .group_by(*group)
+        .tuples()
+    )
+
+
+QUEUE = ("queue_offered", "queue_short", "queue_abandoned", "queue_answered", "queue_within", "queue_wait")
 
 
 def queue_calls(scope: Scope) -> dict[str, Any]:
     """Service level, average speed of answer and abandonment of the concluded inbound calls that entered a queue."""
-    wait = seconds(Interaction.started_at, Interaction.answered_at)
-    waited = seconds(Interaction.started_at, Interaction.ended_at)
-    abandoned = Interaction.outcome == "abandoned"
-    answered = Interaction.answered_at.is_null(False)
-    offered, short, long_abandons, answered_n, within, wait_total, thresholds = _row(
-        Interaction.select(
-            fn.COUNT(Interaction.id),
-            _count(abandoned & (waited < SHORT_ABANDON_SECONDS)),
-            _count(abandoned & (waited >= SHORT_ABANDON_SECONDS)),
-            _count(answered),
-            _count(answered & (wait <= Team.service_level_seconds)),
-            _sum(answered, wait),
-            fn.GROUP_CONCAT(Team.service_level_seconds.distinct()),
-        )
-        .join(Team, on=Team.id == Interaction.queue_team)
-        .where(
-            _started(scope, "call"),
-            Interaction.direction == "inbound",
-            Interaction.queue_team.is_null(False),
-            Interaction.status == "recent",
-            _queued_in(scope),
-        )
-    )
-    offered, short = offered or 0, short or 0
+    rolled = _rolled(scope) & _queued_in(scope)
+    offered, short, abandoned, answered, within, wait = _sums(rolled, QUEUE)[0]
+    teams = KpiDay.select(KpiDay.queue_team_id).where(rolled, KpiDay.queue_offered > 0)
+    thresholds = Team.select(Team.service_level_seconds).where(Team.id.in_(teams)).distinct()
     counted = offered - short
     return {
         "offered": offered,
         "short_abandons": short,
-        "answered": answered_n or 0,
-        "answered_within_threshold": within or 0,
-        "service_level_seconds": sorted(int(n) for n in thresholds.split(",")) if thresholds else [],
-        "service_level": _ratio(within or 0, counted),
-        "average_speed_of_answer_seconds": _ratio(wait_total or 0, answered_n or 0, 1),
-        "abandoned": long_abandons or 0,
-        "abandonment_rate": _ratio(long_abandons or 0, counted),
+        "answered": answered,
+        "answered_within_threshold": within,
+        "service_level_seconds": sorted(t for (t,) in thresholds.tuples()),
+        "service_level": _ratio(within, counted),
+        "average_speed_of_answer_seconds": _ratio(wait, answered, 1),
+        "abandoned": abandoned,
+        "abandonment_rate": _ratio(abandoned, counted),
     }
 
 
@@ -153,31 +380,12 @@ def missed_calls(scope: Scope) -> dict[str, int]:
             .scalar()
         )
         return {"missed": rang_out or 0, "voicemail": 0}
-    team = Interaction.queue_team == scope.team_id if scope.team_id is not None else SQL("1 = 1")
-    missed, voicemail = _row(
-        Interaction.select(_count(Interaction.outcome == "missed"), _count(Interaction.outcome == "voicemail")).where(
-            _started(scope, "call"), Interaction.direction == "inbound", team
-        )
-    )
-    return {"missed": missed or 0, "voicemail": voicemail or 0}
+    team = KpiDay.queue_team_id == scope.team_id if scope.team_id is not None else SQL("1 = 1")
+    missed, voicemail = _sums(_rolled(scope) & team, ("missed", "voicemail"))[0]
+    return {"missed": missed, "voicemail": voicemail}
 
 
-def handled_calls(scope: Scope) -> dict[str, Any]:
-    """Average handle time of the concluded calls an agent talked on (either direction): talk (answer to end, less
-    hold) + hold + the wrap-up that followed."""
-    handled, talk, hold = _row(
-        Interaction.select(
-            fn.COUNT(Interaction.id), fn.SUM(Interaction.talk_seconds), fn.SUM(fn.COALESCE(Interaction.hold_seconds, 0))
-        ).where(
-            _started(scope, "call"),
-            Interaction.answered_at.is_null(False),
-            Interaction.status == "recent",
-            Interaction.agent.is_null(False),
-            _handled_by(scope),
-        )
-    )
-    wrapped, wrap = wrap_ups(scope)
-    handled, talk, hold = handled or 0, talk or 0, hold or 0
+def _handling(handled: int, talk: int, hold: int, wrapped: int, wrap: int) -> dict[str, Any]:
     return {
         "handled": handled,
         "average_talk_seconds": _ratio(talk - hold, handled, 1),
@@ -188,127 +396,38 @@ def handled_calls(scope: Scope) -> dict[str, Any]:
     }
 
 
-def wrap_ups(scope: Scope) -> tuple[int, int]:
-    """(calls followed by a wrap-up, their wrap-up seconds): for each handled call, the agent's status change into
-    wrap-up at the call's end, lasting until their next status change (a wrap-up still going counts once it ends).
-    Two seeks of the (agent, at) index per call."""
-    wrap = AgentStatusChange.alias("wrap")
-    calls = (
-        Interaction.select(
-            Interaction.agent.alias("agent_id"),
-            Interaction.ended_at.alias("began"),
-            wrap.select(wrap.id)
-            .where(wrap.agent == Interaction.agent, wrap.at == Interaction.ended_at, wrap.to_reason == "wrap_up")
-            .limit(1)
-            .alias("wrap_id"),
-        )
-        .where(
-            _started(scope, "call"),
-            Interaction.answered_at.is_null(False),
-            Interaction.status == "recent",
-            Interaction.agent.is_null(False),
-            _handled_by(scope),
-        )
-        .alias("calls")
-    )
-    following = AgentStatusChange.alias("following")
-    ended = following.select(fn.MIN(following.at)).where(
-        following.agent == SQL("calls.agent_id"), following.at >= SQL("calls.began"), following.id > SQL("calls.wrap_id")
-    )
-    wrapped = Interaction.select(seconds(SQL("calls.began"), ended).alias("wrap")).from_(calls).where(
-        SQL("calls.wrap_id IS NOT NULL")
-    ).alias("wrapped")
-    count, total = (
-        Interaction.select(fn.COUNT(SQL("wrapped.wrap")), fn.SUM(SQL("wrapped.wrap"))).from_(wrapped).tuples().get()
-    )
-    return count or 0, total or 0
+HANDLING = ("handled", "talk", "hold", "wrapped", "wrap")
+
+
+def handled_calls(scope: Scope) -> dict[str, Any]:
+    """Average handle time of the concluded calls an agent talked on (either direction): talk (answer to end, less
+    hold) + hold + the wrap-up that followed."""
+    return _handling(*_sums(_rolled(scope) & _handled_by(scope) & (KpiDay.kind == "call"), HANDLING)[0])
 
 
 def outbound_calls(scope: Scope) -> dict[str, Any]:
     """Calls agents placed (attempts) and those the lead picked up (connects)."""
-    attempts, connects = _row(
-        Interaction.select(fn.COUNT(Interaction.id), _count(Interaction.answered_at.is_null(False))).where(
-            _started(scope, "call"), Interaction.direction == "outbound", _handled_by(scope)
-        )
-    )
-    return {
-        "attempts": attempts or 0,
-        "connects": connects or 0,
-        "connect_rate": _ratio(connects or 0, attempts or 0),
-    }
+    where = _rolled(scope) & _handled_by(scope) & (KpiDay.kind == "call") & (KpiDay.direction == "outbound")
+    attempts, connects = _sums(where, ("interactions", "answered"))[0]
+    return {"attempts": attempts, "connects": connects, "connect_rate": _ratio(connects, attempts)}
 
 
 def conversations(scope: Scope, kind: str) -> dict[str, Any]:
     """First response and resolution of inbound texts or chats. Each time one comes into Incoming is an episode:
     its start (the first message) and each reopening (the lead wrote again after it concluded); the first response
     is the first message an agent sent after the episode began; it is resolved at its next move to Recent if an
-    agent had it (outcome answered: Close, End Chat, or idle after the agent's reply)."""
-    starts = Interaction.select(Interaction.id.alias("interaction_id"), Interaction.started_at.alias("began")).where(
-        _started(scope, kind), Interaction.direction == "inbound", _handled_by(scope)
-    )
-    reopens = (
-        InteractionTransition.select(
-            InteractionTransition.interaction.alias("interaction_id"), InteractionTransition.at.alias("began")
-        )
-        .join(Interaction)
-        .where(
-            InteractionTransition.event == "reopen",
-            InteractionTransition.at >= scope.since,
-            InteractionTransition.at < scope.until,
-            Interaction.company == scope.company,
-            Interaction.kind == kind,
-            _handled_by(scope),
-        )
-    )
-    episodes = (starts | reopens).alias("episodes")  # UNION: one row per (interaction, moment)
-    episode_id, began = SQL("episodes.interaction_id"), SQL("episodes.began")
-    reply = (
-        Message.select(fn.MIN(Message.created_at))
-        .where(
-            Message.interaction == episode_id,
-            Message.direction == "outbound",
-            Message.agent.is_null(False),
-            Message.created_at >= began,
-        )
-    )
-    concluded = InteractionTransition.alias("concluded")
-    settled = concluded.select(fn.MIN(concluded.at)).where(
-        concluded.interaction == episode_id, concluded.to_status == "recent", concluded.at >= began
-    )
-    resolved = InteractionTransition.alias("resolved")
-    resolved_at = (
-        resolved.select(resolved.at)
-        .where(
-            resolved.interaction == episode_id,
-            resolved.to_status == "recent",
-            resolved.outcome == "answered",
-            resolved.at == settled,
-        )
-        .limit(1)
-    )
-    timed = (
-        Interaction.select(began.alias("began"), reply.alias("replied"), resolved_at.alias("resolved"))
-        .from_(episodes)
-        .alias("timed")
-    )
-    count, responded, response_total, resolved_n, resolution_total = (
-        Interaction.select(
-            fn.COUNT(SQL("1")),
-            fn.COUNT(SQL("replied")),
-            fn.SUM(seconds(SQL("began"), SQL("replied"))),
-            fn.COUNT(SQL("resolved")),
-            fn.SUM(seconds(SQL("began"), SQL("resolved"))),
-        )
-        .from_(timed)
-        .tuples()
-        .get()
-    )
+    agent had it (outcome answered: Close, End Chat, or idle after the agent's reply). A team's or an agent's: the
+    conversations they have now."""
+    where = _rolled(scope) & _handled_by(scope) & (KpiDay.kind == kind)
+    count, responded, response, resolved, resolution = _sums(
+        where, ("episodes", "responded", "response", "resolved", "resolution")
+    )[0]
     return {
-        "episodes": count or 0,
-        "responded": responded or 0,
-        "average_first_response_seconds": _ratio(response_total or 0, responded or 0, 1),
-        "resolved": resolved_n or 0,
-        "average_resolution_seconds": _ratio(resolution_total or 0, resolved_n or 0, 1),
+        "episodes": count,
+        "responded": responded,
+        "average_first_response_seconds": _ratio(response, responded, 1),
+        "resolved": resolved,
+        "average_resolution_seconds": _ratio(resolution, resolved, 1),
     }
 
 
@@ -326,10 +445,10 @@ def kpis(scope: Scope) -> dict[str, Any]:
 # -- the report series ---------------------------------------------------------------------------------------------
 
 INTERVALS = {
-    "day": fn.date(Interaction.started_at),
+    "day": KpiDay.day,
     # the Monday of the week: 'weekday 0' moves on to the Sunday (or stays), six days back is its Monday
-    "week": fn.date(Interaction.started_at, "weekday 0", "-6 days"),
-    "month": fn.strftime("%Y-%m-01", Interaction.started_at),
+    "week": fn.date(KpiDay.day, "weekday 0", "-6 days"),
+    "month": fn.strftime("%Y-%m-01", KpiDay.day),
 }
 ATTRIBUTIONS = {
     "source": Interaction.source,
@@ -338,32 +457,29 @@ ATTRIBUTIONS = {
     "keywords": Interaction.keywords,
     "landing_page": Interaction.landing_page,
 }
-ANSWERED = Interaction.outcome == "answered"
 
 
-def _all_kinds(scope: Scope):
-    return (
-        (Interaction.company == scope.company)
-        & (Interaction.started_at >= scope.since)
-        & (Interaction.started_at < scope.until)
-        & _handled_by(scope)
-    )
+def _started(scope: Scope, *kinds: str):
+    """The company's interactions (of these kinds) started in the period, handled by the agent or the team's
+    members if asked: for the series read from the interactions themselves."""
+    where = _began(scope.company.id, scope.since, scope.until)
+    if kinds:
+        where &= Interaction.kind.in_(kinds)
+    if scope.agent_id is not None:
+        where &= Interaction.agent == scope.agent_id
+    elif scope.team_id is not None:
+        where &= Interaction.agent.in_(_members(scope.team_id))
+    return where
 
 
 def by_channel(scope: Scope, interval: str) -> list[dict[str, Any]]:
     """Interactions over time by channel (kind): per interval and kind, how many began and how many an agent
     answered or took."""
     period = INTERVALS[interval].alias("period")
-    rows = (
-        Interaction.select(period, Interaction.kind, fn.COUNT(Interaction.id), _count(Interaction.answered_at.is_null(False)))
-        .where(_all_kinds(scope))
-        .group_by(SQL("period"), Interaction.kind)
-        .order_by(SQL("period"), Interaction.kind)
-        .tuples()
-    )
+    rows = _sums(_rolled(scope) & _handled_by(scope), ("interactions", "answered"), period, KpiDay.kind)
     return [
-        {"period": p if isinstance(p, dt.date) else dt.date.fromisoformat(p), "channel": kind, "interactions": n, "answered": answered}
-        for p, kind, n, answered in rows
+        {"period": dt.date.fromisoformat(p), "channel": kind, "interactions": n, "answered": answered}
+        for p, kind, n, answered in sorted(rows)
     ]
 
 
@@ -379,7 +495,7 @@ def by_attribution(scope: Scope, group: str) -> list[dict[str, Any]]:
             _count(Interaction.qualified.is_null(False)),
             fn.SUM(fn.COALESCE(Interaction.value_cents, 0)),
         )
-        .where(_all_kinds(scope))
+        .where(_started(scope))
         .group_by(column)
         .order_by(fn.COUNT(Interaction.id).desc(), column)
         .tuples()
@@ -398,39 +514,26 @@ def by_attribution(scope: Scope, group: str) -> list[dict[str, Any]]:
 
 
 def by_agent(scope: Scope) -> list[dict[str, Any]]:
-    """Per agent: interactions they handled (answered or took), the calls among them with their average handle
-    time (talk + hold + wrap-up: as handled_calls), and how many they marked qualified."""
-    rows = (
-        Interaction.select(
-            Interaction.agent,
-            fn.COUNT(Interaction.id),
-            _count(Interaction.kind == "call"),
-            _count(Interaction.qualified == True),  # noqa: E712 (SQL)
-        )
-        .where(
-            _all_kinds(scope),
-            Interaction.agent.is_null(False),
-            Interaction.answered_at.is_null(False),
-            Interaction.status == "recent",
-        )
-        .group_by(Interaction.agent)
-        .tuples()
-    )
-    names = {a.id: a.display_name for a in Agent.select(Agent.id, Agent.display_name).where(Agent.company == scope.company)}
-    out = []
-    for agent_id, handled, calls, qualified in rows:
-        per_agent = Scope(scope.company, scope.since, scope.until, agent_id=agent_id)
-        handling = handled_calls(per_agent) if calls else {"average_handle_time_seconds": None}
-        out.append(
-            {
-                "agent_id": agent_id,
-                "agent_name": names.get(agent_id, ""),
-                "handled": handled,
-                "calls_handled": calls,
-                "average_handle_time_seconds": handling["average_handle_time_seconds"],
-                "qualified": qualified,
-            }
-        )
+    """Per agent: interactions they handled (answered or took, concluded), the calls among them with their average
+    handle time (as handled_calls), and how many of their interactions they marked qualified."""
+    where = _rolled(scope) & _handled_by(scope) & (KpiDay.agent_id != 0)
+    handled = {agent: (n, qualified) for agent, n, qualified in _sums(where, ("handled", "qualified"), KpiDay.agent_id)}
+    calls = {row[0]: row[1:] for row in _sums(where & (KpiDay.kind == "call"), HANDLING, KpiDay.agent_id)}
+    names = dict(Agent.select(Agent.id, Agent.display_name).where(Agent.company == scope.company).tuples())
+    out = [
+        {
+            "agent_id": agent,
+            "agent_name": names.get(agent, ""),
+            "handled": n,
+            "calls_handled": calls.get(agent, (0,))[0],
+            "average_handle_time_seconds": _handling(*calls[agent])["average_handle_time_seconds"]
+            if agent in calls
+            else None,
+            "qualified": qualified,
+        }
+        for agent, (n, qualified) in handled.items()
+        if n or qualified
+    ]
     return sorted(out, key=lambda row: (-row["handled"], row["agent_name"], row["agent_id"]))
 
 
@@ -448,7 +551,7 @@ def by_hour(scope: Scope) -> list[dict[str, Any]]:
     weekday, hour = _weekday_hour()
     rows = (
         Interaction.select(weekday, hour, fn.COUNT(Interaction.id), _count(Interaction.kind == "call"))
-        .where(_all_kinds(scope), Interaction.direction == "inbound")
+        .where(_started(scope), Interaction.direction == "inbound")
         .group_by(SQL("weekday"), SQL("hour"))
         .order_by(SQL("weekday"), SQL("hour"))
         .tuples()
@@ -472,7 +575,8 @@ def missed_by_hour(scope: Scope) -> list[dict[str, Any]]:
             _count(abandoned & (waited >= SHORT_ABANDON_SECONDS)),
             _count(abandoned & (waited < SHORT_ABANDON_SECONDS)),
         )
-        .where(_started(scope, "call"), Interaction.direction == "inbound", team)
+        .where(_began(scope.company.id, scope.since, scope.until), Interaction.kind == "call",
+               Interaction.direction == "inbound", team)
         .group_by(SQL("hour"))
         .order_by(SQL("hour"))
         .tuples()

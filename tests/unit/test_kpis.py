@@ -33,7 +33,7 @@ def call(company, lead, *, start, answered=None, ended=None, outcome="answered",
         status=status,
         outcome=outcome if status == "recent" else None,
         started_at=begin,
-        status_changed_at=begin,
+        status_changed_at=begin if ended is None else at(ended),  # as the lifecycle stamps it
         answered_at=None if answered is None else at(answered),
         ended_at=None if ended is None else at(ended),
         talk_seconds=None if answered is None or ended is None else round(ended - answered),
@@ -352,3 +352,34 @@ def test_the_kpis_agree_with_report_csv_to_the_second(world, supervisor):
     assert kpis["handling"]["average_talk_seconds"] == round(sum(talk) / len(talk), 1)
     text_row = next(r for r in rows if r["kind"] == "text")
     assert kpis["texts"]["average_first_response_seconds"] == _seconds(text_row["started_at"], first_reply)
+
+
+def test_the_daily_rollup_follows_every_change_to_what_it_was_made_of(history, world):
+    """A day's sums are kept once read (reports/models.py); a change to anything they were made of makes the next
+    read build the day again, so the figures are always the interactions' own."""
+    from leadcenter.reports.models import KpiDayBuilt
+
+    alice = history["agents"][0]
+    first = services.kpis(scope(world))
+    assert KpiDayBuilt.select().where(KpiDayBuilt.day == "2026-11-20").exists()
+    assert services.kpis(scope(world)) == first  # read from the rollup
+    # a40's wrap-up ends (Alice rejoins at 460): 60 s more of wrap-up
+    status_change(alice, 460, "", event="rejoin", from_reason="wrap_up")
+    handling = services.handled_calls(scope(world, agent_id=alice.id))
+    assert (handling["wrapped_up"], handling["average_wrap_up_seconds"]) == (4, round(85 / 5, 1))
+    # the short abandon turns out to be 6 s long (a correction): no longer short
+    Interaction.update(ended_at=at(506)).where(Interaction.id == history["calls"]["short"].id).execute()
+    queue = services.queue_calls(scope(world))
+    assert (queue["short_abandons"], queue["abandoned"]) == (0, 2)
+    # Team A's threshold becomes 40 s: a21 and a40 are now within it
+    Team.update(service_level_seconds=40).where(Team.id == history["team"].id).execute()
+    assert services.queue_calls(scope(world, team_id=history["team"].id))["answered_within_threshold"] == 4
+    # a reply in a text that began that day
+    text = conversation(history["company"], history["leads"][0], "text", 2000, [(2000, "inbound", False)], [],
+                        agent=alice)
+    assert services.conversations(scope(world), "text")["responded"] == 0
+    Message.create(interaction=text, direction="outbound", body="yes", agent=alice, created_at=at(2045))
+    assert services.conversations(scope(world), "text")["average_first_response_seconds"] == 45.0
+    # an interaction deleted (its lead merged away, say)
+    Interaction.delete().where(Interaction.id == history["calls"]["vm"].id).execute()
+    assert services.missed_calls(scope(world))["voicemail"] == 0

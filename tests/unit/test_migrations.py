@@ -134,6 +134,10 @@ def _back_to_version_10(database) -> None:
     from playhouse.migrate import migrate as run
 
     database.execute_sql('DROP INDEX "interaction_company_id_kind_started_at"')
+    database.execute_sql('DROP TABLE "kpi_day"')
+    database.execute_sql('DROP TABLE "kpi_day_built"')
+    for (trigger,) in database.execute_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+        database.execute_sql(f'DROP TRIGGER "{trigger}"')
     migrator = SqliteMigrator(database)  # rebuilds the table: SQLite cannot drop a column a foreign key names
     run(migrator.drop_column("interaction", "queue_team_id", legacy=True))
     for table, column in (("interaction", "hold_seconds"), ("team", "service_level_seconds")):
@@ -142,7 +146,9 @@ def _back_to_version_10(database) -> None:
 
 
 def _back_to_version_9(database) -> None:
-    """Undo what version 10 adds: the site form's name on a form's visit."""
+    """Undo what versions 16 and 10 add: the KPIs' columns, rollup and triggers; the site form's name on a form's
+    visit."""
+    _back_to_version_10(database)
     database.execute_sql('ALTER TABLE "chat_session" DROP COLUMN "form_name"')
     database.execute_sql("UPDATE schema_version SET version = 9")
 
