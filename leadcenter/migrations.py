@@ -26,7 +26,7 @@ from leadcenter.interactions.models import (
 )
 from leadcenter.leads.models import Lead, LeadPhone, LeadSearchTerm
 from leadcenter.mail import OutboundEmail
-from leadcenter.reports.models import KpiDay, KpiDayBuilt, create_triggers
+from leadcenter.reports.models import KpiDay, KpiDayBuilt, KpiSlice, create_triggers
 from leadcenter.teams.models import Team, TeamMember
 from leadcenter.texts.models import InboundPart, MessageTransition, OutboxPart, TextConsent, TextThread
 from leadcenter.tracking_numbers.models import TrackingNumber
@@ -74,6 +74,7 @@ MODELS = [
     VisitSession,
     PageView,
     KpiDay,
+    KpiSlice,
     KpiDayBuilt,
 ]
 
@@ -211,7 +212,7 @@ def _v16_kpis(migrator) -> None:
     )
     if "interaction_company_id_kind_started_at" not in {i.name for i in database.get_indexes("interaction")}:
         run(migrator.add_index("interaction", ("company_id", "kind", "started_at"), False))
-    database.create_tables([KpiDay, KpiDayBuilt])
+    database.create_tables([KpiDay, KpiSlice, KpiDayBuilt])
     create_triggers(database)
 
 

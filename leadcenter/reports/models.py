@@ -79,8 +79,49 @@ class KpiDay(BaseModel):
         indexes = ((("company", "day", "agent_id"), False),)
 
 
+# The measures of a slice.
+SLICE_MEASURES = (
+    "interactions",
+    "qualified",
+    "classified",
+    "value_cents",
+    "missed",
+    "voicemail",
+    "abandoned",
+    "short_abandons",
+)
+# What a day is sliced by besides: the hour it began in, and each attribution column.
+DIMENSIONS = ("hour", "source", "medium", "campaign", "keywords", "landing_page")
+
+
+class KpiSlice(BaseModel):
+    """The sums of one company's interactions that began on one UTC day, per value of one dimension (the hour of
+    the day, a source, a campaign...), kind, direction and queue team (0: none): the hour and attribution series."""
+
+    company = ForeignKeyField(Company, on_delete="CASCADE", index=False)
+    company_id: IntegerField[int]  # the related row's id
+    day = CharField()  # YYYY-MM-DD
+    dimension = CharField()
+    value = CharField()
+    kind = CharField()
+    direction = CharField()
+    queue_team_id = IntegerField(default=0)
+    interactions = IntegerField(default=0)
+    qualified = IntegerField(default=0)
+    classified = IntegerField(default=0)
+    value_cents = IntegerField(default=0)
+    missed = IntegerField(default=0)
+    voicemail = IntegerField(default=0)
+    abandoned = IntegerField(default=0)
+    short_abandons = IntegerField(default=0)
+
+    class Meta:
+        table_name = "kpi_slice"
+        indexes = ((("company", "dimension", "day"), False),)
+
+
 class KpiDayBuilt(BaseModel):
-    """The days of a company whose KpiDay rows are current."""
+    """The days of a company whose KpiDay and KpiSlice rows are current."""
 
     company = ForeignKeyField(Company, on_delete="CASCADE", index=False)
     company_id: IntegerField[int]  # the related row's id

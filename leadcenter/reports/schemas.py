@@ -28,8 +28,9 @@ class KpiQuery(Schema):
         None,
         ge=1,
         le=INT_RANGE[1],
-        description="one team: its queue's calls (service level, speed of answer, abandonment, missed) and what its "
-        "members handled (handle time, outbound, conversations)",
+        description="one team: its queue's calls (service level, speed of answer, abandonment, missed, the hour "
+        "series) and what its members handled now (handle time, outbound, conversations, the channel, agent and "
+        "attribution series)",
     )
     agent_id: int | None = Field(
         None,

@@ -29,7 +29,7 @@ from leadcenter.accounts.models import Company
 from leadcenter.agents.models import Agent, AgentStatusChange
 from leadcenter.db import database
 from leadcenter.interactions.models import Interaction, InteractionTransition, Message
-from leadcenter.reports.models import MEASURES, KpiDay, KpiDayBuilt
+from leadcenter.reports.models import DIMENSIONS, MEASURES, SLICE_MEASURES, KpiDay, KpiDayBuilt, KpiSlice
 from leadcenter.teams.models import Team, TeamMember
 
 # An abandon before this many seconds is a caller who changed their mind or misdialled, not one the team failed:
@@ -38,6 +38,13 @@ SHORT_ABANDON_SECONDS = 5
 CONVERSATION_KINDS = ("text", "chat")
 # Built in one go: the first read of a year builds it a quarter at a time.
 BUILD_DAYS = 92
+ATTRIBUTIONS = {
+    "source": Interaction.source,
+    "medium": Interaction.medium,
+    "campaign": Interaction.campaign,
+    "keywords": Interaction.keywords,
+    "landing_page": Interaction.landing_page,
+}
 
 
 @dataclass(frozen=True)
@@ -262,6 +269,53 @@ def _raw_sums(company_id: int, since: dt.datetime, until: dt.datetime) -> dict[K
     return sums
 
 
+def _slice_sums(company_id: int, since: dt.datetime, until: dt.datetime) -> list[dict[str, Any]]:
+    """The KpiSlice rows of [since, until) from the raw rows: one grouped pass per dimension."""
+    waited = seconds(Interaction.started_at, Interaction.ended_at)
+    inbound_call = (Interaction.kind == "call") & (Interaction.direction == "inbound")
+    abandoned = inbound_call & (Interaction.outcome == "abandoned")
+    measures = (
+        fn.COUNT(Interaction.id),
+        _count(Interaction.qualified == True),  # noqa: E712 (SQL)
+        _count(Interaction.qualified.is_null(False)),
+        fn.SUM(fn.COALESCE(Interaction.value_cents, 0)),
+        _count(inbound_call & (Interaction.outcome == "missed")),
+        _count(inbound_call & (Interaction.outcome == "voicemail")),
+        _count(abandoned & (waited >= SHORT_ABANDON_SECONDS)),
+        _count(abandoned & (waited < SHORT_ABANDON_SECONDS)),
+    )
+    columns = {"hour": fn.strftime("%H", Interaction.started_at), **ATTRIBUTIONS}
+    rows = []
+    for dimension in DIMENSIONS:
+        query = (
+            Interaction.select(
+                fn.date(Interaction.started_at).coerce(False),
+                columns[dimension],
+                Interaction.kind,
+                Interaction.direction,
+                fn.COALESCE(Interaction.queue_team, 0),
+                *measures,
+            )
+            .where(_began(company_id, since, until))
+            .group_by(SQL("1, 2, 3, 4, 5"))
+            .tuples()
+        )
+        for day, value, kind, direction, queue_team, *sums in query:
+            rows.append(
+                {
+                    "company": company_id,
+                    "day": day,
+                    "dimension": dimension,
+                    "value": value,
+                    "kind": kind,
+                    "direction": direction,
+                    "queue_team_id": queue_team,
+                    **dict(zip(SLICE_MEASURES, sums, strict=True)),
+                }
+            )
+    return rows
+
+
 def ensure_rollup(company_id: int, since: dt.datetime, until: dt.datetime) -> None:
     """Build the company's KpiDay rows of each day in [since, until) that has none current."""
     wanted = _days(since, until)
@@ -276,15 +330,16 @@ def ensure_rollup(company_id: int, since: dt.datetime, until: dt.datetime) -> No
         with database.atomic():  # IMMEDIATE: no change can slip in between reading the rows and the marks
             first, last = run[0], run[-1]
             KpiDay.delete().where(KpiDay.company == company_id, KpiDay.day.between(first, last)).execute()
+            KpiSlice.delete().where(KpiSlice.company == company_id, KpiSlice.day.between(first, last)).execute()
             KpiDayBuilt.delete().where(KpiDayBuilt.company == company_id, KpiDayBuilt.day.between(first, last)).execute()
-            begin = dt.datetime.fromisoformat(first)
-            sums = _raw_sums(company_id, begin, dt.datetime.fromisoformat(last) + dt.timedelta(days=1))
+            begin, end = dt.datetime.fromisoformat(first), dt.datetime.fromisoformat(last) + dt.timedelta(days=1)
             rows = [
                 {"company": company_id, "day": d, "kind": k, "direction": di, "queue_team_id": q, "agent_id": a, **m}
-                for (d, k, di, q, a), m in sums.items()
+                for (d, k, di, q, a), m in _raw_sums(company_id, begin, end).items()
             ]
-            for chunk in range(0, len(rows), 500):
-                KpiDay.insert_many(rows[chunk : chunk + 500]).execute()
+            for model, built in ((KpiDay, rows), (KpiSlice, _slice_sums(company_id, begin, end))):
+                for chunk in range(0, len(built), 500):
+                    model.insert_many(built[chunk : chunk + 500]).execute()
             KpiDayBuilt.insert_many([{"company": company_id, "day": day} for day in run]).execute()
 
 
@@ -450,13 +505,6 @@ INTERVALS = {
     "week": fn.date(KpiDay.day, "weekday 0", "-6 days"),
     "month": fn.strftime("%Y-%m-01", KpiDay.day),
 }
-ATTRIBUTIONS = {
-    "source": Interaction.source,
-    "medium": Interaction.medium,
-    "campaign": Interaction.campaign,
-    "keywords": Interaction.keywords,
-    "landing_page": Interaction.landing_page,
-}
 
 
 def _started(scope: Scope, *kinds: str):
@@ -483,23 +531,32 @@ def by_channel(scope: Scope, interval: str) -> list[dict[str, Any]]:
     ]
 
 
+def _slices(scope: Scope, dimension: str):
+    ensure_rollup(scope.company.id, scope.since, scope.until)
+    days = _days(scope.since, scope.until)
+    return (KpiSlice.company == scope.company) & (KpiSlice.dimension == dimension) & KpiSlice.day.between(days[0], days[-1])
+
+
 def by_attribution(scope: Scope, group: str) -> list[dict[str, Any]]:
     """Interactions by where the lead came from (source, medium, campaign, keywords or landing page): how many,
-    how many agents marked qualified, the qualified rate (of those classified either way) and their value."""
-    column = ATTRIBUTIONS[group]
-    rows = (
-        Interaction.select(
-            column,
-            fn.COUNT(Interaction.id),
+    how many agents marked qualified, the qualified rate (of those classified either way) and their value. The
+    company's from the rollup; a team's or an agent's (what they handled) from the interactions."""
+    if scope.agent_id is None and scope.team_id is None:
+        value = KpiSlice.value
+        total = fn.SUM(KpiSlice.interactions)
+        query = KpiSlice.select(
+            value, total, fn.SUM(KpiSlice.qualified), fn.SUM(KpiSlice.classified), fn.SUM(KpiSlice.value_cents)
+        ).where(_slices(scope, group))
+    else:
+        value = ATTRIBUTIONS[group]
+        total = fn.COUNT(Interaction.id)
+        query = Interaction.select(
+            value,
+            total,
             _count(Interaction.qualified == True),  # noqa: E712 (SQL)
             _count(Interaction.qualified.is_null(False)),
             fn.SUM(fn.COALESCE(Interaction.value_cents, 0)),
-        )
-        .where(_started(scope))
-        .group_by(column)
-        .order_by(fn.COUNT(Interaction.id).desc(), column)
-        .tuples()
-    )
+        ).where(_started(scope))
     return [
         {
             "value": value,
@@ -509,7 +566,7 @@ def by_attribution(scope: Scope, group: str) -> list[dict[str, Any]]:
             "qualified_rate": _ratio(qualified, classified),
             "value_cents": cents or 0,
         }
-        for value, n, qualified, classified, cents in rows
+        for value, n, qualified, classified, cents in query.group_by(value).order_by(total.desc(), value).tuples()
     ]
 
 
@@ -537,46 +594,41 @@ def by_agent(scope: Scope) -> list[dict[str, Any]]:
     return sorted(out, key=lambda row: (-row["handled"], row["agent_name"], row["agent_id"]))
 
 
-def _weekday_hour():
-    # ISO: 1 = Monday .. 7 = Sunday (strftime's %w is 0 = Sunday)
-    sunday_first = fn.strftime("%w", Interaction.started_at).cast("INTEGER")
-    weekday = (Expression(sunday_first + 6, "%", 7) + 1).alias("weekday")  # (peewee's % is GLOB)
-    hour = fn.strftime("%H", Interaction.started_at).cast("INTEGER").alias("hour")
-    return weekday, hour
+def _weekday(moment):
+    """ISO: 1 = Monday .. 7 = Sunday (strftime's %w is 0 = Sunday; peewee's % is GLOB)."""
+    return Expression(fn.strftime("%w", moment).cast("INTEGER") + 6, "%", 7) + 1
 
 
 def by_hour(scope: Scope) -> list[dict[str, Any]]:
     """Inbound interactions (calls, texts, chats, forms...) by day of the week and hour of the day they began:
-    when to staff."""
-    weekday, hour = _weekday_hour()
-    rows = (
-        Interaction.select(weekday, hour, fn.COUNT(Interaction.id), _count(Interaction.kind == "call"))
-        .where(_started(scope), Interaction.direction == "inbound")
-        .group_by(SQL("weekday"), SQL("hour"))
-        .order_by(SQL("weekday"), SQL("hour"))
-        .tuples()
-    )
+    when to staff. A team's: the calls of its queue (from the rollup); an agent's: what they handled."""
+    if scope.agent_id is None:
+        weekday, hour = _weekday(KpiSlice.day).alias("weekday"), KpiSlice.value.cast("INTEGER").alias("hour")
+        team = KpiSlice.queue_team_id == scope.team_id if scope.team_id is not None else SQL("1 = 1")
+        query = KpiSlice.select(
+            weekday, hour, fn.SUM(KpiSlice.interactions), _sum(KpiSlice.kind == "call", KpiSlice.interactions)
+        ).where(_slices(scope, "hour"), KpiSlice.direction == "inbound", team)
+    else:
+        weekday = _weekday(Interaction.started_at).alias("weekday")
+        hour = fn.strftime("%H", Interaction.started_at).cast("INTEGER").alias("hour")
+        query = Interaction.select(weekday, hour, fn.COUNT(Interaction.id), _count(Interaction.kind == "call")).where(
+            _started(scope), Interaction.direction == "inbound"
+        )
+    rows = query.group_by(SQL("weekday"), SQL("hour")).order_by(SQL("weekday"), SQL("hour")).tuples()
     return [{"weekday": d, "hour": h, "interactions": n, "calls": calls} for d, h, n, calls in rows]
 
 
 def missed_by_hour(scope: Scope) -> list[dict[str, Any]]:
-    """Inbound calls by the hour of the day they began: how many, missed (with voicemail), and abandoned (those
-    under the short-abandon threshold apart)."""
-    _, hour = _weekday_hour()
-    waited = seconds(Interaction.started_at, Interaction.ended_at)
-    abandoned = Interaction.outcome == "abandoned"
-    team = Interaction.queue_team == scope.team_id if scope.team_id is not None else SQL("1 = 1")
+    """Inbound calls (of the company, or of a team's queue) by the hour of the day they began: how many, missed,
+    voicemail, and abandoned (those under the short-abandon threshold apart)."""
+    team = KpiSlice.queue_team_id == scope.team_id if scope.team_id is not None else SQL("1 = 1")
+    hour = KpiSlice.value.cast("INTEGER").alias("hour")
     rows = (
-        Interaction.select(
+        KpiSlice.select(
             hour,
-            fn.COUNT(Interaction.id),
-            _count(Interaction.outcome == "missed"),
-            _count(Interaction.outcome == "voicemail"),
-            _count(abandoned & (waited >= SHORT_ABANDON_SECONDS)),
-            _count(abandoned & (waited < SHORT_ABANDON_SECONDS)),
+            *[fn.SUM(getattr(KpiSlice, name)) for name in ("interactions", "missed", "voicemail", "abandoned", "short_abandons")],
         )
-        .where(_began(scope.company.id, scope.since, scope.until), Interaction.kind == "call",
-               Interaction.direction == "inbound", team)
+        .where(_slices(scope, "hour"), KpiSlice.kind == "call", KpiSlice.direction == "inbound", team)
         .group_by(SQL("hour"))
         .order_by(SQL("hour"))
         .tuples()

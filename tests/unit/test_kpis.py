@@ -267,6 +267,12 @@ def test_every_series_answers_for_the_period(history, supervisor):
     ]
     status, body = get(supervisor, f"/api/v1/reports/hours?{DAY_QUERY}")
     assert body["rows"] == [{"weekday": 5, "hour": 10, "interactions": 11, "calls": 11}]  # 2026-11-20: a Friday
+    status, body = get(supervisor, f"/api/v1/reports/hours?{DAY_QUERY}&team_id={history['fast'].id}")
+    assert body["rows"] == [{"weekday": 5, "hour": 10, "interactions": 1, "calls": 1}]  # its queue's call
+    status, body = get(supervisor, f"/api/v1/reports/hours?{DAY_QUERY}&agent_id={bob.id}")
+    assert body["rows"] == [{"weekday": 5, "hour": 10, "interactions": 2, "calls": 2}]  # fast and direct
+    status, body = get(supervisor, f"/api/v1/reports/attribution?{DAY_QUERY}&group=source&agent_id={bob.id}")
+    assert [(r["value"], r["interactions"]) for r in body["rows"]] == [("", 2)]
     status, body = get(supervisor, f"/api/v1/reports/missed?{DAY_QUERY}")
     assert body["rows"] == [
         {"hour": 10, "calls": 11, "missed": 1, "voicemail": 1, "abandoned": 1, "short_abandons": 1}

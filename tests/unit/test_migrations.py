@@ -136,6 +136,7 @@ def _back_to_version_10(database) -> None:
     database.execute_sql('DROP INDEX "interaction_company_id_kind_started_at"')
     database.execute_sql('DROP TABLE "kpi_day"')
     database.execute_sql('DROP TABLE "kpi_day_built"')
+    database.execute_sql('DROP TABLE "kpi_slice"')
     for (trigger,) in database.execute_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
         database.execute_sql(f'DROP TRIGGER "{trigger}"')
     migrator = SqliteMigrator(database)  # rebuilds the table: SQLite cannot drop a column a foreign key names
