@@ -47,7 +47,8 @@ def _augment(path: Path) -> dict:
         database.execute_sql(f"PRAGMA {pragma}")
     with database.atomic():
         database.execute_sql(
-            "UPDATE interaction SET queue_team_id = (SELECT id FROM team WHERE team.company_id = interaction.company_id)"
+            "UPDATE interaction SET queue_team_id ="
+            " (SELECT id FROM team WHERE team.company_id = interaction.company_id)"
             " WHERE kind = 'call' AND direction = 'inbound'"
         )
         database.execute_sql(
@@ -214,7 +215,8 @@ def run() -> dict:
     print(f"  the rollup of the year built in {build} s (once)")
     for name, s in result.items():
         print(
-            f"  {name:<40} {s['n']:>4} {s['p50']:>8.1f} {s['p99']:>8.1f} {s['max']:>8.1f} {s.get('cpu', {}).get('p50', 0):>8.1f}  "
+            f"  {name:<40} {s['n']:>4} {s['p50']:>8.1f} {s['p99']:>8.1f} {s['max']:>8.1f} "
+            f"{s.get('cpu', {}).get('p50', 0):>8.1f}  "
             f"p99 < {s['goal_ms']:g} ms {'ok' if s['ok'] else 'MISSED'}"
         )
     result["rollup_build_365d_s"] = build

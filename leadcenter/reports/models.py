@@ -140,7 +140,8 @@ def _forget(company: str, day: str) -> str:
 # reopening before then.
 _EPISODE_DAY = """date((SELECT max(began) FROM (
     SELECT started_at AS began FROM interaction WHERE id = {id}
-    UNION ALL SELECT at FROM interaction_transition WHERE interaction_id = {id} AND event = 'reopen' AND at <= {at})))"""
+    UNION ALL SELECT at FROM interaction_transition
+        WHERE interaction_id = {id} AND event = 'reopen' AND at <= {at})))"""
 
 TRIGGERS = {
     "kpi_interaction_inserted": "AFTER INSERT ON interaction BEGIN "

@@ -207,4 +207,3 @@ class MissedRow(Schema):
 class MissedSeries(Schema):
     period: Period
     rows: list[MissedRow]
-

@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from peewee import JOIN, SQL, Case, Expression, fn
 
@@ -67,6 +67,11 @@ def _count(condition):
 
 def _sum(condition, value):
     return fn.SUM(Case(None, ((condition, value),), 0))
+
+
+def _tuples(query: Any) -> list[tuple[Any, ...]]:
+    """The rows as tuples (peewee's stubs call them models)."""
+    return cast(list[tuple[Any, ...]], list(query.tuples()))
 
 
 def _ratio(part: int | float, whole: int | float, digits: int = 4) -> float | None:
@@ -128,7 +133,6 @@ def _interaction_sums(company_id: int, since: dt.datetime, until: dt.datetime):
         .join(Team, JOIN.LEFT_OUTER, on=Team.id == Interaction.queue_team)
         .where(_began(company_id, since, until))
         .group_by(SQL("1, 2, 3, 4, 5"))
-        .tuples()
     )
     return list(measures), query
 
@@ -152,7 +156,9 @@ def _wrap_up_sums(company_id: int, since: dt.datetime, until: dt.datetime):
     )
     following = AgentStatusChange.alias("following")
     ended = following.select(fn.MIN(following.at)).where(
-        following.agent == SQL("calls.agent_id"), following.at >= SQL("calls.began"), following.id > SQL("calls.wrap_id")
+        following.agent == SQL("calls.agent_id"),
+        following.at >= SQL("calls.began"),
+        following.id > SQL("calls.wrap_id"),
     )
     timed = (
         Interaction.select(
@@ -171,7 +177,6 @@ def _wrap_up_sums(company_id: int, since: dt.datetime, until: dt.datetime):
         )
         .from_(timed)
         .group_by(SQL("1, 2, 3, 4, 5"))
-        .tuples()
     )
     return ["wrapped", "wrap"], query
 
@@ -249,7 +254,6 @@ def _episode_sums(company_id: int, since: dt.datetime, until: dt.datetime):
         )
         .from_(timed)
         .group_by(SQL("1, 2, 3, 4, 5"))
-        .tuples()
     )
     return ["episodes", "responded", "response", "resolved", "resolution"], query
 
@@ -262,8 +266,8 @@ def _raw_sums(company_id: int, since: dt.datetime, until: dt.datetime) -> dict[K
         _wrap_up_sums(company_id, since, until),
         _episode_sums(company_id, since, until),
     ):
-        for row in query:
-            measures = sums.setdefault(tuple(row[:5]), dict.fromkeys(MEASURES, 0))  # type: ignore[arg-type]
+        for row in _tuples(query):
+            measures = sums.setdefault(cast(Key, tuple(row[:5])), dict.fromkeys(MEASURES, 0))
             for name, value in zip(names, row[5:], strict=True):
                 measures[name] += value or 0
     return sums
@@ -298,9 +302,8 @@ def _slice_sums(company_id: int, since: dt.datetime, until: dt.datetime) -> list
             )
             .where(_began(company_id, since, until))
             .group_by(SQL("1, 2, 3, 4, 5"))
-            .tuples()
         )
-        for day, value, kind, direction, queue_team, *sums in query:
+        for day, value, kind, direction, queue_team, *sums in _tuples(query):
             rows.append(
                 {
                     "company": company_id,
@@ -319,27 +322,29 @@ def _slice_sums(company_id: int, since: dt.datetime, until: dt.datetime) -> list
 def ensure_rollup(company_id: int, since: dt.datetime, until: dt.datetime) -> None:
     """Build the company's KpiDay rows of each day in [since, until) that has none current."""
     wanted = _days(since, until)
-    built = {
-        day
-        for (day,) in KpiDayBuilt.select(KpiDayBuilt.day)
-        .where(KpiDayBuilt.company == company_id, KpiDayBuilt.day.between(wanted[0], wanted[-1]))
-        .tuples()
-    } if wanted else set()
+    if not wanted:
+        return
+    marks = KpiDayBuilt.select(KpiDayBuilt.day).where(
+        KpiDayBuilt.company == company_id, KpiDayBuilt.day.between(wanted[0], wanted[-1])
+    )
+    built = {day for (day,) in _tuples(marks)}
     missing = [day for day in wanted if day not in built]
     for run in _runs(missing):
         with database.atomic():  # IMMEDIATE: no change can slip in between reading the rows and the marks
             first, last = run[0], run[-1]
             KpiDay.delete().where(KpiDay.company == company_id, KpiDay.day.between(first, last)).execute()
             KpiSlice.delete().where(KpiSlice.company == company_id, KpiSlice.day.between(first, last)).execute()
-            KpiDayBuilt.delete().where(KpiDayBuilt.company == company_id, KpiDayBuilt.day.between(first, last)).execute()
+            KpiDayBuilt.delete().where(
+                KpiDayBuilt.company == company_id, KpiDayBuilt.day.between(first, last)
+            ).execute()
             begin, end = dt.datetime.fromisoformat(first), dt.datetime.fromisoformat(last) + dt.timedelta(days=1)
             rows = [
                 {"company": company_id, "day": d, "kind": k, "direction": di, "queue_team_id": q, "agent_id": a, **m}
                 for (d, k, di, q, a), m in _raw_sums(company_id, begin, end).items()
             ]
-            for model, built in ((KpiDay, rows), (KpiSlice, _slice_sums(company_id, begin, end))):
-                for chunk in range(0, len(built), 500):
-                    model.insert_many(built[chunk : chunk + 500]).execute()
+            for model, made in ((KpiDay, rows), (KpiSlice, _slice_sums(company_id, begin, end))):
+                for chunk in range(0, len(made), 500):
+                    model.insert_many(made[chunk : chunk + 500]).execute()
             KpiDayBuilt.insert_many([{"company": company_id, "day": day} for day in run]).execute()
 
 
@@ -388,12 +393,11 @@ def _queued_in(scope: Scope):
     return SQL("1 = 1")
 
 
-def _sums(where, names: tuple[str, ...], *group) -> list[tuple]:
-    return list(
+def _sums(where, names: tuple[str, ...], *group) -> list[tuple[Any, ...]]:
+    return _tuples(
         KpiDay.select(*group, *[fn.COALESCE(fn.SUM(getattr(KpiDay, name)), 0) for name in names])
         .where(where)
         .group_by(*group)
-        .tuples()
     )
 
 
@@ -412,7 +416,7 @@ def queue_calls(scope: Scope) -> dict[str, Any]:
         "short_abandons": short,
         "answered": answered,
         "answered_within_threshold": within,
-        "service_level_seconds": sorted(t for (t,) in thresholds.tuples()),
+        "service_level_seconds": sorted(t for (t,) in _tuples(thresholds)),
         "service_level": _ratio(within, counted),
         "average_speed_of_answer_seconds": _ratio(wait, answered, 1),
         "abandoned": abandoned,
@@ -534,13 +538,18 @@ def by_channel(scope: Scope, interval: str) -> list[dict[str, Any]]:
 def _slices(scope: Scope, dimension: str):
     ensure_rollup(scope.company.id, scope.since, scope.until)
     days = _days(scope.since, scope.until)
-    return (KpiSlice.company == scope.company) & (KpiSlice.dimension == dimension) & KpiSlice.day.between(days[0], days[-1])
+    return (
+        (KpiSlice.company == scope.company)
+        & (KpiSlice.dimension == dimension)
+        & KpiSlice.day.between(days[0], days[-1])
+    )
 
 
 def by_attribution(scope: Scope, group: str) -> list[dict[str, Any]]:
     """Interactions by where the lead came from (source, medium, campaign, keywords or landing page): how many,
     how many agents marked qualified, the qualified rate (of those classified either way) and their value. The
     company's from the rollup; a team's or an agent's (what they handled) from the interactions."""
+    query: Any
     if scope.agent_id is None and scope.team_id is None:
         value = KpiSlice.value
         total = fn.SUM(KpiSlice.interactions)
@@ -566,7 +575,7 @@ def by_attribution(scope: Scope, group: str) -> list[dict[str, Any]]:
             "qualified_rate": _ratio(qualified, classified),
             "value_cents": cents or 0,
         }
-        for value, n, qualified, classified, cents in query.group_by(value).order_by(total.desc(), value).tuples()
+        for value, n, qualified, classified, cents in _tuples(query.group_by(value).order_by(total.desc(), value))
     ]
 
 
@@ -576,7 +585,7 @@ def by_agent(scope: Scope) -> list[dict[str, Any]]:
     where = _rolled(scope) & _handled_by(scope) & (KpiDay.agent_id != 0)
     handled = {agent: (n, qualified) for agent, n, qualified in _sums(where, ("handled", "qualified"), KpiDay.agent_id)}
     calls = {row[0]: row[1:] for row in _sums(where & (KpiDay.kind == "call"), HANDLING, KpiDay.agent_id)}
-    names = dict(Agent.select(Agent.id, Agent.display_name).where(Agent.company == scope.company).tuples())
+    names = dict(_tuples(Agent.select(Agent.id, Agent.display_name).where(Agent.company == scope.company)))
     out = [
         {
             "agent_id": agent,
@@ -602,6 +611,7 @@ def _weekday(moment):
 def by_hour(scope: Scope) -> list[dict[str, Any]]:
     """Inbound interactions (calls, texts, chats, forms...) by day of the week and hour of the day they began:
     when to staff. A team's: the calls of its queue (from the rollup); an agent's: what they handled."""
+    query: Any
     if scope.agent_id is None:
         weekday, hour = _weekday(KpiSlice.day).alias("weekday"), KpiSlice.value.cast("INTEGER").alias("hour")
         team = KpiSlice.queue_team_id == scope.team_id if scope.team_id is not None else SQL("1 = 1")
@@ -614,7 +624,7 @@ def by_hour(scope: Scope) -> list[dict[str, Any]]:
         query = Interaction.select(weekday, hour, fn.COUNT(Interaction.id), _count(Interaction.kind == "call")).where(
             _started(scope), Interaction.direction == "inbound"
         )
-    rows = query.group_by(SQL("weekday"), SQL("hour")).order_by(SQL("weekday"), SQL("hour")).tuples()
+    rows = _tuples(query.group_by(SQL("weekday"), SQL("hour")).order_by(SQL("weekday"), SQL("hour")))
     return [{"weekday": d, "hour": h, "interactions": n, "calls": calls} for d, h, n, calls in rows]
 
 
@@ -626,14 +636,16 @@ def missed_by_hour(scope: Scope) -> list[dict[str, Any]]:
     rows = (
         KpiSlice.select(
             hour,
-            *[fn.SUM(getattr(KpiSlice, name)) for name in ("interactions", "missed", "voicemail", "abandoned", "short_abandons")],
+            *[
+                fn.SUM(getattr(KpiSlice, name))
+                for name in ("interactions", "missed", "voicemail", "abandoned", "short_abandons")
+            ],
         )
         .where(_slices(scope, "hour"), KpiSlice.kind == "call", KpiSlice.direction == "inbound", team)
         .group_by(SQL("hour"))
         .order_by(SQL("hour"))
-        .tuples()
     )
     return [
         {"hour": h, "calls": n, "missed": missed, "voicemail": vm, "abandoned": ab, "short_abandons": short}
-        for h, n, missed, vm, ab, short in rows
+        for h, n, missed, vm, ab, short in _tuples(rows)
     ]

@@ -299,8 +299,14 @@ def test_an_agent_on_two_calls_stays_on_a_call_until_the_last_ends(world):
 def test_hold_time_is_summed_per_call_whoever_holds_and_a_call_that_ends_on_hold_counts_to_its_end(world):
     inbound(world)
     send(world, "call.queued", seconds=1, channel_id="1700000000.1", queue=world["team"].queue_name, position=1)
-    send(world, "call.answered", seconds=5, channel_id="1700000000.1", agent_id=world["agent"].id,
-         queue=world["team"].queue_name)
+    send(
+        world,
+        "call.answered",
+        seconds=5,
+        channel_id="1700000000.1",
+        agent_id=world["agent"].id,
+        queue=world["team"].queue_name,
+    )
     call = Interaction.get()
     assert (call.queue_team_id, call.hold_seconds) == (world["team"].id, None)
     # The agent holds 10..40; the lead holds too 30..50 (the call is on hold 10..50 = 40 s); the agent again from

@@ -21,8 +21,21 @@ def at(seconds: float) -> dt.datetime:
     return DAY + dt.timedelta(hours=10, seconds=seconds)
 
 
-def call(company, lead, *, start, answered=None, ended=None, outcome="answered", agent=None, queue=None,
-         direction="inbound", hold=None, status="recent", micro=0):
+def call(
+    company,
+    lead,
+    *,
+    start,
+    answered=None,
+    ended=None,
+    outcome="answered",
+    agent=None,
+    queue=None,
+    direction="inbound",
+    hold=None,
+    status="recent",
+    micro=0,
+):
     """A concluded call of ``company``; times in seconds after 10:00 on DAY."""
     begin = at(start) + dt.timedelta(microseconds=micro)
     return Interaction.create(
@@ -170,15 +183,28 @@ def conversation(company, lead, kind, start, messages, transitions, agent=None):
     """An inbound text or chat begun ``start`` seconds after 10:00; messages as (seconds, direction, by agent?),
     transitions as (seconds, event, to_status, outcome)."""
     interaction = Interaction.create(
-        company=company, lead=lead, kind=kind, direction="inbound", status="recent", outcome="answered",
-        started_at=at(start), status_changed_at=at(start), agent=agent,
+        company=company,
+        lead=lead,
+        kind=kind,
+        direction="inbound",
+        status="recent",
+        outcome="answered",
+        started_at=at(start),
+        status_changed_at=at(start),
+        agent=agent,
     )
     for seconds, direction, by_agent in messages:
-        Message.create(interaction=interaction, direction=direction, body="hi", agent=agent if by_agent else None,
-                       created_at=at(seconds))
+        Message.create(
+            interaction=interaction,
+            direction=direction,
+            body="hi",
+            agent=agent if by_agent else None,
+            created_at=at(seconds),
+        )
     for seconds, event, to_status, outcome in transitions:
-        InteractionTransition.create(interaction=interaction, event=event, from_status="", to_status=to_status,
-                                     outcome=outcome, at=at(seconds))
+        InteractionTransition.create(
+            interaction=interaction, event=event, from_status="", to_status=to_status, outcome=outcome, at=at(seconds)
+        )
     return interaction
 
 
@@ -189,18 +215,38 @@ def test_first_response_and_resolution_of_texts_each_time_the_lead_writes_again(
     # A text at 0: Alice replies at 90 (an automatic reply at 10 is not a response), closes at 300. The lead
     # writes again at 1000 (reopen): Alice replies at 1030, closes at 1100.
     conversation(
-        company, lead, "text", 0,
-        [(0, "inbound", False), (10, "outbound", False), (90, "outbound", True), (1000, "inbound", False),
-         (1030, "outbound", True)],
-        [(60, "respond", "active", None), (300, "close", "recent", "answered"), (1000, "reopen", "incoming", None),
-         (1020, "respond", "active", None), (1100, "close", "recent", "answered")],
+        company,
+        lead,
+        "text",
+        0,
+        [
+            (0, "inbound", False),
+            (10, "outbound", False),
+            (90, "outbound", True),
+            (1000, "inbound", False),
+            (1030, "outbound", True),
+        ],
+        [
+            (60, "respond", "active", None),
+            (300, "close", "recent", "answered"),
+            (1000, "reopen", "incoming", None),
+            (1020, "respond", "active", None),
+            (1100, "close", "recent", "answered"),
+        ],
         agent=alice,
     )
     # A text at 2000 nobody answered: timed out at 5000; not responded, not resolved.
     conversation(company, lead, "text", 2000, [(2000, "inbound", False)], [(5000, "time_out", "recent", "timed_out")])
     # A chat at 0 answered at 20, ended at 200.
-    conversation(company, lead, "chat", 0, [(0, "inbound", False), (20, "outbound", True)],
-                 [(200, "close", "recent", "answered")], agent=alice)
+    conversation(
+        company,
+        lead,
+        "chat",
+        0,
+        [(0, "inbound", False), (20, "outbound", True)],
+        [(200, "close", "recent", "answered")],
+        agent=alice,
+    )
     texts = services.conversations(scope(world), "text")
     assert texts == {
         "episodes": 3,
@@ -241,7 +287,10 @@ def test_the_kpis_over_the_api_with_their_period(history, supervisor):
     status, body = get(supervisor, f"/api/v1/kpis?{DAY_QUERY}&team_id={history['team'].id}")
     assert status == 200, body
     assert body["period"] == {
-        "since": "2026-11-20", "until": "2026-11-20", "time_zone": "UTC", "team_id": history["team"].id,
+        "since": "2026-11-20",
+        "until": "2026-11-20",
+        "time_zone": "UTC",
+        "team_id": history["team"].id,
         "agent_id": None,
     }
     assert body["queue"]["service_level"] == round(2 / 7, 4) and body["queue"]["short_abandons"] == 1
@@ -255,7 +304,7 @@ def test_every_series_answers_for_the_period(history, supervisor):
     assert status == 200 and body["rows"] == [
         {"period": "2026-11-20", "channel": "call", "interactions": 13, "answered": 7}
     ]
-    status, body = get(supervisor, f"/api/v1/reports/channels?since=2026-11-01&until=2026-11-30&interval=week")
+    status, body = get(supervisor, "/api/v1/reports/channels?since=2026-11-01&until=2026-11-30&interval=week")
     assert [(r["period"], r["interactions"]) for r in body["rows"]] == [("2026-11-16", 14)]  # a Monday
     status, body = get(supervisor, f"/api/v1/reports/attribution?{DAY_QUERY}&group=source")
     assert status == 200 and body["rows"][0]["interactions"] == 13
@@ -274,9 +323,7 @@ def test_every_series_answers_for_the_period(history, supervisor):
     status, body = get(supervisor, f"/api/v1/reports/attribution?{DAY_QUERY}&group=source&agent_id={bob.id}")
     assert [(r["value"], r["interactions"]) for r in body["rows"]] == [("", 2)]
     status, body = get(supervisor, f"/api/v1/reports/missed?{DAY_QUERY}")
-    assert body["rows"] == [
-        {"hour": 10, "calls": 11, "missed": 1, "voicemail": 1, "abandoned": 1, "short_abandons": 1}
-    ]
+    assert body["rows"] == [{"hour": 10, "calls": 11, "missed": 1, "voicemail": 1, "abandoned": 1, "short_abandons": 1}]
 
 
 def test_a_supervisor_of_another_company_gets_nothing_of_it(history, world, make_client):
@@ -320,17 +367,34 @@ def test_the_kpis_agree_with_report_csv_to_the_second(world, supervisor):
     company, team, lead, alice = a["company"], a["team"], a["leads"][0], a["agents"][0]
     Interaction.delete().execute()
     for n, (wait, talk, outcome) in enumerate(
-        [(3.7, 61.2, "answered"), (19.6, 10.1, "answered"), (20.4, 99.9, "answered"), (2.2, None, "abandoned"),
-         (7.9, None, "abandoned"), (44.4, None, "missed"), (0.3, 5.5, "answered")]
+        [
+            (3.7, 61.2, "answered"),
+            (19.6, 10.1, "answered"),
+            (20.4, 99.9, "answered"),
+            (2.2, None, "abandoned"),
+            (7.9, None, "abandoned"),
+            (44.4, None, "missed"),
+            (0.3, 5.5, "answered"),
+        ]
     ):
         begin = at(n * 300 + 0.45 * n)
         answered = begin + dt.timedelta(seconds=wait) if talk is not None else None
         ended = (answered + dt.timedelta(seconds=talk)) if answered else begin + dt.timedelta(seconds=wait)
         Interaction.create(
-            company=company, lead=lead, kind="call", direction="inbound", status="recent", outcome=outcome,
-            started_at=begin, status_changed_at=ended, answered_at=answered, ended_at=ended,
+            company=company,
+            lead=lead,
+            kind="call",
+            direction="inbound",
+            status="recent",
+            outcome=outcome,
+            started_at=begin,
+            status_changed_at=ended,
+            answered_at=answered,
+            ended_at=ended,
             talk_seconds=None if answered is None else max(0, round((ended - answered).total_seconds())),
-            agent=alice if answered else None, team=team if answered else None, queue_team=team,
+            agent=alice if answered else None,
+            team=team if answered else None,
+            queue_team=team,
         )
     text = conversation(company, lead, "text", 5000.7, [], [], agent=alice)
     Message.create(interaction=text, direction="inbound", body="hello", created_at=at(5000.7))
@@ -343,8 +407,11 @@ def test_the_kpis_agree_with_report_csv_to_the_second(world, supervisor):
     abandoned = [r for r in calls if r["outcome"] == "abandoned" and r not in short]
     waits = [_seconds(r["started_at"], r["answered_at"]) for r in calls if r["answered_at"]]
     talk = [int(r["talk_seconds"]) for r in calls if r["answered_at"]]
-    first_reply = next(line for line in next(r for r in rows if r["kind"] == "text")["transcript"].splitlines()
-                       if " lead: " not in line).split(" ")[0]
+    first_reply = next(
+        line
+        for line in next(r for r in rows if r["kind"] == "text")["transcript"].splitlines()
+        if " lead: " not in line
+    ).split(" ")[0]
 
     status, kpis = get(supervisor, f"/api/v1/kpis?{DAY_QUERY}")
     assert status == 200
@@ -381,8 +448,9 @@ def test_the_daily_rollup_follows_every_change_to_what_it_was_made_of(history, w
     Team.update(service_level_seconds=40).where(Team.id == history["team"].id).execute()
     assert services.queue_calls(scope(world, team_id=history["team"].id))["answered_within_threshold"] == 4
     # a reply in a text that began that day
-    text = conversation(history["company"], history["leads"][0], "text", 2000, [(2000, "inbound", False)], [],
-                        agent=alice)
+    text = conversation(
+        history["company"], history["leads"][0], "text", 2000, [(2000, "inbound", False)], [], agent=alice
+    )
     assert services.conversations(scope(world), "text")["responded"] == 0
     Message.create(interaction=text, direction="outbound", body="yes", agent=alice, created_at=at(2045))
     assert services.conversations(scope(world), "text")["average_first_response_seconds"] == 45.0
