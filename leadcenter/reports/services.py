@@ -332,6 +332,8 @@ def ensure_rollup(company_id: int, since: dt.datetime, until: dt.datetime) -> No
     for run in _runs(missing):
         with database.atomic():  # IMMEDIATE: no change can slip in between reading the rows and the marks
             first, last = run[0], run[-1]
+            if len(_tuples(marks.where(KpiDayBuilt.day.between(first, last)))) == len(run):
+                continue  # another request built them while this one waited for the lock
             KpiDay.delete().where(KpiDay.company == company_id, KpiDay.day.between(first, last)).execute()
             KpiSlice.delete().where(KpiSlice.company == company_id, KpiSlice.day.between(first, last)).execute()
             KpiDayBuilt.delete().where(
