@@ -212,6 +212,8 @@ def _v16_kpis(migrator) -> None:
     )
     if "interaction_company_id_kind_started_at" not in {i.name for i in database.get_indexes("interaction")}:
         run(migrator.add_index("interaction", ("company_id", "kind", "started_at"), False))
+    if "interaction_transition_event_at" not in {i.name for i in database.get_indexes("interaction_transition")}:
+        run(migrator.add_index("interaction_transition", ("event", "at"), False))
     database.create_tables([KpiDay, KpiSlice, KpiDayBuilt])
     create_triggers(database)
 

@@ -92,6 +92,9 @@ class InteractionTransition(BaseModel):
     outcome = CharField(null=True)
     at = DateTimeField()
 
+    class Meta:
+        indexes = ((("event", "at"), False),)  # the reopenings of a period (reports/: conversations' episodes)
+
 
 MESSAGE_DIRECTIONS = ("inbound", "outbound")
 

@@ -335,7 +335,9 @@ def ensure_rollup(company_id: int, since: dt.datetime, until: dt.datetime) -> No
             if len(_tuples(marks.where(KpiDayBuilt.day.between(first, last)))) == len(run):
                 continue  # another request built them while this one waited for the lock
             KpiDay.delete().where(KpiDay.company == company_id, KpiDay.day.between(first, last)).execute()
-            KpiSlice.delete().where(KpiSlice.company == company_id, KpiSlice.day.between(first, last)).execute()
+            KpiSlice.delete().where(  # (each dimension: the index's order)
+                KpiSlice.company == company_id, KpiSlice.dimension.in_(DIMENSIONS), KpiSlice.day.between(first, last)
+            ).execute()
             KpiDayBuilt.delete().where(
                 KpiDayBuilt.company == company_id, KpiDayBuilt.day.between(first, last)
             ).execute()
@@ -404,13 +406,38 @@ def _sums(where, names: tuple[str, ...], *group) -> list[tuple[Any, ...]]:
 
 
 QUEUE = ("queue_offered", "queue_short", "queue_abandoned", "queue_answered", "queue_within", "queue_wait")
+HANDLING = ("handled", "talk", "hold", "wrapped", "wrap")
+EPISODES = ("episodes", "responded", "response", "resolved", "resolution")
 
 
-def queue_calls(scope: Scope) -> dict[str, Any]:
+def _parts(scope: Scope) -> dict[str, tuple[int, ...]]:
+    """Every KPI's sums in one pass over the period's rollup rows, each part with its own side of the scope."""
+    handled = _handled_by(scope)
+    call = KpiDay.kind == "call"
+    parts = {
+        "queue": (QUEUE, _queued_in(scope)),
+        "missed": (
+            ("missed", "voicemail"),
+            KpiDay.queue_team_id == scope.team_id if scope.team_id is not None else SQL("1 = 1"),
+        ),
+        "handling": (HANDLING, handled & call),
+        "outbound": (("interactions", "answered"), handled & call & (KpiDay.direction == "outbound")),
+        "text": (EPISODES, handled & (KpiDay.kind == "text")),
+        "chat": (EPISODES, handled & (KpiDay.kind == "chat")),
+    }
+    sums = [
+        fn.COALESCE(fn.SUM(Case(None, ((condition, getattr(KpiDay, name)),), 0)), 0)
+        for names, condition in parts.values()
+        for name in names
+    ]
+    row = iter(_tuples(KpiDay.select(*sums).where(_rolled(scope)))[0])
+    return {part: tuple(next(row) for _ in names) for part, (names, _) in parts.items()}
+
+
+def queue_calls(scope: Scope, sums: tuple[int, ...] | None = None) -> dict[str, Any]:
     """Service level, average speed of answer and abandonment of the concluded inbound calls that entered a queue."""
-    rolled = _rolled(scope) & _queued_in(scope)
-    offered, short, abandoned, answered, within, wait = _sums(rolled, QUEUE)[0]
-    teams = KpiDay.select(KpiDay.queue_team_id).where(rolled, KpiDay.queue_offered > 0)
+    offered, short, abandoned, answered, within, wait = sums or _parts(scope)["queue"]
+    teams = KpiDay.select(KpiDay.queue_team_id).where(_rolled(scope), _queued_in(scope), KpiDay.queue_offered > 0)
     thresholds = Team.select(Team.service_level_seconds).where(Team.id.in_(teams)).distinct()
     counted = offered - short
     return {
@@ -426,7 +453,7 @@ def queue_calls(scope: Scope) -> dict[str, Any]:
     }
 
 
-def missed_calls(scope: Scope) -> dict[str, int]:
+def missed_calls(scope: Scope, sums: tuple[int, ...] | None = None) -> dict[str, int]:
     """Inbound calls nobody answered that the caller did not abandon: missed (the flow ran out, or the call ended
     unanswered) and voicemail; an agent's: the calls offered to them that they let ring out."""
     if scope.agent_id is not None:
@@ -441,8 +468,7 @@ def missed_calls(scope: Scope) -> dict[str, int]:
             .scalar()
         )
         return {"missed": rang_out or 0, "voicemail": 0}
-    team = KpiDay.queue_team_id == scope.team_id if scope.team_id is not None else SQL("1 = 1")
-    missed, voicemail = _sums(_rolled(scope) & team, ("missed", "voicemail"))[0]
+    missed, voicemail = sums or _parts(scope)["missed"]
     return {"missed": missed, "voicemail": voicemail}
 
 
@@ -457,32 +483,25 @@ def _handling(handled: int, talk: int, hold: int, wrapped: int, wrap: int) -> di
     }
 
 
-HANDLING = ("handled", "talk", "hold", "wrapped", "wrap")
-
-
-def handled_calls(scope: Scope) -> dict[str, Any]:
+def handled_calls(scope: Scope, sums: tuple[int, ...] | None = None) -> dict[str, Any]:
     """Average handle time of the concluded calls an agent talked on (either direction): talk (answer to end, less
     hold) + hold + the wrap-up that followed."""
-    return _handling(*_sums(_rolled(scope) & _handled_by(scope) & (KpiDay.kind == "call"), HANDLING)[0])
+    return _handling(*(sums or _parts(scope)["handling"]))
 
 
-def outbound_calls(scope: Scope) -> dict[str, Any]:
+def outbound_calls(scope: Scope, sums: tuple[int, ...] | None = None) -> dict[str, Any]:
     """Calls agents placed (attempts) and those the lead picked up (connects)."""
-    where = _rolled(scope) & _handled_by(scope) & (KpiDay.kind == "call") & (KpiDay.direction == "outbound")
-    attempts, connects = _sums(where, ("interactions", "answered"))[0]
+    attempts, connects = sums or _parts(scope)["outbound"]
     return {"attempts": attempts, "connects": connects, "connect_rate": _ratio(connects, attempts)}
 
 
-def conversations(scope: Scope, kind: str) -> dict[str, Any]:
+def conversations(scope: Scope, kind: str, sums: tuple[int, ...] | None = None) -> dict[str, Any]:
     """First response and resolution of inbound texts or chats. Each time one comes into Incoming is an episode:
     its start (the first message) and each reopening (the lead wrote again after it concluded); the first response
     is the first message an agent sent after the episode began; it is resolved at its next move to Recent if an
     agent had it (outcome answered: Close, End Chat, or idle after the agent's reply). A team's or an agent's: the
     conversations they have now."""
-    where = _rolled(scope) & _handled_by(scope) & (KpiDay.kind == kind)
-    count, responded, response, resolved, resolution = _sums(
-        where, ("episodes", "responded", "response", "resolved", "resolution")
-    )[0]
+    count, responded, response, resolved, resolution = sums or _parts(scope)[kind]
     return {
         "episodes": count,
         "responded": responded,
@@ -493,13 +512,14 @@ def conversations(scope: Scope, kind: str) -> dict[str, Any]:
 
 
 def kpis(scope: Scope) -> dict[str, Any]:
+    parts = _parts(scope)
     return {
-        "queue": queue_calls(scope),
-        "missed": missed_calls(scope),
-        "handling": handled_calls(scope),
-        "outbound": outbound_calls(scope),
-        "texts": conversations(scope, "text"),
-        "chats": conversations(scope, "chat"),
+        "queue": queue_calls(scope, parts["queue"]),
+        "missed": missed_calls(scope, parts["missed"]),
+        "handling": handled_calls(scope, parts["handling"]),
+        "outbound": outbound_calls(scope, parts["outbound"]),
+        "texts": conversations(scope, "text", parts["text"]),
+        "chats": conversations(scope, "chat", parts["chat"]),
     }
 
 

@@ -134,6 +134,7 @@ def _back_to_version_10(database) -> None:
     from playhouse.migrate import migrate as run
 
     database.execute_sql('DROP INDEX "interaction_company_id_kind_started_at"')
+    database.execute_sql('DROP INDEX "interaction_transition_event_at"')
     database.execute_sql('DROP TABLE "kpi_day"')
     database.execute_sql('DROP TABLE "kpi_day_built"')
     database.execute_sql('DROP TABLE "kpi_slice"')
