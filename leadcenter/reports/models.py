@@ -121,15 +121,16 @@ class KpiSlice(BaseModel):
 
 
 class KpiDayBuilt(BaseModel):
-    """The days of a company whose KpiDay and KpiSlice rows are current."""
+    """The days of a company whose KpiDay rows (part day) or KpiSlice rows (part slice) are current."""
 
     company = ForeignKeyField(Company, on_delete="CASCADE", index=False)
     company_id: IntegerField[int]  # the related row's id
     day = CharField()
+    part = CharField(default="day")
 
     class Meta:
         table_name = "kpi_day_built"
-        indexes = ((("company", "day"), True),)
+        indexes = ((("company", "day", "part"), True),)
 
 
 def _forget(company: str, day: str) -> str:

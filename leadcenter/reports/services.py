@@ -319,13 +319,40 @@ def _slice_sums(company_id: int, since: dt.datetime, until: dt.datetime) -> list
     return rows
 
 
-def ensure_rollup(company_id: int, since: dt.datetime, until: dt.datetime) -> None:
-    """Build the company's KpiDay rows of each day in [since, until) that has none current."""
+def _day_rows(company_id: int, begin: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
+    return [
+        {"company": company_id, "day": d, "kind": k, "direction": di, "queue_team_id": q, "agent_id": a, **m}
+        for (d, k, di, q, a), m in _raw_sums(company_id, begin, end).items()
+    ]
+
+
+# The two parts of the rollup, built apart (the KPIs need no slices): table, its rows of a range, the rows of a
+# company's days (for the slices, each dimension: the index's order).
+PARTS: dict[str, tuple[Any, Any, Any]] = {
+    "day": (
+        KpiDay,
+        _day_rows,
+        lambda company_id, first, last: (KpiDay.company == company_id) & KpiDay.day.between(first, last),
+    ),
+    "slice": (
+        KpiSlice,
+        _slice_sums,
+        lambda company_id, first, last: (
+            (KpiSlice.company == company_id) & KpiSlice.dimension.in_(DIMENSIONS) & KpiSlice.day.between(first, last)
+        ),
+    ),
+}
+
+
+def ensure_rollup(company_id: int, since: dt.datetime, until: dt.datetime, part: str = "day") -> None:
+    """Build the company's rows of the rollup's ``part`` (day: KpiDay, slice: KpiSlice) of each day in
+    [since, until) whose rows are not current."""
     wanted = _days(since, until)
     if not wanted:
         return
+    model, rows_of, days_of = PARTS[part]
     marks = KpiDayBuilt.select(KpiDayBuilt.day).where(
-        KpiDayBuilt.company == company_id, KpiDayBuilt.day.between(wanted[0], wanted[-1])
+        KpiDayBuilt.company == company_id, KpiDayBuilt.part == part, KpiDayBuilt.day.between(wanted[0], wanted[-1])
     )
     built = {day for (day,) in _tuples(marks)}
     missing = [day for day in wanted if day not in built]
@@ -334,22 +361,16 @@ def ensure_rollup(company_id: int, since: dt.datetime, until: dt.datetime) -> No
             first, last = run[0], run[-1]
             if len(_tuples(marks.where(KpiDayBuilt.day.between(first, last)))) == len(run):
                 continue  # another request built them while this one waited for the lock
-            KpiDay.delete().where(KpiDay.company == company_id, KpiDay.day.between(first, last)).execute()
-            KpiSlice.delete().where(  # (each dimension: the index's order)
-                KpiSlice.company == company_id, KpiSlice.dimension.in_(DIMENSIONS), KpiSlice.day.between(first, last)
-            ).execute()
+            model.delete().where(days_of(company_id, first, last)).execute()
             KpiDayBuilt.delete().where(
-                KpiDayBuilt.company == company_id, KpiDayBuilt.day.between(first, last)
+                KpiDayBuilt.company == company_id, KpiDayBuilt.part == part, KpiDayBuilt.day.between(first, last)
             ).execute()
-            begin, end = dt.datetime.fromisoformat(first), dt.datetime.fromisoformat(last) + dt.timedelta(days=1)
-            rows = [
-                {"company": company_id, "day": d, "kind": k, "direction": di, "queue_team_id": q, "agent_id": a, **m}
-                for (d, k, di, q, a), m in _raw_sums(company_id, begin, end).items()
-            ]
-            for model, made in ((KpiDay, rows), (KpiSlice, _slice_sums(company_id, begin, end))):
-                for chunk in range(0, len(made), 500):
-                    model.insert_many(made[chunk : chunk + 500]).execute()
-            KpiDayBuilt.insert_many([{"company": company_id, "day": day} for day in run]).execute()
+            made = rows_of(
+                company_id, dt.datetime.fromisoformat(first), dt.datetime.fromisoformat(last) + dt.timedelta(1)
+            )
+            for chunk in range(0, len(made), 500):
+                model.insert_many(made[chunk : chunk + 500]).execute()
+            KpiDayBuilt.insert_many([{"company": company_id, "day": day, "part": part} for day in run]).execute()
 
 
 def _runs(days: list[str]) -> Iterable[list[str]]:
@@ -558,7 +579,7 @@ def by_channel(scope: Scope, interval: str) -> list[dict[str, Any]]:
 
 
 def _slices(scope: Scope, dimension: str):
-    ensure_rollup(scope.company.id, scope.since, scope.until)
+    ensure_rollup(scope.company.id, scope.since, scope.until, "slice")
     days = _days(scope.since, scope.until)
     return (
         (KpiSlice.company == scope.company)
