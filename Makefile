@@ -69,9 +69,13 @@ run: setup
 # Everything: the fast checks first (they fail in under a minute), the unit tests again with the wall clock
 # shifted, then the integration tests in a private network namespace: their Asterisk, SIP peers and web server bind
 # ports that nothing else on the machine can see or collide with (a `make run` may be up at the same time).
+# Two workers, a test file each at a time, each in a network namespace of its own (tests/integration/conftest.py).
+INTEGRATION_WORKERS ?= 2
+
 test: setup check unit-shifted
 	unshare --net --fork -- sh -c 'ip link set lo up && exec "$$@"' sh \
-	  $(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS) tests/integration
+	  $(BIN)/python -m pytest -p no:cacheprovider -n $(INTEGRATION_WORKERS) --dist loadfile $(PYTEST_ARGS) \
+	  tests/integration
 
 # The fast lane (.ci/run runs it first): each step stops it at the first failure. Configured in pyproject.toml.
 check: python web-bundle

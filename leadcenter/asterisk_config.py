@@ -6,17 +6,26 @@ renders plain specs and runs Asterisk."""
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import re
+import secrets as random
+import threading
+import time
+from pathlib import Path
 
 from leadcenter.accounts.models import Company, User
 from leadcenter.agents.models import Agent, SipCredential, current_agents
 from leadcenter.config import Settings
 from leadcenter.credentials import Secrets
+from leadcenter.dialplans.models import CustomContext
+from leadcenter.dialplans.services import DialplanUnchecked
 from leadcenter.flows.models import CallFlow
 from leadcenter.pbx import names, render
 from leadcenter.pbx.process import Instance
 from leadcenter.pbx.provision import MOUNT
 from leadcenter.resources import ASTERISK_TEMPLATES, DIALPLANS
 from leadcenter.teams.models import Team, TeamMember
+from leadcenter.telephony.ami import AmiError
 from leadcenter.telephony.service import Telephony
 from leadcenter.tracking_numbers.models import TrackingNumber
 from leadcenter.trunks.models import Trunk, peer_address
@@ -28,6 +37,7 @@ RELOADS = {
     "generated/queues.conf": "app_queue.so",
     "queues.conf": "app_queue.so",
     "generated/routes.conf": "pbx_config.so",
+    "generated/extensions_custom.conf": "pbx_config.so",
     "extensions.conf": "pbx_config.so",
     "generated/voicemail.conf": "app_voicemail.so",
     "voicemail.conf": "app_voicemail.so",
@@ -72,7 +82,11 @@ def static_values(settings: Settings, secrets: Secrets) -> render.StaticValues:
 
 
 def _flow_spec(
-    flow: CallFlow, teams: dict[int, Team], agents: dict[int, Agent], usable: dict[int, Agent]
+    flow: CallFlow,
+    teams: dict[int, Team],
+    agents: dict[int, Agent],
+    usable: dict[int, Agent],
+    custom: dict[str, CustomContext],
 ) -> render.FlowSpec:
     steps = []
     for i, step in enumerate(flow.steps, 1):
@@ -95,6 +109,11 @@ def _flow_spec(
                 raise FlowError(f"flow {flow.id} step {i}: no agent {agent_id} in this company")
             mailbox = names.agent_mailbox(agent_id) if agent_id is not None else names.company_mailbox(flow.company_id)
             steps.append(render.StepSpec("voicemail", mailbox))
+        elif kind == "custom":
+            context = custom.get(step.get("context", ""))
+            if context is None or context.company_id not in (None, flow.company_id):
+                raise FlowError(f"flow {flow.id} step {i}: no custom context {step.get('context')!r} for its company")
+            steps.append(render.StepSpec("custom", context.name))
         else:
             raise FlowError(f"flow {flow.id} step {i}: unknown step type {kind!r}")
     return render.FlowSpec(flow.id, flow.name, flow.record, flow.announce_recording, tuple(steps))
@@ -134,12 +153,13 @@ def snapshot(settings: Settings) -> render.Snapshot:
         render.RouteSpec(n.trunk.endpoint_name, n.number, n.name, n.company_id, n.id, n.flow_id)
         for n in TrackingNumber.select(TrackingNumber, Trunk).join(Trunk).order_by(TrackingNumber.id)
     ]
+    custom = {c.name: c for c in CustomContext.select().order_by(CustomContext.name)}
     flows = []
     for company in Company.select().order_by(Company.id):
         teams = {t.id: t for t in Team.select().where(Team.company == company)}
         agents = {a.id: a for a in Agent.select().where(Agent.company == company)}
         flows += [
-            _flow_spec(f, teams, agents, usable)
+            _flow_spec(f, teams, agents, usable, custom)
             for f in CallFlow.select().where(CallFlow.company == company).order_by(CallFlow.id)
         ]
     mailboxes = [render.MailboxSpec(names.company_mailbox(c.id), c.name) for c in Company.select().order_by(Company.id)]
@@ -155,6 +175,7 @@ def snapshot(settings: Settings) -> render.Snapshot:
         tuple(mailboxes),
         rtp_address(settings),
         settings.asterisk.qualify_seconds,
+        tuple(render.CustomContextSpec(c.name, c.text) for c in custom.values()),
     )
 
 
@@ -178,13 +199,108 @@ def reload_for(name: str) -> str:
     return RELOADS.get(name, "all")
 
 
+# The dialplan as Asterisk reads it, in the order extensions.conf includes it: what the owner sees read-only.
+DIALPLAN_FILES = ("extensions.conf", *(f"dialplans/{p.name}" for p in sorted(DIALPLANS.glob("*.conf"))),
+                  "generated/routes.conf")  # fmt: skip
+
+
+def generated_dialplan(settings: Settings, secrets: Secrets) -> dict[str, str]:
+    """The generated dialplan's files (name -> text), rendered from the database as they would be now."""
+    files = all_files(settings, secrets)
+    return {name: files[name] for name in DIALPLAN_FILES}
+
+
 class AsteriskConfig:
     """The running controller's side of it: after an admin change, render from the database and have Asterisk
     reload what changed (on the telephony loop; the returned future resolves once it has)."""
 
     def __init__(self, settings: Settings, secrets: Secrets, instance: Instance, telephony: Telephony):
         self.settings, self.secrets, self.instance, self.telephony = settings, secrets, instance, telephony
+        # Held while the files are written, and through a dialplan check (its scratch file and its reloads).
+        self.lock = threading.Lock()
 
     def apply(self) -> concurrent.futures.Future:
-        modules = write(self.settings, self.secrets, self.instance)
-        return self.telephony.submit(self.telephony.reload(modules))
+        with self.lock:
+            modules = write(self.settings, self.secrets, self.instance)
+            return self.telephony.submit(self.telephony.reload(modules))
+
+
+class DialplanCheck:
+    """Asterisk reads a custom context's text before it is saved, as a scratch context no call reaches
+    (``lc-dialplan-check`` in ``generated/dialplan_check.conf``, which extensions.conf ``#tryinclude``s), so that
+    the running dialplan never sees a text Asterisk complains about. pbx_config takes a context with mistakes in it
+    (a parenthesis left open, an unknown label) and only says so in its log: its complaints are the WARNING, ERROR
+    and NOTICE lines of ``messages.log`` that name the scratch file or context. The log is written by Asterisk's
+    logger thread, after the reload has answered; the check file's last line is a priority Asterisk refuses, naming
+    this check, so its warning marks the end of what Asterisk said about the file (its lines are logged in order)."""
+
+    def __init__(self, config: AsteriskConfig, timeout: float = 10.0):
+        self.config, self.timeout = config, timeout
+
+    @property
+    def log(self) -> Path:
+        return self.config.instance.dir / "log" / "messages.log"
+
+    def generated(self) -> dict[str, str]:
+        return generated_dialplan(self.config.settings, self.config.secrets)
+
+    def complaints(self, context: str, text: str) -> list[str]:
+        """What Asterisk says about ``text`` as the context ``context`` (custom-<name>); [] when it takes it. Raises
+        DialplanUnchecked when Asterisk cannot be asked or does not finish in time."""
+        nonce = random.token_hex(8)
+        telephony, instance = self.config.telephony, self.config.instance
+        with self.config.lock:
+            start = self.log.stat().st_size if self.log.exists() else 0
+            instance.write_files({render.DIALPLAN_CHECK_FILE: render.render_dialplan_check(text, nonce)})
+            try:
+                telephony.submit(telephony.reload_dialplan()).result(self.timeout)
+                said = self._said(start, nonce)
+                loaded = telephony.submit(telephony.has_context(names.DIALPLAN_CHECK_CONTEXT)).result(self.timeout)
+                if not loaded and not said:
+                    said = [f"Asterisk did not load the context {context}"]
+            except (AmiError, TimeoutError) as exc:
+                raise DialplanUnchecked(f"Asterisk could not read the dialplan: {exc or 'no answer'}") from exc
+            finally:
+                instance.write_files({render.DIALPLAN_CHECK_FILE: ""})
+                # Unless Asterisk is gone: then the scratch context stays loaded until the next reload (no call
+                # reaches it).
+                with contextlib.suppress(AmiError, TimeoutError):
+                    telephony.submit(telephony.reload_dialplan()).result(self.timeout)
+        return [_in_text(line, context) for line in said]
+
+    def _said(self, start: int, nonce: str) -> list[str]:
+        """The log's lines about the check file, from ``start`` until the line that ends this check."""
+        end = names.dialplan_check_end_label(nonce)
+        deadline = time.monotonic() + self.timeout
+        lines: list[str] = []
+        position = start
+        pending = ""
+        while time.monotonic() < deadline:
+            with open(self.log, "rb") as log:
+                if log.seek(0, 2) < position:  # rotated meanwhile
+                    position = 0
+                log.seek(position)
+                chunk = log.read()
+            position += len(chunk)
+            pending += chunk.decode(errors="replace")
+            *complete, pending = pending.split("\n")
+            for line in complete:
+                if end in line:
+                    return lines
+                if (
+                    render.DIALPLAN_CHECK_FILE.split("/")[-1] in line or f"'{names.DIALPLAN_CHECK_CONTEXT}'" in line
+                ) and (names.DIALPLAN_CHECK_END not in line):
+                    lines.append(line)
+            time.sleep(0.02)
+        raise DialplanUnchecked(f"Asterisk did not finish reading the dialplan in {self.timeout:.0f} s")
+
+
+_LOG_PREFIX = re.compile(r"^\[[^\]]*\]\s*(\w+)\[\d+\](?:\[[^\]]*\])?:?\s*")
+_FILE_LINE = re.compile(r"line (\d+) of \S*" + re.escape(render.DIALPLAN_CHECK_FILE.split("/")[-1]))
+
+
+def _in_text(line: str, context: str) -> str:
+    """A log line as the owner reads it: the level and Asterisk's words, the line numbered in their text."""
+    line = _LOG_PREFIX.sub(lambda m: f"{m.group(1)} ", line.strip())
+    line = _FILE_LINE.sub(lambda m: f"line {int(m.group(1)) - render.DIALPLAN_CHECK_OFFSET}", line)
+    return line.replace(f"'{names.DIALPLAN_CHECK_CONTEXT}'", f"'{context}'")

@@ -502,11 +502,15 @@ def user_add(ctx: Context, email: str, name: str, company_id: int, role: str, pa
         )
     try:
         with db.database.atomic():
+            first = not User.select().where(User.owner == True).exists()  # noqa: E712
             new = create_user(email, name, password)
             _enrol(new, company, role)
+            if first:  # an installation's first user runs it (as `leadcenter run --demo` seeds it)
+                new.owner = True
+                new.save()
     except AccountError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"user {new.email} added to {company.name} as {role}")
+    click.echo(f"user {new.email} added to {company.name} as {role}" + (", the installation owner" if first else ""))
     ctx.reconfigure()
 
 
@@ -540,7 +544,22 @@ def user_list(ctx: Context) -> None:
     for row in (
         Membership.select(Membership, User, Company).join(User).switch(Membership).join(Company).order_by(User.email)
     ):
-        click.echo(f"{row.user.email:<32} {row.user.name:<24} {row.role:<10} {row.company.name}")
+        owner = "  (installation owner)" if row.user.owner else ""
+        click.echo(f"{row.user.email:<32} {row.user.name:<24} {row.role:<10} {row.company.name}{owner}")
+
+
+@user.command("owner")
+@click.argument("email")
+@click.option("--revoke", is_flag=True, help="Take the installation owner's role away instead.")
+@pass_context
+def user_owner(ctx: Context, email: str, revoke: bool) -> None:
+    """Make a user the installation owner (or, with --revoke, no longer): above every company's admins, the one
+    who edits custom dialplan contexts in the console. An installation may have several."""
+    ctx.open_db()
+    target = _user(email)
+    target.owner = not revoke
+    target.save()
+    click.echo(f"{target.email} is {'no longer' if revoke else 'now'} the installation owner")
 
 
 @user.command("passwd")

@@ -21,7 +21,7 @@ from leadcenter import clock, credentials, db, mail, migrations
 from leadcenter.agents.availability import Availability
 from leadcenter.agents.presence import Presence
 from leadcenter.agents.services import PauseKeeper
-from leadcenter.asterisk_config import AsteriskConfig
+from leadcenter.asterisk_config import AsteriskConfig, DialplanCheck
 from leadcenter.calls.control import CallControl
 from leadcenter.calls.services import CallRecorder
 from leadcenter.chats.services import Chats
@@ -95,6 +95,7 @@ class Controller:
         self.visits = Visits(self.bus, self.clock)
         self.asterisk_config = AsteriskConfig(settings, self.secrets, self.instance, self.telephony)
         self.reconfigure = self.asterisk_config.apply
+        self.dialplans = DialplanCheck(self.asterisk_config)
         self.health = Health(self.database, self.telephony, self.smscs, self.outbox)
         from leadcenter.web.app import create_app  # the web layer depends on the controller, not the reverse
 

@@ -68,6 +68,10 @@ def seed(settings: Settings, now: dt.datetime) -> Company | None:
             logins.append((email, password, role))
             if role == "admin":
                 add_member(users[email], company, "admin")
+        # The first user is the installation owner (custom dialplans in the console), as the person running it.
+        first = users[PEOPLE[0][0]]
+        first.owner = True
+        first.save()
         # The demo's agents take calls in the browser: sign in, and a call rings in the tab. Each also has a desk
         # phone account (`leadcenter agent sip N`); `leadcenter agent ring N desk` rings that instead.
         agents = [

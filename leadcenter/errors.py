@@ -31,6 +31,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "too-many-attempts": (429, "too many failed sign-ins; Retry-After says when to try again"),
     "csrf-token-missing": (403, "an unsafe request with a session must send X-CSRF-Token from GET /api/v1/session"),
     "forbidden": (403, "the caller's role in the company is below what the endpoint needs"),
+    "owner-only": (403, "only the installation owner (the person running the server) may do this; never an API key"),
     "origin-required": (403, "a websocket opened without Origin: browsers send it, other clients use an API key"),
     "origin-not-allowed": (403, "a websocket opened from a page of an origin that is not allowed"),
     "company-not-selected": (409, "signed in, but no company picked yet (PUT /api/v1/session/company)"),
@@ -48,6 +49,10 @@ ERRORS: dict[str, tuple[int, str]] = {
     "already-a-member": (409, "the email is already a user of the company"),
     "already-invited": (409, "the email has an unanswered invitation to the company already"),
     "shared-account": (409, "the account also belongs to another company, so this company cannot change it"),
+    "already-an-agent": (409, "the user is an agent of the company already"),
+    "inactive": (409, "the account is deactivated: reactivate it first"),
+    "link-invalid": (404, "the one-time link was used already, expired, or never existed: ask for a new one"),
+    "password-kept": (409, "the invited account has a password of its own: its owner signs in to accept"),
     # -- agents
     "not-an-agent": (409, "the caller has no agent profile in the company, and the endpoint is an agent's"),
     "no-softphone": (404, "the agent has no browser softphone"),
@@ -90,6 +95,8 @@ ERRORS: dict[str, tuple[int, str]] = {
     "too-many-visits": (429, "the snippet's collection rate of this address or this company is spent; Retry-After"),
     "too-many-forms": (429, "the site's form rate of this address or this company is spent; Retry-After"),
     # -- prompts
+    "asterisk-refused": (422, "Asterisk complained reading the dialplan (its words in the message): nothing changed"),
+    "asterisk-unavailable": (503, "Asterisk could not be asked to read the dialplan now: nothing changed; try again"),
     "converter-missing": (503, "sox is not installed on the server, so uploaded audio cannot be converted"),
     "busy": (503, "the database is busy with other writes; Retry-After says when to try again"),
     "converter-busy": (503, "every audio conversion slot is taken; Retry-After says when to try again"),

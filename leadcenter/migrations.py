@@ -10,10 +10,21 @@ import logging
 
 from peewee import Field, IntegerField
 
-from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, User, UserSession
+from leadcenter.accounts.models import (
+    ApiKey,
+    Company,
+    Invitation,
+    Membership,
+    PasswordLink,
+    User,
+    UserSession,
+    server_time_zone,
+)
 from leadcenter.agents.models import Agent, AgentStatusChange, SipCredential
+from leadcenter.audit.models import AuditEntry
 from leadcenter.chats.models import ChatSession, ChatWidget, Visitor
 from leadcenter.db import BaseModel, database
+from leadcenter.dialplans.models import CustomContext, DialplanVersion
 from leadcenter.flows.models import CallFlow
 from leadcenter.interactions.models import (
     ClassificationChange,
@@ -73,6 +84,10 @@ MODELS = [
     NumberPool,
     VisitSession,
     PageView,
+    AuditEntry,
+    PasswordLink,
+    CustomContext,
+    DialplanVersion,
     KpiDay,
     KpiSlice,
     KpiDayBuilt,
@@ -193,6 +208,23 @@ def _v10_site_forms(migrator) -> None:
         run(migrator.add_column("chat_session", ChatSession.form_name.column_name, ChatSession.form_name))
 
 
+def _v11_admin_console(migrator) -> None:
+    # Not migrator.add_column: for a NOT NULL column it rebuilds the table, and dropping the old company table
+    # cascades to every row that references it. SQLite adds a NOT NULL column with a default in place.
+    if Company.time_zone.column_name not in {c.name for c in database.get_columns("company")}:
+        database.execute_sql("ALTER TABLE company ADD COLUMN time_zone VARCHAR(255) NOT NULL DEFAULT 'UTC'")
+        Company.update(time_zone=server_time_zone()).execute()
+    database.create_tables([AuditEntry, PasswordLink])
+
+
+def _v15_dialplans(migrator) -> None:
+    # In place, as v11's: peewee's add_column rebuilds the table for a NOT NULL column, and dropping the old user
+    # table would cascade to every membership, session and agent.
+    if User.owner.column_name not in {c.name for c in database.get_columns("user")}:
+        database.execute_sql('ALTER TABLE "user" ADD COLUMN "owner" INTEGER NOT NULL DEFAULT 0')
+    database.create_tables([CustomContext, DialplanVersion])
+
+
 def _v16_kpis(migrator) -> None:
     from playhouse.migrate import migrate as run
 
@@ -236,6 +268,8 @@ MIGRATIONS: list = [
     (8, "email notifications: each agent's choices, the email outbox", _v8_email_notifications),
     (9, "website visits: sessions and their pages, number pools, source numbers, attribution columns", _v9_visits),
     (10, "website forms: the name of the site's form a form interaction came from", _v10_site_forms),
+    (11, "admin console: the audit log, one-time password links, each company's time zone", _v11_admin_console),
+    (15, "dialplans: the installation owner, custom dialplan contexts and their versions", _v15_dialplans),
     (
         16,
         "KPIs: each call's hold time and the team whose queue it entered, each team's service level, the daily rollup",

@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Flask
 
-from leadcenter import config
+from leadcenter import asterisk_config, config
 from leadcenter.agents.availability import Availability
 from leadcenter.agents.presence import Presence
 from leadcenter.calls.control import CallControl
@@ -22,6 +22,7 @@ from leadcenter.calls.services import OfferBook
 from leadcenter.chats.services import Chats
 from leadcenter.credentials import Secrets
 from leadcenter.events import Bus, EventBus, Subscriber
+from leadcenter.mail import Mailer
 from leadcenter.pbx.process import Instance
 from leadcenter.teams.services import QueueBoard
 from leadcenter.telephony.ari import AriError
@@ -94,6 +95,29 @@ class StandInTelephony:
         return [args for name, args in self.verbs if name == verb]
 
 
+class StandInDialplans:
+    """Asterisk's reading of a custom context, for the unit tests: the generated dialplan as rendered from the
+    database, and the complaints a test says Asterisk has (``said``; ``unreachable`` raises as a stopped Asterisk
+    would); ``read`` keeps each (context, text) asked about."""
+
+    def __init__(self, settings: config.Settings, secrets: Secrets):
+        self.settings, self.secrets = settings, secrets
+        self.said: list[str] = []
+        self.unreachable = False
+        self.read: list[tuple[str, str]] = []
+
+    def generated(self) -> dict[str, str]:
+        return asterisk_config.generated_dialplan(self.settings, self.secrets)
+
+    def complaints(self, context: str, text: str) -> list[str]:
+        from leadcenter.dialplans.services import DialplanUnchecked
+
+        if self.unreachable:
+            raise DialplanUnchecked("Asterisk could not read the dialplan: AMI not connected")
+        self.read.append((context, text))
+        return list(self.said)
+
+
 class StandInController:
     """What the web app needs of the controller (web/ports.py), without Asterisk: the real domain services over a
     telephony stand-in that records the verbs they ask of Asterisk, settings, secrets, a bus that records what is
@@ -119,7 +143,9 @@ class StandInController:
         self.telephony = StandInTelephony()
         self.offers = OfferBook()  # tests say whose phone rings for which call with offers.offer
         self.call_control = CallControl(self.telephony, self.offers, self.presence.reachable, self.bus, self.clock)
+        self.mailer = Mailer(self.settings.smtp, self.clock)  # queues to the outbox; nothing sends it
         self.reconfigured = 0
+        self.dialplans = StandInDialplans(self.settings, self.secrets)
 
     def reconfigure(self) -> concurrent.futures.Future[None]:
         self.reconfigured += 1

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from leadcenter.accounts import invitations, notifier
-from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, User
+from leadcenter import mail
+from leadcenter.accounts import invitations, notifier, passwords
+from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, PasswordLink, User
 from leadcenter.accounts.schemas import (
     ApiKeyList,
     ApiKeyOut,
@@ -17,14 +18,19 @@ from leadcenter.accounts.schemas import (
     InvitationList,
     InvitationOut,
     IssuedApiKey,
+    IssuedInvitation,
     MemberChanges,
     MemberList,
     MemberOut,
+    NewAgentProfile,
     NewApiKey,
     NewMember,
+    PasswordLinkOut,
 )
-from leadcenter.accounts.services import AccountError
+from leadcenter.accounts.services import AccountError, end_sessions
 from leadcenter.agents.models import Agent, SipCredential
+from leadcenter.agents.services import agent_profile
+from leadcenter.audit.services import record
 from leadcenter.db import database
 from leadcenter.errors import ApiError, invalid, not_found
 from leadcenter.events import Publisher
@@ -63,6 +69,23 @@ def in_use(what: str, users: list[str]) -> ApiError:
     return ApiError("in-use", f"{what} is used by {', '.join(users)}; change or delete those first")
 
 
+def dump(resource) -> dict:
+    """A resource as the API returns it: an audit entry's before or after."""
+    return resource.model_dump(mode="json")
+
+
+def hand_over(user: User, token: str, subject: str, intro: str, label: str) -> tuple[str | None, bool]:
+    """A one-time link for ``user``: emailed to them when email is on (then never shown to the admin: (None,
+    True)), else given to the admin to hand over: (the link, False)."""
+    controller = ports.controller()
+    link = passwords.url(controller.settings.app_url, token)
+    if not controller.mailer.enabled:
+        return link, False
+    content = mail.Content(subject, intro, action=(label, link))
+    controller.mailer.queue(f"password-link:{passwords.digest(token)}", mail.Email(user.email, user.name, content))
+    return None, True
+
+
 # -- the company -----------------------------------------------------------------------------------------------
 
 
@@ -78,11 +101,22 @@ def get_company(principal: Principal):
     role="admin",
     body=CompanyChanges,
     response=CompanyProfile,
-    summary="Rename the company or change the region numbers without a country code are read in",
+    summary="Rename the company, or change its time zone or the region numbers without a country code are read in",
 )
 def update_company(principal: Principal, body: CompanyChanges):
     changes = body.model_dump(exclude_unset=True)
-    save_changes(principal.company, changes)
+    with database.atomic():
+        before = dump(CompanyProfile.from_row(principal.company))
+        save_changes(principal.company, changes)
+        record(
+            principal,
+            "updated",
+            "company",
+            principal.company.id,
+            before,
+            dump(CompanyProfile.from_row(principal.company)),
+            principal.company.name,
+        )
     # The name labels the company's mailbox in the rendered voicemail.conf.
     notifier.company_updated(bus(), principal.company)
     reconfigure_if("name" in changes)
@@ -171,10 +205,11 @@ def get_user(principal: Principal, user_id: int):
     "/users",
     role="admin",
     body=NewMember,
-    response=InvitationOut,
+    response=IssuedInvitation,
     status=202,
     summary="Invite someone to the company by email (optionally as an agent); they are a user of it once "
-    "they accept. An email with no account gets one, with this name and password",
+    "they accept. An email with no account gets one, with this name and password; without a password, a one-time "
+    "link to set one: emailed to them when email is on, else in the answer (once) for the admin to hand over",
 )
 def add_user(principal: Principal, body: NewMember):
     company = principal.company
@@ -183,18 +218,47 @@ def add_user(principal: Principal, body: NewMember):
         if body.agent
         else None
     )
-    try:
-        invitation = invitations.invite(company, body.email, body.name, body.password, body.role, agent, principal.user)
-    except AccountError as exc:
-        raise invalid({"password": str(exc)}) from None
-    except invitations.AlreadyMember:
-        raise ApiError("already-a-member", f"{body.email} is already a user of {company.name}") from None
-    except invitations.AlreadyInvited:
-        raise ApiError(
-            "already-invited", f"{body.email} is invited already; revoke that invitation to invite them again"
-        ) from None
+    link, emailed = None, False
+    with database.atomic():
+        try:
+            invitation = invitations.invite(
+                company, body.email, body.name, body.password, body.role, agent, principal.user
+            )
+        except AccountError as exc:
+            raise invalid({"password": str(exc)}) from None
+        except invitations.AlreadyMember:
+            raise ApiError("already-a-member", f"{body.email} is already a user of {company.name}") from None
+        except invitations.AlreadyInvited:
+            raise ApiError(
+                "already-invited", f"{body.email} is invited already; revoke that invitation to invite them again"
+            ) from None
+        if body.password is None:
+            token = passwords.issue(invitation.user, "invite", company, ports.controller().clock())
+            inviter = principal.user.name if principal.user else company.name
+            link, emailed = hand_over(
+                invitation.user,
+                token,
+                f"Join {company.name} on Lead Center",
+                f"{inviter} invited you to join {company.name} as {_a(body.role)}. The link works once, for "
+                f"{passwords.LIFETIME['invite'].days} days.",
+                f"Join {company.name}",
+            )
+        out = InvitationOut.from_row(invitation)
+        record(
+            principal,
+            "invited",
+            "invitation",
+            invitation.id,
+            None,
+            dump(out),
+            f"{body.email} as {body.role}" + (" (emailed a link)" if emailed else ""),
+        )
     notifier.invitation_created(bus(), invitation)
-    return InvitationOut.from_row(invitation)
+    return IssuedInvitation.issued(invitation, link, emailed)
+
+
+def _a(role: str) -> str:
+    return f"{'an' if role == 'admin' else 'a'} {role}"
 
 
 @endpoint(
@@ -228,7 +292,24 @@ def list_invitations(principal: Principal):
     summary="Revoke an invitation nobody has answered yet (an account it created stays)",
 )
 def revoke_invitation(principal: Principal, invitation_id: int):
-    scoped(Invitation, invitation_id, principal, "invitation").delete_instance()
+    with database.atomic():
+        invitation = scoped(Invitation, invitation_id, principal, "invitation")
+        record(
+            principal,
+            "revoked",
+            "invitation",
+            invitation.id,
+            dump(InvitationOut.from_row(invitation)),
+            None,
+            invitation.user.email,
+        )
+        # Its link to set a password goes with it.
+        PasswordLink.delete().where(
+            PasswordLink.user == invitation.user_id,
+            PasswordLink.company == invitation.company_id,
+            PasswordLink.purpose == "invite",
+        ).execute()
+        invitation.delete_instance()
     notifier.invitation_deleted(bus(), principal.company.id, invitation_id)
 
 
@@ -261,10 +342,95 @@ def update_user(principal: Principal, user_id: int, body: MemberChanges):
             _refuse_own_account(principal, user, "deactivate")
         if membership.role == "admin" and (changes.get("role", "admin") != "admin" or changes.get("active") is False):
             _keep_an_admin(company, user)
+        before = MemberOut.from_row(membership, _agent_id(user, company))
         save_changes(membership, {name: changes[name] for name in changes.keys() & {"role"}})
         save_changes(user, {name: changes[name] for name in account_fields})
+        if changes.get("active") is False:
+            end_sessions(user=user)  # signed out everywhere at once, open streams included
+        after = MemberOut.from_row(membership, _agent_id(user, company))
+        if after != before:
+            record(principal, _user_change(before, after), "user", user.id, dump(before), dump(after), user.email)
     notifier.user_updated(bus(), membership, _agent_id(user, company))
     return MemberOut.from_row(membership, _agent_id(user, company))
+
+
+def _user_change(before: MemberOut, after: MemberOut) -> str:
+    """The audit log's verb for a change of a user: what matters most of what changed."""
+    if before.active != after.active:
+        return "reactivated" if after.active else "deactivated"
+    return "role_changed" if before.role != after.role else "updated"
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/users/<int:user_id>/agent",
+    role="admin",
+    body=NewAgentProfile,
+    response=MemberOut,
+    status=201,
+    summary="Make a user of the company an agent (they take calls and chats), with a SIP account per device",
+)
+def make_agent(principal: Principal, user_id: int, body: NewAgentProfile):
+    company = principal.company
+    with database.atomic():
+        membership = _membership(principal, user_id)
+        user = membership.user
+        if Agent.select().where(Agent.user == user, Agent.company == company).exists():
+            raise ApiError("already-an-agent", f"{user.email} is an agent of {company.name} already")
+        before = MemberOut.from_row(membership, None)
+        agent = agent_profile(
+            company, user, tuple(body.devices), body.ring_device, body.display_name, now=ports.controller().clock()
+        )
+        after = MemberOut.from_row(membership, agent.id)
+        record(principal, "made_agent", "user", user.id, dump(before), dump(after), user.email)
+    notifier.user_updated(bus(), membership, agent.id)
+    reconfigure_if(True)  # its devices' SIP accounts
+    return after
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/users/<int:user_id>/password-link",
+    role="admin",
+    response=PasswordLinkOut,
+    status=201,
+    summary="A one-time link for the user to set a new password (their earlier links stop working): emailed to "
+    "them when email is on, else in the answer (once) for the admin to hand over",
+)
+def reset_password(principal: Principal, user_id: int):
+    company = principal.company
+    now = ports.controller().clock()
+    with database.atomic():
+        user = _membership(principal, user_id).user
+        if Membership.select().where(Membership.user == user, Membership.company != company).exists():
+            raise ApiError(
+                "shared-account",
+                f"{user.email} is also a user of another company, so its password is "
+                "not this company's to reset; they can use Forgot password",
+            )
+        if not user.active:
+            raise ApiError("inactive", f"{user.email} is deactivated: reactivate the account first")
+        token = passwords.issue(user, "reset", company, now)
+        link, emailed = hand_over(
+            user,
+            token,
+            "Set a new Lead Center password",
+            f"An admin of {company.name} sent you a link to set a new password. It works once, for "
+            f"{passwords.LIFETIME['reset'].days} days.",
+            "Set a new password",
+        )
+        record(
+            principal,
+            "password_reset",
+            "user",
+            user.id,
+            None,
+            None,
+            f"{user.email}: " + ("link emailed" if emailed else "link handed to the admin"),
+        )
+    return PasswordLinkOut(user_id=user.id, link=link, emailed=emailed, expires_at=now + passwords.LIFETIME["reset"])
 
 
 @endpoint(
@@ -281,6 +447,15 @@ def remove_user(principal: Principal, user_id: int):
         membership = _membership(principal, user_id)
         user = membership.user
         _refuse_own_account(principal, user, "remove")
+        record(
+            principal,
+            "removed",
+            "user",
+            user.id,
+            dump(MemberOut.from_row(membership, _agent_id(user, company))),
+            None,
+            user.email,
+        )
         if membership.role == "admin":
             _keep_an_admin(company, user)
         agent = Agent.get_or_none(Agent.user == user, Agent.company == company)
@@ -322,7 +497,9 @@ def list_api_keys(principal: Principal):
     summary="Create an API key; the answer is the only time the key is shown",
 )
 def create_api_key(principal: Principal, body: NewApiKey):
-    row, key = new_api_key(principal.company, body.name, principal.user)
+    with database.atomic():
+        row, key = new_api_key(principal.company, body.name, principal.user)
+        record(principal, "created", "api_key", row.id, None, dump(ApiKeyOut.from_row(row)), row.name)
     notifier.api_key_created(bus(), row)
     return IssuedApiKey.issued(row, key)
 
@@ -338,6 +515,9 @@ def create_api_key(principal: Principal, body: NewApiKey):
 def revoke_api_key(principal: Principal, api_key_id: int):
     key = scoped(ApiKey, api_key_id, principal, "API key")
     if key.revoked_at is None:
-        key.revoked_at = ports.controller().clock()
-        key.save(only=[ApiKey.revoked_at])
+        with database.atomic():
+            before = dump(ApiKeyOut.from_row(key))
+            key.revoked_at = ports.controller().clock()
+            key.save(only=[ApiKey.revoked_at])
+            record(principal, "revoked", "api_key", key.id, before, dump(ApiKeyOut.from_row(key)), key.name)
         notifier.api_key_revoked(bus(), key)

@@ -17,6 +17,7 @@ from leadcenter.accounts.models import Company, Invitation, Membership, User
 from leadcenter.accounts.services import add_member, hash_password
 from leadcenter.agents.models import Agent
 from leadcenter.agents.services import agent_profile
+from leadcenter.credentials import generate_password
 from leadcenter.db import database
 
 
@@ -36,10 +37,18 @@ class AgentSpec:
 
 
 def invite(
-    company: Company, email: str, name: str, password: str, role: str, agent: AgentSpec | None, invited_by: User | None
+    company: Company,
+    email: str,
+    name: str,
+    password: str | None,
+    role: str,
+    agent: AgentSpec | None,
+    invited_by: User | None,
 ) -> Invitation:
-    """Invite ``email`` to ``company``; AccountError for a password too short, AlreadyMember, AlreadyInvited."""
-    hashed = hash_password(password)  # for an existing account too: the answer takes as long either way
+    """Invite ``email`` to ``company``; AccountError for a password too short, AlreadyMember, AlreadyInvited.
+    Without ``password`` a new account gets one nobody knows, until its owner sets theirs (passwords.py's link)."""
+    # Hashed for an existing account too: the answer takes as long either way.
+    hashed = hash_password(password if password is not None else generate_password())
     with database.atomic():
         user = User.get_or_none(User.email == email)
         new_account = user is None

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Literal, get_args
 
 from peewee import (
@@ -19,8 +21,19 @@ ROLES: tuple[Role, ...] = get_args(Role)
 ROLE_RANK = {"agent": 1, "supervisor": 2, "admin": 3}
 
 
+def server_time_zone() -> str:
+    """The server's IANA time zone (TZ, else what /etc/localtime links to), a new company's; UTC when unknown."""
+    named = os.environ.get("TZ", "").lstrip(":")
+    if not named:
+        target = str(Path("/etc/localtime").resolve()) if Path("/etc/localtime").is_symlink() else ""
+        named = target.partition("/zoneinfo/")[2]
+    return named if named and not named.startswith(("/", ".")) else "UTC"
+
+
 class Company(TimestampedModel):
     name = CharField()
+    # Its IANA time zone (America/New_York): business hours and what the console shows in local time.
+    time_zone = CharField(default=server_time_zone)
     # The region phone numbers are read in when written without a country code (ISO 3166 alpha-2).
     default_region = CharField(default="US")
     # What a lead who texts HELP gets back; empty or null: a reply naming the company and how to opt out.
@@ -34,6 +47,8 @@ class User(TimestampedModel):
     name = CharField()
     password_hash = CharField()
     active = BooleanField(default=True)
+    # The installation owner: the person running the server, above every company's admins (custom dialplans).
+    owner = BooleanField(default=False)
 
 
 class Membership(BaseModel):
@@ -89,3 +104,17 @@ class Invitation(TimestampedModel):
 
     class Meta:
         indexes = ((("company", "user"), True),)
+
+
+class PasswordLink(TimestampedModel):
+    """A one-time link to set an account's password: an invitation's (the account it created has no password yet)
+    or a reset's. The link carries a random token; only its SHA-256 is kept. Used once (the row is deleted), or
+    never after ``expires_at``."""
+
+    user = ForeignKeyField(User, backref="password_links", on_delete="CASCADE")
+    user_id: IntegerField[int]  # the related row's id
+    company = ForeignKeyField(Company, null=True, on_delete="CASCADE")  # who invited, or whose admin reset it
+    company_id: IntegerField[int | None]  # the related row's id
+    purpose = CharField(choices=[("invite", "invite"), ("reset", "reset")])
+    token_hash = CharField(unique=True)
+    expires_at = DateTimeField()

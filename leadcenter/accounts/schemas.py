@@ -7,6 +7,7 @@ Request models named ``...Changes`` are for PATCH: only the fields sent change. 
 
 from __future__ import annotations
 
+import zoneinfo
 from typing import Annotated, Any
 
 import phonenumbers
@@ -43,9 +44,13 @@ def changes_of(model: type[Schema], name: str, doc: str) -> type[Schema]:
     return create_model(name, __base__=model, __doc__=doc, __module__=model.__module__, **fields)
 
 
+TimeZone = Annotated[str, Field(min_length=1, max_length=64, description="an IANA time zone, e.g. America/New_York")]
+
+
 class CompanyProfile(Schema):
     id: int
     name: str
+    time_zone: str  # IANA: business hours and the console's times
     default_region: str
     text_help_reply: str
     created_at: UtcDateTime
@@ -55,6 +60,7 @@ class CompanyProfile(Schema):
         return cls(
             id=company.id,
             name=company.name,
+            time_zone=company.time_zone,
             default_region=company.default_region,
             text_help_reply=company.text_help_reply or "",
             created_at=company.created_at,
@@ -63,6 +69,7 @@ class CompanyProfile(Schema):
 
 class CompanyChanges(Schema):
     name: Name = not_sent()
+    time_zone: TimeZone = not_sent()
     default_region: Region = not_sent()
     text_help_reply: Annotated[str, Field(max_length=320)] = not_sent("the reply to a lead who texts HELP")
 
@@ -72,6 +79,13 @@ class CompanyChanges(Schema):
         if region.upper() not in phonenumbers.SUPPORTED_REGIONS:
             raise ValueError(f"{region!r} is not a region phone numbers can be read in")
         return region.upper()
+
+    @field_validator("time_zone")
+    @classmethod
+    def known_time_zone(cls, name: str) -> str:
+        if name not in zoneinfo.available_timezones():
+            raise ValueError(f"{name!r} is not a time zone name (e.g. America/New_York, Europe/London, UTC)")
+        return name
 
 
 class NewAgentProfile(Schema):
@@ -93,13 +107,15 @@ class NewAgentProfile(Schema):
 
 
 class NewMember(Schema):
-    """An invitation. An email with no account gets one with ``name`` and ``password`` (the person signs in with
-    them, which accepts). An email that has an account keeps its own name and password (they open its owner's other
-    companies); its owner accepts when signed in. Both are always required, so the answer is the same either way."""
+    """An invitation. An email with no account gets one with ``name``, and ``password`` when it is sent (the person
+    signs in with them, which accepts); without a password the answer carries a one-time link to set one (emailed
+    to them instead when email is on). An email that has an account keeps its own name and password (they open its
+    owner's other companies); its owner accepts when signed in (the link says so). The answer is the same either
+    way."""
 
     email: str = Field(max_length=254)
     name: Name
-    password: str = Field(max_length=1024)
+    password: str | None = Field(None, max_length=1024, description="none: a one-time link to set it instead")
     role: Role
     agent: NewAgentProfile | None = None
 
@@ -167,6 +183,26 @@ class InvitationOut(Schema):
 
 class InvitationList(RootModel[list[InvitationOut]]):
     pass
+
+
+class IssuedInvitation(InvitationOut):
+    """An invitation as its admin gets it: with the one-time link to hand over when it was not emailed."""
+
+    link: str | None  # shown this once: null when it was emailed, or when the admin set the password
+    emailed: bool  # the link went to the invitee by email
+
+    @classmethod
+    def issued(cls, invitation: Invitation, link: str | None, emailed: bool) -> IssuedInvitation:
+        return cls(**InvitationOut.from_row(invitation).model_dump(), link=link, emailed=emailed)
+
+
+class PasswordLinkOut(Schema):
+    """A one-time link to set a user's password, as its admin gets it."""
+
+    user_id: int
+    link: str | None  # shown this once; null when it was emailed
+    emailed: bool
+    expires_at: UtcDateTime
 
 
 class NewApiKey(Schema):

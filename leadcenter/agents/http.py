@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from leadcenter.accounts.http import bus, reconfigure_if, save_changes
+from leadcenter.accounts.http import bus, dump, reconfigure_if, save_changes
 from leadcenter.agents import availability, notifier
-from leadcenter.agents.models import Agent, SipCredential, current_agents
+from leadcenter.agents.models import RING_DEVICES, Agent, SipCredential, current_agents
 from leadcenter.agents.schemas import (
     AgentChanges,
     AgentList,
@@ -17,6 +17,8 @@ from leadcenter.agents.schemas import (
     MyAgentOut,
     SoftphoneOut,
 )
+from leadcenter.audit.services import record
+from leadcenter.credentials import generate_password
 from leadcenter.db import database
 from leadcenter.errors import ApiError, invalid, not_found
 from leadcenter.web import ports, sip_relay
@@ -79,7 +81,17 @@ def update_agent(principal: Principal, agent_id: int, body: AgentChanges):
             ).exists()
         ):
             raise invalid({"ring_device": f"the agent has no {changes['ring_device']} device"})
+        before = AgentOut.from_row(agent, _presence())
         save_changes(agent, changes)
+        record(
+            principal,
+            "updated",
+            "agent",
+            agent.id,
+            dump(before),
+            dump(AgentOut.from_row(agent, _presence())),
+            agent.display_name,
+        )
     notifier.updated(bus(), agent, _presence())
     reconfigure_if(bool(RENDERED & changes.keys()))
     return AgentOut.from_row(agent, _presence())
@@ -96,6 +108,79 @@ def update_agent(principal: Principal, agent_id: int, body: AgentChanges):
 def get_agent_sip(principal: Principal, agent_id: int):
     settings = ports.controller().settings.asterisk
     return AgentSipOut.from_row(_agent(principal, agent_id), settings.sip_host, settings.sip_port)
+
+
+def _device(device: str) -> str:
+    if device not in RING_DEVICES:
+        raise not_found("device")
+    return device
+
+
+@endpoint(
+    bp,
+    "PUT",
+    "/agents/<int:agent_id>/devices/<device>",
+    role="admin",
+    response=AgentSipOut,
+    summary="Give an agent a device (webrtc or desk) with a new SIP account, or a new password for the one it has "
+    "(the old one stops registering): the answer shows that account",
+)
+def renew_device(principal: Principal, agent_id: int, device: str):
+    device = _device(device)
+    with database.atomic():
+        agent = _agent(principal, agent_id)
+        before = AgentOut.from_row(agent, _presence())
+        credential = SipCredential.get_or_none(SipCredential.agent == agent, SipCredential.device == device)
+        if credential is None:
+            credential = SipCredential.create(agent=agent, device=device, password=generate_password())
+        else:
+            credential.password, credential.enabled = generate_password(), True
+            credential.save()
+        after = AgentOut.from_row(agent, _presence())
+        record(
+            principal,
+            "sip_account_renewed" if device in before.devices else "device_added",
+            "agent",
+            agent.id,
+            dump(before),
+            dump(after),
+            f"{agent.display_name}: {device}",
+        )
+    notifier.updated(bus(), agent, _presence())
+    reconfigure_if(True)
+    settings = ports.controller().settings.asterisk
+    shown = AgentSipOut.from_row(agent, settings.sip_host, settings.sip_port)
+    return shown.model_copy(update={"accounts": [a for a in shown.accounts if a.device == device]})
+
+
+@endpoint(
+    bp,
+    "DELETE",
+    "/agents/<int:agent_id>/devices/<device>",
+    role="admin",
+    status=204,
+    summary="Take a device from an agent: its SIP account stops registering (not the device the queue rings)",
+)
+def remove_device(principal: Principal, agent_id: int, device: str):
+    device = _device(device)
+    with database.atomic():
+        agent = _agent(principal, agent_id)
+        if agent.ring_device == device:
+            raise ApiError("in-use", f"the queue rings {agent.display_name}'s {device} device: pick another first")
+        before = AgentOut.from_row(agent, _presence())
+        if not SipCredential.delete().where(SipCredential.agent == agent, SipCredential.device == device).execute():
+            raise not_found("device")
+        record(
+            principal,
+            "device_removed",
+            "agent",
+            agent.id,
+            dump(before),
+            dump(AgentOut.from_row(agent, _presence())),
+            f"{agent.display_name}: {device}",
+        )
+    notifier.updated(bus(), agent, _presence())
+    reconfigure_if(True)
 
 
 def _mine(agent: Agent) -> MyAgentOut:

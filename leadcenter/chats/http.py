@@ -19,9 +19,11 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from leadcenter.audit.services import record
 from leadcenter.chats.models import ChatWidget
 from leadcenter.chats.schemas import ChatWidgetChanges, ChatWidgetOut, origin_of, origins
 from leadcenter.chats.services import new_public_key
+from leadcenter.db import database
 from leadcenter.errors import ApiError, not_found
 from leadcenter.resources import WEB
 from leadcenter.teams.models import Team
@@ -90,7 +92,19 @@ def patch_chat_widget(principal: Principal, body: ChatWidgetChanges):
     if changes.get("new_key"):
         columns["public_key"] = new_public_key()
     if columns:
-        ChatWidget.update(columns).where(ChatWidget.id == widget.id).execute()
+        with database.atomic():
+            before = ChatWidgetOut.from_row(widget, _base_url()).model_dump(mode="json")
+            ChatWidget.update(columns).where(ChatWidget.id == widget.id).execute()
+            after = ChatWidgetOut.from_row(ChatWidget.get_by_id(widget.id), _base_url()).model_dump(mode="json")
+            record(
+                principal,
+                "updated",
+                "chat_widget",
+                widget.id,
+                before,
+                after,
+                "new key" if "public_key" in columns else "",
+            )
     return ChatWidgetOut.from_row(ChatWidget.get_by_id(widget.id), _base_url())
 
 

@@ -14,6 +14,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from leadcenter.accounts.models import Company
 from leadcenter.agents.models import Agent, current_agents
+from leadcenter.dialplans.services import usable_by
 from leadcenter.flows.models import CallFlow
 from leadcenter.teams.models import Team, TeamMember
 
@@ -56,6 +57,13 @@ class VoicemailStep(_Step):
     agent: int | None = None
 
 
+class CustomStep(_Step):
+    """Send the call into a custom dialplan context the installation owner wrote (custom-<context>, at s,1)."""
+
+    type: Literal["custom"]
+    context: str = Field(max_length=40)
+
+
 def _untagged_paths(steps, validate):
     """Pydantic puts the step type in error paths (``0.queue.timeout``); a client knows a step by its index."""
     try:
@@ -74,7 +82,7 @@ def _untagged_paths(steps, validate):
         ) from None
 
 
-Step = Annotated[QueueStep | RingAgentsStep | VoicemailStep, Field(discriminator="type")]
+Step = Annotated[QueueStep | RingAgentsStep | VoicemailStep | CustomStep, Field(discriminator="type")]
 Steps = Annotated[list[Step], Field(min_length=1, max_length=MAX_STEPS), WrapValidator(_untagged_paths)]
 _STEPS = TypeAdapter(Steps)
 
@@ -107,6 +115,8 @@ def checked_steps(company: Company, steps: list) -> list[dict]:
                     problems[f"{where}.agents.{position}"] = f"no agent {agent} in this company"
         elif isinstance(step, VoicemailStep) and step.agent is not None and step.agent not in agents:
             problems[f"{where}.agent"] = f"no agent {step.agent} in this company"
+        elif isinstance(step, CustomStep) and usable_by(company.id, step.context) is None:
+            problems[f"{where}.context"] = f"no custom context {step.context} for this company"
     if problems:
         raise InvalidSteps(problems)
     return [step.model_dump(exclude_none=True) for step in parsed]

@@ -150,6 +150,22 @@ OUTBOUND_CONTEXT = "lc-outbound"  # an agent's outbound call, once their device 
 # own, queues.conf's autopause, is "Auto-Pause").
 RANG_OUT_PAUSE = "lc-rang-out"
 
+# -- custom dialplan contexts (the installation owner's) --------------------------------------------------------------
+# The generated contexts all begin with "lc-"; the owner's never do, so neither can shadow the other.
+CUSTOM_PREFIX = "custom-"
+DIALPLAN_CHECK_CONTEXT = "lc-dialplan-check"  # a text Asterisk reads before it is saved: no call ever reaches it
+DIALPLAN_CHECK_END = "lc-dialplan-check-end"  # the check's last context: its line in Asterisk's log ends the check
+
+
+def custom_context(name: str) -> str:
+    """The context a custom dialplan of this name is rendered as (custom-after-hours)."""
+    return f"{CUSTOM_PREFIX}{name}"
+
+
+def dialplan_check_end_label(nonce: str) -> str:
+    """The (invalid, on purpose) priority of the check's last line: Asterisk logs it, naming this check."""
+    return f"end-{nonce}"
+
 
 # -- voicemail ------------------------------------------------------------------------------------------------------
 VOICEMAIL_CONTEXT = "leadcenter"  # voicemail.conf's context of every mailbox

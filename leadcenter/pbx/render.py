@@ -91,8 +91,8 @@ class RouteSpec:
 
 @dataclass(frozen=True)
 class StepSpec:
-    kind: str  # queue | ring_agents | voicemail
-    target: str  # queue name, dial string or mailbox
+    kind: str  # queue | ring_agents | voicemail | custom
+    target: str  # queue name, dial string, mailbox or custom context
     timeout: int = 0
 
 
@@ -103,6 +103,14 @@ class FlowSpec:
     record: bool
     announce_recording: bool
     steps: tuple[StepSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class CustomContextSpec:
+    """A custom dialplan context of the installation owner's: its name (rendered custom-<name>) and its lines."""
+
+    name: str
+    text: str
 
 
 @dataclass(frozen=True)
@@ -123,6 +131,7 @@ class Snapshot:
     mailboxes: tuple[MailboxSpec, ...] = ()
     media_address: str = ""
     qualify_seconds: int = 30  # how often desk phones are asked (OPTIONS) whether they are still there
+    custom_contexts: tuple[CustomContextSpec, ...] = ()
 
 
 def _comment(text: str) -> str:
@@ -306,6 +315,8 @@ def render_routes(snapshot: Snapshot) -> str:
                 lines.append(f" same => n,Gosub({names.RING_AGENTS_STEP},s,1({step.target},{step.timeout}))")
             elif step.kind == "voicemail":
                 lines.append(f" same => n,Gosub({names.VOICEMAIL_STEP},s,1({step.target}))")
+            elif step.kind == "custom":
+                lines.append(f" same => n,Goto({names.custom_context(step.target)},s,1)")
             else:
                 raise ValueError(f"flow {flow.id}: unknown step type {step.kind!r}")
         lines.append(f" same => n({names.step_label(len(flow.steps) + 1)}),Goto({names.STEPS_END},s,1)")
@@ -321,12 +332,51 @@ def render_voicemail(snapshot: Snapshot) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _lines(text: str) -> str:
+    return "\n".join(text.splitlines()) + "\n"
+
+
+def render_custom_contexts(snapshot: Snapshot) -> str:
+    """The installation owner's contexts, each under its header; the text was checked (dialplans.services.check)
+    and read by Asterisk (asterisk_config.DialplanCheck) before it was saved."""
+    parts = [GENERATED_HEADER]
+    for context in snapshot.custom_contexts:
+        parts.append(f"[{names.custom_context(context.name)}]\n" + _lines(context.text))
+    return "\n".join(parts)
+
+
+# The check file's first line is the scratch context's header: a line of the text is line + 1 of the file.
+DIALPLAN_CHECK_OFFSET = 1
+
+
+def render_dialplan_check(text: str, nonce: str) -> str:
+    """A custom context's text as a scratch context no call reaches, for Asterisk to read before it is saved. Its
+    last line has a priority Asterisk refuses, so that the warning about it (naming ``nonce``) marks the end of
+    what Asterisk said about this file in its log."""
+    return (
+        f"[{names.DIALPLAN_CHECK_CONTEXT}]\n"
+        + _lines(text)
+        + f"[{names.DIALPLAN_CHECK_END}]\nexten => s,{names.dialplan_check_end_label(nonce)},NoOp()\n"
+    )
+
+
+_CONTEXT_HEADER = re.compile(r"^\[([^\]]+)\]", re.MULTILINE)
+_NOT_CONTEXTS = {"general", "globals"}  # extensions.conf's sections of settings
+
+
+def generated_contexts(files: dict[str, str]) -> set[str]:
+    """The contexts the generated dialplan's files define: the ones a custom context may include."""
+    return {name for text in files.values() for name in _CONTEXT_HEADER.findall(text) if name not in _NOT_CONTEXTS}
+
+
 GENERATED = {
     "generated/pjsip_endpoints.conf": render_pjsip_endpoints,
     "generated/queues.conf": render_queues,
     "generated/routes.conf": render_routes,
     "generated/voicemail.conf": render_voicemail,
+    "generated/extensions_custom.conf": render_custom_contexts,
 }
+DIALPLAN_CHECK_FILE = "generated/dialplan_check.conf"  # written only while a check runs (#tryinclude)
 
 
 def render_generated(snapshot: Snapshot) -> dict[str, str]:

@@ -9,6 +9,7 @@ import wave
 from flask import Blueprint, send_file
 
 from leadcenter.agents.models import Agent
+from leadcenter.audit.services import record
 from leadcenter.errors import ApiError, invalid, not_found
 from leadcenter.pbx import names
 from leadcenter.prompts import audio
@@ -98,7 +99,9 @@ COMPANY_GREETING = "/api/v1/company/voicemail-greeting"
     summary="Record the company mailbox's greeting (flows' voicemail steps without an agent)",
 )
 def put_company_greeting(principal: Principal, upload: bytes):
-    return _store(audio.greeting_file(names.company_mailbox(principal.company.id)), upload, COMPANY_GREETING)
+    stored = _store(audio.greeting_file(names.company_mailbox(principal.company.id)), upload, COMPANY_GREETING)
+    record(principal, "recorded", "greeting", None, None, stored.model_dump(mode="json"), "the company mailbox's")
+    return stored
 
 
 @endpoint(
@@ -121,6 +124,7 @@ def get_company_greeting(principal: Principal):
 )
 def delete_company_greeting(principal: Principal):
     _remove(audio.greeting_file(names.company_mailbox(principal.company.id)))
+    record(principal, "deleted", "greeting", None, None, None, "the company mailbox's: the standard one plays")
 
 
 NOTICE = "/api/v1/company/recording-notice"
@@ -136,7 +140,9 @@ NOTICE = "/api/v1/company/recording-notice"
     summary='Record the company\'s "this call may be recorded" notice, played by flows that announce recording',
 )
 def put_recording_notice(principal: Principal, upload: bytes):
-    return _store(audio.notice_file(principal.company.id), upload, NOTICE)
+    stored = _store(audio.notice_file(principal.company.id), upload, NOTICE)
+    record(principal, "recorded", "recording_notice", None, None, stored.model_dump(mode="json"))
+    return stored
 
 
 @endpoint(
@@ -159,3 +165,4 @@ def get_recording_notice(principal: Principal):
 )
 def delete_recording_notice(principal: Principal):
     _remove(audio.notice_file(principal.company.id))
+    record(principal, "deleted", "recording_notice", None, None, None, "the standard notice plays")

@@ -364,6 +364,20 @@ class Telephony:
     async def stop_recording(self, channel: str) -> None:
         await self.ami.action({"Action": "StopMixMonitor", "Channel": channel})
 
+    async def reload_dialplan(self) -> None:
+        """Have pbx_config read the dialplan files again (nothing else: no resync)."""
+        await self.ami.action({"Action": "Reload", "Module": "pbx_config.so"})
+
+    async def has_context(self, context: str) -> bool:
+        """Whether the running dialplan has this context (AMI ShowDialPlan)."""
+        try:
+            await self.ami.action({"Action": "ShowDialPlan", "Context": context}, as_list=True)
+        except AmiError as exc:
+            if "Did not find context" in str(exc):
+                return False
+            raise
+        return True
+
     async def reload(self, modules: set[str]) -> None:
         """Reload what changed (module names from asterisk_config.reload_for), then resync (a queue reload resets
         pauses)."""

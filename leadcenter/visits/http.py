@@ -17,6 +17,7 @@ from flask import Blueprint, current_app, jsonify, request
 from peewee import fn
 from pydantic import ValidationError
 
+from leadcenter.audit.services import record
 from leadcenter.chats.http import public_widget, site_origin, to_site
 from leadcenter.chats.schemas import Contact, Page
 from leadcenter.db import database
@@ -217,8 +218,18 @@ def patch_visit_settings(principal: Principal, body: VisitSettingsChanges):
         except InvalidNumber as exc:
             raise invalid({"site_number": str(exc)}) from None
     if changes:
-        VisitSettings.update(changes).where(VisitSettings.id == settings.id).execute()
-        settings = VisitSettings.get_by_id(settings.id)
+        with database.atomic():
+            before = VisitSettingsOut.from_row(settings).model_dump(mode="json")
+            VisitSettings.update(changes).where(VisitSettings.id == settings.id).execute()
+            settings = VisitSettings.get_by_id(settings.id)
+            record(
+                principal,
+                "updated",
+                "visit_settings",
+                settings.id,
+                before,
+                VisitSettingsOut.from_row(settings).model_dump(mode="json"),
+            )
         notifier.settings_changed(ports.controller().bus, settings)
     return VisitSettingsOut.from_row(settings)
 

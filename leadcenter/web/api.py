@@ -40,7 +40,7 @@ class Endpoint:
     path: str  # OpenAPI form: /leads/{lead_id}
     summary: str
     tag: str
-    roles: str  # the lowest role allowed: agent | supervisor | admin | public
+    roles: str  # the lowest role allowed: agent | supervisor | admin | public; owner: the installation owner only
     body: type[BaseModel] | None
     query: type[BaseModel] | None
     response: type[BaseModel] | None

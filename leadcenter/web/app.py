@@ -57,6 +57,16 @@ def create_app(controller: Controller) -> Flask:
     def index():
         return send_from_directory(WEB, "index.html")
 
+    @app.get("/admin")
+    def admin_console():
+        """The admin console (web/js/admin): the same session as the agent app; it sends agents back to /."""
+        return send_from_directory(WEB, "admin.html")
+
+    @app.get("/password")
+    def password_page():
+        """A one-time link's page (/password#<token>: the token stays in the browser), or Forgot password."""
+        return send_from_directory(WEB, "password.html")
+
     # The agent app: static files only (ES modules, CSS, and the JsSIP bundle `make setup` builds into vendor/); the
     # chat widget's iframe loads its own from widget/.
     for folder in ("assets", "js", "vendor", "widget"):
@@ -69,8 +79,10 @@ def create_app(controller: Controller) -> Flask:
 def _blueprints():
     from leadcenter.accounts import http as accounts
     from leadcenter.agents import http as agents
+    from leadcenter.audit import http as audit
     from leadcenter.calls import http as calls
     from leadcenter.chats import http as chats
+    from leadcenter.dialplans import http as dialplans
     from leadcenter.flows import http as flows
     from leadcenter.interactions import http as interactions
     from leadcenter.leads import http as leads
@@ -83,5 +95,5 @@ def _blueprints():
     from leadcenter.visits import http as visits
     from leadcenter.web import session
     return [session.bp, accounts.bp, agents.bp, teams.bp, flows.bp, trunks.bp, tracking_numbers.bp, leads.bp,
-            interactions.bp, calls.bp, prompts.bp, texts.bp, chats.bp, chats.public, visits.bp, visits.public,
-            reports.bp]
+            interactions.bp, calls.bp, prompts.bp, texts.bp, chats.bp, chats.public, visits.bp, visits.public, audit.bp,
+            dialplans.bp, reports.bp]

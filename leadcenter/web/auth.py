@@ -95,8 +95,16 @@ def current(required: bool = True) -> Principal | None:
     return found
 
 
+OWNER = "owner"  # an endpoint only the installation owner may call (above every role of every company)
+
+
 def require(role: str) -> Principal:
     principal = current()
+    if role == OWNER:
+        # A session's user only: an API key acts as a company's admin, never as the person running the server.
+        if principal.user is None or not principal.user.owner:
+            raise ApiError("owner-only", "only the installation owner may do this")
+        return principal
     if not principal.at_least(role):
         raise ApiError("forbidden", f"this needs the {role} role in {principal.company.name}")
     return principal

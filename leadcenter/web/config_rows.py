@@ -1,5 +1,6 @@
 """What the admin API does alike for every table of a company's telephony configuration (trunks, tracking numbers,
-teams, call flows): list and read the company's rows, create, change and delete one in a transaction, then publish
+teams, call flows): list and read the company's rows, create, change and delete one in a transaction that also
+records it in the audit log (the row as the API returns it, before and after), then publish
 ``<noun>.created|updated|deleted`` (catalogue.ROW_EVENTS: the row as the API returns it, its id once deleted) and
 re-render Asterisk's configuration, which is rendered from these rows.
 
@@ -7,6 +8,7 @@ Each resource's endpoints stay declared in its own http.py (the API registry is 
 between resources is passed in: how a request's fields become columns (checked against the company) and what
 keeps a row from being deleted.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,6 +19,7 @@ from peewee import CharField, IntegerField
 from leadcenter import catalogue
 from leadcenter.accounts.http import bus, in_use, reconfigure_if, save_changes
 from leadcenter.accounts.models import Company
+from leadcenter.audit.services import record
 from leadcenter.db import database
 from leadcenter.web.auth import Principal
 from leadcenter.web.scoping import CompanyRow, scoped
@@ -24,6 +27,7 @@ from leadcenter.web.scoping import CompanyRow, scoped
 
 class ConfigRow(CompanyRow, Protocol):
     """A configuration table's model (Trunk, TrackingNumber, Team, CallFlow)."""
+
     company_id: ClassVar[IntegerField[int]]
     name: ClassVar[CharField[str]]
 
@@ -55,16 +59,20 @@ class ConfigRows(Generic[Row]):
             save_changes(row, columns(row))
             if after is not None:
                 after(row)
+            record(principal, "created", self.noun, row.id, None, self.dump(row), row.name)
         self._changed(row, "created")
         return row
 
-    def update(self, principal: Principal, row_id: int, columns: Columns[Row],
-               after: AfterSave[Row] | None = None) -> Row:
+    def update(
+        self, principal: Principal, row_id: int, columns: Columns[Row], after: AfterSave[Row] | None = None
+    ) -> Row:
         with database.atomic():
             row = self.one(principal, row_id)
+            before = self.dump(row)
             save_changes(row, columns(row))
             if after is not None:
                 after(row)
+            record(principal, "updated", self.noun, row.id, before, self.dump(row), row.name)
         self._changed(row, "updated")
         return row
 
@@ -75,12 +83,18 @@ class ConfigRows(Generic[Row]):
             using = users(row) if users is not None else []
             if using:
                 raise in_use(f"{self.what} {row.name!r}", using)
+            record(principal, "deleted", self.noun, row.id, self.dump(row), None, row.name)
             row.delete_instance()
-        catalogue.ROW_EVENTS[self.noun, "deleted"].publish(bus(), company_id=principal.company.id,
-                                                           **{f"{self.noun}_id": row.id})
+        catalogue.ROW_EVENTS[self.noun, "deleted"].publish(
+            bus(), company_id=principal.company.id, **{f"{self.noun}_id": row.id}
+        )
         reconfigure_if(True)
 
+    def dump(self, row: Row) -> dict:
+        """The row as the API returns it (its events', and the audit log's before and after)."""
+        return catalogue.CONFIG_ROWS[self.noun].from_row(row).model_dump(mode="json")
+
     def _changed(self, row: Row, verb: str) -> None:
-        resource = catalogue.CONFIG_ROWS[self.noun].from_row(row).model_dump(mode="json")
+        resource = self.dump(row)
         catalogue.ROW_EVENTS[self.noun, verb].publish(bus(), company_id=row.company_id, **{self.noun: resource})
         reconfigure_if(True)

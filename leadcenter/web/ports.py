@@ -15,7 +15,9 @@ from leadcenter.chats.services import Chats
 from leadcenter.clock import Clock
 from leadcenter.config import Settings
 from leadcenter.credentials import Secrets
+from leadcenter.dialplans.services import Asterisk as DialplanAsterisk
 from leadcenter.events import Bus
+from leadcenter.mail import Mailer
 from leadcenter.pbx.process import Instance
 from leadcenter.teams.services import QueueBoard
 from leadcenter.texts.services import Texts
@@ -33,6 +35,7 @@ class Controller(Protocol):
     texts: Texts
     chats: Chats
     visits: Visits
+    mailer: Mailer  # off (enabled False) without an SMTP host
 
     # Read-only, so that a stand-in's may be narrower (a test clock, a bus that records what is published).
     @property
@@ -40,6 +43,10 @@ class Controller(Protocol):
 
     @property
     def bus(self) -> Bus: ...
+
+    @property
+    def dialplans(self) -> DialplanAsterisk:
+        """Asterisk reading a custom context before it is saved; the generated dialplan."""
 
     def reconfigure(self) -> concurrent.futures.Future:
         """Render Asterisk's configuration from the database again and reload what changed."""

@@ -1,17 +1,20 @@
 """Signing in and out, and picking the company to work in (a user may belong to several)."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, session
+from flask import Blueprint, current_app, request, session
 from pydantic import Field
 
-from leadcenter.accounts import invitations, notifier
+from leadcenter import mail
+from leadcenter.accounts import invitations, notifier, passwords
 from leadcenter.accounts.models import Company, Invitation, Membership, User
-from leadcenter.accounts.services import authenticate, end_sessions, start_session
+from leadcenter.accounts.services import AccountError, authenticate, end_sessions, start_session
+from leadcenter.audit.services import record
 from leadcenter.agents import availability
-from leadcenter.errors import ApiError
+from leadcenter.db import database
+from leadcenter.errors import ApiError, invalid
 from leadcenter.web import auth, ports
 from leadcenter.web.api import endpoint
-from leadcenter.wire import Schema
+from leadcenter.wire import Schema, UtcDateTime
 
 bp = Blueprint("session", __name__, url_prefix="/api/v1")
 
@@ -20,6 +23,33 @@ class SignIn(Schema):
     email: str = Field(max_length=254)
     password: str = Field(max_length=1024)
     company_id: int | None = None
+
+
+class LinkToken(Schema):
+    token: str = Field(max_length=200, description="the part of the link after #")
+
+
+class NewPassword(LinkToken):
+    password: str = Field(max_length=1024)
+
+
+class Forgotten(Schema):
+    email: str = Field(max_length=254)
+
+
+class PasswordLinkInfo(Schema):
+    """What a one-time link is for, shown on its page before the password is typed."""
+
+    email: str
+    name: str
+    purpose: str  # invite | reset
+    sets_password: bool  # false: an invitation for an account that has a password (sign in to accept)
+    company_name: str | None  # who invited, or whose admin sent it
+    expires_at: UtcDateTime
+
+
+class ForgotOut(Schema):
+    email_on: bool  # this server sends email; without it, an admin hands over a link
 
 
 class CompanyChoice(Schema):
@@ -36,6 +66,7 @@ class UserOut(Schema):
     id: int
     email: str
     name: str
+    owner: bool = False  # the installation owner: the console's Dialplans page
 
 
 class InvitationToMe(Schema):
@@ -65,7 +96,7 @@ def _session_out() -> SessionOut:
                            .where(Membership.user == user).order_by(Company.name))]
     principal = auth.principal_for(user, session.get("company_id"))
     return SessionOut(
-        authenticated=True, csrf_token=token, user=UserOut(id=user.id, email=user.email, name=user.name),
+        authenticated=True, csrf_token=token, user=UserOut(id=user.id, email=user.email, name=user.name, owner=user.owner),
         companies=companies,
         company=CompanyOut(id=principal.company.id, name=principal.company.name, role=principal.role)
         if principal else None,
@@ -184,3 +215,70 @@ def sign_out(_):
         auth.check_csrf()
         end_sessions(sid=session["sid"])
     session.clear()
+
+
+# -- passwords: the one-time links' page (/password#<token>) and "forgot password" --------------------------------
+
+FORGOT_PER_EMAIL, FORGOT_PER_ADDRESS = 3, 20  # requests in the sign-in limiter's window
+
+
+def _link(token: str):
+    try:
+        return passwords.valid(token, ports.controller().clock())
+    except passwords.LinkError as exc:
+        raise ApiError("link-invalid", str(exc)) from None
+
+
+@endpoint(bp, "POST", "/password/link", role="public", body=LinkToken, response=PasswordLinkInfo,
+          summary="What a one-time password link is for (the token stays out of URLs the server sees)")
+def password_link(_, body: LinkToken):
+    auth.check_csrf()
+    link = _link(body.token)
+    return PasswordLinkInfo(email=link.user.email, name=link.user.name, purpose=link.purpose,
+                            sets_password=passwords.sets_password(link),
+                            company_name=link.company.name if link.company_id else None, expires_at=link.expires_at)
+
+
+@endpoint(bp, "PUT", "/password", role="public", body=NewPassword, status=204,
+          summary="Set the password through a one-time link (used once; the account is signed out everywhere)")
+def set_password(_, body: NewPassword):
+    auth.check_csrf()
+    link = _link(body.token)
+    company = link.company
+    try:
+        with database.atomic():
+            user = passwords.use(body.token, body.password, ports.controller().clock())
+            if company is not None:
+                me = auth.Principal(company, "agent", user=user)
+                record(me, "password_set", "user", user.id, None, None, f"{user.email}, through a one-time link")
+    except AccountError as exc:
+        raise invalid({"password": str(exc)}) from None
+    except passwords.PasswordKept as exc:
+        raise ApiError("password-kept", str(exc)) from None
+    except passwords.LinkError as exc:
+        raise ApiError("link-invalid", str(exc)) from None
+
+
+@endpoint(bp, "POST", "/password/forgot", role="public", body=Forgotten, response=ForgotOut, status=202,
+          summary="Email a one-time link to set a new password, when the email has an active account and email is "
+          "on; the answer is the same either way")
+def forgot_password(_, body: Forgotten):
+    auth.check_csrf()
+    controller = ports.controller()
+    email = body.email.strip().lower()
+    limiter: auth.AttemptLimiter = current_app.extensions["sign_in_limiter"]
+    limits = {f"forgot:{email}": FORGOT_PER_EMAIL, f"forgot-address:{request.remote_addr or '-'}": FORGOT_PER_ADDRESS}
+    limiter.check(limits)
+    limiter.failed(limits)  # each request counts: nobody floods an inbox through us
+    user = User.get_or_none(User.email == email)
+    if controller.mailer.enabled and user is not None and user.active:
+        with database.atomic():
+            token = passwords.issue(user, "forgot", None, controller.clock())
+            controller.mailer.queue(f"password-link:{passwords.digest(token)}", mail.Email(user.email, user.name,
+                mail.Content("Set a new Lead Center password",
+                             "Someone (you, we hope) asked for a link to set a new Lead Center password. It works once, "
+                             f"for {int(passwords.LIFETIME['forgot'].total_seconds() // 3600)} hour. If it was not you, "
+                             "ignore this email: your password stays as it is.",
+                             action=("Set a new password", passwords.url(controller.settings.app_url, token)))))
+    return ForgotOut(email_on=controller.mailer.enabled)
+

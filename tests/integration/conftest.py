@@ -1,5 +1,10 @@
 """Fixtures: the real system (see harness.py), started once per session and brought back up when a test
-left a part of it down."""
+left a part of it down. With pytest-xdist (`make test` runs two workers, a test file each at a time), each worker
+gets a network namespace of its own, so that the systems of two workers, on the same fixed ports, never meet."""
+
+import ctypes
+import os
+import subprocess
 
 import pytest
 from harness import SECOND_SMSC_PORT, System, add_ice_interface, wait_for
@@ -7,6 +12,23 @@ from peer import SmscPeer
 from sipp import Peers
 
 from leadcenter import db
+
+
+CLONE_NEWNET = 0x40000000
+
+
+def pytest_configure(config):
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        _own_network_namespace()
+
+
+def _own_network_namespace() -> None:
+    """This worker (and what it starts) in a new network namespace with its loopback up: the suite's parts listen on
+    fixed ports. Called before the worker opens any socket; threads it starts later inherit it."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(CLONE_NEWNET) != 0:
+        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET): the integration workers need root")
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
 
 
 @pytest.fixture(scope="session")

@@ -10,10 +10,11 @@ import pytest
 from support import PASSWORD, T0
 
 from leadcenter import asterisk_config
-from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, User
+from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, PasswordLink, User
 from leadcenter.accounts.services import create_user
 from leadcenter.agents.models import Agent, SipCredential
 from leadcenter.agents.services import create_agent
+from leadcenter.audit.models import AuditEntry
 from leadcenter.flows.models import CallFlow
 from leadcenter.pbx import render
 from leadcenter.teams.models import Team, TeamMember
@@ -58,6 +59,10 @@ def state(company: Company) -> dict:
             (a.id, a.display_name, a.chat_display_name, a.status, a.ring_device)
             for a in Agent.select().where(Agent.company == company)
         ),
+        "links": sorted(
+            (k.user_id, k.token_hash) for k in PasswordLink.select().where(PasswordLink.company == company)
+        ),
+        "audit": AuditEntry.select().where(AuditEntry.company == company).count(),
         "sip": sorted(
             (c.agent_id, c.device, c.password, c.enabled)
             for c in SipCredential.select().join(Agent).where(Agent.company == company)
@@ -171,12 +176,15 @@ def test_inviting_a_new_email_creates_the_account_and_its_first_sign_in_accepts(
         "role": "agent",
         "agent": True,
         "created_at": utc_iso(invitation.created_at),
+        "link": None,  # the admin set the password
+        "emailed": False,
     }
     user = User.get(User.email == "new.agent@a.example")
     assert not Membership.select().where(Membership.user == user).exists()  # not a user of A until they sign in
     assert [i["id"] for i in admin.get(f"{API}/invitations")[1]] == [invitation.id]
     assert controller.reconfigured == 0
-    assert controller.bus.published == [("invitation.created", {"company_id": company.id, "invitation": body})]
+    shown = {name: value for name, value in body.items() if name not in ("link", "emailed")}
+    assert controller.bus.published == [("invitation.created", {"company_id": company.id, "invitation": shown})]
 
     new_agent = signed_in(make_client, "new.agent@a.example", "long enough")
     agent = Agent.get(Agent.user == user, Agent.company == company)
@@ -204,8 +212,8 @@ def test_inviting_someone_who_is_not_an_agent(admin, controller, make_client):
 @pytest.mark.parametrize(
     "body, fields",
     [
-        ({"email": "n@a.example", "role": "agent"}, {"name", "password"}),
-        ({"email": "agent1@b.example", "role": "agent"}, {"name", "password"}),  # the same for an existing account
+        ({"email": "n@a.example", "role": "agent"}, {"name"}),
+        ({"email": "agent1@b.example", "role": "agent"}, {"name"}),  # the same for an existing account
         ({"email": "n@a.example", "name": "N", "password": "short", "role": "agent"}, {"password"}),
         ({"email": "agent1@b.example", "name": "N", "password": "short", "role": "agent"}, {"password"}),
         ({"email": "not-an-email", "name": "N", "password": "long enough", "role": "agent"}, {"email"}),
@@ -291,7 +299,7 @@ def test_the_answer_is_the_same_whether_or_not_the_email_has_an_account(admin, w
     assert (
         answers["agent1@b.example"]
         == answers["nobody@elsewhere.example"]
-        == (202, ["agent", "created_at", "email", "id", "role"], "agent", True, 1)
+        == (202, ["agent", "created_at", "email", "emailed", "id", "link", "role"], "agent", True, 1)
     )
 
 
@@ -1057,6 +1065,7 @@ def _reads(w):
         "/users",
         f"/users/{a['users']['admin'].id}",
         "/api-keys",
+        "/audit-log",
         f"/agents/{a['agents'][0].id}",
         "/teams",
         f"/teams/{a['team'].id}",
@@ -1076,7 +1085,11 @@ def _writes(w):
         ("PATCH", f"/users/{a['users']['supervisor'].id}", {"role": "admin"}),
         ("DELETE", f"/users/{a['agents'][1].user_id}", None),
         ("POST", "/api-keys", {"name": "X"}),
+        ("POST", f"/users/{a['agents'][1].user_id}/password-link", None),
+        ("POST", f"/users/{a['users']['supervisor'].id}/agent", {"devices": ["webrtc"]}),
         ("PATCH", f"/agents/{a['agents'][0].id}", {"display_name": "X"}),
+        ("PUT", f"/agents/{a['agents'][0].id}/devices/desk", None),
+        ("DELETE", f"/agents/{a['agents'][0].id}/devices/desk", None),
         ("POST", "/teams", {"name": "X"}),
         ("PATCH", f"/teams/{a['team'].id}", {"name": "X"}),
         ("DELETE", f"/teams/{a['team'].id}", None),
@@ -1138,6 +1151,10 @@ def _b_ids(w):
         ("GET", f"/agents/{agent.id}", None),
         ("PATCH", f"/agents/{agent.id}", {"display_name": "X"}),
         ("GET", f"/agents/{agent.id}/sip", None),
+        ("POST", f"/users/{user.id}/password-link", None),
+        ("POST", f"/users/{user.id}/agent", {"devices": ["webrtc"]}),
+        ("PUT", f"/agents/{agent.id}/devices/desk", None),
+        ("DELETE", f"/agents/{agent.id}/devices/desk", None),
         ("GET", f"/teams/{b['team'].id}", None),
         ("PATCH", f"/teams/{b['team'].id}", {"name": "X"}),
         ("DELETE", f"/teams/{b['team'].id}", None),

@@ -102,3 +102,29 @@ def test_the_chat_widgets_snippet_ready_to_paste_and_where_it_runs(leadcenter):
     refused = leadcenter("company", "chat-widget", "1", "--allow", "acme")
     assert refused.exit_code == 2 and "--allow" in refused.output, refused.output
     assert ChatWidget.get().allowed_origins == "https://www.acme.example"  # unchanged
+
+
+def test_the_first_user_is_the_installation_owner_and_user_owner_makes_or_unmakes_one(leadcenter):
+    from leadcenter.accounts.models import User
+
+    assert leadcenter("company", "add", "Acme Plumbing").exit_code == 0
+    first = leadcenter("user", "add", "ann@example.com", "--name", "Ann", "--company", "1", "--role", "admin",
+                       "--password", PASSWORD)  # fmt: skip
+    assert first.output == "user ann@example.com added to Acme Plumbing as admin, the installation owner\n"
+    second = leadcenter("user", "add", "bo@example.com", "--name", "Bo", "--company", "1", "--password", PASSWORD)
+    assert second.output == "user bo@example.com added to Acme Plumbing as agent\n"
+    assert [u.email for u in User.select().where(User.owner == True)] == ["ann@example.com"]  # noqa: E712
+    made = leadcenter("user", "owner", "BO@example.com")
+    assert (made.exit_code, made.output) == (0, "bo@example.com is now the installation owner\n")
+    assert "(installation owner)" in leadcenter("user", "list").output
+    unmade = leadcenter("user", "owner", "ann@example.com", "--revoke")
+    assert (unmade.exit_code, unmade.output) == (0, "ann@example.com is no longer the installation owner\n")
+    assert [u.email for u in User.select().where(User.owner == True)] == ["bo@example.com"]  # noqa: E712
+    assert leadcenter("user", "owner", "nobody@example.com").exit_code == 1
+
+
+def test_the_demo_seeds_its_admin_as_the_installation_owner(leadcenter):
+    from leadcenter.accounts.models import User
+
+    assert leadcenter("demo").exit_code == 0
+    assert [u.email for u in User.select().where(User.owner == True)] == ["admin@acme.example"]  # noqa: E712

@@ -12,8 +12,10 @@ import copy
 import json
 
 import pytest
+from support import PASSWORD
 from test_tenant_isolation import BODIES
 
+from leadcenter.accounts.services import add_member, create_user
 from leadcenter.visits.models import NumberPool
 from leadcenter.web import api
 
@@ -125,6 +127,9 @@ A_OBJECTS = {
     "team_id": lambda a: a["team"].id,
     "invitation_id": lambda a: 1,
     "pool_id": lambda a: NumberPool.get_or_create(company=a["company"], name="Pool")[0].id,
+    "name": lambda a: "after-hours",  # a custom dialplan context
+    "number": lambda a: 1,  # its version
+    "device": lambda a: "desk",
 }
 
 
@@ -160,8 +165,13 @@ def assert_answered(response, what: str) -> None:
         assert body is not None and body.get("error"), f"{what} -> {response.status_code}, not a JSON error"
 
 
-@pytest.fixture(params=["admin@a.example", "agent1@a.example"])
+@pytest.fixture(params=["admin@a.example", "agent1@a.example", "owner@a.example"])
 def caller(request, make_client, world):
+    if request.param == "owner@a.example":  # the installation owner: the dialplan endpoints' only caller
+        owner = create_user("owner@a.example", "Owner", PASSWORD)
+        owner.owner = True
+        owner.save()
+        add_member(owner, world["a"]["company"], "admin")
     client = make_client()
     client.sign_in(request.param)
     return client

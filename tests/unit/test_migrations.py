@@ -5,6 +5,7 @@ import sqlite3
 from pathlib import Path
 
 from leadcenter import db, migrations
+from leadcenter.accounts.models import server_time_zone
 from leadcenter.interactions.models import Interaction
 from leadcenter.leads.models import Lead, LeadSearchTerm
 from leadcenter.leads.services import search
@@ -128,7 +129,7 @@ def _steps_after(version: int) -> int:
     return len([m for m in migrations.MIGRATIONS if m[0] > version])
 
 
-def _back_to_version_10(database) -> None:
+def _back_to_version_15(database) -> None:
     """Undo what version 16 adds: each call's hold time and queue team, each team's service level, the KPIs' index."""
     from playhouse.migrate import SqliteMigrator
     from playhouse.migrate import migrate as run
@@ -144,12 +145,73 @@ def _back_to_version_10(database) -> None:
     run(migrator.drop_column("interaction", "queue_team_id", legacy=True))
     for table, column in (("interaction", "hold_seconds"), ("team", "service_level_seconds")):
         database.execute_sql(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
+    database.execute_sql("UPDATE schema_version SET version = 15")
+
+
+def _back_to_version_14(database) -> None:
+    """Undo what versions 16 and 15 add: the KPIs' columns, rollup and triggers; the installation owner, the custom
+    dialplan contexts and their versions."""
+    _back_to_version_15(database)
+    for table in ("dialplan_version", "custom_context"):
+        database.execute_sql(f'DROP TABLE "{table}"')
+    database.execute_sql('ALTER TABLE "user" DROP COLUMN "owner"')
+    database.execute_sql("UPDATE schema_version SET version = 14")
+
+
+def test_a_version_14_database_gets_the_owner_and_the_dialplan_tables_and_keeps_its_users(tmp_path):
+    expected = _shape_of_a_new_database(tmp_path)
+    old = _migrated(tmp_path / "v14.sqlite3")
+    _back_to_version_14(old)
+    old.execute_sql(
+        "INSERT INTO user (id, created_at, email, name, password_hash, active)"
+        " VALUES (5, '2026-11-26 10:00:00', 'ann@example.com', 'Ann', 'x', 1)"
+    )
+    old.execute_sql(
+        "INSERT INTO company (id, created_at, name, default_region, time_zone)"
+        " VALUES (4, '2026-11-26', 'Acme', 'US', 'UTC')"
+    )
+    old.execute_sql("INSERT INTO membership (user_id, company_id, role) VALUES (5, 4, 'admin')")
+    assert migrations.migrate() == _steps_after(14) and migrations.current_version() == migrations.LATEST
+    assert _shape(old) == expected
+    assert old.execute_sql("SELECT email, owner FROM user WHERE id = 5").fetchone() == ("ann@example.com", 0)
+    assert old.execute_sql("SELECT role FROM membership WHERE user_id = 5").fetchone() == ("admin",)
+    old.close()
+
+
+def _back_to_version_10(database) -> None:
+    """Undo what versions 15 and 11 add: the dialplans, the audit log, password links, the companies' time zone."""
+    _back_to_version_14(database)
+    database.execute_sql('DROP TABLE "audit_entry"')
+    database.execute_sql('DROP TABLE "password_link"')
+    database.execute_sql('ALTER TABLE "company" DROP COLUMN "time_zone"')
     database.execute_sql("UPDATE schema_version SET version = 10")
 
 
+def test_a_version_10_database_gets_the_audit_log_links_and_time_zones_and_keeps_what_its_companies_have(tmp_path):
+    """Adding a column to company must not rebuild the table: dropping the old one would cascade to every row
+    that references a company (peewee's add_column does so for a NOT NULL column)."""
+    expected = _shape_of_a_new_database(tmp_path)
+    old = _migrated(tmp_path / "v10.sqlite3")
+    _back_to_version_10(old)
+    old.execute_sql("INSERT INTO company (id, created_at, name, default_region) VALUES (5, '2026-11-26', 'Acme', 'US')")
+    old.execute_sql(
+        "INSERT INTO user (id, created_at, email, name, password_hash, active) VALUES (6, '2026-11-26', 'a@b.c', 'A',"
+        " 'x', 1)"
+    )
+    old.execute_sql("INSERT INTO membership (user_id, company_id, role) VALUES (6, 5, 'admin')")
+    assert migrations.migrate() == _steps_after(10) and migrations.current_version() == migrations.LATEST
+    assert _shape(old) == expected
+    assert old.execute_sql("SELECT name, time_zone FROM company WHERE id = 5").fetchone() == (
+        "Acme",
+        server_time_zone(),
+    )
+    assert old.execute_sql("SELECT role FROM membership WHERE user_id = 6 AND company_id = 5").fetchone() == ("admin",)
+    old.close()
+
+
 def _back_to_version_9(database) -> None:
-    """Undo what versions 16 and 10 add: the KPIs' columns, rollup and triggers; the site form's name on a form's
-    visit."""
+    """Undo what versions 16, 15, 11 and 10 add: the KPIs, the dialplans, the audit log, time zones, a form's site
+    form name."""
     _back_to_version_10(database)
     database.execute_sql('ALTER TABLE "chat_session" DROP COLUMN "form_name"')
     database.execute_sql("UPDATE schema_version SET version = 9")
@@ -238,10 +300,10 @@ def test_a_version_7_database_gets_the_email_choices_and_outbox_and_keeps_its_ag
     old.close()
 
 
-def test_a_version_10_database_gets_the_kpis_columns_and_keeps_its_calls_and_teams(tmp_path):
+def test_a_version_15_database_gets_the_kpis_columns_and_keeps_its_calls_and_teams(tmp_path):
     expected = _shape_of_a_new_database(tmp_path)
-    old = _migrated(tmp_path / "v10.sqlite3")
-    _back_to_version_10(old)
+    old = _migrated(tmp_path / "v15.sqlite3")
+    _back_to_version_15(old)
     old.execute_sql("PRAGMA foreign_keys = OFF")  # the rows' company and lead do not matter here
     old.execute_sql(
         "INSERT INTO team (id, created_at, company_id, name, strategy, ring_seconds, announce_position)"

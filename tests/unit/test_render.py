@@ -292,6 +292,7 @@ AMI_ACTION_RIGHTS = {
     "QueueReload": set(),
     "Reload": {"system", "config"},
     "DeviceStateList": {"call", "reporting"},
+    "ShowDialPlan": {"config", "reporting"},
 }
 AMI_EVENT_CLASSES = {
     "Hangup": "call",

@@ -11,9 +11,11 @@ import json
 import pytest
 from playhouse.shortcuts import model_to_dict
 
-from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership
+from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, PasswordLink
 from leadcenter.agents.models import Agent, SipCredential
+from leadcenter.audit.models import AuditEntry
 from leadcenter.chats.models import ChatWidget, Visitor
+from leadcenter.dialplans.models import CustomContext
 from leadcenter.flows.models import CallFlow
 from leadcenter.interactions.models import Interaction, InteractionTag, Tag
 from leadcenter.leads.models import Lead, LeadPhone
@@ -64,6 +66,12 @@ BODIES = {
     "VisitSettingsChanges": lambda a: {"session_minutes": 20},
     "NewNumberPool": lambda a: {"name": "Pool", "fallback_number": a["number"].id},
     "NumberPoolChanges": lambda a: {"hold_minutes": 10},
+    "NewDialplan": lambda a: {"name": "mine", "text": "exten => s,1,Hangup()"},
+    "DialplanChanges": lambda a: {"text": "exten => s,1,Hangup()"},
+    "NewAgentProfile": lambda a: {"devices": ["webrtc"], "ring_device": "webrtc"},
+    "LinkToken": lambda a: {"token": "not-a-link-token"},
+    "NewPassword": lambda a: {"token": "not-a-link-token", "password": "long enough pw"},
+    "Forgotten": lambda a: {"email": "agent1@b.example"},
 }
 
 # B's object for each path parameter.
@@ -79,11 +87,20 @@ B_OBJECTS = {
     "team_id": lambda b: b["team"].id,
     "invitation_id": lambda b: b["invitation"].id,
     "pool_id": lambda b: pool_of(b).id,
+    "name": lambda b: custom_of(b).name,  # a custom dialplan context only B's flows may use (the owner's to edit)
+    "number": lambda b: 1,
+    "device": lambda b: "desk",  # with B's agent_id
 }
 
 
 def pool_of(company_objects) -> NumberPool:
     return NumberPool.get_or_create(company=company_objects["company"], name="Pool")[0]
+
+
+def custom_of(company_objects) -> CustomContext:
+    return CustomContext.get_or_create(
+        name="b-only", defaults={"text": "exten => s,1,Hangup()", "company": company_objects["company"]}
+    )[0]
 
 
 QUERIES = {"LeadSearch": "?q=Lead"}
@@ -119,9 +136,25 @@ NAMING_B = [
     ("PATCH", "/api/v1/chat-widget", lambda a, b: {"team_id": b["team"].id}),
     ("POST", "/api/v1/number-pools", lambda a, b: {"name": "Mixed", "fallback_number": b["number"].id}),
     ("PATCH", "/api/v1/tracking-numbers/{a_number}", lambda a, b: {"pool": pool_of(b).id}),
+    (
+        "POST",
+        "/api/v1/flows",
+        lambda a, b: {"name": "Mixed", "steps": [{"type": "custom", "context": custom_of(b).name}]},
+    ),
 ]
 
-B_TEXTS = ("Company B", "Lead0 B", "Lead1 B", "Team B", "Flow B", "Trunk B", "Line B", "@b.example", "+4420794")
+B_TEXTS = (
+    "Company B",
+    "Lead0 B",
+    "Lead1 B",
+    "Team B",
+    "Flow B",
+    "Trunk B",
+    "Line B",
+    "@b.example",
+    "+4420794",
+    "b-only",
+)
 
 
 def snapshot_of_b(company: Company) -> str:
@@ -145,6 +178,9 @@ def snapshot_of_b(company: Company) -> str:
         (Visitor, Visitor.company == company),
         (VisitSettings, VisitSettings.company == company),
         (NumberPool, NumberPool.company == company),
+        (CustomContext, CustomContext.company == company),
+        (PasswordLink, PasswordLink.company == company),
+        (AuditEntry, AuditEntry.company == company),
     ):
         rows += [
             json.dumps(model_to_dict(row, recurse=False), default=str, sort_keys=True)
@@ -171,6 +207,7 @@ def attacker(request, make_client, world):
     """Company A's admin: signed in in a browser, or A's integration with an API key."""
     world["b"]["api_key"] = new_api_key(world["b"]["company"], "B's CRM", None)[0]
     pool_of(world["b"])
+    custom_of(world["b"])
     world["b"]["invitation"] = Invitation.create(
         company=world["b"]["company"], user=world["a"]["users"]["admin"], role="agent"
     )

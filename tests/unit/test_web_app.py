@@ -12,6 +12,8 @@ from leadcenter.web.app import WEB
 SERVED = [
     *sorted(path for folder in ("js", "assets", "widget") for path in (WEB / folder).rglob("*") if path.is_file()),
     WEB / "index.html",
+    WEB / "admin.html",
+    WEB / "password.html",
 ]
 
 
@@ -37,8 +39,8 @@ def test_icons_ship_with_the_app_and_no_text_depends_on_the_machines_fonts(path)
 def test_every_icon_the_app_names_is_in_the_sprite():
     sprite = (WEB / "assets" / "icons.svg").read_text()
     symbols = set(re.findall(r'<symbol id="([a-z-]+)"', sprite))
-    code = "\n".join(path.read_text() for path in (WEB / "js").glob("*.js"))
-    named = set(re.findall(r"\bicon\('([a-z-]+)'", code))
+    code = "\n".join(path.read_text() for path in (WEB / "js").rglob("*.js"))
+    named = set(re.findall(r"\bicon\('([a-z-]+)'", code)) | set(re.findall(r"\bicon: '([a-z-]+)'", code))
     channels = set(
         re.search(r"const CHANNELS = new Set\(\[([^\]]*)\]\)", code)
         .group(1)

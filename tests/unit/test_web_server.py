@@ -325,7 +325,10 @@ def test_every_response_has_the_security_headers_and_no_server_banner(http, http
         host = client.base_url.netloc.decode()
         for path, status in (
             ("/", 200),
+            ("/admin", 200),
+            ("/password", 200),
             ("/js/main.js", 200),
+            ("/js/admin/main.js", 200),
             ("/api/v1/session", 200),
             ("/healthz", 200),
             ("/api/v1/nothing-here", 404),
@@ -356,12 +359,13 @@ def test_no_banner_on_what_the_server_answers_by_itself(served):
 
 
 def test_the_app_fits_its_content_security_policy():
-    """What the policy forbids, the app must not need: no inline script, style or event handler; no eval; every
-    request to its own origin."""
-    page = (WEB / "index.html").read_text()
-    scripts = re.findall(r"<script\b([^>]*)>(.*?)</script>", page, re.S)
-    assert scripts and all("src=" in attributes and not body.strip() for attributes, body in scripts)
-    sources = {"index.html": page} | {f"js/{f.name}": f.read_text() for f in (WEB / "js").glob("*.js")}
+    """What the policy forbids, the app (and the admin console, and the password page) must not need: no inline
+    script, style or event handler; no eval; every request to its own origin."""
+    pages = {name: (WEB / name).read_text() for name in ("index.html", "admin.html", "password.html")}
+    for page in pages.values():
+        scripts = re.findall(r"<script\b([^>]*)>(.*?)</script>", page, re.S)
+        assert scripts and all("src=" in attributes and not body.strip() for attributes, body in scripts)
+    sources = pages | {f"js/{f.relative_to(WEB / 'js')}": f.read_text() for f in (WEB / "js").rglob("*.js")}
     vendor = WEB / "vendor" / "jssip.js"
     if vendor.exists():  # built by make setup
         sources["vendor/jssip.js"] = vendor.read_text()

@@ -85,6 +85,7 @@ function statusBar(s) {
         failed: 'not available' }[s.softphone.status]}</span>
     <span class="connection connection-${s.connection}">${s.connection === 'live' ? 'Live' : 'Reconnecting…'}</span>
     ${s.me ? html`<button class="link" data-action="open-profile">Profile</button>` : ''}
+    ${s.session.company.role !== 'agent' ? html`<a class="link" href="/admin">Admin console</a>` : ''}
     <button class="link" data-action="sign-out">Sign out</button>`);
   render($('#microphone-warning'), s.microphone === 'denied' || s.microphone === 'missing' ? html`
     <strong>${s.microphone === 'missing' ? 'No microphone found.' : 'Microphone access is blocked.'}</strong>

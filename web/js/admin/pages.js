@@ -1,0 +1,14 @@
+// The console's pages, in the order of its navigation. A page module exports
+// `page = { id, title, icon, role, show(root, ctx, path) }` (see main.js); add yours here.
+
+import { page as people } from './people.js';
+import { page as company } from './company.js';
+import { page as audit } from './audit.js';
+import { page as dialplans } from './dialplans.js';
+
+export const PAGES = [
+  people,
+  company,
+  audit,
+  dialplans,
+];
