@@ -160,7 +160,7 @@ def measure(path: Path, ids: dict) -> dict:
     # The rollup of the year, built once (the first read of a period builds the days it lacks).
     start = time.perf_counter()
     for part in ("day", "slice"):
-        ensure_rollup(company.id, until - dt.timedelta(days=365), until, part)
+        ensure_rollup(Scope(company, until - dt.timedelta(days=365), until), part)
     out["rollup_build_365d_s"] = round(time.perf_counter() - start, 2)
     today = (until - dt.timedelta(days=1)).date().isoformat()
     took, cpu = [], []

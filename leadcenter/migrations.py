@@ -37,7 +37,7 @@ from leadcenter.interactions.models import (
 )
 from leadcenter.leads.models import Lead, LeadPhone, LeadSearchTerm
 from leadcenter.mail import OutboundEmail
-from leadcenter.reports.models import KpiDay, KpiDayBuilt, KpiSlice, create_triggers
+from leadcenter.reports.models import KpiDay, KpiDayBuilt, KpiSlice, KpiZone, create_triggers
 from leadcenter.teams.models import Team, TeamMember
 from leadcenter.texts.models import InboundPart, MessageTransition, OutboxPart, TextConsent, TextThread
 from leadcenter.tracking_numbers.models import TrackingNumber
@@ -91,6 +91,7 @@ MODELS = [
     KpiDay,
     KpiSlice,
     KpiDayBuilt,
+    KpiZone,
 ]
 
 
@@ -246,7 +247,7 @@ def _v16_kpis(migrator) -> None:
         run(migrator.add_index("interaction", ("company_id", "kind", "started_at"), False))
     if "interaction_transition_event_at" not in {i.name for i in database.get_indexes("interaction_transition")}:
         run(migrator.add_index("interaction_transition", ("event", "at"), False))
-    database.create_tables([KpiDay, KpiSlice, KpiDayBuilt])
+    database.create_tables([KpiDay, KpiSlice, KpiDayBuilt, KpiZone])
     create_triggers(database)
 
 

@@ -34,7 +34,8 @@ DEFAULT_DAYS = 30
 
 
 def _scope(principal: Principal, query: KpiQuery) -> tuple[services.Scope, Period]:
-    until = query.until or ports.controller().clock().date()
+    zone = services.time_zone(principal.company)
+    until = query.until or services.local_date(ports.controller().clock(), zone)
     since = query.since or until - dt.timedelta(days=DEFAULT_DAYS)
     if since > until:
         raise invalid({"since": "must be on or before until"})
@@ -43,14 +44,8 @@ def _scope(principal: Principal, query: KpiQuery) -> tuple[services.Scope, Perio
     # Another company's team or agent answers as one that does not exist.
     team_id = scoped(Team, query.team_id, principal, "team").id if query.team_id is not None else None
     agent_id = scoped(Agent, query.agent_id, principal, "agent").id if query.agent_id is not None else None
-    scope = services.Scope(
-        principal.company,
-        dt.datetime.combine(since, dt.time()),
-        dt.datetime.combine(until + dt.timedelta(days=1), dt.time()),
-        team_id=team_id,
-        agent_id=agent_id,
-    )
-    return scope, Period(since=since, until=until, team_id=team_id, agent_id=agent_id)
+    scope = services.scope_of_days(principal.company, since, until, zone, team_id=team_id, agent_id=agent_id)
+    return scope, Period(since=since, until=until, time_zone=zone, team_id=team_id, agent_id=agent_id)
 
 
 @endpoint(

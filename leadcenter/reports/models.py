@@ -133,38 +133,57 @@ class KpiDayBuilt(BaseModel):
         indexes = ((("company", "day", "part"), True),)
 
 
-def _forget(company: str, day: str) -> str:
-    return f"DELETE FROM kpi_day_built WHERE company_id = {company} AND day = {day};"
+class KpiZone(BaseModel):
+    """The time zone a company's rollup days are local days of, and the least and greatest offset (minutes) of the
+    days built: the triggers forget each local day a changed moment can be in."""
+
+    company = ForeignKeyField(Company, on_delete="CASCADE", primary_key=True)
+    company_id: IntegerField[int]  # the related row's id
+    zone = CharField()
+    low = IntegerField()
+    high = IntegerField()
+
+    class Meta:
+        table_name = "kpi_zone"
+
+
+def _forget(company: str, moment: str) -> str:
+    """Forget the local days ``moment`` (UTC) can be in (none while nothing is built: no kpi_zone row)."""
+    bound = "(SELECT printf('%+d minutes', {}) FROM kpi_zone WHERE company_id = {})"
+    return (
+        f"DELETE FROM kpi_day_built WHERE company_id = {company} AND day BETWEEN "
+        f"date({moment}, {bound.format('low', company)}) AND date({moment}, {bound.format('high', company)});"
+    )
 
 
 # The start of the episode a conversation's message or move at ``moment`` belongs to: its start, or its latest
 # reopening before then.
-_EPISODE_DAY = """date((SELECT max(began) FROM (
+_EPISODE_START = """((SELECT max(began) FROM (
     SELECT started_at AS began FROM interaction WHERE id = {id}
     UNION ALL SELECT at FROM interaction_transition
         WHERE interaction_id = {id} AND event = 'reopen' AND at <= {at})))"""
 
 TRIGGERS = {
     "kpi_interaction_inserted": "AFTER INSERT ON interaction BEGIN "
-    + _forget("NEW.company_id", "date(NEW.started_at)")
+    + _forget("NEW.company_id", "NEW.started_at")
     + " END",
     "kpi_interaction_updated": "AFTER UPDATE ON interaction BEGIN "
     + _forget("OLD.company_id", "date(OLD.started_at)")
-    + _forget("NEW.company_id", "date(NEW.started_at)")
+    + _forget("NEW.company_id", "NEW.started_at")
     + " END",
     "kpi_interaction_deleted": "AFTER DELETE ON interaction BEGIN "
-    + _forget("OLD.company_id", "date(OLD.started_at)")
+    + _forget("OLD.company_id", "OLD.started_at")
     + " END",
     "kpi_message_written": "AFTER INSERT ON message BEGIN "
     + _forget(
         "(SELECT company_id FROM interaction WHERE id = NEW.interaction_id)",
-        _EPISODE_DAY.format(id="NEW.interaction_id", at="NEW.created_at"),
+        _EPISODE_START.format(id="NEW.interaction_id", at="NEW.created_at"),
     )
     + " END",
     "kpi_transition_recorded": "AFTER INSERT ON interaction_transition BEGIN "
     + _forget(
         "(SELECT company_id FROM interaction WHERE id = NEW.interaction_id)",
-        _EPISODE_DAY.format(id="NEW.interaction_id", at="NEW.at"),
+        _EPISODE_START.format(id="NEW.interaction_id", at="NEW.at"),
     )
     + " END",
     # A status change ends the agent's previous state: if that was a wrap-up, the call that ended as it began has
@@ -172,7 +191,7 @@ TRIGGERS = {
     "kpi_status_changed": "AFTER INSERT ON agent_status_change BEGIN "
     + _forget(
         "(SELECT company_id FROM agent WHERE id = NEW.agent_id)",
-        """(SELECT date(i.started_at) FROM interaction i WHERE
+        """(SELECT i.started_at FROM interaction i WHERE
             i.company_id = (SELECT company_id FROM agent WHERE id = NEW.agent_id) AND i.agent_id = NEW.agent_id
             AND i.status = 'recent' AND i.status_changed_at = (
                 SELECT at FROM agent_status_change WHERE agent_id = NEW.agent_id AND id < NEW.id
@@ -181,6 +200,8 @@ TRIGGERS = {
     + " END",
     "kpi_threshold_changed": "AFTER UPDATE OF service_level_seconds ON team BEGIN "
     "DELETE FROM kpi_day_built WHERE company_id = NEW.company_id; END",
+    "kpi_time_zone_changed": "AFTER UPDATE OF time_zone ON company BEGIN "
+    "DELETE FROM kpi_day_built WHERE company_id = NEW.id; END",
 }
 
 

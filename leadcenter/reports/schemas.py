@@ -12,17 +12,18 @@ from leadcenter.reports.services import SHORT_ABANDON_SECONDS
 from leadcenter.wire import DATE_RANGE, INT_RANGE, Schema
 
 PERIOD = (
-    "Every figure is of the interactions that began in the period (as report.csv selects them: since's first "
-    "second to until's last, UTC days); durations are whole seconds between the times as report.csv writes them."
+    "Every figure is of the interactions that began in the period (since's first second to until's last, days and "
+    "hours in the company's time zone; report.csv's are UTC days); durations are whole seconds between the times as "
+    "report.csv writes them."
 )
 
 
 class KpiQuery(Schema):
     since: dt.date | None = Field(
-        None, ge=DATE_RANGE[0], le=DATE_RANGE[1], description="first day (UTC); default: 30 days before until"
+        None, ge=DATE_RANGE[0], le=DATE_RANGE[1], description="first day (the company's time zone); default: 30 days before until"
     )
     until: dt.date | None = Field(
-        None, ge=DATE_RANGE[0], le=DATE_RANGE[1], description="last day (UTC), included; default: today"
+        None, ge=DATE_RANGE[0], le=DATE_RANGE[1], description="last day, included; default: today (the company's)"
     )
     team_id: int | None = Field(
         None,
@@ -41,7 +42,7 @@ class KpiQuery(Schema):
 
 
 class ChannelQuery(KpiQuery):
-    interval: Literal["day", "week", "month"] = Field("day", description="weeks begin on Monday; UTC")
+    interval: Literal["day", "week", "month"] = Field("day", description="weeks begin on Monday")
 
 
 class AttributionQuery(KpiQuery):
@@ -51,7 +52,7 @@ class AttributionQuery(KpiQuery):
 class Period(Schema):
     since: dt.date
     until: dt.date = Field(description="included")
-    time_zone: str = Field("UTC", description="the days' and hours' time zone")
+    time_zone: str = Field(description="the days' and hours' time zone: the company's (UTC if this server lacks it)")
     team_id: int | None
     agent_id: int | None
 

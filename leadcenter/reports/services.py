@@ -22,6 +22,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from peewee import JOIN, SQL, Case, Expression, fn
 
@@ -29,7 +30,15 @@ from leadcenter.accounts.models import Company
 from leadcenter.agents.models import Agent, AgentStatusChange
 from leadcenter.db import database
 from leadcenter.interactions.models import Interaction, InteractionTransition, Message
-from leadcenter.reports.models import DIMENSIONS, MEASURES, SLICE_MEASURES, KpiDay, KpiDayBuilt, KpiSlice
+from leadcenter.reports.models import (
+    DIMENSIONS,
+    MEASURES,
+    SLICE_MEASURES,
+    KpiDay,
+    KpiDayBuilt,
+    KpiSlice,
+    KpiZone,
+)
 from leadcenter.teams.models import Team, TeamMember
 
 # An abandon before this many seconds is a caller who changed their mind or misdialled, not one the team failed:
@@ -50,10 +59,58 @@ ATTRIBUTIONS = {
 @dataclass(frozen=True)
 class Scope:
     company: Company
-    since: dt.datetime  # inclusive, UTC midnight
-    until: dt.datetime  # exclusive, UTC midnight
+    since: dt.datetime  # inclusive: the first day's midnight in ``zone``, as UTC
+    until: dt.datetime  # exclusive: the midnight after the last day in ``zone``, as UTC
     team_id: int | None = None
     agent_id: int | None = None
+    zone: str = "UTC"  # the days' and hours' time zone (the company's)
+
+
+def scope_of_days(company: Company, first: dt.date, last: dt.date, zone: str, **filters: Any) -> Scope:
+    """The scope of the days ``first`` to ``last`` (included) in ``zone``."""
+    return Scope(
+        company, _utc_midnight(first, zone), _utc_midnight(last + dt.timedelta(days=1), zone), zone=zone, **filters
+    )
+
+
+def _utc_midnight(day: dt.date, zone: str) -> dt.datetime:
+    local = dt.datetime.combine(day, dt.time(), tzinfo=ZoneInfo(zone))
+    return local.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def _offset(moment: dt.datetime, zone: ZoneInfo) -> int:
+    """The zone's offset from UTC at a UTC moment, in minutes."""
+    offset = moment.replace(tzinfo=dt.UTC).astimezone(zone).utcoffset()
+    return int(offset.total_seconds() // 60) if offset is not None else 0
+
+
+def segments(zone: str, begin: dt.datetime, end: dt.datetime) -> list[tuple[dt.datetime, dt.datetime, int]]:
+    """[begin, end) (UTC) cut where ``zone``'s offset changes: (from, to, offset in minutes) each, so that a query
+    of one segment gives each row its local day and hour with one date modifier."""
+    tz = ZoneInfo(zone)
+    out: list[tuple[dt.datetime, dt.datetime, int]] = []
+    start, offset, moment = begin, _offset(begin, tz), begin
+    while moment < end:
+        step = min(moment + dt.timedelta(days=1), end)
+        if _offset(step, tz) != offset:  # it changed within the day: find the minute (zones change on one)
+            low, high = 0, (step - moment) // dt.timedelta(minutes=1)
+            while high - low > 1:
+                middle = (low + high) // 2
+                if _offset(moment + dt.timedelta(minutes=middle), tz) == offset:
+                    low = middle
+                else:
+                    high = middle
+            changed = moment + dt.timedelta(minutes=high)
+            out.append((start, changed, offset))
+            start, offset = changed, _offset(changed, tz)
+        moment = step
+    out.append((start, end, offset))
+    return [segment for segment in out if segment[0] < segment[1]]
+
+
+def _shift(offset: int) -> str:
+    """A date modifier from UTC to the local time."""
+    return f"{offset:+d} minutes"
 
 
 def seconds(begin, end):
@@ -78,8 +135,24 @@ def _ratio(part: int | float, whole: int | float, digits: int = 4) -> float | No
     return round(part / whole, digits) if whole else None
 
 
-def _days(since: dt.datetime, until: dt.datetime) -> list[str]:
-    return [(since.date() + dt.timedelta(days=n)).isoformat() for n in range((until - since).days)]
+def local_date(moment: dt.datetime, zone: str) -> dt.date:
+    """The day a UTC moment is in, in ``zone``."""
+    return moment.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(zone)).date()
+
+
+def time_zone(company: Company) -> str:
+    """The company's time zone if this Python knows it, else UTC."""
+    try:
+        ZoneInfo(company.time_zone)
+    except (ValueError, ZoneInfoNotFoundError):
+        return "UTC"
+    return company.time_zone
+
+
+def _days(scope: Scope) -> list[str]:
+    """The local days of the scope."""
+    first, after = local_date(scope.since, scope.zone), local_date(scope.until, scope.zone)
+    return [(first + dt.timedelta(days=n)).isoformat() for n in range((after - first).days)]
 
 
 # -- the raw sums: one company, a range of days, per rollup key ------------------------------------------------------
@@ -104,7 +177,7 @@ def _began(company_id: int, since: dt.datetime, until: dt.datetime):
 HANDLED = Interaction.answered_at.is_null(False) & (Interaction.status == "recent") & Interaction.agent.is_null(False)
 
 
-def _interaction_sums(company_id: int, since: dt.datetime, until: dt.datetime):
+def _interaction_sums(company_id: int, since: dt.datetime, until: dt.datetime, offset: int):
     wait = seconds(Interaction.started_at, Interaction.answered_at)
     waited = seconds(Interaction.started_at, Interaction.ended_at)
     inbound_call = (Interaction.kind == "call") & (Interaction.direction == "inbound")
@@ -127,7 +200,7 @@ def _interaction_sums(company_id: int, since: dt.datetime, until: dt.datetime):
         "missed": _count(inbound_call & (Interaction.outcome == "missed")),
         "voicemail": _count(inbound_call & (Interaction.outcome == "voicemail")),
     }
-    day = fn.date(Interaction.started_at).coerce(False)  # the text, not a datetime
+    day = fn.date(Interaction.started_at, _shift(offset)).coerce(False)  # the local day, as text
     query = (
         Interaction.select(*_key_columns(day), *[m.alias(name) for name, m in measures.items()])
         .join(Team, JOIN.LEFT_OUTER, on=Team.id == Interaction.queue_team)
@@ -137,14 +210,14 @@ def _interaction_sums(company_id: int, since: dt.datetime, until: dt.datetime):
     return list(measures), query
 
 
-def _wrap_up_sums(company_id: int, since: dt.datetime, until: dt.datetime):
+def _wrap_up_sums(company_id: int, since: dt.datetime, until: dt.datetime, offset: int):
     """Per key of the call: the handled calls followed by a wrap-up that has ended, and its seconds: the agent's
     status change into wrap-up at the call's end, until their next status change. Two seeks of the (agent, at)
     index per call."""
     wrap = AgentStatusChange.alias("wrap")
     calls = (
         Interaction.select(
-            *_key_columns(fn.date(Interaction.started_at).coerce(False)),
+            *_key_columns(fn.date(Interaction.started_at, _shift(offset)).coerce(False)),
             Interaction.ended_at.alias("began"),
             wrap.select(wrap.id)
             .where(wrap.agent == Interaction.agent, wrap.at == Interaction.ended_at, wrap.to_reason == "wrap_up")
@@ -181,7 +254,7 @@ def _wrap_up_sums(company_id: int, since: dt.datetime, until: dt.datetime):
     return ["wrapped", "wrap"], query
 
 
-def _episode_sums(company_id: int, since: dt.datetime, until: dt.datetime):
+def _episode_sums(company_id: int, since: dt.datetime, until: dt.datetime, offset: int):
     """Per key of the day each episode of an inbound text or chat began: how many, how many an agent replied in,
     the seconds to that reply, how many were resolved, the seconds to that."""
     keys = (
@@ -233,7 +306,7 @@ def _episode_sums(company_id: int, since: dt.datetime, until: dt.datetime):
     key_names = ("kind", "direction", "queue_team_id", "agent_id")
     timed = (
         Interaction.select(
-            fn.date(began).alias("day"),
+            fn.date(began, _shift(offset)).alias("day"),
             *[SQL(f"episodes.{column}") for column in key_names],
             began.alias("began"),
             reply.alias("replied"),
@@ -258,13 +331,13 @@ def _episode_sums(company_id: int, since: dt.datetime, until: dt.datetime):
     return ["episodes", "responded", "response", "resolved", "resolution"], query
 
 
-def _raw_sums(company_id: int, since: dt.datetime, until: dt.datetime) -> dict[Key, dict[str, int]]:
-    """Every measure of the rollup (models.MEASURES) per key, from the raw rows."""
+def _raw_sums(company_id: int, zone: str, since: dt.datetime, until: dt.datetime) -> dict[Key, dict[str, int]]:
+    """Every measure of the rollup (models.MEASURES) per key (its day: local), from the raw rows."""
     sums: dict[Key, dict[str, int]] = {}
     for names, query in (
-        _interaction_sums(company_id, since, until),
-        _wrap_up_sums(company_id, since, until),
-        _episode_sums(company_id, since, until),
+        query_of(company_id, begin, end, offset)
+        for begin, end, offset in segments(zone, since, until)
+        for query_of in (_interaction_sums, _wrap_up_sums, _episode_sums)
     ):
         for row in _tuples(query):
             measures = sums.setdefault(cast(Key, tuple(row[:5])), dict.fromkeys(MEASURES, 0))
@@ -273,8 +346,22 @@ def _raw_sums(company_id: int, since: dt.datetime, until: dt.datetime) -> dict[K
     return sums
 
 
-def _slice_sums(company_id: int, since: dt.datetime, until: dt.datetime) -> list[dict[str, Any]]:
-    """The KpiSlice rows of [since, until) from the raw rows: one grouped pass per dimension."""
+def _slice_sums(company_id: int, zone: str, since: dt.datetime, until: dt.datetime) -> list[dict[str, Any]]:
+    """The KpiSlice rows of [since, until) (local days and hours) from the raw rows: one grouped pass per dimension
+    and segment of one offset."""
+    sums: dict[tuple, dict[str, Any]] = {}
+    for begin, end, offset in segments(zone, since, until):
+        for row in _slice_rows(company_id, begin, end, offset):
+            key = tuple(row[k] for k in ("day", "dimension", "value", "kind", "direction", "queue_team_id"))
+            if key in sums:
+                for name in SLICE_MEASURES:
+                    sums[key][name] += row[name]
+            else:
+                sums[key] = row
+    return list(sums.values())
+
+
+def _slice_rows(company_id: int, since: dt.datetime, until: dt.datetime, offset: int) -> list[dict[str, Any]]:
     waited = seconds(Interaction.started_at, Interaction.ended_at)
     inbound_call = (Interaction.kind == "call") & (Interaction.direction == "inbound")
     abandoned = inbound_call & (Interaction.outcome == "abandoned")
@@ -288,12 +375,12 @@ def _slice_sums(company_id: int, since: dt.datetime, until: dt.datetime) -> list
         _count(abandoned & (waited >= SHORT_ABANDON_SECONDS)),
         _count(abandoned & (waited < SHORT_ABANDON_SECONDS)),
     )
-    columns = {"hour": fn.strftime("%H", Interaction.started_at), **ATTRIBUTIONS}
+    columns = {"hour": fn.strftime("%H", Interaction.started_at, _shift(offset)), **ATTRIBUTIONS}
     rows = []
     for dimension in DIMENSIONS:
         query = (
             Interaction.select(
-                fn.date(Interaction.started_at).coerce(False),
+                fn.date(Interaction.started_at, _shift(offset)).coerce(False),
                 columns[dimension],
                 Interaction.kind,
                 Interaction.direction,
@@ -319,10 +406,10 @@ def _slice_sums(company_id: int, since: dt.datetime, until: dt.datetime) -> list
     return rows
 
 
-def _day_rows(company_id: int, begin: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
+def _day_rows(company_id: int, zone: str, begin: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
     return [
         {"company": company_id, "day": d, "kind": k, "direction": di, "queue_team_id": q, "agent_id": a, **m}
-        for (d, k, di, q, a), m in _raw_sums(company_id, begin, end).items()
+        for (d, k, di, q, a), m in _raw_sums(company_id, zone, begin, end).items()
     ]
 
 
@@ -344,10 +431,10 @@ PARTS: dict[str, tuple[Any, Any, Any]] = {
 }
 
 
-def ensure_rollup(company_id: int, since: dt.datetime, until: dt.datetime, part: str = "day") -> None:
-    """Build the company's rows of the rollup's ``part`` (day: KpiDay, slice: KpiSlice) of each day in
-    [since, until) whose rows are not current."""
-    wanted = _days(since, until)
+def ensure_rollup(scope: Scope, part: str = "day") -> None:
+    """Build the company's rows of the rollup's ``part`` (day: KpiDay, slice: KpiSlice) of each day of the scope
+    (local days) whose rows are not current."""
+    wanted, company_id, zone = _days(scope), scope.company.id, scope.zone
     if not wanted:
         return
     model, rows_of, days_of = PARTS[part]
@@ -361,16 +448,34 @@ def ensure_rollup(company_id: int, since: dt.datetime, until: dt.datetime, part:
             first, last = run[0], run[-1]
             if len(_tuples(marks.where(KpiDayBuilt.day.between(first, last)))) == len(run):
                 continue  # another request built them while this one waited for the lock
+            begin = _utc_midnight(dt.date.fromisoformat(first), zone)
+            end = _utc_midnight(dt.date.fromisoformat(last) + dt.timedelta(days=1), zone)
+            _widen_zone(company_id, zone, segments(zone, begin, end))
             model.delete().where(days_of(company_id, first, last)).execute()
             KpiDayBuilt.delete().where(
                 KpiDayBuilt.company == company_id, KpiDayBuilt.part == part, KpiDayBuilt.day.between(first, last)
             ).execute()
-            made = rows_of(
-                company_id, dt.datetime.fromisoformat(first), dt.datetime.fromisoformat(last) + dt.timedelta(1)
-            )
+            made = rows_of(company_id, zone, begin, end)
             for chunk in range(0, len(made), 500):
                 model.insert_many(made[chunk : chunk + 500]).execute()
             KpiDayBuilt.insert_many([{"company": company_id, "day": day, "part": part} for day in run]).execute()
+
+
+def _widen_zone(company_id: int, zone: str, built: list[tuple[dt.datetime, dt.datetime, int]]) -> None:
+    """Tell the triggers the offsets of the days built (KpiZone): a change at a moment forgets each local day it
+    can be in. Another zone than the one recorded: every day of the company is built again."""
+    offsets = [offset for _, _, offset in built]
+    known = KpiZone.get_or_none(KpiZone.company == company_id)
+    if known is not None and known.zone != zone:
+        KpiDayBuilt.delete().where(KpiDayBuilt.company == company_id).execute()
+        known.delete_instance()
+        known = None
+    if known is None:
+        KpiZone.create(company=company_id, zone=zone, low=min(offsets), high=max(offsets))
+    elif min(offsets) < known.low or max(offsets) > known.high:
+        KpiZone.update(low=min(known.low, *offsets), high=max(known.high, *offsets)).where(
+            KpiZone.company == company_id
+        ).execute()
 
 
 def _runs(days: list[str]) -> Iterable[list[str]]:
@@ -395,8 +500,8 @@ def _members(team_id: int):
 
 
 def _rolled(scope: Scope):
-    ensure_rollup(scope.company.id, scope.since, scope.until)
-    days = _days(scope.since, scope.until)
+    ensure_rollup(scope)
+    days = _days(scope)
     return (KpiDay.company == scope.company) & KpiDay.day.between(days[0], days[-1])
 
 
@@ -579,8 +684,8 @@ def by_channel(scope: Scope, interval: str) -> list[dict[str, Any]]:
 
 
 def _slices(scope: Scope, dimension: str):
-    ensure_rollup(scope.company.id, scope.since, scope.until, "slice")
-    days = _days(scope.since, scope.until)
+    ensure_rollup(scope, "slice")
+    days = _days(scope)
     return (
         (KpiSlice.company == scope.company)
         & (KpiSlice.dimension == dimension)
@@ -652,23 +757,40 @@ def _weekday(moment):
 
 
 def by_hour(scope: Scope) -> list[dict[str, Any]]:
-    """Inbound interactions (calls, texts, chats, forms...) by day of the week and hour of the day they began:
-    when to staff. A team's: the calls of its queue (from the rollup); an agent's: what they handled."""
-    query: Any
+    """Inbound interactions (calls, texts, chats, forms...) by day of the week and hour of the day they began
+    (local): when to staff. A team's: the calls of its queue (from the rollup); an agent's: what they handled."""
+    counts: dict[tuple[int, int], list[int]] = {}
     if scope.agent_id is None:
         weekday, hour = _weekday(KpiSlice.day).alias("weekday"), KpiSlice.value.cast("INTEGER").alias("hour")
         team = KpiSlice.queue_team_id == scope.team_id if scope.team_id is not None else SQL("1 = 1")
-        query = KpiSlice.select(
-            weekday, hour, fn.SUM(KpiSlice.interactions), _sum(KpiSlice.kind == "call", KpiSlice.interactions)
-        ).where(_slices(scope, "hour"), KpiSlice.direction == "inbound", team)
+        queries: list[Any] = [
+            KpiSlice.select(
+                weekday, hour, fn.SUM(KpiSlice.interactions), _sum(KpiSlice.kind == "call", KpiSlice.interactions)
+            ).where(_slices(scope, "hour"), KpiSlice.direction == "inbound", team)
+        ]
     else:
-        weekday = _weekday(Interaction.started_at).alias("weekday")
-        hour = fn.strftime("%H", Interaction.started_at).cast("INTEGER").alias("hour")
-        query = Interaction.select(weekday, hour, fn.COUNT(Interaction.id), _count(Interaction.kind == "call")).where(
-            _started(scope), Interaction.direction == "inbound"
-        )
-    rows = _tuples(query.group_by(SQL("weekday"), SQL("hour")).order_by(SQL("weekday"), SQL("hour")))
-    return [{"weekday": d, "hour": h, "interactions": n, "calls": calls} for d, h, n, calls in rows]
+        queries = []
+        for begin, end, offset in segments(scope.zone, scope.since, scope.until):
+            local = fn.datetime(Interaction.started_at, _shift(offset))
+            queries.append(
+                Interaction.select(
+                    _weekday(local).alias("weekday"),
+                    fn.strftime("%H", local).cast("INTEGER").alias("hour"),
+                    fn.COUNT(Interaction.id),
+                    _count(Interaction.kind == "call"),
+                ).where(
+                    _started(Scope(scope.company, begin, end, agent_id=scope.agent_id)),
+                    Interaction.direction == "inbound",
+                )
+            )
+    for query in queries:
+        for d, h, n, calls in _tuples(query.group_by(SQL("weekday"), SQL("hour"))):
+            total = counts.setdefault((d, h), [0, 0])
+            total[0] += n
+            total[1] += calls
+    return [
+        {"weekday": d, "hour": h, "interactions": n, "calls": calls} for (d, h), (n, calls) in sorted(counts.items())
+    ]
 
 
 def missed_by_hour(scope: Scope) -> list[dict[str, Any]]:

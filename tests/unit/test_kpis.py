@@ -78,6 +78,8 @@ def history(world):
     Service level A: 2 within 20 s of 8 offered less 1 short abandon = 2/7; ASA A = (5+20+21+40)/4 = 21.5 s."""
     a = world["a"]
     company, team, lead = a["company"], a["team"], a["leads"][0]
+    company.time_zone = "UTC"  # the server's zone is a new company's: these days are UTC days
+    company.save()
     alice, bob = a["agents"]
     fast = Team.create(company=company, name="Fast", service_level_seconds=10)
     TeamMember.create(team=fast, agent=bob)
@@ -365,6 +367,8 @@ def test_the_kpis_agree_with_report_csv_to_the_second(world, supervisor):
     same number."""
     a = world["a"]
     company, team, lead, alice = a["company"], a["team"], a["leads"][0], a["agents"][0]
+    company.time_zone = "UTC"  # report.csv's days are UTC days
+    company.save()
     Interaction.delete().execute()
     for n, (wait, talk, outcome) in enumerate(
         [
@@ -457,3 +461,55 @@ def test_the_daily_rollup_follows_every_change_to_what_it_was_made_of(history, w
     # an interaction deleted (its lead merged away, say)
     Interaction.delete().where(Interaction.id == history["calls"]["vm"].id).execute()
     assert services.missed_calls(scope(world))["voicemail"] == 0
+
+
+def test_the_days_and_hours_are_the_companys_own_across_a_change_of_offset(world, supervisor):
+    """New York: 2026-11-01 is the day clocks go back (06:00 UTC: 02:00 EDT becomes 01:00 EST). A call at 05:30 UTC
+    and one at 06:30 UTC both began at 01:30 local, on the 1st; one at 03:30 UTC on the 2nd began on the 1st too;
+    one at 04:30 UTC on the 1st began on October 31st."""
+    a = world["a"]
+    company, lead, alice = a["company"], a["leads"][0], a["agents"][0]
+    company.time_zone = "America/New_York"
+    company.save()
+    Interaction.delete().execute()
+    for utc in ("2026-11-01 05:30", "2026-11-01 06:30", "2026-11-02 03:30", "2026-11-01 03:30"):
+        begin = dt.datetime.fromisoformat(utc)
+        Interaction.create(
+            company=company,
+            lead=lead,
+            kind="call",
+            direction="inbound",
+            status="recent",
+            outcome="answered",
+            started_at=begin,
+            status_changed_at=begin + 60 * S,
+            answered_at=begin + 4 * S,
+            ended_at=begin + 60 * S,
+            talk_seconds=56,
+            agent=alice,
+            queue_team=a["team"],
+            team=a["team"],
+        )
+    status, body = get(supervisor, "/api/v1/kpis?since=2026-11-01&until=2026-11-01")
+    assert body["period"]["time_zone"] == "America/New_York" and body["queue"]["offered"] == 3
+    status, body = get(supervisor, "/api/v1/reports/hours?since=2026-11-01&until=2026-11-01")
+    assert body["rows"] == [
+        {"weekday": 7, "hour": 1, "interactions": 2, "calls": 2},  # a Sunday
+        {"weekday": 7, "hour": 22, "interactions": 1, "calls": 1},
+    ]
+    status, body = get(supervisor, f"/api/v1/reports/hours?since=2026-11-01&until=2026-11-01&agent_id={alice.id}")
+    assert [(r["hour"], r["interactions"]) for r in body["rows"]] == [(1, 2), (22, 1)]  # read from the interactions
+    status, body = get(supervisor, "/api/v1/reports/channels?since=2026-10-31&until=2026-11-01")
+    assert [(r["period"], r["interactions"]) for r in body["rows"]] == [("2026-10-31", 1), ("2026-11-01", 3)]
+    # A change is seen at once: the call of 22:30 local is deleted
+    Interaction.delete().where(Interaction.started_at == dt.datetime(2026, 11, 2, 3, 30)).execute()
+    assert get(supervisor, "/api/v1/kpis?since=2026-11-01&until=2026-11-01")[1]["queue"]["offered"] == 2
+
+
+def test_a_period_is_cut_where_the_zones_offset_changes():
+    begin, end = dt.datetime(2026, 10, 31, 4), dt.datetime(2026, 11, 3, 5)
+    assert services.segments("America/New_York", begin, end) == [
+        (begin, dt.datetime(2026, 11, 1, 6), -240),
+        (dt.datetime(2026, 11, 1, 6), end, -300),
+    ]
+    assert services.segments("UTC", begin, end) == [(begin, end, 0)]

@@ -139,6 +139,7 @@ def _back_to_version_15(database) -> None:
     database.execute_sql('DROP TABLE "kpi_day"')
     database.execute_sql('DROP TABLE "kpi_day_built"')
     database.execute_sql('DROP TABLE "kpi_slice"')
+    database.execute_sql('DROP TABLE "kpi_zone"')
     for (trigger,) in database.execute_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
         database.execute_sql(f'DROP TRIGGER "{trigger}"')
     migrator = SqliteMigrator(database)  # rebuilds the table: SQLite cannot drop a column a foreign key names
