@@ -81,42 +81,102 @@ def static_values(settings: Settings, secrets: Secrets) -> render.StaticValues:
     )
 
 
-def _flow_spec(
-    flow: CallFlow,
-    teams: dict[int, Team],
-    agents: dict[int, Agent],
-    usable: dict[int, Agent],
-    custom: dict[str, CustomContext],
-) -> render.FlowSpec:
-    steps = []
-    for i, step in enumerate(flow.steps, 1):
+_TIME_ZONE = re.compile(r"[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*")
+
+
+def company_time_zone(company: Company) -> str:
+    """The IANA time zone business hours are read in: the company's (UTC should it not be a zone's name)."""
+    zone = company.time_zone
+    return zone if _TIME_ZONE.fullmatch(zone) else "UTC"
+
+
+class _FlowSpecs:
+    """A company's flows as render specs: what their steps name, looked up once."""
+
+    def __init__(
+        self, company: Company, usable: dict[int, Agent], trunks: dict[int, Trunk], custom: dict[str, CustomContext]
+    ):
+        self.company, self.usable, self.custom = company, usable, custom
+        self.teams = {t.id: t for t in Team.select().where(Team.company == company)}
+        self.agents = {a.id: a for a in Agent.select().where(Agent.company == company)}
+        self.trunks = {t: trunk for t, trunk in trunks.items() if trunk.company_id == company.id}
+        self.flows = {f.id for f in CallFlow.select(CallFlow.id).where(CallFlow.company == company)}
+
+    def flow(self, flow: CallFlow) -> render.FlowSpec:
+        return render.FlowSpec(
+            flow.id, flow.name, flow.record, flow.announce_recording, self.steps(flow, flow.steps, "steps")
+        )
+
+    def steps(self, flow: CallFlow, steps: list[dict], path: str) -> tuple[render.AnyStep, ...]:
+        return tuple(self.step(flow, step, f"{path}.{i}") for i, step in enumerate(steps))
+
+    def branch(self, flow: CallFlow, branch: dict, path: str) -> render.BranchSpec:
+        target = branch.get("flow")
+        if target is not None and target not in self.flows:
+            raise FlowError(f"flow {flow.id} {path}: no flow {target} in this company")
+        return render.BranchSpec(self.steps(flow, branch.get("steps", []), f"{path}.steps"), target)
+
+    def step(self, flow: CallFlow, step: dict, path: str) -> render.AnyStep:
         kind, timeout = step.get("type"), int(step.get("timeout", 0))
         if kind == "queue":
-            team = teams.get(step.get("team", 0))  # no row has id 0
+            team = self.teams.get(step.get("team", 0))  # no row has id 0
             if team is None:
-                raise FlowError(f"flow {flow.id} step {i}: no team {step.get('team')} in this company")
-            steps.append(render.StepSpec("queue", team.queue_name, timeout or 300))
-        elif kind == "ring_agents":
-            missing = [a for a in step.get("agents", []) if a not in agents]
+                raise FlowError(f"flow {flow.id} {path}: no team {step.get('team')} in this company")
+            return render.StepSpec("queue", team.queue_name, timeout or 300)
+        if kind == "ring_agents":
+            missing = [a for a in step.get("agents", []) if a not in self.agents]
             if missing:
-                raise FlowError(f"flow {flow.id} step {i}: no agent(s) {missing} in this company")
+                raise FlowError(f"flow {flow.id} {path}: no agent(s) {missing} in this company")
             # Every agent of the step with a device; the dialplan rings those Available when the call comes.
-            dial = "&".join(agents[a].queue_interface for a in step.get("agents", []) if a in usable)
-            steps.append(render.StepSpec("ring_agents", dial, timeout or 30))
-        elif kind == "voicemail":
+            dial = "&".join(self.agents[a].queue_interface for a in step.get("agents", []) if a in self.usable)
+            return render.StepSpec("ring_agents", dial, timeout or 30)
+        if kind == "voicemail":
             agent_id = step.get("agent")
-            if agent_id is not None and agent_id not in agents:
-                raise FlowError(f"flow {flow.id} step {i}: no agent {agent_id} in this company")
+            if agent_id is not None and agent_id not in self.agents:
+                raise FlowError(f"flow {flow.id} {path}: no agent {agent_id} in this company")
             mailbox = names.agent_mailbox(agent_id) if agent_id is not None else names.company_mailbox(flow.company_id)
-            steps.append(render.StepSpec("voicemail", mailbox))
-        elif kind == "custom":
-            context = custom.get(step.get("context", ""))
+            return render.StepSpec("voicemail", mailbox)
+        if kind == "greeting":
+            return render.StepSpec("greeting", flow_sound_path(flow.company_id, step["sound"]))
+        if kind == "forward":
+            trunk = self.trunks.get(step.get("trunk", 0))
+            if trunk is None:
+                raise FlowError(f"flow {flow.id} {path}: no trunk {step.get('trunk')} in this company")
+            return render.StepSpec("forward", names.external_dial(step["number"], trunk.id), timeout or 30)
+        if kind == "hangup":
+            return render.StepSpec("hangup")
+        if kind == "custom":
+            context = self.custom.get(step.get("context", ""))
             if context is None or context.company_id not in (None, flow.company_id):
-                raise FlowError(f"flow {flow.id} step {i}: no custom context {step.get('context')!r} for its company")
-            steps.append(render.StepSpec("custom", context.name))
-        else:
-            raise FlowError(f"flow {flow.id} step {i}: unknown step type {kind!r}")
-    return render.FlowSpec(flow.id, flow.name, flow.record, flow.announce_recording, tuple(steps))
+                raise FlowError(f"flow {flow.id} {path}: no custom context {step.get('context')!r} for its company")
+            return render.StepSpec("custom", context.name)
+        if kind == "hours":
+            return render.HoursSpec(
+                company_time_zone(self.company),
+                tuple(("&".join(h["days"]), h["open"], h["close"]) for h in step.get("weekly", [])),
+                tuple(day.replace("-", "") for day in step.get("holidays", [])),
+                self.branch(flow, step.get("open", {}), f"{path}.open"),
+                self.branch(flow, step.get("closed", {}), f"{path}.closed"),
+            )
+        if kind == "ivr":
+            sound = step.get("sound")
+            return render.IvrSpec(
+                flow_sound_path(flow.company_id, sound) if sound else "",
+                tuple(
+                    (digit, self.branch(flow, branch, f"{path}.digits.{digit}"))
+                    for digit, branch in sorted(step.get("digits", {}).items())
+                ),
+                int(step.get("timeout", 5)),
+                int(step.get("attempts", 3)),
+                self.branch(flow, step.get("no_input", {}), f"{path}.no_input"),
+                self.branch(flow, step.get("invalid", {}), f"{path}.invalid"),
+            )
+        raise FlowError(f"flow {flow.id} {path}: unknown step type {kind!r}")
+
+
+def flow_sound_path(company_id: int, sound: str) -> str:
+    """Where a flow sound plays from, as the dialplan names it (without the extension: Asterisk picks the file)."""
+    return "${LC_SOUNDS}/" + names.flow_sound(company_id, sound)
 
 
 def snapshot(settings: Settings) -> render.Snapshot:
@@ -136,7 +196,21 @@ def snapshot(settings: Settings) -> render.Snapshot:
             .order_by(SipCredential.agent, SipCredential.device)
         )
     ]
-    trunks = [render.TrunkSpec(t.id, t.name, peer_address(t.host), t.port) for t in Trunk.select().order_by(Trunk.id)]
+    trunks = [
+        render.TrunkSpec(
+            t.id,
+            t.name,
+            peer_address(t.host),
+            t.port,
+            registers=t.auth == "register",
+            username=t.username,
+            password=t.password,
+            transport=t.transport,
+            codecs=tuple(t.codecs.split(",")),
+            qualify_seconds=t.qualify_seconds,
+        )
+        for t in Trunk.select().order_by(Trunk.id)
+    ]
     queues = []
     for team in Team.select().order_by(Team.id):
         members = tuple(
@@ -153,15 +227,12 @@ def snapshot(settings: Settings) -> render.Snapshot:
         render.RouteSpec(n.trunk.endpoint_name, n.number, n.name, n.company_id, n.id, n.flow_id)
         for n in TrackingNumber.select(TrackingNumber, Trunk).join(Trunk).order_by(TrackingNumber.id)
     ]
+    trunk_rows = {t.id: t for t in Trunk.select()}
     custom = {c.name: c for c in CustomContext.select().order_by(CustomContext.name)}
     flows = []
     for company in Company.select().order_by(Company.id):
-        teams = {t.id: t for t in Team.select().where(Team.company == company)}
-        agents = {a.id: a for a in Agent.select().where(Agent.company == company)}
-        flows += [
-            _flow_spec(f, teams, agents, usable, custom)
-            for f in CallFlow.select().where(CallFlow.company == company).order_by(CallFlow.id)
-        ]
+        specs = _FlowSpecs(company, usable, trunk_rows, custom)
+        flows += [specs.flow(f) for f in CallFlow.select().where(CallFlow.company == company).order_by(CallFlow.id)]
     mailboxes = [render.MailboxSpec(names.company_mailbox(c.id), c.name) for c in Company.select().order_by(Company.id)]
     mailboxes += [
         render.MailboxSpec(names.agent_mailbox(a.id), a.display_name) for a in Agent.select().order_by(Agent.id)
@@ -223,6 +294,14 @@ class AsteriskConfig:
         with self.lock:
             modules = write(self.settings, self.secrets, self.instance)
             return self.telephony.submit(self.telephony.reload(modules))
+
+    def apply_checked(self, contexts: list[str]) -> concurrent.futures.Future:
+        """As apply, then check that Asterisk's dialplan has ``contexts``: the future raises
+        telephony.service.AsteriskRefused with Asterisk's message when it does not (the caller puts the database
+        back and applies again, which restores the files)."""
+        with self.lock:
+            modules = write(self.settings, self.secrets, self.instance)
+            return self.telephony.submit(self.telephony.reload_checked(modules, contexts))
 
 
 class DialplanCheck:

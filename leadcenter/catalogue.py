@@ -29,7 +29,7 @@ from leadcenter.leads.schemas import LeadOut
 from leadcenter.teams.schemas import QueueFiguresOut, TeamOut
 from leadcenter.texts.schemas import MessageOut
 from leadcenter.tracking_numbers.schemas import TrackingNumberOut
-from leadcenter.trunks.schemas import TrunkOut
+from leadcenter.trunks.schemas import TrunkOut, TrunkStateOut
 from leadcenter.visits.schemas import NumberPoolOut, VisitSettingsOut
 from leadcenter.wire import Schema
 
@@ -160,7 +160,7 @@ class LeadMergedData(LeadData):
 
 class ConsentData(Schema):
     company_id: int
-    lead_id: int
+    lead_id: int | None  # null: an admin opted out a number no lead has
     number: str
     action: Literal["opt_out", "opt_in"]
 
@@ -200,6 +200,11 @@ class InvitationData(Schema):
 class ApiKeyData(Schema):
     company_id: int
     api_key: ApiKeyOut
+
+
+class TrunkStateData(Schema):
+    company_id: int
+    trunk_state: TrunkStateOut
 
 
 class RowResource(Protocol):
@@ -324,6 +329,12 @@ NUMBER_POOL_EVENTS = {
 NUMBER_POOL_DELETED = _event(
     "number_pool.deleted", _deleted("number_pool"), Audience.SUPERVISORS, "a number pool was deleted"
 )
+TRUNK_STATE_CHANGED = _event(
+    "trunk.state_changed",
+    TrunkStateData,
+    Audience.SUPERVISORS,
+    "a trunk's live state changed (registered, reachable, failing, unknown), from Asterisk's registration and qualify",
+)
 API_KEY_CREATED = _event("api_key.created", ApiKeyData, Audience.SUPERVISORS, "an API key was made")
 API_KEY_REVOKED = _event("api_key.revoked", ApiKeyData, Audience.SUPERVISORS, "an API key was revoked")
 
@@ -350,6 +361,7 @@ INTERNAL = [
         ("telephony.synced", "what Asterisk has now: lead calls, queue members, the AstDB flags, device states"),
         ("telephony.reloaded", "Asterisk reloaded rendered configuration (modules)"),
         ("telephony.device_state", "an agent endpoint's device state changed"),
+        ("telephony.trunks", "every trunk's outbound registration and qualify result, as Asterisk reports them"),
         ("queue.status", "a queue's callers and members as Asterisk reports them"),
         ("queue_member.paused", "Asterisk paused or unpaused a queue member"),
         ("voicemail.waiting", "a mailbox's message counts (MessageWaiting)"),
@@ -401,6 +413,7 @@ EVENTS: tuple[EventType, ...] = (
     VISIT_JOINED,
     VISIT_UPDATED,
     VISIT_SETTINGS_UPDATED,
+    TRUNK_STATE_CHANGED,
     *NUMBER_POOL_EVENTS.values(),
     NUMBER_POOL_DELETED,
     NUMBER_POOL_EXHAUSTED,

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import click
 
 from leadcenter import clock, credentials, datadir, db, demo, migrations
 from leadcenter import config as config_module
+
+if TYPE_CHECKING:
+    from leadcenter.accounts.models import Company
 
 log = logging.getLogger("leadcenter")
 
@@ -663,3 +668,431 @@ def sms_status(ctx: Context) -> None:
             click.echo(f"{key}: {value}")
     if status.get("state") != "bound":
         sys.exit(3)
+
+
+# -- trunks and tracking numbers --------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Operator:
+    """Who makes a change from the shell, as the audit log names them ("system": no user, no API key)."""
+
+    company: Company
+    user: None = None
+    api_key: None = None
+
+
+def _checked(schema, values: dict) -> dict:
+    """``values`` (the options given) through the API's own schema: its rules and messages."""
+    from pydantic import ValidationError
+
+    try:
+        return schema.model_validate(values).model_dump(exclude_unset=True)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise click.BadParameter(first["msg"], param_hint="--" + str(first["loc"][0]).replace("_", "-")) from None
+
+
+def _save_row(ctx: Context, row, resource: str, columns, out) -> None:
+    """Save a trunk or a tracking number as the API does (its columns' checks, one transaction with its audit
+    entry), then render and reload Asterisk. The running controller's screens learn of it at their next read."""
+    from leadcenter.audit.services import record
+    from leadcenter.errors import ApiError
+
+    new = row.id is None
+    try:
+        with db.database.atomic():
+            before = None if new else out.from_row(row).model_dump(mode="json")
+            for name, value in columns(row).items():
+                setattr(row, name, value)
+            row.save()
+            after = out.from_row(row).model_dump(mode="json")
+            record(_Operator(row.company), "created" if new else "updated", resource, row.id, before, after, row.name)
+    except ApiError as exc:
+        details = "; ".join(f"{field}: {why}" for field, why in (exc.fields or {}).items())
+        raise click.ClickException(f"{exc.message}{' (' + details + ')' if details else ''}") from None
+    click.echo(f"{resource.replace('_', ' ')} {row.id} {'created' if new else 'changed'}: {row.name}")
+    ctx.reconfigure()
+
+
+def _delete_row(ctx: Context, row, resource: str, out, users: list[str]) -> None:
+    from leadcenter.audit.services import record
+
+    if users:
+        raise click.ClickException(f"{row.name!r} is used by {', '.join(users)}; change or delete those first")
+    with db.database.atomic():
+        record(
+            _Operator(row.company),
+            "deleted",
+            resource,
+            row.id,
+            out.from_row(row).model_dump(mode="json"),
+            None,
+            row.name,
+        )
+        row.delete_instance()
+    click.echo(f"{resource.replace('_', ' ')} {row.id} deleted: {row.name}")
+    ctx.reconfigure()
+
+
+def _given(**options) -> dict:
+    """The options given on the command line (None: not given)."""
+    return {name: value for name, value in options.items() if value is not None}
+
+
+TRUNK_OPTIONS = [
+    click.option("--port", type=int, help="The carrier's SIP port (default 5060)."),
+    click.option("--register", "username", metavar="USERNAME", help="Register to the carrier as this account."),
+    click.option("--password", help="The account's password (with --register)."),
+    click.option("--ip-only", is_flag=True, default=None, help="Stop registering: recognised by address alone."),
+    click.option("--transport", type=click.Choice(["udp", "tcp"])),
+    click.option("--codecs", metavar="LIST", help="Audio codecs in order of preference, e.g. g722,ulaw,alaw."),
+    click.option("--qualify", "qualify_seconds", type=int, help="Ask the carrier every N s if it is there (0: never)."),
+]
+
+
+def _trunk_options(function):
+    for option in reversed(TRUNK_OPTIONS):
+        function = option(function)
+    return function
+
+
+def _trunk_values(username, password, ip_only, codecs, **rest) -> dict:
+    values = _given(username=username, password=password, **rest)
+    if username is not None:
+        values["auth"] = "register"
+    if ip_only:
+        values["auth"] = "ip"
+    if codecs is not None:
+        values["codecs"] = [c.strip() for c in codecs.split(",") if c.strip()]
+    return values
+
+
+@main.group()
+def trunk() -> None:
+    """SIP trunks: the carriers calls arrive from and go out through."""
+
+
+@trunk.command("list")
+@COMPANY
+@pass_context
+def trunk_list(ctx: Context, company_id: int) -> None:
+    """List a company's trunks."""
+    from leadcenter.trunks.models import Trunk
+
+    ctx.open_db()
+    for row in Trunk.select().where(Trunk.company == _company(company_id)).order_by(Trunk.id):
+        auth = f"registers as {row.username}" if row.auth == "register" else "by address"
+        qualify = f", qualify every {row.qualify_seconds} s" if row.qualify_seconds else ""
+        click.echo(
+            f"{row.id:>4}  {row.name}  {row.host}:{row.port} {row.transport}  {auth}  codecs {row.codecs}{qualify}"
+        )
+
+
+@trunk.command("add")
+@COMPANY
+@click.argument("name")
+@click.argument("host")
+@_trunk_options
+@pass_context
+def trunk_add(ctx: Context, company_id: int, name: str, host: str, **options) -> None:
+    """Add a trunk: the carrier at HOST (an IP address), recognised by address, or registering with --register."""
+    from leadcenter.trunks.models import Trunk
+    from leadcenter.trunks.schemas import NewTrunk, TrunkOut
+    from leadcenter.trunks.services import trunk_columns
+
+    ctx.open_db()
+    values = _checked(NewTrunk, {"name": name, "host": host, **_trunk_values(**options)})
+    row = Trunk(company=_company(company_id))
+    _save_row(ctx, row, "trunk", lambda trunk: trunk_columns(trunk, values), TrunkOut)
+
+
+def _trunk(trunk_id: int):
+    from leadcenter.trunks.models import Trunk
+
+    row = Trunk.get_or_none(Trunk.id == trunk_id)
+    if row is None:
+        raise click.ClickException(f"no trunk {trunk_id} (leadcenter trunk list --company N)")
+    return row
+
+
+@trunk.command("set")
+@click.argument("trunk_id", type=int)
+@click.option("--name")
+@click.option("--host")
+@_trunk_options
+@pass_context
+def trunk_set(ctx: Context, trunk_id: int, name: str | None, host: str | None, **options) -> None:
+    """Change a trunk: only the options given."""
+    from leadcenter.trunks.schemas import TrunkChanges, TrunkOut
+    from leadcenter.trunks.services import trunk_columns
+
+    ctx.open_db()
+    row = _trunk(trunk_id)
+    values = _checked(TrunkChanges, {**_given(name=name, host=host), **_trunk_values(**options)})
+    _save_row(ctx, row, "trunk", lambda trunk: trunk_columns(trunk, values), TrunkOut)
+
+
+@trunk.command("delete")
+@click.argument("trunk_id", type=int)
+@pass_context
+def trunk_delete(ctx: Context, trunk_id: int) -> None:
+    """Delete a trunk no tracking number is on."""
+    from leadcenter.tracking_numbers.models import TrackingNumber
+    from leadcenter.trunks.schemas import TrunkOut
+
+    ctx.open_db()
+    row = _trunk(trunk_id)
+    numbers = [f"tracking number {n.number}" for n in TrackingNumber.select().where(TrackingNumber.trunk == row)]
+    _delete_row(ctx, row, "trunk", TrunkOut, numbers)
+
+
+@trunk.command("status")
+@pass_context
+def trunk_status(ctx: Context) -> None:
+    """What Asterisk says of the trunks now: each registration, and each carrier's qualify (pjsip show ...)."""
+    instance = ctx.instance()
+    if instance.pid() is None:
+        raise click.ClickException("Asterisk is not running")
+    for command in ("pjsip show registrations", "pjsip show contacts"):
+        click.echo(instance.rx(command).rstrip())
+
+
+@main.group()
+def number() -> None:
+    """Tracking numbers: a company's phone numbers, each on a trunk and entering a call flow."""
+
+
+NUMBER_OPTIONS = [
+    click.option("--source", help="The marketing source it stands for, e.g. 'Google Ads'."),
+    click.option("--flow", type=int, help="The call flow its calls enter (0: none)."),
+    click.option("--pool", type=int, help="The number pool website visitors are shown it from (0: none)."),
+    click.option("--texting/--no-texting", default=None, help="Whether it sends and takes texts."),
+]
+
+
+def _number_options(function):
+    for option in reversed(NUMBER_OPTIONS):
+        function = option(function)
+    return function
+
+
+def _number_values(flow, pool, **rest) -> dict:
+    values = _given(**rest)
+    for name, value in (("flow", flow), ("pool", pool)):
+        if value is not None:
+            values[name] = value or None
+    return values
+
+
+@number.command("list")
+@COMPANY
+@pass_context
+def number_list(ctx: Context, company_id: int) -> None:
+    """List a company's tracking numbers."""
+    from leadcenter.tracking_numbers.models import TrackingNumber
+
+    ctx.open_db()
+    rows = TrackingNumber.select().where(TrackingNumber.company == _company(company_id)).order_by(TrackingNumber.id)
+    for row in rows:
+        flow = f"flow {row.flow_id}" if row.flow_id else "no flow"
+        texting = "texting" if row.texting else "no texting"
+        pool = f", pool {row.pool_id}" if row.pool_id else ""
+        click.echo(
+            f"{row.id:>4}  {row.number}  {row.name}  trunk {row.trunk_id}, {flow}, {texting}{pool}  {row.source}"
+        )
+
+
+@number.command("add")
+@COMPANY
+@click.argument("phone")
+@click.argument("name")
+@click.option("--trunk", "trunk_id", type=int, required=True, help="The trunk its calls arrive on.")
+@_number_options
+@pass_context
+def number_add(ctx: Context, company_id: int, phone: str, name: str, trunk_id: int, **options) -> None:
+    """Add a tracking number (read in the company's region) on one of its trunks."""
+    from leadcenter.tracking_numbers.models import TrackingNumber
+    from leadcenter.tracking_numbers.schemas import NewTrackingNumber, TrackingNumberOut
+    from leadcenter.tracking_numbers.services import number_columns
+
+    ctx.open_db()
+    company = _company(company_id)
+    values = _checked(
+        NewTrackingNumber, {"number": phone, "name": name, "trunk": trunk_id, **_number_values(**options)}
+    )
+    row = TrackingNumber(company=company)
+    _save_row(ctx, row, "tracking_number", lambda n: number_columns(company, values, n.id), TrackingNumberOut)
+
+
+def _number(number_id: int):
+    from leadcenter.tracking_numbers.models import TrackingNumber
+
+    row = TrackingNumber.get_or_none(TrackingNumber.id == number_id)
+    if row is None:
+        raise click.ClickException(f"no tracking number {number_id} (leadcenter number list --company N)")
+    return row
+
+
+@number.command("set")
+@click.argument("number_id", type=int)
+@click.option("--number", "phone", help="Another phone number.")
+@click.option("--name")
+@click.option("--trunk", "trunk_id", type=int)
+@_number_options
+@pass_context
+def number_set(
+    ctx: Context, number_id: int, phone: str | None, name: str | None, trunk_id: int | None, **options
+) -> None:
+    """Change a tracking number: only the options given."""
+    from leadcenter.tracking_numbers.schemas import TrackingNumberChanges, TrackingNumberOut
+    from leadcenter.tracking_numbers.services import number_columns
+
+    ctx.open_db()
+    row = _number(number_id)
+    values = _checked(
+        TrackingNumberChanges, {**_given(number=phone, name=name, trunk=trunk_id), **_number_values(**options)}
+    )
+    _save_row(ctx, row, "tracking_number", lambda n: number_columns(n.company, values, n.id), TrackingNumberOut)
+
+
+@number.command("delete")
+@click.argument("number_id", type=int)
+@pass_context
+def number_delete(ctx: Context, number_id: int) -> None:
+    """Delete a tracking number (its past interactions keep their source)."""
+    from leadcenter.tracking_numbers.schemas import TrackingNumberOut
+
+    ctx.open_db()
+    _delete_row(ctx, _number(number_id), "tracking_number", TrackingNumberOut, [])
+
+
+# -- call flows ------------------------------------------------------------------------------------------------
+
+
+@main.group()
+def flow() -> None:
+    """Call flows: list, show, change the steps (JSON, as the API takes them), versions and restore."""
+
+
+def _flow(flow_id: int):
+    from leadcenter.flows.models import CallFlow
+
+    row = CallFlow.get_or_none(CallFlow.id == flow_id)
+    if row is None:
+        raise click.ClickException(f"no flow {flow_id} (leadcenter flow list)")
+    return row
+
+
+def _save_flow(ctx: Context, row, changes: dict) -> None:
+    """Check the changes against the flow's company, save them as a new version (audited), apply them; when the
+    running Asterisk then lacks the flow's context, put the flow back and fail with what Asterisk said."""
+    from leadcenter.audit.services import record
+    from leadcenter.flows.schemas import FlowOut
+    from leadcenter.flows.services import InvalidSteps, checked_steps, flow_columns, keep_version
+    from leadcenter.pbx import names
+
+    sounds_dir = ctx.instance().dir / "sounds"
+    prefix = names.flow_sound(row.company_id, "")
+    sounds = {p.stem[len(prefix) :] for p in sounds_dir.glob(f"{prefix}*.wav")}
+    if "steps" in changes:
+        try:
+            changes["steps"] = checked_steps(row.company, changes["steps"], sounds)
+        except InvalidSteps as exc:
+            raise click.ClickException(f"the steps are not valid: {exc}") from None
+    before, before_out = flow_columns(row), FlowOut.from_row(row).model_dump(mode="json")
+    with db.database.atomic():
+        for name, value in {**changes, "version": row.version + 1}.items():
+            setattr(row, name, value)
+        row.save()
+        keep_version(row, None)
+        record(
+            _Operator(row.company), "updated", "flow", row.id, before_out, FlowOut.from_row(row).model_dump(mode="json")
+        )
+    ctx.reconfigure()
+    instance = ctx.instance()
+    shown = instance.rx(f"dialplan show {names.flow_context(row.id)}") if instance.pid() is not None else None
+    if shown is not None and f"Context '{names.flow_context(row.id)}' created" not in shown:
+        with db.database.atomic():
+            for name, value in {**before, "version": row.version - 1}.items():
+                setattr(row, name, value)
+            row.save()
+        ctx.reconfigure()
+        raise click.ClickException(f"Asterisk refused the flow; it is back as it was. Asterisk said: {shown.strip()}")
+    click.echo(f"flow {row.id} {row.name!r} saved as version {row.version} and applied")
+
+
+@flow.command("list")
+@pass_context
+def flow_list(ctx: Context) -> None:
+    """List every company's flows and the tracking numbers that send calls to them."""
+    from leadcenter.flows.models import CallFlow
+    from leadcenter.tracking_numbers.models import TrackingNumber
+
+    ctx.open_db()
+    for row in CallFlow.select().order_by(CallFlow.company, CallFlow.id):
+        numbers = [n.number for n in TrackingNumber.select().where(TrackingNumber.flow == row)]
+        click.echo(
+            f"{row.id:>4}  {row.name:<24} version {row.version:<4} company {row.company_id:<4} "
+            f"{', '.join(numbers) or 'no number'}"
+        )
+
+
+@flow.command("show")
+@click.argument("flow_id", type=int)
+@pass_context
+def flow_show(ctx: Context, flow_id: int) -> None:
+    """Print a flow as the API shows it (JSON): its steps are what `flow steps` takes."""
+    from leadcenter.flows.schemas import FlowOut
+
+    ctx.open_db()
+    click.echo(FlowOut.from_row(_flow(flow_id)).model_dump_json(indent=2))
+
+
+@flow.command("steps")
+@click.argument("flow_id", type=int)
+@click.argument("steps_file", type=click.File("r"))
+@pass_context
+def flow_steps(ctx: Context, flow_id: int, steps_file) -> None:
+    """Replace a flow's steps with the JSON list in STEPS_FILE ('-': standard input), checked as the API checks
+    them, and apply it."""
+    import json
+
+    ctx.open_db()
+    try:
+        steps = json.load(steps_file)
+    except ValueError as exc:
+        raise click.ClickException(f"not JSON: {exc}") from None
+    _save_flow(ctx, _flow(flow_id), {"steps": steps})
+
+
+@flow.command("versions")
+@click.argument("flow_id", type=int)
+@pass_context
+def flow_versions(ctx: Context, flow_id: int) -> None:
+    """List a flow's saved versions, newest first."""
+    from leadcenter.flows.models import FlowVersion
+
+    ctx.open_db()
+    row = _flow(flow_id)
+    for kept in FlowVersion.select().where(FlowVersion.flow == row).order_by(FlowVersion.version.desc()):
+        who = kept.saved_by.email if kept.saved_by is not None else "the command line or an API key"
+        current = "  (current)" if kept.version == row.version else ""
+        click.echo(f"{kept.version:>4}  {kept.created_at:%Y-%m-%d %H:%M}  {kept.name:<24} {who}{current}")
+
+
+@flow.command("restore")
+@click.argument("flow_id", type=int)
+@click.argument("version", type=int)
+@pass_context
+def flow_restore(ctx: Context, flow_id: int, version: int) -> None:
+    """Make an earlier version the flow again (saved as a new version) and apply it."""
+    from leadcenter.flows.models import FlowVersion
+    from leadcenter.flows.services import flow_columns
+
+    ctx.open_db()
+    row = _flow(flow_id)
+    kept = FlowVersion.get_or_none(FlowVersion.flow == row, FlowVersion.version == version)
+    if kept is None:
+        raise click.ClickException(f"flow {flow_id} has no version {version} (leadcenter flow versions {flow_id})")
+    _save_flow(ctx, row, flow_columns(kept))

@@ -35,6 +35,7 @@ from leadcenter.teams.services import QueueBoard
 from leadcenter.telephony.service import Telephony
 from leadcenter.texts.outbox import Outbox
 from leadcenter.texts.services import Texts
+from leadcenter.trunks.services import TrunkStates
 from leadcenter.visits.services import Visits
 from leadcenter.voicemail.services import MailboxCounter
 
@@ -87,6 +88,7 @@ class Controller:
         )
         self.mailboxes = MailboxCounter(self.bus)
         self.queue_board = QueueBoard(self.bus, self.clock)
+        self.trunk_states = TrunkStates(self.bus, self.clock)
         self.pauses = PauseKeeper(self.bus, self.telephony, self.availability)
         self._build_texts(settings)
         self.chats = Chats(self.bus, self.clock)
@@ -95,6 +97,7 @@ class Controller:
         self.visits = Visits(self.bus, self.clock)
         self.asterisk_config = AsteriskConfig(settings, self.secrets, self.instance, self.telephony)
         self.reconfigure = self.asterisk_config.apply
+        self.reconfigure_checked = self.asterisk_config.apply_checked
         self.dialplans = DialplanCheck(self.asterisk_config)
         self.health = Health(self.database, self.telephony, self.smscs, self.outbox)
         from leadcenter.web.app import create_app  # the web layer depends on the controller, not the reverse

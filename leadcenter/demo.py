@@ -117,8 +117,11 @@ def caller_line(
     duration: float = 10,
     delay: float = 0,
     speak_at: float = 0,
+    key: str = "",
+    press_at: float = 0,
 ) -> str:
-    """One call of demo_caller.xml: a line of its -inf CSV (the fields are in the scenario's header)."""
+    """One call of demo_caller.xml: a line of its -inf CSV (the fields are in the scenario's header); ``key``: a
+    digit pressed ``press_at`` s after the INVITE."""
     name = caller_name.replace("\\", "\\\\").replace('"', '\\"') if caller_name else ""
     fields = [
         did,
@@ -127,6 +130,8 @@ def caller_line(
         str(int(duration * 1000)),
         str(int(delay * 1000)),
         str(int(speak_at * 1000)),
+        key if key.isdigit() and len(key) == 1 else "-1",
+        str(int(press_at * 1000)),
     ]
     return ";".join(re.sub(r"[;\r\n]", ",", field) for field in fields)
 

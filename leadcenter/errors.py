@@ -42,6 +42,7 @@ ERRORS: dict[str, tuple[int, str]] = {
         404,
         ("no such object in the caller's company (another company's id answers the same), or no such path"),
     ),
+    "changed": (409, "the object was changed by someone else since the `version` sent: reload it and redo the change"),
     "in-use": (409, "the object is still used by others (named in the message): change or delete those first"),
     # -- accounts
     "own-account": (409, "an admin cannot remove or demote their own account; another admin can"),
@@ -95,7 +96,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "too-many-visits": (429, "the snippet's collection rate of this address or this company is spent; Retry-After"),
     "too-many-forms": (429, "the site's form rate of this address or this company is spent; Retry-After"),
     # -- prompts
-    "asterisk-refused": (422, "Asterisk complained reading the dialplan (its words in the message): nothing changed"),
+    "asterisk-refused": (422, "Asterisk did not take the dialplan or flow (its words in the message): nothing changed"),
     "asterisk-unavailable": (503, "Asterisk could not be asked to read the dialplan now: nothing changed; try again"),
     "converter-missing": (503, "sox is not installed on the server, so uploaded audio cannot be converted"),
     "busy": (503, "the database is busy with other writes; Retry-After says when to try again"),

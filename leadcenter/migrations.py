@@ -25,7 +25,7 @@ from leadcenter.audit.models import AuditEntry
 from leadcenter.chats.models import ChatSession, ChatWidget, Visitor
 from leadcenter.db import BaseModel, database
 from leadcenter.dialplans.models import CustomContext, DialplanVersion
-from leadcenter.flows.models import CallFlow
+from leadcenter.flows.models import CallFlow, FlowVersion
 from leadcenter.interactions.models import (
     ClassificationChange,
     Interaction,
@@ -56,6 +56,7 @@ MODELS = [
     AgentStatusChange,
     SipCredential,
     CallFlow,
+    FlowVersion,
     Trunk,
     TrackingNumber,
     Team,
@@ -218,6 +219,44 @@ def _v11_admin_console(migrator) -> None:
     database.create_tables([AuditEntry, PasswordLink])
 
 
+def _v13_trunks_numbers(migrator) -> None:
+    # SQL of its own: peewee's add_column makes a NOT NULL column by rebuilding the table, and dropping the old
+    # ``trunk`` breaks its tracking numbers' foreign keys. SQLite adds a NOT NULL column with a default in place.
+    added: list[tuple[str, Field, str]] = [
+        ("trunk", Trunk.auth, "VARCHAR(255) NOT NULL DEFAULT 'ip'"),
+        ("trunk", Trunk.username, "VARCHAR(255) NOT NULL DEFAULT ''"),
+        ("trunk", Trunk.password, "VARCHAR(255) NOT NULL DEFAULT ''"),
+        ("trunk", Trunk.transport, "VARCHAR(255) NOT NULL DEFAULT 'udp'"),
+        ("trunk", Trunk.codecs, "VARCHAR(255) NOT NULL DEFAULT 'ulaw,alaw'"),
+        ("trunk", Trunk.qualify_seconds, "INTEGER NOT NULL DEFAULT 0"),
+        ("tracking_number", TrackingNumber.texting, "INTEGER NOT NULL DEFAULT 1"),
+    ]
+    present = {table: {c.name for c in database.get_columns(table)} for table in ("trunk", "tracking_number")}
+    for table, field, kind in added:
+        if field.column_name not in present[table]:  # a test brings a new database back to an older version
+            database.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "{field.column_name}" {kind}')
+
+
+def _v14_flow_versions(migrator) -> None:
+    # In place, as v11's time zone (a rebuilt call_flow table would cascade to the rows that reference it).
+    if CallFlow.version.column_name not in {c.name for c in database.get_columns("call_flow")}:
+        database.execute_sql("ALTER TABLE call_flow ADD COLUMN version INTEGER NOT NULL DEFAULT 1")
+    database.create_tables([FlowVersion])
+    # Each flow's present steps are its first version.
+    for flow in CallFlow.select():
+        FlowVersion.get_or_create(
+            flow=flow,
+            version=flow.version,
+            defaults=dict(
+                name=flow.name,
+                steps_json=flow.steps_json,
+                record=flow.record,
+                announce_recording=flow.announce_recording,
+                created_at=flow.created_at,
+            ),
+        )
+
+
 def _v15_dialplans(migrator) -> None:
     # In place, as v11's: peewee's add_column rebuilds the table for a NOT NULL column, and dropping the old user
     # table would cascade to every membership, session and agent.
@@ -270,6 +309,12 @@ MIGRATIONS: list = [
     (9, "website visits: sessions and their pages, number pools, source numbers, attribution columns", _v9_visits),
     (10, "website forms: the name of the site's form a form interaction came from", _v10_site_forms),
     (11, "admin console: the audit log, one-time password links, each company's time zone", _v11_admin_console),
+    (13, "trunks: registration, transport, codecs, qualify; tracking numbers: texting", _v13_trunks_numbers),
+    (
+        14,
+        "call flows: a version per save, kept and restorable; the flow's version for concurrent edits",
+        _v14_flow_versions,
+    ),
     (15, "dialplans: the installation owner, custom dialplan contexts and their versions", _v15_dialplans),
     (
         16,

@@ -26,8 +26,10 @@ from leadcenter.mail import Mailer
 from leadcenter.pbx.process import Instance
 from leadcenter.teams.services import QueueBoard
 from leadcenter.telephony.ari import AriError
+from leadcenter.telephony.service import AsteriskRefused
 from leadcenter.texts.outbox import Outbox
 from leadcenter.texts.services import Texts
+from leadcenter.trunks.services import TrunkStates
 from leadcenter.visits.services import Visits
 from leadcenter.web.app import create_app
 
@@ -134,10 +136,12 @@ class StandInController:
         self.clock = Clock()
         # Texts with no SMSC: what is sent stays queued in the outbox, where the tests look at it.
         self.outbox = Outbox(self.bus, on_text=lambda delivery: None, clock=self.clock)
+        self.smscs: list = []  # no SMPP bind: tests that need one add a stand-in
         self.texts = Texts(self.bus, self.outbox, served_numbers=None, clock=self.clock)
         self.chats = Chats(self.bus, self.clock)  # tests sweep its timer with chats.sweep()
         self.visits = Visits(self.bus, self.clock)  # tests sweep its retention with visits.sweep()
         self.queue_board = QueueBoard(self.bus, self.clock)
+        self.trunk_states = TrunkStates(self.bus, self.clock)  # tests tell it with telephony.trunks events
         self.presence = Presence(self.bus)  # tests tell it device states with on_device_state
         self.availability = Availability(self.bus, self.presence.of)
         self.telephony = StandInTelephony()
@@ -146,6 +150,19 @@ class StandInController:
         self.mailer = Mailer(self.settings.smtp, self.clock)  # queues to the outbox; nothing sends it
         self.reconfigured = 0
         self.dialplans = StandInDialplans(self.settings, self.secrets)
+        self.checked: list[list[str]] = []  # the contexts each reconfigure_checked() checked
+        self.refusal: str | None = None  # what Asterisk answers reconfigure_checked() with, as it would refuse
+
+    def reconfigure_checked(self, contexts: list[str]) -> concurrent.futures.Future[None]:
+        """After reconfigure() (which the config rows already asked for), check the contexts: refused while
+        ``refusal`` is set."""
+        self.checked.append(contexts)
+        done: concurrent.futures.Future[None] = concurrent.futures.Future()
+        if self.refusal is not None:
+            done.set_exception(AsteriskRefused(self.refusal))
+        else:
+            done.set_result(None)
+        return done
 
     def reconfigure(self) -> concurrent.futures.Future[None]:
         self.reconfigured += 1

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field, RootModel
 
 from leadcenter.accounts.schemas import Name, changes_of
-from leadcenter.flows.models import CallFlow
+from leadcenter.flows.models import CallFlow, FlowVersion
 from leadcenter.flows.services import Step, Steps
 from leadcenter.wire import Schema, UtcDateTime
 
@@ -19,10 +19,21 @@ class NewFlow(Schema):
     steps: Steps = Field(description="tried in order until one connects the call")
 
 
+class _FlowEdit(NewFlow):
+    version: int = Field(
+        description="the flow's version the change was made to (FlowOut.version): an older one is refused (409 "
+        "changed: someone else saved meanwhile); leave it out to overwrite whatever is there"
+    )
+
+
 if TYPE_CHECKING:  # to the checker: the model's fields, each of which may be left out
-    FlowChanges = NewFlow
+    FlowChanges = _FlowEdit
 else:
-    FlowChanges = changes_of(NewFlow, "FlowChanges", "Only the fields sent change; steps replaces all the steps.")
+    FlowChanges = changes_of(_FlowEdit, "FlowChanges", "Only the fields sent change; steps replaces all the steps.")
+
+
+class Restore(Schema):
+    version: int | None = Field(None, description="the flow's current version, as for a change")
 
 
 class FlowOut(Schema):
@@ -31,6 +42,7 @@ class FlowOut(Schema):
     record: bool
     announce_recording: bool
     steps: list[Step]
+    version: int = Field(description="counts the saves; send it back with a change")
     created_at: UtcDateTime
 
     @classmethod
@@ -41,9 +53,50 @@ class FlowOut(Schema):
             record=flow.record,
             announce_recording=flow.announce_recording,
             steps=flow.steps,
+            version=flow.version,
             created_at=flow.created_at,
         )
 
 
+class FlowVersionOut(Schema):
+    version: int
+    name: str
+    record: bool
+    announce_recording: bool
+    steps: list[Step] = Field(description="as the flow's steps were then")
+    saved_by: str | None = Field(description="the email of who saved it; null for an API key or the command line")
+    saved_at: UtcDateTime
+
+    @classmethod
+    def from_row(cls, row: FlowVersion) -> FlowVersionOut:
+        return cls(
+            version=row.version,
+            name=row.name,
+            record=row.record,
+            announce_recording=row.announce_recording,
+            steps=row.steps,
+            saved_by=row.saved_by.email if row.saved_by is not None else None,
+            saved_at=row.created_at,
+        )
+
+
+class FlowVersionList(RootModel[list[FlowVersionOut]]):
+    pass
+
+
+class FlowSoundOut(Schema):
+    name: str = Field(description="what greeting and IVR steps name it by (sound)")
+    url: str
+    seconds: float
+
+
+class FlowSoundList(RootModel[list[FlowSoundOut]]):
+    pass
+
+
 class FlowList(RootModel[list[FlowOut]]):
     pass
+
+
+class FlowSoundName(Schema):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$", description="lower-case letters, digits and '-'")

@@ -84,6 +84,11 @@ def parse_trunk_context(name: str | None) -> int | None:
     return _parse(_TRUNK_CONTEXT, name)
 
 
+def external_dial(number: str, trunk_id: int) -> str:
+    """How Dial reaches an external number through a trunk (PJSIP/+14045550123@trunk1)."""
+    return f"PJSIP/{number}@{trunk_endpoint(trunk_id)}"
+
+
 def parse_trunk_channel(channel: str | None) -> int | None:
     """The trunk a channel came in on or goes out through (PJSIP/trunk1-00000001 -> 1): a lead's call."""
     return _parse(_TRUNK_CHANNEL, channel)
@@ -115,6 +120,7 @@ def parse_queue_member(name: str | None) -> int | None:
 # -- call flows -----------------------------------------------------------------------------------------------------
 _FLOW_CONTEXT = re.compile(rf"lc-flow-{_ID}")
 _STEP_LABEL = re.compile(rf"step{_ID}")
+_AFTER_STEP_LABEL = re.compile(rf"after{_ID}")
 
 
 def flow_context(flow_id: int) -> str:
@@ -135,6 +141,18 @@ def parse_step_label(label: str | None) -> int | None:
     return _parse(_STEP_LABEL, label)
 
 
+def after_step_label(number: int) -> str:
+    """The priority label where a flow goes on once step ``number`` is over unanswered (after7)."""
+    return f"after{number}"
+
+
+def parse_after_step_label(label: str | None) -> int | None:
+    return _parse(_AFTER_STEP_LABEL, label)
+
+
+FLOW_END_LABEL = "flowend"  # a flow's last priority: every step went by
+
+
 # -- the dialplan's fixed contexts (dialplans/*.conf), as the rendered files and the controller name them -----------
 FROM_AGENT_CONTEXT = "lc-from-agent"  # what agents' devices dial
 INBOUND_CONTEXT = "lc-inbound"  # a call to a tracking number, before its flow
@@ -143,6 +161,7 @@ RECORD = "lc-record"  # starts the recording (and plays the notice)
 QUEUE_STEP = "lc-step-queue"
 RING_AGENTS_STEP = "lc-step-ring-agents"
 VOICEMAIL_STEP = "lc-step-voicemail"
+FORWARD_STEP = "lc-step-forward"
 STEPS_END = "lc-step-end"  # every step went by: missed
 ANSWER_CONTEXT = "lc-answer"  # an agent pressed Answer: extension = their endpoint
 OUTBOUND_CONTEXT = "lc-outbound"  # an agent's outbound call, once their device answers: extension = the lead's number
@@ -214,6 +233,11 @@ def recording_notice(company_id: int) -> str:
 
 def parse_recording_notice(name: str | None) -> int | None:
     return _parse(_RECORDING_NOTICE, name)
+
+
+def flow_sound(company_id: int, sound: str) -> str:
+    """A company's sound for its flows' greeting and IVR steps, by the name the admin gave it (company1-flow-menu)."""
+    return f"company{company_id}-flow-{sound}"
 
 
 # -- the AstDB ------------------------------------------------------------------------------------------------------

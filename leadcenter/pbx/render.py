@@ -14,6 +14,12 @@ from leadcenter.pbx import names
 
 GENERATED_HEADER = "; Rendered from the Lead Center database by leadcenter.pbx.render: do not edit.\n"
 TRUNK_RTP_TIMEOUT = 60  # seconds without audio from a trunk before Asterisk hangs the call up
+# A trunk's registration: what it asks for, and how it keeps trying. A refused or unanswered registration is tried
+# again for ever (max_retries is a count: a carrier down for a day is registered to again when it is back).
+REGISTRATION_EXPIRATION = 3600
+REGISTRATION_RETRY_SECONDS = 30
+REGISTRATION_REFUSED_RETRY_SECONDS = 300  # 403 or a final error: a wrong password is not hammered
+REGISTRATION_MAX_RETRIES = 1_000_000
 
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 
@@ -50,6 +56,20 @@ class TrunkSpec:
     label: str
     host: str
     port: int
+    registers: bool = False  # also registers to the carrier with username and password
+    username: str = ""
+    password: str = ""
+    transport: str = "udp"  # udp | tcp
+    codecs: tuple[str, ...] = ("ulaw", "alaw")
+    qualify_seconds: int = 0  # 0: never asked
+
+    @property
+    def address(self) -> str:  # host:port, an IPv6 host in brackets
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    @property
+    def uri_params(self) -> str:  # UDP is SIP's default; TCP is asked for in the URI (never pinned on the endpoint)
+        return ";transport=tcp" if self.transport == "tcp" else ""
 
     @property
     def name(self) -> str:  # its endpoint, AOR and identify
@@ -91,9 +111,41 @@ class RouteSpec:
 
 @dataclass(frozen=True)
 class StepSpec:
-    kind: str  # queue | ring_agents | voicemail | custom
-    target: str  # queue name, dial string, mailbox or custom context
+    kind: str  # queue | ring_agents | voicemail | greeting | forward | hangup | custom
+    target: str = ""  # queue name, dial string, mailbox, sound or custom context
     timeout: int = 0
+
+
+@dataclass(frozen=True)
+class BranchSpec:
+    """Steps rendered in line (then the call goes on after the branching step), or another flow to go to."""
+
+    steps: tuple[AnyStep, ...] = ()
+    flow: int | None = None
+
+
+@dataclass(frozen=True)
+class HoursSpec:
+    time_zone: str  # IANA
+    weekly: tuple[tuple[str, str, str], ...]  # (days as GotoIfTime reads them: mon&tue, HH:MM open, HH:MM close)
+    holidays: tuple[str, ...]  # YYYYMMDD
+    open: BranchSpec
+    closed: BranchSpec
+    kind: str = "hours"
+
+
+@dataclass(frozen=True)
+class IvrSpec:
+    prompt: str  # a sound, or "" (the menu waits in silence)
+    digits: tuple[tuple[str, BranchSpec], ...]
+    timeout: int
+    attempts: int
+    no_input: BranchSpec
+    invalid: BranchSpec
+    kind: str = "ivr"
+
+
+AnyStep = StepSpec | HoursSpec | IvrSpec
 
 
 @dataclass(frozen=True)
@@ -102,7 +154,7 @@ class FlowSpec:
     label: str
     record: bool
     announce_recording: bool
-    steps: tuple[StepSpec, ...] = ()
+    steps: tuple[AnyStep, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -218,7 +270,7 @@ def render_pjsip_endpoints(snapshot: Snapshot) -> str:
         )
     identified: dict[str, str] = {}
     for trunk in snapshot.trunks:
-        address = f"[{trunk.host}]:{trunk.port}" if ":" in trunk.host else f"{trunk.host}:{trunk.port}"
+        address = trunk.address
         parts.append(
             _section(
                 trunk.name,
@@ -226,8 +278,10 @@ def render_pjsip_endpoints(snapshot: Snapshot) -> str:
                     ("type", "endpoint"),
                     ("context", trunk.context),
                     ("disallow", "all"),
-                    ("allow", "ulaw,alaw"),
+                    ("allow", ",".join(trunk.codecs)),
                     ("aors", trunk.name),
+                    # The carrier's challenges on the calls we place are answered with the account's credentials.
+                    *([("outbound_auth", trunk.name)] if trunk.registers else []),
                     ("direct_media", "no"),
                     ("rtp_symmetric", "yes"),
                     ("allow_transfer", "no"),
@@ -240,7 +294,45 @@ def render_pjsip_endpoints(snapshot: Snapshot) -> str:
                 comment=f"trunk {trunk.label}",
             )
         )
-        parts.append(_section(trunk.name, [("type", "aor"), ("contact", f"sip:{address}")]))
+        aor: list[tuple[str, object]] = [("type", "aor"), ("contact", f"sip:{address}{trunk.uri_params}")]
+        if trunk.qualify_seconds:
+            aor.append(("qualify_frequency", trunk.qualify_seconds))
+        parts.append(_section(trunk.name, aor))
+        if trunk.registers:
+            parts.append(
+                _section(
+                    trunk.name,
+                    [
+                        ("type", "auth"),
+                        ("auth_type", "userpass"),
+                        ("username", trunk.username),
+                        ("password", trunk.password),
+                    ],
+                )
+            )
+            parts.append(
+                _section(
+                    trunk.name,
+                    [
+                        ("type", "registration"),
+                        ("server_uri", f"sip:{address}{trunk.uri_params}"),
+                        ("client_uri", f"sip:{trunk.username}@{address}"),
+                        ("contact_user", trunk.username),
+                        ("outbound_auth", trunk.name),
+                        ("transport", f"transport-{trunk.transport}"),
+                        ("expiration", REGISTRATION_EXPIRATION),
+                        ("retry_interval", REGISTRATION_RETRY_SECONDS),
+                        ("forbidden_retry_interval", REGISTRATION_REFUSED_RETRY_SECONDS),
+                        ("fatal_retry_interval", REGISTRATION_REFUSED_RETRY_SECONDS),
+                        ("max_retries", REGISTRATION_MAX_RETRIES),
+                        ("auth_rejection_permanent", "no"),  # a password put right at the carrier is tried again
+                        ("max_random_initial_delay", 0),  # a new trunk's state is shown at once
+                        # The carrier's calls to the registered contact are the trunk's, wherever they come from.
+                        ("line", "yes"),
+                        ("endpoint", trunk.name),
+                    ],
+                )
+            )
         if address in identified:
             # Two trunks at one address (rows from before addresses were compared as addresses): the first keeps
             # its calls; Asterisk would pick either.
@@ -293,35 +385,107 @@ def render_routes(snapshot: Snapshot) -> str:
             for did in _did_forms(route.number):
                 lines.append(f"exten => {did},1,Set(__LC_COMPANY={route.company_id})")
                 lines.append(f" same => n,Set(__LC_NUMBER={route.number_id})")
+                lines.append(f" same => n,Set(__LC_TRACKING={route.number})")  # a forward step's caller ID
                 lines.append(f" same => n,Set(__LC_FLOW={route.flow_id if route.flow_id is not None else ''})")
                 lines.append(f" same => n,Goto({names.INBOUND_CONTEXT},s,1)")
         lines.append("exten => _[+0-9].,1,Set(LC_DIALED=${EXTEN})")
         lines.append(f" same => n,Goto({names.UNKNOWN_NUMBER_CONTEXT},s,1)")
         parts.append("\n".join(lines) + "\n")
-    for flow in snapshot.flows:
-        lines = [
-            f"[{names.flow_context(flow.id)}] ; {_comment(flow.label)}",
-            "exten => s,1,NoOp(flow " + str(flow.id) + ")",
-        ]
-        if flow.record:
-            lines.append(f" same => n,Gosub({names.RECORD},s,1({1 if flow.announce_recording else 0}))")
-        # Each step is labelled stepN and sets LC_STEP, so that the controller can send a call on to the next step
-        # (everyone declined it) or back to the first (an agent who asked for it, lc-answer, did not pick up).
-        for number, step in enumerate(flow.steps, 1):
-            lines.append(f" same => n({names.step_label(number)}),Set(LC_STEP={number})")
-            if step.kind == "queue":
-                lines.append(f" same => n,Gosub({names.QUEUE_STEP},s,1({step.target},{step.timeout}))")
-            elif step.kind == "ring_agents":
-                lines.append(f" same => n,Gosub({names.RING_AGENTS_STEP},s,1({step.target},{step.timeout}))")
-            elif step.kind == "voicemail":
-                lines.append(f" same => n,Gosub({names.VOICEMAIL_STEP},s,1({step.target}))")
-            elif step.kind == "custom":
-                lines.append(f" same => n,Goto({names.custom_context(step.target)},s,1)")
-            else:
-                raise ValueError(f"flow {flow.id}: unknown step type {step.kind!r}")
-        lines.append(f" same => n({names.step_label(len(flow.steps) + 1)}),Goto({names.STEPS_END},s,1)")
-        parts.append("\n".join(lines) + "\n")
+    parts += [_render_flow(flow) for flow in snapshot.flows]
     return "\n".join(parts)
+
+
+# A step's action: the Gosub into its fixed context in dialplans/steps.conf (or the line) for each leaf step type.
+_LEAF_STEPS = {
+    "queue": lambda step: f"Gosub({names.QUEUE_STEP},s,1({step.target},{step.timeout}))",
+    "ring_agents": lambda step: f"Gosub({names.RING_AGENTS_STEP},s,1({step.target},{step.timeout}))",
+    "voicemail": lambda step: f"Gosub({names.VOICEMAIL_STEP},s,1({step.target}))",
+    "greeting": lambda step: f"Playback({step.target})",
+    "forward": lambda step: f"Gosub({names.FORWARD_STEP},s,1({step.target},{step.timeout}))",
+    "hangup": lambda step: "Hangup(16)",
+    "custom": lambda step: f"Goto({names.custom_context(step.target)},s,1)",
+}
+
+
+def _render_flow(flow: FlowSpec) -> str:
+    """One context, extension s. Every step, at any depth, gets a number K in depth-first order and two labels:
+    stepK, where it starts (LC_STEP=K), and afterK, where the call goes on once the step is over without an answer
+    (the controller sends a call there when everyone declined it). A branching step's branches are rendered in
+    line after it, each ending at its afterK."""
+    lines = [f"[{names.flow_context(flow.id)}] ; {_comment(flow.label)}", f"exten => s,1,NoOp(flow {flow.id})"]
+    if flow.record:
+        lines.append(f" same => n,Gosub({names.RECORD},s,1({1 if flow.announce_recording else 0}))")
+    numbers = iter(range(1, 10_000))
+    _render_steps(flow, flow.steps, names.FLOW_END_LABEL, numbers, lines)
+    lines.append(f" same => n({names.FLOW_END_LABEL}),Goto({names.STEPS_END},s,1)")
+    return "\n".join(lines) + "\n"
+
+
+def _render_steps(flow: FlowSpec, steps, done: str, numbers, lines: list[str]) -> None:
+    for index, step in enumerate(steps):
+        number = next(numbers)
+        after = names.after_step_label(number)
+        lines.append(f" same => n({names.step_label(number)}),Set(LC_STEP={number})")
+        if isinstance(step, HoursSpec):
+            _render_hours(flow, step, number, numbers, lines)
+        elif isinstance(step, IvrSpec):
+            _render_ivr(flow, step, number, numbers, lines)
+        elif step.kind in _LEAF_STEPS:
+            lines.append(f" same => n,{_LEAF_STEPS[step.kind](step)}")
+        else:
+            raise ValueError(f"flow {flow.id}: unknown step type {step.kind!r}")
+        last = index == len(steps) - 1
+        lines.append(f" same => n({after}),{f'Goto({done})' if last else 'NoOp()'}")
+
+
+def _render_branch(flow: FlowSpec, branch: BranchSpec, label: str, done: str, numbers, lines: list[str]) -> None:
+    if branch.flow is not None:
+        lines.append(f" same => n({label}),Goto({names.flow_context(branch.flow)},s,1)")
+    elif not branch.steps:
+        lines.append(f" same => n({label}),Goto({done})")
+    else:
+        lines.append(f" same => n({label}),NoOp({label})")
+        _render_steps(flow, branch.steps, done, numbers, lines)
+
+
+def _render_hours(flow: FlowSpec, step: HoursSpec, number: int, numbers, lines: list[str]) -> None:
+    open_label, closed_label = f"open{number}", f"closed{number}"
+    if step.holidays:
+        lines.append(f" same => n,Set(LC_TODAY=${{STRFTIME(${{EPOCH}},{step.time_zone},%Y%m%d)}})")
+        today = " | ".join(f"${{LC_TODAY}} = {day}" for day in step.holidays)
+        lines.append(f" same => n,GotoIf($[{today}]?{closed_label})")
+    for days, opens, closes in step.weekly:
+        lines.append(f" same => n,GotoIfTime({opens}-{_last_minute(closes)},{days},*,*,{step.time_zone}?{open_label})")
+    lines.append(f" same => n,Goto({closed_label})")
+    after = names.after_step_label(number)
+    _render_branch(flow, step.open, open_label, after, numbers, lines)
+    _render_branch(flow, step.closed, closed_label, after, numbers, lines)
+
+
+def _last_minute(closes: str) -> str:
+    """GotoIfTime's ranges include their last minute: open until 17:00 is 16:59."""
+    hours, minutes = map(int, closes.split(":"))
+    total = hours * 60 + minutes - 1
+    return f"{total // 60:02d}:{total % 60:02d}"
+
+
+def _render_ivr(flow: FlowSpec, step: IvrSpec, number: int, numbers, lines: list[str]) -> None:
+    menu, silent = f"menu{number}", f"silent{number}"
+    no_input, invalid = f"noinput{number}", f"invalid{number}"
+    lines.append(" same => n,Set(LC_TRIES=0)")
+    lines.append(f" same => n({menu}),Set(LC_TRIES=$[${{LC_TRIES}} + 1])")
+    lines.append(f" same => n,Read(LC_DIGIT,{step.prompt},1,,1,{step.timeout})")
+    for digit, _ in step.digits:
+        lines.append(f' same => n,GotoIf($["${{LC_DIGIT}}" = "{digit}"]?key{number}x{digit})')
+    lines.append(f' same => n,GotoIf($["${{LC_DIGIT}}" = ""]?{silent})')
+    lines.append(" same => n,Playback(invalid)")
+    lines.append(f" same => n,GotoIf($[${{LC_TRIES}} < {step.attempts}]?{menu}:{invalid})")
+    lines.append(f" same => n({silent}),GotoIf($[${{LC_TRIES}} < {step.attempts}]?{menu}:{no_input})")
+    after = names.after_step_label(number)
+    for digit, branch in step.digits:
+        _render_branch(flow, branch, f"key{number}x{digit}", after, numbers, lines)
+    _render_branch(flow, step.no_input, no_input, after, numbers, lines)
+    _render_branch(flow, step.invalid, invalid, after, numbers, lines)
 
 
 def render_voicemail(snapshot: Snapshot) -> str:

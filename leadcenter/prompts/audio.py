@@ -111,6 +111,11 @@ def notice_file(company_id: int) -> str:
     return f"sounds/{names.recording_notice(company_id)}.wav"
 
 
+def flow_sound_file(company_id: int, sound: str) -> str:
+    """A company's sound for its flows' greeting and IVR steps."""
+    return f"sounds/{names.flow_sound(company_id, sound)}.wav"
+
+
 def run_sox(command: list[str]) -> tuple[int, str]:
     """Run sox; its exit code and what it said. Killed after CONVERT_SECONDS by a timer rather than by
     subprocess's own timeout, which polls with time.sleep (that fails under libfaketime, how the unit tests run

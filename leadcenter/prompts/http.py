@@ -4,13 +4,18 @@ that flows with "announce recording" play."""
 
 from __future__ import annotations
 
+import re
 import wave
 
 from flask import Blueprint, send_file
 
+from leadcenter.accounts.http import in_use
 from leadcenter.agents.models import Agent
 from leadcenter.audit.services import record
 from leadcenter.errors import ApiError, invalid, not_found
+from leadcenter.flows.models import CallFlow
+from leadcenter.flows.schemas import FlowSoundList, FlowSoundName, FlowSoundOut
+from leadcenter.flows.services import walk
 from leadcenter.pbx import names
 from leadcenter.prompts import audio
 from leadcenter.prompts.schemas import PromptOut
@@ -166,3 +171,85 @@ def get_recording_notice(principal: Principal):
 def delete_recording_notice(principal: Principal):
     _remove(audio.notice_file(principal.company.id))
     record(principal, "deleted", "recording_notice", None, None, None, "the standard notice plays")
+
+
+# -- the company's flow sounds: greetings and IVR menus -------------------------------------------------------------
+FLOW_SOUNDS = "/api/v1/flow-sounds"
+_SOUND_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
+
+
+def flow_sound_names(company_id: int) -> set[str]:
+    """The names of the company's uploaded flow sounds."""
+    folder = ports.controller().instance.dir / "sounds"
+    prefix = names.flow_sound(company_id, "")
+    return {p.stem[len(prefix) :] for p in folder.glob(f"{prefix}*.wav")} if folder.is_dir() else set()
+
+
+def _sound(principal: Principal, name: str, exists: bool = True) -> str:
+    """The file of the company's flow sound ``name``; 404 unless it ``exists`` (uploading makes it)."""
+    if not _SOUND_NAME.fullmatch(name):
+        raise invalid({"name": "lower-case letters, digits and '-', at most 40"})
+    relative = audio.flow_sound_file(principal.company.id, name)
+    if exists and not (ports.controller().instance.dir / relative).is_file():
+        raise not_found(f"flow sound {name!r}")
+    return relative
+
+
+@endpoint(
+    bp,
+    "GET",
+    "/flow-sounds",
+    role="supervisor",
+    response=FlowSoundList,
+    summary="The company's sounds that flows' greeting and IVR menu steps play",
+)
+def list_flow_sounds(principal: Principal):
+    sounds = []
+    for name in sorted(flow_sound_names(principal.company.id)):
+        with wave.open(str(ports.controller().instance.dir / _sound(principal, name))) as stored:
+            seconds = round(stored.getnframes() / stored.getframerate(), 2)
+        sounds.append(FlowSoundOut(name=name, url=f"{FLOW_SOUNDS}/{name}", seconds=seconds))
+    return FlowSoundList(sounds)
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/flow-sounds",
+    role="admin",
+    query=FlowSoundName,
+    upload=WAV,
+    response=PromptOut,
+    summary="Upload or record a sound for flows (a greeting, an IVR menu) by name; a name taken is replaced, in "
+    "every flow that plays it",
+)
+def put_flow_sound(principal: Principal, query: FlowSoundName, upload: bytes):
+    stored = _store(_sound(principal, query.name, exists=False), upload, f"{FLOW_SOUNDS}/{query.name}")
+    record(principal, "recorded", "flow_sound", None, None, stored.model_dump(mode="json"), query.name)
+    return stored
+
+
+@endpoint(bp, "GET", "/flow-sounds/<sound>", role="supervisor", summary="A flow sound (audio)")
+def get_flow_sound(principal: Principal, sound: str):
+    return _send(_sound(principal, sound))
+
+
+@endpoint(
+    bp,
+    "DELETE",
+    "/flow-sounds/<sound>",
+    role="admin",
+    status=204,
+    summary="Delete a flow sound no flow plays",
+)
+def delete_flow_sound(principal: Principal, sound: str):
+    relative = _sound(principal, sound)
+    using = [
+        f"flow {flow.name!r}"
+        for flow in CallFlow.select().where(CallFlow.company == principal.company).order_by(CallFlow.id)
+        if any(step.get("sound") == sound for _, step in walk(flow.steps))
+    ]
+    if using:
+        raise in_use(f"flow sound {sound!r}", using)
+    _remove(relative)
+    record(principal, "deleted", "flow_sound", None, {"name": sound}, None, sound)

@@ -20,7 +20,10 @@ PERIOD = (
 
 class KpiQuery(Schema):
     since: dt.date | None = Field(
-        None, ge=DATE_RANGE[0], le=DATE_RANGE[1], description="first day (the company's time zone); default: 30 days before until"
+        None,
+        ge=DATE_RANGE[0],
+        le=DATE_RANGE[1],
+        description="first day (the company's time zone); default: 30 days before until",
     )
     until: dt.date | None = Field(
         None, ge=DATE_RANGE[0], le=DATE_RANGE[1], description="last day, included; default: today (the company's)"

@@ -5,7 +5,8 @@ which hands a verb to the loop and returns a concurrent Future; they never block
 
 Events: ``telephony.connected`` / ``telephony.lost`` (link: ami|ari), ``telephony.synced`` (calls, members,
 availability flags, agents' device states: what Asterisk has right now, after every (re)connect and every
-SYNC_SECONDS), and the tracker's ``call.*``, ``queue_member.*`` and ``telephony.device_state``.
+SYNC_SECONDS), ``telephony.trunks`` (every trunk's registration and qualify result, at each resync and after
+Registry / ContactStatus events), and the tracker's ``call.*``, ``queue_member.*`` and ``telephony.device_state``.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ QUEUE_CHANGES = {
     "QueueMemberRemoved",
 }
 QUEUE_SETTLE = 0.2
+# AMI events after which the trunks' registrations and qualify results are read again (debounced the same way).
+TRUNK_CHANGES = {"Registry", "ContactStatus"}
 # Asterisk's device states by number (QueueStatus gives numbers, DeviceStateChange the names).
 DEVICE_STATES = ("UNKNOWN", "NOT_INUSE", "INUSE", "BUSY", "INVALID", "UNAVAILABLE", "RINGING", "RINGINUSE", "ONHOLD")
 
@@ -51,6 +54,10 @@ DEVICE_STATES = ("UNKNOWN", "NOT_INUSE", "INUSE", "BUSY", "INVALID", "UNAVAILABL
 def _ari_time(stamp: str) -> dt.datetime:
     # ARI: 2026-11-26T23:50:01.123+0000
     return dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f%z").astimezone(dt.UTC).replace(tzinfo=None)
+
+
+class AsteriskRefused(Exception):
+    """Asterisk did not take a configuration: its own words are the message."""
 
 
 class Telephony:
@@ -84,6 +91,7 @@ class Telephony:
         self._periodic: asyncio.Task | None = None
         self._dirty_queues: set[str] = set()
         self._queue_flush: asyncio.TimerHandle | None = None
+        self._trunk_flush: asyncio.TimerHandle | None = None
 
     # -- life cycle --------------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -136,6 +144,19 @@ class Telephony:
             if self._queue_flush is None:
                 assert self.loop is not None, "telephony not started"
                 self._queue_flush = self.loop.call_later(QUEUE_SETTLE, self._flush_queues)
+        # Registry is always a trunk's (nothing else registers out); ContactStatus also comes for agents' phones.
+        about_trunk = message.get("Event") == "Registry" or names.parse_trunk_endpoint(message.get("AOR")) is not None
+        if message.get("Event") in TRUNK_CHANGES and about_trunk and self._trunk_flush is None:
+            assert self.loop is not None, "telephony not started"
+            self._trunk_flush = self.loop.call_later(QUEUE_SETTLE, self._flush_trunks)
+
+    def _flush_trunks(self) -> None:
+        self._trunk_flush = None
+        self.submit(self.publish_trunk_states())
+
+    async def publish_trunk_states(self) -> None:
+        """Read every trunk's outbound registration and qualify result now and publish telephony.trunks."""
+        self.bus.publish("telephony.trunks", trunks=await self._trunk_states())
 
     def _flush_queues(self) -> None:
         queues, self._dirty_queues, self._queue_flush = self._dirty_queues, set(), None
@@ -179,6 +200,7 @@ class Telephony:
             )
             for name, status in queues.items():
                 self.bus.publish("queue.status", queue=name, **status)
+            await self.publish_trunk_states()
             log.info("resynchronised: %d call(s) up, %d queue member(s)", len(calls), len(members))
 
     async def _lead_calls(self) -> list[dict]:
@@ -234,6 +256,42 @@ class Telephony:
             for m in messages
             if m.get("Event") == "DeviceStateChange" and (endpoint := names.parse_interface(m.get("Device")))
         }
+
+    async def _listed(self, action: dict) -> list:
+        """An AMI list action's events; none when Asterisk says it has none of them (an error for some actions)."""
+        try:
+            return await self.ami.action(action, as_list=True)
+        except AmiError as exc:
+            if "no " in str(exc).lower() or "not found" in str(exc).lower():
+                return []
+            raise
+
+    async def _trunk_states(self) -> dict[int, dict]:
+        """By trunk id: its registration's status as Asterisk words it (Registered, Unregistered, Rejected; absent:
+        it does not register) and its AOR contact's qualify result (reachable True/False, None: not qualified).
+        PJSIPShowContacts lists registered contacts only, not a trunk's static one: each trunk endpoint's own
+        detail has it."""
+        trunks: dict[int, dict] = {}
+        for m in await self._listed({"Action": "PJSIPShowRegistrationsOutbound"}):
+            trunk = names.parse_trunk_endpoint(m.get("ObjectName"))
+            if m.get("Event") == "OutboundRegistrationDetail" and trunk is not None:
+                trunks.setdefault(trunk, {})["registration"] = m.get("Status", "")
+        endpoints = [
+            m.get("ObjectName")
+            for m in await self._listed({"Action": "PJSIPShowEndpoints"})
+            if m.get("Event") == "EndpointList" and names.parse_trunk_endpoint(m.get("ObjectName")) is not None
+        ]
+        for endpoint in endpoints:
+            for m in await self._listed({"Action": "PJSIPShowEndpoint", "Endpoint": endpoint}):
+                trunk = names.parse_trunk_endpoint(m.get("AOR"))
+                if m.get("Event") == "ContactStatusDetail" and trunk is not None:
+                    status = m.get("Status", "")
+                    roundtrip = as_int(m.get("RoundtripUsec"))
+                    trunks.setdefault(trunk, {}).update(
+                        reachable={"Reachable": True, "Unreachable": False}.get(status),
+                        roundtrip_ms=round(roundtrip / 1000, 1) if roundtrip and status == "Reachable" else None,
+                    )
+        return trunks
 
     async def _queue_status(self, queue: str | None = None) -> dict[str, dict]:
         """Per queue: callers waiting, the longest wait, and each member (pause state, device state, in a call)."""
@@ -349,7 +407,7 @@ class Telephony:
             channel_id,
             names.flow_context(int(variables["LC_FLOW"])),
             "s",
-            priority=names.step_label(int(variables["LC_STEP"]) + 1),
+            priority=names.after_step_label(int(variables["LC_STEP"])),
         )
 
     async def pause(self, interface: str, paused: bool, reason: str = "") -> None:
@@ -378,6 +436,20 @@ class Telephony:
             raise
         return True
 
+    async def reload_checked(self, modules: set[str], contexts: list[str]) -> None:
+        """Reload what changed, then check that Asterisk's dialplan has each of ``contexts``; raises AsteriskRefused
+        with Asterisk's message when the reload failed or a context is not there. With AMI down there is nothing to
+        ask: Asterisk reads the written files when it comes back (and resync follows)."""
+        if not self.ami.ready:
+            return
+        try:
+            await self.reload(modules | {"pbx_config.so"})
+            missing = [context for context in contexts if not await self.has_context(context)]
+        except AmiError as exc:
+            raise AsteriskRefused(str(exc)) from None
+        if missing:
+            raise AsteriskRefused(f"the dialplan has no context {', '.join(missing)} after the reload")
+
     async def reload(self, modules: set[str]) -> None:
         """Reload what changed (module names from asterisk_config.reload_for), then resync (a queue reload resets
         pauses)."""
@@ -388,9 +460,24 @@ class Telephony:
                 await self.ami.action({"Action": "Reload"})
             else:
                 await self.ami.action({"Action": "Reload", "Module": module})
+        if "res_pjsip.so" in modules:
+            await self._register_again()
         if modules:
             self.bus.publish("telephony.reloaded", modules=sorted(modules))
             await self.resync()
+
+    async def _register_again(self) -> None:
+        """Have every refused trunk registration try again at once: a reload that changed only its password keeps
+        the registration as it was, whose next try would be minutes away (PJSIPRegister unregisters, then
+        registers)."""
+        for m in await self._listed({"Action": "PJSIPShowRegistrationsOutbound"}):
+            name = m.get("ObjectName")
+            if (
+                m.get("Event") == "OutboundRegistrationDetail"
+                and names.parse_trunk_endpoint(name) is not None
+                and m.get("Status") == "Rejected"
+            ):
+                await self.ami.action({"Action": "PJSIPRegister", "Registration": name})
 
 
 def _device_state(number: str | None) -> str:

@@ -31,5 +31,5 @@ def message(
     )
 
 
-def consent_changed(bus: Publisher, company_id: int, lead_id: int, number: str, action: str) -> None:
+def consent_changed(bus: Publisher, company_id: int, lead_id: int | None, number: str, action: str) -> None:
     catalogue.CONSENT_CHANGED.publish(bus, company_id=company_id, lead_id=lead_id, number=number, action=action)

@@ -6,6 +6,7 @@ from pydantic import Field, RootModel
 
 from leadcenter.interactions.models import Message
 from leadcenter.sms import encoding
+from leadcenter.texts.models import TextConsent
 from leadcenter.wire import Schema, Text, UtcDateTime
 
 # Enough for MAX_PARTS parts of GSM-7; the parts limit itself is checked after encoding.
@@ -65,4 +66,39 @@ class MessageOut(Schema):
 
 
 class MessageList(RootModel[list[MessageOut]]):
+    pass
+
+
+class OptOutOut(Schema):
+    """A number opted out of the company's texts: by the lead's STOP (the keyword they sent) or by an admin."""
+
+    number: str  # E.164
+    lead_id: int | None
+    keyword: str = Field(description="what the lead texted (STOP, UNSUBSCRIBE...), or ADMIN: an admin opted it out")
+    at: UtcDateTime
+
+    @classmethod
+    def from_row(cls, row: TextConsent) -> OptOutOut:
+        return cls(number=row.number, lead_id=row.lead_id, keyword=row.keyword, at=row.at)
+
+
+class OptOutList(RootModel[list[OptOutOut]]):
+    pass
+
+
+class NewOptOut(Schema):
+    number: str = Field(min_length=1, max_length=40, description="read in the company's region; stored as E.164")
+
+
+class SmscOut(Schema):
+    """An SMPP bind the installation texts through, as the company sees it."""
+
+    name: str
+    state: str = Field(description="bound, connecting, disconnected or stopped")
+    bound_since: str | None
+    last_error: str | None
+    numbers: list[str] = Field(description="the company's tracking numbers it sends for")
+
+
+class SmscList(RootModel[list[SmscOut]]):
     pass

@@ -31,7 +31,7 @@ from leadcenter.events import Publisher
 from leadcenter.interactions import lifecycle, notifier
 from leadcenter.interactions.models import Interaction, Message
 from leadcenter.interactions.services import incoming_for
-from leadcenter.leads.models import Lead
+from leadcenter.leads.models import Lead, LeadPhone
 from leadcenter.leads.services import find_or_create_by_number, lead_number
 from leadcenter.phones import InvalidNumber, read_untyped, to_e164
 from leadcenter.sms import encoding
@@ -73,6 +73,19 @@ def opted_out(company_id: int, number: str) -> bool:
     return latest is not None and latest.action == "opt_out"
 
 
+def opt_outs(company_id: int) -> list[TextConsent]:
+    """The numbers opted out of the company's texts now (each number's latest consent is an opt-out), newest
+    first."""
+    latest: dict[str, TextConsent] = {}
+    for row in (
+        TextConsent.select()
+        .where(TextConsent.company == company_id)
+        .order_by(TextConsent.number, TextConsent.at, TextConsent.id)
+    ):
+        latest[row.number] = row
+    return sorted((r for r in latest.values() if r.action == "opt_out"), key=lambda r: (r.at, r.id), reverse=True)
+
+
 def thread_of(interaction: Interaction) -> TextThread | None:
     return TextThread.get_or_none(TextThread.interaction == interaction)
 
@@ -101,7 +114,7 @@ class Texts:
 
     # -- sending ---------------------------------------------------------------------------------------------
     def can_text_from(self, number: TrackingNumber) -> bool:
-        return self.enabled and (self.served_numbers is None or number.number in self.served_numbers)
+        return number.texting and self.enabled and (self.served_numbers is None or number.number in self.served_numbers)
 
     def check(self, company: Company, number: TrackingNumber, to: str, body: str) -> tuple[str, encoding.Encoded]:
         """The recipient as E.164 and the encoded text, or TextRefused: nothing is stored or sent."""
@@ -120,7 +133,11 @@ class Texts:
             raise TextRefused("invalid-number", str(exc), "to") from None
         if not self.can_text_from(number):
             raise TextRefused(
-                "texting-unavailable", f"no SMSC is configured to send as {number.number}", "tracking_number_id"
+                "texting-unavailable",
+                f"texting is off for {number.number}"
+                if not number.texting
+                else f"no SMSC is configured to send as {number.number}",
+                "tracking_number_id",
             )
         if opted_out(company.id, recipient):
             raise TextRefused(
@@ -228,7 +245,7 @@ class Texts:
         """Store an inbound text (or a part of one); DeliveryRefused when it is for no tracking number, so the SMSC
         is told (never acknowledged and dropped)."""
         number = self._addressed(delivery)
-        if number is None:
+        if number is None or not number.texting:
             raise DeliveryRefused(
                 INVALID_DESTINATION,
                 f"{delivery.destination} (type of number {delivery.destination_ton}) is not a tracking number here",
@@ -366,6 +383,23 @@ class Texts:
                 ]
             return [f"You are resubscribed to {company.name} texts. Reply STOP to unsubscribe."]
         return []
+
+    def set_consent(self, company: Company, phone: str, action: str, keyword: str) -> TextConsent | None:
+        """An admin opts a number (E.164) out of the company's texts or back in, recorded as the lead's own STOP or
+        START would be (``keyword`` says who); None when it is so already. In the caller's transaction."""
+        if opted_out(company.id, phone) == (action == "opt_out"):
+            return None
+        lead = (
+            Lead.select()
+            .join(LeadPhone)
+            .where(LeadPhone.company == company, LeadPhone.number == phone, Lead.merged_into.is_null())
+            .first()
+        )
+        row = TextConsent.create(
+            company=company, number=phone, lead=lead, action=action, keyword=keyword, at=self.clock()
+        )
+        text_events.consent_changed(self.bus, company.id, lead.id if lead else None, phone, action)
+        return row
 
     # -- the agent's verbs -----------------------------------------------------------------------------------
     def respond(self, interaction: Interaction, agent: Agent) -> Interaction:

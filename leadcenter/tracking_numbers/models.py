@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from peewee import CharField, ForeignKeyField, IntegerField, TextField
+from peewee import BooleanField, CharField, ForeignKeyField, IntegerField, TextField
 
 from leadcenter.accounts.models import Company
 from leadcenter.db import TimestampedModel
@@ -38,3 +38,6 @@ class TrackingNumber(TimestampedModel):
     # "name" for landing_param}).
     swap_source = CharField(default="", choices=[(s, s) for s in SWAP_SOURCES])
     swap_rule = TextField(default="")
+    # Whether it sends and takes texts: off, sends from it are refused and texts to it are refused to the SMSC
+    # (a number the carrier does not enable for SMS, or one the business keeps for calls).
+    texting = BooleanField(default=True)

@@ -35,6 +35,7 @@ class NewTrackingNumber(Schema):
     pool: int | None = Field(None, description="the number pool it is shown from, one website visitor at a time")
     swap_source: SwapSource = Field("", description="the website source whose visitors are shown it ('' : none)")
     swap_rule: SwapRule | None = Field(None, description="for swap_source custom: what the visit must have")
+    texting: bool = Field(True, description="whether it sends and takes texts (off: sends refused, texts to it too)")
 
 
 if TYPE_CHECKING:  # to the checker: the model's fields, each of which may be left out
@@ -57,6 +58,7 @@ class TrackingNumberOut(Schema):
     pool: int | None
     swap_source: str
     swap_rule: SwapRule | None
+    texting: bool
     created_at: UtcDateTime
 
     @classmethod
@@ -71,6 +73,7 @@ class TrackingNumberOut(Schema):
             pool=number.pool_id,
             swap_source=number.swap_source,
             swap_rule=SwapRule.model_validate(json.loads(number.swap_rule)) if number.swap_rule else None,
+            texting=number.texting,
             created_at=number.created_at,
         )
 

@@ -28,14 +28,29 @@ def peer_address(host: str) -> str:
     return str(address)
 
 
+AUTHS = ("ip", "register")  # recognised by its address alone; or also registering to the carrier
+TRANSPORTS = ("udp", "tcp")
+CODECS = ("ulaw", "alaw", "g722", "gsm", "opus")  # the codec modules Asterisk loads (asterisk/modules.conf)
+
+
 class Trunk(TimestampedModel):
-    """A SIP carrier peer. Calls from it are recognised by address and port, never accepted anonymously."""
+    """A SIP carrier peer. Calls from it are recognised by address and port, never accepted anonymously. A trunk
+    with ``auth = register`` also registers to the carrier with a username and password (the carrier then sends
+    its calls for that account here), and answers its digest challenges with them on calls we place."""
 
     company = ForeignKeyField(Company, backref="trunks", on_delete="CASCADE")
     company_id: IntegerField[int]  # the related row's id
     name = CharField()
     host = CharField()
     port = IntegerField(default=5060)
+    auth = CharField(default="ip", choices=[(a, a) for a in AUTHS])
+    username = CharField(default="")
+    password = CharField(default="")  # the carrier's: Asterisk needs it in clear; never shown by the API
+    transport = CharField(default="udp", choices=[(t, t) for t in TRANSPORTS])
+    codecs = CharField(default="ulaw,alaw")  # in order of preference
+    # How often Asterisk asks the carrier (SIP OPTIONS) whether it is there; 0: never (its state is then what the
+    # registration says, or unknown).
+    qualify_seconds = IntegerField(default=0)
 
     @property
     def endpoint_name(self) -> str:

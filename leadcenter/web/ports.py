@@ -20,7 +20,9 @@ from leadcenter.events import Bus
 from leadcenter.mail import Mailer
 from leadcenter.pbx.process import Instance
 from leadcenter.teams.services import QueueBoard
+from leadcenter.sms.smpp import SmppLink
 from leadcenter.texts.services import Texts
+from leadcenter.trunks.services import TrunkStates
 from leadcenter.visits.services import Visits
 
 
@@ -32,7 +34,9 @@ class Controller(Protocol):
     availability: Availability
     call_control: CallControl
     queue_board: QueueBoard
+    trunk_states: TrunkStates
     texts: Texts
+    smscs: list[SmppLink]
     chats: Chats
     visits: Visits
     mailer: Mailer  # off (enabled False) without an SMTP host
@@ -50,6 +54,10 @@ class Controller(Protocol):
 
     def reconfigure(self) -> concurrent.futures.Future:
         """Render Asterisk's configuration from the database again and reload what changed."""
+
+    def reconfigure_checked(self, contexts: list[str]) -> concurrent.futures.Future:
+        """As reconfigure, then check that Asterisk's dialplan has these contexts: the future raises
+        AsteriskRefused (telephony.service) with Asterisk's message otherwise."""
 
     def health(self) -> dict[str, Any]:
         """The database, Asterisk and SMSC links as they are now; ``ok`` when all answer."""

@@ -13,7 +13,6 @@ from sipp import Peers
 
 from leadcenter import db
 
-
 CLONE_NEWNET = 0x40000000
 
 

@@ -426,10 +426,19 @@ class Call:
     expect_answer: bool | None = True  # None: either way
     expect_remote_bye: bool = False
     speak_at: float = 0
+    key: str = ""  # a digit pressed (RFC 4733) press_at s after the INVITE
+    press_at: float = 0
 
     def csv(self) -> str:
         return demo.caller_line(
-            self.did, self.caller_number, self.caller_name, self.duration, self.delay, self.speak_at
+            self.did,
+            self.caller_number,
+            self.caller_name,
+            self.duration,
+            self.delay,
+            self.speak_at,
+            self.key,
+            self.press_at,
         )
 
 

@@ -150,8 +150,8 @@ def test_the_company_page_changes_the_time_zone_and_shows_a_new_api_key_once(run
 
         admin.go("#/audit")
         expect(page.locator(".audit-rows tbody tr").nth(0)).to_contain_text("Created Api key CRM sync")
-        company = page.locator(".audit-rows tbody tr", has_text="Updated Company")
-        expect(company.locator(".changes")).to_contain_text("time_zone")
+        # Other tests of the session's system change the company too (its HELP reply): this change's row.
+        company = page.locator(".audit-rows tbody tr", has_text="Updated Company").filter(has_text="time_zone")
         expect(company.locator(".changes")).to_contain_text("America/New_York")
         assert admin.errors == []
 

@@ -64,7 +64,7 @@ def test_a_custom_context_answers_calls_and_a_save_asterisk_refuses_changes_noth
     shown = running.instance.rx("dialplan show custom-website-night") or ""
     assert "Dial(PJSIP/desk1,20)" in shown, shown
     with peers.phone(ALICE) as alice, peers.phone(BOB) as bob:
-        assert _rings(peers, alice, bob, "+14045550301") == "alice"
+        assert _rings(peers, alice, bob, "+14045550361") == "alice"
 
         refused = owner.patch("/api/v1/dialplans/website-night", json={"text": BROKEN})
         assert refused.status_code == 422, refused.text
@@ -77,7 +77,7 @@ def test_a_custom_context_answers_calls_and_a_save_asterisk_refuses_changes_noth
         # The running dialplan never saw the text: the context that was there keeps answering.
         shown = running.instance.rx("dialplan show custom-website-night") or ""
         assert "Dial(PJSIP/desk1,20)" in shown and "desk2" not in shown, shown
-        assert _rings(peers, alice, bob, "+14045550302") == "alice"
+        assert _rings(peers, alice, bob, "+14045550362") == "alice"
 
     stored = owner.get("/api/v1/dialplans/website-night").json()
     assert (stored["version"], stored["text"]) == (1, RINGS_ALICE)

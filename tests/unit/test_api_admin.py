@@ -973,6 +973,7 @@ def test_tracking_number_lifecycle(admin, world, controller):
         "pool": None,
         "swap_source": "",
         "swap_rule": None,
+        "texting": True,
         "created_at": utc_iso(number.created_at),
     }
     assert (number.number, number.company_id, number.flow_id) == ("+14045550199", a["company"].id, None)

@@ -366,6 +366,12 @@ def publish_agents(app, world, controller):
     controller.presence.on_device_state(Event("telephony.device_state", registered, 1, T0))  # presence_changed
 
 
+def publish_trunks(app, world, controller):
+    """Asterisk reports the company's trunk answering qualify."""
+    reported = {"trunks": {world["a"]["trunk"].id: {"reachable": True, "roundtrip_ms": 1.5}}}
+    controller.trunk_states.on_trunks(Event("telephony.trunks", reported, 1, T0))  # trunk.state_changed
+
+
 def publish_queues_and_voicemail(app, world, controller):
     """What the queue board and the mailbox counter make of what Asterisk reports."""
     team, agents = world["a"]["team"], world["a"]["agents"]
@@ -498,6 +504,7 @@ SCENARIOS = {
         },
     ),
     "agents": (publish_agents, {"agent.status_changed", "agent.presence_changed"}),
+    "trunks": (publish_trunks, {"trunk.state_changed"}),
     "queues and voicemail": (publish_queues_and_voicemail, {"queue.updated", "voicemail.count_changed"}),
     "over the API": (
         publish_over_the_api,

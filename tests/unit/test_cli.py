@@ -104,6 +104,89 @@ def test_the_chat_widgets_snippet_ready_to_paste_and_where_it_runs(leadcenter):
     assert ChatWidget.get().allowed_origins == "https://www.acme.example"  # unchanged
 
 
+def test_trunks_and_tracking_numbers_from_the_shell(leadcenter, tmp_path):
+    from leadcenter.audit.models import AuditEntry
+    from leadcenter.tracking_numbers.models import TrackingNumber
+    from leadcenter.trunks.models import Trunk
+
+    assert leadcenter("company", "add", "Acme Plumbing").exit_code == 0
+    added = leadcenter(
+        "trunk", "add", "--company", "1", "Carrier", "203.0.113.5", "--register", "acme-7", "--password", "s3cret",
+        "--transport", "tcp", "--codecs", "g722,ulaw", "--qualify", "30",
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    assert "trunk 1 created: Carrier" in added.output
+    trunk = Trunk.get_by_id(1)
+    assert (trunk.auth, trunk.username, trunk.password, trunk.transport, trunk.codecs, trunk.qualify_seconds) == (
+        "register", "acme-7", "s3cret", "tcp", "g722,ulaw", 30,
+    )  # fmt: skip
+    # The same rules as the API, with its words.
+    refused = leadcenter("trunk", "add", "--company", "1", "Other", "sip.carrier.example")
+    assert refused.exit_code == 2 and "not an IP address" in refused.output
+    taken = leadcenter("trunk", "add", "--company", "1", "Twin", "203.0.113.5")
+    assert taken.exit_code == 1 and "a trunk at 203.0.113.5:5060 exists already" in taken.output
+    assert leadcenter("trunk", "set", "1", "--ip-only").exit_code == 0
+    assert (Trunk.get_by_id(1).auth, Trunk.get_by_id(1).password) == ("ip", "")
+    listed = leadcenter("trunk", "list", "--company", "1")
+    assert listed.output == "   1  Carrier  203.0.113.5:5060 tcp  by address  codecs g722,ulaw, qualify every 30 s\n"
+    # The rendered configuration follows.
+    rendered = (tmp_path / "var" / "asterisk" / "etc" / "generated" / "pjsip_endpoints.conf").read_text()
+    assert "allow = g722,ulaw" in rendered and "type = registration" not in rendered
+
+    assert leadcenter("number", "add", "--company", "1", "404 555 0100", "Ads line", "--trunk", "1").exit_code == 0
+    assert leadcenter("number", "set", "1", "--no-texting", "--source", "Google Ads").exit_code == 0
+    number = TrackingNumber.get_by_id(1)
+    assert (number.number, number.texting, number.source, number.flow_id) == ("+14045550100", False, "Google Ads", None)
+    assert (
+        "+14045550100  Ads line  trunk 1, no flow, no texting" in leadcenter("number", "list", "--company", "1").output
+    )
+    in_use = leadcenter("trunk", "delete", "1")
+    assert in_use.exit_code == 1 and "tracking number +14045550100" in in_use.output
+    assert leadcenter("number", "delete", "1").exit_code == 0
+    assert leadcenter("trunk", "delete", "1").exit_code == 0
+    audit = [(e.actor, e.action, e.resource) for e in AuditEntry.select().order_by(AuditEntry.id)]
+    assert audit == [
+        ("system", "created", "trunk"),
+        ("system", "updated", "trunk"),
+        ("system", "created", "tracking_number"),
+        ("system", "updated", "tracking_number"),
+        ("system", "deleted", "tracking_number"),
+        ("system", "deleted", "trunk"),
+    ]
+    assert not any("s3cret" in (e.before_json or "") + (e.after_json or "") for e in AuditEntry.select())
+
+
+def test_an_operator_changes_a_flow_s_steps_lists_its_versions_and_restores_one(leadcenter, tmp_path):
+    import json
+
+    from leadcenter.audit.models import AuditEntry
+    from leadcenter.flows.models import CallFlow
+
+    assert leadcenter("company", "add", "Acme Plumbing").exit_code == 0
+    leadcenter("flow", "list")  # opens the database
+    flow = CallFlow.create(company=1, name="Main line")
+    menu = [{"type": "ivr", "digits": {"1": {"steps": [{"type": "voicemail"}]}}}, {"type": "hangup"}]
+    steps = tmp_path / "steps.json"
+    steps.write_text(json.dumps(menu))
+    saved = leadcenter("flow", "steps", str(flow.id), str(steps))
+    assert saved.exit_code == 0 and "saved as version 2 and applied" in saved.output
+    assert json.loads(leadcenter("flow", "show", str(flow.id)).output)["steps"][0]["digits"]["1"]["steps"] == [
+        {"type": "voicemail", "agent": None}
+    ]
+    steps.write_text(json.dumps([{"type": "queue", "team": 99}]))
+    refused = leadcenter("flow", "steps", str(flow.id), str(steps))
+    assert refused.exit_code == 1 and "steps.0.team: no team 99 in this company" in refused.output
+    versions = leadcenter("flow", "versions", str(flow.id)).output.splitlines()
+    assert [line.split()[0] for line in versions] == ["2"] and "(current)" in versions[0]
+    steps.write_text(json.dumps([{"type": "hangup"}]))
+    leadcenter("flow", "steps", str(flow.id), str(steps))
+    restored = leadcenter("flow", "restore", str(flow.id), "2")
+    assert restored.exit_code == 0 and "version 4" in restored.output
+    assert CallFlow.get_by_id(flow.id).steps[0]["type"] == "ivr"
+    assert [e.action for e in AuditEntry.select().where(AuditEntry.resource == "flow")] == ["updated"] * 3
+    assert "no version 9" in leadcenter("flow", "restore", str(flow.id), "9").output
+
+
 def test_the_first_user_is_the_installation_owner_and_user_owner_makes_or_unmakes_one(leadcenter):
     from leadcenter.accounts.models import User
 

@@ -99,6 +99,13 @@ RICH_BODIES = {
             {"type": "queue", "team": a["team"].id, "timeout": 60},
             {"type": "ring_agents", "agents": [a["agents"][0].id], "timeout": 20},
             {"type": "voicemail", "agent": a["agents"][0].id},
+            {
+                "type": "hours",
+                "weekly": [{"days": ["mon"], "open": "09:00", "close": "17:00"}],
+                "holidays": ["2026-12-25"],
+                "open": {"steps": [{"type": "ivr", "digits": {"1": {"flow": a["flow"].id}}, "timeout": 5}]},
+                "closed": {"steps": [{"type": "forward", "number": "+14045550199", "trunk": a["trunk"].id}]},
+            },
         ],
     },
     "NewMember": lambda a: {
@@ -127,9 +134,12 @@ A_OBJECTS = {
     "team_id": lambda a: a["team"].id,
     "invitation_id": lambda a: 1,
     "pool_id": lambda a: NumberPool.get_or_create(company=a["company"], name="Pool")[0].id,
+    "version": lambda a: 1,
+    "sound": lambda a: "menu",
     "name": lambda a: "after-hours",  # a custom dialplan context
     "number": lambda a: 1,  # its version
     "device": lambda a: "desk",
+    "phone": lambda a: "+14045551000",
 }
 
 

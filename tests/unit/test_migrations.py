@@ -149,6 +149,38 @@ def _back_to_version_15(database) -> None:
     database.execute_sql("UPDATE schema_version SET version = 15")
 
 
+def _back_to_version_12(database) -> None:
+    """Undo what versions 15 and 13 add: the dialplans; the trunks' registration, transport, codecs and qualify, the
+    numbers' texting."""
+    _back_to_version_14(database)
+    for table, columns in (
+        ("trunk", ("auth", "username", "password", "transport", "codecs", "qualify_seconds")),
+        ("tracking_number", ("texting",)),
+    ):
+        for column in columns:
+            database.execute_sql(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
+    database.execute_sql("UPDATE schema_version SET version = 12")
+
+
+def test_a_version_12_database_gets_the_trunk_and_texting_columns_and_keeps_its_trunks(tmp_path):
+    expected = _shape_of_a_new_database(tmp_path)
+    old = _migrated(tmp_path / "v12.sqlite3")
+    _back_to_version_12(old)
+    old.execute_sql("PRAGMA foreign_keys = OFF")  # the trunk's company does not matter here
+    old.execute_sql(
+        "INSERT INTO trunk (id, created_at, company_id, name, host, port) VALUES (2, '2026-11-26 10:00:00', 1,"
+        " 'Carrier', '203.0.113.5', 5060)"
+    )
+    assert migrations.migrate() == _steps_after(12)
+    assert migrations.current_version() == migrations.LATEST
+    assert _shape(old) == expected
+    # A trunk of before is what it was: recognised by its address, over UDP, G.711, not qualified.
+    assert old.execute_sql(
+        "SELECT auth, username, password, transport, codecs, qualify_seconds FROM trunk WHERE id = 2"
+    ).fetchone() == ("ip", "", "", "udp", "ulaw,alaw", 0)
+    old.close()
+
+
 def _back_to_version_14(database) -> None:
     """Undo what versions 16 and 15 add: the KPIs' columns, rollup and triggers; the installation owner, the custom
     dialplan contexts and their versions."""
@@ -180,8 +212,9 @@ def test_a_version_14_database_gets_the_owner_and_the_dialplan_tables_and_keeps_
 
 
 def _back_to_version_10(database) -> None:
-    """Undo what versions 15 and 11 add: the dialplans, the audit log, password links, the companies' time zone."""
-    _back_to_version_14(database)
+    """Undo what versions 15, 13 and 11 add: the dialplans, the trunks' and numbers' columns, the audit log,
+    password links, the companies' time zone."""
+    _back_to_version_12(database)
     database.execute_sql('DROP TABLE "audit_entry"')
     database.execute_sql('DROP TABLE "password_link"')
     database.execute_sql('ALTER TABLE "company" DROP COLUMN "time_zone"')
@@ -211,8 +244,8 @@ def test_a_version_10_database_gets_the_audit_log_links_and_time_zones_and_keeps
 
 
 def _back_to_version_9(database) -> None:
-    """Undo what versions 16, 15, 11 and 10 add: the KPIs, the dialplans, the audit log, time zones, a form's site
-    form name."""
+    """Undo what versions 16, 15, 13, 11 and 10 add: the KPIs, the dialplans, the trunks' and numbers' columns, the
+    audit log, time zones, a form's site form name."""
     _back_to_version_10(database)
     database.execute_sql('ALTER TABLE "chat_session" DROP COLUMN "form_name"')
     database.execute_sql("UPDATE schema_version SET version = 9")

@@ -27,6 +27,7 @@ PAIRS = [
     (names.queue_member, names.parse_queue_member, lambda i: i),
     (names.flow_context, names.parse_flow_context, lambda i: i),
     (names.step_label, names.parse_step_label, lambda i: i),
+    (names.after_step_label, names.parse_after_step_label, lambda i: i),
     (names.company_mailbox, names.parse_company_mailbox, lambda i: i),
     (names.agent_mailbox, names.parse_agent_mailbox, lambda i: i),
     (lambda i: names.mailbox_address(names.agent_mailbox(i)), names.parse_mailbox_address, names.agent_mailbox),

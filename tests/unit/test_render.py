@@ -3,7 +3,7 @@
 import pytest
 
 from leadcenter.pbx import render
-from leadcenter.telephony.service import QUEUE_CHANGES
+from leadcenter.telephony.service import QUEUE_CHANGES, TRUNK_CHANGES
 
 SNAPSHOT = render.Snapshot(
     devices=(
@@ -167,19 +167,23 @@ def test_routes_and_flows():
 ; Google Ads
 exten => +14045550100,1,Set(__LC_COMPANY=1)
  same => n,Set(__LC_NUMBER=4)
+ same => n,Set(__LC_TRACKING=+14045550100)
  same => n,Set(__LC_FLOW=2)
  same => n,Goto(lc-inbound,s,1)
 exten => 14045550100,1,Set(__LC_COMPANY=1)
  same => n,Set(__LC_NUMBER=4)
+ same => n,Set(__LC_TRACKING=+14045550100)
  same => n,Set(__LC_FLOW=2)
  same => n,Goto(lc-inbound,s,1)
 ; No flow yet
 exten => +14045550101,1,Set(__LC_COMPANY=1)
  same => n,Set(__LC_NUMBER=5)
+ same => n,Set(__LC_TRACKING=+14045550101)
  same => n,Set(__LC_FLOW=)
  same => n,Goto(lc-inbound,s,1)
 exten => 14045550101,1,Set(__LC_COMPANY=1)
  same => n,Set(__LC_NUMBER=5)
+ same => n,Set(__LC_TRACKING=+14045550101)
  same => n,Set(__LC_FLOW=)
  same => n,Goto(lc-inbound,s,1)
 exten => _[+0-9].,1,Set(LC_DIALED=${EXTEN})
@@ -190,11 +194,91 @@ exten => s,1,NoOp(flow 2)
  same => n,Gosub(lc-record,s,1(1))
  same => n(step1),Set(LC_STEP=1)
  same => n,Gosub(lc-step-ring-agents,s,1(PJSIP/desk7&PJSIP/webrtc8,20))
+ same => n(after1),NoOp()
  same => n(step2),Set(LC_STEP=2)
  same => n,Gosub(lc-step-queue,s,1(team3,120))
+ same => n(after2),NoOp()
  same => n(step3),Set(LC_STEP=3)
  same => n,Gosub(lc-step-voicemail,s,1(company1))
- same => n(step4),Goto(lc-step-end,s,1)
+ same => n(after3),Goto(flowend)
+ same => n(flowend),Goto(lc-step-end,s,1)
+"""
+    )
+
+
+def test_a_flow_with_business_hours_an_ivr_menu_and_branches():
+    """Every step at any depth is numbered depth first (stepK where it starts, afterK where the call goes on);
+    branches are rendered in line and end at their branching step's afterK, or go to another flow."""
+    sales = render.BranchSpec((render.StepSpec("queue", "team3", 300),))
+    menu = render.IvrSpec(
+        "${LC_SOUNDS}/company1-flow-menu",
+        (
+            ("1", sales),
+            ("2", render.BranchSpec((render.StepSpec("voicemail", "company1"),))),
+            ("9", render.BranchSpec(flow=4)),
+        ),
+        5,
+        3,
+        render.BranchSpec(),
+        render.BranchSpec((render.StepSpec("hangup"),)),
+    )
+    hours = render.HoursSpec(
+        "Europe/Berlin",
+        (("mon&tue&wed&thu&fri", "09:00", "17:00"), ("sat", "10:00", "24:00")),
+        ("20261224", "20261225"),
+        render.BranchSpec((render.StepSpec("greeting", "${LC_SOUNDS}/company1-flow-hello"), menu)),
+        render.BranchSpec(flow=5),
+    )
+    forward = render.StepSpec("forward", "PJSIP/+14045550199@trunk1", 25)
+    flow = render.FlowSpec(3, "Hours", False, False, (hours, forward))
+    assert (
+        render.render_routes(render.Snapshot(flows=(flow,)))
+        == render.GENERATED_HEADER
+        + """
+[lc-flow-3] ; Hours
+exten => s,1,NoOp(flow 3)
+ same => n(step1),Set(LC_STEP=1)
+ same => n,Set(LC_TODAY=${STRFTIME(${EPOCH},Europe/Berlin,%Y%m%d)})
+ same => n,GotoIf($[${LC_TODAY} = 20261224 | ${LC_TODAY} = 20261225]?closed1)
+ same => n,GotoIfTime(09:00-16:59,mon&tue&wed&thu&fri,*,*,Europe/Berlin?open1)
+ same => n,GotoIfTime(10:00-23:59,sat,*,*,Europe/Berlin?open1)
+ same => n,Goto(closed1)
+ same => n(open1),NoOp(open1)
+ same => n(step2),Set(LC_STEP=2)
+ same => n,Playback(${LC_SOUNDS}/company1-flow-hello)
+ same => n(after2),NoOp()
+ same => n(step3),Set(LC_STEP=3)
+ same => n,Set(LC_TRIES=0)
+ same => n(menu3),Set(LC_TRIES=$[${LC_TRIES} + 1])
+ same => n,Read(LC_DIGIT,${LC_SOUNDS}/company1-flow-menu,1,,1,5)
+ same => n,GotoIf($["${LC_DIGIT}" = "1"]?key3x1)
+ same => n,GotoIf($["${LC_DIGIT}" = "2"]?key3x2)
+ same => n,GotoIf($["${LC_DIGIT}" = "9"]?key3x9)
+ same => n,GotoIf($["${LC_DIGIT}" = ""]?silent3)
+ same => n,Playback(invalid)
+ same => n,GotoIf($[${LC_TRIES} < 3]?menu3:invalid3)
+ same => n(silent3),GotoIf($[${LC_TRIES} < 3]?menu3:noinput3)
+ same => n(key3x1),NoOp(key3x1)
+ same => n(step4),Set(LC_STEP=4)
+ same => n,Gosub(lc-step-queue,s,1(team3,300))
+ same => n(after4),Goto(after3)
+ same => n(key3x2),NoOp(key3x2)
+ same => n(step5),Set(LC_STEP=5)
+ same => n,Gosub(lc-step-voicemail,s,1(company1))
+ same => n(after5),Goto(after3)
+ same => n(key3x9),Goto(lc-flow-4,s,1)
+ same => n(noinput3),Goto(after3)
+ same => n(invalid3),NoOp(invalid3)
+ same => n(step6),Set(LC_STEP=6)
+ same => n,Hangup(16)
+ same => n(after6),Goto(after3)
+ same => n(after3),Goto(after1)
+ same => n(closed1),Goto(lc-flow-5,s,1)
+ same => n(after1),NoOp()
+ same => n(step7),Set(LC_STEP=7)
+ same => n,Gosub(lc-step-forward,s,1(PJSIP/+14045550199@trunk1,25))
+ same => n(after7),Goto(flowend)
+ same => n(flowend),Goto(lc-step-end,s,1)
 """
     )
 
@@ -254,6 +338,83 @@ def test_an_ipv6_trunk_is_bracketed_and_one_address_is_identified_once():
     assert "contact = sip:[2001:db8::5]:5060" in text and "match = [2001:db8::5]:5060" in text
 
 
+def test_a_trunk_that_registers_over_tcp_with_its_codecs_and_qualify():
+    trunk = render.TrunkSpec(
+        4,
+        "Carrier; main",
+        "203.0.113.5",
+        5080,
+        registers=True,
+        username="acme-7",
+        password="s3cret",
+        transport="tcp",
+        codecs=("g722", "ulaw"),
+        qualify_seconds=20,
+    )
+    assert render.render_pjsip_endpoints(render.Snapshot(trunks=(trunk,))) == (
+        render.GENERATED_HEADER
+        + """
+[trunk4] ; trunk Carrier, main
+type = endpoint
+context = lc-trunk4
+disallow = all
+allow = g722,ulaw
+aors = trunk4
+outbound_auth = trunk4
+direct_media = no
+rtp_symmetric = yes
+allow_transfer = no
+send_pai = yes
+rtp_timeout = 60
+
+[trunk4]
+type = aor
+contact = sip:203.0.113.5:5080\\;transport=tcp
+qualify_frequency = 20
+
+[trunk4]
+type = auth
+auth_type = userpass
+username = acme-7
+password = s3cret
+
+[trunk4]
+type = registration
+server_uri = sip:203.0.113.5:5080\\;transport=tcp
+client_uri = sip:acme-7@203.0.113.5:5080
+contact_user = acme-7
+outbound_auth = trunk4
+transport = transport-tcp
+expiration = 3600
+retry_interval = 30
+forbidden_retry_interval = 300
+fatal_retry_interval = 300
+max_retries = 1000000
+auth_rejection_permanent = no
+max_random_initial_delay = 0
+line = yes
+endpoint = trunk4
+
+[trunk4]
+type = identify
+endpoint = trunk4
+match = 203.0.113.5:5080
+"""
+    )
+
+
+def test_a_trunk_that_does_not_register_has_no_credentials_and_qualify_only_when_asked():
+    text = render.render_pjsip_endpoints(
+        render.Snapshot(trunks=(render.TrunkSpec(1, "IP", "2001:db8::5", 5060, qualify_seconds=60),))
+    )
+    assert [s.get("type") for s in _sections(text)] == ["endpoint", "aor", "identify"]
+    assert "outbound_auth" not in text and "qualify_frequency = 60" in text
+    registering = render.TrunkSpec(2, "IPv6 account", "2001:db8::6", 5060, registers=True, username="u", password="p")
+    text = render.render_pjsip_endpoints(render.Snapshot(trunks=(registering,)))
+    assert "server_uri = sip:[2001:db8::6]:5060\n" in text and "client_uri = sip:u@[2001:db8::6]:5060" in text
+    assert "transport = transport-udp" in text and "qualify_frequency" not in text
+
+
 def _sections(text: str) -> list[dict]:
     sections = []
     for line in text.splitlines():
@@ -292,6 +453,10 @@ AMI_ACTION_RIGHTS = {
     "QueueReload": set(),
     "Reload": {"system", "config"},
     "DeviceStateList": {"call", "reporting"},
+    "PJSIPShowRegistrationsOutbound": {"system"},
+    "PJSIPShowEndpoints": {"system"},
+    "PJSIPShowEndpoint": {"system"},
+    "PJSIPRegister": {"system"},
     "ShowDialPlan": {"config", "reporting"},
 }
 AMI_EVENT_CLASSES = {
@@ -304,6 +469,7 @@ AMI_EVENT_CLASSES = {
     "DeviceStateChange": "call",
     "UserEvent": "user",
     **dict.fromkeys(QUEUE_CHANGES, "agent"),  # the queue events after which its figures are read again
+    **dict.fromkeys(TRUNK_CHANGES, "system"),  # the trunks' registration and qualify: read again after them
 }
 
 
@@ -325,12 +491,13 @@ def test_the_ami_account_has_the_rights_the_controller_uses_and_no_others():
     from pathlib import Path
 
     import leadcenter
-    from leadcenter.telephony.service import QUEUE_CHANGES
     from leadcenter.telephony.tracker import CallTracker
 
     source = "\n".join(p.read_text() for p in Path(leadcenter.__file__).parent.rglob("*.py"))
     actions = set(re.findall(r'"Action":\s*"(\w+)"', source))
-    events = {name[len("_on_") :] for name in dir(CallTracker) if name.startswith("_on_")} | QUEUE_CHANGES
+    events = (
+        {name[len("_on_") :] for name in dir(CallTracker) if name.startswith("_on_")} | QUEUE_CHANGES | TRUNK_CHANGES
+    )
     unknown = (actions - set(AMI_ACTION_RIGHTS)) | (events - set(AMI_EVENT_CLASSES))
     assert not unknown, f"add the rights of {unknown} to the tables above (and to manager.conf if needed)"
     rights = _ami_rights()

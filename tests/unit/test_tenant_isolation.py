@@ -10,16 +10,18 @@ import json
 
 import pytest
 from playhouse.shortcuts import model_to_dict
+from support import T0
 
 from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, PasswordLink
 from leadcenter.agents.models import Agent, SipCredential
 from leadcenter.audit.models import AuditEntry
 from leadcenter.chats.models import ChatWidget, Visitor
 from leadcenter.dialplans.models import CustomContext
-from leadcenter.flows.models import CallFlow
+from leadcenter.flows.models import CallFlow, FlowVersion
 from leadcenter.interactions.models import Interaction, InteractionTag, Tag
 from leadcenter.leads.models import Lead, LeadPhone
 from leadcenter.teams.models import Team, TeamMember
+from leadcenter.texts.models import TextConsent
 from leadcenter.tracking_numbers.models import TrackingNumber
 from leadcenter.trunks.models import Trunk
 from leadcenter.visits.models import NumberPool, VisitSettings
@@ -42,6 +44,7 @@ BODIES = {
     "MyAgentChanges": lambda a: {"status": "offline"},
     "NewFlow": lambda a: {"name": "New flow", "steps": [{"type": "voicemail"}]},
     "FlowChanges": lambda a: {"name": "Renamed"},
+    "Restore": lambda a: {},
     "ClassificationChanges": lambda a: {"notes": "x", "tags": ["t"]},
     "NewLead": lambda a: {"name": "New Lead"},
     "LeadChanges": lambda a: {"name": "Renamed"},
@@ -72,6 +75,7 @@ BODIES = {
     "LinkToken": lambda a: {"token": "not-a-link-token"},
     "NewPassword": lambda a: {"token": "not-a-link-token", "password": "long enough pw"},
     "Forgotten": lambda a: {"email": "agent1@b.example"},
+    "NewOptOut": lambda a: {"number": "+14045551000"},
 }
 
 # B's object for each path parameter.
@@ -87,9 +91,12 @@ B_OBJECTS = {
     "team_id": lambda b: b["team"].id,
     "invitation_id": lambda b: b["invitation"].id,
     "pool_id": lambda b: pool_of(b).id,
+    "version": lambda b: 1,
+    "sound": lambda b: "b-menu",
     "name": lambda b: custom_of(b).name,  # a custom dialplan context only B's flows may use (the owner's to edit)
     "number": lambda b: 1,
     "device": lambda b: "desk",  # with B's agent_id
+    "phone": lambda b: b["opt_out"].number,  # a number B opted out
 }
 
 
@@ -103,7 +110,7 @@ def custom_of(company_objects) -> CustomContext:
     )[0]
 
 
-QUERIES = {"LeadSearch": "?q=Lead"}
+QUERIES = {"LeadSearch": "?q=Lead", "FlowSoundName": "?name=menu"}
 
 # Create requests that name B's objects in their body: refused, nothing created.
 NAMING_B = [
@@ -168,6 +175,7 @@ def snapshot_of_b(company: Company) -> str:
         (Agent, Agent.company == company),
         (Team, Team.company == company),
         (CallFlow, CallFlow.company == company),
+        (FlowVersion, FlowVersion.flow.in_(CallFlow.select(CallFlow.id).where(CallFlow.company == company))),
         (Trunk, Trunk.company == company),
         (TrackingNumber, TrackingNumber.company == company),
         (Lead, Lead.company == company),
@@ -181,6 +189,7 @@ def snapshot_of_b(company: Company) -> str:
         (CustomContext, CustomContext.company == company),
         (PasswordLink, PasswordLink.company == company),
         (AuditEntry, AuditEntry.company == company),
+        (TextConsent, TextConsent.company == company),
     ):
         rows += [
             json.dumps(model_to_dict(row, recurse=False), default=str, sort_keys=True)
@@ -207,6 +216,10 @@ def attacker(request, make_client, world):
     """Company A's admin: signed in in a browser, or A's integration with an API key."""
     world["b"]["api_key"] = new_api_key(world["b"]["company"], "B's CRM", None)[0]
     pool_of(world["b"])
+    lead = world["b"]["leads"][0]
+    world["b"]["opt_out"] = TextConsent.create(
+        company=world["b"]["company"], number=lead.phones[0].number, lead=lead, action="opt_out", keyword="STOP", at=T0
+    )
     custom_of(world["b"])
     world["b"]["invitation"] = Invitation.create(
         company=world["b"]["company"], user=world["a"]["users"]["admin"], role="agent"

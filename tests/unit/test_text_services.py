@@ -173,6 +173,18 @@ def test_a_number_no_smsc_serves_cannot_text(setup):
     assert refused.value.error == "texting-unavailable"
 
 
+def test_a_number_with_texting_off_neither_sends_nor_takes_texts(setup):
+    setup["number"].texting = False
+    setup["number"].save()
+    with pytest.raises(TextRefused) as refused:
+        setup["texts"].send(setup["company"], None, setup["number"], LEAD, "Hi")
+    assert refused.value.error == "texting-unavailable" and "texting is off" in refused.value.message
+    with pytest.raises(DeliveryRefused) as refused_in:
+        mo(setup, "Hello?")
+    assert refused_in.value.status == smpplib.consts.SMPP_ESME_RINVDSTADR
+    assert not Message.select().exists() and not OutboxPart.select().exists()
+
+
 @pytest.mark.parametrize(
     "word",
     ["STOP", "stop", " Stop ", "STOPALL", "unsubscribe", "Cancel", "END", "quit", "REVOKE", "opt out", "OPT  OUT"],

@@ -71,9 +71,11 @@ function showPage() {
     <li><a href="#/${p.id}" ${p === page ? html`aria-current="page"` : ''}>${icon(p.icon)} ${p.title}</a></li>`)}</ul>`);
   if (leave) leave();
   leave = null;
-  const root = $('#admin-page');
-  root.replaceChildren();
-  root.renderedHtml = undefined;
+  // A fresh element for each page shown: the listeners a page put on its root, and whatever it renders once its
+  // requests come back after it was left, stay with the old one, out of the document.
+  const left = $('#admin-page');
+  const root = left.cloneNode(false);
+  left.replaceWith(root);
   document.title = `${page.title} - Lead Center admin`;
   Promise.resolve(page.show(root, context(), path))
     .then((cleanup) => { leave = typeof cleanup === 'function' ? cleanup : null; })

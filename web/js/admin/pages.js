@@ -3,12 +3,20 @@
 
 import { page as people } from './people.js';
 import { page as company } from './company.js';
+import { page as flows } from './flows.js';
+import { page as numbers } from './numbers.js';
+import { page as trunks } from './trunks.js';
+import { page as texting } from './texting.js';
 import { page as audit } from './audit.js';
 import { page as dialplans } from './dialplans.js';
 
 export const PAGES = [
   people,
   company,
+  flows,
+  numbers,
+  trunks,
+  texting,
   audit,
   dialplans,
 ];

@@ -1,0 +1,143 @@
+"""A trunk's columns as an admin's change makes them (the API and the CLI), and what each trunk is right now.
+
+What each trunk is right now, from Asterisk: its outbound registration and whether the carrier answers qualify.
+
+    registered  it registers, the carrier accepted the registration, and (when qualified) still answers
+    reachable   it does not register; the carrier answers qualify OPTIONS
+    failing     the registration is refused, lost or unanswered, or the carrier stopped answering OPTIONS
+    unknown     nothing tells: it does not register and is not qualified, or Asterisk is not reached
+
+Asterisk tells (telephony.trunks: at every resync and after its Registry and ContactStatus events); this keeps the
+last word per trunk and publishes ``trunk.state_changed`` for the trunk's company when a trunk's state changes.
+Written on the dispatcher thread, read from web threads."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from dataclasses import dataclass, replace
+
+from leadcenter.clock import Clock
+from leadcenter.errors import ApiError, invalid
+from leadcenter.events import Bus, Event
+from leadcenter.trunks import notifier
+from leadcenter.trunks.models import Trunk, peer_address
+from leadcenter.trunks.schemas import TrunkStateOut
+
+
+def _refuse_taken_address(host: str, port: int, trunk_id: int | None = None) -> None:
+    """Asterisk tells trunks apart by address and port alone: a second trunk there, in any company, would take
+    the first one's calls (and send its calls through the first one's carrier). Compared as addresses, so rows from
+    before only IP addresses were accepted count however they were written. (``trunk_id or 0``: a new trunk has
+    no id yet, and no row has id 0.)"""
+    address = peer_address(host)
+    others = Trunk.select(Trunk.host).where(Trunk.port == port, Trunk.id != (trunk_id or 0))
+    if any(peer_address(other.host) == address for other in others):
+        raise ApiError(
+            "address-taken",
+            f"a trunk at {address}:{port} exists already",
+            {"host": "another trunk has this address and port"},
+        )
+
+
+def trunk_columns(trunk: Trunk, changes: dict) -> dict:
+    """The changes as Trunk columns: an address no other trunk has; a registering trunk's username and password
+    (a password not sent stays as it was: it is never shown to be sent back)."""
+    _refuse_taken_address(changes.get("host", trunk.host), changes.get("port", trunk.port), trunk.id)
+    if "codecs" in changes:
+        changes["codecs"] = ",".join(changes["codecs"])
+    if not changes.get("password", True):  # "" sent: as not sent
+        del changes["password"]
+    if changes.get("auth", trunk.auth) == "register":
+        missing = {
+            field: "a trunk that registers needs its " + field
+            for field in ("username", "password")
+            if not changes.get(field, getattr(trunk, field))
+        }
+        if missing:
+            raise invalid(missing)
+    elif changes.get("auth") == "ip":  # no longer registers: its credentials are not kept
+        changes.update(username="", password="")
+    return changes
+
+
+def state_of(registers: bool, registration: str | None, reachable: bool | None) -> str:
+    if reachable is False:
+        return "failing"
+    if registers:
+        if registration is None:  # Asterisk has not said yet
+            return "unknown"
+        return "registered" if registration == "Registered" else "failing"
+    return "reachable" if reachable else "unknown"
+
+
+@dataclass(frozen=True)
+class Reported:
+    """What Asterisk last said of a trunk."""
+
+    registration: str | None = None
+    reachable: bool | None = None
+    roundtrip_ms: float | None = None
+
+
+class TrunkStates:
+    def __init__(self, bus: Bus, clock: Clock):
+        self.bus, self.clock = bus, clock
+        self._lock = threading.Lock()
+        self._reported: dict[int, Reported] = {}
+        self._shown: dict[int, tuple[str, dt.datetime | None]] = {}  # trunk id -> (state, since)
+        bus.subscribe("telephony.trunks", self.on_trunks)
+        bus.subscribe("telephony.lost", self.on_lost)
+        for verb in ("created", "updated"):  # it may register now, or no longer
+            bus.subscribe(f"trunk.{verb}", self.on_trunk_changed)
+        bus.subscribe("trunk.deleted", self.on_trunk_deleted)
+
+    def of(self, trunk: Trunk) -> TrunkStateOut:
+        with self._lock:
+            reported = self._reported.get(trunk.id, Reported())
+            since = self._shown.get(trunk.id, ("unknown", None))[1]
+        return TrunkStateOut(
+            trunk=trunk.id,
+            state=state_of(trunk.auth == "register", reported.registration, reported.reachable),
+            registration=reported.registration if trunk.auth == "register" else None,
+            reachable=reported.reachable,
+            roundtrip_ms=reported.roundtrip_ms,
+            since=since,
+        )
+
+    def on_trunks(self, event: Event) -> None:
+        reported = {
+            int(trunk): Reported(t.get("registration"), t.get("reachable"), t.get("roundtrip_ms"))
+            for trunk, t in event.data["trunks"].items()
+        }
+        with self._lock:
+            self._reported = reported
+        self._refresh(Trunk.select())
+
+    def on_lost(self, event: Event) -> None:
+        if event.data.get("link") == "ami":
+            with self._lock:
+                self._reported = {}
+            self._refresh(Trunk.select())
+
+    def on_trunk_changed(self, event: Event) -> None:
+        trunk_id = event.data["trunk"]["id"]
+        with self._lock:  # the registration of before says nothing of the new settings
+            if trunk_id in self._reported:
+                self._reported[trunk_id] = replace(self._reported[trunk_id], registration=None)
+        self._refresh(Trunk.select().where(Trunk.id == trunk_id))
+
+    def on_trunk_deleted(self, event: Event) -> None:
+        with self._lock:
+            self._reported.pop(event.data["trunk_id"], None)
+            self._shown.pop(event.data["trunk_id"], None)
+
+    def _refresh(self, trunks) -> None:
+        for trunk in trunks:
+            now = self.of(trunk).state
+            with self._lock:
+                before = self._shown.get(trunk.id, ("unknown", None))[0]
+                if now == before:
+                    continue
+                self._shown[trunk.id] = (now, self.clock())
+            notifier.state_changed(self.bus, trunk, self.of(trunk))
