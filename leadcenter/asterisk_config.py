@@ -35,6 +35,7 @@ RELOADS = {
     "generated/pjsip_endpoints.conf": "res_pjsip.so",
     "pjsip.conf": "res_pjsip.so",
     "generated/queues.conf": "app_queue.so",
+    "generated/musiconhold.conf": "res_musiconhold.so",
     "queues.conf": "app_queue.so",
     "generated/routes.conf": "pbx_config.so",
     "generated/extensions_custom.conf": "pbx_config.so",
@@ -122,7 +123,8 @@ class _FlowSpecs:
             team = self.teams.get(step.get("team", 0))  # no row has id 0
             if team is None:
                 raise FlowError(f"flow {flow.id} {path}: no team {step.get('team')} in this company")
-            return render.StepSpec("queue", team.queue_name, timeout or 300)
+            # A step without a wait of its own waits the team's maximum.
+            return render.StepSpec("queue", team.queue_name, timeout or team.max_wait_seconds)
         if kind == "ring_agents":
             missing = [a for a in step.get("agents", []) if a not in self.agents]
             if missing:
@@ -211,18 +213,29 @@ def snapshot(settings: Settings) -> render.Snapshot:
         )
         for t in Trunk.select().order_by(Trunk.id)
     ]
-    queues = []
+    queues, music = [], []
     for team in Team.select().order_by(Team.id):
         members = tuple(
             render.QueueMemberSpec(usable[m.agent_id].queue_interface, names.queue_member(m.agent_id), m.penalty)
-            for m in TeamMember.select().where(TeamMember.team == team).order_by(TeamMember.id)
+            for m in TeamMember.select().where(TeamMember.team == team).order_by(TeamMember.position, TeamMember.id)
             if m.agent_id in usable
         )
+        music_class = names.music_class(team.id) if team.has_music else "default"
         queues.append(
             render.QueueSpec(
-                team.queue_name, team.name, team.strategy, team.ring_seconds, team.announce_position, members
+                team.queue_name,
+                team.name,
+                team.strategy,
+                team.ring_seconds,
+                team.announce_position,
+                members,
+                team.announce_wait_time,
+                team.announce_seconds,
+                music_class,
             )
         )
+        if team.has_music:
+            music.append(render.MusicSpec(music_class, team.name, f"{MOUNT}/{Path(team.music_file).parent}"))
     routes = [
         render.RouteSpec(n.trunk.endpoint_name, n.number, n.name, n.company_id, n.id, n.flow_id)
         for n in TrackingNumber.select(TrackingNumber, Trunk).join(Trunk).order_by(TrackingNumber.id)
@@ -241,6 +254,7 @@ def snapshot(settings: Settings) -> render.Snapshot:
         tuple(devices),
         tuple(trunks),
         tuple(queues),
+        tuple(music),
         tuple(routes),
         tuple(flows),
         tuple(mailboxes),

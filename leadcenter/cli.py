@@ -643,6 +643,181 @@ def agent_ring(ctx: Context, agent_id: int, device: str) -> None:
 
 
 @main.group()
+def team() -> None:
+    """Teams: who a team's queue rings and how (the same settings as the admin console's Teams page)."""
+
+
+def _team(team_id: int):
+    from leadcenter.teams.models import Team
+
+    row = Team.get_or_none(Team.id == team_id)
+    if row is None:
+        raise click.ClickException(f"no team {team_id} (leadcenter team list)")
+    return row
+
+
+def _team_changes(options: dict, model) -> dict:
+    """The options given, checked by the API's own schema (NewTeam or TeamChanges); only those given."""
+    from pydantic import ValidationError
+
+    given = {name: value for name, value in options.items() if value is not None and value != ()}
+    if "wrap_up_seconds" in given:
+        given["wrap_up_seconds"] = None if given["wrap_up_seconds"] == "rejoin" else given["wrap_up_seconds"]
+    if "members" in given:
+        given["members"] = list(given["members"])
+    if "penalties" in given:
+        try:
+            given["penalties"] = {int(a): int(p) for a, p in (pair.split("=", 1) for pair in given["penalties"])}
+        except ValueError:
+            raise click.BadParameter("AGENT_ID=PENALTY, e.g. 7=2", param_hint="--penalty") from None
+    try:
+        return model.model_validate(given).model_dump(include=set(given))
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        raise click.BadParameter(problem["msg"], param_hint="--" + str(problem["loc"][0]).replace("_", "-")) from None
+
+
+def _save_team(ctx: Context, row, changes: dict) -> None:
+    from leadcenter.db import database
+    from leadcenter.errors import ApiError
+    from leadcenter.teams import services
+
+    after = services.extras(changes)
+    try:
+        with database.atomic():
+            for name, value in changes.items():
+                setattr(row, name, value)
+            row.save()
+            after(row)
+    except ApiError as exc:
+        raise click.ClickException("; ".join(f"{k}: {v}" for k, v in exc.fields.items()) or exc.message) from None
+    _show_team(row)
+    ctx.reconfigure()
+
+
+def _show_team(row) -> None:
+    from leadcenter.teams.schemas import TeamOut
+
+    shown = TeamOut.from_row(row)
+    wrap_up = "until Rejoin" if shown.wrap_up_seconds is None else f"{shown.wrap_up_seconds} s"
+    members = ", ".join(f"{a} (penalty {shown.penalties[str(a)]})" for a in shown.members) or "none"
+    click.echo(
+        f"{shown.id:>4}  {shown.name}  company {row.company_id}: {shown.strategy}, rings each agent "
+        f"{shown.ring_seconds} s, callers wait up to {shown.max_wait_seconds} s, wrap-up {wrap_up}, "
+        f"a ring-out leaves the agent {shown.ring_out}{', gets the website chats' if shown.chats else ''}"
+        f"{', own hold music' if shown.music else ''}\n      members (agent ids, in order): {members}"
+    )
+
+
+def _team_options(command):
+    """The options `team add` and `team set` share, named as the API's fields."""
+    from leadcenter.teams.models import RING_OUTS, STRATEGIES
+
+    options = [
+        click.option("--strategy", type=click.Choice(STRATEGIES), help="Who is offered a call first."),
+        click.option("--ring-seconds", type=int, help="How long an agent rings before the next is tried."),
+        click.option("--max-wait", "max_wait_seconds", type=int, help="The longest a caller waits (seconds)."),
+        click.option("--ring-out", type=click.Choice(RING_OUTS), help="An agent who lets a call ring out becomes."),
+        click.option(
+            "--wrap-up",
+            "wrap_up_seconds",
+            metavar="SECONDS|rejoin",
+            type=WRAP_UP,
+            help="After a call: available again after SECONDS, or when the agent presses Rejoin the Queue.",
+        ),
+        click.option("--announce-position/--no-announce-position", default=None, help="Tell callers their place."),
+        click.option("--announce-wait-time/--no-announce-wait-time", default=None, help="Tell callers the wait."),
+        click.option("--announce-seconds", type=int, help="How often the announcements repeat."),
+        click.option("--chats/--no-chats", default=None, help="The website's chats go to this team."),
+        click.option("--member", "members", type=int, multiple=True, help="An agent id, in order; repeat. Replaces."),
+        click.option("--penalty", "penalties", multiple=True, metavar="AGENT_ID=N", help="A member's penalty."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+class _WrapUp(click.ParamType):
+    name = "wrap-up"
+
+    def convert(self, value, param, ctx):
+        if value in ("rejoin", None) or isinstance(value, int):
+            return value
+        try:
+            return int(value)
+        except ValueError:
+            self.fail("a number of seconds, or rejoin", param, ctx)
+
+
+WRAP_UP = _WrapUp()
+
+
+@team.command("list")
+@click.option("--company", "company_id", type=int, help="Only this company's teams.")
+@pass_context
+def team_list(ctx: Context, company_id: int | None) -> None:
+    """List teams with their settings and members."""
+    from leadcenter.teams.models import Team
+
+    ctx.open_db()
+    query = Team.select().order_by(Team.company, Team.name, Team.id)
+    if company_id is not None:
+        query = query.where(Team.company == _company(company_id))
+    for row in query:
+        _show_team(row)
+
+
+@team.command("add")
+@click.argument("name")
+@COMPANY
+@_team_options
+@pass_context
+def team_add(ctx: Context, name: str, company_id: int, **options) -> None:
+    """Create a team (its queue is in Asterisk at once)."""
+    from leadcenter.teams.models import Team
+    from leadcenter.teams.schemas import NewTeam
+
+    ctx.open_db()
+    company = _company(company_id)
+    changes = _team_changes({"name": name, **options}, NewTeam)
+    _save_team(ctx, Team(company=company), changes)
+
+
+@team.command("set")
+@click.argument("team_id", type=int)
+@click.option("--name", help="The team's name.")
+@_team_options
+@pass_context
+def team_set(ctx: Context, team_id: int, **options) -> None:
+    """Change a team: only the options given change (--member replaces the members, in that order)."""
+    from leadcenter.teams.schemas import TeamChanges
+
+    ctx.open_db()
+    row = _team(team_id)
+    _save_team(ctx, row, _team_changes(options, TeamChanges))
+
+
+@team.command("delete")
+@click.argument("team_id", type=int)
+@pass_context
+def team_delete(ctx: Context, team_id: int) -> None:
+    """Delete a team no call flow sends calls to."""
+    from leadcenter.flows.services import flows_naming
+
+    ctx.open_db()
+    row = _team(team_id)
+    using = flows_naming(row.company, team=row.id)
+    if using:
+        raise click.ClickException(
+            f"flows {', '.join(repr(f.name) for f in using)} send calls to it: change them first"
+        )
+    row.delete_instance()
+    (ctx.instance().dir / row.music_file).unlink(missing_ok=True)
+    click.echo(f"team {team_id} deleted")
+    ctx.reconfigure()
+
+
+@main.group()
 def sms() -> None:
     """Texting over SMPP."""
 

@@ -4,6 +4,7 @@
 Threads: the asyncio loop thread (AMI, ARI, every Asterisk verb); the event dispatcher thread (domain services
 and the event streams' fan-out); for texts, an SMPP session thread per SMSC (smpplib is blocking: it reads the
 bind and stores what arrives), the outbox pump and the Incoming-timer sweeper; the chats' response-timer sweeper;
+the teams' wrap-up timer;
 the mail outbox's sender (when SMTP is configured); the web server's request threads (they hand Asterisk work to
 the loop with ``telephony.submit`` and never wait on it while holding anything).
 """
@@ -31,7 +32,7 @@ from leadcenter.health import Health
 from leadcenter.notifications.services import ChatEmails
 from leadcenter.pbx.process import Instance
 from leadcenter.sms.smpp import SmppLink
-from leadcenter.teams.services import QueueBoard
+from leadcenter.teams.services import QueueBoard, WrapUpTimer
 from leadcenter.telephony.service import Telephony
 from leadcenter.texts.outbox import Outbox
 from leadcenter.texts.services import Texts
@@ -90,6 +91,7 @@ class Controller:
         self.queue_board = QueueBoard(self.bus, self.clock)
         self.trunk_states = TrunkStates(self.bus, self.clock)
         self.pauses = PauseKeeper(self.bus, self.telephony, self.availability)
+        self.wrap_up = WrapUpTimer(self.availability, self.clock)  # teams whose wrap-up ends by itself
         self._build_texts(settings)
         self.chats = Chats(self.bus, self.clock)
         self.mailer = mail.Mailer(settings.smtp, self.clock)  # off without an SMTP host
@@ -137,6 +139,7 @@ class Controller:
         self.loop.run(self.telephony.start())
         self.texts.timers.start()
         self.chats.timers.start()
+        self.wrap_up.timers.start()
         if self.mailer.enabled:
             self.mailer.start()
         self.visits.timers.start()
@@ -154,6 +157,7 @@ class Controller:
                 link.stop()
             self.texts.timers.stop()
             self.chats.timers.stop()
+            self.wrap_up.timers.stop()
             self.mailer.stop()
             self.visits.timers.stop()
             self.loop.run(self.telephony.stop())

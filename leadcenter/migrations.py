@@ -210,6 +210,29 @@ def _v10_site_forms(migrator) -> None:
         run(migrator.add_column("chat_session", ChatSession.form_name.column_name, ChatSession.form_name))
 
 
+def _v12_teams(migrator) -> None:
+    # In place, as v11 does: migrator.add_column rebuilds the table for a NOT NULL column, and dropping the old team
+    # table would cascade to its members (and null the team of every interaction and chat widget).
+    columns = {
+        Team: (
+            ("announce_wait_time", "INTEGER NOT NULL DEFAULT 0"),
+            ("announce_seconds", "INTEGER NOT NULL DEFAULT 30"),
+            ("max_wait_seconds", "INTEGER NOT NULL DEFAULT 300"),  # what the flows' queue steps waited by default
+            ("ring_out", "VARCHAR(255) NOT NULL DEFAULT 'unavailable'"),
+            ("wrap_up_seconds", "INTEGER"),
+            ("has_music", "INTEGER NOT NULL DEFAULT 0"),
+        ),
+        # Every member at 0: the order stays the one they joined in (then by id) until an admin orders them.
+        TeamMember: (("position", "INTEGER NOT NULL DEFAULT 0"),),
+    }
+    for model, added in columns.items():
+        table = model._meta.table_name
+        present = {c.name for c in database.get_columns(table)}
+        for column, definition in added:
+            if column not in present:
+                database.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {definition}')
+
+
 def _v11_admin_console(migrator) -> None:
     # Not migrator.add_column: for a NOT NULL column it rebuilds the table, and dropping the old company table
     # cascades to every row that references it. SQLite adds a NOT NULL column with a default in place.
@@ -272,7 +295,6 @@ def _v16_kpis(migrator) -> None:
     added: list[tuple[str, Field]] = [
         ("interaction", Interaction.hold_seconds),
         ("interaction", Interaction.queue_team),  # and its index
-        ("team", Team.service_level_seconds),
     ]
     present = {table: {c.name for c in database.get_columns(table)} for table in ("interaction", "team")}
     run(
@@ -282,6 +304,10 @@ def _v16_kpis(migrator) -> None:
             if field.column_name not in present[table]
         ]
     )
+    # In place, as v11's: peewee's add_column rebuilds the table for a NOT NULL column, and dropping the old team
+    # table would cascade to every member.
+    if Team.service_level_seconds.column_name not in present["team"]:
+        database.execute_sql("ALTER TABLE team ADD COLUMN service_level_seconds INTEGER NOT NULL DEFAULT 20")
     if "interaction_company_id_kind_started_at" not in {i.name for i in database.get_indexes("interaction")}:
         run(migrator.add_index("interaction", ("company_id", "kind", "started_at"), False))
     if "interaction_transition_event_at" not in {i.name for i in database.get_indexes("interaction_transition")}:
@@ -309,6 +335,11 @@ MIGRATIONS: list = [
     (9, "website visits: sessions and their pages, number pools, source numbers, attribution columns", _v9_visits),
     (10, "website forms: the name of the site's form a form interaction came from", _v10_site_forms),
     (11, "admin console: the audit log, one-time password links, each company's time zone", _v11_admin_console),
+    (
+        12,
+        "teams: maximum wait, ring-out and wrap-up choices, wait-time announcements, hold music, the members' order",
+        _v12_teams,
+    ),
     (13, "trunks: registration, transport, codecs, qualify; tracking numbers: texting", _v13_trunks_numbers),
     (
         14,

@@ -15,6 +15,7 @@ from leadcenter.db import database
 from leadcenter.events import Bus
 from leadcenter.interactions.models import Interaction, InteractionDecline
 from leadcenter.pbx import names
+from leadcenter.teams.models import Team
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,11 @@ class PauseKeeper:
         bus.subscribe("agent.status_changed", self.on_status_changed)
         bus.subscribe("call.agent_rang_out", self.on_rang_out)
         bus.subscribe("queue_member.paused", self.on_member_paused)
+        # Agents who let a queue's call ring out but whose team keeps them Available: Asterisk's pause (autopause)
+        # stays until that call has left the queue, or the queue would offer it straight back to them.
+        self._held: dict[str, set[int]] = {}  # lead channel -> agent ids
+        for name in ("call.answered", "call.left_queue", "call.ended"):
+            bus.subscribe(name, self.on_call_moved_on)
 
     def on_status_changed(self, event) -> None:
         """An agent chose Available or Offline (or their calls made them Unavailable): apply it at once."""
@@ -107,14 +113,23 @@ class PauseKeeper:
             self._apply(agent)
 
     def on_rang_out(self, event) -> None:
-        """An agent's leg for a call ended unanswered after its ring time (or because they declined it)."""
+        """An agent's leg for a call ended unanswered after its ring time (or because they declined it). Whether
+        they missed it depends on the queue's team: some teams keep an agent who let a call ring out Available."""
         agent = Agent.get_or_none(Agent.id == event.data["agent_id"])
         if agent is None:
             return
-        if not _declined(agent, event.data["channel_id"]) and availability.can(agent, "miss_call"):
+        declined = _declined(agent, event.data["channel_id"])
+        if not declined and _stays_available(event.data.get("queue")):
+            self._held.setdefault(event.data["channel_id"], set()).add(agent.id)
+        elif not declined and availability.can(agent, "miss_call"):
             self.availability.move(agent, "miss_call", event.data["at"])  # on_status_changed applies it
         else:
             self._apply(agent)  # Asterisk paused them when the leg ended: the database says otherwise
+
+    def on_call_moved_on(self, event) -> None:
+        """A call someone let ring out was answered, left its queue or ended: those kept paused for it are back."""
+        for agent in Agent.select().where(Agent.id.in_(list(self._held.pop(event.data["channel_id"], ())))):
+            self._apply(agent)
 
     def on_member_paused(self, event) -> None:
         """lc-rang-out paused every agent a step's Dial rang when nobody answered, a decliner too: by now the
@@ -124,19 +139,24 @@ class PauseKeeper:
             if agent is not None and agent.status == "available":
                 self._apply(agent)
 
+    def _held_agents(self) -> set[int]:
+        return set().union(*self._held.values())
+
     def _apply(self, agent: Agent) -> None:
         if self.telephony.connected:
             available = agent.status == "available"
-            self.telephony.submit(self.telephony.pause(agent.queue_interface, not available, agent.status))
+            paused = not available or agent.id in self._held_agents()
+            self.telephony.submit(self.telephony.pause(agent.queue_interface, paused, agent.status))
             self.telephony.submit(self.telephony.set_available(agent.id, available))
 
     def on_synced(self, event) -> None:
         agents = {a.id: a for a in current_agents()}
+        held = self._held_agents()
         for member in event.data["members"]:
             agent = agents.get(member["agent_id"])
             if agent is None:
                 continue
-            paused = agent.status != "available"
+            paused = agent.status != "available" or agent.id in held
             if member["paused"] != paused:
                 log.info(
                     "queue %s: %s %s to match status %s",
@@ -151,6 +171,12 @@ class PauseKeeper:
             available = agent.status == "available"
             if flags.get(agent.id) != available:
                 self.telephony.submit(self.telephony.set_available(agent.id, available))
+
+
+def _stays_available(queue: str | None) -> bool:
+    """Whether the team of this queue keeps an agent who let its call ring out Available."""
+    team_id = names.parse_queue(queue)
+    return team_id is not None and Team.select().where(Team.id == team_id, Team.ring_out == "available").exists()
 
 
 def _declined(agent: Agent, channel_id: str) -> bool:

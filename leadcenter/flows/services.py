@@ -51,7 +51,7 @@ class QueueStep(_Step):
 
     type: Literal["queue"]
     team: int
-    timeout: Timeout = 300
+    timeout: Timeout | None = Field(None, description="seconds; left out: the team's maximum wait")
 
 
 class RingAgentsStep(_Step):

@@ -235,6 +235,20 @@ def parse_recording_notice(name: str | None) -> int | None:
     return _parse(_RECORDING_NOTICE, name)
 
 
+# -- hold music -----------------------------------------------------------------------------------------------------
+MUSIC_DIRECTORY = "music"  # in the instance directory: one folder per music class of a team's own
+_MUSIC_CLASS = re.compile(rf"lc-team{_ID}")
+
+
+def music_class(team_id: int) -> str:
+    """A team's own class of hold music (musiconhold.conf) and its folder under MUSIC_DIRECTORY (lc-team3)."""
+    return f"lc-team{team_id}"
+
+
+def parse_music_class(name: str | None) -> int | None:
+    return _parse(_MUSIC_CLASS, name)
+
+
 def flow_sound(company_id: int, sound: str) -> str:
     """A company's sound for its flows' greeting and IVR steps, by the name the admin gave it (company1-flow-menu)."""
     return f"company{company_id}-flow-{sound}"

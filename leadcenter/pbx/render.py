@@ -94,7 +94,19 @@ class QueueSpec:
     strategy: str
     ring_seconds: int
     announce_position: bool
-    members: tuple[QueueMemberSpec, ...] = ()
+    members: tuple[QueueMemberSpec, ...] = ()  # in the team's order (linear rings them in it)
+    announce_wait_time: bool = False
+    announce_seconds: int = 30  # how often the announcements repeat
+    music_class: str = "default"
+
+
+@dataclass(frozen=True)
+class MusicSpec:
+    """A team's own hold music: a music-on-hold class playing the files of one directory."""
+
+    name: str  # the class (lc-team3)
+    label: str
+    directory: str  # as Asterisk sees it (inside the root)
 
 
 @dataclass(frozen=True)
@@ -178,6 +190,7 @@ class Snapshot:
     devices: tuple[AgentDevice, ...] = ()
     trunks: tuple[TrunkSpec, ...] = ()
     queues: tuple[QueueSpec, ...] = ()
+    music: tuple[MusicSpec, ...] = ()
     routes: tuple[RouteSpec, ...] = ()
     flows: tuple[FlowSpec, ...] = ()
     mailboxes: tuple[MailboxSpec, ...] = ()
@@ -362,12 +375,25 @@ def render_queues(snapshot: Snapshot) -> str:
             ("leavewhenempty", "no"),
             ("setinterfacevar", "yes"),
             ("setqueueentryvar", "yes"),
-            ("musicclass", "default"),
+            ("musicclass", queue.music_class),
             ("announce-position", "yes" if queue.announce_position else "no"),
-            ("announce-frequency", 30 if queue.announce_position else 0),
+            ("announce-holdtime", "yes" if queue.announce_wait_time else "no"),
+            (
+                "announce-frequency",
+                queue.announce_seconds if queue.announce_position or queue.announce_wait_time else 0,
+            ),
         ]
         pairs += [("member", f"{m.interface},{m.penalty},{m.member_name},{m.interface}") for m in queue.members]
         parts.append(_section(queue.name, pairs, comment=f"team {queue.label}"))
+    return "\n".join(parts)
+
+
+def render_music(snapshot: Snapshot) -> str:
+    parts = [GENERATED_HEADER]
+    for music in snapshot.music:
+        parts.append(
+            _section(music.name, [("mode", "files"), ("directory", music.directory)], comment=f"team {music.label}")
+        )
     return "\n".join(parts)
 
 
@@ -536,6 +562,7 @@ def generated_contexts(files: dict[str, str]) -> set[str]:
 GENERATED = {
     "generated/pjsip_endpoints.conf": render_pjsip_endpoints,
     "generated/queues.conf": render_queues,
+    "generated/musiconhold.conf": render_music,
     "generated/routes.conf": render_routes,
     "generated/voicemail.conf": render_voicemail,
     "generated/extensions_custom.conf": render_custom_contexts,

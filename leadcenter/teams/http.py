@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from leadcenter.agents.models import Agent, current_agents
-from leadcenter.errors import invalid
 from leadcenter.flows.services import flows_naming
-from leadcenter.teams.models import Team, TeamMember
+from leadcenter.prompts import http as prompts  # its upload, playback and removal of a prompt file
+from leadcenter.prompts.schemas import PromptOut
+from leadcenter.teams import services
+from leadcenter.teams.models import Team
 from leadcenter.teams.schemas import NewTeam, QueueFiguresList, QueueFiguresOut, TeamChanges, TeamList, TeamOut
 from leadcenter.web import ports
 from leadcenter.web.api import endpoint
@@ -17,23 +18,6 @@ from leadcenter.web.config_rows import ConfigRows
 bp = Blueprint("teams", __name__, url_prefix="/api/v1")
 
 TEAMS = ConfigRows(Team, "team", "team")
-
-
-def _set_members(team: Team, agent_ids: list[int]) -> None:
-    """Make these agents the team's members; members who stay keep their place and penalty."""
-    known = {a.id for a in current_agents(team.company).where(Agent.id.in_(agent_ids)).select(Agent.id)}
-    unknown = {
-        f"members.{index}": f"no agent {agent_id} in this company"
-        for index, agent_id in enumerate(agent_ids)
-        if agent_id not in known
-    }
-    if unknown:
-        raise invalid(unknown)
-    TeamMember.delete().where(TeamMember.team == team, TeamMember.agent.not_in(agent_ids)).execute()
-    staying = {m.agent_id for m in TeamMember.select(TeamMember.agent).where(TeamMember.team == team)}
-    for agent_id in agent_ids:
-        if agent_id not in staying:
-            TeamMember.create(team=team, agent=agent_id)
 
 
 @endpoint(
@@ -62,13 +46,9 @@ def get_team(principal: Principal, team_id: int):
 
 @endpoint(bp, "POST", "/teams", role="admin", body=NewTeam, response=TeamOut, status=201, summary="Create a team")
 def create_team(principal: Principal, body: NewTeam):
-    return TeamOut.from_row(
-        TEAMS.create(
-            principal,
-            lambda _: body.model_dump(exclude={"members"}),
-            after=lambda team: _set_members(team, body.members),
-        )
-    )
+    columns = body.model_dump()
+    after = services.extras(columns)
+    return TeamOut.from_row(TEAMS.create(principal, lambda _: columns, after=after))
 
 
 @endpoint(
@@ -82,21 +62,60 @@ def create_team(principal: Principal, body: NewTeam):
 )
 def update_team(principal: Principal, team_id: int, body: TeamChanges):
     changes = body.model_dump(exclude_unset=True)
-    members = changes.pop("members", None)
-    return TeamOut.from_row(
-        TEAMS.update(
-            principal,
-            team_id,
-            lambda _: changes,
-            after=(lambda team: _set_members(team, members)) if members is not None else None,
-        )
-    )
+    after = services.extras(changes)
+    return TeamOut.from_row(TEAMS.update(principal, team_id, lambda _: changes, after=after))
 
 
 @endpoint(
     bp, "DELETE", "/teams/<int:team_id>", role="admin", status=204, summary="Delete a team no flow sends calls to"
 )
 def delete_team(principal: Principal, team_id: int):
+    music = TEAMS.one(principal, team_id).music_file
     TEAMS.delete(
         principal, team_id, lambda team: [f"flow {f.name!r}" for f in flows_naming(principal.company, team=team.id)]
     )
+    prompts._remove(music)
+
+
+def _music_url(team_id: int) -> str:
+    return f"/api/v1/teams/{team_id}/music"
+
+
+@endpoint(
+    bp,
+    "PUT",
+    "/teams/<int:team_id>/music",
+    role="admin",
+    upload=prompts.WAV,
+    response=PromptOut,
+    summary="Upload the team's hold music (a WAV file, up to 2 minutes, played in a loop to its waiting callers)",
+)
+def put_team_music(principal: Principal, team_id: int, upload: bytes):
+    team = TEAMS.one(principal, team_id)
+    stored = prompts._store(team.music_file, upload, _music_url(team.id))
+    TEAMS.update(principal, team.id, lambda _: {"has_music": True})
+    return stored
+
+
+@endpoint(
+    bp,
+    "GET",
+    "/teams/<int:team_id>/music",
+    role="supervisor",
+    summary="The team's hold music (audio; 404 while its callers hear the standard music)",
+)
+def get_team_music(principal: Principal, team_id: int):
+    return prompts._send(TEAMS.one(principal, team_id).music_file)
+
+
+@endpoint(
+    bp,
+    "DELETE",
+    "/teams/<int:team_id>/music",
+    role="admin",
+    status=204,
+    summary="The team's callers go back to the standard hold music",
+)
+def delete_team_music(principal: Principal, team_id: int):
+    team = TEAMS.update(principal, team_id, lambda _: {"has_music": False})
+    prompts._remove(team.music_file)

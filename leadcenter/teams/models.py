@@ -14,6 +14,10 @@ from leadcenter.pbx import names
 # when members pause and unpause between calls, as wrap-up makes them do.
 Strategy = Literal["leastrecent", "rrmemory", "linear", "ringall", "fewestcalls", "random"]
 STRATEGIES: tuple[Strategy, ...] = get_args(Strategy)
+# What happens to an agent who lets one of the team's calls ring out: Unavailable (missed) until they choose
+# Available, or they stay Available (the call goes on to the next agent either way).
+RingOut = Literal["unavailable", "available"]
+RING_OUTS: tuple[RingOut, ...] = get_args(RingOut)
 
 
 class Team(TimestampedModel):
@@ -25,10 +29,24 @@ class Team(TimestampedModel):
     strategy = CharField(default="leastrecent", choices=[(s, s) for s in STRATEGIES])
     ring_seconds = IntegerField(default=30)
     announce_position = BooleanField(default=False)
+    announce_wait_time = BooleanField(default=False)  # tell waiting callers about how long they will wait
+    announce_seconds = IntegerField(default=30)  # how often those announcements repeat
+    # The longest a caller waits in the queue before the flow's next step, unless the flow's step says otherwise.
+    max_wait_seconds = IntegerField(default=300)
+    ring_out = CharField(default="unavailable", choices=[(r, r) for r in RING_OUTS])
+    # After a call of the team: null, the agent stays in wrap-up until they press Rejoin the Queue; N, they are
+    # Available again N seconds after the call ended (teams/services.py:WrapUpTimer).
+    wrap_up_seconds = IntegerField(null=True)
+    has_music = BooleanField(default=False)  # callers hear the team's uploaded hold music, not the standard one
 
     @property
     def queue_name(self) -> str:
         return names.queue(self.id)
+
+    @property
+    def music_file(self) -> str:
+        """Where the team's hold music is, in the Asterisk instance directory."""
+        return f"{names.MUSIC_DIRECTORY}/{names.music_class(self.id)}/music.wav"
 
 
 class TeamMember(BaseModel):
@@ -36,7 +54,8 @@ class TeamMember(BaseModel):
     team_id: IntegerField[int]  # the related row's id
     agent = ForeignKeyField(Agent, backref="team_memberships", on_delete="CASCADE")
     agent_id: IntegerField[int]  # the related row's id
-    penalty = IntegerField(default=0)
+    penalty = IntegerField(default=0)  # the queue offers a call to its members with the lowest penalty first
+    position = IntegerField(default=0)  # the member's place in the team's order (linear rings in this order)
 
     class Meta:
         indexes = ((("team", "agent"), True),)

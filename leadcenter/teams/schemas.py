@@ -8,18 +8,53 @@ from typing import TYPE_CHECKING
 from pydantic import Field, RootModel, field_validator
 
 from leadcenter.accounts.schemas import Name, changes_of
-from leadcenter.teams.models import Strategy, Team, TeamMember
+from leadcenter.chats.models import ChatWidget
+from leadcenter.teams.models import RingOut, Strategy, Team, TeamMember
 from leadcenter.wire import Schema, UtcDateTime
 
 MAX_MEMBERS = 500
+MAX_PENALTY = 100
 
 
 class NewTeam(Schema):
     name: Name
-    strategy: Strategy = "leastrecent"
+    strategy: Strategy = Field(
+        "leastrecent",
+        description="leastrecent: the longest idle agent first; rrmemory: round robin, remembering who was last; "
+        "fewestcalls; random; linear: always in the members' order; ringall: every agent at once",
+    )
     ring_seconds: int = Field(30, ge=5, le=300, description="how long an agent rings before the queue moves on")
+    max_wait_seconds: int = Field(
+        300,
+        ge=10,
+        le=7200,
+        description="the longest a caller waits in the queue before the flow's next step (a flow's queue step may "
+        "set its own)",
+    )
+    ring_out: RingOut = Field(
+        "unavailable",
+        description="an agent who lets a call ring out: unavailable (missed) until they choose Available, or stays "
+        "available; the call goes on to the next agent either way",
+    )
+    wrap_up_seconds: int | None = Field(
+        None,
+        ge=0,
+        le=3600,
+        description="after a call: null, the agent stays in wrap-up until they press Rejoin the Queue; N, they are "
+        "available again N seconds after the call ended",
+    )
     announce_position: bool = Field(False, description="tell waiting callers their place in the queue")
-    members: list[int] = Field(default_factory=list, max_length=MAX_MEMBERS, description="agent ids")
+    announce_wait_time: bool = Field(False, description="tell waiting callers about how long they will wait")
+    announce_seconds: int = Field(30, ge=15, le=600, description="how often the announcements repeat")
+    chats: bool = Field(False, description="the website's chats go to this team's agents (the chat widget's team)")
+    members: list[int] = Field(
+        default_factory=list, max_length=MAX_MEMBERS, description="agent ids, in the team's order"
+    )
+    penalties: dict[int, int] = Field(
+        default_factory=dict,
+        description="agent id -> penalty (0-100) of members: the queue offers calls to the lowest penalty first; "
+        "members left out keep theirs (0 when new)",
+    )
 
     @field_validator("members")
     @classmethod
@@ -28,12 +63,22 @@ class NewTeam(Schema):
             raise ValueError("an agent is listed twice")
         return members
 
+    @field_validator("penalties")
+    @classmethod
+    def penalties_in_range(cls, penalties: dict[int, int]) -> dict[int, int]:
+        if any(not 0 <= penalty <= MAX_PENALTY for penalty in penalties.values()):
+            raise ValueError(f"a penalty is from 0 to {MAX_PENALTY}")
+        return penalties
+
 
 if TYPE_CHECKING:  # to the checker: the model's fields, each of which may be left out
     TeamChanges = NewTeam
 else:
     TeamChanges = changes_of(
-        NewTeam, "TeamChanges", "Only the fields sent change; members replaces the team's members."
+        NewTeam,
+        "TeamChanges",
+        "Only the fields sent change; members replaces the team's members (in that order), penalties sets those "
+        "members' penalties.",
     )
 
 
@@ -59,23 +104,46 @@ class TeamOut(Schema):
     name: str
     strategy: str
     ring_seconds: int
+    max_wait_seconds: int
+    ring_out: str
+    wrap_up_seconds: int | None
     announce_position: bool
-    members: list[int]  # agent ids, in the order the queue lists them
+    announce_wait_time: bool
+    announce_seconds: int
+    chats: bool  # the website's chats go to this team
+    music: bool  # callers hear the team's own hold music (PUT /teams/{id}/music)
+    members: list[int]  # agent ids, in the team's order
+    penalties: dict[str, int]  # agent id -> penalty, for every member
     created_at: UtcDateTime
 
     @classmethod
     def from_rows(cls, teams: list[Team]) -> list[TeamOut]:
         members = defaultdict(list)
-        for member in TeamMember.select().where(TeamMember.team.in_([t.id for t in teams])).order_by(TeamMember.id):
-            members[member.team_id].append(member.agent_id)
+        for member in (
+            TeamMember.select()
+            .where(TeamMember.team.in_([t.id for t in teams]))
+            .order_by(TeamMember.position, TeamMember.id)
+        ):
+            members[member.team_id].append(member)
+        chats = {
+            w.team_id for w in ChatWidget.select(ChatWidget.team).where(ChatWidget.team.in_([t.id for t in teams]))
+        }
         return [
             cls(
                 id=t.id,
                 name=t.name,
                 strategy=t.strategy,
                 ring_seconds=t.ring_seconds,
+                max_wait_seconds=t.max_wait_seconds,
+                ring_out=t.ring_out,
+                wrap_up_seconds=t.wrap_up_seconds,
                 announce_position=t.announce_position,
-                members=members[t.id],
+                announce_wait_time=t.announce_wait_time,
+                announce_seconds=t.announce_seconds,
+                chats=t.id in chats,
+                music=t.has_music,
+                members=[m.agent_id for m in members[t.id]],
+                penalties={str(m.agent_id): m.penalty for m in members[t.id]},
                 created_at=t.created_at,
             )
             for t in teams

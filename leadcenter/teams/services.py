@@ -1,19 +1,143 @@
-"""Live queue figures for the agents' and supervisors' screens: callers waiting, the longest wait, and how many of
-the team's agents are in each presence (agents/presence.py: available, on a call, in wrap-up, missed a call,
-unreachable, offline), counted from the device state Asterisk reports for each member. Published as
-``queue.updated``; the last figures of each team are kept for a screen that opens meanwhile (``GET /queues``)."""
+"""Teams: their members and the chats they get; the automatic end of wrap-up; and the live queue figures.
+
+The queue board: live queue figures for the agents' and supervisors' screens: callers waiting, the longest wait, and
+how many of the team's agents are in each presence (agents/presence.py: available, on a call, in wrap-up, missed a
+call, unreachable, offline), counted from the device state Asterisk reports for each member. Published as
+``queue.updated``; the last figures of each team are kept for a screen that opens meanwhile (``GET /queues``).
+
+The wrap-up timer: an agent in wrap-up after a call of a team with automatic wrap-up (``wrap_up_seconds``) rejoins
+by themselves that many seconds after the call ended, as if they had pressed Rejoin the Queue.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from collections.abc import Callable
 
-from leadcenter.agents.models import Agent
+from leadcenter.agents import availability
+from leadcenter.agents.availability import Availability
+from leadcenter.agents.models import Agent, current_agents
 from leadcenter.agents.presence import PRESENCES, presence
+from leadcenter.chats.models import ChatWidget
+from leadcenter.chats.services import Chats
 from leadcenter.clock import Clock
+from leadcenter.errors import invalid
 from leadcenter.events import Bus, Event
+from leadcenter.interactions.models import Interaction
 from leadcenter.pbx import names
+from leadcenter.statemachine import Conflict, IllegalMove
 from leadcenter.teams import notifier
-from leadcenter.teams.models import Team
+from leadcenter.teams.models import Team, TeamMember
+from leadcenter.timers import Sweeper
+
+log = logging.getLogger(__name__)
+
+WRAP_UP_SWEEP_SECONDS = 1.0
+
+
+def set_members(team: Team, agent_ids: list[int] | None, penalties: dict[int, int]) -> None:
+    """Make these agents the team's members, in this order (None: the members stay as they are); members who stay
+    keep their penalty unless ``penalties`` (agent id -> penalty, members only) sets it."""
+    if agent_ids is not None:
+        known = {a.id for a in current_agents(team.company).where(Agent.id.in_(agent_ids)).select(Agent.id)}
+        unknown = {
+            f"members.{index}": f"no agent {agent_id} in this company"
+            for index, agent_id in enumerate(agent_ids)
+            if agent_id not in known
+        }
+        if unknown:
+            raise invalid(unknown)
+        TeamMember.delete().where(TeamMember.team == team, TeamMember.agent.not_in(agent_ids)).execute()
+        staying = {m.agent_id: m for m in TeamMember.select().where(TeamMember.team == team)}
+        for position, agent_id in enumerate(agent_ids):
+            if agent_id in staying:
+                TeamMember.update(position=position).where(TeamMember.id == staying[agent_id].id).execute()
+            else:
+                TeamMember.create(team=team, agent=agent_id, position=position)
+    members = {m.agent_id: m for m in TeamMember.select().where(TeamMember.team == team)}
+    strangers = {
+        f"penalties.{agent_id}": "not a member of this team" for agent_id in penalties if agent_id not in members
+    }
+    if strangers:
+        raise invalid(strangers)
+    for agent_id, penalty in penalties.items():
+        TeamMember.update(penalty=penalty).where(TeamMember.id == members[agent_id].id).execute()
+
+
+# What a team's resource sets beside its own columns: its members (with their penalties) and its chats.
+EXTRAS = ("members", "penalties", "chats")
+
+
+def extras(changes: dict) -> Callable[[Team], None]:
+    """Takes the members, penalties and chats out of a request's changes (the rest are the team's columns); the
+    returned function applies them once the team has its id, in the same transaction."""
+    members, penalties, chats = (changes.pop(name, None) for name in EXTRAS)
+
+    def apply(team: Team) -> None:
+        if members is not None or penalties is not None:
+            set_members(team, members, penalties or {})
+        if chats is not None:
+            route_chats(team, chats)
+
+    return apply
+
+
+def route_chats(team: Team, chats: bool) -> None:
+    """The company's website chats go to this team (its chat widget's team), or, when the team had them and no
+    longer wants them, to every agent of the company again."""
+    widget = Chats.widget_of(team.company)
+    if chats:
+        ChatWidget.update(team=team).where(ChatWidget.id == widget.id).execute()
+    elif widget.team_id == team.id:
+        ChatWidget.update(team=None).where(ChatWidget.id == widget.id).execute()
+
+
+def wrap_up_seconds(agent: Agent) -> int | None:
+    """How long the agent's wrap-up lasts; None: until they rejoin. The team whose queue their last call came from
+    decides; a call that reached them otherwise (a ring-agents step, Answer in Incoming) ends automatically only
+    when every team of theirs does, after the longest of those teams' wrap-ups."""
+    last = (
+        Interaction.select(Interaction.team)
+        .where(Interaction.agent == agent, Interaction.kind == "call", Interaction.direction == "inbound")
+        .order_by(Interaction.id.desc())
+        .first()
+    )
+    if last is not None and last.team_id is not None:
+        team = Team.get_or_none(Team.id == last.team_id)
+        return team.wrap_up_seconds if team is not None else None
+    seconds = [
+        t.wrap_up_seconds for t in Team.select(Team.wrap_up_seconds).join(TeamMember).where(TeamMember.agent == agent)
+    ]
+    automatic = [s for s in seconds if s is not None]
+    return max(automatic) if automatic and len(automatic) == len(seconds) else None
+
+
+class WrapUpTimer:
+    """Ends the wrap-up of agents whose team rejoins them automatically (a sweep every second on its own thread,
+    ``wrap-up-timer``). The due time follows from when their wrap-up began (``status_changed_at``), so nothing is
+    stored and a restarted controller ends the wrap-ups due meanwhile at its first sweep."""
+
+    def __init__(self, availability: Availability, clock: Clock):
+        self.availability = availability
+        self.clock = clock
+        self.timers = Sweeper("wrap-up-timer", self.sweep, WRAP_UP_SWEEP_SECONDS)
+
+    def sweep(self) -> int:
+        """Rejoin every agent whose automatic wrap-up is over; returns how many."""
+        now = self.clock()
+        rejoined = 0
+        for agent in Agent.select().where(Agent.status == "unavailable", Agent.status_reason == "wrap_up"):
+            seconds = wrap_up_seconds(agent)
+            if seconds is None or agent.status_changed_at + dt.timedelta(seconds=seconds) > now:
+                continue
+            try:
+                if availability.can(agent, "rejoin"):
+                    self.availability.move(agent, "rejoin", now)
+                    rejoined += 1
+            except (Conflict, IllegalMove):  # they moved meanwhile (took a call, went Offline): theirs stands
+                log.info("agent %s moved before their wrap-up ended", agent.id)
+        return rejoined
 
 
 def agent_state(agent: Agent, member: dict) -> str:

@@ -45,6 +45,9 @@ class CallTracker:
         # Agents' outbound calls (the agent's channel; a subset of lead_channels): the lead answering is a
         # DialEnd of that channel.
         self.outbound_channels: set[str] = set()
+        # The queue each lead channel last joined (QueueCallerJoin), so that a queue's agent leg that rang out can
+        # name its queue (DialEnd does not): whose ring-out setting applies.
+        self.queue_of: dict[str, str] = {}
 
     def event_time(self, message: Mapping) -> dt.datetime:
         """When Asterisk says the event happened (manager.conf timestampevents); when it does not say, now."""
@@ -62,6 +65,7 @@ class CallTracker:
     def forget(self, channel_id: str) -> None:
         self.lead_channels.discard(channel_id)
         self.outbound_channels.discard(channel_id)
+        self.queue_of.pop(channel_id, None)
 
     def handle(self, message: Mapping) -> None:
         name = message.get("Event")
@@ -105,6 +109,7 @@ class CallTracker:
     # -- app_queue ---------------------------------------------------------------------------------------------
     def _on_QueueCallerJoin(self, m: Mapping) -> None:
         if m.get("Uniqueid") in self.lead_channels:
+            self.queue_of[m["Uniqueid"]] = m.get("Queue", "")
             self._publish(
                 "call.queued",
                 channel_id=m["Uniqueid"],
@@ -184,6 +189,7 @@ class CallTracker:
             self._publish(
                 "call.agent_rang_out",
                 channel_id=m["Uniqueid"],
+                queue=self.queue_of.get(m["Uniqueid"]) if m.get("Context") == names.QUEUE_STEP else None,
                 agent_id=rung,
                 agent_channel_id=m.get("DestUniqueid"),
                 at=self.event_time(m),

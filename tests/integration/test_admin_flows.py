@@ -1,8 +1,8 @@
 """The console's Call flows page in Chromium against the real system: an admin builds the issue's flow, business
 hours -> IVR menu (1: the Sales queue, 2: voicemail), closed: a greeting uploaded on the page then hang up; a step
 with a missing field is refused with the error next to the field; the flow saved is applied live. Given to a
-tracking number, a SIPp call pressing 1 (RFC 4733) rings the Sales agents' phones. The earlier version is
-restored from the page. Screenshot: docs/screenshot-admin-flows.png."""
+tracking number on the Numbers page, a SIPp call pressing 1 (RFC 4733) rings the Sales agents' phones. The
+earlier version is restored from the page. Screenshot: docs/screenshot-admin-flows.png."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from test_calls import ALICE, BOB
 from test_voicemail import tone
 
 from leadcenter.flows.models import CallFlow
+from leadcenter.tracking_numbers.models import TrackingNumber
 from leadcenter.trunks.models import Trunk
 
 LINE = "+14045550178"
@@ -107,13 +108,18 @@ def test_an_admin_builds_business_hours_then_an_ivr_menu_and_a_call_pressing_1_r
         console.screenshot("flows", tmp_path)
         assert console.errors == []
 
-        # The flow answers a tracking number; the caller presses 1: the Sales queue rings its agents.
+        # The admin gives the flow a tracking number on the Numbers page; the caller presses 1: the Sales queue
+        # rings its agents.
+        console.go("#/numbers/new")
+        form = page.locator("#number-form")
+        form.get_by_label("Phone number").fill(LINE)
+        form.get_by_label("Name", exact=True).fill("Front desk")
+        form.get_by_label("Call flow").select_option(label="Front desk")
+        form.get_by_role("button", name="Add").click()
+        expect(page.locator("tr", has_text=LINE)).to_contain_text("Front desk", timeout=TIMEOUT_MS)
+        number = TrackingNumber.get(TrackingNumber.number == LINE)
+        assert (number.flow_id, number.trunk_id) == (flow_id, Trunk.get().id)
         with contextlib.closing(running.sign_in("admin@acme.example")) as api:
-            number = api.post(
-                "/api/v1/tracking-numbers",
-                json={"number": LINE, "name": "Front desk", "source": "", "trunk": Trunk.get().id, "flow": flow_id},
-            )
-            assert number.status_code == 201, number.text
             try:
                 with peers.phone(ALICE) as alice, peers.phone(BOB) as bob:
                     handle = peers.call("+14045550321", duration=10, did=LINE, key="1", press_at=2)
@@ -122,6 +128,7 @@ def test_an_admin_builds_business_hours_then_an_ivr_menu_and_a_call_pressing_1_r
                     assert handle.wait(40).answered
 
                 # Version 1 (the voicemail it was created with) restored from the page, then the built one again.
+                console.go(f"#/flows/{flow_id}")
                 page.locator('button[data-action="restore"][data-version="1"]').click()
                 expect(console.toast()).to_have_text("Version 1 restored and applied", timeout=TIMEOUT_MS)
                 expect(page.locator('[data-key="steps.0"] strong')).to_have_text("Voicemail")
@@ -131,7 +138,7 @@ def test_an_admin_builds_business_hours_then_an_ivr_menu_and_a_call_pressing_1_r
                 assert CallFlow.get_by_id(flow_id).steps == saved.steps
                 expect(page.locator(".version-rows tbody tr")).to_have_count(4)
             finally:
-                assert api.delete(f"/api/v1/tracking-numbers/{number.json()['id']}").status_code == 204
+                assert api.delete(f"/api/v1/tracking-numbers/{number.id}").status_code == 204
                 assert api.delete(f"/api/v1/flows/{flow_id}").status_code == 204
                 for sound in ("closed", "hello"):
                     assert api.delete(f"/api/v1/flow-sounds/{sound}").status_code == 204

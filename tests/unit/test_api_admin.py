@@ -627,6 +627,7 @@ def test_create_a_team(admin, world, controller):
             "ring_seconds": 20,
             "announce_position": True,
             "members": [agents[1].id, agents[0].id],
+            "penalties": {agents[0].id: 3},
         },
     )
     assert status == 201, body
@@ -636,8 +637,16 @@ def test_create_a_team(admin, world, controller):
         "name": "Night shift",
         "strategy": "ringall",
         "ring_seconds": 20,
+        "max_wait_seconds": 300,
+        "ring_out": "unavailable",
+        "wrap_up_seconds": None,
         "announce_position": True,
+        "announce_wait_time": False,
+        "announce_seconds": 30,
+        "chats": False,
+        "music": False,
         "members": [agents[1].id, agents[0].id],
+        "penalties": {str(agents[1].id): 0, str(agents[0].id): 3},
         "created_at": utc_iso(team.created_at),
     }
     assert (team.company_id, team.strategy) == (world["a"]["company"].id, "ringall")
@@ -753,7 +762,8 @@ def test_step_timeouts_have_defaults(admin, world):
             ],
         },
     )[1]
-    assert [step["timeout"] for step in body["steps"]] == [300, 30]
+    # A queue step without a wait of its own waits the team's maximum (rendered from the team: test_render_teams).
+    assert [step.get("timeout") for step in body["steps"]] == [None, 30]
 
 
 def _steps_cases():

@@ -104,6 +104,39 @@ def test_the_chat_widgets_snippet_ready_to_paste_and_where_it_runs(leadcenter):
     assert ChatWidget.get().allowed_origins == "https://www.acme.example"  # unchanged
 
 
+def test_an_operator_sets_up_a_team_from_the_shell(leadcenter, tmp_path):
+    """`leadcenter team add / set / list / delete`: the API's fields and checks, rendered into the queue."""
+    assert leadcenter("company", "add", "Acme Plumbing").exit_code == 0
+    for n in (1, 2):
+        added = leadcenter(
+            "user", "add", f"agent{n}@example.com", "--name", f"Agent {n}", "--company", "1", "--password", PASSWORD
+        )
+        assert added.exit_code == 0, added.output
+    made = leadcenter(
+        "team", "add", "Support", "--company", "1", "--strategy", "linear", "--member", "2", "--member", "1",
+        "--wrap-up", "15", "--max-wait", "90", "--chats",
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    assert "linear" in made.output and "wrap-up 15 s" in made.output and "gets the website chats" in made.output
+    queues = (tmp_path / "var" / "asterisk" / "etc" / "generated" / "queues.conf").read_text()
+    assert "[team1] ; team Support\nstrategy = linear\n" in queues
+    assert queues.index("agent2,PJSIP") < queues.index("agent1,PJSIP")  # the team's order
+    changed = leadcenter("team", "set", "1", "--wrap-up", "rejoin", "--ring-out", "available", "--penalty", "1=3")
+    assert changed.exit_code == 0, changed.output
+    assert "wrap-up until Rejoin" in changed.output and "1 (penalty 3)" in changed.output
+    assert (
+        "member = PJSIP/webrtc1,3,agent1"
+        in (tmp_path / "var" / "asterisk" / "etc" / "generated" / "queues.conf").read_text()
+    )
+    refused = leadcenter("team", "set", "1", "--ring-seconds", "2")
+    assert refused.exit_code == 2 and "--ring-seconds" in refused.output
+    refused = leadcenter("team", "set", "1", "--member", "99")
+    assert refused.exit_code == 1 and "members.0: no agent 99 in this company" in refused.output
+    assert "Support" in leadcenter("team", "list", "--company", "1").output
+    deleted = leadcenter("team", "delete", "1")
+    assert (deleted.exit_code, leadcenter("team", "list").output) == (0, "")
+
+
 def test_trunks_and_tracking_numbers_from_the_shell(leadcenter, tmp_path):
     from leadcenter.audit.models import AuditEntry
     from leadcenter.tracking_numbers.models import TrackingNumber

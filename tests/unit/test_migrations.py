@@ -9,6 +9,7 @@ from leadcenter.accounts.models import server_time_zone
 from leadcenter.interactions.models import Interaction
 from leadcenter.leads.models import Lead, LeadSearchTerm
 from leadcenter.leads.services import search
+from leadcenter.teams.models import Team
 
 V1 = Path(__file__).parent / "fixtures" / "schema_v1_demo.sql"
 
@@ -181,6 +182,62 @@ def test_a_version_12_database_gets_the_trunk_and_texting_columns_and_keeps_its_
     old.close()
 
 
+TEAM_COLUMNS_V12 = (
+    "announce_wait_time",
+    "announce_seconds",
+    "max_wait_seconds",
+    "ring_out",
+    "wrap_up_seconds",
+    "has_music",
+)
+
+
+def _back_to_version_11(database) -> None:
+    """Undo what versions 15 to 12 add: the dialplans, the trunks' columns; the teams' settings and the members'
+    order."""
+    _back_to_version_12(database)
+    for column in TEAM_COLUMNS_V12:
+        database.execute_sql(f'ALTER TABLE "team" DROP COLUMN "{column}"')
+    database.execute_sql('ALTER TABLE "team_member" DROP COLUMN "position"')
+    database.execute_sql("UPDATE schema_version SET version = 11")
+
+
+def test_a_version_11_database_gets_the_teams_settings_and_keeps_its_teams_and_members(tmp_path):
+    """The columns are added in place: a rebuilt team table would take its members with it (ON DELETE CASCADE)."""
+    expected = _shape_of_a_new_database(tmp_path)
+    old = _migrated(tmp_path / "v11.sqlite3")
+    _back_to_version_11(old)
+    old.execute_sql(
+        "INSERT INTO company (id, created_at, name, default_region, time_zone)"
+        " VALUES (5, '2026-11-26', 'Acme', 'US', 'UTC')"
+    )
+    old.execute_sql(
+        "INSERT INTO user (id, created_at, email, name, password_hash, active) VALUES (6, '2026-11-26', 'a@b.c', 'A',"
+        " 'x', 1)"
+    )
+    old.execute_sql(
+        "INSERT INTO agent (id, created_at, company_id, user_id, display_name, chat_display_name, status,"
+        " status_reason, status_changed_at, ring_device, email_new_chats, email_missed_chats) VALUES (7,"
+        " '2026-11-26', 5, 6, 'Ann', 'Ann', 'available', '', '2026-11-26', 'webrtc', 0, 1)"
+    )
+    old.execute_sql(
+        "INSERT INTO team (id, created_at, company_id, name, strategy, ring_seconds, announce_position)"
+        " VALUES (3, '2026-11-26 10:00:00', 5, 'Sales', 'linear', 20, 1)"
+    )
+    old.execute_sql("INSERT INTO team_member (id, team_id, agent_id, penalty) VALUES (5, 3, 7, 2)")
+    assert old.execute_sql("PRAGMA foreign_keys").fetchone() == (1,)
+    assert migrations.migrate() == _steps_after(11) and migrations.current_version() == migrations.LATEST
+    assert _shape(old) == expected
+    # A team of before keeps what it had and behaves as it did: 5 minutes' wait (the flows' old default), missed
+    # calls make an agent Unavailable, wrap-up until Rejoin, the standard music.
+    assert old.execute_sql(
+        "SELECT strategy, ring_seconds, announce_position, announce_wait_time, announce_seconds, max_wait_seconds,"
+        " ring_out, wrap_up_seconds, has_music FROM team WHERE id = 3"
+    ).fetchone() == ("linear", 20, 1, 0, 30, 300, "unavailable", None, 0)
+    assert old.execute_sql("SELECT penalty, position FROM team_member WHERE id = 5").fetchone() == (2, 0)
+    old.close()
+
+
 def _back_to_version_14(database) -> None:
     """Undo what versions 16 and 15 add: the KPIs' columns, rollup and triggers; the installation owner, the custom
     dialplan contexts and their versions."""
@@ -212,9 +269,9 @@ def test_a_version_14_database_gets_the_owner_and_the_dialplan_tables_and_keeps_
 
 
 def _back_to_version_10(database) -> None:
-    """Undo what versions 15, 13 and 11 add: the dialplans, the trunks' and numbers' columns, the audit log,
-    password links, the companies' time zone."""
-    _back_to_version_12(database)
+    """Undo what versions 15 to 11 add: the dialplans, the trunks' and numbers' columns, the teams' settings, the
+    audit log, password links, the companies' time zone."""
+    _back_to_version_11(database)
     database.execute_sql('DROP TABLE "audit_entry"')
     database.execute_sql('DROP TABLE "password_link"')
     database.execute_sql('ALTER TABLE "company" DROP COLUMN "time_zone"')
@@ -244,15 +301,15 @@ def test_a_version_10_database_gets_the_audit_log_links_and_time_zones_and_keeps
 
 
 def _back_to_version_9(database) -> None:
-    """Undo what versions 16, 15, 13, 11 and 10 add: the KPIs, the dialplans, the trunks' and numbers' columns, the
-    audit log, time zones, a form's site form name."""
+    """Undo what versions 16 to 10 add: the KPIs, the dialplans, the trunks' and numbers' columns, the teams'
+    settings, the audit log, time zones, a form's site form name."""
     _back_to_version_10(database)
     database.execute_sql('ALTER TABLE "chat_session" DROP COLUMN "form_name"')
     database.execute_sql("UPDATE schema_version SET version = 9")
 
 
 def _back_to_version_8(database) -> None:
-    """Undo what versions 10 and 9 add: the site form's name, the visit tables and the attribution columns."""
+    """Undo what versions 12 to 9 add: the site form's name, the visit tables and the attribution columns."""
     _back_to_version_9(database)
     for table in ("page_view", "visit_session", "number_pool", "visit_settings"):
         database.execute_sql(f'DROP TABLE "{table}"')
@@ -337,21 +394,22 @@ def test_a_version_7_database_gets_the_email_choices_and_outbox_and_keeps_its_ag
 def test_a_version_15_database_gets_the_kpis_columns_and_keeps_its_calls_and_teams(tmp_path):
     expected = _shape_of_a_new_database(tmp_path)
     old = _migrated(tmp_path / "v15.sqlite3")
+    old.execute_sql("PRAGMA foreign_keys = OFF")  # the rows' company, agent and lead do not matter here
+    Team.create(id=7, company=1, name="Sales", service_level_seconds=45)  # the column goes with version 16
     _back_to_version_15(old)
-    old.execute_sql("PRAGMA foreign_keys = OFF")  # the rows' company and lead do not matter here
-    old.execute_sql(
-        "INSERT INTO team (id, created_at, company_id, name, strategy, ring_seconds, announce_position)"
-        " VALUES (7, '2026-11-26 10:00:00', 1, 'Sales', 'leastrecent', 30, 0)"
-    )
+    old.execute_sql("INSERT INTO team_member (id, team_id, agent_id, penalty, position) VALUES (8, 7, 1, 0, 0)")
     old.execute_sql(
         "INSERT INTO interaction (id, created_at, company_id, lead_id, kind, direction, status, status_changed_at,"
         " started_at, lead_number, notes, source, campaign, landing_page, referrer, keywords, medium, click_id)"
         " VALUES (5, '2026-11-26 10:00:00', 1, 1, 'call', 'inbound', 'recent', '2026-11-26 10:01:00',"
         " '2026-11-26 10:00:00', '+14045551234', '', '', '', '', '', '', '', '')"
     )
+    old.execute_sql("PRAGMA foreign_keys = ON")  # as the app runs: dropping a table would cascade
     assert migrations.migrate() == 1 and migrations.current_version() == migrations.LATEST
     assert _shape(old) == expected
     assert old.execute_sql("SELECT service_level_seconds FROM team WHERE id = 7").fetchone() == (20,)
+    # Added in place: a rebuilt team table would have cascaded to its members.
+    assert old.execute_sql("SELECT team_id FROM team_member WHERE id = 8").fetchone() == (7,)
     assert old.execute_sql("SELECT hold_seconds, queue_team_id FROM interaction WHERE id = 5").fetchone() == (
         None,
         None,

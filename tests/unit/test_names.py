@@ -33,6 +33,7 @@ PAIRS = [
     (lambda i: names.mailbox_address(names.agent_mailbox(i)), names.parse_mailbox_address, names.agent_mailbox),
     (lambda i: names.mailbox_address(names.company_mailbox(i)), names.parse_mailbox_address, names.company_mailbox),
     (names.recording_notice, names.parse_recording_notice, lambda i: i),
+    (names.music_class, names.parse_music_class, lambda i: i),
     (names.available_key, names.parse_available_key, lambda i: i),
     (lambda i: f"/{names.AVAILABLE_FAMILY}/{names.available_key(i)}", names.parse_available_key, lambda i: i),
     (lambda i: names.outbound_channel_id(f"{i:x}"), names.parse_outbound_channel_id, lambda i: f"{i:x}"),

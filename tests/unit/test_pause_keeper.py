@@ -81,15 +81,61 @@ def call(world):
     return interaction, world["a"]["agents"][0]
 
 
-def rang_out(keeper, interaction, agent):
+def rang_out(keeper, interaction, agent, queue=None):
     keeper.on_rang_out(
         Event(
             "call.agent_rang_out",
-            {"channel_id": interaction.channel_id, "agent_id": agent.id, "agent_channel_id": "1795737826.3", "at": T0},
+            {
+                "channel_id": interaction.channel_id,
+                "queue": queue,
+                "agent_id": agent.id,
+                "agent_channel_id": "1795737826.3",
+                "at": T0,
+            },
             0,
             T0,
         )
     )
+
+
+@pytest.mark.parametrize("ring_out", ["unavailable", "available"])
+def test_the_queue_s_team_decides_whether_an_agent_who_lets_its_call_ring_out_stays_available(call, world, ring_out):
+    """A team may keep agents who let its calls ring out Available: Asterisk's autopause (which moved the call on to
+    the next agent) is undone once that call has left the queue (answered by someone else, gone on to the flow's
+    next step, or hung up), not before, or the queue would offer it straight back to them. The team of another
+    queue, or a ring-agents step (no queue), does not decide for it."""
+    interaction, agent = call
+    team = world["a"]["team"]
+    team.ring_out = ring_out
+    team.save()
+    telephony, bus = Telephony(), Bus()
+    keeper = keeper_over(bus, telephony)
+    rang_out(keeper, interaction, agent, queue=team.queue_name)
+    if ring_out == "available":
+        assert Agent.get_by_id(agent.id).status == "available" and bus.published == []
+        assert telephony.asked == []  # Asterisk keeps them paused for now
+        keeper.on_synced(  # a resync meanwhile agrees
+            Event(
+                "telephony.synced",
+                {
+                    "members": [
+                        {"queue": "team1", "interface": agent.queue_interface, "agent_id": agent.id, "paused": True}
+                    ],
+                    "available": {agent.id: True},
+                },
+                0,
+                T0,
+            )
+        )
+        assert [verb for verb in telephony.asked if verb[0] == "pause"] == []
+        telephony.asked.clear()
+        keeper.on_call_moved_on(Event("call.answered", {"channel_id": "another call"}, 0, T0))
+        assert telephony.asked == []
+        keeper.on_call_moved_on(Event("call.answered", {"channel_id": interaction.channel_id}, 0, T0))
+        assert telephony.asked == [("pause", agent.queue_interface, False), ("set_available", agent.id, True)]
+        rang_out(keeper, interaction, agent, queue=None)  # a ring-agents step's ring-out: missed
+    stored = Agent.get_by_id(agent.id)
+    assert (stored.status, stored.status_reason) == ("unavailable", "missed")
 
 
 def test_an_available_agent_who_lets_a_call_ring_out_is_unavailable_until_they_choose_available(call):

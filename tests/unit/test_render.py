@@ -151,11 +151,54 @@ setinterfacevar = yes
 setqueueentryvar = yes
 musicclass = default
 announce-position = no
+announce-holdtime = no
 announce-frequency = 0
 member = PJSIP/desk7,0,agent7,PJSIP/desk7
 member = PJSIP/webrtc8,2,agent8,PJSIP/webrtc8
 """
     )
+
+
+TEAM_WITH_ITS_OWN_MUSIC = render.Snapshot(
+    queues=(
+        render.QueueSpec(
+            "team4",
+            "Support; nights",
+            "linear",
+            15,
+            False,
+            (render.QueueMemberSpec("PJSIP/webrtc9", "agent9"), render.QueueMemberSpec("PJSIP/desk7", "agent7", 1)),
+            announce_wait_time=True,
+            announce_seconds=45,
+            music_class="lc-team4",
+        ),
+    ),
+    music=(render.MusicSpec("lc-team4", "Support; nights", "/srv/leadcenter/music/lc-team4"),),
+)
+
+
+def test_a_team_with_its_own_music_and_wait_time_announcements():
+    """Members in the team's order, the wait time announced every 45 s, the team's music class: its own files."""
+    assert render.render_queues(TEAM_WITH_ITS_OWN_MUSIC).endswith(
+        """musicclass = lc-team4
+announce-position = no
+announce-holdtime = yes
+announce-frequency = 45
+member = PJSIP/webrtc9,0,agent9,PJSIP/webrtc9
+member = PJSIP/desk7,1,agent7,PJSIP/desk7
+"""
+    )
+    assert (
+        render.render_music(TEAM_WITH_ITS_OWN_MUSIC)
+        == render.GENERATED_HEADER
+        + """
+[lc-team4] ; team Support, nights
+mode = files
+directory = /srv/leadcenter/music/lc-team4
+"""
+    )
+    assert render.render_music(SNAPSHOT) == render.GENERATED_HEADER
+    assert "generated/musiconhold.conf" in render.render_generated(SNAPSHOT)
 
 
 def test_routes_and_flows():

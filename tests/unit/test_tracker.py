@@ -163,6 +163,7 @@ def test_an_agent_leg_that_rings_out_is_told_whichever_way_the_call_rang_the_age
     tracker = CallTracker(lambda name, **data: published.append((name, data)), lambda: T0)
     lead = {"Uniqueid": "17.1", "Context": context, "Timestamp": "1795737826.5"}
     tracker.handle({**lead, "Event": "UserEvent", "UserEvent": "LeadCenterInbound", "Company": "1", "Number": "2"})
+    tracker.handle({**lead, "Event": "QueueCallerJoin", "Queue": "team3", "Position": "1"})  # an earlier step's
     for status, leg in (
         ("NOANSWER", "desk7-00000002"),
         ("CANCEL", "desk8-00000003"),
@@ -184,6 +185,8 @@ def test_an_agent_leg_that_rings_out_is_told_whichever_way_the_call_rang_the_age
     )
     rang_out = [data for name, data in published if name == "call.agent_rang_out"]
     assert [(data["channel_id"], data["agent_id"], data["agent_channel_id"]) for data in rang_out] == [("17.1", 7, "2")]
+    # The queue whose ring-out setting applies: a queue's leg names its queue; a Dial of the dialplan's, none.
+    assert rang_out[0]["queue"] == ("team3" if context == "lc-step-queue" else None)
 
 
 def test_agents_devices_are_followed_from_their_device_state():

@@ -3,6 +3,7 @@
 
 import { page as people } from './people.js';
 import { page as company } from './company.js';
+import { page as teams } from './teams.js';
 import { page as flows } from './flows.js';
 import { page as numbers } from './numbers.js';
 import { page as trunks } from './trunks.js';
@@ -13,6 +14,7 @@ import { page as dialplans } from './dialplans.js';
 export const PAGES = [
   people,
   company,
+  teams,
   flows,
   numbers,
   trunks,
