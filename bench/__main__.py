@@ -16,6 +16,7 @@ from bench import (
     asterisk_lifecycle,
     chat_visitors,
     controller_overhead,
+    kpis,
     results_dir,
     ring_to_browser,
     ring_to_screen,
@@ -32,6 +33,7 @@ SUITES = {
     "sms": sms.run,
     "chat": chat_visitors.run,
     "visits": visits_collection.run,
+    "kpis": kpis.run,
 }
 
 

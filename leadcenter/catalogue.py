@@ -376,6 +376,8 @@ INTERNAL = [
         ("call.answered", "an agent answered a lead's call"),
         ("call.lead_answered", "the lead picked up an agent's outbound call"),
         ("call.left_queue", "a call left its queue without an agent"),
+        ("call.held", "a side of a lead's call put it on hold (AMI Hold on its channel or a leg linked to it)"),
+        ("call.unheld", "that side took it off hold (AMI Unhold)"),
         ("call.ended", "a lead's call hung up"),
         ("chat.visitor_frame", "what a website visitor's open pages are told (web/visitors.py sends it)"),
     )

@@ -37,6 +37,7 @@ from leadcenter.interactions.models import (
 )
 from leadcenter.leads.models import Lead, LeadPhone, LeadSearchTerm
 from leadcenter.mail import OutboundEmail
+from leadcenter.reports.models import KpiDay, KpiDayBuilt, KpiSlice, KpiZone, create_triggers
 from leadcenter.teams.models import Team, TeamMember
 from leadcenter.texts.models import InboundPart, MessageTransition, OutboxPart, TextConsent, TextThread
 from leadcenter.tracking_numbers.models import TrackingNumber
@@ -88,6 +89,10 @@ MODELS = [
     PasswordLink,
     CustomContext,
     DialplanVersion,
+    KpiDay,
+    KpiSlice,
+    KpiDayBuilt,
+    KpiZone,
 ]
 
 
@@ -283,6 +288,34 @@ def _v15_dialplans(migrator) -> None:
     database.create_tables([CustomContext, DialplanVersion])
 
 
+def _v16_kpis(migrator) -> None:
+    from playhouse.migrate import migrate as run
+
+    # A column already there is skipped (a test brings a new database back to an older version number).
+    added: list[tuple[str, Field]] = [
+        ("interaction", Interaction.hold_seconds),
+        ("interaction", Interaction.queue_team),  # and its index
+    ]
+    present = {table: {c.name for c in database.get_columns(table)} for table in ("interaction", "team")}
+    run(
+        *[
+            migrator.add_column(table, field.column_name, field)
+            for table, field in added
+            if field.column_name not in present[table]
+        ]
+    )
+    # In place, as v11's: peewee's add_column rebuilds the table for a NOT NULL column, and dropping the old team
+    # table would cascade to every member.
+    if Team.service_level_seconds.column_name not in present["team"]:
+        database.execute_sql("ALTER TABLE team ADD COLUMN service_level_seconds INTEGER NOT NULL DEFAULT 20")
+    if "interaction_company_id_kind_started_at" not in {i.name for i in database.get_indexes("interaction")}:
+        run(migrator.add_index("interaction", ("company_id", "kind", "started_at"), False))
+    if "interaction_transition_event_at" not in {i.name for i in database.get_indexes("interaction_transition")}:
+        run(migrator.add_index("interaction_transition", ("event", "at"), False))
+    database.create_tables([KpiDay, KpiSlice, KpiDayBuilt, KpiZone])
+    create_triggers(database)
+
+
 # (version, description, function(migrator)) in order; version 1 is the first released schema.
 MIGRATIONS: list = [
     (
@@ -314,6 +347,11 @@ MIGRATIONS: list = [
         _v14_flow_versions,
     ),
     (15, "dialplans: the installation owner, custom dialplan contexts and their versions", _v15_dialplans),
+    (
+        16,
+        "KPIs: each call's hold time and the team whose queue it entered, each team's service level, the daily rollup",
+        _v16_kpis,
+    ),
 ]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])
 
@@ -337,6 +375,7 @@ def migrate() -> int:
     with database.atomic():
         if version is None:
             database.create_tables([SchemaVersion, *MODELS])
+            create_triggers(database)
             SchemaVersion.create(version=LATEST)
             log.info("database created at schema version %s", LATEST)
             return 1

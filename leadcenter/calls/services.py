@@ -14,6 +14,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from peewee import fn
+
 from leadcenter.agents import availability
 from leadcenter.agents.availability import Availability
 from leadcenter.agents.models import Agent
@@ -75,6 +77,32 @@ class OfferBook:
             return self._ringing.get(channel_id, {}).get(agent_id)
 
 
+class HoldBook:
+    """Which calls are on hold now and since when (either side may hold; the call is on hold while any side holds
+    it). Used on the dispatcher thread only."""
+
+    def __init__(self):
+        self._holders: dict[str, set[str]] = {}  # lead channel id -> the channels holding it
+        self._since: dict[str, dt.datetime] = {}
+
+    def held(self, channel_id: str, holder: str, at: dt.datetime) -> None:
+        self._since.setdefault(channel_id, at)
+        self._holders.setdefault(channel_id, set()).add(holder)
+
+    def unheld(self, channel_id: str, holder: str | None, at: dt.datetime) -> int | None:
+        """The seconds the hold lasted when the call's last holder lets go (``holder`` None: the call ended);
+        None while someone still holds it, or if it was not on hold."""
+        holders = self._holders.get(channel_id, set())
+        if holder is None:
+            holders.clear()
+        else:
+            holders.discard(holder)
+        if holders or channel_id not in self._since:
+            return None
+        self._holders.pop(channel_id, None)
+        return max(0, round((at - self._since.pop(channel_id)).total_seconds()))
+
+
 def everyone_declined(interaction: Interaction, reachable: Callable[[Agent], bool]) -> bool:
     """Every agent the call's flow offers it to, except those Offline or whose phone nothing can ring (``reachable``),
     has declined it (Incoming is theirs only)."""
@@ -106,6 +134,7 @@ class CallRecorder:
         self.recording_path = recording_path
         self.asterisk_dir, self.data_dir = asterisk_dir, data_dir
         self.offers = OfferBook()
+        self.holds = HoldBook()
         bus.subscribe(
             "call.agent_offered",
             lambda e: self.offers.offered(e.data["channel_id"], e.data["agent_id"], e.data["agent_channel_id"]),
@@ -122,6 +151,9 @@ class CallRecorder:
             ("call.flow_ended", self.on_flow_ended),
             ("call.voicemail_left", self.on_voicemail),
             ("call.ended", self.on_ended),
+            ("call.queued", self.on_queued),
+            ("call.held", lambda e: self.holds.held(e.data["channel_id"], e.data["holder"], e.data["at"])),
+            ("call.unheld", lambda e: self._add_hold(e.data["channel_id"], e.data["holder"], e.data["at"])),
             ("telephony.synced", self.on_synced),
         ):
             bus.subscribe(name, handler)
@@ -190,6 +222,23 @@ class CallRecorder:
         if agent is not None and availability.can(agent, "take_call"):
             self.availability.move(agent, "take_call", at)
 
+    def on_queued(self, event: Event) -> None:
+        """The call entered a team's queue: the first such team is whose service level it counts in."""
+        team_id = names.parse_queue(event.data.get("queue"))
+        if team_id is not None:
+            Interaction.update(queue_team=team_id).where(
+                Interaction.channel_id == event.data["channel_id"],
+                Interaction.queue_team.is_null(),
+                Interaction.company == Team.select(Team.company).where(Team.id == team_id),
+            ).execute()
+
+    def _add_hold(self, channel_id: str, holder: str | None, at) -> None:
+        seconds = self.holds.unheld(channel_id, holder, at)
+        if seconds is not None:
+            Interaction.update(hold_seconds=fn.COALESCE(Interaction.hold_seconds, 0) + seconds).where(
+                Interaction.channel_id == channel_id
+            ).execute()
+
     def on_lead_answered(self, event: Event) -> None:
         """The lead picked up an agent's outbound call (active since it was placed): the talk starts now."""
         interaction = self._interaction(event.data["channel_id"])
@@ -227,6 +276,7 @@ class CallRecorder:
 
     def on_ended(self, event: Event) -> None:
         self.offers.withdrawn(event.data["channel_id"])
+        self._add_hold(event.data["channel_id"], None, event.data["at"])  # a call that ends on hold
         interaction = self._interaction(event.data["channel_id"])
         if interaction is not None:
             # Still waiting when the line went down: the caller hung up before anyone answered.

@@ -38,12 +38,18 @@ class Interaction(TimestampedModel):
     answered_at = DateTimeField(null=True)
     ended_at = DateTimeField(null=True)
     talk_seconds = IntegerField(null=True)
+    # Of a call: the seconds either side held the other (AMI Hold..Unhold), a part of talk_seconds (reports/).
+    hold_seconds = IntegerField(null=True)
     tracking_number = ForeignKeyField(TrackingNumber, null=True, on_delete="SET NULL")
     tracking_number_id: IntegerField[int | None]  # the related row's id
     agent = ForeignKeyField(Agent, null=True, backref="interactions", on_delete="SET NULL")
     agent_id: IntegerField[int | None]  # the related row's id
     team = ForeignKeyField(Team, null=True, on_delete="SET NULL")
     team_id: IntegerField[int | None]  # the related row's id
+    # Of an inbound call: the team whose queue it entered first, answered or not (team is who answered it). The
+    # queue calls the service level and abandonment rate count (reports/).
+    queue_team = ForeignKeyField(Team, null=True, on_delete="SET NULL", backref="queued_interactions")
+    queue_team_id: IntegerField[int | None]  # the related row's id
     lead_number = CharField(default="")  # the lead's side of a call or text, E.164
     # Asterisk's Uniqueid of the lead's channel: how events and resynchronisation find the call.
     channel_id = CharField(null=True, unique=True)
@@ -70,6 +76,8 @@ class Interaction(TimestampedModel):
             (("company", "agent", "status", "status_changed_at"), False),
             (("company", "status", "status_changed_at"), False),
             (("lead", "started_at"), False),
+            # The KPIs and report series (reports/): a company's interactions of one kind in a period.
+            (("company", "kind", "started_at"), False),
         )
 
 
@@ -83,6 +91,9 @@ class InteractionTransition(BaseModel):
     to_status = CharField()
     outcome = CharField(null=True)
     at = DateTimeField()
+
+    class Meta:
+        indexes = ((("event", "at"), False),)  # the reopenings of a period (reports/: conversations' episodes)
 
 
 MESSAGE_DIRECTIONS = ("inbound", "outbound")

@@ -24,6 +24,8 @@ class Team(TimestampedModel):
     company = ForeignKeyField(Company, backref="teams", on_delete="CASCADE")
     company_id: IntegerField[int]  # the related row's id
     name = CharField()
+    # Service level: the share of the team's queue calls answered within this many seconds (reports/).
+    service_level_seconds = IntegerField(default=20)
     strategy = CharField(default="leastrecent", choices=[(s, s) for s in STRATEGIES])
     ring_seconds = IntegerField(default=30)
     announce_position = BooleanField(default=False)

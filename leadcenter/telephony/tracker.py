@@ -238,6 +238,26 @@ class CallTracker:
             at=self.event_time(m),
         )
 
+    # -- hold ------------------------------------------------------------------------------------------------
+    def _held_call(self, m: Mapping) -> str | None:
+        """The lead channel of the call a channel belongs to: the channel itself (an outbound call's agent channel,
+        a caller), or the call it is linked to (an agent's leg of an inbound call carries the caller's Linkedid)."""
+        for key in ("Uniqueid", "Linkedid"):
+            if m.get(key) in self.lead_channels:
+                return m[key]
+        return None
+
+    def _on_Hold(self, m: Mapping) -> None:
+        # Raised on the channel whose phone put the other side on hold (a re-INVITE sendonly), until its Unhold.
+        channel_id = self._held_call(m)
+        if channel_id is not None:
+            self._publish("call.held", channel_id=channel_id, holder=m.get("Uniqueid"), at=self.event_time(m))
+
+    def _on_Unhold(self, m: Mapping) -> None:
+        channel_id = self._held_call(m)
+        if channel_id is not None:
+            self._publish("call.unheld", channel_id=channel_id, holder=m.get("Uniqueid"), at=self.event_time(m))
+
     # -- agents' devices ---------------------------------------------------------------------------------------
     def _on_DeviceStateChange(self, m: Mapping) -> None:
         """An agent's softphone or desk phone: registered or not, reachable (qualify) or not, free or in use."""

@@ -205,6 +205,7 @@ class SippPhone:
         transport: str = "udp",
         transfer_after: float | None = None,
         transfer_to: str = "",
+        hold: tuple[float, float] | None = None,
     ) -> None:
         self.username, self.password, self.asterisk_port = username, password, asterisk_port
         self.registers = registers
@@ -217,6 +218,8 @@ class SippPhone:
         self.answer, self.answer_after, self.hangup_after = answer, answer_after, hangup_after
         # The transfer key, pressed transfer_after s into an answered call: a REFER to transfer_to.
         self.transfer_after, self.transfer_to = transfer_after, transfer_to
+        # The hold key, pressed (re-INVITE sendonly) and released (sendrecv) these many seconds into an answered call.
+        self.hold = hold
         self.expires, self.lifetime = expires, lifetime
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix=f"sipp-{username}-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -268,6 +271,12 @@ class SippPhone:
                 "-set",
                 "refer_to",
                 self.transfer_to or "none",
+                "-set",
+                "onhold_ms",
+                str(never if self.hold is None else int(self.hold[0] * 1000)),
+                "-set",
+                "offhold_ms",
+                str(never if self.hold is None else int(self.hold[1] * 1000)),
             ]
         scenario = "phone_answer.xml" if self.answer else "phone_noanswer.xml"
         if self.registers:

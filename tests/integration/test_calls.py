@@ -371,3 +371,16 @@ def test_hang_up_from_the_app_ends_the_call_for_the_caller_and_it_lands_in_recen
         (alice if live.agent_id == ALICE else bob).wait_for("HANGUP", timeout=5)
     row = running.wait_interaction(lead_number="+14045550405", status="recent")
     assert row.outcome == "answered" and 2 <= row.talk_seconds <= 6
+
+
+def test_an_agents_phone_holding_the_call_is_its_hold_time_and_the_call_counts_in_its_queue(running, peers):
+    """The desk phone's hold key (a re-INVITE a=sendonly, 2 s after answering, then a=sendrecv at 5 s): Asterisk's
+    Hold and Unhold on the agent's leg become the call's hold_seconds; the call counts in the queue it entered."""
+    with peers.phone(ALICE, hold=(2.0, 5.0)):
+        handle = peers.call("4045551299", duration=9, caller_name="Hal Held")
+        live = running.wait_interaction(lead_number="+14045551299", status="active", timeout=10)
+        handle.wait(30).check()
+    call_row = finished(running, live.channel_id)
+    assert call_row.agent_id == ALICE and call_row.outcome == "answered"
+    assert 2 <= call_row.hold_seconds <= 4, call_row.hold_seconds
+    assert call_row.queue_team.name == "Sales"

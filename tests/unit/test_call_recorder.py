@@ -294,3 +294,41 @@ def test_an_agent_on_two_calls_stays_on_a_call_until_the_last_ends(world):
     assert Agent.get_by_id(world["agent"].id).status_reason == "on_call"
     send(world, "call.ended", seconds=40, channel_id="1700000000.5", cause=16)
     assert Agent.get_by_id(world["agent"].id).status_reason == "wrap_up"
+
+
+def test_hold_time_is_summed_per_call_whoever_holds_and_a_call_that_ends_on_hold_counts_to_its_end(world):
+    inbound(world)
+    send(world, "call.queued", seconds=1, channel_id="1700000000.1", queue=world["team"].queue_name, position=1)
+    send(
+        world,
+        "call.answered",
+        seconds=5,
+        channel_id="1700000000.1",
+        agent_id=world["agent"].id,
+        queue=world["team"].queue_name,
+    )
+    call = Interaction.get()
+    assert (call.queue_team_id, call.hold_seconds) == (world["team"].id, None)
+    # The agent holds 10..40; the lead holds too 30..50 (the call is on hold 10..50 = 40 s); the agent again from
+    # 60 until the call ends at 75: 55 s in all.
+    send(world, "call.held", seconds=10, channel_id="1700000000.1", holder="agent-leg")
+    send(world, "call.held", seconds=30, channel_id="1700000000.1", holder="1700000000.1")
+    send(world, "call.unheld", seconds=40, channel_id="1700000000.1", holder="agent-leg")
+    assert Interaction.get().hold_seconds is None  # the lead still holds it
+    send(world, "call.unheld", seconds=50, channel_id="1700000000.1", holder="1700000000.1")
+    assert Interaction.get().hold_seconds == 40
+    send(world, "call.held", seconds=60, channel_id="1700000000.1", holder="agent-leg")
+    send(world, "call.ended", seconds=75, channel_id="1700000000.1", cause=16)
+    call = Interaction.get()
+    assert (call.hold_seconds, call.talk_seconds, call.status) == (55, 70, "recent")
+
+
+def test_a_call_counts_in_the_first_queue_it_entered_and_only_a_team_of_its_company(world):
+    inbound(world)
+    other = Team.create(company=create_company("Other", "US"), name="Theirs")
+    send(world, "call.queued", seconds=1, channel_id="1700000000.1", queue=other.queue_name, position=1)
+    assert Interaction.get().queue_team_id is None
+    send(world, "call.queued", seconds=2, channel_id="1700000000.1", queue=world["team"].queue_name, position=1)
+    second = Team.create(company=world["company"], name="Overflow")
+    send(world, "call.queued", seconds=60, channel_id="1700000000.1", queue=second.queue_name, position=1)
+    assert Interaction.get().queue_team_id == world["team"].id

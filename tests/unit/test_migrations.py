@@ -9,6 +9,7 @@ from leadcenter.accounts.models import server_time_zone
 from leadcenter.interactions.models import Interaction
 from leadcenter.leads.models import Lead, LeadSearchTerm
 from leadcenter.leads.services import search
+from leadcenter.teams.models import Team
 
 V1 = Path(__file__).parent / "fixtures" / "schema_v1_demo.sql"
 
@@ -129,6 +130,26 @@ def _steps_after(version: int) -> int:
     return len([m for m in migrations.MIGRATIONS if m[0] > version])
 
 
+def _back_to_version_15(database) -> None:
+    """Undo what version 16 adds: each call's hold time and queue team, each team's service level, the KPIs' index."""
+    from playhouse.migrate import SqliteMigrator
+    from playhouse.migrate import migrate as run
+
+    database.execute_sql('DROP INDEX "interaction_company_id_kind_started_at"')
+    database.execute_sql('DROP INDEX "interaction_transition_event_at"')
+    database.execute_sql('DROP TABLE "kpi_day"')
+    database.execute_sql('DROP TABLE "kpi_day_built"')
+    database.execute_sql('DROP TABLE "kpi_slice"')
+    database.execute_sql('DROP TABLE "kpi_zone"')
+    for (trigger,) in database.execute_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+        database.execute_sql(f'DROP TRIGGER "{trigger}"')
+    migrator = SqliteMigrator(database)  # rebuilds the table: SQLite cannot drop a column a foreign key names
+    run(migrator.drop_column("interaction", "queue_team_id", legacy=True))
+    for table, column in (("interaction", "hold_seconds"), ("team", "service_level_seconds")):
+        database.execute_sql(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
+    database.execute_sql("UPDATE schema_version SET version = 15")
+
+
 def _back_to_version_12(database) -> None:
     """Undo what versions 15 and 13 add: the dialplans; the trunks' registration, transport, codecs and qualify, the
     numbers' texting."""
@@ -218,7 +239,9 @@ def test_a_version_11_database_gets_the_teams_settings_and_keeps_its_teams_and_m
 
 
 def _back_to_version_14(database) -> None:
-    """Undo what version 15 adds: the installation owner, the custom dialplan contexts and their versions."""
+    """Undo what versions 16 and 15 add: the KPIs' columns, rollup and triggers; the installation owner, the custom
+    dialplan contexts and their versions."""
+    _back_to_version_15(database)
     for table in ("dialplan_version", "custom_context"):
         database.execute_sql(f'DROP TABLE "{table}"')
     database.execute_sql('ALTER TABLE "user" DROP COLUMN "owner"')
@@ -278,8 +301,8 @@ def test_a_version_10_database_gets_the_audit_log_links_and_time_zones_and_keeps
 
 
 def _back_to_version_9(database) -> None:
-    """Undo what versions 15 to 10 add: the dialplans, the trunks' and numbers' columns, the teams' settings, the
-    audit log, time zones, a form's site form name."""
+    """Undo what versions 16 to 10 add: the KPIs, the dialplans, the trunks' and numbers' columns, the teams'
+    settings, the audit log, time zones, a form's site form name."""
     _back_to_version_10(database)
     database.execute_sql('ALTER TABLE "chat_session" DROP COLUMN "form_name"')
     database.execute_sql("UPDATE schema_version SET version = 9")
@@ -365,4 +388,30 @@ def test_a_version_7_database_gets_the_email_choices_and_outbox_and_keeps_its_ag
     assert _shape(old) == expected
     # An agent of before gets the defaults: missed chats by email, new ones not.
     assert old.execute_sql("SELECT email_new_chats, email_missed_chats FROM agent WHERE id = 4").fetchone() == (0, 1)
+    old.close()
+
+
+def test_a_version_15_database_gets_the_kpis_columns_and_keeps_its_calls_and_teams(tmp_path):
+    expected = _shape_of_a_new_database(tmp_path)
+    old = _migrated(tmp_path / "v15.sqlite3")
+    old.execute_sql("PRAGMA foreign_keys = OFF")  # the rows' company, agent and lead do not matter here
+    Team.create(id=7, company=1, name="Sales", service_level_seconds=45)  # the column goes with version 16
+    _back_to_version_15(old)
+    old.execute_sql("INSERT INTO team_member (id, team_id, agent_id, penalty, position) VALUES (8, 7, 1, 0, 0)")
+    old.execute_sql(
+        "INSERT INTO interaction (id, created_at, company_id, lead_id, kind, direction, status, status_changed_at,"
+        " started_at, lead_number, notes, source, campaign, landing_page, referrer, keywords, medium, click_id)"
+        " VALUES (5, '2026-11-26 10:00:00', 1, 1, 'call', 'inbound', 'recent', '2026-11-26 10:01:00',"
+        " '2026-11-26 10:00:00', '+14045551234', '', '', '', '', '', '', '', '')"
+    )
+    old.execute_sql("PRAGMA foreign_keys = ON")  # as the app runs: dropping a table would cascade
+    assert migrations.migrate() == 1 and migrations.current_version() == migrations.LATEST
+    assert _shape(old) == expected
+    assert old.execute_sql("SELECT service_level_seconds FROM team WHERE id = 7").fetchone() == (20,)
+    # Added in place: a rebuilt team table would have cascaded to its members.
+    assert old.execute_sql("SELECT team_id FROM team_member WHERE id = 8").fetchone() == (7,)
+    assert old.execute_sql("SELECT hold_seconds, queue_team_id FROM interaction WHERE id = 5").fetchone() == (
+        None,
+        None,
+    )
     old.close()

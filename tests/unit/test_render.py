@@ -506,6 +506,8 @@ AMI_EVENT_CLASSES = {
     "Hangup": "call",
     "DialBegin": "call",
     "DialEnd": "call",
+    "Hold": "call",
+    "Unhold": "call",
     "MessageWaiting": "call",
     "DeviceStateChange": "call",
     "UserEvent": "user",

@@ -204,3 +204,28 @@ def test_agents_devices_are_followed_from_their_device_state():
         ("telephony.device_state", "desk7", 7, "UNAVAILABLE"),
         ("telephony.device_state", "webrtc8", 8, "NOT_INUSE"),
     ]
+
+
+def test_hold_on_an_agents_leg_or_the_callers_channel_is_told_for_the_call():
+    published = []
+    tracker = CallTracker(lambda name, **data: published.append((name, data)), lambda: T0)
+    tracker.lead_channels.add("1795737826.0")
+    for event, uniqueid in (
+        ("Hold", "1795737826.1"),
+        ("Unhold", "1795737826.1"),
+        ("Hold", "1795737826.0"),
+        ("Hold", "1795737999.5"),
+    ):
+        tracker.handle(
+            {
+                "Event": event,
+                "Uniqueid": uniqueid,
+                "Linkedid": uniqueid.split(".")[0] + ".0",
+                "Timestamp": "1795737830.250000",
+            }
+        )
+    assert [(name, data["channel_id"], data["holder"]) for name, data in published] == [
+        ("call.held", "1795737826.0", "1795737826.1"),  # the agent's leg, linked to the caller's channel
+        ("call.unheld", "1795737826.0", "1795737826.1"),
+        ("call.held", "1795737826.0", "1795737826.0"),  # the caller's own channel
+    ]  # a channel of no call we follow: nothing
