@@ -270,13 +270,6 @@ def test_first_response_and_resolution_of_texts_each_time_the_lead_writes_again(
 # -- the API -------------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def supervisor(make_client, world):
-    client = make_client()
-    client.sign_in("supervisor@a.example")
-    return client
-
-
 def get(client, path):
     response = client.http.get(path)
     return response.status_code, response.get_json()
