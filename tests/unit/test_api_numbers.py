@@ -1,11 +1,10 @@
-# ruff: noqa: F811 (the fixtures imported from test_api_admin are redefined as arguments)
 """The admin API of numbers and trunks: trunks that register (credentials never shown), their live state from what
 Asterisk reports, tracking numbers' texting switch, the opt-out list and the SMSC binds. Each write is checked in
 the database, the rendered configuration, the events and the audit log."""
 
 import pytest
 from support import T0
-from test_api_admin import API, admin, agent, assert_refused, supervisor  # noqa: F401 (fixtures)
+from test_api_admin import API, assert_refused
 
 from leadcenter import asterisk_config
 from leadcenter.audit.models import AuditEntry
