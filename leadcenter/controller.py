@@ -70,9 +70,8 @@ class Controller:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.secrets = credentials.load_or_create(settings.data_dir)
-        self.database: SqliteDatabase = db.open_sqlite(str(settings.database_path), background_checkpoints=True)
+        self.database: SqliteDatabase = db.open_sqlite(str(settings.database_path))
         db.bind(self.database)
-        self.checkpoints = db.checkpoints(self.database)
         migrations.migrate()
         self.instance = Instance.from_settings(settings)
         # Every domain but texts reads the system clock; texts may be shifted (tests of its 12-hour timers).
@@ -135,7 +134,6 @@ class Controller:
         return str(self.instance.host_path(inside).relative_to(self.settings.data_dir))
 
     def start(self) -> None:
-        self.checkpoints.start()
         self.bus.start()
         self.loop.start()
         self.loop.run(self.telephony.start())
@@ -167,6 +165,5 @@ class Controller:
             self.loop.stop()
             self.bus.wait_idle(5)
             self.bus.stop()
-            self.checkpoints.stop()
             self.database.close()
         log.info("controller stopped")

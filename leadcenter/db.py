@@ -12,7 +12,6 @@ import threading
 from peewee import AutoField, DatabaseProxy, DateTimeField, Model, OperationalError, SqliteDatabase
 
 from leadcenter import clock
-from leadcenter.timers import Sweeper
 
 log = logging.getLogger(__name__)
 
@@ -77,18 +76,11 @@ class SerialisedSqliteDatabase(SqliteDatabase):
             self._writer.release()
 
 
-CHECKPOINT_SECONDS = 1.0
-
-
-def open_sqlite(path: str, *, background_checkpoints: bool = False) -> SqliteDatabase:
+def open_sqlite(path: str) -> SqliteDatabase:
     # busy_timeout first, so that switching to WAL waits for other connections instead of failing.
     # Transactions begin IMMEDIATE: a transaction that reads, then writes while another connection writes, gets
     # SQLITE_BUSY at once (its snapshot is stale; the busy timeout cannot help), which under a few calls a second
     # lost interactions. Taking the write lock at BEGIN makes it wait its turn instead.
-    # background_checkpoints (the controller's): no commit copies the WAL into the database file (SQLite's automatic
-    # checkpoint runs in the commit that crosses 1000 pages, and its fsync held the write lock: a pause of tens of ms
-    # for every writer queued behind it, each second or two at 200 writes/s); checkpoints() does it on a thread
-    # of its own, without blocking writers.
     return SerialisedSqliteDatabase(
         path,
         pragmas=(
@@ -96,7 +88,6 @@ def open_sqlite(path: str, *, background_checkpoints: bool = False) -> SqliteDat
             ("journal_mode", "wal"),
             ("foreign_keys", 1),
             ("synchronous", "normal"),
-            *((("wal_autocheckpoint", 0),) if background_checkpoints else ()),
         ),
         check_same_thread=False,
         lock_type="IMMEDIATE",
@@ -105,9 +96,3 @@ def open_sqlite(path: str, *, background_checkpoints: bool = False) -> SqliteDat
 
 def bind(db) -> None:
     database.initialize(db)
-
-
-def checkpoints(db: SqliteDatabase) -> Sweeper:
-    """Copies the WAL into the database file every CHECKPOINT_SECONDS (PASSIVE: as far as readers allow, never
-    waiting for a writer), for a database opened with ``background_checkpoints``."""
-    return Sweeper("database-checkpoints", lambda: db.execute_sql("PRAGMA wal_checkpoint(PASSIVE)"), CHECKPOINT_SECONDS)

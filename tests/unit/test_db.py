@@ -77,18 +77,3 @@ def test_a_writer_that_waits_past_the_busy_timeout_is_told_the_database_is_locke
         counters._writer.release()
     _increment(counters)
     assert Counter.get_by_id(1).value == 1
-
-
-def test_the_controllers_database_leaves_checkpoints_to_a_thread_of_their_own(tmp_path):
-    path = tmp_path / "checkpoints.sqlite3"
-    database = db.open_sqlite(str(path), background_checkpoints=True)
-    database.bind([Counter])
-    database.create_tables([Counter])
-    assert database.execute_sql("PRAGMA wal_autocheckpoint").fetchone() == (0,)
-    empty = path.stat().st_size
-    for _ in range(1500):  # more WAL frames than SQLite's automatic checkpoint (1000) would have let through
-        Counter.create()
-    assert path.stat().st_size == empty  # no commit copied the WAL into the file
-    db.checkpoints(database).sweep()  # the thread's round
-    assert path.stat().st_size > empty and Counter.select().count() == 1500
-    database.close()
