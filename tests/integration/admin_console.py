@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from browser import SCREENSHOTS, TIMEOUT_MS, Browser
+from browser import SCREENSHOTS, TIMEOUT_MS, Browser, page_errors
 from playwright.sync_api import Page, expect
 
 from leadcenter import demo
@@ -29,16 +29,7 @@ class AdminConsole:
 
     def __init__(self, page: Page):
         self.page = page
-        self.errors: list[str] = []  # uncaught errors in the page's scripts, and what the CSP refused
-        page.on("pageerror", lambda error: self.errors.append(str(error)))
-        page.on(
-            "console",
-            lambda message: (
-                self.errors.append(message.text)
-                if message.type == "error" and "Content Security Policy" in message.text
-                else None
-            ),
-        )
+        self.errors = page_errors(page)
 
     @classmethod
     def open(

@@ -38,21 +38,27 @@ TIMEOUT_MS = 10_000
 SCREENSHOTS = os.environ.get("LEADCENTER_SCREENSHOTS")
 
 
+def page_errors(page: Page) -> list[str]:
+    """A list that gathers, from now on, the page's uncaught script errors and what its CSP refused."""
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(message.text)
+            if message.type == "error" and "Content Security Policy" in message.text
+            else None
+        ),
+    )
+    return errors
+
+
 class AgentApp:
     """One agent's tab, with what the agent sees and clicks."""
 
     def __init__(self, page: Page, email: str):
         self.page, self.email = page, email
-        self.errors: list[str] = []  # uncaught errors in the page's scripts, and what the CSP refused
-        page.on("pageerror", lambda error: self.errors.append(str(error)))
-        page.on(
-            "console",
-            lambda message: (
-                self.errors.append(message.text)
-                if message.type == "error" and "Content Security Policy" in message.text
-                else None
-            ),
-        )
+        self.errors = page_errors(page)
         self.signed_in_at = 0.0
         self.registered_after: float | None = None  # seconds from clicking Sign in to "Softphone: ready"
 
