@@ -18,6 +18,8 @@ from email.message import EmailMessage
 
 from aiosmtpd.smtp import SMTP, AuthResult
 
+SENDER = "leads@acme.example"  # the From the integration tests give Lead Center's emails
+
 
 @dataclass
 class Received:

@@ -8,6 +8,7 @@ import subprocess
 
 import pytest
 from harness import SECOND_SMSC_PORT, System, add_ice_interface, wait_for
+from mailserver import SENDER, MailServer
 from peer import SmscPeer
 from sipp import Peers
 
@@ -93,3 +94,24 @@ def texting(running, smsc, second_smsc):
     smsc.command(cmd="throttle", count=0)
     wait_for(lambda: running.sms_health().get("state") == "bound", 10, what="the SMPP binds")
     yield running
+
+
+@pytest.fixture
+def emailing(running):
+    """The system restarted with email on, through the test's SMTP server (links in emails point at the system's
+    own URL); restarted as it was at the end. Yields (system, the SMTP server)."""
+    with MailServer() as smtp:
+        running.stop_controller()
+        running.start_controller(
+            LEADCENTER_SMTP_HOST="127.0.0.1",
+            LEADCENTER_SMTP_PORT=str(smtp.port),
+            LEADCENTER_SMTP_SECURITY="none",
+            LEADCENTER_SMTP_FROM_ADDRESS=f"Lead Center <{SENDER}>",
+            LEADCENTER_SMTP_APP_URL=f"{running.url}/",
+        )
+        running.all_available()
+        try:
+            yield running, smtp
+        finally:
+            running.stop_controller()
+            running.start_controller()

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from admin_console import AdminConsole, demo_admin
 from browser import TIMEOUT_MS, Browser
-from mailserver import MailServer
 from playwright.sync_api import expect
 
 from leadcenter import demo
@@ -154,25 +152,6 @@ def test_the_company_page_changes_the_time_zone_and_shows_a_new_api_key_once(run
         company = page.locator(".audit-rows tbody tr", has_text="Updated Company").filter(has_text="time_zone")
         expect(company.locator(".changes")).to_contain_text("America/New_York")
         assert admin.errors == []
-
-
-@pytest.fixture
-def emailing(running):
-    """The system restarted with email on, through the test's SMTP server; restarted as it was at the end."""
-    with MailServer() as smtp:
-        running.stop_controller()
-        running.start_controller(
-            LEADCENTER_SMTP_HOST="127.0.0.1",
-            LEADCENTER_SMTP_PORT=str(smtp.port),
-            LEADCENTER_SMTP_SECURITY="none",
-            LEADCENTER_SMTP_FROM_ADDRESS="Lead Center <leads@acme.example>",
-            LEADCENTER_SMTP_APP_URL=f"{running.url}/",
-        )
-        try:
-            yield running, smtp
-        finally:
-            running.stop_controller()
-            running.start_controller()
 
 
 def test_with_email_on_the_invitee_gets_the_link_by_email_and_forgot_password_sends_another(emailing):

@@ -14,7 +14,7 @@ import time
 import pytest
 from browser import Browser
 from harness import wait_for
-from mailserver import MailServer
+from mailserver import SENDER
 from playwright.sync_api import expect
 from websockets.sync.client import connect
 from websockets.typing import Origin
@@ -24,30 +24,9 @@ from leadcenter.agents.models import Agent
 
 ADMIN, ALICE = "admin@acme.example", "alice@acme.example"
 SITE = "http://shop.test:8000"  # the business's site, where the widget's iframe is embedded
-SENDER = "leads@acme.example"
 TIMEOUT = 15  # the widget's response timeout (the least it accepts)
 NAME = "<b>Vera</b> Visitor"
 BODY = "Do you deliver <script>alert(1)</script> to Atlanta?"
-
-
-@pytest.fixture
-def emailing(running):
-    """The system restarted with email on, through the test's SMTP server; restarted as it was at the end."""
-    with MailServer() as smtp:
-        running.stop_controller()
-        running.start_controller(
-            LEADCENTER_SMTP_HOST="127.0.0.1",
-            LEADCENTER_SMTP_PORT=str(smtp.port),
-            LEADCENTER_SMTP_SECURITY="none",
-            LEADCENTER_SMTP_FROM_ADDRESS=f"Lead Center <{SENDER}>",
-            LEADCENTER_SMTP_APP_URL="https://leads.acme.example/",
-        )
-        running.all_available()
-        try:
-            yield running, smtp
-        finally:
-            running.stop_controller()
-            running.start_controller()
 
 
 @pytest.fixture
@@ -118,7 +97,7 @@ def test_a_chat_nobody_answers_sends_the_missed_chat_email(emailing, widget):
     assert email.message["Subject"] == f"Missed chat from {NAME}"
     assert email.message["To"] == "Alice Agent <alice@acme.example>"
     text = email.part("plain")
-    assert f"> {BODY}" in text and f"{SITE}/pricing" in text and "https://leads.acme.example/" in text
+    assert f"> {BODY}" in text and f"{SITE}/pricing" in text and f"{system.url}/" in text
     page = email.part("html")
     assert "<script" not in page and "<b>" not in page
     assert "&lt;b&gt;Vera&lt;/b&gt; Visitor" in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page

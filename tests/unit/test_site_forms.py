@@ -9,6 +9,7 @@ import json
 
 import pytest
 from support import attribution, spring_ad
+from test_visits import post
 
 from leadcenter.chats.models import ChatSession, Visitor
 from leadcenter.interactions.models import Interaction, Message
@@ -57,15 +58,8 @@ def browser(controller):
 
 
 def send(client, key, body, origin=SHOP, address="192.0.2.1"):
-    """The snippet's request: text/plain (no preflight), no cookies, from a page of ``origin``."""
-    data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return client.post(
-        f"/s/{key}/form",
-        data=data,
-        headers={"Origin": origin} if origin else {},
-        content_type="text/plain;charset=UTF-8",
-        environ_base={"REMOTE_ADDR": address},
-    )
+    """A site form as the snippet sends it (test_visits.post)."""
+    return post(client, key, body, origin, address, endpoint="form")
 
 
 def form(fields=QUOTE, visitor=None, name="Quote request", privacy=False, page=PAGE):

@@ -272,11 +272,12 @@ def test_the_retention_sweep_deletes_old_anonymous_sessions_only(controller, sit
 # -- the public endpoint -------------------------------------------------------------------------------------------
 
 
-def post(client, key, body, origin=SHOP, address="192.0.2.1"):
-    """The snippet's request: text/plain (no preflight), from a page of ``origin``, from ``address``."""
+def post(client, key, body, origin=SHOP, address="192.0.2.1", endpoint="collect"):
+    """The snippet's request to ``/s/<key>/<endpoint>`` (collect, form): text/plain (no preflight), no cookies, from a
+    page of ``origin``, from ``address``."""
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     return client.post(
-        f"/s/{key}/collect",
+        f"/s/{key}/{endpoint}",
         data=data,
         headers={"Origin": origin} if origin else {},
         content_type="text/plain;charset=UTF-8",
