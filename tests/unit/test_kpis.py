@@ -14,7 +14,6 @@ from leadcenter.reports.services import Scope
 from leadcenter.teams.models import Team, TeamMember
 
 DAY = dt.datetime(2026, 11, 20)
-S = dt.timedelta(seconds=1)
 
 
 def at(seconds: float) -> dt.datetime:
@@ -374,25 +373,11 @@ def test_the_kpis_agree_with_report_csv_to_the_second(world, supervisor):
             (0.3, 5.5, "answered"),
         ]
     ):
-        begin = at(n * 300 + 0.45 * n)
-        answered = begin + dt.timedelta(seconds=wait) if talk is not None else None
-        ended = (answered + dt.timedelta(seconds=talk)) if answered else begin + dt.timedelta(seconds=wait)
-        Interaction.create(
-            company=company,
-            lead=lead,
-            kind="call",
-            direction="inbound",
-            status="recent",
-            outcome=outcome,
-            started_at=begin,
-            status_changed_at=ended,
-            answered_at=answered,
-            ended_at=ended,
-            talk_seconds=None if answered is None else max(0, round((ended - answered).total_seconds())),
-            agent=alice if answered else None,
-            team=team if answered else None,
-            queue_team=team,
-        )
+        start = n * 300 + 0.45 * n
+        answered = start + wait if talk is not None else None
+        ended = answered + talk if answered is not None and talk is not None else start + wait
+        call(company, lead, start=start, answered=answered, ended=ended, outcome=outcome,
+             agent=alice if answered is not None else None, queue=team)  # fmt: skip
     text = conversation(company, lead, "text", 5000.7, [], [], agent=alice)
     Message.create(interaction=text, direction="inbound", body="hello", created_at=at(5000.7))
     Message.create(interaction=text, direction="outbound", body="hi!", agent=alice, created_at=at(5061.2))
@@ -466,23 +451,8 @@ def test_the_days_and_hours_are_the_companys_own_across_a_change_of_offset(world
     company.save()
     Interaction.delete().execute()
     for utc in ("2026-11-01 05:30", "2026-11-01 06:30", "2026-11-02 03:30", "2026-11-01 03:30"):
-        begin = dt.datetime.fromisoformat(utc)
-        Interaction.create(
-            company=company,
-            lead=lead,
-            kind="call",
-            direction="inbound",
-            status="recent",
-            outcome="answered",
-            started_at=begin,
-            status_changed_at=begin + 60 * S,
-            answered_at=begin + 4 * S,
-            ended_at=begin + 60 * S,
-            talk_seconds=56,
-            agent=alice,
-            queue_team=a["team"],
-            team=a["team"],
-        )
+        start = (dt.datetime.fromisoformat(utc) - at(0)).total_seconds()  # call() counts from 10:00 on DAY
+        call(company, lead, start=start, answered=start + 4, ended=start + 60, agent=alice, queue=a["team"])
     status, body = get(supervisor, "/api/v1/kpis?since=2026-11-01&until=2026-11-01")
     assert body["period"]["time_zone"] == "America/New_York" and body["queue"]["offered"] == 3
     status, body = get(supervisor, "/api/v1/reports/hours?since=2026-11-01&until=2026-11-01")
