@@ -33,6 +33,7 @@ from leadcenter.notifications.services import ChatEmails
 from leadcenter.pbx.process import Instance
 from leadcenter.sms.smpp import SmppLink
 from leadcenter.teams.services import QueueBoard, WrapUpTimer
+from leadcenter.teamview import services as teamview
 from leadcenter.telephony.service import Telephony
 from leadcenter.texts.outbox import Outbox
 from leadcenter.texts.services import Texts
@@ -79,8 +80,8 @@ class Controller:
         self.bus = EventBus(self.clock)
         self.loop = LoopThread()
         self.telephony = Telephony(settings, self.secrets, self.bus, self.clock)
-        self.presence = Presence(self.bus)
-        self.availability = Availability(self.bus, self.presence.of)
+        self.presence = Presence(self.bus, teamview.call_began)
+        self.availability = Availability(self.bus, self.presence.seen)
         self.calls = CallRecorder(
             self.bus, self._recording_path, settings.asterisk_dir, settings.data_dir, self.clock, self.availability
         )

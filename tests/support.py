@@ -25,6 +25,7 @@ from leadcenter.events import Bus, EventBus, Subscriber
 from leadcenter.mail import Mailer
 from leadcenter.pbx.process import Instance
 from leadcenter.teams.services import QueueBoard
+from leadcenter.teamview.services import call_began
 from leadcenter.telephony.ari import AriError
 from leadcenter.telephony.service import AsteriskRefused
 from leadcenter.texts.outbox import Outbox
@@ -142,8 +143,8 @@ class StandInController:
         self.visits = Visits(self.bus, self.clock)  # tests sweep its retention with visits.sweep()
         self.queue_board = QueueBoard(self.bus, self.clock)
         self.trunk_states = TrunkStates(self.bus, self.clock)  # tests tell it with telephony.trunks events
-        self.presence = Presence(self.bus)  # tests tell it device states with on_device_state
-        self.availability = Availability(self.bus, self.presence.of)
+        self.presence = Presence(self.bus, call_began)  # tests tell it device states with on_device_state
+        self.availability = Availability(self.bus, self.presence.seen)
         self.telephony = StandInTelephony()
         self.offers = OfferBook()  # tests say whose phone rings for which call with offers.offer
         self.call_control = CallControl(self.telephony, self.offers, self.presence.reachable, self.bus, self.clock)

@@ -33,7 +33,7 @@ RENDERED = {"display_name", "ring_device"}
 
 def _presence():
     """Each agent's presence now (their status and their phone), as colleagues see it."""
-    return ports.controller().presence.of
+    return ports.controller().presence.seen
 
 
 def _agent(principal: Principal, agent_id: int) -> Agent:

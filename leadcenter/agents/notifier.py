@@ -3,6 +3,7 @@ see: their status and their phone, agents/presence.py)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 
 from leadcenter import catalogue
@@ -10,7 +11,7 @@ from leadcenter.agents.models import Agent
 from leadcenter.agents.schemas import AgentOut
 from leadcenter.events import Publisher
 
-PresenceOf = Callable[[Agent], str]
+PresenceOf = Callable[[Agent], tuple[str, dt.datetime]]  # the agent's presence and since when (Presence.seen)
 
 
 def _publish(event: catalogue.EventType, bus: Publisher, agent: Agent, presence_of: PresenceOf) -> None:

@@ -1,8 +1,9 @@
 """What an agent is right now, as colleagues see it, as the queue figures count it and as ringing treats it: the
 status in the database (the agent's choice, or what their calls made it) combined with what Asterisk knows of the
-device their calls ring (its device state: registered and answering qualify OPTIONS, free or on a call).
+device their calls ring (its device state: registered and answering qualify OPTIONS, free, ringing or on a call).
 
     offline      they chose Offline
+    ringing      Available, and their ring device rings (a call offered to them: RINGING, or RINGINUSE)
     on_call      on an inbound call (status), or their ring device is in use (a call they placed, or any other)
     wrap_up      after an inbound call, until they press Rejoin the Queue
     missed       they let a call offered to them ring out, until they choose Available again
@@ -14,21 +15,46 @@ Asterisk rings by the same rules (docs/architecture.md, "Availability"): a queue
 (the pause keeper pauses everyone not Available) and whose device state is free (ringinuse = no: UNKNOWN counts as
 free there, so it does here); a ring-agents step checks the AstDB flag and DEVICE_STATE. So what the screens say
 is what ringing does.
+
+Since when (``presence_since``, the supervisors' Team View): a presence the status decides (offline, on an inbound
+call, wrap-up, missed) began when the status did (``status_changed_at``: the agent's status transition rows, so a
+restarted controller says the same). One the device decides (available, ringing, on a call they placed,
+unreachable) began at the later of that and the moment Asterisk said the device moved into that kind of state (the
+AMI event's timestamp). Before such a move is seen (a controller just started), a call they placed began when that
+call did (``call_began``, from the database), anything else when the status did.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
+from collections.abc import Callable
 
 from leadcenter.agents import notifier
 from leadcenter.agents.models import Agent, current_agents
 from leadcenter.events import Bus, Event
 
-PRESENCES = ("available", "on_call", "wrap_up", "missed", "unreachable", "offline")
+PRESENCES = ("available", "ringing", "on_call", "wrap_up", "missed", "unreachable", "offline")
 # Asterisk device states (AMI names) in which nothing can ring the device ...
 UNREACHABLE = frozenset({"UNAVAILABLE", "INVALID"})
-# ... and in which it is on a call already.
-IN_USE = frozenset({"INUSE", "BUSY", "ONHOLD", "RINGINUSE"})
+# ... in which it is on a call already ...
+IN_USE = frozenset({"INUSE", "BUSY", "ONHOLD"})
+# ... and in which it rings.
+RINGING = frozenset({"RINGING", "RINGINUSE"})
+
+Seen = tuple[str, dt.datetime]  # a presence, and since when
+CallBegan = Callable[[Agent], "dt.datetime | None"]  # when the agent's call in progress began (None: none)
+
+
+def device_presence(device_state: str | None) -> str:
+    """What an Available agent is with their ring device in this state (None: Asterisk has not said)."""
+    if device_state in IN_USE:
+        return "on_call"
+    if device_state in RINGING:
+        return "ringing"
+    if device_state is None or device_state in UNREACHABLE:
+        return "unreachable"
+    return "available"
 
 
 def presence(agent: Agent, device_state: str | None) -> str:
@@ -37,11 +63,7 @@ def presence(agent: Agent, device_state: str | None) -> str:
         return "offline"
     if agent.status != "available":
         return agent.status_reason  # on_call, wrap_up or missed
-    if device_state in IN_USE:
-        return "on_call"
-    if device_state is None or device_state in UNREACHABLE:
-        return "unreachable"
-    return "available"
+    return device_presence(device_state)
 
 
 class Presence:
@@ -50,10 +72,12 @@ class Presence:
     company whenever an agent's presence changes (their phone, their status or their ring device). Written on the
     dispatcher thread, read from web threads."""
 
-    def __init__(self, bus: Bus):
+    def __init__(self, bus: Bus, call_began: CallBegan = lambda agent: None):
         self.bus = bus
+        self.call_began = call_began
         self._lock = threading.Lock()
         self._devices: dict[str, str] = {}  # endpoint (webrtc7, desk7) -> device state
+        self._moved: dict[str, dt.datetime] = {}  # endpoint -> when its device_presence last changed, as seen live
         self._shown: dict[int, str] = {}  # agent id -> presence last published
         bus.subscribe("telephony.device_state", self.on_device_state)
         bus.subscribe("telephony.synced", self.on_synced)
@@ -61,9 +85,21 @@ class Presence:
         bus.subscribe("agent.updated", self.on_agent_changed)  # e.g. another ring device
 
     def of(self, agent: Agent) -> str:
+        return self.seen(agent)[0]
+
+    def seen(self, agent: Agent) -> Seen:
+        """The agent's presence and since when."""
+        endpoint = agent.endpoint_name(agent.ring_device)
         with self._lock:
-            state = self._devices.get(agent.endpoint_name(agent.ring_device))
-        return presence(agent, state)
+            state, moved = self._devices.get(endpoint), self._moved.get(endpoint)
+        now = presence(agent, state)
+        since = agent.status_changed_at
+        if agent.status == "available":
+            if moved is not None:
+                since = max(since, moved)
+            elif now == "on_call":
+                since = self.call_began(agent) or since
+        return now, since
 
     def reachable(self, agent: Agent) -> bool:
         """Whether a call can ring the agent's device at all (whatever their status)."""
@@ -72,13 +108,23 @@ class Presence:
         return state is not None and state not in UNREACHABLE
 
     def on_device_state(self, event: Event) -> None:
+        endpoint, state = event.data["endpoint"], event.data["state"]
         with self._lock:
-            self._devices[event.data["endpoint"]] = event.data["state"]
+            before = self._devices.get(endpoint)
+            self._devices[endpoint] = state
+            if device_presence(before) != device_presence(state):
+                self._moved[endpoint] = event.data.get("at") or event.at
         self._refresh(Agent.select().where(Agent.id == event.data["agent_id"]))
 
     def on_synced(self, event: Event) -> None:
+        devices = dict(event.data.get("devices", {}))
         with self._lock:
-            self._devices = dict(event.data.get("devices", {}))
+            if self._devices:  # a resync (Asterisk came back): what moved meanwhile moved when it was read
+                read_at = event.data.get("read_at") or event.at
+                for endpoint, state in devices.items():
+                    if device_presence(self._devices.get(endpoint)) != device_presence(state):
+                        self._moved[endpoint] = read_at
+            self._devices = devices
         self._refresh(current_agents())
 
     def on_agent_changed(self, event: Event) -> None:
@@ -90,4 +136,4 @@ class Presence:
             with self._lock:
                 before, self._shown[agent.id] = self._shown.get(agent.id), now
             if now != before:
-                notifier.presence_changed(self.bus, agent, self.of)
+                notifier.presence_changed(self.bus, agent, self.seen)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Literal
@@ -22,13 +23,15 @@ class AgentOut(Schema):
     status_reason: str  # why unavailable: on_call | wrap_up ("Rejoin the Queue" ends it) | missed (let a call ring out)
     status_changed_at: UtcDateTime
     # What colleagues see and ringing follows: the status with the ring device's state (agents/presence.py):
-    # available | on_call | wrap_up | missed | unreachable | offline. Only "available" is offered calls.
+    # available | ringing | on_call | wrap_up | missed | unreachable | offline. Only "available" is offered calls.
     presence: str
+    presence_since: UtcDateTime  # when that presence began (agents/presence.py)
     ring_device: str
     devices: list[str]  # the devices with a SIP account
 
     @classmethod
-    def from_rows(cls, agents: list[Agent], presence: Callable[[Agent], str]) -> list[AgentOut]:
+    def from_rows(cls, agents: list[Agent], presence: Callable[[Agent], tuple[str, dt.datetime]]) -> list[AgentOut]:
+        """``presence``: each agent's presence and since when (Presence.seen)."""
         devices = defaultdict(list)
         for credential in (
             SipCredential.select()
@@ -36,6 +39,7 @@ class AgentOut(Schema):
             .where(SipCredential.agent.in_([a.id for a in agents]), SipCredential.enabled)
         ):
             devices[credential.agent_id].append(credential.device)
+        seen = {a.id: presence(a) for a in agents}
         return [
             cls(
                 id=a.id,
@@ -45,7 +49,8 @@ class AgentOut(Schema):
                 status=a.status,
                 status_reason=a.status_reason,
                 status_changed_at=a.status_changed_at,
-                presence=presence(a),
+                presence=seen[a.id][0],
+                presence_since=seen[a.id][1],
                 ring_device=a.ring_device,
                 devices=devices[a.id],
             )
@@ -53,7 +58,7 @@ class AgentOut(Schema):
         ]
 
     @classmethod
-    def from_row(cls, agent: Agent, presence: Callable[[Agent], str]) -> AgentOut:
+    def from_row(cls, agent: Agent, presence: Callable[[Agent], tuple[str, dt.datetime]]) -> AgentOut:
         return cls.from_rows([agent], presence)[0]
 
 
@@ -66,7 +71,9 @@ class MyAgentOut(AgentOut):
     email_configured: bool  # whether this installation sends email at all (an SMTP server is configured)
 
     @classmethod
-    def mine(cls, agent: Agent, presence: Callable[[Agent], str], email_configured: bool) -> MyAgentOut:
+    def mine(
+        cls, agent: Agent, presence: Callable[[Agent], tuple[str, dt.datetime]], email_configured: bool
+    ) -> MyAgentOut:
         return cls(
             **AgentOut.from_row(agent, presence).model_dump(),
             email_new_chats=agent.email_new_chats,

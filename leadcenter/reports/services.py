@@ -814,3 +814,28 @@ def missed_by_hour(scope: Scope) -> list[dict[str, Any]]:
         {"hour": h, "calls": n, "missed": missed, "voicemail": vm, "abandoned": ab, "short_abandons": short}
         for h, n, missed, vm, ab, short in _tuples(rows)
     ]
+
+
+def handled_and_missed_by_agent(scope: Scope) -> dict[int, tuple[int, int]]:
+    """Per agent of the company: what they handled (handled_calls' and by_agent's handled: answered or taken,
+    concluded, of any channel) and the calls offered to them they let ring out (missed_calls of an agent), over the
+    period. Agents with neither are left out. (The Team View's counts of today.)"""
+    handled = dict(_sums(_rolled(scope) & (KpiDay.agent_id != 0), ("handled",), KpiDay.agent_id))
+    rang_out = dict(
+        _tuples(
+            AgentStatusChange.select(AgentStatusChange.agent, fn.COUNT(AgentStatusChange.id))
+            .join(Agent)
+            .where(
+                Agent.company == scope.company,
+                AgentStatusChange.event == "miss_call",
+                AgentStatusChange.at >= scope.since,
+                AgentStatusChange.at < scope.until,
+            )
+            .group_by(AgentStatusChange.agent)
+        )
+    )
+    return {
+        agent: (handled.get(agent, 0), rang_out.get(agent, 0))
+        for agent in sorted(set(handled) | set(rang_out))
+        if handled.get(agent) or rang_out.get(agent)
+    }

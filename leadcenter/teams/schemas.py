@@ -82,6 +82,21 @@ else:
     )
 
 
+class QueueToday(Schema):
+    """A queue's calls of today (the company's day) so far, by the KPIs' definitions (docs/kpis.md): service level and
+    abandonment are of the concluded calls that entered the queue, less the short abandons."""
+
+    day: str  # the company's date, YYYY-MM-DD
+    offered: int
+    answered: int
+    answered_within_threshold: int
+    service_level_seconds: int  # the team's threshold
+    service_level: float | None  # answered within the threshold / (offered - short abandons); null: none yet
+    abandoned: int
+    short_abandons: int
+    abandonment_rate: float | None  # abandoned / (offered - short abandons)
+
+
 class QueueFiguresOut(Schema):
     """A team's queue now, as the last ``queue.updated`` said it."""
 
@@ -89,9 +104,11 @@ class QueueFiguresOut(Schema):
     team_name: str
     callers_waiting: int
     longest_wait_seconds: int
-    # available, on_call, wrap_up, missed, unreachable, offline (agents/presence.py) -> how many of the team's agents
+    # available, ringing, on_call, wrap_up, missed, unreachable, offline (agents/presence.py) -> how many of the
+    # team's agents
     agents: dict[str, int]
     agent_states: dict[str, str]  # agent id -> one of those
+    today: QueueToday
     measured_at: UtcDateTime | None  # None: Asterisk has not reported this queue since the controller started
 
 

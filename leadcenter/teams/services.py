@@ -1,9 +1,12 @@
 """Teams: their members and the chats they get; the automatic end of wrap-up; and the live queue figures.
 
 The queue board: live queue figures for the agents' and supervisors' screens: callers waiting, the longest wait, and
-how many of the team's agents are in each presence (agents/presence.py: available, on a call, in wrap-up, missed a
-call, unreachable, offline), counted from the device state Asterisk reports for each member. Published as
-``queue.updated``; the last figures of each team are kept for a screen that opens meanwhile (``GET /queues``).
+how many of the team's agents are in each presence (agents/presence.py: available, ringing, on a call, in wrap-up,
+missed a call, unreachable, offline), counted from the device state Asterisk reports for each member, and today's
+service level and abandonment of its queue (the company's day; reports/services.py's definitions: one of each).
+Published as ``queue.updated``; the last figures of each team are kept for a screen that opens meanwhile
+(``GET /queues``). Today's figures change when one of the queue's calls concludes (``interaction.updated``): they are
+worked out again then, and at the first figures of a new day.
 
 The wrap-up timer: an agent in wrap-up after a call of a team with automatic wrap-up (``wrap_up_seconds``) rejoins
 by themselves that many seconds after the call ended, as if they had pressed Rejoin the Queue.
@@ -26,6 +29,7 @@ from leadcenter.errors import invalid
 from leadcenter.events import Bus, Event
 from leadcenter.interactions.models import Interaction
 from leadcenter.pbx import names
+from leadcenter.reports import services as reports
 from leadcenter.statemachine import Conflict, IllegalMove
 from leadcenter.teams import notifier
 from leadcenter.teams.models import Team, TeamMember
@@ -145,14 +149,58 @@ def agent_state(agent: Agent, member: dict) -> str:
     return presence(agent, "INUSE" if member["in_call"] else member["device_state"])
 
 
+def queue_today(team: Team, now: dt.datetime) -> dict:
+    """The team's queue calls of today (the company's day) so far: the KPIs' queue figures (reports/services.py)."""
+    zone = reports.time_zone(team.company)
+    day = reports.local_date(now, zone)
+    figures = reports.queue_calls(reports.scope_of_days(team.company, day, day, zone, team_id=team.id))
+    return dict(
+        day=day.isoformat(),
+        offered=figures["offered"],
+        answered=figures["answered"],
+        answered_within_threshold=figures["answered_within_threshold"],
+        service_level_seconds=team.service_level_seconds,
+        service_level=figures["service_level"],
+        abandoned=figures["abandoned"],
+        short_abandons=figures["short_abandons"],
+        abandonment_rate=figures["abandonment_rate"],
+    )
+
+
 class QueueBoard:
-    """``queue.status`` (telephony: one Asterisk queue now) -> ``queue.updated`` for the team's company."""
+    """``queue.status`` (telephony: one Asterisk queue now) -> ``queue.updated`` for the team's company; and again
+    with today's figures when one of the queue's calls concludes."""
 
     def __init__(self, bus: Bus, clock: Clock):
         self.bus = bus
         self.clock = clock
         self._latest: dict[int, tuple[dict, dt.datetime]] = {}  # team id -> (figures, when), as last published
+        self._today: dict[int, dict] = {}  # team id -> today's figures (their ``day``: the company's date)
         bus.subscribe("queue.status", self.on_status)
+        bus.subscribe("interaction.updated", self.on_interaction)
+
+    def today(self, team: Team) -> dict:
+        """The team's figures of today, worked out again when the day is not today's."""
+        kept = self._today.get(team.id)
+        if kept is None or kept["day"] != reports.local_date(self.clock(), reports.time_zone(team.company)).isoformat():
+            kept = self._today[team.id] = queue_today(team, self.clock())
+        return kept
+
+    def on_interaction(self, event: Event) -> None:
+        """A queue's call concluded: its team's figures of today again, published with its last figures."""
+        shown = event.data["interaction"]
+        if shown["kind"] != "call" or shown["direction"] != "inbound" or shown["status"] != "recent":
+            return
+        row = Interaction.get_or_none(Interaction.id == shown["id"])
+        team = Team.get_or_none(Team.id == row.queue_team_id) if row and row.queue_team_id is not None else None
+        if team is None:
+            return
+        self._today[team.id] = queue_today(team, self.clock())
+        if team.id in self._latest:
+            figures, measured_at = self._latest[team.id]
+            figures = {**figures, "today": self._today[team.id]}
+            self._latest[team.id] = (figures, measured_at)
+            notifier.queue_updated(self.bus, team.company_id, figures, measured_at)
 
     def on_status(self, event: Event) -> None:
         team_id = names.parse_queue(event.data["queue"])
@@ -173,6 +221,7 @@ class QueueBoard:
             longest_wait_seconds=event.data["longest_wait_seconds"],
             agents=counts,
             agent_states={str(agent_id): state for agent_id, state in sorted(states.items())},
+            today=self.today(team),
         )
         measured_at = self.clock()
         self._latest[team.id] = (figures, measured_at)
@@ -192,5 +241,5 @@ class QueueBoard:
                     None,
                 ),
             )
-            out.append(({**figures, "team_id": team.id, "team_name": team.name}, at))
+            out.append(({**figures, "team_id": team.id, "team_name": team.name, "today": self.today(team)}, at))
         return out

@@ -89,6 +89,7 @@ def _blueprints():
     from leadcenter.prompts import http as prompts
     from leadcenter.reports import http as reports
     from leadcenter.teams import http as teams
+    from leadcenter.teamview import http as teamview
     from leadcenter.texts import http as texts
     from leadcenter.tracking_numbers import http as tracking_numbers
     from leadcenter.trunks import http as trunks
@@ -96,4 +97,4 @@ def _blueprints():
     from leadcenter.web import session
     return [session.bp, accounts.bp, agents.bp, teams.bp, flows.bp, trunks.bp, tracking_numbers.bp, leads.bp,
             interactions.bp, calls.bp, prompts.bp, texts.bp, chats.bp, chats.public, visits.bp, visits.public, audit.bp,
-            dialplans.bp, reports.bp]
+            dialplans.bp, reports.bp, teamview.bp]

@@ -49,7 +49,7 @@ def test_each_move_publishes_the_agent_as_the_api_returns_it(agent, controller):
     assert name == "agent.status_changed"
     assert data["company_id"] == agent.company_id
     stored = Agent.get_by_id(agent.id)
-    assert data["agent"] == AgentOut.from_row(stored, controller.presence.of).model_dump(mode="json")
+    assert data["agent"] == AgentOut.from_row(stored, controller.presence.seen).model_dump(mode="json")
     assert (data["agent"]["status"], data["agent"]["status_reason"], data["agent"]["presence"]) == (
         "unavailable",
         "on_call",

@@ -503,6 +503,7 @@ def test_agents_see_their_colleagues(agent, world):
         "status_reason": "",
         "status_changed_at": utc_iso(first.status_changed_at),
         "presence": "unreachable",
+        "presence_since": utc_iso(first.status_changed_at),
         "ring_device": "webrtc",
         "devices": ["desk", "webrtc"],
     }

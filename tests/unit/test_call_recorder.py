@@ -50,7 +50,7 @@ def world(database, tmp_path):
         tmp_path / "asterisk",
         tmp_path,
         lambda: T0,
-        Availability(bus, Presence(bus).of),
+        Availability(bus, Presence(bus).seen),
     )
     return dict(company=company, agent=agent, team=team, number=number, bus=bus, recorder=recorder)
 

@@ -43,7 +43,7 @@ class Bus:
 
 def keeper_over(bus, telephony):
     """The keeper as the controller wires it: it moves agents through the real Availability on the same bus."""
-    return PauseKeeper(bus, telephony, Availability(bus, Presence(bus).of))
+    return PauseKeeper(bus, telephony, Availability(bus, Presence(bus).seen))
 
 
 def test_after_a_sync_only_what_differs_is_corrected(world):

@@ -70,13 +70,13 @@ def test_a_status_change_or_another_ring_device_changes_what_colleagues_see(worl
     presence = Presence(bus)
     device(presence, f"webrtc{alice.id}", alice.id, "NOT_INUSE")
     device(presence, f"desk{alice.id}", alice.id, "UNAVAILABLE")
-    availability = Availability(bus, presence.of)
+    availability = Availability(bus, presence.seen)
     availability.move(alice, "miss_call", T0)
     presence.on_agent_changed(bus.last("agent.status_changed"))
     availability.choose(alice, "available", T0)
     presence.on_agent_changed(bus.last("agent.status_changed"))
     Agent.update(ring_device="desk").where(Agent.id == alice.id).execute()
-    notifier.updated(bus, Agent.get_by_id(alice.id), presence.of)  # as PATCH /agents/<id> tells it
+    notifier.updated(bus, Agent.get_by_id(alice.id), presence.seen)  # as PATCH /agents/<id> tells it
     presence.on_agent_changed(bus.last("agent.updated"))
     assert bus.presences() == [
         (alice.id, "available"),

@@ -6,6 +6,7 @@ import pytest
 from support import T0
 
 from leadcenter.events import Event
+from leadcenter.reports.services import local_date, time_zone
 from leadcenter.teams.services import QueueBoard
 
 
@@ -20,8 +21,30 @@ def member(agent, device_state="NOT_INUSE", in_call=False):
     }
 
 
+NO_CALLS_TODAY = {
+    "day": None,  # the company's date at T0 (its time zone is the server's)
+    "offered": 0,
+    "answered": 0,
+    "answered_within_threshold": 0,
+    "service_level_seconds": 20,
+    "service_level": None,
+    "abandoned": 0,
+    "short_abandons": 0,
+    "abandonment_rate": None,
+}
+
+
 def counts(**some):
-    return {"available": 0, "on_call": 0, "wrap_up": 0, "missed": 0, "unreachable": 0, "offline": 0, **some}
+    return {
+        "available": 0,
+        "ringing": 0,
+        "on_call": 0,
+        "wrap_up": 0,
+        "missed": 0,
+        "unreachable": 0,
+        "offline": 0,
+        **some,
+    }
 
 
 def test_callers_waiting_and_each_agents_state(world, controller):
@@ -55,6 +78,7 @@ def test_callers_waiting_and_each_agents_state(world, controller):
         "agents": counts(available=1, wrap_up=1),
         "agent_states": {str(alice.id): "available", str(bob.id): "wrap_up"},
         "measured_at": (T0 + dt.timedelta(seconds=3)).replace(tzinfo=dt.UTC).isoformat(),
+        "today": {**NO_CALLS_TODAY, "day": local_date(T0, time_zone(world["a"]["company"])).isoformat()},
     }
 
 
@@ -62,7 +86,8 @@ def test_callers_waiting_and_each_agents_state(world, controller):
     "moves, device_state, in_call, shown",
     [
         ([], "NOT_INUSE", False, "available"),
-        ([], "RINGING", False, "available"),  # being offered a call
+        ([], "RINGING", False, "ringing"),  # being offered a call
+        ([], "RINGINUSE", False, "ringing"),
         ([], "UNKNOWN", False, "available"),  # app_queue rings a member in UNKNOWN: so it counts
         ([], "UNAVAILABLE", False, "unreachable"),  # not registered, or a desk phone not answering qualify
         ([], "INVALID", False, "unreachable"),

@@ -174,7 +174,7 @@ def wrap_up(world):
         Agent.id == agent.id
     ).execute()
     clock, bus = Clock(), RecordingBus()
-    return WrapUpTimer(Availability(bus, Presence(bus).of), clock), clock, bus, agent
+    return WrapUpTimer(Availability(bus, Presence(bus).seen), clock), clock, bus, agent
 
 
 def status(agent):

@@ -15,7 +15,7 @@ const STATUS_LABELS = {
 };
 // An agent's presence (GET /agents, agent.presence_changed): their status with their phone's state.
 const PRESENCE_LABELS = {
-  available: 'Available', on_call: 'On a call', wrap_up: 'Wrap-up', missed: 'Missed a call',
+  available: 'Available', ringing: 'Ringing', on_call: 'On a call', wrap_up: 'Wrap-up', missed: 'Missed a call',
   unreachable: 'Unreachable (phone not connected)', offline: 'Offline',
 };
 

@@ -1,0 +1,1 @@
+"""The supervisors' Team View: the floor now, for a live page."""
