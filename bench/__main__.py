@@ -21,6 +21,7 @@ from bench import (
     ring_to_browser,
     ring_to_screen,
     sms,
+    team_view,
     visits_collection,
 )
 
@@ -34,6 +35,7 @@ SUITES = {
     "chat": chat_visitors.run,
     "visits": visits_collection.run,
     "kpis": kpis.run,
+    "teamview": team_view.run,
 }
 
 

@@ -1,0 +1,219 @@
+"""Team View update latency (issue 15): from the moment Asterisk says an agent's phone changed to the frame that
+changes that agent's row on a supervisor's event stream, with AGENTS agents answering on desk phones and CPS new
+calls a second.
+
+The real system as the integration tests run it (Asterisk from the sid root, `leadcenter run`, the demo company),
+with the demo's Sales team grown to AGENTS agents, each ringing on a SIPp desk phone that answers after
+ANSWER_SECONDS; the team's wrap-up ends by itself at once, so each agent is offered calls again about a second after
+their last. CPS calls a second for SECONDS, each hanging up CALL_SECONDS after its INVITE. One supervisor has the
+event stream open (the Team View's).
+
+Latency of a row: each ``agent.presence_changed`` frame to ``ringing`` or ``on_call`` carries ``presence_since``:
+for ringing, the timestamp of Asterisk's DeviceStateChange (AMI, manager.conf timestampevents); for on a call, the
+answer's (the call's AMI event). Latency = the frame's arrival at the supervisor's client - that moment (one
+machine, one clock). Also timed: the snapshot (GET /api/v1/team-view) with AGENTS agents, before and during the
+calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import websockets
+
+from bench.stats import summary
+
+AGENTS = 50
+CPS = 10
+SECONDS = 20
+CALL_SECONDS = 4
+ANSWER_SECONDS = 0.5
+PASSWORD = "bench password 1"
+SUPERVISOR = "bench-supervisor@acme.example"
+GOAL_P99_MS = 100.0
+MEASURED = ("ringing", "on_call")
+
+
+def _floor(system) -> list[int]:
+    """AGENTS agents in the demo's Sales team ringing on desk phones, its wrap-up automatic and immediate, and a
+    supervisor; returns the agents' ids."""
+    from leadcenter import clock, db
+    from leadcenter.accounts.models import Company
+    from leadcenter.accounts.services import add_member, create_user
+    from leadcenter.agents.models import Agent
+    from leadcenter.agents.services import create_agent
+    from leadcenter.teams.models import Team, TeamMember
+
+    db.bind(db.open_sqlite(str(system.settings.database_path)))
+    company = Company.get()
+    team = Team.get(Team.company == company, Team.name == "Sales")
+    team.wrap_up_seconds, team.ring_out = 0, "available"
+    team.save()
+    for n in range(AGENTS - Agent.select().where(Agent.company == company).count()):
+        user = create_user(f"bench{n}@acme.example", f"Bench Agent {n:02d}", PASSWORD)
+        add_member(user, company, "agent")
+        agent = create_agent(company, user, devices=("desk",), ring_device="desk", now=clock.system())
+        TeamMember.create(team=team, agent=agent)
+    Agent.update(ring_device="desk").where(Agent.company == company).execute()
+    add_member(create_user(SUPERVISOR, "Bench Supervisor", PASSWORD), company, "supervisor")
+    return [a.id for a in Agent.select(Agent.id).where(Agent.company == company).order_by(Agent.id)]
+
+
+def _since(iso: str) -> float:
+    return dt.datetime.fromisoformat(iso).timestamp()
+
+
+class SupervisorStream:
+    """The supervisor signed in with one event stream open, for ``async with``: ``latencies`` (ms) of the frames
+    that move a row to a measured presence, ``frames`` how many agent.presence_changed came by presence; ``client``
+    the signed-in session."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.client = httpx.AsyncClient(base_url=url, timeout=30)
+        self.latencies: list[float] = []
+        self.frames: dict[str, int] = {}
+        self._done, self._open = asyncio.Event(), asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    async def __aenter__(self) -> SupervisorStream:
+        csrf = (await self.client.get("/api/v1/session")).json()["csrf_token"]
+        answer = await self.client.post(
+            "/api/v1/session", json={"email": SUPERVISOR, "password": PASSWORD}, headers={"X-CSRF-Token": csrf}
+        )
+        answer.raise_for_status()
+        self._task = asyncio.create_task(self._stream())
+        opened = asyncio.create_task(self._open.wait())
+        await asyncio.wait([opened, self._task], timeout=30, return_when=asyncio.FIRST_COMPLETED)
+        if self._task.done():
+            self._task.result()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self._done.set()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=exc[0] is not None)
+        await self.client.aclose()
+
+    async def _stream(self) -> None:
+        cookie = "; ".join(f"{name}={value}" for name, value in self.client.cookies.items())
+        ws_url = self.url.replace("http://", "ws://") + "/api/v1/events"
+        async with websockets.connect(
+            ws_url, additional_headers={"Cookie": cookie, "Origin": self.url}, max_queue=None
+        ) as socket:
+            hello = json.loads(await socket.recv())
+            assert hello["event"] == "stream.hello", hello
+            self._open.set()
+            while not self._done.is_set():
+                try:
+                    frame = await asyncio.wait_for(socket.recv(), 1.0)
+                except TimeoutError:
+                    continue
+                at = time.time()
+                if '"agent.presence_changed"' not in frame:
+                    continue
+                agent = json.loads(frame)["data"]["agent"]
+                self.frames[agent["presence"]] = self.frames.get(agent["presence"], 0) + 1
+                if agent["presence"] in MEASURED:
+                    self.latencies.append((at - _since(agent["presence_since"])) * 1000)
+
+    async def snapshot_ms(self) -> float:
+        began = time.perf_counter()
+        answer = await self.client.get("/api/v1/team-view")
+        answer.raise_for_status()
+        assert len(answer.json()["agents"]) == AGENTS
+        return (time.perf_counter() - began) * 1000
+
+
+def _calls() -> list:
+    from sipp import Call
+
+    return [
+        Call("+14045550100", f"+1404557{n:04d}", duration=CALL_SECONDS, delay=n / CPS, expect_answer=None)
+        for n in range(CPS * SECONDS)
+    ]
+
+
+def run() -> dict:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "integration"))
+    from harness import System, wait_for
+    from sipp import SippCaller, SippPhone, free_udp_port
+
+    with tempfile.TemporaryDirectory(prefix="lc-bench-") as data:
+        system = System(Path(data))
+        system.cli("demo")
+        agent_ids = _floor(system)
+        system.start_asterisk()
+        system.start_controller()
+        phones = []
+        calls = _calls()
+        caller = SippCaller(Path(data) / "callers")
+
+        def available() -> bool:
+            with httpx.Client(base_url=system.url, timeout=10) as client:
+                csrf = client.get("/api/v1/session").json()["csrf_token"]
+                client.post(
+                    "/api/v1/session", json={"email": SUPERVISOR, "password": PASSWORD}, headers={"X-CSRF-Token": csrf}
+                ).raise_for_status()
+                agents = client.get("/api/v1/agents").json()
+            return sum(1 for a in agents if a["presence"] == "available") == AGENTS
+
+        async def measure():
+            async with SupervisorStream(system.url) as supervisor:
+                quiet = [await supervisor.snapshot_ms() for _ in range(20)]
+                handle = await asyncio.to_thread(
+                    caller.start_calls, calls, asterisk_port=system.sip_port, local_port=system.trunk_port
+                )
+                busy = []
+                for _ in range(SECONDS):
+                    busy.append(await supervisor.snapshot_ms())
+                    await asyncio.sleep(1)
+                results = await asyncio.to_thread(handle.wait_all, SECONDS + CALL_SECONDS + 60)
+                await asyncio.sleep(2)  # the last frames on their way
+                return supervisor.latencies, supervisor.frames, quiet, busy, results
+
+        try:
+            for agent_id in agent_ids:
+                username, password = system.sip_account(agent_id)
+                phone = SippPhone(
+                    username,
+                    password,
+                    system.sip_port,
+                    free_udp_port(4),
+                    answer_after=ANSWER_SECONDS,
+                    workdir=Path(data) / "phones" / username,
+                )
+                phones.append(phone.start())
+            wait_for(available, 30, interval=0.5, what=f"all {AGENTS} agents available")
+            latencies, frames, quiet, busy, results = asyncio.run(measure())
+        finally:
+            for phone in phones:
+                phone.stop()
+            system.stop_controller()
+            system.stop_asterisk()
+    answered = sum(1 for r in results if r.answered)
+    figures = summary(latencies, "ms")
+    result = {
+        "agents": AGENTS,
+        "calls_per_second": CPS,
+        "calls": len(calls),
+        "calls_answered": answered,
+        "presence_frames": frames,
+        "row_latency": figures,
+        "snapshot_quiet": summary(quiet, "ms"),
+        "snapshot_during_calls": summary(busy, "ms"),
+        "goal_p99_ms": GOAL_P99_MS,
+    }
+    print(
+        f"  team view, {AGENTS} agents, {CPS} calls/s: row latency p50 {figures.get('p50')} ms, p99 "
+        f"{figures.get('p99')} ms (n={figures['n']}, {answered}/{len(calls)} calls answered); snapshot p50 "
+        f"{result['snapshot_quiet'].get('p50')} ms quiet, {result['snapshot_during_calls'].get('p50')} ms during calls"
+    )
+    return result
