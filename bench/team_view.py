@@ -80,6 +80,7 @@ class SupervisorStream:
         self.client = httpx.AsyncClient(base_url=url, timeout=30)
         self.latencies: list[float] = []
         self.frames: dict[str, int] = {}
+        self.resets = 0  # stream.reset: the stream lagged and lost events
         self._done, self._open = asyncio.Event(), asyncio.Event()
         self._task: asyncio.Task | None = None
 
@@ -117,6 +118,8 @@ class SupervisorStream:
                 except TimeoutError:
                     continue
                 at = time.time()
+                if '"stream.reset"' in frame:
+                    self.resets += 1
                 if '"agent.presence_changed"' not in frame:
                     continue
                 agent = json.loads(frame)["data"]["agent"]
@@ -177,7 +180,8 @@ def run() -> dict:
                     await asyncio.sleep(1)
                 results = await asyncio.to_thread(handle.wait_all, SECONDS + CALL_SECONDS + 60)
                 await asyncio.sleep(2)  # the last frames on their way
-                return supervisor.latencies, supervisor.frames, quiet, busy, results
+                frames = {**supervisor.frames, "stream.reset": supervisor.resets}
+                return supervisor.latencies, frames, quiet, busy, results
 
         try:
             for agent_id in agent_ids:

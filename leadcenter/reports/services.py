@@ -177,13 +177,27 @@ def _began(company_id: int, since: dt.datetime, until: dt.datetime):
 HANDLED = Interaction.answered_at.is_null(False) & (Interaction.status == "recent") & Interaction.agent.is_null(False)
 
 
-def _interaction_sums(company_id: int, since: dt.datetime, until: dt.datetime, offset: int):
+def _queue_measures() -> dict[str, Any]:
+    """The sums of the queue KPIs (QUEUE, in its order) over interactions joined to their queue's team."""
     wait = seconds(Interaction.started_at, Interaction.answered_at)
     waited = seconds(Interaction.started_at, Interaction.ended_at)
     inbound_call = (Interaction.kind == "call") & (Interaction.direction == "inbound")
     queued = inbound_call & Interaction.queue_team.is_null(False) & (Interaction.status == "recent")
     answered = Interaction.answered_at.is_null(False)
     abandoned = Interaction.outcome == "abandoned"
+    return {
+        "queue_offered": _count(queued),
+        "queue_short": _count(queued & abandoned & (waited < SHORT_ABANDON_SECONDS)),
+        "queue_abandoned": _count(queued & abandoned & (waited >= SHORT_ABANDON_SECONDS)),
+        "queue_answered": _count(queued & answered),
+        "queue_within": _count(queued & answered & (wait <= Team.service_level_seconds)),
+        "queue_wait": _sum(queued & answered, wait),
+    }
+
+
+def _interaction_sums(company_id: int, since: dt.datetime, until: dt.datetime, offset: int):
+    inbound_call = (Interaction.kind == "call") & (Interaction.direction == "inbound")
+    answered = Interaction.answered_at.is_null(False)
     measures = {
         "interactions": fn.COUNT(Interaction.id),
         "answered": _count(answered),
@@ -191,12 +205,7 @@ def _interaction_sums(company_id: int, since: dt.datetime, until: dt.datetime, o
         "talk": _sum(HANDLED, fn.COALESCE(Interaction.talk_seconds, 0)),
         "hold": _sum(HANDLED, fn.COALESCE(Interaction.hold_seconds, 0)),
         "qualified": _count(Interaction.qualified == True),  # noqa: E712 (SQL)
-        "queue_offered": _count(queued),
-        "queue_short": _count(queued & abandoned & (waited < SHORT_ABANDON_SECONDS)),
-        "queue_abandoned": _count(queued & abandoned & (waited >= SHORT_ABANDON_SECONDS)),
-        "queue_answered": _count(queued & answered),
-        "queue_within": _count(queued & answered & (wait <= Team.service_level_seconds)),
-        "queue_wait": _sum(queued & answered, wait),
+        **_queue_measures(),
         "missed": _count(inbound_call & (Interaction.outcome == "missed")),
         "voicemail": _count(inbound_call & (Interaction.outcome == "voicemail")),
     }
@@ -562,16 +571,31 @@ def _parts(scope: Scope) -> dict[str, tuple[int, ...]]:
 
 def queue_calls(scope: Scope, sums: tuple[int, ...] | None = None) -> dict[str, Any]:
     """Service level, average speed of answer and abandonment of the concluded inbound calls that entered a queue."""
-    offered, short, abandoned, answered, within, wait = sums or _parts(scope)["queue"]
     teams = KpiDay.select(KpiDay.queue_team_id).where(_rolled(scope), _queued_in(scope), KpiDay.queue_offered > 0)
     thresholds = Team.select(Team.service_level_seconds).where(Team.id.in_(teams)).distinct()
+    return _queue_figures(sums or _parts(scope)["queue"], sorted(t for (t,) in _tuples(thresholds)))
+
+
+def team_queue_calls_now(company: Company, team: Team, since: dt.datetime, until: dt.datetime) -> dict[str, Any]:
+    """queue_calls of one team's queue over [since, until), read from the interactions themselves: nothing is
+    written (the rollup is not rebuilt), for live figures on the dispatcher thread (the Team View's of today)."""
+    row = _tuples(
+        Interaction.select(*[fn.COALESCE(m, 0) for m in _queue_measures().values()])
+        .join(Team, on=Team.id == Interaction.queue_team)
+        .where(_began(company.id, since, until), Interaction.queue_team == team.id)
+    )[0]
+    return _queue_figures(tuple(row), [team.service_level_seconds] if row[0] else [])
+
+
+def _queue_figures(sums: tuple[int, ...], thresholds: list[int]) -> dict[str, Any]:
+    offered, short, abandoned, answered, within, wait = sums
     counted = offered - short
     return {
         "offered": offered,
         "short_abandons": short,
         "answered": answered,
         "answered_within_threshold": within,
-        "service_level_seconds": sorted(t for (t,) in _tuples(thresholds)),
+        "service_level_seconds": thresholds,
         "service_level": _ratio(within, counted),
         "average_speed_of_answer_seconds": _ratio(wait, answered, 1),
         "abandoned": abandoned,
@@ -819,8 +843,15 @@ def missed_by_hour(scope: Scope) -> list[dict[str, Any]]:
 def handled_and_missed_by_agent(scope: Scope) -> dict[int, tuple[int, int]]:
     """Per agent of the company: what they handled (handled_calls' and by_agent's handled: answered or taken,
     concluded, of any channel) and the calls offered to them they let ring out (missed_calls of an agent), over the
-    period. Agents with neither are left out. (The Team View's counts of today.)"""
-    handled = dict(_sums(_rolled(scope) & (KpiDay.agent_id != 0), ("handled",), KpiDay.agent_id))
+    period, read from the rows themselves (nothing written: the rollup is not rebuilt). Agents with neither are left
+    out. (The Team View's counts of today.)"""
+    handled = dict(
+        _tuples(
+            Interaction.select(Interaction.agent, fn.COUNT(Interaction.id))
+            .where(_began(scope.company.id, scope.since, scope.until), HANDLED)
+            .group_by(Interaction.agent)
+        )
+    )
     rang_out = dict(
         _tuples(
             AgentStatusChange.select(AgentStatusChange.agent, fn.COUNT(AgentStatusChange.id))

@@ -153,7 +153,8 @@ def queue_today(team: Team, now: dt.datetime) -> dict:
     """The team's queue calls of today (the company's day) so far: the KPIs' queue figures (reports/services.py)."""
     zone = reports.time_zone(team.company)
     day = reports.local_date(now, zone)
-    figures = reports.queue_calls(reports.scope_of_days(team.company, day, day, zone, team_id=team.id))
+    scope = reports.scope_of_days(team.company, day, day, zone)
+    figures = reports.team_queue_calls_now(team.company, team, scope.since, scope.until)
     return dict(
         day=day.isoformat(),
         offered=figures["offered"],

@@ -1,9 +1,11 @@
 """The supervisors' Team View in Chromium against the real system: a supervisor watches Alice's row go ringing -> on
 a call (with the caller as the lead, the tracking number, a talk time that ticks) -> wrap-up, live from the event
-stream, while a SIPp caller rings the demo line and Alice's SIPp desk phone answers. Screenshot of the page."""
+stream, while a SIPp caller rings the demo line and Alice's SIPp desk phone answers; the queue's service level of
+today and her handled count follow the calls that end. Screenshot of the page."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from test_calls import ALICE, BOB
 
 SUPERVISOR = ("sam@acme.example", "supervisor-pass-1")
 LEAD = ("+14045550731", "Pat Lead")
+EARLIER = "+14045550732"
 ANSWER_AFTER = 3  # seconds Alice's desk phone rings before she answers
 TALK = 9  # seconds into the call the caller hangs up
 
@@ -42,7 +45,17 @@ def test_a_supervisor_watches_an_agent_ring_take_a_call_and_wrap_up(running, pee
         page = console.page
         alice = page.locator(f'.tv-agents tr[data-agent="{ALICE}"]')
         expect(alice).to_contain_text("Available", timeout=TIMEOUT_MS)
-        handled_before = int(alice.locator("td.num").nth(0).inner_text())
+        handled = alice.locator("td.num").nth(0)
+        service_level = page.locator(".tv-queues .tv-service-level")
+
+        # A first call, answered and over: today's service level of the queue comes with its queue.updated.
+        peers.call(EARLIER, duration=ANSWER_AFTER + 1).wait(30).check()
+        expect(alice).to_contain_text("Wrap-up", timeout=TIMEOUT_MS)
+        expect(service_level).to_have_text(re.compile(r"^\d+%$"), timeout=TIMEOUT_MS)
+        running.choose_status(EMAIL[ALICE], "available")  # Rejoin the Queue
+        expect(alice).to_contain_text("Available", timeout=TIMEOUT_MS)
+        expect(alice.locator(".tv-call")).to_have_text("")
+        handled_before = int(handled.inner_text())
 
         number, name = LEAD
         call = peers.call(number, duration=ANSWER_AFTER + TALK, caller_name=name)
@@ -68,6 +81,6 @@ def test_a_supervisor_watches_an_agent_ring_take_a_call_and_wrap_up(running, pee
         call.wait(30).check()
         expect(alice).to_contain_text("Wrap-up", timeout=TIMEOUT_MS)
         expect(alice.locator(".tv-call")).to_contain_text(name)  # the call she wraps up
-        expect(alice.locator("td.num").nth(0)).to_have_text(str(handled_before + 1))
+        expect(handled).to_have_text(str(handled_before + 1))
         expect(calls).to_have_count(0)
         assert console.errors == []

@@ -204,3 +204,45 @@ def test_a_supervisor_sees_their_own_company_s_floor_only(world, controller, mak
     assert [queue["team_id"] for queue in view["queues"]] == [b["team"].id]
     a_names = {"Agent1 A", "Agent2 A", "Team A", "Lead0 A", "+1404555"}
     assert not [name for name in a_names if name in str(view)]
+
+
+def test_a_queue_s_figures_of_today_are_the_kpis_of_its_day(world, controller, supervisor):
+    """One definition: what the Team View says of a queue today is what GET /kpis says of the team for that day."""
+    a = world["a"]
+    alice = a["agents"][0]
+    lead = a["leads"][0]
+    cases = [  # (seconds waited, answered, talk seconds, outcome)
+        (5, True, 60, "answered"),  # within the team's 20 s
+        (25, True, 30, "answered"),  # not within
+        (2, False, 0, "abandoned"),  # a short abandon: left out
+        (40, False, 0, "abandoned"),
+        (0, False, 0, None),  # still waiting: not concluded, not counted
+    ]
+    for n, (waited, answered, talk, outcome) in enumerate(cases):
+        began = T0 + seconds(600 * n)
+        Interaction.create(
+            company=a["company"],
+            lead=lead,
+            kind="call",
+            direction="inbound",
+            lead_number=lead.phones[0].number,
+            started_at=began,
+            answered_at=began + seconds(waited) if answered else None,
+            ended_at=began + seconds(waited + talk) if outcome else None,
+            status="recent" if outcome else "incoming",
+            status_changed_at=began,
+            outcome=outcome,
+            agent=alice if answered else None,
+            talk_seconds=talk if answered else None,
+            queue_team=a["team"],
+        )
+    controller.clock.advance(hours=1)
+    (queue,) = supervisor.get("/api/v1/team-view")[1]["queues"]
+    day = queue["today"]["day"]
+    kpis = supervisor.get(f"/api/v1/kpis?since={day}&until={day}&team_id={a['team'].id}")[1]["queue"]
+    today = queue["today"]
+    assert (today["offered"], today["answered"], today["short_abandons"], today["abandoned"]) == (4, 2, 1, 1)
+    assert (today["service_level"], today["abandonment_rate"]) == (round(1 / 3, 4), round(1 / 3, 4))
+    for name in ("offered", "answered", "answered_within_threshold", "abandoned", "short_abandons"):
+        assert today[name] == kpis[name], name
+    assert (today["service_level"], today["abandonment_rate"]) == (kpis["service_level"], kpis["abandonment_rate"])

@@ -101,6 +101,12 @@ function onEvent(name, fn) {
   return () => handlers.get(name)?.delete(fn);
 }
 
+function dispatch(name, data) {
+  for (const fn of handlers.get(name) || []) {
+    try { fn(data); } catch (error) { console.error(error); }
+  }
+}
+
 function connect() {
   if (stream.socket) return;
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
@@ -113,12 +119,12 @@ function connect() {
     if (frame.event === 'stream.hello' || frame.event === 'stream.reset') {
       stream.checkpoint = { stream: frame.data.stream, seq: frame.data.seq };
       stream.retries = 0;
+      // Events were lost (the controller restarted, or this tab was away too long): a live page loads again.
+      if (frame.event === 'stream.reset') dispatch(frame.event, frame.data);
       return;
     }
     if (stream.checkpoint) stream.checkpoint.seq = frame.seq;
-    for (const fn of handlers.get(frame.event) || []) {
-      try { fn(frame.data); } catch (error) { console.error(error); }
-    }
+    dispatch(frame.event, frame.data);
   };
   ws.onclose = (closed) => {
     if (stream.socket !== ws) return;

@@ -6,7 +6,7 @@
 // queue and its figures of today). Timers tick in the browser from the server's times, corrected by the difference
 // between the server's clock and this one (the snapshot's `now`).
 
-import { api } from '../api.js';
+import { api, refusal } from '../api.js';
 import { clock, html, leadName, render } from '../html.js';
 
 const PRESENCE = {
@@ -35,17 +35,21 @@ export const page = {
       <section class="tv-section" aria-labelledby="tv-agents-title"><h2 id="tv-agents-title">Agents</h2><div id="tv-agents"></div></section>
       <section class="tv-section" aria-labelledby="tv-calls-title"><h2 id="tv-calls-title">Calls in progress</h2><div id="tv-calls"></div></section>`);
 
-    const on = (name, apply) => ctx.onEvent(name, (data) => {
-      if (!view.loaded) pending.push(() => apply(data));
+    // Each event, with the server's moment of what it says: one that came while a snapshot was on its way is
+    // applied over it only if it is newer (the snapshot has the older ones already).
+    const on = (name, apply, moment) => ctx.onEvent(name, (data) => {
+      if (!view.loaded) pending.push({ at: Date.parse(moment(data)), apply: () => apply(data) });
       else { apply(data); draw(); }
     });
+    const ofAgent = (data) => data.agent.presence_since;
+    const ofInteraction = (data) => data.interaction.status_changed_at;
     const stops = [
-      on('agent.presence_changed', onAgent),
-      on('agent.status_changed', onAgent),
-      on('agent.updated', onAgent),
-      on('interaction.created', onInteraction),
-      on('interaction.updated', onInteraction),
-      on('queue.updated', onQueue),
+      on('agent.presence_changed', onAgent, ofAgent),
+      on('agent.status_changed', onAgent, ofAgent),
+      on('agent.updated', onAgent, ofAgent),
+      on('interaction.created', onInteraction, ofInteraction),
+      on('interaction.updated', onInteraction, ofInteraction),
+      on('queue.updated', onQueue, (data) => data.measured_at),
     ];
     const ticking = setInterval(tick, TICK_MS);
 
@@ -53,14 +57,21 @@ export const page = {
     const local = (iso) => Date.parse(iso) - view.skew;
     const timer = (iso, label) => html`<span class="timer" data-since="${local(iso)}" aria-label="${label}">${clock((Date.now() - local(iso)) / 1000)}</span>`;
 
-    const snapshot = await api('GET', '/api/v1/team-view');
-    view.skew = Date.parse(snapshot.now) - Date.now();
-    for (const row of snapshot.agents) view.agents.set(row.agent.id, row);
-    for (const call of snapshot.calls) view.calls.set(call.id, call);
-    for (const queue of snapshot.queues) view.queues.set(queue.team_id, queue);
-    view.loaded = true;
-    for (const apply of pending.splice(0)) apply();
-    draw();
+    // The snapshot; again when the stream says events were lost (stream.reset: e.g. the controller restarted).
+    async function load() {
+      view.loaded = false;
+      const snapshot = await api('GET', '/api/v1/team-view');
+      view.skew = Date.parse(snapshot.now) - Date.now();
+      view.agents = new Map(snapshot.agents.map((row) => [row.agent.id, row]));
+      view.calls = new Map(snapshot.calls.map((call) => [call.id, call]));
+      view.queues = new Map(snapshot.queues.map((queue) => [queue.team_id, queue]));
+      view.loaded = true;
+      const taken = Date.parse(snapshot.now);
+      for (const { at, apply } of pending.splice(0)) if (!(at <= taken)) apply();
+      draw();
+    }
+    stops.push(ctx.onEvent('stream.reset', () => load().catch((failure) => ctx.toast(refusal(failure)))));
+    await load();
 
     // An agent's resource (each agent event carries it whole): a row's presence and since. Entering "missed" is a
     // call they let ring out.
