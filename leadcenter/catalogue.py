@@ -284,7 +284,7 @@ AGENT_PRESENCE_CHANGED = _event(
     "agent.presence_changed",
     AgentData,
     Audience.COMPANY,
-    "what colleagues see of an agent changed: their status or their phone",
+    "what colleagues see of an agent changed: their status or their phone (presence, and presence_since)",
 )
 AGENT_UPDATED = _event(
     "agent.updated", AgentData, Audience.COMPANY, "an agent's profile changed (name, chat name, devices, ring device)"
@@ -292,7 +292,12 @@ AGENT_UPDATED = _event(
 VOICEMAIL_COUNT_CHANGED = _event(
     "voicemail.count_changed", VoicemailCountData, Audience.COMPANY, "a mailbox's new and old messages"
 )
-QUEUE_UPDATED = _event("queue.updated", QueueData, Audience.COMPANY, "a team's queue now: callers, waits, agents")
+QUEUE_UPDATED = _event(
+    "queue.updated",
+    QueueData,
+    Audience.COMPANY,
+    "a team's queue now: callers, waits, agents; and its service level and abandonment of today (a call concluded)",
+)
 COMPANY_UPDATED = _event("company.updated", CompanyData, Audience.SUPERVISORS, "the company's profile changed")
 USER_CREATED = _event("user.created", UserData, Audience.SUPERVISORS, "a user joined the company")
 USER_UPDATED = _event("user.updated", UserData, Audience.SUPERVISORS, "a user's role or details changed")

@@ -53,6 +53,9 @@ export const page = {
     ];
     const ticking = setInterval(tick, TICK_MS);
 
+    // The company's date now (its time zone), as the snapshot's `day` says it.
+    const today = () => new Intl.DateTimeFormat('en-CA', { timeZone: view.timeZone }).format(new Date(Date.now() + view.skew));
+
     // Server time -> this browser's epoch ms.
     const local = (iso) => Date.parse(iso) - view.skew;
     const timer = (iso, label) => html`<span class="timer" data-since="${local(iso)}" aria-label="${label}">${clock((Date.now() - local(iso)) / 1000)}</span>`;
@@ -62,6 +65,7 @@ export const page = {
       view.loaded = false;
       const snapshot = await api('GET', '/api/v1/team-view');
       view.skew = Date.parse(snapshot.now) - Date.now();
+      Object.assign(view, { day: snapshot.day, timeZone: snapshot.time_zone });
       view.agents = new Map(snapshot.agents.map((row) => [row.agent.id, row]));
       view.calls = new Map(snapshot.calls.map((call) => [call.id, call]));
       view.queues = new Map(snapshot.queues.map((queue) => [queue.team_id, queue]));
@@ -71,7 +75,16 @@ export const page = {
       draw();
     }
     stops.push(ctx.onEvent('stream.reset', () => load().catch((failure) => ctx.toast(refusal(failure)))));
-    await load();
+    const leave = () => {
+      stops.forEach((stop) => stop());
+      clearInterval(ticking);
+    };
+    try {
+      await load();
+    } catch (failure) {
+      leave(); // the console says why; nothing of this page stays behind
+      throw failure;
+    }
 
     // An agent's resource (each agent event carries it whole): a row's presence and since. Entering "missed" is a
     // call they let ring out.
@@ -105,6 +118,8 @@ export const page = {
     }
 
     function tick() {
+      // A new day: today's counts start again from the server's.
+      if (view.loaded && today() !== view.day) load().catch((failure) => ctx.toast(refusal(failure)));
       root.querySelectorAll('[data-since]').forEach((element) => {
         element.textContent = clock((Date.now() - Number(element.dataset.since)) / 1000);
       });
@@ -187,14 +202,23 @@ export const page = {
           <th class="num">Missed today</th></tr></thead>
         <tbody>${agents.map(agentRow)}</tbody></table>` : html`<p>No agents yet.</p>`);
       const calls = [...view.calls.values()].sort((a, b) => Date.parse(a.started_at) - Date.parse(b.started_at));
-      render(root.querySelector('#tv-calls'), calls.length ? html`<table class="rows tv-calls">
+      keepingSlots(root.querySelector('#tv-calls'), (area) => render(area, calls.length ? html`<table class="rows tv-calls">
         <thead><tr><th>Lead</th><th>State</th><th>Agent</th><th class="num">Time</th><th>Monitor</th></tr></thead>
-        <tbody>${calls.map(callRow)}</tbody></table>` : html`<p>No calls in progress.</p>`);
+        <tbody>${calls.map(callRow)}</tbody></table>` : html`<p>No calls in progress.</p>`));
     }
 
-    return () => {
-      stops.forEach((stop) => stop());
-      clearInterval(ticking);
-    };
+    // What fills a call's monitor slot (the monitor's controls, web/js/admin/monitor.js) is not this page's markup:
+    // a redraw would empty it, so it is put back in the slot of the same call.
+    function keepingSlots(area, redraw) {
+      const slots = () => [...area.querySelectorAll('.monitor-slot')];
+      const kept = new Map(slots().map((slot) => [slot.dataset.interaction, [...slot.childNodes]]));
+      redraw(area);
+      for (const slot of slots()) {
+        const content = kept.get(slot.dataset.interaction);
+        if (content?.length && slot.firstChild !== content[0]) slot.replaceChildren(...content);
+      }
+    }
+
+    return leave;
   },
 };
