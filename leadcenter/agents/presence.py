@@ -3,7 +3,8 @@ status in the database (the agent's choice, or what their calls made it) combine
 device their calls ring (its device state: registered and answering qualify OPTIONS, free, ringing or on a call).
 
     offline      they chose Offline
-    ringing      Available, and their ring device rings (a call offered to them: RINGING, or RINGINUSE)
+    ringing      Available, and a call is offered to them (AgentCalled, until it is answered, rings out or ends),
+                 or their ring device rings (RINGING, RINGINUSE): whichever Asterisk says first
     on_call      on an inbound call (status), or their ring device is in use (a call they placed, or any other)
     wrap_up      after an inbound call, until they press Rejoin the Queue
     missed       they let a call offered to them ring out, until they choose Available again
@@ -20,8 +21,9 @@ Since when (``presence_since``, the supervisors' Team View): a presence the stat
 call, wrap-up, missed) began when the status did (``status_changed_at``: the agent's status transition rows, so a
 restarted controller says the same). One the device decides (available, ringing, on a call they placed,
 unreachable) began at the later of that and the moment Asterisk said the device moved into that kind of state (the
-AMI event's timestamp). Before such a move is seen (a controller just started), a call they placed began when that
-call did (``call_began``, from the database), anything else when the status did.
+AMI event's timestamp; ringing: the offer's, when it came first). Before such a move is seen (a controller just
+started), a call they placed began when that call did (``call_began``, from the database), anything else when the
+status did.
 """
 
 from __future__ import annotations
@@ -57,13 +59,15 @@ def device_presence(device_state: str | None) -> str:
     return "available"
 
 
-def presence(agent: Agent, device_state: str | None) -> str:
-    """One word for an agent now; ``device_state`` of their ring device, None when Asterisk has not said."""
+def presence(agent: Agent, device_state: str | None, offered: bool = False) -> str:
+    """One word for an agent now; ``device_state`` of their ring device, None when Asterisk has not said;
+    ``offered``: a call rings them (Asterisk said so before their device did)."""
     if agent.status == "offline":
         return "offline"
     if agent.status != "available":
         return agent.status_reason  # on_call, wrap_up or missed
-    return device_presence(device_state)
+    shown = device_presence(device_state)
+    return "ringing" if offered and shown in ("available", "unreachable") else shown
 
 
 class Presence:
@@ -79,10 +83,14 @@ class Presence:
         self._devices: dict[str, str] = {}  # endpoint (webrtc7, desk7) -> device state
         self._moved: dict[str, dt.datetime] = {}  # endpoint -> when its device_presence last changed, as seen live
         self._shown: dict[int, str] = {}  # agent id -> presence last published
+        self._offers: dict[int, dict[str, dt.datetime]] = {}  # agent id -> {lead channel id: when offered}
         bus.subscribe("telephony.device_state", self.on_device_state)
         bus.subscribe("telephony.synced", self.on_synced)
         bus.subscribe("agent.status_changed", self.on_agent_changed)
         bus.subscribe("agent.updated", self.on_agent_changed)  # e.g. another ring device
+        bus.subscribe("call.agent_offered", self.on_offered)
+        for name in ("call.agent_missed", "call.answered", "call.left_queue", "call.ended"):
+            bus.subscribe(name, self.on_offer_over)
 
     def of(self, agent: Agent) -> str:
         return self.seen(agent)[0]
@@ -92,10 +100,16 @@ class Presence:
         endpoint = agent.endpoint_name(agent.ring_device)
         with self._lock:
             state, moved = self._devices.get(endpoint), self._moved.get(endpoint)
-        now = presence(agent, state)
+            offers = self._offers.get(agent.id)
+            offered = min(offers.values()) if offers else None
+        now = presence(agent, state, offered is not None)
         since = agent.status_changed_at
         if agent.status == "available":
-            if moved is not None:
+            if now == "ringing":  # from the first Asterisk said of it: the offer, or the device ringing
+                rang = moved if device_presence(state) == "ringing" else None
+                moments = [moment for moment in (offered, rang) if moment is not None]
+                since = max(since, min(moments)) if moments else since
+            elif moved is not None:
                 since = max(since, moved)
             elif now == "on_call":
                 since = self.call_began(agent) or since
@@ -125,10 +139,36 @@ class Presence:
                     if device_presence(self._devices.get(endpoint)) != device_presence(state):
                         self._moved[endpoint] = read_at
             self._devices = devices
+            self._offers = {}  # what rings now is in the device states; an offer's end may have been missed
         self._refresh(current_agents())
 
     def on_agent_changed(self, event: Event) -> None:
         self._refresh(Agent.select().where(Agent.id == event.data["agent"]["id"]))
+
+    def on_offered(self, event: Event) -> None:
+        agent_id = event.data["agent_id"]
+        if agent_id is None:
+            return
+        with self._lock:
+            self._offers.setdefault(agent_id, {})[event.data["channel_id"]] = event.data.get("at") or event.at
+        self._refresh(Agent.select().where(Agent.id == agent_id))
+
+    def on_offer_over(self, event: Event) -> None:
+        """The call stopped ringing the agent (rang out, answered by anyone, left the queue, hung up): for every
+        agent it rang, unless the event names one (a ring-out)."""
+        channel_id, named = event.data["channel_id"], event.name == "call.agent_missed"
+        with self._lock:
+            rung = [
+                agent_id
+                for agent_id, offers in self._offers.items()
+                if channel_id in offers and (not named or agent_id == event.data["agent_id"])
+            ]
+            for agent_id in rung:
+                del self._offers[agent_id][channel_id]
+                if not self._offers[agent_id]:
+                    del self._offers[agent_id]
+        if rung:
+            self._refresh(Agent.select().where(Agent.id.in_(rung)))
 
     def _refresh(self, agents) -> None:
         for agent in agents:

@@ -246,3 +246,40 @@ def test_a_queue_s_figures_of_today_are_the_kpis_of_its_day(world, controller, s
     for name in ("offered", "answered", "answered_within_threshold", "abandoned", "short_abandons"):
         assert today[name] == kpis[name], name
     assert (today["service_level"], today["abandonment_rate"]) == (kpis["service_level"], kpis["abandonment_rate"])
+
+
+def offer(presence, name, agent, channel="lead-1", at=T0):
+    presence.bus.published.clear()
+    data = {"channel_id": channel, "agent_id": agent.id if agent else None, "at": at}
+    handler = presence.on_offered if name == "call.agent_offered" else presence.on_offer_over
+    handler(Event(name, data, 0, at))
+    return [
+        (data["agent"]["id"], data["agent"]["presence"], data["agent"]["presence_since"])
+        for published, data in presence.bus.published
+        if published == "agent.presence_changed"
+    ]
+
+
+def test_an_agent_a_call_is_offered_to_rings_from_the_offer_until_it_stops_ringing_them(world, controller):
+    alice, bob = world["a"]["agents"]
+    presence = controller.presence
+    synced(presence, {f"webrtc{alice.id}": "NOT_INUSE", f"webrtc{bob.id}": "NOT_INUSE"})
+    # Before the device says it rings (Asterisk's device states come later, or not at all when they coalesce).
+    assert offer(presence, "call.agent_offered", alice, at=T0 + seconds(3)) == [
+        (alice.id, "ringing", utc_iso(T0 + seconds(3)))
+    ]
+    device(presence, alice, "RINGING", at=T0 + seconds(4))  # already ringing: since stays the offer's
+    assert presence.seen(Agent.get_by_id(alice.id)) == ("ringing", T0 + seconds(3))
+    # A ringall queue rings Bob too; Alice answers: the call stops ringing both.
+    offer(presence, "call.agent_offered", bob, at=T0 + seconds(3))
+    device(presence, alice, "INUSE", at=T0 + seconds(5))
+    assert offer(presence, "call.answered", alice) == [(bob.id, "available", utc_iso(T0))]
+    assert presence.seen(Agent.get_by_id(alice.id)) == ("on_call", T0 + seconds(5))
+    device(presence, alice, "NOT_INUSE", at=T0 + seconds(8))
+    # Rung out: only the agent it names stops ringing.
+    offer(presence, "call.agent_offered", alice, channel="lead-2", at=T0 + seconds(9))
+    offer(presence, "call.agent_offered", bob, channel="lead-2", at=T0 + seconds(9))
+    assert offer(presence, "call.agent_missed", bob, channel="lead-2") == [(bob.id, "available", utc_iso(T0))]
+    assert presence.of(Agent.get_by_id(alice.id)) == "ringing"
+    # The caller hangs up: nobody rings.
+    assert offer(presence, "call.ended", None, channel="lead-2") == [(alice.id, "available", utc_iso(T0 + seconds(8)))]
