@@ -9,8 +9,8 @@ their last. CPS calls a second for SECONDS, each hanging up CALL_SECONDS after i
 event stream open (the Team View's).
 
 Latency of a row: each ``agent.presence_changed`` frame to ``ringing`` or ``on_call`` carries ``presence_since``:
-for ringing, the timestamp of Asterisk's DeviceStateChange (AMI, manager.conf timestampevents); for on a call, the
-answer's (the call's AMI event). Latency = the frame's arrival at the supervisor's client - that moment (one
+for ringing, the timestamp of Asterisk's AgentCalled or DeviceStateChange, whichever came first (AMI, manager.conf
+timestampevents); for on a call, the answer's (the call's AMI event). Latency = the frame's arrival at the supervisor's client - that moment (one
 machine, one clock). Also timed: the snapshot (GET /api/v1/team-view) with AGENTS agents, before and during the
 calls.
 """
