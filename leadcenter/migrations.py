@@ -37,6 +37,7 @@ from leadcenter.interactions.models import (
 )
 from leadcenter.leads.models import Lead, LeadPhone, LeadSearchTerm
 from leadcenter.mail import OutboundEmail
+from leadcenter.monitors.models import Monitor
 from leadcenter.reports.models import KpiDay, KpiDayBuilt, KpiSlice, KpiZone, create_triggers
 from leadcenter.teams.models import Team, TeamMember
 from leadcenter.texts.models import InboundPart, MessageTransition, OutboxPart, TextConsent, TextThread
@@ -93,6 +94,7 @@ MODELS = [
     KpiSlice,
     KpiDayBuilt,
     KpiZone,
+    Monitor,
 ]
 
 
@@ -316,6 +318,17 @@ def _v16_kpis(migrator) -> None:
     create_triggers(database)
 
 
+def _v18_monitors(migrator) -> None:
+    # In place, as v11's: peewee's add_column rebuilds the table for a NOT NULL column, and dropping the old company
+    # table would cascade to everything the company owns.
+    present = {c.name for c in database.get_columns("company")}
+    if Company.monitor_roles.column_name not in present:
+        database.execute_sql("ALTER TABLE company ADD COLUMN monitor_roles VARCHAR(255) NOT NULL DEFAULT 'supervisor'")
+    if Company.monitor_notice.column_name not in present:
+        database.execute_sql("ALTER TABLE company ADD COLUMN monitor_notice INTEGER NOT NULL DEFAULT 1")
+    database.create_tables([Monitor])
+
+
 # (version, description, function(migrator)) in order; version 1 is the first released schema.
 MIGRATIONS: list = [
     (
@@ -352,6 +365,7 @@ MIGRATIONS: list = [
         "KPIs: each call's hold time and the team whose queue it entered, each team's service level, the daily rollup",
         _v16_kpis,
     ),
+    (18, "monitors: supervisors listening to calls; who may, and whether agents are told", _v18_monitors),
 ]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])
 
