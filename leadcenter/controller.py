@@ -24,6 +24,7 @@ from leadcenter.agents.presence import Presence
 from leadcenter.agents.services import PauseKeeper
 from leadcenter.asterisk_config import AsteriskConfig, DialplanCheck
 from leadcenter.calls.control import CallControl
+from leadcenter.monitors.services import Monitors
 from leadcenter.calls.services import CallRecorder
 from leadcenter.chats.services import Chats
 from leadcenter.config import Settings
@@ -87,6 +88,7 @@ class Controller:
         self.call_control = CallControl(
             self.telephony, self.calls.offers, self.presence.reachable, self.bus, self.clock
         )
+        self.monitors = Monitors(self.bus, self.telephony, self.clock)
         self.mailboxes = MailboxCounter(self.bus)
         self.queue_board = QueueBoard(self.bus, self.clock)
         self.trunk_states = TrunkStates(self.bus, self.clock)

@@ -18,6 +18,7 @@ from leadcenter import asterisk_config, config
 from leadcenter.agents.availability import Availability
 from leadcenter.agents.presence import Presence
 from leadcenter.calls.control import CallControl
+from leadcenter.monitors.services import Monitors
 from leadcenter.calls.services import OfferBook
 from leadcenter.chats.services import Chats
 from leadcenter.credentials import Secrets
@@ -79,7 +80,7 @@ class StandInTelephony:
         self.fails = False
 
     def __getattr__(self, verb: str) -> Callable[..., Verb]:
-        if verb not in ("redirect", "hangup", "next_step", "place_outbound", "reload"):
+        if verb not in ("redirect", "hangup", "next_step", "place_outbound", "reload", "spy"):
             raise AttributeError(verb)
         return lambda *args, **kwargs: (verb, args, kwargs)
 
@@ -147,6 +148,7 @@ class StandInController:
         self.telephony = StandInTelephony()
         self.offers = OfferBook()  # tests say whose phone rings for which call with offers.offer
         self.call_control = CallControl(self.telephony, self.offers, self.presence.reachable, self.bus, self.clock)
+        self.monitors = Monitors(self.bus, self.telephony, self.clock)
         self.mailer = Mailer(self.settings.smtp, self.clock)  # queues to the outbox; nothing sends it
         self.reconfigured = 0
         self.dialplans = StandInDialplans(self.settings, self.secrets)

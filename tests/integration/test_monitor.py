@@ -1,0 +1,205 @@
+"""Listen, whisper, barge on a live call, with the audio checked on the wire: a SIPp caller, a SIPp agent desk phone
+and a SIPp supervisor desk phone each speak a tone of their own, and what Asterisk sends each of them is captured off
+the loopback interface (rtp_capture.py) and searched for the others' tones.
+
+listen: the supervisor hears the lead and the agent, nobody hears the supervisor; whisper: the agent's leg carries
+the supervisor's tone, the lead's does not; barge: both do. A supervisor of another company gets 404 for the call,
+and their device pointed at the call's channel directly hears nothing of it (Asterisk's spy group)."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+
+import httpx
+import pytest
+from harness import wait_for
+from rtp_capture import RtpCapture, write_tone_pcap
+from sipp import SippPhone, free_udp_port
+from test_verbs import telephony, verb  # noqa: F401  (telephony: a fixture)
+
+from leadcenter.accounts.models import Membership, User
+from leadcenter.agents.models import Agent
+from leadcenter.audit.models import AuditEntry
+from leadcenter.interactions.models import Interaction
+from leadcenter.monitors.models import Monitor
+from leadcenter.pbx import names
+
+ALICE, BOB = 1, 2  # the demo's agents: Alice takes the call, Bob (made a supervisor here) monitors it
+BOB_EMAIL = "bob@acme.example"
+# Far from each other, from DTMF and from the hold music's notes.
+LEAD_HZ, AGENT_HZ, SUPERVISOR_HZ = 700, 1100, 1500
+HEARD = 0.2  # share of a window's energy a tone must carry to count as heard: two tones mixed carry ~0.5 each
+LISTEN = 3.0  # seconds of audio captured for each check
+
+
+@pytest.fixture(scope="module")
+def tones(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tones")
+    return {hz: write_tone_pcap(str(folder / f"tone{hz}.pcap"), hz, 60) for hz in (LEAD_HZ, AGENT_HZ, SUPERVISOR_HZ)}
+
+
+@pytest.fixture
+def supervisor(running):
+    """Bob, a supervisor of Acme with his agent profile (his desk phone): Offline, so that the queue does not ring
+    him; back to an agent afterwards."""
+    bob = User.get(User.email == BOB_EMAIL)
+    with contextlib.closing(running.sign_in("admin@acme.example")) as admin:
+        assert admin.patch(f"/api/v1/users/{bob.id}", json={"role": "supervisor"}).status_code == 200
+        try:
+            with contextlib.closing(running.sign_in(BOB_EMAIL)) as client:
+                running.choose_status(BOB_EMAIL, "offline")  # after signing in, which makes an agent Available
+                yield client
+        finally:
+            assert admin.patch(f"/api/v1/users/{bob.id}", json={"role": "agent"}).status_code == 200
+
+
+def heard(capture: RtpCapture, port: int) -> set[int]:
+    """The tones sent to a peer's media port during the capture."""
+    return {hz for hz in (LEAD_HZ, AGENT_HZ, SUPERVISOR_HZ) if len(capture.tone_at(hz, port=port, share=HEARD)) >= 3}
+
+
+def listen(running, ports: dict[str, int]) -> dict[str, set[int]]:
+    """What each peer (name -> its media port) hears for LISTEN seconds."""
+    asterisk = running.settings.asterisk
+    with RtpCapture(asterisk.rtp_start, asterisk.rtp_end) as capture:
+        time.sleep(LISTEN)
+    return {who: heard(capture, port) for who, port in ports.items()}
+
+
+def live_call(running, peers, tones, number: str, alice: SippPhone) -> tuple:
+    caller = peers.call(number, duration=55, audio=tones[LEAD_HZ])
+    alice.wait_for("ANSWERED", timeout=15)
+    call = wait_for(
+        lambda: (i := running.interaction(lead_number=number)) and i.answered_at and i.status == "active" and i,
+        10,
+        what="the call to be answered",
+    )
+    return caller, call
+
+
+def test_listen_whisper_and_barge_are_heard_by_whom_they_should(running, peers, supervisor, tones):
+    with (
+        peers.phone(ALICE, speak=tones[AGENT_HZ]) as alice,
+        peers.phone(BOB, speak=tones[SUPERVISOR_HZ]) as bob,
+    ):
+        caller, call = live_call(running, peers, tones, "+14045557501", alice)
+        ports = {"lead": caller.sipp.media_port, "agent": alice.uas.media_port, "supervisor": bob.uas.media_port}
+
+        started = supervisor.post(f"/api/v1/interactions/{call.id}/monitor", json={"mode": "listen"})
+        assert started.status_code == 201, started.text
+        monitor = started.json()
+        assert (monitor["interaction_id"], monitor["mode"], monitor["state"]) == (call.id, "listen", "active")
+        assert monitor["supervisor"] == User.get(User.email == BOB_EMAIL).id and monitor["agent_id"] == ALICE
+        bob.wait_for("ANSWERED", timeout=10)  # his desk phone rang and he picked up
+        time.sleep(0.5)
+        assert listen(running, ports) == {
+            "lead": {AGENT_HZ},
+            "agent": {LEAD_HZ},
+            "supervisor": {LEAD_HZ, AGENT_HZ},  # both sides of the call
+        }
+
+        # Mid-call, without hanging up: whisper to the agent, then barge in.
+        changed = supervisor.patch(f"/api/v1/monitors/{monitor['id']}", json={"mode": "whisper"})
+        assert changed.status_code == 200 and changed.json()["mode"] == "whisper", changed.text
+        time.sleep(1)
+        assert listen(running, ports) == {
+            "lead": {AGENT_HZ},
+            "agent": {LEAD_HZ, SUPERVISOR_HZ},
+            "supervisor": {LEAD_HZ, AGENT_HZ},
+        }
+        changed = supervisor.patch(f"/api/v1/monitors/{monitor['id']}", json={"mode": "barge"})
+        assert changed.status_code == 200 and changed.json()["mode"] == "barge", changed.text
+        time.sleep(1)
+        barged = listen(running, ports)
+        assert SUPERVISOR_HZ in barged["lead"] and SUPERVISOR_HZ in barged["agent"], barged
+        assert bob.count("ANSWERED") == 1  # one call to his phone throughout
+
+        assert [m["id"] for m in supervisor.get("/api/v1/monitors").json()] == [monitor["id"]]
+        assert supervisor.delete(f"/api/v1/monitors/{monitor['id']}").status_code == 204
+        bob.wait_for("HANGUP", timeout=5)
+        assert supervisor.get("/api/v1/monitors").json() == []
+        time.sleep(1)
+        after = listen(running, {"lead": ports["lead"], "agent": ports["agent"]})
+        assert after == {"lead": {AGENT_HZ}, "agent": {LEAD_HZ}}  # the call goes on without him
+        caller.kill()
+    ended = Monitor.get_by_id(monitor["id"])
+    assert ended.state == "ended" and ended.ended_at is not None
+    logged = AuditEntry.select().where(AuditEntry.resource == "monitor", AuditEntry.resource_id == monitor["id"])
+    assert [(e.action, e.actor) for e in logged.order_by(AuditEntry.id)] == [
+        ("started", BOB_EMAIL),
+        ("updated", BOB_EMAIL),
+        ("updated", BOB_EMAIL),
+        ("ended", BOB_EMAIL),
+    ]
+
+
+def test_the_monitor_ends_when_the_supervisor_hangs_up(running, peers, supervisor, tones):
+    with peers.phone(ALICE, speak=tones[AGENT_HZ]) as alice, peers.phone(BOB, hangup_after=2) as bob:
+        caller, call = live_call(running, peers, tones, "+14045557502", alice)
+        started = supervisor.post(f"/api/v1/interactions/{call.id}/monitor", json={"mode": "listen"})
+        assert started.status_code == 201, started.text
+        bob.wait_for("HANGUP", timeout=10)
+        wait_for(lambda: Monitor.get_by_id(started.json()["id"]).state == "ended", 5, what="the monitor to end")
+        assert supervisor.get("/api/v1/monitors").json() == []
+        caller.kill()
+
+
+def _company_b(running) -> tuple[int, int, str]:
+    """Company B with a supervisor who has a desk phone: (company id, their agent id, their email)."""
+    email, password = "sam@beta.example", "sam's password 1"
+    if not User.select().where(User.email == email).exists():
+        company = int(re.search(r"company (\d+) created", running.cli("company", "add", "Beta Roofing")).group(1))
+        running.cli("user", "add", email, "--name", "Sam Beta", "--company", str(company), "--password", password)
+        Membership.update(role="supervisor").where(Membership.company == company).execute()
+    agent = Agent.get(Agent.user == User.get(User.email == email))
+    return agent.company_id, agent.id, email
+
+
+def test_a_supervisor_of_another_company_can_neither_list_nor_monitor_the_call(running, peers, tones):
+    company_b, sam, email = _company_b(running)
+    with peers.phone(ALICE, speak=tones[AGENT_HZ]) as alice:
+        caller, call = live_call(running, peers, tones, "+14045557503", alice)
+        with httpx.Client(base_url=running.url, timeout=5) as api:
+            csrf = api.get("/api/v1/session").json()["csrf_token"]
+            signed_in = api.post(
+                "/api/v1/session", json={"email": email, "password": "sam's password 1"}, headers={"X-CSRF-Token": csrf}
+            )
+            api.headers["X-CSRF-Token"] = signed_in.json()["csrf_token"]
+            refused = api.post(f"/api/v1/interactions/{call.id}/monitor", json={"mode": "barge"})
+            assert (refused.status_code, refused.json()["error"]) == (404, "not-found")
+            assert api.get("/api/v1/monitors").json() == []
+        caller.kill()
+    assert not Monitor.select().where(Monitor.interaction == call.id).exists()
+
+
+def test_asterisk_keeps_a_spy_channel_to_its_own_company(running, peers, tones, telephony):
+    """Even pointed at another company's call (what a bug in the controller could do), the supervisor's device hears
+    nothing of it and nobody on it hears them: lc-monitor's ChanSpy takes only channels of the supervisor's own
+    company's spy group. The spy verb itself, from a second Telephony in the test process, with company B's group."""
+    company_b, sam, _ = _company_b(running)
+    username, password = running.sip_account(sam)
+    with (
+        peers.phone(ALICE, speak=tones[AGENT_HZ]) as alice,
+        SippPhone(
+            username,
+            password,
+            running.sip_port,
+            free_udp_port(4),
+            workdir=peers.workdir / username,
+            speak=tones[SUPERVISOR_HZ],
+        ) as sam_phone,
+    ):
+        caller, call = live_call(running, peers, tones, "+14045557504", alice)
+        spy = names.monitor_channel_id("otherco")
+        verb(
+            telephony,
+            telephony.spy(spy, f"PJSIP/{username}", call.channel_id, "barge", names.spy_group(company_b)),
+        )
+        sam_phone.wait_for("ANSWERED", timeout=10)
+        time.sleep(1)
+        ports = {"lead": caller.sipp.media_port, "agent": alice.uas.media_port, "supervisor": sam_phone.uas.media_port}
+        assert listen(running, ports) == {"lead": {AGENT_HZ}, "agent": {LEAD_HZ}, "supervisor": set()}
+        verb(telephony, telephony.hangup(spy))
+        caller.kill()
