@@ -26,8 +26,8 @@ from leadcenter.events import Publisher
 from leadcenter.flows.schemas import FlowOut
 from leadcenter.interactions.schemas import InteractionOut
 from leadcenter.leads.schemas import LeadOut
-from leadcenter.teams.schemas import QueueFiguresOut, TeamOut
 from leadcenter.monitors.schemas import MonitorOut
+from leadcenter.teams.schemas import QueueFiguresOut, TeamOut
 from leadcenter.texts.schemas import MessageOut
 from leadcenter.tracking_numbers.schemas import TrackingNumberOut
 from leadcenter.trunks.schemas import TrunkOut, TrunkStateOut

@@ -24,12 +24,12 @@ from leadcenter.agents.presence import Presence
 from leadcenter.agents.services import PauseKeeper
 from leadcenter.asterisk_config import AsteriskConfig, DialplanCheck
 from leadcenter.calls.control import CallControl
-from leadcenter.monitors.services import Monitors
 from leadcenter.calls.services import CallRecorder
 from leadcenter.chats.services import Chats
 from leadcenter.config import Settings
 from leadcenter.events import EventBus
 from leadcenter.health import Health
+from leadcenter.monitors.services import Monitors
 from leadcenter.notifications.services import ChatEmails
 from leadcenter.pbx.process import Instance
 from leadcenter.sms.smpp import SmppLink

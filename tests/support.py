@@ -18,12 +18,12 @@ from leadcenter import asterisk_config, config
 from leadcenter.agents.availability import Availability
 from leadcenter.agents.presence import Presence
 from leadcenter.calls.control import CallControl
-from leadcenter.monitors.services import Monitors
 from leadcenter.calls.services import OfferBook
 from leadcenter.chats.services import Chats
 from leadcenter.credentials import Secrets
 from leadcenter.events import Bus, EventBus, Subscriber
 from leadcenter.mail import Mailer
+from leadcenter.monitors.services import Monitors
 from leadcenter.pbx.process import Instance
 from leadcenter.teams.services import QueueBoard
 from leadcenter.telephony.ari import AriError

@@ -133,13 +133,29 @@ def write_tone_pcap(path: str, frequency: float, seconds: float, level: float = 
         out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))  # libpcap header, Ethernet
         for n in range(frames):
             payload = bytes(
-                _alaw_encode(int(level * 32767 * math.sin(2 * math.pi * frequency * (n * samples_per_frame + i) / RATE)))
+                _alaw_encode(
+                    int(level * 32767 * math.sin(2 * math.pi * frequency * (n * samples_per_frame + i) / RATE))
+                )
                 for i in range(samples_per_frame)
             )
             rtp = struct.pack("!BBHII", 0x80, 8, n & 0xFFFF, n * samples_per_frame, 0x1D0E5) + payload
             udp = struct.pack("!HHHH", 6000, 6000, 8 + len(rtp), 0) + rtp
-            ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), n & 0xFFFF, 0, 64, 17, 0,
-                             socket.inet_aton(HOST), socket.inet_aton(HOST)) + udp
+            ip = (
+                struct.pack(
+                    "!BBHHHBBH4s4s",
+                    0x45,
+                    0,
+                    20 + len(udp),
+                    n & 0xFFFF,
+                    0,
+                    64,
+                    17,
+                    0,
+                    socket.inet_aton(HOST),
+                    socket.inet_aton(HOST),
+                )
+                + udp
+            )
             frame = b"\x00" * 12 + b"\x08\x00" + ip
             usec = n * 20000
             out.write(struct.pack("<IIII", usec // 1000000, usec % 1000000, len(frame), len(frame)) + frame)

@@ -219,8 +219,8 @@ class SippPhone:
     ) -> None:
         self.username, self.password, self.asterisk_port = username, password, asterisk_port
         self.registers = registers
-        # speak: play 7 s of audio (or this pcap) once answered instead of echoing. Never both: two echoing phones bridged
-        # together bounce every packet between them forever (recordings grow to minutes of garbage).
+        # speak: play 7 s of audio (or this pcap) once answered instead of echoing. Never both: two echoing phones
+        # bridged together bounce every packet between them forever (recordings grow to minutes of garbage).
         self.speak = speak
         self.port = port or free_udp_port()
         self.contact_port = contact_port or self.port

@@ -17,12 +17,11 @@ import pytest
 from harness import wait_for
 from rtp_capture import RtpCapture, write_tone_pcap
 from sipp import SippPhone, free_udp_port
-from test_verbs import telephony, verb  # noqa: F401  (telephony: a fixture)
+from test_verbs import telephony, verb  # noqa: F401  (the fixture: a second Telephony in the test process)
 
 from leadcenter.accounts.models import Membership, User
 from leadcenter.agents.models import Agent
 from leadcenter.audit.models import AuditEntry
-from leadcenter.interactions.models import Interaction
 from leadcenter.monitors.models import Monitor
 from leadcenter.pbx import names
 
@@ -174,7 +173,7 @@ def test_a_supervisor_of_another_company_can_neither_list_nor_monitor_the_call(r
     assert not Monitor.select().where(Monitor.interaction == call.id).exists()
 
 
-def test_asterisk_keeps_a_spy_channel_to_its_own_company(running, peers, tones, telephony):
+def test_asterisk_keeps_a_spy_channel_to_its_own_company(running, peers, tones, telephony):  # noqa: F811
     """Even pointed at another company's call (what a bug in the controller could do), the supervisor's device hears
     nothing of it and nobody on it hears them: lc-monitor's ChanSpy takes only channels of the supervisor's own
     company's spy group. The spy verb itself, from a second Telephony in the test process, with company B's group."""

@@ -142,8 +142,10 @@ def test_a_version_17_database_gets_the_monitors_and_keeps_its_companies(tmp_pat
     expected = _shape_of_a_new_database(tmp_path)
     old = _migrated(tmp_path / "v17.sqlite3")
     _back_to_version_17(old)
-    old.execute_sql("INSERT INTO company (id, created_at, name, time_zone, default_region) VALUES (3, '2026-11-26"
-                    " 10:00:00', 'Acme', 'UTC', 'US')")
+    old.execute_sql(
+        "INSERT INTO company (id, created_at, name, time_zone, default_region) VALUES (3, '2026-11-26"
+        " 10:00:00', 'Acme', 'UTC', 'US')"
+    )
     Team.create(id=7, company=3, name="Sales")
     old.execute_sql("PRAGMA foreign_keys = ON")  # as the app runs: dropping a table would cascade
     assert migrations.migrate() == _steps_after(17) and migrations.current_version() == migrations.LATEST
