@@ -202,3 +202,65 @@ def test_asterisk_keeps_a_spy_channel_to_its_own_company(running, peers, tones, 
         assert listen(running, ports) == {"lead": {AGENT_HZ}, "agent": {LEAD_HZ}, "supervisor": set()}
         verb(telephony, telephony.hangup(spy))
         caller.kill()
+
+
+MOUNT = """async (interaction) => {
+  const { monitorControls } = await import('/js/admin/monitor.js');
+  const session = await (await fetch('/api/v1/session')).json();
+  window.toasts = [];
+  const ctx = { session, onEvent: () => () => {}, toast: (text) => window.toasts.push(text) };
+  document.querySelector('#admin-page').append(monitorControls(ctx, { id: interaction }));
+}"""
+
+
+def test_the_console_s_buttons_follow_the_company_setting_and_listen_whisper_and_stop(
+    running, peers, supervisor, tones
+):
+    """monitor.js's controls, as Team View's call rows hold them, in Bob's console; the company's setting in the
+    admin's Company page."""
+    from admin_console import AdminConsole
+    from browser import Browser
+    from playwright.sync_api import expect
+
+    with (
+        Browser() as browser,
+        peers.phone(ALICE, speak=tones[AGENT_HZ]) as alice,
+        peers.phone(BOB, speak=tones[SUPERVISOR_HZ]) as bob,
+    ):
+        admin = AdminConsole.open(browser, running, "#/company")
+        setting = admin.page.locator("#monitoring-form")
+        try:
+            setting.get_by_label("Who may listen, whisper and barge").select_option(label="Admins only")
+            setting.get_by_role("button", name="Save").click()
+            expect(admin.toast()).to_have_text("Saved")
+            caller, call = live_call(running, peers, tones, "+14045557505", alice)
+
+            console = AdminConsole.open(browser, running, "#/company", email=BOB_EMAIL)
+            page = console.page
+            page.evaluate(MOUNT, call.id)
+            controls = page.locator(f'.monitor-controls[data-interaction="{call.id}"]')
+            controls.get_by_role("button", name="Listen").click()
+            wait_for(lambda: page.evaluate("window.toasts.length"), 5, what="the refusal")
+            assert "does not let a supervisor monitor calls" in page.evaluate("window.toasts[0]")
+            assert bob.count("INVITE") == 0
+
+            setting.get_by_label("Who may listen, whisper and barge").select_option(label="Supervisors and admins")
+            setting.get_by_role("button", name="Save").click()
+            expect(admin.toast()).to_have_text("Saved")
+            controls.get_by_role("button", name="Listen").click()
+            expect(controls.get_by_role("button", name="Listen")).to_have_attribute("aria-pressed", "true")
+            bob.wait_for("ANSWERED", timeout=10)
+            controls.get_by_role("button", name="Whisper").click()
+            expect(controls.get_by_role("button", name="Whisper")).to_have_attribute("aria-pressed", "true")
+            expect(controls.get_by_role("button", name="Listen")).to_have_attribute("aria-pressed", "false")
+            time.sleep(1)
+            assert SUPERVISOR_HZ in listen(running, {"agent": alice.uas.media_port})["agent"]
+            controls.get_by_role("button", name="Stop").click()
+            expect(controls.get_by_role("button", name="Stop")).to_have_count(0)
+            bob.wait_for("HANGUP", timeout=5)
+            assert [m.mode for m in Monitor.select().where(Monitor.interaction == call.id)] == ["whisper"]
+            assert console.errors == [] and admin.errors == []
+            caller.kill()
+        finally:
+            with contextlib.closing(running.sign_in("admin@acme.example")) as api:
+                api.patch("/api/v1/company", json={"monitor_roles": "supervisor"})
