@@ -264,3 +264,40 @@ def test_the_console_s_buttons_follow_the_company_setting_and_listen_whisper_and
         finally:
             with contextlib.closing(running.sign_in("admin@acme.example")) as api:
                 api.patch("/api/v1/company", json={"monitor_roles": "supervisor"})
+
+
+def test_the_agent_is_told_while_their_call_is_monitored_when_the_company_says_so(running, peers, supervisor, tones):
+    from browser import Browser
+    from playwright.sync_api import expect
+
+    with (
+        Browser() as browser,
+        peers.phone(ALICE, speak=tones[AGENT_HZ]) as alice,
+        peers.phone(BOB, speak=tones[SUPERVISOR_HZ]) as bob,
+    ):
+        app = browser.agent(running, "alice@acme.example", wait_registered=False)
+        caller, call = live_call(running, peers, tones, "+14045557506", alice)
+        current = app.page.locator("#panel .call")
+        expect(current).to_contain_text("On your desk phone")
+        monitor = supervisor.post(f"/api/v1/interactions/{call.id}/monitor", json={"mode": "listen"}).json()
+        notice = current.locator(".monitored")
+        expect(notice).to_have_text("A supervisor is listening to this call.")
+        supervisor.patch(f"/api/v1/monitors/{monitor['id']}", json={"mode": "barge"})
+        expect(notice).to_contain_text("A supervisor has joined this call")
+        bob.wait_for("ANSWERED", timeout=10)
+        supervisor.delete(f"/api/v1/monitors/{monitor['id']}")
+        expect(notice).to_have_count(0)
+
+        with contextlib.closing(running.sign_in("admin@acme.example")) as admin:
+            assert admin.patch("/api/v1/company", json={"monitor_notice": False}).status_code == 200
+            try:
+                again = supervisor.post(f"/api/v1/interactions/{call.id}/monitor", json={"mode": "whisper"})
+                assert again.status_code == 201, again.text
+                bob.wait_for("ANSWERED", n=2, timeout=10)
+                time.sleep(1)  # what the stream would have said has arrived
+                expect(notice).to_have_count(0)
+                expect(current).to_contain_text("On your desk phone")
+            finally:
+                admin.patch("/api/v1/company", json={"monitor_notice": True})
+        assert app.errors == []
+        caller.kill()
