@@ -81,6 +81,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     ),
     "monitor-not-started": (502, "Asterisk did not ring the supervisor's device into the call; try again"),
     "monitor-ended": (409, "the monitor has ended: start a new one"),
+    "own-call": (409, "the call is the caller's own: there is nothing to monitor"),
     # -- texts
     "not-a-text-thread": (409, "the interaction is not a text conversation"),
     "empty-text": (422, "the message is empty"),

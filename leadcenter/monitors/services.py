@@ -103,7 +103,7 @@ class Monitors:
         ):
             raise ApiError("no-phone", f"you have no {device} device to listen on")
         if own.id == interaction.agent_id:
-            raise ApiError("not-a-call", "the call is your own")
+            raise ApiError("own-call", "the call is your own")
         now = self.clock()
         with database.atomic():
             monitor = Monitor.create(
@@ -166,7 +166,9 @@ class Monitors:
     def on_synced(self, event: Event) -> None:
         """After a restart (or any resync): a monitor whose device channel Asterisk no longer has has ended. One
         started just before the read may not have its channel yet: it is left to its own hangup."""
-        up = set(event.data.get("monitors", ()))
+        if "monitors" not in event.data:  # a resync that did not read the channels says nothing of them
+            return
+        up = set(event.data["monitors"])
         settled = event.data["read_at"] - dt.timedelta(seconds=VERB_WAIT)
         for monitor in Monitor.select().where(Monitor.state == "active", Monitor.started_at < settled):
             if monitor.channel_id not in up:

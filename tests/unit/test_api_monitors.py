@@ -9,6 +9,8 @@ import datetime as dt
 import pytest
 from support import PASSWORD, T0, ApiClient
 
+from leadcenter import catalogue
+from leadcenter.accounts.models import Membership
 from leadcenter.agents.services import create_agent
 from leadcenter.audit.models import AuditEntry
 from leadcenter.catalogue import Viewer
@@ -165,11 +167,9 @@ def test_only_a_live_answered_call_is_monitored(supervisor, controller, call, de
 
 def test_nobody_monitors_their_own_call(make_client, world, call):
     agent = world["a"]["agents"][0]
-    from leadcenter.accounts.models import Membership
-
     Membership.update(role="supervisor").where(Membership.user == agent.user_id).execute()
     status, body = start(signed_in(make_client, "agent1@a.example"), call)
-    assert (status, body["error"]) == (409, "not-a-call")
+    assert (status, body["error"]) == (409, "own-call")
 
 
 def test_when_asterisk_cannot_ring_the_phone_no_monitor_is_left(supervisor, controller, call, desk):
@@ -207,8 +207,6 @@ def test_the_events_reach_supervisors_and_the_agent_only_when_told(supervisor, w
     start(supervisor, call)
     name, data = controller.bus.published[-1]
     assert name == "monitor.started" and data["for_agents"] == [agent_on_call]
-    from leadcenter import catalogue
-
     audience = catalogue.BY_NAME["monitor.started"].audience
     assert audience.variant(data, Viewer(company, "supervisor", None)) is not None
     assert audience.variant(data, Viewer(company, "agent", agent_on_call)) is not None
