@@ -396,7 +396,13 @@ class Telephony:
             context=names.MONITOR_CONTEXT,
             extension=mode,
             caller_id='"Monitor" <monitor>',
-            variables={"LC_SPY_TARGET": target, "LC_SPY_GROUP": group},
+            variables={
+                "LC_SPY_TARGET": target,
+                "LC_SPY_GROUP": group,
+                # The supervisor asked for this call: their phone picks it up by itself (the browser softphone
+                # does; desk phones that honour answer-after do), as an agent's own outbound call.
+                "PJSIP_HEADER(add,Call-Info)": "<sip:leadcenter>;answer-after=0",
+            },
             channel_id=channel_id,
         )
 

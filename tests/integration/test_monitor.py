@@ -301,3 +301,26 @@ def test_the_agent_is_told_while_their_call_is_monitored_when_the_company_says_s
                 admin.patch("/api/v1/company", json={"monitor_notice": True})
         assert app.errors == []
         caller.kill()
+
+
+def test_a_supervisor_listens_on_their_browser_softphone(running, peers, supervisor, tones):
+    """The softphone of Bob's agent app picks the monitor up by itself (he asked for it): the app is on a call from
+    the monitor, and Stop ends it there."""
+    from browser import Browser
+    from playwright.sync_api import expect
+
+    if not running.browser_media:
+        pytest.skip("browser calls need the private network namespace `make test` runs in")
+    with Browser() as browser, peers.phone(ALICE, speak=tones[AGENT_HZ]) as alice:
+        app = browser.agent(running, BOB_EMAIL)  # his softphone registered (his calls ring his desk phone)
+        caller, call = live_call(running, peers, tones, "+14045557507", alice)
+        started = supervisor.post(f"/api/v1/interactions/{call.id}/monitor", json={"mode": "listen", "device": "webrtc"})
+        assert (started.status_code, started.json()["device"]) == (201, "webrtc"), started.text
+        on_call = app.page.locator("#panel .call")
+        expect(on_call.locator(".timer[role=timer]")).to_be_visible()  # answered by itself, no click
+        expect(on_call.locator(".caller-id")).to_have_text("monitor")
+        assert supervisor.delete(f"/api/v1/monitors/{started.json()['id']}").status_code == 204
+        expect(on_call).to_have_count(0)
+        assert Monitor.get_by_id(started.json()["id"]).state == "ended"
+        assert app.errors == []
+        caller.kill()
