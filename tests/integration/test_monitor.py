@@ -314,7 +314,9 @@ def test_a_supervisor_listens_on_their_browser_softphone(running, peers, supervi
     with Browser() as browser, peers.phone(ALICE, speak=tones[AGENT_HZ]) as alice:
         app = browser.agent(running, BOB_EMAIL)  # his softphone registered (his calls ring his desk phone)
         caller, call = live_call(running, peers, tones, "+14045557507", alice)
-        started = supervisor.post(f"/api/v1/interactions/{call.id}/monitor", json={"mode": "listen", "device": "webrtc"})
+        started = supervisor.post(
+            f"/api/v1/interactions/{call.id}/monitor", json={"mode": "listen", "device": "webrtc"}
+        )
         assert (started.status_code, started.json()["device"]) == (201, "webrtc"), started.text
         on_call = app.page.locator("#panel .call")
         expect(on_call.locator(".timer[role=timer]")).to_be_visible()  # answered by itself, no click
