@@ -14,16 +14,18 @@ import time
 
 import httpx
 import pytest
-from harness import wait_for
+from harness import ADS_LINE, wait_for
 from rtp_capture import RtpCapture, write_tone_pcap
 from sipp import SippPhone, free_udp_port
-from test_verbs import telephony, verb  # noqa: F401  (the fixture: a second Telephony in the test process)
+from test_verbs import carrier, telephony, verb  # noqa: F401  (the fixture: a second Telephony in the test process)
 
 from leadcenter.accounts.models import Membership, User
 from leadcenter.agents.models import Agent
 from leadcenter.audit.models import AuditEntry
+from leadcenter.interactions.models import Interaction
 from leadcenter.monitors.models import Monitor
 from leadcenter.pbx import names
+from leadcenter.tracking_numbers.models import TrackingNumber
 
 ALICE, BOB = 1, 2  # the demo's agents: Alice takes the call, Bob (made a supervisor here) monitors it
 BOB_EMAIL = "bob@acme.example"
@@ -132,6 +134,36 @@ def test_listen_whisper_and_barge_are_heard_by_whom_they_should(running, peers, 
         ("updated", BOB_EMAIL),
         ("ended", BOB_EMAIL),
     ]
+
+
+def test_an_agent_s_outbound_call_is_monitored_too(running, peers, supervisor, tones, tmp_path):
+    """A call Alice places from the app: her channel is the call's own (no bridge peer to look for), in Acme's spy
+    group from the originate."""
+    with (
+        peers.phone(ALICE, speak=tones[AGENT_HZ]) as alice,
+        peers.phone(BOB, speak=tones[SUPERVISOR_HZ]) as bob,
+        carrier(running, tmp_path, speak=tones[LEAD_HZ]) as lead,
+        contextlib.closing(running.sign_in("alice@acme.example")) as app,
+    ):
+        number = TrackingNumber.get(TrackingNumber.number == ADS_LINE)
+        placed = app.post("/api/v1/calls", json={"to": "+14045557508", "tracking_number_id": number.id})
+        assert placed.status_code == 201, placed.text
+        lead.wait_for("ANSWERED", timeout=15)
+        call = wait_for(
+            lambda: (i := Interaction.get_by_id(placed.json()["id"])).answered_at and i, 10, what="the lead to answer"
+        )
+        started = supervisor.post(f"/api/v1/interactions/{call.id}/monitor", json={"mode": "whisper"})
+        assert started.status_code == 201, started.text
+        bob.wait_for("ANSWERED", timeout=10)
+        time.sleep(0.5)
+        ports = {"lead": lead.uas.media_port, "agent": alice.uas.media_port, "supervisor": bob.uas.media_port}
+        assert listen(running, ports) == {
+            "lead": {AGENT_HZ},
+            "agent": {LEAD_HZ, SUPERVISOR_HZ},
+            "supervisor": {LEAD_HZ, AGENT_HZ},
+        }
+        assert supervisor.delete(f"/api/v1/monitors/{started.json()['id']}").status_code == 204
+        assert app.post(f"/api/v1/interactions/{call.id}/hangup").status_code in (200, 204)
 
 
 def test_the_monitor_ends_when_the_supervisor_hangs_up(running, peers, supervisor, tones):
