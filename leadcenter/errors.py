@@ -79,7 +79,10 @@ ERRORS: dict[str, tuple[int, str]] = {
         409,
         "the caller has no agent profile with that device to listen on (a browser softphone or desk phone)",
     ),
-    "monitor-not-started": (502, "Asterisk did not ring the supervisor's device into the call; try again"),
+    "monitor-not-started": (
+        502,
+        "Asterisk did not ring the supervisor's device into the call (not registered, or the call ended); try again",
+    ),
     "monitor-ended": (409, "the monitor has ended: start a new one"),
     "own-call": (409, "the call is the caller's own: there is nothing to monitor"),
     # -- texts

@@ -126,7 +126,10 @@ class Monitors:
         )
         if not self._carry_out(verb, f"monitor {monitor.id} not started"):
             monitor.delete_instance()
-            raise ApiError("monitor-not-started", "Asterisk could not ring your phone into the call; try again")
+            raise ApiError(
+                "monitor-not-started", "Asterisk could not ring your phone into the call (is it connected?); try again"
+            )
+        monitor = Monitor.get_by_id(monitor.id)  # its device may have hung up already (then it is ended)
         record(actor, "started", "monitor", monitor.id, None, _dump(monitor), _summary(monitor))
         notifier.changed(self.bus, monitor, "started")
         return monitor

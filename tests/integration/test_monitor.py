@@ -166,6 +166,16 @@ def test_an_agent_s_outbound_call_is_monitored_too(running, peers, supervisor, t
         assert app.post(f"/api/v1/interactions/{call.id}/hangup").status_code in (200, 204)
 
 
+def test_a_phone_that_is_not_connected_is_said_so_and_no_monitor_is_left(running, peers, supervisor, tones):
+    with peers.phone(ALICE, speak=tones[AGENT_HZ]) as alice:  # Bob's desk phone is not registered
+        caller, call = live_call(running, peers, tones, "+14045557509", alice)
+        refused = supervisor.post(f"/api/v1/interactions/{call.id}/monitor", json={"mode": "listen"})
+        assert (refused.status_code, refused.json()["error"]) == (502, "monitor-not-started"), refused.text
+        assert supervisor.get("/api/v1/monitors").json() == []
+        caller.kill()
+    assert not Monitor.select().where(Monitor.interaction == call.id).exists()
+
+
 def test_the_monitor_ends_when_the_supervisor_hangs_up(running, peers, supervisor, tones):
     with peers.phone(ALICE, speak=tones[AGENT_HZ]) as alice, peers.phone(BOB, hangup_after=2) as bob:
         caller, call = live_call(running, peers, tones, "+14045557502", alice)
