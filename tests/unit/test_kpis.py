@@ -320,6 +320,18 @@ def test_every_series_answers_for_the_period(history, supervisor):
     assert body["rows"] == [{"hour": 10, "calls": 11, "missed": 1, "voicemail": 1, "abandoned": 1, "short_abandons": 1}]
 
 
+def test_a_team_s_service_level_threshold_is_set_through_the_teams_api(history, admin, supervisor):
+    """Team A's N from 20 s (the default) to 40 s: a21 and a40 are answered within it now (4 of 7)."""
+    team = history["team"]
+    status, body = get(supervisor, f"/api/v1/teams/{team.id}")
+    assert (status, body["service_level_seconds"]) == (200, 20)
+    status, body = admin.patch(f"/api/v1/teams/{team.id}", {"service_level_seconds": 40})
+    assert (status, body["service_level_seconds"]) == (200, 40), body
+    status, body = get(supervisor, f"/api/v1/kpis?{DAY_QUERY}&team_id={team.id}")
+    assert (body["queue"]["service_level_seconds"], body["queue"]["service_level"]) == ([40], round(4 / 7, 4))
+    assert supervisor.patch(f"/api/v1/teams/{team.id}", {"service_level_seconds": 10})[0] == 403
+
+
 def test_a_supervisor_of_another_company_gets_nothing_of_it(history, world, make_client):
     b = make_client()
     b.sign_in("supervisor@b.example")
