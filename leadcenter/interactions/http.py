@@ -40,6 +40,7 @@ from leadcenter.interactions.schemas import (
     encode_cursor,
 )
 from leadcenter.leads.models import Lead
+from leadcenter.reports import services as reports
 from leadcenter.texts.schemas import MessageList, MessageOut
 from leadcenter.texts.services import Texts
 from leadcenter.web import ports
@@ -121,19 +122,19 @@ def _cell(value: str) -> str:
     "/interactions/report.csv",
     role="supervisor",
     query=ReportQuery,
-    summary="Every interaction started in the days asked (UTC), oldest first, with its attribution and "
-    "classification: a CSV download for the business's own reporting",
+    summary="Every interaction started in the days asked (the company's time zone, as the KPIs' days), oldest "
+    "first, with its attribution and classification, its times in the company's time zone with their offset: a CSV "
+    "download for the business's own reporting",
 )
 def get_report(principal: Principal, query: ReportQuery):
-    until = query.until or ports.controller().clock().date()
+    zone = reports.time_zone(principal.company)
+    until = query.until or reports.local_date(ports.controller().clock(), zone)
     since = query.since or until - dt.timedelta(days=30)
     if since > until:
         raise invalid({"since": "must be on or before until"})
-    rows = services.report(
-        principal.company,
-        dt.datetime.combine(since, dt.time()),
-        dt.datetime.combine(until + dt.timedelta(days=1), dt.time()),
-    )
+    # The KPIs' very period (reports.scope_of_days), so that the two agree on which interactions are in it.
+    period = reports.scope_of_days(principal.company, since, until, zone)
+    rows = services.report(principal.company, period.since, period.until, zone)
 
     def chunks():
         buffer = io.StringIO()
