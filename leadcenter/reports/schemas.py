@@ -13,7 +13,7 @@ from leadcenter.wire import DATE_RANGE, INT_RANGE, Schema
 
 PERIOD = (
     "Every figure is of the interactions that began in the period (since's first second to until's last, days and "
-    "hours in the company's time zone; report.csv's are UTC days); durations are whole seconds between the times as "
+    "hours in the company's time zone, as report.csv's); durations are whole seconds between the times as "
     "report.csv writes them."
 )
 
