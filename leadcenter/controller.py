@@ -31,6 +31,7 @@ from leadcenter.events import EventBus
 from leadcenter.health import Health
 from leadcenter.notifications.services import ChatEmails
 from leadcenter.pbx.process import Instance
+from leadcenter.reports.summary import WeeklySummaries
 from leadcenter.sms.smpp import SmppLink
 from leadcenter.teams.services import QueueBoard, WrapUpTimer
 from leadcenter.telephony.service import Telephony
@@ -96,6 +97,7 @@ class Controller:
         self.chats = Chats(self.bus, self.clock)
         self.mailer = mail.Mailer(settings.smtp, self.clock)  # off without an SMTP host
         self.chat_emails = ChatEmails(self.bus, self.mailer, settings.app_url)
+        self.weekly_summaries = WeeklySummaries(self.mailer, self.clock, settings.app_url)
         self.visits = Visits(self.bus, self.clock)
         self.asterisk_config = AsteriskConfig(settings, self.secrets, self.instance, self.telephony)
         self.reconfigure = self.asterisk_config.apply
@@ -142,6 +144,7 @@ class Controller:
         self.wrap_up.timers.start()
         if self.mailer.enabled:
             self.mailer.start()
+            self.weekly_summaries.timers.start()
         self.visits.timers.start()
         if self.smscs:
             self.outbox.recover()
@@ -158,6 +161,7 @@ class Controller:
             self.texts.timers.stop()
             self.chats.timers.stop()
             self.wrap_up.timers.stop()
+            self.weekly_summaries.timers.stop()
             self.mailer.stop()
             self.visits.timers.stop()
             self.loop.run(self.telephony.stop())

@@ -37,7 +37,7 @@ from leadcenter.interactions.models import (
 )
 from leadcenter.leads.models import Lead, LeadPhone, LeadSearchTerm
 from leadcenter.mail import OutboundEmail
-from leadcenter.reports.models import KpiDay, KpiDayBuilt, KpiSlice, KpiZone, create_triggers
+from leadcenter.reports.models import KpiDay, KpiDayBuilt, KpiSlice, KpiZone, WeeklySummary, create_triggers
 from leadcenter.teams.models import Team, TeamMember
 from leadcenter.texts.models import InboundPart, MessageTransition, OutboxPart, TextConsent, TextThread
 from leadcenter.tracking_numbers.models import TrackingNumber
@@ -93,6 +93,7 @@ MODELS = [
     KpiSlice,
     KpiDayBuilt,
     KpiZone,
+    WeeklySummary,
 ]
 
 
@@ -316,6 +317,10 @@ def _v16_kpis(migrator) -> None:
     create_triggers(database)
 
 
+def _v19_weekly_summary(migrator) -> None:
+    database.create_tables([WeeklySummary])
+
+
 # (version, description, function(migrator)) in order; version 1 is the first released schema.
 MIGRATIONS: list = [
     (
@@ -352,6 +357,7 @@ MIGRATIONS: list = [
         "KPIs: each call's hold time and the team whose queue it entered, each team's service level, the daily rollup",
         _v16_kpis,
     ),
+    (19, "reports: each company's weekly summary email, its recipients and the last week sent", _v19_weekly_summary),
 ]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])
 

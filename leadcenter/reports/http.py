@@ -9,8 +9,11 @@ from typing import Any
 from flask import Blueprint, Response
 
 from leadcenter.agents.models import Agent
+from leadcenter.audit.services import record
+from leadcenter.db import database
 from leadcenter.errors import invalid
-from leadcenter.reports import services
+from leadcenter.reports import services, summary
+from leadcenter.reports.models import WeeklySummary
 from leadcenter.reports.schemas import (
     PERIOD,
     AgentRow,
@@ -28,6 +31,8 @@ from leadcenter.reports.schemas import (
     MissedRow,
     MissedSeries,
     Period,
+    WeeklySummaryChanges,
+    WeeklySummaryOut,
 )
 from leadcenter.teams.models import Team
 from leadcenter.web import ports, spreadsheet
@@ -196,3 +201,59 @@ def _declare_csv(name: str) -> None:
 
 for _name in SERIES:
     _declare_csv(_name)
+
+
+def _weekly_summary_out(principal: Principal, row: WeeklySummary) -> WeeklySummaryOut:
+    return WeeklySummaryOut(
+        enabled=row.enabled,
+        recipients=summary.recipients_of(row),
+        last_week=row.last_week,
+        time_zone=services.time_zone(principal.company),
+        email_on=ports.controller().mailer.enabled,
+    )
+
+
+def _weekly_summary(principal: Principal) -> WeeklySummary:
+    return WeeklySummary.get_or_none(WeeklySummary.company == principal.company) or WeeklySummary(
+        company=principal.company
+    )
+
+
+@endpoint(
+    bp,
+    "GET",
+    "/reports/weekly-summary",
+    role="supervisor",
+    response=WeeklySummaryOut,
+    summary="The weekly summary email: on or off, its recipients, the last week summarised",
+)
+def get_weekly_summary(principal: Principal):
+    return _weekly_summary_out(principal, _weekly_summary(principal))
+
+
+@endpoint(
+    bp,
+    "PUT",
+    "/reports/weekly-summary",
+    role="admin",
+    body=WeeklySummaryChanges,
+    response=WeeklySummaryOut,
+    summary="Turn the weekly summary email on or off and set its recipients. Each Monday (the company's time zone) "
+    "the week that ended goes to them: its KPIs against the week before, the top sources, a line per agent; the "
+    "first is of the next week that ends.",
+)
+def put_weekly_summary(principal: Principal, body: WeeklySummaryChanges):
+    if body.enabled and not body.recipients:
+        raise invalid({"recipients": "add at least one recipient to turn the summary on"})
+    with database.atomic():
+        row = _weekly_summary(principal)
+        before = _weekly_summary_out(principal, row).model_dump(mode="json") if row.enabled or row.recipients else None
+        if body.enabled and not row.enabled:  # from the next week that ends: the one that ended is done
+            zone = services.time_zone(principal.company)
+            row.last_week = summary.last_complete_week(ports.controller().clock(), zone)
+        row.enabled = body.enabled
+        row.recipients = "\n".join(body.recipients)
+        row.save(force_insert=WeeklySummary.get_or_none(WeeklySummary.company == principal.company) is None)
+        after = _weekly_summary_out(principal, row)
+        record(principal, "updated", "weekly_summary", principal.company.id, before, after.model_dump(mode="json"))
+    return after

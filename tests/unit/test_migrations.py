@@ -130,10 +130,28 @@ def _steps_after(version: int) -> int:
     return len([m for m in migrations.MIGRATIONS if m[0] > version])
 
 
+def _back_to_version_18(database) -> None:
+    """Undo what version 19 adds: the weekly summary emails."""
+    database.execute_sql('DROP TABLE "weekly_summary"')
+    database.execute_sql("UPDATE schema_version SET version = 18")
+
+
+def test_a_version_18_database_gets_the_weekly_summary_table(tmp_path):
+    expected = _shape_of_a_new_database(tmp_path)
+    old = _migrated(tmp_path / "v18.sqlite3")
+    _back_to_version_18(old)
+    assert migrations.migrate() == _steps_after(18) and migrations.current_version() == migrations.LATEST
+    assert _shape(old) == expected
+    old.close()
+
+
 def _back_to_version_15(database) -> None:
-    """Undo what version 16 adds: each call's hold time and queue team, each team's service level, the KPIs' index."""
+    """Undo what versions 19 and 16 add: the weekly summary emails; each call's hold time and queue team, each
+    team's service level, the KPIs' index."""
     from playhouse.migrate import SqliteMigrator
     from playhouse.migrate import migrate as run
+
+    _back_to_version_18(database)
 
     database.execute_sql('DROP INDEX "interaction_company_id_kind_started_at"')
     database.execute_sql('DROP INDEX "interaction_transition_event_at"')
@@ -405,7 +423,7 @@ def test_a_version_15_database_gets_the_kpis_columns_and_keeps_its_calls_and_tea
         " '2026-11-26 10:00:00', '+14045551234', '', '', '', '', '', '', '', '')"
     )
     old.execute_sql("PRAGMA foreign_keys = ON")  # as the app runs: dropping a table would cascade
-    assert migrations.migrate() == 1 and migrations.current_version() == migrations.LATEST
+    assert migrations.migrate() == _steps_after(15) and migrations.current_version() == migrations.LATEST
     assert _shape(old) == expected
     assert old.execute_sql("SELECT service_level_seconds FROM team WHERE id = 7").fetchone() == (20,)
     # Added in place: a rebuilt team table would have cascaded to its members.
