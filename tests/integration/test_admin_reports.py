@@ -1,7 +1,8 @@
 """The console's Reports page in Chromium against the real system: with two months of the demo company's calls and
 texts in the database, the page draws each chart, its KPI tiles say what GET /api/v1/kpis says (for the last 30
 days, then the last 7), each with its definition, and a chart's CSV link downloads the series' CSV. Screenshot of
-the page (docs/screenshot-reports.png)."""
+the page (docs/screenshot-reports.png). An admin turns the weekly summary email on there, and once a week is over
+it reaches the suite's SMTP server, once."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from leadcenter.accounts.models import Company
 from leadcenter.agents.models import Agent
 from leadcenter.interactions.models import Interaction, InteractionTransition, Message
 from leadcenter.leads.services import find_or_create_by_number
+from leadcenter.reports.models import WeeklySummary
+from leadcenter.reports.summary import SWEEP_EVERY
 from leadcenter.teams.models import Team
 
 SOURCES = [("Google Ads", "spring-promo"), ("Facebook", "retarget"), ("Website", ""), ("", "")]
@@ -31,7 +34,7 @@ def history(running):
     """Sixty days of Acme Plumbing's inbound calls (answered, missed, abandoned), outbound calls and texts, a few
     a day at business hours, spread over the sources; removed after the test."""
     company = Company.get(Company.name == "Acme Plumbing")
-    company.time_zone = "UTC"
+    zone, company.time_zone = company.time_zone, "UTC"  # the days the test computes are UTC days
     company.save()
     agents = list(Agent.select().where(Agent.company == company).order_by(Agent.id))
     team = Team.get(Team.company == company, Team.name == "Sales")
@@ -114,6 +117,7 @@ def history(running):
             )
     yield today.date()
     Interaction.delete().where(Interaction.id.in_([i.id for i in made])).execute()
+    Company.update(time_zone=zone).where(Company.id == company.id).execute()
 
 
 def test_a_supervisor_reads_the_reports_with_charts_tiles_and_csv(running, history, tmp_path):
@@ -163,3 +167,39 @@ def test_a_supervisor_reads_the_reports_with_charts_tiles_and_csv(running, histo
         lines = saved.decode().splitlines()
         assert lines[0] == "period,channel,interactions,answered" and len(lines) > 7
         assert console.errors == []
+
+
+def test_an_admin_turns_the_weekly_summary_on_and_it_arrives_when_the_week_is_over(emailing, history):
+    system, smtp = emailing
+    acme = Company.get(Company.name == "Acme Plumbing")
+    try:
+        with Browser() as browser:
+            console = AdminConsole.open(browser, system, "#/reports")
+            form = console.page.locator("#weekly-summary-form")
+            form.get_by_label("Send the weekly summary").check()
+            form.get_by_label("Recipients").fill("boss at acme")
+            form.get_by_role("button", name="Save").click()
+            expect(form.locator('.field-error[data-for="recipients"]')).to_contain_text("not an email address")
+            form.get_by_label("Recipients").fill("boss@acme.example\nops@acme.example")
+            form.get_by_role("button", name="Save").click()
+            expect(console.toast()).to_contain_text("goes to boss@acme.example, ops@acme.example")
+            assert console.errors == []
+        # On from the next week that ends: the week that ended last Monday counts as done, nothing goes now.
+        row = WeeklySummary.get_by_id(acme.id)
+        assert row.enabled and row.last_week.weekday() == 0 and smtp.received == []
+        # A week later (as the sweeper sees it: the week recorded is the one before), the week that ended goes.
+        WeeklySummary.update(last_week=row.last_week - dt.timedelta(days=7)).where(
+            WeeklySummary.company == acme.id
+        ).execute()
+        received = smtp.wait(2, timeout=SWEEP_EVERY * 3 + 10)
+        assert sorted(r.rcpt_tos[0] for r in received) == ["boss@acme.example", "ops@acme.example"]
+        monday = row.last_week
+        sunday = monday + dt.timedelta(days=6)
+        subject = f"Acme Plumbing: your week, {monday:%b} {monday.day}, {monday.year} to {sunday:%b} {sunday.day}"
+        assert received[0].message["Subject"].startswith(subject)
+        text = received[0].part("plain")
+        assert "Calls handled: " in text and "Source: Google Ads: " in text and "Agent: Alice Agent: " in text
+        assert f"Open the reports: {system.url}/admin#/reports" in text
+        assert WeeklySummary.get_by_id(acme.id).last_week == monday
+    finally:
+        WeeklySummary.delete().where(WeeklySummary.company == acme.id).execute()

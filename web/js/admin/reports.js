@@ -6,6 +6,7 @@
 
 import { api } from '../api.js';
 import { html, render } from '../html.js';
+import { saveForm } from './forms.js';
 
 const PRESETS = [7, 30, 90];
 const DAY_MS = 86400000;
@@ -97,6 +98,10 @@ export const page = {
       ${chartBox('agents', 'By agent: handled, handle time, qualified', ['agents-chart'])}
       ${chartBox('hours', 'When leads reach you: hour of the day and day of the week', ['hours-chart', 'weekdays-chart'])}
       ${chartBox('missed', 'Missed and abandoned calls by hour', ['missed-chart'], '', html`<p class="hint" id="missed-note" hidden>Missed and abandoned calls have no agent: choose all agents to see them (a team's are its queue's).</p>`)}
+      <section class="panel-box" aria-labelledby="weekly-heading">
+        <h2 id="weekly-heading">Weekly summary email</h2>
+        <div id="weekly-summary"></div>
+      </section>
     `.toString();
     const form = root.querySelector('#report-filters');
 
@@ -199,13 +204,43 @@ export const page = {
       canvas.dataset.drawn = 'true'; // for the tests: the chart has its data
     }
 
-    await draw();
+    await Promise.all([draw(), weeklySummary(root.querySelector('#weekly-summary'), ctx)]);
     return () => {
       drawing += 1;
       for (const shown of charts.values()) shown.destroy();
     };
   },
 };
+
+// The weekly summary's setting: admins turn it on and name its recipients; supervisors see it.
+async function weeklySummary(box, ctx) {
+  const shown = await api('GET', '/api/v1/reports/weekly-summary');
+  const zone = shown.time_zone.replaceAll('_', ' ');
+  box.innerHTML = html`
+    <p class="hint">Each Monday at midnight (${zone}) the week that ended goes to these addresses: its KPIs against the week
+      before, the top sources and a line per agent.${shown.email_on ? '' : html` <strong>This server has no mail server set ([smtp] in the configuration): nothing is sent until it has.</strong>`}</p>
+    <form id="weekly-summary-form" novalidate>
+      <label><input type="checkbox" name="enabled" ${shown.enabled ? 'checked' : ''}> Send the weekly summary</label>
+      <label>Recipients <small>(one address a line)</small>
+        <textarea name="recipients" rows="3" autocomplete="off">${shown.recipients.join('\n')}</textarea></label>
+      <p class="hint" id="weekly-last">${shown.last_week ? `Last week summarised: the week from Monday ${shown.last_week}.` : ''}</p>
+      <div class="actions"><button type="submit" class="primary">Save</button></div>
+      <p role="alert"></p>
+    </form>
+    ${ctx.canEdit() ? '' : html`<p class="read-only">Only admins change who gets the summary.</p>`}`.toString();
+  const form = box.querySelector('form');
+  if (!ctx.canEdit()) form.querySelectorAll('input, textarea, button').forEach((control) => { control.disabled = true; });
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const saved = await saveForm(form, (values) => api('PUT', '/api/v1/reports/weekly-summary', {
+      enabled: values.enabled,
+      recipients: values.recipients.split(/[\s,;]+/).filter(Boolean),
+    }));
+    if (!saved) return;
+    form.elements.recipients.value = saved.recipients.join('\n');
+    ctx.toast(saved.enabled ? `The weekly summary goes to ${saved.recipients.join(', ')}` : 'The weekly summary is off');
+  });
+}
 
 function chartBox(series, title, canvases, controls = '', after = '') {
   return html`
