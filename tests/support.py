@@ -138,8 +138,11 @@ class StandInController:
         self.outbox = Outbox(self.bus, on_text=lambda delivery: None, clock=self.clock)
         self.smscs: list = []  # no SMPP bind: tests that need one add a stand-in
         self.texts = Texts(self.bus, self.outbox, served_numbers=None, clock=self.clock)
-        self.chats = Chats(self.bus, self.clock)  # tests sweep its timer with chats.sweep()
-        self.visits = Visits(self.bus, self.clock)  # tests sweep its retention with visits.sweep()
+        # Tests sweep the chats' timers with chats.sweep() and the visits' retention with visits.sweep(). The rows the
+        # public requests read are not remembered here (remember_seconds=0): tests change them and look at once, and
+        # the recording bus tells nobody of a change; test_memo.py checks the remembering.
+        self.chats = Chats(self.bus, self.clock, remember_seconds=0)
+        self.visits = Visits(self.bus, self.clock, remember_seconds=0)
         self.queue_board = QueueBoard(self.bus, self.clock)
         self.trunk_states = TrunkStates(self.bus, self.clock)  # tests tell it with telephony.trunks events
         self.presence = Presence(self.bus)  # tests tell it device states with on_device_state

@@ -105,6 +105,7 @@ def patch_chat_widget(principal: Principal, body: ChatWidgetChanges):
                 after,
                 "new key" if "public_key" in columns else "",
             )
+        ports.controller().chats.widget_changed()
     return ChatWidgetOut.from_row(ChatWidget.get_by_id(widget.id), _base_url())
 
 

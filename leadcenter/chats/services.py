@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from leadcenter import memo
 from leadcenter.accounts.models import Company
 from leadcenter.agents.models import Agent
 from leadcenter.chats import notifier as chat_events
@@ -69,6 +70,10 @@ def new_public_key() -> str:
     return secrets.token_urlsafe(16)  # 128 bits, 22 characters
 
 
+def _enabled_widget(public_key: str) -> ChatWidget | None:
+    return ChatWidget.get_or_none(ChatWidget.public_key == public_key, ChatWidget.enabled == True)  # noqa: E712
+
+
 def session_of(interaction: Interaction) -> ChatSession | None:
     return ChatSession.get_or_none(ChatSession.interaction == interaction)
 
@@ -106,12 +111,14 @@ class Welcome:
 
 
 class Chats:
-    def __init__(self, bus: Bus, clock: Clock):
+    def __init__(self, bus: Bus, clock: Clock, remember_seconds: float = memo.SECONDS):
         self.bus = bus
         self.clock = clock
         self.timers = Sweeper("chats-timers", self.sweep, SWEEP_SECONDS)  # the response timeouts
         self._told_online: dict[int, bool] = {}  # company id -> what its visitors' widgets were last told
         self._told_lock = threading.Lock()
+        self._widgets: memo.Recent[str, ChatWidget | None] = memo.Recent(remember_seconds)
+        bus.subscribe("team.*", lambda event: self.widget_changed())  # a team's settings route the chats
         self._sweeps = 0
         bus.subscribe("agent.status_changed", self.on_agent_changed)
 
@@ -124,10 +131,14 @@ class Chats:
             widget, _ = ChatWidget.get_or_create(company=company, defaults={"public_key": new_public_key()})
         return widget
 
-    @staticmethod
-    def widget_by_key(public_key: str) -> ChatWidget | None:
-        """The enabled widget with this public key."""
-        return ChatWidget.get_or_none(ChatWidget.public_key == public_key, ChatWidget.enabled == True)  # noqa: E712
+    def widget_by_key(self, public_key: str) -> ChatWidget | None:
+        """The enabled widget with this public key (read by every public request of the site: remembered for a
+        second, forgotten at once when ``widget_changed``)."""
+        return self._widgets.get(public_key, _enabled_widget)
+
+    def widget_changed(self) -> None:
+        """A widget's key, origins or switch changed: the next public request reads it afresh."""
+        self._widgets.forget()
 
     def online(self, widget: ChatWidget) -> bool:
         """Someone would get a chat now: within the hours, and an agent the widget names is not Offline."""

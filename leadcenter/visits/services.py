@@ -23,11 +23,12 @@ from typing import cast
 
 from peewee import JOIN, fn
 
+from leadcenter import memo
 from leadcenter.accounts.models import Company
 from leadcenter.chats.models import ChatSession, ChatWidget, Visitor, key_hash
 from leadcenter.clock import Clock
-from leadcenter.db import database
-from leadcenter.events import Bus, Publisher
+from leadcenter.db import Prepared, database
+from leadcenter.events import Bus, Event, Publisher
 from leadcenter.interactions.models import Interaction
 from leadcenter.leads.models import Lead
 from leadcenter.timers import Sweeper
@@ -95,8 +96,51 @@ def _clip(text: str) -> str:
     return text[:LIMIT]
 
 
+@dataclass(frozen=True)
+class SiteConfig:
+    """What the collection reads of a company at each request: its visit settings, its source numbers (in id
+    order) and its first pool that has numbers, with the pool's fallback number and its numbers. Remembered for a
+    second (``memo.Recent``); forgotten at once when this process changes one of them."""
+
+    settings: VisitSettings
+    sources: list[TrackingNumber]
+    pool: NumberPool | None
+    fallback: TrackingNumber | None
+    numbers: list[TrackingNumber]
+
+    @classmethod
+    def read(cls, company_id: int) -> SiteConfig:
+        sources = list(
+            TrackingNumber.select()
+            .where(TrackingNumber.company == company_id, TrackingNumber.swap_source != "")
+            .order_by(TrackingNumber.id)
+        )
+        fallback = TrackingNumber.alias()
+        pooled = TrackingNumber.select(TrackingNumber.pool_id).where(TrackingNumber.pool_id.is_null(False))
+        pool = (
+            NumberPool.select(NumberPool, fallback)
+            .join(fallback, JOIN.LEFT_OUTER, on=(NumberPool.fallback_number == fallback.id), attr="fallback")
+            .where(NumberPool.company == company_id, NumberPool.id.in_(pooled))
+            .order_by(NumberPool.id)
+            .first()
+        )
+        numbers = pool_numbers(pool) if pool is not None else []
+        return cls(settings_of(company_id), sources, pool, getattr(pool, "fallback", None), numbers)
+
+    def source_number(self, source: Source, landing_page: str) -> TrackingNumber | None:
+        """The company's number for this source: a custom rule that matches first, else the source's own."""
+        for number in self.sources:
+            if number.swap_source == "custom" and rule_matches(number.swap_rule, source, landing_page):
+                return number
+        return next((n for n in self.sources if source.channel and n.swap_source == source.channel), None)
+
+
+# What changes a company's SiteConfig (forgotten at once in the process that makes the change).
+SITE_CONFIG_EVENTS = ("visit_settings.updated", "number_pool.*", "tracking_number.*")
+
+
 class Visits:
-    def __init__(self, bus: Bus, clock: Clock):
+    def __init__(self, bus: Bus, clock: Clock, remember_seconds: float = memo.SECONDS):
         self.bus = bus
         self.clock = clock
         self.timers = Sweeper("visits-retention", self.sweep, SWEEP_SECONDS)
@@ -104,6 +148,12 @@ class Visits:
         self._busy: set[int] = set()  # pools held above BUSY (warned once per episode)
         self._lock = threading.Lock()
         self._fallbacks: dict[int, tuple[dt.datetime, TrackingNumber | None]] = {}  # see _remember_fallback
+        self._sites: memo.Recent[int, SiteConfig] = memo.Recent(remember_seconds)  # company id -> its SiteConfig
+        for pattern in SITE_CONFIG_EVENTS:
+            bus.subscribe(pattern, self.on_site_changed)
+
+    def on_site_changed(self, event: Event) -> None:
+        self._sites.forget(event.data["company_id"])
 
     # -- collection ------------------------------------------------------------------------------------------
     def collect(
@@ -119,14 +169,14 @@ class Visits:
     ) -> Collected:
         """A page view or ping from the snippet: the visitor (a new key for one this company does not know), their
         session continued or a new one, the page stored, and the numbers this visitor sees."""
-        company_id = widget.company_id
-        settings = settings_of(company_id)
+        site = self._sites.get(widget.company_id, SiteConfig.read)
+        settings = site.settings
         now = self.clock()
         if privacy and settings.honour_privacy:
-            source = classify(url, referrer)
-            return Collected(None, self._swap(settings, self._source_number(company_id, source, url)))
+            return Collected(None, self._swap(settings, site.source_number(classify(url, referrer), url)))
         started = False
         with database.atomic():  # IMMEDIATE: the pool's numbers are read and taken in one go
+            company_id = widget.company_id
             session = _latest_session(company_id, visitor_key) if visitor_key else None
             visitor = session.visitor if session is not None else None
             if visitor is None and visitor_key:  # a visitor of the chat who has no session yet
@@ -148,9 +198,9 @@ class Visits:
                 number = fallback[1]
             elif number is None:
                 source = classify(session.landing_page, session.referrer)
-                number = self._source_number(company_id, source, session.landing_page)
+                number = site.source_number(source, session.landing_page)
                 if number is None:
-                    number, ran_out = self._pool_number(visitor, session, now)
+                    number, ran_out = self._pool_number(site, visitor, session, now)
             session.save(only=[VisitSession.last_seen_at, VisitSession.tracking_number, VisitSession.held_until])
             lead_id = _surviving_lead(visitor.lead_id) if started and visitor.lead_id else None
             visit = _visit_of(session, lead_id) if lead_id else None
@@ -211,26 +261,13 @@ class Visits:
             return {}
         return {settings.site_number: number.number}
 
-    @staticmethod
-    def _source_number(company_id: int, source: Source, landing_page: str) -> TrackingNumber | None:
-        """The company's number for this source: a custom rule that matches first, else the source's own."""
-        candidates = list(
-            TrackingNumber.select()
-            .where(TrackingNumber.company == company_id, TrackingNumber.swap_source != "")
-            .order_by(TrackingNumber.id)
-        )
-        for number in candidates:
-            if number.swap_source == "custom" and rule_matches(number.swap_rule, source, landing_page):
-                return number
-        return next((n for n in candidates if source.channel and n.swap_source == source.channel), None)
-
     def _pool_number(
-        self, visitor: Visitor, session: VisitSession, now: dt.datetime
+        self, site: SiteConfig, visitor: Visitor, session: VisitSession, now: dt.datetime
     ) -> tuple[TrackingNumber | None, NumberPool | None]:
         """The session's pool number, held (again) until ``now + hold_minutes``; the fallback when all are held
         (and the pool, when it has just run out: to tell once committed). Runs inside the IMMEDIATE transaction of
         ``collect``."""
-        pool, fallback, numbers = _first_pool(visitor.company_id)
+        pool, fallback, numbers = site.pool, site.fallback, site.numbers
         if pool is None:
             return None, None
         by_id = {n.id: n for n in numbers}
@@ -323,8 +360,12 @@ class Visits:
 
 def _latest_session(company_id: int, visitor_key: str) -> VisitSession | None:
     """The latest session of the company's visitor with this key, with its visitor, the pool number it holds and
-    that number's pool, in one query, of the columns a further page of the session needs (building a query's SQL
-    is most of a request's cost, and grows with its columns); None without a session."""
+    that number's pool, in one query, of the columns a further page of the session needs; None without a session.
+    Its SQL is built once (``db.Prepared``): building it was most of a further page's cost."""
+    return _LATEST_SESSION.first(company_id, key_hash(visitor_key))
+
+
+def _latest_session_query(company_id: int, hashed_key: str):
     return (
         VisitSession.select(
             VisitSession.id,
@@ -347,27 +388,13 @@ def _latest_session(company_id: int, visitor_key: str) -> VisitSession | None:
         .switch(VisitSession)
         .join(TrackingNumber, JOIN.LEFT_OUTER)
         .join(NumberPool, JOIN.LEFT_OUTER, on=(TrackingNumber.pool_id == NumberPool.id), attr="pool")
-        .where(Visitor.company == company_id, Visitor.key_hash == key_hash(visitor_key))
+        .where(Visitor.company == company_id, Visitor.key_hash == hashed_key)
         .order_by(VisitSession.last_seen_at.desc(), VisitSession.id.desc())
-        .first()
+        .limit(1)
     )
 
 
-def _first_pool(company_id: int) -> tuple[NumberPool | None, TrackingNumber | None, list[TrackingNumber]]:
-    """The company's first pool that has numbers, its fallback number and its numbers."""
-    fallback = TrackingNumber.alias()
-    pooled = TrackingNumber.select(TrackingNumber.pool_id).where(TrackingNumber.pool_id.is_null(False))
-    pool = (
-        NumberPool.select(NumberPool, fallback)
-        .join(fallback, JOIN.LEFT_OUTER, on=(NumberPool.fallback_number == fallback.id), attr="fallback")
-        .where(NumberPool.company == company_id, NumberPool.id.in_(pooled))
-        .order_by(NumberPool.id)
-        .first()
-    )
-    if pool is None:
-        return None, None, []
-    numbers = list(TrackingNumber.select().where(TrackingNumber.pool_id == pool.id).order_by(TrackingNumber.id))
-    return pool, getattr(pool, "fallback", None), numbers
+_LATEST_SESSION = Prepared(_latest_session_query, -1_000_001, "stand-in key hash")
 
 
 def _surviving_lead(lead_id: int) -> int | None:

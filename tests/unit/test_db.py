@@ -1,6 +1,6 @@
 """The SQLite handle: transactions of this process take their turn on a lock before BEGIN IMMEDIATE, so that many
 threads writing at once hand the write lock over at once instead of sleeping in SQLite's busy handler; the lock is
-given back however a transaction ends."""
+given back however a transaction ends. And prepared selects (the SQL built once, run with new values)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 from peewee import IntegerField
 
 from leadcenter import db
+from leadcenter.accounts.models import Company, Membership, User
 
 THREADS = 16
 EACH = 25
@@ -77,3 +78,32 @@ def test_a_writer_that_waits_past_the_busy_timeout_is_told_the_database_is_locke
         counters._writer.release()
     _increment(counters)
     assert Counter.get_by_id(1).value == 1
+
+
+# -- prepared selects: the SQL built once, run with new values -------------------------------------------------------
+
+
+def _users_of(company_id: int, email: str):
+    return (
+        Membership.select(Membership.id, Membership.role, User.id, User.email)
+        .join(User)
+        .where(Membership.company == company_id, User.email == email)
+        .order_by(Membership.id)
+        .limit(1)
+    )
+
+
+def test_a_prepared_select_answers_as_its_query_would_for_any_values(database):
+    first, second = Company.create(name="First"), Company.create(name="Second")
+    ada = User.create(email="ada@first.example", name="Ada", password_hash="x")
+    bob = User.create(email="bob@second.example", name="Bob", password_hash="x")
+    Membership.create(user=ada, company=first, role="admin")
+    Membership.create(user=bob, company=second, role="agent")
+    prepared = db.Prepared(_users_of, -1, "stand-in email")
+    for company, user, role in ((first, ada, "admin"), (second, bob, "agent")):
+        row = prepared.first(company.id, user.email)
+        assert (row.role, row.user.id, row.user.email) == (role, user.id, user.email)
+        assert row.id == _users_of(company.id, user.email).first().id
+    assert prepared.first(first.id, bob.email) is None  # another company's user
+    with pytest.raises(ValueError, match="stand-in"):  # a value the query leaves out cannot be bound
+        db.Prepared(lambda company_id, email: _users_of(company_id, "ada@first.example"), -1, "x").first(first.id, "y")
