@@ -214,6 +214,7 @@ def _weekly_summary_out(principal: Principal, row: WeeklySummary) -> WeeklySumma
 
 
 def _weekly_summary(principal: Principal) -> WeeklySummary:
+    """The company's setting (off, to nobody, until an admin sets it)."""
     return WeeklySummary.get_or_none(WeeklySummary.company == principal.company) or WeeklySummary(
         company=principal.company
     )
@@ -246,14 +247,14 @@ def put_weekly_summary(principal: Principal, body: WeeklySummaryChanges):
     if body.enabled and not body.recipients:
         raise invalid({"recipients": "add at least one recipient to turn the summary on"})
     with database.atomic():
-        row = _weekly_summary(principal)
-        before = _weekly_summary_out(principal, row).model_dump(mode="json") if row.enabled or row.recipients else None
+        row, created = WeeklySummary.get_or_create(company=principal.company)
+        before = None if created else _weekly_summary_out(principal, row).model_dump(mode="json")
         if body.enabled and not row.enabled:  # from the next week that ends: the one that ended is done
             zone = services.time_zone(principal.company)
             row.last_week = summary.last_complete_week(ports.controller().clock(), zone)
         row.enabled = body.enabled
         row.recipients = "\n".join(body.recipients)
-        row.save(force_insert=WeeklySummary.get_or_none(WeeklySummary.company == principal.company) is None)
+        row.save()
         after = _weekly_summary_out(principal, row)
         record(principal, "updated", "weekly_summary", principal.company.id, before, after.model_dump(mode="json"))
     return after
