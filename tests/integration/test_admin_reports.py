@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -166,6 +167,17 @@ def test_a_supervisor_reads_the_reports_with_charts_tiles_and_csv(running, histo
         assert expected.status_code == 200 and saved == expected.content
         lines = saved.decode().splitlines()
         assert lines[0] == "period,channel,interactions,answered" and len(lines) > 7
+
+        # One agent: the tiles are theirs; missed calls have no agent, so that chart makes way for a note.
+        alice = Agent.get(Agent.display_name == "Alice Agent")
+        page.get_by_label("Agent", exact=True).select_option(label="Alice Agent")
+        since = today - dt.timedelta(days=6)
+        hers = api.get("/api/v1/kpis", params={"since": str(since), "until": str(today), "agent_id": alice.id}).json()
+        assert hers["handling"]["handled"] < week["handling"]["handled"]
+        expect(page.locator('[data-kpi="handled"] .kpi-value')).to_have_text(str(hers["handling"]["handled"]))
+        expect(page.locator("#missed-note")).to_be_visible()
+        expect(page.locator("#missed-chart")).to_be_hidden()
+        expect(page.locator('[data-csv="agents"]')).to_have_attribute("href", re.compile(f"agent_id={alice.id}"))
         assert console.errors == []
 
 

@@ -81,9 +81,9 @@ export const page = {
             <option value="custom">Custom</option></select></label>
           <label>From <input type="date" name="since" value="${view.since}" max="${today}" disabled></label>
           <label>To <input type="date" name="until" value="${view.until}" max="${today}" disabled></label>
-          <label>Team <select name="team_id"><option value="">All teams</option>
+          <label>Team <select name="team_id" aria-label="Team"><option value="">All teams</option>
             ${teams.map((t) => html`<option value="${t.id}">${t.name}</option>`)}</select></label>
-          <label>Agent <select name="agent_id"><option value="">All agents</option>
+          <label>Agent <select name="agent_id" aria-label="Agent"><option value="">All agents</option>
             ${agents.map((a) => html`<option value="${a.id}">${a.display_name}</option>`)}</select></label>
         </div>
         <p class="hint" id="report-period"></p>
