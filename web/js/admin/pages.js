@@ -1,8 +1,8 @@
 // The console's pages, in the order of its navigation. A page module exports
 // `page = { id, title, icon, role, show(root, ctx, path) }` (see main.js); add yours here.
 
-import { page as reports } from './reports.js';
 import { page as people } from './people.js';
+import { page as reports } from './reports.js';
 import { page as company } from './company.js';
 import { page as teams } from './teams.js';
 import { page as flows } from './flows.js';
@@ -13,8 +13,8 @@ import { page as audit } from './audit.js';
 import { page as dialplans } from './dialplans.js';
 
 export const PAGES = [
-  reports,
   people,
+  reports,
   company,
   teams,
   flows,
