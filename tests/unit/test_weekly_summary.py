@@ -141,3 +141,13 @@ def test_bad_summary_settings_are_refused_next_to_their_field(admin, body, field
     status, answer = admin.put("/api/v1/reports/weekly-summary", body)
     assert (status, answer["error"], list(answer["fields"])) == (422, "invalid-fields", [field])
     assert WeeklySummary.select().count() == 0
+
+
+def test_a_hostile_source_name_arrives_as_the_characters_it_is(week):
+    """Sources come from the web: in the summary's HTML part a source is text, never markup."""
+    Interaction.update(source='<img src=x onerror="alert(1)">').where(Interaction.source == "Google Ads").execute()
+    clock = Clock(WEEK_OVER)
+    assert WeeklySummaries(mailer(clock), clock, "").send_due() == 1
+    email = OutboundEmail.select().first()
+    assert "<img" not in email.html and "Source: &lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in email.html
+    assert 'Source: <img src=x onerror="alert(1)">: 1 interactions' in email.text
