@@ -5,8 +5,8 @@ Threads: the asyncio loop thread (AMI, ARI, every Asterisk verb); the event disp
 and the event streams' fan-out); for texts, an SMPP session thread per SMSC (smpplib is blocking: it reads the
 bind and stores what arrives), the outbox pump and the Incoming-timer sweeper; the chats' response-timer sweeper;
 the teams' wrap-up timer;
-the mail outbox's sender and the weekly summaries' sweeper (when SMTP is configured); the web server's request threads (they hand Asterisk work to
-the loop with ``telephony.submit`` and never wait on it while holding anything).
+the mail outbox's sender and the weekly summaries' sweeper (when SMTP is configured); the web server's request
+threads (they hand Asterisk work to the loop with ``telephony.submit`` and never wait on it while holding anything).
 """
 
 from __future__ import annotations
