@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -257,6 +258,51 @@ def migrate(ctx: Context) -> None:
     )
 
 
+@main.command("backup")
+@click.option(
+    "--to",
+    "target",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The directory to write it in  [default: <data_dir>/backups]",
+)
+@click.option(
+    "--keep",
+    type=click.IntRange(1, None),
+    help="Then delete all but this many newest backups in that directory.",
+)
+@pass_context
+def backup_command(ctx: Context, target: Path | None, keep: int | None) -> None:
+    """Back up the installation while it runs: the database (one consistent moment), recordings, voicemail,
+    greetings, flow sounds, configuration and secrets, into one private .tar.gz file. Run it from cron or a systemd
+    timer (README, \"Backups\"); restore it with `leadcenter restore`."""
+    from leadcenter import backup
+
+    target = target or ctx.settings.data_dir / "backups"
+    try:
+        backup.create(ctx.settings.data_dir, target, clock.system(), say=click.echo)
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    if keep is not None:
+        backup.prune(target, keep, say=click.echo)
+
+
+@main.command("restore")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_context
+def restore_command(ctx: Context, source: Path) -> None:
+    """Restore a backup made by `leadcenter backup` into this installation's data directory, which must have no
+    database yet (stop Lead Center, move the old data directory away). Every file is checked against the backup's
+    manifest before anything is written. Then `leadcenter run` starts it (migrating the database if needed)."""
+    from leadcenter import backup
+
+    try:
+        backup.restore(source, ctx.settings.data_dir, migrations.LATEST, say=click.echo)
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    datadir.make_private(ctx.settings.data_dir, shared=ctx.settings.asterisk_dir)
+    click.echo(f"Start it with: leadcenter run (data directory {ctx.settings.data_dir})")
+
+
 @main.group("demo", invoke_without_command=True)
 @click.pass_context
 def seed_demo(click_ctx: click.Context) -> None:
@@ -297,7 +343,6 @@ def demo_call(ctx: Context, did: str, caller: str, name: str, seconds: int) -> N
     call goes through its flow and rings the agents; answer it in the app. Exit status 0 when an agent answered."""
     import shutil
     import tempfile
-    from pathlib import Path
 
     from leadcenter.phones import InvalidNumber, to_e164
     from leadcenter.tracking_numbers.models import TrackingNumber

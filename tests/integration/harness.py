@@ -45,6 +45,20 @@ PORTS = {
     "LEADCENTER_SMPP_PORT": "12775",
 }
 
+# A second installation beside the suite's (`leadcenter run` as make run starts it, a restored backup): ports of its
+# own, so both run at once.
+SECOND_PORTS = {
+    "LEADCENTER_HTTP_PORT": "28080",
+    "LEADCENTER_HTTP_HTTPS_PORT": "28443",
+    "LEADCENTER_ASTERISK_AMI_PORT": "25038",
+    "LEADCENTER_ASTERISK_HTTP_PORT": "28088",
+    "LEADCENTER_ASTERISK_SIP_PORT": "25060",
+    "LEADCENTER_ASTERISK_RTP_START": "22000",
+    "LEADCENTER_ASTERISK_RTP_END": "22099",
+    "LEADCENTER_DEMO_TRUNK_PORT": "25070",
+    "LEADCENTER_SMPP_PORT": "22775",
+}
+
 # The controller binds to the test SMSC (tests/smsc) when a test starts one; quick timers keep tests short.
 SMSC = {
     "LEADCENTER_SMPP_HOST": "127.0.0.1",

@@ -10,16 +10,7 @@ import subprocess
 from pathlib import Path
 
 import httpx
-from harness import LEADCENTER, wait_for
-
-PORTS = {
-    "LEADCENTER_HTTP_PORT": "28080",
-    "LEADCENTER_ASTERISK_AMI_PORT": "25038",
-    "LEADCENTER_ASTERISK_HTTP_PORT": "28088",
-    "LEADCENTER_ASTERISK_SIP_PORT": "25060",
-    "LEADCENTER_ASTERISK_RTP_START": "22000",
-    "LEADCENTER_ASTERISK_RTP_END": "22099",
-}
+from harness import LEADCENTER, SECOND_PORTS, wait_for
 
 
 def listening(port: int) -> bool:
@@ -41,7 +32,7 @@ def processes_using(data_dir) -> list[str]:
 
 
 def test_run_starts_everything_and_ctrl_c_stops_everything(tmp_path):
-    env = {**os.environ, **PORTS, "LEADCENTER_PATHS_DATA_DIR": str(tmp_path)}
+    env = {**os.environ, **SECOND_PORTS, "LEADCENTER_PATHS_DATA_DIR": str(tmp_path)}
     run = subprocess.Popen(
         [*LEADCENTER, "run", "--demo"],
         env=env,
@@ -54,7 +45,9 @@ def test_run_starts_everything_and_ctrl_c_stops_everything(tmp_path):
         wait_for(lambda: _healthy("http://127.0.0.1:28080/healthz"), 30, what="/healthz 200")
         page = httpx.get("http://127.0.0.1:28080/", timeout=5)
         assert page.status_code == 200 and "Lead Center" in page.text
-        assert all(listening(int(PORTS[k])) for k in ("LEADCENTER_ASTERISK_AMI_PORT", "LEADCENTER_ASTERISK_HTTP_PORT"))
+        assert all(
+            listening(int(SECOND_PORTS[k])) for k in ("LEADCENTER_ASTERISK_AMI_PORT", "LEADCENTER_ASTERISK_HTTP_PORT")
+        )
         os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
         output, _ = run.communicate(timeout=30)
     finally:
@@ -67,7 +60,7 @@ def test_run_starts_everything_and_ctrl_c_stops_everything(tmp_path):
     assert "Lead Center stopped." in output
     assert processes_using(tmp_path) == []
     for port in ("LEADCENTER_HTTP_PORT", "LEADCENTER_ASTERISK_AMI_PORT", "LEADCENTER_ASTERISK_HTTP_PORT"):
-        assert not listening(int(PORTS[port])), port
+        assert not listening(int(SECOND_PORTS[port])), port
 
 
 def _healthy(url: str) -> bool:
