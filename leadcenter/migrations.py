@@ -38,7 +38,7 @@ from leadcenter.interactions.models import (
 from leadcenter.leads.models import Lead, LeadPhone, LeadSearchTerm
 from leadcenter.mail import OutboundEmail
 from leadcenter.monitors.models import Monitor
-from leadcenter.reports.models import KpiDay, KpiDayBuilt, KpiSlice, KpiZone, create_triggers
+from leadcenter.reports.models import KpiDay, KpiDayBuilt, KpiSlice, KpiZone, WeeklySummary, create_triggers
 from leadcenter.teams.models import Team, TeamMember
 from leadcenter.texts.models import InboundPart, MessageTransition, OutboxPart, TextConsent, TextThread
 from leadcenter.tracking_numbers.models import TrackingNumber
@@ -95,6 +95,7 @@ MODELS = [
     KpiDayBuilt,
     KpiZone,
     Monitor,
+    WeeklySummary,
 ]
 
 
@@ -329,6 +330,10 @@ def _v18_monitors(migrator) -> None:
     database.create_tables([Monitor])
 
 
+def _v19_weekly_summary(migrator) -> None:
+    database.create_tables([WeeklySummary])
+
+
 # (version, description, function(migrator)) in order; version 1 is the first released schema.
 MIGRATIONS: list = [
     (
@@ -366,6 +371,7 @@ MIGRATIONS: list = [
         _v16_kpis,
     ),
     (18, "monitors: supervisors listening to calls; who may, and whether agents are told", _v18_monitors),
+    (19, "reports: each company's weekly summary email, its recipients and the last week sent", _v19_weekly_summary),
 ]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])
 

@@ -130,8 +130,24 @@ def _steps_after(version: int) -> int:
     return len([m for m in migrations.MIGRATIONS if m[0] > version])
 
 
+def _back_to_version_18(database) -> None:
+    """Undo what version 19 adds: the weekly summary emails."""
+    database.execute_sql('DROP TABLE "weekly_summary"')
+    database.execute_sql("UPDATE schema_version SET version = 18")
+
+
+def test_a_version_18_database_gets_the_weekly_summary_table(tmp_path):
+    expected = _shape_of_a_new_database(tmp_path)
+    old = _migrated(tmp_path / "v18.sqlite3")
+    _back_to_version_18(old)
+    assert migrations.migrate() == _steps_after(18) and migrations.current_version() == migrations.LATEST
+    assert _shape(old) == expected
+    old.close()
+
+
 def _back_to_version_17(database) -> None:
-    """Undo what version 18 adds: the monitors, and the companies' monitoring settings."""
+    """Undo what versions 19 and 18 add: the monitors, and the companies' monitoring settings."""
+    _back_to_version_18(database)
     database.execute_sql('DROP TABLE "monitor"')
     for column in ("monitor_roles", "monitor_notice"):
         database.execute_sql(f'ALTER TABLE "company" DROP COLUMN "{column}"')
@@ -160,7 +176,8 @@ def test_a_version_17_database_gets_the_monitors_and_keeps_its_companies(tmp_pat
 
 
 def _back_to_version_15(database) -> None:
-    """Undo what version 16 adds: each call's hold time and queue team, each team's service level, the KPIs' index."""
+    """Undo what versions 16 to 19 add: (versions 17 to 19 as above) each call's hold time and queue team, each
+    team's service level, the KPIs' index."""
     from playhouse.migrate import SqliteMigrator
     from playhouse.migrate import migrate as run
 

@@ -33,6 +33,7 @@ from leadcenter.web.auth import new_api_key
 # request meets is the company check, not validation.
 BODIES = {
     "CompanyChanges": lambda a: {"name": "Renamed"},
+    "WeeklySummaryChanges": lambda a: {"enabled": True, "recipients": ["boss@a.example"]},
     "NewMember": lambda a: {
         "email": "new@a.example",
         "name": "New Person",

@@ -2,6 +2,7 @@
 // `page = { id, title, icon, role, show(root, ctx, path) }` (see main.js); add yours here.
 
 import { page as people } from './people.js';
+import { page as reports } from './reports.js';
 import { page as company } from './company.js';
 import { page as teams } from './teams.js';
 import { page as flows } from './flows.js';
@@ -13,6 +14,7 @@ import { page as dialplans } from './dialplans.js';
 
 export const PAGES = [
   people,
+  reports,
   company,
   teams,
   flows,
