@@ -37,10 +37,12 @@ node:
 	else echo "==> Installing Debian packages: nodejs npm"; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs npm; fi
 
-web-bundle: web/vendor/jssip.js
+web-bundle: web/vendor/jssip.js web/vendor/chart.js
 
-web/vendor/jssip.js: web/package.json web/package-lock.json web/vendor-src/jssip.js web/widget/snippet.js | node
-	@echo "==> Browser packages (JsSIP) bundled, and the website snippet minified, into web/vendor"
+# One npm run makes all three (grouped target): the agent app's JsSIP, the console's Chart.js, the website snippet.
+web/vendor/jssip.js web/vendor/chart.js &: web/package.json web/package-lock.json web/vendor-src/jssip.js \
+		web/vendor-src/chart.js web/widget/snippet.js | node
+	@echo "==> Browser packages (JsSIP, Chart.js) bundled, and the website snippet minified, into web/vendor"
 	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run --silent bundle
 
 test-smsc: node tests/smsc/node_modules/.installed

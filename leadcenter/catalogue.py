@@ -26,6 +26,7 @@ from leadcenter.events import Publisher
 from leadcenter.flows.schemas import FlowOut
 from leadcenter.interactions.schemas import InteractionOut
 from leadcenter.leads.schemas import LeadOut
+from leadcenter.monitors.schemas import MonitorOut
 from leadcenter.teams.schemas import QueueFiguresOut, TeamOut
 from leadcenter.texts.schemas import MessageOut
 from leadcenter.tracking_numbers.schemas import TrackingNumberOut
@@ -202,6 +203,11 @@ class ApiKeyData(Schema):
     api_key: ApiKeyOut
 
 
+class MonitorData(Schema):
+    company_id: int
+    monitor: MonitorOut
+
+
 class TrunkStateData(Schema):
     company_id: int
     trunk_state: TrunkStateOut
@@ -358,6 +364,21 @@ for _noun, _out in CONFIG_ROWS.items():
     ROW_EVENTS[_noun, "updated"] = _event(f"{_noun}.updated", _row(_noun, _out), _shown, f"a {_what} changed")
     ROW_EVENTS[_noun, "deleted"] = _event(f"{_noun}.deleted", _deleted(_noun), _shown, f"a {_what} was deleted")
 
+MONITOR_EVENTS = {
+    verb: _event(
+        f"monitor.{verb}",
+        MonitorData,
+        Audience.NAMED_AGENTS,
+        f"a supervisor's monitor of a call {what}; the agent on the call gets it too when the company tells agents "
+        "they are monitored",
+    )
+    for verb, what in (
+        ("started", "began: their device rings into the call"),
+        ("updated", "changed mode (listen, whisper, barge)"),
+        ("ended", "ended: they hung up or stopped, or the call ended"),
+    )
+}
+
 INTERNAL = [
     _event(name, None, Audience.INTERNAL, description)
     for name, description in (
@@ -384,6 +405,7 @@ INTERNAL = [
         ("call.held", "a side of a lead's call put it on hold (AMI Hold on its channel or a leg linked to it)"),
         ("call.unheld", "that side took it off hold (AMI Unhold)"),
         ("call.ended", "a lead's call hung up"),
+        ("call.monitor_ended", "a supervisor's device channel listening to a call (lc-monitor) hung up"),
         ("chat.visitor_frame", "what a website visitor's open pages are told (web/visitors.py sends it)"),
     )
 ]
@@ -419,6 +441,7 @@ EVENTS: tuple[EventType, ...] = (
     VISIT_UPDATED,
     VISIT_SETTINGS_UPDATED,
     TRUNK_STATE_CHANGED,
+    *MONITOR_EVENTS.values(),
     *NUMBER_POOL_EVENTS.values(),
     NUMBER_POOL_DELETED,
     NUMBER_POOL_EXHAUSTED,

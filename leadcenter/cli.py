@@ -749,7 +749,8 @@ def _show_team(row) -> None:
     click.echo(
         f"{shown.id:>4}  {shown.name}  company {row.company_id}: {shown.strategy}, rings each agent "
         f"{shown.ring_seconds} s, callers wait up to {shown.max_wait_seconds} s, wrap-up {wrap_up}, "
-        f"a ring-out leaves the agent {shown.ring_out}{', gets the website chats' if shown.chats else ''}"
+        f"a ring-out leaves the agent {shown.ring_out}, service level within {shown.service_level_seconds} s"
+        f"{', gets the website chats' if shown.chats else ''}"
         f"{', own hold music' if shown.music else ''}\n      members (agent ids, in order): {members}"
     )
 
@@ -769,6 +770,9 @@ def _team_options(command):
             metavar="SECONDS|rejoin",
             type=WRAP_UP,
             help="After a call: available again after SECONDS, or when the agent presses Rejoin the Queue.",
+        ),
+        click.option(
+            "--service-level", "service_level_seconds", type=int, help="Service level: the share answered within N s."
         ),
         click.option("--announce-position/--no-announce-position", default=None, help="Tell callers their place."),
         click.option("--announce-wait-time/--no-announce-wait-time", default=None, help="Tell callers the wait."),

@@ -5,8 +5,8 @@ Threads: the asyncio loop thread (AMI, ARI, every Asterisk verb); the event disp
 and the event streams' fan-out); for texts, an SMPP session thread per SMSC (smpplib is blocking: it reads the
 bind and stores what arrives), the outbox pump and the Incoming-timer sweeper; the chats' response-timer sweeper;
 the teams' wrap-up timer;
-the mail outbox's sender (when SMTP is configured); the web server's request threads (they hand Asterisk work to
-the loop with ``telephony.submit`` and never wait on it while holding anything).
+the mail outbox's sender and the weekly summaries' sweeper (when SMTP is configured); the web server's request
+threads (they hand Asterisk work to the loop with ``telephony.submit`` and never wait on it while holding anything).
 """
 
 from __future__ import annotations
@@ -29,8 +29,10 @@ from leadcenter.chats.services import Chats
 from leadcenter.config import Settings
 from leadcenter.events import EventBus
 from leadcenter.health import Health
+from leadcenter.monitors.services import Monitors
 from leadcenter.notifications.services import ChatEmails
 from leadcenter.pbx.process import Instance
+from leadcenter.reports.summary import WeeklySummaries
 from leadcenter.sms.smpp import SmppLink
 from leadcenter.teams.services import QueueBoard, WrapUpTimer
 from leadcenter.teamview import services as teamview
@@ -88,6 +90,7 @@ class Controller:
         self.call_control = CallControl(
             self.telephony, self.calls.offers, self.presence.reachable, self.bus, self.clock
         )
+        self.monitors = Monitors(self.bus, self.telephony, self.clock)
         self.mailboxes = MailboxCounter(self.bus)
         self.queue_board = QueueBoard(self.bus, self.clock)
         self.trunk_states = TrunkStates(self.bus, self.clock)
@@ -97,6 +100,7 @@ class Controller:
         self.chats = Chats(self.bus, self.clock)
         self.mailer = mail.Mailer(settings.smtp, self.clock)  # off without an SMTP host
         self.chat_emails = ChatEmails(self.bus, self.mailer, settings.app_url)
+        self.weekly_summaries = WeeklySummaries(self.mailer, self.clock, settings.app_url)
         self.visits = Visits(self.bus, self.clock)
         self.asterisk_config = AsteriskConfig(settings, self.secrets, self.instance, self.telephony)
         self.reconfigure = self.asterisk_config.apply
@@ -143,6 +147,7 @@ class Controller:
         self.wrap_up.timers.start()
         if self.mailer.enabled:
             self.mailer.start()
+            self.weekly_summaries.timers.start()
         self.visits.timers.start()
         if self.smscs:
             self.outbox.recover()
@@ -159,6 +164,7 @@ class Controller:
             self.texts.timers.stop()
             self.chats.timers.stop()
             self.wrap_up.timers.stop()
+            self.weekly_summaries.timers.stop()
             self.mailer.stop()
             self.visits.timers.stop()
             self.loop.run(self.telephony.stop())

@@ -6,6 +6,7 @@ Models bind to ``database`` (a proxy) and the composition root binds the proxy t
 
 from __future__ import annotations
 
+import collections
 import logging
 import threading
 from collections.abc import Callable
@@ -36,22 +37,55 @@ class TimestampedModel(BaseModel):
 BUSY_TIMEOUT_MS = 5000
 
 
+class TurnLock:
+    """A lock taken in the order it was asked for: the holder hands it to the longest waiter. A plain lock lets the
+    thread that releases it take it straight back, so under a burst of writers one of them could wait past the
+    busy timeout while the others went round again."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._held = False
+        self._waiting: collections.deque[threading.Event] = collections.deque()
+
+    def acquire(self, timeout: float) -> bool:
+        with self._guard:
+            if not self._held:
+                self._held = True
+                return True
+            turn = threading.Event()
+            self._waiting.append(turn)
+        if turn.wait(timeout):
+            return True
+        with self._guard:
+            if turn.is_set():  # handed over as the wait ran out
+                return True
+            self._waiting.remove(turn)
+            return False
+
+    def release(self) -> None:
+        with self._guard:
+            if self._waiting:
+                self._waiting.popleft().set()  # still held: now by that waiter
+            else:
+                self._held = False
+
+
 class SerialisedSqliteDatabase(SqliteDatabase):
     """SQLite whose transactions, within this process, take their turn on a lock before ``BEGIN IMMEDIATE``.
 
     SQLite's own wait for its write lock (the busy handler) polls, sleeping longer between tries as it waits (up
     to 100 ms a try): with a few dozen request threads writing at once (the site's visit collection at 200 views/s),
     a writer slept for seconds while the lock it waited for was held a millisecond at a time. A lock hands over at
-    once. Other processes (the CLI) still meet the busy handler. A thread that waits past the busy timeout gets
-    SQLite's own "database is locked" (the API's 503 ``busy``)."""
+    once, in the order the writers came (``TurnLock``). Other processes (the CLI) still meet the busy handler. A
+    thread that waits past the busy timeout gets SQLite's own "database is locked" (the API's 503 ``busy``)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._writer = threading.Lock()
+        self._writer = TurnLock()
         self._holder = threading.local()
 
     def begin(self, lock_type=None):
-        if not self._writer.acquire(timeout=BUSY_TIMEOUT_MS / 1000):
+        if not self._writer.acquire(BUSY_TIMEOUT_MS / 1000):
             raise OperationalError("database is locked")
         try:
             super().begin(lock_type)

@@ -73,6 +73,18 @@ ERRORS: dict[str, tuple[int, str]] = {
     "call-gone": (409, "the call ended or was answered meanwhile"),
     "call-not-placed": (502, "Asterisk did not place the outbound call; try again"),
     "illegal-transition": (409, "the interaction's status does not allow this move now"),
+    # -- monitoring: listen, whisper, barge
+    "monitoring-not-allowed": (403, "the company's setting does not let the caller's role monitor calls"),
+    "no-phone": (
+        409,
+        "the caller has no agent profile with that device to listen on (a browser softphone or desk phone)",
+    ),
+    "monitor-not-started": (
+        502,
+        "Asterisk did not ring the supervisor's device into the call (not registered, or the call ended); try again",
+    ),
+    "monitor-ended": (409, "the monitor has ended: start a new one"),
+    "own-call": (409, "the call is the caller's own: there is nothing to monitor"),
     # -- texts
     "not-a-text-thread": (409, "the interaction is not a text conversation"),
     "empty-text": (422, "the message is empty"),

@@ -37,7 +37,8 @@ from leadcenter.interactions.models import (
 )
 from leadcenter.leads.models import Lead, LeadPhone, LeadSearchTerm
 from leadcenter.mail import OutboundEmail
-from leadcenter.reports.models import KpiDay, KpiDayBuilt, KpiSlice, KpiZone, create_triggers
+from leadcenter.monitors.models import Monitor
+from leadcenter.reports.models import KpiDay, KpiDayBuilt, KpiSlice, KpiZone, WeeklySummary, create_triggers
 from leadcenter.teams.models import Team, TeamMember
 from leadcenter.texts.models import InboundPart, MessageTransition, OutboxPart, TextConsent, TextThread
 from leadcenter.tracking_numbers.models import TrackingNumber
@@ -93,6 +94,8 @@ MODELS = [
     KpiSlice,
     KpiDayBuilt,
     KpiZone,
+    Monitor,
+    WeeklySummary,
 ]
 
 
@@ -316,6 +319,21 @@ def _v16_kpis(migrator) -> None:
     create_triggers(database)
 
 
+def _v18_monitors(migrator) -> None:
+    # In place, as v11's: peewee's add_column rebuilds the table for a NOT NULL column, and dropping the old company
+    # table would cascade to everything the company owns.
+    present = {c.name for c in database.get_columns("company")}
+    if Company.monitor_roles.column_name not in present:
+        database.execute_sql("ALTER TABLE company ADD COLUMN monitor_roles VARCHAR(255) NOT NULL DEFAULT 'supervisor'")
+    if Company.monitor_notice.column_name not in present:
+        database.execute_sql("ALTER TABLE company ADD COLUMN monitor_notice INTEGER NOT NULL DEFAULT 1")
+    database.create_tables([Monitor])
+
+
+def _v19_weekly_summary(migrator) -> None:
+    database.create_tables([WeeklySummary])
+
+
 # (version, description, function(migrator)) in order; version 1 is the first released schema.
 MIGRATIONS: list = [
     (
@@ -352,6 +370,8 @@ MIGRATIONS: list = [
         "KPIs: each call's hold time and the team whose queue it entered, each team's service level, the daily rollup",
         _v16_kpis,
     ),
+    (18, "monitors: supervisors listening to calls; who may, and whether agents are told", _v18_monitors),
+    (19, "reports: each company's weekly summary email, its recipients and the last week sent", _v19_weekly_summary),
 ]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])
 

@@ -23,6 +23,7 @@ from leadcenter.chats.services import Chats
 from leadcenter.credentials import Secrets
 from leadcenter.events import Bus, EventBus, Subscriber
 from leadcenter.mail import Mailer
+from leadcenter.monitors.services import Monitors
 from leadcenter.pbx.process import Instance
 from leadcenter.teams.services import QueueBoard
 from leadcenter.teamview.services import call_began
@@ -80,7 +81,7 @@ class StandInTelephony:
         self.fails = False
 
     def __getattr__(self, verb: str) -> Callable[..., Verb]:
-        if verb not in ("redirect", "hangup", "next_step", "place_outbound", "reload"):
+        if verb not in ("redirect", "hangup", "next_step", "place_outbound", "reload", "spy"):
             raise AttributeError(verb)
         return lambda *args, **kwargs: (verb, args, kwargs)
 
@@ -151,6 +152,7 @@ class StandInController:
         self.telephony = StandInTelephony()
         self.offers = OfferBook()  # tests say whose phone rings for which call with offers.offer
         self.call_control = CallControl(self.telephony, self.offers, self.presence.reachable, self.bus, self.clock)
+        self.monitors = Monitors(self.bus, self.telephony, self.clock)
         self.mailer = Mailer(self.settings.smtp, self.clock)  # queues to the outbox; nothing sends it
         self.reconfigured = 0
         self.dialplans = StandInDialplans(self.settings, self.secrets)

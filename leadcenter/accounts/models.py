@@ -19,6 +19,8 @@ Role = Literal["admin", "supervisor", "agent"]
 ROLES: tuple[Role, ...] = get_args(Role)
 # Each role may do what the ones below it do (an API key acts as the admin of its company).
 ROLE_RANK = {"agent": 1, "supervisor": 2, "admin": 3}
+# Who may monitor a company's calls (Company.monitor_roles): supervisors and admins, admins only, nobody.
+MonitorRoles = Literal["supervisor", "admin", "none"]
 
 
 def server_time_zone() -> str:
@@ -38,6 +40,10 @@ class Company(TimestampedModel):
     default_region = CharField(default="US")
     # What a lead who texts HELP gets back; empty or null: a reply naming the company and how to opt out.
     text_help_reply = CharField(null=True)
+    # Who may listen to, whisper to and barge into its agents' calls (monitors/): supervisor (supervisors and
+    # admins), admin (admins only) or none; and whether an agent is told while one of their calls is monitored.
+    monitor_roles = CharField(default="supervisor")
+    monitor_notice = BooleanField(default=True)
 
 
 class User(TimestampedModel):

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import phonenumbers
 from pydantic import Field, RootModel, create_model, field_validator, model_validator
 
-from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, Role
+from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, MonitorRoles, Role
 from leadcenter.agents.models import RING_DEVICES
 from leadcenter.pbx.names import Device
 from leadcenter.wire import Schema, UtcDateTime
@@ -53,6 +53,8 @@ class CompanyProfile(Schema):
     time_zone: str  # IANA: business hours and the console's times
     default_region: str
     text_help_reply: str
+    monitor_roles: MonitorRoles  # who may monitor calls: supervisor (supervisors and admins) | admin | none
+    monitor_notice: bool  # an agent is told while their call is monitored
     created_at: UtcDateTime
 
     @classmethod
@@ -63,6 +65,8 @@ class CompanyProfile(Schema):
             time_zone=company.time_zone,
             default_region=company.default_region,
             text_help_reply=company.text_help_reply or "",
+            monitor_roles=company.monitor_roles,
+            monitor_notice=company.monitor_notice,
             created_at=company.created_at,
         )
 
@@ -72,6 +76,10 @@ class CompanyChanges(Schema):
     time_zone: TimeZone = not_sent()
     default_region: Region = not_sent()
     text_help_reply: Annotated[str, Field(max_length=320)] = not_sent("the reply to a lead who texts HELP")
+    monitor_roles: MonitorRoles = not_sent(
+        "who may listen to, whisper to and barge into calls: supervisor (supervisors and admins), admin, none"
+    )
+    monitor_notice: bool = not_sent("tell an agent while one of their calls is monitored")
 
     @field_validator("default_region")
     @classmethod

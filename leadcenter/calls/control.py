@@ -117,6 +117,7 @@ class CallControl:
         variables = {
             "LC_OUTBOUND": "1",
             "LC_COMPANY": str(number.company_id),
+            "__SPYGROUP": names.spy_group(number.company_id),  # the agent's channel: its supervisors may monitor it
             "LC_NUMBER": str(number.id),
             "LC_TRUNK": number.trunk.endpoint_name,
             "LC_CALLER_ID": number.number,

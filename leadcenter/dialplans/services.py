@@ -42,9 +42,10 @@ ALLOWED_APPLICATIONS = frozenset(
 LINE_KINDS = ("exten", "same", "include")
 _LINE = re.compile(r"(?P<kind>[A-Za-z_]+)\s*=>?\s*(?P<value>.*)")
 _APPLICATION = re.compile(r"(?P<app>[A-Za-z][A-Za-z0-9_]*)\s*(?:\((?P<data>.*))?", re.DOTALL)
-# Writes the controller relies on: its channel variables (LC_COMPANY, __LC_FLOW...), Asterisk's database (the agents'
-# availability flags), globals.
-_FORBIDDEN_TARGET = re.compile(r"_*LC_\w*|(DB|GLOBAL|SHARED)\s*\(.*", re.IGNORECASE)
+# Writes the controller relies on: its channel variables (LC_COMPANY, __LC_FLOW...), the company's spy group (a call
+# put in another company's SPYGROUP could be listened to by that company's supervisors: dialplans/monitor.conf),
+# Asterisk's database (the agents' availability flags), globals.
+_FORBIDDEN_TARGET = re.compile(r"_*LC_\w*|_*SPYGROUP|(DB|GLOBAL|SHARED)\s*\(.*", re.IGNORECASE)
 _FORBIDDEN_ANYWHERE = re.compile(r"\bDB_DELETE\s*\(|\bDB_DELETE_TREE\s*\(", re.IGNORECASE)
 
 

@@ -5,13 +5,10 @@ chats: messages, Respond, Close text / End Chat, typing)."""
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as dt
-import io
 import logging
-import re
 
-from flask import Blueprint, Response, send_file, stream_with_context
+from flask import Blueprint, send_file
 
 from leadcenter.chats.schemas import TypingOut
 from leadcenter.chats.services import Chats
@@ -40,9 +37,10 @@ from leadcenter.interactions.schemas import (
     encode_cursor,
 )
 from leadcenter.leads.models import Lead
+from leadcenter.reports import services as reports
 from leadcenter.texts.schemas import MessageList, MessageOut
 from leadcenter.texts.services import Texts
-from leadcenter.web import ports
+from leadcenter.web import ports, spreadsheet
 from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal
 from leadcenter.web.scoping import scoped
@@ -102,56 +100,26 @@ def list_interactions(principal: Principal, query: InteractionQuery):
     )
 
 
-# A cell that begins like a formula gets a leading apostrophe, so a spreadsheet opening the report shows it instead
-# of running it (CSV injection). Every column: names, notes and tags are typed by people, but an SMS sender
-# (lead_number) can be any word the phone network passes, and attribution comes from the web. Only a whole E.164
-# number keeps its '+': a spreadsheet reads it as a number, and an importer gets the number as stored.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-E164 = re.compile(r"\+[0-9]{1,15}")
-REPORT_CHUNK = 64 * 1024
-
-
-def _cell(value: str) -> str:
-    return "'" + value if value.startswith(FORMULA_START) and not E164.fullmatch(value) else value
-
-
 @endpoint(
     bp,
     "GET",
     "/interactions/report.csv",
     role="supervisor",
     query=ReportQuery,
-    summary="Every interaction started in the days asked (UTC), oldest first, with its attribution and "
-    "classification: a CSV download for the business's own reporting",
+    summary="Every interaction started in the days asked (the company's time zone, as the KPIs' days), oldest "
+    "first, with its attribution and classification, its times in the company's time zone with their offset: a CSV "
+    "download for the business's own reporting",
 )
 def get_report(principal: Principal, query: ReportQuery):
-    until = query.until or ports.controller().clock().date()
+    zone = reports.time_zone(principal.company)
+    until = query.until or reports.local_date(ports.controller().clock(), zone)
     since = query.since or until - dt.timedelta(days=30)
     if since > until:
         raise invalid({"since": "must be on or before until"})
-    rows = services.report(
-        principal.company,
-        dt.datetime.combine(since, dt.time()),
-        dt.datetime.combine(until + dt.timedelta(days=1), dt.time()),
-    )
-
-    def chunks():
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(services.REPORT_COLUMNS)
-        for row in rows:
-            writer.writerow([_cell(value) for value in row])
-            if buffer.tell() >= REPORT_CHUNK:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
-
-    return Response(
-        stream_with_context(chunks()),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="interactions-{since}-{until}.csv"'},
-    )
+    # The KPIs' very period (reports.scope_of_days), so that the two agree on which interactions are in it.
+    period = reports.scope_of_days(principal.company, since, until, zone)
+    rows = services.report(principal.company, period.since, period.until, zone)
+    return spreadsheet.download(services.REPORT_COLUMNS, rows, f"interactions-{since}-{until}.csv")
 
 
 @endpoint(bp, "GET", "/interactions/<int:interaction_id>", response=InteractionOut, summary="An interaction")

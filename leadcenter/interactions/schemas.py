@@ -41,8 +41,18 @@ class InteractionQuery(Schema):
 
 
 class ReportQuery(Schema):
-    since: dt.date | None = Field(None, description="first day (UTC), e.g. 2026-11-01; default: 30 days before until")
-    until: dt.date | None = Field(None, description="last day (UTC), included; default: today")
+    since: dt.date | None = Field(
+        None,
+        ge=DATE_RANGE[0],
+        le=DATE_RANGE[1],
+        description="first day (the company's time zone), e.g. 2026-11-01; default: 30 days before until",
+    )
+    until: dt.date | None = Field(
+        None,
+        ge=DATE_RANGE[0],
+        le=DATE_RANGE[1],
+        description="last day (the company's time zone), included; default: today (the company's)",
+    )
 
 
 class TimelineQuery(Schema):

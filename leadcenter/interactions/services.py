@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from peewee import JOIN, SQL, fn
 
@@ -266,9 +267,9 @@ REPORT_COLUMNS = (
 )
 
 
-def transcripts_by_interaction(interaction_ids: list[int]) -> dict[int, str]:
-    """Each conversation's messages, oldest first, one line each: when, who (``lead`` or the agent's name) and what
-    was said; in one query for a batch of the report."""
+def transcripts_by_interaction(interaction_ids: list[int], zone: str = "UTC") -> dict[int, str]:
+    """Each conversation's messages, oldest first, one line each: when (in ``zone``), who (``lead`` or the agent's
+    name) and what was said; in one query for a batch of the report."""
     lines: dict[int, list[str]] = {interaction_id: [] for interaction_id in interaction_ids}
     if not lines:
         return {}
@@ -281,19 +282,23 @@ def transcripts_by_interaction(interaction_ids: list[int]) -> dict[int, str]:
     )
     for interaction_id, at, direction, body, agent in cast(list[tuple[Any, ...]], messages):
         who = "lead" if direction == "inbound" else agent or "agent"
-        lines[interaction_id].append(f"{_when(at)} {who}: {body}")
+        lines[interaction_id].append(f"{_when(at, zone)} {who}: {body}")
     return {interaction_id: "\n".join(said) for interaction_id, said in lines.items()}
 
 
-def _when(moment: dt.datetime | None) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else ""
+def _when(moment: dt.datetime | None, zone: str) -> str:
+    """A stored (UTC) moment in ``zone``, to the second, with its offset (Z in UTC): ISO 8601."""
+    if not moment:
+        return ""
+    local = moment.replace(tzinfo=dt.UTC, microsecond=0).astimezone(ZoneInfo(zone))
+    return local.isoformat().replace("+00:00", "Z")
 
 
-def report(company: Company, since: dt.datetime, until: dt.datetime):
-    """Every interaction of the company started in [since, until), oldest first, as rows of REPORT_COLUMNS (strings):
-    what the agents recorded, for the business's own reporting. Read REPORT_BATCH at a time on the
-    (company, started_at) index, as plain tuples (no model objects), so an export of any size is quick and holds
-    one batch in memory."""
+def report(company: Company, since: dt.datetime, until: dt.datetime, zone: str = "UTC"):
+    """Every interaction of the company started in [since, until) (UTC), oldest first, as rows of REPORT_COLUMNS
+    (strings, times in ``zone``): what the agents recorded, for the business's own reporting. Read REPORT_BATCH at
+    a time on the (company, started_at) index, as plain tuples (no model objects), so an export of any size is quick
+    and holds one batch in memory."""
     columns = (
         Interaction.id,
         Interaction.kind,
@@ -347,7 +352,7 @@ def report(company: Company, since: dt.datetime, until: dt.datetime):
             ),
         )
         tags = tags_by_interaction([row[0] for row in batch])
-        transcripts = transcripts_by_interaction([row[0] for row in batch if row[1] in CONVERSATIONS])
+        transcripts = transcripts_by_interaction([row[0] for row in batch if row[1] in CONVERSATIONS], zone)
         for (
             interaction_id,
             kind,
@@ -379,9 +384,9 @@ def report(company: Company, since: dt.datetime, until: dt.datetime):
                 str(interaction_id),
                 kind,
                 direction,
-                _when(started),
-                _when(answered),
-                _when(ended),
+                _when(started, zone),
+                _when(answered, zone),
+                _when(ended, zone),
                 "" if talk is None else str(talk),
                 outcome or status,
                 lead,

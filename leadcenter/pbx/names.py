@@ -165,6 +165,7 @@ FORWARD_STEP = "lc-step-forward"
 STEPS_END = "lc-step-end"  # every step went by: missed
 ANSWER_CONTEXT = "lc-answer"  # an agent pressed Answer: extension = their endpoint
 OUTBOUND_CONTEXT = "lc-outbound"  # an agent's outbound call, once their device answers: extension = the lead's number
+MONITOR_CONTEXT = "lc-monitor"  # a supervisor's device spying on a call (ChanSpy): extension = the mode
 # The reason lc-rang-out pauses the agents a ring-agents step or an Answer from Incoming rang out with (app_queue's
 # own, queues.conf's autopause, is "Auto-Pause").
 RANG_OUT_PAUSE = "lc-rang-out"
@@ -282,3 +283,31 @@ def outbound_channel_id(token: str) -> str:
 def parse_outbound_channel_id(channel_id: str | None) -> str | None:
     match = _OUTBOUND_CHANNEL.fullmatch(channel_id or "")
     return match.group(1) if match else None
+
+
+_MONITOR_CHANNEL = re.compile(r"lc-spy-([0-9a-z]+)")
+
+
+def monitor_channel_id(token: str) -> str:
+    """The id of a supervisor's device channel listening to a call (lc-spy-<token>): chosen before the channel
+    exists, so its hangup is known for the monitor's."""
+    return f"lc-spy-{token}"
+
+
+def parse_monitor_channel_id(channel_id: str | None) -> str | None:
+    match = _MONITOR_CHANNEL.fullmatch(channel_id or "")
+    return match.group(1) if match else None
+
+
+# -- ChanSpy's groups -----------------------------------------------------------------------------------------------
+_SPY_GROUP = re.compile(rf"c{_ID}")
+
+
+def spy_group(company_id: int) -> str:
+    """The SPYGROUP every channel of a company's calls carries, and the only group its supervisors' ChanSpy may
+    spy on (g(c1)): Asterisk itself keeps one company's monitors off another's calls."""
+    return f"c{company_id}"
+
+
+def parse_spy_group(text: str | None) -> int | None:
+    return _parse(_SPY_GROUP, text)

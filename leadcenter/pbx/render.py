@@ -410,6 +410,8 @@ def render_routes(snapshot: Snapshot) -> str:
             lines.append(f"; {_comment(route.label)}")
             for did in _did_forms(route.number):
                 lines.append(f"exten => {did},1,Set(__LC_COMPANY={route.company_id})")
+                # Every channel of the call (the agents' legs too) is in the company's spy group (lc-monitor).
+                lines.append(f" same => n,Set(__SPYGROUP={names.spy_group(route.company_id)})")
                 lines.append(f" same => n,Set(__LC_NUMBER={route.number_id})")
                 lines.append(f" same => n,Set(__LC_TRACKING={route.number})")  # a forward step's caller ID
                 lines.append(f" same => n,Set(__LC_FLOW={route.flow_id if route.flow_id is not None else ''})")

@@ -10,7 +10,7 @@ again, so the rollup is always what the interactions say now.
 
 from __future__ import annotations
 
-from peewee import CharField, ForeignKeyField, IntegerField
+from peewee import BooleanField, CharField, DateField, ForeignKeyField, IntegerField, TextField
 
 from leadcenter.accounts.models import Company
 from leadcenter.db import BaseModel
@@ -145,6 +145,20 @@ class KpiZone(BaseModel):
 
     class Meta:
         table_name = "kpi_zone"
+
+
+class WeeklySummary(BaseModel):
+    """A company's weekly summary email (reports/summary.py): on or off, to whom, and the week last summarised (its
+    Monday, in the company's time zone): each week's goes once, whatever restarts come between."""
+
+    company = ForeignKeyField(Company, on_delete="CASCADE", primary_key=True)
+    company_id: IntegerField[int]  # the related row's id
+    enabled = BooleanField(default=False)
+    recipients = TextField(default="")  # email addresses, one a line
+    last_week = DateField(null=True)  # the Monday of the last week summarised; null: none yet
+
+    class Meta:
+        table_name = "weekly_summary"
 
 
 def _forget(company: str, moment: str) -> str:

@@ -6,14 +6,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from leadcenter.reports.services import SHORT_ABANDON_SECONDS
 from leadcenter.wire import DATE_RANGE, INT_RANGE, Schema
 
 PERIOD = (
     "Every figure is of the interactions that began in the period (since's first second to until's last, days and "
-    "hours in the company's time zone; report.csv's are UTC days); durations are whole seconds between the times as "
+    "hours in the company's time zone, as report.csv's); durations are whole seconds between the times as "
     "report.csv writes them."
 )
 
@@ -211,3 +211,41 @@ class MissedRow(Schema):
 class MissedSeries(Schema):
     period: Period
     rows: list[MissedRow]
+
+
+MAX_RECIPIENTS = 20
+
+
+class WeeklySummaryChanges(Schema):
+    """The weekly summary email: each Monday (the company's time zone), the week that ended to the recipients."""
+
+    enabled: bool = Field(description="on: the first summary is of the next week that ends")
+    recipients: list[str] = Field(max_length=MAX_RECIPIENTS, description="email addresses")
+
+    @field_validator("recipients")
+    @classmethod
+    def addresses(cls, recipients: list[str]) -> list[str]:
+        out: list[str] = []
+        for given in recipients:
+            address = given.strip().lower()
+            local, at, domain = address.partition("@")
+            if (
+                not (local and at and "." in domain)
+                or len(address) > 254
+                or not address.isprintable()
+                or " " in address
+            ):
+                raise ValueError(f"not an email address: {given[:60]}")
+            if address not in out:
+                out.append(address)
+        return out
+
+
+class WeeklySummaryOut(Schema):
+    enabled: bool
+    recipients: list[str]
+    last_week: dt.date | None = Field(
+        description="the Monday of the last week summarised (sent, or done when turned on); null: none yet"
+    )
+    time_zone: str = Field(description="the company's: weeks run from Monday 00:00 to Monday 00:00 there")
+    email_on: bool = Field(description="this server sends email ([smtp] host set); without it nothing goes out")

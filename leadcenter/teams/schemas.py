@@ -43,6 +43,13 @@ class NewTeam(Schema):
         description="after a call: null, the agent stays in wrap-up until they press Rejoin the Queue; N, they are "
         "available again N seconds after the call ended",
     )
+    service_level_seconds: int = Field(
+        20,
+        ge=1,
+        le=3600,
+        description="the service level's threshold N: the share of the queue's calls answered within N seconds of "
+        "calling (docs/kpis.md)",
+    )
     announce_position: bool = Field(False, description="tell waiting callers their place in the queue")
     announce_wait_time: bool = Field(False, description="tell waiting callers about how long they will wait")
     announce_seconds: int = Field(30, ge=15, le=600, description="how often the announcements repeat")
@@ -124,6 +131,7 @@ class TeamOut(Schema):
     max_wait_seconds: int
     ring_out: str
     wrap_up_seconds: int | None
+    service_level_seconds: int
     announce_position: bool
     announce_wait_time: bool
     announce_seconds: int
@@ -154,6 +162,7 @@ class TeamOut(Schema):
                 max_wait_seconds=t.max_wait_seconds,
                 ring_out=t.ring_out,
                 wrap_up_seconds=t.wrap_up_seconds,
+                service_level_seconds=t.service_level_seconds,
                 announce_position=t.announce_position,
                 announce_wait_time=t.announce_wait_time,
                 announce_seconds=t.announce_seconds,

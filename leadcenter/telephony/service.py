@@ -187,7 +187,8 @@ class Telephony:
         async with self._sync_lock:
             self.tracker.sync_started()
             read_at = self.clock()
-            calls = await self._lead_calls()
+            channels = await self.ari.request("GET", "/channels")
+            calls = self._lead_calls(channels)
             queues = await self._queue_status()
             available = await self._available_flags()
             devices = await self._agent_devices()
@@ -196,16 +197,22 @@ class Telephony:
             self.synced_at = self.clock()
             # read_at: calls that began after it are not in ``calls`` although they are up.
             self.bus.publish(
-                "telephony.synced", calls=calls, members=members, available=available, devices=devices, read_at=read_at
+                "telephony.synced",
+                calls=calls,
+                members=members,
+                available=available,
+                devices=devices,
+                monitors=[c["id"] for c in channels if names.parse_monitor_channel_id(c["id"]) is not None],
+                read_at=read_at,
             )
             for name, status in queues.items():
                 self.bus.publish("queue.status", queue=name, **status)
             await self.publish_trunk_states()
             log.info("resynchronised: %d call(s) up, %d queue member(s)", len(calls), len(members))
 
-    async def _lead_calls(self) -> list[dict]:
+    def _lead_calls(self, channels: list[dict]) -> list[dict]:
         calls = []
-        for channel in await self.ari.request("GET", "/channels"):
+        for channel in channels:
             variables = channel.get("channelvars") or {}
             if variables.get("LC_OUTBOUND"):  # an agent's outbound call: its interaction exists already
                 calls.append({"channel_id": channel["id"], "outbound": True})
@@ -372,6 +379,32 @@ class Telephony:
         except TelephonyError:
             self.tracker.forget(channel_id)
             raise
+
+    async def spy(self, channel_id: str, endpoint: str, call_channel_id: str, mode: str, group: str) -> None:
+        """Ring a supervisor's device (PJSIP/desk9) as channel ``channel_id``; once it answers it spies (lc-monitor,
+        the extension is the mode) on the agent's channel of the call whose lead channel (or, for an agent's outbound
+        call, agent channel) is ``call_channel_id``, within ChanSpy group ``group``."""
+        channel = await self.ari.request("GET", f"/channels/{call_channel_id}")
+        target = channel["name"]
+        if names.parse_channel(target) is None:  # the lead's channel: the agent is on the other side of its bridge
+            answer = await self.ari.request("GET", f"/channels/{call_channel_id}/variable", variable="BRIDGEPEER")
+            target = answer.get("value", "")
+        if names.parse_channel(target) is None:
+            raise AriError(f"call {call_channel_id} is bridged to no agent ({target!r})")
+        await self.originate(
+            endpoint,
+            context=names.MONITOR_CONTEXT,
+            extension=mode,
+            caller_id='"Monitor" <monitor>',
+            variables={
+                "LC_SPY_TARGET": target,
+                "LC_SPY_GROUP": group,
+                # The supervisor asked for this call: their phone picks it up by itself (the browser softphone
+                # does; desk phones that honour answer-after do), as an agent's own outbound call.
+                "PJSIP_HEADER(add,Call-Info)": "<sip:leadcenter>;answer-after=0",
+            },
+            channel_id=channel_id,
+        )
 
     async def hangup(self, channel_id: str, reason: str = "normal") -> None:
         """Hang up a channel; ``reason`` (normal, busy, no_answer, ...) is the cause the other side sees."""

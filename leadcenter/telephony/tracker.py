@@ -286,6 +286,8 @@ class CallTracker:
     # -- channels ----------------------------------------------------------------------------------------------
     def _on_Hangup(self, m: Mapping) -> None:
         channel_id = m.get("Uniqueid")
+        if names.parse_monitor_channel_id(channel_id) is not None:  # a supervisor's monitor ended
+            self._publish("call.monitor_ended", channel_id=channel_id, at=self.event_time(m))
         if channel_id in self.lead_channels:
             self.forget(channel_id)
             if self._began_during_sync is not None:

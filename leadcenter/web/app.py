@@ -86,6 +86,7 @@ def _blueprints():
     from leadcenter.flows import http as flows
     from leadcenter.interactions import http as interactions
     from leadcenter.leads import http as leads
+    from leadcenter.monitors import http as monitors
     from leadcenter.prompts import http as prompts
     from leadcenter.reports import http as reports
     from leadcenter.teams import http as teams
@@ -97,4 +98,4 @@ def _blueprints():
     from leadcenter.web import session
     return [session.bp, accounts.bp, agents.bp, teams.bp, flows.bp, trunks.bp, tracking_numbers.bp, leads.bp,
             interactions.bp, calls.bp, prompts.bp, texts.bp, chats.bp, chats.public, visits.bp, visits.public, audit.bp,
-            dialplans.bp, reports.bp, teamview.bp]
+            dialplans.bp, reports.bp, monitors.bp, teamview.bp]

@@ -18,6 +18,7 @@ from leadcenter.credentials import Secrets
 from leadcenter.dialplans.services import Asterisk as DialplanAsterisk
 from leadcenter.events import Bus
 from leadcenter.mail import Mailer
+from leadcenter.monitors.services import Monitors
 from leadcenter.pbx.process import Instance
 from leadcenter.teams.services import QueueBoard
 from leadcenter.sms.smpp import SmppLink
@@ -33,6 +34,7 @@ class Controller(Protocol):
     presence: Presence
     availability: Availability
     call_control: CallControl
+    monitors: Monitors
     queue_board: QueueBoard
     trunk_states: TrunkStates
     texts: Texts

@@ -39,6 +39,7 @@ _given: set[int] = set()
 _lock = threading.Lock()
 _TRANSPORTS = {"udp": "u1", "tcp": "t1"}  # sipp -t: one socket (one connection) for the whole run
 # Every <recv timeout=.. ontimeout=..> poll tick is traced as an "error": noise in reports.
+SPEECH = "/usr/share/sip-tester/g711a.pcap"  # what the scenarios play when a peer speaks: 7 s of a voice
 _TICK = re.compile(r"[\d-]+\t[\d:.]+\t[\d.]+: Call-Id: [^,]*, receive timeout on message [^,]*, jumping to label \d+")
 
 
@@ -87,6 +88,14 @@ def _wait(done: Callable[[], bool], timeout: float, failure: Callable[[], str]) 
         time.sleep(0.1)
 
 
+def _speaking(scenario: Path, audio: str | Path, workdir: Path) -> Path:
+    """A copy of ``scenario`` (in ``workdir``) that plays ``audio`` (a pcap, e.g. rtp_capture.write_tone_pcap's)
+    instead of the 7 s of speech: SIPp reads the file's name with the scenario."""
+    copy = workdir / f"{scenario.stem}-{Path(audio).stem}.xml"
+    copy.write_text(scenario.read_text().replace(SPEECH, str(audio)))
+    return copy
+
+
 def _name_addr(value: str) -> tuple[str, str]:
     """(display name, user part) of a From / P-Asserted-Identity header value."""
     m = re.match(r'\s*(?:"((?:[^"\\]|\\.)*)"|([^<"]*?))\s*<([^>]*)>', value)
@@ -110,6 +119,7 @@ class _Sipp:
         max_time: float,
         remote: str | None = None,
     ) -> None:
+        self.media_port = free_udp_port(4)  # where its peer sends it RTP (the SDP's m= port)
         self.log, self.out = workdir / f"{name}.log", workdir / f"{name}.out"
         self.errors, self.messages = workdir / f"{name}_errors.log", workdir / f"{name}_messages.log"
         self.cmd = [
@@ -132,7 +142,7 @@ class _Sipp:
             "-mi",
             HOST,
             "-mp",
-            str(free_udp_port(4)),
+            str(self.media_port),
             "-nostdin",
             "-aa",
             "-trace_logs",
@@ -200,7 +210,7 @@ class SippPhone:
         lifetime: float = 900,
         workdir: str | Path | None = None,
         registers: bool = True,
-        speak: bool = False,
+        speak: bool | str | Path = False,
         contact_port: int | None = None,
         transport: str = "udp",
         transfer_after: float | None = None,
@@ -209,8 +219,8 @@ class SippPhone:
     ) -> None:
         self.username, self.password, self.asterisk_port = username, password, asterisk_port
         self.registers = registers
-        # speak: play 7 s of audio once answered instead of echoing. Never both: two echoing phones bridged
-        # together bounce every packet between them forever (recordings grow to minutes of garbage).
+        # speak: play 7 s of audio (or this pcap) once answered instead of echoing. Never both: two echoing phones
+        # bridged together bounce every packet between them forever (recordings grow to minutes of garbage).
         self.speak = speak
         self.port = port or free_udp_port()
         self.contact_port = contact_port or self.port
@@ -278,7 +288,9 @@ class SippPhone:
                 "offhold_ms",
                 str(never if self.hold is None else int(self.hold[1] * 1000)),
             ]
-        scenario = "phone_answer.xml" if self.answer else "phone_noanswer.xml"
+        scenario: str | Path = "phone_answer.xml" if self.answer else "phone_noanswer.xml"
+        if self.answer and not isinstance(self.speak, bool):
+            scenario = _speaking(SCENARIOS / scenario, self.speak, self.workdir)
         if self.registers:
             args = [
                 *args,
@@ -550,9 +562,16 @@ class SippCaller:
         self._runs = 0
 
     def start_calls(
-        self, calls: list[Call], *, asterisk_port: int, local_port: int | None = None, max_time: float | None = None
+        self,
+        calls: list[Call],
+        *,
+        asterisk_port: int,
+        local_port: int | None = None,
+        max_time: float | None = None,
+        audio: str | Path | None = None,
     ) -> CallHandle:
-        """Place ``calls`` from one sipp process bound to ``local_port`` (the trunk's source port)."""
+        """Place ``calls`` from one sipp process bound to ``local_port`` (the trunk's source port); each speaks
+        ``audio`` (a pcap) instead of the 7 s of speech when given."""
         self._runs += 1
         name = f"caller{self._runs}"
         (self.workdir / f"{name}.csv").write_text("SEQUENTIAL\n" + "".join(f"{c.csv()}\n" for c in calls))
@@ -560,7 +579,7 @@ class SippCaller:
         sipp = _Sipp(
             name,
             self.workdir,
-            demo.CALLER_SCENARIO,
+            _speaking(demo.CALLER_SCENARIO, audio, self.workdir) if audio else demo.CALLER_SCENARIO,
             ["-m", str(len(calls)), "-l", str(len(calls)), "-r", "1000", "-inf", str(self.workdir / f"{name}.csv")],
             port=local_port or free_udp_port(),
             max_time=max_time,
@@ -576,6 +595,7 @@ class SippCaller:
         asterisk_port: int,
         local_port: int | None = None,
         max_time: float | None = None,
+        audio: str | Path | None = None,
         **call: object,
     ) -> CallHandle:
         """One call; ``call`` holds the other Call fields (caller_name, duration, expect_answer...)."""
@@ -584,6 +604,7 @@ class SippCaller:
             asterisk_port=asterisk_port,
             local_port=local_port,
             max_time=max_time,
+            audio=audio,
         )
 
     def call(self, did: str, caller_number: str, **kwargs: object) -> CallResult:

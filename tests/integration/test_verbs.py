@@ -121,7 +121,12 @@ def test_redirect_moves_a_caller_out_of_the_queue(running, telephony, peers):
     handle = peers.call("+14045550160", duration=30)  # nobody registered: the caller waits in the queue
     call = wait_for(
         lambda: next(
-            (c for c in verb(telephony, telephony._lead_calls()) if c["caller_number"] == "+14045550160"), None
+            (
+                c
+                for c in telephony._lead_calls(verb(telephony, telephony.ari.request("GET", "/channels")))
+                if c["caller_number"] == "+14045550160"
+            ),
+            None,
         ),
         10,
         what="the call to queue",

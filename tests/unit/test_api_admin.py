@@ -620,6 +620,7 @@ def test_create_a_team(admin, world, controller):
         "max_wait_seconds": 300,
         "ring_out": "unavailable",
         "wrap_up_seconds": None,
+        "service_level_seconds": 20,
         "announce_position": True,
         "announce_wait_time": False,
         "announce_seconds": 30,

@@ -472,6 +472,22 @@ def publish_visits(app, world, controller):
     assert admin.delete(f"{api}/number-pools/{pool['id']}")[0] == 204
 
 
+def publish_monitors(app, world, controller):
+    """Company A's supervisor listens to an agent's live call on their desk phone, whispers, then stops."""
+    from leadcenter.agents.services import create_agent
+
+    a, api = world["a"], "/api/v1"
+    create_agent(a["company"], a["users"]["supervisor"], devices=("desk",), ring_device="desk", now=T0)
+    call = a["interactions"][0]
+    call.status, call.answered_at, call.agent, call.channel_id = "active", T0, a["agents"][0], "1700000000.5"
+    call.save()
+    supervisor = signed_in(app, "supervisor@a.example")
+    status, monitor = supervisor.post(f"{api}/interactions/{call.id}/monitor", {"mode": "listen"})
+    assert status == 201, monitor
+    assert supervisor.patch(f"{api}/monitors/{monitor['id']}", {"mode": "whisper"})[0] == 200
+    assert supervisor.delete(f"{api}/monitors/{monitor['id']}")[0] == 204
+
+
 SCENARIOS = {
     "interactions": (publish_interactions, {"interaction.created", "interaction.updated", "interaction.declined"}),
     "texts": (
@@ -506,6 +522,7 @@ SCENARIOS = {
     "agents": (publish_agents, {"agent.status_changed", "agent.presence_changed"}),
     "trunks": (publish_trunks, {"trunk.state_changed"}),
     "queues and voicemail": (publish_queues_and_voicemail, {"queue.updated", "voicemail.count_changed"}),
+    "monitors": (publish_monitors, {"monitor.started", "monitor.updated", "monitor.ended"}),
     "over the API": (
         publish_over_the_api,
         {

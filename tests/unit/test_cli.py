@@ -121,15 +121,21 @@ def test_an_operator_sets_up_a_team_from_the_shell(leadcenter, tmp_path):
     queues = (tmp_path / "var" / "asterisk" / "etc" / "generated" / "queues.conf").read_text()
     assert "[team1] ; team Support\nstrategy = linear\n" in queues
     assert queues.index("agent2,PJSIP") < queues.index("agent1,PJSIP")  # the team's order
-    changed = leadcenter("team", "set", "1", "--wrap-up", "rejoin", "--ring-out", "available", "--penalty", "1=3")
+    changed = leadcenter(
+        "team", "set", "1", "--wrap-up", "rejoin", "--ring-out", "available", "--penalty", "1=3",
+        "--service-level", "30",
+    )  # fmt: skip
     assert changed.exit_code == 0, changed.output
     assert "wrap-up until Rejoin" in changed.output and "1 (penalty 3)" in changed.output
+    assert "service level within 30 s" in changed.output
     assert (
         "member = PJSIP/webrtc1,3,agent1"
         in (tmp_path / "var" / "asterisk" / "etc" / "generated" / "queues.conf").read_text()
     )
     refused = leadcenter("team", "set", "1", "--ring-seconds", "2")
     assert refused.exit_code == 2 and "--ring-seconds" in refused.output
+    refused = leadcenter("team", "set", "1", "--service-level", "0")
+    assert refused.exit_code == 2 and "--service-level" in refused.output
     refused = leadcenter("team", "set", "1", "--member", "99")
     assert refused.exit_code == 1 and "members.0: no agent 99 in this company" in refused.output
     assert "Support" in leadcenter("team", "list", "--company", "1").output

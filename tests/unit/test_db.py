@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import threading
+import time
 
 import pytest
 from peewee import IntegerField
@@ -51,7 +52,7 @@ def test_threads_writing_at_once_each_commit_and_none_is_lost(counters):
     with concurrent.futures.ThreadPoolExecutor(THREADS) as threads:
         list(threads.map(writer, range(THREADS), timeout=60))
     assert Counter.get_by_id(1).value == THREADS * EACH
-    assert counters._writer.acquire(blocking=False)  # given back
+    assert counters._writer.acquire(0)  # given back
 
 
 def test_a_transaction_that_fails_gives_the_lock_back(counters):
@@ -65,12 +66,12 @@ def test_a_transaction_that_fails_gives_the_lock_back(counters):
     assert Counter.get_by_id(1).value == 1
     with counters.atomic(), counters.atomic():  # nested: one turn, a savepoint inside
         _increment(counters)
-    assert Counter.get_by_id(1).value == 2 and counters._writer.acquire(blocking=False)
+    assert Counter.get_by_id(1).value == 2 and counters._writer.acquire(0)
 
 
 def test_a_writer_that_waits_past_the_busy_timeout_is_told_the_database_is_locked(counters, monkeypatch):
     monkeypatch.setattr(db, "BUSY_TIMEOUT_MS", 50)
-    counters._writer.acquire()  # another thread's long transaction
+    counters._writer.acquire(1)  # another thread's long transaction
     try:
         with pytest.raises(db.OperationalError, match="database is locked"), counters.atomic():
             pass
@@ -107,3 +108,51 @@ def test_a_prepared_select_answers_as_its_query_would_for_any_values(database):
     assert prepared.first(first.id, bob.email) is None  # another company's user
     with pytest.raises(ValueError, match="stand-in"):  # a value the query leaves out cannot be bound
         db.Prepared(lambda company_id, email: _users_of(company_id, "ada@first.example"), -1, "x").first(first.id, "y")
+
+
+# -- the writers' lock: taken in the order asked for ---------------------------------------------------------------
+
+
+def _queued(lock: db.TurnLock, n: int) -> bool:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if len(lock._waiting) == n:
+            return True
+        time.sleep(0.001)
+    return False
+
+
+def test_the_writers_lock_goes_to_the_writers_in_the_order_they_asked():
+    lock, order = db.TurnLock(), []
+    assert lock.acquire(1)
+
+    def writer(name: str) -> None:
+        assert lock.acquire(5)
+        order.append(name)
+        lock.release()
+
+    threads = []
+    for n, name in enumerate("abcde", 1):
+        threads.append(threading.Thread(target=writer, args=(name,)))
+        threads[-1].start()
+        assert _queued(lock, n)  # each asks after the one before
+    lock.release()
+    for thread in threads:
+        thread.join(5)
+    assert order == list("abcde")
+    assert lock.acquire(0.01)  # free again
+    lock.release()
+
+
+def test_a_writer_that_waits_too_long_gives_up_and_is_passed_over():
+    lock = db.TurnLock()
+    assert lock.acquire(1)
+    assert not lock.acquire(0.05)  # timed out while held
+    assert not lock._waiting
+    got = []
+    late = threading.Thread(target=lambda: got.append(lock.acquire(5)))
+    late.start()
+    assert _queued(lock, 1)
+    lock.release()  # handed to the one still waiting
+    late.join(5)
+    assert got == [True] and not lock.acquire(0.01)

@@ -62,6 +62,8 @@ def test_a_context_of_allowed_lines_and_applications_passes():
         ("same => n,Stasis(leadcenter)", "Stasis is not"),
         ("same => n,Set(__LC_COMPANY=2)", "the controller's variables"),
         ("same => n,Set(LC_FLOW=7)", "the controller's variables"),
+        ("same => n,Set(__SPYGROUP=c2)", "the controller's variables"),  # another company could listen in
+        ("same => n,Set(spygroup=c2)", "the controller's variables"),
         ("same => n,Set(DB(lc_available/1)=1)", "Asterisk's database"),
         ("same => n,Set(GLOBAL(LC_SOUNDS)=/tmp)", "Asterisk's database"),
         ("same => n,Set(x=${DB_DELETE(lc_available/1)})", "deleting"),

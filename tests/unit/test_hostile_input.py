@@ -140,6 +140,7 @@ A_OBJECTS = {
     "number": lambda a: 1,  # its version
     "device": lambda a: "desk",
     "phone": lambda a: "+14045551000",
+    "monitor_id": lambda a: 1,
 }
 
 

@@ -320,6 +320,67 @@ def test_every_series_answers_for_the_period(history, supervisor):
     assert body["rows"] == [{"hour": 10, "calls": 11, "missed": 1, "voicemail": 1, "abandoned": 1, "short_abandons": 1}]
 
 
+def test_a_team_s_service_level_threshold_is_set_through_the_teams_api(history, admin, supervisor):
+    """Team A's N from 20 s (the default) to 40 s: a21 and a40 are answered within it now (4 of 7)."""
+    team = history["team"]
+    status, body = get(supervisor, f"/api/v1/teams/{team.id}")
+    assert (status, body["service_level_seconds"]) == (200, 20)
+    status, body = admin.patch(f"/api/v1/teams/{team.id}", {"service_level_seconds": 40})
+    assert (status, body["service_level_seconds"]) == (200, 40), body
+    status, body = get(supervisor, f"/api/v1/kpis?{DAY_QUERY}&team_id={team.id}")
+    assert (body["queue"]["service_level_seconds"], body["queue"]["service_level"]) == ([40], round(4 / 7, 4))
+    assert supervisor.patch(f"/api/v1/teams/{team.id}", {"service_level_seconds": 10})[0] == 403
+
+
+@pytest.mark.parametrize(
+    "series, extra",
+    [
+        ("channels", ""),
+        ("channels", "&interval=week"),
+        ("attribution", "&group=source"),
+        ("attribution", "&group=campaign"),
+        ("agents", ""),
+        ("hours", ""),
+        ("missed", ""),
+        ("hours", "&team_id=TEAM"),
+        ("agents", "&agent_id=AGENT"),
+    ],
+)
+def test_each_series_as_csv_is_its_json(history, supervisor, series, extra):
+    """The CSV of a series has a column per field of its rows and a line per row, the same values (null empty)."""
+    Interaction.update(source="=HYPERLINK(evil)", campaign="Spring").where(
+        Interaction.id == history["calls"]["a5"].id
+    ).execute()
+    extra = extra.replace("TEAM", str(history["team"].id)).replace("AGENT", str(history["agents"][0].id))
+    status, body = get(supervisor, f"/api/v1/reports/{series}?{DAY_QUERY}{extra}")
+    assert status == 200 and body["rows"]
+    response = supervisor.http.get(f"/api/v1/reports/{series}.csv?{DAY_QUERY}{extra}")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert response.headers["Content-Disposition"].startswith(f'attachment; filename="{series}')
+    assert response.headers["Content-Disposition"].endswith('-2026-11-20-2026-11-20.csv"')
+    lines = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+
+    def written(value):
+        text = "" if value is None else str(value)
+        return "'" + text if text.startswith("=") else text  # a formula is shown, not run (report.csv's rule)
+
+    assert lines == [{name: written(value) for name, value in row.items()} for row in body["rows"]]
+
+
+def test_a_series_csv_is_refused_as_its_json_is(history, supervisor, make_client, world):
+    assert get(supervisor, f"/api/v1/reports/weather.csv?{DAY_QUERY}")[0] == 404
+    status, body = get(supervisor, f"/api/v1/reports/missed.csv?agent_id={history['agents'][0].id}")
+    assert status == 422 and "agent_id" in body["fields"]
+    agent = make_client()
+    agent.sign_in("agent1@a.example")
+    assert get(agent, "/api/v1/reports/hours.csv")[0] == 403
+    b = make_client()
+    b.sign_in("supervisor@b.example")
+    response = b.http.get(f"/api/v1/reports/channels.csv?{DAY_QUERY}")
+    assert response.get_data(as_text=True).splitlines() == ["period,channel,interactions,answered"]
+    assert get(b, f"/api/v1/reports/agents.csv?{DAY_QUERY}&team_id={history['team'].id}")[0] == 404
+
+
 def test_a_supervisor_of_another_company_gets_nothing_of_it(history, world, make_client):
     b = make_client()
     b.sign_in("supervisor@b.example")

@@ -130,10 +130,58 @@ def _steps_after(version: int) -> int:
     return len([m for m in migrations.MIGRATIONS if m[0] > version])
 
 
+def _back_to_version_18(database) -> None:
+    """Undo what version 19 adds: the weekly summary emails."""
+    database.execute_sql('DROP TABLE "weekly_summary"')
+    database.execute_sql("UPDATE schema_version SET version = 18")
+
+
+def test_a_version_18_database_gets_the_weekly_summary_table(tmp_path):
+    expected = _shape_of_a_new_database(tmp_path)
+    old = _migrated(tmp_path / "v18.sqlite3")
+    _back_to_version_18(old)
+    assert migrations.migrate() == _steps_after(18) and migrations.current_version() == migrations.LATEST
+    assert _shape(old) == expected
+    old.close()
+
+
+def _back_to_version_17(database) -> None:
+    """Undo what versions 19 and 18 add: the monitors, and the companies' monitoring settings."""
+    _back_to_version_18(database)
+    database.execute_sql('DROP TABLE "monitor"')
+    for column in ("monitor_roles", "monitor_notice"):
+        database.execute_sql(f'ALTER TABLE "company" DROP COLUMN "{column}"')
+    database.execute_sql("UPDATE schema_version SET version = 17")
+
+
+def test_a_version_17_database_gets_the_monitors_and_keeps_its_companies(tmp_path):
+    expected = _shape_of_a_new_database(tmp_path)
+    old = _migrated(tmp_path / "v17.sqlite3")
+    _back_to_version_17(old)
+    old.execute_sql(
+        "INSERT INTO company (id, created_at, name, time_zone, default_region) VALUES (3, '2026-11-26"
+        " 10:00:00', 'Acme', 'UTC', 'US')"
+    )
+    Team.create(id=7, company=3, name="Sales")
+    old.execute_sql("PRAGMA foreign_keys = ON")  # as the app runs: dropping a table would cascade
+    assert migrations.migrate() == _steps_after(17) and migrations.current_version() == migrations.LATEST
+    assert _shape(old) == expected
+    # Monitoring as a new company has it: supervisors and admins may, agents are told.
+    assert old.execute_sql("SELECT monitor_roles, monitor_notice FROM company WHERE id = 3").fetchone() == (
+        "supervisor",
+        1,
+    )
+    assert old.execute_sql("SELECT company_id FROM team WHERE id = 7").fetchone() == (3,)  # nothing cascaded
+    old.close()
+
+
 def _back_to_version_15(database) -> None:
-    """Undo what version 16 adds: each call's hold time and queue team, each team's service level, the KPIs' index."""
+    """Undo what versions 16 to 19 add: (versions 17 to 19 as above) each call's hold time and queue team, each
+    team's service level, the KPIs' index."""
     from playhouse.migrate import SqliteMigrator
     from playhouse.migrate import migrate as run
+
+    _back_to_version_17(database)
 
     database.execute_sql('DROP INDEX "interaction_company_id_kind_started_at"')
     database.execute_sql('DROP INDEX "interaction_transition_event_at"')
@@ -405,7 +453,7 @@ def test_a_version_15_database_gets_the_kpis_columns_and_keeps_its_calls_and_tea
         " '2026-11-26 10:00:00', '+14045551234', '', '', '', '', '', '', '', '')"
     )
     old.execute_sql("PRAGMA foreign_keys = ON")  # as the app runs: dropping a table would cascade
-    assert migrations.migrate() == 1 and migrations.current_version() == migrations.LATEST
+    assert migrations.migrate() == _steps_after(15) and migrations.current_version() == migrations.LATEST
     assert _shape(old) == expected
     assert old.execute_sql("SELECT service_level_seconds FROM team WHERE id = 7").fetchone() == (20,)
     # Added in place: a rebuilt team table would have cascaded to its members.

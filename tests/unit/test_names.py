@@ -37,6 +37,8 @@ PAIRS = [
     (names.available_key, names.parse_available_key, lambda i: i),
     (lambda i: f"/{names.AVAILABLE_FAMILY}/{names.available_key(i)}", names.parse_available_key, lambda i: i),
     (lambda i: names.outbound_channel_id(f"{i:x}"), names.parse_outbound_channel_id, lambda i: f"{i:x}"),
+    (lambda i: names.monitor_channel_id(f"{i:x}"), names.parse_monitor_channel_id, lambda i: f"{i:x}"),
+    (names.spy_group, names.parse_spy_group, lambda i: i),
 ]
 PARSERS = sorted(
     {parse for _, parse, _ in PAIRS} | {names.parse_channel, names.parse_trunk_channel},

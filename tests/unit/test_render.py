@@ -1,8 +1,11 @@
 """The Asterisk config renderers are pure: the same snapshot always gives exactly this text."""
 
+import re
+
 import pytest
 
-from leadcenter.pbx import render
+from leadcenter.pbx import names, render
+from leadcenter.resources import DIALPLANS
 from leadcenter.telephony.service import QUEUE_CHANGES, TRUNK_CHANGES
 
 SNAPSHOT = render.Snapshot(
@@ -209,22 +212,26 @@ def test_routes_and_flows():
 [lc-trunk1] ; calls from trunk Carrier
 ; Google Ads
 exten => +14045550100,1,Set(__LC_COMPANY=1)
+ same => n,Set(__SPYGROUP=c1)
  same => n,Set(__LC_NUMBER=4)
  same => n,Set(__LC_TRACKING=+14045550100)
  same => n,Set(__LC_FLOW=2)
  same => n,Goto(lc-inbound,s,1)
 exten => 14045550100,1,Set(__LC_COMPANY=1)
+ same => n,Set(__SPYGROUP=c1)
  same => n,Set(__LC_NUMBER=4)
  same => n,Set(__LC_TRACKING=+14045550100)
  same => n,Set(__LC_FLOW=2)
  same => n,Goto(lc-inbound,s,1)
 ; No flow yet
 exten => +14045550101,1,Set(__LC_COMPANY=1)
+ same => n,Set(__SPYGROUP=c1)
  same => n,Set(__LC_NUMBER=5)
  same => n,Set(__LC_TRACKING=+14045550101)
  same => n,Set(__LC_FLOW=)
  same => n,Goto(lc-inbound,s,1)
 exten => 14045550101,1,Set(__LC_COMPANY=1)
+ same => n,Set(__SPYGROUP=c1)
  same => n,Set(__LC_NUMBER=5)
  same => n,Set(__LC_TRACKING=+14045550101)
  same => n,Set(__LC_FLOW=)
@@ -562,3 +569,27 @@ def test_asterisk_logs_security_events_to_a_file_fail2ban_reads():
     modules = (ASTERISK_TEMPLATES / "modules.conf").read_text()
     assert "\nsecurity.log => security\n" in logger
     assert "\nload = res_security_log.so\n" in modules  # the module that turns security events into log lines
+
+
+def test_only_the_controller_sends_a_channel_into_the_spy_context_and_it_spies_within_one_company():
+    """lc-monitor (dialplans/monitor.conf) is no endpoint's context and no context includes it; each mode's ChanSpy
+    runs on the target and within the group the controller set, after a check that both are there (ChanSpy without
+    them would spy on any channel)."""
+    endpoints = [s for s in _sections(render.render_pjsip_endpoints(SNAPSHOT)) if s.get("type") == "endpoint"]
+    assert {e["context"] for e in endpoints} == {names.FROM_AGENT_CONTEXT, names.trunk_context(1)}
+    generated = render.render_routes(SNAPSHOT) + "".join(p.read_text() for p in DIALPLANS.glob("*.conf"))
+    assert re.search(r"include\s*=>\s*lc-monitor", generated) is None
+    text = (DIALPLANS / "monitor.conf").read_text()
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith(";")]
+    assert lines[lines.index(f"[{names.MONITOR_CONTEXT}]") + 1 :][:9] == [
+        "exten => listen,1,Gosub(lc-monitor-check,s,1)",
+        "same => n,ChanSpy(${LC_SPY_TARGET},qEg(${LC_SPY_GROUP}))",
+        "same => n,Hangup()",
+        "exten => whisper,1,Gosub(lc-monitor-check,s,1)",
+        "same => n,ChanSpy(${LC_SPY_TARGET},qEwg(${LC_SPY_GROUP}))",
+        "same => n,Hangup()",
+        "exten => barge,1,Gosub(lc-monitor-check,s,1)",
+        "same => n,ChanSpy(${LC_SPY_TARGET},qEBg(${LC_SPY_GROUP}))",
+        "same => n,Hangup()",
+    ]
+    assert 'GotoIf($["${LC_SPY_TARGET}" = "" | "${LC_SPY_GROUP}" = ""]?refuse)' in text

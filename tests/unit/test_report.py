@@ -5,6 +5,7 @@ import datetime as dt
 import io
 import re
 
+import pytest
 from peewee import CharField, TextField
 from support import T0
 
@@ -15,6 +16,13 @@ from leadcenter.interactions.services import classify
 from leadcenter.leads.models import Lead
 from leadcenter.teams.models import Team
 from leadcenter.tracking_numbers.models import TrackingNumber
+
+
+@pytest.fixture(autouse=True)
+def utc_company(world):
+    """Company A in UTC (a new company takes the server's zone): these tests' days and times are UTC ones."""
+    world["a"]["company"].time_zone = "UTC"
+    world["a"]["company"].save()
 
 
 def report(client, query: str = "") -> tuple[int, str, list[dict]]:
@@ -227,3 +235,39 @@ def test_conversations_carry_their_transcript(supervisor, world):
         ),
         ("call", ""),
     ]
+
+
+def test_the_days_and_times_are_the_company_s_own_as_the_kpis(supervisor, world):
+    """New York (UTC-5 in November): a call at 03:30 UTC on the 20th began at 22:30 on the 19th there. It is in the
+    19th's report with its times in New York time, in the 19th's KPIs, and in neither for the 20th; a text's
+    transcript is in the company's time too."""
+    a = world["a"]
+    company, call = a["company"], a["interactions"][0]
+    company.time_zone = "America/New_York"
+    company.save()
+    started = dt.datetime(2026, 11, 20, 3, 30, 0, 700_000)
+    Interaction.update(
+        started_at=started,
+        answered_at=started + dt.timedelta(seconds=7),
+        ended_at=started + dt.timedelta(seconds=67),
+        talk_seconds=60,
+        status="recent",
+        outcome="answered",
+    ).where(Interaction.id == call.id).execute()
+    text = Interaction.create(
+        company=company, lead=a["leads"][1], kind="text", direction="inbound", started_at=started,
+        status_changed_at=started,
+    )  # fmt: skip
+    Message.create(interaction=text, direction="inbound", body="hello", created_at=started)
+    status, disposition, rows = report(supervisor, "?since=2026-11-19&until=2026-11-19")
+    assert status == 200 and [r["interaction"] for r in rows] == [str(call.id), str(text.id)]
+    assert (rows[0]["started_at"], rows[0]["answered_at"], rows[0]["ended_at"]) == (
+        "2026-11-19T22:30:00-05:00",
+        "2026-11-19T22:30:07-05:00",
+        "2026-11-19T22:31:07-05:00",
+    )
+    assert rows[1]["transcript"] == "2026-11-19T22:30:00-05:00 lead: hello"
+    assert report(supervisor, "?since=2026-11-20&until=2026-11-20")[2] == []
+    kpis = supervisor.get("/api/v1/reports/channels?since=2026-11-19&until=2026-11-19")[1]
+    assert {r["channel"]: r["interactions"] for r in kpis["rows"]} == {"call": 1, "text": 1}
+    assert supervisor.get("/api/v1/reports/channels?since=2026-11-20&until=2026-11-20")[1]["rows"] == []

@@ -83,6 +83,8 @@ def test_members_are_reordered_and_keep_their_penalty_unless_it_is_set(admin, wo
         ({"wrap_up_seconds": 3601}, {"wrap_up_seconds"}),
         ({"ring_out": "offline"}, {"ring_out"}),
         ({"announce_seconds": 5}, {"announce_seconds"}),
+        ({"service_level_seconds": 0}, {"service_level_seconds"}),
+        ({"service_level_seconds": 3601}, {"service_level_seconds"}),
         ({"chats": "yes please"}, {"chats"}),
     ],
 )

@@ -20,6 +20,7 @@ from leadcenter.dialplans.models import CustomContext
 from leadcenter.flows.models import CallFlow, FlowVersion
 from leadcenter.interactions.models import Interaction, InteractionTag, Tag
 from leadcenter.leads.models import Lead, LeadPhone
+from leadcenter.monitors.models import Monitor
 from leadcenter.teams.models import Team, TeamMember
 from leadcenter.texts.models import TextConsent
 from leadcenter.tracking_numbers.models import TrackingNumber
@@ -32,6 +33,7 @@ from leadcenter.web.auth import new_api_key
 # request meets is the company check, not validation.
 BODIES = {
     "CompanyChanges": lambda a: {"name": "Renamed"},
+    "WeeklySummaryChanges": lambda a: {"enabled": True, "recipients": ["boss@a.example"]},
     "NewMember": lambda a: {
         "email": "new@a.example",
         "name": "New Person",
@@ -76,6 +78,8 @@ BODIES = {
     "NewPassword": lambda a: {"token": "not-a-link-token", "password": "long enough pw"},
     "Forgotten": lambda a: {"email": "agent1@b.example"},
     "NewOptOut": lambda a: {"number": "+14045551000"},
+    "NewMonitor": lambda a: {"mode": "barge"},
+    "MonitorChange": lambda a: {"mode": "barge"},
 }
 
 # B's object for each path parameter.
@@ -97,11 +101,26 @@ B_OBJECTS = {
     "number": lambda b: 1,
     "device": lambda b: "desk",  # with B's agent_id
     "phone": lambda b: b["opt_out"].number,  # a number B opted out
+    "monitor_id": lambda b: monitor_of(b).id,  # B's supervisor listening to B's call
 }
 
 
 def pool_of(company_objects) -> NumberPool:
     return NumberPool.get_or_create(company=company_objects["company"], name="Pool")[0]
+
+
+def monitor_of(company_objects) -> Monitor:
+    return Monitor.get_or_create(
+        company=company_objects["company"],
+        defaults={
+            "interaction": company_objects["interactions"][0],
+            "supervisor": company_objects["users"]["supervisor"],
+            "device": "desk",
+            "mode": "listen",
+            "channel_id": "lc-spy-b",
+            "started_at": T0,
+        },
+    )[0]
 
 
 def custom_of(company_objects) -> CustomContext:
@@ -190,6 +209,7 @@ def snapshot_of_b(company: Company) -> str:
         (PasswordLink, PasswordLink.company == company),
         (AuditEntry, AuditEntry.company == company),
         (TextConsent, TextConsent.company == company),
+        (Monitor, Monitor.company == company),
     ):
         rows += [
             json.dumps(model_to_dict(row, recurse=False), default=str, sort_keys=True)
@@ -221,6 +241,7 @@ def attacker(request, make_client, world):
         company=world["b"]["company"], number=lead.phones[0].number, lead=lead, action="opt_out", keyword="STOP", at=T0
     )
     custom_of(world["b"])
+    monitor_of(world["b"])
     world["b"]["invitation"] = Invitation.create(
         company=world["b"]["company"], user=world["a"]["users"]["admin"], role="agent"
     )

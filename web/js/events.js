@@ -91,6 +91,10 @@ const APPLY = {
   'agent.presence_changed': applyAgentEvent,
   'agent.updated': applyAgentEvent,
   'queue.updated': (data) => update((s) => { s.queues.set(data.team_id, withSince(data)); }),
+  // a supervisor listening to one of my calls (sent to me only when the company tells agents)
+  'monitor.started': applyMonitor,
+  'monitor.updated': applyMonitor,
+  'monitor.ended': applyMonitor,
   'tracking_number.created': (data) => update((s) => { applyTrackingNumber(s, data.tracking_number); }),
   'tracking_number.updated': (data) => update((s) => { applyTrackingNumber(s, data.tracking_number); }),
   'tracking_number.deleted': (data) => update((s) => {
@@ -103,6 +107,14 @@ const APPLY = {
 function visitorTyping({ interaction_id: id }) {
   update((s) => { s.typing.add(id); });
   later(`typing-${id}`, VISITOR_TYPING_MS, () => update((s) => { s.typing.delete(id); }));
+}
+
+function applyMonitor({ monitor }) {
+  update((s) => {
+    if (monitor.agent_id !== s.me?.id) return; // a supervisor's app gets every monitor: only mine are shown
+    if (monitor.state === 'active') s.monitored.set(monitor.interaction_id, monitor.mode);
+    else s.monitored.delete(monitor.interaction_id);
+  });
 }
 
 function placeFromEvent(data) {

@@ -127,6 +127,13 @@ function shownInteraction(s) {
   return timelineLeadId(s) === null ? null : s.timeline.items.find((i) => i.id === s.timeline.detailId) || null;
 }
 
+// What the agent is told while a supervisor monitors their call (the company's setting), by the monitor's mode.
+const MONITORED = {
+  listen: 'A supervisor is listening to this call.',
+  whisper: 'A supervisor is listening and can speak to you; the caller does not hear them.',
+  barge: 'A supervisor has joined this call: you and the caller hear them.',
+};
+
 function callInteraction(s, callId) {
   return [...s.interactions.values()].find((i) => i.call_id === callId) || null;
 }
@@ -149,6 +156,8 @@ function callView(s, { callId, call }) {
         ${call.held ? html`<span class="badge">On hold</span>` : ''}
         ${call.muted ? html`<span class="badge">Muted</span>` : ''}
       </div>
+      ${interaction && s.monitored.has(interaction.id) ? html`<p class="monitored" role="status">
+        ${MONITORED[s.monitored.get(interaction.id)]}</p>` : ''}
       ${call.desk ? html`<div class="controls">
         <button class="danger" data-action="hangup-desk" data-id="${call.desk}" data-focus="hangup">Hang up</button>
         <span class="hint">${call.where}</span>

@@ -28,6 +28,8 @@ export const state = {
   threads: new Map(),       // conversations' messages (texts, chats, forms) by interaction id, once shown (null
                             // while loading)
   replies: new Map(),       // what I am typing in each conversation, by interaction id: {body, hint (the parts)}
+  monitored: new Map(),     // my calls a supervisor is listening to now, when the company tells agents: interaction
+                            // id -> the monitor's mode (listen | whisper | barge), from the monitor.* events
   typing: new Set(),        // the chats whose visitor is typing now (chat.visitor_typing, for a few seconds)
   typingSentAt: new Map(),  // chat id -> when its visitor was last told I am typing (epoch ms), to tell them
                             // at most every few seconds

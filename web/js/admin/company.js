@@ -1,10 +1,14 @@
 // Company: its name, time zone, the region numbers are read in and the HELP reply; the company mailbox's greeting and
 // the recording notice (recorded WAV files); the chat widget's snippet, allowed site origins and look; how visits are
-// tracked; API keys (the key shown once, when made). Each part saves on its own, with its field errors beside it.
+// tracked; who may monitor calls and whether agents are told; API keys (the key shown once, when made). Each part saves on its own, with its field errors beside it.
 
 import { api, refusal } from '../api.js';
 import { html, render } from '../html.js';
 import { readOnly, saveForm } from './forms.js';
+
+const MONITOR_ROLES = [
+  ['supervisor', 'Supervisors and admins'], ['admin', 'Admins only'], ['none', 'Nobody'],
+];
 
 const PROMPTS = [
   { path: '/api/v1/company/voicemail-greeting', title: 'Company voicemail greeting',
@@ -38,6 +42,19 @@ export const page = {
           </div>
           <label>Reply to a lead who texts HELP <textarea name="text_help_reply" rows="2" maxlength="320"
             placeholder="Empty: a reply naming the company and how to opt out">${company.text_help_reply}</textarea></label>
+          <div class="actions"><button type="submit" class="primary">Save</button></div>
+          <p role="alert"></p>
+        </form>
+      </section>
+      <section class="panel-box" aria-labelledby="monitoring-heading">
+        <h2 id="monitoring-heading">Listening to calls</h2>
+        <p class="hint">From Team View, on their own softphone or desk phone: listen (nobody hears them), whisper (only
+          the agent hears them) or barge in (the agent and the caller do). Every use is in the audit log.</p>
+        <form id="monitoring-form">
+          <label>Who may listen, whisper and barge <select name="monitor_roles">${MONITOR_ROLES.map(([value, name]) => html`
+            <option value="${value}" ${value === company.monitor_roles ? 'selected' : ''}>${name}</option>`)}</select></label>
+          <label><input type="checkbox" name="monitor_notice" ${company.monitor_notice ? 'checked' : ''}> Tell agents
+            while one of their calls is listened to</label>
           <div class="actions"><button type="submit" class="primary">Save</button></div>
           <p role="alert"></p>
         </form>
@@ -99,6 +116,7 @@ export const page = {
 
     const forms = {
       'company-form': (form) => saveForm(form, (values) => api('PATCH', '/api/v1/company', values)),
+      'monitoring-form': (form) => saveForm(form, (values) => api('PATCH', '/api/v1/company', values)),
       'widget-form': (form) => saveForm(form, (values) => api('PATCH', '/api/v1/chat-widget', {
         ...values, allowed_origins: values.allowed_origins.split('\n').map((o) => o.trim()).filter(Boolean),
       })),

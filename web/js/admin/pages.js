@@ -3,6 +3,7 @@
 
 import { page as teamView } from './teamview.js';
 import { page as people } from './people.js';
+import { page as reports } from './reports.js';
 import { page as company } from './company.js';
 import { page as teams } from './teams.js';
 import { page as flows } from './flows.js';
@@ -15,6 +16,7 @@ import { page as dialplans } from './dialplans.js';
 export const PAGES = [
   teamView,
   people,
+  reports,
   company,
   teams,
   flows,

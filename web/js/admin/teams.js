@@ -172,6 +172,10 @@ export const page = {
             <label>Wrap-up seconds <input type="number" name="wrap_up_seconds" min="0" max="3600"
               value="${team.wrap_up_seconds ?? 30}" ${team.wrap_up_seconds === null ? 'disabled' : ''}></label>
           </div>
+          <div class="form-row">
+            <label>Service level: answered within (seconds) <input type="number" name="service_level_seconds" min="1" max="3600" value="${team.service_level_seconds}"></label>
+          </div>
+          <p class="hint"><small>The team's service level on the Reports page is the share of its queue's calls answered within this many seconds of calling.</small></p>
           <label><input type="checkbox" name="chats" ${team.chats ? 'checked' : ''}> The website's chats go to this team</label>
         </section>
         <section class="panel-box" aria-labelledby="members-heading">
