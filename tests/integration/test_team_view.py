@@ -73,12 +73,13 @@ def test_a_supervisor_watches_an_agent_ring_take_a_call_and_wrap_up(running, pee
         calls = page.locator(".tv-calls tbody tr", has_text=name)
         expect(calls).to_contain_text("Alice")
         page.screenshot(path=str(Path(SCREENSHOTS or tmp_path) / "screenshot-team-view.png"), full_page=True)
-        # Where the monitor's buttons go: what another module puts there stays through the page's redraws.
+        # The monitor's buttons (monitor.js) in the call's row, kept through the page's redraws.
         slot = calls.locator(".monitor-slot")
-        slot.evaluate("(slot) => slot.append(Object.assign(document.createElement('button'), {textContent: 'Listen'}))")
+        expect(slot.get_by_role("button", name="Listen")).to_have_count(1)
         running.choose_status(EMAIL[BOB], "available")  # an event: every part of the page is drawn again
         expect(page.locator(f'.tv-agents tr[data-agent="{BOB}"]')).to_contain_text("Unreachable")
         expect(slot.get_by_role("button", name="Listen")).to_have_count(1)
+        expect(slot.get_by_role("button", name="Whisper")).to_have_count(1)
 
         call.wait(30).check()
         expect(alice).to_contain_text("Wrap-up", timeout=TIMEOUT_MS)

@@ -8,6 +8,7 @@
 
 import { api, refusal } from '../api.js';
 import { clock, html, leadName, render } from '../html.js';
+import { monitorControls } from './monitor.js';
 
 const PRESENCE = {
   available: 'Available', ringing: 'Ringing', on_call: 'On a call', wrap_up: 'Wrap-up',
@@ -30,6 +31,7 @@ export const page = {
       queues: new Map(), // team id -> its figures
     };
     const pending = []; // events that came while the snapshot was on its way: applied over it
+    const monitors = new Map(); // interaction id -> its monitor buttons
     render(root, html`<h1>Team View</h1>
       <section class="tv-section" aria-labelledby="tv-queues-title"><h2 id="tv-queues-title">Queues</h2><div id="tv-queues"></div></section>
       <section class="tv-section" aria-labelledby="tv-agents-title"><h2 id="tv-agents-title">Agents</h2><div id="tv-agents"></div></section>
@@ -202,21 +204,24 @@ export const page = {
           <th class="num">Missed today</th></tr></thead>
         <tbody>${agents.map(agentRow)}</tbody></table>` : html`<p>No agents yet.</p>`);
       const calls = [...view.calls.values()].sort((a, b) => Date.parse(a.started_at) - Date.parse(b.started_at));
-      keepingSlots(root.querySelector('#tv-calls'), (area) => render(area, calls.length ? html`<table class="rows tv-calls">
+      const area = root.querySelector('#tv-calls');
+      render(area, calls.length ? html`<table class="rows tv-calls">
         <thead><tr><th>Lead</th><th>State</th><th>Agent</th><th class="num">Time</th><th>Monitor</th></tr></thead>
-        <tbody>${calls.map(callRow)}</tbody></table>` : html`<p>No calls in progress.</p>`));
+        <tbody>${calls.map(callRow)}</tbody></table>` : html`<p>No calls in progress.</p>`);
+      fillSlots(area);
     }
 
-    // What fills a call's monitor slot (the monitor's controls, web/js/admin/monitor.js) is not this page's markup:
-    // a redraw would empty it, so it is put back in the slot of the same call.
-    function keepingSlots(area, redraw) {
-      const slots = () => [...area.querySelectorAll('.monitor-slot')];
-      const kept = new Map(slots().map((slot) => [slot.dataset.interaction, [...slot.childNodes]]));
-      redraw(area);
-      for (const slot of slots()) {
-        const content = kept.get(slot.dataset.interaction);
-        if (content?.length && slot.firstChild !== content[0]) slot.replaceChildren(...content);
+    // A call's monitor buttons (monitor.js) are elements of their own, not this page's markup: made once an agent is
+    // on the call, and put back in its slot after each redraw (which empties it).
+    function fillSlots(area) {
+      for (const slot of area.querySelectorAll('.monitor-slot')) {
+        const id = Number(slot.dataset.interaction);
+        const call = view.calls.get(id);
+        if (call?.status !== 'active') continue;
+        if (!monitors.has(id)) monitors.set(id, monitorControls(ctx, call));
+        if (slot.firstChild !== monitors.get(id)) slot.replaceChildren(monitors.get(id));
       }
+      for (const id of monitors.keys()) if (!view.calls.has(id)) monitors.delete(id);
     }
 
     return leave;
