@@ -319,7 +319,7 @@ def _v16_kpis(migrator) -> None:
     create_triggers(database)
 
 
-def _v18_monitors(migrator) -> None:
+def _v17_monitors(migrator) -> None:
     # In place, as v11's: peewee's add_column rebuilds the table for a NOT NULL column, and dropping the old company
     # table would cascade to everything the company owns.
     present = {c.name for c in database.get_columns("company")}
@@ -330,7 +330,7 @@ def _v18_monitors(migrator) -> None:
     database.create_tables([Monitor])
 
 
-def _v19_weekly_summary(migrator) -> None:
+def _v18_weekly_summary(migrator) -> None:
     database.create_tables([WeeklySummary])
 
 
@@ -370,8 +370,8 @@ MIGRATIONS: list = [
         "KPIs: each call's hold time and the team whose queue it entered, each team's service level, the daily rollup",
         _v16_kpis,
     ),
-    (18, "monitors: supervisors listening to calls; who may, and whether agents are told", _v18_monitors),
-    (19, "reports: each company's weekly summary email, its recipients and the last week sent", _v19_weekly_summary),
+    (17, "monitors: supervisors listening to calls; who may, and whether agents are told", _v17_monitors),
+    (18, "reports: each company's weekly summary email, its recipients and the last week sent", _v18_weekly_summary),
 ]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])
 

@@ -130,41 +130,41 @@ def _steps_after(version: int) -> int:
     return len([m for m in migrations.MIGRATIONS if m[0] > version])
 
 
-def _back_to_version_18(database) -> None:
-    """Undo what version 19 adds: the weekly summary emails."""
+def _back_to_version_17(database) -> None:
+    """Undo what version 18 adds: the weekly summary emails."""
     database.execute_sql('DROP TABLE "weekly_summary"')
-    database.execute_sql("UPDATE schema_version SET version = 18")
+    database.execute_sql("UPDATE schema_version SET version = 17")
 
 
-def test_a_version_18_database_gets_the_weekly_summary_table(tmp_path):
+def test_a_version_17_database_gets_the_weekly_summary_table(tmp_path):
     expected = _shape_of_a_new_database(tmp_path)
-    old = _migrated(tmp_path / "v18.sqlite3")
-    _back_to_version_18(old)
-    assert migrations.migrate() == _steps_after(18) and migrations.current_version() == migrations.LATEST
+    old = _migrated(tmp_path / "v17.sqlite3")
+    _back_to_version_17(old)
+    assert migrations.migrate() == _steps_after(17) and migrations.current_version() == migrations.LATEST
     assert _shape(old) == expected
     old.close()
 
 
-def _back_to_version_17(database) -> None:
-    """Undo what versions 19 and 18 add: the monitors, and the companies' monitoring settings."""
-    _back_to_version_18(database)
+def _back_to_version_16(database) -> None:
+    """Undo what versions 18 and 17 add: the monitors, and the companies' monitoring settings."""
+    _back_to_version_17(database)
     database.execute_sql('DROP TABLE "monitor"')
     for column in ("monitor_roles", "monitor_notice"):
         database.execute_sql(f'ALTER TABLE "company" DROP COLUMN "{column}"')
-    database.execute_sql("UPDATE schema_version SET version = 17")
+    database.execute_sql("UPDATE schema_version SET version = 16")
 
 
-def test_a_version_17_database_gets_the_monitors_and_keeps_its_companies(tmp_path):
+def test_a_version_16_database_gets_the_monitors_and_keeps_its_companies(tmp_path):
     expected = _shape_of_a_new_database(tmp_path)
-    old = _migrated(tmp_path / "v17.sqlite3")
-    _back_to_version_17(old)
+    old = _migrated(tmp_path / "v16.sqlite3")
+    _back_to_version_16(old)
     old.execute_sql(
         "INSERT INTO company (id, created_at, name, time_zone, default_region) VALUES (3, '2026-11-26"
         " 10:00:00', 'Acme', 'UTC', 'US')"
     )
     Team.create(id=7, company=3, name="Sales")
     old.execute_sql("PRAGMA foreign_keys = ON")  # as the app runs: dropping a table would cascade
-    assert migrations.migrate() == _steps_after(17) and migrations.current_version() == migrations.LATEST
+    assert migrations.migrate() == _steps_after(16) and migrations.current_version() == migrations.LATEST
     assert _shape(old) == expected
     # Monitoring as a new company has it: supervisors and admins may, agents are told.
     assert old.execute_sql("SELECT monitor_roles, monitor_notice FROM company WHERE id = 3").fetchone() == (
@@ -176,12 +176,12 @@ def test_a_version_17_database_gets_the_monitors_and_keeps_its_companies(tmp_pat
 
 
 def _back_to_version_15(database) -> None:
-    """Undo what versions 16 to 19 add: (versions 17 to 19 as above) each call's hold time and queue team, each
+    """Undo what versions 16 to 18 add: (versions 17 and 18 as above) each call's hold time and queue team, each
     team's service level, the KPIs' index."""
     from playhouse.migrate import SqliteMigrator
     from playhouse.migrate import migrate as run
 
-    _back_to_version_17(database)
+    _back_to_version_16(database)
 
     database.execute_sql('DROP INDEX "interaction_company_id_kind_started_at"')
     database.execute_sql('DROP INDEX "interaction_transition_event_at"')
