@@ -15,6 +15,7 @@ from leadcenter.chats.models import ChatSession, ChatWidget, Visitor
 from leadcenter.chats.schemas import Contact, Page
 from leadcenter.chats.services import ONLINE_RECHECK_SWEEPS
 from leadcenter.errors import ApiError
+from leadcenter.events import Event
 from leadcenter.interactions.models import Interaction, InteractionTransition, Message
 from leadcenter.teams.models import Team, TeamMember
 
@@ -466,3 +467,35 @@ def test_the_timer_uses_the_widgets_timeout(world, controller, widget):
     controller.clock.advance(seconds=30)
     assert controller.chats.sweep() == 1
     assert Interaction.get_by_id(chat.id).ended_at == T0.replace(second=30)
+
+
+def test_only_a_move_into_or_out_of_offline_makes_the_visitors_availability_asked_again(
+    world, controller, widget, monkeypatch
+):
+    chats, agent = controller.chats, world["a"]["agents"][0]
+    asked = []
+    monkeypatch.setattr(chats, "online", lambda w: asked.append(w.company_id) or agent.status != "offline")
+
+    def moved(status: str) -> None:
+        agent.status = status
+        chats.on_agent_changed(
+            Event(
+                "agent.status_changed",
+                {"company_id": agent.company_id, "agent": {"id": agent.id, "status": status}},
+                1,
+                T0,
+            )
+        )
+
+    moved("on_call")  # no visitor was told anything yet: nobody to tell
+    assert asked == []
+    visitor_of(controller, widget)  # a visitor's widget is told who is online
+    asked.clear()
+    for status in ("wrap_up", "available", "on_call"):  # a call's moves
+        moved(status)
+    assert asked == []
+    moved("offline")
+    moved("available")
+    assert asked == [agent.company_id, agent.company_id]
+    frames = [d["frame"] for name, d in controller.bus.published if name == "chat.visitor_frame"]
+    assert frames[-2:] == [{"type": "online", "online": False}, {"type": "online", "online": True}]
