@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import httpx
 import websockets
 
 from bench.stats import summary
+from bench.system import demo_system, integration_helpers
 
 AGENTS = 50
 CPS = 10
@@ -180,28 +178,18 @@ def ring_to_screen(created: dict[int, list[float]], invites: dict[str, float], a
 
 
 def run() -> dict:
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "integration"))
-    from harness import System
+    integration_helpers()
     from sipp import SippCaller
 
-    with tempfile.TemporaryDirectory(prefix="lc-bench-") as data:
-        system = System(Path(data))
-        system.cli("demo")
-        emails = _grow_team(system)
-        system.start_asterisk()
-        system.start_controller()
+    with demo_system(_grow_team) as (system, data, emails):
         calls = calls_of(0)
-        caller = SippCaller(Path(data) / "callers")
+        caller = SippCaller(data / "callers")
 
         async def measure():
             async with AgentStreams(system.url, emails) as streams:
                 return streams.created, *await ring(system, caller, calls)
 
-        try:
-            created, invites, failed = asyncio.run(measure())
-        finally:
-            system.stop_controller()
-            system.stop_asterisk()
+        created, invites, failed = asyncio.run(measure())
         measured = ring_to_screen(created, invites, AGENTS)
     missing, figures = measured["missing"], measured["figures"]
     result = {

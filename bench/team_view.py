@@ -20,15 +20,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import httpx
 import websockets
 
 from bench.stats import summary
+from bench.system import demo_system, integration_helpers
 
 AGENTS = 50
 CPS = 10
@@ -147,19 +145,14 @@ def _calls() -> list:
 
 
 def run() -> dict:
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "integration"))
-    from harness import System, wait_for
+    integration_helpers()
+    from harness import wait_for
     from sipp import SippCaller, SippPhone, free_udp_port
 
-    with tempfile.TemporaryDirectory(prefix="lc-bench-") as data:
-        system = System(Path(data))
-        system.cli("demo")
-        agent_ids = _floor(system)
-        system.start_asterisk()
-        system.start_controller()
+    with demo_system(_floor) as (system, data, agent_ids):
         phones = []
         calls = _calls()
-        caller = SippCaller(Path(data) / "callers")
+        caller = SippCaller(data / "callers")
 
         def available() -> bool:
             with httpx.Client(base_url=system.url, timeout=10) as client:
@@ -194,7 +187,7 @@ def run() -> dict:
                     system.sip_port,
                     free_udp_port(4),
                     answer_after=ANSWER_SECONDS,
-                    workdir=Path(data) / "phones" / username,
+                    workdir=data / "phones" / username,
                 )
                 phones.append(phone.start())
             wait_for(available, 30, interval=0.5, what=f"all {AGENTS} agents available")
@@ -202,8 +195,6 @@ def run() -> dict:
         finally:
             for phone in phones:
                 phone.stop()
-            system.stop_controller()
-            system.stop_asterisk()
     answered = sum(1 for r in results if r.answered)
     figures = summary([ms for _, _, ms in latencies], "ms")
     first = min((at for _, at, _ in latencies), default=0)
