@@ -36,7 +36,7 @@ def test_the_console_opens_for_an_admin_from_the_agent_app_and_sends_an_agent_ba
         app.page.get_by_role("link", name="Admin console").click()
         console = AdminConsole(app.page)
         console.heading().wait_for(timeout=TIMEOUT_MS)  # signed in already: the same session
-        expect(console.nav_current()).to_have_attribute("href", "#/people")
+        expect(console.nav_current()).to_have_attribute("href", "#/team-view")  # the console's first page
         assert console.errors == []
 
         agent = AdminConsole(browser.page())
