@@ -21,13 +21,12 @@ from leadcenter.events import Publisher
 from leadcenter.interactions import lifecycle, notifier
 from leadcenter.interactions.models import Interaction, InteractionDecline
 from leadcenter.pbx import names
-from leadcenter.telephony.service import TelephonyError
+from leadcenter.telephony.service import carried_out
 from leadcenter.tracking_numbers.models import TrackingNumber
 
 log = logging.getLogger(__name__)
 
 AGENT_RING_SECONDS = 30  # an outbound call rings the agent's own device this long before it is given up
-VERB_WAIT = 5.0  # seconds a web request waits for Asterisk to carry out a verb it asked for
 
 Verb = TypeVar("Verb")
 
@@ -78,7 +77,8 @@ class CallControl:
         assert channel_id, "only a call is answered"
         if self.offers.ringing(channel_id, agent.id) is not None:
             return "ringing"
-        moved = self._carry_out(
+        moved = carried_out(
+            self.telephony,
             self.telephony.redirect(channel_id, names.ANSWER_CONTEXT, agent.endpoint_name(agent.ring_device)),
             f"call {channel_id} not moved to agent {agent.id}",
         )
@@ -127,7 +127,8 @@ class CallControl:
             "PJSIP_HEADER(add,X-LC-Call)": channel_id,
             "PJSIP_HEADER(add,Call-Info)": "<sip:leadcenter>;answer-after=0",
         }
-        placed = self._carry_out(
+        placed = carried_out(
+            self.telephony,
             self.telephony.place_outbound(
                 channel_id,
                 agent.queue_interface,
@@ -142,13 +143,3 @@ class CallControl:
             lifecycle.move(interaction, "go_unanswered", self.clock())
         notifier.changed(self.bus, interaction, created=True)
         return interaction if placed else None
-
-    def _carry_out(self, verb, failure: str) -> bool:
-        """Run a verb on the loop for a web request and wait for it; False (logged) when Asterisk refused it or
-        did not answer within VERB_WAIT."""
-        try:
-            self.telephony.submit(verb).result(VERB_WAIT)
-        except (*TelephonyError, TimeoutError) as exc:
-            log.warning("%s: %s", failure, exc)
-            return False
-        return True

@@ -30,11 +30,10 @@ from leadcenter.monitors import notifier
 from leadcenter.monitors.models import Monitor
 from leadcenter.monitors.schemas import MonitorOut
 from leadcenter.pbx import names
-from leadcenter.telephony.service import TelephonyError
+from leadcenter.telephony.service import VERB_WAIT, carried_out
 
 log = logging.getLogger(__name__)
 
-VERB_WAIT = 5.0  # seconds a request waits for Asterisk to ring the supervisor's device or change the mode
 
 Verb = TypeVar("Verb")
 
@@ -124,7 +123,7 @@ class Monitors:
             mode,
             names.spy_group(company.id),
         )
-        if not self._carry_out(verb, f"monitor {monitor.id} not started"):
+        if not carried_out(self.telephony, verb, f"monitor {monitor.id} not started"):
             monitor.delete_instance()
             raise ApiError(
                 "monitor-not-started", "Asterisk could not ring your phone into the call (is it connected?); try again"
@@ -142,8 +141,10 @@ class Monitors:
             raise ApiError("monitor-ended", "the monitor has ended")
         if mode == monitor.mode:
             return monitor
-        if not self._carry_out(
-            self.telephony.redirect(monitor.channel_id, names.MONITOR_CONTEXT, mode), f"monitor {monitor.id} mode"
+        if not carried_out(
+            self.telephony,
+            self.telephony.redirect(monitor.channel_id, names.MONITOR_CONTEXT, mode),
+            f"monitor {monitor.id} mode",
         ):
             raise ApiError("monitor-ended", "Asterisk no longer has the monitor's call")
         before = _dump(monitor)
@@ -189,11 +190,3 @@ class Monitors:
         monitor = Monitor.get_by_id(monitor.id)
         record(actor, "ended", "monitor", monitor.id, before, _dump(monitor), f"{_summary(monitor)} ({how})")
         notifier.changed(self.bus, monitor, "ended")
-
-    def _carry_out(self, verb: Any, failure: str) -> bool:
-        try:
-            self.telephony.submit(verb).result(VERB_WAIT)
-        except (*TelephonyError, TimeoutError) as exc:
-            log.warning("%s: %s", failure, exc)
-            return False
-        return True

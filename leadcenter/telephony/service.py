@@ -16,6 +16,7 @@ import concurrent.futures
 import datetime as dt
 import logging
 from collections.abc import Coroutine
+from typing import Protocol
 
 from leadcenter.clock import Clock
 from leadcenter.config import Settings
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 SYNC_SECONDS = 30.0
 TelephonyError = (AmiError, AriError)
+VERB_WAIT = 5.0  # seconds a web request waits for Asterisk to carry out a verb it asked for
 # AMI events after which a queue's live figures are read again (debounced by QUEUE_SETTLE).
 QUEUE_CHANGES = {
     "QueueCallerJoin",
@@ -516,6 +518,21 @@ class Telephony:
 def _device_state(number: str | None) -> str:
     index = as_int(number)
     return DEVICE_STATES[index] if index is not None and 0 <= index < len(DEVICE_STATES) else "UNKNOWN"
+
+
+class Submits(Protocol):
+    def submit(self, coroutine: Coroutine) -> concurrent.futures.Future: ...
+
+
+def carried_out(telephony: Submits, verb: Coroutine, failure: str) -> bool:
+    """Run a verb on the loop for a web request and wait for it; False (logged as ``failure``) when Asterisk
+    refused it or did not answer within VERB_WAIT."""
+    try:
+        telephony.submit(verb).result(VERB_WAIT)
+    except (*TelephonyError, TimeoutError) as exc:
+        log.warning("%s: %s", failure, exc)
+        return False
+    return True
 
 
 def _log_failure(future: concurrent.futures.Future) -> None:
