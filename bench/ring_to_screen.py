@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Callable
 
 import httpx
-import websockets
 
 from bench.stats import summary
-from bench.system import demo_system, integration_helpers
+from bench.system import demo_system, follow_events, integration_helpers
 
 AGENTS = 50
 CPS = 10
@@ -109,28 +107,20 @@ class AgentStreams:
             )
             answer.raise_for_status()
             client.headers["X-CSRF-Token"] = answer.json()["csrf_token"]
-        cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
-        ws_url = self.url.replace("http://", "ws://") + "/api/v1/events"
-        async with websockets.connect(
-            ws_url, additional_headers={"Cookie": cookie, "Origin": self.url}, max_queue=None
-        ) as socket:
-            hello = json.loads(await socket.recv())
-            assert hello["event"] == "stream.hello", hello
+
+        def opened() -> None:
             self._connected += 1
             if self._connected == len(self.emails):
                 self._ready.set()
-            while not self._done.is_set():
-                try:
-                    frame = await asyncio.wait_for(socket.recv(), 1.0)
-                except TimeoutError:
-                    continue
-                at = time.time()
-                assert isinstance(frame, str)
-                name = event_name(frame)
-                if name == "interaction.created":
-                    self.created.setdefault(json.loads(frame)["data"]["interaction"]["id"], []).append(at)
-                elif self.watch is not None:
-                    self.watch(n, name, frame, at)
+
+        def on_frame(frame: str, at: float) -> None:
+            name = event_name(frame)
+            if name == "interaction.created":
+                self.created.setdefault(json.loads(frame)["data"]["interaction"]["id"], []).append(at)
+            elif self.watch is not None:
+                self.watch(n, name, frame, at)
+
+        await follow_events(self.url, client, opened, self._done, on_frame)
 
 
 def calls_of(series: int) -> list:

@@ -23,10 +23,9 @@ import json
 import time
 
 import httpx
-import websockets
 
 from bench.stats import summary
-from bench.system import demo_system, integration_helpers
+from bench.system import demo_system, follow_events, integration_helpers
 
 AGENTS = 50
 CPS = 10
@@ -104,28 +103,17 @@ class SupervisorStream:
         await self.client.aclose()
 
     async def _stream(self) -> None:
-        cookie = "; ".join(f"{name}={value}" for name, value in self.client.cookies.items())
-        ws_url = self.url.replace("http://", "ws://") + "/api/v1/events"
-        async with websockets.connect(
-            ws_url, additional_headers={"Cookie": cookie, "Origin": self.url}, max_queue=None
-        ) as socket:
-            hello = json.loads(await socket.recv())
-            assert hello["event"] == "stream.hello", hello
-            self._open.set()
-            while not self._done.is_set():
-                try:
-                    frame = await asyncio.wait_for(socket.recv(), 1.0)
-                except TimeoutError:
-                    continue
-                at = time.time()
-                if '"stream.reset"' in frame:
-                    self.resets += 1
-                if '"agent.presence_changed"' not in frame:
-                    continue
-                agent = json.loads(frame)["data"]["agent"]
-                self.frames[agent["presence"]] = self.frames.get(agent["presence"], 0) + 1
-                if agent["presence"] in MEASURED:
-                    self.latencies.append((agent["presence"], at, (at - _since(agent["presence_since"])) * 1000))
+        await follow_events(self.url, self.client, self._open.set, self._done, self._on_frame)
+
+    def _on_frame(self, frame: str, at: float) -> None:
+        if '"stream.reset"' in frame:
+            self.resets += 1
+        if '"agent.presence_changed"' not in frame:
+            return
+        agent = json.loads(frame)["data"]["agent"]
+        self.frames[agent["presence"]] = self.frames.get(agent["presence"], 0) + 1
+        if agent["presence"] in MEASURED:
+            self.latencies.append((agent["presence"], at, (at - _since(agent["presence_since"])) * 1000))
 
     async def snapshot_ms(self) -> float:
         began = time.perf_counter()
