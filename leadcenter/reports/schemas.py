@@ -8,8 +8,9 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from leadcenter.interactions.schemas import ReportQuery
 from leadcenter.reports.services import SHORT_ABANDON_SECONDS
-from leadcenter.wire import DATE_RANGE, INT_RANGE, Schema
+from leadcenter.wire import INT_RANGE, Schema
 
 PERIOD = (
     "Every figure is of the interactions that began in the period (since's first second to until's last, days and "
@@ -18,16 +19,9 @@ PERIOD = (
 )
 
 
-class KpiQuery(Schema):
-    since: dt.date | None = Field(
-        None,
-        ge=DATE_RANGE[0],
-        le=DATE_RANGE[1],
-        description="first day (the company's time zone); default: 30 days before until",
-    )
-    until: dt.date | None = Field(
-        None, ge=DATE_RANGE[0], le=DATE_RANGE[1], description="last day, included; default: today (the company's)"
-    )
+class KpiQuery(ReportQuery):
+    """report.csv's period (the same days, so that the figures agree with it), for a team or an agent."""
+
     team_id: int | None = Field(
         None,
         ge=1,
