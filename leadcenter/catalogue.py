@@ -406,6 +406,8 @@ INTERNAL = [
         ("call.unheld", "that side took it off hold (AMI Unhold)"),
         ("call.ended", "a lead's call hung up"),
         ("call.monitor_ended", "a supervisor's device channel listening to a call (lc-monitor) hung up"),
+        ("call.party_answered", "an external number a blind transfer dialled answered the lead's call"),
+        ("call.party_left", "a party answered on a lead's call (an agent's leg, an external number) hung up"),
         ("call.leg_joined", "a party (an agent, an external number) began talking with a lead (calls/legs.py)"),
         ("call.leg_left", "that party left the lead's call"),
         ("chat.visitor_frame", "what a website visitor's open pages are told (web/visitors.py sends it)"),
