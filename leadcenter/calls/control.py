@@ -178,6 +178,7 @@ class CallControl:
         variables: dict[str, str] = {}
         if to_agent is not None:
             context, extension = names.TRANSFER_AGENT_CONTEXT, to_agent.endpoint_name(to_agent.ring_device)
+            variables["LC_INTERACTION"] = str(interaction.id)  # their app shows the lead before they answer
         elif to_team is not None:
             context, extension = names.TRANSFER_TEAM_CONTEXT, str(to_team.id)
             variables["LC_TRANSFER_WAIT"] = str(to_team.max_wait_seconds)

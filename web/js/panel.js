@@ -7,6 +7,7 @@ import { channelIcon, facts, outcomeOf, readingOf } from './facts.js';
 import { clock, html, icon, leadName, render, tickTimers, timeOfDay } from './html.js';
 import { loadGreeting, profileForm, saveProfile, uploadGreeting, useStandardGreeting } from './profile.js';
 import * as softphone from './softphone.js';
+import * as transfer from './transfer.js';
 import { QUIET, callFor, putInteraction, say, selected, state, subscribe, update } from './store.js';
 import {
   canClose, close, closeLabel, conversationOf, conversationView, enterPressed, loadThread, respond, sendReply, typed,
@@ -34,6 +35,7 @@ function load(s) {
   const shown = shownInteraction(s);
   if (conversationOf(shown) && !s.threads.has(shown.id)) loadThread(shown);
   if (s.view === 'profile' && !s.greeting.known) loadGreeting();
+  transfer.load(s);
 }
 
 export function showInteraction(id) {
@@ -87,6 +89,7 @@ function view(s) {
         ${closable ? html`<button class="icon" data-action="close" aria-label="Close" title="Close" data-focus="close">${icon('close')}</button>` : ''}
       </span>
     </header>
+    ${transfer.ringing(s)}
     ${live ? callView(s, live) : ''}
     ${body(s, current, live && callInteraction(s, live.callId))}`;
 }
@@ -166,7 +169,9 @@ function callView(s, { callId, call }) {
         <button data-action="mute" data-call="${callId}" aria-pressed="${String(call.muted)}" data-focus="mute">${call.muted ? 'Unmute' : 'Mute'}</button>
         <button data-action="hold" data-call="${callId}" aria-pressed="${String(call.held)}" data-focus="hold">${call.held ? 'Resume' : 'Hold'}</button>
         <button data-action="keypad" aria-expanded="${String(Boolean(s.keypad))}" data-focus="keypad">Keypad</button>
+        ${transfer.button(s, interaction)}
       </div>`}
+      ${transfer.dialog(s, interaction)}
       ${s.keypad && !call.desk ? html`<div class="keypad" role="group" aria-label="Keypad">
         ${KEYPAD.map((digit) => html`<button data-action="digit" data-call="${callId}" data-digit="${digit}" data-focus="digit-${digit}">${digit}</button>`)}
       </div>` : ''}
@@ -345,6 +350,7 @@ const ACTIONS = {
   keypad: () => update((s) => { s.keypad = !s.keypad; }),
   digit: ({ call, digit }) => softphone.sendDigit(call, digit),
   'standard-greeting': useStandardGreeting,
+  ...transfer.ACTIONS,
 };
 
 // The panel's forms, by id.
@@ -353,6 +359,7 @@ const FORMS = {
   texting: (form) => sendText(new FormData(form)),
   reply: sendReply,
   profile: (form) => saveProfile(new FormData(form)),
+  ...transfer.FORMS,
 };
 
 const KEYS = {
@@ -371,6 +378,7 @@ const TYPED = {
   body: (field) => (field.form?.id === 'reply' ? typed(field.form, field.value) : remember({ message: field.value })),
   tracking_number_id: (field) => remember({ trackingNumberId: Number(field.value) }),
   record: (field) => remember({ record: field.checked }),
+  ...transfer.TYPED,
 };
 
 const PICKED = {

@@ -1,0 +1,79 @@
+"""Calls between people, on the real system: an agent in the browser hands a lead's call to a colleague in another
+browser (blind transfer). Asserts what the agents see and hear, and the one interaction with a leg for each."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from browser import CHROMIUM, Browser
+from harness import wait_for
+from playwright.sync_api import expect
+from test_agent_app import ALICE, BOB, EMAILS, call, concluded, ringing_agent, set_ring_device
+
+from leadcenter.agents.models import Agent
+from leadcenter.interactions.models import CallLeg, CallTransfer, Interaction
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (make setup)")
+
+
+@pytest.fixture(scope="module")
+def softphones(system):
+    """For this module the demo agents ring on their browser softphones (their desk phones otherwise)."""
+    if not system.browser_media:
+        pytest.skip("browser calls need the private network namespace `make test` runs in")
+    set_ring_device(system, "webrtc")
+    yield system
+    set_ring_device(system, "desk")
+
+
+@pytest.fixture
+def agents(softphones, running):
+    with Browser() as browser:
+        yield {agent: browser.agent(running, email) for agent, email in EMAILS.items()}
+
+
+def test_a_blind_transfer_to_a_colleague_in_another_browser(agents, running, tmp_path):
+    apps = agents
+    caller = call(running, tmp_path, "4045556601", duration=25, caller_name="Tran Sfer")
+    first = ringing_agent(apps, "Tran Sfer")
+    colleague = BOB if first == ALICE else ALICE
+    apps[first].row("incoming", "Tran Sfer").get_by_role("button", name="Answer").click()
+    caller.wait_for("ANSWERED", 10)
+    expect(apps[first].row("active", "Tran Sfer")).to_be_visible()
+    # The Transfer dialog lists the colleague with their live availability; one click hands the call on.
+    page = apps[first].page
+    page.get_by_role("button", name="Transfer").click()
+    dialog = page.get_by_role("group", name="Transfer the call")
+    name = Agent.get_by_id(colleague).display_name
+    expect(dialog.locator(".colleague", has_text=name)).to_contain_text("Available")
+    dialog.get_by_role("button", name=name).click()
+    # The colleague's app rings with the lead and who handed it on; they answer.
+    ringing = apps[colleague].page.get_by_role("region", name="Call transferred to you")
+    expect(ringing).to_contain_text("Tran Sfer")
+    expect(ringing).to_contain_text(f"Transferred by {Agent.get_by_id(first).display_name}")
+    ringing.get_by_role("button", name="Answer").click()
+    expect(apps[colleague].row("active", "Tran Sfer")).to_be_visible()
+    # The first agent is free of it and in wrap-up; the colleague hears the lead.
+    expect(apps[first].section("active").locator(".row")).to_have_count(0)
+    expect(apps[first].page.get_by_role("button", name="Rejoin the Queue")).to_be_visible()
+    wait_for(
+        lambda: (
+            (stats := apps[colleague].audio_stats()) and stats["packetsReceived"] > 50 and stats["receivedEnergy"] > 0
+        ),
+        10,
+        what="the lead's audio to reach the colleague's browser",
+    )
+    expect(apps[colleague].page.locator(".call .timer")).to_have_text(re.compile(r"0:0[1-9]"))
+    assert caller.wait(30).check().answered
+    row = concluded("+14045556601")
+    assert (row.outcome, row.agent_id) == ("answered", colleague)
+    assert Interaction.select().where(Interaction.lead_number == "+14045556601").count() == 1
+    legs = list(CallLeg.select().where(CallLeg.interaction == row).order_by(CallLeg.joined_at))
+    assert [leg.agent_id for leg in legs] == [first, colleague]
+    assert all(leg.left_at is not None for leg in legs) and legs[0].left_at <= legs[1].joined_at
+    assert [(t.kind, t.from_agent_id, t.to_agent_id, t.outcome) for t in CallTransfer.select()] == [
+        ("blind", first, colleague, "completed")
+    ]
+    expect(apps[colleague].row("recent", "Tran Sfer")).to_be_visible()
+    assert apps[first].errors == [] and apps[colleague].errors == []
