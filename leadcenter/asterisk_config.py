@@ -187,7 +187,13 @@ def snapshot(settings: Settings) -> render.Snapshot:
     usable = {a.id: a for a in current_agents().join(User, on=(User.id == Agent.user)).where(User.active == True)}  # noqa: E712
     devices = [
         render.AgentDevice(
-            cred.username, cred.password, usable[cred.agent_id].display_name, webrtc=cred.device == "webrtc"
+            cred.username,
+            cred.password,
+            usable[cred.agent_id].display_name,
+            webrtc=cred.device == "webrtc",
+            agent_id=cred.agent_id,
+            company_id=usable[cred.agent_id].company_id,
+            rings=usable[cred.agent_id].ring_device == cred.device,
         )
         for cred in (
             SipCredential.select()

@@ -128,6 +128,7 @@ class CallControl:
             "LC_TRUNK": number.trunk.endpoint_name,
             "LC_CALLER_ID": number.number,
             "LC_RECORD": "1" if record else "0",
+            "TRANSFER_CONTEXT": names.NO_TRANSFER_CONTEXT,  # a desk phone's transfer key: refused on this call
             # The agent's device learns which interaction rings, and (as lc-auto-answer says it) to
             # pick up at once: the agent asked for this call.
             "PJSIP_HEADER(add,X-LC-Call)": channel_id,

@@ -158,6 +158,7 @@ class CallRecorder:
             ("call.held", lambda e: self.holds.held(e.data["channel_id"], e.data["holder"], e.data["at"])),
             ("call.unheld", lambda e: self._add_hold(e.data["channel_id"], e.data["holder"], e.data["at"])),
             ("call.party_answered", self.on_party_answered),
+            ("call.referred", self.on_referred),
             ("call.party_left", self.on_party_left),
             ("call.leg_joined", self.on_leg_joined),
             ("call.leg_left", self.on_leg_left),
@@ -232,6 +233,29 @@ class CallRecorder:
             at, number = event.data["at"], event.data["number"]
             legs.joined(self.bus, interaction, event.data["party_channel_id"], at, number=number)
             self._transferred(interaction, at, CallTransfer.to_number == number)
+
+    def on_referred(self, event: Event) -> None:
+        """A desk phone's transfer key sent the call to a colleague's extension (their agent id): the transfer is
+        on the timeline, and its agent, handing the call on, goes to wrap-up when their leg ends."""
+        interaction = self._interaction(event.data["channel_id"])
+        if interaction is None or interaction.status != "active":
+            return
+        extension = event.data["extension"]
+        to_agent = (
+            Agent.get_or_none(Agent.id == int(extension), Agent.company == interaction.company_id)
+            if extension.isdigit() and len(extension) < 10
+            else None
+        )
+        from_agent = Agent.get_or_none(Agent.id == event.data["agent_id"], Agent.company == interaction.company_id)
+        CallTransfer.create(
+            interaction=interaction,
+            kind="refer",
+            from_agent=from_agent,
+            to_agent=to_agent,
+            at=event.data["at"],
+            **({} if event.data["succeeded"] else {"outcome": "failed", "ended_at": event.data["at"]}),
+        )
+        notifier.changed(self.bus, interaction)
 
     def on_party_left(self, event: Event) -> None:
         legs.left(self.bus, event.data["party_channel_id"], event.data["at"])

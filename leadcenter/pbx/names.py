@@ -169,6 +169,8 @@ OUTBOUND_CONTEXT = "lc-outbound"  # an agent's outbound call, once their device 
 TRANSFER_AGENT_CONTEXT = "lc-transfer"  # to a colleague: extension = their ring device's endpoint
 TRANSFER_TEAM_CONTEXT = "lc-transfer-team"  # into a team's queue: extension = the team's id
 TRANSFER_NUMBER_CONTEXT = "lc-transfer-number"  # to an external number: extension = the number, E.164
+REFER_CONTEXT = "lc-refer"  # a desk phone's transfer key (TRANSFER_CONTEXT of agents' legs): extension = agent id
+NO_TRANSFER_CONTEXT = "lc-no-transfer"  # no such context: a REFER on an agent's outbound call is refused (404)
 MONITOR_CONTEXT = "lc-monitor"  # a supervisor's device spying on a call (ChanSpy): extension = the mode
 # The reason lc-rang-out pauses the agents a ring-agents step or an Answer from Incoming rang out with (app_queue's
 # own, queues.conf's autopause, is "Auto-Pause").

@@ -48,6 +48,9 @@ class AgentDevice:
     password: str
     display_name: str
     webrtc: bool
+    agent_id: int = 0
+    company_id: int = 0
+    rings: bool = False  # the agent's ring device: where a transfer to their extension rings
 
 
 @dataclass(frozen=True)
@@ -247,9 +250,10 @@ def render_pjsip_endpoints(snapshot: Snapshot) -> str:
                     ("auth", device.name),
                     ("aors", device.name),
                     ("direct_media", "no"),
-                    # A phone's transfer key sends REFER: declined (603) until Lead Center has transfers; the call
-                    # goes on.
-                    ("allow_transfer", "no"),
+                    # A desk phone's transfer key sends REFER: Asterisk sends the lead to the transferer's
+                    # TRANSFER_CONTEXT (lc-refer, set on agents' legs) at the extension named, a colleague's; the
+                    # browser softphone transfers through the app.
+                    ("allow_transfer", "no" if device.webrtc else "yes"),
                     ("callerid", f'"{caller_id}" <{device.name}>'),
                     ("send_pai", "yes"),
                     *media,
@@ -419,8 +423,21 @@ def render_routes(snapshot: Snapshot) -> str:
         lines.append("exten => _[+0-9].,1,Set(LC_DIALED=${EXTEN})")
         lines.append(f" same => n,Goto({names.UNKNOWN_NUMBER_CONTEXT},s,1)")
         parts.append("\n".join(lines) + "\n")
+    parts += [_render_refer(snapshot)] if any(d.rings and d.agent_id for d in snapshot.devices) else []
     parts += [_render_flow(flow) for flow in snapshot.flows]
     return "\n".join(parts)
+
+
+def _render_refer(snapshot: Snapshot) -> str:
+    """lc-refer: a desk phone's transfer key (REFER) names a colleague's extension, their agent id: the call rings
+    their ring device (lc-transfer). Only an agent of the call's own company: any other extension, a number
+    included, is not there, and Asterisk refuses the REFER (404) with the call going on."""
+    lines = [f"[{names.REFER_CONTEXT}] ; desk phones' transfers to colleagues"]
+    for device in (d for d in snapshot.devices if d.rings and d.agent_id):
+        lines.append(f'exten => {device.agent_id},1,GotoIf($["${{LC_COMPANY}}" != "{device.company_id}"]?refused)')
+        lines.append(f" same => n,Goto({names.TRANSFER_AGENT_CONTEXT},{device.name},1)")
+        lines.append(" same => n(refused),Hangup(21)")
+    return "\n".join(lines) + "\n"
 
 
 # A step's action: the Gosub into its fixed context in dialplans/steps.conf (or the line) for each leaf step type.

@@ -266,6 +266,19 @@ class CallTracker:
             at=self.event_time(m),
         )
 
+    # -- desk phones' transfer key (REFER) ----------------------------------------------------------------------
+    def _on_BlindTransfer(self, m: Mapping) -> None:
+        # The agent's phone sent the lead to a colleague's extension (lc-refer): lc-transfer rings them next.
+        if m.get("TransfereeUniqueid") in self.lead_channels:
+            self._publish(
+                "call.referred",
+                channel_id=m["TransfereeUniqueid"],
+                agent_id=names.parse_channel(m.get("TransfererChannel")),
+                extension=m.get("Extension", ""),
+                succeeded=m.get("Result") == "Success",
+                at=self.event_time(m),
+            )
+
     # -- hold ------------------------------------------------------------------------------------------------
     def _held_call(self, m: Mapping) -> str | None:
         """The lead channel of the call a channel belongs to: the channel itself (an outbound call's agent channel,

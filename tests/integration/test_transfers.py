@@ -1,5 +1,6 @@
 """Calls between people, on the real system: an agent in the browser hands a lead's call to a colleague in another
-browser (blind transfer). Asserts what the agents see and hear, and the one interaction with a leg for each."""
+browser (blind transfer); a desk phone's transfer key does it to a colleague's desk phone (REFER). Asserts what the
+agents and the phones see and hear, and the one interaction with a leg for each."""
 
 from __future__ import annotations
 
@@ -72,8 +73,34 @@ def test_a_blind_transfer_to_a_colleague_in_another_browser(agents, running, tmp
     legs = list(CallLeg.select().where(CallLeg.interaction == row).order_by(CallLeg.joined_at))
     assert [leg.agent_id for leg in legs] == [first, colleague]
     assert all(leg.left_at is not None for leg in legs) and legs[0].left_at <= legs[1].joined_at
-    assert [(t.kind, t.from_agent_id, t.to_agent_id, t.outcome) for t in CallTransfer.select()] == [
+    moves = CallTransfer.select().where(CallTransfer.interaction == row)
+    assert [(t.kind, t.from_agent_id, t.to_agent_id, t.outcome) for t in moves] == [
         ("blind", first, colleague, "completed")
     ]
     expect(apps[colleague].row("recent", "Tran Sfer")).to_be_visible()
     assert apps[first].errors == [] and apps[colleague].errors == []
+
+
+def test_a_desk_phones_transfer_key_hands_the_call_to_a_colleagues_extension(running, peers):
+    with peers.phone(ALICE, transfer_after=3, transfer_to=str(BOB)) as alice:
+        caller = peers.call("+14045557303", duration=12)
+        alice.wait_for("ANSWERED", timeout=15)
+        with peers.phone(BOB) as bob:  # registered once Alice has the call: the queue rang her alone
+            alice.wait_for("REFERRED", timeout=10)
+            assert alice.transfer_answers == [202]  # Accepted: Asterisk carries the transfer out
+            bob.wait_for("ANSWERED", timeout=15)
+            assert bob.invites()[-1]["from_user"] == "+14045557303"  # Bob's phone shows the lead
+            live = wait_for(
+                lambda: (i := running.interaction(lead_number="+14045557303")) and i.agent_id == BOB and i,
+                10,
+                what="the call to become Bob's",
+            )
+            assert live.status == "active"
+            wait_for(lambda: Agent.get_by_id(ALICE).status_reason == "wrap_up", 10, what="Alice's wrap-up")
+            assert caller.wait(25).check().answered
+    row = concluded("+14045557303")
+    assert (row.outcome, row.agent_id) == ("answered", BOB)
+    legs = list(CallLeg.select().where(CallLeg.interaction == row).order_by(CallLeg.joined_at))
+    assert [leg.agent_id for leg in legs] == [ALICE, BOB] and all(leg.left_at for leg in legs)
+    moves = CallTransfer.select().where(CallTransfer.interaction == row)
+    assert [(t.kind, t.from_agent_id, t.to_agent_id, t.outcome) for t in moves] == [("refer", ALICE, BOB, "completed")]

@@ -424,3 +424,18 @@ def test_an_agent_who_hangs_up_without_handing_on_goes_to_wrap_up_once(world):
     assert statuses(world, alice) == ["on_call"]  # the call may ring her again (lc-agent-left): not yet
     send(world, "call.ended", seconds=31, channel_id="1.1")
     assert statuses(world, alice) == ["on_call", "wrap_up"]
+
+
+def test_a_desk_phones_refer_to_a_colleague_is_on_the_timeline_and_completes_when_they_answer(world):
+    delivering(world)
+    alice = world["agent"]
+    bob = create_agent(world["company"], create_user("b@acme.example", "Bob", "password1"), now=T0)
+    inbound(world, "1.1")
+    send(world, "call.answered", seconds=10, channel_id="1.1", agent_id=alice.id, queue="team1", agent_channel_id="a.1")
+    send(world, "call.referred", seconds=20, channel_id="1.1", agent_id=alice.id, extension=str(bob.id), succeeded=True)
+    send(world, "call.party_left", seconds=20, channel_id="1.1", party_channel_id="a.1")
+    assert statuses(world, alice) == ["on_call", "wrap_up"]
+    send(world, "call.answered", seconds=25, channel_id="1.1", agent_id=bob.id, queue=None, agent_channel_id="b.1")
+    move = CallTransfer.get()
+    assert (move.kind, move.from_agent_id, move.to_agent_id, move.outcome) == ("refer", alice.id, bob.id, "completed")
+    assert Interaction.get().agent_id == bob.id

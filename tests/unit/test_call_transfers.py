@@ -50,6 +50,19 @@ def test_the_tracker_follows_each_answered_party_until_it_hangs_up():
     assert published[-2][1]["number"] == "+14045550199"
 
 
+def test_a_desk_phones_blind_refer_of_a_lead_is_told_with_the_extension():
+    published = []
+    tracker = CallTracker(lambda name, **data: published.append((name, data)), lambda: T0)
+    lead = {"Uniqueid": "17.1", "Channel": "PJSIP/trunk1-1"}
+    tracker.handle({**lead, "Event": "UserEvent", "UserEvent": "LeadCenterInbound", "Company": "1", "Number": "2"})
+    refer = {"Event": "BlindTransfer", "TransfererChannel": "PJSIP/desk7-2", "TransfererUniqueid": "17.2"}
+    tracker.handle({**refer, "TransfereeUniqueid": "17.1", "Extension": "8", "Result": "Success"})
+    tracker.handle({**refer, "TransfereeUniqueid": "99.1", "Extension": "8", "Result": "Success"})  # not a lead's
+    assert published[1:] == [
+        ("call.referred", {"channel_id": "17.1", "agent_id": 7, "extension": "8", "succeeded": True, "at": T0})
+    ]
+
+
 @pytest.fixture
 def calls(database):
     company = create_company("Acme", "US")
