@@ -8,8 +8,9 @@ import re
 
 import pytest
 from browser import CHROMIUM, Browser
-from harness import wait_for
+from harness import ADS_LINE, wait_for
 from playwright.sync_api import expect
+from sipp import SippCaller
 from test_agent_app import ALICE, BOB, EMAILS, call, concluded, ringing_agent, set_ring_device
 
 from leadcenter.agents.models import Agent
@@ -79,6 +80,43 @@ def test_a_blind_transfer_to_a_colleague_in_another_browser(agents, running, tmp
     ]
     expect(apps[colleague].row("recent", "Tran Sfer")).to_be_visible()
     assert apps[first].errors == [] and apps[colleague].errors == []
+
+
+def test_a_transfer_to_an_outside_number_reaches_the_carrier_showing_the_tracking_number(agents, running, tmp_path):
+    apps = agents
+    # The trunk's peer is both the lead's carrier and the one the outside number is dialled through: one process.
+    caller = SippCaller(workdir=tmp_path / "carrier").start_call(
+        ADS_LINE,
+        "4045556602",
+        asterisk_port=running.sip_port,
+        local_port=running.trunk_port,
+        duration=20,
+        caller_name="Out Side",
+        answers=True,
+    )
+    agent = ringing_agent(apps, "Out Side")
+    apps[agent].row("incoming", "Out Side").get_by_role("button", name="Answer").click()
+    caller.wait_for("ANSWERED", 10)
+    page = apps[agent].page
+    page.get_by_role("button", name="Transfer").click()
+    page.get_by_label("Number").fill("404 555 0199")
+    page.get_by_role("group", name="Transfer the call").get_by_role("button", name="Transfer").click()
+    invite = wait_for(lambda: caller.carrier_invites(), 10, what="the carrier to get the transfer's INVITE")[-1]
+    assert invite["from_user"] == ADS_LINE  # the tracking number the lead called, not the lead's own
+    expect(apps[agent].section("active").locator(".row")).to_have_count(0)
+    expect(page.get_by_role("button", name="Rejoin the Queue")).to_be_visible()
+    live = running.interaction(lead_number="+14045556602")
+    wait_for(
+        lambda: CallLeg.select().where(CallLeg.interaction == live, CallLeg.number == "+14045550199").exists(),
+        10,
+        what="the outside number's leg",
+    )
+    assert caller.wait(30).check().answered
+    row = concluded("+14045556602")
+    legs = list(CallLeg.select().where(CallLeg.interaction == row).order_by(CallLeg.joined_at))
+    assert [(leg.agent_id, leg.number) for leg in legs] == [(agent, ""), (None, "+14045550199")]
+    moves = CallTransfer.select().where(CallTransfer.interaction == row)
+    assert [(t.to_number, t.outcome) for t in moves] == [("+14045550199", "completed")]
 
 
 def test_a_desk_phones_transfer_key_hands_the_call_to_a_colleagues_extension(running, peers):
