@@ -283,13 +283,8 @@ class CallRecorder:
         interaction = Interaction.get_or_none(Interaction.id == event.data["interaction_id"])
         if agent is None or interaction is None or interaction.status != "active":
             return
-        handed_on = (
-            interaction.agent_id != agent.id
-            or CallTransfer.select()
-            .where(CallTransfer.interaction == interaction, CallTransfer.from_agent == agent)
-            .exists()
-        )
-        if handed_on and availability.can(agent, "end_call") and not _on_another_call(agent, interaction):
+        moved_on = interaction.agent_id != agent.id or legs.handed_on(interaction, agent.id)
+        if moved_on and availability.can(agent, "end_call") and not _on_another_call(agent, interaction):
             self.availability.move(agent, "end_call", event.data["at"])
 
     def _answer(self, interaction: Interaction, agent_id: int | None, queue: str | None, at) -> None:

@@ -405,7 +405,8 @@ def test_a_transfer_to_a_number_adds_the_external_party_and_one_the_lead_hangs_u
     send(world, "call.ended", seconds=85, channel_id="1.1")
     legs = [(leg.agent_id, leg.number, leg.talk_seconds) for leg in CallLeg.select().order_by(CallLeg.id)]
     assert legs == [(alice.id, "", 10), (None, "+14045550199", 60)]
-    assert Interaction.get_by_id(call.id).agent_id == alice.id  # an external party takes nobody's place
+    # An external party takes nobody's place: handed on, the call is no agent's (out of Alice's Active).
+    assert Interaction.get_by_id(call.id).agent_id is None
     assert CallTransfer.get().outcome == "completed"
     inbound(world, "1.2")
     send(world, "call.answered", seconds=10, channel_id="1.2", agent_id=alice.id, queue=None, agent_channel_id="a.2")
