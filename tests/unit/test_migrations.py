@@ -8,6 +8,7 @@ from leadcenter import db, migrations
 from leadcenter.accounts.models import server_time_zone
 from leadcenter.interactions.models import Interaction
 from leadcenter.leads.models import Lead, LeadSearchTerm
+from leadcenter.reports.models import create_triggers
 from leadcenter.leads.services import search
 from leadcenter.teams.models import Team
 
@@ -130,8 +131,39 @@ def _steps_after(version: int) -> int:
     return len([m for m in migrations.MIGRATIONS if m[0] > version])
 
 
+def _back_to_version_18(database) -> None:
+    """Undo what version 22 adds: the callbacks, the teams' callback settings, a call's original call."""
+    database.execute_sql('DROP TABLE "callback"')
+    for column in ("callback_enabled", "callback_attempts", "callback_retry_seconds"):
+        database.execute_sql(f'ALTER TABLE "team" DROP COLUMN "{column}"')
+    from playhouse.migrate import SqliteMigrator
+    from playhouse.migrate import migrate as run
+
+    # Rebuilds the table: SQLite cannot drop a column a foreign key names (the KPIs' triggers, which name the table,
+    # are made again after it).
+    for (trigger,) in database.execute_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+        database.execute_sql(f'DROP TRIGGER "{trigger}"')
+    run(SqliteMigrator(database).drop_column("interaction", "callback_of_id", legacy=True))
+    create_triggers(database)
+    database.execute_sql("UPDATE schema_version SET version = 18")
+
+
+def test_a_version_18_database_gets_the_callbacks_and_keeps_its_teams(tmp_path):
+    expected = _shape_of_a_new_database(tmp_path)
+    old = _migrated(tmp_path / "v18.sqlite3")
+    _back_to_version_18(old)
+    teams = old.execute_sql("SELECT id, name FROM team ORDER BY id").fetchall()
+    assert migrations.migrate() == _steps_after(18) and migrations.current_version() == migrations.LATEST
+    assert _shape(old) == expected
+    assert old.execute_sql("SELECT id, name, callback_enabled, callback_attempts FROM team ORDER BY id").fetchall() == [
+        (*team, 0, 3) for team in teams
+    ]
+    old.close()
+
+
 def _back_to_version_17(database) -> None:
-    """Undo what version 18 adds: the weekly summary emails."""
+    """Undo what versions 22 and 18 add: the callbacks, the weekly summary emails."""
+    _back_to_version_18(database)
     database.execute_sql('DROP TABLE "weekly_summary"')
     database.execute_sql("UPDATE schema_version SET version = 17")
 
@@ -143,6 +175,20 @@ def test_a_version_17_database_gets_the_weekly_summary_table(tmp_path):
     assert migrations.migrate() == _steps_after(17) and migrations.current_version() == migrations.LATEST
     assert _shape(old) == expected
     old.close()
+
+
+def _insert_as_it_was(database, row) -> None:
+    """Insert a model's row into an older table: only the columns that table has (later versions add the rest)."""
+    present = {c.name for c in database.get_columns(row._meta.table_name)}
+    values = {
+        f.column_name: f.db_value(row.__data__.get(f.name))
+        for f in row._meta.sorted_fields
+        if f.column_name in present and f.name in row.__data__
+    }
+    database.execute_sql(
+        f'INSERT INTO "{row._meta.table_name}" ({", ".join(values)}) VALUES ({", ".join("?" * len(values))})',
+        list(values.values()),
+    )
 
 
 def _back_to_version_16(database) -> None:
@@ -162,7 +208,7 @@ def test_a_version_16_database_gets_the_monitors_and_keeps_its_companies(tmp_pat
         "INSERT INTO company (id, created_at, name, time_zone, default_region) VALUES (3, '2026-11-26"
         " 10:00:00', 'Acme', 'UTC', 'US')"
     )
-    Team.create(id=7, company=3, name="Sales")
+    _insert_as_it_was(old, Team(id=7, company=3, name="Sales"))
     old.execute_sql("PRAGMA foreign_keys = ON")  # as the app runs: dropping a table would cascade
     assert migrations.migrate() == _steps_after(16) and migrations.current_version() == migrations.LATEST
     assert _shape(old) == expected
