@@ -288,16 +288,16 @@ def parse_outbound_channel_id(channel_id: str | None) -> str | None:
     return match.group(1) if match else None
 
 
-_CALLBACK_PLACE = re.compile(rf"lc-callback-{_ID}-{_ID}")
-_CALLBACK_DIAL = re.compile(rf"(lc-callback-{_ID}-{_ID})-dial")
+_CALLBACK_PLACE = re.compile(rf"lc-callback-{_ID}-{_ID};2")
+_CALLBACK_DIAL = re.compile(rf"lc-callback-{_ID}-{_ID}")
 
 
 def callback_channel_ids(callback_id: int, placement: int) -> tuple[str, str]:
     """The ids of a callback's Local channel pair, its ``placement``-th time in the queue: the half that waits in the
     queue (lc-callback-<id>-<n>, also the id of that attempt's interaction's call) and the half that dials the lead
     (...-dial). Chosen before the channels exist, so nothing of them is missed, and told apart after a restart."""
-    place = f"lc-callback-{callback_id}-{placement}"
-    return place, f"{place}-dial"
+    dial = f"lc-callback-{callback_id}-{placement}"
+    return f"{dial};2", dial
 
 
 def parse_callback_place(channel_id: str | None) -> int | None:
@@ -308,8 +308,7 @@ def parse_callback_place(channel_id: str | None) -> int | None:
 
 def parse_callback_dial(channel_id: str | None) -> str | None:
     """The place channel of a callback's dialling half."""
-    match = _CALLBACK_DIAL.fullmatch(channel_id or "")
-    return match.group(1) if match else None
+    return f"{channel_id};2" if _CALLBACK_DIAL.fullmatch(channel_id or "") else None
 
 
 def callback_local() -> str:

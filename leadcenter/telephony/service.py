@@ -397,7 +397,6 @@ class Telephony:
                 priority=1,
                 timeout=-1,  # the place waits in the queue as long as it takes
                 channelId=dial_id,
-                otherChannelId=place_id,
                 json={"variables": variables},
             )
         except TelephonyError:
