@@ -188,16 +188,16 @@ class CallTracker:
             )
 
     def _on_DialEnd(self, m: Mapping) -> None:
-        if m.get("Uniqueid") in self.outbound_channels and m.get("DialStatus") == "ANSWER":
-            # An agent's outbound call: lc-outbound's Dial of the lead answered.
-            self._publish("call.lead_answered", channel_id=m["Uniqueid"], at=self.event_time(m))
-            return
         callback = names.parse_callback_dial(m.get("Uniqueid"))
         if callback is not None:
             # A queue callback's dialling half (lc-callback-dial): the lead answered the agent's call, or not (its
-            # place channel's hangup follows).
+            # place channel's hangup follows). Told first: after a resync both halves are outbound channels too.
             if m.get("DialStatus") == "ANSWER":
                 self._publish("call.lead_answered", channel_id=callback, at=self.event_time(m))
+            return
+        if m.get("Uniqueid") in self.outbound_channels and m.get("DialStatus") == "ANSWER":
+            # An agent's outbound call: lc-outbound's Dial of the lead answered.
+            self._publish("call.lead_answered", channel_id=m["Uniqueid"], at=self.event_time(m))
             return
         rung = names.parse_channel(m.get("DestChannel"))  # the agent whose leg this was, if an agent's
         if (

@@ -1,10 +1,12 @@
-"""Queue callback with real calls: a caller waiting in the Sales queue presses 1 and hangs up; when an agent frees,
-the agent's desk phone is connected to a call the carrier receives for the lead's number, with the tracking number
-as caller ID, and the callback's interaction names the call the lead asked in."""
+"""Queue callback with real calls: a caller waiting in the Sales queue presses 1 and hangs up; their place is kept
+through a controller killed and started again; when an agent frees, the agent's desk phone is connected to a call
+the carrier receives, with the tracking number as caller ID, and the callback's interaction names the call the lead
+asked in."""
 
 from __future__ import annotations
 
 import contextlib
+import time
 
 import pytest
 from harness import ADS_LINE, wait_for
@@ -59,16 +61,24 @@ def test_a_caller_who_presses_1_is_called_back_when_an_agent_frees(running, peer
             10,
             what="the callback's place in the queue",
         )
-        with carrier(running, tmp_path, answer_after=0.5, hangup_after=4) as lead:
+        running.kill_controller()  # the place is Asterisk's; the rest is in the database
+        running.start_controller()
+        with carrier(running, tmp_path, answer_after=0.5) as lead:
             running.choose_status(EMAIL[ALICE], "available")  # an agent frees: the queue offers her the place
             alice.wait_for("ANSWERED", timeout=15)
             invite = lead.wait_for_invites(timeout=15)[0]
             assert invite["from_user"] == ADS_LINE  # the lead sees the tracking number they called
-            lead.wait_for("HANGUP", timeout=15)  # they talked; the lead hung up
+            lead.wait_for("ANSWERED", timeout=10)
+            wait_for(lambda: Interaction.get_by_id(callback.id).answered_at, 5, what="the lead's answer recorded")
+            time.sleep(2.5)  # some talk
+            with contextlib.closing(running.sign_in(EMAIL[ALICE])) as app:  # Alice hangs up in the app
+                assert app.post(f"/api/v1/interactions/{callback.id}/hangup").status_code == 200
+            lead.wait_for("HANGUP", timeout=10)
             alice.wait_for("HANGUP", timeout=10)
+            assert lead.hangups == ["remote"]  # Asterisk hung up on the lead
     done = wait_for(
         lambda: (i := Interaction.get_by_id(callback.id)).status == "recent" and i, 15, what="the callback's call"
     )
     assert (done.outcome, done.agent_id, done.callback_of_id) == ("answered", ALICE, original.id)
-    assert done.talk_seconds is not None and done.talk_seconds >= 2
+    assert done.talk_seconds is not None and done.talk_seconds >= 2 and done.recording
     assert Callback.get(Callback.original == original.id).state == "done"

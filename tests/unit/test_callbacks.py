@@ -241,3 +241,14 @@ def test_the_tracker_follows_a_callbacks_place_and_its_dialling_half():
     assert published[3][1]["agent_id"] == 4
     assert names.parse_callback_place(place) == 7 and names.parse_callback_place(dial) is None
     assert names.parse_callback_dial(dial) == place and names.parse_callback_dial(place) is None
+
+
+def test_after_a_resync_the_lead_answering_a_callback_is_still_told_for_its_place():
+    """Resynchronisation lists both halves of the pair as outbound channels (they carry LC_OUTBOUND)."""
+    published = []
+    tracker = CallTracker(lambda name, **data: published.append((name, data)), lambda: dt.datetime(2026, 1, 1))
+    place, dial = names.callback_channel_ids(7, 2)
+    tracker.sync_started()
+    tracker.synced([{"channel_id": place, "outbound": True}, {"channel_id": dial, "outbound": True}])
+    tracker.handle({"Event": "DialEnd", "Uniqueid": dial, "DialStatus": "ANSWER", "Context": "lc-callback-dial"})
+    assert published == [("call.lead_answered", {"channel_id": place, "at": dt.datetime(2026, 1, 1)})]
