@@ -23,8 +23,8 @@ from leadcenter.agents.availability import Availability
 from leadcenter.agents.presence import Presence
 from leadcenter.agents.services import PauseKeeper
 from leadcenter.asterisk_config import AsteriskConfig, DialplanCheck
-from leadcenter.calls.control import CallControl
 from leadcenter.callbacks.services import Callbacks
+from leadcenter.calls.control import CallControl
 from leadcenter.calls.services import CallRecorder
 from leadcenter.chats.services import Chats
 from leadcenter.config import Settings

@@ -392,7 +392,7 @@ MIGRATIONS: list = [
     ),
     (17, "monitors: supervisors listening to calls; who may, and whether agents are told", _v17_monitors),
     (18, "reports: each company's weekly summary email, its recipients and the last week sent", _v18_weekly_summary),
-    (22, "queue callback: each team's callback settings, the callbacks, a callback's call's original call", _v22_callbacks),
+    (22, "queue callback: each team's settings, the callbacks, a callback's call's original call", _v22_callbacks),
 ]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])
 

@@ -174,7 +174,8 @@ class Callbacks:
         """After a (re)connect: a place Asterisk no longer has (it ended while the controller was away, or Asterisk
         restarted) is settled as its end would have been. Only places made before Asterisk was read can be missing."""
         up = {call["channel_id"] for call in event.data["calls"]}
-        for callback in Callback.select().where(Callback.state == "queued", Callback.channel_id.not_in(list(up) or [""])):
-            call = Interaction.get_or_none(Interaction.channel_id == callback.channel_id)
+        gone = Callback.select().where(Callback.state == "queued", Callback.channel_id.not_in(list(up) or [""]))
+        for channel_id in [c.channel_id for c in gone if c.channel_id]:
+            call = Interaction.get_or_none(Interaction.channel_id == channel_id)
             if call is not None and call.started_at < event.data["read_at"]:
-                self.place_ended(callback.channel_id, self.clock())
+                self.place_ended(channel_id, self.clock())

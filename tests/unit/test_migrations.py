@@ -8,8 +8,8 @@ from leadcenter import db, migrations
 from leadcenter.accounts.models import server_time_zone
 from leadcenter.interactions.models import Interaction
 from leadcenter.leads.models import Lead, LeadSearchTerm
-from leadcenter.reports.models import create_triggers
 from leadcenter.leads.services import search
+from leadcenter.reports.models import create_triggers
 from leadcenter.teams.models import Team
 
 V1 = Path(__file__).parent / "fixtures" / "schema_v1_demo.sql"
