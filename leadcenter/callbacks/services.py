@@ -30,6 +30,7 @@ from leadcenter.events import Bus, Event
 from leadcenter.interactions import lifecycle, notifier
 from leadcenter.interactions.models import Interaction
 from leadcenter.pbx import names
+from leadcenter.phones import InvalidNumber, to_e164
 from leadcenter.teams.models import Team
 from leadcenter.timers import Sweeper
 
@@ -41,6 +42,13 @@ RING_SECONDS = 45  # how long the lead's phone rings on a callback
 ATTRIBUTION = ("source", "campaign", "landing_page", "referrer", "keywords", "medium", "click_id")
 
 Verb = TypeVar("Verb")
+
+
+def _callable(number: str) -> bool:
+    try:
+        return number == to_e164(number)
+    except InvalidNumber:
+        return False
 
 
 class CallbackVerbs(Protocol[Verb]):
@@ -66,6 +74,9 @@ class Callbacks:
         team = Team.get_or_none(Team.id == names.parse_queue(event.data.get("queue")))
         if original is None or team is None or team.company_id != original.company_id:
             log.warning("callback asked on call %s in queue %s: no such call or team", *event.data.values())
+            return
+        if not _callable(original.lead_number):  # a withheld or odd caller ID: nothing to call back
+            log.warning("callback asked on call %s from %r: not a number to call", original.id, original.lead_number)
             return
         at = event.data["at"]
         with database.atomic():

@@ -79,14 +79,14 @@ def send(world, name, **data):
     world["bus"].deliver(Event(name, {"at": world["clock"](), **data}, 0, world["clock"]()))
 
 
-def asked(world, channel_id="1700000000.1", position=3) -> Interaction:
+def asked(world, channel_id="1700000000.1", position=3, caller=LEAD) -> Interaction:
     """A caller waits in the team's queue, then presses 1 (lc-callback-offer) and hangs up."""
     send(
         world,
         "call.inbound",
         channel_id=channel_id,
         channel="PJSIP/trunk1-1",
-        caller_number=LEAD,
+        caller_number=caller,
         caller_name="",
         company_id=world["company"].id,
         number_id=world["number"].id,
@@ -209,6 +209,12 @@ def test_a_1_in_a_queue_of_another_company_or_on_an_unknown_call_changes_nothing
     original = asked(world, position=1)
     send(world, "call.callback_asked", channel_id=original.channel_id, queue=other.queue_name, position=1)
     assert Callback.select().count() == 1 and Callback.get().team_id == world["team"].id
+
+
+def test_a_caller_whose_number_is_withheld_gets_no_callback(world):
+    original = asked(world, caller="anonymous")
+    assert (original.outcome, Callback.select().count()) == ("abandoned", 0)
+    assert world["callbacks"].sweep() == 0
 
 
 def test_the_tracker_follows_a_callbacks_place_and_its_dialling_half():
