@@ -6,10 +6,12 @@ asked in."""
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 
 import pytest
 from harness import ADS_LINE, wait_for
+from sipp import Call, SippCaller
 from test_availability import EMAIL
 from test_calls import ALICE, BOB
 from test_verbs import carrier
@@ -19,6 +21,7 @@ from leadcenter.interactions.models import Interaction
 from leadcenter.teams.models import Team
 
 LEAD = "+14045550177"
+AHEAD, BEHIND = "+14045550176", "+14045550178"  # callers who join the queue before and after the lead
 
 
 @pytest.fixture
@@ -42,25 +45,39 @@ def test_a_caller_who_presses_1_is_called_back_when_an_agent_frees(running, peer
     for agent in (ALICE, BOB):  # nobody takes calls: the caller waits in the queue
         running.choose_status(EMAIL[agent], "offline")
     with peers.phone(ALICE, speak=True) as alice:
-        caller = peers.call(LEAD, duration=40, key="1", press_at=3, expect_remote_bye=True)
+        # Three callers a second apart; the second, the lead, presses 1 (the others wait, then give up).
+        callers = SippCaller(workdir=tmp_path / "callers").start_calls(
+            [
+                Call(ADS_LINE, AHEAD, duration=12),
+                Call(ADS_LINE, LEAD, duration=40, delay=1, key="1", press_at=4, expect_remote_bye=True),
+                Call(ADS_LINE, BEHIND, duration=12, delay=2),
+            ],
+            asterisk_port=running.sip_port,
+            local_port=running.trunk_port,
+        )
+        peers.handles.append(callers)
         original = running.wait_interaction(lead_number=LEAD, direction="inbound")
-        result = caller.wait(timeout=30)
-        assert result.ok, result  # Asterisk said goodbye and hung up on the caller after the 1
         original = wait_for(
-            lambda: (i := Interaction.get_by_id(original.id)).status == "recent" and i, 10, what="the original call"
+            lambda: (i := Interaction.get_by_id(original.id)).status == "recent" and i, 15, what="the original call"
         )
         assert original.outcome == "callback"
         callback = wait_for(
             lambda: Interaction.get_or_none(Interaction.callback_of == original.id), 10, what="the callback's call"
         )
-        # Waiting for an agent, in the team's Incoming, at the lead's place in the queue.
+        # Waiting for an agent, in the team's Incoming, at the lead's place in the queue: second.
         assert (callback.status, callback.direction, callback.lead_number) == ("incoming", "outbound", LEAD)
         assert callback.source == original.source and callback.queue_team_id == callbacks.id
         wait_for(
-            lambda: "Local/s@lc-callback-place" in (running.instance.rx(f"queue show {callbacks.queue_name}") or ""),
+            lambda: re.search(
+                r"1\. PJSIP/trunk.*\n\s+2\. Local/s@lc-callback-place-\S+;2 .*\n\s+3\. PJSIP/trunk",
+                running.instance.rx(f"queue show {callbacks.queue_name}") or "",
+            ),
             10,
-            what="the callback's place in the queue",
+            what="the callback's place in the queue, between the callers before and after the lead",
         )
+        ahead, lead_call, behind = callers.wait_all(timeout=30)
+        lead_call.check()  # Asterisk said goodbye and hung up on the lead after their 1
+        assert [c.hangup for c in (ahead, behind)] == ["local", "local"]  # the others waited, then gave up
         running.kill_controller()  # the place is Asterisk's; the rest is in the database
         running.start_controller()
         with carrier(running, tmp_path, answer_after=0.5) as lead:
