@@ -74,7 +74,7 @@ class Callbacks:
         team = Team.get_or_none(Team.id == names.parse_queue(event.data.get("queue")))
         if original is None or team is None or team.company_id != original.company_id:
             data = event.data
-            log.warning("callback asked on call %s in queue %s: no such call or team", data["channel_id"], data["queue"])
+            log.warning("callback asked on call %s in queue %s: no call or team", data["channel_id"], data["queue"])
             return
         if not _callable(original.lead_number):  # a withheld or odd caller ID: nothing to call back
             log.warning("callback asked on call %s from %r: not a number to call", original.id, original.lead_number)

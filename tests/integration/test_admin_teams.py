@@ -1,6 +1,6 @@
 """The console's Teams page in Chromium against the real system: an admin creates a team with two agents, then
-changes its strategy, wrap-up, callbacks and the members' order; Asterisk's queue follows at once, a bad value is said next to
-its field, and the audit log lists the changes. Screenshot of the team's page."""
+changes its strategy, wrap-up, callbacks and the members' order; Asterisk's queue follows at once, a bad value is said
+next to its field, and the audit log lists the changes. Screenshot of the team's page."""
 
 from __future__ import annotations
 
