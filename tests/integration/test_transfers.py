@@ -19,6 +19,32 @@ from leadcenter.interactions.models import CallLeg, CallTransfer, Interaction
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (make setup)")
 
 
+def test_a_desk_phones_transfer_key_hands_the_call_to_a_colleagues_extension(running, peers):
+    # First in the module: the browser tests below make the agents ring on their softphones until it ends.
+    with peers.phone(ALICE, transfer_after=3, transfer_to=str(BOB)) as alice:
+        caller = peers.call("+14045557303", duration=12)
+        alice.wait_for("ANSWERED", timeout=15)
+        with peers.phone(BOB) as bob:  # registered once Alice has the call: the queue rang her alone
+            alice.wait_for("REFERRED", timeout=10)
+            assert alice.transfer_answers == [202]  # Accepted: Asterisk carries the transfer out
+            bob.wait_for("ANSWERED", timeout=15)
+            assert bob.invites()[-1]["from_user"] == "+14045557303"  # Bob's phone shows the lead
+            live = wait_for(
+                lambda: (i := running.interaction(lead_number="+14045557303")) and i.agent_id == BOB and i,
+                10,
+                what="the call to become Bob's",
+            )
+            assert live.status == "active"
+            wait_for(lambda: Agent.get_by_id(ALICE).status_reason == "wrap_up", 10, what="Alice's wrap-up")
+            assert caller.wait(25).check().answered
+    row = concluded("+14045557303")
+    assert (row.outcome, row.agent_id) == ("answered", BOB)
+    legs = list(CallLeg.select().where(CallLeg.interaction == row).order_by(CallLeg.joined_at))
+    assert [leg.agent_id for leg in legs] == [ALICE, BOB] and all(leg.left_at for leg in legs)
+    moves = CallTransfer.select().where(CallTransfer.interaction == row)
+    assert [(t.kind, t.from_agent_id, t.to_agent_id, t.outcome) for t in moves] == [("refer", ALICE, BOB, "completed")]
+
+
 @pytest.fixture(scope="module")
 def softphones(system):
     """For this module the demo agents ring on their browser softphones (their desk phones otherwise)."""
@@ -117,28 +143,3 @@ def test_a_transfer_to_an_outside_number_reaches_the_carrier_showing_the_trackin
     assert [(leg.agent_id, leg.number) for leg in legs] == [(agent, ""), (None, "+14045550199")]
     moves = CallTransfer.select().where(CallTransfer.interaction == row)
     assert [(t.to_number, t.outcome) for t in moves] == [("+14045550199", "completed")]
-
-
-def test_a_desk_phones_transfer_key_hands_the_call_to_a_colleagues_extension(running, peers):
-    with peers.phone(ALICE, transfer_after=3, transfer_to=str(BOB)) as alice:
-        caller = peers.call("+14045557303", duration=12)
-        alice.wait_for("ANSWERED", timeout=15)
-        with peers.phone(BOB) as bob:  # registered once Alice has the call: the queue rang her alone
-            alice.wait_for("REFERRED", timeout=10)
-            assert alice.transfer_answers == [202]  # Accepted: Asterisk carries the transfer out
-            bob.wait_for("ANSWERED", timeout=15)
-            assert bob.invites()[-1]["from_user"] == "+14045557303"  # Bob's phone shows the lead
-            live = wait_for(
-                lambda: (i := running.interaction(lead_number="+14045557303")) and i.agent_id == BOB and i,
-                10,
-                what="the call to become Bob's",
-            )
-            assert live.status == "active"
-            wait_for(lambda: Agent.get_by_id(ALICE).status_reason == "wrap_up", 10, what="Alice's wrap-up")
-            assert caller.wait(25).check().answered
-    row = concluded("+14045557303")
-    assert (row.outcome, row.agent_id) == ("answered", BOB)
-    legs = list(CallLeg.select().where(CallLeg.interaction == row).order_by(CallLeg.joined_at))
-    assert [leg.agent_id for leg in legs] == [ALICE, BOB] and all(leg.left_at for leg in legs)
-    moves = CallTransfer.select().where(CallTransfer.interaction == row)
-    assert [(t.kind, t.from_agent_id, t.to_agent_id, t.outcome) for t in moves] == [("refer", ALICE, BOB, "completed")]

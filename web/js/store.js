@@ -45,7 +45,8 @@ export const state = {
   quickId: null,            // the Recent row whose quick actions (call, text) are open
   keypad: false,            // the call view's keypad is open
   colleaguesOpen: false,    // the inbox's Team list (colleagues' availability) is open
-  transfer: { open: false, number: '' }, // the call view's Transfer dialog (transfer.js): open, the number typed
+  transfer: { open: false, number: '', asked: new Set() }, // the call view's Transfer dialog (transfer.js): open,
+                            // the number typed; the interactions of calls transferred to me already asked for
   search: { query: '', found: [], loading: false, error: '' }, // lead search (inbox); found: leads as the API has them
   dialer: { recipient: '', message: '', trackingNumberId: null, record: false }, // what is typed and picked in the
                             // dialer and the texting form (they share the recipient)

@@ -43,7 +43,7 @@ export function dialog(s, interaction) {
 
 async function transfer(id, to) {
   await api('POST', `/api/v1/interactions/${id}/transfer`, { to, mode: 'blind' });
-  update((s) => { s.transfer = { open: false, number: '' }; });
+  update((s) => { s.transfer.open = false; s.transfer.number = ''; });
   say('Transferred: the call is theirs once they answer.');
 }
 
@@ -68,11 +68,10 @@ function transferredRinging(s) {
     && s.sections.get(call.interaction) !== 'incoming');
 }
 
-const asked = new Set();
 export function load(s) {
   for (const [, call] of transferredRinging(s)) {
-    if (s.interactions.has(call.interaction) || asked.has(call.interaction)) continue;
-    asked.add(call.interaction);
+    if (s.interactions.has(call.interaction) || s.transfer.asked.has(call.interaction)) continue;
+    update((t) => { t.transfer.asked.add(call.interaction); }, QUIET);
     api('GET', `/api/v1/interactions/${call.interaction}`)
       .then((interaction) => update((t) => putInteraction(t, interaction))).catch(() => {});
   }
