@@ -75,6 +75,7 @@ def test_a_blind_transfer_to_a_colleague_in_another_browser(agents, running, tmp
     dialog = page.get_by_role("group", name="Transfer the call")
     name = Agent.get_by_id(colleague).display_name
     expect(dialog.locator(".colleague", has_text=name)).to_contain_text("Available")
+    apps[first].screenshot("transfer", tmp_path)
     dialog.get_by_role("button", name=name).click()
     # The colleague's app rings with the lead and who handed it on; they answer.
     ringing = apps[colleague].page.get_by_role("region", name="Call transferred to you")
