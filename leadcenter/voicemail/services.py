@@ -2,18 +2,24 @@
 
 app_voicemail writes ``spool/voicemail/leadcenter/<mailbox>/INBOX/msgNNNN.{wav,txt}``; the .txt names the caller's
 channel (``callerchan``) and the message's length (``duration``), which is how a message is tied to its call.
-Mailboxes are named ``companyN`` and ``agentN`` (pbx/names.py).
+Mailboxes are named ``companyN`` and ``agentN`` (pbx/names.py). A message in an agent's own mailbox is that agent's
+alone (``Interaction.mailbox_agent``): it waits in their Incoming until they mark it handled, and, when they chose
+it, reaches their email with the recording attached.
 """
 
 from __future__ import annotations
 
 import configparser
+import datetime as dt
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from leadcenter.accounts.models import User
 from leadcenter.agents.models import Agent
 from leadcenter.events import Bus, Event
+from leadcenter.interactions.models import Interaction
+from leadcenter.mail import Attachment, Content, Email, Mailer
 from leadcenter.pbx import names
 from leadcenter.voicemail import notifier
 
@@ -46,6 +52,34 @@ def find_message(asterisk_dir: Path, mailbox: str, channel: str) -> Message | No
     return None
 
 
+def mailbox_owner(mailbox: str, company_id: int) -> int | None:
+    """The id of the agent whose own mailbox ``mailbox`` is, when that agent is of ``company_id``; None for the
+    company's mailbox (and for a mailbox whose agent is gone or of another company)."""
+    agent_id = names.parse_agent_mailbox(mailbox)
+    if agent_id is None:
+        return None
+    return agent_id if Agent.select().where(Agent.id == agent_id, Agent.company == company_id).exists() else None
+
+
+def mark_handled(interaction: Interaction, agent: Agent, at: dt.datetime) -> bool:
+    """The agent dealt with a message in their own mailbox: it leaves their Incoming for their Recent. False when it
+    was marked before (compare-and-set: two tabs clicking together mark it once)."""
+    if interaction.mailbox_agent_id != agent.id:
+        raise NotYours(interaction.id)
+    changed = (
+        Interaction.update(handled_at=at)
+        .where(Interaction.id == interaction.id, Interaction.handled_at.is_null())
+        .execute()
+    )
+    if changed:
+        interaction.handled_at = at
+    return bool(changed)
+
+
+class NotYours(Exception):
+    """The interaction is not a message in this agent's own mailbox."""
+
+
 def mailbox_company(mailbox: str) -> tuple[int | None, int | None]:
     """(company id, agent id) of a mailbox name."""
     if (company_id := names.parse_company_mailbox(mailbox)) is not None:
@@ -69,3 +103,51 @@ class MailboxCounter:
             notifier.count_changed(
                 self.bus, company_id, agent_id, event.data["mailbox"], event.data["new"], event.data["old"]
             )
+
+
+class VoicemailEmails:
+    """A message left in an agent's own mailbox -> an email to that agent with the recording attached, when they
+    chose it (``Agent.email_voicemail``) and SMTP is configured. On the event dispatcher thread it only queues a row
+    in the mail outbox (keyed by message and agent: the same event seen twice queues it once)."""
+
+    def __init__(self, bus: Bus, mailer: Mailer, data_dir: Path, app_url: str):
+        self.mailer, self.data_dir, self.app_url = mailer, data_dir, app_url
+        bus.subscribe("interaction.updated", self.on_updated)
+
+    def on_updated(self, event: Event) -> None:
+        data = event.data["interaction"]
+        if not self.mailer.enabled or data["outcome"] != "voicemail" or data.get("mailbox_agent_id") is None:
+            return
+        message = Interaction.get_or_none(Interaction.id == data["id"], Interaction.company == event.data["company_id"])
+        if message is None or message.mailbox_agent_id is None or not message.voicemail:
+            return
+        agent = (
+            Agent.select(Agent, User)
+            .join(User)
+            .where(Agent.id == message.mailbox_agent_id, Agent.email_voicemail == True, User.active == True)  # noqa: E712
+            .first()
+        )
+        if agent is None:
+            return
+        recording = Attachment(self.data_dir / message.voicemail, f"voicemail-{message.id}.wav")
+        email = Email(agent.user.email, agent.display_name, voicemail_email(message, self.app_url), (recording,))
+        if self.mailer.queue(f"voicemail:{message.id}:agent:{agent.id}", email):
+            log.info("voicemail %s: email queued for agent %s", message.id, agent.id)
+
+
+def voicemail_email(message: Interaction, app_url: str) -> Content:
+    caller = message.lead.name or message.lead_number or "A caller"
+    seconds = message.duration_seconds or 0
+    line = message.tracking_number
+    facts = [
+        ("Caller", " ".join(p for p in (message.lead.name, message.lead_number) if p)),
+        ("Called", " ".join(p for p in ((line.name, line.number) if line else ()) if p)),
+        ("Length", f"{seconds // 60}:{seconds % 60:02d}"),
+        ("Came from", message.source),
+    ]
+    return Content(
+        subject=f"Voicemail from {caller}",
+        intro=f"{caller} left a message in your mailbox; the recording is attached, and it waits in your Incoming.",
+        facts=tuple((label, value) for label, value in facts if value),
+        action=("Open Lead Center", app_url),
+    )

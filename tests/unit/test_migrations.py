@@ -9,6 +9,7 @@ from leadcenter.accounts.models import server_time_zone
 from leadcenter.interactions.models import Interaction
 from leadcenter.leads.models import Lead, LeadSearchTerm
 from leadcenter.leads.services import search
+from leadcenter.reports.models import create_triggers
 from leadcenter.teams.models import Team
 
 V1 = Path(__file__).parent / "fixtures" / "schema_v1_demo.sql"
@@ -130,8 +131,39 @@ def _steps_after(version: int) -> int:
     return len([m for m in migrations.MIGRATIONS if m[0] > version])
 
 
+def _back_to_version_18(database) -> None:
+    """Undo what version 21 adds: the agents' own voicemail (the mailbox column, handled, the email choice and the
+    emails' attachments)."""
+    from playhouse.migrate import SqliteMigrator
+    from playhouse.migrate import migrate as run
+
+    # The rollup's triggers name the interaction table, which the migrator rebuilds: SQLite cannot drop a column a
+    # foreign key names.
+    for (trigger,) in database.execute_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+        database.execute_sql(f'DROP TRIGGER "{trigger}"')
+    run(SqliteMigrator(database).drop_column("interaction", "mailbox_agent_id", legacy=True))
+    create_triggers(database)
+    for table, column in (
+        ("interaction", "handled_at"),
+        ("agent", "email_voicemail"),
+        ("email_outbox", "attachments"),
+    ):
+        database.execute_sql(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
+    database.execute_sql("UPDATE schema_version SET version = 18")
+
+
+def test_a_version_18_database_gets_the_agents_voicemail_columns(tmp_path):
+    expected = _shape_of_a_new_database(tmp_path)
+    old = _migrated(tmp_path / "v18.sqlite3")
+    _back_to_version_18(old)
+    assert migrations.migrate() == _steps_after(18) and migrations.current_version() == migrations.LATEST
+    assert _shape(old) == expected
+    old.close()
+
+
 def _back_to_version_17(database) -> None:
-    """Undo what version 18 adds: the weekly summary emails."""
+    """Undo what versions 21 and 18 add: the agents' own voicemail, the weekly summary emails."""
+    _back_to_version_18(database)
     database.execute_sql('DROP TABLE "weekly_summary"')
     database.execute_sql("UPDATE schema_version SET version = 17")
 
