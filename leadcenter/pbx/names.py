@@ -166,6 +166,7 @@ STEPS_END = "lc-step-end"  # every step went by: missed
 ANSWER_CONTEXT = "lc-answer"  # an agent pressed Answer: extension = their endpoint
 OUTBOUND_CONTEXT = "lc-outbound"  # an agent's outbound call, once their device answers: extension = the lead's number
 MONITOR_CONTEXT = "lc-monitor"  # a supervisor's device spying on a call (ChanSpy): extension = the mode
+AGENT_VOICEMAIL_CONTEXT = "lc-agent-voicemail"  # a caller sent to an agent's own mailbox: extension = the agent's id
 # The reason lc-rang-out pauses the agents a ring-agents step or an Answer from Incoming rang out with (app_queue's
 # own, queues.conf's autopause, is "Auto-Pause").
 RANG_OUT_PAUSE = "lc-rang-out"

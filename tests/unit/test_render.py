@@ -11,7 +11,7 @@ from leadcenter.telephony.service import QUEUE_CHANGES, TRUNK_CHANGES
 SNAPSHOT = render.Snapshot(
     devices=(
         render.AgentDevice("webrtc7", "pw1", "Alice; Agent", webrtc=True),
-        render.AgentDevice("desk7", "pw2", 'Al "Desk"', webrtc=False),
+        render.AgentDevice("desk7", "pw2", 'Al "Desk"', webrtc=False, mailbox="agent7@leadcenter"),
     ),
     trunks=(render.TrunkSpec(1, "Carrier", "127.0.0.1", 5070),),
     queues=(
@@ -90,6 +90,7 @@ direct_media = no
 allow_transfer = no
 callerid = "Al 'Desk'" <desk7>
 send_pai = yes
+mailboxes = agent7@leadcenter
 
 [desk7]
 type = auth
@@ -102,6 +103,7 @@ type = aor
 max_contacts = 1
 remove_existing = yes
 qualify_frequency = 30
+mailboxes = agent7@leadcenter
 
 [trunk1] ; trunk Carrier
 type = endpoint
