@@ -342,7 +342,9 @@ def _v21_agent_voicemail(migrator) -> None:
         ("interaction", Interaction.mailbox_agent),  # and its index
         ("interaction", Interaction.handled_at),
     ]
-    present = {table: {c.name for c in database.get_columns(table)} for table in ("interaction", "agent", "email_outbox")}
+    present = {
+        table: {c.name for c in database.get_columns(table)} for table in ("interaction", "agent", "email_outbox")
+    }
     run(
         *[
             migrator.add_column(table, field.column_name, field)

@@ -34,7 +34,9 @@ def mark_handled(principal: Principal, interaction_id: int):
     try:
         changed = services.mark_handled(interaction, principal.agent, controller.clock())
     except services.NotYours:
-        raise ApiError("not-your-voicemail", "only the agent whose mailbox holds the message marks it handled") from None
+        raise ApiError(
+            "not-your-voicemail", "only the agent whose mailbox holds the message marks it handled"
+        ) from None
     if changed:
         notifier.changed(controller.bus, interaction)
     return InteractionOut.from_row(interaction)

@@ -73,7 +73,7 @@ def test_a_message_in_alices_mailbox_is_hers_alone_lights_her_phone_and_reaches_
             what="the voicemail email at the SMTP server",
         )
         assert email.message["Subject"] == f"Voicemail from {CALLER}"
-        attached = [part for part in email.message.iter_attachments()]
+        attached = list(email.message.iter_attachments())
         assert [part.get_filename() for part in attached] == [f"voicemail-{call.id}.wav"]
         assert attached[0].get_content() == (system.settings.data_dir / call.voicemail).read_bytes()
 

@@ -595,3 +595,22 @@ def test_only_the_controller_sends_a_channel_into_the_spy_context_and_it_spies_w
         "same => n,Hangup()",
     ]
     assert 'GotoIf($["${LC_SPY_TARGET}" = "" | "${LC_SPY_GROUP}" = ""]?refuse)' in text
+
+
+def test_only_the_controller_sends_a_caller_to_an_agents_own_mailbox():
+    """lc-agent-voicemail (dialplans/voicemail.conf, extension = the agent's id) leaves the message in that agent's
+    mailbox as a flow's voicemail step naming them does; it is in the dialplan, and no endpoint's context nor any
+    include reaches it (a phone cannot dial into a colleague's mailbox)."""
+    from leadcenter.resources import ASTERISK_TEMPLATES
+
+    assert "\n#include dialplans/voicemail.conf\n" in (ASTERISK_TEMPLATES / "extensions.conf").read_text()
+    endpoints = [s for s in _sections(render.render_pjsip_endpoints(SNAPSHOT)) if s.get("type") == "endpoint"]
+    assert names.AGENT_VOICEMAIL_CONTEXT not in {e["context"] for e in endpoints}
+    generated = render.render_routes(SNAPSHOT) + "".join(p.read_text() for p in DIALPLANS.glob("*.conf"))
+    assert re.search(rf"include\s*=>\s*{names.AGENT_VOICEMAIL_CONTEXT}", generated) is None
+    text = (DIALPLANS / "voicemail.conf").read_text()
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith(";")]
+    assert lines[lines.index(f"[{names.AGENT_VOICEMAIL_CONTEXT}]") + 1 :][:2] == [
+        f"exten => _[1-9]!,1,Gosub({names.VOICEMAIL_STEP},s,1(agent${{EXTEN}}))",
+        "same => n,Hangup()",
+    ]
