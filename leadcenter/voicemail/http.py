@@ -1,5 +1,6 @@
-"""The voicemail API: an agent marks a message in their own mailbox handled (it leaves their Incoming for their
-Recent). The message itself is the interaction's (GET /api/v1/interactions/<id>/voicemail plays it)."""
+"""The voicemail API: an agent marks a message in their own mailbox handled. It leaves their Incoming for their
+Recent, and their mailbox's INBOX for Old: their desk phone's light goes off with the last one. The message itself
+is the interaction's (GET /api/v1/interactions/<id>/voicemail plays it)."""
 
 from __future__ import annotations
 
@@ -38,5 +39,6 @@ def mark_handled(principal: Principal, interaction_id: int):
             "not-your-voicemail", "only the agent whose mailbox holds the message marks it handled"
         ) from None
     if changed:
+        controller.handled_messages.file(interaction)  # the desk phone's light; the audio's path follows it
         notifier.changed(controller.bus, interaction)
     return InteractionOut.from_row(interaction)

@@ -9,11 +9,13 @@ it, reaches their email with the recording attached.
 
 from __future__ import annotations
 
+import concurrent.futures
 import configparser
 import datetime as dt
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 from leadcenter.accounts.models import User
 from leadcenter.agents.models import Agent
@@ -21,6 +23,7 @@ from leadcenter.events import Bus, Event
 from leadcenter.interactions.models import Interaction
 from leadcenter.mail import Attachment, Content, Email, Mailer
 from leadcenter.pbx import names
+from leadcenter.telephony.service import carried_out
 from leadcenter.voicemail import notifier
 
 log = logging.getLogger(__name__)
@@ -36,20 +39,34 @@ def inbox_dir(asterisk_dir: Path, mailbox: str) -> Path:
     return asterisk_dir / "spool" / "voicemail" / names.VOICEMAIL_CONTEXT / mailbox / "INBOX"
 
 
-def find_message(asterisk_dir: Path, mailbox: str, channel: str) -> Message | None:
-    """The message the caller on ``channel`` left in ``mailbox``, if they left one."""
-    for info in sorted(inbox_dir(asterisk_dir, mailbox).glob("msg*.txt"), reverse=True):
+def _messages(folder: Path):
+    """(audio, the .txt's [message] values) of each message in a mailbox folder, newest first."""
+    for info in sorted(folder.glob("msg*.txt"), reverse=True):
         parser = configparser.ConfigParser(interpolation=None, strict=False)
         try:
             parser.read_string(info.read_text(errors="replace"))
-        except configparser.Error as exc:
+        except (OSError, configparser.Error) as exc:
             log.warning("voicemail %s unreadable: %s", info, exc)
             continue
-        message = parser["message"] if parser.has_section("message") else {}
-        audio = info.with_suffix(".wav")
+        yield info.with_suffix(".wav"), (dict(parser["message"]) if parser.has_section("message") else {})
+
+
+def find_message(asterisk_dir: Path, mailbox: str, channel: str) -> Message | None:
+    """The message the caller on ``channel`` left in ``mailbox``, if they left one."""
+    for audio, message in _messages(inbox_dir(asterisk_dir, mailbox)):
         if message.get("callerchan") == channel and audio.exists():
             return Message(audio, int(message.get("duration", "0") or 0))
     return None
+
+
+def message_id(audio: Path) -> str | None:
+    """The msg_id app_voicemail gave the message whose audio is ``audio`` (how AMI names a message)."""
+    return next((m.get("msg_id") for a, m in _messages(audio.parent) if a == audio), None)
+
+
+def find_by_id(folder: Path, msg_id: str) -> Path | None:
+    """The audio of the message ``msg_id`` in a mailbox folder."""
+    return next((a for a, m in _messages(folder) if m.get("msg_id") == msg_id and a.exists()), None)
 
 
 def mailbox_owner(mailbox: str, company_id: int) -> int | None:
@@ -74,6 +91,41 @@ def mark_handled(interaction: Interaction, agent: Agent, at: dt.datetime) -> boo
     if changed:
         interaction.handled_at = at
     return bool(changed)
+
+
+class MailboxVerbs(Protocol):
+    """What filing a handled message asks of the telephony layer (telephony/service.py)."""
+
+    def move_voicemail(self, mailbox: str, message_id: str, folder: str, to_folder: str) -> Any: ...
+
+    def submit(self, verb: Any) -> concurrent.futures.Future: ...
+
+
+class HandledMessages:
+    """A message its agent marked handled goes from the mailbox's INBOX to Old (AMI VoicemailMove, waited for by
+    the web request): the agent's desk phone's light goes off once no new message is left, and the interaction's
+    audio follows the file (app_voicemail numbers it anew in Old, and may give its INBOX number to the next one)."""
+
+    def __init__(self, telephony: MailboxVerbs, data_dir: Path):
+        self.telephony, self.data_dir = telephony, data_dir
+
+    def file(self, interaction: Interaction) -> bool:
+        """False (the light stays on; logged) when the message is not in an INBOX or Asterisk did not move it."""
+        audio = self.data_dir / (interaction.voicemail or "")
+        msg_id = message_id(audio) if audio.parent.name == "INBOX" else None
+        if msg_id is None or interaction.mailbox_agent_id is None:
+            return False
+        mailbox = names.agent_mailbox(interaction.mailbox_agent_id)
+        verb = self.telephony.move_voicemail(mailbox, msg_id, "INBOX", "Old")
+        if not carried_out(self.telephony, verb, f"voicemail {interaction.id}: not moved to Old"):
+            return False
+        moved = find_by_id(audio.parent.parent / "Old", msg_id)
+        if moved is None:
+            log.warning("voicemail %s: message %s moved, but not found in Old", interaction.id, msg_id)
+            return False
+        interaction.voicemail = str(moved.relative_to(self.data_dir))
+        Interaction.update(voicemail=interaction.voicemail).where(Interaction.id == interaction.id).execute()
+        return True
 
 
 class NotYours(Exception):

@@ -1,7 +1,8 @@
 """An agent's own voicemail end to end: a flow's voicemail step names Alice; a caller leaves a message. It reaches
 Alice's Incoming only (Bob's inbox does not show it), lights her SIPp desk phone's message-waiting indicator
 (Asterisk's unsolicited NOTIFY, Messages-Waiting: yes), and, as she chose, reaches the test's SMTP server as an
-email with the recording attached. Marking it handled moves it to her Recent; Bob cannot."""
+email with the recording attached. Marking it handled moves it to her Recent and puts her phone's light out; Bob
+cannot mark it."""
 
 from __future__ import annotations
 
@@ -83,4 +84,11 @@ def test_a_message_in_alices_mailbox_is_hers_alone_lights_her_phone_and_reaches_
         assert handled.status_code == 200 and handled.json()["handled_at"]
         inbox = alice.get("/api/v1/inbox").json()
         assert call.id not in {i["id"] for i in inbox["incoming"]} and call.id in {i["id"] for i in inbox["recent"]}
+        # Her last new message handled: the phone's light goes off; the message is still hers to play.
+        wait_for(
+            lambda: desk.messages_waiting[-1][1] == "no",
+            10,
+            what="Alice's desk phone to get a NOTIFY with Messages-Waiting: no",
+        )
+        assert alice.get(handled.json()["voicemail_url"]).content == audio.content
         alice.patch("/api/v1/me/agent", json={"email_voicemail": False})

@@ -200,3 +200,64 @@ def test_a_recording_gone_before_the_email_is_written_fails_that_email(world, sm
     assert mailer.send_due() == 0 and smtp.received == []
     row = OutboundEmail.get()
     assert row.status == "failed" and "unreadable" in row.error
+
+
+# -- filing a handled message -----------------------------------------------------------------------------------
+
+
+class Asterisk:
+    """AMI VoicemailMove as app_voicemail carries it out (the message renumbered in the folder it goes to), or
+    refused (``refuses``)."""
+
+    def __init__(self, data_dir, refuses=False):
+        self.data_dir, self.refuses, self.moved = data_dir, refuses, []
+
+    def move_voicemail(self, mailbox, message_id, folder, to_folder):
+        return (mailbox, message_id, folder, to_folder)
+
+    def submit(self, verb):
+        import concurrent.futures
+
+        from leadcenter.telephony.ami import AmiError
+
+        done = concurrent.futures.Future()
+        if self.refuses:
+            done.set_exception(AmiError("AMI action VoicemailMove failed: Permission denied"))
+            return done
+        mailbox, message_id, folder, to_folder = verb
+        box = self.data_dir / "asterisk/spool/voicemail/leadcenter" / mailbox
+        (box / to_folder).mkdir(exist_ok=True)
+        for source in (box / folder).glob("msg0000.*"):
+            source.rename(box / to_folder / source.name.replace("msg0000", "msg0003"))
+        self.moved.append(verb)
+        done.set_result(None)
+        return done
+
+
+def test_a_handled_message_is_filed_in_old_and_its_audio_follows(world, tmp_path):
+    from leadcenter.voicemail.services import HandledMessages
+
+    alice = world["a"]["agents"][0]
+    inbox_dir = tmp_path / "asterisk/spool/voicemail/leadcenter" / f"agent{alice.id}" / "INBOX"
+    inbox_dir.mkdir(parents=True)
+    (inbox_dir / "msg0000.txt").write_text(";\n[message]\nmsg_id=1796606584-00000002\nduration=9\n")
+    (inbox_dir / "msg0000.wav").write_bytes(AUDIO)
+    left = message(world, alice, handled_at=T0)
+    Interaction.update(voicemail=f"asterisk/spool/voicemail/leadcenter/agent{alice.id}/INBOX/msg0000.wav").where(
+        Interaction.id == left.id
+    ).execute()
+    left = Interaction.get_by_id(left.id)
+
+    refused = Asterisk(tmp_path, refuses=True)
+    assert HandledMessages(refused, tmp_path).file(left) is False  # the light stays on; the audio where it is
+    assert Interaction.get_by_id(left.id).voicemail.endswith("/INBOX/msg0000.wav")
+
+    asterisk = Asterisk(tmp_path)
+    assert HandledMessages(asterisk, tmp_path).file(left) is True
+    assert asterisk.moved == [(f"agent{alice.id}", "1796606584-00000002", "INBOX", "Old")]
+    stored = Interaction.get_by_id(left.id).voicemail
+    assert stored == f"asterisk/spool/voicemail/leadcenter/agent{alice.id}/Old/msg0003.wav"
+    assert (tmp_path / stored).read_bytes() == AUDIO
+    # Filed already: nothing more to move.
+    assert HandledMessages(asterisk, tmp_path).file(Interaction.get_by_id(left.id)) is False
+    assert len(asterisk.moved) == 1

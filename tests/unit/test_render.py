@@ -510,6 +510,7 @@ AMI_ACTION_RIGHTS = {
     "PJSIPShowEndpoint": {"system"},
     "PJSIPRegister": {"system"},
     "ShowDialPlan": {"config", "reporting"},
+    "VoicemailMove": {"user"},
 }
 AMI_EVENT_CLASSES = {
     "Hangup": "call",
