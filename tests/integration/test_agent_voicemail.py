@@ -1,16 +1,19 @@
-"""An agent's own voicemail end to end: a flow's voicemail step names Alice; a caller leaves a message. It reaches
-Alice's Incoming only (Bob's inbox does not show it), lights her SIPp desk phone's message-waiting indicator
-(Asterisk's unsolicited NOTIFY, Messages-Waiting: yes), and, as she chose, reaches the test's SMTP server as an
-email with the recording attached. Marking it handled moves it to her Recent and puts her phone's light out; Bob
-cannot mark it."""
+"""An agent's own voicemail end to end: a flow's voicemail step names Alice; she chose voicemail emails in her
+profile (Chromium); a caller leaves a message. It reaches Alice's Incoming only, with the count in her app and the
+audio served (Bob's inbox does not show it), lights her SIPp desk phone's message-waiting indicator (Asterisk's
+unsolicited NOTIFY, Messages-Waiting: yes), and reaches the test's SMTP server as an email with the recording
+attached. Bob cannot mark it handled; Alice's Mark handled moves it to her Recent and puts her phone's light out."""
 
 from __future__ import annotations
 
 import contextlib
 
 import pytest
+from browser import Browser
 from harness import wait_for
+from playwright.sync_api import expect
 
+from leadcenter.agents.models import Agent
 from leadcenter.flows.models import CallFlow
 
 ALICE, BOB = 1, 2
@@ -19,7 +22,8 @@ CALLER = "+14045550311"
 
 @pytest.fixture
 def alices_mailbox_flow(emailing):
-    """The demo flow straight to Alice's mailbox, saved through the API like an admin would; put back after."""
+    """The demo flow straight to Alice's mailbox, saved through the API like an admin would; put back after, as
+    Alice's email choice is."""
     system, _ = emailing
     flow = CallFlow.get(CallFlow.name == "Main line")
     before = flow.steps
@@ -33,32 +37,37 @@ def alices_mailbox_flow(emailing):
         )
         yield flow
         assert admin.patch(f"/api/v1/flows/{flow.id}", json={"steps": before}).status_code == 200
+    Agent.update(email_voicemail=False).where(Agent.id == ALICE).execute()
 
 
 def test_a_message_in_alices_mailbox_is_hers_alone_lights_her_phone_and_reaches_her_email(
-    emailing, peers, alices_mailbox_flow
+    emailing, peers, alices_mailbox_flow, tmp_path
 ):
     system, smtp = emailing
     with (
-        contextlib.closing(system.sign_in("alice@acme.example")) as alice,
+        Browser() as browser,
         contextlib.closing(system.sign_in("bob@acme.example")) as bob,
         peers.phone(ALICE, mwi=True) as desk,
     ):
-        assert alice.patch("/api/v1/me/agent", json={"email_voicemail": True}).json()["email_voicemail"] is True
+        app = browser.agent(system, "alice@acme.example", wait_registered=False)
+        page = app.page
+        page.get_by_role("button", name="Profile").click()
+        page.locator("#profile fieldset", has_text="Email me").get_by_label("when a caller leaves a message").check()
+        page.get_by_role("button", name="Save").click()
+        expect(page.locator("#profile .saved-marker")).to_have_text("Saved")
+
         # The greeting, the beep, then the caller speaks and hangs up.
         assert peers.call(CALLER, duration=20, speak_at=12).wait(40).answered
-        call = wait_for(
-            lambda: (i := system.interaction(lead_number=CALLER)) and i.status == "recent" and i,
-            10,
-            what="the call to conclude",
-        )
-        assert call.outcome == "voicemail" and call.duration_seconds and call.duration_seconds >= 3
-
-        inbox = alice.get("/api/v1/inbox").json()
-        mine = [i for i in inbox["incoming"] if i["id"] == call.id]
-        assert mine and mine[0]["mailbox_agent_id"] == ALICE and mine[0]["handled_at"] is None
-        audio = alice.get(mine[0]["voicemail_url"])
-        assert audio.status_code == 200 and audio.content[:4] == b"RIFF"
+        row = app.row("incoming", CALLER)
+        expect(row.get_by_role("button", name="Mark handled")).to_be_visible()
+        expect(page.locator(".me-voicemail")).to_have_text("1 new voicemail")
+        call = system.interaction(lead_number=CALLER)
+        assert call.outcome == "voicemail" and call.mailbox_agent_id == ALICE and call.duration_seconds >= 3
+        audio = page.request.get(system.url + row.get_by_role("link", name="Listen").get_attribute("href"))
+        assert audio.status == 200 and audio.body()[:4] == b"RIFF"
+        row.get_by_role("button", name=CALLER).click()  # the panel: the message's length and its player
+        expect(page.locator("#panel audio").first).to_be_attached()
+        app.screenshot("agent-voicemail", tmp_path)
         bobs = bob.get("/api/v1/inbox").json()
         assert call.id not in {i["id"] for part in ("incoming", "active", "recent") for i in bobs[part]}
 
@@ -67,7 +76,6 @@ def test_a_message_in_alices_mailbox_is_hers_alone_lights_her_phone_and_reaches_
             10,
             what="Alice's desk phone to get a NOTIFY with Messages-Waiting: yes",
         )
-
         email = wait_for(
             lambda: next((m for m in smtp.received if "alice@acme.example" in m.rcpt_tos), None),
             15,
@@ -76,19 +84,20 @@ def test_a_message_in_alices_mailbox_is_hers_alone_lights_her_phone_and_reaches_
         assert email.message["Subject"] == f"Voicemail from {CALLER}"
         attached = list(email.message.iter_attachments())
         assert [part.get_filename() for part in attached] == [f"voicemail-{call.id}.wav"]
-        assert attached[0].get_content() == (system.settings.data_dir / call.voicemail).read_bytes()
+        assert attached[0].get_content() == audio.body()
 
         refused = bob.post(f"/api/v1/interactions/{call.id}/handled")
         assert refused.status_code == 403 and refused.json()["error"] == "not-your-voicemail"
-        handled = alice.post(f"/api/v1/interactions/{call.id}/handled")
-        assert handled.status_code == 200 and handled.json()["handled_at"]
-        inbox = alice.get("/api/v1/inbox").json()
-        assert call.id not in {i["id"] for i in inbox["incoming"]} and call.id in {i["id"] for i in inbox["recent"]}
-        # Her last new message handled: the phone's light goes off; the message is still hers to play.
+        row.get_by_role("button", name="Mark handled").click()
+        expect(app.same_row("recent", row)).to_be_visible()
+        expect(app.row("incoming", CALLER)).to_have_count(0)
+        expect(page.locator(".me-voicemail")).to_have_count(0)
+        # Her last new message handled: the phone's light goes out; the message is still hers to play.
         wait_for(
             lambda: desk.messages_waiting[-1][1] == "no",
             10,
             what="Alice's desk phone to get a NOTIFY with Messages-Waiting: no",
         )
-        assert alice.get(handled.json()["voicemail_url"]).content == audio.content
-        alice.patch("/api/v1/me/agent", json={"email_voicemail": False})
+        moved = system.interaction(id=call.id)
+        assert "/Old/" in moved.voicemail and (system.settings.data_dir / moved.voicemail).read_bytes() == audio.body()
+        assert app.errors == []
