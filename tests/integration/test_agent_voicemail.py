@@ -88,8 +88,9 @@ def test_a_message_in_alices_mailbox_is_hers_alone_lights_her_phone_and_reaches_
 
         refused = bob.post(f"/api/v1/interactions/{call.id}/handled")
         assert refused.status_code == 403 and refused.json()["error"] == "not-your-voicemail"
+        in_recent = app.same_row("recent", row)  # (taken while the row is in Incoming)
         row.get_by_role("button", name="Mark handled").click()
-        expect(app.same_row("recent", row)).to_be_visible()
+        expect(in_recent).to_be_visible()
         expect(app.row("incoming", CALLER)).to_have_count(0)
         expect(page.locator(".me-voicemail")).to_have_count(0)
         # Her last new message handled: the phone's light goes out; the message is still hers to play.
