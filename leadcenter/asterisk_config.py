@@ -236,6 +236,7 @@ def snapshot(settings: Settings) -> render.Snapshot:
                 team.announce_wait_time,
                 team.announce_seconds,
                 music_class,
+                team.callback_enabled,
             )
         )
         if team.has_music:

@@ -402,6 +402,7 @@ INTERNAL = [
         ("call.recording_started", "MixMonitor began on a lead's call"),
         ("call.flow_ended", "a call went through every step of its flow unanswered"),
         ("call.voicemail_left", "a caller reached a mailbox"),
+        ("call.callback_asked", "a caller waiting in a queue pressed 1 to be called back (lc-callback-offer)"),
         ("call.queued", "a call joined a queue"),
         ("call.agent_offered", "an agent's phone rings for a call"),
         ("call.agent_missed", "an agent's leg for a call stopped ringing unanswered"),

@@ -22,6 +22,7 @@ from leadcenter.accounts.models import (
 )
 from leadcenter.agents.models import Agent, AgentStatusChange, SipCredential
 from leadcenter.audit.models import AuditEntry
+from leadcenter.callbacks.models import Callback
 from leadcenter.chats.models import ChatSession, ChatWidget, Visitor
 from leadcenter.db import BaseModel, database
 from leadcenter.dialplans.models import CustomContext, DialplanVersion
@@ -96,6 +97,7 @@ MODELS = [
     KpiZone,
     Monitor,
     WeeklySummary,
+    Callback,
 ]
 
 
@@ -360,6 +362,24 @@ def _v21_agent_voicemail(migrator) -> None:
         database.execute_sql("ALTER TABLE email_outbox ADD COLUMN attachments TEXT NOT NULL DEFAULT '[]'")
 
 
+def _v22_callbacks(migrator) -> None:
+    from playhouse.migrate import migrate as run
+
+    # In place, as v11's: peewee's add_column rebuilds the table for a NOT NULL column, and dropping the old team
+    # table would cascade to every member.
+    present = {c.name for c in database.get_columns("team")}
+    for column, definition in (
+        ("callback_enabled", "INTEGER NOT NULL DEFAULT 0"),
+        ("callback_attempts", "INTEGER NOT NULL DEFAULT 3"),
+        ("callback_retry_seconds", "INTEGER NOT NULL DEFAULT 300"),
+    ):
+        if column not in present:
+            database.execute_sql(f"ALTER TABLE team ADD COLUMN {column} {definition}")
+    if Interaction.callback_of.column_name not in {c.name for c in database.get_columns("interaction")}:
+        run(migrator.add_column("interaction", Interaction.callback_of.column_name, Interaction.callback_of))
+    database.create_tables([Callback])
+
+
 # (version, description, function(migrator)) in order; version 1 is the first released schema.
 MIGRATIONS: list = [
     (
@@ -403,6 +423,7 @@ MIGRATIONS: list = [
         "agents' own voicemail: the mailbox a message is in and when it was handled, email with the recording",
         _v21_agent_voicemail,
     ),
+    (22, "queue callback: each team's settings, the callbacks, a callback's call's original call", _v22_callbacks),
 ]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])
 

@@ -99,6 +99,7 @@ class QueueSpec:
     announce_wait_time: bool = False
     announce_seconds: int = 30  # how often the announcements repeat
     music_class: str = "default"
+    callback: bool = False  # a waiting caller may press 1 to be called back (callbacks/)
 
 
 @dataclass(frozen=True)
@@ -389,9 +390,23 @@ def render_queues(snapshot: Snapshot) -> str:
                 queue.announce_seconds if queue.announce_position or queue.announce_wait_time else 0,
             ),
         ]
+        pairs += _callback_exit(queue)
         pairs += [("member", f"{m.interface},{m.penalty},{m.member_name},{m.interface}") for m in queue.members]
         parts.append(_section(queue.name, pairs, comment=f"team {queue.label}"))
     return "\n".join(parts)
+
+
+def _callback_exit(queue: QueueSpec) -> list[tuple[str, object]]:
+    """A team offering callbacks: a waiting caller who presses a digit leaves the queue for that extension of the
+    exit context, if it has one (1: be called back, lc-callback-offer); every announce_seconds they hear "press 1
+    to call back" (Asterisk's own prompts)."""
+    if not queue.callback:
+        return []
+    return [
+        ("context", names.CALLBACK_OFFER_CONTEXT),
+        ("periodic-announce", "vm-press,digits/1,vm-tocallback"),
+        ("periodic-announce-frequency", queue.announce_seconds),
+    ]
 
 
 def render_music(snapshot: Snapshot) -> str:

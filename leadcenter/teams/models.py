@@ -38,6 +38,11 @@ class Team(TimestampedModel):
     # Available again N seconds after the call ended (teams/services.py:WrapUpTimer).
     wrap_up_seconds = IntegerField(null=True)
     has_music = BooleanField(default=False)  # callers hear the team's uploaded hold music, not the standard one
+    # Queue callback (callbacks/): a caller waiting in the queue may press 1 to be called back, keeping their place;
+    # the lead is dialled at most callback_attempts times, callback_retry_seconds apart, until they answer.
+    callback_enabled = BooleanField(default=False)
+    callback_attempts = IntegerField(default=3)
+    callback_retry_seconds = IntegerField(default=300)
 
     @property
     def queue_name(self) -> str:

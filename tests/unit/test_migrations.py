@@ -132,16 +132,20 @@ def _steps_after(version: int) -> int:
 
 
 def _back_to_version_18(database) -> None:
-    """Undo what version 21 adds: the agents' own voicemail (the mailbox column, handled, the email choice and the
-    emails' attachments)."""
+    """Undo what versions 22 and 21 add: the callbacks, the teams' callback settings, a call's original call; the
+    agents' own voicemail (the mailbox column, handled, the email choice and the emails' attachments)."""
+    database.execute_sql('DROP TABLE "callback"')
+    for column in ("callback_enabled", "callback_attempts", "callback_retry_seconds"):
+        database.execute_sql(f'ALTER TABLE "team" DROP COLUMN "{column}"')
     from playhouse.migrate import SqliteMigrator
     from playhouse.migrate import migrate as run
 
-    # The rollup's triggers name the interaction table, which the migrator rebuilds: SQLite cannot drop a column a
-    # foreign key names.
+    # Rebuilds the table: SQLite cannot drop a column a foreign key names (the KPIs' triggers, which name the table,
+    # are made again after it).
     for (trigger,) in database.execute_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
         database.execute_sql(f'DROP TRIGGER "{trigger}"')
-    run(SqliteMigrator(database).drop_column("interaction", "mailbox_agent_id", legacy=True))
+    for column in ("callback_of_id", "mailbox_agent_id"):
+        run(SqliteMigrator(database).drop_column("interaction", column, legacy=True))
     create_triggers(database)
     for table, column in (
         ("interaction", "handled_at"),
@@ -150,6 +154,19 @@ def _back_to_version_18(database) -> None:
     ):
         database.execute_sql(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
     database.execute_sql("UPDATE schema_version SET version = 18")
+
+
+def test_a_version_18_database_gets_the_callbacks_and_keeps_its_teams(tmp_path):
+    expected = _shape_of_a_new_database(tmp_path)
+    old = _migrated(tmp_path / "v18.sqlite3")
+    _back_to_version_18(old)
+    teams = old.execute_sql("SELECT id, name FROM team ORDER BY id").fetchall()
+    assert migrations.migrate() == _steps_after(18) and migrations.current_version() == migrations.LATEST
+    assert _shape(old) == expected
+    assert old.execute_sql("SELECT id, name, callback_enabled, callback_attempts FROM team ORDER BY id").fetchall() == [
+        (*team, 0, 3) for team in teams
+    ]
+    old.close()
 
 
 def test_a_version_18_database_gets_the_agents_voicemail_columns(tmp_path):
@@ -162,7 +179,7 @@ def test_a_version_18_database_gets_the_agents_voicemail_columns(tmp_path):
 
 
 def _back_to_version_17(database) -> None:
-    """Undo what versions 21 and 18 add: the agents' own voicemail, the weekly summary emails."""
+    """Undo what versions 22, 21 and 18 add: the callbacks, the agents' own voicemail, the weekly summary emails."""
     _back_to_version_18(database)
     database.execute_sql('DROP TABLE "weekly_summary"')
     database.execute_sql("UPDATE schema_version SET version = 17")
@@ -175,6 +192,20 @@ def test_a_version_17_database_gets_the_weekly_summary_table(tmp_path):
     assert migrations.migrate() == _steps_after(17) and migrations.current_version() == migrations.LATEST
     assert _shape(old) == expected
     old.close()
+
+
+def _insert_as_it_was(database, row) -> None:
+    """Insert a model's row into an older table: only the columns that table has (later versions add the rest)."""
+    present = {c.name for c in database.get_columns(row._meta.table_name)}
+    values = {
+        f.column_name: f.db_value(row.__data__.get(f.name))
+        for f in row._meta.sorted_fields
+        if f.column_name in present and f.name in row.__data__
+    }
+    database.execute_sql(
+        f'INSERT INTO "{row._meta.table_name}" ({", ".join(values)}) VALUES ({", ".join("?" * len(values))})',
+        list(values.values()),
+    )
 
 
 def _back_to_version_16(database) -> None:
@@ -194,7 +225,7 @@ def test_a_version_16_database_gets_the_monitors_and_keeps_its_companies(tmp_pat
         "INSERT INTO company (id, created_at, name, time_zone, default_region) VALUES (3, '2026-11-26"
         " 10:00:00', 'Acme', 'UTC', 'US')"
     )
-    Team.create(id=7, company=3, name="Sales")
+    _insert_as_it_was(old, Team(id=7, company=3, name="Sales"))
     old.execute_sql("PRAGMA foreign_keys = ON")  # as the app runs: dropping a table would cascade
     assert migrations.migrate() == _steps_after(16) and migrations.current_version() == migrations.LATEST
     assert _shape(old) == expected

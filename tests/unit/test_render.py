@@ -206,6 +206,20 @@ directory = /srv/leadcenter/music/lc-team4
     assert "generated/musiconhold.conf" in render.render_generated(SNAPSHOT)
 
 
+def test_a_team_offering_callbacks_lets_a_waiting_caller_press_1_and_tells_them_so():
+    """The queue's exit context is lc-callback-offer (its extension 1: be called back), announced as often as the
+    team's other announcements; a team without callbacks has no exit context, so no digit leaves its queue."""
+    team = render.QueueSpec("team5", "Sales", "leastrecent", 30, False, announce_seconds=40, callback=True)
+    assert render.render_queues(render.Snapshot(queues=(team,))).endswith(
+        """announce-frequency = 0
+context = lc-callback-offer
+periodic-announce = vm-press,digits/1,vm-tocallback
+periodic-announce-frequency = 40
+"""
+    )
+    assert "context" not in render.render_queues(SNAPSHOT)
+
+
 def test_routes_and_flows():
     assert (
         render.render_routes(SNAPSHOT)
