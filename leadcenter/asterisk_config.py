@@ -187,7 +187,11 @@ def snapshot(settings: Settings) -> render.Snapshot:
     usable = {a.id: a for a in current_agents().join(User, on=(User.id == Agent.user)).where(User.active == True)}  # noqa: E712
     devices = [
         render.AgentDevice(
-            cred.username, cred.password, usable[cred.agent_id].display_name, webrtc=cred.device == "webrtc"
+            cred.username,
+            cred.password,
+            usable[cred.agent_id].display_name,
+            webrtc=cred.device == "webrtc",
+            mailbox="" if cred.device == "webrtc" else names.mailbox_address(names.agent_mailbox(cred.agent_id)),
         )
         for cred in (
             SipCredential.select()

@@ -73,6 +73,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "call-gone": (409, "the call ended or was answered meanwhile"),
     "call-not-placed": (502, "Asterisk did not place the outbound call; try again"),
     "illegal-transition": (409, "the interaction's status does not allow this move now"),
+    "not-your-voicemail": (403, "the interaction is not a message in the caller's own mailbox"),
     # -- monitoring: listen, whisper, barge
     "monitoring-not-allowed": (403, "the company's setting does not let the caller's role monitor calls"),
     "no-phone": (

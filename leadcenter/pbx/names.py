@@ -166,6 +166,7 @@ STEPS_END = "lc-step-end"  # every step went by: missed
 ANSWER_CONTEXT = "lc-answer"  # an agent pressed Answer: extension = their endpoint
 OUTBOUND_CONTEXT = "lc-outbound"  # an agent's outbound call, once their device answers: extension = the lead's number
 MONITOR_CONTEXT = "lc-monitor"  # a supervisor's device spying on a call (ChanSpy): extension = the mode
+AGENT_VOICEMAIL_CONTEXT = "lc-agent-voicemail"  # a caller sent to an agent's own mailbox: extension = the agent's id
 CALLBACK_OFFER_CONTEXT = "lc-callback-offer"  # a queue's exit context: a waiting caller pressed 1 to be called back
 CALLBACK_PLACE_CONTEXT = "lc-callback-place"  # a callback's Local channel holding the lead's place in the queue
 CALLBACK_DIAL_CONTEXT = "lc-callback-dial"  # its other half, once an agent took the place: dials the lead
