@@ -181,7 +181,6 @@ def _queue_measures() -> dict[str, Any]:
     """The sums of the queue KPIs (QUEUE, in its order) over interactions joined to their queue's team."""
     wait = seconds(Interaction.started_at, Interaction.answered_at)
     waited = seconds(Interaction.started_at, Interaction.ended_at)
-    inbound_call = (Interaction.kind == "call") & (Interaction.direction == "inbound")
     # A caller who pressed 1 for a callback was neither served nor lost by the queue: the callback's own call,
     # which waits in the queue in their place, is the one counted (answered when the lead picks up).
     asked_callback = Interaction.outcome.is_null(False) & (Interaction.outcome == "callback")
