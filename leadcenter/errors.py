@@ -74,6 +74,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "call-not-placed": (502, "Asterisk did not place the outbound call; try again"),
     "call-not-transferred": (502, "Asterisk did not move the call to the transfer's target (it ended meanwhile?)"),
     "illegal-transition": (409, "the interaction's status does not allow this move now"),
+    "not-your-voicemail": (403, "the interaction is not a message in the caller's own mailbox"),
     # -- monitoring: listen, whisper, barge
     "monitoring-not-allowed": (403, "the company's setting does not let the caller's role monitor calls"),
     "no-phone": (

@@ -172,6 +172,7 @@ TRANSFER_NUMBER_CONTEXT = "lc-transfer-number"  # to an external number: extensi
 REFER_CONTEXT = "lc-refer"  # a desk phone's transfer key (TRANSFER_CONTEXT of agents' legs): extension = agent id
 NO_TRANSFER_CONTEXT = "lc-no-transfer"  # no such context: a REFER on an agent's outbound call is refused (404)
 MONITOR_CONTEXT = "lc-monitor"  # a supervisor's device spying on a call (ChanSpy): extension = the mode
+AGENT_VOICEMAIL_CONTEXT = "lc-agent-voicemail"  # a caller sent to an agent's own mailbox: extension = the agent's id
 CALLBACK_OFFER_CONTEXT = "lc-callback-offer"  # a queue's exit context: a waiting caller pressed 1 to be called back
 CALLBACK_PLACE_CONTEXT = "lc-callback-place"  # a callback's Local channel holding the lead's place in the queue
 CALLBACK_DIAL_CONTEXT = "lc-callback-dial"  # its other half, once an agent took the place: dials the lead
