@@ -64,6 +64,11 @@ class NewTeam(Schema):
     callback_retry_seconds: int = Field(
         300, ge=30, le=86400, description="how long after an unanswered callback the lead is dialled again"
     )
+    transfer_keeps_place: bool = Field(
+        True,
+        description="a call an agent transfers into this team's queue joins it at the place its first arrival earns "
+        "it, not at the end",
+    )
     chats: bool = Field(False, description="the website's chats go to this team's agents (the chat widget's team)")
     members: list[int] = Field(
         default_factory=list, max_length=MAX_MEMBERS, description="agent ids, in the team's order"
@@ -149,6 +154,7 @@ class TeamOut(Schema):
     callback_enabled: bool
     callback_attempts: int
     callback_retry_seconds: int
+    transfer_keeps_place: bool
     chats: bool  # the website's chats go to this team
     music: bool  # callers hear the team's own hold music (PUT /teams/{id}/music)
     members: list[int]  # agent ids, in the team's order
@@ -183,6 +189,7 @@ class TeamOut(Schema):
                 callback_enabled=t.callback_enabled,
                 callback_attempts=t.callback_attempts,
                 callback_retry_seconds=t.callback_retry_seconds,
+                transfer_keeps_place=t.transfer_keeps_place,
                 chats=t.id in chats,
                 music=t.has_music,
                 members=[m.agent_id for m in members[t.id]],

@@ -193,6 +193,7 @@ export const page = {
           <label><input type="checkbox" name="announce_position" ${team.announce_position ? 'checked' : ''}> Their place in the queue</label>
           <label><input type="checkbox" name="announce_wait_time" ${team.announce_wait_time ? 'checked' : ''}> About how long they will wait</label>
           <label>Repeat every (seconds) <input type="number" name="announce_seconds" min="15" max="600" value="${team.announce_seconds}"></label>
+          <label><input type="checkbox" name="transfer_keeps_place" ${team.transfer_keeps_place ? 'checked' : ''}> A call transferred into this queue keeps the place its first arrival earns it</label>
           <div id="teams-music"></div>
         </section>
         <section class="panel-box" aria-labelledby="callback-heading">
