@@ -406,6 +406,8 @@ INTERNAL = [
         ("call.unheld", "that side took it off hold (AMI Unhold)"),
         ("call.ended", "a lead's call hung up"),
         ("call.monitor_ended", "a supervisor's device channel listening to a call (lc-monitor) hung up"),
+        ("call.conference_joined", "a party besides the lead joined a call's conference (ConfbridgeJoin)"),
+        ("call.conference_left", "a party besides the lead left a call's conference (ConfbridgeLeave)"),
         ("chat.visitor_frame", "what a website visitor's open pages are told (web/visitors.py sends it)"),
     )
 ]

@@ -30,6 +30,7 @@ from leadcenter.config import Settings
 from leadcenter.events import EventBus
 from leadcenter.health import Health
 from leadcenter.monitors.services import Monitors
+from leadcenter.calls.conference import Conferences
 from leadcenter.notifications.services import ChatEmails
 from leadcenter.pbx.process import Instance
 from leadcenter.reports.summary import WeeklySummaries
@@ -91,6 +92,7 @@ class Controller:
             self.telephony, self.calls.offers, self.presence.reachable, self.bus, self.clock
         )
         self.monitors = Monitors(self.bus, self.telephony, self.clock)
+        self.conferences = Conferences(self.bus, self.telephony, self.clock)
         self.mailboxes = MailboxCounter(self.bus)
         self.queue_board = QueueBoard(self.bus, self.clock)
         self.trunk_states = TrunkStates(self.bus, self.clock)

@@ -73,6 +73,12 @@ ERRORS: dict[str, tuple[int, str]] = {
     "call-gone": (409, "the call ended or was answered meanwhile"),
     "call-not-placed": (502, "Asterisk did not place the outbound call; try again"),
     "illegal-transition": (409, "the interaction's status does not allow this move now"),
+    # -- consult transfers and conferences
+    "consult-going-on": (409, "a consult is already going on for the call: complete, merge or cancel it first"),
+    "consult-not-started": (502, "Asterisk did not start the consult (the call ended meanwhile); try again"),
+    "no-consult": (409, "no consult is going on, or the consulted party has not answered or has left"),
+    "party-not-added": (502, "Asterisk did not bring the colleague or number into the call; try again"),
+    "own-leg": (409, "the party is the caller's own leg: hang up instead"),
     # -- monitoring: listen, whisper, barge
     "monitoring-not-allowed": (403, "the company's setting does not let the caller's role monitor calls"),
     "no-phone": (

@@ -24,6 +24,7 @@ from leadcenter.credentials import Secrets
 from leadcenter.events import Bus, EventBus, Subscriber
 from leadcenter.mail import Mailer
 from leadcenter.monitors.services import Monitors
+from leadcenter.calls.conference import Conferences
 from leadcenter.pbx.process import Instance
 from leadcenter.teams.services import QueueBoard
 from leadcenter.teamview.services import call_began
@@ -72,6 +73,10 @@ class RecordingBus:
 Verb = tuple[str, tuple, dict]  # a telephony verb as the stand-in makes it: (its name, arguments, keyword arguments)
 
 
+# calls/conference.py's verbs (telephony/service.py)
+CONFERENCE_VERBS = ("consult", "complete_consult", "merge_consult", "cancel_consult", "add_to_conference")
+
+
 class StandInTelephony:
     """The telephony layer's verbs without Asterisk: each is recorded as (verb, arguments) and carried out at once,
     or refused as Asterisk refuses one (the call ended meanwhile) while ``fails`` is set."""
@@ -81,7 +86,7 @@ class StandInTelephony:
         self.fails = False
 
     def __getattr__(self, verb: str) -> Callable[..., Verb]:
-        if verb not in ("redirect", "hangup", "next_step", "place_outbound", "reload", "spy"):
+        if verb not in ("redirect", "hangup", "next_step", "place_outbound", "reload", "spy", *CONFERENCE_VERBS):
             raise AttributeError(verb)
         return lambda *args, **kwargs: (verb, args, kwargs)
 
@@ -153,6 +158,7 @@ class StandInController:
         self.offers = OfferBook()  # tests say whose phone rings for which call with offers.offer
         self.call_control = CallControl(self.telephony, self.offers, self.presence.reachable, self.bus, self.clock)
         self.monitors = Monitors(self.bus, self.telephony, self.clock)
+        self.conferences = Conferences(self.bus, self.telephony, self.clock)
         self.mailer = Mailer(self.settings.smtp, self.clock)  # queues to the outbox; nothing sends it
         self.reconfigured = 0
         self.dialplans = StandInDialplans(self.settings, self.secrets)

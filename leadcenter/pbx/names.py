@@ -166,6 +166,10 @@ STEPS_END = "lc-step-end"  # every step went by: missed
 ANSWER_CONTEXT = "lc-answer"  # an agent pressed Answer: extension = their endpoint
 OUTBOUND_CONTEXT = "lc-outbound"  # an agent's outbound call, once their device answers: extension = the lead's number
 MONITOR_CONTEXT = "lc-monitor"  # a supervisor's device spying on a call (ChanSpy): extension = the mode
+# A call with more than two people on it (dialplans/conference.conf): the extension is the interaction's id.
+CONF_AGENT_CONTEXT = "lc-conf-agent"  # an agent joins the call's conference
+CONF_PARTY_CONTEXT = "lc-conf-party"  # the lead or an external party joins it
+CONSULT_CONTEXT = "lc-consult"  # the agent's channel dials whom they consult, the lead waiting in the conference
 # The reason lc-rang-out pauses the agents a ring-agents step or an Answer from Incoming rang out with (app_queue's
 # own, queues.conf's autopause, is "Auto-Pause").
 RANG_OUT_PAUSE = "lc-rang-out"
@@ -311,3 +315,22 @@ def spy_group(company_id: int) -> str:
 
 def parse_spy_group(text: str | None) -> int | None:
     return _parse(_SPY_GROUP, text)
+
+
+# -- a call's conference (dialplans/conference.conf) ----------------------------------------------------------------
+_CONFERENCE = re.compile(rf"lc-call-{_ID}")
+
+
+def conference_name(interaction_id: int) -> str:
+    """The ConfBridge of a call's people, as lc-conf-agent / lc-conf-party name it (lc-call-<interaction id>)."""
+    return f"lc-call-{interaction_id}"
+
+
+def parse_conference_name(name: str | None) -> int | None:
+    """The interaction whose conference this is; None for any other ConfBridge."""
+    return _parse(_CONFERENCE, name)
+
+
+def conference_channel_id(token: str) -> str:
+    """The id of a channel the controller originates into a call's conference (lc-conf-<token>)."""
+    return f"lc-conf-{token}"

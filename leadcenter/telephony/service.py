@@ -419,6 +419,130 @@ class Telephony:
             {"Action": "Redirect", "Channel": channel, "Context": context, "Exten": extension, "Priority": priority}
         )
 
+    # -- consult transfers and conferences (dialplans/conference.conf) ----------------------------------------
+    async def _variable(self, channel_id: str, name: str) -> str:
+        answer = await self.ari.request("GET", f"/channels/{channel_id}/variable", variable=name)
+        return answer.get("value", "")
+
+    async def _agent_of(self, lead_channel_id: str) -> str:
+        """The agent's channel (its name) bridged with the lead's."""
+        agent = await self._variable(lead_channel_id, "BRIDGEPEER")
+        if names.parse_channel(agent) is None:
+            raise AriError(f"call {lead_channel_id} is bridged to no agent ({agent!r})")
+        return agent
+
+    async def in_conference(self, lead_channel_id: str) -> bool:
+        """Whether the lead's channel is in its call's conference already (consulting, or more than two on it)."""
+        channel = await self.ari.request("GET", f"/channels/{lead_channel_id}")
+        return channel.get("dialplan", {}).get("context") == names.CONF_PARTY_CONTEXT
+
+    async def consult(self, lead_channel_id: str, interaction_id: int, dial: str, caller_id: str = "") -> None:
+        """The lead's agent consults someone: the lead waits in the call's conference (hold music), the agent's
+        channel dials ``dial`` (PJSIP/webrtc7, PJSIP/+1404...@trunk1) with ``caller_id`` (empty: the lead's)."""
+        agent = await self._agent_of(lead_channel_id)
+        for name, value in (
+            ("LC_CONSULT_TO", dial),
+            ("LC_CONSULT_CALL", lead_channel_id),
+            ("LC_CONSULT_CID", caller_id),
+        ):
+            await self.ami.action({"Action": "Setvar", "Channel": agent, "Variable": name, "Value": value})
+        await self.ami.action(
+            {
+                "Action": "Redirect",
+                "Channel": lead_channel_id,
+                "Context": names.CONF_PARTY_CONTEXT,
+                "Exten": str(interaction_id),
+                "Priority": 1,
+                "ExtraChannel": agent,
+                "ExtraContext": names.CONSULT_CONTEXT,
+                "ExtraExten": str(interaction_id),
+                "ExtraPriority": 1,
+            }
+        )
+
+    async def consult_channels(self, lead_channel_id: str) -> tuple[str, str]:
+        """The consult's agent channel and consulted party's channel (ids; "" when none), as lc-consult marks them
+        on the lead's channel."""
+        return (
+            await self._variable(lead_channel_id, "LC_CONSULT_AGENT"),
+            await self._variable(lead_channel_id, "LC_CONSULT_PEER"),
+        )
+
+    async def _consulted(self, lead_channel_id: str) -> tuple[str, str]:
+        agent, peer = await self.consult_channels(lead_channel_id)
+        if not agent or not peer:
+            raise AriError(f"call {lead_channel_id} has no consult going on")
+        if (await self.ari.request("GET", f"/channels/{peer}")).get("state") != "Up":
+            raise AriError(f"the consulted party of call {lead_channel_id} has not answered")
+        return agent, peer
+
+    async def complete_consult(self, lead_channel_id: str) -> None:
+        """The consulted colleague takes the call: the agent's channel hangs up, and lc-consult's Dial (option F)
+        sends the colleague into the conference with the lead."""
+        agent, _ = await self._consulted(lead_channel_id)
+        await self.hangup(agent)
+
+    async def merge_consult(self, lead_channel_id: str, interaction_id: int) -> None:
+        """The agent and the consulted party both join the lead: three on the call."""
+        agent, peer = await self._consulted(lead_channel_id)
+        await self.ami.action(
+            {
+                "Action": "Redirect",
+                "Channel": peer,
+                "Context": names.CONF_AGENT_CONTEXT,
+                "Exten": str(interaction_id),
+                "Priority": 1,
+                "ExtraChannel": agent,
+                "ExtraContext": names.CONF_AGENT_CONTEXT,
+                "ExtraExten": str(interaction_id),
+                "ExtraPriority": 1,
+            }
+        )
+
+    async def cancel_consult(self, lead_channel_id: str) -> None:
+        """The consulted party's leg (ringing or answered) is hung up; lc-consult sends the agent back to the lead."""
+        _, peer = await self.consult_channels(lead_channel_id)
+        if not peer:
+            raise AriError(f"call {lead_channel_id} has no consult going on")
+        await self.hangup(peer)
+
+    async def add_to_conference(
+        self,
+        lead_channel_id: str,
+        interaction_id: int,
+        dial: str,
+        *,
+        agent: bool,
+        channel_id: str,
+        caller_id: str = "",
+        variables: dict | None = None,
+    ) -> None:
+        """Bring ``dial`` into the call (an agent marked, an external party not): the lead and its agent move into
+        the call's conference first if they are not there yet."""
+        if not await self.in_conference(lead_channel_id):
+            on_call = await self._agent_of(lead_channel_id)
+            await self.ami.action(
+                {
+                    "Action": "Redirect",
+                    "Channel": lead_channel_id,
+                    "Context": names.CONF_PARTY_CONTEXT,
+                    "Exten": str(interaction_id),
+                    "Priority": 1,
+                    "ExtraChannel": on_call,
+                    "ExtraContext": names.CONF_AGENT_CONTEXT,
+                    "ExtraExten": str(interaction_id),
+                    "ExtraPriority": 1,
+                }
+            )
+        await self.originate(
+            dial,
+            context=names.CONF_AGENT_CONTEXT if agent else names.CONF_PARTY_CONTEXT,
+            extension=str(interaction_id),
+            caller_id=caller_id,
+            variables=variables,
+            channel_id=channel_id,
+        )
+
     async def set_available(self, agent_id: int, available: bool) -> None:
         """Whether ring-agents steps ring this agent (queues follow pause instead)."""
         await self.ami.action(

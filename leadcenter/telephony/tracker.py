@@ -258,6 +258,29 @@ class CallTracker:
         if channel_id is not None:
             self._publish("call.unheld", channel_id=channel_id, holder=m.get("Uniqueid"), at=self.event_time(m))
 
+    # -- a call's conference (consult transfers, conferences) -------------------------------------------------
+    def _conference_party(self, m: Mapping) -> dict | None:
+        """Who joined or left a call's conference (ConfBridge lc-call-<interaction id>), besides the lead."""
+        interaction_id = names.parse_conference_name(m.get("Conference"))
+        if interaction_id is None or m.get("Uniqueid") in self.lead_channels:
+            return None
+        return {
+            "interaction_id": interaction_id,
+            "channel_id": m.get("Uniqueid"),
+            "agent_id": names.parse_channel(m.get("Channel")),
+            "at": self.event_time(m),
+        }
+
+    def _on_ConfbridgeJoin(self, m: Mapping) -> None:
+        party = self._conference_party(m)
+        if party is not None:
+            self._publish("call.conference_joined", **party)
+
+    def _on_ConfbridgeLeave(self, m: Mapping) -> None:
+        party = self._conference_party(m)
+        if party is not None:
+            self._publish("call.conference_left", **party)
+
     # -- agents' devices ---------------------------------------------------------------------------------------
     def _on_DeviceStateChange(self, m: Mapping) -> None:
         """An agent's softphone or desk phone: registered or not, reachable (qualify) or not, free or in use."""
