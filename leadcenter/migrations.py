@@ -27,6 +27,8 @@ from leadcenter.db import BaseModel, database
 from leadcenter.dialplans.models import CustomContext, DialplanVersion
 from leadcenter.flows.models import CallFlow, FlowVersion
 from leadcenter.interactions.models import (
+    CallLeg,
+    CallTransfer,
     ClassificationChange,
     Interaction,
     InteractionDecline,
@@ -96,6 +98,8 @@ MODELS = [
     KpiZone,
     Monitor,
     WeeklySummary,
+    CallLeg,
+    CallTransfer,
 ]
 
 
@@ -334,6 +338,14 @@ def _v18_weekly_summary(migrator) -> None:
     database.create_tables([WeeklySummary])
 
 
+def _v19_call_legs(migrator) -> None:
+    # In place, as v11's: peewee's add_column rebuilds the table for a NOT NULL column, and dropping the old team
+    # table would cascade to every member.
+    if Team.transfer_keeps_place.column_name not in {c.name for c in database.get_columns("team")}:
+        database.execute_sql("ALTER TABLE team ADD COLUMN transfer_keeps_place INTEGER NOT NULL DEFAULT 1")
+    database.create_tables([CallLeg, CallTransfer])
+
+
 # (version, description, function(migrator)) in order; version 1 is the first released schema.
 MIGRATIONS: list = [
     (
@@ -372,6 +384,7 @@ MIGRATIONS: list = [
     ),
     (17, "monitors: supervisors listening to calls; who may, and whether agents are told", _v17_monitors),
     (18, "reports: each company's weekly summary email, its recipients and the last week sent", _v18_weekly_summary),
+    (19, "calls: each party's leg of a call, the transfers between people, a team's place-keeping", _v19_call_legs),
 ]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])
 

@@ -172,3 +172,54 @@ class InteractionDecline(BaseModel):
 
     class Meta:
         indexes = ((("interaction", "agent"), True), (("agent", "interaction"), False))
+
+
+class CallLeg(BaseModel):
+    """One party's time on a lead's call, besides the lead: an agent, or an external party (a number). An agent's
+    handle time is the sum of their legs (reports/); the interaction's agent is whoever joined last and is still on
+    (calls/legs.py)."""
+
+    interaction = ForeignKeyField(Interaction, backref="legs", on_delete="CASCADE")
+    interaction_id: IntegerField[int]  # the related row's id
+    agent = ForeignKeyField(Agent, null=True, on_delete="SET NULL")  # None: an external party
+    agent_id: IntegerField[int | None]  # the related row's id
+    number = CharField(default="")  # an external party's number, E.164
+    channel_id = CharField(unique=True)  # Asterisk's Uniqueid of the party's channel
+    joined_at = DateTimeField()  # when the party began talking with the lead (answered / joined)
+    left_at = DateTimeField(null=True)
+    hold_seconds = IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("interaction", "joined_at"), False), (("agent", "joined_at"), False))
+
+    @property
+    def talk_seconds(self) -> int | None:
+        """Once the party has left: their time on the call (hold included, as the call's own talk time)."""
+        if self.left_at is None:
+            return None
+        return max(0, round((self.left_at - self.joined_at).total_seconds()))
+
+
+TRANSFER_KINDS = ("blind", "warm", "conference", "refer")
+TRANSFER_OUTCOMES = ("requested", "completed", "cancelled", "failed")
+
+
+class CallTransfer(BaseModel):
+    """One move of a call between people, for the timeline."""
+
+    interaction = ForeignKeyField(Interaction, backref="transfers", on_delete="CASCADE")
+    interaction_id: IntegerField[int]  # the related row's id
+    kind = CharField(choices=[(k, k) for k in TRANSFER_KINDS])
+    from_agent = ForeignKeyField(Agent, null=True, on_delete="SET NULL", backref="transfers_made")
+    from_agent_id: IntegerField[int | None]  # the related row's id
+    to_agent = ForeignKeyField(Agent, null=True, on_delete="SET NULL", backref="transfers_received")
+    to_agent_id: IntegerField[int | None]  # the related row's id
+    to_team = ForeignKeyField(Team, null=True, on_delete="SET NULL")
+    to_team_id: IntegerField[int | None]  # the related row's id
+    to_number = CharField(default="")
+    at = DateTimeField()
+    outcome = CharField(default="requested", choices=[(o, o) for o in TRANSFER_OUTCOMES])
+    ended_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("interaction", "at"), False),)

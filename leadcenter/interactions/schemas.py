@@ -7,12 +7,13 @@ import datetime as dt
 import json
 from typing import Annotated, Literal, cast
 
+from peewee import JOIN
 from pydantic import Field, RootModel
 
 from leadcenter.agents.models import Agent
 from leadcenter.chats.models import ChatSession
 from leadcenter.chats.schemas import BODY_LIMIT as CHAT_BODY_LIMIT
-from leadcenter.interactions.models import ClassificationChange, Interaction, Kind, Message
+from leadcenter.interactions.models import CallLeg, CallTransfer, ClassificationChange, Interaction, Kind, Message
 from leadcenter.interactions.services import INBOX_LIMIT, TIMELINE_PAGE, message_summaries, tags_by_interaction
 from leadcenter.leads.models import Lead
 from leadcenter.leads.services import numbers_by_lead
@@ -167,6 +168,71 @@ class ChatSummary(Schema):
         )
 
 
+class LegOut(Schema):
+    """One party's time on a call besides the lead: an agent, or an external number."""
+
+    agent_id: int | None
+    agent_name: str  # "" for an external party
+    number: str  # an external party's number
+    joined_at: UtcDateTime
+    left_at: UtcDateTime | None  # null while they are on
+    talk_seconds: int | None  # once they have left; hold included
+    hold_seconds: int
+
+
+class TransferOut(Schema):
+    """A move of the call between people: blind, warm (consult), conference, or a desk phone's REFER."""
+
+    kind: str
+    from_agent_id: int | None
+    to_agent_id: int | None
+    to_team_id: int | None
+    to_number: str
+    at: UtcDateTime
+    outcome: str  # requested, completed, cancelled, failed
+    ended_at: UtcDateTime | None
+
+
+def legs_by_call(call_ids: list[int]) -> tuple[dict[int, list[LegOut]], dict[int, list[TransferOut]]]:
+    """The legs and the transfers of each of these calls, oldest first, in two queries."""
+    legs: dict[int, list[LegOut]] = {i: [] for i in call_ids}
+    transfers: dict[int, list[TransferOut]] = {i: [] for i in call_ids}
+    if not call_ids:
+        return legs, transfers
+    rows = (
+        CallLeg.select(CallLeg, Agent.id, Agent.display_name)
+        .join(Agent, join_type=JOIN.LEFT_OUTER)
+        .where(CallLeg.interaction.in_(call_ids))
+        .order_by(CallLeg.joined_at, CallLeg.id)
+    )
+    for leg in rows:
+        legs[leg.interaction_id].append(
+            LegOut(
+                agent_id=leg.agent_id,
+                agent_name=leg.agent.display_name if leg.agent is not None else "",
+                number=leg.number,
+                joined_at=leg.joined_at,
+                left_at=leg.left_at,
+                talk_seconds=leg.talk_seconds,
+                hold_seconds=leg.hold_seconds,
+            )
+        )
+    for move in CallTransfer.select().where(CallTransfer.interaction.in_(call_ids)).order_by(CallTransfer.at):
+        transfers[move.interaction_id].append(
+            TransferOut(
+                kind=move.kind,
+                from_agent_id=move.from_agent_id,
+                to_agent_id=move.to_agent_id,
+                to_team_id=move.to_team_id,
+                to_number=move.to_number,
+                at=move.at,
+                outcome=move.outcome,
+                ended_at=move.ended_at,
+            )
+        )
+    return legs, transfers
+
+
 class InteractionOut(Schema):
     id: int
     kind: str
@@ -203,6 +269,8 @@ class InteractionOut(Schema):
     last_message: LastMessage | None  # texts and chats: the newest message, for the inbox row
     chat: ChatSummary | None = None  # chats and chat forms: the visit
     pages: list[PageOut] | None = None  # visits: the pages seen, oldest first
+    legs: list[LegOut] | None = None  # calls: each agent's (or external party's) time on it, oldest first
+    transfers: list[TransferOut] | None = None  # calls: its moves between people, oldest first
 
     @classmethod
     def from_rows(cls, interactions: list[Interaction]) -> list[InteractionOut]:
@@ -225,6 +293,7 @@ class InteractionOut(Schema):
             for session in (ChatSession.select().where(ChatSession.interaction.in_(visits)) if visits else [])
         }
         pages = pages_by_visit([i.id for i in interactions if i.kind == "visit"])
+        legs, transfers = legs_by_call([i.id for i in interactions if i.kind == "call"])
         return [
             cls(
                 id=i.id,
@@ -260,6 +329,8 @@ class InteractionOut(Schema):
                 last_message=LastMessage.from_row(messages[i.id][1]),
                 chat=chats.get(i.id),
                 pages=pages.get(i.id),
+                legs=legs.get(i.id),
+                transfers=transfers.get(i.id),
             )
             for i in interactions
         ]

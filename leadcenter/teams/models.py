@@ -38,6 +38,8 @@ class Team(TimestampedModel):
     # Available again N seconds after the call ended (teams/services.py:WrapUpTimer).
     wrap_up_seconds = IntegerField(null=True)
     has_music = BooleanField(default=False)  # callers hear the team's uploaded hold music, not the standard one
+    # A call transferred into the team's queue waits at the place its original arrival earns it, not at the end.
+    transfer_keeps_place = BooleanField(default=True)
 
     @property
     def queue_name(self) -> str:

@@ -5,7 +5,7 @@ import sqlite3
 from pathlib import Path
 
 from leadcenter import db, migrations
-from leadcenter.accounts.models import server_time_zone
+from leadcenter.accounts.models import Company, server_time_zone
 from leadcenter.interactions.models import Interaction
 from leadcenter.leads.models import Lead, LeadSearchTerm
 from leadcenter.leads.services import search
@@ -130,8 +130,30 @@ def _steps_after(version: int) -> int:
     return len([m for m in migrations.MIGRATIONS if m[0] > version])
 
 
+def _back_to_version_18(database) -> None:
+    """Undo what version 19 adds: call legs and transfers, a team's place-keeping on transfer."""
+    for table in ("call_leg", "call_transfer"):
+        database.execute_sql(f'DROP TABLE "{table}"')
+    database.execute_sql('ALTER TABLE "team" DROP COLUMN "transfer_keeps_place"')
+    database.execute_sql("UPDATE schema_version SET version = 18")
+
+
+def test_a_version_18_database_gets_the_call_legs_and_keeps_its_teams(tmp_path):
+    expected = _shape_of_a_new_database(tmp_path)
+    old = _migrated(tmp_path / "v18.sqlite3")
+    Team.create(id=7, company=Company.create(id=3, name="Acme"), name="Sales")
+    _back_to_version_18(old)
+    old.execute_sql("PRAGMA foreign_keys = ON")  # as the app runs: dropping a table would cascade
+    assert migrations.migrate() == _steps_after(18) and migrations.current_version() == migrations.LATEST
+    assert _shape(old) == expected
+    # A team keeps a transferred call's place by arrival unless its admin says otherwise.
+    assert old.execute_sql("SELECT company_id, transfer_keeps_place FROM team WHERE id = 7").fetchone() == (3, 1)
+    old.close()
+
+
 def _back_to_version_17(database) -> None:
-    """Undo what version 18 adds: the weekly summary emails."""
+    """Undo what versions 19 and 18 add: the call legs, the weekly summary emails."""
+    _back_to_version_18(database)
     database.execute_sql('DROP TABLE "weekly_summary"')
     database.execute_sql("UPDATE schema_version SET version = 17")
 
@@ -157,12 +179,8 @@ def _back_to_version_16(database) -> None:
 def test_a_version_16_database_gets_the_monitors_and_keeps_its_companies(tmp_path):
     expected = _shape_of_a_new_database(tmp_path)
     old = _migrated(tmp_path / "v16.sqlite3")
+    Team.create(id=7, company=Company.create(id=3, name="Acme"), name="Sales")  # before their later columns go
     _back_to_version_16(old)
-    old.execute_sql(
-        "INSERT INTO company (id, created_at, name, time_zone, default_region) VALUES (3, '2026-11-26"
-        " 10:00:00', 'Acme', 'UTC', 'US')"
-    )
-    Team.create(id=7, company=3, name="Sales")
     old.execute_sql("PRAGMA foreign_keys = ON")  # as the app runs: dropping a table would cascade
     assert migrations.migrate() == _steps_after(16) and migrations.current_version() == migrations.LATEST
     assert _shape(old) == expected
