@@ -23,6 +23,7 @@ from leadcenter.agents.availability import Availability
 from leadcenter.agents.presence import Presence
 from leadcenter.agents.services import PauseKeeper
 from leadcenter.asterisk_config import AsteriskConfig, DialplanCheck
+from leadcenter.calls.conference import Conferences
 from leadcenter.calls.control import CallControl
 from leadcenter.calls.services import CallRecorder
 from leadcenter.chats.services import Chats
@@ -30,7 +31,6 @@ from leadcenter.config import Settings
 from leadcenter.events import EventBus
 from leadcenter.health import Health
 from leadcenter.monitors.services import Monitors
-from leadcenter.calls.conference import Conferences
 from leadcenter.notifications.services import ChatEmails
 from leadcenter.pbx.process import Instance
 from leadcenter.reports.summary import WeeklySummaries

@@ -17,6 +17,7 @@ from flask import Flask
 from leadcenter import asterisk_config, config
 from leadcenter.agents.availability import Availability
 from leadcenter.agents.presence import Presence
+from leadcenter.calls.conference import Conferences
 from leadcenter.calls.control import CallControl
 from leadcenter.calls.services import OfferBook
 from leadcenter.chats.services import Chats
@@ -24,7 +25,6 @@ from leadcenter.credentials import Secrets
 from leadcenter.events import Bus, EventBus, Subscriber
 from leadcenter.mail import Mailer
 from leadcenter.monitors.services import Monitors
-from leadcenter.calls.conference import Conferences
 from leadcenter.pbx.process import Instance
 from leadcenter.teams.services import QueueBoard
 from leadcenter.teamview.services import call_began

@@ -97,13 +97,12 @@ class Conferences:
 
     def complete(self, interaction: Interaction, agent: Agent) -> CallTransfer:
         """The consulted colleague takes the call; the agent leaves it."""
-        return self._settle(interaction, agent, lambda: self.telephony.complete_consult(interaction.channel_id), "completed")
+        return self._settle(interaction, agent, "completed", lambda call: self.telephony.complete_consult(call))
 
     def merge(self, interaction: Interaction, agent: Agent) -> CallTransfer:
         """The agent and the consulted party both join the lead."""
-        transfer = self._settle(
-            interaction, agent, lambda: self.telephony.merge_consult(interaction.channel_id, interaction.id), "completed"
-        )
+        merge = self.telephony.merge_consult
+        transfer = self._settle(interaction, agent, "completed", lambda call: merge(call, interaction.id))
         transfer.kind = "conference"
         transfer.save(only=[CallTransfer.kind])
         notifier.changed(self.bus, interaction)
@@ -111,7 +110,7 @@ class Conferences:
 
     def cancel(self, interaction: Interaction, agent: Agent) -> CallTransfer:
         """The consulted party's leg hangs up; the agent is back with the lead."""
-        return self._settle(interaction, agent, lambda: self.telephony.cancel_consult(interaction.channel_id), "cancelled")
+        return self._settle(interaction, agent, "cancelled", lambda call: self.telephony.cancel_consult(call))
 
     def add(self, interaction: Interaction, agent: Agent, to: Agent | None, number: str) -> CallTransfer:
         """A colleague's device rings (their app shows the call) or a number is dialled, straight into the call."""
@@ -209,14 +208,14 @@ class Conferences:
             .first()
         )
 
-    def _settle(
-        self, interaction: Interaction, agent: Agent, verb: Callable[[], Any], outcome: str
-    ) -> CallTransfer:
+    def _settle(self, interaction: Interaction, agent: Agent, outcome: str, verb: Callable[[str], Any]) -> CallTransfer:
+        """End the open consult with ``outcome`` once Asterisk carried out ``verb`` (of the lead's channel id)."""
         _on_the_call(interaction, agent)
         transfer = self._open_consult(interaction)
         if transfer is None:
             raise ApiError("no-consult", "no consult is going on")
-        if not carried_out(self.telephony, verb(), f"consult on call {interaction.id} not {outcome}"):
+        failure = f"consult on call {interaction.id} not {outcome}"
+        if not carried_out(self.telephony, verb(interaction.channel_id), failure):
             raise ApiError("no-consult", "the consulted party has not answered, or has left: cancel instead")
         self._end(interaction, transfer, outcome)
         return transfer
