@@ -407,7 +407,7 @@ INTERNAL = [
         ("call.ended", "a lead's call hung up"),
         ("call.monitor_ended", "a supervisor's device channel listening to a call (lc-monitor) hung up"),
         ("call.conference_joined", "a party besides the lead joined a call's conference (ConfbridgeJoin)"),
-        ("call.conference_left", "a party besides the lead left a call's conference (ConfbridgeLeave)"),
+        ("call.conference_left", "that party's channel hung up"),
         ("call.leg_joined", "a party (an agent, an external number) began talking with a lead (calls/legs.py)"),
         ("call.leg_left", "that party left the lead's call"),
         ("chat.visitor_frame", "what a website visitor's open pages are told (web/visitors.py sends it)"),

@@ -41,13 +41,15 @@ Verb = TypeVar("Verb")
 class ConferenceVerbs(Protocol[Verb]):
     """What consults and conferences ask of the telephony layer (telephony/service.py)."""
 
-    def consult(self, lead_channel_id: str, interaction_id: int, dial: str, caller_id: str = ...) -> Verb: ...
+    def consult(
+        self, lead_channel_id: str, interaction_id: int, dial: str, caller_id: str = ..., agent_channel: str = ...
+    ) -> Verb: ...
 
-    def complete_consult(self, lead_channel_id: str) -> Verb: ...
+    def complete_consult(self, interaction_id: int) -> Verb: ...
 
-    def merge_consult(self, lead_channel_id: str, interaction_id: int) -> Verb: ...
+    def merge_consult(self, interaction_id: int) -> Verb: ...
 
-    def cancel_consult(self, lead_channel_id: str) -> Verb: ...
+    def cancel_consult(self, interaction_id: int) -> Verb: ...
 
     def add_to_conference(
         self,
@@ -89,7 +91,9 @@ class Conferences:
         if number:
             with self._lock:
                 self._consulted_numbers[interaction.id] = number
-        verb = self.telephony.consult(interaction.channel_id, interaction.id, dial, caller_id)
+        own = [leg for leg in legs.open_legs(interaction) if leg.agent_id == agent.id]
+        own_channel = own[-1].channel_id if own else ""  # else the one bridged with the lead's
+        verb = self.telephony.consult(interaction.channel_id, interaction.id, dial, caller_id, own_channel)
         if not carried_out(self.telephony, verb, f"consult on call {interaction.id} not started"):
             self._end(interaction, transfer, "failed")
             raise ApiError("consult-not-started", "Asterisk did not start the consult; the call goes on as it was")
@@ -97,12 +101,11 @@ class Conferences:
 
     def complete(self, interaction: Interaction, agent: Agent) -> CallTransfer:
         """The consulted colleague takes the call; the agent leaves it."""
-        return self._settle(interaction, agent, "completed", lambda call: self.telephony.complete_consult(call))
+        return self._settle(interaction, agent, "completed", self.telephony.complete_consult)
 
     def merge(self, interaction: Interaction, agent: Agent) -> CallTransfer:
         """The agent and the consulted party both join the lead."""
-        merge = self.telephony.merge_consult
-        transfer = self._settle(interaction, agent, "completed", lambda call: merge(call, interaction.id))
+        transfer = self._settle(interaction, agent, "completed", self.telephony.merge_consult)
         transfer.kind = "conference"
         transfer.save(only=[CallTransfer.kind])
         notifier.changed(self.bus, interaction)
@@ -110,7 +113,7 @@ class Conferences:
 
     def cancel(self, interaction: Interaction, agent: Agent) -> CallTransfer:
         """The consulted party's leg hangs up; the agent is back with the lead."""
-        return self._settle(interaction, agent, "cancelled", lambda call: self.telephony.cancel_consult(call))
+        return self._settle(interaction, agent, "cancelled", self.telephony.cancel_consult)
 
     def add(self, interaction: Interaction, agent: Agent, to: Agent | None, number: str) -> CallTransfer:
         """A colleague's device rings (their app shows the call) or a number is dialled, straight into the call."""
@@ -209,13 +212,13 @@ class Conferences:
         )
 
     def _settle(self, interaction: Interaction, agent: Agent, outcome: str, verb: Callable[[str], Any]) -> CallTransfer:
-        """End the open consult with ``outcome`` once Asterisk carried out ``verb`` (of the lead's channel id)."""
+        """End the open consult with ``outcome`` once Asterisk carried out ``verb`` (of the interaction's id)."""
         _on_the_call(interaction, agent)
         transfer = self._open_consult(interaction)
         if transfer is None:
             raise ApiError("no-consult", "no consult is going on")
         failure = f"consult on call {interaction.id} not {outcome}"
-        if not carried_out(self.telephony, verb(interaction.channel_id), failure):
+        if not carried_out(self.telephony, verb(interaction.id), failure):
             raise ApiError("no-consult", "the consulted party has not answered, or has left: cancel instead")
         self._end(interaction, transfer, outcome)
         return transfer

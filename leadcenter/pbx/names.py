@@ -168,7 +168,8 @@ OUTBOUND_CONTEXT = "lc-outbound"  # an agent's outbound call, once their device 
 MONITOR_CONTEXT = "lc-monitor"  # a supervisor's device spying on a call (ChanSpy): extension = the mode
 # A call with more than two people on it (dialplans/conference.conf): the extension is the interaction's id.
 CONF_AGENT_CONTEXT = "lc-conf-agent"  # an agent joins the call's conference
-CONF_PARTY_CONTEXT = "lc-conf-party"  # the lead or an external party joins it
+CONF_LEAD_CONTEXT = "lc-conf-lead"  # the lead joins it
+CONF_PARTY_CONTEXT = "lc-conf-party"  # an external party joins it
 CONSULT_CONTEXT = "lc-consult"  # the agent's channel dials whom they consult, the lead waiting in the conference
 # The reason lc-rang-out pauses the agents a ring-agents step or an Answer from Incoming rang out with (app_queue's
 # own, queues.conf's autopause, is "Auto-Pause").
@@ -334,3 +335,9 @@ def parse_conference_name(name: str | None) -> int | None:
 def conference_channel_id(token: str) -> str:
     """The id of a channel the controller originates into a call's conference (lc-conf-<token>)."""
     return f"lc-conf-{token}"
+
+
+def consult_variables(interaction_id: int) -> tuple[str, str]:
+    """The globals lc-consult keeps while a call's consult goes on: the consulting agent's channel id, and the
+    consulted party's."""
+    return f"LC_CONSULT_AGENT_{interaction_id}", f"LC_CONSULT_PEER_{interaction_id}"
