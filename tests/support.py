@@ -83,6 +83,7 @@ class StandInTelephony:
 
     def __init__(self) -> None:
         self.verbs: list[tuple[str, tuple]] = []
+        self.made: list[Verb] = []  # the same with their keyword arguments
         self.fails = False
 
     def __getattr__(self, verb: str) -> Callable[..., Verb]:
@@ -93,6 +94,7 @@ class StandInTelephony:
     def submit(self, call: Verb) -> concurrent.futures.Future[None]:
         verb, args, kwargs = call
         self.verbs.append((verb, args))
+        self.made.append(call)
         done: concurrent.futures.Future[None] = concurrent.futures.Future()
         if self.fails:
             done.set_exception(AriError("Channel not found", 404))
