@@ -83,7 +83,7 @@ class Conferences:
     def consult(self, interaction: Interaction, agent: Agent, to: Agent | None, number: str) -> CallTransfer:
         """The lead waits on hold music; the agent's phone calls the colleague ``to`` (their app shows the call
         and its lead) or ``number``."""
-        _on_the_call(interaction, agent)
+        lead = _on_the_call(interaction, agent)
         if self._open_consult(interaction) is not None:
             raise ApiError("consult-going-on", "a consult is already going on: complete, merge or cancel it first")
         dial, caller_id = self._dial(interaction, agent, to, number)
@@ -93,7 +93,7 @@ class Conferences:
                 self._consulted_numbers[interaction.id] = number
         own = [leg for leg in legs.open_legs(interaction) if leg.agent_id == agent.id]
         own_channel = own[-1].channel_id if own else ""  # else the one bridged with the lead's
-        verb = self.telephony.consult(interaction.channel_id, interaction.id, dial, caller_id, own_channel)
+        verb = self.telephony.consult(lead, interaction.id, dial, caller_id, own_channel)
         if not carried_out(self.telephony, verb, f"consult on call {interaction.id} not started"):
             self._end(interaction, transfer, "failed")
             raise ApiError("consult-not-started", "Asterisk did not start the consult; the call goes on as it was")
@@ -117,7 +117,7 @@ class Conferences:
 
     def add(self, interaction: Interaction, agent: Agent, to: Agent | None, number: str) -> CallTransfer:
         """A colleague's device rings (their app shows the call) or a number is dialled, straight into the call."""
-        _on_the_call(interaction, agent)
+        lead = _on_the_call(interaction, agent)
         dial, caller_id = self._dial(interaction, agent, to, number)
         channel_id = names.conference_channel_id(uuid.uuid4().hex)
         transfer = self._transfer(interaction, "conference", agent, to, number)
@@ -125,13 +125,19 @@ class Conferences:
             with self._lock:
                 self._numbers[channel_id] = number
         verb = self.telephony.add_to_conference(
-            interaction.channel_id,
+            lead,
             interaction.id,
             dial,
             agent=to is not None,
             channel_id=channel_id,
             caller_id=caller_id,
-            variables={"PJSIP_HEADER(add,X-LC-Call)": interaction.channel_id} if to is not None else {},
+            # The colleague's app shows which call rings them, and its lead, before they answer.
+            variables={
+                "PJSIP_HEADER(add,X-LC-Call)": interaction.channel_id,
+                "PJSIP_HEADER(add,X-LC-Interaction)": str(interaction.id),
+            }
+            if to is not None
+            else {},
         )
         if not carried_out(self.telephony, verb, f"party not added to call {interaction.id}"):
             self._end(interaction, transfer, "failed")
@@ -211,7 +217,7 @@ class Conferences:
             .first()
         )
 
-    def _settle(self, interaction: Interaction, agent: Agent, outcome: str, verb: Callable[[str], Any]) -> CallTransfer:
+    def _settle(self, interaction: Interaction, agent: Agent, outcome: str, verb: Callable[[int], Any]) -> CallTransfer:
         """End the open consult with ``outcome`` once Asterisk carried out ``verb`` (of the interaction's id)."""
         _on_the_call(interaction, agent)
         transfer = self._open_consult(interaction)
@@ -224,10 +230,12 @@ class Conferences:
         return transfer
 
 
-def _on_the_call(interaction: Interaction, agent: Agent) -> None:
+def _on_the_call(interaction: Interaction, agent: Agent) -> str:
+    """The lead's channel id of the agent's live inbound call; refused (ApiError) for any other."""
     if interaction.kind != "call" or interaction.direction != "inbound":
         raise ApiError("not-a-call", "only a lead's inbound call is consulted on or conferenced")
     if interaction.status != "active" or interaction.answered_at is None or not interaction.channel_id:
         raise ApiError("not-active", "the call is not answered and in progress")
     if interaction.agent_id != agent.id:
         raise ApiError("not-your-call", "only the agent on the call can do this")
+    return interaction.channel_id

@@ -80,7 +80,6 @@ def _blueprints():
     from leadcenter.accounts import http as accounts
     from leadcenter.agents import http as agents
     from leadcenter.audit import http as audit
-    from leadcenter.calls import conference_http as conference
     from leadcenter.calls import http as calls
     from leadcenter.chats import http as chats
     from leadcenter.dialplans import http as dialplans
@@ -98,5 +97,5 @@ def _blueprints():
     from leadcenter.visits import http as visits
     from leadcenter.web import session
     return [session.bp, accounts.bp, agents.bp, teams.bp, flows.bp, trunks.bp, tracking_numbers.bp, leads.bp,
-            interactions.bp, calls.bp, conference.bp, prompts.bp, texts.bp, chats.bp, chats.public, visits.bp, visits.public, audit.bp,
+            interactions.bp, calls.bp, prompts.bp, texts.bp, chats.bp, chats.public, visits.bp, visits.public, audit.bp,
             dialplans.bp, reports.bp, monitors.bp, teamview.bp]

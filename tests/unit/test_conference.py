@@ -151,7 +151,10 @@ def test_a_colleague_added_rings_into_the_conference_showing_the_call(agent, wor
     assert args == (CALL, call.id, colleague.queue_interface)
     assert kwargs["agent"] is True and kwargs["caller_id"] == ""
     assert kwargs["channel_id"].startswith("lc-conf-")  # chosen by the controller, before the channel exists
-    assert kwargs["variables"] == {"PJSIP_HEADER(add,X-LC-Call)": CALL}
+    assert kwargs["variables"] == {
+        "PJSIP_HEADER(add,X-LC-Call)": CALL,
+        "PJSIP_HEADER(add,X-LC-Interaction)": str(call.id),
+    }
 
 
 def test_a_number_added_is_an_unmarked_party_whose_leg_names_it(agent, world, controller, call):

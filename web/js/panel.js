@@ -3,6 +3,7 @@
 
 import { byAction, byField, byForm, byKey, listen } from './actions.js';
 import { api, refusal } from './api.js';
+import { callerOf, conferenceView, mount as mountConference, ringingView } from './conference.js';
 import { channelIcon, facts, outcomeOf, readingOf } from './facts.js';
 import { clock, html, icon, leadName, render, tickTimers, timeOfDay } from './html.js';
 import { loadGreeting, profileForm, saveProfile, uploadGreeting, useStandardGreeting } from './profile.js';
@@ -21,6 +22,7 @@ export function mount(root) {
   listen(root, 'keydown', KEYS, byKey);
   listen(root, 'input', TYPED, byField);
   listen(root, 'change', PICKED, byField);
+  mountConference(root); // consult and conference: its own actions on the same area
   subscribe(load);
   subscribe((s) => render(root, view(s)));
   tickTimers(root); // the call timer
@@ -87,6 +89,7 @@ function view(s) {
         ${closable ? html`<button class="icon" data-action="close" aria-label="Close" title="Close" data-focus="close">${icon('close')}</button>` : ''}
       </span>
     </header>
+    ${ringingView(s)}
     ${live ? callView(s, live) : ''}
     ${body(s, current, live && callInteraction(s, live.callId))}`;
 }
@@ -135,7 +138,7 @@ const MONITORED = {
 };
 
 function callInteraction(s, callId) {
-  return [...s.interactions.values()].find((i) => i.call_id === callId) || null;
+  return [...s.interactions.values()].find((i) => i.call_id === callId) || callerOf(s, callId);
 }
 
 function callView(s, { callId, call }) {
@@ -167,6 +170,7 @@ function callView(s, { callId, call }) {
         <button data-action="hold" data-call="${callId}" aria-pressed="${String(call.held)}" data-focus="hold">${call.held ? 'Resume' : 'Hold'}</button>
         <button data-action="keypad" aria-expanded="${String(Boolean(s.keypad))}" data-focus="keypad">Keypad</button>
       </div>`}
+      ${interaction ? conferenceView(s, interaction) : ''}
       ${s.keypad && !call.desk ? html`<div class="keypad" role="group" aria-label="Keypad">
         ${KEYPAD.map((digit) => html`<button data-action="digit" data-call="${callId}" data-digit="${digit}" data-focus="digit-${digit}">${digit}</button>`)}
       </div>` : ''}

@@ -64,7 +64,9 @@ export const state = {
   // -- the softphone and the browser
   softphone: { status: 'off', error: '' }, // off | connecting | registered | unregistered | failed
   calls: new Map(),         // my softphone's calls by call id: {state: ringing|connecting|live, muted, held, since,
-                            // from}
+                            // from, interactionId (a colleague's consult or conference call: X-LC-Interaction)}
+  callers: new Map(),       // call id -> the interaction a colleague's call to my softphone is about, loaded while
+                            // it is there (null while loading; conference.js)
   phone: { ua: null, sessions: new Map(), heard: new WeakSet() }, // JsSIP: the user agent, the call sessions by call
                             // id, the peer connections whose audio is played
   microphone: 'unknown',    // granted | denied | missing | unknown
