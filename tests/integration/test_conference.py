@@ -1,17 +1,23 @@
 """Warm (consult) transfer and conference on the wire: a SIPp caller (the lead), Alice's and Bob's SIPp desk phones,
 each speaking a tone of its own; what Asterisk sends each of them is captured off the loopback (test_monitor's
-helpers) and searched for the others' tones.
+helpers) and searched for the others' tones; and the same in the agent app, Alice and Bob in Chromium.
 
 Alice consults Bob (the lead hears neither of them, Alice and Bob hear each other), cancels (back to the lead),
 consults again and merges (all three hear each other), then Bob, now responsible for the call, drops Alice: the lead
-and Bob stay on. And a consult completed: Alice's phone hangs up, the lead and Bob talk."""
+and Bob stay on. In the app, a consult completed: Bob sees who calls about which lead before he answers, then has
+the call."""
 
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 
+import pytest
+from browser import Browser
 from harness import wait_for
+from playwright.sync_api import expect
+from test_agent_app import set_ring_device
 from test_monitor import AGENT_HZ, LEAD_HZ, listen, live_call, tones  # noqa: F401  (tones: the fixture)
 from test_monitor import SUPERVISOR_HZ as COLLEAGUE_HZ
 
@@ -93,32 +99,57 @@ def test_consult_cancel_merge_and_drop_are_heard_on_the_wire(running, peers, ton
         caller.kill()
 
 
-def test_a_consult_completed_leaves_the_lead_with_the_colleague(running, peers, tones):  # noqa: F811
-    with (
-        peers.phone(ALICE, speak=tones[AGENT_HZ]) as alice,
-        peers.phone(BOB, speak=tones[COLLEAGUE_HZ]) as bob,
-        contextlib.closing(running.sign_in("alice@acme.example")) as alice_app,
-    ):
-        running.choose_status(BOB_EMAIL, "offline")
-        caller, call = live_call(running, peers, tones, "+14045557602", alice)
-        _post(alice_app, f"/api/v1/interactions/{call.id}/consult", agent_id=BOB)
-        try:
-            bob.wait_for("ANSWERED", timeout=10)
-        except TimeoutError:
-            print((running.instance.dir / "log" / "messages.log").read_text()[-8000:])
-            print(running.log_tail(40))
-            raise
-        completed = _post(alice_app, f"/api/v1/interactions/{call.id}/consult/complete")
-        assert [(t["kind"], t["outcome"]) for t in completed["transfers"]] == [("warm", "completed")]
-        alice.wait_for("HANGUP", timeout=5)
-        time.sleep(1)
-        ports = _parties(caller, alice, bob)
-        assert listen(running, {"lead": ports["lead"], "bob": ports["bob"]}) == {
-            "lead": {COLLEAGUE_HZ},
-            "bob": {LEAD_HZ},
-        }
-        moved = wait_for(lambda: (i := Interaction.get_by_id(call.id)).agent_id == BOB and i, 5, what="Bob's call")
-        assert moved.status == "active"
-        transfer = CallTransfer.get(CallTransfer.interaction == call.id)
-        assert (transfer.from_agent_id, transfer.to_agent_id) == (ALICE, BOB)
-        caller.kill()
+def test_in_the_app_alice_consults_bob_who_sees_the_lead_before_answering_then_takes_the_call(
+    running,
+    peers,
+    tones,
+    tmp_path,
+):
+    """Alice and Bob in the browser: Alice answers a lead's call, consults Bob from the call view; Bob's app says
+    Alice calls about that lead before he answers; Alice completes the transfer: her call is over, Bob has the call in
+    his Active, the lead's audio reaching his softphone."""
+    if not running.browser_media:
+        pytest.skip("browser calls need the private network namespace `make test` runs in")
+    set_ring_device(running, "webrtc")
+    try:
+        with Browser() as browser:
+            alice = browser.agent(running, "alice@acme.example")
+            bob = browser.agent(running, BOB_EMAIL)
+            bob.choose_status("Offline")  # the queue offers the call to Alice only; a consult rings Bob all the same
+            caller = peers.call(
+                "+14045557602", duration=40, caller_name="Lee Consult", audio=tones[LEAD_HZ], expect_remote_bye=True
+            )
+            alice.row("incoming", "Lee Consult").get_by_role("button", name="Answer").click()
+            caller.wait_for("ANSWERED", 10)
+            call_view = alice.page.locator("#panel .call")
+            call_view.get_by_label("Colleague").select_option(label=re.compile("^Bob"))
+            call_view.get_by_role("button", name="Consult").click()
+
+            ringing = bob.page.locator(".ringing-colleague")
+            expect(ringing.locator(".colleague")).to_have_text(re.compile("^Alice"))
+            expect(ringing.locator(".caller-id")).to_have_text("Lee Consult")
+            expect(ringing.locator(".facts")).to_contain_text("+14045557602")
+            bob.screenshot("consult-ringing", tmp_path)
+            ringing.get_by_role("button", name="Answer").click()
+            expect(call_view.locator(".consulting")).to_contain_text(re.compile("Consulting Bob"))
+            wait_for(lambda: bob.audio_stats()["packetsReceived"] > 0, 10, what="Bob to hear Alice")
+            call_view.get_by_role("button", name="Complete transfer").click()
+
+            expect(alice.page.locator("#panel .call")).to_have_count(0)  # her leg hung up
+            expect(bob.row("active", "Lee Consult")).to_be_visible()
+            expect(bob.page.locator("#panel .call .caller-id")).to_have_text("Lee Consult")
+            heard = bob.audio_stats()["receivedEnergy"]
+            wait_for(lambda: bob.audio_stats()["receivedEnergy"] > heard, 10, what="Bob to hear the lead")
+            call = Interaction.get(Interaction.lead_number == "+14045557602")
+            assert call.agent_id == BOB and call.status == "active"
+            transfer = CallTransfer.get(CallTransfer.interaction == call)
+            assert (transfer.kind, transfer.outcome, transfer.from_agent_id, transfer.to_agent_id) == (
+                "warm",
+                "completed",
+                ALICE,
+                BOB,
+            )
+            running.instance.rx("channel request hangup all")
+            caller.wait(10)
+    finally:
+        set_ring_device(running, "desk")
