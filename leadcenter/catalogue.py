@@ -408,6 +408,8 @@ INTERNAL = [
         ("call.monitor_ended", "a supervisor's device channel listening to a call (lc-monitor) hung up"),
         ("call.conference_joined", "a party besides the lead joined a call's conference (ConfbridgeJoin)"),
         ("call.conference_left", "that party's channel hung up"),
+        ("call.party_answered", "an external number a blind transfer dialled answered the lead's call"),
+        ("call.party_left", "a party answered on a lead's call (an agent's leg, an external number) hung up"),
         ("call.leg_joined", "a party (an agent, an external number) began talking with a lead (calls/legs.py)"),
         ("call.leg_left", "that party left the lead's call"),
         ("chat.visitor_frame", "what a website visitor's open pages are told (web/visitors.py sends it)"),

@@ -72,6 +72,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "not-your-call": (403, "only the agent on the call, or a supervisor, can do this"),
     "call-gone": (409, "the call ended or was answered meanwhile"),
     "call-not-placed": (502, "Asterisk did not place the outbound call; try again"),
+    "call-not-transferred": (502, "Asterisk did not move the call to the transfer's target (it ended meanwhile?)"),
     "illegal-transition": (409, "the interaction's status does not allow this move now"),
     # -- consult transfers and conferences
     "consult-going-on": (409, "a consult is already going on for the call: complete, merge or cancel it first"),

@@ -9,6 +9,7 @@ calls domain's recorder (services.py) then sees what Asterisk did and moves the 
 from __future__ import annotations
 
 import concurrent.futures
+import datetime as dt
 import logging
 import uuid
 from collections.abc import Callable
@@ -19,9 +20,10 @@ from leadcenter.calls.services import OfferBook, everyone_declined, start_outbou
 from leadcenter.clock import Clock
 from leadcenter.events import Publisher
 from leadcenter.interactions import lifecycle, notifier
-from leadcenter.interactions.models import Interaction, InteractionDecline
+from leadcenter.interactions.models import CallTransfer, Interaction, InteractionDecline
 from leadcenter.pbx import names
-from leadcenter.telephony.service import carried_out
+from leadcenter.teams.models import Team
+from leadcenter.telephony.service import VERB_WAIT, TelephonyError, carried_out
 from leadcenter.tracking_numbers.models import TrackingNumber
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,10 @@ class CallVerbs(Protocol[Verb]):
         caller_id: str,
         ring_seconds: int,
     ) -> Verb: ...
+
+    def transfer(self, channel_id: str, context: str, extension: str, variables: dict[str, str]) -> Verb: ...
+
+    def queue_entries(self, queue: str) -> Verb: ...
 
     def submit(self, verb: Verb) -> concurrent.futures.Future: ...
 
@@ -143,3 +149,80 @@ class CallControl:
             lifecycle.move(interaction, "go_unanswered", self.clock())
         notifier.changed(self.bus, interaction, created=True)
         return interaction if placed else None
+
+    def transfer(
+        self,
+        interaction: Interaction,
+        agent: Agent | None,
+        *,
+        to_agent: Agent | None = None,
+        to_team: Team | None = None,
+        to_number: str = "",
+    ) -> CallTransfer:
+        """A blind transfer of a live inbound call (exactly one of to_agent, to_team, to_number): the lead leaves the
+        bridge with ``agent`` (whose leg ends: wrap-up) for the colleague's ring device, the team's queue, or the
+        external number on the tracking number's trunk. The recorder completes the CallTransfer when the call is
+        answered there; it is "failed" at once if Asterisk did not move the call."""
+        channel_id = interaction.channel_id
+        assert channel_id and interaction.direction == "inbound", "only an inbound call is transferred"
+        now = self.clock()
+        move = CallTransfer.create(
+            interaction=interaction,
+            kind="blind",
+            from_agent=agent,
+            to_agent=to_agent,
+            to_team=to_team,
+            to_number=to_number,
+            at=now,
+        )
+        variables: dict[str, str] = {}
+        if to_agent is not None:
+            context, extension = names.TRANSFER_AGENT_CONTEXT, to_agent.endpoint_name(to_agent.ring_device)
+        elif to_team is not None:
+            context, extension = names.TRANSFER_TEAM_CONTEXT, str(to_team.id)
+            variables["LC_TRANSFER_WAIT"] = str(to_team.max_wait_seconds)
+            variables["LC_TRANSFER_POSITION"] = self._place_by_arrival(interaction, to_team) or ""
+        else:
+            number = interaction.tracking_number
+            assert number is not None and to_number, "a transfer to a number goes out on the tracking number's trunk"
+            context, extension = names.TRANSFER_NUMBER_CONTEXT, to_number
+            variables["LC_TRUNK"] = number.trunk.endpoint_name
+        moved = carried_out(
+            self.telephony,
+            self.telephony.transfer(channel_id, context, extension, variables),
+            f"call {channel_id} not transferred ({context} {extension})",
+        )
+        if not moved:
+            move.outcome, move.ended_at = "failed", self.clock()
+            move.save(only=[CallTransfer.outcome, CallTransfer.ended_at])
+        notifier.changed(self.bus, interaction)
+        return move
+
+    def _place_by_arrival(self, interaction: Interaction, team: Team) -> str | None:
+        """The queue position the call's original arrival earns it among the callers waiting in the team's queue,
+        when the team keeps transferred calls' places (1: the front); None: the end of the queue."""
+        if not team.transfer_keeps_place:
+            return None
+        try:
+            entries = self.telephony.submit(self.telephony.queue_entries(team.queue_name)).result(VERB_WAIT)
+        except (*TelephonyError, TimeoutError) as exc:
+            log.warning("queue %s not read for a transfer: %s", team.queue_name, exc)
+            return None
+        return place_by_arrival(interaction, entries, self.clock())
+
+
+def place_by_arrival(interaction: Interaction, entries: list[tuple[str, int]], now: dt.datetime) -> str | None:
+    """Of the callers waiting (unique id, seconds in the queue), those who called before this call stay ahead of
+    it; a caller the database does not know arrived when it entered the queue."""
+    started = {
+        i.channel_id: i.started_at
+        for i in Interaction.select(Interaction.channel_id, Interaction.started_at).where(
+            Interaction.channel_id.in_([channel for channel, _ in entries] or [""])
+        )
+    }
+    ahead = sum(
+        1
+        for channel, waited in entries
+        if started.get(channel, now - dt.timedelta(seconds=waited)) <= interaction.started_at
+    )
+    return str(ahead + 1) if ahead < len(entries) else None

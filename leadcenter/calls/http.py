@@ -8,6 +8,8 @@ picked up), then the lead is dialled. The call is an interaction at once: Active
 
 from __future__ import annotations
 
+from typing import Literal
+
 from flask import Blueprint
 from pydantic import Field, model_validator
 
@@ -15,8 +17,9 @@ from leadcenter.agents.models import Agent
 from leadcenter.calls.legs import CallLeg
 from leadcenter.errors import ApiError, invalid, not_found
 from leadcenter.interactions.models import Interaction
-from leadcenter.interactions.schemas import InteractionOut
+from leadcenter.interactions.schemas import InteractionOut, TransferOut
 from leadcenter.phones import InvalidNumber, to_e164
+from leadcenter.teams.models import Team
 from leadcenter.tracking_numbers.models import TrackingNumber
 from leadcenter.web import ports
 from leadcenter.web.api import endpoint
@@ -25,6 +28,25 @@ from leadcenter.web.scoping import scoped
 from leadcenter.wire import Schema
 
 bp = Blueprint("calls", __name__, url_prefix="/api/v1")
+
+
+class TransferTarget(Schema):
+    """Exactly one of: a colleague, a team (its queue), an external number."""
+
+    agent_id: int | None = None
+    team_id: int | None = None
+    number: str | None = Field(None, min_length=1, max_length=40, description="an external number as typed")
+
+    @model_validator(mode="after")
+    def _one(self) -> TransferTarget:
+        if sum(value is not None for value in (self.agent_id, self.team_id, self.number)) != 1:
+            raise ValueError("name exactly one of agent_id, team_id, number")
+        return self
+
+
+class TransferRequest(Schema):
+    to: TransferTarget
+    mode: Literal["blind"] = "blind"
 
 
 class NewCall(Schema):
@@ -157,3 +179,42 @@ def drop_party(principal: Principal, interaction_id: int, leg_id: int):
     if leg is None:
         raise not_found("party")
     ports.controller().conferences.drop(interaction, _agent(principal), leg)
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/interactions/<int:interaction_id>/transfer",
+    body=TransferRequest,
+    response=TransferOut,
+    status=202,
+    summary="Blind-transfer my live inbound call to a colleague, a team's queue or an external number (the "
+    "tracking number as caller ID): I leave the call; interaction.updated follows when it is answered there",
+)
+def transfer_call(principal: Principal, interaction_id: int, body: TransferRequest):
+    interaction = scoped(Interaction, interaction_id, principal, "interaction")
+    agent = principal.agent
+    if interaction.kind != "call" or not interaction.channel_id or interaction.status != "active":
+        raise ApiError("not-active", "only a live call is transferred")
+    if interaction.direction != "inbound":
+        raise ApiError("not-a-call", "only an inbound call is transferred (an outbound one: hang up and call again)")
+    if agent is None or interaction.agent_id != agent.id:
+        raise ApiError("not-your-call", "only the agent on the call transfers it")
+    control = ports.controller().call_control
+    target = body.to
+    if target.agent_id is not None:
+        colleague = scoped(Agent, target.agent_id, principal, "agent")
+        if colleague.id == agent.id:
+            raise invalid({"to": "you are on the call already"})
+        move = control.transfer(interaction, agent, to_agent=colleague)
+    elif target.team_id is not None:
+        move = control.transfer(interaction, agent, to_team=scoped(Team, target.team_id, principal, "team"))
+    else:
+        try:
+            number = to_e164(target.number or "", principal.company.default_region)
+        except InvalidNumber as exc:
+            raise invalid({"to": str(exc)}) from None
+        move = control.transfer(interaction, agent, to_number=number)
+    if move.outcome == "failed":
+        raise ApiError("call-not-transferred", "Asterisk did not move the call (it ended meanwhile?)")
+    return TransferOut.from_row(move)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import operator
 import threading
 from collections.abc import Callable
+from functools import reduce
 from pathlib import Path
 
 from peewee import fn
@@ -19,12 +21,13 @@ from peewee import fn
 from leadcenter.agents import availability
 from leadcenter.agents.availability import Availability
 from leadcenter.agents.models import Agent
+from leadcenter.calls import legs
 from leadcenter.clock import Clock
 from leadcenter.db import database
 from leadcenter.events import Bus, Event
 from leadcenter.flows.services import audience
 from leadcenter.interactions import lifecycle, notifier
-from leadcenter.interactions.models import Interaction, InteractionDecline
+from leadcenter.interactions.models import CallTransfer, Interaction, InteractionDecline
 from leadcenter.leads.services import find_or_create_by_number, lead_number
 from leadcenter.pbx import names
 from leadcenter.teams.models import Team
@@ -154,6 +157,10 @@ class CallRecorder:
             ("call.queued", self.on_queued),
             ("call.held", lambda e: self.holds.held(e.data["channel_id"], e.data["holder"], e.data["at"])),
             ("call.unheld", lambda e: self._add_hold(e.data["channel_id"], e.data["holder"], e.data["at"])),
+            ("call.party_answered", self.on_party_answered),
+            ("call.party_left", self.on_party_left),
+            ("call.leg_joined", self.on_leg_joined),
+            ("call.leg_left", self.on_leg_left),
             ("telephony.synced", self.on_synced),
         ):
             bus.subscribe(name, handler)
@@ -206,9 +213,60 @@ class CallRecorder:
     def on_answered(self, event: Event) -> None:
         self.offers.withdrawn(event.data["channel_id"])
         interaction = self._interaction(event.data["channel_id"])
-        if interaction is None or not lifecycle.can(interaction, "answer"):
+        if interaction is None:
             return
-        self._answer(interaction, event.data["agent_id"], event.data.get("queue"), event.data["at"])
+        at = event.data["at"]
+        if lifecycle.can(interaction, "answer"):
+            self._answer(interaction, event.data["agent_id"], event.data.get("queue"), at)
+        agent = Agent.get_or_none(Agent.id == event.data["agent_id"], Agent.company == interaction.company_id)
+        if agent is None or not event.data.get("agent_channel_id") or interaction.status != "active":
+            return
+        # The first agent's leg, or a colleague's the call was transferred to: the call is theirs from now on.
+        legs.joined(self.bus, interaction, event.data["agent_channel_id"], at, agent=agent)
+        self._transferred(interaction, at, CallTransfer.to_agent == agent, *_to_team(event.data.get("queue")))
+
+    def on_party_answered(self, event: Event) -> None:
+        """An external number a blind transfer dialled answered: on the call, with the lead."""
+        interaction = self._interaction(event.data["channel_id"])
+        if interaction is not None and interaction.status == "active" and event.data.get("party_channel_id"):
+            at, number = event.data["at"], event.data["number"]
+            legs.joined(self.bus, interaction, event.data["party_channel_id"], at, number=number)
+            self._transferred(interaction, at, CallTransfer.to_number == number)
+
+    def on_party_left(self, event: Event) -> None:
+        legs.left(self.bus, event.data["party_channel_id"], event.data["at"])
+
+    def _transferred(self, interaction: Interaction, at, *reached) -> None:
+        """A transfer of the call under way reached whom it was for: completed."""
+        moves = CallTransfer.update(outcome="completed", ended_at=at).where(
+            CallTransfer.interaction == interaction,
+            CallTransfer.outcome == "requested",
+            reduce(operator.or_, reached),
+        )
+        if moves.execute():
+            notifier.changed(self.bus, Interaction.get_by_id(interaction.id))
+
+    def on_leg_joined(self, event: Event) -> None:
+        agent = Agent.get_or_none(Agent.id == event.data["agent_id"]) if event.data["agent_id"] else None
+        if agent is not None and availability.can(agent, "take_call"):
+            self.availability.move(agent, "take_call", event.data["at"])
+
+    def on_leg_left(self, event: Event) -> None:
+        """An agent left a call that goes on (a transfer, a conference): wrap-up for them, unless they are on another
+        call. The end of the call itself (and an agent's leg lost with a reloaded tab, which lc-agent-left rings
+        again) is _conclude's."""
+        agent = Agent.get_or_none(Agent.id == event.data["agent_id"]) if event.data["agent_id"] else None
+        interaction = Interaction.get_or_none(Interaction.id == event.data["interaction_id"])
+        if agent is None or interaction is None or interaction.status != "active":
+            return
+        handed_on = (
+            interaction.agent_id != agent.id
+            or CallTransfer.select()
+            .where(CallTransfer.interaction == interaction, CallTransfer.from_agent == agent)
+            .exists()
+        )
+        if handed_on and availability.can(agent, "end_call") and not _on_another_call(agent, interaction):
+            self.availability.move(agent, "end_call", event.data["at"])
 
     def _answer(self, interaction: Interaction, agent_id: int | None, queue: str | None, at) -> None:
         agent = Agent.get_or_none(Agent.id == agent_id, Agent.company == interaction.company_id)
@@ -234,10 +292,13 @@ class CallRecorder:
 
     def _add_hold(self, channel_id: str, holder: str | None, at) -> None:
         seconds = self.holds.unheld(channel_id, holder, at)
-        if seconds is not None:
+        interaction = self._interaction(channel_id)
+        if seconds is not None and interaction is not None:
             Interaction.update(hold_seconds=fn.COALESCE(Interaction.hold_seconds, 0) + seconds).where(
-                Interaction.channel_id == channel_id
+                Interaction.id == interaction.id
             ).execute()
+            for leg in legs.open_legs(interaction):  # the parties on the call while it was held
+                legs.add_hold(leg.channel_id, seconds)
 
     def on_lead_answered(self, event: Event) -> None:
         """The lead picked up an agent's outbound call (active since it was placed): the talk starts now."""
@@ -245,7 +306,10 @@ class CallRecorder:
         if interaction is not None and interaction.status == "active" and interaction.answered_at is None:
             interaction.answered_at = event.data["at"]
             interaction.save(only=[Interaction.answered_at])
-            notifier.changed(self.bus, interaction)
+            if interaction.agent_id is None:
+                notifier.changed(self.bus, interaction)
+            else:  # the agent's leg is the call's first channel (lc-outbound dials the lead from it)
+                legs.joined(self.bus, interaction, event.data["channel_id"], event.data["at"], agent=interaction.agent)
 
     def on_flow_ended(self, event: Event) -> None:
         """Every step of the flow went by and nobody answered: missed."""
@@ -279,8 +343,18 @@ class CallRecorder:
         self._add_hold(event.data["channel_id"], None, event.data["at"])  # a call that ends on hold
         interaction = self._interaction(event.data["channel_id"])
         if interaction is not None:
+            self._end_legs(interaction, event.data["at"])
             # Still waiting when the line went down: the caller hung up before anyone answered.
             self._conclude(interaction, event.data["at"], waiting="abandon")
+
+    def _end_legs(self, interaction: Interaction, at) -> None:
+        """The lead is gone: every party's leg ends with the call, and a transfer still ringing failed."""
+        for leg in legs.open_legs(interaction):
+            legs.left(self.bus, leg.channel_id, at)
+        CallTransfer.update(outcome="failed", ended_at=at).where(
+            CallTransfer.interaction == interaction, CallTransfer.outcome == "requested"
+        ).execute()
+        interaction.agent_id = Interaction.get_by_id(interaction.id).agent_id  # legs may have moved it
 
     def _conclude(self, interaction: Interaction, at, waiting: str) -> None:
         """End an interaction that is still open; ``waiting`` is the event for one nobody had answered."""
@@ -324,7 +398,14 @@ class CallRecorder:
         )
         for interaction in stale:
             log.info("call %s ended while the controller was away", interaction.channel_id)
+            self._end_legs(interaction, self.clock())
             self._conclude(interaction, self.clock(), waiting="miss")  # how it ended is unknown
+
+
+def _to_team(queue: str | None) -> list:
+    """A transfer to this queue's team is reached when the queue connects the call (none outside a queue)."""
+    team_id = names.parse_queue(queue)
+    return [CallTransfer.to_team == team_id] if team_id is not None else []
 
 
 def _on_another_call(agent: Agent, interaction: Interaction) -> bool:

@@ -193,6 +193,19 @@ class TransferOut(Schema):
     outcome: str  # requested, completed, cancelled, failed
     ended_at: UtcDateTime | None
 
+    @classmethod
+    def from_row(cls, move: CallTransfer) -> TransferOut:
+        return cls(
+            kind=move.kind,
+            from_agent_id=move.from_agent_id,
+            to_agent_id=move.to_agent_id,
+            to_team_id=move.to_team_id,
+            to_number=move.to_number,
+            at=move.at,
+            outcome=move.outcome,
+            ended_at=move.ended_at,
+        )
+
 
 def legs_by_call(call_ids: list[int]) -> tuple[dict[int, list[LegOut]], dict[int, list[TransferOut]]]:
     """The legs and the transfers of each of these calls, oldest first, in two queries."""
@@ -220,18 +233,7 @@ def legs_by_call(call_ids: list[int]) -> tuple[dict[int, list[LegOut]], dict[int
             )
         )
     for move in CallTransfer.select().where(CallTransfer.interaction.in_(call_ids)).order_by(CallTransfer.at):
-        transfers[move.interaction_id].append(
-            TransferOut(
-                kind=move.kind,
-                from_agent_id=move.from_agent_id,
-                to_agent_id=move.to_agent_id,
-                to_team_id=move.to_team_id,
-                to_number=move.to_number,
-                at=move.at,
-                outcome=move.outcome,
-                ended_at=move.ended_at,
-            )
-        )
+        transfers[move.interaction_id].append(TransferOut.from_row(move))
     return legs, transfers
 
 

@@ -165,6 +165,10 @@ FORWARD_STEP = "lc-step-forward"
 STEPS_END = "lc-step-end"  # every step went by: missed
 ANSWER_CONTEXT = "lc-answer"  # an agent pressed Answer: extension = their endpoint
 OUTBOUND_CONTEXT = "lc-outbound"  # an agent's outbound call, once their device answers: extension = the lead's number
+# Blind transfers (dialplans/transfer.conf): the controller redirects the lead's channel into one of them.
+TRANSFER_AGENT_CONTEXT = "lc-transfer"  # to a colleague: extension = their ring device's endpoint
+TRANSFER_TEAM_CONTEXT = "lc-transfer-team"  # into a team's queue: extension = the team's id
+TRANSFER_NUMBER_CONTEXT = "lc-transfer-number"  # to an external number: extension = the number, E.164
 MONITOR_CONTEXT = "lc-monitor"  # a supervisor's device spying on a call (ChanSpy): extension = the mode
 # A call with more than two people on it (dialplans/conference.conf): the extension is the interaction's id.
 CONF_AGENT_CONTEXT = "lc-conf-agent"  # an agent joins the call's conference

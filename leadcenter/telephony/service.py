@@ -548,6 +548,22 @@ class Telephony:
             channel_id=channel_id,
         )
 
+    async def transfer(self, channel_id: str, context: str, extension: str, variables: dict[str, str]) -> None:
+        """Send a lead's call to a transfer context, with the variables it reads set on its channel first."""
+        for name, value in variables.items():
+            await self.ami.action({"Action": "Setvar", "Channel": channel_id, "Variable": name, "Value": value})
+        await self.redirect(channel_id, context, extension)
+
+    async def queue_entries(self, queue: str) -> list[tuple[str, int]]:
+        """The callers waiting in a queue, in its order: (their channel's unique id, seconds waited there)."""
+        entries = [
+            m
+            for m in await self.ami.action({"Action": "QueueStatus", "Queue": queue}, as_list=True)
+            if m.get("Event") == "QueueEntry" and m.get("Queue") == queue
+        ]
+        entries.sort(key=lambda m: as_int(m.get("Position")) or 0)
+        return [(m.get("Uniqueid", ""), as_int(m.get("Wait")) or 0) for m in entries]
+
     async def set_available(self, agent_id: int, available: bool) -> None:
         """Whether ring-agents steps ring this agent (queues follow pause instead)."""
         await self.ami.action(

@@ -21,7 +21,7 @@ Publish = Callable[..., object]
 
 # The dialplan contexts whose Dial rings agents outside a queue (app_queue's own dials are told by AgentCalled,
 # AgentConnect and AgentRingNoAnswer, which carry the queue and the member).
-_AGENT_DIAL_CONTEXTS = (names.RING_AGENTS_STEP, names.ANSWER_CONTEXT)
+_AGENT_DIAL_CONTEXTS = (names.RING_AGENTS_STEP, names.ANSWER_CONTEXT, names.TRANSFER_AGENT_CONTEXT)
 # Every context that rings agents: how an agent's leg ended (DialEnd) is said the same way in all of them.
 _RINGING_CONTEXTS = (names.QUEUE_STEP, *_AGENT_DIAL_CONTEXTS)
 
@@ -50,6 +50,9 @@ class CallTracker:
         self.queue_of: dict[str, str] = {}
         # The parties besides the lead who joined a call's conference, by channel id: interaction id.
         self.conference_parties: dict[str, int] = {}
+        # The other parties' channels on a lead's call (an agent's answered leg, an external number a transfer
+        # reached) -> the lead channel: their hangup ends their leg (call.party_left).
+        self.party_of: dict[str, str] = {}
 
     def event_time(self, message: Mapping) -> dt.datetime:
         """When Asterisk says the event happened (manager.conf timestampevents); when it does not say, now."""
@@ -66,6 +69,8 @@ class CallTracker:
 
     def forget(self, channel_id: str) -> None:
         self.lead_channels.discard(channel_id)
+        # The lead gone, the recorder ends every leg of the call: its parties' hangups need no telling.
+        self.party_of = {party: lead for party, lead in self.party_of.items() if lead != channel_id}
         self.outbound_channels.discard(channel_id)
         self.queue_of.pop(channel_id, None)
 
@@ -145,14 +150,21 @@ class CallTracker:
 
     def _on_AgentConnect(self, m: Mapping) -> None:
         if m.get("Uniqueid") in self.lead_channels:
+            self._party(m)
             self._publish(
                 "call.answered",
                 channel_id=m["Uniqueid"],
                 queue=m.get("Queue"),
                 agent_id=names.parse_queue_member(m.get("MemberName")),
+                agent_channel_id=m.get("DestUniqueid"),
                 hold_seconds=as_int(m.get("HoldTime")),
                 at=self.event_time(m),
             )
+
+    def _party(self, m: Mapping) -> None:
+        """The answered callee of a lead's call (DestUniqueid) is on it until its channel hangs up."""
+        if m.get("DestUniqueid"):
+            self.party_of[m["DestUniqueid"]] = m["Uniqueid"]
 
     # -- Dial to agents outside a queue (ring-agents steps, an agent answering from Incoming) ----------------
     def _agent_dial(self, m: Mapping) -> int | None:
@@ -179,6 +191,20 @@ class CallTracker:
             # An agent's outbound call: lc-outbound's Dial of the lead answered.
             self._publish("call.lead_answered", channel_id=m["Uniqueid"], at=self.event_time(m))
             return
+        if (
+            m.get("Uniqueid") in self.lead_channels
+            and m.get("Context") == names.TRANSFER_NUMBER_CONTEXT
+            and m.get("DialStatus") == "ANSWER"
+        ):
+            self._party(m)  # a blind transfer to an external number: it answered
+            self._publish(
+                "call.party_answered",
+                channel_id=m["Uniqueid"],
+                party_channel_id=m.get("DestUniqueid"),
+                number=m.get("Exten", ""),
+                at=self.event_time(m),
+            )
+            return
         rung = names.parse_channel(m.get("DestChannel"))  # the agent whose leg this was, if an agent's
         if (
             m.get("DialStatus") == "NOANSWER"
@@ -200,11 +226,13 @@ class CallTracker:
         if agent is None:
             return
         if m.get("DialStatus") == "ANSWER":
+            self._party(m)
             self._publish(
                 "call.answered",
                 channel_id=m["Uniqueid"],
                 queue=None,
                 agent_id=agent,
+                agent_channel_id=m.get("DestUniqueid"),
                 hold_seconds=None,
                 at=self.event_time(m),
             )
@@ -315,6 +343,13 @@ class CallTracker:
             )
         if names.parse_monitor_channel_id(channel_id) is not None:  # a supervisor's monitor ended
             self._publish("call.monitor_ended", channel_id=channel_id, at=self.event_time(m))
+        if channel_id in self.party_of:
+            self._publish(
+                "call.party_left",
+                channel_id=self.party_of.pop(channel_id),
+                party_channel_id=channel_id,
+                at=self.event_time(m),
+            )
         if channel_id in self.lead_channels:
             self.forget(channel_id)
             if self._began_during_sync is not None:

@@ -497,6 +497,7 @@ AMI_ACTION_RIGHTS = {
     "DBPut": {"system"},
     "QueueStatus": set(),
     "Redirect": {"call"},
+    "Setvar": {"call"},
     "QueuePause": {"agent"},
     "MixMonitor": {"system"},
     "StopMixMonitor": {"system", "call"},

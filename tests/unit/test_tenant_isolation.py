@@ -64,6 +64,7 @@ BODIES = {
     "NewTeam": lambda a: {"name": "New team"},
     "TeamChanges": lambda a: {"name": "Renamed"},
     "NewCall": lambda a: {"to": "+14045550123", "tracking_number_id": a["number"].id},
+    "TransferRequest": lambda a: {"to": {"number": "+14045550123"}},
     "NewText": lambda a: {"to": "+14045550123", "body": "Hi", "tracking_number_id": a["number"].id},
     "Reply": lambda a: {"body": "Hi"},
     "Draft": lambda a: {"body": "Hi"},

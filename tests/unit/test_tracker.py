@@ -135,7 +135,7 @@ def test_agents_rung_outside_a_queue_are_offered_and_the_one_who_picks_up_answer
     assert [(name, data.get("agent_id"), data.get("agent_channel_id")) for name, data in published[1:]] == [
         ("call.agent_offered", 7, "17.2"),
         ("call.agent_offered", 8, "17.3"),
-        ("call.answered", 8, None),
+        ("call.answered", 8, "17.3"),
         ("call.agent_missed", 7, None),
     ]
     assert all(data["queue"] is None for _, data in published[1:])
