@@ -1,11 +1,11 @@
 """Warm (consult) transfer and conference on the wire: a SIPp caller (the lead), Alice's and Bob's SIPp desk phones,
 each speaking a tone of its own; what Asterisk sends each of them is captured off the loopback (test_monitor's
-helpers) and searched for the others' tones; and the same in the agent app, Alice and Bob in Chromium.
+helpers) and searched for the others' tones.
 
 Alice consults Bob (the lead hears neither of them, Alice and Bob hear each other), cancels (back to the lead),
 consults again and merges (all three hear each other), then Bob, now responsible for the call, drops Alice: the lead
-and Bob stay on. In the app, a consult completed: Bob sees who calls about which lead before he answers, then has
-the call."""
+and Bob stay on; Bob's leg ends, the last agent's: the lead is hung up. In the app (Alice and Bob in Chromium), a
+consult completed: Bob sees who calls about which lead before he answers, then has the call."""
 
 from __future__ import annotations
 
@@ -96,7 +96,13 @@ def test_consult_cancel_merge_and_drop_are_heard_on_the_wire(running, peers, ton
             "bob": {LEAD_HZ},
         }
         assert Interaction.get_by_id(call.id).status == "active"
-        caller.kill()
+        # The last agent leaves (Bob's leg ends): the lead is hung up, and the call is over.
+        channels = (running.instance.rx("core show channels concise") or "").splitlines()
+        bobs = next(line.split("!")[0] for line in channels if line.startswith(f"PJSIP/{bob.username}-"))
+        running.instance.rx(f"channel request hangup {bobs}")
+        caller.wait_for("HANGUP", timeout=5)
+        assert [e[1] for e in caller.events() if e[0] == "HANGUP"] == ["remote"]
+        wait_for(lambda: Interaction.get_by_id(call.id).status == "recent", 5, what="the call to end")
 
 
 def test_in_the_app_alice_consults_bob_who_sees_the_lead_before_answering_then_takes_the_call(
@@ -132,6 +138,7 @@ def test_in_the_app_alice_consults_bob_who_sees_the_lead_before_answering_then_t
             bob.screenshot("consult-ringing", tmp_path)
             ringing.get_by_role("button", name="Answer").click()
             expect(call_view.locator(".consulting")).to_contain_text(re.compile("Consulting Bob"))
+            alice.screenshot("consulting", tmp_path)
             wait_for(lambda: bob.audio_stats()["packetsReceived"] > 0, 10, what="Bob to hear Alice")
             call_view.get_by_role("button", name="Complete transfer").click()
 
