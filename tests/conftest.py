@@ -4,6 +4,7 @@ stand-in controller (no Asterisk: the integration tests use the real one)."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 import time
@@ -27,12 +28,23 @@ def cheap_password_hashing(monkeypatch):
     monkeypatch.setattr(services, "PASSWORD_METHOD", "scrypt:1024:8:1")
 
 
+@functools.cache
+def schema_template():
+    """An in-memory database at the current schema, made once a process: each test's database is a copy of it
+    (SQLite's backup, ~1 ms) instead of creating every table again (~60 ms, a minute of each unit test run)."""
+    template = db.open_sqlite(":memory:")
+    db.bind(template)
+    migrations.migrate()
+    return template
+
+
 @pytest.fixture
 def database():
     """A fresh in-memory database with the current schema, bound to the models."""
+    template = schema_template()
     memory = db.open_sqlite(":memory:")
+    template.connection().backup(memory.connection())
     db.bind(memory)
-    migrations.migrate()
     yield memory
     memory.close()
 
