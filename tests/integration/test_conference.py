@@ -4,8 +4,9 @@ helpers) and searched for the others' tones.
 
 Alice consults Bob (the lead hears neither of them, Alice and Bob hear each other), cancels (back to the lead),
 consults again and merges (all three hear each other), then Bob, now responsible for the call, drops Alice: the lead
-and Bob stay on; Bob's leg ends, the last agent's: the lead is hung up. In the app (Alice and Bob in Chromium), a
-consult completed: Bob sees who calls about which lead before he answers, then has the call."""
+and Bob stay on; Bob adds Alice back (three again), his leg ends (the lead stays with Alice), then hers, the last
+agent's: the lead is hung up. In the app (Alice and Bob in Chromium), a consult completed: Bob sees who calls about
+which lead before he answers, then has the call."""
 
 from __future__ import annotations
 
@@ -30,6 +31,14 @@ BOB_EMAIL = "bob@acme.example"
 
 def _parties(call, alice, bob):
     return {"lead": call.sipp.media_port, "alice": alice.uas.media_port, "bob": bob.uas.media_port}
+
+
+def hang_up_phone(running, phone) -> None:
+    """The phone's leg ends, as when its user hangs up (the SIPp phone answers and stays until told)."""
+    channels = (running.instance.rx("core show channels concise") or "").splitlines()
+    leg = next(line.split("!")[0] for line in channels if line.startswith(f"PJSIP/{phone.username}-"))
+    running.instance.rx(f"channel request hangup {leg}")
+    phone.wait_for("HANGUP", n=phone.count("HANGUP") + 1, timeout=5)
 
 
 def _post(client, path: str, **body):
@@ -96,10 +105,25 @@ def test_consult_cancel_merge_and_drop_are_heard_on_the_wire(running, peers, ton
             "bob": {LEAD_HZ},
         }
         assert Interaction.get_by_id(call.id).status == "active"
-        # The last agent leaves (Bob's leg ends): the lead is hung up, and the call is over.
-        channels = (running.instance.rx("core show channels concise") or "").splitlines()
-        bobs = next(line.split("!")[0] for line in channels if line.startswith(f"PJSIP/{bob.username}-"))
-        running.instance.rx(f"channel request hangup {bobs}")
+        # Bob adds Alice back to the call: her phone rings into the conference, the three hear each other.
+        _post(bob_app, f"/api/v1/interactions/{call.id}/conference", agent_id=ALICE)
+        wait_for(lambda: alice.count("ANSWERED") == 2, 10, what="Alice to answer Bob's conference call")
+        time.sleep(1)
+        assert listen(running, ports) == {
+            "lead": {AGENT_HZ, COLLEAGUE_HZ},
+            "alice": {LEAD_HZ, COLLEAGUE_HZ},
+            "bob": {LEAD_HZ, AGENT_HZ},
+        }
+        # Bob's leg ends: the lead stays with Alice, whose call it is again; then hers, the last agent's: the lead is
+        # hung up and the call is over.
+        hang_up_phone(running, bob)
+        time.sleep(0.5)
+        assert listen(running, {"lead": ports["lead"], "alice": ports["alice"]}) == {
+            "lead": {AGENT_HZ},
+            "alice": {LEAD_HZ},
+        }
+        assert Interaction.get_by_id(call.id).agent_id == ALICE
+        hang_up_phone(running, alice)
         caller.wait_for("HANGUP", timeout=5)
         assert [e[1] for e in caller.events() if e[0] == "HANGUP"] == ["remote"]
         wait_for(lambda: Interaction.get_by_id(call.id).status == "recent", 5, what="the call to end")
