@@ -182,7 +182,7 @@ class Conferences:
         tracking = interaction.tracking_number
         if tracking is None or not number:
             raise ApiError("not-a-call", "the call has no tracking number to dial an external number from")
-        return names.external_dial(number, tracking.trunk_id), f'"" <{tracking.number}>'
+        return names.external_dial(number, tracking.trunk_id), tracking.number
 
     def _transfer(self, interaction: Interaction, kind: str, agent: Agent, to: Agent | None, number: str):
         transfer = CallTransfer.create(

@@ -37,8 +37,9 @@ def hang_up_phone(running, phone) -> None:
     """The phone's leg ends, as when its user hangs up (the SIPp phone answers and stays until told)."""
     channels = (running.instance.rx("core show channels concise") or "").splitlines()
     leg = next(line.split("!")[0] for line in channels if line.startswith(f"PJSIP/{phone.username}-"))
+    ended = phone.count("HANGUP")
     running.instance.rx(f"channel request hangup {leg}")
-    phone.wait_for("HANGUP", n=phone.count("HANGUP") + 1, timeout=5)
+    phone.wait_for("HANGUP", n=ended + 1, timeout=5)
 
 
 def _post(client, path: str, **body):

@@ -70,7 +70,7 @@ def test_a_number_is_consulted_on_the_call_s_trunk_with_the_tracking_number_as_c
     assert status == 200, body
     trunk = call.tracking_number.trunk.endpoint_name
     assert controller.telephony.named("consult") == [
-        (CALL, call.id, f"PJSIP/+14045557777@{trunk}", f'"" <{call.tracking_number.number}>', "")
+        (CALL, call.id, f"PJSIP/+14045557777@{trunk}", call.tracking_number.number, "")
     ]
     assert body["transfers"][0]["to_number"] == "+14045557777"
 
