@@ -188,7 +188,13 @@ def snapshot(settings: Settings) -> render.Snapshot:
     usable = {a.id: a for a in current_agents().join(User, on=(User.id == Agent.user)).where(User.active == True)}  # noqa: E712
     devices = [
         render.AgentDevice(
-            cred.username, cred.password, usable[cred.agent_id].display_name, webrtc=cred.device == "webrtc"
+            cred.username,
+            cred.password,
+            usable[cred.agent_id].display_name,
+            webrtc=cred.device == "webrtc",
+            agent_id=cred.agent_id,
+            company_id=usable[cred.agent_id].company_id,
+            rings=usable[cred.agent_id].ring_device == cred.device,
         )
         for cred in (
             SipCredential.select()
@@ -233,6 +239,7 @@ def snapshot(settings: Settings) -> render.Snapshot:
                 team.announce_wait_time,
                 team.announce_seconds,
                 music_class,
+                team.callback_enabled,
             )
         )
         if team.has_music:

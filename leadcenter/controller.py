@@ -23,6 +23,7 @@ from leadcenter.agents.availability import Availability
 from leadcenter.agents.presence import Presence
 from leadcenter.agents.services import PauseKeeper
 from leadcenter.asterisk_config import AsteriskConfig, DialplanCheck
+from leadcenter.callbacks.services import Callbacks
 from leadcenter.calls.conference import Conferences
 from leadcenter.calls.control import CallControl
 from leadcenter.calls.services import CallRecorder
@@ -93,6 +94,7 @@ class Controller:
         )
         self.monitors = Monitors(self.bus, self.telephony, self.clock)
         self.conferences = Conferences(self.bus, self.telephony, self.clock)
+        self.callbacks = Callbacks(self.bus, self.telephony, self.clock)
         self.mailboxes = MailboxCounter(self.bus)
         self.queue_board = QueueBoard(self.bus, self.clock)
         self.trunk_states = TrunkStates(self.bus, self.clock)
@@ -147,6 +149,7 @@ class Controller:
         self.texts.timers.start()
         self.chats.timers.start()
         self.wrap_up.timers.start()
+        self.callbacks.timers.start()
         if self.mailer.enabled:
             self.mailer.start()
             self.weekly_summaries.timers.start()
@@ -166,6 +169,7 @@ class Controller:
             self.texts.timers.stop()
             self.chats.timers.stop()
             self.wrap_up.timers.stop()
+            self.callbacks.timers.stop()
             self.weekly_summaries.timers.stop()
             self.mailer.stop()
             self.visits.timers.stop()

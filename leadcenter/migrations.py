@@ -22,6 +22,7 @@ from leadcenter.accounts.models import (
 )
 from leadcenter.agents.models import Agent, AgentStatusChange, SipCredential
 from leadcenter.audit.models import AuditEntry
+from leadcenter.callbacks.models import Callback
 from leadcenter.chats.models import ChatSession, ChatWidget, Visitor
 from leadcenter.db import BaseModel, database
 from leadcenter.dialplans.models import CustomContext, DialplanVersion
@@ -100,6 +101,7 @@ MODELS = [
     WeeklySummary,
     CallLeg,
     CallTransfer,
+    Callback,
 ]
 
 
@@ -346,6 +348,24 @@ def _v19_call_legs(migrator) -> None:
     database.create_tables([CallLeg, CallTransfer])
 
 
+def _v22_callbacks(migrator) -> None:
+    from playhouse.migrate import migrate as run
+
+    # In place, as v11's: peewee's add_column rebuilds the table for a NOT NULL column, and dropping the old team
+    # table would cascade to every member.
+    present = {c.name for c in database.get_columns("team")}
+    for column, definition in (
+        ("callback_enabled", "INTEGER NOT NULL DEFAULT 0"),
+        ("callback_attempts", "INTEGER NOT NULL DEFAULT 3"),
+        ("callback_retry_seconds", "INTEGER NOT NULL DEFAULT 300"),
+    ):
+        if column not in present:
+            database.execute_sql(f"ALTER TABLE team ADD COLUMN {column} {definition}")
+    if Interaction.callback_of.column_name not in {c.name for c in database.get_columns("interaction")}:
+        run(migrator.add_column("interaction", Interaction.callback_of.column_name, Interaction.callback_of))
+    database.create_tables([Callback])
+
+
 # (version, description, function(migrator)) in order; version 1 is the first released schema.
 MIGRATIONS: list = [
     (
@@ -385,6 +405,7 @@ MIGRATIONS: list = [
     (17, "monitors: supervisors listening to calls; who may, and whether agents are told", _v17_monitors),
     (18, "reports: each company's weekly summary email, its recipients and the last week sent", _v18_weekly_summary),
     (19, "calls: each party's leg of a call, the transfers between people, a team's place-keeping", _v19_call_legs),
+    (22, "queue callback: each team's settings, the callbacks, a callback's call's original call", _v22_callbacks),
 ]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])
 

@@ -128,6 +128,7 @@ class CallControl:
             "LC_TRUNK": number.trunk.endpoint_name,
             "LC_CALLER_ID": number.number,
             "LC_RECORD": "1" if record else "0",
+            "TRANSFER_CONTEXT": names.NO_TRANSFER_CONTEXT,  # a desk phone's transfer key: refused on this call
             # The agent's device learns which interaction rings, and (as lc-auto-answer says it) to
             # pick up at once: the agent asked for this call.
             "PJSIP_HEADER(add,X-LC-Call)": channel_id,
@@ -178,6 +179,7 @@ class CallControl:
         variables: dict[str, str] = {}
         if to_agent is not None:
             context, extension = names.TRANSFER_AGENT_CONTEXT, to_agent.endpoint_name(to_agent.ring_device)
+            variables["LC_INTERACTION"] = str(interaction.id)  # their app shows the lead before they answer
         elif to_team is not None:
             context, extension = names.TRANSFER_TEAM_CONTEXT, str(to_team.id)
             variables["LC_TRANSFER_WAIT"] = str(to_team.max_wait_seconds)

@@ -2,7 +2,9 @@
 
 The interaction's ``agent`` is the agent who joined last and is still on: when an agent joins a call already Active
 (a transfer, a conference), it moves to them, classification and all; when its agent leaves and another agent is
-still on, it moves to the one who joined last. Each change publishes ``interaction.updated`` (the interaction with its
+still on, it moves to the one who joined last; when nobody is, it stays theirs (they hung up: the call ends) unless
+they handed it on (a transfer into a queue, to a number, to a colleague still ringing): then it is nobody's until an
+agent joins. Each change publishes ``interaction.updated`` (the interaction with its
 legs) and an internal ``call.leg_joined`` / ``call.leg_left``, on which the recorder moves the agents' availability
 (on a call; wrap-up when they leave it).
 """
@@ -19,7 +21,7 @@ from leadcenter.events import Publisher
 from leadcenter.interactions import notifier
 from leadcenter.interactions.models import CallLeg, CallTransfer, Interaction
 
-__all__ = ["CallLeg", "CallTransfer", "joined", "left", "open_legs"]
+__all__ = ["CallLeg", "CallTransfer", "handed_on", "joined", "left", "open_legs"]
 
 
 def joined(
@@ -71,6 +73,9 @@ def left(bus: Publisher, channel_id: str, at: dt.datetime) -> CallLeg | None:
             if staying:
                 interaction.agent_id = staying[-1].agent_id
                 interaction.save(only=[Interaction.agent])
+            elif handed_on(interaction, leg.agent_id):  # into a queue, to a number, ringing a colleague: nobody's
+                interaction.agent_id = None
+                interaction.save(only=[Interaction.agent])
     notifier.changed(bus, interaction)
     bus.publish(
         "call.leg_left",
@@ -80,6 +85,19 @@ def left(bus: Publisher, channel_id: str, at: dt.datetime) -> CallLeg | None:
         at=leg.left_at,
     )
     return leg
+
+
+def handed_on(interaction: Interaction, agent_id: int) -> bool:
+    """The agent moved the call on (a transfer of theirs that has not failed): their leaving is no hang-up."""
+    return (
+        CallTransfer.select()
+        .where(
+            CallTransfer.interaction == interaction,
+            CallTransfer.from_agent == agent_id,
+            CallTransfer.outcome != "failed",
+        )
+        .exists()
+    )
 
 
 def open_legs(interaction: Interaction) -> list[CallLeg]:

@@ -158,6 +158,7 @@ class CallRecorder:
             ("call.held", lambda e: self.holds.held(e.data["channel_id"], e.data["holder"], e.data["at"])),
             ("call.unheld", lambda e: self._add_hold(e.data["channel_id"], e.data["holder"], e.data["at"])),
             ("call.party_answered", self.on_party_answered),
+            ("call.referred", self.on_referred),
             ("call.party_left", self.on_party_left),
             ("call.leg_joined", self.on_leg_joined),
             ("call.leg_left", self.on_leg_left),
@@ -233,6 +234,29 @@ class CallRecorder:
             legs.joined(self.bus, interaction, event.data["party_channel_id"], at, number=number)
             self._transferred(interaction, at, CallTransfer.to_number == number)
 
+    def on_referred(self, event: Event) -> None:
+        """A desk phone's transfer key sent the call to a colleague's extension (their agent id): the transfer is
+        on the timeline, and its agent, handing the call on, goes to wrap-up when their leg ends."""
+        interaction = self._interaction(event.data["channel_id"])
+        if interaction is None or interaction.status != "active":
+            return
+        extension = event.data["extension"]
+        to_agent = (
+            Agent.get_or_none(Agent.id == int(extension), Agent.company == interaction.company_id)
+            if extension.isdigit() and len(extension) < 10
+            else None
+        )
+        from_agent = Agent.get_or_none(Agent.id == event.data["agent_id"], Agent.company == interaction.company_id)
+        CallTransfer.create(
+            interaction=interaction,
+            kind="refer",
+            from_agent=from_agent,
+            to_agent=to_agent,
+            at=event.data["at"],
+            **({} if event.data["succeeded"] else {"outcome": "failed", "ended_at": event.data["at"]}),
+        )
+        notifier.changed(self.bus, interaction)
+
     def on_party_left(self, event: Event) -> None:
         legs.left(self.bus, event.data["party_channel_id"], event.data["at"])
 
@@ -259,13 +283,8 @@ class CallRecorder:
         interaction = Interaction.get_or_none(Interaction.id == event.data["interaction_id"])
         if agent is None or interaction is None or interaction.status != "active":
             return
-        handed_on = (
-            interaction.agent_id != agent.id
-            or CallTransfer.select()
-            .where(CallTransfer.interaction == interaction, CallTransfer.from_agent == agent)
-            .exists()
-        )
-        if handed_on and availability.can(agent, "end_call") and not _on_another_call(agent, interaction):
+        moved_on = interaction.agent_id != agent.id or legs.handed_on(interaction, agent.id)
+        if moved_on and availability.can(agent, "end_call") and not _on_another_call(agent, interaction):
             self.availability.move(agent, "end_call", event.data["at"])
 
     def _answer(self, interaction: Interaction, agent_id: int | None, queue: str | None, at) -> None:

@@ -20,15 +20,16 @@ from leadcenter.statemachine import IllegalMove as IllegalTransition
 
 __all__ = ["CONVERSATIONS", "MACHINE", "OUTCOMES", "Conflict", "IllegalTransition", "can", "move"]
 
-OUTCOMES = ("answered", "missed", "abandoned", "declined", "voicemail", "timed_out")
+OUTCOMES = ("answered", "missed", "abandoned", "declined", "voicemail", "timed_out", "callback")
 # The kinds whose words are messages: Respond takes one, Close concludes it (a chat's offline form too: an agent
 # takes it to get back to the visitor, then closes it).
 CONVERSATIONS = ("text", "chat", "form")
 
 
 def _answers(interaction: Interaction, at: dt.datetime) -> dict[str, Any]:
-    """An agent took the interaction."""
-    return {"answered_at": at}
+    """An agent took the interaction. An outbound call (a queue callback's, which waits in Incoming for an agent) is
+    answered when the lead picks up, later."""
+    return {} if interaction.direction == "outbound" else {"answered_at": at}
 
 
 def _concludes(outcome: str):
@@ -69,6 +70,8 @@ TRANSITIONS: dict[tuple[str, str], Move] = {
     ("incoming", "abandon"): _move("recent", _concludes("abandoned")),
     ("incoming", "miss"): _move("recent", _concludes("missed")),
     ("incoming", "take_voicemail"): _move("recent", _concludes("voicemail")),
+    # The caller pressed 1 in a queue to be called back: the callback's own call follows (callbacks/).
+    ("incoming", "ask_callback"): _move("recent", _concludes("callback")),
     ("incoming", "time_out"): _move("recent", _concludes("timed_out")),
     ("active", "end"): _move("recent", _concludes("answered")),
     # An outbound call is active from the moment it is placed; nobody picking up concludes it as missed.

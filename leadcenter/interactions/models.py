@@ -68,6 +68,9 @@ class Interaction(TimestampedModel):
     keywords = CharField(default="")
     medium = CharField(default="")  # cpc, organic, social, referral, none... (visits/sources.py)
     click_id = CharField(default="")  # the ad click's gclid, msclkid or fbclid
+    # A queue callback's call (callbacks/): the inbound call in which the lead asked to be called back.
+    callback_of = ForeignKeyField("self", null=True, on_delete="SET NULL", backref="callback_calls")
+    callback_of_id: IntegerField[int | None]  # the related row's id
 
     class Meta:
         indexes = (

@@ -247,6 +247,8 @@ class InteractionOut(Schema):
     lead_number: str
     # A call's id in Asterisk: the agents' ringing INVITEs name it in X-LC-Call (None for texts, chats...)
     call_id: str | None
+    # A queue callback's call: the id of the inbound call in which the lead pressed 1 to be called back.
+    callback_of: int | None = None
     tracking_number: TrackingNumberSummary | None
     agent: AgentSummary | None
     started_at: UtcDateTime
@@ -308,6 +310,7 @@ class InteractionOut(Schema):
                 lead=leads[i.lead_id],
                 lead_number=i.lead_number,
                 call_id=i.channel_id,
+                callback_of=i.callback_of_id,
                 tracking_number=tracking_numbers.get(i.tracking_number_id),
                 agent=agents.get(i.agent_id),
                 started_at=i.started_at,

@@ -20,6 +20,7 @@ from leadcenter.db import database
 from leadcenter.flows.services import audience, flows_offering_to
 from leadcenter.interactions.lifecycle import CONVERSATIONS
 from leadcenter.interactions.models import (
+    CallLeg,
     ClassificationChange,
     Interaction,
     InteractionDecline,
@@ -258,6 +259,8 @@ REPORT_COLUMNS = (
     "landing_page",
     "referrer",
     "agent",
+    # A call's agents, each with their own talk and hold seconds (a transferred or conferenced call has several).
+    "agent_legs",
     "team",
     "qualified",
     "value",
@@ -284,6 +287,24 @@ def transcripts_by_interaction(interaction_ids: list[int], zone: str = "UTC") ->
         who = "lead" if direction == "inbound" else agent or "agent"
         lines[interaction_id].append(f"{_when(at, zone)} {who}: {body}")
     return {interaction_id: "\n".join(said) for interaction_id, said in lines.items()}
+
+
+def legs_by_interaction(interaction_ids: list[int]) -> dict[int, str]:
+    """Each call's agent legs, in the order they joined: "Alice (talk 60, hold 10); Bob (talk 100, hold 0)"; in one
+    query for a batch of the report. An external party's leg is named by its number."""
+    legs: dict[int, list[str]] = {interaction_id: [] for interaction_id in interaction_ids}
+    if not legs:
+        return {}
+    rows = (
+        CallLeg.select(CallLeg, Agent.id, Agent.display_name)
+        .join(Agent, JOIN.LEFT_OUTER)
+        .where(CallLeg.interaction.in_(list(legs)), CallLeg.left_at.is_null(False))
+        .order_by(CallLeg.interaction, CallLeg.joined_at, CallLeg.id)
+    )
+    for leg in rows:
+        who = leg.agent.display_name if leg.agent is not None else leg.number
+        legs[leg.interaction_id].append(f"{who} (talk {leg.talk_seconds}, hold {leg.hold_seconds})")
+    return {interaction_id: "; ".join(said) for interaction_id, said in legs.items()}
 
 
 def _when(moment: dt.datetime | None, zone: str) -> str:
@@ -353,6 +374,7 @@ def report(company: Company, since: dt.datetime, until: dt.datetime, zone: str =
         )
         tags = tags_by_interaction([row[0] for row in batch])
         transcripts = transcripts_by_interaction([row[0] for row in batch if row[1] in CONVERSATIONS], zone)
+        legs = legs_by_interaction([row[0] for row in batch if row[1] == "call"])
         for (
             interaction_id,
             kind,
@@ -401,6 +423,7 @@ def report(company: Company, since: dt.datetime, until: dt.datetime, zone: str =
                 landing_page,
                 referrer,
                 agent or "",
+                legs.get(interaction_id, ""),
                 team or "",
                 {True: "yes", False: "no", None: ""}[qualified],
                 "" if value_cents is None else f"{value_cents / 100:.2f}",

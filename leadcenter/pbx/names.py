@@ -169,12 +169,17 @@ OUTBOUND_CONTEXT = "lc-outbound"  # an agent's outbound call, once their device 
 TRANSFER_AGENT_CONTEXT = "lc-transfer"  # to a colleague: extension = their ring device's endpoint
 TRANSFER_TEAM_CONTEXT = "lc-transfer-team"  # into a team's queue: extension = the team's id
 TRANSFER_NUMBER_CONTEXT = "lc-transfer-number"  # to an external number: extension = the number, E.164
+REFER_CONTEXT = "lc-refer"  # a desk phone's transfer key (TRANSFER_CONTEXT of agents' legs): extension = agent id
+NO_TRANSFER_CONTEXT = "lc-no-transfer"  # no such context: a REFER on an agent's outbound call is refused (404)
 MONITOR_CONTEXT = "lc-monitor"  # a supervisor's device spying on a call (ChanSpy): extension = the mode
 # A call with more than two people on it (dialplans/conference.conf): the extension is the interaction's id.
 CONF_AGENT_CONTEXT = "lc-conf-agent"  # an agent joins the call's conference
 CONF_LEAD_CONTEXT = "lc-conf-lead"  # the lead joins it
 CONF_PARTY_CONTEXT = "lc-conf-party"  # an external party joins it
 CONSULT_CONTEXT = "lc-consult"  # the agent's channel dials whom they consult, the lead waiting in the conference
+CALLBACK_OFFER_CONTEXT = "lc-callback-offer"  # a queue's exit context: a waiting caller pressed 1 to be called back
+CALLBACK_PLACE_CONTEXT = "lc-callback-place"  # a callback's Local channel holding the lead's place in the queue
+CALLBACK_DIAL_CONTEXT = "lc-callback-dial"  # its other half, once an agent took the place: dials the lead
 # The reason lc-rang-out pauses the agents a ring-agents step or an Answer from Incoming rang out with (app_queue's
 # own, queues.conf's autopause, is "Auto-Pause").
 RANG_OUT_PAUSE = "lc-rang-out"
@@ -292,6 +297,35 @@ def outbound_channel_id(token: str) -> str:
 def parse_outbound_channel_id(channel_id: str | None) -> str | None:
     match = _OUTBOUND_CHANNEL.fullmatch(channel_id or "")
     return match.group(1) if match else None
+
+
+_CALLBACK_PLACE = re.compile(rf"lc-callback-{_ID}-{_ID};2")
+_CALLBACK_DIAL = re.compile(rf"lc-callback-{_ID}-{_ID}")
+
+
+def callback_channel_ids(callback_id: int, placement: int) -> tuple[str, str]:
+    """The ids of a callback's Local channel pair, its ``placement``-th time in the queue: the half that waits in the
+    queue (lc-callback-<id>-<n>, also the id of that attempt's interaction's call) and the half that dials the lead
+    (...-dial). Chosen before the channels exist, so nothing of them is missed, and told apart after a restart."""
+    dial = f"lc-callback-{callback_id}-{placement}"
+    return f"{dial};2", dial
+
+
+def parse_callback_place(channel_id: str | None) -> int | None:
+    """The callback whose place in a queue this channel holds."""
+    match = _CALLBACK_PLACE.fullmatch(channel_id or "")
+    return int(match.group(1)) if match else None
+
+
+def parse_callback_dial(channel_id: str | None) -> str | None:
+    """The place channel of a callback's dialling half."""
+    return f"{channel_id};2" if _CALLBACK_DIAL.fullmatch(channel_id or "") else None
+
+
+def callback_local() -> str:
+    """What originates a callback's Local channel pair: its first half runs lc-callback-place. /n: never optimised
+    away, so the place channel stays the call's (its hangup is the call's end)."""
+    return f"Local/s@{CALLBACK_PLACE_CONTEXT}/n"
 
 
 _MONITOR_CHANNEL = re.compile(r"lc-spy-([0-9a-z]+)")

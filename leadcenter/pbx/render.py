@@ -48,6 +48,9 @@ class AgentDevice:
     password: str
     display_name: str
     webrtc: bool
+    agent_id: int = 0
+    company_id: int = 0
+    rings: bool = False  # the agent's ring device: where a transfer to their extension rings
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,7 @@ class QueueSpec:
     announce_wait_time: bool = False
     announce_seconds: int = 30  # how often the announcements repeat
     music_class: str = "default"
+    callback: bool = False  # a waiting caller may press 1 to be called back (callbacks/)
 
 
 @dataclass(frozen=True)
@@ -247,9 +251,10 @@ def render_pjsip_endpoints(snapshot: Snapshot) -> str:
                     ("auth", device.name),
                     ("aors", device.name),
                     ("direct_media", "no"),
-                    # A phone's transfer key sends REFER: declined (603) until Lead Center has transfers; the call
-                    # goes on.
-                    ("allow_transfer", "no"),
+                    # A desk phone's transfer key sends REFER: Asterisk sends the lead to the transferer's
+                    # TRANSFER_CONTEXT (lc-refer, set on agents' legs) at the extension named, a colleague's; the
+                    # browser softphone transfers through the app.
+                    ("allow_transfer", "no" if device.webrtc else "yes"),
                     ("callerid", f'"{caller_id}" <{device.name}>'),
                     ("send_pai", "yes"),
                     *media,
@@ -383,9 +388,23 @@ def render_queues(snapshot: Snapshot) -> str:
                 queue.announce_seconds if queue.announce_position or queue.announce_wait_time else 0,
             ),
         ]
+        pairs += _callback_exit(queue)
         pairs += [("member", f"{m.interface},{m.penalty},{m.member_name},{m.interface}") for m in queue.members]
         parts.append(_section(queue.name, pairs, comment=f"team {queue.label}"))
     return "\n".join(parts)
+
+
+def _callback_exit(queue: QueueSpec) -> list[tuple[str, object]]:
+    """A team offering callbacks: a waiting caller who presses a digit leaves the queue for that extension of the
+    exit context, if it has one (1: be called back, lc-callback-offer); every announce_seconds they hear "press 1
+    to call back" (Asterisk's own prompts)."""
+    if not queue.callback:
+        return []
+    return [
+        ("context", names.CALLBACK_OFFER_CONTEXT),
+        ("periodic-announce", "vm-press,digits/1,vm-tocallback"),
+        ("periodic-announce-frequency", queue.announce_seconds),
+    ]
 
 
 def render_music(snapshot: Snapshot) -> str:
@@ -419,8 +438,21 @@ def render_routes(snapshot: Snapshot) -> str:
         lines.append("exten => _[+0-9].,1,Set(LC_DIALED=${EXTEN})")
         lines.append(f" same => n,Goto({names.UNKNOWN_NUMBER_CONTEXT},s,1)")
         parts.append("\n".join(lines) + "\n")
+    parts += [_render_refer(snapshot)] if any(d.rings and d.agent_id for d in snapshot.devices) else []
     parts += [_render_flow(flow) for flow in snapshot.flows]
     return "\n".join(parts)
+
+
+def _render_refer(snapshot: Snapshot) -> str:
+    """lc-refer: a desk phone's transfer key (REFER) names a colleague's extension, their agent id: the call rings
+    their ring device (lc-transfer). Only an agent of the call's own company: any other extension, a number
+    included, is not there, and Asterisk refuses the REFER (404) with the call going on."""
+    lines = [f"[{names.REFER_CONTEXT}] ; desk phones' transfers to colleagues"]
+    for device in (d for d in snapshot.devices if d.rings and d.agent_id):
+        lines.append(f'exten => {device.agent_id},1,GotoIf($["${{LC_COMPANY}}" != "{device.company_id}"]?refused)')
+        lines.append(f" same => n,Goto({names.TRANSFER_AGENT_CONTEXT},{device.name},1)")
+        lines.append(" same => n(refused),Hangup(21)")
+    return "\n".join(lines) + "\n"
 
 
 # A step's action: the Gosub into its fixed context in dialplans/steps.conf (or the line) for each leaf step type.

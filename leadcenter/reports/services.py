@@ -29,7 +29,7 @@ from peewee import JOIN, SQL, Case, Expression, fn
 from leadcenter.accounts.models import Company
 from leadcenter.agents.models import Agent, AgentStatusChange
 from leadcenter.db import database
-from leadcenter.interactions.models import Interaction, InteractionTransition, Message
+from leadcenter.interactions.models import CallLeg, Interaction, InteractionTransition, Message
 from leadcenter.reports.models import (
     DIMENSIONS,
     MEASURES,
@@ -175,6 +175,11 @@ def _began(company_id: int, since: dt.datetime, until: dt.datetime):
 
 
 HANDLED = Interaction.answered_at.is_null(False) & (Interaction.status == "recent") & Interaction.agent.is_null(False)
+# A call with agents' legs (recorded since schema 19; several agents when it was transferred or conferenced): each
+# agent's handled call, talk and hold are their leg's (_leg_sums), not the whole call's.
+HAS_LEGS = fn.EXISTS(
+    CallLeg.select(CallLeg.id).where(CallLeg.interaction == Interaction.id, CallLeg.agent.is_null(False))
+)
 
 
 def _queue_measures() -> dict[str, Any]:
@@ -201,9 +206,9 @@ def _interaction_sums(company_id: int, since: dt.datetime, until: dt.datetime, o
     measures = {
         "interactions": fn.COUNT(Interaction.id),
         "answered": _count(answered),
-        "handled": _count(HANDLED),
-        "talk": _sum(HANDLED, fn.COALESCE(Interaction.talk_seconds, 0)),
-        "hold": _sum(HANDLED, fn.COALESCE(Interaction.hold_seconds, 0)),
+        "handled": _count(HANDLED & ~HAS_LEGS),
+        "talk": _sum(HANDLED & ~HAS_LEGS, fn.COALESCE(Interaction.talk_seconds, 0)),
+        "hold": _sum(HANDLED & ~HAS_LEGS, fn.COALESCE(Interaction.hold_seconds, 0)),
         "qualified": _count(Interaction.qualified == True),  # noqa: E712 (SQL)
         **_queue_measures(),
         "missed": _count(inbound_call & (Interaction.outcome == "missed")),
@@ -217,6 +222,29 @@ def _interaction_sums(company_id: int, since: dt.datetime, until: dt.datetime, o
         .group_by(SQL("1, 2, 3, 4, 5"))
     )
     return list(measures), query
+
+
+def _leg_sums(company_id: int, since: dt.datetime, until: dt.datetime, offset: int):
+    """Per key of the call, with each agent who had a leg on it as the agent: the concluded answered calls they were
+    on, and their legs' talk and hold seconds."""
+    handled = Interaction.answered_at.is_null(False) & (Interaction.status == "recent") & CallLeg.left_at.is_null(False)
+    day = fn.date(Interaction.started_at, _shift(offset)).coerce(False)
+    query = (
+        CallLeg.select(
+            day.alias("day"),
+            Interaction.kind,
+            Interaction.direction,
+            fn.COALESCE(Interaction.queue_team, 0).alias("queue_team_id"),
+            CallLeg.agent.alias("agent_id"),
+            fn.COUNT(fn.DISTINCT(Case(None, ((handled, Interaction.id),), None))),
+            _sum(handled, seconds(CallLeg.joined_at, CallLeg.left_at)),
+            _sum(handled, CallLeg.hold_seconds),
+        )
+        .join(Interaction)
+        .where(_began(company_id, since, until), CallLeg.agent.is_null(False))
+        .group_by(SQL("1, 2, 3, 4, 5"))
+    )
+    return ["handled", "talk", "hold"], query
 
 
 def _wrap_up_sums(company_id: int, since: dt.datetime, until: dt.datetime, offset: int):
@@ -346,7 +374,7 @@ def _raw_sums(company_id: int, zone: str, since: dt.datetime, until: dt.datetime
     for names, query in (
         query_of(company_id, begin, end, offset)
         for begin, end, offset in segments(zone, since, until)
-        for query_of in (_interaction_sums, _wrap_up_sums, _episode_sums)
+        for query_of in (_interaction_sums, _leg_sums, _wrap_up_sums, _episode_sums)
     ):
         for row in _tuples(query):
             measures = sums.setdefault(cast(Key, tuple(row[:5])), dict.fromkeys(MEASURES, 0))

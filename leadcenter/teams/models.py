@@ -40,6 +40,11 @@ class Team(TimestampedModel):
     has_music = BooleanField(default=False)  # callers hear the team's uploaded hold music, not the standard one
     # A call transferred into the team's queue waits at the place its original arrival earns it, not at the end.
     transfer_keeps_place = BooleanField(default=True)
+    # Queue callback (callbacks/): a caller waiting in the queue may press 1 to be called back, keeping their place;
+    # the lead is dialled at most callback_attempts times, callback_retry_seconds apart, until they answer.
+    callback_enabled = BooleanField(default=False)
+    callback_attempts = IntegerField(default=3)
+    callback_retry_seconds = IntegerField(default=300)
 
     @property
     def queue_name(self) -> str:

@@ -53,6 +53,17 @@ class NewTeam(Schema):
     announce_position: bool = Field(False, description="tell waiting callers their place in the queue")
     announce_wait_time: bool = Field(False, description="tell waiting callers about how long they will wait")
     announce_seconds: int = Field(30, ge=15, le=600, description="how often the announcements repeat")
+    callback_enabled: bool = Field(
+        False,
+        description="a caller waiting in the queue may press 1 to be called back and hang up: their place is kept, "
+        "and when it comes up an agent is connected to a call to the lead's number",
+    )
+    callback_attempts: int = Field(
+        3, ge=1, le=10, description="the most times a callback dials a lead who does not answer"
+    )
+    callback_retry_seconds: int = Field(
+        300, ge=30, le=86400, description="how long after an unanswered callback the lead is dialled again"
+    )
     chats: bool = Field(False, description="the website's chats go to this team's agents (the chat widget's team)")
     members: list[int] = Field(
         default_factory=list, max_length=MAX_MEMBERS, description="agent ids, in the team's order"
@@ -135,6 +146,9 @@ class TeamOut(Schema):
     announce_position: bool
     announce_wait_time: bool
     announce_seconds: int
+    callback_enabled: bool
+    callback_attempts: int
+    callback_retry_seconds: int
     chats: bool  # the website's chats go to this team
     music: bool  # callers hear the team's own hold music (PUT /teams/{id}/music)
     members: list[int]  # agent ids, in the team's order
@@ -166,6 +180,9 @@ class TeamOut(Schema):
                 announce_position=t.announce_position,
                 announce_wait_time=t.announce_wait_time,
                 announce_seconds=t.announce_seconds,
+                callback_enabled=t.callback_enabled,
+                callback_attempts=t.callback_attempts,
+                callback_retry_seconds=t.callback_retry_seconds,
                 chats=t.id in chats,
                 music=t.has_music,
                 members=[m.agent_id for m in members[t.id]],

@@ -382,6 +382,27 @@ class Telephony:
             self.tracker.forget(channel_id)
             raise
 
+    async def place_callback(self, place_id: str, dial_id: str, lead_number: str, *, variables: dict) -> None:
+        """A queue callback: a Local channel pair whose first half (``place_id``) waits in the queue at the lead's
+        place (lc-callback-place); when an agent answers it, the second half (``dial_id``), ringing until then, goes on
+        in lc-callback-dial and dials the lead. The tracker follows the place from before it exists."""
+        self.tracker.track_callback(place_id)
+        try:
+            await self.ari.request(
+                "POST",
+                "/channels",
+                endpoint=names.callback_local(),
+                context=names.CALLBACK_DIAL_CONTEXT,
+                extension=lead_number,
+                priority=1,
+                timeout=-1,  # the place waits in the queue as long as it takes
+                channelId=dial_id,
+                json={"variables": variables},
+            )
+        except TelephonyError:
+            self.tracker.forget(place_id)
+            raise
+
     async def spy(self, channel_id: str, endpoint: str, call_channel_id: str, mode: str, group: str) -> None:
         """Ring a supervisor's device (PJSIP/desk9) as channel ``channel_id``; once it answers it spies (lc-monitor,
         the extension is the mode) on the agent's channel of the call whose lead channel (or, for an agent's outbound

@@ -61,6 +61,12 @@ class CallTracker:
         except (KeyError, ValueError):
             return self.clock()
 
+    def track_callback(self, channel_id: str) -> None:
+        """A queue callback's place channel: a lead channel from before it exists (its events are a queue caller's)."""
+        self.lead_channels.add(channel_id)
+        if self._began_during_sync is not None:
+            self._began_during_sync.add(channel_id)
+
     def track_outbound(self, channel_id: str) -> None:
         self.lead_channels.add(channel_id)
         self.outbound_channels.add(channel_id)
@@ -83,7 +89,8 @@ class CallTracker:
     # -- the dialplan's announcements -------------------------------------------------------------------------
     def _on_UserEvent(self, m: Mapping) -> None:
         kind = m.get("UserEvent")
-        channel_id = m.get("Uniqueid")
+        # A queue callback's call is its place channel's, though its dialling half records it (lc-callback-dial).
+        channel_id = names.parse_callback_dial(m.get("Uniqueid")) or m.get("Uniqueid")
         if kind == "LeadCenterInbound" and channel_id is not None:
             self.lead_channels.add(channel_id)
             if self._began_during_sync is not None:
@@ -103,6 +110,14 @@ class CallTracker:
             self._publish("call.recording_started", channel_id=channel_id, file=m.get("File"), at=self.event_time(m))
         elif kind == "LeadCenterFlowEnded" and channel_id in self.lead_channels:
             self._publish("call.flow_ended", channel_id=channel_id, at=self.event_time(m))
+        elif kind == "LeadCenterCallback" and channel_id in self.lead_channels:
+            self._publish(
+                "call.callback_asked",
+                channel_id=channel_id,
+                queue=m.get("Queue"),
+                position=as_int(m.get("Position")),
+                at=self.event_time(m),
+            )
         elif kind == "LeadCenterVoicemail" and channel_id in self.lead_channels:
             self._publish(
                 "call.voicemail_left",
@@ -187,6 +202,13 @@ class CallTracker:
             )
 
     def _on_DialEnd(self, m: Mapping) -> None:
+        callback = names.parse_callback_dial(m.get("Uniqueid"))
+        if callback is not None:
+            # A queue callback's dialling half (lc-callback-dial): the lead answered the agent's call, or not (its
+            # place channel's hangup follows). Told first: after a resync both halves are outbound channels too.
+            if m.get("DialStatus") == "ANSWER":
+                self._publish("call.lead_answered", channel_id=callback, at=self.event_time(m))
+            return
         if m.get("Uniqueid") in self.outbound_channels and m.get("DialStatus") == "ANSWER":
             # An agent's outbound call: lc-outbound's Dial of the lead answered.
             self._publish("call.lead_answered", channel_id=m["Uniqueid"], at=self.event_time(m))
@@ -267,6 +289,19 @@ class CallTracker:
             reason=m.get("PausedReason", ""),
             at=self.event_time(m),
         )
+
+    # -- desk phones' transfer key (REFER) ----------------------------------------------------------------------
+    def _on_BlindTransfer(self, m: Mapping) -> None:
+        # The agent's phone sent the lead to a colleague's extension (lc-refer): lc-transfer rings them next.
+        if m.get("TransfereeUniqueid") in self.lead_channels:
+            self._publish(
+                "call.referred",
+                channel_id=m["TransfereeUniqueid"],
+                agent_id=names.parse_channel(m.get("TransfererChannel")),
+                extension=m.get("Extension", ""),
+                succeeded=m.get("Result") == "Success",
+                at=self.event_time(m),
+            )
 
     # -- hold ------------------------------------------------------------------------------------------------
     def _held_call(self, m: Mapping) -> str | None:

@@ -396,24 +396,7 @@ class SippPhone:
 
     def invites(self) -> list[dict]:
         """INVITEs received: call_id, from_user, from_display, from_header, pai, pai_user, pai_display, time."""
-        result = []
-        for e in self.events():
-            if e[0] == "INVITE" and len(e) >= 5:  # INVITE|call-id|From (may hold a '|')|PAI|epoch
-                from_hdr, pai = "|".join(e[2:-2]), e[-2]
-                (from_display, from_user), (pai_display, pai_user) = _name_addr(from_hdr), _name_addr(pai)
-                result.append(
-                    {
-                        "call_id": e[1],
-                        "from_user": from_user,
-                        "from_display": from_display,
-                        "from_header": from_hdr,
-                        "pai": pai,
-                        "pai_user": pai_user,
-                        "pai_display": pai_display,
-                        "time": float(e[-1] or 0),
-                    }
-                )
-        return result
+        return invites_in(self.events())
 
     def wait_for(self, kind: str, n: int = 1, timeout: float = 10) -> int:
         """Wait until at least ``n`` events ``kind``; TimeoutError otherwise. Returns the count."""
@@ -431,6 +414,29 @@ class SippPhone:
     def rtp_echoed(self) -> int:
         """RTP packets echoed back over the phone's life; only known after stop()."""
         return self.uas.screen(r"(\d+) Total echo RTP pckts 1st stream") if self.uas else 0
+
+
+def invites_in(events: list[list[str]]) -> list[dict]:
+    """The INVITEs phone_answer.xml logged: call_id, from_user, from_display, from_header, pai, pai_user,
+    pai_display, time."""
+    result = []
+    for e in events:
+        if e[0] == "INVITE" and len(e) >= 5:  # INVITE|call-id|From (may hold a '|')|PAI|epoch
+            from_hdr, pai = "|".join(e[2:-2]), e[-2]
+            (from_display, from_user), (pai_display, pai_user) = _name_addr(from_hdr), _name_addr(pai)
+            result.append(
+                {
+                    "call_id": e[1],
+                    "from_user": from_user,
+                    "from_display": from_display,
+                    "from_header": from_hdr,
+                    "pai": pai,
+                    "pai_user": pai_user,
+                    "pai_display": pai_display,
+                    "time": float(e[-1] or 0),
+                }
+            )
+    return result
 
 
 @dataclass
@@ -530,6 +536,10 @@ class CallHandle:
         if not seen():
             raise TimeoutError(f"caller {call} ended without {kind}; {self.events(call)}")
 
+    def carrier_invites(self) -> list[dict]:
+        """The calls Asterisk placed to this process's port, which it answered as the carrier does (answers=True)."""
+        return invites_in(self.sipp.events())
+
     def kill(self) -> None:
         self.killed = True
         self.sipp.stop(grace=1)
@@ -553,6 +563,18 @@ class CallHandle:
         return self.wait_all(timeout)[0]
 
 
+_NEVER_MS = str(10**9)
+# phone_answer.xml as the out-of-call scenario of a caller: it answers at once, hangs up when the other side does.
+_CARRIER_ANSWERS = [
+    "-oocsf",
+    str(SCENARIOS / "phone_answer.xml"),
+    "-s",
+    "carrier",
+    *("-set", "answer_ms", "200", "-set", "speak", "0", "-set", "refer_to", "none"),
+    *[arg for name in ("hangup_ms", "refer_ms", "onhold_ms", "offhold_ms") for arg in ("-set", name, _NEVER_MS)],
+]
+
+
 class SippCaller:
     """Trunk caller: INVITEs sip:DID@127.0.0.1:asterisk_port without auth; each call plays g711a.pcap once."""
 
@@ -569,9 +591,11 @@ class SippCaller:
         local_port: int | None = None,
         max_time: float | None = None,
         audio: str | Path | None = None,
+        answers: bool = False,
     ) -> CallHandle:
         """Place ``calls`` from one sipp process bound to ``local_port`` (the trunk's source port); each speaks
-        ``audio`` (a pcap) instead of the 7 s of speech when given."""
+        ``audio`` (a pcap) instead of the 7 s of speech when given. ``answers``: the process also answers the calls
+        Asterisk places to it (phone_answer.xml), as the carrier on the same trunk does."""
         self._runs += 1
         name = f"caller{self._runs}"
         (self.workdir / f"{name}.csv").write_text("SEQUENTIAL\n" + "".join(f"{c.csv()}\n" for c in calls))
@@ -580,7 +604,8 @@ class SippCaller:
             name,
             self.workdir,
             _speaking(demo.CALLER_SCENARIO, audio, self.workdir) if audio else demo.CALLER_SCENARIO,
-            ["-m", str(len(calls)), "-l", str(len(calls)), "-r", "1000", "-inf", str(self.workdir / f"{name}.csv")],
+            ["-m", str(len(calls)), "-l", str(len(calls)), "-r", "1000", "-inf", str(self.workdir / f"{name}.csv")]
+            + (_CARRIER_ANSWERS if answers else []),
             port=local_port or free_udp_port(),
             max_time=max_time,
             remote=f"{HOST}:{asterisk_port}",
@@ -596,6 +621,7 @@ class SippCaller:
         local_port: int | None = None,
         max_time: float | None = None,
         audio: str | Path | None = None,
+        answers: bool = False,
         **call: object,
     ) -> CallHandle:
         """One call; ``call`` holds the other Call fields (caller_name, duration, expect_answer...)."""
@@ -605,6 +631,7 @@ class SippCaller:
             local_port=local_port,
             max_time=max_time,
             audio=audio,
+            answers=answers,
         )
 
     def call(self, did: str, caller_number: str, **kwargs: object) -> CallResult:

@@ -1,6 +1,6 @@
 """The console's Teams page in Chromium against the real system: an admin creates a team with two agents, then
-changes its strategy, wrap-up and the members' order; Asterisk's queue follows at once, a bad value is said next to
-its field, and the audit log lists the changes. Screenshot of the team's page."""
+changes its strategy, wrap-up, callbacks and the members' order; Asterisk's queue follows at once, a bad value is said
+next to its field, and the audit log lists the changes. Screenshot of the team's page."""
 
 from __future__ import annotations
 
@@ -51,6 +51,8 @@ def test_an_admin_creates_a_team_with_two_agents_and_changes_its_strategy(runnin
         settings.get_by_label("After a call (wrap-up)").select_option("auto")
         settings.get_by_label("Wrap-up seconds").fill("15")
         settings.get_by_label("Penalty of Bob Agent").fill("2")
+        settings.get_by_label("Waiting callers may press 1 to be called back, keeping their place").check()
+        settings.get_by_label("Dial the lead at most (times)").fill("2")
         page.get_by_role("button", name="Move Bob Agent up").click()
         expect(members.nth(0)).to_contain_text("Bob Agent")
         settings.get_by_role("button", name="Save").click()
@@ -65,6 +67,7 @@ def test_an_admin_creates_a_team_with_two_agents_and_changes_its_strategy(runnin
         assert re.search(r"agent2 .*with penalty 2", shown) or "agent2" in shown
         saved = Team.get_by_id(team.id)
         assert (saved.strategy, saved.ring_seconds, saved.wrap_up_seconds) == ("ringall", 20, 15)
+        assert (saved.callback_enabled, saved.callback_attempts, saved.callback_retry_seconds) == (True, 2, 300)
         order = TeamMember.select().where(TeamMember.team == team).order_by(TeamMember.position)
         assert [(m.agent_id, m.penalty) for m in order] == [(BOB, 2), (ALICE, 0)]
         admin.screenshot("teams", tmp_path)

@@ -156,8 +156,8 @@ def test_in_the_app_alice_consults_bob_who_sees_the_lead_before_answering_then_t
             call_view.get_by_label("Colleague").select_option(value=str(BOB))
             call_view.get_by_role("button", name="Consult").click()
 
-            ringing = bob.page.locator(".ringing-colleague")
-            expect(ringing.locator(".colleague")).to_have_text(re.compile("^Alice"))
+            ringing = bob.page.locator(".call.transferred")
+            expect(ringing.locator(".kind")).to_have_text(re.compile("^Consult by Alice"))
             expect(ringing.locator(".caller-id")).to_have_text("Lee Consult")
             expect(ringing.locator(".facts")).to_contain_text("+14045557602")
             bob.screenshot("consult-ringing", tmp_path)

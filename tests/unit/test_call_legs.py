@@ -90,3 +90,13 @@ def test_an_external_party_does_not_take_the_call(call):
         (None, "", "+14045550199", None)
     ]
     assert out.transfers == []
+
+
+def test_an_agent_who_handed_the_call_on_leaves_it_nobodys_until_someone_joins(call):
+    bus, interaction, alice, bob = Bus(), call["interaction"], call["alice"], call["bob"]
+    legs.joined(bus, interaction, "alice.1", at(0), agent=alice)
+    legs.CallTransfer.create(interaction=interaction, kind="blind", from_agent=alice, to_team=None, at=at(20))
+    legs.left(bus, "alice.1", at(21))  # into a queue: out of her Active
+    assert Interaction.get_by_id(interaction.id).agent_id is None
+    legs.joined(bus, interaction, "bob.1", at(40), agent=bob)  # the queue connects Bob
+    assert Interaction.get_by_id(interaction.id).agent_id == bob.id

@@ -11,7 +11,7 @@ from leadcenter.agents.services import create_agent
 from leadcenter.calls.services import CallRecorder
 from leadcenter.events import Event, EventBus
 from leadcenter.flows.models import CallFlow
-from leadcenter.interactions.models import Interaction
+from leadcenter.interactions.models import CallLeg, CallTransfer, Interaction
 from leadcenter.leads.models import Lead, LeadPhone
 from leadcenter.teams.models import Team
 from leadcenter.tracking_numbers.models import TrackingNumber
@@ -332,3 +332,111 @@ def test_a_call_counts_in_the_first_queue_it_entered_and_only_a_team_of_its_comp
     second = Team.create(company=world["company"], name="Overflow")
     send(world, "call.queued", seconds=60, channel_id="1700000000.1", queue=second.queue_name, position=1)
     assert Interaction.get().queue_team_id == world["team"].id
+
+
+# -- legs and transfers ----------------------------------------------------------------------------------------
+
+
+def delivering(world):
+    """The recorder's own internal events (call.leg_*) are delivered too, as the dispatcher would."""
+    bus = world["bus"]
+
+    def publish(name, **data):
+        bus.published.append((name, data))
+        if name.startswith("call."):
+            bus.deliver(Event(name, data, 0, T0))
+
+    bus.publish = publish
+    return world
+
+
+def statuses(world, agent):
+    return [
+        data["agent"]["status_reason"]
+        for name, data in world["bus"].published
+        if name == "agent.status_changed" and data["agent"]["id"] == agent.id
+    ]
+
+
+def test_a_blind_transfer_moves_the_call_to_the_colleague_and_the_first_agent_to_wrap_up(world):
+    delivering(world)
+    alice = world["agent"]
+    bob = create_agent(world["company"], create_user("b@acme.example", "Bob", "password1"), now=T0)
+    inbound(world, "1.1")
+    send(world, "call.answered", seconds=10, channel_id="1.1", agent_id=alice.id, queue="team1", agent_channel_id="a.1")
+    call = Interaction.get()
+    CallTransfer.create(interaction=call, kind="blind", from_agent=alice, to_agent=bob, at=T0)
+    send(world, "call.party_left", seconds=40, channel_id="1.1", party_channel_id="a.1")  # the redirect ends her leg
+    assert statuses(world, alice) == ["on_call", "wrap_up"]
+    send(world, "call.answered", seconds=45, channel_id="1.1", agent_id=bob.id, queue=None, agent_channel_id="b.1")
+    live = Interaction.get_by_id(call.id)
+    assert (live.status, live.agent_id) == ("active", bob.id)
+    assert statuses(world, bob) == ["on_call"]
+    send(world, "call.held", seconds=50, channel_id="1.1", holder="b.1")
+    send(world, "call.unheld", seconds=55, channel_id="1.1", holder="b.1")
+    send(world, "call.ended", seconds=70, channel_id="1.1")
+    done = Interaction.get_by_id(call.id)
+    assert (done.status, done.outcome, done.agent_id, done.talk_seconds, done.hold_seconds) == (
+        "recent",
+        "answered",
+        bob.id,
+        60,
+        5,
+    )
+    legs = [(leg.agent_id, leg.talk_seconds, leg.hold_seconds) for leg in CallLeg.select().order_by(CallLeg.id)]
+    assert legs == [(alice.id, 30, 0), (bob.id, 25, 5)]
+    assert CallTransfer.get().outcome == "completed"
+    assert statuses(world, bob) == ["on_call", "wrap_up"]
+    # The browser's last event shows both legs and the transfer.
+    shown = [data for name, data in world["bus"].published if name == "interaction.updated"][-1]["interaction"]
+    assert [leg["agent_name"] for leg in shown["legs"]] == ["Alice", "Bob"]
+    assert [t["outcome"] for t in shown["transfers"]] == ["completed"]
+
+
+def test_a_transfer_to_a_number_adds_the_external_party_and_one_the_lead_hangs_up_on_fails(world):
+    delivering(world)
+    alice = world["agent"]
+    inbound(world, "1.1")
+    send(world, "call.answered", seconds=10, channel_id="1.1", agent_id=alice.id, queue=None, agent_channel_id="a.1")
+    call = Interaction.get()
+    CallTransfer.create(interaction=call, kind="blind", from_agent=alice, to_number="+14045550199", at=T0)
+    send(world, "call.party_left", seconds=20, channel_id="1.1", party_channel_id="a.1")
+    send(world, "call.party_answered", seconds=25, channel_id="1.1", party_channel_id="x.1", number="+14045550199")
+    send(world, "call.ended", seconds=85, channel_id="1.1")
+    legs = [(leg.agent_id, leg.number, leg.talk_seconds) for leg in CallLeg.select().order_by(CallLeg.id)]
+    assert legs == [(alice.id, "", 10), (None, "+14045550199", 60)]
+    # An external party takes nobody's place: handed on, the call is no agent's (out of Alice's Active).
+    assert Interaction.get_by_id(call.id).agent_id is None
+    assert CallTransfer.get().outcome == "completed"
+    inbound(world, "1.2")
+    send(world, "call.answered", seconds=10, channel_id="1.2", agent_id=alice.id, queue=None, agent_channel_id="a.2")
+    second = Interaction.get(channel_id="1.2")
+    CallTransfer.create(interaction=second, kind="blind", from_agent=alice, to_number="+14045550198", at=T0)
+    send(world, "call.ended", seconds=30, channel_id="1.2")
+    assert CallTransfer.get(interaction=second).outcome == "failed"
+
+
+def test_an_agent_who_hangs_up_without_handing_on_goes_to_wrap_up_once(world):
+    delivering(world)
+    alice = world["agent"]
+    inbound(world, "1.1")
+    send(world, "call.answered", seconds=10, channel_id="1.1", agent_id=alice.id, queue="team1", agent_channel_id="a.1")
+    send(world, "call.party_left", seconds=30, channel_id="1.1", party_channel_id="a.1")
+    assert statuses(world, alice) == ["on_call"]  # the call may ring her again (lc-agent-left): not yet
+    send(world, "call.ended", seconds=31, channel_id="1.1")
+    assert statuses(world, alice) == ["on_call", "wrap_up"]
+
+
+def test_a_desk_phones_refer_to_a_colleague_is_on_the_timeline_and_completes_when_they_answer(world):
+    delivering(world)
+    alice = world["agent"]
+    bob = create_agent(world["company"], create_user("b@acme.example", "Bob", "password1"), now=T0)
+    inbound(world, "1.1")
+    send(world, "call.answered", seconds=10, channel_id="1.1", agent_id=alice.id, queue="team1", agent_channel_id="a.1")
+    send(world, "call.referred", seconds=20, channel_id="1.1", agent_id=alice.id, extension=str(bob.id), succeeded=True)
+    send(world, "call.party_left", seconds=20, channel_id="1.1", party_channel_id="a.1")
+    assert statuses(world, alice) == ["on_call", "wrap_up"]
+    send(world, "call.answered", seconds=25, channel_id="1.1", agent_id=bob.id, queue=None, agent_channel_id="b.1")
+    move = CallTransfer.get()
+    assert (move.kind, move.from_agent_id, move.to_agent_id, move.outcome) == ("refer", alice.id, bob.id, "completed")
+    assert Interaction.get().agent_id == bob.id

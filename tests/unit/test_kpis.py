@@ -8,7 +8,7 @@ import io
 import pytest
 
 from leadcenter.agents.models import AgentStatusChange
-from leadcenter.interactions.models import Interaction, InteractionTransition, Message
+from leadcenter.interactions.models import CallLeg, Interaction, InteractionTransition, Message
 from leadcenter.reports import services
 from leadcenter.reports.services import Scope
 from leadcenter.teams.models import Team, TeamMember
@@ -173,6 +173,28 @@ def test_average_handle_time_is_talk_plus_hold_plus_the_wrap_up_after_each_call(
     assert company["handled"] == 7 and company["average_handle_time_seconds"] == round((360 + 25 + 148 + 30) / 7, 1)
     # Team Fast's members: Bob only
     assert services.handled_calls(scope(world, team_id=history["fast"].id))["handled"] == 2
+
+
+def test_a_transferred_call_counts_for_each_agent_the_time_of_their_leg(history, world):
+    alice, bob = history["agents"]
+    before = {a.id: services.handled_calls(scope(world, agent_id=a.id)) for a in (alice, bob)}
+    # Alice answers at 2005, holds 10 s, transfers at 2065; Bob takes it at 2070, it ends at 2170 (his call now).
+    moved = call(
+        world["a"]["company"], world["a"]["leads"][0], start=2000, answered=2005, ended=2170, agent=bob, hold=10
+    )
+    CallLeg.create(
+        interaction=moved, agent=alice, channel_id="a.1", joined_at=at(2005), left_at=at(2065), hold_seconds=10
+    )
+    CallLeg.create(interaction=moved, agent=bob, channel_id="b.1", joined_at=at(2070), left_at=at(2170))
+    after = {a.id: services.handled_calls(scope(world, agent_id=a.id)) for a in (alice, bob)}
+    assert after[alice.id]["handled"] == before[alice.id]["handled"] + 1
+    assert after[bob.id]["handled"] == before[bob.id]["handled"] + 1
+    # Alice's talk less hold: 330 before, + 60 - 10; her hold 30 + 10. Bob's talk 148 before, + 100.
+    assert after[alice.id]["average_talk_seconds"] == round((330 + 50) / 6, 1)
+    assert after[alice.id]["average_hold_seconds"] == round(40 / 6, 1)
+    assert after[bob.id]["average_talk_seconds"] == round((148 + 100) / 3, 1)
+    # The company: one more call handled by each of two agents; the call itself is one interaction.
+    assert services.handled_calls(scope(world))["handled"] == 7 + 2
 
 
 def test_outbound_attempts_and_connects(history, world):

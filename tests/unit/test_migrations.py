@@ -9,6 +9,7 @@ from leadcenter.accounts.models import Company, server_time_zone
 from leadcenter.interactions.models import Interaction
 from leadcenter.leads.models import Lead, LeadSearchTerm
 from leadcenter.leads.services import search
+from leadcenter.reports.models import create_triggers
 from leadcenter.teams.models import Team
 
 V1 = Path(__file__).parent / "fixtures" / "schema_v1_demo.sql"
@@ -130,8 +131,39 @@ def _steps_after(version: int) -> int:
     return len([m for m in migrations.MIGRATIONS if m[0] > version])
 
 
+def _back_to_version_19(database) -> None:
+    """Undo what version 22 adds: the callbacks, the teams' callback settings, a call's original call."""
+    database.execute_sql('DROP TABLE "callback"')
+    for column in ("callback_enabled", "callback_attempts", "callback_retry_seconds"):
+        database.execute_sql(f'ALTER TABLE "team" DROP COLUMN "{column}"')
+    from playhouse.migrate import SqliteMigrator
+    from playhouse.migrate import migrate as run
+
+    # Rebuilds the table: SQLite cannot drop a column a foreign key names (the KPIs' triggers, which name the table,
+    # are made again after it).
+    for (trigger,) in database.execute_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+        database.execute_sql(f'DROP TRIGGER "{trigger}"')
+    run(SqliteMigrator(database).drop_column("interaction", "callback_of_id", legacy=True))
+    create_triggers(database)
+    database.execute_sql("UPDATE schema_version SET version = 19")
+
+
+def test_a_version_19_database_gets_the_callbacks_and_keeps_its_teams(tmp_path):
+    expected = _shape_of_a_new_database(tmp_path)
+    old = _migrated(tmp_path / "v19.sqlite3")
+    _back_to_version_19(old)
+    teams = old.execute_sql("SELECT id, name FROM team ORDER BY id").fetchall()
+    assert migrations.migrate() == _steps_after(19) and migrations.current_version() == migrations.LATEST
+    assert _shape(old) == expected
+    assert old.execute_sql("SELECT id, name, callback_enabled, callback_attempts FROM team ORDER BY id").fetchall() == [
+        (*team, 0, 3) for team in teams
+    ]
+    old.close()
+
+
 def _back_to_version_18(database) -> None:
-    """Undo what version 19 adds: call legs and transfers, a team's place-keeping on transfer."""
+    """Undo what versions 22 and 19 add: (22 as above) call legs and transfers, a team's place-keeping on transfer."""
+    _back_to_version_19(database)
     for table in ("call_leg", "call_transfer"):
         database.execute_sql(f'DROP TABLE "{table}"')
     database.execute_sql('ALTER TABLE "team" DROP COLUMN "transfer_keeps_place"')
@@ -152,7 +184,7 @@ def test_a_version_18_database_gets_the_call_legs_and_keeps_its_teams(tmp_path):
 
 
 def _back_to_version_17(database) -> None:
-    """Undo what versions 19 and 18 add: the call legs, the weekly summary emails."""
+    """Undo what versions 22, 19 and 18 add: the callbacks, the call legs, the weekly summary emails."""
     _back_to_version_18(database)
     database.execute_sql('DROP TABLE "weekly_summary"')
     database.execute_sql("UPDATE schema_version SET version = 17")
@@ -167,6 +199,20 @@ def test_a_version_17_database_gets_the_weekly_summary_table(tmp_path):
     old.close()
 
 
+def _insert_as_it_was(database, row) -> None:
+    """Insert a model's row into an older table: only the columns that table has (later versions add the rest)."""
+    present = {c.name for c in database.get_columns(row._meta.table_name)}
+    values = {
+        f.column_name: f.db_value(row.__data__.get(f.name))
+        for f in row._meta.sorted_fields
+        if f.column_name in present and f.name in row.__data__
+    }
+    database.execute_sql(
+        f'INSERT INTO "{row._meta.table_name}" ({", ".join(values)}) VALUES ({", ".join("?" * len(values))})',
+        list(values.values()),
+    )
+
+
 def _back_to_version_16(database) -> None:
     """Undo what versions 18 and 17 add: the monitors, and the companies' monitoring settings."""
     _back_to_version_17(database)
@@ -179,8 +225,12 @@ def _back_to_version_16(database) -> None:
 def test_a_version_16_database_gets_the_monitors_and_keeps_its_companies(tmp_path):
     expected = _shape_of_a_new_database(tmp_path)
     old = _migrated(tmp_path / "v16.sqlite3")
-    Team.create(id=7, company=Company.create(id=3, name="Acme"), name="Sales")  # before their later columns go
     _back_to_version_16(old)
+    old.execute_sql(
+        "INSERT INTO company (id, created_at, name, time_zone, default_region) VALUES (3, '2026-11-26"
+        " 10:00:00', 'Acme', 'UTC', 'US')"
+    )
+    _insert_as_it_was(old, Team(id=7, company=3, name="Sales"))
     old.execute_sql("PRAGMA foreign_keys = ON")  # as the app runs: dropping a table would cascade
     assert migrations.migrate() == _steps_after(16) and migrations.current_version() == migrations.LATEST
     assert _shape(old) == expected

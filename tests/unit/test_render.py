@@ -87,7 +87,7 @@ rewrite_contact = yes
 auth = desk7
 aors = desk7
 direct_media = no
-allow_transfer = no
+allow_transfer = yes
 callerid = "Al 'Desk'" <desk7>
 send_pai = yes
 
@@ -202,6 +202,20 @@ directory = /srv/leadcenter/music/lc-team4
     )
     assert render.render_music(SNAPSHOT) == render.GENERATED_HEADER
     assert "generated/musiconhold.conf" in render.render_generated(SNAPSHOT)
+
+
+def test_a_team_offering_callbacks_lets_a_waiting_caller_press_1_and_tells_them_so():
+    """The queue's exit context is lc-callback-offer (its extension 1: be called back), announced as often as the
+    team's other announcements; a team without callbacks has no exit context, so no digit leaves its queue."""
+    team = render.QueueSpec("team5", "Sales", "leastrecent", 30, False, announce_seconds=40, callback=True)
+    assert render.render_queues(render.Snapshot(queues=(team,))).endswith(
+        """announce-frequency = 0
+context = lc-callback-offer
+periodic-announce = vm-press,digits/1,vm-tocallback
+periodic-announce-frequency = 40
+"""
+    )
+    assert "context" not in render.render_queues(SNAPSHOT)
 
 
 def test_routes_and_flows():
@@ -476,11 +490,35 @@ def _sections(text: str) -> list[dict]:
     return sections
 
 
-def test_no_endpoint_accepts_a_transfer():
-    # A REFER (a desk phone's transfer key, or a carrier's) would send the lead into lc-from-agent, which hangs up
-    # on them: every endpoint declines it until Lead Center has transfers.
-    endpoints = [s for s in _sections(render.render_pjsip_endpoints(SNAPSHOT)) if s.get("type") == "endpoint"]
-    assert len(endpoints) == 3 and all(e.get("allow_transfer") == "no" for e in endpoints)
+def test_only_desk_phones_accept_a_transfer():
+    # A desk phone's transfer key (REFER) goes to lc-refer (the agent legs' TRANSFER_CONTEXT); a carrier's REFER
+    # or the browser softphone's is declined (the app transfers through the API).
+    endpoints = {
+        s["aors"]: s for s in _sections(render.render_pjsip_endpoints(SNAPSHOT)) if s.get("type") == "endpoint"
+    }
+    assert {name: e["allow_transfer"] for name, e in endpoints.items()} == {
+        "desk7": "yes",
+        "webrtc7": "no",
+        "trunk1": "no",
+    }
+
+
+def test_a_desk_phones_transfer_key_reaches_only_the_ring_device_of_a_colleague_of_the_same_company():
+    devices = (
+        render.AgentDevice("desk7", "pw", "Al", webrtc=False, agent_id=7, company_id=1, rings=True),
+        render.AgentDevice("webrtc7", "pw", "Al", webrtc=True, agent_id=7, company_id=1, rings=False),
+        render.AgentDevice("webrtc8", "pw", "Bo", webrtc=True, agent_id=8, company_id=2, rings=True),
+    )
+    text = render.render_routes(render.Snapshot(devices=devices))
+    assert text.endswith(
+        "[lc-refer] ; desk phones' transfers to colleagues\n"
+        'exten => 7,1,GotoIf($["${LC_COMPANY}" != "1"]?refused)\n'
+        " same => n,Goto(lc-transfer,desk7,1)\n"
+        " same => n(refused),Hangup(21)\n"
+        'exten => 8,1,GotoIf($["${LC_COMPANY}" != "2"]?refused)\n'
+        " same => n,Goto(lc-transfer,webrtc8,1)\n"
+        " same => n(refused),Hangup(21)\n"
+    )
 
 
 def test_desk_phones_are_reached_where_their_requests_come_from():
@@ -515,6 +553,7 @@ AMI_EVENT_CLASSES = {
     "DialBegin": "call",
     "DialEnd": "call",
     "Hold": "call",
+    "BlindTransfer": "call",
     "Unhold": "call",
     "MessageWaiting": "call",
     "ConfbridgeJoin": "call",

@@ -11,7 +11,7 @@ from support import T0
 
 from leadcenter.agents.models import Agent
 from leadcenter.interactions import services
-from leadcenter.interactions.models import Interaction, Message
+from leadcenter.interactions.models import CallLeg, Interaction, Message
 from leadcenter.interactions.services import classify
 from leadcenter.leads.models import Lead
 from leadcenter.teams.models import Team
@@ -56,6 +56,9 @@ def test_each_interaction_with_its_attribution_and_classification(supervisor, wo
         {"qualified": True, "value_cents": 12550, "tags": ["roof", "hot"], "notes": "Wants a quote, call back Tuesday"},
         T0,
     )
+    # The agent's leg of it: their own talk and hold time (a transferred call lists each agent).
+    answered, ended = started + dt.timedelta(seconds=5), started + dt.timedelta(seconds=65)
+    CallLeg.create(interaction=call, agent=a["agents"][0], channel_id="a.1", joined_at=answered, left_at=ended)
     status, disposition, rows = report(supervisor, "?since=2026-11-20&until=2026-11-20")
     assert status == 200 and disposition == 'attachment; filename="interactions-2026-11-20-2026-11-20.csv"'
     assert list(rows[0]) == list(services.REPORT_COLUMNS)
@@ -84,6 +87,7 @@ def test_each_interaction_with_its_attribution_and_classification(supervisor, wo
                     "",
                     "",
                     a["agents"][0].display_name,
+                    f"{a['agents'][0].display_name} (talk 60, hold 0)",
                     "Team A",
                     "yes",
                     "125.50",

@@ -6,7 +6,12 @@
 import { clock, icon } from './html.js';
 
 const READINGS = {
-  'call/inbound': { name: 'Inbound call', lead: 'Caller', line: 'Called', agent: 'Answered by', talk: true },
+  'call/inbound': { name: 'Inbound call', lead: 'Caller', line: 'Called', agent: 'Answered by', talk: true,
+    outcomes: { callback: 'asked for a callback' } },
+  // A queue callback's call: it waits in Incoming at the lead's place in the queue; the agent who takes it is
+  // connected to a call to the lead (callback_of: the call in which the lead pressed 1).
+  callback: { name: 'Callback', lead: 'Called', line: 'Caller ID', agent: 'Taken by', talk: true,
+    outcomes: { missed: 'no answer' } },
   'call/outbound': { name: 'Outbound call', lead: 'Called', line: 'Caller ID', agent: 'Placed by', talk: true,
     outcomes: { missed: 'no answer' } },
   'voicemail/inbound': { name: 'Voicemail', lead: 'Caller', line: 'Called', message: true },
@@ -35,7 +40,8 @@ export function channelIcon(interaction) {
 }
 
 export function readingOf(interaction) {
-  const reading = READINGS[`${channelOf(interaction)}/${interaction.direction}`];
+  const reading = interaction.callback_of ? READINGS.callback
+    : READINGS[`${channelOf(interaction)}/${interaction.direction}`];
   return reading || { ...GENERIC, name: capitalised(`${interaction.direction} ${channelOf(interaction)}`) };
 }
 

@@ -3,11 +3,12 @@
 
 import { byAction, byField, byForm, byKey, listen } from './actions.js';
 import { api, refusal } from './api.js';
-import { callerOf, conferenceView, mount as mountConference, ringingView } from './conference.js';
+import * as conference from './conference.js';
 import { channelIcon, facts, outcomeOf, readingOf } from './facts.js';
 import { clock, html, icon, leadName, render, tickTimers, timeOfDay } from './html.js';
 import { loadGreeting, profileForm, saveProfile, uploadGreeting, useStandardGreeting } from './profile.js';
 import * as softphone from './softphone.js';
+import * as transfer from './transfer.js';
 import { QUIET, callFor, putInteraction, say, selected, state, subscribe, update } from './store.js';
 import {
   canClose, close, closeLabel, conversationOf, conversationView, enterPressed, loadThread, respond, sendReply, typed,
@@ -22,7 +23,6 @@ export function mount(root) {
   listen(root, 'keydown', KEYS, byKey);
   listen(root, 'input', TYPED, byField);
   listen(root, 'change', PICKED, byField);
-  mountConference(root); // consult and conference: its own actions on the same area
   subscribe(load);
   subscribe((s) => render(root, view(s)));
   tickTimers(root); // the call timer
@@ -36,6 +36,7 @@ function load(s) {
   const shown = shownInteraction(s);
   if (conversationOf(shown) && !s.threads.has(shown.id)) loadThread(shown);
   if (s.view === 'profile' && !s.greeting.known) loadGreeting();
+  transfer.load(s);
 }
 
 export function showInteraction(id) {
@@ -89,7 +90,7 @@ function view(s) {
         ${closable ? html`<button class="icon" data-action="close" aria-label="Close" title="Close" data-focus="close">${icon('close')}</button>` : ''}
       </span>
     </header>
-    ${ringingView(s)}
+    ${transfer.ringing(s)}
     ${live ? callView(s, live) : ''}
     ${body(s, current, live && callInteraction(s, live.callId))}`;
 }
@@ -138,7 +139,7 @@ const MONITORED = {
 };
 
 function callInteraction(s, callId) {
-  return [...s.interactions.values()].find((i) => i.call_id === callId) || callerOf(s, callId);
+  return [...s.interactions.values()].find((i) => i.call_id === callId) || null;
 }
 
 function callView(s, { callId, call }) {
@@ -169,8 +170,10 @@ function callView(s, { callId, call }) {
         <button data-action="mute" data-call="${callId}" aria-pressed="${String(call.muted)}" data-focus="mute">${call.muted ? 'Unmute' : 'Mute'}</button>
         <button data-action="hold" data-call="${callId}" aria-pressed="${String(call.held)}" data-focus="hold">${call.held ? 'Resume' : 'Hold'}</button>
         <button data-action="keypad" aria-expanded="${String(Boolean(s.keypad))}" data-focus="keypad">Keypad</button>
+        ${transfer.button(s, interaction)}
       </div>`}
-      ${interaction ? conferenceView(s, interaction) : ''}
+      ${transfer.dialog(s, interaction)}
+      ${interaction ? conference.view(s, interaction) : ''}
       ${s.keypad && !call.desk ? html`<div class="keypad" role="group" aria-label="Keypad">
         ${KEYPAD.map((digit) => html`<button data-action="digit" data-call="${callId}" data-digit="${digit}" data-focus="digit-${digit}">${digit}</button>`)}
       </div>` : ''}
@@ -349,6 +352,8 @@ const ACTIONS = {
   keypad: () => update((s) => { s.keypad = !s.keypad; }),
   digit: ({ call, digit }) => softphone.sendDigit(call, digit),
   'standard-greeting': useStandardGreeting,
+  ...transfer.ACTIONS,
+  ...conference.ACTIONS,
 };
 
 // The panel's forms, by id.
@@ -357,6 +362,7 @@ const FORMS = {
   texting: (form) => sendText(new FormData(form)),
   reply: sendReply,
   profile: (form) => saveProfile(new FormData(form)),
+  ...transfer.FORMS,
 };
 
 const KEYS = {
@@ -375,6 +381,7 @@ const TYPED = {
   body: (field) => (field.form?.id === 'reply' ? typed(field.form, field.value) : remember({ message: field.value })),
   tracking_number_id: (field) => remember({ trackingNumberId: Number(field.value) }),
   record: (field) => remember({ record: field.checked }),
+  ...transfer.TYPED,
 };
 
 const PICKED = {

@@ -41,9 +41,8 @@ function register(account) {
 function ringing(session, request) {
   const callId = request.getHeader('X-LC-Call') || `unknown-${request.call_id}`;
   track(session, callId);
-  // A colleague's consult or conference call names its interaction, which I may not have (conference.js loads it).
-  const interactionId = Number(request.getHeader('X-LC-Interaction')) || null;
-  setCall(callId, { state: 'ringing', from: session.remote_identity.uri.user, interactionId });
+  setCall(callId, { state: 'ringing', from: session.remote_identity.uri.user,
+    interaction: Number(request.getHeader('X-LC-Interaction')) || null }); // a transfer's (transfer.js)
   // A call the agent asked for (placed from the dialer, or answered from the inbox while ringing someone else)
   // is answered at once: Asterisk says so with Call-Info answer-after=0 (dialplan lc-auto-answer).
   if (/answer-after=0/.test(request.getHeader('Call-Info') || '')) answer(callId);

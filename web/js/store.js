@@ -45,6 +45,8 @@ export const state = {
   quickId: null,            // the Recent row whose quick actions (call, text) are open
   keypad: false,            // the call view's keypad is open
   colleaguesOpen: false,    // the inbox's Team list (colleagues' availability) is open
+  transfer: { open: false, number: '', asked: new Set() }, // the call view's Transfer dialog (transfer.js): open,
+                            // the number typed; the interactions of calls transferred to me already asked for
   search: { query: '', found: [], loading: false, error: '' }, // lead search (inbox); found: leads as the API has them
   dialer: { recipient: '', message: '', trackingNumberId: null, record: false }, // what is typed and picked in the
                             // dialer and the texting form (they share the recipient)
@@ -64,9 +66,7 @@ export const state = {
   // -- the softphone and the browser
   softphone: { status: 'off', error: '' }, // off | connecting | registered | unregistered | failed
   calls: new Map(),         // my softphone's calls by call id: {state: ringing|connecting|live, muted, held, since,
-                            // from, interactionId (a colleague's consult or conference call: X-LC-Interaction)}
-  callers: new Map(),       // call id -> the interaction a colleague's call to my softphone is about, loaded while
-                            // it is there (null while loading; conference.js)
+                            // from, interaction (a transferred call's id, X-LC-Interaction)}
   phone: { ua: null, sessions: new Map(), heard: new WeakSet() }, // JsSIP: the user agent, the call sessions by call
                             // id, the peer connections whose audio is played
   microphone: 'unknown',    // granted | denied | missing | unknown

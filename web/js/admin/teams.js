@@ -195,6 +195,15 @@ export const page = {
           <label>Repeat every (seconds) <input type="number" name="announce_seconds" min="15" max="600" value="${team.announce_seconds}"></label>
           <div id="teams-music"></div>
         </section>
+        <section class="panel-box" aria-labelledby="callback-heading">
+          <h2 id="callback-heading">Callbacks</h2>
+          <label><input type="checkbox" name="callback_enabled" ${team.callback_enabled ? 'checked' : ''}> Waiting callers may press 1 to be called back, keeping their place</label>
+          <div class="form-row">
+            <label>Dial the lead at most (times) <input type="number" name="callback_attempts" min="1" max="10" value="${team.callback_attempts}"></label>
+            <label>Try again after (seconds) <input type="number" name="callback_retry_seconds" min="30" max="86400" value="${team.callback_retry_seconds}"></label>
+          </div>
+          <p class="hint"><small>When their place comes up, the agent who takes it is connected to a call to the lead, from the number they called.</small></p>
+        </section>
         <div class="actions">
           <button type="submit" class="primary">Save</button>
           <button type="button" data-action="delete" class="danger" data-edit>Delete team</button>

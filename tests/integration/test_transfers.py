@@ -1,0 +1,146 @@
+"""Calls between people, on the real system: an agent in the browser hands a lead's call to a colleague in another
+browser (blind transfer); a desk phone's transfer key does it to a colleague's desk phone (REFER). Asserts what the
+agents and the phones see and hear, and the one interaction with a leg for each."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from browser import CHROMIUM, Browser
+from harness import ADS_LINE, wait_for
+from playwright.sync_api import expect
+from sipp import SippCaller
+from test_agent_app import ALICE, BOB, EMAILS, call, concluded, ringing_agent, set_ring_device
+
+from leadcenter.agents.models import Agent
+from leadcenter.interactions.models import CallLeg, CallTransfer, Interaction
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (make setup)")
+
+
+def test_a_desk_phones_transfer_key_hands_the_call_to_a_colleagues_extension(running, peers):
+    # First in the module: the browser tests below make the agents ring on their softphones until it ends.
+    with peers.phone(ALICE, transfer_after=3, transfer_to=str(BOB)) as alice:
+        caller = peers.call("+14045557303", duration=12)
+        alice.wait_for("ANSWERED", timeout=15)
+        with peers.phone(BOB) as bob:  # registered once Alice has the call: the queue rang her alone
+            alice.wait_for("REFERRED", timeout=10)
+            assert alice.transfer_answers == [202]  # Accepted: Asterisk carries the transfer out
+            bob.wait_for("ANSWERED", timeout=15)
+            assert bob.invites()[-1]["from_user"] == "+14045557303"  # Bob's phone shows the lead
+            live = wait_for(
+                lambda: (i := running.interaction(lead_number="+14045557303")) and i.agent_id == BOB and i,
+                10,
+                what="the call to become Bob's",
+            )
+            assert live.status == "active"
+            wait_for(lambda: Agent.get_by_id(ALICE).status_reason == "wrap_up", 10, what="Alice's wrap-up")
+            assert caller.wait(25).check().answered
+    row = concluded("+14045557303")
+    assert (row.outcome, row.agent_id) == ("answered", BOB)
+    legs = list(CallLeg.select().where(CallLeg.interaction == row).order_by(CallLeg.joined_at))
+    assert [leg.agent_id for leg in legs] == [ALICE, BOB] and all(leg.left_at for leg in legs)
+    moves = CallTransfer.select().where(CallTransfer.interaction == row)
+    assert [(t.kind, t.from_agent_id, t.to_agent_id, t.outcome) for t in moves] == [("refer", ALICE, BOB, "completed")]
+
+
+@pytest.fixture(scope="module")
+def softphones(system):
+    """For this module the demo agents ring on their browser softphones (their desk phones otherwise)."""
+    if not system.browser_media:
+        pytest.skip("browser calls need the private network namespace `make test` runs in")
+    set_ring_device(system, "webrtc")
+    yield system
+    set_ring_device(system, "desk")
+
+
+@pytest.fixture
+def agents(softphones, running):
+    with Browser() as browser:
+        yield {agent: browser.agent(running, email) for agent, email in EMAILS.items()}
+
+
+def test_a_blind_transfer_to_a_colleague_in_another_browser(agents, running, tmp_path):
+    apps = agents
+    caller = call(running, tmp_path, "4045556601", duration=25, caller_name="Tran Sfer")
+    first = ringing_agent(apps, "Tran Sfer")
+    colleague = BOB if first == ALICE else ALICE
+    apps[first].row("incoming", "Tran Sfer").get_by_role("button", name="Answer").click()
+    caller.wait_for("ANSWERED", 10)
+    expect(apps[first].row("active", "Tran Sfer")).to_be_visible()
+    # The Transfer dialog lists the colleague with their live availability; one click hands the call on.
+    page = apps[first].page
+    page.get_by_role("button", name="Transfer").click()
+    dialog = page.get_by_role("group", name="Transfer the call")
+    name = Agent.get_by_id(colleague).display_name
+    expect(dialog.locator(".colleague", has_text=name)).to_contain_text("Available")
+    apps[first].screenshot("transfer", tmp_path)
+    dialog.get_by_role("button", name=name).click()
+    # The colleague's app rings with the lead and who handed it on; they answer.
+    ringing = apps[colleague].page.get_by_role("region", name="Call transferred to you")
+    expect(ringing).to_contain_text("Tran Sfer")
+    expect(ringing).to_contain_text(f"Transferred by {Agent.get_by_id(first).display_name}")
+    ringing.get_by_role("button", name="Answer").click()
+    expect(apps[colleague].row("active", "Tran Sfer")).to_be_visible()
+    # The first agent is free of it and in wrap-up; the colleague hears the lead.
+    expect(apps[first].section("active").locator(".row")).to_have_count(0)
+    expect(apps[first].page.get_by_role("button", name="Rejoin the Queue")).to_be_visible()
+    wait_for(
+        lambda: (
+            (stats := apps[colleague].audio_stats()) and stats["packetsReceived"] > 50 and stats["receivedEnergy"] > 0
+        ),
+        10,
+        what="the lead's audio to reach the colleague's browser",
+    )
+    expect(apps[colleague].page.locator(".call .timer")).to_have_text(re.compile(r"0:0[1-9]"))
+    assert caller.wait(30).check().answered
+    row = concluded("+14045556601")
+    assert (row.outcome, row.agent_id) == ("answered", colleague)
+    assert Interaction.select().where(Interaction.lead_number == "+14045556601").count() == 1
+    legs = list(CallLeg.select().where(CallLeg.interaction == row).order_by(CallLeg.joined_at))
+    assert [leg.agent_id for leg in legs] == [first, colleague]
+    assert all(leg.left_at is not None for leg in legs) and legs[0].left_at <= legs[1].joined_at
+    moves = CallTransfer.select().where(CallTransfer.interaction == row)
+    assert [(t.kind, t.from_agent_id, t.to_agent_id, t.outcome) for t in moves] == [
+        ("blind", first, colleague, "completed")
+    ]
+    expect(apps[colleague].row("recent", "Tran Sfer")).to_be_visible()
+    assert apps[first].errors == [] and apps[colleague].errors == []
+
+
+def test_a_transfer_to_an_outside_number_reaches_the_carrier_showing_the_tracking_number(agents, running, tmp_path):
+    apps = agents
+    # The trunk's peer is both the lead's carrier and the one the outside number is dialled through: one process.
+    caller = SippCaller(workdir=tmp_path / "carrier").start_call(
+        ADS_LINE,
+        "4045556602",
+        asterisk_port=running.sip_port,
+        local_port=running.trunk_port,
+        duration=20,
+        caller_name="Out Side",
+        answers=True,
+    )
+    agent = ringing_agent(apps, "Out Side")
+    apps[agent].row("incoming", "Out Side").get_by_role("button", name="Answer").click()
+    caller.wait_for("ANSWERED", 10)
+    page = apps[agent].page
+    page.get_by_role("button", name="Transfer").click()
+    page.get_by_label("Number").fill("404 555 0199")
+    page.get_by_role("group", name="Transfer the call").get_by_role("button", name="Transfer").click()
+    invite = wait_for(lambda: caller.carrier_invites(), 10, what="the carrier to get the transfer's INVITE")[-1]
+    assert invite["from_user"] == ADS_LINE  # the tracking number the lead called, not the lead's own
+    expect(apps[agent].section("active").locator(".row")).to_have_count(0)
+    expect(page.get_by_role("button", name="Rejoin the Queue")).to_be_visible()
+    live = running.interaction(lead_number="+14045556602")
+    wait_for(
+        lambda: CallLeg.select().where(CallLeg.interaction == live, CallLeg.number == "+14045550199").exists(),
+        10,
+        what="the outside number's leg",
+    )
+    assert caller.wait(30).check().answered
+    row = concluded("+14045556602")
+    legs = list(CallLeg.select().where(CallLeg.interaction == row).order_by(CallLeg.joined_at))
+    assert [(leg.agent_id, leg.number) for leg in legs] == [(agent, ""), (None, "+14045550199")]
+    moves = CallTransfer.select().where(CallTransfer.interaction == row)
+    assert [(t.to_number, t.outcome) for t in moves] == [("+14045550199", "completed")]

@@ -1,0 +1,100 @@
+"""Blind transfers: the tracker's events from AMI transcripts, the place a call transferred into a queue takes, and
+the transfer dialplan's text (the recorder's side: test_call_recorder.py)."""
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from leadcenter.accounts.services import create_company
+from leadcenter.calls.control import place_by_arrival
+from leadcenter.interactions.models import Interaction
+from leadcenter.leads.models import Lead
+from leadcenter.telephony.tracker import CallTracker
+
+T0 = dt.datetime(2026, 11, 26, 12, 0, 0)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_tracker_follows_each_answered_party_until_it_hangs_up():
+    published = []
+    tracker = CallTracker(lambda name, **data: published.append((name, data)), lambda: T0)
+    lead = {"Uniqueid": "17.1", "Channel": "PJSIP/trunk1-1"}
+    tracker.handle({**lead, "Event": "UserEvent", "UserEvent": "LeadCenterInbound", "Company": "1", "Number": "2"})
+    tracker.handle({**lead, "Event": "AgentConnect", "Queue": "team1", "MemberName": "agent7", "DestUniqueid": "17.2"})
+    # The agent transfers the call to a colleague: her leg ends, the colleague's Dial in lc-transfer answers.
+    tracker.handle({"Event": "Hangup", "Uniqueid": "17.2", "Channel": "PJSIP/webrtc7-2"})
+    ring = {**lead, "Context": "lc-transfer", "DestChannel": "PJSIP/webrtc8-3", "DestUniqueid": "17.3"}
+    tracker.handle({**ring, "Event": "DialBegin"})
+    tracker.handle({**ring, "Event": "DialEnd", "DialStatus": "ANSWER"})
+    # He transfers it to a number: lc-transfer-number's Dial on the trunk answers.
+    tracker.handle({"Event": "Hangup", "Uniqueid": "17.3", "Channel": "PJSIP/webrtc8-3"})
+    out = {**lead, "Context": "lc-transfer-number", "Exten": "+14045550199", "DestChannel": "PJSIP/trunk1-4"}
+    tracker.handle({**out, "DestUniqueid": "17.4", "Event": "DialEnd", "DialStatus": "ANSWER"})
+    tracker.handle({**lead, "Event": "Hangup"})
+    tracker.handle({"Event": "Hangup", "Uniqueid": "17.4", "Channel": "PJSIP/trunk1-4"})  # after the lead: told once
+    said = [
+        (name, data.get("agent_id"), data.get("agent_channel_id") or data.get("party_channel_id"))
+        for name, data in published[1:]
+    ]
+    assert said == [
+        ("call.answered", 7, "17.2"),
+        ("call.party_left", None, "17.2"),
+        ("call.agent_offered", 8, "17.3"),
+        ("call.answered", 8, "17.3"),
+        ("call.party_left", None, "17.3"),
+        ("call.party_answered", None, "17.4"),
+        ("call.ended", None, None),
+    ]
+    assert published[-2][1]["number"] == "+14045550199"
+
+
+def test_a_desk_phones_blind_refer_of_a_lead_is_told_with_the_extension():
+    published = []
+    tracker = CallTracker(lambda name, **data: published.append((name, data)), lambda: T0)
+    lead = {"Uniqueid": "17.1", "Channel": "PJSIP/trunk1-1"}
+    tracker.handle({**lead, "Event": "UserEvent", "UserEvent": "LeadCenterInbound", "Company": "1", "Number": "2"})
+    refer = {"Event": "BlindTransfer", "TransfererChannel": "PJSIP/desk7-2", "TransfererUniqueid": "17.2"}
+    tracker.handle({**refer, "TransfereeUniqueid": "17.1", "Extension": "8", "Result": "Success"})
+    tracker.handle({**refer, "TransfereeUniqueid": "99.1", "Extension": "8", "Result": "Success"})  # not a lead's
+    assert published[1:] == [
+        ("call.referred", {"channel_id": "17.1", "agent_id": 7, "extension": "8", "succeeded": True, "at": T0})
+    ]
+
+
+@pytest.fixture
+def calls(database):
+    company = create_company("Acme", "US")
+    lead = Lead.create(company=company, name="Lee", created_at=T0, updated_at=T0)
+    return {
+        channel: Interaction.create(
+            company=company,
+            lead=lead,
+            kind="call",
+            direction="inbound",
+            channel_id=channel,
+            started_at=T0 + dt.timedelta(seconds=seconds),
+            status_changed_at=T0,
+        )
+        for channel, seconds in (("1.1", 0), ("0.9", -60), ("1.5", 30))  # ours, one called before, one after
+    }
+
+
+def test_a_call_transferred_into_a_queue_goes_ahead_of_those_who_called_after_it(calls):
+    ours = calls["1.1"]
+    now = T0 + dt.timedelta(seconds=100)
+    # The queue: the earlier caller, the later one, and a caller the database does not know who queued 5 s ago.
+    assert place_by_arrival(ours, [("0.9", 90), ("1.5", 50), ("x", 5)], now) == "2"
+    assert place_by_arrival(ours, [("0.9", 90)], now) is None  # everyone waiting called first: the end
+    assert place_by_arrival(ours, [], now) is None
+
+
+def test_the_transfer_dialplan_rings_shows_queues_and_dials_as_the_design_says():
+    text = (ROOT / "dialplans" / "transfer.conf").read_text()
+    assert "[lc-transfer]" in text and "X-LC-Interaction" in text
+    assert (
+        "Queue(team${EXTEN},cb(lc-agent-leg^s^1(${UNIQUEID})),,,${LC_TRANSFER_WAIT},,lc-agent-answered,,${LC_TRANSFER_POSITION})"
+        in text
+    )
+    assert "Dial(PJSIP/${EXTEN}@${LC_TRUNK},60,gmb(lc-forward-leg^s^1(${LC_TRACKING})))" in text
