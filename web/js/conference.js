@@ -20,6 +20,7 @@ function partyName(s, agentId, number) {
 export function view(s, interaction) {
   if (!s.me || interaction.agent?.id !== s.me.id || interaction.direction !== 'inbound') return '';
   const consult = openConsult(interaction);
+  if (s.transfer.open && !consult) return ''; // the Transfer dialog is open instead (transfer.js)
   const others = (interaction.legs || []).filter((leg) => !leg.left_at && leg.agent_id !== s.me.id);
   return html`
     <section class="conference" aria-label="Consult and conference">
@@ -45,7 +46,7 @@ export function view(s, interaction) {
               (${a.status})</option>`)}
           </select>
         </label>
-        <label>or a number <input name="conf_number" type="tel" autocomplete="off" data-focus="conf-number"></label>
+        <label>or an outside phone <input name="conf_number" type="tel" autocomplete="off" data-focus="conf-number"></label>
         <div class="controls">
           <button type="button" data-action="conf-bring" data-how="consult" data-id="${interaction.id}"
             data-focus="conf-consult">Consult</button>
@@ -64,7 +65,7 @@ function bringIn({ how, id }, element) {
   const agentId = Number(form.elements.conf_agent.value);
   const number = form.elements.conf_number.value.trim();
   if (!agentId && !number) {
-    say('Choose a colleague or type a number.');
+    say('Choose a colleague or type an outside phone number.');
     return null;
   }
   return api('POST', `/api/v1/interactions/${id}/${how}`, agentId ? { agent_id: agentId } : { number }).then(applied);
