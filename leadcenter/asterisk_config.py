@@ -195,6 +195,7 @@ def snapshot(settings: Settings) -> render.Snapshot:
             agent_id=cred.agent_id,
             company_id=usable[cred.agent_id].company_id,
             rings=usable[cred.agent_id].ring_device == cred.device,
+            mailbox="" if cred.device == "webrtc" else names.mailbox_address(names.agent_mailbox(cred.agent_id)),
         )
         for cred in (
             SipCredential.select()

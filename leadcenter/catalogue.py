@@ -87,17 +87,24 @@ class Audience(enum.Enum):
 def inbox_section(data: dict[str, Any], viewer: Viewer) -> str:
     """Where an interaction event's interaction is in a viewer's inbox, as GET /api/v1/inbox places it: an agent's
     Incoming holds what waits for them (``incoming_for``: the agents its flow offers it to, less those who declined
-    it or are Offline), their Active what they handle, their Recent what they concluded and what nobody handled;
+    it or are Offline; the messages in their own mailbox until handled), their Active what they handle, their Recent
+    what they concluded (and their handled messages) and what nobody handled;
     without an agent profile (supervisors, admins, API keys) the inbox is the company's waiting interactions."""
     interaction = data["interaction"]
     status, agent = interaction["status"], (interaction.get("agent") or {}).get("id")
+    mailbox = interaction.get("mailbox_agent_id")  # a message in this agent's own mailbox: theirs alone
     if viewer.agent_id is None:
         return "incoming" if status == "incoming" else "none"
+    if mailbox == viewer.agent_id:
+        if interaction.get("handled_at") is None:
+            return "incoming"
+        if status == "recent":
+            return "recent"
     if status == "incoming":
         return "incoming" if viewer.agent_id in data.get("incoming_for", ()) else "none"
     if status == "active":
         return "active" if agent == viewer.agent_id else "none"
-    return "recent" if agent in (None, viewer.agent_id) else "none"
+    return "recent" if agent == viewer.agent_id or (agent is None and mailbox is None) else "none"
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ from leadcenter.texts.outbox import Outbox
 from leadcenter.texts.services import Texts
 from leadcenter.trunks.services import TrunkStates
 from leadcenter.visits.services import Visits
-from leadcenter.voicemail.services import MailboxCounter
+from leadcenter.voicemail.services import HandledMessages, MailboxCounter, VoicemailEmails
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +104,8 @@ class Controller:
         self.chats = Chats(self.bus, self.clock)
         self.mailer = mail.Mailer(settings.smtp, self.clock)  # off without an SMTP host
         self.chat_emails = ChatEmails(self.bus, self.mailer, settings.app_url)
+        self.voicemail_emails = VoicemailEmails(self.bus, self.mailer, settings.data_dir, settings.app_url)
+        self.handled_messages = HandledMessages(self.telephony, settings.data_dir)
         self.weekly_summaries = WeeklySummaries(self.mailer, self.clock, settings.app_url)
         self.visits = Visits(self.bus, self.clock)
         self.asterisk_config = AsteriskConfig(settings, self.secrets, self.instance, self.telephony)

@@ -11,14 +11,19 @@ lost in a crash may go twice; it keeps its Message-ID, so a mail client shows it
 
 What an email says is plain values (``Content``); this module writes it as text and as HTML, escaping every value
 there and nowhere else, and puts names and subjects on one line before they become headers (a CR or LF in a
-visitor's name never starts a header of its own). Infrastructure: it knows nothing of chats or agents.
+visitor's name never starts a header of its own). Files attached (a voicemail's recording) are stored as their
+paths and read when the email is written: an outbox row stays small, and a file gone by then fails that email
+(``cannot be written``) rather than sending it without what it was for. Infrastructure: it knows nothing of chats or
+agents.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import html
+import json
 import logging
+import mimetypes
 import smtplib
 import ssl
 from dataclasses import dataclass
@@ -26,6 +31,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, make_msgid, parseaddr
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from peewee import CharField, DateTimeField, IntegerField, IntegrityError, TextField
@@ -54,6 +60,7 @@ class OutboundEmail(BaseModel):
     text = TextField()
     html = TextField()
     message_id = CharField()  # the Message-ID header, the same on every attempt
+    attachments = TextField(default="[]")  # JSON: [[path, file name], ...], read when the email is written
     status = CharField(default="queued")  # queued | sent | failed
     attempts = IntegerField(default=0)
     next_attempt_at = DateTimeField()
@@ -78,10 +85,17 @@ class Content:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    path: Path  # read when the email is written
+    filename: str  # as the recipient sees it
+
+
+@dataclass(frozen=True)
 class Email:
     to_address: str
     to_name: str
     content: Content
+    attachments: tuple[Attachment, ...] = ()
 
 
 def one_line(value: str) -> str:
@@ -127,8 +141,8 @@ def render(content: Content) -> tuple[str, str]:
 
 
 def compose(row: OutboundEmail, sender: str, date: dt.datetime) -> EmailMessage:
-    """The message of an outbox row, from ``sender``, dated ``date`` (naive UTC); ValueError when the recipient's
-    address cannot be written in a header."""
+    """The message of an outbox row, from ``sender``, dated ``date`` (naive UTC), with its files attached;
+    ValueError when the recipient's address cannot be written in a header or a file cannot be read."""
     message = EmailMessage(policy=SMTP_POLICY)
     message["From"] = sender
     message["To"] = Address(display_name=one_line(row.to_name), addr_spec=one_line(row.to_address))
@@ -138,6 +152,14 @@ def compose(row: OutboundEmail, sender: str, date: dt.datetime) -> EmailMessage:
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies to it
     message.set_content(row.text)
     message.add_alternative(row.html, subtype="html")
+    for path, filename in json.loads(row.attachments or "[]"):
+        kind = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise ValueError(f"attachment {filename} unreadable: {exc.strerror or exc}") from None
+        maintype, _, subtype = kind.partition("/")
+        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=one_line(filename))
     return message
 
 
@@ -182,6 +204,7 @@ class Mailer:
                     text=text,
                     html=page,
                     message_id=make_msgid("leadcenter", domain),
+                    attachments=json.dumps([[str(a.path), a.filename] for a in email.attachments]),
                     next_attempt_at=now,
                     queued_at=now,
                 )

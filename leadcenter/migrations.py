@@ -348,6 +348,32 @@ def _v19_call_legs(migrator) -> None:
     database.create_tables([CallLeg, CallTransfer])
 
 
+def _v21_agent_voicemail(migrator) -> None:
+    from playhouse.migrate import migrate as run
+
+    # A column already there is skipped (a test brings a new database back to an older version number).
+    added: list[tuple[str, Field]] = [
+        ("interaction", Interaction.mailbox_agent),  # and its index
+        ("interaction", Interaction.handled_at),
+    ]
+    present = {
+        table: {c.name for c in database.get_columns(table)} for table in ("interaction", "agent", "email_outbox")
+    }
+    run(
+        *[
+            migrator.add_column(table, field.column_name, field)
+            for table, field in added
+            if field.column_name not in present[table]
+        ]
+    )
+    # In place, as v11's: peewee's add_column rebuilds the table for a NOT NULL column, and dropping the old agent
+    # table would cascade to everything an agent has.
+    if Agent.email_voicemail.column_name not in present["agent"]:
+        database.execute_sql("ALTER TABLE agent ADD COLUMN email_voicemail INTEGER NOT NULL DEFAULT 0")
+    if OutboundEmail.attachments.column_name not in present["email_outbox"]:
+        database.execute_sql("ALTER TABLE email_outbox ADD COLUMN attachments TEXT NOT NULL DEFAULT '[]'")
+
+
 def _v22_callbacks(migrator) -> None:
     from playhouse.migrate import migrate as run
 
@@ -405,6 +431,11 @@ MIGRATIONS: list = [
     (17, "monitors: supervisors listening to calls; who may, and whether agents are told", _v17_monitors),
     (18, "reports: each company's weekly summary email, its recipients and the last week sent", _v18_weekly_summary),
     (19, "calls: each party's leg of a call, the transfers between people, a team's place-keeping", _v19_call_legs),
+    (
+        21,
+        "agents' own voicemail: the mailbox a message is in and when it was handled, email with the recording",
+        _v21_agent_voicemail,
+    ),
     (22, "queue callback: each team's settings, the callbacks, a callback's call's original call", _v22_callbacks),
 ]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])

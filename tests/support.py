@@ -34,6 +34,7 @@ from leadcenter.texts.outbox import Outbox
 from leadcenter.texts.services import Texts
 from leadcenter.trunks.services import TrunkStates
 from leadcenter.visits.services import Visits
+from leadcenter.voicemail.services import HandledMessages
 from leadcenter.web.app import create_app
 
 PASSWORD = "correct horse battery"
@@ -87,7 +88,16 @@ class StandInTelephony:
         self.fails = False
 
     def __getattr__(self, verb: str) -> Callable[..., Verb]:
-        if verb not in ("redirect", "hangup", "next_step", "place_outbound", "reload", "spy", *CONFERENCE_VERBS):
+        if verb not in (
+            "redirect",
+            "hangup",
+            "next_step",
+            "place_outbound",
+            "reload",
+            "spy",
+            "move_voicemail",
+            *CONFERENCE_VERBS,
+        ):
             raise AttributeError(verb)
         return lambda *args, **kwargs: (verb, args, kwargs)
 
@@ -162,6 +172,7 @@ class StandInController:
         self.monitors = Monitors(self.bus, self.telephony, self.clock)
         self.conferences = Conferences(self.bus, self.telephony, self.clock)
         self.mailer = Mailer(self.settings.smtp, self.clock)  # queues to the outbox; nothing sends it
+        self.handled_messages = HandledMessages(self.telephony, self.settings.data_dir)
         self.reconfigured = 0
         self.dialplans = StandInDialplans(self.settings, self.secrets)
         self.checked: list[list[str]] = []  # the contexts each reconfigure_checked() checked

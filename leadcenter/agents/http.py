@@ -228,7 +228,7 @@ def update_my_agent(principal: Principal, body: MyAgentChanges):
         agent.chat_display_name = body.chat_display_name
         Agent.update(chat_display_name=agent.chat_display_name).where(Agent.id == agent.id).execute()
         notifier.updated(bus(), agent, _presence())
-    emails = body.model_dump(include={"email_new_chats", "email_missed_chats"}, exclude_none=True)
+    emails = body.model_dump(include={"email_new_chats", "email_missed_chats", "email_voicemail"}, exclude_none=True)
     if emails:
         # Only the agent's own choices: colleagues see nothing of them, so nothing is published.
         Agent.update(**emails).where(Agent.id == agent.id).execute()

@@ -33,6 +33,8 @@ class Agent(TimestampedModel):
     # left for their team (on: it reaches them while they are away, which is the point of email).
     email_new_chats = BooleanField(default=False)
     email_missed_chats = BooleanField(default=True)
+    # An email with the recording attached for each message left in the agent's own mailbox (off unless chosen).
+    email_voicemail = BooleanField(default=False)
     sip_credentials: ModelSelect[SipCredential]  # the backref of SipCredential.agent
 
     class Meta:

@@ -67,6 +67,7 @@ class MyAgentOut(AgentOut):
 
     email_new_chats: bool  # an email for each chat offered to me
     email_missed_chats: bool  # an email for each chat nobody answered, and each offline form, of my team
+    email_voicemail: bool  # an email with the recording for each message left in my own mailbox
     email_address: str  # where they go: my sign-in email
     email_configured: bool  # whether this installation sends email at all (an SMTP server is configured)
 
@@ -78,6 +79,7 @@ class MyAgentOut(AgentOut):
             **AgentOut.from_row(agent, presence).model_dump(),
             email_new_chats=agent.email_new_chats,
             email_missed_chats=agent.email_missed_chats,
+            email_voicemail=agent.email_voicemail,
             email_address=agent.user.email,
             email_configured=email_configured,
         )
@@ -95,12 +97,13 @@ class AgentChanges(Schema):
 
 class MyAgentChanges(Schema):
     """What agents set themselves (Unavailable is the queue's to set: on a call, in wrap-up), and which chats they
-    get emails about."""
+    get emails about (and whether their voicemail reaches their email)."""
 
     chat_display_name: Name = not_sent()
     status: Literal["available", "offline"] = not_sent()
     email_new_chats: bool = not_sent()
     email_missed_chats: bool = not_sent()
+    email_voicemail: bool = not_sent()
 
 
 class SipAccount(Schema):

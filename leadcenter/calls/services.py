@@ -340,21 +340,31 @@ class CallRecorder:
             notifier.changed(self.bus, interaction)
 
     def on_voicemail(self, event: Event) -> None:
-        """The caller reached a mailbox: with a message left, the call concludes as voicemail, with its audio."""
+        """The caller reached a mailbox: with a message left, the call concludes as voicemail, with its audio. A
+        message in an agent's own mailbox is that agent's (their Incoming); a call answered before it reached one
+        (transferred to a colleague who did not answer) stays the call it was, with the message."""
         interaction = self._interaction(event.data["channel_id"])
-        if interaction is None or not lifecycle.can(interaction, "take_voicemail"):
+        if interaction is None:
+            return
+        owner = voicemail.mailbox_owner(event.data["mailbox"], interaction.company_id)
+        waiting = lifecycle.can(interaction, "take_voicemail")
+        if not waiting and owner is None:
             return
         message = voicemail.find_message(self.asterisk_dir, event.data["mailbox"], event.data["channel"])
         if message is None:  # the caller reached the last step, the mailbox, and left no message
-            self._miss(interaction, event.data["at"])
+            if waiting:
+                self._miss(interaction, event.data["at"])
             return
-        lifecycle.move(
-            interaction,
-            "take_voicemail",
-            event.data["at"],
-            voicemail=str(message.audio.relative_to(self.data_dir)),
-            duration_seconds=message.seconds,
-        )
+        left = {
+            "voicemail": str(message.audio.relative_to(self.data_dir)),
+            "duration_seconds": message.seconds,
+            "mailbox_agent": owner,
+        }
+        if waiting:
+            lifecycle.move(interaction, "take_voicemail", event.data["at"], **left)
+        else:
+            Interaction.update(**left).where(Interaction.id == interaction.id).execute()
+            interaction = Interaction.get_by_id(interaction.id)
         notifier.changed(self.bus, interaction)
 
     def on_ended(self, event: Event) -> None:

@@ -56,6 +56,11 @@ class Interaction(TimestampedModel):
     recording = CharField(null=True)  # path relative to the data directory
     voicemail = CharField(null=True)  # the message's audio, relative to the data directory
     duration_seconds = IntegerField(null=True)  # of the voicemail message
+    # A message left in an agent's own mailbox (agentN) is theirs alone: it waits in their Incoming until they mark
+    # it handled (voicemail/services.py), then it is in their Recent; nobody else's inbox shows it.
+    mailbox_agent = ForeignKeyField(Agent, null=True, on_delete="SET NULL", backref="mailbox_messages")
+    mailbox_agent_id: IntegerField[int | None]  # the related row's id
+    handled_at = DateTimeField(null=True)
     # Classification, set by agents: qualified (True), unqualified (False) or not yet (None).
     qualified = BooleanField(null=True)
     value_cents = IntegerField(null=True)

@@ -271,6 +271,8 @@ class InteractionOut(Schema):
     recording_url: str | None
     voicemail_url: str | None
     voicemail_seconds: int | None
+    mailbox_agent_id: int | None  # the message is in this agent's own mailbox (theirs alone); null: the company's
+    handled_at: UtcDateTime | None  # when that agent marked the message handled
     message_count: int
     last_message: LastMessage | None  # texts and chats: the newest message, for the inbox row
     chat: ChatSummary | None = None  # chats and chat forms: the visit
@@ -332,6 +334,8 @@ class InteractionOut(Schema):
                 recording_url=_audio_url(i, "recording") if i.status == "recent" else None,
                 voicemail_url=_audio_url(i, "voicemail"),
                 voicemail_seconds=i.duration_seconds,
+                mailbox_agent_id=i.mailbox_agent_id,
+                handled_at=i.handled_at,
                 message_count=messages[i.id][0],
                 last_message=LastMessage.from_row(messages[i.id][1]),
                 chat=chats.get(i.id),

@@ -1,8 +1,9 @@
 """The queries the agent app lives on (inbox, timeline) and classification with its history.
 
 The inbox and timeline are keyset queries on composite indexes, so they stay fast with millions of rows
-(see bench/api_queries.py): Incoming is the company's waiting interactions, Active the agent's own, Recent the
-agent's concluded ones plus the company's that nobody handled (missed, abandoned, voicemail, timed out).
+(see bench/api_queries.py): Incoming is the company's waiting interactions (and the messages in the agent's own
+mailbox they have not handled), Active the agent's own, Recent the agent's concluded ones (and handled messages)
+plus the company's that nobody handled (missed, abandoned, voicemail, timed out).
 """
 
 from __future__ import annotations
@@ -67,6 +68,13 @@ def inbox(company: Company, agent: Agent | None, limit: int = INBOX_LIMIT) -> In
     incoming = [] if offline else list(waiting.order_by(Interaction.status_changed_at.desc()).limit(limit))
     if agent is None:
         return Inbox(incoming, [], [])
+    # The messages in the agent's own mailbox wait for them alone, Offline or not, until they mark them handled.
+    messages = base.where(Interaction.mailbox_agent == agent, Interaction.handled_at.is_null())
+    incoming = sorted(
+        incoming + list(messages.order_by(Interaction.status_changed_at.desc()).limit(limit)),
+        key=lambda i: (i.status_changed_at, i.id),
+        reverse=True,
+    )[:limit]
     active = list(
         base.where(Interaction.agent == agent, Interaction.status == "active")
         .order_by(Interaction.status_changed_at.desc())
@@ -76,13 +84,30 @@ def inbox(company: Company, agent: Agent | None, limit: int = INBOX_LIMIT) -> In
     # (company, agent, status, status_changed_at) index, merged by SQLite, so only `limit` rows become objects.
     newest = (Interaction.status_changed_at.desc(), Interaction.id.desc())
     mine = base.where(Interaction.agent == agent, Interaction.status == "recent").order_by(*newest).limit(limit)
-    # (A lead's website visits are on their timeline, not in anyone's inbox.)
+    # (A lead's website visits are on their timeline, not in anyone's inbox; a message in an agent's own mailbox is
+    # in theirs alone, once handled.)
     nobodys = (
-        base.where(Interaction.agent.is_null(), Interaction.status == "recent", Interaction.kind != "visit")
+        base.where(
+            Interaction.agent.is_null(),
+            Interaction.status == "recent",
+            Interaction.kind != "visit",
+            Interaction.mailbox_agent.is_null(),
+        )
         .order_by(*newest)
         .limit(limit)
     )
-    recent = list(mine.union_all(nobodys).order_by(SQL('"status_changed_at"').desc(), SQL('"id"').desc()).limit(limit))
+    handled = base.where(
+        Interaction.mailbox_agent == agent,
+        Interaction.handled_at.is_null(False),
+        Interaction.status == "recent",
+        Interaction.agent.is_null() | (Interaction.agent != agent),  # (those are among mine)
+    )
+    recent = list(
+        mine.union_all(nobodys)
+        .union_all(handled.order_by(*newest).limit(limit))
+        .order_by(SQL('"status_changed_at"').desc(), SQL('"id"').desc())
+        .limit(limit)
+    )
     return Inbox(incoming, active, recent)
 
 
@@ -103,7 +128,9 @@ def chat_audience(company_id: int, team_id: int | None) -> set[int]:
 def incoming_for(interaction: Interaction) -> list[int]:
     """The agents whose Incoming holds ``interaction``, as ``inbox`` decides it: while it waits, the agents its
     tracking number's flow offers work to (a chat: its widget's team), less those Offline and those who declined
-    it."""
+    it; a message in an agent's own mailbox: that agent, until they mark it handled."""
+    if interaction.mailbox_agent_id is not None:
+        return [interaction.mailbox_agent_id] if interaction.handled_at is None else []
     if interaction.status != "incoming":
         return []
     if interaction.tracking_number_id is None:

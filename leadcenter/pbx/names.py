@@ -177,6 +177,7 @@ CONF_AGENT_CONTEXT = "lc-conf-agent"  # an agent joins the call's conference
 CONF_LEAD_CONTEXT = "lc-conf-lead"  # the lead joins it
 CONF_PARTY_CONTEXT = "lc-conf-party"  # an external party joins it
 CONSULT_CONTEXT = "lc-consult"  # the agent's channel dials whom they consult, the lead waiting in the conference
+AGENT_VOICEMAIL_CONTEXT = "lc-agent-voicemail"  # a caller sent to an agent's own mailbox: extension = the agent's id
 CALLBACK_OFFER_CONTEXT = "lc-callback-offer"  # a queue's exit context: a waiting caller pressed 1 to be called back
 CALLBACK_PLACE_CONTEXT = "lc-callback-place"  # a callback's Local channel holding the lead's place in the queue
 CALLBACK_DIAL_CONTEXT = "lc-callback-dial"  # its other half, once an agent took the place: dials the lead

@@ -51,6 +51,7 @@ class AgentDevice:
     agent_id: int = 0
     company_id: int = 0
     rings: bool = False  # the agent's ring device: where a transfer to their extension rings
+    mailbox: str = ""  # a desk phone's: its agent's own mailbox (agent7@leadcenter), for its message-waiting light
 
 
 @dataclass(frozen=True)
@@ -240,6 +241,9 @@ def render_pjsip_endpoints(snapshot: Snapshot) -> str:
                 ("rewrite_contact", "yes"),
             ]
         caller_id = device.display_name.replace('"', "'")
+        # The agent's mailbox lights the phone's message-waiting indicator: NOTIFYs unsolicited (the endpoint's) or
+        # to a phone that subscribes to message-summary (the AOR's).
+        mailboxes = [("mailboxes", device.mailbox)] if device.mailbox else []
         parts.append(
             _section(
                 device.name,
@@ -257,6 +261,7 @@ def render_pjsip_endpoints(snapshot: Snapshot) -> str:
                     ("allow_transfer", "no" if device.webrtc else "yes"),
                     ("callerid", f'"{caller_id}" <{device.name}>'),
                     ("send_pai", "yes"),
+                    *mailboxes,
                     *media,
                 ],
                 comment=f"{'softphone' if device.webrtc else 'desk phone'} of {device.display_name}",
@@ -283,6 +288,7 @@ def render_pjsip_endpoints(snapshot: Snapshot) -> str:
                     ("max_contacts", 1),
                     ("remove_existing", "yes"),
                     ("qualify_frequency", 0 if device.webrtc else snapshot.qualify_seconds),
+                    *mailboxes,
                 ],
             )
         )

@@ -186,8 +186,15 @@ def _queue_measures() -> dict[str, Any]:
     """The sums of the queue KPIs (QUEUE, in its order) over interactions joined to their queue's team."""
     wait = seconds(Interaction.started_at, Interaction.answered_at)
     waited = seconds(Interaction.started_at, Interaction.ended_at)
-    inbound_call = (Interaction.kind == "call") & (Interaction.direction == "inbound")
-    queued = inbound_call & Interaction.queue_team.is_null(False) & (Interaction.status == "recent")
+    # A caller who pressed 1 for a callback was neither served nor lost by the queue: the callback's own call,
+    # which waits in the queue in their place, is the one counted (answered when the lead picks up).
+    asked_callback = Interaction.outcome.is_null(False) & (Interaction.outcome == "callback")
+    queued = (
+        (Interaction.kind == "call")
+        & Interaction.queue_team.is_null(False)
+        & (Interaction.status == "recent")
+        & (((Interaction.direction == "inbound") & ~asked_callback) | Interaction.callback_of.is_null(False))
+    )
     answered = Interaction.answered_at.is_null(False)
     abandoned = Interaction.outcome == "abandoned"
     return {

@@ -585,6 +585,21 @@ class Telephony:
         entries.sort(key=lambda m: as_int(m.get("Position")) or 0)
         return [(m.get("Uniqueid", ""), as_int(m.get("Wait")) or 0) for m in entries]
 
+    async def move_voicemail(self, mailbox: str, message_id: str, folder: str, to_folder: str) -> None:
+        """Move a message between a mailbox's folders (AMI VoicemailMove; ``message_id`` is the msg_id app_voicemail
+        wrote): Asterisk numbers it in the new folder and tells the phones whose message-waiting light follows the
+        mailbox."""
+        await self.ami.action(
+            {
+                "Action": "VoicemailMove",
+                "Context": names.VOICEMAIL_CONTEXT,
+                "Mailbox": mailbox,
+                "Folder": folder,
+                "ID": message_id,
+                "ToFolder": to_folder,
+            }
+        )
+
     async def set_available(self, agent_id: int, available: bool) -> None:
         """Whether ring-agents steps ring this agent (queues follow pause instead)."""
         await self.ami.action(

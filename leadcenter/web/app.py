@@ -95,7 +95,8 @@ def _blueprints():
     from leadcenter.tracking_numbers import http as tracking_numbers
     from leadcenter.trunks import http as trunks
     from leadcenter.visits import http as visits
+    from leadcenter.voicemail import http as voicemail
     from leadcenter.web import session
     return [session.bp, accounts.bp, agents.bp, teams.bp, flows.bp, trunks.bp, tracking_numbers.bp, leads.bp,
             interactions.bp, calls.bp, prompts.bp, texts.bp, chats.bp, chats.public, visits.bp, visits.public, audit.bp,
-            dialplans.bp, reports.bp, monitors.bp, teamview.bp]
+            dialplans.bp, reports.bp, monitors.bp, teamview.bp, voicemail.bp]

@@ -26,6 +26,7 @@ from leadcenter.sms.smpp import SmppLink
 from leadcenter.texts.services import Texts
 from leadcenter.trunks.services import TrunkStates
 from leadcenter.visits.services import Visits
+from leadcenter.voicemail.services import HandledMessages
 
 
 class Controller(Protocol):
@@ -44,6 +45,7 @@ class Controller(Protocol):
     chats: Chats
     visits: Visits
     mailer: Mailer  # off (enabled False) without an SMTP host
+    handled_messages: HandledMessages  # agents' own voicemail marked handled, filed in their mailbox's Old
 
     # Read-only, so that a stand-in's may be narrower (a test clock, a bus that records what is published).
     @property

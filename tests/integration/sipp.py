@@ -216,8 +216,11 @@ class SippPhone:
         transfer_after: float | None = None,
         transfer_to: str = "",
         hold: tuple[float, float] | None = None,
+        mwi: bool = False,
     ) -> None:
         self.username, self.password, self.asterisk_port = username, password, asterisk_port
+        # mwi: an idle phone that only takes Asterisk's message-waiting NOTIFYs (phone_mwi.xml), and no calls.
+        self.mwi = mwi
         self.registers = registers
         # speak: play 7 s of audio (or this pcap) once answered instead of echoing. Never both: two echoing phones
         # bridged together bounce every packet between them forever (recordings grow to minutes of garbage).
@@ -261,7 +264,7 @@ class SippPhone:
         if _bound(self.port):
             raise RuntimeError(f"phone {self.username}: UDP port {self.port} already in use")
         args = ["-s", self.username] + ([] if self.speak else ["-rtp_echo"])
-        if self.answer:
+        if self.answer and not self.mwi:
             never = 10**9
             hangup_ms = never if self.hangup_after is None else int(self.hangup_after * 1000)
             refer_ms = never if self.transfer_after is None else int(self.transfer_after * 1000)
@@ -289,6 +292,8 @@ class SippPhone:
                 str(never if self.hold is None else int(self.hold[1] * 1000)),
             ]
         scenario: str | Path = "phone_answer.xml" if self.answer else "phone_noanswer.xml"
+        if self.mwi:
+            scenario = "phone_mwi.xml"
         if self.answer and not isinstance(self.speak, bool):
             scenario = _speaking(SCENARIOS / scenario, self.speak, self.workdir)
         if self.registers:
@@ -379,6 +384,11 @@ class SippPhone:
     def count(self, kind: str) -> int:
         """Number of events ``kind``: REGISTERED, INVITE, ANSWERED, CANCELLED, REINVITE, REFERRED, HANGUP."""
         return sum(1 for e in self.events() if e[0] == kind)
+
+    @property
+    def messages_waiting(self) -> list[tuple[str, str, str]]:
+        """The MWI NOTIFYs received (an ``mwi`` phone): (Event, Messages-Waiting, Voice-Message) of each, in order."""
+        return [(e[1], e[2], e[3]) for e in self.events() if e[0] == "NOTIFY" and len(e) >= 5]
 
     invite_count = property(lambda self: self.count("INVITE"))
     answered_count = property(lambda self: self.count("ANSWERED"))

@@ -569,7 +569,7 @@ def test_my_agent_profile_and_status(agent, world, controller):
         "Alex",
     )
     # The event carries the agent as colleagues see it: the profile less the agent's own email choices.
-    own = {"email_new_chats", "email_missed_chats", "email_address", "email_configured"}
+    own = {"email_new_chats", "email_missed_chats", "email_voicemail", "email_address", "email_configured"}
     assert moved == {"company_id": company_id, "agent": {k: v for k, v in body.items() if k not in own}}
     assert (body["status"], body["status_reason"]) == ("offline", "")
     assert controller.reconfigured == 0

@@ -19,6 +19,14 @@ def test_every_current_agent_has_its_devices_and_queue_membership(world):
     assert {r.number for r in snapshot.routes} == {world["a"]["number"].number, world["b"]["number"].number}
 
 
+def test_a_desk_phone_s_message_light_is_its_own_agents_mailbox_and_a_softphone_has_none(world):
+    snapshot = asterisk_config.snapshot(config.load(env={}))
+    mailboxes = {d.name: d.mailbox for d in snapshot.devices}
+    for agent in world["a"]["agents"] + world["b"]["agents"]:
+        assert mailboxes[f"desk{agent.id}"] == f"agent{agent.id}@leadcenter"
+        assert mailboxes[f"webrtc{agent.id}"] == ""
+
+
 def test_a_deactivated_or_removed_agent_is_no_longer_known_to_asterisk(world):
     deactivated, removed = world["a"]["agents"]
     deactivated.user.active = False

@@ -228,6 +228,65 @@ def test_a_message_left_concludes_the_call_as_voicemail_with_its_audio(world, tm
     assert call.ended_at == T0 + dt.timedelta(seconds=30)
 
 
+def _message_left(tmp_path, mailbox: str, channel: str, seconds: int = 9) -> None:
+    inbox = tmp_path / "asterisk" / "spool" / "voicemail" / "leadcenter" / mailbox / "INBOX"
+    inbox.mkdir(parents=True)
+    (inbox / "msg0000.txt").write_text(
+        f";\n[message]\norigmailbox={mailbox}\ncallerchan={channel}\nduration={seconds}\n"
+    )
+    (inbox / "msg0000.wav").write_bytes(b"RIFF")
+
+
+def test_a_message_in_an_agents_own_mailbox_is_theirs_alone(world, tmp_path):
+    agent = world["agent"]
+    _message_left(tmp_path, f"agent{agent.id}", "PJSIP/trunk1-00000009")
+    inbound(world, "1.9")
+    send(
+        world,
+        "call.voicemail_left",
+        seconds=30,
+        channel_id="1.9",
+        channel="PJSIP/trunk1-00000009",
+        mailbox=f"agent{agent.id}",
+        status="",
+    )
+    call = Interaction.get(channel_id="1.9")
+    assert (call.status, call.outcome, call.mailbox_agent_id, call.handled_at) == (
+        "recent",
+        "voicemail",
+        agent.id,
+        None,
+    )
+    assert call.voicemail == f"asterisk/spool/voicemail/leadcenter/agent{agent.id}/INBOX/msg0000.wav"
+    name, data = world["bus"].published[-1]
+    assert name == "interaction.updated" and data["incoming_for"] == [agent.id]
+    assert data["interaction"]["mailbox_agent_id"] == agent.id
+
+
+def test_an_answered_call_sent_to_a_colleague_s_mailbox_stays_the_call_it_was_with_the_message(world, tmp_path):
+    """A transfer the colleague did not answer (lc-agent-voicemail): the lead leaves the colleague a message on a
+    call the first agent answered; it ends answered, and the message is the colleague's."""
+    colleague = create_agent(world["company"], create_user("b@acme.example", "Bob", "password1"), now=T0)
+    _message_left(tmp_path, f"agent{colleague.id}", "PJSIP/trunk1-0000000a", seconds=4)
+    inbound(world, "1.10")
+    send(
+        world, "call.answered", seconds=5, channel_id="1.10", agent_id=world["agent"].id, queue=world["team"].queue_name
+    )
+    send(
+        world,
+        "call.voicemail_left",
+        seconds=40,
+        channel_id="1.10",
+        channel="PJSIP/trunk1-0000000a",
+        mailbox=f"agent{colleague.id}",
+        status="",
+    )
+    send(world, "call.ended", seconds=41, channel_id="1.10")
+    call = Interaction.get(channel_id="1.10")
+    assert (call.status, call.outcome, call.agent_id) == ("recent", "answered", world["agent"].id)
+    assert (call.mailbox_agent_id, call.duration_seconds) == (colleague.id, 4)
+
+
 def test_hanging_up_before_the_beep_is_a_missed_call(world, tmp_path):
     inbound(world, "1.8")
     send(

@@ -140,6 +140,28 @@ def test_service_level_speed_of_answer_and_abandonment_with_the_short_threshold(
     assert (fast["offered"], fast["answered_within_threshold"], fast["service_level"]) == (1, 0, 0.0)
 
 
+def test_a_queue_callback_counts_once_in_the_queue_as_its_callback_call(history, world):
+    before = services.queue_calls(scope(world, team_id=history["team"].id))
+    lead = history["leads"][0]
+    asked = call(world["a"]["company"], lead, start=600, ended=630, outcome="callback", queue=history["team"])
+    callback = call(
+        world["a"]["company"],
+        lead,
+        start=630,
+        answered=640,  # the lead picked up 10 s after the callback was placed: within Team A's 20 s
+        ended=700,
+        agent=history["agents"][0],
+        queue=history["team"],
+        direction="outbound",
+    )
+    callback.callback_of = asked
+    callback.save()
+    after = services.queue_calls(scope(world, team_id=history["team"].id))
+    assert after["offered"] == before["offered"] + 1  # the two calls count as one offered to the queue
+    assert after["answered_within_threshold"] == before["answered_within_threshold"] + 1
+    assert after["abandoned"] == before["abandoned"]
+
+
 def test_the_wait_is_counted_in_whole_seconds_as_report_csv_shows_the_times(history, world):
     # a5 started at 10:00:00.9 and was answered at 10:00:05: report.csv says 10:00:00 and 10:00:05, so 5 s.
     assert services.queue_calls(scope(world, agent_id=history["agents"][0].id))[

@@ -132,7 +132,8 @@ def _steps_after(version: int) -> int:
 
 
 def _back_to_version_19(database) -> None:
-    """Undo what version 22 adds: the callbacks, the teams' callback settings, a call's original call."""
+    """Undo what versions 22 and 21 add: the callbacks, the teams' callback settings, a call's original call; the
+    agents' own voicemail (the mailbox column, handled, the email choice and the emails' attachments)."""
     database.execute_sql('DROP TABLE "callback"')
     for column in ("callback_enabled", "callback_attempts", "callback_retry_seconds"):
         database.execute_sql(f'ALTER TABLE "team" DROP COLUMN "{column}"')
@@ -143,8 +144,15 @@ def _back_to_version_19(database) -> None:
     # are made again after it).
     for (trigger,) in database.execute_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
         database.execute_sql(f'DROP TRIGGER "{trigger}"')
-    run(SqliteMigrator(database).drop_column("interaction", "callback_of_id", legacy=True))
+    for column in ("callback_of_id", "mailbox_agent_id"):
+        run(SqliteMigrator(database).drop_column("interaction", column, legacy=True))
     create_triggers(database)
+    for table, column in (
+        ("interaction", "handled_at"),
+        ("agent", "email_voicemail"),
+        ("email_outbox", "attachments"),
+    ):
+        database.execute_sql(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
     database.execute_sql("UPDATE schema_version SET version = 19")
 
 
@@ -162,7 +170,8 @@ def test_a_version_19_database_gets_the_callbacks_and_keeps_its_teams(tmp_path):
 
 
 def _back_to_version_18(database) -> None:
-    """Undo what versions 22 and 19 add: (22 as above) call legs and transfers, a team's place-keeping on transfer."""
+    """Undo what versions 22, 21 and 19 add: (22 and 21 as above) call legs and transfers, a team's place-keeping on
+    transfer."""
     _back_to_version_19(database)
     for table in ("call_leg", "call_transfer"):
         database.execute_sql(f'DROP TABLE "{table}"')
@@ -184,7 +193,8 @@ def test_a_version_18_database_gets_the_call_legs_and_keeps_its_teams(tmp_path):
 
 
 def _back_to_version_17(database) -> None:
-    """Undo what versions 22, 19 and 18 add: the callbacks, the call legs, the weekly summary emails."""
+    """Undo what versions 22, 21, 19 and 18 add: the callbacks, the agents' own voicemail, the call legs, the weekly
+    summary emails."""
     _back_to_version_18(database)
     database.execute_sql('DROP TABLE "weekly_summary"')
     database.execute_sql("UPDATE schema_version SET version = 17")

@@ -11,7 +11,7 @@ from leadcenter.telephony.service import QUEUE_CHANGES, TRUNK_CHANGES
 SNAPSHOT = render.Snapshot(
     devices=(
         render.AgentDevice("webrtc7", "pw1", "Alice; Agent", webrtc=True),
-        render.AgentDevice("desk7", "pw2", 'Al "Desk"', webrtc=False),
+        render.AgentDevice("desk7", "pw2", 'Al "Desk"', webrtc=False, mailbox="agent7@leadcenter"),
     ),
     trunks=(render.TrunkSpec(1, "Carrier", "127.0.0.1", 5070),),
     queues=(
@@ -90,6 +90,7 @@ direct_media = no
 allow_transfer = yes
 callerid = "Al 'Desk'" <desk7>
 send_pai = yes
+mailboxes = agent7@leadcenter
 
 [desk7]
 type = auth
@@ -102,6 +103,7 @@ type = aor
 max_contacts = 1
 remove_existing = yes
 qualify_frequency = 30
+mailboxes = agent7@leadcenter
 
 [trunk1] ; trunk Carrier
 type = endpoint
@@ -547,6 +549,7 @@ AMI_ACTION_RIGHTS = {
     "PJSIPShowEndpoint": {"system"},
     "PJSIPRegister": {"system"},
     "ShowDialPlan": {"config", "reporting"},
+    "VoicemailMove": {"user"},
 }
 AMI_EVENT_CLASSES = {
     "Hangup": "call",
@@ -634,3 +637,22 @@ def test_only_the_controller_sends_a_channel_into_the_spy_context_and_it_spies_w
         "same => n,Hangup()",
     ]
     assert 'GotoIf($["${LC_SPY_TARGET}" = "" | "${LC_SPY_GROUP}" = ""]?refuse)' in text
+
+
+def test_only_the_controller_sends_a_caller_to_an_agents_own_mailbox():
+    """lc-agent-voicemail (dialplans/voicemail.conf, extension = the agent's id) leaves the message in that agent's
+    mailbox as a flow's voicemail step naming them does; it is in the dialplan, and no endpoint's context nor any
+    include reaches it (a phone cannot dial into a colleague's mailbox)."""
+    from leadcenter.resources import ASTERISK_TEMPLATES
+
+    assert "\n#include dialplans/voicemail.conf\n" in (ASTERISK_TEMPLATES / "extensions.conf").read_text()
+    endpoints = [s for s in _sections(render.render_pjsip_endpoints(SNAPSHOT)) if s.get("type") == "endpoint"]
+    assert names.AGENT_VOICEMAIL_CONTEXT not in {e["context"] for e in endpoints}
+    generated = render.render_routes(SNAPSHOT) + "".join(p.read_text() for p in DIALPLANS.glob("*.conf"))
+    assert re.search(rf"include\s*=>\s*{names.AGENT_VOICEMAIL_CONTEXT}", generated) is None
+    text = (DIALPLANS / "voicemail.conf").read_text()
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith(";")]
+    assert lines[lines.index(f"[{names.AGENT_VOICEMAIL_CONTEXT}]") + 1 :][:2] == [
+        f"exten => _[1-9]!,1,Gosub({names.VOICEMAIL_STEP},s,1(agent${{EXTEN}}))",
+        "same => n,Hangup()",
+    ]

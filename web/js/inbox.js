@@ -42,6 +42,7 @@ function view(s) {
         ? html`<button class="primary rejoin" data-action="rejoin" data-focus="rejoin">Rejoin the Queue</button>` : ''}
       ${me?.status_reason === 'missed'
         ? html`<p class="me-note" role="status">A call rang out on your phone, so calls stopped ringing you. Rejoin the Queue when you are back.</p>` : ''}
+      ${myVoicemail(box, me)}
       ${me?.presence === 'unreachable'
         ? html`<p class="me-note" role="status">Your ${me.ring_device === 'desk' ? 'desk phone' : 'browser phone'} is not connected: calls cannot ring you.</p>` : ''}
     </header>`,
@@ -52,6 +53,13 @@ function view(s) {
     active: searching ? '' : section('Active', 'active', box.active, s),
     recent: searching ? '' : section('Recent', 'recent', box.recent, s),
   };
+}
+
+// The messages waiting in my own mailbox (they are in my Incoming until I mark them handled), counted.
+function myVoicemail(box, me) {
+  const waiting = me ? box.incoming.filter((i) => i.mailbox_agent_id === me.id).length : 0;
+  return waiting ? html`<p class="me-voicemail" role="status">${icon('voicemail')}
+    <span class="count">${waiting}</span> new voicemail${waiting === 1 ? '' : 's'}</p>` : '';
 }
 
 function availability(me) {
@@ -132,7 +140,11 @@ function row(interaction, key, s) {
         <span class="actions">
           <button class="primary respond" data-action="respond" data-id="${interaction.id}" data-focus="respond-${interaction.id}">Respond</button>
         </span>` : ''}
-      ${key === 'incoming' && interaction.kind === 'call' ? html`
+      ${key === 'incoming' && interaction.mailbox_agent_id !== null && interaction.mailbox_agent_id !== undefined ? html`
+        <span class="actions">
+          <a class="listen" href="${interaction.voicemail_url}" target="_blank" rel="noopener">Listen</a>
+          <button class="handled" data-action="handled" data-id="${interaction.id}" data-focus="handled-${interaction.id}">Mark handled</button>
+        </span>` : key === 'incoming' && interaction.kind === 'call' ? html`
         <span class="actions">
           <button class="primary answer" data-action="answer" data-id="${interaction.id}" data-focus="answer-${interaction.id}">Answer</button>
           <button class="decline" data-action="decline" data-id="${interaction.id}" data-focus="decline-${interaction.id}">Decline</button>
@@ -164,6 +176,7 @@ const ACTIONS = {
   answer: ({ id }) => answerInteraction(stored(id)),
   decline: ({ id }) => decline(stored(id)),
   respond: ({ id }) => respond(stored(id)),
+  handled: ({ id }) => api('POST', `/api/v1/interactions/${Number(id)}/handled`), // the event moves it to Recent
   rejoin: () => choose('available'),
   'open-lead': ({ id }) => search.openLead(Number(id)),
   colleagues: () => update((s) => { s.colleaguesOpen = !s.colleaguesOpen; }),

@@ -30,7 +30,7 @@ export function profileForm(s) {
     </section>`;
 }
 
-// Which website chats I get an email about (GET /api/v1/me/agent has my choices and whether this server sends
+// Which website chats (and my own voicemail) I get an email about (GET /api/v1/me/agent has my choices and whether this server sends
 // email at all: without an SMTP server the choices are kept, and the form says nothing is sent).
 function emailChoices(me) {
   if (me?.email_configured === undefined) return '';
@@ -43,6 +43,8 @@ function emailChoices(me) {
       <label class="check"><input type="checkbox" name="email_missed_chats" ${me.email_missed_chats ? 'checked' : ''}
         ${off} data-focus="email-missed"> when nobody answers a chat, or a visitor leaves a message while nobody is
         online (even while I am Offline)</label>
+      <label class="check"><input type="checkbox" name="email_voicemail" ${me.email_voicemail ? 'checked' : ''}
+        ${off} data-focus="email-voicemail"> when a caller leaves a message in my mailbox (the recording attached)</label>
       <small>${me.email_configured ? `Sent to ${me.email_address}.`
         : 'Email is not set up on this server: nothing is sent until an administrator configures SMTP.'}</small>
     </fieldset>`;
@@ -53,6 +55,7 @@ export async function saveProfile(form) {
   if (state.me?.email_configured) {
     changes.email_new_chats = form.get('email_new_chats') === 'on';
     changes.email_missed_chats = form.get('email_missed_chats') === 'on';
+    changes.email_voicemail = form.get('email_voicemail') === 'on';
   }
   const me = await api('PATCH', '/api/v1/me/agent', changes);
   update((s) => { applyAgent(s, me); s.profileSaved = true; });
