@@ -192,6 +192,15 @@ def test_a_version_18_database_gets_the_call_legs_and_keeps_its_teams(tmp_path):
     old.close()
 
 
+def test_a_version_19_database_gets_the_agents_voicemail_columns(tmp_path):
+    expected = _shape_of_a_new_database(tmp_path)
+    old = _migrated(tmp_path / "v19.sqlite3")
+    _back_to_version_19(old)
+    assert migrations.migrate() == _steps_after(19) and migrations.current_version() == migrations.LATEST
+    assert _shape(old) == expected
+    old.close()
+
+
 def _back_to_version_17(database) -> None:
     """Undo what versions 22, 21, 19 and 18 add: the callbacks, the agents' own voicemail, the call legs, the weekly
     summary emails."""
