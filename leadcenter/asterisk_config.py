@@ -43,6 +43,7 @@ RELOADS = {
     "generated/voicemail.conf": "app_voicemail.so",
     "voicemail.conf": "app_voicemail.so",
     "musiconhold.conf": "res_musiconhold.so",
+    "confbridge.conf": "app_confbridge.so",
 }
 
 

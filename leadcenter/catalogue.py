@@ -414,6 +414,8 @@ INTERNAL = [
         ("call.unheld", "that side took it off hold (AMI Unhold)"),
         ("call.ended", "a lead's call hung up"),
         ("call.monitor_ended", "a supervisor's device channel listening to a call (lc-monitor) hung up"),
+        ("call.conference_joined", "a party besides the lead joined a call's conference (ConfbridgeJoin)"),
+        ("call.conference_left", "that party's channel hung up"),
         ("call.party_answered", "an external number a blind transfer dialled answered the lead's call"),
         ("call.party_left", "a party answered on a lead's call (an agent's leg, an external number) hung up"),
         ("call.referred", "an agent's desk phone blind-transferred a lead's call (REFER) to an extension"),

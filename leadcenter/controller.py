@@ -24,6 +24,7 @@ from leadcenter.agents.presence import Presence
 from leadcenter.agents.services import PauseKeeper
 from leadcenter.asterisk_config import AsteriskConfig, DialplanCheck
 from leadcenter.callbacks.services import Callbacks
+from leadcenter.calls.conference import Conferences
 from leadcenter.calls.control import CallControl
 from leadcenter.calls.services import CallRecorder
 from leadcenter.chats.services import Chats
@@ -92,6 +93,7 @@ class Controller:
             self.telephony, self.calls.offers, self.presence.reachable, self.bus, self.clock
         )
         self.monitors = Monitors(self.bus, self.telephony, self.clock)
+        self.conferences = Conferences(self.bus, self.telephony, self.clock)
         self.callbacks = Callbacks(self.bus, self.telephony, self.clock)
         self.mailboxes = MailboxCounter(self.bus)
         self.queue_board = QueueBoard(self.bus, self.clock)

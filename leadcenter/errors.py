@@ -74,6 +74,12 @@ ERRORS: dict[str, tuple[int, str]] = {
     "call-not-placed": (502, "Asterisk did not place the outbound call; try again"),
     "call-not-transferred": (502, "Asterisk did not move the call to the transfer's target (it ended meanwhile?)"),
     "illegal-transition": (409, "the interaction's status does not allow this move now"),
+    # -- consult transfers and conferences
+    "consult-going-on": (409, "a consult is already going on for the call: complete, merge or cancel it first"),
+    "consult-not-started": (502, "Asterisk did not start the consult (the call ended meanwhile); try again"),
+    "no-consult": (409, "no consult is going on, or the consulted party has not answered or has left"),
+    "party-not-added": (502, "Asterisk did not bring the colleague or number into the call; try again"),
+    "own-leg": (409, "the party is the caller's own leg: hang up instead"),
     "not-your-voicemail": (403, "the interaction is not a message in the caller's own mailbox"),
     # -- monitoring: listen, whisper, barge
     "monitoring-not-allowed": (403, "the company's setting does not let the caller's role monitor calls"),

@@ -17,6 +17,7 @@ from flask import Flask
 from leadcenter import asterisk_config, config
 from leadcenter.agents.availability import Availability
 from leadcenter.agents.presence import Presence
+from leadcenter.calls.conference import Conferences
 from leadcenter.calls.control import CallControl
 from leadcenter.calls.services import OfferBook
 from leadcenter.chats.services import Chats
@@ -73,22 +74,37 @@ class RecordingBus:
 Verb = tuple[str, tuple, dict]  # a telephony verb as the stand-in makes it: (its name, arguments, keyword arguments)
 
 
+# calls/conference.py's verbs (telephony/service.py)
+CONFERENCE_VERBS = ("consult", "complete_consult", "merge_consult", "cancel_consult", "add_to_conference")
+
+
 class StandInTelephony:
     """The telephony layer's verbs without Asterisk: each is recorded as (verb, arguments) and carried out at once,
     or refused as Asterisk refuses one (the call ended meanwhile) while ``fails`` is set."""
 
     def __init__(self) -> None:
         self.verbs: list[tuple[str, tuple]] = []
+        self.made: list[Verb] = []  # the same with their keyword arguments
         self.fails = False
 
     def __getattr__(self, verb: str) -> Callable[..., Verb]:
-        if verb not in ("redirect", "hangup", "next_step", "place_outbound", "reload", "spy", "move_voicemail"):
+        if verb not in (
+            "redirect",
+            "hangup",
+            "next_step",
+            "place_outbound",
+            "reload",
+            "spy",
+            "move_voicemail",
+            *CONFERENCE_VERBS,
+        ):
             raise AttributeError(verb)
         return lambda *args, **kwargs: (verb, args, kwargs)
 
     def submit(self, call: Verb) -> concurrent.futures.Future[None]:
         verb, args, kwargs = call
         self.verbs.append((verb, args))
+        self.made.append(call)
         done: concurrent.futures.Future[None] = concurrent.futures.Future()
         if self.fails:
             done.set_exception(AriError("Channel not found", 404))
@@ -154,6 +170,7 @@ class StandInController:
         self.offers = OfferBook()  # tests say whose phone rings for which call with offers.offer
         self.call_control = CallControl(self.telephony, self.offers, self.presence.reachable, self.bus, self.clock)
         self.monitors = Monitors(self.bus, self.telephony, self.clock)
+        self.conferences = Conferences(self.bus, self.telephony, self.clock)
         self.mailer = Mailer(self.settings.smtp, self.clock)  # queues to the outbox; nothing sends it
         self.handled_messages = HandledMessages(self.telephony, self.settings.data_dir)
         self.reconfigured = 0

@@ -14,7 +14,8 @@ from flask import Blueprint
 from pydantic import Field, model_validator
 
 from leadcenter.agents.models import Agent
-from leadcenter.errors import ApiError, invalid
+from leadcenter.calls.legs import CallLeg
+from leadcenter.errors import ApiError, invalid, not_found
 from leadcenter.interactions.models import Interaction
 from leadcenter.interactions.schemas import InteractionOut, TransferOut
 from leadcenter.phones import InvalidNumber, to_e164
@@ -77,6 +78,107 @@ def place_call(principal: Principal, body: NewCall):
     if interaction is None:
         raise ApiError("call-not-placed", "Asterisk did not place the call; try again")
     return InteractionOut.from_row(interaction)
+
+
+# -- warm (consult) transfer and conference, by the agent on a lead's live call (conference.py says how) ------------
+# A colleague is named by agent id (another company's is 404, as one that does not exist); a number is dialled on the
+# call's tracking number's trunk with that number as caller ID. Each verb answers with the interaction as
+# GET /api/v1/interactions/<id> does (its legs and transfers: who is on the call, what was asked and how it went).
+class Party(Schema):
+    """Whom to bring in: a colleague (``agent_id``) or an external number (``number``), one of the two."""
+
+    agent_id: int | None = None
+    number: str | None = Field(default=None, min_length=1, max_length=40, description="as typed")
+
+    @model_validator(mode="after")
+    def _one_of(self):
+        if (self.agent_id is None) == (self.number is None):
+            raise ValueError("give either agent_id or number")
+        return self
+
+
+def _agent(principal: Principal) -> Agent:
+    if principal.agent is None:
+        raise ApiError("not-an-agent", "only the agent on the call can do this")
+    return principal.agent
+
+
+def _party(principal: Principal, body: Party) -> tuple[Agent | None, str]:
+    if body.agent_id is not None:
+        return scoped(Agent, body.agent_id, principal, "agent"), ""
+    try:
+        return None, to_e164(body.number or "", principal.company.default_region)
+    except InvalidNumber as exc:
+        raise invalid({"number": str(exc)}) from None
+
+
+def _answer(interaction: Interaction) -> InteractionOut:
+    return InteractionOut.from_row(Interaction.get_by_id(interaction.id))
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/interactions/<int:interaction_id>/consult",
+    body=Party,
+    response=InteractionOut,
+    summary="Consult before transferring: the lead hears hold music while my phone calls the colleague (their app "
+    "shows the call and its lead before they accept) or the number",
+)
+def consult(principal: Principal, interaction_id: int, body: Party):
+    interaction = scoped(Interaction, interaction_id, principal, "interaction")
+    to, number = _party(principal, body)
+    ports.controller().conferences.consult(interaction, _agent(principal), to, number)
+    return _answer(interaction)
+
+
+def _settle(verb: str):
+    def handler(principal: Principal, interaction_id: int):
+        interaction = scoped(Interaction, interaction_id, principal, "interaction")
+        getattr(ports.controller().conferences, verb)(interaction, _agent(principal))
+        return _answer(interaction)
+
+    handler.__name__ = f"consult_{verb}"
+    return handler
+
+
+for _verb, _summary in (
+    ("complete", "Complete the consult transfer: the colleague joins the lead and I leave the call"),
+    ("merge", "Merge the consult into a conference: the colleague, the lead and I all hear each other"),
+    ("cancel", "Cancel the consult: the colleague's leg hangs up and I am back with the lead"),
+):
+    endpoint(
+        bp, "POST", f"/interactions/<int:interaction_id>/consult/{_verb}", response=InteractionOut, summary=_summary
+    )(_settle(_verb))
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/interactions/<int:interaction_id>/conference",
+    body=Party,
+    response=InteractionOut,
+    summary="Add a colleague (their phone rings and their app shows the call) or a number to my live call",
+)
+def add_party(principal: Principal, interaction_id: int, body: Party):
+    interaction = scoped(Interaction, interaction_id, principal, "interaction")
+    to, number = _party(principal, body)
+    ports.controller().conferences.add(interaction, _agent(principal), to, number)
+    return _answer(interaction)
+
+
+@endpoint(
+    bp,
+    "DELETE",
+    "/interactions/<int:interaction_id>/conference/<int:leg_id>",
+    summary="Drop a party from my call: their leg hangs up, the others stay",
+)
+def drop_party(principal: Principal, interaction_id: int, leg_id: int):
+    interaction = scoped(Interaction, interaction_id, principal, "interaction")
+    leg = CallLeg.get_or_none(CallLeg.id == leg_id, CallLeg.interaction == interaction)
+    if leg is None:
+        raise not_found("party")
+    ports.controller().conferences.drop(interaction, _agent(principal), leg)
 
 
 @endpoint(

@@ -88,13 +88,16 @@ def left(bus: Publisher, channel_id: str, at: dt.datetime) -> CallLeg | None:
 
 
 def handed_on(interaction: Interaction, agent_id: int) -> bool:
-    """The agent moved the call on (a transfer of theirs that has not failed): their leaving is no hang-up."""
+    """The agent moved the call on (a transfer of theirs that has not failed, nor been cancelled): their leaving is
+    no hang-up. Bringing someone into a conference is not handing the call on: the last agent of a conference who
+    leaves ends the call (dialplans/conference.conf) and is its agent to the end."""
     return (
         CallTransfer.select()
         .where(
             CallTransfer.interaction == interaction,
             CallTransfer.from_agent == agent_id,
-            CallTransfer.outcome != "failed",
+            CallTransfer.outcome.not_in(["failed", "cancelled"]),
+            CallTransfer.kind != "conference",
         )
         .exists()
     )

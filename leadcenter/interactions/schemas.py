@@ -171,6 +171,7 @@ class ChatSummary(Schema):
 class LegOut(Schema):
     """One party's time on a call besides the lead: an agent, or an external number."""
 
+    id: int  # the party to drop: DELETE /api/v1/interactions/<id>/conference/<leg id>
     agent_id: int | None
     agent_name: str  # "" for an external party
     number: str  # an external party's number
@@ -221,6 +222,7 @@ def legs_by_call(call_ids: list[int]) -> tuple[dict[int, list[LegOut]], dict[int
     for leg in rows:
         legs[leg.interaction_id].append(
             LegOut(
+                id=leg.id,
                 agent_id=leg.agent_id,
                 agent_name=leg.agent.display_name if leg.agent is not None else "",
                 number=leg.number,

@@ -172,6 +172,11 @@ TRANSFER_NUMBER_CONTEXT = "lc-transfer-number"  # to an external number: extensi
 REFER_CONTEXT = "lc-refer"  # a desk phone's transfer key (TRANSFER_CONTEXT of agents' legs): extension = agent id
 NO_TRANSFER_CONTEXT = "lc-no-transfer"  # no such context: a REFER on an agent's outbound call is refused (404)
 MONITOR_CONTEXT = "lc-monitor"  # a supervisor's device spying on a call (ChanSpy): extension = the mode
+# A call with more than two people on it (dialplans/conference.conf): the extension is the interaction's id.
+CONF_AGENT_CONTEXT = "lc-conf-agent"  # an agent joins the call's conference
+CONF_LEAD_CONTEXT = "lc-conf-lead"  # the lead joins it
+CONF_PARTY_CONTEXT = "lc-conf-party"  # an external party joins it
+CONSULT_CONTEXT = "lc-consult"  # the agent's channel dials whom they consult, the lead waiting in the conference
 AGENT_VOICEMAIL_CONTEXT = "lc-agent-voicemail"  # a caller sent to an agent's own mailbox: extension = the agent's id
 CALLBACK_OFFER_CONTEXT = "lc-callback-offer"  # a queue's exit context: a waiting caller pressed 1 to be called back
 CALLBACK_PLACE_CONTEXT = "lc-callback-place"  # a callback's Local channel holding the lead's place in the queue
@@ -350,3 +355,28 @@ def spy_group(company_id: int) -> str:
 
 def parse_spy_group(text: str | None) -> int | None:
     return _parse(_SPY_GROUP, text)
+
+
+# -- a call's conference (dialplans/conference.conf) ----------------------------------------------------------------
+_CONFERENCE = re.compile(rf"lc-call-{_ID}")
+
+
+def conference_name(interaction_id: int) -> str:
+    """The ConfBridge of a call's people, as lc-conf-agent / lc-conf-party name it (lc-call-<interaction id>)."""
+    return f"lc-call-{interaction_id}"
+
+
+def parse_conference_name(name: str | None) -> int | None:
+    """The interaction whose conference this is; None for any other ConfBridge."""
+    return _parse(_CONFERENCE, name)
+
+
+def conference_channel_id(token: str) -> str:
+    """The id of a channel the controller originates into a call's conference (lc-conf-<token>)."""
+    return f"lc-conf-{token}"
+
+
+def consult_variables(interaction_id: int) -> tuple[str, str]:
+    """The globals lc-consult keeps while a call's consult goes on: the consulting agent's channel id, and the
+    consulted party's."""
+    return f"LC_CONSULT_AGENT_{interaction_id}", f"LC_CONSULT_PEER_{interaction_id}"

@@ -440,6 +440,135 @@ class Telephony:
             {"Action": "Redirect", "Channel": channel, "Context": context, "Exten": extension, "Priority": priority}
         )
 
+    # -- consult transfers and conferences (dialplans/conference.conf) ----------------------------------------
+    async def _variable(self, channel_id: str, name: str) -> str:
+        answer = await self.ari.request("GET", f"/channels/{channel_id}/variable", variable=name)
+        return answer.get("value", "")
+
+    async def _agent_of(self, lead_channel_id: str) -> str:
+        """The agent's channel (its name) bridged with the lead's."""
+        agent = await self._variable(lead_channel_id, "BRIDGEPEER")
+        if names.parse_channel(agent) is None:
+            raise AriError(f"call {lead_channel_id} is bridged to no agent ({agent!r})")
+        return agent
+
+    async def in_conference(self, lead_channel_id: str) -> bool:
+        """Whether the lead's channel is in its call's conference already (consulting, or more than two on it)."""
+        channel = await self.ari.request("GET", f"/channels/{lead_channel_id}")
+        return channel.get("dialplan", {}).get("context") == names.CONF_LEAD_CONTEXT
+
+    async def consult(
+        self, lead_channel_id: str, interaction_id: int, dial: str, caller_id: str = "", agent_channel: str = ""
+    ) -> None:
+        """The agent on the call (``agent_channel``, their leg's id; "": the channel bridged with the lead's)
+        consults someone: the lead waits in the call's conference (hold music, or whoever else is on), the agent's
+        channel dials ``dial`` (PJSIP/webrtc7, PJSIP/+1404...@trunk1) with ``caller_id`` (empty: the lead's)."""
+        agent = agent_channel or await self._agent_of(lead_channel_id)
+        for name, value in (
+            ("LC_CONSULT_TO", dial),
+            ("LC_CONSULT_CALL", lead_channel_id),
+            ("LC_CONSULT_CID", caller_id),
+        ):
+            await self.ami.action({"Action": "Setvar", "Channel": agent, "Variable": name, "Value": value})
+        consult = {"Context": names.CONSULT_CONTEXT, "Exten": str(interaction_id), "Priority": 1}
+        if await self.in_conference(lead_channel_id):
+            await self.ami.action({"Action": "Redirect", "Channel": agent, **consult})
+            return
+        await self.ami.action(
+            {
+                "Action": "Redirect",
+                "Channel": lead_channel_id,
+                "Context": names.CONF_LEAD_CONTEXT,
+                "Exten": str(interaction_id),
+                "Priority": 1,
+                "ExtraChannel": agent,
+                **{f"Extra{key}": value for key, value in consult.items()},
+            }
+        )
+
+    async def consult_channels(self, interaction_id: int) -> tuple[str, str]:
+        """The consulting agent's channel and the consulted party's (ids; "" when none), as lc-consult keeps them."""
+        agent, peer = names.consult_variables(interaction_id)
+        return (
+            (await self.ari.request("GET", "/asterisk/variable", variable=agent)).get("value", ""),
+            (await self.ari.request("GET", "/asterisk/variable", variable=peer)).get("value", ""),
+        )
+
+    async def _consulted(self, interaction_id: int) -> tuple[str, str]:
+        agent, peer = await self.consult_channels(interaction_id)
+        if not agent or not peer:
+            raise AriError(f"call {interaction_id} has no consult going on")
+        if (await self.ari.request("GET", f"/channels/{peer}")).get("state") != "Up":
+            raise AriError(f"the consulted party of call {interaction_id} has not answered")
+        return agent, peer
+
+    async def complete_consult(self, interaction_id: int) -> None:
+        """The consulted colleague takes the call: the agent's channel hangs up, and lc-consult's Dial (option F)
+        sends the colleague into the conference with the lead."""
+        agent, _ = await self._consulted(interaction_id)
+        await self.hangup(agent)
+
+    async def merge_consult(self, interaction_id: int) -> None:
+        """The agent and the consulted party both join the lead."""
+        agent, peer = await self._consulted(interaction_id)
+        await self.ami.action(
+            {
+                "Action": "Redirect",
+                "Channel": peer,
+                "Context": names.CONF_AGENT_CONTEXT,
+                "Exten": str(interaction_id),
+                "Priority": 1,
+                "ExtraChannel": agent,
+                "ExtraContext": names.CONF_AGENT_CONTEXT,
+                "ExtraExten": str(interaction_id),
+                "ExtraPriority": 1,
+            }
+        )
+
+    async def cancel_consult(self, interaction_id: int) -> None:
+        """The consulted party's leg (ringing or answered) is hung up; lc-consult sends the agent back to the lead."""
+        _, peer = await self.consult_channels(interaction_id)
+        if not peer:
+            raise AriError(f"call {interaction_id} has no consult going on")
+        await self.hangup(peer)
+
+    async def add_to_conference(
+        self,
+        lead_channel_id: str,
+        interaction_id: int,
+        dial: str,
+        *,
+        agent: bool,
+        channel_id: str,
+        caller_id: str = "",
+        variables: dict | None = None,
+    ) -> None:
+        """Bring ``dial`` into the call (an agent marked, an external party not): the lead and its agent move into
+        the call's conference first if they are not there yet."""
+        if not await self.in_conference(lead_channel_id):
+            on_call = await self._agent_of(lead_channel_id)
+            await self.ami.action(
+                {
+                    "Action": "Redirect",
+                    "Channel": lead_channel_id,
+                    "Context": names.CONF_LEAD_CONTEXT,
+                    "Exten": str(interaction_id),
+                    "Priority": 1,
+                    "ExtraChannel": on_call,
+                    "ExtraContext": names.CONF_AGENT_CONTEXT,
+                    "ExtraExten": str(interaction_id),
+                    "ExtraPriority": 1,
+                }
+            )
+        await self.originate(
+            dial,
+            context=names.CONF_AGENT_CONTEXT if agent else names.CONF_PARTY_CONTEXT,
+            extension=str(interaction_id),
+            caller_id=caller_id,
+            variables=variables,
+            channel_id=channel_id,
+        )
+
     async def transfer(self, channel_id: str, context: str, extension: str, variables: dict[str, str]) -> None:
         """Send a lead's call to a transfer context, with the variables it reads set on its channel first."""
         for name, value in variables.items():

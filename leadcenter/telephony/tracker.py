@@ -48,6 +48,8 @@ class CallTracker:
         # The queue each lead channel last joined (QueueCallerJoin), so that a queue's agent leg that rang out can
         # name its queue (DialEnd does not): whose ring-out setting applies.
         self.queue_of: dict[str, str] = {}
+        # The parties besides the lead who joined a call's conference, by channel id: interaction id.
+        self.conference_parties: dict[str, int] = {}
         # The other parties' channels on a lead's call (an agent's answered leg, an external number a transfer
         # reached) -> the lead channel: their hangup ends their leg (call.party_left).
         self.party_of: dict[str, str] = {}
@@ -321,6 +323,24 @@ class CallTracker:
         if channel_id is not None:
             self._publish("call.unheld", channel_id=channel_id, holder=m.get("Uniqueid"), at=self.event_time(m))
 
+    # -- a call's conference (consult transfers, conferences) -------------------------------------------------
+    def _on_ConfbridgeJoin(self, m: Mapping) -> None:
+        """A party besides the lead joined a call's conference (ConfBridge lc-call-<interaction id>). They are on
+        the call until their channel hangs up: an agent consulting a colleague leaves the conference (and comes
+        back) while still on the call."""
+        interaction_id = names.parse_conference_name(m.get("Conference"))
+        channel_id = m.get("Uniqueid")
+        if interaction_id is None or channel_id is None or channel_id in self.lead_channels:
+            return
+        self.conference_parties[channel_id] = interaction_id
+        self._publish(
+            "call.conference_joined",
+            interaction_id=interaction_id,
+            channel_id=channel_id,
+            agent_id=names.parse_channel(m.get("Channel")),
+            at=self.event_time(m),
+        )
+
     # -- agents' devices ---------------------------------------------------------------------------------------
     def _on_DeviceStateChange(self, m: Mapping) -> None:
         """An agent's softphone or desk phone: registered or not, reachable (qualify) or not, free or in use."""
@@ -349,6 +369,13 @@ class CallTracker:
     # -- channels ----------------------------------------------------------------------------------------------
     def _on_Hangup(self, m: Mapping) -> None:
         channel_id = m.get("Uniqueid")
+        if channel_id in self.conference_parties:
+            self._publish(
+                "call.conference_left",
+                interaction_id=self.conference_parties.pop(channel_id),
+                channel_id=channel_id,
+                at=self.event_time(m),
+            )
         if names.parse_monitor_channel_id(channel_id) is not None:  # a supervisor's monitor ended
             self._publish("call.monitor_ended", channel_id=channel_id, at=self.event_time(m))
         if channel_id in self.party_of:

@@ -19,6 +19,7 @@ from leadcenter.dialplans.services import Asterisk as DialplanAsterisk
 from leadcenter.events import Bus
 from leadcenter.mail import Mailer
 from leadcenter.monitors.services import Monitors
+from leadcenter.calls.conference import Conferences
 from leadcenter.pbx.process import Instance
 from leadcenter.teams.services import QueueBoard
 from leadcenter.sms.smpp import SmppLink
@@ -36,6 +37,7 @@ class Controller(Protocol):
     availability: Availability
     call_control: CallControl
     monitors: Monitors
+    conferences: Conferences
     queue_board: QueueBoard
     trunk_states: TrunkStates
     texts: Texts

@@ -119,6 +119,7 @@ RICH_BODIES = {
     "NewLead": lambda a: {"name": "New Lead", "numbers": ["+14045550189"]},
     "TeamChanges": lambda a: {"name": "Renamed", "members": [a["agents"][0].id]},
     "NewTeam": lambda a: {"name": "New team", "members": [a["agents"][0].id]},
+    "Party": lambda a: {"agent_id": a["agents"][1].id},
 }
 
 # A's own objects for each path parameter, so that a hostile body or query reaches the view.
@@ -141,6 +142,7 @@ A_OBJECTS = {
     "device": lambda a: "desk",
     "phone": lambda a: "+14045551000",
     "monitor_id": lambda a: 1,
+    "leg_id": lambda a: 1,
 }
 
 

@@ -559,6 +559,7 @@ AMI_EVENT_CLASSES = {
     "BlindTransfer": "call",
     "Unhold": "call",
     "MessageWaiting": "call",
+    "ConfbridgeJoin": "call",
     "DeviceStateChange": "call",
     "UserEvent": "user",
     **dict.fromkeys(QUEUE_CHANGES, "agent"),  # the queue events after which its figures are read again

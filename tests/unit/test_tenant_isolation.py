@@ -15,6 +15,7 @@ from support import T0
 from leadcenter.accounts.models import ApiKey, Company, Invitation, Membership, PasswordLink
 from leadcenter.agents.models import Agent, SipCredential
 from leadcenter.audit.models import AuditEntry
+from leadcenter.calls.legs import CallLeg
 from leadcenter.chats.models import ChatWidget, Visitor
 from leadcenter.dialplans.models import CustomContext
 from leadcenter.flows.models import CallFlow, FlowVersion
@@ -81,6 +82,7 @@ BODIES = {
     "NewOptOut": lambda a: {"number": "+14045551000"},
     "NewMonitor": lambda a: {"mode": "barge"},
     "MonitorChange": lambda a: {"mode": "barge"},
+    "Party": lambda a: {"agent_id": a["agents"][1].id},
 }
 
 # B's object for each path parameter.
@@ -103,11 +105,23 @@ B_OBJECTS = {
     "device": lambda b: "desk",  # with B's agent_id
     "phone": lambda b: b["opt_out"].number,  # a number B opted out
     "monitor_id": lambda b: monitor_of(b).id,  # B's supervisor listening to B's call
+    "leg_id": lambda b: leg_of(b).id,  # B's agent on B's call
 }
 
 
 def pool_of(company_objects) -> NumberPool:
     return NumberPool.get_or_create(company=company_objects["company"], name="Pool")[0]
+
+
+def leg_of(company_objects) -> CallLeg:
+    return CallLeg.get_or_create(
+        channel_id="1700000000.99",
+        defaults={
+            "interaction": company_objects["interactions"][0],
+            "agent": company_objects["agents"][0],
+            "joined_at": T0,
+        },
+    )[0]
 
 
 def monitor_of(company_objects) -> Monitor:

@@ -3,6 +3,7 @@
 
 import { byAction, byField, byForm, byKey, listen } from './actions.js';
 import { api, refusal } from './api.js';
+import * as conference from './conference.js';
 import { channelIcon, facts, outcomeOf, readingOf } from './facts.js';
 import { clock, html, icon, leadName, render, tickTimers, timeOfDay } from './html.js';
 import { loadGreeting, profileForm, saveProfile, uploadGreeting, useStandardGreeting } from './profile.js';
@@ -172,6 +173,7 @@ function callView(s, { callId, call }) {
         ${transfer.button(s, interaction)}
       </div>`}
       ${transfer.dialog(s, interaction)}
+      ${interaction ? conference.view(s, interaction) : ''}
       ${s.keypad && !call.desk ? html`<div class="keypad" role="group" aria-label="Keypad">
         ${KEYPAD.map((digit) => html`<button data-action="digit" data-call="${callId}" data-digit="${digit}" data-focus="digit-${digit}">${digit}</button>`)}
       </div>` : ''}
@@ -351,6 +353,7 @@ const ACTIONS = {
   digit: ({ call, digit }) => softphone.sendDigit(call, digit),
   'standard-greeting': useStandardGreeting,
   ...transfer.ACTIONS,
+  ...conference.ACTIONS,
 };
 
 // The panel's forms, by id.

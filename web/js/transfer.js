@@ -3,6 +3,7 @@
 // lead and who handed it on (the INVITE's X-LC-Interaction names the interaction) before they answer.
 
 import { api } from './api.js';
+import { facts } from './facts.js';
 import { html, leadName } from './html.js';
 import * as softphone from './softphone.js';
 import { QUIET, putInteraction, say, state, update } from './store.js';
@@ -62,6 +63,20 @@ export const TYPED = {
   transfer_number: (field) => update((s) => { s.transfer.number = field.value; }, QUIET),
 };
 
+// What the ringing card says by the kind of the move that rings me: handed over, or a colleague asking first
+// (a consult, conference.js) or bringing me into the call.
+const HOW = {
+  blind: { label: 'Call transferred to you', said: 'Transferred' },
+  warm: { label: 'A colleague consults you', said: 'Consult' },
+  conference: { label: 'A colleague adds you to a call', said: 'Conference' },
+};
+
+function leadFacts(interaction) {
+  const list = facts(interaction, { live: true });
+  return list.length ? html`<dl class="facts">${list.map(([label, value, name]) => html`<dt>${label}</dt>
+    <dd class="${name}">${value}</dd>`)}</dl>` : '';
+}
+
 // Calls ringing my softphone that are not in my Incoming: transferred to me. Their interaction is loaded once.
 function transferredRinging(s) {
   return [...s.calls].filter(([, call]) => call.state === 'ringing' && call.interaction
@@ -82,10 +97,12 @@ export function ringing(s) {
     const interaction = s.interactions.get(call.interaction);
     const by = interaction?.transfers?.filter((move) => move.to_agent_id === s.me?.id).pop();
     const from = by && s.agents.get(by.from_agent_id);
+    const how = HOW[by?.kind] || HOW.blind;
     return html`
-      <section class="call transferred" aria-label="Call transferred to you">
+      <section class="call transferred" aria-label="${how.label}">
         <div class="caller"><strong class="caller-id">${interaction ? leadName(interaction) : call.from}</strong>
-          <span class="kind">Transferred${from ? ` by ${from.display_name}` : ''}</span></div>
+          <span class="kind">${how.said}${from ? ` by ${from.display_name}` : ''}</span>
+          ${interaction ? leadFacts(interaction) : ''}</div>
         <div class="controls">
           <button class="primary" data-action="answer-transfer" data-call="${callId}" data-focus="answer-transfer">Answer</button>
           <button data-action="decline-transfer" data-call="${callId}">Decline</button>

@@ -1,0 +1,265 @@
+"""Warm (consult) transfer and conference: the API by the agent on the call (what Asterisk is asked, the transfer
+rows, who may, on which calls), the tracker's reading of ConfBridge events, and who is on the call as legs."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from support import PASSWORD, T0, ApiClient
+
+from leadcenter.calls.legs import CallLeg, CallTransfer
+from leadcenter.events import Event
+from leadcenter.interactions.models import Interaction
+from leadcenter.pbx import names
+from leadcenter.telephony.tracker import CallTracker
+
+CALL = "1700000000.41"  # the lead channel's unique id
+
+
+@pytest.fixture
+def call(world):
+    """Company A's first call, answered by its first agent and going on."""
+    interaction = world["a"]["interactions"][0]
+    interaction.status, interaction.answered_at = "active", T0
+    interaction.agent, interaction.channel_id = world["a"]["agents"][0], CALL
+    interaction.save()
+    return interaction
+
+
+def _as(make_client, email: str) -> ApiClient:
+    client = make_client()
+    client.sign_in(email, PASSWORD)
+    return client
+
+
+def _outcomes(body) -> list[tuple[str, str]]:
+    return [(t["kind"], t["outcome"]) for t in body["transfers"]]
+
+
+def test_a_consult_rings_the_colleague_s_device_then_completes(agent, world, controller, call):
+    colleague = world["a"]["agents"][1]
+    status, body = agent.post(f"/api/v1/interactions/{call.id}/consult", {"agent_id": colleague.id})
+    assert status == 200, body
+    assert _outcomes(body) == [("warm", "requested")]
+    # The lead waits in the call's conference while the agent's leg dials the colleague's ring device; the agent's
+    # leg is the one bridged with the lead (no leg known yet: "").
+    assert controller.telephony.named("consult") == [(CALL, call.id, colleague.queue_interface, "", "")]
+    assert body["transfers"][0]["to_agent_id"] == colleague.id
+
+    status, body = agent.post(f"/api/v1/interactions/{call.id}/consult/complete")
+    assert status == 200, body
+    assert _outcomes(body) == [("warm", "completed")]
+    assert controller.telephony.named("complete_consult") == [(call.id,)]
+    assert CallTransfer.get().ended_at == T0
+
+
+@pytest.mark.parametrize("verb, outcome", [("merge", ("conference", "completed")), ("cancel", ("warm", "cancelled"))])
+def test_a_consult_merges_or_is_cancelled(agent, world, controller, call, verb, outcome):
+    agent.post(f"/api/v1/interactions/{call.id}/consult", {"agent_id": world["a"]["agents"][1].id})
+    status, body = agent.post(f"/api/v1/interactions/{call.id}/consult/{verb}")
+    assert status == 200, body
+    assert _outcomes(body) == [outcome]
+    assert controller.telephony.named(f"{verb}_consult") == [(call.id,)]
+
+
+def test_a_number_is_consulted_on_the_call_s_trunk_with_the_tracking_number_as_caller_id(
+    agent, world, controller, call
+):
+    status, body = agent.post(f"/api/v1/interactions/{call.id}/consult", {"number": "(404) 555-7777"})
+    assert status == 200, body
+    trunk = call.tracking_number.trunk.endpoint_name
+    assert controller.telephony.named("consult") == [
+        (CALL, call.id, f"PJSIP/+14045557777@{trunk}", call.tracking_number.number, "")
+    ]
+    assert body["transfers"][0]["to_number"] == "+14045557777"
+
+
+def test_one_consult_at_a_time_and_none_to_settle_without_one(agent, world, call):
+    colleague = world["a"]["agents"][1].id
+    assert agent.post(f"/api/v1/interactions/{call.id}/consult/complete")[1]["error"] == "no-consult"
+    assert agent.post(f"/api/v1/interactions/{call.id}/consult", {"agent_id": colleague})[0] == 200
+    status, body = agent.post(f"/api/v1/interactions/{call.id}/consult", {"agent_id": colleague})
+    assert (status, body["error"]) == (409, "consult-going-on")
+
+
+def test_when_asterisk_cannot_start_the_consult_it_is_failed(agent, world, controller, call):
+    controller.telephony.fails = True
+    status, body = agent.post(f"/api/v1/interactions/{call.id}/consult", {"agent_id": world["a"]["agents"][1].id})
+    assert (status, body["error"]) == (502, "consult-not-started")
+    assert (CallTransfer.get().outcome, CallTransfer.get().kind) == ("failed", "warm")
+
+
+def test_a_settle_asterisk_refuses_leaves_the_consult_open(agent, world, controller, call):
+    """The colleague has not answered yet (Asterisk refuses complete and merge): the consult is still there to
+    cancel."""
+    agent.post(f"/api/v1/interactions/{call.id}/consult", {"agent_id": world["a"]["agents"][1].id})
+    controller.telephony.fails = True
+    status, body = agent.post(f"/api/v1/interactions/{call.id}/consult/merge")
+    assert (status, body["error"]) == (409, "no-consult")
+    assert CallTransfer.get().outcome == "requested"
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [({}, "body"), ({"agent_id": 1, "number": "+14045550000"}, "body"), ({"number": "not a number"}, "number")],
+)
+def test_a_party_is_an_agent_or_a_number(agent, call, body, field):
+    status, answer = agent.post(f"/api/v1/interactions/{call.id}/conference", body)
+    assert (status, answer["error"]) == (422, "invalid-fields"), answer
+    assert any(key.endswith(field) or key == field for key in answer["fields"]), answer["fields"]
+
+
+def test_only_the_agent_on_the_call_consults_or_conferences(make_client, world, call):
+    other = _as(make_client, "agent2@a.example")
+    for path, body in (
+        ("consult", {"agent_id": world["a"]["agents"][0].id}),
+        ("conference", {"number": "+14045550000"}),
+    ):
+        status, answer = other.post(f"/api/v1/interactions/{call.id}/{path}", body)
+        assert (status, answer["error"]) == (403, "not-your-call")
+
+
+def test_only_a_live_answered_inbound_call(agent, world, call):
+    colleague = {"agent_id": world["a"]["agents"][1].id}
+    Interaction.update(status="recent").where(Interaction.id == call.id).execute()
+    assert agent.post(f"/api/v1/interactions/{call.id}/consult", colleague)[1]["error"] == "not-active"
+    Interaction.update(status="active", direction="outbound").where(Interaction.id == call.id).execute()
+    assert agent.post(f"/api/v1/interactions/{call.id}/consult", colleague)[1]["error"] == "not-a-call"
+
+
+def test_another_company_s_call_or_agent_is_not_found(agent, world, call):
+    stranger = world["b"]["agents"][0].id
+    status, body = agent.post(f"/api/v1/interactions/{call.id}/consult", {"agent_id": stranger})
+    assert (status, body["error"]) == (404, "not-found")
+    theirs = world["b"]["interactions"][0].id
+    status, body = agent.post(f"/api/v1/interactions/{theirs}/conference", {"number": "+14045550000"})
+    assert (status, body["error"]) == (404, "not-found")
+
+
+def test_nobody_consults_themselves(agent, world, call):
+    status, body = agent.post(f"/api/v1/interactions/{call.id}/consult", {"agent_id": world["a"]["agents"][0].id})
+    assert (status, body["error"]) == (409, "own-call")
+
+
+def test_a_colleague_added_rings_into_the_conference_showing_the_call(agent, world, controller, call):
+    colleague = world["a"]["agents"][1]
+    status, body = agent.post(f"/api/v1/interactions/{call.id}/conference", {"agent_id": colleague.id})
+    assert status == 200, body
+    assert _outcomes(body) == [("conference", "completed")]
+    ((verb, args, kwargs),) = [v for v in controller.telephony.made if v[0] == "add_to_conference"]
+    assert args == (CALL, call.id, colleague.queue_interface)
+    assert kwargs["agent"] is True and kwargs["caller_id"] == ""
+    assert kwargs["channel_id"].startswith("lc-conf-")  # chosen by the controller, before the channel exists
+    assert kwargs["variables"] == {
+        "PJSIP_HEADER(add,X-LC-Call)": CALL,
+        "PJSIP_HEADER(add,X-LC-Interaction)": str(call.id),
+    }
+
+
+def test_a_number_added_is_an_unmarked_party_whose_leg_names_it(agent, world, controller, call):
+    status, body = agent.post(f"/api/v1/interactions/{call.id}/conference", {"number": "+1 404 555 8888"})
+    assert status == 200, body
+    ((_, args, kwargs),) = [v for v in controller.telephony.made if v[0] == "add_to_conference"]
+    assert args[2].startswith("PJSIP/+14045558888@") and kwargs["agent"] is False
+    joined(controller, call.id, kwargs["channel_id"], agent_id=None)
+    leg = CallLeg.get()
+    assert (leg.number, leg.agent_id, leg.channel_id) == ("+14045558888", None, kwargs["channel_id"])
+
+
+def joined(controller, interaction_id: int, channel_id: str, agent_id: int | None, at=T0):
+    data = {"interaction_id": interaction_id, "channel_id": channel_id, "agent_id": agent_id, "at": at}
+    controller.conferences.on_joined(Event("call.conference_joined", data, 1, at))
+
+
+def left(controller, interaction_id: int, channel_id: str, at):
+    data = {"interaction_id": interaction_id, "channel_id": channel_id, "at": at}
+    controller.conferences.on_left(Event("call.conference_left", data, 2, at))
+
+
+def test_who_joins_and_leaves_the_conference_are_the_call_s_legs(agent, world, controller, call):
+    first, colleague = world["a"]["agents"]
+    joined(controller, call.id, "1700000000.42", first.id)
+    joined(controller, call.id, "1700000000.43", colleague.id, at=T0 + dt.timedelta(seconds=5))
+    assert Interaction.get_by_id(call.id).agent_id == colleague.id  # the agent who joined last has the call
+    joined(controller, call.id, "1700000000.42", first.id, at=T0 + dt.timedelta(seconds=9))  # back from a consult
+    assert CallLeg.select().count() == 2
+    left(controller, call.id, "1700000000.43", T0 + dt.timedelta(seconds=30))
+    assert Interaction.get_by_id(call.id).agent_id == first.id  # still on: the call is theirs again
+    legs = {leg.channel_id: leg for leg in CallLeg.select()}
+    assert legs["1700000000.43"].left_at == T0 + dt.timedelta(seconds=30)
+    assert legs["1700000000.42"].left_at is None
+    # Another company's agent named by a channel is nobody of this call's company.
+    joined(controller, call.id, "1700000000.44", world["b"]["agents"][0].id)
+    assert CallLeg.get(CallLeg.channel_id == "1700000000.44").agent_id is None
+
+
+def test_the_agent_on_the_call_drops_another_party_but_not_themselves(agent, world, controller, call):
+    first, colleague = world["a"]["agents"]
+    joined(controller, call.id, "1700000000.42", first.id)
+    joined(controller, call.id, "1700000000.43", colleague.id)
+    Interaction.update(agent=first).where(Interaction.id == call.id).execute()
+    theirs = CallLeg.get(CallLeg.channel_id == "1700000000.43")
+    mine = CallLeg.get(CallLeg.channel_id == "1700000000.42")
+    assert agent.delete(f"/api/v1/interactions/{call.id}/conference/{mine.id}")[1]["error"] == "own-leg"
+    assert agent.delete(f"/api/v1/interactions/{call.id}/conference/{theirs.id}")[0] == 204
+    assert controller.telephony.named("hangup") == [("1700000000.43",)]
+    other_call = world["a"]["interactions"][1].id
+    assert agent.delete(f"/api/v1/interactions/{other_call}/conference/{theirs.id}")[0] == 404
+
+
+# -- the tracker ------------------------------------------------------------------------------------------------------
+def _ami(event: str, **headers) -> dict:
+    return {"Event": event, "Timestamp": "1795737826.5", **headers}
+
+
+def test_the_tracker_follows_a_call_s_conference_parties_until_their_channel_hangs_up():
+    published = []
+    tracker = CallTracker(lambda name, **data: published.append((name, data)), lambda: T0)
+    tracker.lead_channels.add(CALL)
+    conference = names.conference_name(7)
+    for message in (
+        _ami("ConfbridgeJoin", Conference=conference, Channel="PJSIP/trunk1-00000001", Uniqueid=CALL),  # the lead
+        _ami("ConfbridgeJoin", Conference=conference, Channel="PJSIP/webrtc3-00000002", Uniqueid="1.2"),
+        _ami("ConfbridgeLeave", Conference=conference, Channel="PJSIP/webrtc3-00000002", Uniqueid="1.2"),  # consult
+        _ami("ConfbridgeJoin", Conference=conference, Channel="PJSIP/webrtc3-00000002", Uniqueid="1.2"),  # back
+        _ami("ConfbridgeJoin", Conference=conference, Channel="PJSIP/trunk1-00000003", Uniqueid="lc-conf-x"),
+        _ami("ConfbridgeJoin", Conference="someone-else", Channel="PJSIP/desk4-00000004", Uniqueid="1.4"),
+        _ami("Hangup", Channel="PJSIP/webrtc3-00000002", Uniqueid="1.2", Cause="16"),
+        _ami("Hangup", Channel="PJSIP/webrtc3-00000002", Uniqueid="1.2", Cause="16"),  # told twice: once
+    ):
+        tracker.handle(message)
+    at = dt.datetime.fromtimestamp(1795737826.5, dt.UTC).replace(tzinfo=None)
+    assert published == [
+        ("call.conference_joined", {"interaction_id": 7, "channel_id": "1.2", "agent_id": 3, "at": at}),
+        ("call.conference_joined", {"interaction_id": 7, "channel_id": "1.2", "agent_id": 3, "at": at}),
+        ("call.conference_joined", {"interaction_id": 7, "channel_id": "lc-conf-x", "agent_id": None, "at": at}),
+        ("call.conference_left", {"interaction_id": 7, "channel_id": "1.2", "at": at}),
+    ]
+    assert tracker.conference_parties == {"lc-conf-x": 7}
+
+
+# -- Asterisk's configuration ---------------------------------------------------------------------------------------
+def test_the_conference_contexts_are_reached_only_from_the_controller():
+    """No endpoint's context includes the conference contexts; each joins the conference named after the
+    interaction with its profile (agents marked, the lead and external parties not), and the lead's hangup ends it."""
+    from leadcenter.resources import ASTERISK_TEMPLATES, DIALPLANS
+
+    text = (DIALPLANS / "conference.conf").read_text()
+    assert "include" not in text.split("\n[", 1)[1]
+    for context, profile in (
+        (names.CONF_AGENT_CONTEXT, "lc-agent"),
+        (names.CONF_LEAD_CONTEXT, "lc-party"),
+        (names.CONF_PARTY_CONTEXT, "lc-party"),
+    ):
+        assert f"[{context}]\n" in text
+        assert f"ConfBridge({names.conference_name(0)[:-1]}${{EXTEN}},lc-call,{profile},lc-no-menu)" in text
+    assert f"[{names.CONSULT_CONTEXT}]\n" in text
+    confbridge = (ASTERISK_TEMPLATES / "confbridge.conf").read_text()
+    agent_profile = confbridge.split("[lc-agent]", 1)[1].split("\n[", 1)[0]
+    party_profile = confbridge.split("[lc-party]", 1)[1].split("\n[", 1)[0]
+    assert "marked = yes" in agent_profile and "marked" not in party_profile
+    assert "music_on_hold_when_empty = yes" in party_profile
+    modules = (ASTERISK_TEMPLATES / "modules.conf").read_text()
+    assert "load = app_confbridge.so" in modules and "load = bridge_softmix.so" in modules
+    assert "#include dialplans/conference.conf" in (ASTERISK_TEMPLATES / "extensions.conf").read_text()
