@@ -348,7 +348,7 @@ def _v19_call_legs(migrator) -> None:
     database.create_tables([CallLeg, CallTransfer])
 
 
-def _v21_agent_voicemail(migrator) -> None:
+def _v20_agent_voicemail(migrator) -> None:
     from playhouse.migrate import migrate as run
 
     # A column already there is skipped (a test brings a new database back to an older version number).
@@ -374,7 +374,7 @@ def _v21_agent_voicemail(migrator) -> None:
         database.execute_sql("ALTER TABLE email_outbox ADD COLUMN attachments TEXT NOT NULL DEFAULT '[]'")
 
 
-def _v22_callbacks(migrator) -> None:
+def _v21_callbacks(migrator) -> None:
     from playhouse.migrate import migrate as run
 
     # In place, as v11's: peewee's add_column rebuilds the table for a NOT NULL column, and dropping the old team
@@ -432,11 +432,11 @@ MIGRATIONS: list = [
     (18, "reports: each company's weekly summary email, its recipients and the last week sent", _v18_weekly_summary),
     (19, "calls: each party's leg of a call, the transfers between people, a team's place-keeping", _v19_call_legs),
     (
-        21,
+        20,
         "agents' own voicemail: the mailbox a message is in and when it was handled, email with the recording",
-        _v21_agent_voicemail,
+        _v20_agent_voicemail,
     ),
-    (22, "queue callback: each team's settings, the callbacks, a callback's call's original call", _v22_callbacks),
+    (21, "queue callback: each team's settings, the callbacks, a callback's call's original call", _v21_callbacks),
 ]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])
 

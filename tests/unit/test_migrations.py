@@ -132,7 +132,7 @@ def _steps_after(version: int) -> int:
 
 
 def _back_to_version_19(database) -> None:
-    """Undo what versions 22 and 21 add: the callbacks, the teams' callback settings, a call's original call; the
+    """Undo what versions 21 and 20 add: the callbacks, the teams' callback settings, a call's original call; the
     agents' own voicemail (the mailbox column, handled, the email choice and the emails' attachments)."""
     database.execute_sql('DROP TABLE "callback"')
     for column in ("callback_enabled", "callback_attempts", "callback_retry_seconds"):
@@ -170,7 +170,7 @@ def test_a_version_19_database_gets_the_callbacks_and_keeps_its_teams(tmp_path):
 
 
 def _back_to_version_18(database) -> None:
-    """Undo what versions 22, 21 and 19 add: (22 and 21 as above) call legs and transfers, a team's place-keeping on
+    """Undo what versions 21, 20 and 19 add: (21 and 20 as above) call legs and transfers, a team's place-keeping on
     transfer."""
     _back_to_version_19(database)
     for table in ("call_leg", "call_transfer"):
@@ -202,7 +202,7 @@ def test_a_version_19_database_gets_the_agents_voicemail_columns(tmp_path):
 
 
 def _back_to_version_17(database) -> None:
-    """Undo what versions 22, 21, 19 and 18 add: the callbacks, the agents' own voicemail, the call legs, the weekly
+    """Undo what versions 21, 20, 19 and 18 add: the callbacks, the agents' own voicemail, the call legs, the weekly
     summary emails."""
     _back_to_version_18(database)
     database.execute_sql('DROP TABLE "weekly_summary"')
