@@ -10,7 +10,8 @@ import threading
 import time
 
 import pytest
-from support import PASSWORD, T0, ApiClient, Serving, StandInController, signed_in
+from mailserver import MailServer
+from support import CALL, PASSWORD, T0, ApiClient, Serving, StandInController, signed_in
 
 from leadcenter import db, migrations
 
@@ -196,3 +197,20 @@ def world(database):
     add_member(both, out["b"]["company"], "supervisor")
     out["both"] = both
     return out
+
+
+@pytest.fixture
+def smtp():
+    """The suite's SMTP server (tests/mailserver.py), on a free loopback port."""
+    with MailServer() as server:
+        yield server
+
+
+@pytest.fixture
+def call(world):
+    """Company A's first call, answered by its first agent and going on (its channel: support.CALL)."""
+    interaction = world["a"]["interactions"][0]
+    interaction.status, interaction.answered_at = "active", T0
+    interaction.agent, interaction.channel_id = world["a"]["agents"][0], CALL
+    interaction.save()
+    return interaction

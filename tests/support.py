@@ -22,7 +22,7 @@ from leadcenter.calls.control import CallControl
 from leadcenter.calls.services import OfferBook
 from leadcenter.chats.services import Chats
 from leadcenter.credentials import Secrets
-from leadcenter.events import Bus, EventBus, Subscriber
+from leadcenter.events import Bus, Event, EventBus, Subscriber
 from leadcenter.mail import Mailer
 from leadcenter.monitors.services import Monitors
 from leadcenter.pbx.process import Instance
@@ -378,3 +378,15 @@ def signed_in(make_client, email: str, password: str = PASSWORD) -> ApiClient:
     client = make_client()
     client.sign_in(email, password)
     return client
+
+
+class SyncBus(EventBus):
+    """The event bus, delivering each event on the publisher's thread before publish returns."""
+
+    def publish(self, name: str, **data) -> Event:
+        event = Event(name, data, 0, self.clock())
+        self.deliver(event)
+        return event
+
+
+CALL = "1700000000.41"  # the lead channel's unique id of the ``call`` fixture (conftest.py)

@@ -8,14 +8,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from mailserver import MailServer
-from support import T0, Clock
+from support import T0, Clock, SyncBus
 
 from leadcenter import catalogue
 from leadcenter.agents.models import Agent
 from leadcenter.catalogue import Viewer
 from leadcenter.config import SmtpSettings
-from leadcenter.events import Event, EventBus
 from leadcenter.interactions import notifier
 from leadcenter.interactions.models import Interaction
 from leadcenter.interactions.services import inbox, incoming_for
@@ -144,19 +142,6 @@ def test_my_email_voicemail_choice(make_client, world):
 
 
 # -- the email --------------------------------------------------------------------------------------------------
-
-
-class SyncBus(EventBus):
-    def publish(self, name: str, **data) -> Event:
-        event = Event(name, data, 0, self.clock())
-        self.deliver(event)
-        return event
-
-
-@pytest.fixture
-def smtp():
-    with MailServer() as server:
-        yield server
 
 
 @pytest.fixture

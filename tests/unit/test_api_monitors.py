@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from support import PASSWORD, T0, ApiClient
+from support import CALL, PASSWORD, T0, ApiClient
 
 from leadcenter import catalogue
 from leadcenter.accounts.models import Membership
@@ -18,18 +18,6 @@ from leadcenter.events import Event
 from leadcenter.monitors.models import Monitor
 from leadcenter.pbx import names
 from leadcenter.wire import utc_iso
-
-CALL = "1700000000.41"  # the lead channel's unique id
-
-
-@pytest.fixture
-def call(world):
-    """Company A's first call, answered by its first agent and going on."""
-    interaction = world["a"]["interactions"][0]
-    interaction.status, interaction.answered_at = "active", T0
-    interaction.agent, interaction.channel_id = world["a"]["agents"][0], CALL
-    interaction.save()
-    return interaction
 
 
 @pytest.fixture

@@ -6,25 +6,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from support import PASSWORD, T0, ApiClient
+from support import CALL, PASSWORD, T0, ApiClient
 
 from leadcenter.calls.legs import CallLeg, CallTransfer
 from leadcenter.events import Event
 from leadcenter.interactions.models import Interaction
 from leadcenter.pbx import names
 from leadcenter.telephony.tracker import CallTracker
-
-CALL = "1700000000.41"  # the lead channel's unique id
-
-
-@pytest.fixture
-def call(world):
-    """Company A's first call, answered by its first agent and going on."""
-    interaction = world["a"]["interactions"][0]
-    interaction.status, interaction.answered_at = "active", T0
-    interaction.agent, interaction.channel_id = world["a"]["agents"][0], CALL
-    interaction.save()
-    return interaction
 
 
 def _as(make_client, email: str) -> ApiClient:

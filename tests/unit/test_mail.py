@@ -26,12 +26,6 @@ CONTENT = Content(
 )
 
 
-@pytest.fixture
-def smtp():
-    with MailServer() as server:
-        yield server
-
-
 def settings(port: int, **extra) -> config.SmtpSettings:
     """The test server's settings: plain SMTP unless ``extra`` says otherwise."""
     return config.SmtpSettings(

@@ -6,14 +6,12 @@ once; and the agent's two choices through GET|PATCH /api/v1/me/agent."""
 from __future__ import annotations
 
 import pytest
-from mailserver import MailServer
-from support import Clock, StandInController
+from support import Clock, StandInController, SyncBus
 
 from leadcenter.agents.models import Agent
 from leadcenter.chats.schemas import Contact, Page
 from leadcenter.chats.services import Chats
 from leadcenter.config import SmtpSettings
-from leadcenter.events import Event, EventBus
 from leadcenter.interactions import notifier
 from leadcenter.mail import Mailer, OutboundEmail
 from leadcenter.notifications.services import ChatEmails
@@ -21,21 +19,6 @@ from leadcenter.notifications.services import ChatEmails
 APP = "https://leads.example/"
 PAGE = Page(url="https://shop.example/pricing", title="Pricing", referrer="https://www.google.com/search?q=x")
 HOSTILE = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
-
-
-class SyncBus(EventBus):
-    """The event bus, delivering each event on the publisher's thread before publish returns."""
-
-    def publish(self, name: str, **data) -> Event:
-        event = Event(name, data, 0, self.clock())
-        self.deliver(event)
-        return event
-
-
-@pytest.fixture
-def smtp():
-    with MailServer() as server:
-        yield server
 
 
 @pytest.fixture
