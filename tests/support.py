@@ -22,7 +22,7 @@ from leadcenter.calls.control import CallControl
 from leadcenter.calls.services import OfferBook
 from leadcenter.chats.services import Chats
 from leadcenter.credentials import Secrets
-from leadcenter.events import Bus, Event, EventBus, Subscriber
+from leadcenter.events import Bus, Event, EventBus
 from leadcenter.mail import Mailer
 from leadcenter.monitors.services import Monitors
 from leadcenter.pbx.process import Instance
@@ -55,17 +55,16 @@ class Clock:
         self.now += dt.timedelta(**delta)
 
 
-class RecordingBus:
-    """Collects what the web layer publishes."""
+class RecordingBus(EventBus):
+    """Collects what the code under test publishes instead of delivering it; what a test hands to ``deliver`` reaches
+    the subscribers at once."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.published: list[tuple[str, dict[str, Any]]] = []
 
-    def publish(self, name: str, **data: Any) -> None:
+    def publish(self, name: str, **data: Any) -> None:  # type: ignore[override]
         self.published.append((name, data))
-
-    def subscribe(self, pattern: str, subscriber: Subscriber) -> None:
-        pass
 
     def names(self) -> list[str]:
         return [name for name, _ in self.published]

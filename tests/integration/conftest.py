@@ -7,7 +7,7 @@ import os
 import subprocess
 
 import pytest
-from harness import SECOND_SMSC_PORT, System, add_ice_interface, wait_for
+from harness import SECOND_SMSC_PORT, System, add_ice_interface, set_ring_device, wait_for
 from mailserver import SENDER, MailServer
 from peer import SmscPeer
 from sipp import Peers
@@ -115,3 +115,13 @@ def emailing(running):
         finally:
             running.stop_controller()
             running.start_controller()
+
+
+@pytest.fixture(scope="module")
+def softphones(system):
+    """For the module that asks, the demo agents ring on their browser softphones (their desk phones otherwise)."""
+    if not system.browser_media:
+        pytest.skip("browser calls need the private network namespace `make test` runs in")
+    set_ring_device(system, "webrtc")
+    yield system
+    set_ring_device(system, "desk")

@@ -252,3 +252,16 @@ class System:
             if role == "agent":
                 self.choose_status(email, "available")
         wait_for(lambda: not self.paused_members(), 5, what="every agent unpaused in Asterisk")
+
+
+def set_ring_device(system, device: str, agents=(1, 2)) -> None:
+    """The demo agents (Alice and Bob by default) ring on ``device`` (webrtc or desk), live in the queue."""
+    with contextlib.closing(system.sign_in("admin@acme.example")) as admin:
+        for agent in agents:
+            answer = admin.patch(f"/api/v1/agents/{agent}", json={"ring_device": device})
+            assert answer.status_code == 200, answer.text
+    wait_for(
+        lambda: f"PJSIP/{device}{agents[0]}" in (system.instance.rx("queue show team1") or ""),
+        10,
+        what=f"the queue to ring the agents' {device} devices",
+    )

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from audio import rms
 from browser import CHROMIUM, Browser
-from harness import ADS_LINE, wait_for
+from harness import ADS_LINE, set_ring_device, wait_for
 from playwright.sync_api import expect
 from rtp_capture import RtpCapture
 from sipp import SippCaller, SippPhone
@@ -31,28 +31,6 @@ HOLD_MUSIC_NOTES = (261.63, 329.63, 392.00, 523.25)
 EMAILS = {ALICE: "alice@acme.example", BOB: "bob@acme.example"}
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (make setup)")
-
-
-@pytest.fixture(scope="module")
-def softphones(system):
-    """For this module the demo agents ring on their browser softphones (their desk phones otherwise)."""
-    if not system.browser_media:
-        pytest.skip("browser calls need the private network namespace `make test` runs in")
-    set_ring_device(system, "webrtc")
-    yield system
-    set_ring_device(system, "desk")
-
-
-def set_ring_device(system, device: str, agents=(ALICE, BOB)) -> None:
-    with contextlib.closing(system.sign_in("admin@acme.example")) as admin:
-        for agent in agents:
-            answer = admin.patch(f"/api/v1/agents/{agent}", json={"ring_device": device})
-            assert answer.status_code == 200, answer.text
-    wait_for(
-        lambda: f"PJSIP/{device}{agents[0]}" in (system.instance.rx("queue show team1") or ""),
-        10,
-        what=f"the queue to ring the agents' {device} devices",
-    )
 
 
 @pytest.fixture

@@ -16,9 +16,8 @@ import time
 
 import pytest
 from browser import Browser
-from harness import wait_for
+from harness import set_ring_device, wait_for
 from playwright.sync_api import expect
-from test_agent_app import set_ring_device
 from test_monitor import AGENT_HZ, LEAD_HZ, listen, live_call, tones  # noqa: F401  (tones: the fixture)
 from test_monitor import SUPERVISOR_HZ as COLLEAGUE_HZ
 

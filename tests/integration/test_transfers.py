@@ -11,7 +11,7 @@ from browser import CHROMIUM, Browser
 from harness import ADS_LINE, wait_for
 from playwright.sync_api import expect
 from sipp import SippCaller
-from test_agent_app import ALICE, BOB, EMAILS, call, concluded, ringing_agent, set_ring_device
+from test_agent_app import ALICE, BOB, EMAILS, call, concluded, ringing_agent
 
 from leadcenter.agents.models import Agent
 from leadcenter.interactions.models import CallLeg, CallTransfer, Interaction
@@ -43,16 +43,6 @@ def test_a_desk_phones_transfer_key_hands_the_call_to_a_colleagues_extension(run
     assert [leg.agent_id for leg in legs] == [ALICE, BOB] and all(leg.left_at for leg in legs)
     moves = CallTransfer.select().where(CallTransfer.interaction == row)
     assert [(t.kind, t.from_agent_id, t.to_agent_id, t.outcome) for t in moves] == [("refer", ALICE, BOB, "completed")]
-
-
-@pytest.fixture(scope="module")
-def softphones(system):
-    """For this module the demo agents ring on their browser softphones (their desk phones otherwise)."""
-    if not system.browser_media:
-        pytest.skip("browser calls need the private network namespace `make test` runs in")
-    set_ring_device(system, "webrtc")
-    yield system
-    set_ring_device(system, "desk")
 
 
 @pytest.fixture

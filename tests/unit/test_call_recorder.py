@@ -3,13 +3,14 @@
 import datetime as dt
 
 import pytest
+from support import RecordingBus
 
 from leadcenter.accounts.services import create_company, create_user
 from leadcenter.agents.availability import Availability
 from leadcenter.agents.presence import Presence
 from leadcenter.agents.services import create_agent
 from leadcenter.calls.services import CallRecorder
-from leadcenter.events import Event, EventBus
+from leadcenter.events import Event
 from leadcenter.flows.models import CallFlow
 from leadcenter.interactions.models import CallLeg, CallTransfer, Interaction
 from leadcenter.leads.models import Lead, LeadPhone
@@ -18,17 +19,6 @@ from leadcenter.tracking_numbers.models import TrackingNumber
 from leadcenter.trunks.models import Trunk
 
 T0 = dt.datetime(2026, 11, 26, 12, 0, 0)
-
-
-class Bus(EventBus):
-    """Delivers at once, and remembers what the recorder published."""
-
-    def __init__(self):
-        super().__init__()
-        self.published = []
-
-    def publish(self, name, **data):
-        self.published.append((name, data))
 
 
 @pytest.fixture
@@ -43,7 +33,7 @@ def world(database, tmp_path):
     number = TrackingNumber.create(
         company=company, number="+14045550100", name="Ads line", source="Google Ads", trunk=trunk, flow=flow
     )
-    bus = Bus()
+    bus = RecordingBus()
     recorder = CallRecorder(
         bus,
         lambda inside: "asterisk/" + inside.removeprefix("/srv/leadcenter/"),

@@ -5,7 +5,7 @@ clock the test moves."""
 import datetime as dt
 
 import pytest
-from support import Clock
+from support import Clock, RecordingBus
 
 from leadcenter.accounts.services import create_company, create_user
 from leadcenter.agents.availability import Availability
@@ -15,7 +15,7 @@ from leadcenter.agents.services import create_agent
 from leadcenter.callbacks.models import Callback
 from leadcenter.callbacks.services import Callbacks
 from leadcenter.calls.services import CallRecorder
-from leadcenter.events import Event, EventBus
+from leadcenter.events import Event
 from leadcenter.flows.models import CallFlow
 from leadcenter.interactions.models import Interaction
 from leadcenter.pbx import names
@@ -25,17 +25,6 @@ from leadcenter.tracking_numbers.models import TrackingNumber
 from leadcenter.trunks.models import Trunk
 
 LEAD = "+14045551234"
-
-
-class Bus(EventBus):
-    """Delivers what the test sends at once, and remembers what the services published."""
-
-    def __init__(self):
-        super().__init__()
-        self.published = []
-
-    def publish(self, name, **data):
-        self.published.append((name, data))
 
 
 class Telephony:
@@ -65,7 +54,7 @@ def world(database, tmp_path):
     number = TrackingNumber.create(
         company=company, number="+14045550100", name="Ads line", source="Google Ads", trunk=trunk, flow=flow
     )
-    bus, telephony = Bus(), Telephony()
+    bus, telephony = RecordingBus(), Telephony()
     availability = Availability(bus, Presence(bus).seen)
     CallRecorder(bus, str, tmp_path, tmp_path, clock, availability)
     callbacks = Callbacks(bus, telephony, clock)
