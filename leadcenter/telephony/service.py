@@ -474,6 +474,13 @@ class Telephony:
         if await self.in_conference(lead_channel_id):
             await self.ami.action({"Action": "Redirect", "Channel": agent, **consult})
             return
+        await self._lead_into_conference(lead_channel_id, interaction_id, agent, consult)
+
+    async def _lead_into_conference(
+        self, lead_channel_id: str, interaction_id: int, agent_channel: str, agent_to: dict
+    ) -> None:
+        """The lead into its call's conference and, in the same Redirect, the agent's channel to ``agent_to``
+        (Context, Exten, Priority): moved one at a time, the first to leave their bridge would hang the other up."""
         await self.ami.action(
             {
                 "Action": "Redirect",
@@ -481,8 +488,8 @@ class Telephony:
                 "Context": names.CONF_LEAD_CONTEXT,
                 "Exten": str(interaction_id),
                 "Priority": 1,
-                "ExtraChannel": agent,
-                **{f"Extra{key}": value for key, value in consult.items()},
+                "ExtraChannel": agent_channel,
+                **{f"Extra{key}": value for key, value in agent_to.items()},
             }
         )
 
@@ -547,19 +554,8 @@ class Telephony:
         the call's conference first if they are not there yet."""
         if not await self.in_conference(lead_channel_id):
             on_call = await self._agent_of(lead_channel_id)
-            await self.ami.action(
-                {
-                    "Action": "Redirect",
-                    "Channel": lead_channel_id,
-                    "Context": names.CONF_LEAD_CONTEXT,
-                    "Exten": str(interaction_id),
-                    "Priority": 1,
-                    "ExtraChannel": on_call,
-                    "ExtraContext": names.CONF_AGENT_CONTEXT,
-                    "ExtraExten": str(interaction_id),
-                    "ExtraPriority": 1,
-                }
-            )
+            into_conference = {"Context": names.CONF_AGENT_CONTEXT, "Exten": str(interaction_id), "Priority": 1}
+            await self._lead_into_conference(lead_channel_id, interaction_id, on_call, into_conference)
         await self.originate(
             dial,
             context=names.CONF_AGENT_CONTEXT if agent else names.CONF_PARTY_CONTEXT,
