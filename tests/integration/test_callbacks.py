@@ -31,8 +31,10 @@ def callbacks(running):
     with contextlib.closing(running.sign_in("admin@acme.example")) as admin:
         answer = admin.patch(f"/api/v1/teams/{team.id}", json={"callback_enabled": True})
         assert answer.status_code == 200, answer.text
-        # The reload that follows the write is the caller's 3 s away at least.
         wait_for(lambda: "context = lc-callback-offer" in _queue_config(running), 5, what="the queue's exit context")
+        # A caller takes the queue's parameters as they are when they join it: Asterisk reads them now, rather than
+        # when the controller's reload gets its turn on a busy machine (parameters only: members and pauses stay).
+        running.instance.rx(f"queue reload parameters {team.queue_name}")
         yield team
         assert admin.patch(f"/api/v1/teams/{team.id}", json={"callback_enabled": False}).status_code == 200
 
@@ -48,9 +50,10 @@ def test_a_caller_who_presses_1_is_called_back_when_an_agent_frees(running, peer
         # Three callers a second apart; the second, the lead, presses 1 (the others wait, then give up).
         callers = SippCaller(workdir=tmp_path / "callers").start_calls(
             [
-                Call(ADS_LINE, AHEAD, duration=12),
-                Call(ADS_LINE, LEAD, duration=40, delay=1, key="1", press_at=4, expect_remote_bye=True),
-                Call(ADS_LINE, BEHIND, duration=12, delay=2),
+                Call(ADS_LINE, AHEAD, duration=15),
+                # Pressed once, 6 s in: after the recording notice, in the queue even on a busy machine.
+                Call(ADS_LINE, LEAD, duration=40, delay=1, key="1", press_at=6, expect_remote_bye=True),
+                Call(ADS_LINE, BEHIND, duration=15, delay=2),
             ],
             asterisk_port=running.sip_port,
             local_port=running.trunk_port,

@@ -237,6 +237,7 @@ function interactionView(interaction, s) {
         <button class="primary" data-action="answer" data-id="${interaction.id}">Answer</button>
         ${call?.state === 'ringing' ? html`<span class="ringing" role="status">Ringing</span>` : ''}</p>` : ''}
       ${players(interaction)}
+      ${transfer.history(s, interaction)}
       ${interaction.pages ? pageList(interaction) : ''}
       ${conversationOf(interaction) ? conversationView(interaction, s) : ''}
     </article>`;

@@ -4,7 +4,7 @@
 
 import { api } from './api.js';
 import { facts } from './facts.js';
-import { html, leadName } from './html.js';
+import { clock, html, leadName, timeOfDay } from './html.js';
 import * as softphone from './softphone.js';
 import { QUIET, putInteraction, say, state, update } from './store.js';
 
@@ -39,6 +39,32 @@ export function dialog(s, interaction) {
         <label>Number <input name="transfer_number" type="tel" value="${s.transfer.number}" autocomplete="off"></label>
         <button class="primary" data-focus="transfer-number">Transfer</button>
       </form>
+    </section>`;
+}
+
+const MOVES = { blind: 'Transfer', warm: 'Consult', conference: 'Added to the call', refer: 'Desk phone transfer' };
+
+// Who was on a call besides the lead (each agent's or number's leg: from when to when, talk and hold) and how it
+// moved between them, oldest first. Nothing for a call one agent took from start to end.
+export function history(s, interaction) {
+  const legs = interaction.legs || [];
+  const moves = interaction.transfers || [];
+  if (legs.length < 2 && !moves.length) return '';
+  const agentName = (id) => s.agents.get(id)?.display_name || 'a colleague';
+  const target = (move) => (move.to_agent_id ? agentName(move.to_agent_id)
+    : move.to_team_id ? `${s.queues.get(move.to_team_id)?.team_name || 'a team'} queue` : move.to_number);
+  return html`
+    <section class="call-history" aria-label="On the call">
+      <h4>On the call</h4>
+      <ol class="plain legs">${legs.map((leg) => html`<li data-key="leg-${leg.id}">
+        <span class="leg-party">${leg.agent_name || leg.number}</span>
+        <time datetime="${leg.joined_at}">${timeOfDay(leg.joined_at)}</time> to
+        ${leg.left_at ? html`<time datetime="${leg.left_at}">${timeOfDay(leg.left_at)}</time>` : 'now'}
+        ${leg.talk_seconds !== null ? html`<span class="leg-talk">talk ${clock(leg.talk_seconds)}</span>` : ''}
+        ${leg.hold_seconds ? html`<span class="leg-hold">hold ${clock(leg.hold_seconds)}</span>` : ''}</li>`)}</ol>
+      ${moves.length ? html`<ol class="plain moves">${moves.map((move) => html`<li class="move-${move.kind}">
+        <time datetime="${move.at}">${timeOfDay(move.at)}</time> ${MOVES[move.kind] || move.kind} by
+        ${agentName(move.from_agent_id)} to ${target(move)}: <span class="move-outcome">${move.outcome}</span></li>`)}</ol>` : ''}
     </section>`;
 }
 
