@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 
 from leadcenter import config, demo
-from leadcenter.agents.models import SipCredential
+from leadcenter.agents.models import Agent, SipCredential
 from leadcenter.interactions.models import Interaction
 from leadcenter.pbx.process import Instance
 
@@ -251,7 +251,11 @@ class System:
         for email, _, role in demo.logins(self.settings):
             if role == "agent":
                 self.choose_status(email, "available")
-        wait_for(lambda: not self.paused_members(), 5, what="every agent unpaused in Asterisk")
+        try:
+            wait_for(lambda: not self.paused_members(), 10, what="every agent unpaused in Asterisk")
+        except AssertionError as exc:  # who stays paused, and why the controller thinks they should be
+            statuses = {a.id: (a.status, a.status_reason) for a in Agent.select()}
+            raise AssertionError(f"{exc}: {sorted(self.paused_members())} paused; statuses {statuses}") from None
 
 
 def set_ring_device(system, device: str, agents=(1, 2)) -> None:
