@@ -242,11 +242,29 @@ def _v12_teams(migrator) -> None:
                 database.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {definition}')
 
 
+def _add_in_place(field: Field, definition: str) -> bool:
+    """Add a NOT NULL column with a default by SQLite's own ALTER TABLE, unless its table has it (a test brings a new
+    database back to an older version number). Not migrator.add_column: for a NOT NULL column it rebuilds the table,
+    and dropping the old table cascades to every row that references it. Returns whether it was added."""
+    table = field.model._meta.table_name
+    if field.column_name in {c.name for c in database.get_columns(table)}:
+        return False
+    database.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "{field.column_name}" {definition}')
+    return True
+
+
+def _add_nullable(migrator, *fields: Field) -> None:
+    """Add each nullable column (and its index) its table lacks, through peewee's migrator."""
+    from playhouse.migrate import migrate as run
+
+    for field in fields:
+        table = field.model._meta.table_name
+        if field.column_name not in {c.name for c in database.get_columns(table)}:
+            run(migrator.add_column(table, field.column_name, field))
+
+
 def _v11_admin_console(migrator) -> None:
-    # Not migrator.add_column: for a NOT NULL column it rebuilds the table, and dropping the old company table
-    # cascades to every row that references it. SQLite adds a NOT NULL column with a default in place.
-    if Company.time_zone.column_name not in {c.name for c in database.get_columns("company")}:
-        database.execute_sql("ALTER TABLE company ADD COLUMN time_zone VARCHAR(255) NOT NULL DEFAULT 'UTC'")
+    if _add_in_place(Company.time_zone, "VARCHAR(255) NOT NULL DEFAULT 'UTC'"):
         Company.update(time_zone=server_time_zone()).execute()
     database.create_tables([AuditEntry, PasswordLink])
 
@@ -270,9 +288,7 @@ def _v13_trunks_numbers(migrator) -> None:
 
 
 def _v14_flow_versions(migrator) -> None:
-    # In place, as v11's time zone (a rebuilt call_flow table would cascade to the rows that reference it).
-    if CallFlow.version.column_name not in {c.name for c in database.get_columns("call_flow")}:
-        database.execute_sql("ALTER TABLE call_flow ADD COLUMN version INTEGER NOT NULL DEFAULT 1")
+    _add_in_place(CallFlow.version, "INTEGER NOT NULL DEFAULT 1")
     database.create_tables([FlowVersion])
     # Each flow's present steps are its first version.
     for flow in CallFlow.select():
@@ -290,33 +306,15 @@ def _v14_flow_versions(migrator) -> None:
 
 
 def _v15_dialplans(migrator) -> None:
-    # In place, as v11's: peewee's add_column rebuilds the table for a NOT NULL column, and dropping the old user
-    # table would cascade to every membership, session and agent.
-    if User.owner.column_name not in {c.name for c in database.get_columns("user")}:
-        database.execute_sql('ALTER TABLE "user" ADD COLUMN "owner" INTEGER NOT NULL DEFAULT 0')
+    _add_in_place(User.owner, "INTEGER NOT NULL DEFAULT 0")
     database.create_tables([CustomContext, DialplanVersion])
 
 
 def _v16_kpis(migrator) -> None:
     from playhouse.migrate import migrate as run
 
-    # A column already there is skipped (a test brings a new database back to an older version number).
-    added: list[tuple[str, Field]] = [
-        ("interaction", Interaction.hold_seconds),
-        ("interaction", Interaction.queue_team),  # and its index
-    ]
-    present = {table: {c.name for c in database.get_columns(table)} for table in ("interaction", "team")}
-    run(
-        *[
-            migrator.add_column(table, field.column_name, field)
-            for table, field in added
-            if field.column_name not in present[table]
-        ]
-    )
-    # In place, as v11's: peewee's add_column rebuilds the table for a NOT NULL column, and dropping the old team
-    # table would cascade to every member.
-    if Team.service_level_seconds.column_name not in present["team"]:
-        database.execute_sql("ALTER TABLE team ADD COLUMN service_level_seconds INTEGER NOT NULL DEFAULT 20")
+    _add_nullable(migrator, Interaction.hold_seconds, Interaction.queue_team)
+    _add_in_place(Team.service_level_seconds, "INTEGER NOT NULL DEFAULT 20")
     if "interaction_company_id_kind_started_at" not in {i.name for i in database.get_indexes("interaction")}:
         run(migrator.add_index("interaction", ("company_id", "kind", "started_at"), False))
     if "interaction_transition_event_at" not in {i.name for i in database.get_indexes("interaction_transition")}:
@@ -326,13 +324,8 @@ def _v16_kpis(migrator) -> None:
 
 
 def _v17_monitors(migrator) -> None:
-    # In place, as v11's: peewee's add_column rebuilds the table for a NOT NULL column, and dropping the old company
-    # table would cascade to everything the company owns.
-    present = {c.name for c in database.get_columns("company")}
-    if Company.monitor_roles.column_name not in present:
-        database.execute_sql("ALTER TABLE company ADD COLUMN monitor_roles VARCHAR(255) NOT NULL DEFAULT 'supervisor'")
-    if Company.monitor_notice.column_name not in present:
-        database.execute_sql("ALTER TABLE company ADD COLUMN monitor_notice INTEGER NOT NULL DEFAULT 1")
+    _add_in_place(Company.monitor_roles, "VARCHAR(255) NOT NULL DEFAULT 'supervisor'")
+    _add_in_place(Company.monitor_notice, "INTEGER NOT NULL DEFAULT 1")
     database.create_tables([Monitor])
 
 
@@ -341,54 +334,21 @@ def _v18_weekly_summary(migrator) -> None:
 
 
 def _v19_call_legs(migrator) -> None:
-    # In place, as v11's: peewee's add_column rebuilds the table for a NOT NULL column, and dropping the old team
-    # table would cascade to every member.
-    if Team.transfer_keeps_place.column_name not in {c.name for c in database.get_columns("team")}:
-        database.execute_sql("ALTER TABLE team ADD COLUMN transfer_keeps_place INTEGER NOT NULL DEFAULT 1")
+    _add_in_place(Team.transfer_keeps_place, "INTEGER NOT NULL DEFAULT 1")
     database.create_tables([CallLeg, CallTransfer])
 
 
 def _v20_agent_voicemail(migrator) -> None:
-    from playhouse.migrate import migrate as run
-
-    # A column already there is skipped (a test brings a new database back to an older version number).
-    added: list[tuple[str, Field]] = [
-        ("interaction", Interaction.mailbox_agent),  # and its index
-        ("interaction", Interaction.handled_at),
-    ]
-    present = {
-        table: {c.name for c in database.get_columns(table)} for table in ("interaction", "agent", "email_outbox")
-    }
-    run(
-        *[
-            migrator.add_column(table, field.column_name, field)
-            for table, field in added
-            if field.column_name not in present[table]
-        ]
-    )
-    # In place, as v11's: peewee's add_column rebuilds the table for a NOT NULL column, and dropping the old agent
-    # table would cascade to everything an agent has.
-    if Agent.email_voicemail.column_name not in present["agent"]:
-        database.execute_sql("ALTER TABLE agent ADD COLUMN email_voicemail INTEGER NOT NULL DEFAULT 0")
-    if OutboundEmail.attachments.column_name not in present["email_outbox"]:
-        database.execute_sql("ALTER TABLE email_outbox ADD COLUMN attachments TEXT NOT NULL DEFAULT '[]'")
+    _add_nullable(migrator, Interaction.mailbox_agent, Interaction.handled_at)
+    _add_in_place(Agent.email_voicemail, "INTEGER NOT NULL DEFAULT 0")
+    _add_in_place(OutboundEmail.attachments, "TEXT NOT NULL DEFAULT '[]'")
 
 
 def _v21_callbacks(migrator) -> None:
-    from playhouse.migrate import migrate as run
-
-    # In place, as v11's: peewee's add_column rebuilds the table for a NOT NULL column, and dropping the old team
-    # table would cascade to every member.
-    present = {c.name for c in database.get_columns("team")}
-    for column, definition in (
-        ("callback_enabled", "INTEGER NOT NULL DEFAULT 0"),
-        ("callback_attempts", "INTEGER NOT NULL DEFAULT 3"),
-        ("callback_retry_seconds", "INTEGER NOT NULL DEFAULT 300"),
-    ):
-        if column not in present:
-            database.execute_sql(f"ALTER TABLE team ADD COLUMN {column} {definition}")
-    if Interaction.callback_of.column_name not in {c.name for c in database.get_columns("interaction")}:
-        run(migrator.add_column("interaction", Interaction.callback_of.column_name, Interaction.callback_of))
+    _add_in_place(Team.callback_enabled, "INTEGER NOT NULL DEFAULT 0")
+    _add_in_place(Team.callback_attempts, "INTEGER NOT NULL DEFAULT 3")
+    _add_in_place(Team.callback_retry_seconds, "INTEGER NOT NULL DEFAULT 300")
+    _add_nullable(migrator, Interaction.callback_of)
     database.create_tables([Callback])
 
 

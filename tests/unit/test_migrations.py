@@ -131,6 +131,12 @@ def _steps_after(version: int) -> int:
     return len([m for m in migrations.MIGRATIONS if m[0] > version])
 
 
+def _assert_migrated_from(version: int, old, expected) -> None:
+    """``old``, at ``version``, takes every later step and ends with a new database's shape."""
+    assert migrations.migrate() == _steps_after(version) and migrations.current_version() == migrations.LATEST
+    assert _shape(old) == expected
+
+
 def _back_to_version_19(database) -> None:
     """Undo what versions 21 and 20 add: the callbacks, the teams' callback settings, a call's original call; the
     agents' own voicemail (the mailbox column, handled, the email choice and the emails' attachments)."""
@@ -161,8 +167,7 @@ def test_a_version_19_database_gets_the_callbacks_and_keeps_its_teams(tmp_path):
     old = _migrated(tmp_path / "v19.sqlite3")
     _back_to_version_19(old)
     teams = old.execute_sql("SELECT id, name FROM team ORDER BY id").fetchall()
-    assert migrations.migrate() == _steps_after(19) and migrations.current_version() == migrations.LATEST
-    assert _shape(old) == expected
+    _assert_migrated_from(19, old, expected)
     assert old.execute_sql("SELECT id, name, callback_enabled, callback_attempts FROM team ORDER BY id").fetchall() == [
         (*team, 0, 3) for team in teams
     ]
@@ -185,8 +190,7 @@ def test_a_version_18_database_gets_the_call_legs_and_keeps_its_teams(tmp_path):
     Team.create(id=7, company=Company.create(id=3, name="Acme"), name="Sales")
     _back_to_version_18(old)
     old.execute_sql("PRAGMA foreign_keys = ON")  # as the app runs: dropping a table would cascade
-    assert migrations.migrate() == _steps_after(18) and migrations.current_version() == migrations.LATEST
-    assert _shape(old) == expected
+    _assert_migrated_from(18, old, expected)
     # A team keeps a transferred call's place by arrival unless its admin says otherwise.
     assert old.execute_sql("SELECT company_id, transfer_keeps_place FROM team WHERE id = 7").fetchone() == (3, 1)
     old.close()
@@ -196,8 +200,7 @@ def test_a_version_19_database_gets_the_agents_voicemail_columns(tmp_path):
     expected = _shape_of_a_new_database(tmp_path)
     old = _migrated(tmp_path / "v19.sqlite3")
     _back_to_version_19(old)
-    assert migrations.migrate() == _steps_after(19) and migrations.current_version() == migrations.LATEST
-    assert _shape(old) == expected
+    _assert_migrated_from(19, old, expected)
     old.close()
 
 
@@ -213,8 +216,7 @@ def test_a_version_17_database_gets_the_weekly_summary_table(tmp_path):
     expected = _shape_of_a_new_database(tmp_path)
     old = _migrated(tmp_path / "v17.sqlite3")
     _back_to_version_17(old)
-    assert migrations.migrate() == _steps_after(17) and migrations.current_version() == migrations.LATEST
-    assert _shape(old) == expected
+    _assert_migrated_from(17, old, expected)
     old.close()
 
 
@@ -251,8 +253,7 @@ def test_a_version_16_database_gets_the_monitors_and_keeps_its_companies(tmp_pat
     )
     _insert_as_it_was(old, Team(id=7, company=3, name="Sales"))
     old.execute_sql("PRAGMA foreign_keys = ON")  # as the app runs: dropping a table would cascade
-    assert migrations.migrate() == _steps_after(16) and migrations.current_version() == migrations.LATEST
-    assert _shape(old) == expected
+    _assert_migrated_from(16, old, expected)
     # Monitoring as a new company has it: supervisors and admins may, agents are told.
     assert old.execute_sql("SELECT monitor_roles, monitor_notice FROM company WHERE id = 3").fetchone() == (
         "supervisor",
@@ -361,8 +362,7 @@ def test_a_version_11_database_gets_the_teams_settings_and_keeps_its_teams_and_m
     )
     old.execute_sql("INSERT INTO team_member (id, team_id, agent_id, penalty) VALUES (5, 3, 7, 2)")
     assert old.execute_sql("PRAGMA foreign_keys").fetchone() == (1,)
-    assert migrations.migrate() == _steps_after(11) and migrations.current_version() == migrations.LATEST
-    assert _shape(old) == expected
+    _assert_migrated_from(11, old, expected)
     # A team of before keeps what it had and behaves as it did: 5 minutes' wait (the flows' old default), missed
     # calls make an agent Unavailable, wrap-up until Rejoin, the standard music.
     assert old.execute_sql(
@@ -396,8 +396,7 @@ def test_a_version_14_database_gets_the_owner_and_the_dialplan_tables_and_keeps_
         " VALUES (4, '2026-11-26', 'Acme', 'US', 'UTC')"
     )
     old.execute_sql("INSERT INTO membership (user_id, company_id, role) VALUES (5, 4, 'admin')")
-    assert migrations.migrate() == _steps_after(14) and migrations.current_version() == migrations.LATEST
-    assert _shape(old) == expected
+    _assert_migrated_from(14, old, expected)
     assert old.execute_sql("SELECT email, owner FROM user WHERE id = 5").fetchone() == ("ann@example.com", 0)
     assert old.execute_sql("SELECT role FROM membership WHERE user_id = 5").fetchone() == ("admin",)
     old.close()
@@ -425,8 +424,7 @@ def test_a_version_10_database_gets_the_audit_log_links_and_time_zones_and_keeps
         " 'x', 1)"
     )
     old.execute_sql("INSERT INTO membership (user_id, company_id, role) VALUES (6, 5, 'admin')")
-    assert migrations.migrate() == _steps_after(10) and migrations.current_version() == migrations.LATEST
-    assert _shape(old) == expected
+    _assert_migrated_from(10, old, expected)
     assert old.execute_sql("SELECT name, time_zone FROM company WHERE id = 5").fetchone() == (
         "Acme",
         server_time_zone(),
@@ -477,8 +475,7 @@ def test_a_version_6_database_gets_the_chat_tables(tmp_path):
     for table in ("chat_session", "visitor", "chat_widget"):
         old.execute_sql(f'DROP TABLE "{table}"')
     old.execute_sql("UPDATE schema_version SET version = 6")
-    assert migrations.migrate() == _steps_after(6) and migrations.current_version() == migrations.LATEST
-    assert _shape(old) == expected
+    _assert_migrated_from(6, old, expected)
     old.close()
 
 
@@ -486,8 +483,7 @@ def test_a_version_8_database_gets_the_visit_tables_and_attribution_columns(tmp_
     expected = _shape_of_a_new_database(tmp_path)
     old = _migrated(tmp_path / "v8.sqlite3")
     _back_to_version_8(old)
-    assert migrations.migrate() == _steps_after(8) and migrations.current_version() == migrations.LATEST
-    assert _shape(old) == expected
+    _assert_migrated_from(8, old, expected)
     old.close()
 
 
@@ -500,8 +496,7 @@ def test_a_version_9_database_gets_the_site_forms_name_and_keeps_its_chats(tmp_p
         "INSERT INTO chat_session (id, interaction_id, visitor_id, page_url, page_title, referrer, ended_by)"
         " VALUES (3, 1, 1, 'https://shop.example/', 'Shop', '', '')"
     )
-    assert migrations.migrate() == _steps_after(9) and migrations.current_version() == migrations.LATEST
-    assert _shape(old) == expected
+    _assert_migrated_from(9, old, expected)
     assert old.execute_sql("SELECT page_url, form_name FROM chat_session WHERE id = 3").fetchone() == (
         "https://shop.example/",
         "",
@@ -519,8 +514,7 @@ def test_a_version_7_database_gets_the_email_choices_and_outbox_and_keeps_its_ag
         " status_reason, status_changed_at, ring_device) VALUES (4, '2026-11-26 10:00:00', 1, 1, 'Ann', 'Ann',"
         " 'available', '', '2026-11-26 10:00:00', 'webrtc')"
     )
-    assert migrations.migrate() == _steps_after(7) and migrations.current_version() == migrations.LATEST
-    assert _shape(old) == expected
+    _assert_migrated_from(7, old, expected)
     # An agent of before gets the defaults: missed chats by email, new ones not.
     assert old.execute_sql("SELECT email_new_chats, email_missed_chats FROM agent WHERE id = 4").fetchone() == (0, 1)
     old.close()
@@ -540,8 +534,7 @@ def test_a_version_15_database_gets_the_kpis_columns_and_keeps_its_calls_and_tea
         " '2026-11-26 10:00:00', '+14045551234', '', '', '', '', '', '', '', '')"
     )
     old.execute_sql("PRAGMA foreign_keys = ON")  # as the app runs: dropping a table would cascade
-    assert migrations.migrate() == _steps_after(15) and migrations.current_version() == migrations.LATEST
-    assert _shape(old) == expected
+    _assert_migrated_from(15, old, expected)
     assert old.execute_sql("SELECT service_level_seconds FROM team WHERE id = 7").fetchone() == (20,)
     # Added in place: a rebuilt team table would have cascaded to its members.
     assert old.execute_sql("SELECT team_id FROM team_member WHERE id = 8").fetchone() == (7,)
