@@ -119,9 +119,10 @@ def caller_line(
     speak_at: float = 0,
     key: str = "",
     press_at: float = 0,
+    press_every: float = 0,
 ) -> str:
     """One call of demo_caller.xml: a line of its -inf CSV (the fields are in the scenario's header); ``key``: a
-    digit pressed ``press_at`` s after the INVITE."""
+    digit pressed ``press_at`` s after the INVITE, and again every ``press_every`` s if not 0."""
     name = caller_name.replace("\\", "\\\\").replace('"', '\\"') if caller_name else ""
     fields = [
         did,
@@ -132,6 +133,7 @@ def caller_line(
         str(int(speak_at * 1000)),
         key if key.isdigit() and len(key) == 1 else "-1",
         str(int(press_at * 1000)),
+        str(int(press_every * 1000)),
     ]
     return ";".join(re.sub(r"[;\r\n]", ",", field) for field in fields)
 

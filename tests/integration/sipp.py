@@ -465,6 +465,7 @@ class Call:
     speak_at: float = 0
     key: str = ""  # a digit pressed (RFC 4733) press_at s after the INVITE
     press_at: float = 0
+    press_every: float = 0  # pressed again this often until the call ends, if not 0
 
     def csv(self) -> str:
         return demo.caller_line(
@@ -476,6 +477,7 @@ class Call:
             self.speak_at,
             self.key,
             self.press_at,
+            self.press_every,
         )
 
 

@@ -51,8 +51,10 @@ def test_a_caller_who_presses_1_is_called_back_when_an_agent_frees(running, peer
         callers = SippCaller(workdir=tmp_path / "callers").start_calls(
             [
                 Call(ADS_LINE, AHEAD, duration=15),
-                # Pressed once, 6 s in: after the recording notice, in the queue even on a busy machine.
-                Call(ADS_LINE, LEAD, duration=40, delay=1, key="1", press_at=6, expect_remote_bye=True),
+                # Pressed 6 s in, after the 4 s recording notice, and again every 2 s, as a caller does when nothing
+                # happened: on a busy machine the caller may still hear the notice at 6 s, and a key pressed then is
+                # lost. Once they left the queue, the thank-you Playback ignores the keys.
+                Call(ADS_LINE, LEAD, duration=40, delay=1, key="1", press_at=6, press_every=2, expect_remote_bye=True),
                 Call(ADS_LINE, BEHIND, duration=15, delay=2),
             ],
             asterisk_port=running.sip_port,
