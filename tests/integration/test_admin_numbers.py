@@ -1,7 +1,8 @@
 """The console's Trunks, Numbers and Texting pages in Chromium against the real system. An admin adds a trunk that
 registers to a carrier (a SIPp registrar checking the digest): its row turns Registered, then Failing the moment the
 carrier stops answering, with no reload (trunk.state_changed); a host name is refused next to its field. A tracking
-number is added and its texting turned off; a number is opted out of texts and back in. Screenshots of the pages."""
+number is added and its texting turned off (a save answered after the admin went on to another page leaves them
+there); a number is opted out of texts and back in. Screenshots of the pages."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import contextlib
 
 from admin_console import AdminConsole
 from browser import Browser
+from harness import wait_for
 from playwright.sync_api import expect
 from sipp import free_udp_port
 from test_trunks import SECRET, USER, _registrar
@@ -77,6 +79,7 @@ def test_an_admin_adds_a_number_turns_its_texting_off_and_keeps_the_opt_out_list
         form.get_by_role("button", name="Add").click()
         row = page.locator("tr", has_text="+14045550177")
         expect(row).to_contain_text("Radio ad")
+        expect(form).to_have_count(0)  # saved: back to the list
         console.go("#/texting")
         console.go("#/numbers")  # the page shown a third time: one click is still one change
         patches = []
@@ -101,3 +104,23 @@ def test_an_admin_adds_a_number_turns_its_texting_off_and_keeps_the_opt_out_list
         assert console.errors == []
     with contextlib.closing(running.sign_in("admin@acme.example")) as admin:
         assert admin.delete(f"/api/v1/tracking-numbers/{number.id}").status_code == 204
+
+
+def test_a_number_saved_after_the_admin_went_to_another_page_leaves_them_there(running):
+    held = []  # the POST, answered once the admin is on another page
+    with Browser() as browser:
+        console = AdminConsole.open(browser, running, "#/numbers/new")
+        page = console.page
+        page.route("**/api/v1/tracking-numbers", lambda route: held.append(route))
+        form = page.locator("#number-form")
+        form.get_by_label("Phone number").fill("404 555 0166")
+        form.get_by_label("Name", exact=True).fill("Billboard")
+        form.get_by_role("button", name="Add").click()
+        # Playwright calls the route handler while the test calls Playwright: wait in the page.
+        wait_for(lambda: page.wait_for_timeout(50) or held, 10, what="the POST of the number")
+        console.go("#/texting")
+        held[0].continue_()
+        expect(console.toast()).to_contain_text("+14045550166 added")
+        expect(console.nav_current()).to_have_attribute("href", "#/texting")
+        assert page.evaluate("location.hash") == "#/texting"
+    assert TrackingNumber.delete().where(TrackingNumber.number == "+14045550166").execute() == 1

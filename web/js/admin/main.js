@@ -77,18 +77,19 @@ function showPage() {
   const root = left.cloneNode(false);
   left.replaceWith(root);
   document.title = `${page.title} - Lead Center admin`;
-  Promise.resolve(page.show(root, context(), path))
+  Promise.resolve(page.show(root, context(root), path))
     .then((cleanup) => { leave = typeof cleanup === 'function' ? cleanup : null; })
     .catch((failure) => toast(refusal(failure)));
 }
 
-function context() {
+function context(root) {
   const role = session.company.role;
   return {
     session,
     role,
     canEdit: (needed = 'admin') => RANK[role] >= RANK[needed],
-    go: (hash) => { location.hash = hash.startsWith('#') ? hash : `#${hash}`; },
+    // Only from the page still shown: a save answered after the user went to another page leaves them there.
+    go: (hash) => { if (root.isConnected) location.hash = hash.startsWith('#') ? hash : `#${hash}`; },
     onEvent,
     toast,
   };
