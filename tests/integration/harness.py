@@ -247,7 +247,16 @@ class System:
         return set(re.findall(r"^\s+(agent\d+) .*\(paused", shown, re.M))
 
     def all_available(self) -> None:
-        """Every demo agent Available, and Asterisk agreeing (the pause keeper acts on the status change)."""
+        """Every demo agent Available, and Asterisk agreeing (the pause keeper acts on the status change).
+
+        First the calls an earlier test hung up must be over, in Asterisk and for the controller: an agent whose call
+        ends after they were made Available goes into wrap-up, and stays paused."""
+        on_call = lambda: [a.id for a in Agent.select().where(Agent.status_reason == "on_call")]  # noqa: E731
+        channels = lambda: (self.instance.rx("core show channels concise") or "").strip()  # noqa: E731
+        try:
+            wait_for(lambda: not channels() and not on_call(), 15, what="the calls to end")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: channels {channels()!r}; agents on a call {on_call()}") from None
         for email, _, role in demo.logins(self.settings):
             if role == "agent":
                 self.choose_status(email, "available")
