@@ -17,7 +17,7 @@ from leadcenter.agents.models import Agent
 from leadcenter.flows.models import CallFlow
 
 ALICE, BOB = 1, 2
-CALLER = "+14045550311"
+CALLER = "+14045550391"
 
 
 @pytest.fixture

@@ -20,8 +20,8 @@ from leadcenter.callbacks.models import Callback
 from leadcenter.interactions.models import Interaction
 from leadcenter.teams.models import Team
 
-LEAD = "+14045550177"
-AHEAD, BEHIND = "+14045550176", "+14045550178"  # callers who join the queue before and after the lead
+LEAD = "+14045550917"  # a number no other test calls from: the lead's interaction is the newest with it
+AHEAD, BEHIND = "+14045550916", "+14045550918"  # callers who join the queue before and after the lead
 
 
 @pytest.fixture

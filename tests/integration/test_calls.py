@@ -32,15 +32,15 @@ def finished(system, channel_id: str) -> Interaction:
 
 def test_answered_call_is_recorded_with_everything_a_report_needs(running, peers):
     with peers.phone(ALICE) as alice, peers.phone(BOB) as bob:
-        handle = peers.call("4045551234", duration=9, caller_name="Lee Caller")
-        live = running.wait_interaction(lead_number="+14045551234", status="active", timeout=10)
+        handle = peers.call("4045551235", duration=9, caller_name="Lee Caller")
+        live = running.wait_interaction(lead_number="+14045551235", status="active", timeout=10)
         result = handle.wait(30)
         result.check()
         assert result.answered and result.hangup == "local"
     call_row = finished(running, live.channel_id)
     answering = alice if call_row.agent_id == ALICE else bob
     # The phone that answered saw the lead's caller ID.
-    assert [invite["from_user"] for invite in answering.invites()] == ["4045551234"]
+    assert [invite["from_user"] for invite in answering.invites()] == ["4045551235"]
     assert call_row.kind == "call" and call_row.direction == "inbound" and call_row.outcome == "answered"
     assert call_row.tracking_number.number == ADS_LINE
     assert call_row.lead.name == "Lee Caller"

@@ -30,7 +30,7 @@ def test_a_phone_behind_a_nat_rings_where_its_register_came_from(running, peers,
     private_port = free_udp_port()  # nothing listens there: a call sent to the Contact is never heard
     with peers.phone(ALICE, contact_port=private_port, transport=transport) as alice:
         connections = sip_connections(running)
-        caller = peers.call("+14045557301", duration=6)
+        caller = peers.call("+14045557311", duration=6)
         alice.wait_for("ANSWERED", timeout=15)
         if transport == "tcp":
             assert connections == [f"127.0.0.1:{alice.port}"]  # the phone's one connection...
@@ -38,7 +38,7 @@ def test_a_phone_behind_a_nat_rings_where_its_register_came_from(running, peers,
         assert caller.wait(20).check().answered
     row = wait_for(
         lambda: (
-            (i := Interaction.get_or_none(Interaction.lead_number == "+14045557301")) and i.status == "recent" and i
+            (i := Interaction.get_or_none(Interaction.lead_number == "+14045557311")) and i.status == "recent" and i
         ),
         10,
         what="the call to conclude",
@@ -52,12 +52,12 @@ def test_the_transfer_key_to_an_outside_number_is_declined_and_the_call_goes_on(
     # NOTIFY) and the agent stays with the lead; the interaction stays active until someone hangs up. (A transfer to
     # a colleague: test_transfers.py.)
     with peers.phone(ALICE, transfer_after=1, transfer_to="+14045550199") as alice:
-        caller = peers.call("+14045557302", duration=8)
+        caller = peers.call("+14045557312", duration=8)
         alice.wait_for("REFERRED", timeout=15)
         assert len(alice.transfer_answers) == 1
         time.sleep(2)
         assert caller.events()[-1][0] == "ANSWERED" and alice.hangups == []  # both legs still up
-        live = running.interaction(lead_number="+14045557302")
+        live = running.interaction(lead_number="+14045557312")
         assert live.status == "active" and live.agent_id == ALICE
         result = caller.wait(20).check()
         assert result.hangup == "local"  # the lead hung up at the end of the call, nobody before

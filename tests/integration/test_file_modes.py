@@ -37,10 +37,10 @@ def described(path: Path) -> str:
 
 def test_another_local_user_reads_nothing_of_lead_center(running, peers):
     with peers.phone(ALICE):  # a recorded call (the demo flow records)
-        peers.call("+14045557501", duration=4).wait(20).check()
+        peers.call("+14045557591", duration=4).wait(20).check()
     row = wait_for(
         lambda: (
-            (i := Interaction.get_or_none(Interaction.lead_number == "+14045557501")) and i.status == "recent" and i
+            (i := Interaction.get_or_none(Interaction.lead_number == "+14045557591")) and i.status == "recent" and i
         ),
         10,
         what="the call to conclude",

@@ -161,13 +161,13 @@ def test_linear_rings_the_members_in_the_order_the_admin_sets_live(running, peer
     sales("linear")  # every penalty 0: only the order decides
     team(members=[ALICE, BOB])
     with peers.phone(ALICE, answer=False) as alice, peers.phone(BOB, answer=False) as bob:
-        handle = peers.call("+14045550731", duration=3)
+        handle = peers.call("+14045550741", duration=3)
         alice.wait_for_invites(1, timeout=10)
         assert bob.invite_count == 0
         handle.wait(30)
         running.all_available()
         team(members=[BOB, ALICE])
-        handle = peers.call("+14045550732", duration=3)
+        handle = peers.call("+14045550742", duration=3)
         bob.wait_for_invites(1, timeout=10)
         assert alice.invite_count == 1
         handle.wait(30)
