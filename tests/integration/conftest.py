@@ -1,5 +1,5 @@
 """Fixtures: the real system (see harness.py), started once per session and brought back up when a test
-left a part of it down. With pytest-xdist (`make test` runs two workers, a test file each at a time), each worker
+left a part of it down. With pytest-xdist (`make test` runs three workers, a test file each at a time), each worker
 gets a network namespace of its own, so that the systems of two workers, on the same fixed ports, never meet."""
 
 import ctypes
