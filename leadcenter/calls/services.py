@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 import operator
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from functools import reduce
 from pathlib import Path
 
@@ -372,21 +372,29 @@ class CallRecorder:
         self._add_hold(event.data["channel_id"], None, event.data["at"])  # a call that ends on hold
         interaction = self._interaction(event.data["channel_id"])
         if interaction is not None:
-            self._end_legs(interaction, event.data["at"])
+            parties = self._end_legs(interaction, event.data["at"])
             # Still waiting when the line went down: the caller hung up before anyone answered.
-            self._conclude(interaction, event.data["at"], waiting="abandon")
+            self._conclude(interaction, event.data["at"], waiting="abandon", parties=parties)
 
-    def _end_legs(self, interaction: Interaction, at) -> None:
-        """The lead is gone: every party's leg ends with the call, and a transfer still ringing failed."""
-        for leg in legs.open_legs(interaction):
-            legs.left(self.bus, leg.channel_id, at)
+    def _end_legs(self, interaction: Interaction, at) -> set[int]:
+        """The lead is gone: a transfer still ringing failed, and every party's leg ends with the call; the agents
+        who were still on it. In that order: an agent still on when a transfer of theirs failed with the call did
+        not hand it on, and is its agent."""
         CallTransfer.update(outcome="failed", ended_at=at).where(
             CallTransfer.interaction == interaction, CallTransfer.outcome == "requested"
         ).execute()
+        parties = set()
+        for leg in legs.open_legs(interaction):
+            legs.left(self.bus, leg.channel_id, at)
+            if leg.agent_id is not None:
+                parties.add(leg.agent_id)
         interaction.agent_id = Interaction.get_by_id(interaction.id).agent_id  # legs may have moved it
+        return parties
 
-    def _conclude(self, interaction: Interaction, at, waiting: str) -> None:
-        """End an interaction that is still open; ``waiting`` is the event for one nobody had answered."""
+    def _conclude(self, interaction: Interaction, at, waiting: str, parties: Collection[int] = ()) -> None:
+        """End an interaction that is still open; ``waiting`` is the event for one nobody had answered. Its agent,
+        and the other agents still on it (``parties``: a conference's), go to wrap-up: their legs' own ends come
+        after the call's (call.leg_left finds it over)."""
         if interaction.status == "active":
             # An outbound call the lead never picked up is missed; every other active call was answered.
             lifecycle.move(interaction, "end" if interaction.answered_at else "go_unanswered", at)
@@ -395,9 +403,9 @@ class CallRecorder:
         else:
             return
         notifier.changed(self.bus, interaction)
-        agent = interaction.agent
-        if agent is not None and availability.can(agent, "end_call") and not _on_another_call(agent, interaction):
-            self.availability.move(agent, "end_call", at)  # wrap-up: out until "Rejoin the Queue"
+        for agent in Agent.select().where(Agent.id.in_({interaction.agent_id, *parties} - {None})):
+            if availability.can(agent, "end_call") and not _on_another_call(agent, interaction):
+                self.availability.move(agent, "end_call", at)  # wrap-up: out until "Rejoin the Queue"
 
     def on_synced(self, event: Event) -> None:
         up = {call["channel_id"]: call for call in event.data["calls"]}
@@ -427,8 +435,8 @@ class CallRecorder:
         )
         for interaction in stale:
             log.info("call %s ended while the controller was away", interaction.channel_id)
-            self._end_legs(interaction, self.clock())
-            self._conclude(interaction, self.clock(), waiting="miss")  # how it ended is unknown
+            parties = self._end_legs(interaction, self.clock())
+            self._conclude(interaction, self.clock(), waiting="miss", parties=parties)  # how it ended is unknown
 
 
 def _to_team(queue: str | None) -> list:

@@ -883,6 +883,9 @@ def test_contact_details_save_to_the_lead_on_screen_and_refusals_stay_with_their
     contact.get_by_label("Email").fill("sal@example")
     contact.get_by_label("Email").press("Enter")
     expect(contact.get_by_role("alert")).to_have_count(0)
+    # Saved: shown as a field again (while the save is on its way the email is still being edited, and a click on
+    # another field edits nothing).
+    expect(contact.get_by_role("button", name="sal@example")).to_be_visible()
     # A number another lead has: refused for this lead, saying so; Escape gives it up, and the problem with it.
     contact.get_by_role("button", name="+14045554601").click()
     contact.get_by_label("Phone numbers").fill("+14045554602")

@@ -1,14 +1,19 @@
-"""The call recorder turns call events into interactions; events are delivered synchronously here."""
+"""The call recorder turns call events into interactions; each event is delivered synchronously here (and the
+recorder's own, with `delivering`, each after the handler that published it, as the dispatcher does)."""
 
+import collections
 import datetime as dt
 
 import pytest
 from support import RecordingBus
 
 from leadcenter.accounts.services import create_company, create_user
+from leadcenter.agents import availability
 from leadcenter.agents.availability import Availability
+from leadcenter.agents.models import Agent
 from leadcenter.agents.presence import Presence
 from leadcenter.agents.services import create_agent
+from leadcenter.calls import legs
 from leadcenter.calls.services import CallRecorder
 from leadcenter.events import Event
 from leadcenter.flows.models import CallFlow
@@ -387,15 +392,22 @@ def test_a_call_counts_in_the_first_queue_it_entered_and_only_a_team_of_its_comp
 
 
 def delivering(world):
-    """The recorder's own internal events (call.leg_*) are delivered too, as the dispatcher would."""
-    bus = world["bus"]
+    """The recorder's own internal events (call.leg_*) are delivered too, as the dispatcher does: queued, each after
+    the handler that published it has returned."""
+    bus, pending = world["bus"], collections.deque()
+    deliver = bus.deliver
 
     def publish(name, **data):
         bus.published.append((name, data))
         if name.startswith("call."):
-            bus.deliver(Event(name, data, 0, T0))
+            pending.append(Event(name, data, 0, T0))
 
-    bus.publish = publish
+    def deliver_then_what_it_published(event):
+        deliver(event)
+        while pending:
+            deliver(pending.popleft())
+
+    bus.publish, bus.deliver = publish, deliver_then_what_it_published
     return world
 
 
@@ -463,6 +475,33 @@ def test_a_transfer_to_a_number_adds_the_external_party_and_one_the_lead_hangs_u
     CallTransfer.create(interaction=second, kind="blind", from_agent=alice, to_number="+14045550198", at=T0)
     send(world, "call.ended", seconds=30, channel_id="1.2")
     assert CallTransfer.get(interaction=second).outcome == "failed"
+
+
+def test_every_agent_still_on_a_call_when_it_ends_goes_to_wrap_up_and_an_unfinished_transfer_fails(world):
+    """The lead's end comes first, the legs' ends after it (call.leg_left finds the call over): wrap-up is the
+    conclusion's to give, to each agent still on it."""
+    delivering(world)
+    alice = world["agent"]
+    bob = create_agent(world["company"], create_user("b@acme.example", "Bob", "password1"), now=T0)
+    inbound(world, "1.1")
+    send(world, "call.answered", seconds=10, channel_id="1.1", agent_id=alice.id, queue=None, agent_channel_id="a.1")
+    call = Interaction.get()
+    # Alice hands the call to her team, and the lead's line goes down with her leg: she did not hand it on.
+    CallTransfer.create(interaction=call, kind="blind", from_agent=alice, to_team=world["team"], at=T0)
+    send(world, "call.ended", seconds=20, channel_id="1.1")
+    done = Interaction.get_by_id(call.id)
+    assert (done.status, done.agent_id, CallTransfer.get().outcome) == ("recent", alice.id, "failed")
+    assert statuses(world, alice) == ["on_call", "wrap_up"]
+    # A conference: Bob joined Alice's call; the lead hangs up on both.
+    availability.MACHINE.move(Agent.get_by_id(alice.id), "rejoin", T0)
+    inbound(world, "1.2")
+    send(world, "call.answered", seconds=30, channel_id="1.2", agent_id=alice.id, queue=None, agent_channel_id="a.2")
+    second = Interaction.get(channel_id="1.2")
+    legs.joined(world["bus"], second, "b.2", T0 + dt.timedelta(seconds=35), agent=bob)
+    world["bus"].deliver(Event("nothing", {}, 0, T0))  # and what joining published is delivered
+    send(world, "call.ended", seconds=50, channel_id="1.2")
+    assert statuses(world, alice)[-2:] == ["on_call", "wrap_up"]
+    assert statuses(world, bob) == ["on_call", "wrap_up"]
 
 
 def test_an_agent_who_hangs_up_without_handing_on_goes_to_wrap_up_once(world):

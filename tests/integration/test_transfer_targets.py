@@ -1,0 +1,99 @@
+"""Where a blind transfer takes a call, on the wire: into a team's queue, where the call's first arrival earns it its
+place ahead of the callers who called after it (the team keeps transferred calls' places); and to a colleague
+whose phone cannot ring, where the caller reaches the colleague's own mailbox and the message is theirs. SIPp
+callers on the demo trunk and Alice's SIPp desk phone; Alice transfers through the API as her app does."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+
+from harness import ADS_LINE, wait_for
+from sipp import Call, SippCaller
+from test_availability import EMAIL
+from test_calls import ALICE, BOB
+
+from leadcenter.agents.models import Agent
+from leadcenter.interactions.models import CallTransfer, Interaction
+from leadcenter.teams.models import Team
+
+LEAD, LATER, LATEST = "+14045558801", "+14045558802", "+14045558803"
+MAILBOX_LEAD = "+14045558811"
+
+
+def channels_by_caller(running) -> dict[str, str]:
+    """Each live channel's name by its caller ID number (core show channels concise: name!...!caller id!...)."""
+    shown = running.instance.rx("core show channels concise") or ""
+    return {fields[7]: fields[0] for fields in (line.split("!") for line in shown.splitlines()) if len(fields) > 7}
+
+
+def waiting(running, queue: str) -> list[str]:
+    """The channels waiting in a queue, first place first."""
+    shown = running.instance.rx(f"queue show {queue}") or ""
+    return [name for _, name in sorted(re.findall(r"^\s+(\d+)\. (\S+) \(wait", shown, re.M), key=lambda p: int(p[0]))]
+
+
+def transfer(running, interaction: Interaction, to: dict) -> dict:
+    with contextlib.closing(running.sign_in(EMAIL[ALICE])) as alice:
+        answer = alice.post(f"/api/v1/interactions/{interaction.id}/transfer", json={"to": to})
+    assert answer.status_code == 202, answer.text
+    return answer.json()
+
+
+def test_a_call_transferred_to_a_busy_queue_goes_ahead_of_those_who_called_after_it(running, peers, tmp_path):
+    team = Team.get(Team.name == "Sales")
+    assert team.transfer_keeps_place
+    running.choose_status(EMAIL[BOB], "offline")  # nobody else takes calls: the callers wait
+    with peers.phone(ALICE) as alice:
+        # From the trunk's one port, as a carrier calls: the lead, then two callers once Alice has the lead's call.
+        callers = SippCaller(workdir=tmp_path / "callers").start_calls(
+            [
+                Call(ADS_LINE, LEAD, duration=45),
+                Call(ADS_LINE, LATER, duration=40, delay=10),
+                Call(ADS_LINE, LATEST, duration=40, delay=11),
+            ],
+            asterisk_port=running.sip_port,
+            local_port=running.trunk_port,
+        )
+        peers.handles.append(callers)
+        alice.wait_for("ANSWERED", timeout=20)
+        live = wait_for(
+            lambda: (i := running.interaction(lead_number=LEAD)) and i.status == "active" and i, 10, what="the call"
+        )
+        wait_for(lambda: len(waiting(running, team.queue_name)) == 2, 30, what="two callers waiting in the queue")
+
+        transfer(running, live, {"team_id": team.id})
+        lead_channel = wait_for(lambda: channels_by_caller(running).get(LEAD), 5, what="the lead's channel")
+        # The lead's place is the first: it called before both.
+        places = wait_for(
+            lambda: (w := waiting(running, team.queue_name)) and len(w) == 3 and w, 10, what="the lead in the queue"
+        )
+        channels = channels_by_caller(running)
+        assert places == [lead_channel, channels[LATER], channels[LATEST]], (places, channels)
+        # Alice handed the call on: she is in wrap-up, the call waits for the team with its transfer recorded.
+        wait_for(lambda: Agent.get_by_id(ALICE).status_reason == "wrap_up", 10, what="Alice's wrap-up")
+        moves = list(CallTransfer.select().where(CallTransfer.interaction == live))
+        assert [(t.kind, t.from_agent_id, t.to_team_id) for t in moves] == [("blind", ALICE, team.id)]
+
+
+def test_a_transfer_to_a_colleague_whose_phone_cannot_ring_reaches_their_mailbox(running, peers):
+    running.choose_status(EMAIL[BOB], "offline")
+    with peers.phone(ALICE) as alice:
+        # The lead speaks 14 s in: after Alice took the call, and after Bob's greeting and the beep.
+        caller = peers.call(MAILBOX_LEAD, duration=30, speak_at=14)
+        alice.wait_for("ANSWERED", timeout=20)
+        live = wait_for(
+            lambda: (i := running.interaction(lead_number=MAILBOX_LEAD)) and i.status == "active" and i,
+            10,
+            what="the call",
+        )
+        transfer(running, live, {"agent_id": BOB})  # Bob's desk phone is not registered
+        assert caller.wait(45).answered
+    message = wait_for(
+        lambda: (i := Interaction.get_by_id(live.id)).mailbox_agent_id and i, 15, what="the message in Bob's mailbox"
+    )
+    assert message.mailbox_agent_id == BOB
+    with contextlib.closing(running.sign_in(EMAIL[BOB])) as bob, contextlib.closing(running.sign_in(EMAIL[ALICE])) as a:
+        bobs, alices = bob.get("/api/v1/inbox").json(), a.get("/api/v1/inbox").json()
+    assert live.id in {i["id"] for i in bobs["incoming"]}
+    assert live.id not in {i["id"] for i in alices["incoming"]}
