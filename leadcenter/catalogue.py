@@ -418,7 +418,7 @@ INTERNAL = [
         ("call.conference_left", "that party's channel hung up"),
         ("call.party_answered", "an external number a blind transfer dialled answered the lead's call"),
         ("call.party_left", "a party answered on a lead's call (an agent's leg, an external number) hung up"),
-        ("call.referred", "an agent's desk phone blind-transferred a lead's call (REFER) to an extension"),
+        ("call.referred", "an agent's desk phone transferred a lead's call (REFER, blind or attended) to an extension"),
         ("call.leg_joined", "a party (an agent, an external number) began talking with a lead (calls/legs.py)"),
         ("call.leg_left", "that party left the lead's call"),
         ("chat.visitor_frame", "what a website visitor's open pages are told (web/visitors.py sends it)"),

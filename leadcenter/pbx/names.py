@@ -155,6 +155,7 @@ FLOW_END_LABEL = "flowend"  # a flow's last priority: every step went by
 
 # -- the dialplan's fixed contexts (dialplans/*.conf), as the rendered files and the controller name them -----------
 FROM_AGENT_CONTEXT = "lc-from-agent"  # what agents' devices dial
+COLLEAGUE_CONTEXT = "lc-colleague"  # a desk phone dialled a colleague (consult call): extension = their ring device
 INBOUND_CONTEXT = "lc-inbound"  # a call to a tracking number, before its flow
 UNKNOWN_NUMBER_CONTEXT = "lc-unknown-number"  # a call to a number that is nobody's tracking number
 RECORD = "lc-record"  # starts the recording (and plays the notice)
@@ -190,6 +191,11 @@ RANG_OUT_PAUSE = "lc-rang-out"
 CUSTOM_PREFIX = "custom-"
 DIALPLAN_CHECK_CONTEXT = "lc-dialplan-check"  # a text Asterisk reads before it is saved: no call ever reaches it
 DIALPLAN_CHECK_END = "lc-dialplan-check-end"  # the check's last context: its line in Asterisk's log ends the check
+
+
+def desk_context(company_id: int) -> str:
+    """The context a company's desk phones dial in (routes.conf): their colleagues' extensions, then lc-from-agent."""
+    return f"lc-desk-company{company_id}"
 
 
 def custom_context(name: str) -> str:

@@ -249,7 +249,7 @@ def render_pjsip_endpoints(snapshot: Snapshot) -> str:
                 device.name,
                 [
                     ("type", "endpoint"),
-                    ("context", names.FROM_AGENT_CONTEXT),
+                    ("context", _dialling_context(device)),
                     ("disallow", "all"),
                     *codecs,
                     ("auth", device.name),
@@ -367,6 +367,14 @@ def render_pjsip_endpoints(snapshot: Snapshot) -> str:
     return "\n".join(parts)
 
 
+def _dialling_context(device: AgentDevice) -> str:
+    """Where a device's own calls go: a desk phone may dial its company's agents (the consult call of an attended
+    transfer); the context is the company's, so which colleagues it reaches never depends on what the phone sends."""
+    return (
+        names.desk_context(device.company_id) if not device.webrtc and device.company_id else names.FROM_AGENT_CONTEXT
+    )
+
+
 def render_queues(snapshot: Snapshot) -> str:
     parts = [GENERATED_HEADER]
     for queue in snapshot.queues:
@@ -444,6 +452,7 @@ def render_routes(snapshot: Snapshot) -> str:
         lines.append("exten => _[+0-9].,1,Set(LC_DIALED=${EXTEN})")
         lines.append(f" same => n,Goto({names.UNKNOWN_NUMBER_CONTEXT},s,1)")
         parts.append("\n".join(lines) + "\n")
+    parts += _render_desk_dialling(snapshot)
     parts += [_render_refer(snapshot)] if any(d.rings and d.agent_id for d in snapshot.devices) else []
     parts += [_render_flow(flow) for flow in snapshot.flows]
     return "\n".join(parts)
@@ -459,6 +468,22 @@ def _render_refer(snapshot: Snapshot) -> str:
         lines.append(f" same => n,Goto({names.TRANSFER_AGENT_CONTEXT},{device.name},1)")
         lines.append(" same => n(refused),Hangup(21)")
     return "\n".join(lines) + "\n"
+
+
+def _render_desk_dialling(snapshot: Snapshot) -> list[str]:
+    """lc-desk-companyN, the context of company N's desk phones: a colleague's extension (their agent id, as in
+    lc-refer) rings their ring device (lc-colleague), the consult call before a REFER with Replaces (an attended
+    transfer); anything else dialled falls to lc-from-agent, which refuses it (another company's agents included:
+    they are not in this context)."""
+    companies = sorted({d.company_id for d in snapshot.devices if not d.webrtc and d.company_id})
+    parts = []
+    for company_id in companies:
+        lines = [f"[{names.desk_context(company_id)}] ; desk phones of company {company_id}: their colleagues"]
+        for device in (d for d in snapshot.devices if d.rings and d.agent_id and d.company_id == company_id):
+            lines.append(f"exten => {device.agent_id},1,Goto({names.COLLEAGUE_CONTEXT},{device.name},1)")
+        lines.append(f"include => {names.FROM_AGENT_CONTEXT}")
+        parts.append("\n".join(lines) + "\n")
+    return parts
 
 
 # A step's action: the Gosub into its fixed context in dialplans/steps.conf (or the line) for each leaf step type.

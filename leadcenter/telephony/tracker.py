@@ -24,6 +24,11 @@ Publish = Callable[..., object]
 _AGENT_DIAL_CONTEXTS = (names.RING_AGENTS_STEP, names.ANSWER_CONTEXT, names.TRANSFER_AGENT_CONTEXT)
 # Every context that rings agents: how an agent's leg ended (DialEnd) is said the same way in all of them.
 _RINGING_CONTEXTS = (names.QUEUE_STEP, *_AGENT_DIAL_CONTEXTS)
+# AMI AttendedTransfer's parties, as (the lead, the colleague, the agent whose phone sent the REFER) prefixes.
+_ATTENDED_ROLES = (
+    ("Transferee", "TransferTarget", "OrigTransferer"),
+    ("TransferTarget", "Transferee", "SecondTransferer"),
+)
 
 
 def as_int(value) -> int | None:
@@ -301,6 +306,45 @@ class CallTracker:
                 extension=m.get("Extension", ""),
                 succeeded=m.get("Result") == "Success",
                 at=self.event_time(m),
+            )
+
+    def _on_AttendedTransfer(self, m: Mapping) -> None:
+        """The agent's phone consulted a colleague (lc-colleague) and sent REFER with Replaces: Asterisk bridged the
+        lead with the colleague and hangs up both of the agent's calls. Told as the blind REFER (call.referred, the
+        colleague's agent id as the extension), then as the colleague answering the lead (call.answered): their leg
+        is on the call from now until their channel hangs up."""
+        # The REFER came in the lead's call (its Replaces naming the consult call) or, the other way round, in the
+        # consult call: the lead is the transferee or the target, the colleague the other one.
+        roles = [
+            (lead, colleague, transferer)
+            for lead, colleague, transferer in _ATTENDED_ROLES
+            if m.get(f"{lead}Uniqueid") in self.lead_channels
+        ]
+        if not roles:
+            return
+        lead, colleague, transferer = roles[0]
+        lead_id, colleague_id = m[f"{lead}Uniqueid"], m.get(f"{colleague}Uniqueid") or ""
+        to_agent = names.parse_channel(m.get(f"{colleague}Channel"))
+        succeeded = m.get("Result") == "Success" and to_agent is not None and bool(colleague_id)
+        at = self.event_time(m)
+        self._publish(
+            "call.referred",
+            channel_id=lead_id,
+            agent_id=names.parse_channel(m.get(f"{transferer}Channel")),
+            extension=str(to_agent or ""),
+            succeeded=succeeded,
+            at=at,
+        )
+        if succeeded:
+            self.party_of[colleague_id] = lead_id
+            self._publish(
+                "call.answered",
+                channel_id=lead_id,
+                queue=None,
+                agent_id=to_agent,
+                agent_channel_id=colleague_id,
+                hold_seconds=None,
+                at=at,
             )
 
     # -- hold ------------------------------------------------------------------------------------------------

@@ -9,10 +9,12 @@ import re
 import pytest
 from browser import CHROMIUM, Browser
 from harness import ADS_LINE, wait_for
+from pjphone import PjPhone
 from playwright.sync_api import expect
-from sipp import SippCaller
+from sipp import SippCaller, SippPhone, free_udp_port
 from test_agent_app import ALICE, BOB, EMAILS, call, concluded, ringing_agent
 
+from leadcenter.accounts.models import User
 from leadcenter.agents.models import Agent
 from leadcenter.interactions.models import CallLeg, CallTransfer, Interaction
 
@@ -38,6 +40,71 @@ def test_a_desk_phones_transfer_key_hands_the_call_to_a_colleagues_extension(run
             wait_for(lambda: Agent.get_by_id(ALICE).status_reason == "wrap_up", 10, what="Alice's wrap-up")
             assert caller.wait(25).check().answered
     row = concluded("+14045557303")
+    assert (row.outcome, row.agent_id) == ("answered", BOB)
+    legs = list(CallLeg.select().where(CallLeg.interaction == row).order_by(CallLeg.joined_at))
+    assert [leg.agent_id for leg in legs] == [ALICE, BOB] and all(leg.left_at for leg in legs)
+    moves = CallTransfer.select().where(CallTransfer.interaction == row)
+    assert [(t.kind, t.from_agent_id, t.to_agent_id, t.outcome) for t in moves] == [("refer", ALICE, BOB, "completed")]
+
+
+def _rival_agent(running) -> tuple[int, str, str]:
+    """An agent of another company whose ring device is a desk phone: (agent id, SIP username, password)."""
+    email = "rita@rival.example"
+    if not User.select().where(User.email == email).exists():
+        company = re.search(r"company (\d+) created", running.cli("company", "add", "Rival Roofing")).group(1)
+        running.cli("user", "add", email, "--name", "Rita Rival", "--company", company, "--password", "rita's pw 1")
+    agent = Agent.get(Agent.user == User.get(User.email == email)).id
+    running.cli("agent", "ring", str(agent), "desk")
+    return agent, *running.sip_account(agent)
+
+
+def _bridged(running, *prefixes: str) -> bool:
+    """Whether a channel of each prefix (PJSIP/trunk1-, PJSIP/desk2-) is in one bridge in Asterisk."""
+    rows = [line.split("!") for line in (running.instance.rx("core show channels concise") or "").splitlines()]
+    bridges = [
+        {row[12] for row in rows if len(row) > 13 and row[0].startswith(prefix) and row[12]} for prefix in prefixes
+    ]
+    return bool(set.intersection(*bridges))
+
+
+def test_a_desk_phone_consults_a_colleague_then_its_transfer_key_joins_them_with_the_lead(running, peers):
+    """The attended transfer: Alice's desk phone (a real SIP UA) holds the lead, dials Bob's extension, and REFERs
+    the lead's call with Replaces of the consult; Asterisk bridges the lead with Bob and hangs up both of Alice's
+    calls. Dialling an outside number or another company's agent is refused."""
+    rival, rival_user, rival_password = _rival_agent(running)
+    (alice_user, alice_password), (bob_user, _) = running.sip_account(ALICE), running.sip_account(BOB)
+    with (
+        PjPhone(alice_user, alice_password, running.sip_port) as alice,
+        SippPhone(
+            rival_user, rival_password, running.sip_port, free_udp_port(4), workdir=peers.workdir / "rival"
+        ) as rita,
+    ):
+        caller = peers.call("+14045557304", duration=20)
+        lead = alice.wait_for_call()
+        with peers.phone(BOB) as bob:  # registered once Alice has the call: the queue rang her alone
+            alice.hold(lead)
+            for extension in ("+14045550123", str(rival)):
+                refused = alice.dial(extension)
+                alice.wait_until(lambda: refused.ended, 10, f"refused {extension}")  # noqa: B023
+                assert 400 <= refused.status < 700, (extension, refused.status)
+            assert rita.invite_count == 0  # another company's agent is not reached, even ringing a phone that is there
+            consult = alice.dial(str(BOB))
+            alice.wait_until(lambda: consult.confirmed, 15, "talking with Bob")
+            assert bob.invites()[-1]["from_display"] == Agent.get_by_id(ALICE).display_name  # Bob sees who calls
+            assert alice.transfer(lead, consult)[-1] == 200  # the last NOTIFY's sipfrag: done
+            assert lead.refer_answers == [202]  # Accepted: Asterisk carries the transfer out
+            alice.wait_until(lambda: consult.ended, 10, "hung up by Asterisk")
+            assert "BYE" in consult.received  # Asterisk ended the consult call (the phone hung up only the lead's)
+            wait_for(lambda: _bridged(running, "PJSIP/trunk", f"PJSIP/{bob_user}-"), 5, what="the lead with Bob")
+            live = wait_for(
+                lambda: (i := running.interaction(lead_number="+14045557304")) and i.agent_id == BOB and i,
+                10,
+                what="the call to become Bob's",
+            )
+            assert live.status == "active"
+            wait_for(lambda: Agent.get_by_id(ALICE).status_reason == "wrap_up", 10, what="Alice's wrap-up")
+            assert caller.wait(30).check().answered
+    row = concluded("+14045557304")
     assert (row.outcome, row.agent_id) == ("answered", BOB)
     legs = list(CallLeg.select().where(CallLeg.interaction == row).order_by(CallLeg.joined_at))
     assert [leg.agent_id for leg in legs] == [ALICE, BOB] and all(leg.left_at for leg in legs)

@@ -528,3 +528,28 @@ def test_a_desk_phones_refer_to_a_colleague_is_on_the_timeline_and_completes_whe
     move = CallTransfer.get()
     assert (move.kind, move.from_agent_id, move.to_agent_id, move.outcome) == ("refer", alice.id, bob.id, "completed")
     assert Interaction.get().agent_id == bob.id
+
+
+def test_a_desk_phones_attended_refer_moves_the_call_to_the_colleague_at_once(world):
+    """The tracker tells an attended REFER (AMI AttendedTransfer) as the blind one, then Bob answering at the same
+    instant, then Alice's phone hanging up her leg: the same path as a blind REFER, all within one second."""
+    delivering(world)
+    alice = world["agent"]
+    bob = create_agent(world["company"], create_user("b@acme.example", "Bob", "password1"), now=T0)
+    inbound(world, "1.1")
+    send(world, "call.answered", seconds=10, channel_id="1.1", agent_id=alice.id, queue="team1", agent_channel_id="a.1")
+    send(world, "call.referred", seconds=20, channel_id="1.1", agent_id=alice.id, extension=str(bob.id), succeeded=True)
+    send(world, "call.answered", seconds=20, channel_id="1.1", agent_id=bob.id, queue=None, agent_channel_id="b.1")
+    assert Interaction.get().agent_id == bob.id  # in Bob's Active, before Alice's leg has even ended
+    send(world, "call.party_left", seconds=20, channel_id="1.1", party_channel_id="a.1")
+    assert statuses(world, alice) == ["on_call", "wrap_up"]
+    assert statuses(world, bob) == ["on_call"]
+    move = CallTransfer.get()
+    assert (move.kind, move.from_agent_id, move.to_agent_id, move.outcome) == ("refer", alice.id, bob.id, "completed")
+    shown = [data for name, data in world["bus"].published if name == "interaction.updated"][-1]["interaction"]
+    assert shown["agent"]["id"] == bob.id
+    assert [(leg["agent_id"], leg["left_at"] is not None) for leg in shown["legs"]] == [
+        (alice.id, True),
+        (bob.id, False),
+    ]
+    assert [(t["kind"], t["outcome"]) for t in shown["transfers"]] == [("refer", "completed")]

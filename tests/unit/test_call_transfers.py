@@ -8,6 +8,7 @@ import pytest
 
 from leadcenter.accounts.services import create_company
 from leadcenter.calls.control import place_by_arrival
+from leadcenter.clock import from_timestamp
 from leadcenter.interactions.models import Interaction
 from leadcenter.leads.models import Lead
 from leadcenter.telephony.tracker import CallTracker
@@ -60,6 +61,96 @@ def test_a_desk_phones_blind_refer_of_a_lead_is_told_with_the_extension():
     tracker.handle({**refer, "TransfereeUniqueid": "99.1", "Extension": "8", "Result": "Success"})  # not a lead's
     assert published[1:] == [
         ("call.referred", {"channel_id": "17.1", "agent_id": 7, "extension": "8", "succeeded": True, "at": T0})
+    ]
+
+
+# A real AMI AttendedTransfer (Asterisk 22, test_transfers.py's run), less the fields the tracker does not read: Alice's
+# desk phone (desk1) took the lead's queue call, dialled Bob's extension (lc-colleague) and sent REFER with Replaces.
+ATTENDED = {
+    "Event": "AttendedTransfer",
+    "Timestamp": "1796620092.565939",
+    "Result": "Success",
+    "OrigTransfererChannel": "PJSIP/desk1-00000001",
+    "OrigTransfererContext": "lc-desk-company1",
+    "OrigTransfererUniqueid": "1796620091.1",
+    "OrigTransfererLinkedid": "1796620091.0",
+    "OrigBridgeUniqueid": "6bbb14ab-4e91-4e71-8192-f9101d6da322",
+    "SecondTransfererChannel": "PJSIP/desk1-00000003",
+    "SecondTransfererContext": "lc-colleague",
+    "SecondTransfererExten": "desk2",
+    "SecondTransfererUniqueid": "1796620092.3",
+    "SecondBridgeUniqueid": "5ce4540c-dbd8-47ef-a25f-fb0589485850",
+    "TransfereeChannel": "PJSIP/trunk1-00000000",
+    "TransfereeContext": "lc-step-queue",
+    "TransfereeUniqueid": "1796620091.0",
+    "TransferTargetChannel": "PJSIP/desk2-00000004",
+    "TransferTargetUniqueid": "1796620092.4",
+    "TransferTargetLinkedid": "1796620092.3",
+    "IsExternal": "No",
+    "DestType": "Bridge",
+    "DestBridgeUniqueid": "6bbb14ab-4e91-4e71-8192-f9101d6da322",
+}
+
+
+def _attended_transcript(*events: dict) -> list[tuple[str, dict]]:
+    published: list[tuple[str, dict]] = []
+    tracker = CallTracker(lambda name, **data: published.append((name, data)), lambda: T0)
+    lead = {"Uniqueid": "1796620091.0", "Channel": "PJSIP/trunk1-00000000"}
+    tracker.handle({**lead, "Event": "UserEvent", "UserEvent": "LeadCenterInbound", "Company": "1", "Number": "2"})
+    tracker.handle(
+        {**lead, "Event": "AgentConnect", "Queue": "team1", "MemberName": "agent1", "DestUniqueid": "1796620091.1"}
+    )
+    for event in events:
+        tracker.handle(event)
+    return [(name, data) for name, data in published[2:]]  # after the call and Alice's answer
+
+
+def test_a_desk_phones_attended_refer_is_told_as_its_blind_one_then_the_colleague_answering():
+    at = from_timestamp(1796620092.565939)
+    said = _attended_transcript(
+        ATTENDED,
+        {"Event": "Hangup", "Uniqueid": "1796620091.1", "Channel": "PJSIP/desk1-00000001"},  # Alice's phone hangs up
+        {"Event": "Hangup", "Uniqueid": "1796620092.3", "Channel": "PJSIP/desk1-00000003"},  # her consult: no party
+        {"Event": "Hangup", "Uniqueid": "1796620092.4", "Channel": "PJSIP/desk2-00000004"},  # Bob, later
+    )
+    assert said == [
+        (
+            "call.referred",
+            {"channel_id": "1796620091.0", "agent_id": 1, "extension": "2", "succeeded": True, "at": at},
+        ),
+        (
+            "call.answered",
+            {
+                "channel_id": "1796620091.0",
+                "queue": None,
+                "agent_id": 2,
+                "agent_channel_id": "1796620092.4",
+                "hold_seconds": None,
+                "at": at,
+            },
+        ),
+        ("call.party_left", {"channel_id": "1796620091.0", "party_channel_id": "1796620091.1", "at": T0}),
+        ("call.party_left", {"channel_id": "1796620091.0", "party_channel_id": "1796620092.4", "at": T0}),
+    ]
+
+
+def test_an_attended_refer_that_failed_or_of_no_lead_is_told_failed_or_not_at_all():
+    failed = _attended_transcript({**ATTENDED, "Result": "Fail"})
+    assert [(name, data["succeeded"]) for name, data in failed] == [("call.referred", False)]
+    assert _attended_transcript({**ATTENDED, "TransfereeUniqueid": "9.9", "TransferTargetUniqueid": "9.8"}) == []
+    # The REFER sent in the consult call instead (Replaces naming the lead's): the lead is the target, Bob the
+    # transferee.
+    swapped = {
+        **ATTENDED,
+        "TransfereeChannel": "PJSIP/desk2-00000004",
+        "TransfereeUniqueid": "1796620092.4",
+        "TransferTargetChannel": "PJSIP/trunk1-00000000",
+        "TransferTargetUniqueid": "1796620091.0",
+    }
+    said = _attended_transcript(swapped)
+    assert [(name, data.get("agent_id"), data.get("agent_channel_id")) for name, data in said] == [
+        ("call.referred", 1, None),
+        ("call.answered", 2, "1796620092.4"),
     ]
 
 

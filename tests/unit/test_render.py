@@ -523,6 +523,40 @@ def test_a_desk_phones_transfer_key_reaches_only_the_ring_device_of_a_colleague_
     )
 
 
+def test_a_desk_phone_dials_only_the_ring_devices_of_its_own_companys_agents():
+    """The consult call of an attended transfer: the company comes from the endpoint's rendered context, never from
+    what the phone sends; anything else (a number, another company's agent) falls to lc-from-agent, which refuses."""
+    devices = (
+        render.AgentDevice("desk7", "pw", "Al", webrtc=False, agent_id=7, company_id=1, rings=True),
+        render.AgentDevice("webrtc7", "pw", "Al", webrtc=True, agent_id=7, company_id=1, rings=False),
+        render.AgentDevice("desk8", "pw", "Bo", webrtc=False, agent_id=8, company_id=1, rings=False),
+        render.AgentDevice("webrtc8", "pw", "Bo", webrtc=True, agent_id=8, company_id=1, rings=True),
+        render.AgentDevice("desk9", "pw", "Cy", webrtc=False, agent_id=9, company_id=2, rings=True),
+    )
+    snapshot = render.Snapshot(devices=devices)
+    endpoints = {s["aors"]: s["context"] for s in _sections(render.render_pjsip_endpoints(snapshot)) if "context" in s}
+    assert endpoints == {
+        "desk7": "lc-desk-company1",
+        "webrtc7": "lc-from-agent",  # the browser softphone dials nothing: the app places calls
+        "desk8": "lc-desk-company1",
+        "webrtc8": "lc-from-agent",
+        "desk9": "lc-desk-company2",
+    }
+    assert (
+        "[lc-desk-company1] ; desk phones of company 1: their colleagues\n"
+        "exten => 7,1,Goto(lc-colleague,desk7,1)\n"
+        "exten => 8,1,Goto(lc-colleague,webrtc8,1)\n"
+        "include => lc-from-agent\n"
+        "\n"
+        "[lc-desk-company2] ; desk phones of company 2: their colleagues\n"
+        "exten => 9,1,Goto(lc-colleague,desk9,1)\n"
+        "include => lc-from-agent\n"
+    ) in render.render_routes(snapshot)
+    agents = (DIALPLANS / "agents.conf").read_text()
+    assert "[lc-colleague]\nexten => _[a-z].,1,Dial(PJSIP/${EXTEN},30)\n same => n,Hangup()\n" in agents
+    assert "[lc-from-agent]\nexten => _X.,1,Hangup(21)\nexten => _+X.,1,Hangup(21)\n" in agents
+
+
 def test_desk_phones_are_reached_where_their_requests_come_from():
     # Behind an office NAT: responses to the source port, media back to its source, and calls to the address and
     # port (over TCP, the connection) the REGISTER came from, never to the private Contact.
@@ -557,6 +591,7 @@ AMI_EVENT_CLASSES = {
     "DialEnd": "call",
     "Hold": "call",
     "BlindTransfer": "call",
+    "AttendedTransfer": "call",
     "Unhold": "call",
     "MessageWaiting": "call",
     "ConfbridgeJoin": "call",
