@@ -1,6 +1,7 @@
 """Where a blind transfer takes a call, on the wire: into a team's queue, where the call's first arrival earns it its
 place ahead of the callers who called after it (the team keeps transferred calls' places); and to a colleague
-whose phone cannot ring, where the caller reaches the colleague's own mailbox and the message is theirs. SIPp
+whose phone cannot ring, where the caller reaches the colleague's own mailbox and the message is theirs. An outside
+number added to a call is dialled with the tracking number as caller ID, and dropped again. SIPp
 callers on the demo trunk and Alice's SIPp desk phone; Alice transfers through the API as her app does."""
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from test_availability import EMAIL
 from test_calls import ALICE, BOB
 
 from leadcenter.agents.models import Agent
-from leadcenter.interactions.models import CallTransfer, Interaction
+from leadcenter.calls import legs
+from leadcenter.interactions.models import CallLeg, CallTransfer, Interaction
 from leadcenter.teams.models import Team
 
 LEAD, LATER, LATEST = "+14045558801", "+14045558802", "+14045558803"
 MAILBOX_LEAD = "+14045558811"
+ADDED_LEAD = "+14045558821"
 
 
 def channels_by_caller(running) -> dict[str, str]:
@@ -97,3 +100,41 @@ def test_a_transfer_to_a_colleague_whose_phone_cannot_ring_reaches_their_mailbox
         bobs, alices = bob.get("/api/v1/inbox").json(), a.get("/api/v1/inbox").json()
     assert live.id in {i["id"] for i in bobs["incoming"]}
     assert live.id not in {i["id"] for i in alices["incoming"]}
+
+
+def test_an_outside_number_added_to_a_call_is_dialled_as_the_tracking_number_and_can_be_dropped(
+    running, peers, tmp_path
+):
+    running.choose_status(EMAIL[BOB], "offline")
+    with peers.phone(ALICE) as alice:
+        # The trunk's peer is both the lead's carrier and the one the outside number is dialled through: one process.
+        caller = SippCaller(workdir=tmp_path / "carrier").start_call(
+            ADS_LINE,
+            ADDED_LEAD,
+            asterisk_port=running.sip_port,
+            local_port=running.trunk_port,
+            duration=30,
+            answers=True,
+        )
+        peers.handles.append(caller)
+        alice.wait_for("ANSWERED", timeout=20)
+        live = wait_for(
+            lambda: (i := running.interaction(lead_number=ADDED_LEAD)) and i.status == "active" and i,
+            10,
+            what="the call",
+        )
+        with contextlib.closing(running.sign_in(EMAIL[ALICE])) as app:
+            answer = app.post(f"/api/v1/interactions/{live.id}/conference", json={"number": "404 555 8899"})
+            assert answer.status_code == 200, answer.text
+            invite = wait_for(lambda: caller.carrier_invites(), 15, what="the carrier to get the added party's INVITE")
+            assert invite[-1]["from_user"] == ADS_LINE  # the tracking number the lead called, not the lead's own
+            party = wait_for(
+                lambda: CallLeg.get_or_none(CallLeg.interaction == live, CallLeg.number == "+14045558899"),
+                15,
+                what="the outside party's leg",
+            )
+            assert app.delete(f"/api/v1/interactions/{live.id}/conference/{party.id}").status_code in (200, 204)
+            wait_for(lambda: CallLeg.get_by_id(party.id).left_at, 10, what="the outside party's leg to end")
+            # Dropped: the lead and Alice are still on the call.
+            assert Interaction.get_by_id(live.id).status == "active"
+            assert any(leg.agent_id == ALICE for leg in legs.open_legs(Interaction.get_by_id(live.id)))
