@@ -21,6 +21,27 @@ from leadcenter.interactions.models import CallLeg, CallTransfer, Interaction
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (make setup)")
 
 
+def became_bobs(running, lead: str) -> None:
+    """The call is Bob's while it goes on, and Alice, who handed it on, is in wrap-up."""
+    live = wait_for(
+        lambda: (i := running.interaction(lead_number=lead)) and i.agent_id == BOB and i,
+        10,
+        what="the call to become Bob's",
+    )
+    assert live.status == "active"
+    wait_for(lambda: Agent.get_by_id(ALICE).status_reason == "wrap_up", 10, what="Alice's wrap-up")
+
+
+def referred_from_alice_to_bob(lead: str) -> None:
+    """Over, the call was Bob's, with a leg for each of them and Alice's REFER on its timeline."""
+    row = concluded(lead)
+    assert (row.outcome, row.agent_id) == ("answered", BOB)
+    legs = list(CallLeg.select().where(CallLeg.interaction == row).order_by(CallLeg.joined_at))
+    assert [leg.agent_id for leg in legs] == [ALICE, BOB] and all(leg.left_at for leg in legs)
+    moves = CallTransfer.select().where(CallTransfer.interaction == row)
+    assert [(t.kind, t.from_agent_id, t.to_agent_id, t.outcome) for t in moves] == [("refer", ALICE, BOB, "completed")]
+
+
 def test_a_desk_phones_transfer_key_hands_the_call_to_a_colleagues_extension(running, peers):
     # First in the module: the browser tests below make the agents ring on their softphones until it ends.
     with peers.phone(ALICE, transfer_after=3, transfer_to=str(BOB)) as alice:
@@ -31,20 +52,9 @@ def test_a_desk_phones_transfer_key_hands_the_call_to_a_colleagues_extension(run
             assert alice.transfer_answers == [202]  # Accepted: Asterisk carries the transfer out
             bob.wait_for("ANSWERED", timeout=15)
             assert bob.invites()[-1]["from_user"] == "+14045557303"  # Bob's phone shows the lead
-            live = wait_for(
-                lambda: (i := running.interaction(lead_number="+14045557303")) and i.agent_id == BOB and i,
-                10,
-                what="the call to become Bob's",
-            )
-            assert live.status == "active"
-            wait_for(lambda: Agent.get_by_id(ALICE).status_reason == "wrap_up", 10, what="Alice's wrap-up")
+            became_bobs(running, "+14045557303")
             assert caller.wait(25).check().answered
-    row = concluded("+14045557303")
-    assert (row.outcome, row.agent_id) == ("answered", BOB)
-    legs = list(CallLeg.select().where(CallLeg.interaction == row).order_by(CallLeg.joined_at))
-    assert [leg.agent_id for leg in legs] == [ALICE, BOB] and all(leg.left_at for leg in legs)
-    moves = CallTransfer.select().where(CallTransfer.interaction == row)
-    assert [(t.kind, t.from_agent_id, t.to_agent_id, t.outcome) for t in moves] == [("refer", ALICE, BOB, "completed")]
+    referred_from_alice_to_bob("+14045557303")
 
 
 def _rival_agent(running) -> tuple[int, str, str]:
@@ -96,20 +106,9 @@ def test_a_desk_phone_consults_a_colleague_then_its_transfer_key_joins_them_with
             alice.wait_until(lambda: consult.ended, 10, "hung up by Asterisk")
             assert "BYE" in consult.received  # Asterisk ended the consult call (the phone hung up only the lead's)
             wait_for(lambda: _bridged(running, "PJSIP/trunk", f"PJSIP/{bob_user}-"), 5, what="the lead with Bob")
-            live = wait_for(
-                lambda: (i := running.interaction(lead_number="+14045557304")) and i.agent_id == BOB and i,
-                10,
-                what="the call to become Bob's",
-            )
-            assert live.status == "active"
-            wait_for(lambda: Agent.get_by_id(ALICE).status_reason == "wrap_up", 10, what="Alice's wrap-up")
+            became_bobs(running, "+14045557304")
             assert caller.wait(30).check().answered
-    row = concluded("+14045557304")
-    assert (row.outcome, row.agent_id) == ("answered", BOB)
-    legs = list(CallLeg.select().where(CallLeg.interaction == row).order_by(CallLeg.joined_at))
-    assert [leg.agent_id for leg in legs] == [ALICE, BOB] and all(leg.left_at for leg in legs)
-    moves = CallTransfer.select().where(CallTransfer.interaction == row)
-    assert [(t.kind, t.from_agent_id, t.to_agent_id, t.outcome) for t in moves] == [("refer", ALICE, BOB, "completed")]
+    referred_from_alice_to_bob("+14045557304")
 
 
 @pytest.fixture

@@ -515,13 +515,19 @@ def test_an_agent_who_hangs_up_without_handing_on_goes_to_wrap_up_once(world):
     assert statuses(world, alice) == ["on_call", "wrap_up"]
 
 
-def test_a_desk_phones_refer_to_a_colleague_is_on_the_timeline_and_completes_when_they_answer(world):
+def referred_to_bob(world):
+    """Alice answered a queue call, and her desk phone's transfer key sent it to Bob's extension."""
     delivering(world)
     alice = world["agent"]
     bob = create_agent(world["company"], create_user("b@acme.example", "Bob", "password1"), now=T0)
     inbound(world, "1.1")
     send(world, "call.answered", seconds=10, channel_id="1.1", agent_id=alice.id, queue="team1", agent_channel_id="a.1")
     send(world, "call.referred", seconds=20, channel_id="1.1", agent_id=alice.id, extension=str(bob.id), succeeded=True)
+    return alice, bob
+
+
+def test_a_desk_phones_refer_to_a_colleague_is_on_the_timeline_and_completes_when_they_answer(world):
+    alice, bob = referred_to_bob(world)
     send(world, "call.party_left", seconds=20, channel_id="1.1", party_channel_id="a.1")
     assert statuses(world, alice) == ["on_call", "wrap_up"]
     send(world, "call.answered", seconds=25, channel_id="1.1", agent_id=bob.id, queue=None, agent_channel_id="b.1")
@@ -533,12 +539,7 @@ def test_a_desk_phones_refer_to_a_colleague_is_on_the_timeline_and_completes_whe
 def test_a_desk_phones_attended_refer_moves_the_call_to_the_colleague_at_once(world):
     """The tracker tells an attended REFER (AMI AttendedTransfer) as the blind one, then Bob answering at the same
     instant, then Alice's phone hanging up her leg: the same path as a blind REFER, all within one second."""
-    delivering(world)
-    alice = world["agent"]
-    bob = create_agent(world["company"], create_user("b@acme.example", "Bob", "password1"), now=T0)
-    inbound(world, "1.1")
-    send(world, "call.answered", seconds=10, channel_id="1.1", agent_id=alice.id, queue="team1", agent_channel_id="a.1")
-    send(world, "call.referred", seconds=20, channel_id="1.1", agent_id=alice.id, extension=str(bob.id), succeeded=True)
+    alice, bob = referred_to_bob(world)
     send(world, "call.answered", seconds=20, channel_id="1.1", agent_id=bob.id, queue=None, agent_channel_id="b.1")
     assert Interaction.get().agent_id == bob.id  # in Bob's Active, before Alice's leg has even ended
     send(world, "call.party_left", seconds=20, channel_id="1.1", party_channel_id="a.1")
