@@ -279,9 +279,14 @@ def get_recording(principal: Principal, interaction_id: int):
     bp,
     "GET",
     "/interactions/<int:interaction_id>/voicemail",
-    summary="The voicemail message (audio; Range requests answered with 206)",
+    summary="The voicemail message (audio; Range requests answered with 206). A message in an agent's own mailbox is "
+    "theirs: their colleagues get 403 not-your-voicemail (supervisors and admins may play it)",
 )
 def get_voicemail(principal: Principal, interaction_id: int):
+    mailbox_agent_id = scoped(Interaction, interaction_id, principal, "interaction").mailbox_agent_id
+    mine = principal.agent is not None and principal.agent.id == mailbox_agent_id
+    if mailbox_agent_id is not None and not mine and not principal.at_least("supervisor"):
+        raise ApiError("not-your-voicemail", "the message is in a colleague's own mailbox")
     return _send_audio(principal, interaction_id, "voicemail")
 
 

@@ -325,6 +325,28 @@ def test_voicemail_is_served(agent_a, world, data_dir):
     assert (response.status_code, response.data) == (206, AUDIO[-4:])
 
 
+def test_a_message_in_an_agents_own_mailbox_is_played_by_them_and_supervisors_not_by_colleagues(
+    make_client, world, data_dir
+):
+    alice = world["a"]["agents"][0]
+    interaction = add_interaction(world, voicemail="asterisk/spool/monitor/vm.wav", mailbox_agent=alice)
+    (data_dir / "asterisk/spool/monitor/vm.wav").write_bytes(AUDIO)
+    path = f"/api/v1/interactions/{interaction.id}/voicemail"
+    played = {}
+    for email in ("agent1@a.example", "agent2@a.example", "supervisor@a.example", "admin@a.example"):
+        client = make_client()
+        client.sign_in(email)
+        played[email] = client.http.get(path)
+    assert {email: answer.status_code for email, answer in played.items()} == {
+        "agent1@a.example": 200,
+        "agent2@a.example": 403,
+        "supervisor@a.example": 200,
+        "admin@a.example": 200,
+    }
+    assert played["agent1@a.example"].data == AUDIO
+    assert played["agent2@a.example"].get_json()["error"] == "not-your-voicemail"
+
+
 @pytest.mark.parametrize(
     "stored", [None, "asterisk/spool/monitor/gone.wav", "../outside.wav", "{outside}", "asterisk/../../outside.wav"]
 )
