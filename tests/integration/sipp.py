@@ -404,6 +404,11 @@ class SippPhone:
         """Who ended each answered call: 'local' (this phone sent BYE) or 'remote'."""
         return [e[1] for e in self.events() if e[0] == "HANGUP"]
 
+    def hangups_of(self, call_id: str) -> list[str]:
+        """``hangups`` of one dialog: a peer on the trunk's port also gets the BYEs Asterisk still retransmits for
+        the calls of the process that had the port before it (a caller that exited before its 200 OK went out)."""
+        return [e[1] for e in self.events() if e[0] == "HANGUP" and e[2:3] == [call_id]]
+
     def invites(self) -> list[dict]:
         """INVITEs received: call_id, from_user, from_display, from_header, pai, pai_user, pai_display, time."""
         return invites_in(self.events())

@@ -97,7 +97,8 @@ def test_a_caller_who_presses_1_is_called_back_when_an_agent_frees(running, peer
                 assert app.post(f"/api/v1/interactions/{callback.id}/hangup").status_code == 200
             lead.wait_for("HANGUP", timeout=10)
             alice.wait_for("HANGUP", timeout=10)
-            assert lead.hangups == ["remote"]  # Asterisk hung up on the lead
+            assert lead.hangups_of(invite["call_id"]) == ["remote"]  # Asterisk hung up on the lead
+            assert len(lead.invites()) == 1  # called back once
     done = wait_for(
         lambda: (i := Interaction.get_by_id(callback.id)).status == "recent" and i, 15, what="the callback's call"
     )

@@ -1,7 +1,8 @@
 """Where a blind transfer takes a call, on the wire: into a team's queue, where the call's first arrival earns it its
 place ahead of the callers who called after it (the team keeps transferred calls' places); and to a colleague
 whose phone cannot ring, where the caller reaches the colleague's own mailbox and the message is theirs. An outside
-number added to a call is dialled with the tracking number as caller ID, and dropped again. SIPp
+number added to a call is dialled with the tracking number as caller ID, and dropped again; one consulted, then
+handed the call. SIPp
 callers on the demo trunk and Alice's SIPp desk phone; Alice transfers through the API as her app does."""
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from leadcenter.teams.models import Team
 LEAD, LATER, LATEST = "+14045558801", "+14045558802", "+14045558803"
 MAILBOX_LEAD = "+14045558811"
 ADDED_LEAD = "+14045558821"
+CONSULT_LEAD = "+14045558831"
 
 
 def channels_by_caller(running) -> dict[str, str]:
@@ -138,3 +140,48 @@ def test_an_outside_number_added_to_a_call_is_dialled_as_the_tracking_number_and
             # Dropped: the lead and Alice are still on the call.
             assert Interaction.get_by_id(live.id).status == "active"
             assert any(leg.agent_id == ALICE for leg in legs.open_legs(Interaction.get_by_id(live.id)))
+
+
+def test_a_consult_with_an_outside_number_completed_leaves_the_lead_with_it(running, peers, tmp_path):
+    running.choose_status(EMAIL[BOB], "offline")
+    with peers.phone(ALICE) as alice:
+        caller = SippCaller(workdir=tmp_path / "carrier").start_call(
+            ADS_LINE,
+            CONSULT_LEAD,
+            asterisk_port=running.sip_port,
+            local_port=running.trunk_port,
+            duration=30,
+            answers=True,
+        )
+        peers.handles.append(caller)
+        alice.wait_for("ANSWERED", timeout=20)
+        live = wait_for(
+            lambda: (i := running.interaction(lead_number=CONSULT_LEAD)) and i.status == "active" and i,
+            10,
+            what="the call",
+        )
+        with contextlib.closing(running.sign_in(EMAIL[ALICE])) as app:
+            answer = app.post(f"/api/v1/interactions/{live.id}/consult", json={"number": "404 555 8898"})
+            assert answer.status_code == 200, answer.text
+            invite = wait_for(lambda: caller.carrier_invites(), 15, what="the carrier to get the consult's INVITE")
+            assert invite[-1]["from_user"] == ADS_LINE  # the tracking number the lead called
+            # Complete once the outside number answered (until then: 409 no-consult, as the app's button says).
+            completed = wait_for(
+                lambda: (r := app.post(f"/api/v1/interactions/{live.id}/consult/complete")).status_code != 409 and r,
+                15,
+                interval=0.5,
+                what="the consult to be completed once the outside number answered",
+            )
+            assert completed.status_code == 200, completed.text
+        # Alice left: the lead and the outside number stay on, and she is in wrap-up.
+        wait_for(lambda: Agent.get_by_id(ALICE).status_reason == "wrap_up", 10, what="Alice's wrap-up")
+        wait_for(
+            lambda: [(leg.agent_id, leg.number) for leg in legs.open_legs(live)] == [(None, "+14045558898")],
+            10,
+            what="the outside number alone on the call with the lead",
+        )
+        assert Interaction.get_by_id(live.id).status == "active"
+        moves = CallTransfer.select().where(CallTransfer.interaction == live)
+        assert [(t.kind, t.from_agent_id, t.to_number, t.outcome) for t in moves] == [
+            ("warm", ALICE, "+14045558898", "completed")
+        ]
