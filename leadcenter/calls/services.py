@@ -27,7 +27,7 @@ from leadcenter.db import database
 from leadcenter.events import Bus, Event
 from leadcenter.flows.services import audience
 from leadcenter.interactions import lifecycle, notifier
-from leadcenter.interactions.models import CallTransfer, Interaction, InteractionDecline
+from leadcenter.interactions.models import CallLeg, CallTransfer, Interaction, InteractionDecline
 from leadcenter.leads.services import find_or_create_by_number, lead_number
 from leadcenter.pbx import names
 from leadcenter.teams.models import Team
@@ -271,8 +271,12 @@ class CallRecorder:
             notifier.changed(self.bus, Interaction.get_by_id(interaction.id))
 
     def on_leg_joined(self, event: Event) -> None:
+        """An agent joined a call: on a call. Not when their leg is over already: a leg_joined is delivered after the
+        handler that published it, and a short call (a callback to a busy lead) may have ended meanwhile, its
+        conclusion sending the agent to wrap-up, where a late take_call would keep them "on a call" for good."""
         agent = Agent.get_or_none(Agent.id == event.data["agent_id"]) if event.data["agent_id"] else None
-        if agent is not None and availability.can(agent, "take_call"):
+        on = CallLeg.select().where(CallLeg.channel_id == event.data["channel_id"], CallLeg.left_at.is_null()).exists()
+        if agent is not None and on and availability.can(agent, "take_call"):
             self.availability.move(agent, "take_call", event.data["at"])
 
     def on_leg_left(self, event: Event) -> None:

@@ -217,10 +217,12 @@ class SippPhone:
         transfer_to: str = "",
         hold: tuple[float, float] | None = None,
         mwi: bool = False,
+        busy: bool = False,
     ) -> None:
         self.username, self.password, self.asterisk_port = username, password, asterisk_port
         # mwi: an idle phone that only takes Asterisk's message-waiting NOTIFYs (phone_mwi.xml), and no calls.
         self.mwi = mwi
+        self.busy = busy  # every INVITE answered 486 Busy Here (phone_busy.xml)
         self.registers = registers
         # speak: play 7 s of audio (or this pcap) once answered instead of echoing. Never both: two echoing phones
         # bridged together bounce every packet between them forever (recordings grow to minutes of garbage).
@@ -264,7 +266,7 @@ class SippPhone:
         if _bound(self.port):
             raise RuntimeError(f"phone {self.username}: UDP port {self.port} already in use")
         args = ["-s", self.username] + ([] if self.speak else ["-rtp_echo"])
-        if self.answer and not self.mwi:
+        if self.answer and not self.mwi and not self.busy:
             never = 10**9
             hangup_ms = never if self.hangup_after is None else int(self.hangup_after * 1000)
             refer_ms = never if self.transfer_after is None else int(self.transfer_after * 1000)
@@ -294,6 +296,8 @@ class SippPhone:
         scenario: str | Path = "phone_answer.xml" if self.answer else "phone_noanswer.xml"
         if self.mwi:
             scenario = "phone_mwi.xml"
+        if self.busy:
+            scenario = "phone_busy.xml"
         if self.answer and not isinstance(self.speak, bool):
             scenario = _speaking(SCENARIOS / scenario, self.speak, self.workdir)
         if self.registers:

@@ -16,12 +16,15 @@ from test_availability import EMAIL
 from test_calls import ALICE, BOB
 from test_verbs import carrier
 
+from leadcenter.agents.models import Agent
 from leadcenter.callbacks.models import Callback
 from leadcenter.interactions.models import Interaction
 from leadcenter.teams.models import Team
 
 LEAD = "+14045550917"  # a number no other test calls from: the lead's interaction is the newest with it
 AHEAD, BEHIND = "+14045550916", "+14045550918"  # callers who join the queue before and after the lead
+BUSY_LEAD = "+14045550927"
+RETRY_SECONDS = 30  # the least a team takes
 
 
 @pytest.fixture
@@ -29,14 +32,18 @@ def callbacks(running):
     """The demo team Sales offers callbacks (through the admin API, as the console does), until the test ends."""
     team = Team.get(Team.name == "Sales")
     with contextlib.closing(running.sign_in("admin@acme.example")) as admin:
-        answer = admin.patch(f"/api/v1/teams/{team.id}", json={"callback_enabled": True})
+        answer = admin.patch(
+            f"/api/v1/teams/{team.id}",
+            json={"callback_enabled": True, "callback_attempts": 2, "callback_retry_seconds": RETRY_SECONDS},
+        )
         assert answer.status_code == 200, answer.text
         wait_for(lambda: "context = lc-callback-offer" in _queue_config(running), 5, what="the queue's exit context")
         # A caller takes the queue's parameters as they are when they join it: Asterisk reads them now, rather than
         # when the controller's reload gets its turn on a busy machine (parameters only: members and pauses stay).
         running.instance.rx(f"queue reload parameters {team.queue_name}")
         yield team
-        assert admin.patch(f"/api/v1/teams/{team.id}", json={"callback_enabled": False}).status_code == 200
+        back = {"callback_enabled": False, "callback_attempts": 3, "callback_retry_seconds": 300}
+        assert admin.patch(f"/api/v1/teams/{team.id}", json=back).status_code == 200
 
 
 def _queue_config(running) -> str:
@@ -105,3 +112,41 @@ def test_a_caller_who_presses_1_is_called_back_when_an_agent_frees(running, peer
     assert (done.outcome, done.agent_id, done.callback_of_id) == ("answered", ALICE, original.id)
     assert done.talk_seconds is not None and done.talk_seconds >= 2 and done.recording
     assert Callback.get(Callback.original == original.id).state == "done"
+
+
+def test_a_callback_the_lead_is_busy_for_is_dialled_again_after_the_retry_delay(running, peers, callbacks, tmp_path):
+    for agent in (ALICE, BOB):
+        running.choose_status(EMAIL[agent], "offline")
+    with peers.phone(ALICE) as alice:
+        callers = SippCaller(workdir=tmp_path / "caller").start_calls(
+            [Call(ADS_LINE, BUSY_LEAD, duration=40, key="1", press_at=6, press_every=2, expect_remote_bye=True)],
+            asterisk_port=running.sip_port,
+            local_port=running.trunk_port,
+        )
+        peers.handles.append(callers)
+        callers.wait_all(timeout=45)[0].check()  # pressed 1, told goodbye
+        original = running.wait_interaction(lead_number=BUSY_LEAD, direction="inbound")
+        callback = wait_for(lambda: Callback.get_or_none(Callback.original == original.id), 10, what="the callback")
+        with carrier(running, tmp_path / "busy", busy=True) as lead:
+            running.choose_status(EMAIL[ALICE], "available")  # Alice takes the place: the lead is dialled, busy
+            first = lead.wait_for_invites(timeout=15)[0]
+            assert first["from_user"] == ADS_LINE
+            waiting = wait_for(
+                lambda: (c := Callback.get_by_id(callback.id)).state == "waiting" and c, 15, what="the retry to be due"
+            )
+        assert waiting.attempts == 1
+        tried = time.monotonic()
+        # Alice's leg ended with the lead's busy: off the call (in wrap-up if the recorder counts it as a call).
+        wait_for(lambda: Agent.get_by_id(ALICE).status_reason != "on_call", 10, what="Alice off the call")
+        with carrier(running, tmp_path / "answering", answer_after=0.5) as lead:
+            running.choose_status(EMAIL[ALICE], "available")  # out of wrap-up: the queue offers her the place again
+            second = lead.wait_for_invites(timeout=RETRY_SECONDS + 20)[0]
+            assert time.monotonic() - tried >= RETRY_SECONDS - 5  # not before the team's delay
+            assert second["from_user"] == ADS_LINE
+            lead.wait_for("ANSWERED", timeout=10)
+            alice.wait_for("ANSWERED", n=2, timeout=10)
+            running.instance.rx("channel request hangup all")
+        done = wait_for(lambda: (c := Callback.get_by_id(callback.id)).state == "done" and c, 15, what="done")
+    assert (done.attempts, done.placements) == (1, 2)
+    calls = list(Interaction.select().where(Interaction.callback_of == original.id).order_by(Interaction.id))
+    assert [c.outcome for c in calls] == ["missed", "answered"], [c.outcome for c in calls]

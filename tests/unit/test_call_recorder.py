@@ -408,6 +408,7 @@ def delivering(world):
             deliver(pending.popleft())
 
     bus.publish, bus.deliver = publish, deliver_then_what_it_published
+    world["deliver_alone"] = deliver  # one event, leaving what its handler published queued
     return world
 
 
@@ -502,6 +503,19 @@ def test_every_agent_still_on_a_call_when_it_ends_goes_to_wrap_up_and_an_unfinis
     send(world, "call.ended", seconds=50, channel_id="1.2")
     assert statuses(world, alice)[-2:] == ["on_call", "wrap_up"]
     assert statuses(world, bob) == ["on_call", "wrap_up"]
+
+
+def test_an_agent_whose_short_call_ended_before_their_leg_was_told_is_not_left_on_a_call(world):
+    """A callback to a busy lead: the tracker tells the answer and the end before the dispatcher delivers the
+    call.leg_joined the answer's handler published."""
+    delivering(world)
+    alice = world["agent"]
+    inbound(world, "1.1")
+    answered = {"channel_id": "1.1", "agent_id": alice.id, "queue": None, "agent_channel_id": "a.1"}
+    world["deliver_alone"](Event("call.answered", {"at": T0 + dt.timedelta(seconds=10), **answered}, 0, T0))
+    send(world, "call.ended", seconds=10, channel_id="1.1")  # then the leg_joined, late
+    assert statuses(world, alice) == ["on_call", "wrap_up"]
+    assert Agent.get_by_id(alice.id).status_reason == "wrap_up"
 
 
 def test_an_agent_who_hangs_up_without_handing_on_goes_to_wrap_up_once(world):
