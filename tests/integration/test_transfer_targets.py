@@ -104,62 +104,55 @@ def test_a_transfer_to_a_colleague_whose_phone_cannot_ring_reaches_their_mailbox
     assert live.id not in {i["id"] for i in alices["incoming"]}
 
 
+@contextlib.contextmanager
+def alices_call_from(running, peers, tmp_path, lead: str):
+    """A call from ``lead`` that Alice's desk phone answered (Bob is offline), live; the trunk's peer is both the
+    lead's carrier and the one an outside number is dialled through: one process, answering."""
+    running.choose_status(EMAIL[BOB], "offline")
+    with peers.phone(ALICE) as alice:
+        caller = SippCaller(workdir=tmp_path / "carrier").start_call(
+            ADS_LINE,
+            lead,
+            asterisk_port=running.sip_port,
+            local_port=running.trunk_port,
+            duration=30,
+            answers=True,
+        )
+        peers.handles.append(caller)
+        alice.wait_for("ANSWERED", timeout=20)
+        yield (
+            caller,
+            wait_for(
+                lambda: (i := running.interaction(lead_number=lead)) and i.status == "active" and i, 10, what="the call"
+            ),
+        )
+
+
 def test_an_outside_number_added_to_a_call_is_dialled_as_the_tracking_number_and_can_be_dropped(
     running, peers, tmp_path
 ):
-    running.choose_status(EMAIL[BOB], "offline")
-    with peers.phone(ALICE) as alice:
-        # The trunk's peer is both the lead's carrier and the one the outside number is dialled through: one process.
-        caller = SippCaller(workdir=tmp_path / "carrier").start_call(
-            ADS_LINE,
-            ADDED_LEAD,
-            asterisk_port=running.sip_port,
-            local_port=running.trunk_port,
-            duration=30,
-            answers=True,
+    with (
+        alices_call_from(running, peers, tmp_path, ADDED_LEAD) as (caller, live),
+        contextlib.closing(running.sign_in(EMAIL[ALICE])) as app,
+    ):
+        answer = app.post(f"/api/v1/interactions/{live.id}/conference", json={"number": "404 555 8899"})
+        assert answer.status_code == 200, answer.text
+        invite = wait_for(lambda: caller.carrier_invites(), 15, what="the carrier to get the added party's INVITE")
+        assert invite[-1]["from_user"] == ADS_LINE  # the tracking number the lead called, not the lead's own
+        party = wait_for(
+            lambda: CallLeg.get_or_none(CallLeg.interaction == live, CallLeg.number == "+14045558899"),
+            15,
+            what="the outside party's leg",
         )
-        peers.handles.append(caller)
-        alice.wait_for("ANSWERED", timeout=20)
-        live = wait_for(
-            lambda: (i := running.interaction(lead_number=ADDED_LEAD)) and i.status == "active" and i,
-            10,
-            what="the call",
-        )
-        with contextlib.closing(running.sign_in(EMAIL[ALICE])) as app:
-            answer = app.post(f"/api/v1/interactions/{live.id}/conference", json={"number": "404 555 8899"})
-            assert answer.status_code == 200, answer.text
-            invite = wait_for(lambda: caller.carrier_invites(), 15, what="the carrier to get the added party's INVITE")
-            assert invite[-1]["from_user"] == ADS_LINE  # the tracking number the lead called, not the lead's own
-            party = wait_for(
-                lambda: CallLeg.get_or_none(CallLeg.interaction == live, CallLeg.number == "+14045558899"),
-                15,
-                what="the outside party's leg",
-            )
-            assert app.delete(f"/api/v1/interactions/{live.id}/conference/{party.id}").status_code in (200, 204)
-            wait_for(lambda: CallLeg.get_by_id(party.id).left_at, 10, what="the outside party's leg to end")
-            # Dropped: the lead and Alice are still on the call.
-            assert Interaction.get_by_id(live.id).status == "active"
-            assert any(leg.agent_id == ALICE for leg in legs.open_legs(Interaction.get_by_id(live.id)))
+        assert app.delete(f"/api/v1/interactions/{live.id}/conference/{party.id}").status_code in (200, 204)
+        wait_for(lambda: CallLeg.get_by_id(party.id).left_at, 10, what="the outside party's leg to end")
+        # Dropped: the lead and Alice are still on the call.
+        assert Interaction.get_by_id(live.id).status == "active"
+        assert any(leg.agent_id == ALICE for leg in legs.open_legs(Interaction.get_by_id(live.id)))
 
 
 def test_a_consult_with_an_outside_number_completed_leaves_the_lead_with_it(running, peers, tmp_path):
-    running.choose_status(EMAIL[BOB], "offline")
-    with peers.phone(ALICE) as alice:
-        caller = SippCaller(workdir=tmp_path / "carrier").start_call(
-            ADS_LINE,
-            CONSULT_LEAD,
-            asterisk_port=running.sip_port,
-            local_port=running.trunk_port,
-            duration=30,
-            answers=True,
-        )
-        peers.handles.append(caller)
-        alice.wait_for("ANSWERED", timeout=20)
-        live = wait_for(
-            lambda: (i := running.interaction(lead_number=CONSULT_LEAD)) and i.status == "active" and i,
-            10,
-            what="the call",
-        )
+    with alices_call_from(running, peers, tmp_path, CONSULT_LEAD) as (caller, live):
         with contextlib.closing(running.sign_in(EMAIL[ALICE])) as app:
             answer = app.post(f"/api/v1/interactions/{live.id}/consult", json={"number": "404 555 8898"})
             assert answer.status_code == 200, answer.text
