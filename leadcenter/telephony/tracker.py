@@ -168,17 +168,38 @@ class CallTracker:
                 at=self.event_time(m),
             )
 
+    def _answered(
+        self,
+        channel_id: str,
+        agent_id: int | None,
+        agent_channel_id: str | None,
+        at: dt.datetime,
+        *,
+        queue: str | None = None,
+        hold_seconds: int | None = None,
+    ) -> None:
+        """call.answered: an agent took the lead's call, on ``agent_channel_id`` (a queue's, with how long the caller
+        waited; a ring-agents step's or Answer's; a colleague an attended transfer joined to the lead)."""
+        self._publish(
+            "call.answered",
+            channel_id=channel_id,
+            queue=queue,
+            agent_id=agent_id,
+            agent_channel_id=agent_channel_id,
+            hold_seconds=hold_seconds,
+            at=at,
+        )
+
     def _on_AgentConnect(self, m: Mapping) -> None:
         if m.get("Uniqueid") in self.lead_channels:
             self._party(m)
-            self._publish(
-                "call.answered",
-                channel_id=m["Uniqueid"],
+            self._answered(
+                m["Uniqueid"],
+                names.parse_queue_member(m.get("MemberName")),
+                m.get("DestUniqueid"),
+                self.event_time(m),
                 queue=m.get("Queue"),
-                agent_id=names.parse_queue_member(m.get("MemberName")),
-                agent_channel_id=m.get("DestUniqueid"),
                 hold_seconds=as_int(m.get("HoldTime")),
-                at=self.event_time(m),
             )
 
     def _party(self, m: Mapping) -> None:
@@ -254,15 +275,7 @@ class CallTracker:
             return
         if m.get("DialStatus") == "ANSWER":
             self._party(m)
-            self._publish(
-                "call.answered",
-                channel_id=m["Uniqueid"],
-                queue=None,
-                agent_id=agent,
-                agent_channel_id=m.get("DestUniqueid"),
-                hold_seconds=None,
-                at=self.event_time(m),
-            )
+            self._answered(m["Uniqueid"], agent, m.get("DestUniqueid"), self.event_time(m))
         else:
             self._publish(
                 "call.agent_missed",
@@ -337,15 +350,7 @@ class CallTracker:
         )
         if succeeded:
             self.party_of[colleague_id] = lead_id
-            self._publish(
-                "call.answered",
-                channel_id=lead_id,
-                queue=None,
-                agent_id=to_agent,
-                agent_channel_id=colleague_id,
-                hold_seconds=None,
-                at=at,
-            )
+            self._answered(lead_id, to_agent, colleague_id, at)
 
     # -- hold ------------------------------------------------------------------------------------------------
     def _held_call(self, m: Mapping) -> str | None:
