@@ -73,11 +73,11 @@ def test_an_admin_adds_a_number_turns_its_texting_off_and_keeps_the_opt_out_list
         console = AdminConsole.open(browser, running, "#/numbers/new")
         page = console.page
         form = page.locator("#number-form")
-        form.get_by_label("Phone number").fill("404 555 0177")
+        form.get_by_label("Phone number").fill("404 555 3177")
         form.get_by_label("Name", exact=True).fill("Radio ad")
         form.get_by_label("Source").fill("Radio")
         form.get_by_role("button", name="Add").click()
-        row = page.locator("tr", has_text="+14045550177")
+        row = page.locator("tr", has_text="+14045553177")
         expect(row).to_contain_text("Radio ad")
         expect(form).to_have_count(0)  # saved: back to the list
         console.go("#/texting")
@@ -86,20 +86,20 @@ def test_an_admin_adds_a_number_turns_its_texting_off_and_keeps_the_opt_out_list
         page.on("request", lambda r: patches.append(r.url) if r.method == "PATCH" else None)
         row.get_by_role("button", name="On").click()  # texting off
         expect(row.get_by_role("button", name="Off")).to_be_visible()
-        number = TrackingNumber.get(TrackingNumber.number == "+14045550177")
+        number = TrackingNumber.get(TrackingNumber.number == "+14045553177")
         assert number.texting is False and len(patches) == 1, patches
         console.screenshot("numbers", tmp_path)
 
         console.go("#/texting")
         opt_out = page.locator("#opt-out-form")
-        opt_out.get_by_label("Opt out a number").fill("404 555 0199")
+        opt_out.get_by_label("Opt out a number").fill("404 555 3199")
         opt_out.get_by_role("button", name="Opt out").click()
-        opted = page.locator("tr", has_text="+14045550199")
+        opted = page.locator("tr", has_text="+14045553199")
         expect(opted).to_contain_text("Opted out by an admin")
         console.screenshot("texting", tmp_path)
         opted.get_by_role("button", name="Opt back in").click()
         expect(opted).to_have_count(0)
-        latest = TextConsent.select().where(TextConsent.number == "+14045550199").order_by(TextConsent.id.desc()).get()
+        latest = TextConsent.select().where(TextConsent.number == "+14045553199").order_by(TextConsent.id.desc()).get()
         assert latest.action == "opt_in"
         assert console.errors == []
     with contextlib.closing(running.sign_in("admin@acme.example")) as admin:

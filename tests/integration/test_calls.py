@@ -72,7 +72,7 @@ def linear_queue(running):
 def test_an_agent_who_does_not_answer_for_30_seconds_is_skipped(running, peers, linear_queue):
     assert "'linear' strategy" in running.instance.rx("queue show team1")
     with peers.phone(ALICE, answer=False) as alice, peers.phone(BOB) as bob:
-        handle = peers.call("+14045550199", duration=45)
+        handle = peers.call("+14045556199", duration=45)
         alice.wait_for_invites(1, timeout=10)
         offered_alice = time.monotonic()
         bob.wait_for("ANSWERED", timeout=40)
@@ -81,7 +81,7 @@ def test_an_agent_who_does_not_answer_for_30_seconds_is_skipped(running, peers, 
         handle.wait(60).check()
     assert 29 <= rang_for <= 35
     assert alice.invite_count == 1 and alice.answered_count == 0
-    row = running.wait_interaction(lead_number="+14045550199", status="recent")
+    row = running.wait_interaction(lead_number="+14045556199", status="recent")
     assert (row.agent_id, row.outcome) == (BOB, "answered")
     assert (row.answered_at - row.started_at) >= dt.timedelta(seconds=29)
 
@@ -204,9 +204,9 @@ def test_another_company_cannot_take_the_demo_carriers_calls(running, peers):
         assert not Trunk.select().where(Trunk.company == rival).exists()
         rendered = (running.instance.dir / "etc" / "generated" / "pjsip_endpoints.conf").read_text()
         assert rendered.count(f"match = 127.0.0.1:{running.trunk_port}") == 1
-        result = peers.call("+14045550177", duration=2).wait(30)
+        result = peers.call("+14045556177", duration=2).wait(30)
         assert not result.rejected, result.report
-        call_row = running.wait_interaction(lead_number="+14045550177")
+        call_row = running.wait_interaction(lead_number="+14045556177")
         assert call_row.company_id == acme
     finally:
         Trunk.delete().where(Trunk.company == rival).execute()

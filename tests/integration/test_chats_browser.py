@@ -275,7 +275,7 @@ def test_nobody_online_the_offline_form_becomes_a_form_in_incoming(running, widg
         form = frame.locator("#offline")
         expect(form.locator(".intro")).to_have_text(re.compile("^Nobody is available to chat right now"))
         form.get_by_label("Name").fill(f"Otto {XSS}")
-        form.get_by_label("Phone").fill("+1 404 555 0177")
+        form.get_by_label("Phone").fill("+1 404 555 4177")
         form.get_by_label("Message").fill(f"Call me back about a leak {XSS}")
         form.get_by_role("button", name="Send").click()
         expect(frame.get_by_text("we have your message")).to_be_visible()
@@ -291,7 +291,7 @@ def test_nobody_online_the_offline_form_becomes_a_form_in_incoming(running, widg
         row.get_by_role("button", name=f"Otto {XSS}").click()
         panel = alice.page.locator("#panel")
         expect(panel.locator(".message.inbound .body")).to_have_text(f"Call me back about a leak {XSS}")
-        expect(panel.locator(".session .visitor-phone")).to_have_text("+14045550177")
+        expect(panel.locator(".session .visitor-phone")).to_have_text("+14045554177")
         expect(panel.locator(".session .form-name")).to_have_text("Left while nobody was online to chat")
         expect(panel.locator(".session .page-title")).to_have_text(OFFERS)
 
@@ -303,7 +303,7 @@ def test_nobody_online_the_offline_form_becomes_a_form_in_incoming(running, widg
         recent = alice.same_row("recent", alice.row("active", "Otto"))
         alice.page.get_by_role("button", name="Close form").click()
         expect(recent).to_be_visible()
-        form = Interaction.get(Interaction.kind == "form", Interaction.lead_number == "+14045550177")
+        form = Interaction.get(Interaction.kind == "form", Interaction.lead_number == "+14045554177")
         assert (form.status, form.outcome, form.agent.user.email) == ("recent", "answered", ALICE)
         no_markup_ran(alice.page, visitor.page)
         assert alice.page.locator("#app img").count() == 0

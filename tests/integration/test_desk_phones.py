@@ -51,7 +51,7 @@ def test_the_transfer_key_to_an_outside_number_is_declined_and_the_call_goes_on(
     # a number fails (Asterisk accepts the REFER, then finds no such extension in lc-refer and tells the phone in its
     # NOTIFY) and the agent stays with the lead; the interaction stays active until someone hangs up. (A transfer to
     # a colleague: test_transfers.py.)
-    with peers.phone(ALICE, transfer_after=1, transfer_to="+14045550199") as alice:
+    with peers.phone(ALICE, transfer_after=1, transfer_to="+14045552199") as alice:
         caller = peers.call("+14045557312", duration=8)
         alice.wait_for("REFERRED", timeout=15)
         assert len(alice.transfer_answers) == 1

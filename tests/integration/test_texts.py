@@ -136,7 +136,7 @@ def test_bad_input_is_refused_and_nothing_is_sent(alice, smsc, texting):
     other = Company.create(name="Other Co")
     other_number = TrackingNumber.create(
         company=other,
-        number="+14045550199",
+        number="+14045551199",
         name="Theirs",
         trunk=Trunk.create(company=other, name="T", host="127.0.0.9"),
     )

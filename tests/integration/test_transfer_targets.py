@@ -20,10 +20,10 @@ from leadcenter.calls import legs
 from leadcenter.interactions.models import CallLeg, CallTransfer, Interaction
 from leadcenter.teams.models import Team
 
-LEAD, LATER, LATEST = "+14045558801", "+14045558802", "+14045558803"
-MAILBOX_LEAD = "+14045558811"
-ADDED_LEAD = "+14045558821"
-CONSULT_LEAD = "+14045558831"
+LEAD, LATER, LATEST = "+14045558601", "+14045558602", "+14045558603"
+MAILBOX_LEAD = "+14045558611"
+ADDED_LEAD = "+14045558621"
+CONSULT_LEAD = "+14045558631"
 
 
 def channels_by_caller(running) -> dict[str, str]:
@@ -135,12 +135,12 @@ def test_an_outside_number_added_to_a_call_is_dialled_as_the_tracking_number_and
         alices_call_from(running, peers, tmp_path, ADDED_LEAD) as (caller, live),
         contextlib.closing(running.sign_in(EMAIL[ALICE])) as app,
     ):
-        answer = app.post(f"/api/v1/interactions/{live.id}/conference", json={"number": "404 555 8899"})
+        answer = app.post(f"/api/v1/interactions/{live.id}/conference", json={"number": "404 555 8699"})
         assert answer.status_code == 200, answer.text
         invite = wait_for(lambda: caller.carrier_invites(), 15, what="the carrier to get the added party's INVITE")
         assert invite[-1]["from_user"] == ADS_LINE  # the tracking number the lead called, not the lead's own
         party = wait_for(
-            lambda: CallLeg.get_or_none(CallLeg.interaction == live, CallLeg.number == "+14045558899"),
+            lambda: CallLeg.get_or_none(CallLeg.interaction == live, CallLeg.number == "+14045558699"),
             15,
             what="the outside party's leg",
         )
@@ -154,7 +154,7 @@ def test_an_outside_number_added_to_a_call_is_dialled_as_the_tracking_number_and
 def test_a_consult_with_an_outside_number_completed_leaves_the_lead_with_it(running, peers, tmp_path):
     with alices_call_from(running, peers, tmp_path, CONSULT_LEAD) as (caller, live):
         with contextlib.closing(running.sign_in(EMAIL[ALICE])) as app:
-            answer = app.post(f"/api/v1/interactions/{live.id}/consult", json={"number": "404 555 8898"})
+            answer = app.post(f"/api/v1/interactions/{live.id}/consult", json={"number": "404 555 8698"})
             assert answer.status_code == 200, answer.text
             invite = wait_for(lambda: caller.carrier_invites(), 15, what="the carrier to get the consult's INVITE")
             assert invite[-1]["from_user"] == ADS_LINE  # the tracking number the lead called
@@ -169,12 +169,12 @@ def test_a_consult_with_an_outside_number_completed_leaves_the_lead_with_it(runn
         # Alice left: the lead and the outside number stay on, and she is in wrap-up.
         wait_for(lambda: Agent.get_by_id(ALICE).status_reason == "wrap_up", 10, what="Alice's wrap-up")
         wait_for(
-            lambda: [(leg.agent_id, leg.number) for leg in legs.open_legs(live)] == [(None, "+14045558898")],
+            lambda: [(leg.agent_id, leg.number) for leg in legs.open_legs(live)] == [(None, "+14045558698")],
             10,
             what="the outside number alone on the call with the lead",
         )
         assert Interaction.get_by_id(live.id).status == "active"
         moves = CallTransfer.select().where(CallTransfer.interaction == live)
         assert [(t.kind, t.from_agent_id, t.to_number, t.outcome) for t in moves] == [
-            ("warm", ALICE, "+14045558898", "completed")
+            ("warm", ALICE, "+14045558698", "completed")
         ]

@@ -93,7 +93,7 @@ def test_a_desk_phone_consults_a_colleague_then_its_transfer_key_joins_them_with
         lead = alice.wait_for_call()
         with peers.phone(BOB) as bob:  # registered once Alice has the call: the queue rang her alone
             alice.hold(lead)
-            for extension in ("+14045550123", str(rival)):
+            for extension in ("+14045551123", str(rival)):
                 refused = alice.dial(extension)
                 alice.wait_until(lambda: refused.ended, 10, f"refused {extension}")  # noqa: B023
                 assert 400 <= refused.status < 700, (extension, refused.status)

@@ -73,7 +73,7 @@ def test_originate_places_an_outbound_call_with_the_tracking_number_as_caller_id
             telephony.originate(
                 "PJSIP/desk1",
                 context="lc-outbound",
-                extension="+14045550150",
+                extension="+14045551150",
                 caller_id="Lead Center",
                 variables={"LC_TRUNK": "trunk1", "LC_CALLER_ID": ADS_LINE, "LC_RECORD": "1"},
             ),

@@ -55,7 +55,7 @@ class BusinessSite(Website):
             "<body><h1>{heading}</h1>"
             f'<p>Call us: <span id="phone">{national(SITE_NUMBER, "paren")}</span></p>'
             f'<p><a id="tel" href="tel:{SITE_NUMBER}">{national(SITE_NUMBER, "dash")}</a></p>'
-            '<p id="fax">Fax: 404-555-0199</p>'
+            '<p id="fax">Fax: 404-555-2998</p>'
             '<p><a href="/">Home</a> | <a href="/boilers">Boilers</a></p>'
             "<script>setTimeout(() => { const p = document.createElement('p'); p.id = 'later';"
             f" p.textContent = 'Emergencies: {national(SITE_NUMBER, 'dot')}'; document.body.append(p); }}, 300)"
@@ -155,7 +155,7 @@ class Visitor:
         expect(self.page.locator("#tel")).to_have_text(national(number, "dash"))
         expect(self.page.locator("#tel")).to_have_attribute("href", f"tel:{number}")
         expect(self.page.locator("#later")).to_have_text(f"Emergencies: {national(number, 'dot')}")
-        expect(self.page.locator("#fax")).to_have_text("Fax: 404-555-0199")
+        expect(self.page.locator("#fax")).to_have_text("Fax: 404-555-2998")
 
     def shown(self) -> str:
         """The number shown now, as E.164 (once the snippet has had its answer)."""
