@@ -29,7 +29,7 @@ class Context:
     def open_db(self) -> None:
         if not self._db_open:
             datadir.make_private(self.settings.data_dir, shared=self.settings.asterisk_dir)
-            db.bind(db.open_sqlite(str(self.settings.database_path)))
+            db.bind(db.open_database(self.settings.database.url, str(self.settings.database_path)))
             migrations.migrate()
             self._db_open = True
 
@@ -249,11 +249,11 @@ def database() -> None:
 def migrate(ctx: Context) -> None:
     """Create the database or bring it to the current schema."""
     datadir.make_private(ctx.settings.data_dir, shared=ctx.settings.asterisk_dir)
-    db.bind(db.open_sqlite(str(ctx.settings.database_path)))
+    db.bind(db.open_database(ctx.settings.database.url, str(ctx.settings.database_path)))
     before = migrations.current_version()
     steps = migrations.migrate()
     click.echo(
-        f"{ctx.settings.database_path}: schema version {migrations.LATEST}"
+        f"{ctx.settings.database_name}: schema version {migrations.LATEST}"
         + ("" if before == migrations.LATEST else f" (was {before or 'empty'}; {steps} step(s))")
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import re
 import socket
 import tomllib
 from dataclasses import dataclass, field
@@ -24,6 +25,15 @@ class PathsSettings:
     data_dir: str = "var"
     # The Debian sid root Asterisk runs in; built once per machine by `leadcenter asterisk provision`.
     asterisk_root: str = "/var/cache/leadcenter/asterisk-root"
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    # Empty: SQLite, the file <data_dir>/leadcenter.sqlite3 (the embedded default). A PostgreSQL URL
+    # (postgresql://user:password@host:5432/leadcenter, or postgresql:///leadcenter?host=/var/run/postgresql for a
+    # unix socket) makes that database the installation's: `leadcenter db copy` fills it from the SQLite file.
+    # It holds a password: set it in leadcenter.toml (not in the repository) or LEADCENTER_DATABASE_URL.
+    url: str = ""
 
 
 @dataclass(frozen=True)
@@ -194,6 +204,7 @@ class SmtpSettings:
 @dataclass(frozen=True)
 class Settings:
     paths: PathsSettings = field(default_factory=PathsSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     asterisk: AsteriskSettings = field(default_factory=AsteriskSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
@@ -228,7 +239,15 @@ class Settings:
 
     @property
     def database_path(self) -> Path:
+        """The SQLite file: the installation's database unless [database] url names a PostgreSQL one."""
         return self.data_dir / "leadcenter.sqlite3"
+
+    @property
+    def database_name(self) -> str:
+        """The installation's database, for messages: the SQLite file, or the PostgreSQL URL without its password."""
+        if not self.database.url:
+            return str(self.database_path)
+        return re.sub(r"(://[^:/@]*):[^@]*@", r"\1@", self.database.url)
 
     @property
     def asterisk_dir(self) -> Path:
@@ -320,7 +339,12 @@ def load(path: str | os.PathLike | None = None, env: dict | None = None) -> Sett
     if len(set(names)) != len(names):
         raise ConfigError(f"each SMSC needs a name of its own ([smpp] and [[smpp_extra]]): {', '.join(names)}")
     _check_smtp(settings.smtp)
+    if settings.database.url and not settings.database.url.startswith(POSTGRESQL_SCHEMES):
+        raise ConfigError("[database] url must be empty (SQLite) or a PostgreSQL URL: postgresql://...")
     return settings
+
+
+POSTGRESQL_SCHEMES = ("postgresql://", "postgres://")
 
 
 def _check_smtp(smtp: SmtpSettings) -> None:
@@ -362,6 +386,8 @@ def _describe_values(values, env_section: str | None) -> list[str]:
         value = getattr(values, f.name)
         if f.name in SECRET_KEYS and value:
             value = "(set)"  # `leadcenter config` output gets pasted into tickets
+        elif f.name == "url":
+            value = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1(set)@", value)  # a database URL's password
         shown = f'"{value}"' if isinstance(value, str) else str(value).lower()
         env = f"  # {environment_name(env_section, f.name)}" if env_section else ""
         lines.append(f"{f.name} = {shown}{env}")

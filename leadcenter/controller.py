@@ -16,7 +16,7 @@ import datetime as dt
 import logging
 import threading
 
-from peewee import SqliteDatabase
+from peewee import Database
 
 from leadcenter import clock, credentials, db, mail, migrations
 from leadcenter.agents.availability import Availability
@@ -75,7 +75,7 @@ class Controller:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.secrets = credentials.load_or_create(settings.data_dir)
-        self.database: SqliteDatabase = db.open_sqlite(str(settings.database_path))
+        self.database: Database = db.open_database(settings.database.url, str(settings.database_path))
         db.bind(self.database)
         migrations.migrate()
         self.instance = Instance.from_settings(settings)

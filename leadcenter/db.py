@@ -1,7 +1,18 @@
-"""The database handle, the model base class and the schema version.
+"""The database handle, the model base class, and the SQL that differs between the two engines.
 
-Models bind to ``database`` (a proxy) and the composition root binds the proxy to SQLite at start-up
-(``:memory:`` in unit tests). Timestamps are stored as UTC.
+Models bind to ``database`` (a proxy) and the composition root binds the proxy at start-up to SQLite (the default:
+a file in the data directory; ``:memory:`` in unit tests) or to PostgreSQL (``[database] url``). Timestamps are
+stored as UTC (TIMESTAMP without time zone on PostgreSQL).
+
+Both engines run every query and every transaction rule the same way:
+
+- Transactions are serialised, as SQLite's one writer lock serialises them: the code reads, then writes what it
+  read (an agent's state, a call's interaction, a counter) in ``database.atomic()`` and counts on nobody writing in
+  between. SQLite's ``BEGIN IMMEDIATE`` takes the database's write lock at the start; on PostgreSQL each
+  transaction takes one transaction-scoped advisory lock first (``WRITERS_LOCK``), which every node and process of
+  the installation shares, and a statement written outside a transaction takes it too (see
+  ``SerialisedPostgresqlDatabase``).
+- SQL that differs (dates, epoch seconds, weekdays) is written here, once per engine (``local_day`` and the rest).
 """
 
 from __future__ import annotations
@@ -12,7 +23,20 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from peewee import AutoField, DatabaseProxy, DateTimeField, Model, OperationalError, SqliteDatabase
+from peewee import (
+    SQL,
+    AutoField,
+    Database,
+    DatabaseProxy,
+    DateTimeField,
+    Expression,
+    Model,
+    NodeList,
+    OperationalError,
+    PostgresqlDatabase,
+    SqliteDatabase,
+    fn,
+)
 
 from leadcenter import clock
 
@@ -160,5 +184,108 @@ def open_sqlite(path: str) -> SqliteDatabase:
     )
 
 
+# The key of the PostgreSQL advisory lock every transaction takes (any number: the installation's database is its own).
+WRITERS_LOCK = 0x1EAD_CE17
+# PostgreSQL's error for a lock not had within lock_timeout.
+LOCK_NOT_AVAILABLE = "55P03"
+
+
+class SerialisedPostgresqlDatabase(PostgresqlDatabase):
+    """PostgreSQL whose transactions take their turn, as SQLite's do: one at a time, in the order they asked.
+
+    Each transaction begins with ``pg_advisory_xact_lock(WRITERS_LOCK)`` (released at COMMIT or ROLLBACK, after
+    its writes are visible), so a transaction that reads then writes sees every earlier transaction's writes and
+    nobody else's in between: what SQLite's BEGIN IMMEDIATE gives the code, which was written for it. A statement
+    outside a transaction that writes runs in a transaction of its own, so it too waits its turn (on SQLite it waits
+    for the same write lock). The alternatives were weighed: SERIALIZABLE would fail a transaction that met another
+    with "could not serialize" and every caller would have to retry; row locks (SELECT ... FOR UPDATE) would have
+    to be found and kept right in every read-then-write of the code, and a missing one is a lost update that no
+    test sees. One lock costs the concurrency SQLite never had, and holds across every node and process of the
+    installation (the in-process turn lock of SQLite only orders this process's threads).
+
+    The lock is waited for up to the busy timeout, like SQLite's; past it, "database is locked" (the API's 503
+    ``busy``)."""
+
+    def begin(self, isolation_level=None):
+        super().begin(isolation_level)
+        try:
+            self.cursor().execute(
+                "SET LOCAL lock_timeout = %s; SELECT pg_advisory_xact_lock(%s)", (BUSY_TIMEOUT_MS, WRITERS_LOCK)
+            )
+        except Exception as exc:
+            self.rollback()
+            if getattr(exc, "pgcode", None) == LOCK_NOT_AVAILABLE:
+                raise OperationalError(f"database is locked: no turn within {BUSY_TIMEOUT_MS} ms") from exc
+            raise
+
+    def execute_sql(self, sql, params=None):
+        if self.in_transaction() or sql.lstrip()[:6].upper() in ("SELECT", "SHOW", "BEGIN", "COMMIT", "ROLLBA"):
+            return super().execute_sql(sql, params)
+        with self.atomic():
+            return super().execute_sql(sql, params)
+
+
+def open_postgresql(url: str) -> PostgresqlDatabase:
+    """The PostgreSQL database at ``url`` (postgresql://...; a unix socket: postgresql:///name?host=/dir)."""
+    return SerialisedPostgresqlDatabase(url)
+
+
+def open_database(url: str, sqlite_path: str) -> Database:
+    """The installation's database: PostgreSQL when ``url`` names one, else the SQLite file ``sqlite_path``."""
+    return open_postgresql(url) if url else open_sqlite(sqlite_path)
+
+
 def bind(db) -> None:
     database.initialize(db)
+
+
+def is_postgresql(db: Database | None = None) -> bool:
+    """Whether ``db`` (by default the bound one) is PostgreSQL."""
+    if db is None or isinstance(db, DatabaseProxy):
+        db = database.obj
+    return isinstance(db, PostgresqlDatabase)
+
+
+# -- SQL that differs between the engines: each written once per engine, chosen by the bound database -----------------
+
+
+def _shifted(moment, minutes: int):
+    """PostgreSQL: the moment (a timestamp, or a YYYY-MM-DD text) ``minutes`` later."""
+    return NodeList((fn.CAST(NodeList((moment, SQL("AS TIMESTAMP")))), SQL(f"+ INTERVAL '{int(minutes)} minutes'")))
+
+
+def local_day(moment, minutes: int = 0):
+    """The day (YYYY-MM-DD text) of a UTC moment ``minutes`` ahead of UTC (a zone's offset)."""
+    if is_postgresql():
+        return fn.to_char(_shifted(moment, minutes), "YYYY-MM-DD").coerce(False)
+    return fn.date(moment, f"{int(minutes):+d} minutes").coerce(False)
+
+
+def local_hour(moment, minutes: int = 0):
+    """The hour (00-23 text) of a UTC moment ``minutes`` ahead of UTC."""
+    if is_postgresql():
+        return fn.to_char(_shifted(moment, minutes), "HH24").coerce(False)
+    return fn.strftime("%H", moment, f"{int(minutes):+d} minutes").coerce(False)
+
+
+def iso_weekday(moment, minutes: int = 0):
+    """The ISO weekday (1 = Monday .. 7 = Sunday) of a moment or a YYYY-MM-DD day, ``minutes`` ahead of UTC."""
+    if is_postgresql():
+        return fn.CAST(NodeList((fn.date_part("isodow", _shifted(moment, minutes)), SQL("AS INTEGER"))))
+    # strftime's %w is 0 = Sunday; peewee's % would be GLOB, hence the Expression.
+    sunday_first = fn.strftime("%w", moment, f"{int(minutes):+d} minutes").cast("INTEGER")
+    return Expression(sunday_first + 6, "%", 7) + 1
+
+
+def week_start(day):
+    """The Monday (YYYY-MM-DD text) of the week a YYYY-MM-DD day is in."""
+    if is_postgresql():
+        return fn.to_char(fn.date_trunc("week", fn.CAST(NodeList((day, SQL("AS DATE"))))), "YYYY-MM-DD")
+    return fn.date(day, "weekday 0", "-6 days")  # on to the Sunday (or stays), six days back is its Monday
+
+
+def epoch_seconds(moment):
+    """Whole seconds from 1970 to a UTC moment, its fraction dropped (as report.csv writes times)."""
+    if is_postgresql():
+        return fn.CAST(NodeList((fn.floor(fn.date_part("epoch", moment)), SQL("AS BIGINT"))))
+    return fn.strftime("%s", moment).cast("INTEGER")

@@ -414,7 +414,7 @@ def current_version() -> int | None:
 
 def migrate() -> int:
     """Bring the bound database to LATEST; returns the number of steps applied."""
-    from playhouse.migrate import SqliteMigrator
+    from playhouse.migrate import SchemaMigrator
 
     version = current_version()
     with database.atomic():
@@ -425,7 +425,7 @@ def migrate() -> int:
             log.info("database created at schema version %s", LATEST)
             return 1
         steps = [(v, what, fn) for v, what, fn in MIGRATIONS if v > version]
-        migrator = SqliteMigrator(database.obj)
+        migrator = SchemaMigrator.from_database(database.obj)
         for v, what, fn in steps:
             log.info("migrating to schema version %s: %s", v, what)
             fn(migrator)

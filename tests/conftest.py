@@ -1,5 +1,9 @@
 """Fixtures shared by the unit tests: an in-memory database, two companies of data, and the web app over a
-stand-in controller (no Asterisk: the integration tests use the real one)."""
+stand-in controller (no Asterisk: the integration tests use the real one).
+
+With ``LEADCENTER_TEST_DATABASE=postgresql`` (make unit-postgresql) the tests' database is PostgreSQL instead: a
+throw-away server the session starts (tests/postgresql.py), one database emptied before each test, so that every
+test that touches the database runs on both engines."""
 
 from __future__ import annotations
 
@@ -13,7 +17,12 @@ import pytest
 from mailserver import MailServer
 from support import CALL, PASSWORD, T0, ApiClient, Serving, StandInController, signed_in
 
+import postgresql
 from leadcenter import db, migrations
+
+ENGINE = os.environ.get("LEADCENTER_TEST_DATABASE", "sqlite")
+if ENGINE not in ("sqlite", "postgresql"):
+    raise RuntimeError(f"LEADCENTER_TEST_DATABASE is sqlite or postgresql, not {ENGINE!r}")
 
 if "faketime" in os.environ.get("LD_PRELOAD", ""):
     # Under libfaketime (the unit tests with the wall clock shifted, see tests/README.md) CPython's time.sleep fails
@@ -39,9 +48,48 @@ def schema_template():
     return template
 
 
+@pytest.fixture(scope="session")
+def postgresql_cluster():
+    """The session's PostgreSQL server (one per xdist worker)."""
+    if not postgresql.available():
+        pytest.skip(f"PostgreSQL is not installed ({postgresql.BIN}): make setup installs it")
+    with postgresql.Cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def postgresql_schema(postgresql_cluster):
+    """The URL of the session's database at the current schema, and the statement that empties it."""
+    url = postgresql_cluster.create_database("leadcenter")
+    handle = db.open_postgresql(url)
+    db.bind(handle)
+    migrations.migrate()
+    tables = [t for t in handle.get_tables() if t != migrations.SchemaVersion._meta.table_name]
+    handle.close()
+    return url, f"TRUNCATE {', '.join(f'{chr(34)}{t}{chr(34)}' for t in tables)} RESTART IDENTITY CASCADE"
+
+
+def _emptied_postgresql(request):
+    """The session's PostgreSQL database, emptied (the connections a previous test left are ended first)."""
+    url, empty = request.getfixturevalue("postgresql_schema")
+    handle = db.open_postgresql(url)
+    handle.execute_sql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid()"
+    )
+    handle.execute_sql(empty)
+    db.bind(handle)
+    return handle
+
+
 @pytest.fixture
-def database():
-    """A fresh in-memory database with the current schema, bound to the models."""
+def database(request):
+    """A fresh in-memory database with the current schema, bound to the models (or the emptied PostgreSQL one)."""
+    if ENGINE == "postgresql":
+        handle = _emptied_postgresql(request)
+        yield handle
+        handle.close()
+        return
     template = schema_template()
     memory = db.open_sqlite(":memory:")
     template.connection().backup(memory.connection())
@@ -51,9 +99,14 @@ def database():
 
 
 @pytest.fixture
-def file_database(tmp_path):
+def file_database(tmp_path, request):
     """A file database, for tests of the web server: its threads each open their own connection, which ":memory:"
-    would make empty. A module takes it with ``database = file_database``."""
+    would make empty. A module takes it with ``database = file_database``. (PostgreSQL's is one already.)"""
+    if ENGINE == "postgresql":
+        handle = _emptied_postgresql(request)
+        yield handle
+        handle.close()
+        return
     handle = db.open_sqlite(str(tmp_path / "served.sqlite3"))
     db.bind(handle)
     migrations.migrate()

@@ -13,7 +13,7 @@ from __future__ import annotations
 from peewee import BooleanField, CharField, DateField, ForeignKeyField, IntegerField, TextField
 
 from leadcenter.accounts.models import Company
-from leadcenter.db import BaseModel
+from leadcenter.db import BaseModel, is_postgresql
 
 # The measures summed per row; services.py defines each.
 MEASURES = (
@@ -161,13 +161,16 @@ class WeeklySummary(BaseModel):
         table_name = "weekly_summary"
 
 
-def _forget(company: str, moment: str) -> str:
+def _forget(company: str, moment: str, postgresql: bool) -> str:
     """Forget the local days ``moment`` (UTC) can be in (none while nothing is built: no kpi_zone row)."""
-    bound = "(SELECT printf('%+d minutes', {}) FROM kpi_zone WHERE company_id = {})"
-    return (
-        f"DELETE FROM kpi_day_built WHERE company_id = {company} AND day BETWEEN "
-        f"date({moment}, {bound.format('low', company)}) AND date({moment}, {bound.format('high', company)});"
-    )
+    if postgresql:
+        bound = "(SELECT make_interval(mins => {}) FROM kpi_zone WHERE company_id = {})"
+        day = "to_char(({}) + {}, 'YYYY-MM-DD')"
+    else:
+        bound = "(SELECT printf('%+d minutes', {}) FROM kpi_zone WHERE company_id = {})"
+        day = "date({}, {})"
+    low, high = (day.format(moment, bound.format(edge, company)) for edge in ("low", "high"))
+    return f"DELETE FROM kpi_day_built WHERE company_id = {company} AND day BETWEEN {low} AND {high};"
 
 
 # The start of the episode a conversation's message or move at ``moment`` belongs to: its start, or its latest
@@ -175,50 +178,72 @@ def _forget(company: str, moment: str) -> str:
 _EPISODE_START = """((SELECT max(began) FROM (
     SELECT started_at AS began FROM interaction WHERE id = {id}
     UNION ALL SELECT at FROM interaction_transition
-        WHERE interaction_id = {id} AND event = 'reopen' AND at <= {at})))"""
+        WHERE interaction_id = {id} AND event = 'reopen' AND at <= {at}) AS moments))"""
 
-TRIGGERS = {
-    "kpi_interaction_inserted": "AFTER INSERT ON interaction BEGIN "
-    + _forget("NEW.company_id", "NEW.started_at")
-    + " END",
-    "kpi_interaction_updated": "AFTER UPDATE ON interaction BEGIN "
-    + _forget("OLD.company_id", "date(OLD.started_at)")
-    + _forget("NEW.company_id", "NEW.started_at")
-    + " END",
-    "kpi_interaction_deleted": "AFTER DELETE ON interaction BEGIN "
-    + _forget("OLD.company_id", "OLD.started_at")
-    + " END",
-    "kpi_message_written": "AFTER INSERT ON message BEGIN "
-    + _forget(
-        "(SELECT company_id FROM interaction WHERE id = NEW.interaction_id)",
-        _EPISODE_START.format(id="NEW.interaction_id", at="NEW.created_at"),
-    )
-    + " END",
-    "kpi_transition_recorded": "AFTER INSERT ON interaction_transition BEGIN "
-    + _forget(
-        "(SELECT company_id FROM interaction WHERE id = NEW.interaction_id)",
-        _EPISODE_START.format(id="NEW.interaction_id", at="NEW.at"),
-    )
-    + " END",
-    # A status change ends the agent's previous state: if that was a wrap-up, the call that ended as it began has
-    # its wrap-up now.
-    "kpi_status_changed": "AFTER INSERT ON agent_status_change BEGIN "
-    + _forget(
-        "(SELECT company_id FROM agent WHERE id = NEW.agent_id)",
-        """(SELECT i.started_at FROM interaction i WHERE
+
+def _triggers(postgresql: bool) -> dict[str, tuple[str, str]]:
+    """Each trigger's event and the statements it runs, in the engine's SQL."""
+
+    def forget(company: str, moment: str) -> str:
+        return _forget(company, moment, postgresql)
+
+    utc_day = "date_trunc('day', OLD.started_at)" if postgresql else "date(OLD.started_at)"
+    return {
+        "kpi_interaction_inserted": ("AFTER INSERT ON interaction", forget("NEW.company_id", "NEW.started_at")),
+        "kpi_interaction_updated": (
+            "AFTER UPDATE ON interaction",
+            forget("OLD.company_id", utc_day) + forget("NEW.company_id", "NEW.started_at"),
+        ),
+        "kpi_interaction_deleted": ("AFTER DELETE ON interaction", forget("OLD.company_id", "OLD.started_at")),
+        "kpi_message_written": (
+            "AFTER INSERT ON message",
+            forget(
+                "(SELECT company_id FROM interaction WHERE id = NEW.interaction_id)",
+                _EPISODE_START.format(id="NEW.interaction_id", at="NEW.created_at"),
+            ),
+        ),
+        "kpi_transition_recorded": (
+            "AFTER INSERT ON interaction_transition",
+            forget(
+                "(SELECT company_id FROM interaction WHERE id = NEW.interaction_id)",
+                _EPISODE_START.format(id="NEW.interaction_id", at="NEW.at"),
+            ),
+        ),
+        # A status change ends the agent's previous state: if that was a wrap-up, the call that ended as it began
+        # has its wrap-up now.
+        "kpi_status_changed": (
+            "AFTER INSERT ON agent_status_change",
+            forget(
+                "(SELECT company_id FROM agent WHERE id = NEW.agent_id)",
+                """(SELECT i.started_at FROM interaction i WHERE
             i.company_id = (SELECT company_id FROM agent WHERE id = NEW.agent_id) AND i.agent_id = NEW.agent_id
             AND i.status = 'recent' AND i.status_changed_at = (
                 SELECT at FROM agent_status_change WHERE agent_id = NEW.agent_id AND id < NEW.id
                 AND to_reason = 'wrap_up' ORDER BY id DESC LIMIT 1))""",
-    )
-    + " END",
-    "kpi_threshold_changed": "AFTER UPDATE OF service_level_seconds ON team BEGIN "
-    "DELETE FROM kpi_day_built WHERE company_id = NEW.company_id; END",
-    "kpi_time_zone_changed": "AFTER UPDATE OF time_zone ON company BEGIN "
-    "DELETE FROM kpi_day_built WHERE company_id = NEW.id; END",
-}
+            ),
+        ),
+        "kpi_threshold_changed": (
+            "AFTER UPDATE OF service_level_seconds ON team",
+            "DELETE FROM kpi_day_built WHERE company_id = NEW.company_id;",
+        ),
+        "kpi_time_zone_changed": (
+            "AFTER UPDATE OF time_zone ON company",
+            "DELETE FROM kpi_day_built WHERE company_id = NEW.id;",
+        ),
+    }
 
 
 def create_triggers(database) -> None:
-    for name, body in TRIGGERS.items():
-        database.execute_sql(f'CREATE TRIGGER IF NOT EXISTS "{name}" {body}')
+    """The triggers, as SQLite writes them or, on PostgreSQL, each a PL/pgSQL function run for each row."""
+    postgresql = is_postgresql(database)
+    for name, (event, body) in _triggers(postgresql).items():
+        if postgresql:
+            database.execute_sql(
+                f'CREATE OR REPLACE FUNCTION "{name}"() RETURNS trigger LANGUAGE plpgsql AS '
+                f"$$ BEGIN {body} RETURN NULL; END $$"
+            )
+            database.execute_sql(
+                f'CREATE OR REPLACE TRIGGER "{name}" {event} FOR EACH ROW EXECUTE FUNCTION "{name}"()'
+            )
+        else:
+            database.execute_sql(f'CREATE TRIGGER IF NOT EXISTS "{name}" {event} BEGIN {body} END')

@@ -3,7 +3,7 @@ agents' status changes. docs/kpis.md defines each figure in words; the schemas r
 
 Every figure is of the interactions *started* in the period, [since, until), as report.csv selects them (a
 conversation's episodes: those that began in it), and every duration is whole seconds between the timestamps as
-report.csv writes them (strftime('%s'): fractions dropped), so that a figure recomputed from the CSV is the same
+report.csv writes them (fractions dropped: db.epoch_seconds), so that a figure recomputed from the CSV is the same
 number. Periods are UTC days.
 
 The sums come from the daily rollup (models.py: KpiDay), built here from the raw rows (``_raw_sums``) for each day
@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from peewee import JOIN, SQL, Case, Expression, fn
+from peewee import JOIN, SQL, Case, fn
 
 from leadcenter.accounts.models import Company
 from leadcenter.agents.models import Agent, AgentStatusChange
-from leadcenter.db import database
+from leadcenter.db import database, epoch_seconds, iso_weekday, local_day, local_hour, week_start
 from leadcenter.interactions.models import CallLeg, Interaction, InteractionTransition, Message
 from leadcenter.reports.models import (
     DIMENSIONS,
@@ -108,14 +108,9 @@ def segments(zone: str, begin: dt.datetime, end: dt.datetime) -> list[tuple[dt.d
     return [segment for segment in out if segment[0] < segment[1]]
 
 
-def _shift(offset: int) -> str:
-    """A date modifier from UTC to the local time."""
-    return f"{offset:+d} minutes"
-
-
 def seconds(begin, end):
     """Whole seconds from ``begin`` to ``end`` as report.csv writes them (each truncated to the second)."""
-    return fn.strftime("%s", end).cast("INTEGER") - fn.strftime("%s", begin).cast("INTEGER")
+    return epoch_seconds(end) - epoch_seconds(begin)
 
 
 def _count(condition):
@@ -221,7 +216,7 @@ def _interaction_sums(company_id: int, since: dt.datetime, until: dt.datetime, o
         "missed": _count(inbound_call & (Interaction.outcome == "missed")),
         "voicemail": _count(inbound_call & (Interaction.outcome == "voicemail")),
     }
-    day = fn.date(Interaction.started_at, _shift(offset)).coerce(False)  # the local day, as text
+    day = local_day(Interaction.started_at, offset)  # the local day, as text
     query = (
         Interaction.select(*_key_columns(day), *[m.alias(name) for name, m in measures.items()])
         .join(Team, JOIN.LEFT_OUTER, on=Team.id == Interaction.queue_team)
@@ -235,7 +230,7 @@ def _leg_sums(company_id: int, since: dt.datetime, until: dt.datetime, offset: i
     """Per key of the call, with each agent who had a leg on it as the agent: the concluded answered calls they were
     on, and their legs' talk and hold seconds."""
     handled = Interaction.answered_at.is_null(False) & (Interaction.status == "recent") & CallLeg.left_at.is_null(False)
-    day = fn.date(Interaction.started_at, _shift(offset)).coerce(False)
+    day = local_day(Interaction.started_at, offset)
     query = (
         CallLeg.select(
             day.alias("day"),
@@ -261,7 +256,7 @@ def _wrap_up_sums(company_id: int, since: dt.datetime, until: dt.datetime, offse
     wrap = AgentStatusChange.alias("wrap")
     calls = (
         Interaction.select(
-            *_key_columns(fn.date(Interaction.started_at, _shift(offset)).coerce(False)),
+            *_key_columns(local_day(Interaction.started_at, offset)),
             Interaction.ended_at.alias("began"),
             wrap.select(wrap.id)
             .where(wrap.agent == Interaction.agent, wrap.at == Interaction.ended_at, wrap.to_reason == "wrap_up")
@@ -350,7 +345,7 @@ def _episode_sums(company_id: int, since: dt.datetime, until: dt.datetime, offse
     key_names = ("kind", "direction", "queue_team_id", "agent_id")
     timed = (
         Interaction.select(
-            fn.date(began, _shift(offset)).alias("day"),
+            local_day(began, offset).alias("day"),
             *[SQL(f"episodes.{column}") for column in key_names],
             began.alias("began"),
             reply.alias("replied"),
@@ -419,12 +414,12 @@ def _slice_rows(company_id: int, since: dt.datetime, until: dt.datetime, offset:
         _count(abandoned & (waited >= SHORT_ABANDON_SECONDS)),
         _count(abandoned & (waited < SHORT_ABANDON_SECONDS)),
     )
-    columns = {"hour": fn.strftime("%H", Interaction.started_at, _shift(offset)), **ATTRIBUTIONS}
+    columns = {"hour": local_hour(Interaction.started_at, offset), **ATTRIBUTIONS}
     rows = []
     for dimension in DIMENSIONS:
         query = (
             Interaction.select(
-                fn.date(Interaction.started_at, _shift(offset)).coerce(False),
+                local_day(Interaction.started_at, offset),
                 columns[dimension],
                 Interaction.kind,
                 Interaction.direction,
@@ -711,10 +706,9 @@ def kpis(scope: Scope) -> dict[str, Any]:
 # -- the report series ---------------------------------------------------------------------------------------------
 
 INTERVALS = {
-    "day": KpiDay.day,
-    # the Monday of the week: 'weekday 0' moves on to the Sunday (or stays), six days back is its Monday
-    "week": fn.date(KpiDay.day, "weekday 0", "-6 days"),
-    "month": fn.strftime("%Y-%m-01", KpiDay.day),
+    "day": lambda: KpiDay.day,
+    "week": lambda: week_start(KpiDay.day),
+    "month": lambda: fn.SUBSTR(KpiDay.day, 1, 7).concat("-01"),
 }
 
 
@@ -734,7 +728,7 @@ def _started(scope: Scope, *kinds: str):
 def by_channel(scope: Scope, interval: str) -> list[dict[str, Any]]:
     """Interactions over time by channel (kind): per interval and kind, how many began and how many an agent
     answered or took."""
-    period = INTERVALS[interval].alias("period")
+    period = INTERVALS[interval]().alias("period")
     rows = _sums(_rolled(scope) & _handled_by(scope), ("interactions", "answered"), period, KpiDay.kind)
     return [
         {"period": dt.date.fromisoformat(p), "channel": kind, "interactions": n, "answered": answered}
@@ -810,17 +804,12 @@ def by_agent(scope: Scope) -> list[dict[str, Any]]:
     return sorted(out, key=lambda row: (-row["handled"], row["agent_name"], row["agent_id"]))
 
 
-def _weekday(moment):
-    """ISO: 1 = Monday .. 7 = Sunday (strftime's %w is 0 = Sunday; peewee's % is GLOB)."""
-    return Expression(fn.strftime("%w", moment).cast("INTEGER") + 6, "%", 7) + 1
-
-
 def by_hour(scope: Scope) -> list[dict[str, Any]]:
     """Inbound interactions (calls, texts, chats, forms...) by day of the week and hour of the day they began
     (local): when to staff. A team's: the calls of its queue (from the rollup); an agent's: what they handled."""
     counts: dict[tuple[int, int], list[int]] = {}
     if scope.agent_id is None:
-        weekday, hour = _weekday(KpiSlice.day).alias("weekday"), KpiSlice.value.cast("INTEGER").alias("hour")
+        weekday, hour = iso_weekday(KpiSlice.day).alias("weekday"), KpiSlice.value.cast("INTEGER").alias("hour")
         team = KpiSlice.queue_team_id == scope.team_id if scope.team_id is not None else SQL("1 = 1")
         queries: list[Any] = [
             KpiSlice.select(
@@ -830,11 +819,10 @@ def by_hour(scope: Scope) -> list[dict[str, Any]]:
     else:
         queries = []
         for begin, end, offset in segments(scope.zone, scope.since, scope.until):
-            local = fn.datetime(Interaction.started_at, _shift(offset))
             queries.append(
                 Interaction.select(
-                    _weekday(local).alias("weekday"),
-                    fn.strftime("%H", local).cast("INTEGER").alias("hour"),
+                    iso_weekday(Interaction.started_at, offset).alias("weekday"),
+                    local_hour(Interaction.started_at, offset).cast("INTEGER").alias("hour"),
                     fn.COUNT(Interaction.id),
                     _count(Interaction.kind == "call"),
                 ).where(
