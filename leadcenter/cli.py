@@ -258,6 +258,53 @@ def migrate(ctx: Context) -> None:
     )
 
 
+@database.command("copy")
+@click.option(
+    "--from",
+    "source",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The SQLite database to copy  [default: <data_dir>/leadcenter.sqlite3]",
+)
+@click.option(
+    "--to",
+    "target",
+    metavar="URL",
+    help="The empty PostgreSQL database, postgresql://user:password@host/name  [default: [database] url]",
+)
+@pass_context
+def copy_database(ctx: Context, source: Path | None, target: str | None) -> None:
+    """Copy an SQLite installation's data into an empty PostgreSQL database, to switch to PostgreSQL.
+
+    \b
+    1. createdb leadcenter (as a PostgreSQL user who may create tables in it)
+    2. leadcenter db copy --to postgresql://USER:PASSWORD@HOST/leadcenter
+       (while Lead Center runs, to rehearse; it reads one consistent moment)
+    3. stop Lead Center, copy again into a new empty database, set [database] url to it, start Lead Center.
+
+    The schema is made by the migrations, the rows copied table by table in one transaction (all or nothing),
+    the id sequences set after the greatest ids, and each table's rows counted on both sides. The SQLite file is
+    only read; a PostgreSQL database that has any table is refused."""
+    from leadcenter import dbcopy
+
+    url = target or ctx.settings.database.url
+    if not url:
+        raise click.ClickException("no PostgreSQL database: give --to URL or set [database] url")
+    source = source or ctx.settings.database_path
+    try:
+        with dbcopy.Copy(source, db.open_postgresql(url)) as copy:
+            plan = copy.plan()
+            total = sum(table.rows for table in plan)
+            click.echo(f"Copying {total} rows of {len(plan)} tables from {source}")
+            with click.progressbar(length=total, label="rows", show_pos=True, item_show_func=str) as bar:
+                copy.run(plan, lambda table, rows: bar.update(rows, table.name))
+    except dbcopy.CopyError as exc:
+        raise click.ClickException(str(exc)) from None
+    except db.OperationalError as exc:  # unreachable, refused, no such database
+        raise click.ClickException(f"PostgreSQL: {exc}".strip()) from None
+    click.echo(f"Copied: {', '.join(f'{t.name} {t.rows}' for t in plan if t.rows)}")
+    click.echo("Set [database] url (LEADCENTER_DATABASE_URL) to this database to run Lead Center on it.")
+
+
 @main.command("backup")
 @click.option(
     "--to",

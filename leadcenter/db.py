@@ -18,6 +18,7 @@ Both engines run every query and every transaction rule the same way:
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -35,6 +36,7 @@ from peewee import (
     OperationalError,
     PostgresqlDatabase,
     SqliteDatabase,
+    __exception_wrapper__,
     fn,
 )
 
@@ -207,16 +209,28 @@ class SerialisedPostgresqlDatabase(PostgresqlDatabase):
     ``busy``)."""
 
     def begin(self, isolation_level=None):
-        super().begin(isolation_level)
+        # One round trip: BEGIN, the wait's limit, the turn.
         try:
             self.cursor().execute(
-                "SET LOCAL lock_timeout = %s; SELECT pg_advisory_xact_lock(%s)", (BUSY_TIMEOUT_MS, WRITERS_LOCK)
+                "BEGIN; SET LOCAL lock_timeout = %s; SELECT pg_advisory_xact_lock(%s)", (BUSY_TIMEOUT_MS, WRITERS_LOCK)
             )
         except Exception as exc:
-            self.rollback()
+            with contextlib.suppress(Exception):  # a connection that broke has no transaction left
+                self._adapter.rollback(self.connection())
             if getattr(exc, "pgcode", None) == LOCK_NOT_AVAILABLE:
                 raise OperationalError(f"database is locked: no turn within {BUSY_TIMEOUT_MS} ms") from exc
-            raise
+            with __exception_wrapper__:  # peewee's own errors, as for any statement
+                raise
+
+    def create_tables(self, models, **options):
+        """Tables as on SQLite, where a CharField's max_length is no limit: its columns are TEXT, so that what
+        one engine stores the other does too (a long landing page, a carrier's long caller name)."""
+        super().create_tables(models, **options)
+        for model in models:
+            varchar = [f.column_name for f in model._meta.sorted_fields if f.field_type == "VARCHAR"]
+            if varchar:
+                columns = ", ".join(f'ALTER COLUMN "{c}" TYPE TEXT' for c in varchar)
+                self.execute_sql(f'ALTER TABLE "{model._meta.table_name}" {columns}')
 
     def execute_sql(self, sql, params=None):
         if self.in_transaction() or sql.lstrip()[:6].upper() in ("SELECT", "SHOW", "BEGIN", "COMMIT", "ROLLBA"):

@@ -242,8 +242,6 @@ def create_triggers(database) -> None:
                 f'CREATE OR REPLACE FUNCTION "{name}"() RETURNS trigger LANGUAGE plpgsql AS '
                 f"$$ BEGIN {body} RETURN NULL; END $$"
             )
-            database.execute_sql(
-                f'CREATE OR REPLACE TRIGGER "{name}" {event} FOR EACH ROW EXECUTE FUNCTION "{name}"()'
-            )
+            database.execute_sql(f'CREATE OR REPLACE TRIGGER "{name}" {event} FOR EACH ROW EXECUTE FUNCTION "{name}"()')
         else:
             database.execute_sql(f'CREATE TRIGGER IF NOT EXISTS "{name}" {event} BEGIN {body} END')

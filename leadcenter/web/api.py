@@ -118,7 +118,8 @@ def _uploaded(media_types: tuple[str, ...]) -> bytes:
 
 
 def _out_of_range(value, path: tuple) -> dict[str, str]:
-    """The fields of a validated request whose numbers or dates are out of range, at any depth."""
+    """The fields of a validated request whose numbers or dates are out of range, or whose text holds a NUL
+    character (PostgreSQL's text cannot: refused for both engines alike), at any depth."""
     if isinstance(value, BaseModel):
         found: dict[str, str] = {}
         for name in type(value).model_fields:
@@ -128,6 +129,8 @@ def _out_of_range(value, path: tuple) -> dict[str, str]:
         return {k: v for i, item in enumerate(value) for k, v in _out_of_range(item, (*path, i)).items()}
     if isinstance(value, dict):
         return {k: v for key, item in value.items() for k, v in _out_of_range(item, (*path, key)).items()}
+    if isinstance(value, str) and "\x00" in value:
+        return {".".join(map(str, path)): "must not contain a NUL character"}
     if isinstance(value, int) and not isinstance(value, bool) and not INT_RANGE[0] <= value <= INT_RANGE[1]:
         return {".".join(map(str, path)): "out of range: a 64-bit integer"}
     if isinstance(value, dt.date):
