@@ -10,7 +10,7 @@ SYSTEM_PACKAGES := python3-venv debootstrap sip-tester sox iproute2 util-linux p
 	faketime postgresql
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test check unit unit-shifted integration bench setup system-packages node test-smsc python web-bundle \
+.PHONY: run test check unit unit-shifted unit-postgresql integration bench setup system-packages node test-smsc python web-bundle \
 	asterisk-root clean help
 
 help:
@@ -102,6 +102,12 @@ unit-shifted: python system-packages
 	  FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "$$shift" $(BIN)/python -m pytest -q -p no:cacheprovider -n 2 \
 	    tests/unit || exit 1; \
 	done
+
+# The unit tests again with PostgreSQL as their database (tests/conftest.py): a throw-away server each xdist worker
+# starts in a temporary directory as an unprivileged user, on a unix socket there (tests/postgresql.py), so that no
+# query or transaction rule becomes SQLite-only. Debian's postgresql package comes with system-packages.
+unit-postgresql: python system-packages
+	LEADCENTER_TEST_DATABASE=postgresql $(BIN)/python -m pytest -q -p no:cacheprovider -n 2 $(PYTEST_ARGS) tests/unit
 
 bench: setup
 	unshare --net --fork -- sh -c 'ip link set lo up && exec "$$@"' sh $(BIN)/python -m bench

@@ -305,6 +305,14 @@ def copy_database(ctx: Context, source: Path | None, target: str | None) -> None
     click.echo("Set [database] url (LEADCENTER_DATABASE_URL) to this database to run Lead Center on it.")
 
 
+def _sqlite_only(ctx: Context, command: str) -> None:
+    if ctx.settings.database.url:
+        raise click.ClickException(
+            f"leadcenter {command} copies an SQLite installation's database; [database] url names a PostgreSQL one: "
+            "back that up with pg_dump (and the data directory's files)"
+        )
+
+
 @main.command("backup")
 @click.option(
     "--to",
@@ -324,6 +332,7 @@ def backup_command(ctx: Context, target: Path | None, keep: int | None) -> None:
     timer (README, \"Backups\"); restore it with `leadcenter restore`."""
     from leadcenter import backup
 
+    _sqlite_only(ctx, "backup")
     target = target or ctx.settings.data_dir / "backups"
     try:
         backup.create(ctx.settings.data_dir, target, clock.system(), say=click.echo)
@@ -342,6 +351,7 @@ def restore_command(ctx: Context, source: Path) -> None:
     manifest before anything is written. Then `leadcenter run` starts it (migrating the database if needed)."""
     from leadcenter import backup
 
+    _sqlite_only(ctx, "restore")
     try:
         backup.restore(source, ctx.settings.data_dir, migrations.LATEST, say=click.echo)
     except backup.BackupError as exc:

@@ -28,6 +28,7 @@ from peewee import (
     SQL,
     AutoField,
     Database,
+    DatabaseError,
     DatabaseProxy,
     DateTimeField,
     Expression,
@@ -36,7 +37,6 @@ from peewee import (
     OperationalError,
     PostgresqlDatabase,
     SqliteDatabase,
-    __exception_wrapper__,
     fn,
 )
 
@@ -211,16 +211,15 @@ class SerialisedPostgresqlDatabase(PostgresqlDatabase):
     def begin(self, isolation_level=None):
         # One round trip: BEGIN, the wait's limit, the turn.
         try:
-            self.cursor().execute(
+            super().execute_sql(
                 "BEGIN; SET LOCAL lock_timeout = %s; SELECT pg_advisory_xact_lock(%s)", (BUSY_TIMEOUT_MS, WRITERS_LOCK)
             )
-        except Exception as exc:
-            with contextlib.suppress(Exception):  # a connection that broke has no transaction left
-                self._adapter.rollback(self.connection())
-            if getattr(exc, "pgcode", None) == LOCK_NOT_AVAILABLE:
+        except DatabaseError as exc:
+            with contextlib.suppress(DatabaseError):  # a connection that broke has no transaction left
+                super().execute_sql("ROLLBACK")
+            if getattr(exc.args[0] if exc.args else None, "pgcode", None) == LOCK_NOT_AVAILABLE:
                 raise OperationalError(f"database is locked: no turn within {BUSY_TIMEOUT_MS} ms") from exc
-            with __exception_wrapper__:  # peewee's own errors, as for any statement
-                raise
+            raise
 
     def create_tables(self, models, **options):
         """Tables as on SQLite, where a CharField's max_length is no limit: its columns are TEXT, so that what

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from peewee import AutoField, Database, ForeignKeyField, Model, sort_models
+from peewee import AutoField, Database, ForeignKeyField, Model, sort_models  # type: ignore[attr-defined]
 
 from leadcenter import db, migrations
 from leadcenter.reports.models import KpiDay, KpiDayBuilt, KpiSlice, KpiZone
@@ -125,8 +125,9 @@ class Copy:
         """The rows in batches; a column naming a row of its own table left empty, its (id, value) in ``filled``."""
         fields = table.model._meta.sorted_fields
         key = table.model._meta.primary_key
+        assert key, f"{table.name} has a primary key"
         columns = ", ".join(_quoted(f.column_name) for f in fields)
-        order = f" ORDER BY {_quoted(key.column_name)}" if key is not None else ""
+        order = f" ORDER BY {_quoted(key.column_name)}"
         cursor = self._read(f"SELECT {columns} FROM {_quoted(table.name)}{order}")
         # The stored values as the models read them (SQLite's text times, 0/1 booleans), written as PostgreSQL's.
         read = [f.python_value for f in fields]
