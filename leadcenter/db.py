@@ -20,6 +20,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -217,7 +218,8 @@ class SerialisedPostgresqlDatabase(PostgresqlDatabase):
         except DatabaseError as exc:
             with contextlib.suppress(DatabaseError):  # a connection that broke has no transaction left
                 super().execute_sql("ROLLBACK")
-            if getattr(exc.args[0] if exc.args else None, "pgcode", None) == LOCK_NOT_AVAILABLE:
+            driver_error = exc.__cause__ or exc.__context__  # psycopg2's, which peewee's error was raised over
+            if getattr(driver_error, "pgcode", None) == LOCK_NOT_AVAILABLE:
                 raise OperationalError(f"database is locked: no turn within {BUSY_TIMEOUT_MS} ms") from exc
             raise
 
@@ -232,10 +234,19 @@ class SerialisedPostgresqlDatabase(PostgresqlDatabase):
                 self.execute_sql(f'ALTER TABLE "{model._meta.table_name}" {columns}')
 
     def execute_sql(self, sql, params=None):
-        if self.in_transaction() or sql.lstrip()[:6].upper() in ("SELECT", "SHOW", "BEGIN", "COMMIT", "ROLLBA"):
+        if self.in_transaction() or _first_word(sql) in READS_AND_TRANSACTION_CONTROL:
             return super().execute_sql(sql, params)
         with self.atomic():
             return super().execute_sql(sql, params)
+
+
+# Statements that neither write nor need a transaction of their own.
+READS_AND_TRANSACTION_CONTROL = frozenset({"SELECT", "SHOW", "BEGIN", "COMMIT", "ROLLBACK", "SET"})
+
+
+def _first_word(sql: str) -> str:
+    match = re.match(r"\s*([A-Za-z]+)", sql)
+    return match.group(1).upper() if match else ""
 
 
 def open_postgresql(url: str) -> PostgresqlDatabase:

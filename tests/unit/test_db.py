@@ -156,3 +156,57 @@ def test_a_writer_that_waits_too_long_gives_up_and_is_passed_over():
     lock.release()  # handed to the one still waiting
     late.join(5)
     assert got == [True] and not lock.acquire(0.01)
+
+
+# -- PostgreSQL: the same rule, by one advisory lock (the tests' real server) ----------------------------------------
+
+_databases = iter(range(1_000_000))
+
+
+@pytest.fixture
+def pg_counters(postgresql_cluster):
+    database = db.open_postgresql(postgresql_cluster.create_database(f"counters_{next(_databases)}"))
+    database.bind([Counter])
+    database.create_tables([Counter])
+    Counter.create()
+    yield database
+    database.close()
+
+
+def test_on_postgresql_read_then_write_transactions_and_lone_writes_at_once_lose_nothing(pg_counters):
+    """Transactions that read then write, and single UPDATEs outside any transaction (which on SQLite wait for the
+    same write lock), from many threads at once: every increment counts, as on SQLite."""
+    start = threading.Barrier(THREADS)
+
+    def writer(n: int) -> None:
+        try:
+            start.wait(10)
+            for _ in range(EACH):
+                if n % 4:
+                    _increment(pg_counters)
+                else:  # a lone statement: it takes its turn too
+                    Counter.update(value=Counter.value + 1).where(Counter.id == 1).execute()
+        finally:
+            pg_counters.close()
+
+    with concurrent.futures.ThreadPoolExecutor(THREADS) as threads:
+        list(threads.map(writer, range(THREADS), timeout=120))
+    assert Counter.get_by_id(1).value == THREADS * EACH
+
+
+def test_on_postgresql_a_writer_that_waits_past_the_busy_timeout_is_told_the_database_is_locked(
+    pg_counters, postgresql_cluster, monkeypatch
+):
+    monkeypatch.setattr(db, "BUSY_TIMEOUT_MS", 100)
+    holder = db.open_postgresql(pg_counters.database)  # another process's (or node's) long transaction
+    holder.connect()
+    holder.execute_sql("BEGIN; SELECT pg_advisory_xact_lock(%s)", (db.WRITERS_LOCK,))
+    try:
+        with pytest.raises(db.OperationalError, match="database is locked"), pg_counters.atomic():
+            pass
+        assert not pg_counters.in_transaction()
+    finally:
+        holder.execute_sql("ROLLBACK")
+        holder.close()
+    _increment(pg_counters)  # the turn is had again, on the same connection
+    assert Counter.get_by_id(1).value == 1
