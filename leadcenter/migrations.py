@@ -24,7 +24,7 @@ from leadcenter.agents.models import Agent, AgentStatusChange, SipCredential
 from leadcenter.audit.models import AuditEntry
 from leadcenter.callbacks.models import Callback
 from leadcenter.chats.models import ChatSession, ChatWidget, Visitor
-from leadcenter.db import BaseModel, database
+from leadcenter.db import BaseModel, database, is_postgresql
 from leadcenter.dialplans.models import CustomContext, DialplanVersion
 from leadcenter.flows.models import CallFlow, FlowVersion
 from leadcenter.interactions.models import (
@@ -222,35 +222,41 @@ def _v10_site_forms(migrator) -> None:
 def _v12_teams(migrator) -> None:
     # In place, as v11 does: migrator.add_column rebuilds the table for a NOT NULL column, and dropping the old team
     # table would cascade to its members (and null the team of every interaction and chat widget).
-    columns = {
-        Team: (
-            ("announce_wait_time", "INTEGER NOT NULL DEFAULT 0"),
-            ("announce_seconds", "INTEGER NOT NULL DEFAULT 30"),
-            ("max_wait_seconds", "INTEGER NOT NULL DEFAULT 300"),  # what the flows' queue steps waited by default
-            ("ring_out", "VARCHAR(255) NOT NULL DEFAULT 'unavailable'"),
-            ("wrap_up_seconds", "INTEGER"),
-            ("has_music", "INTEGER NOT NULL DEFAULT 0"),
-        ),
-        # Every member at 0: the order stays the one they joined in (then by id) until an admin orders them.
-        TeamMember: (("position", "INTEGER NOT NULL DEFAULT 0"),),
-    }
-    for model, added in columns.items():
-        table = model._meta.table_name
-        present = {c.name for c in database.get_columns(table)}
-        for column, definition in added:
-            if column not in present:
-                database.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {definition}')
+    _add_in_place(Team.announce_wait_time, False)
+    _add_in_place(Team.announce_seconds, 30)
+    _add_in_place(Team.max_wait_seconds, 300)  # what the flows' queue steps waited by default
+    _add_in_place(Team.ring_out, "unavailable")
+    _add_nullable(migrator, Team.wrap_up_seconds)
+    _add_in_place(Team.has_music, False)
+    # Every member at 0: the order stays the one they joined in (then by id) until an admin orders them.
+    _add_in_place(TeamMember.position, 0)
 
 
-def _add_in_place(field: Field, definition: str) -> bool:
-    """Add a NOT NULL column with a default by SQLite's own ALTER TABLE, unless its table has it (a test brings a new
-    database back to an older version number). Not migrator.add_column: for a NOT NULL column it rebuilds the table,
-    and dropping the old table cascades to every row that references it. Returns whether it was added."""
+def _add_in_place(field: Field, default: bool | int | str) -> bool:
+    """Add a NOT NULL column with a default by the engine's own ALTER TABLE, unless its table has it (a test brings a
+    new database back to an older version number). Not migrator.add_column: for a NOT NULL column it rebuilds the
+    table on SQLite, and dropping the old table cascades to every row that references it. The column's type is the
+    field's on the engine (SQLite's INTEGER for a boolean, PostgreSQL's BOOLEAN). Returns whether it was added."""
     table = field.model._meta.table_name
     if field.column_name in {c.name for c in database.get_columns(table)}:
         return False
-    database.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "{field.column_name}" {definition}')
+    context = database.obj.get_sql_context()
+    kind = context.sql(field.ddl_datatype(context)).query()[0]
+    if is_postgresql() and field.field_type == "VARCHAR":
+        kind = "TEXT"  # as SerialisedPostgresqlDatabase makes a CharField
+    database.execute_sql(
+        f'ALTER TABLE "{table}" ADD COLUMN "{field.column_name}" {kind} NOT NULL DEFAULT {_literal(default)}'
+    )
     return True
+
+
+def _literal(value: bool | int | str) -> str:
+    """A default as SQL: booleans as the engine writes them (SQLite has 1 and 0)."""
+    if isinstance(value, bool):
+        return ("TRUE" if value else "FALSE") if is_postgresql() else str(int(value))
+    if isinstance(value, int):
+        return str(value)
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _add_nullable(migrator, *fields: Field) -> None:
@@ -264,31 +270,25 @@ def _add_nullable(migrator, *fields: Field) -> None:
 
 
 def _v11_admin_console(migrator) -> None:
-    if _add_in_place(Company.time_zone, "VARCHAR(255) NOT NULL DEFAULT 'UTC'"):
+    if _add_in_place(Company.time_zone, "UTC"):
         Company.update(time_zone=server_time_zone()).execute()
     database.create_tables([AuditEntry, PasswordLink])
 
 
 def _v13_trunks_numbers(migrator) -> None:
-    # SQL of its own: peewee's add_column makes a NOT NULL column by rebuilding the table, and dropping the old
-    # ``trunk`` breaks its tracking numbers' foreign keys. SQLite adds a NOT NULL column with a default in place.
-    added: list[tuple[str, Field, str]] = [
-        ("trunk", Trunk.auth, "VARCHAR(255) NOT NULL DEFAULT 'ip'"),
-        ("trunk", Trunk.username, "VARCHAR(255) NOT NULL DEFAULT ''"),
-        ("trunk", Trunk.password, "VARCHAR(255) NOT NULL DEFAULT ''"),
-        ("trunk", Trunk.transport, "VARCHAR(255) NOT NULL DEFAULT 'udp'"),
-        ("trunk", Trunk.codecs, "VARCHAR(255) NOT NULL DEFAULT 'ulaw,alaw'"),
-        ("trunk", Trunk.qualify_seconds, "INTEGER NOT NULL DEFAULT 0"),
-        ("tracking_number", TrackingNumber.texting, "INTEGER NOT NULL DEFAULT 1"),
-    ]
-    present = {table: {c.name for c in database.get_columns(table)} for table in ("trunk", "tracking_number")}
-    for table, field, kind in added:
-        if field.column_name not in present[table]:  # a test brings a new database back to an older version
-            database.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "{field.column_name}" {kind}')
+    # In place: peewee's add_column makes a NOT NULL column by rebuilding the table, and dropping the old ``trunk``
+    # breaks its tracking numbers' foreign keys.
+    _add_in_place(Trunk.auth, "ip")
+    _add_in_place(Trunk.username, "")
+    _add_in_place(Trunk.password, "")
+    _add_in_place(Trunk.transport, "udp")
+    _add_in_place(Trunk.codecs, "ulaw,alaw")
+    _add_in_place(Trunk.qualify_seconds, 0)
+    _add_in_place(TrackingNumber.texting, True)
 
 
 def _v14_flow_versions(migrator) -> None:
-    _add_in_place(CallFlow.version, "INTEGER NOT NULL DEFAULT 1")
+    _add_in_place(CallFlow.version, 1)
     database.create_tables([FlowVersion])
     # Each flow's present steps are its first version.
     for flow in CallFlow.select():
@@ -306,7 +306,7 @@ def _v14_flow_versions(migrator) -> None:
 
 
 def _v15_dialplans(migrator) -> None:
-    _add_in_place(User.owner, "INTEGER NOT NULL DEFAULT 0")
+    _add_in_place(User.owner, False)
     database.create_tables([CustomContext, DialplanVersion])
 
 
@@ -314,7 +314,7 @@ def _v16_kpis(migrator) -> None:
     from playhouse.migrate import migrate as run
 
     _add_nullable(migrator, Interaction.hold_seconds, Interaction.queue_team)
-    _add_in_place(Team.service_level_seconds, "INTEGER NOT NULL DEFAULT 20")
+    _add_in_place(Team.service_level_seconds, 20)
     if "interaction_company_id_kind_started_at" not in {i.name for i in database.get_indexes("interaction")}:
         run(migrator.add_index("interaction", ("company_id", "kind", "started_at"), False))
     if "interaction_transition_event_at" not in {i.name for i in database.get_indexes("interaction_transition")}:
@@ -324,8 +324,8 @@ def _v16_kpis(migrator) -> None:
 
 
 def _v17_monitors(migrator) -> None:
-    _add_in_place(Company.monitor_roles, "VARCHAR(255) NOT NULL DEFAULT 'supervisor'")
-    _add_in_place(Company.monitor_notice, "INTEGER NOT NULL DEFAULT 1")
+    _add_in_place(Company.monitor_roles, "supervisor")
+    _add_in_place(Company.monitor_notice, True)
     database.create_tables([Monitor])
 
 
@@ -334,20 +334,20 @@ def _v18_weekly_summary(migrator) -> None:
 
 
 def _v19_call_legs(migrator) -> None:
-    _add_in_place(Team.transfer_keeps_place, "INTEGER NOT NULL DEFAULT 1")
+    _add_in_place(Team.transfer_keeps_place, True)
     database.create_tables([CallLeg, CallTransfer])
 
 
 def _v20_agent_voicemail(migrator) -> None:
     _add_nullable(migrator, Interaction.mailbox_agent, Interaction.handled_at)
-    _add_in_place(Agent.email_voicemail, "INTEGER NOT NULL DEFAULT 0")
-    _add_in_place(OutboundEmail.attachments, "TEXT NOT NULL DEFAULT '[]'")
+    _add_in_place(Agent.email_voicemail, False)
+    _add_in_place(OutboundEmail.attachments, "[]")
 
 
 def _v21_callbacks(migrator) -> None:
-    _add_in_place(Team.callback_enabled, "INTEGER NOT NULL DEFAULT 0")
-    _add_in_place(Team.callback_attempts, "INTEGER NOT NULL DEFAULT 3")
-    _add_in_place(Team.callback_retry_seconds, "INTEGER NOT NULL DEFAULT 300")
+    _add_in_place(Team.callback_enabled, False)
+    _add_in_place(Team.callback_attempts, 3)
+    _add_in_place(Team.callback_retry_seconds, 300)
     _add_nullable(migrator, Interaction.callback_of)
     database.create_tables([Callback])
 

@@ -543,3 +543,43 @@ def test_a_version_15_database_gets_the_kpis_columns_and_keeps_its_calls_and_tea
         None,
     )
     old.close()
+
+
+# -- PostgreSQL: a new database, and the latest steps, on the tests' real server -------------------------------------
+
+_pg_names = iter(range(1_000_000))
+
+
+def _new_postgresql(cluster):
+    database = db.open_postgresql(cluster.create_database(f"migrations_{next(_pg_names)}"))
+    db.bind(database)
+    migrations.migrate()
+    return database
+
+
+def test_on_postgresql_a_database_at_version_19_takes_the_latest_steps_and_ends_as_a_new_one(postgresql_cluster):
+    """The steps run on both engines: columns of the engine's types (a boolean is BOOLEAN), their defaults, the
+    foreign keys and their indexes."""
+    new = _new_postgresql(postgresql_cluster)
+    expected = _shape(new)
+    assert migrations.migrate() == 0  # at the latest already
+    new.close()
+    old = _new_postgresql(postgresql_cluster)
+    Team.create(id=7, company=Company.create(id=3, name="Acme"), name="Sales")
+    old.execute_sql('DROP TABLE "callback"')
+    for table, column in (
+        ("team", "callback_enabled"),
+        ("team", "callback_attempts"),
+        ("team", "callback_retry_seconds"),
+        ("interaction", "callback_of_id"),
+        ("interaction", "mailbox_agent_id"),
+        ("interaction", "handled_at"),
+        ("agent", "email_voicemail"),
+        ("email_outbox", "attachments"),
+    ):
+        old.execute_sql(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
+    old.execute_sql("UPDATE schema_version SET version = 19")
+    _assert_migrated_from(19, old, expected)
+    assert old.execute_sql("SELECT callback_enabled, callback_attempts FROM team WHERE id = 7").fetchone() == (False, 3)
+    assert Team.select().where(Team.callback_enabled == False).count() == 1  # noqa: E712 (SQL)
+    old.close()
