@@ -224,14 +224,19 @@ class SerialisedPostgresqlDatabase(PostgresqlDatabase):
             raise
 
     def create_tables(self, models, **options):
-        """Tables as on SQLite, where a CharField's max_length is no limit: its columns are TEXT, so that what
-        one engine stores the other does too (a long landing page, a carrier's long caller name)."""
         super().create_tables(models, **options)
         for model in models:
-            varchar = [f.column_name for f in model._meta.sorted_fields if f.field_type == "VARCHAR"]
-            if varchar:
-                columns = ", ".join(f'ALTER COLUMN "{c}" TYPE TEXT' for c in varchar)
-                self.execute_sql(f'ALTER TABLE "{model._meta.table_name}" {columns}')
+            self.as_sqlite_text(model)
+
+    def as_sqlite_text(self, model, *fields) -> None:
+        """Text columns (of ``fields``, by default all the model's) as SQLite's: TEXT, as a CharField's max_length
+        is no limit there (what one engine stores the other does: a long landing page, a carrier's caller name),
+        compared and sorted by code point as SQLite's BINARY collation does, whatever the database's locale (the
+        leads' prefix search is a range scan that counts on it, and lists sorted by name sort alike)."""
+        texts = [f.column_name for f in fields or model._meta.sorted_fields if f.field_type in ("VARCHAR", "TEXT")]
+        if texts:
+            columns = ", ".join(f'ALTER COLUMN "{c}" TYPE {POSTGRESQL_TEXT}' for c in texts)
+            self.execute_sql(f'ALTER TABLE "{model._meta.table_name}" {columns}')
 
     def execute_sql(self, sql, params=None):
         if self.in_transaction() or _first_word(sql) in READS_AND_TRANSACTION_CONTROL:
@@ -240,6 +245,8 @@ class SerialisedPostgresqlDatabase(PostgresqlDatabase):
             return super().execute_sql(sql, params)
 
 
+# A text column on PostgreSQL (see as_sqlite_text).
+POSTGRESQL_TEXT = 'TEXT COLLATE "C"'
 # Statements that neither write nor need a transaction of their own.
 READS_AND_TRANSACTION_CONTROL = frozenset({"SELECT", "SHOW", "BEGIN", "COMMIT", "ROLLBACK", "SET"})
 

@@ -24,7 +24,7 @@ from leadcenter.agents.models import Agent, AgentStatusChange, SipCredential
 from leadcenter.audit.models import AuditEntry
 from leadcenter.callbacks.models import Callback
 from leadcenter.chats.models import ChatSession, ChatWidget, Visitor
-from leadcenter.db import BaseModel, database, is_postgresql
+from leadcenter.db import POSTGRESQL_TEXT, BaseModel, database, is_postgresql
 from leadcenter.dialplans.models import CustomContext, DialplanVersion
 from leadcenter.flows.models import CallFlow, FlowVersion
 from leadcenter.interactions.models import (
@@ -242,8 +242,8 @@ def _add_in_place(field: Field, default: bool | int | str) -> bool:
         return False
     context = database.obj.get_sql_context()
     kind = context.sql(field.ddl_datatype(context)).query()[0]
-    if is_postgresql() and field.field_type == "VARCHAR":
-        kind = "TEXT"  # as SerialisedPostgresqlDatabase makes a CharField
+    if is_postgresql() and field.field_type in ("VARCHAR", "TEXT"):
+        kind = POSTGRESQL_TEXT  # as a new database's (db.SerialisedPostgresqlDatabase.as_sqlite_text)
     database.execute_sql(
         f'ALTER TABLE "{table}" ADD COLUMN "{field.column_name}" {kind} NOT NULL DEFAULT {_literal(default)}'
     )
@@ -267,6 +267,8 @@ def _add_nullable(migrator, *fields: Field) -> None:
         table = field.model._meta.table_name
         if field.column_name not in {c.name for c in database.get_columns(table)}:
             run(migrator.add_column(table, field.column_name, field))
+            if is_postgresql():
+                database.obj.as_sqlite_text(field.model, field)
 
 
 def _v11_admin_console(migrator) -> None:

@@ -210,3 +210,16 @@ def test_on_postgresql_a_writer_that_waits_past_the_busy_timeout_is_told_the_dat
         holder.close()
     _increment(pg_counters)  # the turn is had again, on the same connection
     assert Counter.get_by_id(1).value == 1
+
+
+def test_text_is_compared_and_sorted_by_code_point_on_either_engine(database):
+    """SQLite's BINARY collation; on PostgreSQL the text columns are COLLATE "C" whatever the database's locale (the
+    tests' server's is en-US, where "a" sorts before "B"), so lists sorted by name and the leads' prefix search (a
+    range scan up to prefix + U+FFFF) answer alike."""
+    names = ["b", "B", "a", "Ä", "a-z", "az", "_x"]
+    company = Company.create(name="Sorted")
+    for name in names:
+        User.create(email=f"{names.index(name)}@sorted.example", name=name, password_hash="x")
+    assert [u.name for u in User.select().order_by(User.name)] == sorted(names)
+    assert {u.name for u in User.select().where(User.name >= "a", User.name < "a" + "\uffff")} == {"a", "a-z", "az"}
+    assert company.id
