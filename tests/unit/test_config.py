@@ -66,3 +66,14 @@ def test_several_smscs_each_with_its_numbers_and_the_password_hidden(tmp_path):
     ]
     shown = config.describe(settings)
     assert "[[smpp_extra]]" in shown and "s3cret" not in shown
+
+
+def test_the_database_is_sqlite_unless_a_postgresql_url_is_set_and_its_password_is_never_shown():
+    assert config.load(env={}).database.url == ""
+    url = "postgresql://leadcenter:s3cret@db.example:5432/leadcenter"
+    settings = config.load(env={"LEADCENTER_DATABASE_URL": url})
+    assert settings.database.url == url
+    assert "s3cret" not in config.describe(settings) and "LEADCENTER_DATABASE_URL" in config.describe(settings)
+    assert settings.database_name == "postgresql://leadcenter@db.example:5432/leadcenter"
+    with pytest.raises(config.ConfigError, match="PostgreSQL URL"):
+        config.load(env={"LEADCENTER_DATABASE_URL": "mysql://x@y/z"})

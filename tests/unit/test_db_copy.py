@@ -100,3 +100,19 @@ def test_a_source_that_is_not_an_installation_is_refused(tmp_path, empty_postgre
     assert missing.exit_code != 0 and "no such SQLite database" in missing.output
     no_target = CliRunner(env={"LEADCENTER_DATABASE_URL": ""}).invoke(main, ["db", "copy"])
     assert no_target.exit_code != 0 and "--to" in no_target.output
+
+
+def test_with_a_postgresql_url_the_commands_use_it_and_backup_points_to_pg_dump(tmp_path, postgresql_cluster):
+    url = postgresql_cluster.create_database(f"settings_{next(_names)}")
+    env = {"LEADCENTER_PATHS_DATA_DIR": str(tmp_path / "var"), "LEADCENTER_DATABASE_URL": url}
+    migrated = CliRunner(env=env).invoke(main, ["db", "migrate"])
+    assert migrated.exit_code == 0 and f"schema version {migrations.LATEST}" in migrated.output
+    assert not (tmp_path / "var" / "leadcenter.sqlite3").exists()  # the SQLite file is not made
+    handle = db.open_postgresql(url)
+    try:
+        db.bind(handle)
+        assert migrations.current_version() == migrations.LATEST
+    finally:
+        handle.close()
+    refused = CliRunner(env=env).invoke(main, ["backup"])
+    assert refused.exit_code != 0 and "pg_dump" in refused.output
