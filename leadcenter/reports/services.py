@@ -776,7 +776,10 @@ def by_attribution(scope: Scope, group: str) -> list[dict[str, Any]]:
             "qualified_rate": _ratio(qualified, classified),
             "value_cents": cents or 0,
         }
-        for value, n, qualified, classified, cents in _tuples(query.group_by(value).order_by(total.desc(), value))
+        for value, n, qualified, classified, cents in _tuples(
+            # No value (null) first among equals, as SQLite sorts it and PostgreSQL does only when told
+            query.group_by(value).order_by(total.desc(), value.asc(nulls="FIRST"))
+        )
     ]
 
 
