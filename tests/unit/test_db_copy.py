@@ -116,3 +116,15 @@ def test_with_a_postgresql_url_the_commands_use_it_and_backup_points_to_pg_dump(
         handle.close()
     refused = CliRunner(env=env).invoke(main, ["backup"])
     assert refused.exit_code != 0 and "pg_dump" in refused.output
+
+
+def test_text_postgresql_cannot_store_is_named_and_nothing_is_copied(database, world, empty_postgresql):
+    lead = world["a"]["leads"][1]
+    Lead.update(name="before\x00after").where(Lead.id == lead.id).execute()  # stored by SQLite before the API refused
+    result = _copy(database.database, empty_postgresql)
+    assert result.exit_code != 0 and "lead, a row of ids" in result.output and "NUL" in result.output
+    copied = db.open_postgresql(empty_postgresql)
+    try:
+        assert copied.get_tables() == []  # one transaction: all or nothing
+    finally:
+        copied.close()
