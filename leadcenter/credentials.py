@@ -14,6 +14,8 @@ class Secrets:
     ami_secret: str
     ari_secret: str
     session_key: str  # signs the web app's session cookies
+    # Makes the agents' TURN credentials and checks them in coturn, unless [turn] secret is set (see turn_secret).
+    turn_secret: str = ""
 
 
 def generate_password(nbytes: int = 18) -> str:
@@ -34,3 +36,8 @@ def load_or_create(data_dir: Path) -> Secrets:
             out.writelines(f'{name} = "{value}"\n' for name, value in values.items())
         os.replace(tmp, path)
     return Secrets(**values)
+
+
+def turn_secret(settings, secrets: Secrets) -> str:
+    """The secret coturn and Lead Center share: [turn] secret when set, else the generated one."""
+    return settings.turn.secret or secrets.turn_secret
