@@ -189,4 +189,3 @@ class TurnServer:
                 break
         self._pidfile.unlink(missing_ok=True)
         return True
-

@@ -5,12 +5,35 @@
 import { api } from './api.js';
 import { QUIET, state, update } from './store.js';
 
-const RTC = { iceServers: [] }; // loopback and LAN: Asterisk's host candidates only, never a public STUN server
+// How calls' media get through: Asterisk's host candidates (loopback, LAN), and the TURN relays the server names
+// (with credentials that expire: see refreshIce); never a public STUN server.
+const RTC = { iceServers: [], iceTransportPolicy: 'all' };
 const MEDIA = { audio: true, video: false };
+const ICE_RETRY_MS = 30_000; // a refresh that failed (network, server restart) is tried again this soon
+let iceTimer = null;
 
 export function start() {
-  return api('GET', '/api/v1/me/softphone').then(register).catch((error) => {
+  return api('GET', '/api/v1/me/softphone').then((account) => {
+    useIce(account);
+    register(account);
+  }).catch((error) => {
     update((s) => { s.softphone = { status: 'failed', error: error.message }; });
+  });
+}
+
+// The TURN credentials a call is answered with; fetched again halfway through their lifetime, so that a call
+// answered late in a long shift still gets a relay (one under way keeps its relay when they expire).
+function useIce(account) {
+  RTC.iceServers = account.ice_servers;
+  RTC.iceTransportPolicy = account.ice_transport_policy;
+  clearTimeout(iceTimer);
+  iceTimer = account.ice_refresh_seconds ? setTimeout(refreshIce, account.ice_refresh_seconds * 1000) : null;
+}
+
+function refreshIce() {
+  const signedIn = () => state.phone.ua; // stop() (sign-out) ends the refreshing, also one under way
+  api('GET', '/api/v1/me/softphone').then((account) => { if (signedIn()) useIce(account); }).catch(() => {
+    if (signedIn()) iceTimer = setTimeout(refreshIce, ICE_RETRY_MS);
   });
 }
 
@@ -136,6 +159,8 @@ const LEAVING = 'Reason: Q.850;cause=41;text="agent app closed"';
 // Sign-out and tab close: unregister (and end calls) so Asterisk stops ringing a browser that is gone.
 export function stop() {
   const { ua, sessions } = state.phone;
+  clearTimeout(iceTimer);
+  iceTimer = null;
   if (!ua) return;
   for (const session of sessions.values()) {
     if (session.isEstablished()) session.terminate({ extraHeaders: [LEAVING] });
