@@ -10,6 +10,7 @@ import { QUIET, state, update } from './store.js';
 const RTC = { iceServers: [], iceTransportPolicy: 'all' };
 const MEDIA = { audio: true, video: false };
 const ICE_RETRY_MS = 30_000; // a refresh that failed (network, server restart) is tried again this soon
+const GATHERING_MS = 2000; // see track()
 let iceTimer = null;
 
 export function start() {
@@ -73,6 +74,13 @@ function ringing(session, request) {
 
 function track(session, callId) {
   update((s) => { s.phone.sessions.set(callId, session); }, QUIET);
+  // Asterisk takes no trickled candidates, so JsSIP holds the answer (and a hold's re-INVITE) until ICE gathering
+  // ends, and a firewall that drops UDP to the TURN server makes that take tens of seconds. The SDP goes as soon as
+  // there is a relay candidate (a path every call can take), or shortly after the first candidate when none comes.
+  session.on('icecandidate', ({ candidate, ready }) => {
+    if (candidate.type === 'relay') ready();
+    else setTimeout(ready, GATHERING_MS);
+  });
   session.on('peerconnection', ({ peerconnection }) => attachAudio(peerconnection));
   session.on('accepted', () => setCall(callId, { state: 'live', since: Date.now() }));
   session.on('hold', () => setCall(callId, { held: true }));
