@@ -215,13 +215,14 @@ def get_my_softphone(principal: Principal):
         sip_uri=f"sip:{credential.username}@{settings.asterisk.sip_host}",
         display_name=agent.display_name,
         websocket_path=sip_relay.PATH,
-        **_ice(agent),
+        **_ice(credential.username),
     )
 
 
-def _ice(agent: Agent) -> dict:
-    """The softphone's TURN relays, with a credential of the agent's own that the app replaces halfway through its
-    lifetime, so a call begun at any time during a long shift finds a valid one."""
+def _ice(who: str) -> dict:
+    """The softphone's TURN relays, with a credential of its own (``who``: its SIP username, which coturn's log then
+    shows) that the app replaces halfway through its lifetime, so a call begun at any time in a long shift finds a
+    valid one."""
     controller = ports.controller()
     settings = controller.settings.turn
     if not settings.enabled:
@@ -229,7 +230,7 @@ def _ice(agent: Agent) -> dict:
     lifetime = settings.credential_seconds
     issued = turn.credential(
         turn_secret(controller.settings, controller.secrets),
-        f"agent{agent.id}",
+        who,
         controller.clock(),
         dt.timedelta(seconds=lifetime),
     )

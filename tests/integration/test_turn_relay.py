@@ -155,7 +155,7 @@ def test_an_agent_whose_network_lets_no_udp_out_talks_through_the_turn_relay(at_
         pair = app.page.evaluate(SELECTED_PAIR)
         # The one path there is: a relay candidate, reached over TCP, with Alice's own short-lived credential.
         assert pair["state"] == "succeeded" and pair["local"] == "relay" and pair["relayProtocol"] == "tcp", pair
-        assert re.fullmatch(r"\d+:agent1", pair["username"]), pair
+        assert re.fullmatch(r"\d+:webrtc1", pair["username"]), pair
         stats = wait_for(
             lambda: (s := app.audio_stats()) and s["packetsReceived"] > 100 and s["packetsSent"] > 100 and s,
             15,

@@ -79,7 +79,7 @@ def test_with_turn_an_agent_gets_a_credential_of_their_own_that_expires(tmp_path
     status, body = client.get("/api/v1/me/softphone")
     assert status == 200
     expiry = int((T0 + dt.timedelta(hours=1) - dt.datetime(1970, 1, 1)).total_seconds())
-    username = f"{expiry}:agent{agent.id}"
+    username = f"{expiry}:webrtc{agent.id}"
     signed = base64.b64encode(hmac.new(b"shared-with-coturn", username.encode(), hashlib.sha1).digest()).decode()
     assert body["ice_servers"] == [
         {
@@ -92,7 +92,7 @@ def test_with_turn_an_agent_gets_a_credential_of_their_own_that_expires(tmp_path
     assert (body["ice_transport_policy"], body["ice_refresh_seconds"]) == ("all", 1800)
     controller.clock.advance(seconds=1800)
     later = client.get("/api/v1/me/softphone")[1]["ice_servers"][0]
-    assert later["username"] == f"{expiry + 1800}:agent{agent.id}" and later["credential"] != signed
+    assert later["username"] == f"{expiry + 1800}:webrtc{agent.id}" and later["credential"] != signed
 
 
 def test_a_site_can_relay_every_call_and_choose_the_lifetime(tmp_path, world):
