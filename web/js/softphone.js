@@ -3,15 +3,11 @@
 // interaction's call_id), which is how the inbox's Answer and Decline and the softphone are one thing.
 
 import { api } from './api.js';
-import { QUIET, state, update } from './store.js';
+import { NO_RELAY, QUIET, cancel, later, state, update } from './store.js';
 
-// How calls' media get through: Asterisk's host candidates (loopback, LAN), and the TURN relays the server names
-// (with credentials that expire: see refreshIce); never a public STUN server.
-const RTC = { iceServers: [], iceTransportPolicy: 'all' };
 const MEDIA = { audio: true, video: false };
 const ICE_RETRY_MS = 30_000; // a refresh that failed (network, server restart) is tried again this soon
 const GATHERING_MS = 2000; // see track()
-let iceTimer = null;
 
 export function start() {
   return api('GET', '/api/v1/me/softphone').then((account) => {
@@ -22,19 +18,19 @@ export function start() {
   });
 }
 
-// The TURN credentials a call is answered with; fetched again halfway through their lifetime, so that a call
-// answered late in a long shift still gets a relay (one under way keeps its relay when they expire).
+// The TURN relays and credentials calls are answered with (none on a LAN); fetched again halfway through the
+// credentials' lifetime, so that a call answered late in a long shift still gets a relay (one under way keeps its
+// relay when they expire).
 function useIce(account) {
-  RTC.iceServers = account.ice_servers;
-  RTC.iceTransportPolicy = account.ice_transport_policy;
-  clearTimeout(iceTimer);
-  iceTimer = account.ice_refresh_seconds ? setTimeout(refreshIce, account.ice_refresh_seconds * 1000) : null;
+  const rtc = { iceServers: account.ice_servers, iceTransportPolicy: account.ice_transport_policy };
+  update((s) => { s.phone.rtc = rtc; }, QUIET);
+  if (account.ice_refresh_seconds) later('ice', account.ice_refresh_seconds * 1000, refreshIce);
 }
 
 function refreshIce() {
   const signedIn = () => state.phone.ua; // stop() (sign-out) ends the refreshing, also one under way
   api('GET', '/api/v1/me/softphone').then((account) => { if (signedIn()) useIce(account); }).catch(() => {
-    if (signedIn()) iceTimer = setTimeout(refreshIce, ICE_RETRY_MS);
+    if (signedIn()) later('ice', ICE_RETRY_MS, refreshIce);
   });
 }
 
@@ -115,7 +111,7 @@ export function answer(callId) {
   const session = state.phone.sessions.get(callId);
   if (!session) return false;
   setCall(callId, { state: 'connecting' });
-  session.answer({ mediaConstraints: MEDIA, pcConfig: RTC });
+  session.answer({ mediaConstraints: MEDIA, pcConfig: state.phone.rtc });
   if (session.connection) attachAudio(session.connection); // JsSIP versions differ on when it says so
   return true;
 }
@@ -167,15 +163,14 @@ const LEAVING = 'Reason: Q.850;cause=41;text="agent app closed"';
 // Sign-out and tab close: unregister (and end calls) so Asterisk stops ringing a browser that is gone.
 export function stop() {
   const { ua, sessions } = state.phone;
-  clearTimeout(iceTimer);
-  iceTimer = null;
+  cancel('ice');
   if (!ua) return;
   for (const session of sessions.values()) {
     if (session.isEstablished()) session.terminate({ extraHeaders: [LEAVING] });
   }
   ua.stop();
   update((s) => {
-    s.phone = { ua: null, sessions: new Map(), heard: new WeakSet() };
+    s.phone = { ua: null, sessions: new Map(), heard: new WeakSet(), rtc: NO_RELAY };
     s.softphone = { status: 'off', error: '' };
     s.calls.clear();
   });
