@@ -152,9 +152,14 @@ def test_an_agent_whose_network_lets_no_udp_out_talks_through_the_turn_relay(at_
         except AssertionError:
             raise AssertionError(f"no audio through the relay; ICE tried:\n{app.page.evaluate(PAIRS)}") from None
         first_audio = time.monotonic() - answered
-        pair = app.page.evaluate(SELECTED_PAIR)
-        # The one path there is: a relay candidate, reached over TCP, with Alice's own short-lived credential.
-        assert pair["state"] == "succeeded" and pair["local"] == "relay" and pair["relayProtocol"] == "tcp", pair
+        # The one path there is: a relay candidate, reached over TCP, with Alice's own short-lived credential (the
+        # pair's state reads "succeeded" once Chrome has counted its checks, a moment after media began).
+        pair = wait_for(
+            lambda: (chosen := app.page.evaluate(SELECTED_PAIR)) and chosen["state"] == "succeeded" and chosen,
+            10,
+            what="the chosen candidate pair to succeed",
+        )
+        assert pair["local"] == "relay" and pair["relayProtocol"] == "tcp", pair
         assert re.fullmatch(r"\d+:webrtc1", pair["username"]), pair
         stats = wait_for(
             lambda: (s := app.audio_stats()) and s["packetsReceived"] > 100 and s["packetsSent"] > 100 and s,
