@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from audio import record_each_way, rms, trunk_channel
@@ -17,7 +19,12 @@ from harness import ADS_LINE, wait_for
 from playwright.sync_api import expect
 from sipp import SippCaller
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (make setup)")
+from leadcenter.turn import TURNSERVER
+
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM.exists() and Path(TURNSERVER).exists() and shutil.which("nft")),
+    reason="Debian's chromium, coturn or nftables is not installed (make setup)",
+)
 
 # The pair between the test's namespace (the server: app, coturn, Asterisk) and the agent's.
 SERVER, AGENT = "198.18.96.1", "198.18.96.2"
@@ -66,22 +73,26 @@ class AgentNetwork:
     def __init__(self, folder):
         self.holder = subprocess.Popen(["unshare", "--net", "--", "sleep", "infinity"])
         self.enter = ["nsenter", f"--net=/proc/{self.holder.pid}/ns/net", "--"]
-        wait_for(
-            lambda: os.readlink(f"/proc/{self.holder.pid}/ns/net") != os.readlink("/proc/self/ns/net"),
-            5,
-            what="the agent's namespace",
-        )
-        for command in (
-            ["ip", "link", "add", LINK, "type", "veth", "peer", "name", AGENT_LINK],
-            ["ip", "link", "set", AGENT_LINK, "netns", str(self.holder.pid)],
-            ["ip", "addr", "add", f"{SERVER}/30", "dev", LINK],
-            ["ip", "link", "set", LINK, "up"],
-            [*self.enter, "ip", "link", "set", "lo", "up"],
-            [*self.enter, "ip", "addr", "add", f"{AGENT}/30", "dev", AGENT_LINK],
-            [*self.enter, "ip", "link", "set", AGENT_LINK, "up"],
-            *([*self.enter, "nft", *rule.split()] for rule in FIREWALL),
-        ):
-            subprocess.run(command, check=True, capture_output=True)
+        try:
+            wait_for(
+                lambda: os.readlink(f"/proc/{self.holder.pid}/ns/net") != os.readlink("/proc/self/ns/net"),
+                5,
+                what="the agent's namespace",
+            )
+            for command in (
+                ["ip", "link", "add", LINK, "type", "veth", "peer", "name", AGENT_LINK],
+                ["ip", "link", "set", AGENT_LINK, "netns", str(self.holder.pid)],
+                ["ip", "addr", "add", f"{SERVER}/30", "dev", LINK],
+                ["ip", "link", "set", LINK, "up"],
+                [*self.enter, "ip", "link", "set", "lo", "up"],
+                [*self.enter, "ip", "addr", "add", f"{AGENT}/30", "dev", AGENT_LINK],
+                [*self.enter, "ip", "link", "set", AGENT_LINK, "up"],
+                *([*self.enter, "nft", *rule.split()] for rule in FIREWALL),
+            ):
+                subprocess.run(command, check=True, capture_output=True)
+        except BaseException:
+            self.close()
+            raise
         # Playwright starts this instead of Chromium: the same browser, in the agent's namespace.
         self.chromium = folder / "chromium-at-home"
         self.chromium.write_text(f'#!/bin/sh\nexec {" ".join(self.enter)} {CHROMIUM} "$@"\n')

@@ -139,3 +139,15 @@ def test_coturn_config_without_tls_relaying_to_asterisk_on_loopback():
     # never the CLI, never anonymous relays, never a relay to anything but Asterisk
     assert "no-cli" in lines and "use-auth-secret" in lines and "no-auth" not in lines
     assert [line for line in lines if line.startswith("allowed-peer-ip")] == ["allowed-peer-ip=127.0.0.1"]
+
+
+def test_the_shell_will_not_start_coturn_without_turn_and_stops_only_its_own(tmp_path):
+    from click.testing import CliRunner
+
+    from leadcenter.cli import main
+
+    env = {"LEADCENTER_PATHS_DATA_DIR": str(tmp_path / "var")}
+    refused = CliRunner(env=env).invoke(main, ["turn", "start"])
+    assert refused.exit_code == 1 and "TURN is off: set [turn] urls" in refused.output
+    stopped = CliRunner(env=env).invoke(main, ["turn", "stop"])
+    assert (stopped.exit_code, stopped.output) == (0, "TURN was not running.\n")
