@@ -1,7 +1,7 @@
 """An agent at home: the browser's network lets no UDP out to the server, so its calls' media can only go through
-the TURN relay (coturn, which `leadcenter run` starts from [turn]) over TCP. The agent's Chromium runs in a network
-namespace of its own behind a veth pair, with nftables dropping every UDP packet that leaves it; it reaches the app
-(HTTPS) and coturn (TCP 443) at the other end of the pair, in the test's namespace, where Asterisk is."""
+the TURN relay (coturn, which `leadcenter run` starts from [turn]) over TCP or TLS. The agent's Chromium runs in a
+network namespace of its own behind a veth pair, with nftables dropping every UDP packet that leaves it; it reaches
+the app (HTTPS) and coturn (TCP 443) at the other end of the pair, in the test's namespace, where Asterisk is."""
 
 from __future__ import annotations
 
@@ -93,9 +93,13 @@ class AgentNetwork:
         except BaseException:
             self.close()
             raise
-        # Playwright starts this instead of Chromium: the same browser, in the agent's namespace.
+        # Playwright starts this instead of Chromium: the same browser, in the agent's namespace, trusting the
+        # server's self-signed certificate for TURN over TLS as an agent's machine trusts an installed one
+        # (Chromium checks a TURN server's certificate; Playwright's ignore_https_errors covers pages only).
         self.chromium = folder / "chromium-at-home"
-        self.chromium.write_text(f'#!/bin/sh\nexec {" ".join(self.enter)} {CHROMIUM} "$@"\n')
+        self.chromium.write_text(
+            f'#!/bin/sh\nexec {" ".join(self.enter)} {CHROMIUM} --ignore-certificate-errors "$@"\n'
+        )
         self.chromium.chmod(0o755)
 
     def udp_dropped(self) -> int:
@@ -110,16 +114,31 @@ class AgentNetwork:
         subprocess.run(["ip", "link", "del", LINK], capture_output=True)
 
 
-@pytest.fixture
-def at_home(softphones, running, tmp_path):
-    """The system serving HTTPS and TURN (coturn on TCP and UDP 443, started by `leadcenter run`) on the server's
-    end of the pair, and the agent's network; the controller restarted as it was at the end."""
+# The relay as firewalls let it through: TURN over TCP on 443, or over TLS on 443 (`turns:`); UDP offered as well,
+# where the agent's firewall drops it.
+RELAYS = {
+    "tcp": {
+        "LEADCENTER_TURN_URLS": f"turn:{SERVER}:443?transport=udp, turn:{SERVER}:443?transport=tcp",
+        "LEADCENTER_TURN_PORT": "443",
+    },
+    "tls": {
+        "LEADCENTER_TURN_URLS": f"turn:{SERVER}:3478?transport=udp, turns:{SERVER}:443?transport=tcp",
+        "LEADCENTER_TURN_PORT": "3478",
+        "LEADCENTER_TURN_TLS_PORT": "443",
+    },
+}
+
+
+@pytest.fixture(params=sorted(RELAYS))
+def at_home(request, softphones, running, tmp_path):
+    """The system serving HTTPS and TURN (coturn, started by `leadcenter run`, over TCP or TLS on 443) on the
+    server's end of the pair, and the agent's network; the controller restarted as it was at the end. Yields the
+    system, the agent's network and the relay's transport."""
     network = AgentNetwork(tmp_path)
     turn = {
-        "LEADCENTER_TURN_URLS": f"turn:{SERVER}:443?transport=udp, turn:{SERVER}:443?transport=tcp",
+        **RELAYS[request.param],
         "LEADCENTER_TURN_SERVE": "true",
         "LEADCENTER_TURN_LISTEN_HOST": SERVER,
-        "LEADCENTER_TURN_PORT": "443",
         "LEADCENTER_TURN_RELAY_PORT_START": "23000",
         "LEADCENTER_TURN_RELAY_PORT_END": "23099",
         "LEADCENTER_HTTP_HTTPS_HOST": SERVER,
@@ -130,7 +149,7 @@ def at_home(softphones, running, tmp_path):
         running.start_controller(**turn)
         running.all_available()
         coturn = int(pidfile.read_text())
-        yield running, network
+        yield running, network, request.param
         running.stop_controller()
         assert not os.path.exists(f"/proc/{coturn}"), "leadcenter run left its coturn running"
     finally:
@@ -141,7 +160,7 @@ def at_home(softphones, running, tmp_path):
 
 
 def test_an_agent_whose_network_lets_no_udp_out_talks_through_the_turn_relay(at_home, tmp_path):
-    system, network = at_home
+    system, network, transport = at_home
     with Browser(executable=network.chromium) as browser:
         app = browser.agent(system, "alice@acme.example", url=f"https://{SERVER}:{system.settings.http.https_port}")
         caller = SippCaller(workdir=tmp_path / "caller").start_call(
@@ -163,14 +182,14 @@ def test_an_agent_whose_network_lets_no_udp_out_talks_through_the_turn_relay(at_
         except AssertionError:
             raise AssertionError(f"no audio through the relay; ICE tried:\n{app.page.evaluate(PAIRS)}") from None
         first_audio = time.monotonic() - answered
-        # The one path there is: a relay candidate, reached over TCP, with Alice's own short-lived credential (the
-        # pair's state reads "succeeded" once Chrome has counted its checks, a moment after media began).
+        # The one path there is: a relay candidate, reached over TCP or TLS, with Alice's own short-lived credential
+        # (the pair's state reads "succeeded" once Chrome has counted its checks, a moment after media began).
         pair = wait_for(
             lambda: (chosen := app.page.evaluate(SELECTED_PAIR)) and chosen["state"] == "succeeded" and chosen,
             10,
             what="the chosen candidate pair to succeed",
         )
-        assert pair["local"] == "relay" and pair["relayProtocol"] == "tcp", pair
+        assert pair["local"] == "relay" and pair["relayProtocol"] == transport, pair
         assert re.fullmatch(r"\d+:webrtc1", pair["username"]), pair
         stats = wait_for(
             lambda: (s := app.audio_stats()) and s["packetsReceived"] > 100 and s["packetsSent"] > 100 and s,
@@ -185,4 +204,4 @@ def test_an_agent_whose_network_lets_no_udp_out_talks_through_the_turn_relay(at_
     assert rms(wait_for(lambda: heard.exists() and heard, 5, what="the caller's side")) > 0.001
     assert rms(said) > 0.001
     assert network.udp_dropped() > 0  # the browser did try UDP (direct and to the relay): none got out
-    print(f"\nfigures: TURN over TCP, answer to first audio {first_audio:.2f} s; {stats}")
+    print(f"\nfigures: TURN over {transport.upper()}, answer to first audio {first_audio:.2f} s; {stats}")
