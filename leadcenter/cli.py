@@ -175,8 +175,8 @@ def run(ctx: Context, with_demo: bool) -> None:
         if started_here:
             click.echo("Stopping Asterisk...")
             instance.stop()
-        if turn_started_here:
-            turn_server.stop()  # type: ignore[union-attr]  # started here: there is one
+        if turn_server is not None and turn_started_here:
+            turn_server.stop()
         click.echo("Lead Center stopped.")
 
 

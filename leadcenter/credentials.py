@@ -7,6 +7,10 @@ import secrets
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from leadcenter.config import Settings
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,6 @@ def load_or_create(data_dir: Path) -> Secrets:
     return Secrets(**values)
 
 
-def turn_secret(settings, secrets: Secrets) -> str:
+def turn_secret(settings: Settings, secrets: Secrets) -> str:
     """The secret coturn and Lead Center share: [turn] secret when set, else the generated one."""
     return settings.turn.secret or secrets.turn_secret
