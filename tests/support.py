@@ -389,3 +389,4 @@ class SyncBus(EventBus):
 
 
 CALL = "1700000000.41"  # the lead channel's unique id of the ``call`` fixture (conftest.py)
+

@@ -10,14 +10,16 @@ party may leave; the agent on the call drops a party by hanging up its channel.
 
 Web threads ask (the verbs run on the telephony loop, waited for); who joined and left is seen from Asterisk
 (ConfbridgeJoin / ConfbridgeLeave, the tracker's ``call.conference_joined`` / ``call.conference_left``) and kept as
-the call's legs (calls/legs.py), which move the interaction to the agent who joined last.
+the call's legs (calls/legs.py), which move the interaction to the agent who joined last. An added party's transfer is completed when they answer (join the conference); one
+that does not answer (busy, no answer, refused: ``call.party_unanswered``), added or consulted, is failed with why,
+and the lead and the agent are still together. The transfer row names the party's channel, so all of this holds
+across a controller restart.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import logging
-import threading
 import uuid
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
@@ -71,13 +73,10 @@ class ConferenceVerbs(Protocol[Verb]):
 class Conferences:
     def __init__(self, bus: Bus, telephony: ConferenceVerbs[Any], clock: Clock):
         self.bus, self.telephony, self.clock = bus, telephony, clock
-        self._lock = threading.Lock()
-        # An external party's number, by the channel that joins (added: the channel id we chose) or by the call
-        # (consulted: Dial makes the channel), until it joins: ConfbridgeJoin names neither.
-        self._numbers: dict[str, str] = {}
-        self._consulted_numbers: dict[int, str] = {}
         bus.subscribe("call.conference_joined", self.on_joined)
         bus.subscribe("call.conference_left", self.on_left)
+        bus.subscribe("call.consult_dialled", self.on_consult_dialled)
+        bus.subscribe("call.party_unanswered", self.on_unanswered)
 
     # -- what the agent on the call asks ------------------------------------------------------------------------
     def consult(self, interaction: Interaction, agent: Agent, to: Agent | None, number: str) -> CallTransfer:
@@ -88,9 +87,6 @@ class Conferences:
             raise ApiError("consult-going-on", "a consult is already going on: complete, merge or cancel it first")
         dial, caller_id = self._dial(interaction, agent, to, number)
         transfer = self._transfer(interaction, "warm", agent, to, number)
-        if number:
-            with self._lock:
-                self._consulted_numbers[interaction.id] = number
         own = [leg for leg in legs.open_legs(interaction) if leg.agent_id == agent.id]
         own_channel = own[-1].channel_id if own else ""  # else the one bridged with the lead's
         verb = self.telephony.consult(lead, interaction.id, dial, caller_id, own_channel)
@@ -113,17 +109,16 @@ class Conferences:
 
     def cancel(self, interaction: Interaction, agent: Agent) -> CallTransfer:
         """The consulted party's leg hangs up; the agent is back with the lead."""
-        return self._settle(interaction, agent, "cancelled", self.telephony.cancel_consult)
+        # Cancelled before Asterisk hangs the party up: their Dial then ends unanswered, which is no failure.
+        return self._settle(interaction, agent, "cancelled", self.telephony.cancel_consult, claim_first=True)
 
     def add(self, interaction: Interaction, agent: Agent, to: Agent | None, number: str) -> CallTransfer:
-        """A colleague's device rings (their app shows the call) or a number is dialled, straight into the call."""
+        """A colleague's device rings (their app shows the call) or a number is dialled, straight into the call:
+        completed when they answer (they join the conference), failed when they do not."""
         lead = _on_the_call(interaction, agent)
         dial, caller_id = self._dial(interaction, agent, to, number)
         channel_id = names.conference_channel_id(uuid.uuid4().hex)
-        transfer = self._transfer(interaction, "conference", agent, to, number)
-        if number:
-            with self._lock:
-                self._numbers[channel_id] = number
+        transfer = self._transfer(interaction, "conference", agent, to, number, channel_id=channel_id)
         verb = self.telephony.add_to_conference(
             lead,
             interaction.id,
@@ -142,7 +137,6 @@ class Conferences:
         if not carried_out(self.telephony, verb, f"party not added to call {interaction.id}"):
             self._end(interaction, transfer, "failed")
             raise ApiError("party-not-added", "Asterisk did not bring the party into the call")
-        self._end(interaction, transfer, "completed")
         return transfer
 
     def drop(self, interaction: Interaction, agent: Agent, leg: CallLeg) -> None:
@@ -156,19 +150,48 @@ class Conferences:
 
     # -- what Asterisk says -------------------------------------------------------------------------------------
     def on_joined(self, event: Event) -> None:
+        """A party joined the call's conference: their leg; an added party answered (their transfer completed). A
+        party that is no agent is the number their transfer dialled (the transfer names its channel)."""
         data = event.data
         interaction = Interaction.get_or_none(Interaction.id == data["interaction_id"])
         if interaction is None:
             return
         agent = Agent.get_or_none(Agent.id == data["agent_id"], Agent.company == interaction.company_id)
-        number = ""
-        if agent is None:
-            with self._lock:
-                number = self._numbers.pop(data["channel_id"], "") or self._consulted_numbers.pop(interaction.id, "")
+        transfer = CallTransfer.get_or_none(
+            CallTransfer.interaction == interaction, CallTransfer.channel_id == data["channel_id"]
+        )
+        if transfer is not None and transfer.kind == "conference":
+            CallTransfer.update(outcome="completed", ended_at=data["at"]).where(
+                CallTransfer.id == transfer.id, CallTransfer.outcome == "requested"
+            ).execute()  # told with the leg, next
+        number = transfer.to_number if transfer is not None and agent is None else ""
         legs.joined(self.bus, interaction, data["channel_id"], data["at"], agent=agent, number=number)
 
     def on_left(self, event: Event) -> None:
         legs.left(self.bus, event.data["channel_id"], event.data["at"])
+
+    def on_consult_dialled(self, event: Event) -> None:
+        """lc-consult dialled the consulted party: their channel is the open consult's."""
+        CallTransfer.update(channel_id=event.data["party_channel_id"]).where(
+            CallTransfer.interaction == event.data["interaction_id"],
+            CallTransfer.kind == "warm",
+            CallTransfer.outcome == "requested",
+            CallTransfer.channel_id == "",
+        ).execute()
+
+    def on_unanswered(self, event: Event) -> None:
+        """A consulted or added party did not answer (busy, no answer, refused): the transfer failed, and why; the
+        lead and the agent are still together (lc-consult goes back to the conference; an added party never joined
+        it)."""
+        party = event.data["party_channel_id"]
+        transfer = CallTransfer.get_or_none(CallTransfer.channel_id == party, CallTransfer.outcome == "requested")
+        if not party or transfer is None:
+            return
+        failed = CallTransfer.update(outcome="failed", ended_at=event.data["at"], failure=event.data["failure"]).where(
+            CallTransfer.id == transfer.id, CallTransfer.outcome == "requested"
+        )
+        if failed.execute():
+            notifier.changed(self.bus, Interaction.get_by_id(transfer.interaction_id))
 
     # -- helpers ------------------------------------------------------------------------------------------------
     def _dial(self, interaction: Interaction, agent: Agent, to: Agent | None, number: str) -> tuple[str, str]:
@@ -184,7 +207,9 @@ class Conferences:
             raise ApiError("not-a-call", "the call has no tracking number to dial an external number from")
         return names.external_dial(number, tracking.trunk_id), tracking.number
 
-    def _transfer(self, interaction: Interaction, kind: str, agent: Agent, to: Agent | None, number: str):
+    def _transfer(
+        self, interaction: Interaction, kind: str, agent: Agent, to: Agent | None, number: str, channel_id: str = ""
+    ):
         transfer = CallTransfer.create(
             interaction=interaction,
             kind=kind,
@@ -193,6 +218,7 @@ class Conferences:
             to_number=number,
             at=self.clock(),
             outcome="requested",
+            channel_id=channel_id,
         )
         notifier.changed(self.bus, interaction)
         return transfer
@@ -200,9 +226,6 @@ class Conferences:
     def _end(self, interaction: Interaction, transfer: CallTransfer, outcome: str) -> None:
         transfer.outcome, transfer.ended_at = outcome, self.clock()
         transfer.save(only=[CallTransfer.outcome, CallTransfer.ended_at])
-        if outcome != "completed" or transfer.kind != "warm":
-            with self._lock:
-                self._consulted_numbers.pop(interaction.id, None)
         notifier.changed(self.bus, interaction)
 
     def _open_consult(self, interaction: Interaction) -> CallTransfer | None:
@@ -217,14 +240,29 @@ class Conferences:
             .first()
         )
 
-    def _settle(self, interaction: Interaction, agent: Agent, outcome: str, verb: Callable[[int], Any]) -> CallTransfer:
-        """End the open consult with ``outcome`` once Asterisk carried out ``verb`` (of the interaction's id)."""
+    def _settle(
+        self,
+        interaction: Interaction,
+        agent: Agent,
+        outcome: str,
+        verb: Callable[[int], Any],
+        *,
+        claim_first: bool = False,
+    ) -> CallTransfer:
+        """End the open consult with ``outcome`` once Asterisk carried out ``verb`` (of the interaction's id);
+        ``claim_first``: the outcome is written before (and undone when Asterisk refuses)."""
         _on_the_call(interaction, agent)
         transfer = self._open_consult(interaction)
         if transfer is None:
             raise ApiError("no-consult", "no consult is going on")
+        if claim_first:
+            CallTransfer.update(outcome=outcome).where(CallTransfer.id == transfer.id).execute()
         failure = f"consult on call {interaction.id} not {outcome}"
         if not carried_out(self.telephony, verb(interaction.id), failure):
+            if claim_first:
+                CallTransfer.update(outcome="requested").where(
+                    CallTransfer.id == transfer.id, CallTransfer.outcome == outcome
+                ).execute()
             raise ApiError("no-consult", "the consulted party has not answered, or has left: cancel instead")
         self._end(interaction, transfer, outcome)
         return transfer

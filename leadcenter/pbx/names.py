@@ -382,6 +382,10 @@ def conference_channel_id(token: str) -> str:
     return f"lc-conf-{token}"
 
 
+def is_conference_channel_id(channel_id: str | None) -> bool:
+    return (channel_id or "").startswith("lc-conf-")
+
+
 def consult_variables(interaction_id: int) -> tuple[str, str]:
     """The globals lc-consult keeps while a call's consult goes on: the consulting agent's channel id, and the
     consulted party's."""

@@ -134,7 +134,7 @@ def test_a_colleague_added_rings_into_the_conference_showing_the_call(agent, wor
     colleague = world["a"]["agents"][1]
     status, body = agent.post(f"/api/v1/interactions/{call.id}/conference", {"agent_id": colleague.id})
     assert status == 200, body
-    assert _outcomes(body) == [("conference", "completed")]
+    assert _outcomes(body) == [("conference", "requested")]  # completed when they answer (below)
     ((verb, args, kwargs),) = [v for v in controller.telephony.made if v[0] == "add_to_conference"]
     assert args == (CALL, call.id, colleague.queue_interface)
     assert kwargs["agent"] is True and kwargs["caller_id"] == ""
@@ -143,6 +143,13 @@ def test_a_colleague_added_rings_into_the_conference_showing_the_call(agent, wor
         "PJSIP_HEADER(add,X-LC-Call)": CALL,
         "PJSIP_HEADER(add,X-LC-Interaction)": str(call.id),
     }
+    joined(controller, call.id, kwargs["channel_id"], agent_id=colleague.id, at=T0 + dt.timedelta(seconds=6))
+    transfer = CallTransfer.get()
+    assert (transfer.outcome, transfer.ended_at, transfer.channel_id) == (
+        "completed",
+        T0 + dt.timedelta(seconds=6),
+        kwargs["channel_id"],
+    )
 
 
 def test_a_number_added_is_an_unmarked_party_whose_leg_names_it(agent, world, controller, call):
@@ -153,6 +160,79 @@ def test_a_number_added_is_an_unmarked_party_whose_leg_names_it(agent, world, co
     joined(controller, call.id, kwargs["channel_id"], agent_id=None)
     leg = CallLeg.get()
     assert (leg.number, leg.agent_id, leg.channel_id) == ("+14045558888", None, kwargs["channel_id"])
+
+
+def unanswered(controller, channel_id: str, failure: str, at=T0 + dt.timedelta(seconds=30)):
+    data = {"party_channel_id": channel_id, "failure": failure, "at": at}
+    controller.conferences.on_unanswered(Event("call.party_unanswered", data, 3, at))
+
+
+def dialled(controller, interaction_id: int, channel_id: str):
+    data = {"interaction_id": interaction_id, "party_channel_id": channel_id, "at": T0}
+    controller.conferences.on_consult_dialled(Event("call.consult_dialled", data, 4, T0))
+
+
+@pytest.mark.parametrize("party", [{"agent": 1}, {"number": "+14045559401"}], ids=["colleague", "number"])
+@pytest.mark.parametrize("failure", ["busy", "no_answer", "refused"])
+def test_an_added_party_who_does_not_answer_fails_the_transfer_and_the_call_goes_on(
+    agent, world, controller, call, party, failure
+):
+    body = {"agent_id": world["a"]["agents"][1].id} if "agent" in party else party
+    assert agent.post(f"/api/v1/interactions/{call.id}/conference", body)[0] == 200
+    ((_, _, kwargs),) = [v for v in controller.telephony.made if v[0] == "add_to_conference"]
+    controller.bus.published.clear()
+    unanswered(controller, kwargs["channel_id"], failure)
+    transfer = CallTransfer.get()
+    assert (transfer.outcome, transfer.failure, transfer.ended_at) == ("failed", failure, T0 + dt.timedelta(seconds=30))
+    # The agent's app is told (the call with its failed transfer, and why); the call is theirs, going on.
+    ((name, data),) = controller.bus.published
+    assert name == "interaction.updated"
+    assert [(t["outcome"], t["failure"]) for t in data["interaction"]["transfers"]] == [("failed", failure)]
+    assert (Interaction.get_by_id(call.id).status, Interaction.get_by_id(call.id).agent_id) == (
+        "active",
+        world["a"]["agents"][0].id,
+    )
+    assert CallLeg.select().count() == 0 and controller.telephony.named("hangup") == []
+    unanswered(controller, kwargs["channel_id"], "no_answer")  # told again (or after it joined): nothing changes
+    assert CallTransfer.get().failure == failure and len(controller.bus.published) == 1
+
+
+def test_a_consulted_party_who_does_not_answer_fails_the_consult_which_a_cancel_does_not(
+    agent, world, controller, call
+):
+    colleague = {"agent_id": world["a"]["agents"][1].id}
+    agent.post(f"/api/v1/interactions/{call.id}/consult", colleague)
+    dialled(controller, call.id, "1700000000.50")
+    assert CallTransfer.get().channel_id == "1700000000.50"
+    unanswered(controller, "1700000000.50", "busy")
+    assert (CallTransfer.get().outcome, CallTransfer.get().failure) == ("failed", "busy")
+    # Another consult, cancelled: Asterisk hanging the ringing party up ends their Dial unanswered, no failure.
+    status, body = agent.post(f"/api/v1/interactions/{call.id}/consult", colleague)
+    assert status == 200, body
+    dialled(controller, call.id, "1700000000.51")
+    assert agent.post(f"/api/v1/interactions/{call.id}/consult/cancel")[0] == 200
+    unanswered(controller, "1700000000.51", "no_answer")
+    assert [(t.outcome, t.failure) for t in CallTransfer.select().order_by(CallTransfer.id)] == [
+        ("failed", "busy"),
+        ("cancelled", ""),
+    ]
+
+
+def test_a_cancel_asterisk_refuses_leaves_the_consult_open(agent, world, controller, call):
+    agent.post(f"/api/v1/interactions/{call.id}/consult", {"agent_id": world["a"]["agents"][1].id})
+    controller.telephony.fails = True
+    status, body = agent.post(f"/api/v1/interactions/{call.id}/consult/cancel")
+    assert (status, body["error"]) == (409, "no-consult")
+    assert CallTransfer.get().outcome == "requested"
+
+
+def test_a_consulted_number_who_answers_and_is_handed_the_call_is_its_leg(agent, world, controller, call):
+    agent.post(f"/api/v1/interactions/{call.id}/consult", {"number": "+14045559402"})
+    dialled(controller, call.id, "1700000000.52")
+    assert agent.post(f"/api/v1/interactions/{call.id}/consult/complete")[0] == 200
+    joined(controller, call.id, "1700000000.52", agent_id=None)
+    leg = CallLeg.get()
+    assert (leg.number, leg.agent_id) == ("+14045559402", None)
 
 
 def joined(controller, interaction_id: int, channel_id: str, agent_id: int | None, at=T0):
@@ -225,6 +305,40 @@ def test_the_tracker_follows_a_call_s_conference_parties_until_their_channel_han
         ("call.conference_left", {"interaction_id": 7, "channel_id": "1.2", "at": at}),
     ]
     assert tracker.conference_parties == {"lc-conf-x": 7}
+
+
+def test_the_tracker_tells_a_consulted_or_added_party_who_does_not_answer():
+    published = []
+    tracker = CallTracker(lambda name, **data: published.append((name, data)), lambda: T0)
+    tracker.lead_channels.add(CALL)
+    consult = {"Channel": "PJSIP/desk3-00000002", "Uniqueid": "1.2", "Context": names.CONSULT_CONTEXT, "Exten": "7"}
+    for message in (
+        _ami("DialBegin", **consult, DestChannel="PJSIP/webrtc4-00000003", DestUniqueid="1.3"),
+        _ami("DialEnd", **consult, DestChannel="PJSIP/webrtc4-00000003", DestUniqueid="1.3", DialStatus="BUSY"),
+        _ami("DialEnd", **consult, DestUniqueid="1.4", DialStatus="NOANSWER"),
+        _ami("DialEnd", **consult, DestUniqueid="1.5", DialStatus="ANSWER"),  # answered: settled by the agent
+        _ami("DialEnd", **consult, DestUniqueid="1.6", DialStatus="CANCEL"),  # the agent hung up: the call's end
+        _ami("Hangup", Channel="PJSIP/trunk1-00000007", Uniqueid="lc-conf-a", Cause="17"),  # originated: busy
+        _ami("Hangup", Channel="PJSIP/webrtc4-00000008", Uniqueid="lc-conf-b", Cause="21"),  # declined
+        _ami("Hangup", Channel="PJSIP/trunk1-00000009", Uniqueid="lc-conf-c", Cause="19"),  # rang out
+        _ami("Hangup", Channel="PJSIP/trunk1-00000010", Uniqueid="lc-conf-d", Cause="34"),
+        _ami("ConfbridgeJoin", Conference=names.conference_name(7), Channel="PJSIP/desk4-0011", Uniqueid="lc-conf-e"),
+        _ami("Hangup", Channel="PJSIP/desk4-00000011", Uniqueid="lc-conf-e", Cause="16"),  # answered, then left
+    ):
+        tracker.handle(message)
+    told = [(name, data.get("party_channel_id") or data.get("channel_id"), data.get("failure")) for name, data in published]
+    assert told == [
+        ("call.consult_dialled", "1.3", None),
+        ("call.party_unanswered", "1.3", "busy"),
+        ("call.party_unanswered", "1.4", "no_answer"),
+        ("call.party_unanswered", "lc-conf-a", "busy"),
+        ("call.party_unanswered", "lc-conf-b", "refused"),
+        ("call.party_unanswered", "lc-conf-c", "no_answer"),
+        ("call.party_unanswered", "lc-conf-d", "unreachable"),
+        ("call.conference_joined", "lc-conf-e", None),
+        ("call.conference_left", "lc-conf-e", None),
+    ]
+    assert published[0][1]["interaction_id"] == 7
 
 
 # -- Asterisk's configuration ---------------------------------------------------------------------------------------

@@ -16,14 +16,28 @@ function partyName(s, agentId, number) {
   return agentId ? s.agents.get(agentId)?.display_name || 'A colleague' : number;
 }
 
+const UNANSWERED = {
+  busy: 'was busy', no_answer: 'did not answer', refused: 'declined the call', unreachable: 'could not be reached',
+};
+
+// My last consult or conference call, when its party did not answer (the transfer failed, and why).
+function unanswered(s, interaction) {
+  const last = (interaction.transfers || [])
+    .filter((t) => t.from_agent_id === s.me.id && (t.kind === 'warm' || t.kind === 'conference')).pop();
+  return last?.outcome === 'failed' && last.failure ? last : null;
+}
+
 // Under the call view, for the agent on an inbound call: consult or add someone, and the others on the call.
 export function view(s, interaction) {
   if (!s.me || interaction.agent?.id !== s.me.id || interaction.direction !== 'inbound') return '';
   const consult = openConsult(interaction);
   if (s.transfer.open && !consult) return ''; // the Transfer dialog is open instead (transfer.js)
   const others = (interaction.legs || []).filter((leg) => !leg.left_at && leg.agent_id !== s.me.id);
+  const failed = unanswered(s, interaction);
   return html`
     <section class="conference" aria-label="Consult and conference">
+      ${failed ? html`<p class="party-failed" role="status">${partyName(s, failed.to_agent_id, failed.to_number)}
+        ${UNANSWERED[failed.failure] || 'did not answer'}: you are still with the caller.</p>` : ''}
       ${others.length ? html`<ul class="parties" aria-label="Also on the call">${others.map((leg) => html`
         <li data-key="leg-${leg.id}"><span class="party">${leg.agent_name || leg.number}</span>
           <button class="link" data-action="conf-drop" data-id="${interaction.id}" data-leg="${leg.id}"
