@@ -10,7 +10,8 @@ party may leave; the agent on the call drops a party by hanging up its channel.
 
 Web threads ask (the verbs run on the telephony loop, waited for); who joined and left is seen from Asterisk
 (ConfbridgeJoin / ConfbridgeLeave, the tracker's ``call.conference_joined`` / ``call.conference_left``) and kept as
-the call's legs (calls/legs.py), which move the interaction to the agent who joined last. An added party's transfer is completed when they answer (join the conference); one
+the call's legs (calls/legs.py), which move the interaction to the agent who joined last. A colleague is consulted
+or added only while Available. An added party's transfer is completed when they answer (join the conference); one
 that does not answer (busy, no answer, refused: ``call.party_unanswered``), added or consulted, is failed with why,
 and the lead and the agent are still together. The transfer row names the party's channel, so all of this holds
 across a controller restart.
@@ -71,8 +72,10 @@ class ConferenceVerbs(Protocol[Verb]):
 
 
 class Conferences:
-    def __init__(self, bus: Bus, telephony: ConferenceVerbs[Any], clock: Clock):
-        self.bus, self.telephony, self.clock = bus, telephony, clock
+    def __init__(self, bus: Bus, telephony: ConferenceVerbs[Any], clock: Clock, presence: Callable[[Agent], str]):
+        """``presence(agent)``: what colleagues see of an agent now (agents/presence.py); only an Available one is
+        consulted or brought into a call."""
+        self.bus, self.telephony, self.clock, self.presence = bus, telephony, clock, presence
         bus.subscribe("call.conference_joined", self.on_joined)
         bus.subscribe("call.conference_left", self.on_left)
         bus.subscribe("call.consult_dialled", self.on_consult_dialled)
@@ -201,6 +204,12 @@ class Conferences:
                 raise ApiError("not-found", "no such agent")
             if to.id == agent.id:
                 raise ApiError("own-call", "the call is already yours")
+            presence = self.presence(to)
+            if presence != "available":  # as the Transfer dialog shows them: on a call, wrap-up, away, offline...
+                raise ApiError(
+                    "colleague-unavailable",
+                    f"{to.display_name} is not Available ({presence.replace('_', ' ')}): choose a colleague who is",
+                )
             return to.queue_interface, ""
         tracking = interaction.tracking_number
         if tracking is None or not number:

@@ -21,6 +21,7 @@ from playwright.sync_api import expect
 from test_monitor import AGENT_HZ, LEAD_HZ, listen, live_call, tones  # noqa: F401  (tones: the fixture)
 from test_monitor import SUPERVISOR_HZ as COLLEAGUE_HZ
 
+from leadcenter.agents.models import Agent
 from leadcenter.calls.legs import CallLeg, CallTransfer
 from leadcenter.interactions.models import Interaction
 
@@ -54,9 +55,11 @@ def test_consult_cancel_merge_and_drop_are_heard_on_the_wire(running, peers, ton
         contextlib.closing(running.sign_in("alice@acme.example")) as alice_app,
         contextlib.closing(running.sign_in(BOB_EMAIL)) as bob_app,
     ):
-        # The queue rings Alice only (signing in made Bob Available); a consult rings Bob all the same.
+        # The queue rings Alice only (signing in made Bob Available); Bob is back once she has the call: a consult
+        # rings an Available colleague only.
         running.choose_status(BOB_EMAIL, "offline")
         caller, call = live_call(running, peers, tones, "+14045557601", alice)
+        running.choose_status(BOB_EMAIL, "available")
         ports = _parties(caller, alice, bob)
 
         consulting = _post(alice_app, f"/api/v1/interactions/{call.id}/consult", agent_id=BOB)
@@ -105,6 +108,12 @@ def test_consult_cancel_merge_and_drop_are_heard_on_the_wire(running, peers, ton
             "bob": {LEAD_HZ},
         }
         assert Interaction.get_by_id(call.id).status == "active"
+        # Dropped, Alice is in wrap-up: she cannot be added to a call until she rejoins the queue.
+        wait_for(lambda: Agent.get_by_id(ALICE).status_reason == "wrap_up", 5, what="Alice's wrap-up")
+        refused = bob_app.post(f"/api/v1/interactions/{call.id}/conference", json={"agent_id": ALICE})
+        assert (refused.status_code, refused.json()["error"]) == (409, "colleague-unavailable")
+        assert alice.count("ANSWERED") == 1
+        running.choose_status("alice@acme.example", "available")
         # Bob adds Alice back to the call: her phone rings into the conference, the three hear each other.
         _post(bob_app, f"/api/v1/interactions/{call.id}/conference", agent_id=ALICE)
         wait_for(lambda: alice.count("ANSWERED") == 2, 10, what="Alice to answer Bob's conference call")
@@ -145,13 +154,15 @@ def test_in_the_app_alice_consults_bob_who_sees_the_lead_before_answering_then_t
         with Browser() as browser:
             alice = browser.agent(running, "alice@acme.example")
             bob = browser.agent(running, BOB_EMAIL)
-            bob.choose_status("Offline")  # the queue offers the call to Alice only; a consult rings Bob all the same
+            bob.choose_status("Offline")  # the queue offers the call to Alice only
             caller = peers.call(
                 "+14045557602", duration=40, caller_name="Lee Consult", audio=tones[LEAD_HZ], expect_remote_bye=True
             )
             alice.row("incoming", "Lee Consult").get_by_role("button", name="Answer").click()
             caller.wait_for("ANSWERED", 10)
+            bob.choose_status("Available")  # a consult rings an Available colleague only
             call_view = alice.page.locator("#panel .call")
+            expect(call_view.get_by_label("Colleague").locator(f"option[value='{BOB}']")).to_contain_text("Available")
             call_view.get_by_label("Colleague").select_option(value=str(BOB))
             call_view.get_by_role("button", name="Consult").click()
 

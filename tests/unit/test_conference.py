@@ -6,13 +6,21 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from support import CALL, PASSWORD, T0, ApiClient
+from support import CALL, PASSWORD, T0, ApiClient, reachable
 
 from leadcenter.calls.legs import CallLeg, CallTransfer
 from leadcenter.events import Event
 from leadcenter.interactions.models import Interaction
 from leadcenter.pbx import names
 from leadcenter.telephony.tracker import CallTracker
+
+
+@pytest.fixture(autouse=True)
+def _colleagues_available(request):
+    """Company A's agents are Available with their phones free: a consult or a conference may ring them."""
+    if "call" in request.fixturenames:
+        world, controller = request.getfixturevalue("world"), request.getfixturevalue("controller")
+        reachable(controller, *world["a"]["agents"])
 
 
 def _as(make_client, email: str) -> ApiClient:
@@ -233,6 +241,35 @@ def test_a_consulted_number_who_answers_and_is_handed_the_call_is_its_leg(agent,
     joined(controller, call.id, "1700000000.52", agent_id=None)
     leg = CallLeg.get()
     assert (leg.number, leg.agent_id) == ("+14045559402", None)
+
+
+@pytest.mark.parametrize(
+    "status, device, presence",
+    [
+        ("available", "INUSE", "on call"),
+        ("available", "UNAVAILABLE", "unreachable"),
+        ("available", "RINGING", "ringing"),
+        ("wrap_up", "NOT_INUSE", "wrap up"),
+        ("on_call", "NOT_INUSE", "on call"),
+        ("missed", "NOT_INUSE", "missed"),
+        ("offline", "NOT_INUSE", "offline"),
+    ],
+)
+@pytest.mark.parametrize("verb", ["consult", "conference"])
+def test_a_colleague_who_is_not_available_is_neither_consulted_nor_added(
+    agent, world, controller, call, verb, status, device, presence
+):
+    colleague = world["a"]["agents"][1]
+    if status in ("wrap_up", "on_call", "missed"):
+        colleague.status, colleague.status_reason = "unavailable", status
+    else:
+        colleague.status = status
+    colleague.save()
+    reachable(controller, colleague, state=device)
+    answer_status, body = agent.post(f"/api/v1/interactions/{call.id}/{verb}", {"agent_id": colleague.id})
+    assert (answer_status, body["error"]) == (409, "colleague-unavailable")
+    assert f"({presence})" in body["message"]
+    assert controller.telephony.verbs == [] and CallTransfer.select().count() == 0
 
 
 def joined(controller, interaction_id: int, channel_id: str, agent_id: int | None, at=T0):

@@ -1,11 +1,13 @@
-// Warm (consult) transfer and conference, in the call view of the agent on the call: consult a colleague or a number
-// (the lead hears hold music), then Complete (they take the call), Merge (all three on it) or Cancel (back to the
-// lead); add a colleague or a number to the call; the others on the call, each with Drop. The colleague's side (the
-// call ringing them, with who calls and the lead, before they answer) is transfer.js's ringing card.
+// Warm (consult) transfer and conference, in the call view of the agent on the call: consult a colleague (only an
+// Available one, as the picker shows them) or a number (the lead hears hold music), then Complete (they take the
+// call), Merge (all three on it) or Cancel (back to the lead); add a colleague or a number to the call; the others
+// on the call, each with Drop. The colleague's side (the call ringing them, with who calls and the lead, before they
+// answer) is transfer.js's ringing card.
 
 import { api } from './api.js';
 import { html } from './html.js';
 import { putInteraction, say, update } from './store.js';
+import { PRESENCE_LABELS } from './transfer.js';
 
 // The consult that is going on for this call, if any: the last warm transfer still requested.
 function openConsult(interaction) {
@@ -56,8 +58,9 @@ export function view(s, interaction) {
         <label>Colleague
           <select name="conf_agent" data-focus="conf-agent">
             <option value="">Choose…</option>
-            ${[...s.agents.values()].filter((a) => a.id !== s.me.id).map((a) => html`<option value="${a.id}">${a.display_name}
-              (${a.status})</option>`)}
+            ${[...s.agents.values()].filter((a) => a.id !== s.me.id).map((a) => html`<option value="${a.id}"
+              ${a.presence === 'available' ? '' : html`disabled`}>${a.display_name}
+              (${PRESENCE_LABELS[a.presence] || a.presence})</option>`)}
           </select>
         </label>
         <label>or an outside phone <input name="conf_number" type="tel" autocomplete="off" data-focus="conf-number"></label>
