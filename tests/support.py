@@ -95,6 +95,7 @@ class StandInTelephony:
             "reload",
             "spy",
             "move_voicemail",
+            "set_variable",
             *CONFERENCE_VERBS,
         ):
             raise AttributeError(verb)

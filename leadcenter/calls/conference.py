@@ -68,6 +68,8 @@ class ConferenceVerbs(Protocol[Verb]):
 
     def hangup(self, channel_id: str, reason: str = ...) -> Verb: ...
 
+    def set_variable(self, name: str, value: str, channel_id: str = ...) -> Verb: ...
+
     def submit(self, verb: Verb) -> concurrent.futures.Future: ...
 
 
@@ -80,6 +82,8 @@ class Conferences:
         bus.subscribe("call.conference_left", self.on_left)
         bus.subscribe("call.consult_dialled", self.on_consult_dialled)
         bus.subscribe("call.party_unanswered", self.on_unanswered)
+        bus.subscribe("call.leg_joined", self.on_leg_moved)
+        bus.subscribe("call.leg_left", self.on_leg_moved)
 
     # -- what the agent on the call asks ------------------------------------------------------------------------
     def consult(self, interaction: Interaction, agent: Agent, to: Agent | None, number: str) -> CallTransfer:
@@ -196,6 +200,28 @@ class Conferences:
         if failed.execute():
             notifier.changed(self.bus, Interaction.get_by_id(transfer.interaction_id))
 
+    # -- what Asterisk is told of who is on a call ----------------------------------------------------------------
+    def on_leg_moved(self, event: Event) -> None:
+        """An agent joined or left a call. Asterisk learns the device each agent's call is on (a global that
+        lc-colleague reads: a desk phone's consult call names the call and its interaction, so the colleague's app
+        shows the lead before they answer) and, once the call has moved to another agent (an attended or warm
+        transfer, a conference), the lead's channel names theirs (LC_ANSWERED_BY: lc-agent-left rings that agent's
+        browser again when their tab reloads; a resync after a restart reads who has the call). The first agent's
+        answer names them itself (lc-agent-answered)."""
+        data = event.data
+        interaction = Interaction.get_or_none(Interaction.id == data["interaction_id"])
+        agent = Agent.get_or_none(Agent.id == data["agent_id"]) if data["agent_id"] else None
+        if interaction is None or agent is None or not interaction.channel_id:
+            return
+        on = event.name == "call.leg_joined" and interaction.status == "active"
+        call = f"{interaction.channel_id},{interaction.id}" if on else ""
+        self.telephony.submit(self.telephony.set_variable(names.device_call_variable(_device(agent)), call))
+        current = Agent.get_or_none(Agent.id == interaction.agent_id) if interaction.agent_id else None
+        moved = CallLeg.select().where(CallLeg.interaction == interaction, CallLeg.agent.is_null(False)).count() > 1
+        if current is not None and moved and interaction.status == "active" and interaction.direction == "inbound":
+            verb = self.telephony.set_variable(names.ANSWERED_BY, _device(current), interaction.channel_id)
+            self.telephony.submit(verb)
+
     # -- helpers ------------------------------------------------------------------------------------------------
     def _dial(self, interaction: Interaction, agent: Agent, to: Agent | None, number: str) -> tuple[str, str]:
         """What Asterisk dials, and the caller ID it sends ("": the lead's, for a colleague)."""
@@ -275,6 +301,11 @@ class Conferences:
             raise ApiError("no-consult", "the consulted party has not answered, or has left: cancel instead")
         self._end(interaction, transfer, outcome)
         return transfer
+
+
+def _device(agent: Agent) -> str:
+    """The endpoint the agent's calls ring (webrtc7, desk7)."""
+    return agent.endpoint_name(agent.ring_device)
 
 
 def _on_the_call(interaction: Interaction, agent: Agent) -> str:

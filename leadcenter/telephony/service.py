@@ -440,6 +440,12 @@ class Telephony:
             {"Action": "Redirect", "Channel": channel, "Context": context, "Exten": extension, "Priority": priority}
         )
 
+    async def set_variable(self, name: str, value: str, channel_id: str = "") -> None:
+        """Set a variable of a channel (``channel_id``: its id or name), or a global one (no channel)."""
+        await self.ami.action(
+            {"Action": "Setvar", "Variable": name, "Value": value, **({"Channel": channel_id} if channel_id else {})}
+        )
+
     # -- consult transfers and conferences (dialplans/conference.conf) ----------------------------------------
     async def _variable(self, channel_id: str, name: str) -> str:
         answer = await self.ari.request("GET", f"/channels/{channel_id}/variable", variable=name)

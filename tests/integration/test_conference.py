@@ -16,7 +16,7 @@ import time
 
 import pytest
 from browser import Browser
-from harness import set_ring_device, wait_for
+from harness import channel_variable, set_ring_device, wait_for
 from playwright.sync_api import expect
 from test_monitor import AGENT_HZ, LEAD_HZ, listen, live_call, tones  # noqa: F401  (tones: the fixture)
 from test_monitor import SUPERVISOR_HZ as COLLEAGUE_HZ
@@ -186,6 +186,12 @@ def test_in_the_app_alice_consults_bob_who_sees_the_lead_before_answering_then_t
             wait_for(lambda: bob.audio_stats()["receivedEnergy"] > heard, 10, what="Bob to hear the lead")
             call = Interaction.get(Interaction.lead_number == "+14045557602")
             assert call.agent_id == BOB and call.status == "active"
+            # The lead's channel names Bob's softphone now (his tab reloading would ring it again, not Alice's).
+            wait_for(
+                lambda: channel_variable(running, call.channel_id, "LC_ANSWERED_BY") == f"webrtc{BOB}",
+                5,
+                what="the lead's channel to name Bob's softphone",
+            )
             transfer = CallTransfer.get(CallTransfer.interaction == call)
             assert (transfer.kind, transfer.outcome, transfer.from_agent_id, transfer.to_agent_id) == (
                 "warm",

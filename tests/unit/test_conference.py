@@ -402,3 +402,42 @@ def test_the_conference_contexts_are_reached_only_from_the_controller():
     modules = (ASTERISK_TEMPLATES / "modules.conf").read_text()
     assert "load = app_confbridge.so" in modules and "load = bridge_softmix.so" in modules
     assert "#include dialplans/conference.conf" in (ASTERISK_TEMPLATES / "extensions.conf").read_text()
+
+
+# -- what Asterisk is told of who is on a call ------------------------------------------------------------------------
+def _told_legs(controller) -> None:
+    """Hand the conference service the leg events published so far (the recording bus delivers nothing)."""
+    for seq, (name, data) in enumerate(controller.bus.published):
+        if name in ("call.leg_joined", "call.leg_left"):
+            controller.conferences.on_leg_moved(Event(name, data, seq, data["at"]))
+    controller.bus.published.clear()
+
+
+def test_the_lead_s_channel_names_the_agent_the_call_moved_to_and_each_device_its_call(world, controller, call):
+    """The first agent's answer is named by the dialplan (lc-agent-answered); once a colleague has the call (an
+    attended or a warm transfer, a conference), the lead's LC_ANSWERED_BY names their device, and each agent's device
+    names the call it is on (a desk phone's consult call then tells the colleague's app which call and lead)."""
+    from leadcenter.calls import legs
+
+    first, colleague = world["a"]["agents"]
+    first_device, colleague_device = (a.endpoint_name(a.ring_device) for a in (first, colleague))
+    legs.joined(controller.bus, call, "1700000000.42", T0, agent=first)
+    _told_legs(controller)
+    assert controller.telephony.named("set_variable") == [(f"LC_CALL_{first_device}", f"{CALL},{call.id}")]
+    controller.telephony.verbs.clear()
+
+    legs.joined(controller.bus, Interaction.get_by_id(call.id), "1700000000.43", T0, agent=colleague)
+    legs.left(controller.bus, "1700000000.42", T0 + dt.timedelta(seconds=1))
+    _told_legs(controller)
+    assert controller.telephony.named("set_variable") == [
+        (f"LC_CALL_{colleague_device}", f"{CALL},{call.id}"),
+        ("LC_ANSWERED_BY", colleague_device, CALL),
+        (f"LC_CALL_{first_device}", ""),  # the first agent's device is on no call now
+        ("LC_ANSWERED_BY", colleague_device, CALL),
+    ]
+    controller.telephony.verbs.clear()
+
+    Interaction.update(status="recent").where(Interaction.id == call.id).execute()  # the call ended
+    legs.left(controller.bus, "1700000000.43", T0 + dt.timedelta(seconds=9))
+    _told_legs(controller)
+    assert controller.telephony.named("set_variable") == [(f"LC_CALL_{colleague_device}", "")]
