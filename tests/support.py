@@ -96,6 +96,7 @@ class StandInTelephony:
             "spy",
             "move_voicemail",
             "set_variable",
+            "follow_parties",
             *CONFERENCE_VERBS,
         ):
             raise AttributeError(verb)

@@ -70,6 +70,8 @@ class ConferenceVerbs(Protocol[Verb]):
 
     def set_variable(self, name: str, value: str, channel_id: str = ...) -> Verb: ...
 
+    def follow_parties(self, parties: dict[str, str]) -> Verb: ...
+
     def submit(self, verb: Verb) -> concurrent.futures.Future: ...
 
 
@@ -84,6 +86,7 @@ class Conferences:
         bus.subscribe("call.party_unanswered", self.on_unanswered)
         bus.subscribe("call.leg_joined", self.on_leg_moved)
         bus.subscribe("call.leg_left", self.on_leg_moved)
+        bus.subscribe("telephony.synced", self.on_synced)
 
     # -- what the agent on the call asks ------------------------------------------------------------------------
     def consult(self, interaction: Interaction, agent: Agent, to: Agent | None, number: str) -> CallTransfer:
@@ -199,6 +202,44 @@ class Conferences:
         )
         if failed.execute():
             notifier.changed(self.bus, Interaction.get_by_id(transfer.interaction_id))
+
+    def on_synced(self, event: Event) -> None:
+        """What Asterisk has now (at start-up, after it came back, every resync): the parties on the calls that are
+        up are followed again from the database (a restarted controller lost whom it followed: their hangups would
+        end no leg); a party whose channel went meanwhile left then, and a consulted or added party's transfer still
+        waiting for a channel that is gone failed. Only what was there before Asterisk was read: newer legs and
+        transfers may be missing from what it said."""
+        read_at, now = event.data["read_at"], self.clock()
+        up = set(event.data.get("channels", ()))
+        lead_channels = [call["channel_id"] for call in event.data["calls"]]
+        follow: dict[str, str] = {}
+        for leg in (
+            CallLeg.select(CallLeg, Interaction)
+            .join(Interaction)
+            .where(
+                Interaction.channel_id.in_(lead_channels or [""]),
+                CallLeg.left_at.is_null(),
+                CallLeg.joined_at < read_at,
+                CallLeg.channel_id != Interaction.channel_id,  # an outbound call's agent: the call's own channel
+            )
+        ):
+            if leg.channel_id in up:
+                follow[leg.channel_id] = leg.interaction.channel_id
+            else:
+                legs.left(self.bus, leg.channel_id, now)
+        if follow:
+            self.telephony.submit(self.telephony.follow_parties(follow))
+        gone = CallTransfer.select().where(
+            CallTransfer.outcome == "requested",
+            CallTransfer.channel_id != "",
+            CallTransfer.channel_id.not_in(list(up) or [""]),
+            CallTransfer.at < read_at,
+        )
+        for transfer in gone:
+            if CallTransfer.update(outcome="failed", ended_at=now).where(
+                CallTransfer.id == transfer.id, CallTransfer.outcome == "requested"
+            ).execute():
+                notifier.changed(self.bus, Interaction.get_by_id(transfer.interaction_id))
 
     # -- what Asterisk is told of who is on a call ----------------------------------------------------------------
     def on_leg_moved(self, event: Event) -> None:

@@ -205,6 +205,7 @@ class Telephony:
                 available=available,
                 devices=devices,
                 monitors=[c["id"] for c in channels if names.parse_monitor_channel_id(c["id"]) is not None],
+                channels=[c["id"] for c in channels],
                 read_at=read_at,
             )
             for name, status in queues.items():
@@ -439,6 +440,11 @@ class Telephony:
         await self.ami.action(
             {"Action": "Redirect", "Channel": channel, "Context": context, "Exten": extension, "Priority": priority}
         )
+
+    async def follow_parties(self, parties: dict[str, str]) -> None:
+        """Follow these channels (party -> the lead channel of their call) until they hang up (``call.party_left``):
+        the parties on calls a restarted controller learns of from the database."""
+        self.tracker.follow(parties)
 
     async def set_variable(self, name: str, value: str, channel_id: str = "") -> None:
         """Set a variable of a channel (``channel_id``: its id or name), or a global one (no channel)."""

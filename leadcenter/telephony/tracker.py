@@ -82,6 +82,13 @@ class CallTracker:
         if self._began_during_sync is not None:
             self._began_during_sync.add(channel_id)
 
+    def follow(self, parties: Mapping[str, str]) -> None:
+        """Parties on lead calls (party channel -> lead channel) known from elsewhere (the database, after a
+        restart): each hangup ends their leg as an answered party's does. Those of calls that are over are left."""
+        for party, lead in parties.items():
+            if lead in self.lead_channels:
+                self.party_of.setdefault(party, lead)
+
     def forget(self, channel_id: str) -> None:
         self.lead_channels.discard(channel_id)
         # The lead gone, the recorder ends every leg of the call: its parties' hangups need no telling.

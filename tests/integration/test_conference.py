@@ -203,3 +203,50 @@ def test_in_the_app_alice_consults_bob_who_sees_the_lead_before_answering_then_t
             caller.wait(10)
     finally:
         set_ring_device(running, "desk")
+
+
+def test_a_conference_goes_on_across_a_controller_restart(running, peers):
+    """Alice adds Bob to a lead's call, then the controller restarts: it still follows who is on the call. Bob, whose
+    call it is now, drops Alice (her leg ends, she goes to wrap-up), then hangs up, the last agent: the lead is hung
+    up and the call concluded as Bob's, every leg ended."""
+    with (
+        peers.phone(ALICE) as alice,
+        peers.phone(BOB) as bob,
+        contextlib.closing(running.sign_in("alice@acme.example")) as alice_app,
+    ):
+        running.choose_status(BOB_EMAIL, "offline")  # the queue rings Alice only
+        caller = peers.call("+14045559421", duration=55)
+        alice.wait_for("ANSWERED", timeout=15)
+        call = wait_for(
+            lambda: (i := running.interaction(lead_number="+14045559421")) and i.status == "active" and i,
+            10,
+            what="the call to be answered",
+        )
+        running.choose_status(BOB_EMAIL, "available")
+        _post(alice_app, f"/api/v1/interactions/{call.id}/conference", agent_id=BOB)
+        bob.wait_for("ANSWERED", timeout=10)
+        wait_for(lambda: Interaction.get_by_id(call.id).agent_id == BOB, 10, what="the call to be Bob's")
+        assert [(t.kind, t.outcome) for t in CallTransfer.select().where(CallTransfer.interaction == call)] == [
+            ("conference", "completed")  # Bob answered
+        ]
+        alice_leg = CallLeg.get(CallLeg.interaction == call, CallLeg.agent == ALICE, CallLeg.left_at.is_null())
+
+        running.stop_controller()
+        running.start_controller()
+
+        with contextlib.closing(running.sign_in(BOB_EMAIL)) as bob_app:
+            dropped = bob_app.delete(f"/api/v1/interactions/{call.id}/conference/{alice_leg.id}")
+        assert dropped.status_code == 204, dropped.text
+        alice.wait_for("HANGUP", timeout=5)
+        wait_for(lambda: CallLeg.get_by_id(alice_leg.id).left_at, 10, what="Alice's leg to end")
+        wait_for(lambda: Agent.get_by_id(ALICE).status_reason == "wrap_up", 10, what="Alice's wrap-up")
+        assert Interaction.get_by_id(call.id).status == "active"
+        hang_up_phone(running, bob)
+        caller.wait_for("HANGUP", timeout=5)
+        over = wait_for(
+            lambda: (i := Interaction.get_by_id(call.id)).status == "recent" and i, 10, what="the call to end"
+        )
+        assert (over.outcome, over.agent_id) == ("answered", BOB)
+        legs = list(CallLeg.select().where(CallLeg.interaction == call).order_by(CallLeg.joined_at))
+        assert [leg.agent_id for leg in legs] == [ALICE, BOB] and all(leg.left_at for leg in legs)
+        wait_for(lambda: Agent.get_by_id(BOB).status_reason == "wrap_up", 10, what="Bob's wrap-up")

@@ -441,3 +441,47 @@ def test_the_lead_s_channel_names_the_agent_the_call_moved_to_and_each_device_it
     legs.left(controller.bus, "1700000000.43", T0 + dt.timedelta(seconds=9))
     _told_legs(controller)
     assert controller.telephony.named("set_variable") == [(f"LC_CALL_{colleague_device}", "")]
+
+
+# -- a restarted controller ------------------------------------------------------------------------------------------
+def _synced(controller, channels: list[str], calls: list[str], read_at=T0 + dt.timedelta(minutes=1)):
+    data = {"calls": [{"channel_id": c} for c in calls], "channels": channels, "read_at": read_at}
+    controller.conferences.on_synced(Event("telephony.synced", data, 9, read_at))
+
+
+def test_a_restarted_controller_follows_the_parties_still_on_a_call_and_ends_the_rest(
+    agent, world, controller, call
+):
+    """Whom the controller followed is rebuilt from the database and what Asterisk has: the parties still up are
+    followed again (their hangups end their legs), one gone meanwhile left, a party added or consulted whose channel
+    is gone before answering failed."""
+    first, colleague = world["a"]["agents"]
+    assert agent.post(f"/api/v1/interactions/{call.id}/conference", {"number": "+14045559404"})[0] == 200
+    ringing = CallTransfer.get(CallTransfer.to_number == "+14045559404").channel_id  # when the controller stopped
+    joined(controller, call.id, "1700000000.42", first.id)
+    joined(controller, call.id, "lc-conf-colleague", colleague.id)
+    joined(controller, call.id, "lc-conf-number", None)
+    controller.telephony.verbs.clear()
+
+    _synced(controller, [CALL, "1700000000.42", "lc-conf-colleague"], [CALL])
+    assert controller.telephony.named("follow_parties") == [
+        ({"1700000000.42": CALL, "lc-conf-colleague": CALL},)
+    ]
+    assert CallLeg.get(CallLeg.channel_id == "lc-conf-number").left_at == T0  # the stand-in clock: now
+    assert CallLeg.get(CallLeg.channel_id == "1700000000.42").left_at is None
+    assert CallTransfer.get(CallTransfer.channel_id == ringing).outcome == "failed"
+    # A leg, or a transfer, newer than Asterisk's answer is not judged by it.
+    controller.telephony.verbs.clear()
+    _synced(controller, [CALL], [CALL], read_at=T0 - dt.timedelta(seconds=1))
+    assert controller.telephony.named("follow_parties") == []
+    assert CallLeg.get(CallLeg.channel_id == "1700000000.42").left_at is None
+
+
+def test_the_tracker_follows_the_parties_it_is_told_of_on_calls_still_up():
+    published = []
+    tracker = CallTracker(lambda name, **data: published.append((name, data)), lambda: T0)
+    tracker.lead_channels.add(CALL)
+    tracker.follow({"1.2": CALL, "1.3": "1700000000.99"})  # the second call is over
+    tracker.handle(_ami("Hangup", Channel="PJSIP/desk3-00000002", Uniqueid="1.2", Cause="16"))
+    tracker.handle(_ami("Hangup", Channel="PJSIP/desk4-00000003", Uniqueid="1.3", Cause="16"))
+    assert [(name, data["party_channel_id"]) for name, data in published] == [("call.party_left", "1.2")]
