@@ -402,7 +402,11 @@ MIGRATIONS: list = [
         _v20_agent_voicemail,
     ),
     (21, "queue callback: each team's settings, the callbacks, a callback's call's original call", _v21_callbacks),
-    (22, "transfers: the channel of a conference's or consult's party, and why it did not answer", _v22_transfer_parties),
+    (
+        22,
+        "transfers: the channel of a conference's or consult's party, and why it did not answer",
+        _v22_transfer_parties,
+    ),
 ]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])
 

@@ -224,7 +224,7 @@ class Conferences:
             )
         ):
             if leg.channel_id in up:
-                follow[leg.channel_id] = leg.interaction.channel_id
+                follow[leg.channel_id] = leg.interaction.channel_id or ""  # (one of the calls up: never empty)
             else:
                 legs.left(self.bus, leg.channel_id, now)
         if follow:
@@ -236,9 +236,11 @@ class Conferences:
             CallTransfer.at < read_at,
         )
         for transfer in gone:
-            if CallTransfer.update(outcome="failed", ended_at=now).where(
-                CallTransfer.id == transfer.id, CallTransfer.outcome == "requested"
-            ).execute():
+            if (
+                CallTransfer.update(outcome="failed", ended_at=now)
+                .where(CallTransfer.id == transfer.id, CallTransfer.outcome == "requested")
+                .execute()
+            ):
                 notifier.changed(self.bus, Interaction.get_by_id(transfer.interaction_id))
 
     # -- what Asterisk is told of who is on a call ----------------------------------------------------------------

@@ -193,8 +193,9 @@ class TransferOut(Schema):
     outcome: str  # requested, completed, cancelled, failed
     ended_at: UtcDateTime | None
     failure: str = Field(
-        "", description="why the party did not answer (a failed consult or conference): busy, no_answer, refused, "
-        "unreachable; empty otherwise"
+        "",
+        description="why the party did not answer (a failed consult or conference): busy, no_answer, refused, "
+        "unreachable; empty otherwise",
     )
 
     @classmethod

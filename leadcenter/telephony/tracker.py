@@ -31,7 +31,12 @@ _ATTENDED_ROLES = (
 )
 # Why a party dialled into a call's conference or consult did not answer: by Dial's DIALSTATUS (a consult) and by
 # its channel's hangup cause (a party originated into the conference; anything else: it could not be reached).
-_UNANSWERED_STATUS = {"BUSY": "busy", "NOANSWER": "no_answer", "CHANUNAVAIL": "unreachable", "CONGESTION": "unreachable"}
+_UNANSWERED_STATUS = {
+    "BUSY": "busy",
+    "NOANSWER": "no_answer",
+    "CHANUNAVAIL": "unreachable",
+    "CONGESTION": "unreachable",
+}
 _UNANSWERED_CAUSE = {17: "busy", 21: "refused", 0: "no_answer", 16: "no_answer", 18: "no_answer", 19: "no_answer"}
 
 
@@ -456,7 +461,7 @@ class CallTracker:
                 channel_id=channel_id,
                 at=self.event_time(m),
             )
-        elif names.is_conference_channel_id(channel_id):  # originated into a conference, it never joined it
+        elif channel_id and names.is_conference_channel_id(channel_id):  # originated into a conference, never joined
             self._unanswered(channel_id, _UNANSWERED_CAUSE.get(as_int(m.get("Cause")) or 0, "unreachable"), m)
         if names.parse_monitor_channel_id(channel_id) is not None:  # a supervisor's monitor ended
             self._publish("call.monitor_ended", channel_id=channel_id, at=self.event_time(m))

@@ -97,7 +97,10 @@ def test_a_desk_phone_consults_a_colleague_then_its_transfer_key_joins_them_with
         # The controller tells Asterisk which call Alice's phone is on once her leg joins it (a moment after she
         # answers; her consult call's INVITE names it).
         wait_for(
-            lambda: f"LC_CALL_{alice_user}={live.channel_id},{live.id}" in (running.instance.rx("dialplan show globals") or ""),
+            lambda: (
+                f"LC_CALL_{alice_user}={live.channel_id},{live.id}"
+                in (running.instance.rx("dialplan show globals") or "")
+            ),
             5,
             what="Asterisk to know which call Alice's phone is on",
         )

@@ -1,7 +1,7 @@
 """Call control over the telephony stand-in: what the agents' Decline and Answer ask of Asterisk, and what they
 leave for the call recorder (the interaction moves only when Asterisk says the call did)."""
 
-from support import T0, reachable
+from support import reachable
 
 from leadcenter.interactions.models import Interaction, InteractionDecline
 

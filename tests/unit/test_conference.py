@@ -363,7 +363,9 @@ def test_the_tracker_tells_a_consulted_or_added_party_who_does_not_answer():
         _ami("Hangup", Channel="PJSIP/desk4-00000011", Uniqueid="lc-conf-e", Cause="16"),  # answered, then left
     ):
         tracker.handle(message)
-    told = [(name, data.get("party_channel_id") or data.get("channel_id"), data.get("failure")) for name, data in published]
+    told = [
+        (name, data.get("party_channel_id") or data.get("channel_id"), data.get("failure")) for name, data in published
+    ]
     assert told == [
         ("call.consult_dialled", "1.3", None),
         ("call.party_unanswered", "1.3", "busy"),
@@ -449,9 +451,7 @@ def _synced(controller, channels: list[str], calls: list[str], read_at=T0 + dt.t
     controller.conferences.on_synced(Event("telephony.synced", data, 9, read_at))
 
 
-def test_a_restarted_controller_follows_the_parties_still_on_a_call_and_ends_the_rest(
-    agent, world, controller, call
-):
+def test_a_restarted_controller_follows_the_parties_still_on_a_call_and_ends_the_rest(agent, world, controller, call):
     """Whom the controller followed is rebuilt from the database and what Asterisk has: the parties still up are
     followed again (their hangups end their legs), one gone meanwhile left, a party added or consulted whose channel
     is gone before answering failed."""
@@ -464,9 +464,7 @@ def test_a_restarted_controller_follows_the_parties_still_on_a_call_and_ends_the
     controller.telephony.verbs.clear()
 
     _synced(controller, [CALL, "1700000000.42", "lc-conf-colleague"], [CALL])
-    assert controller.telephony.named("follow_parties") == [
-        ({"1700000000.42": CALL, "lc-conf-colleague": CALL},)
-    ]
+    assert controller.telephony.named("follow_parties") == [({"1700000000.42": CALL, "lc-conf-colleague": CALL},)]
     assert CallLeg.get(CallLeg.channel_id == "lc-conf-number").left_at == T0  # the stand-in clock: now
     assert CallLeg.get(CallLeg.channel_id == "1700000000.42").left_at is None
     assert CallTransfer.get(CallTransfer.channel_id == ringing).outcome == "failed"
