@@ -76,7 +76,6 @@ class _Account(pj.Account):
         super().__init__()
         self.registered = False
         self.incoming: list[PjCall] = []
-        self.invites: list[str] = []  # each INVITE received, as it came (headers and body)
 
     def onRegState(self, prm) -> None:
         self.registered = prm.code == 200 and prm.expiration > 0
@@ -84,7 +83,6 @@ class _Account(pj.Account):
     def onIncomingCall(self, prm) -> None:
         call = PjCall(self, prm.callId)
         self.incoming.append(call)
-        self.invites.append(prm.rdata.wholeMsg)
         answer = pj.CallOpParam()
         answer.statusCode = 200
         call.answer(answer)

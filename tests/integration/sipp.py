@@ -417,6 +417,10 @@ class SippPhone:
         """INVITEs received: call_id, from_user, from_display, from_header, pai, pai_user, pai_display, time."""
         return invites_in(self.events())
 
+    def calls_named(self) -> list[tuple[str, str]]:
+        """Which lead's call each INVITE said it rang for: (X-LC-Call, X-LC-Interaction), empty when not said."""
+        return [(e[2], e[3]) for e in self.events() if e[0] == "CALLED" and len(e) >= 5]
+
     def wait_for(self, kind: str, n: int = 1, timeout: float = 10) -> int:
         """Wait until at least ``n`` events ``kind``; TimeoutError otherwise. Returns the count."""
         _wait(
