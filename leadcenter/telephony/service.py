@@ -235,7 +235,7 @@ class Telephony:
                     # A queue call names its member; a call an agent took outside a queue, the agent's endpoint.
                     "agent_id": (
                         names.parse_queue_member(variables.get("MEMBERNAME"))
-                        or names.parse_endpoint(variables.get("LC_ANSWERED_BY"))
+                        or names.parse_endpoint(variables.get(names.ANSWERED_BY))
                     ),
                     "queue": variables.get("LC_QUEUE") or None,
                     "recording": variables.get("LC_RECORDING") or None,
