@@ -205,6 +205,7 @@ class Telephony:
                 available=available,
                 devices=devices,
                 monitors=[c["id"] for c in channels if names.parse_monitor_channel_id(c["id"]) is not None],
+                channels=[c["id"] for c in channels],
                 read_at=read_at,
             )
             for name, status in queues.items():
@@ -234,7 +235,7 @@ class Telephony:
                     # A queue call names its member; a call an agent took outside a queue, the agent's endpoint.
                     "agent_id": (
                         names.parse_queue_member(variables.get("MEMBERNAME"))
-                        or names.parse_endpoint(variables.get("LC_ANSWERED_BY"))
+                        or names.parse_endpoint(variables.get(names.ANSWERED_BY))
                     ),
                     "queue": variables.get("LC_QUEUE") or None,
                     "recording": variables.get("LC_RECORDING") or None,
@@ -438,6 +439,17 @@ class Telephony:
         whatever app it is in."""
         await self.ami.action(
             {"Action": "Redirect", "Channel": channel, "Context": context, "Exten": extension, "Priority": priority}
+        )
+
+    async def follow_parties(self, parties: dict[str, str]) -> None:
+        """Follow these channels (party -> the lead channel of their call) until they hang up (``call.party_left``):
+        the parties on calls a restarted controller learns of from the database."""
+        self.tracker.follow(parties)
+
+    async def set_variable(self, name: str, value: str, channel_id: str = "") -> None:
+        """Set a variable of a channel (``channel_id``: its id or name), or a global one (no channel)."""
+        await self.ami.action(
+            {"Action": "Setvar", "Variable": name, "Value": value, **({"Channel": channel_id} if channel_id else {})}
         )
 
     # -- consult transfers and conferences (dialplans/conference.conf) ----------------------------------------

@@ -29,6 +29,15 @@ _ATTENDED_ROLES = (
     ("Transferee", "TransferTarget", "OrigTransferer"),
     ("TransferTarget", "Transferee", "SecondTransferer"),
 )
+# Why a party dialled into a call's conference or consult did not answer: by Dial's DIALSTATUS (a consult) and by
+# its channel's hangup cause (a party originated into the conference; anything else: it could not be reached).
+_UNANSWERED_STATUS = {
+    "BUSY": "busy",
+    "NOANSWER": "no_answer",
+    "CHANUNAVAIL": "unreachable",
+    "CONGESTION": "unreachable",
+}
+_UNANSWERED_CAUSE = {17: "busy", 21: "refused", 0: "no_answer", 16: "no_answer", 18: "no_answer", 19: "no_answer"}
 
 
 def as_int(value) -> int | None:
@@ -77,6 +86,13 @@ class CallTracker:
         self.outbound_channels.add(channel_id)
         if self._began_during_sync is not None:
             self._began_during_sync.add(channel_id)
+
+    def follow(self, parties: Mapping[str, str]) -> None:
+        """Parties on lead calls (party channel -> lead channel) known from elsewhere (the database, after a
+        restart): each hangup ends their leg as an answered party's does. Those of calls that are over are left."""
+        for party, lead in parties.items():
+            if lead in self.lead_channels:
+                self.party_of.setdefault(party, lead)
 
     def forget(self, channel_id: str) -> None:
         self.lead_channels.discard(channel_id)
@@ -215,6 +231,15 @@ class CallTracker:
         return None
 
     def _on_DialBegin(self, m: Mapping) -> None:
+        if m.get("Context") == names.CONSULT_CONTEXT and as_int(m.get("Exten")) is not None:
+            # lc-consult's Dial: the consulted party's channel, whose answer or not settles the consult.
+            self._publish(
+                "call.consult_dialled",
+                interaction_id=as_int(m.get("Exten")),
+                party_channel_id=m.get("DestUniqueid", ""),
+                at=self.event_time(m),
+            )
+            return
         agent = self._agent_dial(m)
         if agent is not None:
             self._publish(
@@ -228,6 +253,12 @@ class CallTracker:
             )
 
     def _on_DialEnd(self, m: Mapping) -> None:
+        if m.get("Context") == names.CONSULT_CONTEXT:
+            # Unanswered, lc-consult sends the agent back to the lead (CANCEL: the agent hung up meanwhile).
+            failure = _UNANSWERED_STATUS.get(m.get("DialStatus", ""))
+            if failure is not None:
+                self._unanswered(m.get("DestUniqueid", ""), failure, m)
+            return
         callback = names.parse_callback_dial(m.get("Uniqueid"))
         if callback is not None:
             # A queue callback's dialling half (lc-callback-dial): the lead answered the agent's call, or not (its
@@ -390,6 +421,11 @@ class CallTracker:
             at=self.event_time(m),
         )
 
+    def _unanswered(self, party_channel_id: str, failure: str, m: Mapping) -> None:
+        self._publish(
+            "call.party_unanswered", party_channel_id=party_channel_id, failure=failure, at=self.event_time(m)
+        )
+
     # -- agents' devices ---------------------------------------------------------------------------------------
     def _on_DeviceStateChange(self, m: Mapping) -> None:
         """An agent's softphone or desk phone: registered or not, reachable (qualify) or not, free or in use."""
@@ -425,6 +461,8 @@ class CallTracker:
                 channel_id=channel_id,
                 at=self.event_time(m),
             )
+        elif channel_id and names.is_conference_channel_id(channel_id):  # originated into a conference, never joined
+            self._unanswered(channel_id, _UNANSWERED_CAUSE.get(as_int(m.get("Cause")) or 0, "unreachable"), m)
         if names.parse_monitor_channel_id(channel_id) is not None:  # a supervisor's monitor ended
             self._publish("call.monitor_ended", channel_id=channel_id, at=self.event_time(m))
         if channel_id in self.party_of:

@@ -267,6 +267,17 @@ class System:
             raise AssertionError(f"{exc}: {sorted(self.paused_members())} paused; statuses {statuses}") from None
 
 
+def channel_variable(system, channel_id: str, name: str) -> str | None:
+    """A variable of a live channel (by its unique id) as Asterisk has it; None when the channel is not up."""
+    rows = [line.split("!") for line in (system.instance.rx("core show channels concise") or "").splitlines()]
+    channel = next((row[0] for row in rows if len(row) > 13 and row[13] == channel_id), None)
+    if channel is None:
+        return None
+    shown = system.instance.rx(f"core show channel {channel}") or ""
+    found = re.search(rf"^\s*{re.escape(name)}=(.*)$", shown, re.M)
+    return found.group(1).strip() if found else ""
+
+
 def set_ring_device(system, device: str, agents=(1, 2)) -> None:
     """The demo agents (Alice and Bob by default) ring on ``device`` (webrtc or desk), live in the queue."""
     with contextlib.closing(system.sign_in("admin@acme.example")) as admin:

@@ -24,6 +24,8 @@ LEAD, LATER, LATEST = "+14045558601", "+14045558602", "+14045558603"
 MAILBOX_LEAD = "+14045558611"
 ADDED_LEAD = "+14045558621"
 CONSULT_LEAD = "+14045558631"
+BUSY_LEAD, BUSY_PARTY = "+14045559401", "+14045559402"
+OTHER_LEAD, BOBS_LEAD = "+14045559403", "+14045559404"
 
 
 def channels_by_caller(running) -> dict[str, str]:
@@ -105,9 +107,10 @@ def test_a_transfer_to_a_colleague_whose_phone_cannot_ring_reaches_their_mailbox
 
 
 @contextlib.contextmanager
-def alices_call_from(running, peers, tmp_path, lead: str):
+def alices_call_from(running, peers, tmp_path, lead: str, answers: bool | str = True):
     """A call from ``lead`` that Alice's desk phone answered (Bob is offline), live; the trunk's peer is both the
-    lead's carrier and the one an outside number is dialled through: one process, answering."""
+    lead's carrier and the one an outside number is dialled through: one process, answering (``answers``: "busy",
+    486 to every call Asterisk places)."""
     running.choose_status(EMAIL[BOB], "offline")
     with peers.phone(ALICE) as alice:
         caller = SippCaller(workdir=tmp_path / "carrier").start_call(
@@ -116,7 +119,7 @@ def alices_call_from(running, peers, tmp_path, lead: str):
             asterisk_port=running.sip_port,
             local_port=running.trunk_port,
             duration=30,
-            answers=True,
+            answers=answers,
         )
         peers.handles.append(caller)
         alice.wait_for("ANSWERED", timeout=20)
@@ -178,3 +181,62 @@ def test_a_consult_with_an_outside_number_completed_leaves_the_lead_with_it(runn
         assert [(t.kind, t.from_agent_id, t.to_number, t.outcome) for t in moves] == [
             ("warm", ALICE, "+14045558698", "completed")
         ]
+
+
+def _last_move_over(interaction: Interaction) -> CallTransfer | None:
+    """The call's last transfer, once it is no longer under way."""
+    move = CallTransfer.select().where(CallTransfer.interaction == interaction).order_by(CallTransfer.id.desc()).first()
+    return move if move is not None and move.outcome != "requested" else None
+
+
+def test_an_outside_number_that_answers_busy_fails_and_the_lead_stays_with_alice(running, peers, tmp_path):
+    """Added to the call, then consulted: the carrier answers 486 Busy each time. The transfer is failed (busy), not
+    completed when dialled; the lead and Alice are still together on the call, and Alice's app is told why."""
+    with (
+        alices_call_from(running, peers, tmp_path, BUSY_LEAD, answers="busy") as (caller, live),
+        contextlib.closing(running.sign_in(EMAIL[ALICE])) as app,
+    ):
+        for verb, kind in (("conference", "conference"), ("consult", "warm")):
+            answer = app.post(f"/api/v1/interactions/{live.id}/{verb}", json={"number": BUSY_PARTY})
+            assert answer.status_code == 200, answer.text
+            # Dialled, never completed for that (the carrier's 486 may be back before the answer is).
+            assert answer.json()["transfers"][-1]["outcome"] in ("requested", "failed")
+            move = wait_for(lambda: _last_move_over(live), 15, what=f"the {verb} to the busy number to end")
+            assert move.kind == kind
+            assert (move.outcome, move.failure, move.to_number) == ("failed", "busy", BUSY_PARTY)
+            shown = app.get(f"/api/v1/interactions/{live.id}").json()["transfers"][-1]
+            assert (shown["outcome"], shown["failure"]) == ("failed", "busy")
+            # Still together: the call is Alice's and live, with her leg only; the lead was not hung up.
+            call = Interaction.get_by_id(live.id)
+            assert (call.status, call.agent_id) == ("active", ALICE)
+            assert [(leg.agent_id, leg.number) for leg in legs.open_legs(call)] == [(ALICE, "")]
+            assert "HANGUP" not in {e[0] for e in caller.events()}
+        assert len(caller.carrier_invites()) == 2
+
+
+def test_a_colleague_on_another_call_is_neither_consulted_nor_added(running, peers, tmp_path):
+    """Bob takes a lead's call first; then Alice takes another and asks for Bob: refused (409 colleague-unavailable),
+    his phone does not ring, and Alice's call goes on."""
+    running.choose_status(EMAIL[ALICE], "offline")  # the first call is Bob's
+    with peers.phone(BOB) as bob, peers.phone(ALICE) as alice:
+        # From the trunk's one port, as a carrier calls: Bob's lead, then (waiting for Alice) the other.
+        callers = SippCaller(workdir=tmp_path / "callers").start_calls(
+            [Call(ADS_LINE, BOBS_LEAD, duration=40), Call(ADS_LINE, OTHER_LEAD, duration=35, delay=8)],
+            asterisk_port=running.sip_port,
+            local_port=running.trunk_port,
+        )
+        peers.handles.append(callers)
+        bob.wait_for("ANSWERED", timeout=20)
+        wait_for(lambda: Agent.get_by_id(BOB).status_reason == "on_call", 10, what="Bob on his call")
+        running.choose_status(EMAIL[ALICE], "available")
+        alice.wait_for("ANSWERED", timeout=30)
+        live = wait_for(
+            lambda: (i := running.interaction(lead_number=OTHER_LEAD)) and i.status == "active" and i, 10, what="call"
+        )
+        with contextlib.closing(running.sign_in(EMAIL[ALICE])) as app:
+            for verb in ("consult", "conference"):
+                refused = app.post(f"/api/v1/interactions/{live.id}/{verb}", json={"agent_id": BOB})
+                assert (refused.status_code, refused.json()["error"]) == (409, "colleague-unavailable"), refused.text
+        assert bob.count("INVITE") == 1  # his own call's only
+        assert not CallTransfer.select().where(CallTransfer.interaction == live).exists()
+        assert Interaction.get_by_id(live.id).status == "active"

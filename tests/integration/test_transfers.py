@@ -8,7 +8,7 @@ import re
 
 import pytest
 from browser import CHROMIUM, Browser
-from harness import ADS_LINE, wait_for
+from harness import ADS_LINE, channel_variable, wait_for
 from pjphone import PjPhone
 from playwright.sync_api import expect
 from sipp import SippCaller, SippPhone, free_udp_port
@@ -78,9 +78,11 @@ def _bridged(running, *prefixes: str) -> bool:
 
 
 def test_a_desk_phone_consults_a_colleague_then_its_transfer_key_joins_them_with_the_lead(running, peers):
-    """The attended transfer: Alice's desk phone (a real SIP UA) holds the lead, dials Bob's extension, and REFERs
-    the lead's call with Replaces of the consult; Asterisk bridges the lead with Bob and hangs up both of Alice's
-    calls. Dialling an outside number or another company's agent is refused."""
+    """The attended transfer: Alice's desk phone (a real SIP UA) holds the lead, dials Bob's extension (the INVITE
+    names the call and its interaction, as every call rung to an agent does: his app shows the lead before he
+    answers), and REFERs the lead's call with Replaces of the consult; Asterisk bridges the lead with Bob and hangs up
+    both of Alice's calls, and the lead's channel names Bob's device (LC_ANSWERED_BY). Dialling an outside number or
+    another company's agent is refused."""
     rival, rival_user, rival_password = _rival_agent(running)
     (alice_user, alice_password), (bob_user, _) = running.sip_account(ALICE), running.sip_account(BOB)
     with (
@@ -91,6 +93,17 @@ def test_a_desk_phone_consults_a_colleague_then_its_transfer_key_joins_them_with
     ):
         caller = peers.call("+14045557304", duration=20)
         lead = alice.wait_for_call()
+        live = running.wait_interaction(lead_number="+14045557304")
+        # The controller tells Asterisk which call Alice's phone is on once her leg joins it (a moment after she
+        # answers; her consult call's INVITE names it).
+        wait_for(
+            lambda: (
+                f"LC_CALL_{alice_user}={live.channel_id},{live.id}"
+                in (running.instance.rx("dialplan show globals") or "")
+            ),
+            5,
+            what="Asterisk to know which call Alice's phone is on",
+        )
         with peers.phone(BOB) as bob:  # registered once Alice has the call: the queue rang her alone
             alice.hold(lead)
             for extension in ("+14045551123", str(rival)):
@@ -101,12 +114,18 @@ def test_a_desk_phone_consults_a_colleague_then_its_transfer_key_joins_them_with
             consult = alice.dial(str(BOB))
             alice.wait_until(lambda: consult.confirmed, 15, "talking with Bob")
             assert bob.invites()[-1]["from_display"] == Agent.get_by_id(ALICE).display_name  # Bob sees who calls
+            assert bob.calls_named()[-1] == (live.channel_id, str(live.id))  # and about which lead's call
             assert alice.transfer(lead, consult)[-1] == 200  # the last NOTIFY's sipfrag: done
             assert lead.refer_answers == [202]  # Accepted: Asterisk carries the transfer out
             alice.wait_until(lambda: consult.ended, 10, "hung up by Asterisk")
             assert "BYE" in consult.received  # Asterisk ended the consult call (the phone hung up only the lead's)
             wait_for(lambda: _bridged(running, "PJSIP/trunk", f"PJSIP/{bob_user}-"), 5, what="the lead with Bob")
             became_bobs(running, "+14045557304")
+            wait_for(
+                lambda: channel_variable(running, live.channel_id, "LC_ANSWERED_BY") == bob_user,
+                5,
+                what="the lead's channel to name Bob's device",
+            )
             assert caller.wait(30).check().answered
     referred_from_alice_to_bob("+14045557304")
 

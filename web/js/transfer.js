@@ -8,7 +8,7 @@ import { clock, html, leadName, timeOfDay } from './html.js';
 import * as softphone from './softphone.js';
 import { QUIET, putInteraction, say, state, update } from './store.js';
 
-const PRESENCE_LABELS = {
+export const PRESENCE_LABELS = {
   available: 'Available', ringing: 'Ringing', on_call: 'On a call', wrap_up: 'Wrap-up', missed: 'Missed a call',
   unreachable: 'Unreachable', offline: 'Offline',
 };
