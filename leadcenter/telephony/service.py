@@ -219,6 +219,9 @@ class Telephony:
             if variables.get("LC_OUTBOUND"):  # an agent's outbound call: its interaction exists already
                 calls.append({"channel_id": channel["id"], "outbound": True})
                 continue
+            if variables.get("LC_CALL"):  # the lead's channel of an agent's outbound call, which they answered
+                calls.append({"channel_id": variables["LC_CALL"], "outbound": True, "lead_channel_id": channel["id"]})
+                continue
             if names.parse_trunk_channel(channel["name"]) is None or not variables.get("LC_NUMBER"):
                 continue
             calls.append(
@@ -240,7 +243,9 @@ class Telephony:
                     "recording": variables.get("LC_RECORDING") or None,
                 }
             )
-        return calls
+        # An answered outbound call is its lead's channel, whether the agent's channel it was placed from is up too.
+        answered = {call["channel_id"] for call in calls if call.get("lead_channel_id")}
+        return [call for call in calls if call.get("lead_channel_id") or call["channel_id"] not in answered]
 
     async def _available_flags(self) -> dict[int, bool]:
         """Which agents the dialplan's ring-agents steps may ring (AstDB family names.AVAILABLE_FAMILY), by agent
@@ -407,10 +412,10 @@ class Telephony:
         """Ring a supervisor's device (PJSIP/desk9) as channel ``channel_id``; once it answers it spies (lc-monitor,
         the extension is the mode) on the agent's channel of the call whose lead channel (or, for an agent's outbound
         call, agent channel) is ``call_channel_id``, within ChanSpy group ``group``."""
-        channel = await self.ari.request("GET", f"/channels/{call_channel_id}")
+        channel = await self.ari.request("GET", f"/channels/{self.tracker.lead_channel(call_channel_id)}")
         target = channel["name"]
         if names.parse_channel(target) is None:  # the lead's channel: the agent is on the other side of its bridge
-            answer = await self.ari.request("GET", f"/channels/{call_channel_id}/variable", variable="BRIDGEPEER")
+            answer = await self.ari.request("GET", f"/channels/{channel['id']}/variable", variable="BRIDGEPEER")
             target = answer.get("value", "")
         if names.parse_channel(target) is None:
             raise AriError(f"call {call_channel_id} is bridged to no agent ({target!r})")
@@ -432,6 +437,11 @@ class Telephony:
     async def hangup(self, channel_id: str, reason: str = "normal") -> None:
         """Hang up a channel; ``reason`` (normal, busy, no_answer, ...) is the cause the other side sees."""
         await self.ari.request("DELETE", f"/channels/{channel_id}", reason=reason)
+
+    async def hang_up_call(self, call_id: str) -> None:
+        """End a lead's call (``call_id``: interaction.channel_id): the lead's channel is hung up, everyone's with
+        it."""
+        await self.hangup(self.tracker.lead_channel(call_id))
 
     async def redirect(self, channel: str, context: str, extension: str, priority: int | str = 1) -> None:
         """Send a channel (its name or its id) to another place in the dialplan (a priority or a label), out of
@@ -458,15 +468,17 @@ class Telephony:
         return channel.get("dialplan", {}).get("context") == names.CONF_LEAD_CONTEXT
 
     async def consult(
-        self, lead_channel_id: str, interaction_id: int, dial: str, caller_id: str = "", agent_channel: str = ""
+        self, call_id: str, interaction_id: int, dial: str, caller_id: str = "", agent_channel: str = ""
     ) -> None:
-        """The agent on the call (``agent_channel``, their leg's id; "": the channel bridged with the lead's)
-        consults someone: the lead waits in the call's conference (hold music, or whoever else is on), the agent's
-        channel dials ``dial`` (PJSIP/webrtc7, PJSIP/+1404...@trunk1) with ``caller_id`` (empty: the lead's)."""
+        """The agent on the call ``call_id`` (``agent_channel``, their leg's id; "": the channel bridged with the
+        lead's) consults someone: the lead waits in the call's conference (hold music, or whoever else is on), the
+        agent's channel dials ``dial`` (PJSIP/webrtc7, PJSIP/+1404...@trunk1) with ``caller_id`` (empty: the
+        lead's)."""
+        lead_channel_id = self.tracker.lead_channel(call_id)
         agent = agent_channel or await self._agent_of(lead_channel_id)
         for name, value in (
             ("LC_CONSULT_TO", dial),
-            ("LC_CONSULT_CALL", lead_channel_id),
+            ("LC_CONSULT_CALL", call_id),
             ("LC_CONSULT_CID", caller_id),
         ):
             await self.ami.action({"Action": "Setvar", "Channel": agent, "Variable": name, "Value": value})
@@ -541,7 +553,7 @@ class Telephony:
 
     async def add_to_conference(
         self,
-        lead_channel_id: str,
+        call_id: str,
         interaction_id: int,
         dial: str,
         *,
@@ -552,6 +564,7 @@ class Telephony:
     ) -> None:
         """Bring ``dial`` into the call (an agent marked, an external party not): the lead and its agent move into
         the call's conference first if they are not there yet."""
+        lead_channel_id = self.tracker.lead_channel(call_id)
         if not await self.in_conference(lead_channel_id):
             on_call = await self._agent_of(lead_channel_id)
             into_conference = {"Context": names.CONF_AGENT_CONTEXT, "Exten": str(interaction_id), "Priority": 1}
@@ -565,8 +578,9 @@ class Telephony:
             channel_id=channel_id,
         )
 
-    async def transfer(self, channel_id: str, context: str, extension: str, variables: dict[str, str]) -> None:
+    async def transfer(self, call_id: str, context: str, extension: str, variables: dict[str, str]) -> None:
         """Send a lead's call to a transfer context, with the variables it reads set on its channel first."""
+        channel_id = self.tracker.lead_channel(call_id)
         for name, value in variables.items():
             await self.ami.action({"Action": "Setvar", "Channel": channel_id, "Variable": name, "Value": value})
         await self.redirect(channel_id, context, extension)
