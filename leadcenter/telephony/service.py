@@ -196,6 +196,10 @@ class Telephony:
             devices = await self._agent_devices()
             members = [member for status in queues.values() for member in status["members"]]
             self.tracker.synced(calls)
+            # An outbound call placed while Asterisk was read is up, though not in what it said: its interaction,
+            # made before its channel, is not one that ended.
+            listed = {call["channel_id"] for call in calls}
+            calls += [{"channel_id": c, "outbound": True} for c in sorted(self.tracker.outbound_calls() - listed)]
             self.synced_at = self.clock()
             # read_at: calls that began after it are not in ``calls`` although they are up.
             self.bus.publish(
@@ -373,6 +377,7 @@ class Telephony:
         """An agent's outbound call: ring their device as channel ``channel_id``; once they answer, lc-outbound
         dials the lead. The tracker follows the channel from before it exists, so no event of it is missed."""
         self.tracker.track_outbound(channel_id)
+        self.tracker.placing.add(channel_id)
         try:
             await self.originate(
                 endpoint,
@@ -386,6 +391,8 @@ class Telephony:
         except TelephonyError:
             self.tracker.forget(channel_id)
             raise
+        finally:
+            self.tracker.placing.discard(channel_id)
 
     async def place_callback(self, place_id: str, dial_id: str, lead_number: str, *, variables: dict) -> None:
         """A queue callback: a Local channel pair whose first half (``place_id``) waits in the queue at the lead's

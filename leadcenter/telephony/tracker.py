@@ -58,6 +58,8 @@ class CallTracker:
         # Answered outbound calls: the lead's channel -> the call's id (the agent's channel), and back.
         self.call_of: dict[str, str] = {}
         self.lead_of: dict[str, str] = {}
+        # Outbound calls whose originate is under way: a resynchronisation's snapshot may not show them yet.
+        self.placing: set[str] = set()
         # The queue each lead channel last joined (QueueCallerJoin), so that a queue's agent leg that rang out can
         # name its queue (DialEnd does not): whose ring-out setting applies.
         self.queue_of: dict[str, str] = {}
@@ -85,6 +87,10 @@ class CallTracker:
         self.outbound_channels.add(channel_id)
         if self._began_during_sync is not None:
             self._began_during_sync.add(channel_id)
+
+    def outbound_calls(self) -> set[str]:
+        """The agents' outbound calls followed now (their ids), answered or not."""
+        return self.outbound_channels | set(self.lead_of)
 
     def lead_channel(self, call_id: str) -> str:
         """The channel the lead of call ``call_id`` is on now (what a transfer moves, what ends the call)."""
@@ -270,7 +276,10 @@ class CallTracker:
             if m.get("DialStatus") == "ANSWER":
                 self._publish("call.lead_answered", channel_id=callback, at=self.event_time(m))
             return
-        if m.get("Uniqueid") in self.outbound_channels and m.get("DialStatus") == "ANSWER":
+        outbound = m.get("Uniqueid") in self.outbound_channels or (
+            m.get("Uniqueid") in self.lead_of and self.lead_of[m["Uniqueid"]] == m.get("DestUniqueid")
+        )  # (a resync while the lead's phone rang already knew its channel)
+        if outbound and m.get("DialStatus") == "ANSWER":
             # An agent's outbound call: lc-outbound's Dial of the lead answered.
             if m.get("DestUniqueid"):
                 self._outbound_answered(m["Uniqueid"], m["DestUniqueid"])
@@ -496,6 +505,7 @@ class CallTracker:
         began, ended = self._began_during_sync or set(), self._ended_during_sync
         # An answered outbound call is up as its lead's channel (lead_channel_id).
         leads = {call.get("lead_channel_id") or call["channel_id"]: call["channel_id"] for call in calls}
+        began = began | self.placing
         self.lead_channels = (set(leads) | began) - ended
         self.outbound_channels = (
             {call["channel_id"] for call in calls if call.get("outbound") and not call.get("lead_channel_id")}

@@ -294,3 +294,24 @@ def test_asterisk_s_channels_of_an_outbound_call_are_one_call_named_by_its_id():
         {"channel_id": "lc-out-3", "outbound": True},
         {"channel_id": "lc-out-4", "outbound": True, "lead_channel_id": "17.4"},
     ]
+
+
+def test_an_outbound_call_being_placed_or_ringing_while_asterisk_is_read_is_still_followed():
+    """A resync whose snapshot does not show the call yet (its originate under way) keeps it; one that read the
+    lead's channel while it rang (LC_CALL is set before the answer) still hears the answer."""
+    published = []
+    tracker = CallTracker(lambda name, **data: published.append((name, data)), lambda: T0)
+    tracker.track_outbound("lc-out-1")
+    tracker.placing.add("lc-out-1")
+    tracker.sync_started()
+    tracker.synced([])
+    assert ("lc-out-1" in tracker.lead_channels, tracker.outbound_calls()) == (True, {"lc-out-1"})
+    tracker.placing.discard("lc-out-1")
+    tracker.sync_started()
+    tracker.synced([{"channel_id": "lc-out-1", "outbound": True, "lead_channel_id": "17.2"}])  # ringing
+    tracker.handle({"Event": "DialEnd", "Uniqueid": "lc-out-1", "DialStatus": "ANSWER", "DestUniqueid": "17.2"})
+    tracker.handle({"Event": "Hangup", "Uniqueid": "17.2"})
+    assert [(name, data["channel_id"]) for name, data in published] == [
+        ("call.lead_answered", "lc-out-1"),
+        ("call.ended", "lc-out-1"),
+    ]
