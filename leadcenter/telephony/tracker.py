@@ -280,8 +280,9 @@ class CallTracker:
             m.get("Uniqueid") in self.lead_of and self.lead_of[m["Uniqueid"]] == m.get("DestUniqueid")
         )  # (a resync while the lead's phone rang already knew its channel)
         if outbound and m.get("DialStatus") == "ANSWER":
-            # An agent's outbound call: lc-outbound's Dial of the lead answered.
-            if m.get("DestUniqueid"):
+            # An agent's outbound call: lc-outbound's Dial of the lead answered. (Not a queue callback's place
+            # channel, outbound too after a resync, whose queue's Dial of the agent answered: that is no lead.)
+            if m.get("DestUniqueid") and m.get("Context") == names.OUTBOUND_CONTEXT:
                 self._outbound_answered(m["Uniqueid"], m["DestUniqueid"])
             self._publish("call.lead_answered", channel_id=m["Uniqueid"], at=self.event_time(m))
             return

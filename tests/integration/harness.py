@@ -267,6 +267,15 @@ class System:
             raise AssertionError(f"{exc}: {sorted(self.paused_members())} paused; statuses {statuses}") from None
 
 
+def bridged(system, *prefixes: str) -> bool:
+    """Whether a channel of each prefix (PJSIP/trunk1-, PJSIP/desk2-) is in one bridge in Asterisk."""
+    rows = [line.split("!") for line in (system.instance.rx("core show channels concise") or "").splitlines()]
+    bridges = [
+        {row[12] for row in rows if len(row) > 13 and row[0].startswith(prefix) and row[12]} for prefix in prefixes
+    ]
+    return bool(set.intersection(*bridges))
+
+
 def set_ring_device(system, device: str, agents=(1, 2)) -> None:
     """The demo agents (Alice and Bob by default) ring on ``device`` (webrtc or desk), live in the queue."""
     with contextlib.closing(system.sign_in("admin@acme.example")) as admin:

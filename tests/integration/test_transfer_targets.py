@@ -2,9 +2,10 @@
 place ahead of the callers who called after it (the team keeps transferred calls' places); and to a colleague
 whose phone cannot ring, where the caller reaches the colleague's own mailbox and the message is theirs. An outside
 number added to a call is dialled with the tracking number as caller ID, and dropped again; one consulted, then
-handed the call. An agent's outbound call moves the same ways once the lead picked up: blind to a colleague, and an
-outside number added to it. SIPp callers on the demo trunk (and the carrier answering the calls Asterisk places on
-it), Alice's and Bob's SIPp desk phones; Alice places calls and transfers through the API as her app does."""
+handed the call. An agent's outbound call moves the same ways once the lead picked up: blind to a colleague, an
+outside number added to it, a colleague consulted then handed it. SIPp callers on the demo trunk (and the carrier
+answering the calls Asterisk places on it), Alice's and Bob's SIPp desk phones; Alice places calls and transfers
+through the API as her app does."""
 
 from __future__ import annotations
 
@@ -12,11 +13,10 @@ import contextlib
 import datetime as dt
 import re
 
-from harness import ADS_LINE, wait_for
+from harness import ADS_LINE, bridged, wait_for
 from sipp import Call, SippCaller
 from test_availability import EMAIL
 from test_calls import ALICE, BOB
-from test_transfers import _bridged
 from test_verbs import carrier
 
 from leadcenter.agents.models import Agent
@@ -30,6 +30,7 @@ MAILBOX_LEAD = "+14045558611"
 ADDED_LEAD = "+14045558621"
 CONSULT_LEAD = "+14045558631"
 CALLED_LEAD, CALLED_ADDED_LEAD, ADDED_PARTY = "+14045559301", "+14045559311", "+14045559312"
+CALLED_CONSULTED_LEAD = "+14045559331"
 
 
 def channels_by_caller(running) -> dict[str, str]:
@@ -213,8 +214,8 @@ def test_an_outbound_call_blind_transferred_to_a_colleague_stays_one_call_with_a
         assert answer.status_code == 202, answer.text
         bob.wait_for("ANSWERED", timeout=15)
         # The lead is with Bob (the trunk's channel bridged with his desk phone's), the call his, Alice in wrap-up.
-        wait_for(lambda: _bridged(running, "PJSIP/trunk1-", "PJSIP/desk2-"), 5, what="the lead bridged with Bob")
-        assert not _bridged(running, "PJSIP/trunk1-", "PJSIP/desk1-")
+        wait_for(lambda: bridged(running, "PJSIP/trunk1-", "PJSIP/desk2-"), 5, what="the lead bridged with Bob")
+        assert not bridged(running, "PJSIP/trunk1-", "PJSIP/desk1-")
         call = wait_for(lambda: (i := Interaction.get_by_id(live.id)).agent_id == BOB and i, 10, what="Bob's call")
         assert (call.status, call.direction) == ("active", "outbound")
         wait_for(lambda: Agent.get_by_id(ALICE).status_reason == "wrap_up", 10, what="Alice's wrap-up")
@@ -251,3 +252,25 @@ def test_an_outside_number_added_to_an_outbound_call_joins_it_and_is_dropped(run
     assert (done.outcome, done.agent_id) == ("answered", ALICE)
     assert all(leg.left_at for leg in CallLeg.select().where(CallLeg.interaction == done))
     wait_for(lambda: Agent.get_by_id(ALICE).status_reason == "wrap_up", 10, what="Alice's wrap-up")
+
+
+def test_an_outbound_call_consulted_on_is_handed_to_the_colleague(running, peers, tmp_path):
+    with alices_outbound_call(running, peers, tmp_path, CALLED_CONSULTED_LEAD) as (app, _, bob, _, live):
+        answer = app.post(f"/api/v1/interactions/{live.id}/consult", json={"agent_id": BOB})
+        assert answer.status_code == 200, answer.text
+        bob.wait_for("ANSWERED", timeout=15)
+        completed = wait_for(
+            lambda: (r := app.post(f"/api/v1/interactions/{live.id}/consult/complete")).status_code != 409 and r,
+            15,
+            interval=0.5,
+            what="the consult to be completed once Bob answered",
+        )
+        assert completed.status_code == 200, completed.text
+        wait_for(lambda: Agent.get_by_id(ALICE).status_reason == "wrap_up", 10, what="Alice's wrap-up")
+        wait_for(lambda: [leg.agent_id for leg in legs.open_legs(live)] == [BOB], 10, what="Bob alone with the lead")
+        call = Interaction.get_by_id(live.id)
+        assert (call.status, call.agent_id) == ("active", BOB)
+        moves = CallTransfer.select().where(CallTransfer.interaction == live)
+        assert [(t.kind, t.from_agent_id, t.to_agent_id, t.outcome) for t in moves] == [
+            ("warm", ALICE, BOB, "completed")
+        ]

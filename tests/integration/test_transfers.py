@@ -8,7 +8,7 @@ import re
 
 import pytest
 from browser import CHROMIUM, Browser
-from harness import ADS_LINE, wait_for
+from harness import ADS_LINE, bridged, wait_for
 from pjphone import PjPhone
 from playwright.sync_api import expect
 from rtp_capture import write_tone_pcap
@@ -69,15 +69,6 @@ def _rival_agent(running) -> tuple[int, str, str]:
     return agent, *running.sip_account(agent)
 
 
-def _bridged(running, *prefixes: str) -> bool:
-    """Whether a channel of each prefix (PJSIP/trunk1-, PJSIP/desk2-) is in one bridge in Asterisk."""
-    rows = [line.split("!") for line in (running.instance.rx("core show channels concise") or "").splitlines()]
-    bridges = [
-        {row[12] for row in rows if len(row) > 13 and row[0].startswith(prefix) and row[12]} for prefix in prefixes
-    ]
-    return bool(set.intersection(*bridges))
-
-
 def test_a_desk_phone_consults_a_colleague_then_its_transfer_key_joins_them_with_the_lead(running, peers):
     """The attended transfer: Alice's desk phone (a real SIP UA) holds the lead, dials Bob's extension, and REFERs
     the lead's call with Replaces of the consult; Asterisk bridges the lead with Bob and hangs up both of Alice's
@@ -106,7 +97,7 @@ def test_a_desk_phone_consults_a_colleague_then_its_transfer_key_joins_them_with
             assert lead.refer_answers == [202]  # Accepted: Asterisk carries the transfer out
             alice.wait_until(lambda: consult.ended, 10, "hung up by Asterisk")
             assert "BYE" in consult.received  # Asterisk ended the consult call (the phone hung up only the lead's)
-            wait_for(lambda: _bridged(running, "PJSIP/trunk", f"PJSIP/{bob_user}-"), 5, what="the lead with Bob")
+            wait_for(lambda: bridged(running, "PJSIP/trunk", f"PJSIP/{bob_user}-"), 5, what="the lead with Bob")
             became_bobs(running, "+14045557304")
             assert caller.wait(30).check().answered
     referred_from_alice_to_bob("+14045557304")

@@ -202,7 +202,9 @@ def test_an_outbound_call_follows_the_lead_s_channel_once_they_answer():
     tracker = CallTracker(lambda name, **data: published.append((name, data)), lambda: T0)
     tracker.track_outbound("lc-out-1")
     alice = {"Uniqueid": "lc-out-1", "Linkedid": "lc-out-1", "Channel": "PJSIP/webrtc7-1"}
-    tracker.handle({**alice, "Event": "DialEnd", "DialStatus": "ANSWER", "DestUniqueid": "17.2"})
+    tracker.handle(
+        {**alice, "Event": "DialEnd", "DialStatus": "ANSWER", "DestUniqueid": "17.2", "Context": "lc-outbound"}
+    )
     assert tracker.lead_channel("lc-out-1") == "17.2"  # what a transfer or a conference moves
     tracker.handle({**alice, "Event": "Hold"})
     tracker.handle({**alice, "Event": "Unhold"})
@@ -241,7 +243,15 @@ def test_an_answered_outbound_call_s_conference_counts_the_agent_not_the_lead():
     published = []
     tracker = CallTracker(lambda name, **data: published.append((name, data)), lambda: T0)
     tracker.track_outbound("lc-out-1")
-    tracker.handle({"Event": "DialEnd", "Uniqueid": "lc-out-1", "DialStatus": "ANSWER", "DestUniqueid": "17.2"})
+    tracker.handle(
+        {
+            "Event": "DialEnd",
+            "Uniqueid": "lc-out-1",
+            "DialStatus": "ANSWER",
+            "DestUniqueid": "17.2",
+            "Context": "lc-outbound",
+        }
+    )
     for channel_id, channel in (("17.2", "PJSIP/trunk1-2"), ("lc-out-1", "PJSIP/webrtc7-1")):
         join = {"Event": "ConfbridgeJoin", "Conference": "lc-call-5", "Uniqueid": channel_id, "Channel": channel}
         tracker.handle(join)
@@ -273,7 +283,15 @@ def test_a_lead_answering_during_a_resync_is_not_undone_by_the_older_snapshot():
     tracker = CallTracker(lambda name, **data: None, lambda: T0)
     tracker.track_outbound("lc-out-1")
     tracker.sync_started()
-    tracker.handle({"Event": "DialEnd", "Uniqueid": "lc-out-1", "DialStatus": "ANSWER", "DestUniqueid": "17.2"})
+    tracker.handle(
+        {
+            "Event": "DialEnd",
+            "Uniqueid": "lc-out-1",
+            "DialStatus": "ANSWER",
+            "DestUniqueid": "17.2",
+            "Context": "lc-outbound",
+        }
+    )
     tracker.synced([{"channel_id": "lc-out-1", "outbound": True}])  # read before the lead answered
     assert (tracker.lead_channels, tracker.outbound_channels, tracker.lead_channel("lc-out-1")) == (
         {"17.2"},
@@ -309,9 +327,31 @@ def test_an_outbound_call_being_placed_or_ringing_while_asterisk_is_read_is_stil
     tracker.placing.discard("lc-out-1")
     tracker.sync_started()
     tracker.synced([{"channel_id": "lc-out-1", "outbound": True, "lead_channel_id": "17.2"}])  # ringing
-    tracker.handle({"Event": "DialEnd", "Uniqueid": "lc-out-1", "DialStatus": "ANSWER", "DestUniqueid": "17.2"})
+    tracker.handle(
+        {
+            "Event": "DialEnd",
+            "Uniqueid": "lc-out-1",
+            "DialStatus": "ANSWER",
+            "DestUniqueid": "17.2",
+            "Context": "lc-outbound",
+        }
+    )
     tracker.handle({"Event": "Hangup", "Uniqueid": "17.2"})
     assert [(name, data["channel_id"]) for name, data in published] == [
         ("call.lead_answered", "lc-out-1"),
         ("call.ended", "lc-out-1"),
     ]
+
+
+def test_a_queue_callback_s_place_answered_by_an_agent_after_a_resync_stays_the_call_s_lead():
+    """After a controller restart a callback's place channel is an outbound one too (LC_OUTBOUND); the queue's Dial of
+    the agent answering is no lead answering: the place stays the lead channel, and the agent's answer is told."""
+    published = []
+    tracker = CallTracker(lambda name, **data: published.append((name, data)), lambda: T0)
+    tracker.sync_started()
+    tracker.synced([{"channel_id": "lc-callback-1-1;2", "outbound": True}])
+    place = {"Uniqueid": "lc-callback-1-1;2", "Context": "lc-callback-place", "DestUniqueid": "17.5"}
+    tracker.handle({**place, "Event": "DialEnd", "DialStatus": "ANSWER", "DestChannel": "PJSIP/desk1-5"})
+    tracker.handle({**place, "Event": "AgentConnect", "Queue": "team1", "MemberName": "agent1"})
+    assert tracker.lead_channels == {"lc-callback-1-1;2"} and tracker.lead_of == {}
+    assert ("call.answered", "lc-callback-1-1;2") in [(name, data["channel_id"]) for name, data in published]
