@@ -417,8 +417,9 @@ class Telephony:
 
     async def spy(self, channel_id: str, endpoint: str, call_channel_id: str, mode: str, group: str) -> None:
         """Ring a supervisor's device (PJSIP/desk9) as channel ``channel_id``; once it answers it spies (lc-monitor,
-        the extension is the mode) on the agent's channel of the call whose lead channel (or, for an agent's outbound
-        call, agent channel) is ``call_channel_id``, within ChanSpy group ``group``."""
+        the extension is the mode) on the agent's channel of the call ``call_channel_id`` (its id): the one bridged
+        with the lead's channel, or the call's own before the lead of an outbound call answered; within ChanSpy group
+        ``group``."""
         channel = await self.ari.request("GET", f"/channels/{self.tracker.lead_channel(call_channel_id)}")
         target = channel["name"]
         if names.parse_channel(target) is None:  # the lead's channel: the agent is on the other side of its bridge
