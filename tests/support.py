@@ -90,7 +90,9 @@ class StandInTelephony:
         if verb not in (
             "redirect",
             "hangup",
+            "hang_up_call",
             "next_step",
+            "transfer",
             "place_outbound",
             "reload",
             "spy",

@@ -352,9 +352,10 @@ def _device(agent: Agent) -> str:
 
 
 def _on_the_call(interaction: Interaction, agent: Agent) -> str:
-    """The lead's channel id of the agent's live inbound call; refused (ApiError) for any other."""
-    if interaction.kind != "call" or interaction.direction != "inbound":
-        raise ApiError("not-a-call", "only a lead's inbound call is consulted on or conferenced")
+    """The call id of the agent's live call with a lead, inbound or outbound (the telephony layer knows which
+    channel the lead is on); refused (ApiError) for any other."""
+    if interaction.kind != "call":
+        raise ApiError("not-a-call", "only a lead's call is consulted on or conferenced")
     if interaction.status != "active" or interaction.answered_at is None or not interaction.channel_id:
         raise ApiError("not-active", "the call is not answered and in progress")
     if interaction.agent_id != agent.id:

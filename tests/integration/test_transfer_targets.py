@@ -2,23 +2,28 @@
 place ahead of the callers who called after it (the team keeps transferred calls' places); and to a colleague
 whose phone cannot ring, where the caller reaches the colleague's own mailbox and the message is theirs. An outside
 number added to a call is dialled with the tracking number as caller ID, and dropped again; one consulted, then
-handed the call. SIPp
-callers on the demo trunk and Alice's SIPp desk phone; Alice transfers through the API as her app does."""
+handed the call. An agent's outbound call moves the same ways once the lead picked up: blind to a colleague, an
+outside number added to it, a colleague consulted then handed it. SIPp callers on the demo trunk (and the carrier
+answering the calls Asterisk places on it), Alice's and Bob's SIPp desk phones; Alice places calls and transfers
+through the API as her app does."""
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import re
 
-from harness import ADS_LINE, wait_for
+from harness import ADS_LINE, bridged, wait_for
 from sipp import Call, SippCaller
 from test_availability import EMAIL
 from test_calls import ALICE, BOB
+from test_verbs import carrier
 
 from leadcenter.agents.models import Agent
 from leadcenter.calls import legs
 from leadcenter.interactions.models import CallLeg, CallTransfer, Interaction
 from leadcenter.teams.models import Team
+from leadcenter.tracking_numbers.models import TrackingNumber
 
 LEAD, LATER, LATEST = "+14045558601", "+14045558602", "+14045558603"
 MAILBOX_LEAD = "+14045558611"
@@ -26,6 +31,8 @@ ADDED_LEAD = "+14045558621"
 CONSULT_LEAD = "+14045558631"
 BUSY_LEAD, BUSY_PARTY = "+14045559401", "+14045559402"
 OTHER_LEAD, BOBS_LEAD = "+14045559403", "+14045559404"
+CALLED_LEAD, CALLED_ADDED_LEAD, ADDED_PARTY = "+14045559301", "+14045559311", "+14045559312"
+CALLED_CONSULTED_LEAD = "+14045559331"
 
 
 def channels_by_caller(running) -> dict[str, str]:
@@ -240,3 +247,92 @@ def test_a_colleague_on_another_call_is_neither_consulted_nor_added(running, pee
         assert bob.count("INVITE") == 1  # his own call's only
         assert not CallTransfer.select().where(CallTransfer.interaction == live).exists()
         assert Interaction.get_by_id(live.id).status == "active"
+
+
+@contextlib.contextmanager
+def alices_outbound_call(running, peers, tmp_path, lead: str, **bobs_phone):
+    """Alice places a call to ``lead`` (her desk phone rings first and picks up, then the demo carrier answers for
+    the lead), live once the lead answered; Bob's desk phone is registered (``bobs_phone``: its options)."""
+    with (
+        peers.phone(ALICE) as alice,
+        peers.phone(BOB, **bobs_phone) as bob,
+        carrier(running, tmp_path) as the_lead,
+        contextlib.closing(running.sign_in(EMAIL[ALICE])) as app,
+    ):
+        number = TrackingNumber.get(TrackingNumber.number == ADS_LINE)
+        placed = app.post("/api/v1/calls", json={"to": lead, "tracking_number_id": number.id})
+        assert placed.status_code == 201, placed.text
+        the_lead.wait_for("ANSWERED", timeout=15)
+        assert the_lead.invites()[0]["from_user"] == ADS_LINE
+        live = wait_for(
+            lambda: (i := Interaction.get_by_id(placed.json()["id"])).answered_at and i, 10, what="the lead to answer"
+        )
+        yield app, alice, bob, the_lead, live
+
+
+def test_an_outbound_call_blind_transferred_to_a_colleague_stays_one_call_with_a_leg_each(running, peers, tmp_path):
+    with alices_outbound_call(running, peers, tmp_path, CALLED_LEAD, hangup_after=4) as (app, alice, bob, _, live):
+        answer = app.post(f"/api/v1/interactions/{live.id}/transfer", json={"to": {"agent_id": BOB}})
+        assert answer.status_code == 202, answer.text
+        bob.wait_for("ANSWERED", timeout=15)
+        # The lead is with Bob (the trunk's channel bridged with his desk phone's), the call his, Alice in wrap-up.
+        wait_for(lambda: bridged(running, "PJSIP/trunk1-", "PJSIP/desk2-"), 5, what="the lead bridged with Bob")
+        assert not bridged(running, "PJSIP/trunk1-", "PJSIP/desk1-")
+        call = wait_for(lambda: (i := Interaction.get_by_id(live.id)).agent_id == BOB and i, 10, what="Bob's call")
+        assert (call.status, call.direction) == ("active", "outbound")
+        wait_for(lambda: Agent.get_by_id(ALICE).status_reason == "wrap_up", 10, what="Alice's wrap-up")
+        with contextlib.closing(running.sign_in(EMAIL[BOB])) as bobs_app:
+            assert live.id in {i["id"] for i in bobs_app.get("/api/v1/inbox").json()["active"]}
+        # Bob hangs up: the call ends, his.
+        done = wait_for(lambda: (i := Interaction.get_by_id(live.id)).status == "recent" and i, 15, what="the end")
+    assert (done.outcome, done.agent_id) == ("answered", BOB)
+    legs_ = list(CallLeg.select().where(CallLeg.interaction == done).order_by(CallLeg.joined_at))
+    assert [leg.agent_id for leg in legs_] == [ALICE, BOB] and all(leg.left_at for leg in legs_)
+    assert legs_[0].left_at <= legs_[1].joined_at + dt.timedelta(seconds=1)
+    moves = CallTransfer.select().where(CallTransfer.interaction == done)
+    assert [(t.kind, t.from_agent_id, t.to_agent_id, t.outcome) for t in moves] == [("blind", ALICE, BOB, "completed")]
+    wait_for(lambda: Agent.get_by_id(BOB).status_reason == "wrap_up", 10, what="Bob's wrap-up")
+
+
+def test_an_outside_number_added_to_an_outbound_call_joins_it_and_is_dropped(running, peers, tmp_path):
+    with alices_outbound_call(running, peers, tmp_path, CALLED_ADDED_LEAD) as (app, _, _, the_lead, live):
+        answer = app.post(f"/api/v1/interactions/{live.id}/conference", json={"number": "404 555 9312"})
+        assert answer.status_code == 200, answer.text
+        invites = wait_for(lambda: (i := the_lead.invites()) and len(i) == 2 and i, 15, what="the added party's INVITE")
+        assert invites[-1]["from_user"] == ADS_LINE  # the tracking number, as the lead sees it
+        party = wait_for(
+            lambda: CallLeg.get_or_none(CallLeg.interaction == live, CallLeg.number == ADDED_PARTY),
+            15,
+            what="the outside party's leg",
+        )
+        assert [leg.agent_id for leg in legs.open_legs(live)] == [ALICE, None]
+        assert app.delete(f"/api/v1/interactions/{live.id}/conference/{party.id}").status_code in (200, 204)
+        wait_for(lambda: CallLeg.get_by_id(party.id).left_at, 10, what="the outside party's leg to end")
+        assert Interaction.get_by_id(live.id).status == "active"  # the lead and Alice stay on
+        assert app.post(f"/api/v1/interactions/{live.id}/hangup").status_code in (200, 204)
+        done = wait_for(lambda: (i := Interaction.get_by_id(live.id)).status == "recent" and i, 15, what="the end")
+    assert (done.outcome, done.agent_id) == ("answered", ALICE)
+    assert all(leg.left_at for leg in CallLeg.select().where(CallLeg.interaction == done))
+    wait_for(lambda: Agent.get_by_id(ALICE).status_reason == "wrap_up", 10, what="Alice's wrap-up")
+
+
+def test_an_outbound_call_consulted_on_is_handed_to_the_colleague(running, peers, tmp_path):
+    with alices_outbound_call(running, peers, tmp_path, CALLED_CONSULTED_LEAD) as (app, _, bob, _, live):
+        answer = app.post(f"/api/v1/interactions/{live.id}/consult", json={"agent_id": BOB})
+        assert answer.status_code == 200, answer.text
+        bob.wait_for("ANSWERED", timeout=15)
+        completed = wait_for(
+            lambda: (r := app.post(f"/api/v1/interactions/{live.id}/consult/complete")).status_code != 409 and r,
+            15,
+            interval=0.5,
+            what="the consult to be completed once Bob answered",
+        )
+        assert completed.status_code == 200, completed.text
+        wait_for(lambda: Agent.get_by_id(ALICE).status_reason == "wrap_up", 10, what="Alice's wrap-up")
+        wait_for(lambda: [leg.agent_id for leg in legs.open_legs(live)] == [BOB], 10, what="Bob alone with the lead")
+        call = Interaction.get_by_id(live.id)
+        assert (call.status, call.agent_id) == ("active", BOB)
+        moves = CallTransfer.select().where(CallTransfer.interaction == live)
+        assert [(t.kind, t.from_agent_id, t.to_agent_id, t.outcome) for t in moves] == [
+            ("warm", ALICE, BOB, "completed")
+        ]

@@ -116,11 +116,25 @@ def test_only_the_agent_on_the_call_consults_or_conferences(make_client, world, 
         assert (status, answer["error"]) == (403, "not-your-call")
 
 
-def test_only_a_live_answered_inbound_call(agent, world, call):
+def test_only_a_live_answered_call_inbound_or_outbound(agent, world, controller, call):
     colleague = {"agent_id": world["a"]["agents"][1].id}
     Interaction.update(status="recent").where(Interaction.id == call.id).execute()
     assert agent.post(f"/api/v1/interactions/{call.id}/consult", colleague)[1]["error"] == "not-active"
-    Interaction.update(status="active", direction="outbound").where(Interaction.id == call.id).execute()
+    # An agent's outbound call: not before the lead picks up; then as an inbound one (the telephony layer moves the
+    # lead's channel, which the call's id names).
+    Interaction.update(status="active", direction="outbound", answered_at=None).where(
+        Interaction.id == call.id
+    ).execute()
+    for path, body in (("consult", colleague), ("conference", {"number": "+14045559301"})):
+        assert agent.post(f"/api/v1/interactions/{call.id}/{path}", body)[1]["error"] == "not-active"
+    Interaction.update(answered_at=T0).where(Interaction.id == call.id).execute()
+    assert agent.post(f"/api/v1/interactions/{call.id}/consult", colleague)[0] == 200
+    assert agent.post(f"/api/v1/interactions/{call.id}/consult/merge")[0] == 200
+    status, body = agent.post(f"/api/v1/interactions/{call.id}/conference", {"number": "+14045559301"})
+    assert status == 200, body
+    assert [args[0] for args in controller.telephony.named("consult")] == [CALL]
+    assert [args[0] for args in controller.telephony.named("add_to_conference")] == [CALL]
+    Interaction.update(kind="text").where(Interaction.id == call.id).execute()
     assert agent.post(f"/api/v1/interactions/{call.id}/consult", colleague)[1]["error"] == "not-a-call"
 
 

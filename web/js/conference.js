@@ -7,7 +7,7 @@
 import { api } from './api.js';
 import { html } from './html.js';
 import { putInteraction, say, update } from './store.js';
-import { PRESENCE_LABELS } from './transfer.js';
+import { PRESENCE_LABELS, onTheLine } from './transfer.js';
 
 // The consult that is going on for this call, if any: the last warm transfer still requested.
 function openConsult(interaction) {
@@ -29,9 +29,10 @@ function unanswered(s, interaction) {
   return last?.outcome === 'failed' && last.failure ? last : null;
 }
 
-// Under the call view, for the agent on an inbound call: consult or add someone, and the others on the call.
+// Under the call view, for the agent on a lead's call (inbound, or outbound once the lead answered): consult or add
+// someone, and the others on the call.
 export function view(s, interaction) {
-  if (!s.me || interaction.agent?.id !== s.me.id || interaction.direction !== 'inbound') return '';
+  if (!s.me || interaction.agent?.id !== s.me.id || !onTheLine(interaction)) return '';
   const consult = openConsult(interaction);
   if (s.transfer.open && !consult) return ''; // the Transfer dialog is open instead (transfer.js)
   const others = (interaction.legs || []).filter((leg) => !leg.left_at && leg.agent_id !== s.me.id);
