@@ -12,7 +12,7 @@ passwords and secrets.toml):
 The database is copied first, the files after: every recording or message the copied rows name was complete before
 the copy began, so it is in the backup (files written meanwhile come too, harmlessly). Left out: what is made
 again at start (Asterisk's rendered configuration, its AstDB, which the controller re-syncs, logs, sockets, spool
-temporaries) and the backups themselves.
+temporaries; coturn's rendered configuration, pid and log) and the backups themselves.
 
 Restore refuses a data directory that has a database, checks every file against the manifest before it writes
 anything, writes nothing outside the data directory (an entry that would is refused), and leaves the files the
@@ -54,6 +54,7 @@ LEFT_OUT = (
     "asterisk/log",
     "asterisk/spool/tmp",
     "asterisk/spool/outgoing",
+    "turn",
 )
 CHUNK = 1 << 20
 

@@ -417,6 +417,11 @@ INTERNAL = [
         ("call.conference_joined", "a party besides the lead joined a call's conference (ConfbridgeJoin)"),
         ("call.conference_left", "that party's channel hung up"),
         ("call.party_answered", "an external number a blind transfer dialled answered the lead's call"),
+        ("call.consult_dialled", "lc-consult dialled the consulted party (their channel)"),
+        (
+            "call.party_unanswered",
+            "a party dialled into a call's consult or conference did not answer (busy, no answer, refused)",
+        ),
         ("call.party_left", "a party answered on a lead's call (an agent's leg, an external number) hung up"),
         ("call.referred", "an agent's desk phone transferred a lead's call (REFER, blind or attended) to an extension"),
         ("call.leg_joined", "a party (an agent, an external number) began talking with a lead (calls/legs.py)"),

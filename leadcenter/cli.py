@@ -51,6 +51,16 @@ class Context:
         secrets = credentials.load_or_create(self.settings.data_dir)
         return instance, asterisk_config.write(self.settings, secrets, instance)
 
+    def turn_server(self):
+        """The coturn `leadcenter run` runs beside Asterisk ([turn] serve), with its rendered configuration."""
+        from leadcenter import turn
+        from leadcenter.web import tls
+
+        settings = self.settings
+        secret = credentials.turn_secret(settings, credentials.load_or_create(settings.data_dir))
+        certificate = tls.certificate_files(settings) if settings.turn.tls_port else None
+        return turn.TurnServer(settings, secret, certificate)
+
     def reconfigure(self) -> None:
         """After an account change from the shell: render the files and reload a running Asterisk."""
         instance, modules = self.prepare_asterisk()
@@ -150,8 +160,13 @@ def run(ctx: Context, with_demo: bool) -> None:
             click.echo(f"The demo website could not start on {demo.site_origin(ctx.settings)}: {exc.strerror}")
     if site is not None:
         click.echo(f"The demo company's website, where a visitor can chat: {demo.site_origin(ctx.settings)}")
-    click.echo("Press Ctrl-C to stop.\n")
+    turn_server = ctx.turn_server() if ctx.settings.turn.serve else None
+    turn_started_here = turn_server is not None and turn_server.pid() is None
     try:
+        if turn_server is not None:
+            pid = _start_turn(turn_server)
+            click.echo(f"TURN relay (coturn) running (pid {pid}): {', '.join(ctx.settings.turn.url_list)}")
+        click.echo("Press Ctrl-C to stop.\n")
         serve(ctx.settings, Controller)
     finally:
         if site is not None:
@@ -160,6 +175,8 @@ def run(ctx: Context, with_demo: bool) -> None:
         if started_here:
             click.echo("Stopping Asterisk...")
             instance.stop()
+        if turn_server is not None and turn_started_here:
+            turn_server.stop()
         click.echo("Lead Center stopped.")
 
 
@@ -234,6 +251,39 @@ def cli(ctx: Context, command: tuple[str, ...]) -> None:
 def reload(ctx: Context) -> None:
     """Render the configuration from the database and reload what changed."""
     ctx.reconfigure()
+
+
+# -- turn ------------------------------------------------------------------------------------------------------
+
+
+def _start_turn(server) -> int:
+    from leadcenter.turn import TurnError
+
+    try:
+        return server.start()
+    except TurnError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.group()
+def turn() -> None:
+    """The TURN relay (coturn) for agents' browsers outside the server's network ([turn] in the settings)."""
+
+
+@turn.command("start")
+@pass_context
+def turn_start(ctx: Context) -> None:
+    """Render coturn's configuration into <data_dir>/turn/ and start it in the background."""
+    if not ctx.settings.turn.enabled:
+        raise click.ClickException("TURN is off: set [turn] urls (what browsers are told) first")
+    click.echo(f"TURN (coturn) running (pid {_start_turn(ctx.turn_server())})")
+
+
+@turn.command("stop")
+@pass_context
+def turn_stop(ctx: Context) -> None:
+    """Stop the coturn Lead Center started."""
+    click.echo("TURN stopped." if ctx.turn_server().stop() else "TURN was not running.")
 
 
 # -- database and demo -----------------------------------------------------------------------------------------

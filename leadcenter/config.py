@@ -202,6 +202,48 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True)
+class TurnSettings:
+    # TURN relays for agents whose browsers cannot reach Asterisk's media directly (at home, behind a NAT or a
+    # firewall that lets no UDP out). Off while urls is empty: browsers then use Asterisk's host candidates only
+    # (agents on the server's LAN). Comma-separated, as browsers are told, e.g.
+    # "turn:turn.example.com:3478?transport=udp, turn:turn.example.com:443?transport=tcp, turns:turn.example.com:443".
+    urls: str = ""
+    # The secret coturn and Lead Center share (coturn's use-auth-secret): each agent gets a credential made with it
+    # that expires. Empty: the one generated at first run into <data_dir>/secrets.toml (turn_secret). A secret: set
+    # it in leadcenter.toml (not in the repository) or LEADCENTER_TURN_SECRET, e.g. when coturn runs elsewhere.
+    secret: str = ""
+    realm: str = "leadcenter"
+    # How long an agent's TURN credential is good for; the app fetches a new one halfway through. A call under way
+    # keeps its relay when its credential expires (coturn checks it when the relay is allocated).
+    credential_seconds: int = 3600
+    # Browsers relay every call through TURN (ICE transport policy "relay"), even when a direct path exists.
+    relay_only: bool = False
+    # `leadcenter run` also runs coturn (Debian's turnserver) with a configuration rendered from these settings.
+    serve: bool = False
+    # Where the coturn Lead Center runs listens: an address ("" every one), TURN over UDP and TCP on port, over TLS
+    # on tls_port (0: none; the HTTPS listener's certificate), relayed media on relay_port_start..relay_port_end.
+    listen_host: str = ""
+    port: int = 3478
+    tls_port: int = 0
+    relay_port_start: int = 49152
+    relay_port_end: int = 65535
+    # The only addresses the relay forwards media to (comma-separated): Asterisk's. Empty: [asterisk] media_address
+    # (or sip_host) and the addresses ice_host_candidates advertises. Every other address is denied, so the relay
+    # cannot be used to reach the server's network.
+    peers: str = ""
+    # Who coturn runs as once its ports are open (the Debian package's user).
+    run_as: str = "turnserver"
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.url_list)
+
+    @property
+    def url_list(self) -> tuple[str, ...]:
+        return tuple(url.strip() for url in self.urls.split(",") if url.strip())
+
+
+@dataclass(frozen=True)
 class Settings:
     paths: PathsSettings = field(default_factory=PathsSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -212,6 +254,7 @@ class Settings:
     smpp_extra: tuple[SmppSettings, ...] = ()
     texts: TextsSettings = field(default_factory=TextsSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    turn: TurnSettings = field(default_factory=TurnSettings)
 
     @property
     def smscs(self) -> tuple[SmppSettings, ...]:
@@ -341,6 +384,7 @@ def load(path: str | os.PathLike | None = None, env: dict | None = None) -> Sett
     _check_smtp(settings.smtp)
     if settings.database.url and not settings.database.url.startswith(POSTGRESQL_SCHEMES):
         raise ConfigError("[database] url must be empty (SQLite) or a PostgreSQL URL: postgresql://...")
+    _check_turn(settings)
     return settings
 
 
@@ -356,6 +400,35 @@ def _check_smtp(smtp: SmtpSettings) -> None:
         raise ConfigError("[smtp] a username needs security starttls or tls: the password would cross in the clear")
 
 
+def _check_turn(settings: Settings) -> None:
+    turn = settings.turn
+    bad = [url for url in turn.url_list if not url.startswith(("turn:", "turns:", "stun:"))]
+    if bad:
+        raise ConfigError(f"[turn] urls must start with turn:, turns: or stun:, not {', '.join(bad)}")
+    if turn.credential_seconds < 60:
+        raise ConfigError("[turn] credential_seconds must be at least 60")
+    if not 0 < turn.relay_port_start <= turn.relay_port_end <= 65535:
+        raise ConfigError("[turn] relay_port_start..relay_port_end must be a range of ports")
+    if turn.serve:
+        try:
+            turn_peers(settings)
+        except ValueError as exc:
+            raise ConfigError(f"[turn] peers: {exc}") from None
+
+
+def turn_peers(settings: Settings) -> tuple[str, ...]:
+    """The addresses the TURN relay may forward media to (see ``TurnSettings.peers``); ValueError names an entry that
+    is no IP address (coturn's peer lists take addresses, not names)."""
+    if settings.turn.peers:
+        entries = settings.turn.peers.split(",")
+    else:
+        asterisk = settings.asterisk
+        advertised = [pair.split("=>")[-1] for pair in asterisk.ice_host_candidates.split(",") if "=>" in pair]
+        entries = [asterisk.media_address or asterisk.sip_host, *advertised]
+    peers = dict.fromkeys(str(ipaddress.ip_address(entry.strip())) for entry in entries if entry.strip())
+    return tuple(peers)
+
+
 EXTRA_SMSCS = "smpp_extra"
 
 
@@ -365,7 +438,7 @@ def _extra_smscs(tables) -> tuple[SmppSettings, ...]:
     return tuple(_section(SmppSettings, table, {}, EXTRA_SMSCS) for table in tables)
 
 
-SECRET_KEYS = {"password"}
+SECRET_KEYS = {"password", "secret"}
 
 
 def describe(settings: Settings) -> str:

@@ -93,7 +93,7 @@ class Controller:
             self.telephony, self.calls.offers, self.presence.reachable, self.bus, self.clock
         )
         self.monitors = Monitors(self.bus, self.telephony, self.clock)
-        self.conferences = Conferences(self.bus, self.telephony, self.clock)
+        self.conferences = Conferences(self.bus, self.telephony, self.clock, self.presence.of)
         self.callbacks = Callbacks(self.bus, self.telephony, self.clock)
         self.mailboxes = MailboxCounter(self.bus)
         self.queue_board = QueueBoard(self.bus, self.clock)

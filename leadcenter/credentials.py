@@ -7,6 +7,10 @@ import secrets
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from leadcenter.config import Settings
 
 
 @dataclass(frozen=True)
@@ -14,6 +18,8 @@ class Secrets:
     ami_secret: str
     ari_secret: str
     session_key: str  # signs the web app's session cookies
+    # Makes the agents' TURN credentials and checks them in coturn, unless [turn] secret is set (see turn_secret).
+    turn_secret: str = ""
 
 
 def generate_password(nbytes: int = 18) -> str:
@@ -34,3 +40,8 @@ def load_or_create(data_dir: Path) -> Secrets:
             out.writelines(f'{name} = "{value}"\n' for name, value in values.items())
         os.replace(tmp, path)
     return Secrets(**values)
+
+
+def turn_secret(settings: Settings, secrets: Secrets) -> str:
+    """The secret coturn and Lead Center share: [turn] secret when set, else the generated one."""
+    return settings.turn.secret or secrets.turn_secret

@@ -1,6 +1,7 @@
 """The data directory is private to the account Lead Center runs as: the database holds the agents' SIP passwords,
-every lead's data and the users' password hashes, secrets.toml the AMI and ARI passwords and the session key,
-tls/ the HTTPS key. No other local account may read any of it.
+every lead's data and the users' password hashes, secrets.toml the AMI and ARI passwords, the session key and the
+TURN secret, tls/ the HTTPS key, turn/ coturn's configuration (with that secret). No other local account may read
+any of it.
 
 The Asterisk instance directory inside it is shared with the Asterisk account (``pbx/process.py`` gives it its
 owners and modes); everything else is the owner's alone.

@@ -80,6 +80,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "no-consult": (409, "no consult is going on, or the consulted party has not answered or has left"),
     "party-not-added": (502, "Asterisk did not bring the colleague or number into the call; try again"),
     "own-leg": (409, "the party is the caller's own leg: hang up instead"),
+    "colleague-unavailable": (409, "the colleague is not Available (on a call, wrap-up, away, offline, unreachable)"),
     "not-your-voicemail": (403, "the interaction is not a message in the caller's own mailbox"),
     # -- monitoring: listen, whisper, barge
     "monitoring-not-allowed": (403, "the company's setting does not let the caller's role monitor calls"),

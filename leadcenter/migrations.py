@@ -354,6 +354,11 @@ def _v21_callbacks(migrator) -> None:
     database.create_tables([Callback])
 
 
+def _v22_transfer_parties(migrator) -> None:
+    _add_in_place(CallTransfer.channel_id, "VARCHAR(255) NOT NULL DEFAULT ''")
+    _add_in_place(CallTransfer.failure, "VARCHAR(255) NOT NULL DEFAULT ''")
+
+
 # (version, description, function(migrator)) in order; version 1 is the first released schema.
 MIGRATIONS: list = [
     (
@@ -399,6 +404,11 @@ MIGRATIONS: list = [
         _v20_agent_voicemail,
     ),
     (21, "queue callback: each team's settings, the callbacks, a callback's call's original call", _v21_callbacks),
+    (
+        22,
+        "transfers: the channel of a conference's or consult's party, and why it did not answer",
+        _v22_transfer_parties,
+    ),
 ]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])
 

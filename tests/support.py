@@ -90,11 +90,15 @@ class StandInTelephony:
         if verb not in (
             "redirect",
             "hangup",
+            "hang_up_call",
             "next_step",
+            "transfer",
             "place_outbound",
             "reload",
             "spy",
             "move_voicemail",
+            "set_variable",
+            "follow_parties",
             *CONFERENCE_VERBS,
         ):
             raise AttributeError(verb)
@@ -169,7 +173,7 @@ class StandInController:
         self.offers = OfferBook()  # tests say whose phone rings for which call with offers.offer
         self.call_control = CallControl(self.telephony, self.offers, self.presence.reachable, self.bus, self.clock)
         self.monitors = Monitors(self.bus, self.telephony, self.clock)
-        self.conferences = Conferences(self.bus, self.telephony, self.clock)
+        self.conferences = Conferences(self.bus, self.telephony, self.clock, self.presence.of)
         self.mailer = Mailer(self.settings.smtp, self.clock)  # queues to the outbox; nothing sends it
         self.handled_messages = HandledMessages(self.telephony, self.settings.data_dir)
         self.reconfigured = 0
@@ -389,3 +393,17 @@ class SyncBus(EventBus):
 
 
 CALL = "1700000000.41"  # the lead channel's unique id of the ``call`` fixture (conftest.py)
+
+
+def reachable(controller: StandInController, *agents, state: str = "NOT_INUSE") -> None:
+    """Their ring devices are registered and free (or in ``state``, as Asterisk names device states): a call can
+    ring them."""
+    for agent in agents:
+        controller.presence.on_device_state(
+            Event(
+                "telephony.device_state",
+                {"endpoint": agent.endpoint_name(agent.ring_device), "agent_id": agent.id, "state": state},
+                0,
+                T0,
+            )
+        )

@@ -3,8 +3,11 @@ own profile and status, and the SIP accounts of an agent's devices (admins, to s
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Blueprint
 
+from leadcenter import turn
 from leadcenter.accounts.http import bus, dump, reconfigure_if, save_changes
 from leadcenter.agents import availability, notifier
 from leadcenter.agents.models import RING_DEVICES, Agent, SipCredential, current_agents
@@ -13,12 +16,13 @@ from leadcenter.agents.schemas import (
     AgentList,
     AgentOut,
     AgentSipOut,
+    IceServer,
     MyAgentChanges,
     MyAgentOut,
     SoftphoneOut,
 )
 from leadcenter.audit.services import record
-from leadcenter.credentials import generate_password
+from leadcenter.credentials import generate_password, turn_secret
 from leadcenter.db import database
 from leadcenter.errors import ApiError, invalid, not_found
 from leadcenter.web import ports, sip_relay
@@ -204,14 +208,39 @@ def get_my_softphone(principal: Principal):
     credential = agent.sip_credentials.where(SipCredential.device == "webrtc", SipCredential.enabled).first()
     if credential is None:
         raise ApiError("no-softphone", "you have no browser softphone; ask an admin to add one")
-    host = ports.controller().settings.asterisk.sip_host
+    settings = ports.controller().settings
     return SoftphoneOut(
         username=credential.username,
         password=credential.password,
-        sip_uri=f"sip:{credential.username}@{host}",
+        sip_uri=f"sip:{credential.username}@{settings.asterisk.sip_host}",
         display_name=agent.display_name,
         websocket_path=sip_relay.PATH,
+        **_ice(credential.username),
     )
+
+
+def _ice(who: str) -> dict:
+    """The softphone's TURN relays, with a credential of its own (``who``: its SIP username, which coturn's log then
+    shows) that the app replaces halfway through its lifetime, so a call begun at any time in a long shift finds a
+    valid one."""
+    controller = ports.controller()
+    settings = controller.settings.turn
+    if not settings.enabled:
+        return {"ice_servers": [], "ice_transport_policy": "all", "ice_refresh_seconds": 0}
+    lifetime = settings.credential_seconds
+    issued = turn.credential(
+        turn_secret(controller.settings, controller.secrets),
+        who,
+        controller.clock(),
+        dt.timedelta(seconds=lifetime),
+    )
+    return {
+        "ice_servers": [
+            IceServer(urls=list(settings.url_list), username=issued.username, credential=issued.credential)
+        ],
+        "ice_transport_policy": "relay" if settings.relay_only else "all",
+        "ice_refresh_seconds": lifetime // 2,
+    }
 
 
 @endpoint(

@@ -133,12 +133,26 @@ class AgentSipOut(Schema):
         )
 
 
+class IceServer(Schema):
+    """A TURN relay as RTCPeerConnection takes it, with a credential that expires (coturn's shared-secret scheme)."""
+
+    urls: list[str]
+    username: str
+    credential: str
+
+
 class SoftphoneOut(Schema):
     """What the signed-in agent's browser softphone registers with: its SIP account, and the app's own websocket
-    path that relays SIP to Asterisk (same origin as the app, so it is WSS whenever the app is HTTPS)."""
+    path that relays SIP to Asterisk (same origin as the app, so it is WSS whenever the app is HTTPS); and how its
+    calls' media get through: the TURN relays (none without [turn] urls: Asterisk's host candidates only, a LAN),
+    whether every call must go through them (relay) or may go direct (all), and after how many seconds to ask
+    again for fresh credentials (0: nothing to refresh)."""
 
     username: str
     password: str
     sip_uri: str
     display_name: str
     websocket_path: str
+    ice_servers: list[IceServer]
+    ice_transport_policy: Literal["all", "relay"]
+    ice_refresh_seconds: int

@@ -41,6 +41,8 @@ class CallVerbs(Protocol[Verb]):
 
     def hangup(self, channel_id: str, reason: str = ...) -> Verb: ...
 
+    def hang_up_call(self, call_id: str) -> Verb: ...
+
     def next_step(self, channel_id: str) -> Verb: ...
 
     def place_outbound(
@@ -93,7 +95,7 @@ class CallControl:
     def hang_up(self, interaction: Interaction) -> None:
         """End the call: the lead's channel is hung up, the agent's leg with it; the recorder concludes it."""
         assert interaction.channel_id, "only a call is hung up"
-        self.telephony.submit(self.telephony.hangup(interaction.channel_id))
+        self.telephony.submit(self.telephony.hang_up_call(interaction.channel_id))
 
     def decline(self, interaction: Interaction, agent: Agent) -> tuple[bool, bool]:
         """The agent declines an incoming interaction: it leaves their Incoming. For a call, their ringing leg, if it
@@ -160,12 +162,13 @@ class CallControl:
         to_team: Team | None = None,
         to_number: str = "",
     ) -> CallTransfer:
-        """A blind transfer of a live inbound call (exactly one of to_agent, to_team, to_number): the lead leaves the
+        """A blind transfer of a live call (exactly one of to_agent, to_team, to_number): the lead leaves the
         bridge with ``agent`` (whose leg ends: wrap-up) for the colleague's ring device, the team's queue, or the
-        external number on the tracking number's trunk. The recorder completes the CallTransfer when the call is
-        answered there; it is "failed" at once if Asterisk did not move the call."""
+        external number on the tracking number's trunk. An agent's outbound call moves the same way once the lead
+        answered: the telephony layer knows the lead's channel of the call. The recorder completes the CallTransfer
+        when the call is answered there; it is "failed" at once if Asterisk did not move the call."""
         channel_id = interaction.channel_id
-        assert channel_id and interaction.direction == "inbound", "only an inbound call is transferred"
+        assert channel_id and interaction.answered_at, "only an answered call is transferred"
         now = self.clock()
         move = CallTransfer.create(
             interaction=interaction,
@@ -189,6 +192,7 @@ class CallControl:
             assert number is not None and to_number, "a transfer to a number goes out on the tracking number's trunk"
             context, extension = names.TRANSFER_NUMBER_CONTEXT, to_number
             variables["LC_TRUNK"] = number.trunk.endpoint_name
+            variables["LC_TRACKING"] = number.number  # the caller ID the number sees (lc-forward-leg)
         moved = carried_out(
             self.telephony,
             self.telephony.transfer(channel_id, context, extension, variables),

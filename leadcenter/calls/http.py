@@ -188,16 +188,20 @@ def drop_party(principal: Principal, interaction_id: int, leg_id: int):
     body=TransferRequest,
     response=TransferOut,
     status=202,
-    summary="Blind-transfer my live inbound call to a colleague, a team's queue or an external number (the "
-    "tracking number as caller ID): I leave the call; interaction.updated follows when it is answered there",
+    summary="Blind-transfer my live call (inbound, or outbound once the lead answered) to a colleague, a team's "
+    "queue or an external number (the tracking number as caller ID): I leave the call; interaction.updated follows "
+    "when it is answered there",
 )
 def transfer_call(principal: Principal, interaction_id: int, body: TransferRequest):
     interaction = scoped(Interaction, interaction_id, principal, "interaction")
     agent = principal.agent
-    if interaction.kind != "call" or not interaction.channel_id or interaction.status != "active":
+    if (
+        interaction.kind != "call"
+        or not interaction.channel_id
+        or interaction.status != "active"
+        or interaction.answered_at is None  # an outbound call the lead has not picked up yet
+    ):
         raise ApiError("not-active", "only a live call is transferred")
-    if interaction.direction != "inbound":
-        raise ApiError("not-a-call", "only an inbound call is transferred (an outbound one: hang up and call again)")
     if agent is None or interaction.agent_id != agent.id:
         raise ApiError("not-your-call", "only the agent on the call transfers it")
     control = ports.controller().call_control

@@ -228,6 +228,11 @@ class CallTransfer(BaseModel):
     at = DateTimeField()
     outcome = CharField(default="requested", choices=[(o, o) for o in TRANSFER_OUTCOMES])
     ended_at = DateTimeField(null=True)
+    # The party's channel in Asterisk, for a conference or consult: an added party's (chosen before it exists), a
+    # consulted one's once dialled. Its joining the call or hanging up unanswered settles the transfer, after a
+    # controller restart too.
+    channel_id = CharField(default="")
+    failure = CharField(default="")  # why a party did not answer: busy, no_answer, refused, unreachable
 
     class Meta:
         indexes = ((("interaction", "at"), False),)

@@ -192,6 +192,11 @@ class TransferOut(Schema):
     at: UtcDateTime
     outcome: str  # requested, completed, cancelled, failed
     ended_at: UtcDateTime | None
+    failure: str = Field(
+        "",
+        description="why the party did not answer (a failed consult or conference): busy, no_answer, refused, "
+        "unreachable; empty otherwise",
+    )
 
     @classmethod
     def from_row(cls, move: CallTransfer) -> TransferOut:
@@ -204,6 +209,7 @@ class TransferOut(Schema):
             at=move.at,
             outcome=move.outcome,
             ended_at=move.ended_at,
+            failure=move.failure,
         )
 
 

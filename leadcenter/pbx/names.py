@@ -382,6 +382,19 @@ def conference_channel_id(token: str) -> str:
     return f"lc-conf-{token}"
 
 
+def is_conference_channel_id(channel_id: str | None) -> bool:
+    return (channel_id or "").startswith("lc-conf-")
+
+
+ANSWERED_BY = "LC_ANSWERED_BY"  # a lead channel's variable: the endpoint of the agent who has the call (lc-agent-left)
+
+
+def device_call_variable(endpoint: str) -> str:
+    """The global naming the call an agent's device is on ("<lead channel id>,<interaction id>", empty: none), which
+    lc-colleague puts in the INVITE of a desk phone's consult call (X-LC-Call, X-LC-Interaction)."""
+    return f"LC_CALL_{endpoint}"
+
+
 def consult_variables(interaction_id: int) -> tuple[str, str]:
     """The globals lc-consult keeps while a call's consult goes on: the consulting agent's channel id, and the
     consulted party's."""

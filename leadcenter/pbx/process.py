@@ -213,9 +213,9 @@ class Instance:
                 except ProcessLookupError:
                     break
                 deadline = time.monotonic() + 3
-            while time.monotonic() < deadline and _alive(pid):
+            while time.monotonic() < deadline and alive(pid):
                 time.sleep(0.05)
-            if not _alive(pid):
+            if not alive(pid):
                 break
         self.pidfile.unlink(missing_ok=True)
         return True
@@ -256,7 +256,7 @@ def _own_tree(top: Path, uid: int, gid: int, exact: bool = False) -> None:
             _own(Path(folder) / name, uid, gid, exact)
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         # Reap it if it is our child; a zombie would look alive to kill(0).
         if os.waitpid(pid, os.WNOHANG)[0] == pid:

@@ -155,14 +155,27 @@ def _days(scope: Scope) -> list[str]:
 Key = tuple[str, str, str, int, int]  # day, kind, direction, queue team (0: none), agent (0: none)
 
 
-def _key_columns(day):
+def _key_columns(day, agent=Interaction.agent):
     return (
         day.alias("day"),
         Interaction.kind,
         Interaction.direction,
         fn.COALESCE(Interaction.queue_team, 0).alias("queue_team_id"),
-        fn.COALESCE(Interaction.agent, 0).alias("agent_id"),
+        fn.COALESCE(agent, 0).alias("agent_id"),
     )
+
+
+# Whose an interaction is, counted: its agent's; an outbound call is the attempt of the agent who placed it (its
+# first agent's leg), also when it was transferred to a colleague, whose agent it is at its end.
+PLACED_BY = (
+    CallLeg.select(CallLeg.agent)
+    .where(CallLeg.interaction == Interaction.id, CallLeg.agent.is_null(False))
+    .order_by(CallLeg.joined_at, CallLeg.id)
+    .limit(1)
+)
+COUNTED_FOR = Case(
+    None, ((Interaction.direction == "outbound", fn.COALESCE(PLACED_BY, Interaction.agent)),), Interaction.agent
+)
 
 
 def _began(company_id: int, since: dt.datetime, until: dt.datetime):
@@ -218,7 +231,7 @@ def _interaction_sums(company_id: int, since: dt.datetime, until: dt.datetime, o
     }
     day = local_day(Interaction.started_at, offset)  # the local day, as text
     query = (
-        Interaction.select(*_key_columns(day), *[m.alias(name) for name, m in measures.items()])
+        Interaction.select(*_key_columns(day, COUNTED_FOR), *[m.alias(name) for name, m in measures.items()])
         .join(Team, JOIN.LEFT_OUTER, on=Team.id == Interaction.queue_team)
         .where(_began(company_id, since, until))
         .group_by(SQL("1, 2, 3, 4, 5"))

@@ -196,6 +196,10 @@ class Telephony:
             devices = await self._agent_devices()
             members = [member for status in queues.values() for member in status["members"]]
             self.tracker.synced(calls)
+            # An outbound call placed while Asterisk was read is up, though not in what it said: its interaction,
+            # made before its channel, is not one that ended.
+            listed = {call["channel_id"] for call in calls}
+            calls += [{"channel_id": c, "outbound": True} for c in sorted(self.tracker.outbound_calls() - listed)]
             self.synced_at = self.clock()
             # read_at: calls that began after it are not in ``calls`` although they are up.
             self.bus.publish(
@@ -205,6 +209,7 @@ class Telephony:
                 available=available,
                 devices=devices,
                 monitors=[c["id"] for c in channels if names.parse_monitor_channel_id(c["id"]) is not None],
+                channels=[c["id"] for c in channels],
                 read_at=read_at,
             )
             for name, status in queues.items():
@@ -218,6 +223,9 @@ class Telephony:
             variables = channel.get("channelvars") or {}
             if variables.get("LC_OUTBOUND"):  # an agent's outbound call: its interaction exists already
                 calls.append({"channel_id": channel["id"], "outbound": True})
+                continue
+            if variables.get("LC_CALL"):  # the lead's channel of an agent's outbound call, which they answered
+                calls.append({"channel_id": variables["LC_CALL"], "outbound": True, "lead_channel_id": channel["id"]})
                 continue
             if names.parse_trunk_channel(channel["name"]) is None or not variables.get("LC_NUMBER"):
                 continue
@@ -234,13 +242,15 @@ class Telephony:
                     # A queue call names its member; a call an agent took outside a queue, the agent's endpoint.
                     "agent_id": (
                         names.parse_queue_member(variables.get("MEMBERNAME"))
-                        or names.parse_endpoint(variables.get("LC_ANSWERED_BY"))
+                        or names.parse_endpoint(variables.get(names.ANSWERED_BY))
                     ),
                     "queue": variables.get("LC_QUEUE") or None,
                     "recording": variables.get("LC_RECORDING") or None,
                 }
             )
-        return calls
+        # An answered outbound call is its lead's channel, whether the agent's channel it was placed from is up too.
+        answered = {call["channel_id"] for call in calls if call.get("lead_channel_id")}
+        return [call for call in calls if call.get("lead_channel_id") or call["channel_id"] not in answered]
 
     async def _available_flags(self) -> dict[int, bool]:
         """Which agents the dialplan's ring-agents steps may ring (AstDB family names.AVAILABLE_FAMILY), by agent
@@ -368,6 +378,7 @@ class Telephony:
         """An agent's outbound call: ring their device as channel ``channel_id``; once they answer, lc-outbound
         dials the lead. The tracker follows the channel from before it exists, so no event of it is missed."""
         self.tracker.track_outbound(channel_id)
+        self.tracker.placing.add(channel_id)
         try:
             await self.originate(
                 endpoint,
@@ -381,6 +392,8 @@ class Telephony:
         except TelephonyError:
             self.tracker.forget(channel_id)
             raise
+        finally:
+            self.tracker.placing.discard(channel_id)
 
     async def place_callback(self, place_id: str, dial_id: str, lead_number: str, *, variables: dict) -> None:
         """A queue callback: a Local channel pair whose first half (``place_id``) waits in the queue at the lead's
@@ -405,12 +418,13 @@ class Telephony:
 
     async def spy(self, channel_id: str, endpoint: str, call_channel_id: str, mode: str, group: str) -> None:
         """Ring a supervisor's device (PJSIP/desk9) as channel ``channel_id``; once it answers it spies (lc-monitor,
-        the extension is the mode) on the agent's channel of the call whose lead channel (or, for an agent's outbound
-        call, agent channel) is ``call_channel_id``, within ChanSpy group ``group``."""
-        channel = await self.ari.request("GET", f"/channels/{call_channel_id}")
+        the extension is the mode) on the agent's channel of the call ``call_channel_id`` (its id): the one bridged
+        with the lead's channel, or the call's own before the lead of an outbound call answered; within ChanSpy group
+        ``group``."""
+        channel = await self.ari.request("GET", f"/channels/{self.tracker.lead_channel(call_channel_id)}")
         target = channel["name"]
         if names.parse_channel(target) is None:  # the lead's channel: the agent is on the other side of its bridge
-            answer = await self.ari.request("GET", f"/channels/{call_channel_id}/variable", variable="BRIDGEPEER")
+            answer = await self.ari.request("GET", f"/channels/{channel['id']}/variable", variable="BRIDGEPEER")
             target = answer.get("value", "")
         if names.parse_channel(target) is None:
             raise AriError(f"call {call_channel_id} is bridged to no agent ({target!r})")
@@ -433,11 +447,27 @@ class Telephony:
         """Hang up a channel; ``reason`` (normal, busy, no_answer, ...) is the cause the other side sees."""
         await self.ari.request("DELETE", f"/channels/{channel_id}", reason=reason)
 
+    async def hang_up_call(self, call_id: str) -> None:
+        """End a lead's call (``call_id``: interaction.channel_id): the lead's channel is hung up, everyone's with
+        it."""
+        await self.hangup(self.tracker.lead_channel(call_id))
+
     async def redirect(self, channel: str, context: str, extension: str, priority: int | str = 1) -> None:
         """Send a channel (its name or its id) to another place in the dialplan (a priority or a label), out of
         whatever app it is in."""
         await self.ami.action(
             {"Action": "Redirect", "Channel": channel, "Context": context, "Exten": extension, "Priority": priority}
+        )
+
+    async def follow_parties(self, parties: dict[str, str]) -> None:
+        """Follow these channels (party -> the lead channel of their call) until they hang up (``call.party_left``):
+        the parties on calls a restarted controller learns of from the database."""
+        self.tracker.follow(parties)
+
+    async def set_variable(self, name: str, value: str, channel_id: str = "") -> None:
+        """Set a variable of a channel (``channel_id``: its id or name), or a global one (no channel)."""
+        await self.ami.action(
+            {"Action": "Setvar", "Variable": name, "Value": value, **({"Channel": channel_id} if channel_id else {})}
         )
 
     # -- consult transfers and conferences (dialplans/conference.conf) ----------------------------------------
@@ -458,15 +488,17 @@ class Telephony:
         return channel.get("dialplan", {}).get("context") == names.CONF_LEAD_CONTEXT
 
     async def consult(
-        self, lead_channel_id: str, interaction_id: int, dial: str, caller_id: str = "", agent_channel: str = ""
+        self, call_id: str, interaction_id: int, dial: str, caller_id: str = "", agent_channel: str = ""
     ) -> None:
-        """The agent on the call (``agent_channel``, their leg's id; "": the channel bridged with the lead's)
-        consults someone: the lead waits in the call's conference (hold music, or whoever else is on), the agent's
-        channel dials ``dial`` (PJSIP/webrtc7, PJSIP/+1404...@trunk1) with ``caller_id`` (empty: the lead's)."""
+        """The agent on the call ``call_id`` (``agent_channel``, their leg's id; "": the channel bridged with the
+        lead's) consults someone: the lead waits in the call's conference (hold music, or whoever else is on), the
+        agent's channel dials ``dial`` (PJSIP/webrtc7, PJSIP/+1404...@trunk1) with ``caller_id`` (empty: the
+        lead's)."""
+        lead_channel_id = self.tracker.lead_channel(call_id)
         agent = agent_channel or await self._agent_of(lead_channel_id)
         for name, value in (
             ("LC_CONSULT_TO", dial),
-            ("LC_CONSULT_CALL", lead_channel_id),
+            ("LC_CONSULT_CALL", call_id),
             ("LC_CONSULT_CID", caller_id),
         ):
             await self.ami.action({"Action": "Setvar", "Channel": agent, "Variable": name, "Value": value})
@@ -541,7 +573,7 @@ class Telephony:
 
     async def add_to_conference(
         self,
-        lead_channel_id: str,
+        call_id: str,
         interaction_id: int,
         dial: str,
         *,
@@ -552,6 +584,7 @@ class Telephony:
     ) -> None:
         """Bring ``dial`` into the call (an agent marked, an external party not): the lead and its agent move into
         the call's conference first if they are not there yet."""
+        lead_channel_id = self.tracker.lead_channel(call_id)
         if not await self.in_conference(lead_channel_id):
             on_call = await self._agent_of(lead_channel_id)
             into_conference = {"Context": names.CONF_AGENT_CONTEXT, "Exten": str(interaction_id), "Priority": 1}
@@ -565,8 +598,9 @@ class Telephony:
             channel_id=channel_id,
         )
 
-    async def transfer(self, channel_id: str, context: str, extension: str, variables: dict[str, str]) -> None:
+    async def transfer(self, call_id: str, context: str, extension: str, variables: dict[str, str]) -> None:
         """Send a lead's call to a transfer context, with the variables it reads set on its channel first."""
+        channel_id = self.tracker.lead_channel(call_id)
         for name, value in variables.items():
             await self.ami.action({"Action": "Setvar", "Channel": channel_id, "Variable": name, "Value": value})
         await self.redirect(channel_id, context, extension)

@@ -29,6 +29,15 @@ _ATTENDED_ROLES = (
     ("Transferee", "TransferTarget", "OrigTransferer"),
     ("TransferTarget", "Transferee", "SecondTransferer"),
 )
+# Why a party dialled into a call's conference or consult did not answer: by Dial's DIALSTATUS (a consult) and by
+# its channel's hangup cause (a party originated into the conference; anything else: it could not be reached).
+_UNANSWERED_STATUS = {
+    "BUSY": "busy",
+    "NOANSWER": "no_answer",
+    "CHANUNAVAIL": "unreachable",
+    "CONGESTION": "unreachable",
+}
+_UNANSWERED_CAUSE = {17: "busy", 21: "refused", 0: "no_answer", 16: "no_answer", 18: "no_answer", 19: "no_answer"}
 
 
 def as_int(value) -> int | None:
@@ -40,16 +49,26 @@ def as_int(value) -> int | None:
 
 class CallTracker:
     def __init__(self, publish: Publish, clock: Clock):
-        self._publish = publish
+        # Events name a call by its id (interaction.channel_id, the X-LC-Call the apps know): the lead's channel of
+        # an inbound call; for an agent's outbound call, the agent's channel it was placed from, whichever channel
+        # the lead is on (the lead's own, once they answered: see _outbound_answered).
+        self._publish = lambda name, **data: publish(name, **self._by_call(data))
         self.clock = clock
+        # The leads' channels: an inbound caller's; an agent's outbound channel until the lead answers it, then the
+        # lead's channel its Dial made. Their hangup ends the call.
         self.lead_channels: set[str] = set()
         # While a resynchronisation reads Asterisk, events keep coming: calls that begin or end meanwhile are kept
         # aside so that the snapshot, older than they are, does not undo them.
         self._began_during_sync: set[str] | None = None
         self._ended_during_sync: set[str] = set()
-        # Agents' outbound calls (the agent's channel; a subset of lead_channels): the lead answering is a
-        # DialEnd of that channel.
+        # Agents' outbound calls not answered yet (the agent's channel; a subset of lead_channels): the lead
+        # answering is a DialEnd of that channel.
         self.outbound_channels: set[str] = set()
+        # Answered outbound calls: the lead's channel -> the call's id (the agent's channel), and back.
+        self.call_of: dict[str, str] = {}
+        self.lead_of: dict[str, str] = {}
+        # Outbound calls whose originate is under way: a resynchronisation's snapshot may not show them yet.
+        self.placing: set[str] = set()
         # The queue each lead channel last joined (QueueCallerJoin), so that a queue's agent leg that rang out can
         # name its queue (DialEnd does not): whose ring-out setting applies.
         self.queue_of: dict[str, str] = {}
@@ -78,8 +97,46 @@ class CallTracker:
         if self._began_during_sync is not None:
             self._began_during_sync.add(channel_id)
 
+    def follow(self, parties: Mapping[str, str]) -> None:
+        """Parties on lead calls (party channel -> the call's id) known from elsewhere (the database, after a
+        restart): each hangup ends their leg as an answered party's does. Those of calls that are over are left."""
+        for party, call_id in parties.items():
+            if (lead := self.lead_channel(call_id)) in self.lead_channels:
+                self.party_of.setdefault(party, lead)
+
+    def outbound_calls(self) -> set[str]:
+        """The agents' outbound calls followed now (their ids), answered or not."""
+        return self.outbound_channels | set(self.lead_of)
+
+    def lead_channel(self, call_id: str) -> str:
+        """The channel the lead of call ``call_id`` is on now (what a transfer moves, what ends the call)."""
+        return self.lead_of.get(call_id, call_id)
+
+    def call_id(self, channel_id: str) -> str:
+        """The id of the call whose lead is on ``channel_id``."""
+        return self.call_of.get(channel_id, channel_id)
+
+    def _by_call(self, data: dict) -> dict:
+        if data.get("channel_id") in self.call_of:
+            return {**data, "channel_id": self.call_of[data["channel_id"]]}
+        return data
+
+    def _outbound_answered(self, call_id: str, lead_channel_id: str) -> None:
+        """The lead picked up an agent's outbound call: the call follows the lead's channel from now on (a transfer
+        moves it, its hangup ends the call), and the agent's channel is a party on it, whose hangup ends their leg
+        as an inbound call's agent leg's does."""
+        self.outbound_channels.discard(call_id)
+        self.lead_channels.discard(call_id)
+        self.lead_channels.add(lead_channel_id)
+        self.call_of[lead_channel_id], self.lead_of[call_id] = call_id, lead_channel_id
+        self.party_of[call_id] = lead_channel_id
+        if self._began_during_sync is not None:  # what the snapshot says of the call is older
+            self._began_during_sync.add(lead_channel_id)
+            self._ended_during_sync.add(call_id)
+
     def forget(self, channel_id: str) -> None:
         self.lead_channels.discard(channel_id)
+        self.lead_of.pop(self.call_of.pop(channel_id, ""), None)
         # The lead gone, the recorder ends every leg of the call: its parties' hangups need no telling.
         self.party_of = {party: lead for party, lead in self.party_of.items() if lead != channel_id}
         self.outbound_channels.discard(channel_id)
@@ -215,6 +272,15 @@ class CallTracker:
         return None
 
     def _on_DialBegin(self, m: Mapping) -> None:
+        if m.get("Context") == names.CONSULT_CONTEXT and as_int(m.get("Exten")) is not None:
+            # lc-consult's Dial: the consulted party's channel, whose answer or not settles the consult.
+            self._publish(
+                "call.consult_dialled",
+                interaction_id=as_int(m.get("Exten")),
+                party_channel_id=m.get("DestUniqueid", ""),
+                at=self.event_time(m),
+            )
+            return
         agent = self._agent_dial(m)
         if agent is not None:
             self._publish(
@@ -228,6 +294,12 @@ class CallTracker:
             )
 
     def _on_DialEnd(self, m: Mapping) -> None:
+        if m.get("Context") == names.CONSULT_CONTEXT:
+            # Unanswered, lc-consult sends the agent back to the lead (CANCEL: the agent hung up meanwhile).
+            failure = _UNANSWERED_STATUS.get(m.get("DialStatus", ""))
+            if failure is not None:
+                self._unanswered(m.get("DestUniqueid", ""), failure, m)
+            return
         callback = names.parse_callback_dial(m.get("Uniqueid"))
         if callback is not None:
             # A queue callback's dialling half (lc-callback-dial): the lead answered the agent's call, or not (its
@@ -235,8 +307,14 @@ class CallTracker:
             if m.get("DialStatus") == "ANSWER":
                 self._publish("call.lead_answered", channel_id=callback, at=self.event_time(m))
             return
-        if m.get("Uniqueid") in self.outbound_channels and m.get("DialStatus") == "ANSWER":
-            # An agent's outbound call: lc-outbound's Dial of the lead answered.
+        outbound = m.get("Uniqueid") in self.outbound_channels or (
+            m.get("Uniqueid") in self.lead_of and self.lead_of[m["Uniqueid"]] == m.get("DestUniqueid")
+        )  # (a resync while the lead's phone rang already knew its channel)
+        if outbound and m.get("DialStatus") == "ANSWER":
+            # An agent's outbound call: lc-outbound's Dial of the lead answered. (Not a queue callback's place
+            # channel, outbound too after a resync, whose queue's Dial of the agent answered: that is no lead.)
+            if m.get("DestUniqueid") and m.get("Context") == names.OUTBOUND_CONTEXT:
+                self._outbound_answered(m["Uniqueid"], m["DestUniqueid"])
             self._publish("call.lead_answered", channel_id=m["Uniqueid"], at=self.event_time(m))
             return
         if (
@@ -354,10 +432,11 @@ class CallTracker:
 
     # -- hold ------------------------------------------------------------------------------------------------
     def _held_call(self, m: Mapping) -> str | None:
-        """The lead channel of the call a channel belongs to: the channel itself (an outbound call's agent channel,
-        a caller), or the call it is linked to (an agent's leg of an inbound call carries the caller's Linkedid)."""
+        """The call a channel belongs to: the channel itself (an outbound call's agent channel, a caller), or the
+        call it is linked to (an agent's leg of an inbound call carries the caller's Linkedid; every channel of an
+        outbound call, the lead's too, the agent's channel's)."""
         for key in ("Uniqueid", "Linkedid"):
-            if m.get(key) in self.lead_channels:
+            if m.get(key) in self.lead_channels or m.get(key) in self.lead_of:
                 return m[key]
         return None
 
@@ -388,6 +467,11 @@ class CallTracker:
             channel_id=channel_id,
             agent_id=names.parse_channel(m.get("Channel")),
             at=self.event_time(m),
+        )
+
+    def _unanswered(self, party_channel_id: str, failure: str, m: Mapping) -> None:
+        self._publish(
+            "call.party_unanswered", party_channel_id=party_channel_id, failure=failure, at=self.event_time(m)
         )
 
     # -- agents' devices ---------------------------------------------------------------------------------------
@@ -425,6 +509,8 @@ class CallTracker:
                 channel_id=channel_id,
                 at=self.event_time(m),
             )
+        elif channel_id and names.is_conference_channel_id(channel_id):  # originated into a conference, never joined
+            self._unanswered(channel_id, _UNANSWERED_CAUSE.get(as_int(m.get("Cause")) or 0, "unreachable"), m)
         if names.parse_monitor_channel_id(channel_id) is not None:  # a supervisor's monitor ended
             self._publish("call.monitor_ended", channel_id=channel_id, at=self.event_time(m))
         if channel_id in self.party_of:
@@ -435,12 +521,13 @@ class CallTracker:
                 at=self.event_time(m),
             )
         if channel_id in self.lead_channels:
+            call_id = self.call_id(channel_id)
             self.forget(channel_id)
             if self._began_during_sync is not None:
                 self._ended_during_sync.add(channel_id)
             self._publish(
                 "call.ended",
-                channel_id=channel_id,
+                channel_id=call_id,
                 cause=as_int(m.get("Cause")),
                 cause_text=m.get("Cause-txt", ""),
                 at=self.event_time(m),
@@ -455,8 +542,20 @@ class CallTracker:
         """The lead channels Asterisk had when read replace what we knew, except for calls that began or ended
         since the read started (their events are newer than the snapshot)."""
         began, ended = self._began_during_sync or set(), self._ended_during_sync
-        self.lead_channels = ({call["channel_id"] for call in calls} | began) - ended
+        # An answered outbound call is up as its lead's channel (lead_channel_id).
+        leads = {call.get("lead_channel_id") or call["channel_id"]: call["channel_id"] for call in calls}
+        began = began | self.placing
+        self.lead_channels = (set(leads) | began) - ended
         self.outbound_channels = (
-            {call["channel_id"] for call in calls if call.get("outbound")} | (self.outbound_channels & began)
+            {call["channel_id"] for call in calls if call.get("outbound") and not call.get("lead_channel_id")}
+            | (self.outbound_channels & began)
         ) - ended
+        self.call_of = {
+            lead: call_id
+            for lead, call_id in (*leads.items(), *((c, i) for c, i in self.call_of.items() if c in began))
+            if lead != call_id and lead in self.lead_channels
+        }
+        self.lead_of = {call_id: lead for lead, call_id in self.call_of.items()}
+        for lead, call_id in self.call_of.items():  # the agent's channel, if still up, is a party on its call
+            self.party_of.setdefault(call_id, lead)
         self._began_during_sync, self._ended_during_sync = None, set()

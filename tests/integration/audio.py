@@ -1,4 +1,5 @@
-"""What a listener would notice about a recording: how long it is and whether anything is audible."""
+"""What a listener would notice about a recording: how long it is and whether anything is audible; and a call's two
+directions recorded apart (Asterisk's MixMonitor on the caller's leg)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import array
 import math
 import wave
 from pathlib import Path
+
+from leadcenter.pbx.provision import MOUNT
 
 
 def _samples(path: Path) -> tuple[array.array, int]:
@@ -32,3 +35,16 @@ def loudest_second(path: Path) -> float:
 def seconds(path: Path) -> float:
     with wave.open(str(path)) as audio:
         return audio.getnframes() / audio.getframerate()
+
+
+def trunk_channel(system) -> str:
+    """The channel of the caller's leg on the demo trunk (the first, when there are several)."""
+    shown = system.instance.rx("core show channels concise") or ""
+    return next(line.split("!")[0] for line in shown.splitlines() if line.startswith("PJSIP/trunk"))
+
+
+def record_each_way(system, channel: str, name: str) -> tuple[Path, Path]:
+    """Record what the caller says (heard by the agent) and what the caller hears (the agent) into two files."""
+    inside = f"{MOUNT}/spool/monitor/{name}"
+    system.instance.rx(f"mixmonitor start {channel} {inside}-both.wav,r({inside}-caller.wav)t({inside}-agent.wav)")
+    return system.instance.host_path(f"{inside}-caller.wav"), system.instance.host_path(f"{inside}-agent.wav")

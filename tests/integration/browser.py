@@ -122,8 +122,10 @@ class AgentApp:
 
 
 class Browser:
-    def __init__(self, microphone: bool = True):
+    def __init__(self, microphone: bool = True, executable: Path = CHROMIUM):
+        """``executable``: Chromium, or a wrapper that runs it elsewhere (another network namespace)."""
         self.microphone = microphone
+        self.executable = executable
         self._playwright = None
         self._browser = None
         self._contexts = []
@@ -131,7 +133,9 @@ class Browser:
     def __enter__(self) -> Browser:
         self._playwright = sync_playwright().start()
         flags = FLAGS + ([GRANT_MICROPHONE] if self.microphone else [])
-        self._browser = self._playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=flags)
+        self._browser = self._playwright.chromium.launch(
+            executable_path=str(self.executable), headless=True, args=flags
+        )
         return self
 
     def agent(

@@ -267,6 +267,30 @@ class System:
             raise AssertionError(f"{exc}: {sorted(self.paused_members())} paused; statuses {statuses}") from None
 
 
+def concise_channels(system) -> list[list[str]]:
+    """Asterisk's channels, a row of fields each (``core show channels concise``: 0 the name, 12 the bridge, 13 the
+    unique id)."""
+    rows = [line.split("!") for line in (system.instance.rx("core show channels concise") or "").splitlines()]
+    return [row for row in rows if len(row) > 13]
+
+
+def channel_variable(system, channel_id: str, name: str) -> str | None:
+    """A variable of a live channel (by its unique id) as Asterisk has it; None when the channel is not up."""
+    channel = next((row[0] for row in concise_channels(system) if row[13] == channel_id), None)
+    if channel is None:
+        return None
+    shown = system.instance.rx(f"core show channel {channel}") or ""
+    found = re.search(rf"^\s*{re.escape(name)}=(.*)$", shown, re.M)
+    return found.group(1).strip() if found else ""
+
+
+def bridged(system, *prefixes: str) -> bool:
+    """Whether a channel of each prefix (PJSIP/trunk1-, PJSIP/desk2-) is in one bridge in Asterisk."""
+    rows = concise_channels(system)
+    bridges = [{row[12] for row in rows if row[0].startswith(prefix) and row[12]} for prefix in prefixes]
+    return bool(set.intersection(*bridges))
+
+
 def set_ring_device(system, device: str, agents=(1, 2)) -> None:
     """The demo agents (Alice and Bob by default) ring on ``device`` (webrtc or desk), live in the queue."""
     with contextlib.closing(system.sign_in("admin@acme.example")) as admin:

@@ -417,6 +417,10 @@ class SippPhone:
         """INVITEs received: call_id, from_user, from_display, from_header, pai, pai_user, pai_display, time."""
         return invites_in(self.events())
 
+    def calls_named(self) -> list[tuple[str, str]]:
+        """Which lead's call each INVITE said it rang for: (X-LC-Call, X-LC-Interaction), empty when not said."""
+        return [(e[2], e[3]) for e in self.events() if e[0] == "CALLED" and len(e) >= 5]
+
     def wait_for(self, kind: str, n: int = 1, timeout: float = 10) -> int:
         """Wait until at least ``n`` events ``kind``; TimeoutError otherwise. Returns the count."""
         _wait(
@@ -595,6 +599,9 @@ _CARRIER_ANSWERS = [
     *[arg for name in ("hangup_ms", "refer_ms", "onhold_ms", "offhold_ms") for arg in ("-set", name, _NEVER_MS)],
 ]
 
+# phone_busy.xml as that scenario instead: the carrier answers every call Asterisk places 486 Busy Here.
+_CARRIER_BUSY = ["-oocsf", str(SCENARIOS / "phone_busy.xml"), "-s", "carrier"]
+
 
 class SippCaller:
     """Trunk caller: INVITEs sip:DID@127.0.0.1:asterisk_port without auth; each call plays g711a.pcap once."""
@@ -612,11 +619,12 @@ class SippCaller:
         local_port: int | None = None,
         max_time: float | None = None,
         audio: str | Path | None = None,
-        answers: bool = False,
+        answers: bool | str = False,
     ) -> CallHandle:
         """Place ``calls`` from one sipp process bound to ``local_port`` (the trunk's source port); each speaks
         ``audio`` (a pcap) instead of the 7 s of speech when given. ``answers``: the process also answers the calls
-        Asterisk places to it (phone_answer.xml), as the carrier on the same trunk does."""
+        Asterisk places to it (phone_answer.xml), as the carrier on the same trunk does; "busy": 486 to each
+        (phone_busy.xml)."""
         self._runs += 1
         name = f"caller{self._runs}"
         (self.workdir / f"{name}.csv").write_text("SEQUENTIAL\n" + "".join(f"{c.csv()}\n" for c in calls))
@@ -626,7 +634,7 @@ class SippCaller:
             self.workdir,
             _speaking(demo.CALLER_SCENARIO, audio, self.workdir) if audio else demo.CALLER_SCENARIO,
             ["-m", str(len(calls)), "-l", str(len(calls)), "-r", "1000", "-inf", str(self.workdir / f"{name}.csv")]
-            + (_CARRIER_ANSWERS if answers else []),
+            + (_CARRIER_BUSY if answers == "busy" else _CARRIER_ANSWERS if answers else []),
             port=local_port or free_udp_port(),
             max_time=max_time,
             remote=f"{HOST}:{asterisk_port}",
@@ -642,7 +650,7 @@ class SippCaller:
         local_port: int | None = None,
         max_time: float | None = None,
         audio: str | Path | None = None,
-        answers: bool = False,
+        answers: bool | str = False,
         **call: object,
     ) -> CallHandle:
         """One call; ``call`` holds the other Call fields (caller_name, duration, expect_answer...)."""

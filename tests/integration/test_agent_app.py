@@ -10,11 +10,10 @@ import re
 import subprocess
 import time
 import wave
-from pathlib import Path
 
 import httpx
 import pytest
-from audio import rms
+from audio import record_each_way, rms, trunk_channel
 from browser import CHROMIUM, Browser
 from harness import ADS_LINE, set_ring_device, wait_for
 from playwright.sync_api import expect
@@ -23,7 +22,6 @@ from sipp import SippCaller, SippPhone
 
 from leadcenter.agents.models import Agent
 from leadcenter.interactions.models import Interaction, Message
-from leadcenter.pbx.provision import MOUNT
 from leadcenter.teams.models import Team
 
 ALICE, BOB = 1, 2
@@ -71,18 +69,6 @@ def concluded(number: str) -> Interaction:
         10,
         what=f"the call with {number} to conclude",
     )
-
-
-def trunk_channel(system) -> str:
-    shown = system.instance.rx("core show channels concise") or ""
-    return next(line.split("!")[0] for line in shown.splitlines() if line.startswith("PJSIP/trunk"))
-
-
-def record_each_way(system, channel: str, name: str) -> tuple[Path, Path]:
-    """Record what the caller says (heard by the agent) and what the caller hears (the agent) into two files."""
-    inside = f"{MOUNT}/spool/monitor/{name}"
-    system.instance.rx(f"mixmonitor start {channel} {inside}-both.wav,r({inside}-caller.wav)t({inside}-agent.wav)")
-    return system.instance.host_path(f"{inside}-caller.wav"), system.instance.host_path(f"{inside}-agent.wav")
 
 
 def test_two_agents_see_a_call_one_answers_in_the_browser_and_audio_flows_both_ways(agents, running, tmp_path):

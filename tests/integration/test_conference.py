@@ -16,11 +16,12 @@ import time
 
 import pytest
 from browser import Browser
-from harness import set_ring_device, wait_for
+from harness import channel_variable, set_ring_device, wait_for
 from playwright.sync_api import expect
 from test_monitor import AGENT_HZ, LEAD_HZ, listen, live_call, tones  # noqa: F401  (tones: the fixture)
 from test_monitor import SUPERVISOR_HZ as COLLEAGUE_HZ
 
+from leadcenter.agents.models import Agent
 from leadcenter.calls.legs import CallLeg, CallTransfer
 from leadcenter.interactions.models import Interaction
 
@@ -54,9 +55,11 @@ def test_consult_cancel_merge_and_drop_are_heard_on_the_wire(running, peers, ton
         contextlib.closing(running.sign_in("alice@acme.example")) as alice_app,
         contextlib.closing(running.sign_in(BOB_EMAIL)) as bob_app,
     ):
-        # The queue rings Alice only (signing in made Bob Available); a consult rings Bob all the same.
+        # The queue rings Alice only (signing in made Bob Available); Bob is back once she has the call: a consult
+        # rings an Available colleague only.
         running.choose_status(BOB_EMAIL, "offline")
         caller, call = live_call(running, peers, tones, "+14045557601", alice)
+        running.choose_status(BOB_EMAIL, "available")
         ports = _parties(caller, alice, bob)
 
         consulting = _post(alice_app, f"/api/v1/interactions/{call.id}/consult", agent_id=BOB)
@@ -105,6 +108,12 @@ def test_consult_cancel_merge_and_drop_are_heard_on_the_wire(running, peers, ton
             "bob": {LEAD_HZ},
         }
         assert Interaction.get_by_id(call.id).status == "active"
+        # Dropped, Alice is in wrap-up: she cannot be added to a call until she rejoins the queue.
+        wait_for(lambda: Agent.get_by_id(ALICE).status_reason == "wrap_up", 5, what="Alice's wrap-up")
+        refused = bob_app.post(f"/api/v1/interactions/{call.id}/conference", json={"agent_id": ALICE})
+        assert (refused.status_code, refused.json()["error"]) == (409, "colleague-unavailable")
+        assert alice.count("ANSWERED") == 1
+        running.choose_status("alice@acme.example", "available")
         # Bob adds Alice back to the call: her phone rings into the conference, the three hear each other.
         _post(bob_app, f"/api/v1/interactions/{call.id}/conference", agent_id=ALICE)
         wait_for(lambda: alice.count("ANSWERED") == 2, 10, what="Alice to answer Bob's conference call")
@@ -145,13 +154,15 @@ def test_in_the_app_alice_consults_bob_who_sees_the_lead_before_answering_then_t
         with Browser() as browser:
             alice = browser.agent(running, "alice@acme.example")
             bob = browser.agent(running, BOB_EMAIL)
-            bob.choose_status("Offline")  # the queue offers the call to Alice only; a consult rings Bob all the same
+            bob.choose_status("Offline")  # the queue offers the call to Alice only
             caller = peers.call(
                 "+14045557602", duration=40, caller_name="Lee Consult", audio=tones[LEAD_HZ], expect_remote_bye=True
             )
             alice.row("incoming", "Lee Consult").get_by_role("button", name="Answer").click()
             caller.wait_for("ANSWERED", 10)
+            bob.choose_status("Available")  # a consult rings an Available colleague only
             call_view = alice.page.locator("#panel .call")
+            expect(call_view.get_by_label("Colleague").locator(f"option[value='{BOB}']")).to_contain_text("Available")
             call_view.get_by_label("Colleague").select_option(value=str(BOB))
             call_view.get_by_role("button", name="Consult").click()
 
@@ -175,6 +186,12 @@ def test_in_the_app_alice_consults_bob_who_sees_the_lead_before_answering_then_t
             wait_for(lambda: bob.audio_stats()["receivedEnergy"] > heard, 10, what="Bob to hear the lead")
             call = Interaction.get(Interaction.lead_number == "+14045557602")
             assert call.agent_id == BOB and call.status == "active"
+            # The lead's channel names Bob's softphone now (his tab reloading would ring it again, not Alice's).
+            wait_for(
+                lambda: channel_variable(running, call.channel_id, "LC_ANSWERED_BY") == f"webrtc{BOB}",
+                5,
+                what="the lead's channel to name Bob's softphone",
+            )
             transfer = CallTransfer.get(CallTransfer.interaction == call)
             assert (transfer.kind, transfer.outcome, transfer.from_agent_id, transfer.to_agent_id) == (
                 "warm",
@@ -186,3 +203,50 @@ def test_in_the_app_alice_consults_bob_who_sees_the_lead_before_answering_then_t
             caller.wait(10)
     finally:
         set_ring_device(running, "desk")
+
+
+def test_a_conference_goes_on_across_a_controller_restart(running, peers):
+    """Alice adds Bob to a lead's call, then the controller restarts: it still follows who is on the call. Bob, whose
+    call it is now, drops Alice (her leg ends, she goes to wrap-up), then hangs up, the last agent: the lead is hung
+    up and the call concluded as Bob's, every leg ended."""
+    with (
+        peers.phone(ALICE) as alice,
+        peers.phone(BOB) as bob,
+        contextlib.closing(running.sign_in("alice@acme.example")) as alice_app,
+    ):
+        running.choose_status(BOB_EMAIL, "offline")  # the queue rings Alice only
+        caller = peers.call("+14045559421", duration=55)
+        alice.wait_for("ANSWERED", timeout=15)
+        call = wait_for(
+            lambda: (i := running.interaction(lead_number="+14045559421")) and i.status == "active" and i,
+            10,
+            what="the call to be answered",
+        )
+        running.choose_status(BOB_EMAIL, "available")
+        _post(alice_app, f"/api/v1/interactions/{call.id}/conference", agent_id=BOB)
+        bob.wait_for("ANSWERED", timeout=10)
+        wait_for(lambda: Interaction.get_by_id(call.id).agent_id == BOB, 10, what="the call to be Bob's")
+        assert [(t.kind, t.outcome) for t in CallTransfer.select().where(CallTransfer.interaction == call)] == [
+            ("conference", "completed")  # Bob answered
+        ]
+        alice_leg = CallLeg.get(CallLeg.interaction == call, CallLeg.agent == ALICE, CallLeg.left_at.is_null())
+
+        running.stop_controller()
+        running.start_controller()
+
+        with contextlib.closing(running.sign_in(BOB_EMAIL)) as bob_app:
+            dropped = bob_app.delete(f"/api/v1/interactions/{call.id}/conference/{alice_leg.id}")
+        assert dropped.status_code == 204, dropped.text
+        alice.wait_for("HANGUP", timeout=5)
+        wait_for(lambda: CallLeg.get_by_id(alice_leg.id).left_at, 10, what="Alice's leg to end")
+        wait_for(lambda: Agent.get_by_id(ALICE).status_reason == "wrap_up", 10, what="Alice's wrap-up")
+        assert Interaction.get_by_id(call.id).status == "active"
+        hang_up_phone(running, bob)
+        caller.wait_for("HANGUP", timeout=5)
+        over = wait_for(
+            lambda: (i := Interaction.get_by_id(call.id)).status == "recent" and i, 10, what="the call to end"
+        )
+        assert (over.outcome, over.agent_id) == ("answered", BOB)
+        legs = list(CallLeg.select().where(CallLeg.interaction == call).order_by(CallLeg.joined_at))
+        assert [leg.agent_id for leg in legs] == [ALICE, BOB] and all(leg.left_at for leg in legs)
+        wait_for(lambda: Agent.get_by_id(BOB).status_reason == "wrap_up", 10, what="Bob's wrap-up")

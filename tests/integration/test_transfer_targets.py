@@ -2,28 +2,37 @@
 place ahead of the callers who called after it (the team keeps transferred calls' places); and to a colleague
 whose phone cannot ring, where the caller reaches the colleague's own mailbox and the message is theirs. An outside
 number added to a call is dialled with the tracking number as caller ID, and dropped again; one consulted, then
-handed the call. SIPp
-callers on the demo trunk and Alice's SIPp desk phone; Alice transfers through the API as her app does."""
+handed the call. An agent's outbound call moves the same ways once the lead picked up: blind to a colleague, an
+outside number added to it, a colleague consulted then handed it. SIPp callers on the demo trunk (and the carrier
+answering the calls Asterisk places on it), Alice's and Bob's SIPp desk phones; Alice places calls and transfers
+through the API as her app does."""
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import re
 
-from harness import ADS_LINE, wait_for
+from harness import ADS_LINE, bridged, wait_for
 from sipp import Call, SippCaller
 from test_availability import EMAIL
 from test_calls import ALICE, BOB
+from test_verbs import carrier
 
 from leadcenter.agents.models import Agent
 from leadcenter.calls import legs
 from leadcenter.interactions.models import CallLeg, CallTransfer, Interaction
 from leadcenter.teams.models import Team
+from leadcenter.tracking_numbers.models import TrackingNumber
 
 LEAD, LATER, LATEST = "+14045558601", "+14045558602", "+14045558603"
 MAILBOX_LEAD = "+14045558611"
 ADDED_LEAD = "+14045558621"
 CONSULT_LEAD = "+14045558631"
+BUSY_LEAD, BUSY_PARTY = "+14045559401", "+14045559402"
+OTHER_LEAD, BOBS_LEAD = "+14045559403", "+14045559404"
+CALLED_LEAD, CALLED_ADDED_LEAD, ADDED_PARTY = "+14045559301", "+14045559311", "+14045559312"
+CALLED_CONSULTED_LEAD = "+14045559331"
 
 
 def channels_by_caller(running) -> dict[str, str]:
@@ -105,9 +114,10 @@ def test_a_transfer_to_a_colleague_whose_phone_cannot_ring_reaches_their_mailbox
 
 
 @contextlib.contextmanager
-def alices_call_from(running, peers, tmp_path, lead: str):
+def alices_call_from(running, peers, tmp_path, lead: str, answers: bool | str = True):
     """A call from ``lead`` that Alice's desk phone answered (Bob is offline), live; the trunk's peer is both the
-    lead's carrier and the one an outside number is dialled through: one process, answering."""
+    lead's carrier and the one an outside number is dialled through: one process, answering (``answers``: "busy",
+    486 to every call Asterisk places)."""
     running.choose_status(EMAIL[BOB], "offline")
     with peers.phone(ALICE) as alice:
         caller = SippCaller(workdir=tmp_path / "carrier").start_call(
@@ -116,7 +126,7 @@ def alices_call_from(running, peers, tmp_path, lead: str):
             asterisk_port=running.sip_port,
             local_port=running.trunk_port,
             duration=30,
-            answers=True,
+            answers=answers,
         )
         peers.handles.append(caller)
         alice.wait_for("ANSWERED", timeout=20)
@@ -177,4 +187,152 @@ def test_a_consult_with_an_outside_number_completed_leaves_the_lead_with_it(runn
         moves = CallTransfer.select().where(CallTransfer.interaction == live)
         assert [(t.kind, t.from_agent_id, t.to_number, t.outcome) for t in moves] == [
             ("warm", ALICE, "+14045558698", "completed")
+        ]
+
+
+def _last_move_over(interaction: Interaction) -> CallTransfer | None:
+    """The call's last transfer, once it is no longer under way."""
+    move = CallTransfer.select().where(CallTransfer.interaction == interaction).order_by(CallTransfer.id.desc()).first()
+    return move if move is not None and move.outcome != "requested" else None
+
+
+def test_an_outside_number_that_answers_busy_fails_and_the_lead_stays_with_alice(running, peers, tmp_path):
+    """Added to the call, then consulted: the carrier answers 486 Busy each time. The transfer is failed (busy), not
+    completed when dialled; the lead and Alice are still together on the call, and Alice's app is told why."""
+    with (
+        alices_call_from(running, peers, tmp_path, BUSY_LEAD, answers="busy") as (caller, live),
+        contextlib.closing(running.sign_in(EMAIL[ALICE])) as app,
+    ):
+        for verb, kind in (("conference", "conference"), ("consult", "warm")):
+            answer = app.post(f"/api/v1/interactions/{live.id}/{verb}", json={"number": BUSY_PARTY})
+            assert answer.status_code == 200, answer.text
+            # Dialled, never completed for that (the carrier's 486 may be back before the answer is).
+            assert answer.json()["transfers"][-1]["outcome"] in ("requested", "failed")
+            move = wait_for(lambda: _last_move_over(live), 15, what=f"the {verb} to the busy number to end")
+            assert move.kind == kind
+            assert (move.outcome, move.failure, move.to_number) == ("failed", "busy", BUSY_PARTY)
+            shown = app.get(f"/api/v1/interactions/{live.id}").json()["transfers"][-1]
+            assert (shown["outcome"], shown["failure"]) == ("failed", "busy")
+            # Still together: the call is Alice's and live, with her leg only; the lead was not hung up.
+            call = Interaction.get_by_id(live.id)
+            assert (call.status, call.agent_id) == ("active", ALICE)
+            assert [(leg.agent_id, leg.number) for leg in legs.open_legs(call)] == [(ALICE, "")]
+            assert "HANGUP" not in {e[0] for e in caller.events()}
+        assert len(caller.carrier_invites()) == 2
+
+
+def test_a_colleague_on_another_call_is_neither_consulted_nor_added(running, peers, tmp_path):
+    """Bob takes a lead's call first; then Alice takes another and asks for Bob: refused (409 colleague-unavailable),
+    his phone does not ring, and Alice's call goes on."""
+    running.choose_status(EMAIL[ALICE], "offline")  # the first call is Bob's
+    with peers.phone(BOB) as bob, peers.phone(ALICE) as alice:
+        # From the trunk's one port, as a carrier calls: Bob's lead, then (waiting for Alice) the other.
+        callers = SippCaller(workdir=tmp_path / "callers").start_calls(
+            [Call(ADS_LINE, BOBS_LEAD, duration=40), Call(ADS_LINE, OTHER_LEAD, duration=35, delay=8)],
+            asterisk_port=running.sip_port,
+            local_port=running.trunk_port,
+        )
+        peers.handles.append(callers)
+        bob.wait_for("ANSWERED", timeout=20)
+        wait_for(lambda: Agent.get_by_id(BOB).status_reason == "on_call", 10, what="Bob on his call")
+        running.choose_status(EMAIL[ALICE], "available")
+        alice.wait_for("ANSWERED", timeout=30)
+        live = wait_for(
+            lambda: (i := running.interaction(lead_number=OTHER_LEAD)) and i.status == "active" and i, 10, what="call"
+        )
+        with contextlib.closing(running.sign_in(EMAIL[ALICE])) as app:
+            for verb in ("consult", "conference"):
+                refused = app.post(f"/api/v1/interactions/{live.id}/{verb}", json={"agent_id": BOB})
+                assert (refused.status_code, refused.json()["error"]) == (409, "colleague-unavailable"), refused.text
+        assert bob.count("INVITE") == 1  # his own call's only
+        assert not CallTransfer.select().where(CallTransfer.interaction == live).exists()
+        assert Interaction.get_by_id(live.id).status == "active"
+
+
+@contextlib.contextmanager
+def alices_outbound_call(running, peers, tmp_path, lead: str, **bobs_phone):
+    """Alice places a call to ``lead`` (her desk phone rings first and picks up, then the demo carrier answers for
+    the lead), live once the lead answered; Bob's desk phone is registered (``bobs_phone``: its options)."""
+    with (
+        peers.phone(ALICE) as alice,
+        peers.phone(BOB, **bobs_phone) as bob,
+        carrier(running, tmp_path) as the_lead,
+        contextlib.closing(running.sign_in(EMAIL[ALICE])) as app,
+    ):
+        number = TrackingNumber.get(TrackingNumber.number == ADS_LINE)
+        placed = app.post("/api/v1/calls", json={"to": lead, "tracking_number_id": number.id})
+        assert placed.status_code == 201, placed.text
+        the_lead.wait_for("ANSWERED", timeout=15)
+        assert the_lead.invites()[0]["from_user"] == ADS_LINE
+        live = wait_for(
+            lambda: (i := Interaction.get_by_id(placed.json()["id"])).answered_at and i, 10, what="the lead to answer"
+        )
+        yield app, alice, bob, the_lead, live
+
+
+def test_an_outbound_call_blind_transferred_to_a_colleague_stays_one_call_with_a_leg_each(running, peers, tmp_path):
+    with alices_outbound_call(running, peers, tmp_path, CALLED_LEAD, hangup_after=4) as (app, alice, bob, _, live):
+        answer = app.post(f"/api/v1/interactions/{live.id}/transfer", json={"to": {"agent_id": BOB}})
+        assert answer.status_code == 202, answer.text
+        bob.wait_for("ANSWERED", timeout=15)
+        # The lead is with Bob (the trunk's channel bridged with his desk phone's), the call his, Alice in wrap-up.
+        wait_for(lambda: bridged(running, "PJSIP/trunk1-", "PJSIP/desk2-"), 5, what="the lead bridged with Bob")
+        assert not bridged(running, "PJSIP/trunk1-", "PJSIP/desk1-")
+        call = wait_for(lambda: (i := Interaction.get_by_id(live.id)).agent_id == BOB and i, 10, what="Bob's call")
+        assert (call.status, call.direction) == ("active", "outbound")
+        wait_for(lambda: Agent.get_by_id(ALICE).status_reason == "wrap_up", 10, what="Alice's wrap-up")
+        with contextlib.closing(running.sign_in(EMAIL[BOB])) as bobs_app:
+            assert live.id in {i["id"] for i in bobs_app.get("/api/v1/inbox").json()["active"]}
+        # Bob hangs up: the call ends, his.
+        done = wait_for(lambda: (i := Interaction.get_by_id(live.id)).status == "recent" and i, 15, what="the end")
+    assert (done.outcome, done.agent_id) == ("answered", BOB)
+    legs_ = list(CallLeg.select().where(CallLeg.interaction == done).order_by(CallLeg.joined_at))
+    assert [leg.agent_id for leg in legs_] == [ALICE, BOB] and all(leg.left_at for leg in legs_)
+    assert legs_[0].left_at <= legs_[1].joined_at + dt.timedelta(seconds=1)
+    moves = CallTransfer.select().where(CallTransfer.interaction == done)
+    assert [(t.kind, t.from_agent_id, t.to_agent_id, t.outcome) for t in moves] == [("blind", ALICE, BOB, "completed")]
+    wait_for(lambda: Agent.get_by_id(BOB).status_reason == "wrap_up", 10, what="Bob's wrap-up")
+
+
+def test_an_outside_number_added_to_an_outbound_call_joins_it_and_is_dropped(running, peers, tmp_path):
+    with alices_outbound_call(running, peers, tmp_path, CALLED_ADDED_LEAD) as (app, _, _, the_lead, live):
+        answer = app.post(f"/api/v1/interactions/{live.id}/conference", json={"number": "404 555 9312"})
+        assert answer.status_code == 200, answer.text
+        invites = wait_for(lambda: (i := the_lead.invites()) and len(i) == 2 and i, 15, what="the added party's INVITE")
+        assert invites[-1]["from_user"] == ADS_LINE  # the tracking number, as the lead sees it
+        party = wait_for(
+            lambda: CallLeg.get_or_none(CallLeg.interaction == live, CallLeg.number == ADDED_PARTY),
+            15,
+            what="the outside party's leg",
+        )
+        assert [leg.agent_id for leg in legs.open_legs(live)] == [ALICE, None]
+        assert app.delete(f"/api/v1/interactions/{live.id}/conference/{party.id}").status_code in (200, 204)
+        wait_for(lambda: CallLeg.get_by_id(party.id).left_at, 10, what="the outside party's leg to end")
+        assert Interaction.get_by_id(live.id).status == "active"  # the lead and Alice stay on
+        assert app.post(f"/api/v1/interactions/{live.id}/hangup").status_code in (200, 204)
+        done = wait_for(lambda: (i := Interaction.get_by_id(live.id)).status == "recent" and i, 15, what="the end")
+    assert (done.outcome, done.agent_id) == ("answered", ALICE)
+    assert all(leg.left_at for leg in CallLeg.select().where(CallLeg.interaction == done))
+    wait_for(lambda: Agent.get_by_id(ALICE).status_reason == "wrap_up", 10, what="Alice's wrap-up")
+
+
+def test_an_outbound_call_consulted_on_is_handed_to_the_colleague(running, peers, tmp_path):
+    with alices_outbound_call(running, peers, tmp_path, CALLED_CONSULTED_LEAD) as (app, _, bob, _, live):
+        answer = app.post(f"/api/v1/interactions/{live.id}/consult", json={"agent_id": BOB})
+        assert answer.status_code == 200, answer.text
+        bob.wait_for("ANSWERED", timeout=15)
+        completed = wait_for(
+            lambda: (r := app.post(f"/api/v1/interactions/{live.id}/consult/complete")).status_code != 409 and r,
+            15,
+            interval=0.5,
+            what="the consult to be completed once Bob answered",
+        )
+        assert completed.status_code == 200, completed.text
+        wait_for(lambda: Agent.get_by_id(ALICE).status_reason == "wrap_up", 10, what="Alice's wrap-up")
+        wait_for(lambda: [leg.agent_id for leg in legs.open_legs(live)] == [BOB], 10, what="Bob alone with the lead")
+        call = Interaction.get_by_id(live.id)
+        assert (call.status, call.agent_id) == ("active", BOB)
+        moves = CallTransfer.select().where(CallTransfer.interaction == live)
+        assert [(t.kind, t.from_agent_id, t.to_agent_id, t.outcome) for t in moves] == [
+            ("warm", ALICE, BOB, "completed")
         ]

@@ -8,11 +8,12 @@ import re
 
 import pytest
 from browser import CHROMIUM, Browser
-from harness import ADS_LINE, wait_for
+from harness import ADS_LINE, bridged, channel_variable, wait_for
 from pjphone import PjPhone
 from playwright.sync_api import expect
+from rtp_capture import write_tone_pcap
 from sipp import SippCaller, SippPhone, free_udp_port
-from test_agent_app import ALICE, BOB, EMAILS, call, concluded, ringing_agent
+from test_agent_app import ALICE, BOB, EMAILS, call, concluded, place_call, ringing_agent
 
 from leadcenter.accounts.models import User
 from leadcenter.agents.models import Agent
@@ -68,19 +69,12 @@ def _rival_agent(running) -> tuple[int, str, str]:
     return agent, *running.sip_account(agent)
 
 
-def _bridged(running, *prefixes: str) -> bool:
-    """Whether a channel of each prefix (PJSIP/trunk1-, PJSIP/desk2-) is in one bridge in Asterisk."""
-    rows = [line.split("!") for line in (running.instance.rx("core show channels concise") or "").splitlines()]
-    bridges = [
-        {row[12] for row in rows if len(row) > 13 and row[0].startswith(prefix) and row[12]} for prefix in prefixes
-    ]
-    return bool(set.intersection(*bridges))
-
-
 def test_a_desk_phone_consults_a_colleague_then_its_transfer_key_joins_them_with_the_lead(running, peers):
-    """The attended transfer: Alice's desk phone (a real SIP UA) holds the lead, dials Bob's extension, and REFERs
-    the lead's call with Replaces of the consult; Asterisk bridges the lead with Bob and hangs up both of Alice's
-    calls. Dialling an outside number or another company's agent is refused."""
+    """The attended transfer: Alice's desk phone (a real SIP UA) holds the lead, dials Bob's extension (the INVITE
+    names the call and its interaction, as every call rung to an agent does: his app shows the lead before he
+    answers), and REFERs the lead's call with Replaces of the consult; Asterisk bridges the lead with Bob and hangs up
+    both of Alice's calls, and the lead's channel names Bob's device (LC_ANSWERED_BY). Dialling an outside number or
+    another company's agent is refused."""
     rival, rival_user, rival_password = _rival_agent(running)
     (alice_user, alice_password), (bob_user, _) = running.sip_account(ALICE), running.sip_account(BOB)
     with (
@@ -91,6 +85,17 @@ def test_a_desk_phone_consults_a_colleague_then_its_transfer_key_joins_them_with
     ):
         caller = peers.call("+14045557304", duration=20)
         lead = alice.wait_for_call()
+        live = running.wait_interaction(lead_number="+14045557304")
+        # The controller tells Asterisk which call Alice's phone is on once her leg joins it (a moment after she
+        # answers; her consult call's INVITE names it).
+        wait_for(
+            lambda: (
+                f"LC_CALL_{alice_user}={live.channel_id},{live.id}"
+                in (running.instance.rx("dialplan show globals") or "")
+            ),
+            5,
+            what="Asterisk to know which call Alice's phone is on",
+        )
         with peers.phone(BOB) as bob:  # registered once Alice has the call: the queue rang her alone
             alice.hold(lead)
             for extension in ("+14045551123", str(rival)):
@@ -101,12 +106,18 @@ def test_a_desk_phone_consults_a_colleague_then_its_transfer_key_joins_them_with
             consult = alice.dial(str(BOB))
             alice.wait_until(lambda: consult.confirmed, 15, "talking with Bob")
             assert bob.invites()[-1]["from_display"] == Agent.get_by_id(ALICE).display_name  # Bob sees who calls
+            assert bob.calls_named()[-1] == (live.channel_id, str(live.id))  # and about which lead's call
             assert alice.transfer(lead, consult)[-1] == 200  # the last NOTIFY's sipfrag: done
             assert lead.refer_answers == [202]  # Accepted: Asterisk carries the transfer out
             alice.wait_until(lambda: consult.ended, 10, "hung up by Asterisk")
             assert "BYE" in consult.received  # Asterisk ended the consult call (the phone hung up only the lead's)
-            wait_for(lambda: _bridged(running, "PJSIP/trunk", f"PJSIP/{bob_user}-"), 5, what="the lead with Bob")
+            wait_for(lambda: bridged(running, "PJSIP/trunk", f"PJSIP/{bob_user}-"), 5, what="the lead with Bob")
             became_bobs(running, "+14045557304")
+            wait_for(
+                lambda: channel_variable(running, live.channel_id, "LC_ANSWERED_BY") == bob_user,
+                5,
+                what="the lead's channel to name Bob's device",
+            )
             assert caller.wait(30).check().answered
     referred_from_alice_to_bob("+14045557304")
 
@@ -171,6 +182,48 @@ def test_a_blind_transfer_to_a_colleague_in_another_browser(agents, running, tmp
         f"Transfer by {Agent.get_by_id(first).display_name} to {name}: completed"
     )
     assert apps[first].errors == [] and apps[colleague].errors == []
+
+
+def test_an_outbound_call_placed_in_the_app_is_transferred_to_a_colleague_in_another_browser(agents, running, tmp_path):
+    """Alice calls a lead from the dialer and hands the call to Bob as she would an inbound one: his app rings with
+    the lead and who handed it on, he hears the lead (who speaks a steady tone all along), she is free."""
+    apps, lead = agents, "+14045559321"
+    tone = write_tone_pcap(str(tmp_path / "lead.pcap"), 440, 60)
+    with SippPhone(
+        "carrier", "", running.sip_port, running.trunk_port, registers=False, workdir=tmp_path / "carrier", speak=tone
+    ) as carrier:
+        place_call(apps[ALICE], "404 555 9321", "Website line (+14045550101)", record=False)
+        carrier.wait_for("ANSWERED", timeout=15)
+        page = apps[ALICE].page
+        expect(apps[ALICE].row("active", lead)).to_be_visible()
+        page.get_by_role("button", name="Transfer").click()  # offered once the lead answered, as on an inbound call
+        dialog = page.get_by_role("group", name="Transfer the call")
+        dialog.get_by_role("button", name=Agent.get_by_id(BOB).display_name).click()
+        ringing = apps[BOB].page.get_by_role("region", name="Call transferred to you")
+        expect(ringing).to_contain_text(f"Transferred by {Agent.get_by_id(ALICE).display_name}")
+        ringing.get_by_role("button", name="Answer").click()
+        expect(apps[BOB].row("active", lead)).to_be_visible()
+        # Bob's call view is the lead's call (his INVITE named the call's id): he may transfer it on in turn.
+        expect(apps[BOB].page.get_by_role("button", name="Transfer")).to_be_visible()
+        expect(apps[ALICE].row("active", lead)).to_have_count(0)
+        expect(page.get_by_role("button", name="Rejoin the Queue")).to_be_visible()
+        wait_for(
+            lambda: (
+                (stats := apps[BOB].audio_stats()) and stats["packetsReceived"] > 50 and stats["receivedEnergy"] > 0
+            ),
+            10,
+            what="the lead's audio to reach Bob's browser",
+        )
+        apps[BOB].page.get_by_role("button", name="Hang up").click()
+        row = concluded(lead)
+    assert (row.direction, row.outcome, row.agent_id) == ("outbound", "answered", BOB)
+    assert Interaction.select().where(Interaction.lead_number == lead).count() == 1
+    legs = list(CallLeg.select().where(CallLeg.interaction == row).order_by(CallLeg.joined_at))
+    assert [leg.agent_id for leg in legs] == [ALICE, BOB] and all(leg.left_at for leg in legs)
+    moves = CallTransfer.select().where(CallTransfer.interaction == row)
+    assert [(t.kind, t.from_agent_id, t.to_agent_id, t.outcome) for t in moves] == [("blind", ALICE, BOB, "completed")]
+    expect(apps[BOB].page.get_by_role("button", name="Rejoin the Queue")).to_be_visible()
+    assert apps[ALICE].errors == [] and apps[BOB].errors == []
 
 
 def test_a_transfer_to_an_outside_number_reaches_the_carrier_showing_the_tracking_number(agents, running, tmp_path):

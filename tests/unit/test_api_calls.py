@@ -87,3 +87,25 @@ def test_a_call_asterisk_does_not_take_is_missed(agent_a, world, controller):
         "recent",
         "missed",
     )
+
+
+def test_my_outbound_call_is_transferred_once_the_lead_answered(agent_a, world, controller, asked):
+    """Asterisk is asked to move the call named by its id (the telephony layer knows which channel the lead is on);
+    to a number, the tracking number the lead sees is the caller ID there too."""
+    status, call = agent_a.post("/api/v1/calls", {"to": "+14045559301", "tracking_number_id": world["a"]["number"].id})
+    assert status == 201, call
+    colleague = world["a"]["agents"][1]
+    transfer = f"/api/v1/interactions/{call['id']}/transfer"
+    status, body = agent_a.post(transfer, {"to": {"agent_id": colleague.id}})
+    assert (status, body["error"]) == (409, "not-active")  # the lead has not picked up
+    Interaction.update(answered_at=Interaction.started_at).where(Interaction.id == call["id"]).execute()
+    status, body = agent_a.post(transfer, {"to": {"agent_id": colleague.id}})
+    assert (status, body["outcome"]) == (202, "requested"), body
+    status, body = agent_a.post(transfer, {"to": {"number": "(404) 555-9302"}})
+    assert status == 202, body
+    moves = [(args, options) for verb, args, options in asked if verb == "transfer"]
+    assert [args[:3] for args, _ in moves] == [
+        (call["call_id"], "lc-transfer", colleague.endpoint_name(colleague.ring_device)),
+        (call["call_id"], "lc-transfer-number", "+14045559302"),
+    ]
+    assert moves[1][0][3]["LC_TRACKING"] == world["a"]["number"].number

@@ -510,7 +510,7 @@ def test_hang_up_my_call_and_only_mine(agent_a, make_client, world, controller):
     supervisor.sign_in("supervisor@a.example")
     assert supervisor.post(f"/api/v1/interactions/{theirs.id}/hangup")[0] == 200
     # The lead's channel is hung up (the agent's leg with it); the recorder concludes the call when Asterisk says so.
-    assert controller.telephony.verbs == [("hangup", ("1795737826.1",)), ("hangup", ("1795737826.2",))]
+    assert controller.telephony.verbs == [("hang_up_call", ("1795737826.1",)), ("hang_up_call", ("1795737826.2",))]
 
 
 def test_only_an_incoming_interaction_can_be_declined(agent_a, world):

@@ -32,7 +32,13 @@ KEPT = {
     "asterisk/sounds/flow-1-welcome.wav": b"RIFF" + bytes(500),
     "asterisk/moh/leadcenter-hold.wav": b"RIFF" + bytes(200),
 }
-LEFT_OUT = ("asterisk/etc/pjsip.conf", "asterisk/lib/astdb.sqlite3", "asterisk/log/messages", "asterisk/run/x.pid")
+LEFT_OUT = (
+    "asterisk/etc/pjsip.conf",
+    "asterisk/lib/astdb.sqlite3",
+    "asterisk/log/messages",
+    "asterisk/run/x.pid",
+    "turn/turnserver.conf",
+)
 
 
 @pytest.fixture

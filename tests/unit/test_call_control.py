@@ -1,25 +1,11 @@
 """Call control over the telephony stand-in: what the agents' Decline and Answer ask of Asterisk, and what they
 leave for the call recorder (the interaction moves only when Asterisk says the call did)."""
 
-from support import T0
+from support import reachable
 
-from leadcenter.events import Event
 from leadcenter.interactions.models import Interaction, InteractionDecline
 
 CHANNEL = "1795737826.0"
-
-
-def reachable(controller, *agents):
-    """Their ring devices are registered and free: a call can ring them."""
-    for agent in agents:
-        controller.presence.on_device_state(
-            Event(
-                "telephony.device_state",
-                {"endpoint": agent.endpoint_name(agent.ring_device), "agent_id": agent.id, "state": "NOT_INUSE"},
-                0,
-                T0,
-            )
-        )
 
 
 def waiting_call(world, controller, queued=True) -> Interaction:

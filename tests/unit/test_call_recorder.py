@@ -14,7 +14,7 @@ from leadcenter.agents.models import Agent
 from leadcenter.agents.presence import Presence
 from leadcenter.agents.services import create_agent
 from leadcenter.calls import legs
-from leadcenter.calls.services import CallRecorder
+from leadcenter.calls.services import CallRecorder, start_outbound
 from leadcenter.events import Event
 from leadcenter.flows.models import CallFlow
 from leadcenter.interactions.models import CallLeg, CallTransfer, Interaction
@@ -453,6 +453,36 @@ def test_a_blind_transfer_moves_the_call_to_the_colleague_and_the_first_agent_to
     shown = [data for name, data in world["bus"].published if name == "interaction.updated"][-1]["interaction"]
     assert [leg["agent_name"] for leg in shown["legs"]] == ["Alice", "Bob"]
     assert [t["outcome"] for t in shown["transfers"]] == ["completed"]
+
+
+def test_an_outbound_call_transferred_to_a_colleague_is_one_call_with_each_agent_s_leg(world):
+    """Alice's outbound call (named by her channel, lc-out-1, throughout): the lead answers, she hands it to Bob; her
+    leg ends when her channel hangs up (wrap-up for her), Bob's when the call ends (wrap-up for him)."""
+    delivering(world)
+    alice = world["agent"]
+    bob = create_agent(world["company"], create_user("b@acme.example", "Bob", "password1"), now=T0)
+    call = start_outbound(alice, world["number"], "+14045559301", "lc-out-1", T0)
+    availability.MACHINE.move(Agent.get_by_id(alice.id), "take_call", T0)  # as Place Call does (presence)
+    send(world, "call.lead_answered", seconds=5, channel_id="lc-out-1")
+    CallTransfer.create(interaction=call, kind="blind", from_agent=alice, to_agent=bob, at=T0)
+    send(world, "call.party_left", seconds=35, channel_id="lc-out-1", party_channel_id="lc-out-1")
+    assert statuses(world, alice)[-1] == "wrap_up"
+    assert Interaction.get_by_id(call.id).status == "active"  # the lead is still on, waiting for Bob
+    send(world, "call.answered", seconds=40, channel_id="lc-out-1", agent_id=bob.id, queue=None, agent_channel_id="b.1")
+    assert (Interaction.get_by_id(call.id).agent_id, statuses(world, bob)) == (bob.id, ["on_call"])
+    send(world, "call.ended", seconds=100, channel_id="lc-out-1")
+    done = Interaction.get_by_id(call.id)
+    assert (done.status, done.outcome, done.direction, done.agent_id, done.talk_seconds) == (
+        "recent",
+        "answered",
+        "outbound",
+        bob.id,
+        95,
+    )
+    legs = [(leg.agent_id, leg.talk_seconds) for leg in CallLeg.select().order_by(CallLeg.id)]
+    assert legs == [(alice.id, 30), (bob.id, 60)]
+    assert CallTransfer.get().outcome == "completed"
+    assert statuses(world, bob) == ["on_call", "wrap_up"]
 
 
 def test_a_transfer_to_a_number_adds_the_external_party_and_one_the_lead_hangs_up_on_fails(world):

@@ -11,6 +11,7 @@ from leadcenter.calls.control import place_by_arrival
 from leadcenter.clock import from_timestamp
 from leadcenter.interactions.models import Interaction
 from leadcenter.leads.models import Lead
+from leadcenter.telephony.service import Telephony
 from leadcenter.telephony.tracker import CallTracker
 
 T0 = dt.datetime(2026, 11, 26, 12, 0, 0)
@@ -185,7 +186,172 @@ def test_the_transfer_dialplan_rings_shows_queues_and_dials_as_the_design_says()
     text = (ROOT / "dialplans" / "transfer.conf").read_text()
     assert "[lc-transfer]" in text and "X-LC-Interaction" in text
     assert (
-        "Queue(team${EXTEN},cb(lc-agent-leg^s^1(${UNIQUEID})),,,${LC_TRANSFER_WAIT},,lc-agent-answered,,${LC_TRANSFER_POSITION})"
-        in text
+        'Queue(team${EXTEN},cb(lc-agent-leg^s^1(${IF($["${LC_CALL}" = ""]?${UNIQUEID}:${LC_CALL})})),,,'
+        "${LC_TRANSFER_WAIT},,lc-agent-answered,,${LC_TRANSFER_POSITION})" in text
     )
+    # The colleague's app is told the call's id: an agent's outbound call's is not its lead's channel (LC_CALL).
+    assert 'lc-transfer-leg^s^1(${IF($["${LC_CALL}" = ""]?${UNIQUEID}:${LC_CALL})},${LC_INTERACTION})' in text
     assert "Dial(PJSIP/${EXTEN}@${LC_TRUNK},60,gmb(lc-forward-leg^s^1(${LC_TRACKING})))" in text
+
+
+def test_an_outbound_call_follows_the_lead_s_channel_once_they_answer():
+    """Alice's outbound call (placed as her channel lc-out-1) is named by that id throughout, but once the lead
+    answered, the lead's channel is the call's: Alice hanging up after a transfer ends her leg, not the call; the
+    colleague's leg and holds on any of its channels are the call's; the lead's hangup ends it."""
+    published = []
+    tracker = CallTracker(lambda name, **data: published.append((name, data)), lambda: T0)
+    tracker.track_outbound("lc-out-1")
+    alice = {"Uniqueid": "lc-out-1", "Linkedid": "lc-out-1", "Channel": "PJSIP/webrtc7-1"}
+    tracker.handle(
+        {**alice, "Event": "DialEnd", "DialStatus": "ANSWER", "DestUniqueid": "17.2", "Context": "lc-outbound"}
+    )
+    assert tracker.lead_channel("lc-out-1") == "17.2"  # what a transfer or a conference moves
+    tracker.handle({**alice, "Event": "Hold"})
+    tracker.handle({**alice, "Event": "Unhold"})
+    lead = {"Uniqueid": "17.2", "Linkedid": "lc-out-1", "Channel": "PJSIP/trunk1-2"}
+    # Alice transfers it to Bob: the lead's channel rings him in lc-transfer; her Dial returns and her channel hangs up.
+    ring = {**lead, "Context": "lc-transfer", "DestChannel": "PJSIP/webrtc8-3", "DestUniqueid": "17.3"}
+    tracker.handle({**ring, "Event": "DialBegin"})
+    tracker.handle({**alice, "Event": "Hangup", "Cause": "16"})
+    tracker.handle({**ring, "Event": "DialEnd", "DialStatus": "ANSWER"})
+    tracker.handle({"Event": "Hold", "Uniqueid": "17.3", "Linkedid": "lc-out-1"})
+    tracker.handle({**lead, "Event": "Hangup", "Cause": "16"})
+    tracker.handle({"Event": "Hangup", "Uniqueid": "17.3", "Linkedid": "lc-out-1"})
+    told = [
+        (name, data["channel_id"], data.get("agent_id") or data.get("party_channel_id")) for name, data in published
+    ]
+    assert told == [
+        ("call.lead_answered", "lc-out-1", None),
+        ("call.held", "lc-out-1", None),
+        ("call.unheld", "lc-out-1", None),
+        ("call.agent_offered", "lc-out-1", 8),
+        ("call.party_left", "lc-out-1", "lc-out-1"),
+        ("call.answered", "lc-out-1", 8),
+        ("call.held", "lc-out-1", None),
+        ("call.ended", "lc-out-1", None),
+    ]
+    assert (tracker.lead_channels, tracker.outbound_channels, tracker.call_of, tracker.lead_of, tracker.party_of) == (
+        set(),
+        set(),
+        {},
+        {},
+        {},
+    )
+
+
+def test_an_answered_outbound_call_s_conference_counts_the_agent_not_the_lead():
+    published = []
+    tracker = CallTracker(lambda name, **data: published.append((name, data)), lambda: T0)
+    tracker.track_outbound("lc-out-1")
+    tracker.handle(
+        {
+            "Event": "DialEnd",
+            "Uniqueid": "lc-out-1",
+            "DialStatus": "ANSWER",
+            "DestUniqueid": "17.2",
+            "Context": "lc-outbound",
+        }
+    )
+    for channel_id, channel in (("17.2", "PJSIP/trunk1-2"), ("lc-out-1", "PJSIP/webrtc7-1")):
+        join = {"Event": "ConfbridgeJoin", "Conference": "lc-call-5", "Uniqueid": channel_id, "Channel": channel}
+        tracker.handle(join)
+    joined = [(data["channel_id"], data["agent_id"]) for name, data in published if name == "call.conference_joined"]
+    assert joined == [("lc-out-1", 7)]
+
+
+def test_resynchronisation_knows_an_answered_outbound_call_by_its_lead_s_channel():
+    """After a restart, or a resync while the call goes on: the lead's channel says which call it is (LC_CALL, set by
+    lc-outbound-leg), also when the agent's channel has gone (the call was transferred)."""
+    published = []
+    tracker = CallTracker(lambda name, **data: published.append((name, data)), lambda: T0)
+    tracker.sync_started()
+    tracker.synced([{"channel_id": "lc-out-1", "outbound": True, "lead_channel_id": "17.2"}])
+    assert (tracker.lead_channels, tracker.outbound_channels, tracker.lead_channel("lc-out-1")) == (
+        {"17.2"},
+        set(),
+        "17.2",
+    )
+    tracker.handle({"Event": "Hangup", "Uniqueid": "lc-out-1"})  # the agent's channel: their leg, not the call
+    tracker.handle({"Event": "Hangup", "Uniqueid": "17.2"})
+    assert [(name, data["channel_id"]) for name, data in published] == [
+        ("call.party_left", "lc-out-1"),
+        ("call.ended", "lc-out-1"),
+    ]
+
+
+def test_a_lead_answering_during_a_resync_is_not_undone_by_the_older_snapshot():
+    tracker = CallTracker(lambda name, **data: None, lambda: T0)
+    tracker.track_outbound("lc-out-1")
+    tracker.sync_started()
+    tracker.handle(
+        {
+            "Event": "DialEnd",
+            "Uniqueid": "lc-out-1",
+            "DialStatus": "ANSWER",
+            "DestUniqueid": "17.2",
+            "Context": "lc-outbound",
+        }
+    )
+    tracker.synced([{"channel_id": "lc-out-1", "outbound": True}])  # read before the lead answered
+    assert (tracker.lead_channels, tracker.outbound_channels, tracker.lead_channel("lc-out-1")) == (
+        {"17.2"},
+        set(),
+        "17.2",
+    )
+
+
+def test_asterisk_s_channels_of_an_outbound_call_are_one_call_named_by_its_id():
+    channels = [
+        {"id": "lc-out-1", "name": "PJSIP/webrtc7-1", "channelvars": {"LC_OUTBOUND": "1"}},
+        {"id": "17.2", "name": "PJSIP/trunk1-2", "channelvars": {"LC_CALL": "lc-out-1"}},
+        {"id": "lc-out-3", "name": "PJSIP/webrtc8-3", "channelvars": {"LC_OUTBOUND": "1"}},  # ringing the lead
+        {"id": "17.4", "name": "PJSIP/trunk1-4", "channelvars": {"LC_CALL": "lc-out-4"}},  # transferred: Alice gone
+    ]
+    assert Telephony._lead_calls(None, channels) == [  # type: ignore[arg-type]
+        {"channel_id": "lc-out-1", "outbound": True, "lead_channel_id": "17.2"},
+        {"channel_id": "lc-out-3", "outbound": True},
+        {"channel_id": "lc-out-4", "outbound": True, "lead_channel_id": "17.4"},
+    ]
+
+
+def test_an_outbound_call_being_placed_or_ringing_while_asterisk_is_read_is_still_followed():
+    """A resync whose snapshot does not show the call yet (its originate under way) keeps it; one that read the
+    lead's channel while it rang (LC_CALL is set before the answer) still hears the answer."""
+    published = []
+    tracker = CallTracker(lambda name, **data: published.append((name, data)), lambda: T0)
+    tracker.track_outbound("lc-out-1")
+    tracker.placing.add("lc-out-1")
+    tracker.sync_started()
+    tracker.synced([])
+    assert ("lc-out-1" in tracker.lead_channels, tracker.outbound_calls()) == (True, {"lc-out-1"})
+    tracker.placing.discard("lc-out-1")
+    tracker.sync_started()
+    tracker.synced([{"channel_id": "lc-out-1", "outbound": True, "lead_channel_id": "17.2"}])  # ringing
+    tracker.handle(
+        {
+            "Event": "DialEnd",
+            "Uniqueid": "lc-out-1",
+            "DialStatus": "ANSWER",
+            "DestUniqueid": "17.2",
+            "Context": "lc-outbound",
+        }
+    )
+    tracker.handle({"Event": "Hangup", "Uniqueid": "17.2"})
+    assert [(name, data["channel_id"]) for name, data in published] == [
+        ("call.lead_answered", "lc-out-1"),
+        ("call.ended", "lc-out-1"),
+    ]
+
+
+def test_a_queue_callback_s_place_answered_by_an_agent_after_a_resync_stays_the_call_s_lead():
+    """After a controller restart a callback's place channel is an outbound one too (LC_OUTBOUND); the queue's Dial of
+    the agent answering is no lead answering: the place stays the lead channel, and the agent's answer is told."""
+    published = []
+    tracker = CallTracker(lambda name, **data: published.append((name, data)), lambda: T0)
+    tracker.sync_started()
+    tracker.synced([{"channel_id": "lc-callback-1-1;2", "outbound": True}])
+    place = {"Uniqueid": "lc-callback-1-1;2", "Context": "lc-callback-place", "DestUniqueid": "17.5"}
+    tracker.handle({**place, "Event": "DialEnd", "DialStatus": "ANSWER", "DestChannel": "PJSIP/desk1-5"})
+    tracker.handle({**place, "Event": "AgentConnect", "Queue": "team1", "MemberName": "agent1"})
+    assert tracker.lead_channels == {"lc-callback-1-1;2"} and tracker.lead_of == {}
+    assert ("call.answered", "lc-callback-1-1;2") in [(name, data["channel_id"]) for name, data in published]

@@ -224,6 +224,30 @@ def test_outbound_attempts_and_connects(history, world):
     assert services.outbound_calls(scope(world, agent_id=history["agents"][1].id))["attempts"] == 0
 
 
+def test_a_transferred_outbound_call_is_an_attempt_of_the_agent_who_placed_it(history, world):
+    """Alice calls a lead and hands the call to Bob, whose it is at its end: the attempt and the connect are hers,
+    each of them handled it for their leg's time."""
+    alice, bob = history["agents"]
+    before = {a.id: services.kpis(scope(world, agent_id=a.id)) for a in (alice, bob)}
+    placed = call(
+        world["a"]["company"],
+        world["a"]["leads"][0],
+        start=3000,
+        answered=3010,
+        ended=3130,
+        agent=bob,
+        direction="outbound",
+    )
+    CallLeg.create(interaction=placed, agent=alice, channel_id="lc-out-9", joined_at=at(3010), left_at=at(3040))
+    CallLeg.create(interaction=placed, agent=bob, channel_id="b.9", joined_at=at(3045), left_at=at(3130))
+    after = {a.id: services.kpis(scope(world, agent_id=a.id)) for a in (alice, bob)}
+    assert after[alice.id]["outbound"]["attempts"] == before[alice.id]["outbound"]["attempts"] + 1
+    assert after[alice.id]["outbound"]["connects"] == before[alice.id]["outbound"]["connects"] + 1
+    assert after[bob.id]["outbound"] == before[bob.id]["outbound"]
+    for agent in (alice, bob):
+        assert after[agent.id]["handling"]["handled"] == before[agent.id]["handling"]["handled"] + 1
+
+
 def conversation(company, lead, kind, start, messages, transitions, agent=None):
     """An inbound text or chat begun ``start`` seconds after 10:00; messages as (seconds, direction, by agent?),
     transitions as (seconds, event, to_status, outcome)."""

@@ -137,6 +137,32 @@ def _assert_migrated_from(version: int, old, expected) -> None:
     assert _shape(old) == expected
 
 
+def _back_to_version_21(database) -> None:
+    """Undo what version 22 adds: a conference or consult party's channel on its transfer, and why it failed."""
+    for column in ("channel_id", "failure"):
+        database.execute_sql(f'ALTER TABLE "call_transfer" DROP COLUMN "{column}"')
+    database.execute_sql("UPDATE schema_version SET version = 21")
+
+
+def test_a_version_21_database_gets_the_transfer_party_columns_and_keeps_its_transfers(tmp_path):
+    expected = _shape_of_a_new_database(tmp_path)
+    old = _migrated(tmp_path / "v21.sqlite3")
+    _back_to_version_21(old)
+    old.execute_sql("PRAGMA foreign_keys = OFF")  # the transfer's call does not matter here
+    old.execute_sql(
+        "INSERT INTO call_transfer (id, interaction_id, kind, to_number, at, outcome)"
+        " VALUES (5, 1, 'conference', '+14045559403', '2026-11-26 10:00:00', 'completed')"
+    )
+    _assert_migrated_from(21, old, expected)
+    assert old.execute_sql("SELECT kind, outcome, channel_id, failure FROM call_transfer WHERE id = 5").fetchone() == (
+        "conference",
+        "completed",
+        "",
+        "",
+    )
+    old.close()
+
+
 def _back_to_version_19(database) -> None:
     """Undo what versions 21 and 20 add: the callbacks, the teams' callback settings, a call's original call; the
     agents' own voicemail (the mailbox column, handled, the email choice and the emails' attachments)."""

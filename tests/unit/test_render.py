@@ -553,7 +553,16 @@ def test_a_desk_phone_dials_only_the_ring_devices_of_its_own_companys_agents():
         "include => lc-from-agent\n"
     ) in render.render_routes(snapshot)
     agents = (DIALPLANS / "agents.conf").read_text()
-    assert "[lc-colleague]\nexten => _[a-z].,1,Dial(PJSIP/${EXTEN},30)\n same => n,Hangup()\n" in agents
+    # Only the colleague's own device is dialled; the INVITE names the call the desk phone is on, if any.
+    assert (
+        "[lc-colleague]\n"
+        "exten => _[a-z].,1,Set(LC_ON_CALL=${LC_CALL_${CHANNEL(endpoint)}})\n"
+        ' same => n,GotoIf($["${LC_ON_CALL}" = ""]?alone)\n'
+        " same => n,Dial(PJSIP/${EXTEN},30,b(lc-transfer-leg^s^1(${LC_ON_CALL})))\n"
+        " same => n,Hangup()\n"
+        " same => n(alone),Dial(PJSIP/${EXTEN},30)\n"
+        " same => n,Hangup()\n"
+    ) in agents
     assert "[lc-from-agent]\nexten => _X.,1,Hangup(21)\nexten => _+X.,1,Hangup(21)\n" in agents
 
 

@@ -1,6 +1,13 @@
 """The browser softphone's account and its SIP websocket relay: only the signed-in agent's own webrtc account,
 and only the app's own pages may open the relay."""
 
+import base64
+import datetime as dt
+import hashlib
+import hmac
+
+from support import T0, ApiClient, StandInController
+
 from leadcenter.agents.models import SipCredential
 
 
@@ -17,6 +24,10 @@ def test_an_agent_gets_their_own_webrtc_account_and_the_relay_path(make_client, 
         "sip_uri": f"sip:webrtc{agent.id}@127.0.0.1",
         "display_name": "Agent1 A",
         "websocket_path": "/sip",
+        # no TURN configured: Asterisk's host candidates only (a LAN), nothing to refresh
+        "ice_servers": [],
+        "ice_transport_policy": "all",
+        "ice_refresh_seconds": 0,
     }
 
 
@@ -46,3 +57,49 @@ def test_pages_of_other_origins_cannot_open_the_sip_relay(client, world):
         headers = {**upgrade, **({"Origin": origin} if origin else {})}
         status, body = client.get("/sip", headers=headers)
         assert (status, body["error"]) == (403, error)
+
+
+TURN = {
+    "LEADCENTER_TURN_URLS": "turn:turn.example:3478?transport=udp, turn:turn.example:443?transport=tcp",
+    "LEADCENTER_TURN_SECRET": "shared-with-coturn",
+}
+
+
+def softphone_with_turn(tmp_path, **env):
+    """Agent1 of company A signed in to an app whose settings name TURN relays; with the controller (its clock)."""
+    controller = StandInController(tmp_path / "asterisk", env={**TURN, **env})
+    client = ApiClient(controller.app().test_client())
+    client.sign_in("agent1@a.example")
+    return controller, client
+
+
+def test_with_turn_an_agent_gets_a_credential_of_their_own_that_expires(tmp_path, world):
+    agent = world["a"]["agents"][0]
+    controller, client = softphone_with_turn(tmp_path)
+    status, body = client.get("/api/v1/me/softphone")
+    assert status == 200
+    expiry = int((T0 + dt.timedelta(hours=1) - dt.datetime(1970, 1, 1)).total_seconds())
+    username = f"{expiry}:webrtc{agent.id}"
+    signed = base64.b64encode(hmac.new(b"shared-with-coturn", username.encode(), hashlib.sha1).digest()).decode()
+    assert body["ice_servers"] == [
+        {
+            "urls": ["turn:turn.example:3478?transport=udp", "turn:turn.example:443?transport=tcp"],
+            "username": username,
+            "credential": signed,
+        }
+    ]
+    # the app asks again halfway through, for a credential that lasts from then on
+    assert (body["ice_transport_policy"], body["ice_refresh_seconds"]) == ("all", 1800)
+    controller.clock.advance(seconds=1800)
+    later = client.get("/api/v1/me/softphone")[1]["ice_servers"][0]
+    assert later["username"] == f"{expiry + 1800}:webrtc{agent.id}" and later["credential"] != signed
+
+
+def test_a_site_can_relay_every_call_and_choose_the_lifetime(tmp_path, world):
+    _, client = softphone_with_turn(
+        tmp_path, LEADCENTER_TURN_RELAY_ONLY="true", LEADCENTER_TURN_CREDENTIAL_SECONDS="600"
+    )
+    body = client.get("/api/v1/me/softphone")[1]
+    assert (body["ice_transport_policy"], body["ice_refresh_seconds"]) == ("relay", 300)
+    expiry = int(body["ice_servers"][0]["username"].split(":")[0])
+    assert expiry == int((T0 + dt.timedelta(minutes=10) - dt.datetime(1970, 1, 1)).total_seconds())

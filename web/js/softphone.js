@@ -3,14 +3,34 @@
 // interaction's call_id), which is how the inbox's Answer and Decline and the softphone are one thing.
 
 import { api } from './api.js';
-import { QUIET, state, update } from './store.js';
+import { NO_RELAY, QUIET, cancel, later, state, update } from './store.js';
 
-const RTC = { iceServers: [] }; // loopback and LAN: Asterisk's host candidates only, never a public STUN server
 const MEDIA = { audio: true, video: false };
+const ICE_RETRY_MS = 30_000; // a refresh that failed (network, server restart) is tried again this soon
+const GATHERING_MS = 2000; // see track()
 
 export function start() {
-  return api('GET', '/api/v1/me/softphone').then(register).catch((error) => {
+  return api('GET', '/api/v1/me/softphone').then((account) => {
+    useIce(account);
+    register(account);
+  }).catch((error) => {
     update((s) => { s.softphone = { status: 'failed', error: error.message }; });
+  });
+}
+
+// The TURN relays and credentials calls are answered with (none on a LAN); fetched again halfway through the
+// credentials' lifetime, so that a call answered late in a long shift still gets a relay (one under way keeps its
+// relay when they expire).
+function useIce(account) {
+  const rtc = { iceServers: account.ice_servers, iceTransportPolicy: account.ice_transport_policy };
+  update((s) => { s.phone.rtc = rtc; }, QUIET);
+  if (account.ice_refresh_seconds) later('ice', account.ice_refresh_seconds * 1000, refreshIce);
+}
+
+function refreshIce() {
+  const signedIn = () => state.phone.ua; // stop() (sign-out) ends the refreshing, also one under way
+  api('GET', '/api/v1/me/softphone').then((account) => { if (signedIn()) useIce(account); }).catch(() => {
+    if (signedIn()) later('ice', ICE_RETRY_MS, refreshIce);
   });
 }
 
@@ -50,6 +70,13 @@ function ringing(session, request) {
 
 function track(session, callId) {
   update((s) => { s.phone.sessions.set(callId, session); }, QUIET);
+  // Asterisk takes no trickled candidates, so JsSIP holds the answer (and a hold's re-INVITE) until ICE gathering
+  // ends, and a firewall that drops UDP to the TURN server makes that take tens of seconds. The SDP goes as soon as
+  // there is a relay candidate (a path every call can take), or shortly after the first candidate when none comes.
+  session.on('icecandidate', ({ candidate, ready }) => {
+    if (candidate.type === 'relay') ready();
+    else setTimeout(ready, GATHERING_MS);
+  });
   session.on('peerconnection', ({ peerconnection }) => attachAudio(peerconnection));
   session.on('accepted', () => setCall(callId, { state: 'live', since: Date.now() }));
   session.on('hold', () => setCall(callId, { held: true }));
@@ -84,7 +111,7 @@ export function answer(callId) {
   const session = state.phone.sessions.get(callId);
   if (!session) return false;
   setCall(callId, { state: 'connecting' });
-  session.answer({ mediaConstraints: MEDIA, pcConfig: RTC });
+  session.answer({ mediaConstraints: MEDIA, pcConfig: state.phone.rtc });
   if (session.connection) attachAudio(session.connection); // JsSIP versions differ on when it says so
   return true;
 }
@@ -136,13 +163,14 @@ const LEAVING = 'Reason: Q.850;cause=41;text="agent app closed"';
 // Sign-out and tab close: unregister (and end calls) so Asterisk stops ringing a browser that is gone.
 export function stop() {
   const { ua, sessions } = state.phone;
+  cancel('ice');
   if (!ua) return;
   for (const session of sessions.values()) {
     if (session.isEstablished()) session.terminate({ extraHeaders: [LEAVING] });
   }
   ua.stop();
   update((s) => {
-    s.phone = { ua: null, sessions: new Map(), heard: new WeakSet() };
+    s.phone = { ua: null, sessions: new Map(), heard: new WeakSet(), rtc: NO_RELAY };
     s.softphone = { status: 'off', error: '' };
     s.calls.clear();
   });

@@ -5,6 +5,9 @@
 // change anything), and effects, which load what the state says is on screen but is not loaded yet, into the
 // state through update(). Nothing else redraws. tests/unit/test_web_js.py checks these rules.
 
+// Calls' media with Asterisk's host candidates only (loopback, LAN): no TURN relay, never a public STUN server.
+export const NO_RELAY = Object.freeze({ iceServers: [], iceTransportPolicy: 'all' });
+
 export const state = {
   // -- who is signed in, and the company's reference data
   session: null,            // GET /api/v1/session (and every answer that returns a session): the user, their
@@ -67,8 +70,9 @@ export const state = {
   softphone: { status: 'off', error: '' }, // off | connecting | registered | unregistered | failed
   calls: new Map(),         // my softphone's calls by call id: {state: ringing|connecting|live, muted, held, since,
                             // from, interaction (a transferred call's id, X-LC-Interaction)}
-  phone: { ua: null, sessions: new Map(), heard: new WeakSet() }, // JsSIP: the user agent, the call sessions by call
-                            // id, the peer connections whose audio is played
+  phone: { ua: null, sessions: new Map(), heard: new WeakSet(), rtc: NO_RELAY }, // JsSIP: the user agent, the
+                            // call sessions by call id, the peer connections whose audio is played, and how calls'
+                            // media get through (RTCPeerConnection's configuration: the TURN relays, see softphone.js)
   microphone: 'unknown',    // granted | denied | missing | unknown
   ringer: null,             // the ring playing in a background tab: {audio (an AudioContext), cadence (interval)}
   alerted: new Set(),       // the ringing calls (call id) and conversations' messages (id:time) a desktop

@@ -8,16 +8,21 @@ import { clock, html, leadName, timeOfDay } from './html.js';
 import * as softphone from './softphone.js';
 import { QUIET, putInteraction, say, state, update } from './store.js';
 
-const PRESENCE_LABELS = {
+export const PRESENCE_LABELS = {
   available: 'Available', ringing: 'Ringing', on_call: 'On a call', wrap_up: 'Wrap-up', missed: 'Missed a call',
   unreachable: 'Unreachable', offline: 'Offline',
 };
 
-// Only an inbound call of mine is transferred (an outbound one: hang up and call again).
+// A call of mine with a lead on it is transferred: inbound, or outbound once the lead answered.
 export function button(s, interaction) {
-  if (interaction?.direction !== 'inbound' || interaction.agent?.id !== s.me?.id) return '';
+  if (!onTheLine(interaction) || interaction.agent?.id !== s.me?.id) return '';
   return html`<button data-action="transfer-open" aria-expanded="${String(Boolean(s.transfer.open))}"
     data-focus="transfer">Transfer</button>`;
+}
+
+// A lead's live call: an inbound one the agent took, an outbound one the lead picked up.
+export function onTheLine(interaction) {
+  return interaction?.kind === 'call' && (interaction.direction === 'inbound' || Boolean(interaction.answered_at));
 }
 
 export function dialog(s, interaction) {
