@@ -355,8 +355,8 @@ def _v21_callbacks(migrator) -> None:
 
 
 def _v22_transfer_parties(migrator) -> None:
-    _add_in_place(CallTransfer.channel_id, "VARCHAR(255) NOT NULL DEFAULT ''")
-    _add_in_place(CallTransfer.failure, "VARCHAR(255) NOT NULL DEFAULT ''")
+    _add_in_place(CallTransfer.channel_id, "")
+    _add_in_place(CallTransfer.failure, "")
 
 
 # (version, description, function(migrator)) in order; version 1 is the first released schema.
