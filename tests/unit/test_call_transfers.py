@@ -242,28 +242,23 @@ def test_an_outbound_call_follows_the_lead_s_channel_once_they_answer():
 def test_an_outbound_call_is_recorded_on_the_lead_s_channel_and_the_recording_is_the_call_s():
     """A transfer or a conference moves the lead's channel and ends the agent's: the recording is the lead's, started
     once they answer (Dial's U on the called channel, without the notice: the agent called them), as an inbound
-    call's is; the dialplan's word about it names the call's id. So does a queue callback's, whose dialling half
-    stays bridged with the lead whoever its place channel is moved to."""
+    call's is. The dialplan's word about it comes before the answer's DialEnd (Asterisk runs U first) and names the
+    call by the lead leg's Linkedid: the agent's channel the call was placed from."""
     text = (ROOT / "dialplans" / "outbound.conf").read_text()
     outbound = text.split("[lc-outbound]")[1].split("\n[")[0]
     assert "Gosub(lc-record" not in outbound  # not on the agent's channel
-    assert "U(lc-record^s^1(0))" in outbound and '${IF($["${LC_RECORD}" = "1"]?U(lc-record^s^1(0)))}' in outbound
+    assert '${IF($["${LC_RECORD}" = "1"]?U(lc-record^s^1(0)))}' in outbound
     published = []
     tracker = CallTracker(lambda name, **data: published.append((name, data)), lambda: T0)
     tracker.track_outbound("lc-out-1")
-    tracker.handle(
-        {
-            "Event": "DialEnd",
-            "Uniqueid": "lc-out-1",
-            "DialStatus": "ANSWER",
-            "DestUniqueid": "17.2",
-            "Context": "lc-outbound",
-        }
-    )
     recording = {"Event": "UserEvent", "UserEvent": "LeadCenterRecording", "File": "/asterisk/spool/monitor/17.2.wav"}
-    tracker.handle({**recording, "Uniqueid": "17.2"})
-    tracker.handle({**recording, "Uniqueid": "18.1"})  # no lead's channel: no call's recording
+    tracker.handle({**recording, "Uniqueid": "17.2", "Linkedid": "lc-out-1"})
+    tracker.handle({**recording, "Uniqueid": "18.1", "Linkedid": "18.0"})  # no lead's call: no call's recording
+    answer = {"Event": "DialEnd", "DialStatus": "ANSWER", "DestUniqueid": "17.2", "Context": "lc-outbound"}
+    tracker.handle({**answer, "Uniqueid": "lc-out-1", "Linkedid": "lc-out-1"})
+    tracker.handle({**recording, "Uniqueid": "17.2", "Linkedid": "lc-out-1"})  # told after the answer: the same
     assert [(name, data["channel_id"], data.get("file")) for name, data in published] == [
+        ("call.recording_started", "lc-out-1", "/asterisk/spool/monitor/17.2.wav"),
         ("call.lead_answered", "lc-out-1", None),
         ("call.recording_started", "lc-out-1", "/asterisk/spool/monitor/17.2.wav"),
     ]
