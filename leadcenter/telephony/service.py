@@ -225,7 +225,15 @@ class Telephony:
                 calls.append({"channel_id": channel["id"], "outbound": True})
                 continue
             if variables.get("LC_CALL"):  # the lead's channel of an agent's outbound call, which they answered
-                calls.append({"channel_id": variables["LC_CALL"], "outbound": True, "lead_channel_id": channel["id"]})
+                # (and recorded, lc-outbound records it on that channel: the recording follows the lead)
+                calls.append(
+                    {
+                        "channel_id": variables["LC_CALL"],
+                        "outbound": True,
+                        "lead_channel_id": channel["id"],
+                        "recording": variables.get("LC_RECORDING") or None,
+                    }
+                )
                 continue
             if names.parse_trunk_channel(channel["name"]) is None or not variables.get("LC_NUMBER"):
                 continue

@@ -168,8 +168,8 @@ class CallTracker:
                 flow_id=as_int(m.get("Flow")),
                 at=self.event_time(m),
             )
-        elif kind == "LeadCenterRecording" and channel_id in self.lead_channels:
-            self._publish("call.recording_started", channel_id=channel_id, file=m.get("File"), at=self.event_time(m))
+        elif kind == "LeadCenterRecording" and (call_id := self._recorded_call(channel_id, m)) is not None:
+            self._publish("call.recording_started", channel_id=call_id, file=m.get("File"), at=self.event_time(m))
         elif kind == "LeadCenterFlowEnded" and channel_id in self.lead_channels:
             self._publish("call.flow_ended", channel_id=channel_id, at=self.event_time(m))
         elif kind == "LeadCenterCallback" and channel_id in self.lead_channels:
@@ -189,6 +189,14 @@ class CallTracker:
                 status=m.get("Status", ""),
                 at=self.event_time(m),
             )
+
+    def _recorded_call(self, channel_id: str | None, m: Mapping) -> str | None:
+        """The lead channel whose call a recording on ``channel_id`` is (None: no lead's call). lc-outbound records
+        on the lead's leg once they answered (Dial's U), which Asterisk tells before the answer's DialEnd: that leg
+        is not the call's lead channel yet, but its Linkedid is the agent's channel the call was placed from."""
+        if channel_id in self.lead_channels:
+            return channel_id
+        return m["Linkedid"] if m.get("Linkedid") in self.outbound_channels else None
 
     # -- app_queue ---------------------------------------------------------------------------------------------
     def _on_QueueCallerJoin(self, m: Mapping) -> None:

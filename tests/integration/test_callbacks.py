@@ -10,11 +10,12 @@ import re
 import time
 
 import pytest
-from harness import ADS_LINE, wait_for
+from audio import seconds
+from harness import ADS_LINE, bridged, wait_for
 from sipp import Call, SippCaller
 from test_availability import EMAIL
 from test_calls import ALICE, BOB
-from test_verbs import carrier
+from test_verbs import carrier, spoken
 
 from leadcenter.agents.models import Agent
 from leadcenter.callbacks.models import Callback
@@ -24,6 +25,7 @@ from leadcenter.teams.models import Team
 LEAD = "+14045550917"  # a number no other test calls from: the lead's interaction is the newest with it
 AHEAD, BEHIND = "+14045550916", "+14045550918"  # callers who join the queue before and after the lead
 BUSY_LEAD = "+14045550927"
+TRANSFERRED_LEAD = "+14045559702"
 RETRY_SECONDS = 30  # the least a team takes
 
 
@@ -150,3 +152,42 @@ def test_a_callback_the_lead_is_busy_for_is_dialled_again_after_the_retry_delay(
     assert (done.attempts, done.placements) == (1, 2)
     calls = list(Interaction.select().where(Interaction.callback_of == original.id).order_by(Interaction.id))
     assert [c.outcome for c in calls] == ["missed", "answered"], [c.outcome for c in calls]
+
+
+def test_a_callback_transferred_to_a_colleague_is_recorded_to_its_end(running, peers, callbacks, tmp_path):
+    """A callback's call is recorded on its dialling half, which stays bridged with the lead whoever its place channel
+    (the call's lead channel, which a transfer moves) is then bridged with: only Bob speaks, once he answered Alice's
+    transfer, and the callback's recording holds his voice."""
+    for agent in (ALICE, BOB):
+        running.choose_status(EMAIL[agent], "offline")
+    with peers.phone(ALICE) as alice, peers.phone(BOB, speak=True, hangup_after=8) as bob:
+        callers = SippCaller(workdir=tmp_path / "caller").start_calls(
+            [Call(ADS_LINE, TRANSFERRED_LEAD, duration=40, key="1", press_at=6, press_every=2, expect_remote_bye=True)],
+            asterisk_port=running.sip_port,
+            local_port=running.trunk_port,
+        )
+        peers.handles.append(callers)
+        callers.wait_all(timeout=45)[0].check()  # pressed 1, told goodbye
+        original = running.wait_interaction(lead_number=TRANSFERRED_LEAD, direction="inbound")
+        with carrier(running, tmp_path / "lead", answer_after=0.5) as lead:
+            running.choose_status(EMAIL[ALICE], "available")  # Alice takes the place: the lead is dialled
+            lead.wait_for("ANSWERED", timeout=15)
+            alice.wait_for("ANSWERED", timeout=10)
+            call = wait_for(
+                lambda: (i := Interaction.get_or_none(Interaction.callback_of == original.id)) and i.answered_at and i,
+                10,
+                what="the callback's call answered",
+            )
+            running.choose_status(EMAIL[BOB], "available")
+            with contextlib.closing(running.sign_in(EMAIL[ALICE])) as app:
+                answer = app.post(f"/api/v1/interactions/{call.id}/transfer", json={"to": {"agent_id": BOB}})
+                assert answer.status_code == 202, answer.text
+            bob.wait_for("ANSWERED", timeout=15)
+            wait_for(lambda: not bridged(running, "PJSIP/desk1-"), 10, what="Alice off the call")
+            done = wait_for(
+                lambda: (i := Interaction.get_by_id(call.id)).status == "recent" and i, 20, what="the callback's end"
+            )
+    assert done.outcome == "answered" and done.recording, "the callback's recording"
+    recording = running.settings.data_dir / done.recording
+    wait_for(lambda: spoken(recording, longest=60), 10, what=f"Bob's voice in {recording}")
+    assert seconds(recording) >= 5

@@ -13,11 +13,12 @@ import contextlib
 import datetime as dt
 import re
 
+from audio import seconds
 from harness import ADS_LINE, bridged, wait_for
 from sipp import Call, SippCaller
 from test_availability import EMAIL
 from test_calls import ALICE, BOB
-from test_verbs import carrier
+from test_verbs import carrier, spoken
 
 from leadcenter.agents.models import Agent
 from leadcenter.calls import legs
@@ -33,6 +34,7 @@ BUSY_LEAD, BUSY_PARTY = "+14045559401", "+14045559402"
 OTHER_LEAD, BOBS_LEAD = "+14045559403", "+14045559404"
 CALLED_LEAD, CALLED_ADDED_LEAD, ADDED_PARTY = "+14045559301", "+14045559311", "+14045559312"
 CALLED_CONSULTED_LEAD = "+14045559331"
+RECORDED_LEAD = "+14045559701"
 
 
 def channels_by_caller(running) -> dict[str, str]:
@@ -250,7 +252,7 @@ def test_a_colleague_on_another_call_is_neither_consulted_nor_added(running, pee
 
 
 @contextlib.contextmanager
-def alices_outbound_call(running, peers, tmp_path, lead: str, **bobs_phone):
+def alices_outbound_call(running, peers, tmp_path, lead: str, record: bool = False, **bobs_phone):
     """Alice places a call to ``lead`` (her desk phone rings first and picks up, then the demo carrier answers for
     the lead), live once the lead answered; Bob's desk phone is registered (``bobs_phone``: its options)."""
     with (
@@ -260,7 +262,7 @@ def alices_outbound_call(running, peers, tmp_path, lead: str, **bobs_phone):
         contextlib.closing(running.sign_in(EMAIL[ALICE])) as app,
     ):
         number = TrackingNumber.get(TrackingNumber.number == ADS_LINE)
-        placed = app.post("/api/v1/calls", json={"to": lead, "tracking_number_id": number.id})
+        placed = app.post("/api/v1/calls", json={"to": lead, "tracking_number_id": number.id, "record": record})
         assert placed.status_code == 201, placed.text
         the_lead.wait_for("ANSWERED", timeout=15)
         assert the_lead.invites()[0]["from_user"] == ADS_LINE
@@ -292,6 +294,28 @@ def test_an_outbound_call_blind_transferred_to_a_colleague_stays_one_call_with_a
     moves = CallTransfer.select().where(CallTransfer.interaction == done)
     assert [(t.kind, t.from_agent_id, t.to_agent_id, t.outcome) for t in moves] == [("blind", ALICE, BOB, "completed")]
     wait_for(lambda: Agent.get_by_id(BOB).status_reason == "wrap_up", 10, what="Bob's wrap-up")
+
+
+def test_a_recorded_outbound_call_is_recorded_to_its_end_after_a_blind_transfer(running, peers, tmp_path):
+    """The recording follows the lead, not the agent who placed the call: only Bob speaks, once he answered the
+    transfer (Alice's phone and the lead's only echo), and the call's recording holds his voice."""
+    with alices_outbound_call(running, peers, tmp_path, RECORDED_LEAD, record=True, speak=True, hangup_after=8) as (
+        app,
+        _,
+        bob,
+        _,
+        live,
+    ):
+        assert app.post(f"/api/v1/interactions/{live.id}/transfer", json={"to": {"agent_id": BOB}}).status_code == 202
+        bob.wait_for("ANSWERED", timeout=15)
+        wait_for(lambda: bridged(running, "PJSIP/trunk1-", "PJSIP/desk2-"), 5, what="the lead bridged with Bob")
+        done = wait_for(lambda: (i := Interaction.get_by_id(live.id)).status == "recent" and i, 20, what="the end")
+    assert (done.outcome, done.agent_id) == ("answered", BOB)
+    assert done.recording, "the call's recording"
+    recording = running.settings.data_dir / done.recording
+    # MixMonitor finishes the file after the hangup; Bob's voice is in it, most of his 8 s with the lead.
+    wait_for(lambda: spoken(recording, longest=60), 10, what=f"Bob's voice in {recording}")
+    assert seconds(recording) >= 5
 
 
 def test_an_outside_number_added_to_an_outbound_call_joins_it_and_is_dropped(running, peers, tmp_path):

@@ -239,6 +239,31 @@ def test_an_outbound_call_follows_the_lead_s_channel_once_they_answer():
     )
 
 
+def test_an_outbound_call_is_recorded_on_the_lead_s_channel_and_the_recording_is_the_call_s():
+    """A transfer or a conference moves the lead's channel and ends the agent's: the recording is the lead's, started
+    once they answer (Dial's U on the called channel, without the notice: the agent called them), as an inbound
+    call's is. The dialplan's word about it comes before the answer's DialEnd (Asterisk runs U first) and names the
+    call by the lead leg's Linkedid: the agent's channel the call was placed from."""
+    text = (ROOT / "dialplans" / "outbound.conf").read_text()
+    outbound = text.split("[lc-outbound]")[1].split("\n[")[0]
+    assert "Gosub(lc-record" not in outbound  # not on the agent's channel
+    assert '${IF($["${LC_RECORD}" = "1"]?U(lc-record^s^1(0)))}' in outbound
+    published = []
+    tracker = CallTracker(lambda name, **data: published.append((name, data)), lambda: T0)
+    tracker.track_outbound("lc-out-1")
+    recording = {"Event": "UserEvent", "UserEvent": "LeadCenterRecording", "File": "/asterisk/spool/monitor/17.2.wav"}
+    tracker.handle({**recording, "Uniqueid": "17.2", "Linkedid": "lc-out-1"})
+    tracker.handle({**recording, "Uniqueid": "18.1", "Linkedid": "18.0"})  # no lead's call: no call's recording
+    answer = {"Event": "DialEnd", "DialStatus": "ANSWER", "DestUniqueid": "17.2", "Context": "lc-outbound"}
+    tracker.handle({**answer, "Uniqueid": "lc-out-1", "Linkedid": "lc-out-1"})
+    tracker.handle({**recording, "Uniqueid": "17.2", "Linkedid": "lc-out-1"})  # told after the answer: the same
+    assert [(name, data["channel_id"], data.get("file")) for name, data in published] == [
+        ("call.recording_started", "lc-out-1", "/asterisk/spool/monitor/17.2.wav"),
+        ("call.lead_answered", "lc-out-1", None),
+        ("call.recording_started", "lc-out-1", "/asterisk/spool/monitor/17.2.wav"),
+    ]
+
+
 def test_an_answered_outbound_call_s_conference_counts_the_agent_not_the_lead():
     published = []
     tracker = CallTracker(lambda name, **data: published.append((name, data)), lambda: T0)
@@ -301,16 +326,17 @@ def test_a_lead_answering_during_a_resync_is_not_undone_by_the_older_snapshot():
 
 
 def test_asterisk_s_channels_of_an_outbound_call_are_one_call_named_by_its_id():
+    recorded = {"LC_CALL": "lc-out-4", "LC_RECORDING": "/asterisk/spool/monitor/17.4.wav"}  # on the lead's channel
     channels = [
         {"id": "lc-out-1", "name": "PJSIP/webrtc7-1", "channelvars": {"LC_OUTBOUND": "1"}},
-        {"id": "17.2", "name": "PJSIP/trunk1-2", "channelvars": {"LC_CALL": "lc-out-1"}},
+        {"id": "17.2", "name": "PJSIP/trunk1-2", "channelvars": {"LC_CALL": "lc-out-1", "LC_RECORDING": ""}},
         {"id": "lc-out-3", "name": "PJSIP/webrtc8-3", "channelvars": {"LC_OUTBOUND": "1"}},  # ringing the lead
-        {"id": "17.4", "name": "PJSIP/trunk1-4", "channelvars": {"LC_CALL": "lc-out-4"}},  # transferred: Alice gone
+        {"id": "17.4", "name": "PJSIP/trunk1-4", "channelvars": recorded},  # transferred: Alice gone
     ]
     assert Telephony._lead_calls(None, channels) == [  # type: ignore[arg-type]
-        {"channel_id": "lc-out-1", "outbound": True, "lead_channel_id": "17.2"},
+        {"channel_id": "lc-out-1", "outbound": True, "lead_channel_id": "17.2", "recording": None},
         {"channel_id": "lc-out-3", "outbound": True},
-        {"channel_id": "lc-out-4", "outbound": True, "lead_channel_id": "17.4"},
+        {"channel_id": "lc-out-4", "outbound": True, "lead_channel_id": "17.4", "recording": recorded["LC_RECORDING"]},
     ]
 
 
