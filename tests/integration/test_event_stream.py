@@ -31,6 +31,7 @@ class Agent:
                 origin=system.url,
                 open_timeout=5,
                 additional_headers={"Cookie": f"session={self.http.cookies['session']}"},
+                ping_interval=None,  # no keepalive thread: its join and close()'s race (support.open_socket)
             )
         )
         hello = self.next_event(5)

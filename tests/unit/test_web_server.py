@@ -245,17 +245,7 @@ def test_open_websockets_hold_no_thread_and_requests_are_served_beside_them(serv
 def test_websockets_are_not_compressed_even_when_the_client_offers_it(served, world, cookie_of):
     """Browsers offer permessage-deflate; the server declines it (server._NoCompression: a compressor per socket,
     and each frame deflated again for each socket), and the client reads plain frames."""
-    from websockets.sync.client import connect
-    from websockets.typing import Origin
-
-    with connect(
-        f"ws://{served.http}/api/v1/events",
-        origin=Origin(f"http://{served.http}"),
-        additional_headers={"Cookie": cookie_of("agent1@a.example")},
-        compression="deflate",
-        proxy=None,
-        open_timeout=5,
-    ) as ws:
+    with open_socket(served.http, "/api/v1/events", cookie=cookie_of("agent1@a.example"), compression="deflate") as ws:
         assert "permessage-deflate" in ws.request.headers["Sec-WebSocket-Extensions"]
         assert "Sec-WebSocket-Extensions" not in ws.response.headers
         assert ws.protocol.extensions == []
