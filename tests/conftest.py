@@ -20,9 +20,7 @@ from support import CALL, PASSWORD, T0, ApiClient, Serving, StandInController, s
 
 from leadcenter import db, migrations
 
-ENGINE = os.environ.get("LEADCENTER_TEST_DATABASE", "sqlite")
-if ENGINE not in ("sqlite", "postgresql"):
-    raise RuntimeError(f"LEADCENTER_TEST_DATABASE is sqlite or postgresql, not {ENGINE!r}")
+ENGINE = postgresql.engine()
 
 if "faketime" in os.environ.get("LD_PRELOAD", ""):
     # Under libfaketime (the unit tests with the wall clock shifted, see tests/README.md) CPython's time.sleep fails

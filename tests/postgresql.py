@@ -28,6 +28,14 @@ SETTINGS = {
 }
 
 
+def engine() -> str:
+    """The engine the tests' database runs on: LEADCENTER_TEST_DATABASE, sqlite by default."""
+    engine = os.environ.get("LEADCENTER_TEST_DATABASE", "sqlite")
+    if engine not in ("sqlite", "postgresql"):
+        raise RuntimeError(f"LEADCENTER_TEST_DATABASE is sqlite or postgresql, not {engine!r}")
+    return engine
+
+
 def available() -> bool:
     return (BIN / "initdb").exists()
 

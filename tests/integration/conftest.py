@@ -6,6 +6,7 @@ import ctypes
 import os
 import subprocess
 
+import postgresql
 import pytest
 from harness import SECOND_SMSC_PORT, System, add_ice_interface, set_ring_device, wait_for
 from mailserver import SENDER, MailServer
@@ -32,14 +33,22 @@ def _own_network_namespace() -> None:
 
 
 @pytest.fixture(scope="session")
-def system(tmp_path_factory):
-    system = System(tmp_path_factory.mktemp("leadcenter"))
+def database_url(request):
+    """The installation's [database] url: none (SQLite in its data directory), or with LEADCENTER_TEST_DATABASE=
+    postgresql a database on the worker's throw-away PostgreSQL server (tests/conftest.py: a unix socket only)."""
+    if postgresql.engine() != "postgresql":
+        return ""
+    return request.getfixturevalue("postgresql_cluster").create_database("installation")
+
+
+@pytest.fixture(scope="session")
+def system(tmp_path_factory, database_url):
+    system = System(tmp_path_factory.mktemp("leadcenter"), database_url=database_url)
     system.browser_media = add_ice_interface()
     system.cli("demo")
     for agent in ("1", "2"):  # the suite's SIPp desk phones answer for the demo agents (test_agent_app: browsers)
         system.cli("agent", "ring", agent, "desk")
-    # The test process reads the same database the controller writes (SQLite in WAL mode).
-    db.bind(db.open_sqlite(str(system.settings.database_path)))
+    db.bind(system.open_database())  # the test process reads the database the controller writes
     system.start_asterisk()
     system.start_controller()
     yield system

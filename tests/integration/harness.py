@@ -17,8 +17,9 @@ import time
 from pathlib import Path
 
 import httpx
+from peewee import Database
 
-from leadcenter import config, demo
+from leadcenter import config, db, demo
 from leadcenter.agents.models import Agent, SipCredential
 from leadcenter.interactions.models import Interaction
 from leadcenter.pbx.process import Instance
@@ -128,9 +129,13 @@ reconnect_max_seconds = 1
 
 
 class System:
-    def __init__(self, data_dir: Path):
+    """One installation in ``data_dir``: on ``ports`` (PORTS, or SECOND_PORTS beside the suite's), its database
+    SQLite in the data directory or the PostgreSQL one ``database_url`` names ([database] url)."""
+
+    def __init__(self, data_dir: Path, ports: dict[str, str] = PORTS, database_url: str = ""):
         (data_dir / "leadcenter.toml").write_text(CONFIG)
-        self.env = {**os.environ, **PORTS, **SMSC, **QUICK, "LEADCENTER_PATHS_DATA_DIR": str(data_dir)}
+        self.env = {**os.environ, **ports, **SMSC, **QUICK, "LEADCENTER_PATHS_DATA_DIR": str(data_dir)}
+        self.env["LEADCENTER_DATABASE_URL"] = database_url
         self.settings = config.load(env=self.env)
         self.instance = Instance.from_settings(self.settings)
         self.controller: subprocess.Popen | None = None
@@ -140,6 +145,11 @@ class System:
         self.sip_port = self.settings.asterisk.sip_port
         self.trunk_port = self.settings.demo.trunk_port
         self.browser_media = False  # whether browser softphones can carry audio here (see add_ice_interface)
+
+    def open_database(self) -> Database:
+        """The installation's database, as the controller opens it: the tests read what it writes (SQLite in WAL
+        mode, or PostgreSQL)."""
+        return db.open_database(self.settings.database.url, str(self.settings.database_path))
 
     def cli(self, *args: str, timeout: float = 120) -> str:
         done = subprocess.run([*LEADCENTER, *args], env=self.env, capture_output=True, text=True, timeout=timeout)

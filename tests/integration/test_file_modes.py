@@ -49,10 +49,11 @@ def test_another_local_user_reads_nothing_of_lead_center(running, peers):
     recording = data / row.recording
     private = {  # what only the account Lead Center runs as may read
         data: "700 root root",
-        running.settings.database_path: "600 root root",
         data / "secrets.toml": "600 root root",
         data / "leadcenter.toml": "600 root root",
     }
+    if not running.settings.database.url:  # the SQLite file (on PostgreSQL the server keeps the data)
+        private[running.settings.database_path] = "600 root root"
     shared = {  # root's, read by Asterisk through its group; or Asterisk's own
         instance: f"750 root {asterisk_root.HOST_ACCOUNT}",
         instance / "etc/generated/pjsip_endpoints.conf": f"640 root {asterisk_root.HOST_ACCOUNT}",
@@ -88,7 +89,7 @@ def test_a_new_or_older_installation_is_private(running, tmp_path):
     data = tmp_path / "var"
     database = data / "leadcenter.sqlite3"
     migrate = [*LEADCENTER, "db", "migrate"]
-    env = {**running.env, "LEADCENTER_PATHS_DATA_DIR": str(data)}
+    env = {**running.env, "LEADCENTER_PATHS_DATA_DIR": str(data), "LEADCENTER_DATABASE_URL": ""}  # SQLite's file
     subprocess.run(migrate, env=env, check=True, capture_output=True)
     assert (described(data), described(database)) == ("700 root root", "600 root root")
     # What earlier versions left: a data directory anyone could list, a database anyone could read.
