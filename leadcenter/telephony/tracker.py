@@ -311,9 +311,10 @@ class CallTracker:
         callback = names.parse_callback_dial(m.get("Uniqueid"))
         if callback is not None:
             # A queue callback's dialling half (lc-callback-dial): the lead answered the agent's call, or not (its
-            # place channel's hangup follows). Told first: after a resync both halves are outbound channels too.
+            # place channel's hangup follows). Told first: after a resync both halves are outbound channels too. The
+            # agent's leg is the queue's (AgentConnect): the place channel is the lead's side of the call, not theirs.
             if m.get("DialStatus") == "ANSWER":
-                self._publish("call.lead_answered", channel_id=callback, at=self.event_time(m))
+                self._publish("call.lead_answered", channel_id=callback, agent_channel_id=None, at=self.event_time(m))
             return
         outbound = m.get("Uniqueid") in self.outbound_channels or (
             m.get("Uniqueid") in self.lead_of and self.lead_of[m["Uniqueid"]] == m.get("DestUniqueid")
@@ -323,7 +324,10 @@ class CallTracker:
             # channel, outbound too after a resync, whose queue's Dial of the agent answered: that is no lead.)
             if m.get("DestUniqueid") and m.get("Context") == names.OUTBOUND_CONTEXT:
                 self._outbound_answered(m["Uniqueid"], m["DestUniqueid"])
-            self._publish("call.lead_answered", channel_id=m["Uniqueid"], at=self.event_time(m))
+            # The agent is on the channel the call was placed from: their leg starts with the talk.
+            self._publish(
+                "call.lead_answered", channel_id=m["Uniqueid"], agent_channel_id=m["Uniqueid"], at=self.event_time(m)
+            )
             return
         if (
             m.get("Uniqueid") in self.lead_channels
