@@ -40,6 +40,11 @@ _UNANSWERED_STATUS = {
 _UNANSWERED_CAUSE = {17: "busy", 21: "refused", 0: "no_answer", 16: "no_answer", 18: "no_answer", 19: "no_answer"}
 
 
+def _is_callback(channel_id: str) -> bool:
+    """One of a queue callback's Local channel pair (names.callback_channel_ids)."""
+    return names.parse_callback_place(channel_id) is not None or names.parse_callback_dial(channel_id) is not None
+
+
 def as_int(value) -> int | None:
     try:
         return int(value)
@@ -558,8 +563,15 @@ class CallTracker:
         leads = {call.get("lead_channel_id") or call["channel_id"]: call["channel_id"] for call in calls}
         began = began | self.placing
         self.lead_channels = (set(leads) | began) - ended
+        # A queue callback's Local pair carries LC_OUTBOUND too, but its place is a lead's channel as a caller's is
+        # (track_callback): no agent's call waiting for the lead to answer, whose Dial answered (a transfer's to a
+        # colleague) would be taken for the lead picking up.
         self.outbound_channels = (
-            {call["channel_id"] for call in calls if call.get("outbound") and not call.get("lead_channel_id")}
+            {
+                call["channel_id"]
+                for call in calls
+                if call.get("outbound") and not call.get("lead_channel_id") and not _is_callback(call["channel_id"])
+            }
             | (self.outbound_channels & began)
         ) - ended
         self.call_of = {
