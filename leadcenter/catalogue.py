@@ -408,7 +408,7 @@ INTERNAL = [
         ("call.agent_missed", "an agent's leg for a call stopped ringing unanswered"),
         ("call.agent_rang_out", "the agents a step rang let the call ring out"),
         ("call.answered", "an agent answered a lead's call"),
-        ("call.lead_answered", "the lead picked up an agent's outbound call"),
+        ("call.lead_answered", "the lead picked up an agent's outbound call (a queue callback's too)"),
         ("call.left_queue", "a call left its queue without an agent"),
         ("call.held", "a side of a lead's call put it on hold (AMI Hold on its channel or a leg linked to it)"),
         ("call.unheld", "that side took it off hold (AMI Unhold)"),

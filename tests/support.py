@@ -4,6 +4,7 @@ real one). A module of its own because every test directory may have a conftest.
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import contextlib
 import datetime as dt
@@ -68,6 +69,27 @@ class RecordingBus(EventBus):
 
     def names(self) -> list[str]:
         return [name for name, _ in self.published]
+
+
+def delivering(world):
+    """The recorder's own internal events (call.leg_*) are delivered too, as the dispatcher does: queued, each after
+    the handler that published it has returned."""
+    bus, pending = world["bus"], collections.deque()
+    deliver = bus.deliver
+
+    def publish(name, **data):
+        bus.published.append((name, data))
+        if name.startswith("call."):
+            pending.append(Event(name, data, 0, data.get("at") or dt.datetime.min))
+
+    def deliver_then_what_it_published(event):
+        deliver(event)
+        while pending:
+            deliver(pending.popleft())
+
+    bus.publish, bus.deliver = publish, deliver_then_what_it_published
+    world["deliver_alone"] = deliver  # one event, leaving what its handler published queued
+    return world
 
 
 Verb = tuple[str, tuple, dict]  # a telephony verb as the stand-in makes it: (its name, arguments, keyword arguments)

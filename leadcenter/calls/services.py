@@ -324,15 +324,18 @@ class CallRecorder:
                 legs.add_hold(leg.channel_id, seconds)
 
     def on_lead_answered(self, event: Event) -> None:
-        """The lead picked up an agent's outbound call (active since it was placed): the talk starts now."""
+        """The lead picked up an agent's outbound call (active since it was placed): the talk starts now, and the
+        agent's leg on ``agent_channel_id`` if the tracker names one (the channel lc-outbound dialled the lead from; a
+        queue callback's agent joined with the queue's answer, on their own channel, not the place's)."""
         interaction = self._interaction(event.data["channel_id"])
         if interaction is not None and interaction.status == "active" and interaction.answered_at is None:
             interaction.answered_at = event.data["at"]
             interaction.save(only=[Interaction.answered_at])
-            if interaction.agent_id is None:
+            agent_channel_id = event.data.get("agent_channel_id")
+            if interaction.agent_id is None or not agent_channel_id:
                 notifier.changed(self.bus, interaction)
-            else:  # the agent's leg is the call's first channel (lc-outbound dials the lead from it)
-                legs.joined(self.bus, interaction, event.data["channel_id"], event.data["at"], agent=interaction.agent)
+            else:
+                legs.joined(self.bus, interaction, agent_channel_id, event.data["at"], agent=interaction.agent)
 
     def on_flow_ended(self, event: Event) -> None:
         """Every step of the flow went by and nobody answered: missed."""

@@ -40,6 +40,11 @@ _UNANSWERED_STATUS = {
 _UNANSWERED_CAUSE = {17: "busy", 21: "refused", 0: "no_answer", 16: "no_answer", 18: "no_answer", 19: "no_answer"}
 
 
+def _is_callback(channel_id: str) -> bool:
+    """One of a queue callback's Local channel pair (names.callback_channel_ids)."""
+    return names.parse_callback_place(channel_id) is not None or names.parse_callback_dial(channel_id) is not None
+
+
 def as_int(value) -> int | None:
     try:
         return int(value)
@@ -311,9 +316,10 @@ class CallTracker:
         callback = names.parse_callback_dial(m.get("Uniqueid"))
         if callback is not None:
             # A queue callback's dialling half (lc-callback-dial): the lead answered the agent's call, or not (its
-            # place channel's hangup follows). Told first: after a resync both halves are outbound channels too.
+            # place channel's hangup follows). Told first: after a resync both halves are outbound channels too. The
+            # agent's leg is the queue's (AgentConnect): the place channel is the lead's side of the call, not theirs.
             if m.get("DialStatus") == "ANSWER":
-                self._publish("call.lead_answered", channel_id=callback, at=self.event_time(m))
+                self._publish("call.lead_answered", channel_id=callback, agent_channel_id=None, at=self.event_time(m))
             return
         outbound = m.get("Uniqueid") in self.outbound_channels or (
             m.get("Uniqueid") in self.lead_of and self.lead_of[m["Uniqueid"]] == m.get("DestUniqueid")
@@ -323,7 +329,10 @@ class CallTracker:
             # channel, outbound too after a resync, whose queue's Dial of the agent answered: that is no lead.)
             if m.get("DestUniqueid") and m.get("Context") == names.OUTBOUND_CONTEXT:
                 self._outbound_answered(m["Uniqueid"], m["DestUniqueid"])
-            self._publish("call.lead_answered", channel_id=m["Uniqueid"], at=self.event_time(m))
+            # The agent is on the channel the call was placed from: their leg starts with the talk.
+            self._publish(
+                "call.lead_answered", channel_id=m["Uniqueid"], agent_channel_id=m["Uniqueid"], at=self.event_time(m)
+            )
             return
         if (
             m.get("Uniqueid") in self.lead_channels
@@ -554,8 +563,15 @@ class CallTracker:
         leads = {call.get("lead_channel_id") or call["channel_id"]: call["channel_id"] for call in calls}
         began = began | self.placing
         self.lead_channels = (set(leads) | began) - ended
+        # A queue callback's Local pair carries LC_OUTBOUND too, but its place is a lead's channel as a caller's is
+        # (track_callback): no agent's call waiting for the lead to answer, whose Dial answered (a transfer's to a
+        # colleague) would be taken for the lead picking up.
         self.outbound_channels = (
-            {call["channel_id"] for call in calls if call.get("outbound") and not call.get("lead_channel_id")}
+            {
+                call["channel_id"]
+                for call in calls
+                if call.get("outbound") and not call.get("lead_channel_id") and not _is_callback(call["channel_id"])
+            }
             | (self.outbound_channels & began)
         ) - ended
         self.call_of = {

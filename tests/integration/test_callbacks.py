@@ -19,6 +19,7 @@ from test_verbs import carrier, spoken
 
 from leadcenter.agents.models import Agent
 from leadcenter.callbacks.models import Callback
+from leadcenter.calls.legs import CallLeg
 from leadcenter.interactions.models import Interaction
 from leadcenter.teams.models import Team
 
@@ -157,7 +158,9 @@ def test_a_callback_the_lead_is_busy_for_is_dialled_again_after_the_retry_delay(
 def test_a_callback_transferred_to_a_colleague_is_recorded_to_its_end(running, peers, callbacks, tmp_path):
     """A callback's call is recorded on its dialling half, which stays bridged with the lead whoever its place channel
     (the call's lead channel, which a transfer moves) is then bridged with: only Bob speaks, once he answered Alice's
-    transfer, and the callback's recording holds his voice."""
+    transfer, and the callback's recording holds his voice. The call is then Bob's, as an inbound call transferred
+    is: Alice's leg ends when she leaves (wrap-up for her), Bob's when he hangs up (wrap-up for him); the place
+    channel is the lead's side of the call, no agent's leg."""
     for agent in (ALICE, BOB):
         running.choose_status(EMAIL[agent], "offline")
     with peers.phone(ALICE) as alice, peers.phone(BOB, speak=True, hangup_after=8) as bob:
@@ -184,10 +187,17 @@ def test_a_callback_transferred_to_a_colleague_is_recorded_to_its_end(running, p
                 assert answer.status_code == 202, answer.text
             bob.wait_for("ANSWERED", timeout=15)
             wait_for(lambda: not bridged(running, "PJSIP/desk1-"), 10, what="Alice off the call")
+            wait_for(lambda: Agent.get_by_id(ALICE).status_reason == "wrap_up", 10, what="Alice's wrap-up")
             done = wait_for(
                 lambda: (i := Interaction.get_by_id(call.id)).status == "recent" and i, 20, what="the callback's end"
             )
     assert done.outcome == "answered" and done.recording, "the callback's recording"
+    assert done.agent_id == BOB
+    legs = list(CallLeg.select().where(CallLeg.interaction == done).order_by(CallLeg.joined_at, CallLeg.id))
+    assert [(leg.agent_id, leg.left_at is not None) for leg in legs] == [(ALICE, True), (BOB, True)]
+    assert legs[0].left_at <= legs[1].joined_at  # a blind transfer: Alice left before Bob answered
+    wait_for(lambda: Agent.get_by_id(BOB).status_reason == "wrap_up", 10, what="Bob's wrap-up")
+    assert Agent.get_by_id(ALICE).status_reason == "wrap_up"
     recording = running.settings.data_dir / done.recording
     wait_for(lambda: spoken(recording, longest=60), 10, what=f"Bob's voice in {recording}")
     assert seconds(recording) >= 5

@@ -1,11 +1,10 @@
 """The call recorder turns call events into interactions; each event is delivered synchronously here (and the
 recorder's own, with `delivering`, each after the handler that published it, as the dispatcher does)."""
 
-import collections
 import datetime as dt
 
 import pytest
-from support import RecordingBus
+from support import RecordingBus, delivering
 
 from leadcenter.accounts.services import create_company, create_user
 from leadcenter.agents import availability
@@ -391,27 +390,6 @@ def test_a_call_counts_in_the_first_queue_it_entered_and_only_a_team_of_its_comp
 # -- legs and transfers ----------------------------------------------------------------------------------------
 
 
-def delivering(world):
-    """The recorder's own internal events (call.leg_*) are delivered too, as the dispatcher does: queued, each after
-    the handler that published it has returned."""
-    bus, pending = world["bus"], collections.deque()
-    deliver = bus.deliver
-
-    def publish(name, **data):
-        bus.published.append((name, data))
-        if name.startswith("call."):
-            pending.append(Event(name, data, 0, T0))
-
-    def deliver_then_what_it_published(event):
-        deliver(event)
-        while pending:
-            deliver(pending.popleft())
-
-    bus.publish, bus.deliver = publish, deliver_then_what_it_published
-    world["deliver_alone"] = deliver  # one event, leaving what its handler published queued
-    return world
-
-
 def statuses(world, agent):
     return [
         data["agent"]["status_reason"]
@@ -463,7 +441,7 @@ def test_an_outbound_call_transferred_to_a_colleague_is_one_call_with_each_agent
     bob = create_agent(world["company"], create_user("b@acme.example", "Bob", "password1"), now=T0)
     call = start_outbound(alice, world["number"], "+14045559301", "lc-out-1", T0)
     availability.MACHINE.move(Agent.get_by_id(alice.id), "take_call", T0)  # as Place Call does (presence)
-    send(world, "call.lead_answered", seconds=5, channel_id="lc-out-1")
+    send(world, "call.lead_answered", seconds=5, channel_id="lc-out-1", agent_channel_id="lc-out-1")
     CallTransfer.create(interaction=call, kind="blind", from_agent=alice, to_agent=bob, at=T0)
     send(world, "call.party_left", seconds=35, channel_id="lc-out-1", party_channel_id="lc-out-1")
     assert statuses(world, alice)[-1] == "wrap_up"

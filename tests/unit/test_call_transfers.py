@@ -381,3 +381,24 @@ def test_a_queue_callback_s_place_answered_by_an_agent_after_a_resync_stays_the_
     tracker.handle({**place, "Event": "AgentConnect", "Queue": "team1", "MemberName": "agent1"})
     assert tracker.lead_channels == {"lc-callback-1-1;2"} and tracker.lead_of == {}
     assert ("call.answered", "lc-callback-1-1;2") in [(name, data["channel_id"]) for name, data in published]
+
+
+def test_after_a_resync_a_callback_transferred_to_a_colleague_is_answered_by_them_not_by_the_lead():
+    """A resynchronisation while a callback is up lists its Local pair as outbound (LC_OUTBOUND): the place's
+    lc-transfer Dial answered is still the colleague answering the lead's call (their leg), the lead having picked
+    up already."""
+    published = []
+    tracker = CallTracker(lambda name, **data: published.append((name, data)), lambda: T0)
+    place, dial = "lc-callback-1-1;2", "lc-callback-1-1"
+    tracker.sync_started()
+    tracker.synced([{"channel_id": place, "outbound": True}, {"channel_id": dial, "outbound": True}])
+    ring = {"Uniqueid": place, "Context": "lc-transfer", "DestChannel": "PJSIP/webrtc8-3", "DestUniqueid": "17.3"}
+    tracker.handle({**ring, "Event": "DialBegin"})
+    tracker.handle({**ring, "Event": "DialEnd", "DialStatus": "ANSWER"})
+    tracker.handle({"Event": "Hangup", "Uniqueid": "17.3"})
+    assert [(name, data["channel_id"], data.get("agent_id")) for name, data in published] == [
+        ("call.agent_offered", place, 8),
+        ("call.answered", place, 8),
+        ("call.party_left", place, None),
+    ]
+    assert tracker.outbound_calls() == set()

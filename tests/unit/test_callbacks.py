@@ -5,7 +5,7 @@ clock the test moves."""
 import datetime as dt
 
 import pytest
-from support import Clock, RecordingBus
+from support import Clock, RecordingBus, delivering
 
 from leadcenter.accounts.services import create_company, create_user
 from leadcenter.agents.availability import Availability
@@ -17,7 +17,7 @@ from leadcenter.callbacks.services import Callbacks
 from leadcenter.calls.services import CallRecorder
 from leadcenter.events import Event
 from leadcenter.flows.models import CallFlow
-from leadcenter.interactions.models import Interaction
+from leadcenter.interactions.models import CallLeg, CallTransfer, Interaction
 from leadcenter.pbx import names
 from leadcenter.teams.models import Team, TeamMember
 from leadcenter.telephony.tracker import CallTracker
@@ -140,7 +140,7 @@ def test_the_agent_who_takes_the_place_is_on_a_call_to_the_lead_and_it_is_answer
     assert (call.status, call.agent_id, call.answered_at) == ("active", world["agent"].id, None)
     assert Agent.get_by_id(world["agent"].id).status_reason == "on_call"
     world["clock"].advance(seconds=5)
-    send(world, "call.lead_answered", channel_id=call.channel_id)
+    send(world, "call.lead_answered", channel_id=call.channel_id, agent_channel_id=None)
     ends(world, call, after=30)
     call = Interaction.get_by_id(call.id)
     assert (call.status, call.outcome, call.talk_seconds) == ("recent", "answered", 30)
@@ -247,4 +247,68 @@ def test_after_a_resync_the_lead_answering_a_callback_is_still_told_for_its_plac
     tracker.sync_started()
     tracker.synced([{"channel_id": place, "outbound": True}, {"channel_id": dial, "outbound": True}])
     tracker.handle({"Event": "DialEnd", "Uniqueid": dial, "DialStatus": "ANSWER", "Context": "lc-callback-dial"})
-    assert published == [("call.lead_answered", {"channel_id": place, "at": dt.datetime(2026, 1, 1)})]
+    assert published == [
+        ("call.lead_answered", {"channel_id": place, "agent_channel_id": None, "at": dt.datetime(2026, 1, 1)})
+    ]
+
+
+@pytest.mark.parametrize("last", ["bob", "lead"])
+def test_a_callback_transferred_to_a_colleague_ends_as_theirs_with_one_leg_per_agent(world, last):
+    """Alice takes a callback's place, the lead picks up, she hands the call to Bob (lc-transfer rings him from the
+    place channel). The place channel is the lead's side of the call, never an agent's leg: the call ends as Bob's,
+    with Alice's leg and Bob's, Alice in wrap-up when she leaves and Bob at the end, whoever hangs up first."""
+    delivering(world)
+    alice = world["agent"]
+    bob = create_agent(world["company"], create_user("b@acme.example", "Bob", "password1"), now=world["clock"]())
+    asked(world)
+    call = placed(world)
+    place, dial = call.channel_id, names.callback_channel_ids(Callback.get().id, 1)[1]
+    clock = world["clock"]
+    tracker = CallTracker(lambda name, **data: world["bus"].deliver(Event(name, data, 0, clock())), clock)
+    tracker.track_callback(place)
+    ring = {
+        "Uniqueid": place,
+        "Context": "lc-transfer",
+        "DestChannel": f"PJSIP/webrtc{bob.id}-3",
+        "DestUniqueid": "b.3",
+    }
+    for seconds, message in (
+        (0, {"Event": "QueueCallerJoin", "Uniqueid": place, "Queue": world["team"].queue_name, "Position": "1"}),
+        (
+            2,
+            {
+                "Event": "AgentConnect",
+                "Uniqueid": place,
+                "Queue": world["team"].queue_name,
+                "MemberName": f"agent{alice.id}",
+                "DestChannel": f"PJSIP/webrtc{alice.id}-1",
+                "DestUniqueid": "a.1",
+                "HoldTime": "2",
+            },
+        ),
+        (3, {"Event": "DialEnd", "Uniqueid": dial, "DialStatus": "ANSWER", "Context": "lc-callback-dial"}),
+        (20, {**ring, "Event": "DialBegin"}),  # Alice's blind transfer to Bob redirected the place to lc-transfer
+        (0, {"Event": "Hangup", "Uniqueid": "a.1", "Channel": f"PJSIP/webrtc{alice.id}-1", "Cause": "16"}),
+        (4, {**ring, "Event": "DialEnd", "DialStatus": "ANSWER"}),
+    ):
+        clock.advance(seconds=seconds)
+        if message["Event"] == "DialBegin":
+            CallTransfer.create(interaction=call, kind="blind", from_agent=alice, to_agent=bob, at=clock())
+        tracker.handle(message)
+        if message["Event"] == "Hangup":
+            assert Agent.get_by_id(alice.id).status_reason == "wrap_up"  # she handed the call on
+    assert (Interaction.get_by_id(call.id).agent_id, Agent.get_by_id(bob.id).status_reason) == (bob.id, "on_call")
+    clock.advance(seconds=30)
+    hangups = [{"Event": "Hangup", "Uniqueid": "b.3", "Cause": "16"}, {"Event": "Hangup", "Uniqueid": place}]
+    for message in hangups if last == "lead" else hangups[::-1]:
+        tracker.handle(message)
+    done = Interaction.get_by_id(call.id)
+    assert (done.status, done.outcome, done.agent_id, done.talk_seconds) == ("recent", "answered", bob.id, 54)
+    assert [
+        (leg.agent_id, leg.channel_id, leg.left_at is not None) for leg in CallLeg.select().order_by(CallLeg.id)
+    ] == [
+        (alice.id, "a.1", True),
+        (bob.id, "b.3", True),
+    ]
+    assert [Agent.get_by_id(agent.id).status_reason for agent in (alice, bob)] == ["wrap_up", "wrap_up"]
+    assert [t.outcome for t in CallTransfer.select()] == ["completed"]
