@@ -74,8 +74,8 @@ class RecordingBus(EventBus):
 def delivering(world):
     """The recorder's own internal events (call.leg_*) are delivered too, as the dispatcher does: queued, each after
     the handler that published it has returned."""
-    bus, pending = world["bus"], collections.deque()
-    deliver = bus.deliver
+    bus, deliver = world["bus"], world["bus"].deliver
+    pending: collections.deque[Event] = collections.deque()
 
     def publish(name, **data):
         bus.published.append((name, data))
