@@ -81,6 +81,10 @@ def insecure_tls() -> ssl.SSLContext:
 # -- slow clients ------------------------------------------------------------------------------------------------
 
 SLOW_PLAIN, SLOW_TLS = 300, 100  # slowloris connections on each listener (the same code, behind a handshake)
+# A byte on each of them this often: still alive to the server, which the header timeout must cut off, without a
+# flood of reads that keeps its loop busy (a byte each every 50 ms, 8,000 reads a second, left a request unanswered
+# for 5 s in a shifted-clock run, where every loop turn is slower).
+TRICKLE_EVERY = 0.5
 
 
 class Trickler:
@@ -100,6 +104,7 @@ class Trickler:
 
     def _trickle(self) -> None:
         tls, targets, deadline = insecure_tls(), list(self._targets), time.monotonic() + 60
+        sent_at = 0.0
         with selectors.DefaultSelector() as waiting:
             while (
                 not self._stop.is_set()
@@ -119,6 +124,9 @@ class Trickler:
                     self.all_opened.set()
                 for key, _ in waiting.select(0.05):  # readable: the server closed it (nothing else ever comes)
                     self._check_closed(waiting, key.fileobj)
+                if time.monotonic() - sent_at < TRICKLE_EVERY:
+                    continue
+                sent_at = time.monotonic()
                 for sock in [s for s in self.opened if s not in self.closed]:
                     try:
                         sock.send(b"X")
