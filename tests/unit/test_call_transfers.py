@@ -194,6 +194,16 @@ def test_the_transfer_dialplan_rings_shows_queues_and_dials_as_the_design_says()
     assert "Dial(PJSIP/${EXTEN}@${LC_TRUNK},60,gmb(lc-forward-leg^s^1(${LC_TRACKING})))" in text
 
 
+# Alice's outbound call (her channel lc-out-1): lc-outbound's Dial of the lead (channel 17.2) answered.
+LEAD_ANSWERS = {
+    "Event": "DialEnd",
+    "Uniqueid": "lc-out-1",
+    "DialStatus": "ANSWER",
+    "DestUniqueid": "17.2",
+    "Context": "lc-outbound",
+}
+
+
 def test_an_outbound_call_follows_the_lead_s_channel_once_they_answer():
     """Alice's outbound call (placed as her channel lc-out-1) is named by that id throughout, but once the lead
     answered, the lead's channel is the call's: Alice hanging up after a transfer ends her leg, not the call; the
@@ -202,9 +212,7 @@ def test_an_outbound_call_follows_the_lead_s_channel_once_they_answer():
     tracker = CallTracker(lambda name, **data: published.append((name, data)), lambda: T0)
     tracker.track_outbound("lc-out-1")
     alice = {"Uniqueid": "lc-out-1", "Linkedid": "lc-out-1", "Channel": "PJSIP/webrtc7-1"}
-    tracker.handle(
-        {**alice, "Event": "DialEnd", "DialStatus": "ANSWER", "DestUniqueid": "17.2", "Context": "lc-outbound"}
-    )
+    tracker.handle({**LEAD_ANSWERS, **alice})
     assert tracker.lead_channel("lc-out-1") == "17.2"  # what a transfer or a conference moves
     tracker.handle({**alice, "Event": "Hold"})
     tracker.handle({**alice, "Event": "Unhold"})
@@ -254,8 +262,7 @@ def test_an_outbound_call_is_recorded_on_the_lead_s_channel_and_the_recording_is
     recording = {"Event": "UserEvent", "UserEvent": "LeadCenterRecording", "File": "/asterisk/spool/monitor/17.2.wav"}
     tracker.handle({**recording, "Uniqueid": "17.2", "Linkedid": "lc-out-1"})
     tracker.handle({**recording, "Uniqueid": "18.1", "Linkedid": "18.0"})  # no lead's call: no call's recording
-    answer = {"Event": "DialEnd", "DialStatus": "ANSWER", "DestUniqueid": "17.2", "Context": "lc-outbound"}
-    tracker.handle({**answer, "Uniqueid": "lc-out-1", "Linkedid": "lc-out-1"})
+    tracker.handle({**LEAD_ANSWERS, "Linkedid": "lc-out-1"})
     tracker.handle({**recording, "Uniqueid": "17.2", "Linkedid": "lc-out-1"})  # told after the answer: the same
     assert [(name, data["channel_id"], data.get("file")) for name, data in published] == [
         ("call.recording_started", "lc-out-1", "/asterisk/spool/monitor/17.2.wav"),
@@ -268,15 +275,7 @@ def test_an_answered_outbound_call_s_conference_counts_the_agent_not_the_lead():
     published = []
     tracker = CallTracker(lambda name, **data: published.append((name, data)), lambda: T0)
     tracker.track_outbound("lc-out-1")
-    tracker.handle(
-        {
-            "Event": "DialEnd",
-            "Uniqueid": "lc-out-1",
-            "DialStatus": "ANSWER",
-            "DestUniqueid": "17.2",
-            "Context": "lc-outbound",
-        }
-    )
+    tracker.handle(LEAD_ANSWERS)
     for channel_id, channel in (("17.2", "PJSIP/trunk1-2"), ("lc-out-1", "PJSIP/webrtc7-1")):
         join = {"Event": "ConfbridgeJoin", "Conference": "lc-call-5", "Uniqueid": channel_id, "Channel": channel}
         tracker.handle(join)
@@ -308,15 +307,7 @@ def test_a_lead_answering_during_a_resync_is_not_undone_by_the_older_snapshot():
     tracker = CallTracker(lambda name, **data: None, lambda: T0)
     tracker.track_outbound("lc-out-1")
     tracker.sync_started()
-    tracker.handle(
-        {
-            "Event": "DialEnd",
-            "Uniqueid": "lc-out-1",
-            "DialStatus": "ANSWER",
-            "DestUniqueid": "17.2",
-            "Context": "lc-outbound",
-        }
-    )
+    tracker.handle(LEAD_ANSWERS)
     tracker.synced([{"channel_id": "lc-out-1", "outbound": True}])  # read before the lead answered
     assert (tracker.lead_channels, tracker.outbound_channels, tracker.lead_channel("lc-out-1")) == (
         {"17.2"},
@@ -353,15 +344,7 @@ def test_an_outbound_call_being_placed_or_ringing_while_asterisk_is_read_is_stil
     tracker.placing.discard("lc-out-1")
     tracker.sync_started()
     tracker.synced([{"channel_id": "lc-out-1", "outbound": True, "lead_channel_id": "17.2"}])  # ringing
-    tracker.handle(
-        {
-            "Event": "DialEnd",
-            "Uniqueid": "lc-out-1",
-            "DialStatus": "ANSWER",
-            "DestUniqueid": "17.2",
-            "Context": "lc-outbound",
-        }
-    )
+    tracker.handle(LEAD_ANSWERS)
     tracker.handle({"Event": "Hangup", "Uniqueid": "17.2"})
     assert [(name, data["channel_id"]) for name, data in published] == [
         ("call.lead_answered", "lc-out-1"),
