@@ -83,13 +83,19 @@ def test_originate_places_an_outbound_call_with_the_tracking_number_as_caller_id
         invite = lead.invites()[0]
         assert invite["from_user"] == ADS_LINE  # the caller ID the lead's phone shows
         channel = verb(telephony, telephony.ari.request("GET", f"/channels/{channel_id}"))
+        # The recording is the lead's channel's (lc-outbound records it once they answer: it goes on after a transfer)
+        trunk = [
+            c
+            for c in verb(telephony, telephony.ari.request("GET", "/channels"))
+            if c["name"].startswith("PJSIP/trunk1-")
+        ]
         time.sleep(5)  # some audio both ways
         verb(telephony, telephony.hangup(channel_id))
         alice.wait_for("HANGUP", timeout=5)
         lead.wait_for("HANGUP", timeout=5)
-    recording = running.settings.asterisk_dir / "spool" / "monitor" / f"{channel_id}.wav"
+    assert channel["name"].startswith("PJSIP/desk1-") and len(trunk) == 1, trunk
+    recording = running.settings.asterisk_dir / "spool" / "monitor" / f"{trunk[0]['id']}.wav"
     wait_for(lambda: spoken(recording, 10), 5, what=f"speech in {recording}")  # the lead spoke
-    assert channel["name"].startswith("PJSIP/desk1-")
 
 
 def test_start_and_stop_recording_on_a_live_channel(running, telephony, peers, tmp_path):
