@@ -25,9 +25,10 @@ _AGENT_DIAL_CONTEXTS = (names.RING_AGENTS_STEP, names.ANSWER_CONTEXT, names.TRAN
 # Every context that rings agents: how an agent's leg ended (DialEnd) is said the same way in all of them.
 _RINGING_CONTEXTS = (names.QUEUE_STEP, *_AGENT_DIAL_CONTEXTS)
 # AMI AttendedTransfer's parties, as (the lead, the colleague, the agent whose phone sent the REFER) prefixes.
+# (the lead, the colleague, the agent's channel on the lead's call, the agent's channel on the consult call)
 _ATTENDED_ROLES = (
-    ("Transferee", "TransferTarget", "OrigTransferer"),
-    ("TransferTarget", "Transferee", "SecondTransferer"),
+    ("Transferee", "TransferTarget", "OrigTransferer", "SecondTransferer"),
+    ("TransferTarget", "Transferee", "SecondTransferer", "OrigTransferer"),
 )
 _TRANSFER_KEYS = ("Result", "IsExternal", "DestType", "DestBridgeUniqueid", "DestApp")
 # Why a party dialled into a call's conference or consult did not answer: by Dial's DIALSTATUS (a consult) and by
@@ -83,6 +84,10 @@ class CallTracker:
         # The other parties' channels on a lead's call (an agent's answered leg, an external number a transfer
         # reached) -> the lead channel: their hangup ends their leg (call.party_left).
         self.party_of: dict[str, str] = {}
+        # A desk phone's consult calls (lc-colleague): the agent's channel -> the colleague's (id, name) it dials. An
+        # attended transfer sent before Dial has bridged the two names no transfer target (the consult is still
+        # Dial's, DestType App): the colleague is the one this channel was dialling.
+        self.consulting: dict[str, tuple[str, str]] = {}
 
     def event_time(self, message: Mapping) -> dt.datetime:
         """When Asterisk says the event happened (manager.conf timestampevents); when it does not say, now."""
@@ -286,6 +291,9 @@ class CallTracker:
         return None
 
     def _on_DialBegin(self, m: Mapping) -> None:
+        if m.get("Context") == names.COLLEAGUE_CONTEXT and m.get("Uniqueid") and m.get("DestUniqueid"):
+            self.consulting[m["Uniqueid"]] = (m["DestUniqueid"], m.get("DestChannel", ""))
+            return
         if m.get("Context") == names.CONSULT_CONTEXT and as_int(m.get("Exten")) is not None:
             # lc-consult's Dial: the consulted party's channel, whose answer or not settles the consult.
             self._publish(
@@ -424,13 +432,7 @@ class CallTracker:
         is on the call from now until their channel hangs up."""
         # The REFER came in the lead's call (its Replaces naming the consult call) or, the other way round, in the
         # consult call: the lead is the transferee or the target, the colleague the other one.
-        roles = [
-            (lead, colleague, transferer)
-            for lead, colleague, transferer in _ATTENDED_ROLES
-            if m.get(f"{lead}Uniqueid") in self.lead_channels
-        ]
-        # Logged whole: once in a while a desk phone's attended transfer is not told as the colleague's (the cause is
-        # not known yet; issue 16's note), and what Asterisk said is what tells why.
+        roles = [role for role in _ATTENDED_ROLES if m.get(f"{role[0]}Uniqueid") in self.lead_channels]
         log.info(
             "attended transfer (%s): %s",
             "a lead's call" if roles else "no lead's call",
@@ -438,9 +440,12 @@ class CallTracker:
         )
         if not roles:
             return
-        lead, colleague, transferer = roles[0]
+        lead, colleague, transferer, consulting = roles[0]
         lead_id, colleague_id = m[f"{lead}Uniqueid"], m.get(f"{colleague}Uniqueid") or ""
-        to_agent = names.parse_channel(m.get(f"{colleague}Channel"))
+        colleague_channel = m.get(f"{colleague}Channel")
+        if not colleague_id:  # the REFER came before Dial bridged the consult call: whom it was dialling
+            colleague_id, colleague_channel = self.consulting.get(m.get(f"{consulting}Uniqueid") or "", ("", ""))
+        to_agent = names.parse_channel(colleague_channel)
         succeeded = m.get("Result") == "Success" and to_agent is not None and bool(colleague_id)
         at = self.event_time(m)
         self._publish(
@@ -527,6 +532,7 @@ class CallTracker:
     # -- channels ----------------------------------------------------------------------------------------------
     def _on_Hangup(self, m: Mapping) -> None:
         channel_id = m.get("Uniqueid")
+        self.consulting.pop(channel_id or "", None)
         if channel_id in self.conference_parties:
             self._publish(
                 "call.conference_left",

@@ -106,6 +106,23 @@ def _attended_transcript(*events: dict) -> list[tuple[str, dict]]:
     return [(name, data) for name, data in published[2:]]  # after the call and Alice's answer
 
 
+def test_an_attended_refer_sent_before_the_consult_call_was_bridged_is_the_colleague_s_the_agent_was_dialling():
+    """A phone that sends REFER within milliseconds of the colleague answering (seen in a whole-suite run: 5 ms):
+    the consult call is still Dial's, not bridged, so Asterisk names no transfer target (DestType App) and moves
+    the lead into that Dial. The colleague is whom the agent's consult channel was dialling (lc-colleague)."""
+    consult = {"Uniqueid": "1796620092.3", "Channel": "PJSIP/desk1-00000003", "Context": "lc-colleague"}
+    dialled = {"DestUniqueid": "1796620092.4", "DestChannel": "PJSIP/desk2-00000004"}
+    early = {k: v for k, v in ATTENDED.items() if not k.startswith(("TransferTarget", "SecondBridge", "DestBridge"))}
+    said = _attended_transcript(
+        {**consult, **dialled, "Event": "DialBegin"},
+        {**early, "DestType": "App", "DestApp": "Dial"},
+        {"Event": "Hangup", "Uniqueid": "1796620092.4", "Channel": "PJSIP/desk2-00000004"},
+    )
+    answered = [(name, data["agent_id"], data["agent_channel_id"]) for name, data in said if name == "call.answered"]
+    assert answered == [("call.answered", 2, "1796620092.4")]
+    assert said[0][1]["succeeded"] and said[-1][0] == "call.party_left"  # and Bob's hangup ends his leg
+
+
 def test_a_desk_phones_attended_refer_is_told_as_its_blind_one_then_the_colleague_answering():
     at = from_timestamp(1796620092.565939)
     said = _attended_transcript(
