@@ -85,7 +85,9 @@ def current_agents(company: Company | None = None):
     """Agents whose users still belong to their company. A removed user's agent profile is kept so that past
     interactions still name who handled them, but nothing new may name it, and Asterisk no longer knows its
     devices. (A deactivated user stays current: they cannot sign in, and configure leaves out their devices.)"""
-    query = Agent.select(Agent).join(
-        Membership, on=(Membership.user == Agent.user) & (Membership.company == Agent.company)
+    query = (
+        Agent.select(Agent)
+        .join(Membership, on=(Membership.user == Agent.user) & (Membership.company == Agent.company))
+        .order_by(Agent.id)  # one order on either engine (PostgreSQL's unordered rows move as they are updated)
     )
     return query if company is None else query.where(Agent.company == company)
