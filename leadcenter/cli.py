@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 import sys
@@ -122,12 +123,20 @@ def show_config(ctx: Context) -> None:
 
 @main.command()
 @click.option("--demo/--no-demo", "with_demo", default=False, help="Seed the demo company when the database is empty.")
+@click.option(
+    "--web-only",
+    is_flag=True,
+    help="A web node: serve the app on this node's [http] ports over the controller node's PostgreSQL database.",
+)
 @pass_context
-def run(ctx: Context, with_demo: bool) -> None:
+def run(ctx: Context, with_demo: bool, web_only: bool) -> None:
     """Start everything: Asterisk (unless already running), the controller and the web app. Ctrl-C stops all."""
     from leadcenter.controller import Controller
     from leadcenter.web.server import serve
 
+    if web_only:
+        _run_web_node(ctx.settings, functools.partial(Controller, web_only=True), serve)
+        return
     instance, _ = ctx.prepare_asterisk()
     if with_demo and demo.seed(ctx.settings, clock.system()) is not None:
         click.echo("Demo company seeded.")
@@ -178,6 +187,22 @@ def run(ctx: Context, with_demo: bool) -> None:
         if turn_server is not None and turn_started_here:
             turn_server.stop()
         click.echo("Lead Center stopped.")
+
+
+def _run_web_node(settings: config_module.Settings, build, serve) -> None:
+    """A web node (docs/architecture.md, "Several nodes"): the app only; Asterisk, its configuration and every
+    controller thread are the controller node's."""
+    if not settings.database.url:
+        raise click.ClickException("--web-only needs [database] url: the PostgreSQL database of the controller node")
+    http = settings.http
+    click.echo(
+        f"Lead Center web node: http://{http.host}:{http.port}"
+        + (f"  and  https://{http.https_host}:{http.https_port}" if http.https_port else "")
+        + f"\nAsterisk (the softphones' SIP): {settings.asterisk.host}:{settings.asterisk.http_port}"
+        + "\nPress Ctrl-C to stop.\n"
+    )
+    serve(settings, build)
+    click.echo("Lead Center web node stopped.")
 
 
 # -- asterisk --------------------------------------------------------------------------------------------------

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import inspect
 import logging
 import threading
+from typing import cast
 
 from peewee import Database
 
-from leadcenter import clock, credentials, db, mail, migrations
+from leadcenter import clock, cluster, credentials, db, mail, migrations
 from leadcenter.agents.availability import Availability
 from leadcenter.agents.presence import Presence
 from leadcenter.agents.services import PauseKeeper
@@ -38,7 +40,9 @@ from leadcenter.reports.summary import WeeklySummaries
 from leadcenter.sms.smpp import SmppLink
 from leadcenter.teams.services import QueueBoard, WrapUpTimer
 from leadcenter.teamview import services as teamview
-from leadcenter.telephony.service import Telephony
+from leadcenter.telephony.ami import AmiError
+from leadcenter.telephony.ari import AriError
+from leadcenter.telephony.service import AsteriskRefused, Telephony
 from leadcenter.texts.outbox import Outbox
 from leadcenter.texts.services import Texts
 from leadcenter.trunks.services import TrunkStates
@@ -71,20 +75,43 @@ class LoopThread:
         self._thread.join(5)
 
 
+# The telephony layer's verbs a web node may ask the controller node for (its public coroutines), and the errors
+# its refusals are raised again as on the web node.
+FORWARDED_VERBS = frozenset(
+    name
+    for name, member in inspect.getmembers(Telephony, inspect.iscoroutinefunction)
+    if not name.startswith("_") and name not in ("start", "stop", "resync")
+)
+FORWARDED_ERRORS = {kind.__name__: kind for kind in (AmiError, AriError, AsteriskRefused, TimeoutError)}
+
+
 class Controller:
-    def __init__(self, settings: Settings):
+    """``web_only``: a web node (cluster.py): the web app over the shared PostgreSQL database; its verbs are
+    carried out by the controller node, and none of the controller's threads run here."""
+
+    def __init__(self, settings: Settings, web_only: bool = False):
         self.settings = settings
+        self.web_only = web_only
         self.secrets = credentials.load_or_create(settings.data_dir)
         self.database: Database = db.open_database(settings.database.url, str(settings.database_path))
         db.bind(self.database)
         migrations.migrate()
+        self.clustered = db.is_postgresql(self.database)  # on SQLite there is one node and no cluster code runs
+        if web_only and not self.clustered:
+            raise ValueError("a web node (--web-only) needs the PostgreSQL database of its controller node")
+        self.node = cluster.new_node_id()
         self.instance = Instance.from_settings(settings)
         # Every domain but texts reads the system clock; texts may be shifted (tests of its 12-hour timers).
         self.clock = clock.system
         self.bus = EventBus(self.clock)
         self.loop = LoopThread()
-        self.telephony = Telephony(settings, self.secrets, self.bus, self.clock)
-        self.presence = Presence(self.bus, teamview.call_began)
+        if web_only:
+            self.remote = cluster.RemoteTelephony(self.database, self.node, FORWARDED_VERBS, FORWARDED_ERRORS)
+            # The same verbs by the same names: whoever holds it hands them to submit() and gets a future.
+            self.telephony = cast(Telephony, self.remote)
+        else:
+            self.telephony = Telephony(settings, self.secrets, self.bus, self.clock)
+        self.presence = Presence(self.bus, teamview.call_began, keeps_view=not web_only)
         self.availability = Availability(self.bus, self.presence.seen)
         self.calls = CallRecorder(
             self.bus, self._recording_path, settings.asterisk_dir, settings.data_dir, self.clock, self.availability
@@ -97,7 +124,7 @@ class Controller:
         self.callbacks = Callbacks(self.bus, self.telephony, self.clock)
         self.mailboxes = MailboxCounter(self.bus)
         self.queue_board = QueueBoard(self.bus, self.clock)
-        self.trunk_states = TrunkStates(self.bus, self.clock)
+        self.trunk_states = TrunkStates(self.bus, self.clock, keeps_view=not web_only)
         self.pauses = PauseKeeper(self.bus, self.telephony, self.availability)
         self.wrap_up = WrapUpTimer(self.availability, self.clock)  # teams whose wrap-up ends by itself
         self._build_texts(settings)
@@ -109,13 +136,52 @@ class Controller:
         self.weekly_summaries = WeeklySummaries(self.mailer, self.clock, settings.app_url)
         self.visits = Visits(self.bus, self.clock)
         self.asterisk_config = AsteriskConfig(settings, self.secrets, self.instance, self.telephony)
-        self.reconfigure = self.asterisk_config.apply
-        self.reconfigure_checked = self.asterisk_config.apply_checked
+        if web_only:  # Asterisk's files are the controller node's: it renders them and reloads
+            self.reconfigure = lambda: self.remote.submit(cluster.ForwardedVerb("reconfigure", (), {}))
+            self.reconfigure_checked = lambda contexts: self.remote.submit(
+                cluster.ForwardedVerb("reconfigure_checked", (contexts,), {})
+            )
+        else:
+            self.reconfigure = self.asterisk_config.apply
+            self.reconfigure_checked = self.asterisk_config.apply_checked
         self.dialplans = DialplanCheck(self.asterisk_config)
         self.health = Health(self.database, self.telephony, self.smscs, self.outbox)
         from leadcenter.web.app import create_app  # the web layer depends on the controller, not the reverse
 
         self.web = create_app(self)
+        self.listener = self._build_cluster() if self.clustered else None
+
+    def _build_cluster(self) -> cluster.Listener:
+        """This node's part of the cluster: its events to the others, theirs to its streams, and the verbs: asked
+        (a web node) or carried out (the controller node)."""
+        cluster.create_tables(self.database)
+        relay = cluster.EventRelay(self.database, self.bus, self.node)
+        self.bus.subscribe("*", relay.send)
+        handlers = {cluster.EVENTS_CHANNEL: relay.received}
+        hub = self.web.extensions["event_stream"]
+        if self.web_only:
+            handlers[cluster.DONE_CHANNEL] = self.remote.done
+            return cluster.Listener(self.settings.database.url, handlers, on_gap=hub.lost_events, tick=self.remote.tick)
+        verbs = cluster.VerbServer(self.database, self._verb_handlers())
+        handlers[cluster.VERBS_CHANNEL] = verbs.asked
+        listener = cluster.Listener(
+            self.settings.database.url,
+            handlers,
+            on_connected=verbs.on_connected,
+            on_gap=hub.lost_events,
+            tick=verbs.tick,
+        )
+        verbs.wake = listener.wake
+        return listener
+
+    def _verb_handlers(self) -> dict:
+        def on_loop(name: str):
+            return lambda *args, **kwargs: self.telephony.submit(getattr(self.telephony, name)(*args, **kwargs))
+
+        handlers = {name: on_loop(name) for name in FORWARDED_VERBS}
+        handlers["reconfigure"] = self.asterisk_config.apply
+        handlers["reconfigure_checked"] = self.asterisk_config.apply_checked
+        return handlers
 
     def _build_texts(self, settings: Settings) -> None:
         """The texts domain over one SMPP bind per configured SMSC, each sending for its tracking numbers; without
@@ -146,6 +212,11 @@ class Controller:
 
     def start(self) -> None:
         self.bus.start()
+        if self.listener is not None:
+            self.listener.start()
+        if self.web_only:
+            log.info("web node %s started", self.node)
+            return
         self.loop.start()
         self.loop.run(self.telephony.start())
         self.texts.timers.start()
@@ -164,6 +235,13 @@ class Controller:
         log.info("controller started")
 
     def stop(self) -> None:
+        if self.listener is not None:
+            self.listener.stop()
+        if self.web_only:
+            self.bus.wait_idle(5)
+            self.bus.stop()
+            self.database.close()
+            return
         try:
             self.outbox.stop()
             for link in self.smscs:

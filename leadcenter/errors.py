@@ -120,6 +120,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "asterisk-refused": (422, "Asterisk did not take the dialplan or flow (its words in the message): nothing changed"),
     "asterisk-unavailable": (503, "Asterisk could not be asked to read the dialplan now: nothing changed; try again"),
     "converter-missing": (503, "sox is not installed on the server, so uploaded audio cannot be converted"),
+    "controller-unavailable": (503, "no controller node is connected to carry out the call verb: nothing was done"),
     "busy": (503, "the database is busy with other writes; Retry-After says when to try again"),
     "converter-busy": (503, "every audio conversion slot is taken; Retry-After says when to try again"),
 }

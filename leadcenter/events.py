@@ -32,6 +32,9 @@ class Event:
 
 Subscriber = Callable[[Event], None]
 
+# An event published on another node of the installation (cluster.py), queued as (event, remote).
+Delivery = tuple[Event, bool]
+
 
 class Publisher(Protocol):
     """What a domain that only publishes needs of the bus (unit tests hand in one that records)."""
@@ -42,30 +45,43 @@ class Publisher(Protocol):
 class Bus(Publisher, Protocol):
     """What a domain that also listens needs of the bus."""
 
-    def subscribe(self, pattern: str, subscriber: Subscriber) -> None: ...
+    def subscribe(self, pattern: str, subscriber: Subscriber, *, everywhere: bool = False) -> None: ...
 
 
 class EventBus:
+    """The node's bus. On several nodes (cluster.py) the other nodes' events are published here too, as remote
+    events: they reach only the subscribers that said ``everywhere`` (the event streams' fan-out, which serves this
+    node's clients whichever node an event happened on); the others (the domains' reactions: recording a call,
+    pausing an agent, queueing an email) ran on the node that published it and must not run twice."""
+
     def __init__(self, clock: Clock = system) -> None:
         self.clock = clock
-        self._subscribers: list[tuple[str, Subscriber]] = []
-        self._queue: queue.Queue[Event | None] = queue.Queue()
+        self._subscribers: list[tuple[str, Subscriber, bool]] = []
+        self._queue: queue.Queue[Delivery | None] = queue.Queue()
         self._seq = itertools.count(1)
         self._seq_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._idle = threading.Condition()
         self._pending = 0
 
-    def subscribe(self, pattern: str, subscriber: Subscriber) -> None:
-        """Deliver events whose name matches ``pattern`` (shell-style: ``call.*``, ``*``)."""
-        self._subscribers.append((pattern, subscriber))
+    def subscribe(self, pattern: str, subscriber: Subscriber, *, everywhere: bool = False) -> None:
+        """Deliver events whose name matches ``pattern`` (shell-style: ``call.*``, ``*``): this node's, and with
+        ``everywhere`` the other nodes' too."""
+        self._subscribers.append((pattern, subscriber, everywhere))
 
     def publish(self, name: str, **data) -> Event:
+        return self._queued(name, data, None, remote=False)
+
+    def publish_remote(self, name: str, data: dict, at: dt.datetime) -> Event:
+        """An event another node published (at ``at``), numbered in this node's sequence."""
+        return self._queued(name, data, at, remote=True)
+
+    def _queued(self, name: str, data: dict, at: dt.datetime | None, remote: bool) -> Event:
         with self._seq_lock:
-            event = Event(name, data, next(self._seq), self.clock())
+            event = Event(name, data, next(self._seq), self.clock() if at is None else at)
             with self._idle:
                 self._pending += 1
-            self._queue.put(event)
+            self._queue.put((event, remote))
         return event
 
     def start(self) -> None:
@@ -84,15 +100,15 @@ class EventBus:
             return self._idle.wait_for(lambda: self._pending == 0, timeout)
 
     def _run(self) -> None:
-        while (event := self._queue.get()) is not None:
-            self.deliver(event)
+        while (delivery := self._queue.get()) is not None:
+            self.deliver(*delivery)
             with self._idle:
                 self._pending -= 1
                 self._idle.notify_all()
 
-    def deliver(self, event: Event) -> None:
-        for pattern, subscriber in list(self._subscribers):
-            if fnmatch.fnmatchcase(event.name, pattern):
+    def deliver(self, event: Event, remote: bool = False) -> None:
+        for pattern, subscriber, everywhere in list(self._subscribers):
+            if (everywhere or not remote) and fnmatch.fnmatchcase(event.name, pattern):
                 try:
                     subscriber(event)
                 except Exception:

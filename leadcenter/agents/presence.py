@@ -74,9 +74,13 @@ class Presence:
     """Every agent's presence, live. Keeps Asterisk's device state of each agent endpoint (``telephony.device_state``
     as it changes, all of them at each ``telephony.synced``) and publishes ``agent.presence_changed`` for the agent's
     company whenever an agent's presence changes (their phone, their status or their ring device). Written on the
-    dispatcher thread, read from web threads."""
+    dispatcher thread, read from web threads.
 
-    def __init__(self, bus: Bus, call_began: CallBegan = lambda agent: None):
+    On several nodes (cluster.py) the controller node keeps it, for every node's agent changes (``everywhere``), and
+    publishes its changes to all; a web node's (``keeps_view`` False) follows nothing and publishes nothing, so
+    that no node publishes a presence worked out from a view it does not have."""
+
+    def __init__(self, bus: Bus, call_began: CallBegan = lambda agent: None, keeps_view: bool = True):
         self.bus = bus
         self.call_began = call_began
         self._lock = threading.Lock()
@@ -84,10 +88,12 @@ class Presence:
         self._moved: dict[str, dt.datetime] = {}  # endpoint -> when its device_presence last changed, as seen live
         self._shown: dict[int, str] = {}  # agent id -> presence last published
         self._offers: dict[int, dict[str, dt.datetime]] = {}  # agent id -> {lead channel id: when offered}
+        if not keeps_view:
+            return
         bus.subscribe("telephony.device_state", self.on_device_state)
         bus.subscribe("telephony.synced", self.on_synced)
-        bus.subscribe("agent.status_changed", self.on_agent_changed)
-        bus.subscribe("agent.updated", self.on_agent_changed)  # e.g. another ring device
+        bus.subscribe("agent.status_changed", self.on_agent_changed, everywhere=True)
+        bus.subscribe("agent.updated", self.on_agent_changed, everywhere=True)  # e.g. another ring device
         bus.subscribe("call.agent_offered", self.on_offered)
         for name in ("call.agent_missed", "call.answered", "call.left_queue", "call.ended"):
             bus.subscribe(name, self.on_offer_over)

@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 import uuid
 from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from leadcenter.agents.models import Agent
 from leadcenter.calls.services import OfferBook, everyone_declined, start_outbound
@@ -95,7 +95,9 @@ class CallControl:
     def hang_up(self, interaction: Interaction) -> None:
         """End the call: the lead's channel is hung up, the agent's leg with it; the recorder concludes it."""
         assert interaction.channel_id, "only a call is hung up"
-        self.telephony.submit(self.telephony.hang_up_call(interaction.channel_id))
+        asked = self.telephony.submit(self.telephony.hang_up_call(interaction.channel_id))
+        if asked.done() and isinstance(asked.exception(), TimeoutError):  # nobody to ask (cluster.py): say so
+            raise cast(TimeoutError, asked.exception())
 
     def decline(self, interaction: Interaction, agent: Agent) -> tuple[bool, bool]:
         """The agent declines an incoming interaction: it leaves their Incoming. For a call, their ringing leg, if it

@@ -119,7 +119,8 @@ class Chats:
         self._offline: dict[int, bool] = {}  # agent id -> whether they were Offline at their last status change
         self._told_lock = threading.Lock()
         self._widgets: memo.Recent[str, ChatWidget | None] = memo.Recent(remember_seconds)
-        bus.subscribe("team.*", lambda event: self.widget_changed())  # a team's settings route the chats
+        # A team's settings route the chats; any node's edit (cluster.py) makes each node read it afresh.
+        bus.subscribe("team.*", lambda event: self.widget_changed(), everywhere=True)
         self._sweeps = 0
         bus.subscribe("agent.status_changed", self.on_agent_changed)
 

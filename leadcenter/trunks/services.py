@@ -81,16 +81,18 @@ class Reported:
 
 
 class TrunkStates:
-    def __init__(self, bus: Bus, clock: Clock):
+    def __init__(self, bus: Bus, clock: Clock, keeps_view: bool = True):
         self.bus, self.clock = bus, clock
         self._lock = threading.Lock()
         self._reported: dict[int, Reported] = {}
         self._shown: dict[int, tuple[str, dt.datetime | None]] = {}  # trunk id -> (state, since)
+        if not keeps_view:  # a web node's (cluster.py): the controller node keeps the view, for every node's edits
+            return
         bus.subscribe("telephony.trunks", self.on_trunks)
         bus.subscribe("telephony.lost", self.on_lost)
         for verb in ("created", "updated"):  # it may register now, or no longer
-            bus.subscribe(f"trunk.{verb}", self.on_trunk_changed)
-        bus.subscribe("trunk.deleted", self.on_trunk_deleted)
+            bus.subscribe(f"trunk.{verb}", self.on_trunk_changed, everywhere=True)
+        bus.subscribe("trunk.deleted", self.on_trunk_deleted, everywhere=True)
 
     def of(self, trunk: Trunk) -> TrunkStateOut:
         with self._lock:

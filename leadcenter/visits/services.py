@@ -150,7 +150,7 @@ class Visits:
         self._fallbacks: dict[int, tuple[dt.datetime, TrackingNumber | None]] = {}  # see _remember_fallback
         self._sites: memo.Recent[int, SiteConfig] = memo.Recent(remember_seconds)  # company id -> its SiteConfig
         for pattern in SITE_CONFIG_EVENTS:
-            bus.subscribe(pattern, self.on_site_changed)
+            bus.subscribe(pattern, self.on_site_changed, everywhere=True)  # any node's edit (cluster.py)
 
     def on_site_changed(self, event: Event) -> None:
         self._sites.forget(event.data["company_id"])

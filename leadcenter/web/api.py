@@ -26,7 +26,7 @@ from pydantic_core import ErrorDetails
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import IntegerConverter
 
-from leadcenter import statemachine
+from leadcenter import cluster, statemachine
 from leadcenter.errors import ERRORS, ApiError, invalid
 from leadcenter.web import auth
 from leadcenter.wire import DATE_RANGE, INT_RANGE
@@ -239,6 +239,12 @@ def install(app: Flask) -> None:
             return unexpected(exc)
         log.warning("request %s %s: %s", request.method, request.path, exc)
         return api_error(ApiError("busy", "the server is busy: try again in a moment", headers={"Retry-After": "1"}))
+
+    @app.errorhandler(cluster.ControllerUnavailable)
+    def no_controller(exc: cluster.ControllerUnavailable):
+        # A web node (cluster.py) with no controller node connected: nothing was asked of Asterisk.
+        log.warning("request %s %s: %s", request.method, request.path, exc)
+        return api_error(ApiError("controller-unavailable", str(exc)))
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

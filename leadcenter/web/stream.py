@@ -166,6 +166,7 @@ class Hub:
         self._buffer: deque[Frame] = deque()
         self._evicted_through: dict[int, int] = {}  # company id -> the highest seq of theirs dropped from the buffer
         self._seq = 0  # the last event this hub has seen
+        self._gap_through = 0  # events up to this seq may have missed this node (its cluster listener was down)
         self._subscriptions: set[Subscription] = set()
 
     def fan_out(self, event: Event) -> None:
@@ -250,7 +251,22 @@ class Hub:
             return "the controller restarted since"
         if self._evicted_through.get(company_id, 0) > since:
             return "events after since are no longer buffered"
+        if self._gap_through > since:
+            return "other nodes' events may have been missed"
         return None
+
+    def lost_events(self) -> None:
+        """Other nodes' events may have been lost to this node (cluster.py: its listener connected again): every
+        open stream is closed as lagging, and its reconnection with ``since`` gets ``stream.reset``."""
+        with self._lock:
+            self._gap_through = self._seq + 1
+            closing, self._subscriptions = list(self._subscriptions), set()
+            for subscription in closing:
+                subscription.lagging = True
+        for subscription in closing:
+            subscription.wake()
+        if closing:
+            log.warning("other nodes' events may have been missed: %d streams closed to reload", len(closing))
 
     def detach(self, subscription: Subscription) -> None:
         with self._lock:
@@ -264,7 +280,7 @@ class Hub:
 def install(app: Flask, controller, capacity: Capacity) -> Hub:
     """Serve the stream on ``app`` from ``controller.bus``'s events."""
     hub = Hub(CLIENT_QUEUE_SIZE, REPLAY_BUFFER_SIZE, controller.clock)
-    controller.bus.subscribe("*", hub.fan_out)
+    controller.bus.subscribe("*", hub.fan_out, everywhere=True)  # every node's events, to this node's clients
     app.extensions["event_stream"] = hub
     sessions = app.extensions["websocket_sessions"] = SessionWatch(app)
     allowed = allowed_origins(controller.settings.http)

@@ -136,7 +136,7 @@ class VisitorHub:
 def install(app: Flask, controller, capacity: Capacity) -> VisitorHub:
     """Serve the visitor websocket on ``app``; ``capacity`` is the visitors' own."""
     hub = VisitorHub()
-    controller.bus.subscribe("chat.visitor_frame", hub.fan_out)
+    controller.bus.subscribe("chat.visitor_frame", hub.fan_out, everywhere=True)
     app.extensions["visitors"] = hub
     chats: Chats = controller.chats
     bp = Blueprint("visitors", __name__, url_prefix="/api/v1")

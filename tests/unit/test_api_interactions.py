@@ -1,12 +1,14 @@
 """The interactions API: inbox, timeline, reading, classifying, tags, audio; nothing of another company."""
 
 import base64
+import concurrent.futures
 import dataclasses
 import datetime as dt
 
 import pytest
 from support import T0
 
+from leadcenter import cluster
 from leadcenter.interactions.models import ClassificationChange, Interaction, InteractionTag, Message, Tag
 from leadcenter.interactions.services import classify
 from leadcenter.pbx import names
@@ -511,6 +513,21 @@ def test_hang_up_my_call_and_only_mine(agent_a, make_client, world, controller):
     assert supervisor.post(f"/api/v1/interactions/{theirs.id}/hangup")[0] == 200
     # The lead's channel is hung up (the agent's leg with it); the recorder concludes the call when Asterisk says so.
     assert controller.telephony.verbs == [("hang_up_call", ("1795737826.1",)), ("hang_up_call", ("1795737826.2",))]
+
+
+def test_a_hang_up_on_a_web_node_with_no_controller_node_is_refused_503(agent_a, world, controller, monkeypatch):
+    """cluster.RemoteTelephony's future, failed at once when no controller node is connected: nothing was asked."""
+    mine = add_interaction(world, status="active", agent=world["a"]["agents"][0], channel_id="1795737826.4")
+
+    def nobody_to_ask(verb) -> concurrent.futures.Future:
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        future.set_exception(cluster.ControllerUnavailable("no controller node is connected"))
+        return future
+
+    monkeypatch.setattr(controller.telephony, "submit", nobody_to_ask)
+    status, body = agent_a.post(f"/api/v1/interactions/{mine.id}/hangup")
+    assert (status, body["error"]) == (503, "controller-unavailable")
+    assert Interaction.get_by_id(mine.id).status == "active"
 
 
 def test_only_an_incoming_interaction_can_be_declined(agent_a, world):

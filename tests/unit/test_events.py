@@ -29,3 +29,19 @@ def test_a_failing_subscriber_does_not_stop_the_others(caplog):
     bus.stop()
     assert seen == [first.seq, second.seq]
     assert "ZeroDivisionError" in caplog.text
+
+
+def test_another_nodes_event_reaches_only_the_subscribers_for_every_node_in_this_nodes_sequence():
+    bus = EventBus()
+    domain, everywhere = [], []
+    bus.subscribe("lead.*", domain.append)
+    bus.subscribe("lead.*", everywhere.append, everywhere=True)
+    bus.start()
+    own = bus.publish("lead.updated", company_id=1)
+    at = own.at.replace(year=2020)
+    remote = bus.publish_remote("lead.updated", {"company_id": 2}, at)
+    assert bus.wait_idle(5)
+    bus.stop()
+    assert domain == [own]  # its domain reactions ran on the node that published it
+    assert everywhere == [own, remote]
+    assert (remote.seq, remote.at, remote.data) == (own.seq + 1, at, {"company_id": 2})

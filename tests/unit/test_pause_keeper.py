@@ -34,7 +34,7 @@ class Bus:
     def __init__(self):
         self.published = []
 
-    def subscribe(self, name, handler):
+    def subscribe(self, name, handler, everywhere=False):
         pass
 
     def publish(self, name, **data):

@@ -13,7 +13,7 @@ class Bus:
     def __init__(self):
         self.published = []
 
-    def subscribe(self, name, handler):
+    def subscribe(self, name, handler, everywhere=False):
         pass
 
     def publish(self, name, **data):
@@ -95,3 +95,18 @@ def test_the_app_reads_each_agent_s_presence(world, controller, make_client):
     status, agents = client.get("/api/v1/agents")
     assert status == 200 and {a["id"]: a["presence"] for a in agents} == {alice.id: "available", bob.id: "unreachable"}
     assert client.get("/api/v1/me/agent")[1]["presence"] == "unreachable"  # Bob: no softphone registered
+
+
+def test_on_a_web_node_presence_follows_nothing_and_the_controller_nodes_follows_every_nodes_agent_changes():
+    subscribed: list[tuple[str, bool]] = []
+
+    class Recording(Bus):
+        def subscribe(self, name, handler, everywhere=False):
+            subscribed.append((name, everywhere))
+
+    Presence(Recording(), keeps_view=False)  # a web node (cluster.py): it would publish from a view it lacks
+    assert subscribed == []
+    Presence(Recording())
+    assert {("agent.status_changed", True), ("agent.updated", True), ("telephony.device_state", False)} <= set(
+        subscribed
+    )

@@ -1,0 +1,184 @@
+"""Two nodes, one PostgreSQL, one Asterisk (docs/architecture.md, "Several nodes"): node 1 is `leadcenter run` (the
+controller: AMI/ARI, the recorder, and its web app), node 2 `leadcenter run --web-only` on other ports over the same
+database and data directory (the same secrets). Alice works in Chromium on node 2: her softphone goes through node
+2's SIP relay, the call node 1's controller recorded rings in her tab, she answers it there; her hang-up asked on
+node 2 is carried out by node 1's controller (the SIPp caller gets the BYE); what she types on node 2 reaches the
+supervisor's event stream on node 1.
+
+Its own installation (SECOND_PORTS, its own Asterisk and PostgreSQL server), beside the suite's."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+
+import httpx
+import postgresql
+import pytest
+from browser import CHROMIUM, Browser
+from harness import ADS_LINE, LEADCENTER, SECOND_PORTS, System, add_ice_interface, wait_for
+from playwright.sync_api import expect
+from sipp import SippCaller
+from test_event_stream import Agent as StreamClient
+
+from leadcenter import db
+
+ALICE = 1
+NODE_2_PORTS = {"LEADCENTER_HTTP_PORT": "28081", "LEADCENTER_HTTP_HTTPS_PORT": "28444"}
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (make setup)")
+
+
+class WebNode:
+    """`leadcenter run --web-only` of ``system``'s installation on NODE_2_PORTS."""
+
+    def __init__(self, system: System):
+        self.env = {**system.env, **NODE_2_PORTS}
+        self.url = f"http://127.0.0.1:{NODE_2_PORTS['LEADCENTER_HTTP_PORT']}"
+        self.log = system.settings.data_dir / "web-node.log"
+        self.system = system
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [*LEADCENTER, "run", "--web-only"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        wait_for(lambda: self.health()[0] == 200, 30, what=f"the web node's /healthz to be 200:\n{self.log_tail()}")
+
+    def health(self) -> tuple[int, dict]:
+        try:
+            answer = httpx.get(f"{self.url}/healthz", timeout=2)
+        except httpx.HTTPError:
+            return 0, {}
+        return answer.status_code, answer.json()
+
+    def log_tail(self) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-40:]) if self.log.exists() else ""
+
+    def stop(self) -> None:
+        if self.process is not None:
+            os.killpg(self.process.pid, signal.SIGINT)
+            self.process.wait(20)
+            self.process = None
+
+    def sign_in(self, email: str) -> httpx.Client:
+        """A session on this node (``system.sign_in`` against its URL)."""
+        url, self.system.url = self.system.url, self.url
+        try:
+            return self.system.sign_in(email)
+        finally:
+            self.system.url = url
+
+
+@pytest.fixture(scope="module")
+def nodes(tmp_path_factory):
+    """Node 1 (the controller) and node 2 (a web node) running over one PostgreSQL; Alice rings in her browser."""
+    if not postgresql.available():
+        pytest.skip(f"PostgreSQL is not installed ({postgresql.BIN}): make setup installs it")
+    previous = db.database.obj
+    with postgresql.Cluster() as cluster, contextlib.ExitStack() as stack:
+        system = System(
+            tmp_path_factory.mktemp("nodes"), ports=SECOND_PORTS, database_url=cluster.create_database("lc")
+        )
+        if not add_ice_interface():
+            pytest.skip("browser calls need the private network namespace `make test` runs in")
+        system.cli("demo")
+        system.cli("agent", "ring", str(ALICE), "webrtc")
+        handle = system.open_database()
+        stack.callback(handle.close)
+        db.bind(handle)
+        stack.callback(lambda: previous is not None and db.bind(previous))
+        system.start_asterisk()
+        stack.callback(system.stop_asterisk)
+        system.start_controller()
+        stack.callback(system.stop_controller)
+        node_2 = WebNode(system)
+        node_2.start()
+        stack.callback(node_2.stop)
+        system.choose_status("alice@acme.example", "available")
+        system.choose_status("bob@acme.example", "offline")  # the call is Alice's to take
+        yield system, node_2
+
+
+def test_an_agent_on_the_web_node_takes_a_call_the_controller_node_recorded(nodes, tmp_path):
+    system, node_2 = nodes
+    assert node_2.health()[1]["asterisk"]["controller"] is True
+    supervisor = StreamClient(system, "admin@acme.example")  # on node 1
+    try:
+        with Browser() as browser:
+            alice = browser.agent(system, "alice@acme.example", url=node_2.url)  # her SIP through node 2's relay
+            caller = SippCaller(workdir=tmp_path / "caller").start_call(
+                ADS_LINE,
+                "4045559101",
+                asterisk_port=system.sip_port,
+                local_port=system.trunk_port,
+                duration=60,
+                caller_name="Nod Twoson",
+                expect_remote_bye=True,
+            )
+            # Recorded by node 1's controller, shown live in node 2's tab, ringing her softphone there.
+            created = supervisor.wait_event("interaction.created", 15, interaction={"lead_number": "+14045559101"})
+            interaction_id = created["data"]["interaction"]["id"]
+            incoming = alice.row("incoming", "Nod Twoson")
+            expect(incoming).to_be_visible()
+            expect(alice.ringing_row().filter(has_text="Nod Twoson")).to_have_count(1)
+            incoming.get_by_role("button", name="Answer").click()
+            caller.wait_for("ANSWERED", 10)
+            expect(alice.row("active", "Nod Twoson")).to_be_visible()
+            supervisor.wait_event("interaction.updated", 10, interaction={"id": interaction_id, "status": "active"})
+            wait_for(lambda: alice.audio_stats().get("packetsReceived", 0) > 50, 10, what="audio in node 2's tab")
+
+            # Hang up asked on node 2: node 1's controller carries it out, the caller gets the BYE.
+            with contextlib.closing(node_2.sign_in("alice@acme.example")) as on_node_2:
+                answer = on_node_2.post(f"/api/v1/interactions/{interaction_id}/hangup")
+            assert answer.status_code == 200, answer.text
+            result = caller.wait(15)
+            result.check()
+            assert result.hangup == "remote"
+            supervisor.wait_event("interaction.updated", 10, interaction={"id": interaction_id, "status": "recent"})
+            verbs = db.database.execute_sql("SELECT method, state, error FROM cluster_verb").fetchall()
+            assert ("hang_up_call", "done", None) in verbs
+
+            # Typed on node 2, seen on node 1's stream.
+            recent = alice.row("recent", "Nod Twoson")
+            expect(recent).to_be_visible()
+            recent.get_by_role("button", name="Nod Twoson", exact=True).click()
+            notes = alice.page.locator("#classification").get_by_label("Notes")
+            notes.press_sequentially("Typed on node 2", delay=5)
+            expect(alice.page.locator("#classification .saved-marker")).to_have_text("Saved")
+            supervisor.wait_event(
+                "interaction.updated", 10, interaction={"id": interaction_id, "notes": "Typed on node 2"}
+            )
+            assert alice.errors == []
+    finally:
+        supervisor.close()
+
+
+def test_while_no_controller_node_runs_the_web_node_says_so_and_nothing_asked_is_lost(nodes):
+    """Node 1 stopped: node 2's /healthz is 503 (no controller); Alice going Offline on node 2 is saved (its pause
+    cannot be asked), and node 1, back, pauses her in Asterisk from the database; Available again on node 2, node 1
+    unpauses her (the verb forwarded)."""
+    system, node_2 = nodes
+    system.choose_status("alice@acme.example", "available")  # after her call: out of wrap-up
+    wait_for(lambda: "agent1" not in system.paused_members(), 10, what="Alice unpaused")
+    with contextlib.closing(node_2.sign_in("alice@acme.example")) as alice:
+        system.stop_controller()
+        try:
+            wait_for(lambda: node_2.health()[0] == 503, 10, what="the web node to see no controller")
+            assert node_2.health()[1]["asterisk"]["controller"] is False
+            changed = alice.patch("/api/v1/me/agent", json={"status": "offline"})
+            assert changed.status_code == 200, changed.text
+        finally:
+            system.start_controller()
+        wait_for(lambda: "agent1" in system.paused_members(), 15, what="Alice paused by node 1's resync")
+        assert node_2.health()[0] == 200
+        assert alice.patch("/api/v1/me/agent", json={"status": "available"}).status_code == 200
+        wait_for(lambda: "agent1" not in system.paused_members(), 10, what="Alice unpaused, asked on node 2")
