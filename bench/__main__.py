@@ -15,6 +15,7 @@ from bench import (
     api_queries,
     asterisk_lifecycle,
     chat_visitors,
+    cluster_events,
     controller_overhead,
     kpis,
     results_dir,
@@ -36,6 +37,7 @@ SUITES = {
     "visits": visits_collection.run,
     "kpis": kpis.run,
     "teamview": team_view.run,
+    "nodes": cluster_events.run,
 }
 
 

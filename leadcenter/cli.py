@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import logging
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -137,6 +138,35 @@ def run(ctx: Context, with_demo: bool, web_only: bool) -> None:
     if web_only:
         _run_web_node(ctx.settings, functools.partial(Controller, web_only=True), serve)
         return
+    leadership = _lead(ctx.settings)
+    try:
+        _run_controller(ctx, with_demo, Controller, serve)
+    finally:
+        if leadership is not None:
+            leadership.stop()
+
+
+def _lead(settings: config_module.Settings):
+    """On PostgreSQL, one `leadcenter run` drives Asterisk (docs/architecture.md, "Several nodes"): wait here, as a
+    standby, until this one holds the leadership lock; None on SQLite (one node)."""
+    if not settings.database.url:
+        return None
+    from leadcenter import cluster
+
+    leadership = cluster.Leadership(settings.database.url, on_lost=lambda: os.kill(os.getpid(), signal.SIGTERM))
+    began = time.monotonic()
+    try:
+        leadership.take(standing_by=lambda: click.echo("Another controller node leads: standing by..."))
+    except KeyboardInterrupt:
+        leadership.stop()
+        raise click.Abort() from None
+    if time.monotonic() - began > cluster.LEADER_TRY_SECONDS:
+        click.echo(f"This node leads now (after {time.monotonic() - began:.1f} s standing by).")
+    leadership.watch()
+    return leadership
+
+
+def _run_controller(ctx: Context, with_demo: bool, build, serve) -> None:
     instance, _ = ctx.prepare_asterisk()
     if with_demo and demo.seed(ctx.settings, clock.system()) is not None:
         click.echo("Demo company seeded.")
@@ -176,7 +206,7 @@ def run(ctx: Context, with_demo: bool, web_only: bool) -> None:
             pid = _start_turn(turn_server)
             click.echo(f"TURN relay (coturn) running (pid {pid}): {', '.join(ctx.settings.turn.url_list)}")
         click.echo("Press Ctrl-C to stop.\n")
-        serve(ctx.settings, Controller)
+        serve(ctx.settings, build)
     finally:
         if site is not None:
             site.shutdown()

@@ -21,6 +21,9 @@ talk through the database engine's own messaging, LISTEN/NOTIFY, and a table or 
 - **The controller's presence.** The controller node's listener connection holds a session advisory lock
   (``CONTROLLER_LOCK``) as long as it is connected; a web node asks ``pg_locks`` whether anybody holds it before
   asking a verb, and answers the request 503 ``controller-unavailable`` at once when nobody does.
+- **Leadership.** On PostgreSQL every `leadcenter run` takes ``LEADER_LOCK`` (``Leadership``) before it builds the
+  controller; a second one stands by until the leader's connection ends (its process died), then starts as a
+  controller does after a restart (it resynchronises from Asterisk and the database).
 - **A lost listener connection.** Notifications sent while a node was not listening are lost to it: when its
   listener connects again, ``on_gap`` runs (the composition root makes the websocket hub reset its streams, so the
   browsers reload over REST) and the verb server looks for verbs asked meanwhile.
@@ -454,6 +457,83 @@ class VerbServer:
             "AND asked_at < (now() AT TIME ZONE 'UTC') - %s * INTERVAL '1 minute'",
             (VERB_ROW_MINUTES,),
         )
+
+
+# -- leadership -------------------------------------------------------------------------------------------------
+
+# Which `leadcenter run` drives Asterisk: the one whose dedicated connection holds this session advisory lock.
+LEADER_LOCK = (0x1EAD_CE17, 2)
+LEADER_TRY_SECONDS = 0.5  # a standby asks for the lock this often
+LEADER_CHECK_SECONDS = 1.0  # the leader checks this often that its lock's connection still answers
+
+
+class Leadership:
+    """One controller node drives Asterisk; the others stand by. The lock is a session advisory lock on a connection
+    of its own, so PostgreSQL releases it the moment the leader's process dies (kill -9: the kernel closes its
+    socket, the server's backend ends with it) and a standby's next try takes it. A leader whose connection stops
+    answering (the server restarted, the network between them broke) can no longer be sure nobody took over: it
+    calls ``on_lost`` (the composition root stops the process; its supervisor starts it again, as a standby)."""
+
+    def __init__(self, url: str, on_lost: Callable[[], None]):
+        self.url, self.on_lost = url, on_lost
+        self._connection: Any = None
+        self._stopping = threading.Event()
+        self._watch: threading.Thread | None = None
+
+    def take(self, standing_by: Callable[[], None] = lambda: None) -> bool:
+        """Wait until this node holds the lock (``standing_by`` is called once if it must wait); False when
+        ``stop`` was called meanwhile."""
+        told = False
+        while not self._stopping.is_set():
+            try:
+                if self._try():
+                    return True
+            except psycopg2.Error as exc:
+                log.warning("leadership: %s; trying again", str(exc).strip())
+                self._close()
+            if not told:
+                standing_by()
+                told = True
+            self._stopping.wait(LEADER_TRY_SECONDS)
+        return False
+
+    def _try(self) -> bool:
+        if self._connection is None:
+            self._connection = psycopg2.connect(self.url)
+            self._connection.set_isolation_level(psycopg2.extensions.ISOLATION_LEVEL_AUTOCOMMIT)
+        with self._connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", LEADER_LOCK)
+            return bool(cursor.fetchone()[0])
+
+    def watch(self) -> None:
+        """From now on, check the lock's connection every LEADER_CHECK_SECONDS (a thread)."""
+        self._watch = threading.Thread(target=self._run_watch, name="leadership", daemon=True)
+        self._watch.start()
+
+    def _run_watch(self) -> None:
+        while not self._stopping.wait(LEADER_CHECK_SECONDS):
+            try:
+                with self._connection.cursor() as cursor:
+                    cursor.execute("SELECT 1")
+            except psycopg2.Error as exc:
+                if self._stopping.is_set():
+                    return
+                log.critical("leadership lost (%s): stopping this controller", str(exc).strip())
+                self.on_lost()
+                return
+
+    def stop(self) -> None:
+        """Give the lock up (a standby takes it within LEADER_TRY_SECONDS)."""
+        self._stopping.set()
+        if self._watch is not None:
+            self._watch.join(LEADER_CHECK_SECONDS * 2)
+        self._close()
+
+    def _close(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(psycopg2.Error):
+                self._connection.close()
+            self._connection = None
 
 
 def new_node_id() -> str:

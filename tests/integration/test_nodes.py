@@ -13,45 +13,51 @@ import contextlib
 import os
 import signal
 import subprocess
+import time
 
 import httpx
 import postgresql
 import pytest
 from browser import CHROMIUM, Browser
-from harness import ADS_LINE, LEADCENTER, SECOND_PORTS, System, add_ice_interface, wait_for
+from harness import ADS_LINE, LEADCENTER, SECOND_PORTS, System, add_ice_interface, set_ring_device, wait_for
 from playwright.sync_api import expect
-from sipp import SippCaller
+from sipp import Peers, SippCaller
 from test_event_stream import Agent as StreamClient
 
 from leadcenter import db
+from leadcenter.interactions.models import Interaction
 
-ALICE = 1
+ALICE, BOB = 1, 2
 NODE_2_PORTS = {"LEADCENTER_HTTP_PORT": "28081", "LEADCENTER_HTTP_HTTPS_PORT": "28444"}
+NODE_3_PORTS = {"LEADCENTER_HTTP_PORT": "28082", "LEADCENTER_HTTP_HTTPS_PORT": "28445"}
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (make setup)")
 
 
-class WebNode:
-    """`leadcenter run --web-only` of ``system``'s installation on NODE_2_PORTS."""
+class Node:
+    """Another `leadcenter run` (``options``: ``--web-only``) of ``system``'s installation on ``ports``."""
 
-    def __init__(self, system: System):
-        self.env = {**system.env, **NODE_2_PORTS}
-        self.url = f"http://127.0.0.1:{NODE_2_PORTS['LEADCENTER_HTTP_PORT']}"
-        self.log = system.settings.data_dir / "web-node.log"
-        self.system = system
+    def __init__(self, system: System, ports: dict[str, str], *options: str):
+        self.env = {**system.env, **ports}
+        self.url = f"http://127.0.0.1:{ports['LEADCENTER_HTTP_PORT']}"
+        self.log = system.settings.data_dir / f"node-{ports['LEADCENTER_HTTP_PORT']}.log"
+        self.system, self.options = system, options
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
+        self.launch()
+        wait_for(lambda: self.health()[0] == 200, 30, what=f"the node's /healthz to be 200:\n{self.log_tail()}")
+
+    def launch(self) -> None:
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
-                [*LEADCENTER, "run", "--web-only"],
+                [*LEADCENTER, "run", *self.options],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
-        wait_for(lambda: self.health()[0] == 200, 30, what=f"the web node's /healthz to be 200:\n{self.log_tail()}")
 
     def health(self) -> tuple[int, dict]:
         try:
@@ -100,7 +106,7 @@ def nodes(tmp_path_factory):
         stack.callback(system.stop_asterisk)
         system.start_controller()
         stack.callback(system.stop_controller)
-        node_2 = WebNode(system)
+        node_2 = Node(system, NODE_2_PORTS, "--web-only")
         node_2.start()
         stack.callback(node_2.stop)
         system.choose_status("alice@acme.example", "available")
@@ -112,6 +118,9 @@ def test_an_agent_on_the_web_node_takes_a_call_the_controller_node_recorded(node
     system, node_2 = nodes
     assert node_2.health()[1]["asterisk"]["controller"] is True
     supervisor = StreamClient(system, "admin@acme.example")  # on node 1
+    # A session signed in on node 1 is one on node 2 (the same secret, sessions in the one database).
+    on_node_2 = httpx.get(f"{node_2.url}/api/v1/session", cookies={"session": supervisor.http.cookies["session"]})
+    assert on_node_2.json()["authenticated"] and on_node_2.json()["user"]["email"] == "admin@acme.example"
     try:
         with Browser() as browser:
             alice = browser.agent(system, "alice@acme.example", url=node_2.url)  # her SIP through node 2's relay
@@ -182,3 +191,49 @@ def test_while_no_controller_node_runs_the_web_node_says_so_and_nothing_asked_is
         assert node_2.health()[0] == 200
         assert alice.patch("/api/v1/me/agent", json={"status": "available"}).status_code == 200
         wait_for(lambda: "agent1" not in system.paused_members(), 10, what="Alice unpaused, asked on node 2")
+
+
+def test_kill_9_of_the_active_controller_mid_call_the_standby_takes_over_and_the_call_is_recorded_once(nodes, tmp_path):
+    """Node 3 is a second `leadcenter run`: it stands by (serving nothing) while node 1 leads. Bob answers a SIPp
+    call on his desk phone; node 1 is killed with SIGKILL mid-call: node 3 takes the leadership lock, connects to
+    Asterisk, resynchronises, and concludes the call when the caller hangs up, once; node 2's verbs go to it."""
+    system, node_2 = nodes
+    system.choose_status("alice@acme.example", "offline")
+    set_ring_device(system, "desk", agents=(BOB,))
+    system.choose_status("bob@acme.example", "available")
+    standby = Node(system, NODE_3_PORTS)
+    standby.launch()
+    peers = Peers(system, tmp_path)
+    try:
+        wait_for(lambda: "standing by" in standby.log_tail(), 30, what=f"node 3 to stand by:\n{standby.log_tail()}")
+        assert standby.health()[0] == 0  # no web app, no controller while it stands by
+        with peers.phone(BOB):
+            caller = SippCaller(workdir=tmp_path / "caller").start_call(
+                ADS_LINE, "4045559102", asterisk_port=system.sip_port, local_port=system.trunk_port, duration=20
+            )
+            caller.wait_for("ANSWERED", 15)
+            system.wait_interaction(lead_number="+14045559102", status="active")
+            killed_at = time.monotonic()
+            system.kill_controller()
+            wait_for(
+                lambda: standby.health()[0] == 200 and standby.health()[1]["asterisk"]["synced_at"],
+                30,
+                what=f"node 3 to lead:\n{standby.log_tail()}",
+            )
+            took_over = time.monotonic() - killed_at
+            result = caller.wait(40)
+        result.check()
+        call = wait_for(
+            lambda: (row := system.interaction(lead_number="+14045559102")) and row.status == "recent" and row,
+            15,
+            what="the call to conclude",
+        )
+        assert (call.outcome, call.agent_id) == ("answered", BOB)
+        assert 15 <= call.talk_seconds <= 25
+        assert Interaction.select().where(Interaction.lead_number == "+14045559102").count() == 1
+        wait_for(lambda: node_2.health()[0] == 200, 10, what="node 2 to see the new controller")
+        print(f"\nfigures: the standby led, connected and resynchronised {took_over:.2f} s after the kill")
+    finally:
+        peers.close()
+        standby.stop()
+        system.start_controller()  # node 1 leads again for the module's teardown

@@ -201,3 +201,43 @@ def test_a_verb_nobody_takes_is_withdrawn_and_never_done_late(url, handle):
         assert verbs.asked == []
     finally:
         holder.close()
+
+
+def test_one_node_leads_a_standby_waits_and_takes_over_when_the_leaders_connection_ends(url, handle):
+    lost = threading.Event()
+    leader = cluster.Leadership(url, on_lost=lost.set)
+    assert leader.take()
+    leader.watch()
+    standing_by, led = threading.Event(), threading.Event()
+    standby = cluster.Leadership(url, on_lost=lambda: None)
+    waiting = threading.Thread(target=lambda: standby.take(standing_by.set) and led.set(), daemon=True)
+    waiting.start()
+    try:
+        assert standing_by.wait(WAIT)
+        assert not led.wait(cluster.LEADER_TRY_SECONDS * 3)  # the lock is held: it stands by
+        # The leader's connection ends as a killed process's does (the server ends its backend): the standby leads,
+        # and the old leader, which can no longer know, is told to stop.
+        handle.execute_sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s "
+            "AND objid = %s AND granted",
+            cluster.LEADER_LOCK,
+        )
+        assert led.wait(WAIT)
+        assert lost.wait(WAIT)
+    finally:
+        leader.stop()
+        standby.stop()
+        waiting.join(WAIT)
+
+
+def test_a_standby_stopped_while_it_waits_does_not_lead(url):
+    leader = cluster.Leadership(url, on_lost=lambda: None)
+    assert leader.take()
+    standby = cluster.Leadership(url, on_lost=lambda: None)
+    outcome: list[bool] = []
+    waiting = threading.Thread(target=lambda: outcome.append(standby.take()), daemon=True)
+    waiting.start()
+    standby.stop()
+    waiting.join(WAIT)
+    assert outcome == [False]
+    leader.stop()
