@@ -287,7 +287,8 @@ def controller_present(database: Database) -> bool:
     """Whether a controller node is connected now (it holds CONTROLLER_LOCK)."""
     row = database.execute_sql(
         "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND objid = %s "
-        "AND objsubid = 2 AND granted)",
+        "AND objsubid = 2 AND granted "
+        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))",  # another's is not ours
         (CONTROLLER_LOCK[0] & 0xFFFFFFFF, CONTROLLER_LOCK[1]),
     ).fetchone()
     return bool(row[0])

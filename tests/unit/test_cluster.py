@@ -172,13 +172,18 @@ def test_a_web_nodes_verb_is_carried_out_once_by_the_controller_node(url, handle
         verbs.listener.stop()
 
 
-def test_without_a_controller_node_a_verb_fails_at_once_and_nothing_is_asked(handle):
+def test_without_a_controller_node_a_verb_fails_at_once_and_nothing_is_asked(handle, postgresql_cluster, worker_id):
+    # A controller of another database on the same server is not this installation's.
+    other = psycopg2.connect(postgresql_cluster.create_database(f"other_{worker_id}_{next(_names)}"))
+    other.autocommit = True
+    other.cursor().execute("SELECT pg_advisory_lock(%s, %s)", cluster.CONTROLLER_LOCK)
     web = remote(handle)
     future = web.submit(web.hangup("lead-1"))
     with pytest.raises(cluster.ControllerUnavailable):
         future.result(0)
     assert handle.execute_sql("SELECT count(*) FROM cluster_verb").fetchone() == (0,)
     assert not web.connected and web.status()["controller"] is False
+    other.close()
 
 
 def test_a_verb_nobody_takes_is_withdrawn_and_never_done_late(url, handle):
@@ -219,7 +224,8 @@ def test_one_node_leads_a_standby_waits_and_takes_over_when_the_leaders_connecti
         # and the old leader, which can no longer know, is told to stop.
         handle.execute_sql(
             "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s "
-            "AND objid = %s AND granted",
+            "AND objid = %s AND granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
             cluster.LEADER_LOCK,
         )
         assert led.wait(WAIT)
