@@ -76,6 +76,11 @@ TABLES = (
         node TEXT NOT NULL, method TEXT NOT NULL, arguments TEXT NOT NULL,
         state TEXT NOT NULL DEFAULT 'asked', outcome TEXT, error TEXT, error_kind TEXT)""",
     "CREATE INDEX IF NOT EXISTS cluster_verb_state ON cluster_verb (state, id)",
+    # The sign-in throttle's failures, counted by every node (web/auth.py: SharedAttemptLimiter).
+    """CREATE TABLE IF NOT EXISTS cluster_sign_in_failure (
+        key TEXT COLLATE "C" NOT NULL, at DOUBLE PRECISION NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS cluster_sign_in_failure_key ON cluster_sign_in_failure (key, at)",
+    "CREATE INDEX IF NOT EXISTS cluster_sign_in_failure_at ON cluster_sign_in_failure (at)",
 )
 VERB_ROW_MINUTES = 60  # done or withdrawn verbs are deleted after this long
 

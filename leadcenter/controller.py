@@ -155,6 +155,9 @@ class Controller:
         """This node's part of the cluster: its events to the others, theirs to its streams, and the verbs: asked
         (a web node) or carried out (the controller node)."""
         cluster.create_tables(self.database)
+        from leadcenter.web.auth import SharedAttemptLimiter
+
+        self.web.extensions["sign_in_limiter"] = SharedAttemptLimiter(self.database)  # every node's failures count
         relay = cluster.EventRelay(self.database, self.bus, self.node)
         self.bus.subscribe("*", relay.send)
         handlers = {cluster.EVENTS_CHANNEL: relay.received}

@@ -177,14 +177,17 @@ class AttemptLimiter:
 
     def check(self, limits: dict[str, int]) -> None:
         """429 with Retry-After while any key has had its limit of failures in the window."""
-        now = self.clock()
-        with self._lock:
-            waits = [failures[-limit] + self.window - now for key, limit in limits.items()
-                     if len(failures := self._recent(key, now)) >= limit]
+        waits = self._waits(limits, self.clock())
         if waits:
             wait = max(1, math.ceil(max(waits)))
             raise ApiError("too-many-attempts", f"too many failed sign-ins; try again in {wait} s",
                            headers={"Retry-After": str(wait)})
+
+    def _waits(self, limits: dict[str, int], now: float) -> list[float]:
+        """For each key at its limit, how long until its oldest counted failure leaves the window."""
+        with self._lock:
+            return [failures[-limit] + self.window - now for key, limit in limits.items()
+                    if len(failures := self._recent(key, now)) >= limit]
 
     def failed(self, keys) -> None:
         now = self.clock()
@@ -200,6 +203,37 @@ class AttemptLimiter:
     def forget(self, key: str) -> None:
         with self._lock:
             self._failures.pop(key, None)
+
+
+class SharedAttemptLimiter(AttemptLimiter):
+    """The same rules with the failures in the database (``cluster_sign_in_failure``, cluster.py's tables), so that
+    every node of an installation counts every node's (docs/architecture.md, "Several nodes"): a guesser spreading
+    over N nodes gets one allowance, not N. Times are the wall clock's (``time.time``, the nodes' clocks kept in
+    step): a monotonic clock is per machine. Expired failures are deleted as new ones come."""
+
+    def __init__(self, database, window: float = WINDOW, clock=time.time):
+        super().__init__(window, clock)
+        self.database = database
+
+    def _waits(self, limits: dict[str, int], now: float) -> list[float]:
+        waits = []
+        for key, limit in limits.items():
+            row = self.database.execute_sql(
+                "SELECT at FROM cluster_sign_in_failure WHERE key = %s AND at > %s ORDER BY at DESC OFFSET %s LIMIT 1",
+                (key, now - self.window, limit - 1)).fetchone()
+            if row is not None:
+                waits.append(row[0] + self.window - now)
+        return waits
+
+    def failed(self, keys) -> None:
+        now = self.clock()
+        with self.database.atomic():
+            self.database.execute_sql("DELETE FROM cluster_sign_in_failure WHERE at <= %s", (now - self.window,))
+            for key in keys:
+                self.database.execute_sql("INSERT INTO cluster_sign_in_failure (key, at) VALUES (%s, %s)", (key, now))
+
+    def forget(self, key: str) -> None:
+        self.database.execute_sql("DELETE FROM cluster_sign_in_failure WHERE key = %s", (key,))
 
 
 def _device_signer() -> URLSafeTimedSerializer:

@@ -171,6 +171,28 @@ def test_an_agent_on_the_web_node_takes_a_call_the_controller_node_recorded(node
         supervisor.close()
 
 
+def guess(url: str) -> httpx.Response:
+    """A sign-in with a wrong password at ``url`` (an account nobody else in the file signs in to)."""
+    with httpx.Client(base_url=url, timeout=5) as client:
+        csrf = client.get("/api/v1/session").json()["csrf_token"]
+        return client.post(
+            "/api/v1/session",
+            json={"email": "guessed@acme.example", "password": "wrong"},
+            headers={"X-CSRF-Token": csrf},
+        )
+
+
+def test_wrong_passwords_on_one_node_count_on_the_other(nodes):
+    """The sign-in throttle counts every node's failures (web/auth.py: SharedAttemptLimiter): five guesses for one
+    account from one address, spread over both nodes, and the next on either is 429 with Retry-After."""
+    system, node_2 = nodes
+    for url in (system.url, node_2.url, system.url, node_2.url, system.url):
+        assert guess(url).status_code == 401
+    answer = guess(node_2.url)
+    assert (answer.status_code, answer.json()["error"]) == (429, "too-many-attempts"), answer.text
+    assert int(answer.headers["Retry-After"]) > 0
+
+
 def test_while_no_controller_node_runs_the_web_node_says_so_and_nothing_asked_is_lost(nodes):
     """Node 1 stopped: node 2's /healthz is 503 (no controller); Alice going Offline on node 2 is saved (its pause
     cannot be asked), and node 1, back, pauses her in Asterisk from the database; Available again on node 2, node 1

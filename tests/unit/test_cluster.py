@@ -13,7 +13,9 @@ import pytest
 
 from leadcenter import cluster, db
 from leadcenter.catalogue import Viewer
+from leadcenter.errors import ApiError
 from leadcenter.events import Event, EventBus
+from leadcenter.web.auth import WINDOW, SharedAttemptLimiter
 from leadcenter.web.stream import Hub
 
 T0 = dt.datetime(2026, 3, 2, 9, 30, 0, 123456)
@@ -247,3 +249,29 @@ def test_a_standby_stopped_while_it_waits_does_not_lead(url):
     waiting.join(WAIT)
     assert outcome == [False]
     leader.stop()
+
+
+def test_the_sign_in_throttle_counts_every_nodes_failures(handle):
+    now = [1_000_000.0]
+    one, two = (SharedAttemptLimiter(handle, clock=lambda: now[0]) for _ in range(2))  # two nodes' apps
+    limits = {"pair:alice@a.example|198.51.100.7": 5, "account:alice@a.example": 20}
+    for node in (one, two, one, two):  # a second apart
+        node.failed(limits)
+        node.check(limits)
+        now[0] += 1
+    one.failed(limits)  # the fifth, wherever it came
+    for node in (one, two):
+        with pytest.raises(ApiError) as refused:
+            node.check(limits)
+        assert refused.value.error == "too-many-attempts"
+        assert refused.value.headers["Retry-After"] == str(int(WINDOW) - 4)  # until the first leaves the window
+    now[0] += WINDOW - 4 + 0.5  # the first failure has left the window, on every node
+    two.check(limits)
+    one.failed(limits)
+    with pytest.raises(ApiError):
+        two.check(limits)
+    one.forget("pair:alice@a.example|198.51.100.7")  # she signed in: her own failures go, the account's stay
+    two.check(limits)
+    assert handle.execute_sql(
+        "SELECT count(*) FROM cluster_sign_in_failure WHERE key = 'account:alice@a.example'"
+    ).fetchone() == (5,)
