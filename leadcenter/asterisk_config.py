@@ -302,6 +302,7 @@ def snapshot(settings: Settings) -> render.Snapshot:
         rtp_address(settings),
         settings.asterisk.qualify_seconds,
         tuple(render.CustomContextSpec(c.name, c.text) for c in custom.values()),
+        settings.asterisk.desk_srtp == "required",
     )
 
 

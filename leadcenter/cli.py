@@ -778,7 +778,7 @@ def agent_sip(ctx: Context, agent_id: int) -> None:
         certificate = asterisk_config.sip_certificate_files(ctx.settings)[0]
         click.echo(
             f"A desk phone may register over TLS instead: server {s.sip_host}:{s.sip_tls_port}, transport TLS, "
-            f"trusting {certificate}; it gets SRTP (SDES) when it asks for it."
+            f"trusting {certificate}; SRTP (SDES) is {s.desk_srtp} on desk phones' calls."
         )
 
 

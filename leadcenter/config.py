@@ -113,6 +113,10 @@ class AsteriskSettings:
     # it into the phones as trusted). Asterisk reads a copy in its instance directory: restart it after a change.
     sip_certificate: str = ""
     sip_private_key: str = ""
+    # SRTP on desk phones' calls. optional: a phone that asks gets it, others plain RTP (Asterisk offers SDES keys in
+    # RTP/AVP, which a phone set to require SRTP refuses: choose required for those). required: every desk phone
+    # call is SRTP (Asterisk offers RTP/SAVP and refuses a phone's plain RTP with 488).
+    desk_srtp: str = "optional"
     rtp_start: int = 10000
     rtp_end: int = 10999
     # The address Asterisk puts in SDP; the SIP host by default.
@@ -180,6 +184,7 @@ class TextsSettings:
 
 
 SMTP_SECURITY = ("none", "starttls", "tls")
+DESK_SRTP = ("optional", "required")
 
 
 @dataclass(frozen=True)
@@ -396,6 +401,8 @@ def load(path: str | os.PathLike | None = None, env: dict | None = None) -> Sett
     asterisk = settings.asterisk
     if bool(asterisk.sip_certificate) != bool(asterisk.sip_private_key):
         raise ConfigError("[asterisk] sip_certificate and sip_private_key go together: set both or neither")
+    if asterisk.desk_srtp not in DESK_SRTP:
+        raise ConfigError(f"[asterisk] desk_srtp must be one of {', '.join(DESK_SRTP)}, not {asterisk.desk_srtp!r}")
     return settings
 
 

@@ -202,6 +202,7 @@ class Snapshot:
     media_address: str = ""
     qualify_seconds: int = 30  # how often desk phones are asked (OPTIONS) whether they are still there
     custom_contexts: tuple[CustomContextSpec, ...] = ()
+    desk_srtp_required: bool = False  # every desk phone call is SRTP (else only the phones that ask)
 
 
 def _comment(text: str) -> str:
@@ -233,16 +234,16 @@ def render_pjsip_endpoints(snapshot: Snapshot) -> str:
         else:
             # Desk phones behind an office NAT: answer to where requests come from (rport), send media back to
             # where it comes from, and reach the phone at the address and port its REGISTER came from (over TCP,
-            # on the connection it registered on), not at the private Contact it wrote. SRTP for the phones that
-            # ask: one offering RTP/SAVP with SDES keys gets it; Asterisk's own offer carries keys in RTP/AVP
-            # (optimistic), which a phone without SRTP ignores (plain RTP, as before).
+            # on the connection it registered on), not at the private Contact it wrote. SRTP (SDES) for the phones
+            # that ask: Asterisk's own offer carries keys in RTP/AVP (optimistic), which a phone without SRTP
+            # ignores (plain RTP, as before); or, required, in RTP/SAVP, and plain RTP is refused.
             codecs = [
                 ("allow", "ulaw,alaw,g722"),
                 ("rtp_symmetric", "yes"),
                 ("force_rport", "yes"),
                 ("rewrite_contact", "yes"),
                 ("media_encryption", "sdes"),
-                ("media_encryption_optimistic", "yes"),
+                ("media_encryption_optimistic", "no" if snapshot.desk_srtp_required else "yes"),
             ]
         caller_id = device.display_name.replace('"', "'")
         # The agent's mailbox lights the phone's message-waiting indicator: NOTIFYs unsolicited (the endpoint's) or

@@ -3,6 +3,7 @@ carrier's stays plain RTP. The phone is PJSIP's pjsua2 (this machine's SIPp has 
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import threading
@@ -16,9 +17,17 @@ from rtp_capture import RtpCapture, write_tone_pcap
 
 from leadcenter.interactions.models import Interaction
 
-ALICE = 1  # the demo's agent; with only her phone registered, the queue rings her alone
-PLAIN_PCMA = 12 + 160  # an RTP header and 20 ms of G.711
+ALICE, BOB = 1, 2  # the demo's agents; with only Alice's phone registered, the queue rings her alone
+RTP_HEADER, G711_10MS = 12, 80  # a packet carries a whole number of 10 ms G.711 frames (20 ms, 30 ms...)
 SRTP_TAG = 10  # AES_CM_128_HMAC_SHA1_80's authentication tag, after the encrypted payload
+
+
+def plain(sizes: set[int] | None) -> bool:
+    return bool(sizes) and all((size - RTP_HEADER) % G711_10MS == 0 for size in sizes)
+
+
+def srtp(sizes: set[int] | None) -> bool:
+    return bool(sizes) and all((size - RTP_HEADER - SRTP_TAG) % G711_10MS == 0 for size in sizes)
 
 
 def generated_certificate(system) -> str:
@@ -54,9 +63,9 @@ def test_a_desk_phone_over_tls_registers_and_answers_a_call_with_srtp(running, p
         alice.stop_media()
         to_phone = wire.sizes_at.get(alice.media_port)
         to_carrier = [port for port in wire.heard_at if port != alice.media_port]
-        assert to_phone == {PLAIN_PCMA + SRTP_TAG}, wire.sizes_at
+        assert srtp(to_phone), wire.sizes_at
         assert wire.tone_at(1000, port=alice.media_port) == []  # the lead's voice is not in clear on the phone's leg
-        assert len(to_carrier) == 1 and wire.sizes_at[to_carrier[0]] == {PLAIN_PCMA}
+        assert len(to_carrier) == 1 and plain(wire.sizes_at[to_carrier[0]])
         assert len(wire.tone_at(600, port=to_carrier[0])) >= 10  # the phone's voice reached the lead, decrypted
         assert caller.wait(30).check().answered
     assert loudest_second(heard) > 0.05  # the lead's tone, decrypted by the phone
@@ -69,6 +78,59 @@ def test_a_desk_phone_over_tls_registers_and_answers_a_call_with_srtp(running, p
     )
     assert (row.outcome, row.agent_id) == ("answered", ALICE)
     assert row.recording and loudest_second(running.settings.data_dir / row.recording) > 0.05
+
+
+@contextlib.contextmanager
+def srtp_required(system):
+    """The system restarted with every desk phone call SRTP ([asterisk] desk_srtp = required); as it was after."""
+
+    def restart() -> None:
+        system.stop_controller()
+        system.stop_asterisk()  # pjsip.conf's endpoints are read again at its start
+        system.start_asterisk()
+        system.start_controller()
+        system.all_available()
+
+    system.env["LEADCENTER_ASTERISK_DESK_SRTP"] = "required"
+    try:
+        restart()
+        yield system
+    finally:
+        del system.env["LEADCENTER_ASTERISK_DESK_SRTP"]
+        restart()
+
+
+def test_with_srtp_required_a_phone_requiring_it_answers_over_savp_and_a_plain_phone_is_refused(running, peers):
+    """Phones set to require SRTP refuse the optional mode's offer (keys in RTP/AVP): an installation with such phones
+    requires SRTP, and Asterisk then offers RTP/SAVP and refuses a phone's plain RTP with 488, which the phone shows."""
+    bob_user, bob_password = running.sip_account(BOB)
+    with PjPhone(bob_user, bob_password, running.sip_port) as bob:  # the control: plain RTP is fine by default
+        dialled = bob.dial(str(ALICE))  # Alice's extension (her phone is not there)
+        bob.wait_until(lambda: dialled.ended, 10, "told")
+        assert dialled.status != 488
+    username, password = running.sip_account(ALICE)
+    asterisk = running.settings.asterisk
+    with srtp_required(running):
+        with (
+            RtpCapture(asterisk.rtp_start, asterisk.rtp_end) as wire,
+            PjPhone(
+                username,
+                password,
+                running.sip_tls_port,
+                trusted_certificate=generated_certificate(running),
+                srtp=pj.PJMEDIA_SRTP_MANDATORY,
+            ) as alice,
+        ):
+            caller = peers.call("+14045558903", duration=6)
+            call = alice.wait_for_call()
+            assert "RTP/SAVP" in call.sdp_received and "a=crypto:" in call.sdp_received
+            alice.poll(3)
+            assert srtp(wire.sizes_at.get(alice.media_port)), wire.sizes_at
+            assert caller.wait(30).check().answered
+        with PjPhone(bob_user, bob_password, running.sip_port) as bob:
+            refused = bob.dial(str(ALICE))
+            bob.wait_until(lambda: refused.ended, 10, "refused")
+            assert refused.status == 488  # Not Acceptable Here: its media
 
 
 def test_a_phone_that_does_not_trust_the_certificate_does_not_register(running):

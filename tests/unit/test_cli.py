@@ -258,4 +258,5 @@ def test_agent_sip_tells_how_a_desk_phone_registers_over_tls(leadcenter, tmp_pat
     shown = leadcenter("agent", "sip", "1")
     certificate = tmp_path / "var" / "tls" / "sip-self-signed.crt"
     assert f"server 127.0.0.1:5061, transport TLS, trusting {certificate}" in shown.output, shown.output
+    assert "SRTP (SDES) is optional on desk phones' calls" in shown.output
     assert certificate.exists()  # the one Asterisk shows phones (installed beside its config)

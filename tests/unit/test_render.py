@@ -738,3 +738,7 @@ def test_desk_phones_take_srtp_when_they_ask_and_browsers_keep_dtls():
     )
     assert (desk["media_encryption"], desk["media_encryption_optimistic"]) == ("sdes", "yes")
     assert "media_encryption" not in softphone and softphone["webrtc"] == "yes"
+    # Required ([asterisk] desk_srtp): keys in RTP/SAVP, and a phone's plain RTP is refused.
+    required = render.Snapshot(devices=SNAPSHOT.devices, desk_srtp_required=True)
+    desk = next(s for s in _sections(render.render_pjsip_endpoints(required)) if s.get("aors") == "desk7")
+    assert (desk["media_encryption"], desk["media_encryption_optimistic"]) == ("sdes", "no")

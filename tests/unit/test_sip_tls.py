@@ -69,3 +69,10 @@ def test_a_certificate_without_its_key_is_a_configuration_error(tmp_path):
 def test_sip_over_tls_listens_on_the_sip_host_by_default():
     asterisk = config.load(env={}).asterisk
     assert (asterisk.sip_host, asterisk.sip_tls_port) == ("127.0.0.1", 5061)
+
+
+def test_desk_srtp_is_optional_or_required():
+    assert config.load(env={}).asterisk.desk_srtp == "optional"
+    assert config.load(env={"LEADCENTER_ASTERISK_DESK_SRTP": "required"}).asterisk.desk_srtp == "required"
+    with pytest.raises(config.ConfigError, match="desk_srtp must be one of optional, required, not 'always'"):
+        config.load(env={"LEADCENTER_ASTERISK_DESK_SRTP": "always"})
