@@ -7,11 +7,13 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
 from leadcenter import config
+from leadcenter.cli import main
 from leadcenter.pbx.provision import MOUNT
 
 ROOT = Path(__file__).parents[2]
@@ -100,6 +102,43 @@ def test_texting_is_configured_from_the_operators_env_file_and_off_without_it(co
     )
     # The secret comes from outside: the compose file names it, never holds it.
     assert compose["services"]["leadcenter"]["environment"]["LEADCENTER_SMPP_PASSWORD"] == "${SMPP_PASSWORD:-}"
+
+
+def test_postgresql_and_a_second_web_node_are_options_off_by_default(compose):
+    """`docker compose up` runs Asterisk and the controller as before; the profiles add PostgreSQL (postgresql) and
+    a second web node with it (nodes)."""
+    services = compose["services"]
+    assert {name for name, service in services.items() if "profiles" not in service} == {"leadcenter", "asterisk"}
+    assert set(services["postgres"]["profiles"]) == {"postgresql", "nodes"}
+    assert services["web2"]["profiles"] == ["nodes"] and services["web2"]["depends_on"] == ["postgres"]
+    assert config.load(env=service_environment(compose)).database.url == ""  # SQLite until DATABASE_URL is set
+
+
+def test_the_database_url_and_its_password_come_from_the_operators_env_file(compose):
+    url = "postgresql://leadcenter:pw@postgres:5432/leadcenter"
+    assert config.load(env=service_environment(compose, {"DATABASE_URL": url})).database.url == url
+    postgres = compose["services"]["postgres"]
+    assert postgres["environment"]["POSTGRES_PASSWORD"] == "${POSTGRES_PASSWORD:-}"  # named, never held
+    assert (postgres["environment"]["POSTGRES_USER"], postgres["environment"]["POSTGRES_DB"]) == (
+        "leadcenter",
+        "leadcenter",
+    )
+    assert "ports" not in postgres  # the compose network's services only
+    assert urlsplit(url).hostname in compose["services"]  # the example names the service
+
+
+def test_the_second_web_node_is_the_controller_s_image_and_settings_as_a_web_node(compose):
+    """Same image, settings and data volume (its secrets.toml signs every node's sessions), run --web-only, on
+    ports of its own, its plain HTTP on this machine only."""
+    controller, web = compose["services"]["leadcenter"], compose["services"]["web2"]
+    assert web["build"] == controller["build"] and web["environment"] == controller["environment"]
+    assert web["volumes"] == controller["volumes"]
+    assert web["command"] == ["leadcenter", "run", "--web-only"]
+    assert "command" not in controller  # the image's: leadcenter run, the controller node
+    published = {port.rsplit(":", 2)[-2] for port in controller["ports"] + web["ports"]}
+    assert len(published) == len(controller["ports"] + web["ports"])  # no host port twice
+    assert "127.0.0.1:8081:8080" in web["ports"]
+    assert "--web-only" in {option for param in main.commands["run"].params for option in param.opts}
 
 
 # Every program the code runs, and where it must be installed. In the compose deployment the leadcenter image runs
