@@ -15,6 +15,7 @@ from pathlib import Path
 
 from leadcenter.accounts.models import Company, User
 from leadcenter.agents.models import Agent, SipCredential, current_agents
+from leadcenter.certificates import configured_or_generated
 from leadcenter.config import Settings
 from leadcenter.credentials import Secrets
 from leadcenter.dialplans.models import CustomContext
@@ -80,7 +81,38 @@ def static_values(settings: Settings, secrets: Secrets) -> render.StaticValues:
         rtp_start=a.rtp_start,
         rtp_end=a.rtp_end,
         ice_host_candidates=dict(pair.split("=>") for pair in a.ice_host_candidates.split(",") if "=>" in pair),
+        sip_tls_port=a.sip_tls_port,
     )
+
+
+def sip_certificate_files(settings: Settings) -> tuple[Path, Path]:
+    """SIP over TLS's certificate and key: the configured pair, or the self-signed one generated for the SIP host."""
+    a = settings.asterisk
+    return configured_or_generated(
+        a.sip_certificate,
+        a.sip_private_key,
+        "[asterisk] sip_certificate and sip_private_key",
+        settings.data_dir / "tls",
+        "sip-self-signed",
+        a.sip_host,
+    )
+
+
+def install_sip_certificate(settings: Settings, instance: Instance) -> None:
+    """SIP over TLS's certificate and key copied where Asterisk reads them, inside its instance directory: the key
+    its own and private (0600), as it runs as its own account, chrooted. Only what changed is written; Asterisk
+    reads them when it starts (a pjsip reload keeps its transports)."""
+    if not settings.asterisk.sip_tls_port:
+        return
+    certificate, key = sip_certificate_files(settings)
+    for source, installed, mode in (
+        (certificate, render.SIP_CERTIFICATE, 0o640),
+        (key, render.SIP_PRIVATE_KEY, 0o600),
+    ):
+        data = source.read_bytes()
+        if (instance.dir / installed).exists() and (instance.dir / installed).read_bytes() == data:
+            continue
+        instance.install_file(installed, data, mode)
 
 
 _TIME_ZONE = re.compile(r"[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*")
@@ -270,6 +302,7 @@ def snapshot(settings: Settings) -> render.Snapshot:
         rtp_address(settings),
         settings.asterisk.qualify_seconds,
         tuple(render.CustomContextSpec(c.name, c.text) for c in custom.values()),
+        settings.asterisk.desk_srtp == "required",
     )
 
 
@@ -283,6 +316,7 @@ def all_files(settings: Settings, secrets: Secrets) -> dict[str, str]:
 
 def write(settings: Settings, secrets: Secrets, instance: Instance) -> set[str]:
     """Render every file and write the ones that changed; returns the modules Asterisk must reload."""
+    install_sip_certificate(settings, instance)
     return {reload_for(name) for name in instance.write_files(all_files(settings, secrets))}
 
 

@@ -768,6 +768,14 @@ def agent_sip(ctx: Context, agent_id: int) -> None:
         click.echo(
             f"{cred.device:<7} server {s.sip_host}:{s.sip_port}  username {cred.username}  password {cred.password}"
         )
+    if s.sip_tls_port:
+        from leadcenter import asterisk_config
+
+        certificate = asterisk_config.sip_certificate_files(ctx.settings)[0]
+        click.echo(
+            f"A desk phone may register over TLS instead: server {s.sip_host}:{s.sip_tls_port}, transport TLS, "
+            f"trusting {certificate}; SRTP (SDES) is {s.desk_srtp} on desk phones' calls."
+        )
 
 
 @agent.command("ring")

@@ -105,6 +105,18 @@ class AsteriskSettings:
     ami_permit: str = "127.0.0.1/255.255.255.255"
     sip_host: str = "127.0.0.1"
     sip_port: int = 5060
+    # SIP over TLS for desk phones (TLS 1.2 and later only), on sip_host like UDP and TCP; 0 turns it off. A phone
+    # that registers over it is called over it; it may ask for SRTP (SDES keys, sent inside the TLS connection).
+    sip_tls_port: int = 5061
+    # PEM files of the certificate (chain) and key SIP over TLS shows phones; both empty: a self-signed one
+    # generated at first run into <data_dir>/tls/ for localhost, 127.0.0.1, this machine's name and sip_host (load
+    # it into the phones as trusted). Asterisk reads a copy in its instance directory: restart it after a change.
+    sip_certificate: str = ""
+    sip_private_key: str = ""
+    # SRTP on desk phones' calls. optional: a phone that asks gets it, others plain RTP (Asterisk offers SDES keys in
+    # RTP/AVP, which a phone set to require SRTP refuses: choose required for those). required: every desk phone
+    # call is SRTP (Asterisk offers RTP/SAVP and refuses a phone's plain RTP with 488).
+    desk_srtp: str = "optional"
     rtp_start: int = 10000
     rtp_end: int = 10999
     # The address Asterisk puts in SDP; the SIP host by default.
@@ -172,6 +184,7 @@ class TextsSettings:
 
 
 SMTP_SECURITY = ("none", "starttls", "tls")
+DESK_SRTP = ("optional", "required")
 
 
 @dataclass(frozen=True)
@@ -385,6 +398,11 @@ def load(path: str | os.PathLike | None = None, env: dict | None = None) -> Sett
     if settings.database.url and not settings.database.url.startswith(POSTGRESQL_SCHEMES):
         raise ConfigError("[database] url must be empty (SQLite) or a PostgreSQL URL: postgresql://...")
     _check_turn(settings)
+    asterisk = settings.asterisk
+    if bool(asterisk.sip_certificate) != bool(asterisk.sip_private_key):
+        raise ConfigError("[asterisk] sip_certificate and sip_private_key go together: set both or neither")
+    if asterisk.desk_srtp not in DESK_SRTP:
+        raise ConfigError(f"[asterisk] desk_srtp must be one of {', '.join(DESK_SRTP)}, not {asterisk.desk_srtp!r}")
     return settings
 
 

@@ -239,6 +239,7 @@ class SerialisedPostgresqlDatabase(PostgresqlDatabase):
             self.execute_sql(f'ALTER TABLE "{model._meta.table_name}" {columns}')
 
     def execute_sql(self, sql, params=None):
+        params = _storable(params)
         if self.in_transaction() or _first_word(sql) in READS_AND_TRANSACTION_CONTROL:
             return super().execute_sql(sql, params)
         with self.atomic():
@@ -249,6 +250,15 @@ class SerialisedPostgresqlDatabase(PostgresqlDatabase):
 POSTGRESQL_TEXT = 'TEXT COLLATE "C"'
 # Statements that neither write nor need a transaction of their own.
 READS_AND_TRANSACTION_CONTROL = frozenset({"SELECT", "SHOW", "BEGIN", "COMMIT", "ROLLBACK", "SET"})
+
+
+def _storable(params):
+    """PostgreSQL's text cannot hold a NUL character (psycopg2 refuses the whole statement), SQLite's can: a NUL that
+    came in from outside (an SMS in UCS-2, a visitor's chat frame, a caller's name in SIP) becomes U+FFFD, the
+    replacement character, rather than the write failing and the message being lost. The API refuses NUL itself."""
+    if not params or not any(isinstance(p, str) and "\x00" in p for p in params):
+        return params
+    return [p.replace("\x00", "\ufffd") if isinstance(p, str) else p for p in params]
 
 
 def _first_word(sql: str) -> str:

@@ -108,11 +108,7 @@ class Copy:
             for table in plan:
                 filled: dict[str, list[tuple[int, int]]] = {}
                 for batch in self._batches(table, filled):
-                    try:
-                        table.model.insert_many(batch, fields=table.model._meta.sorted_fields).execute()
-                    except ValueError as exc:  # psycopg2's, before sending: text with a NUL, which SQLite stores
-                        first, last = batch[0][0], batch[-1][0]
-                        raise CopyError(f"{table.name}, a row of ids {first} to {last}: {exc}") from None
+                    table.model.insert_many(batch, fields=table.model._meta.sorted_fields).execute()
                     progress(table, len(batch))
                 late += [(table, name, pairs) for name, pairs in filled.items() if pairs]
             for table, name, pairs in late:

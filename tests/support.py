@@ -107,6 +107,9 @@ class StandInTelephony:
         self.verbs: list[tuple[str, tuple]] = []
         self.made: list[Verb] = []  # the same with their keyword arguments
         self.fails = False
+        # What Asterisk's carrying out a verb makes happen before it answers (by the verb's name): e.g. the tracker
+        # seeing the channels move and publishing it, while the caller waits for the verb's result.
+        self.meanwhile: dict[str, Callable[[], None]] = {}
 
     def __getattr__(self, verb: str) -> Callable[..., Verb]:
         if verb not in (
@@ -134,6 +137,7 @@ class StandInTelephony:
         if self.fails:
             done.set_exception(AriError("Channel not found", 404))
         else:
+            self.meanwhile.get(verb, lambda: None)()
             done.set_result(None)
         return done
 

@@ -3,6 +3,8 @@ whose Incoming holds it (the event stream tells each user where it is in their i
 
 from __future__ import annotations
 
+import threading
+
 from leadcenter import catalogue
 from leadcenter.agents.models import Agent
 from leadcenter.events import Publisher
@@ -10,16 +12,27 @@ from leadcenter.interactions.models import Interaction
 from leadcenter.interactions.schemas import InteractionOut
 from leadcenter.interactions.services import incoming_for
 
+# Reading an interaction and publishing it, one thread at a time (see changed()).
+_publishing = threading.Lock()
+
 
 def changed(bus: Publisher, interaction: Interaction, created: bool = False) -> None:
-    """interaction.created for a new one, interaction.updated for a change, after it is committed."""
+    """interaction.created for a new one, interaction.updated for a change, after it is committed.
+
+    The event carries the interaction as the database has it now, not ``interaction`` as the caller last saw it: a
+    caller that held its copy across an Asterisk round trip (an agent completing a consult: the colleague joined the
+    call meanwhile, and the tracker published the call as his) would publish the call as it was, after the event that
+    said where it is, and every tab would keep the older one (the colleague's Active without it). Reading and
+    publishing under one lock puts the events in the order of their reads, so the last one says the latest."""
     event = catalogue.INTERACTION_CREATED if created else catalogue.INTERACTION_UPDATED
-    event.publish(
-        bus,
-        company_id=interaction.company_id,
-        interaction=InteractionOut.from_row(interaction).model_dump(mode="json"),
-        incoming_for=incoming_for(interaction),
-    )
+    with _publishing:
+        current = Interaction.get_or_none(Interaction.id == interaction.id) or interaction
+        event.publish(
+            bus,
+            company_id=current.company_id,
+            interaction=InteractionOut.from_row(current).model_dump(mode="json"),
+            incoming_for=incoming_for(current),
+        )
 
 
 def declined(bus: Publisher, interaction: Interaction, agent: Agent) -> None:

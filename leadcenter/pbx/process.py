@@ -100,9 +100,10 @@ class Instance:
             changed.add(name)
         return changed
 
-    def install_file(self, relative: str, data: bytes) -> Path:
+    def install_file(self, relative: str, data: bytes, mode: int = 0o640) -> Path:
         """Write a file Asterisk reads and may replace (a greeting) under the instance directory, atomically,
-        creating its directories with the owner Asterisk runs as (it writes messages beside greetings)."""
+        creating its directories with the owner Asterisk runs as (it writes messages beside greetings); ``mode``
+        0600 for a file only Asterisk may read (a private key)."""
         uid, gid = self._owner()
         path = self.dir / relative
         missing = [
@@ -114,7 +115,7 @@ class Instance:
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_bytes(data)
         os.chown(tmp, uid, gid)
-        tmp.chmod(0o640)
+        tmp.chmod(mode)
         os.replace(tmp, path)
         return path
 

@@ -202,6 +202,7 @@ class Snapshot:
     media_address: str = ""
     qualify_seconds: int = 30  # how often desk phones are asked (OPTIONS) whether they are still there
     custom_contexts: tuple[CustomContextSpec, ...] = ()
+    desk_srtp_required: bool = False  # every desk phone call is SRTP (else only the phones that ask)
 
 
 def _comment(text: str) -> str:
@@ -233,12 +234,16 @@ def render_pjsip_endpoints(snapshot: Snapshot) -> str:
         else:
             # Desk phones behind an office NAT: answer to where requests come from (rport), send media back to
             # where it comes from, and reach the phone at the address and port its REGISTER came from (over TCP,
-            # on the connection it registered on), not at the private Contact it wrote.
+            # on the connection it registered on), not at the private Contact it wrote. SRTP (SDES) for the phones
+            # that ask: Asterisk's own offer carries keys in RTP/AVP (optimistic), which a phone without SRTP
+            # ignores (plain RTP, as before); or, required, in RTP/SAVP, and plain RTP is refused.
             codecs = [
                 ("allow", "ulaw,alaw,g722"),
                 ("rtp_symmetric", "yes"),
                 ("force_rport", "yes"),
                 ("rewrite_contact", "yes"),
+                ("media_encryption", "sdes"),
+                ("media_encryption_optimistic", "no" if snapshot.desk_srtp_required else "yes"),
             ]
         caller_id = device.display_name.replace('"', "'")
         # The agent's mailbox lights the phone's message-waiting indicator: NOTIFYs unsolicited (the endpoint's) or
@@ -658,13 +663,40 @@ class StaticValues:
     rtp_end: int
     ice_host_candidates: dict = field(default_factory=dict)
     tone_country: str = "us"
+    sip_tls_port: int = 0  # 0: no SIP over TLS
 
     def as_dict(self) -> dict:
         values = dict(self.__dict__)
+        values["sip_tls_transport"] = render_tls_transport(self.sip_host, self.sip_tls_port, self.mount)
         values["ice_host_candidates"] = "\n".join(
             f"{local} => {advertised}" for local, advertised in self.ice_host_candidates.items()
         )
         return values
+
+
+# Where Asterisk reads SIP over TLS's certificate and key: copies in the instance directory (asterisk_config), since
+# the configured files are outside its chroot and the key is root's.
+SIP_CERTIFICATE = "tls/sip.crt"
+SIP_PRIVATE_KEY = "tls/sip.key"
+
+
+def render_tls_transport(host: str, port: int, mount: str) -> str:
+    """pjsip.conf's TLS transport, TLS 1.2 and 1.3. pjsip's method names one version (tlsv1_2 would refuse 1.3) or
+    every one (sslv23) OpenSSL allows: Asterisk's OpenSSL 3 refuses 1.0 and 1.1 at its default security level
+    (tests/integration/test_sip_tls.py checks each version against the running Asterisk)."""
+    if not port:
+        return "; SIP over TLS is off ([asterisk] sip_tls_port = 0).\n"
+    return _section(
+        "transport-tls",
+        [
+            ("type", "transport"),
+            ("protocol", "tls"),
+            ("bind", f"{host}:{port}"),
+            ("cert_file", f"{mount}/{SIP_CERTIFICATE}"),
+            ("priv_key_file", f"{mount}/{SIP_PRIVATE_KEY}"),
+            ("method", "sslv23"),
+        ],
+    )
 
 
 def render_static(templates: dict[str, str], values: StaticValues) -> dict[str, str]:

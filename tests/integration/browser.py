@@ -12,6 +12,7 @@ import http.server
 import os
 import threading
 import time
+from collections import deque
 from pathlib import Path
 
 from playwright.sync_api import Page, expect, sync_playwright
@@ -36,6 +37,9 @@ GRANT_MICROPHONE = "--use-fake-ui-for-media-stream"
 TIMEOUT_MS = 10_000
 # `LEADCENTER_SCREENSHOTS=docs make test` refreshes the screenshots in docs/; otherwise they go to the test's tmp dir.
 SCREENSHOTS = os.environ.get("LEADCENTER_SCREENSHOTS")
+# What the tabs of the test running now logged and asked of the API, newest last: a failed test's report shows it
+# (conftest.py), so that a failure seen once under load can be explained from its report.
+TRANSCRIPT: deque[str] = deque(maxlen=300)
 
 
 def page_errors(page: Page) -> list[str]:
@@ -53,12 +57,29 @@ def page_errors(page: Page) -> list[str]:
     return errors
 
 
+def _transcribe(page: Page, who: str) -> None:
+    """The page's console messages and every API call but a GET answered 2xx, into TRANSCRIPT."""
+    stamp = time.monotonic
+
+    def response(answer) -> None:
+        method = answer.request.method
+        if "/api/" in answer.url and (method != "GET" or answer.status >= 300):
+            TRANSCRIPT.append(f"{stamp():.3f} {who}: {method} {answer.url} -> {answer.status}")
+
+    page.on(
+        "console", lambda message: TRANSCRIPT.append(f"{stamp():.3f} {who}: console.{message.type}: {message.text}")
+    )
+    page.on("pageerror", lambda error: TRANSCRIPT.append(f"{stamp():.3f} {who}: page error: {error}"))
+    page.on("response", response)
+
+
 class AgentApp:
     """One agent's tab, with what the agent sees and clicks."""
 
     def __init__(self, page: Page, email: str):
         self.page, self.email = page, email
         self.errors = page_errors(page)
+        _transcribe(page, email)
         self.signed_in_at = 0.0
         self.registered_after: float | None = None  # seconds from clicking Sign in to "Softphone: ready"
 

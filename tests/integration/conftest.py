@@ -6,6 +6,7 @@ import ctypes
 import os
 import subprocess
 
+import browser
 import postgresql
 import pytest
 from harness import SECOND_SMSC_PORT, System, add_ice_interface, set_ring_device, wait_for
@@ -21,6 +22,21 @@ CLONE_NEWNET = 0x40000000
 def pytest_configure(config):
     if os.environ.get("PYTEST_XDIST_WORKER"):
         _own_network_namespace()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test's report ends with the controller's log and what its browser tabs logged and asked: a failure
+    seen once on a loaded machine is explained from the report, not by running it again."""
+    report = (yield).get_result()
+    if report.when == "setup":
+        browser.TRANSCRIPT.clear()
+    if report.when == "call" and report.failed:
+        system = item.funcargs.get("running") or item.funcargs.get("system")
+        if system is not None:
+            report.sections.append(("controller log (last 150 lines)", system.log_tail(150)))
+        if browser.TRANSCRIPT:
+            report.sections.append(("browser tabs", "\n".join(browser.TRANSCRIPT)))
 
 
 def _own_network_namespace() -> None:

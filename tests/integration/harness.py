@@ -37,6 +37,7 @@ PORTS = {
     "LEADCENTER_ASTERISK_AMI_PORT": "15038",
     "LEADCENTER_ASTERISK_HTTP_PORT": "18088",
     "LEADCENTER_ASTERISK_SIP_PORT": "15060",
+    "LEADCENTER_ASTERISK_SIP_TLS_PORT": "15061",
     "LEADCENTER_ASTERISK_RTP_START": "21000",
     "LEADCENTER_ASTERISK_RTP_END": "21999",
     "LEADCENTER_DEMO_TRUNK_PORT": "15070",
@@ -54,6 +55,7 @@ SECOND_PORTS = {
     "LEADCENTER_ASTERISK_AMI_PORT": "25038",
     "LEADCENTER_ASTERISK_HTTP_PORT": "28088",
     "LEADCENTER_ASTERISK_SIP_PORT": "25060",
+    "LEADCENTER_ASTERISK_SIP_TLS_PORT": "25061",
     "LEADCENTER_ASTERISK_RTP_START": "22000",
     "LEADCENTER_ASTERISK_RTP_END": "22099",
     "LEADCENTER_DEMO_TRUNK_PORT": "25070",
@@ -156,6 +158,7 @@ class System:
         self.url = f"http://127.0.0.1:{self.settings.http.port}"
         self.https_url = f"https://127.0.0.1:{self.settings.http.https_port}"
         self.sip_port = self.settings.asterisk.sip_port
+        self.sip_tls_port = self.settings.asterisk.sip_tls_port
         self.trunk_port = self.settings.demo.trunk_port
         self.browser_media = False  # whether browser softphones can carry audio here (see add_ice_interface)
 

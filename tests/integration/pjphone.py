@@ -50,6 +50,10 @@ class PjCall(pj.Call):
         self.transfer_done = False  # the last NOTIFY came
         self.refer_answers: list[int] = []  # the final answer to each REFER this phone sent
         self.received: list[str] = []  # the requests Asterisk sent in this call (BYE, NOTIFY, re-INVITE...)
+        self.sdp_received = self.sdp_sent = ""  # the last offer or answer each way
+
+    def onCallSdpCreated(self, prm) -> None:
+        self.sdp_sent, self.sdp_received = prm.sdp.wholeSdp, prm.remSdp.wholeSdp
 
     def onCallState(self, prm) -> None:
         info = self.getInfo()
@@ -89,25 +93,49 @@ class _Account(pj.Account):
 
 
 class PjPhone:
-    def __init__(self, username: str, password: str, asterisk_port: int):
+    """``trusted_certificate``: the phone speaks SIP over TLS (1.2 or later) and accepts only a server certificate
+    this PEM file vouches for (the server's own, when self-signed), for 127.0.0.1. ``srtp``: the phone's SRTP
+    (pjsua2's PJMEDIA_SRTP_*: optional offers and accepts SDES keys; off by default)."""
+
+    def __init__(
+        self,
+        username: str,
+        password: str,
+        asterisk_port: int,
+        *,
+        trusted_certificate: str = "",
+        srtp: int = pj.PJMEDIA_SRTP_DISABLED,
+    ):
         self.username, self.password, self.asterisk_port = username, password, asterisk_port
+        self.trusted_certificate, self.srtp = trusted_certificate, srtp
         self.endpoint = _endpoint()
         self.account: _Account | None = None
         self.calls: list[PjCall] = []
+        self.media_port = free_udp_port(4)  # its RTP port (RTCP the next)
+        self._media: list[pj.AudioMedia] = []  # what speak_and_record plays and records, kept alive
 
-    def start(self, timeout: float = 10) -> PjPhone:
+    def _transport(self) -> int:
         transport = pj.TransportConfig()
         transport.port = free_udp_port()
         transport.boundAddress = HOST
-        transport_id = self.endpoint.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
+        if not self.trusted_certificate:
+            return self.endpoint.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
+        transport.tlsConfig.method = pj.PJSIP_TLSV1_2_METHOD
+        transport.tlsConfig.CaListFile = self.trusted_certificate
+        transport.tlsConfig.verifyServer = True
+        return self.endpoint.transportCreate(pj.PJSIP_TRANSPORT_TLS, transport)
+
+    def start(self, timeout: float = 10) -> PjPhone:
         config = pj.AccountConfig()
         server = f"{HOST}:{self.asterisk_port}"
+        params = ";transport=tls" if self.trusted_certificate else ""
         config.idUri = f"sip:{self.username}@{server}"
-        config.regConfig.registrarUri = f"sip:{server}"
+        config.regConfig.registrarUri = f"sip:{server}{params}"
         config.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", self.username, 0, self.password))
-        config.sipConfig.transportId = transport_id
-        config.mediaConfig.transportConfig.port = free_udp_port(4)
+        config.sipConfig.transportId = self._transport()
+        config.mediaConfig.transportConfig.port = self.media_port
         config.mediaConfig.transportConfig.boundAddress = HOST
+        config.mediaConfig.srtpUse = self.srtp
         config.natConfig.iceEnabled = False
         config.natConfig.sdpNatRewriteUse = 0
         config.natConfig.contactRewriteUse = 0
@@ -153,6 +181,28 @@ class PjPhone:
         call.makeCall(f"sip:{extension}@{HOST}:{self.asterisk_port}", pj.CallOpParam(True))
         self.calls.append(call)
         return call
+
+    def speak_and_record(self, call: PjCall, frequency: int, recording: str) -> None:
+        """The phone says a steady tone into ``call`` and records what it hears into ``recording`` (a WAV file,
+        complete once ``stop_media`` is called)."""
+        media = call.getAudioMedia(-1)
+        tone = pj.ToneGenerator()
+        tone.createToneGenerator()
+        desc = pj.ToneDesc()
+        desc.freq1 = desc.freq2 = frequency
+        desc.on_msec, desc.off_msec = 1000, 0
+        tones = pj.ToneDescVector()
+        tones.append(desc)
+        tone.play(tones, True)
+        tone.startTransmit(media)
+        recorder = pj.AudioMediaRecorder()
+        recorder.createRecorder(recording)
+        media.startTransmit(recorder)
+        self._media = [tone, recorder]
+
+    def stop_media(self) -> None:
+        """Stop the tone and close the recording (its WAV header is written when the recorder goes)."""
+        self._media = []
 
     def hold(self, call: PjCall) -> None:
         call.setHold(pj.CallOpParam(True))

@@ -45,6 +45,7 @@ class RtpCapture:
         self.limit = limit  # packets: 400 s of 20 ms frames
         self.samples: list[int] = []
         self.heard_at: dict[int, list[int]] = {}  # destination port (one peer's leg) -> the samples sent there
+        self.sizes_at: dict[int, set[int]] = {}  # destination port -> the sizes of the audio packets sent there
         self.digits: list[str] = []  # RFC 4733 events, once each
         self._events_ended: set[bytes] = set()  # RTP timestamps of the events already counted
         self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_IP))
@@ -82,6 +83,7 @@ class RtpCapture:
                 decoded = [table[b] for b in rtp[start:]]
                 self.samples.extend(decoded)
                 self.heard_at.setdefault(destination_port, []).extend(decoded)
+                self.sizes_at.setdefault(destination_port, set()).add(len(rtp))
                 packets += 1
             elif payload_type == TELEPHONE_EVENT and len(rtp) >= start + 4 and rtp[start + 1] & 0x80:
                 # The end of an event is sent three times with the event's one RTP timestamp: count it once.

@@ -51,6 +51,7 @@ def test_another_local_user_reads_nothing_of_lead_center(running, peers):
         data: "700 root root",
         data / "secrets.toml": "600 root root",
         data / "leadcenter.toml": "600 root root",
+        data / "tls/sip-self-signed.key": "600 root root",  # SIP over TLS's generated key
     }
     if not running.settings.database.url:  # the SQLite file (on PostgreSQL the server keeps the data)
         private[running.settings.database_path] = "600 root root"
@@ -58,6 +59,8 @@ def test_another_local_user_reads_nothing_of_lead_center(running, peers):
         instance: f"750 root {asterisk_root.HOST_ACCOUNT}",
         instance / "etc/generated/pjsip_endpoints.conf": f"640 root {asterisk_root.HOST_ACCOUNT}",
         instance / "etc/manager.conf": f"640 root {asterisk_root.HOST_ACCOUNT}",
+        # The copy of the SIP key Asterisk reads: its account's alone.
+        instance / "tls/sip.key": f"600 {asterisk_root.HOST_ACCOUNT} {asterisk_root.HOST_ACCOUNT}",
     }
     for path, expected in {**private, **shared}.items():
         assert described(path) == expected, path
@@ -66,7 +69,7 @@ def test_another_local_user_reads_nothing_of_lead_center(running, peers):
         mode, owner = described(path).split(" ", 1)
         assert owner == account and int(mode, 8) & 0o007 == 0, (path, mode, owner)
     # Whatever the modes say, another account gets nothing: not the database, not a recording, not a password.
-    for path in (*private, recording, instance / "etc/generated/pjsip_endpoints.conf"):
+    for path in (*private, recording, instance / "etc/generated/pjsip_endpoints.conf", instance / "tls/sip.key"):
         refused = as_stranger("cat", str(path)) if path.is_file() else as_stranger("ls", str(path))
         assert refused.returncode != 0 and "Permission denied" in refused.stderr, path
 

@@ -250,3 +250,13 @@ def test_the_demo_seeds_its_admin_as_the_installation_owner(leadcenter):
 
     assert leadcenter("demo").exit_code == 0
     assert [u.email for u in User.select().where(User.owner == True)] == ["admin@acme.example"]  # noqa: E712
+
+
+def test_agent_sip_tells_how_a_desk_phone_registers_over_tls(leadcenter, tmp_path):
+    assert leadcenter("company", "add", "Acme Plumbing").exit_code == 0
+    assert leadcenter("user", "add", "dana@example.com", "--name", "Dana", "--company", "1", "--password", PASSWORD)
+    shown = leadcenter("agent", "sip", "1")
+    certificate = tmp_path / "var" / "tls" / "sip-self-signed.crt"
+    assert f"server 127.0.0.1:5061, transport TLS, trusting {certificate}" in shown.output, shown.output
+    assert "SRTP (SDES) is optional on desk phones' calls" in shown.output
+    assert certificate.exists()  # the one Asterisk shows phones (installed beside its config)

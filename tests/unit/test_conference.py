@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 from support import CALL, PASSWORD, T0, ApiClient, reachable
 
+from leadcenter.calls import legs
 from leadcenter.calls.legs import CallLeg, CallTransfer
 from leadcenter.events import Event
 from leadcenter.interactions.models import Interaction
@@ -48,6 +49,30 @@ def test_a_consult_rings_the_colleague_s_device_then_completes(agent, world, con
     assert _outcomes(body) == [("warm", "completed")]
     assert controller.telephony.named("complete_consult") == [(call.id,)]
     assert CallTransfer.get().ended_at == T0
+
+
+def test_a_completed_consult_is_published_as_the_colleague_s_call_though_he_joined_before_the_answer(
+    agent, world, controller, call
+):
+    """Asterisk hangs the agent up and the colleague joins the conference before it answers the verb: the tracker
+    has published the call as the colleague's meanwhile. What the completion publishes after must say so too (it
+    once carried the call as the agent's, as the request had read it, and the tabs kept that: the colleague's Active
+    without the call, the agent's panel with it)."""
+    first, colleague = world["a"]["agents"][0], world["a"]["agents"][1]
+    agent.post(f"/api/v1/interactions/{call.id}/consult", {"agent_id": colleague.id})
+    bus = controller.bus
+
+    def colleague_joins():
+        legs.joined(bus, Interaction.get_by_id(call.id), "colleague-channel", T0, agent=colleague)
+        legs.left(bus, "agent-channel", T0)
+
+    legs.joined(bus, Interaction.get_by_id(call.id), "agent-channel", T0, agent=first)
+    controller.telephony.meanwhile["complete_consult"] = colleague_joins
+    status, body = agent.post(f"/api/v1/interactions/{call.id}/consult/complete")
+    assert status == 200, body
+    published = [data["interaction"] for name, data in bus.published if name == "interaction.updated"]
+    assert published[-1]["agent"]["id"] == colleague.id
+    assert published[-1]["transfers"][0]["outcome"] == "completed"
 
 
 @pytest.mark.parametrize("verb, outcome", [("merge", ("conference", "completed")), ("cancel", ("warm", "cancelled"))])

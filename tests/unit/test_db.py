@@ -229,3 +229,15 @@ def test_text_is_compared_and_sorted_by_code_point_on_either_engine(database):
     assert [u.name for u in User.select().order_by(User.name)] == sorted(names)
     assert {u.name for u in User.select().where(User.name >= "a", User.name < "a" + "\uffff")} == {"a", "a-z", "az"}
     assert company.id
+
+
+def test_text_with_a_nul_character_is_stored_on_either_engine(database):
+    """What comes from outside (an SMS in UCS-2, a visitor's chat frame, a caller's name) may hold a NUL: SQLite
+    stores it; PostgreSQL cannot, and stores U+FFFD in its place, rather than the write failing and the text being
+    lost. Searching for the text as it came finds it on either engine."""
+    user = User.create(email="nul@example.com", name="before\x00after", password_hash="x")
+    stored = User.get_by_id(user.id).name
+    assert stored == ("before\ufffdafter" if db.is_postgresql() else "before\x00after")
+    assert User.get(User.name == "before\x00after").id == user.id
+    User.update(name="again\x00").where(User.id == user.id).execute()
+    assert User.get_by_id(user.id).name.startswith("again")

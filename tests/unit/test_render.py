@@ -84,6 +84,8 @@ allow = ulaw,alaw,g722
 rtp_symmetric = yes
 force_rport = yes
 rewrite_contact = yes
+media_encryption = sdes
+media_encryption_optimistic = yes
 auth = desk7
 aors = desk7
 direct_media = no
@@ -385,6 +387,7 @@ def test_static_templates_bind_loopback_and_carry_generated_secrets():
     assert "bindaddr = 127.0.0.1\nbindport = 8088" in files["http.conf"]
     assert "password = s3cret-ari" in files["ari.conf"]
     assert "bind = 127.0.0.1:5060" in files["pjsip.conf"]
+    assert render.render_tls_transport("127.0.0.1", 5061, "/srv/leadcenter") in files["pjsip.conf"]
     modules = files["modules.conf"]
     assert "autoload = no" in modules
     for absent in ("chan_iax2", "pbx_dundi", "chan_unistim", "res_pjsip_endpoint_identifier_anonymous"):
@@ -700,3 +703,42 @@ def test_only_the_controller_sends_a_caller_to_an_agents_own_mailbox():
         f"exten => _[1-9]!,1,Gosub({names.VOICEMAIL_STEP},s,1(agent${{EXTEN}}))",
         "same => n,Hangup()",
     ]
+
+
+def test_sip_over_tls_listens_with_the_installed_certificate_on_tls_1_2_and_later():
+    assert render.render_tls_transport("192.0.2.7", 5061, "/srv/leadcenter") == (
+        """[transport-tls]
+type = transport
+protocol = tls
+bind = 192.0.2.7:5061
+cert_file = /srv/leadcenter/tls/sip.crt
+priv_key_file = /srv/leadcenter/tls/sip.key
+method = sslv23
+"""
+    )
+
+
+def test_sip_over_tls_off_renders_no_transport():
+    from leadcenter import asterisk_config, config
+    from leadcenter.credentials import Secrets
+    from leadcenter.resources import ASTERISK_TEMPLATES
+
+    settings = config.load(env={"LEADCENTER_ASTERISK_SIP_TLS_PORT": "0"})
+    template = {"pjsip.conf": (ASTERISK_TEMPLATES / "pjsip.conf").read_text()}
+    text = render.render_static(template, asterisk_config.static_values(settings, Secrets("a", "b", "c")))["pjsip.conf"]
+    assert "protocol = tls" not in text and "; SIP over TLS is off ([asterisk] sip_tls_port = 0)." in text
+
+
+def test_desk_phones_take_srtp_when_they_ask_and_browsers_keep_dtls():
+    # SDES keys in the SDP: offered in RTP/AVP (optimistic) so that a phone without SRTP still gets plain RTP, and
+    # accepted from a phone offering RTP/SAVP. Browsers' media is DTLS-SRTP (webrtc = yes), never SDES.
+    desk, softphone = (
+        next(s for s in _sections(render.render_pjsip_endpoints(SNAPSHOT)) if s.get("aors") == name)
+        for name in ("desk7", "webrtc7")
+    )
+    assert (desk["media_encryption"], desk["media_encryption_optimistic"]) == ("sdes", "yes")
+    assert "media_encryption" not in softphone and softphone["webrtc"] == "yes"
+    # Required ([asterisk] desk_srtp): keys in RTP/SAVP, and a phone's plain RTP is refused.
+    required = render.Snapshot(devices=SNAPSHOT.devices, desk_srtp_required=True)
+    desk = next(s for s in _sections(render.render_pjsip_endpoints(required)) if s.get("aors") == "desk7")
+    assert (desk["media_encryption"], desk["media_encryption_optimistic"]) == ("sdes", "no")

@@ -350,6 +350,15 @@ def test_every_response_has_the_security_headers_and_no_server_banner(http, http
     assert https.get("/").headers["strict-transport-security"] == f"max-age={hardening.HSTS_SECONDS}"
 
 
+def test_every_page_names_the_tab_icon_the_app_ships(http):
+    """A tab shows the app's own icon: no browser asks for a /favicon.ico that is not there (a 404 in every tab's
+    console)."""
+    for page in ("/", "/admin", "/password"):
+        assert '<link rel="icon" href="/assets/favicon.svg" type="image/svg+xml">' in http.get(page).text, page
+    icon = http.get("/assets/favicon.svg")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+
+
 def test_no_banner_on_what_the_server_answers_by_itself(served):
     """A request so malformed the app never sees it is answered by Hypercorn: still no Server header."""
     with socket.create_connection(tuple_of(served.http), timeout=5) as sock:

@@ -1,0 +1,193 @@
+"""Encrypted desk phones: SIP over TLS with the generated certificate, SRTP (SDES) on the phone's leg while the
+carrier's stays plain RTP. The phone is PJSIP's pjsua2 (this machine's SIPp has no TLS); SIPp is the carrier."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+import threading
+
+import pjsua2 as pj
+import pytest
+from audio import loudest_second
+from harness import wait_for
+from pjphone import PjPhone
+from rtp_capture import RtpCapture, write_tone_pcap
+
+from leadcenter.interactions.models import Interaction
+
+ALICE, BOB = 1, 2  # the demo's agents; with only Alice's phone registered, the queue rings her alone
+RTP_HEADER, G711_10MS = 12, 80  # a packet carries a whole number of 10 ms G.711 frames (20 ms, 30 ms...)
+SRTP_TAG = 10  # AES_CM_128_HMAC_SHA1_80's authentication tag, after the encrypted payload
+
+
+def plain(sizes: set[int] | None) -> bool:
+    return bool(sizes) and all((size - RTP_HEADER) % G711_10MS == 0 for size in sizes)
+
+
+def srtp(sizes: set[int] | None) -> bool:
+    return bool(sizes) and all((size - RTP_HEADER - SRTP_TAG) % G711_10MS == 0 for size in sizes)
+
+
+def generated_certificate(system) -> str:
+    return str(system.settings.data_dir / "tls" / "sip-self-signed.crt")
+
+
+def test_a_desk_phone_over_tls_registers_and_answers_a_call_with_srtp(running, peers, tmp_path):
+    """Alice's phone registers over TLS, trusting only the generated certificate; the lead's call rings it over that
+    connection and both sides key SRTP in the SDP. On the wire the carrier's leg is plain G.711 carrying what the
+    phone says, the phone's leg is SRTP (encrypted payload, authentication tag) and carries nothing audible; the
+    phone hears the lead. The call is recorded as every call is."""
+    username, password = running.sip_account(ALICE)
+    lead_tone = write_tone_pcap(str(tmp_path / "lead.pcap"), 1000, 12)
+    heard = tmp_path / "alice-heard.wav"
+    asterisk = running.settings.asterisk
+    with (
+        RtpCapture(asterisk.rtp_start, asterisk.rtp_end) as wire,
+        PjPhone(
+            username,
+            password,
+            running.sip_tls_port,
+            trusted_certificate=generated_certificate(running),
+            srtp=pj.PJMEDIA_SRTP_OPTIONAL,
+        ) as alice,
+    ):
+        contacts = running.instance.rx(f"pjsip show aor {username}") or ""
+        assert "transport=tls" in contacts.lower(), contacts
+        caller = peers.call("+14045558902", duration=10, audio=lead_tone)
+        call = alice.wait_for_call()
+        alice.speak_and_record(call, 600, str(heard))
+        assert "a=crypto:" in call.sdp_received and "a=crypto:" in call.sdp_sent  # SDES keys, inside TLS
+        alice.poll(5)
+        alice.stop_media()
+        to_phone = wire.sizes_at.get(alice.media_port)
+        to_carrier = [port for port in wire.heard_at if port != alice.media_port]
+        assert srtp(to_phone), wire.sizes_at
+        assert wire.tone_at(1000, port=alice.media_port) == []  # the lead's voice is not in clear on the phone's leg
+        assert len(to_carrier) == 1 and plain(wire.sizes_at[to_carrier[0]])
+        assert len(wire.tone_at(600, port=to_carrier[0])) >= 10  # the phone's voice reached the lead, decrypted
+        assert caller.wait(30).check().answered
+    assert loudest_second(heard) > 0.05  # the lead's tone, decrypted by the phone
+    row = wait_for(
+        lambda: (
+            (i := Interaction.get_or_none(Interaction.lead_number == "+14045558902")) and i.status == "recent" and i
+        ),
+        10,
+        what="the call to conclude",
+    )
+    assert (row.outcome, row.agent_id) == ("answered", ALICE)
+    assert row.recording and loudest_second(running.settings.data_dir / row.recording) > 0.05
+
+
+@contextlib.contextmanager
+def srtp_required(system):
+    """The system restarted with every desk phone call SRTP ([asterisk] desk_srtp = required); as it was after."""
+
+    def restart() -> None:
+        system.stop_controller()
+        system.stop_asterisk()  # pjsip.conf's endpoints are read again at its start
+        system.start_asterisk()
+        system.start_controller()
+        system.all_available()
+
+    system.env["LEADCENTER_ASTERISK_DESK_SRTP"] = "required"
+    try:
+        restart()
+        yield system
+    finally:
+        del system.env["LEADCENTER_ASTERISK_DESK_SRTP"]
+        restart()
+
+
+def test_with_srtp_required_a_phone_requiring_it_answers_over_savp_and_a_plain_phone_is_refused(running, peers):
+    """Phones set to require SRTP refuse the optional mode's offer (keys in RTP/AVP): an installation with such phones
+    requires SRTP, and Asterisk then offers RTP/SAVP and refuses a phone's plain RTP with 488, which the phone shows."""
+    bob_user, bob_password = running.sip_account(BOB)
+    with PjPhone(bob_user, bob_password, running.sip_port) as bob:  # the control: plain RTP is fine by default
+        dialled = bob.dial(str(ALICE))  # Alice's extension (her phone is not there)
+        bob.wait_until(lambda: dialled.ended, 10, "told")
+        assert dialled.status != 488
+    username, password = running.sip_account(ALICE)
+    asterisk = running.settings.asterisk
+    with srtp_required(running):
+        with (
+            RtpCapture(asterisk.rtp_start, asterisk.rtp_end) as wire,
+            PjPhone(
+                username,
+                password,
+                running.sip_tls_port,
+                trusted_certificate=generated_certificate(running),
+                srtp=pj.PJMEDIA_SRTP_MANDATORY,
+            ) as alice,
+        ):
+            caller = peers.call("+14045558903", duration=6)
+            call = alice.wait_for_call()
+            assert "RTP/SAVP" in call.sdp_received and "a=crypto:" in call.sdp_received
+            alice.poll(3)
+            assert srtp(wire.sizes_at.get(alice.media_port)), wire.sizes_at
+            assert caller.wait(30).check().answered
+        with PjPhone(bob_user, bob_password, running.sip_port) as bob:
+            refused = bob.dial(str(ALICE))
+            bob.wait_until(lambda: refused.ended, 10, "refused")
+            assert refused.status == 488  # Not Acceptable Here: its media
+
+
+def test_a_phone_that_does_not_trust_the_certificate_does_not_register(running):
+    # The control for the test above: the phone really checks what the server shows (here it trusts only the HTTPS
+    # listener's certificate, another key).
+    username, password = running.sip_account(ALICE)
+    other = str(running.settings.data_dir / "tls" / "self-signed.crt")
+    phone = PjPhone(username, password, running.sip_tls_port, trusted_certificate=other)
+    with pytest.raises(TimeoutError, match="registered"):
+        phone.start(timeout=5)
+    phone.__exit__()
+
+
+def _handshake(port: int, version: ssl.TLSVersion, certificate: str) -> str | None:
+    """The TLS version negotiated when a client offering only ``version`` connects; None when refused."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = context.maximum_version = version
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")  # OpenSSL 3 refuses TLS 1.0 and 1.1 client-side otherwise
+    context.load_verify_locations(certificate)
+    try:
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+            context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+        ):
+            return tls.version()
+    except (ssl.SSLError, ConnectionError):
+        return None
+
+
+OLD_VERSIONS = (ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1)
+
+
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1:DeprecationWarning")
+def test_sip_over_tls_takes_tls_1_2_and_1_3_and_refuses_1_0_and_1_1(running):
+    certificate = generated_certificate(running)
+    assert _handshake(running.sip_tls_port, ssl.TLSVersion.TLSv1_2, certificate) == "TLSv1.2"
+    assert _handshake(running.sip_tls_port, ssl.TLSVersion.TLSv1_3, certificate) == "TLSv1.3"
+    for version in OLD_VERSIONS:
+        assert _handshake(running.sip_tls_port, version, certificate) is None, version
+    # The control: this client does speak them, to a server that takes them (same certificate and key).
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.minimum_version = ssl.TLSVersion.TLSv1
+    server.set_ciphers("DEFAULT:@SECLEVEL=0")
+    server.load_cert_chain(certificate, certificate.replace(".crt", ".key"))
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+
+        def serve() -> None:
+            for _ in OLD_VERSIONS:
+                connection, _ = listener.accept()
+                try:
+                    with server.wrap_socket(connection, server_side=True) as tls:
+                        tls.recv(1)
+                except (ssl.SSLError, OSError):
+                    pass
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        assert [_handshake(port, version, certificate) for version in OLD_VERSIONS] == ["TLSv1", "TLSv1.1"]
+        thread.join(5)
