@@ -270,13 +270,14 @@ def test_the_commands_back_up_and_restore_postgresql_and_say_why_they_cannot(
     monkeypatch.setattr(pgdump, "DEBIAN_CLIENTS", tmp_path / "no-clients")
     monkeypatch.setenv("PATH", str(tmp_path / "no-programs"))
     monkeypatch.setenv("LEADCENTER_DATABASE_URL", url)
-    missing = runner.invoke(main, ["backup", "--to", str(tmp_path / "backups")])
+    failing = tmp_path / "failing"  # (a backup of the same second would be refused as one that exists)
+    missing = runner.invoke(main, ["backup", "--to", str(failing)])
     assert missing.exit_code == 1
     assert "pg_dump of PostgreSQL 15 or newer is not installed" in missing.output
     assert "apt-get install postgresql-client-15" in missing.output
     # A server that refuses (no such database): its reason.
     monkeypatch.setenv("LEADCENTER_DATABASE_URL", url.replace("/backup_", "/nothing_"))
-    refused = runner.invoke(main, ["backup", "--to", str(tmp_path / "backups")])
+    refused = runner.invoke(main, ["backup", "--to", str(failing)])
     assert refused.exit_code == 1 and "PostgreSQL refused the connection" in refused.output
     assert "does not exist" in refused.output
-    assert len(list((tmp_path / "backups").iterdir())) == 1  # nothing half-written left behind
+    assert list(failing.iterdir()) == []  # nothing half-written left behind
