@@ -360,12 +360,15 @@ def _v22_transfer_parties(migrator) -> None:
     _add_in_place(CallTransfer.failure, "")
 
 
-def _v23_mailbox_index(migrator) -> None:
+def _v23_interaction_lists(migrator) -> None:
     from playhouse.migrate import migrate as run
 
-    if MAILBOX_INDEX not in {i.name for i in database.get_indexes("interaction")}:
+    present = {i.name for i in database.get_indexes("interaction")}
+    if MAILBOX_INDEX not in present:
         columns = ("company_id", "mailbox_agent_id", "status_changed_at")
         run(migrator.add_index("interaction", columns, False, where=SQL('"mailbox_agent_id" IS NOT NULL')))
+    if "interaction_company_id_status_kind_started_at" not in present:
+        run(migrator.add_index("interaction", ("company_id", "status", "kind", "started_at"), False))
 
 
 # (version, description, function(migrator)) in order; version 1 is the first released schema.
@@ -418,7 +421,11 @@ MIGRATIONS: list = [
         "transfers: the channel of a conference's or consult's party, and why it did not answer",
         _v22_transfer_parties,
     ),
-    (23, "the inbox: an index for an agent's own mailbox, newest first", _v23_mailbox_index),
+    (
+        23,
+        "indexes: an agent's own mailbox in their inbox; the interactions of a status and a kind",
+        _v23_interaction_lists,
+    ),
 ]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])
 

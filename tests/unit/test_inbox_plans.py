@@ -1,10 +1,12 @@
-"""The inbox's queries as SQLite plans them (no ANALYZE: the app runs none, so the plan depends on the schema alone):
-every read of the interaction table narrows by the agent, their mailbox or the waiting calls, never by the company
-alone. A plan that changes fails here before the queries benchmark finds it: an agent's own mailbox, added without
-an index of its own, once made SQLite read every interaction of the company (0.6 s at 1,000,000)."""
+"""The inbox's and the interaction list's queries as SQLite plans them (no ANALYZE: the app runs none, so the plan
+depends on the schema alone): every read of the interaction table narrows by the agent, their mailbox or the
+waiting calls, never by the company alone. A plan that changes fails here before the queries benchmark finds it: an
+agent's own mailbox, added without an index of its own, once made SQLite read every interaction of the company
+(0.6 s at 1,000,000)."""
 
 from __future__ import annotations
 
+import functools
 import re
 
 import postgresql
@@ -55,3 +57,16 @@ def test_every_read_of_the_interactions_narrows_by_the_agent_their_mailbox_or_th
     steps = _plans(db.database.obj, lambda: services.inbox(company, agent))
     assert [step for step in steps if step[0] == "SCAN" and not step[1]] == []  # no table scan
     assert {(index, constraints) for _, index, constraints in steps} == EXPECTED
+
+
+def test_the_list_of_a_status_and_a_kind_reads_those_alone(world):
+    """GET /interactions?status=incoming&kind=call: not every call of the company to find its few waiting ones."""
+    company = world["a"]["company"]
+    for status, kind, index, constraints in (
+        (None, None, "interaction_company_id_started_at", "company_id=?"),
+        ("recent", None, "interaction_company_id_status_started_at", "company_id=? AND status=?"),
+        (None, "call", "interaction_company_id_kind_started_at", "company_id=? AND kind=?"),
+        ("incoming", "call", "interaction_company_id_status_kind_started_at", "company_id=? AND status=? AND kind=?"),
+    ):
+        steps = _plans(db.database.obj, functools.partial(services.newest_first, company, status=status, kind=kind))
+        assert steps == [("SEARCH", index, constraints)], (status, kind)
