@@ -410,14 +410,6 @@ def copy_database(ctx: Context, source: Path | None, target: str | None) -> None
     click.echo("Set [database] url (LEADCENTER_DATABASE_URL) to this database to run Lead Center on it.")
 
 
-def _sqlite_only(ctx: Context, command: str) -> None:
-    if ctx.settings.database.url:
-        raise click.ClickException(
-            f"leadcenter {command} copies an SQLite installation's database; [database] url names a PostgreSQL one: "
-            "back that up with pg_dump (and the data directory's files)"
-        )
-
-
 @main.command("backup")
 @click.option(
     "--to",
@@ -432,15 +424,17 @@ def _sqlite_only(ctx: Context, command: str) -> None:
 )
 @pass_context
 def backup_command(ctx: Context, target: Path | None, keep: int | None) -> None:
-    """Back up the installation while it runs: the database (one consistent moment), recordings, voicemail,
-    greetings, flow sounds, configuration and secrets, into one private .tar.gz file. Run it from cron or a systemd
-    timer (README, \"Backups\"); restore it with `leadcenter restore`."""
+    """Back up the installation while it runs: the database (one consistent moment: SQLite's online backup, or
+    pg_dump of a PostgreSQL one), recordings, voicemail, greetings, flow sounds, configuration and secrets, into one
+    private .tar.gz file. Run it from cron or a systemd timer (README, \"Backups\"); restore it with
+    `leadcenter restore`."""
     from leadcenter import backup
 
-    _sqlite_only(ctx, "backup")
     target = target or ctx.settings.data_dir / "backups"
     try:
-        backup.create(ctx.settings.data_dir, target, clock.system(), say=click.echo)
+        backup.create(
+            ctx.settings.data_dir, target, clock.system(), say=click.echo, database_url=ctx.settings.database.url
+        )
     except backup.BackupError as exc:
         raise click.ClickException(str(exc)) from None
     if keep is not None:
@@ -452,13 +446,15 @@ def backup_command(ctx: Context, target: Path | None, keep: int | None) -> None:
 @pass_context
 def restore_command(ctx: Context, source: Path) -> None:
     """Restore a backup made by `leadcenter backup` into this installation's data directory, which must have no
-    database yet (stop Lead Center, move the old data directory away). Every file is checked against the backup's
-    manifest before anything is written. Then `leadcenter run` starts it (migrating the database if needed)."""
+    database yet (stop Lead Center, move the old data directory away); a PostgreSQL backup's database into the
+    empty database [database] url names (createdb). Every file is checked against the backup's manifest before
+    anything is written. Then `leadcenter run` starts it (migrating the database if needed)."""
     from leadcenter import backup
 
-    _sqlite_only(ctx, "restore")
     try:
-        backup.restore(source, ctx.settings.data_dir, migrations.LATEST, say=click.echo)
+        backup.restore(
+            source, ctx.settings.data_dir, migrations.LATEST, say=click.echo, database_url=ctx.settings.database.url
+        )
     except backup.BackupError as exc:
         raise click.ClickException(str(exc)) from None
     datadir.make_private(ctx.settings.data_dir, shared=ctx.settings.asterisk_dir)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from peewee import Field, IntegerField
+from peewee import SQL, Field, IntegerField
 
 from leadcenter.accounts.models import (
     ApiKey,
@@ -28,6 +28,7 @@ from leadcenter.db import POSTGRESQL_TEXT, BaseModel, database, is_postgresql
 from leadcenter.dialplans.models import CustomContext, DialplanVersion
 from leadcenter.flows.models import CallFlow, FlowVersion
 from leadcenter.interactions.models import (
+    MAILBOX_INDEX,
     CallLeg,
     CallTransfer,
     ClassificationChange,
@@ -359,6 +360,14 @@ def _v22_transfer_parties(migrator) -> None:
     _add_in_place(CallTransfer.failure, "")
 
 
+def _v23_mailbox_index(migrator) -> None:
+    from playhouse.migrate import migrate as run
+
+    if MAILBOX_INDEX not in {i.name for i in database.get_indexes("interaction")}:
+        columns = ("company_id", "mailbox_agent_id", "status_changed_at")
+        run(migrator.add_index("interaction", columns, False, where=SQL('"mailbox_agent_id" IS NOT NULL')))
+
+
 # (version, description, function(migrator)) in order; version 1 is the first released schema.
 MIGRATIONS: list = [
     (
@@ -409,6 +418,7 @@ MIGRATIONS: list = [
         "transfers: the channel of a conference's or consult's party, and why it did not answer",
         _v22_transfer_parties,
     ),
+    (23, "the inbox: an index for an agent's own mailbox, newest first", _v23_mailbox_index),
 ]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])
 

@@ -41,9 +41,11 @@ def available() -> bool:
 
 
 class Cluster:
-    """``with Cluster() as cluster``: a running server; ``cluster.url(name)`` a database's URL."""
+    """``with Cluster() as cluster``: a running server; ``cluster.url(name)`` a database's URL. ``settings``
+    change the server's (bench/api_queries.py gives it PostgreSQL's default shared_buffers)."""
 
-    def __init__(self) -> None:
+    def __init__(self, **settings: str) -> None:
+        self.settings = {**SETTINGS, **settings}
         self.directory = Path(tempfile.mkdtemp(prefix="leadcenter-postgresql-"))
         self.process: subprocess.Popen | None = None
         self._user = pwd.getpwnam(UNPRIVILEGED) if os.geteuid() == 0 else pwd.getpwuid(os.geteuid())
@@ -70,7 +72,7 @@ class Cluster:
         )  # fmt: skip
         if init.wait(120) != 0:
             raise RuntimeError(f"initdb failed: {(self.directory / 'initdb.log').read_text()}")
-        options = [arg for name, value in SETTINGS.items() for arg in ("-c", f"{name}={value}")]
+        options = [arg for name, value in self.settings.items() for arg in ("-c", f"{name}={value}")]
         self.process = self._run_as(
             BIN / "postgres", "-D", data, "-k", self.directory, *options,
             stdout=(self.directory / "server.log").open("w"), stderr=subprocess.STDOUT,

@@ -89,6 +89,20 @@ class Interaction(TimestampedModel):
         )
 
 
+# An agent's own mailbox in their inbox (interactions/services.py:inbox), newest first: without it SQLite read every
+# interaction of the company for it (0.6 s at 1,000,000: the queries benchmark). Partial: the few rows in a mailbox
+# only, and no query for the many outside one (``mailbox_agent IS NULL``, everybody's Recent) can take it.
+Interaction.add_index(
+    Interaction.index(
+        Interaction.company,
+        Interaction.mailbox_agent,
+        Interaction.status_changed_at,
+        where=Interaction.mailbox_agent.is_null(False),
+    )
+)
+MAILBOX_INDEX = "interaction_company_id_mailbox_agent_id_status_changed_at"
+
+
 class InteractionTransition(BaseModel):
     """Every lifecycle move, kept for reporting and audit."""
 

@@ -62,6 +62,20 @@ SECOND_PORTS = {
     "LEADCENTER_SMPP_PORT": "22775",
 }
 
+# A third, for an installation restored beside the second (test_postgresql.py's backup).
+THIRD_PORTS = {
+    "LEADCENTER_HTTP_PORT": "38080",
+    "LEADCENTER_HTTP_HTTPS_PORT": "38443",
+    "LEADCENTER_ASTERISK_AMI_PORT": "35038",
+    "LEADCENTER_ASTERISK_HTTP_PORT": "38088",
+    "LEADCENTER_ASTERISK_SIP_PORT": "35060",
+    "LEADCENTER_ASTERISK_SIP_TLS_PORT": "35061",
+    "LEADCENTER_ASTERISK_RTP_START": "23000",
+    "LEADCENTER_ASTERISK_RTP_END": "23099",
+    "LEADCENTER_DEMO_TRUNK_PORT": "35070",
+    "LEADCENTER_SMPP_PORT": "32775",
+}
+
 # The controller binds to the test SMSC (tests/smsc) when a test starts one; quick timers keep tests short.
 SMSC = {
     "LEADCENTER_SMPP_HOST": "127.0.0.1",

@@ -12,7 +12,8 @@ import datetime as dt
 
 import postgresql
 import pytest
-from harness import ADS_LINE, SECOND_PORTS, System, add_ice_interface, wait_for
+from backup_scenario import backup_during_a_call_restores_the_same
+from harness import ADS_LINE, SECOND_PORTS, THIRD_PORTS, System, add_ice_interface, wait_for
 from sipp import Call, Peers, SippCaller
 
 from leadcenter import db
@@ -22,13 +23,20 @@ ALICE, BOB = 1, 2  # the demo agents, ringing on their desk phones
 
 
 @pytest.fixture(scope="module")
-def on_postgresql(tmp_path_factory):
-    """The installation on PostgreSQL, running; the test process reads its database (the suite's binding, if
-    any, is put back at the end)."""
+def cluster():
+    """This module's PostgreSQL server."""
     if not postgresql.available():
         pytest.skip(f"PostgreSQL is not installed ({postgresql.BIN}): make setup installs it")
+    with postgresql.Cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def on_postgresql(tmp_path_factory, cluster):
+    """The installation on PostgreSQL, running; the test process reads its database (the suite's binding, if
+    any, is put back at the end)."""
     previous = db.database.obj
-    with postgresql.Cluster() as cluster, contextlib.ExitStack() as stack:
+    with contextlib.ExitStack() as stack:
         system = System(
             tmp_path_factory.mktemp("on-postgresql"), ports=SECOND_PORTS, database_url=cluster.create_database("lc")
         )
@@ -107,3 +115,25 @@ def test_calls_at_once_answered_on_desk_phones_are_recorded_in_postgresql_with_l
     assert (handled_by[ALICE], handled_by[BOB]) == (1, 1)
     # Nothing went to an SQLite file beside it.
     assert not system.settings.database_path.exists()
+
+
+def test_a_backup_taken_during_a_call_restores_into_an_empty_database_and_answers_the_same(
+    on_postgresql, cluster, tmp_path
+):
+    """pg_dump of one snapshot while a call is on, restored into a new empty database and an empty data directory,
+    run beside the original (THIRD_PORTS): the same leads, interactions and recording bytes."""
+    restored = {
+        **THIRD_PORTS,
+        "LEADCENTER_PATHS_DATA_DIR": str(tmp_path / "restored"),
+        "LEADCENTER_DATABASE_URL": cluster.create_database("restored"),
+    }
+    on_postgresql.all_available()  # the calls before left Alice and Bob in wrap-up
+    peers = Peers(on_postgresql, tmp_path)
+    try:
+        output = backup_during_a_call_restores_the_same(
+            on_postgresql, peers, tmp_path, ("4045558701", "4045558702"), restored
+        )
+    finally:
+        peers.close()
+    assert "Dumping the PostgreSQL database" in output
+    assert not (tmp_path / "restored" / "leadcenter.sqlite3").exists()

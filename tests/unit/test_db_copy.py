@@ -102,7 +102,7 @@ def test_a_source_that_is_not_an_installation_is_refused(tmp_path, empty_postgre
     assert no_target.exit_code != 0 and "--to" in no_target.output
 
 
-def test_with_a_postgresql_url_the_commands_use_it_and_backup_points_to_pg_dump(tmp_path, postgresql_cluster):
+def test_with_a_postgresql_url_the_commands_use_it_and_backup_takes_pg_dump(tmp_path, postgresql_cluster):
     url = postgresql_cluster.create_database(f"settings_{next(_names)}")
     env = {"LEADCENTER_PATHS_DATA_DIR": str(tmp_path / "var"), "LEADCENTER_DATABASE_URL": url}
     migrated = CliRunner(env=env).invoke(main, ["db", "migrate"])
@@ -114,8 +114,8 @@ def test_with_a_postgresql_url_the_commands_use_it_and_backup_points_to_pg_dump(
         assert migrations.current_version() == migrations.LATEST
     finally:
         handle.close()
-    refused = CliRunner(env=env).invoke(main, ["backup"])
-    assert refused.exit_code != 0 and "pg_dump" in refused.output
+    made = CliRunner(env=env).invoke(main, ["backup"])
+    assert made.exit_code == 0 and "Dumping the PostgreSQL database" in made.output, made.output
 
 
 def test_a_nul_character_postgresql_cannot_store_arrives_as_the_replacement_character(

@@ -137,6 +137,15 @@ def _assert_migrated_from(version: int, old, expected) -> None:
     assert _shape(old) == expected
 
 
+def test_a_version_22_database_gets_the_mailbox_index(tmp_path):
+    expected = _shape_of_a_new_database(tmp_path)
+    old = _migrated(tmp_path / "v22.sqlite3")
+    old.execute_sql('DROP INDEX "interaction_company_id_mailbox_agent_id_status_changed_at"')
+    old.execute_sql("UPDATE schema_version SET version = 22")
+    _assert_migrated_from(22, old, expected)
+    old.close()
+
+
 def _back_to_version_21(database) -> None:
     """Undo what version 22 adds: a conference or consult party's channel on its transfer, and why it failed."""
     for column in ("channel_id", "failure"):
