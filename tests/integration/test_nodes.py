@@ -10,9 +10,11 @@ Its own installation (SECOND_PORTS, its own Asterisk and PostgreSQL server), bes
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import signal
 import subprocess
+import threading
 import time
 
 import httpx
@@ -20,16 +22,21 @@ import postgresql
 import pytest
 from browser import CHROMIUM, Browser
 from harness import ADS_LINE, LEADCENTER, SECOND_PORTS, System, add_ice_interface, set_ring_device, wait_for
+from peer import SmscPeer
 from playwright.sync_api import expect
 from sipp import Peers, SippCaller
 from test_event_stream import Agent as StreamClient
+from test_event_stream import has
 
-from leadcenter import db
-from leadcenter.interactions.models import Interaction
+from leadcenter import clock, db
+from leadcenter.interactions.models import Interaction, InteractionTransition, Message
+from leadcenter.texts.models import OutboxPart, TextThread
+from leadcenter.tracking_numbers.models import TrackingNumber
 
 ALICE, BOB = 1, 2
 NODE_2_PORTS = {"LEADCENTER_HTTP_PORT": "28081", "LEADCENTER_HTTP_HTTPS_PORT": "28444"}
 NODE_3_PORTS = {"LEADCENTER_HTTP_PORT": "28082", "LEADCENTER_HTTP_HTTPS_PORT": "28445"}
+AFTERWARDS = 3.0  # seconds watched after a text was sent or a timer fired, for a second one (pump and sweep rounds)
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (make setup)")
 
@@ -215,47 +222,160 @@ def test_while_no_controller_node_runs_the_web_node_says_so_and_nothing_asked_is
         wait_for(lambda: "agent1" not in system.paused_members(), 10, what="Alice unpaused, asked on node 2")
 
 
+@contextlib.contextmanager
+def standing_by(system: System):
+    """Node 3, a second `leadcenter run`: it stands by (serving nothing) while node 1 leads. At the end node 3 is
+    stopped and node 1 leads again, for the module's next tests."""
+    standby = Node(system, NODE_3_PORTS)
+    standby.launch()
+    try:
+        wait_for(lambda: "standing by" in standby.log_tail(), 30, what=f"node 3 to stand by:\n{standby.log_tail()}")
+        assert standby.health()[0] == 0  # no web app, no controller while it stands by
+        yield standby
+    finally:
+        standby.stop()
+        if system.controller is None:  # killed by the test
+            system.start_controller()
+
+
+def leads_after(standby: Node, killed_at: float) -> float:
+    """Seconds from the kill (``killed_at``, monotonic) until node 3 leads: it holds the lock, connected to Asterisk
+    and resynchronised (/healthz 200)."""
+    wait_for(
+        lambda: standby.health()[0] == 200 and standby.health()[1]["asterisk"]["synced_at"],
+        30,
+        what=f"node 3 to lead:\n{standby.log_tail()}",
+    )
+    return time.monotonic() - killed_at
+
+
 def test_kill_9_of_the_active_controller_mid_call_the_standby_takes_over_and_the_call_is_recorded_once(nodes, tmp_path):
-    """Node 3 is a second `leadcenter run`: it stands by (serving nothing) while node 1 leads. Bob answers a SIPp
-    call on his desk phone; node 1 is killed with SIGKILL mid-call: node 3 takes the leadership lock, connects to
-    Asterisk, resynchronises, and concludes the call when the caller hangs up, once; node 2's verbs go to it."""
+    """Node 3 stands by while node 1 leads. Bob answers a SIPp call on his desk phone; node 1 is killed with SIGKILL
+    mid-call: node 3 takes the leadership lock, connects to Asterisk, resynchronises, and concludes the call when the
+    caller hangs up, once; node 2's verbs go to it."""
     system, node_2 = nodes
     system.choose_status("alice@acme.example", "offline")
     set_ring_device(system, "desk", agents=(BOB,))
     system.choose_status("bob@acme.example", "available")
-    standby = Node(system, NODE_3_PORTS)
-    standby.launch()
     peers = Peers(system, tmp_path)
     try:
-        wait_for(lambda: "standing by" in standby.log_tail(), 30, what=f"node 3 to stand by:\n{standby.log_tail()}")
-        assert standby.health()[0] == 0  # no web app, no controller while it stands by
-        with peers.phone(BOB):
-            caller = SippCaller(workdir=tmp_path / "caller").start_call(
-                ADS_LINE, "4045559102", asterisk_port=system.sip_port, local_port=system.trunk_port, duration=20
+        with standing_by(system) as standby:
+            with peers.phone(BOB):
+                caller = SippCaller(workdir=tmp_path / "caller").start_call(
+                    ADS_LINE, "4045559102", asterisk_port=system.sip_port, local_port=system.trunk_port, duration=20
+                )
+                caller.wait_for("ANSWERED", 15)
+                system.wait_interaction(lead_number="+14045559102", status="active")
+                killed_at = time.monotonic()
+                system.kill_controller()
+                took_over = leads_after(standby, killed_at)
+                result = caller.wait(40)
+            result.check()
+            call = wait_for(
+                lambda: (row := system.interaction(lead_number="+14045559102")) and row.status == "recent" and row,
+                15,
+                what="the call to conclude",
             )
-            caller.wait_for("ANSWERED", 15)
-            system.wait_interaction(lead_number="+14045559102", status="active")
-            killed_at = time.monotonic()
-            system.kill_controller()
-            wait_for(
-                lambda: standby.health()[0] == 200 and standby.health()[1]["asterisk"]["synced_at"],
-                30,
-                what=f"node 3 to lead:\n{standby.log_tail()}",
-            )
-            took_over = time.monotonic() - killed_at
-            result = caller.wait(40)
-        result.check()
-        call = wait_for(
-            lambda: (row := system.interaction(lead_number="+14045559102")) and row.status == "recent" and row,
-            15,
-            what="the call to conclude",
-        )
-        assert (call.outcome, call.agent_id) == ("answered", BOB)
-        assert 15 <= call.talk_seconds <= 25
-        assert Interaction.select().where(Interaction.lead_number == "+14045559102").count() == 1
-        wait_for(lambda: node_2.health()[0] == 200, 10, what="node 2 to see the new controller")
-        print(f"\nfigures: the standby led, connected and resynchronised {took_over:.2f} s after the kill")
+            assert (call.outcome, call.agent_id) == ("answered", BOB)
+            assert 15 <= call.talk_seconds <= 25
+            assert Interaction.select().where(Interaction.lead_number == "+14045559102").count() == 1
+            wait_for(lambda: node_2.health()[0] == 200, 10, what="node 2 to see the new controller")
+            print(f"\nfigures: the standby led, connected and resynchronised {took_over:.2f} s after the kill")
     finally:
         peers.close()
-        standby.stop()
-        system.start_controller()  # node 1 leads again for the module's teardown
+
+
+def smsc_state(system: System) -> str:
+    """The state of the bind to the SMSC below (the Website line's second SMSC does not run here)."""
+    return next((s["state"] for s in system.sms_health().get("smscs", []) if s["name"] == "smsc"), "")
+
+
+@pytest.fixture(scope="module")
+def smsc(nodes):
+    """The test SMSC (tests/smsc) on the installation's [smpp] port: whichever node leads binds to it."""
+    system, _ = nodes
+    peer = SmscPeer(system.settings.smpp.port).start()
+    try:
+        wait_for(lambda: smsc_state(system) == "bound", 15, what="node 1's SMPP bind")
+        yield peer
+    finally:
+        peer.stop()
+
+
+def events_until(client: StreamClient, deadline: float) -> list[dict]:
+    """What ``client``'s stream received until ``deadline`` (monotonic)."""
+    events = []
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            events.append(client.next_event(left))
+        except TimeoutError:
+            break
+    return events
+
+
+def test_a_text_sent_on_the_web_node_while_the_leader_is_dead_reaches_the_smsc_once_after_the_takeover(nodes, smsc):
+    """Node 1 is killed with SIGKILL; before node 3 leads, Alice sends a text on node 2 (stored in the outbox, nobody
+    to send it). Node 3, leading, submits it: the SMSC gets one submit_sm for it (counted over a while after it came),
+    its one outbox part was taken once and the SMSC's receipt marks it delivered. (A part node 1 had handed to the
+    SMSC at the moment of the kill, its answer unrecorded, is sent again by node 3: at least once, by design.)"""
+    system, node_2 = nodes
+    lead, body = "+14045559201", "Sent while the controller failed over"
+    number_id = TrackingNumber.get(TrackingNumber.number == ADS_LINE).id
+    with standing_by(system) as standby, contextlib.closing(node_2.sign_in("alice@acme.example")) as alice:
+        killed_at = time.monotonic()
+        system.kill_controller()
+        answer = alice.post("/api/v1/texts", json={"to": lead, "body": body, "tracking_number_id": number_id})
+        queued_after = time.monotonic() - killed_at
+        assert answer.status_code == 201, answer.text
+        message_id = answer.json()["id"]
+        took_over = leads_after(standby, killed_at)
+        smsc.wait(lambda e: e["event"] == "submit" and e["to"] == lead, 15, "the text at the SMSC")
+        threading.Event().wait(AFTERWARDS)  # a second submit_sm for it would come within this
+        submits = [e for e in smsc.seen("submit") if e["to"] == lead]
+        assert [bytes.fromhex(e["hex"]).decode("latin-1") for e in submits] == [body]
+        wait_for(lambda: Message.get_by_id(message_id).status == "delivered", 10, what="the SMSC's receipt")
+        parts = [(p.status, p.attempts) for p in OutboxPart.select().where(OutboxPart.message == message_id)]
+        assert parts == [("delivered", 1)]
+        print(
+            f"\nfigures: the text was queued on node 2 {queued_after:.2f} s after the kill; "
+            f"the standby led {took_over:.2f} s after the kill"
+        )
+
+
+def test_an_incoming_texts_12_hour_timer_due_while_the_leader_is_dead_fires_once_after_the_takeover(nodes, smsc):
+    """A lead's text lands in Incoming on node 1 with its 12-hour timer. Node 1 is killed with SIGKILL and the timer's
+    due time is moved to now, so that the 12 hours end while no controller runs; node 3, leading, finds it due and
+    times the thread out of Incoming once: one `time_out` transition, one update to Recent on node 2's stream."""
+    system, node_2 = nodes
+    lead = "+14045559202"
+    smsc.command(cmd="mo", to=ADS_LINE, text="Is anyone there?", **{"from": lead})
+    interaction = wait_for(lambda: system.interaction(lead_number=lead, kind="text"), 10, what="the text's thread")
+    thread = TextThread.get(TextThread.interaction == interaction.id)
+    assert interaction.status == "incoming"
+    received = Message.get(Message.interaction == interaction.id, Message.direction == "inbound")
+    assert thread.waiting_until == received.created_at + dt.timedelta(hours=12)  # the timer, set by node 1
+    supervisor = StreamClient(node_2, "admin@acme.example")  # node 2's stream outlives node 1
+    try:
+        with standing_by(system) as standby:
+            killed_at = time.monotonic()
+            system.kill_controller()
+            # The 12 hours end in the gap: node 1 is dead, and until now the timer was 12 hours away for any node.
+            TextThread.update(waiting_until=clock.system()).where(TextThread.id == thread.id).execute()
+            took_over = leads_after(standby, killed_at)
+            wait_for(lambda: Interaction.get_by_id(interaction.id).status == "recent", 10, what="the timer to fire")
+            fired_at = time.monotonic()
+            events = events_until(supervisor, fired_at + AFTERWARDS)
+            moved = Interaction.get_by_id(interaction.id)
+            assert (moved.status, moved.outcome) == ("recent", "timed_out")
+            transitions = InteractionTransition.select().where(InteractionTransition.interaction == interaction.id)
+            assert [t.event for t in transitions.where(InteractionTransition.event == "time_out")] == ["time_out"]
+            to_recent = [
+                e
+                for e in events
+                if e["event"] == "interaction.updated"
+                and has(e["data"], {"interaction": {"id": interaction.id, "status": "recent"}})
+            ]
+            assert len(to_recent) == 1, to_recent
+            print(f"\nfigures: the standby led {took_over:.2f} s after the kill; the timer fired once")
+    finally:
+        supervisor.close()
