@@ -294,6 +294,20 @@ class System:
             raise AssertionError(f"{exc}: {sorted(self.paused_members())} paused; statuses {statuses}") from None
 
 
+def run_installation(system: System, stack: contextlib.ExitStack) -> None:
+    """Start ``system``'s Asterisk and controller, the test process reading its database; ``stack`` stops them and
+    binds the database the tests read before again (a second installation beside the suite's)."""
+    previous = db.database.obj
+    handle = system.open_database()
+    stack.callback(handle.close)
+    db.bind(handle)
+    stack.callback(lambda: previous is not None and db.bind(previous))
+    system.start_asterisk()
+    stack.callback(system.stop_asterisk)
+    system.start_controller()
+    stack.callback(system.stop_controller)
+
+
 def concise_channels(system) -> list[list[str]]:
     """Asterisk's channels, a row of fields each (``core show channels concise``: 0 the name, 12 the bridge, 13 the
     unique id)."""

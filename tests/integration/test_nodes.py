@@ -21,7 +21,16 @@ import httpx
 import postgresql
 import pytest
 from browser import CHROMIUM, Browser
-from harness import ADS_LINE, LEADCENTER, SECOND_PORTS, System, add_ice_interface, set_ring_device, wait_for
+from harness import (
+    ADS_LINE,
+    LEADCENTER,
+    SECOND_PORTS,
+    System,
+    add_ice_interface,
+    run_installation,
+    set_ring_device,
+    wait_for,
+)
 from peer import SmscPeer
 from playwright.sync_api import expect
 from sipp import Peers, SippCaller
@@ -96,7 +105,6 @@ def nodes(tmp_path_factory):
     """Node 1 (the controller) and node 2 (a web node) running over one PostgreSQL; Alice rings in her browser."""
     if not postgresql.available():
         pytest.skip(f"PostgreSQL is not installed ({postgresql.BIN}): make setup installs it")
-    previous = db.database.obj
     with postgresql.Cluster() as cluster, contextlib.ExitStack() as stack:
         system = System(
             tmp_path_factory.mktemp("nodes"), ports=SECOND_PORTS, database_url=cluster.create_database("lc")
@@ -105,14 +113,7 @@ def nodes(tmp_path_factory):
             pytest.skip("browser calls need the private network namespace `make test` runs in")
         system.cli("demo")
         system.cli("agent", "ring", str(ALICE), "webrtc")
-        handle = system.open_database()
-        stack.callback(handle.close)
-        db.bind(handle)
-        stack.callback(lambda: previous is not None and db.bind(previous))
-        system.start_asterisk()
-        stack.callback(system.stop_asterisk)
-        system.start_controller()
-        stack.callback(system.stop_controller)
+        run_installation(system, stack)
         node_2 = Node(system, NODE_2_PORTS, "--web-only")
         node_2.start()
         stack.callback(node_2.stop)

@@ -13,7 +13,7 @@ import datetime as dt
 import postgresql
 import pytest
 from backup_scenario import backup_during_a_call_restores_the_same
-from harness import ADS_LINE, SECOND_PORTS, THIRD_PORTS, System, add_ice_interface, wait_for
+from harness import ADS_LINE, SECOND_PORTS, THIRD_PORTS, System, add_ice_interface, run_installation, wait_for
 from sipp import Call, Peers, SippCaller
 
 from leadcenter import db
@@ -35,7 +35,6 @@ def cluster():
 def on_postgresql(tmp_path_factory, cluster):
     """The installation on PostgreSQL, running; the test process reads its database (the suite's binding, if
     any, is put back at the end)."""
-    previous = db.database.obj
     with contextlib.ExitStack() as stack:
         system = System(
             tmp_path_factory.mktemp("on-postgresql"), ports=SECOND_PORTS, database_url=cluster.create_database("lc")
@@ -44,14 +43,7 @@ def on_postgresql(tmp_path_factory, cluster):
         system.cli("demo")
         for agent in (str(ALICE), str(BOB)):
             system.cli("agent", "ring", agent, "desk")
-        handle = system.open_database()
-        stack.callback(handle.close)
-        db.bind(handle)
-        stack.callback(lambda: previous is not None and db.bind(previous))
-        system.start_asterisk()
-        stack.callback(system.stop_asterisk)
-        system.start_controller()
-        stack.callback(system.stop_controller)
+        run_installation(system, stack)
         system.all_available()
         yield system
 

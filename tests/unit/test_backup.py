@@ -6,6 +6,7 @@ message and nothing written."""
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import io
 import json
 import sqlite3
@@ -74,25 +75,27 @@ def _rows(path: Path, sql: str) -> list[tuple]:
 
 
 def _lead_call(world, n: int) -> None:
+    """A lead and its call, in one transaction."""
     a = world["a"]
-    lead = Lead.create(company=a["company"], name=f"Lead {n}", updated_at=T0)
-    Interaction.create(
-        company=a["company"],
-        lead=lead,
-        kind="call",
-        direction="inbound",
-        status="recent",
-        started_at=T0,
-        status_changed_at=T0,
-    )
+    with db.database.atomic():
+        lead = Lead.create(company=a["company"], name=f"Lead {n}", updated_at=T0)
+        Interaction.create(
+            company=a["company"],
+            lead=lead,
+            kind="call",
+            direction="inbound",
+            status="recent",
+            started_at=T0,
+            status_changed_at=T0,
+        )
 
 
-def test_a_backup_taken_while_threads_write_restores_every_row_and_file_it_holds(data_dir, world, tmp_path):
-    for n in range(20):
-        _lead_call(world, n)
+@contextlib.contextmanager
+def writing_meanwhile(world, timeout: float):
+    """The running system writing leads and their calls (up to 2000) on another thread while the block runs."""
     stop = threading.Event()
 
-    def write() -> int:  # the running system, writing meanwhile
+    def write() -> int:
         written = 0
         while not stop.is_set() and written < 2000:
             _lead_call(world, 1000 + written)
@@ -101,9 +104,18 @@ def test_a_backup_taken_while_threads_write_restores_every_row_and_file_it_holds
 
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         writer = pool.submit(write)
+        try:
+            yield
+        finally:
+            stop.set()
+        assert writer.result(timeout) > 0
+
+
+def test_a_backup_taken_while_threads_write_restores_every_row_and_file_it_holds(data_dir, world, tmp_path):
+    for n in range(20):
+        _lead_call(world, n)
+    with writing_meanwhile(world, timeout=10):
         made = backup.create(data_dir, tmp_path / "backups", T0)
-        stop.set()
-        assert writer.result(10) > 0
     assert made.name == "leadcenter-backup-20261127T090000Z.tar.gz" and made.stat().st_mode & 0o777 == 0o600
 
     restored_dir = tmp_path / "restored"

@@ -6,21 +6,18 @@ refused with a clear message; the URL's password on no command line and in no ma
 
 from __future__ import annotations
 
-import concurrent.futures
 import itertools
 import json
 import subprocess
 import tarfile
-import threading
 
 import pytest
 from click.testing import CliRunner
 from support import T0
-from test_backup import KEPT, _rewritten
+from test_backup import KEPT, _lead_call, _rewritten, writing_meanwhile
 
 from leadcenter import backup, db, migrations, pgdump
 from leadcenter.cli import main
-from leadcenter.interactions.models import Interaction
 from leadcenter.leads.models import Lead
 
 _names = itertools.count()
@@ -56,17 +53,6 @@ def data_dir(tmp_path, world):
     return folder
 
 
-def _lead_call(world, n: int) -> None:
-    """A lead and its call, in one transaction."""
-    a = world["a"]
-    with db.database.atomic():
-        lead = Lead.create(company=a["company"], name=f"Lead {n}", updated_at=T0)
-        Interaction.create(
-            company=a["company"], lead=lead, kind="call", direction="inbound", status="recent",
-            started_at=T0, status_changed_at=T0,
-        )  # fmt: skip
-
-
 def _read(url: str, sql: str) -> list[tuple]:
     handle = db.open_postgresql(url)
     try:
@@ -85,21 +71,9 @@ def test_a_backup_taken_while_threads_write_restores_the_snapshot_it_counted(
     for n in range(20):
         _lead_call(world, n)
     before = _read(url, "SELECT count(*) FROM lead")[0][0]
-    stop = threading.Event()
-
-    def write() -> int:  # the running system, writing meanwhile
-        written = 0
-        while not stop.is_set() and written < 2000:
-            _lead_call(world, 1000 + written)
-            written += 1
-        return written
-
     said: list[str] = []
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        writer = pool.submit(write)
+    with writing_meanwhile(world, timeout=30):
         made = backup.create(data_dir, tmp_path / "backups", T0, say=said.append, database_url=url)
-        stop.set()
-        assert writer.result(30) > 0
     assert made.stat().st_mode & 0o777 == 0o600
     assert any("Dumping the PostgreSQL database" in line for line in said)
     with tarfile.open(made, "r:gz") as archive:
