@@ -315,6 +315,10 @@ def render_pjsip_endpoints(snapshot: Snapshot) -> str:
                     ("rtp_symmetric", "yes"),
                     ("allow_transfer", "no"),
                     ("send_pai", "yes"),
+                    # Who has the call inside (a colleague, after a transfer) is not the carrier's business: Asterisk
+                    # would tell it in a re-INVITE mid-call ("Bob Agent" <webrtc2>), which a carrier may not answer
+                    # (the suite's SIPp carrier did not, and the lead's call was lost after an outbound transfer).
+                    ("send_connected_line", "no"),
                     # A carrier that vanished mid-call (no BYE, no audio for a minute) must not hold a line and an
                     # agent.
                     ("rtp_timeout", TRUNK_RTP_TIMEOUT),

@@ -117,6 +117,7 @@ direct_media = no
 rtp_symmetric = yes
 allow_transfer = no
 send_pai = yes
+send_connected_line = no
 rtp_timeout = 60
 
 [trunk1]
@@ -434,6 +435,7 @@ direct_media = no
 rtp_symmetric = yes
 allow_transfer = no
 send_pai = yes
+send_connected_line = no
 rtp_timeout = 60
 
 [trunk4]
