@@ -53,13 +53,18 @@ def database(tmp_path):
     handle.close()
 
 
-@pytest.fixture
-def data_dir(tmp_path, world):
-    """Company A's installation: its database (the world's rows) and files of each kind."""
-    folder = tmp_path / "data"
+def with_kept_files(folder: Path) -> Path:
+    """``folder`` with the files a backup keeps (KEPT)."""
     for relative, data in KEPT.items():
         (folder / relative).parent.mkdir(parents=True, exist_ok=True)
         (folder / relative).write_bytes(data)
+    return folder
+
+
+@pytest.fixture
+def data_dir(tmp_path, world):
+    """Company A's installation: its database (the world's rows) and files of each kind."""
+    folder = with_kept_files(tmp_path / "data")
     for relative in LEFT_OUT:
         (folder / relative).parent.mkdir(parents=True, exist_ok=True)
         (folder / relative).write_text("made again at start")

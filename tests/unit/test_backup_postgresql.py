@@ -14,7 +14,7 @@ import tarfile
 import pytest
 from click.testing import CliRunner
 from support import T0
-from test_backup import KEPT, _lead_call, _rewritten, writing_meanwhile
+from test_backup import KEPT, _lead_call, _rewritten, with_kept_files, writing_meanwhile
 
 from leadcenter import backup, db, migrations, pgdump
 from leadcenter.cli import main
@@ -46,11 +46,7 @@ def empty_database(postgresql_cluster):
 @pytest.fixture
 def data_dir(tmp_path, world):
     """Company A's installation's files (its rows are the world's, in this module's database)."""
-    folder = tmp_path / "data"
-    for relative, data in KEPT.items():
-        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
-        (folder / relative).write_bytes(data)
-    return folder
+    return with_kept_files(tmp_path / "data")
 
 
 def _read(url: str, sql: str) -> list[tuple]:
