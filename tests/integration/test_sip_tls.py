@@ -34,6 +34,13 @@ def generated_certificate(system) -> str:
     return str(system.settings.data_dir / "tls" / "sip-self-signed.crt")
 
 
+def tls_phone(running, username: str, password: str, srtp: int) -> PjPhone:
+    """A phone registering over TLS, trusting only the installation's generated certificate, with ``srtp``."""
+    return PjPhone(
+        username, password, running.sip_tls_port, trusted_certificate=generated_certificate(running), srtp=srtp
+    )
+
+
 def test_a_desk_phone_over_tls_registers_and_answers_a_call_with_srtp(running, peers, tmp_path):
     """Alice's phone registers over TLS, trusting only the generated certificate; the lead's call rings it over that
     connection and both sides key SRTP in the SDP. On the wire the carrier's leg is plain G.711 carrying what the
@@ -45,13 +52,7 @@ def test_a_desk_phone_over_tls_registers_and_answers_a_call_with_srtp(running, p
     asterisk = running.settings.asterisk
     with (
         RtpCapture(asterisk.rtp_start, asterisk.rtp_end) as wire,
-        PjPhone(
-            username,
-            password,
-            running.sip_tls_port,
-            trusted_certificate=generated_certificate(running),
-            srtp=pj.PJMEDIA_SRTP_OPTIONAL,
-        ) as alice,
+        tls_phone(running, username, password, pj.PJMEDIA_SRTP_OPTIONAL) as alice,
     ):
         contacts = running.instance.rx(f"pjsip show aor {username}") or ""
         assert "transport=tls" in contacts.lower(), contacts
@@ -113,13 +114,7 @@ def test_with_srtp_required_a_phone_requiring_it_answers_over_savp_and_a_plain_p
     with srtp_required(running):
         with (
             RtpCapture(asterisk.rtp_start, asterisk.rtp_end) as wire,
-            PjPhone(
-                username,
-                password,
-                running.sip_tls_port,
-                trusted_certificate=generated_certificate(running),
-                srtp=pj.PJMEDIA_SRTP_MANDATORY,
-            ) as alice,
+            tls_phone(running, username, password, pj.PJMEDIA_SRTP_MANDATORY) as alice,
         ):
             caller = peers.call("+14045558903", duration=6)
             call = alice.wait_for_call()
