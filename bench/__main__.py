@@ -14,6 +14,7 @@ import time
 from bench import (
     api_queries,
     asterisk_lifecycle,
+    capacity,
     chat_visitors,
     cluster_events,
     controller_overhead,
@@ -38,6 +39,7 @@ SUITES = {
     "kpis": kpis.run,
     "teamview": team_view.run,
     "nodes": cluster_events.run,
+    "capacity": capacity.run,
 }
 
 
