@@ -245,6 +245,22 @@ class Edge:
             if command is not None and self.rpc(*command) is None:
                 raise KamailioError(f"Kamailio did not reload {name} ({' '.join(command)}); see {self.log}")
 
+    def status(self) -> dict:
+        """What /healthz says of the edge: ``running`` (and each node's URI with whether the dispatcher has it active:
+        answering its probes) or ``down``."""
+        listing = self.rpc("dispatcher.list") if self.pid() is not None else None
+        if listing is None:
+            return {"state": "down"}
+        nodes: dict[str, bool] = {}
+        uri = None
+        for line in (line.strip() for line in listing.splitlines()):
+            if line.startswith("URI:"):
+                uri = line.removeprefix("URI:").strip()
+            elif line.startswith("FLAGS:") and uri is not None:
+                # A node is in several sets (home and standby): it has one state.
+                nodes[uri] = line.removeprefix("FLAGS:").strip().startswith("A")
+        return {"state": "running", "nodes": [{"uri": uri, "active": active} for uri, active in sorted(nodes.items())]}
+
     def ban(self, address: str) -> None:
         """Refuse ``address`` for [kamailio] ban_seconds (what fail2ban's action does with kamcmd)."""
         if self.rpc("htable.seti", "ban", f"s:{address}", "1") is None:  # s: an address is never read as a number

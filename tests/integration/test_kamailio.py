@@ -141,6 +141,12 @@ def test_leadcenter_run_starts_kamailio_with_the_database_s_tables_and_reloads_t
         10,
         what=f"both nodes active: {edge.destinations()}",
     )
+    # /healthz says so.
+    status, health = edge.system.health()
+    assert status == 200 and health["edge"] == {
+        "state": "running",
+        "nodes": [{"uri": f"sip:{NODE_A}", "active": True}, {"uri": f"sip:{NODE_B}", "active": True}],
+    }
     # An admin's new number reaches Kamailio's table without a restart.
     with contextlib.closing(edge.system.sign_in("admin@acme.example")) as admin:
         created = admin.post("/api/v1/tracking-numbers", json={"number": NEW_LINE, "name": "Edge line new", "trunk": 1})
@@ -208,5 +214,8 @@ def test_with_a_s_home_node_stopped_its_next_call_is_answered_on_the_standby_in_
         wait_for(lambda: "PJSIP/trunk1-" in (node_b.rx("queue show team1") or ""), 5, what="A's caller in A's queue")
         print(f"failover: answered on the standby {answered_after:.2f} s after the home node stopped")
         assert edge.destinations()[f"sip:{NODE_A}"].startswith("I")
+        # /healthz: node a inactive at the edge (and the controller's Asterisk link down: 503).
+        status, health = edge.system.health()
+        assert status == 503 and {"uri": f"sip:{NODE_A}", "active": False} in health["edge"]["nodes"]
     finally:
         call.kill()

@@ -169,6 +169,42 @@ def test_what_changed_is_reloaded_over_rpc_and_the_script_is_not(tmp_path, monke
         edge.reload({"tables/numbers"})
 
 
+LISTING = """{
+\tNRSETS: 2
+\tRECORDS: {
+\t\tSET: {
+\t\t\tID: 2
+\t\t\tTARGETS: {
+\t\t\t\tDEST: {
+\t\t\t\t\tURI: sip:127.0.0.1:25060
+\t\t\t\t\tFLAGS: AP
+\t\t\t\t\tPRIORITY: 10
+\t\t\t\t}
+\t\t\t\tDEST: {
+\t\t\t\t\tURI: sip:127.0.0.1:15060
+\t\t\t\t\tFLAGS: IP
+\t\t\t\t\tPRIORITY: 5
+\t\t\t\t}
+\t\t\t}
+\t\t}
+\t}
+}
+"""
+
+
+def test_health_names_each_node_active_or_not_and_a_stopped_edge_down(tmp_path, monkeypatch):
+    edge = kamailio.Edge(config.load(env={**EDGE, "LEADCENTER_PATHS_DATA_DIR": str(tmp_path)}), "x")
+    assert edge.status() == {"state": "down"}  # not running: not even asked
+    monkeypatch.setattr(edge, "pid", lambda: 4242)
+    monkeypatch.setattr(edge, "rpc", lambda *command, timeout=5.0: LISTING if command == ("dispatcher.list",) else None)
+    assert edge.status() == {
+        "state": "running",
+        "nodes": [{"uri": "sip:127.0.0.1:15060", "active": False}, {"uri": "sip:127.0.0.1:25060", "active": True}],
+    }
+    monkeypatch.setattr(edge, "rpc", lambda *command, timeout=5.0: None)  # running but not answering its socket
+    assert edge.status() == {"state": "down"}
+
+
 def test_behind_the_edge_asterisk_also_knows_a_trunk_by_kamailio_s_header():
     trunk = render.TrunkSpec(3, "Carrier", "203.0.113.7", 5070)
     alone = render.render_pjsip_endpoints(render.Snapshot(trunks=(trunk,)))
