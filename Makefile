@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PYTHON ?= python3
 # Debian packages the system and its tests need (checked with dpkg, installed only when missing).
 SYSTEM_PACKAGES := python3-venv debootstrap sip-tester sox iproute2 util-linux procps ca-certificates chromium openssl \
-	faketime postgresql coturn nftables
+	faketime postgresql coturn nftables kamailio
 INSTALLED := $(VENV)/.installed
 
 .PHONY: run test check unit unit-shifted unit-postgresql integration integration-postgresql bench setup system-packages node test-smsc python web-bundle \
@@ -28,6 +28,10 @@ system-packages:
 	if [ -n "$$missing" ]; then \
 	  echo "==> Installing Debian packages:" $$missing; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	  if [[ " $$missing " == *" kamailio "* ]] && [ -d /run/systemd/system ]; then \
+	    echo "==> Stopping the kamailio package's own service (it takes port 5060 on every address; leadcenter run"; \
+	    echo "    starts Kamailio itself when [kamailio] enabled)"; systemctl disable --now kamailio.service; \
+	  fi; \
 	else echo "==> Debian packages present"; fi
 
 # Node.js is needed at set-up only: to bundle the agent app's pinned npm packages (web/package-lock.json) and for

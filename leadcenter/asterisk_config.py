@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import logging
 import re
 import secrets as random
 import threading
@@ -21,6 +22,7 @@ from leadcenter.credentials import Secrets
 from leadcenter.dialplans.models import CustomContext
 from leadcenter.dialplans.services import DialplanUnchecked
 from leadcenter.flows.models import CallFlow
+from leadcenter.kamailio import Edge, KamailioError, edge_snapshot
 from leadcenter.pbx import names, render
 from leadcenter.pbx.process import Instance
 from leadcenter.pbx.provision import MOUNT
@@ -30,6 +32,8 @@ from leadcenter.telephony.ami import AmiError
 from leadcenter.telephony.service import Telephony
 from leadcenter.tracking_numbers.models import TrackingNumber
 from leadcenter.trunks.models import Trunk, peer_address
+
+log = logging.getLogger(__name__)
 
 # What Asterisk must reload when a file changes (AMI "Reload" module, or a queue reload).
 RELOADS = {
@@ -303,6 +307,7 @@ def snapshot(settings: Settings) -> render.Snapshot:
         settings.asterisk.qualify_seconds,
         tuple(render.CustomContextSpec(c.name, c.text) for c in custom.values()),
         settings.asterisk.desk_srtp == "required",
+        settings.kamailio.enabled,
     )
 
 
@@ -318,6 +323,23 @@ def write(settings: Settings, secrets: Secrets, instance: Instance) -> set[str]:
     """Render every file and write the ones that changed; returns the modules Asterisk must reload."""
     install_sip_certificate(settings, instance)
     return {reload_for(name) for name in instance.write_files(all_files(settings, secrets))}
+
+
+def edge(settings: Settings, secrets: Secrets) -> Edge | None:
+    """The Kamailio in front of the Asterisk nodes, when [kamailio] enabled."""
+    return Edge(settings, secrets.edge_secret) if settings.kamailio.enabled else None
+
+
+def apply_edge(settings: Settings, edge: Edge) -> None:
+    """Write the edge's tables and lists from the database and have a running Kamailio reload what changed. A
+    refusal is logged, not raised: the admin's change is saved and Asterisk has it; Kamailio reads the files again at
+    its next start."""
+    changed = edge.write(edge_snapshot(snapshot(settings)))
+    if changed and edge.pid() is not None:
+        try:
+            edge.reload(changed)
+        except KamailioError as exc:
+            log.error("%s", exc)
 
 
 def reload_for(name: str) -> str:
@@ -344,12 +366,15 @@ class AsteriskConfig:
 
     def __init__(self, settings: Settings, secrets: Secrets, instance: Instance, telephony: Telephony):
         self.settings, self.secrets, self.instance, self.telephony = settings, secrets, instance, telephony
+        self.edge = edge(settings, secrets)
         # Held while the files are written, and through a dialplan check (its scratch file and its reloads).
         self.lock = threading.Lock()
 
     def apply(self) -> concurrent.futures.Future:
         with self.lock:
             modules = write(self.settings, self.secrets, self.instance)
+            if self.edge is not None:
+                apply_edge(self.settings, self.edge)
             return self.telephony.submit(self.telephony.reload(modules))
 
     def apply_checked(self, contexts: list[str]) -> concurrent.futures.Future:
@@ -358,6 +383,8 @@ class AsteriskConfig:
         back and applies again, which restores the files)."""
         with self.lock:
             modules = write(self.settings, self.secrets, self.instance)
+            if self.edge is not None:
+                apply_edge(self.settings, self.edge)
             return self.telephony.submit(self.telephony.reload_checked(modules, contexts))
 
 

@@ -63,8 +63,19 @@ class Context:
         certificate = tls.certificate_files(settings) if settings.turn.tls_port else None
         return turn.TurnServer(settings, secret, certificate)
 
+    def edge(self):
+        """The Kamailio `leadcenter run` runs in front of the Asterisk nodes ([kamailio] enabled), or None."""
+        from leadcenter import asterisk_config
+
+        return asterisk_config.edge(self.settings, credentials.load_or_create(self.settings.data_dir))
+
     def reconfigure(self) -> None:
-        """After an account change from the shell: render the files and reload a running Asterisk."""
+        """After an account change from the shell: render the files and reload a running Asterisk (and Kamailio)."""
+        from leadcenter import asterisk_config
+
+        if (edge := self.edge()) is not None:
+            self.open_db()
+            asterisk_config.apply_edge(self.settings, edge)
         instance, modules = self.prepare_asterisk()
         if instance.pid() is None:
             return
@@ -201,10 +212,14 @@ def _run_controller(ctx: Context, with_demo: bool, build, serve) -> None:
         click.echo(f"The demo company's website, where a visitor can chat: {demo.site_origin(ctx.settings)}")
     turn_server = ctx.turn_server() if ctx.settings.turn.serve else None
     turn_started_here = turn_server is not None and turn_server.pid() is None
+    edge = ctx.edge()
+    edge_started_here = edge is not None and edge.pid() is None
     try:
         if turn_server is not None:
             pid = _start_turn(turn_server)
             click.echo(f"TURN relay (coturn) running (pid {pid}): {', '.join(ctx.settings.turn.url_list)}")
+        if edge is not None:
+            _start_edge(ctx.settings, edge)
         click.echo("Press Ctrl-C to stop.\n")
         serve(ctx.settings, build)
     finally:
@@ -216,6 +231,8 @@ def _run_controller(ctx: Context, with_demo: bool, build, serve) -> None:
             instance.stop()
         if turn_server is not None and turn_started_here:
             turn_server.stop()
+        if edge is not None and edge_started_here:
+            edge.stop()
         click.echo("Lead Center stopped.")
 
 
@@ -306,6 +323,19 @@ def cli(ctx: Context, command: tuple[str, ...]) -> None:
 def reload(ctx: Context) -> None:
     """Render the configuration from the database and reload what changed."""
     ctx.reconfigure()
+
+
+def _start_edge(settings: config_module.Settings, edge) -> None:
+    from leadcenter import asterisk_config, kamailio
+
+    try:
+        pid = edge.start(kamailio.edge_snapshot(asterisk_config.snapshot(settings)))
+    except kamailio.KamailioError as exc:
+        raise click.ClickException(str(exc)) from None
+    nodes = ", ".join(f"{node.name} ({node.host}:{node.port})" for node in config_module.kamailio_nodes(settings))
+    kamailio_settings = settings.kamailio
+    click.echo(f"SIP edge (Kamailio) running (pid {pid}) on {kamailio_settings.listen_host}:{kamailio_settings.port}")
+    click.echo(f"  in front of the Asterisk nodes {nodes}")
 
 
 # -- turn ------------------------------------------------------------------------------------------------------

@@ -257,6 +257,35 @@ class TurnSettings:
 
 
 @dataclass(frozen=True)
+class KamailioSettings:
+    # Kamailio as the SIP edge in front of the Asterisk nodes (carriers and desk phones talk to it; docs/deployment.md,
+    # "N Asterisk behind Kamailio"). Off: carriers and phones talk to the one Asterisk ([asterisk] sip_host).
+    enabled: bool = False
+    # Where Kamailio takes SIP over UDP and TCP: loopback unless configured. Not Asterisk's own sip_host:sip_port.
+    listen_host: str = "127.0.0.1"
+    port: int = 5060
+    # The Asterisk nodes, comma-separated name=host:port in order ("a=10.0.0.11:5060, b=10.0.0.12:5060"). Each
+    # node's standby is the next one (the first after the last). Empty: this installation's own Asterisk.
+    nodes: str = ""
+    # Each company's home node, comma-separated company_id=node ("1=a, 2=b"); a company not listed: the first node.
+    homes: str = ""
+    # Kamailio asks every node OPTIONS this often; after probe_threshold unanswered ones its calls go to its
+    # standby (and come back at its first answer). A call a node does not answer within invite_timeout_ms is tried
+    # on the standby at once.
+    probe_seconds: int = 2
+    probe_threshold: int = 2
+    invite_timeout_ms: int = 2000
+    # Flood protection (pike): more than pike_requests requests from one address within pike_seconds, and the
+    # address is banned for ban_seconds (as are known scanners, and addresses fail2ban bans over Kamailio's RPC).
+    pike_seconds: int = 2
+    pike_requests: int = 30
+    ban_seconds: int = 300
+    # Kamailio's processes per transport, and its shared memory (MB).
+    children: int = 4
+    memory_mb: int = 64
+
+
+@dataclass(frozen=True)
 class Settings:
     paths: PathsSettings = field(default_factory=PathsSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -268,6 +297,7 @@ class Settings:
     texts: TextsSettings = field(default_factory=TextsSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     turn: TurnSettings = field(default_factory=TurnSettings)
+    kamailio: KamailioSettings = field(default_factory=KamailioSettings)
 
     @property
     def smscs(self) -> tuple[SmppSettings, ...]:
@@ -398,6 +428,7 @@ def load(path: str | os.PathLike | None = None, env: dict | None = None) -> Sett
     if settings.database.url and not settings.database.url.startswith(POSTGRESQL_SCHEMES):
         raise ConfigError("[database] url must be empty (SQLite) or a PostgreSQL URL: postgresql://...")
     _check_turn(settings)
+    _check_kamailio(settings)
     asterisk = settings.asterisk
     if bool(asterisk.sip_certificate) != bool(asterisk.sip_private_key):
         raise ConfigError("[asterisk] sip_certificate and sip_private_key go together: set both or neither")
@@ -432,6 +463,68 @@ def _check_turn(settings: Settings) -> None:
             turn_peers(settings)
         except ValueError as exc:
             raise ConfigError(f"[turn] peers: {exc}") from None
+
+
+def _check_kamailio(settings: Settings) -> None:
+    kamailio = settings.kamailio
+    if not kamailio.enabled:
+        return
+    try:
+        nodes = kamailio_nodes(settings)
+        homes = kamailio_homes(settings)
+    except ValueError as exc:
+        raise ConfigError(f"[kamailio] {exc}") from None
+    names = [node.name for node in nodes]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"[kamailio] nodes: each node needs a name of its own: {', '.join(names)}")
+    unknown = sorted(set(homes.values()) - set(names))
+    if unknown:
+        raise ConfigError(f"[kamailio] homes name no node called {', '.join(unknown)}")
+    if any((node.host, node.port) == (kamailio.listen_host, kamailio.port) for node in nodes):
+        raise ConfigError("[kamailio] listens where an Asterisk node does: give it another port or address")
+    if kamailio.probe_seconds < 1 or kamailio.probe_threshold < 1:
+        raise ConfigError("[kamailio] probe_seconds and probe_threshold must be at least 1")
+
+
+@dataclass(frozen=True)
+class KamailioNode:
+    """One Asterisk node behind Kamailio: its name in [kamailio] nodes and where it takes SIP."""
+
+    name: str
+    host: str
+    port: int
+
+    @property
+    def uri(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"sip:{host}:{self.port}"
+
+
+def kamailio_nodes(settings: Settings) -> tuple[KamailioNode, ...]:
+    """[kamailio] nodes, in their order; empty: this installation's own Asterisk, as ``local``. ValueError names an
+    entry that is not name=host:port."""
+    entries = [entry.strip() for entry in settings.kamailio.nodes.split(",") if entry.strip()]
+    if not entries:
+        return (KamailioNode("local", settings.asterisk.sip_host, settings.asterisk.sip_port),)
+    nodes = []
+    for entry in entries:
+        name, _, address = entry.partition("=")
+        host, _, port = address.strip().rpartition(":")
+        if not name.strip() or not host or not port.isdigit():
+            raise ValueError(f"nodes: {entry!r} is not name=host:port")
+        nodes.append(KamailioNode(name.strip(), host.strip("[]"), int(port)))
+    return tuple(nodes)
+
+
+def kamailio_homes(settings: Settings) -> dict[int, str]:
+    """[kamailio] homes: company id -> its home node's name. ValueError names an entry that is not company_id=node."""
+    homes = {}
+    for entry in (e.strip() for e in settings.kamailio.homes.split(",") if e.strip()):
+        company, _, node = entry.partition("=")
+        if not company.strip().isdigit() or not node.strip():
+            raise ValueError(f"homes: {entry!r} is not company_id=node")
+        homes[int(company)] = node.strip()
+    return homes
 
 
 def turn_peers(settings: Settings) -> tuple[str, ...]:

@@ -145,7 +145,8 @@ class Controller:
             self.reconfigure = self.asterisk_config.apply
             self.reconfigure_checked = self.asterisk_config.apply_checked
         self.dialplans = DialplanCheck(self.asterisk_config)
-        self.health = Health(self.database, self.telephony, self.smscs, self.outbox)
+        edge = None if web_only else self.asterisk_config.edge  # a web node runs no Kamailio
+        self.health = Health(self.database, self.telephony, self.smscs, self.outbox, edge)
         from leadcenter.web.app import create_app  # the web layer depends on the controller, not the reverse
 
         self.web = create_app(self)

@@ -20,6 +20,8 @@ class Secrets:
     session_key: str  # signs the web app's session cookies
     # Makes the agents' TURN credentials and checks them in coturn, unless [turn] secret is set (see turn_secret).
     turn_secret: str = ""
+    # What Kamailio challenges a REGISTER from an unknown username against (nobody knows it: see kamailio.cfg).
+    edge_secret: str = ""
 
 
 def generate_password(nbytes: int = 18) -> str:

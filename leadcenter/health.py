@@ -1,5 +1,6 @@
-"""/healthz: whether the controller can do its job now. The database must answer and Asterisk's AMI and ARI links
-must be up; texting's state is reported but does not make the controller unhealthy (calls go on without an SMSC)."""
+"""/healthz: whether the controller can do its job now. The database must answer, Asterisk's AMI and ARI links
+must be up, and Kamailio running when it is the SIP edge; texting's state is reported but does not make the
+controller unhealthy (calls go on without an SMSC)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import logging
 
 from peewee import Database, DatabaseError, InterfaceError
 
+from leadcenter.kamailio import Edge
 from leadcenter.sms.smpp import SmppLink
 from leadcenter.telephony.service import Telephony
 from leadcenter.texts.outbox import Outbox
@@ -15,8 +17,11 @@ log = logging.getLogger(__name__)
 
 
 class Health:
-    def __init__(self, database: Database, telephony: Telephony, smscs: list[SmppLink], outbox: Outbox):
+    def __init__(
+        self, database: Database, telephony: Telephony, smscs: list[SmppLink], outbox: Outbox, edge: Edge | None = None
+    ):
         self.database, self.telephony, self.smscs, self.outbox = database, telephony, smscs, outbox
+        self.edge = edge  # the Kamailio this controller runs ([kamailio] enabled): carriers' calls come through it
 
     def __call__(self) -> dict:
         try:
@@ -25,11 +30,13 @@ class Health:
         except (DatabaseError, InterfaceError) as exc:  # any failure to answer means unhealthy; say which
             log.warning("health: database: %s", exc)
             database_ok = False
+        edge = self.edge.status() if self.edge is not None else {"state": "off"}
         return {
-            "ok": database_ok and self.telephony.connected,
+            "ok": database_ok and self.telephony.connected and edge["state"] != "down",
             "database": "ok" if database_ok else "unavailable",
             "asterisk": self.telephony.status(),
             "sms": self.sms_status(),
+            "edge": edge,
         }
 
     def sms_status(self) -> dict:

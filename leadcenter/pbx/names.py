@@ -16,6 +16,8 @@ from typing import Literal, get_args
 AMI_USER = "leadcenter"
 ARI_USER = "leadcenter"
 ARI_APP = "leadcenter"
+# The header Kamailio (the SIP edge) names a carrier's trunk in, on the calls it hands an Asterisk node.
+EDGE_TRUNK_HEADER = "X-LC-Trunk"
 
 _ID = r"([1-9][0-9]*)"  # a row's id as the database gives it: no sign, no leading zero
 

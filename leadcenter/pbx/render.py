@@ -203,6 +203,8 @@ class Snapshot:
     qualify_seconds: int = 30  # how often desk phones are asked (OPTIONS) whether they are still there
     custom_contexts: tuple[CustomContextSpec, ...] = ()
     desk_srtp_required: bool = False  # every desk phone call is SRTP (else only the phones that ask)
+    # Kamailio hands Asterisk the carriers' calls: a trunk is also known by the header Kamailio names it in.
+    behind_edge: bool = False
 
 
 def _comment(text: str) -> str:
@@ -372,7 +374,12 @@ def render_pjsip_endpoints(snapshot: Snapshot) -> str:
             parts.append(f"; no identify for {trunk.name}: {address} is {identified[address]}'s\n")
             continue
         identified[address] = trunk.name
-        parts.append(_section(trunk.name, [("type", "identify"), ("endpoint", trunk.name), ("match", address)]))
+        identify: list[tuple[str, object]] = [("type", "identify"), ("endpoint", trunk.name), ("match", address)]
+        if snapshot.behind_edge:
+            # Either matches: the carrier's own address, or Kamailio's word for it (Asterisk must then take SIP
+            # from Kamailio only: its sip_host on loopback or a private network).
+            identify.append(("match_header", f"{names.EDGE_TRUNK_HEADER}: {trunk.name}"))
+        parts.append(_section(trunk.name, identify))
     return "\n".join(parts)
 
 

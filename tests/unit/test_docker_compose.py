@@ -151,6 +151,10 @@ TOOLS = {
     "unshare": ("util-linux", "machine"),  # the local Asterisk's private mount namespace
     "chroot": ("coreutils", "machine"),  # the local Asterisk root
     "debootstrap": ("debootstrap", "machine"),  # building the Asterisk root
+    # The SIP edge in front of the Asterisk nodes ([kamailio] enabled): `leadcenter run` on a machine only (the
+    # compose deployment has no Kamailio service).
+    "kamailio": ("kamailio", "machine"),
+    "kamcmd": ("kamailio", "machine"),  # its RPC: the live reloads
 }
 RUNNERS = {"run", "Popen", "check_call", "check_output", "call", "execvp", "_run"}
 

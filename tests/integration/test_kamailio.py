@@ -1,0 +1,221 @@
+"""Kamailio in front of two Asterisk nodes (issue 18, item 1): `leadcenter run` with [kamailio] enabled starts it
+with the dispatcher list and tables rendered from the database, and reloads them live after an admin's change;
+SIPp carriers' calls to two companies' tracking numbers land on each company's home node; with company A's home
+node stopped, A's next call is answered on the standby node, in A's flow.
+
+Node a is the installation's own Asterisk (the one the controller drives). Node b is a second Asterisk on other
+ports and its own instance directory, its files rendered from the same database by this test (the controller drives
+one Asterisk: docs/architecture.md, "Kamailio in front of several Asterisk nodes", says what stage 4 needs)."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+import uuid
+
+import pytest
+from harness import PORTS, SECOND_PORTS, System, wait_for
+from sipp import SippCaller, SippPhone
+
+from leadcenter import asterisk_config, config, credentials, db
+from leadcenter.pbx.process import Instance
+
+EDGE_PORT = 15090
+A_LINE, B_LINE, NEW_LINE = "+14045551301", "+14045551302", "+14045551303"
+A_CALLER, B_CALLER, FAILOVER_CALLER = "+14045551311", "+14045551312", "+14045551313"
+B_TRUNK_PORT = 15071
+NODE_A = f"127.0.0.1:{PORTS['LEADCENTER_ASTERISK_SIP_PORT']}"
+NODE_B = f"127.0.0.1:{SECOND_PORTS['LEADCENTER_ASTERISK_SIP_PORT']}"
+EDGE = {
+    "LEADCENTER_KAMAILIO_ENABLED": "true",
+    "LEADCENTER_KAMAILIO_PORT": str(EDGE_PORT),
+    "LEADCENTER_KAMAILIO_NODES": f"a={NODE_A}, b={NODE_B}",
+    "LEADCENTER_KAMAILIO_HOMES": "1=a, 2=b",
+    "LEADCENTER_KAMAILIO_PROBE_SECONDS": "1",
+}
+
+
+class Edge:
+    """The installation (node a, the controller, Kamailio) and node b."""
+
+    def __init__(self, system: System, node_b: Instance):
+        self.system, self.node_b = system, node_b
+        self.kamailio = asterisk_config.edge(system.settings, credentials.load_or_create(system.settings.data_dir))
+
+    def table(self, name: str, key: str) -> str | None:
+        """An htable's value for ``key`` as Kamailio has it (kamcmd's s: keeps a number's digits a string)."""
+        answer = self.kamailio.rpc("htable.get", name, f"s:{key}") or ""
+        return next((line.split("value:")[1].strip() for line in answer.splitlines() if "value:" in line), None)
+
+    def destinations(self) -> dict[str, str]:
+        """Each node's URI -> its dispatcher flags (AP: active and probed, IP: inactive)."""
+        listing = self.kamailio.rpc("dispatcher.list") or ""
+        uris = [line.split("URI:")[1].strip() for line in listing.splitlines() if "URI:" in line]
+        flags = [line.split("FLAGS:")[1].strip() for line in listing.splitlines() if "FLAGS:" in line]
+        return dict(zip(uris, flags, strict=True))
+
+
+def _options_request(source: str, port: int) -> bytes:
+    tag = uuid.uuid4().hex
+    return (
+        f"OPTIONS sip:127.0.0.1:{EDGE_PORT} SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP {source}:{port};branch=z9hG4bK{tag};rport\r\n"
+        "Max-Forwards: 70\r\n"
+        f"From: <sip:probe@{source}>;tag={tag}\r\n"
+        f"To: <sip:127.0.0.1:{EDGE_PORT}>\r\n"
+        f"Call-ID: {tag}@{source}\r\n"
+        "CSeq: 1 OPTIONS\r\n"
+        "Content-Length: 0\r\n\r\n"
+    ).encode()
+
+
+def _options(source: str, count: int = 1, timeout: float = 1.0) -> str | None:
+    """``count`` OPTIONS to Kamailio from ``source`` (a loopback address) at once; the status line of the first
+    answer, or None when none comes within ``timeout``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((source, 0))
+        sock.settimeout(timeout)
+        for _ in range(count):
+            sock.sendto(_options_request(source, sock.getsockname()[1]), ("127.0.0.1", EDGE_PORT))
+        try:
+            return sock.recv(65535).decode(errors="replace").split("\r\n")[0]
+        except TimeoutError:
+            return None
+
+
+def _channels(instance: Instance) -> list[str]:
+    return [
+        line.split("!")[0] for line in (instance.rx("core show channels concise") or "").splitlines() if "!" in line
+    ]
+
+
+def _variable(instance: Instance, prefix: str, name: str) -> str | None:
+    channel = next((c for c in _channels(instance) if c.startswith(prefix)), None)
+    if channel is None:
+        return None
+    for line in (instance.rx(f"core show channel {channel}") or "").splitlines():
+        if line.strip().startswith(f"{name}="):
+            return line.strip().split("=", 1)[1]
+    return None
+
+
+@pytest.fixture(scope="module")
+def edge(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("edge")
+    (folder / "a").mkdir()
+    system = System(folder / "a", ports={**PORTS, **EDGE})
+    system.cli("demo")
+    system.cli("company", "add", "Beta Plumbing")
+    system.cli("trunk", "add", "--company", "2", "Beta carrier", "127.0.0.1", "--port", str(B_TRUNK_PORT))
+    system.cli("number", "add", "--company", "1", A_LINE, "Edge line A", "--trunk", "1", "--flow", "1")
+    system.cli("number", "add", "--company", "2", B_LINE, "Edge line B", "--trunk", "2")
+    handle = system.open_database()
+    db.bind(handle)
+    # Node b: its own instance directory and ports, every company's configuration rendered from the same database.
+    settings_b = config.load(env={**system.env, **SECOND_PORTS, "LEADCENTER_PATHS_DATA_DIR": str(folder / "b")})
+    node_b = Instance.from_settings(settings_b)
+    node_b.prepare()
+    asterisk_config.write(settings_b, credentials.load_or_create(settings_b.data_dir), node_b)
+    with contextlib.ExitStack() as stack:
+        stack.callback(handle.close)
+        node_b.start()
+        stack.callback(node_b.stop)
+        system.start_asterisk()
+        stack.callback(system.stop_asterisk)
+        system.start_controller()
+        stack.callback(system.stop_controller)
+        yield Edge(system, node_b)
+
+
+def test_leadcenter_run_starts_kamailio_with_the_database_s_tables_and_reloads_them(edge):
+    assert edge.kamailio.pid() is not None
+    assert "Kamailio" in edge.system.log_tail(80)
+    # Company 1's number goes to set 1 (node a first), company 2's to set 2 (node b first); carriers by address.
+    assert edge.table("numbers", A_LINE.lstrip("+")) == "1"
+    assert edge.table("numbers", B_LINE.lstrip("+")) == "2"
+    assert edge.table("carriers", f"127.0.0.1:{B_TRUNK_PORT}") == "trunk2"
+    # Both nodes answer the probes.
+    wait_for(
+        lambda: edge.destinations() == {f"sip:{NODE_A}": "AP", f"sip:{NODE_B}": "AP"},
+        10,
+        what=f"both nodes active: {edge.destinations()}",
+    )
+    # /healthz says so.
+    status, health = edge.system.health()
+    assert status == 200 and health["edge"] == {
+        "state": "running",
+        "nodes": [{"uri": f"sip:{NODE_A}", "active": True}, {"uri": f"sip:{NODE_B}", "active": True}],
+    }
+    # An admin's new number reaches Kamailio's table without a restart.
+    with contextlib.closing(edge.system.sign_in("admin@acme.example")) as admin:
+        created = admin.post("/api/v1/tracking-numbers", json={"number": NEW_LINE, "name": "Edge line new", "trunk": 1})
+        assert created.status_code == 201, created.text
+    wait_for(lambda: edge.table("numbers", NEW_LINE.lstrip("+")) == "1", 5, what="the new number in Kamailio")
+
+
+def test_a_desk_phone_registers_at_the_edge_with_its_password_only(edge, tmp_path):
+    username, password = edge.system.sip_account(1)
+    SippPhone(username, password, EDGE_PORT, workdir=tmp_path / "right").register(expires=120)
+    assert f"AoR: {username}" in (edge.kamailio.rpc("ul.dump") or "")
+    for who, secret in ((username, f"not-{password}"), ("desk999", password)):  # a wrong password, nobody's name
+        with pytest.raises(RuntimeError):
+            SippPhone(who, secret, EDGE_PORT, workdir=tmp_path / f"{who}-wrong").register(expires=120, timeout=5)
+    assert "AoR: desk999" not in (edge.kamailio.rpc("ul.dump") or "")
+
+
+def test_a_flooding_address_and_one_fail2ban_names_get_no_answer(edge):
+    assert _options("127.0.0.3") == "SIP/2.0 200 OK"  # a well-behaved peer
+    flooder = "127.0.0.2"
+    _options(flooder, count=100)  # over 30 requests in 2 s
+    wait_for(lambda: edge.table("ban", flooder) == "1", 5, what="the flooding address banned")
+    assert _options(flooder) is None
+    edge.kamailio.ban("127.0.0.4")  # what fail2ban's action does
+    assert _options("127.0.0.4") is None
+    assert _options("127.0.0.3") == "SIP/2.0 200 OK"
+
+
+def test_each_company_s_carrier_calls_land_on_its_home_node(edge, tmp_path):
+    caller = SippCaller(tmp_path)
+    a_call = caller.start_call(
+        A_LINE, A_CALLER, asterisk_port=EDGE_PORT, local_port=edge.system.trunk_port, duration=20
+    )
+    b_call = caller.start_call(B_LINE, B_CALLER, asterisk_port=EDGE_PORT, local_port=B_TRUNK_PORT, duration=20)
+    try:
+        a_call.wait_for("ANSWERED", 10)
+        b_call.wait_for("ANSWERED", 10)
+        a_node, b_node = edge.system.instance, edge.node_b
+        wait_for(lambda: _variable(a_node, "PJSIP/trunk1-", "LC_COMPANY") == "1", 5, what="A's call on node a")
+        wait_for(lambda: _variable(b_node, "PJSIP/trunk2-", "LC_COMPANY") == "2", 5, what="B's call on node b")
+        assert not [c for c in _channels(a_node) if c.startswith("PJSIP/trunk2-")]
+        assert not [c for c in _channels(b_node) if c.startswith("PJSIP/trunk1-")]
+        # The controller drives node a: A's call is an interaction of company 1 from its caller.
+        interaction = edge.system.wait_interaction(company=1)
+        assert interaction.tracking_number.number == A_LINE
+        assert [phone.number for phone in interaction.lead.phones] == [A_CALLER]
+    finally:
+        a_call.kill()
+        b_call.kill()
+
+
+def test_with_a_s_home_node_stopped_its_next_call_is_answered_on_the_standby_in_a_s_flow(edge, tmp_path):
+    edge.system.stop_asterisk()
+    stopped = time.monotonic()
+    call = SippCaller(tmp_path).start_call(
+        A_LINE, FAILOVER_CALLER, asterisk_port=EDGE_PORT, local_port=edge.system.trunk_port, duration=20
+    )
+    try:
+        call.wait_for("ANSWERED", 10)
+        answered_after = time.monotonic() - stopped
+        node_b = edge.node_b
+        wait_for(lambda: _variable(node_b, "PJSIP/trunk1-", "LC_FLOW") == "1", 5, what="A's flow on node b")
+        assert _variable(node_b, "PJSIP/trunk1-", "LC_COMPANY") == "1"
+        # A's flow queues the caller in A's team: on node b.
+        wait_for(lambda: "PJSIP/trunk1-" in (node_b.rx("queue show team1") or ""), 5, what="A's caller in A's queue")
+        print(f"failover: answered on the standby {answered_after:.2f} s after the home node stopped")
+        assert edge.destinations()[f"sip:{NODE_A}"].startswith("I")
+        # /healthz: node a inactive at the edge (and the controller's Asterisk link down: 503).
+        status, health = edge.system.health()
+        assert status == 503 and {"uri": f"sip:{NODE_A}", "active": False} in health["edge"]["nodes"]
+    finally:
+        call.kill()

@@ -1,0 +1,223 @@
+"""Kamailio, the SIP edge in front of the Asterisk nodes: the [kamailio] settings, its files rendered from the
+database's specs (tested against exact text), where they are written and how, and the trunks Asterisk then knows by
+Kamailio's header (tests/integration/test_kamailio.py runs it in front of two Asterisk nodes)."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from leadcenter import asterisk_config, config, kamailio
+from leadcenter.credentials import Secrets
+from leadcenter.pbx import render
+
+EDGE = {
+    "LEADCENTER_KAMAILIO_ENABLED": "true",
+    "LEADCENTER_KAMAILIO_PORT": "5090",
+    "LEADCENTER_KAMAILIO_NODES": "a=10.0.0.11:5060, b=10.0.0.12:5070, c=[fd00::13]:5060",
+    "LEADCENTER_KAMAILIO_HOMES": "2=b, 3=c",
+}
+
+SNAPSHOT = kamailio.EdgeSnapshot(
+    numbers=(("+14045551302", 2), ("+14045551301", 1), ("+14045551303", 3)),
+    carriers=(("203.0.113.7:5060", "trunk1"), ("2001:db8::9:5070", "trunk2")),
+    phones=(("desk5", "s3cret:with\\colon", 1), ("desk9", "pw", 2)),
+)
+
+
+def test_kamailio_is_off_by_default_and_make_run_stays_one_asterisk(tmp_path):
+    settings = config.load(env={"LEADCENTER_PATHS_DATA_DIR": str(tmp_path)})
+    assert not settings.kamailio.enabled
+    assert asterisk_config.edge(settings, Secrets("a", "b", "c", edge_secret="e")) is None
+    assert settings.kamailio.listen_host == "127.0.0.1"  # loopback unless configured
+
+
+def test_without_nodes_the_one_node_is_this_installation_s_asterisk():
+    settings = config.load(env={"LEADCENTER_KAMAILIO_ENABLED": "true", "LEADCENTER_ASTERISK_SIP_PORT": "15060"})
+    assert config.kamailio_nodes(settings) == (config.KamailioNode("local", "127.0.0.1", 15060),)
+
+
+@pytest.mark.parametrize(
+    "env,message",
+    [
+        ({"LEADCENTER_KAMAILIO_NODES": "a=10.0.0.1"}, r"\[kamailio\] nodes: 'a=10.0.0.1' is not name=host:port"),
+        ({"LEADCENTER_KAMAILIO_NODES": "a=10.0.0.1:5060, a=10.0.0.2:5060"}, "a name of its own: a, a"),
+        ({"LEADCENTER_KAMAILIO_HOMES": "2=z"}, r"\[kamailio\] homes name no node called z"),
+        ({"LEADCENTER_KAMAILIO_HOMES": "acme=a"}, "'acme=a' is not company_id=node"),
+        ({"LEADCENTER_KAMAILIO_NODES": "a=127.0.0.1:5090", "LEADCENTER_KAMAILIO_PORT": "5090"}, "listens where"),
+        ({"LEADCENTER_KAMAILIO_PROBE_SECONDS": "0"}, "at least 1"),
+    ],
+)
+def test_bad_kamailio_settings_get_clear_errors(env, message):
+    defaults = {"LEADCENTER_KAMAILIO_ENABLED": "true", "LEADCENTER_KAMAILIO_NODES": "a=10.0.0.1:5060"}
+    with pytest.raises(config.ConfigError, match=message):
+        config.load(env={**defaults, **env})
+
+
+def test_each_node_is_a_set_with_its_standby_next():
+    settings = config.load(env=EDGE)
+    assert kamailio.render_dispatcher(config.kamailio_nodes(settings)) == (
+        "# Rendered by Lead Center from [kamailio] nodes: setid destination flags priority attributes\n"
+        "1 sip:10.0.0.11:5060 0 10 duid=a\n"
+        "1 sip:10.0.0.12:5070 0 5 duid=b\n"
+        "2 sip:10.0.0.12:5070 0 10 duid=b\n"
+        "2 sip:[fd00::13]:5060 0 5 duid=c\n"
+        "3 sip:[fd00::13]:5060 0 10 duid=c\n"
+        "3 sip:10.0.0.11:5060 0 5 duid=a\n"
+    )
+
+
+def test_one_node_has_no_standby():
+    settings = config.load(env={"LEADCENTER_KAMAILIO_ENABLED": "true", "LEADCENTER_ASTERISK_SIP_PORT": "5070"})
+    assert kamailio.render_dispatcher(config.kamailio_nodes(settings)).splitlines()[1:] == [
+        "1 sip:127.0.0.1:5070 0 10 duid=local"
+    ]
+
+
+def test_kamailio_on_asterisk_s_own_port_is_refused():
+    with pytest.raises(config.ConfigError, match="listens where an Asterisk node does"):
+        config.load(env={"LEADCENTER_KAMAILIO_ENABLED": "true"})  # both on 127.0.0.1:5060
+
+
+def test_the_tables_map_numbers_to_their_company_s_home_and_phones_to_their_passwords():
+    tables = kamailio.render_tables(config.load(env=EDGE), SNAPSHOT)
+    header = kamailio.DB_TEXT_COLUMNS
+    # Company 1 is in no home: the first node's set. Carriers send numbers without the +.
+    assert tables["numbers"] == f"{header}\n1:14045551301:0:1:1:0\n2:14045551302:0:1:2:0\n3:14045551303:0:1:3:0\n"
+    # db_text's separator and escape character are escaped in keys and values.
+    assert tables["carriers"] == (
+        f"{header}\n1:2001\\:db8\\:\\:9\\:5070:0:0:trunk2:0\n2:203.0.113.7\\:5060:0:0:trunk1:0\n"
+    )
+    assert tables["phones"] == f"{header}\n1:desk5:0:0:s3cret\\:with\\\\colon:0\n2:desk9:0:0:pw:0\n"
+    assert tables["phone_sets"] == f"{header}\n1:desk5:0:1:1:0\n2:desk9:0:1:2:0\n"
+
+
+def test_the_script_listens_where_configured_and_probes_the_nodes(tmp_path):
+    settings = config.load(env={**EDGE, "LEADCENTER_KAMAILIO_PROBE_SECONDS": "3"})
+    text = kamailio.render_cfg(settings, tmp_path, "nobody-knows-this")
+    assert "listen=udp:127.0.0.1:5090\nlisten=tcp:127.0.0.1:5090\n" in text
+    assert f'modparam("ctl", "binrpc", "unix:{tmp_path}/kamailio.ctl")\nmodparam("ctl", "mode", 0600)\n' in text
+    assert 'modparam("dispatcher", "ds_ping_interval", 3)\nmodparam("dispatcher", "ds_probing_threshold", 2)\n' in text
+    assert f'modparam("dispatcher", "list_file", "{tmp_path}/dispatcher.list")' in text
+    assert f'modparam("htable", "db_url", "text://{tmp_path}/tables")' in text
+    assert 'modparam("htable", "htable", "ban=>size=8;autoexpire=300;")' in text
+    assert 'modparam("pike", "sampling_time_unit", 2)\nmodparam("pike", "reqs_density_per_unit", 30)\n' in text
+    assert 'modparam("tm", "fr_timer", 2000)' in text
+    # Unknown usernames are challenged against a password nobody has; the carrier's trunk is named to the node.
+    assert text.count('$var(password) = "nobody-knows-this";') == 2
+    assert 'append_hf("X-LC-Trunk: $sht(carriers=>$var(source))\\r\\n");' in text
+    assert 'remove_hf("X-LC-Trunk");' in text  # never the carrier's own
+    assert "record_route();" in text and "{{" not in text
+
+
+def test_an_ipv6_listen_address_is_bracketed(tmp_path):
+    settings = config.load(env={**EDGE, "LEADCENTER_KAMAILIO_LISTEN_HOST": "::1"})
+    assert "listen=udp:[::1]:5090\nlisten=tcp:[::1]:5090\n" in kamailio.render_cfg(settings, tmp_path, "x")
+
+
+def test_the_edge_takes_numbers_carriers_and_desk_phones_from_asterisk_s_specs():
+    snapshot = render.Snapshot(
+        devices=(
+            render.AgentDevice("webrtc5", "pw-web", "Alice", webrtc=True, agent_id=5, company_id=1),
+            render.AgentDevice("desk5", "pw-desk", "Alice", webrtc=False, agent_id=5, company_id=1),
+        ),
+        trunks=(render.TrunkSpec(3, "Carrier", "203.0.113.7", 5070),),
+        routes=(render.RouteSpec("trunk3", "+14045551301", "Ads", 2, 7, None),),
+    )
+    assert kamailio.edge_snapshot(snapshot) == kamailio.EdgeSnapshot(
+        numbers=(("+14045551301", 2),),
+        carriers=(("203.0.113.7:5070", "trunk3"),),
+        phones=(("desk5", "pw-desk", 1),),  # browsers reach Asterisk through the app's relay, not the edge
+    )
+
+
+def test_files_are_private_and_only_changes_are_written(tmp_path):
+    settings = config.load(env={**EDGE, "LEADCENTER_PATHS_DATA_DIR": str(tmp_path)})
+    edge = kamailio.Edge(settings, "nobody-knows")
+    assert edge.write(SNAPSHOT) == {
+        "kamailio.cfg",
+        "dispatcher.list",
+        "tables/numbers",
+        "tables/carriers",
+        "tables/phones",
+        "tables/phone_sets",
+    }
+    folder = tmp_path / "kamailio"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    for path in folder.rglob("*"):
+        assert stat.S_IMODE(path.stat().st_mode) == (0o700 if path.is_dir() else 0o600), path
+    numbers = folder / "tables" / "numbers"
+    before = numbers.stat().st_mtime
+    assert edge.write(SNAPSHOT) == set()
+    fewer = kamailio.EdgeSnapshot(numbers=SNAPSHOT.numbers[:1], carriers=SNAPSHOT.carriers, phones=SNAPSHOT.phones)
+    assert edge.write(fewer) == {"tables/numbers"}
+    # db_text notices a table changed by its time in whole seconds: a rewrite within the second still looks newer.
+    assert numbers.stat().st_mtime >= before + 1
+    assert stat.S_IMODE(numbers.stat().st_mode) == 0o600
+
+
+def test_what_changed_is_reloaded_over_rpc_and_the_script_is_not(tmp_path, monkeypatch):
+    edge = kamailio.Edge(config.load(env={**EDGE, "LEADCENTER_PATHS_DATA_DIR": str(tmp_path)}), "x")
+    asked = []
+    monkeypatch.setattr(edge, "rpc", lambda *command, timeout=5.0: asked.append(command) or "ok")
+    edge.reload({"kamailio.cfg", "dispatcher.list", "tables/numbers", "tables/phones"})
+    assert asked == [("dispatcher.reload",), ("htable.reload", "numbers"), ("htable.reload", "phones")]
+    monkeypatch.setattr(edge, "rpc", lambda *command, timeout=5.0: None)
+    with pytest.raises(kamailio.KamailioError, match="did not reload tables/numbers"):
+        edge.reload({"tables/numbers"})
+
+
+LISTING = """{
+\tNRSETS: 2
+\tRECORDS: {
+\t\tSET: {
+\t\t\tID: 2
+\t\t\tTARGETS: {
+\t\t\t\tDEST: {
+\t\t\t\t\tURI: sip:127.0.0.1:25060
+\t\t\t\t\tFLAGS: AP
+\t\t\t\t\tPRIORITY: 10
+\t\t\t\t}
+\t\t\t\tDEST: {
+\t\t\t\t\tURI: sip:127.0.0.1:15060
+\t\t\t\t\tFLAGS: IP
+\t\t\t\t\tPRIORITY: 5
+\t\t\t\t}
+\t\t\t}
+\t\t}
+\t}
+}
+"""
+
+
+def test_health_names_each_node_active_or_not_and_a_stopped_edge_down(tmp_path, monkeypatch):
+    edge = kamailio.Edge(config.load(env={**EDGE, "LEADCENTER_PATHS_DATA_DIR": str(tmp_path)}), "x")
+    assert edge.status() == {"state": "down"}  # not running: not even asked
+    monkeypatch.setattr(edge, "pid", lambda: 4242)
+    monkeypatch.setattr(edge, "rpc", lambda *command, timeout=5.0: LISTING if command == ("dispatcher.list",) else None)
+    assert edge.status() == {
+        "state": "running",
+        "nodes": [{"uri": "sip:127.0.0.1:15060", "active": False}, {"uri": "sip:127.0.0.1:25060", "active": True}],
+    }
+    monkeypatch.setattr(edge, "rpc", lambda *command, timeout=5.0: None)  # running but not answering its socket
+    assert edge.status() == {"state": "down"}
+
+
+def test_behind_the_edge_asterisk_also_knows_a_trunk_by_kamailio_s_header():
+    trunk = render.TrunkSpec(3, "Carrier", "203.0.113.7", 5070)
+    alone = render.render_pjsip_endpoints(render.Snapshot(trunks=(trunk,)))
+    behind = render.render_pjsip_endpoints(render.Snapshot(trunks=(trunk,), behind_edge=True))
+    identify = "[trunk3]\ntype = identify\nendpoint = trunk3\nmatch = 203.0.113.7:5070\n"
+    assert identify in alone and "match_header" not in alone
+    assert identify + "match_header = X-LC-Trunk: trunk3\n" in behind
+
+
+def test_the_edge_secret_is_generated_with_the_others(tmp_path):
+    from leadcenter import credentials
+
+    generated = credentials.load_or_create(tmp_path)
+    assert len(generated.edge_secret) >= 40
+    assert credentials.load_or_create(tmp_path).edge_secret == generated.edge_secret
+    assert stat.S_IMODE(os.stat(tmp_path / "secrets.toml").st_mode) == 0o600
