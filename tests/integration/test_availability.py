@@ -199,7 +199,9 @@ def test_a_call_an_agent_lets_ring_out_goes_to_the_next_agent_whatever_the_strat
         alice.wait_for_invites(1, timeout=10)
         offered = time.monotonic()
         bob.wait_for("ANSWERED", timeout=RING + 5)
-        assert RING - 1 <= time.monotonic() - offered <= RING + 3
+        # After Alice's ring time, and before a second one (she is not rung again first); 8.03 s was once seen
+        # on a loaded machine, hence not RING + 3.
+        assert RING - 1 <= time.monotonic() - offered < 2 * RING
         alice.wait_for("CANCELLED", timeout=5)
         wait_for(lambda: statuses(running)[ALICE] == ("unavailable", "missed"), 5, what="Alice set Unavailable")
         assert "agent1" in running.paused_members() and ring_agents_flag(running, ALICE) == "0"
