@@ -160,7 +160,7 @@ def install(app: Flask, controller, capacity: Capacity) -> VisitorHub:
 async def _serve(hub: VisitorHub, capacity: Capacity, chats: Chats, widget_id: int, company_id: int,
                  address: str, ws: WebSocket) -> None:
     try:
-        hold = capacity.take(company_id, ("address", address), ws.reclaim)
+        hold = await ws.in_thread(capacity.take, company_id, ("address", address), ws.reclaim)
     except Refused as full:
         log.warning("a visitor socket of company %s from %s refused: %s", company_id, address, full)
         await ws.close(TRY_AGAIN_LATER, str(full))
