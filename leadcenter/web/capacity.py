@@ -31,6 +31,8 @@ from typing import Callable, Hashable
 
 from peewee import Database, DatabaseError, InterfaceError
 
+from leadcenter.db import execute_without_turn
+
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 3.0  # how often a node says which of its websockets are still open (SharedCapacity)
@@ -224,8 +226,10 @@ class SharedCapacity(Capacity):
             return
         kept = {
             row[0]
-            for row in self.database.execute_sql(
-                "UPDATE cluster_websocket SET seen_at = %s WHERE id = ANY(%s) RETURNING id", (now, places)
+            for row in execute_without_turn(
+                self.database,
+                "UPDATE cluster_websocket SET seen_at = %s WHERE id = ANY(%s) RETURNING id",
+                (now, places),
             )
         }
         with self._lock:

@@ -182,6 +182,36 @@ def test_a_node_taken_for_dead_closes_the_websockets_whose_rows_were_deleted(dat
     assert closed == ["a"]  # its client reconnects and is counted again
 
 
+def test_a_heartbeat_does_not_wait_for_the_writers_turn(database, clock):
+    """Its UPDATE moves only its node's rows' times: it must not hold every writer of the installation up (nor
+    wait behind them) for as long as it takes with thousands of websockets open."""
+    import threading
+
+    one, _ = two_nodes(database, clock)
+    closed = []
+    one.take(1, "user-a", on_reclaim=lambda: closed.append("a"))
+    turn_taken, done = threading.Event(), threading.Event()
+
+    def writer() -> None:  # another transaction holding the writers' lock until the heartbeat is done
+        with database.atomic():
+            database.execute_sql("SELECT 1")
+            turn_taken.set()
+            done.wait(10)
+        database.close()
+
+    holder = threading.Thread(target=writer)
+    holder.start()
+    try:
+        assert turn_taken.wait(10)
+        clock.now += HEARTBEAT_SECONDS
+        one.heartbeat()
+        assert database.execute_sql("SELECT seen_at FROM cluster_websocket").fetchone()[0] == clock.now
+    finally:
+        done.set()
+        holder.join(10)
+    assert closed == []
+
+
 def test_without_the_database_websockets_and_visits_are_refused(clock):
     unreachable = db.open_postgresql("postgresql://127.0.0.1:1/nowhere?connect_timeout=2")
     capacity = SharedCapacity(unreachable, "one", "visitors", 3, 5, 8, clock)
