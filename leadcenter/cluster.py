@@ -84,6 +84,9 @@ TABLES = (
     # The visitors' and forms' rates, one row per key: when its bucket is next empty (web/limits.py: SharedRates).
     """CREATE TABLE IF NOT EXISTS cluster_rate (
         key TEXT COLLATE "C" PRIMARY KEY, due DOUBLE PRECISION NOT NULL)""",
+    # The visitors' chat message rates: each key's times within its window (web/limits.py: SharedWindow).
+    """CREATE TABLE IF NOT EXISTS cluster_window (
+        key TEXT COLLATE "C" PRIMARY KEY, times DOUBLE PRECISION[] NOT NULL, until DOUBLE PRECISION NOT NULL)""",
     # The open websockets of every node, each refreshed by its node's heartbeat (web/capacity.py: SharedCapacity).
     """CREATE TABLE IF NOT EXISTS cluster_websocket (
         id BIGSERIAL PRIMARY KEY, pool TEXT COLLATE "C" NOT NULL, node TEXT COLLATE "C" NOT NULL,

@@ -22,6 +22,7 @@ import logging
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -91,12 +92,76 @@ class SharedRates(Rates):
             row = self.database.execute_sql(
                 _TAKE, (row_key, now + step, now, step, now, step, horizon, now, step, horizon, row_key)
             ).fetchone()
-        except (DatabaseError, InterfaceError) as exc:  # fail closed: nobody goes on uncounted
-            log.warning("the %s rate could not be read: %s", self.name, exc)
-            raise ApiError(
-                "database-unavailable", "the database did not answer: try again in a moment", headers={"Retry-After": "5"}
-            ) from None
+        except (DatabaseError, InterfaceError) as exc:
+            raise _unavailable(self.name, exc) from None
         return max(0.0, row[0]) if row is not None else 0.0
+
+
+def _unavailable(name: str, exc: Exception) -> ApiError:
+    """Fail closed: without the database nobody goes on uncounted."""
+    log.warning("the %s limit could not be read: %s", name, exc)
+    return ApiError(
+        "database-unavailable", "the database did not answer: try again in a moment", headers={"Retry-After": "5"}
+    )
+
+
+class Window:
+    """At most ``limit`` per key in any ``seconds`` (the times of each key's recent ones: monotonic)."""
+
+    def __init__(self, limit: int, seconds: float, clock: Callable[[], float] = time.monotonic):
+        self.limit, self.seconds, self.clock = limit, seconds, clock
+        self._times: dict[Any, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: Any) -> bool:
+        """Whether one more goes within the window (counted when it does)."""
+        now = self.clock()
+        with self._lock:
+            times = self._times.setdefault(key, deque())
+            while times and now - times[0] >= self.seconds:
+                times.popleft()
+            if len(times) >= self.limit:
+                return False
+            times.append(now)
+            return True
+
+    def forget(self, key: Any) -> None:
+        """The key is gone (a visitor's last page closed): its times go with it."""
+        with self._lock:
+            self._times.pop(key, None)
+
+
+# The same window as one row per key: the times within it, kept and appended to in one upsert when fewer than the
+# limit are, else left as they were (nothing returned). ``until``: when the row says nothing any more.
+_TAKE_WINDOW = """INSERT INTO cluster_window AS w (key, times, until) VALUES (%s, ARRAY[%s::float8], %s)
+ON CONFLICT (key) DO UPDATE SET times = ARRAY(SELECT t FROM unnest(w.times) t WHERE t > %s) || %s::float8, until = %s
+WHERE cardinality(ARRAY(SELECT t FROM unnest(w.times) t WHERE t > %s)) < %s
+RETURNING 1"""
+
+
+class SharedWindow(Window):
+    """The same window for every node: a row of ``cluster_window`` per key, prefixed by the limit's ``name``
+    (rows past their ``until`` are deleted by ``SharedLimits.tick``)."""
+
+    def __init__(
+        self, database: Database, name: str, limit: int, seconds: float, clock: Callable[[], float] = time.time
+    ):
+        super().__init__(limit, seconds, clock)
+        self.database, self.name = database, name
+
+    def take(self, key: Any) -> bool:
+        now, row_key = self.clock(), f"{self.name}:{key}"
+        since, until = now - self.seconds, now + self.seconds
+        try:
+            cursor = self.database.execute_sql(
+                _TAKE_WINDOW, (row_key, now, until, since, now, until, since, self.limit)
+            )
+        except (DatabaseError, InterfaceError) as exc:
+            raise _unavailable(self.name, exc) from None
+        return cursor.fetchone() is not None
+
+    def forget(self, key: Any) -> None:
+        """Another node may hold the key's pages still: the row stays until it is past."""
 
 
 class Limits:
@@ -105,6 +170,10 @@ class Limits:
     def rates(self, name: str, per_minute: int) -> Rates:
         """The rate ``name`` (its keys apart from every other rate's)."""
         return Rates(per_minute)
+
+    def window(self, name: str, limit: int, seconds: float) -> Window:
+        """The window ``name``: at most ``limit`` a key in any ``seconds``."""
+        return Window(limit, seconds)
 
     def capacity(self, pool: str, per_principal: int, per_company: int, ceiling: int) -> Capacity:
         """The websocket pool ``pool`` (the agents' or the visitors')."""
@@ -126,6 +195,9 @@ class SharedLimits(Limits):
     def rates(self, name: str, per_minute: int) -> Rates:
         return SharedRates(self.database, name, per_minute, self.clock)
 
+    def window(self, name: str, limit: int, seconds: float) -> Window:
+        return SharedWindow(self.database, name, limit, seconds, self.clock)
+
     def capacity(self, pool: str, per_principal: int, per_company: int, ceiling: int) -> Capacity:
         capacity = SharedCapacity(self.database, self.node, pool, per_principal, per_company, ceiling, self.clock)
         self._capacities.append(capacity)
@@ -138,4 +210,5 @@ class SharedLimits(Limits):
         if now - self._pruned >= PRUNE_SECONDS:
             self._pruned = now
             self.database.execute_sql("DELETE FROM cluster_rate WHERE due < %s", (now,))
+            self.database.execute_sql("DELETE FROM cluster_window WHERE until < %s", (now,))
             self.database.execute_sql("DELETE FROM cluster_websocket WHERE seen_at < %s", (now - ALIVE_SECONDS,))

@@ -630,9 +630,14 @@ def test_on_postgresql_a_version_23_database_gets_the_cluster_tables_or_keeps_th
 
     new = _new_postgresql(postgresql_cluster)
     expected = _shape(new)
-    assert {"cluster_event", "cluster_verb", "cluster_sign_in_failure", "cluster_rate", "cluster_websocket"} <= set(
-        expected
-    )
+    assert {
+        "cluster_event",
+        "cluster_verb",
+        "cluster_sign_in_failure",
+        "cluster_rate",
+        "cluster_window",
+        "cluster_websocket",
+    } <= set(expected)
     new.close()
     without = _new_postgresql(postgresql_cluster)
     for table in [t for t in without.get_tables() if t.startswith("cluster_")]:

@@ -1,8 +1,8 @@
 """Several nodes count their clients together (web/limits.py, web/capacity.py): two nodes' web apps over one real
-PostgreSQL database (the tests' throw-away server, whatever the lane's engine) hold a website visitor, a company, a
-user or API key to one allowance, not one per node; a company cannot take another's websockets through another
-node; a node that dies frees its websockets within ALIVE_SECONDS; and when the database does not answer, the limits
-refuse."""
+PostgreSQL database (the tests' throw-away server, whatever the lane's engine) hold a website visitor (their visits
+and their chat messages), a company, a user or API key to one allowance, not one per node; a company cannot take
+another's websockets through another node; a node that dies frees its websockets within ALIVE_SECONDS; and when the
+database does not answer, the limits refuse."""
 
 from __future__ import annotations
 
@@ -103,6 +103,19 @@ def test_a_full_bucket_is_the_same_as_no_row_and_is_deleted(database, clock):
     limits.tick()
     assert database.execute_sql("SELECT count(*) FROM cluster_rate").fetchone()[0] == 0
     assert [rates.take("k") for _ in range(60)] == [0.0] * 60  # as new
+
+
+def test_a_visitors_messages_over_two_nodes_are_held_to_one_window(database, clock):
+    one, two = (SharedLimits(database, node, clock).window("visitor_messages", 10, 10.0) for node in ("one", "two"))
+    assert [(one, two)[n % 2].take(7) for n in range(11)] == [True] * 10 + [False]
+    assert not one.take(7) and two.take(8)  # another visitor has a window of their own
+    clock.now += 5
+    assert not two.take(7)  # ten within the last 10 s, whichever node counted them
+    clock.now += 5.5
+    assert [(one, two)[n % 2].take(7) for n in range(11)] == [True] * 10 + [False]
+    clock.now += 11
+    SharedLimits(database, "three", clock).tick()  # the rows past their window are deleted
+    assert database.execute_sql("SELECT count(*) FROM cluster_window").fetchone()[0] == 0
 
 
 # -- the websockets' capacity ----------------------------------------------------------------------------------------
@@ -221,6 +234,8 @@ def test_without_the_database_websockets_and_visits_are_refused(clock):
     with pytest.raises(ApiError) as refused:
         rates.take("198.51.100.1")
     assert refused.value.error == "database-unavailable" and refused.value.status == 503
+    with pytest.raises(ApiError, match="did not answer"):
+        SharedLimits(unreachable, "one", clock).window("visitor_messages", 10, 10.0).take(7)
 
 
 # -- over two nodes' real web servers --------------------------------------------------------------------------------
