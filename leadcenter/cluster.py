@@ -81,12 +81,25 @@ TABLES = (
         key TEXT COLLATE "C" NOT NULL, at DOUBLE PRECISION NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS cluster_sign_in_failure_key ON cluster_sign_in_failure (key, at)",
     "CREATE INDEX IF NOT EXISTS cluster_sign_in_failure_at ON cluster_sign_in_failure (at)",
+    # The visitors' and forms' rates, one row per key: when its bucket is next empty (web/limits.py: SharedRates).
+    """CREATE TABLE IF NOT EXISTS cluster_rate (
+        key TEXT COLLATE "C" PRIMARY KEY, due DOUBLE PRECISION NOT NULL)""",
+    # The visitors' chat message rates: each key's times within its window (web/limits.py: SharedWindow).
+    """CREATE TABLE IF NOT EXISTS cluster_window (
+        key TEXT COLLATE "C" PRIMARY KEY, times DOUBLE PRECISION[] NOT NULL, until DOUBLE PRECISION NOT NULL)""",
+    # The open websockets of every node, each refreshed by its node's heartbeat (web/capacity.py: SharedCapacity).
+    """CREATE TABLE IF NOT EXISTS cluster_websocket (
+        id BIGSERIAL PRIMARY KEY, pool TEXT COLLATE "C" NOT NULL, node TEXT COLLATE "C" NOT NULL,
+        company_id BIGINT NOT NULL, principal TEXT COLLATE "C" NOT NULL, seen_at DOUBLE PRECISION NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS cluster_websocket_company ON cluster_websocket (pool, company_id)",
+    "CREATE INDEX IF NOT EXISTS cluster_websocket_principal ON cluster_websocket (pool, principal)",
 )
 VERB_ROW_MINUTES = 60  # done or withdrawn verbs are deleted after this long
 
 
 def create_tables(database: Database) -> None:
-    """The cluster's own tables (PostgreSQL only; made by the first node that starts)."""
+    """The cluster's own tables, on PostgreSQL only (several nodes need it): made by the migrations
+    (migrations.py, version 24, and a new database's schema). Each statement may run again."""
     with database.atomic():
         for statement in TABLES:
             database.execute_sql(statement)

@@ -16,6 +16,7 @@ import datetime as dt
 import inspect
 import logging
 import threading
+from collections.abc import Callable
 from typing import cast
 
 from peewee import Database
@@ -148,14 +149,16 @@ class Controller:
         edge = None if web_only else self.asterisk_config.edge  # a web node runs no Kamailio
         self.health = Health(self.database, self.telephony, self.smscs, self.outbox, edge)
         from leadcenter.web.app import create_app  # the web layer depends on the controller, not the reverse
+        from leadcenter.web.limits import Limits, SharedLimits
 
-        self.web = create_app(self)
+        # Several nodes count their clients' rates and websockets together, in the database (web/limits.py).
+        self.limits = SharedLimits(self.database, self.node) if self.clustered else Limits()
+        self.web = create_app(self, self.limits)
         self.listener = self._build_cluster() if self.clustered else None
 
     def _build_cluster(self) -> cluster.Listener:
         """This node's part of the cluster: its events to the others, theirs to its streams, and the verbs: asked
         (a web node) or carried out (the controller node)."""
-        cluster.create_tables(self.database)
         from leadcenter.web.auth import SharedAttemptLimiter
 
         self.web.extensions["sign_in_limiter"] = SharedAttemptLimiter(self.database)  # every node's failures count
@@ -165,7 +168,9 @@ class Controller:
         hub = self.web.extensions["event_stream"]
         if self.web_only:
             handlers[cluster.DONE_CHANNEL] = self.remote.done
-            return cluster.Listener(self.settings.database.url, handlers, on_gap=hub.lost_events, tick=self.remote.tick)
+            return cluster.Listener(
+                self.settings.database.url, handlers, on_gap=hub.lost_events, tick=self._ticking(self.remote.tick)
+            )
         verbs = cluster.VerbServer(self.database, self._verb_handlers())
         handlers[cluster.VERBS_CHANNEL] = verbs.asked
         listener = cluster.Listener(
@@ -173,10 +178,21 @@ class Controller:
             handlers,
             on_connected=verbs.on_connected,
             on_gap=hub.lost_events,
-            tick=verbs.tick,
+            tick=self._ticking(verbs.tick),
         )
         verbs.wake = listener.wake
         return listener
+
+    def _ticking(self, tick: Callable[[], None]) -> Callable[[], None]:
+        """The listener's tick: ``tick``, then the shared limits' heartbeat, each whatever the other did."""
+
+        def both() -> None:
+            try:
+                tick()
+            finally:
+                self.limits.tick()
+
+        return both
 
     def _verb_handlers(self) -> dict:
         def on_loop(name: str):

@@ -246,6 +246,13 @@ class SerialisedPostgresqlDatabase(PostgresqlDatabase):
             return super().execute_sql(sql, params)
 
 
+def execute_without_turn(database: Database, sql: str, params=None):
+    """On PostgreSQL, a write that does not wait for (nor hold up) the writers' turn: for the rows only one thread
+    writes and nobody reads then writes on them (the websockets' heartbeat, web/capacity.py), which must not stop
+    every other writer for as long as it takes."""
+    return PostgresqlDatabase.execute_sql(database, sql, params)
+
+
 # A text column on PostgreSQL (see as_sqlite_text).
 POSTGRESQL_TEXT = 'TEXT COLLATE "C"'
 # Statements that neither write nor need a transaction of their own.

@@ -122,6 +122,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "converter-missing": (503, "sox is not installed on the server, so uploaded audio cannot be converted"),
     "controller-unavailable": (503, "no controller node is connected to carry out the call verb: nothing was done"),
     "busy": (503, "the database is busy with other writes; Retry-After says when to try again"),
+    "database-unavailable": (503, "the database did not answer a shared limit (several nodes); Retry-After"),
     "converter-busy": (503, "every audio conversion slot is taken; Retry-After says when to try again"),
 }
 

@@ -10,6 +10,7 @@ import logging
 
 from peewee import SQL, Field, IntegerField
 
+from leadcenter import cluster
 from leadcenter.accounts.models import (
     ApiKey,
     Company,
@@ -371,6 +372,18 @@ def _v23_interaction_lists(migrator) -> None:
         run(migrator.add_index("interaction", ("company_id", "status", "kind", "started_at"), False))
 
 
+def _v24_cluster_tables(migrator) -> None:
+    _cluster_tables()
+
+
+def _cluster_tables() -> None:
+    """The tables through which several nodes share events, verbs and limits (cluster.py). Several nodes need
+    PostgreSQL, so on SQLite (one node: the same things in the process's memory) there are none. Before version 24
+    the first node made them as it started: IF NOT EXISTS leaves those as they are."""
+    if is_postgresql():
+        cluster.create_tables(database.obj)
+
+
 # (version, description, function(migrator)) in order; version 1 is the first released schema.
 MIGRATIONS: list = [
     (
@@ -426,6 +439,11 @@ MIGRATIONS: list = [
         "indexes: an agent's own mailbox in their inbox; the interactions of a status and a kind",
         _v23_interaction_lists,
     ),
+    (
+        24,
+        "several nodes: the cluster's tables (events, verbs, sign-in failures, rates, websockets), PostgreSQL only",
+        _v24_cluster_tables,
+    ),
 ]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])
 
@@ -450,6 +468,7 @@ def migrate() -> int:
         if version is None:
             database.create_tables([SchemaVersion, *MODELS])
             create_triggers(database)
+            _cluster_tables()
             SchemaVersion.create(version=LATEST)
             log.info("database created at schema version %s", LATEST)
             return 1

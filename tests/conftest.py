@@ -105,6 +105,14 @@ def database(request):
 
 
 @pytest.fixture
+def postgresql_database(request):
+    """The session's PostgreSQL database, emptied and bound, whatever the lane's engine (tests of several nodes)."""
+    handle = _emptied_postgresql(request)
+    yield handle
+    handle.close()
+
+
+@pytest.fixture
 def file_database(tmp_path, request):
     """A file database, for tests of the web server: its threads each open their own connection, which ":memory:"
     would make empty. A module takes it with ``database = file_database``. (PostgreSQL's is one already.)"""

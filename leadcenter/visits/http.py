@@ -7,8 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import threading
-import time
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any, cast
@@ -48,45 +46,21 @@ from leadcenter.visits.services import settings_of
 from leadcenter.web import ports
 from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal
+from leadcenter.web.limits import Limits, Rates
 from leadcenter.web.scoping import scoped
 
 bp = Blueprint("visits", __name__, url_prefix="/api/v1")
 public = Blueprint("visits_public", __name__)
 
 VISITS_LIMIT = 500  # sessions one GET /visits answers (the newest of the period)
-MAX_KEYS = 100_000  # rate counters kept (memory): beyond it the idle ones go
-
-
-class Rates:
-    """Token buckets per key, refilled at ``per_minute`` a minute up to ``per_minute`` (monotonic time: setting the
-    wall clock neither frees nor blocks anyone)."""
-
-    def __init__(self, per_minute: int, clock=time.monotonic):
-        self.per_minute, self.clock = per_minute, clock
-        self._buckets: dict[Any, tuple[float, float]] = {}  # key -> (tokens, when)
-        self._lock = threading.Lock()
-
-    def take(self, key: Any) -> float:
-        """0 when the key may go on (one token taken), else the seconds until it may."""
-        now = self.clock()
-        rate = self.per_minute / 60
-        with self._lock:
-            tokens, when = self._buckets.get(key, (float(self.per_minute), now))
-            tokens = min(float(self.per_minute), tokens + (now - when) * rate)
-            if tokens < 1:
-                self._buckets[key] = (tokens, now)
-                return (1 - tokens) / rate
-            self._buckets[key] = (tokens - 1, now)
-            if len(self._buckets) > MAX_KEYS:  # a spray of addresses: the full (idle) buckets go
-                for idle in [k for k, (t, w) in self._buckets.items() if t + (now - w) * rate >= self.per_minute]:
-                    del self._buckets[idle]
-        return 0.0
 
 
 def _rates(name: str, per_address: int, per_company: int) -> tuple[Rates, Rates]:
     rates = current_app.extensions.get(name)
     if rates is None:
-        rates = current_app.extensions.setdefault(name, (Rates(per_address), Rates(per_company)))
+        limits: Limits = current_app.extensions["limits"]
+        made = (limits.rates(f"{name}/address", per_address), limits.rates(f"{name}/company", per_company))
+        rates = current_app.extensions.setdefault(name, made)
     return rates
 
 

@@ -8,12 +8,14 @@ from flask import Flask, jsonify, send_from_directory
 from leadcenter import __version__, catalogue
 from leadcenter.resources import WEB
 from leadcenter.web import api, auth, hardening, sip_relay, stream, visitors
-from leadcenter.web.capacity import Capacity
+from leadcenter.web.limits import Limits
 from leadcenter.web.ports import Controller
 
 
-def create_app(controller: Controller) -> Flask:
+def create_app(controller: Controller, limits: Limits | None = None) -> Flask:
+    """``limits``: where the clients' rates and websockets are counted (limits.py); by default in this process."""
     app = Flask(__name__, static_folder=None)
+    app.extensions["limits"] = limits = limits or Limits()
     app.extensions["controller"] = controller
     http = controller.settings.http
     app.config.update(
@@ -29,13 +31,14 @@ def create_app(controller: Controller) -> Flask:
     for blueprint in _blueprints():
         app.register_blueprint(blueprint)
     # Event streams and softphone relays share the websocket limits.
-    capacity = Capacity(http.websockets_per_principal, http.websockets_per_company, http.websockets_max)
+    capacity = limits.capacity("agents", http.websockets_per_principal, http.websockets_per_company,
+                               http.websockets_max)
     app.extensions["websockets"] = capacity
     stream.install(app, controller, capacity)
     sip_relay.install(app, controller, capacity)
     # Website visitors' chat sockets count apart: a flood of visitors never takes an agent's stream.
-    app.extensions["visitor_sockets"] = visitor_capacity = Capacity(
-        http.visitor_sockets_per_address, http.visitor_sockets_per_company, http.visitor_sockets_max)
+    app.extensions["visitor_sockets"] = visitor_capacity = limits.capacity(
+        "visitors", http.visitor_sockets_per_address, http.visitor_sockets_per_company, http.visitor_sockets_max)
     visitors.install(app, controller, visitor_capacity)
 
     @app.get("/healthz")

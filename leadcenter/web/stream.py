@@ -346,7 +346,7 @@ async def hold_place(capacity: Capacity, principal: auth.Principal, ws: WebSocke
     """The websocket's place under the capacity rules; None, and the socket closed with 1013 and the limit as its
     reason, when there is none."""
     try:
-        return capacity.take(principal.company.id, principal_key(principal), ws.reclaim)
+        return await ws.in_thread(capacity.take, principal.company.id, principal_key(principal), ws.reclaim)
     except Refused as full:
         log.warning("%s of company %s refused: %s", what, principal.company.id, full)
         await ws.close(TRY_AGAIN_LATER, str(full))

@@ -22,7 +22,8 @@ come before or after it: the id says it is one), ``error {error, message, fields
 of errors.py: ``nobody-online`` -> show the offline form, ``prechat-required``, ``too-many-messages``...).
 
 Limits: a message is at most 2000 characters; a visitor (all their pages together) sends at most RATE_MESSAGES
-messages (start, say, offline_form) in RATE_SECONDS; ``typing`` is passed on at most once per TYPING_SECONDS.
+messages (start, say, offline_form) in RATE_SECONDS, on every node (limits.py: the hub's ``messages``); ``typing``
+is passed on at most once per TYPING_SECONDS.
 
 Delivery to visitors: the chats domain publishes ``chat.visitor_frame`` (internal) with the visitor's id (or none:
 then for every open page of the company's visitors, e.g. ``online {online}`` when someone came online or the last
@@ -51,6 +52,7 @@ from leadcenter.events import Event
 from leadcenter.texts.schemas import MessageOut
 from leadcenter.web.capacity import Capacity, Refused
 from leadcenter.web.gateway import WebSocket, handshake
+from leadcenter.web.limits import Window
 from leadcenter.web.stream import LAGGING, POLICY_VIOLATION, TRY_AGAIN_LATER, check_origin, closed_by_server
 
 log = logging.getLogger(__name__)
@@ -79,12 +81,13 @@ class OpenPage:
 
 
 class VisitorHub:
-    """The open pages of each visitor, and how fast each visitor writes (its pages together)."""
+    """The open pages of each visitor, and how fast each visitor writes (``messages``: its pages together, on every
+    node when the limits are shared, limits.py)."""
 
-    def __init__(self) -> None:
+    def __init__(self, messages: Window) -> None:
+        self.messages = messages
         self._lock = threading.Lock()
         self._pages: dict[int, set[OpenPage]] = {}
-        self._said: dict[int, collections.deque[float]] = {}  # the loop's times of a visitor's recent messages
 
     def fan_out(self, event: Event) -> None:
         """The bus subscriber (dispatcher thread): the frame to every open page of the visitor (or, without one, of
@@ -115,17 +118,7 @@ class VisitorHub:
             if pages:
                 return False
             self._pages.pop(visitor_id, None)
-            self._said.pop(visitor_id, None)
-            return True
-
-    def may_say(self, visitor_id: int, now: float) -> bool:
-        """On the loop: one more message within the visitor's rate (counted when allowed)."""
-        said = self._said.setdefault(visitor_id, collections.deque())
-        while said and now - said[0] >= RATE_SECONDS:
-            said.popleft()
-        if len(said) >= RATE_MESSAGES:
-            return False
-        said.append(now)
+        self.messages.forget(visitor_id)
         return True
 
     def pages(self) -> int:
@@ -135,7 +128,7 @@ class VisitorHub:
 
 def install(app: Flask, controller, capacity: Capacity) -> VisitorHub:
     """Serve the visitor websocket on ``app``; ``capacity`` is the visitors' own."""
-    hub = VisitorHub()
+    hub = VisitorHub(app.extensions["limits"].window("visitor_messages", RATE_MESSAGES, RATE_SECONDS))
     controller.bus.subscribe("chat.visitor_frame", hub.fan_out, everywhere=True)
     app.extensions["visitors"] = hub
     chats: Chats = controller.chats
@@ -160,7 +153,7 @@ def install(app: Flask, controller, capacity: Capacity) -> VisitorHub:
 async def _serve(hub: VisitorHub, capacity: Capacity, chats: Chats, widget_id: int, company_id: int,
                  address: str, ws: WebSocket) -> None:
     try:
-        hold = capacity.take(company_id, ("address", address), ws.reclaim)
+        hold = await ws.in_thread(capacity.take, company_id, ("address", address), ws.reclaim)
     except Refused as full:
         log.warning("a visitor socket of company %s from %s refused: %s", company_id, address, full)
         await ws.close(TRY_AGAIN_LATER, str(full))
@@ -272,8 +265,6 @@ class _Session:
             return _error(refused, _client_id(text))
         loop = asyncio.get_running_loop()
         client_id = frame.client_id if isinstance(frame, Start | Say | OfflineForm) else None
-        if isinstance(frame, Start | Say | OfflineForm) and not self.hub.may_say(self.visitor_id, loop.time()):
-            return _error(ApiError("too-many-messages", "too many messages at once: wait a few seconds"), client_id)
         if isinstance(frame, Typing):
             if loop.time() - self.last_typing < TYPING_SECONDS:
                 return None
@@ -326,6 +317,8 @@ class _Session:
         self.chats.connected(self._visitor(), connected)
 
     def _carry_out(self, frame: Start | OfflineForm | Say | Typing | End | Navigate) -> dict[str, Any] | None:
+        if isinstance(frame, Start | Say | OfflineForm) and not self.hub.messages.take(self.visitor_id):
+            raise ApiError("too-many-messages", "too many messages at once: wait a few seconds")
         visitor = self._visitor()
         if isinstance(frame, Start):
             _, message = self.chats.start(self._widget(), visitor, frame, self.page)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import os
 import signal
 import subprocess
@@ -36,6 +37,8 @@ from playwright.sync_api import expect
 from sipp import Peers, SippCaller
 from test_event_stream import Agent as StreamClient
 from test_event_stream import has
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from leadcenter import clock, db
 from leadcenter.interactions.models import Interaction, InteractionTransition, Message
@@ -199,6 +202,48 @@ def test_wrong_passwords_on_one_node_count_on_the_other(nodes):
     answer = guess(node_2.url)
     assert (answer.status_code, answer.json()["error"]) == (429, "too-many-attempts"), answer.text
     assert int(answer.headers["Retry-After"]) > 0
+
+
+def event_stream(url: str, key: str):
+    """An integration's event stream on the node at ``url``, with API key ``key``."""
+    return connect(
+        url.replace("http://", "ws://") + "/api/v1/events",
+        additional_headers={"Authorization": f"Bearer {key}"},
+        proxy=None,
+        open_timeout=5,
+        ping_interval=None,
+    )
+
+
+def test_an_api_keys_websockets_over_both_nodes_are_refused_at_its_cap_on_the_second(nodes):
+    """The websocket caps hold for the installation (web/capacity.py: SharedCapacity): an API key (8 websockets at
+    most, the default) holding four event streams on each node is refused a ninth on node 2, which closes it with
+    1013 and the limit as its reason; once one closes on node 1, node 2 lets it in."""
+    system, node_2 = nodes
+    with contextlib.closing(system.sign_in("admin@acme.example")) as admin:
+        answer = admin.post("/api/v1/api-keys", json={"name": "wallboard"})
+    assert answer.status_code == 201, answer.text
+    key = answer.json()["key"]
+    with contextlib.ExitStack() as held:
+        streams = [held.enter_context(event_stream(url, key)) for url in [system.url, node_2.url] * 4]
+        assert [json.loads(ws.recv(timeout=5))["event"] for ws in streams] == ["stream.hello"] * 8
+        with event_stream(node_2.url, key) as one_too_many, pytest.raises(ConnectionClosed) as closed:
+            one_too_many.recv(timeout=5)
+        assert closed.value.rcvd is not None
+        assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (
+            1013,
+            "this user or API key already holds 8 websockets",
+        )
+        streams[0].close()  # on node 1: its row is deleted as it closes
+
+        def admitted() -> bool:
+            try:
+                with event_stream(node_2.url, key) as again:
+                    return json.loads(again.recv(timeout=5))["event"] == "stream.hello"
+            except ConnectionClosed:
+                return False
+
+        wait_for(admitted, 10, what="node 2 to let the key in once one of its streams closed on node 1")
 
 
 def test_while_no_controller_node_runs_the_web_node_says_so_and_nothing_asked_is_lost(nodes):

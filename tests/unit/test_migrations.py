@@ -67,6 +67,7 @@ def test_a_new_database_is_created_at_the_latest_version(tmp_path):
     assert migrations.current_version() == migrations.LATEST
     columns = {c.name for c in database.get_columns("interaction")}
     assert {"qualified", "value_cents", "notes", "voicemail"} <= columns
+    assert not [t for t in database.get_tables() if t.startswith("cluster_")]  # several nodes need PostgreSQL
     database.close()
 
 
@@ -619,3 +620,37 @@ def test_on_postgresql_a_database_at_version_19_takes_the_latest_steps_and_ends_
     assert old.execute_sql("SELECT callback_enabled, callback_attempts FROM team WHERE id = 7").fetchone() == (False, 3)
     assert Team.select().where(Team.callback_enabled == False).count() == 1  # noqa: E712 (SQL)
     old.close()
+
+
+def test_on_postgresql_a_version_23_database_gets_the_cluster_tables_or_keeps_those_its_first_node_made(
+    postgresql_cluster,
+):
+    """Before version 24 the first node made the cluster's tables as it started; now the migrations do."""
+    from leadcenter import cluster
+
+    new = _new_postgresql(postgresql_cluster)
+    expected = _shape(new)
+    assert {
+        "cluster_event",
+        "cluster_verb",
+        "cluster_sign_in_failure",
+        "cluster_rate",
+        "cluster_window",
+        "cluster_websocket",
+    } <= set(expected)
+    new.close()
+    without = _new_postgresql(postgresql_cluster)
+    for table in [t for t in without.get_tables() if t.startswith("cluster_")]:
+        without.execute_sql(f'DROP TABLE "{table}"')
+    without.execute_sql("UPDATE schema_version SET version = 23")
+    _assert_migrated_from(23, without, expected)
+    without.close()
+    made_at_start = _new_postgresql(postgresql_cluster)
+    cluster.create_tables(made_at_start)  # as a node started, again: nothing changes
+    made_at_start.execute_sql("INSERT INTO cluster_sign_in_failure (key, at) VALUES ('address:192.0.2.1', 1.5)")
+    made_at_start.execute_sql("UPDATE schema_version SET version = 23")
+    _assert_migrated_from(23, made_at_start, expected)
+    assert made_at_start.execute_sql("SELECT key, at FROM cluster_sign_in_failure").fetchall() == [
+        ("address:192.0.2.1", 1.5)
+    ]
+    made_at_start.close()

@@ -16,9 +16,9 @@ from leadcenter.interactions.models import Interaction, Message
 from leadcenter.leads.models import Lead
 from leadcenter.leads.services import find_or_create_by_number
 from leadcenter.visits.forms import read
-from leadcenter.visits.http import Rates
 from leadcenter.visits.schemas import FormField
 from leadcenter.visits.services import settings_of
+from leadcenter.web.limits import Rates
 
 SHOP = "https://shop.example"
 PAGE = {"url": f"{SHOP}/quote", "title": "Get a quote", "referrer": f"{SHOP}/"}

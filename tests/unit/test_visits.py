@@ -338,7 +338,7 @@ def test_a_disabled_widget_collects_nothing(browser, site):
 def test_rates_are_counted_per_address_and_per_company_apart(controller, site, world):
     app = controller.app()
     app.extensions.pop("visit_rates", None)
-    from leadcenter.visits.http import Rates
+    from leadcenter.web.limits import Rates
 
     moments = [0.0]
     app.extensions["visit_rates"] = (Rates(5, lambda: moments[0]), Rates(8, lambda: moments[0]))
