@@ -17,8 +17,10 @@ from bench import (
     chat_visitors,
     cluster_events,
     controller_overhead,
+    failover,
     kpis,
     results_dir,
+    ring_through_nodes,
     ring_to_browser,
     ring_to_screen,
     sms,
@@ -38,6 +40,8 @@ SUITES = {
     "kpis": kpis.run,
     "teamview": team_view.run,
     "nodes": cluster_events.run,
+    "nodering": ring_through_nodes.run,
+    "failover": failover.run,
 }
 
 
