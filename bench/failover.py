@@ -9,7 +9,7 @@ SIGKILL; then, from the kill:
 - ``next_call_answered``: a SIPp call placed the moment node 3 is healthy, answered by Bob's phone (its SIPp's
   timestamp of the 200 OK), that call then checked to be recorded correctly once it ended: one interaction for
   its number, concluded (Recent) as answered by Bob, its recording file present and not empty. The call's own
-  set-up (the flow's recording notice, the queue ringing Bob) is in this figure: ``call_setup`` gives it for the
+  set-up (the flow, the queue ringing Bob, his phone's 0.5 s) is in this figure: ``call_setup`` gives it for the
   same calls (the caller's INVITE to Bob's answer), and ``baseline_call_setup`` for one call placed the same way
   with no failover, in the same run.
 
@@ -28,7 +28,7 @@ from bench.system import integration_helpers
 
 TRIES = 10
 BOB = 2
-CALL_SECONDS = 10  # from the INVITE: the flow's 4.3 s notice, the ring, about 5 s of talk
+CALL_SECONDS = 10  # from the INVITE: Bob answers within a second, then about 9 s of talk
 GOAL_S = 5.0
 
 
