@@ -18,8 +18,10 @@ from bench import (
     chat_visitors,
     cluster_events,
     controller_overhead,
+    failover,
     kpis,
     results_dir,
+    ring_through_nodes,
     ring_to_browser,
     ring_to_screen,
     sms,
@@ -39,6 +41,8 @@ SUITES = {
     "kpis": kpis.run,
     "teamview": team_view.run,
     "nodes": cluster_events.run,
+    "nodering": ring_through_nodes.run,
+    "failover": failover.run,
     "capacity": capacity.run,
 }
 

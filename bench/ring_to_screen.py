@@ -39,7 +39,7 @@ def _grow_team(system) -> list[str]:
     from leadcenter.agents.services import create_agent
     from leadcenter.teams.models import Team, TeamMember
 
-    db.bind(db.open_sqlite(str(system.settings.database_path)))
+    db.bind(system.open_database())  # SQLite, or the PostgreSQL of several nodes (bench/ring_through_nodes.py)
     company = Company.get()
     team = Team.get(Team.company == company, Team.name == "Sales")
     emails = []
@@ -125,11 +125,16 @@ class AgentStreams:
 
 def calls_of(series: int) -> list:
     """The calls of one measurement: CPS a second for SECONDS, from numbers of their own (``series`` 0-3)."""
+    return calls_from([f"+140455{6 + series}{n:04d}" for n in range(CPS * SECONDS)])
+
+
+def calls_from(numbers: list[str]) -> list:
+    """A call from each of ``numbers`` (distinct: a call's events are found by its number), CPS a second."""
     from sipp import Call
 
     return [
-        Call("+14045550100", f"+140455{6 + series}{n:04d}", duration=CALL_SECONDS, delay=n / CPS, expect_answer=None)
-        for n in range(CPS * SECONDS)
+        Call("+14045550100", number, duration=CALL_SECONDS, delay=n / CPS, expect_answer=None)
+        for n, number in enumerate(numbers)
     ]
 
 

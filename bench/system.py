@@ -22,9 +22,11 @@ INTEGRATION = Path(__file__).resolve().parent.parent / "tests" / "integration"
 
 
 def integration_helpers() -> None:
-    """Make the integration tests' helpers (harness, sipp) importable."""
-    if str(INTEGRATION) not in sys.path:
-        sys.path.insert(0, str(INTEGRATION))
+    """Make the integration tests' helpers (harness, sipp, cluster_nodes) and the tests' own (postgresql)
+    importable, as pytest does for the tests."""
+    for helpers in (INTEGRATION.parent, INTEGRATION):
+        if str(helpers) not in sys.path:
+            sys.path.insert(0, str(helpers))
 
 
 @contextlib.contextmanager

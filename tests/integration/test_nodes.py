@@ -12,9 +12,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import os
-import signal
-import subprocess
 import threading
 import time
 
@@ -22,16 +19,8 @@ import httpx
 import postgresql
 import pytest
 from browser import CHROMIUM, Browser
-from harness import (
-    ADS_LINE,
-    LEADCENTER,
-    SECOND_PORTS,
-    System,
-    add_ice_interface,
-    run_installation,
-    set_ring_device,
-    wait_for,
-)
+from cluster_nodes import leads_after, standing_by, two_nodes
+from harness import ADS_LINE, System, add_ice_interface, set_ring_device, wait_for
 from peer import SmscPeer
 from playwright.sync_api import expect
 from sipp import Peers, SippCaller
@@ -46,61 +35,9 @@ from leadcenter.texts.models import OutboxPart, TextThread
 from leadcenter.tracking_numbers.models import TrackingNumber
 
 ALICE, BOB = 1, 2
-NODE_2_PORTS = {"LEADCENTER_HTTP_PORT": "28081", "LEADCENTER_HTTP_HTTPS_PORT": "28444"}
-NODE_3_PORTS = {"LEADCENTER_HTTP_PORT": "28082", "LEADCENTER_HTTP_HTTPS_PORT": "28445"}
 AFTERWARDS = 3.0  # seconds watched after a text was sent or a timer fired, for a second one (pump and sweep rounds)
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (make setup)")
-
-
-class Node:
-    """Another `leadcenter run` (``options``: ``--web-only``) of ``system``'s installation on ``ports``."""
-
-    def __init__(self, system: System, ports: dict[str, str], *options: str):
-        self.env = {**system.env, **ports}
-        self.url = f"http://127.0.0.1:{ports['LEADCENTER_HTTP_PORT']}"
-        self.log = system.settings.data_dir / f"node-{ports['LEADCENTER_HTTP_PORT']}.log"
-        self.system, self.options = system, options
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.launch()
-        wait_for(lambda: self.health()[0] == 200, 30, what=f"the node's /healthz to be 200:\n{self.log_tail()}")
-
-    def launch(self) -> None:
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(
-                [*LEADCENTER, "run", *self.options],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-
-    def health(self) -> tuple[int, dict]:
-        try:
-            answer = httpx.get(f"{self.url}/healthz", timeout=2)
-        except httpx.HTTPError:
-            return 0, {}
-        return answer.status_code, answer.json()
-
-    def log_tail(self) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-40:]) if self.log.exists() else ""
-
-    def stop(self) -> None:
-        if self.process is not None:
-            os.killpg(self.process.pid, signal.SIGINT)
-            self.process.wait(20)
-            self.process = None
-
-    def sign_in(self, email: str) -> httpx.Client:
-        """A session on this node (``system.sign_in`` against its URL)."""
-        url, self.system.url = self.system.url, self.url
-        try:
-            return self.system.sign_in(email)
-        finally:
-            self.system.url = url
 
 
 @pytest.fixture(scope="module")
@@ -108,18 +45,13 @@ def nodes(tmp_path_factory):
     """Node 1 (the controller) and node 2 (a web node) running over one PostgreSQL; Alice rings in her browser."""
     if not postgresql.available():
         pytest.skip(f"PostgreSQL is not installed ({postgresql.BIN}): make setup installs it")
-    with postgresql.Cluster() as cluster, contextlib.ExitStack() as stack:
-        system = System(
-            tmp_path_factory.mktemp("nodes"), ports=SECOND_PORTS, database_url=cluster.create_database("lc")
-        )
-        if not add_ice_interface():
-            pytest.skip("browser calls need the private network namespace `make test` runs in")
-        system.cli("demo")
+    if not add_ice_interface():
+        pytest.skip("browser calls need the private network namespace `make test` runs in")
+
+    def webrtc_for_alice(system: System) -> None:
         system.cli("agent", "ring", str(ALICE), "webrtc")
-        run_installation(system, stack)
-        node_2 = Node(system, NODE_2_PORTS, "--web-only")
-        node_2.start()
-        stack.callback(node_2.stop)
+
+    with two_nodes(tmp_path_factory.mktemp("nodes"), webrtc_for_alice) as (system, node_2):
         system.choose_status("alice@acme.example", "available")
         system.choose_status("bob@acme.example", "offline")  # the call is Alice's to take
         yield system, node_2
@@ -266,33 +198,6 @@ def test_while_no_controller_node_runs_the_web_node_says_so_and_nothing_asked_is
         assert node_2.health()[0] == 200
         assert alice.patch("/api/v1/me/agent", json={"status": "available"}).status_code == 200
         wait_for(lambda: "agent1" not in system.paused_members(), 10, what="Alice unpaused, asked on node 2")
-
-
-@contextlib.contextmanager
-def standing_by(system: System):
-    """Node 3, a second `leadcenter run`: it stands by (serving nothing) while node 1 leads. At the end node 3 is
-    stopped and node 1 leads again, for the module's next tests."""
-    standby = Node(system, NODE_3_PORTS)
-    standby.launch()
-    try:
-        wait_for(lambda: "standing by" in standby.log_tail(), 30, what=f"node 3 to stand by:\n{standby.log_tail()}")
-        assert standby.health()[0] == 0  # no web app, no controller while it stands by
-        yield standby
-    finally:
-        standby.stop()
-        if system.controller is None:  # killed by the test
-            system.start_controller()
-
-
-def leads_after(standby: Node, killed_at: float) -> float:
-    """Seconds from the kill (``killed_at``, monotonic) until node 3 leads: it holds the lock, connected to Asterisk
-    and resynchronised (/healthz 200)."""
-    wait_for(
-        lambda: standby.health()[0] == 200 and standby.health()[1]["asterisk"]["synced_at"],
-        30,
-        what=f"node 3 to lead:\n{standby.log_tail()}",
-    )
-    return time.monotonic() - killed_at
 
 
 def test_kill_9_of_the_active_controller_mid_call_the_standby_takes_over_and_the_call_is_recorded_once(nodes, tmp_path):
