@@ -15,18 +15,20 @@ import time
 import uuid
 
 import pytest
-from harness import PORTS, SECOND_PORTS, System, wait_for
+from harness import SECOND_PORTS, THIRD_PORTS, System, run_installation, wait_for
 from sipp import SippCaller, SippPhone
 
-from leadcenter import asterisk_config, config, credentials, db
+from leadcenter import asterisk_config, config, credentials
 from leadcenter.pbx.process import Instance
 
-EDGE_PORT = 15090
+# Node a is a second installation beside the suite's (which keeps its PORTS and its database bound for the files
+# after this one), node b a third Asterisk.
+EDGE_PORT = 25090
 A_LINE, B_LINE, NEW_LINE = "+14045551301", "+14045551302", "+14045551303"
 A_CALLER, B_CALLER, FAILOVER_CALLER = "+14045551311", "+14045551312", "+14045551313"
-B_TRUNK_PORT = 15071
-NODE_A = f"127.0.0.1:{PORTS['LEADCENTER_ASTERISK_SIP_PORT']}"
-NODE_B = f"127.0.0.1:{SECOND_PORTS['LEADCENTER_ASTERISK_SIP_PORT']}"
+B_TRUNK_PORT = 25071
+NODE_A = f"127.0.0.1:{SECOND_PORTS['LEADCENTER_ASTERISK_SIP_PORT']}"
+NODE_B = f"127.0.0.1:{THIRD_PORTS['LEADCENTER_ASTERISK_SIP_PORT']}"
 EDGE = {
     "LEADCENTER_KAMAILIO_ENABLED": "true",
     "LEADCENTER_KAMAILIO_PORT": str(EDGE_PORT),
@@ -104,27 +106,21 @@ def _variable(instance: Instance, prefix: str, name: str) -> str | None:
 def edge(tmp_path_factory):
     folder = tmp_path_factory.mktemp("edge")
     (folder / "a").mkdir()
-    system = System(folder / "a", ports={**PORTS, **EDGE})
+    system = System(folder / "a", ports={**SECOND_PORTS, **EDGE})
     system.cli("demo")
     system.cli("company", "add", "Beta Plumbing")
     system.cli("trunk", "add", "--company", "2", "Beta carrier", "127.0.0.1", "--port", str(B_TRUNK_PORT))
     system.cli("number", "add", "--company", "1", A_LINE, "Edge line A", "--trunk", "1", "--flow", "1")
     system.cli("number", "add", "--company", "2", B_LINE, "Edge line B", "--trunk", "2")
-    handle = system.open_database()
-    db.bind(handle)
     # Node b: its own instance directory and ports, every company's configuration rendered from the same database.
-    settings_b = config.load(env={**system.env, **SECOND_PORTS, "LEADCENTER_PATHS_DATA_DIR": str(folder / "b")})
+    settings_b = config.load(env={**system.env, **THIRD_PORTS, "LEADCENTER_PATHS_DATA_DIR": str(folder / "b")})
     node_b = Instance.from_settings(settings_b)
     node_b.prepare()
-    asterisk_config.write(settings_b, credentials.load_or_create(settings_b.data_dir), node_b)
     with contextlib.ExitStack() as stack:
-        stack.callback(handle.close)
+        run_installation(system, stack)  # the test process reads node a's database until the module ends
+        asterisk_config.write(settings_b, credentials.load_or_create(settings_b.data_dir), node_b)
         node_b.start()
         stack.callback(node_b.stop)
-        system.start_asterisk()
-        stack.callback(system.stop_asterisk)
-        system.start_controller()
-        stack.callback(system.stop_controller)
         yield Edge(system, node_b)
 
 
