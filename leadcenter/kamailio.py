@@ -11,7 +11,6 @@ database changes, and Kamailio reloads them (``dispatcher.reload``, ``htable.rel
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import time
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from pathlib import Path
 
 from leadcenter.config import KamailioNode, KamailioSettings, Settings, kamailio_homes, kamailio_nodes
 from leadcenter.pbx import names
-from leadcenter.pbx.process import alive
+from leadcenter.pbx.process import end_process, running_pid
 from leadcenter.pbx.render import Snapshot, fill
 from leadcenter.resources import KAMAILIO_TEMPLATE
 
@@ -192,12 +191,7 @@ class Edge:
         return changed
 
     def pid(self) -> int | None:
-        try:
-            pid = int(self.pidfile.read_text())
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except (FileNotFoundError, ValueError):
-            return None
-        return pid if b"kamailio" in cmdline and str(self.folder).encode() in cmdline else None
+        return running_pid(self.pidfile, b"kamailio", str(self.folder).encode())
 
     def command(self) -> list[str]:
         # -DD: in the foreground (its children forked), so that `leadcenter run` is its parent; -E: log to stderr.
@@ -271,15 +265,5 @@ class Edge:
         pid = self.pid()
         if pid is None:
             return False
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(pid, sig)
-            except ProcessLookupError:
-                break
-            deadline = time.monotonic() + wait
-            while time.monotonic() < deadline and alive(pid):
-                time.sleep(0.05)
-            if not alive(pid):
-                break
-        self.pidfile.unlink(missing_ok=True)
+        end_process(pid, self.pidfile, wait, group=True)
         return True

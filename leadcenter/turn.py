@@ -17,7 +17,6 @@ import hashlib
 import hmac
 import ipaddress
 import os
-import signal
 import socket
 import subprocess
 import time
@@ -25,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from leadcenter.config import Settings, turn_peers
-from leadcenter.pbx.process import alive
+from leadcenter.pbx.process import end_process, running_pid
 
 EPOCH = dt.datetime(1970, 1, 1)
 EVERY_ADDRESS = ("0.0.0.0-255.255.255.255", "::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")
@@ -138,12 +137,7 @@ class TurnServer:
         os.replace(tmp, self.files.conf)
 
     def pid(self) -> int | None:
-        try:
-            pid = int(self._pidfile.read_text())
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except (FileNotFoundError, ValueError):
-            return None
-        return pid if b"turnserver" in cmdline and str(self.files.conf).encode() in cmdline else None
+        return running_pid(self._pidfile, b"turnserver", str(self.files.conf).encode())
 
     def start(self, wait: float = 10.0) -> int:
         """Start coturn and wait until it accepts TURN over TCP; returns its pid."""
@@ -177,15 +171,5 @@ class TurnServer:
         pid = self.pid()
         if pid is None:
             return False
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                break
-            deadline = time.monotonic() + wait
-            while time.monotonic() < deadline and alive(pid):
-                time.sleep(0.05)
-            if not alive(pid):
-                break
-        self._pidfile.unlink(missing_ok=True)
+        end_process(pid, self._pidfile, wait)
         return True

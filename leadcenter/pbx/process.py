@@ -142,12 +142,7 @@ class Instance:
 
     def pid(self) -> int | None:
         """The running Asterisk's pid, or None."""
-        try:
-            pid = int(self.pidfile.read_text())
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except (FileNotFoundError, ValueError):
-            return None
-        return pid if b"asterisk" in cmdline and self._conf().encode() in cmdline else None
+        return running_pid(self.pidfile, b"asterisk", self._conf().encode())
 
     def start(self, wait: float = 30.0) -> int:
         """Start Asterisk in the background and wait until it is fully booted; returns its pid."""
@@ -206,19 +201,7 @@ class Instance:
         if pid is None:
             return False
         self.rx("core stop now", timeout=wait / 2)
-        deadline = time.monotonic() + wait
-        for sig in (None, signal.SIGTERM, signal.SIGKILL):
-            if sig is not None:
-                try:
-                    os.kill(pid, sig)
-                except ProcessLookupError:
-                    break
-                deadline = time.monotonic() + 3
-            while time.monotonic() < deadline and alive(pid):
-                time.sleep(0.05)
-            if not alive(pid):
-                break
-        self.pidfile.unlink(missing_ok=True)
+        end_process(pid, self.pidfile, 3, first_wait=wait)
         return True
 
     def cli(self) -> None:
@@ -255,6 +238,36 @@ def _own_tree(top: Path, uid: int, gid: int, exact: bool = False) -> None:
     for folder, dirs, files in os.walk(top):
         for name in (*dirs, *files):
             _own(Path(folder) / name, uid, gid, exact)
+
+
+def running_pid(pidfile: Path, *marks: bytes) -> int | None:
+    """The pid ``pidfile`` names when that process runs with every mark in its command line: a stale file, or a pid
+    the kernel has since given another program, gives None."""
+    try:
+        pid = int(pidfile.read_text())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ValueError):
+        return None
+    return pid if all(mark in cmdline for mark in marks) else None
+
+
+def end_process(pid: int, pidfile: Path, wait: float, *, group: bool = False, first_wait: float | None = None) -> None:
+    """Wait ``first_wait`` s for ``pid`` to end by itself (asked another way), then SIGTERM it (its process group with
+    ``group``) and wait ``wait`` s, then SIGKILL; ``pidfile`` is removed."""
+    kill = os.killpg if group else os.kill
+    deadline = time.monotonic() + (first_wait or 0)
+    for sig in (None, signal.SIGTERM, signal.SIGKILL):
+        if sig is not None:
+            try:
+                kill(pid, sig)
+            except ProcessLookupError:
+                break
+            deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and alive(pid):
+            time.sleep(0.05)
+        if not alive(pid):
+            break
+    pidfile.unlink(missing_ok=True)
 
 
 def alive(pid: int) -> bool:
