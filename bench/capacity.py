@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 
-from bench.desk_rig import Rig, rig
+from bench.desk_rig import Rig, rig, step_up
 
 RAMP = 15  # calls a second
 HOLD = float(os.environ.get("LEADCENTER_BENCH_HOLD", "300"))
@@ -22,14 +22,10 @@ GOAL = 250
 
 
 def _ceiling(up: Rig) -> tuple[int, list]:
-    best, steps = 0, []
-    for level in LEVELS:
-        outcome = up.place(level, RAMP, level / RAMP + HOLD, recorded=up.full, label=f"{level} calls at once")
-        steps.append(outcome)
-        if not outcome["ok"]:
-            break
-        best = level
-    return best, steps
+    return step_up(
+        LEVELS,
+        lambda level: up.place(level, RAMP, level / RAMP + HOLD, recorded=up.full, label=f"{level} calls at once"),
+    )
 
 
 def run() -> dict:

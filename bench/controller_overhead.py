@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import statistics
 
-from bench.desk_rig import Rig, rig
+from bench.desk_rig import Rig, rig, step_up
 
 AGENTS = 400  # enough free agents for the highest rate: a call holds one for ~4 s
 TALK_SECONDS = 3
@@ -22,14 +22,9 @@ GOAL = 0.9
 
 
 def _highest(up: Rig) -> tuple[int, list]:
-    best, steps = 0, []
-    for rate in RATES:
-        outcome = up.place(rate * STEP_SECONDS, rate, TALK_SECONDS + 1, label=f"at {rate} calls/s")
-        steps.append(outcome)
-        if not outcome["ok"]:
-            break
-        best = rate
-    return best, steps
+    return step_up(
+        RATES, lambda rate: up.place(rate * STEP_SECONDS, rate, TALK_SECONDS + 1, label=f"at {rate} calls/s")
+    )
 
 
 def run() -> dict:

@@ -250,6 +250,19 @@ class Rig:
         self.system.stop_asterisk()
 
 
+def step_up(levels, batch) -> tuple[int, list]:
+    """Run ``batch(level)`` for each level in turn until one fails: the last level that passed (0: none) and every
+    batch's outcome."""
+    best, steps = 0, []
+    for level in levels:
+        outcome = batch(level)
+        steps.append(outcome)
+        if not outcome["ok"]:
+            break
+        best = level
+    return best, steps
+
+
 @contextlib.contextmanager
 def rig(agents: int) -> Iterator[Rig]:
     with tempfile.TemporaryDirectory(prefix="lc-bench-") as data:

@@ -434,3 +434,14 @@ def reachable(controller: StandInController, *agents, state: str = "NOT_INUSE") 
                 T0,
             )
         )
+
+
+def eventually(condition, seconds: float = 5.0) -> bool:
+    """Whether ``condition()`` holds within ``seconds`` (polled every 20 ms; a timed wait on an Event, which the
+    shifted-clock runs' libfaketime leaves working)."""
+    pause = threading.Event()
+    for _ in range(int(seconds / 0.02)):
+        if condition():
+            return True
+        pause.wait(0.02)
+    return condition()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import postgresql
-from harness import LEADCENTER, SECOND_PORTS, System, run_installation, wait_for
+from harness import LEADCENTER, SECOND_PORTS, System, healthz, run_installation, wait_for
 
 NODE_2_PORTS = {"LEADCENTER_HTTP_PORT": "28081", "LEADCENTER_HTTP_HTTPS_PORT": "28444"}
 NODE_3_PORTS = {"LEADCENTER_HTTP_PORT": "28082", "LEADCENTER_HTTP_HTTPS_PORT": "28445"}
@@ -47,11 +47,7 @@ class Node:
             )
 
     def health(self) -> tuple[int, dict]:
-        try:
-            answer = httpx.get(f"{self.url}/healthz", timeout=2)
-        except httpx.HTTPError:
-            return 0, {}
-        return answer.status_code, answer.json()
+        return healthz(self.url)
 
     def log_tail(self) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-40:]) if self.log.exists() else ""

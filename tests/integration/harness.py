@@ -208,11 +208,7 @@ class System:
         self.controller = None
 
     def health(self) -> tuple[int, dict]:
-        try:
-            response = httpx.get(f"{self.url}/healthz", timeout=2)
-        except httpx.HTTPError:
-            return 0, {}
-        return response.status_code, response.json()
+        return healthz(self.url)
 
     def sms_health(self) -> dict:
         """The SMPP part of /healthz: the binds' state and counters."""
@@ -292,6 +288,15 @@ class System:
         except AssertionError as exc:  # who stays paused, and why the controller thinks they should be
             statuses = {a.id: (a.status, a.status_reason) for a in Agent.select()}
             raise AssertionError(f"{exc}: {sorted(self.paused_members())} paused; statuses {statuses}") from None
+
+
+def healthz(url: str) -> tuple[int, dict]:
+    """The status and body of ``url``'s /healthz; (0, {}) when nothing answers."""
+    try:
+        response = httpx.get(f"{url}/healthz", timeout=2)
+    except httpx.HTTPError:
+        return 0, {}
+    return response.status_code, response.json()
 
 
 def run_installation(system: System, stack: contextlib.ExitStack) -> None:

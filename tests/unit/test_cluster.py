@@ -10,6 +10,7 @@ import threading
 
 import psycopg2
 import pytest
+from support import eventually
 
 from leadcenter import cluster, db
 from leadcenter.catalogue import Viewer
@@ -65,12 +66,7 @@ class Node:
 
 
 def wait_for(condition, seconds: float = WAIT) -> bool:
-    woken = threading.Event()
-    for _ in range(int(seconds / 0.02)):
-        if condition():
-            return True
-        woken.wait(0.02)
-    return condition()
+    return eventually(condition, seconds)
 
 
 def test_an_event_reaches_the_other_node_whole_in_order_and_runs_no_domain_subscriber_there(url, handle):

@@ -7,7 +7,7 @@ database does not answer, the limits refuse."""
 from __future__ import annotations
 
 import pytest
-from support import close_code, frames, live_controller, open_socket
+from support import close_code, eventually, frames, live_controller, open_socket
 from test_visits import SHOP, VIEW, post
 
 from leadcenter import db
@@ -128,7 +128,7 @@ def test_a_principal_and_a_company_spread_over_two_nodes_are_held_to_one_limit(d
         with pytest.raises(Refused, match="user or API key already holds 3"):
             node.take(1, ("user", 7))
     two.release(held[1])  # its row is deleted on the deleter thread
-    assert wait_until(lambda: two.held(1) == 2)
+    assert eventually(lambda: two.held(1) == 2)
     one.take(1, ("user", 7))
     two.take(1, ("user", 8))
     two.take(1, ("user", 8))
@@ -261,17 +261,6 @@ def test_an_api_key_refused_at_its_limit_on_the_second_node_is_told_why(tmp_path
             code, reason = close_code(one_too_many)
         assert (code, reason) == (1013, "this user or API key already holds 3 websockets")
         c.close()
-        assert wait_until(lambda: database.execute_sql("SELECT count(*) FROM cluster_websocket").fetchone()[0] == 2)
+        assert eventually(lambda: database.execute_sql("SELECT count(*) FROM cluster_websocket").fetchone()[0] == 2)
         with open_socket(two.http, "/api/v1/events", origin=None, headers=headers) as again:
             assert frames(again, 1)[0]["event"] == "stream.hello"
-
-
-def wait_until(condition, seconds: float = 5.0) -> bool:
-    import threading
-
-    pause = threading.Event()
-    for _ in range(int(seconds / 0.02)):
-        if condition():
-            return True
-        pause.wait(0.02)
-    return condition()
