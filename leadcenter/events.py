@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import functools
 import itertools
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -57,6 +58,7 @@ class EventBus:
     def __init__(self, clock: Clock = system) -> None:
         self.clock = clock
         self._subscribers: list[tuple[str, Subscriber, bool]] = []
+        self._matching: dict[str, list[tuple[Subscriber, bool]]] = {}  # event name -> its subscribers
         self._queue: queue.Queue[Delivery | None] = queue.Queue()
         self._seq = itertools.count(1)
         self._seq_lock = threading.Lock()
@@ -68,6 +70,19 @@ class EventBus:
         """Deliver events whose name matches ``pattern`` (shell-style: ``call.*``, ``*``): this node's, and with
         ``everywhere`` the other nodes' too."""
         self._subscribers.append((pattern, subscriber, everywhere))
+        self._matching.clear()
+
+    def _subscribed(self, name: str) -> list[tuple[Subscriber, bool]]:
+        """The subscribers whose pattern matches ``name``, in the order they subscribed (worked out once a name: an
+        event goes through dozens of patterns otherwise, dozens of times a call)."""
+        matching = self._matching.get(name)
+        if matching is None:
+            matching = self._matching[name] = [
+                (subscriber, everywhere)
+                for pattern, subscriber, everywhere in self._subscribers
+                if fnmatch.fnmatchcase(name, pattern)
+            ]
+        return matching
 
     def publish(self, name: str, **data) -> Event:
         return self._queued(name, data, None, remote=False)
@@ -107,14 +122,38 @@ class EventBus:
                 self._idle.notify_all()
 
     def deliver(self, event: Event, remote: bool = False) -> None:
-        for pattern, subscriber, everywhere in list(self._subscribers):
-            if (everywhere or not remote) and fnmatch.fnmatchcase(event.name, pattern):
-                try:
-                    subscriber(event)
-                except Exception:
-                    log.exception(
-                        "subscriber %s failed on %s #%s",
-                        getattr(subscriber, "__qualname__", subscriber),
-                        event.name,
-                        event.seq,
-                    )
+        outer, _delivery.deferred = getattr(_delivery, "deferred", None), {}
+        try:
+            for subscriber, everywhere in self._subscribed(event.name):
+                if everywhere or not remote:
+                    _guarded(subscriber, event, functools.partial(subscriber, event))
+        finally:
+            deferred, _delivery.deferred = _delivery.deferred, outer
+            for publish in deferred.values():
+                _guarded(publish, event, publish)
+
+
+# The publications deferred to the end of the event being delivered on this thread (publish_once).
+_delivery = threading.local()
+
+
+def publish_once(key: Hashable, publish: Callable[[], None]) -> None:
+    """Call ``publish`` now; or, while this thread delivers an event (a subscriber's reaction), once when that
+    delivery ends, however many times it is asked with the same ``key`` meanwhile (the first ``publish`` asked runs).
+
+    For a notifier whose event carries a resource read from the database when it is published: a reaction that
+    changes a call three times (its answer, its agent's leg, a transfer reached) publishes it once, as it ended up,
+    rather than three events each subscriber and every browser applies in turn."""
+    deferred = getattr(_delivery, "deferred", None)
+    if deferred is None:
+        publish()
+    else:
+        deferred.setdefault(key, publish)
+
+
+def _guarded(what: Callable, event: Event, call: Callable[[], None]) -> None:
+    """A failing subscriber (or publication) is logged and does not stop the others."""
+    try:
+        call()
+    except Exception:
+        log.exception("subscriber %s failed on %s #%s", getattr(what, "__qualname__", what), event.name, event.seq)

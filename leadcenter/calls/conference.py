@@ -259,9 +259,11 @@ class Conferences:
         on = event.name == "call.leg_joined" and interaction.status == "active"
         call = f"{interaction.channel_id},{interaction.id}" if on else ""
         self.telephony.submit(self.telephony.set_variable(names.device_call_variable(_device(agent)), call))
-        current = Agent.get_or_none(Agent.id == interaction.agent_id) if interaction.agent_id else None
+        if interaction.status != "active" or interaction.direction != "inbound" or interaction.agent_id is None:
+            return
         moved = CallLeg.select().where(CallLeg.interaction == interaction, CallLeg.agent.is_null(False)).count() > 1
-        if current is not None and moved and interaction.status == "active" and interaction.direction == "inbound":
+        current = Agent.get_or_none(Agent.id == interaction.agent_id) if moved else None
+        if current is not None:
             verb = self.telephony.set_variable(names.ANSWERED_BY, _device(current), interaction.channel_id)
             self.telephony.submit(verb)
 

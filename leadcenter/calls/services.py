@@ -275,8 +275,9 @@ class CallRecorder:
         handler that published it, and a short call (a callback to a busy lead) may have ended meanwhile, its
         conclusion sending the agent to wrap-up, where a late take_call would keep them "on a call" for good."""
         agent = Agent.get_or_none(Agent.id == event.data["agent_id"]) if event.data["agent_id"] else None
-        on = CallLeg.select().where(CallLeg.channel_id == event.data["channel_id"], CallLeg.left_at.is_null()).exists()
-        if agent is not None and on and availability.can(agent, "take_call"):
+        if agent is None or not availability.can(agent, "take_call"):  # on a call already (its answer moved them)
+            return
+        if CallLeg.select().where(CallLeg.channel_id == event.data["channel_id"], CallLeg.left_at.is_null()).exists():
             self.availability.move(agent, "take_call", event.data["at"])
 
     def on_leg_left(self, event: Event) -> None:

@@ -7,7 +7,7 @@ import threading
 
 from leadcenter import catalogue
 from leadcenter.agents.models import Agent
-from leadcenter.events import Publisher
+from leadcenter.events import Publisher, publish_once
 from leadcenter.interactions.models import Interaction
 from leadcenter.interactions.schemas import InteractionOut
 from leadcenter.interactions.services import incoming_for
@@ -17,7 +17,9 @@ _publishing = threading.Lock()
 
 
 def changed(bus: Publisher, interaction: Interaction, created: bool = False) -> None:
-    """interaction.created for a new one, interaction.updated for a change, after it is committed.
+    """interaction.created for a new one, interaction.updated for a change, after it is committed; in a reaction to
+    an event, once at its end however many changes it made (``events.publish_once``: a call's answer, its agent's
+    leg and a transfer reached are one event, as is a new call's creation and its first change).
 
     The event carries the interaction as the database has it now, not ``interaction`` as the caller last saw it: a
     caller that held its copy across an Asterisk round trip (an agent completing a consult: the colleague joined the
@@ -25,14 +27,18 @@ def changed(bus: Publisher, interaction: Interaction, created: bool = False) -> 
     said where it is, and every tab would keep the older one (the colleague's Active without it). Reading and
     publishing under one lock puts the events in the order of their reads, so the last one says the latest."""
     event = catalogue.INTERACTION_CREATED if created else catalogue.INTERACTION_UPDATED
-    with _publishing:
-        current = Interaction.get_or_none(Interaction.id == interaction.id) or interaction
-        event.publish(
-            bus,
-            company_id=current.company_id,
-            interaction=InteractionOut.from_row(current).model_dump(mode="json"),
-            incoming_for=incoming_for(current),
-        )
+
+    def publish() -> None:
+        with _publishing:
+            current = Interaction.get_or_none(Interaction.id == interaction.id) or interaction
+            event.publish(
+                bus,
+                company_id=current.company_id,
+                interaction=InteractionOut.from_row(current).model_dump(mode="json"),
+                incoming_for=incoming_for(current),
+            )
+
+    publish_once(("interaction", interaction.id), publish)
 
 
 def declined(bus: Publisher, interaction: Interaction, agent: Agent) -> None:

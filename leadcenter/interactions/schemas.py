@@ -13,6 +13,7 @@ from pydantic import Field, RootModel
 from leadcenter.agents.models import Agent
 from leadcenter.chats.models import ChatSession
 from leadcenter.chats.schemas import BODY_LIMIT as CHAT_BODY_LIMIT
+from leadcenter.interactions.lifecycle import CONVERSATIONS
 from leadcenter.interactions.models import CallLeg, CallTransfer, ClassificationChange, Interaction, Kind, Message
 from leadcenter.interactions.services import INBOX_LIMIT, TIMELINE_PAGE, message_summaries, tags_by_interaction
 from leadcenter.leads.models import Lead
@@ -213,6 +214,9 @@ class TransferOut(Schema):
         )
 
 
+NO_MESSAGES = (0, None)
+
+
 def legs_by_call(call_ids: list[int]) -> tuple[dict[int, list[LegOut]], dict[int, list[TransferOut]]]:
     """The legs and the transfers of each of these calls, oldest first, in two queries."""
     legs: dict[int, list[LegOut]] = {i: [] for i in call_ids}
@@ -300,7 +304,8 @@ class InteractionOut(Schema):
             TrackingNumberSummary, TrackingNumber, {i.tracking_number_id for i in interactions}
         )
         agents = _summaries(AgentSummary, Agent, {i.agent_id for i in interactions})
-        tags, messages = tags_by_interaction(ids), message_summaries(ids)
+        tags = tags_by_interaction(ids)
+        messages = message_summaries([i.id for i in interactions if i.kind in CONVERSATIONS])  # calls have none
         visits = [i.id for i in interactions if i.kind in ("chat", "form")]
         chats = {
             session.interaction_id: ChatSummary.from_row(session)
@@ -342,8 +347,8 @@ class InteractionOut(Schema):
                 voicemail_seconds=i.duration_seconds,
                 mailbox_agent_id=i.mailbox_agent_id,
                 handled_at=i.handled_at,
-                message_count=messages[i.id][0],
-                last_message=LastMessage.from_row(messages[i.id][1]),
+                message_count=messages.get(i.id, NO_MESSAGES)[0],
+                last_message=LastMessage.from_row(messages.get(i.id, NO_MESSAGES)[1]),
                 chat=chats.get(i.id),
                 pages=pages.get(i.id),
                 legs=legs.get(i.id),
@@ -375,8 +380,8 @@ def pages_by_visit(visit_ids: list[int]) -> dict[int, list[PageOut]]:
 
 def _summaries(summary, model, ids: set) -> dict:
     """``summary.from_row`` of each ``model`` row with one of these ids (None ids skipped), by id."""
-    rows = model.select().where(model.id.in_([i for i in ids if i is not None]))
-    return {row.id: summary.from_row(row) for row in rows}
+    wanted = [i for i in ids if i is not None]
+    return {row.id: summary.from_row(row) for row in model.select().where(model.id.in_(wanted))} if wanted else {}
 
 
 def _audio_url(interaction: Interaction, audio: str) -> str | None:

@@ -202,6 +202,8 @@ def company_tags(company: Company) -> list[str]:
 def message_summaries(interaction_ids) -> dict[int, tuple[int, Message | None]]:
     """How many messages each conversation has, and its newest one (what the inbox row shows)."""
     counts = dict.fromkeys(interaction_ids, 0)
+    if not counts:
+        return {}
     newest_ids = []
     for row in (
         Message.select(Message.interaction, fn.COUNT(Message.id).alias("count"), fn.MAX(Message.id).alias("newest"))

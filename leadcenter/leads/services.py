@@ -46,16 +46,22 @@ def search_terms(lead: Lead, numbers: list[str]) -> set[str]:
     return {term[:100] for term in terms if term}
 
 
-def index_lead(lead: Lead) -> None:
+def index_lead(lead: Lead, new_with: str | None = None) -> None:
+    """The lead's search terms, again; ``new_with``: a lead just created with this one number, which has none yet
+    (a new caller, on every such call: no statement it does not need)."""
+    if new_with is not None:
+        _insert_terms(lead, [new_with])
+        return
     numbers = [p.number for p in LeadPhone.select(LeadPhone.number).where(LeadPhone.lead == lead)]
     with database.atomic():
         LeadSearchTerm.delete().where(LeadSearchTerm.lead == lead).execute()
-        LeadSearchTerm.insert_many(
-            [
-                {"company": lead.company_id, "lead": lead.id, "term": term}
-                for term in sorted(search_terms(lead, numbers))
-            ]
-        ).execute()
+        _insert_terms(lead, numbers)
+
+
+def _insert_terms(lead: Lead, numbers: list[str]) -> None:
+    LeadSearchTerm.insert_many(
+        [{"company": lead.company_id, "lead": lead.id, "term": term} for term in sorted(search_terms(lead, numbers))]
+    ).execute()
 
 
 def find_or_create_by_number(company: Company, number: str, now: dt.datetime, name: str = "") -> Lead:
@@ -75,7 +81,7 @@ def find_or_create_by_number(company: Company, number: str, now: dt.datetime, na
             return lead
         lead = Lead.create(company=company, name=name, created_at=now, updated_at=now)
         LeadPhone.create(lead=lead, company=company, number=number)
-        index_lead(lead)
+        index_lead(lead, new_with=number)
         return lead
 
 

@@ -45,7 +45,6 @@ def test_get_an_interaction(agent_a, world):
         agent=agent, source="Google Ads", campaign="spring", recording="asterisk/r.wav", talk_seconds=42
     ).where(Interaction.id == interaction.id).execute()
     classify(interaction, None, {"tags": ["roof", "hot"]}, T0)
-    Message.create(interaction=interaction, direction="inbound", body="hi")
     status, body = agent_a.get(f"/api/v1/interactions/{interaction.id}")
     assert status == 200
     number = world["a"]["number"]
@@ -54,7 +53,7 @@ def test_get_an_interaction(agent_a, world):
     assert body["agent"] == {"id": agent.id, "display_name": agent.display_name}
     assert (body["kind"], body["direction"], body["status"], body["outcome"]) == ("call", "inbound", "incoming", None)
     assert (body["source"], body["campaign"], body["talk_seconds"]) == ("Google Ads", "spring", 42)
-    assert (body["tags"], body["message_count"], body["qualified"], body["notes"]) == (["hot", "roof"], 1, None, "")
+    assert (body["tags"], body["message_count"], body["qualified"], body["notes"]) == (["hot", "roof"], 0, None, "")
     assert body["recording_url"] is None  # the call goes on: the recording is not there yet
     assert body["voicemail_url"] is None
     assert body["started_at"] == utc_iso(interaction.started_at)
