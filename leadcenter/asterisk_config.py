@@ -17,7 +17,7 @@ from pathlib import Path
 from leadcenter.accounts.models import Company, User
 from leadcenter.agents.models import Agent, SipCredential, current_agents
 from leadcenter.certificates import configured_or_generated
-from leadcenter.config import Settings
+from leadcenter.config import Settings, system_name
 from leadcenter.credentials import Secrets
 from leadcenter.dialplans.models import CustomContext
 from leadcenter.dialplans.services import DialplanUnchecked
@@ -86,6 +86,7 @@ def static_values(settings: Settings, secrets: Secrets) -> render.StaticValues:
         rtp_end=a.rtp_end,
         ice_host_candidates=dict(pair.split("=>") for pair in a.ice_host_candidates.split(",") if "=>" in pair),
         sip_tls_port=a.sip_tls_port,
+        system_name=system_name(settings),
     )
 
 

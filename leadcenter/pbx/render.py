@@ -675,9 +675,11 @@ class StaticValues:
     ice_host_candidates: dict = field(default_factory=dict)
     tone_country: str = "us"
     sip_tls_port: int = 0  # 0: no SIP over TLS
+    system_name: str = ""  # asterisk.conf systemname: the node's name when the controller drives several
 
     def as_dict(self) -> dict:
         values = dict(self.__dict__)
+        values["system_name"] = f"systemname = {self.system_name}" if self.system_name else "; systemname: none"
         values["sip_tls_transport"] = render_tls_transport(self.sip_host, self.sip_tls_port, self.mount)
         values["ice_host_candidates"] = "\n".join(
             f"{local} => {advertised}" for local, advertised in self.ice_host_candidates.items()
