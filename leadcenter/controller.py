@@ -123,7 +123,7 @@ class Controller:
         )
         self.monitors = Monitors(self.bus, self.telephony, self.clock)
         self.conferences = Conferences(self.bus, self.telephony, self.clock, self.presence.of)
-        self.callbacks = Callbacks(self.bus, self.telephony, self.clock)
+        self.callbacks = Callbacks(self.bus, self.telephony, self.clock, home=self._home_node)
         self.mailboxes = MailboxCounter(self.bus)
         self.queue_board = QueueBoard(self.bus, self.clock)
         self.trunk_states = TrunkStates(self.bus, self.clock, keeps_view=not web_only)
