@@ -308,8 +308,16 @@ def snapshot(settings: Settings) -> render.Snapshot:
         settings.asterisk.qualify_seconds,
         tuple(render.CustomContextSpec(c.name, c.text) for c in custom.values()),
         settings.asterisk.desk_srtp == "required",
-        settings.kamailio.enabled,
+        edge_address(settings),
     )
+
+
+def edge_address(settings: Settings) -> str:
+    """Kamailio's SIP address as the nodes reach it (host:port), when it is the edge; "" otherwise."""
+    k = settings.kamailio
+    if not k.enabled:
+        return ""
+    return f"[{k.listen_host}]:{k.port}" if ":" in k.listen_host else f"{k.listen_host}:{k.port}"
 
 
 def all_files(settings: Settings, secrets: Secrets) -> dict[str, str]:

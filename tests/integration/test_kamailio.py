@@ -34,7 +34,7 @@ A_CALLER, B_CALLER, FAILOVER_CALLER = "+14045551311", "+14045551312", "+14045551
 B_TRUNK_PORT = 25071
 NODE_A = f"127.0.0.1:{SECOND_PORTS['LEADCENTER_ASTERISK_SIP_PORT']}"
 NODE_B = f"127.0.0.1:{THIRD_PORTS['LEADCENTER_ASTERISK_SIP_PORT']}"
-EARLIER_CALLER, RESYNC_LINE = "+14045551314", "+14045551304"
+EARLIER_CALLER, RESYNC_LINE, EDGE_PHONE_CALLER = "+14045551314", "+14045551304", "+14045551315"
 ALICE = 1  # a demo agent of company A, in its Sales queue
 NODE_B_SIP_PORT = int(THIRD_PORTS["LEADCENTER_ASTERISK_SIP_PORT"])
 
@@ -300,8 +300,43 @@ def test_with_a_s_home_node_dead_its_next_call_is_answered_on_the_standby_and_re
             assert {"uri": f"sip:{NODE_A}", "active": False} in health["edge"]["nodes"]
             assert _links(system) == {"a": ("disconnected", "disconnected"), "b": LINKED}
             assert status == 200 and health["asterisk"]["ami"] == "disconnected"
+            # Call control goes to the call's node: Alice hangs up in the app, node b ends the call.
+            with contextlib.closing(system.sign_in("alice@acme.example")) as alice_app:
+                hung = alice_app.post(f"/api/v1/interactions/{live.id}/hangup")
+            assert hung.status_code == 200, hung.text
+            wait_for(lambda: not _channels(node_b), 10, what="the call's channels gone from node b")
+            wait_for(lambda: Interaction.get_by_id(live.id).status == "recent", 10, what="the call concluded")
         finally:
             call.kill()
     # Node a back: its own resync concludes the call it lost.
     system.start_asterisk()
     wait_for(lambda: Interaction.get_by_id(lost.id).status == "recent", 20, what="node a's lost call concluded")
+
+
+def test_a_desk_phone_registered_at_the_edge_is_rung_by_a_node_s_queue(edge, tmp_path):
+    """Behind the edge a desk endpoint's contact is Kamailio: a node's queue rings the phone registered there."""
+    system = edge.system
+    wait_for(lambda: _links(system).get("a") == LINKED, 15, what="the controller linked to node a again")
+    username, password = system.sip_account(ALICE)
+    with SippPhone(username, password, EDGE_PORT, workdir=tmp_path / "alice") as alice:
+        # Node a asks the phone OPTIONS through Kamailio: reachable.
+        wait_for(
+            lambda: any(
+                f"{username}/sip:{username}@127.0.0.1:{EDGE_PORT}" in line and "Avail" in line
+                for line in (system.instance.rx("pjsip show contacts") or "").splitlines()
+            ),
+            15,
+            what="Alice's phone reachable through the edge from node a",
+        )
+        system.choose_status("alice@acme.example", "available")
+        wait_for(lambda: _paused_on(system.instance, "agent1") is False, 10, what="Alice unpaused on node a")
+        call = SippCaller(tmp_path).start_call(
+            A_LINE, EDGE_PHONE_CALLER, asterisk_port=EDGE_PORT, local_port=system.trunk_port, duration=10
+        )
+        try:
+            call.wait_for("ANSWERED", 10)
+            live = system.wait_interaction(lead_number=EDGE_PHONE_CALLER, status="active", timeout=15)
+            assert (live.node, live.agent_id) == ("a", ALICE)
+            assert [invite["from_user"] for invite in alice.invites()] == [EDGE_PHONE_CALLER]
+        finally:
+            call.kill()
