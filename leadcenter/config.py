@@ -542,12 +542,18 @@ class AsteriskLink:
     http_port: int
 
 
+def one_asterisk(settings: Settings) -> AsteriskLink:
+    """The installation's own Asterisk as [asterisk] names it, node ""."""
+    a = settings.asterisk
+    return AsteriskLink("", a.host, a.ami_port, a.http_port)
+
+
 def asterisk_links(settings: Settings) -> tuple[AsteriskLink, ...]:
     """The Asterisks the controller drives, in [kamailio] nodes' order: every node once any node names its AMI and
     HTTP ports, the installation's own through [asterisk]; otherwise the one Asterisk of [asterisk], node "" (as
     without Kamailio). ValueError names a node the controller could not reach."""
     a = settings.asterisk
-    own = AsteriskLink("", a.host, a.ami_port, a.http_port)
+    own = one_asterisk(settings)
     nodes = kamailio_nodes(settings) if settings.kamailio.enabled else ()
     if not any(node.ami_port for node in nodes):
         return (own,)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Coroutine
 from typing import Protocol
 
 from leadcenter.clock import Clock
-from leadcenter.config import AsteriskLink, Settings
+from leadcenter.config import AsteriskLink, Settings, one_asterisk
 from leadcenter.credentials import Secrets
 from leadcenter.events import EventBus
 from leadcenter.pbx import names
@@ -87,7 +87,7 @@ class Telephony:
         ari_app: str = names.ARI_APP,
         link: AsteriskLink | None = None,
     ):
-        a = link or AsteriskLink("", settings.asterisk.host, settings.asterisk.ami_port, settings.asterisk.http_port)
+        a = link or one_asterisk(settings)
         self.node = a.node
         self.bus = bus
         self.clock = clock
