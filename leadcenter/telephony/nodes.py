@@ -112,13 +112,16 @@ class Nodes:
         return ([first] if first else []) + [t for t in self.nodes.values() if t is not first]
 
     async def _where_it_is(self, name: str, key: str | int, args: tuple, kwargs: dict) -> Any:
-        nodes = self._in_order(key)
-        for telephony in nodes[:-1]:
+        """On the node ``key`` is on, else on the others in turn; refused everywhere, the first node's refusal (the
+        likeliest node's words)."""
+        refusals: list[Exception] = []
+        for telephony in self._in_order(key):
             try:
                 return await getattr(telephony, name)(*args, **kwargs)
             except TelephonyError as exc:
-                log.info("%s %s: not on node %s (%s), trying the next", name, key, telephony.node, exc)
-        return await getattr(nodes[-1], name)(*args, **kwargs)
+                log.info("%s %s: refused on node %s (%s)", name, key, telephony.node, exc)
+                refusals.append(exc)
+        raise refusals[0]
 
     async def _on_every(self, name: str, args: tuple, kwargs: dict) -> Any:
         """On every node whose links are up (each node that comes back resyncs, and what it has is put right then);

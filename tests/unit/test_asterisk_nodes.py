@@ -131,9 +131,9 @@ def test_a_verb_on_a_channel_nobody_located_is_refused_by_the_wrong_node_and_don
     following = FakeNode("b", channels={"b-9.8"}, following={"b-9.8"})
     asyncio.run(_router(FakeNode("a"), following).transfer("b-9.8", "ctx", "s", {}))
     assert following.done == [("transfer", "b-9.8", "ctx", "s", {})]
-    # Nowhere: the last node's refusal is the answer.
+    # Nowhere: the refusal of the node it was likeliest on is the answer.
     with pytest.raises(AriError, match="b has no gone"):
-        asyncio.run(_router(FakeNode("a"), FakeNode("b")).hangup("gone"))
+        asyncio.run(_router(FakeNode("a"), FakeNode("b"), located={"gone": "b"}).hangup("gone"))
 
 
 def test_pauses_flags_and_reloads_go_to_every_node_up_outbound_calls_to_the_home_and_checks_to_the_own():
