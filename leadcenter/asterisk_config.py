@@ -17,7 +17,7 @@ from pathlib import Path
 from leadcenter.accounts.models import Company, User
 from leadcenter.agents.models import Agent, SipCredential, current_agents
 from leadcenter.certificates import configured_or_generated
-from leadcenter.config import Settings
+from leadcenter.config import Settings, system_name
 from leadcenter.credentials import Secrets
 from leadcenter.dialplans.models import CustomContext
 from leadcenter.dialplans.services import DialplanUnchecked
@@ -86,6 +86,7 @@ def static_values(settings: Settings, secrets: Secrets) -> render.StaticValues:
         rtp_end=a.rtp_end,
         ice_host_candidates=dict(pair.split("=>") for pair in a.ice_host_candidates.split(",") if "=>" in pair),
         sip_tls_port=a.sip_tls_port,
+        system_name=system_name(settings),
     )
 
 
@@ -307,8 +308,16 @@ def snapshot(settings: Settings) -> render.Snapshot:
         settings.asterisk.qualify_seconds,
         tuple(render.CustomContextSpec(c.name, c.text) for c in custom.values()),
         settings.asterisk.desk_srtp == "required",
-        settings.kamailio.enabled,
+        edge_address(settings),
     )
+
+
+def edge_address(settings: Settings) -> str:
+    """Kamailio's SIP address as the nodes reach it (host:port), when it is the edge; "" otherwise."""
+    k = settings.kamailio
+    if not k.enabled:
+        return ""
+    return f"[{k.listen_host}]:{k.port}" if ":" in k.listen_host else f"{k.listen_host}:{k.port}"
 
 
 def all_files(settings: Settings, secrets: Secrets) -> dict[str, str]:

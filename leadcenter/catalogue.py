@@ -389,9 +389,12 @@ MONITOR_EVENTS = {
 INTERNAL = [
     _event(name, None, Audience.INTERNAL, description)
     for name, description in (
-        ("telephony.connected", "AMI or ARI is up (link)"),
-        ("telephony.lost", "AMI or ARI went down (link)"),
-        ("telephony.synced", "what Asterisk has now: lead calls, queue members, the AstDB flags, device states"),
+        ("telephony.connected", "AMI or ARI is up (link; node, when the controller drives several)"),
+        ("telephony.lost", "AMI or ARI went down (link; node, when the controller drives several)"),
+        (
+            "telephony.synced",
+            "what an Asterisk has now: lead calls, queue members, the AstDB flags, device states (node, of several)",
+        ),
         ("telephony.reloaded", "Asterisk reloaded rendered configuration (modules)"),
         ("telephony.device_state", "an agent endpoint's device state changed"),
         ("telephony.trunks", "every trunk's outbound registration and qualify result, as Asterisk reports them"),

@@ -266,6 +266,10 @@ class KamailioSettings:
     port: int = 5060
     # The Asterisk nodes, comma-separated name=host:port in order ("a=10.0.0.11:5060, b=10.0.0.12:5060"). Each
     # node's standby is the next one (the first after the last). Empty: this installation's own Asterisk.
+    # name=host:port/ami_port/http_port also names where the node's AMI and HTTP server (ARI) answer, on the same
+    # host: the controller then drives every node (each its own AMI and ARI links), the installation's own Asterisk
+    # (the node at [asterisk] sip_host:sip_port) through [asterisk] host, ami_port and http_port. Without any: the
+    # controller drives the installation's own Asterisk only, as without Kamailio.
     nodes: str = ""
     # Each company's home node, comma-separated company_id=node ("1=a, 2=b"); a company not listed: the first node.
     homes: str = ""
@@ -484,6 +488,10 @@ def _check_kamailio(settings: Settings) -> None:
         raise ConfigError("[kamailio] listens where an Asterisk node does: give it another port or address")
     if kamailio.probe_seconds < 1 or kamailio.probe_threshold < 1:
         raise ConfigError("[kamailio] probe_seconds and probe_threshold must be at least 1")
+    try:
+        asterisk_links(settings)
+    except ValueError as exc:
+        raise ConfigError(f"[kamailio] {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -493,6 +501,9 @@ class KamailioNode:
     name: str
     host: str
     port: int
+    # Where its AMI and HTTP server (ARI) answer on ``host``; 0: not given.
+    ami_port: int = 0
+    http_port: int = 0
 
     @property
     def uri(self) -> str:
@@ -509,11 +520,65 @@ def kamailio_nodes(settings: Settings) -> tuple[KamailioNode, ...]:
     nodes = []
     for entry in entries:
         name, _, address = entry.partition("=")
-        host, _, port = address.strip().rpartition(":")
-        if not name.strip() or not host or not port.isdigit():
-            raise ValueError(f"nodes: {entry!r} is not name=host:port")
-        nodes.append(KamailioNode(name.strip(), host.strip("[]"), int(port)))
+        sip, slash, control = address.strip().partition("/")
+        host, _, port = sip.rpartition(":")
+        ports = control.split("/") if slash else []
+        well_formed = name.strip() and host and port.isdigit() and len(ports) in (0, 2)
+        if not well_formed or not all(p.isdigit() for p in ports):
+            raise ValueError(f"nodes: {entry!r} is not name=host:port or name=host:port/ami_port/http_port")
+        ami_port, http_port = (int(p) for p in ports) if ports else (0, 0)
+        nodes.append(KamailioNode(name.strip(), host.strip("[]"), int(port), ami_port, http_port))
     return tuple(nodes)
+
+
+@dataclass(frozen=True)
+class AsteriskLink:
+    """An Asterisk the controller drives: its node's name ("": the one Asterisk of an installation without driven
+    nodes) and where its AMI and HTTP server (ARI) answer."""
+
+    node: str
+    host: str
+    ami_port: int
+    http_port: int
+
+
+def one_asterisk(settings: Settings) -> AsteriskLink:
+    """The installation's own Asterisk as [asterisk] names it, node ""."""
+    a = settings.asterisk
+    return AsteriskLink("", a.host, a.ami_port, a.http_port)
+
+
+def asterisk_links(settings: Settings) -> tuple[AsteriskLink, ...]:
+    """The Asterisks the controller drives, in [kamailio] nodes' order: every node once any node names its AMI and
+    HTTP ports, the installation's own through [asterisk]; otherwise the one Asterisk of [asterisk], node "" (as
+    without Kamailio). ValueError names a node the controller could not reach."""
+    a = settings.asterisk
+    own = one_asterisk(settings)
+    nodes = kamailio_nodes(settings) if settings.kamailio.enabled else ()
+    if not any(node.ami_port for node in nodes):
+        return (own,)
+    links = []
+    for node in nodes:
+        if node.ami_port:
+            links.append(AsteriskLink(node.name, node.host, node.ami_port, node.http_port))
+        elif (node.host, node.port) == (a.sip_host, a.sip_port):
+            links.append(dataclasses.replace(own, node=node.name))
+        else:
+            raise ValueError(
+                f"nodes: {node.name} names no AMI and HTTP ports (name=host:port/ami_port/http_port) and is not "
+                "this installation's own Asterisk ([asterisk] sip_host:sip_port)"
+            )
+    return tuple(links)
+
+
+def system_name(settings: Settings) -> str:
+    """The name this installation's Asterisk prefixes its channels' unique ids with (asterisk.conf systemname): its
+    node's when the controller drives several (their ids then never collide); "" otherwise (none, as before)."""
+    a = settings.asterisk
+    if len(asterisk_links(settings)) < 2:
+        return ""
+    own = [node.name for node in kamailio_nodes(settings) if (node.host, node.port) == (a.sip_host, a.sip_port)]
+    return own[0] if own else ""
 
 
 def kamailio_homes(settings: Settings) -> dict[int, str]:

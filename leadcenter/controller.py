@@ -29,9 +29,9 @@ from leadcenter.asterisk_config import AsteriskConfig, DialplanCheck
 from leadcenter.callbacks.services import Callbacks
 from leadcenter.calls.conference import Conferences
 from leadcenter.calls.control import CallControl
-from leadcenter.calls.services import CallRecorder
+from leadcenter.calls.services import CallRecorder, call_node
 from leadcenter.chats.services import Chats
-from leadcenter.config import Settings
+from leadcenter.config import Settings, asterisk_links, kamailio_homes, system_name
 from leadcenter.events import EventBus
 from leadcenter.health import Health
 from leadcenter.monitors.services import Monitors
@@ -43,6 +43,7 @@ from leadcenter.teams.services import QueueBoard, WrapUpTimer
 from leadcenter.teamview import services as teamview
 from leadcenter.telephony.ami import AmiError
 from leadcenter.telephony.ari import AriError
+from leadcenter.telephony.nodes import Nodes
 from leadcenter.telephony.service import AsteriskRefused, Telephony
 from leadcenter.texts.outbox import Outbox
 from leadcenter.texts.services import Texts
@@ -111,18 +112,18 @@ class Controller:
             # The same verbs by the same names: whoever holds it hands them to submit() and gets a future.
             self.telephony = cast(Telephony, self.remote)
         else:
-            self.telephony = Telephony(settings, self.secrets, self.bus, self.clock)
+            self.telephony = self._telephony(settings)
         self.presence = Presence(self.bus, teamview.call_began, keeps_view=not web_only)
         self.availability = Availability(self.bus, self.presence.seen)
         self.calls = CallRecorder(
             self.bus, self._recording_path, settings.asterisk_dir, settings.data_dir, self.clock, self.availability
         )
         self.call_control = CallControl(
-            self.telephony, self.calls.offers, self.presence.reachable, self.bus, self.clock
+            self.telephony, self.calls.offers, self.presence.reachable, self.bus, self.clock, self._home_node
         )
         self.monitors = Monitors(self.bus, self.telephony, self.clock)
         self.conferences = Conferences(self.bus, self.telephony, self.clock, self.presence.of)
-        self.callbacks = Callbacks(self.bus, self.telephony, self.clock)
+        self.callbacks = Callbacks(self.bus, self.telephony, self.clock, home=self._home_node)
         self.mailboxes = MailboxCounter(self.bus)
         self.queue_board = QueueBoard(self.bus, self.clock)
         self.trunk_states = TrunkStates(self.bus, self.clock, keeps_view=not web_only)
@@ -155,6 +156,22 @@ class Controller:
         self.limits = SharedLimits(self.database, self.node) if self.clustered else Limits()
         self.web = create_app(self, self.limits)
         self.listener = self._build_cluster() if self.clustered else None
+
+    def _telephony(self, settings: Settings) -> Telephony:
+        """One Telephony per Asterisk the controller drives; several nodes behind the router that sends each verb
+        to its call's node (telephony/nodes.py), with the same verbs."""
+        links = asterisk_links(settings)
+        if len(links) == 1:
+            return Telephony(settings, self.secrets, self.bus, self.clock, link=links[0])
+        nodes = [Telephony(settings, self.secrets, self.bus, self.clock, link=link) for link in links]
+        return cast(Telephony, Nodes(nodes, system_name(settings) or links[0].node, call_node, self._home_node))
+
+    def _home_node(self, company_id: int) -> str:
+        """The Asterisk node a company's outbound calls are placed on: its home ("": the one Asterisk)."""
+        links = asterisk_links(self.settings)
+        if len(links) == 1:
+            return links[0].node
+        return kamailio_homes(self.settings).get(company_id, links[0].node)
 
     def _build_cluster(self) -> cluster.Listener:
         """This node's part of the cluster: its events to the others, theirs to its streams, and the verbs: asked

@@ -376,6 +376,10 @@ def _v24_cluster_tables(migrator) -> None:
     _cluster_tables()
 
 
+def _v25_call_nodes(migrator) -> None:
+    _add_in_place(Interaction.node, "")
+
+
 def _cluster_tables() -> None:
     """The tables through which several nodes share events, verbs and limits (cluster.py). Several nodes need
     PostgreSQL, so on SQLite (one node: the same things in the process's memory) there are none. Before version 24
@@ -444,6 +448,7 @@ MIGRATIONS: list = [
         "several nodes: the cluster's tables (events, verbs, sign-in failures, rates, websockets), PostgreSQL only",
         _v24_cluster_tables,
     ),
+    (25, "several Asterisk nodes: the node each call is on", _v25_call_nodes),
 ]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])
 

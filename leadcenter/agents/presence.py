@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from leadcenter.agents import notifier
 from leadcenter.agents.models import Agent, current_agents
@@ -39,6 +39,14 @@ from leadcenter.events import Bus, Event
 PRESENCES = ("available", "ringing", "on_call", "wrap_up", "missed", "unreachable", "offline")
 # Asterisk device states (AMI names) in which nothing can ring the device ...
 UNREACHABLE = frozenset({"UNAVAILABLE", "INVALID"})
+
+
+def _most_present(states: Iterable[str]) -> str:
+    """Of an endpoint's device states on several Asterisk nodes, the one that says most: on a call (or ringing) on
+    some node, else reachable on some node, else unreachable."""
+    return max(states, key=lambda state: (state not in UNREACHABLE, state not in UNREACHABLE | {"NOT_INUSE"}))
+
+
 # ... in which it is on a call already ...
 IN_USE = frozenset({"INUSE", "BUSY", "ONHOLD"})
 # ... and in which it rings.
@@ -84,7 +92,8 @@ class Presence:
         self.bus = bus
         self.call_began = call_began
         self._lock = threading.Lock()
-        self._devices: dict[str, str] = {}  # endpoint (webrtc7, desk7) -> device state
+        self._devices: dict[str, str] = {}  # endpoint (webrtc7, desk7) -> device state, of every node
+        self._by_node: dict[str, dict[str, str]] = {}  # Asterisk node ("": the one) -> endpoint -> device state
         self._moved: dict[str, dt.datetime] = {}  # endpoint -> when its device_presence last changed, as seen live
         self._shown: dict[int, str] = {}  # agent id -> presence last published
         self._offers: dict[int, dict[str, dt.datetime]] = {}  # agent id -> {lead channel id: when offered}
@@ -128,17 +137,26 @@ class Presence:
         return state is not None and state not in UNREACHABLE
 
     def on_device_state(self, event: Event) -> None:
-        endpoint, state = event.data["endpoint"], event.data["state"]
+        endpoint = event.data["endpoint"]
         with self._lock:
+            self._by_node.setdefault(event.data.get("node", ""), {})[endpoint] = event.data["state"]
             before = self._devices.get(endpoint)
-            self._devices[endpoint] = state
+            state = self._devices[endpoint] = self._merged(endpoint)
             if device_presence(before) != device_presence(state):
                 self._moved[endpoint] = event.data.get("at") or event.at
         self._refresh(Agent.select().where(Agent.id == event.data["agent_id"]))
 
+    def _merged(self, endpoint: str) -> str:
+        """The endpoint's state that says most of every node's (a phone registered at one node is unavailable at the
+        others); called with the lock held."""
+        return _most_present(states[endpoint] for states in self._by_node.values() if endpoint in states)
+
     def on_synced(self, event: Event) -> None:
-        devices = dict(event.data.get("devices", {}))
+        """What one Asterisk node says of the devices now, merged with the other nodes'."""
         with self._lock:
+            self._by_node[event.data.get("node", "")] = dict(event.data.get("devices", {}))
+            endpoints = {endpoint for states in self._by_node.values() for endpoint in states}
+            devices = {endpoint: self._merged(endpoint) for endpoint in endpoints}
             if self._devices:  # a resync (Asterisk came back): what moved meanwhile moved when it was read
                 read_at = event.data.get("read_at") or event.at
                 for endpoint, state in devices.items():

@@ -21,6 +21,7 @@ from __future__ import annotations
 import concurrent.futures
 import datetime as dt
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 from leadcenter.callbacks.models import Callback
@@ -60,8 +61,16 @@ class CallbackVerbs(Protocol[Verb]):
 
 
 class Callbacks:
-    def __init__(self, bus: Bus, telephony: CallbackVerbs[Any], clock: Clock, record: bool = True):
-        self.bus, self.telephony, self.clock, self.record = bus, telephony, clock, record
+    def __init__(
+        self,
+        bus: Bus,
+        telephony: CallbackVerbs[Any],
+        clock: Clock,
+        record: bool = True,
+        home: Callable[[int], str] = lambda company_id: "",
+    ):
+        """``home(company_id)``: the Asterisk node the company's callbacks are placed on ("": the one Asterisk)."""
+        self.bus, self.telephony, self.clock, self.record, self.home = bus, telephony, clock, record, home
         self.timers = Sweeper("callbacks-timer", self.sweep, SWEEP_SECONDS)
         bus.subscribe("call.callback_asked", self.on_asked)
         bus.subscribe("call.ended", self.on_ended)
@@ -127,6 +136,7 @@ class Callbacks:
                 tracking_number=number,
                 lead_number=original.lead_number,
                 channel_id=place_id,
+                node=self.home(original.company_id),
                 started_at=now,
                 status_changed_at=now,
                 queue_team=callback.team_id,
@@ -189,5 +199,6 @@ class Callbacks:
         gone = Callback.select().where(Callback.state == "queued", Callback.channel_id.not_in(list(up) or [""]))
         for channel_id in [c.channel_id for c in gone if c.channel_id]:
             call = Interaction.get_or_none(Interaction.channel_id == channel_id)
-            if call is not None and call.started_at < event.data["read_at"]:
+            # Of several Asterisk nodes, the one that resynced has the places of its calls only.
+            if call is not None and call.started_at < event.data["read_at"] and call.node == event.data.get("node", ""):
                 self.place_ended(channel_id, self.clock())

@@ -71,10 +71,13 @@ class CallControl:
         reachable: Callable[[Agent], bool],
         bus: Publisher,
         clock: Clock,
+        home: Callable[[int], str] = lambda company_id: "",
     ):
         """``offers``: the recorder's book of who rings for which call; ``reachable(agent)``: whether a call can
-        ring the agent's device at all (presence)."""
+        ring the agent's device at all (presence); ``home(company_id)``: the Asterisk node its outbound calls are
+        placed on ("": the one Asterisk)."""
         self.telephony, self.offers, self.reachable, self.bus, self.clock = telephony, offers, reachable, bus, clock
+        self.home = home
 
     def answer(self, interaction: Interaction, agent: Agent) -> str:
         """The agent presses Answer on an incoming call. If their phone rings for it they pick it up there
@@ -123,7 +126,7 @@ class CallControl:
         when Asterisk did not take the call (the interaction is then concluded unanswered)."""
         now = self.clock()
         channel_id = names.outbound_channel_id(uuid.uuid4().hex)
-        interaction = start_outbound(agent, number, lead_number, channel_id, now)
+        interaction = start_outbound(agent, number, lead_number, channel_id, now, self.home(number.company_id))
         variables = {
             "LC_OUTBOUND": "1",
             "LC_COMPANY": str(number.company_id),

@@ -191,6 +191,7 @@ class CallRecorder:
                 tracking_number=number,
                 lead_number=caller,
                 channel_id=data["channel_id"],
+                node=data.get("node", ""),
                 started_at=started_at,
                 status_changed_at=started_at,
                 source=number.source,
@@ -416,13 +417,16 @@ class CallRecorder:
                 self.availability.move(agent, "end_call", at)  # wrap-up: out until "Rejoin the Queue"
 
     def on_synced(self, event: Event) -> None:
+        """What one Asterisk node (``node``; none: the one Asterisk) has now: its calls without an interaction get
+        one, and its open calls it no longer has are concluded; another node's calls are not its to conclude."""
+        node = event.data.get("node", "")
         up = {call["channel_id"]: call for call in event.data["calls"]}
         for call in up.values():
             interaction = self._interaction(call["channel_id"])
             if interaction is None and call.get("outbound"):
                 continue  # placed from elsewhere (another controller's database): not ours to record
             if interaction is None:
-                interaction = self._create(call, call["started_at"])
+                interaction = self._create({**call, "node": node}, call["started_at"])
                 if interaction is None:
                     continue
                 log.info(
@@ -437,6 +441,7 @@ class CallRecorder:
         stale = Interaction.select().where(
             Interaction.kind == "call",
             Interaction.status.in_(OPEN),
+            Interaction.node == node,
             Interaction.channel_id.is_null(False),
             Interaction.channel_id.not_in(list(up) or [""]),
             Interaction.started_at < event.data["read_at"],
@@ -467,10 +472,10 @@ def _on_another_call(agent: Agent, interaction: Interaction) -> bool:
 
 
 def start_outbound(
-    agent: Agent, number: TrackingNumber, lead_number: str, channel_id: str, now: dt.datetime
+    agent: Agent, number: TrackingNumber, lead_number: str, channel_id: str, now: dt.datetime, node: str = ""
 ) -> Interaction:
     """The interaction of an outbound call, Active from the moment it is placed (lifecycle: go_unanswered if the
-    lead never picks up)."""
+    lead never picks up), on ``node`` (the company's home node)."""
     with database.atomic():
         lead = find_or_create_by_number(number.company, lead_number, now)
         return Interaction.create(
@@ -483,7 +488,20 @@ def start_outbound(
             agent=agent,
             lead_number=lead_number,
             channel_id=channel_id,
+            node=node,
             started_at=now,
             status_changed_at=now,
             source=number.source,
         )
+
+
+def call_node(key: str | int) -> str | None:
+    """The node a call is on, by its interaction's id (int) or a channel of it (str: the call's own, or a party's
+    leg's); None when unknown or the one Asterisk's ("")."""
+    if isinstance(key, int):
+        interaction = Interaction.get_or_none(Interaction.id == key)
+    else:
+        interaction = Interaction.get_or_none(Interaction.channel_id == key)
+        if interaction is None and (leg := CallLeg.get_or_none(CallLeg.channel_id == key)) is not None:
+            interaction = leg.interaction
+    return (interaction.node or None) if interaction is not None else None

@@ -53,6 +53,9 @@ class Interaction(TimestampedModel):
     lead_number = CharField(default="")  # the lead's side of a call or text, E.164
     # Asterisk's Uniqueid of the lead's channel: how events and resynchronisation find the call.
     channel_id = CharField(null=True, unique=True)
+    # Of a call: the Asterisk node it is on ([kamailio] nodes, when the controller drives several; "": the one
+    # Asterisk). Where its verbs go, and whose resynchronisation may conclude it.
+    node = CharField(default="")
     recording = CharField(null=True)  # path relative to the data directory
     voicemail = CharField(null=True)  # the message's audio, relative to the data directory
     duration_seconds = IntegerField(null=True)  # of the voicemail message

@@ -174,7 +174,16 @@ class Monitors:
             return
         up = set(event.data["monitors"])
         settled = event.data["read_at"] - dt.timedelta(seconds=VERB_WAIT)
-        for monitor in Monitor.select().where(Monitor.state == "active", Monitor.started_at < settled):
+        # Of several Asterisk nodes, the one that resynced has the monitors of its calls only.
+        for monitor in (
+            Monitor.select()
+            .join(Interaction)
+            .where(
+                Monitor.state == "active",
+                Monitor.started_at < settled,
+                Interaction.node == event.data.get("node", ""),
+            )
+        ):
             if monitor.channel_id not in up:
                 self._end(Supervisor(monitor.company, monitor.supervisor), monitor, "gone")
 

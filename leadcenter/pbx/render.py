@@ -203,8 +203,13 @@ class Snapshot:
     qualify_seconds: int = 30  # how often desk phones are asked (OPTIONS) whether they are still there
     custom_contexts: tuple[CustomContextSpec, ...] = ()
     desk_srtp_required: bool = False  # every desk phone call is SRTP (else only the phones that ask)
-    # Kamailio hands Asterisk the carriers' calls: a trunk is also known by the header Kamailio names it in.
-    behind_edge: bool = False
+    # Kamailio's SIP address (host:port) when it hands Asterisk the carriers' calls ("": no edge): a trunk is also
+    # known by the header Kamailio names it in, and desk phones registered there are reached through it.
+    edge_address: str = ""
+
+    @property
+    def behind_edge(self) -> bool:
+        return bool(self.edge_address)
 
 
 def _comment(text: str) -> str:
@@ -286,7 +291,14 @@ def render_pjsip_endpoints(snapshot: Snapshot) -> str:
             )
         )
         # A desk phone that dies without unregistering stops answering OPTIONS and is unreachable (never rung)
-        # within qualify_seconds + 3 s; a browser's contact goes with its websocket.
+        # within qualify_seconds + 3 s; a browser's contact goes with its websocket. Behind the edge a desk phone
+        # registers at Kamailio, which every node reaches it through: a static contact there, qualified through
+        # it (Kamailio relays the OPTIONS to the phone, or answers 404 for a phone not registered: 2xx only counts).
+        edge = (
+            [("contact", f"sip:{device.name}@{snapshot.edge_address}"), ("qualify_2xx_only", "yes")]
+            if snapshot.behind_edge and not device.webrtc
+            else []
+        )
         parts.append(
             _section(
                 device.name,
@@ -295,6 +307,7 @@ def render_pjsip_endpoints(snapshot: Snapshot) -> str:
                     ("max_contacts", 1),
                     ("remove_existing", "yes"),
                     ("qualify_frequency", 0 if device.webrtc else snapshot.qualify_seconds),
+                    *edge,
                     *mailboxes,
                 ],
             )
@@ -675,9 +688,11 @@ class StaticValues:
     ice_host_candidates: dict = field(default_factory=dict)
     tone_country: str = "us"
     sip_tls_port: int = 0  # 0: no SIP over TLS
+    system_name: str = ""  # asterisk.conf systemname: the node's name when the controller drives several
 
     def as_dict(self) -> dict:
         values = dict(self.__dict__)
+        values["system_name"] = f"systemname = {self.system_name}" if self.system_name else "; systemname: none"
         values["sip_tls_transport"] = render_tls_transport(self.sip_host, self.sip_tls_port, self.mount)
         values["ice_host_candidates"] = "\n".join(
             f"{local} => {advertised}" for local, advertised in self.ice_host_candidates.items()

@@ -15,11 +15,11 @@ import asyncio
 import concurrent.futures
 import datetime as dt
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Protocol
 
 from leadcenter.clock import Clock
-from leadcenter.config import Settings
+from leadcenter.config import AsteriskLink, Settings, one_asterisk
 from leadcenter.credentials import Secrets
 from leadcenter.events import EventBus
 from leadcenter.pbx import names
@@ -62,12 +62,37 @@ class AsteriskRefused(Exception):
     """Asterisk did not take a configuration: its own words are the message."""
 
 
+def node_stamped(publish: Callable[..., object], node: str) -> Callable[..., object]:
+    """``publish``, with the node's name in its call and link events (none for node "": the one Asterisk's events
+    are as they were)."""
+
+    def stamped(name: str, **data) -> object:
+        if node and name.startswith(("call.", "telephony.")):
+            data["node"] = node
+        return publish(name, **data)
+
+    return stamped
+
+
 class Telephony:
-    def __init__(self, settings: Settings, secrets: Secrets, bus: EventBus, clock: Clock, ari_app: str = names.ARI_APP):
-        a = settings.asterisk
+    """One Asterisk's links and verbs. ``link``: which Asterisk (default: [asterisk]'s, node ""); a node's name goes
+    into its ``call.*`` and ``telephony.*`` events as ``node`` (none for node "": one Asterisk, events as ever)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        secrets: Secrets,
+        bus: EventBus,
+        clock: Clock,
+        ari_app: str = names.ARI_APP,
+        link: AsteriskLink | None = None,
+    ):
+        a = link or one_asterisk(settings)
+        self.node = a.node
         self.bus = bus
         self.clock = clock
-        self.tracker = CallTracker(bus.publish, clock)
+        self._publish = node_stamped(bus.publish, self.node)
+        self.tracker = CallTracker(self._publish, clock)
         self.ami = AmiClient(
             a.host,
             a.ami_port,
@@ -113,7 +138,7 @@ class Telephony:
         """Run a verb on the loop from any other thread."""
         assert self.loop is not None, "telephony not started"
         future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
-        future.add_done_callback(_log_failure)
+        future.add_done_callback(log_failure)
         return future
 
     def status(self) -> dict:
@@ -129,7 +154,7 @@ class Telephony:
 
     # -- links -------------------------------------------------------------------------------------------------
     async def _link_ready(self, link: str) -> None:
-        self.bus.publish("telephony.connected", link=link)
+        self._publish("telephony.connected", link=link)
         # Both links coming up at once would resync twice: one running resync serves both.
         assert self._sync_lock is not None, "telephony not started"
         if self.connected and not self._sync_lock.locked():
@@ -137,7 +162,7 @@ class Telephony:
 
     def _link_lost(self, link: str) -> None:
         self.synced_at = None
-        self.bus.publish("telephony.lost", link=link)
+        self._publish("telephony.lost", link=link)
 
     def _ami_event(self, message) -> None:
         self.tracker.handle(message)
@@ -158,7 +183,7 @@ class Telephony:
 
     async def publish_trunk_states(self) -> None:
         """Read every trunk's outbound registration and qualify result now and publish telephony.trunks."""
-        self.bus.publish("telephony.trunks", trunks=await self._trunk_states())
+        self._publish("telephony.trunks", trunks=await self._trunk_states())
 
     def _flush_queues(self) -> None:
         queues, self._dirty_queues, self._queue_flush = self._dirty_queues, set(), None
@@ -202,7 +227,7 @@ class Telephony:
             calls += [{"channel_id": c, "outbound": True} for c in sorted(self.tracker.outbound_calls() - listed)]
             self.synced_at = self.clock()
             # read_at: calls that began after it are not in ``calls`` although they are up.
-            self.bus.publish(
+            self._publish(
                 "telephony.synced",
                 calls=calls,
                 members=members,
@@ -717,7 +742,7 @@ class Telephony:
         if "res_pjsip.so" in modules:
             await self._register_again()
         if modules:
-            self.bus.publish("telephony.reloaded", modules=sorted(modules))
+            self._publish("telephony.reloaded", modules=sorted(modules))
             await self.resync()
 
     async def _register_again(self) -> None:
@@ -754,6 +779,6 @@ def carried_out(telephony: Submits, verb: Coroutine, failure: str) -> bool:
     return True
 
 
-def _log_failure(future: concurrent.futures.Future) -> None:
+def log_failure(future: concurrent.futures.Future) -> None:
     if not future.cancelled() and future.exception() is not None:
         log.warning("telephony verb failed: %s", future.exception())

@@ -119,6 +119,11 @@ class CallTracker:
         """The agents' outbound calls followed now (their ids), answered or not."""
         return self.outbound_channels | set(self.lead_of)
 
+    def follows(self, channel_id: str) -> bool:
+        """Whether ``channel_id`` is a call's (its id, its lead's channel) or a party's on one that this tracker
+        follows."""
+        return channel_id in self.lead_channels or channel_id in self.lead_of or channel_id in self.party_of
+
     def lead_channel(self, call_id: str) -> str:
         """The channel the lead of call ``call_id`` is on now (what a transfer moves, what ends the call)."""
         return self.lead_of.get(call_id, call_id)

@@ -1,24 +1,29 @@
-"""Kamailio in front of two Asterisk nodes (issue 18, item 1): `leadcenter run` with [kamailio] enabled starts it
-with the dispatcher list and tables rendered from the database, and reloads them live after an admin's change;
-SIPp carriers' calls to two companies' tracking numbers land on each company's home node; with company A's home
-node stopped, A's next call is answered on the standby node, in A's flow.
+"""Kamailio in front of two Asterisk nodes (issue 18): `leadcenter run` with [kamailio] enabled starts it with the
+dispatcher list and tables rendered from the database, and reloads them live after an admin's change; SIPp carriers'
+calls to two companies' tracking numbers land on each company's home node; with company A's home node dead, A's
+next call is answered on the standby node, in A's flow, and recorded by the controller, which drives both nodes.
 
-Node a is the installation's own Asterisk (the one the controller drives). Node b is a second Asterisk on other
-ports and its own instance directory, its files rendered from the same database by this test (the controller drives
-one Asterisk: docs/architecture.md, "Kamailio in front of several Asterisk nodes", says what stage 4 needs)."""
+Node a is the installation's own Asterisk. Node b is a second Asterisk on other ports and its own instance
+directory, its files rendered from the same database (with the controller's AMI and ARI secrets) by this test;
+[kamailio] nodes names both nodes' AMI and HTTP ports, so the controller drives both (docs/architecture.md,
+"Kamailio in front of several Asterisk nodes")."""
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import os
+import signal
 import socket
 import time
 import uuid
 
 import pytest
-from harness import SECOND_PORTS, THIRD_PORTS, System, run_installation, wait_for
+from harness import SECOND_PORTS, THIRD_PORTS, System, run_installation, set_ring_device, wait_for
 from sipp import SippCaller, SippPhone
 
 from leadcenter import asterisk_config, config, credentials
+from leadcenter.interactions.models import Interaction
 from leadcenter.pbx.process import Instance
 
 # Node a is a second installation beside the suite's (which keeps its PORTS and its database bound for the files
@@ -29,10 +34,20 @@ A_CALLER, B_CALLER, FAILOVER_CALLER = "+14045551311", "+14045551312", "+14045551
 B_TRUNK_PORT = 25071
 NODE_A = f"127.0.0.1:{SECOND_PORTS['LEADCENTER_ASTERISK_SIP_PORT']}"
 NODE_B = f"127.0.0.1:{THIRD_PORTS['LEADCENTER_ASTERISK_SIP_PORT']}"
+EARLIER_CALLER, RESYNC_LINE, EDGE_PHONE_CALLER = "+14045551314", "+14045551304", "+14045551315"
+ALICE = 1  # a demo agent of company A, in its Sales queue
+NODE_B_SIP_PORT = int(THIRD_PORTS["LEADCENTER_ASTERISK_SIP_PORT"])
+
+
+def _controls(ports: dict[str, str]) -> str:
+    """A node's AMI and HTTP ports as [kamailio] nodes names them."""
+    return f"{ports['LEADCENTER_ASTERISK_AMI_PORT']}/{ports['LEADCENTER_ASTERISK_HTTP_PORT']}"
+
+
 EDGE = {
     "LEADCENTER_KAMAILIO_ENABLED": "true",
     "LEADCENTER_KAMAILIO_PORT": str(EDGE_PORT),
-    "LEADCENTER_KAMAILIO_NODES": f"a={NODE_A}, b={NODE_B}",
+    "LEADCENTER_KAMAILIO_NODES": f"a={NODE_A}/{_controls(SECOND_PORTS)}, b={NODE_B}/{_controls(THIRD_PORTS)}",
     "LEADCENTER_KAMAILIO_HOMES": "1=a, 2=b",
     "LEADCENTER_KAMAILIO_PROBE_SECONDS": "1",
 }
@@ -56,6 +71,27 @@ class Edge:
         uris = [line.split("URI:")[1].strip() for line in listing.splitlines() if "URI:" in line]
         flags = [line.split("FLAGS:")[1].strip() for line in listing.splitlines() if "FLAGS:" in line]
         return dict(zip(uris, flags, strict=True))
+
+
+LINKED = ("connected", "connected")
+
+
+def _links(system: System) -> dict[str, tuple[str, str]]:
+    """Each node's AMI and ARI link as /healthz reports them."""
+    nodes = system.health()[1].get("asterisk", {}).get("nodes", {})
+    return {name: (node["ami"], node["ari"]) for name, node in nodes.items()}
+
+
+def _synced_at(system: System, node: str) -> dt.datetime | None:
+    """When the controller last read ``node``'s calls (/healthz)."""
+    stamp = system.health()[1].get("asterisk", {}).get("nodes", {}).get(node, {}).get("synced_at")
+    return dt.datetime.fromisoformat(stamp.removesuffix("Z")) if stamp else None
+
+
+def _paused_on(instance: Instance, member: str, queue: str = "team1") -> bool | None:
+    """Whether ``member`` is paused in ``queue`` on that node (None: not a member there)."""
+    line = next((x for x in (instance.rx(f"queue show {queue}") or "").splitlines() if f" {member} " in x), None)
+    return None if line is None else "(paused" in line
 
 
 def _options_request(source: str, port: int) -> bytes:
@@ -118,7 +154,9 @@ def edge(tmp_path_factory):
     node_b.prepare()
     with contextlib.ExitStack() as stack:
         run_installation(system, stack)  # the test process reads node a's database until the module ends
-        asterisk_config.write(settings_b, credentials.load_or_create(settings_b.data_dir), node_b)
+        set_ring_device(system, "desk", agents=(ALICE,))  # before node b's files are rendered: it has no renderer
+        # Node b takes the controller's AMI and ARI logins: the installation's secrets.
+        asterisk_config.write(settings_b, credentials.load_or_create(system.settings.data_dir), node_b)
         node_b.start()
         stack.callback(node_b.stop)
         yield Edge(system, node_b)
@@ -137,7 +175,8 @@ def test_leadcenter_run_starts_kamailio_with_the_database_s_tables_and_reloads_t
         10,
         what=f"both nodes active: {edge.destinations()}",
     )
-    # /healthz says so.
+    # /healthz says so, and that the controller's AMI and ARI links to each node are up.
+    wait_for(lambda: _links(edge.system) == {"a": LINKED, "b": LINKED}, 15, what="the controller linked to both nodes")
     status, health = edge.system.health()
     assert status == 200 and health["edge"] == {
         "state": "running",
@@ -185,33 +224,119 @@ def test_each_company_s_carrier_calls_land_on_its_home_node(edge, tmp_path):
         wait_for(lambda: _variable(b_node, "PJSIP/trunk2-", "LC_COMPANY") == "2", 5, what="B's call on node b")
         assert not [c for c in _channels(a_node) if c.startswith("PJSIP/trunk2-")]
         assert not [c for c in _channels(b_node) if c.startswith("PJSIP/trunk1-")]
-        # The controller drives node a: A's call is an interaction of company 1 from its caller.
+        # The controller drives both nodes: each call is an interaction of its company, on its node.
         interaction = edge.system.wait_interaction(company=1)
-        assert interaction.tracking_number.number == A_LINE
+        assert interaction.tracking_number.number == A_LINE and interaction.node == "a"
         assert [phone.number for phone in interaction.lead.phones] == [A_CALLER]
+        b_interaction = edge.system.wait_interaction(company=2)
+        assert (b_interaction.tracking_number.number, b_interaction.node) == (B_LINE, "b")
+        # Each node prefixes its channels' unique ids with its name: they never collide.
+        assert interaction.channel_id.startswith("a-") and b_interaction.channel_id.startswith("b-")
     finally:
         a_call.kill()
         b_call.kill()
 
 
-def test_with_a_s_home_node_stopped_its_next_call_is_answered_on_the_standby_in_a_s_flow(edge, tmp_path):
-    edge.system.stop_asterisk()
-    stopped = time.monotonic()
-    call = SippCaller(tmp_path).start_call(
-        A_LINE, FAILOVER_CALLER, asterisk_port=EDGE_PORT, local_port=edge.system.trunk_port, duration=20
-    )
-    try:
-        call.wait_for("ANSWERED", 10)
-        answered_after = time.monotonic() - stopped
-        node_b = edge.node_b
-        wait_for(lambda: _variable(node_b, "PJSIP/trunk1-", "LC_FLOW") == "1", 5, what="A's flow on node b")
-        assert _variable(node_b, "PJSIP/trunk1-", "LC_COMPANY") == "1"
-        # A's flow queues the caller in A's team: on node b.
-        wait_for(lambda: "PJSIP/trunk1-" in (node_b.rx("queue show team1") or ""), 5, what="A's caller in A's queue")
-        print(f"failover: answered on the standby {answered_after:.2f} s after the home node stopped")
-        assert edge.destinations()[f"sip:{NODE_A}"].startswith("I")
-        # /healthz: node a inactive at the edge (and the controller's Asterisk link down: 503).
-        status, health = edge.system.health()
-        assert status == 503 and {"uri": f"sip:{NODE_A}", "active": False} in health["edge"]["nodes"]
-    finally:
-        call.kill()
+def test_with_a_s_home_node_dead_its_next_call_is_answered_on_the_standby_and_recorded_there(edge, tmp_path):
+    system, node_b = edge.system, edge.node_b
+    username, password = system.sip_account(ALICE)
+    caller = SippCaller(tmp_path)
+    # Alice's desk phone registered at node b (one registered at the edge is not rung by a node yet: stage 5).
+    with SippPhone(username, password, NODE_B_SIP_PORT, workdir=tmp_path / "alice") as _alice:
+        system.choose_status("alice@acme.example", "available")
+        # Her pause follows her status on every node.
+        wait_for(lambda: _paused_on(node_b, "agent1") is False, 10, what="Alice unpaused on node b")
+        # A call up on node a when it dies: waiting in A's queue there (Alice's phone is not registered at node a).
+        earlier = caller.start_call(
+            A_LINE, EARLIER_CALLER, asterisk_port=EDGE_PORT, local_port=system.trunk_port, duration=60
+        )
+        try:
+            earlier.wait_for("ANSWERED", 10)
+            lost = system.wait_interaction(lead_number=EARLIER_CALLER, status="incoming")
+            assert lost.node == "a"
+            # Node a dies without a word (a stopped Asterisk would hang its calls up first, and say so).
+            os.kill(system.instance.pid() or 0, signal.SIGKILL)
+            wait_for(lambda: system.instance.pid() is None, 5, what="node a gone")
+        finally:
+            earlier.kill()
+        died = time.monotonic()
+        call = caller.start_call(
+            A_LINE, FAILOVER_CALLER, asterisk_port=EDGE_PORT, local_port=system.trunk_port, duration=20
+        )
+        try:
+            call.wait_for("ANSWERED", 10)
+            answered_after = time.monotonic() - died
+            wait_for(lambda: _variable(node_b, "PJSIP/trunk1-", "LC_FLOW") == "1", 5, what="A's flow on node b")
+            assert _variable(node_b, "PJSIP/trunk1-", "LC_COMPANY") == "1"
+            print(f"failover: answered on the standby {answered_after:.2f} s after the home node died")
+            # The controller follows node b: the call is A's interaction there, answered by Alice's phone on node b.
+            live = system.wait_interaction(lead_number=FAILOVER_CALLER, status="active", timeout=15)
+            assert (live.node, live.agent_id, live.company_id) == ("b", ALICE, 1)
+            assert live.channel_id.startswith("b-")
+            with contextlib.closing(system.sign_in("alice@acme.example")) as alice_app:
+                shown = alice_app.get(f"/api/v1/interactions/{live.id}")
+            assert shown.status_code == 200, shown.text
+            assert (shown.json()["status"], shown.json()["agent"]["id"]) == ("active", ALICE)
+            assert shown.json()["answered_at"] is not None
+            # An admin's change reloads every node that is up, and each resyncs: node b's resync does not list node
+            # a's call, which is not node b's to conclude.
+            synced_before = _synced_at(system, "b") or dt.datetime.min
+            with contextlib.closing(system.sign_in("admin@acme.example")) as admin:
+                created = admin.post(
+                    "/api/v1/tracking-numbers", json={"number": RESYNC_LINE, "name": "Edge line resync", "trunk": 1}
+                )
+                assert created.status_code == 201, created.text
+            wait_for(
+                lambda: (_synced_at(system, "b") or dt.datetime.min) > synced_before,
+                10,
+                what="node b resynchronised",
+            )
+            assert Interaction.get_by_id(lost.id).status == "incoming"
+            assert Interaction.get_by_id(live.id).status == "active"
+            # /healthz: node a inactive at the edge, the controller's links to it down and to node b up; still 200:
+            # every company's calls have a node the controller follows.
+            assert edge.destinations()[f"sip:{NODE_A}"].startswith("I")
+            status, health = system.health()
+            assert {"uri": f"sip:{NODE_A}", "active": False} in health["edge"]["nodes"]
+            assert _links(system) == {"a": ("disconnected", "disconnected"), "b": LINKED}
+            assert status == 200 and health["asterisk"]["ami"] == "disconnected"
+            # Call control goes to the call's node: Alice hangs up in the app, node b ends the call.
+            with contextlib.closing(system.sign_in("alice@acme.example")) as alice_app:
+                hung = alice_app.post(f"/api/v1/interactions/{live.id}/hangup")
+            assert hung.status_code == 200, hung.text
+            wait_for(lambda: not _channels(node_b), 10, what="the call's channels gone from node b")
+            wait_for(lambda: Interaction.get_by_id(live.id).status == "recent", 10, what="the call concluded")
+        finally:
+            call.kill()
+    # Node a back: its own resync concludes the call it lost.
+    system.start_asterisk()
+    wait_for(lambda: Interaction.get_by_id(lost.id).status == "recent", 20, what="node a's lost call concluded")
+
+
+def test_a_desk_phone_registered_at_the_edge_is_rung_by_a_node_s_queue(edge, tmp_path):
+    """Behind the edge a desk endpoint's contact is Kamailio: a node's queue rings the phone registered there."""
+    system = edge.system
+    wait_for(lambda: _links(system).get("a") == LINKED, 15, what="the controller linked to node a again")
+    username, password = system.sip_account(ALICE)
+    with SippPhone(username, password, EDGE_PORT, workdir=tmp_path / "alice") as alice:
+        # Node a asks the phone OPTIONS through Kamailio: reachable.
+        wait_for(
+            lambda: any(
+                f"{username}/sip:{username}@127.0.0.1:{EDGE_PORT}" in line and "Avail" in line
+                for line in (system.instance.rx("pjsip show contacts") or "").splitlines()
+            ),
+            15,
+            what="Alice's phone reachable through the edge from node a",
+        )
+        system.choose_status("alice@acme.example", "available")
+        wait_for(lambda: _paused_on(system.instance, "agent1") is False, 10, what="Alice unpaused on node a")
+        call = SippCaller(tmp_path).start_call(
+            A_LINE, EDGE_PHONE_CALLER, asterisk_port=EDGE_PORT, local_port=system.trunk_port, duration=10
+        )
+        try:
+            call.wait_for("ANSWERED", 10)
+            live = system.wait_interaction(lead_number=EDGE_PHONE_CALLER, status="active", timeout=15)
+            assert (live.node, live.agent_id) == ("a", ALICE)
+            assert [invite["from_user"] for invite in alice.invites()] == [EDGE_PHONE_CALLER]
+        finally:
+            call.kill()

@@ -15,6 +15,7 @@ from leadcenter.agents.services import create_agent
 from leadcenter.audit.models import AuditEntry
 from leadcenter.catalogue import Viewer
 from leadcenter.events import Event
+from leadcenter.interactions.models import Interaction
 from leadcenter.monitors.models import Monitor
 from leadcenter.pbx import names
 from leadcenter.wire import utc_iso
@@ -233,6 +234,20 @@ def test_after_a_resync_monitors_asterisk_no_longer_has_are_ended(supervisor, co
     states = {m.id: m.state for m in Monitor.select()}
     # Its channel still up: kept; gone: ended; started just before the read (its channel maybe not made yet): kept.
     assert (states[kept], states[gone], states[young]) == ("active", "ended", "active")
+
+
+def test_with_several_asterisk_nodes_only_the_node_of_a_monitor_s_call_ends_it_at_its_resync(
+    supervisor, controller, call, desk
+):
+    monitor_id = start(supervisor, call)[1]["id"]
+    Monitor.update(started_at=T0 - dt.timedelta(minutes=5)).where(Monitor.id == monitor_id).execute()
+    Interaction.update(node="a").where(Interaction.id == Monitor.get_by_id(monitor_id).interaction_id).execute()
+    read_at = T0 + dt.timedelta(seconds=1)
+    synced = {"monitors": [], "read_at": read_at, "node": "b"}
+    controller.monitors.on_synced(Event("telephony.synced", synced, 1, T0))
+    assert Monitor.get_by_id(monitor_id).state == "active"
+    controller.monitors.on_synced(Event("telephony.synced", {**synced, "node": "a"}, 2, T0))
+    assert Monitor.get_by_id(monitor_id).state == "ended"
 
 
 def test_admins_set_who_may_monitor_and_whether_agents_are_told(admin, supervisor):

@@ -53,10 +53,11 @@ def send(world, name, seconds=0, **data):
     world["bus"].deliver(Event(name, {"at": T0 + dt.timedelta(seconds=seconds), **data}, 0, T0))
 
 
-def inbound(world, channel_id="1700000000.1", caller="(404) 555-1234", name="Lee Caller"):
+def inbound(world, channel_id="1700000000.1", caller="(404) 555-1234", name="Lee Caller", **more):
     send(
         world,
         "call.inbound",
+        **more,
         channel_id=channel_id,
         channel="PJSIP/trunk1-1",
         caller_number=caller,
@@ -196,6 +197,40 @@ def test_resync_creates_calls_that_began_while_away_and_concludes_those_that_end
     )
     assert Interaction.select().count() == 2
     assert Interaction.get(channel_id="1.2").status == "active"
+
+
+def test_a_node_s_resync_concludes_its_own_stale_calls_only(world):
+    """Two Asterisk nodes: node b's resync does not list node a's calls, which are not its to conclude."""
+    inbound(world, "a-1.1", node="a")  # up on node a
+    inbound(world, "b-1.2", node="b")  # ended on node b while the controller was away
+    assert [(i.channel_id, i.node) for i in Interaction.select().order_by(Interaction.id)] == [
+        ("a-1.1", "a"),
+        ("b-1.2", "b"),
+    ]
+    synced = {"calls": [], "members": [], "read_at": T0 + dt.timedelta(seconds=6), "node": "b"}
+    world["bus"].deliver(Event("telephony.synced", synced, 0, T0))
+    assert Interaction.get(channel_id="a-1.1").status == "incoming"
+    assert (Interaction.get(channel_id="b-1.2").status, Interaction.get(channel_id="b-1.2").outcome) == (
+        "recent",
+        "missed",
+    )
+    # Node a's own resync without its call concludes it; a call node b had up that began while the controller was
+    # away gets an interaction on node b.
+    up = {
+        "channel_id": "b-1.3",
+        "channel": "PJSIP/trunk1-3",
+        "caller_number": "4045559876",
+        "caller_name": "",
+        "company_id": world["company"].id,
+        "number_id": world["number"].id,
+        "flow_id": 1,
+        "started_at": T0 + dt.timedelta(seconds=5),
+    }
+    world["bus"].deliver(Event("telephony.synced", {**synced, "calls": [up]}, 0, T0))
+    assert Interaction.get(channel_id="b-1.3").node == "b"
+    world["bus"].deliver(Event("telephony.synced", {**synced, "node": "a"}, 0, T0))
+    assert Interaction.get(channel_id="a-1.1").status == "recent"
+    assert Interaction.get(channel_id="b-1.3").status == "incoming"
 
 
 def test_a_message_left_concludes_the_call_as_voicemail_with_its_audio(world, tmp_path):

@@ -192,6 +192,18 @@ def test_after_a_restart_a_place_asterisk_no_longer_has_is_settled_and_one_it_ha
     assert Callback.get().state == "queued"
 
 
+def test_with_several_asterisk_nodes_a_place_is_the_home_node_s_to_settle_and_no_other_s(world):
+    world["callbacks"].home = lambda company_id: "a"
+    asked(world)
+    call = placed(world)
+    assert call.node == "a"
+    read_at = world["clock"]() + dt.timedelta(seconds=1)
+    send(world, "telephony.synced", calls=[], read_at=read_at, node="b")  # node b never had it
+    assert Callback.get().state == "queued" and Interaction.get_by_id(call.id).status != "recent"
+    send(world, "telephony.synced", calls=[], read_at=read_at, node="a")
+    assert Callback.get().state == "waiting" and Interaction.get_by_id(call.id).status == "recent"
+
+
 def test_a_1_in_a_queue_of_another_company_or_on_an_unknown_call_changes_nothing(world):
     other = Team.create(company=create_company("Other", "US"), name="Theirs", callback_enabled=True)
     send(world, "call.callback_asked", channel_id="nobody", queue=world["team"].queue_name, position=1)

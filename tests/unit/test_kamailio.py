@@ -208,10 +208,25 @@ def test_health_names_each_node_active_or_not_and_a_stopped_edge_down(tmp_path, 
 def test_behind_the_edge_asterisk_also_knows_a_trunk_by_kamailio_s_header():
     trunk = render.TrunkSpec(3, "Carrier", "203.0.113.7", 5070)
     alone = render.render_pjsip_endpoints(render.Snapshot(trunks=(trunk,)))
-    behind = render.render_pjsip_endpoints(render.Snapshot(trunks=(trunk,), behind_edge=True))
+    behind = render.render_pjsip_endpoints(render.Snapshot(trunks=(trunk,), edge_address="127.0.0.1:5090"))
     identify = "[trunk3]\ntype = identify\nendpoint = trunk3\nmatch = 203.0.113.7:5070\n"
     assert identify in alone and "match_header" not in alone
     assert identify + "match_header = X-LC-Trunk: trunk3\n" in behind
+
+
+def test_behind_the_edge_a_desk_phone_is_reached_through_kamailio_and_a_browser_is_not():
+    devices = (
+        render.AgentDevice("desk7", "pw", "Alice", webrtc=False, agent_id=7, company_id=1),
+        render.AgentDevice("webrtc7", "pw", "Alice", webrtc=True, agent_id=7, company_id=1),
+    )
+    alone = render.render_pjsip_endpoints(render.Snapshot(devices=devices, qualify_seconds=30))
+    behind = render.render_pjsip_endpoints(
+        render.Snapshot(devices=devices, qualify_seconds=30, edge_address="127.0.0.1:5090")
+    )
+    desk_aor = "[desk7]\ntype = aor\nmax_contacts = 1\nremove_existing = yes\nqualify_frequency = 30\n"
+    assert desk_aor + "\n" in alone and "\ncontact =" not in alone
+    assert desk_aor + "contact = sip:desk7@127.0.0.1:5090\nqualify_2xx_only = yes\n" in behind
+    assert behind.endswith("[webrtc7]\ntype = aor\nmax_contacts = 1\nremove_existing = yes\nqualify_frequency = 0\n")
 
 
 def test_the_edge_secret_is_generated_with_the_others(tmp_path):

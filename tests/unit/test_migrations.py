@@ -138,6 +138,25 @@ def _assert_migrated_from(version: int, old, expected) -> None:
     assert _shape(old) == expected
 
 
+def test_a_version_24_database_gets_each_call_s_node_and_keeps_its_calls(tmp_path):
+    expected = _shape_of_a_new_database(tmp_path)
+    old = _migrated(tmp_path / "v24.sqlite3")
+    old.execute_sql("PRAGMA foreign_keys = OFF")  # the call's company and lead do not matter here
+    old.execute_sql('ALTER TABLE "interaction" DROP COLUMN "node"')
+    old.execute_sql(
+        "INSERT INTO interaction (id, created_at, company_id, lead_id, kind, direction, status, status_changed_at,"
+        " started_at, lead_number, notes, source, campaign, landing_page, referrer, keywords, medium, click_id,"
+        " channel_id) VALUES (5, '2026-11-26 10:00:00', 1, 1, 'call', 'inbound', 'active', '2026-11-26 10:01:00',"
+        " '2026-11-26 10:00:00', '+14045551234', '', '', '', '', '', '', '', '', '1700000000.5')"
+    )
+    old.execute_sql("PRAGMA foreign_keys = ON")
+    old.execute_sql("UPDATE schema_version SET version = 24")
+    _assert_migrated_from(24, old, expected)
+    # The one Asterisk's: every call before several nodes were driven.
+    assert old.execute_sql("SELECT channel_id, node FROM interaction WHERE id = 5").fetchone() == ("1700000000.5", "")
+    old.close()
+
+
 def test_a_version_22_database_gets_the_interaction_lists_indexes(tmp_path):
     expected = _shape_of_a_new_database(tmp_path)
     old = _migrated(tmp_path / "v22.sqlite3")
@@ -194,6 +213,7 @@ def _back_to_version_19(database) -> None:
         ("interaction", "handled_at"),
         ("agent", "email_voicemail"),
         ("email_outbox", "attachments"),
+        ("interaction", "node"),
     ):
         database.execute_sql(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
     database.execute_sql("UPDATE schema_version SET version = 19")
@@ -613,6 +633,7 @@ def test_on_postgresql_a_database_at_version_19_takes_the_latest_steps_and_ends_
         ("interaction", "handled_at"),
         ("agent", "email_voicemail"),
         ("email_outbox", "attachments"),
+        ("interaction", "node"),
     ):
         old.execute_sql(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
     old.execute_sql("UPDATE schema_version SET version = 19")

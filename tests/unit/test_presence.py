@@ -64,6 +64,42 @@ def test_an_available_agent_whose_phone_cannot_ring_is_unreachable_live(world):
     assert bus.presences() == [(bob.id, "unreachable")]
 
 
+def test_with_several_asterisk_nodes_a_phone_is_as_present_as_the_node_that_says_most(world):
+    """A phone registered at node b is unavailable at node a: neither node's resync nor its device events hide what
+    the other says."""
+    alice, bob = world["a"]["agents"]
+    bus = Bus()
+    presence = Presence(bus)
+
+    def synced(node, **devices):
+        presence.on_synced(Event("telephony.synced", {"devices": devices, "node": node}, 0, T0))
+
+    alice_phone, bob_phone = f"webrtc{alice.id}", f"webrtc{bob.id}"
+    synced("b", **{alice_phone: "NOT_INUSE", bob_phone: "UNAVAILABLE"})
+    synced("a", **{alice_phone: "UNAVAILABLE", bob_phone: "UNAVAILABLE"})
+    assert (presence.of(alice), presence.of(bob)) == ("available", "unreachable")
+    assert presence.reachable(alice)
+    presence.on_device_state(
+        Event(
+            "telephony.device_state",
+            {"endpoint": alice_phone, "agent_id": alice.id, "state": "INUSE", "node": "b"},
+            0,
+            T0,
+        )
+    )
+    presence.on_device_state(
+        Event(
+            "telephony.device_state",
+            {"endpoint": alice_phone, "agent_id": alice.id, "state": "UNAVAILABLE", "node": "a"},
+            0,
+            T0,
+        )
+    )
+    assert presence.of(alice) == "on_call"
+    synced("b", **{alice_phone: "UNAVAILABLE", bob_phone: "UNAVAILABLE"})  # her phone is gone from node b too
+    assert presence.of(alice) == "unreachable"
+
+
 def test_a_status_change_or_another_ring_device_changes_what_colleagues_see(world):
     alice = world["a"]["agents"][0]
     bus = Bus()
