@@ -83,7 +83,9 @@ run: setup
 INTEGRATION_WORKERS ?= 3
 # A private network namespace with its loopback up; the integration tests' command.
 IN_NAMESPACE := unshare --net --fork -- sh -c 'ip link set lo up && exec "$$@"' sh
-INTEGRATION_TESTS = $(IN_NAMESPACE) $(BIN)/python -m pytest -p no:cacheprovider -n $(INTEGRATION_WORKERS) --dist loadfile $(PYTEST_ARGS)
+# --durations: the slowest tests are listed at the end, where make test's 20-minute budget is watched.
+INTEGRATION_TESTS = $(IN_NAMESPACE) $(BIN)/python -m pytest -p no:cacheprovider -n $(INTEGRATION_WORKERS) --dist loadfile \
+	--durations=25 $(PYTEST_ARGS)
 
 test: setup lint unit-shifted
 	$(INTEGRATION_TESTS) tests/integration
