@@ -169,20 +169,24 @@ def test_a_number_of_another_company_is_not_trusted(world):
     assert Interaction.select().count() == 0
 
 
-def test_resync_creates_calls_that_began_while_away_and_concludes_those_that_ended(world):
-    inbound(world, "1.1")  # ended while the controller was away
-    up = {
-        "channel_id": "1.2",
-        "channel": "PJSIP/trunk1-2",
+def call_up(world, channel_id: str, **more) -> dict:
+    """A call Asterisk has up, as a resync lists it: a caller on the tracking number since T0 + 5 s."""
+    return {
+        "channel_id": channel_id,
+        "channel": f"PJSIP/trunk1-{channel_id.rsplit('.', 1)[-1]}",
         "caller_number": "4045559876",
         "caller_name": "",
         "company_id": world["company"].id,
         "number_id": world["number"].id,
         "flow_id": 1,
         "started_at": T0 + dt.timedelta(seconds=5),
-        "agent_id": world["agent"].id,
-        "recording": "/srv/leadcenter/spool/monitor/1.2.wav",
+        **more,
     }
+
+
+def test_resync_creates_calls_that_began_while_away_and_concludes_those_that_ended(world):
+    inbound(world, "1.1")  # ended while the controller was away
+    up = call_up(world, "1.2", agent_id=world["agent"].id, recording="/srv/leadcenter/spool/monitor/1.2.wav")
     world["bus"].deliver(
         Event("telephony.synced", {"calls": [up], "members": [], "read_at": T0 + dt.timedelta(seconds=6)}, 0, T0)
     )
@@ -216,16 +220,7 @@ def test_a_node_s_resync_concludes_its_own_stale_calls_only(world):
     )
     # Node a's own resync without its call concludes it; a call node b had up that began while the controller was
     # away gets an interaction on node b.
-    up = {
-        "channel_id": "b-1.3",
-        "channel": "PJSIP/trunk1-3",
-        "caller_number": "4045559876",
-        "caller_name": "",
-        "company_id": world["company"].id,
-        "number_id": world["number"].id,
-        "flow_id": 1,
-        "started_at": T0 + dt.timedelta(seconds=5),
-    }
+    up = call_up(world, "b-1.3")
     world["bus"].deliver(Event("telephony.synced", {**synced, "calls": [up]}, 0, T0))
     assert Interaction.get(channel_id="b-1.3").node == "b"
     world["bus"].deliver(Event("telephony.synced", {**synced, "node": "a"}, 0, T0))
