@@ -97,6 +97,7 @@ class Presence:
         self._moved: dict[str, dt.datetime] = {}  # endpoint -> when its device_presence last changed, as seen live
         self._shown: dict[int, str] = {}  # agent id -> presence last published
         self._offers: dict[int, dict[str, dt.datetime]] = {}  # agent id -> {lead channel id: when offered}
+        self._offered_on: dict[str, str] = {}  # lead channel id offered -> its Asterisk node ("": the one)
         if not keeps_view:
             return
         bus.subscribe("telephony.device_state", self.on_device_state)
@@ -163,7 +164,15 @@ class Presence:
                     if device_presence(self._devices.get(endpoint)) != device_presence(state):
                         self._moved[endpoint] = read_at
             self._devices = devices
-            self._offers = {}  # what rings now is in the device states; an offer's end may have been missed
+            # What rings on this node now is in its device states (an offer's end may have been missed); the other
+            # nodes' calls still ring.
+            node = event.data.get("node", "")
+            self._offers = {
+                agent_id: kept
+                for agent_id, offers in self._offers.items()
+                if (kept := {c: at for c, at in offers.items() if self._offered_on.get(c, "") != node})
+            }
+            self._offered_on = {c: n for c, n in self._offered_on.items() if n != node}
         self._refresh(current_agents())
 
     def on_agent_changed(self, event: Event) -> None:
@@ -175,6 +184,7 @@ class Presence:
             return
         with self._lock:
             self._offers.setdefault(agent_id, {})[event.data["channel_id"]] = event.data.get("at") or event.at
+            self._offered_on[event.data["channel_id"]] = event.data.get("node", "")
         self._refresh(Agent.select().where(Agent.id == agent_id))
 
     def on_offer_over(self, event: Event) -> None:
@@ -191,6 +201,8 @@ class Presence:
                 del self._offers[agent_id][channel_id]
                 if not self._offers[agent_id]:
                     del self._offers[agent_id]
+            if not any(channel_id in offers for offers in self._offers.values()):
+                self._offered_on.pop(channel_id, None)
         if rung:
             self._refresh(Agent.select().where(Agent.id.in_(rung)))
 

@@ -100,6 +100,24 @@ def test_with_several_asterisk_nodes_a_phone_is_as_present_as_the_node_that_says
     assert presence.of(alice) == "unreachable"
 
 
+def test_a_nodes_resync_ends_the_offers_of_its_own_calls_only(world):
+    """A call ringing Alice on node b still rings her when node a resyncs; node b's resync ends its offer (what rings
+    there now is in its device states)."""
+    alice, bob = world["a"]["agents"]
+    presence = Presence(Bus())
+    devices = {f"webrtc{alice.id}": "NOT_INUSE", f"webrtc{bob.id}": "NOT_INUSE"}
+    for node in ("a", "b"):
+        presence.on_synced(Event("telephony.synced", {"devices": devices, "node": node}, 0, T0))
+    for agent, channel, node in ((alice, "b-1.1", "b"), (bob, "a-1.2", "a")):
+        offered = {"channel_id": channel, "agent_id": agent.id, "at": T0, "node": node}
+        presence.on_offered(Event("call.agent_offered", offered, 0, T0))
+    assert (presence.of(alice), presence.of(bob)) == ("ringing", "ringing")
+    presence.on_synced(Event("telephony.synced", {"devices": devices, "node": "a"}, 0, T0))
+    assert (presence.of(alice), presence.of(bob)) == ("ringing", "available")
+    presence.on_synced(Event("telephony.synced", {"devices": devices, "node": "b"}, 0, T0))
+    assert presence.of(alice) == "available"
+
+
 def test_a_status_change_or_another_ring_device_changes_what_colleagues_see(world):
     alice = world["a"]["agents"][0]
     bus = Bus()
