@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import re
-import time
 
 import pytest
 from browser import Browser
 from harness import channel_variable, set_ring_device, wait_for
 from playwright.sync_api import expect
-from test_monitor import AGENT_HZ, LEAD_HZ, listen, live_call, tones  # noqa: F401  (tones: the fixture)
+from test_monitor import AGENT_HZ, LEAD_HZ, assert_heard, live_call, tones  # noqa: F401  (tones: the fixture)
 from test_monitor import SUPERVISOR_HZ as COLLEAGUE_HZ
 
 from leadcenter.agents.models import Agent
@@ -65,17 +64,14 @@ def test_consult_cancel_merge_and_drop_are_heard_on_the_wire(running, peers, ton
         consulting = _post(alice_app, f"/api/v1/interactions/{call.id}/consult", agent_id=BOB)
         assert [(t["kind"], t["outcome"]) for t in consulting["transfers"]] == [("warm", "requested")]
         bob.wait_for("ANSWERED", timeout=10)
-        time.sleep(0.5)
-        assert listen(running, ports) == {"lead": set(), "alice": {COLLEAGUE_HZ}, "bob": {AGENT_HZ}}
+        assert_heard(running, ports, {"lead": set(), "alice": {COLLEAGUE_HZ}, "bob": {AGENT_HZ}})
 
         cancelled = _post(alice_app, f"/api/v1/interactions/{call.id}/consult/cancel")
         assert [t["outcome"] for t in cancelled["transfers"]] == ["cancelled"]
         bob.wait_for("HANGUP", timeout=5)
-        time.sleep(0.5)
-        assert listen(running, {"lead": ports["lead"], "alice": ports["alice"]}) == {
-            "lead": {AGENT_HZ},
-            "alice": {LEAD_HZ},
-        }
+        assert_heard(
+            running, {"lead": ports["lead"], "alice": ports["alice"]}, {"lead": {AGENT_HZ}, "alice": {LEAD_HZ}}
+        )
 
         _post(alice_app, f"/api/v1/interactions/{call.id}/consult", agent_id=BOB)
         wait_for(lambda: bob.count("ANSWERED") == 2, 10, what="Bob to answer the second consult")
@@ -84,12 +80,11 @@ def test_consult_cancel_merge_and_drop_are_heard_on_the_wire(running, peers, ton
             ("warm", "cancelled"),
             ("conference", "completed"),
         ]
-        time.sleep(1)
-        assert listen(running, ports) == {
-            "lead": {AGENT_HZ, COLLEAGUE_HZ},
-            "alice": {LEAD_HZ, COLLEAGUE_HZ},
-            "bob": {LEAD_HZ, AGENT_HZ},
-        }
+        assert_heard(
+            running,
+            ports,
+            {"lead": {AGENT_HZ, COLLEAGUE_HZ}, "alice": {LEAD_HZ, COLLEAGUE_HZ}, "bob": {LEAD_HZ, AGENT_HZ}},
+        )
         # Bob joined last: the call is his now; he drops Alice and stays with the lead.
         wait_for(lambda: Interaction.get_by_id(call.id).agent_id == BOB, 5, what="the call to move to Bob")
         alice_leg = wait_for(
@@ -102,11 +97,7 @@ def test_consult_cancel_merge_and_drop_are_heard_on_the_wire(running, peers, ton
         dropped = bob_app.delete(f"/api/v1/interactions/{call.id}/conference/{alice_leg.id}")
         assert dropped.status_code == 204, dropped.text
         alice.wait_for("HANGUP", timeout=5)
-        time.sleep(0.5)
-        assert listen(running, {"lead": ports["lead"], "bob": ports["bob"]}) == {
-            "lead": {COLLEAGUE_HZ},
-            "bob": {LEAD_HZ},
-        }
+        assert_heard(running, {"lead": ports["lead"], "bob": ports["bob"]}, {"lead": {COLLEAGUE_HZ}, "bob": {LEAD_HZ}})
         assert Interaction.get_by_id(call.id).status == "active"
         # Dropped, Alice is in wrap-up: she cannot be added to a call until she rejoins the queue.
         wait_for(lambda: Agent.get_by_id(ALICE).status_reason == "wrap_up", 5, what="Alice's wrap-up")
@@ -117,20 +108,17 @@ def test_consult_cancel_merge_and_drop_are_heard_on_the_wire(running, peers, ton
         # Bob adds Alice back to the call: her phone rings into the conference, the three hear each other.
         _post(bob_app, f"/api/v1/interactions/{call.id}/conference", agent_id=ALICE)
         wait_for(lambda: alice.count("ANSWERED") == 2, 10, what="Alice to answer Bob's conference call")
-        time.sleep(1)
-        assert listen(running, ports) == {
-            "lead": {AGENT_HZ, COLLEAGUE_HZ},
-            "alice": {LEAD_HZ, COLLEAGUE_HZ},
-            "bob": {LEAD_HZ, AGENT_HZ},
-        }
+        assert_heard(
+            running,
+            ports,
+            {"lead": {AGENT_HZ, COLLEAGUE_HZ}, "alice": {LEAD_HZ, COLLEAGUE_HZ}, "bob": {LEAD_HZ, AGENT_HZ}},
+        )
         # Bob's leg ends: the lead stays with Alice, whose call it is again; then hers, the last agent's: the lead is
         # hung up and the call is over.
         hang_up_phone(running, bob)
-        time.sleep(0.5)
-        assert listen(running, {"lead": ports["lead"], "alice": ports["alice"]}) == {
-            "lead": {AGENT_HZ},
-            "alice": {LEAD_HZ},
-        }
+        assert_heard(
+            running, {"lead": ports["lead"], "alice": ports["alice"]}, {"lead": {AGENT_HZ}, "alice": {LEAD_HZ}}
+        )
         assert Interaction.get_by_id(call.id).agent_id == ALICE
         hang_up_phone(running, alice)
         caller.wait_for("HANGUP", timeout=5)
