@@ -41,7 +41,7 @@ PRESENCES = ("available", "ringing", "on_call", "wrap_up", "missed", "unreachabl
 UNREACHABLE = frozenset({"UNAVAILABLE", "INVALID"})
 
 
-def _most_present(states: Iterable[str]) -> str:
+def most_present(states: Iterable[str]) -> str:
     """Of an endpoint's device states on several Asterisk nodes, the one that says most: on a call (or ringing) on
     some node, else reachable on some node, else unreachable."""
     return max(states, key=lambda state: (state not in UNREACHABLE, state not in UNREACHABLE | {"NOT_INUSE"}))
@@ -150,7 +150,7 @@ class Presence:
     def _merged(self, endpoint: str) -> str:
         """The endpoint's state that says most of every node's (a phone registered at one node is unavailable at the
         others); called with the lock held."""
-        return _most_present(states[endpoint] for states in self._by_node.values() if endpoint in states)
+        return most_present(states[endpoint] for states in self._by_node.values() if endpoint in states)
 
     def on_synced(self, event: Event) -> None:
         """What one Asterisk node says of the devices now, merged with the other nodes'."""

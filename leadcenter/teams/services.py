@@ -21,7 +21,7 @@ from collections.abc import Callable
 from leadcenter.agents import availability
 from leadcenter.agents.availability import Availability
 from leadcenter.agents.models import Agent, current_agents
-from leadcenter.agents.presence import PRESENCES, presence
+from leadcenter.agents.presence import PRESENCES, most_present, presence
 from leadcenter.chats.models import ChatWidget
 from leadcenter.chats.services import Chats
 from leadcenter.clock import Clock
@@ -169,15 +169,17 @@ def queue_today(team: Team, now: dt.datetime) -> dict:
 
 
 class QueueBoard:
-    """``queue.status`` (telephony: one Asterisk queue now) -> ``queue.updated`` for the team's company; and again
-    with today's figures when one of the queue's calls concludes."""
+    """``queue.status`` (telephony: the team's queue now, on each Asterisk node) -> ``queue.updated`` for the team's
+    company, every node's as one; and again with today's figures when one of the queue's calls concludes."""
 
     def __init__(self, bus: Bus, clock: Clock):
         self.bus = bus
         self.clock = clock
         self._latest: dict[int, tuple[dict, dt.datetime]] = {}  # team id -> (figures, when), as last published
         self._today: dict[int, dict] = {}  # team id -> today's figures (their ``day``: the company's date)
+        self._by_node: dict[int, dict[str, dict]] = {}  # team id -> Asterisk node -> its queue's last status
         bus.subscribe("queue.status", self.on_status)
+        bus.subscribe("telephony.lost", self.on_link_lost)
         bus.subscribe("interaction.updated", self.on_interaction)
 
     def today(self, team: Team) -> dict:
@@ -206,20 +208,45 @@ class QueueBoard:
     def on_status(self, event: Event) -> None:
         team_id = names.parse_queue(event.data["queue"])
         team = Team.get_or_none(Team.id == team_id) if team_id is not None else None
-        if team is None:
+        if team is not None:
+            self._by_node.setdefault(team.id, {})[event.data.get("node", "")] = event.data
+            self._publish_status(team)
+
+    def on_link_lost(self, event: Event) -> None:
+        """An Asterisk node is gone: its callers no longer wait (its queues' last status no longer counts)."""
+        node = event.data.get("node")
+        if node is None:  # one Asterisk: its next status says what is left
             return
-        members = {m["agent_id"]: m for m in event.data["members"] if m["agent_id"]}
+        for team_id in [t for t, statuses in self._by_node.items() if statuses.pop(node, None) is not None]:
+            team = Team.get_or_none(Team.id == team_id)
+            if team is not None:
+                self._publish_status(team)
+
+    def _publish_status(self, team: Team) -> None:
+        """The team's queue on every Asterisk node as one: callers waiting on any, the longest wait, each agent as
+        the node that says most of them (a member is in a call on one node and idle on the other)."""
+        statuses = list(self._by_node.get(team.id, {}).values())
+        members: dict[int, list[dict]] = {}
+        for status in statuses:
+            for member in status["members"]:
+                if member["agent_id"]:
+                    members.setdefault(member["agent_id"], []).append(member)
         agents = Agent.select().where(Agent.id.in_(list(members) or [0]))
         counts = dict.fromkeys(PRESENCES, 0)
         states = {}
         for agent in agents:
-            states[agent.id] = agent_state(agent, members[agent.id])
+            on_nodes = members[agent.id]
+            merged = {
+                "in_call": any(m["in_call"] for m in on_nodes),
+                "device_state": most_present(m["device_state"] for m in on_nodes),
+            }
+            states[agent.id] = agent_state(agent, merged)
             counts[states[agent.id]] += 1
         figures = dict(
             team_id=team.id,
             team_name=team.name,
-            callers_waiting=event.data["waiting"],
-            longest_wait_seconds=event.data["longest_wait_seconds"],
+            callers_waiting=sum(status["waiting"] for status in statuses),
+            longest_wait_seconds=max((status["longest_wait_seconds"] for status in statuses), default=0),
             agents=counts,
             agent_states={str(agent_id): state for agent_id, state in sorted(states.items())},
             today=self.today(team),

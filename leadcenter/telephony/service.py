@@ -63,11 +63,11 @@ class AsteriskRefused(Exception):
 
 
 def node_stamped(publish: Callable[..., object], node: str) -> Callable[..., object]:
-    """``publish``, with the node's name in its call and link events (none for node "": the one Asterisk's events
+    """``publish``, with the node's name in its call, link and queue events (none for node "": the one Asterisk's events
     are as they were)."""
 
     def stamped(name: str, **data) -> object:
-        if node and name.startswith(("call.", "telephony.")):
+        if node and name.startswith(("call.", "telephony.", "queue.")):
             data["node"] = node
         return publish(name, **data)
 
@@ -193,7 +193,7 @@ class Telephony:
     async def publish_queue_status(self, queue: str | None = None) -> None:
         """Read a queue's (or every queue's) callers and members now and publish queue.status for each."""
         for name, status in (await self._queue_status(queue)).items():
-            self.bus.publish("queue.status", queue=name, **status)
+            self._publish("queue.status", queue=name, **status)
 
     def _ari_event(self, event: dict) -> None:
         log.debug("ARI %s", event.get("type"))
@@ -238,7 +238,7 @@ class Telephony:
                 read_at=read_at,
             )
             for name, status in queues.items():
-                self.bus.publish("queue.status", queue=name, **status)
+                self._publish("queue.status", queue=name, **status)
             await self.publish_trunk_states()
             log.info("resynchronised: %d call(s) up, %d queue member(s)", len(calls), len(members))
 

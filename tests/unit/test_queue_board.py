@@ -175,3 +175,25 @@ def test_the_api_gives_each_team_s_last_figures_to_its_company_only(world, contr
         )
     )
     assert [q["team_id"] for q in client.get("/api/v1/queues")[1]] == [team.id]
+
+
+def test_a_queue_on_several_asterisk_nodes_is_one_queue_until_a_node_is_lost(world, controller):
+    """Callers wait on both nodes; Alice is in a call on node b and idle on node a: on a call. Node b lost, its callers
+    no longer count."""
+    team, (alice, bob) = world["a"]["team"], world["a"]["agents"]
+    board = QueueBoard(controller.bus, controller.clock)
+
+    def status(node, waiting, longest, *members):
+        data = {"queue": team.queue_name, "waiting": waiting, "longest_wait_seconds": longest, "node": node}
+        board.on_status(Event("queue.status", {**data, "members": list(members)}, 1, T0))
+        return controller.bus.published[-1][1]
+
+    status("a", 1, 12, member(alice), member(bob))
+    both = status("b", 2, 30, member(alice, "INUSE", in_call=True), member(bob, "UNAVAILABLE"))
+    assert (both["callers_waiting"], both["longest_wait_seconds"]) == (3, 30)
+    assert both["agent_states"] == {str(alice.id): "on_call", str(bob.id): "available"}
+    board.on_link_lost(Event("telephony.lost", {"link": "ami", "node": "b"}, 2, T0))
+    name, left = controller.bus.published[-1]
+    assert name == "queue.updated"
+    assert (left["callers_waiting"], left["longest_wait_seconds"]) == (1, 12)
+    assert left["agent_states"] == {str(alice.id): "available", str(bob.id): "available"}
