@@ -80,11 +80,17 @@ class Reported:
     roundtrip_ms: float | None = None
 
 
+def _health(said: Reported) -> tuple[bool, bool]:
+    """Unreachable, then a registration that failed, say worst."""
+    return (said.reachable is not False, said.registration in (None, "Registered"))
+
+
 class TrunkStates:
     def __init__(self, bus: Bus, clock: Clock, keeps_view: bool = True):
         self.bus, self.clock = bus, clock
         self._lock = threading.Lock()
-        self._reported: dict[int, Reported] = {}
+        self._reported: dict[int, Reported] = {}  # every node's, the worst of each trunk
+        self._by_node: dict[str, dict[int, Reported]] = {}  # Asterisk node ("": the one) -> what it last said
         self._shown: dict[int, tuple[str, dt.datetime | None]] = {}  # trunk id -> (state, since)
         if not keeps_view:  # a web node's (cluster.py): the controller node keeps the view, for every node's edits
             return
@@ -113,14 +119,27 @@ class TrunkStates:
             for trunk, t in event.data["trunks"].items()
         }
         with self._lock:
-            self._reported = reported
+            self._by_node[event.data.get("node", "")] = reported
+            self._reported = self._worst()
         self._refresh(Trunk.select())
 
     def on_lost(self, event: Event) -> None:
         if event.data.get("link") == "ami":
             with self._lock:
-                self._reported = {}
+                self._by_node.pop(event.data.get("node", ""), None)
+                self._reported = self._worst()
             self._refresh(Trunk.select())
+
+    def _worst(self) -> dict[int, Reported]:
+        """Each trunk as the Asterisk node that says worst of it (several nodes: one that cannot reach the carrier
+        fails the calls it places); called with the lock held."""
+        worst: dict[int, Reported] = {}
+        for reported in self._by_node.values():
+            for trunk_id, said in reported.items():
+                kept = worst.get(trunk_id)
+                if kept is None or _health(said) < _health(kept):
+                    worst[trunk_id] = said
+        return worst
 
     def on_trunk_changed(self, event: Event) -> None:
         trunk_id = event.data["trunk"]["id"]

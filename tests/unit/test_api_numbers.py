@@ -127,6 +127,21 @@ def test_trunk_states_follow_what_asterisk_reports(admin, supervisor, agent, wor
     assert world["b"]["trunk"].id not in states()
 
 
+def test_with_several_asterisk_nodes_a_trunk_is_as_the_node_that_says_worst_of_it(supervisor, world, controller):
+    """Node b cannot reach the carrier: the trunk fails (the calls node b places would); node b lost, node a's say."""
+    trunk = world["a"]["trunk"]
+
+    def reported(node, **said):
+        controller.trunk_states.on_trunks(Event("telephony.trunks", {"trunks": {trunk.id: said}, "node": node}, 1, T0))
+        return {s["trunk"]: s["state"] for s in supervisor.get(f"{API}/trunks/states")[1]}[trunk.id]
+
+    assert reported("a", reachable=True) == "reachable"
+    assert reported("b", reachable=False) == "failing"
+    assert reported("a", reachable=True) == "failing"  # node a's news does not hide node b's
+    controller.trunk_states.on_lost(Event("telephony.lost", {"link": "ami", "node": "b"}, 2, T0))
+    assert {s["trunk"]: s["state"] for s in supervisor.get(f"{API}/trunks/states")[1]}[trunk.id] == "reachable"
+
+
 def test_texting_is_switched_per_number(admin, world):
     number = world["a"]["number"]
     status, changed = admin.patch(f"{API}/tracking-numbers/{number.id}", {"texting": False})
