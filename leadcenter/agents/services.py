@@ -108,14 +108,14 @@ class PauseKeeper:
 
     def on_status_changed(self, event) -> None:
         """An agent chose Available or Offline (or their calls made them Unavailable): apply it at once."""
-        agent = Agent.get_or_none(Agent.id == event.data["agent"]["id"])
+        agent = Agent.by_id(event.data["agent"]["id"])
         if agent is not None:
             self._apply(agent)
 
     def on_rang_out(self, event) -> None:
         """An agent's leg for a call ended unanswered after its ring time (or because they declined it). Whether
         they missed it depends on the queue's team: some teams keep an agent who let a call ring out Available."""
-        agent = Agent.get_or_none(Agent.id == event.data["agent_id"])
+        agent = Agent.by_id(event.data["agent_id"])
         if agent is None:
             return
         declined = _declined(agent, event.data["channel_id"])
@@ -135,7 +135,7 @@ class PauseKeeper:
         """lc-rang-out paused every agent a step's Dial rang when nobody answered, a decliner too: by now the
         database has decided about each (their legs' DialEnd came first)."""
         if event.data["paused"] and event.data["reason"] == names.RANG_OUT_PAUSE:
-            agent = Agent.get_or_none(Agent.id == event.data["agent_id"])
+            agent = Agent.by_id(event.data["agent_id"])
             if agent is not None and agent.status == "available":
                 self._apply(agent)
 

@@ -163,7 +163,7 @@ class Conferences:
         """A party joined the call's conference: their leg; an added party answered (their transfer completed). A
         party that is no agent is the number their transfer dialled (the transfer names its channel)."""
         data = event.data
-        interaction = Interaction.get_or_none(Interaction.id == data["interaction_id"])
+        interaction = Interaction.by_id(data["interaction_id"])
         if interaction is None:
             return
         agent = Agent.get_or_none(Agent.id == data["agent_id"], Agent.company == interaction.company_id)
@@ -252,8 +252,8 @@ class Conferences:
         browser again when their tab reloads; a resync after a restart reads who has the call). The first agent's
         answer names them itself (lc-agent-answered)."""
         data = event.data
-        interaction = Interaction.get_or_none(Interaction.id == data["interaction_id"])
-        agent = Agent.get_or_none(Agent.id == data["agent_id"]) if data["agent_id"] else None
+        interaction = Interaction.by_id(data["interaction_id"])
+        agent = Agent.by_id(data["agent_id"])
         if interaction is None or agent is None or not interaction.channel_id:
             return
         on = event.name == "call.leg_joined" and interaction.status == "active"
@@ -262,7 +262,7 @@ class Conferences:
         if interaction.status != "active" or interaction.direction != "inbound" or interaction.agent_id is None:
             return
         moved = CallLeg.select().where(CallLeg.interaction == interaction, CallLeg.agent.is_null(False)).count() > 1
-        current = Agent.get_or_none(Agent.id == interaction.agent_id) if moved else None
+        current = Agent.by_id(interaction.agent_id) if moved else None
         if current is not None:
             verb = self.telephony.set_variable(names.ANSWERED_BY, _device(current), interaction.channel_id)
             self.telephony.submit(verb)

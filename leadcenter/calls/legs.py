@@ -16,12 +16,16 @@ import datetime as dt
 from peewee import IntegrityError
 
 from leadcenter.agents.models import Agent
-from leadcenter.db import database
+from leadcenter.db import Prepared, database
 from leadcenter.events import Publisher
 from leadcenter.interactions import notifier
 from leadcenter.interactions.models import CallLeg, CallTransfer, Interaction
 
 __all__ = ["CallLeg", "CallTransfer", "handed_on", "joined", "left", "open_legs"]
+
+
+# The leg on a channel: its SQL built once (looked up as each party joins and leaves).
+_LEG_OF_CHANNEL = Prepared(lambda channel_id: CallLeg.select().where(CallLeg.channel_id == channel_id), "?ch")
 
 
 def joined(
@@ -34,7 +38,7 @@ def joined(
     number: str = "",
 ) -> CallLeg:
     """The party on ``channel_id`` began talking with the lead; the same channel again returns its leg unchanged."""
-    existing = CallLeg.get_or_none(CallLeg.channel_id == channel_id)
+    existing = _LEG_OF_CHANNEL.first(channel_id)
     if existing is not None:
         return existing
     try:
@@ -61,7 +65,7 @@ def joined(
 def left(bus: Publisher, channel_id: str, at: dt.datetime) -> CallLeg | None:
     """The party on ``channel_id`` left the call; None if no leg has that channel or it had already left."""
     with database.atomic():
-        leg = CallLeg.get_or_none(CallLeg.channel_id == channel_id)
+        leg = _LEG_OF_CHANNEL.first(channel_id)
         if leg is None or leg.left_at is not None:
             return None
         leg.left_at = max(at, leg.joined_at)

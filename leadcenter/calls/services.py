@@ -23,7 +23,7 @@ from leadcenter.agents.availability import Availability
 from leadcenter.agents.models import Agent
 from leadcenter.calls import legs
 from leadcenter.clock import Clock
-from leadcenter.db import database
+from leadcenter.db import Prepared, database
 from leadcenter.events import Bus, Event
 from leadcenter.flows.services import audience
 from leadcenter.interactions import lifecycle, notifier
@@ -126,6 +126,10 @@ def everyone_declined(interaction: Interaction, reachable: Callable[[Agent], boo
     return bool(offered) and offered <= declined
 
 
+# The call a lead's channel is: its SQL built once (the recorder looks the call up on each of its events).
+_CALL_OF_CHANNEL = Prepared(lambda channel_id: Interaction.select().where(Interaction.channel_id == channel_id), "?ch")
+
+
 class CallRecorder:
     def __init__(
         self, bus: Bus, recording_path, asterisk_dir: Path, data_dir: Path, clock: Clock, availability: Availability
@@ -167,7 +171,7 @@ class CallRecorder:
             bus.subscribe(name, handler)
 
     def _interaction(self, channel_id: str) -> Interaction | None:
-        return Interaction.get_or_none(Interaction.channel_id == channel_id)
+        return _CALL_OF_CHANNEL.first(channel_id)
 
     def _create(self, data: dict, started_at) -> Interaction | None:
         number = TrackingNumber.get_or_none(TrackingNumber.id == data["number_id"])
@@ -275,7 +279,7 @@ class CallRecorder:
         """An agent joined a call: on a call. Not when their leg is over already: a leg_joined is delivered after the
         handler that published it, and a short call (a callback to a busy lead) may have ended meanwhile, its
         conclusion sending the agent to wrap-up, where a late take_call would keep them "on a call" for good."""
-        agent = Agent.get_or_none(Agent.id == event.data["agent_id"]) if event.data["agent_id"] else None
+        agent = Agent.by_id(event.data["agent_id"])
         if agent is None or not availability.can(agent, "take_call"):  # on a call already (its answer moved them)
             return
         if CallLeg.select().where(CallLeg.channel_id == event.data["channel_id"], CallLeg.left_at.is_null()).exists():
@@ -285,8 +289,8 @@ class CallRecorder:
         """An agent left a call that goes on (a transfer, a conference): wrap-up for them, unless they are on another
         call. The end of the call itself (and an agent's leg lost with a reloaded tab, which lc-agent-left rings
         again) is _conclude's."""
-        agent = Agent.get_or_none(Agent.id == event.data["agent_id"]) if event.data["agent_id"] else None
-        interaction = Interaction.get_or_none(Interaction.id == event.data["interaction_id"])
+        agent = Agent.by_id(event.data["agent_id"])
+        interaction = Interaction.by_id(event.data["interaction_id"])
         if agent is None or interaction is None or interaction.status != "active":
             return
         moved_on = interaction.agent_id != agent.id or legs.handed_on(interaction, agent.id)

@@ -30,7 +30,7 @@ def changed(bus: Publisher, interaction: Interaction, created: bool = False) -> 
 
     def publish() -> None:
         with _publishing:
-            current = Interaction.get_or_none(Interaction.id == interaction.id) or interaction
+            current = Interaction.by_id(interaction.id) or interaction
             event.publish(
                 bus,
                 company_id=current.company_id,

@@ -194,7 +194,7 @@ class QueueBoard:
         shown = event.data["interaction"]
         if shown["kind"] != "call" or shown["direction"] != "inbound" or shown["status"] != "recent":
             return
-        row = Interaction.get_or_none(Interaction.id == shown["id"])
+        row = Interaction.by_id(shown["id"])
         team = Team.get_or_none(Team.id == row.queue_team_id) if row and row.queue_team_id is not None else None
         if team is None:
             return
