@@ -140,8 +140,10 @@ INTEGRATION_POSTGRESQL_FILES ?= test_calls.py test_texts.py test_availability.py
 integration-postgresql: setup
 	LEADCENTER_TEST_DATABASE=postgresql $(INTEGRATION_TESTS) $(addprefix tests/integration/,$(INTEGRATION_POSTGRESQL_FILES))
 
+# make bench SUITES="edge overhead" runs those suites only (python -m bench --help lists them); all by default.
+SUITES ?=
 bench: setup
-	$(IN_NAMESPACE) $(BIN)/python -m bench
+	$(IN_NAMESPACE) $(BIN)/python -m bench $(SUITES)
 
 clean:
 	rm -rf $(VENV) var *.egg-info web/node_modules web/vendor tests/smsc/node_modules

@@ -18,6 +18,7 @@ from bench import (
     chat_visitors,
     cluster_events,
     controller_overhead,
+    edge,
     failover,
     kpis,
     results_dir,
@@ -44,6 +45,7 @@ SUITES = {
     "nodering": ring_through_nodes.run,
     "failover": failover.run,
     "capacity": capacity.run,
+    "edge": edge.run,
 }
 
 

@@ -3,10 +3,9 @@ dispatcher list and tables rendered from the database, and reloads them live aft
 calls to two companies' tracking numbers land on each company's home node; with company A's home node dead, A's
 next call is answered on the standby node, in A's flow, and recorded by the controller, which drives both nodes.
 
-Node a is the installation's own Asterisk. Node b is a second Asterisk on other ports and its own instance
-directory, its files rendered from the same database (with the controller's AMI and ARI secrets) by this test;
-[kamailio] nodes names both nodes' AMI and HTTP ports, so the controller drives both (docs/architecture.md,
-"Kamailio in front of several Asterisk nodes")."""
+The two nodes and the edge as tests/integration/edge_nodes.py sets them up (bench/edge.py measures the same): node a
+is the installation's own Asterisk, node b a second one rendered from the same database; the controller drives
+both."""
 
 from __future__ import annotations
 
@@ -19,58 +18,17 @@ import time
 import uuid
 
 import pytest
-from harness import SECOND_PORTS, THIRD_PORTS, System, run_installation, set_ring_device, wait_for
+from edge_nodes import B_TRUNK_PORT, EDGE_PORT, NODE_A, NODE_B, NODE_B_SIP_PORT, Edge, edge_system, start_node_b
+from harness import System, run_installation, set_ring_device, wait_for
 from sipp import SippCaller, SippPhone
 
-from leadcenter import asterisk_config, config, credentials
 from leadcenter.interactions.models import Interaction
 from leadcenter.pbx.process import Instance
 
-# Node a is a second installation beside the suite's (which keeps its PORTS and its database bound for the files
-# after this one), node b a third Asterisk.
-EDGE_PORT = 25090
 A_LINE, B_LINE, NEW_LINE = "+14045551301", "+14045551302", "+14045551303"
 A_CALLER, B_CALLER, FAILOVER_CALLER = "+14045551311", "+14045551312", "+14045551313"
-B_TRUNK_PORT = 25071
-NODE_A = f"127.0.0.1:{SECOND_PORTS['LEADCENTER_ASTERISK_SIP_PORT']}"
-NODE_B = f"127.0.0.1:{THIRD_PORTS['LEADCENTER_ASTERISK_SIP_PORT']}"
 EARLIER_CALLER, RESYNC_LINE, EDGE_PHONE_CALLER = "+14045551314", "+14045551304", "+14045551315"
 ALICE = 1  # a demo agent of company A, in its Sales queue
-NODE_B_SIP_PORT = int(THIRD_PORTS["LEADCENTER_ASTERISK_SIP_PORT"])
-
-
-def _controls(ports: dict[str, str]) -> str:
-    """A node's AMI and HTTP ports as [kamailio] nodes names them."""
-    return f"{ports['LEADCENTER_ASTERISK_AMI_PORT']}/{ports['LEADCENTER_ASTERISK_HTTP_PORT']}"
-
-
-EDGE = {
-    "LEADCENTER_KAMAILIO_ENABLED": "true",
-    "LEADCENTER_KAMAILIO_PORT": str(EDGE_PORT),
-    "LEADCENTER_KAMAILIO_NODES": f"a={NODE_A}/{_controls(SECOND_PORTS)}, b={NODE_B}/{_controls(THIRD_PORTS)}",
-    "LEADCENTER_KAMAILIO_HOMES": "1=a, 2=b",
-    "LEADCENTER_KAMAILIO_PROBE_SECONDS": "1",
-}
-
-
-class Edge:
-    """The installation (node a, the controller, Kamailio) and node b."""
-
-    def __init__(self, system: System, node_b: Instance):
-        self.system, self.node_b = system, node_b
-        self.kamailio = asterisk_config.edge(system.settings, credentials.load_or_create(system.settings.data_dir))
-
-    def table(self, name: str, key: str) -> str | None:
-        """An htable's value for ``key`` as Kamailio has it (kamcmd's s: keeps a number's digits a string)."""
-        answer = self.kamailio.rpc("htable.get", name, f"s:{key}") or ""
-        return next((line.split("value:")[1].strip() for line in answer.splitlines() if "value:" in line), None)
-
-    def destinations(self) -> dict[str, str]:
-        """Each node's URI -> its dispatcher flags (AP: active and probed, IP: inactive)."""
-        listing = self.kamailio.rpc("dispatcher.list") or ""
-        uris = [line.split("URI:")[1].strip() for line in listing.splitlines() if "URI:" in line]
-        flags = [line.split("FLAGS:")[1].strip() for line in listing.splitlines() if "FLAGS:" in line]
-        return dict(zip(uris, flags, strict=True))
 
 
 LINKED = ("connected", "connected")
@@ -140,26 +98,16 @@ def _variable(instance: Instance, prefix: str, name: str) -> str | None:
 
 @pytest.fixture(scope="module")
 def edge(tmp_path_factory):
+    # Node a is a second installation beside the suite's (which keeps its PORTS and its database bound for the files
+    # after this one), node b a third Asterisk (tests/integration/edge_nodes.py).
     folder = tmp_path_factory.mktemp("edge")
-    (folder / "a").mkdir()
-    system = System(folder / "a", ports={**SECOND_PORTS, **EDGE})
-    system.cli("demo")
-    system.cli("company", "add", "Beta Plumbing")
-    system.cli("trunk", "add", "--company", "2", "Beta carrier", "127.0.0.1", "--port", str(B_TRUNK_PORT))
+    system = edge_system(folder)
     system.cli("number", "add", "--company", "1", A_LINE, "Edge line A", "--trunk", "1", "--flow", "1")
     system.cli("number", "add", "--company", "2", B_LINE, "Edge line B", "--trunk", "2")
-    # Node b: its own instance directory and ports, every company's configuration rendered from the same database.
-    settings_b = config.load(env={**system.env, **THIRD_PORTS, "LEADCENTER_PATHS_DATA_DIR": str(folder / "b")})
-    node_b = Instance.from_settings(settings_b)
-    node_b.prepare()
     with contextlib.ExitStack() as stack:
         run_installation(system, stack)  # the test process reads node a's database until the module ends
         set_ring_device(system, "desk", agents=(ALICE,))  # before node b's files are rendered: it has no renderer
-        # Node b takes the controller's AMI and ARI logins: the installation's secrets.
-        asterisk_config.write(settings_b, credentials.load_or_create(system.settings.data_dir), node_b)
-        node_b.start()
-        stack.callback(node_b.stop)
-        yield Edge(system, node_b)
+        yield Edge(system, start_node_b(system, folder, stack))
 
 
 def test_leadcenter_run_starts_kamailio_with_the_database_s_tables_and_reloads_them(edge):
