@@ -197,6 +197,7 @@ class Listener:
         while not self._stopping.is_set():
             try:
                 self._connection = self._connect()
+                self.connected.set()  # after the assignment: break_connection then finds the connection
                 delay = RECONNECT_FIRST
                 if not first:
                     self.on_gap()
@@ -221,7 +222,6 @@ class Listener:
             for channel in self.handlers:
                 cursor.execute(f"LISTEN {channel}")
         self.on_connected(connection)
-        self.connected.set()
         return connection
 
     def _listen(self, connection: Any) -> None:
