@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.server
 import os
+import re
 import threading
 import time
 from collections import deque
@@ -18,6 +19,7 @@ from pathlib import Path
 from playwright.sync_api import Page, expect, sync_playwright
 
 from leadcenter import demo
+from leadcenter.web import sip_relay
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -167,16 +169,20 @@ class Browser:
         url: str | None = None,
         init_script: str | None = None,
         password: str | None = None,
+        sip_route=None,
         **context_options,
     ) -> AgentApp:
         """A tab of the app at ``url`` (the system's HTTP URL by default) where the agent has signed in (with
-        ``password``, or the demo login's); ``init_script`` runs in the page before the app does."""
+        ``password``, or the demo login's); ``init_script`` runs in the page before the app does; ``sip_route``
+        handles the softphone's websocket (Playwright's WebSocketRoute), e.g. to hold back what Asterisk sends."""
         context = self._browser.new_context(
             ignore_https_errors=True, viewport={"width": 1360, "height": 820}, **context_options
         )
         context.set_default_timeout(TIMEOUT_MS)
         if init_script:
             context.add_init_script(init_script)
+        if sip_route:
+            context.route_web_socket(re.compile(re.escape(sip_relay.PATH) + "$"), sip_route)
         self._contexts.append(context)
         app = AgentApp(context.new_page(), email)
         app.sign_in(system, url or system.url, password)

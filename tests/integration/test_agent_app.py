@@ -468,6 +468,56 @@ def test_an_agent_answers_a_call_the_queue_is_offering_to_someone_else(agents, r
     assert (row.outcome, row.agent_id) == ("answered", taker)
 
 
+class HeldInvites:
+    """The softphone's websocket, passed through both ways, but for the INVITEs Asterisk sends while ``holding``:
+    kept until ``release()`` (as a loaded relay or network delays the ring behind the inbox's event). What Asterisk
+    sends is handled while the test is in a Playwright call."""
+
+    def __init__(self):
+        self.holding, self.held, self._page = True, [], None
+
+    def __call__(self, route) -> None:
+        server = route.connect_to_server()
+        self._page = route
+        server.on_message(self._from_server)
+
+    def _from_server(self, message) -> None:
+        if self.holding and isinstance(message, str) and message.startswith("INVITE "):
+            self.held.append(message)
+        else:
+            self._page.send(message)
+
+    def release(self) -> None:
+        self.holding = False
+        for message in self.held:
+            self._page.send(message)
+
+
+def test_answer_pressed_before_the_softphone_rings_answers_the_call_when_it_rings(softphones, running, tmp_path):
+    """The inbox shows the call (the event stream) before its INVITE reaches the softphone: Answer pressed then
+    answers it as soon as it rings (it once rang on, unanswered, while the queue kept offering it to her)."""
+    invites = HeldInvites()
+    with Browser() as browser:
+        alice = browser.agent(running, EMAILS[ALICE], sip_route=invites)
+        bob = browser.agent(running, EMAILS[BOB])
+        bob.choose_status("Offline")  # the queue offers the call to Alice only
+        wait_for(lambda: "agent2" in running.paused_members(), 5, what="Bob paused in the queue")
+        caller = call(running, tmp_path, "4045550177", duration=20, caller_name="Early Bird")
+        # Playwright runs the route's handler while the test waits in Playwright: wait in the page.
+        wait_for(lambda: alice.page.wait_for_timeout(100) or invites.held, 10, what="the queue to ring Alice's phone")
+        assert not alice.ringing_row().count()  # her softphone has not rung yet
+        with alice.page.expect_response(re.compile(r"/interactions/\d+/answer$")) as answered:
+            alice.row("incoming", "Early Bird").get_by_role("button", name="Answer").click()
+        assert answered.value.json()["ringing_already"] is True  # the queue rings her: nothing to move
+        invites.release()
+        expect(alice.row("active", "Early Bird")).to_be_visible()
+        expect(alice.page.locator("#panel .call .caller-id")).to_have_text("Early Bird")
+        assert caller.wait(30).check().hangup == "local"
+        row = concluded("+14045550177")
+        assert (row.outcome, row.agent_id) == ("answered", ALICE)
+        assert alice.errors == []
+
+
 def test_reloading_the_tab_mid_call_asks_first_then_the_call_comes_back_to_the_app(agents, running, tmp_path):
     browser, apps = agents
     app, page = apps[ALICE], apps[ALICE].page

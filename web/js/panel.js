@@ -45,12 +45,14 @@ export function showInteraction(id) {
 
 // Answer in the inbox or the panel: the softphone answers when it rings for this call; otherwise (the queue
 // offers the call to someone else now) the server brings the call to my device, which answers by itself
-// (POST .../answer; a desk phone rings, to be picked up).
+// (POST .../answer; a desk phone rings, to be picked up). When the server says my phone rings for it already but the
+// softphone has not heard the ring yet, the softphone answers it when it comes.
 export async function answerInteraction(interaction) {
   showInteraction(interaction.id);
   if (softphone.answer(interaction.call_id)) return;
-  await api('POST', `/api/v1/interactions/${interaction.id}/answer`);
+  const { ringing_already: ringing } = await api('POST', `/api/v1/interactions/${interaction.id}/answer`);
   if (state.me?.ring_device === 'desk') say('Your desk phone rings: pick it up.', interaction.id);
+  else if (ringing) softphone.answerWhenItRings(interaction.call_id);
 }
 
 export function fillDialer(number, view) {

@@ -8,6 +8,7 @@ import { NO_RELAY, QUIET, cancel, later, state, update } from './store.js';
 const MEDIA = { audio: true, video: false };
 const ICE_RETRY_MS = 30_000; // a refresh that failed (network, server restart) is tried again this soon
 const GATHERING_MS = 2000; // see track()
+const EARLY_ANSWER_MS = 15_000; // see answerWhenItRings()
 
 export function start() {
   return api('GET', '/api/v1/me/softphone').then((account) => {
@@ -65,7 +66,25 @@ function ringing(session, request) {
     interaction: Number(request.getHeader('X-LC-Interaction')) || null }); // a transfer's (transfer.js)
   // A call the agent asked for (placed from the dialer, or answered from the inbox while ringing someone else)
   // is answered at once: Asterisk says so with Call-Info answer-after=0 (dialplan lc-auto-answer).
-  if (/answer-after=0/.test(request.getHeader('Call-Info') || '')) answer(callId);
+  if (/answer-after=0/.test(request.getHeader('Call-Info') || '') || answeredEarly(callId)) answer(callId);
+}
+
+// Answer pressed when the server offers me the call but its ring has not reached this softphone yet (the inbox
+// hears of the offer first; the INVITE comes through the /sip relay): it is answered when it rings, if that is soon.
+export function answerWhenItRings(callId) {
+  if (answer(callId)) return;
+  const now = Date.now();
+  update((s) => {
+    for (const [id, until] of s.phone.answering) if (until < now) s.phone.answering.delete(id);
+    s.phone.answering.set(callId, now + EARLY_ANSWER_MS);
+  }, QUIET);
+}
+
+function answeredEarly(callId) {
+  const until = state.phone.answering.get(callId);
+  if (until === undefined) return false;
+  update((s) => { s.phone.answering.delete(callId); }, QUIET);
+  return Date.now() <= until;
 }
 
 function track(session, callId) {

@@ -70,9 +70,10 @@ export const state = {
   softphone: { status: 'off', error: '' }, // off | connecting | registered | unregistered | failed
   calls: new Map(),         // my softphone's calls by call id: {state: ringing|connecting|live, muted, held, since,
                             // from, interaction (a transferred call's id, X-LC-Interaction)}
-  phone: { ua: null, sessions: new Map(), heard: new WeakSet(), rtc: NO_RELAY }, // JsSIP: the user agent, the
-                            // call sessions by call id, the peer connections whose audio is played, and how calls'
-                            // media get through (RTCPeerConnection's configuration: the TURN relays, see softphone.js)
+  phone: { ua: null, sessions: new Map(), heard: new WeakSet(), rtc: NO_RELAY, answering: new Map() }, // JsSIP:
+                            // the user agent, the call sessions by call id, the peer connections whose audio is
+                            // played, how calls' media get through (RTCPeerConnection's configuration: the TURN
+                            // relays, see softphone.js), and the calls answered before their ring came (until when)
   microphone: 'unknown',    // granted | denied | missing | unknown
   ringer: null,             // the ring playing in a background tab: {audio (an AudioContext), cadence (interval)}
   alerted: new Set(),       // the ringing calls (call id) and conversations' messages (id:time) a desktop
