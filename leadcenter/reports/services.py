@@ -190,19 +190,24 @@ HAS_LEGS = fn.EXISTS(
 )
 
 
-def _queue_measures() -> dict[str, Any]:
-    """The sums of the queue KPIs (QUEUE, in its order) over interactions joined to their queue's team."""
-    wait = seconds(Interaction.started_at, Interaction.answered_at)
-    waited = seconds(Interaction.started_at, Interaction.ended_at)
+def _queued() -> Any:
+    """A concluded call that a queue served or lost."""
     # A caller who pressed 1 for a callback was neither served nor lost by the queue: the callback's own call,
     # which waits in the queue in their place, is the one counted (answered when the lead picks up).
     asked_callback = Interaction.outcome.is_null(False) & (Interaction.outcome == "callback")
-    queued = (
+    return (
         (Interaction.kind == "call")
         & Interaction.queue_team.is_null(False)
         & (Interaction.status == "recent")
         & (((Interaction.direction == "inbound") & ~asked_callback) | Interaction.callback_of.is_null(False))
     )
+
+
+def _queue_measures() -> dict[str, Any]:
+    """The sums of the queue KPIs (QUEUE, in its order) over interactions joined to their queue's team."""
+    wait = seconds(Interaction.started_at, Interaction.answered_at)
+    waited = seconds(Interaction.started_at, Interaction.ended_at)
+    queued = _queued()
     answered = Interaction.answered_at.is_null(False)
     abandoned = Interaction.outcome == "abandoned"
     return {
@@ -619,15 +624,26 @@ def queue_calls(scope: Scope, sums: tuple[int, ...] | None = None) -> dict[str, 
     return _queue_figures(sums or _parts(scope)["queue"], sorted(t for (t,) in _tuples(thresholds)))
 
 
-def team_queue_calls_now(company: Company, team: Team, since: dt.datetime, until: dt.datetime) -> dict[str, Any]:
-    """queue_calls of one team's queue over [since, until), read from the interactions themselves: nothing is
-    written (the rollup is not rebuilt), for live figures on the dispatcher thread (the Team View's of today)."""
-    row = _tuples(
-        Interaction.select(*[fn.COALESCE(m, 0) for m in _queue_measures().values()])
+def team_queue_sums_by_call(
+    company: Company, team: Team, since: dt.datetime, until: dt.datetime, call_id: int | None = None
+) -> dict[int, tuple[int, ...]]:
+    """Each concluded call of one team's queue begun in [since, until) (or only the call ``call_id``, if it is one):
+    its part of the queue sums (QUEUE's order), read from the interactions themselves: nothing is written (the rollup
+    is not rebuilt), for live figures on the dispatcher thread (the Team View's of today, kept call by call)."""
+    query = (
+        Interaction.select(Interaction.id, *[fn.COALESCE(m, 0) for m in _queue_measures().values()])
         .join(Team, on=Team.id == Interaction.queue_team)
-        .where(_began(company.id, since, until), Interaction.queue_team == team.id)
-    )[0]
-    return _queue_figures(tuple(row), [team.service_level_seconds] if row[0] else [])
+        .where(_began(company.id, since, until), Interaction.queue_team == team.id, _queued())
+        .group_by(Interaction.id)
+    )
+    if call_id is not None:
+        query = query.where(Interaction.id == call_id)
+    return {row[0]: tuple(row[1:]) for row in _tuples(query)}
+
+
+def team_queue_figures(sums: tuple[int, ...], service_level_seconds: int) -> dict[str, Any]:
+    """queue_calls of one team's queue from its sums (team_queue_sums_by_call's, added up)."""
+    return _queue_figures(sums, [service_level_seconds] if sums[0] else [])
 
 
 def _queue_figures(sums: tuple[int, ...], thresholds: list[int]) -> dict[str, Any]:

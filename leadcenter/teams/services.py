@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from collections.abc import Callable
 
 from leadcenter.agents import availability
@@ -149,23 +150,49 @@ def agent_state(agent: Agent, member: dict) -> str:
     return presence(agent, "INUSE" if member["in_call"] else member["device_state"])
 
 
-def queue_today(team: Team, now: dt.datetime) -> dict:
-    """The team's queue calls of today (the company's day) so far: the KPIs' queue figures (reports/services.py)."""
-    zone = reports.time_zone(team.company)
-    day = reports.local_date(now, zone)
-    scope = reports.scope_of_days(team.company, day, day, zone)
-    figures = reports.team_queue_calls_now(team.company, team, scope.since, scope.until)
-    return dict(
-        day=day.isoformat(),
-        offered=figures["offered"],
-        answered=figures["answered"],
-        answered_within_threshold=figures["answered_within_threshold"],
-        service_level_seconds=team.service_level_seconds,
-        service_level=figures["service_level"],
-        abandoned=figures["abandoned"],
-        short_abandons=figures["short_abandons"],
-        abandonment_rate=figures["abandonment_rate"],
-    )
+class QueueToday:
+    """A team's queue calls of today (the company's day) so far, as sums kept call by call: counted once from the
+    database (and again for a new day or a new service level), then each call added as it concludes, so that a busy
+    day's last call costs what its first did. ``figures()``: the KPIs' queue figures (reports/services.py)."""
+
+    def __init__(self, team: Team, now: dt.datetime):
+        zone = reports.time_zone(team.company)
+        self.day = reports.local_date(now, zone)
+        self.service_level_seconds = team.service_level_seconds
+        self.scope = reports.scope_of_days(team.company, self.day, self.day, zone)
+        by_call = reports.team_queue_sums_by_call(team.company, team, self.scope.since, self.scope.until)
+        self.counted = set(by_call)
+        self.sums = tuple(map(sum, zip(*by_call.values(), strict=True))) if by_call else (0,) * len(reports.QUEUE)
+
+    def current(self, team: Team, now: dt.datetime) -> bool:
+        zone = reports.time_zone(team.company)
+        return self.day == reports.local_date(now, zone) and self.service_level_seconds == team.service_level_seconds
+
+    def add(self, team: Team, call_id: int) -> bool:
+        """The call, if it is one of today's queue calls not counted yet; whether the figures changed."""
+        if call_id in self.counted:
+            return False
+        for call, sums in reports.team_queue_sums_by_call(
+            team.company, team, self.scope.since, self.scope.until, call_id
+        ).items():
+            self.counted.add(call)
+            self.sums = tuple(a + b for a, b in zip(self.sums, sums, strict=True))
+            return True
+        return False
+
+    def figures(self) -> dict:
+        figures = reports.team_queue_figures(self.sums, self.service_level_seconds)
+        return dict(
+            day=self.day.isoformat(),
+            offered=figures["offered"],
+            answered=figures["answered"],
+            answered_within_threshold=figures["answered_within_threshold"],
+            service_level_seconds=self.service_level_seconds,
+            service_level=figures["service_level"],
+            abandoned=figures["abandoned"],
+            short_abandons=figures["short_abandons"],
+            abandonment_rate=figures["abandonment_rate"],
+        )
 
 
 class QueueBoard:
@@ -176,32 +203,44 @@ class QueueBoard:
         self.bus = bus
         self.clock = clock
         self._latest: dict[int, tuple[dict, dt.datetime]] = {}  # team id -> (figures, when), as last published
-        self._today: dict[int, dict] = {}  # team id -> today's figures (their ``day``: the company's date)
+        self._today: dict[int, QueueToday] = {}  # team id -> its queue calls of today
+        self._today_lock = threading.Lock()  # the dispatcher adds calls; a web thread may read the figures
         self._by_node: dict[int, dict[str, dict]] = {}  # team id -> Asterisk node -> its queue's last status
         bus.subscribe("queue.status", self.on_status)
         bus.subscribe("telephony.lost", self.on_link_lost)
         bus.subscribe("interaction.updated", self.on_interaction)
 
     def today(self, team: Team) -> dict:
-        """The team's figures of today, worked out again when the day is not today's."""
+        """The team's figures of today (counted again when the day or the service level is not the kept ones')."""
+        with self._today_lock:
+            return self._kept_today(team).figures()
+
+    def _kept_today(self, team: Team) -> QueueToday:
+        now = self.clock()
         kept = self._today.get(team.id)
-        if kept is None or kept["day"] != reports.local_date(self.clock(), reports.time_zone(team.company)).isoformat():
-            kept = self._today[team.id] = queue_today(team, self.clock())
+        if kept is None or not kept.current(team, now):
+            kept = self._today[team.id] = QueueToday(team, now)
         return kept
 
     def on_interaction(self, event: Event) -> None:
-        """A queue's call concluded: its team's figures of today again, published with its last figures."""
+        """A queue's call concluded: added to its team's figures of today, published with its last figures."""
         shown = event.data["interaction"]
-        if shown["kind"] != "call" or shown["direction"] != "inbound" or shown["status"] != "recent":
+        if shown["kind"] != "call" or shown["status"] != "recent":
             return
         row = Interaction.by_id(shown["id"])
         team = Team.get_or_none(Team.id == row.queue_team_id) if row and row.queue_team_id is not None else None
         if team is None:
             return
-        self._today[team.id] = queue_today(team, self.clock())
-        if team.id in self._latest:
+        with self._today_lock:
+            kept = self._today.get(team.id)
+            if kept is not None and kept.current(team, self.clock()):
+                changed = kept.add(team, shown["id"])
+            else:  # counted with this call, if it is today's
+                kept, changed = self._kept_today(team), True
+            today = kept.figures()
+        if changed and team.id in self._latest:
             figures, measured_at = self._latest[team.id]
-            figures = {**figures, "today": self._today[team.id]}
+            figures = {**figures, "today": today}
             self._latest[team.id] = (figures, measured_at)
             notifier.queue_updated(self.bus, team.company_id, figures, measured_at)
 

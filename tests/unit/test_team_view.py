@@ -187,6 +187,39 @@ def test_a_queue_s_figures_of_today_follow_its_calls_as_they_conclude(world, con
     )
 
 
+def concluded_event(interaction, seq=2):
+    shown = InteractionOut.from_row(Interaction.get_by_id(interaction.id)).model_dump(mode="json")
+    return Event("interaction.updated", {"interaction": shown}, seq, T0)
+
+
+def test_today_s_queue_figures_add_each_call_once_and_count_again_for_a_new_service_level(world, controller):
+    """Kept call by call (a busy day's last call costs what its first did): a call updated again once concluded (a
+    classification) is not counted twice; a new service level is counted again from the calls."""
+    a = world["a"]
+    alice, team = a["agents"][0], a["team"]
+    board = controller.queue_board
+    status = {"queue": team.queue_name, "waiting": 0, "longest_wait_seconds": 0, "members": []}
+    board.on_status(Event("queue.status", status, 1, T0))
+    first, second = a["interactions"][:2]
+    answer(controller, first, alice, T0 + seconds(10))  # within the team's 20 s
+    conclude(first, T0 + seconds(60), team=team)
+    board.on_interaction(concluded_event(first))
+    controller.bus.published.clear()
+    board.on_interaction(concluded_event(first))  # the same call again
+    assert controller.bus.published == []
+    answer(controller, second, a["agents"][1], T0 + seconds(100))  # waited 100 s: not within
+    conclude(second, T0 + seconds(160), team=team)
+    controller.bus.published.clear()
+    board.on_interaction(concluded_event(second))
+    ((_, data),) = controller.bus.published
+    today = data["today"]
+    assert (today["offered"], today["answered"], today["answered_within_threshold"]) == (2, 2, 1)
+    assert today == board.figures([team])[0][0]["today"]
+    team.service_level_seconds = 120
+    team.save()
+    assert board.today(team)["answered_within_threshold"] == 2
+
+
 def test_agents_may_not_see_the_team_view(agent):
     status, error = agent.get("/api/v1/team-view")
     assert status == 403
