@@ -83,9 +83,11 @@ run: setup
 INTEGRATION_WORKERS ?= 3
 # A private network namespace with its loopback up; the integration tests' command.
 IN_NAMESPACE := unshare --net --fork -- sh -c 'ip link set lo up && exec "$$@"' sh
-# --durations: the slowest tests are listed at the end, where make test's 20-minute budget is watched.
+# --durations: the slowest tests are listed at the end, where make test's 20-minute budget is watched. The files go
+# out longest first, as recorded in tests/integration/durations.json (durations.py; xdist's own order is by number of
+# tests).
 INTEGRATION_TESTS = $(IN_NAMESPACE) $(BIN)/python -m pytest -p no:cacheprovider -n $(INTEGRATION_WORKERS) --dist loadfile \
-	--durations=25 $(PYTEST_ARGS)
+	--no-loadscope-reorder --durations=25 $(PYTEST_ARGS)
 
 test: setup lint unit-shifted
 	$(INTEGRATION_TESTS) tests/integration

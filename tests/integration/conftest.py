@@ -7,6 +7,7 @@ import os
 import subprocess
 
 import browser
+import durations
 import postgresql
 import pytest
 from harness import SECOND_SMSC_PORT, System, add_ice_interface, set_ring_device, wait_for
@@ -22,6 +23,14 @@ CLONE_NEWNET = 0x40000000
 def pytest_configure(config):
     if os.environ.get("PYTEST_XDIST_WORKER"):
         _own_network_namespace()
+
+
+def pytest_collection_modifyitems(items):
+    """The longest files first (durations.py; a file not recorded yet counts as the median), each file's tests in
+    their order: xdist (--no-loadscope-reorder) hands them out in this order, a file per worker at a time."""
+    seconds = durations.recorded()
+    typical = sorted(seconds.values())[len(seconds) // 2] if seconds else 0.0
+    items.sort(key=lambda item: -seconds.get(item.path.name, typical))
 
 
 @pytest.hookimpl(hookwrapper=True)
