@@ -235,6 +235,20 @@ class System:
         cred = SipCredential.get(SipCredential.agent == agent_id, SipCredential.device == device)
         return cred.username, cred.password
 
+    def wait_reachable(self, agent_id: int, timeout: float = 15) -> None:
+        """Until Asterisk says the agent's registered desk phone answers its OPTIONS (Avail): on a loaded machine a
+        phone that answered one late is unreachable, and not rung, until it answers the next (2 s later)."""
+        username, _ = self.sip_account(agent_id)
+        wait_for(
+            lambda: any(
+                line.split()[1].startswith(f"{username}/") and "Avail" in line
+                for line in (self.instance.rx("pjsip show contacts") or "").splitlines()
+                if line.strip().startswith("Contact:") and len(line.split()) > 1
+            ),
+            timeout,
+            what=f"{username}'s phone reachable",
+        )
+
     def interaction(self, **where) -> Interaction | None:
         query = Interaction.select()
         for field, value in where.items():

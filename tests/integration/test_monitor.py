@@ -99,6 +99,7 @@ def test_listen_whisper_and_barge_are_heard_by_whom_they_should(running, peers, 
         caller, call = live_call(running, peers, tones, "+14045557501", alice)
         ports = {"lead": caller.sipp.media_port, "agent": alice.uas.media_port, "supervisor": bob.uas.media_port}
 
+        running.wait_reachable(BOB)
         started = supervisor.post(f"/api/v1/interactions/{call.id}/monitor", json={"mode": "listen"})
         assert started.status_code == 201, started.text
         monitor = started.json()
@@ -163,6 +164,7 @@ def test_an_agent_s_outbound_call_is_monitored_too(running, peers, supervisor, t
         call = wait_for(
             lambda: (i := Interaction.get_by_id(placed.json()["id"])).answered_at and i, 10, what="the lead to answer"
         )
+        running.wait_reachable(BOB)
         started = supervisor.post(f"/api/v1/interactions/{call.id}/monitor", json={"mode": "whisper"})
         assert started.status_code == 201, started.text
         bob.wait_for("ANSWERED", timeout=10)
@@ -187,6 +189,7 @@ def test_a_phone_that_is_not_connected_is_said_so_and_no_monitor_is_left(running
 def test_the_monitor_ends_when_the_supervisor_hangs_up(running, peers, supervisor, tones):
     with peers.phone(ALICE, speak=tones[AGENT_HZ]) as alice, peers.phone(BOB, hangup_after=2) as bob:
         caller, call = live_call(running, peers, tones, "+14045557502", alice)
+        running.wait_reachable(BOB)
         started = supervisor.post(f"/api/v1/interactions/{call.id}/monitor", json={"mode": "listen"})
         assert started.status_code == 201, started.text
         bob.wait_for("HANGUP", timeout=10)
@@ -328,6 +331,7 @@ def test_the_agent_is_told_while_their_call_is_monitored_when_the_company_says_s
         caller, call = live_call(running, peers, tones, "+14045557506", alice)
         current = app.page.locator("#panel .call")
         expect(current).to_contain_text("On your desk phone")
+        running.wait_reachable(BOB)
         monitor = supervisor.post(f"/api/v1/interactions/{call.id}/monitor", json={"mode": "listen"}).json()
         notice = current.locator(".monitored")
         expect(notice).to_have_text("A supervisor is listening to this call.")
