@@ -302,7 +302,7 @@ def audience(flow: CallFlow) -> set[int]:
     agents = {agent_id for step in steps if step.get("type") == "ring_agents" for agent_id in step["agents"]}
     teams = [step["team"] for step in steps if step.get("type") == "queue"]
     if teams:
-        agents |= {m.agent_id for m in TeamMember.select(TeamMember.agent).where(TeamMember.team.in_(teams))}
+        agents |= set(TeamMember.select(TeamMember.agent).where(TeamMember.team.in_(teams)).scalars())
     return agents
 
 

@@ -13,6 +13,7 @@ from pydantic import Field, RootModel
 from leadcenter.agents.models import Agent
 from leadcenter.chats.models import ChatSession
 from leadcenter.chats.schemas import BODY_LIMIT as CHAT_BODY_LIMIT
+from leadcenter.db import ByIds
 from leadcenter.interactions.lifecycle import CONVERSATIONS
 from leadcenter.interactions.models import CallLeg, CallTransfer, ClassificationChange, Interaction, Kind, Message
 from leadcenter.interactions.services import INBOX_LIMIT, TIMELINE_PAGE, message_summaries, tags_by_interaction
@@ -217,19 +218,24 @@ class TransferOut(Schema):
 NO_MESSAGES = (0, None)
 
 
+_LEGS_OF_CALLS = ByIds(
+    lambda match: (
+        CallLeg.select(CallLeg, Agent.id, Agent.display_name)
+        .join(Agent, join_type=JOIN.LEFT_OUTER)
+        .where(match(CallLeg.interaction))
+        .order_by(CallLeg.joined_at, CallLeg.id)
+    )
+)
+_TRANSFERS_OF_CALLS = ByIds(
+    lambda match: CallTransfer.select().where(match(CallTransfer.interaction)).order_by(CallTransfer.at)
+)
+
+
 def legs_by_call(call_ids: list[int]) -> tuple[dict[int, list[LegOut]], dict[int, list[TransferOut]]]:
     """The legs and the transfers of each of these calls, oldest first, in two queries."""
     legs: dict[int, list[LegOut]] = {i: [] for i in call_ids}
     transfers: dict[int, list[TransferOut]] = {i: [] for i in call_ids}
-    if not call_ids:
-        return legs, transfers
-    rows = (
-        CallLeg.select(CallLeg, Agent.id, Agent.display_name)
-        .join(Agent, join_type=JOIN.LEFT_OUTER)
-        .where(CallLeg.interaction.in_(call_ids))
-        .order_by(CallLeg.joined_at, CallLeg.id)
-    )
-    for leg in rows:
+    for leg in _LEGS_OF_CALLS.rows(call_ids):
         legs[leg.interaction_id].append(
             LegOut(
                 id=leg.id,
@@ -242,7 +248,7 @@ def legs_by_call(call_ids: list[int]) -> tuple[dict[int, list[LegOut]], dict[int
                 hold_seconds=leg.hold_seconds,
             )
         )
-    for move in CallTransfer.select().where(CallTransfer.interaction.in_(call_ids)).order_by(CallTransfer.at):
+    for move in _TRANSFERS_OF_CALLS.rows(call_ids):
         transfers[move.interaction_id].append(TransferOut.from_row(move))
     return legs, transfers
 
@@ -297,8 +303,7 @@ class InteractionOut(Schema):
         lead_ids = {i.lead_id for i in interactions}
         numbers = numbers_by_lead(lead_ids)
         leads = {
-            lead.id: LeadSummary(id=lead.id, name=lead.name, numbers=numbers[lead.id])
-            for lead in Lead.select().where(Lead.id.in_(lead_ids))
+            lead.id: LeadSummary(id=lead.id, name=lead.name, numbers=numbers[lead.id]) for lead in _LEADS.rows(lead_ids)
         }
         tracking_numbers = _summaries(
             TrackingNumberSummary, TrackingNumber, {i.tracking_number_id for i in interactions}
@@ -378,10 +383,13 @@ def pages_by_visit(visit_ids: list[int]) -> dict[int, list[PageOut]]:
     return pages
 
 
+_LEADS = ByIds(lambda match: Lead.select().where(match(Lead.id)))
+_ROWS = {model: ByIds.of_model(model) for model in (TrackingNumber, Agent)}
+
+
 def _summaries(summary, model, ids: set) -> dict:
     """``summary.from_row`` of each ``model`` row with one of these ids (None ids skipped), by id."""
-    wanted = [i for i in ids if i is not None]
-    return {row.id: summary.from_row(row) for row in model.select().where(model.id.in_(wanted))} if wanted else {}
+    return {row.id: summary.from_row(row) for row in _ROWS[model].rows(i for i in ids if i is not None)}
 
 
 def _audio_url(interaction: Interaction, audio: str) -> str | None:

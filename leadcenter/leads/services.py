@@ -10,7 +10,7 @@ import re
 import phonenumbers
 
 from leadcenter.accounts.models import Company
-from leadcenter.db import database
+from leadcenter.db import ByIds, database
 from leadcenter.interactions.models import Interaction
 from leadcenter.leads.models import Lead, LeadPhone, LeadSearchTerm
 from leadcenter.phones import InvalidNumber, to_e164
@@ -103,10 +103,13 @@ def search(company: Company, query: str, limit: int = SEARCH_LIMIT) -> list[Lead
     return list(Lead.select().where(Lead.id.in_(lead_ids), Lead.merged_into.is_null()).order_by(Lead.name, Lead.id))
 
 
+_PHONES_OF_LEADS = ByIds(lambda match: LeadPhone.select().where(match(LeadPhone.lead)).order_by(LeadPhone.id))
+
+
 def numbers_by_lead(lead_ids) -> dict[int, list[str]]:
     """Each lead's numbers in the order they were added, in one query for a whole page of leads."""
     numbers: dict[int, list[str]] = {lead_id: [] for lead_id in lead_ids}
-    for phone in LeadPhone.select().where(LeadPhone.lead.in_(list(numbers))).order_by(LeadPhone.id):
+    for phone in _PHONES_OF_LEADS.rows(numbers):
         numbers[phone.lead_id].append(phone.number)
     return numbers
 

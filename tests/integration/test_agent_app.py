@@ -502,7 +502,7 @@ def test_answer_pressed_before_the_softphone_rings_answers_the_call_when_it_ring
         bob = browser.agent(running, EMAILS[BOB])
         bob.choose_status("Offline")  # the queue offers the call to Alice only
         wait_for(lambda: "agent2" in running.paused_members(), 5, what="Bob paused in the queue")
-        caller = call(running, tmp_path, "4045550177", duration=20, caller_name="Early Bird")
+        caller = call(running, tmp_path, "4045550187", duration=20, caller_name="Early Bird")
         # Playwright runs the route's handler while the test waits in Playwright: wait in the page.
         wait_for(lambda: alice.page.wait_for_timeout(100) or invites.held, 10, what="the queue to ring Alice's phone")
         assert not alice.ringing_row().count()  # her softphone has not rung yet
@@ -513,7 +513,7 @@ def test_answer_pressed_before_the_softphone_rings_answers_the_call_when_it_ring
         expect(alice.row("active", "Early Bird")).to_be_visible()
         expect(alice.page.locator("#panel .call .caller-id")).to_have_text("Early Bird")
         assert caller.wait(30).check().hangup == "local"
-        row = concluded("+14045550177")
+        row = concluded("+14045550187")
         assert (row.outcome, row.agent_id) == ("answered", ALICE)
         assert alice.errors == []
 

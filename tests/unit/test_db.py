@@ -115,6 +115,31 @@ def test_a_prepared_select_answers_as_its_query_would_for_any_values(database):
         db.Prepared(lambda company_id, email: _users_of(company_id, "ada@first.example"), -1, "x").first(first.id, "y")
 
 
+def test_rows_by_ids_are_the_same_for_one_id_prepared_as_for_several(database):
+    companies = [Company.create(name=name) for name in ("First", "Second", "Third")]
+    for n, company in enumerate(companies):
+        for i in range(n + 1):
+            user = User.create(email=f"u{n}{i}@x.example", name=f"U{n}{i}", password_hash="x")
+            Membership.create(user=user, company=company, role="agent")
+    memberships = db.ByIds(
+        lambda match: (
+            Membership.select(Membership, User.email)
+            .join(User)
+            .where(match(Membership.company))
+            .order_by(Membership.id)
+        )
+    )
+
+    def emails(ids):
+        return [m.user.email for m in memberships.rows(ids)]
+
+    assert emails([companies[1].id]) == ["u10@x.example", "u11@x.example"]  # one id: the prepared SQL
+    assert emails([companies[2].id]) == ["u20@x.example", "u21@x.example", "u22@x.example"]  # again, other value
+    assert emails([c.id for c in companies[:2]]) == ["u00@x.example", "u10@x.example", "u11@x.example"]
+    assert emails([]) == [] and emails([-5]) == []
+    assert [c.name for c in db.ByIds.of_model(Company).rows([companies[2].id])] == ["Third"]
+
+
 # -- the writers' lock: taken in the order asked for ---------------------------------------------------------------
 
 
