@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -384,8 +385,7 @@ def follow(ctx: Context) -> None:
     click.echo(f"Node {node}: following the controller's changes. Press Ctrl-C to stop.")
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        while True:
-            time.sleep(3600)
+        threading.Event().wait()  # until Ctrl-C or SIGTERM: the listener's thread does the work
     except KeyboardInterrupt:
         pass
     finally:

@@ -51,6 +51,11 @@ def _node_b(edge: Edge) -> dict:
     return next((n for n in _files(edge).get("nodes", []) if n["node"] == "b"), {})
 
 
+def _synced_at(edge: Edge, node: str) -> str | None:
+    """When the controller last read ``node``'s calls (/healthz, ISO time)."""
+    return edge.system.health()[1]["asterisk"]["nodes"].get(node, {}).get("synced_at")
+
+
 def _beta_admin(edge: Edge) -> httpx.Client:
     client = httpx.Client(base_url=edge.system.url, timeout=5)
     csrf = client.get("/api/v1/session").json()["csrf_token"]
@@ -97,7 +102,7 @@ def test_the_follower_starts_node_b_with_its_files_and_the_controller_shows_its_
 
 def test_an_admin_s_new_number_is_loaded_by_node_b_and_a_carrier_s_call_to_it_is_answered_there(edge, tmp_path):
     wait_for(lambda: _applied_everything(edge), 30, what=f"node b up to date: {_files(edge)}")
-    before = _files(edge)["generation"]
+    before, synced_before = _files(edge)["generation"], _synced_at(edge, "b")
     assert not _in_dialplan(edge, NEW_B_LINE.lstrip("+"))
     _add_number(edge, NEW_B_LINE)
     wait_for(
@@ -106,6 +111,10 @@ def test_an_admin_s_new_number_is_loaded_by_node_b_and_a_carrier_s_call_to_it_is
         what=f"node b applied the change: {_files(edge)}\n{edge.follower.log_tail()}",  # type: ignore[attr-defined]
     )
     assert _in_dialplan(edge, NEW_B_LINE.lstrip("+"))
+    # Told that node b applied it, the controller reads node b again (its follower's queue reload resets pauses).
+    told = f"node b applied generation {_files(edge)['generation']}"
+    wait_for(lambda: told in edge.system.log_tail(400), 10, what=f"the controller told: {told!r}")
+    wait_for(lambda: (_synced_at(edge, "b") or "") > (synced_before or ""), 10, what="node b resynchronised")
     # Kamailio (reloaded by the controller) sends the number's call to Beta's home, node b, which has the route.
     assert edge.table("numbers", NEW_B_LINE.lstrip("+")) == "2"
     wait_for(lambda: edge.destinations().get(f"sip:{NODE_B}") == "AP", 15, what=f"node b active: {edge.destinations()}")
