@@ -42,6 +42,8 @@ class Follower:
         self.node, self.render, self.reload, self.clock, self.monotonic = node, render, reload, clock, monotonic
         self.applied: int | None = None  # the generation loaded; None: render whatever the count says
         self.failing = False
+        # Modules whose files were written but whose reload failed: the next render finds those files unchanged.
+        self.unloaded: set[str] = set()
         self._next_look = 0.0
 
     def catch_up(self, force: bool = False) -> bool:
@@ -52,8 +54,10 @@ class Follower:
             generation = generations.current()  # before rendering: a change after this read is announced again
             if generation == self.applied and not force:
                 return False
-            modules = self.render()
+            modules = self.unloaded | self.render()
+            self.unloaded = modules
             self.reload(modules)
+            self.unloaded = set()
             generations.applied(self.node, generation, modules, self.clock())
         except Exception as exc:  # noqa: BLE001 - whatever failed (a flow, a file, Asterisk), its row says why
             self._failed(exc)

@@ -3,11 +3,13 @@
 the installation's PostgreSQL database. An admin's change through the API (a tracking number of Beta Plumbing,
 whose home is node b) reaches node b: a carrier's call to the new number through Kamailio is answered on node b; the
 controller's /healthz says which generation node b applied; a follower started again after a change it missed
-catches up (its Asterisk reloaded, not restarted)."""
+catches up (its Asterisk reloaded, not restarted); a node whose Asterisk does not answer says why in its follower's log
+and the controller's /healthz, and loads the change once it answers."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 
 import httpx
@@ -17,7 +19,7 @@ from edge_nodes import B_TRUNK_PORT, EDGE_PORT, NODE_B, Edge, NodeFollower, edge
 from harness import run_installation, wait_for
 from sipp import SippCaller
 
-B_LINE, NEW_B_LINE, LATE_B_LINE = "+14045551601", "+14045551602", "+14045551603"
+B_LINE, NEW_B_LINE, LATE_B_LINE, STALLED_B_LINE = "+14045551601", "+14045551602", "+14045551603", "+14045551604"
 NEW_B_CALLER = "+14045551611"
 BETA_ADMIN, BETA_PASSWORD = "admin@beta.example", "beta-admin-password-1601"
 
@@ -145,3 +147,26 @@ def test_a_follower_that_was_down_during_a_change_catches_up_when_it_starts_agai
     assert edge.node_b.pid() == asterisk_pid  # reloaded, not restarted
     applied = [line for line in follower.log_tail().splitlines() if "applied (changed:" in line]
     assert applied and "pbx_config.so" in applied[-1]
+
+
+def test_a_node_whose_asterisk_does_not_answer_says_why_and_loads_the_change_once_it_does(edge):
+    follower = edge.follower  # type: ignore[attr-defined]
+    wait_for(lambda: _applied_everything(edge), 30, what=f"node b up to date: {_files(edge)}")
+    asterisk_pid = edge.node_b.pid()
+    assert asterisk_pid is not None
+    os.kill(asterisk_pid, signal.SIGSTOP)  # hung: its console takes the connection and never answers
+    try:
+        _add_number(edge, STALLED_B_LINE)
+        wait_for(
+            lambda: "did not answer" in (_node_b(edge).get("error") or ""),
+            40,
+            what=f"node b's failure in /healthz: {_files(edge)}\n{follower.log_tail()}",
+        )
+        assert _node_b(edge)["behind"] == 1 and _node_b(edge)["failed_at"] is not None
+        assert "node b: Asterisk's files not applied: ReloadFailed: Asterisk did not answer" in follower.log_tail()
+    finally:
+        os.kill(asterisk_pid, signal.SIGCONT)
+    # Its files were written before the reload failed: the retry reloads them all the same.
+    wait_for(lambda: _applied_everything(edge), 40, what=f"node b applied it: {_files(edge)}\n{follower.log_tail()}")
+    assert _in_dialplan(edge, STALLED_B_LINE.lstrip("+"))
+    assert "node b: Asterisk's files are right again" in follower.log_tail()

@@ -135,14 +135,23 @@ def test_a_failed_render_is_recorded_retried_and_cleared_and_nothing_is_reloaded
     assert (_row("b")["error"], _row("b")["generation"]) == (None, 1)
 
 
-def test_a_reload_asterisk_does_not_answer_is_a_failure_too(database):
-    def reload(modules: set[str]) -> None:
-        raise asterisk_config.ReloadFailed("Asterisk did not answer 'module reload pbx_config.so'")
+def test_a_reload_asterisk_does_not_answer_is_a_failure_and_is_asked_again_though_the_files_are_written(database):
+    answering = False
+    reloaded: list[set[str]] = []
 
-    node = Node({"pbx_config.so"})
-    keeper = follower.Follower("b", node.render, reload, lambda: T0, Ticking())
+    def reload(modules: set[str]) -> None:
+        if not answering:
+            raise asterisk_config.ReloadFailed("Asterisk did not answer 'module reload pbx_config.so'")
+        reloaded.append(modules)
+
+    node, ticking = Node({"pbx_config.so"}, set()), Ticking()  # the second render: the files as written already
+    keeper = follower.Follower("b", node.render, reload, lambda: T0, ticking)
     assert not keeper.catch_up(force=True)
     assert _row("b")["error"] == "ReloadFailed: Asterisk did not answer 'module reload pbx_config.so'"
+    answering = True
+    ticking.now += follower.RETRY_SECONDS + 0.1
+    keeper.tick()
+    assert reloaded == [{"pbx_config.so"}] and _row("b")["error"] is None
 
 
 class Console:
