@@ -14,9 +14,11 @@ import threading
 import time
 from pathlib import Path
 
+from leadcenter import generations
 from leadcenter.accounts.models import Company, User
 from leadcenter.agents.models import Agent, SipCredential, current_agents
 from leadcenter.certificates import configured_or_generated
+from leadcenter.clock import Clock
 from leadcenter.config import Settings, system_name
 from leadcenter.credentials import Secrets
 from leadcenter.dialplans.models import CustomContext
@@ -334,6 +336,23 @@ def write(settings: Settings, secrets: Secrets, instance: Instance) -> set[str]:
     return {reload_for(name) for name in instance.write_files(all_files(settings, secrets))}
 
 
+class ReloadFailed(RuntimeError):
+    """Asterisk did not answer a reload over its console."""
+
+
+# The console command that reloads a module (asterisk -rx); the controller's way is AMI (Telephony.reload).
+RELOAD_COMMANDS = {"app_queue.so": "queue reload all", "all": "core reload"}
+
+
+def reload_instance(instance: Instance, modules: set[str]) -> None:
+    """Have this host's running Asterisk reload ``modules`` over its console: the shell's way (`leadcenter asterisk
+    reload`) and a follower's. ReloadFailed when it does not answer."""
+    for module in sorted(modules):
+        command = RELOAD_COMMANDS.get(module, f"module reload {module}")
+        if instance.rx(command) is None:
+            raise ReloadFailed(f"Asterisk did not answer {command!r}")
+
+
 def edge(settings: Settings, secrets: Secrets) -> Edge | None:
     """The Kamailio in front of the Asterisk nodes, when [kamailio] enabled."""
     return Edge(settings, secrets.edge_secret) if settings.kamailio.enabled else None
@@ -371,10 +390,12 @@ def generated_dialplan(settings: Settings, secrets: Secrets) -> dict[str, str]:
 
 class AsteriskConfig:
     """The running controller's side of it: after an admin change, render from the database and have Asterisk
-    reload what changed (on the telephony loop; the returned future resolves once it has)."""
+    reload what changed (on the telephony loop; the returned future resolves once it has), and announce the new
+    generation to the other nodes' followers (generations.py)."""
 
-    def __init__(self, settings: Settings, secrets: Secrets, instance: Instance, telephony: Telephony):
+    def __init__(self, settings: Settings, secrets: Secrets, instance: Instance, telephony: Telephony, clock: Clock):
         self.settings, self.secrets, self.instance, self.telephony = settings, secrets, instance, telephony
+        self.clock = clock
         self.edge = edge(settings, secrets)
         # Held while the files are written, and through a dialplan check (its scratch file and its reloads).
         self.lock = threading.Lock()
@@ -384,6 +405,7 @@ class AsteriskConfig:
             modules = write(self.settings, self.secrets, self.instance)
             if self.edge is not None:
                 apply_edge(self.settings, self.edge)
+            generations.announce(self.clock())
             return self.telephony.submit(self.telephony.reload(modules))
 
     def apply_checked(self, contexts: list[str]) -> concurrent.futures.Future:
@@ -394,6 +416,7 @@ class AsteriskConfig:
             modules = write(self.settings, self.secrets, self.instance)
             if self.edge is not None:
                 apply_edge(self.settings, self.edge)
+            generations.announce(self.clock())
             return self.telephony.submit(self.telephony.reload_checked(modules, contexts))
 
 

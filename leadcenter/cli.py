@@ -8,13 +8,14 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from leadcenter import clock, credentials, datadir, db, demo, migrations
+from leadcenter import clock, credentials, datadir, db, demo, generations, migrations
 from leadcenter import config as config_module
 
 if TYPE_CHECKING:
@@ -43,6 +44,13 @@ class Context:
     def prepare_asterisk(self):
         """Build the Asterisk root if missing, lay out the instance directory and render every config file."""
         from leadcenter import asterisk_config
+
+        instance = self.laid_out_instance()
+        secrets = credentials.load_or_create(self.settings.data_dir)
+        return instance, asterisk_config.write(self.settings, secrets, instance)
+
+    def laid_out_instance(self):
+        """Build the Asterisk root if missing, open the database and lay out the instance directory."""
         from leadcenter.pbx import provision
 
         if not self.settings.asterisk.external:
@@ -50,8 +58,7 @@ class Context:
         self.open_db()
         instance = self.instance()
         instance.prepare()
-        secrets = credentials.load_or_create(self.settings.data_dir)
-        return instance, asterisk_config.write(self.settings, secrets, instance)
+        return instance
 
     def turn_server(self):
         """The coturn `leadcenter run` runs beside Asterisk ([turn] serve), with its rendered configuration."""
@@ -77,11 +84,14 @@ class Context:
             self.open_db()
             asterisk_config.apply_edge(self.settings, edge)
         instance, modules = self.prepare_asterisk()
+        generations.announce(clock.system())  # the other nodes' followers render theirs
         if instance.pid() is None:
             return
-        for module in sorted(modules):
-            command = {"app_queue.so": "queue reload all", "all": "core reload"}.get(module, f"module reload {module}")
-            instance.rx(command)
+        try:
+            asterisk_config.reload_instance(instance, modules)
+        except asterisk_config.ReloadFailed as exc:  # the change is saved; the files are written
+            click.echo(f"{exc}: reload it with `leadcenter asterisk reload`", err=True)
+            return
         if modules:
             click.echo(f"Asterisk reloaded: {', '.join(sorted(modules))}")
 
@@ -323,6 +333,67 @@ def cli(ctx: Context, command: tuple[str, ...]) -> None:
 def reload(ctx: Context) -> None:
     """Render the configuration from the database and reload what changed."""
     ctx.reconfigure()
+
+
+@asterisk.command()
+@pass_context
+def follow(ctx: Context) -> None:
+    """Keep this node's Asterisk on the controller's configuration: run on each other Asterisk node's host.
+
+    With this node's settings (its data directory, its [asterisk] ports, the installation's [kamailio] and
+    PostgreSQL [database] url; secrets.toml copied from the controller's data directory, whose AMI and ARI logins the
+    controller uses): renders this node's files from the database, starts its Asterisk (or reloads what changed in
+    a running one), then renders again and reloads only the changed modules whenever the controller applies a
+    change. Each node's applied generation shows in the controller's /healthz. Ctrl-C stops (and stops the
+    Asterisk it started).
+    """
+    from leadcenter import asterisk_config, cluster, follower
+
+    settings = ctx.settings
+    if not settings.database.url:
+        raise click.ClickException(
+            "follow needs the installation's PostgreSQL database ([database] url): on SQLite (one box) render "
+            "another node's files with `leadcenter asterisk reload` run for it"
+        )
+    node = config_module.system_name(settings)
+    if not node:
+        raise click.ClickException(
+            "this node is not one of [kamailio] nodes (each with its AMI and HTTP ports), by its [asterisk] "
+            "sip_host:sip_port: set the same [kamailio] settings as the controller's and this node's own ports"
+        )
+    instance = ctx.laid_out_instance()
+    secrets = credentials.load_or_create(settings.data_dir)
+    started_here = not instance.external and instance.pid() is None
+
+    def reload(modules: set[str]) -> None:
+        if instance.pid() is None and not instance.external:
+            click.echo(f"Node {node}: starting Asterisk...")
+            click.echo(f"Node {node}: Asterisk running (pid {instance.start()})")
+        else:
+            asterisk_config.reload_instance(instance, modules)
+
+    keeper = follower.Follower(node, lambda: asterisk_config.write(settings, secrets, instance), reload, clock.system)
+    keeper.catch_up(force=True)
+    listener = cluster.Listener(
+        settings.database.url,
+        {generations.CHANGED_CHANNEL: keeper.announced},
+        on_gap=keeper.on_gap,
+        tick=keeper.tick,
+        name="asterisk-follower",
+    )
+    listener.start()
+    click.echo(f"Node {node}: following the controller's changes. Press Ctrl-C to stop.")
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        threading.Event().wait()  # until Ctrl-C or SIGTERM: the listener's thread does the work
+    except KeyboardInterrupt:
+        pass
+    finally:
+        listener.stop()
+        if started_here and instance.pid() is not None:
+            click.echo(f"Node {node}: stopping Asterisk...")
+            instance.stop()
+        click.echo(f"Node {node}: stopped following.")
 
 
 def _start_edge(settings: config_module.Settings, edge) -> None:

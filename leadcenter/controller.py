@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import inspect
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from typing import cast
 
 from peewee import Database
 
-from leadcenter import clock, cluster, credentials, db, mail, migrations
+from leadcenter import clock, cluster, credentials, db, generations, mail, migrations
 from leadcenter.agents.availability import Availability
 from leadcenter.agents.presence import Presence
 from leadcenter.agents.services import PauseKeeper
@@ -137,7 +138,7 @@ class Controller:
         self.handled_messages = HandledMessages(self.telephony, settings.data_dir)
         self.weekly_summaries = WeeklySummaries(self.mailer, self.clock, settings.app_url)
         self.visits = Visits(self.bus, self.clock)
-        self.asterisk_config = AsteriskConfig(settings, self.secrets, self.instance, self.telephony)
+        self.asterisk_config = AsteriskConfig(settings, self.secrets, self.instance, self.telephony, self.clock)
         if web_only:  # Asterisk's files are the controller node's: it renders them and reloads
             self.reconfigure = lambda: self.remote.submit(cluster.ForwardedVerb("reconfigure", (), {}))
             self.reconfigure_checked = lambda contexts: self.remote.submit(
@@ -148,7 +149,8 @@ class Controller:
             self.reconfigure_checked = self.asterisk_config.apply_checked
         self.dialplans = DialplanCheck(self.asterisk_config)
         edge = None if web_only else self.asterisk_config.edge  # a web node runs no Kamailio
-        self.health = Health(self.database, self.telephony, self.smscs, self.outbox, edge)
+        followed = isinstance(self.telephony, Nodes) and self.telephony.followed
+        self.health = Health(self.database, self.telephony, self.smscs, self.outbox, edge, followed)
         from leadcenter.web.app import create_app  # the web layer depends on the controller, not the reverse
         from leadcenter.web.limits import Limits, SharedLimits
 
@@ -164,7 +166,9 @@ class Controller:
         if len(links) == 1:
             return Telephony(settings, self.secrets, self.bus, self.clock, link=links[0])
         nodes = [Telephony(settings, self.secrets, self.bus, self.clock, link=link) for link in links]
-        return cast(Telephony, Nodes(nodes, system_name(settings) or links[0].node, call_node, self._home_node))
+        own = system_name(settings) or links[0].node
+        # On PostgreSQL the other nodes' followers render and reload their files (generations.py).
+        return cast(Telephony, Nodes(nodes, own, call_node, self._home_node, followed=self.clustered))
 
     def _home_node(self, company_id: int) -> str:
         """The Asterisk node a company's outbound calls are placed on: its home ("": the one Asterisk)."""
@@ -190,6 +194,8 @@ class Controller:
             )
         verbs = cluster.VerbServer(self.database, self._verb_handlers())
         handlers[cluster.VERBS_CHANNEL] = verbs.asked
+        if isinstance(self.telephony, Nodes):
+            handlers[generations.APPLIED_CHANNEL] = self._node_applied
         listener = cluster.Listener(
             self.settings.database.url,
             handlers,
@@ -199,6 +205,13 @@ class Controller:
         )
         verbs.wake = listener.wake
         return listener
+
+    def _node_applied(self, payload: str) -> None:
+        """A follower loaded a generation of its node's files: resynchronise that node."""
+        applied = json.loads(payload)
+        log.info("node %s applied generation %s", applied["node"], applied["generation"])
+        nodes = cast(Nodes, self.telephony)
+        nodes.submit(nodes.resync_node(applied["node"]))
 
     def _ticking(self, tick: Callable[[], None]) -> Callable[[], None]:
         """The listener's tick: ``tick``, then the shared limits' heartbeat, each whatever the other did."""

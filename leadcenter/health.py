@@ -8,6 +8,7 @@ import logging
 
 from peewee import Database, DatabaseError, InterfaceError
 
+from leadcenter import generations
 from leadcenter.kamailio import Edge
 from leadcenter.sms.smpp import SmppLink
 from leadcenter.telephony.service import Telephony
@@ -18,10 +19,17 @@ log = logging.getLogger(__name__)
 
 class Health:
     def __init__(
-        self, database: Database, telephony: Telephony, smscs: list[SmppLink], outbox: Outbox, edge: Edge | None = None
+        self,
+        database: Database,
+        telephony: Telephony,
+        smscs: list[SmppLink],
+        outbox: Outbox,
+        edge: Edge | None = None,
+        followed: bool = False,
     ):
         self.database, self.telephony, self.smscs, self.outbox = database, telephony, smscs, outbox
         self.edge = edge  # the Kamailio this controller runs ([kamailio] enabled): carriers' calls come through it
+        self.followed = followed  # other Asterisk nodes' followers render their files: say how far each got
 
     def __call__(self) -> dict:
         try:
@@ -31,13 +39,17 @@ class Health:
             log.warning("health: database: %s", exc)
             database_ok = False
         edge = self.edge.status() if self.edge is not None else {"state": "off"}
-        return {
+        health = {
             "ok": database_ok and self.telephony.connected and edge["state"] != "down",
             "database": "ok" if database_ok else "unavailable",
             "asterisk": self.telephony.status(),
             "sms": self.sms_status(),
             "edge": edge,
         }
+        if self.followed and database_ok:
+            # Informative: a node behind or failing keeps its previous files and still takes calls.
+            health["asterisk_files"] = generations.status()
+        return health
 
     def sms_status(self) -> dict:
         """Each SMPP bind's state and counters and the outbox backlog; ``state`` is ``bound`` when every bind is."""

@@ -10,7 +10,7 @@ import logging
 
 from peewee import SQL, Field, IntegerField
 
-from leadcenter import cluster
+from leadcenter import cluster, generations
 from leadcenter.accounts.models import (
     ApiKey,
     Company,
@@ -104,6 +104,8 @@ MODELS = [
     CallLeg,
     CallTransfer,
     Callback,
+    generations.AsteriskFiles,
+    generations.AsteriskNodeFiles,
 ]
 
 
@@ -380,6 +382,10 @@ def _v25_call_nodes(migrator) -> None:
     _add_in_place(Interaction.node, "")
 
 
+def _v26_asterisk_generations(migrator) -> None:
+    database.create_tables([generations.AsteriskFiles, generations.AsteriskNodeFiles])
+
+
 def _cluster_tables() -> None:
     """The tables through which several nodes share events, verbs and limits (cluster.py). Several nodes need
     PostgreSQL, so on SQLite (one node: the same things in the process's memory) there are none. Before version 24
@@ -449,6 +455,11 @@ MIGRATIONS: list = [
         _v24_cluster_tables,
     ),
     (25, "several Asterisk nodes: the node each call is on", _v25_call_nodes),
+    (
+        26,
+        "several Asterisk nodes: the generation of Asterisk's files, and the one each node applied",
+        _v26_asterisk_generations,
+    ),
 ]
 LATEST = max([1] + [version for version, _, _ in MIGRATIONS])
 

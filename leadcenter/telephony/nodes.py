@@ -71,7 +71,10 @@ _POSITIONS = {
 class Nodes:
     """The verbs of a ``Telephony`` over several: ``nodes`` in [kamailio] nodes' order, ``own`` the node whose files
     this installation writes, ``locate`` a call's node by its channel id (str) or interaction id (int) (None:
-    unknown), ``home`` a company's home node."""
+    unknown), ``home`` a company's home node. ``followed``: the other nodes' files are rendered by their followers
+    (`leadcenter asterisk follow`, on PostgreSQL), which reload them: a reload goes to the own node only, and a
+    node is resynchronised when its follower says it applied a change (``resync_node``); otherwise a reload goes to
+    every node, whose files were rendered for it by hand."""
 
     def __init__(
         self,
@@ -79,9 +82,10 @@ class Nodes:
         own: str,
         locate: Callable[[str | int], str | None],
         home: Callable[[int], str],
+        followed: bool = False,
     ):
         self.nodes = {telephony.node: telephony for telephony in nodes}
-        self.own, self.locate, self.home = self.nodes[own], locate, home
+        self.own, self.locate, self.home, self.followed = self.nodes[own], locate, home, followed
 
     def __getattr__(self, name: str) -> Callable[..., Coroutine]:
         route = ROUTES.get(name)
@@ -90,6 +94,8 @@ class Nodes:
         return lambda *args, **kwargs: self._routed(name, route, args, kwargs)
 
     def _routed(self, name: str, route: str, args: tuple, kwargs: dict) -> Coroutine:
+        if name == "reload" and self.followed:
+            route = OWN
         if route == EVERY:
             return self._on_every(name, args, kwargs)
         if route == OWN:
@@ -135,6 +141,15 @@ class Nodes:
         if results and len(lists) == len(results):
             return [item for r in lists for item in r]
         return None
+
+    async def resync_node(self, name: str) -> None:
+        """Read again what node ``name`` has (its follower reloaded its files: a queue reload resets pauses); an
+        unknown name (a node no longer in [kamailio] nodes) is ignored."""
+        telephony = self.nodes.get(name)
+        if telephony is None:
+            log.warning("node %s applied a change but the controller does not drive it: not in [kamailio] nodes", name)
+            return
+        await telephony.resync()
 
     # -- what the controller and /healthz ask of the telephony layer ---------------------------------------------
     async def start(self) -> None:

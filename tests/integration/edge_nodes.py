@@ -10,9 +10,13 @@ nodes")."""
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
+import signal
+import subprocess
 from pathlib import Path
 
-from harness import SECOND_PORTS, THIRD_PORTS, System
+from harness import LEADCENTER, SECOND_PORTS, THIRD_PORTS, System
 
 from leadcenter import asterisk_config, config, credentials
 from leadcenter.pbx.process import Instance
@@ -38,11 +42,12 @@ EDGE = {
 }
 
 
-def edge_system(folder: Path, ports: dict[str, str] | None = None) -> System:
-    """The installation in ``folder``/a (``ports`` over SECOND_PORTS and EDGE), the demo company seeded, Beta
-    Plumbing and its carrier added; nothing started."""
+def edge_system(folder: Path, ports: dict[str, str] | None = None, database_url: str = "") -> System:
+    """The installation in ``folder``/a (``ports`` over SECOND_PORTS and EDGE; its database SQLite, or the
+    PostgreSQL one ``database_url`` names), the demo company seeded, Beta Plumbing and its carrier added; nothing
+    started."""
     (folder / "a").mkdir()
-    system = System(folder / "a", ports={**SECOND_PORTS, **EDGE, **(ports or {})})
+    system = System(folder / "a", ports={**SECOND_PORTS, **EDGE, **(ports or {})}, database_url=database_url)
     system.cli("demo")
     system.cli("company", "add", "Beta Plumbing")
     system.cli("trunk", "add", "--company", "2", "Beta carrier", "127.0.0.1", "--port", str(B_TRUNK_PORT))
@@ -63,6 +68,41 @@ def start_node_b(
     node_b.start()
     stack.callback(node_b.stop)
     return node_b
+
+
+class NodeFollower:
+    """`leadcenter asterisk follow` for node b in ``folder``/b (its data directory, THIRD_PORTS, ``system``'s
+    database and [kamailio], the installation's secrets.toml copied): node b's files are rendered by it only."""
+
+    def __init__(self, system: System, folder: Path):
+        data_dir = folder / "b"
+        data_dir.mkdir(mode=0o700, exist_ok=True)
+        shutil.copy2(system.settings.data_dir / "secrets.toml", data_dir / "secrets.toml")
+        self.env = {**system.env, **THIRD_PORTS, "LEADCENTER_PATHS_DATA_DIR": str(data_dir)}
+        self.instance = Instance.from_settings(config.load(env=self.env))
+        self.log = data_dir / "follower.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [*LEADCENTER, "asterisk", "follow"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+
+    def stop(self, sig: int = signal.SIGINT) -> None:
+        """Stop it (SIGINT: as Ctrl-C, stopping the Asterisk it started; SIGKILL: no chance to)."""
+        if self.process is not None:
+            os.killpg(self.process.pid, sig)
+            self.process.wait(20)
+            self.process = None
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:]) if self.log.exists() else ""
 
 
 class Edge:

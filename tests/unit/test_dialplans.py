@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import datetime as dt
 import json
 import re
 
@@ -356,7 +357,9 @@ def check(controller):
         (instance.dir / "etc" / "generated").mkdir(parents=True, exist_ok=True)
         (instance.dir / "log" / "messages.log").write_text("[2026-12-06 18:00:00.000] NOTICE[1] old line\n")
         telephony = _Asterisk(instance.dir / "log" / "messages.log", instance.dir / "etc", complaints)
-        config = asterisk_config.AsteriskConfig(controller.settings, controller.secrets, instance, telephony)
+        config = asterisk_config.AsteriskConfig(
+            controller.settings, controller.secrets, instance, telephony, lambda: dt.datetime(2026, 12, 6, 18)
+        )
         return asterisk_config.DialplanCheck(config, timeout=2), telephony
 
     return make
