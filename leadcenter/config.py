@@ -484,6 +484,11 @@ def _check_kamailio(settings: Settings) -> None:
     unknown = sorted(set(homes.values()) - set(names))
     if unknown:
         raise ConfigError(f"[kamailio] homes name no node called {', '.join(unknown)}")
+    if kamailio.listen_host.strip("[]") in ("0.0.0.0", "::", ""):
+        # The nodes reach the desk phones registered at Kamailio at this address (their contact): one they can dial.
+        raise ConfigError(
+            f"[kamailio] listen_host must be an address the Asterisk nodes reach, not {kamailio.listen_host}"
+        )
     if any((node.host, node.port) == (kamailio.listen_host, kamailio.port) for node in nodes):
         raise ConfigError("[kamailio] listens where an Asterisk node does: give it another port or address")
     if kamailio.probe_seconds < 1 or kamailio.probe_threshold < 1:

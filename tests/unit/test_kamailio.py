@@ -48,6 +48,8 @@ def test_without_nodes_the_one_node_is_this_installation_s_asterisk():
         ({"LEADCENTER_KAMAILIO_HOMES": "acme=a"}, "'acme=a' is not company_id=node"),
         ({"LEADCENTER_KAMAILIO_NODES": "a=127.0.0.1:5090", "LEADCENTER_KAMAILIO_PORT": "5090"}, "listens where"),
         ({"LEADCENTER_KAMAILIO_PROBE_SECONDS": "0"}, "at least 1"),
+        ({"LEADCENTER_KAMAILIO_LISTEN_HOST": "0.0.0.0"}, "an address the Asterisk nodes reach, not 0.0.0.0"),
+        ({"LEADCENTER_KAMAILIO_LISTEN_HOST": "::"}, "an address the Asterisk nodes reach, not ::"),
     ],
 )
 def test_bad_kamailio_settings_get_clear_errors(env, message):
