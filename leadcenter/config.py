@@ -576,6 +576,17 @@ def asterisk_links(settings: Settings) -> tuple[AsteriskLink, ...]:
     return tuple(links)
 
 
+def company_asterisks(settings: Settings, company_id: int) -> tuple[AsteriskLink, ...]:
+    """The Asterisks a company's calls are on, as Kamailio sends them: its home node ([kamailio] homes; the first
+    node otherwise), then the others in [kamailio] nodes' order from there (the next one is its standby)."""
+    links = asterisk_links(settings)
+    if len(links) == 1:
+        return links
+    home = kamailio_homes(settings).get(company_id, links[0].node)
+    start = next((i for i, link in enumerate(links) if link.node == home), 0)
+    return links[start:] + links[:start]
+
+
 def system_name(settings: Settings) -> str:
     """The name this installation's Asterisk prefixes its channels' unique ids with (asterisk.conf systemname): its
     node's when the controller drives several (their ids then never collide); "" otherwise (none, as before)."""

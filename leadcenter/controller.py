@@ -32,7 +32,7 @@ from leadcenter.calls.conference import Conferences
 from leadcenter.calls.control import CallControl
 from leadcenter.calls.services import CallRecorder, call_node
 from leadcenter.chats.services import Chats
-from leadcenter.config import Settings, asterisk_links, kamailio_homes, system_name
+from leadcenter.config import Settings, asterisk_links, company_asterisks, system_name
 from leadcenter.events import EventBus
 from leadcenter.health import Health
 from leadcenter.monitors.services import Monitors
@@ -172,10 +172,7 @@ class Controller:
 
     def _home_node(self, company_id: int) -> str:
         """The Asterisk node a company's outbound calls are placed on: its home ("": the one Asterisk)."""
-        links = asterisk_links(self.settings)
-        if len(links) == 1:
-            return links[0].node
-        return kamailio_homes(self.settings).get(company_id, links[0].node)
+        return company_asterisks(self.settings, company_id)[0].node
 
     def _build_cluster(self) -> cluster.Listener:
         """This node's part of the cluster: its events to the others, theirs to its streams, and the verbs: asked

@@ -9,6 +9,11 @@ agent with a softphone; otherwise the socket is closed with 4401 before anything
 authenticates every REGISTER and INVITE with the agent's SIP password. Like the event stream, a relay ends about
 RECHECK_SECONDS after its session ended (sign-out elsewhere, removal from the company; stream.SessionWatch).
 
+Which Asterisk: the agent's company's home node when Kamailio is in front of several (config.company_asterisks: its
+queues ring the agents registered there), else the next node that takes the connection (its standby, where Kamailio
+sends the company's calls meanwhile); a relay to a standby is closed once the home node takes connections again and
+the agent is on no call, so that the softphone registers at home again (JsSIP reconnects by itself).
+
 A relay holds no thread: two coroutines on the web server's event loop pass messages each way, each waiting until
 the other side takes it. Relays count with the event streams against the limits per principal, per company and for
 the server (capacity.py); refused, the socket closes with 1013 and JsSIP reconnects later.
@@ -25,8 +30,9 @@ from websockets.exceptions import WebSocketException
 from websockets.typing import Subprotocol
 
 from leadcenter.agents.models import Agent, SipCredential
-from leadcenter.config import AsteriskSettings
+from leadcenter.config import AsteriskLink, Settings, company_asterisks
 from leadcenter.errors import ApiError
+from leadcenter.interactions.models import Interaction
 from leadcenter.web import auth, stream
 from leadcenter.web.capacity import Capacity
 from leadcenter.web.gateway import WebSocket, handshake
@@ -38,11 +44,13 @@ MAX_MESSAGE = 64 * 1024  # an INVITE with a WebRTC offer is a few kB (the server
 CONNECT_TIMEOUT = 5.0
 NO_SOFTPHONE = 4403
 ASTERISK_UNREACHABLE = 1011
+HOME_AGAIN = 1012  # "service restart": the softphone reconnects, to the home node
+HOME_CHECK_SECONDS = 10.0  # how often a relay to a standby node asks whether the home node is back
 
 
 def install(app: Flask, controller, capacity: Capacity) -> None:
     allowed = stream.allowed_origins(controller.settings.http)
-    asterisk = controller.settings.asterisk
+    settings = controller.settings
     bp = Blueprint("sip_relay", __name__)
 
     @bp.get(PATH, websocket=True)
@@ -58,13 +66,13 @@ def install(app: Flask, controller, capacity: Capacity) -> None:
         if principal.agent is None or not principal.agent.sip_credentials.where(
                 SipCredential.device == "webrtc", SipCredential.enabled).exists():
             return upgrade.refuse(NO_SOFTPHONE, "no-softphone")
-        return upgrade.accept(functools.partial(_relay, capacity, app.extensions["websocket_sessions"], asterisk,
+        return upgrade.accept(functools.partial(_relay, capacity, app.extensions["websocket_sessions"], settings,
                                                 principal), subprotocol="sip")
 
     app.register_blueprint(bp)
 
 
-async def _relay(capacity: Capacity, sessions: stream.SessionWatch, asterisk: AsteriskSettings,
+async def _relay(capacity: Capacity, sessions: stream.SessionWatch, settings: Settings,
                  principal: auth.Principal, ws: WebSocket) -> None:
     agent = principal.agent
     assert agent is not None, "the handshake refuses a principal without a softphone"
@@ -73,22 +81,56 @@ async def _relay(capacity: Capacity, sessions: stream.SessionWatch, asterisk: As
         return
     sessions.watch(ws, principal)
     try:
-        try:
-            upstream = await connect(f"ws://{asterisk.host}:{asterisk.http_port}/ws", subprotocols=[Subprotocol("sip")],
-                                     open_timeout=CONNECT_TIMEOUT, max_size=MAX_MESSAGE, compression=None,
-                                     proxy=None)
-        except (OSError, WebSocketException, TimeoutError) as exc:
-            log.warning("softphone relay of agent %s: Asterisk unreachable: %s", agent.id, exc)
+        asterisks = company_asterisks(settings, agent.company_id)
+        connected = await _connect(asterisks, agent.id)
+        if connected is None:
             await ws.close(ASTERISK_UNREACHABLE, "asterisk-unreachable")
             return
+        upstream, link = connected
         async with upstream:
-            await _pass_messages(ws, upstream, agent)
+            await _pass_messages(ws, upstream, agent, home=asterisks[0] if link != asterisks[0] else None)
     finally:
         sessions.forget(ws)
         capacity.release(hold)
 
 
-async def _pass_messages(ws: WebSocket, upstream, agent: Agent) -> None:
+async def _connect(asterisks: tuple[AsteriskLink, ...], agent_id: int):
+    """The SIP websocket of the first of ``asterisks`` that takes it, and which; None when none does."""
+    for link in asterisks:
+        try:
+            upstream = await connect(_ws_url(link), subprotocols=[Subprotocol("sip")], open_timeout=CONNECT_TIMEOUT,
+                                     max_size=MAX_MESSAGE, compression=None, proxy=None)
+            return upstream, link
+        except (OSError, WebSocketException, TimeoutError) as exc:
+            log.warning("softphone relay of agent %s: Asterisk %s unreachable: %s", agent_id, link.node, exc)
+    return None
+
+
+def _ws_url(link: AsteriskLink) -> str:
+    host = f"[{link.host}]" if ":" in link.host else link.host
+    return f"ws://{host}:{link.http_port}/ws"
+
+
+async def _home_again(home: AsteriskLink, agent_id: int) -> None:
+    """Returns once the home node takes connections again and the agent is on no call (theirs would drop)."""
+    while True:
+        await asyncio.sleep(HOME_CHECK_SECONDS)
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(home.host, home.http_port), CONNECT_TIMEOUT)
+        except (OSError, TimeoutError):
+            continue
+        writer.close()
+        if not await asyncio.to_thread(_on_a_call, agent_id):
+            return
+
+
+def _on_a_call(agent_id: int) -> bool:
+    return Interaction.select().where(
+        Interaction.agent == agent_id, Interaction.status == "active", Interaction.kind == "call").exists()
+
+
+async def _pass_messages(ws: WebSocket, upstream, agent: Agent, home: AsteriskLink | None = None) -> None:
+    """Until either side ends it; with ``home`` (the relay is to a standby node), until that node is back."""
     async def to_asterisk() -> None:
         while (message := await ws.receive()) is not None:
             await upstream.send(message)
@@ -98,6 +140,8 @@ async def _pass_messages(ws: WebSocket, upstream, agent: Agent) -> None:
             await ws.send(message)
 
     pumps = [asyncio.create_task(to_asterisk()), asyncio.create_task(to_browser())]
+    if home is not None:
+        pumps.append(asyncio.create_task(_home_again(home, agent.id)))
     for pump in pumps:
         pump.add_done_callback(lambda _: ws.bell.ring())
     try:
@@ -106,6 +150,10 @@ async def _pass_messages(ws: WebSocket, upstream, agent: Agent) -> None:
                 return
             if pumps[1].done():  # Asterisk ended it: tell the softphone, which reconnects
                 await ws.close(1000, "")
+                return
+            if home is not None and pumps[2].done():
+                log.info("softphone relay of agent %s: the home node is back: reconnecting there", agent.id)
+                await ws.close(HOME_AGAIN, "home-node-back")
                 return
             if await stream.closed_by_server(ws):
                 return

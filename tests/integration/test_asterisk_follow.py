@@ -15,13 +15,18 @@ import signal
 import httpx
 import postgresql
 import pytest
+from browser import CHROMIUM, Browser
 from edge_nodes import B_TRUNK_PORT, EDGE_PORT, NODE_B, Edge, NodeFollower, edge_system
 from harness import run_installation, wait_for
 from sipp import SippCaller
 
+from leadcenter.accounts.models import User
+from leadcenter.agents.models import Agent
+
 B_LINE, NEW_B_LINE, LATE_B_LINE, STALLED_B_LINE = "+14045551601", "+14045551602", "+14045551603", "+14045551604"
 NEW_B_CALLER = "+14045551611"
 BETA_ADMIN, BETA_PASSWORD = "admin@beta.example", "beta-admin-password-1601"
+BETA_AGENT = "bea@beta.example"
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +38,9 @@ def edge(tmp_path_factory):
         system.cli(
             "user", "add", BETA_ADMIN, "--name", "Beta Admin", "--company", "2", "--role", "admin",
             "--password", BETA_PASSWORD,
+        )  # fmt: skip
+        system.cli(
+            "user", "add", BETA_AGENT, "--name", "Bea Beta", "--company", "2", "--password", BETA_PASSWORD,
         )  # fmt: skip
         run_installation(system, stack)
         follower = NodeFollower(system, folder)
@@ -130,6 +138,26 @@ def test_an_admin_s_new_number_is_loaded_by_node_b_and_a_carrier_s_call_to_it_is
         assert interaction.tracking_number.number == NEW_B_LINE
     finally:
         call.kill()
+
+
+def _contacts(instance) -> str:
+    return instance.rx("pjsip show contacts") or ""
+
+
+def test_a_browser_agent_s_softphone_registers_at_the_company_s_home_node(edge):
+    """Beta's queues live on node b: the app's SIP relay takes Bea's softphone there, not to node a."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (make setup)")
+    wait_for(lambda: _applied_everything(edge), 30, what=f"node b up to date: {_files(edge)}")
+    bea = edge.system.sip_account(_agent_id(BETA_AGENT), device="webrtc")[0]
+    with Browser() as browser:
+        browser.agent(edge.system, BETA_AGENT, password=BETA_PASSWORD)  # its softphone ready: registered
+        wait_for(lambda: f"{bea}/" in _contacts(edge.node_b), 10, what=f"{bea} registered at node b")
+        assert f"{bea}/" not in _contacts(edge.system.instance)
+
+
+def _agent_id(email: str) -> int:
+    return Agent.get(Agent.user == User.get(User.email == email)).id
 
 
 def test_a_follower_that_was_down_during_a_change_catches_up_when_it_starts_again(edge):

@@ -1,14 +1,23 @@
 """The browser softphone's account and its SIP websocket relay: only the signed-in agent's own webrtc account,
 and only the app's own pages may open the relay."""
 
+import asyncio
 import base64
+import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
+import socket
+import threading
 
+import pytest
 from support import T0, ApiClient, StandInController
+from websockets.sync.server import serve as serve_websockets
 
+from leadcenter import config
 from leadcenter.agents.models import SipCredential
+from leadcenter.web import sip_relay
 
 
 def test_an_agent_gets_their_own_webrtc_account_and_the_relay_path(make_client, world):
@@ -103,3 +112,66 @@ def test_a_site_can_relay_every_call_and_choose_the_lifetime(tmp_path, world):
     assert (body["ice_transport_policy"], body["ice_refresh_seconds"]) == ("relay", 300)
     expiry = int(body["ice_servers"][0]["username"].split(":")[0])
     assert expiry == int((T0 + dt.timedelta(minutes=10) - dt.datetime(1970, 1, 1)).total_seconds())
+
+
+# -- which Asterisk the relay reaches, with Kamailio in front of several nodes -----------------------------------
+
+NODES = {
+    "LEADCENTER_KAMAILIO_ENABLED": "true",
+    "LEADCENTER_KAMAILIO_PORT": "5090",
+    "LEADCENTER_KAMAILIO_NODES": "a=127.0.0.1:5060, b=127.0.0.1:15060/15038/18088, c=127.0.0.1:25060/25038/28088",
+    "LEADCENTER_KAMAILIO_HOMES": "2=b, 3=c",
+}
+
+
+def test_a_company_s_asterisks_are_its_home_node_then_the_others_from_its_standby_on():
+    settings = config.load(env=NODES)
+    assert [link.node for link in config.company_asterisks(settings, 2)] == ["b", "c", "a"]
+    assert [link.node for link in config.company_asterisks(settings, 3)] == ["c", "a", "b"]
+    assert [link.node for link in config.company_asterisks(settings, 9)] == ["a", "b", "c"]  # no home: the first
+    one = config.load(env={})
+    assert config.company_asterisks(one, 2) == (config.one_asterisk(one),)
+
+
+@contextlib.contextmanager
+def fake_asterisk(name: str):
+    """An Asterisk's SIP websocket that answers every message with its name; yields its link."""
+
+    def answer(connection):
+        for _ in connection:
+            connection.send(name)
+
+    with serve_websockets(answer, "127.0.0.1", 0, subprotocols=["sip"]) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        yield config.AsteriskLink(name, "127.0.0.1", 1, server.socket.getsockname()[1])
+        server.shutdown()
+    thread.join(5)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_the_relay_reaches_the_first_asterisk_that_takes_it_and_waits_for_the_home_node_to_be_back(monkeypatch):
+    async def relayed_to(asterisks):
+        upstream, link = await sip_relay._connect(asterisks, 1)
+        async with upstream:
+            await upstream.send("REGISTER")
+            return link.node, await upstream.recv()
+
+    with fake_asterisk("b") as home, fake_asterisk("c") as standby:
+        assert asyncio.run(relayed_to((home, standby))) == ("b", "b")
+        gone = dataclasses.replace(home, http_port=free_port())  # the home node down: its standby
+        assert asyncio.run(relayed_to((gone, standby))) == ("c", "c")
+        assert asyncio.run(sip_relay._connect((gone,), 1)) is None
+
+        monkeypatch.setattr(sip_relay, "HOME_CHECK_SECONDS", 0.05)
+        on_call = [True, False]  # back, but the agent is on a call; then free
+        monkeypatch.setattr(sip_relay, "_on_a_call", lambda agent_id: on_call.pop(0))
+        back = asyncio.run(asyncio.wait_for(sip_relay._home_again(home, 1), 5))
+        assert back is None and on_call == []
+        with pytest.raises(TimeoutError):  # still down: the relay stays on the standby
+            asyncio.run(asyncio.wait_for(sip_relay._home_again(gone, 1), 0.3))
