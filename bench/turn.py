@@ -148,6 +148,7 @@ def _call(system, app, wire: FirstIceAudio, folder: Path, number: str, local: st
 def _path(system, browser_executable: Path, path: str, folder: Path) -> dict:
     """TRIES calls answered by Alice in a browser run by ``browser_executable``."""
     from browser import Browser
+    from playwright.sync_api import Error as PlaywrightError
     from turn_network import SERVER
 
     local = "host" if path == "direct" else "relay"
@@ -160,7 +161,11 @@ def _path(system, browser_executable: Path, path: str, folder: Path) -> dict:
             for n in range(TRIES):
                 try:
                     tries.append(_call(system, app, wire, folder, f"{CALLERS[path]}{n}", local))
-                except (AssertionError, TimeoutError) as exc:  # a try that failed says why; the next one goes on
+                except (
+                    AssertionError,
+                    TimeoutError,
+                    PlaywrightError,
+                ) as exc:  # a failed try says why; the next goes on
                     tries.append({"error": str(exc).splitlines()[0]})
                 shown = ", ".join(f"{k} {v:.0f} ms" for k, v in tries[-1].items() if k != "error")
                 print(
