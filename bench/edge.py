@@ -1,5 +1,5 @@
-"""Kamailio as the SIP edge (issue 18, "Measure"): what the proxy costs, and how soon a company's calls are answered
-on the standby node when its home node dies.
+"""Kamailio as the SIP edge (issue 18, "Measure"): what the proxy costs, how many calls two nodes behind it hold at
+once against one Asterisk, and how soon a company's calls are answered on the standby node when its home node dies.
 
 The edge and its two Asterisk nodes as tests/integration/test_kamailio.py runs them (tests/integration/edge_nodes.py):
 node a, the installation's own Asterisk, home of the demo company; node b, a second Asterisk rendered from the same
