@@ -27,6 +27,7 @@ from bench import (
     ring_to_screen,
     sms,
     team_view,
+    turn,
     visits_collection,
 )
 
@@ -46,6 +47,7 @@ SUITES = {
     "failover": failover.run,
     "capacity": capacity.run,
     "edge": edge.run,
+    "turn": turn.run,
 }
 
 

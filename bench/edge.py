@@ -1,5 +1,5 @@
-"""Kamailio as the SIP edge (issue 18, "Measure"): what the proxy costs, and how soon a company's calls are answered
-on the standby node when its home node dies.
+"""Kamailio as the SIP edge (issue 18, "Measure"): what the proxy costs, how many calls two nodes behind it hold at
+once against one Asterisk, and how soon a company's calls are answered on the standby node when its home node dies.
 
 The edge and its two Asterisk nodes as tests/integration/test_kamailio.py runs them (tests/integration/edge_nodes.py):
 node a, the installation's own Asterisk, home of the demo company; node b, a second Asterisk rendered from the same
@@ -16,22 +16,33 @@ answered calls through the product's own dialplan, with two-way audio (the calle
   SIPp counts no failed call and Asterisk answered every call. The figures: each path's highest passing rate, their
   ratio (goal: the edge carries >= 90 %), and the CPU time per call of Kamailio (all its processes) and of each
   node, from /proc (the median over the edge's passing steps).
+- ``held``: concurrent calls. Each company's second bench number enters a flow whose one step is a custom
+  context (made as an installation owner makes one) that answers and echoes the caller's audio until the caller
+  hangs up: plain answered calls, with two-way audio, that stay up. Each step holds a count of calls up at once,
+  half from each carrier, placed at RAMP_CPS and each hung up HOLD_SECONDS after the step's last INVITE, the
+  carrier speaking a tone the whole time; first through Kamailio, then straight to node a, then the next count,
+  until the direct path fails a step. A step passes when SIPp counts no failed call, every call was answered and
+  hung up by its caller (none refused or dropped), and the nodes showed every call up at once (counted each
+  second). The figures: each path's highest passing count, their ratio, and Kamailio's CPU time per call.
 - ``failover``: TRIES tries of: node a killed with SIGKILL, at once a carrier call to the demo company's number
   through the edge, answered by node b (its channel seen there): kill -> answered (SIPp's timestamp of the 200 OK),
   and that call's INVITE -> answered; then node a started again and active at the edge before the next try.
   ``baseline_call_setup``: one call through the edge with both nodes up, the same way.
 
-Numbers of its own: +1404555 1500 to 1549.
+Numbers of its own: +1404555 1500 to 1549, and 1701 to 1712 for the held calls.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import dataclasses
 import os
 import signal
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.desk_rig import cpu_seconds
@@ -50,7 +61,37 @@ STEP_SECONDS = 10
 RATES = (20, 40, 60, 70, 80, 90, 100, 110, 120, 130, 145, 160, 180)
 TRIES = 10
 GOAL_RATIO = 0.9
+# Held calls: each company's second bench number enters a flow whose one step is a custom context that answers and
+# echoes the caller's audio until the caller hangs up (plain answered calls with two-way RTP that stay up).
+HOLD_A_LINE, HOLD_B_LINE = "+14045551701", "+14045551702"
+HOLD_A_CALLER, HOLD_B_CALLER = "+14045551711", "+14045551712"
+HOLD_CONTEXT = "bench-hold"
+HOLD_TEXT = "exten => s,1,Answer()\n same => n,Echo()\n"
+HELD = (50, 100, 150, 200, 250, 300, 400, 500, 600)  # calls up at once, stepped until the direct path fails
+RAMP_CPS = 20  # how fast a step's calls are placed: well under both paths' measured rate ceiling (80-90/s)
+HOLD_SECONDS = 10  # every call of a step up at once for this long
 GOAL_FAILOVER_S = 5.0
+
+
+def _holding_flow(company_id: int) -> int:
+    """The company's flow into HOLD_CONTEXT (made, as the admin console makes a custom context, on first use);
+    its id."""
+    from leadcenter import clock
+    from leadcenter.accounts.models import Company
+    from leadcenter.dialplans import services as dialplans
+    from leadcenter.dialplans.models import CustomContext
+    from leadcenter.flows.models import CallFlow
+    from leadcenter.flows.services import checked_steps, keep_version
+
+    if CustomContext.get_or_none(CustomContext.name == HOLD_CONTEXT) is None:
+        dialplans.check(HOLD_TEXT, set())
+        dialplans.save(CustomContext(name=HOLD_CONTEXT), HOLD_TEXT, None, clock.system)
+    company = Company.get_by_id(company_id)
+    flow = CallFlow(company=company, name="Bench hold")
+    flow.steps = checked_steps(company, [{"type": "custom", "context": HOLD_CONTEXT}])
+    flow.save()
+    keep_version(flow, None)
+    return flow.id
 
 
 class Cluster:
@@ -70,6 +111,20 @@ class Cluster:
         handle = self.system.open_database()
         stack.callback(handle.close)
         db.bind(handle)
+        for company, line in ((1, HOLD_A_LINE), (2, HOLD_B_LINE)):
+            flow = _holding_flow(company)
+            self.system.cli(
+                "number",
+                "add",
+                "--company",
+                str(company),
+                line,
+                "Bench hold",
+                "--trunk",
+                str(company),
+                "--flow",
+                str(flow),
+            )
         self.system.start_asterisk()
         stack.callback(self.system.stop_asterisk)
         self.node_b = start_node_b(self.system, folder, stack, NODE_B_RTP)
@@ -156,6 +211,73 @@ class Cluster:
         print(f"  {'through the edge' if via_edge else 'straight to node a'} at {rate} calls/s: {outcome}")
         return outcome
 
+    def held(self, count: int, via_edge: bool) -> dict:
+        """``count`` calls up at once, half from each company's carrier to its hold number, placed at RAMP_CPS and
+        each hung up by its caller HOLD_SECONDS after the last one was placed; through the edge or straight to node
+        a. The calls up on the nodes are counted every second; judged when the nodes are idle again."""
+        from edge_nodes import B_TRUNK_PORT, EDGE_PORT
+        from rtp_capture import write_tone_pcap
+        from sipp import Call, SippCaller
+
+        self._batches += 1
+        each = count // 2
+        ramp = count / RAMP_CPS
+        # The carriers speak for the whole call (SIPp's own speech lasts 7 s): a tone, echoed back by the node.
+        speech = self.folder / f"speech-{ramp + HOLD_SECONDS:.0f}s.pcap"
+        if not speech.exists():
+            write_tone_pcap(str(speech), 440, ramp + HOLD_SECONDS)
+        port = EDGE_PORT if via_edge else self.system.sip_port
+        caller = SippCaller(self.folder / f"held-{self._batches}")
+        nodes = (self.system.instance.pid(), self.node_b.pid())
+        before = (self.kamailio_cpu(), *(cpu_seconds(pid) for pid in nodes))
+        began = time.monotonic()
+        handles = [
+            caller.start_calls(
+                [Call(line, number, duration=ramp + HOLD_SECONDS, delay=n / (RAMP_CPS / 2)) for n in range(each)],
+                asterisk_port=port,
+                local_port=carrier_port,
+                audio=speech,
+            )
+            for line, number, carrier_port in (
+                (HOLD_A_LINE, HOLD_A_CALLER, self.system.trunk_port),
+                (HOLD_B_LINE, HOLD_B_CALLER, B_TRUNK_PORT),
+            )
+        ]
+        peak = 0
+        while time.monotonic() - began < ramp + HOLD_SECONDS and any(h.sipp.proc.poll() is None for h in handles):
+            peak = max(peak, self.calls_up())
+            time.sleep(1)
+        results = [handle.wait_all(ramp + HOLD_SECONDS + 60) for handle in handles]
+        # A held call fails unless answered and hung up by its caller: refused, never answered, or dropped early.
+        why = collections.Counter(
+            f"refused {call.rejected}" if call.rejected else "not answered" if not call.answered else "dropped"
+            for r in results
+            for call in r
+            if call.hangup != "local"
+        )
+        sipp_failed = sum(r[0].failed for r in results if r)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and self.calls_up():
+            time.sleep(0.5)
+        after = (self.kamailio_cpu(), *(cpu_seconds(pid) for pid in nodes))
+        kamailio_cpu, node_a_cpu, node_b_cpu = (a - b for a, b in zip(after, before, strict=True))
+        outcome = {
+            "path": "edge" if via_edge else "direct",
+            "held": 2 * each,
+            "failed": sum(why.values()),
+            "why": dict(why),
+            "sipp_failed": sipp_failed,
+            "peak_calls_up": peak,
+            "seconds": round(time.monotonic() - began, 1),
+            "kamailio_cpu_s": round(kamailio_cpu, 3),
+            "kamailio_cpu_ms_per_call": round(1000 * kamailio_cpu / (2 * each), 3),
+            "node_a_cpu_s": round(node_a_cpu, 2),
+            "node_b_cpu_s": round(node_b_cpu, 2),
+            "ok": not why and not sipp_failed and peak >= 2 * each,
+        }
+        print(f"  {count} held calls {'through the edge' if via_edge else 'straight to node a'}: {outcome}")
+        return outcome
+
     def failover(self, number: str) -> dict:
         """Node a killed, the next call to the demo company's number through the edge (module docstring)."""
         from edge_nodes import EDGE_PORT
@@ -195,43 +317,79 @@ class Cluster:
         return stamps["INVITE"], stamps["ANSWERED"]
 
 
-def _proxy(cluster: Cluster) -> dict:
-    """Both paths stepped up in turn at each rate until the direct path fails (the edge's steps stop at its own
-    first failure)."""
+@dataclasses.dataclass
+class Stepped:
+    """Both paths stepped up: each path's highest passing level, the edge's ratio to the direct path, every step."""
+
+    best: dict[str, int]
+    steps: list[dict]
+
+    @property
+    def ratio(self) -> float | None:
+        return round(self.best["edge"] / self.best["direct"], 3) if self.best["direct"] else None
+
+    def edge_median(self, key: str) -> float | None:
+        """The median of ``key`` over the edge's passing steps."""
+        passed = [step[key] for step in self.steps if step["path"] == "edge" and step["ok"]]
+        return round(statistics.median(passed), 3) if passed else None
+
+
+def _step_up(levels: tuple[int, ...], step: Callable[[int, bool], dict]) -> Stepped:
+    """Both paths in turn at each level (``step(level, via_edge)``), the edge first, until the direct path fails a
+    step (the edge's steps stop at its own first failure)."""
     best = {"edge": 0, "direct": 0}
     failed = set()
     steps = []
-    for rate in RATES:
+    for level in levels:
         for path in ("edge", "direct"):
             if path not in failed:
-                steps.append(outcome := cluster.batch(rate, via_edge=path == "edge"))
+                steps.append(outcome := step(level, path == "edge"))
                 if outcome["ok"]:
-                    best[path] = rate
+                    best[path] = level
                 else:
                     failed.add(path)
         if "direct" in failed:
             break
-    passed = [step for step in steps if step["path"] == "edge" and step["ok"]]
+    return Stepped(best, steps)
 
-    def median(key: str) -> float | None:
-        return round(statistics.median(step[key] for step in passed), 3) if passed else None
 
-    ratio = round(best["edge"] / best["direct"], 3) if best["direct"] else None
+def _proxy(cluster: Cluster) -> dict:
+    stepped = _step_up(RATES, cluster.batch)
     result = {
         "call_seconds": CALL_SECONDS,
         "step_seconds": STEP_SECONDS,
-        "edge_max_cps": best["edge"],
-        "direct_max_cps": best["direct"],
-        "ratio": ratio,
+        "edge_max_cps": stepped.best["edge"],
+        "direct_max_cps": stepped.best["direct"],
+        "ratio": stepped.ratio,
         "goal_ratio": GOAL_RATIO,
-        "kamailio_cpu_ms_per_call": median("kamailio_cpu_ms_per_call"),
+        "kamailio_cpu_ms_per_call": stepped.edge_median("kamailio_cpu_ms_per_call"),
         "rates_tried_up_to": RATES[-1],
-        "steps": steps,
+        "steps": stepped.steps,
     }
     print(
-        f"  highest rate with no failed call: through the edge (2 nodes) {best['edge']}/s, straight to one Asterisk "
-        f"{best['direct']}/s, ratio {ratio}; Kamailio's CPU time per call (median of the edge's passing steps): "
-        f"{result['kamailio_cpu_ms_per_call']} ms"
+        f"  highest rate with no failed call: through the edge (2 nodes) {stepped.best['edge']}/s, straight to one "
+        f"Asterisk {stepped.best['direct']}/s, ratio {stepped.ratio}; Kamailio's CPU time per call (median of the "
+        f"edge's passing steps): {result['kamailio_cpu_ms_per_call']} ms"
+    )
+    return result
+
+
+def _held(cluster: Cluster) -> dict:
+    stepped = _step_up(HELD, cluster.held)
+    result = {
+        "ramp_calls_per_second": RAMP_CPS,
+        "hold_seconds": HOLD_SECONDS,
+        "edge_max_held": stepped.best["edge"],
+        "direct_max_held": stepped.best["direct"],
+        "ratio": stepped.ratio,
+        "kamailio_cpu_ms_per_call": stepped.edge_median("kamailio_cpu_ms_per_call"),
+        "counts_tried_up_to": HELD[-1],
+        "steps": stepped.steps,
+    }
+    print(
+        f"  most calls up at once with no failed call: through the edge (2 nodes) {stepped.best['edge']}, straight "
+        f"to one Asterisk {stepped.best['direct']}, ratio {stepped.ratio}; Kamailio's CPU time per call (median of "
+        f"the edge's passing steps): {result['kamailio_cpu_ms_per_call']} ms"
     )
     return result
 
@@ -271,4 +429,4 @@ def run() -> dict:
     integration_helpers()
     with tempfile.TemporaryDirectory(prefix="lc-bench-edge-") as data, contextlib.ExitStack() as stack:
         cluster = Cluster(Path(data), stack)
-        return {"proxy": _proxy(cluster), "failover": _failover(cluster)}
+        return {"proxy": _proxy(cluster), "held": _held(cluster), "failover": _failover(cluster)}

@@ -1,5 +1,6 @@
 """`make bench` on a fresh clone: bench/results/ is not committed, so every suite that writes there must go
-through results_dir(), which makes it (the overhead suite crashed writing its log before the folder existed)."""
+through results_dir(), which makes it (the overhead suite crashed writing its log before the folder existed). Also
+how the edge suite steps its two paths up."""
 
 from __future__ import annotations
 
@@ -24,3 +25,24 @@ def test_no_suite_names_the_results_folder_itself():
         assert not re.search(r"""["']results["']""", source.read_text()), (
             f"{source.name} names bench/results itself: use bench.results_dir()"
         )
+
+
+def test_both_paths_step_up_until_the_direct_path_fails():
+    from bench.edge import _step_up
+
+    ceilings = {"edge": 30, "direct": 40}  # the highest level each path passes
+    tried = []
+
+    def step(level: int, via_edge: bool) -> dict:
+        path = "edge" if via_edge else "direct"
+        tried.append((path, level))
+        return {"path": path, "ok": level <= ceilings[path], "cost": level}
+
+    stepped = _step_up((10, 20, 30, 40, 50, 60), step)
+    # the edge stops at its own first failure; the ladder ends at the direct path's
+    assert tried == [("edge", 10), ("direct", 10), ("edge", 20), ("direct", 20), ("edge", 30), ("direct", 30),
+                     ("edge", 40), ("direct", 40), ("direct", 50)]  # fmt: skip
+    assert stepped.best == {"edge": 30, "direct": 40}
+    assert stepped.ratio == 0.75
+    assert stepped.edge_median("cost") == 20
+    assert _step_up((10,), lambda level, via_edge: {"path": "?", "ok": False}).ratio is None
