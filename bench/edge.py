@@ -353,45 +353,41 @@ def _step_up(levels: tuple[int, ...], step: Callable[[int, bool], dict]) -> Step
     return Stepped(best, steps)
 
 
-def _proxy(cluster: Cluster) -> dict:
-    stepped = _step_up(RATES, cluster.batch)
-    result = {
-        "call_seconds": CALL_SECONDS,
-        "step_seconds": STEP_SECONDS,
-        "edge_max_cps": stepped.best["edge"],
-        "direct_max_cps": stepped.best["direct"],
+def _compared(
+    levels: tuple[int, ...], step: Callable[[int, bool], dict], measure: str, tried: str, what: str, **settings
+) -> dict:
+    """Both paths stepped up over ``levels``: the result (``edge_max_<measure>``, ``direct_max_<measure>``, their
+    ratio, Kamailio's CPU, ``<tried>_tried_up_to``, with ``settings``), said on the console as ``what``."""
+    stepped = _step_up(levels, step)
+    cpu = stepped.edge_median("kamailio_cpu_ms_per_call")
+    print(
+        f"  {what} with no failed call: through the edge (2 nodes) {stepped.best['edge']}, straight to one Asterisk "
+        f"{stepped.best['direct']}, ratio {stepped.ratio}; Kamailio's CPU time per call (median of the edge's "
+        f"passing steps): {cpu} ms"
+    )
+    return {
+        **settings,
+        f"edge_max_{measure}": stepped.best["edge"],
+        f"direct_max_{measure}": stepped.best["direct"],
         "ratio": stepped.ratio,
-        "goal_ratio": GOAL_RATIO,
-        "kamailio_cpu_ms_per_call": stepped.edge_median("kamailio_cpu_ms_per_call"),
-        "rates_tried_up_to": RATES[-1],
+        "kamailio_cpu_ms_per_call": cpu,
+        f"{tried}_tried_up_to": levels[-1],
         "steps": stepped.steps,
     }
-    print(
-        f"  highest rate with no failed call: through the edge (2 nodes) {stepped.best['edge']}/s, straight to one "
-        f"Asterisk {stepped.best['direct']}/s, ratio {stepped.ratio}; Kamailio's CPU time per call (median of the "
-        f"edge's passing steps): {result['kamailio_cpu_ms_per_call']} ms"
-    )
-    return result
+
+
+def _proxy(cluster: Cluster) -> dict:
+    return _compared(
+        RATES, cluster.batch, "cps", "rates", "highest rate (calls/s)",
+        call_seconds=CALL_SECONDS, step_seconds=STEP_SECONDS, goal_ratio=GOAL_RATIO,
+    )  # fmt: skip
 
 
 def _held(cluster: Cluster) -> dict:
-    stepped = _step_up(HELD, cluster.held)
-    result = {
-        "ramp_calls_per_second": RAMP_CPS,
-        "hold_seconds": HOLD_SECONDS,
-        "edge_max_held": stepped.best["edge"],
-        "direct_max_held": stepped.best["direct"],
-        "ratio": stepped.ratio,
-        "kamailio_cpu_ms_per_call": stepped.edge_median("kamailio_cpu_ms_per_call"),
-        "counts_tried_up_to": HELD[-1],
-        "steps": stepped.steps,
-    }
-    print(
-        f"  most calls up at once with no failed call: through the edge (2 nodes) {stepped.best['edge']}, straight "
-        f"to one Asterisk {stepped.best['direct']}, ratio {stepped.ratio}; Kamailio's CPU time per call (median of "
-        f"the edge's passing steps): {result['kamailio_cpu_ms_per_call']} ms"
-    )
-    return result
+    return _compared(
+        HELD, cluster.held, "held", "counts", "most calls up at once",
+        ramp_calls_per_second=RAMP_CPS, hold_seconds=HOLD_SECONDS,
+    )  # fmt: skip
 
 
 def _failover(cluster: Cluster) -> dict:

@@ -105,21 +105,12 @@ class FirstIceAudio:
 
 def _call(system, app, wire: FirstIceAudio, folder: Path, number: str, local: str) -> dict:
     """One carrier call answered by Alice: the two delays after her click (ms), or why the try failed."""
-    from harness import ADS_LINE, wait_for
+    from harness import wait_for
     from playwright.sync_api import expect
-    from sipp import SippCaller
-    from turn_network import SELECTED_PAIR
+    from turn_network import SELECTED_PAIR, carrier_call
 
     system.all_available()
-    caller = SippCaller(folder / number).start_call(
-        ADS_LINE,
-        number,
-        asterisk_port=system.sip_port,
-        local_port=system.trunk_port,
-        duration=30,
-        caller_name="Remy Bench",
-        expect_remote_bye=True,
-    )
+    caller = carrier_call(system, folder / number, number, "Remy Bench")
     try:
         expect(app.ringing_row().filter(has_text="Remy Bench")).to_be_visible()
         wire.arm()

@@ -15,10 +15,9 @@ from pathlib import Path
 import pytest
 from audio import record_each_way, rms, trunk_channel
 from browser import CHROMIUM, Browser
-from harness import ADS_LINE, wait_for
+from harness import wait_for
 from playwright.sync_api import expect
-from sipp import SippCaller
-from turn_network import PAIRS, RELAYS, SELECTED_PAIR, SERVER, AgentNetwork, relay_settings
+from turn_network import PAIRS, RELAYS, SELECTED_PAIR, SERVER, AgentNetwork, carrier_call, relay_settings
 
 from leadcenter.turn import TURNSERVER
 
@@ -57,15 +56,7 @@ def test_an_agent_whose_network_lets_no_udp_out_talks_through_the_turn_relay(at_
     system, network, transport = at_home
     with Browser(executable=network.chromium) as browser:
         app = browser.agent(system, "alice@acme.example", url=f"https://{SERVER}:{system.settings.http.https_port}")
-        caller = SippCaller(workdir=tmp_path / "caller").start_call(
-            ADS_LINE,
-            CALLER,
-            asterisk_port=system.sip_port,
-            local_port=system.trunk_port,
-            duration=30,
-            caller_name="Remy Home",
-            expect_remote_bye=True,
-        )
+        caller = carrier_call(system, tmp_path / "caller", CALLER, "Remy Home")
         expect(app.ringing_row().filter(has_text="Remy Home")).to_be_visible()
         app.row("incoming", "Remy Home").get_by_role("button", name="Answer").click()
         answered = time.monotonic()

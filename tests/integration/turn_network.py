@@ -9,9 +9,11 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from pathlib import Path
 
 from browser import CHROMIUM
-from harness import wait_for
+from harness import ADS_LINE, wait_for
+from sipp import SippCaller
 
 # The pair between the test's namespace (the server: app, coturn, Asterisk) and the agent's.
 SERVER, AGENT = "198.18.96.1", "198.18.96.2"
@@ -126,3 +128,16 @@ def relay_settings(transport: str) -> dict[str, str]:
         "LEADCENTER_TURN_RELAY_PORT_END": "23099",
         "LEADCENTER_HTTP_HTTPS_HOST": SERVER,
     }
+
+
+def carrier_call(system, workdir: Path, number: str, caller_name: str):
+    """A carrier's call to the demo's ads line from ``number``, 30 s of talk, that Alice's app hangs up."""
+    return SippCaller(workdir=workdir).start_call(
+        ADS_LINE,
+        number,
+        asterisk_port=system.sip_port,
+        local_port=system.trunk_port,
+        duration=30,
+        caller_name=caller_name,
+        expect_remote_bye=True,
+    )

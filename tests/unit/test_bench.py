@@ -46,3 +46,22 @@ def test_both_paths_step_up_until_the_direct_path_fails():
     assert stepped.ratio == 0.75
     assert stepped.edge_median("cost") == 20
     assert _step_up((10,), lambda level, via_edge: {"path": "?", "ok": False}).ratio is None
+
+
+def test_a_comparison_of_both_paths_names_its_measure_and_keeps_its_settings():
+    from bench.edge import _compared
+
+    def step(level: int, via_edge: bool) -> dict:
+        path = "edge" if via_edge else "direct"
+        return {"path": path, "ok": level <= 20, "kamailio_cpu_ms_per_call": 1.0 if via_edge else None}
+
+    result = _compared((10, 20, 30), step, "held", "counts", "most calls up at once", hold_seconds=10)
+    assert {k: v for k, v in result.items() if k != "steps"} == {
+        "hold_seconds": 10,
+        "edge_max_held": 20,
+        "direct_max_held": 20,
+        "ratio": 1.0,
+        "kamailio_cpu_ms_per_call": 1.0,
+        "counts_tried_up_to": 30,
+    }
+    assert len(result["steps"]) == 6
