@@ -127,6 +127,7 @@ def render_cfg(settings: Settings, folder: Path, nobody_password: str) -> str:
             "pike_requests": kamailio.pike_requests,
             "nobody_password": nobody_password,
             "trunk_header": names.EDGE_TRUNK_HEADER,
+            "phone_header": names.EDGE_PHONE_HEADER,
         },
     )
 

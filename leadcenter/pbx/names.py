@@ -18,6 +18,8 @@ ARI_USER = "leadcenter"
 ARI_APP = "leadcenter"
 # The header Kamailio (the SIP edge) names a carrier's trunk in, on the calls it hands an Asterisk node.
 EDGE_TRUNK_HEADER = "X-LC-Trunk"
+# The header Kamailio names a desk phone in, on the requests of the phone it authenticated.
+EDGE_PHONE_HEADER = "X-LC-Phone"
 
 _ID = r"([1-9][0-9]*)"  # a row's id as the database gives it: no sign, no leading zero
 

@@ -211,6 +211,11 @@ class Snapshot:
     def behind_edge(self) -> bool:
         return bool(self.edge_address)
 
+    @property
+    def edge_host(self) -> str:
+        """Kamailio's address, which its requests to the nodes come from."""
+        return self.edge_address.rsplit(":", 1)[0].strip("[]")
+
 
 def _comment(text: str) -> str:
     # Labels are user data: keep them on one comment line.
@@ -236,6 +241,7 @@ def render_pjsip_endpoints(snapshot: Snapshot) -> str:
         else []
     )
     for device in snapshot.devices:
+        at_edge = snapshot.behind_edge and not device.webrtc
         if device.webrtc:
             codecs = [("allow", "opus,ulaw,alaw"), ("webrtc", "yes"), ("dtls_auto_generate_cert", "yes")]
         else:
@@ -264,7 +270,7 @@ def render_pjsip_endpoints(snapshot: Snapshot) -> str:
                     ("context", _dialling_context(device)),
                     ("disallow", "all"),
                     *codecs,
-                    ("auth", device.name),
+                    *(_edge_phone_acl(snapshot) if at_edge else [("auth", device.name)]),
                     ("aors", device.name),
                     ("direct_media", "no"),
                     # A desk phone's transfer key sends REFER: Asterisk sends the lead to the transferer's
@@ -279,25 +285,37 @@ def render_pjsip_endpoints(snapshot: Snapshot) -> str:
                 comment=f"{'softphone' if device.webrtc else 'desk phone'} of {device.display_name}",
             )
         )
-        parts.append(
-            _section(
-                device.name,
-                [
-                    ("type", "auth"),
-                    ("auth_type", "userpass"),
-                    ("username", device.name),
-                    ("password", device.password),
-                ],
+        if at_edge:
+            # Kamailio authenticated the phone and names it in a header: the node takes the call as the phone's
+            # without challenging it again, and from Kamailio's address only (the endpoint's ACL).
+            parts.append(
+                _section(
+                    device.name,
+                    [
+                        ("type", "identify"),
+                        ("endpoint", device.name),
+                        ("match_header", f"{names.EDGE_PHONE_HEADER}: {device.name}"),
+                    ],
+                )
             )
-        )
+        else:
+            parts.append(
+                _section(
+                    device.name,
+                    [
+                        ("type", "auth"),
+                        ("auth_type", "userpass"),
+                        ("username", device.name),
+                        ("password", device.password),
+                    ],
+                )
+            )
         # A desk phone that dies without unregistering stops answering OPTIONS and is unreachable (never rung)
         # within qualify_seconds + 3 s; a browser's contact goes with its websocket. Behind the edge a desk phone
         # registers at Kamailio, which every node reaches it through: a static contact there, qualified through
         # it (Kamailio relays the OPTIONS to the phone, or answers 404 for a phone not registered: 2xx only counts).
         edge = (
-            [("contact", f"sip:{device.name}@{snapshot.edge_address}"), ("qualify_2xx_only", "yes")]
-            if snapshot.behind_edge and not device.webrtc
-            else []
+            [("contact", f"sip:{device.name}@{snapshot.edge_address}"), ("qualify_2xx_only", "yes")] if at_edge else []
         )
         parts.append(
             _section(
@@ -394,6 +412,12 @@ def render_pjsip_endpoints(snapshot: Snapshot) -> str:
             identify.append(("match_header", f"{names.EDGE_TRUNK_HEADER}: {trunk.name}"))
         parts.append(_section(trunk.name, identify))
     return "\n".join(parts)
+
+
+def _edge_phone_acl(snapshot: Snapshot) -> list[tuple[str, object]]:
+    """A desk phone's endpoint behind the edge has no password at the node: requests in its name are taken from
+    Kamailio's address only (403 to any other, of either address family)."""
+    return [("deny", "0.0.0.0/0.0.0.0,::/0"), ("permit", snapshot.edge_host)]
 
 
 def _dialling_context(device: AgentDevice) -> str:

@@ -49,6 +49,9 @@ class PjCall(pj.Call):
         self.transfer_status: list[int] = []  # each NOTIFY's sipfrag status (100, then 200 once transferred)
         self.transfer_done = False  # the last NOTIFY came
         self.refer_answers: list[int] = []  # the final answer to each REFER this phone sent
+        # The INVITEs this phone sent in this call: the first, each sent again with credentials after a challenge
+        # (pjsua reports no transaction of a challenged INVITE but its start), each re-INVITE.
+        self.invites_sent = 0
         self.received: list[str] = []  # the requests Asterisk sent in this call (BYE, NOTIFY, re-INVITE...)
         self.sdp_received = self.sdp_sent = ""  # the last offer or answer each way
 
@@ -69,6 +72,8 @@ class PjCall(pj.Call):
             self.received.append(tsx.method)
         elif tsx.role == pj.PJSIP_ROLE_UAC and tsx.method == "REFER" and tsx.state == pj.PJSIP_TSX_STATE_COMPLETED:
             self.refer_answers.append(tsx.statusCode)
+        elif tsx.role == pj.PJSIP_ROLE_UAC and tsx.method == "INVITE" and tsx.state == pj.PJSIP_TSX_STATE_CALLING:
+            self.invites_sent += 1
 
     def onCallTransferStatus(self, prm) -> None:
         self.transfer_status.append(prm.statusCode)
@@ -176,9 +181,15 @@ class PjPhone:
         self.wait_until(lambda: call.confirmed, timeout, "in the call")
         return call
 
-    def dial(self, extension: str) -> PjCall:
+    def dial(self, extension: str, headers: dict[str, str] | None = None) -> PjCall:
+        """A call to ``extension``; its INVITE carries ``headers`` too."""
         call = PjCall(self.account)
-        call.makeCall(f"sip:{extension}@{HOST}:{self.asterisk_port}", pj.CallOpParam(True))
+        options = pj.CallOpParam(True)
+        for name, value in (headers or {}).items():
+            header = pj.SipHeader()
+            header.hName, header.hValue = name, value
+            options.txOption.headers.append(header)
+        call.makeCall(f"sip:{extension}@{HOST}:{self.asterisk_port}", options)
         self.calls.append(call)
         return call
 

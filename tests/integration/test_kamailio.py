@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import re
 import signal
 import socket
 import time
@@ -20,15 +21,17 @@ import uuid
 import pytest
 from edge_nodes import B_TRUNK_PORT, EDGE_PORT, NODE_A, NODE_B, NODE_B_SIP_PORT, Edge, edge_system, start_node_b
 from harness import System, run_installation, set_ring_device, wait_for
+from pjphone import PjPhone
 from sipp import SippCaller, SippPhone
 
+from leadcenter.agents.models import Agent
 from leadcenter.interactions.models import Interaction
 from leadcenter.pbx.process import Instance
 
 A_LINE, B_LINE, NEW_LINE = "+14045551301", "+14045551302", "+14045551303"
 A_CALLER, B_CALLER, FAILOVER_CALLER = "+14045551311", "+14045551312", "+14045551313"
 EARLIER_CALLER, RESYNC_LINE, EDGE_PHONE_CALLER = "+14045551314", "+14045551304", "+14045551315"
-ALICE = 1  # a demo agent of company A, in its Sales queue
+ALICE, BOB = 1, 2  # the demo agents of company A, in its Sales queue
 
 
 LINKED = ("connected", "connected")
@@ -52,32 +55,46 @@ def _paused_on(instance: Instance, member: str, queue: str = "team1") -> bool | 
     return None if line is None else "(paused" in line
 
 
-def _options_request(source: str, port: int) -> bytes:
+def _request(method: str, target: str, source: str, port: int, user: str = "probe", headers: str = "") -> bytes:
+    """A SIP request to ``target`` (user@host:port or host:port) from ``user`` at ``source``:``port``."""
     tag = uuid.uuid4().hex
     return (
-        f"OPTIONS sip:127.0.0.1:{EDGE_PORT} SIP/2.0\r\n"
+        f"{method} sip:{target} SIP/2.0\r\n"
         f"Via: SIP/2.0/UDP {source}:{port};branch=z9hG4bK{tag};rport\r\n"
         "Max-Forwards: 70\r\n"
-        f"From: <sip:probe@{source}>;tag={tag}\r\n"
-        f"To: <sip:127.0.0.1:{EDGE_PORT}>\r\n"
+        f"From: <sip:{user}@{source}>;tag={tag}\r\n"
+        f"To: <sip:{target}>\r\n"
         f"Call-ID: {tag}@{source}\r\n"
-        "CSeq: 1 OPTIONS\r\n"
+        f"CSeq: 1 {method}\r\n"
+        f"Contact: <sip:{user}@{source}:{port}>\r\n"
+        f"{headers}"
         "Content-Length: 0\r\n\r\n"
     ).encode()
 
 
-def _options(source: str, count: int = 1, timeout: float = 1.0) -> str | None:
-    """``count`` OPTIONS to Kamailio from ``source`` (a loopback address) at once; the status line of the first
-    answer, or None when none comes within ``timeout``."""
+def _final_answer(source: str, target: str, method: str = "OPTIONS", count: int = 1, timeout: float = 1.0, **request):
+    """``count`` requests to ``target`` (host:port, or user@host:port) from ``source`` (a loopback address) at
+    once; the status line of the first final answer, or None when none comes within ``timeout``."""
+    host, port = target.rsplit("@", 1)[-1].rsplit(":", 1)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind((source, 0))
-        sock.settimeout(timeout)
         for _ in range(count):
-            sock.sendto(_options_request(source, sock.getsockname()[1]), ("127.0.0.1", EDGE_PORT))
-        try:
-            return sock.recv(65535).decode(errors="replace").split("\r\n")[0]
-        except TimeoutError:
-            return None
+            sock.sendto(_request(method, target, source, sock.getsockname()[1], **request), (host, int(port)))
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            sock.settimeout(left)
+            try:
+                status = sock.recv(65535).decode(errors="replace").split("\r\n")[0]
+            except TimeoutError:
+                return None
+            if not status.startswith("SIP/2.0 1"):
+                return status
+        return None
+
+
+def _options(source: str, count: int = 1, timeout: float = 1.0) -> str | None:
+    """``count`` OPTIONS to Kamailio from ``source`` at once: the status line of the first answer, or None."""
+    return _final_answer(source, f"127.0.0.1:{EDGE_PORT}", count=count, timeout=timeout)
 
 
 def _channels(instance: Instance) -> list[str]:
@@ -288,3 +305,32 @@ def test_a_desk_phone_registered_at_the_edge_is_rung_by_a_node_s_queue(edge, tmp
             assert [invite["from_user"] for invite in alice.invites()] == [EDGE_PHONE_CALLER]
         finally:
             call.kill()
+
+
+def test_a_desk_phone_s_own_call_is_authenticated_at_the_edge_only(edge, tmp_path):
+    """Behind the edge Kamailio authenticates a desk phone's own calls and names the phone to the node (X-LC-Phone),
+    which takes the call as that phone's without challenging it again: Alice's phone, registered at Kamailio, dials
+    Bob's extension and talks with him after one challenge, Kamailio's. What a phone writes in the edge's headers is
+    dropped (Alice's call naming Bob's phone and a carrier's trunk is still Alice's), and a request in a phone's
+    name sent straight to a node from elsewhere than Kamailio is refused (403), never taken without a password."""
+    system = edge.system
+    set_ring_device(system, "desk", agents=(BOB,))
+    (alice_user, alice_password), (bob_user, bob_password) = system.sip_account(ALICE), system.sip_account(BOB)
+    with (
+        PjPhone(alice_user, alice_password, EDGE_PORT) as alice,
+        SippPhone(bob_user, bob_password, EDGE_PORT, workdir=tmp_path / "bob") as bob,
+    ):
+        system.wait_reachable(BOB)
+        consult = alice.dial(str(BOB), headers={"X-LC-Phone": bob_user, "X-LC-Trunk": "trunk1"})
+        alice.wait_until(lambda: consult.confirmed or consult.ended, 15, "answered by Bob")
+        assert consult.confirmed, consult.status
+        assert consult.invites_sent == 2  # once more after Kamailio's challenge; the node asked for nothing
+        assert bob.invites()[-1]["from_display"] == Agent.get_by_id(ALICE).display_name
+    # Asterisk 22 answers a request that fails the endpoint's ACL with a challenge of its "artificial" endpoint,
+    # which no password answers (as for an unknown name: nothing says the phone exists).
+    log = system.settings.asterisk_dir / "log" / "security.log"
+    for headers in ("", f"X-LC-Phone: {alice_user}\r\n"):
+        answer = _final_answer("127.0.0.5", f"{BOB}@{NODE_A}", "INVITE", user=alice_user, headers=headers, timeout=5)
+        assert answer in ("SIP/2.0 401 Unauthorized", "SIP/2.0 403 Forbidden"), (headers, answer)
+    refused = f'SecurityEvent="FailedACL",.*AccountID="{alice_user}",.*RemoteAddress="IPV4/UDP/127\\.0\\.0\\.5/'
+    wait_for(lambda: len(re.findall(refused, log.read_text())) == 2, 5, what="both refused for the endpoint's ACL")

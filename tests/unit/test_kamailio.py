@@ -110,7 +110,11 @@ def test_the_script_listens_where_configured_and_probes_the_nodes(tmp_path):
     # Unknown usernames are challenged against a password nobody has; the carrier's trunk is named to the node.
     assert text.count('$var(password) = "nobody-knows-this";') == 2
     assert 'append_hf("X-LC-Trunk: $sht(carriers=>$var(source))\\r\\n");' in text
-    assert 'remove_hf("X-LC-Trunk");' in text  # never the carrier's own
+    # A phone is named to the node once authenticated; what any peer wrote in either header is dropped first.
+    assert 'append_hf("X-LC-Phone: $au\\r\\n");\n\tconsume_credentials();' in text
+    assert "\tif (!ds_is_from_list()) {\n" in text
+    assert 'remove_hf("X-LC-Trunk");\n\t\tremove_hf("X-LC-Phone");\n' in text
+    assert text.index('remove_hf("X-LC-Phone")') < text.index("if (has_totag())")  # in-dialog requests too
     assert "record_route();" in text and "{{" not in text
 
 
@@ -228,7 +232,21 @@ def test_behind_the_edge_a_desk_phone_is_reached_through_kamailio_and_a_browser_
     desk_aor = "[desk7]\ntype = aor\nmax_contacts = 1\nremove_existing = yes\nqualify_frequency = 30\n"
     assert desk_aor + "\n" in alone and "\ncontact =" not in alone
     assert desk_aor + "contact = sip:desk7@127.0.0.1:5090\nqualify_2xx_only = yes\n" in behind
+    # Alone, Asterisk challenges the phone; behind the edge Kamailio has, and names the phone in a header that the
+    # node believes from Kamailio's address only.
+    desk_auth = "[desk7]\ntype = auth\nauth_type = userpass\nusername = desk7\npassword = pw\n"
+    assert desk_auth in alone and "auth = desk7\n" in alone and "type = identify" not in alone
+    assert "[desk7]\ntype = identify\nendpoint = desk7\nmatch_header = X-LC-Phone: desk7\n" in behind
+    assert "auth = desk7\n" not in behind and desk_auth not in behind
+    assert "deny = 0.0.0.0/0.0.0.0,::/0\npermit = 127.0.0.1\n" in behind
+    assert "auth = webrtc7\n" in behind and "type = identify\nendpoint = webrtc7" not in behind  # via the relay
     assert behind.endswith("[webrtc7]\ntype = aor\nmax_contacts = 1\nremove_existing = yes\nqualify_frequency = 0\n")
+
+
+def test_behind_an_ipv6_edge_a_desk_phone_is_taken_from_its_address():
+    desk = render.AgentDevice("desk7", "pw", "Alice", webrtc=False, agent_id=7, company_id=1)
+    behind = render.render_pjsip_endpoints(render.Snapshot(devices=(desk,), edge_address="[fd00::5]:5090"))
+    assert "permit = fd00::5\n" in behind and "contact = sip:desk7@[fd00::5]:5090\n" in behind
 
 
 def test_the_edge_secret_is_generated_with_the_others(tmp_path):
