@@ -10,8 +10,10 @@ talk through the database engine's own messaging, LISTEN/NOTIFY, and a table or 
   which reach only the subscribers that asked for every node's events (the websocket hubs): the domain subscribers
   already ran on the node that published it. NOTIFY's payload is at most 8000 bytes; a larger event is stored in
   ``cluster_event`` and the notification carries its id (rows are pruned after ``EVENT_ROW_MINUTES``). One node
-  notifies from its dispatcher thread, in order, and PostgreSQL delivers one session's notifications in the order
-  they were committed: a node's events arrive everywhere in the order it published them.
+  notifies from one thread of its own (``cluster-relay``, its own connection), in the order its dispatcher handed
+  them over, and PostgreSQL delivers one session's notifications in the order they were committed: a node's events
+  arrive everywhere in the order it published them. The dispatcher only queues them: a round trip to the server
+  per event would hold up every event behind it on this node (a call's ring reaching the screens, the first).
 - **Verbs.** A web node has no telephony loop: ``RemoteTelephony`` stands in for the telephony layer with the same
   interface (``telephony.submit(telephony.hangup(...))`` gives a future), and a verb becomes a ``cluster_verb`` row
   and a NOTIFY on ``lc_verbs``. The controller node's ``VerbServer`` claims the row (asked -> taken, one UPDATE, so
@@ -250,14 +252,37 @@ class Listener:
 
 
 class EventRelay:
-    """This node's events to the others (``send``, a subscriber of this node's bus) and theirs to this node's bus
-    (``received``, the listener's handler of EVENTS_CHANNEL)."""
+    """This node's events to the others (``send``, a subscriber of this node's bus, queues them for the relay
+    thread, which NOTIFYs them in order) and theirs to this node's bus (``received``, the listener's handler of
+    EVENTS_CHANNEL)."""
 
     def __init__(self, database: Database, bus: EventBus, node: str):
         self.database, self.bus, self.node = database, bus, node
+        self._outbox: queue.Queue[str | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="cluster-relay", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Send what is queued (within ``timeout``), then stop."""
+        self._outbox.put(None)
+        self._thread.join(timeout)
 
     def send(self, event: Event) -> None:
-        payload = dumps({"node": self.node, "name": event.name, "data": event.data, "at": event.at})
+        self._outbox.put(dumps({"node": self.node, "name": event.name, "data": event.data, "at": event.at}))
+
+    def _run(self) -> None:
+        try:
+            while (payload := self._outbox.get()) is not None:
+                try:
+                    self._notify(payload)
+                except Exception:  # the server unreachable: the other nodes reset their streams once it is back
+                    log.exception("cluster: an event was not sent to the other nodes")
+        finally:
+            self.database.close()
+
+    def _notify(self, payload: str) -> None:
         if len(payload.encode()) <= NOTIFY_LIMIT:
             self.database.execute_sql("SELECT pg_notify(%s, %s)", (EVENTS_CHANNEL, payload))
             return

@@ -157,7 +157,8 @@ class Controller:
         # Several nodes count their clients' rates and websockets together, in the database (web/limits.py).
         self.limits = SharedLimits(self.database, self.node) if self.clustered else Limits()
         self.web = create_app(self, self.limits)
-        self.listener = self._build_cluster() if self.clustered else None
+        self.relay = cluster.EventRelay(self.database, self.bus, self.node) if self.clustered else None
+        self.listener = self._build_cluster(self.relay) if self.relay is not None else None
 
     def _telephony(self, settings: Settings) -> Telephony:
         """One Telephony per Asterisk the controller drives; several nodes behind the router that sends each verb
@@ -174,13 +175,12 @@ class Controller:
         """The Asterisk node a company's outbound calls are placed on: its home ("": the one Asterisk)."""
         return company_asterisks(self.settings, company_id)[0].node
 
-    def _build_cluster(self) -> cluster.Listener:
-        """This node's part of the cluster: its events to the others, theirs to its streams, and the verbs: asked
-        (a web node) or carried out (the controller node)."""
+    def _build_cluster(self, relay: cluster.EventRelay) -> cluster.Listener:
+        """This node's part of the cluster: its events to the others (``relay``), theirs to its streams, and the
+        verbs: asked (a web node) or carried out (the controller node)."""
         from leadcenter.web.auth import SharedAttemptLimiter
 
         self.web.extensions["sign_in_limiter"] = SharedAttemptLimiter(self.database)  # every node's failures count
-        relay = cluster.EventRelay(self.database, self.bus, self.node)
         self.bus.subscribe("*", relay.send)
         handlers = {cluster.EVENTS_CHANNEL: relay.received}
         hub = self.web.extensions["event_stream"]
@@ -259,7 +259,8 @@ class Controller:
 
     def start(self) -> None:
         self.bus.start()
-        if self.listener is not None:
+        if self.relay is not None and self.listener is not None:
+            self.relay.start()
             self.listener.start()
         if self.web_only:
             log.info("web node %s started", self.node)
@@ -287,6 +288,7 @@ class Controller:
         if self.web_only:
             self.bus.wait_idle(5)
             self.bus.stop()
+            self._stop_relay()
             self.database.close()
             return
         try:
@@ -305,5 +307,11 @@ class Controller:
             self.loop.stop()
             self.bus.wait_idle(5)
             self.bus.stop()
+            self._stop_relay()
             self.database.close()
         log.info("controller stopped")
+
+    def _stop_relay(self) -> None:
+        """After the bus: the last events it delivered reach the other nodes."""
+        if self.relay is not None:
+            self.relay.stop()

@@ -56,6 +56,7 @@ class Node:
 
     def __enter__(self) -> Node:
         self.bus.start()
+        self.relay.start()
         self.listener.start()
         assert self.listener.connected.wait(WAIT)
         return self
@@ -63,6 +64,7 @@ class Node:
     def __exit__(self, *exc) -> None:
         self.listener.stop()
         self.bus.stop()
+        self.relay.stop()
 
 
 def wait_for(condition, seconds: float = WAIT) -> bool:
@@ -88,6 +90,44 @@ def test_an_event_reaches_the_other_node_whole_in_order_and_runs_no_domain_subsc
         two.bus.publish("lead.updated", company_id=1, lead={"id": 5})
         assert wait_for(lambda: len(one.seen) == 4)
         assert one.seen[-1].name == "lead.updated" and len(one.ran) == 3
+
+
+class SlowServer:
+    """The database as the relay uses it, answering a NOTIFY only once ``answer`` is set."""
+
+    def __init__(self):
+        self.answer = threading.Event()
+        self.sent: list[str] = []
+        self.threads: set[str] = set()
+
+    def execute_sql(self, sql, params):
+        self.threads.add(threading.current_thread().name)
+        assert self.answer.wait(WAIT)
+        self.sent.append(params[1])
+
+    def close(self):
+        pass
+
+
+def test_the_relay_notifies_from_its_own_thread_so_the_node_s_own_subscribers_never_wait_on_the_server():
+    bus, server = EventBus(lambda: T0), SlowServer()
+    relay = cluster.EventRelay(server, bus, "n1")
+    ran: list[Event] = []
+    bus.subscribe("*", relay.send)
+    bus.subscribe("*", ran.append)
+    bus.start()
+    relay.start()
+    try:
+        for n in range(3):
+            bus.publish("interaction.updated", company_id=1, n=n)
+        assert wait_for(lambda: len(ran) == 3)  # the server has not answered the first NOTIFY yet
+        assert server.sent == []
+    finally:
+        server.answer.set()
+        bus.stop()
+        relay.stop()  # sends what is queued first
+    assert [cluster.loads(payload)["data"]["n"] for payload in server.sent] == [0, 1, 2]
+    assert server.threads == {"cluster-relay"}
 
 
 def test_a_node_listening_again_after_losing_its_connection_says_events_may_have_been_missed(url, handle):
