@@ -26,6 +26,7 @@ from bench import (
     ring_to_browser,
     ring_to_screen,
     sms,
+    soak,
     team_view,
     turn,
     visits_collection,
@@ -46,6 +47,7 @@ SUITES = {
     "nodering": ring_through_nodes.run,
     "failover": failover.run,
     "capacity": capacity.run,
+    "soak": soak.run,
     "edge": edge.run,
     "turn": turn.run,
 }

@@ -65,3 +65,19 @@ def test_a_comparison_of_both_paths_names_its_measure_and_keeps_its_settings():
         "counts_tried_up_to": 30,
     }
     assert len(result["steps"]) == 6
+
+
+def test_the_soak_reads_a_process_and_calls_flat_only_what_did_not_grow():
+    import os
+
+    from bench import soak
+
+    now = soak._reading(os.getpid())
+    assert now["rss_mb"] > 0 and now["threads"] >= 1 and now["files"] >= 3
+    assert soak._reading(None) == {}
+    baseline = {"rss_mb": 100.0, "threads": 20, "files": 50}
+    assert soak._flat(baseline, {"rss_mb": 109.0, "threads": 20, "files": 48})
+    assert not soak._flat(baseline, {"rss_mb": 111.0, "threads": 20, "files": 50})  # memory grew past 10 %
+    assert not soak._flat(baseline, {"rss_mb": 100.0, "threads": 21, "files": 50})
+    assert not soak._flat(baseline, {"rss_mb": 100.0, "threads": 20, "files": 51})
+    assert not soak._flat(baseline, {})  # the process died
