@@ -11,6 +11,7 @@ database changes, and Kamailio reloads them (``dispatcher.reload``, ``htable.rel
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 from dataclasses import dataclass
@@ -87,6 +88,14 @@ def render_table(rows: list[tuple[str, str | int]]) -> str:
     for index, (key, value) in enumerate(sorted(rows, key=lambda row: row[0]), start=1):
         kind = INT_VALUE if isinstance(value, int) else STRING_VALUE
         lines.append(f"{index}:{_db_text_value(key)}:0:{kind}:{_db_text_value(str(value))}:0")
+    return "\n".join(lines) + "\n"
+
+
+def render_bans(ends: dict[str, int]) -> str:
+    """The ban list's db_text file: each address (a string key, as the script sets it) with when its ban ends."""
+    lines = [DB_TEXT_COLUMNS]
+    for index, (address, end) in enumerate(sorted(ends.items()), start=1):
+        lines.append(f"{index}:{_db_text_value(address)}:0:{INT_VALUE}:1:{end}")
     return "\n".join(lines) + "\n"
 
 
@@ -174,22 +183,46 @@ class Edge:
         (self.folder / "tables").mkdir(parents=True, exist_ok=True)
         for folder in (self.folder, self.folder / "tables"):
             folder.chmod(0o700)
+        if not self.bans.exists():  # the ban list is Kamailio's (kept by ``stop``), never rendered
+            self._write_private(self.bans, render_bans({}))
         changed = set()
         for name, text in render_files(self.settings, snapshot, self.folder, self.nobody_password).items():
             path = self.folder / name
             if path.exists() and path.read_text() == text:
                 continue
-            tmp = path.with_name(path.name + ".tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as out:
-                out.write(text)
-            if path.exists():
-                # db_text compares whole seconds: a table rewritten within the second must still look newer.
-                newer = max(os.stat(tmp).st_mtime, os.stat(path).st_mtime + 1)
-                os.utime(tmp, (newer, newer))
-            os.replace(tmp, path)
+            self._write_private(path, text)
             changed.add(name)
         return changed
+
+    @staticmethod
+    def _write_private(path: Path, text: str) -> None:
+        """``path`` replaced atomically by ``text``, 0600."""
+        tmp = path.with_name(path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+        if path.exists():
+            # db_text compares whole seconds: a table rewritten within the second must still look newer.
+            newer = max(os.stat(tmp).st_mtime, os.stat(path).st_mtime + 1)
+            os.utime(tmp, (newer, newer))
+        os.replace(tmp, path)
+
+    @property
+    def bans(self) -> Path:
+        return self.folder / "tables" / "ban"
+
+    def banned(self) -> dict[str, int] | None:
+        """The running Kamailio's ban list: address -> when its ban ends (Unix time); None when it cannot be asked."""
+        listing = self.rpc("htable.dump", "ban")
+        if listing is None:
+            return None
+        ends = {}
+        for address in re.findall(r"^\s*name: (\S+)$", listing, re.M):
+            item = self.rpc("htable.get", "ban", f"s:{address}") or ""
+            shown = re.search(r"^\s*expire: (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)$", item, re.M)
+            if shown:  # in Kamailio's local time
+                ends[address] = int(time.mktime(time.strptime(shown.group(1), "%Y-%m-%d %H:%M:%S")))
+        return ends
 
     def pid(self) -> int | None:
         return running_pid(self.pidfile, b"kamailio", str(self.folder).encode())
@@ -262,9 +295,12 @@ class Edge:
             raise KamailioError(f"Kamailio did not ban {address}")
 
     def stop(self, wait: float = 5.0) -> bool:
-        """Stop Kamailio (SIGTERM, then SIGKILL); True when one was running."""
+        """Keep its ban list for the next start, then stop Kamailio (SIGTERM, then SIGKILL); True when one was
+        running. (A Kamailio that died loses the bans made since the last stop.)"""
         pid = self.pid()
         if pid is None:
             return False
+        if (bans := self.banned()) is not None:
+            self._write_private(self.bans, render_bans(bans))
         end_process(pid, self.pidfile, wait, group=True)
         return True

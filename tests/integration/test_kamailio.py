@@ -24,6 +24,7 @@ from harness import System, run_installation, set_ring_device, wait_for
 from pjphone import PjPhone
 from sipp import SippCaller, SippPhone
 
+from leadcenter import asterisk_config, kamailio
 from leadcenter.agents.models import Agent
 from leadcenter.interactions.models import Interaction
 from leadcenter.pbx.process import Instance
@@ -173,6 +174,17 @@ def test_a_flooding_address_and_one_fail2ban_names_get_no_answer(edge):
     edge.kamailio.ban("127.0.0.4")  # what fail2ban's action does
     assert _options("127.0.0.4") is None
     assert _options("127.0.0.3") == "SIP/2.0 200 OK"
+    # Kamailio restarted (as `leadcenter run` stops and starts it): both bans hold, with the ends they had.
+    ends = edge.kamailio.banned()
+    assert ends is not None and {flooder, "127.0.0.4"} <= set(ends)
+    edge.kamailio.stop()
+    edge.kamailio.start(kamailio.edge_snapshot(asterisk_config.snapshot(edge.system.settings)))
+    assert {address: ends[address] for address in (flooder, "127.0.0.4")}.items() <= (
+        edge.kamailio.banned() or {}
+    ).items()
+    assert _options(flooder) is None and _options("127.0.0.4") is None
+    assert _options("127.0.0.3") == "SIP/2.0 200 OK"
+    wait_for(lambda: set(edge.destinations().values()) == {"AP"}, 10, what="both nodes active at the edge again")
 
 
 def test_each_company_s_carrier_calls_land_on_its_home_node(edge, tmp_path):

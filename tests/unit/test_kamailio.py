@@ -104,7 +104,10 @@ def test_the_script_listens_where_configured_and_probes_the_nodes(tmp_path):
     assert 'modparam("dispatcher", "ds_ping_interval", 3)\nmodparam("dispatcher", "ds_probing_threshold", 2)\n' in text
     assert f'modparam("dispatcher", "list_file", "{tmp_path}/dispatcher.list")' in text
     assert f'modparam("htable", "db_url", "text://{tmp_path}/tables")' in text
-    assert 'modparam("htable", "htable", "ban=>size=8;autoexpire=300;")' in text
+    assert (
+        'modparam("htable", "htable", "ban=>size=8;autoexpire=300;dbtable=ban;")\nmodparam("htable", "db_expires", 1)'
+        in text
+    )
     assert 'modparam("pike", "sampling_time_unit", 2)\nmodparam("pike", "reqs_density_per_unit", 30)\n' in text
     assert 'modparam("tm", "fr_timer", 2000)' in text
     # Unknown usernames are challenged against a password nobody has; the carrier's trunk is named to the node.
@@ -162,6 +165,21 @@ def test_files_are_private_and_only_changes_are_written(tmp_path):
     # db_text notices a table changed by its time in whole seconds: a rewrite within the second still looks newer.
     assert numbers.stat().st_mtime >= before + 1
     assert stat.S_IMODE(numbers.stat().st_mode) == 0o600
+
+
+def test_the_ban_list_is_written_with_each_ban_s_end_and_never_rendered_over(tmp_path):
+    assert kamailio.render_bans({"203.0.113.9": 1796687357, "2001:db8::5": 1796687400}) == (
+        kamailio.DB_TEXT_COLUMNS + "\n"
+        "1:2001\\:db8\\:\\:5:0:1:1:1796687400\n"  # db_text's separator escaped
+        "2:203.0.113.9:0:1:1:1796687357\n"
+    )
+    edge = kamailio.Edge(config.load(env={**EDGE, "LEADCENTER_PATHS_DATA_DIR": str(tmp_path)}), "x")
+    edge.write(SNAPSHOT)
+    assert edge.bans.read_text() == kamailio.DB_TEXT_COLUMNS + "\n"  # an empty list at first, for Kamailio to load
+    assert stat.S_IMODE(os.stat(edge.bans).st_mode) == 0o600
+    edge.bans.write_text(kamailio.render_bans({"203.0.113.9": 1796687357}))  # what stop kept
+    edge.write(SNAPSHOT)
+    assert "203.0.113.9" in edge.bans.read_text()
 
 
 def test_what_changed_is_reloaded_over_rpc_and_the_script_is_not(tmp_path, monkeypatch):
