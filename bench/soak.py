@@ -2,8 +2,8 @@
 queue (the rig of bench/desk_rig.py), with the controller's and Asterisk's memory, threads and open files read
 between rounds: they must stay flat (no leak), and no call may fail.
 
-A round places CALLS calls at RAMP a second, each talking TALK seconds, so that all CALLS are up at once for two
-minutes, and judges it as the capacity suite does (every call reached an agent, every interaction concluded answered
+A round places CALLS calls at RAMP a second, each talking TALK seconds, so that all CALLS are up at once for 30 s,
+and judges it as the capacity suite does (every call reached an agent, every interaction concluded answered
 with its recording on disk). Rounds follow each other until MINUTES have passed. ``LEADCENTER_BENCH_SOAK_MINUTES``
 (60) and ``LEADCENTER_BENCH_SOAK_CALLS`` (125: half of the 250 the capacity suite measured) set them.
 """
@@ -19,7 +19,9 @@ from bench.desk_rig import rig
 MINUTES = float(os.environ.get("LEADCENTER_BENCH_SOAK_MINUTES", "60"))
 CALLS = int(os.environ.get("LEADCENTER_BENCH_SOAK_CALLS", "125"))
 RAMP = 5  # calls a second: a round's calls are all up once the last is placed
-TALK = CALLS / RAMP + 120  # seconds from each INVITE: every call of a round talks at once for two minutes
+# Seconds from each INVITE: every call of a round is up at once for 30 s. Longer talks the trunk's RTP timeout would
+# end at about 67 s (SIPp's caller speaks 7 s, then only listens; render.TRUNK_RTP_TIMEOUT is 60 s of silence).
+TALK = CALLS / RAMP + 30
 AGENTS = CALLS + 50  # the agents in wrap-up between two rounds leave room for the next
 WARM_ROUNDS = 2  # the rounds before the baseline: caches, pools and Asterisk's modules settle first
 GROWTH_LIMIT = 0.10  # "flat": the last reading within 10 % (memory) of the baseline, threads and files no more
