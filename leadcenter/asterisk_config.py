@@ -21,6 +21,7 @@ from leadcenter.certificates import configured_or_generated
 from leadcenter.clock import Clock
 from leadcenter.config import Settings, system_name
 from leadcenter.credentials import Secrets
+from leadcenter.db import database
 from leadcenter.dialplans.models import CustomContext
 from leadcenter.dialplans.services import DialplanUnchecked
 from leadcenter.flows.models import CallFlow
@@ -388,6 +389,9 @@ def generated_dialplan(settings: Settings, secrets: Secrets) -> dict[str, str]:
     return {name: files[name] for name in DIALPLAN_FILES}
 
 
+CHECK_SECONDS = 30.0  # the longest a checked change waits for Asterisk's word before it is given up
+
+
 class AsteriskConfig:
     """The running controller's side of it: after an admin change, render from the database and have Asterisk
     reload what changed (on the telephony loop; the returned future resolves once it has), and announce the new
@@ -399,6 +403,8 @@ class AsteriskConfig:
         self.edge = edge(settings, secrets)
         # Held while the files are written, and through a dialplan check (its scratch file and its reloads).
         self.lock = threading.Lock()
+        # Waits for Asterisk's word on a checked change, then announces it (database work: never on the loop).
+        self._announcer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="asterisk-checked")
 
     def apply(self) -> concurrent.futures.Future:
         with self.lock:
@@ -411,13 +417,21 @@ class AsteriskConfig:
     def apply_checked(self, contexts: list[str]) -> concurrent.futures.Future:
         """As apply, then check that Asterisk's dialplan has ``contexts``: the future raises
         telephony.service.AsteriskRefused with Asterisk's message when it does not (the caller puts the database
-        back and applies again, which restores the files)."""
+        back and applies again, which restores the files). The other nodes' followers are told of the change only
+        once Asterisk took it: a refused one never reaches them."""
         with self.lock:
             modules = write(self.settings, self.secrets, self.instance)
             if self.edge is not None:
                 apply_edge(self.settings, self.edge)
+            checked = self.telephony.submit(self.telephony.reload_checked(modules, contexts))
+        return self._announcer.submit(self._announce_when_taken, checked)
+
+    def _announce_when_taken(self, checked: concurrent.futures.Future) -> None:
+        checked.result(CHECK_SECONDS)  # AsteriskRefused, or TimeoutError: nothing announced
+        try:
             generations.announce(self.clock())
-            return self.telephony.submit(self.telephony.reload_checked(modules, contexts))
+        finally:
+            database.close()  # this thread's connection: a checked change (a flow saved) is rare
 
 
 class DialplanCheck:

@@ -14,13 +14,14 @@ import re
 import pytest
 from support import PASSWORD
 
-from leadcenter import asterisk_config
+from leadcenter import asterisk_config, generations
 from leadcenter.accounts.services import add_member, create_user
 from leadcenter.audit.models import AuditEntry
 from leadcenter.dialplans import services
 from leadcenter.dialplans.models import CustomContext, DialplanVersion
 from leadcenter.flows.models import CallFlow
 from leadcenter.pbx import names, render
+from leadcenter.telephony.service import AsteriskRefused
 from leadcenter.web import api
 from leadcenter.web.auth import new_api_key
 
@@ -314,6 +315,41 @@ def test_a_flow_step_sends_calls_into_a_custom_context_its_company_may_use(owner
     assert owner.delete(f"{API}/dialplans/b-only")[0] == 204
     assert CustomContext.get_or_none(CustomContext.name == "b-only") is None
     assert CallFlow.select().where(CallFlow.company == a).count() == 2
+
+
+class _Answering:
+    """A telephony stand-in whose checked reloads are answered when the test says: ``answers``, one future each."""
+
+    def __init__(self):
+        self.answers: list[concurrent.futures.Future] = []
+
+    def submit(self, coroutine):
+        coroutine.close()
+        self.answers.append(concurrent.futures.Future())
+        return self.answers[-1]
+
+    async def reload_checked(self, modules, contexts):
+        pass
+
+
+def test_a_checked_change_reaches_the_other_nodes_only_once_asterisk_took_it(file_database, controller):
+    for folder in ("generated", "dialplans"):  # what Instance.prepare makes
+        (controller.instance.dir / "etc" / folder).mkdir(parents=True)
+    telephony = _Answering()
+    config = asterisk_config.AsteriskConfig(
+        controller.settings, controller.secrets, controller.instance, telephony, lambda: dt.datetime(2026, 12, 6, 18)
+    )
+    before = generations.current()
+    refused = config.apply_checked([names.flow_context(1)])
+    assert not refused.done() and generations.current() == before  # Asterisk has not answered yet
+    telephony.answers[0].set_exception(AsteriskRefused("There is no context lc-flow-1"))
+    with pytest.raises(AsteriskRefused):
+        refused.result(10)
+    assert generations.current() == before  # the followers never load a change Asterisk refused
+    taken = config.apply_checked([names.flow_context(1)])
+    telephony.answers[1].set_result(None)
+    taken.result(10)
+    assert generations.current() == before + 1
 
 
 # -- how the check reads Asterisk's log ------------------------------------------------------------------------

@@ -168,10 +168,13 @@ def test_files_are_private_and_only_changes_are_written(tmp_path):
 
 
 def test_the_ban_list_is_written_with_each_ban_s_end_and_never_rendered_over(tmp_path):
-    assert kamailio.render_bans({"203.0.113.9": 1796687357, "2001:db8::5": 1796687400}) == (
-        kamailio.DB_TEXT_COLUMNS + "\n"
-        "1:2001\\:db8\\:\\:5:0:1:1:1796687400\n"  # db_text's separator escaped
-        "2:203.0.113.9:0:1:1:1796687357\n"
+    assert (
+        kamailio.render_bans({"203.0.113.9": 1796687357, "2001:db8::5": 1796687400})
+        == (
+            kamailio.DB_TEXT_COLUMNS + "\n"
+            "1:2001\\:db8\\:\\:5:0:1:1:1796687400\n"  # db_text's separator escaped
+            "2:203.0.113.9:0:1:1:1796687357\n"
+        )
     )
     edge = kamailio.Edge(config.load(env={**EDGE, "LEADCENTER_PATHS_DATA_DIR": str(tmp_path)}), "x")
     edge.write(SNAPSHOT)
