@@ -93,8 +93,9 @@ def static_values(settings: Settings, secrets: Secrets) -> render.StaticValues:
 
 
 def sip_certificate_files(settings: Settings) -> tuple[Path, Path]:
-    """SIP over TLS's certificate and key: the configured pair, or the self-signed one generated for the SIP host."""
-    a = settings.asterisk
+    """SIP over TLS's certificate and key, Asterisk's and Kamailio's at the edge: the configured pair, or the
+    self-signed one generated for the SIP host (and Kamailio's address when it takes SIP over TLS)."""
+    a, k = settings.asterisk, settings.kamailio
     return configured_or_generated(
         a.sip_certificate,
         a.sip_private_key,
@@ -102,6 +103,7 @@ def sip_certificate_files(settings: Settings) -> tuple[Path, Path]:
         settings.data_dir / "tls",
         "sip-self-signed",
         a.sip_host,
+        *([k.listen_host] if k.enabled and k.tls_port else []),
     )
 
 
@@ -355,7 +357,9 @@ def reload_instance(instance: Instance, modules: set[str]) -> None:
 
 def edge(settings: Settings, secrets: Secrets) -> Edge | None:
     """The Kamailio in front of the Asterisk nodes, when [kamailio] enabled."""
-    return Edge(settings, secrets.edge_secret) if settings.kamailio.enabled else None
+    if not settings.kamailio.enabled:
+        return None
+    return Edge(settings, secrets.edge_secret, sip_certificate_files(settings) if settings.kamailio.tls_port else None)
 
 
 def apply_edge(settings: Settings, edge: Edge) -> None:

@@ -264,6 +264,10 @@ class KamailioSettings:
     # Where Kamailio takes SIP over UDP and TCP: loopback unless configured. Not Asterisk's own sip_host:sip_port.
     listen_host: str = "127.0.0.1"
     port: int = 5060
+    # SIP over TLS for desk phones at the edge (TLS 1.2 and later) on listen_host, usually 5061; 0: off (the default:
+    # on one box Asterisk's own SIP over TLS has 5061). Its certificate and key are [asterisk] sip_certificate and
+    # sip_private_key (or the self-signed pair generated for them).
+    tls_port: int = 0
     # The Asterisk nodes, comma-separated name=host:port in order ("a=10.0.0.11:5060, b=10.0.0.12:5060"). Each
     # node's standby is the next one (the first after the last). Empty: this installation's own Asterisk.
     # name=host:port/ami_port/http_port also names where the node's AMI and HTTP server (ARI) answer, on the same
@@ -491,6 +495,14 @@ def _check_kamailio(settings: Settings) -> None:
         )
     if any((node.host, node.port) == (kamailio.listen_host, kamailio.port) for node in nodes):
         raise ConfigError("[kamailio] listens where an Asterisk node does: give it another port or address")
+    if kamailio.tls_port and kamailio.tls_port == kamailio.port:
+        raise ConfigError(f"[kamailio] tls_port and port must differ (both {kamailio.port})")
+    asterisk = settings.asterisk
+    if kamailio.tls_port and (asterisk.sip_host, asterisk.sip_tls_port) == (kamailio.listen_host, kamailio.tls_port):
+        raise ConfigError(
+            f"[kamailio] tls_port {kamailio.tls_port} is this installation's Asterisk's SIP over TLS port on the same"
+            " address: give one of them another port ([asterisk] sip_tls_port = 0 turns Asterisk's off)"
+        )
     if kamailio.probe_seconds < 1 or kamailio.probe_threshold < 1:
         raise ConfigError("[kamailio] probe_seconds and probe_threshold must be at least 1")
     try:

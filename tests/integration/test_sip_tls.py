@@ -14,6 +14,7 @@ from audio import loudest_second
 from harness import wait_for
 from pjphone import PjPhone
 from rtp_capture import RtpCapture, write_tone_pcap
+from tls_client import handshake
 
 from leadcenter.interactions.models import Interaction
 
@@ -139,32 +140,16 @@ def test_a_phone_that_does_not_trust_the_certificate_does_not_register(running):
     phone.__exit__()
 
 
-def _handshake(port: int, version: ssl.TLSVersion, certificate: str) -> str | None:
-    """The TLS version negotiated when a client offering only ``version`` connects; None when refused."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.minimum_version = context.maximum_version = version
-    context.set_ciphers("DEFAULT:@SECLEVEL=0")  # OpenSSL 3 refuses TLS 1.0 and 1.1 client-side otherwise
-    context.load_verify_locations(certificate)
-    try:
-        with (
-            socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
-            context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
-        ):
-            return tls.version()
-    except (ssl.SSLError, ConnectionError):
-        return None
-
-
 OLD_VERSIONS = (ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1)
 
 
 @pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1:DeprecationWarning")
 def test_sip_over_tls_takes_tls_1_2_and_1_3_and_refuses_1_0_and_1_1(running):
     certificate = generated_certificate(running)
-    assert _handshake(running.sip_tls_port, ssl.TLSVersion.TLSv1_2, certificate) == "TLSv1.2"
-    assert _handshake(running.sip_tls_port, ssl.TLSVersion.TLSv1_3, certificate) == "TLSv1.3"
+    assert handshake(running.sip_tls_port, ssl.TLSVersion.TLSv1_2, certificate) == "TLSv1.2"
+    assert handshake(running.sip_tls_port, ssl.TLSVersion.TLSv1_3, certificate) == "TLSv1.3"
     for version in OLD_VERSIONS:
-        assert _handshake(running.sip_tls_port, version, certificate) is None, version
+        assert handshake(running.sip_tls_port, version, certificate) is None, version
     # The control: this client does speak them, to a server that takes them (same certificate and key).
     server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server.minimum_version = ssl.TLSVersion.TLSv1
@@ -184,5 +169,5 @@ def test_sip_over_tls_takes_tls_1_2_and_1_3_and_refuses_1_0_and_1_1(running):
 
         thread = threading.Thread(target=serve, daemon=True)
         thread.start()
-        assert [_handshake(port, version, certificate) for version in OLD_VERSIONS] == ["TLSv1", "TLSv1.1"]
+        assert [handshake(port, version, certificate) for version in OLD_VERSIONS] == ["TLSv1", "TLSv1.1"]
         thread.join(5)
