@@ -916,20 +916,22 @@ def agent_sip(ctx: Context, agent_id: int) -> None:
     from leadcenter.agents.models import SipCredential
 
     ctx.open_db()
-    s = ctx.settings.asterisk
+    s, k = ctx.settings.asterisk, ctx.settings.kamailio
+    # Behind the edge desk phones register at Kamailio, over TLS at its own port.
+    host, port, tls_port = (
+        (k.listen_host, k.port, k.tls_port) if k.enabled else (s.sip_host, s.sip_port, s.sip_tls_port)
+    )
     creds = list(SipCredential.select().where(SipCredential.agent == agent_id))
     if not creds:
         raise click.ClickException(f"no agent {agent_id} (leadcenter agent list)")
     for cred in creds:
-        click.echo(
-            f"{cred.device:<7} server {s.sip_host}:{s.sip_port}  username {cred.username}  password {cred.password}"
-        )
-    if s.sip_tls_port:
+        click.echo(f"{cred.device:<7} server {host}:{port}  username {cred.username}  password {cred.password}")
+    if tls_port:
         from leadcenter import asterisk_config
 
         certificate = asterisk_config.sip_certificate_files(ctx.settings)[0]
         click.echo(
-            f"A desk phone may register over TLS instead: server {s.sip_host}:{s.sip_tls_port}, transport TLS, "
+            f"A desk phone may register over TLS instead: server {host}:{tls_port}, transport TLS, "
             f"trusting {certificate}; SRTP (SDES) is {s.desk_srtp} on desk phones' calls."
         )
 

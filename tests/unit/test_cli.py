@@ -260,3 +260,14 @@ def test_agent_sip_tells_how_a_desk_phone_registers_over_tls(leadcenter, tmp_pat
     assert f"server 127.0.0.1:5061, transport TLS, trusting {certificate}" in shown.output, shown.output
     assert "SRTP (SDES) is optional on desk phones' calls" in shown.output
     assert certificate.exists()  # the one Asterisk shows phones (installed beside its config)
+
+
+def test_agent_sip_behind_the_edge_names_kamailio_s_ports(leadcenter, tmp_path, monkeypatch):
+    for name, value in (("ENABLED", "true"), ("PORT", "5090"), ("TLS_PORT", "5091")):
+        monkeypatch.setenv(f"LEADCENTER_KAMAILIO_{name}", value)
+    assert leadcenter("company", "add", "Acme Plumbing").exit_code == 0
+    assert leadcenter("user", "add", "dana@example.com", "--name", "Dana", "--company", "1", "--password", PASSWORD)
+    shown = leadcenter("agent", "sip", "1").output
+    certificate = tmp_path / "var" / "tls" / "sip-self-signed.crt"
+    assert "server 127.0.0.1:5090  username desk1" in shown, shown
+    assert f"server 127.0.0.1:5091, transport TLS, trusting {certificate}" in shown
