@@ -17,7 +17,7 @@ from pathlib import Path
 from leadcenter import generations
 from leadcenter.accounts.models import Company, User
 from leadcenter.agents.models import Agent, SipCredential, current_agents
-from leadcenter.certificates import configured_or_generated
+from leadcenter.certificates import SYSTEM_AUTHORITIES, configured_or_generated
 from leadcenter.clock import Clock
 from leadcenter.config import Settings, system_name
 from leadcenter.credentials import Secrets
@@ -108,15 +108,18 @@ def sip_certificate_files(settings: Settings) -> tuple[Path, Path]:
 
 
 def install_sip_certificate(settings: Settings, instance: Instance) -> None:
-    """SIP over TLS's certificate and key copied where Asterisk reads them, inside its instance directory: the key
-    its own and private (0600), as it runs as its own account, chrooted. Only what changed is written; Asterisk
-    reads them when it starts (a pjsip reload keeps its transports)."""
+    """SIP over TLS's certificate and key, and the authorities trunks over TLS are checked against, copied where
+    Asterisk reads them, inside its instance directory: the key its own and private (0600), as it runs as its own
+    account, chrooted. Only what changed is written; Asterisk reads them when it starts (a pjsip reload keeps its
+    transports)."""
     if not settings.asterisk.sip_tls_port:
         return
     certificate, key = sip_certificate_files(settings)
+    authorities = Path(settings.asterisk.trunk_authorities or SYSTEM_AUTHORITIES)
     for source, installed, mode in (
         (certificate, render.SIP_CERTIFICATE, 0o640),
         (key, render.SIP_PRIVATE_KEY, 0o600),
+        (authorities, render.TRUNK_AUTHORITIES, 0o640),
     ):
         data = source.read_bytes()
         if (instance.dir / installed).exists() and (instance.dir / installed).read_bytes() == data:

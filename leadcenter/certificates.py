@@ -17,6 +17,7 @@ from leadcenter.config import ConfigError
 
 log = logging.getLogger(__name__)
 
+SYSTEM_AUTHORITIES = "/etc/ssl/certs/ca-certificates.crt"  # Debian's ca-certificates bundle
 SELF_SIGNED_DAYS = 825  # the longest validity browsers accept for a server certificate
 
 

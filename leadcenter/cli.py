@@ -1234,11 +1234,11 @@ def _given(**options) -> dict:
 
 
 TRUNK_OPTIONS = [
-    click.option("--port", type=int, help="The carrier's SIP port (default 5060)."),
+    click.option("--port", type=int, help="The carrier's SIP port (default 5060, 5061 over TLS)."),
     click.option("--register", "username", metavar="USERNAME", help="Register to the carrier as this account."),
     click.option("--password", help="The account's password (with --register)."),
     click.option("--ip-only", is_flag=True, default=None, help="Stop registering: recognised by address alone."),
-    click.option("--transport", type=click.Choice(["udp", "tcp"])),
+    click.option("--transport", type=click.Choice(["udp", "tcp", "tls"])),
     click.option("--codecs", metavar="LIST", help="Audio codecs in order of preference, e.g. g722,ulaw,alaw."),
     click.option("--qualify", "qualify_seconds", type=int, help="Ask the carrier every N s if it is there (0: never)."),
 ]

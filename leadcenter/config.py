@@ -113,6 +113,9 @@ class AsteriskSettings:
     # it into the phones as trusted). Asterisk reads a copy in its instance directory: restart it after a change.
     sip_certificate: str = ""
     sip_private_key: str = ""
+    # A PEM file of the certificate authorities a trunk over TLS must be vouched for by (its carrier's certificate,
+    # which must also name the trunk's address); empty: the system's (Debian's ca-certificates bundle).
+    trunk_authorities: str = ""
     # SRTP on desk phones' calls. optional: a phone that asks gets it, others plain RTP (Asterisk offers SDES keys in
     # RTP/AVP, which a phone set to require SRTP refuses: choose required for those). required: every desk phone
     # call is SRTP (Asterisk offers RTP/SAVP and refuses a phone's plain RTP with 488).
@@ -440,6 +443,8 @@ def load(path: str | os.PathLike | None = None, env: dict | None = None) -> Sett
     asterisk = settings.asterisk
     if bool(asterisk.sip_certificate) != bool(asterisk.sip_private_key):
         raise ConfigError("[asterisk] sip_certificate and sip_private_key go together: set both or neither")
+    if asterisk.trunk_authorities and not Path(asterisk.trunk_authorities).is_file():
+        raise ConfigError(f"[asterisk] trunk_authorities: no file {asterisk.trunk_authorities}")
     if asterisk.desk_srtp not in DESK_SRTP:
         raise ConfigError(f"[asterisk] desk_srtp must be one of {', '.join(DESK_SRTP)}, not {asterisk.desk_srtp!r}")
     return settings

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from leadcenter.certificates import SYSTEM_AUTHORITIES
 from leadcenter.config import KamailioNode, KamailioSettings, Settings, kamailio_homes, kamailio_nodes
 from leadcenter.pbx import names
 from leadcenter.pbx.process import end_process, running_pid
@@ -26,7 +27,6 @@ from leadcenter.resources import KAMAILIO_TEMPLATE
 TABLES = ("numbers", "carriers", "phones", "phone_sets")
 DB_TEXT_COLUMNS = "id(int,auto) key_name(string) key_type(int) value_type(int) key_value(string) expires(int)"
 STRING_VALUE, INT_VALUE = 0, 1
-SYSTEM_AUTHORITIES = "/etc/ssl/certs/ca-certificates.crt"  # Debian's ca-certificates bundle
 HOME_PRIORITY, STANDBY_PRIORITY = 10, 5
 
 

@@ -23,7 +23,8 @@ from sipp import HOST, free_udp_port
 _library: pj.Endpoint | None = None
 
 
-def _endpoint() -> pj.Endpoint:
+def endpoint() -> pj.Endpoint:
+    """The process's one pjsua2 library, started at first use."""
     global _library
     if _library is None:
         endpoint = pj.Endpoint()
@@ -108,7 +109,7 @@ class PjPhone:
     ):
         self.username, self.password, self.asterisk_port = username, password, asterisk_port
         self.trusted_certificate, self.srtp = trusted_certificate, srtp
-        self.endpoint = _endpoint()
+        self.endpoint = endpoint()
         self.account: _Account | None = None
         self.calls: list[PjCall] = []
         self.media_port = free_udp_port(4)  # its RTP port (RTCP the next)

@@ -6,17 +6,22 @@ from __future__ import annotations
 import contextlib
 import socket
 import ssl
+import subprocess
 import threading
+import time
 
 import pjsua2 as pj
 import pytest
 from audio import loudest_second
 from harness import wait_for
 from pjphone import PjPhone
+from pjphone import endpoint as pj_endpoint
 from rtp_capture import RtpCapture, write_tone_pcap
+from sipp import free_udp_port
 from tls_client import handshake
 
 from leadcenter.interactions.models import Interaction
+from leadcenter.trunks.models import Trunk
 
 ALICE, BOB = 1, 2  # the demo's agents; with only Alice's phone registered, the queue rings her alone
 RTP_HEADER, G711_10MS = 12, 80  # a packet carries a whole number of 10 ms G.711 frames (20 ms, 30 ms...)
@@ -83,22 +88,22 @@ def test_a_desk_phone_over_tls_registers_and_answers_a_call_with_srtp(running, p
 
 
 @contextlib.contextmanager
-def srtp_required(system):
-    """The system restarted with every desk phone call SRTP ([asterisk] desk_srtp = required); as it was after."""
+def restarted_with(system, name: str, value: str):
+    """The system restarted with the setting ``name`` (LEADCENTER_...) = ``value``; as it was after."""
 
     def restart() -> None:
         system.stop_controller()
-        system.stop_asterisk()  # pjsip.conf's endpoints are read again at its start
+        system.stop_asterisk()  # pjsip.conf's endpoints and transports are read again at its start
         system.start_asterisk()
         system.start_controller()
         system.all_available()
 
-    system.env["LEADCENTER_ASTERISK_DESK_SRTP"] = "required"
+    system.env[name] = value
     try:
         restart()
         yield system
     finally:
-        del system.env["LEADCENTER_ASTERISK_DESK_SRTP"]
+        del system.env[name]
         restart()
 
 
@@ -112,7 +117,7 @@ def test_with_srtp_required_a_phone_requiring_it_answers_over_savp_and_a_plain_p
         assert dialled.status != 488
     username, password = running.sip_account(ALICE)
     asterisk = running.settings.asterisk
-    with srtp_required(running):
+    with restarted_with(running, "LEADCENTER_ASTERISK_DESK_SRTP", "required"):  # every desk phone call SRTP
         with (
             RtpCapture(asterisk.rtp_start, asterisk.rtp_end) as wire,
             tls_phone(running, username, password, pj.PJMEDIA_SRTP_MANDATORY) as alice,
@@ -171,3 +176,63 @@ def test_sip_over_tls_takes_tls_1_2_and_1_3_and_refuses_1_0_and_1_1(running):
         thread.start()
         assert [handshake(port, version, certificate) for version in OLD_VERSIONS] == ["TLSv1", "TLSv1.1"]
         thread.join(5)
+
+
+def _authority_and_carrier_certificate(folder) -> tuple[str, str, str]:
+    """A certificate authority of the test's own, and a carrier's certificate for 127.0.0.1 it vouches for: the
+    authority's file, the carrier's certificate and key."""
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=30)
+
+    ca, ca_key = str(folder / "carriers-ca.pem"), str(folder / "carriers-ca.key")
+    csr, crt, key = str(folder / "carrier.csr"), str(folder / "carrier.crt"), str(folder / "carrier.key")
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    openssl("req", "-x509", *ec, "-days", "2", "-subj", "/CN=Test carriers' CA", "-keyout", ca_key, "-out", ca)
+    openssl("req", "-new", *ec, "-subj", "/CN=carrier", "-keyout", key, "-out", csr)
+    extensions = folder / "san.cnf"
+    extensions.write_text("subjectAltName=IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-days", "2",
+            "-extfile", str(extensions), "-out", crt)  # fmt: skip
+    return ca, crt, key
+
+
+def _trunk_contact(system, trunk_id: int) -> str:
+    """What Asterisk says of the trunk's contact now (Avail, Unavail, Unknown...)."""
+    line = next(
+        (x for x in (system.instance.rx("pjsip show contacts") or "").splitlines() if f" trunk{trunk_id}/" in x), ""
+    )
+    return line.split()[3] if len(line.split()) > 3 else ""
+
+
+def test_a_trunk_over_tls_reaches_its_carrier_only_when_an_authority_vouches_for_its_certificate(running, tmp_path):
+    """A carrier (pjsua2) takes SIP over TLS with a certificate for 127.0.0.1 signed by an authority of the test's
+    own. Asterisk qualifies the trunk over TLS (OPTIONS every 5 s): with the system's authorities it refuses the
+    carrier's certificate (the carrier stays unreachable); trusting that authority ([asterisk] trunk_authorities)
+    it reaches the carrier, which answers over TLS."""
+    ca, certificate, key = _authority_and_carrier_certificate(tmp_path)
+    endpoint = pj_endpoint()
+    carrier = pj.TransportConfig()
+    carrier.port = free_udp_port()
+    carrier.boundAddress = "127.0.0.1"
+    carrier.tlsConfig.method = pj.PJSIP_TLSV1_2_METHOD
+    carrier.tlsConfig.certFile, carrier.tlsConfig.privKeyFile = certificate, key
+    transport = endpoint.transportCreate(pj.PJSIP_TRANSPORT_TLS, carrier)
+
+    def wait_contact(state: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while _trunk_contact(running, trunk.id) != state:
+            assert time.monotonic() < deadline, f"trunk{trunk.id}: {_trunk_contact(running, trunk.id)}, not {state}"
+            endpoint.libHandleEvents(100)  # the carrier answers only while polled
+
+    running.cli("trunk", "add", "--company", "1", "TLS carrier", "127.0.0.1", "--transport", "tls",
+                "--port", str(carrier.port), "--qualify", "5")  # fmt: skip
+    trunk = Trunk.get(Trunk.name == "TLS carrier")
+    try:
+        assert (trunk.transport, trunk.port) == ("tls", carrier.port)
+        wait_contact("Unavail", 20)  # no system authority vouches for the test's own
+        with restarted_with(running, "LEADCENTER_ASTERISK_TRUNK_AUTHORITIES", ca):
+            wait_contact("Avail", 20)
+    finally:
+        running.cli("trunk", "delete", str(trunk.id))
+        endpoint.transportClose(transport)
