@@ -178,23 +178,29 @@ def test_sip_over_tls_takes_tls_1_2_and_1_3_and_refuses_1_0_and_1_1(running):
         thread.join(5)
 
 
-def _authority_and_carrier_certificate(folder) -> tuple[str, str, str]:
-    """A certificate authority of the test's own, and a carrier's certificate for 127.0.0.1 it vouches for: the
-    authority's file, the carrier's certificate and key."""
+def _openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=30)
 
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=30)
 
-    ca, ca_key = str(folder / "carriers-ca.pem"), str(folder / "carriers-ca.key")
-    csr, crt, key = str(folder / "carrier.csr"), str(folder / "carrier.crt"), str(folder / "carrier.key")
-    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
-    openssl("req", "-x509", *ec, "-days", "2", "-subj", "/CN=Test carriers' CA", "-keyout", ca_key, "-out", ca)
-    openssl("req", "-new", *ec, "-subj", "/CN=carrier", "-keyout", key, "-out", csr)
-    extensions = folder / "san.cnf"
-    extensions.write_text("subjectAltName=IP:127.0.0.1\n")
-    openssl("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-days", "2",
-            "-extfile", str(extensions), "-out", crt)  # fmt: skip
-    return ca, crt, key
+EC = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+
+
+def _authority(folder) -> tuple[str, str]:
+    """A certificate authority of the test's own: its certificate's file and its key's."""
+    ca, key = str(folder / "carriers-ca.pem"), str(folder / "carriers-ca.key")
+    _openssl("req", "-x509", *EC, "-days", "2", "-subj", "/CN=Test carriers' CA", "-keyout", key, "-out", ca)
+    return ca, key
+
+
+def _signed(folder, authority: tuple[str, str], stem: str, subject_alt_name: str) -> tuple[str, str]:
+    """A carrier's certificate for ``subject_alt_name`` that ``authority`` signed: its file and its key's."""
+    csr, crt, key = (str(folder / f"{stem}.{ext}") for ext in ("csr", "crt", "key"))
+    _openssl("req", "-new", *EC, "-subj", f"/CN={stem}", "-keyout", key, "-out", csr)
+    extensions = folder / f"{stem}.cnf"
+    extensions.write_text(f"subjectAltName={subject_alt_name}\n")
+    _openssl("x509", "-req", "-in", csr, "-CA", authority[0], "-CAkey", authority[1], "-CAcreateserial",
+             "-days", "2", "-extfile", str(extensions), "-out", crt)  # fmt: skip
+    return crt, key
 
 
 def _trunk_contact(system, trunk_id: int) -> str:
@@ -205,34 +211,50 @@ def _trunk_contact(system, trunk_id: int) -> str:
     return line.split()[3] if len(line.split()) > 3 else ""
 
 
-def test_a_trunk_over_tls_reaches_its_carrier_only_when_an_authority_vouches_for_its_certificate(running, tmp_path):
-    """A carrier (pjsua2) takes SIP over TLS with a certificate for 127.0.0.1 signed by an authority of the test's
-    own. Asterisk qualifies the trunk over TLS (OPTIONS every 5 s): with the system's authorities it refuses the
-    carrier's certificate (the carrier stays unreachable); trusting that authority ([asterisk] trunk_authorities)
-    it reaches the carrier, which answers over TLS."""
-    ca, certificate, key = _authority_and_carrier_certificate(tmp_path)
-    endpoint = pj_endpoint()
-    carrier = pj.TransportConfig()
-    carrier.port = free_udp_port()
-    carrier.boundAddress = "127.0.0.1"
-    carrier.tlsConfig.method = pj.PJSIP_TLSV1_2_METHOD
-    carrier.tlsConfig.certFile, carrier.tlsConfig.privKeyFile = certificate, key
-    transport = endpoint.transportCreate(pj.PJSIP_TRANSPORT_TLS, carrier)
+class TlsCarrier:
+    """A carrier taking SIP over TLS on 127.0.0.1 (a pjsua2 transport: it answers OPTIONS while polled), and its
+    trunk on the running system (qualified every 5 s)."""
 
-    def wait_contact(state: str, timeout: float) -> None:
+    def __init__(self, system, name: str, certificate: tuple[str, str]):
+        self.system, self.endpoint = system, pj_endpoint()
+        config = pj.TransportConfig()
+        config.port = free_udp_port()
+        config.boundAddress = "127.0.0.1"
+        config.tlsConfig.method = pj.PJSIP_TLSV1_2_METHOD
+        config.tlsConfig.certFile, config.tlsConfig.privKeyFile = certificate
+        self.transport = self.endpoint.transportCreate(pj.PJSIP_TRANSPORT_TLS, config)
+        system.cli("trunk", "add", "--company", "1", name, "127.0.0.1", "--transport", "tls",
+                   "--port", str(config.port), "--qualify", "5")  # fmt: skip
+        self.trunk = Trunk.get(Trunk.name == name)
+        assert (self.trunk.transport, self.trunk.port) == ("tls", config.port)
+
+    def wait_contact(self, state: str, because: str = "", timeout: float = 20) -> None:
+        """Until Asterisk says ``state`` of the trunk's contact (and its log says ``because`` of its connections)."""
+        log = self.system.instance.dir / "log" / "messages.log"
+        reason = f"Transport 'transport-tls' to remote '127.0.0.1' - 127.0.0.1:{self.trunk.port} - {because}"
         deadline = time.monotonic() + timeout
-        while _trunk_contact(running, trunk.id) != state:
-            assert time.monotonic() < deadline, f"trunk{trunk.id}: {_trunk_contact(running, trunk.id)}, not {state}"
-            endpoint.libHandleEvents(100)  # the carrier answers only while polled
+        while (now := _trunk_contact(self.system, self.trunk.id)) != state or reason not in log.read_text():
+            assert time.monotonic() < deadline, f"{self.trunk.name}: {now}, not {state} ({because})"
+            self.endpoint.libHandleEvents(100)
 
-    running.cli("trunk", "add", "--company", "1", "TLS carrier", "127.0.0.1", "--transport", "tls",
-                "--port", str(carrier.port), "--qualify", "5")  # fmt: skip
-    trunk = Trunk.get(Trunk.name == "TLS carrier")
-    try:
-        assert (trunk.transport, trunk.port) == ("tls", carrier.port)
-        wait_contact("Unavail", 20)  # no system authority vouches for the test's own
-        with restarted_with(running, "LEADCENTER_ASTERISK_TRUNK_AUTHORITIES", ca):
-            wait_contact("Avail", 20)
-    finally:
-        running.cli("trunk", "delete", str(trunk.id))
-        endpoint.transportClose(transport)
+    def close(self) -> None:
+        self.system.cli("trunk", "delete", str(self.trunk.id))
+        self.endpoint.transportClose(self.transport)
+
+
+def test_a_trunk_over_tls_reaches_its_carrier_only_when_an_authority_vouches_for_its_certificate(running, tmp_path):
+    """Carriers (pjsua2) take SIP over TLS with certificates an authority of the test's own signed. Asterisk
+    qualifies their trunks over TLS (OPTIONS every 5 s): with the system's authorities it refuses the carrier's
+    certificate (the carrier stays unreachable); trusting that authority ([asterisk] trunk_authorities) it reaches
+    the carrier, which answers over TLS, and still refuses a certificate it vouches for that names another host."""
+    authority = _authority(tmp_path)
+    with contextlib.ExitStack() as stack:
+        carrier = TlsCarrier(running, "TLS carrier", _signed(tmp_path, authority, "carrier", "IP:127.0.0.1"))
+        stack.callback(carrier.close)
+        misnamed = TlsCarrier(running, "TLS misnamed", _signed(tmp_path, authority, "other", "DNS:other.example"))
+        stack.callback(misnamed.close)
+        carrier.wait_contact("Unavail", "The certificate is untrusted")  # no system authority vouches for it
+        with restarted_with(running, "LEADCENTER_ASTERISK_TRUNK_AUTHORITIES", authority[0]):
+            carrier.wait_contact("Avail", "OK")
+            # Vouched for, but for another name than the address dialled.
+            misnamed.wait_contact("Unavail", "The server identity does not match")
