@@ -1297,7 +1297,13 @@ def trunk_add(ctx: Context, company_id: int, name: str, host: str, **options) ->
     ctx.open_db()
     values = _checked(NewTrunk, {"name": name, "host": host, **_trunk_values(**options)})
     row = Trunk(company=_company(company_id))
-    _save_row(ctx, row, "trunk", lambda trunk: trunk_columns(trunk, values), TrunkOut)
+    _save_row(
+        ctx,
+        row,
+        "trunk",
+        lambda trunk: trunk_columns(trunk, values, tls_on=ctx.settings.asterisk.sip_tls_port > 0),
+        TrunkOut,
+    )
 
 
 def _trunk(trunk_id: int):
@@ -1323,7 +1329,13 @@ def trunk_set(ctx: Context, trunk_id: int, name: str | None, host: str | None, *
     ctx.open_db()
     row = _trunk(trunk_id)
     values = _checked(TrunkChanges, {**_given(name=name, host=host), **_trunk_values(**options)})
-    _save_row(ctx, row, "trunk", lambda trunk: trunk_columns(trunk, values), TrunkOut)
+    _save_row(
+        ctx,
+        row,
+        "trunk",
+        lambda trunk: trunk_columns(trunk, values, tls_on=ctx.settings.asterisk.sip_tls_port > 0),
+        TrunkOut,
+    )
 
 
 @trunk.command("delete")
