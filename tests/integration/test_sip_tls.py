@@ -14,7 +14,7 @@ import pjsua2 as pj
 import pytest
 from audio import loudest_second
 from harness import wait_for
-from pjphone import PjPhone
+from pjphone import AnsweringAccount, PjPhone
 from pjphone import endpoint as pj_endpoint
 from rtp_capture import RtpCapture, write_tone_pcap
 from sipp import free_udp_port
@@ -223,6 +223,14 @@ class TlsCarrier:
         config.tlsConfig.method = pj.PJSIP_TLSV1_2_METHOD
         config.tlsConfig.certFile, config.tlsConfig.privKeyFile = certificate
         self.transport = self.endpoint.transportCreate(pj.PJSIP_TRANSPORT_TLS, config)
+        account = pj.AccountConfig()
+        account.idUri = f"sip:carrier@127.0.0.1:{config.port};transport=tls"
+        account.sipConfig.transportId = self.transport
+        account.mediaConfig.transportConfig.port = free_udp_port(4)
+        account.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
+        account.natConfig.iceEnabled = False
+        self.account = AnsweringAccount()  # the calls Asterisk sends it, answered
+        self.account.create(account)
         system.cli("trunk", "add", "--company", "1", name, "127.0.0.1", "--transport", "tls",
                    "--port", str(config.port), "--qualify", "5")  # fmt: skip
         self.trunk = Trunk.get(Trunk.name == name)
@@ -237,12 +245,27 @@ class TlsCarrier:
             assert time.monotonic() < deadline, f"{self.trunk.name}: {now}, not {state} ({because})"
             self.endpoint.libHandleEvents(100)
 
+    def wait_call(self, timeout: float = 15) -> pj.Call:
+        """The first call Asterisk sent this carrier, once it is up."""
+        deadline = time.monotonic() + timeout
+        while not (self.account.incoming and self.account.incoming[0].confirmed):
+            assert time.monotonic() < deadline, f"{self.trunk.name}: no call up"
+            self.endpoint.libHandleEvents(100)
+        return self.account.incoming[0]
+
     def close(self) -> None:
         self.system.cli("trunk", "delete", str(self.trunk.id))
+        self.endpoint.hangupAllCalls()
+        self.account.shutdown()
         self.endpoint.transportClose(self.transport)
 
 
-def test_a_trunk_over_tls_reaches_its_carrier_only_when_an_authority_vouches_for_its_certificate(running, tmp_path):
+TLS_FORWARD_LINE, FORWARDED_TO, TLS_FORWARD_CALLER = "+14045551811", "+14045551812", "+14045551813"
+
+
+def test_a_trunk_over_tls_reaches_its_carrier_only_when_an_authority_vouches_for_its_certificate(
+    running, peers, tmp_path
+):
     """Carriers (pjsua2) take SIP over TLS with certificates an authority of the test's own signed. Asterisk
     qualifies their trunks over TLS (OPTIONS every 5 s): with the system's authorities it refuses the carrier's
     certificate (the carrier stays unreachable); trusting that authority ([asterisk] trunk_authorities) it reaches
@@ -258,3 +281,21 @@ def test_a_trunk_over_tls_reaches_its_carrier_only_when_an_authority_vouches_for
             carrier.wait_contact("Avail", "OK")
             # Vouched for, but for another name than the address dialled.
             misnamed.wait_contact("Unavail", "The server identity does not match")
+            # A flow forwards a lead's call to a number through the trunk over TLS: the carrier takes it.
+            admin = running.sign_in("admin@acme.example")
+            with contextlib.closing(admin), contextlib.ExitStack() as cleanup:  # its rows go before the client
+                step = {"type": "forward", "number": FORWARDED_TO, "trunk": carrier.trunk.id, "timeout": 10}
+                flow = admin.post("/api/v1/flows", json={"name": "Over TLS", "steps": [step]})
+                assert flow.status_code == 201, flow.text
+                cleanup.callback(admin.delete, f"/api/v1/flows/{flow.json()['id']}")
+                line = {"number": TLS_FORWARD_LINE, "name": "Forwarded over TLS", "trunk": 1, "flow": flow.json()["id"]}
+                number = admin.post("/api/v1/tracking-numbers", json=line)
+                assert number.status_code == 201, number.text
+                cleanup.callback(admin.delete, f"/api/v1/tracking-numbers/{number.json()['id']}")
+                caller = peers.call(TLS_FORWARD_CALLER, duration=4, did=TLS_FORWARD_LINE)
+                forwarded = carrier.wait_call()
+                assert f"sip:{FORWARDED_TO}@" in forwarded.getInfo().localUri, forwarded.getInfo().localUri
+                deadline = time.monotonic() + 30
+                while caller.sipp.proc.poll() is None and time.monotonic() < deadline:
+                    carrier.endpoint.libHandleEvents(100)  # the carrier's media and BYE, while the caller talks
+                assert caller.wait(5).check().answered
