@@ -308,6 +308,7 @@ def test_a_desk_phone_registered_at_the_edge_is_rung_by_a_node_s_queue(edge, tmp
 TLS_PHONE_CALLER = "+14045551801"
 
 
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1:DeprecationWarning")
 def test_a_desk_phone_over_tls_at_the_edge_is_rung_by_a_node_s_queue_and_offered_srtp(edge, tmp_path):
     """Alice's phone registers at Kamailio's TLS port, trusting only the installation's SIP certificate (the
     generated one, Asterisk's too); node a reaches it through Kamailio, which relays over the phone's own TLS

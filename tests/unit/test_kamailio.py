@@ -295,7 +295,6 @@ def test_with_a_tls_port_the_edge_listens_on_it_with_the_sip_certificate_over_tl
         "method = TLSv1.2+\n"
         "verify_certificate = yes\n"
         "require_certificate = yes\n"
-        "ca_list = /etc/ssl/certs/ca-certificates.crt\n"
     )
     with pytest.raises(kamailio.KamailioError, match="tls_port needs SIP over TLS's certificate and key"):
         kamailio.render_files(settings, kamailio.EdgeSnapshot(), tmp_path, "x")
