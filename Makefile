@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PYTHON ?= python3
 # Debian packages the system and its tests need (checked with dpkg, installed only when missing).
 SYSTEM_PACKAGES := python3-venv debootstrap sip-tester sox iproute2 util-linux procps ca-certificates chromium openssl \
-	faketime postgresql coturn nftables kamailio
+	faketime postgresql coturn nftables kamailio kamailio-tls-modules
 INSTALLED := $(VENV)/.installed
 
 .PHONY: run test check lint unit unit-shifted unit-postgresql integration integration-postgresql bench setup system-packages node test-smsc python web-bundle \

@@ -17,7 +17,7 @@ from pathlib import Path
 from leadcenter import generations
 from leadcenter.accounts.models import Company, User
 from leadcenter.agents.models import Agent, SipCredential, current_agents
-from leadcenter.certificates import configured_or_generated
+from leadcenter.certificates import SYSTEM_AUTHORITIES, configured_or_generated
 from leadcenter.clock import Clock
 from leadcenter.config import Settings, system_name
 from leadcenter.credentials import Secrets
@@ -94,8 +94,9 @@ def static_values(settings: Settings, secrets: Secrets) -> render.StaticValues:
 
 
 def sip_certificate_files(settings: Settings) -> tuple[Path, Path]:
-    """SIP over TLS's certificate and key: the configured pair, or the self-signed one generated for the SIP host."""
-    a = settings.asterisk
+    """SIP over TLS's certificate and key, Asterisk's and Kamailio's at the edge: the configured pair, or the
+    self-signed one generated for the SIP host (and Kamailio's address when it takes SIP over TLS)."""
+    a, k = settings.asterisk, settings.kamailio
     return configured_or_generated(
         a.sip_certificate,
         a.sip_private_key,
@@ -103,19 +104,23 @@ def sip_certificate_files(settings: Settings) -> tuple[Path, Path]:
         settings.data_dir / "tls",
         "sip-self-signed",
         a.sip_host,
+        *([k.listen_host] if k.enabled and k.tls_port else []),
     )
 
 
 def install_sip_certificate(settings: Settings, instance: Instance) -> None:
-    """SIP over TLS's certificate and key copied where Asterisk reads them, inside its instance directory: the key
-    its own and private (0600), as it runs as its own account, chrooted. Only what changed is written; Asterisk
-    reads them when it starts (a pjsip reload keeps its transports)."""
+    """SIP over TLS's certificate and key, and the authorities trunks over TLS are checked against, copied where
+    Asterisk reads them, inside its instance directory: the key its own and private (0600), as it runs as its own
+    account, chrooted. Only what changed is written; Asterisk reads them when it starts (a pjsip reload keeps its
+    transports)."""
     if not settings.asterisk.sip_tls_port:
         return
     certificate, key = sip_certificate_files(settings)
+    authorities = Path(settings.asterisk.trunk_authorities or SYSTEM_AUTHORITIES)
     for source, installed, mode in (
         (certificate, render.SIP_CERTIFICATE, 0o640),
         (key, render.SIP_PRIVATE_KEY, 0o600),
+        (authorities, render.TRUNK_AUTHORITIES, 0o640),
     ):
         data = source.read_bytes()
         if (instance.dir / installed).exists() and (instance.dir / installed).read_bytes() == data:
@@ -356,7 +361,9 @@ def reload_instance(instance: Instance, modules: set[str]) -> None:
 
 def edge(settings: Settings, secrets: Secrets) -> Edge | None:
     """The Kamailio in front of the Asterisk nodes, when [kamailio] enabled."""
-    return Edge(settings, secrets.edge_secret) if settings.kamailio.enabled else None
+    if not settings.kamailio.enabled:
+        return None
+    return Edge(settings, secrets.edge_secret, sip_certificate_files(settings) if settings.kamailio.tls_port else None)
 
 
 def apply_edge(settings: Settings, edge: Edge) -> None:

@@ -916,20 +916,22 @@ def agent_sip(ctx: Context, agent_id: int) -> None:
     from leadcenter.agents.models import SipCredential
 
     ctx.open_db()
-    s = ctx.settings.asterisk
+    s, k = ctx.settings.asterisk, ctx.settings.kamailio
+    # Behind the edge desk phones register at Kamailio, over TLS at its own port.
+    host, port, tls_port = (
+        (k.listen_host, k.port, k.tls_port) if k.enabled else (s.sip_host, s.sip_port, s.sip_tls_port)
+    )
     creds = list(SipCredential.select().where(SipCredential.agent == agent_id))
     if not creds:
         raise click.ClickException(f"no agent {agent_id} (leadcenter agent list)")
     for cred in creds:
-        click.echo(
-            f"{cred.device:<7} server {s.sip_host}:{s.sip_port}  username {cred.username}  password {cred.password}"
-        )
-    if s.sip_tls_port:
+        click.echo(f"{cred.device:<7} server {host}:{port}  username {cred.username}  password {cred.password}")
+    if tls_port:
         from leadcenter import asterisk_config
 
         certificate = asterisk_config.sip_certificate_files(ctx.settings)[0]
         click.echo(
-            f"A desk phone may register over TLS instead: server {s.sip_host}:{s.sip_tls_port}, transport TLS, "
+            f"A desk phone may register over TLS instead: server {host}:{tls_port}, transport TLS, "
             f"trusting {certificate}; SRTP (SDES) is {s.desk_srtp} on desk phones' calls."
         )
 
@@ -1232,11 +1234,11 @@ def _given(**options) -> dict:
 
 
 TRUNK_OPTIONS = [
-    click.option("--port", type=int, help="The carrier's SIP port (default 5060)."),
+    click.option("--port", type=int, help="The carrier's SIP port (default 5060, 5061 over TLS)."),
     click.option("--register", "username", metavar="USERNAME", help="Register to the carrier as this account."),
     click.option("--password", help="The account's password (with --register)."),
     click.option("--ip-only", is_flag=True, default=None, help="Stop registering: recognised by address alone."),
-    click.option("--transport", type=click.Choice(["udp", "tcp"])),
+    click.option("--transport", type=click.Choice(["udp", "tcp", "tls"])),
     click.option("--codecs", metavar="LIST", help="Audio codecs in order of preference, e.g. g722,ulaw,alaw."),
     click.option("--qualify", "qualify_seconds", type=int, help="Ask the carrier every N s if it is there (0: never)."),
 ]
@@ -1295,7 +1297,13 @@ def trunk_add(ctx: Context, company_id: int, name: str, host: str, **options) ->
     ctx.open_db()
     values = _checked(NewTrunk, {"name": name, "host": host, **_trunk_values(**options)})
     row = Trunk(company=_company(company_id))
-    _save_row(ctx, row, "trunk", lambda trunk: trunk_columns(trunk, values), TrunkOut)
+    _save_row(
+        ctx,
+        row,
+        "trunk",
+        lambda trunk: trunk_columns(trunk, values, tls_on=ctx.settings.asterisk.sip_tls_port > 0),
+        TrunkOut,
+    )
 
 
 def _trunk(trunk_id: int):
@@ -1321,7 +1329,13 @@ def trunk_set(ctx: Context, trunk_id: int, name: str | None, host: str | None, *
     ctx.open_db()
     row = _trunk(trunk_id)
     values = _checked(TrunkChanges, {**_given(name=name, host=host), **_trunk_values(**options)})
-    _save_row(ctx, row, "trunk", lambda trunk: trunk_columns(trunk, values), TrunkOut)
+    _save_row(
+        ctx,
+        row,
+        "trunk",
+        lambda trunk: trunk_columns(trunk, values, tls_on=ctx.settings.asterisk.sip_tls_port > 0),
+        TrunkOut,
+    )
 
 
 @trunk.command("delete")

@@ -113,6 +113,9 @@ class AsteriskSettings:
     # it into the phones as trusted). Asterisk reads a copy in its instance directory: restart it after a change.
     sip_certificate: str = ""
     sip_private_key: str = ""
+    # A PEM file of the certificate authorities a trunk over TLS must be vouched for by (its carrier's certificate,
+    # which must also name the trunk's address); empty: the system's (Debian's ca-certificates bundle).
+    trunk_authorities: str = ""
     # SRTP on desk phones' calls. optional: a phone that asks gets it, others plain RTP (Asterisk offers SDES keys in
     # RTP/AVP, which a phone set to require SRTP refuses: choose required for those). required: every desk phone
     # call is SRTP (Asterisk offers RTP/SAVP and refuses a phone's plain RTP with 488).
@@ -264,6 +267,10 @@ class KamailioSettings:
     # Where Kamailio takes SIP over UDP and TCP: loopback unless configured. Not Asterisk's own sip_host:sip_port.
     listen_host: str = "127.0.0.1"
     port: int = 5060
+    # SIP over TLS for desk phones at the edge (TLS 1.2 and later) on listen_host, usually 5061; 0: off (the default:
+    # on one box Asterisk's own SIP over TLS has 5061). Its certificate and key are [asterisk] sip_certificate and
+    # sip_private_key (or the self-signed pair generated for them).
+    tls_port: int = 0
     # The Asterisk nodes, comma-separated name=host:port in order ("a=10.0.0.11:5060, b=10.0.0.12:5060"). Each
     # node's standby is the next one (the first after the last). Empty: this installation's own Asterisk.
     # name=host:port/ami_port/http_port also names where the node's AMI and HTTP server (ARI) answer, on the same
@@ -436,6 +443,8 @@ def load(path: str | os.PathLike | None = None, env: dict | None = None) -> Sett
     asterisk = settings.asterisk
     if bool(asterisk.sip_certificate) != bool(asterisk.sip_private_key):
         raise ConfigError("[asterisk] sip_certificate and sip_private_key go together: set both or neither")
+    if asterisk.trunk_authorities and not Path(asterisk.trunk_authorities).is_file():
+        raise ConfigError(f"[asterisk] trunk_authorities: no file {asterisk.trunk_authorities}")
     if asterisk.desk_srtp not in DESK_SRTP:
         raise ConfigError(f"[asterisk] desk_srtp must be one of {', '.join(DESK_SRTP)}, not {asterisk.desk_srtp!r}")
     return settings
@@ -491,6 +500,14 @@ def _check_kamailio(settings: Settings) -> None:
         )
     if any((node.host, node.port) == (kamailio.listen_host, kamailio.port) for node in nodes):
         raise ConfigError("[kamailio] listens where an Asterisk node does: give it another port or address")
+    if kamailio.tls_port and kamailio.tls_port == kamailio.port:
+        raise ConfigError(f"[kamailio] tls_port and port must differ (both {kamailio.port})")
+    asterisk = settings.asterisk
+    if kamailio.tls_port and (asterisk.sip_host, asterisk.sip_tls_port) == (kamailio.listen_host, kamailio.tls_port):
+        raise ConfigError(
+            f"[kamailio] tls_port {kamailio.tls_port} is this installation's Asterisk's SIP over TLS port on the same"
+            " address: give one of them another port ([asterisk] sip_tls_port = 0 turns Asterisk's off)"
+        )
     if kamailio.probe_seconds < 1 or kamailio.probe_threshold < 1:
         raise ConfigError("[kamailio] probe_seconds and probe_threshold must be at least 1")
     try:

@@ -63,7 +63,7 @@ class TrunkSpec:
     registers: bool = False  # also registers to the carrier with username and password
     username: str = ""
     password: str = ""
-    transport: str = "udp"  # udp | tcp
+    transport: str = "udp"  # udp | tcp | tls
     codecs: tuple[str, ...] = ("ulaw", "alaw")
     qualify_seconds: int = 0  # 0: never asked
 
@@ -72,8 +72,9 @@ class TrunkSpec:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
     @property
-    def uri_params(self) -> str:  # UDP is SIP's default; TCP is asked for in the URI (never pinned on the endpoint)
-        return ";transport=tcp" if self.transport == "tcp" else ""
+    def uri_params(self) -> str:  # UDP is SIP's default; TCP and TLS are asked for in the URI (never pinned on the
+        # endpoint)
+        return "" if self.transport == "udp" else f";transport={self.transport}"
 
     @property
     def name(self) -> str:  # its endpoint, AOR and identify
@@ -728,6 +729,9 @@ class StaticValues:
 # the configured files are outside its chroot and the key is root's.
 SIP_CERTIFICATE = "tls/sip.crt"
 SIP_PRIVATE_KEY = "tls/sip.key"
+# The certificate authorities a TLS trunk's carrier is checked against: a copy of asterisk.trunk_authorities or of the
+# system's bundle.
+TRUNK_AUTHORITIES = "tls/trunk-authorities.pem"
 
 
 def render_tls_transport(host: str, port: int, mount: str) -> str:
@@ -745,6 +749,10 @@ def render_tls_transport(host: str, port: int, mount: str) -> str:
             ("cert_file", f"{mount}/{SIP_CERTIFICATE}"),
             ("priv_key_file", f"{mount}/{SIP_PRIVATE_KEY}"),
             ("method", "sslv23"),
+            # Where Asterisk connects out (a carrier over TLS), the peer's certificate must be vouched for by these
+            # authorities and name the address dialled; phones connecting in are not asked for one (verify_client).
+            ("ca_list_file", f"{mount}/{TRUNK_AUTHORITIES}"),
+            ("verify_server", "yes"),
         ],
     )
 

@@ -19,6 +19,11 @@ bp = Blueprint("trunks", __name__, url_prefix="/api/v1")
 TRUNKS = ConfigRows(Trunk, "trunk", "trunk")
 
 
+def _tls_on() -> bool:
+    """Whether Asterisk has SIP over TLS, which trunks over TLS connect through."""
+    return controller().settings.asterisk.sip_tls_port > 0
+
+
 @endpoint(bp, "GET", "/trunks", role="supervisor", response=TrunkList, summary="The company's SIP trunks")
 def list_trunks(principal: Principal):
     return TrunkList([TrunkOut.from_row(t) for t in TRUNKS.listed(principal, Trunk.name, Trunk.id)])
@@ -54,7 +59,9 @@ def get_trunk(principal: Principal, trunk_id: int):
     summary="Add a SIP trunk: a carrier peer whose calls are recognised by address and port",
 )
 def create_trunk(principal: Principal, body: NewTrunk):
-    return TrunkOut.from_row(TRUNKS.create(principal, lambda trunk: trunk_columns(trunk, body.model_dump())))
+    return TrunkOut.from_row(
+        TRUNKS.create(principal, lambda trunk: trunk_columns(trunk, body.model_dump(), tls_on=_tls_on()))
+    )
 
 
 @endpoint(
@@ -68,7 +75,9 @@ def create_trunk(principal: Principal, body: NewTrunk):
 )
 def update_trunk(principal: Principal, trunk_id: int, body: TrunkChanges):
     changes = body.model_dump(exclude_unset=True)
-    return TrunkOut.from_row(TRUNKS.update(principal, trunk_id, lambda trunk: trunk_columns(trunk, changes)))
+    return TrunkOut.from_row(
+        TRUNKS.update(principal, trunk_id, lambda trunk: trunk_columns(trunk, changes, tls_on=_tls_on()))
+    )
 
 
 @endpoint(

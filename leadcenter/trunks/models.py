@@ -29,7 +29,7 @@ def peer_address(host: str) -> str:
 
 
 AUTHS = ("ip", "register")  # recognised by its address alone; or also registering to the carrier
-TRANSPORTS = ("udp", "tcp")
+TRANSPORTS = ("udp", "tcp", "tls")
 CODECS = ("ulaw", "alaw", "g722", "gsm", "opus")  # the codec modules Asterisk loads (asterisk/modules.conf)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, RootModel, field_validator
+from pydantic import Field, RootModel, field_validator, model_validator
 
 from leadcenter.accounts.schemas import Name, changes_of
 from leadcenter.trunks.models import CODECS, Trunk, peer_address
@@ -15,6 +15,7 @@ Codec = Literal["ulaw", "alaw", "g722", "gsm", "opus"]
 assert set(CODECS) == set(Codec.__args__)  # type: ignore[attr-defined]
 # What may go in a SIP URI's user part and a pjsip.conf value: no ';', '@', ':', spaces or line breaks.
 _SIP_USER = r"^[A-Za-z0-9_.!~*'()&=+-]+$"
+TLS_PORT = 5061
 
 
 class NewTrunk(Schema):
@@ -34,7 +35,11 @@ class NewTrunk(Schema):
     password: str = Field(
         "", max_length=128, description="for auth register; never shown again (has_password says whether set)"
     )
-    transport: Literal["udp", "tcp"] = "udp"
+    transport: Literal["udp", "tcp", "tls"] = Field(
+        "udp",
+        description="tls: SIP over TLS (port 5061 unless given; Asterisk's asterisk.sip_tls_port must be on), the "
+        "carrier's certificate checked against the system's certificate authorities or asterisk.trunk_authorities",
+    )
     codecs: list[Codec] = Field(
         ["ulaw", "alaw"], min_length=1, max_length=5, description="the audio codecs offered, in order of preference"
     )
@@ -52,6 +57,13 @@ class NewTrunk(Schema):
         if 0 < seconds < 5:
             raise ValueError("at least 5 seconds (or 0: never)")
         return seconds
+
+    @model_validator(mode="after")
+    def tls_port_by_default(self) -> NewTrunk:
+        # SIP over TLS's own port, when none was given.
+        if self.transport == "tls" and "port" not in self.model_fields_set:
+            self.port = TLS_PORT
+        return self
 
     @field_validator("codecs")
     @classmethod

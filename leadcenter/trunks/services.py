@@ -40,10 +40,13 @@ def _refuse_taken_address(host: str, port: int, trunk_id: int | None = None) -> 
         )
 
 
-def trunk_columns(trunk: Trunk, changes: dict) -> dict:
+def trunk_columns(trunk: Trunk, changes: dict, *, tls_on: bool) -> dict:
     """The changes as Trunk columns: an address no other trunk has; a registering trunk's username and password
-    (a password not sent stays as it was: it is never shown to be sent back)."""
+    (a password not sent stays as it was: it is never shown to be sent back); TLS only when Asterisk has SIP over
+    TLS (``tls_on``: its transport is the one a trunk over TLS connects through)."""
     _refuse_taken_address(changes.get("host", trunk.host), changes.get("port", trunk.port), trunk.id)
+    if changes.get("transport") == "tls" and not tls_on:
+        raise invalid({"transport": "SIP over TLS is off on this installation ([asterisk] sip_tls_port = 0)"})
     if "codecs" in changes:
         changes["codecs"] = ",".join(changes["codecs"])
     if not changes.get("password", True):  # "" sent: as not sent

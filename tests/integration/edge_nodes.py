@@ -22,6 +22,7 @@ from leadcenter import asterisk_config, config, credentials
 from leadcenter.pbx.process import Instance
 
 EDGE_PORT = 25090
+EDGE_TLS_PORT = 25092
 B_TRUNK_PORT = 25071
 NODE_A = f"127.0.0.1:{SECOND_PORTS['LEADCENTER_ASTERISK_SIP_PORT']}"
 NODE_B = f"127.0.0.1:{THIRD_PORTS['LEADCENTER_ASTERISK_SIP_PORT']}"
@@ -36,6 +37,7 @@ def _controls(ports: dict[str, str]) -> str:
 EDGE = {
     "LEADCENTER_KAMAILIO_ENABLED": "true",
     "LEADCENTER_KAMAILIO_PORT": str(EDGE_PORT),
+    "LEADCENTER_KAMAILIO_TLS_PORT": str(EDGE_TLS_PORT),
     "LEADCENTER_KAMAILIO_NODES": f"a={NODE_A}/{_controls(SECOND_PORTS)}, b={NODE_B}/{_controls(THIRD_PORTS)}",
     "LEADCENTER_KAMAILIO_HOMES": "1=a, 2=b",
     "LEADCENTER_KAMAILIO_PROBE_SECONDS": "1",

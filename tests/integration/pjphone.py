@@ -23,7 +23,8 @@ from sipp import HOST, free_udp_port
 _library: pj.Endpoint | None = None
 
 
-def _endpoint() -> pj.Endpoint:
+def endpoint() -> pj.Endpoint:
+    """The process's one pjsua2 library, started at first use."""
     global _library
     if _library is None:
         endpoint = pj.Endpoint()
@@ -80,7 +81,9 @@ class PjCall(pj.Call):
         self.transfer_done = self.transfer_done or prm.finalNotify
 
 
-class _Account(pj.Account):
+class AnsweringAccount(pj.Account):
+    """An account that answers every call it is offered at once (``incoming``: those calls)."""
+
     def __init__(self):
         super().__init__()
         self.registered = False
@@ -113,8 +116,8 @@ class PjPhone:
     ):
         self.username, self.password, self.asterisk_port = username, password, asterisk_port
         self.trusted_certificate, self.srtp = trusted_certificate, srtp
-        self.endpoint = _endpoint()
-        self.account: _Account | None = None
+        self.endpoint = endpoint()
+        self.account: AnsweringAccount | None = None
         self.calls: list[PjCall] = []
         self.media_port = free_udp_port(4)  # its RTP port (RTCP the next)
         self._media: list[pj.AudioMedia] = []  # what speak_and_record plays and records, kept alive
@@ -145,7 +148,7 @@ class PjPhone:
         config.natConfig.sdpNatRewriteUse = 0
         config.natConfig.contactRewriteUse = 0
         config.natConfig.viaRewriteUse = 0
-        self.account = _Account()
+        self.account = AnsweringAccount()
         self.account.create(config)
         self.wait_until(lambda: self.account.registered, timeout, "registered")
         return self

@@ -15,14 +15,27 @@ import os
 import re
 import signal
 import socket
+import ssl
 import time
 import uuid
 
+import pjsua2 as pj
 import pytest
-from edge_nodes import B_TRUNK_PORT, EDGE_PORT, NODE_A, NODE_B, NODE_B_SIP_PORT, Edge, edge_system, start_node_b
+from edge_nodes import (
+    B_TRUNK_PORT,
+    EDGE_PORT,
+    EDGE_TLS_PORT,
+    NODE_A,
+    NODE_B,
+    NODE_B_SIP_PORT,
+    Edge,
+    edge_system,
+    start_node_b,
+)
 from harness import System, run_installation, set_ring_device, wait_for
 from pjphone import PjPhone
 from sipp import SippCaller, SippPhone
+from tls_client import handshake
 
 from leadcenter import asterisk_config, kamailio
 from leadcenter.agents.models import Agent
@@ -315,6 +328,59 @@ def test_a_desk_phone_registered_at_the_edge_is_rung_by_a_node_s_queue(edge, tmp
             live = system.wait_interaction(lead_number=EDGE_PHONE_CALLER, status="active", timeout=15)
             assert (live.node, live.agent_id) == ("a", ALICE)
             assert [invite["from_user"] for invite in alice.invites()] == [EDGE_PHONE_CALLER]
+        finally:
+            call.kill()
+
+
+TLS_PHONE_CALLER = "+14045551801"
+
+
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1:DeprecationWarning")
+def test_a_desk_phone_over_tls_at_the_edge_is_rung_by_a_node_s_queue_and_offered_srtp(edge, tmp_path):
+    """Alice's phone registers at Kamailio's TLS port, trusting only the installation's SIP certificate (the
+    generated one, Asterisk's too); node a reaches it through Kamailio, which relays over the phone's own TLS
+    connection; node a's offer carries SDES keys (end to end: Kamailio does not touch SDP) and the phone keys SRTP."""
+    system = edge.system
+    wait_for(lambda: _links(system).get("a") == LINKED, 15, what="the controller linked to node a")
+    # An earlier test's call whose SIPp was killed would last until its RTP timeout.
+    system.instance.rx("channel request hangup all")
+    wait_for(
+        lambda: not _channels(system.instance) and Agent.get_by_id(ALICE).status_reason != "on_call",
+        15,
+        what="Alice's earlier call over",
+    )
+    certificate = str(system.settings.data_dir / "tls" / "sip-self-signed.crt")
+    # TLS 1.2 and 1.3, never 1.1, with that certificate.
+    assert handshake(EDGE_TLS_PORT, ssl.TLSVersion.TLSv1_2, certificate) == "TLSv1.2"
+    assert handshake(EDGE_TLS_PORT, ssl.TLSVersion.TLSv1_3, certificate) == "TLSv1.3"
+    assert handshake(EDGE_TLS_PORT, ssl.TLSVersion.TLSv1_1, certificate) is None
+    username, password = system.sip_account(ALICE)
+    phone = PjPhone(username, password, EDGE_TLS_PORT, trusted_certificate=certificate, srtp=pj.PJMEDIA_SRTP_OPTIONAL)
+    with phone as alice:
+        registered = edge.kamailio.rpc("ul.dump") or ""
+        assert f"AoR: {username}" in registered and f"tls:127.0.0.1:{EDGE_TLS_PORT}" in registered, registered
+        # (The phone answers only while it is polled: its waits poll it.)
+        alice.wait_until(
+            lambda: any(
+                f"{username}/sip:{username}@127.0.0.1:{EDGE_PORT}" in line and "Avail" in line
+                for line in (system.instance.rx("pjsip show contacts") or "").splitlines()
+            ),
+            15,
+            "reachable through the edge from node a",
+        )
+        system.choose_status("alice@acme.example", "available")
+        alice.wait_until(lambda: _paused_on(system.instance, "agent1") is False, 10, "unpaused on node a")
+        call = SippCaller(tmp_path).start_call(
+            A_LINE, TLS_PHONE_CALLER, asterisk_port=EDGE_PORT, local_port=system.trunk_port, duration=10
+        )
+        try:
+            rung = alice.wait_for_call()
+            assert "a=crypto:" in rung.sdp_received and "a=crypto:" in rung.sdp_sent, rung.sdp_received
+            call.wait_for("ANSWERED", 10)
+            live = system.wait_interaction(lead_number=TLS_PHONE_CALLER, status="active", timeout=15)
+            assert (live.node, live.agent_id) == ("a", ALICE)
+            # The phone has one transport, TLS, and Kamailio one TLS connection: the phone's, which it rang over.
+            assert (edge.kamailio.rpc("tls.list") or "").count("state: established") == 1
         finally:
             call.kill()
 

@@ -6,16 +6,22 @@ from __future__ import annotations
 import contextlib
 import socket
 import ssl
+import subprocess
 import threading
+import time
 
 import pjsua2 as pj
 import pytest
 from audio import loudest_second
 from harness import wait_for
-from pjphone import PjPhone
+from pjphone import AnsweringAccount, PjPhone
+from pjphone import endpoint as pj_endpoint
 from rtp_capture import RtpCapture, write_tone_pcap
+from sipp import free_udp_port
+from tls_client import handshake
 
 from leadcenter.interactions.models import Interaction
+from leadcenter.trunks.models import Trunk
 
 ALICE, BOB = 1, 2  # the demo's agents; with only Alice's phone registered, the queue rings her alone
 RTP_HEADER, G711_10MS = 12, 80  # a packet carries a whole number of 10 ms G.711 frames (20 ms, 30 ms...)
@@ -82,22 +88,22 @@ def test_a_desk_phone_over_tls_registers_and_answers_a_call_with_srtp(running, p
 
 
 @contextlib.contextmanager
-def srtp_required(system):
-    """The system restarted with every desk phone call SRTP ([asterisk] desk_srtp = required); as it was after."""
+def restarted_with(system, name: str, value: str):
+    """The system restarted with the setting ``name`` (LEADCENTER_...) = ``value``; as it was after."""
 
     def restart() -> None:
         system.stop_controller()
-        system.stop_asterisk()  # pjsip.conf's endpoints are read again at its start
+        system.stop_asterisk()  # pjsip.conf's endpoints and transports are read again at its start
         system.start_asterisk()
         system.start_controller()
         system.all_available()
 
-    system.env["LEADCENTER_ASTERISK_DESK_SRTP"] = "required"
+    system.env[name] = value
     try:
         restart()
         yield system
     finally:
-        del system.env["LEADCENTER_ASTERISK_DESK_SRTP"]
+        del system.env[name]
         restart()
 
 
@@ -111,7 +117,7 @@ def test_with_srtp_required_a_phone_requiring_it_answers_over_savp_and_a_plain_p
         assert dialled.status != 488
     username, password = running.sip_account(ALICE)
     asterisk = running.settings.asterisk
-    with srtp_required(running):
+    with restarted_with(running, "LEADCENTER_ASTERISK_DESK_SRTP", "required"):  # every desk phone call SRTP
         with (
             RtpCapture(asterisk.rtp_start, asterisk.rtp_end) as wire,
             tls_phone(running, username, password, pj.PJMEDIA_SRTP_MANDATORY) as alice,
@@ -139,32 +145,16 @@ def test_a_phone_that_does_not_trust_the_certificate_does_not_register(running):
     phone.__exit__()
 
 
-def _handshake(port: int, version: ssl.TLSVersion, certificate: str) -> str | None:
-    """The TLS version negotiated when a client offering only ``version`` connects; None when refused."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.minimum_version = context.maximum_version = version
-    context.set_ciphers("DEFAULT:@SECLEVEL=0")  # OpenSSL 3 refuses TLS 1.0 and 1.1 client-side otherwise
-    context.load_verify_locations(certificate)
-    try:
-        with (
-            socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
-            context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
-        ):
-            return tls.version()
-    except (ssl.SSLError, ConnectionError):
-        return None
-
-
 OLD_VERSIONS = (ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1)
 
 
 @pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1:DeprecationWarning")
 def test_sip_over_tls_takes_tls_1_2_and_1_3_and_refuses_1_0_and_1_1(running):
     certificate = generated_certificate(running)
-    assert _handshake(running.sip_tls_port, ssl.TLSVersion.TLSv1_2, certificate) == "TLSv1.2"
-    assert _handshake(running.sip_tls_port, ssl.TLSVersion.TLSv1_3, certificate) == "TLSv1.3"
+    assert handshake(running.sip_tls_port, ssl.TLSVersion.TLSv1_2, certificate) == "TLSv1.2"
+    assert handshake(running.sip_tls_port, ssl.TLSVersion.TLSv1_3, certificate) == "TLSv1.3"
     for version in OLD_VERSIONS:
-        assert _handshake(running.sip_tls_port, version, certificate) is None, version
+        assert handshake(running.sip_tls_port, version, certificate) is None, version
     # The control: this client does speak them, to a server that takes them (same certificate and key).
     server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server.minimum_version = ssl.TLSVersion.TLSv1
@@ -184,5 +174,128 @@ def test_sip_over_tls_takes_tls_1_2_and_1_3_and_refuses_1_0_and_1_1(running):
 
         thread = threading.Thread(target=serve, daemon=True)
         thread.start()
-        assert [_handshake(port, version, certificate) for version in OLD_VERSIONS] == ["TLSv1", "TLSv1.1"]
+        assert [handshake(port, version, certificate) for version in OLD_VERSIONS] == ["TLSv1", "TLSv1.1"]
         thread.join(5)
+
+
+def _openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=30)
+
+
+EC = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+
+
+def _authority(folder) -> tuple[str, str]:
+    """A certificate authority of the test's own: its certificate's file and its key's."""
+    ca, key = str(folder / "carriers-ca.pem"), str(folder / "carriers-ca.key")
+    _openssl("req", "-x509", *EC, "-days", "2", "-subj", "/CN=Test carriers' CA", "-keyout", key, "-out", ca)
+    return ca, key
+
+
+def _signed(folder, authority: tuple[str, str], stem: str, subject_alt_name: str) -> tuple[str, str]:
+    """A carrier's certificate for ``subject_alt_name`` that ``authority`` signed: its file and its key's."""
+    csr, crt, key = (str(folder / f"{stem}.{ext}") for ext in ("csr", "crt", "key"))
+    _openssl("req", "-new", *EC, "-subj", f"/CN={stem}", "-keyout", key, "-out", csr)
+    extensions = folder / f"{stem}.cnf"
+    extensions.write_text(f"subjectAltName={subject_alt_name}\n")
+    _openssl("x509", "-req", "-in", csr, "-CA", authority[0], "-CAkey", authority[1], "-CAcreateserial",
+             "-days", "2", "-extfile", str(extensions), "-out", crt)  # fmt: skip
+    return crt, key
+
+
+def _trunk_contact(system, trunk_id: int) -> str:
+    """What Asterisk says of the trunk's contact now (Avail, Unavail, Unknown...)."""
+    line = next(
+        (x for x in (system.instance.rx("pjsip show contacts") or "").splitlines() if f" trunk{trunk_id}/" in x), ""
+    )
+    return line.split()[3] if len(line.split()) > 3 else ""
+
+
+class TlsCarrier:
+    """A carrier taking SIP over TLS on 127.0.0.1 (a pjsua2 transport: it answers OPTIONS while polled), and its
+    trunk on the running system (qualified every 5 s)."""
+
+    def __init__(self, system, name: str, certificate: tuple[str, str]):
+        self.system, self.endpoint = system, pj_endpoint()
+        config = pj.TransportConfig()
+        config.port = free_udp_port()
+        config.boundAddress = "127.0.0.1"
+        config.tlsConfig.method = pj.PJSIP_TLSV1_2_METHOD
+        config.tlsConfig.certFile, config.tlsConfig.privKeyFile = certificate
+        self.transport = self.endpoint.transportCreate(pj.PJSIP_TRANSPORT_TLS, config)
+        account = pj.AccountConfig()
+        account.idUri = f"sip:carrier@127.0.0.1:{config.port};transport=tls"
+        account.sipConfig.transportId = self.transport
+        account.mediaConfig.transportConfig.port = free_udp_port(4)
+        account.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
+        account.natConfig.iceEnabled = False
+        self.account = AnsweringAccount()  # the calls Asterisk sends it, answered
+        self.account.create(account)
+        system.cli("trunk", "add", "--company", "1", name, "127.0.0.1", "--transport", "tls",
+                   "--port", str(config.port), "--qualify", "5")  # fmt: skip
+        self.trunk = Trunk.get(Trunk.name == name)
+        assert (self.trunk.transport, self.trunk.port) == ("tls", config.port)
+
+    def wait_contact(self, state: str, because: str = "", timeout: float = 20) -> None:
+        """Until Asterisk says ``state`` of the trunk's contact (and its log says ``because`` of its connections)."""
+        log = self.system.instance.dir / "log" / "messages.log"
+        reason = f"Transport 'transport-tls' to remote '127.0.0.1' - 127.0.0.1:{self.trunk.port} - {because}"
+        deadline = time.monotonic() + timeout
+        while (now := _trunk_contact(self.system, self.trunk.id)) != state or reason not in log.read_text():
+            assert time.monotonic() < deadline, f"{self.trunk.name}: {now}, not {state} ({because})"
+            self.endpoint.libHandleEvents(100)
+
+    def wait_call(self, timeout: float = 15) -> pj.Call:
+        """The first call Asterisk sent this carrier, once it is up."""
+        deadline = time.monotonic() + timeout
+        while not (self.account.incoming and self.account.incoming[0].confirmed):
+            assert time.monotonic() < deadline, f"{self.trunk.name}: no call up"
+            self.endpoint.libHandleEvents(100)
+        return self.account.incoming[0]
+
+    def close(self) -> None:
+        self.system.cli("trunk", "delete", str(self.trunk.id))
+        self.endpoint.hangupAllCalls()
+        self.account.shutdown()
+        self.endpoint.transportClose(self.transport)
+
+
+TLS_FORWARD_LINE, FORWARDED_TO, TLS_FORWARD_CALLER = "+14045551811", "+14045551812", "+14045551813"
+
+
+def test_a_trunk_over_tls_reaches_its_carrier_only_when_an_authority_vouches_for_its_certificate(
+    running, peers, tmp_path
+):
+    """Carriers (pjsua2) take SIP over TLS with certificates an authority of the test's own signed. Asterisk
+    qualifies their trunks over TLS (OPTIONS every 5 s): with the system's authorities it refuses the carrier's
+    certificate (the carrier stays unreachable); trusting that authority ([asterisk] trunk_authorities) it reaches
+    the carrier, which answers over TLS, and still refuses a certificate it vouches for that names another host."""
+    authority = _authority(tmp_path)
+    with contextlib.ExitStack() as stack:
+        carrier = TlsCarrier(running, "TLS carrier", _signed(tmp_path, authority, "carrier", "IP:127.0.0.1"))
+        stack.callback(carrier.close)
+        misnamed = TlsCarrier(running, "TLS misnamed", _signed(tmp_path, authority, "other", "DNS:other.example"))
+        stack.callback(misnamed.close)
+        carrier.wait_contact("Unavail", "The certificate is untrusted")  # no system authority vouches for it
+        with restarted_with(running, "LEADCENTER_ASTERISK_TRUNK_AUTHORITIES", authority[0]):
+            carrier.wait_contact("Avail", "OK")
+            # Vouched for, but for another name than the address dialled.
+            misnamed.wait_contact("Unavail", "The server identity does not match")
+            # A flow forwards a lead's call to a number through the trunk over TLS: the carrier takes it.
+            admin = running.sign_in("admin@acme.example")
+            with contextlib.closing(admin), contextlib.ExitStack() as cleanup:  # its rows go before the client
+                step = {"type": "forward", "number": FORWARDED_TO, "trunk": carrier.trunk.id, "timeout": 10}
+                flow = admin.post("/api/v1/flows", json={"name": "Over TLS", "steps": [step]})
+                assert flow.status_code == 201, flow.text
+                cleanup.callback(admin.delete, f"/api/v1/flows/{flow.json()['id']}")
+                line = {"number": TLS_FORWARD_LINE, "name": "Forwarded over TLS", "trunk": 1, "flow": flow.json()["id"]}
+                number = admin.post("/api/v1/tracking-numbers", json=line)
+                assert number.status_code == 201, number.text
+                cleanup.callback(admin.delete, f"/api/v1/tracking-numbers/{number.json()['id']}")
+                caller = peers.call(TLS_FORWARD_CALLER, duration=4, did=TLS_FORWARD_LINE)
+                forwarded = carrier.wait_call()
+                assert f"sip:{FORWARDED_TO}@" in forwarded.getInfo().localUri, forwarded.getInfo().localUri
+                deadline = time.monotonic() + 30
+                while caller.sipp.proc.poll() is None and time.monotonic() < deadline:
+                    carrier.endpoint.libHandleEvents(100)  # the carrier's media and BYE, while the caller talks
+                assert caller.wait(5).check().answered

@@ -52,6 +52,18 @@ def test_a_registering_trunk_keeps_its_password_to_itself(admin, world, controll
     assert (trunk.auth, trunk.username, trunk.password) == ("ip", "", "")
 
 
+def test_a_trunk_over_tls_is_on_5061_unless_told_and_asterisk_reaches_it_over_tls(admin, world, controller):
+    status, created = admin.post(f"{API}/trunks", {**REGISTERING, "transport": "tls"})
+    assert status == 201, created
+    assert (created["transport"], created["port"]) == ("tls", 5061)
+    spec = next(t for t in asterisk_config.snapshot(controller.settings).trunks if t.id == created["id"])
+    text = render.render_pjsip_endpoints(render.Snapshot(trunks=(spec,)))
+    assert "contact = sip:203.0.113.9:5061\\;transport=tls\n" in text
+    assert "server_uri = sip:203.0.113.9:5061\\;transport=tls\n" in text and "transport = transport-tls\n" in text
+    status, other = admin.post(f"{API}/trunks", {**REGISTERING, "transport": "tls", "port": 5071})
+    assert (status, other["port"]) == (201, 5071)
+
+
 @pytest.mark.parametrize(
     "changes, fields",
     [
@@ -61,7 +73,7 @@ def test_a_registering_trunk_keeps_its_password_to_itself(admin, world, controll
         ({"username": "a;b"}, {"username"}),
         ({"password": "x\n[evil]"}, {"password"}),
         ({"password": "a;b"}, {"password"}),
-        ({"transport": "tls"}, {"transport"}),
+        ({"transport": "sctp"}, {"transport"}),
         ({"codecs": []}, {"codecs"}),
         ({"codecs": ["g729"]}, {"codecs.0"}),
         ({"codecs": ["ulaw", "ulaw"]}, {"codecs"}),

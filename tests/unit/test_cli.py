@@ -260,3 +260,27 @@ def test_agent_sip_tells_how_a_desk_phone_registers_over_tls(leadcenter, tmp_pat
     assert f"server 127.0.0.1:5061, transport TLS, trusting {certificate}" in shown.output, shown.output
     assert "SRTP (SDES) is optional on desk phones' calls" in shown.output
     assert certificate.exists()  # the one Asterisk shows phones (installed beside its config)
+
+
+def test_a_trunk_over_tls_from_the_shell_on_5061_and_only_with_sip_over_tls_on(leadcenter, monkeypatch):
+    from leadcenter.trunks.models import Trunk
+
+    assert leadcenter("company", "add", "Acme Plumbing").exit_code == 0
+    added = leadcenter("trunk", "add", "--company", "1", "TLS carrier", "203.0.113.5", "--transport", "tls")
+    assert added.exit_code == 0, added.output
+    assert (Trunk.get_by_id(1).transport, Trunk.get_by_id(1).port) == ("tls", 5061)
+    monkeypatch.setenv("LEADCENTER_ASTERISK_SIP_TLS_PORT", "0")
+    refused = leadcenter("trunk", "add", "--company", "1", "Other", "203.0.113.6", "--transport", "tls")
+    assert refused.exit_code == 1 and "SIP over TLS is off on this installation" in refused.output
+    assert Trunk.select().count() == 1
+
+
+def test_agent_sip_behind_the_edge_names_kamailio_s_ports(leadcenter, tmp_path, monkeypatch):
+    for name, value in (("ENABLED", "true"), ("PORT", "5090"), ("TLS_PORT", "5091")):
+        monkeypatch.setenv(f"LEADCENTER_KAMAILIO_{name}", value)
+    assert leadcenter("company", "add", "Acme Plumbing").exit_code == 0
+    assert leadcenter("user", "add", "dana@example.com", "--name", "Dana", "--company", "1", "--password", PASSWORD)
+    shown = leadcenter("agent", "sip", "1").output
+    certificate = tmp_path / "var" / "tls" / "sip-self-signed.crt"
+    assert "server 127.0.0.1:5090  username desk1" in shown, shown
+    assert f"server 127.0.0.1:5091, transport TLS, trusting {certificate}" in shown

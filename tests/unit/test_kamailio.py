@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -277,3 +279,88 @@ def test_the_edge_secret_is_generated_with_the_others(tmp_path):
     assert len(generated.edge_secret) >= 40
     assert credentials.load_or_create(tmp_path).edge_secret == generated.edge_secret
     assert stat.S_IMODE(os.stat(tmp_path / "secrets.toml").st_mode) == 0o600
+
+
+TLS_EDGE = {**EDGE, "LEADCENTER_KAMAILIO_TLS_PORT": "5091"}
+
+
+@pytest.mark.parametrize(
+    "env,message",
+    [
+        ({"LEADCENTER_KAMAILIO_TLS_PORT": "5090"}, r"\[kamailio\] tls_port and port must differ \(both 5090\)"),
+        (
+            {"LEADCENTER_KAMAILIO_TLS_PORT": "5061"},  # Asterisk's own SIP over TLS, on the same 127.0.0.1
+            r"\[kamailio\] tls_port 5061 is this installation's Asterisk's SIP over TLS port on the same address",
+        ),
+    ],
+)
+def test_bad_tls_ports_at_the_edge_get_clear_errors(env, message):
+    with pytest.raises(config.ConfigError, match=message):
+        config.load(env={**EDGE, **env})
+
+
+def test_tls_at_the_edge_is_off_by_default_and_then_absent_from_the_script(tmp_path):
+    settings = config.load(env=EDGE)
+    assert settings.kamailio.tls_port == 0
+    text = kamailio.render_cfg(settings, tmp_path, "x")
+    assert "listen=tls" not in text and "tls.so" not in text
+    assert "# SIP over TLS is off ([kamailio] tls_port = 0).\n" in text
+    assert "tls.cfg" not in kamailio.render_files(settings, kamailio.EdgeSnapshot(), tmp_path, "x")
+    # With Asterisk's own SIP over TLS elsewhere, 5061 at the edge is fine.
+    moved = config.load(env={**EDGE, "LEADCENTER_KAMAILIO_TLS_PORT": "5061", "LEADCENTER_ASTERISK_SIP_TLS_PORT": "0"})
+    assert moved.kamailio.tls_port == 5061
+
+
+def test_with_a_tls_port_the_edge_listens_on_it_with_the_sip_certificate_over_tls_1_2_and_later(tmp_path):
+    settings = config.load(env=TLS_EDGE)
+    text = kamailio.render_cfg(settings, tmp_path, "x")
+    assert "listen=udp:127.0.0.1:5090\nlisten=tcp:127.0.0.1:5090\nlisten=tls:127.0.0.1:5091\n" in text
+    assert f'enable_tls=yes\nloadmodule "tls.so"\nmodparam("tls", "config", "{tmp_path}/tls.cfg")\n' in text
+    # A phone's connection outlives its longest registration; the nodes reach it where its REGISTER came from.
+    assert "tcp_connection_lifetime=3605\n" in text
+    assert '\tfix_nated_register();\n\tif (!save("location")) {' in text
+    certificate = (tmp_path / "sip.crt", tmp_path / "sip.key")
+    files = kamailio.render_files(settings, kamailio.EdgeSnapshot(), tmp_path, "x", certificate)
+    assert files["tls.cfg"] == (
+        "# Rendered by Lead Center from [kamailio] tls_port and [asterisk] sip_certificate / sip_private_key.\n"
+        "[server:default]\n"
+        "method = TLSv1.2+\n"
+        "verify_certificate = no\n"
+        "require_certificate = no\n"
+        f"certificate = {tmp_path}/sip.crt\n"
+        f"private_key = {tmp_path}/sip.key\n"
+        "\n"
+        "[client:default]\n"
+        "method = TLSv1.2+\n"
+        "verify_certificate = yes\n"
+        "require_certificate = yes\n"
+    )
+    with pytest.raises(kamailio.KamailioError, match="tls_port needs SIP over TLS's certificate and key"):
+        kamailio.render_files(settings, kamailio.EdgeSnapshot(), tmp_path, "x")
+
+
+def test_the_edge_s_tls_uses_the_configured_sip_certificate_or_the_generated_one_and_its_file_is_private(tmp_path):
+    configured = {
+        "LEADCENTER_ASTERISK_SIP_CERTIFICATE": "/etc/lc/sip.pem",
+        "LEADCENTER_ASTERISK_SIP_PRIVATE_KEY": "/etc/lc/sip.key",
+    }
+    secrets = Secrets("a", "b", "c", edge_secret="e")
+    edge = asterisk_config.edge(config.load(env={**TLS_EDGE, **configured}), secrets)
+    assert edge is not None and edge.certificate == (Path("/etc/lc/sip.pem"), Path("/etc/lc/sip.key"))
+    # None configured: the self-signed pair Asterisk's SIP over TLS uses, good for Kamailio's address too.
+    settings = config.load(
+        env={**TLS_EDGE, "LEADCENTER_KAMAILIO_LISTEN_HOST": "10.0.0.5", "LEADCENTER_PATHS_DATA_DIR": str(tmp_path)}
+    )
+    edge = asterisk_config.edge(settings, secrets)
+    assert edge is not None and edge.certificate == asterisk_config.sip_certificate_files(settings)
+    assert edge.certificate[0] == tmp_path / "tls" / "sip-self-signed.crt"
+    names = subprocess.run(
+        ["openssl", "x509", "-noout", "-ext", "subjectAltName", "-in", str(edge.certificate[0])],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "IP Address:10.0.0.5" in names and "IP Address:127.0.0.1" in names
+    assert "tls.cfg" in edge.write(kamailio.EdgeSnapshot())
+    assert stat.S_IMODE((tmp_path / "kamailio" / "tls.cfg").stat().st_mode) == 0o600
+    assert kamailio.RELOADS["tls.cfg"] == ("tls.reload",)

@@ -716,6 +716,8 @@ bind = 192.0.2.7:5061
 cert_file = /srv/leadcenter/tls/sip.crt
 priv_key_file = /srv/leadcenter/tls/sip.key
 method = sslv23
+ca_list_file = /srv/leadcenter/tls/trunk-authorities.pem
+verify_server = yes
 """
     )
 

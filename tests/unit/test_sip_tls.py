@@ -3,10 +3,11 @@ Asterisk reads it, the key private to Asterisk's account (tests/integration/test
 
 import stat
 import subprocess
+from pathlib import Path
 
 import pytest
 
-from leadcenter import asterisk_config, config
+from leadcenter import asterisk_config, certificates, config
 from leadcenter.pbx import render
 from leadcenter.pbx.process import Instance
 
@@ -59,6 +60,20 @@ def test_sip_over_tls_off_installs_nothing(tmp_path):
     instance = Instance(tmp_path / "var" / "asterisk", tmp_path, external=True)
     asterisk_config.install_sip_certificate(_settings(tmp_path, LEADCENTER_ASTERISK_SIP_TLS_PORT="0"), instance)
     assert not (tmp_path / "var").exists()
+
+
+def test_trunks_over_tls_are_checked_against_the_system_s_authorities_or_the_configured_ones(tmp_path):
+    instance = Instance(tmp_path / "var" / "asterisk", tmp_path, external=True)
+    asterisk_config.install_sip_certificate(_settings(tmp_path), instance)
+    installed = instance.dir / render.TRUNK_AUTHORITIES
+    assert installed.read_bytes() == Path(certificates.SYSTEM_AUTHORITIES).read_bytes()
+    assert _mode(installed) == 0o640
+    (tmp_path / "carriers-ca.pem").write_text("the carrier's authority")
+    configured = _settings(tmp_path, LEADCENTER_ASTERISK_TRUNK_AUTHORITIES=str(tmp_path / "carriers-ca.pem"))
+    asterisk_config.install_sip_certificate(configured, instance)
+    assert installed.read_text() == "the carrier's authority"
+    with pytest.raises(config.ConfigError, match=r"\[asterisk\] trunk_authorities: no file /nowhere/ca.pem"):
+        _settings(tmp_path, LEADCENTER_ASTERISK_TRUNK_AUTHORITIES="/nowhere/ca.pem")
 
 
 def test_a_certificate_without_its_key_is_a_configuration_error(tmp_path):
