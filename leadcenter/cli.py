@@ -1291,19 +1291,20 @@ def trunk_list(ctx: Context, company_id: int) -> None:
 def trunk_add(ctx: Context, company_id: int, name: str, host: str, **options) -> None:
     """Add a trunk: the carrier at HOST (an IP address), recognised by address, or registering with --register."""
     from leadcenter.trunks.models import Trunk
-    from leadcenter.trunks.schemas import NewTrunk, TrunkOut
-    from leadcenter.trunks.services import trunk_columns
+    from leadcenter.trunks.schemas import NewTrunk
 
     ctx.open_db()
     values = _checked(NewTrunk, {"name": name, "host": host, **_trunk_values(**options)})
-    row = Trunk(company=_company(company_id))
-    _save_row(
-        ctx,
-        row,
-        "trunk",
-        lambda trunk: trunk_columns(trunk, values, tls_on=ctx.settings.asterisk.sip_tls_port > 0),
-        TrunkOut,
-    )
+    _save_trunk(ctx, Trunk(company=_company(company_id)), values)
+
+
+def _save_trunk(ctx: Context, row, values) -> None:
+    """Save a trunk's checked ``values`` into ``row`` (new or not): TLS only while Asterisk's SIP over TLS is on."""
+    from leadcenter.trunks.schemas import TrunkOut
+    from leadcenter.trunks.services import trunk_columns
+
+    tls_on = ctx.settings.asterisk.sip_tls_port > 0
+    _save_row(ctx, row, "trunk", lambda trunk: trunk_columns(trunk, values, tls_on=tls_on), TrunkOut)
 
 
 def _trunk(trunk_id: int):
@@ -1323,19 +1324,12 @@ def _trunk(trunk_id: int):
 @pass_context
 def trunk_set(ctx: Context, trunk_id: int, name: str | None, host: str | None, **options) -> None:
     """Change a trunk: only the options given."""
-    from leadcenter.trunks.schemas import TrunkChanges, TrunkOut
-    from leadcenter.trunks.services import trunk_columns
+    from leadcenter.trunks.schemas import TrunkChanges
 
     ctx.open_db()
     row = _trunk(trunk_id)
     values = _checked(TrunkChanges, {**_given(name=name, host=host), **_trunk_values(**options)})
-    _save_row(
-        ctx,
-        row,
-        "trunk",
-        lambda trunk: trunk_columns(trunk, values, tls_on=ctx.settings.asterisk.sip_tls_port > 0),
-        TrunkOut,
-    )
+    _save_trunk(ctx, row, values)
 
 
 @trunk.command("delete")
