@@ -1336,14 +1336,13 @@ def trunk_set(ctx: Context, trunk_id: int, name: str | None, host: str | None, *
 @click.argument("trunk_id", type=int)
 @pass_context
 def trunk_delete(ctx: Context, trunk_id: int) -> None:
-    """Delete a trunk no tracking number is on."""
-    from leadcenter.tracking_numbers.models import TrackingNumber
+    """Delete a trunk no tracking number is on and no flow forwards through."""
     from leadcenter.trunks.schemas import TrunkOut
+    from leadcenter.trunks.services import trunk_users
 
     ctx.open_db()
     row = _trunk(trunk_id)
-    numbers = [f"tracking number {n.number}" for n in TrackingNumber.select().where(TrackingNumber.trunk == row)]
-    _delete_row(ctx, row, "trunk", TrunkOut, numbers)
+    _delete_row(ctx, row, "trunk", TrunkOut, trunk_users(row))
 
 
 @trunk.command("status")

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from leadcenter.flows.services import flows_naming
-from leadcenter.tracking_numbers.models import TrackingNumber
 from leadcenter.trunks.models import Trunk
 from leadcenter.trunks.schemas import NewTrunk, TrunkChanges, TrunkList, TrunkOut, TrunkStateList
-from leadcenter.trunks.services import trunk_columns
+from leadcenter.trunks.services import trunk_columns, trunk_users
 from leadcenter.web.api import endpoint
 from leadcenter.web.auth import Principal
 from leadcenter.web.config_rows import ConfigRows
@@ -89,14 +87,4 @@ def update_trunk(principal: Principal, trunk_id: int, body: TrunkChanges):
     summary="Delete a SIP trunk no tracking number is on",
 )
 def delete_trunk(principal: Principal, trunk_id: int):
-    TRUNKS.delete(
-        principal,
-        trunk_id,
-        lambda trunk: (
-            [
-                f"tracking number {n.number}"
-                for n in TrackingNumber.select().where(TrackingNumber.trunk == trunk).order_by(TrackingNumber.id)
-            ]
-            + [f"flow {f.name!r}" for f in flows_naming(principal.company, trunk=trunk.id)]
-        ),  # its forward steps
-    )
+    TRUNKS.delete(principal, trunk_id, trunk_users)

@@ -20,6 +20,8 @@ from dataclasses import dataclass, replace
 from leadcenter.clock import Clock
 from leadcenter.errors import ApiError, invalid
 from leadcenter.events import Bus, Event
+from leadcenter.flows.services import flows_naming
+from leadcenter.tracking_numbers.models import TrackingNumber
 from leadcenter.trunks import notifier
 from leadcenter.trunks.models import Trunk, peer_address
 from leadcenter.trunks.schemas import TrunkStateOut
@@ -165,3 +167,11 @@ class TrunkStates:
                     continue
                 self._shown[trunk.id] = (now, self.clock())
             notifier.state_changed(self.bus, trunk, self.of(trunk))
+
+
+def trunk_users(trunk: Trunk) -> list[str]:
+    """What a trunk cannot be deleted under: the tracking numbers on it and the flows whose forward steps name it."""
+    numbers = TrackingNumber.select().where(TrackingNumber.trunk == trunk).order_by(TrackingNumber.id)
+    return [f"tracking number {n.number}" for n in numbers] + [
+        f"flow {f.name!r}" for f in flows_naming(trunk.company, trunk=trunk.id)
+    ]

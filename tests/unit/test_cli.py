@@ -145,6 +145,7 @@ def test_an_operator_sets_up_a_team_from_the_shell(leadcenter, tmp_path):
 
 def test_trunks_and_tracking_numbers_from_the_shell(leadcenter, tmp_path):
     from leadcenter.audit.models import AuditEntry
+    from leadcenter.flows.models import CallFlow
     from leadcenter.tracking_numbers.models import TrackingNumber
     from leadcenter.trunks.models import Trunk
 
@@ -179,9 +180,15 @@ def test_trunks_and_tracking_numbers_from_the_shell(leadcenter, tmp_path):
     assert (
         "+14045550100  Ads line  trunk 1, no flow, no texting" in leadcenter("number", "list", "--company", "1").output
     )
+    # A flow forwarding through the trunk keeps it too (the API's rule): its render would fail without it.
+    forwarding = CallFlow.create(
+        company=1, name="After hours", steps_json='[{"type": "forward", "trunk": 1, "number": "+14045550199"}]'
+    )
     in_use = leadcenter("trunk", "delete", "1")
     assert in_use.exit_code == 1 and "tracking number +14045550100" in in_use.output
+    assert "flow 'After hours'" in in_use.output
     assert leadcenter("number", "delete", "1").exit_code == 0
+    forwarding.delete_instance()
     assert leadcenter("trunk", "delete", "1").exit_code == 0
     audit = [(e.actor, e.action, e.resource) for e in AuditEntry.select().order_by(AuditEntry.id)]
     assert audit == [
