@@ -925,7 +925,9 @@ def agent_sip(ctx: Context, agent_id: int) -> None:
     if not creds:
         raise click.ClickException(f"no agent {agent_id} (leadcenter agent list)")
     for cred in creds:
-        click.echo(f"{cred.device:<7} server {host}:{port}  username {cred.username}  password {cred.password}")
+        # The browser's softphone reaches Asterisk through the app's websocket relay, wherever the phones register.
+        where = "the app's /sip relay" if cred.device == "webrtc" else f"server {host}:{port}"
+        click.echo(f"{cred.device:<7} {where}  username {cred.username}  password {cred.password}")
     if tls_port:
         from leadcenter import asterisk_config
 

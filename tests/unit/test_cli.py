@@ -290,4 +290,5 @@ def test_agent_sip_behind_the_edge_names_kamailio_s_ports(leadcenter, tmp_path, 
     shown = leadcenter("agent", "sip", "1").output
     certificate = tmp_path / "var" / "tls" / "sip-self-signed.crt"
     assert "server 127.0.0.1:5090  username desk1" in shown, shown
+    assert "webrtc  the app's /sip relay  username webrtc1" in shown  # never through Kamailio
     assert f"server 127.0.0.1:5091, transport TLS, trusting {certificate}" in shown
