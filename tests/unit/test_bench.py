@@ -67,7 +67,7 @@ def test_a_comparison_of_both_paths_names_its_measure_and_keeps_its_settings():
     assert len(result["steps"]) == 6
 
 
-def test_the_soak_reads_a_process_and_calls_flat_only_what_did_not_grow():
+def test_the_soak_reads_a_process_and_calls_flat_only_what_did_not_grow_over_the_second_half():
     import os
 
     from bench import soak
@@ -75,9 +75,18 @@ def test_the_soak_reads_a_process_and_calls_flat_only_what_did_not_grow():
     now = soak._reading(os.getpid())
     assert now["rss_mb"] > 0 and now["threads"] >= 1 and now["files"] >= 3
     assert soak._reading(None) == {}
-    baseline = {"rss_mb": 100.0, "threads": 20, "files": 50}
-    assert soak._flat(baseline, {"rss_mb": 109.0, "threads": 20, "files": 48})
-    assert not soak._flat(baseline, {"rss_mb": 111.0, "threads": 20, "files": 50})  # memory grew past 10 %
-    assert not soak._flat(baseline, {"rss_mb": 100.0, "threads": 21, "files": 50})
-    assert not soak._flat(baseline, {"rss_mb": 100.0, "threads": 20, "files": 51})
-    assert not soak._flat(baseline, {})  # the process died
+
+    def run(*last):
+        warm = [{"rss_mb": 90.0 + 5 * n, "threads": 20, "files": 48 + n} for n in range(3)]  # warming up
+        return [*warm, {"rss_mb": 100.0, "threads": 20, "files": 50}, *last]
+
+    def at(rss_mb, threads=20, files=50):
+        return {"rss_mb": rss_mb, "threads": threads, "files": files}
+
+    assert soak._flat(run(at(104.0), at(104.9, files=49)))
+    assert not soak._flat(run(at(101.0), at(105.5)))  # 5.5 % over the second half
+    assert not soak._flat(run(at(100.0), at(100.0, threads=21)))
+    assert not soak._flat(run(at(100.0), at(100.0, files=51)))
+    assert not soak._flat(run(at(100.0), {}))  # the process died
+    # 2 MB gained over the second half's 1,000 calls: about 2 KB a call.
+    assert soak._growth_kb_per_call(run(at(101.0), at(102.0)), 1000) == 2.05
