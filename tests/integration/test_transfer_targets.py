@@ -127,7 +127,9 @@ def alices_call_from(running, peers, tmp_path, lead: str, answers: bool | str = 
             lead,
             asterisk_port=running.sip_port,
             local_port=running.trunk_port,
-            duration=30,
+            # Longer than the waits of a test on it (up to a minute on a loaded machine): the lead hanging up at 30 s
+            # ended a consult test's call before it could look at it (2026-12-08). The test kills it at its end.
+            duration=90,
             answers=answers,
         )
         peers.handles.append(caller)
