@@ -116,23 +116,15 @@ def test_a_transfer_to_a_colleague_whose_phone_cannot_ring_reaches_their_mailbox
 
 
 @contextlib.contextmanager
-def alices_call_from(running, peers, tmp_path, lead: str, answers: bool | str = True):
+def alices_call_from(running, peers, lead: str, answers: bool | str = True):
     """A call from ``lead`` that Alice's desk phone answered (Bob is offline), live; the trunk's peer is both the
     lead's carrier and the one an outside number is dialled through: one process, answering (``answers``: "busy",
     486 to every call Asterisk places)."""
     running.choose_status(EMAIL[BOB], "offline")
     with peers.phone(ALICE) as alice:
-        caller = SippCaller(workdir=tmp_path / "carrier").start_call(
-            ADS_LINE,
-            lead,
-            asterisk_port=running.sip_port,
-            local_port=running.trunk_port,
-            # Longer than the waits of a test on it (up to a minute on a loaded machine): the lead hanging up at 30 s
-            # ended a consult test's call before it could look at it (2026-12-08). The test kills it at its end.
-            duration=90,
-            answers=answers,
-        )
-        peers.handles.append(caller)
+        # Longer than the waits of a test on it (up to a minute on a loaded machine): the lead hanging up at 30 s
+        # ended a consult test's call before it could look at it (2026-12-08). The test kills it at its end.
+        caller = peers.call(lead, duration=90, answers=answers)
         alice.wait_for("ANSWERED", timeout=20)
         yield (
             caller,
@@ -142,11 +134,9 @@ def alices_call_from(running, peers, tmp_path, lead: str, answers: bool | str = 
         )
 
 
-def test_an_outside_number_added_to_a_call_is_dialled_as_the_tracking_number_and_can_be_dropped(
-    running, peers, tmp_path
-):
+def test_an_outside_number_added_to_a_call_is_dialled_as_the_tracking_number_and_can_be_dropped(running, peers):
     with (
-        alices_call_from(running, peers, tmp_path, ADDED_LEAD) as (caller, live),
+        alices_call_from(running, peers, ADDED_LEAD) as (caller, live),
         contextlib.closing(running.sign_in(EMAIL[ALICE])) as app,
     ):
         answer = app.post(f"/api/v1/interactions/{live.id}/conference", json={"number": "404 555 8699"})
@@ -165,8 +155,8 @@ def test_an_outside_number_added_to_a_call_is_dialled_as_the_tracking_number_and
         assert any(leg.agent_id == ALICE for leg in legs.open_legs(Interaction.get_by_id(live.id)))
 
 
-def test_a_consult_with_an_outside_number_completed_leaves_the_lead_with_it(running, peers, tmp_path):
-    with alices_call_from(running, peers, tmp_path, CONSULT_LEAD) as (caller, live):
+def test_a_consult_with_an_outside_number_completed_leaves_the_lead_with_it(running, peers):
+    with alices_call_from(running, peers, CONSULT_LEAD) as (caller, live):
         with contextlib.closing(running.sign_in(EMAIL[ALICE])) as app:
             answer = app.post(f"/api/v1/interactions/{live.id}/consult", json={"number": "404 555 8698"})
             assert answer.status_code == 200, answer.text
@@ -200,11 +190,11 @@ def _last_move_over(interaction: Interaction) -> CallTransfer | None:
     return move if move is not None and move.outcome != "requested" else None
 
 
-def test_an_outside_number_that_answers_busy_fails_and_the_lead_stays_with_alice(running, peers, tmp_path):
+def test_an_outside_number_that_answers_busy_fails_and_the_lead_stays_with_alice(running, peers):
     """Added to the call, then consulted: the carrier answers 486 Busy each time. The transfer is failed (busy), not
     completed when dialled; the lead and Alice are still together on the call, and Alice's app is told why."""
     with (
-        alices_call_from(running, peers, tmp_path, BUSY_LEAD, answers="busy") as (caller, live),
+        alices_call_from(running, peers, BUSY_LEAD, answers="busy") as (caller, live),
         contextlib.closing(running.sign_in(EMAIL[ALICE])) as app,
     ):
         for verb, kind in (("conference", "conference"), ("consult", "warm")):
