@@ -20,7 +20,7 @@ from pathlib import Path
 from leadcenter.config import KamailioNode, KamailioSettings, Settings, kamailio_homes, kamailio_nodes
 from leadcenter.pbx import names
 from leadcenter.pbx.process import end_process, running_pid
-from leadcenter.pbx.render import Snapshot, fill
+from leadcenter.pbx.render import Snapshot, TrunkSpec, fill
 from leadcenter.resources import KAMAILIO_TEMPLATE
 
 # The htables rendered from the database, in the order the script declares them.
@@ -48,9 +48,15 @@ def edge_snapshot(snapshot: Snapshot) -> EdgeSnapshot:
     carriers' addresses, the desk phones (browsers reach Asterisk through the app's /sip relay, not the edge)."""
     return EdgeSnapshot(
         numbers=tuple((route.number, route.company_id) for route in snapshot.routes),
-        carriers=tuple((f"{trunk.host}:{trunk.port}", trunk.name) for trunk in snapshot.trunks),
+        carriers=tuple((_carrier_key(trunk), trunk.name) for trunk in snapshot.trunks),
         phones=tuple((d.name, d.password, d.company_id) for d in snapshot.devices if not d.webrtc),
     )
+
+
+def _carrier_key(trunk: TrunkSpec) -> str:
+    """How the edge knows a carrier's requests, as Asterisk's identify does: by address and port, or over TCP or TLS
+    by its address alone (unbracketed, as Kamailio's $si has it)."""
+    return trunk.host if trunk.from_any_port else f"{trunk.host}:{trunk.port}"
 
 
 def node_set(nodes: tuple[KamailioNode, ...], name: str) -> int:

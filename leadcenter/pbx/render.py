@@ -72,6 +72,15 @@ class TrunkSpec:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
     @property
+    def from_any_port(self) -> bool:  # over TCP or TLS the carrier calls in on connections of its own, from ports
+        # of its choosing: it is known by its address alone
+        return self.transport != "udp"
+
+    @property
+    def match(self) -> str:  # what Asterisk's identify knows the carrier's requests by
+        return self.host if self.from_any_port else self.address
+
+    @property
     def uri_params(self) -> str:  # UDP is SIP's default; TCP and TLS are asked for in the URI (never pinned on the
         # endpoint)
         return "" if self.transport == "udp" else f";transport={self.transport}"
@@ -400,13 +409,13 @@ def render_pjsip_endpoints(snapshot: Snapshot) -> str:
                     ],
                 )
             )
-        if address in identified:
+        if trunk.match in identified:
             # Two trunks at one address (rows from before addresses were compared as addresses): the first keeps
             # its calls; Asterisk would pick either.
-            parts.append(f"; no identify for {trunk.name}: {address} is {identified[address]}'s\n")
+            parts.append(f"; no identify for {trunk.name}: {trunk.match} is {identified[trunk.match]}'s\n")
             continue
-        identified[address] = trunk.name
-        identify: list[tuple[str, object]] = [("type", "identify"), ("endpoint", trunk.name), ("match", address)]
+        identified[trunk.match] = trunk.name
+        identify: list[tuple[str, object]] = [("type", "identify"), ("endpoint", trunk.name), ("match", trunk.match)]
         if snapshot.behind_edge:
             # Either matches: the carrier's own address, or Kamailio's word for it (Asterisk must then take SIP
             # from Kamailio only: its sip_host on loopback or a private network).

@@ -27,26 +27,41 @@ from leadcenter.trunks.models import Trunk, peer_address
 from leadcenter.trunks.schemas import TrunkStateOut
 
 
-def _refuse_taken_address(host: str, port: int, trunk_id: int | None = None) -> None:
-    """Asterisk tells trunks apart by address and port alone: a second trunk there, in any company, would take
-    the first one's calls (and send its calls through the first one's carrier). Compared as addresses, so rows from
-    before only IP addresses were accepted count however they were written. (``trunk_id or 0``: a new trunk has
-    no id yet, and no row has id 0.)"""
+def _refuse_taken_address(host: str, port: int, transport: str, trunk_id: int | None = None) -> None:
+    """Asterisk tells trunks apart by address and port alone, and a trunk over TCP or TLS by its address alone (its
+    carrier calls in from any port): a second trunk there, in any company, would take the first one's calls (and
+    send its calls through the first one's carrier). Compared as addresses, so rows from before only IP addresses
+    were accepted count however they were written. (``trunk_id or 0``: a new trunk has no id yet, and no row has
+    id 0.)"""
     address = peer_address(host)
-    others = Trunk.select(Trunk.host).where(Trunk.port == port, Trunk.id != (trunk_id or 0))
-    if any(peer_address(other.host) == address for other in others):
-        raise ApiError(
-            "address-taken",
-            f"a trunk at {address}:{port} exists already",
-            {"host": "another trunk has this address and port"},
-        )
+    others = Trunk.select(Trunk.host, Trunk.port, Trunk.transport).where(Trunk.id != (trunk_id or 0))
+    for other in others:
+        if peer_address(other.host) != address:
+            continue
+        if other.port == port:
+            raise ApiError(
+                "address-taken",
+                f"a trunk at {address}:{port} exists already",
+                {"host": "another trunk has this address and port"},
+            )
+        if transport != "udp" or other.transport != "udp":
+            raise ApiError(
+                "address-taken",
+                f"a trunk at {address} exists already, and a carrier over TCP or TLS is known by its address alone",
+                {"host": "another trunk has this address (over TCP or TLS, any port is the same trunk)"},
+            )
 
 
 def trunk_columns(trunk: Trunk, changes: dict, *, tls_on: bool) -> dict:
     """The changes as Trunk columns: an address no other trunk has; a registering trunk's username and password
     (a password not sent stays as it was: it is never shown to be sent back); TLS only when Asterisk has SIP over
     TLS (``tls_on``: its transport is the one a trunk over TLS connects through)."""
-    _refuse_taken_address(changes.get("host", trunk.host), changes.get("port", trunk.port), trunk.id)
+    _refuse_taken_address(
+        changes.get("host", trunk.host),
+        changes.get("port", trunk.port),
+        changes.get("transport", trunk.transport),
+        trunk.id,
+    )
     if changes.get("transport") == "tls" and not tls_on:
         raise invalid({"transport": "SIP over TLS is off on this installation ([asterisk] sip_tls_port = 0)"})
     if "codecs" in changes:

@@ -14,7 +14,7 @@ import pjsua2 as pj
 import pytest
 from audio import loudest_second
 from harness import wait_for
-from pjphone import AnsweringAccount, PjPhone
+from pjphone import AnsweringAccount, PjCall, PjPhone
 from pjphone import endpoint as pj_endpoint
 from rtp_capture import RtpCapture, write_tone_pcap
 from sipp import free_udp_port
@@ -212,26 +212,27 @@ def _trunk_contact(system, trunk_id: int) -> str:
 
 
 class TlsCarrier:
-    """A carrier taking SIP over TLS on 127.0.0.1 (a pjsua2 transport: it answers OPTIONS while polled), and its
-    trunk on the running system (qualified every 5 s)."""
+    """A carrier taking SIP over TLS on ``host`` (a pjsua2 transport: it answers OPTIONS while polled), and its
+    trunk on the running system (qualified every 5 s). Its own calls come from ``caller``. An address of its own,
+    not 127.0.0.1: a trunk over TLS takes its whole address, and the demo's carrier is at 127.0.0.1."""
 
-    def __init__(self, system, name: str, certificate: tuple[str, str]):
+    def __init__(self, system, name: str, certificate: tuple[str, str], host: str, caller: str = "carrier"):
         self.system, self.endpoint = system, pj_endpoint()
         config = pj.TransportConfig()
         config.port = free_udp_port()
-        config.boundAddress = "127.0.0.1"
+        config.boundAddress = host
         config.tlsConfig.method = pj.PJSIP_TLSV1_2_METHOD
         config.tlsConfig.certFile, config.tlsConfig.privKeyFile = certificate
         self.transport = self.endpoint.transportCreate(pj.PJSIP_TRANSPORT_TLS, config)
         account = pj.AccountConfig()
-        account.idUri = f"sip:carrier@127.0.0.1:{config.port};transport=tls"
+        account.idUri = f"sip:{caller}@{host}:{config.port};transport=tls"
         account.sipConfig.transportId = self.transport
         account.mediaConfig.transportConfig.port = free_udp_port(4)
-        account.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
+        account.mediaConfig.transportConfig.boundAddress = host
         account.natConfig.iceEnabled = False
         self.account = AnsweringAccount()  # the calls Asterisk sends it, answered
         self.account.create(account)
-        system.cli("trunk", "add", "--company", "1", name, "127.0.0.1", "--transport", "tls",
+        system.cli("trunk", "add", "--company", "1", name, host, "--transport", "tls",
                    "--port", str(config.port), "--qualify", "5")  # fmt: skip
         self.trunk = Trunk.get(Trunk.name == name)
         assert (self.trunk.transport, self.trunk.port) == ("tls", config.port)
@@ -239,7 +240,8 @@ class TlsCarrier:
     def wait_contact(self, state: str, because: str = "", timeout: float = 20) -> None:
         """Until Asterisk says ``state`` of the trunk's contact (and its log says ``because`` of its connections)."""
         log = self.system.instance.dir / "log" / "messages.log"
-        reason = f"Transport 'transport-tls' to remote '127.0.0.1' - 127.0.0.1:{self.trunk.port} - {because}"
+        host = self.trunk.host
+        reason = f"Transport 'transport-tls' to remote '{host}' - {host}:{self.trunk.port} - {because}"
         deadline = time.monotonic() + timeout
         while (now := _trunk_contact(self.system, self.trunk.id)) != state or reason not in log.read_text():
             assert time.monotonic() < deadline, f"{self.trunk.name}: {now}, not {state} ({because})"
@@ -253,6 +255,14 @@ class TlsCarrier:
             self.endpoint.libHandleEvents(100)
         return self.account.incoming[0]
 
+    def dial(self, number: str) -> PjCall:
+        """A call of its own to ``number``, to the system's SIP over TLS port: over a new connection, from a port
+        of pjsua's choosing."""
+        call = PjCall(self.account)
+        port = self.system.settings.asterisk.sip_tls_port
+        call.makeCall(f"sip:{number}@127.0.0.1:{port};transport=tls", pj.CallOpParam(True))
+        return call
+
     def close(self) -> None:
         self.system.cli("trunk", "delete", str(self.trunk.id))
         self.endpoint.hangupAllCalls()
@@ -261,6 +271,7 @@ class TlsCarrier:
 
 
 TLS_FORWARD_LINE, FORWARDED_TO, TLS_FORWARD_CALLER = "+14045551811", "+14045551812", "+14045551813"
+TLS_INBOUND_LINE, TLS_INBOUND_CALLER = "+14045551814", "+14045551815"
 
 
 def test_a_trunk_over_tls_reaches_its_carrier_only_when_an_authority_vouches_for_its_certificate(
@@ -269,12 +280,21 @@ def test_a_trunk_over_tls_reaches_its_carrier_only_when_an_authority_vouches_for
     """Carriers (pjsua2) take SIP over TLS with certificates an authority of the test's own signed. Asterisk
     qualifies their trunks over TLS (OPTIONS every 5 s): with the system's authorities it refuses the carrier's
     certificate (the carrier stays unreachable); trusting that authority ([asterisk] trunk_authorities) it reaches
-    the carrier, which answers over TLS, and still refuses a certificate it vouches for that names another host."""
+    the carrier, which answers over TLS, and still refuses a certificate it vouches for that names another host.
+    The carrier's own calls, over connections it opens, are its trunk's."""
     authority = _authority(tmp_path)
     with contextlib.ExitStack() as stack:
-        carrier = TlsCarrier(running, "TLS carrier", _signed(tmp_path, authority, "carrier", "IP:127.0.0.1"))
+        carrier = TlsCarrier(
+            running,
+            "TLS carrier",
+            _signed(tmp_path, authority, "carrier", "IP:127.0.0.9"),
+            "127.0.0.9",
+            caller=TLS_INBOUND_CALLER,
+        )
         stack.callback(carrier.close)
-        misnamed = TlsCarrier(running, "TLS misnamed", _signed(tmp_path, authority, "other", "DNS:other.example"))
+        misnamed = TlsCarrier(
+            running, "TLS misnamed", _signed(tmp_path, authority, "other", "DNS:other.example"), "127.0.0.10"
+        )
         stack.callback(misnamed.close)
         carrier.wait_contact("Unavail", "The certificate is untrusted")  # no system authority vouches for it
         with restarted_with(running, "LEADCENTER_ASTERISK_TRUNK_AUTHORITIES", authority[0]):
@@ -299,3 +319,17 @@ def test_a_trunk_over_tls_reaches_its_carrier_only_when_an_authority_vouches_for
                 while caller.sipp.proc.poll() is None and time.monotonic() < deadline:
                     carrier.endpoint.libHandleEvents(100)  # the carrier's media and BYE, while the caller talks
                 assert caller.wait(5).check().answered
+                # The carrier's own call to a number on its trunk, over a connection it opened, from a port of its
+                # choosing: its trunk's, in the number's flow.
+                line = {"number": TLS_INBOUND_LINE, "name": "Over TLS", "trunk": carrier.trunk.id, "flow": 1}
+                number = admin.post("/api/v1/tracking-numbers", json=line)
+                assert number.status_code == 201, number.text
+                cleanup.callback(admin.delete, f"/api/v1/tracking-numbers/{number.json()['id']}")
+                inbound = carrier.dial(TLS_INBOUND_LINE)
+                deadline = time.monotonic() + 15
+                while not (inbound.confirmed or inbound.ended) and time.monotonic() < deadline:
+                    carrier.endpoint.libHandleEvents(100)
+                assert inbound.confirmed, f"the carrier's call over TLS ended with {inbound.status}"
+                row = running.wait_interaction(lead_number=TLS_INBOUND_CALLER)
+                assert row.tracking_number.number == TLS_INBOUND_LINE and row.direction == "inbound"
+                inbound.hangup(pj.CallOpParam(True))

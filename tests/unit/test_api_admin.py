@@ -908,6 +908,22 @@ def test_a_trunk_address_belongs_to_one_trunk(admin, world):
     assert Trunk.get_by_id(world["a"]["trunk"].id).port == 5070
 
 
+@pytest.mark.parametrize("transport", ["tcp", "tls"])
+def test_a_trunk_over_tcp_or_tls_takes_its_whole_address(admin, world, transport):
+    """Its carrier calls in from any port, so Asterisk knows it by its address alone: no other trunk may be there,
+    on any port (B's carrier is at 127.0.0.1:5071, A's at 127.0.0.1:5070)."""
+    before = [(t.host, t.port, t.transport) for t in Trunk.select().order_by(Trunk.id)]
+    mine = {"name": "Mine", "host": "127.0.0.1", "port": 5090, "transport": transport}
+    assert_refused(admin.post(f"{API}/trunks", mine), 409, "address-taken", {"host"})
+    switched = admin.patch(f"{API}/trunks/{world['a']['trunk'].id}", {"transport": transport})
+    assert_refused(switched, 409, "address-taken")
+    assert [(t.host, t.port, t.transport) for t in Trunk.select().order_by(Trunk.id)] == before
+    elsewhere = admin.post(f"{API}/trunks", {**mine, "host": "192.0.2.7"})
+    assert elsewhere[0] == 201, elsewhere
+    udp_beside = {"name": "Beside", "host": "192.0.2.7", "port": 5060}
+    assert_refused(admin.post(f"{API}/trunks", udp_beside), 409, "address-taken", {"host"})
+
+
 # Company B's carrier is at 127.0.0.1:5071: every other way of writing that address.
 OTHER_SPELLINGS = [
     "localhost",

@@ -115,6 +115,8 @@ def test_the_script_listens_where_configured_and_probes_the_nodes(tmp_path):
     # Unknown usernames are challenged against a password nobody has; the carrier's trunk is named to the node.
     assert text.count('$var(password) = "nobody-knows-this";') == 2
     assert 'append_hf("X-LC-Trunk: $sht(carriers=>$var(source))\\r\\n");' in text
+    # A carrier over TCP or TLS is in the table by its address alone.
+    assert "if ($sht(carriers=>$var(source)) == $null && $sht(carriers=>$si) != $null) {" in text
     # A phone is named to the node once authenticated; what any peer wrote in either header is dropped first.
     assert 'append_hf("X-LC-Phone: $au\\r\\n");\n\tconsume_credentials();' in text
     assert "\tif (!ds_is_from_list()) {\n" in text
@@ -134,12 +136,15 @@ def test_the_edge_takes_numbers_carriers_and_desk_phones_from_asterisk_s_specs()
             render.AgentDevice("webrtc5", "pw-web", "Alice", webrtc=True, agent_id=5, company_id=1),
             render.AgentDevice("desk5", "pw-desk", "Alice", webrtc=False, agent_id=5, company_id=1),
         ),
-        trunks=(render.TrunkSpec(3, "Carrier", "203.0.113.7", 5070),),
+        trunks=(
+            render.TrunkSpec(3, "Carrier", "203.0.113.7", 5070),
+            render.TrunkSpec(4, "Over TLS", "203.0.113.8", 5061, transport="tls"),  # calls in from any port
+        ),
         routes=(render.RouteSpec("trunk3", "+14045551301", "Ads", 2, 7, None),),
     )
     assert kamailio.edge_snapshot(snapshot) == kamailio.EdgeSnapshot(
         numbers=(("+14045551301", 2),),
-        carriers=(("203.0.113.7:5070", "trunk3"),),
+        carriers=(("203.0.113.7:5070", "trunk3"), ("203.0.113.8", "trunk4")),
         phones=(("desk5", "pw-desk", 1),),  # browsers reach Asterisk through the app's relay, not the edge
     )
 

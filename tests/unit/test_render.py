@@ -469,9 +469,22 @@ endpoint = trunk4
 [trunk4]
 type = identify
 endpoint = trunk4
-match = 203.0.113.5:5080
+match = 203.0.113.5
 """
     )
+
+
+def test_a_carrier_over_tcp_or_tls_is_known_by_its_address_alone_and_over_udp_by_its_port_too():
+    """A carrier over TCP or TLS calls in on connections of its own, from ports of its choosing."""
+    trunks = (
+        render.TrunkSpec(1, "UDP", "192.0.2.1", 5070),
+        render.TrunkSpec(2, "TLS", "2001:db8::7", 5061, transport="tls"),
+        render.TrunkSpec(3, "TCP", "192.0.2.3", 5080, transport="tcp"),
+    )
+    text = render.render_pjsip_endpoints(render.Snapshot(trunks=trunks))
+    matches = [s["match"] for s in _sections(text) if s.get("type") == "identify"]
+    assert matches == ["192.0.2.1:5070", "2001:db8::7", "192.0.2.3"]
+    assert "contact = sip:[2001:db8::7]:5061\\;transport=tls" in text
 
 
 def test_a_trunk_that_does_not_register_has_no_credentials_and_qualify_only_when_asked():
