@@ -340,7 +340,7 @@ def render_pjsip_endpoints(snapshot: Snapshot) -> str:
                 ],
             )
         )
-    identified: dict[str, str] = {}
+    identified: list[TrunkSpec] = []
     for trunk in snapshot.trunks:
         address = trunk.address
         parts.append(
@@ -409,12 +409,13 @@ def render_pjsip_endpoints(snapshot: Snapshot) -> str:
                     ],
                 )
             )
-        if trunk.match in identified:
-            # Two trunks at one address (rows from before addresses were compared as addresses): the first keeps
-            # its calls; Asterisk would pick either.
-            parts.append(f"; no identify for {trunk.name}: {trunk.match} is {identified[trunk.match]}'s\n")
+        first = next((other for other in identified if _overlap(other, trunk)), None)
+        if first is not None:
+            # Two trunks at one address (rows from before addresses were compared as addresses, or before a trunk
+            # over TCP or TLS took its whole address): the first keeps its calls; Asterisk would pick either.
+            parts.append(f"; no identify for {trunk.name}: {trunk.match} is {first.name}'s\n")
             continue
-        identified[trunk.match] = trunk.name
+        identified.append(trunk)
         identify: list[tuple[str, object]] = [("type", "identify"), ("endpoint", trunk.name), ("match", trunk.match)]
         if snapshot.behind_edge:
             # Either matches: the carrier's own address, or Kamailio's word for it (Asterisk must then take SIP
@@ -428,6 +429,11 @@ def _edge_phone_acl(snapshot: Snapshot) -> list[tuple[str, object]]:
     """A desk phone's endpoint behind the edge has no password at the node: requests in its name are taken from
     Kamailio's address only (403 to any other, of either address family)."""
     return [("deny", "0.0.0.0/0.0.0.0,::/0"), ("permit", snapshot.edge_host)]
+
+
+def _overlap(one: TrunkSpec, other: TrunkSpec) -> bool:
+    """Whether a request could match both trunks' identifies."""
+    return one.host == other.host and (one.port == other.port or one.from_any_port or other.from_any_port)
 
 
 def _dialling_context(device: AgentDevice) -> str:

@@ -484,6 +484,15 @@ def test_a_carrier_over_tcp_or_tls_is_known_by_its_address_alone_and_over_udp_by
     text = render.render_pjsip_endpoints(render.Snapshot(trunks=trunks))
     matches = [s["match"] for s in _sections(text) if s.get("type") == "identify"]
     assert matches == ["192.0.2.1:5070", "2001:db8::7", "192.0.2.3"]
+    # Rows from before a trunk over TCP or TLS took its whole address: the first trunk at it keeps its calls.
+    later = (
+        render.TrunkSpec(4, "UDP beside", "192.0.2.3", 5060),
+        render.TrunkSpec(5, "TCP beside", "192.0.2.1", 5080, transport="tcp"),
+    )
+    text = render.render_pjsip_endpoints(render.Snapshot(trunks=trunks + later))
+    assert [s["match"] for s in _sections(text) if s.get("type") == "identify"] == matches
+    assert "; no identify for trunk4: 192.0.2.3:5060 is trunk3's" in text
+    assert "; no identify for trunk5: 192.0.2.1 is trunk1's" in text
     assert "contact = sip:[2001:db8::7]:5061\\;transport=tls" in text
 
 
