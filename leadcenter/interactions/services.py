@@ -49,7 +49,9 @@ class Inbox:
 
 
 def inbox(company: Company, agent: Agent | None, limit: int = INBOX_LIMIT) -> Inbox:
-    base = Interaction.select().where(Interaction.company == company)
+    # Every column as one `*`: peewee would write out each of the row's 30 columns in each of its six selects, which
+    # cost about as much CPU as reading the rows (the agent app asks for the inbox at every change).
+    base = Interaction.select(SQL("*")).where(Interaction.company == company)
     waiting = base.where(Interaction.status == "incoming")
     if agent is not None:
         # An agent sees the calls and texts of the flows that offer calls to them, and the chats and chat forms of
