@@ -60,8 +60,13 @@ def test_a_trunk_over_tls_is_on_5061_unless_told_and_asterisk_reaches_it_over_tl
     text = render.render_pjsip_endpoints(render.Snapshot(trunks=(spec,)))
     assert "contact = sip:203.0.113.9:5061\\;transport=tls\n" in text
     assert "server_uri = sip:203.0.113.9:5061\\;transport=tls\n" in text and "transport = transport-tls\n" in text
-    status, other = admin.post(f"{API}/trunks", {**REGISTERING, "transport": "tls", "port": 5071})
+    status, other = admin.post(
+        f"{API}/trunks", {**REGISTERING, "host": "203.0.113.10", "transport": "tls", "port": 5071}
+    )
     assert (status, other["port"]) == (201, 5071)
+    # Known by its address alone (its carrier calls in from any port): the address is the trunk's on every port.
+    status, refused = admin.post(f"{API}/trunks", {**REGISTERING, "transport": "tls", "port": 5072})
+    assert (status, refused["error"]) == (409, "address-taken")
 
 
 @pytest.mark.parametrize(
