@@ -181,7 +181,7 @@ class Controller:
         from leadcenter.web.auth import SharedAttemptLimiter
 
         self.web.extensions["sign_in_limiter"] = SharedAttemptLimiter(self.database)  # every node's failures count
-        self.bus.subscribe("*", relay.send)
+        self.bus.subscribe("*", relay.send, immediate=True)
         handlers = {cluster.EVENTS_CHANNEL: relay.received}
         hub = self.web.extensions["event_stream"]
         if self.web_only:

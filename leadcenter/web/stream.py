@@ -170,7 +170,8 @@ class Hub:
         self._subscriptions: set[Subscription] = set()
 
     def fan_out(self, event: Event) -> None:
-        """The bus subscriber (dispatcher thread): never waits on a client."""
+        """The bus subscriber (immediate: on the publishing thread, as the event is numbered): never waits on a
+        client."""
         kind = catalogue.BY_NAME.get(event.name)
         if kind is None or not kind.public or "company_id" not in event.data:
             if kind is None:
@@ -280,7 +281,8 @@ class Hub:
 def install(app: Flask, controller, capacity: Capacity) -> Hub:
     """Serve the stream on ``app`` from ``controller.bus``'s events."""
     hub = Hub(CLIENT_QUEUE_SIZE, REPLAY_BUFFER_SIZE, controller.clock)
-    controller.bus.subscribe("*", hub.fan_out, everywhere=True)  # every node's events, to this node's clients
+    # Every node's events, to this node's clients, as they are published.
+    controller.bus.subscribe("*", hub.fan_out, everywhere=True, immediate=True)
     app.extensions["event_stream"] = hub
     sessions = app.extensions["websocket_sessions"] = SessionWatch(app)
     allowed = allowed_origins(controller.settings.http)

@@ -90,8 +90,8 @@ class VisitorHub:
         self._pages: dict[int, set[OpenPage]] = {}
 
     def fan_out(self, event: Event) -> None:
-        """The bus subscriber (dispatcher thread): the frame to every open page of the visitor (or, without one, of
-        every visitor of the company)."""
+        """The bus subscriber (immediate: on the publishing thread): the frame to every open page of the visitor (or,
+        without one, of every visitor of the company)."""
         visitor_id, company_id = event.data["visitor_id"], event.data["company_id"]
         with self._lock:
             if visitor_id is None:
@@ -129,7 +129,7 @@ class VisitorHub:
 def install(app: Flask, controller, capacity: Capacity) -> VisitorHub:
     """Serve the visitor websocket on ``app``; ``capacity`` is the visitors' own."""
     hub = VisitorHub(app.extensions["limits"].window("visitor_messages", RATE_MESSAGES, RATE_SECONDS))
-    controller.bus.subscribe("chat.visitor_frame", hub.fan_out, everywhere=True)
+    controller.bus.subscribe("chat.visitor_frame", hub.fan_out, everywhere=True, immediate=True)
     app.extensions["visitors"] = hub
     chats: Chats = controller.chats
     bp = Blueprint("visitors", __name__, url_prefix="/api/v1")

@@ -45,3 +45,21 @@ def test_another_nodes_event_reaches_only_the_subscribers_for_every_node_in_this
     assert domain == [own]  # its domain reactions ran on the node that published it
     assert everywhere == [own, remote]
     assert (remote.seq, remote.at, remote.data) == (own.seq + 1, at, {"company_id": 2})
+
+
+def test_an_immediate_subscriber_gets_each_event_on_the_publishing_thread_in_order_without_waiting_for_the_others():
+    """The event streams' fan-out never waits behind the dispatcher's reactions to the events queued before."""
+    bus = EventBus()
+    release = threading.Event()
+    reactions, handed_on = [], []
+    bus.subscribe("call.*", lambda e: release.wait(5) and reactions.append(e.seq))  # a slow reaction
+    bus.subscribe("*", lambda e: handed_on.append((e.seq, threading.current_thread().name)), immediate=True)
+    bus.start()
+    first = bus.publish("call.inbound")
+    second = bus.publish("interaction.created")
+    remote = bus.publish_remote("lead.updated", {}, first.at)  # not everywhere: not for this one
+    assert handed_on == [(first.seq, "MainThread"), (second.seq, "MainThread")] and reactions == []
+    release.set()
+    assert bus.wait_idle(5)
+    bus.stop()
+    assert reactions == [first.seq] and remote.seq == second.seq + 1
