@@ -403,8 +403,9 @@ def test_a_desk_phone_s_own_call_is_authenticated_at_the_edge_only(edge, tmp_pat
     """Behind the edge Kamailio authenticates a desk phone's own calls and names the phone to the node (X-LC-Phone),
     which takes the call as that phone's without challenging it again: Alice's phone, registered at Kamailio, dials
     Bob's extension and talks with him after one challenge, Kamailio's. What a phone writes in the edge's headers is
-    dropped (Alice's call naming Bob's phone and a carrier's trunk is still Alice's), and a request in a phone's
-    name sent straight to a node from elsewhere than Kamailio is refused (403), never taken without a password."""
+    dropped (Alice's call naming Bob's phone and a carrier's trunk is still Alice's), and a request in a phone's (or a
+    carrier's) name sent straight to a node from elsewhere than Kamailio is refused (403), never taken without a
+    password."""
     system = edge.system
     set_ring_device(system, "desk", agents=(BOB,))
     (alice_user, alice_password), (bob_user, bob_password) = system.sip_account(ALICE), system.sip_account(BOB)
@@ -426,3 +427,8 @@ def test_a_desk_phone_s_own_call_is_authenticated_at_the_edge_only(edge, tmp_pat
         assert answer in ("SIP/2.0 401 Unauthorized", "SIP/2.0 403 Forbidden"), (headers, answer)
     refused = f'SecurityEvent="FailedACL",.*AccountID="{alice_user}",.*RemoteAddress="IPV4/UDP/{re.escape(STRANGER)}/'
     wait_for(lambda: len(re.findall(refused, log.read_text())) == 2, 5, what="both refused for the endpoint's ACL")
+    # Nor is a call that names a carrier's trunk in Kamailio's header taken from a host that is neither.
+    answer = _final_answer(STRANGER, f"{A_LINE}@{NODE_A}", "INVITE", headers="X-LC-Trunk: trunk1\r\n", timeout=5)
+    assert answer in ("SIP/2.0 401 Unauthorized", "SIP/2.0 403 Forbidden"), answer
+    as_carrier = f'SecurityEvent="FailedACL",.*AccountID="trunk1",.*RemoteAddress="IPV4/UDP/{re.escape(STRANGER)}/'
+    wait_for(lambda: re.search(as_carrier, log.read_text()), 5, what="refused for the trunk's ACL")
