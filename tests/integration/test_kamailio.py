@@ -120,6 +120,16 @@ def _channels(instance: Instance) -> list[str]:
     ]
 
 
+def _rtp_received(instance: Instance, channel: str) -> int:
+    """RTP packets that node's channel (trunk1-...) has received (`pjsip show channelstats`: the count after the
+    codec); 0 when it has none or is not up."""
+    for line in (instance.rx("pjsip show channelstats") or "").splitlines():
+        fields = line.split()
+        if len(fields) > 4 and fields[0].startswith(channel) and fields[3].isdigit():
+            return int(fields[3])
+    return 0
+
+
 def _variable(instance: Instance, prefix: str, name: str) -> str | None:
     channel = next((c for c in _channels(instance) if c.startswith(prefix)), None)
     if channel is None:
@@ -218,6 +228,17 @@ def test_each_company_s_carrier_calls_land_on_its_home_node(edge, tmp_path):
         wait_for(lambda: _variable(b_node, "PJSIP/trunk2-", "LC_COMPANY") == "2", 5, what="B's call on node b")
         assert not [c for c in _channels(a_node) if c.startswith("PJSIP/trunk2-")]
         assert not [c for c in _channels(b_node) if c.startswith("PJSIP/trunk1-")]
+        # Each carrier's audio reaches its node at the address the node's SDP names (its own host's).
+        wait_for(
+            lambda: _rtp_received(a_node, "trunk1-") > 0,
+            5,
+            what="A's carrier's RTP at node a",
+        )
+        wait_for(
+            lambda: _rtp_received(b_node, "trunk2-") > 0,
+            5,
+            what="B's carrier's RTP at node b",
+        )
         # The controller drives both nodes: each call is an interaction of its company, on its node.
         interaction = edge.system.wait_interaction(company=1)
         assert interaction.tracking_number.number == A_LINE and interaction.node == "a"
