@@ -104,7 +104,7 @@ class Cluster:
 
         defaults = config.KamailioSettings()
         self.system = edge_system(
-            folder, {**NODE_A_RTP, "LEADCENTER_KAMAILIO_PROBE_SECONDS": str(defaults.probe_seconds)}
+            folder, stack, {**NODE_A_RTP, "LEADCENTER_KAMAILIO_PROBE_SECONDS": str(defaults.probe_seconds)}
         )
         self.system.cli("number", "add", "--company", "1", A_LINE, "Bench line A", "--trunk", "1")
         self.system.cli("number", "add", "--company", "2", B_LINE, "Bench line B", "--trunk", "2")
@@ -165,17 +165,24 @@ class Cluster:
             total += int(shown[-1]) if shown and shown[-1].isdigit() else 0
         return total
 
+    def carriers(self, name: str, via_edge: bool):
+        """The carriers' SIPp callers (files in ``name``), on the world's side, calling the edge or node a."""
+        from edge_nodes import NODE_A_HOST, WORLD
+        from sipp import SippCaller
+
+        return SippCaller(self.folder / name, host=WORLD, server=WORLD if via_edge else NODE_A_HOST)
+
     def batch(self, rate: int, via_edge: bool) -> dict:
         """STEP_SECONDS of calls at ``rate`` a second, half from each company's carrier; through the edge or
         straight to node a. Waits until the nodes are idle, then judges the step (module docstring)."""
         from edge_nodes import B_TRUNK_PORT, EDGE_PORT
-        from sipp import Call, SippCaller
+        from sipp import Call
 
         self._batches += 1
         count = rate * STEP_SECONDS
         each = count // 2
         port = EDGE_PORT if via_edge else self.system.sip_port
-        caller = SippCaller(self.folder / f"batch-{self._batches}")
+        caller = self.carriers(f"batch-{self._batches}", via_edge)
         nodes = (self.system.instance.pid(), self.node_b.pid())
         before = (self.kamailio_cpu(), *(cpu_seconds(pid) for pid in nodes))
         began = time.monotonic()
@@ -217,7 +224,7 @@ class Cluster:
         a. The calls up on the nodes are counted every second; judged when the nodes are idle again."""
         from edge_nodes import B_TRUNK_PORT, EDGE_PORT
         from rtp_capture import write_tone_pcap
-        from sipp import Call, SippCaller
+        from sipp import Call
 
         self._batches += 1
         each = count // 2
@@ -227,7 +234,7 @@ class Cluster:
         if not speech.exists():
             write_tone_pcap(str(speech), 440, ramp + HOLD_SECONDS)
         port = EDGE_PORT if via_edge else self.system.sip_port
-        caller = SippCaller(self.folder / f"held-{self._batches}")
+        caller = self.carriers(f"held-{self._batches}", via_edge)
         nodes = (self.system.instance.pid(), self.node_b.pid())
         before = (self.kamailio_cpu(), *(cpu_seconds(pid) for pid in nodes))
         began = time.monotonic()
@@ -297,11 +304,9 @@ class Cluster:
         return {"next_call_answered": answered - killed_at, "call_setup": answered - invited, "error": ""}
 
     def answered(self, number: str, port: int, node) -> tuple[float, float] | str:
-        """Call the demo company's number from ``number`` on ``port``: (its INVITE, its answer), wall clock, when
-        ``node`` answered it; else why not."""
-        from sipp import SippCaller
-
-        handle = SippCaller(self.folder / f"call-{number}").start_call(
+        """Call the demo company's number from ``number`` through the edge's ``port``: (its INVITE, its answer),
+        wall clock, when ``node`` answered it; else why not."""
+        handle = self.carriers(f"call-{number}", via_edge=True).start_call(
             A_LINE, number, asterisk_port=port, local_port=self.system.trunk_port, duration=CALL_SECONDS
         )
         try:

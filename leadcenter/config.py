@@ -244,8 +244,9 @@ class TurnSettings:
     relay_port_start: int = 49152
     relay_port_end: int = 65535
     # The only addresses the relay forwards media to (comma-separated): Asterisk's. Empty: [asterisk] media_address
-    # (or sip_host) and the addresses ice_host_candidates advertises. Every other address is denied, so the relay
-    # cannot be used to reach the server's network.
+    # (or sip_host), the addresses ice_host_candidates advertises and, behind Kamailio, every node's host in
+    # [kamailio] nodes (a node's media on its SIP address; list them here when not). Every other address is denied,
+    # so the relay cannot be used to reach the server's network.
     peers: str = ""
     # Who coturn runs as once its ports are open (the Debian package's user).
     run_as: str = "turnserver"
@@ -633,7 +634,9 @@ def turn_peers(settings: Settings) -> tuple[str, ...]:
     else:
         asterisk = settings.asterisk
         advertised = [pair.split("=>")[-1] for pair in asterisk.ice_host_candidates.split(",") if "=>" in pair]
-        entries = [asterisk.media_address or asterisk.sip_host, *advertised]
+        # A browser agent's call may be on any node: the relay must reach each one's media.
+        nodes = [node.host for node in kamailio_nodes(settings)] if settings.kamailio.enabled else []
+        entries = [asterisk.media_address or asterisk.sip_host, *advertised, *nodes]
     peers = dict.fromkeys(str(ipaddress.ip_address(entry.strip())) for entry in entries if entry.strip())
     return tuple(peers)
 

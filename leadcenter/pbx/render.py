@@ -366,6 +366,7 @@ def render_pjsip_endpoints(snapshot: Snapshot) -> str:
                     # agent.
                     ("rtp_timeout", TRUNK_RTP_TIMEOUT),
                     *media,
+                    *(_edge_trunk_acl(snapshot, trunk) if snapshot.behind_edge and not trunk.registers else []),
                 ],
                 comment=f"trunk {trunk.label}",
             )
@@ -423,6 +424,14 @@ def render_pjsip_endpoints(snapshot: Snapshot) -> str:
             identify.append(("match_header", f"{names.EDGE_TRUNK_HEADER}: {trunk.name}"))
         parts.append(_section(trunk.name, identify))
     return "\n".join(parts)
+
+
+def _edge_trunk_acl(snapshot: Snapshot, trunk: TrunkSpec) -> list[tuple[str, object]]:
+    """Behind the edge a trunk is also known by the header Kamailio names it in: its requests are taken from
+    Kamailio's address and the carrier's own only (403 to any other), or any host reaching the node could place calls
+    as a carrier, through a company's flows to its forward steps. (A trunk that registers is called at its registered
+    contact from wherever its carrier sends: no ACL.)"""
+    return [("deny", "0.0.0.0/0.0.0.0,::/0"), ("permit", f"{snapshot.edge_host},{trunk.host}")]
 
 
 def _edge_phone_acl(snapshot: Snapshot) -> list[tuple[str, object]]:

@@ -102,7 +102,8 @@ class AnsweringAccount(pj.Account):
 
 class PjPhone:
     """``trusted_certificate``: the phone speaks SIP over TLS (1.2 or later) and accepts only a server certificate
-    this PEM file vouches for (the server's own, when self-signed), for 127.0.0.1. ``srtp``: the phone's SRTP
+    this PEM file vouches for (the server's own, when self-signed), for ``server``. ``host``: its own address (SIP
+    and RTP), ``server`` the registrar's (both 127.0.0.1 by default). ``srtp``: the phone's SRTP
     (pjsua2's PJMEDIA_SRTP_*: optional offers and accepts SDES keys; off by default)."""
 
     def __init__(
@@ -113,8 +114,11 @@ class PjPhone:
         *,
         trusted_certificate: str = "",
         srtp: int = pj.PJMEDIA_SRTP_DISABLED,
+        host: str = HOST,
+        server: str = HOST,
     ):
         self.username, self.password, self.asterisk_port = username, password, asterisk_port
+        self.host, self.server = host, server
         self.trusted_certificate, self.srtp = trusted_certificate, srtp
         self.endpoint = endpoint()
         self.account: AnsweringAccount | None = None
@@ -125,7 +129,7 @@ class PjPhone:
     def _transport(self) -> int:
         transport = pj.TransportConfig()
         transport.port = free_udp_port()
-        transport.boundAddress = HOST
+        transport.boundAddress = self.host
         if not self.trusted_certificate:
             return self.endpoint.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
         transport.tlsConfig.method = pj.PJSIP_TLSV1_2_METHOD
@@ -135,14 +139,14 @@ class PjPhone:
 
     def start(self, timeout: float = 10) -> PjPhone:
         config = pj.AccountConfig()
-        server = f"{HOST}:{self.asterisk_port}"
+        server = f"{self.server}:{self.asterisk_port}"
         params = ";transport=tls" if self.trusted_certificate else ""
         config.idUri = f"sip:{self.username}@{server}"
         config.regConfig.registrarUri = f"sip:{server}{params}"
         config.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", self.username, 0, self.password))
         config.sipConfig.transportId = self._transport()
         config.mediaConfig.transportConfig.port = self.media_port
-        config.mediaConfig.transportConfig.boundAddress = HOST
+        config.mediaConfig.transportConfig.boundAddress = self.host
         config.mediaConfig.srtpUse = self.srtp
         config.natConfig.iceEnabled = False
         config.natConfig.sdpNatRewriteUse = 0
@@ -192,7 +196,7 @@ class PjPhone:
             header = pj.SipHeader()
             header.hName, header.hValue = name, value
             options.txOption.headers.append(header)
-        call.makeCall(f"sip:{extension}@{HOST}:{self.asterisk_port}", options)
+        call.makeCall(f"sip:{extension}@{self.server}:{self.asterisk_port}", options)
         self.calls.append(call)
         return call
 

@@ -118,6 +118,7 @@ class _Sipp:
         port: int,
         max_time: float,
         remote: str | None = None,
+        host: str = HOST,
     ) -> None:
         self.media_port = free_udp_port(4)  # where its peer sends it RTP (the SDP's m= port)
         self.log, self.out = workdir / f"{name}.log", workdir / f"{name}.out"
@@ -132,7 +133,7 @@ class _Sipp:
             "-sf",
             str(SCENARIOS / scenario),
             "-i",
-            HOST,
+            host,
             "-p",
             str(port),
             "-ci",
@@ -140,7 +141,7 @@ class _Sipp:
             "-cp",
             str(free_udp_port()),
             "-mi",
-            HOST,
+            host,
             "-mp",
             str(self.media_port),
             "-nostdin",
@@ -218,8 +219,12 @@ class SippPhone:
         hold: tuple[float, float] | None = None,
         mwi: bool = False,
         busy: bool = False,
+        host: str = HOST,
+        server: str = HOST,
     ) -> None:
         self.username, self.password, self.asterisk_port = username, password, asterisk_port
+        # Its own address (SIP and RTP), and the registrar's (Asterisk's or the edge's).
+        self.host, self.server = host, server
         # mwi: an idle phone that only takes Asterisk's message-waiting NOTIFYs (phone_mwi.xml), and no calls.
         self.mwi = mwi
         self.busy = busy  # every INVITE answered 486 Busy Here (phone_busy.xml)
@@ -319,11 +324,14 @@ class SippPhone:
                 args,
                 port=self.port,
                 max_time=self.lifetime,
-                remote=f"{HOST}:{self.asterisk_port}",
+                remote=f"{self.server}:{self.asterisk_port}",
+                host=self.host,
             )
             ready = lambda: any(e[0] == "REGISTERED" for e in uas.events())  # noqa: E731
         else:
-            uas = self.uas = _Sipp("phone", self.workdir, scenario, args, port=self.port, max_time=self.lifetime)
+            uas = self.uas = _Sipp(
+                "phone", self.workdir, scenario, args, port=self.port, max_time=self.lifetime, host=self.host
+            )
             ready = lambda: _bound(self.port)  # noqa: E731
         try:
             _wait(
@@ -350,7 +358,8 @@ class SippPhone:
             ["-m", "1", "-set", "hold_ms", "0", *self._account(expires)],
             port=self.port,
             max_time=timeout + 2,
-            remote=f"{HOST}:{self.asterisk_port}",
+            remote=f"{self.server}:{self.asterisk_port}",
+            host=self.host,
         )
         try:
             failure = "" if reg.proc.wait(timeout) == 0 else "sipp failed"
@@ -604,9 +613,11 @@ _CARRIER_BUSY = ["-oocsf", str(SCENARIOS / "phone_busy.xml"), "-s", "carrier"]
 
 
 class SippCaller:
-    """Trunk caller: INVITEs sip:DID@127.0.0.1:asterisk_port without auth; each call plays g711a.pcap once."""
+    """Trunk caller: INVITEs sip:DID@server:asterisk_port without auth from ``host`` (both 127.0.0.1 by default);
+    each call plays g711a.pcap once."""
 
-    def __init__(self, workdir: str | Path | None = None) -> None:
+    def __init__(self, workdir: str | Path | None = None, host: str = HOST, server: str = HOST) -> None:
+        self.host, self.server = host, server
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="sipp-caller-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._runs = 0
@@ -637,7 +648,8 @@ class SippCaller:
             + (_CARRIER_BUSY if answers == "busy" else _CARRIER_ANSWERS if answers else []),
             port=local_port or free_udp_port(),
             max_time=max_time,
-            remote=f"{HOST}:{asterisk_port}",
+            remote=f"{self.server}:{asterisk_port}",
+            host=self.host,
         )
         return CallHandle(sipp, calls, max_time)
 

@@ -16,7 +16,7 @@ import httpx
 import postgresql
 import pytest
 from browser import CHROMIUM, Browser
-from edge_nodes import B_TRUNK_PORT, EDGE_PORT, NODE_B, Edge, NodeFollower, edge_system
+from edge_nodes import B_TRUNK_PORT, EDGE_PORT, NODE_B, WORLD, Edge, NodeFollower, edge_system
 from harness import run_installation, wait_for
 from sipp import SippCaller
 
@@ -33,7 +33,7 @@ BETA_AGENT = "bea@beta.example"
 def edge(tmp_path_factory):
     folder = tmp_path_factory.mktemp("follow")
     with postgresql.Cluster() as cluster, contextlib.ExitStack() as stack:
-        system = edge_system(folder, database_url=cluster.create_database("lc"))
+        system = edge_system(folder, stack, database_url=cluster.create_database("lc"))
         system.cli("number", "add", "--company", "2", B_LINE, "Beta line", "--trunk", "2")
         system.cli(
             "user", "add", BETA_ADMIN, "--name", "Beta Admin", "--company", "2", "--role", "admin",
@@ -128,7 +128,7 @@ def test_an_admin_s_new_number_is_loaded_by_node_b_and_a_carrier_s_call_to_it_is
     # Kamailio (reloaded by the controller) sends the number's call to Beta's home, node b, which has the route.
     assert edge.table("numbers", NEW_B_LINE.lstrip("+")) == "2"
     wait_for(lambda: edge.destinations().get(f"sip:{NODE_B}") == "AP", 15, what=f"node b active: {edge.destinations()}")
-    call = SippCaller(tmp_path).start_call(
+    call = SippCaller(tmp_path, host=WORLD, server=WORLD).start_call(
         NEW_B_LINE, NEW_B_CALLER, asterisk_port=EDGE_PORT, local_port=B_TRUNK_PORT, duration=10
     )
     try:

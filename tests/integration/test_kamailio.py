@@ -27,7 +27,10 @@ from edge_nodes import (
     EDGE_TLS_PORT,
     NODE_A,
     NODE_B,
+    NODE_B_HOST,
     NODE_B_SIP_PORT,
+    STRANGER,
+    WORLD,
     Edge,
     edge_system,
     start_node_b,
@@ -108,13 +111,23 @@ def _final_answer(source: str, target: str, method: str = "OPTIONS", count: int 
 
 def _options(source: str, count: int = 1, timeout: float = 1.0) -> str | None:
     """``count`` OPTIONS to Kamailio from ``source`` at once: the status line of the first answer, or None."""
-    return _final_answer(source, f"127.0.0.1:{EDGE_PORT}", count=count, timeout=timeout)
+    return _final_answer(source, f"{WORLD}:{EDGE_PORT}", count=count, timeout=timeout)
 
 
 def _channels(instance: Instance) -> list[str]:
     return [
         line.split("!")[0] for line in (instance.rx("core show channels concise") or "").splitlines() if "!" in line
     ]
+
+
+def _rtp_received(instance: Instance, channel: str) -> int:
+    """RTP packets that node's channel (trunk1-...) has received (`pjsip show channelstats`: the count after the
+    codec); 0 when it has none or is not up."""
+    for line in (instance.rx("pjsip show channelstats") or "").splitlines():
+        fields = line.split()
+        if len(fields) > 4 and fields[0].startswith(channel) and fields[3].isdigit():
+            return int(fields[3])
+    return 0
 
 
 def _variable(instance: Instance, prefix: str, name: str) -> str | None:
@@ -132,10 +145,10 @@ def edge(tmp_path_factory):
     # Node a is a second installation beside the suite's (which keeps its PORTS and its database bound for the files
     # after this one), node b a third Asterisk (tests/integration/edge_nodes.py).
     folder = tmp_path_factory.mktemp("edge")
-    system = edge_system(folder)
-    system.cli("number", "add", "--company", "1", A_LINE, "Edge line A", "--trunk", "1", "--flow", "1")
-    system.cli("number", "add", "--company", "2", B_LINE, "Edge line B", "--trunk", "2")
     with contextlib.ExitStack() as stack:
+        system = edge_system(folder, stack)
+        system.cli("number", "add", "--company", "1", A_LINE, "Edge line A", "--trunk", "1", "--flow", "1")
+        system.cli("number", "add", "--company", "2", B_LINE, "Edge line B", "--trunk", "2")
         run_installation(system, stack)  # the test process reads node a's database until the module ends
         set_ring_device(system, "desk", agents=(ALICE,))  # before node b's files are rendered: it has no renderer
         yield Edge(system, start_node_b(system, folder, stack))
@@ -147,7 +160,7 @@ def test_leadcenter_run_starts_kamailio_with_the_database_s_tables_and_reloads_t
     # Company 1's number goes to set 1 (node a first), company 2's to set 2 (node b first); carriers by address.
     assert edge.table("numbers", A_LINE.lstrip("+")) == "1"
     assert edge.table("numbers", B_LINE.lstrip("+")) == "2"
-    assert edge.table("carriers", f"127.0.0.1:{B_TRUNK_PORT}") == "trunk2"
+    assert edge.table("carriers", f"{WORLD}:{B_TRUNK_PORT}") == "trunk2"
     # Both nodes answer the probes.
     wait_for(
         lambda: edge.destinations() == {f"sip:{NODE_A}": "AP", f"sip:{NODE_B}": "AP"},
@@ -170,11 +183,12 @@ def test_leadcenter_run_starts_kamailio_with_the_database_s_tables_and_reloads_t
 
 def test_a_desk_phone_registers_at_the_edge_with_its_password_only(edge, tmp_path):
     username, password = edge.system.sip_account(1)
-    SippPhone(username, password, EDGE_PORT, workdir=tmp_path / "right").register(expires=120)
+    SippPhone(username, password, EDGE_PORT, workdir=tmp_path / "right", host=WORLD, server=WORLD).register(expires=120)
     assert f"AoR: {username}" in (edge.kamailio.rpc("ul.dump") or "")
     for who, secret in ((username, f"not-{password}"), ("desk999", password)):  # a wrong password, nobody's name
         with pytest.raises(RuntimeError):
-            SippPhone(who, secret, EDGE_PORT, workdir=tmp_path / f"{who}-wrong").register(expires=120, timeout=5)
+            wrong = SippPhone(who, secret, EDGE_PORT, workdir=tmp_path / f"{who}-wrong", host=WORLD, server=WORLD)
+            wrong.register(expires=120, timeout=5)
     assert "AoR: desk999" not in (edge.kamailio.rpc("ul.dump") or "")
 
 
@@ -201,7 +215,7 @@ def test_a_flooding_address_and_one_fail2ban_names_get_no_answer(edge):
 
 
 def test_each_company_s_carrier_calls_land_on_its_home_node(edge, tmp_path):
-    caller = SippCaller(tmp_path)
+    caller = SippCaller(tmp_path, host=WORLD, server=WORLD)
     a_call = caller.start_call(
         A_LINE, A_CALLER, asterisk_port=EDGE_PORT, local_port=edge.system.trunk_port, duration=20
     )
@@ -214,6 +228,17 @@ def test_each_company_s_carrier_calls_land_on_its_home_node(edge, tmp_path):
         wait_for(lambda: _variable(b_node, "PJSIP/trunk2-", "LC_COMPANY") == "2", 5, what="B's call on node b")
         assert not [c for c in _channels(a_node) if c.startswith("PJSIP/trunk2-")]
         assert not [c for c in _channels(b_node) if c.startswith("PJSIP/trunk1-")]
+        # Each carrier's audio reaches its node at the address the node's SDP names (its own host's).
+        wait_for(
+            lambda: _rtp_received(a_node, "trunk1-") > 0,
+            5,
+            what="A's carrier's RTP at node a",
+        )
+        wait_for(
+            lambda: _rtp_received(b_node, "trunk2-") > 0,
+            5,
+            what="B's carrier's RTP at node b",
+        )
         # The controller drives both nodes: each call is an interaction of its company, on its node.
         interaction = edge.system.wait_interaction(company=1)
         assert interaction.tracking_number.number == A_LINE and interaction.node == "a"
@@ -230,9 +255,11 @@ def test_each_company_s_carrier_calls_land_on_its_home_node(edge, tmp_path):
 def test_with_a_s_home_node_dead_its_next_call_is_answered_on_the_standby_and_recorded_there(edge, tmp_path):
     system, node_b = edge.system, edge.node_b
     username, password = system.sip_account(ALICE)
-    caller = SippCaller(tmp_path)
+    caller = SippCaller(tmp_path, host=WORLD, server=WORLD)
     # Alice's desk phone registered at node b (one registered at the edge is not rung by a node yet: stage 5).
-    with SippPhone(username, password, NODE_B_SIP_PORT, workdir=tmp_path / "alice") as _alice:
+    with SippPhone(
+        username, password, NODE_B_SIP_PORT, workdir=tmp_path / "alice", host=WORLD, server=NODE_B_HOST
+    ) as _alice:
         system.choose_status("alice@acme.example", "available")
         # Her pause follows her status on every node.
         wait_for(lambda: _paused_on(node_b, "agent1") is False, 10, what="Alice unpaused on node b")
@@ -308,11 +335,11 @@ def test_a_desk_phone_registered_at_the_edge_is_rung_by_a_node_s_queue(edge, tmp
     system = edge.system
     wait_for(lambda: _links(system).get("a") == LINKED, 15, what="the controller linked to node a again")
     username, password = system.sip_account(ALICE)
-    with SippPhone(username, password, EDGE_PORT, workdir=tmp_path / "alice") as alice:
+    with SippPhone(username, password, EDGE_PORT, workdir=tmp_path / "alice", host=WORLD, server=WORLD) as alice:
         # Node a asks the phone OPTIONS through Kamailio: reachable.
         wait_for(
             lambda: any(
-                f"{username}/sip:{username}@127.0.0.1:{EDGE_PORT}" in line and "Avail" in line
+                f"{username}/sip:{username}@{WORLD}:{EDGE_PORT}" in line and "Avail" in line
                 for line in (system.instance.rx("pjsip show contacts") or "").splitlines()
             ),
             15,
@@ -320,7 +347,7 @@ def test_a_desk_phone_registered_at_the_edge_is_rung_by_a_node_s_queue(edge, tmp
         )
         system.choose_status("alice@acme.example", "available")
         wait_for(lambda: _paused_on(system.instance, "agent1") is False, 10, what="Alice unpaused on node a")
-        call = SippCaller(tmp_path).start_call(
+        call = SippCaller(tmp_path, host=WORLD, server=WORLD).start_call(
             A_LINE, EDGE_PHONE_CALLER, asterisk_port=EDGE_PORT, local_port=system.trunk_port, duration=10
         )
         try:
@@ -351,18 +378,26 @@ def test_a_desk_phone_over_tls_at_the_edge_is_rung_by_a_node_s_queue_and_offered
     )
     certificate = str(system.settings.data_dir / "tls" / "sip-self-signed.crt")
     # TLS 1.2 and 1.3, never 1.1, with that certificate.
-    assert handshake(EDGE_TLS_PORT, ssl.TLSVersion.TLSv1_2, certificate) == "TLSv1.2"
-    assert handshake(EDGE_TLS_PORT, ssl.TLSVersion.TLSv1_3, certificate) == "TLSv1.3"
-    assert handshake(EDGE_TLS_PORT, ssl.TLSVersion.TLSv1_1, certificate) is None
+    assert handshake(EDGE_TLS_PORT, ssl.TLSVersion.TLSv1_2, certificate, WORLD) == "TLSv1.2"
+    assert handshake(EDGE_TLS_PORT, ssl.TLSVersion.TLSv1_3, certificate, WORLD) == "TLSv1.3"
+    assert handshake(EDGE_TLS_PORT, ssl.TLSVersion.TLSv1_1, certificate, WORLD) is None
     username, password = system.sip_account(ALICE)
-    phone = PjPhone(username, password, EDGE_TLS_PORT, trusted_certificate=certificate, srtp=pj.PJMEDIA_SRTP_OPTIONAL)
+    phone = PjPhone(
+        username,
+        password,
+        EDGE_TLS_PORT,
+        trusted_certificate=certificate,
+        srtp=pj.PJMEDIA_SRTP_OPTIONAL,
+        host=WORLD,
+        server=WORLD,
+    )
     with phone as alice:
         registered = edge.kamailio.rpc("ul.dump") or ""
-        assert f"AoR: {username}" in registered and f"tls:127.0.0.1:{EDGE_TLS_PORT}" in registered, registered
+        assert f"AoR: {username}" in registered and f"tls:{WORLD}:{EDGE_TLS_PORT}" in registered, registered
         # (The phone answers only while it is polled: its waits poll it.)
         alice.wait_until(
             lambda: any(
-                f"{username}/sip:{username}@127.0.0.1:{EDGE_PORT}" in line and "Avail" in line
+                f"{username}/sip:{username}@{WORLD}:{EDGE_PORT}" in line and "Avail" in line
                 for line in (system.instance.rx("pjsip show contacts") or "").splitlines()
             ),
             15,
@@ -370,7 +405,7 @@ def test_a_desk_phone_over_tls_at_the_edge_is_rung_by_a_node_s_queue_and_offered
         )
         system.choose_status("alice@acme.example", "available")
         alice.wait_until(lambda: _paused_on(system.instance, "agent1") is False, 10, "unpaused on node a")
-        call = SippCaller(tmp_path).start_call(
+        call = SippCaller(tmp_path, host=WORLD, server=WORLD).start_call(
             A_LINE, TLS_PHONE_CALLER, asterisk_port=EDGE_PORT, local_port=system.trunk_port, duration=10
         )
         try:
@@ -389,14 +424,15 @@ def test_a_desk_phone_s_own_call_is_authenticated_at_the_edge_only(edge, tmp_pat
     """Behind the edge Kamailio authenticates a desk phone's own calls and names the phone to the node (X-LC-Phone),
     which takes the call as that phone's without challenging it again: Alice's phone, registered at Kamailio, dials
     Bob's extension and talks with him after one challenge, Kamailio's. What a phone writes in the edge's headers is
-    dropped (Alice's call naming Bob's phone and a carrier's trunk is still Alice's), and a request in a phone's
-    name sent straight to a node from elsewhere than Kamailio is refused (403), never taken without a password."""
+    dropped (Alice's call naming Bob's phone and a carrier's trunk is still Alice's), and a request in a phone's (or a
+    carrier's) name sent straight to a node from elsewhere than Kamailio is refused (403), never taken without a
+    password."""
     system = edge.system
     set_ring_device(system, "desk", agents=(BOB,))
     (alice_user, alice_password), (bob_user, bob_password) = system.sip_account(ALICE), system.sip_account(BOB)
     with (
-        PjPhone(alice_user, alice_password, EDGE_PORT) as alice,
-        SippPhone(bob_user, bob_password, EDGE_PORT, workdir=tmp_path / "bob") as bob,
+        PjPhone(alice_user, alice_password, EDGE_PORT, host=WORLD, server=WORLD) as alice,
+        SippPhone(bob_user, bob_password, EDGE_PORT, workdir=tmp_path / "bob", host=WORLD, server=WORLD) as bob,
     ):
         system.wait_reachable(BOB)
         consult = alice.dial(str(BOB), headers={"X-LC-Phone": bob_user, "X-LC-Trunk": "trunk1"})
@@ -408,7 +444,12 @@ def test_a_desk_phone_s_own_call_is_authenticated_at_the_edge_only(edge, tmp_pat
     # which no password answers (as for an unknown name: nothing says the phone exists).
     log = system.settings.asterisk_dir / "log" / "security.log"
     for headers in ("", f"X-LC-Phone: {alice_user}\r\n"):
-        answer = _final_answer("127.0.0.5", f"{BOB}@{NODE_A}", "INVITE", user=alice_user, headers=headers, timeout=5)
+        answer = _final_answer(STRANGER, f"{BOB}@{NODE_A}", "INVITE", user=alice_user, headers=headers, timeout=5)
         assert answer in ("SIP/2.0 401 Unauthorized", "SIP/2.0 403 Forbidden"), (headers, answer)
-    refused = f'SecurityEvent="FailedACL",.*AccountID="{alice_user}",.*RemoteAddress="IPV4/UDP/127\\.0\\.0\\.5/'
+    refused = f'SecurityEvent="FailedACL",.*AccountID="{alice_user}",.*RemoteAddress="IPV4/UDP/{re.escape(STRANGER)}/'
     wait_for(lambda: len(re.findall(refused, log.read_text())) == 2, 5, what="both refused for the endpoint's ACL")
+    # Nor is a call that names a carrier's trunk in Kamailio's header taken from a host that is neither.
+    answer = _final_answer(STRANGER, f"{A_LINE}@{NODE_A}", "INVITE", headers="X-LC-Trunk: trunk1\r\n", timeout=5)
+    assert answer in ("SIP/2.0 401 Unauthorized", "SIP/2.0 403 Forbidden"), answer
+    as_carrier = f'SecurityEvent="FailedACL",.*AccountID="trunk1",.*RemoteAddress="IPV4/UDP/{re.escape(STRANGER)}/'
+    wait_for(lambda: re.search(as_carrier, log.read_text()), 5, what="refused for the trunk's ACL")

@@ -6,8 +6,8 @@ import socket
 import ssl
 
 
-def handshake(port: int, version: ssl.TLSVersion, certificate: str) -> str | None:
-    """The TLS version negotiated when a client offering only ``version`` connects to 127.0.0.1:``port``, trusting
+def handshake(port: int, version: ssl.TLSVersion, certificate: str, host: str = "127.0.0.1") -> str | None:
+    """The TLS version negotiated when a client offering only ``version`` connects to ``host``:``port``, trusting
     ``certificate``; None when refused."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.minimum_version = context.maximum_version = version
@@ -15,8 +15,8 @@ def handshake(port: int, version: ssl.TLSVersion, certificate: str) -> str | Non
     context.load_verify_locations(certificate)
     try:
         with (
-            socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
-            context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+            socket.create_connection((host, port), timeout=5) as raw,
+            context.wrap_socket(raw, server_hostname=host) as tls,
         ):
             return tls.version()
     except (ssl.SSLError, ConnectionError):

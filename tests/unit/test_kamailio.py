@@ -4,6 +4,7 @@ Kamailio's header (tests/integration/test_kamailio.py runs it in front of two As
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
 import subprocess
@@ -246,6 +247,16 @@ def test_behind_the_edge_asterisk_also_knows_a_trunk_by_kamailio_s_header():
     identify = "[trunk3]\ntype = identify\nendpoint = trunk3\nmatch = 203.0.113.7:5070\n"
     assert identify in alone and "match_header" not in alone
     assert identify + "match_header = X-LC-Trunk: trunk3\n" in behind
+    # That header is believed from Kamailio and the carrier only; alone, the address identifies the trunk.
+    acl = "deny = 0.0.0.0/0.0.0.0,::/0\npermit = 127.0.0.1,203.0.113.7\n"
+    assert "rtp_timeout = 60\n" + acl + "\n[trunk3]\ntype = aor\n" in behind and "permit" not in alone
+    registering = dataclasses.replace(trunk, registers=True, username="lc", password="pw")
+    edge_v6 = render.Snapshot(trunks=(registering,), edge_address="[fd00::5]:5090")
+    assert "permit" not in render.render_pjsip_endpoints(edge_v6)  # called at its contact from wherever
+    ipv6 = dataclasses.replace(trunk, host="2001:db8::7")
+    assert "permit = fd00::5,2001:db8::7\n" in render.render_pjsip_endpoints(
+        dataclasses.replace(edge_v6, trunks=(ipv6,))
+    )
 
 
 def test_behind_the_edge_a_desk_phone_is_reached_through_kamailio_and_a_browser_is_not():

@@ -60,6 +60,24 @@ def test_the_relay_reaches_asterisks_media_addresses_only():
     assert config.turn_peers(named) == ("203.0.113.4", "2001:db8::4")
 
 
+def test_behind_kamailio_the_relay_reaches_every_node_s_media():
+    """Nodes on hosts of their own: a browser agent's call may be on any of them (each node's media on its SIP
+    address, as Asterisk's default is)."""
+    edge = {
+        "LEADCENTER_KAMAILIO_ENABLED": "true",
+        "LEADCENTER_KAMAILIO_LISTEN_HOST": "10.0.0.1",
+        "LEADCENTER_ASTERISK_SIP_HOST": "10.0.0.11",
+        "LEADCENTER_KAMAILIO_NODES": "a=10.0.0.11:5060/5038/8088, b=10.0.0.12:5060/5038/8088",
+    }
+    assert config.turn_peers(config.load(env=edge)) == ("10.0.0.11", "10.0.0.12")
+    chosen = config.load(env={**edge, "LEADCENTER_TURN_PEERS": "10.0.1.11, 10.0.1.12"})
+    assert config.turn_peers(chosen) == ("10.0.1.11", "10.0.1.12")
+    rendered = turn.render_conf(config.load(env=edge), "secret", turn.TurnFiles(Path("/srv/turn")))
+    assert "allowed-peer-ip=10.0.0.11\nallowed-peer-ip=10.0.0.12\n" in rendered
+    with pytest.raises(config.ConfigError, match=r"\[turn\] peers:"):  # coturn's lists take addresses, not names
+        config.load(env={**edge, "LEADCENTER_TURN_SERVE": "true", "LEADCENTER_KAMAILIO_NODES": "a=pbx-b.example:5060"})
+
+
 def test_the_secret_is_generated_once_privately_unless_set(tmp_path):
     generated = credentials.load_or_create(tmp_path)
     path = tmp_path / "secrets.toml"
