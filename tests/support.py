@@ -445,3 +445,15 @@ def eventually(condition, seconds: float = 5.0) -> bool:
             return True
         pause.wait(0.02)
     return condition()
+
+
+def config_sections(text: str) -> list[dict]:
+    """Each [section] of a rendered Asterisk file as its settings (values as written, escapes kept), with its name."""
+    sections: list[dict] = []
+    for line in text.splitlines():
+        if line.startswith("["):
+            sections.append({"name": line[1:].split("]")[0]})
+        elif " = " in line and sections:
+            key, value = line.split(" = ", 1)
+            sections[-1][key] = value
+    return sections

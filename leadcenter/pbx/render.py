@@ -367,11 +367,13 @@ def render_pjsip_endpoints(snapshot: Snapshot) -> str:
                     ("rtp_timeout", TRUNK_RTP_TIMEOUT),
                     *media,
                     *(_edge_trunk_acl(snapshot, trunk) if snapshot.behind_edge and not trunk.registers else []),
+                    *_out_through_edge(snapshot, trunk),
                 ],
                 comment=f"trunk {trunk.label}",
             )
         )
         aor: list[tuple[str, object]] = [("type", "aor"), ("contact", f"sip:{address}{trunk.uri_params}")]
+        aor += _out_through_edge(snapshot, trunk)  # its qualify too
         if trunk.qualify_seconds:
             aor.append(("qualify_frequency", trunk.qualify_seconds))
         parts.append(_section(trunk.name, aor))
@@ -432,6 +434,16 @@ def _edge_trunk_acl(snapshot: Snapshot, trunk: TrunkSpec) -> list[tuple[str, obj
     as a carrier, through a company's flows to its forward steps. (A trunk that registers is called at its registered
     contact from wherever its carrier sends: no ACL.)"""
     return [("deny", "0.0.0.0/0.0.0.0,::/0"), ("permit", f"{snapshot.edge_host},{trunk.host}")]
+
+
+def _out_through_edge(snapshot: Snapshot, trunk: TrunkSpec) -> list[tuple[str, object]]:
+    """Behind the edge the calls placed through a carrier known by its address leave through Kamailio, so the carrier
+    sees one address (the one it lets in) whichever node places them. Not a trunk over TLS (the node checks its
+    carrier's certificate itself, end to end) nor one that registers (its carrier knows it by its account, and calls
+    the contact it registered)."""
+    if not snapshot.behind_edge or trunk.registers or trunk.transport == "tls":
+        return []
+    return [("outbound_proxy", f"sip:{snapshot.edge_address};lr")]
 
 
 def _edge_phone_acl(snapshot: Snapshot) -> list[tuple[str, object]]:

@@ -235,7 +235,9 @@ class NodeFollower:
         """Stop it (SIGINT: as Ctrl-C, stopping the Asterisk it started; SIGKILL: no chance to)."""
         if self.process is not None:
             os.killpg(self.process.pid, sig)
-            self.process.wait(20)
+            # Stopping its Asterisk alone may take 18 s (`core stop now` asked 5 s, then 10 s and 3 s for the
+            # process to end): a loaded machine once took the follower past 20.
+            self.process.wait(60)
             self.process = None
 
     def log_tail(self, lines: int = 30) -> str:

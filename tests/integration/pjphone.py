@@ -82,17 +82,20 @@ class PjCall(pj.Call):
 
 
 class AnsweringAccount(pj.Account):
-    """An account that answers every call it is offered at once (``incoming``: those calls)."""
+    """An account that answers every call it is offered at once (``incoming``: those calls; ``invites``: each one's
+    INVITE as it came)."""
 
     def __init__(self):
         super().__init__()
         self.registered = False
         self.incoming: list[PjCall] = []
+        self.invites: list[str] = []
 
     def onRegState(self, prm) -> None:
         self.registered = prm.code == 200 and prm.expiration > 0
 
     def onIncomingCall(self, prm) -> None:
+        self.invites.append(prm.rdata.wholeMsg)
         call = PjCall(self, prm.callId)
         self.incoming.append(call)
         answer = pj.CallOpParam()

@@ -36,8 +36,9 @@ from edge_nodes import (
     start_node_b,
 )
 from harness import System, run_installation, set_ring_device, wait_for
-from pjphone import PjPhone
-from sipp import SippCaller, SippPhone
+from pjphone import AnsweringAccount, PjPhone
+from pjphone import endpoint as pj_endpoint
+from sipp import SippCaller, SippPhone, free_udp_port
 from tls_client import handshake
 
 from leadcenter import asterisk_config, kamailio
@@ -453,3 +454,66 @@ def test_a_desk_phone_s_own_call_is_authenticated_at_the_edge_only(edge, tmp_pat
     assert answer in ("SIP/2.0 401 Unauthorized", "SIP/2.0 403 Forbidden"), answer
     as_carrier = f'SecurityEvent="FailedACL",.*AccountID="trunk1",.*RemoteAddress="IPV4/UDP/{re.escape(STRANGER)}/'
     wait_for(lambda: re.search(as_carrier, log.read_text()), 5, what="refused for the trunk's ACL")
+
+
+FORWARD_LINE, FORWARD_CALLER, FORWARDED_TO = "+14045551901", "+14045551902", "+14045551903"
+
+
+def test_a_call_a_node_places_to_a_carrier_leaves_through_the_edge(edge, tmp_path):
+    """A flow forwards a lead's call through a carrier known by its address (a pjsua2 peer on the world's side): the
+    node sends the call to Kamailio, which relays it, record-routed, so the carrier sees the edge's address (the one
+    it lets in) whichever node places it; the call is answered and talks."""
+    system = edge.system
+    library = pj_endpoint()
+    config = pj.TransportConfig()
+    config.port, config.boundAddress = free_udp_port(), WORLD
+    transport = library.transportCreate(pj.PJSIP_TRANSPORT_UDP, config)
+    account_config = pj.AccountConfig()
+    account_config.idUri = f"sip:carrier@{WORLD}:{config.port}"
+    account_config.sipConfig.transportId = transport
+    account_config.mediaConfig.transportConfig.port = free_udp_port(4)
+    account_config.mediaConfig.transportConfig.boundAddress = WORLD
+    account_config.natConfig.iceEnabled = False
+    carrier = AnsweringAccount()
+    carrier.create(account_config)
+    admin = system.sign_in("admin@acme.example")
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(library.transportClose, transport)
+        cleanup.callback(carrier.shutdown)
+        cleanup.callback(library.hangupAllCalls)
+        cleanup.callback(admin.close)
+        trunk = admin.post("/api/v1/trunks", json={"name": "Far carrier", "host": WORLD, "port": config.port})
+        assert trunk.status_code == 201, trunk.text
+        cleanup.callback(admin.delete, f"/api/v1/trunks/{trunk.json()['id']}")
+        step = {"type": "forward", "number": FORWARDED_TO, "trunk": trunk.json()["id"], "timeout": 10}
+        flow = admin.post("/api/v1/flows", json={"name": "Forward out", "steps": [step]})
+        assert flow.status_code == 201, flow.text
+        cleanup.callback(admin.delete, f"/api/v1/flows/{flow.json()['id']}")
+        line = {"number": FORWARD_LINE, "name": "Forwarded", "trunk": 1, "flow": flow.json()["id"]}
+        number = admin.post("/api/v1/tracking-numbers", json=line)
+        assert number.status_code == 201, number.text
+        cleanup.callback(admin.delete, f"/api/v1/tracking-numbers/{number.json()['id']}")
+        endpoint = f"trunk{trunk.json()['id']}"
+        wait_for(lambda: edge.table("numbers", FORWARD_LINE.lstrip("+")), 10, what="the number at the edge")
+        wait_for(
+            lambda: f"sip:{WORLD}:{EDGE_PORT}" in (system.instance.rx(f"pjsip show endpoint {endpoint}") or ""),
+            10,
+            what="node a's trunk sending through the edge",
+        )
+        caller = SippCaller(tmp_path, host=WORLD, server=WORLD).start_call(
+            FORWARD_LINE, FORWARD_CALLER, asterisk_port=EDGE_PORT, local_port=system.trunk_port, duration=6
+        )
+        deadline = time.monotonic() + 15
+        while not (carrier.incoming and carrier.incoming[0].confirmed) and time.monotonic() < deadline:
+            library.libHandleEvents(100)
+        assert carrier.invites, "the forwarded call never reached the carrier"
+        invite = carrier.invites[0]
+        assert invite.startswith(f"INVITE sip:{FORWARDED_TO}@{WORLD}:{config.port}"), invite
+        top_via = next(line for line in invite.splitlines() if line.lower().startswith(("via:", "v:")))
+        assert f"{WORLD}:{EDGE_PORT}" in top_via, invite  # relayed by the edge, not sent by the node
+        assert re.search(rf"^Record-Route: <sip:{re.escape(WORLD)}:{EDGE_PORT};lr", invite, re.M), invite
+        assert carrier.incoming[0].confirmed
+        deadline = time.monotonic() + 20
+        while caller.sipp.proc.poll() is None and time.monotonic() < deadline:
+            library.libHandleEvents(100)  # the carrier's side while the lead talks, and the BYE through the edge
+        assert caller.wait(5).check().answered

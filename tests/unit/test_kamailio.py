@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from support import config_sections
 
 from leadcenter import asterisk_config, config, kamailio
 from leadcenter.credentials import Secrets
@@ -116,6 +117,8 @@ def test_the_script_listens_where_configured_and_probes_the_nodes(tmp_path):
     # Unknown usernames are challenged against a password nobody has; the carrier's trunk is named to the node.
     assert text.count('$var(password) = "nobody-knows-this";') == 2
     assert 'append_hf("X-LC-Trunk: $sht(carriers=>$var(source))\\r\\n");' in text
+    # A node's call to a carrier (in the table by address and port, or by address) leaves through the edge.
+    assert "if ($sht(carriers=>$var(carrier)) != $null || $sht(carriers=>$rd) != $null) {" in text
     # A carrier over TCP or TLS is in the table by its address alone.
     assert "if ($sht(carriers=>$var(source)) == $null && $sht(carriers=>$si) != $null) {" in text
     # A phone is named to the node once authenticated; what any peer wrote in either header is dropped first.
@@ -249,7 +252,8 @@ def test_behind_the_edge_asterisk_also_knows_a_trunk_by_kamailio_s_header():
     assert identify + "match_header = X-LC-Trunk: trunk3\n" in behind
     # That header is believed from Kamailio and the carrier only; alone, the address identifies the trunk.
     acl = "deny = 0.0.0.0/0.0.0.0,::/0\npermit = 127.0.0.1,203.0.113.7\n"
-    assert "rtp_timeout = 60\n" + acl + "\n[trunk3]\ntype = aor\n" in behind and "permit" not in alone
+    assert "rtp_timeout = 60\n" + acl + "outbound_proxy = sip:127.0.0.1:5090\\;lr\n\n[trunk3]\ntype = aor\n" in behind
+    assert "permit" not in alone and "outbound_proxy" not in alone
     registering = dataclasses.replace(trunk, registers=True, username="lc", password="pw")
     edge_v6 = render.Snapshot(trunks=(registering,), edge_address="[fd00::5]:5090")
     assert "permit" not in render.render_pjsip_endpoints(edge_v6)  # called at its contact from wherever
@@ -257,6 +261,21 @@ def test_behind_the_edge_asterisk_also_knows_a_trunk_by_kamailio_s_header():
     assert "permit = fd00::5,2001:db8::7\n" in render.render_pjsip_endpoints(
         dataclasses.replace(edge_v6, trunks=(ipv6,))
     )
+
+
+def test_behind_the_edge_calls_to_a_carrier_known_by_its_address_leave_through_kamailio():
+    """So the carrier sees one address, whichever node places the call; its qualify goes the same way. A trunk over
+    TLS stays end to end (the node checks the carrier's certificate), and one that registers is its account's."""
+    trunks = (
+        render.TrunkSpec(3, "By address", "203.0.113.7", 5070),
+        render.TrunkSpec(4, "Over TLS", "203.0.113.8", 5061, transport="tls"),
+        render.TrunkSpec(5, "Registers", "203.0.113.9", 5060, registers=True, username="lc", password="pw"),
+    )
+    behind = render.render_pjsip_endpoints(render.Snapshot(trunks=trunks, edge_address="[fd00::5]:5090"))
+    sections = config_sections(behind)
+    proxied = [(s["name"], s["type"]) for s in sections if s.get("outbound_proxy") == "sip:[fd00::5]:5090\\;lr"]
+    assert proxied == [("trunk3", "endpoint"), ("trunk3", "aor")]
+    assert "outbound_proxy" not in render.render_pjsip_endpoints(render.Snapshot(trunks=trunks))
 
 
 def test_behind_the_edge_a_desk_phone_is_reached_through_kamailio_and_a_browser_is_not():

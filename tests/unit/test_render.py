@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from support import config_sections
 
 from leadcenter.pbx import names, render
 from leadcenter.resources import DIALPLANS
@@ -482,7 +483,7 @@ def test_a_carrier_over_tcp_or_tls_is_known_by_its_address_alone_and_over_udp_by
         render.TrunkSpec(3, "TCP", "192.0.2.3", 5080, transport="tcp"),
     )
     text = render.render_pjsip_endpoints(render.Snapshot(trunks=trunks))
-    matches = [s["match"] for s in _sections(text) if s.get("type") == "identify"]
+    matches = [s["match"] for s in config_sections(text) if s.get("type") == "identify"]
     assert matches == ["192.0.2.1:5070", "2001:db8::7", "192.0.2.3"]
     # Rows from before a trunk over TCP or TLS took its whole address: the first trunk at it keeps its calls.
     later = (
@@ -490,7 +491,7 @@ def test_a_carrier_over_tcp_or_tls_is_known_by_its_address_alone_and_over_udp_by
         render.TrunkSpec(5, "TCP beside", "192.0.2.1", 5080, transport="tcp"),
     )
     text = render.render_pjsip_endpoints(render.Snapshot(trunks=trunks + later))
-    assert [s["match"] for s in _sections(text) if s.get("type") == "identify"] == matches
+    assert [s["match"] for s in config_sections(text) if s.get("type") == "identify"] == matches
     assert "; no identify for trunk4: 192.0.2.3:5060 is trunk3's" in text
     assert "; no identify for trunk5: 192.0.2.1 is trunk1's" in text
     assert "contact = sip:[2001:db8::7]:5061\\;transport=tls" in text
@@ -500,7 +501,7 @@ def test_a_trunk_that_does_not_register_has_no_credentials_and_qualify_only_when
     text = render.render_pjsip_endpoints(
         render.Snapshot(trunks=(render.TrunkSpec(1, "IP", "2001:db8::5", 5060, qualify_seconds=60),))
     )
-    assert [s.get("type") for s in _sections(text)] == ["endpoint", "aor", "identify"]
+    assert [s.get("type") for s in config_sections(text)] == ["endpoint", "aor", "identify"]
     assert "outbound_auth" not in text and "qualify_frequency = 60" in text
     registering = render.TrunkSpec(2, "IPv6 account", "2001:db8::6", 5060, registers=True, username="u", password="p")
     text = render.render_pjsip_endpoints(render.Snapshot(trunks=(registering,)))
@@ -508,22 +509,11 @@ def test_a_trunk_that_does_not_register_has_no_credentials_and_qualify_only_when
     assert "transport = transport-udp" in text and "qualify_frequency" not in text
 
 
-def _sections(text: str) -> list[dict]:
-    sections = []
-    for line in text.splitlines():
-        if line.startswith("["):
-            sections.append({})
-        elif " = " in line and sections:
-            key, value = line.split(" = ", 1)
-            sections[-1][key] = value
-    return sections
-
-
 def test_only_desk_phones_accept_a_transfer():
     # A desk phone's transfer key (REFER) goes to lc-refer (the agent legs' TRANSFER_CONTEXT); a carrier's REFER
     # or the browser softphone's is declined (the app transfers through the API).
     endpoints = {
-        s["aors"]: s for s in _sections(render.render_pjsip_endpoints(SNAPSHOT)) if s.get("type") == "endpoint"
+        s["aors"]: s for s in config_sections(render.render_pjsip_endpoints(SNAPSHOT)) if s.get("type") == "endpoint"
     }
     assert {name: e["allow_transfer"] for name, e in endpoints.items()} == {
         "desk7": "yes",
@@ -561,7 +551,8 @@ def test_a_desk_phone_dials_only_the_ring_devices_of_its_own_companys_agents():
         render.AgentDevice("desk9", "pw", "Cy", webrtc=False, agent_id=9, company_id=2, rings=True),
     )
     snapshot = render.Snapshot(devices=devices)
-    endpoints = {s["aors"]: s["context"] for s in _sections(render.render_pjsip_endpoints(snapshot)) if "context" in s}
+    rendered = config_sections(render.render_pjsip_endpoints(snapshot))
+    endpoints = {s["aors"]: s["context"] for s in rendered if "context" in s}
     assert endpoints == {
         "desk7": "lc-desk-company1",
         "webrtc7": "lc-from-agent",  # the browser softphone dials nothing: the app places calls
@@ -596,7 +587,7 @@ def test_a_desk_phone_dials_only_the_ring_devices_of_its_own_companys_agents():
 def test_desk_phones_are_reached_where_their_requests_come_from():
     # Behind an office NAT: responses to the source port, media back to its source, and calls to the address and
     # port (over TCP, the connection) the REGISTER came from, never to the private Contact.
-    desk = next(s for s in _sections(render.render_pjsip_endpoints(SNAPSHOT)) if s.get("aors") == "desk7")
+    desk = next(s for s in config_sections(render.render_pjsip_endpoints(SNAPSHOT)) if s.get("aors") == "desk7")
     assert (desk["force_rport"], desk["rtp_symmetric"], desk["rewrite_contact"]) == ("yes", "yes", "yes")
 
 
@@ -690,7 +681,7 @@ def test_only_the_controller_sends_a_channel_into_the_spy_context_and_it_spies_w
     """lc-monitor (dialplans/monitor.conf) is no endpoint's context and no context includes it; each mode's ChanSpy
     runs on the target and within the group the controller set, after a check that both are there (ChanSpy without
     them would spy on any channel)."""
-    endpoints = [s for s in _sections(render.render_pjsip_endpoints(SNAPSHOT)) if s.get("type") == "endpoint"]
+    endpoints = [s for s in config_sections(render.render_pjsip_endpoints(SNAPSHOT)) if s.get("type") == "endpoint"]
     assert {e["context"] for e in endpoints} == {names.FROM_AGENT_CONTEXT, names.trunk_context(1)}
     generated = render.render_routes(SNAPSHOT) + "".join(p.read_text() for p in DIALPLANS.glob("*.conf"))
     assert re.search(r"include\s*=>\s*lc-monitor", generated) is None
@@ -717,7 +708,7 @@ def test_only_the_controller_sends_a_caller_to_an_agents_own_mailbox():
     from leadcenter.resources import ASTERISK_TEMPLATES
 
     assert "\n#include dialplans/voicemail.conf\n" in (ASTERISK_TEMPLATES / "extensions.conf").read_text()
-    endpoints = [s for s in _sections(render.render_pjsip_endpoints(SNAPSHOT)) if s.get("type") == "endpoint"]
+    endpoints = [s for s in config_sections(render.render_pjsip_endpoints(SNAPSHOT)) if s.get("type") == "endpoint"]
     assert names.AGENT_VOICEMAIL_CONTEXT not in {e["context"] for e in endpoints}
     generated = render.render_routes(SNAPSHOT) + "".join(p.read_text() for p in DIALPLANS.glob("*.conf"))
     assert re.search(rf"include\s*=>\s*{names.AGENT_VOICEMAIL_CONTEXT}", generated) is None
@@ -759,12 +750,12 @@ def test_desk_phones_take_srtp_when_they_ask_and_browsers_keep_dtls():
     # SDES keys in the SDP: offered in RTP/AVP (optimistic) so that a phone without SRTP still gets plain RTP, and
     # accepted from a phone offering RTP/SAVP. Browsers' media is DTLS-SRTP (webrtc = yes), never SDES.
     desk, softphone = (
-        next(s for s in _sections(render.render_pjsip_endpoints(SNAPSHOT)) if s.get("aors") == name)
+        next(s for s in config_sections(render.render_pjsip_endpoints(SNAPSHOT)) if s.get("aors") == name)
         for name in ("desk7", "webrtc7")
     )
     assert (desk["media_encryption"], desk["media_encryption_optimistic"]) == ("sdes", "yes")
     assert "media_encryption" not in softphone and softphone["webrtc"] == "yes"
     # Required ([asterisk] desk_srtp): keys in RTP/SAVP, and a phone's plain RTP is refused.
     required = render.Snapshot(devices=SNAPSHOT.devices, desk_srtp_required=True)
-    desk = next(s for s in _sections(render.render_pjsip_endpoints(required)) if s.get("aors") == "desk7")
+    desk = next(s for s in config_sections(render.render_pjsip_endpoints(required)) if s.get("aors") == "desk7")
     assert (desk["media_encryption"], desk["media_encryption_optimistic"]) == ("sdes", "no")
