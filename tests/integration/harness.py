@@ -115,6 +115,25 @@ def add_ice_interface() -> bool:
     return True
 
 
+def api_created(admin, cleanup, path: str, body: dict) -> dict:
+    """``body`` POSTed to ``path`` (e.g. /api/v1/flows) by ``admin``, a signed-in client (201 asserted); the
+    ``cleanup`` stack deletes it."""
+    answer = admin.post(path, json=body)
+    assert answer.status_code == 201, answer.text
+    created = answer.json()
+    cleanup.callback(admin.delete, f"{path}/{created['id']}")
+    return created
+
+
+def forwarding_number(admin, cleanup, number: str, forward_to: str, trunk_id: int, name: str) -> dict:
+    """A tracking number on the demo carrier's trunk whose flow forwards its calls to ``forward_to`` through trunk
+    ``trunk_id``, both made through the API and deleted by ``cleanup``."""
+    step = {"type": "forward", "number": forward_to, "trunk": trunk_id, "timeout": 10}
+    flow = api_created(admin, cleanup, "/api/v1/flows", {"name": name, "steps": [step]})
+    line = {"number": number, "name": name, "trunk": 1, "flow": flow["id"]}
+    return api_created(admin, cleanup, "/api/v1/tracking-numbers", line)
+
+
 def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "condition"):
     """Poll until predicate() is truthy (returned) or fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout

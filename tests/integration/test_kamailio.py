@@ -35,7 +35,7 @@ from edge_nodes import (
     edge_system,
     start_node_b,
 )
-from harness import System, run_installation, set_ring_device, wait_for
+from harness import System, api_created, forwarding_number, run_installation, set_ring_device, wait_for
 from pjphone import AnsweringAccount, PjPhone
 from pjphone import endpoint as pj_endpoint
 from sipp import SippCaller, SippPhone, free_udp_port
@@ -482,18 +482,10 @@ def test_a_call_a_node_places_to_a_carrier_leaves_through_the_edge(edge, tmp_pat
         cleanup.callback(carrier.shutdown)
         cleanup.callback(library.hangupAllCalls)
         cleanup.callback(admin.close)
-        trunk = admin.post("/api/v1/trunks", json={"name": "Far carrier", "host": WORLD, "port": config.port})
-        assert trunk.status_code == 201, trunk.text
-        cleanup.callback(admin.delete, f"/api/v1/trunks/{trunk.json()['id']}")
-        step = {"type": "forward", "number": FORWARDED_TO, "trunk": trunk.json()["id"], "timeout": 10}
-        flow = admin.post("/api/v1/flows", json={"name": "Forward out", "steps": [step]})
-        assert flow.status_code == 201, flow.text
-        cleanup.callback(admin.delete, f"/api/v1/flows/{flow.json()['id']}")
-        line = {"number": FORWARD_LINE, "name": "Forwarded", "trunk": 1, "flow": flow.json()["id"]}
-        number = admin.post("/api/v1/tracking-numbers", json=line)
-        assert number.status_code == 201, number.text
-        cleanup.callback(admin.delete, f"/api/v1/tracking-numbers/{number.json()['id']}")
-        endpoint = f"trunk{trunk.json()['id']}"
+        far = {"name": "Far carrier", "host": WORLD, "port": config.port}
+        trunk = api_created(admin, cleanup, "/api/v1/trunks", far)
+        forwarding_number(admin, cleanup, FORWARD_LINE, FORWARDED_TO, trunk["id"], "Forward out")
+        endpoint = f"trunk{trunk['id']}"
         wait_for(lambda: edge.table("numbers", FORWARD_LINE.lstrip("+")), 10, what="the number at the edge")
         wait_for(
             lambda: f"sip:{WORLD}:{EDGE_PORT}" in (system.instance.rx(f"pjsip show endpoint {endpoint}") or ""),

@@ -13,7 +13,7 @@ import time
 import pjsua2 as pj
 import pytest
 from audio import loudest_second
-from harness import wait_for
+from harness import api_created, forwarding_number, wait_for
 from pjphone import AnsweringAccount, PjCall, PjPhone
 from pjphone import endpoint as pj_endpoint
 from rtp_capture import RtpCapture, write_tone_pcap
@@ -304,14 +304,7 @@ def test_a_trunk_over_tls_reaches_its_carrier_only_when_an_authority_vouches_for
             # A flow forwards a lead's call to a number through the trunk over TLS: the carrier takes it.
             admin = running.sign_in("admin@acme.example")
             with contextlib.closing(admin), contextlib.ExitStack() as cleanup:  # its rows go before the client
-                step = {"type": "forward", "number": FORWARDED_TO, "trunk": carrier.trunk.id, "timeout": 10}
-                flow = admin.post("/api/v1/flows", json={"name": "Over TLS", "steps": [step]})
-                assert flow.status_code == 201, flow.text
-                cleanup.callback(admin.delete, f"/api/v1/flows/{flow.json()['id']}")
-                line = {"number": TLS_FORWARD_LINE, "name": "Forwarded over TLS", "trunk": 1, "flow": flow.json()["id"]}
-                number = admin.post("/api/v1/tracking-numbers", json=line)
-                assert number.status_code == 201, number.text
-                cleanup.callback(admin.delete, f"/api/v1/tracking-numbers/{number.json()['id']}")
+                forwarding_number(admin, cleanup, TLS_FORWARD_LINE, FORWARDED_TO, carrier.trunk.id, "Over TLS")
                 caller = peers.call(TLS_FORWARD_CALLER, duration=4, did=TLS_FORWARD_LINE)
                 forwarded = carrier.wait_call()
                 assert f"sip:{FORWARDED_TO}@" in forwarded.getInfo().localUri, forwarded.getInfo().localUri
@@ -322,9 +315,7 @@ def test_a_trunk_over_tls_reaches_its_carrier_only_when_an_authority_vouches_for
                 # The carrier's own call to a number on its trunk, over a connection it opened, from a port of its
                 # choosing: its trunk's, in the number's flow.
                 line = {"number": TLS_INBOUND_LINE, "name": "Over TLS", "trunk": carrier.trunk.id, "flow": 1}
-                number = admin.post("/api/v1/tracking-numbers", json=line)
-                assert number.status_code == 201, number.text
-                cleanup.callback(admin.delete, f"/api/v1/tracking-numbers/{number.json()['id']}")
+                api_created(admin, cleanup, "/api/v1/tracking-numbers", line)
                 inbound = carrier.dial(TLS_INBOUND_LINE)
                 deadline = time.monotonic() + 15
                 while not (inbound.confirmed or inbound.ended) and time.monotonic() < deadline:
