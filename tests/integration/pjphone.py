@@ -125,6 +125,7 @@ class PjPhone:
         self.trusted_certificate, self.srtp = trusted_certificate, srtp
         self.endpoint = endpoint()
         self.account: AnsweringAccount | None = None
+        self.transport: int | None = None  # its SIP transport, closed with it: pjsua has 8 at most
         self.calls: list[PjCall] = []
         self.media_port = free_udp_port(4)  # its RTP port (RTCP the next)
         self._media: list[pj.AudioMedia] = []  # what speak_and_record plays and records, kept alive
@@ -147,7 +148,7 @@ class PjPhone:
         config.idUri = f"sip:{self.username}@{server}"
         config.regConfig.registrarUri = f"sip:{server}{params}"
         config.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", self.username, 0, self.password))
-        config.sipConfig.transportId = self._transport()
+        config.sipConfig.transportId = self.transport = self._transport()
         config.mediaConfig.transportConfig.port = self.media_port
         config.mediaConfig.transportConfig.boundAddress = self.host
         config.mediaConfig.srtpUse = self.srtp
@@ -170,6 +171,9 @@ class PjPhone:
             self.account.shutdown()  # unregisters
             self.poll(0.5)
             self.account = None
+        if self.transport is not None:
+            self.endpoint.transportClose(self.transport)
+            self.transport = None
 
     def poll(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
