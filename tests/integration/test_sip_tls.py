@@ -13,8 +13,8 @@ import time
 import pjsua2 as pj
 import pytest
 from audio import loudest_second
-from harness import api_created, forwarding_number, wait_for
-from pjphone import AnsweringAccount, PjCall, PjPhone
+from harness import forwarding_number, wait_for
+from pjphone import AnsweringAccount, PjPhone
 from pjphone import endpoint as pj_endpoint
 from rtp_capture import RtpCapture, write_tone_pcap
 from sipp import free_udp_port
@@ -213,10 +213,10 @@ def _trunk_contact(system, trunk_id: int) -> str:
 
 class TlsCarrier:
     """A carrier taking SIP over TLS on ``host`` (a pjsua2 transport: it answers OPTIONS while polled), and its
-    trunk on the running system (qualified every 5 s). Its own calls come from ``caller``. An address of its own,
-    not 127.0.0.1: a trunk over TLS takes its whole address, and the demo's carrier is at 127.0.0.1."""
+    trunk on the running system (qualified every 5 s). An address of its own, not 127.0.0.1: a trunk over TLS takes
+    its whole address, and the demo's carrier is at 127.0.0.1."""
 
-    def __init__(self, system, name: str, certificate: tuple[str, str], host: str, caller: str = "carrier"):
+    def __init__(self, system, name: str, certificate: tuple[str, str], host: str):
         self.system, self.endpoint = system, pj_endpoint()
         config = pj.TransportConfig()
         config.port = free_udp_port()
@@ -225,7 +225,7 @@ class TlsCarrier:
         config.tlsConfig.certFile, config.tlsConfig.privKeyFile = certificate
         self.transport = self.endpoint.transportCreate(pj.PJSIP_TRANSPORT_TLS, config)
         account = pj.AccountConfig()
-        account.idUri = f"sip:{caller}@{host}:{config.port};transport=tls"
+        account.idUri = f"sip:carrier@{host}:{config.port};transport=tls"
         account.sipConfig.transportId = self.transport
         account.mediaConfig.transportConfig.port = free_udp_port(4)
         account.mediaConfig.transportConfig.boundAddress = host
@@ -255,14 +255,6 @@ class TlsCarrier:
             self.endpoint.libHandleEvents(100)
         return self.account.incoming[0]
 
-    def dial(self, number: str) -> PjCall:
-        """A call of its own to ``number``, to the system's SIP over TLS port: over a new connection, from a port
-        of pjsua's choosing."""
-        call = PjCall(self.account)
-        port = self.system.settings.asterisk.sip_tls_port
-        call.makeCall(f"sip:{number}@127.0.0.1:{port};transport=tls", pj.CallOpParam(True))
-        return call
-
     def close(self) -> None:
         self.system.cli("trunk", "delete", str(self.trunk.id))
         self.endpoint.hangupAllCalls()
@@ -271,7 +263,6 @@ class TlsCarrier:
 
 
 TLS_FORWARD_LINE, FORWARDED_TO, TLS_FORWARD_CALLER = "+14045551811", "+14045551812", "+14045551813"
-TLS_INBOUND_LINE, TLS_INBOUND_CALLER = "+14045551814", "+14045551815"
 
 
 def test_a_trunk_over_tls_reaches_its_carrier_only_when_an_authority_vouches_for_its_certificate(
@@ -280,8 +271,7 @@ def test_a_trunk_over_tls_reaches_its_carrier_only_when_an_authority_vouches_for
     """Carriers (pjsua2) take SIP over TLS with certificates an authority of the test's own signed. Asterisk
     qualifies their trunks over TLS (OPTIONS every 5 s): with the system's authorities it refuses the carrier's
     certificate (the carrier stays unreachable); trusting that authority ([asterisk] trunk_authorities) it reaches
-    the carrier, which answers over TLS, and still refuses a certificate it vouches for that names another host.
-    The carrier's own calls, over connections it opens, are its trunk's."""
+    the carrier, which answers over TLS, and still refuses a certificate it vouches for that names another host."""
     authority = _authority(tmp_path)
     with contextlib.ExitStack() as stack:
         carrier = TlsCarrier(
@@ -289,7 +279,6 @@ def test_a_trunk_over_tls_reaches_its_carrier_only_when_an_authority_vouches_for
             "TLS carrier",
             _signed(tmp_path, authority, "carrier", "IP:127.0.0.9"),
             "127.0.0.9",
-            caller=TLS_INBOUND_CALLER,
         )
         stack.callback(carrier.close)
         misnamed = TlsCarrier(
@@ -312,15 +301,3 @@ def test_a_trunk_over_tls_reaches_its_carrier_only_when_an_authority_vouches_for
                 while caller.sipp.proc.poll() is None and time.monotonic() < deadline:
                     carrier.endpoint.libHandleEvents(100)  # the carrier's media and BYE, while the caller talks
                 assert caller.wait(5).check().answered
-                # The carrier's own call to a number on its trunk, over a connection it opened, from a port of its
-                # choosing: its trunk's, in the number's flow.
-                line = {"number": TLS_INBOUND_LINE, "name": "Over TLS", "trunk": carrier.trunk.id, "flow": 1}
-                api_created(admin, cleanup, "/api/v1/tracking-numbers", line)
-                inbound = carrier.dial(TLS_INBOUND_LINE)
-                deadline = time.monotonic() + 15
-                while not (inbound.confirmed or inbound.ended) and time.monotonic() < deadline:
-                    carrier.endpoint.libHandleEvents(100)
-                assert inbound.confirmed, f"the carrier's call over TLS ended with {inbound.status}"
-                row = running.wait_interaction(lead_number=TLS_INBOUND_CALLER)
-                assert row.tracking_number.number == TLS_INBOUND_LINE and row.direction == "inbound"
-                inbound.hangup(pj.CallOpParam(True))
